@@ -1,0 +1,124 @@
+package quote
+
+import (
+	"crypto"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/subtle"
+	"fmt"
+)
+
+// MaxQualifyingData is the largest nonce passed to the TPM unchanged. The
+// Azure vTPM rejects qualifyingData over about 50 bytes, so longer nonces
+// are replaced by their SHA-256 digest (see ExpectedExtraData).
+const MaxQualifyingData = 48
+
+// ExpectedExtraData returns the qualifyingData that a quote over nonce
+// carries: the nonce itself when it is at most MaxQualifyingData bytes,
+// otherwise SHA-256(nonce).
+func ExpectedExtraData(nonce []byte) []byte {
+	if len(nonce) <= MaxQualifyingData {
+		return nonce
+	}
+	d := sha256.Sum256(nonce)
+	return d[:]
+}
+
+// VerifySignature checks that sig is an RSASSA-PKCS1-v1_5 SHA-256 signature
+// of msg by ak, as the Azure vTPM attestation key produces.
+func VerifySignature(ak *rsa.PublicKey, msg, sig []byte) error {
+	if ak == nil {
+		return fmt.Errorf("%w: no attestation key", ErrSignature)
+	}
+	if len(sig) != ak.Size() {
+		return fmt.Errorf("%w: signature is %d bytes, key size is %d", ErrSignature, len(sig), ak.Size())
+	}
+	digest := sha256.Sum256(msg)
+	if err := rsa.VerifyPKCS1v15(ak, crypto.SHA256, digest[:], sig); err != nil {
+		return fmt.Errorf("%w: %v", ErrSignature, err)
+	}
+	return nil
+}
+
+// CheckNonce compares the quote's extraData with the qualifying data expected
+// for nonce (see ExpectedExtraData) in constant time.
+func (a *Attest) CheckNonce(nonce []byte) error {
+	want := ExpectedExtraData(nonce)
+	if len(a.ExtraData) != len(want) || subtle.ConstantTimeCompare(a.ExtraData, want) != 1 {
+		return fmt.Errorf("%w: quote carries %d bytes of qualifying data that differ from the expected nonce", ErrNonce, len(a.ExtraData))
+	}
+	return nil
+}
+
+// QuotedPCRs checks pcrs (index i = SHA-256 PCR i) against the signed
+// selection and digest: it hashes the selected values in the order of the
+// signed selection and compares the result with PCRDigest. It returns the
+// selected PCRs by index; values the quote does not select are not returned,
+// since nothing binds them.
+func (a *Attest) QuotedPCRs(pcrs [][]byte) (map[int][]byte, error) {
+	if len(a.PCRDigest) != sha256.Size {
+		return nil, formatErr("pcrDigest", "%d bytes, want %d (SHA-256)", len(a.PCRDigest), sha256.Size)
+	}
+	h := sha256.New()
+	out := make(map[int][]byte, len(pcrs))
+	for i, sel := range a.Selection {
+		if len(sel.PCRs) == 0 {
+			continue
+		}
+		if sel.Hash != AlgSHA256 {
+			return nil, formatErr(fmt.Sprintf("pcrSelect[%d].hash", i), "bank 0x%04x selected; only SHA-256 PCR values are carried", sel.Hash)
+		}
+		for _, idx := range sel.PCRs {
+			if idx > MaxPCRIndex || idx >= len(pcrs) {
+				return nil, formatErr("pcrs", "PCR %d is selected but no value is supplied (%d values)", idx, len(pcrs))
+			}
+			v := pcrs[idx]
+			if len(v) != sha256.Size {
+				return nil, formatErr("pcrs", "PCR %d value is %d bytes, want %d", idx, len(v), sha256.Size)
+			}
+			h.Write(v)
+			out[idx] = v
+		}
+	}
+	if len(out) == 0 {
+		return nil, formatErr("pcrSelect", "the quote selects no PCR")
+	}
+	var sum [sha256.Size]byte
+	if subtle.ConstantTimeCompare(h.Sum(sum[:0]), a.PCRDigest) != 1 {
+		return nil, ErrPCRDigest
+	}
+	return out, nil
+}
+
+// Result is the outcome of a successful Verify.
+type Result struct {
+	// Attest is the parsed, signature-checked TPMS_ATTEST.
+	Attest *Attest
+	// PCRs holds the SHA-256 PCR values bound by the quote, by index.
+	PCRs map[int][]byte
+}
+
+// Verify checks a quote completely: the TPMS_ATTEST format, the signature by
+// ak, the nonce (see ExpectedExtraData) and the PCR values against the signed
+// selection and digest. The returned error wraps ErrFormat, ErrSignature,
+// ErrNonce or ErrPCRDigest.
+func Verify(q *Quote, ak *rsa.PublicKey, nonce []byte) (*Result, error) {
+	if q == nil {
+		return nil, formatErr("quote", "missing")
+	}
+	a, err := Parse(q.Message)
+	if err != nil {
+		return nil, err
+	}
+	if err := VerifySignature(ak, q.Message, q.Signature); err != nil {
+		return nil, err
+	}
+	if err := a.CheckNonce(nonce); err != nil {
+		return nil, err
+	}
+	pcrs, err := a.QuotedPCRs(q.PCRs)
+	if err != nil {
+		return nil, err
+	}
+	return &Result{Attest: a, PCRs: pcrs}, nil
+}
