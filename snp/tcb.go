@@ -1,0 +1,77 @@
+package snp
+
+import "fmt"
+
+// Product is an AMD EPYC product line, as named by AMD's key distribution
+// service: "Milan", "Genoa" or "Turin".
+type Product string
+
+// Product lines.
+const (
+	Milan Product = "Milan"
+	Genoa Product = "Genoa"
+	Turin Product = "Turin"
+)
+
+// Products lists the known product lines.
+var Products = []Product{Milan, Genoa, Turin}
+
+// ParseProduct maps a product line or a VCEK productName ("Milan-B0") to a Product.
+func ParseProduct(s string) (Product, error) {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '-' {
+			s = s[:i]
+			break
+		}
+	}
+	switch Product(s) {
+	case Milan, Genoa, Turin:
+		return Product(s), nil
+	}
+	return "", fmt.Errorf("%w: %q", ErrProduct, s)
+}
+
+// TCB is a TCB_VERSION as found in the report. Its byte layout depends on
+// the product line (see Parts).
+type TCB uint64
+
+// TCBParts are the security patch levels of a TCB_VERSION.
+type TCBParts struct {
+	FMC        uint8 `json:"fmc,omitempty"` // Turin only
+	Bootloader uint8 `json:"bootloader"`
+	TEE        uint8 `json:"tee"`
+	SNP        uint8 `json:"snp"`
+	Microcode  uint8 `json:"microcode"`
+}
+
+func (p TCBParts) String() string {
+	return fmt.Sprintf("bl=%d tee=%d snp=%d ucode=%d fmc=%d", p.Bootloader, p.TEE, p.SNP, p.Microcode, p.FMC)
+}
+
+// Parts decodes t with the layout of product p: Milan and Genoa keep the
+// bootloader in byte 0, TEE in byte 1, SNP in byte 6 and microcode in byte 7;
+// Turin keeps FMC in byte 0, bootloader in 1, TEE in 2, SNP in 3 and
+// microcode in byte 7.
+func (t TCB) Parts(p Product) TCBParts {
+	b := func(i uint) uint8 { return uint8(uint64(t) >> (8 * i)) }
+	if p == Turin {
+		return TCBParts{FMC: b(0), Bootloader: b(1), TEE: b(2), SNP: b(3), Microcode: b(7)}
+	}
+	return TCBParts{Bootloader: b(0), TEE: b(1), SNP: b(6), Microcode: b(7)}
+}
+
+// ComposeTCB encodes parts with the layout of product p (the inverse of Parts).
+func ComposeTCB(p Product, parts TCBParts) TCB {
+	put := func(v uint8, i uint) uint64 { return uint64(v) << (8 * i) }
+	if p == Turin {
+		return TCB(put(parts.FMC, 0) | put(parts.Bootloader, 1) | put(parts.TEE, 2) | put(parts.SNP, 3) | put(parts.Microcode, 7))
+	}
+	return TCB(put(parts.Bootloader, 0) | put(parts.TEE, 1) | put(parts.SNP, 6) | put(parts.Microcode, 7))
+}
+
+// AtLeast reports whether every component of p is at least the matching
+// component of min.
+func (p TCBParts) AtLeast(min TCBParts) bool {
+	return p.FMC >= min.FMC && p.Bootloader >= min.Bootloader && p.TEE >= min.TEE &&
+		p.SNP >= min.SNP && p.Microcode >= min.Microcode
+}
