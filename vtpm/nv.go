@@ -1,0 +1,157 @@
+package vtpm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/go-tpm/tpm2"
+	"github.com/google/go-tpm/tpm2/transport"
+)
+
+// fallbackNVBufferMax is the NV_Read chunk size used when the TPM does not
+// report TPM_PT_NV_BUFFER_MAX.
+const fallbackNVBufferMax = 1024
+
+// nvIndex is the public state of a defined NV index.
+type nvIndex struct {
+	index uint32
+	name  tpm2.TPM2BName
+	pub   tpm2.TPMSNVPublic
+}
+
+func (n *nvIndex) named() tpm2.NamedHandle {
+	return tpm2.NamedHandle{Handle: tpm2.TPMHandle(n.index), Name: n.name}
+}
+
+// readAuth picks the authorization for reading the index: owner auth with an
+// empty password when the index allows owner reads (as on Azure), else the
+// index's own (empty) auth value.
+func (n *nvIndex) readAuth() (tpm2.AuthHandle, error) {
+	switch {
+	case n.pub.Attributes.OwnerRead:
+		return ownerAuth(), nil
+	case n.pub.Attributes.AuthRead:
+		return tpm2.AuthHandle{Handle: tpm2.TPMHandle(n.index), Name: n.name, Auth: tpm2.PasswordAuth(nil)}, nil
+	}
+	return tpm2.AuthHandle{}, &TPMError{Command: "NV_Read", Handle: n.index, Kind: ErrAuth,
+		Err: errors.New("the index allows neither owner reads nor reads with its own auth value")}
+}
+
+// writeAuth is readAuth's counterpart for NV_Write.
+func (n *nvIndex) writeAuth() (tpm2.AuthHandle, error) {
+	switch {
+	case n.pub.Attributes.OwnerWrite:
+		return ownerAuth(), nil
+	case n.pub.Attributes.AuthWrite:
+		return tpm2.AuthHandle{Handle: tpm2.TPMHandle(n.index), Name: n.name, Auth: tpm2.PasswordAuth(nil)}, nil
+	}
+	return tpm2.AuthHandle{}, &TPMError{Command: "NV_Write", Handle: n.index, Kind: ErrAuth,
+		Err: errors.New("the index allows neither owner writes nor writes with its own auth value")}
+}
+
+func ownerAuth() tpm2.AuthHandle {
+	return tpm2.AuthHandle{Handle: tpm2.TPMRHOwner, Auth: tpm2.PasswordAuth(nil)}
+}
+
+// readNVPublic runs TPM2_NV_ReadPublic and checks the answer.
+func readNVPublic(ctx context.Context, t transport.TPM, index uint32) (*nvIndex, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	rsp, err := tpm2.NVReadPublic{NVIndex: tpm2.TPMHandle(index)}.Execute(t)
+	if err != nil {
+		return nil, tpmErr("NV_ReadPublic", index, err)
+	}
+	pub, err := rsp.NVPublic.Contents()
+	if err != nil {
+		return nil, malformed("NV_ReadPublic of %#08x: %v", index, err)
+	}
+	if uint32(pub.NVIndex) != index {
+		return nil, malformed("NV_ReadPublic of %#08x returned index %#08x", index, uint32(pub.NVIndex))
+	}
+	if len(rsp.NVName.Buffer) == 0 {
+		return nil, malformed("NV_ReadPublic of %#08x returned an empty name", index)
+	}
+	return &nvIndex{index: index, name: rsp.NVName, pub: *pub}, nil
+}
+
+// NVBufferMax returns TPM_PT_NV_BUFFER_MAX, the largest NV_Read or NV_Write
+// the TPM accepts, or 1024 when the TPM does not report it.
+func NVBufferMax(ctx context.Context, t transport.TPM) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	rsp, err := tpm2.GetCapability{
+		Capability:    tpm2.TPMCapTPMProperties,
+		Property:      uint32(tpm2.TPMPTNVBufferMax),
+		PropertyCount: 1,
+	}.Execute(t)
+	if err != nil {
+		// Some TPMs refuse the query: the fallback is always safe.
+		return fallbackNVBufferMax, nil //nolint:nilerr // documented fallback
+	}
+	props, err := rsp.CapabilityData.Data.TPMProperties()
+	if err != nil {
+		return fallbackNVBufferMax, nil //nolint:nilerr // documented fallback
+	}
+	for _, p := range props.TPMProperty {
+		if p.Property == tpm2.TPMPTNVBufferMax && p.Value > 0 && p.Value <= 0xFFFF {
+			return int(p.Value), nil
+		}
+	}
+	return fallbackNVBufferMax, nil
+}
+
+// ReadNV reads the whole NV index: TPM2_NV_ReadPublic for its size, then
+// TPM2_NV_Read in chunks of TPM_PT_NV_BUFFER_MAX with owner authorization and
+// an empty password (or the index's own empty auth value when the index does
+// not allow owner reads). ctx is checked between chunks.
+func ReadNV(ctx context.Context, t transport.TPM, index uint32) ([]byte, error) {
+	nv, err := readNVPublic(ctx, t, index)
+	if err != nil {
+		return nil, err
+	}
+	auth, err := nv.readAuth()
+	if err != nil {
+		return nil, err
+	}
+	size := int(nv.pub.DataSize)
+	if size == 0 {
+		return nil, &TPMError{Command: "NV_ReadPublic", Handle: index, Kind: ErrNVSize, Err: errors.New("the index has size 0")}
+	}
+	chunk, err := NVBufferMax(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 0, size)
+	for len(out) < size {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("vtpm: reading NV index %#08x: %w", index, err)
+		}
+		n := min(chunk, size-len(out))
+		rsp, err := tpm2.NVRead{
+			AuthHandle: auth,
+			NVIndex:    nv.named(),
+			Size:       uint16(n),        // n <= size <= 0xFFFF
+			Offset:     uint16(len(out)), // len(out) < size <= 0xFFFF
+		}.Execute(t)
+		if err != nil {
+			return nil, tpmErr("NV_Read", index, err)
+		}
+		if len(rsp.Data.Buffer) != n {
+			return nil, malformed("NV_Read of %#08x at offset %d returned %d bytes, asked for %d",
+				index, len(out), len(rsp.Data.Buffer), n)
+		}
+		out = append(out, rsp.Data.Buffer...)
+	}
+	return out, nil
+}
+
+// ReadHCLReport reads the HCL report (NV index NVIndexHCLReport) that the
+// paravisor wrote: an SNP attestation report plus the runtime-data JSON,
+// padded to the index size (2048 or 2600 bytes on Azure). A missing index
+// yields an error matching [ErrIndexMissing].
+func ReadHCLReport(ctx context.Context, t transport.TPM) ([]byte, error) {
+	return ReadNV(ctx, t, NVIndexHCLReport)
+}

@@ -1,0 +1,142 @@
+package vtpm
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"fmt"
+
+	"github.com/google/go-tpm/tpm2"
+	"github.com/google/go-tpm/tpm2/transport"
+
+	"github.com/snp-vtpm/snp-vtpm/quote"
+)
+
+// quoteAttempts bounds how often Quote retries when the PCRs change between
+// the quote and reading them back.
+const quoteAttempts = 3
+
+// QualifyingData returns the TPM2_Quote qualifyingData for nonce: the nonce
+// itself when it is at most MaxNonceSize (48) bytes, else SHA-256(nonce).
+// The Azure vTPM rejects qualifyingData longer than about 50 bytes, so longer
+// nonces must be hashed; a verifier must apply the same rule when it compares
+// the quote's extraData to its nonce.
+func QualifyingData(nonce []byte) []byte {
+	if len(nonce) <= MaxNonceSize {
+		return bytes.Clone(nonce)
+	}
+	sum := sha256.Sum256(nonce)
+	return sum[:]
+}
+
+// allPCRs selects PCRs 0-23 of the SHA-256 bank.
+func allPCRs() tpm2.TPMLPCRSelection {
+	return tpm2.TPMLPCRSelection{PCRSelections: []tpm2.TPMSPCRSelection{{
+		Hash:      tpm2.TPMAlgSHA256,
+		PCRSelect: []byte{0xFF, 0xFF, 0xFF},
+	}}}
+}
+
+// Quote asks the vTPM for a TPM2_Quote over PCRs 0-23 of the SHA-256 bank,
+// signed by the attestation key (RSASSA-PKCS1-v1_5 with SHA-256), with
+// qualifyingData = QualifyingData(nonce). The result's Message is the
+// marshalled TPMS_ATTEST exactly as signed, Signature the raw RSASSA
+// signature and PCRs the 24 PCR values read after the quote. As quoting and
+// reading PCRs is not atomic, Quote checks the PCR values against the
+// quote's PCR digest and retries (up to 3 times) when a PCR changed in
+// between; if they keep changing the error matches [ErrPCRsChanged].
+func Quote(ctx context.Context, t transport.TPM, nonce []byte) (*quote.Quote, error) {
+	_, name, err := readAK(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	qd := QualifyingData(nonce)
+	for attempt := 1; ; attempt++ {
+		q, digest, err := quoteOnce(ctx, t, name, qd)
+		if err != nil {
+			return nil, err
+		}
+		pcrs, err := ReadPCRs(ctx, t)
+		if err != nil {
+			return nil, err
+		}
+		h := sha256.New()
+		for _, p := range pcrs {
+			h.Write(p)
+		}
+		if bytes.Equal(h.Sum(nil), digest) {
+			q.PCRs = pcrs
+			return q, nil
+		}
+		if attempt == quoteAttempts {
+			return nil, fmt.Errorf("vtpm: %w: the quote's PCR digest does not match the PCRs read after it (%d attempts)", ErrPCRsChanged, attempt)
+		}
+	}
+}
+
+// quoteOnce runs TPM2_Quote and returns the quote (without PCRs) and the
+// signed PCR digest, after checking the response's shape.
+func quoteOnce(ctx context.Context, t transport.TPM, akName tpm2.TPM2BName, qd []byte) (*quote.Quote, []byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	rsp, err := tpm2.Quote{
+		SignHandle:     tpm2.AuthHandle{Handle: tpm2.TPMHandle(AKHandle), Name: akName, Auth: tpm2.PasswordAuth(nil)},
+		QualifyingData: tpm2.TPM2BData{Buffer: qd},
+		InScheme: tpm2.TPMTSigScheme{
+			Scheme:  tpm2.TPMAlgRSASSA,
+			Details: tpm2.NewTPMUSigScheme(tpm2.TPMAlgRSASSA, &tpm2.TPMSSchemeHash{HashAlg: tpm2.TPMAlgSHA256}),
+		},
+		PCRSelect: allPCRs(),
+	}.Execute(t)
+	if err != nil {
+		return nil, nil, tpmErr("Quote", AKHandle, err)
+	}
+	msg := bytes.Clone(rsp.Quoted.Bytes())
+	if len(msg) == 0 {
+		return nil, nil, malformed("Quote returned an empty TPMS_ATTEST")
+	}
+	attest, err := tpm2.Unmarshal[tpm2.TPMSAttest](msg)
+	if err != nil {
+		return nil, nil, malformed("Quote returned an unparsable TPMS_ATTEST: %v", err)
+	}
+	if attest.Type != tpm2.TPMSTAttestQuote {
+		return nil, nil, malformed("Quote returned attestation type %#04x, want TPM_ST_ATTEST_QUOTE", uint16(attest.Type))
+	}
+	if !bytes.Equal(attest.ExtraData.Buffer, qd) {
+		return nil, nil, malformed("Quote's extraData does not equal the qualifyingData sent")
+	}
+	info, err := attest.Attested.Quote()
+	if err != nil {
+		return nil, nil, malformed("Quote's TPMS_QUOTE_INFO: %v", err)
+	}
+	if !selectsAllPCRs(info.PCRSelect) {
+		return nil, nil, malformed("Quote does not select exactly SHA-256 PCRs 0-23")
+	}
+	if len(info.PCRDigest.Buffer) != sha256.Size {
+		return nil, nil, malformed("Quote's PCR digest is %d bytes, want %d", len(info.PCRDigest.Buffer), sha256.Size)
+	}
+	if rsp.Signature.SigAlg != tpm2.TPMAlgRSASSA {
+		return nil, nil, malformed("Quote signature algorithm %#04x, want RSASSA", uint16(rsp.Signature.SigAlg))
+	}
+	sig, err := rsp.Signature.Signature.RSASSA()
+	if err != nil {
+		return nil, nil, malformed("Quote signature: %v", err)
+	}
+	if sig.Hash != tpm2.TPMAlgSHA256 {
+		return nil, nil, malformed("Quote signature hash %#04x, want SHA-256", uint16(sig.Hash))
+	}
+	if len(sig.Sig.Buffer) != akBits/8 {
+		return nil, nil, malformed("Quote signature is %d bytes, want %d", len(sig.Sig.Buffer), akBits/8)
+	}
+	return &quote.Quote{Message: msg, Signature: bytes.Clone(sig.Sig.Buffer)}, bytes.Clone(info.PCRDigest.Buffer), nil
+}
+
+// selectsAllPCRs reports whether sel is exactly SHA-256 PCRs 0-23.
+func selectsAllPCRs(sel tpm2.TPMLPCRSelection) bool {
+	if len(sel.PCRSelections) != 1 {
+		return false
+	}
+	s := sel.PCRSelections[0]
+	return s.Hash == tpm2.TPMAlgSHA256 && bytes.Equal(s.PCRSelect, []byte{0xFF, 0xFF, 0xFF})
+}

@@ -1,0 +1,197 @@
+package vtpm
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/go-tpm/tpm2"
+	"github.com/google/go-tpm/tpm2/transport"
+)
+
+// Polling of the HCL report after a user-data write.
+const (
+	// DefaultRefreshTimeout bounds RefreshReport when ctx has no deadline.
+	DefaultRefreshTimeout = 10 * time.Second
+	pollStart             = 50 * time.Millisecond
+	pollMax               = 500 * time.Millisecond
+)
+
+// HCL report layout facts needed to find the runtime-data JSON (SPEC §2).
+const (
+	hclMagic         = "HCLA"
+	hclVarSizeOffset = 1232
+	hclVarDataOffset = 1236
+)
+
+// userDataAttributes are the attributes RefreshReport gives NVIndexUserData
+// when it defines it: owner or empty-password auth may read and write it.
+func userDataAttributes() tpm2.TPMANV {
+	return tpm2.TPMANV{
+		OwnerWrite: true,
+		AuthWrite:  true,
+		OwnerRead:  true,
+		AuthRead:   true,
+		NoDA:       true,
+		NT:         tpm2.TPMNTOrdinary,
+	}
+}
+
+// RefreshReport asks the paravisor for a fresh HCL report that carries
+// userData (1..64 bytes, zero-padded to 64) and returns that report.
+//
+// It writes the padded data to NV index NVIndexUserData, defining the index
+// (64 bytes, SHA-256 name algorithm, owner read/write) if it is missing and
+// redefining it if it exists with another size, then reads NVIndexHCLReport
+// until the runtime data's "user-data" equals hex(padded userData). It polls
+// with a growing interval (50 ms up to 500 ms) until ctx is done, or for at
+// most DefaultRefreshTimeout when ctx has no deadline; on timeout the error
+// matches [ErrRefreshTimeout] and the context error.
+func RefreshReport(ctx context.Context, t transport.TPM, userData []byte) ([]byte, error) {
+	if len(userData) == 0 || len(userData) > UserDataSize {
+		return nil, &UserDataSizeError{Size: len(userData)}
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultRefreshTimeout)
+		defer cancel()
+	}
+	padded := make([]byte, UserDataSize)
+	copy(padded, userData)
+
+	nv, err := ensureUserDataIndex(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeNV(ctx, t, nv, padded); err != nil {
+		return nil, err
+	}
+
+	want := hex.EncodeToString(padded)
+	interval := pollStart
+	var last string
+	for {
+		report, err := ReadHCLReport(ctx, t)
+		if err != nil && ctx.Err() == nil {
+			return nil, err
+		}
+		if err == nil {
+			got, perr := reportUserData(report)
+			if perr != nil {
+				return nil, perr
+			}
+			if strings.EqualFold(got, want) {
+				return report, nil
+			}
+			last = got
+		}
+		timer := time.NewTimer(interval)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			if last == "" {
+				last = "(none)"
+			}
+			return nil, fmt.Errorf("vtpm: %w: runtime data still has user-data %s: %w", ErrRefreshTimeout, last, ctx.Err())
+		case <-timer.C:
+		}
+		interval = min(interval*2, pollMax)
+	}
+}
+
+// ensureUserDataIndex makes sure NVIndexUserData exists with UserDataSize
+// bytes and returns its public state.
+func ensureUserDataIndex(ctx context.Context, t transport.TPM) (*nvIndex, error) {
+	nv, err := readNVPublic(ctx, t, NVIndexUserData)
+	switch {
+	case err == nil && nv.pub.DataSize == UserDataSize:
+		return nv, nil
+	case err == nil:
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		_, uerr := tpm2.NVUndefineSpace{AuthHandle: ownerAuth(), NVIndex: nv.named()}.Execute(t)
+		if uerr != nil {
+			return nil, tpmErr("NV_UndefineSpace", NVIndexUserData, uerr)
+		}
+	case !errors.Is(err, ErrIndexMissing):
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	_, err = tpm2.NVDefineSpace{
+		AuthHandle: ownerAuth(),
+		PublicInfo: tpm2.New2B(tpm2.TPMSNVPublic{
+			NVIndex:    tpm2.TPMHandle(NVIndexUserData),
+			NameAlg:    tpm2.TPMAlgSHA256,
+			Attributes: userDataAttributes(),
+			DataSize:   UserDataSize,
+		}),
+	}.Execute(t)
+	if err != nil {
+		return nil, tpmErr("NV_DefineSpace", NVIndexUserData, err)
+	}
+	return readNVPublic(ctx, t, NVIndexUserData)
+}
+
+// writeNV writes data at offset 0 of the index in chunks of
+// TPM_PT_NV_BUFFER_MAX.
+func writeNV(ctx context.Context, t transport.TPM, nv *nvIndex, data []byte) error {
+	if len(data) > int(nv.pub.DataSize) {
+		return &TPMError{Command: "NV_Write", Handle: nv.index, Kind: ErrNVSize,
+			Err: fmt.Errorf("%d bytes do not fit the %d-byte index", len(data), nv.pub.DataSize)}
+	}
+	auth, err := nv.writeAuth()
+	if err != nil {
+		return err
+	}
+	chunk, err := NVBufferMax(ctx, t)
+	if err != nil {
+		return err
+	}
+	for off := 0; off < len(data); {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("vtpm: writing NV index %#08x: %w", nv.index, err)
+		}
+		n := min(chunk, len(data)-off)
+		_, err := tpm2.NVWrite{
+			AuthHandle: auth,
+			NVIndex:    nv.named(),
+			Data:       tpm2.TPM2BMaxNVBuffer{Buffer: data[off : off+n]},
+			Offset:     uint16(off), // off < DataSize <= 0xFFFF
+		}.Execute(t)
+		if err != nil {
+			return tpmErr("NV_Write", nv.index, err)
+		}
+		off += n
+	}
+	return nil
+}
+
+// reportUserData extracts the runtime data's "user-data" from an HCL report
+// ("" when the runtime data has none, as in older reports).
+func reportUserData(report []byte) (string, error) {
+	if len(report) < hclVarDataOffset {
+		return "", malformed("HCL report is %d bytes, shorter than its %d-byte header", len(report), hclVarDataOffset)
+	}
+	if string(report[:4]) != hclMagic {
+		return "", malformed("HCL report does not start with %q", hclMagic)
+	}
+	n := binary.LittleEndian.Uint32(report[hclVarSizeOffset:])
+	if uint64(n) > uint64(len(report)-hclVarDataOffset) {
+		return "", malformed("HCL report runtime data is %d bytes, only %d available", n, len(report)-hclVarDataOffset)
+	}
+	var rd struct {
+		UserData string `json:"user-data"`
+	}
+	if err := json.Unmarshal(report[hclVarDataOffset:hclVarDataOffset+int(n)], &rd); err != nil {
+		return "", malformed("HCL report runtime data is not JSON: %v", err)
+	}
+	return rd.UserData, nil
+}
