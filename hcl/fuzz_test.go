@@ -1,0 +1,73 @@
+package hcl
+
+import (
+	"bytes"
+	"testing"
+)
+
+func FuzzParse(f *testing.F) {
+	for _, fx := range fixtures {
+		f.Add(fx.load(f))
+	}
+	f.Add(snpBlob(f)[:RuntimeDataOffset+10])
+	f.Fuzz(func(t *testing.T, blob []byte) {
+		r, err := Parse(blob)
+		if err != nil {
+			if r != nil {
+				t.Fatal("non-nil report with error")
+			}
+			return
+		}
+		n := len(r.RuntimeDataRaw)
+		if n == 0 || int(r.ReportSize) != RuntimeDataOffset+n || int(r.DataSize) != IGVMHeaderSize+n ||
+			!bytes.Equal(r.RuntimeDataRaw, blob[RuntimeDataOffset:RuntimeDataOffset+n]) || r.RuntimeData == nil {
+			t.Fatal("inconsistent report")
+		}
+		if len(r.ReportData()) != ReportDataSize {
+			t.Fatal("bad ReportData")
+		}
+		_ = r.CheckBinding()
+		_, _ = r.RuntimeData.AK()
+		_, _ = r.RuntimeData.EK()
+		// Build reproduces the blob up to the header version.
+		hw := r.Hardware
+		if r.TDReport != nil {
+			hw = r.TDReport
+		}
+		out, err := Build(r.Type, hw, r.RuntimeDataRaw, len(blob))
+		if err != nil {
+			t.Fatalf("Build: %v", err)
+		}
+		if !bytes.Equal(out[8:], blob[8:]) || !bytes.Equal(out[:4], blob[:4]) {
+			t.Fatal("Build(Parse(blob)) != blob")
+		}
+	})
+}
+
+func FuzzParseRuntimeData(f *testing.F) {
+	f.Add(readFile(f, "azure-cvm-tooling/var-data.bin"))
+	for _, fx := range fixtures[:4] {
+		r, err := Parse(fx.load(f))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(r.RuntimeDataRaw)
+	}
+	f.Add([]byte(`{"keys":[{"kid":"HCLAkPub","kty":"RSA","e":"AQAB","n":"AQAB"}]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		d, err := ParseRuntimeData(b)
+		if err != nil {
+			return
+		}
+		if d.UserData != nil && len(d.UserData) != UserDataSize {
+			t.Fatalf("user data %d bytes", len(d.UserData))
+		}
+		for i := range d.Keys {
+			if k, err := d.Keys[i].RSAPublicKey(); err == nil && (k.N.BitLen() < MinRSABits || k.N.BitLen() > MaxRSABits) {
+				t.Fatal("out-of-range key accepted")
+			}
+		}
+		_, _ = d.AK()
+		_, _ = d.EK()
+	})
+}

@@ -1,0 +1,277 @@
+package hcl
+
+import (
+	"crypto/subtle"
+	"encoding/binary"
+	"fmt"
+)
+
+const (
+	magic = "HCLA"
+
+	offHeaderVersion = 4
+	offReportSize    = 8
+	offRequestType   = 12
+	offStatus        = 16
+	offReserved      = 20
+	offHardware      = HeaderSize
+	offDataSize      = offHardware + HardwareReportSize // 1216
+	offIGVMVersion   = offDataSize + 4                  // 1220
+	offReportType    = offDataSize + 8                  // 1224
+	offHashType      = offDataSize + 12                 // 1228
+	offVarDataSize   = offDataSize + 16                 // 1232
+
+	requestTypeReport = 2
+	igvmVersion       = 1
+)
+
+// Report is a parsed HCL report. All byte slices are copies: they do not
+// alias the blob given to [Parse].
+type Report struct {
+	// HeaderVersion is the HCLA header version (1 or 2).
+	HeaderVersion uint32
+	// ReportSize is the number of bytes in use (RuntimeDataOffset + len(RuntimeDataRaw)).
+	ReportSize uint32
+	// RequestType is the paravisor's request type (always 2).
+	RequestType uint32
+	// Status is the paravisor's status (always 0).
+	Status uint32
+
+	// DataSize is the IGVM request data size (IGVMHeaderSize + len(RuntimeDataRaw)).
+	DataSize uint32
+	// IGVMVersion is the IGVM request header version (always 1).
+	IGVMVersion uint32
+	// Type is the kind of hardware report (SNP or TDX).
+	Type ReportType
+	// HashType is the hash that binds the runtime data into REPORT_DATA.
+	HashType HashType
+
+	// Hardware is the whole 1184-byte hardware report region (offset 32).
+	Hardware []byte
+	// SNPReport is the 1184-byte AMD SEV-SNP ATTESTATION_REPORT for Type SNP
+	// (the same bytes as Hardware), nil otherwise.
+	SNPReport []byte
+	// TDReport is the 1024-byte TDX TDREPORT for Type TDX (the first 1024
+	// bytes of Hardware), nil otherwise.
+	TDReport []byte
+
+	// RuntimeDataRaw is exactly the variable_data_size bytes of runtime-data
+	// JSON: the bytes whose digest REPORT_DATA carries. It is never cut at a
+	// NUL byte and never includes the padding.
+	RuntimeDataRaw []byte
+	// RuntimeData is RuntimeDataRaw parsed.
+	RuntimeData *RuntimeData
+}
+
+// Parse parses and sanity-checks an HCL report blob as read from NV index
+// [NVIndexReport], padding included. It checks the magic, every version,
+// type and size field, that the padding after the runtime data (and, for
+// TDX, after the TDREPORT) is zero, and that the runtime data is a
+// well-formed JSON object. It does not check the binding between REPORT_DATA
+// and the runtime data: call [Report.CheckBinding] for that.
+//
+// Errors are [*FormatError] values wrapping the package's sentinel errors.
+func Parse(blob []byte) (*Report, error) {
+	if len(blob) < RuntimeDataOffset {
+		return nil, fieldErr("blob", fmt.Errorf("%w (%d < %d bytes)", ErrTruncated, len(blob), RuntimeDataOffset))
+	}
+	if len(blob) > MaxReportSize {
+		return nil, fieldErr("blob", fmt.Errorf("%w (%d > %d bytes)", ErrTooLarge, len(blob), MaxReportSize))
+	}
+	le := binary.LittleEndian
+	if string(blob[:4]) != magic {
+		return nil, fieldErr("magic", fmt.Errorf("%w (%x, want %x)", ErrBadMagic, blob[:4], magic))
+	}
+	r := &Report{
+		HeaderVersion: le.Uint32(blob[offHeaderVersion:]),
+		ReportSize:    le.Uint32(blob[offReportSize:]),
+		RequestType:   le.Uint32(blob[offRequestType:]),
+		Status:        le.Uint32(blob[offStatus:]),
+		DataSize:      le.Uint32(blob[offDataSize:]),
+		IGVMVersion:   le.Uint32(blob[offIGVMVersion:]),
+		Type:          ReportType(le.Uint32(blob[offReportType:])),
+		HashType:      HashType(le.Uint32(blob[offHashType:])),
+	}
+	n := le.Uint32(blob[offVarDataSize:])
+
+	if r.HeaderVersion != 1 && r.HeaderVersion != 2 {
+		return nil, fieldErr("version", fmt.Errorf("%w (%d, want 1 or 2)", ErrUnsupportedVersion, r.HeaderVersion))
+	}
+	if r.RequestType != requestTypeReport {
+		return nil, fieldErr("request_type", fmt.Errorf("%w (%d, want %d)", ErrUnexpectedValue, r.RequestType, requestTypeReport))
+	}
+	if r.Status != 0 {
+		return nil, fieldErr("status", fmt.Errorf("%w (%d, want 0)", ErrUnexpectedValue, r.Status))
+	}
+	if !allZero(blob[offReserved:offHardware]) {
+		return nil, fieldErr("reserved", ErrNonZero)
+	}
+	if r.IGVMVersion != igvmVersion {
+		return nil, fieldErr("igvm_version", fmt.Errorf("%w (%d, want %d)", ErrUnsupportedVersion, r.IGVMVersion, igvmVersion))
+	}
+	if r.Type != ReportTypeSNP && r.Type != ReportTypeTDX {
+		return nil, fieldErr("report_type", fmt.Errorf("%w (%v)", ErrUnsupportedReportType, r.Type))
+	}
+	if !r.HashType.Valid() {
+		return nil, fieldErr("report_data_hash_type", fmt.Errorf("%w (%v)", ErrUnsupportedHashType, r.HashType))
+	}
+	avail := uint64(len(blob) - RuntimeDataOffset)
+	if n == 0 {
+		return nil, fieldErr("variable_data_size", ErrEmpty)
+	}
+	if uint64(n) > avail {
+		return nil, fieldErr("variable_data_size", fmt.Errorf("%w (%d > %d)", ErrExceedsBlob, n, avail))
+	}
+	if want := uint64(RuntimeDataOffset) + uint64(n); uint64(r.ReportSize) != want {
+		return nil, fieldErr("report_size", fmt.Errorf("%w (%d, want %d)", ErrSizeMismatch, r.ReportSize, want))
+	}
+	if want := uint64(IGVMHeaderSize) + uint64(n); uint64(r.DataSize) != want {
+		return nil, fieldErr("data_size", fmt.Errorf("%w (%d, want %d)", ErrSizeMismatch, r.DataSize, want))
+	}
+	end := RuntimeDataOffset + int(n) // n <= avail, so end <= len(blob)
+	if !allZero(blob[end:]) {
+		return nil, fieldErr("padding", ErrNonZero)
+	}
+
+	r.Hardware = clone(blob[offHardware:offDataSize])
+	switch r.Type {
+	case ReportTypeSNP:
+		r.SNPReport = r.Hardware
+	case ReportTypeTDX:
+		if !allZero(r.Hardware[TDReportSize:]) {
+			return nil, fieldErr("hardware_report", fmt.Errorf("TDX padding after %d-byte TDREPORT: %w", TDReportSize, ErrNonZero))
+		}
+		r.TDReport = r.Hardware[:TDReportSize:TDReportSize]
+	}
+	r.RuntimeDataRaw = clone(blob[RuntimeDataOffset:end])
+	rd, err := ParseRuntimeData(r.RuntimeDataRaw)
+	if err != nil {
+		return nil, err
+	}
+	r.RuntimeData = rd
+	return r, nil
+}
+
+// RuntimeDataDigest returns the digest of RuntimeDataRaw with the report's
+// hash type: the value the hardware report's REPORT_DATA must start with.
+func (r *Report) RuntimeDataDigest() []byte {
+	return r.HashType.Sum(r.RuntimeDataRaw)
+}
+
+// ReportData returns (a copy of) the 64-byte REPORT_DATA of the hardware
+// report: offset 0x50 of the SNP report, or REPORTMACSTRUCT.reportdata
+// (offset 128) of the TDREPORT. It returns nil for other report types or a
+// Report not produced by Parse.
+func (r *Report) ReportData() []byte {
+	var off int
+	switch r.Type {
+	case ReportTypeSNP:
+		off = snpReportDataOffset
+	case ReportTypeTDX:
+		off = tdReportDataOffset
+	default:
+		return nil
+	}
+	if len(r.Hardware) < off+ReportDataSize {
+		return nil
+	}
+	return clone(r.Hardware[off : off+ReportDataSize])
+}
+
+// CheckBinding checks that the hardware report binds the runtime data:
+// REPORT_DATA starts with the digest of RuntimeDataRaw (compared in constant
+// time) and the rest of REPORT_DATA (bytes 32..63 for SHA-256) is zero.
+// It returns nil on success and a [*FormatError] with Field "binding"
+// wrapping [ErrBindingMismatch] (or [ErrUnsupportedHashType]) otherwise.
+//
+// This proves nothing by itself: the hardware report's signature must be
+// verified too.
+func (r *Report) CheckBinding() error {
+	digest := r.RuntimeDataDigest()
+	if digest == nil {
+		return fieldErr("binding", fmt.Errorf("%w (%v)", ErrUnsupportedHashType, r.HashType))
+	}
+	rd := r.ReportData()
+	if rd == nil {
+		return fieldErr("binding", fmt.Errorf("%w: no REPORT_DATA for report type %v", ErrUnsupportedReportType, r.Type))
+	}
+	if subtle.ConstantTimeCompare(digest, rd[:len(digest)]) != 1 {
+		return fieldErr("binding", fmt.Errorf("%w: REPORT_DATA[0:%d] != %v(runtime data)", ErrBindingMismatch, len(digest), r.HashType))
+	}
+	if !allZero(rd[len(digest):]) {
+		return fieldErr("binding", fmt.Errorf("%w: REPORT_DATA[%d:%d] not zero", ErrBindingMismatch, len(digest), ReportDataSize))
+	}
+	return nil
+}
+
+// Build assembles an HCL report blob around a hardware report and runtime
+// data, as the paravisor does; it is meant for emulation and tests. The
+// header is header version 1 for SNP and 2 for TDX, request type 2, status 0,
+// IGVM version 1, hash type SHA-256, report_size = 1236+n and data_size =
+// 20+n where n = len(runtimeData), then zero padding up to size bytes
+// (size 0 means no padding).
+//
+// For SNP, hardware must be the 1184-byte SNP report; for TDX, the 1024-byte
+// TDREPORT (or 1184 bytes ending in zeros). Build does not compute
+// REPORT_DATA: the caller puts HashTypeSHA256.Sum(runtimeData) there before
+// the hardware report is signed. runtimeData is copied verbatim; it must be
+// non-empty but is not validated, so tests can build malformed reports.
+func Build(t ReportType, hardware []byte, runtimeData []byte, size int) ([]byte, error) {
+	var version uint32
+	switch t {
+	case ReportTypeSNP:
+		version = 1
+		if len(hardware) != SNPReportSize {
+			return nil, fieldErr("hardware_report", fmt.Errorf("%w: SNP report is %d bytes, want %d", ErrSizeMismatch, len(hardware), SNPReportSize))
+		}
+	case ReportTypeTDX:
+		version = 2
+		switch {
+		case len(hardware) == TDReportSize:
+		case len(hardware) == HardwareReportSize && allZero(hardware[TDReportSize:]):
+		default:
+			return nil, fieldErr("hardware_report", fmt.Errorf("%w: TDREPORT is %d bytes, want %d", ErrSizeMismatch, len(hardware), TDReportSize))
+		}
+	default:
+		return nil, fieldErr("report_type", fmt.Errorf("%w (%v)", ErrUnsupportedReportType, t))
+	}
+	if len(runtimeData) == 0 {
+		return nil, fieldErr("variable_data", ErrEmpty)
+	}
+	if len(runtimeData) > MaxRuntimeDataSize {
+		return nil, fieldErr("variable_data", fmt.Errorf("%w (%d > %d bytes)", ErrTooLarge, len(runtimeData), MaxRuntimeDataSize))
+	}
+	used := RuntimeDataOffset + len(runtimeData)
+	if size == 0 {
+		size = used
+	}
+	if size < used || size > MaxReportSize {
+		return nil, fieldErr("size", fmt.Errorf("%w: %d bytes, need %d..%d", ErrSizeMismatch, size, used, MaxReportSize))
+	}
+	b := make([]byte, size)
+	le := binary.LittleEndian
+	copy(b, magic)
+	le.PutUint32(b[offHeaderVersion:], version)
+	le.PutUint32(b[offReportSize:], uint32(used))
+	le.PutUint32(b[offRequestType:], requestTypeReport)
+	copy(b[offHardware:offDataSize], hardware)
+	le.PutUint32(b[offDataSize:], uint32(IGVMHeaderSize+len(runtimeData)))
+	le.PutUint32(b[offIGVMVersion:], igvmVersion)
+	le.PutUint32(b[offReportType:], uint32(t))
+	le.PutUint32(b[offHashType:], uint32(HashTypeSHA256))
+	le.PutUint32(b[offVarDataSize:], uint32(len(runtimeData)))
+	copy(b[RuntimeDataOffset:], runtimeData)
+	return b, nil
+}
+
+func allZero(b []byte) bool {
+	var acc byte
+	for _, c := range b {
+		acc |= c
+	}
+	return acc == 0
+}
+
+func clone(b []byte) []byte {
+	return append(make([]byte, 0, len(b)), b...)
+}
