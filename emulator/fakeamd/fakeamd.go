@@ -1,0 +1,145 @@
+// Package fakeamd is the fake AMD certificate chain of the emulated Azure
+// CVM (package emulator): a fake ARK (RSA-4096, self-signed, "ARK-Milan"),
+// ASK (RSA-4096, "SEV-Milan", RSASSA-PSS SHA-384 signed by the ARK like the
+// real one) and VCEK (ECDSA P-384, "SEV-VCEK", serial 0, with AMD's VCEK
+// extensions naming the fake chip id and TCB), valid 2025-01-01 to
+// 2045-01-01. It also builds and signs realistic SNP attestation reports.
+//
+// The chain was generated once (internal/gen) and is embedded, so it is the
+// same in every build, run and process. A verifier that should accept the
+// emulated CVM trusts ARK (and ASK) from here instead of AMD's roots; a
+// verifier must never do so by default.
+//
+// Every certificate's subject carries the description attribute
+// "snp-vtpm EMULATED (not AMD)", and the ARK's Organization says so too. The
+// ASK and VCEK keep Organization "Advanced Micro Devices" because
+// go-sev-guest's verifier requires exactly that in the VCEK's subject and
+// issuer.
+//
+// The package is cgo-free and contains no private keys: those live in the
+// separate package fakekeys, so verifier builds do not link them.
+package fakeamd
+
+import (
+	"bytes"
+	"crypto/x509"
+	_ "embed"
+	"encoding/pem"
+	"errors"
+	"fmt"
+
+	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd/internal/params"
+)
+
+// Facts about the emulated chip.
+const (
+	// Product is the emulated product line.
+	Product = params.ProductLine
+	// ProductName is the VCEK's productName extension value.
+	ProductName = params.ProductName
+	// Marker is the text that marks every fake certificate as emulated.
+	Marker = params.Marker
+	// BlSPL is the emulated bootloader security patch level.
+	BlSPL = params.BlSPL
+	// TeeSPL is the emulated PSP OS (TEE) security patch level.
+	TeeSPL = params.TeeSPL
+	// SnpSPL is the emulated SNP firmware security patch level.
+	SnpSPL = params.SnpSPL
+	// UcodeSPL is the emulated microcode security patch level.
+	UcodeSPL = params.UcodeSPL
+)
+
+var (
+	//go:embed ark.pem
+	arkPEM []byte
+	//go:embed ask.pem
+	askPEM []byte
+	//go:embed vcek.pem
+	vcekPEM []byte
+)
+
+// ErrBadCertificate means an embedded certificate could not be decoded (a
+// broken build; this package's tests rule it out).
+var ErrBadCertificate = errors.New("fakeamd: embedded certificate is unusable")
+
+// der returns the DER bytes of an embedded single-certificate PEM file.
+func der(name string, b []byte) ([]byte, error) {
+	block, _ := pem.Decode(b)
+	if block == nil || block.Type != "CERTIFICATE" {
+		return nil, fmt.Errorf("%w: %s", ErrBadCertificate, name)
+	}
+	return block.Bytes, nil
+}
+
+func cert(name string, b []byte) *x509.Certificate {
+	d, err := der(name, b)
+	if err != nil {
+		return nil
+	}
+	c, err := x509.ParseCertificate(d)
+	if err != nil {
+		return nil
+	}
+	return c
+}
+
+func pemOf(name string, b []byte) []byte {
+	d, err := der(name, b)
+	if err != nil {
+		return nil
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: d})
+}
+
+// ChipID returns the emulated chip's 64-byte CHIP_ID, which is also the
+// fake VCEK's hwID.
+func ChipID() [64]byte { return params.ChipID() }
+
+// ReportedTCB returns the emulated chip's TCB (bootloader 4, TEE 0, SNP 24,
+// microcode 219, like a real Milan) in the SNP report encoding: it is the
+// report's reported_tcb, committed_tcb and launch_tcb and the fake VCEK's
+// TCB.
+func ReportedTCB() uint64 { return params.TCB(BlSPL, TeeSPL, SnpSPL, UcodeSPL) }
+
+// CurrentTCB returns the default current_tcb of reports from NewReport: the
+// reported TCB with a newer provisional microcode (220), as real Azure hosts
+// show.
+func CurrentTCB() uint64 { return params.TCB(BlSPL, TeeSPL, SnpSPL, UcodeSPL+1) }
+
+// TCBM returns ReportedTCB as upper-case hex, the "tcbm" value of Azure's
+// THIM endpoint.
+func TCBM() string { return fmt.Sprintf("%016X", ReportedTCB()) }
+
+// ARK returns a fresh copy of the fake ARK certificate (nil only if the
+// embedded certificate is broken).
+func ARK() *x509.Certificate { return cert("ARK", arkPEM) }
+
+// ASK returns a fresh copy of the fake ASK certificate (nil only if the
+// embedded certificate is broken).
+func ASK() *x509.Certificate { return cert("ASK", askPEM) }
+
+// VCEK returns a fresh copy of the fake VCEK certificate (nil only if the
+// embedded certificate is broken).
+func VCEK() *x509.Certificate { return cert("VCEK", vcekPEM) }
+
+// ARKDER returns the fake ARK certificate in DER.
+func ARKDER() []byte { d, _ := der("ARK", arkPEM); return bytes.Clone(d) }
+
+// ASKDER returns the fake ASK certificate in DER.
+func ASKDER() []byte { d, _ := der("ASK", askPEM); return bytes.Clone(d) }
+
+// VCEKDER returns the fake VCEK certificate in DER, as AMD's KDS serves it.
+func VCEKDER() []byte { d, _ := der("VCEK", vcekPEM); return bytes.Clone(d) }
+
+// ARKPEM returns the fake ARK certificate as a single PEM block.
+func ARKPEM() []byte { return pemOf("ARK", arkPEM) }
+
+// VCEKPEM returns the fake VCEK certificate as a single PEM block, as
+// Azure's THIM endpoint serves it.
+func VCEKPEM() []byte { return pemOf("VCEK", vcekPEM) }
+
+// ChainPEM returns the fake ASK then the fake ARK as PEM, the format of
+// AMD's KDS cert_chain endpoint and of THIM's "certificateChain".
+func ChainPEM() []byte {
+	return append(pemOf("ASK", askPEM), pemOf("ARK", arkPEM)...)
+}
