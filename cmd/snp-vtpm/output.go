@@ -1,0 +1,111 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/snp-vtpm/snp-vtpm/verify"
+)
+
+// emulatedBanner is printed on every output made in or about emulated mode.
+const emulatedBanner = "*** EMULATED: not a real Azure CVM, not signed by AMD ***"
+
+// writeJSON writes v as indented JSON.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// printClaims writes verified claims in a readable form. full adds every
+// report field (the -p output).
+func printClaims(w io.Writer, title string, c *verify.Claims, full bool) {
+	if c.Emulated {
+		fmt.Fprintln(w, emulatedBanner)
+	}
+	fmt.Fprintln(w, title)
+	row := func(k string, format string, args ...any) {
+		fmt.Fprintf(w, "  %-22s %s\n", k, fmt.Sprintf(format, args...))
+	}
+	roots := c.RootsSource
+	if !c.PinnedRoots {
+		roots += " (NON-DEFAULT ROOTS)"
+	}
+	row("product", "%s", c.Product)
+	row("roots", "%s", roots)
+	row("vcek", "%s", c.VCEKSource)
+	row("chip id", "%s", c.ChipID)
+	row("report version", "%d", c.ReportVersion)
+	row("reported tcb", "%s", tcbString(c.ReportedTCB.Bootloader, c.ReportedTCB.TEE, c.ReportedTCB.SNP, c.ReportedTCB.Microcode, c.ReportedTCB.FMC, c.Product))
+	if full {
+		row("committed tcb", "%s", tcbString(c.CommittedTCB.Bootloader, c.CommittedTCB.TEE, c.CommittedTCB.SNP, c.CommittedTCB.Microcode, c.CommittedTCB.FMC, c.Product))
+		row("current tcb", "%s", tcbString(c.CurrentTCB.Bootloader, c.CurrentTCB.TEE, c.CurrentTCB.SNP, c.CurrentTCB.Microcode, c.CurrentTCB.FMC, c.Product))
+		row("launch tcb", "%s", tcbString(c.LaunchTCB.Bootloader, c.LaunchTCB.TEE, c.LaunchTCB.SNP, c.LaunchTCB.Microcode, c.LaunchTCB.FMC, c.Product))
+	}
+	row("guest policy", "0x%x (debug %s, smt %s)", c.GuestPolicy, onOff(c.Debug), onOff(c.SMT))
+	row("vmpl", "%d", c.VMPL)
+	row("measurement", "%s", c.Measurement)
+	if full {
+		row("guest svn", "%d", c.GuestSVN)
+		row("family id", "%s", c.FamilyID)
+		row("image id", "%s", c.ImageID)
+		row("host data", "%s", c.HostData)
+		row("id key digest", "%s", c.IDKeyDigest)
+		row("author key digest", "%s", c.AuthorKeyDigest)
+		row("platform info", "0x%x", c.PlatformInfo)
+		row("report data", "%s", c.ReportData)
+	}
+	if vc := c.VMConfig; vc != nil {
+		row("vm unique id", "%s", vc.VMUniqueID)
+		row("secure boot", "%s", onOff(vc.SecureBoot))
+		row("tpm enabled", "%s", onOff(vc.TPMEnabled))
+		row("console enabled", "%s", onOff(vc.ConsoleEnabled))
+	}
+	if c.UserData != nil {
+		row("user data", "%s", c.UserData)
+	}
+	if c.EvidenceVersion >= 0 {
+		if c.NonceChecked {
+			row("nonce", "%s (checked)", c.Nonce)
+		} else {
+			row("nonce", "%s (NOT CHECKED: no freshness)", c.Nonce)
+		}
+		row("fresh report", "%s", yesNo(c.FreshReport))
+		idx := make([]int, 0, len(c.PCRs))
+		for i := range c.PCRs {
+			idx = append(idx, i)
+		}
+		slices.Sort(idx)
+		for _, i := range idx {
+			row(fmt.Sprintf("pcr %d", i), "%s", c.PCRs[i])
+		}
+	}
+	if c.Emulated {
+		fmt.Fprintln(w, emulatedBanner)
+	}
+}
+
+func tcbString(bl, tee, snp, ucode, fmc uint8, product string) string {
+	s := fmt.Sprintf("bootloader %d, tee %d, snp %d, microcode %d", bl, tee, snp, ucode)
+	if strings.EqualFold(product, "Turin") {
+		s = fmt.Sprintf("fmc %d, ", fmc) + s
+	}
+	return s
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}

@@ -1,0 +1,96 @@
+package verify
+
+import (
+	"github.com/snp-vtpm/snp-vtpm/hcl"
+	"github.com/snp-vtpm/snp-vtpm/snp"
+)
+
+// Claims are the facts established by a successful verification. Every
+// field comes from bytes covered by the VCEK's signature over the SNP report,
+// from the runtime data bound into it by hash, or from the quote signed by
+// the attestation key named there.
+type Claims struct {
+	// EvidenceVersion is the evidence format read (0, 1 or 2); -1 for a bare report.
+	EvidenceVersion int `json:"evidence_version"`
+	// Product is the AMD product line: "Milan", "Genoa" or "Turin".
+	Product string `json:"product"`
+	// ChipID is the report's CHIP_ID.
+	ChipID HexBytes `json:"chip_id"`
+	// ReportVersion is the SNP report's version.
+	ReportVersion uint32 `json:"report_version"`
+	// ReportedTCB is the TCB the report (and the VCEK) is bound to.
+	ReportedTCB snp.TCBParts `json:"reported_tcb"`
+	// CommittedTCB, CurrentTCB and LaunchTCB are the report's other TCBs.
+	CommittedTCB snp.TCBParts `json:"committed_tcb"`
+	CurrentTCB   snp.TCBParts `json:"current_tcb"`
+	LaunchTCB    snp.TCBParts `json:"launch_tcb"`
+	// GuestPolicy is the report's guest policy; Debug and SMT are its bits.
+	GuestPolicy uint64 `json:"guest_policy"`
+	Debug       bool   `json:"debug"`
+	SMT         bool   `json:"smt"`
+	// VMPL is the privilege level that requested the report (0 on Azure).
+	VMPL uint32 `json:"vmpl"`
+	// GuestSVN, FamilyID, ImageID, HostData, IDKeyDigest and
+	// AuthorKeyDigest are copied from the report.
+	GuestSVN        uint32   `json:"guest_svn"`
+	FamilyID        HexBytes `json:"family_id"`
+	ImageID         HexBytes `json:"image_id"`
+	HostData        HexBytes `json:"host_data"`
+	IDKeyDigest     HexBytes `json:"id_key_digest"`
+	AuthorKeyDigest HexBytes `json:"author_key_digest"`
+	// PlatformInfo is the report's PLATFORM_INFO.
+	PlatformInfo uint64 `json:"platform_info"`
+	// Measurement is the launch measurement.
+	Measurement HexBytes `json:"measurement"`
+	// ReportData is the report's REPORT_DATA.
+	ReportData HexBytes `json:"report_data"`
+	// VMConfig is the runtime data's vm-configuration (nil for a bare SNP report).
+	VMConfig *hcl.VMConfiguration `json:"vm_configuration,omitempty"`
+	// UserData is the runtime data's user-data, when present.
+	UserData HexBytes `json:"user_data,omitempty"`
+	// AKPublic is the DER (PKIX) of the attestation key HCLAkPub.
+	AKPublic HexBytes `json:"ak_public,omitempty"`
+	// PCRs holds the SHA-256 PCR values bound by the quote's signed
+	// selection, by index. Unselected PCRs are absent.
+	PCRs map[int]HexBytes `json:"pcrs,omitempty"`
+	// Nonce is the quote's qualifying data.
+	Nonce HexBytes `json:"nonce,omitempty"`
+	// NonceChecked is false only when verification ran with AllowNoNonce
+	// and no nonce: then the evidence proves no freshness.
+	NonceChecked bool `json:"nonce_checked"`
+	// FreshReport is true when the runtime data's user-data was checked to
+	// start with the nonce (v2 evidence or Policy.RequireFreshReport).
+	FreshReport bool `json:"fresh_report"`
+	// VCEKSource is "evidence" when the evidence carried the VCEK, "fetched"
+	// when the VCEKGetter supplied it, "given" for Report.
+	VCEKSource string `json:"vcek_source"`
+	// RootsSource says which trusted chain verified the VCEK.
+	RootsSource string `json:"roots_source"`
+	// PinnedRoots is true when the chain is AMD's, pinned in this module.
+	PinnedRoots bool `json:"pinned_roots"`
+	// Emulated is true when the chain is the emulated CVM's, not AMD's.
+	Emulated bool `json:"emulated"`
+}
+
+func (c *Claims) fillReport(r *snp.Report, p snp.Product) {
+	c.Product = string(p)
+	c.ChipID = r.ChipID[:]
+	c.ReportVersion = r.Version
+	c.ReportedTCB = r.ReportedTCB.Parts(p)
+	c.CommittedTCB = r.CommittedTCB.Parts(p)
+	c.CurrentTCB = r.CurrentTCB.Parts(p)
+	c.LaunchTCB = r.LaunchTCB.Parts(p)
+	c.GuestPolicy = r.Policy
+	c.Debug = r.Debug()
+	c.SMT = r.SMT()
+	c.VMPL = r.VMPL
+	c.GuestSVN = r.GuestSVN
+	c.FamilyID = r.FamilyID[:]
+	c.ImageID = r.ImageID[:]
+	c.HostData = r.HostData[:]
+	c.IDKeyDigest = r.IDKeyDigest[:]
+	c.AuthorKeyDigest = r.AuthorKeyDigest[:]
+	c.PlatformInfo = r.PlatformInfo
+	c.Measurement = r.Measurement[:]
+	c.ReportData = r.ReportData[:]
+}

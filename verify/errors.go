@@ -1,0 +1,66 @@
+package verify
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrRejected is matched (errors.Is) by every verification failure: the
+// evidence is not accepted. Errors that do not match it are caller errors
+// (bad options) or context cancellation.
+var ErrRejected = errors.New("evidence rejected")
+
+// Check names one verification step. A failed check is reported as an
+// *Error carrying its Check.
+type Check string
+
+// The checks, in the order Evidence runs them.
+const (
+	CheckEvidenceFormat   Check = "evidence-format"        // the evidence document decodes
+	CheckHCLFormat        Check = "hcl-report-format"      // HCL header, sizes, runtime-data JSON
+	CheckReportType       Check = "hcl-report-type"        // the hardware report is SNP
+	CheckReportFormat     Check = "snp-report-format"      // SNP report size, version, algorithm
+	CheckProduct          Check = "product-line"           // CPUID / VCEK product line known and consistent
+	CheckVCEKMissing      Check = "vcek-missing"           // no VCEK in the evidence and none could be obtained
+	CheckVCEKFormat       Check = "vcek-format"            // VCEK DER and AMD extensions
+	CheckVCEKChain        Check = "vcek-chain"             // VCEK <- ASK <- ARK, pinned per product line
+	CheckCertValidity     Check = "certificate-validity"   // VCEK, ASK, ARK valid at the verification time
+	CheckRevocation       Check = "revocation"             // ASK/VCEK not in AMD's CRL (when enabled)
+	CheckReportSignature  Check = "report-signature"       // VCEK signs the SNP report
+	CheckChipID           Check = "vcek-chip-id"           // VCEK hwID == CHIP_ID
+	CheckVCEKTCB          Check = "vcek-tcb"               // VCEK TCB == REPORTED_TCB
+	CheckCommittedTCB     Check = "committed-tcb"          // REPORTED_TCB == COMMITTED_TCB
+	CheckVMPL             Check = "vmpl"                   // VMPL 0
+	CheckDebug            Check = "debug-policy"           // guest policy forbids debugging
+	CheckMinTCB           Check = "minimum-tcb"            // policy: REPORTED_TCB >= minimum
+	CheckMeasurement      Check = "measurement"            // policy: allowed launch measurements
+	CheckRuntimeData      Check = "runtime-data-binding"   // SHA-256(runtime data) == REPORT_DATA[0:32], rest zero
+	CheckAttestationKey   Check = "attestation-key"        // HCLAkPub present and usable
+	CheckQuoteFormat      Check = "quote-format"           // TPMS_ATTEST magic, type, sizes; PCR list
+	CheckQuoteSignature   Check = "quote-signature"        // AK signs the quote
+	CheckNonce            Check = "quote-nonce"            // extraData == nonce (constant time)
+	CheckPCRDigest        Check = "pcr-digest"             // PCR values hash to the signed digest
+	CheckUserData         Check = "user-data"              // v2: runtime data user-data starts with the nonce
+	CheckPCRPolicy        Check = "pcr-policy"             // policy: required PCR values
+)
+
+// Error is a verification failure: Check names the step that failed and Err
+// says why. Every Error matches ErrRejected.
+type Error struct {
+	Check Check
+	Err   error
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%s check failed: %v", e.Check, e.Err) }
+
+// Unwrap returns the underlying error.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Is reports whether target is ErrRejected.
+func (e *Error) Is(target error) bool { return target == ErrRejected }
+
+func fail(c Check, err error) error { return &Error{Check: c, Err: err} }
+
+func failf(c Check, format string, args ...any) error {
+	return &Error{Check: c, Err: fmt.Errorf(format, args...)}
+}

@@ -1,0 +1,384 @@
+// Package verify is the complete verification of vTPM-based SEV-SNP
+// evidence from Azure Confidential VMs: AMD chain pinned per product line,
+// VCEK validity, report signature, VCEK chip id and TCB, guest policy,
+// runtime-data binding, attestation-key quote, nonce, PCRs and policy.
+//
+// Evidence is the entry point. It does no I/O: a VCEK that the evidence does
+// not carry is obtained only through Options.VCEKGetter.
+package verify
+
+import (
+	"context"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/snp-vtpm/snp-vtpm/evidence"
+	"github.com/snp-vtpm/snp-vtpm/hcl"
+	"github.com/snp-vtpm/snp-vtpm/quote"
+	"github.com/snp-vtpm/snp-vtpm/snp"
+)
+
+// Evidence verifies evidence (formats v0, v1 and v2, see package evidence)
+// against nonce, the value the verifier issued. Nonces longer than 48 bytes
+// are compared as their SHA-256, as the attester quotes them. opts may be
+// nil. On success it returns the verified claims; on failure an *Error
+// naming the failed check (matching ErrRejected), or ctx's error.
+func Evidence(ctx context.Context, data []byte, nonce []byte, opts *Options) (*Claims, error) {
+	ev, err := evidence.Decode(data)
+	if err != nil {
+		return nil, fail(CheckEvidenceFormat, err)
+	}
+	return Decoded(ctx, ev, nonce, opts)
+}
+
+// Decoded is Evidence for evidence already decoded.
+func Decoded(ctx context.Context, ev *evidence.Evidence, nonce []byte, opts *Options) (*Claims, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	if nonce == nil && !opts.AllowNoNonce {
+		return nil, failf(CheckNonce, "no expected nonce given")
+	}
+	c := opts.getCache()
+
+	h, err := parseHCL(ev.HCLReport, c)
+	if err != nil {
+		return nil, err
+	}
+	claims := &Claims{EvidenceVersion: ev.Version}
+	vcekSource := "evidence"
+	if ev.VCEK == nil {
+		vcekSource = "fetched"
+	}
+	if err := verifySNP(ctx, claims, h.snp, ev.VCEK, vcekSource, opts, c); err != nil {
+		return nil, err
+	}
+	fillRuntime(claims, h.report)
+
+	if h.akErr != nil {
+		return nil, fail(CheckAttestationKey, h.akErr)
+	}
+	claims.AKPublic, _ = x509.MarshalPKIXPublicKey(h.ak)
+
+	if err := verifyQuote(claims, &ev.Quote, h.ak, nonce, opts); err != nil {
+		return nil, err
+	}
+	if ev.Version >= 2 || opts.Policy.RequireFreshReport {
+		if err := checkUserData(h.report.RuntimeData.UserData, claims.Nonce); err != nil {
+			return nil, err
+		}
+		claims.FreshReport = true
+	}
+	for idx, want := range opts.Policy.PCRs {
+		got, ok := claims.PCRs[idx]
+		if !ok {
+			return nil, failf(CheckPCRPolicy, "PCR %d is required by policy but not selected by the quote", idx)
+		}
+		if subtle.ConstantTimeCompare(got, want) != 1 {
+			return nil, failf(CheckPCRPolicy, "PCR %d is %x, policy requires %x", idx, []byte(got), []byte(want))
+		}
+	}
+	return claims, nil
+}
+
+// Report verifies a stored HCL report blob or a bare 1184-byte SNP report
+// against a VCEK (DER; nil to use opts.VCEKGetter): the pinned chain,
+// the report signature, chip id, TCB, guest policy and, for an HCL report,
+// the runtime-data binding. It checks no quote, so it proves no freshness.
+func Report(ctx context.Context, blob []byte, vcekDER []byte, opts *Options) (*Claims, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	c := opts.getCache()
+	claims := &Claims{EvidenceVersion: -1}
+	source := "given"
+	if vcekDER == nil {
+		source = "fetched"
+	}
+	if len(blob) == snp.ReportSize {
+		r, err := snp.ParseReport(blob)
+		if err != nil {
+			return nil, fail(CheckReportFormat, err)
+		}
+		if err := verifySNP(ctx, claims, r, vcekDER, source, opts, c); err != nil {
+			return nil, err
+		}
+		return claims, nil
+	}
+	h, err := parseHCL(blob, c)
+	if err != nil {
+		return nil, err
+	}
+	if err := verifySNP(ctx, claims, h.snp, vcekDER, source, opts, c); err != nil {
+		return nil, err
+	}
+	fillRuntime(claims, h.report)
+	if h.akErr == nil {
+		claims.AKPublic, _ = x509.MarshalPKIXPublicKey(h.ak)
+	}
+	return claims, nil
+}
+
+func fillRuntime(claims *Claims, r *hcl.Report) {
+	if rd := r.RuntimeData; rd != nil {
+		claims.VMConfig = rd.VMConfig
+		if rd.UserData != nil {
+			claims.UserData = rd.UserData
+		}
+	}
+}
+
+// parseHCL parses an HCL report, checks that it carries an SNP report that
+// binds its runtime data, and decodes the AK. Results are cached by the
+// SHA-256 of the blob.
+func parseHCL(blob []byte, c *cache) (*hclEntry, error) {
+	var key [sha256.Size]byte
+	if c != nil {
+		key = sha256.Sum256(blob)
+		if e, ok := c.hcls.get(key); ok {
+			return e, nil
+		}
+	}
+	r, err := hcl.Parse(blob)
+	if err != nil {
+		return nil, fail(CheckHCLFormat, err)
+	}
+	if r.Type != hcl.ReportTypeSNP {
+		return nil, failf(CheckReportType, "hardware report type is %v; only SEV-SNP evidence is verified", r.Type)
+	}
+	sr, err := snp.ParseReport(r.SNPReport)
+	if err != nil {
+		return nil, fail(CheckReportFormat, err)
+	}
+	if err := r.CheckBinding(); err != nil {
+		return nil, fail(CheckRuntimeData, err)
+	}
+	e := &hclEntry{report: r, snp: sr}
+	if r.RuntimeData == nil {
+		e.akErr = errors.New("no runtime data")
+	} else {
+		e.ak, e.akErr = r.RuntimeData.AK()
+	}
+	if c != nil {
+		c.hcls.put(key, e)
+	}
+	return e, nil
+}
+
+// verifySNP verifies the SNP report r with its VCEK and fills claims.
+func verifySNP(ctx context.Context, claims *Claims, r *snp.Report, vcekDER []byte, source string, opts *Options, c *cache) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	product, haveCPUID, err := r.ProductFromCPUID()
+	if err != nil {
+		return fail(CheckProduct, err)
+	}
+	if vcekDER == nil {
+		if vcekDER, err = fetchVCEK(ctx, r, product, haveCPUID, opts); err != nil {
+			return err
+		}
+	}
+	roots := opts.roots()
+	now := opts.now()
+	v, chain, err := verifyVCEK(vcekDER, roots, now, c)
+	if err != nil {
+		return err
+	}
+	if haveCPUID && v.Product != product {
+		return failf(CheckProduct, "report CPUID names %s but the VCEK is for %s (%s)", product, v.Product, v.ProductName)
+	}
+	product = v.Product
+	if opts.Revocation != nil {
+		if err := opts.Revocation.CheckRevoked(ctx, string(product), chain.ASK, v.Cert); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fail(CheckRevocation, err)
+		}
+	}
+	if err := verifyReportSignature(r, v, vcekDER, c); err != nil {
+		return err
+	}
+	if err := v.CheckBinding(r); err != nil {
+		if errors.Is(err, snp.ErrChipID) {
+			return fail(CheckChipID, err)
+		}
+		return fail(CheckVCEKTCB, err)
+	}
+	claims.fillReport(r, product)
+	claims.VCEKSource = source
+	claims.RootsSource = chain.Source
+	claims.PinnedRoots = chain.Pinned
+	claims.Emulated = chain.Emulated
+	return checkReportPolicy(claims, r, product, &opts.Policy)
+}
+
+func fetchVCEK(ctx context.Context, r *snp.Report, product snp.Product, haveCPUID bool, opts *Options) ([]byte, error) {
+	if opts.VCEKGetter == nil {
+		return nil, failf(CheckVCEKMissing, "the evidence carries no VCEK and no certificate source is configured (offline)")
+	}
+	candidates := []snp.Product{product}
+	if !haveCPUID {
+		// Version 2 reports do not name their product line; only Milan
+		// and Genoa produced them.
+		candidates = []snp.Product{snp.Milan, snp.Genoa}
+	}
+	var lastErr error
+	for _, p := range candidates {
+		req := VCEKRequest{
+			Product:     string(p),
+			ChipID:      append([]byte(nil), r.ChipID[:]...),
+			ReportedTCB: uint64(r.ReportedTCB),
+			Validate: func(der []byte) error {
+				v, _, err := verifyVCEK(der, opts.roots(), opts.now(), nil)
+				if err != nil {
+					return err
+				}
+				if v.Product != p {
+					return fmt.Errorf("VCEK is for %s, want %s", v.Product, p)
+				}
+				return v.CheckBinding(r)
+			},
+		}
+		der, err := opts.VCEKGetter.GetVCEK(ctx, req)
+		if err == nil {
+			return der, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		lastErr = err
+	}
+	return nil, fail(CheckVCEKMissing, fmt.Errorf("no VCEK could be obtained: %w", lastErr))
+}
+
+// verifyVCEK parses der and verifies it against roots at now. A verified
+// chain is cached by the DER's SHA-256 (validity is checked on every call).
+func verifyVCEK(der []byte, roots *snp.Roots, now time.Time, c *cache) (*snp.VCEK, *snp.Chain, error) {
+	var key vcekKey
+	if c != nil {
+		key = vcekKey{der: sha256.Sum256(der), roots: roots}
+		if e, ok := c.vceks.get(key); ok {
+			if err := e.chain.CheckValidity(e.vcek, now); err != nil {
+				return nil, nil, fail(CheckCertValidity, err)
+			}
+			return e.vcek, e.chain, nil
+		}
+	}
+	v, err := snp.ParseVCEK(der)
+	if err != nil {
+		return nil, nil, fail(CheckVCEKFormat, err)
+	}
+	chain, err := roots.VerifyVCEK(v, now)
+	if err != nil {
+		if errors.Is(err, snp.ErrValidity) {
+			return nil, nil, fail(CheckCertValidity, err)
+		}
+		return nil, nil, fail(CheckVCEKChain, err)
+	}
+	if c != nil {
+		c.vceks.put(key, &vcekEntry{vcek: v, chain: chain})
+	}
+	return v, chain, nil
+}
+
+func verifyReportSignature(r *snp.Report, v *snp.VCEK, vcekDER []byte, c *cache) error {
+	var key [sha256.Size]byte
+	if c != nil {
+		h := sha256.New()
+		h.Write(r.Raw)
+		h.Write(vcekDER)
+		h.Sum(key[:0])
+		if _, ok := c.reports.get(key); ok {
+			return nil
+		}
+	}
+	if err := v.VerifyReportSignature(r); err != nil {
+		return fail(CheckReportSignature, err)
+	}
+	if c != nil {
+		c.reports.put(key, struct{}{})
+	}
+	return nil
+}
+
+func checkReportPolicy(claims *Claims, r *snp.Report, p snp.Product, pol *Policy) error {
+	if r.VMPL != 0 {
+		return failf(CheckVMPL, "report requested at VMPL %d, want 0", r.VMPL)
+	}
+	if r.Debug() && !pol.AllowDebug {
+		return failf(CheckDebug, "guest policy 0x%x allows debugging", r.Policy)
+	}
+	if r.ReportedTCB != r.CommittedTCB && !pol.AllowUncommittedTCB {
+		return failf(CheckCommittedTCB, "reported TCB %s differs from committed TCB %s", claims.ReportedTCB, claims.CommittedTCB)
+	}
+	if len(pol.Products) > 0 && !slices.Contains(pol.Products, string(p)) {
+		return failf(CheckProduct, "product line %s is not allowed by policy", p)
+	}
+	if pol.MinTCB != nil && !claims.ReportedTCB.AtLeast(*pol.MinTCB) {
+		return failf(CheckMinTCB, "reported TCB %s is below the policy minimum %s", claims.ReportedTCB, *pol.MinTCB)
+	}
+	if len(pol.Measurements) > 0 {
+		ok := false
+		for _, m := range pol.Measurements {
+			if subtle.ConstantTimeCompare(m, r.Measurement[:]) == 1 {
+				ok = true
+			}
+		}
+		if !ok {
+			return failf(CheckMeasurement, "measurement %x is not allowed by policy", r.Measurement[:])
+		}
+	}
+	return nil
+}
+
+func verifyQuote(claims *Claims, q *quote.Quote, ak *rsa.PublicKey, nonce []byte, opts *Options) error {
+	a, err := quote.Parse(q.Message)
+	if err != nil {
+		return fail(CheckQuoteFormat, err)
+	}
+	if err := quote.VerifySignature(ak, q.Message, q.Signature); err != nil {
+		return fail(CheckQuoteSignature, err)
+	}
+	if nonce != nil || !opts.AllowNoNonce {
+		if err := a.CheckNonce(nonce); err != nil {
+			return fail(CheckNonce, err)
+		}
+		claims.NonceChecked = true
+	}
+	pcrs, err := a.QuotedPCRs(q.PCRs)
+	if err != nil {
+		if errors.Is(err, quote.ErrPCRDigest) {
+			return fail(CheckPCRDigest, err)
+		}
+		return fail(CheckQuoteFormat, err)
+	}
+	claims.Nonce = a.ExtraData
+	claims.PCRs = make(map[int]HexBytes, len(pcrs))
+	for i, v := range pcrs {
+		claims.PCRs[i] = v
+	}
+	return nil
+}
+
+// checkUserData checks that the runtime data's user-data starts with the
+// quoted nonce (the evidence's report was refreshed with the nonce).
+func checkUserData(userData, quotedNonce []byte) error {
+	if userData == nil {
+		return failf(CheckUserData, "the runtime data carries no user-data")
+	}
+	if len(quotedNonce) == 0 || len(quotedNonce) > len(userData) {
+		return failf(CheckUserData, "the nonce (%d bytes) cannot be carried in %d bytes of user-data", len(quotedNonce), len(userData))
+	}
+	if subtle.ConstantTimeCompare(userData[:len(quotedNonce)], quotedNonce) != 1 {
+		return failf(CheckUserData, "user-data does not start with the nonce")
+	}
+	return nil
+}
