@@ -1,0 +1,25 @@
+// Package evidence reads and writes the attestation evidence exchanged
+// between an Azure CVM (the attester) and a verifier, in the JSON formats of
+// the Confidential Containers Azure vTPM attester and verifier:
+//
+//   - v0 (no "version"): {"quote":{"signature":[n..],"message":[n..],"pcrs":[[n x32] x24]},
+//     "report":[n..],"vcek":"PEM"}, where [n..] are JSON arrays of numbers 0..255;
+//   - v0 TDX: {"tpm_quote":{...number arrays...},"hcl_report":[n..],"td_quote":[n..]};
+//   - v1: {"version":1,"tpm_quote":{"signature":hex,"message":hex,"pcrs":[hex x24]},
+//     "hcl_report":base64url,"vcek":base64url DER} (TDX: "td_quote":base64url instead of "vcek");
+//   - v2: as v1 with "version":2. The HCL report was refreshed with the
+//     verifier's nonce as user data, so the runtime data's "user-data" starts
+//     with the nonce too.
+//
+// [Decode] reads all of them into one [Evidence]; [Evidence.Encode] writes
+// the v1/v2 form. [DecodeBincodeQuote] reads the bincode-serialised quote
+// files (quote.bin) of the Rust az-cvm-vtpm tooling.
+//
+// The package does no I/O and checks only the format: sizes, encodings and
+// element counts. Evidence comes from a remote party that may be hostile:
+// the input size and every element count are bounded before anything is
+// allocated, and failures are [*FormatError] values that name the field and
+// wrap one of the sentinel errors (usable with errors.Is). Signatures,
+// nonces, PCR digests and the HCL report itself are checked by the quote,
+// hcl, snp and verify packages.
+package evidence
