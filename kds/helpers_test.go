@@ -1,0 +1,346 @@
+package kds
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"encoding/hex"
+	"encoding/pem"
+	"log/slog"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// pkixExt shortens test tables.
+type pkixExt = pkix.Extension
+
+// testPKI is a fake AMD hierarchy: ARK -> ASK -> VCEKs.
+type testPKI struct {
+	arkKey, askKey, vcekKey *ecdsa.PrivateKey
+	ark, ask                *x509.Certificate
+}
+
+func newTestPKI(t testing.TB, product string) *testPKI {
+	t.Helper()
+	p := &testPKI{}
+	var err error
+	for _, k := range []**ecdsa.PrivateKey{&p.arkKey, &p.askKey, &p.vcekKey} {
+		if *k, err = ecdsa.GenerateKey(elliptic.P384(), rand.Reader); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Now()
+	arkTmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "ARK-" + product, Organization: []string{"Test AMD"}},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(25 * 365 * 24 * time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+	}
+	p.ark = mustCert(t, arkTmpl, arkTmpl, &p.arkKey.PublicKey, p.arkKey)
+	askTmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(0x10001),
+		Subject:               pkix.Name{CommonName: "SEV-" + product, Organization: []string{"Test AMD"}},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(25 * 365 * 24 * time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		MaxPathLenZero:        true,
+		KeyUsage:              x509.KeyUsageCertSign,
+	}
+	p.ask = mustCert(t, askTmpl, p.ark, &p.askKey.PublicKey, p.arkKey)
+	return p
+}
+
+func mustCert(t testing.TB, tmpl, parent *x509.Certificate, pub any, priv any) *x509.Certificate {
+	t.Helper()
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert
+}
+
+// vcekOpts tweaks a test VCEK.
+type vcekOpts struct {
+	productName string // "" = product + "-B0"
+	rawHWID     bool   // hwID as raw bytes (as AMD KDS does) instead of an OCTET STRING
+	noFMC       bool   // omit fmcSPL on Turin
+	extra       []pkix.Extension
+	omit        string // OID string of an extension to leave out
+	serial      int64
+}
+
+func asn1Int(t testing.TB, v int) []byte {
+	t.Helper()
+	b, err := asn1.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// vcekExtensions builds the AMD extensions like KDS (and go-sev-guest's fakes) do.
+func vcekExtensions(t testing.TB, product string, hwid []byte, tcb TCB, o vcekOpts) []pkix.Extension {
+	t.Helper()
+	name := o.productName
+	if name == "" {
+		name = product + "-B0"
+	}
+	nameDER, err := asn1.MarshalWithParams(name, "ia5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hw := hwid
+	if !o.rawHWID {
+		if hw, err = asn1.Marshal(hwid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exts := []pkix.Extension{
+		{Id: oidStructVersion, Value: asn1Int(t, 1)},
+		{Id: oidProductName, Value: nameDER},
+		{Id: oidBlSPL, Value: asn1Int(t, int(tcb.Bootloader))},
+		{Id: oidTeeSPL, Value: asn1Int(t, int(tcb.TEE))},
+		{Id: oidSnpSPL, Value: asn1Int(t, int(tcb.SNP))},
+		{Id: oidUcodeSPL, Value: asn1Int(t, int(tcb.Microcode))},
+		{Id: oidHWID, Value: hw},
+	}
+	if product != ProductTurin {
+		// Reserved SPLs 4-7, present (as 0) in real Milan/Genoa VCEKs.
+		for i := 4; i <= 7; i++ {
+			exts = append(exts, pkix.Extension{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 3704, 1, 3, i}, Value: asn1Int(t, 0)})
+		}
+	}
+	if product == ProductTurin && !o.noFMC {
+		exts = append(exts, pkix.Extension{Id: oidFmcSPL, Value: asn1Int(t, int(tcb.FMC))})
+	}
+	out := exts[:0]
+	for _, e := range exts {
+		if e.Id.String() != o.omit {
+			out = append(out, e)
+		}
+	}
+	return append(out, o.extra...)
+}
+
+// vcek mints a VCEK (DER) for hwid at tcb, signed by the ASK.
+func (p *testPKI) vcek(t testing.TB, product string, hwid []byte, tcb TCB, o vcekOpts) []byte {
+	t.Helper()
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber:    big.NewInt(o.serial),
+		Subject:         pkix.Name{CommonName: "SEV-VCEK", Organization: []string{"Test AMD"}},
+		NotBefore:       now.Add(-time.Hour),
+		NotAfter:        now.Add(7 * 365 * 24 * time.Hour),
+		ExtraExtensions: vcekExtensions(t, product, hwid, tcb, o),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.ask, &p.vcekKey.PublicKey, p.askKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
+}
+
+// validator returns a Validate function that checks the VCEK is signed by this PKI's ASK.
+func (p *testPKI) validator() func([]byte) error {
+	return func(der []byte) error {
+		cert, err := x509.ParseCertificate(der)
+		if err != nil {
+			return err
+		}
+		return cert.CheckSignatureFrom(p.ask)
+	}
+}
+
+// crl builds a CRL signed by the ARK listing the given serials.
+func (p *testPKI) crl(t testing.TB, next time.Time, serials ...*big.Int) []byte {
+	t.Helper()
+	var entries []x509.RevocationListEntry
+	for _, s := range serials {
+		entries = append(entries, x509.RevocationListEntry{SerialNumber: s, RevocationTime: time.Now().Add(-time.Hour)})
+	}
+	der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
+		Number:                    big.NewInt(1),
+		ThisUpdate:                time.Now().Add(-time.Hour),
+		NextUpdate:                next,
+		RevokedCertificateEntries: entries,
+	}, p.ark, p.arkKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
+}
+
+func (p *testPKI) chainPEM() []byte {
+	var b bytes.Buffer
+	_ = pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: p.ask.Raw})
+	_ = pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: p.ark.Raw})
+	return b.Bytes()
+}
+
+func chipID(seed byte) []byte {
+	id := make([]byte, ChipIDSize)
+	for i := range id {
+		id[i] = seed + byte(i)
+	}
+	return id
+}
+
+// composeTCB is the inverse of DecomposeTCB (test only).
+func composeTCB(product string, t TCB) uint64 {
+	if product == ProductTurin {
+		return uint64(t.FMC) | uint64(t.Bootloader)<<8 | uint64(t.TEE)<<16 | uint64(t.SNP)<<24 | uint64(t.Microcode)<<56
+	}
+	return uint64(t.Bootloader) | uint64(t.TEE)<<8 | uint64(t.SNP)<<48 | uint64(t.Microcode)<<56
+}
+
+// fakeKDS is an httptest server standing in for AMD KDS. By default it mints a
+// valid VCEK for whatever hwID and TCB the URL asks for; hook overrides a response
+// (return true when handled).
+type fakeKDS struct {
+	t        testing.TB
+	pki      *testPKI
+	srv      *httptest.Server
+	requests atomic.Int64
+	mu       sync.Mutex
+	urls     []string
+	hook     func(w http.ResponseWriter, r *http.Request, n int64) bool
+	crlDER   []byte
+}
+
+func newFakeKDS(t testing.TB, pki *testPKI) *fakeKDS {
+	f := &fakeKDS{t: t, pki: pki}
+	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func (f *fakeKDS) setHook(h func(w http.ResponseWriter, r *http.Request, n int64) bool) {
+	f.mu.Lock()
+	f.hook = h
+	f.mu.Unlock()
+}
+
+func (f *fakeKDS) seen() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.urls...)
+}
+
+func (f *fakeKDS) serve(w http.ResponseWriter, r *http.Request) {
+	n := f.requests.Add(1)
+	f.mu.Lock()
+	f.urls = append(f.urls, r.URL.RequestURI())
+	hook := f.hook
+	crl := f.crlDER
+	f.mu.Unlock()
+	if hook != nil && hook(w, r, n) {
+		return
+	}
+	parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/vcek/v1/"), "/")
+	if len(parts) != 2 {
+		http.NotFound(w, r)
+		return
+	}
+	product, leaf := parts[0], parts[1]
+	switch leaf {
+	case "cert_chain":
+		_, _ = w.Write(f.pki.chainPEM())
+		return
+	case "crl":
+		if crl == nil {
+			http.NotFound(w, r)
+			return
+		}
+		_, _ = w.Write(crl)
+		return
+	}
+	hwid, err := hex.DecodeString(leaf)
+	if err != nil {
+		http.Error(w, "bad hwid", http.StatusBadRequest)
+		return
+	}
+	q := r.URL.Query()
+	get := func(k string) uint8 {
+		v, _ := strconv.Atoi(q.Get(k))
+		return uint8(v)
+	}
+	tcb := TCB{FMC: get("fmcSPL"), Bootloader: get("blSPL"), TEE: get("teeSPL"), SNP: get("snpSPL"), Microcode: get("ucodeSPL")}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	_, _ = w.Write(f.pki.vcek(f.t, product, hwid, tcb, vcekOpts{}))
+}
+
+// newClient returns a Client for the fake KDS with fast retries.
+func (f *fakeKDS) newClient(dir string) *Client {
+	return &Client{
+		BaseURL:    f.srv.URL,
+		CacheDir:   dir,
+		MinBackoff: 5 * time.Millisecond,
+		MaxBackoff: 20 * time.Millisecond,
+		ARK:        func(string) *x509.Certificate { return f.pki.ark },
+		Logger:     testLogger(f.t),
+	}
+}
+
+// testLogger logs to t.Log at debug level.
+func testLogger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type tWriter struct{ t testing.TB }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// logBuffer collects log lines for assertions.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// milanTCB is the TCB of the real THIM fixture: bl3 tee0 snp8 ucode115.
+func milanTCB() TCB { return TCB{Bootloader: 3, TEE: 0, SNP: 8, Microcode: 115} }
+
+func milanReq(chip []byte, validate func([]byte) error) VCEKRequest {
+	return VCEKRequest{Product: ProductMilan, ChipID: chip, ReportedTCB: composeTCB(ProductMilan, milanTCB()), Validate: validate}
+}
+
+func ctxTimeout(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
