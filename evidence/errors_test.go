@@ -1,0 +1,452 @@
+package evidence
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/snp-vtpm/snp-vtpm/quote"
+)
+
+type obj = map[string]any
+
+func numArray(b []byte) json.RawMessage {
+	var sb strings.Builder
+	sb.WriteByte('[')
+	for i, c := range b {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteString(strconv.Itoa(int(c)))
+	}
+	sb.WriteByte(']')
+	return json.RawMessage(sb.String())
+}
+
+func pcrs(n int, enc func([]byte) any) []any {
+	out := make([]any, n)
+	for i := range out {
+		out[i] = enc(bytes.Repeat([]byte{byte(i)}, 32))
+	}
+	return out
+}
+
+func hexAny(b []byte) any { return hex.EncodeToString(b) }
+func arrAny(b []byte) any { return numArray(b) }
+
+var (
+	testMsg    = append([]byte{0xff, 'T', 'C', 'G'}, make([]byte, 60)...)
+	testSig    = bytes.Repeat([]byte{7}, 256)
+	testReport = bytes.Repeat([]byte{1}, 100)
+)
+
+// validV0, validV0TDX and validV1 return small valid documents to mutate.
+func validV0(t testing.TB) obj {
+	return obj{
+		"quote":  obj{"signature": numArray(testSig), "message": numArray(testMsg), "pcrs": pcrs(24, arrAny)},
+		"report": numArray(testReport),
+		"vcek":   string(readFile(t, "trustee-az-vtpm/az-snp-vtpm/vcek.pem")),
+	}
+}
+
+func validV0TDX() obj {
+	return obj{
+		"tpm_quote":  obj{"signature": numArray(testSig), "message": numArray(testMsg), "pcrs": pcrs(24, arrAny)},
+		"hcl_report": numArray(testReport),
+		"td_quote":   numArray([]byte{4, 0, 2, 0}),
+	}
+}
+
+func validV1() obj {
+	return obj{
+		"version":    1,
+		"tpm_quote":  obj{"signature": hex.EncodeToString(testSig), "message": hex.EncodeToString(testMsg), "pcrs": pcrs(24, hexAny)},
+		"hcl_report": base64.URLEncoding.EncodeToString(testReport),
+		"vcek":       base64.URLEncoding.EncodeToString([]byte{0x30, 0x82, 1, 2, 3}),
+	}
+}
+
+func marshal(t testing.TB, m obj) []byte {
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestDecodeValidVariants(t *testing.T) {
+	ok := map[string]func(t *testing.T) obj{
+		"v0":                  func(t *testing.T) obj { return validV0(t) },
+		"v0 tdx":              func(*testing.T) obj { return validV0TDX() },
+		"v1":                  func(*testing.T) obj { return validV1() },
+		"v0 without vcek":     func(t *testing.T) obj { m := validV0(t); delete(m, "vcek"); return m },
+		"v0 null vcek":        func(t *testing.T) obj { m := validV0(t); m["vcek"] = nil; return m },
+		"v0 empty vcek":       func(t *testing.T) obj { m := validV0(t); m["vcek"] = ""; return m },
+		"v0 spaces in arrays": func(t *testing.T) obj { m := validV0(t); m["report"] = json.RawMessage("[ 1 ,\n 2 ,\t255 ]"); return m },
+		"v0 key then cert": func(t *testing.T) obj {
+			m := validV0(t)
+			m["vcek"] = string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: []byte{1}})) + m["vcek"].(string)
+			return m
+		},
+		"v1 unpadded base64": func(*testing.T) obj {
+			m := validV1()
+			m["hcl_report"] = base64.RawURLEncoding.EncodeToString(testReport)
+			return m
+		},
+		"v1 upper-case hex": func(*testing.T) obj {
+			m := validV1()
+			m["tpm_quote"].(obj)["message"] = strings.ToUpper(hex.EncodeToString(testMsg))
+			return m
+		},
+		"v1 escaped hex": func(*testing.T) obj {
+			m := validV1()
+			m["tpm_quote"].(obj)["signature"] = json.RawMessage(`"\u0030` + hex.EncodeToString(testSig)[1:] + `"`)
+			return m
+		},
+		"v1 no vcek":             func(*testing.T) obj { m := validV1(); delete(m, "vcek"); return m },
+		"v1 empty vcek":          func(*testing.T) obj { m := validV1(); m["vcek"] = ""; return m },
+		"v1 no pcrs":             func(*testing.T) obj { m := validV1(); m["tpm_quote"].(obj)["pcrs"] = []any{}; return m },
+		"v1 with td_quote":       func(*testing.T) obj { m := validV1(); m["td_quote"] = "BAACAA"; return m },
+		"v2":                     func(*testing.T) obj { m := validV1(); m["version"] = 2; return m },
+		"v1 unknown field":       func(*testing.T) obj { m := validV1(); m["future"] = obj{"x": []any{1, "y"}}; return m },
+		"v0 version null":        func(t *testing.T) obj { m := validV0(t); m["version"] = nil; return m },
+		"v1 pcr with 8 elements": func(*testing.T) obj { m := validV1(); m["tpm_quote"].(obj)["pcrs"] = pcrs(8, hexAny); return m },
+	}
+	for name, mk := range ok {
+		t.Run(name, func(t *testing.T) {
+			e, err := Decode(marshal(t, mk(t)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(e.Quote.Message, testMsg) || !bytes.Equal(e.Quote.Signature, testSig) {
+				t.Error("quote content differs")
+			}
+			for i, p := range e.Quote.PCRs {
+				if !bytes.Equal(p, bytes.Repeat([]byte{byte(i)}, 32)) {
+					t.Errorf("PCR %d = %x", i, p)
+				}
+			}
+		})
+	}
+}
+
+func TestDecodeErrors(t *testing.T) {
+	v0 := func(f func(m obj)) func(t *testing.T) []byte {
+		return func(t *testing.T) []byte { m := validV0(t); f(m); return marshal(t, m) }
+	}
+	v0q := func(k string, v any) func(t *testing.T) []byte {
+		return v0(func(m obj) { m["quote"].(obj)[k] = v })
+	}
+	v1 := func(f func(m obj)) func(t *testing.T) []byte {
+		return func(t *testing.T) []byte { m := validV1(); f(m); return marshal(t, m) }
+	}
+	v1q := func(k string, v any) func(t *testing.T) []byte {
+		return v1(func(m obj) { m["tpm_quote"].(obj)[k] = v })
+	}
+	tdx := func(f func(m obj)) func(t *testing.T) []byte {
+		return func(t *testing.T) []byte { m := validV0TDX(); f(m); return marshal(t, m) }
+	}
+	raw := func(s string) func(*testing.T) []byte { return func(*testing.T) []byte { return []byte(s) } }
+	pcr31 := pcrs(24, hexAny)
+	pcr31[3] = hex.EncodeToString(make([]byte, 31))
+	pcr33 := pcrs(24, arrAny)
+	pcr33[5] = numArray(make([]byte, 33))
+	pcr31a := pcrs(24, arrAny)
+	pcr31a[0] = numArray(make([]byte, 31))
+	pcrNum := pcrs(24, hexAny)
+	pcrNum[2] = 7
+
+	tests := []struct {
+		name  string
+		in    func(t *testing.T) []byte
+		field string
+		err   error
+	}{
+		{"too large", raw(`{"x":"` + strings.Repeat("a", MaxEvidenceSize) + `"}`), "evidence", ErrTooLarge},
+		{"empty", raw(``), "evidence", ErrBadJSON},
+		{"not JSON", raw(`{"version":1,`), "evidence", ErrBadJSON},
+		{"array", raw(`[1,2]`), "evidence", ErrBadJSON},
+		{"string", raw(`"x"`), "evidence", ErrBadJSON},
+		{"null", raw(`null`), "evidence", ErrUnknownFormat},
+		{"empty object", raw(`{}`), "evidence", ErrUnknownFormat},
+		{"only report", raw(`{"report":[1]}`), "evidence", ErrUnknownFormat},
+		{"trailing garbage", raw(`{} {}`), "evidence", ErrBadJSON},
+		{"quote not object", raw(`{"quote":[1]}`), "evidence", ErrBadJSON},
+
+		{"version 0", v1(func(m obj) { m["version"] = 0 }), "version", ErrUnsupportedVersion},
+		{"version 3", v1(func(m obj) { m["version"] = 3 }), "version", ErrUnsupportedVersion},
+		{"version -1", v1(func(m obj) { m["version"] = -1 }), "version", ErrUnsupportedVersion},
+		{"version 1.0", v1(func(m obj) { m["version"] = json.RawMessage("1.0") }), "version", ErrUnsupportedVersion},
+		{"version string", v1(func(m obj) { m["version"] = "1" }), "version", ErrUnsupportedVersion},
+		{"version huge", v1(func(m obj) { m["version"] = json.RawMessage(strings.Repeat("9", 400)) }), "version", ErrUnsupportedVersion},
+
+		{"v1 missing tpm_quote", v1(func(m obj) { delete(m, "tpm_quote") }), "tpm_quote", ErrMissingField},
+		{"v1 missing hcl_report", v1(func(m obj) { delete(m, "hcl_report") }), "hcl_report", ErrMissingField},
+		{"v1 empty hcl_report", v1(func(m obj) { m["hcl_report"] = "" }), "hcl_report", ErrMissingField},
+		{"v1 empty td_quote", v1(func(m obj) { m["td_quote"] = "" }), "td_quote", ErrMissingField},
+		{"v1 with v0 quote", v1(func(m obj) { m["quote"] = m["tpm_quote"] }), "quote", ErrUnexpectedField},
+		{"v1 with v0 report", v1(func(m obj) { m["report"] = numArray(testReport) }), "report", ErrUnexpectedField},
+		{"v1 hcl_report array", v1(func(m obj) { m["hcl_report"] = numArray(testReport) }), "hcl_report", ErrBadJSON},
+		{"v1 bad base64", v1(func(m obj) { m["hcl_report"] = "AQ!D" }), "hcl_report", ErrBadEncoding},
+		{"v1 std base64", v1(func(m obj) { m["hcl_report"] = "+/+/" }), "hcl_report", ErrBadEncoding},
+		{"v1 wrong padding", v1(func(m obj) { m["hcl_report"] = "AQ=" }), "hcl_report", ErrBadEncoding},
+		{"v1 padding inside", v1(func(m obj) { m["hcl_report"] = "AQ==AQ==" }), "hcl_report", ErrBadEncoding},
+		{"v1 non-canonical base64", v1(func(m obj) { m["hcl_report"] = "AR==" }), "hcl_report", ErrBadEncoding},
+		{"v1 huge hcl_report", v1(func(m obj) { m["hcl_report"] = strings.Repeat("A", 4*MaxHCLReportSize/3+8) }), "hcl_report", ErrTooLarge},
+		{"v1 huge vcek", v1(func(m obj) { m["vcek"] = strings.Repeat("A", 4*MaxVCEKSize/3+8) }), "vcek", ErrTooLarge},
+		{"v1 vcek number", v1(func(m obj) { m["vcek"] = 5 }), "vcek", ErrBadJSON},
+		{"v1 missing message", v1q("message", nil), "tpm_quote.message", ErrMissingField},
+		{"v1 missing signature", v1(func(m obj) { delete(m["tpm_quote"].(obj), "signature") }), "tpm_quote.signature", ErrMissingField},
+		{"v1 empty signature", v1q("signature", ""), "tpm_quote.signature", ErrMissingField},
+		{"v1 missing pcrs", v1(func(m obj) { delete(m["tpm_quote"].(obj), "pcrs") }), "tpm_quote.pcrs", ErrMissingField},
+		{"v1 odd hex", v1q("message", "abc"), "tpm_quote.message", ErrBadEncoding},
+		{"v1 non-hex", v1q("message", "zz"), "tpm_quote.message", ErrBadEncoding},
+		{"v1 message array", v1q("message", numArray(testMsg)), "tpm_quote.message", ErrBadJSON},
+		{"v1 message too long", v1q("message", strings.Repeat("00", MaxMessageSize+1)), "tpm_quote.message", ErrTooLarge},
+		{"v1 signature too long", v1q("signature", strings.Repeat("00", MaxSignatureSize+1)), "tpm_quote.signature", ErrTooLarge},
+		{"v1 25 pcrs", v1q("pcrs", pcrs(25, hexAny)), "tpm_quote.pcrs", ErrTooLarge},
+		{"v1 1000 pcrs", v1q("pcrs", pcrs(1000, hexAny)), "tpm_quote.pcrs", ErrTooLarge},
+		{"v1 pcr 31 bytes", v1q("pcrs", pcr31), "tpm_quote.pcrs[3]", ErrBadLength},
+		{"v1 pcr number", v1q("pcrs", pcrNum), "tpm_quote.pcrs[2]", ErrBadJSON},
+		{"v1 pcr bad hex", v1q("pcrs", []any{strings.Repeat("x", 64)}), "tpm_quote.pcrs[0]", ErrBadEncoding},
+		{"v1 pcrs object", v1q("pcrs", obj{"0": "x"}), "tpm_quote.pcrs", ErrBadJSON},
+
+		{"v0 missing report", v0(func(m obj) { delete(m, "report") }), "report", ErrMissingField},
+		{"v0 empty report", v0(func(m obj) { m["report"] = []any{} }), "report", ErrMissingField},
+		{"v0 report string", v0(func(m obj) { m["report"] = "AQID" }), "report", ErrBadJSON},
+		{"v0 with hcl_report", v0(func(m obj) { m["hcl_report"] = numArray(testReport) }), "hcl_report", ErrUnexpectedField},
+		{"v0 with tpm_quote", v0(func(m obj) { m["tpm_quote"] = m["quote"] }), "tpm_quote", ErrUnexpectedField},
+		{"v0 byte 256", v0(func(m obj) { m["report"] = json.RawMessage("[1,256]") }), "report", ErrBadByte},
+		{"v0 byte 1000000", v0(func(m obj) { m["report"] = json.RawMessage("[1000000000000000000000000]") }), "report", ErrBadByte},
+		{"v0 byte -1", v0(func(m obj) { m["report"] = json.RawMessage("[-1]") }), "report", ErrBadByte},
+		{"v0 byte 1.5", v0(func(m obj) { m["report"] = json.RawMessage("[1.5]") }), "report", ErrBadByte},
+		{"v0 byte 1.0", v0(func(m obj) { m["report"] = json.RawMessage("[1.0]") }), "report", ErrBadByte},
+		{"v0 byte 1e2", v0(func(m obj) { m["report"] = json.RawMessage("[1e2]") }), "report", ErrBadByte},
+		{"v0 byte string", v0(func(m obj) { m["report"] = json.RawMessage(`[1,"2"]`) }), "report", ErrBadByte},
+		{"v0 byte null", v0(func(m obj) { m["report"] = json.RawMessage(`[null]`) }), "report", ErrBadByte},
+		{"v0 byte true", v0(func(m obj) { m["report"] = json.RawMessage(`[true]`) }), "report", ErrBadByte},
+		{"v0 nested array", v0(func(m obj) { m["report"] = json.RawMessage(`[[1]]`) }), "report", ErrBadByte},
+		{"v0 huge report", v0(func(m obj) { m["report"] = numArray(make([]byte, MaxHCLReportSize+1)) }), "report", ErrTooLarge},
+		{"v0 message too long", v0q("message", numArray(make([]byte, MaxMessageSize+1))), "quote.message", ErrTooLarge},
+		{"v0 message hex", v0q("message", hex.EncodeToString(testMsg)), "quote.message", ErrBadJSON},
+		{"v0 empty signature", v0q("signature", []any{}), "quote.signature", ErrMissingField},
+		{"v0 pcr 33 bytes", v0q("pcrs", pcr33), "quote.pcrs[5]", ErrTooLarge},
+		{"v0 pcr 31 bytes", v0q("pcrs", pcr31a), "quote.pcrs[0]", ErrBadLength},
+		{"v0 pcr bad byte", v0q("pcrs", []any{json.RawMessage("[300]")}), "quote.pcrs[0]", ErrBadByte},
+		{"v0 25 pcrs", v0q("pcrs", pcrs(25, arrAny)), "quote.pcrs", ErrTooLarge},
+		{"v0 vcek not PEM", v0(func(m obj) { m["vcek"] = "MIIFQzCC" }), "vcek", ErrBadEncoding},
+		{"v0 vcek no certificate", v0(func(m obj) { m["vcek"] = string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: []byte{1}})) }), "vcek", ErrBadEncoding},
+		{"v0 vcek empty certificate", v0(func(m obj) { m["vcek"] = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE"})) }), "vcek", ErrBadEncoding},
+		{"v0 vcek huge certificate", v0(func(m obj) {
+			m["vcek"] = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: make([]byte, MaxVCEKSize+1)}))
+		}), "vcek", ErrTooLarge},
+		{"v0 vcek huge PEM", v0(func(m obj) { m["vcek"] = strings.Repeat("x", MaxPEMSize+1) }), "vcek", ErrTooLarge},
+		{"v0 vcek array", v0(func(m obj) { m["vcek"] = numArray([]byte{1}) }), "vcek", ErrBadJSON},
+
+		{"tdx v0 missing td_quote", tdx(func(m obj) { delete(m, "td_quote") }), "td_quote", ErrMissingField},
+		{"tdx v0 missing hcl_report", tdx(func(m obj) { delete(m, "hcl_report") }), "hcl_report", ErrMissingField},
+		{"tdx v0 with vcek", tdx(func(m obj) { m["vcek"] = "x" }), "vcek", ErrUnexpectedField},
+		{"tdx v0 with report", tdx(func(m obj) { m["report"] = numArray(testReport) }), "report", ErrUnexpectedField},
+		{"tdx v0 hex quote", tdx(func(m obj) { m["tpm_quote"].(obj)["message"] = "ff" }), "tpm_quote.message", ErrBadJSON},
+		{"tdx v0 huge td_quote", tdx(func(m obj) { m["td_quote"] = numArray(make([]byte, MaxTDQuoteSize+1)) }), "td_quote", ErrTooLarge},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e, err := Decode(tc.in(t))
+			if err == nil {
+				t.Fatalf("Decode succeeded: v%d", e.Version)
+			}
+			var fe *FormatError
+			if !errors.Is(err, tc.err) || !errors.As(err, &fe) || fe.Field != tc.field {
+				t.Errorf("err = %v, want %v in field %q", err, tc.err, tc.field)
+			}
+			if !strings.HasPrefix(err.Error(), "evidence: "+tc.field+": ") {
+				t.Errorf("message %q", err)
+			}
+		})
+	}
+}
+
+func TestDecodeTruncatedFixtures(t *testing.T) {
+	for _, g := range goldens {
+		b := readFile(t, g.file)
+		for l := 0; l < len(b)-1; l += 1 + l/64 {
+			if _, err := Decode(b[:l]); err == nil {
+				t.Fatalf("%s[:%d] decoded", g.file, l)
+			}
+		}
+	}
+}
+
+func TestEncodeErrors(t *testing.T) {
+	good := func() *Evidence {
+		return &Evidence{Version: 2, Quote: quoteOf(testMsg, testSig, 24), HCLReport: testReport}
+	}
+	tests := []struct {
+		name  string
+		mut   func(e *Evidence)
+		field string
+		err   error
+	}{
+		{"version 3", func(e *Evidence) { e.Version = 3 }, "version", ErrUnsupportedVersion},
+		{"version -1", func(e *Evidence) { e.Version = -1 }, "version", ErrUnsupportedVersion},
+		{"no message", func(e *Evidence) { e.Quote.Message = nil }, "tpm_quote.message", ErrMissingField},
+		{"no signature", func(e *Evidence) { e.Quote.Signature = []byte{} }, "tpm_quote.signature", ErrMissingField},
+		{"no report", func(e *Evidence) { e.HCLReport = nil }, "hcl_report", ErrMissingField},
+		{"empty vcek", func(e *Evidence) { e.VCEK = []byte{} }, "vcek", ErrMissingField},
+		{"empty td quote", func(e *Evidence) { e.TDQuote = []byte{} }, "td_quote", ErrMissingField},
+		{"huge report", func(e *Evidence) { e.HCLReport = make([]byte, MaxHCLReportSize+1) }, "hcl_report", ErrTooLarge},
+		{"huge message", func(e *Evidence) { e.Quote.Message = make([]byte, MaxMessageSize+1) }, "tpm_quote.message", ErrTooLarge},
+		{"25 PCRs", func(e *Evidence) { e.Quote.PCRs = quoteOf(testMsg, testSig, 25).PCRs }, "tpm_quote.pcrs", ErrTooLarge},
+		{"short PCR", func(e *Evidence) { e.Quote.PCRs[7] = e.Quote.PCRs[7][:31] }, "tpm_quote.pcrs[7]", ErrBadLength},
+	}
+	for _, tc := range tests {
+		e := good()
+		tc.mut(e)
+		_, err := e.Encode()
+		var fe *FormatError
+		if !errors.Is(err, tc.err) || !errors.As(err, &fe) || fe.Field != tc.field {
+			t.Errorf("%s: err = %v, want %v in %q", tc.name, err, tc.err, tc.field)
+		}
+	}
+	e := good()
+	e.VCEK, e.TDQuote = []byte{1}, []byte{2, 3}
+	b, err := e.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e2, err := Decode(b)
+	if err != nil || !equalEvidence(e, e2) {
+		t.Errorf("round trip with td_quote: %v", err)
+	}
+	if !strings.Contains(string(b), `"vcek":"AQ==","td_quote":"AgM="}`) {
+		t.Errorf("encoding: %s", b)
+	}
+}
+
+func TestDecodeQuoteJSONErrors(t *testing.T) {
+	for in, want := range map[string]error{
+		`{}`:                             ErrMissingField,
+		`[]`:                             ErrBadJSON,
+		`{"signature":"00","message":5}`: ErrBadJSON,
+		`{"signature":"00","message":"00","pcrs":"x"}`:                                    ErrBadJSON,
+		`{"signature":"0","message":"00","pcrs":[]}`:                                      ErrBadEncoding,
+		`{"signature":[1],"message":[1],"pcrs":[[1]]}`:                                    ErrBadLength,
+		`{"signature":[1],"message":[1],"pcrs":[` + `"` + strings.Repeat("0", 64) + `"]}`: ErrBadJSON,
+		strings.Repeat(" ", MaxEvidenceSize+1):                                            ErrTooLarge,
+	} {
+		if _, err := DecodeQuoteJSON([]byte(in)); !errors.Is(err, want) {
+			t.Errorf("%.60s: err = %v, want %v", in, err, want)
+		}
+	}
+	q, err := DecodeQuoteJSON([]byte(`{"signature":[1],"message":[2,3],"pcrs":[]}`))
+	if err != nil || !bytes.Equal(q.Message, []byte{2, 3}) || len(q.PCRs) != 0 {
+		t.Errorf("array form: %v", err)
+	}
+}
+
+func quoteOf(msg, sig []byte, n int) quote.Quote {
+	q := quote.Quote{Message: msg, Signature: sig}
+	for i := 0; i < n; i++ {
+		q.PCRs = append(q.PCRs, bytes.Repeat([]byte{byte(i)}, 32))
+	}
+	return q
+}
+
+// bincode encodes q in the fixed-PCR layout, or the Vec<Vec<u8>> layout.
+func bincode(q *quote.Quote, vecLayout bool) []byte {
+	var b []byte
+	b = binary.LittleEndian.AppendUint64(b, uint64(len(q.Signature)))
+	b = append(b, q.Signature...)
+	b = binary.LittleEndian.AppendUint64(b, uint64(len(q.Message)))
+	b = append(b, q.Message...)
+	b = binary.LittleEndian.AppendUint64(b, uint64(len(q.PCRs)))
+	for _, p := range q.PCRs {
+		if vecLayout {
+			b = binary.LittleEndian.AppendUint64(b, uint64(len(p)))
+		}
+		b = append(b, p...)
+	}
+	return b
+}
+
+func TestDecodeBincodeQuote(t *testing.T) {
+	q := quoteOf(testMsg, testSig, 24)
+	for _, vec := range []bool{false, true} {
+		got, err := DecodeBincodeQuote(bincode(&q, vec))
+		if err != nil || !equalQuote(got, &q) {
+			t.Errorf("vec=%v: %v", vec, err)
+		}
+	}
+	fixed := bincode(&q, false)
+	vec := bincode(&q, true)
+	sigEnd := 8 + len(testSig)
+	msgEnd := sigEnd + 8 + len(testMsg)
+	set64 := func(b []byte, off int, v uint64) []byte {
+		c := bytes.Clone(b)
+		binary.LittleEndian.PutUint64(c[off:], v)
+		return c
+	}
+	zero := quoteOf(testMsg, testSig, 0)
+	tests := []struct {
+		name  string
+		in    []byte
+		field string
+		err   error
+	}{
+		{"empty", nil, "signature", ErrTruncated},
+		{"short length", fixed[:7], "signature", ErrTruncated},
+		{"signature length max", set64(fixed, 0, ^uint64(0)), "signature", ErrTooLarge},
+		{"signature length 2^63", set64(fixed, 0, 1<<63), "signature", ErrTooLarge},
+		{"signature too long", set64(fixed, 0, MaxSignatureSize+1), "signature", ErrTooLarge},
+		{"signature empty", set64(fixed, 0, 0), "signature", ErrMissingField},
+		{"signature truncated", fixed[:sigEnd-1], "signature", ErrTruncated},
+		{"message length missing", fixed[:sigEnd+3], "message", ErrTruncated},
+		{"message length max", set64(fixed, sigEnd, ^uint64(0)), "message", ErrTooLarge},
+		{"message truncated", fixed[:msgEnd-1], "message", ErrTruncated},
+		{"pcr count missing", fixed[:msgEnd], "pcrs", ErrTruncated},
+		{"pcr count max", set64(fixed, msgEnd, ^uint64(0)), "pcrs", ErrTooLarge},
+		{"pcr count 25", set64(fixed, msgEnd, 25), "pcrs", ErrTooLarge},
+		{"pcr count 24 short", fixed[:len(fixed)-32], "pcrs", ErrTruncated},
+		{"pcr count 23", set64(fixed, msgEnd, 23), "pcrs", ErrTrailingData},
+		{"pcrs truncated", fixed[:len(fixed)-1], "pcrs", ErrTruncated},
+		{"trailing byte", append(bytes.Clone(fixed), 0), "pcrs", ErrTrailingData},
+		{"trailing byte vec", append(bytes.Clone(vec), 0), "pcrs", ErrTrailingData},
+		{"vec item length 31", set64(vec, msgEnd+8+40*3, 31), "pcrs[3]", ErrBadLength},
+		{"vec item length max", set64(vec, msgEnd+8, ^uint64(0)), "pcrs[0]", ErrBadLength},
+		{"zero pcrs trailing", append(bincode(&zero, false), 1), "pcrs", ErrTrailingData},
+		{"too large", make([]byte, MaxEvidenceSize+1), "quote", ErrTooLarge},
+	}
+	for _, tc := range tests {
+		_, err := DecodeBincodeQuote(tc.in)
+		var fe *FormatError
+		if !errors.Is(err, tc.err) || !errors.As(err, &fe) || fe.Field != tc.field {
+			t.Errorf("%s: err = %v, want %v in %q", tc.name, err, tc.err, tc.field)
+		}
+	}
+	if got, err := DecodeBincodeQuote(bincode(&zero, false)); err != nil || len(got.PCRs) != 0 {
+		t.Errorf("zero PCRs: %v", err)
+	}
+	// Every truncation of a real file fails without panicking, except one:
+	// the layouts are ambiguous, and a Vec<Vec<u8>> file cut to exactly
+	// count*32 PCR bytes reads as the fixed layout (with PCR values that do
+	// not match the quote's pcrDigest, so verification still fails).
+	b := readFile(t, "azure-cvm-tooling/az-cvm-vtpm-0.5.0/quote.bin")
+	orig, err := DecodeBincodeQuote(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for l := range len(b) {
+		got, err := DecodeBincodeQuote(b[:l])
+		if err == nil && (l != 8+256+8+122+8+24*32 || bytes.Equal(got.PCRs[0], orig.PCRs[0])) {
+			t.Fatalf("[:%d] decoded", l)
+		}
+	}
+}
