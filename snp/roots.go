@@ -179,3 +179,11 @@ func checkValidity(c *x509.Certificate, now time.Time) error {
 	}
 	return nil
 }
+
+// CheckValidity checks that v and the chain's ASK and ARK are valid at now.
+func (c *Chain) CheckValidity(v *VCEK, now time.Time) error {
+	if err := checkValidity(v.Cert, now); err != nil {
+		return err
+	}
+	return c.checkValidity(now)
+}
