@@ -1,0 +1,84 @@
+package emulator
+
+import (
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
+	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd/fakekeys"
+	"github.com/snp-vtpm/snp-vtpm/hcl"
+)
+
+// HCLReportSize is the size of the emulated HCL report NV index, as on older
+// Azure hosts (today's hosts use 2600 bytes). The simulator's NV indices
+// hold at most 2048 bytes, which leaves 2048-1236 = 812 bytes for the
+// runtime-data JSON: enough for HCLAkPub, a compact vm-configuration and
+// "user-data", but not for the HCLEkPub key that real hosts add, so the
+// emulated runtime data has no HCLEkPub.
+const HCLReportSize = 2048
+
+// runtimeData is the wire form of the paravisor's runtime-data JSON, in
+// Azure's key order.
+type runtimeData struct {
+	Keys     []hcl.JWK           `json:"keys"`
+	VMConfig hcl.VMConfiguration `json:"vm-configuration"`
+	UserData string              `json:"user-data"`
+}
+
+// ErrRuntimeDataTooLarge means the runtime data does not fit the HCL report
+// NV index (e.g. because of a very long VMUniqueID).
+var ErrRuntimeDataTooLarge = errors.New("emulator: runtime data does not fit the 2048-byte HCL report")
+
+// buildRuntimeData returns the runtime-data JSON naming ak and carrying
+// userData (64 bytes) as lower-case hex.
+func buildRuntimeData(ak *rsa.PublicKey, vmID string, userData [64]byte) ([]byte, error) {
+	rd := runtimeData{
+		Keys: []hcl.JWK{hcl.NewRSAJWK("HCLAkPub", []string{"sign"}, ak)},
+		VMConfig: hcl.VMConfiguration{
+			ConsoleEnabled: true,
+			SecureBoot:     true,
+			TPMEnabled:     true,
+			TPMPersisted:   true,
+			VMUniqueID:     vmID,
+		},
+		UserData: hex.EncodeToString(userData[:]),
+	}
+	b, err := json.Marshal(rd)
+	if err != nil {
+		return nil, fmt.Errorf("emulator: encoding runtime data: %w", err)
+	}
+	if len(b) > HCLReportSize-hcl.RuntimeDataOffset {
+		return nil, fmt.Errorf("%w (%d > %d bytes)", ErrRuntimeDataTooLarge, len(b), HCLReportSize-hcl.RuntimeDataOffset)
+	}
+	return b, nil
+}
+
+// buildHCLReport builds the HCL report the paravisor publishes: a fresh SNP
+// report whose report_data[0:32] is SHA-256 of the runtime data, signed by
+// the fake VCEK, wrapped with the runtime data and padded to HCLReportSize.
+func buildHCLReport(ak *rsa.PublicKey, vmID string, measurement [48]byte, userData [64]byte) ([]byte, error) {
+	rd, err := buildRuntimeData(ak, vmID, userData)
+	if err != nil {
+		return nil, err
+	}
+	var reportData [64]byte
+	sum := sha256.Sum256(rd)
+	copy(reportData[:], sum[:])
+	report := fakeamd.NewReport(reportData, fakeamd.WithMeasurement(measurement))
+	key := fakekeys.VCEKKey()
+	if key == nil {
+		return nil, errors.New("emulator: the fake VCEK key is unusable")
+	}
+	if err := fakeamd.SignReport(report, key); err != nil {
+		return nil, err
+	}
+	blob, err := hcl.Build(hcl.ReportTypeSNP, report, rd, HCLReportSize)
+	if err != nil {
+		return nil, fmt.Errorf("emulator: building HCL report: %w", err)
+	}
+	return blob, nil
+}

@@ -1,0 +1,468 @@
+//go:build cgo
+
+package vtpm_test
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-sev-guest/verify"
+	"github.com/google/go-tpm/tpm2"
+	"github.com/google/go-tpm/tpm2/transport"
+
+	"github.com/snp-vtpm/snp-vtpm/emulator"
+	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
+	"github.com/snp-vtpm/snp-vtpm/hcl"
+	"github.com/snp-vtpm/snp-vtpm/quote"
+	"github.com/snp-vtpm/snp-vtpm/vtpm"
+)
+
+// These tests run the vtpm package against the emulated Azure CVM (TPM
+// simulator). They need cgo and never skip when it is available.
+
+func startCVM(t *testing.T) *emulator.CVM {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cvm, err := emulator.Start(ctx, nil)
+	if err != nil {
+		t.Fatalf("emulator.Start: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := cvm.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return cvm
+}
+
+func testCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// checkReport parses an HCL report, checks the runtime-data binding and the
+// SNP signature by the fake VCEK, and returns it parsed.
+func checkReport(t *testing.T, blob []byte) *hcl.Report {
+	t.Helper()
+	if len(blob) != emulator.HCLReportSize {
+		t.Fatalf("HCL report is %d bytes, want %d", len(blob), emulator.HCLReportSize)
+	}
+	r, err := hcl.Parse(blob)
+	if err != nil {
+		t.Fatalf("hcl.Parse: %v", err)
+	}
+	n := binary.LittleEndian.Uint32(blob[1232:])
+	rd := blob[1236 : 1236+int(n)]
+	if !bytes.Equal(rd, r.RuntimeDataRaw) {
+		t.Fatal("hcl.Parse runtime data differs from the raw bytes")
+	}
+	sum := sha256.Sum256(rd)
+	snp := blob[32 : 32+1184]
+	if !bytes.Equal(snp[0x50:0x70], sum[:]) {
+		t.Errorf("report_data[0:32] = %x, want SHA-256(runtime data) = %x", snp[0x50:0x70], sum)
+	}
+	if !bytes.Equal(snp[0x70:0x90], make([]byte, 32)) {
+		t.Errorf("report_data[32:64] not zero")
+	}
+	if err := verify.SnpReportSignature(snp, fakeamd.VCEK()); err != nil {
+		t.Errorf("SNP report signature: %v", err)
+	}
+	chip := fakeamd.ChipID()
+	if !bytes.Equal(snp[0x1A0:0x1E0], chip[:]) {
+		t.Errorf("chip id %x", snp[0x1A0:0x1E0])
+	}
+	return r
+}
+
+func TestReadHCLReportAndAK(t *testing.T) {
+	cvm := startCVM(t)
+	ctx := testCtx(t)
+	blob, err := vtpm.ReadHCLReport(ctx, cvm.TPM())
+	if err != nil {
+		t.Fatalf("ReadHCLReport: %v", err)
+	}
+	r := checkReport(t, blob)
+	if r.RuntimeData == nil {
+		t.Fatal("no runtime data")
+	}
+	rdAK, err := r.RuntimeData.AK()
+	if err != nil {
+		t.Fatalf("runtime data AK: %v", err)
+	}
+	ak, err := vtpm.AKPublic(ctx, cvm.TPM())
+	if err != nil {
+		t.Fatalf("AKPublic: %v", err)
+	}
+	if !ak.Equal(rdAK) {
+		t.Error("AKPublic differs from the runtime data's HCLAkPub")
+	}
+	if ak.N.BitLen() != 2048 || ak.E != 65537 {
+		t.Errorf("AK is %d bits, e=%d", ak.N.BitLen(), ak.E)
+	}
+	if got := hex.EncodeToString(r.RuntimeData.UserData); got != strings.Repeat("0", 128) {
+		t.Errorf("boot user-data %s, want zeros", got)
+	}
+	if r.RuntimeData.VMConfig == nil || r.RuntimeData.VMConfig.VMUniqueID != cvm.VMUniqueID() {
+		t.Errorf("vm-configuration %+v", r.RuntimeData.VMConfig)
+	}
+}
+
+// checkQuote verifies q like a verifier would and returns the TPMS_ATTEST.
+func checkQuote(t *testing.T, q *quote.Quote, ak *rsa.PublicKey, wantExtra []byte) *tpm2.TPMSAttest {
+	t.Helper()
+	digest := sha256.Sum256(q.Message)
+	if err := rsa.VerifyPKCS1v15(ak, crypto.SHA256, digest[:], q.Signature); err != nil {
+		t.Fatalf("quote signature: %v", err)
+	}
+	attest, err := tpm2.Unmarshal[tpm2.TPMSAttest](q.Message)
+	if err != nil {
+		t.Fatalf("TPMS_ATTEST: %v", err)
+	}
+	if attest.Type != tpm2.TPMSTAttestQuote {
+		t.Fatalf("attest type %#x", attest.Type)
+	}
+	if !bytes.Equal(attest.ExtraData.Buffer, wantExtra) {
+		t.Errorf("extraData %x, want %x", attest.ExtraData.Buffer, wantExtra)
+	}
+	info, err := attest.Attested.Quote()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(q.PCRs) != 24 {
+		t.Fatalf("%d PCRs", len(q.PCRs))
+	}
+	h := sha256.New()
+	for i, p := range q.PCRs {
+		if len(p) != 32 {
+			t.Fatalf("PCR %d is %d bytes", i, len(p))
+		}
+		h.Write(p)
+	}
+	if !bytes.Equal(h.Sum(nil), info.PCRDigest.Buffer) {
+		t.Error("PCR digest does not match sha256 of the 24 PCRs")
+	}
+	sel := info.PCRSelect.PCRSelections
+	if len(sel) != 1 || sel[0].Hash != tpm2.TPMAlgSHA256 || !bytes.Equal(sel[0].PCRSelect, []byte{0xFF, 0xFF, 0xFF}) {
+		t.Errorf("quote selection %+v", sel)
+	}
+	return attest
+}
+
+func TestQuote(t *testing.T) {
+	cvm := startCVM(t)
+	ctx := testCtx(t)
+	ak, err := vtpm.AKPublic(ctx, cvm.TPM())
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := bytes.Repeat([]byte("n"), 100)
+	longSum := sha256.Sum256(long)
+	tests := []struct {
+		name      string
+		nonce     []byte
+		wantExtra []byte
+	}{
+		{"challenge", []byte("challenge"), []byte("challenge")},
+		{"48 bytes", bytes.Repeat([]byte{0x98}, 48), bytes.Repeat([]byte{0x98}, 48)},
+		{"100 bytes hashed", long, longSum[:]},
+		{"empty", nil, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			q, err := vtpm.Quote(ctx, cvm.TPM(), tc.nonce)
+			if err != nil {
+				t.Fatalf("Quote: %v", err)
+			}
+			checkQuote(t, q, ak, tc.wantExtra)
+			// Tampering is detected.
+			bad := bytes.Clone(q.Message)
+			bad[len(bad)-1] ^= 1
+			d := sha256.Sum256(bad)
+			if rsa.VerifyPKCS1v15(ak, crypto.SHA256, d[:], q.Signature) == nil {
+				t.Error("tampered quote verifies")
+			}
+		})
+	}
+}
+
+func TestReadPCRs(t *testing.T) {
+	cvm := startCVM(t)
+	pcrs, err := vtpm.ReadPCRs(testCtx(t), cvm.TPM())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pcrs) != 24 {
+		t.Fatalf("%d PCRs", len(pcrs))
+	}
+	zero := make([]byte, 32)
+	for i := 0; i < 8; i++ {
+		if bytes.Equal(pcrs[i], zero) {
+			t.Errorf("PCR %d not measured", i)
+		}
+	}
+	if !bytes.Equal(pcrs[8], zero) {
+		t.Errorf("PCR 8 = %x, want zero", pcrs[8])
+	}
+	// PCR 6 as on Azure: extend SHA-256("UUID: " + vmUniqueId), then the separator.
+	extend := func(pcr []byte, d [32]byte) []byte {
+		s := sha256.Sum256(append(bytes.Clone(pcr), d[:]...))
+		return s[:]
+	}
+	want := extend(extend(zero, sha256.Sum256([]byte("UUID: "+cvm.VMUniqueID()))), sha256.Sum256([]byte{0, 0, 0, 0}))
+	if !bytes.Equal(pcrs[6], want) {
+		t.Errorf("PCR 6 = %x, want %x", pcrs[6], want)
+	}
+}
+
+func userDataOf(t *testing.T, blob []byte) []byte {
+	t.Helper()
+	r := checkReport(t, blob)
+	if r.RuntimeData == nil {
+		t.Fatal("no runtime data")
+	}
+	return r.RuntimeData.UserData
+}
+
+func TestRefreshReport(t *testing.T) {
+	cvm := startCVM(t)
+	ctx := testCtx(t)
+	before, err := vtpm.ReadHCLReport(ctx, cvm.TPM())
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := bytes.Repeat([]byte{0xA5}, 64)
+	half := bytes.Repeat([]byte{0x3C}, 32)
+	tests := []struct {
+		name string
+		data []byte
+	}{
+		{"64 bytes (defines the index)", full},
+		{"32 bytes", half},
+		{"64 bytes again", append(bytes.Repeat([]byte{1}, 63), 2)},
+		{"1 byte", []byte{0xFF}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			blob, err := vtpm.RefreshReport(ctx, cvm.TPM(), tc.data)
+			if err != nil {
+				t.Fatalf("RefreshReport: %v", err)
+			}
+			want := make([]byte, 64)
+			copy(want, tc.data)
+			if got := userDataOf(t, blob); !bytes.Equal(got, want) {
+				t.Errorf("user-data %x, want %x", got, want)
+			}
+			if bytes.Equal(blob[32:32+0x2A0], before[32:32+0x2A0]) {
+				t.Error("SNP report did not change")
+			}
+			// The published report is what ReadHCLReport now returns.
+			again, err := vtpm.ReadHCLReport(ctx, cvm.TPM())
+			if err != nil || !bytes.Equal(again, blob) {
+				t.Errorf("ReadHCLReport after refresh differs (err %v)", err)
+			}
+		})
+	}
+}
+
+// An index left behind with another size (as earlier tools defined it) is
+// redefined with 64 bytes.
+func TestRefreshReportRedefinesIndex(t *testing.T) {
+	cvm := startCVM(t)
+	ctx := testCtx(t)
+	tpm := cvm.TPM()
+	_, err := tpm2.NVDefineSpace{
+		AuthHandle: tpm2.AuthHandle{Handle: tpm2.TPMRHOwner, Auth: tpm2.PasswordAuth(nil)},
+		PublicInfo: tpm2.New2B(tpm2.TPMSNVPublic{
+			NVIndex:    vtpm.NVIndexUserData,
+			NameAlg:    tpm2.TPMAlgSHA256,
+			Attributes: tpm2.TPMANV{OwnerRead: true, OwnerWrite: true, NoDA: true},
+			DataSize:   32,
+		}),
+	}.Execute(tpm)
+	if err != nil {
+		t.Fatalf("defining a 32-byte index: %v", err)
+	}
+	for _, data := range [][]byte{bytes.Repeat([]byte{7}, 32), bytes.Repeat([]byte{9}, 64)} {
+		blob, err := vtpm.RefreshReport(ctx, tpm, data)
+		if err != nil {
+			t.Fatalf("RefreshReport(%d bytes): %v", len(data), err)
+		}
+		want := make([]byte, 64)
+		copy(want, data)
+		if got := userDataOf(t, blob); !bytes.Equal(got, want) {
+			t.Errorf("user-data %x, want %x", got, want)
+		}
+		pub, err := tpm2.NVReadPublic{NVIndex: tpm2.TPMHandle(vtpm.NVIndexUserData)}.Execute(tpm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := pub.NVPublic.Contents()
+		if err != nil || p.DataSize != 64 {
+			t.Fatalf("user-data index size %v (err %v), want 64", p, err)
+		}
+	}
+}
+
+// dropUserDataWrites pretends NV_Write to the user-data index succeeded
+// without sending it, so the paravisor never refreshes the report.
+type dropUserDataWrites struct{ tpm transport.TPM }
+
+func (d dropUserDataWrites) Send(cmd []byte) ([]byte, error) {
+	if len(cmd) >= 18 && binary.BigEndian.Uint32(cmd[6:10]) == uint32(tpm2.TPMCCNVWrite) &&
+		binary.BigEndian.Uint32(cmd[14:18]) == vtpm.NVIndexUserData {
+		// TPM_ST_SESSIONS, size 19, RC success, parameterSize 0, one
+		// password session response (nonce 0, attributes 1, hmac 0).
+		return []byte{0x80, 0x02, 0, 0, 0, 19, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0}, nil
+	}
+	return d.tpm.Send(cmd)
+}
+
+func TestRefreshReportTimeout(t *testing.T) {
+	cvm := startCVM(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := vtpm.RefreshReport(ctx, dropUserDataWrites{cvm.TPM()}, []byte("never published"))
+	if !errors.Is(err, vtpm.ErrRefreshTimeout) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("error %v, want ErrRefreshTimeout and DeadlineExceeded", err)
+	}
+	if el := time.Since(start); el > 3*time.Second {
+		t.Errorf("RefreshReport took %v past a 400ms deadline", el)
+	}
+}
+
+func TestFailurePaths(t *testing.T) {
+	cvm := startCVM(t)
+	ctx := testCtx(t)
+	tpm := cvm.TPM()
+	owner := tpm2.AuthHandle{Handle: tpm2.TPMRHOwner, Auth: tpm2.PasswordAuth(nil)}
+
+	if _, err := vtpm.RefreshReport(ctx, tpm, make([]byte, 65)); !errors.Is(err, vtpm.ErrUserDataSize) {
+		t.Errorf("65 bytes of user data: %v", err)
+	}
+	if _, err := vtpm.ReadNV(ctx, tpm, vtpm.NVIndexAKCert); !errors.Is(err, vtpm.ErrIndexMissing) || !strings.Contains(err.Error(), "0x01c101d0") {
+		t.Errorf("missing AK cert index: %v", err)
+	}
+	canceled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := vtpm.ReadHCLReport(canceled, tpm); !errors.Is(err, context.Canceled) {
+		t.Errorf("canceled ReadHCLReport: %v", err)
+	}
+	if _, err := vtpm.Quote(canceled, tpm, []byte("x")); !errors.Is(err, context.Canceled) {
+		t.Errorf("canceled Quote: %v", err)
+	}
+
+	// Remove the HCL report (platform index) and the AK.
+	pub, err := tpm2.NVReadPublic{NVIndex: tpm2.TPMHandle(vtpm.NVIndexHCLReport)}.Execute(tpm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (tpm2.NVUndefineSpace{
+		AuthHandle: tpm2.AuthHandle{Handle: tpm2.TPMRHPlatform, Auth: tpm2.PasswordAuth(nil)},
+		NVIndex:    tpm2.NamedHandle{Handle: vtpm.NVIndexHCLReport, Name: pub.NVName},
+	}).Execute(tpm); err != nil {
+		t.Fatalf("undefining the HCL report: %v", err)
+	}
+	_, err = vtpm.ReadHCLReport(ctx, tpm)
+	if !errors.Is(err, vtpm.ErrIndexMissing) || !strings.Contains(err.Error(), "0x01400001") {
+		t.Errorf("missing HCL report: %v", err)
+	}
+	var terr *vtpm.TPMError
+	if !errors.As(err, &terr) || terr.Handle != vtpm.NVIndexHCLReport || !errors.Is(err, tpm2.TPMRCHandle) {
+		t.Errorf("missing HCL report error is not a TPMError wrapping TPM_RC_HANDLE: %#v", err)
+	}
+
+	akPub, err := tpm2.ReadPublic{ObjectHandle: tpm2.TPMHandle(vtpm.AKHandle)}.Execute(tpm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (tpm2.EvictControl{
+		Auth:             owner,
+		ObjectHandle:     tpm2.NamedHandle{Handle: vtpm.AKHandle, Name: akPub.Name},
+		PersistentHandle: vtpm.AKHandle,
+	}).Execute(tpm); err != nil {
+		t.Fatalf("evicting the AK: %v", err)
+	}
+	if _, err := vtpm.AKPublic(ctx, tpm); !errors.Is(err, vtpm.ErrHandleMissing) || !strings.Contains(err.Error(), "0x81000003") {
+		t.Errorf("missing AK: %v", err)
+	}
+	if _, err := vtpm.Quote(ctx, tpm, []byte("challenge")); !errors.Is(err, vtpm.ErrHandleMissing) {
+		t.Errorf("quote without AK: %v", err)
+	}
+
+	// A key of the wrong type at the AK handle (the SRK, an RSA decryption key).
+	srk, err := tpm2.CreatePrimary{PrimaryHandle: owner, InPublic: tpm2.New2B(tpm2.ECCSRKTemplate)}.Execute(tpm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (tpm2.EvictControl{
+		Auth:             owner,
+		ObjectHandle:     tpm2.NamedHandle{Handle: srk.ObjectHandle, Name: srk.Name},
+		PersistentHandle: vtpm.AKHandle,
+	}).Execute(tpm); err != nil {
+		t.Fatal(err)
+	}
+	_, err = vtpm.AKPublic(ctx, tpm)
+	var kerr *vtpm.KeyError
+	if !errors.Is(err, vtpm.ErrUnexpectedKey) || !errors.As(err, &kerr) {
+		t.Errorf("ECC key at the AK handle: %v", err)
+	}
+}
+
+func TestClosedCVM(t *testing.T) {
+	cvm, err := emulator.Start(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpm := cvm.TPM()
+	if err := cvm.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := vtpm.ReadHCLReport(context.Background(), tpm); !errors.Is(err, emulator.ErrClosed) {
+		t.Errorf("ReadHCLReport on a closed CVM: %v", err)
+	}
+}
+
+func TestConcurrentUse(t *testing.T) {
+	cvm := startCVM(t)
+	ctx := testCtx(t)
+	ak, err := vtpm.AKPublic(ctx, cvm.TPM())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			nonce := []byte{byte(i), 'n'}
+			q, err := vtpm.Quote(ctx, cvm.TPM(), nonce)
+			if err != nil {
+				errs <- err
+				return
+			}
+			d := sha256.Sum256(q.Message)
+			if err := rsa.VerifyPKCS1v15(ak, crypto.SHA256, d[:], q.Signature); err != nil {
+				errs <- err
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
