@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -51,13 +52,6 @@ func (l *lru) put(key string, val []byte) {
 	}
 }
 
-func (l *lru) remove(key string) {
-	if e, ok := l.items[key]; ok {
-		l.order.Remove(e)
-		delete(l.items, key)
-	}
-}
-
 func (l *lru) len() int { return l.order.Len() }
 
 // vcekLRU returns the memory cache, creating it on first use. c.mu must be held.
@@ -84,12 +78,6 @@ func (c *Client) memPut(key string, der []byte) {
 	c.vcekLRU().put(key, der)
 }
 
-func (c *Client) memRemove(key string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.vcekLRU().remove(key)
-}
-
 // flightGroup makes concurrent calls for the same key share one execution.
 type flightGroup struct {
 	mu    sync.Mutex
@@ -109,7 +97,8 @@ type flightCall struct {
 // runs fn with its own context; the others wait for its result or for their own
 // context to end. If the leader failed only because its context ended, a waiter
 // whose context is still live takes over. leader reports whether this caller ran fn.
-func (g *flightGroup) do(ctx context.Context, key string, fn func() (any, error)) (val any, leader bool, err error) {
+// log (optional) gets a debug line when a caller joins a fetch in flight.
+func (g *flightGroup) do(ctx context.Context, log *slog.Logger, key string, fn func() (any, error)) (val any, leader bool, err error) {
 	for {
 		g.mu.Lock()
 		if g.calls == nil {
@@ -117,6 +106,9 @@ func (g *flightGroup) do(ctx context.Context, key string, fn func() (any, error)
 		}
 		if call, ok := g.calls[key]; ok {
 			g.mu.Unlock()
+			if log != nil {
+				log.DebugContext(ctx, "waiting for a fetch in flight", "key", key)
+			}
 			select {
 			case <-call.done:
 			case <-ctx.Done():

@@ -44,7 +44,7 @@ func (c *Client) CertChain(ctx context.Context, product string) (*Chain, error) 
 		return ch, nil
 	}
 	log := c.logger().With("product", line)
-	v, _, err := c.flight.do(ctx, "chain/"+line, func() (any, error) {
+	v, _, err := c.flight.do(ctx, log, "chain/"+line, func() (any, error) {
 		path := c.diskPath("cert_chain", line, line+".pem")
 		if path != "" {
 			if b, err := readFileLimited(path, maxChainSize); err == nil {
@@ -155,7 +155,7 @@ func (c *Client) CRL(ctx context.Context, product string) (*x509.RevocationList,
 		return e.crl, nil
 	}
 	log := c.logger().With("product", line)
-	v, _, err := c.flight.do(ctx, "crl/"+line, func() (any, error) {
+	v, _, err := c.flight.do(ctx, log, "crl/"+line, func() (any, error) {
 		path := c.diskPath("crl", line, line+".crl")
 		if path != "" {
 			if b, err := readFileLimited(path, maxCRLSize); err == nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"math/rand/v2"
 	"net/http"
@@ -15,6 +16,9 @@ import (
 
 // userAgent identifies this client to KDS.
 const userAgent = "snp-vtpm-kds/1"
+
+// slowFetch is how long an attempt may take before the Client logs that it is still waiting.
+const slowFetch = 3 * time.Second
 
 func (c *Client) httpClient() *http.Client {
 	if c.HTTPClient != nil {
@@ -91,7 +95,7 @@ func (c *Client) get(ctx context.Context, url, what string, limit int64) ([]byte
 		}
 		start := time.Now()
 		c.stats.fetches.Add(1)
-		r := c.attempt(ctx, url, limit)
+		r := c.attempt(ctx, log, url, limit)
 		if r.err == nil {
 			log.DebugContext(ctx, "KDS fetch done", "bytes", len(r.body), "elapsed", time.Since(start), "attempt", attempt+1)
 			return r.body, nil
@@ -144,9 +148,13 @@ func waitString(d time.Duration) string {
 }
 
 // attempt sends one GET bounded by the per-request timeout.
-func (c *Client) attempt(ctx context.Context, url string, limit int64) attemptResult {
+func (c *Client) attempt(ctx context.Context, log *slog.Logger, url string, limit int64) attemptResult {
 	actx, cancel := context.WithTimeout(ctx, c.requestTimeout())
 	defer cancel()
+	slow := time.AfterFunc(slowFetch, func() {
+		log.InfoContext(ctx, fmt.Sprintf("still waiting for KDS after %s", slowFetch), "timeout", c.requestTimeout())
+	})
+	defer slow.Stop()
 	req, err := http.NewRequestWithContext(actx, http.MethodGet, url, nil)
 	if err != nil {
 		return attemptResult{err: fmt.Errorf("kds: building request for %s: %w", url, err)}

@@ -237,17 +237,18 @@ func (c *Client) GetVCEK(ctx context.Context, req VCEKRequest) ([]byte, error) {
 	log := c.logger().With("product", line, "hwid", hexKey(id), "tcb", parts.String())
 
 	if der, ok := c.memGet(key); ok {
-		if err := check(der); err == nil {
+		err := check(der)
+		if err == nil {
 			c.stats.cacheHits.Add(1)
 			log.DebugContext(ctx, "VCEK from memory cache")
 			return bytes.Clone(der), nil
-		} else {
-			log.InfoContext(ctx, "VCEK in memory cache fails validation, refetching", "err", err)
-			c.memRemove(key)
 		}
+		// Another caller's validator accepted it; this one does not. Look further
+		// (a different certificate may exist on disk or upstream) but keep the entry.
+		log.InfoContext(ctx, "VCEK in memory cache fails this caller's validation", "err", err)
 	}
 
-	v, leader, err := c.flight.do(ctx, "vcek/"+key, func() (any, error) {
+	v, leader, err := c.flight.do(ctx, log, "vcek/"+key, func() (any, error) {
 		return c.loadVCEK(ctx, log, line, key, url, check)
 	})
 	if err != nil {
@@ -289,7 +290,9 @@ func (c *Client) loadVCEK(ctx context.Context, log *slog.Logger, line, key, url 
 	}
 	if c.IMDS != nil {
 		c.stats.fetches.Add(1)
-		cert, err := c.IMDS.Certification(ctx)
+		ictx, cancel := context.WithTimeout(ctx, c.requestTimeout())
+		cert, err := c.IMDS.Certification(ictx)
+		cancel()
 		switch {
 		case err != nil:
 			if ctx.Err() != nil {
