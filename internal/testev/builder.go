@@ -1,0 +1,570 @@
+package testev
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+
+	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
+	"github.com/snp-vtpm/snp-vtpm/evidence"
+	"github.com/snp-vtpm/snp-vtpm/hcl"
+	"github.com/snp-vtpm/snp-vtpm/quote"
+	"github.com/snp-vtpm/snp-vtpm/snp"
+)
+
+// TPM constants of the quote message.
+const (
+	// AlgSHA1 is TPM_ALG_SHA1, for a quote over a bank other than SHA-256.
+	AlgSHA1 uint16 = 0x0004
+	// AlgSHA256 is TPM_ALG_SHA256.
+	AlgSHA256 uint16 = 0x000B
+)
+
+// DefaultNonce is the nonce of a Builder whose Nonce is nil.
+var DefaultNonce = []byte("testev nonce: 0123456789abcdef")
+
+// DefaultHCLSize is the size of the HCL report NV index on modern hosts.
+const DefaultHCLSize = 2600
+
+// DefaultPolicy is the guest policy of Azure CVMs (SMT allowed, debug off).
+const DefaultPolicy = 0x3001F
+
+// DefaultTCB returns the default REPORTED_TCB of product p (and the VCEK's
+// TCB): values of real chips.
+func DefaultTCB(p snp.Product) snp.TCBParts {
+	switch p {
+	case snp.Genoa:
+		return snp.TCBParts{Bootloader: 10, TEE: 0, SNP: 23, Microcode: 84}
+	case snp.Turin:
+		return snp.TCBParts{FMC: 1, Bootloader: 1, TEE: 1, SNP: 4, Microcode: 76}
+	}
+	return snp.TCBParts{Bootloader: 4, TEE: 0, SNP: 24, Microcode: 219}
+}
+
+// DefaultChipID returns the CHIP_ID of the private chip of product p. On
+// Turin only the first 8 bytes are set (the rest is zero), as on real chips.
+func DefaultChipID(p snp.Product) [64]byte {
+	id := [64]byte{}
+	sum := sha256.Sum256([]byte("testev chip " + string(p)))
+	copy(id[:32], sum[:])
+	sum = sha256.Sum256(sum[:])
+	copy(id[32:], sum[:])
+	if p == snp.Turin {
+		clear(id[8:])
+	}
+	return id
+}
+
+// DefaultPCRs returns 24 distinct, deterministic PCR values.
+func DefaultPCRs() [][]byte {
+	pcrs := make([][]byte, 24)
+	for i := range pcrs {
+		s := sha256.Sum256([]byte{byte(i), 't', 'e', 's', 't', 'e', 'v'})
+		pcrs[i] = s[:]
+	}
+	for i := 17; i <= 22; i++ { // as on Azure
+		for j := range pcrs[i] {
+			pcrs[i][j] = 0xFF
+		}
+	}
+	return pcrs
+}
+
+// DefaultVMConfig returns the vm-configuration of a modern Azure host.
+func DefaultVMConfig() *hcl.VMConfiguration {
+	return &hcl.VMConfiguration{
+		ConsoleEnabled:     true,
+		RootCertThumbprint: "testev-root-cert-thumbprint",
+		SecureBoot:         true,
+		TPMEnabled:         true,
+		TPMPersisted:       true,
+		VMUniqueID:         "7E57E7E5-0000-4000-8000-000000000001",
+	}
+}
+
+// Builder describes synthetic evidence. The zero value builds v2 Milan
+// evidence that verifies under Roots(): VMPL 0, policy 0x3001f, reported ==
+// committed == launch TCB == the VCEK's TCB, a higher current TCB, a VCEK
+// valid now, runtime data with HCLAkPub then HCLEkPub, user-data = the
+// nonce, a quote over all 24 SHA-256 PCRs signed by the AK. Each field
+// changes one knob; nil/zero means the default.
+type Builder struct {
+	// Product is the product line of the chip (report CPUID, TCB layout,
+	// chain); default Milan.
+	Product snp.Product
+	// Version is the evidence format version written: 1 or 2 (default 2).
+	Version int
+	// Nonce is the verifier's nonce quoted as extraData (and, for v2, the
+	// start of user-data); default DefaultNonce.
+	Nonce []byte
+
+	// Chain signs the VCEK; default PrivateChain of the VCEK's product line.
+	Chain *Chain
+	// OmitVCEK leaves the VCEK out of the evidence.
+	OmitVCEK bool
+	// VCEKDER, when set, is put into the evidence instead of an issued VCEK
+	// (the report is still signed by VCEKKey / ReportKey).
+	VCEKDER []byte
+	// VCEK adjusts the issued VCEK. Its zero fields default to: product name
+	// of Product, hwID = the chip id (first 8 bytes on Turin), TCB =
+	// ReportedTCB, the shared key of Product.
+	VCEK VCEKTemplate
+
+	// ReportVersion is the SNP report version (default 3; 2 has no CPUID).
+	ReportVersion uint32
+	// CPUID overrides family, model and stepping (default from Product:
+	// 19/01/01 Milan, 19/11/01 Genoa, 1A/02/01 Turin).
+	CPUID *[3]byte
+	// VMPL is the VMPL the report was requested at (default 0).
+	VMPL uint32
+	// Policy is the guest policy (default DefaultPolicy); DebugPolicy adds
+	// the debug bit.
+	Policy uint64
+	// ChipID is the report's CHIP_ID (default DefaultChipID(Product)).
+	ChipID *[64]byte
+	// ReportedTCB is REPORTED_TCB (default DefaultTCB(Product)).
+	ReportedTCB *snp.TCBParts
+	// CommittedTCB and LaunchTCB default to ReportedTCB.
+	CommittedTCB, LaunchTCB *snp.TCBParts
+	// CurrentTCB defaults to ReportedTCB with microcode + 1 (provisional
+	// firmware, as on real hosts).
+	CurrentTCB *snp.TCBParts
+	// Measurement is the launch measurement (default fakeamd's).
+	Measurement *[48]byte
+	// ReportDataTail is REPORT_DATA[32:64] (zero on real reports).
+	ReportDataTail [32]byte
+	// MutateReport changes the report bytes before they are signed.
+	MutateReport func(report []byte)
+	// ReportKey signs the report instead of the VCEK's key.
+	ReportKey *ecdsa.PrivateKey
+
+	// AK is the attestation key (HCLAkPub); default AKKey().
+	AK *rsa.PrivateKey
+	// EK is the endorsement key (HCLEkPub); default EKKey().
+	EK *rsa.PrivateKey
+	// OmitAK and OmitEK leave a key out of the runtime data.
+	OmitAK, OmitEK bool
+	// EKFirst lists HCLEkPub before HCLAkPub.
+	EKFirst bool
+	// VMConfig is the vm-configuration (default DefaultVMConfig()).
+	VMConfig *hcl.VMConfiguration
+	// UserData is user-data (64 bytes); default the nonce zero-padded for v2
+	// and 64 zero bytes for v1.
+	UserData []byte
+	// OmitUserData leaves user-data out of the runtime data.
+	OmitUserData bool
+	// RuntimeData, when set, is the runtime-data JSON verbatim (it is still
+	// hashed into REPORT_DATA).
+	RuntimeData []byte
+	// HCLSize is the HCL blob size with padding (default DefaultHCLSize).
+	HCLSize int
+	// MutateHCL changes the HCL blob after the report is signed.
+	MutateHCL func(blob []byte) []byte
+
+	// PCRs are the 24 SHA-256 PCR values supplied (default DefaultPCRs()).
+	PCRs [][]byte
+	// PCRSelect lists the selected PCR indices (default 0..23).
+	PCRSelect []int
+	// PCRBank is the hash of the selection (default AlgSHA256).
+	PCRBank uint16
+	// DigestPCRs lists the PCR indices hashed into pcrDigest, in order
+	// (default PCRSelect): a selection that lies.
+	DigestPCRs []int
+	// ExtraData is the quote's extraData (default quote.ExpectedExtraData(Nonce)).
+	ExtraData []byte
+	// MutateQuote changes the TPMS_ATTEST before it is signed.
+	MutateQuote func(msg []byte) []byte
+	// QuoteKey signs the quote instead of the AK.
+	QuoteKey *rsa.PrivateKey
+}
+
+// DebugPolicy is DefaultPolicy with the debug bit set.
+const DebugPolicy = DefaultPolicy | snp.PolicyDebug
+
+// Evidence is built synthetic evidence and its parts.
+type Evidence struct {
+	// Evidence is the evidence; change it and call Encode for variants.
+	Evidence *evidence.Evidence
+	// JSON is Evidence encoded (v1/v2 format).
+	JSON []byte
+	// Nonce is the nonce to verify with.
+	Nonce []byte
+	// Product is the chip's product line.
+	Product snp.Product
+	// Report is the signed 1184-byte SNP report.
+	Report []byte
+	// RuntimeData is the runtime-data JSON hashed into REPORT_DATA.
+	RuntimeData []byte
+	// VCEKDER is the issued VCEK (even if OmitVCEK kept it out of the evidence).
+	VCEKDER []byte
+	// Chain is the chain that issued the VCEK.
+	Chain *Chain
+	// ChipID is the report's CHIP_ID.
+	ChipID [64]byte
+	// ReportedTCB is the report's REPORTED_TCB.
+	ReportedTCB snp.TCBParts
+}
+
+// Encode encodes e.Evidence (after changes) in the v1/v2 JSON format.
+func (e *Evidence) Encode() ([]byte, error) { return e.Evidence.Encode() }
+
+// Roots returns roots trusting only the chain that issued e's VCEK.
+func (e *Evidence) Roots() *snp.Roots { return e.Chain.Roots() }
+
+func cpuidOf(p snp.Product) [3]byte {
+	switch p {
+	case snp.Genoa:
+		return [3]byte{0x19, 0x11, 0x01}
+	case snp.Turin:
+		return [3]byte{0x1A, 0x02, 0x01}
+	}
+	return [3]byte{0x19, 0x01, 0x01}
+}
+
+// Build builds the evidence.
+func (b *Builder) Build() (*Evidence, error) {
+	p := b.Product
+	if p == "" {
+		p = snp.Milan
+	}
+	version := b.Version
+	if version == 0 {
+		version = 2
+	}
+	if version != 1 && version != 2 {
+		return nil, fmt.Errorf("testev: evidence version %d, want 1 or 2", version)
+	}
+	nonce := b.Nonce
+	if nonce == nil {
+		nonce = DefaultNonce
+	}
+	reported := DefaultTCB(p)
+	if b.ReportedTCB != nil {
+		reported = *b.ReportedTCB
+	}
+	committed, launch := reported, reported
+	if b.CommittedTCB != nil {
+		committed = *b.CommittedTCB
+	}
+	if b.LaunchTCB != nil {
+		launch = *b.LaunchTCB
+	}
+	current := reported
+	current.Microcode++
+	if b.CurrentTCB != nil {
+		current = *b.CurrentTCB
+	}
+	chip := DefaultChipID(p)
+	if b.ChipID != nil {
+		chip = *b.ChipID
+	}
+
+	// VCEK.
+	vt := b.VCEK
+	vcekProduct := p
+	if vt.ProductName != "" {
+		vp, err := snp.ParseProduct(vt.ProductName)
+		if err != nil {
+			return nil, fmt.Errorf("testev: VCEK product name: %w", err)
+		}
+		vcekProduct = vp
+	}
+	chain := b.Chain
+	if chain == nil {
+		chain = PrivateChain(vcekProduct)
+	}
+	if vt.HWID == nil {
+		if vcekProduct == snp.Turin {
+			vt.HWID = chip[:8]
+		} else {
+			vt.HWID = chip[:]
+		}
+	}
+	if vt.TCB == (snp.TCBParts{}) {
+		vt.TCB = reported
+	}
+	if vt.Key == nil {
+		vt.Key = VCEKKey(p)
+	}
+	vcekDER, err := chain.IssueVCEK(vt)
+	if err != nil {
+		return nil, err
+	}
+
+	// Runtime data.
+	rd := b.RuntimeData
+	if rd == nil {
+		if rd, err = b.runtimeData(version, nonce); err != nil {
+			return nil, err
+		}
+	}
+
+	// SNP report.
+	var reportData [64]byte
+	digest := sha256.Sum256(rd)
+	copy(reportData[:32], digest[:])
+	copy(reportData[32:], b.ReportDataTail[:])
+	policy := b.Policy
+	if policy == 0 {
+		policy = DefaultPolicy
+	}
+	opts := []fakeamd.ReportOption{
+		fakeamd.WithVMPL(b.VMPL),
+		fakeamd.WithPolicy(policy),
+		fakeamd.WithChipID(chip),
+		fakeamd.WithReportedTCB(uint64(snp.ComposeTCB(p, reported))),
+		fakeamd.WithCurrentTCB(uint64(snp.ComposeTCB(p, current))),
+	}
+	if b.Measurement != nil {
+		opts = append(opts, fakeamd.WithMeasurement(*b.Measurement))
+	}
+	report := fakeamd.NewReport(reportData, opts...)
+	le := binary.LittleEndian
+	le.PutUint64(report[0x1E0:], uint64(snp.ComposeTCB(p, committed)))
+	le.PutUint64(report[0x1F0:], uint64(snp.ComposeTCB(p, launch)))
+	rv := b.ReportVersion
+	if rv == 0 {
+		rv = 3
+	}
+	le.PutUint32(report[0x00:], rv)
+	cpuid := cpuidOf(p)
+	if b.CPUID != nil {
+		cpuid = *b.CPUID
+	}
+	if rv < 3 {
+		cpuid = [3]byte{}
+	}
+	copy(report[0x188:0x18B], cpuid[:])
+	if b.MutateReport != nil {
+		b.MutateReport(report)
+	}
+	rk := b.ReportKey
+	if rk == nil {
+		rk = vt.Key
+	}
+	if err := fakeamd.SignReport(report, rk); err != nil {
+		return nil, err
+	}
+
+	// HCL report.
+	size := b.HCLSize
+	if size == 0 {
+		size = DefaultHCLSize
+	}
+	if min := hcl.RuntimeDataOffset + len(rd); size < min {
+		size = min
+	}
+	blob, err := hcl.Build(hcl.ReportTypeSNP, report, rd, size)
+	if err != nil {
+		return nil, err
+	}
+	if b.MutateHCL != nil {
+		blob = b.MutateHCL(blob)
+	}
+
+	// Quote.
+	q, err := b.quote(nonce)
+	if err != nil {
+		return nil, err
+	}
+
+	ev := &evidence.Evidence{Version: version, Quote: *q, HCLReport: blob}
+	if b.VCEKDER != nil {
+		ev.VCEK = b.VCEKDER
+	} else if !b.OmitVCEK {
+		ev.VCEK = vcekDER
+	}
+	js, err := ev.Encode()
+	if err != nil {
+		return nil, err
+	}
+	return &Evidence{
+		Evidence:    ev,
+		JSON:        js,
+		Nonce:       nonce,
+		Product:     p,
+		Report:      report,
+		RuntimeData: rd,
+		VCEKDER:     vcekDER,
+		Chain:       chain,
+		ChipID:      chip,
+		ReportedTCB: reported,
+	}, nil
+}
+
+// MustBuild is Build that panics on error.
+func (b *Builder) MustBuild() *Evidence {
+	e, err := b.Build()
+	if err != nil {
+		panic(err)
+	}
+	return e
+}
+
+func (b *Builder) runtimeData(version int, nonce []byte) ([]byte, error) {
+	ak, ek := b.AK, b.EK
+	if ak == nil {
+		ak = AKKey()
+	}
+	if ek == nil {
+		ek = EKKey()
+	}
+	var keys []hcl.JWK
+	akJWK := hcl.NewRSAJWK(hcl.KidAK, []string{"sign"}, &ak.PublicKey)
+	ekJWK := hcl.NewRSAJWK(hcl.KidEK, []string{"encrypt"}, &ek.PublicKey)
+	if !b.OmitAK {
+		keys = append(keys, akJWK)
+	}
+	if !b.OmitEK {
+		if b.EKFirst {
+			keys = append([]hcl.JWK{ekJWK}, keys...)
+		} else {
+			keys = append(keys, ekJWK)
+		}
+	}
+	rd := hcl.RuntimeData{Keys: keys, VMConfig: b.VMConfig}
+	if rd.VMConfig == nil {
+		rd.VMConfig = DefaultVMConfig()
+	}
+	if !b.OmitUserData {
+		ud := b.UserData
+		if ud == nil {
+			ud = make([]byte, hcl.UserDataSize)
+			if version == 2 {
+				copy(ud, nonce)
+			}
+		}
+		rd.UserData = ud
+	}
+	return json.Marshal(rd)
+}
+
+// quote builds and signs the TPMS_ATTEST.
+func (b *Builder) quote(nonce []byte) (*quote.Quote, error) {
+	ak := b.AK
+	if ak == nil {
+		ak = AKKey()
+	}
+	pcrs := b.PCRs
+	if pcrs == nil {
+		pcrs = DefaultPCRs()
+	}
+	sel := b.PCRSelect
+	if sel == nil {
+		sel = make([]int, 24)
+		for i := range sel {
+			sel[i] = i
+		}
+	}
+	digestOver := b.DigestPCRs
+	if digestOver == nil {
+		digestOver = sel
+	}
+	bank := b.PCRBank
+	if bank == 0 {
+		bank = AlgSHA256
+	}
+	extra := b.ExtraData
+	if extra == nil {
+		extra = quote.ExpectedExtraData(nonce)
+	}
+	h := sha256.New()
+	for _, i := range digestOver {
+		if i < 0 || i >= len(pcrs) {
+			return nil, fmt.Errorf("testev: PCR %d hashed but not supplied", i)
+		}
+		h.Write(pcrs[i])
+	}
+	var bitmap [3]byte
+	for _, i := range sel {
+		if i < 0 || i >= 24 {
+			return nil, fmt.Errorf("testev: PCR %d cannot be selected", i)
+		}
+		bitmap[i/8] |= 1 << (i % 8)
+	}
+	akDER, err := x509.MarshalPKIXPublicKey(&ak.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	name := sha256.Sum256(akDER)
+	a := AttestQuote{
+		QualifiedSigner: append([]byte{0x00, 0x0B}, name[:]...),
+		ExtraData:       extra,
+		Clock:           0x359bae,
+		ResetCount:      2,
+		FirmwareVersion: 0x2020031200120003,
+		Bank:            bank,
+		Bitmap:          bitmap[:],
+		PCRDigest:       h.Sum(nil),
+	}
+	msg := a.Marshal()
+	if b.MutateQuote != nil {
+		msg = b.MutateQuote(msg)
+	}
+	key := b.QuoteKey
+	if key == nil {
+		key = ak
+	}
+	sig, err := SignQuote(key, msg)
+	if err != nil {
+		return nil, err
+	}
+	return &quote.Quote{Message: msg, Signature: sig, PCRs: pcrs}, nil
+}
+
+// AttestQuote is a TPMS_ATTEST of type TPM_ST_ATTEST_QUOTE with one PCR
+// selection, in the fields a test may want to set.
+type AttestQuote struct {
+	QualifiedSigner []byte // TPM2B_NAME content
+	ExtraData       []byte // the nonce
+	Clock           uint64
+	ResetCount      uint32
+	RestartCount    uint32
+	Safe            bool
+	FirmwareVersion uint64
+	Bank            uint16 // hash algorithm of the selection
+	Bitmap          []byte // pcrSelect bitmap (3 bytes for 24 PCRs)
+	PCRDigest       []byte
+}
+
+// Marshal returns the TPM wire form (big-endian) of a.
+func (a *AttestQuote) Marshal() []byte {
+	var m []byte
+	be := binary.BigEndian
+	tpm2b := func(b []byte) {
+		m = be.AppendUint16(m, uint16(len(b)))
+		m = append(m, b...)
+	}
+	m = be.AppendUint32(m, quote.GeneratedValue)
+	m = be.AppendUint16(m, quote.TagAttestQuote)
+	tpm2b(a.QualifiedSigner)
+	tpm2b(a.ExtraData)
+	m = be.AppendUint64(m, a.Clock)
+	m = be.AppendUint32(m, a.ResetCount)
+	m = be.AppendUint32(m, a.RestartCount)
+	if a.Safe {
+		m = append(m, 1)
+	} else {
+		m = append(m, 0)
+	}
+	m = be.AppendUint64(m, a.FirmwareVersion)
+	m = be.AppendUint32(m, 1) // one TPMS_PCR_SELECTION
+	m = be.AppendUint16(m, a.Bank)
+	m = append(m, byte(len(a.Bitmap)))
+	m = append(m, a.Bitmap...)
+	tpm2b(a.PCRDigest)
+	return m
+}
+
+// SignQuote signs msg with key as the vTPM's AK does: RSASSA-PKCS1-v1_5
+// over SHA-256.
+func SignQuote(key *rsa.PrivateKey, msg []byte) ([]byte, error) {
+	d := sha256.Sum256(msg)
+	return rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, d[:])
+}
