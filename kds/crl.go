@@ -26,6 +26,7 @@ type crlEntry struct {
 // CertChain returns the product's ASK and ARK from KDS (/vcek/v1/{product}/cert_chain)
 // or the caches. The ARK must equal the pinned ARK byte for byte and the ASK must be
 // signed by it and valid now; otherwise the chain is neither cached nor returned.
+// The returned Chain is shared with other callers and must not be modified.
 func (c *Client) CertChain(ctx context.Context, product string) (*Chain, error) {
 	line, err := ProductLine(product)
 	if err != nil {
@@ -137,7 +138,8 @@ func (c *Client) parseChain(b []byte, pinned *x509.Certificate) (*Chain, error) 
 // CRL returns the product's certificate revocation list from KDS
 // (/vcek/v1/{product}/crl) or the caches. A CRL is used only if it is signed by the
 // pinned ARK of the product, issued by it and not past its NextUpdate; it is cached
-// in memory and on disk until its NextUpdate.
+// in memory and on disk until its NextUpdate. A CRL past its NextUpdate is rejected,
+// whether cached or fetched. The returned list is shared and must not be modified.
 func (c *Client) CRL(ctx context.Context, product string) (*x509.RevocationList, error) {
 	line, err := ProductLine(product)
 	if err != nil {
