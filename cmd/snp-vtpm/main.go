@@ -93,9 +93,22 @@ func newRootCmd(g *globals) *cobra.Command {
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "print diagnostics on stderr")
 	pf.BoolVar(&g.emulate, "emulate", false, "run against the built-in emulated Azure CVM instead of a real vTPM (cgo builds only)")
 	pf.StringVar(&g.tpmPath, "tpm", "/dev/tpmrm0", "path of the TPM device")
+	var printReportFlag bool
+	root.Flags().BoolVarP(&printReportFlag, "print", "p", false, `read, validate and print the SEV-SNP report (same as "report -p")`)
+	root.RunE = func(cmd *cobra.Command, args []string) error {
+		if !printReportFlag {
+			return cmd.Help()
+		}
+		o := defaultReportOpts()
+		o.print = true
+		return runReport(cmd.Context(), g, o)
+	}
 
 	root.AddCommand(
 		newVerifyCmd(g),
+		newReportCmd(g),
+		newQuoteCmd(g),
+		newEvidenceCmd(g),
 	)
 	return root
 }

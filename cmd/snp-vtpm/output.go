@@ -20,9 +20,13 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
+// claimRow is one extra "name value" line of printClaims.
+type claimRow struct{ name, value string }
+
 // printClaims writes verified claims in a readable form. full adds every
-// report field (the -p output).
-func printClaims(w io.Writer, title string, c *verify.Claims, full bool) {
+// report field (the -p output). extra rows are printed after the claims,
+// before the closing emulated banner.
+func printClaims(w io.Writer, title string, c *verify.Claims, full bool, extra ...claimRow) {
 	if c.Emulated {
 		fmt.Fprintln(w, emulatedBanner)
 	}
@@ -82,6 +86,9 @@ func printClaims(w io.Writer, title string, c *verify.Claims, full bool) {
 		for _, i := range idx {
 			row(fmt.Sprintf("pcr %d", i), "%s", c.PCRs[i])
 		}
+	}
+	for _, r := range extra {
+		row(r.name, "%s", r.value)
 	}
 	if c.Emulated {
 		fmt.Fprintln(w, emulatedBanner)

@@ -1,0 +1,20 @@
+//go:build cgo
+
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/snp-vtpm/snp-vtpm/emulator"
+)
+
+// openEmulated starts the emulated Azure CVM (TPM simulator, fake
+// paravisor, fake IMDS) of package emulator.
+func openEmulated(ctx context.Context, g *globals) (*platform, error) {
+	cvm, err := emulator.Start(ctx, &emulator.Options{Logger: g.logger()})
+	if err != nil {
+		return nil, fmt.Errorf("starting the emulated CVM: %w", err)
+	}
+	return &platform{tpm: cvm.TPM(), imdsURL: cvm.IMDSURL(), emulated: true, close: cvm.Close}, nil
+}

@@ -1,0 +1,17 @@
+//go:build !cgo
+
+package main
+
+import (
+	"context"
+	"errors"
+)
+
+// errNoEmulator is returned for --emulate by binaries built without cgo:
+// the emulated CVM needs the cgo TPM simulator, which release builds leave out.
+var errNoEmulator = errors.New("this binary was built without cgo: --emulate is not available; build with CGO_ENABLED=1 (go run ./cmd/snp-vtpm --emulate ...)")
+
+// openEmulated fails: this build has no emulator.
+func openEmulated(ctx context.Context, g *globals) (*platform, error) {
+	return nil, errNoEmulator
+}

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/snp-vtpm/snp-vtpm/attester"
+	"github.com/snp-vtpm/snp-vtpm/quote"
+)
+
+func newEvidenceCmd(g *globals) *cobra.Command {
+	var (
+		nonce nonceFlags
+		fresh bool
+		out   string
+	)
+	cmd := &cobra.Command{
+		Use:   "evidence (--nonce TEXT | --nonce-hex HEX) [--fresh] [-o FILE]",
+		Short: "Gather evidence (HCL report, quote, PCRs, VCEK) for a verifier's nonce",
+		Long: `Gather attestation evidence on this CVM for the nonce a verifier issued and write it
+as JSON (standard output by default): the HCL report, a TPM quote by the attestation key
+over PCRs 0-23 with the nonce as qualifying data, the PCR values and the VCEK from Azure
+IMDS (so the evidence verifies offline). "snp-vtpm verify --nonce ... FILE" checks it on
+any machine; emulated evidence (--emulate) needs "verify --trust-emulated".
+
+Nonces up to 48 bytes are quoted as they are; longer nonces are quoted as their SHA-256
+(the Azure vTPM rejects longer qualifying data). Verifiers apply the same rule.
+
+--fresh first refreshes the HCL report with the (possibly hashed) nonce as user data and
+writes evidence version 2, the Confidential Containers "v2" format: the verifier then also
+checks that the runtime data's user-data starts with the nonce. Without --fresh the boot-time
+report is used and the evidence is version 1 (the same JSON shape, "version":1);
+freshness then comes from the quote alone.
+
+Exit status: 0 written, 1 device, I/O or usage error.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			n, err := nonce.value()
+			if err != nil {
+				return err
+			}
+			if n == nil {
+				return errors.New("a nonce is required: --nonce TEXT or --nonce-hex HEX (the value the verifier issued)")
+			}
+			return runEvidence(cmd.Context(), g, n, fresh, out)
+		},
+	}
+	nonce.register(cmd.Flags(), "the nonce the verifier issued")
+	cmd.Flags().BoolVar(&fresh, "fresh", false, "refresh the HCL report with the nonce first and write version 2 evidence")
+	cmd.Flags().StringVarP(&out, "output", "o", "-", `write the evidence to this file ("-": standard output)`)
+	return cmd
+}
+
+func runEvidence(ctx context.Context, g *globals, nonce []byte, fresh bool, out string) error {
+	p, err := openPlatform(ctx, g)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := p.Close(); err != nil {
+			g.logger().Warn("closing the TPM", "err", err)
+		}
+	}()
+	if len(nonce) > quote.MaxQualifyingData {
+		fmt.Fprintf(g.stderr, "note: the nonce is %d bytes (> %d): the quote carries its SHA-256\n", len(nonce), quote.MaxQualifyingData)
+	}
+	ev, err := p.attester(g).Evidence(ctx, nonce, fresh)
+	if err != nil {
+		return err
+	}
+	data, err := ev.Encode()
+	if err != nil {
+		return fmt.Errorf("encoding the evidence: %w", err)
+	}
+	if p.emulated {
+		data = markEmulated(data)
+	}
+	data = append(data, '\n')
+	if out == "" || out == "-" {
+		if _, err := g.stdout.Write(data); err != nil {
+			return err
+		}
+	} else if err := os.WriteFile(out, data, 0o644); err != nil {
+		return err
+	}
+	what := fmt.Sprintf("evidence version %d", ev.Version)
+	switch ev.Version {
+	case attester.VersionFreshReport:
+		what += " (report refreshed with the nonce)"
+	default:
+		what += " (boot-time report; freshness from the quote)"
+	}
+	if ev.VCEK == nil {
+		what += ", without VCEK (the verifier fetches it from AMD KDS)"
+	} else {
+		what += ", with VCEK"
+	}
+	if out != "" && out != "-" {
+		what += " written to " + out
+	}
+	if p.emulated {
+		what = "EMULATED " + what
+	}
+	fmt.Fprintln(g.stderr, what)
+	return nil
+}
+
+// markEmulated adds "emulated":true to encoded evidence. The field is
+// information for humans: verifiers ignore unknown fields and decide
+// whether evidence is emulated from the chain that signed it.
+func markEmulated(data []byte) []byte {
+	if !bytes.HasPrefix(data, []byte("{")) {
+		return data
+	}
+	return append([]byte(`{"emulated":true,`), data[1:]...)
+}

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/google/go-tpm/tpm2/transport"
+
+	"github.com/snp-vtpm/snp-vtpm/attester"
+	"github.com/snp-vtpm/snp-vtpm/imds"
+	"github.com/snp-vtpm/snp-vtpm/vtpm"
+)
+
+// platform is where the CLI gathers evidence: the real vTPM and Azure IMDS,
+// or the emulated Azure CVM (--emulate).
+type platform struct {
+	tpm      transport.TPM
+	imdsURL  string
+	emulated bool
+	close    func() error
+}
+
+// openPlatform opens the emulated CVM when --emulate is given (printing the
+// emulated banner on stderr), the TPM device --tpm otherwise. The caller
+// must call Close.
+func openPlatform(ctx context.Context, g *globals) (*platform, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if g.emulate {
+		p, err := openEmulated(ctx, g)
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintln(g.stderr, emulatedBanner)
+		return p, nil
+	}
+	t, err := vtpm.Open(g.tpmPath)
+	if err != nil {
+		if errors.Is(err, vtpm.ErrNoDevice) {
+			return nil, fmt.Errorf("%w\n(this command runs inside an Azure Confidential VM; elsewhere try --emulate)", err)
+		}
+		return nil, err
+	}
+	g.logger().Debug("opened TPM", "path", g.tpmPath)
+	return &platform{tpm: t, imdsURL: imds.DefaultURL, close: t.Close}, nil
+}
+
+// Close releases the TPM (and stops the emulated CVM).
+func (p *platform) Close() error {
+	if p == nil || p.close == nil {
+		return nil
+	}
+	return p.close()
+}
+
+// attester returns an attester on the platform's TPM that takes the VCEK
+// from the platform's IMDS.
+func (p *platform) attester(g *globals) *attester.Attester {
+	return &attester.Attester{
+		TPM:    p.tpm,
+		IMDS:   &imds.Client{URL: p.imdsURL, Logger: g.logger()},
+		Logger: g.logger(),
+	}
+}
+
+// logger returns the CLI's logger (set before any command runs), or one
+// that discards everything.
+func (g *globals) logger() *slog.Logger {
+	if g.log != nil {
+		return g.log
+	}
+	return slog.New(slog.DiscardHandler)
+}

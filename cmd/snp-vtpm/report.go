@@ -1,0 +1,293 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/snp-vtpm/snp-vtpm/hcl"
+	"github.com/snp-vtpm/snp-vtpm/verify"
+	"github.com/snp-vtpm/snp-vtpm/vtpm"
+)
+
+// reportOpts are the flags of the report command (and of the root's -p).
+type reportOpts struct {
+	print    bool
+	userData string
+	jsonOut  bool
+	file     string
+	vcekFile string
+	trust    trustFlags
+}
+
+func (o *reportOpts) register(fs *pflag.FlagSet) {
+	fs.BoolVarP(&o.print, "print", "p", false, "print every field of the validated report")
+	fs.StringVar(&o.userData, "user-data", "", "refresh the report first with this user data (hex, 1..64 bytes; vTPM only)")
+	fs.BoolVar(&o.jsonOut, "json", false, "print the validated claims as JSON")
+	fs.StringVarP(&o.file, "file", "f", "", "validate a stored HCL report or raw 1184-byte SNP report instead of reading the vTPM")
+	fs.StringVar(&o.vcekFile, "vcek", "", "VCEK (PEM or DER) for -f; default: fetched from AMD KDS unless --offline")
+	o.trust.register(fs)
+}
+
+// defaultReportOpts returns the report command's flag defaults, as the root
+// command's -p uses them.
+func defaultReportOpts() *reportOpts {
+	o := &reportOpts{}
+	o.register(pflag.NewFlagSet("report", pflag.ContinueOnError))
+	return o
+}
+
+func newReportCmd(g *globals) *cobra.Command {
+	o := &reportOpts{}
+	cmd := &cobra.Command{
+		Use:   "report [-p] [--user-data HEX] [--json] [-f FILE [--vcek FILE]]",
+		Short: "Read the SEV-SNP report from the vTPM, validate it and print it",
+		Long: `Read the HCL report (SNP report + runtime data) from the vTPM, get the VCEK from
+Azure IMDS, validate the report against the pinned AMD roots (chain, signature, chip id,
+TCB, guest policy, runtime-data binding) and print it: a summary, every field with -p,
+or the claims as JSON with --json. "snp-vtpm -p" is the same as "snp-vtpm report -p".
+
+--user-data HEX first asks the paravisor for a fresh report carrying HEX (1..64 bytes,
+zero-padded to 64) in its runtime data.
+
+-f FILE validates a stored HCL report, or a raw 1184-byte SNP report, instead: against
+--vcek FILE (PEM: the first CERTIFICATE block, or DER), or a VCEK fetched from AMD KDS.
+
+A report alone proves no freshness: use "evidence" and "verify" for that.
+With --emulate the emulated CVM's fake AMD chain is trusted and every output says EMULATED.
+
+Exit status: 0 valid, 2 rejected (stderr names the failed check), 1 device, I/O or usage error.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runReport(cmd.Context(), g, o)
+		},
+	}
+	o.register(cmd.Flags())
+	return cmd
+}
+
+// runReport is the report command.
+func runReport(ctx context.Context, g *globals, o *reportOpts) error {
+	var userData []byte
+	if o.userData != "" {
+		b, err := hex.DecodeString(o.userData)
+		if err != nil {
+			return fmt.Errorf("--user-data: %w", err)
+		}
+		if len(b) == 0 || len(b) > vtpm.UserDataSize {
+			return fmt.Errorf("--user-data: %d bytes, want 1..%d", len(b), vtpm.UserDataSize)
+		}
+		userData = b
+	}
+	if o.file != "" {
+		if userData != nil {
+			return errors.New("--user-data refreshes the report in the vTPM; it cannot be used with -f")
+		}
+		return reportFromFile(ctx, g, o)
+	}
+	if o.vcekFile != "" {
+		return errors.New("--vcek is for -f FILE; the vTPM's VCEK comes from Azure IMDS")
+	}
+
+	p, err := openPlatform(ctx, g)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := p.Close(); err != nil {
+			g.logger().Warn("closing the TPM", "err", err)
+		}
+	}()
+	att := p.attester(g)
+	blob, err := att.Report(ctx, userData)
+	if err != nil {
+		return err
+	}
+	vcek, err := att.VCEKFor(ctx, blob)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		g.logger().Warn("no usable VCEK from IMDS; falling back to AMD KDS", "err", err)
+		vcek = nil
+	}
+	trust := o.trust
+	if p.emulated {
+		trust.trustEmulated = true
+	}
+	opts, _, err := trust.options(ctx, g, p.imdsURL)
+	if err != nil {
+		return err
+	}
+	claims, err := verify.Report(ctx, blob, vcek, opts)
+	if err != nil {
+		return reportRejected(g, o, err, p.emulated)
+	}
+	if vcek != nil {
+		claims.VCEKSource = "Azure IMDS"
+	}
+	source := "vTPM NV 0x01400001"
+	if userData != nil {
+		source += " (refreshed with user data)"
+	}
+	return printReport(g, o, source, blob, claims)
+}
+
+// reportFromFile validates a stored HCL or SNP report.
+func reportFromFile(ctx context.Context, g *globals, o *reportOpts) error {
+	blob, err := readInput(o.file, os.Stdin)
+	if err != nil {
+		return err
+	}
+	var vcek []byte
+	if o.vcekFile != "" {
+		data, err := readInput(o.vcekFile, os.Stdin)
+		if err != nil {
+			return err
+		}
+		if vcek, err = certificateDER(data); err != nil {
+			return fmt.Errorf("--vcek %s: %w", o.vcekFile, err)
+		}
+	}
+	opts, _, err := o.trust.options(ctx, g, "")
+	if err != nil {
+		return err
+	}
+	claims, err := verify.Report(ctx, blob, vcek, opts)
+	if err != nil {
+		return reportRejected(g, o, err, o.trust.trustEmulated)
+	}
+	return printReport(g, o, o.file, blob, claims)
+}
+
+// reportRejected prints a failed validation (as JSON with --json) and
+// classifies the error: a *verify.Error exits with code 2.
+func reportRejected(g *globals, o *reportOpts, err error, emulated bool) error {
+	var verr *verify.Error
+	if !errors.As(err, &verr) {
+		return err
+	}
+	if o.jsonOut {
+		out := map[string]any{"valid": false, "check": verr.Check, "error": verr.Err.Error()}
+		if emulated {
+			out["emulated"] = true
+		}
+		_ = writeJSON(g.stdout, out)
+	}
+	return rejected(err)
+}
+
+// certificateDER returns the first CERTIFICATE block of PEM data, or data
+// itself when it is not PEM (DER).
+func certificateDER(data []byte) ([]byte, error) {
+	rest := data
+	sawPEM := false
+	for {
+		var b *pem.Block
+		b, rest = pem.Decode(rest)
+		if b == nil {
+			break
+		}
+		sawPEM = true
+		if b.Type == "CERTIFICATE" {
+			return b.Bytes, nil
+		}
+	}
+	if sawPEM || strings.Contains(string(data), "-----BEGIN") {
+		return nil, errors.New("no CERTIFICATE block in the PEM file")
+	}
+	if len(data) == 0 {
+		return nil, errors.New("empty file")
+	}
+	return data, nil
+}
+
+// runtimeKey describes one key of the runtime data.
+type runtimeKey struct {
+	Kid    string   `json:"kid"`
+	Kty    string   `json:"kty"`
+	KeyOps []string `json:"key_ops,omitempty"`
+	Bits   int      `json:"bits,omitempty"`
+	// SHA256 is the SHA-256 of the key's modulus (big-endian bytes).
+	SHA256 string `json:"modulus_sha256,omitempty"`
+}
+
+// runtimeKeys lists the keys of an HCL report's runtime data (nil for a
+// bare SNP report or unparsable data; the report was validated already).
+func runtimeKeys(blob []byte) []runtimeKey {
+	r, err := hcl.Parse(blob)
+	if err != nil || r.RuntimeData == nil {
+		return nil
+	}
+	out := make([]runtimeKey, 0, len(r.RuntimeData.Keys))
+	for i := range r.RuntimeData.Keys {
+		k := &r.RuntimeData.Keys[i]
+		rk := runtimeKey{Kid: k.Kid, Kty: k.Kty, KeyOps: k.KeyOps}
+		if pub, err := k.RSAPublicKey(); err == nil {
+			rk.Bits = pub.N.BitLen()
+			sum := sha256.Sum256(pub.N.Bytes())
+			rk.SHA256 = hex.EncodeToString(sum[:])
+		}
+		out = append(out, rk)
+	}
+	return out
+}
+
+// printReport prints validated claims as --json, -p or a summary asks.
+func printReport(g *globals, o *reportOpts, source string, blob []byte, c *verify.Claims) error {
+	keys := runtimeKeys(blob)
+	if o.jsonOut {
+		return writeJSON(g.stdout, struct {
+			*verify.Claims
+			Source          string       `json:"source"`
+			RuntimeDataKeys []runtimeKey `json:"runtime_data_keys,omitempty"`
+		}{c, source, keys})
+	}
+	title := "VALID SNP REPORT"
+	if c.Emulated {
+		title = "VALID SNP REPORT (EMULATED CHAIN, NOT AMD)"
+	}
+	title += " from " + source
+	if !o.print {
+		printClaims(g.stdout, title, c, false)
+		fmt.Fprintln(g.stdout, "  (a report alone proves no freshness; -p prints every field)")
+		return nil
+	}
+	var extra []claimRow
+	if vc := c.VMConfig; vc != nil {
+		extra = append(extra, claimRow{"tpm persisted", onOff(vc.TPMPersisted)})
+		if vc.RootCertThumbprint != "" {
+			extra = append(extra, claimRow{"root cert thumbprint", vc.RootCertThumbprint})
+		}
+	}
+	if c.AKPublic != nil {
+		sum := sha256.Sum256(c.AKPublic)
+		extra = append(extra, claimRow{"ak public sha256", hex.EncodeToString(sum[:])})
+	}
+	for _, k := range keys {
+		v := k.Kty
+		if k.Bits > 0 {
+			v += fmt.Sprintf("-%d", k.Bits)
+		}
+		if len(k.KeyOps) > 0 {
+			v += " [" + strings.Join(k.KeyOps, ",") + "]"
+		}
+		if k.SHA256 != "" {
+			v += " modulus sha256 " + k.SHA256
+		}
+		extra = append(extra, claimRow{"key " + k.Kid, v})
+	}
+	if c.VMConfig != nil && c.UserData == nil {
+		extra = append(extra, claimRow{"user data", "(none: the report was never refreshed)"})
+	}
+	printClaims(g.stdout, title, c, true, extra...)
+	return nil
+}
