@@ -34,7 +34,7 @@ var (
 // one of the package's sentinel errors.
 type FormatError struct {
 	// Field is the JSON path of the failing field, e.g. "tpm_quote.pcrs[3]",
-	// "hcl_report", or "evidence" for the document as a whole.
+	// "hcl_report", or "document" for the input as a whole.
 	Field string
 	// Err says what is wrong with it.
 	Err error

@@ -52,21 +52,85 @@ type Evidence struct {
 	TDQuote []byte
 }
 
-// wire is every top-level field of every format. Unknown fields are ignored.
+// wire is every known top-level field of every format, as raw JSON values
+// (sub-slices of the input; nil if absent or null).
 type wire struct {
-	Version   rawField   `json:"version"`
-	Quote     *wireQuote `json:"quote"`     // v0
-	TPMQuote  *wireQuote `json:"tpm_quote"` // v0 TDX, v1, v2
-	Report    rawField   `json:"report"`    // v0
-	HCLReport rawField   `json:"hcl_report"`
-	VCEK      rawField   `json:"vcek"`
-	TDQuote   rawField   `json:"td_quote"`
+	Version   []byte
+	Quote     *wireQuote // v0
+	TPMQuote  *wireQuote // v0 TDX, v1, v2
+	Report    []byte     // v0
+	HCLReport []byte
+	VCEK      []byte
+	TDQuote   []byte
 }
 
 type wireQuote struct {
-	Signature rawField `json:"signature"`
-	Message   rawField `json:"message"`
-	PCRs      rawField `json:"pcrs"`
+	Signature []byte
+	Message   []byte
+	PCRs      []byte
+}
+
+// parseWire splits the top-level object into its known fields. Unknown
+// fields are ignored; a known field given twice is an error.
+func parseWire(b []byte) (*wire, error) {
+	var w wire
+	var seen [7]bool
+	err := walkObject(b, "document", func(key, val []byte) error {
+		var err error
+		switch string(key) {
+		case "version":
+			return setOnce(&w.Version, &seen[0], "version", val)
+		case "quote":
+			if seen[1] {
+				return fieldErr("quote", fmt.Errorf("%w: duplicate key", ErrBadJSON))
+			}
+			seen[1] = true
+			w.Quote, err = parseWireQuote(val, "quote")
+		case "tpm_quote":
+			if seen[2] {
+				return fieldErr("tpm_quote", fmt.Errorf("%w: duplicate key", ErrBadJSON))
+			}
+			seen[2] = true
+			w.TPMQuote, err = parseWireQuote(val, "tpm_quote")
+		case "report":
+			return setOnce(&w.Report, &seen[3], "report", val)
+		case "hcl_report":
+			return setOnce(&w.HCLReport, &seen[4], "hcl_report", val)
+		case "vcek":
+			return setOnce(&w.VCEK, &seen[5], "vcek", val)
+		case "td_quote":
+			return setOnce(&w.TDQuote, &seen[6], "td_quote", val)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &w, nil
+}
+
+// parseWireQuote splits a quote object; nil (JSON null) gives nil.
+func parseWireQuote(raw []byte, field string) (*wireQuote, error) {
+	if raw == nil {
+		return nil, nil
+	}
+	var q wireQuote
+	var seen [3]bool
+	err := walkObject(raw, field, func(key, val []byte) error {
+		switch string(key) {
+		case "signature":
+			return setOnce(&q.Signature, &seen[0], field+".signature", val)
+		case "message":
+			return setOnce(&q.Message, &seen[1], field+".message", val)
+		case "pcrs":
+			return setOnce(&q.PCRs, &seen[2], field+".pcrs", val)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &q, nil
 }
 
 // Decode reads evidence in any known format (see the package documentation):
@@ -78,25 +142,24 @@ type wireQuote struct {
 // signature or binding. Errors are [*FormatError].
 func Decode(b []byte) (*Evidence, error) {
 	if len(b) > MaxEvidenceSize {
-		return nil, fieldErr("evidence", fmt.Errorf("%w (%d > %d bytes)", ErrTooLarge, len(b), MaxEvidenceSize))
+		return nil, fieldErr("document", fmt.Errorf("%w (%d > %d bytes)", ErrTooLarge, len(b), MaxEvidenceSize))
 	}
-	var w wire
-	if err := json.Unmarshal(b, &w); err != nil {
-		var fe *FormatError
-		if errors.As(err, &fe) {
-			return nil, err
-		}
-		return nil, fieldErr("evidence", fmt.Errorf("%w: %v", ErrBadJSON, err))
+	if !json.Valid(b) {
+		return nil, fieldErr("document", fmt.Errorf("%w: %v", ErrBadJSON, jsonSyntaxError(b)))
+	}
+	w, err := parseWire(b)
+	if err != nil {
+		return nil, err
 	}
 	switch {
 	case w.Version != nil:
-		return decodeV1(&w)
+		return decodeV1(w)
 	case w.Quote != nil:
-		return decodeV0(&w)
+		return decodeV0(w)
 	case w.TPMQuote != nil:
-		return decodeV0TDX(&w)
+		return decodeV0TDX(w)
 	}
-	return nil, fieldErr("evidence", fmt.Errorf("%w: none of \"version\", \"quote\", \"tpm_quote\"", ErrUnknownFormat))
+	return nil, fieldErr("document", fmt.Errorf("%w: none of \"version\", \"quote\", \"tpm_quote\"", ErrUnknownFormat))
 }
 
 type presence struct {
@@ -343,7 +406,7 @@ func (e *Evidence) Encode() ([]byte, error) {
 	}
 	out = append(out, '}')
 	if len(out) > MaxEvidenceSize {
-		return nil, fieldErr("evidence", fmt.Errorf("%w (%d > %d bytes)", ErrTooLarge, len(out), MaxEvidenceSize))
+		return nil, fieldErr("document", fmt.Errorf("%w (%d > %d bytes)", ErrTooLarge, len(out), MaxEvidenceSize))
 	}
 	return out, nil
 }
@@ -392,14 +455,30 @@ func DecodeQuoteJSON(b []byte) (*quote.Quote, error) {
 	if len(b) > MaxEvidenceSize {
 		return nil, fieldErr("quote", fmt.Errorf("%w (%d > %d bytes)", ErrTooLarge, len(b), MaxEvidenceSize))
 	}
-	var w wireQuote
-	if err := json.Unmarshal(b, &w); err != nil {
-		return nil, fieldErr("quote", fmt.Errorf("%w: %v", ErrBadJSON, err))
+	if !json.Valid(b) {
+		return nil, fieldErr("quote", fmt.Errorf("%w: %v", ErrBadJSON, jsonSyntaxError(b)))
+	}
+	w, err := parseWireQuote(b, "quote")
+	if err != nil {
+		return nil, err
+	}
+	if w == nil {
+		return nil, fieldErr("quote", fmt.Errorf("%w: want an object", ErrBadJSON))
 	}
 	arrays := len(w.Message) > 0 && w.Message[0] == '['
-	q, err := decodeQuote(&w, "quote", arrays)
+	q, err := decodeQuote(w, "quote", arrays)
 	if err != nil {
 		return nil, err
 	}
 	return &q, nil
+}
+
+// jsonSyntaxError describes why b is not valid JSON (called only on the
+// error path, after json.Valid failed).
+func jsonSyntaxError(b []byte) error {
+	var v struct{}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	return errors.New("invalid JSON")
 }

@@ -9,17 +9,70 @@ import (
 	"fmt"
 )
 
-// rawField captures a JSON value as raw bytes (a sub-slice of the input,
-// valid only during Decode). A JSON null counts as absent.
-type rawField []byte
-
-// UnmarshalJSON implements json.Unmarshaler.
-func (r *rawField) UnmarshalJSON(b []byte) error {
-	if string(b) == "null" {
-		*r = nil
+// walkObject calls fn for each member of the JSON object raw, which must be
+// valid JSON (checked beforehand with json.Valid). Keys are compared exactly
+// (case-sensitively, escapes decoded), unlike encoding/json's case-folding
+// match. A null value is passed as nil. val is a sub-slice of raw.
+func walkObject(raw []byte, field string, fn func(key, val []byte) error) error {
+	i := skipWS(raw, 0)
+	if i >= len(raw) || raw[i] != '{' {
+		return fieldErr(field, fmt.Errorf("%w: want an object", ErrBadJSON))
+	}
+	i = skipWS(raw, i+1)
+	if i < len(raw) && raw[i] == '}' {
 		return nil
 	}
-	*r = b
+	for {
+		i = skipWS(raw, i)
+		if i >= len(raw) || raw[i] != '"' {
+			return fieldErr(field, fmt.Errorf("%w: want a key", ErrBadJSON))
+		}
+		kend, ok := skipString(raw, i)
+		if !ok {
+			return fieldErr(field, fmt.Errorf("%w: unterminated key", ErrBadJSON))
+		}
+		key, err := stringValue(raw[i:kend], field)
+		if err != nil {
+			return err
+		}
+		i = skipWS(raw, kend)
+		if i >= len(raw) || raw[i] != ':' {
+			return fieldErr(field, fmt.Errorf("%w: want ':'", ErrBadJSON))
+		}
+		i = skipWS(raw, i+1)
+		vend, ok := skipValue(raw, i)
+		if !ok {
+			return fieldErr(field, fmt.Errorf("%w: bad value", ErrBadJSON))
+		}
+		val := raw[i:vend]
+		if string(val) == "null" {
+			val = nil
+		}
+		if err := fn(key, val); err != nil {
+			return err
+		}
+		i = skipWS(raw, vend)
+		if i >= len(raw) {
+			return fieldErr(field, fmt.Errorf("%w: unterminated object", ErrBadJSON))
+		}
+		switch raw[i] {
+		case ',':
+			i++
+		case '}':
+			return nil
+		default:
+			return fieldErr(field, fmt.Errorf("%w: want ',' or '}'", ErrBadJSON))
+		}
+	}
+}
+
+// setOnce stores val into *dst, rejecting a second occurrence of the key.
+func setOnce(dst *[]byte, seen *bool, field string, val []byte) error {
+	if *seen {
+		return fieldErr(field, fmt.Errorf("%w: duplicate key", ErrBadJSON))
+	}
+	*seen = true
+	*dst = val
 	return nil
 }
 

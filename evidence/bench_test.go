@@ -1,0 +1,49 @@
+package evidence
+
+import "testing"
+
+func benchmarkDecode(b *testing.B, file string) {
+	in := readFile(b, file)
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Decode(in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecodeV0(b *testing.B) {
+	benchmarkDecode(b, "trustee-az-vtpm/az-snp-vtpm/evidence-v0.json")
+}
+
+func BenchmarkDecodeV1(b *testing.B) {
+	benchmarkDecode(b, "trustee-az-vtpm/az-snp-vtpm/evidence-v1.json")
+}
+
+func BenchmarkDecodeV0TDX(b *testing.B) {
+	benchmarkDecode(b, "trustee-az-vtpm/az-tdx-vtpm/evidence-v0.json")
+}
+
+func BenchmarkEncode(b *testing.B) {
+	e, err := Decode(readFile(b, "trustee-az-vtpm/az-snp-vtpm/evidence-v1.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := e.Encode(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecodeBincodeQuote(b *testing.B) {
+	in := readFile(b, "trustee-az-vtpm/az-snp-vtpm/quote.bin")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := DecodeBincodeQuote(in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

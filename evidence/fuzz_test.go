@@ -1,0 +1,77 @@
+package evidence
+
+import (
+	"testing"
+)
+
+func FuzzDecode(f *testing.F) {
+	for _, g := range goldens {
+		f.Add(readFile(f, g.file))
+	}
+	f.Add(readFile(f, "trustee-az-vtpm/az-snp-vtpm/tpm-quote-v1.json"))
+	f.Add(marshal(f, validV0(f)))
+	f.Add(marshal(f, validV0TDX()))
+	f.Add(marshal(f, validV1()))
+	f.Add([]byte(`{"version":2,"tpm_quote":{"signature":"00","message":"00","pcrs":[]},"hcl_report":"AA=="}`))
+	f.Add([]byte(`{"quote":{"signature":[1],"message":[2],"pcrs":[[0,0]]},"report":[1,2,3],"vcek":""}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		e, err := Decode(b)
+		if err != nil {
+			if e != nil {
+				t.Fatal("non-nil evidence with error")
+			}
+			return
+		}
+		if len(e.Quote.PCRs) > MaxPCRs || len(e.HCLReport) == 0 {
+			t.Fatal("limits not enforced")
+		}
+		for _, p := range e.Quote.PCRs {
+			if len(p) != PCRSize {
+				t.Fatal("bad PCR size accepted")
+			}
+		}
+		enc, err := e.Encode()
+		if err != nil {
+			t.Fatalf("Encode of decoded evidence: %v", err)
+		}
+		e2, err := Decode(enc)
+		if err != nil {
+			t.Fatalf("Decode(Encode(e)): %v", err)
+		}
+		if e.Version == 0 {
+			e.Version = 1
+		}
+		if !equalEvidence(e, e2) {
+			t.Fatal("round trip differs")
+		}
+	})
+}
+
+func FuzzDecodeBincodeQuote(f *testing.F) {
+	for _, p := range []string{
+		"azure-cvm-tooling/quote.bin",
+		"azure-cvm-tooling/az-cvm-vtpm-0.5.0/quote.bin",
+		"trustee-az-vtpm/az-snp-vtpm/quote.bin",
+		"trustee-az-vtpm/az-tdx-vtpm/quote.bin",
+	} {
+		f.Add(readFile(f, p))
+	}
+	q := quoteOf(testMsg, testSig, 3)
+	f.Add(bincode(&q, false))
+	f.Add(bincode(&q, true))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		q, err := DecodeBincodeQuote(b)
+		if err != nil {
+			return
+		}
+		if len(q.Signature) == 0 || len(q.Message) == 0 || len(q.PCRs) > MaxPCRs {
+			t.Fatal("limits not enforced")
+		}
+		for _, vec := range []bool{false, true} {
+			again, err := DecodeBincodeQuote(bincode(q, vec))
+			if err != nil || !equalQuote(q, again) {
+				t.Fatalf("re-encoding (vec=%v) does not round-trip: %v", vec, err)
+			}
+		}
+	})
+}
