@@ -1,0 +1,301 @@
+//go:build cgo
+
+package attester_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/snp-vtpm/snp-vtpm/attester"
+	"github.com/snp-vtpm/snp-vtpm/emulator"
+	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
+	"github.com/snp-vtpm/snp-vtpm/evidence"
+	"github.com/snp-vtpm/snp-vtpm/hcl"
+	"github.com/snp-vtpm/snp-vtpm/imds"
+	"github.com/snp-vtpm/snp-vtpm/quote"
+	"github.com/snp-vtpm/snp-vtpm/snp"
+	"github.com/snp-vtpm/snp-vtpm/verify"
+)
+
+// These tests run against the emulated Azure CVM. The TPM simulator is a
+// process-wide singleton, so TestMain starts one CVM for the whole package
+// and no test runs in parallel. They need cgo and never skip.
+
+// cvm is the package's emulated CVM, set by TestMain before any test runs.
+var cvm *emulator.CVM
+
+func TestMain(m *testing.M) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	c, err := emulator.Start(ctx, nil)
+	cancel()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "emulator.Start: %v\n", err)
+		os.Exit(1)
+	}
+	cvm = c
+	code := m.Run()
+	if err := c.Close(); err != nil {
+		fmt.Fprintf(os.Stderr, "emulator Close: %v\n", err)
+		if code == 0 {
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+func testCtx(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func newAttester() *attester.Attester {
+	return &attester.Attester{TPM: cvm.TPM(), IMDS: &imds.Client{URL: cvm.IMDSURL()}}
+}
+
+// emulatedOpts trusts the pinned AMD roots plus the emulated chain.
+func emulatedOpts(t *testing.T) *verify.Options {
+	t.Helper()
+	c, err := snp.ParseChainPEM(fakeamd.ChainPEM())
+	if err != nil {
+		t.Fatalf("ParseChainPEM: %v", err)
+	}
+	c.Source, c.Emulated = "emulated", true
+	return &verify.Options{Roots: snp.DefaultRoots().Add(c)}
+}
+
+// gather builds evidence and returns it encoded.
+func gather(t *testing.T, a *attester.Attester, nonce []byte, fresh bool) (*evidence.Evidence, []byte) {
+	t.Helper()
+	ev, err := a.Evidence(testCtx(t), nonce, fresh)
+	if err != nil {
+		t.Fatalf("Evidence(fresh=%v): %v", fresh, err)
+	}
+	data, err := ev.Encode()
+	if err != nil {
+		t.Fatalf("Encode: %v", err)
+	}
+	return ev, data
+}
+
+func wantCheck(t *testing.T, err error, check verify.Check) {
+	t.Helper()
+	var verr *verify.Error
+	if !errors.As(err, &verr) {
+		t.Fatalf("error = %v, want a *verify.Error with check %s", err, check)
+	}
+	if verr.Check != check {
+		t.Fatalf("failed check = %s (%v), want %s", verr.Check, verr.Err, check)
+	}
+	if !errors.Is(err, verify.ErrRejected) {
+		t.Fatalf("error %v does not match verify.ErrRejected", err)
+	}
+}
+
+func TestEvidenceVerifies(t *testing.T) {
+	nonce := []byte("relying-party-nonce-0123456789")
+	for _, tc := range []struct {
+		name        string
+		fresh       bool
+		wantVersion int
+	}{
+		{"fresh", true, attester.VersionFreshReport},
+		{"boot report", false, attester.VersionBootReport},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ev, data := gather(t, newAttester(), nonce, tc.fresh)
+			if ev.Version != tc.wantVersion {
+				t.Fatalf("Version = %d, want %d", ev.Version, tc.wantVersion)
+			}
+			if !bytes.Equal(ev.VCEK, fakeamd.VCEKDER()) {
+				t.Fatalf("evidence VCEK is not the emulated chip's VCEK from IMDS")
+			}
+			if len(ev.Quote.PCRs) != 24 {
+				t.Fatalf("%d PCRs, want 24", len(ev.Quote.PCRs))
+			}
+			claims, err := verify.Evidence(testCtx(t), data, nonce, emulatedOpts(t))
+			if err != nil {
+				t.Fatalf("verify.Evidence: %v", err)
+			}
+			if !claims.Emulated || claims.PinnedRoots {
+				t.Fatalf("claims: Emulated=%v PinnedRoots=%v, want true/false", claims.Emulated, claims.PinnedRoots)
+			}
+			if claims.EvidenceVersion != tc.wantVersion || claims.FreshReport != tc.fresh {
+				t.Fatalf("claims: version %d fresh %v, want %d %v", claims.EvidenceVersion, claims.FreshReport, tc.wantVersion, tc.fresh)
+			}
+			if !claims.NonceChecked || !bytes.Equal(claims.Nonce, nonce) {
+				t.Fatalf("claims nonce %x (checked %v), want %x", []byte(claims.Nonce), claims.NonceChecked, nonce)
+			}
+			if claims.VCEKSource != "evidence" {
+				t.Fatalf("VCEK source %q, want evidence", claims.VCEKSource)
+			}
+			if tc.fresh && !bytes.HasPrefix(claims.UserData, nonce) {
+				t.Fatalf("user-data %x does not start with the nonce", []byte(claims.UserData))
+			}
+
+			// Without the emulated roots the chain is not AMD's.
+			_, err = verify.Evidence(testCtx(t), data, nonce, nil)
+			wantCheck(t, err, verify.CheckVCEKChain)
+
+			// Another nonce is rejected.
+			_, err = verify.Evidence(testCtx(t), data, []byte("another nonce"), emulatedOpts(t))
+			wantCheck(t, err, verify.CheckNonce)
+		})
+	}
+}
+
+func TestLongNonceIsHashed(t *testing.T) {
+	nonce := bytes.Repeat([]byte{0xA5}, 100)
+	sum := sha256.Sum256(nonce)
+	for _, fresh := range []bool{true, false} {
+		t.Run(fmt.Sprintf("fresh=%v", fresh), func(t *testing.T) {
+			ev, data := gather(t, newAttester(), nonce, fresh)
+			a, err := quote.Parse(ev.Quote.Message)
+			if err != nil {
+				t.Fatalf("quote.Parse: %v", err)
+			}
+			if !bytes.Equal(a.ExtraData, sum[:]) {
+				t.Fatalf("extraData = %x, want SHA-256 of the nonce %x", a.ExtraData, sum)
+			}
+			claims, err := verify.Evidence(testCtx(t), data, nonce, emulatedOpts(t))
+			if err != nil {
+				t.Fatalf("verify.Evidence: %v", err)
+			}
+			if fresh && !bytes.HasPrefix(claims.UserData, sum[:]) {
+				t.Fatalf("user-data %x does not start with SHA-256(nonce)", []byte(claims.UserData))
+			}
+			// A nonce that differs in its length only is rejected.
+			_, err = verify.Evidence(testCtx(t), data, nonce[:99], emulatedOpts(t))
+			wantCheck(t, err, verify.CheckNonce)
+		})
+	}
+}
+
+// TestBootReportIsNotVersion2 shows why evidence without a refreshed report
+// must not claim version 2: the verifier then requires the user-data binding.
+func TestBootReportIsNotVersion2(t *testing.T) {
+	nonce := []byte("boot-report-nonce")
+	// Reset the user data to something else first, so that the boot-time
+	// report cannot carry this nonce by accident.
+	if _, err := newAttester().Report(testCtx(t), []byte("something else")); err != nil {
+		t.Fatalf("Report(user data): %v", err)
+	}
+	ev, _ := gather(t, newAttester(), nonce, false)
+	ev.Version = 2
+	data, err := ev.Encode()
+	if err != nil {
+		t.Fatalf("Encode: %v", err)
+	}
+	_, err = verify.Evidence(testCtx(t), data, nonce, emulatedOpts(t))
+	wantCheck(t, err, verify.CheckUserData)
+}
+
+func TestReport(t *testing.T) {
+	a := newAttester()
+	ud := []byte{1, 2, 3, 4, 5}
+	blob, err := a.Report(testCtx(t), ud)
+	if err != nil {
+		t.Fatalf("Report(user data): %v", err)
+	}
+	r, err := hcl.Parse(blob)
+	if err != nil {
+		t.Fatalf("hcl.Parse: %v", err)
+	}
+	want := make([]byte, 64)
+	copy(want, ud)
+	if r.RuntimeData == nil || !bytes.Equal(r.RuntimeData.UserData, want) {
+		t.Fatalf("refreshed report's user-data is not the padded user data")
+	}
+	again, err := a.Report(testCtx(t), nil)
+	if err != nil {
+		t.Fatalf("Report(nil): %v", err)
+	}
+	if !bytes.Equal(again, blob) {
+		t.Fatalf("Report(nil) after a refresh is not the refreshed report")
+	}
+	claims, err := verify.Report(testCtx(t), blob, fakeamd.VCEKDER(), emulatedOpts(t))
+	if err != nil {
+		t.Fatalf("verify.Report: %v", err)
+	}
+	if !bytes.Equal(claims.UserData, want) {
+		t.Fatalf("claims user data %x", []byte(claims.UserData))
+	}
+	if _, err := a.Report(testCtx(t), make([]byte, 65)); err == nil {
+		t.Fatalf("Report accepted 65 bytes of user data")
+	}
+	vcek, err := a.VCEKFor(testCtx(t), blob)
+	if err != nil || !bytes.Equal(vcek, fakeamd.VCEKDER()) {
+		t.Fatalf("VCEKFor = %d bytes, %v; want the emulated VCEK", len(vcek), err)
+	}
+}
+
+func TestQuote(t *testing.T) {
+	a := newAttester()
+	nonce := []byte("quote-nonce")
+	q, err := a.Quote(testCtx(t), nonce)
+	if err != nil {
+		t.Fatalf("Quote: %v", err)
+	}
+	parsed, err := quote.Parse(q.Message)
+	if err != nil {
+		t.Fatalf("quote.Parse: %v", err)
+	}
+	if !bytes.Equal(parsed.ExtraData, nonce) {
+		t.Fatalf("extraData %q, want %q", parsed.ExtraData, nonce)
+	}
+	if _, err := a.Quote(testCtx(t), nil); !errors.Is(err, attester.ErrNoNonce) {
+		t.Fatalf("Quote(nil) error = %v, want ErrNoNonce", err)
+	}
+}
+
+func TestWithoutIMDS(t *testing.T) {
+	nonce := []byte("no-imds")
+	a := &attester.Attester{TPM: cvm.TPM()}
+	ev, data := gather(t, a, nonce, true)
+	if ev.VCEK != nil {
+		t.Fatalf("evidence carries a VCEK without IMDS")
+	}
+	// Offline, without a VCEK in the evidence, verification cannot succeed.
+	_, err := verify.Evidence(testCtx(t), data, nonce, emulatedOpts(t))
+	wantCheck(t, err, verify.CheckVCEKMissing)
+	// A certificate source that supplies the VCEK makes it verify.
+	opts := emulatedOpts(t)
+	opts.VCEKGetter = verify.VCEKGetterFunc(func(ctx context.Context, r verify.VCEKRequest) ([]byte, error) {
+		der := fakeamd.VCEKDER()
+		return der, r.Validate(der)
+	})
+	claims, err := verify.Evidence(testCtx(t), data, nonce, opts)
+	if err != nil {
+		t.Fatalf("verify with a VCEK getter: %v", err)
+	}
+	if claims.VCEKSource != "fetched" {
+		t.Fatalf("VCEK source %q, want fetched", claims.VCEKSource)
+	}
+}
+
+func TestIMDSFailureGivesEvidenceWithoutVCEK(t *testing.T) {
+	// A closed port: IMDS fails, the evidence is still produced.
+	a := &attester.Attester{TPM: cvm.TPM(), IMDS: &imds.Client{URL: "http://127.0.0.1:1/metadata/THIM/amd/certification"}}
+	ev, _ := gather(t, a, []byte("imds down"), false)
+	if ev.VCEK != nil {
+		t.Fatalf("evidence carries a VCEK although IMDS failed")
+	}
+	if _, err := a.VCEK(testCtx(t)); err == nil {
+		t.Fatalf("VCEK() succeeded against a closed port")
+	}
+}
+
+func TestCancelledContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := newAttester().Evidence(ctx, []byte("n"), true); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Evidence with a cancelled context: %v, want context.Canceled", err)
+	}
+}
