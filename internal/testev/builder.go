@@ -154,8 +154,8 @@ type Builder struct {
 	EKFirst bool
 	// VMConfig is the vm-configuration (default DefaultVMConfig()).
 	VMConfig *hcl.VMConfiguration
-	// UserData is user-data (64 bytes); default the nonce zero-padded for v2
-	// and 64 zero bytes for v1.
+	// UserData is user-data (64 bytes); default for v2 the quoted nonce
+	// (quote.ExpectedExtraData) zero-padded, for v1 64 zero bytes.
 	UserData []byte
 	// OmitUserData leaves user-data out of the runtime data.
 	OmitUserData bool
@@ -437,7 +437,7 @@ func (b *Builder) runtimeData(version int, nonce []byte) ([]byte, error) {
 		if ud == nil {
 			ud = make([]byte, hcl.UserDataSize)
 			if version == 2 {
-				copy(ud, nonce)
+				copy(ud, quote.ExpectedExtraData(nonce))
 			}
 		}
 		rd.UserData = ud
