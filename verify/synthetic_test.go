@@ -333,7 +333,9 @@ func TestSyntheticPolicy(t *testing.T) {
 	pcrs := testev.DefaultPCRs()
 	m := sha512.Sum384([]byte("another measurement"))
 	def := sha512.Sum384([]byte("snp-vtpm emulated guest launch measurement (not a real measurement)"))
-	pol := func(f func(p *verify.Policy)) func(o *verify.Options) { return func(o *verify.Options) { f(&o.Policy) } }
+	pol := func(f func(p *verify.Policy)) func(o *verify.Options) {
+		return func(o *verify.Options) { f(&o.Policy) }
+	}
 	runSynth(t, []synthCase{
 		{name: "min TCB met", opts: pol(func(p *verify.Policy) { p.MinTCB = tcbp(testev.DefaultTCB(snp.Milan)) })},
 		{name: "min TCB: microcode below", opts: pol(func(p *verify.Policy) { p.MinTCB = milanTCB(func(p *snp.TCBParts) { p.Microcode++ }) }), want: verify.CheckMinTCB},
