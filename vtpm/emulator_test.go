@@ -466,3 +466,58 @@ func TestConcurrentUse(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// pcrChanger extends PCR 16 before the first `times` PCR_Read commands,
+// simulating a measurement landing between the quote and the PCR read.
+type pcrChanger struct {
+	tpm    transport.TPM
+	times  int
+	quotes int
+}
+
+func (p *pcrChanger) Send(cmd []byte) ([]byte, error) {
+	if len(cmd) >= 10 {
+		switch tpm2.TPMCC(binary.BigEndian.Uint32(cmd[6:10])) {
+		case tpm2.TPMCCQuote:
+			p.quotes++
+		case tpm2.TPMCCPCRRead:
+			if p.times > 0 {
+				p.times--
+				_, err := tpm2.PCRExtend{
+					PCRHandle: tpm2.AuthHandle{Handle: 16, Auth: tpm2.PasswordAuth(nil)},
+					Digests:   tpm2.TPMLDigestValues{Digests: []tpm2.TPMTHA{{HashAlg: tpm2.TPMAlgSHA256, Digest: make([]byte, 32)}}},
+				}.Execute(p.tpm)
+				if err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	return p.tpm.Send(cmd)
+}
+
+func TestQuotePCRsChanging(t *testing.T) {
+	cvm := startCVM(t)
+	ctx := testCtx(t)
+	ak, err := vtpm.AKPublic(ctx, cvm.TPM())
+	if err != nil {
+		t.Fatal(err)
+	}
+	once := &pcrChanger{tpm: cvm.TPM(), times: 1}
+	q, err := vtpm.Quote(ctx, once, []byte("challenge"))
+	if err != nil {
+		t.Fatalf("Quote with one PCR change: %v", err)
+	}
+	if once.quotes != 2 {
+		t.Errorf("%d quotes, want 2 (one retry)", once.quotes)
+	}
+	checkQuote(t, q, ak, []byte("challenge"))
+
+	always := &pcrChanger{tpm: cvm.TPM(), times: 1000}
+	if _, err := vtpm.Quote(ctx, always, []byte("challenge")); !errors.Is(err, vtpm.ErrPCRsChanged) {
+		t.Fatalf("Quote with PCRs always changing: %v, want ErrPCRsChanged", err)
+	}
+	if always.quotes != 3 {
+		t.Errorf("%d quotes, want 3", always.quotes)
+	}
+}
