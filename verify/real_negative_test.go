@@ -1,0 +1,382 @@
+package verify_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/snp-vtpm/snp-vtpm/evidence"
+	"github.com/snp-vtpm/snp-vtpm/snp"
+	"github.com/snp-vtpm/snp-vtpm/verify"
+)
+
+// realCase is a change to real evidence and the check that must reject it.
+type realCase struct {
+	name  string
+	data  func(t *testing.T) []byte
+	nonce []byte // default "challenge"
+	opts  func(o *verify.Options)
+	want  verify.Check
+}
+
+func v1Data(t *testing.T) []byte { return readFile(t, snpDir+"evidence-v1.json") }
+
+// v1With decodes the real v1 evidence, lets f change it and re-encodes it.
+func v1With(f func(t *testing.T, ev *evidence.Evidence)) func(t *testing.T) []byte {
+	return func(t *testing.T) []byte {
+		ev := decode(t, v1Data(t))
+		f(t, ev)
+		return encode(t, ev)
+	}
+}
+
+func vcekOf(t testing.TB, rel string) []byte { return pemCerts(t, readFile(t, rel))[0] }
+
+func thimVCEK(t testing.TB) []byte {
+	var thim struct {
+		VcekCert string `json:"vcekCert"`
+	}
+	if err := json.Unmarshal(readFile(t, "azure-thim/uvm_host_amd_certificate.json"), &thim); err != nil {
+		t.Fatal(err)
+	}
+	return pemCerts(t, []byte(thim.VcekCert))[0]
+}
+
+func TestRealEvidenceRejected(t *testing.T) {
+	v1 := decode(t, v1Data(t))
+	v1VCEK, err := x509.ParseCertificate(v1.VCEK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	milanOnly := (&snp.Roots{}).Add(snp.DefaultRoots().Chains(snp.Milan)[0])
+	cases := []realCase{
+		{name: "unchanged", data: v1Data},
+		{name: "tampered report byte (measurement)", data: v1With(func(t *testing.T, ev *evidence.Evidence) {
+			ev.HCLReport[32+0x90] ^= 0x01
+		}), want: verify.CheckReportSignature},
+		{name: "tampered report byte (signature)", data: v1With(func(t *testing.T, ev *evidence.Evidence) {
+			ev.HCLReport[32+0x2A0] ^= 0x80
+		}), want: verify.CheckReportSignature},
+		{name: "VCEK of another real chip (trustee hcl-report.bin)", data: v1With(func(t *testing.T, ev *evidence.Evidence) {
+			ev.VCEK = vcekOf(t, snpDir+"vcek.pem")
+		}), want: verify.CheckReportSignature},
+		{name: "VCEK of another real chip (THIM)", data: v1With(func(t *testing.T, ev *evidence.Evidence) {
+			ev.VCEK = thimVCEK(t)
+		}), want: verify.CheckReportSignature},
+		{name: "VCEK of a Genoa chip for a Milan report", data: v1With(func(t *testing.T, ev *evidence.Evidence) {
+			ev.VCEK = vcekOf(t, snpDir+"vcek-genoa.pem")
+		}), want: verify.CheckProduct},
+		{name: "ASK presented as VCEK", data: v1With(func(t *testing.T, ev *evidence.Evidence) {
+			ev.VCEK = pemCerts(t, readFile(t, snpDir+"vcek.pem"))[1]
+		}), want: verify.CheckVCEKFormat},
+		{name: "VCEK expired (one second after NotAfter)", data: v1Data,
+			opts: func(o *verify.Options) { o.Now = v1VCEK.NotAfter.Add(time.Second) }, want: verify.CheckCertValidity},
+		{name: "VCEK valid at NotAfter", data: v1Data, opts: func(o *verify.Options) { o.Now = v1VCEK.NotAfter }},
+		{name: "VCEK not yet valid", data: v1Data,
+			opts: func(o *verify.Options) { o.Now = v1VCEK.NotBefore.Add(-time.Second) }, want: verify.CheckCertValidity},
+		{name: "wrong nonce", data: v1Data, nonce: []byte("challengf"), want: verify.CheckNonce},
+		{name: "nonce with an extra byte", data: v1Data, nonce: []byte("challenge\x00"), want: verify.CheckNonce},
+		{name: "no nonce", data: v1Data, nonce: []byte(nil), want: verify.CheckNonce},
+		{name: "quote spliced in from another VM", data: v1With(func(t *testing.T, ev *evidence.Evidence) {
+			q, err := evidence.DecodeQuoteJSON(readFile(t, snpDir+"tpm-quote-v1.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ev.Quote = *q
+		}), want: verify.CheckQuoteSignature},
+		{name: "changed PCR value", data: v1With(func(t *testing.T, ev *evidence.Evidence) {
+			ev.Quote.PCRs[10][31] ^= 1
+		}), want: verify.CheckPCRDigest},
+		{name: "PCRs swapped", data: v1With(func(t *testing.T, ev *evidence.Evidence) {
+			ev.Quote.PCRs[0], ev.Quote.PCRs[1] = ev.Quote.PCRs[1], ev.Quote.PCRs[0]
+		}), want: verify.CheckPCRDigest},
+		{name: "PCR missing", data: v1With(func(t *testing.T, ev *evidence.Evidence) {
+			ev.Quote.PCRs = ev.Quote.PCRs[:23]
+		}), want: verify.CheckQuoteFormat},
+		{name: "quote signature bit flipped", data: v1With(func(t *testing.T, ev *evidence.Evidence) {
+			ev.Quote.Signature[100] ^= 4
+		}), want: verify.CheckQuoteSignature},
+		{name: "quote message truncated", data: v1With(func(t *testing.T, ev *evidence.Evidence) {
+			ev.Quote.Message = ev.Quote.Message[:40]
+		}), want: verify.CheckQuoteFormat},
+		{name: "runtime data changed by one byte", data: v1With(func(t *testing.T, ev *evidence.Evidence) {
+			i := bytes.Index(ev.HCLReport, []byte(`"kid":"HCLAkPub"`))
+			if i < 0 {
+				t.Fatal("no HCLAkPub in the runtime data")
+			}
+			ev.HCLReport[i+len(`"kid":"HCL`)] = 'E' // "HCLEkPub": still valid JSON, no AK left
+		}), want: verify.CheckRuntimeData},
+		{name: "REPORT_DATA changed (report no longer signed)", data: v1With(func(t *testing.T, ev *evidence.Evidence) {
+			ev.HCLReport[32+0x50+40] = 1
+		}), want: verify.CheckRuntimeData},
+		{name: "v1 evidence relabelled v2", data: v1With(func(t *testing.T, ev *evidence.Evidence) {
+			ev.Version = 2
+		}), want: verify.CheckUserData},
+		{name: "v1 with policy RequireFreshReport", data: v1Data, opts: func(o *verify.Options) { o.Policy.RequireFreshReport = true }, want: verify.CheckUserData},
+		{name: "no VCEK and no getter", data: v1With(func(t *testing.T, ev *evidence.Evidence) {
+			ev.VCEK = nil
+		}), want: verify.CheckVCEKMissing},
+		{name: "Genoa evidence against Milan-only roots", data: func(t *testing.T) []byte { return readFile(t, snpDir+"evidence-genoa.json") },
+			nonce: quotedNonce(t, readFile(t, snpDir+"evidence-genoa.json")), opts: func(o *verify.Options) { o.Roots = milanOnly }, want: verify.CheckVCEKChain},
+		{name: "Milan evidence against no roots", data: v1Data, opts: func(o *verify.Options) { o.Roots = &snp.Roots{} }, want: verify.CheckVCEKChain},
+		{name: "TDX evidence", data: func(t *testing.T) []byte { return readFile(t, "trustee-az-vtpm/az-tdx-vtpm/evidence-v1.json") }, want: verify.CheckReportType},
+		{name: "evidence truncated", data: func(t *testing.T) []byte { d := v1Data(t); return d[:len(d)/2] }, want: verify.CheckEvidenceFormat},
+		{name: "evidence empty", data: func(t *testing.T) []byte { return nil }, want: verify.CheckEvidenceFormat},
+		{name: "evidence over 1 MiB", data: func(t *testing.T) []byte {
+			d := v1Data(t)
+			return append(d[:len(d)-1], []byte(`,"pad":"`+strings.Repeat("A", 1<<20)+`"}`)...)
+		}, want: verify.CheckEvidenceFormat},
+		{name: "unknown version", data: func(t *testing.T) []byte {
+			d := bytes.Replace(v1Data(t), []byte(`"version": 1`), []byte(`"version": 3`), 1)
+			if !bytes.Contains(d, []byte(`"version": 3`)) {
+				t.Fatal("version field not found")
+			}
+			return d
+		}, want: verify.CheckEvidenceFormat},
+		{name: "PCR of 31 bytes", data: func(t *testing.T) []byte {
+			d := v1Data(t)
+			pcr := hex.EncodeToString(v1.Quote.PCRs[3])
+			return bytes.Replace(d, []byte(`"`+pcr+`"`), []byte(`"`+pcr[2:]+`"`), 1)
+		}, want: verify.CheckEvidenceFormat},
+		{name: "HCL report truncated to its header and report", data: v1With(func(t *testing.T, ev *evidence.Evidence) {
+			ev.HCLReport = ev.HCLReport[:1236]
+		}), want: verify.CheckHCLFormat},
+		{name: "HCL report truncated inside the runtime data", data: v1With(func(t *testing.T, ev *evidence.Evidence) {
+			ev.HCLReport = ev.HCLReport[:1300]
+		}), want: verify.CheckHCLFormat},
+		{name: "HCL report with oversized variable_data_size", data: v1With(func(t *testing.T, ev *evidence.Evidence) {
+			ev.HCLReport[1232+3] = 0x7f
+		}), want: verify.CheckHCLFormat},
+		{name: "HCL report padded to 64 KiB + 1", data: func(t *testing.T) []byte {
+			// Encode refuses it, so write the JSON by hand.
+			ev := decode(t, v1Data(t))
+			old := base64.URLEncoding.EncodeToString(ev.HCLReport)
+			big := append(ev.HCLReport, make([]byte, 64<<10+1-len(ev.HCLReport))...)
+			d := encode(t, ev)
+			if !bytes.Contains(d, []byte(old)) {
+				t.Fatal("HCL report not found in the encoding")
+			}
+			return bytes.Replace(d, []byte(old), []byte(base64.URLEncoding.EncodeToString(big)), 1)
+		}, want: verify.CheckEvidenceFormat},
+		{name: "HCL report padded to 64 KiB (still valid)", data: v1With(func(t *testing.T, ev *evidence.Evidence) {
+			ev.HCLReport = append(ev.HCLReport, make([]byte, 64<<10-len(ev.HCLReport))...)
+		})},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := fixedOpts()
+			if tc.opts != nil {
+				tc.opts(opts)
+			}
+			nonce := []byte("challenge")
+			if tc.nonce != nil || strings.HasPrefix(tc.name, "no nonce") {
+				nonce = tc.nonce
+			}
+			claims, err := verify.Evidence(context.Background(), tc.data(t), nonce, opts)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("rejected: %v", err)
+				}
+				return
+			}
+			wantCheck(t, err, tc.want)
+			if claims != nil {
+				t.Error("claims returned with an error")
+			}
+		})
+	}
+}
+
+// TestRealV2RelabelledV1 checks that real v2 evidence read as v1 still
+// verifies but does not claim a fresh report.
+func TestRealV2RelabelledV1(t *testing.T) {
+	data := readFile(t, snpDir+"evidence-v2.json")
+	ev := decode(t, data)
+	ev.Version = 1
+	claims, err := verify.Evidence(context.Background(), encode(t, ev), quotedNonce(t, data), fixedOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if claims.FreshReport {
+		t.Error("FreshReport true for v1 evidence")
+	}
+}
+
+// TestRealUserDataZero checks the premise of the relabelling test: the real
+// v1 evidence's user-data is 64 zero bytes.
+func TestRealUserDataZero(t *testing.T) {
+	claims, err := verify.Evidence(context.Background(), v1Data(t), []byte("challenge"), fixedOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(claims.UserData, make([]byte, 64)) {
+		t.Errorf("user-data %x", []byte(claims.UserData))
+	}
+}
+
+func TestAllowNoNonce(t *testing.T) {
+	opts := fixedOpts()
+	opts.AllowNoNonce = true
+	claims, err := verify.Evidence(context.Background(), v1Data(t), nil, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if claims.NonceChecked || string(claims.Nonce) != "challenge" {
+		t.Errorf("NonceChecked %v nonce %q", claims.NonceChecked, claims.Nonce)
+	}
+	// A nonce that is given is checked even when AllowNoNonce is set.
+	_, err = verify.Evidence(context.Background(), v1Data(t), []byte("other"), opts)
+	wantCheck(t, err, verify.CheckNonce)
+}
+
+func TestContextCanceled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := verify.Evidence(ctx, v1Data(t), []byte("challenge"), fixedOpts())
+	if !errors.Is(err, context.Canceled) || errors.Is(err, verify.ErrRejected) {
+		t.Fatalf("err = %v, want context.Canceled and not ErrRejected", err)
+	}
+}
+
+// TestVCEKGetter checks evidence without a VCEK and a certificate source.
+func TestVCEKGetter(t *testing.T) {
+	full := decode(t, v1Data(t))
+	right := full.VCEK
+	noVCEK := *full
+	noVCEK.VCEK = nil
+	data := encode(t, &noVCEK)
+	wrong := vcekOf(t, snpDir+"vcek.pem")
+
+	t.Run("right VCEK", func(t *testing.T) {
+		var calls atomic.Int32
+		opts := fixedOpts()
+		opts.VCEKGetter = verify.VCEKGetterFunc(func(ctx context.Context, req verify.VCEKRequest) ([]byte, error) {
+			calls.Add(1)
+			if req.Product != "Milan" || hex.EncodeToString(req.ChipID[:4]) != "66a5a7b4" || len(req.ChipID) != 64 {
+				t.Errorf("request %s %x", req.Product, req.ChipID)
+			}
+			if got := snp.TCB(req.ReportedTCB).Parts(snp.Milan); got != (snp.TCBParts{Bootloader: 4, SNP: 24, Microcode: 219}) {
+				t.Errorf("request TCB %v", got)
+			}
+			if err := req.Validate(wrong); err == nil {
+				t.Error("Validate accepted another chip's VCEK")
+			}
+			if err := req.Validate(right); err != nil {
+				t.Errorf("Validate rejected the right VCEK: %v", err)
+			}
+			return right, nil
+		})
+		claims, err := verify.Evidence(context.Background(), data, []byte("challenge"), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if claims.VCEKSource != "fetched" || calls.Load() == 0 {
+			t.Errorf("VCEK source %q after %d calls", claims.VCEKSource, calls.Load())
+		}
+	})
+	t.Run("wrong VCEK, getter validates", func(t *testing.T) {
+		var validateErr error
+		opts := fixedOpts()
+		opts.VCEKGetter = verify.VCEKGetterFunc(func(ctx context.Context, req verify.VCEKRequest) ([]byte, error) {
+			if err := req.Validate(wrong); err != nil {
+				validateErr = err
+				return nil, err
+			}
+			return wrong, nil
+		})
+		_, err := verify.Evidence(context.Background(), data, []byte("challenge"), opts)
+		wantCheck(t, err, verify.CheckVCEKMissing)
+		if validateErr == nil {
+			t.Error("Validate accepted the wrong VCEK")
+		}
+	})
+	t.Run("wrong VCEK, getter ignores Validate", func(t *testing.T) {
+		opts := fixedOpts()
+		opts.VCEKGetter = verify.VCEKGetterFunc(func(ctx context.Context, req verify.VCEKRequest) ([]byte, error) {
+			return wrong, nil
+		})
+		_, err := verify.Evidence(context.Background(), data, []byte("challenge"), opts)
+		wantCheck(t, err, verify.CheckReportSignature)
+	})
+	t.Run("getter fails", func(t *testing.T) {
+		opts := fixedOpts()
+		opts.VCEKGetter = verify.VCEKGetterFunc(func(ctx context.Context, req verify.VCEKRequest) ([]byte, error) {
+			return nil, errors.New("offline")
+		})
+		_, err := verify.Evidence(context.Background(), data, []byte("challenge"), opts)
+		wantCheck(t, err, verify.CheckVCEKMissing)
+	})
+	t.Run("getter sees the canceled context", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		opts := fixedOpts()
+		opts.VCEKGetter = verify.VCEKGetterFunc(func(ctx context.Context, req verify.VCEKRequest) ([]byte, error) {
+			cancel()
+			return nil, ctx.Err()
+		})
+		_, err := verify.Evidence(ctx, data, []byte("challenge"), opts)
+		if !errors.Is(err, context.Canceled) || errors.Is(err, verify.ErrRejected) {
+			t.Fatalf("err = %v, want context.Canceled", err)
+		}
+	})
+}
+
+// TestRealReports checks verify.Report on stored reports.
+func TestRealReports(t *testing.T) {
+	t.Run("THIM report with the THIM VCEK", func(t *testing.T) {
+		claims, err := verify.Report(context.Background(), readFile(t, "azure-thim/snp_report.bin"), thimVCEK(t), fixedOpts())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if claims.Product != "Milan" || hex.EncodeToString(claims.ChipID[:4]) != "b12164b4" || claims.EvidenceVersion != -1 ||
+			claims.VCEKSource != "given" || claims.ReportedTCB != (snp.TCBParts{Bootloader: 3, SNP: 8, Microcode: 115}) {
+			t.Errorf("claims %s %x v%d %s %v", claims.Product, claims.ChipID[:4], claims.EvidenceVersion, claims.VCEKSource, claims.ReportedTCB)
+		}
+		if claims.VMConfig != nil || claims.PCRs != nil {
+			t.Error("a bare report has no runtime data or PCRs")
+		}
+	})
+	t.Run("THIM report tampered", func(t *testing.T) {
+		r := readFile(t, "azure-thim/snp_report.bin")
+		r[0x90] ^= 1
+		_, err := verify.Report(context.Background(), r, thimVCEK(t), fixedOpts())
+		wantCheck(t, err, verify.CheckReportSignature)
+	})
+	t.Run("THIM report with another chip's VCEK", func(t *testing.T) {
+		_, err := verify.Report(context.Background(), readFile(t, "azure-thim/snp_report.bin"), vcekOf(t, snpDir+"vcek.pem"), fixedOpts())
+		wantCheck(t, err, verify.CheckReportSignature)
+	})
+	t.Run("trustee HCL report", func(t *testing.T) {
+		claims, err := verify.Report(context.Background(), readFile(t, snpDir+"hcl-report.bin"), vcekOf(t, snpDir+"vcek.pem"), fixedOpts())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hex.EncodeToString(claims.ChipID[:4]) != "19752a44" || len(claims.AKPublic) == 0 || claims.VMConfig == nil {
+			t.Errorf("chip %x AK %d bytes VMConfig %v", claims.ChipID[:4], len(claims.AKPublic), claims.VMConfig)
+		}
+	})
+	t.Run("azure-cvm-tooling report with a VCEK of another chip", func(t *testing.T) {
+		_, err := verify.Report(context.Background(), readFile(t, "azure-cvm-tooling/hcl-report-snp.bin"),
+			vcekOf(t, "azure-cvm-tooling/certs.pem"), fixedOpts())
+		var verr *verify.Error
+		if !errors.As(err, &verr) || !errors.Is(err, verify.ErrRejected) ||
+			(verr.Check != verify.CheckReportSignature && verr.Check != verify.CheckChipID) {
+			t.Fatalf("err = %v, want report-signature or vcek-chip-id", err)
+		}
+	})
+	t.Run("no VCEK and no getter", func(t *testing.T) {
+		_, err := verify.Report(context.Background(), readFile(t, "azure-thim/snp_report.bin"), nil, fixedOpts())
+		wantCheck(t, err, verify.CheckVCEKMissing)
+	})
+	t.Run("short report", func(t *testing.T) {
+		_, err := verify.Report(context.Background(), readFile(t, "azure-thim/snp_report.bin")[:1000], thimVCEK(t), fixedOpts())
+		wantCheck(t, err, verify.CheckHCLFormat)
+	})
+}
