@@ -1,0 +1,16 @@
+//go:build !cgo
+
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestEmulateNeedsCgo(t *testing.T) {
+	code, out, errOut := runCLI(t, "--emulate", "-p")
+	wantCode(t, code, exitUsage, out, errOut)
+	if !strings.Contains(errOut, "built without cgo") || !strings.Contains(errOut, "CGO_ENABLED=1") {
+		t.Fatalf("stderr does not explain how to get --emulate:\n%s", errOut)
+	}
+}

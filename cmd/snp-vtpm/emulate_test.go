@@ -1,0 +1,215 @@
+//go:build cgo
+
+package main
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/snp-vtpm/snp-vtpm/evidence"
+	"github.com/snp-vtpm/snp-vtpm/quote"
+)
+
+// These tests run the CLI against the emulated CVM (cgo). Every --emulate
+// run starts and stops the process-wide TPM simulator, so none of them runs
+// in parallel.
+
+func TestEmulatedPrint(t *testing.T) {
+	for _, args := range [][]string{{"--emulate", "-p"}, {"--emulate", "report", "-p"}} {
+		code, out, errOut := runCLI(t, args...)
+		wantCode(t, code, 0, out, errOut)
+		if !strings.Contains(errOut, emulatedBanner) {
+			t.Errorf("%v: stderr lacks the emulated banner:\n%s", args, errOut)
+		}
+		if strings.Count(out, emulatedBanner) != 2 {
+			t.Errorf("%v: stdout does not open and close with the emulated banner:\n%s", args, out)
+		}
+		for _, want := range []string{"VALID SNP REPORT (EMULATED CHAIN, NOT AMD)", "vm unique id", "key HCLAkPub", "Azure IMDS", "current tcb"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%v: output lacks %q:\n%s", args, want, out)
+			}
+		}
+	}
+}
+
+func TestEmulatedReportJSONAndUserData(t *testing.T) {
+	code, out, errOut := runCLI(t, "--emulate", "report", "--json", "--user-data", "c0ffee")
+	wantCode(t, code, 0, out, errOut)
+	var got struct {
+		Emulated bool   `json:"emulated"`
+		UserData string `json:"user_data"`
+		Source   string `json:"source"`
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	if !got.Emulated {
+		t.Fatalf("JSON output lacks \"emulated\": true:\n%s", out)
+	}
+	if got.UserData != "c0ffee"+strings.Repeat("00", 61) {
+		t.Fatalf("user data %q", got.UserData)
+	}
+	if !strings.Contains(got.Source, "refreshed") {
+		t.Fatalf("source %q does not say the report was refreshed", got.Source)
+	}
+}
+
+func TestEmulatedEvidenceThenVerify(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "evidence.json")
+	code, out, errOut := runCLI(t, "--emulate", "evidence", "--nonce", "x", "--fresh", "-o", f)
+	wantCode(t, code, 0, out, errOut)
+	if !strings.Contains(errOut, "EMULATED evidence version 2") {
+		t.Fatalf("stderr does not say what was written:\n%s", errOut)
+	}
+	data, err := os.ReadFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := evidence.Decode(data)
+	if err != nil || ev.Version != 2 || ev.VCEK == nil {
+		t.Fatalf("written evidence: %+v, %v", ev, err)
+	}
+	if !bytes.Contains(data, []byte(`"emulated":true`)) {
+		t.Fatalf("evidence is not marked emulated")
+	}
+
+	code, out, errOut = runCLI(t, "verify", "--trust-emulated", "--nonce", "x", f)
+	wantCode(t, code, 0, out, errOut)
+	if !strings.Contains(out, "VERIFIED (EMULATED CHAIN, NOT AMD): evidence v2") || !strings.Contains(out, emulatedBanner) {
+		t.Fatalf("verify output:\n%s", out)
+	}
+
+	code, out, errOut = runCLI(t, "verify", "--nonce", "x", f)
+	wantCode(t, code, exitRejected, out, errOut)
+	if !strings.Contains(errOut, "vcek-chain") {
+		t.Fatalf("stderr does not name vcek-chain:\n%s", errOut)
+	}
+
+	code, out, errOut = runCLI(t, "verify", "--trust-emulated", "--nonce", "y", f)
+	wantCode(t, code, exitRejected, out, errOut)
+	if !strings.Contains(errOut, "quote-nonce") {
+		t.Fatalf("stderr does not name quote-nonce:\n%s", errOut)
+	}
+}
+
+func TestEmulatedEvidenceLongNonceStdout(t *testing.T) {
+	nonce := strings.Repeat("ab", 100) // 100 bytes
+	code, out, errOut := runCLI(t, "--emulate", "evidence", "--nonce-hex", nonce)
+	wantCode(t, code, 0, out, errOut)
+	if !strings.Contains(errOut, "100 bytes") || !strings.Contains(errOut, "version 1") {
+		t.Fatalf("stderr:\n%s", errOut)
+	}
+	f := filepath.Join(t.TempDir(), "ev.json")
+	if err := os.WriteFile(f, []byte(out), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, vout, verr := runCLI(t, "verify", "--trust-emulated", "--nonce-hex", nonce, "--json", f)
+	wantCode(t, code, 0, vout, verr)
+	var claims struct {
+		EvidenceVersion int    `json:"evidence_version"`
+		Nonce           string `json:"nonce"`
+		Emulated        bool   `json:"emulated"`
+	}
+	if err := json.Unmarshal([]byte(vout), &claims); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := hex.DecodeString(nonce)
+	if claims.EvidenceVersion != 1 || !claims.Emulated || claims.Nonce != hex.EncodeToString(quote.ExpectedExtraData(raw)) {
+		t.Fatalf("claims %+v", claims)
+	}
+}
+
+func TestEmulatedQuote(t *testing.T) {
+	code, out, errOut := runCLI(t, "--emulate", "quote", "--nonce", "hello", "--json")
+	wantCode(t, code, 0, out, errOut)
+	var got struct {
+		Emulated  bool   `json:"emulated"`
+		Verified  bool   `json:"verified"`
+		ExtraData string `json:"extra_data"`
+		Selection []struct {
+			Hash string `json:"hash"`
+			PCRs []int  `json:"pcrs"`
+		} `json:"selection"`
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	if !got.Emulated || !got.Verified || got.ExtraData != hex.EncodeToString([]byte("hello")) {
+		t.Fatalf("quote JSON: %+v", got)
+	}
+	if len(got.Selection) != 1 || got.Selection[0].Hash != "sha256" || len(got.Selection[0].PCRs) != 24 {
+		t.Fatalf("selection %+v", got.Selection)
+	}
+	// The output reads back as a Confidential Containers TPM quote.
+	q, err := evidence.DecodeQuoteJSON([]byte(out))
+	if err != nil || len(q.PCRs) != 24 {
+		t.Fatalf("DecodeQuoteJSON: %v", err)
+	}
+
+	code, out, errOut = runCLI(t, "--emulate", "quote", "--nonce", "hello")
+	wantCode(t, code, 0, out, errOut)
+	for _, want := range []string{emulatedBanner, "TPM QUOTE (verified", "extra data             68656c6c6f", "signature", "pcr 23"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("quote output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestSeparateProcesses builds the binary and runs evidence and verify in
+// separate processes: the emulated CVM's identity is stable across processes.
+func TestSeparateProcesses(t *testing.T) {
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("the go tool is needed to build the binary: %v", err)
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "snp-vtpm")
+	build := exec.Command(goTool, "build", "-o", bin, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=1")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	runBin := func(args ...string) (int, string, string) {
+		var stdout, stderr bytes.Buffer
+		cmd := exec.Command(bin, args...)
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatalf("running %v: %v", args, err)
+		}
+		return code, stdout.String(), stderr.String()
+	}
+	akOf := func(f string) string {
+		code, out, errOut := runBin("verify", "--trust-emulated", "--nonce", "cross-process", "--json", f)
+		wantCode(t, code, 0, out, errOut)
+		var c struct {
+			AK string `json:"ak_public"`
+		}
+		if err := json.Unmarshal([]byte(out), &c); err != nil || c.AK == "" {
+			t.Fatalf("verify --json: %v\n%s", err, out)
+		}
+		return c.AK
+	}
+	var aks []string
+	for i := range 2 {
+		f := filepath.Join(dir, "evidence"+string(rune('a'+i))+".json")
+		code, out, errOut := runBin("--emulate", "evidence", "--nonce", "cross-process", "--fresh", "-o", f)
+		wantCode(t, code, 0, out, errOut)
+		aks = append(aks, akOf(f))
+		code, out, errOut = runBin("verify", "--nonce", "cross-process", f)
+		wantCode(t, code, exitRejected, out, errOut)
+	}
+	if aks[0] != aks[1] {
+		t.Fatalf("the emulated AK differs between processes:\n%s\n%s", aks[0], aks[1])
+	}
+}

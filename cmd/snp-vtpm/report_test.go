@@ -1,0 +1,243 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
+	"github.com/snp-vtpm/snp-vtpm/evidence"
+)
+
+// runCLI runs the CLI in-process and returns its exit code and output.
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	code := run(ctx, args, &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+func wantCode(t *testing.T, got, want int, stdout, stderr string) {
+	t.Helper()
+	if got != want {
+		t.Fatalf("exit code %d, want %d\nstdout:\n%s\nstderr:\n%s", got, want, stdout, stderr)
+	}
+}
+
+const (
+	realHCL  = "../../testdata/trustee-az-vtpm/az-snp-vtpm/hcl-report.bin"
+	realVCEK = "../../testdata/trustee-az-vtpm/az-snp-vtpm/vcek.pem"
+	// VCEKs are valid for 7 years: pin the verification time.
+	realAt = "2025-01-01T00:00:00Z"
+)
+
+func TestReportFileReal(t *testing.T) {
+	code, out, errOut := runCLI(t, "report", "-f", realHCL, "--vcek", realVCEK, "--at", realAt, "-p")
+	wantCode(t, code, 0, out, errOut)
+	for _, want := range []string{
+		"VALID SNP REPORT from " + realHCL,
+		"AMD (pinned)",
+		"19752a447db501a3",
+		"committed tcb",
+		"key HCLAkPub",
+		"vm unique id",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report -p output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "EMULATED") {
+		t.Errorf("real report printed as EMULATED:\n%s", out)
+	}
+}
+
+func TestReportFileJSON(t *testing.T) {
+	code, out, errOut := runCLI(t, "report", "-f", realHCL, "--vcek", realVCEK, "--at", realAt, "--json")
+	wantCode(t, code, 0, out, errOut)
+	var got struct {
+		Product  string `json:"product"`
+		ChipID   string `json:"chip_id"`
+		Emulated bool   `json:"emulated"`
+		Keys     []struct {
+			Kid  string `json:"kid"`
+			Bits int    `json:"bits"`
+		} `json:"runtime_data_keys"`
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("--json output is not JSON: %v\n%s", err, out)
+	}
+	if got.Product != "Milan" || !strings.HasPrefix(got.ChipID, "19752a44") || got.Emulated {
+		t.Fatalf("claims = %+v", got)
+	}
+	if len(got.Keys) == 0 || got.Keys[0].Kid != "HCLAkPub" || got.Keys[0].Bits != 2048 {
+		t.Fatalf("runtime data keys = %+v", got.Keys)
+	}
+}
+
+func TestReportFileDERVCEK(t *testing.T) {
+	data, err := os.ReadFile(realVCEK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := pem.Decode(data)
+	if b == nil {
+		t.Fatal("fixture VCEK is not PEM")
+	}
+	der := t.TempDir() + "/vcek.der"
+	if err := os.WriteFile(der, b.Bytes, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI(t, "report", "-f", realHCL, "--vcek", der, "--at", realAt)
+	wantCode(t, code, 0, out, errOut)
+	if !strings.Contains(out, "VALID SNP REPORT") {
+		t.Fatalf("summary output:\n%s", out)
+	}
+}
+
+func TestReportFileOtherChip(t *testing.T) {
+	code, out, errOut := runCLI(t, "report", "-f", "../../testdata/azure-cvm-tooling/hcl-report-snp.bin",
+		"--vcek", "../../testdata/azure-cvm-tooling/certs.pem", "--at", realAt)
+	wantCode(t, code, exitRejected, out, errOut)
+	if !strings.Contains(errOut, "REJECTED") || !strings.Contains(errOut, "check failed") {
+		t.Fatalf("stderr does not name the failed check:\n%s", errOut)
+	}
+	if strings.Contains(out, "VALID") {
+		t.Fatalf("rejected report printed as valid:\n%s", out)
+	}
+	// --json reports the failure as JSON on stdout.
+	code, out, _ = runCLI(t, "report", "-f", "../../testdata/azure-cvm-tooling/hcl-report-snp.bin",
+		"--vcek", "../../testdata/azure-cvm-tooling/certs.pem", "--at", realAt, "--json")
+	var got struct {
+		Valid bool   `json:"valid"`
+		Check string `json:"check"`
+	}
+	if code != exitRejected || json.Unmarshal([]byte(out), &got) != nil || got.Valid || got.Check == "" {
+		t.Fatalf("--json rejection: code %d, output %s", code, out)
+	}
+}
+
+func TestReportFileEmulatedChainNeedsTrust(t *testing.T) {
+	// The fake VCEK does not match the real report, and without
+	// --trust-emulated its chain is not trusted at all.
+	dir := t.TempDir()
+	if err := os.WriteFile(dir+"/fake.pem", fakeamd.VCEKPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI(t, "report", "-f", realHCL, "--vcek", dir+"/fake.pem")
+	wantCode(t, code, exitRejected, out, errOut)
+	if !strings.Contains(errOut, "vcek-chain") {
+		t.Fatalf("stderr does not name vcek-chain:\n%s", errOut)
+	}
+}
+
+func TestNoDevice(t *testing.T) {
+	for _, args := range [][]string{
+		{"--tpm", "/nonexistent", "report"},
+		{"--tpm", "/nonexistent", "-p"},
+		{"--tpm", "/nonexistent", "quote", "--nonce", "n"},
+		{"--tpm", "/nonexistent", "evidence", "--nonce", "n"},
+	} {
+		code, out, errOut := runCLI(t, args...)
+		wantCode(t, code, exitUsage, out, errOut)
+		if !strings.Contains(errOut, "/nonexistent") || !strings.Contains(errOut, "no TPM device") {
+			t.Fatalf("%v: stderr does not explain the missing device:\n%s", args, errOut)
+		}
+		if out != "" {
+			t.Fatalf("%v: printed on stdout:\n%s", args, out)
+		}
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"report", "--user-data", "zz"}, "--user-data"},
+		{[]string{"report", "--user-data", strings.Repeat("00", 65)}, "65 bytes"},
+		{[]string{"report", "-f", realHCL, "--user-data", "00"}, "cannot be used with -f"},
+		{[]string{"report", "--vcek", realVCEK}, "--vcek is for -f"},
+		{[]string{"report", "-f", "/nonexistent.bin"}, "nonexistent.bin"},
+		{[]string{"report", "-f", realHCL, "--vcek", "/dev/null"}, "empty file"},
+		{[]string{"evidence"}, "a nonce is required"},
+		{[]string{"quote"}, "a nonce is required"},
+		{[]string{"evidence", "--nonce", "a", "--nonce-hex", "00"}, "not both"},
+	} {
+		code, out, errOut := runCLI(t, tc.args...)
+		wantCode(t, code, exitUsage, out, errOut)
+		if !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: stderr lacks %q:\n%s", tc.args, tc.want, errOut)
+		}
+	}
+}
+
+func TestRootHelp(t *testing.T) {
+	code, out, errOut := runCLI(t)
+	wantCode(t, code, 0, out, errOut)
+	for _, want := range []string{"report", "quote", "evidence", "verify", "-p, --print"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("help lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestCertificateDER(t *testing.T) {
+	vcek := fakeamd.VCEKDER()
+	key := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: []byte{1, 2, 3}})
+	cert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: vcek})
+	other := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: fakeamd.ARKDER()})
+	for _, tc := range []struct {
+		name string
+		in   []byte
+		want []byte
+		ok   bool
+	}{
+		{"der", vcek, vcek, true},
+		{"pem", cert, vcek, true},
+		{"first certificate wins", append(append([]byte{}, cert...), other...), vcek, true},
+		{"other block first", append(append([]byte{}, key...), cert...), vcek, true},
+		{"pem without certificate", key, nil, false},
+		{"empty", nil, nil, false},
+	} {
+		got, err := certificateDER(tc.in)
+		if (err == nil) != tc.ok || !bytes.Equal(got, tc.want) {
+			t.Errorf("%s: got %d bytes, err %v", tc.name, len(got), err)
+		}
+		if tc.ok {
+			if _, err := x509.ParseCertificate(got); err != nil {
+				t.Errorf("%s: not a certificate: %v", tc.name, err)
+			}
+		}
+	}
+}
+
+func TestMarkEmulated(t *testing.T) {
+	ev := &evidence.Evidence{
+		Version:   1,
+		HCLReport: []byte{1, 2, 3},
+	}
+	ev.Quote.Message = []byte{4}
+	ev.Quote.Signature = []byte{5}
+	ev.Quote.PCRs = [][]byte{make([]byte, 32)}
+	data, err := ev.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	marked := markEmulated(data)
+	var m map[string]any
+	if err := json.Unmarshal(marked, &m); err != nil || m["emulated"] != true {
+		t.Fatalf("marked evidence %s: %v", marked, err)
+	}
+	back, err := evidence.Decode(marked)
+	if err != nil || back.Version != 1 || !bytes.Equal(back.HCLReport, ev.HCLReport) {
+		t.Fatalf("Decode(marked) = %+v, %v", back, err)
+	}
+}
