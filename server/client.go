@@ -1,0 +1,167 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+)
+
+// maxResponseBytes bounds the answers a Client reads.
+const maxResponseBytes = 1 << 20
+
+// ErrRejected is matched (errors.Is) by an *APIError saying that the server
+// rejected the evidence (HTTP 403).
+var ErrRejected = errors.New("server rejected the evidence")
+
+// APIError is an error answer of the server.
+type APIError struct {
+	// StatusCode is the HTTP status.
+	StatusCode int
+	// Check is the failed check named by the server (see ErrorResponse).
+	Check string
+	// Message is the server's explanation.
+	Message string
+}
+
+func (e *APIError) Error() string {
+	s := fmt.Sprintf("server answered %d %s", e.StatusCode, http.StatusText(e.StatusCode))
+	if e.Check != "" {
+		s += ": " + e.Check + " check failed"
+	}
+	if e.Message != "" {
+		s += ": " + e.Message
+	}
+	return s
+}
+
+// Is reports whether target is ErrRejected and the server rejected the
+// evidence.
+func (e *APIError) Is(target error) bool {
+	return target == ErrRejected && e.StatusCode == http.StatusForbidden
+}
+
+// GatherFunc gathers evidence whose quote (and, for v2, refreshed report)
+// carries nonce, encoded as a JSON document (see package evidence).
+type GatherFunc func(ctx context.Context, nonce []byte) ([]byte, error)
+
+// Result is the outcome of a successful attestation.
+type Result struct {
+	// Secret is the server's secret, opened.
+	Secret []byte
+	// Claims is the server's summary of the verified evidence.
+	Claims Claims
+}
+
+// Client attests to a Server.
+type Client struct {
+	// URL is the server's base URL, e.g. "https://verifier:8443".
+	URL string
+	// HTTPClient sends the requests; nil means http.DefaultClient. Bound
+	// the exchange with the context given to Attest.
+	HTTPClient *http.Client
+}
+
+// Attest runs the protocol: it makes an ephemeral key pair, gets a
+// challenge, gathers evidence over Nonce(challenge, publicKey), posts it
+// and opens the sealed secret. Errors from the server are *APIError
+// (errors.Is(err, ErrRejected) when the evidence was rejected).
+func (c *Client) Attest(ctx context.Context, gather GatherFunc) (*Result, error) {
+	priv, pub, err := GenerateKey()
+	if err != nil {
+		return nil, err
+	}
+	ch, err := c.challenge(ctx)
+	if err != nil {
+		return nil, err
+	}
+	nonce := Nonce(ch, pub)
+	ev, err := gather(ctx, nonce)
+	if err != nil {
+		return nil, fmt.Errorf("gathering evidence: %w", err)
+	}
+	resp, err := c.submit(ctx, &AttestRequest{Challenge: ch, Evidence: ev, PublicKey: pub})
+	if err != nil {
+		return nil, err
+	}
+	secret, err := OpenSecret(priv, nonce, resp.Ciphertext)
+	if err != nil {
+		return nil, err
+	}
+	return &Result{Secret: secret, Claims: resp.Claims}, nil
+}
+
+// challenge asks the server for a challenge.
+func (c *Client) challenge(ctx context.Context) ([]byte, error) {
+	var cr ChallengeResponse
+	if err := c.post(ctx, PathChallenge, nil, &cr); err != nil {
+		return nil, err
+	}
+	if len(cr.Challenge) != ChallengeSize {
+		return nil, fmt.Errorf("server: challenge is %d bytes, want %d", len(cr.Challenge), ChallengeSize)
+	}
+	if cr.Suite != "" && cr.Suite != Suite {
+		return nil, fmt.Errorf("server: the server uses HPKE suite %q, this client %q", cr.Suite, Suite)
+	}
+	return cr.Challenge, nil
+}
+
+// submit posts an attestation request.
+func (c *Client) submit(ctx context.Context, req *AttestRequest) (*AttestResponse, error) {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return nil, fmt.Errorf("server: encoding request: %w", err)
+	}
+	var ar AttestResponse
+	if err := c.post(ctx, PathAttest, body, &ar); err != nil {
+		return nil, err
+	}
+	if len(ar.Ciphertext) == 0 {
+		return nil, errors.New("server: the answer carries no ciphertext")
+	}
+	return &ar, nil
+}
+
+// post sends body to path and decodes a 200 answer into out, or an error
+// answer into an *APIError.
+func (c *Client) post(ctx context.Context, path string, body []byte, out any) error {
+	u := strings.TrimSuffix(c.URL, "/") + path
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	hc := c.HTTPClient
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
+	if err != nil {
+		return fmt.Errorf("server: reading the answer to %s: %w", path, err)
+	}
+	if len(data) > maxResponseBytes {
+		return fmt.Errorf("server: the answer to %s is larger than %d bytes", path, maxResponseBytes)
+	}
+	if resp.StatusCode != http.StatusOK {
+		apiErr := &APIError{StatusCode: resp.StatusCode}
+		var er ErrorResponse
+		if json.Unmarshal(data, &er) == nil {
+			apiErr.Check, apiErr.Message = er.Check, er.Error
+		}
+		return apiErr
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("server: decoding the answer to %s: %w", path, err)
+	}
+	return nil
+}

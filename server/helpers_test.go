@@ -1,0 +1,155 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/snp-vtpm/snp-vtpm/internal/testev"
+	"github.com/snp-vtpm/snp-vtpm/verify"
+)
+
+// testSecret is the secret of test servers; tests search logs for it.
+var testSecret = []byte("s3cr3t: the database password 7c1f9a")
+
+// fakeClock is a settable clock for challenge expiry.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers (log handlers).
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) Bytes() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return bytes.Clone(s.b.Bytes())
+}
+
+// testConfig trusts the synthetic (testev) chains only.
+func testConfig() Config {
+	return Config{
+		Secret: testSecret,
+		Verify: &verify.Options{Roots: testev.Roots()},
+	}
+}
+
+func newServer(t testing.TB, cfg Config) *Server {
+	t.Helper()
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return s
+}
+
+// startHTTP serves s's handler on a loopback httptest server.
+func startHTTP(t testing.TB, s *Server) *httptest.Server {
+	t.Helper()
+	ts := httptest.NewServer(s.Handler())
+	t.Cleanup(ts.Close)
+	return ts
+}
+
+// synthetic returns a GatherFunc building synthetic evidence (testev,
+// version 2) over the nonce it is given.
+func synthetic(t testing.TB) GatherFunc {
+	return func(ctx context.Context, nonce []byte) ([]byte, error) {
+		ev, err := (&testev.Builder{Nonce: nonce}).Build()
+		if err != nil {
+			return nil, err
+		}
+		return ev.JSON, nil
+	}
+}
+
+func evidenceFor(t testing.TB, nonce []byte) []byte {
+	t.Helper()
+	b, err := synthetic(t)(context.Background(), nonce)
+	if err != nil {
+		t.Fatalf("building evidence: %v", err)
+	}
+	return b
+}
+
+// getChallenge asks ts for a challenge.
+func getChallenge(t testing.TB, url string) []byte {
+	t.Helper()
+	c := &Client{URL: url}
+	ch, err := c.challenge(context.Background())
+	if err != nil {
+		t.Fatalf("challenge: %v", err)
+	}
+	return ch
+}
+
+// postJSON posts body to url and returns the status and decoded error body.
+func postRaw(t testing.TB, url string, body []byte) (int, ErrorResponse, []byte) {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("POST %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("reading answer: %v", err)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type = %q, want application/json", ct)
+	}
+	var er ErrorResponse
+	if resp.StatusCode != http.StatusOK {
+		if err := json.Unmarshal(data, &er); err != nil {
+			t.Fatalf("error answer %d is not JSON: %q", resp.StatusCode, data)
+		}
+		if er.Error == "" {
+			t.Errorf("error answer %d without an error message: %s", resp.StatusCode, data)
+		}
+	}
+	return resp.StatusCode, er, data
+}
+
+func mustJSON(t testing.TB, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

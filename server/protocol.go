@@ -1,0 +1,208 @@
+package server
+
+import (
+	"bytes"
+	"crypto/ecdh"
+	"crypto/hpke"
+	"crypto/sha512"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/snp-vtpm/snp-vtpm/snp"
+	"github.com/snp-vtpm/snp-vtpm/verify"
+)
+
+// Protocol constants.
+const (
+	// ChallengeSize is the size of a challenge in bytes.
+	ChallengeSize = 32
+	// NonceSize is the size of the nonce derived by Nonce (SHA-384). It
+	// fits the vTPM's qualifyingData limit, so the quote's extraData is the
+	// nonce itself.
+	NonceSize = sha512.Size384
+	// Suite names the HPKE cipher suite (RFC 9180) that seals the secret:
+	// KEM DHKEM(X25519, HKDF-SHA256) (0x0020), KDF HKDF-SHA256 (0x0001),
+	// AEAD AES-256-GCM (0x0002), base mode.
+	Suite = "DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-256-GCM"
+	// InfoPrefix starts the HPKE info string; the nonce follows it, so a
+	// ciphertext opens only in the exchange it was made for.
+	InfoPrefix = "snp-vtpm secret v1"
+)
+
+// The endpoints, relative to the server's base URL.
+const (
+	PathChallenge = "/v1/challenge"
+	PathAttest    = "/v1/attest"
+	PathHealth    = "/healthz"
+	PathMetrics   = "/metrics"
+)
+
+// Nonce returns the nonce an attester must quote (and, with a refreshed
+// report, put first in the report's user data) for a challenge and the
+// serialized HPKE public key that will receive the secret:
+// SHA-384(challenge ‖ publicKey). Both sides compute it; binding the key
+// into the quote stops a man in the middle from substituting its own key.
+func Nonce(challenge, publicKey []byte) []byte {
+	h := sha512.New384()
+	h.Write(challenge)
+	h.Write(publicKey)
+	return h.Sum(nil)
+}
+
+// kem, kdf and aead are the components of Suite.
+func kem() hpke.KEM   { return hpke.DHKEM(ecdh.X25519()) }
+func kdf() hpke.KDF   { return hpke.HKDFSHA256() }
+func aead() hpke.AEAD { return hpke.AES256GCM() }
+
+// info returns the HPKE info string for nonce: InfoPrefix ‖ nonce.
+func info(nonce []byte) []byte {
+	return append([]byte(InfoPrefix), nonce...)
+}
+
+// GenerateKey returns a fresh ephemeral HPKE private key of Suite and the
+// serialized public key to send in an attestation request.
+func GenerateKey() (hpke.PrivateKey, []byte, error) {
+	k, err := kem().GenerateKey()
+	if err != nil {
+		return nil, nil, fmt.Errorf("server: generating HPKE key: %w", err)
+	}
+	return k, k.PublicKey().Bytes(), nil
+}
+
+// seal encrypts secret to the serialized public key pub, bound to nonce.
+// The result is enc ‖ ciphertext.
+func seal(pub, nonce, secret []byte) ([]byte, error) {
+	pk, err := kem().NewPublicKey(pub)
+	if err != nil {
+		return nil, fmt.Errorf("public key: %w", err)
+	}
+	return hpke.Seal(pk, kdf(), aead(), info(nonce), secret)
+}
+
+// OpenSecret decrypts a ciphertext (enc ‖ ct) of an attestation response
+// with the private key whose public key was sent, for the exchange's nonce.
+func OpenSecret(priv hpke.PrivateKey, nonce, ciphertext []byte) ([]byte, error) {
+	pt, err := hpke.Open(priv, kdf(), aead(), info(nonce), ciphertext)
+	if err != nil {
+		return nil, fmt.Errorf("server: opening the sealed secret: %w", err)
+	}
+	return pt, nil
+}
+
+// ChallengeResponse is the answer to POST /v1/challenge.
+type ChallengeResponse struct {
+	// Challenge is the single-use challenge (ChallengeSize bytes).
+	Challenge []byte `json:"challenge"`
+	// Expires is when the challenge stops being accepted (RFC 3339).
+	Expires string `json:"expires"`
+	// Suite is the HPKE suite the attester's public key must use.
+	Suite string `json:"suite"`
+}
+
+// AttestRequest is the body of POST /v1/attest.
+type AttestRequest struct {
+	// Challenge is a challenge from POST /v1/challenge.
+	Challenge []byte `json:"challenge"`
+	// Evidence is the evidence (v0, v1 or v2; see package evidence) over
+	// Nonce(Challenge, PublicKey): a JSON object, or a base64 string of
+	// the evidence document.
+	Evidence json.RawMessage `json:"evidence"`
+	// PublicKey is the attester's serialized ephemeral HPKE public key
+	// (32 bytes for X25519).
+	PublicKey []byte `json:"public_key"`
+}
+
+// AttestResponse is the answer to an accepted POST /v1/attest.
+type AttestResponse struct {
+	// Ciphertext is the secret sealed with Suite to the request's public
+	// key: the encapsulated key followed by the AEAD ciphertext.
+	Ciphertext []byte `json:"ciphertext"`
+	// Suite is the HPKE suite used.
+	Suite string `json:"suite"`
+	// Claims summarises what the verifier established.
+	Claims Claims `json:"claims"`
+}
+
+// Claims summarise verified evidence.
+type Claims struct {
+	Product         string          `json:"product"`
+	ChipID          verify.HexBytes `json:"chip_id"`
+	ReportedTCB     snp.TCBParts    `json:"reported_tcb"`
+	Measurement     verify.HexBytes `json:"measurement"`
+	VMUniqueID      string          `json:"vm_unique_id,omitempty"`
+	EvidenceVersion int             `json:"evidence_version"`
+	FreshReport     bool            `json:"fresh_report"`
+	// Emulated is true when the evidence came from the emulated CVM (the
+	// server trusted its fake AMD chain): it proves nothing about hardware.
+	Emulated bool `json:"emulated"`
+}
+
+func summarize(c *verify.Claims) Claims {
+	s := Claims{
+		Product:         c.Product,
+		ChipID:          c.ChipID,
+		ReportedTCB:     c.ReportedTCB,
+		Measurement:     c.Measurement,
+		EvidenceVersion: c.EvidenceVersion,
+		FreshReport:     c.FreshReport,
+		Emulated:        c.Emulated,
+	}
+	if c.VMConfig != nil {
+		s.VMUniqueID = c.VMConfig.VMUniqueID
+	}
+	return s
+}
+
+// ErrorResponse is the body of every error answer.
+type ErrorResponse struct {
+	// Error says what went wrong.
+	Error string `json:"error"`
+	// Check names the failed verification check (see verify.Check), or
+	// "challenge" for an unknown, used or expired challenge, or "request"
+	// for a malformed request.
+	Check string `json:"check,omitempty"`
+}
+
+// Check values of ErrorResponse that are not verification checks.
+const (
+	CheckChallenge = "challenge"
+	CheckRequest   = "request"
+)
+
+// evidenceBytes returns the evidence document of a request: the raw JSON
+// object, or the decoded base64 string.
+func evidenceBytes(raw json.RawMessage) ([]byte, error) {
+	raw = bytes.TrimSpace(raw)
+	switch {
+	case len(raw) == 0 || bytes.Equal(raw, []byte("null")):
+		return nil, errors.New("evidence is missing")
+	case raw[0] == '{':
+		return raw, nil
+	case raw[0] == '"':
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return nil, fmt.Errorf("evidence: %w", err)
+		}
+		b, err := decodeBase64(s)
+		if err != nil {
+			return nil, fmt.Errorf("evidence: %w", err)
+		}
+		return b, nil
+	}
+	return nil, errors.New("evidence must be a JSON object or a base64 string")
+}
+
+// decodeBase64 accepts standard or URL base64, padded or not.
+func decodeBase64(s string) ([]byte, error) {
+	enc := base64.StdEncoding
+	if strings.ContainsAny(s, "-_") {
+		enc = base64.URLEncoding
+	}
+	if !strings.HasSuffix(s, "=") {
+		enc = enc.WithPadding(base64.NoPadding)
+	}
+	return enc.DecodeString(s)
+}

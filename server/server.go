@@ -1,0 +1,396 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/snp-vtpm/snp-vtpm/verify"
+)
+
+// Defaults of Config.
+const (
+	DefaultChallengeTTL      = 60 * time.Second
+	DefaultMaxChallenges     = 100_000
+	DefaultMaxBodyBytes      = 2 << 20 // evidence is at most 1 MiB, base64 adds a third
+	DefaultAttestTimeout     = 30 * time.Second
+	DefaultReadHeaderTimeout = 5 * time.Second
+	DefaultReadTimeout       = 30 * time.Second
+	DefaultWriteTimeout      = 60 * time.Second
+	DefaultIdleTimeout       = 120 * time.Second
+	DefaultShutdownTimeout   = 10 * time.Second
+)
+
+// maxChallengeBody bounds the (ignored) body of a challenge request.
+const maxChallengeBody = 4 << 10
+
+// Config configures a Server. Zero durations and sizes take the defaults.
+type Config struct {
+	// Secret is released, sealed, to every attester whose evidence verifies.
+	// It is copied by New and never logged.
+	Secret []byte
+	// Verify configures verification: roots (emulated ones only when the
+	// operator asks), policy, certificate sources. It is shared by all
+	// requests, and so is its cache. Nil means AMD's pinned roots, the
+	// default policy and no network.
+	Verify *verify.Options
+	// ChallengeTTL is how long a challenge stays usable.
+	ChallengeTTL time.Duration
+	// MaxChallenges bounds the outstanding challenges; beyond it the
+	// challenge endpoint answers 429.
+	MaxChallenges int
+	// MaxBodyBytes bounds an attestation request's body (413 beyond).
+	MaxBodyBytes int64
+	// AttestTimeout bounds the verification of one request, certificate
+	// fetches included.
+	AttestTimeout time.Duration
+	// ReadHeaderTimeout, ReadTimeout, WriteTimeout and IdleTimeout are the
+	// http.Server's timeouts.
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
+	// ShutdownTimeout bounds the graceful shutdown once Serve's context is
+	// done: requests still running after it are cut off.
+	ShutdownTimeout time.Duration
+	// Logger receives the access log (one line per request) and server
+	// events; nil discards them.
+	Logger *slog.Logger
+	// Now is the clock of challenge expiry; nil means time.Now.
+	Now func() time.Time
+	// Collectors are extra Prometheus collectors exported on /metrics (for
+	// example certificate-fetch counters).
+	Collectors []prometheus.Collector
+}
+
+// Server is the remote-attestation verifier and relying party: it issues
+// challenges, verifies evidence bound to them and releases its secret
+// sealed to the attester's key. It is safe for concurrent use.
+type Server struct {
+	cfg        Config
+	secret     []byte
+	verify     *verify.Options
+	log        *slog.Logger
+	challenges *challengeStore
+	metrics    *metrics
+	handler    http.Handler
+}
+
+// New returns a Server for cfg.
+func New(cfg Config) (*Server, error) {
+	if len(cfg.Secret) == 0 {
+		return nil, errors.New("server: no secret")
+	}
+	if cfg.ChallengeTTL < 0 || cfg.MaxChallenges < 0 || cfg.MaxBodyBytes < 0 || cfg.AttestTimeout < 0 ||
+		cfg.ReadHeaderTimeout < 0 || cfg.ReadTimeout < 0 || cfg.WriteTimeout < 0 || cfg.IdleTimeout < 0 || cfg.ShutdownTimeout < 0 {
+		return nil, errors.New("server: negative limit in Config")
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&cfg.ChallengeTTL, DefaultChallengeTTL)
+	def(&cfg.AttestTimeout, DefaultAttestTimeout)
+	def(&cfg.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	def(&cfg.ReadTimeout, DefaultReadTimeout)
+	def(&cfg.WriteTimeout, DefaultWriteTimeout)
+	def(&cfg.IdleTimeout, DefaultIdleTimeout)
+	def(&cfg.ShutdownTimeout, DefaultShutdownTimeout)
+	if cfg.MaxChallenges == 0 {
+		cfg.MaxChallenges = DefaultMaxChallenges
+	}
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	s := &Server{
+		cfg:    cfg,
+		secret: bytes.Clone(cfg.Secret),
+		verify: cfg.Verify,
+		log:    cfg.Logger,
+	}
+	s.cfg.Secret = nil
+	if s.verify == nil {
+		s.verify = &verify.Options{}
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.challenges = newChallengeStore(cfg.ChallengeTTL, cfg.MaxChallenges, cfg.Now)
+	m, err := newMetrics(func() float64 { return float64(s.challenges.len()) }, cfg.Collectors)
+	if err != nil {
+		return nil, fmt.Errorf("server: metrics: %w", err)
+	}
+	s.metrics = m
+
+	mux := http.NewServeMux()
+	mux.Handle(PathChallenge, allow(s.handleChallenge, http.MethodPost))
+	mux.Handle(PathAttest, allow(s.handleAttest, http.MethodPost))
+	mux.Handle(PathHealth, allow(s.handleHealth, http.MethodGet, http.MethodHead))
+	mux.Handle(PathMetrics, allow(promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}).ServeHTTP, http.MethodGet, http.MethodHead))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, http.StatusNotFound, "", "no such endpoint")
+	})
+	s.handler = s.accessLog(mux)
+	return s, nil
+}
+
+// Handler returns the server's HTTP handler: the API, /healthz and
+// /metrics, with access logging. Without Serve, expired challenges are
+// evicted lazily.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Serve serves HTTP on ln until ctx is done, then shuts down gracefully:
+// it stops accepting connections and waits up to Config.ShutdownTimeout
+// for running requests. It returns nil after a graceful shutdown.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	return s.serve(ctx, ln, nil)
+}
+
+// ServeTLS is Serve over TLS (1.2 or later) with the certificate chain and
+// private key in the PEM files certFile and keyFile.
+func (s *Server) ServeTLS(ctx context.Context, ln net.Listener, certFile, keyFile string) error {
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return fmt.Errorf("server: loading TLS certificate %s: %w", certFile, err)
+	}
+	return s.serve(ctx, ln, &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}})
+}
+
+func (s *Server) serve(ctx context.Context, ln net.Listener, tlsConfig *tls.Config) error {
+	// Requests must outlive ctx during the graceful shutdown, so their
+	// contexts keep its values but not its cancellation.
+	base := context.WithoutCancel(ctx)
+	hs := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		ReadTimeout:       s.cfg.ReadTimeout,
+		WriteTimeout:      s.cfg.WriteTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return base },
+		TLSConfig:         tlsConfig,
+	}
+	if tlsConfig != nil {
+		ln = tls.NewListener(ln, tlsConfig)
+	}
+	scheme := "http"
+	if tlsConfig != nil {
+		scheme = "https"
+	}
+	s.log.Info("serving", "addr", ln.Addr().String(), "scheme", scheme,
+		"challenge_ttl", s.cfg.ChallengeTTL, "max_challenges", s.cfg.MaxChallenges)
+
+	janitorCtx, stopJanitor := context.WithCancel(ctx)
+	janitorDone := make(chan struct{})
+	go func() {
+		defer close(janitorDone)
+		s.janitor(janitorCtx)
+	}()
+	defer func() {
+		stopJanitor()
+		<-janitorDone
+	}()
+
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("server: %w", err)
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down", "timeout", s.cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(base, s.cfg.ShutdownTimeout)
+	defer cancel()
+	err := hs.Shutdown(sctx)
+	if err != nil {
+		_ = hs.Close()
+	}
+	<-served // http.ErrServerClosed
+	if err != nil {
+		return fmt.Errorf("server: graceful shutdown: %w", err)
+	}
+	s.log.Info("stopped")
+	return nil
+}
+
+// janitor evicts expired challenges until ctx is done, so that memory and
+// the outstanding gauge follow expiry even when no request comes.
+func (s *Server) janitor(ctx context.Context) {
+	every := min(max(s.cfg.ChallengeTTL/4, 100*time.Millisecond), 10*time.Second)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n := s.challenges.evict(); n > 0 {
+				s.log.Debug("evicted expired challenges", "count", n)
+			}
+		}
+	}
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) handleChallenge(w http.ResponseWriter, r *http.Request) {
+	// The body carries nothing; read a bounded amount so that the
+	// connection can be reused.
+	_, _ = io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, maxChallengeBody))
+	k, expires, err := s.challenges.issue()
+	switch {
+	case errors.Is(err, errTooManyChallenges):
+		s.metrics.challengesFull.Inc()
+		retry := int(math.Ceil(min(s.cfg.ChallengeTTL, 10*time.Second).Seconds()))
+		w.Header().Set("Retry-After", strconv.Itoa(retry))
+		writeError(w, r, http.StatusTooManyRequests, CheckChallenge, err.Error())
+		return
+	case err != nil:
+		s.log.Error("issuing challenge", "err", err)
+		writeError(w, r, http.StatusInternalServerError, "", "cannot issue a challenge")
+		return
+	}
+	s.metrics.challengesIssued.Inc()
+	writeJSON(w, http.StatusOK, ChallengeResponse{
+		Challenge: k[:],
+		Expires:   expires.UTC().Format(time.RFC3339Nano),
+		Suite:     Suite,
+	})
+}
+
+// attestOutcome is what the attest handler decided, for metrics and logs.
+type attestOutcome struct {
+	status int
+	result string
+	reason string
+	msg    string
+}
+
+func (s *Server) handleAttest(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	out, resp := s.attest(r.Context(), w, r)
+	s.metrics.attestations.WithLabelValues(out.result, out.reason).Inc()
+	s.metrics.latency.WithLabelValues(out.result).Observe(time.Since(start).Seconds())
+	if out.status != http.StatusOK {
+		check := out.reason
+		if out.result == resultError {
+			check = ""
+		}
+		writeError(w, r, out.status, check, out.msg)
+		return
+	}
+	setCheck(r, "")
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (s *Server) attest(ctx context.Context, w http.ResponseWriter, r *http.Request) (attestOutcome, *AttestResponse) {
+	invalid := func(format string, args ...any) attestOutcome {
+		return attestOutcome{http.StatusBadRequest, resultInvalid, CheckRequest, fmt.Sprintf(format, args...)}
+	}
+	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+	var req AttestRequest
+	dec := json.NewDecoder(body)
+	err := dec.Decode(&req)
+	if err == nil {
+		// Nothing but white space may follow the object.
+		var extra json.RawMessage
+		if err2 := dec.Decode(&extra); err2 != io.EOF {
+			err = errors.Join(errors.New("data after the JSON object"), err2)
+		}
+	}
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return attestOutcome{http.StatusRequestEntityTooLarge, resultInvalid, "body-too-large",
+				fmt.Sprintf("request body larger than %d bytes", s.cfg.MaxBodyBytes)}, nil
+		}
+		return invalid("malformed request: %v", err), nil
+	}
+	if len(req.Challenge) != ChallengeSize {
+		return invalid("challenge must be %d bytes, got %d", ChallengeSize, len(req.Challenge)), nil
+	}
+	if _, err := kem().NewPublicKey(req.PublicKey); err != nil {
+		return invalid("public_key is not a %s public key (%d bytes)", Suite, len(req.PublicKey)), nil
+	}
+	ev, err := evidenceBytes(req.Evidence)
+	if err != nil {
+		return invalid("%v", err), nil
+	}
+
+	// The challenge is spent from here on, whatever the verdict.
+	if err := s.challenges.consume(req.Challenge); err != nil {
+		return attestOutcome{http.StatusUnauthorized, resultDenied, CheckChallenge, err.Error()}, nil
+	}
+	nonce := Nonce(req.Challenge, req.PublicKey)
+	vctx, cancel := context.WithTimeout(ctx, s.cfg.AttestTimeout)
+	defer cancel()
+	claims, err := verify.Evidence(vctx, ev, nonce, s.verify)
+	if err != nil {
+		if verr, ok := errors.AsType[*verify.Error](err); ok {
+			return attestOutcome{http.StatusForbidden, resultRejected, string(verr.Check), verr.Error()}, nil
+		}
+		s.log.Warn("verification did not complete", "err", err, "remote", r.RemoteAddr)
+		return attestOutcome{http.StatusServiceUnavailable, resultError, "unavailable", "verification did not complete; try again with a new challenge"}, nil
+	}
+	ct, err := seal(req.PublicKey, nonce, s.secret)
+	if err != nil {
+		s.log.Error("sealing the secret", "err", err)
+		return attestOutcome{http.StatusInternalServerError, resultError, "seal", "internal error"}, nil
+	}
+	return attestOutcome{status: http.StatusOK, result: resultSuccess, reason: "none"},
+		&AttestResponse{Ciphertext: ct, Suite: Suite, Claims: summarize(claims)}
+}
+
+// allow restricts h to methods; others get a JSON 405 with an Allow header.
+func allow(h http.HandlerFunc, methods ...string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for _, m := range methods {
+			if r.Method == m {
+				h(w, r)
+				return
+			}
+		}
+		for _, m := range methods {
+			w.Header().Add("Allow", m)
+		}
+		writeError(w, r, http.StatusMethodNotAllowed, "", fmt.Sprintf("method %s not allowed", r.Method))
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil { // only our own types are written
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+func writeError(w http.ResponseWriter, r *http.Request, status int, check, msg string) {
+	setCheck(r, check)
+	writeJSON(w, status, ErrorResponse{Error: msg, Check: check})
+}
