@@ -72,12 +72,44 @@ func name(cn, org string) pkix.Name {
 	}
 }
 
-func mustASN1(v any, params string) []byte {
+// extension DER-encodes an AMD VCEK extension value.
+func extension(id asn1.ObjectIdentifier, v any, params string) (pkix.Extension, error) {
 	b, err := asn1.MarshalWithParams(v, params)
 	if err != nil {
-		panic(err) // generator only: static values always marshal
+		return pkix.Extension{}, fmt.Errorf("extension %v: %w", id, err)
 	}
-	return b
+	return pkix.Extension{Id: id, Value: b}, nil
+}
+
+// vcekExtensions returns AMD's VCEK extensions for the emulated chip.
+func vcekExtensions() ([]pkix.Extension, error) {
+	chip := params.ChipID()
+	values := []struct {
+		id     asn1.ObjectIdentifier
+		v      any
+		params string
+	}{
+		{oidStructVersion, 1, ""},
+		{oidProductName, params.ProductName, "ia5"},
+		{oidBlSPL, params.BlSPL, ""},
+		{oidTeeSPL, params.TeeSPL, ""},
+		{oidSnpSPL, params.SnpSPL, ""},
+		{oidSPL4, 0, ""},
+		{oidSPL5, 0, ""},
+		{oidSPL6, 0, ""},
+		{oidSPL7, 0, ""},
+		{oidUcodeSPL, params.UcodeSPL, ""},
+		{oidHwID, chip[:], ""},
+	}
+	exts := make([]pkix.Extension, 0, len(values))
+	for _, v := range values {
+		e, err := extension(v.id, v.v, v.params)
+		if err != nil {
+			return nil, err
+		}
+		exts = append(exts, e)
+	}
+	return exts, nil
 }
 
 func run(out string) error {
@@ -133,26 +165,17 @@ func run(out string) error {
 	if err != nil {
 		return err
 	}
-	chip := params.ChipID()
+	exts, err := vcekExtensions()
+	if err != nil {
+		return err
+	}
 	vcekTmpl := &x509.Certificate{
 		SerialNumber:       big.NewInt(0),
 		Subject:            name("SEV-VCEK", "Advanced Micro Devices"),
 		NotBefore:          params.NotBefore(),
 		NotAfter:           params.NotAfter(),
 		SignatureAlgorithm: x509.SHA384WithRSAPSS,
-		ExtraExtensions: []pkix.Extension{
-			{Id: oidStructVersion, Value: mustASN1(1, "")},
-			{Id: oidProductName, Value: mustASN1(params.ProductName, "ia5")},
-			{Id: oidBlSPL, Value: mustASN1(params.BlSPL, "")},
-			{Id: oidTeeSPL, Value: mustASN1(params.TeeSPL, "")},
-			{Id: oidSnpSPL, Value: mustASN1(params.SnpSPL, "")},
-			{Id: oidSPL4, Value: mustASN1(0, "")},
-			{Id: oidSPL5, Value: mustASN1(0, "")},
-			{Id: oidSPL6, Value: mustASN1(0, "")},
-			{Id: oidSPL7, Value: mustASN1(0, "")},
-			{Id: oidUcodeSPL, Value: mustASN1(params.UcodeSPL, "")},
-			{Id: oidHwID, Value: mustASN1(chip[:], "")},
-		},
+		ExtraExtensions:    exts,
 	}
 	vcekDER, err := x509.CreateCertificate(rand.Reader, vcekTmpl, askCert, &vcek.PublicKey, ask)
 	if err != nil {
