@@ -1,0 +1,153 @@
+package hardening_test
+
+import (
+	"encoding/json"
+	"encoding/pem"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/snp-vtpm/snp-vtpm/evidence"
+	"github.com/snp-vtpm/snp-vtpm/quote"
+	"github.com/snp-vtpm/snp-vtpm/verify"
+)
+
+const snpDir = "../testdata/trustee-az-vtpm/az-snp-vtpm/"
+
+// fixtureTime is inside the validity period of every real VCEK fixture.
+var fixtureTime = time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
+
+// fixture is real evidence that verifies, with the nonce it verifies with.
+type fixture struct {
+	name  string
+	raw   []byte // the JSON document ("" for the assembled hcl fixture: its Encode)
+	ev    *evidence.Evidence
+	nonce []byte
+}
+
+func readFile(t testing.TB, rel string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(snpDir, rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// firstPEMCert returns the DER of the first CERTIFICATE block of b.
+func firstPEMCert(t testing.TB, b []byte) []byte {
+	t.Helper()
+	for {
+		var blk *pem.Block
+		blk, b = pem.Decode(b)
+		if blk == nil {
+			t.Fatal("no PEM certificate")
+		}
+		if blk.Type == "CERTIFICATE" {
+			return blk.Bytes
+		}
+	}
+}
+
+// quotedNonce returns the quote's extraData (the nonce the attester was given).
+func quotedNonce(t testing.TB, ev *evidence.Evidence) []byte {
+	t.Helper()
+	a, err := quote.Parse(ev.Quote.Message)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return slices.Clone(a.ExtraData)
+}
+
+// fixtures returns every real SNP evidence fixture: the four CoCo evidence
+// documents and evidence assembled from hcl-report.bin, vcek.pem and
+// tpm-quote-v1.json (a fifth chip).
+func fixtures(t testing.TB) []*fixture {
+	t.Helper()
+	var out []*fixture
+	for _, f := range []struct{ name, file string }{
+		{"v0", "evidence-v0.json"},
+		{"v1", "evidence-v1.json"},
+		{"v2", "evidence-v2.json"},
+		{"genoa", "evidence-genoa.json"},
+	} {
+		raw := readFile(t, f.file)
+		ev, err := evidence.Decode(raw)
+		if err != nil {
+			t.Fatalf("%s: %v", f.file, err)
+		}
+		nonce := []byte("challenge")
+		if f.name == "v2" || f.name == "genoa" {
+			nonce = quotedNonce(t, ev)
+		}
+		out = append(out, &fixture{name: f.name, raw: raw, ev: ev, nonce: nonce})
+	}
+	q, err := evidence.DecodeQuoteJSON(readFile(t, "tpm-quote-v1.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := &evidence.Evidence{
+		Version:   1,
+		Quote:     *q,
+		HCLReport: readFile(t, "hcl-report.bin"),
+		VCEK:      firstPEMCert(t, readFile(t, "vcek.pem")),
+	}
+	raw, err := ev.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out = append(out, &fixture{name: "hcl", raw: raw, ev: ev, nonce: []byte("challenge")})
+	return out
+}
+
+func fixtureByName(t testing.TB, name string) *fixture {
+	t.Helper()
+	for _, f := range fixtures(t) {
+		if f.name == name {
+			return f
+		}
+	}
+	t.Fatalf("no fixture %q", name)
+	return nil
+}
+
+// uncached returns Options that verify from scratch on every call.
+func uncached() *verify.Options {
+	return &verify.Options{Now: fixtureTime, DisableCache: true}
+}
+
+// cached returns fresh Options with the (default) shared cache.
+func cached() *verify.Options {
+	return &verify.Options{Now: fixtureTime}
+}
+
+// cloneEvidence deep-copies ev so that a mutation never reaches the original.
+func cloneEvidence(ev *evidence.Evidence) *evidence.Evidence {
+	c := &evidence.Evidence{
+		Version:   ev.Version,
+		HCLReport: slices.Clone(ev.HCLReport),
+		VCEK:      slices.Clone(ev.VCEK),
+		TDQuote:   slices.Clone(ev.TDQuote),
+	}
+	c.Quote.Message = slices.Clone(ev.Quote.Message)
+	c.Quote.Signature = slices.Clone(ev.Quote.Signature)
+	if ev.Quote.PCRs != nil {
+		c.Quote.PCRs = make([][]byte, len(ev.Quote.PCRs))
+		for i, p := range ev.Quote.PCRs {
+			c.Quote.PCRs[i] = slices.Clone(p)
+		}
+	}
+	return c
+}
+
+// claimsJSON is the canonical form used to compare claims.
+func claimsJSON(t testing.TB, c *verify.Claims) string {
+	t.Helper()
+	b, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
