@@ -89,7 +89,9 @@ type CVM struct {
 // 0x81010001, PCRs 0-7 measured, HCL report with a signed SNP report at NV
 // 0x01400001), and starts the fake IMDS endpoint on loopback. Only one CVM
 // can run per process at a time: Start returns an error matching
-// ErrAlreadyRunning while another one is open. Close releases it.
+// ErrAlreadyRunning while another one is open. Close releases it. (Code that
+// opens the go-tpm-tools simulator directly, bypassing this package, makes
+// Start block until it closes the simulator.)
 func Start(ctx context.Context, opts *Options) (*CVM, error) {
 	if opts == nil {
 		opts = &Options{}

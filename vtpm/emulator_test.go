@@ -215,6 +215,11 @@ func TestReadPCRs(t *testing.T) {
 	if !bytes.Equal(pcrs[8], zero) {
 		t.Errorf("PCR 8 = %x, want zero", pcrs[8])
 	}
+	for i := 17; i <= 22; i++ {
+		if !bytes.Equal(pcrs[i], bytes.Repeat([]byte{0xFF}, 32)) {
+			t.Errorf("PCR %d = %x, want all 0xFF as on Azure", i, pcrs[i])
+		}
+	}
 	// PCR 6 as on Azure: extend SHA-256("UUID: " + vmUniqueId), then the separator.
 	extend := func(pcr []byte, d [32]byte) []byte {
 		s := sha256.Sum256(append(bytes.Clone(pcr), d[:]...))
