@@ -89,11 +89,11 @@ func NVBufferMax(ctx context.Context, t transport.TPM) (int, error) {
 	}.Execute(t)
 	if err != nil {
 		// Some TPMs refuse the query: the fallback is always safe.
-		return fallbackNVBufferMax, nil //nolint:nilerr // documented fallback
+		return fallbackNVBufferMax, nil
 	}
 	props, err := rsp.CapabilityData.Data.TPMProperties()
 	if err != nil {
-		return fallbackNVBufferMax, nil //nolint:nilerr // documented fallback
+		return fallbackNVBufferMax, nil
 	}
 	for _, p := range props.TPMProperty {
 		if p.Property == tpm2.TPMPTNVBufferMax && p.Value > 0 && p.Value <= 0xFFFF {
