@@ -1,6 +1,8 @@
 package verify
 
 import (
+	"slices"
+
 	"github.com/snp-vtpm/snp-vtpm/hcl"
 	"github.com/snp-vtpm/snp-vtpm/snp"
 )
@@ -74,7 +76,9 @@ type Claims struct {
 
 func (c *Claims) fillReport(r *snp.Report, p snp.Product) {
 	c.Product = string(p)
-	c.ChipID = r.ChipID[:]
+	// Copies: r may be shared through the cache of an Options, and the
+	// claims belong to the caller.
+	c.ChipID = slices.Clone(r.ChipID[:])
 	c.ReportVersion = r.Version
 	c.ReportedTCB = r.ReportedTCB.Parts(p)
 	c.CommittedTCB = r.CommittedTCB.Parts(p)
@@ -85,12 +89,12 @@ func (c *Claims) fillReport(r *snp.Report, p snp.Product) {
 	c.SMT = r.SMT()
 	c.VMPL = r.VMPL
 	c.GuestSVN = r.GuestSVN
-	c.FamilyID = r.FamilyID[:]
-	c.ImageID = r.ImageID[:]
-	c.HostData = r.HostData[:]
-	c.IDKeyDigest = r.IDKeyDigest[:]
-	c.AuthorKeyDigest = r.AuthorKeyDigest[:]
+	c.FamilyID = slices.Clone(r.FamilyID[:])
+	c.ImageID = slices.Clone(r.ImageID[:])
+	c.HostData = slices.Clone(r.HostData[:])
+	c.IDKeyDigest = slices.Clone(r.IDKeyDigest[:])
+	c.AuthorKeyDigest = slices.Clone(r.AuthorKeyDigest[:])
 	c.PlatformInfo = r.PlatformInfo
-	c.Measurement = r.Measurement[:]
-	c.ReportData = r.ReportData[:]
+	c.Measurement = slices.Clone(r.Measurement[:])
+	c.ReportData = slices.Clone(r.ReportData[:])
 }

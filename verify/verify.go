@@ -126,10 +126,15 @@ func Report(ctx context.Context, blob []byte, vcekDER []byte, opts *Options) (*C
 }
 
 func fillRuntime(claims *Claims, r *hcl.Report) {
+	// Copies: r may be shared through the cache of an Options, and the
+	// claims belong to the caller.
 	if rd := r.RuntimeData; rd != nil {
-		claims.VMConfig = rd.VMConfig
+		if rd.VMConfig != nil {
+			vc := *rd.VMConfig
+			claims.VMConfig = &vc
+		}
 		if rd.UserData != nil {
-			claims.UserData = rd.UserData
+			claims.UserData = slices.Clone(rd.UserData)
 		}
 	}
 }
