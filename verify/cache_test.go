@@ -1,0 +1,207 @@
+package verify_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"sync"
+	"testing"
+
+	"github.com/snp-vtpm/snp-vtpm/evidence"
+	"github.com/snp-vtpm/snp-vtpm/internal/testev"
+	"github.com/snp-vtpm/snp-vtpm/verify"
+)
+
+func claimsJSON(t testing.TB, c *verify.Claims) string {
+	t.Helper()
+	b, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestCacheSameClaims verifies every real evidence document twice with one
+// Options (the second time from the cache) and once without a cache: the
+// claims must be identical.
+func TestCacheSameClaims(t *testing.T) {
+	shared := fixedOpts()
+	for _, re := range realEvidences(t) {
+		t.Run(re.name, func(t *testing.T) {
+			first, err := verify.Evidence(context.Background(), re.data, re.nonce, shared)
+			if err != nil {
+				t.Fatal(err)
+			}
+			second, err := verify.Evidence(context.Background(), re.data, re.nonce, shared)
+			if err != nil {
+				t.Fatal(err)
+			}
+			uncached := fixedOpts()
+			uncached.DisableCache = true
+			third, err := verify.Evidence(context.Background(), re.data, re.nonce, uncached)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(first, second) || !reflect.DeepEqual(first, third) {
+				t.Errorf("claims differ:\n%s\n%s\n%s", claimsJSON(t, first), claimsJSON(t, second), claimsJSON(t, third))
+			}
+		})
+	}
+}
+
+// TestCacheClaimsNotShared checks that claims returned from a verification
+// do not share memory with the cache: a caller that changes its claims
+// must not change what the next verification of the same evidence sees or
+// returns.
+func TestCacheClaimsNotShared(t *testing.T) {
+	opts := fixedOpts()
+	data := readFile(t, snpDir+"evidence-v2.json")
+	nonce := quotedNonce(t, data)
+	first, err := verify.Evidence(context.Background(), data, nonce, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := claimsJSON(t, first)
+	for _, b := range [][]byte{first.ChipID, first.Measurement, first.ReportData, first.UserData, first.FamilyID, first.ImageID, first.HostData, first.IDKeyDigest, first.AuthorKeyDigest} {
+		clear(b)
+	}
+	first.VMConfig.VMUniqueID = "changed by the caller"
+	second, err := verify.Evidence(context.Background(), data, nonce, opts)
+	if err != nil {
+		t.Fatalf("second verification after the caller changed the first claims: %v", err)
+	}
+	if got := claimsJSON(t, second); got != want {
+		t.Errorf("claims changed through the cache:\n got %s\nwant %s", got, want)
+	}
+}
+
+// TestCacheFailureAfterSuccess checks that a cached success (VCEK chain,
+// report signature, parsed HCL report) never turns a failure into a
+// success: the same VCEK with a tampered report, or the same report with a
+// tampered quote, still fails with the same options.
+func TestCacheFailureAfterSuccess(t *testing.T) {
+	opts := fixedOpts()
+	data := v1Data(t)
+	nonce := []byte("challenge")
+	if _, err := verify.Evidence(context.Background(), data, nonce, opts); err != nil {
+		t.Fatal(err)
+	}
+	tamper := func(f func(ev *evidence.Evidence)) []byte {
+		ev := decode(t, data)
+		f(ev)
+		return encode(t, ev)
+	}
+	cases := []struct {
+		name string
+		data []byte
+		want verify.Check
+	}{
+		{"tampered report", tamper(func(ev *evidence.Evidence) { ev.HCLReport[32+0x91] ^= 0x40 }), verify.CheckReportSignature},
+		{"tampered report signature", tamper(func(ev *evidence.Evidence) { ev.HCLReport[32+0x2E8] ^= 1 }), verify.CheckReportSignature},
+		{"tampered runtime data", tamper(func(ev *evidence.Evidence) {
+			i := bytes.Index(ev.HCLReport, []byte(`"vmUniqueId":"`))
+			if i < 0 {
+				t.Fatal("no vmUniqueId")
+			}
+			ev.HCLReport[i+len(`"vmUniqueId":"`)] ^= 1 // a hex digit or letter stays valid JSON
+		}), verify.CheckRuntimeData},
+		{"tampered PCR", tamper(func(ev *evidence.Evidence) { ev.Quote.PCRs[0][0] ^= 1 }), verify.CheckPCRDigest},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			for range 2 { // the failure is not cached as a success either
+				_, err := verify.Evidence(context.Background(), tc.data, nonce, opts)
+				wantCheck(t, err, tc.want)
+			}
+		})
+	}
+	// And the cached success is still a success.
+	if _, err := verify.Evidence(context.Background(), data, nonce, opts); err != nil {
+		t.Fatal(err)
+	}
+	// A cached VCEK chain is checked for validity at every use (Options
+	// may be changed between calls, not during one).
+	opts.Now = opts.Now.AddDate(10, 0, 0)
+	_, err := verify.Evidence(context.Background(), data, nonce, opts)
+	wantCheck(t, err, verify.CheckCertValidity)
+}
+
+// TestDisableCache checks that DisableCache verifies everything again:
+// evidence that verified is rejected by the same Options once its VCEK is
+// expired, and a tampered copy fails.
+func TestDisableCache(t *testing.T) {
+	opts := fixedOpts()
+	opts.DisableCache = true
+	data := v1Data(t)
+	for range 3 {
+		if _, err := verify.Evidence(context.Background(), data, []byte("challenge"), opts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ev := decode(t, data)
+	ev.HCLReport[32+0x92] ^= 1
+	_, err := verify.Evidence(context.Background(), encode(t, ev), []byte("challenge"), opts)
+	wantCheck(t, err, verify.CheckReportSignature)
+}
+
+// TestCacheConcurrent verifies good and bad evidence from 50 goroutines
+// sharing one Options (run with -race).
+func TestCacheConcurrent(t *testing.T) {
+	opts := &verify.Options{Roots: testev.Roots()}
+	good := (&testev.Builder{}).MustBuild()
+	badReport := (&testev.Builder{VMPL: 2}).MustBuild()
+	tampered := decode(t, good.JSON)
+	tampered.HCLReport[32+0x93] ^= 1
+	tamperedData := encode(t, tampered)
+	real := v1Data(t)
+	realOpts := fixedOpts()
+
+	var wg sync.WaitGroup
+	errs := make(chan string, 50*4)
+	for g := range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 4 {
+				switch (g + i) % 4 {
+				case 0:
+					c, err := verify.Evidence(context.Background(), good.JSON, good.Nonce, opts)
+					if err != nil || c.Product != "Milan" {
+						errs <- "good evidence: " + errString(err)
+					}
+				case 1:
+					if _, err := verify.Evidence(context.Background(), badReport.JSON, badReport.Nonce, opts); !isCheck(err, verify.CheckVMPL) {
+						errs <- "VMPL 2 evidence: " + errString(err)
+					}
+				case 2:
+					if _, err := verify.Evidence(context.Background(), tamperedData, good.Nonce, opts); !isCheck(err, verify.CheckReportSignature) {
+						errs <- "tampered evidence: " + errString(err)
+					}
+				case 3:
+					if _, err := verify.Evidence(context.Background(), real, []byte("challenge"), realOpts); err != nil {
+						errs <- "real evidence: " + errString(err)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return "<nil>"
+	}
+	return err.Error()
+}
+
+func isCheck(err error, c verify.Check) bool {
+	var verr *verify.Error
+	return errors.As(err, &verr) && verr.Check == c && errors.Is(err, verify.ErrRejected)
+}
