@@ -109,6 +109,8 @@ func newRootCmd(g *globals) *cobra.Command {
 		newReportCmd(g),
 		newQuoteCmd(g),
 		newEvidenceCmd(g),
+		newServeCmd(g),
+		newAttestCmd(g),
 	)
 	return root
 }

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/snp-vtpm/snp-vtpm/server"
+)
+
+// attestFlags are the flags of the attest command.
+type attestFlags struct {
+	serverURL string
+	fresh     bool
+	out       string
+	caCert    string
+	timeout   time.Duration
+}
+
+func newAttestCmd(g *globals) *cobra.Command {
+	var f attestFlags
+	cmd := &cobra.Command{
+		Use:   "attest --server URL [--fresh] [-o FILE] [--ca-cert FILE]",
+		Short: "Attest this CVM to a verifier (snp-vtpm serve) and receive its secret",
+		Long: `Attest this CVM to a remote verifier started with "snp-vtpm serve" and print the secret
+it releases (or write it to -o FILE, mode 0600).
+
+The exchange: make an ephemeral HPKE key pair (` + server.Suite + `),
+get a challenge, gather evidence whose quote carries nonce = SHA-384(challenge || public key)
+(--fresh also refreshes the SNP report with it: evidence version 2), post it, and open the
+secret the verifier sealed to the key. Only this process can open it.
+
+With --emulate the evidence comes from the emulated CVM: the verifier must run with
+--trust-emulated to accept it.
+
+Exit status: 0 secret received, 2 the verifier rejected the evidence (stderr names the
+check), 1 network, device, usage or other error.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runAttest(cmd.Context(), g, &f)
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&f.serverURL, "server", "", "base URL of the verifier, e.g. https://verifier:8443 (required)")
+	fs.BoolVar(&f.fresh, "fresh", false, "refresh the SNP report with the nonce (evidence version 2)")
+	fs.StringVarP(&f.out, "output", "o", "", "write the secret to this file (mode 0600) instead of standard output")
+	fs.StringVar(&f.caCert, "ca-cert", "", "PEM CA certificate(s) to trust for the verifier's TLS certificate (instead of the system roots)")
+	fs.DurationVar(&f.timeout, "timeout", 2*time.Minute, "give up after this long")
+	_ = cmd.MarkFlagRequired("server")
+	return cmd
+}
+
+func runAttest(ctx context.Context, g *globals, f *attestFlags) error {
+	if f.serverURL == "" {
+		return errors.New("--server is required")
+	}
+	hc, err := attestHTTPClient(f.caCert)
+	if err != nil {
+		return err
+	}
+	if f.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, f.timeout)
+		defer cancel()
+	}
+	// Open the platform before asking for a challenge, so that starting
+	// it does not eat into the challenge's lifetime.
+	p, err := openPlatform(ctx, g)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := p.Close(); err != nil {
+			g.logger().Warn("closing the TPM", "err", err)
+		}
+	}()
+	att := p.attester(g)
+	gather := func(ctx context.Context, nonce []byte) ([]byte, error) {
+		ev, err := att.Evidence(ctx, nonce, f.fresh)
+		if err != nil {
+			return nil, err
+		}
+		return ev.Encode()
+	}
+	client := &server.Client{URL: f.serverURL, HTTPClient: hc}
+	res, err := client.Attest(ctx, gather)
+	if err != nil {
+		if errors.Is(err, server.ErrRejected) {
+			return rejected(err)
+		}
+		return err
+	}
+	c := res.Claims
+	if c.Emulated {
+		fmt.Fprintln(g.stderr, emulatedBanner)
+	}
+	fmt.Fprintf(g.stderr, "attested: %s chip %.16s..., reported tcb %s, evidence v%d (fresh report: %s); secret of %d bytes received\n",
+		c.Product, c.ChipID.String(), tcbString(c.ReportedTCB.Bootloader, c.ReportedTCB.TEE, c.ReportedTCB.SNP, c.ReportedTCB.Microcode, c.ReportedTCB.FMC, c.Product),
+		c.EvidenceVersion, yesNo(c.FreshReport), len(res.Secret))
+	if f.out == "" || f.out == "-" {
+		_, err = g.stdout.Write(res.Secret)
+		return err
+	}
+	return writeSecretFile(f.out, res.Secret)
+}
+
+// writeSecretFile writes secret to name with mode 0600, also when the file
+// already exists with a wider mode.
+func writeSecretFile(name string, secret []byte) error {
+	file, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := file.Chmod(0o600); err != nil {
+		file.Close()
+		return err
+	}
+	if _, err := file.Write(secret); err != nil {
+		file.Close()
+		return err
+	}
+	return file.Close()
+}
+
+// attestHTTPClient returns the HTTP client of attest: the default
+// transport's settings, trusting only the CAs in caFile when given.
+func attestHTTPClient(caFile string) (*http.Client, error) {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, err
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--ca-cert %s: no PEM certificate", caFile)
+		}
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	return &http.Client{Transport: tr}, nil
+}

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
+
+	"github.com/snp-vtpm/snp-vtpm/kds"
+	"github.com/snp-vtpm/snp-vtpm/server"
+)
+
+// maxSecretFile bounds the secret file read by serve.
+const maxSecretFile = 1 << 20
+
+// serveFlags are the flags of the serve command.
+type serveFlags struct {
+	trust         trustFlags
+	listen        string
+	secretFile    string
+	tlsCert       string
+	tlsKey        string
+	challengeTTL  time.Duration
+	maxChallenges int
+	maxBody       int64
+	logJSON       bool
+}
+
+func newServeCmd(g *globals) *cobra.Command {
+	var f serveFlags
+	cmd := &cobra.Command{
+		Use:   "serve --listen ADDR --secret-file FILE [--policy FILE] [--trust-emulated] [--tls-cert F --tls-key F]",
+		Short: "Run the remote-attestation verifier: release a secret to CVMs whose evidence verifies",
+		Long: `Run an HTTP(S) verifier and relying party (see docs/remote-attestation.md).
+
+POST /v1/challenge issues a single-use random challenge (valid --challenge-ttl).
+POST /v1/attest takes {"challenge", "evidence", "public_key"}, spends the challenge,
+verifies the evidence against nonce = SHA-384(challenge || public key) with the
+trust flags below (AMD's pinned roots; the emulated chain only with --trust-emulated;
+--policy for minimum TCB, measurements and PCRs) and answers with the content of
+--secret-file sealed with HPKE (` + server.Suite + `)
+to the public key. "snp-vtpm attest" is the matching client.
+
+Also served: /healthz and Prometheus metrics on /metrics. One access-log line per
+request goes to stderr; neither the secret nor keys nor evidence are logged.
+SIGINT/SIGTERM shut the server down gracefully.
+
+The bound address is printed on standard output ("listening on URL"), so
+--listen 127.0.0.1:0 picks a free port.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runServe(cmd, g, &f)
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&f.listen, "listen", "127.0.0.1:8443", "address to listen on (host:port; port 0 picks a free one)")
+	fs.StringVar(&f.secretFile, "secret-file", "", "file whose content is released to attested CVMs (required)")
+	fs.StringVar(&f.tlsCert, "tls-cert", "", "PEM certificate chain: serve HTTPS (with --tls-key)")
+	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
+	fs.DurationVar(&f.challengeTTL, "challenge-ttl", server.DefaultChallengeTTL, "how long a challenge stays usable")
+	fs.IntVar(&f.maxChallenges, "max-challenges", server.DefaultMaxChallenges, "outstanding challenges at most (429 beyond)")
+	fs.Int64Var(&f.maxBody, "max-body", server.DefaultMaxBodyBytes, "largest attestation request body in bytes (413 beyond)")
+	fs.BoolVar(&f.logJSON, "log-json", false, "write the log as JSON lines instead of text")
+	f.trust.register(fs)
+	_ = cmd.MarkFlagRequired("secret-file")
+	return cmd
+}
+
+func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
+	ctx := cmd.Context()
+	if (f.tlsCert == "") != (f.tlsKey == "") {
+		return errors.New("give both --tls-cert and --tls-key, or neither")
+	}
+	if f.challengeTTL <= 0 || f.maxChallenges <= 0 || f.maxBody <= 0 {
+		return errors.New("--challenge-ttl, --max-challenges and --max-body must be positive")
+	}
+	secret, err := readSecret(f.secretFile)
+	if err != nil {
+		return err
+	}
+
+	level := slog.LevelInfo
+	if g.verbose {
+		level = slog.LevelDebug
+	}
+	var h slog.Handler = slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level})
+	if f.logJSON {
+		h = slog.NewJSONHandler(g.stderr, &slog.HandlerOptions{Level: level})
+	}
+	log := slog.New(h)
+	g.log = log // the trust options (KDS client) log there too
+
+	opts, kc, err := f.trust.options(ctx, g, "")
+	if err != nil {
+		return err
+	}
+	if f.trust.trustEmulated {
+		log.Warn("trusting the EMULATED CVM's fake AMD chain (--trust-emulated): for testing only, it proves nothing about hardware")
+	}
+	srv, err := server.New(server.Config{
+		Secret:        secret,
+		Verify:        opts,
+		ChallengeTTL:  f.challengeTTL,
+		MaxChallenges: f.maxChallenges,
+		MaxBodyBytes:  f.maxBody,
+		Logger:        log,
+		Collectors:    kdsCollectors(kc),
+	})
+	clear(secret)
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", f.listen)
+	if err != nil {
+		return err
+	}
+	scheme := "http"
+	if f.tlsCert != "" {
+		scheme = "https"
+	}
+	fmt.Fprintf(g.stdout, "listening on %s://%s\n", scheme, ln.Addr())
+	if f.tlsCert != "" {
+		err = srv.ServeTLS(ctx, ln, f.tlsCert, f.tlsKey)
+	} else {
+		err = srv.Serve(ctx, ln)
+	}
+	return err
+}
+
+// readSecret reads the secret file: non-empty, at most maxSecretFile bytes.
+func readSecret(name string) ([]byte, error) {
+	if name == "" {
+		return nil, errors.New("--secret-file is required")
+	}
+	file, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer file.Close()
+	secret, err := io.ReadAll(io.LimitReader(file, maxSecretFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("--secret-file: %w", err)
+	}
+	switch {
+	case len(secret) == 0:
+		return nil, fmt.Errorf("--secret-file %s is empty", name)
+	case len(secret) > maxSecretFile:
+		return nil, fmt.Errorf("--secret-file %s is larger than %d bytes", name, maxSecretFile)
+	}
+	return secret, nil
+}
+
+// kdsCollectors exports the certificate client's counters as metrics.
+func kdsCollectors(kc *kds.Client) []prometheus.Collector {
+	if kc == nil {
+		return nil
+	}
+	counter := func(name, help string, v func(kds.Stats) int64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "snp_vtpm", Subsystem: "kds", Name: name, Help: help},
+			func() float64 { return float64(v(kc.Stats())) })
+	}
+	return []prometheus.Collector{
+		counter("fetches_total", "HTTP requests sent to AMD KDS or IMDS for certificates, retries included.", func(s kds.Stats) int64 { return s.Fetches }),
+		counter("cache_hits_total", "Certificates served from the memory cache.", func(s kds.Stats) int64 { return s.CacheHits }),
+		counter("disk_hits_total", "Certificates served from the disk cache.", func(s kds.Stats) int64 { return s.DiskHits }),
+		counter("retries_total", "Certificate fetches retried.", func(s kds.Stats) int64 { return s.Retries }),
+		counter("errors_total", "Certificate fetches that failed.", func(s kds.Stats) int64 { return s.Errors }),
+	}
+}
