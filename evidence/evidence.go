@@ -135,11 +135,14 @@ func parseWireQuote(raw []byte, field string) (*wireQuote, error) {
 
 // Decode reads evidence in any known format (see the package documentation):
 // "version" 1 or 2 selects v1/v2; without "version", "quote" selects v0 and
-// "tpm_quote" the TDX v0 shape. Byte arrays of v0 must hold integers 0..255;
-// base64url may be padded or not. The input is bounded by
-// [MaxEvidenceSize], element counts and sizes by the other Max constants, and
-// every PCR must be [PCRSize] bytes. Decode checks the format only, not any
-// signature or binding. Errors are [*FormatError].
+// "tpm_quote" the TDX v0 shape. Fields of another format are rejected,
+// unknown fields are ignored, keys match exactly (case-sensitively) and a
+// known key may appear only once. Byte arrays of v0 must hold integers
+// 0..255; base64url may be padded or not but must be canonical. The input is
+// bounded by [MaxEvidenceSize], element counts and sizes by the other Max
+// constants, and every PCR must be [PCRSize] bytes. The result never aliases
+// b. Decode checks the format only, not any signature or binding. Errors are
+// [*FormatError].
 func Decode(b []byte) (*Evidence, error) {
 	if len(b) > MaxEvidenceSize {
 		return nil, fieldErr("document", fmt.Errorf("%w (%d > %d bytes)", ErrTooLarge, len(b), MaxEvidenceSize))
