@@ -177,8 +177,12 @@ func (c *Chain) Roots() *snp.Roots { return (&snp.Roots{}).Add(c.SNPChain()) }
 
 // Roots returns roots trusting the private chains of Milan, Genoa and Turin
 // and nothing else.
-func Roots() *snp.Roots {
-	r := &snp.Roots{}
+func Roots() *snp.Roots { return AddPrivate(&snp.Roots{}) }
+
+// AddPrivate returns a copy of r that also trusts the private chains of
+// Milan, Genoa and Turin (for example AddPrivate(snp.DefaultRoots()) to
+// verify real and synthetic evidence with one Options).
+func AddPrivate(r *snp.Roots) *snp.Roots {
 	for _, p := range snp.Products {
 		r = r.Add(PrivateChain(p).SNPChain())
 	}
@@ -202,8 +206,9 @@ type VCEKTemplate struct {
 	FMC bool
 	// OmitFMC leaves the fmcSPL extension out even on Turin.
 	OmitFMC bool
-	// NotBefore and NotAfter bound the validity; default one year ago to
-	// six years from now (seven years, like AMD's).
+	// NotBefore and NotAfter bound the validity; default 2024-01-01 (before
+	// the real fixtures' verification time, 2025-06-01) to six years from
+	// now.
 	NotBefore, NotAfter time.Time
 	// Key is the VCEK's key pair; default the shared key of VCEKKey(product).
 	Key *ecdsa.PrivateKey
@@ -237,7 +242,7 @@ func (c *Chain) IssueVCEK(t VCEKTemplate) ([]byte, error) {
 	nb, na := t.NotBefore, t.NotAfter
 	now := time.Now().UTC().Truncate(24 * time.Hour)
 	if nb.IsZero() {
-		nb = now.AddDate(-1, 0, 0)
+		nb = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	}
 	if na.IsZero() {
 		na = now.AddDate(6, 0, 0)

@@ -1,0 +1,76 @@
+package verify_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"time"
+
+	"github.com/snp-vtpm/snp-vtpm/verify"
+)
+
+// Verify real v1 evidence from an Azure Milan CVM, made for the nonce
+// "challenge". The evidence carries its VCEK, so no network is needed. The
+// verification time is pinned inside the VCEK's validity so the example
+// does not depend on today's date.
+func ExampleEvidence() {
+	data, err := os.ReadFile("../testdata/trustee-az-vtpm/az-snp-vtpm/evidence-v1.json")
+	if err != nil {
+		log.Fatal(err)
+	}
+	opts := &verify.Options{Now: time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)}
+	claims, err := verify.Evidence(context.Background(), data, []byte("challenge"), opts)
+	if err != nil {
+		var verr *verify.Error
+		if errors.As(err, &verr) {
+			log.Fatalf("rejected by the %s check: %v", verr.Check, verr.Err)
+		}
+		log.Fatal(err)
+	}
+	fmt.Println("product:", claims.Product)
+	fmt.Println("chip id:", claims.ChipID.String()[:8])
+	fmt.Println("reported TCB:", claims.ReportedTCB.Bootloader, claims.ReportedTCB.TEE, claims.ReportedTCB.SNP, claims.ReportedTCB.Microcode)
+	fmt.Printf("nonce: %q (checked: %v)\n", string(claims.Nonce), claims.NonceChecked)
+
+	// The same evidence with another nonce is a replay: rejected.
+	_, err = verify.Evidence(context.Background(), data, []byte("another nonce"), opts)
+	var verr *verify.Error
+	if errors.As(err, &verr) {
+		fmt.Println("replay rejected by:", verr.Check)
+	}
+	// Output:
+	// product: Milan
+	// chip id: 66a5a7b4
+	// reported TCB: 4 0 24 219
+	// nonce: "challenge" (checked: true)
+	// replay rejected by: quote-nonce
+}
+
+// Read a policy that requires a minimum TCB, allows one launch measurement
+// and requires a PCR value. Unknown fields are rejected.
+func ExampleParsePolicy() {
+	p, err := verify.ParsePolicy([]byte(`{
+		"min_tcb": {"bootloader": 3, "tee": 0, "snp": 8, "microcode": 115},
+		"measurements": ["` + fmt.Sprintf("%096x", 1) + `"],
+		"pcrs": {"7": "` + fmt.Sprintf("%064x", 7) + `"},
+		"products": ["Milan", "Genoa"]
+	}`))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("min TCB:", p.MinTCB)
+	fmt.Println("measurements:", len(p.Measurements))
+	fmt.Println("PCR 7:", p.PCRs[7].String()[56:])
+	fmt.Println("products:", p.Products)
+
+	_, err = verify.ParsePolicy([]byte(`{"min_tbc": {"snp": 8}}`))
+	fmt.Println("misspelt field rejected:", err != nil)
+	// Output:
+	// min TCB: bl=3 tee=0 snp=8 ucode=115 fmc=0
+	// measurements: 1
+	// PCR 7: 00000007
+	// products: [Milan Genoa]
+	// misspelt field rejected: true
+}

@@ -1,0 +1,59 @@
+package verify_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/snp-vtpm/snp-vtpm/internal/testev"
+	"github.com/snp-vtpm/snp-vtpm/snp"
+	"github.com/snp-vtpm/snp-vtpm/verify"
+)
+
+// FuzzEvidence checks that verify.Evidence never panics on any input and
+// that every error is an *verify.Error matching ErrRejected (or the
+// context's error). It is seeded with every real evidence document and a
+// synthetic one.
+func FuzzEvidence(f *testing.F) {
+	seeds := []string{
+		snpDir + "evidence-v0.json",
+		snpDir + "evidence-v1.json",
+		snpDir + "evidence-v2.json",
+		snpDir + "evidence-genoa.json",
+		"trustee-az-vtpm/az-tdx-vtpm/evidence-v0.json",
+		"trustee-az-vtpm/az-tdx-vtpm/evidence-v1.json",
+	}
+	for _, s := range seeds {
+		f.Add(readFile(f, s), []byte("challenge"))
+	}
+	f.Add(assembledEvidence(f), []byte("challenge"))
+	syn := (&testev.Builder{}).MustBuild()
+	f.Add(syn.JSON, syn.Nonce)
+	f.Add([]byte(`{"version":2}`), []byte{})
+
+	// One Options for every input, as a server would use it: the cache must
+	// not carry anything from one input to another that changes the outcome.
+	opts := &verify.Options{Now: fixtureTime, Roots: testev.AddPrivate(snp.DefaultRoots())}
+	f.Fuzz(func(t *testing.T, data, nonce []byte) {
+		claims, err := verify.Evidence(context.Background(), data, nonce, opts)
+		if err == nil {
+			if claims == nil {
+				t.Fatal("nil claims without an error")
+			}
+			return
+		}
+		if claims != nil {
+			t.Fatal("claims with an error")
+		}
+		var verr *verify.Error
+		if !errors.As(err, &verr) || !errors.Is(err, verify.ErrRejected) {
+			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+				return
+			}
+			t.Fatalf("error %v (%T) is not a *verify.Error", err, err)
+		}
+		if verr.Check == "" || verr.Err == nil {
+			t.Fatalf("incomplete error %#v", verr)
+		}
+	})
+}
