@@ -95,6 +95,9 @@ func appendByteArray(dst []byte, raw []byte, field string, max int) ([]byte, err
 	start := len(dst)
 	i := skipWS(raw, 1)
 	if i < len(raw) && raw[i] == ']' {
+		if skipWS(raw, i+1) != len(raw) {
+			return nil, fieldErr(field, fmt.Errorf("%w: data after array", ErrBadJSON))
+		}
 		return dst, nil
 	}
 	for {
