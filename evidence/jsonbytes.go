@@ -297,6 +297,9 @@ func splitArray(raw []byte, field string, max int) ([][]byte, error) {
 	out := make([][]byte, 0, max)
 	i := skipWS(raw, 1)
 	if i < len(raw) && raw[i] == ']' {
+		if skipWS(raw, i+1) != len(raw) {
+			return nil, fieldErr(field, fmt.Errorf("%w: data after array", ErrBadJSON))
+		}
 		return out, nil
 	}
 	for {
@@ -318,6 +321,9 @@ func splitArray(raw []byte, field string, max int) ([][]byte, error) {
 		case ',':
 			i++
 		case ']':
+			if skipWS(raw, i+1) != len(raw) {
+				return nil, fieldErr(field, fmt.Errorf("%w: data after array", ErrBadJSON))
+			}
 			return out, nil
 		default:
 			return nil, fieldErr(field, fmt.Errorf("%w: after element %d", ErrBadJSON, len(out)-1))

@@ -49,6 +49,11 @@ func TestSplitArray(t *testing.T) {
 			t.Errorf("[%d] = %q, want %q", i, got[i], want[i])
 		}
 	}
+	for _, bad := range []string{`[]x`, `[1]x`, `[1,]`, `[1`} {
+		if _, err := splitArray([]byte(bad), "x", 10); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
 	if got, err := splitArray([]byte(`[]`), "x", 0); err != nil || len(got) != 0 {
 		t.Errorf("empty: %q %v", got, err)
 	}
