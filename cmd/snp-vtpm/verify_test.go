@@ -1,0 +1,312 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/snp-vtpm/snp-vtpm/evidence"
+	"github.com/snp-vtpm/snp-vtpm/internal/testev"
+	"github.com/snp-vtpm/snp-vtpm/quote"
+)
+
+const (
+	verifySNPDir = "../../testdata/trustee-az-vtpm/az-snp-vtpm/"
+	// verifyAt is inside the validity of every real VCEK fixture.
+	verifyAt = "2025-06-01T00:00:00Z"
+)
+
+// verifyCLI runs the CLI in-process with stdin, offline and with a private
+// cache directory, and returns the exit code, stdout and stderr.
+func verifyCLI(t *testing.T, stdin []byte, args ...string) (int, string, string) {
+	t.Helper()
+	if stdin != nil {
+		f, err := os.CreateTemp(t.TempDir(), "stdin")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Write(stdin); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Seek(0, 0); err != nil {
+			t.Fatal(err)
+		}
+		old := os.Stdin
+		os.Stdin = f
+		defer func() { os.Stdin = old; f.Close() }()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	args = append([]string{"verify", "--offline", "--cache-dir", t.TempDir()}, args...)
+	var stdout, stderr bytes.Buffer
+	code := run(ctx, args, &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+func wantExit(t *testing.T, got, want int, stdout, stderr string) {
+	t.Helper()
+	if got != want {
+		t.Fatalf("exit code %d, want %d\nstdout:\n%s\nstderr:\n%s", got, want, stdout, stderr)
+	}
+}
+
+// quoteNonceHex returns the extraData of the evidence file's quote in hex.
+func quoteNonceHex(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := evidence.Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := quote.Parse(ev.Quote.Message)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(a.ExtraData)
+}
+
+func writeVerifyTemp(t *testing.T, name string, data []byte) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// assembledEvidenceFile writes v1 evidence assembled from trustee's
+// hcl-report.bin, vcek.pem and tpm-quote-v1.json.
+func assembledEvidenceFile(t *testing.T) string {
+	t.Helper()
+	read := func(name string) []byte {
+		b, err := os.ReadFile(verifySNPDir + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	q, err := evidence.DecodeQuoteJSON(read("tpm-quote-v1.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(read("vcek.pem"))
+	if blk == nil {
+		t.Fatal("vcek.pem: no PEM block")
+	}
+	ev := &evidence.Evidence{Version: 1, Quote: *q, HCLReport: read("hcl-report.bin"), VCEK: blk.Bytes}
+	data, err := ev.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return writeVerifyTemp(t, "assembled.json", data)
+}
+
+func TestVerifyRealEvidence(t *testing.T) {
+	cases := []struct {
+		name, file string
+		nonce      []string
+		version    string
+		chip       string
+	}{
+		{"v0", verifySNPDir + "evidence-v0.json", []string{"--nonce", "challenge"}, "v0", "66a5a7b4"},
+		{"v1", verifySNPDir + "evidence-v1.json", []string{"--nonce", "challenge"}, "v1", "66a5a7b4"},
+		{"v2", verifySNPDir + "evidence-v2.json", []string{"--nonce-hex", quoteNonceHex(t, verifySNPDir+"evidence-v2.json")}, "v2", "2e0e62a0"},
+		{"genoa", verifySNPDir + "evidence-genoa.json", []string{"--nonce-hex", quoteNonceHex(t, verifySNPDir+"evidence-genoa.json")}, "v0", "0506ffba"},
+		{"assembled", assembledEvidenceFile(t), []string{"--nonce", "challenge"}, "v1", "19752a44"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append(append([]string{"--at", verifyAt}, tc.nonce...), tc.file)
+			code, out, errOut := verifyCLI(t, nil, args...)
+			wantExit(t, code, 0, out, errOut)
+			for _, want := range []string{"VERIFIED: evidence " + tc.version, "AMD (pinned)", tc.chip, "(checked)"} {
+				if !strings.Contains(out, want) {
+					t.Errorf("output lacks %q:\n%s", want, out)
+				}
+			}
+			if strings.Contains(out, "NON-DEFAULT") || strings.Contains(out, "EMULATED") {
+				t.Errorf("real evidence printed with non-default roots:\n%s", out)
+			}
+		})
+	}
+}
+
+func TestVerifyWrongNonce(t *testing.T) {
+	code, out, errOut := verifyCLI(t, nil, "--at", verifyAt, "--nonce", "replayed", verifySNPDir+"evidence-v1.json")
+	wantExit(t, code, 2, out, errOut)
+	if !strings.Contains(errOut, "quote-nonce") || !strings.Contains(errOut, "REJECTED") {
+		t.Errorf("stderr does not name the check:\n%s", errOut)
+	}
+	if strings.Contains(out, "VERIFIED") {
+		t.Errorf("stdout says VERIFIED:\n%s", out)
+	}
+}
+
+func TestVerifyExpiredAt(t *testing.T) {
+	code, out, errOut := verifyCLI(t, nil, "--at", "2035-01-01T00:00:00Z", "--nonce", "challenge", verifySNPDir+"evidence-v1.json")
+	wantExit(t, code, 2, out, errOut)
+	if !strings.Contains(errOut, "certificate-validity") {
+		t.Errorf("stderr does not name the check:\n%s", errOut)
+	}
+}
+
+func TestVerifyUsageErrors(t *testing.T) {
+	ev := verifySNPDir + "evidence-v1.json"
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"missing file", []string{"--nonce", "challenge", filepath.Join(t.TempDir(), "nope.json")}},
+		{"no file", []string{"--nonce", "challenge"}},
+		{"two files", []string{"--nonce", "challenge", ev, ev}},
+		{"unknown flag", []string{"--no-such-flag", ev}},
+		{"nonce and nonce-hex", []string{"--nonce", "challenge", "--nonce-hex", "00", ev}},
+		{"bad nonce-hex", []string{"--nonce-hex", "zz", ev}},
+		{"bad --at", []string{"--at", "yesterday", "--nonce", "challenge", ev}},
+		{"missing roots file", []string{"--roots", filepath.Join(t.TempDir(), "none.pem"), "--nonce", "challenge", ev}},
+		{"roots file without a chain", []string{"--roots", ev, "--nonce", "challenge", ev}},
+		{"missing policy file", []string{"--policy", filepath.Join(t.TempDir(), "none.json"), "--nonce", "challenge", ev}},
+		{"policy with an unknown field", []string{"--policy", writeVerifyTemp(t, "p.json", []byte(`{"min_tbc":{}}`)), "--nonce", "challenge", ev}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := verifyCLI(t, nil, tc.args...)
+			wantExit(t, code, 1, out, errOut)
+			if errOut == "" {
+				t.Error("nothing on stderr")
+			}
+		})
+	}
+}
+
+func TestVerifyStdin(t *testing.T) {
+	data, err := os.ReadFile(verifySNPDir + "evidence-v1.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := verifyCLI(t, data, "--at", verifyAt, "--nonce", "challenge", "-")
+	wantExit(t, code, 0, out, errOut)
+	if !strings.Contains(out, "VERIFIED: evidence v1") {
+		t.Errorf("output:\n%s", out)
+	}
+	code, out, errOut = verifyCLI(t, []byte("{}"), "--at", verifyAt, "--nonce", "challenge", "-")
+	wantExit(t, code, 2, out, errOut)
+	if !strings.Contains(errOut, "evidence-format") {
+		t.Errorf("stderr:\n%s", errOut)
+	}
+}
+
+func TestVerifyJSON(t *testing.T) {
+	code, out, errOut := verifyCLI(t, nil, "--at", verifyAt, "--nonce", "challenge", "--json", verifySNPDir+"evidence-v1.json")
+	wantExit(t, code, 0, out, errOut)
+	var got struct {
+		Product     string            `json:"product"`
+		ChipID      string            `json:"chip_id"`
+		ReportedTCB map[string]int    `json:"reported_tcb"`
+		PCRs        map[string]string `json:"pcrs"`
+		Nonce       string            `json:"nonce"`
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("--json output is not JSON: %v\n%s", err, out)
+	}
+	if got.Product != "Milan" || !strings.HasPrefix(got.ChipID, "66a5a7b4") || len(got.ChipID) != 128 {
+		t.Errorf("product %q chip_id %q", got.Product, got.ChipID)
+	}
+	if got.ReportedTCB["bootloader"] != 4 || got.ReportedTCB["snp"] != 24 || got.ReportedTCB["microcode"] != 219 {
+		t.Errorf("reported_tcb %v", got.ReportedTCB)
+	}
+	if len(got.PCRs) != 24 || len(got.PCRs["0"]) != 64 {
+		t.Errorf("pcrs %v", got.PCRs)
+	}
+	if got.Nonce != hex.EncodeToString([]byte("challenge")) {
+		t.Errorf("nonce %q", got.Nonce)
+	}
+
+	code, out, errOut = verifyCLI(t, nil, "--at", verifyAt, "--nonce", "other", "--json", verifySNPDir+"evidence-v1.json")
+	wantExit(t, code, 2, out, errOut)
+	var rej struct {
+		Verified *bool  `json:"verified"`
+		Check    string `json:"check"`
+	}
+	if err := json.Unmarshal([]byte(out), &rej); err != nil {
+		t.Fatalf("--json rejection is not JSON: %v\n%s", err, out)
+	}
+	if rej.Verified == nil || *rej.Verified || rej.Check != "quote-nonce" {
+		t.Errorf("rejection %s", out)
+	}
+}
+
+func TestVerifyNoNonce(t *testing.T) {
+	code, out, errOut := verifyCLI(t, nil, "--at", verifyAt, verifySNPDir+"evidence-v1.json")
+	wantExit(t, code, 0, out, errOut)
+	if !strings.Contains(out, "NOT CHECKED") || !strings.Contains(errOut, "no --nonce") {
+		t.Errorf("no warning about the unchecked nonce:\nstdout:\n%s\nstderr:\n%s", out, errOut)
+	}
+}
+
+// TestVerifyRoots checks --roots with a private chain: synthetic evidence
+// signed under it verifies and is flagged NON-DEFAULT ROOTS; without
+// --roots it is rejected by the chain check.
+func TestVerifyRoots(t *testing.T) {
+	ev := (&testev.Builder{}).MustBuild()
+	file := writeVerifyTemp(t, "synthetic.json", ev.JSON)
+	roots := writeVerifyTemp(t, "roots.pem", testev.ChainPEM())
+	nonce := hex.EncodeToString(ev.Nonce)
+
+	code, out, errOut := verifyCLI(t, nil, "--roots", roots, "--nonce-hex", nonce, file)
+	wantExit(t, code, 0, out, errOut)
+	if !strings.Contains(out, "NON-DEFAULT ROOTS") || !strings.Contains(out, "VERIFIED") {
+		t.Errorf("output does not flag the roots:\n%s", out)
+	}
+
+	code, out, errOut = verifyCLI(t, nil, "--nonce-hex", nonce, file)
+	wantExit(t, code, 2, out, errOut)
+	if !strings.Contains(errOut, "vcek-chain") {
+		t.Errorf("stderr does not name vcek-chain:\n%s", errOut)
+	}
+
+	// --roots replaces the Milan roots only: real Milan evidence is then
+	// rejected, real Genoa evidence still verifies.
+	code, out, errOut = verifyCLI(t, nil, "--roots", roots, "--at", verifyAt, "--nonce", "challenge", verifySNPDir+"evidence-v1.json")
+	wantExit(t, code, 2, out, errOut)
+	if !strings.Contains(errOut, "vcek-chain") {
+		t.Errorf("stderr does not name vcek-chain:\n%s", errOut)
+	}
+	code, out, errOut = verifyCLI(t, nil, "--roots", roots, "--at", verifyAt,
+		"--nonce-hex", quoteNonceHex(t, verifySNPDir+"evidence-genoa.json"), verifySNPDir+"evidence-genoa.json")
+	wantExit(t, code, 0, out, errOut)
+
+	// --trust-emulated does not make the private chain trusted.
+	code, out, errOut = verifyCLI(t, nil, "--trust-emulated", "--nonce-hex", nonce, file)
+	wantExit(t, code, 2, out, errOut)
+}
+
+func TestVerifyPolicy(t *testing.T) {
+	ev := verifySNPDir + "evidence-v1.json"
+	reject := writeVerifyTemp(t, "reject.json", []byte(`{"measurements":["`+strings.Repeat("ab", 48)+`"]}`))
+	code, out, errOut := verifyCLI(t, nil, "--policy", reject, "--at", verifyAt, "--nonce", "challenge", ev)
+	wantExit(t, code, 2, out, errOut)
+	if !strings.Contains(errOut, "measurement") {
+		t.Errorf("stderr does not name the measurement check:\n%s", errOut)
+	}
+
+	accept := writeVerifyTemp(t, "accept.json", []byte(`{"min_tcb":{"bootloader":4,"tee":0,"snp":24,"microcode":219},"products":["Milan"]}`))
+	code, out, errOut = verifyCLI(t, nil, "--policy", accept, "--at", verifyAt, "--nonce", "challenge", ev)
+	wantExit(t, code, 0, out, errOut)
+
+	minTCB := writeVerifyTemp(t, "min.json", []byte(`{"min_tcb":{"bootloader":4,"tee":0,"snp":25,"microcode":219}}`))
+	code, out, errOut = verifyCLI(t, nil, "--policy", minTCB, "--at", verifyAt, "--nonce", "challenge", ev)
+	wantExit(t, code, 2, out, errOut)
+	if !strings.Contains(errOut, "minimum-tcb") {
+		t.Errorf("stderr does not name the minimum-tcb check:\n%s", errOut)
+	}
+}
