@@ -1,0 +1,70 @@
+//go:build cgo
+
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestServeAttestEmulated(t *testing.T) {
+	secretFile := writeTemp(t, "secret", []byte(cliSecret))
+	s := startServe(t, "--secret-file", secretFile, "--trust-emulated", "--offline")
+
+	code, out, errOut := runCLI(t, "--emulate", "attest", "--server", s.url, "--fresh")
+	wantCode(t, code, exitOK, out, errOut)
+	if out != cliSecret {
+		t.Fatalf("stdout %q, want the secret alone", out)
+	}
+	for _, want := range []string{emulatedBanner, "attested: Milan", "evidence v2 (fresh report: yes)"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+
+	// -o: the secret goes to a 0600 file, not to stdout.
+	outFile := filepath.Join(t.TempDir(), "secret.out")
+	if err := os.WriteFile(outFile, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = runCLI(t, "--emulate", "attest", "--server", s.url, "-o", outFile)
+	wantCode(t, code, exitOK, out, errOut)
+	data, err := os.ReadFile(outFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := os.Stat(outFile)
+	if string(data) != cliSecret || st.Mode().Perm() != 0o600 || strings.Contains(out, cliSecret) {
+		t.Fatalf("file %q mode %v, stdout %q", data, st.Mode().Perm(), out)
+	}
+	if !strings.Contains(errOut, "evidence v1 (fresh report: no)") {
+		t.Errorf("stderr:\n%s", errOut)
+	}
+
+	if code := s.stop(); code != exitOK {
+		t.Fatalf("serve exited with %d", code)
+	}
+	if log := s.stderr.String(); strings.Contains(log, cliSecret) || !strings.Contains(log, "path=/v1/attest status=200") {
+		t.Fatalf("serve log:\n%s", log)
+	}
+}
+
+func TestAttestRejectedExit2(t *testing.T) {
+	// Without --trust-emulated the emulated chain is not trusted.
+	s := startServe(t, "--secret-file", writeTemp(t, "secret", []byte(cliSecret)), "--offline")
+	code, out, errOut := runCLI(t, "--emulate", "attest", "--server", s.url, "--fresh")
+	wantCode(t, code, exitRejected, out, errOut)
+	if out != "" || !strings.Contains(errOut, "REJECTED") || !strings.Contains(errOut, "vcek-chain") {
+		t.Fatalf("stdout %q stderr:\n%s", out, errOut)
+	}
+}
+
+func TestAttestNetworkErrorExit1(t *testing.T) {
+	code, out, errOut := runCLI(t, "--emulate", "attest", "--server", "http://127.0.0.1:1", "--timeout", "10s")
+	wantCode(t, code, exitUsage, out, errOut)
+	if !strings.Contains(errOut, "connection refused") {
+		t.Errorf("stderr:\n%s", errOut)
+	}
+}

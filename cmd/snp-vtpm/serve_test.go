@@ -1,0 +1,284 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/snp-vtpm/snp-vtpm/internal/testev"
+	"github.com/snp-vtpm/snp-vtpm/server"
+)
+
+// lockedBuffer collects output written concurrently.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// serving is a "snp-vtpm serve" running in-process.
+type serving struct {
+	url    string
+	stderr *lockedBuffer
+	stop   func() int // cancels serve and returns its exit code
+}
+
+// startServe runs "serve --listen 127.0.0.1:0 args..." in a goroutine and
+// waits for the address it prints.
+func startServe(t *testing.T, args ...string) *serving {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	stderr := &lockedBuffer{}
+	code := make(chan int, 1)
+	go func() {
+		code <- run(ctx, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...), pw, stderr)
+		pw.Close()
+	}()
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		if sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+		_, _ = io.Copy(io.Discard, pr)
+	}()
+	var url string
+	select {
+	case line, ok := <-lines:
+		if !ok {
+			cancel()
+			t.Fatalf("serve exited with %d before listening:\n%s", <-code, stderr)
+		}
+		var found bool
+		url, found = strings.CutPrefix(line, "listening on ")
+		if !found {
+			cancel()
+			t.Fatalf("serve printed %q", line)
+		}
+	case <-time.After(30 * time.Second):
+		cancel()
+		t.Fatalf("serve did not start:\n%s", stderr)
+	}
+	var once sync.Once
+	exit := -1
+	s := &serving{url: url, stderr: stderr, stop: func() int {
+		once.Do(func() {
+			cancel()
+			select {
+			case exit = <-code:
+			case <-time.After(30 * time.Second):
+				t.Errorf("serve did not stop")
+			}
+		})
+		return exit
+	}}
+	t.Cleanup(func() { s.stop() })
+	return s
+}
+
+func writeTemp(t *testing.T, name string, data []byte) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// syntheticGather builds synthetic evidence (internal/testev) for a nonce.
+func syntheticGather(ctx context.Context, nonce []byte) ([]byte, error) {
+	ev, err := (&testev.Builder{Nonce: nonce}).Build()
+	if err != nil {
+		return nil, err
+	}
+	return ev.JSON, nil
+}
+
+const cliSecret = "cli-secret: correct horse battery staple"
+
+func TestServeSyntheticEvidence(t *testing.T) {
+	secretFile := writeTemp(t, "secret", []byte(cliSecret))
+	// The private test chain replaces AMD's Milan roots.
+	roots := writeTemp(t, "roots.pem", testev.ChainPEM())
+	s := startServe(t, "--secret-file", secretFile, "--roots", roots, "--offline", "--challenge-ttl", "30s")
+
+	res, err := (&server.Client{URL: s.url}).Attest(context.Background(), syntheticGather)
+	if err != nil {
+		t.Fatalf("Attest: %v\n%s", err, s.stderr)
+	}
+	if string(res.Secret) != cliSecret || res.Claims.Product != "Milan" || res.Claims.Emulated {
+		t.Fatalf("secret %q claims %+v", res.Secret, res.Claims)
+	}
+	// A rejection, counted by check.
+	_, err = (&server.Client{URL: s.url}).Attest(context.Background(), func(ctx context.Context, nonce []byte) ([]byte, error) {
+		return syntheticGather(ctx, []byte("another nonce"))
+	})
+	if err == nil || !strings.Contains(err.Error(), "quote-nonce") {
+		t.Fatalf("want a quote-nonce rejection, got %v", err)
+	}
+	resp, err := http.Get(s.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`snp_vtpm_attestations_total{reason="quote-nonce",result="rejected"} 1`,
+		`snp_vtpm_attestations_total{reason="none",result="success"} 1`,
+		`snp_vtpm_kds_fetches_total 0`,
+	} {
+		if !bytes.Contains(metrics, []byte(want)) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if code := s.stop(); code != exitOK {
+		t.Fatalf("serve exited with %d:\n%s", code, s.stderr)
+	}
+	log := s.stderr.String()
+	if strings.Contains(log, cliSecret) || strings.Contains(log, cliSecret[:10]) {
+		t.Fatalf("the log contains the secret:\n%s", log)
+	}
+	for _, want := range []string{"path=/v1/attest status=200", "status=403", "check=quote-nonce", "msg=stopped"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the log lacks %q:\n%s", want, log)
+		}
+	}
+}
+
+// selfSigned writes a self-signed certificate for 127.0.0.1 and its key.
+func selfSigned(t *testing.T) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "snp-vtpm test verifier"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return writeTemp(t, "cert.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
+		writeTemp(t, "key.pem", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}))
+}
+
+func TestServeTLS(t *testing.T) {
+	certFile, keyFile := selfSigned(t)
+	s := startServe(t, "--secret-file", writeTemp(t, "secret", []byte(cliSecret)),
+		"--roots", writeTemp(t, "roots.pem", testev.ChainPEM()), "--offline",
+		"--tls-cert", certFile, "--tls-key", keyFile)
+	if !strings.HasPrefix(s.url, "https://") {
+		t.Fatalf("url %q", s.url)
+	}
+	// Without the CA the client refuses the server.
+	if _, err := (&server.Client{URL: s.url}).Attest(context.Background(), syntheticGather); err == nil {
+		t.Fatal("an untrusted TLS certificate was accepted")
+	}
+	hc, err := attestHTTPClient(certFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := (&server.Client{URL: s.url, HTTPClient: hc}).Attest(context.Background(), syntheticGather)
+	if err != nil || string(res.Secret) != cliSecret {
+		t.Fatalf("over TLS: %v", err)
+	}
+	// Plain HTTP to the TLS port fails.
+	if resp, err := http.Get("http" + strings.TrimPrefix(s.url, "https") + "/healthz"); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == 200 {
+			t.Error("plain HTTP served on the TLS port")
+		}
+	}
+	if _, err := attestHTTPClient(writeTemp(t, "empty.pem", []byte("nothing"))); err == nil {
+		t.Error("a --ca-cert without certificates was accepted")
+	}
+	hc.CloseIdleConnections()
+}
+
+func TestServeUsageErrors(t *testing.T) {
+	secret := writeTemp(t, "secret", []byte(cliSecret))
+	empty := writeTemp(t, "empty", nil)
+	certFile, keyFile := selfSigned(t)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no secret file", []string{"serve", "--listen", "127.0.0.1:0"}, "secret-file"},
+		{"missing secret file", []string{"serve", "--listen", "127.0.0.1:0", "--secret-file", secret + ".nope"}, "no such file"},
+		{"empty secret", []string{"serve", "--listen", "127.0.0.1:0", "--secret-file", empty}, "empty"},
+		{"cert without key", []string{"serve", "--listen", "127.0.0.1:0", "--secret-file", secret, "--tls-cert", certFile}, "--tls-key"},
+		{"key is not a cert", []string{"serve", "--listen", "127.0.0.1:0", "--secret-file", secret, "--tls-cert", keyFile, "--tls-key", keyFile}, "TLS certificate"},
+		{"bad address", []string{"serve", "--listen", "127.0.0.1:99999", "--secret-file", secret}, "99999"},
+		{"bad ttl", []string{"serve", "--listen", "127.0.0.1:0", "--secret-file", secret, "--challenge-ttl", "0s"}, "positive"},
+		{"attest without server", []string{"attest"}, "server"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := runCLI(t, tc.args...)
+			wantCode(t, code, exitUsage, out, errOut)
+			if !strings.Contains(errOut, tc.want) {
+				t.Errorf("stderr lacks %q:\n%s", tc.want, errOut)
+			}
+		})
+	}
+}
+
+func TestWriteSecretFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "out")
+	if err := os.WriteFile(p, []byte("old, longer content"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeSecretFile(p, []byte("new")); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(p)
+	if st.Mode().Perm() != 0o600 || string(data) != "new" {
+		t.Fatalf("mode %v content %q", st.Mode().Perm(), data)
+	}
+}
