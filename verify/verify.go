@@ -39,6 +39,9 @@ func Evidence(ctx context.Context, data []byte, nonce []byte, opts *Options) (*C
 
 // Decoded is Evidence for evidence already decoded.
 func Decoded(ctx context.Context, ev *evidence.Evidence, nonce []byte, opts *Options) (*Claims, error) {
+	if ev == nil {
+		return nil, failf(CheckEvidenceFormat, "no evidence")
+	}
 	if opts == nil {
 		opts = &Options{}
 	}
