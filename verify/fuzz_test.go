@@ -57,3 +57,31 @@ func FuzzEvidence(f *testing.F) {
 		}
 	})
 }
+
+// FuzzReport checks that verify.Report never panics on any blob and VCEK
+// and that every error is an *verify.Error. It is seeded with the real HCL
+// reports, the bare THIM report and their VCEKs.
+func FuzzReport(f *testing.F) {
+	thim := thimVCEK(f)
+	trustee := vcekOf(f, snpDir+"vcek.pem")
+	f.Add(readFile(f, "azure-thim/snp_report.bin"), thim)
+	f.Add(readFile(f, snpDir+"hcl-report.bin"), trustee)
+	f.Add(readFile(f, "azure-cvm-tooling/hcl-report-snp.bin"), vcekOf(f, "azure-cvm-tooling/certs.pem"))
+	f.Add(readFile(f, "azure-cvm-tooling/hcl-report-tdx.bin"), trustee)
+	syn := (&testev.Builder{Product: snp.Turin}).MustBuild()
+	f.Add(syn.Evidence.HCLReport, syn.VCEKDER)
+	opts := &verify.Options{Now: fixtureTime, Roots: testev.AddPrivate(snp.DefaultRoots())}
+	f.Fuzz(func(t *testing.T, blob, vcek []byte) {
+		claims, err := verify.Report(context.Background(), blob, vcek, opts)
+		if err == nil {
+			if claims == nil {
+				t.Fatal("nil claims without an error")
+			}
+			return
+		}
+		var verr *verify.Error
+		if !errors.As(err, &verr) || !errors.Is(err, verify.ErrRejected) || verr.Check == "" || verr.Err == nil {
+			t.Fatalf("error %v (%T) is not a complete *verify.Error", err, err)
+		}
+	})
+}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/snp-vtpm/snp-vtpm/evidence"
+	"github.com/snp-vtpm/snp-vtpm/quote"
 	"github.com/snp-vtpm/snp-vtpm/snp"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
@@ -379,4 +380,35 @@ func TestRealReports(t *testing.T) {
 		_, err := verify.Report(context.Background(), readFile(t, "azure-thim/snp_report.bin")[:1000], thimVCEK(t), fixedOpts())
 		wantCheck(t, err, verify.CheckHCLFormat)
 	})
+}
+
+// TestDecodedIncomplete checks Decoded on evidence values that Decode would
+// never produce: they are rejected, never a panic.
+func TestDecodedIncomplete(t *testing.T) {
+	full := decode(t, v1Data(t))
+	cases := []struct {
+		name string
+		ev   *evidence.Evidence
+		want verify.Check
+	}{
+		{"nil evidence", nil, verify.CheckEvidenceFormat},
+		{"zero evidence", &evidence.Evidence{}, verify.CheckHCLFormat},
+		{"no quote", &evidence.Evidence{Version: 1, HCLReport: full.HCLReport, VCEK: full.VCEK}, verify.CheckQuoteFormat},
+		{"no PCRs", &evidence.Evidence{Version: 1, HCLReport: full.HCLReport, VCEK: full.VCEK,
+			Quote: quote.Quote{Message: full.Quote.Message, Signature: full.Quote.Signature}}, verify.CheckQuoteFormat},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var err error
+			func() {
+				defer func() {
+					if r := recover(); r != nil {
+						t.Fatalf("panic: %v", r)
+					}
+				}()
+				_, err = verify.Decoded(context.Background(), tc.ev, []byte("challenge"), fixedOpts())
+			}()
+			wantCheck(t, err, tc.want)
+		})
+	}
 }
