@@ -1,0 +1,74 @@
+# snp-vtpm: build, test, fuzz, and create an Azure Confidential VM.
+#
+#   make build            static, cgo-free release binary bin/snp-vtpm (no TPM simulator)
+#   make build-emulated   cgo binary bin/snp-vtpm-emulated with --emulate
+#   make test             go vet + all tests with the race detector
+#   make fuzz             every fuzz target for FUZZTIME each
+#   make deploy           create the CVM (settings: deploy/azure.sh; DRY_RUN=1 prints the az commands)
+#   make delete           delete the CVM's resource group (DRY_RUN=1 too)
+#   make install-cvm CONFIDENTIAL_VM=<address>   copy bin/snp-vtpm to the CVM
+
+GO          ?= go
+BIN         ?= bin
+PKG         := ./cmd/snp-vtpm
+TEST_TIMEOUT ?= 20m
+FUZZTIME    ?= 10s
+ADMIN_USER  ?= azureuser
+# CONFIDENTIAL_VM is the CVM's address (printed by make deploy).
+CONFIDENTIAL_VM ?=
+
+export RESOURCE_GROUP VM_NAME LOCATION VM_SIZE IMAGE_ID ADMIN_USER SSH_KEY PUBLIC_IP DRY_RUN
+
+.PHONY: all build build-emulated check-release test fuzz deploy delete install-cvm clean
+
+all: build
+
+# The release binary: no cgo, so no TPM simulator and no emulator; static.
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(BIN)/snp-vtpm $(PKG)
+	@$(MAKE) --no-print-directory check-release
+
+# check-release fails unless bin/snp-vtpm was built without cgo and
+# contains no TPM simulator.
+check-release:
+	@$(GO) version -m $(BIN)/snp-vtpm | grep -q 'CGO_ENABLED=0' \
+		|| { echo "error: $(BIN)/snp-vtpm was built with cgo" >&2; exit 1; }
+	@! $(GO) version -m $(BIN)/snp-vtpm | grep -q 'go-tpm-tools' \
+		|| { echo "error: $(BIN)/snp-vtpm contains go-tpm-tools (the TPM simulator)" >&2; exit 1; }
+	@if command -v file >/dev/null 2>&1; then \
+		file $(BIN)/snp-vtpm | grep -q 'statically linked' \
+		|| { echo "error: $(BIN)/snp-vtpm is not statically linked" >&2; exit 1; }; \
+	fi
+	@echo "$(BIN)/snp-vtpm: static, no cgo, no TPM simulator"
+
+# With cgo: the emulated Azure CVM is built in (--emulate).
+build-emulated:
+	CGO_ENABLED=1 $(GO) build -trimpath -o $(BIN)/snp-vtpm-emulated $(PKG)
+
+test:
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+# Runs each fuzz target (found with go test -list) for FUZZTIME.
+fuzz:
+	@set -e; \
+	targets=$$($(GO) test -list '^Fuzz' ./... | awk '/^Fuzz/ { f[n++] = $$1 } /^ok/ { for (i = 0; i < n; i++) print $$2 " " f[i]; n = 0 }'); \
+	if [ -z "$$targets" ]; then echo "no fuzz targets"; exit 0; fi; \
+	echo "$$targets" | while read -r pkg target; do \
+		echo "== $$pkg $$target ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) "$$pkg" </dev/null; \
+	done
+
+deploy:
+	deploy/azure.sh deploy
+
+delete:
+	deploy/azure.sh delete
+
+install-cvm: build
+	@test -n "$(CONFIDENTIAL_VM)" || { echo "error: set CONFIDENTIAL_VM=<address of the CVM> (printed by make deploy)" >&2; exit 1; }
+	$(if $(filter 1,$(DRY_RUN)),@echo )scp $(BIN)/snp-vtpm $(ADMIN_USER)@$(CONFIDENTIAL_VM):
+	@echo "on the CVM: sudo ./snp-vtpm -p"
+
+clean:
+	rm -rf $(BIN)
