@@ -72,6 +72,18 @@ func GenerateKey() (hpke.PrivateKey, []byte, error) {
 	return k, k.PublicKey().Bytes(), nil
 }
 
+// parsePublicKey checks that pub is a usable public key of Suite: it
+// deserializes and encapsulation to it works (which rejects X25519's
+// low-order points, whose shared secret is zero).
+func parsePublicKey(pub []byte) error {
+	pk, err := kem().NewPublicKey(pub)
+	if err != nil {
+		return err
+	}
+	_, _, err = hpke.NewSender(pk, kdf(), aead(), nil)
+	return err
+}
+
 // seal encrypts secret to the serialized public key pub, bound to nonce.
 // The result is enc ‖ ciphertext.
 func seal(pub, nonce, secret []byte) ([]byte, error) {

@@ -328,7 +328,7 @@ func (s *Server) attest(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	if len(req.Challenge) != ChallengeSize {
 		return invalid("challenge must be %d bytes, got %d", ChallengeSize, len(req.Challenge)), nil
 	}
-	if _, err := kem().NewPublicKey(req.PublicKey); err != nil {
+	if err := parsePublicKey(req.PublicKey); err != nil {
 		return invalid("public_key is not a %s public key (%d bytes)", Suite, len(req.PublicKey)), nil
 	}
 	ev, err := evidenceBytes(req.Evidence)

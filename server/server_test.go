@@ -260,6 +260,7 @@ func TestMalformedRequests(t *testing.T) {
 		{"short challenge", fmt.Sprintf(`{"challenge":%q,"public_key":%q,"evidence":%s}`, b64([]byte("short")), b64(pub), ev)},
 		{"invalid base64 key", fmt.Sprintf(`{"challenge":%q,"public_key":"@@","evidence":%s}`, validCh(), ev)},
 		{"bad key size", fmt.Sprintf(`{"challenge":%q,"public_key":%q,"evidence":%s}`, validCh(), b64(pub[:31]), ev)},
+		{"low-order key", fmt.Sprintf(`{"challenge":%q,"public_key":%q,"evidence":%s}`, validCh(), b64(make([]byte, 32)), ev)},
 		{"no key", fmt.Sprintf(`{"challenge":%q,"evidence":%s}`, validCh(), ev)},
 		{"no evidence", fmt.Sprintf(`{"challenge":%q,"public_key":%q}`, validCh(), b64(pub))},
 		{"evidence number", fmt.Sprintf(`{"challenge":%q,"public_key":%q,"evidence":42}`, validCh(), b64(pub))},
@@ -275,8 +276,8 @@ func TestMalformedRequests(t *testing.T) {
 	}
 	// Malformed requests do not spend challenges: the ones above are all
 	// still outstanding.
-	if n := s.challenges.len(); n != 7 {
-		t.Errorf("%d challenges outstanding, want 7", n)
+	if n := s.challenges.len(); n != 8 {
+		t.Errorf("%d challenges outstanding, want 8", n)
 	}
 }
 
