@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -824,4 +825,35 @@ func TestShutdownDeadline(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Serve ignored its shutdown deadline")
 	}
+}
+
+func TestChallengeStoreMemoryBounded(t *testing.T) {
+	clock := newFakeClock()
+	st := newChallengeStore(time.Minute, DefaultMaxChallenges, clock.Now)
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for i := range DefaultMaxChallenges {
+		if _, _, err := st.issue(); err != nil {
+			t.Fatalf("challenge %d: %v", i, err)
+		}
+	}
+	if _, _, err := st.issue(); !errors.Is(err, errTooManyChallenges) {
+		t.Fatalf("challenge beyond the cap: %v", err)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	per := float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / DefaultMaxChallenges
+	t.Logf("%d outstanding challenges: %.0f bytes each, %.1f MiB in all", DefaultMaxChallenges, per, per*DefaultMaxChallenges/(1<<20))
+	if per > 400 {
+		t.Errorf("%.0f bytes per challenge", per)
+	}
+	clock.Advance(time.Minute)
+	if _, _, err := st.issue(); err != nil {
+		t.Fatalf("after expiry: %v", err)
+	}
+	if n := st.len(); n != 1 {
+		t.Fatalf("%d outstanding after expiry, want 1", n)
+	}
+	runtime.KeepAlive(st)
 }
