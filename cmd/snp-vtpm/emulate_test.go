@@ -213,3 +213,12 @@ func TestSeparateProcesses(t *testing.T) {
 		t.Fatalf("the emulated AK differs between processes:\n%s\n%s", aks[0], aks[1])
 	}
 }
+
+func TestEmulatedReportOffline(t *testing.T) {
+	// The emulated IMDS is in-process, so --offline still gets its VCEK.
+	code, out, errOut := runCLI(t, "--emulate", "report", "--offline")
+	wantCode(t, code, 0, out, errOut)
+	if !strings.Contains(out, "VALID SNP REPORT (EMULATED CHAIN, NOT AMD)") || !strings.Contains(out, "Azure IMDS") {
+		t.Fatalf("report --offline output:\n%s", out)
+	}
+}

@@ -51,7 +51,8 @@ func newReportCmd(g *globals) *cobra.Command {
 		Use:   "report [-p] [--user-data HEX] [--json] [-f FILE [--vcek FILE]]",
 		Short: "Read the SEV-SNP report from the vTPM, validate it and print it",
 		Long: `Read the HCL report (SNP report + runtime data) from the vTPM, get the VCEK from
-Azure IMDS, validate the report against the pinned AMD roots (chain, signature, chip id,
+Azure IMDS (not with --offline, except in --emulate mode where IMDS is in-process),
+validate the report against the pinned AMD roots (chain, signature, chip id,
 TCB, guest policy, runtime-data binding) and print it: a summary, every field with -p,
 or the claims as JSON with --json. "snp-vtpm -p" is the same as "snp-vtpm report -p".
 
@@ -111,8 +112,11 @@ func runReport(ctx context.Context, g *globals, o *reportOpts) error {
 	if err != nil {
 		return err
 	}
-	vcek, err := att.VCEKFor(ctx, blob)
-	if err != nil {
+	var vcek []byte
+	if o.trust.offline && !p.emulated {
+		// --offline: not even Azure IMDS; the VCEK must be in the cache.
+		g.logger().Info("--offline: not asking Azure IMDS for the VCEK")
+	} else if vcek, err = att.VCEKFor(ctx, blob); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
