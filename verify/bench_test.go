@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"crypto/x509"
+	"errors"
 	"math/big"
 	"testing"
 	"time"
@@ -97,7 +98,7 @@ func newFloor(b *testing.B) *floor {
 	return f
 }
 
-var errFloor = &verify.Error{Check: "floor", Err: nil}
+var errFloor = errors.New("floor: report signature does not verify")
 
 // verify does exactly one ECDSA P-384 verification (SNP report by the VCEK),
 // one RSA-4096 PSS verification (VCEK by the ASK) and one RSA-2048 PKCS#1

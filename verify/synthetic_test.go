@@ -8,9 +8,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd/fakekeys"
 	"github.com/snp-vtpm/snp-vtpm/hcl"
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
@@ -52,22 +54,9 @@ func otherChip() *[64]byte {
 // untrustedASKChain is a Milan chain whose ARK is the trusted private ARK
 // (same subject, same key) but whose ASK, also "SEV-Milan", has another
 // key: an ASK that no root pins.
-var untrustedASKChain = func() func(t *testing.T) *testev.Chain {
-	var c *testev.Chain
-	var err error
-	var done bool
-	return func(t *testing.T) *testev.Chain {
-		t.Helper()
-		if !done {
-			c, err = testev.NewChain(snp.Milan, fakekeys.ARKKey(), testev.OtherRSAKey())
-			done = true
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
-}()
+var untrustedASKChain = sync.OnceValues(func() (*testev.Chain, error) {
+	return testev.NewChain(snp.Milan, fakekeys.ARKKey(), testev.OtherRSAKey())
+})
 
 func runSynth(t *testing.T, cases []synthCase) {
 	t.Helper()
@@ -122,7 +111,15 @@ func TestSyntheticReport(t *testing.T) {
 		{name: "private chain not trusted by default roots", opts: func(o *verify.Options) { o.Roots = nil }, want: verify.CheckVCEKChain},
 		{name: "private chain of another product only", opts: func(o *verify.Options) { o.Roots = testev.PrivateChain(snp.Genoa).Roots() }, want: verify.CheckVCEKChain},
 		{name: "VCEK from an unpinned ASK under the trusted ARK", b: testev.Builder{}, data: func(t *testing.T, ev *testev.Evidence) []byte {
-			der, err := untrustedASKChain(t).IssueVCEK(testev.VCEKTemplate{HWID: ev.ChipID[:], TCB: ev.ReportedTCB})
+			c, err := untrustedASKChain()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(c.ARK.RawSubject, testev.PrivateChain(snp.Milan).ARK.RawSubject) ||
+				!bytes.Equal(c.ASK.RawSubject, testev.PrivateChain(snp.Milan).ASK.RawSubject) {
+				t.Fatal("the untrusted chain should look like the trusted one")
+			}
+			der, err := c.IssueVCEK(testev.VCEKTemplate{HWID: ev.ChipID[:], TCB: ev.ReportedTCB})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -289,6 +286,9 @@ func TestSyntheticQuote(t *testing.T) {
 		{name: "selection lies: 8 selected, 24 hashed", b: testev.Builder{PCRSelect: []int{0, 1, 2, 3, 4, 5, 6, 7}, DigestPCRs: seq(24)}, want: verify.CheckPCRDigest},
 		{name: "selection lies: PCRs hashed out of order", b: testev.Builder{DigestPCRs: append([]int{1, 0}, seq(24)[2:]...)}, want: verify.CheckPCRDigest},
 		{name: "SHA-1 bank selected", b: testev.Builder{PCRBank: testev.AlgSHA1}, want: verify.CheckQuoteFormat},
+		{name: "empty SHA-1 selection after the SHA-256 one", b: testev.Builder{ExtraSelections: []testev.PCRSelection{{Bank: testev.AlgSHA1, Bitmap: []byte{0, 0, 0}}}}},
+		{name: "SHA-1 PCR selected after the SHA-256 ones", b: testev.Builder{ExtraSelections: []testev.PCRSelection{{Bank: testev.AlgSHA1, Bitmap: []byte{1, 0, 0}}}}, want: verify.CheckQuoteFormat},
+		{name: "PCR 24 selected", b: testev.Builder{PCRSelect: []int{0}, ExtraSelections: []testev.PCRSelection{{Bank: testev.AlgSHA256, Bitmap: []byte{0, 0, 0, 1}}}}, want: verify.CheckQuoteFormat},
 		{name: "only PCRs 0 and 7 selected", b: testev.Builder{PCRSelect: []int{0, 7}}, check: func(t *testing.T, c *verify.Claims, _ *testev.Evidence) {
 			keys := make([]int, 0, len(c.PCRs))
 			for k := range c.PCRs {
@@ -332,7 +332,7 @@ func seq(n int) []int {
 func TestSyntheticPolicy(t *testing.T) {
 	pcrs := testev.DefaultPCRs()
 	m := sha512.Sum384([]byte("another measurement"))
-	def := sha512.Sum384([]byte("snp-vtpm emulated guest launch measurement (not a real measurement)"))
+	def := fakeamd.DefaultMeasurement() // the builder's default
 	pol := func(f func(p *verify.Policy)) func(o *verify.Options) {
 		return func(o *verify.Options) { f(&o.Policy) }
 	}

@@ -173,6 +173,9 @@ type Builder struct {
 	PCRSelect []int
 	// PCRBank is the hash of the selection (default AlgSHA256).
 	PCRBank uint16
+	// ExtraSelections are further TPMS_PCR_SELECTIONs signed after the
+	// first one (their PCRs are not hashed into pcrDigest).
+	ExtraSelections []PCRSelection
 	// DigestPCRs lists the PCR indices hashed into pcrDigest, in order
 	// (default PCRSelect): a selection that lies.
 	DigestPCRs []int
@@ -501,6 +504,7 @@ func (b *Builder) quote(nonce []byte) (*quote.Quote, error) {
 		FirmwareVersion: 0x2020031200120003,
 		Bank:            bank,
 		Bitmap:          bitmap[:],
+		Extra:           b.ExtraSelections,
 		PCRDigest:       h.Sum(nil),
 	}
 	msg := a.Marshal()
@@ -518,8 +522,15 @@ func (b *Builder) quote(nonce []byte) (*quote.Quote, error) {
 	return &quote.Quote{Message: msg, Signature: sig, PCRs: pcrs}, nil
 }
 
-// AttestQuote is a TPMS_ATTEST of type TPM_ST_ATTEST_QUOTE with one PCR
-// selection, in the fields a test may want to set.
+// PCRSelection is one TPMS_PCR_SELECTION: a bank and its bitmap.
+type PCRSelection struct {
+	Bank   uint16
+	Bitmap []byte
+}
+
+// AttestQuote is a TPMS_ATTEST of type TPM_ST_ATTEST_QUOTE, in the fields
+// a test may want to set: one PCR selection (Bank, Bitmap) and optionally
+// further ones (Extra).
 type AttestQuote struct {
 	QualifiedSigner []byte // TPM2B_NAME content
 	ExtraData       []byte // the nonce
@@ -530,6 +541,7 @@ type AttestQuote struct {
 	FirmwareVersion uint64
 	Bank            uint16 // hash algorithm of the selection
 	Bitmap          []byte // pcrSelect bitmap (3 bytes for 24 PCRs)
+	Extra           []PCRSelection
 	PCRDigest       []byte
 }
 
@@ -554,10 +566,12 @@ func (a *AttestQuote) Marshal() []byte {
 		m = append(m, 0)
 	}
 	m = be.AppendUint64(m, a.FirmwareVersion)
-	m = be.AppendUint32(m, 1) // one TPMS_PCR_SELECTION
-	m = be.AppendUint16(m, a.Bank)
-	m = append(m, byte(len(a.Bitmap)))
-	m = append(m, a.Bitmap...)
+	m = be.AppendUint32(m, uint32(1+len(a.Extra)))
+	for _, sel := range append([]PCRSelection{{a.Bank, a.Bitmap}}, a.Extra...) {
+		m = be.AppendUint16(m, sel.Bank)
+		m = append(m, byte(len(sel.Bitmap)))
+		m = append(m, sel.Bitmap...)
+	}
 	tpm2b(a.PCRDigest)
 	return m
 }
