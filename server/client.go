@@ -28,6 +28,7 @@ type APIError struct {
 	Message string
 }
 
+// Error describes the answer: status, failed check and message.
 func (e *APIError) Error() string {
 	s := fmt.Sprintf("server answered %d %s", e.StatusCode, http.StatusText(e.StatusCode))
 	if e.Check != "" {

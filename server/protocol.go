@@ -140,13 +140,21 @@ type AttestResponse struct {
 
 // Claims summarise verified evidence.
 type Claims struct {
-	Product         string          `json:"product"`
-	ChipID          verify.HexBytes `json:"chip_id"`
-	ReportedTCB     snp.TCBParts    `json:"reported_tcb"`
-	Measurement     verify.HexBytes `json:"measurement"`
-	VMUniqueID      string          `json:"vm_unique_id,omitempty"`
-	EvidenceVersion int             `json:"evidence_version"`
-	FreshReport     bool            `json:"fresh_report"`
+	// Product is the AMD product line ("Milan", "Genoa", "Turin").
+	Product string `json:"product"`
+	// ChipID is the SNP report's CHIP_ID.
+	ChipID verify.HexBytes `json:"chip_id"`
+	// ReportedTCB is the TCB the report and the VCEK are bound to.
+	ReportedTCB snp.TCBParts `json:"reported_tcb"`
+	// Measurement is the launch measurement.
+	Measurement verify.HexBytes `json:"measurement"`
+	// VMUniqueID is the Azure VM id from the runtime data.
+	VMUniqueID string `json:"vm_unique_id,omitempty"`
+	// EvidenceVersion is the evidence format version (2: fresh report).
+	EvidenceVersion int `json:"evidence_version"`
+	// FreshReport is true when the report was refreshed with the nonce
+	// and the verifier checked it.
+	FreshReport bool `json:"fresh_report"`
 	// Emulated is true when the evidence came from the emulated CVM (the
 	// server trusted its fake AMD chain): it proves nothing about hardware.
 	Emulated bool `json:"emulated"`

@@ -857,3 +857,27 @@ func TestChallengeStoreMemoryBounded(t *testing.T) {
 	}
 	runtime.KeepAlive(st)
 }
+
+// BenchmarkAttest measures the server's side of one attestation (verify
+// synthetic v2 evidence, spend the challenge, seal), in the handler, without
+// the network. Evidence building is excluded.
+func BenchmarkAttest(b *testing.B) {
+	s := newServer(b, testConfig())
+	h := s.Handler()
+	_, pub, _ := GenerateKey()
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		k, _, err := s.challenges.issue()
+		if err != nil {
+			b.Fatal(err)
+		}
+		body := mustJSON(b, &AttestRequest{Challenge: k[:], PublicKey: pub, Evidence: evidenceFor(b, Nonce(k[:], pub))})
+		b.StartTimer()
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, PathAttest, bytes.NewReader(body)))
+		if w.Code != http.StatusOK {
+			b.Fatalf("%d %s", w.Code, w.Body)
+		}
+	}
+}
