@@ -6,7 +6,9 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"sync"
 	"time"
@@ -120,13 +122,19 @@ type Policy struct {
 //	{"min_tcb":{"bootloader":3,"tee":0,"snp":8,"microcode":115},
 //	 "measurements":["6a063be9..."], "pcrs":{"7":"<64 hex>"}, "allow_debug":false}
 //
-// Unknown fields are rejected so that a misspelt requirement is not ignored.
+// Unknown fields and data after the policy object are rejected so that no
+// requirement is silently ignored.
 func ParsePolicy(data []byte) (*Policy, error) {
 	var p Policy
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&p); err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
+	}
+	// A second document or trailing garbage would be silently ignored,
+	// with the requirements it holds.
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("policy: trailing data after the policy object")
 	}
 	for i, m := range p.Measurements {
 		if len(m) != 48 {
