@@ -146,10 +146,13 @@ func ParsePolicy(data []byte) (*Policy, error) {
 			return nil, fmt.Errorf("policy: pcrs[%d] must name PCR 0..23 with a 32-byte SHA-256 value", idx)
 		}
 	}
-	for _, prod := range p.Products {
-		if _, err := snp.ParseProduct(prod); err != nil {
+	for i, prod := range p.Products {
+		pl, err := snp.ParseProduct(prod)
+		if err != nil {
 			return nil, fmt.Errorf("policy: products: %w", err)
 		}
+		// "Milan-B0" (a VCEK productName) means the product line Milan.
+		p.Products[i] = string(pl)
 	}
 	return &p, nil
 }
