@@ -15,7 +15,10 @@ const MaxQualifyingData = 48
 
 // ExpectedExtraData returns the qualifyingData that a quote over nonce
 // carries: the nonce itself when it is at most MaxQualifyingData bytes,
-// otherwise SHA-256(nonce).
+// otherwise SHA-256(nonce). A short nonce is returned as is (not copied).
+// Since a long nonce is compared through its hash, a quote over nonce N also
+// matches the nonce SHA-256(N): verifiers that issue random nonces of at
+// most 48 bytes never meet this.
 func ExpectedExtraData(nonce []byte) []byte {
 	if len(nonce) <= MaxQualifyingData {
 		return nonce

@@ -16,6 +16,8 @@
 // /dev/tpmrm0.
 package vtpm
 
+import "github.com/snp-vtpm/snp-vtpm/quote"
+
 // Well-known handles and limits of the Azure vTPM.
 const (
 	// NVIndexHCLReport is the NV index holding the HCL report (SNP report
@@ -35,7 +37,7 @@ const (
 	DefaultDevice = "/dev/tpmrm0"
 	// MaxNonceSize is the largest nonce used as TPM2_Quote qualifyingData
 	// as is; longer nonces are hashed (see [QualifyingData]).
-	MaxNonceSize = 48
+	MaxNonceSize = quote.MaxQualifyingData
 	// UserDataSize is the size of the user data carried in a refreshed HCL
 	// report: shorter data is zero-padded to this size.
 	UserDataSize = 64

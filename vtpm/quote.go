@@ -21,12 +21,11 @@ const quoteAttempts = 3
 // The Azure vTPM rejects qualifyingData longer than about 50 bytes, so longer
 // nonces must be hashed; a verifier must apply the same rule when it compares
 // the quote's extraData to its nonce.
+//
+// The rule is quote.ExpectedExtraData's, which the verifier uses; the result
+// never aliases nonce.
 func QualifyingData(nonce []byte) []byte {
-	if len(nonce) <= MaxNonceSize {
-		return bytes.Clone(nonce)
-	}
-	sum := sha256.Sum256(nonce)
-	return sum[:]
+	return bytes.Clone(quote.ExpectedExtraData(nonce))
 }
 
 // allPCRs selects PCRs 0-23 of the SHA-256 bank.
