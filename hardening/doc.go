@@ -10,7 +10,12 @@
 //
 //	go test ./hardening/...            # mutation, splicing, fuzz seeds
 //	go test -v -run Mutation ./hardening/   # prints the per-region tables
-//	go test -run '^$' -fuzz FuzzDecodedEvidence -fuzztime 60s ./hardening/
+//	go test -run '^$' -fuzz '^FuzzDecodedEvidence$' -fuzztime 60s -fuzzminimizetime 2s ./hardening/
+//
+// (also FuzzEvidence and FuzzIMDSParse). Keep -fuzzminimizetime short: an
+// input verifies in about a millisecond, and the default minimization
+// budget of 60 s per new input stalls the run. A crasher is written to
+// testdata/fuzz/<Name>/ and must be committed: go test then replays it.
 //
 // See SECURITY.md at the repository root for the threat model these tests
 // exercise.
