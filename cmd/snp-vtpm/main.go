@@ -82,7 +82,7 @@ func newRootCmd(g *globals) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRun: func(cmd *cobra.Command, args []string) {
-			level := slog.LevelWarn
+			level := slog.LevelInfo
 			if g.verbose {
 				level = slog.LevelDebug
 			}
