@@ -31,6 +31,14 @@ type VCEKGetter interface {
 	GetVCEK(ctx context.Context, req VCEKRequest) ([]byte, error)
 }
 
+// ErrCertificateUnavailable marks a VCEKGetter error as transient: the
+// certificate source could not be reached or kept failing (network error,
+// HTTP 5xx, rate limiting past the deadline). Verification then ends with an
+// error that is not a rejection (it does not match ErrRejected), since
+// nothing was learnt about the evidence. Other getter errors (offline cache
+// miss, unknown chip) reject the evidence with CheckVCEKMissing.
+var ErrCertificateUnavailable = errors.New("certificate source unavailable")
+
 // VCEKGetterFunc adapts a function to VCEKGetter.
 type VCEKGetterFunc func(ctx context.Context, req VCEKRequest) ([]byte, error)
 

@@ -239,6 +239,7 @@ func fetchVCEK(ctx context.Context, r *snp.Report, product snp.Product, haveCPUI
 		candidates = []snp.Product{snp.Milan, snp.Genoa}
 	}
 	var lastErr error
+	unavailable := false
 	for _, p := range candidates {
 		req := VCEKRequest{
 			Product:     string(p),
@@ -250,9 +251,15 @@ func fetchVCEK(ctx context.Context, r *snp.Report, product snp.Product, haveCPUI
 					return err
 				}
 				if v.Product != p {
-					return fmt.Errorf("VCEK is for %s, want %s", v.Product, p)
+					return failf(CheckProduct, "VCEK is for %s, want %s", v.Product, p)
 				}
-				return v.CheckBinding(r)
+				if err := v.CheckBinding(r); err != nil {
+					if errors.Is(err, snp.ErrChipID) {
+						return fail(CheckChipID, err)
+					}
+					return fail(CheckVCEKTCB, err)
+				}
+				return nil
 			},
 		}
 		der, err := opts.VCEKGetter.GetVCEK(ctx, req)
@@ -262,8 +269,15 @@ func fetchVCEK(ctx context.Context, r *snp.Report, product snp.Product, haveCPUI
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
+		unavailable = unavailable || errors.Is(err, ErrCertificateUnavailable)
 		lastErr = err
 	}
+	if unavailable {
+		// Not a verdict on the evidence: the certificate source failed.
+		return nil, fmt.Errorf("verify: no VCEK could be obtained: %w", lastErr)
+	}
+	// Includes a source that only offered VCEKs our validation rejected:
+	// the evidence cannot be verified without its VCEK.
 	return nil, fail(CheckVCEKMissing, fmt.Errorf("no VCEK could be obtained: %w", lastErr))
 }
 

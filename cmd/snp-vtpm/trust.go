@@ -112,7 +112,13 @@ func (t *trustFlags) options(ctx context.Context, g *globals, imdsURL string) (*
 		kc.IMDS = &imds.Client{URL: imdsURL, Logger: g.log}
 	}
 	opts.VCEKGetter = verify.VCEKGetterFunc(func(ctx context.Context, r verify.VCEKRequest) ([]byte, error) {
-		return kc.GetVCEK(ctx, kds.VCEKRequest(r))
+		der, err := kc.GetVCEK(ctx, kds.VCEKRequest(r))
+		if err != nil && ctx.Err() == nil && !errors.Is(err, verify.ErrRejected) &&
+			!errors.Is(err, kds.ErrOffline) && !errors.Is(err, kds.ErrNotFound) && !errors.Is(err, kds.ErrInvalidCertificate) {
+			// Network failures, 5xx, rate limiting: not a verdict on the evidence.
+			err = fmt.Errorf("%w: %w", verify.ErrCertificateUnavailable, err)
+		}
+		return der, err
 	})
 	if t.checkRevocation {
 		if t.offline {

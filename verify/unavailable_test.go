@@ -1,0 +1,45 @@
+package verify_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/snp-vtpm/snp-vtpm/evidence"
+	"github.com/snp-vtpm/snp-vtpm/verify"
+)
+
+// A certificate source that is down is not a verdict on the evidence: the
+// error must not match ErrRejected. A source that has no VCEK is.
+func TestVCEKSourceUnavailableIsNotRejection(t *testing.T) {
+	data, err := os.ReadFile("../testdata/trustee-az-vtpm/az-snp-vtpm/evidence-v1.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := evidence.Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev.VCEK = nil
+	at := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
+
+	down := verify.VCEKGetterFunc(func(ctx context.Context, r verify.VCEKRequest) ([]byte, error) {
+		return nil, fmt.Errorf("%w: connection refused", verify.ErrCertificateUnavailable)
+	})
+	_, err = verify.Decoded(context.Background(), ev, []byte("challenge"), &verify.Options{Now: at, VCEKGetter: down})
+	if err == nil || errors.Is(err, verify.ErrRejected) || !errors.Is(err, verify.ErrCertificateUnavailable) {
+		t.Fatalf("source down: err = %v, want ErrCertificateUnavailable and not ErrRejected", err)
+	}
+
+	missing := verify.VCEKGetterFunc(func(ctx context.Context, r verify.VCEKRequest) ([]byte, error) {
+		return nil, errors.New("not in the cache (offline)")
+	})
+	_, err = verify.Decoded(context.Background(), ev, []byte("challenge"), &verify.Options{Now: at, VCEKGetter: missing})
+	var verr *verify.Error
+	if !errors.As(err, &verr) || verr.Check != verify.CheckVCEKMissing {
+		t.Fatalf("no VCEK: err = %v, want check %s", err, verify.CheckVCEKMissing)
+	}
+}
