@@ -44,6 +44,7 @@ func firstPEMCert(t testing.TB, b []byte) []byte {
 		blk, b = pem.Decode(b)
 		if blk == nil {
 			t.Fatal("no PEM certificate")
+			return nil
 		}
 		if blk.Type == "CERTIFICATE" {
 			return blk.Bytes

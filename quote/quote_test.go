@@ -29,6 +29,7 @@ func readPEMKey(t testing.TB, path string) *rsa.PublicKey {
 	blk, _ := pem.Decode(readFile(t, path))
 	if blk == nil {
 		t.Fatalf("%s: no PEM", path)
+		return nil
 	}
 	k, err := x509.ParsePKIXPublicKey(blk.Bytes)
 	if err != nil {

@@ -30,6 +30,7 @@ func firstPEM(t testing.TB, b []byte) []byte {
 	blk, _ := pem.Decode(b)
 	if blk == nil {
 		t.Fatal("no PEM block")
+		return nil
 	}
 	return blk.Bytes
 }
