@@ -2,6 +2,7 @@ package verify_test
 
 import (
 	"context"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
@@ -41,5 +42,35 @@ func TestVCEKSourceUnavailableIsNotRejection(t *testing.T) {
 	var verr *verify.Error
 	if !errors.As(err, &verr) || verr.Check != verify.CheckVCEKMissing {
 		t.Fatalf("no VCEK: err = %v, want check %s", err, verify.CheckVCEKMissing)
+	}
+}
+
+// Report has no quote: a policy that needs one fails closed.
+func TestReportRejectsQuotePolicy(t *testing.T) {
+	blob, err := os.ReadFile("../testdata/trustee-az-vtpm/az-snp-vtpm/hcl-report.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vcekPEM, err := os.ReadFile("../testdata/trustee-az-vtpm/az-snp-vtpm/vcek.pem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(vcekPEM)
+	at := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := verify.Report(context.Background(), blob, blk.Bytes, &verify.Options{Now: at}); err != nil {
+		t.Fatalf("plain report: %v", err)
+	}
+	for name, tc := range map[string]struct {
+		pol   verify.Policy
+		check verify.Check
+	}{
+		"pcrs":  {verify.Policy{PCRs: map[int]verify.HexBytes{7: make([]byte, 32)}}, verify.CheckPCRPolicy},
+		"fresh": {verify.Policy{RequireFreshReport: true}, verify.CheckUserData},
+	} {
+		_, err := verify.Report(context.Background(), blob, blk.Bytes, &verify.Options{Now: at, Policy: tc.pol})
+		var verr *verify.Error
+		if !errors.As(err, &verr) || verr.Check != tc.check {
+			t.Errorf("%s: err = %v, want check %s", name, err, tc.check)
+		}
 	}
 }

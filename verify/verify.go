@@ -93,10 +93,18 @@ func Decoded(ctx context.Context, ev *evidence.Evidence, nonce []byte, opts *Opt
 // Report verifies a stored HCL report blob or a bare 1184-byte SNP report
 // against a VCEK (DER; nil to use opts.VCEKGetter): the pinned chain,
 // the report signature, chip id, TCB, guest policy and, for an HCL report,
-// the runtime-data binding. It checks no quote, so it proves no freshness.
+// the runtime-data binding. It checks no quote, so it proves no freshness,
+// and it rejects policies that require PCR values or a fresh report.
 func Report(ctx context.Context, blob []byte, vcekDER []byte, opts *Options) (*Claims, error) {
 	if opts == nil {
 		opts = &Options{}
+	}
+	// Fail closed on policy that needs a quote rather than silently skip it.
+	if len(opts.Policy.PCRs) > 0 {
+		return nil, failf(CheckPCRPolicy, "the policy requires PCR values, which a report without a quote cannot prove")
+	}
+	if opts.Policy.RequireFreshReport {
+		return nil, failf(CheckUserData, "the policy requires a fresh report bound to a nonce, which a report without a quote cannot prove")
 	}
 	c := opts.getCache()
 	claims := &Claims{EvidenceVersion: -1}
