@@ -1,6 +1,7 @@
 package evidence
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -147,6 +148,14 @@ func Decode(b []byte) (*Evidence, error) {
 	if len(b) > MaxEvidenceSize {
 		return nil, fieldErr("document", fmt.Errorf("%w (%d > %d bytes)", ErrTooLarge, len(b), MaxEvidenceSize))
 	}
+	// Fast path: one validating pass (scanWire), then the fields decoded
+	// into one allocation. Anything it does not accept, and every error,
+	// goes through the slow path, which defines the result.
+	if w, ok := scanWire(b); ok {
+		if e, err := decodeWire(&w, newArena(&w)); err == nil {
+			return e, nil
+		}
+	}
 	if !json.Valid(b) {
 		return nil, fieldErr("document", fmt.Errorf("%w: %v", ErrBadJSON, jsonSyntaxError(b)))
 	}
@@ -154,15 +163,64 @@ func Decode(b []byte) (*Evidence, error) {
 	if err != nil {
 		return nil, err
 	}
+	return decodeWire(w, nil)
+}
+
+// decodeWire decodes the fields of w, allocating from a (nil: make).
+func decodeWire(w *wire, a *arena) (*Evidence, error) {
 	switch {
 	case w.Version != nil:
-		return decodeV1(w)
+		return decodeV1(w, a)
 	case w.Quote != nil:
-		return decodeV0(w)
+		return decodeV0(w, a)
 	case w.TPMQuote != nil:
-		return decodeV0TDX(w)
+		return decodeV0TDX(w, a)
 	}
 	return nil, fieldErr("document", fmt.Errorf("%w: none of \"version\", \"quote\", \"tpm_quote\"", ErrUnknownFormat))
+}
+
+// arena hands out sub-slices of one allocation, so that the byte fields of
+// a decoded Evidence cost one allocation. Every slice is capped at its
+// length: appending to one never overwrites another.
+type arena struct{ buf []byte }
+
+// newArena sizes an arena for the fields of w: what base64 (3/4) and hex
+// (1/2) decode to at most in v1/v2, the element counts of v0's byte arrays
+// (as byteArrayIn counts them), and the PCRs.
+func newArena(w *wire) *arena {
+	n := 0
+	if w.Version != nil {
+		for _, f := range [...][]byte{w.HCLReport, w.VCEK, w.TDQuote} {
+			n += len(f)/4*3 + 3
+		}
+		if q := w.TPMQuote; q != nil {
+			n += len(q.Signature)/2 + len(q.Message)/2 + MaxPCRs*PCRSize
+		}
+	} else {
+		elems := func(f []byte) int {
+			if f == nil {
+				return 0
+			}
+			return bytes.Count(f, []byte{','}) + 1
+		}
+		n = elems(w.Report) + elems(w.HCLReport) + elems(w.TDQuote)
+		for _, q := range [...]*wireQuote{w.Quote, w.TPMQuote} {
+			if q != nil {
+				n += elems(q.Signature) + elems(q.Message) + MaxPCRs*PCRSize
+			}
+		}
+	}
+	return &arena{buf: make([]byte, min(n, MaxEvidenceSize))}
+}
+
+// alloc returns n zero bytes, from the arena while it has room.
+func (a *arena) alloc(n int) []byte {
+	if a == nil || n > len(a.buf) {
+		return make([]byte, n)
+	}
+	s := a.buf[:n:n]
+	a.buf = a.buf[n:]
+	return s
 }
 
 type presence struct {
@@ -180,17 +238,17 @@ func unexpected(fields ...presence) error {
 	return nil
 }
 
-func decodeV0(w *wire) (*Evidence, error) {
+func decodeV0(w *wire, a *arena) (*Evidence, error) {
 	if err := unexpected(presence{"tpm_quote", w.TPMQuote != nil}, presence{"hcl_report", w.HCLReport != nil},
 		presence{"td_quote", w.TDQuote != nil}); err != nil {
 		return nil, err
 	}
 	e := &Evidence{Version: 0}
 	var err error
-	if e.Quote, err = decodeQuote(w.Quote, "quote", true); err != nil {
+	if e.Quote, err = decodeQuote(a, w.Quote, "quote", true); err != nil {
 		return nil, err
 	}
-	if e.HCLReport, err = requiredArray(w.Report, "report", MaxHCLReportSize); err != nil {
+	if e.HCLReport, err = requiredArray(a, w.Report, "report", MaxHCLReportSize); err != nil {
 		return nil, err
 	}
 	if w.VCEK != nil {
@@ -201,25 +259,25 @@ func decodeV0(w *wire) (*Evidence, error) {
 	return e, nil
 }
 
-func decodeV0TDX(w *wire) (*Evidence, error) {
+func decodeV0TDX(w *wire, a *arena) (*Evidence, error) {
 	if err := unexpected(presence{"report", w.Report != nil}, presence{"vcek", w.VCEK != nil}); err != nil {
 		return nil, err
 	}
 	e := &Evidence{Version: 0}
 	var err error
-	if e.Quote, err = decodeQuote(w.TPMQuote, "tpm_quote", true); err != nil {
+	if e.Quote, err = decodeQuote(a, w.TPMQuote, "tpm_quote", true); err != nil {
 		return nil, err
 	}
-	if e.HCLReport, err = requiredArray(w.HCLReport, "hcl_report", MaxHCLReportSize); err != nil {
+	if e.HCLReport, err = requiredArray(a, w.HCLReport, "hcl_report", MaxHCLReportSize); err != nil {
 		return nil, err
 	}
-	if e.TDQuote, err = requiredArray(w.TDQuote, "td_quote", MaxTDQuoteSize); err != nil {
+	if e.TDQuote, err = requiredArray(a, w.TDQuote, "td_quote", MaxTDQuoteSize); err != nil {
 		return nil, err
 	}
 	return e, nil
 }
 
-func decodeV1(w *wire) (*Evidence, error) {
+func decodeV1(w *wire, a *arena) (*Evidence, error) {
 	e := new(Evidence)
 	switch string(w.Version) {
 	case "1":
@@ -240,20 +298,20 @@ func decodeV1(w *wire) (*Evidence, error) {
 		return nil, fieldErr("tpm_quote", ErrMissingField)
 	}
 	var err error
-	if e.Quote, err = decodeQuote(w.TPMQuote, "tpm_quote", false); err != nil {
+	if e.Quote, err = decodeQuote(a, w.TPMQuote, "tpm_quote", false); err != nil {
 		return nil, err
 	}
 	if w.HCLReport == nil {
 		return nil, fieldErr("hcl_report", ErrMissingField)
 	}
-	if e.HCLReport, err = b64String(w.HCLReport, "hcl_report", MaxHCLReportSize); err != nil {
+	if e.HCLReport, err = b64StringIn(a, w.HCLReport, "hcl_report", MaxHCLReportSize); err != nil {
 		return nil, err
 	}
 	if len(e.HCLReport) == 0 {
 		return nil, errEmpty("hcl_report")
 	}
 	if w.VCEK != nil {
-		if e.VCEK, err = b64String(w.VCEK, "vcek", MaxVCEKSize); err != nil {
+		if e.VCEK, err = b64StringIn(a, w.VCEK, "vcek", MaxVCEKSize); err != nil {
 			return nil, err
 		}
 		if len(e.VCEK) == 0 {
@@ -261,7 +319,7 @@ func decodeV1(w *wire) (*Evidence, error) {
 		}
 	}
 	if w.TDQuote != nil {
-		if e.TDQuote, err = b64String(w.TDQuote, "td_quote", MaxTDQuoteSize); err != nil {
+		if e.TDQuote, err = b64StringIn(a, w.TDQuote, "td_quote", MaxTDQuoteSize); err != nil {
 			return nil, err
 		}
 		if len(e.TDQuote) == 0 {
@@ -276,81 +334,92 @@ func errEmpty(field string) error {
 }
 
 // requiredArray decodes a required, non-empty JSON byte array.
-func requiredArray(raw []byte, field string, max int) ([]byte, error) {
+func requiredArray(a *arena, raw []byte, field string, max int) ([]byte, error) {
 	if raw == nil {
 		return nil, fieldErr(field, ErrMissingField)
 	}
-	b, err := byteArray(raw, field, max)
+	b, err := byteArrayIn(a, raw, field, max)
 	if err == nil && len(b) == 0 {
 		return nil, errEmpty(field)
 	}
 	return b, err
 }
 
-// decodeQuote decodes a quote object: byte arrays (v0) or hex strings (v1, v2).
-func decodeQuote(w *wireQuote, prefix string, arrays bool) (quote.Quote, error) {
+// decodeQuote decodes a quote object: byte arrays (v0) or hex strings (v1,
+// v2). Field names for errors are built only on failure.
+func decodeQuote(a *arena, w *wireQuote, prefix string, arrays bool) (quote.Quote, error) {
 	var q quote.Quote
-	var err error
 	field := func(name string, raw []byte, max int) ([]byte, error) {
-		f := prefix + "." + name
 		if raw == nil {
-			return nil, fieldErr(f, ErrMissingField)
+			return nil, fieldErr(prefix+"."+name, ErrMissingField)
 		}
 		var b []byte
+		var err error
 		if arrays {
-			b, err = byteArray(raw, f, max)
+			b, err = byteArrayIn(a, raw, "", max)
 		} else {
-			b, err = hexString(raw, f, max)
+			b, err = hexStringIn(a, raw, "", max)
 		}
-		if err == nil && len(b) == 0 {
-			return nil, errEmpty(f)
+		if err != nil {
+			return nil, renamed(err, prefix+"."+name)
 		}
-		return b, err
+		if len(b) == 0 {
+			return nil, errEmpty(prefix + "." + name)
+		}
+		return b, nil
 	}
+	var err error
 	if q.Signature, err = field("signature", w.Signature, MaxSignatureSize); err != nil {
 		return q, err
 	}
 	if q.Message, err = field("message", w.Message, MaxMessageSize); err != nil {
 		return q, err
 	}
-	f := prefix + ".pcrs"
 	if w.PCRs == nil {
-		return q, fieldErr(f, ErrMissingField)
+		return q, fieldErr(prefix+".pcrs", ErrMissingField)
 	}
-	elems, err := splitArray(w.PCRs, f, MaxPCRs)
+	elems, err := splitArray(w.PCRs, prefix+".pcrs", MaxPCRs)
 	if err != nil {
 		return q, err
 	}
-	buf := make([]byte, len(elems)*PCRSize)
+	buf := a.alloc(len(elems) * PCRSize)
 	q.PCRs = make([][]byte, len(elems))
 	for i, raw := range elems {
-		ef := f + "[" + strconv.Itoa(i) + "]"
+		ef := func() string { return prefix + ".pcrs[" + strconv.Itoa(i) + "]" }
 		pcr := buf[i*PCRSize : (i+1)*PCRSize : (i+1)*PCRSize]
 		n := 0
 		if arrays {
-			got, err := appendByteArray(pcr[:0], raw, ef, PCRSize)
+			got, err := appendByteArray(pcr[:0], raw, "", PCRSize)
 			if err != nil {
-				return q, err
+				return q, renamed(err, ef())
 			}
 			n = len(got)
 		} else {
-			s, err := stringValue(raw, ef)
+			s, err := stringValue(raw, "")
 			if err != nil {
-				return q, err
+				return q, renamed(err, ef())
 			}
 			if len(s) != 2*PCRSize {
-				return q, fieldErr(ef, fmt.Errorf("%w (%d hex digits, want %d)", ErrBadLength, len(s), 2*PCRSize))
+				return q, fieldErr(ef(), fmt.Errorf("%w (%d hex digits, want %d)", ErrBadLength, len(s), 2*PCRSize))
 			}
 			if n, err = hex.Decode(pcr, s); err != nil {
-				return q, fieldErr(ef, fmt.Errorf("%w: %v", ErrBadEncoding, err))
+				return q, fieldErr(ef(), fmt.Errorf("%w: %v", ErrBadEncoding, err))
 			}
 		}
 		if n != PCRSize {
-			return q, fieldErr(ef, fmt.Errorf("%w (%d bytes, want %d)", ErrBadLength, n, PCRSize))
+			return q, fieldErr(ef(), fmt.Errorf("%w (%d bytes, want %d)", ErrBadLength, n, PCRSize))
 		}
 		q.PCRs[i] = pcr
 	}
 	return q, nil
+}
+
+// renamed sets the field of a *FormatError made with a placeholder name.
+func renamed(err error, field string) error {
+	if fe, ok := err.(*FormatError); ok {
+		fe.Field = field
+	}
+	return err
 }
 
 // Encode writes e in the v1/v2 JSON format:
@@ -469,7 +538,7 @@ func DecodeQuoteJSON(b []byte) (*quote.Quote, error) {
 		return nil, fieldErr("quote", fmt.Errorf("%w: want an object", ErrBadJSON))
 	}
 	arrays := len(w.Message) > 0 && w.Message[0] == '['
-	q, err := decodeQuote(w, "quote", arrays)
+	q, err := decodeQuote(nil, w, "quote", arrays)
 	if err != nil {
 		return nil, err
 	}

@@ -139,13 +139,22 @@ func appendByteArray(dst []byte, raw []byte, field string, max int) ([]byte, err
 
 // byteArray decodes a JSON array of integers 0..255 of at most max elements.
 func byteArray(raw []byte, field string, max int) ([]byte, error) {
+	return byteArrayIn(nil, raw, field, max)
+}
+
+// byteArrayIn is byteArray allocating from a.
+func byteArrayIn(a *arena, raw []byte, field string, max int) ([]byte, error) {
 	// Each element takes at least two bytes ("0," or "0]"): size the buffer
 	// from the element count, bounded by max.
 	n := bytes.Count(raw, []byte{','}) + 1
 	if n > max+1 {
 		n = max + 1
 	}
-	return appendByteArray(make([]byte, 0, n), raw, field, max)
+	b, err := appendByteArray(a.alloc(n)[:0], raw, field, max)
+	if err != nil {
+		return nil, err
+	}
+	return b[:len(b):len(b)], nil
 }
 
 // stringValue returns the content of the JSON string raw. Without escapes it
@@ -167,6 +176,11 @@ func stringValue(raw []byte, field string) ([]byte, error) {
 
 // hexString decodes a JSON string of hex digits into at most max bytes.
 func hexString(raw []byte, field string, max int) ([]byte, error) {
+	return hexStringIn(nil, raw, field, max)
+}
+
+// hexStringIn is hexString allocating from a.
+func hexStringIn(a *arena, raw []byte, field string, max int) ([]byte, error) {
 	s, err := stringValue(raw, field)
 	if err != nil {
 		return nil, err
@@ -174,7 +188,7 @@ func hexString(raw []byte, field string, max int) ([]byte, error) {
 	if len(s) > 2*max {
 		return nil, fieldErr(field, fmt.Errorf("%w: %d hex digits, at most %d bytes allowed", ErrTooLarge, len(s), max))
 	}
-	out := make([]byte, len(s)/2)
+	out := a.alloc(len(s) / 2)
 	if _, err := hex.Decode(out, s); err != nil {
 		return nil, fieldErr(field, fmt.Errorf("%w: %v", ErrBadEncoding, err))
 	}
@@ -184,6 +198,11 @@ func hexString(raw []byte, field string, max int) ([]byte, error) {
 // b64String decodes a JSON string of base64url, with or without padding,
 // into at most max bytes. Non-canonical encodings are rejected.
 func b64String(raw []byte, field string, max int) ([]byte, error) {
+	return b64StringIn(nil, raw, field, max)
+}
+
+// b64StringIn is b64String allocating from a.
+func b64StringIn(a *arena, raw []byte, field string, max int) ([]byte, error) {
 	s, err := stringValue(raw, field)
 	if err != nil {
 		return nil, err
@@ -195,7 +214,7 @@ func b64String(raw []byte, field string, max int) ([]byte, error) {
 	if len(s)%4 == 0 && len(s) > 0 && s[len(s)-1] == '=' {
 		enc = base64.URLEncoding.Strict()
 	}
-	out := make([]byte, enc.DecodedLen(len(s)))
+	out := a.alloc(enc.DecodedLen(len(s)))
 	n, err := enc.Decode(out, s)
 	if err != nil {
 		return nil, fieldErr(field, fmt.Errorf("%w: base64url: %v", ErrBadEncoding, err))
@@ -203,7 +222,7 @@ func b64String(raw []byte, field string, max int) ([]byte, error) {
 	if n > max {
 		return nil, fieldErr(field, fmt.Errorf("%w: %d bytes, at most %d allowed", ErrTooLarge, n, max))
 	}
-	return out[:n], nil
+	return out[:n:n], nil
 }
 
 // pemCertificate returns the DER of the first CERTIFICATE block of the PEM
@@ -276,16 +295,41 @@ func skipValue(b []byte, i int) (int, bool) {
 	}
 }
 
+// skipString returns the index just past the string starting at b[i] (a
+// backslash escapes the byte after it). A quote ends the string unless an
+// odd run of backslashes precedes it, which is what a byte-by-byte scan
+// decides; finding the quotes with bytes.IndexByte is much faster.
 func skipString(b []byte, i int) (int, bool) {
-	for i++; i < len(b); i++ {
-		switch b[i] {
-		case '\\':
-			i++
-		case '"':
-			return i + 1, true
-		}
+	start := i + 1
+	if start >= len(b) {
+		return start, false
 	}
-	return i, false
+	for j := start; j < len(b); {
+		q := bytes.IndexByte(b[j:], '"')
+		if q < 0 {
+			break
+		}
+		q += j
+		k := q
+		for k > start && b[k-1] == '\\' {
+			k--
+		}
+		if (q-k)%2 == 0 {
+			return q + 1, true
+		}
+		j = q + 1
+	}
+	// Unterminated: where the byte-by-byte scan stops (len(b), or one
+	// past it after a trailing backslash).
+	n := len(b)
+	k := n
+	for k > start && b[k-1] == '\\' {
+		k--
+	}
+	if (n-k)%2 == 1 {
+		return n + 1, false
+	}
+	return n, false
 }
 
 // splitArray returns the raw elements of the JSON array raw, failing if it
