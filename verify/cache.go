@@ -1,87 +1,128 @@
 package verify
 
 import (
+	"bytes"
 	"crypto/rsa"
-	"crypto/sha256"
+	"hash/maphash"
 	"sync"
 
 	"github.com/snp-vtpm/snp-vtpm/hcl"
 	"github.com/snp-vtpm/snp-vtpm/snp"
 )
 
-// defaultCacheEntries bounds each cache of an Options.
-const defaultCacheEntries = 4096
+// Bounds of each cache of an Options: entries, and bytes held (inputs kept
+// as keys and the results computed from them).
+const (
+	defaultCacheEntries = 4096
+	defaultCacheBytes   = 32 << 20
+)
 
-// cache holds results of pure, expensive computations keyed by the SHA-256
-// of every input byte they depend on. Only successes are stored, so a cached
-// entry can never turn a failure into a success: the same bytes verified
-// before with the same roots.
+// cache holds results of pure, expensive computations, keyed by every input
+// byte they depend on: a lookup compares the whole input with the bytes the
+// result was computed from (a seeded hash only picks the slot), so no hash
+// collision can return a result computed for other bytes. Only successes
+// are stored, and only after the evidence they came from verified up to the
+// SNP report signature, so a cached entry can never turn a failure into a
+// success and unauthenticated input cannot fill the cache.
+//
+// What each result depends on:
+//   - vceks: the VCEK DER and the roots it was verified against (the
+//     pointer of an immutable snp.Roots). Certificate validity depends on
+//     the verification time too: it is checked again on every hit.
+//   - reports: the 1184 report bytes and the VCEK key that verified their
+//     signature (the *snp.VCEK of the vceks entry, by identity).
+//   - hcls: the HCL blob (parsing, binding, AK decoding are functions of it).
 type cache struct {
-	vceks   boundedMap[vcekKey, *vcekEntry]
-	reports boundedMap[[sha256.Size]byte, struct{}]
-	hcls    boundedMap[[sha256.Size]byte, *hclEntry]
-}
-
-// vcekKey identifies a VCEK verified under one set of roots.
-type vcekKey struct {
-	der   [sha256.Size]byte
-	roots *snp.Roots
+	vceks   exactMap[*vcekEntry]
+	reports exactMap[*snp.VCEK]
+	hcls    exactMap[*hclEntry]
 }
 
 type vcekEntry struct {
+	roots *snp.Roots
 	vcek  *snp.VCEK
 	chain *snp.Chain
 }
 
 // hclEntry is a parsed HCL report with its runtime-data binding checked and
-// its attestation key decoded.
+// its attestation key decoded. It is shared by every verification of the
+// same blob: treat it as read-only.
 type hclEntry struct {
 	report *hcl.Report
 	snp    *snp.Report
 	ak     *rsa.PublicKey
+	akDER  []byte // PKIX DER of ak
 	akErr  error
 }
 
-func newCache(n int) *cache {
+// newCache returns a cache whose maps hold at most entries entries and
+// defaultCacheBytes bytes each.
+func newCache(entries int) *cache {
+	seed := maphash.MakeSeed()
 	return &cache{
-		vceks:   boundedMap[vcekKey, *vcekEntry]{max: n},
-		reports: boundedMap[[sha256.Size]byte, struct{}]{max: n},
-		hcls:    boundedMap[[sha256.Size]byte, *hclEntry]{max: n},
+		vceks:   exactMap[*vcekEntry]{seed: seed, maxEntries: entries, maxBytes: defaultCacheBytes},
+		reports: exactMap[*snp.VCEK]{seed: seed, maxEntries: entries, maxBytes: defaultCacheBytes},
+		hcls:    exactMap[*hclEntry]{seed: seed, maxEntries: entries, maxBytes: defaultCacheBytes},
 	}
 }
 
-// boundedMap is a concurrency-safe map that holds at most max entries,
-// evicting an arbitrary entry when full.
-type boundedMap[K comparable, V any] struct {
-	mu  sync.RWMutex
-	m   map[K]V
-	max int
+// exactMap is a concurrency-safe map from byte strings to values that holds
+// at most maxEntries entries and maxBytes bytes of keys, evicting arbitrary
+// entries when full. A slot is chosen by a seeded maphash of the key; the
+// key itself is kept and compared on every lookup. A colliding put replaces
+// the slot's entry (a later lookup of the old key misses).
+type exactMap[V any] struct {
+	seed       maphash.Seed
+	mu         sync.RWMutex
+	m          map[uint64]exactEntry[V]
+	bytes      int
+	maxEntries int
+	maxBytes   int
 }
 
-func (b *boundedMap[K, V]) get(k K) (V, bool) {
+type exactEntry[V any] struct {
+	key  []byte
+	val  V
+	size int
+}
+
+func (b *exactMap[V]) get(key []byte) (V, bool) {
+	h := maphash.Bytes(b.seed, key)
 	b.mu.RLock()
-	v, ok := b.m[k]
+	e, ok := b.m[h]
 	b.mu.RUnlock()
-	return v, ok
+	if ok && bytes.Equal(e.key, key) {
+		return e.val, true
+	}
+	var zero V
+	return zero, false
 }
 
-func (b *boundedMap[K, V]) put(k K, v V) {
+// put stores v under a copy of key; size is what the entry holds (key
+// and value) in bytes, counted against maxBytes.
+func (b *exactMap[V]) put(key []byte, v V, size int) {
+	size = max(size, len(key))
+	if size > b.maxBytes {
+		return
+	}
+	h := maphash.Bytes(b.seed, key)
+	e := exactEntry[V]{key: bytes.Clone(key), val: v, size: size}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.m == nil {
-		b.m = make(map[K]V)
+		b.m = make(map[uint64]exactEntry[V])
 	}
-	if _, ok := b.m[k]; !ok && len(b.m) >= b.max {
-		for old := range b.m {
-			delete(b.m, old)
+	if old, ok := b.m[h]; ok {
+		b.bytes -= old.size
+		delete(b.m, h)
+	}
+	for old, oe := range b.m {
+		if len(b.m) < b.maxEntries && b.bytes+size <= b.maxBytes {
 			break
 		}
+		b.bytes -= oe.size
+		delete(b.m, old)
 	}
-	b.m[k] = v
-}
-
-func (b *boundedMap[K, V]) len() int {
-	b.mu.RLock()
-	defer b.mu.RUnlock()
-	return len(b.m)
+	b.m[h] = e
+	b.bytes += size
 }

@@ -8,9 +8,9 @@
 package verify
 
 import (
+	"bytes"
 	"context"
 	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/x509"
 	"errors"
@@ -50,7 +50,7 @@ func Decoded(ctx context.Context, ev *evidence.Evidence, nonce []byte, opts *Opt
 	}
 	c := opts.getCache()
 
-	h, err := parseHCL(ev.HCLReport, c)
+	h, cached, err := parseHCL(ev.HCLReport, c)
 	if err != nil {
 		return nil, err
 	}
@@ -62,12 +62,15 @@ func Decoded(ctx context.Context, ev *evidence.Evidence, nonce []byte, opts *Opt
 	if err := verifySNP(ctx, claims, h.snp, ev.VCEK, vcekSource, opts, c); err != nil {
 		return nil, err
 	}
+	if c != nil && !cached {
+		c.putHCL(ev.HCLReport, h)
+	}
 	fillRuntime(claims, h.report)
 
 	if h.akErr != nil {
 		return nil, fail(CheckAttestationKey, h.akErr)
 	}
-	claims.AKPublic, _ = x509.MarshalPKIXPublicKey(h.ak)
+	claims.AKPublic = bytes.Clone(h.akDER)
 
 	if err := verifyQuote(claims, &ev.Quote, h.ak, nonce, opts); err != nil {
 		return nil, err
@@ -122,16 +125,19 @@ func Report(ctx context.Context, blob []byte, vcekDER []byte, opts *Options) (*C
 		}
 		return claims, nil
 	}
-	h, err := parseHCL(blob, c)
+	h, cached, err := parseHCL(blob, c)
 	if err != nil {
 		return nil, err
 	}
 	if err := verifySNP(ctx, claims, h.snp, vcekDER, source, opts, c); err != nil {
 		return nil, err
 	}
+	if c != nil && !cached {
+		c.putHCL(blob, h)
+	}
 	fillRuntime(claims, h.report)
 	if h.akErr == nil {
-		claims.AKPublic, _ = x509.MarshalPKIXPublicKey(h.ak)
+		claims.AKPublic = bytes.Clone(h.akDER)
 	}
 	return claims, nil
 }
@@ -151,40 +157,43 @@ func fillRuntime(claims *Claims, r *hcl.Report) {
 }
 
 // parseHCL parses an HCL report, checks that it carries an SNP report that
-// binds its runtime data, and decodes the AK. Results are cached by the
-// SHA-256 of the blob.
-func parseHCL(blob []byte, c *cache) (*hclEntry, error) {
-	var key [sha256.Size]byte
+// binds its runtime data, and decodes the AK. A parse of the same blob is
+// taken from c (cached is then true); the caller stores a new one with
+// c.putHCL once the report's signature has verified, so that only
+// authenticated reports take room in the cache.
+func parseHCL(blob []byte, c *cache) (e *hclEntry, cached bool, err error) {
 	if c != nil {
-		key = sha256.Sum256(blob)
-		if e, ok := c.hcls.get(key); ok {
-			return e, nil
+		if e, ok := c.hcls.get(blob); ok {
+			return e, true, nil
 		}
 	}
 	r, err := hcl.Parse(blob)
 	if err != nil {
-		return nil, fail(CheckHCLFormat, err)
+		return nil, false, fail(CheckHCLFormat, err)
 	}
 	if r.Type != hcl.ReportTypeSNP {
-		return nil, failf(CheckReportType, "hardware report type is %v; only SEV-SNP evidence is verified", r.Type)
+		return nil, false, failf(CheckReportType, "hardware report type is %v; only SEV-SNP evidence is verified", r.Type)
 	}
 	sr, err := snp.ParseReport(r.SNPReport)
 	if err != nil {
-		return nil, fail(CheckReportFormat, err)
+		return nil, false, fail(CheckReportFormat, err)
 	}
 	if err := r.CheckBinding(); err != nil {
-		return nil, fail(CheckRuntimeData, err)
+		return nil, false, fail(CheckRuntimeData, err)
 	}
-	e := &hclEntry{report: r, snp: sr}
+	e = &hclEntry{report: r, snp: sr}
 	if r.RuntimeData == nil {
 		e.akErr = errors.New("no runtime data")
-	} else {
-		e.ak, e.akErr = r.RuntimeData.AK()
+	} else if e.ak, e.akErr = r.RuntimeData.AK(); e.akErr == nil {
+		e.akDER, _ = x509.MarshalPKIXPublicKey(e.ak)
 	}
-	if c != nil {
-		c.hcls.put(key, e)
-	}
-	return e, nil
+	return e, false, nil
+}
+
+// putHCL caches the parse of blob. The entry holds about twice the blob
+// (the blob as key, the report's copies of its parts) and the AK.
+func (c *cache) putHCL(blob []byte, e *hclEntry) {
+	c.hcls.put(blob, e, 2*len(blob)+len(e.akDER)+1024)
 }
 
 // verifySNP verifies the SNP report r with its VCEK and fills claims.
@@ -219,7 +228,7 @@ func verifySNP(ctx context.Context, claims *Claims, r *snp.Report, vcekDER []byt
 			return fail(CheckRevocation, err)
 		}
 	}
-	if err := verifyReportSignature(r, v, vcekDER, c); err != nil {
+	if err := verifyReportSignature(r, v, c); err != nil {
 		return err
 	}
 	if err := v.CheckBinding(r); err != nil {
@@ -290,17 +299,21 @@ func fetchVCEK(ctx context.Context, r *snp.Report, product snp.Product, haveCPUI
 }
 
 // verifyVCEK parses der and verifies it against roots at now. A verified
-// chain is cached by the DER's SHA-256 (validity is checked on every call).
+// chain is cached for der and roots; validity at now is checked on every
+// call.
 func verifyVCEK(der []byte, roots *snp.Roots, now time.Time, c *cache) (*snp.VCEK, *snp.Chain, error) {
-	var key vcekKey
 	if c != nil {
-		key = vcekKey{der: sha256.Sum256(der), roots: roots}
-		if e, ok := c.vceks.get(key); ok {
+		if e, ok := c.vceks.get(der); ok && e.roots == roots {
 			if err := e.chain.CheckValidity(e.vcek, now); err != nil {
 				return nil, nil, fail(CheckCertValidity, err)
 			}
 			return e.vcek, e.chain, nil
 		}
+	}
+	if c != nil {
+		// A parsed certificate aliases its DER: let a cached one keep
+		// only its own copy, not the caller's buffer.
+		der = bytes.Clone(der)
 	}
 	v, err := snp.ParseVCEK(der)
 	if err != nil {
@@ -314,19 +327,18 @@ func verifyVCEK(der []byte, roots *snp.Roots, now time.Time, c *cache) (*snp.VCE
 		return nil, nil, fail(CheckVCEKChain, err)
 	}
 	if c != nil {
-		c.vceks.put(key, &vcekEntry{vcek: v, chain: chain})
+		// The key, the DER the certificate aliases, the parsed fields.
+		c.vceks.put(der, &vcekEntry{roots: roots, vcek: v, chain: chain}, 3*len(der)+1024)
 	}
 	return v, chain, nil
 }
 
-func verifyReportSignature(r *snp.Report, v *snp.VCEK, vcekDER []byte, c *cache) error {
-	var key [sha256.Size]byte
+// verifyReportSignature checks the report's signature with v. A success is
+// cached for the report's bytes and v (by identity: c's VCEK entries keep
+// one *snp.VCEK per certificate).
+func verifyReportSignature(r *snp.Report, v *snp.VCEK, c *cache) error {
 	if c != nil {
-		h := sha256.New()
-		h.Write(r.Raw)
-		h.Write(vcekDER)
-		h.Sum(key[:0])
-		if _, ok := c.reports.get(key); ok {
+		if by, ok := c.reports.get(r.Raw); ok && by == v {
 			return nil
 		}
 	}
@@ -334,7 +346,7 @@ func verifyReportSignature(r *snp.Report, v *snp.VCEK, vcekDER []byte, c *cache)
 		return fail(CheckReportSignature, err)
 	}
 	if c != nil {
-		c.reports.put(key, struct{}{})
+		c.reports.put(r.Raw, v, len(r.Raw))
 	}
 	return nil
 }
