@@ -60,7 +60,7 @@ func (e *HTTPError) Is(target error) bool {
 // MismatchError reports a VCEK whose extensions do not match the request. It
 // matches ErrInvalidCertificate with errors.Is.
 type MismatchError struct {
-	// Field is the mismatching extension: "productName", "hwID", "fmcSPL" or "TCB".
+	// Field is the mismatching extension: "productName", "hwID" or "TCB".
 	Field string
 	// Want is the expected value, Got the certificate's, both printable.
 	Want, Got string

@@ -215,7 +215,7 @@ func TestMatchVCEKSynthetic(t *testing.T) {
 		{name: "Turin 8-byte hwID", product: ProductTurin, der: func() []byte { return pki.vcek(t, ProductTurin, chip[:8], turinTCB, vcekOpts{rawHWID: true}) }, reqChip: chip, reqTCB: turinTCB},
 		{name: "Turin 8-byte hwID OCTET STRING", product: ProductTurin, der: func() []byte { return pki.vcek(t, ProductTurin, chip[:8], turinTCB, vcekOpts{}) }, reqChip: chip, reqTCB: turinTCB},
 		{name: "Turin wrong fmc", product: ProductTurin, der: func() []byte { return pki.vcek(t, ProductTurin, chip[:8], turinTCB, vcekOpts{}) }, reqChip: chip, reqTCB: TCB{FMC: 9, Bootloader: 2, TEE: 3, SNP: 4, Microcode: 5}, wantField: "TCB"},
-		{name: "Turin missing fmcSPL", product: ProductTurin, der: func() []byte { return pki.vcek(t, ProductTurin, chip[:8], turinTCB, vcekOpts{noFMC: true}) }, reqChip: chip, reqTCB: turinTCB, wantField: "fmcSPL"},
+		{name: "Turin missing fmcSPL", product: ProductTurin, der: func() []byte { return pki.vcek(t, ProductTurin, chip[:8], turinTCB, vcekOpts{noFMC: true}) }, reqChip: chip, reqTCB: turinTCB, wantErr: true}, // snp.ParseVCEK requires fmcSPL on Turin
 		{name: "wrong chip", product: ProductMilan, der: func() []byte { return pki.vcek(t, ProductMilan, chipID(2), milanTCB(), vcekOpts{}) }, reqChip: chip, reqTCB: milanTCB(), wantField: "hwID"},
 		{name: "wrong ucode", product: ProductMilan, der: func() []byte { return pki.vcek(t, ProductMilan, chip, milanTCB(), vcekOpts{}) }, reqChip: chip, reqTCB: TCB{Bootloader: 3, SNP: 8, Microcode: 116}, wantField: "TCB"},
 		{name: "wrong product name", product: ProductMilan, der: func() []byte { return pki.vcek(t, ProductMilan, chip, milanTCB(), vcekOpts{productName: "Genoa-B0"}) }, reqChip: chip, reqTCB: milanTCB(), wantField: "productName"},
