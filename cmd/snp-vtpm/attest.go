@@ -76,11 +76,7 @@ func runAttest(ctx context.Context, g *globals, f *attestFlags) error {
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err := p.Close(); err != nil {
-			g.logger().Warn("closing the TPM", "err", err)
-		}
-	}()
+	defer p.release(g)
 	att := p.attester(g)
 	gather := func(ctx context.Context, nonce []byte) ([]byte, error) {
 		ev, err := att.Evidence(ctx, nonce, f.fresh)

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 
@@ -40,12 +39,9 @@ freshness then comes from the quote alone.
 Exit status: 0 written, 1 device, I/O or usage error.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			n, err := nonce.value()
+			n, err := nonce.required()
 			if err != nil {
 				return err
-			}
-			if n == nil {
-				return errors.New("a nonce is required: --nonce TEXT or --nonce-hex HEX (the value the verifier issued)")
 			}
 			return runEvidence(cmd.Context(), g, n, fresh, out)
 		},
@@ -61,11 +57,7 @@ func runEvidence(ctx context.Context, g *globals, nonce []byte, fresh bool, out 
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err := p.Close(); err != nil {
-			g.logger().Warn("closing the TPM", "err", err)
-		}
-	}()
+	defer p.release(g)
 	if len(nonce) > quote.MaxQualifyingData {
 		fmt.Fprintf(g.stderr, "note: the nonce is %d bytes (> %d): the quote carries its SHA-256\n", len(nonce), quote.MaxQualifyingData)
 	}

@@ -56,6 +56,13 @@ func (p *platform) Close() error {
 	return p.close()
 }
 
+// release closes the platform, logging (not returning) a failure: for defer.
+func (p *platform) release(g *globals) {
+	if err := p.Close(); err != nil {
+		g.logger().Warn("closing the TPM", "err", err)
+	}
+}
+
 // attester returns an attester on the platform's TPM that takes the VCEK
 // from the platform's IMDS.
 func (p *platform) attester(g *globals) *attester.Attester {

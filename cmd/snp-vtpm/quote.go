@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/hex"
-	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -57,12 +56,9 @@ Nonces up to 48 bytes are quoted as they are; longer nonces are quoted as their 
 Exit status: 0 printed, 1 device, I/O or usage error (including a quote that does not verify).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			n, err := nonce.value()
+			n, err := nonce.required()
 			if err != nil {
 				return err
-			}
-			if n == nil {
-				return errors.New("a nonce is required: --nonce TEXT or --nonce-hex HEX")
 			}
 			return runQuote(cmd.Context(), g, n, jsonOut)
 		},
@@ -77,11 +73,7 @@ func runQuote(ctx context.Context, g *globals, nonce []byte, jsonOut bool) error
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err := p.Close(); err != nil {
-			g.logger().Warn("closing the TPM", "err", err)
-		}
-	}()
+	defer p.release(g)
 	// Attester.Quote verifies the quote against the TPM's AK and fails closed.
 	q, err := p.attester(g).Quote(ctx, nonce)
 	if err != nil {

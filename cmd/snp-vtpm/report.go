@@ -102,11 +102,7 @@ func runReport(ctx context.Context, g *globals, o *reportOpts) error {
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err := p.Close(); err != nil {
-			g.logger().Warn("closing the TPM", "err", err)
-		}
-	}()
+	defer p.release(g)
 	att := p.attester(g)
 	blob, err := att.Report(ctx, userData)
 	if err != nil {

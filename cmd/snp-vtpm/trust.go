@@ -139,6 +139,15 @@ func (n *nonceFlags) register(fs *pflag.FlagSet, usage string) {
 	fs.StringVar(&n.hex, "nonce-hex", "", usage+" (as hex)")
 }
 
+// required returns the nonce, or an error saying that one is needed.
+func (n *nonceFlags) required() ([]byte, error) {
+	v, err := n.value()
+	if err == nil && v == nil {
+		err = errors.New("a nonce is required: --nonce TEXT or --nonce-hex HEX (the value the verifier issued)")
+	}
+	return v, err
+}
+
 // value returns the nonce, or nil when neither flag was given.
 func (n *nonceFlags) value() ([]byte, error) {
 	switch {
