@@ -88,8 +88,8 @@ func TestEmulatedEvidenceThenVerify(t *testing.T) {
 
 	code, out, errOut = runCLI(t, "verify", "--nonce", "x", f)
 	wantCode(t, code, exitRejected, out, errOut)
-	if !strings.Contains(errOut, "vcek-chain") {
-		t.Fatalf("stderr does not name vcek-chain:\n%s", errOut)
+	if !strings.Contains(errOut, "vcek-chain") || !strings.Contains(errOut, "--trust-emulated accepts it") {
+		t.Fatalf("stderr does not name vcek-chain and explain the emulated chain:\n%s", errOut)
 	}
 
 	code, out, errOut = runCLI(t, "verify", "--trust-emulated", "--nonce", "y", f)

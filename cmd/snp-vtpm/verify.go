@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -8,6 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
+	"github.com/snp-vtpm/snp-vtpm/evidence"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
@@ -52,6 +55,9 @@ Exit status: 0 verified, 2 rejected (stderr names the failed check), 1 usage or 
 			if err != nil {
 				var verr *verify.Error
 				if errors.As(err, &verr) {
+					if verr.Check == verify.CheckVCEKChain && !trust.trustEmulated && looksEmulated(data) {
+						g.log.Warn("this evidence comes from the emulated CVM (its VCEK is the fake AMD chain's); --trust-emulated accepts it for testing")
+					}
 					if jsonOut {
 						_ = writeJSON(g.stdout, map[string]any{"verified": false, "check": verr.Check, "error": verr.Err.Error()})
 					}
@@ -74,6 +80,13 @@ Exit status: 0 verified, 2 rejected (stderr names the failed check), 1 usage or 
 	trust.register(cmd.Flags())
 	cmd.Flags().BoolVar(&jsonOut, "json", false, "print the claims as JSON")
 	return cmd
+}
+
+// looksEmulated reports whether evidence carries a VCEK of the emulated
+// CVM's fake AMD chain. It is only used to explain a rejection.
+func looksEmulated(data []byte) bool {
+	ev, err := evidence.Decode(data)
+	return err == nil && bytes.Contains(ev.VCEK, []byte(fakeamd.Marker))
 }
 
 // maxInput bounds files read by the CLI.
