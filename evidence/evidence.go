@@ -63,6 +63,10 @@ type wire struct {
 	HCLReport []byte
 	VCEK      []byte
 	TDQuote   []byte
+
+	// hclDecoded and vcekDecoded are HCLReport and VCEK already decoded
+	// (from a Decoder's memory), nil otherwise.
+	hclDecoded, vcekDecoded []byte
 }
 
 type wireQuote struct {
@@ -151,11 +155,17 @@ func Decode(b []byte) (*Evidence, error) {
 	// Fast path: one validating pass (scanWire), then the fields decoded
 	// into one allocation. Anything it does not accept, and every error,
 	// goes through the slow path, which defines the result.
-	if w, ok := scanWire(b); ok {
+	if w, ok := scanWire(b, nil); ok {
 		if e, err := decodeWire(&w, newArena(&w)); err == nil {
 			return e, nil
 		}
 	}
+	return decodeSlow(b)
+}
+
+// decodeSlow is Decode without the fast path: json.Valid, then parseWire,
+// then the fields. It defines Decode's result for every input.
+func decodeSlow(b []byte) (*Evidence, error) {
 	if !json.Valid(b) {
 		return nil, fieldErr("document", fmt.Errorf("%w: %v", ErrBadJSON, jsonSyntaxError(b)))
 	}
@@ -192,6 +202,12 @@ func newArena(w *wire) *arena {
 	if w.Version != nil {
 		for _, f := range [...][]byte{w.HCLReport, w.VCEK, w.TDQuote} {
 			n += len(f)/4*3 + 3
+		}
+		if w.hclDecoded != nil {
+			n -= len(w.HCLReport) / 4 * 3
+		}
+		if w.vcekDecoded != nil {
+			n -= len(w.VCEK) / 4 * 3
 		}
 		if q := w.TPMQuote; q != nil {
 			n += len(q.Signature)/2 + len(q.Message)/2 + MaxPCRs*PCRSize
@@ -304,14 +320,18 @@ func decodeV1(w *wire, a *arena) (*Evidence, error) {
 	if w.HCLReport == nil {
 		return nil, fieldErr("hcl_report", ErrMissingField)
 	}
-	if e.HCLReport, err = b64StringIn(a, w.HCLReport, "hcl_report", MaxHCLReportSize); err != nil {
+	if w.hclDecoded != nil {
+		e.HCLReport = w.hclDecoded
+	} else if e.HCLReport, err = b64StringIn(a, w.HCLReport, "hcl_report", MaxHCLReportSize); err != nil {
 		return nil, err
 	}
 	if len(e.HCLReport) == 0 {
 		return nil, errEmpty("hcl_report")
 	}
 	if w.VCEK != nil {
-		if e.VCEK, err = b64StringIn(a, w.VCEK, "vcek", MaxVCEKSize); err != nil {
+		if w.vcekDecoded != nil {
+			e.VCEK = w.vcekDecoded
+		} else if e.VCEK, err = b64StringIn(a, w.VCEK, "vcek", MaxVCEKSize); err != nil {
 			return nil, err
 		}
 		if len(e.VCEK) == 0 {

@@ -19,7 +19,11 @@ const maxScanDepth = 64
 // then parseWire), which gives the canonical result or error. So the fast
 // path only ever accepts documents json.Valid accepts, and returns the same
 // wire as parseWire for them.
-func scanWire(b []byte) (w wire, ok bool) {
+//
+// With a memo m, a "hcl_report" or "vcek" string equal byte for byte to one
+// that m remembers from an earlier successful decode is neither validated
+// nor decoded again: w gets m's decoded bytes (hclDecoded, vcekDecoded).
+func scanWire(b []byte, m *memo) (w wire, ok bool) {
 	var seen [7]bool
 	i := skipWS(b, 0)
 	if i >= len(b) || b[i] != '{' {
@@ -43,7 +47,7 @@ func scanWire(b []byte) (w wire, ok bool) {
 			return w, false
 		}
 		i = skipWS(b, i+1)
-		var slot *[]byte
+		var slot, decoded *[]byte
 		var quoteSlot **wireQuote
 		idx := -1
 		switch string(key) {
@@ -56,9 +60,9 @@ func scanWire(b []byte) (w wire, ok bool) {
 		case "report":
 			slot, idx = &w.Report, 3
 		case "hcl_report":
-			slot, idx = &w.HCLReport, 4
+			slot, decoded, idx = &w.HCLReport, &w.hclDecoded, 4
 		case "vcek":
-			slot, idx = &w.VCEK, 5
+			slot, decoded, idx = &w.VCEK, &w.vcekDecoded, 5
 		case "td_quote":
 			slot, idx = &w.TDQuote, 6
 		}
@@ -68,7 +72,11 @@ func scanWire(b []byte) (w wire, ok bool) {
 			}
 			seen[idx] = true
 		}
-		if quoteSlot != nil && i < len(b) && b[i] == '{' {
+		if tok, dec := m.lookup(idx, b, i); dec != nil {
+			// Equal to a string that was valid and decoded before.
+			*slot, *decoded = tok, dec
+			i += len(tok)
+		} else if quoteSlot != nil && i < len(b) && b[i] == '{' {
 			q, end, ok := scanQuote(b, i)
 			if !ok {
 				return w, false

@@ -1,34 +1,22 @@
 package evidence
 
 import (
+	"bytes"
 	"encoding/json"
 	"math/rand/v2"
 	"reflect"
 	"strings"
 	"testing"
-)
 
-// decodeSlow is Decode without its fast path: json.Valid, parseWire, decode.
-func decodeSlow(b []byte) (*Evidence, error) {
-	if len(b) > MaxEvidenceSize {
-		return nil, fieldErr("document", ErrTooLarge)
-	}
-	if !json.Valid(b) {
-		return nil, fieldErr("document", ErrBadJSON)
-	}
-	w, err := parseWire(b)
-	if err != nil {
-		return nil, err
-	}
-	return decodeWire(w, nil)
-}
+	"github.com/snp-vtpm/snp-vtpm/quote"
+)
 
 // checkFastPath checks the fast path's contract on b: it accepts only what
 // json.Valid accepts, splits it as parseWire does, and Decode gives what
 // the slow path gives.
 func checkFastPath(t *testing.T, b []byte) {
 	t.Helper()
-	w, ok := scanWire(b)
+	w, ok := scanWire(b, nil)
 	if ok {
 		if !json.Valid(b) {
 			t.Fatalf("scanWire accepts invalid JSON %q", trunc(b))
@@ -41,14 +29,108 @@ func checkFastPath(t *testing.T, b []byte) {
 			t.Fatalf("scanWire and parseWire differ on %q:\n%+v\n%+v", trunc(b), w, *slow)
 		}
 	}
-	got, gotErr := Decode(b)
 	want, wantErr := decodeSlow(b)
-	if (gotErr == nil) != (wantErr == nil) {
-		t.Fatalf("Decode(%q) error %v, slow path %v", trunc(b), gotErr, wantErr)
+	got, gotErr := Decode(b)
+	sameResult(t, "Decode", b, got, gotErr, want, wantErr)
+	// A Decoder, knowing b's fields or not (a fresh one keeps fuzzing
+	// deterministic), and one that remembers what every test decoded.
+	d := NewDecoder(8, 1<<20)
+	for range 2 {
+		got, gotErr = d.Decode(b)
+		sameResult(t, "Decoder.Decode", b, got, gotErr, want, wantErr)
+	}
+	if !testing.Short() {
+		got, gotErr = testDecoder.Decode(b)
+		sameResult(t, "Decoder.Decode", b, got, gotErr, want, wantErr)
+	}
+}
+
+// testDecoder remembers what every test decoded.
+var testDecoder = NewDecoder(1000, 1<<24)
+
+func sameResult(t *testing.T, name string, b []byte, got *Evidence, gotErr error, want *Evidence, wantErr error) {
+	t.Helper()
+	if (gotErr == nil) != (wantErr == nil) || (gotErr != nil && gotErr.Error() != wantErr.Error()) {
+		t.Fatalf("%s(%q) error %v, slow path %v", name, trunc(b), gotErr, wantErr)
 	}
 	if gotErr == nil && !reflect.DeepEqual(got, want) {
-		t.Fatalf("Decode(%q) differs from the slow path", trunc(b))
+		t.Fatalf("%s(%q) differs from the slow path", name, trunc(b))
 	}
+}
+
+// TestDecoderMemory checks the Decoder on documents whose HCL report and
+// VCEK text it remembers, in other places and with other neighbours.
+func TestDecoderMemory(t *testing.T) {
+	v1 := readFile(t, "trustee-az-vtpm/az-snp-vtpm/evidence-v1.json")
+	e, err := Decode(v1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := testDecoder.Decode(v1); err != nil {
+		t.Fatal(err)
+	}
+	var w map[string]json.RawMessage
+	if err := json.Unmarshal(v1, &w); err != nil {
+		t.Fatal(err)
+	}
+	hclTok, vcekTok := string(w["hcl_report"]), string(w["vcek"])
+	quote := string(w["tpm_quote"])
+	docs := []string{
+		string(v1),
+		`{"version":2,"tpm_quote":` + quote + `,"hcl_report":` + hclTok + `,"vcek":` + vcekTok + `}`,
+		`{"version":1,"tpm_quote":` + quote + `,"hcl_report":` + vcekTok + `,"vcek":` + hclTok + `}`,
+		`{"version":1,"tpm_quote":` + quote + `,"hcl_report":` + hclTok + `,"vcek":` + hclTok + `}`,
+		`{"version":1,"tpm_quote":` + quote + `,"hcl_report":` + hclTok + `}`,
+		`{"version":1,"tpm_quote":` + quote + `,"hcl_report":` + hclTok + `,"vcek":` + vcekTok + `,"hcl_report":` + hclTok + `}`,
+		`{"version":3,"tpm_quote":` + quote + `,"hcl_report":` + hclTok + `,"vcek":` + vcekTok + `}`,
+		`{"version":1,"tpm_quote":` + quote + `,"hcl_report":` + hclTok + `,"vcek":` + vcekTok,
+		`{"version":1,"tpm_quote":` + quote + `,"hcl_report":` + hclTok + `,"vcek":` + vcekTok + `}x`,
+		`{"version":1,"tpm_quote":` + quote + `,"hcl_report":` + hclTok[:len(hclTok)-1] + `\u0041"` + `}`,
+		`{"version":1,"tpm_quote":` + quote + `,"hcl_report":` + hclTok[:len(hclTok)-1] + `,"vcek":` + vcekTok + `}`,
+		`{"tpm_quote":` + quote + `,"hcl_report":` + hclTok + `,"td_quote":` + vcekTok + `}`,
+		`{"quote":` + quote + `,"report":` + hclTok + `,"vcek":` + vcekTok + `}`,
+	}
+	for _, d := range docs {
+		checkFastPath(t, []byte(d))
+	}
+	// The memory's bytes are what Decode gives.
+	got, err := testDecoder.Decode(v1)
+	if err != nil || !reflect.DeepEqual(got, e) {
+		t.Fatalf("remembered decode differs: %v", err)
+	}
+}
+
+func TestDecoderBounds(t *testing.T) {
+	d := NewDecoder(3, 1<<20)
+	for i := range 20 {
+		e := &Evidence{Version: 1, HCLReport: []byte{byte(i), 1, 2}, VCEK: []byte{byte(i), 3},
+			Quote: smallQuote()}
+		b, err := e.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Decode(b); err != nil {
+			t.Fatal(err)
+		}
+		if n := len(d.m.m); n > 3 {
+			t.Fatalf("%d entries", n)
+		}
+	}
+	d = NewDecoder(100, 100)
+	for i := range 20 {
+		e := &Evidence{Version: 1, HCLReport: bytes.Repeat([]byte{byte(i)}, 30), Quote: smallQuote()}
+		b, _ := e.Encode()
+		if _, err := d.Decode(b); err != nil {
+			t.Fatal(err)
+		}
+		if d.m.bytes > 100 {
+			t.Fatalf("%d bytes", d.m.bytes)
+		}
+	}
+}
+
+func smallQuote() quote.Quote {
+	return quote.Quote{Signature: []byte{1}, Message: []byte{2}, PCRs: [][]byte{make([]byte, PCRSize)}}
 }
 
 func trunc(b []byte) string {
@@ -104,6 +186,8 @@ func FuzzScanWire(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		checkFastPath(t, b)
 	})
+	// Run with -short when fuzzing: testDecoder's memory makes results
+	// depend on earlier inputs, which defeats the fuzzer's minimisation.
 }
 
 // skipStringRef is the byte-by-byte definition of skipString.

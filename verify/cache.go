@@ -6,6 +6,7 @@ import (
 	"hash/maphash"
 	"sync"
 
+	"github.com/snp-vtpm/snp-vtpm/evidence"
 	"github.com/snp-vtpm/snp-vtpm/hcl"
 	"github.com/snp-vtpm/snp-vtpm/snp"
 )
@@ -32,10 +33,21 @@ const (
 //   - reports: the 1184 report bytes and the VCEK key that verified their
 //     signature (the *snp.VCEK of the vceks entry, by identity).
 //   - hcls: the HCL blob (parsing, binding, AK decoding are functions of it).
+//   - decoder: remembers the decoded HCL report and VCEK of evidence by
+//     their exact text (see evidence.Decoder).
 type cache struct {
 	vceks   exactMap[*vcekEntry]
 	reports exactMap[*snp.VCEK]
 	hcls    exactMap[*hclEntry]
+	decoder *evidence.Decoder
+}
+
+// cacheIfAny is o.getCache for a possibly nil o.
+func (o *Options) cacheIfAny() *cache {
+	if o == nil {
+		return nil
+	}
+	return o.getCache()
 }
 
 type vcekEntry struct {
@@ -63,6 +75,7 @@ func newCache(entries int) *cache {
 		vceks:   exactMap[*vcekEntry]{seed: seed, maxEntries: entries, maxBytes: defaultCacheBytes},
 		reports: exactMap[*snp.VCEK]{seed: seed, maxEntries: entries, maxBytes: defaultCacheBytes},
 		hcls:    exactMap[*hclEntry]{seed: seed, maxEntries: entries, maxBytes: defaultCacheBytes},
+		decoder: evidence.NewDecoder(entries, defaultCacheBytes),
 	}
 }
 

@@ -30,7 +30,14 @@ import (
 // nil. On success it returns the verified claims; on failure an *Error
 // naming the failed check (matching ErrRejected), or ctx's error.
 func Evidence(ctx context.Context, data []byte, nonce []byte, opts *Options) (*Claims, error) {
-	ev, err := evidence.Decode(data)
+	var ev *evidence.Evidence
+	var err error
+	if c := opts.cacheIfAny(); c != nil {
+		// Skips decoding the HCL report and VCEK text of a VM seen before.
+		ev, err = c.decoder.Decode(data)
+	} else {
+		ev, err = evidence.Decode(data)
+	}
 	if err != nil {
 		return nil, fail(CheckEvidenceFormat, err)
 	}
