@@ -1,0 +1,140 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/snp-vtpm/snp-vtpm/evidence"
+	"github.com/snp-vtpm/snp-vtpm/internal/testev"
+	"github.com/snp-vtpm/snp-vtpm/server"
+	"github.com/snp-vtpm/snp-vtpm/verify"
+)
+
+// BenchmarkAttestHTTP measures one POST /v1/attest end to end over loopback
+// HTTP: the client's request encoding and transport, the server's decoding,
+// challenge spending, verification and HPKE sealing, the response. Getting
+// the challenge and building the evidence over its nonce (RSA signing) are
+// not timed.
+//
+//   - repeat-v1: a known VM (one HCL report and VCEK) with a new quote per
+//     challenge: the steady state of a fleet; compare with one RSA-2048
+//     verification (bench.BenchmarkRSA2048).
+//   - fresh-report-v2: v2 evidence, whose HCL report is refreshed with the
+//     nonce each time: its report signature (ECDSA P-384) is new too, the
+//     VCEK chain is cached.
+func BenchmarkAttestHTTP(b *testing.B) {
+	base, err := (&testev.Builder{Version: 1}).Build()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("repeat-v1", func(b *testing.B) {
+		benchAttestHTTP(b, func(nonce []byte) ([]byte, error) { return resignQuote(base.Evidence, nonce) })
+	})
+	b.Run("fresh-report-v2", func(b *testing.B) {
+		benchAttestHTTP(b, func(nonce []byte) ([]byte, error) {
+			e, err := (&testev.Builder{Version: 2, Nonce: nonce, VCEKDER: base.VCEKDER}).Build()
+			if err != nil {
+				return nil, err
+			}
+			return e.JSON, nil
+		})
+	})
+}
+
+func benchAttestHTTP(b *testing.B, gather func(nonce []byte) ([]byte, error)) {
+	s, err := server.New(server.Config{Secret: []byte("benchmark secret"), Verify: &verify.Options{Roots: testev.Roots()}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ts := httptest.NewServer(s.Handler())
+	defer ts.Close()
+	hc := ts.Client()
+	ctx := context.Background()
+
+	next := func() ([]byte, error) {
+		var cr server.ChallengeResponse
+		if err := post(ctx, hc, ts.URL+server.PathChallenge, nil, &cr); err != nil {
+			return nil, err
+		}
+		_, pub, err := server.GenerateKey()
+		if err != nil {
+			return nil, err
+		}
+		ev, err := gather(server.Nonce(cr.Challenge, pub))
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(&server.AttestRequest{Challenge: cr.Challenge, Evidence: ev, PublicKey: pub})
+	}
+	// Warm up: the first attestation fills the verifier's caches.
+	body, err := next()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var ar server.AttestResponse
+	if err := post(ctx, hc, ts.URL+server.PathAttest, body, &ar); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		body, err := next()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if err := post(ctx, hc, ts.URL+server.PathAttest, body, &ar); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func post(ctx context.Context, hc *http.Client, url string, body []byte, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return errors.New(resp.Status + ": " + string(data))
+	}
+	return json.Unmarshal(data, out)
+}
+
+// resignQuote returns ev (encoded) with a new quote over nonce: the
+// TPMS_ATTEST's extraData replaced and signed by the shared AK, as the VM
+// does when it attests again without refreshing its HCL report.
+func resignQuote(ev *evidence.Evidence, nonce []byte) ([]byte, error) {
+	msg := ev.Quote.Message
+	off := 6 // magic, type
+	off += 2 + int(binary.BigEndian.Uint16(msg[off:]))
+	end := off + 2 + int(binary.BigEndian.Uint16(msg[off:]))
+	m := append([]byte(nil), msg[:off]...)
+	m = binary.BigEndian.AppendUint16(m, uint16(len(nonce)))
+	m = append(m, nonce...)
+	m = append(m, msg[end:]...)
+	sig, err := testev.SignQuote(testev.AKKey(), m)
+	if err != nil {
+		return nil, err
+	}
+	e := *ev
+	e.Quote.Message, e.Quote.Signature = m, sig
+	return e.Encode()
+}
