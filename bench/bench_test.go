@@ -1,0 +1,161 @@
+package bench
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+
+	"github.com/snp-vtpm/snp-vtpm/evidence"
+	"github.com/snp-vtpm/snp-vtpm/verify"
+)
+
+// The measured operations, shared by the benchmarks and TestRatios. Each
+// returns a benchmark body; setup (fixtures, warm caches) is done before
+// the timer starts.
+
+func benchFloor(fl *floor) func(b *testing.B) {
+	return func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := fl.verify(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+func benchRSA2048(q *rsa2048) func(b *testing.B) {
+	return func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := q.verify(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+// benchVerify verifies samples in turn with one Options: with DisableCache
+// every signature is checked each time (fresh evidence); with the cache on
+// and warm, only what is new is (repeat evidence).
+func benchVerify(samples []sample, opts *verify.Options) func(b *testing.B) {
+	return func(b *testing.B) {
+		ctx := context.Background()
+		for _, s := range samples { // warm the cache (and check)
+			if _, err := verify.Evidence(ctx, s.data, s.nonce, opts); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			s := &samples[i%len(samples)]
+			i++
+			if _, err := verify.Evidence(ctx, s.data, s.nonce, opts); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+func benchGoSevGuest(s sample) func(b *testing.B) {
+	return func(b *testing.B) {
+		g := newGoSevGuest(fixtureTime)
+		if err := g.verify(s.data, s.nonce); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := g.verify(s.data, s.nonce); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+func freshReal(f *fixtures) func(b *testing.B) {
+	return benchVerify([]sample{f.real}, &verify.Options{Now: fixtureTime, DisableCache: true})
+}
+
+func freshSynthetic(f *fixtures) func(b *testing.B) {
+	return benchVerify([]sample{f.synthFresh}, &verify.Options{Roots: f.synthRoots, DisableCache: true})
+}
+
+func repeatSynthetic(f *fixtures) func(b *testing.B) {
+	return benchVerify(f.repeat, &verify.Options{Roots: f.synthRoots})
+}
+
+func repeatReal(f *fixtures) func(b *testing.B) {
+	return benchVerify([]sample{f.real}, &verify.Options{Now: fixtureTime})
+}
+
+// BenchmarkFloor is the cryptographic floor of fresh evidence (see floor).
+func BenchmarkFloor(b *testing.B) {
+	f := getFixtures(b)
+	b.Run("real", benchFloor(f.realFloor))
+	b.Run("synthetic", benchFloor(f.synthFloor))
+}
+
+// BenchmarkRSA2048 is one RSA-2048 PKCS#1 v1.5 verification of a quote,
+// SHA-256 of the message included: the floor of repeat evidence.
+func BenchmarkRSA2048(b *testing.B) {
+	benchRSA2048(getFixtures(b).rsa2048)(b)
+}
+
+// BenchmarkFresh verifies evidence never seen before (DisableCache).
+func BenchmarkFresh(b *testing.B) {
+	f := getFixtures(b)
+	b.Run("real", freshReal(f))
+	b.Run("synthetic", freshSynthetic(f))
+}
+
+// BenchmarkRepeat verifies evidence of a known VM with a warm cache:
+// "synthetic" cycles through repeatQuotes quotes (new nonces) over one HCL
+// report and VCEK; "real" verifies the real v1 evidence again and again.
+func BenchmarkRepeat(b *testing.B) {
+	f := getFixtures(b)
+	b.Run("synthetic", repeatSynthetic(f))
+	b.Run("real", repeatReal(f))
+}
+
+// BenchmarkRepeatParallel is BenchmarkRepeat/synthetic from GOMAXPROCS
+// goroutines sharing one Options (and cache).
+func BenchmarkRepeatParallel(b *testing.B) {
+	f := getFixtures(b)
+	opts := &verify.Options{Roots: f.synthRoots}
+	ctx := context.Background()
+	for _, s := range f.repeat {
+		if _, err := verify.Evidence(ctx, s.data, s.nonce, opts); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var next atomic.Uint64
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			s := &f.repeat[next.Add(1)%uint64(len(f.repeat))]
+			if _, err := verify.Evidence(ctx, s.data, s.nonce, opts); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkGoSevGuest is the straightforward go-sev-guest pipeline on the
+// real v1 evidence (compare with BenchmarkFresh/real).
+func BenchmarkGoSevGuest(b *testing.B) {
+	benchGoSevGuest(getFixtures(b).real)(b)
+}
+
+// BenchmarkDecode is evidence.Decode of the real v1 evidence (8 KB).
+func BenchmarkDecode(b *testing.B) {
+	data := getFixtures(b).real.data
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := evidence.Decode(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

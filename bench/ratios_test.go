@@ -1,0 +1,129 @@
+package bench
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// Goals of BENCHMARKS.md, asserted by TestRatios when SNPVTPM_ASSERT_RATIOS=1.
+const (
+	goalFreshOverFloor    = 1.15 // fresh evidence / cryptographic floor
+	goalRepeatOverRSA2048 = 1.5  // repeat evidence / one RSA-2048 verification
+)
+
+type ratioCase struct {
+	name string
+	fn   func(b *testing.B)
+}
+
+type ratio struct {
+	name     string
+	num, den string
+	goal     float64 // 0: informative only
+}
+
+// TestRatios measures the floor, fresh, repeat and go-sev-guest cases
+// interleaved, SNPVTPM_RATIO_ROUNDS times (default 5; each case runs for
+// -test.benchtime per round, rotating the order), and prints each ratio's
+// min, median and max over the rounds, and the ratio of the fastest runs.
+// Ratios of times measured side by side are what this machine-independent
+// comparison is about; absolute times are printed for reference only.
+// With SNPVTPM_ASSERT_RATIOS=1 it fails when a median exceeds its goal.
+func TestRatios(t *testing.T) {
+	if testing.Short() {
+		t.Skip("measures for about a minute")
+	}
+	rounds := 5
+	if s := os.Getenv("SNPVTPM_RATIO_ROUNDS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			t.Fatalf("SNPVTPM_RATIO_ROUNDS=%q: want a positive integer", s)
+		}
+		rounds = n
+	}
+	f := getFixtures(t)
+	cases := []ratioCase{
+		{"floor", benchFloor(f.realFloor)},
+		{"fresh", freshReal(f)},
+		{"floor-synthetic", benchFloor(f.synthFloor)},
+		{"fresh-synthetic", freshSynthetic(f)},
+		{"rsa2048", benchRSA2048(f.rsa2048)},
+		{"repeat", repeatSynthetic(f)},
+		{"repeat-real", repeatReal(f)},
+		{"go-sev-guest", benchGoSevGuest(f.real)},
+	}
+	ratios := []ratio{
+		{"fresh / floor (real v1)", "fresh", "floor", goalFreshOverFloor},
+		{"fresh / floor (synthetic v1)", "fresh-synthetic", "floor-synthetic", goalFreshOverFloor},
+		{"repeat / rsa2048 (synthetic, new quote each)", "repeat", "rsa2048", goalRepeatOverRSA2048},
+		{"repeat / rsa2048 (real v1, same evidence)", "repeat-real", "rsa2048", goalRepeatOverRSA2048},
+		{"go-sev-guest / fresh (real v1)", "go-sev-guest", "fresh", 0},
+		{"go-sev-guest / repeat (real v1)", "go-sev-guest", "repeat-real", 0},
+	}
+
+	ns := map[string][]float64{}
+	allocs := map[string]int64{}
+	bytes := map[string]int64{}
+	per := make(map[string][]float64)
+	for r := range rounds {
+		got := map[string]float64{}
+		for i := range cases {
+			c := cases[(i+r)%len(cases)] // rotate the order every round
+			res := testing.Benchmark(c.fn)
+			if res.N == 0 {
+				t.Fatalf("%s: benchmark failed", c.name)
+			}
+			v := float64(res.T.Nanoseconds()) / float64(res.N)
+			got[c.name] = v
+			ns[c.name] = append(ns[c.name], v)
+			allocs[c.name] = res.AllocsPerOp()
+			bytes[c.name] = res.AllocedBytesPerOp()
+		}
+		var line []string
+		for _, q := range ratios {
+			x := got[q.num] / got[q.den]
+			per[q.name] = append(per[q.name], x)
+			line = append(line, fmt.Sprintf("%.3f", x))
+		}
+		t.Logf("round %d/%d: %s", r+1, rounds, strings.Join(line, " "))
+	}
+
+	var out strings.Builder
+	fmt.Fprintf(&out, "\n%-18s %12s %12s %12s %10s %9s\n", "case", "min µs/op", "median", "max", "B/op", "allocs/op")
+	for _, c := range cases {
+		v := slices.Sorted(slices.Values(ns[c.name]))
+		fmt.Fprintf(&out, "%-18s %12.1f %12.1f %12.1f %10d %9d\n", c.name, v[0]/1e3, median(v)/1e3, v[len(v)-1]/1e3, bytes[c.name], allocs[c.name])
+	}
+	fmt.Fprintf(&out, "\n%-46s %7s %7s %7s %9s %6s\n", fmt.Sprintf("ratio (%d rounds)", rounds), "min", "median", "max", "min/min", "goal")
+	var failed []string
+	for _, q := range ratios {
+		v := slices.Sorted(slices.Values(per[q.name]))
+		ofMins := slices.Min(ns[q.num]) / slices.Min(ns[q.den])
+		goal := "-"
+		if q.goal > 0 {
+			goal = fmt.Sprintf("≤%.2f", q.goal)
+			if median(v) > q.goal {
+				failed = append(failed, fmt.Sprintf("%s: median %.3f > %.2f", q.name, median(v), q.goal))
+			}
+		}
+		fmt.Fprintf(&out, "%-46s %7.3f %7.3f %7.3f %9.3f %6s\n", q.name, v[0], median(v), v[len(v)-1], ofMins, goal)
+	}
+	t.Log(out.String())
+	if os.Getenv("SNPVTPM_ASSERT_RATIOS") == "1" {
+		for _, f := range failed {
+			t.Error(f)
+		}
+	}
+}
+
+func median(sorted []float64) float64 {
+	n := len(sorted)
+	if n%2 == 1 {
+		return sorted[n/2]
+	}
+	return (sorted[n/2-1] + sorted[n/2]) / 2
+}

@@ -1,0 +1,299 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/sha512"
+	"crypto/x509"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/snp-vtpm/snp-vtpm/evidence"
+	"github.com/snp-vtpm/snp-vtpm/hcl"
+	"github.com/snp-vtpm/snp-vtpm/internal/testev"
+	"github.com/snp-vtpm/snp-vtpm/snp"
+	"github.com/snp-vtpm/snp-vtpm/verify"
+)
+
+// realV1 is the real Milan v1 evidence of the fixtures (nonce "challenge").
+const realV1 = "../testdata/trustee-az-vtpm/az-snp-vtpm/evidence-v1.json"
+
+// fixtureTime is inside the validity of the real VCEK.
+var fixtureTime = time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
+
+// repeatQuotes is how many distinct quotes (nonces) the repeat benchmarks
+// cycle through for one VM and one HCL report.
+const repeatQuotes = 64
+
+func readFile(tb testing.TB, name string) []byte {
+	tb.Helper()
+	b, err := os.ReadFile(filepath.FromSlash(name))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
+// sample is one evidence document and the nonce it must verify with.
+type sample struct {
+	data  []byte
+	nonce []byte
+}
+
+// fixtures are built once per test binary: synthetic evidence costs RSA
+// signatures.
+type fixtures struct {
+	real      sample // real v1 evidence
+	realFloor *floor // the floor of real
+
+	synthRoots *snp.Roots
+	synthFresh sample   // one synthetic v1 evidence
+	synthFloor *floor   // the floor of synthFresh
+	repeat     []sample // repeatQuotes synthetic v1 evidences: one VM, one HCL report, distinct quotes
+	rsa2048    *rsa2048 // one RSA-2048 quote verification of repeat[0]
+}
+
+var (
+	fixOnce sync.Once
+	fix     *fixtures
+	fixErr  error
+)
+
+func getFixtures(tb testing.TB) *fixtures {
+	tb.Helper()
+	fixOnce.Do(func() { fix, fixErr = buildFixtures() })
+	if fixErr != nil {
+		tb.Fatal(fixErr)
+	}
+	return fix
+}
+
+func buildFixtures() (*fixtures, error) {
+	f := &fixtures{}
+	data, err := os.ReadFile(realV1)
+	if err != nil {
+		return nil, err
+	}
+	f.real = sample{data: data, nonce: []byte("challenge")}
+	if f.realFloor, err = newFloor(data, snp.DefaultRoots()); err != nil {
+		return nil, fmt.Errorf("real floor: %w", err)
+	}
+
+	chain := testev.PrivateChain(snp.Milan)
+	f.synthRoots = chain.Roots()
+	vm, err := newSyntheticVM()
+	if err != nil {
+		return nil, err
+	}
+	f.synthFresh, err = vm.sample([]byte("bench fresh nonce"))
+	if err != nil {
+		return nil, err
+	}
+	if f.synthFloor, err = newFloor(f.synthFresh.data, f.synthRoots); err != nil {
+		return nil, fmt.Errorf("synthetic floor: %w", err)
+	}
+	for i := range repeatQuotes {
+		s, err := vm.sample(fmt.Appendf(nil, "bench repeat nonce %04d", i))
+		if err != nil {
+			return nil, err
+		}
+		f.repeat = append(f.repeat, s)
+	}
+	if f.rsa2048, err = newRSA2048(f.repeat[0].data); err != nil {
+		return nil, err
+	}
+	// Every sample must verify, or the benchmarks measure failures.
+	for _, s := range append([]sample{f.synthFresh}, f.repeat...) {
+		if _, err := verify.Evidence(context.Background(), s.data, s.nonce, &verify.Options{Roots: f.synthRoots, DisableCache: true}); err != nil {
+			return nil, fmt.Errorf("synthetic evidence does not verify: %w", err)
+		}
+	}
+	if _, err := verify.Evidence(context.Background(), f.real.data, f.real.nonce, &verify.Options{Now: fixtureTime, DisableCache: true}); err != nil {
+		return nil, fmt.Errorf("real evidence does not verify: %w", err)
+	}
+	return f, nil
+}
+
+// syntheticVM is one synthetic Azure CVM (testev, Milan, private chain):
+// one HCL report and VCEK, and an attestation key that signs a new quote
+// for every nonce, as a real VM does when it attests again (v1 evidence:
+// the HCL report is not refreshed).
+type syntheticVM struct {
+	ev  *evidence.Evidence // template; Quote.Message is replaced per nonce
+	msg []byte
+	ak  *rsa.PrivateKey
+}
+
+func newSyntheticVM() (*syntheticVM, error) {
+	e, err := (&testev.Builder{Version: 1}).Build()
+	if err != nil {
+		return nil, err
+	}
+	return &syntheticVM{ev: e.Evidence, msg: e.Evidence.Quote.Message, ak: testev.AKKey()}, nil
+}
+
+// sample returns the VM's evidence for nonce: the same HCL report and VCEK,
+// a new TPMS_ATTEST with extraData = nonce, signed by the AK.
+func (vm *syntheticVM) sample(nonce []byte) (sample, error) {
+	msg, err := withExtraData(vm.msg, nonce)
+	if err != nil {
+		return sample{}, err
+	}
+	sig, err := testev.SignQuote(vm.ak, msg)
+	if err != nil {
+		return sample{}, err
+	}
+	ev := *vm.ev
+	ev.Quote.Message, ev.Quote.Signature = msg, sig
+	data, err := ev.Encode()
+	if err != nil {
+		return sample{}, err
+	}
+	return sample{data: data, nonce: nonce}, nil
+}
+
+// withExtraData returns the TPMS_ATTEST msg with its extraData (the nonce)
+// replaced: magic (4), type (2), qualifiedSigner (TPM2B), extraData (TPM2B), rest.
+func withExtraData(msg, extra []byte) ([]byte, error) {
+	off := 6
+	if len(msg) < off+2 {
+		return nil, errors.New("short TPMS_ATTEST")
+	}
+	off += 2 + int(binary.BigEndian.Uint16(msg[off:]))
+	if len(msg) < off+2 {
+		return nil, errors.New("short TPMS_ATTEST")
+	}
+	end := off + 2 + int(binary.BigEndian.Uint16(msg[off:]))
+	if len(msg) < end || len(extra) > 64 {
+		return nil, errors.New("bad TPMS_ATTEST or nonce")
+	}
+	out := append([]byte(nil), msg[:off]...)
+	out = binary.BigEndian.AppendUint16(out, uint16(len(extra)))
+	out = append(out, extra...)
+	return append(out, msg[end:]...), nil
+}
+
+// floor is the cryptography no verifier of fresh evidence can skip: the
+// SNP report's ECDSA P-384 signature by the VCEK, the VCEK's RSA-4096 PSS
+// signature by the ASK, the quote's RSA-2048 PKCS#1 v1.5 signature by the
+// AK, each over the hash of the bytes actually signed (computed on every
+// call). Signatures and keys are decoded beforehand.
+type floor struct {
+	report    []byte // 0x2A0 signed bytes
+	reportSig []byte // ASN.1 (r, s)
+	vcekKey   *ecdsa.PublicKey
+
+	tbs     []byte // the VCEK's TBSCertificate
+	vcekSig []byte
+	askKey  *rsa.PublicKey
+
+	rsa2048
+}
+
+// rsa2048 is one RSA-2048 PKCS#1 v1.5 SHA-256 verification: the quote's.
+type rsa2048 struct {
+	msg   []byte
+	sig   []byte
+	akKey *rsa.PublicKey
+}
+
+var pssOpts = &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}
+
+func (f *floor) verify() error {
+	d384 := sha512.Sum384(f.report)
+	if !ecdsa.VerifyASN1(f.vcekKey, d384[:], f.reportSig) {
+		return errors.New("floor: report signature")
+	}
+	t384 := sha512.Sum384(f.tbs)
+	if err := rsa.VerifyPSS(f.askKey, crypto.SHA384, t384[:], f.vcekSig, pssOpts); err != nil {
+		return fmt.Errorf("floor: VCEK signature: %w", err)
+	}
+	return f.rsa2048.verify()
+}
+
+func (q *rsa2048) verify() error {
+	d := sha256.Sum256(q.msg)
+	return rsa.VerifyPKCS1v15(q.akKey, crypto.SHA256, d[:], q.sig)
+}
+
+func newRSA2048(data []byte) (*rsa2048, error) {
+	ev, err := evidence.Decode(data)
+	if err != nil {
+		return nil, err
+	}
+	h, err := hcl.Parse(ev.HCLReport)
+	if err != nil {
+		return nil, err
+	}
+	ak, err := h.RuntimeData.AK()
+	if err != nil {
+		return nil, err
+	}
+	q := &rsa2048{msg: ev.Quote.Message, sig: ev.Quote.Signature, akKey: ak}
+	return q, q.verify()
+}
+
+// leToDER encodes the little-endian integers r and s as an ASN.1 ECDSA signature.
+func leToDER(rLE, sLE []byte) []byte {
+	be := func(le []byte) []byte {
+		b := make([]byte, len(le))
+		for i, c := range le {
+			b[len(le)-1-i] = c
+		}
+		b = bytes.TrimLeft(b, "\x00")
+		if len(b) == 0 || b[0]&0x80 != 0 {
+			b = append([]byte{0}, b...)
+		}
+		return append([]byte{0x02, byte(len(b))}, b...)
+	}
+	r, s := be(rLE), be(sLE)
+	body := append(r, s...)
+	if len(body) < 128 {
+		return append([]byte{0x30, byte(len(body))}, body...)
+	}
+	return append([]byte{0x30, 0x81, byte(len(body))}, body...)
+}
+
+func newFloor(data []byte, roots *snp.Roots) (*floor, error) {
+	ev, err := evidence.Decode(data)
+	if err != nil {
+		return nil, err
+	}
+	h, err := hcl.Parse(ev.HCLReport)
+	if err != nil {
+		return nil, err
+	}
+	ak, err := h.RuntimeData.AK()
+	if err != nil {
+		return nil, err
+	}
+	vcek, err := x509.ParseCertificate(ev.VCEK)
+	if err != nil {
+		return nil, err
+	}
+	v, err := snp.ParseVCEK(ev.VCEK)
+	if err != nil {
+		return nil, err
+	}
+	chains := roots.Chains(v.Product)
+	if len(chains) == 0 {
+		return nil, errors.New("no chain for the VCEK's product")
+	}
+	r := h.SNPReport
+	f := &floor{
+		report: r[:snp.SignedSize], reportSig: leToDER(r[0x2A0:0x2E8], r[0x2E8:0x330]), vcekKey: vcek.PublicKey.(*ecdsa.PublicKey),
+		tbs: vcek.RawTBSCertificate, vcekSig: vcek.Signature, askKey: chains[0].ASK.PublicKey.(*rsa.PublicKey),
+		rsa2048: rsa2048{msg: ev.Quote.Message, sig: ev.Quote.Signature, akKey: ak},
+	}
+	return f, f.verify()
+}
