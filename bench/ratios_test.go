@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"flag"
 	"fmt"
 	"os"
 	"slices"
@@ -33,9 +34,16 @@ type ratio struct {
 // Ratios of times measured side by side are what this machine-independent
 // comparison is about; absolute times are printed for reference only.
 // With SNPVTPM_ASSERT_RATIOS=1 it fails when a median exceeds its goal.
+//
+// It runs only when asked for (-run TestRatios, or SNPVTPM_RATIOS=1), so
+// that `go test ./...` stays fast, and never under the race detector.
 func TestRatios(t *testing.T) {
-	if testing.Short() {
-		t.Skip("measures for about a minute")
+	if raceEnabled {
+		t.Skip("timing ratios under the race detector mean nothing")
+	}
+	if run := flag.Lookup("test.run"); os.Getenv("SNPVTPM_RATIOS") != "1" &&
+		(run == nil || !strings.Contains(run.Value.String(), "TestRatios")) {
+		t.Skip("measures for about a minute: run with -run TestRatios (or SNPVTPM_RATIOS=1)")
 	}
 	rounds := 5
 	if s := os.Getenv("SNPVTPM_RATIO_ROUNDS"); s != "" {

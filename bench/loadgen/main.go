@@ -1,0 +1,432 @@
+// Command loadgen drives `snp-vtpm serve` with concurrent attestations on
+// loopback and reports attestations per second, per server CPU core,
+// latency percentiles and the server's peak RSS.
+//
+// It starts the CLI as a separate process (built from this module unless
+// -bin names a binary) trusting the private testev Milan chain (--roots), so
+// that the server's CPU time and memory are its own. For each concurrency
+// level it first fetches one challenge per attestation and builds synthetic
+// evidence over each challenge's nonce (untimed: it costs an RSA signature
+// per quote), then posts all attestation requests from that many concurrent
+// connections and measures.
+//
+//	go run ./bench/loadgen                      # -c 1,16,1000 -n 4000 -vms 50 -version 1
+//	go run ./bench/loadgen -c 1000 -n 10000 -version 2
+//
+// -version 1 is a fleet's steady state: each VM sends its known HCL report
+// with a new quote. -version 2 refreshes the HCL report with the nonce, so
+// every attestation also carries a new report signature.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/snp-vtpm/snp-vtpm/evidence"
+	"github.com/snp-vtpm/snp-vtpm/hcl"
+	"github.com/snp-vtpm/snp-vtpm/internal/testev"
+	"github.com/snp-vtpm/snp-vtpm/server"
+)
+
+func main() {
+	var (
+		bin     = flag.String("bin", "", "snp-vtpm binary (default: go build ./cmd/snp-vtpm into a temporary directory)")
+		levels  = flag.String("c", "1,16,1000", "concurrency levels (comma-separated)")
+		n       = flag.Int("n", 4000, "attestations per level")
+		vms     = flag.Int("vms", 50, "distinct synthetic VMs (HCL reports) attesting")
+		version = flag.Int("version", 1, "evidence version: 1 (known HCL report, new quote) or 2 (HCL report refreshed with the nonce)")
+		logFile = flag.String("log", "", "file for the server's access log (default: discarded)")
+	)
+	flag.Parse()
+	if err := run(*bin, *levels, *n, *vms, *version, *logFile); err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen:", err)
+		os.Exit(1)
+	}
+}
+
+func run(bin, levelList string, n, nVMs, version int, logFile string) error {
+	var levels []int
+	for _, s := range strings.Split(levelList, ",") {
+		c, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || c < 1 {
+			return fmt.Errorf("-c: bad level %q", s)
+		}
+		levels = append(levels, c)
+	}
+	if version != 1 && version != 2 {
+		return errors.New("-version must be 1 or 2")
+	}
+	dir, err := os.MkdirTemp("", "snp-vtpm-loadgen")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	if bin == "" {
+		bin = filepath.Join(dir, "snp-vtpm")
+		cmd := exec.Command("go", "build", "-o", bin, "github.com/snp-vtpm/snp-vtpm/cmd/snp-vtpm")
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("building snp-vtpm: %w", err)
+		}
+	}
+
+	srv, err := startServer(bin, dir, logFile, slices.Max(levels))
+	if err != nil {
+		return err
+	}
+	defer srv.stop()
+
+	fleet, err := newFleet(nVMs, version)
+	if err != nil {
+		return err
+	}
+	hc := &http.Client{Transport: &http.Transport{
+		MaxIdleConns:        2 * slices.Max(levels),
+		MaxIdleConnsPerHost: 2 * slices.Max(levels),
+		IdleConnTimeout:     time.Minute,
+	}, Timeout: 5 * time.Minute}
+	ctx := context.Background()
+
+	// Warm up: every VM attests once (its first attestation is fresh).
+	bodies, err := prepare(ctx, hc, srv.url, fleet, nVMs)
+	if err != nil {
+		return err
+	}
+	if _, err := fire(ctx, hc, srv.url, bodies, 4); err != nil {
+		return err
+	}
+	fmt.Printf("snp-vtpm serve (pid %d) on %s, GOMAXPROCS %d, %d CPUs; evidence v%d from %d VMs; %d attestations per level\n",
+		srv.cmd.Process.Pid, srv.url, runtime.GOMAXPROCS(0), runtime.NumCPU(), version, nVMs, n)
+	fmt.Printf("%6s %9s %9s %12s %10s %10s %10s %10s %10s %6s %10s\n",
+		"conc", "att/s", "att/s/core", "server CPU", "p50", "p90", "p99", "max", "client CPU", "errors", "server HWM")
+	for _, c := range levels {
+		bodies, err := prepare(ctx, hc, srv.url, fleet, n)
+		if err != nil {
+			return err
+		}
+		cpu0, err := procCPU(srv.cmd.Process.Pid)
+		if err != nil {
+			return err
+		}
+		var ru0 syscall.Rusage
+		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+		start := time.Now()
+		lat, err := fire(ctx, hc, srv.url, bodies, c)
+		wall := time.Since(start)
+		if err != nil && lat == nil {
+			return err
+		}
+		var ru1 syscall.Rusage
+		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+		cpu1, err2 := procCPU(srv.cmd.Process.Pid)
+		if err2 != nil {
+			return err2
+		}
+		hwm, _ := procStatus(srv.cmd.Process.Pid, "VmHWM")
+		ok := len(lat.ok)
+		slices.Sort(lat.ok)
+		serverCPU := cpu1 - cpu0
+		clientCPU := rusageCPU(&ru1) - rusageCPU(&ru0)
+		fmt.Printf("%6d %9.0f %9.0f %11.2fs %10s %10s %10s %10s %9.2fs %6d %10s\n",
+			c, float64(ok)/wall.Seconds(), float64(ok)/serverCPU.Seconds(), serverCPU.Seconds(),
+			pct(lat.ok, 0.50), pct(lat.ok, 0.90), pct(lat.ok, 0.99), pct(lat.ok, 1),
+			clientCPU.Seconds(), lat.errors, hwm)
+		if lat.firstErr != nil {
+			fmt.Printf("       first error: %v\n", lat.firstErr)
+		}
+	}
+	return nil
+}
+
+// server is the snp-vtpm serve process.
+type serverProc struct {
+	cmd *exec.Cmd
+	url string
+}
+
+func startServer(bin, dir, logFile string, maxConc int) (*serverProc, error) {
+	secret := filepath.Join(dir, "secret")
+	roots := filepath.Join(dir, "roots.pem")
+	if err := os.WriteFile(secret, []byte("loadgen secret"), 0o600); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(roots, testev.ChainPEM(), 0o600); err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--secret-file", secret, "--roots", roots,
+		"--offline", "--cache-dir", filepath.Join(dir, "cache"), "--challenge-ttl", "1h",
+		"--max-challenges", strconv.Itoa(max(100_000, 4*maxConc)))
+	var logw io.Writer = io.Discard
+	if logFile != "" {
+		f, err := os.Create(logFile)
+		if err != nil {
+			return nil, err
+		}
+		logw = f
+	}
+	cmd.Stderr = logw
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	s := &serverProc{cmd: cmd}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		s.stop()
+		return nil, fmt.Errorf("snp-vtpm serve: %w", err)
+	}
+	u, ok := strings.CutPrefix(strings.TrimSpace(line), "listening on ")
+	if !ok {
+		s.stop()
+		return nil, fmt.Errorf("snp-vtpm serve said %q", line)
+	}
+	s.url = u
+	go io.Copy(io.Discard, out)
+	return s, nil
+}
+
+func (s *serverProc) stop() {
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = s.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		_ = s.cmd.Process.Kill()
+	}
+}
+
+// fleet is nVMs synthetic VMs on one chip (one VCEK), each with its own
+// HCL report (its VM id differs) and the shared attestation key.
+type fleet struct {
+	version int
+	vms     []*evidence.Evidence
+	vcek    []byte
+}
+
+func newFleet(n, version int) (*fleet, error) {
+	f := &fleet{version: version}
+	for i := range n {
+		vc := testev.DefaultVMConfig()
+		vc.VMUniqueID = fmt.Sprintf("7E57E7E5-0000-4000-8000-%012X", i)
+		e, err := (&testev.Builder{Version: 1, VMConfig: vc, VCEKDER: f.vcek}).Build()
+		if err != nil {
+			return nil, err
+		}
+		if f.vcek == nil {
+			f.vcek = e.Evidence.VCEK
+		}
+		f.vms = append(f.vms, e.Evidence)
+	}
+	return f, nil
+}
+
+// evidence returns the i-th VM's evidence over nonce.
+func (f *fleet) evidence(i int, nonce []byte) ([]byte, error) {
+	base := f.vms[i%len(f.vms)]
+	if f.version == 2 {
+		h, err := hcl.Parse(base.HCLReport)
+		if err != nil {
+			return nil, err
+		}
+		e, err := (&testev.Builder{Version: 2, Nonce: nonce, VMConfig: h.RuntimeData.VMConfig, VCEKDER: f.vcek}).Build()
+		if err != nil {
+			return nil, err
+		}
+		return e.JSON, nil
+	}
+	msg := base.Quote.Message
+	off := 6 // magic, type; then qualifiedSigner and extraData (TPM2B)
+	off += 2 + int(binary.BigEndian.Uint16(msg[off:]))
+	end := off + 2 + int(binary.BigEndian.Uint16(msg[off:]))
+	m := append([]byte(nil), msg[:off]...)
+	m = binary.BigEndian.AppendUint16(m, uint16(len(nonce)))
+	m = append(m, nonce...)
+	m = append(m, msg[end:]...)
+	sig, err := testev.SignQuote(testev.AKKey(), m)
+	if err != nil {
+		return nil, err
+	}
+	e := *base
+	e.Quote.Message, e.Quote.Signature = m, sig
+	return e.Encode()
+}
+
+// prepare fetches n challenges and builds a request body for each, VM by
+// VM in turn, on all CPUs.
+func prepare(ctx context.Context, hc *http.Client, url string, f *fleet, n int) ([][]byte, error) {
+	bodies := make([][]byte, n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, runtime.NumCPU())
+	for range runtime.NumCPU() {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				var cr server.ChallengeResponse
+				if err := post(ctx, hc, url+server.PathChallenge, nil, &cr); err != nil {
+					errs <- err
+					return
+				}
+				_, pub, err := server.GenerateKey()
+				if err != nil {
+					errs <- err
+					return
+				}
+				ev, err := f.evidence(i, server.Nonce(cr.Challenge, pub))
+				if err != nil {
+					errs <- err
+					return
+				}
+				if bodies[i], err = json.Marshal(&server.AttestRequest{Challenge: cr.Challenge, Evidence: ev, PublicKey: pub}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return nil, fmt.Errorf("preparing requests: %w", err)
+	}
+	return bodies, nil
+}
+
+type latencies struct {
+	ok       []time.Duration
+	errors   int
+	firstErr error
+}
+
+// fire posts bodies from c concurrent workers and records each latency.
+func fire(ctx context.Context, hc *http.Client, url string, bodies [][]byte, c int) (*latencies, error) {
+	var next atomic.Int64
+	var mu sync.Mutex
+	lat := &latencies{ok: make([]time.Duration, 0, len(bodies))}
+	var wg sync.WaitGroup
+	for range c {
+		wg.Go(func() {
+			var ar server.AttestResponse
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(bodies) {
+					return
+				}
+				t0 := time.Now()
+				err := post(ctx, hc, url+server.PathAttest, bodies[i], &ar)
+				d := time.Since(t0)
+				if err == nil && len(ar.Ciphertext) == 0 {
+					err = errors.New("no ciphertext")
+				}
+				mu.Lock()
+				if err != nil {
+					lat.errors++
+					if lat.firstErr == nil {
+						lat.firstErr = err
+					}
+				} else {
+					lat.ok = append(lat.ok, d)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if len(lat.ok) == 0 {
+		return lat, fmt.Errorf("every attestation failed: %v", lat.firstErr)
+	}
+	return lat, nil
+}
+
+func post(ctx context.Context, hc *http.Client, url string, body []byte, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(data))
+	}
+	return json.Unmarshal(data, out)
+}
+
+func pct(sorted []time.Duration, p float64) string {
+	if len(sorted) == 0 {
+		return "-"
+	}
+	i := int(p*float64(len(sorted))+0.5) - 1
+	i = min(max(i, 0), len(sorted)-1)
+	return sorted[i].Round(10 * time.Microsecond).String()
+}
+
+// procCPU returns the user + system CPU time of process pid.
+func procCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// Fields after the parenthesised command name; utime and stime are
+	// fields 14 and 15 (1-based), in clock ticks (USER_HZ, 100 on Linux).
+	s := string(b)
+	s = s[strings.LastIndexByte(s, ')')+2:]
+	f := strings.Fields(s)
+	if len(f) < 13 {
+		return 0, errors.New("short /proc stat")
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * (time.Second / 100), nil
+}
+
+// procStatus returns a field of /proc/pid/status, e.g. VmHWM.
+func procStatus(pid int, field string) (string, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return "", err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			return strings.Join(strings.Fields(v), " "), nil
+		}
+	}
+	return "", fmt.Errorf("no %s in /proc/%d/status", field, pid)
+}
+
+func rusageCPU(r *syscall.Rusage) time.Duration {
+	return time.Duration(r.Utime.Nano() + r.Stime.Nano())
+}
