@@ -63,6 +63,8 @@ func TestRatios(t *testing.T) {
 		{"repeat", repeatSynthetic(f)},
 		{"repeat-real", repeatReal(f)},
 		{"go-sev-guest", benchGoSevGuest(f.real)},
+		{"floor-refreshed", benchFloorRefreshed(f.refreshedFloor)},
+		{"refreshed", refreshedSynthetic(f)},
 	}
 	ratios := []ratio{
 		{"fresh / floor (real v1)", "fresh", "floor", goalFreshOverFloor},
@@ -71,6 +73,7 @@ func TestRatios(t *testing.T) {
 		{"repeat / rsa2048 (real v1, same evidence)", "repeat-real", "rsa2048", goalRepeatOverRSA2048},
 		{"go-sev-guest / fresh (real v1)", "go-sev-guest", "fresh", 0},
 		{"go-sev-guest / repeat (real v1)", "go-sev-guest", "repeat-real", 0},
+		{"refreshed v2 / (ECDSA + RSA-2048)", "refreshed", "floor-refreshed", 0},
 	}
 
 	ns := map[string][]float64{}

@@ -61,7 +61,14 @@ type fixtures struct {
 	synthFloor *floor   // the floor of synthFresh
 	repeat     []sample // repeatQuotes synthetic v1 evidences: one VM, one HCL report, distinct quotes
 	rsa2048    *rsa2048 // one RSA-2048 quote verification of repeat[0]
+
+	refreshed      []sample // refreshedReports synthetic v2 evidences: one chip (VCEK), a new HCL report each
+	refreshedFloor *floor   // the floor of refreshed[0]
 }
+
+// refreshedReports is how many v2 evidences (HCL report refreshed with the
+// nonce) the refreshed benchmarks cycle through.
+const refreshedReports = 16
 
 var (
 	fixOnce sync.Once
@@ -112,8 +119,19 @@ func buildFixtures() (*fixtures, error) {
 	if f.rsa2048, err = newRSA2048(f.repeat[0].data); err != nil {
 		return nil, err
 	}
+	vcek := vm.ev.VCEK
+	for i := range refreshedReports {
+		e, err := (&testev.Builder{Version: 2, Nonce: fmt.Appendf(nil, "bench refreshed nonce %04d", i), VCEKDER: vcek}).Build()
+		if err != nil {
+			return nil, err
+		}
+		f.refreshed = append(f.refreshed, sample{data: e.JSON, nonce: e.Nonce})
+	}
+	if f.refreshedFloor, err = newFloor(f.refreshed[0].data, f.synthRoots); err != nil {
+		return nil, fmt.Errorf("refreshed floor: %w", err)
+	}
 	// Every sample must verify, or the benchmarks measure failures.
-	for _, s := range append([]sample{f.synthFresh}, f.repeat...) {
+	for _, s := range append(append([]sample{f.synthFresh}, f.repeat...), f.refreshed...) {
 		if _, err := verify.Evidence(context.Background(), s.data, s.nonce, &verify.Options{Roots: f.synthRoots, DisableCache: true}); err != nil {
 			return nil, fmt.Errorf("synthetic evidence does not verify: %w", err)
 		}
@@ -210,13 +228,30 @@ type rsa2048 struct {
 var pssOpts = &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}
 
 func (f *floor) verify() error {
-	d384 := sha512.Sum384(f.report)
-	if !ecdsa.VerifyASN1(f.vcekKey, d384[:], f.reportSig) {
-		return errors.New("floor: report signature")
+	if err := f.verifyReport(); err != nil {
+		return err
 	}
 	t384 := sha512.Sum384(f.tbs)
 	if err := rsa.VerifyPSS(f.askKey, crypto.SHA384, t384[:], f.vcekSig, pssOpts); err != nil {
 		return fmt.Errorf("floor: VCEK signature: %w", err)
+	}
+	return f.rsa2048.verify()
+}
+
+// verifyReport is the SNP report's ECDSA P-384 verification.
+func (f *floor) verifyReport() error {
+	d384 := sha512.Sum384(f.report)
+	if !ecdsa.VerifyASN1(f.vcekKey, d384[:], f.reportSig) {
+		return errors.New("floor: report signature")
+	}
+	return nil
+}
+
+// verifyRefreshed is the floor of evidence whose HCL report is new but
+// whose VCEK was verified before: the report's and the quote's signatures.
+func (f *floor) verifyRefreshed() error {
+	if err := f.verifyReport(); err != nil {
+		return err
 	}
 	return f.rsa2048.verify()
 }
