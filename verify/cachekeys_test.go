@@ -1,0 +1,125 @@
+package verify_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/snp-vtpm/snp-vtpm/internal/testev"
+	"github.com/snp-vtpm/snp-vtpm/snp"
+	"github.com/snp-vtpm/snp-vtpm/verify"
+)
+
+// The cache keys cover everything a cached result depends on. Each test
+// verifies good evidence with a caching Options (filling its caches), then
+// changes one input the cached results depend on, which must be rejected
+// as it is without a cache.
+
+func mustVerify(t *testing.T, data, nonce []byte, opts *verify.Options) {
+	t.Helper()
+	if _, err := verify.Evidence(context.Background(), data, nonce, opts); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCacheKeyRoots: a VCEK chain verified under some roots is not trusted
+// under others.
+func TestCacheKeyRoots(t *testing.T) {
+	ev := (&testev.Builder{}).MustBuild()
+	opts := &verify.Options{Roots: testev.Roots()}
+	mustVerify(t, ev.JSON, ev.Nonce, opts)
+	opts.Roots = snp.DefaultRoots() // AMD's only
+	_, err := verify.Evidence(context.Background(), ev.JSON, ev.Nonce, opts)
+	wantCheck(t, err, verify.CheckVCEKChain)
+	opts.Roots = testev.Roots() // another *Roots with the same chains
+	mustVerify(t, ev.JSON, ev.Nonce, opts)
+}
+
+// TestCacheKeyTime: a cached chain is checked for validity at every
+// verification time.
+func TestCacheKeyTime(t *testing.T) {
+	notAfter := time.Now().Add(48 * time.Hour).UTC().Truncate(time.Second)
+	ev := (&testev.Builder{VCEK: testev.VCEKTemplate{NotAfter: notAfter}}).MustBuild()
+	opts := &verify.Options{Roots: testev.Roots()}
+	mustVerify(t, ev.JSON, ev.Nonce, opts)
+	opts.Now = notAfter.Add(time.Hour)
+	_, err := verify.Evidence(context.Background(), ev.JSON, ev.Nonce, opts)
+	wantCheck(t, err, verify.CheckCertValidity)
+	opts.Now = time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC) // before the VCEK's NotBefore
+	_, err = verify.Evidence(context.Background(), ev.JSON, ev.Nonce, opts)
+	wantCheck(t, err, verify.CheckCertValidity)
+	opts.Now = time.Time{}
+	mustVerify(t, ev.JSON, ev.Nonce, opts)
+}
+
+// TestCacheKeyReportSignatureVCEK: a report whose signature verified with
+// one VCEK is not accepted with another VCEK of the same chip and TCB (a
+// certificate for another key).
+func TestCacheKeyReportSignatureVCEK(t *testing.T) {
+	good := (&testev.Builder{}).MustBuild()
+	opts := &verify.Options{Roots: testev.Roots()}
+	mustVerify(t, good.JSON, good.Nonce, opts)
+	other, err := testev.PrivateChain(snp.Milan).IssueVCEK(testev.VCEKTemplate{
+		HWID: good.ChipID[:], TCB: good.ReportedTCB, Key: testev.NewVCEKKey(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := *good.Evidence
+	e.VCEK = other
+	data, err := e.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = verify.Evidence(context.Background(), data, good.Nonce, opts)
+	wantCheck(t, err, verify.CheckReportSignature)
+	// And the good pair still verifies.
+	mustVerify(t, good.JSON, good.Nonce, opts)
+}
+
+// TestCacheKeyHCLBytes: a cached HCL report is not used for a blob that
+// differs in any byte, padding included.
+func TestCacheKeyHCLBytes(t *testing.T) {
+	good := (&testev.Builder{}).MustBuild()
+	opts := &verify.Options{Roots: testev.Roots()}
+	mustVerify(t, good.JSON, good.Nonce, opts)
+	for _, off := range []int{0, 40, 0x50 + 32, 1300, len(good.Evidence.HCLReport) - 1} {
+		e := *good.Evidence
+		e.HCLReport = append([]byte(nil), e.HCLReport...)
+		e.HCLReport[off] ^= 1
+		data, err := e.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := verify.Evidence(context.Background(), data, good.Nonce, opts); err == nil {
+			t.Fatalf("HCL report changed at %d verified", off)
+		}
+	}
+}
+
+// TestCacheRepeatQuoteChecked: with everything but the quote cached, the
+// quote is still checked in full.
+func TestCacheRepeatQuoteChecked(t *testing.T) {
+	good := (&testev.Builder{Version: 1}).MustBuild()
+	opts := &verify.Options{Roots: testev.Roots()}
+	mustVerify(t, good.JSON, good.Nonce, opts)
+	_, err := verify.Evidence(context.Background(), good.JSON, []byte("another nonce"), opts)
+	wantCheck(t, err, verify.CheckNonce)
+	e := *good.Evidence
+	e.Quote.Signature = append([]byte(nil), e.Quote.Signature...)
+	e.Quote.Signature[10] ^= 1
+	data, err := e.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = verify.Evidence(context.Background(), data, good.Nonce, opts)
+	wantCheck(t, err, verify.CheckQuoteSignature)
+	e = *good.Evidence
+	e.Quote.PCRs = append([][]byte(nil), e.Quote.PCRs...)
+	e.Quote.PCRs[3] = make([]byte, 32)
+	if data, err = e.Encode(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = verify.Evidence(context.Background(), data, good.Nonce, opts)
+	wantCheck(t, err, verify.CheckPCRDigest)
+}
