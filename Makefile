@@ -4,6 +4,7 @@
 #   make build-emulated   cgo binary bin/snp-vtpm-emulated with --emulate
 #   make test             go vet + all tests with the race detector
 #   make fuzz             every fuzz target for FUZZTIME each
+#   make bench            the verifier's performance ratios (BENCHMARKS.md; SNPVTPM_ASSERT_RATIOS=1 asserts the goals)
 #   make deploy           create the CVM (settings: deploy/azure.sh; DRY_RUN=1 prints the az commands)
 #   make delete           delete the CVM's resource group (DRY_RUN=1 too)
 #   make install-cvm CONFIDENTIAL_VM=<address>   copy bin/snp-vtpm to the CVM
@@ -19,7 +20,7 @@ CONFIDENTIAL_VM ?=
 
 export RESOURCE_GROUP VM_NAME LOCATION VM_SIZE IMAGE_ID ADMIN_USER SSH_KEY PUBLIC_IP DRY_RUN
 
-.PHONY: all build build-emulated check-release test fuzz deploy delete install-cvm clean
+.PHONY: all build build-emulated check-release test fuzz bench deploy delete install-cvm clean
 
 all: build
 
@@ -58,6 +59,11 @@ fuzz:
 		echo "== $$pkg $$target ($(FUZZTIME))"; \
 		$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) "$$pkg" </dev/null; \
 	done
+
+# Floor, fresh, repeat and go-sev-guest measured interleaved; prints the
+# ratios with min/median/max over SNPVTPM_RATIO_ROUNDS rounds (default 5).
+bench:
+	$(GO) test ./bench -run TestRatios -v -count=1 -timeout $(TEST_TIMEOUT)
 
 deploy:
 	deploy/azure.sh deploy
