@@ -7,10 +7,10 @@ import (
 )
 
 // A Decoder decodes evidence as Decode does, and remembers the HCL report
-// and VCEK of the v1/v2 evidence it decoded, by their exact base64 text. A
-// VM that attests again sends the same HCL report and VCEK (only its quote
-// is new): a Decoder then compares their text with what it remembers
-// instead of validating and decoding it again. Its results are Decode's,
+// (v1) and VCEK (v1, v2) of the evidence it decoded, by their exact base64
+// text. A VM that attests again sends the same HCL report and VCEK (only
+// its quote is new): a Decoder then compares their text with what it
+// remembers instead of validating and decoding it again. Its results are Decode's,
 // except that the HCLReport and VCEK of evidence it returns may share
 // memory with other results: do not modify them.
 //
@@ -41,14 +41,16 @@ func (d *Decoder) Decode(b []byte) (*Evidence, error) {
 	return decodeSlow(b)
 }
 
-// remember keeps the base64 fields of decoded v1/v2 evidence. Strings with
-// escapes are not kept: a remembered string holds no backslash, so a text
-// equal to it ends at its first quote (see memo.lookup).
+// remember keeps the base64 fields of decoded v1/v2 evidence, except the
+// HCL report of v2 evidence, which was refreshed with its nonce and never
+// comes again. Strings with escapes are not kept: a remembered string holds
+// no backslash, so a text equal to it ends at its first quote (see
+// memo.lookup).
 func (d *Decoder) remember(w *wire, e *Evidence) {
 	if w.Version == nil {
 		return
 	}
-	if w.hclDecoded == nil && len(e.HCLReport) > 0 && bytes.IndexByte(w.HCLReport, '\\') < 0 {
+	if e.Version == 1 && w.hclDecoded == nil && len(e.HCLReport) > 0 && bytes.IndexByte(w.HCLReport, '\\') < 0 {
 		d.m.put(memoHCL, w.HCLReport, bytes.Clone(e.HCLReport))
 	}
 	if w.vcekDecoded == nil && len(e.VCEK) > 0 && bytes.IndexByte(w.VCEK, '\\') < 0 {

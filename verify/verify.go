@@ -66,10 +66,13 @@ func Decoded(ctx context.Context, ev *evidence.Evidence, nonce []byte, opts *Opt
 	if ev.VCEK == nil {
 		vcekSource = "fetched"
 	}
-	if err := verifySNP(ctx, claims, h.snp, ev.VCEK, vcekSource, opts, c); err != nil {
+	// A v2 report was refreshed with this nonce: it never comes again,
+	// so only its VCEK's chain is worth caching.
+	refreshed := ev.Version >= 2
+	if err := verifySNP(ctx, claims, h.snp, ev.VCEK, vcekSource, opts, c, refreshed); err != nil {
 		return nil, err
 	}
-	if c != nil && !cached {
+	if c != nil && !cached && !refreshed {
 		c.putHCL(ev.HCLReport, h)
 	}
 	fillRuntime(claims, h.report)
@@ -127,7 +130,7 @@ func Report(ctx context.Context, blob []byte, vcekDER []byte, opts *Options) (*C
 		if err != nil {
 			return nil, fail(CheckReportFormat, err)
 		}
-		if err := verifySNP(ctx, claims, r, vcekDER, source, opts, c); err != nil {
+		if err := verifySNP(ctx, claims, r, vcekDER, source, opts, c, false); err != nil {
 			return nil, err
 		}
 		return claims, nil
@@ -136,7 +139,7 @@ func Report(ctx context.Context, blob []byte, vcekDER []byte, opts *Options) (*C
 	if err != nil {
 		return nil, err
 	}
-	if err := verifySNP(ctx, claims, h.snp, vcekDER, source, opts, c); err != nil {
+	if err := verifySNP(ctx, claims, h.snp, vcekDER, source, opts, c, false); err != nil {
 		return nil, err
 	}
 	if c != nil && !cached {
@@ -203,8 +206,9 @@ func (c *cache) putHCL(blob []byte, e *hclEntry) {
 	c.hcls.put(blob, e, 2*len(blob)+len(e.akDER)+1024)
 }
 
-// verifySNP verifies the SNP report r with its VCEK and fills claims.
-func verifySNP(ctx context.Context, claims *Claims, r *snp.Report, vcekDER []byte, source string, opts *Options, c *cache) error {
+// verifySNP verifies the SNP report r with its VCEK and fills claims. With
+// once, r is known not to come again: its signature is not cached.
+func verifySNP(ctx context.Context, claims *Claims, r *snp.Report, vcekDER []byte, source string, opts *Options, c *cache, once bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -235,7 +239,11 @@ func verifySNP(ctx context.Context, claims *Claims, r *snp.Report, vcekDER []byt
 			return fail(CheckRevocation, err)
 		}
 	}
-	if err := verifyReportSignature(r, v, c); err != nil {
+	rc := c
+	if once {
+		rc = nil
+	}
+	if err := verifyReportSignature(r, v, rc); err != nil {
 		return err
 	}
 	if err := v.CheckBinding(r); err != nil {
