@@ -72,26 +72,35 @@ func GenerateKey() (hpke.PrivateKey, []byte, error) {
 	return k, k.PublicKey().Bytes(), nil
 }
 
-// parsePublicKey checks that pub is a usable public key of Suite: it
-// deserializes and encapsulation to it works (which rejects X25519's
-// low-order points, whose shared secret is zero).
-func parsePublicKey(pub []byte) error {
-	pk, err := kem().NewPublicKey(pub)
-	if err != nil {
-		return err
-	}
-	_, _, err = hpke.NewSender(pk, kdf(), aead(), nil)
-	return err
+// sealer seals a secret to one attester's public key for one exchange.
+type sealer struct {
+	enc    []byte
+	sender *hpke.Sender
 }
 
-// seal encrypts secret to the serialized public key pub, bound to nonce.
-// The result is enc ‖ ciphertext.
-func seal(pub, nonce, secret []byte) ([]byte, error) {
+// newSealer checks that pub is a usable public key of Suite (it deserializes
+// and encapsulation to it works, which rejects X25519's low-order points,
+// whose shared secret is zero) and keeps that encapsulation for sealing, so
+// each attestation pays for one.
+func newSealer(pub, nonce []byte) (*sealer, error) {
 	pk, err := kem().NewPublicKey(pub)
 	if err != nil {
-		return nil, fmt.Errorf("public key: %w", err)
+		return nil, err
 	}
-	return hpke.Seal(pk, kdf(), aead(), info(nonce), secret)
+	enc, sender, err := hpke.NewSender(pk, kdf(), aead(), info(nonce))
+	if err != nil {
+		return nil, err
+	}
+	return &sealer{enc: enc, sender: sender}, nil
+}
+
+// seal encrypts secret; the result is enc ‖ ciphertext, as hpke.Seal returns.
+func (s *sealer) seal(secret []byte) ([]byte, error) {
+	ct, err := s.sender.Seal(nil, secret)
+	if err != nil {
+		return nil, err
+	}
+	return append(append(make([]byte, 0, len(s.enc)+len(ct)), s.enc...), ct...), nil
 }
 
 // OpenSecret decrypts a ciphertext (enc ‖ ct) of an attestation response

@@ -328,7 +328,9 @@ func (s *Server) attest(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	if len(req.Challenge) != ChallengeSize {
 		return invalid("challenge must be %d bytes, got %d", ChallengeSize, len(req.Challenge)), nil
 	}
-	if err := parsePublicKey(req.PublicKey); err != nil {
+	nonce := Nonce(req.Challenge, req.PublicKey)
+	sealer, err := newSealer(req.PublicKey, nonce)
+	if err != nil {
 		return invalid("public_key is not a %s public key (%d bytes)", Suite, len(req.PublicKey)), nil
 	}
 	ev, err := evidenceBytes(req.Evidence)
@@ -340,7 +342,6 @@ func (s *Server) attest(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	if err := s.challenges.consume(req.Challenge); err != nil {
 		return attestOutcome{http.StatusUnauthorized, resultDenied, CheckChallenge, err.Error()}, nil
 	}
-	nonce := Nonce(req.Challenge, req.PublicKey)
 	vctx, cancel := context.WithTimeout(ctx, s.cfg.AttestTimeout)
 	defer cancel()
 	claims, err := verify.Evidence(vctx, ev, nonce, s.verify)
@@ -351,7 +352,7 @@ func (s *Server) attest(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		s.log.Warn("verification did not complete", "err", err, "remote", r.RemoteAddr)
 		return attestOutcome{http.StatusServiceUnavailable, resultError, "unavailable", "verification did not complete; try again with a new challenge"}, nil
 	}
-	ct, err := seal(req.PublicKey, nonce, s.secret)
+	ct, err := sealer.seal(s.secret)
 	if err != nil {
 		s.log.Error("sealing the secret", "err", err)
 		return attestOutcome{http.StatusInternalServerError, resultError, "seal", "internal error"}, nil

@@ -60,7 +60,11 @@ func TestSealOpenBinding(t *testing.T) {
 		t.Fatal(err)
 	}
 	nonce := Nonce(make([]byte, 32), pub)
-	ct, err := seal(pub, nonce, testSecret)
+	sl, err := newSealer(pub, nonce)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct, err := sl.seal(testSecret)
 	if err != nil {
 		t.Fatal(err)
 	}
