@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 )
 
 // TPM constants used in TPMS_ATTEST.
@@ -140,6 +141,39 @@ func (r *reader) tpm2b(field string, max int) ([]byte, error) {
 	return r.take(field, int(n))
 }
 
+// pcrSelection reads one TPMS_PCR_SELECTION; error fields start with "pcrSelect".
+func (r *reader) pcrSelection() (PCRSelection, error) {
+	hash, err := r.u16("pcrSelect.hash")
+	if err != nil {
+		return PCRSelection{}, err
+	}
+	size, err := r.u8("pcrSelect.sizeofSelect")
+	if err != nil {
+		return PCRSelection{}, err
+	}
+	// PCR_SELECT_MAX is 4 bytes (32 PCRs) on every TPM we know of.
+	if size > 4 {
+		return PCRSelection{}, formatErr("pcrSelect.sizeofSelect", "%d exceeds 4", size)
+	}
+	bitmap, err := r.take("pcrSelect.pcrSelect", int(size))
+	if err != nil {
+		return PCRSelection{}, err
+	}
+	n := 0
+	for _, b := range bitmap {
+		n += bits.OnesCount8(b)
+	}
+	sel := PCRSelection{Hash: hash, PCRs: make([]int, 0, n)}
+	for byteIdx, b := range bitmap {
+		for bit := range 8 {
+			if b&(1<<bit) != 0 {
+				sel.PCRs = append(sel.PCRs, byteIdx*8+bit)
+			}
+		}
+	}
+	return sel, nil
+}
+
 // Parse parses a marshalled TPMS_ATTEST produced by TPM2_Quote. It checks the
 // magic, the attestation type and every size field, and rejects trailing
 // bytes. The returned Attest aliases msg.
@@ -199,30 +233,13 @@ func Parse(msg []byte) (*Attest, error) {
 	}
 	a.Selection = make([]PCRSelection, 0, count)
 	for i := range int(count) {
-		field := fmt.Sprintf("pcrSelect[%d]", i)
-		hash, err := r.u16(field + ".hash")
+		sel, err := r.pcrSelection()
 		if err != nil {
-			return nil, err
-		}
-		size, err := r.u8(field + ".sizeofSelect")
-		if err != nil {
-			return nil, err
-		}
-		// PCR_SELECT_MAX is 4 bytes (32 PCRs) on every TPM we know of.
-		if size > 4 {
-			return nil, formatErr(field+".sizeofSelect", "%d exceeds 4", size)
-		}
-		bitmap, err := r.take(field+".pcrSelect", int(size))
-		if err != nil {
-			return nil, err
-		}
-		sel := PCRSelection{Hash: hash}
-		for byteIdx, b := range bitmap {
-			for bit := range 8 {
-				if b&(1<<bit) != 0 {
-					sel.PCRs = append(sel.PCRs, byteIdx*8+bit)
-				}
+			// Name the failing bank only on the error path.
+			if fe, ok := err.(*FormatError); ok {
+				fe.Field = fmt.Sprintf("pcrSelect[%d]%s", i, fe.Field[len("pcrSelect"):])
 			}
+			return nil, err
 		}
 		a.Selection = append(a.Selection, sel)
 	}

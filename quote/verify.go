@@ -53,17 +53,20 @@ func (a *Attest) CheckNonce(nonce []byte) error {
 	return nil
 }
 
-// QuotedPCRs checks pcrs (index i = SHA-256 PCR i) against the signed
+// CheckPCRs checks pcrs (index i = SHA-256 PCR i) against the signed
 // selection and digest: it hashes the selected values in the order of the
 // signed selection and compares the result with PCRDigest. It returns the
-// selected PCRs by index; values the quote does not select are not returned,
-// since nothing binds them.
-func (a *Attest) QuotedPCRs(pcrs [][]byte) (map[int][]byte, error) {
+// selected PCR indices in that order.
+func (a *Attest) CheckPCRs(pcrs [][]byte) ([]int, error) {
 	if len(a.PCRDigest) != sha256.Size {
 		return nil, formatErr("pcrDigest", "%d bytes, want %d (SHA-256)", len(a.PCRDigest), sha256.Size)
 	}
+	n := 0
+	for _, sel := range a.Selection {
+		n += len(sel.PCRs)
+	}
 	h := sha256.New()
-	out := make(map[int][]byte, len(pcrs))
+	selected := make([]int, 0, n)
 	for i, sel := range a.Selection {
 		if len(sel.PCRs) == 0 {
 			continue
@@ -80,15 +83,29 @@ func (a *Attest) QuotedPCRs(pcrs [][]byte) (map[int][]byte, error) {
 				return nil, formatErr("pcrs", "PCR %d value is %d bytes, want %d", idx, len(v), sha256.Size)
 			}
 			h.Write(v)
-			out[idx] = v
+			selected = append(selected, idx)
 		}
 	}
-	if len(out) == 0 {
+	if len(selected) == 0 {
 		return nil, formatErr("pcrSelect", "the quote selects no PCR")
 	}
 	var sum [sha256.Size]byte
 	if subtle.ConstantTimeCompare(h.Sum(sum[:0]), a.PCRDigest) != 1 {
 		return nil, ErrPCRDigest
+	}
+	return selected, nil
+}
+
+// QuotedPCRs is CheckPCRs returning the selected PCRs by index; values the
+// quote does not select are not returned, since nothing binds them.
+func (a *Attest) QuotedPCRs(pcrs [][]byte) (map[int][]byte, error) {
+	selected, err := a.CheckPCRs(pcrs)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int][]byte, len(selected))
+	for _, idx := range selected {
+		out[idx] = pcrs[idx]
 	}
 	return out, nil
 }

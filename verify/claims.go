@@ -1,8 +1,6 @@
 package verify
 
 import (
-	"slices"
-
 	"github.com/snp-vtpm/snp-vtpm/hcl"
 	"github.com/snp-vtpm/snp-vtpm/snp"
 )
@@ -78,7 +76,14 @@ func (c *Claims) fillReport(r *snp.Report, p snp.Product) {
 	c.Product = string(p)
 	// Copies: r may be shared through the cache of an Options, and the
 	// claims belong to the caller.
-	c.ChipID = slices.Clone(r.ChipID[:])
+	// One allocation holds every copied field.
+	buf := make([]byte, 0, len(r.ChipID)+len(r.FamilyID)+len(r.ImageID)+len(r.HostData)+
+		len(r.IDKeyDigest)+len(r.AuthorKeyDigest)+len(r.Measurement)+len(r.ReportData))
+	cp := func(b []byte) HexBytes {
+		buf = append(buf, b...)
+		return buf[len(buf)-len(b) : len(buf) : len(buf)]
+	}
+	c.ChipID = cp(r.ChipID[:])
 	c.ReportVersion = r.Version
 	c.ReportedTCB = r.ReportedTCB.Parts(p)
 	c.CommittedTCB = r.CommittedTCB.Parts(p)
@@ -89,12 +94,12 @@ func (c *Claims) fillReport(r *snp.Report, p snp.Product) {
 	c.SMT = r.SMT()
 	c.VMPL = r.VMPL
 	c.GuestSVN = r.GuestSVN
-	c.FamilyID = slices.Clone(r.FamilyID[:])
-	c.ImageID = slices.Clone(r.ImageID[:])
-	c.HostData = slices.Clone(r.HostData[:])
-	c.IDKeyDigest = slices.Clone(r.IDKeyDigest[:])
-	c.AuthorKeyDigest = slices.Clone(r.AuthorKeyDigest[:])
+	c.FamilyID = cp(r.FamilyID[:])
+	c.ImageID = cp(r.ImageID[:])
+	c.HostData = cp(r.HostData[:])
+	c.IDKeyDigest = cp(r.IDKeyDigest[:])
+	c.AuthorKeyDigest = cp(r.AuthorKeyDigest[:])
 	c.PlatformInfo = r.PlatformInfo
-	c.Measurement = slices.Clone(r.Measurement[:])
-	c.ReportData = slices.Clone(r.ReportData[:])
+	c.Measurement = cp(r.Measurement[:])
+	c.ReportData = cp(r.ReportData[:])
 }

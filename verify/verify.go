@@ -410,7 +410,7 @@ func verifyQuote(claims *Claims, q *quote.Quote, ak *rsa.PublicKey, nonce []byte
 		}
 		claims.NonceChecked = true
 	}
-	pcrs, err := a.QuotedPCRs(q.PCRs)
+	selected, err := a.CheckPCRs(q.PCRs)
 	if err != nil {
 		if errors.Is(err, quote.ErrPCRDigest) {
 			return fail(CheckPCRDigest, err)
@@ -418,9 +418,9 @@ func verifyQuote(claims *Claims, q *quote.Quote, ak *rsa.PublicKey, nonce []byte
 		return fail(CheckQuoteFormat, err)
 	}
 	claims.Nonce = a.ExtraData
-	claims.PCRs = make(map[int]HexBytes, len(pcrs))
-	for i, v := range pcrs {
-		claims.PCRs[i] = v
+	claims.PCRs = make(map[int]HexBytes, len(selected))
+	for _, i := range selected {
+		claims.PCRs[i] = q.PCRs[i]
 	}
 	return nil
 }
