@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -34,15 +33,6 @@ var fixtureTime = time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
 // repeatQuotes is how many distinct quotes (nonces) the repeat benchmarks
 // cycle through for one VM and one HCL report.
 const repeatQuotes = 64
-
-func readFile(tb testing.TB, name string) []byte {
-	tb.Helper()
-	b, err := os.ReadFile(filepath.FromSlash(name))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return b
-}
 
 // sample is one evidence document and the nonce it must verify with.
 type sample struct {
