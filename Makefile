@@ -57,7 +57,7 @@ fuzz:
 	if [ -z "$$targets" ]; then echo "no fuzz targets"; exit 0; fi; \
 	echo "$$targets" | while read -r pkg target; do \
 		echo "== $$pkg $$target ($(FUZZTIME))"; \
-		$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) "$$pkg" </dev/null; \
+		$(GO) test -short -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s "$$pkg" </dev/null; \
 	done
 
 # Floor, fresh, repeat and go-sev-guest measured interleaved; prints the
