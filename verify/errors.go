@@ -32,6 +32,7 @@ const (
 	CheckCommittedTCB    Check = "committed-tcb"        // REPORTED_TCB == COMMITTED_TCB
 	CheckVMPL            Check = "vmpl"                 // VMPL 0
 	CheckDebug           Check = "debug-policy"         // guest policy forbids debugging
+	CheckGuestPolicy     Check = "guest-policy"         // no migration agent; SMT only if the policy allows
 	CheckMinTCB          Check = "minimum-tcb"          // policy: REPORTED_TCB >= minimum
 	CheckMeasurement     Check = "measurement"          // policy: allowed launch measurements
 	CheckRuntimeData     Check = "runtime-data-binding" // SHA-256(runtime data) == REPORT_DATA[0:32], rest zero

@@ -104,7 +104,8 @@ func (o *Options) getCache() *cache {
 }
 
 // Policy holds requirements beyond the always-on checks. The zero value
-// requires: VMPL 0, debugging disabled, REPORTED_TCB == COMMITTED_TCB.
+// requires: VMPL 0, debugging disabled, no migration agent,
+// REPORTED_TCB == COMMITTED_TCB.
 // Policies are read from JSON files by ParsePolicy.
 type Policy struct {
 	// MinTCB, when set, is the lowest acceptable REPORTED_TCB, per component.
@@ -118,6 +119,14 @@ type Policy struct {
 	Products []string `json:"products,omitempty"`
 	// AllowDebug accepts guests whose policy allows debugging.
 	AllowDebug bool `json:"allow_debug,omitempty"`
+	// AllowMigrationAgent accepts guests whose policy allows a migration
+	// agent (MIGRATE_MA, bit 18), which could move the guest's memory off
+	// the chip; Azure CVMs have it off.
+	AllowMigrationAgent bool `json:"allow_migration_agent,omitempty"`
+	// DenySMT rejects guests whose policy allows simultaneous multithreading
+	// (bit 16; Azure CVMs allow it), for relying parties that want no
+	// sibling-thread side channels.
+	DenySMT bool `json:"deny_smt,omitempty"`
 	// AllowUncommittedTCB accepts REPORTED_TCB != COMMITTED_TCB.
 	AllowUncommittedTCB bool `json:"allow_uncommitted_tcb,omitempty"`
 	// RequireFreshReport requires the runtime data's user-data to start

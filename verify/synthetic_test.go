@@ -162,6 +162,17 @@ func TestSyntheticReport(t *testing.T) {
 					t.Errorf("debug %v policy %#x", c.Debug, c.GuestPolicy)
 				}
 			}},
+		{name: "migration agent allowed by the guest", b: testev.Builder{Policy: testev.DefaultPolicy | snp.PolicyMigrateMA}, want: verify.CheckGuestPolicy},
+		{name: "migration agent allowed by policy", b: testev.Builder{Policy: testev.DefaultPolicy | snp.PolicyMigrateMA},
+			opts: func(o *verify.Options) { o.Policy.AllowMigrationAgent = true }},
+		{name: "SMT denied by policy", b: testev.Builder{}, opts: func(o *verify.Options) { o.Policy.DenySMT = true }, want: verify.CheckGuestPolicy},
+		{name: "no SMT, denied by policy", b: testev.Builder{Policy: testev.DefaultPolicy &^ snp.PolicySMT},
+			opts: func(o *verify.Options) { o.Policy.DenySMT = true },
+			check: func(t *testing.T, c *verify.Claims, _ *testev.Evidence) {
+				if c.SMT {
+					t.Error("claims say SMT")
+				}
+			}},
 		{name: "VMPL 1", b: testev.Builder{VMPL: 1}, want: verify.CheckVMPL},
 		{name: "VMPL 3", b: testev.Builder{VMPL: 3}, opts: func(o *verify.Options) { o.Policy.AllowDebug, o.Policy.AllowUncommittedTCB = true, true }, want: verify.CheckVMPL},
 		{name: "reported TCB != committed TCB", b: testev.Builder{CommittedTCB: milanTCB(func(p *snp.TCBParts) { p.Microcode += 2 })}, want: verify.CheckCommittedTCB},

@@ -373,6 +373,12 @@ func checkReportPolicy(claims *Claims, r *snp.Report, p snp.Product, pol *Policy
 	if r.Debug() && !pol.AllowDebug {
 		return failf(CheckDebug, "guest policy 0x%x allows debugging", r.Policy)
 	}
+	if r.Policy&snp.PolicyMigrateMA != 0 && !pol.AllowMigrationAgent {
+		return failf(CheckGuestPolicy, "guest policy 0x%x allows a migration agent", r.Policy)
+	}
+	if pol.DenySMT && r.SMT() {
+		return failf(CheckGuestPolicy, "guest policy 0x%x allows SMT, which the policy forbids", r.Policy)
+	}
 	if r.ReportedTCB != r.CommittedTCB && !pol.AllowUncommittedTCB {
 		return failf(CheckCommittedTCB, "reported TCB %s differs from committed TCB %s", claims.ReportedTCB, claims.CommittedTCB)
 	}
