@@ -217,7 +217,7 @@ func verifySNP(ctx context.Context, claims *Claims, r *snp.Report, vcekDER []byt
 		return fail(CheckProduct, err)
 	}
 	if vcekDER == nil {
-		if vcekDER, err = fetchVCEK(ctx, r, product, haveCPUID, opts); err != nil {
+		if vcekDER, err = fetchVCEK(ctx, r, product, haveCPUID, opts, c); err != nil {
 			return err
 		}
 	}
@@ -260,7 +260,11 @@ func verifySNP(ctx context.Context, claims *Claims, r *snp.Report, vcekDER []byt
 	return checkReportPolicy(claims, r, product, &opts.Policy)
 }
 
-func fetchVCEK(ctx context.Context, r *snp.Report, product snp.Product, haveCPUID bool, opts *Options) ([]byte, error) {
+// fetchVCEK obtains the report's VCEK from opts.VCEKGetter. The getter's
+// Validate verifies the chain through c, so the check of the
+// returned VCEK in verifySNP is a cache hit rather than a second RSA-4096
+// verification.
+func fetchVCEK(ctx context.Context, r *snp.Report, product snp.Product, haveCPUID bool, opts *Options, c *cache) ([]byte, error) {
 	if opts.VCEKGetter == nil {
 		return nil, failf(CheckVCEKMissing, "the evidence carries no VCEK and no certificate source is configured (offline)")
 	}
@@ -278,7 +282,7 @@ func fetchVCEK(ctx context.Context, r *snp.Report, product snp.Product, haveCPUI
 			ChipID:      append([]byte(nil), r.ChipID[:]...),
 			ReportedTCB: uint64(r.ReportedTCB),
 			Validate: func(der []byte) error {
-				v, _, err := verifyVCEK(der, opts.roots(), opts.now(), nil)
+				v, _, err := verifyVCEK(der, opts.roots(), opts.now(), c)
 				if err != nil {
 					return err
 				}
