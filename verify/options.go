@@ -70,8 +70,10 @@ type Options struct {
 	// Revocation, when set, checks the ASK and VCEK against AMD's CRL.
 	Revocation RevocationChecker
 	// AllowNoNonce skips the nonce comparison when the nonce passed to
-	// Evidence is nil. The quote then proves no freshness; Claims.NonceChecked
-	// is false.
+	// Evidence is empty (nil or zero length). The quote then proves no
+	// freshness; Claims.NonceChecked and Claims.FreshReport are false, and a
+	// policy with RequireFreshReport rejects. Without AllowNoNonce an empty
+	// nonce is rejected (CheckNonce).
 	AllowNoNonce bool
 	// DisableCache turns off the reuse of verified VCEK chains, report
 	// signatures and parsed HCL reports across calls.

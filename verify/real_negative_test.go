@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/snp-vtpm/snp-vtpm/evidence"
+	"github.com/snp-vtpm/snp-vtpm/internal/testev"
 	"github.com/snp-vtpm/snp-vtpm/quote"
 	"github.com/snp-vtpm/snp-vtpm/snp"
 	"github.com/snp-vtpm/snp-vtpm/verify"
@@ -240,6 +241,30 @@ func TestAllowNoNonce(t *testing.T) {
 	// A nonce that is given is checked even when AllowNoNonce is set.
 	_, err = verify.Evidence(context.Background(), v1Data(t), []byte("other"), opts)
 	wantCheck(t, err, verify.CheckNonce)
+}
+
+// TestEmptyNonce checks that an empty nonce is "no nonce", never a value
+// that a quote with empty extraData would match, and that a fresh report
+// needs a checked nonce.
+func TestEmptyNonce(t *testing.T) {
+	ev := (&testev.Builder{Nonce: []byte{}, ExtraData: []byte{}}).MustBuild()
+	for _, n := range [][]byte{nil, {}} {
+		_, err := verify.Evidence(context.Background(), ev.JSON, n, &verify.Options{Roots: ev.Roots()})
+		wantCheck(t, err, verify.CheckNonce)
+	}
+	// v2 evidence without a nonce check proves no fresh report.
+	v2 := (&testev.Builder{}).MustBuild()
+	opts := &verify.Options{Roots: v2.Roots(), AllowNoNonce: true}
+	claims, err := verify.Evidence(context.Background(), v2.JSON, nil, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if claims.NonceChecked || claims.FreshReport {
+		t.Errorf("NonceChecked %v FreshReport %v, want false, false", claims.NonceChecked, claims.FreshReport)
+	}
+	opts = &verify.Options{Roots: v2.Roots(), AllowNoNonce: true, Policy: verify.Policy{RequireFreshReport: true}}
+	_, err = verify.Evidence(context.Background(), v2.JSON, nil, opts)
+	wantCheck(t, err, verify.CheckUserData)
 }
 
 func TestContextCanceled(t *testing.T) {

@@ -52,7 +52,9 @@ func Decoded(ctx context.Context, ev *evidence.Evidence, nonce []byte, opts *Opt
 	if opts == nil {
 		opts = &Options{}
 	}
-	if nonce == nil && !opts.AllowNoNonce {
+	if len(nonce) == 0 && !opts.AllowNoNonce {
+		// An empty nonce would accept a quote with empty extraData: a
+		// replay of any such quote. It is "no nonce", never a value.
 		return nil, failf(CheckNonce, "no expected nonce given")
 	}
 	c := opts.getCache()
@@ -89,7 +91,12 @@ func Decoded(ctx context.Context, ev *evidence.Evidence, nonce []byte, opts *Opt
 		if err := checkUserData(h.report.RuntimeData.UserData, claims.Nonce); err != nil {
 			return nil, err
 		}
-		claims.FreshReport = true
+		// Fresh only when the quoted nonce was the verifier's: without a
+		// nonce check the report may be a refreshed one replayed.
+		claims.FreshReport = claims.NonceChecked
+	}
+	if opts.Policy.RequireFreshReport && !claims.FreshReport {
+		return nil, failf(CheckUserData, "the policy requires a fresh report, which evidence verified without a nonce cannot prove")
 	}
 	for idx, want := range opts.Policy.PCRs {
 		got, ok := claims.PCRs[idx]
@@ -414,7 +421,7 @@ func verifyQuote(claims *Claims, q *quote.Quote, ak *rsa.PublicKey, nonce []byte
 	if err := quote.VerifySignature(ak, q.Message, q.Signature); err != nil {
 		return fail(CheckQuoteSignature, err)
 	}
-	if nonce != nil || !opts.AllowNoNonce {
+	if len(nonce) > 0 {
 		if err := a.CheckNonce(nonce); err != nil {
 			return fail(CheckNonce, err)
 		}

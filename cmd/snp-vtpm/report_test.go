@@ -170,6 +170,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"evidence"}, "a nonce is required"},
 		{[]string{"quote"}, "a nonce is required"},
 		{[]string{"evidence", "--nonce", "a", "--nonce-hex", "00"}, "not both"},
+		{[]string{"evidence", "--nonce", ""}, "--nonce: empty value"},
+		{[]string{"quote", "--nonce-hex", ""}, "--nonce-hex: empty value"},
 	} {
 		code, out, errOut := runCLI(t, tc.args...)
 		wantCode(t, code, exitUsage, out, errOut)

@@ -129,39 +129,75 @@ func (t *trustFlags) options(ctx context.Context, g *globals, imdsURL string) (*
 	return opts, kc, nil
 }
 
-// nonceFlags are --nonce and --nonce-hex.
+// nonceFlags are --nonce and --nonce-hex (and, for verify, --no-nonce).
 type nonceFlags struct {
 	text, hex string
+	none      bool
+	fs        *pflag.FlagSet
 }
 
 func (n *nonceFlags) register(fs *pflag.FlagSet, usage string) {
+	n.fs = fs
 	fs.StringVar(&n.text, "nonce", "", usage+" (as text)")
 	fs.StringVar(&n.hex, "nonce-hex", "", usage+" (as hex)")
 }
+
+// registerNoNonce adds --no-nonce, the explicit way to verify without
+// freshness.
+func (n *nonceFlags) registerNoNonce(fs *pflag.FlagSet) {
+	fs.BoolVar(&n.none, "no-nonce", false, "verify without a nonce: the quote's freshness is NOT checked (the evidence may be a replay)")
+}
+
+// errNonceRequired says how to give a nonce.
+var errNonceRequired = errors.New("a nonce is required: --nonce TEXT or --nonce-hex HEX (the value the verifier issued)")
 
 // required returns the nonce, or an error saying that one is needed.
 func (n *nonceFlags) required() ([]byte, error) {
 	v, err := n.value()
 	if err == nil && v == nil {
-		err = errors.New("a nonce is required: --nonce TEXT or --nonce-hex HEX (the value the verifier issued)")
+		err = errNonceRequired
 	}
 	return v, err
 }
 
-// value returns the nonce, or nil when neither flag was given.
-func (n *nonceFlags) value() ([]byte, error) {
+// requiredOrNone is required for verify: a nonce, or nil when --no-nonce
+// was given explicitly.
+func (n *nonceFlags) requiredOrNone() ([]byte, error) {
+	v, err := n.value()
 	switch {
-	case n.text != "" && n.hex != "":
+	case err != nil:
+		return nil, err
+	case n.none && v != nil:
+		return nil, errors.New("give a nonce or --no-nonce, not both")
+	case n.none:
+		return nil, nil
+	case v == nil:
+		return nil, fmt.Errorf("%w, or --no-nonce to verify without freshness", errNonceRequired)
+	}
+	return v, nil
+}
+
+// value returns the nonce, or nil when neither flag was given. A flag given
+// with an empty value (--nonce "$N" with N unset) is an error, never "no
+// nonce".
+func (n *nonceFlags) value() ([]byte, error) {
+	textSet := n.text != "" || (n.fs != nil && n.fs.Changed("nonce"))
+	hexSet := n.hex != "" || (n.fs != nil && n.fs.Changed("nonce-hex"))
+	switch {
+	case textSet && hexSet:
 		return nil, errors.New("give --nonce or --nonce-hex, not both")
-	case n.text != "":
+	case textSet:
+		if n.text == "" {
+			return nil, errors.New("--nonce: empty value (is the variable you passed unset?)")
+		}
 		return []byte(n.text), nil
-	case n.hex != "":
+	case hexSet:
+		if n.hex == "" {
+			return nil, errors.New("--nonce-hex: empty value (is the variable you passed unset?)")
+		}
 		b, err := hex.DecodeString(n.hex)
 		if err != nil {
 			return nil, fmt.Errorf("--nonce-hex: %w", err)
-		}
-		if len(b) == 0 {
-			return nil, errors.New("--nonce-hex: empty")
 		}
 		return b, nil
 	}

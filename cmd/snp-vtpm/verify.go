@@ -26,12 +26,13 @@ func newVerifyCmd(g *globals) *cobra.Command {
 		Long: `Verify evidence completely: pinned AMD roots, VCEK chain and validity, SNP report
 signature, VCEK chip id and TCB, guest policy, runtime-data binding, attestation-key
 quote signature, nonce, PCR digest over the signed selection and the policy.
-EVIDENCE_FILE "-" reads standard input.
+EVIDENCE_FILE "-" reads standard input. A nonce is required (--nonce or --nonce-hex); --no-nonce
+verifies without freshness, and the output and claims say so (nonce_checked: false).
 
 Exit status: 0 verified, 2 rejected (stderr names the failed check), 1 usage or I/O error.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			n, err := nonce.value()
+			n, err := nonce.requiredOrNone()
 			if err != nil {
 				return err
 			}
@@ -45,7 +46,7 @@ Exit status: 0 verified, 2 rejected (stderr names the failed check), 1 usage or 
 			}
 			if n == nil {
 				opts.AllowNoNonce = true
-				g.log.Warn("no --nonce given: the quote's nonce is not checked, so the evidence proves no freshness")
+				g.log.Warn("--no-nonce: the quote's nonce is not checked, so the evidence proves no freshness")
 			}
 			claims, err := verify.Evidence(cmd.Context(), data, n, opts)
 			if kc != nil && g.verbose {
@@ -72,11 +73,15 @@ Exit status: 0 verified, 2 rejected (stderr names the failed check), 1 usage or 
 			if claims.Emulated {
 				title = "VERIFIED (EMULATED CHAIN, NOT AMD)"
 			}
+			if !claims.NonceChecked {
+				title += " WITHOUT FRESHNESS: no nonce was checked (--no-nonce); this evidence may be a replay"
+			}
 			printClaims(g.stdout, fmt.Sprintf("%s: evidence v%d", title, claims.EvidenceVersion), claims, false)
 			return nil
 		},
 	}
 	nonce.register(cmd.Flags(), "the nonce the verifier issued")
+	nonce.registerNoNonce(cmd.Flags())
 	trust.register(cmd.Flags())
 	cmd.Flags().BoolVar(&jsonOut, "json", false, "print the claims as JSON")
 	return cmd

@@ -245,11 +245,56 @@ func TestVerifyJSON(t *testing.T) {
 	}
 }
 
-func TestVerifyNoNonce(t *testing.T) {
-	code, out, errOut := verifyCLI(t, nil, "--at", verifyAt, verifySNPDir+"evidence-v1.json")
+// TestVerifyNonceContract checks that freshness cannot be skipped by
+// accident: no nonce, an empty one or a conflicting pair is a usage error
+// (exit 1); only --no-nonce verifies without one, and then says so.
+func TestVerifyNonceContract(t *testing.T) {
+	v1 := verifySNPDir + "evidence-v1.json"
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"missing", nil, "--no-nonce"},
+		{"empty text", []string{"--nonce", ""}, "--nonce: empty value"},
+		{"empty text with =", []string{"--nonce="}, "--nonce: empty value"},
+		{"empty hex", []string{"--nonce-hex", ""}, "--nonce-hex: empty value"},
+		{"bad hex", []string{"--nonce-hex", "zz"}, "--nonce-hex"},
+		{"both", []string{"--nonce", "a", "--nonce-hex", "00"}, "not both"},
+		{"nonce and no-nonce", []string{"--nonce", "challenge", "--no-nonce"}, "not both"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append(append([]string{"--at", verifyAt}, tc.args...), v1)
+			code, out, errOut := verifyCLI(t, nil, args...)
+			wantExit(t, code, 1, out, errOut)
+			if !strings.Contains(errOut, tc.want) {
+				t.Errorf("stderr does not say %q:\n%s", tc.want, errOut)
+			}
+			if strings.Contains(out, "VERIFIED") {
+				t.Errorf("stdout claims success:\n%s", out)
+			}
+		})
+	}
+
+	code, out, errOut := verifyCLI(t, nil, "--at", verifyAt, "--no-nonce", v1)
 	wantExit(t, code, 0, out, errOut)
-	if !strings.Contains(out, "NOT CHECKED") || !strings.Contains(errOut, "no --nonce") {
+	if !strings.Contains(out, "WITHOUT FRESHNESS") || !strings.Contains(out, "NOT CHECKED") || !strings.Contains(errOut, "--no-nonce") {
 		t.Errorf("no warning about the unchecked nonce:\nstdout:\n%s\nstderr:\n%s", out, errOut)
+	}
+
+	// v2 evidence: its report was refreshed with a nonce, but without our
+	// nonce nothing says it is fresh.
+	code, out, errOut = verifyCLI(t, nil, "--at", verifyAt, "--no-nonce", "--json", verifySNPDir+"evidence-v2.json")
+	wantExit(t, code, 0, out, errOut)
+	var got struct {
+		NonceChecked *bool `json:"nonce_checked"`
+		FreshReport  *bool `json:"fresh_report"`
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("--json output: %v\n%s", err, out)
+	}
+	if got.NonceChecked == nil || *got.NonceChecked || got.FreshReport == nil || *got.FreshReport {
+		t.Errorf("claims without a nonce: nonce_checked %v, fresh_report %v, want false, false", got.NonceChecked, got.FreshReport)
 	}
 }
 
