@@ -270,6 +270,19 @@ func (v *VCEK) VerifyReportSignature(r *Report) error {
 	return nil
 }
 
+// CheckChipID checks that the report names its chip: MASK_CHIP_KEY is clear
+// and CHIP_ID is not zero. Otherwise no VCEK can be bound to (or fetched
+// for) the report (ErrChipID).
+func (r *Report) CheckChipID() error {
+	if r.ChipIDMasked() {
+		return fmt.Errorf("%w: the report's CHIP_ID is masked (SIGNER_INFO MASK_CHIP_KEY), so it names no chip", ErrChipID)
+	}
+	if allZero(r.ChipID[:]) {
+		return fmt.Errorf("%w: the report's CHIP_ID is zero", ErrChipID)
+	}
+	return nil
+}
+
 func allZero(b []byte) bool {
 	for _, c := range b {
 		if c != 0 {
@@ -293,13 +306,10 @@ func leInt(le []byte) *big.Int {
 // is masked (MASK_CHIP_KEY) or zero names no chip and binds to no VCEK,
 // not even one with a zero hwID (ErrChipID).
 func (v *VCEK) CheckBinding(r *Report) error {
-	if r.ChipIDMasked() {
-		return fmt.Errorf("%w: the report's CHIP_ID is masked (SIGNER_INFO MASK_CHIP_KEY), so it names no chip", ErrChipID)
+	if err := r.CheckChipID(); err != nil {
+		return err
 	}
 	chip := r.ChipID[:]
-	if allZero(chip) {
-		return fmt.Errorf("%w: the report's CHIP_ID is zero", ErrChipID)
-	}
 	if v.Product == Turin {
 		for _, b := range chip[8:] {
 			if b != 0 {

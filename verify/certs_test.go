@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
@@ -244,6 +245,52 @@ func TestForgedErrorsTyped(t *testing.T) {
 			_, err := verify.Evidence(context.Background(), ev.JSON, ev.Nonce, &verify.Options{Roots: testev.Roots()})
 			if !errors.Is(err, tc.want) || !errors.Is(err, verify.ErrRejected) {
 				t.Fatalf("err = %v, want %v and ErrRejected", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestPolicyProductNameStrict: policy `products` go through the same strict
+// snp.ParseProduct as VCEKs, and the error names the field.
+func TestPolicyProductNameStrict(t *testing.T) {
+	for _, name := range []string{"Milan-ZZZ-evil", "Milan-", "MilanX", "milan-B0", "Genoa-b1", "Turin-C10"} {
+		_, err := verify.ParsePolicy([]byte(`{"products":["` + name + `"]}`))
+		if err == nil || !errors.Is(err, snp.ErrProductName) || !strings.Contains(err.Error(), "products") {
+			t.Errorf("products [%q]: err = %v, want an error naming products", name, err)
+		}
+	}
+	for _, name := range []string{"Milan", "Milan-B0", "Genoa", "Turin-C1"} {
+		if _, err := verify.ParsePolicy([]byte(`{"products":["` + name + `"]}`)); err != nil {
+			t.Errorf("products [%q]: %v", name, err)
+		}
+	}
+}
+
+// TestMaskedChipNotFetched: evidence without a VCEK whose report masks its
+// chip id (or carries a zero one) is rejected by vcek-chip-id before any
+// certificate source is asked.
+func TestMaskedChipNotFetched(t *testing.T) {
+	zero := [64]byte{}
+	for _, tc := range []struct {
+		name string
+		b    testev.Builder
+	}{
+		{"masked", testev.Builder{OmitVCEK: true, ChipID: &zero, MutateReport: setSignerInfo(snp.SignerInfoMaskChipKey)}},
+		{"mask bit, chip id present", testev.Builder{OmitVCEK: true, MutateReport: setSignerInfo(snp.SignerInfoMaskChipKey)}},
+		{"zero chip id", testev.Builder{OmitVCEK: true, ChipID: &zero}},
+		{"zero Turin chip id", testev.Builder{Product: snp.Turin, OmitVCEK: true, ChipID: &zero}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ev := tc.b.MustBuild()
+			calls := 0
+			opts := &verify.Options{Roots: testev.Roots(), VCEKGetter: verify.VCEKGetterFunc(func(ctx context.Context, r verify.VCEKRequest) ([]byte, error) {
+				calls++
+				return ev.VCEKDER, nil
+			})}
+			_, err := verify.Evidence(context.Background(), ev.JSON, ev.Nonce, opts)
+			wantCheck(t, err, verify.CheckChipID)
+			if calls != 0 {
+				t.Errorf("certificate source asked %d times", calls)
 			}
 		})
 	}
