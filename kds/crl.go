@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"math/big"
 	"time"
+
+	"github.com/snp-vtpm/snp-vtpm/snp"
 )
 
 // Chain is a product's ASK and ARK as served by KDS and checked against the pinned ARK.
@@ -127,6 +129,10 @@ func (c *Client) parseChain(b []byte, pinned *x509.Certificate) (*Chain, error) 
 	}
 	if err := ask.CheckSignatureFrom(pinned); err != nil {
 		return nil, fmt.Errorf("kds: ASK %q not signed by the pinned ARK: %v: %w", ask.Subject.CommonName, err, ErrInvalidCertificate)
+	}
+	// CheckSignatureFrom does not enforce critical extensions.
+	if err := snp.CheckCACertificate(ask); err != nil {
+		return nil, fmt.Errorf("kds: ASK: %v: %w", err, ErrInvalidCertificate)
 	}
 	ch := &Chain{ASK: ask, ARK: pinned}
 	if !c.chainValidNow(ch) {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/pem"
 	"errors"
 	"math/big"
@@ -73,7 +75,7 @@ func TestCRLCaching(t *testing.T) {
 	dir := t.TempDir()
 	c := kds.newClient(dir)
 	ctx := ctxTimeout(t, 5*time.Second)
-	crl, err := c.CRL(ctx, "milan")
+	crl, err := c.CRL(ctx, "Milan")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,10 +285,31 @@ func TestCertChainRejected(t *testing.T) {
 		}
 		return b
 	}
+	// An ASK signed by the pinned ARK but carrying an unknown critical
+	// extension, and one that is not a CA: CheckSignatureFrom accepts both.
+	askWith := func(mod func(*x509.Certificate)) *x509.Certificate {
+		tmpl := &x509.Certificate{
+			SerialNumber:          big.NewInt(0x10002),
+			Subject:               pki.ask.Subject,
+			NotBefore:             pki.ask.NotBefore,
+			NotAfter:              pki.ask.NotAfter,
+			IsCA:                  true,
+			BasicConstraintsValid: true,
+			KeyUsage:              x509.KeyUsageCertSign,
+		}
+		mod(tmpl)
+		return mustCert(t, tmpl, pki.ark, &pki.askKey.PublicKey, pki.arkKey)
+	}
+	criticalASK := askWith(func(c *x509.Certificate) {
+		c.ExtraExtensions = []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 2, 3, 4, 5}, Critical: true, Value: []byte{5, 0}}}
+	})
+	notCA := askWith(func(c *x509.Certificate) { c.IsCA = false; c.KeyUsage = x509.KeyUsageDigitalSignature })
 	tests := []struct {
 		name string
 		body []byte
 	}{
+		{"ASK with an unknown critical extension", pemOf(criticalASK, pki.ark)},
+		{"ASK that is not a CA", pemOf(notCA, pki.ark)},
 		{"foreign ARK and ASK", other.chainPEM()},
 		{"pinned ARK, foreign ASK", pemOf(other.ask, pki.ark)},
 		{"ARK first", pemOf(pki.ark, pki.ask)},

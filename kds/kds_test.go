@@ -690,6 +690,10 @@ func TestGetVCEKBadRequest(t *testing.T) {
 		{"empty product", VCEKRequest{ChipID: chipID(1)}, ErrUnsupportedProduct},
 		{"nil chip", VCEKRequest{Product: "Milan"}, ErrInvalidRequest},
 		{"short chip", VCEKRequest{Product: "Milan", ChipID: chipID(1)[:8]}, ErrInvalidRequest},
+		{"zero (masked) chip", VCEKRequest{Product: "Milan", ChipID: make([]byte, ChipIDSize)}, ErrInvalidRequest},
+		{"zero (masked) Turin chip", VCEKRequest{Product: "Turin", ChipID: make([]byte, ChipIDSize)}, ErrInvalidRequest},
+		{"lower-case product", VCEKRequest{Product: "milan", ChipID: chipID(1)}, ErrUnsupportedProduct},
+		{"forged product name", VCEKRequest{Product: "Milan-ZZZ-evil", ChipID: chipID(1)}, ErrUnsupportedProduct},
 	}
 	for _, tc := range tests {
 		if _, err := c.GetVCEK(context.Background(), tc.req); !errors.Is(err, tc.want) {

@@ -25,15 +25,15 @@ const ChipIDSize = 64
 const TurinHWIDSize = 8
 
 // ProductLine returns the canonical product line ("Milan", "Genoa" or "Turin") of a
-// product line or product name such as "milan" or "Genoa-B1", or ErrUnsupportedProduct.
+// product line or VCEK product name such as "Genoa-B1", or ErrUnsupportedProduct. It
+// is snp.ParseProduct: exact, case-sensitive, with an optional stepping suffix
+// ("-" letter digit) only.
 func ProductLine(product string) (string, error) {
-	line, _, _ := strings.Cut(strings.TrimSpace(product), "-")
-	for _, p := range []string{ProductMilan, ProductGenoa, ProductTurin} {
-		if strings.EqualFold(line, p) {
-			return p, nil
-		}
+	p, err := snp.ParseProduct(product)
+	if err != nil {
+		return "", fmt.Errorf("kds: product %q: %w", truncate(product, 32), ErrUnsupportedProduct)
 	}
-	return "", fmt.Errorf("kds: product %q: %w", truncate(product, 32), ErrUnsupportedProduct)
+	return string(p), nil
 }
 
 // TCB holds the security patch levels of a TCB_VERSION that take part in a VCEK
@@ -53,8 +53,12 @@ func DecomposeTCB(product string, tcb uint64) (TCB, error) {
 }
 
 // hwID returns the hardware id KDS expects for chipID on product: the whole 64-byte
-// CHIP_ID, or its first 8 bytes on Turin (an 8-byte value is accepted for Turin).
+// CHIP_ID, or its first 8 bytes on Turin (an 8-byte value is accepted for Turin). A
+// zero chip id (a report with MASK_CHIP_KEY set) names no chip and is never fetched.
 func hwID(line string, chipID []byte) ([]byte, error) {
+	if bytes.Count(chipID, []byte{0}) == len(chipID) {
+		return nil, fmt.Errorf("kds: chip id is zero (masked): %w", ErrInvalidRequest)
+	}
 	switch {
 	case line == ProductTurin && len(chipID) == TurinHWIDSize:
 		return chipID, nil

@@ -3,6 +3,7 @@ package kds
 import (
 	"bytes"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -19,9 +20,15 @@ func TestProductLine(t *testing.T) {
 		wantErr  bool
 	}{
 		{in: "Milan", want: ProductMilan},
-		{in: "milan", want: ProductMilan},
+		{in: "milan", wantErr: true},
+		{in: "milan-B0", wantErr: true},
+		{in: "Milan-ZZZ-evil", wantErr: true},
+		{in: "Milan-", wantErr: true},
+		{in: "MilanX", wantErr: true},
+		{in: " Milan", wantErr: true},
 		{in: "Milan-B0", want: ProductMilan},
-		{in: "GENOA", want: ProductGenoa},
+		{in: "GENOA", wantErr: true},
+		{in: "Genoa", want: ProductGenoa},
 		{in: "Genoa-B1", want: ProductGenoa},
 		{in: "Turin", want: ProductTurin},
 		{in: "Naples", wantErr: true},
@@ -91,7 +98,7 @@ func TestURLs(t *testing.T) {
 			want: DefaultBaseURL + "/vcek/v1/Milan/" + hexKey(chip) + "?blSPL=03&teeSPL=00&snpSPL=08&ucodeSPL=115",
 		},
 		{
-			name: "Genoa trailing slash", base: "http://x/", product: "genoa-B1", chip: chip, tcb: 0x541700000000000a,
+			name: "Genoa trailing slash", base: "http://x/", product: "Genoa-B1", chip: chip, tcb: 0x541700000000000a,
 			want: "http://x/vcek/v1/Genoa/" + hexKey(chip) + "?blSPL=10&teeSPL=00&snpSPL=23&ucodeSPL=84",
 		},
 		{
@@ -120,7 +127,7 @@ func TestURLs(t *testing.T) {
 			}
 		})
 	}
-	if u, _ := CertChainURL(DefaultBaseURL, "milan"); u != "https://kdsintf.amd.com/vcek/v1/Milan/cert_chain" {
+	if u, _ := CertChainURL(DefaultBaseURL, "Milan"); u != "https://kdsintf.amd.com/vcek/v1/Milan/cert_chain" {
 		t.Errorf("CertChainURL = %q", u)
 	}
 	if u, _ := CRLURL(DefaultBaseURL, "Turin"); u != "https://kdsintf.amd.com/vcek/v1/Turin/crl" {
@@ -219,6 +226,17 @@ func TestMatchVCEKSynthetic(t *testing.T) {
 		{name: "wrong chip", product: ProductMilan, der: func() []byte { return pki.vcek(t, ProductMilan, chipID(2), milanTCB(), vcekOpts{}) }, reqChip: chip, reqTCB: milanTCB(), wantField: "hwID"},
 		{name: "wrong ucode", product: ProductMilan, der: func() []byte { return pki.vcek(t, ProductMilan, chip, milanTCB(), vcekOpts{}) }, reqChip: chip, reqTCB: TCB{Bootloader: 3, SNP: 8, Microcode: 116}, wantField: "TCB"},
 		{name: "wrong product name", product: ProductMilan, der: func() []byte { return pki.vcek(t, ProductMilan, chip, milanTCB(), vcekOpts{productName: "Genoa-B0"}) }, reqChip: chip, reqTCB: milanTCB(), wantField: "productName"},
+		{name: "forged product name", product: ProductMilan, der: func() []byte {
+			return pki.vcek(t, ProductMilan, chip, milanTCB(), vcekOpts{productName: "Milan-ZZZ-evil"})
+		}, reqChip: chip, reqTCB: milanTCB(), wantErr: true},
+		{name: "lower-case product name", product: ProductMilan, der: func() []byte { return pki.vcek(t, ProductMilan, chip, milanTCB(), vcekOpts{productName: "milan-B0"}) }, reqChip: chip, reqTCB: milanTCB(), wantErr: true},
+		{name: "product name without stepping", product: ProductGenoa, der: func() []byte { return pki.vcek(t, ProductGenoa, chip, milanTCB(), vcekOpts{productName: "Genoa"}) }, reqChip: chip, reqTCB: milanTCB()},
+		{name: "unknown critical extension", product: ProductMilan, der: func() []byte {
+			return pki.vcek(t, ProductMilan, chip, milanTCB(), vcekOpts{extra: []pkixExt{{Id: asn1.ObjectIdentifier{1, 2, 3, 4}, Critical: true, Value: []byte{5, 0}}}})
+		}, reqChip: chip, reqTCB: milanTCB(), wantErr: true},
+		{name: "critical AMD structVersion", product: ProductMilan, der: func() []byte {
+			return pki.vcek(t, ProductMilan, chip, milanTCB(), vcekOpts{omit: oidStructVersion.String(), extra: []pkixExt{{Id: oidStructVersion, Critical: true, Value: asn1Int(t, 1)}}})
+		}, reqChip: chip, reqTCB: milanTCB(), wantErr: true},
 		{name: "missing hwID", product: ProductMilan, der: func() []byte { return pki.vcek(t, ProductMilan, chip, milanTCB(), vcekOpts{omit: oidHWID.String()}) }, reqChip: chip, reqTCB: milanTCB(), wantErr: true},
 		{name: "missing snpSPL", product: ProductMilan, der: func() []byte { return pki.vcek(t, ProductMilan, chip, milanTCB(), vcekOpts{omit: oidSnpSPL.String()}) }, reqChip: chip, reqTCB: milanTCB(), wantErr: true},
 		{name: "out of range SPL", product: ProductMilan, der: func() []byte {

@@ -16,9 +16,51 @@ const (
 	ChipIDSize = 64
 	// SignatureAlgoECDSAP384SHA384 is the only signature algorithm defined for reports.
 	SignatureAlgoECDSAP384SHA384 = 1
-	// MinReportVersion is the oldest report version accepted; version 1 is
-	// too old to trust.
+	// MinReportVersion is the oldest report version accepted; versions 0
+	// and 1 are too old to trust.
 	MinReportVersion = 2
+	// MaxReportVersion is the newest report version the AMD SEV-SNP
+	// firmware ABI defines, and the newest accepted: a report claiming a
+	// later version has a layout nobody has specified.
+	//
+	// Source: AMD "SEV Secure Nested Paging Firmware ABI Specification"
+	// (publication 56860) rev. 1.58, ATTESTATION_REPORT: version 5 adds
+	// LAUNCH_MIT_VECTOR (0x1F8) and CURRENT_MIT_VECTOR (0x200); version 3
+	// (rev. 1.55) added the CPUID fields at 0x188; version 4 exists between
+	// them. github.com/google/go-sev-guest v0.14.0+ abi.MaxSupportedReportVersion
+	// (= ReportVersion5, "aligns ... with the latest AMD SEV-SNP ABI
+	// specification (Rev 1.58)") and the virtee sev crate ("Added in
+	// version 5") agree. Real Azure reports carry versions 2, 3 and 5.
+	MaxReportVersion = 5
+)
+
+// SIGNER_INFO (report offset 0x48). The field exists in every report
+// version this package accepts: version 2 reports of ABI rev. 1.51 defined
+// only AUTHOR_KEY_EN and kept the other bits reserved (zero), which reads
+// as SIGNING_KEY = VCEK and MASK_CHIP_KEY = 0; MASK_CHIP_KEY and
+// SIGNING_KEY were defined in later revisions (go-sev-guest parses the field
+// for every version). Every real Azure report in testdata/ (versions 2 and
+// 3) carries 0: signed by the VCEK, chip id not masked, no author key.
+const (
+	// SignerInfoAuthorKeyEn is AUTHOR_KEY_EN (bit 0): the ID block was
+	// signed by an author key.
+	SignerInfoAuthorKeyEn = 1 << 0
+	// SignerInfoMaskChipKey is MASK_CHIP_KEY (bit 1): the host masked
+	// CHIP_ID (all zero), so the report does not name its chip.
+	SignerInfoMaskChipKey = 1 << 1
+	// SignerInfoReserved are the bits 31:5, which must be zero.
+	SignerInfoReserved = ^uint32(0x1F)
+)
+
+// SIGNING_KEY values (SIGNER_INFO bits 4:2); 2 to 6 are reserved.
+const (
+	// SigningKeyVCEK says the report is signed by the chip's VCEK.
+	SigningKeyVCEK = 0
+	// SigningKeyVLEK says the report is signed by a VLEK (a key AMD
+	// issues to a cloud provider), which this package does not support.
+	SigningKeyVLEK = 1
+	// SigningKeyNone says the report is not signed.
+	SigningKeyNone = 7
 )
 
 // Policy bits of the guest policy (report offset 0x08).
@@ -33,6 +75,22 @@ const (
 var (
 	// ErrReportFormat reports a malformed attestation report.
 	ErrReportFormat = errors.New("malformed SNP report")
+	// ErrReportVersion reports a report version outside
+	// MinReportVersion..MaxReportVersion. It comes with ErrReportFormat.
+	ErrReportVersion = errors.New("unsupported SNP report version")
+	// ErrSigningKey reports a SIGNER_INFO whose SIGNING_KEY does not name
+	// the certificate type used to verify the report (VCEK), or names no
+	// key at all. From ParseReport it comes with ErrReportFormat, from
+	// VCEK.VerifyReportSignature with ErrReportSignature.
+	ErrSigningKey = errors.New("report signing key does not match the certificate")
+	// ErrProductName reports a product name that is not a known product
+	// line with an optional stepping suffix (see ParseProduct). It comes
+	// with ErrProduct, and from ParseVCEK with ErrVCEKFormat.
+	ErrProductName = errors.New("invalid product name")
+	// ErrCriticalExtension reports a certificate with a critical extension
+	// this package does not process. It comes with ErrVCEKFormat for a VCEK
+	// and with ErrRoots for an ARK or ASK.
+	ErrCriticalExtension = errors.New("certificate has an unknown critical extension")
 	// ErrProduct reports an unknown or inconsistent product line.
 	ErrProduct = errors.New("unknown or inconsistent product line")
 	// ErrVCEKFormat reports a VCEK certificate that is malformed or lacks AMD extensions.
@@ -87,8 +145,11 @@ type Report struct {
 }
 
 // ParseReport parses a 1184-byte SNP attestation report. It checks the size,
-// the version (2 or later) and the signature algorithm; it does not verify
-// the signature (see VerifyReport).
+// the version (MinReportVersion to MaxReportVersion), the signature
+// algorithm and SIGNER_INFO (reserved bits zero, SIGNING_KEY VCEK or VLEK:
+// reserved values and "none" are rejected with ErrSigningKey); it does not
+// verify the signature (see VCEK.VerifyReportSignature, which also requires
+// SIGNING_KEY = VCEK).
 func ParseReport(b []byte) (*Report, error) {
 	if len(b) != ReportSize {
 		return nil, fmt.Errorf("%w: %d bytes, want %d", ErrReportFormat, len(b), ReportSize)
@@ -122,13 +183,26 @@ func ParseReport(b []byte) (*Report, error) {
 	r.CurrentBuild, r.CurrentMinor, r.CurrentMajor = b[0x1E8], b[0x1E9], b[0x1EA]
 	r.CommittedBuild, r.CommittedMinor, r.CommittedMajor = b[0x1EC], b[0x1ED], b[0x1EE]
 	if r.Version < MinReportVersion {
-		return nil, fmt.Errorf("%w: version %d is older than %d", ErrReportFormat, r.Version, MinReportVersion)
+		return nil, fmt.Errorf("%w: %w: version %d is older than %d", ErrReportFormat, ErrReportVersion, r.Version, MinReportVersion)
+	}
+	if r.Version > MaxReportVersion {
+		return nil, fmt.Errorf("%w: %w: version %d is newer than %d, the newest the AMD SEV-SNP ABI defines", ErrReportFormat, ErrReportVersion, r.Version, MaxReportVersion)
 	}
 	if r.Version >= 3 {
 		r.CPUIDFamily, r.CPUIDModel, r.CPUIDStepping = b[0x188], b[0x189], b[0x18A]
 	}
 	if r.SignatureAlgo != SignatureAlgoECDSAP384SHA384 {
 		return nil, fmt.Errorf("%w: signature algorithm %d, want %d (ECDSA P-384 SHA-384)", ErrReportFormat, r.SignatureAlgo, SignatureAlgoECDSAP384SHA384)
+	}
+	if r.SignerInfo&SignerInfoReserved != 0 {
+		return nil, fmt.Errorf("%w: SIGNER_INFO 0x%08x has reserved bits 31:5 set", ErrReportFormat, r.SignerInfo)
+	}
+	switch k := r.SignerKey(); k {
+	case SigningKeyVCEK, SigningKeyVLEK:
+	case SigningKeyNone:
+		return nil, fmt.Errorf("%w: %w: SIGNER_INFO says the report is not signed (SIGNING_KEY %d)", ErrReportFormat, ErrSigningKey, k)
+	default:
+		return nil, fmt.Errorf("%w: %w: SIGNER_INFO names the reserved SIGNING_KEY %d", ErrReportFormat, ErrSigningKey, k)
 	}
 	return r, nil
 }
@@ -141,6 +215,10 @@ func (r *Report) SMT() bool { return r.Policy&PolicySMT != 0 }
 
 // SignerKey returns the SIGNING_KEY field of SIGNER_INFO: 0 VCEK, 1 VLEK, 7 none.
 func (r *Report) SignerKey() uint32 { return (r.SignerInfo >> 2) & 7 }
+
+// ChipIDMasked reports whether MASK_CHIP_KEY is set: CHIP_ID is zeroed and
+// no VCEK can be bound to the report.
+func (r *Report) ChipIDMasked() bool { return r.SignerInfo&SignerInfoMaskChipKey != 0 }
 
 // ProductFromCPUID returns the product line named by the report's CPUID
 // fields (version 3 and later). ok is false for version 2 reports, which do

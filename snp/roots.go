@@ -128,7 +128,8 @@ func ParseChainPEM(data []byte) (*Chain, error) {
 	return NewChain(certs[0], certs[1])
 }
 
-// NewChain checks and returns the chain ask <- ark (see ParseChainPEM).
+// NewChain checks and returns the chain ask <- ark (see ParseChainPEM). Both
+// must pass CheckCACertificate (no unknown critical extension).
 func NewChain(ask, ark *x509.Certificate) (*Chain, error) {
 	arkCN, askCN := ark.Subject.CommonName, ask.Subject.CommonName
 	prod, ok := strings.CutPrefix(arkCN, "ARK-")
@@ -145,6 +146,9 @@ func NewChain(ask, ark *x509.Certificate) (*Chain, error) {
 	for _, c := range []*x509.Certificate{ark, ask} {
 		if _, ok := c.PublicKey.(*rsa.PublicKey); !ok {
 			return nil, fmt.Errorf("%w: %s key is not RSA", ErrRoots, c.Subject.CommonName)
+		}
+		if err := CheckCACertificate(c); err != nil {
+			return nil, err
 		}
 	}
 	if !bytes.Equal(ark.RawIssuer, ark.RawSubject) {

@@ -1,6 +1,9 @@
 package snp
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Product is an AMD EPYC product line, as named by AMD's key distribution
 // service: "Milan", "Genoa" or "Turin".
@@ -16,19 +19,43 @@ const (
 // Products lists the known product lines.
 var Products = []Product{Milan, Genoa, Turin}
 
-// ParseProduct maps a product line or a VCEK productName ("Milan-B0") to a Product.
+// ParseProduct maps a product line or a VCEK productName to a Product. It is
+// the one place where a product name becomes a product line: VCEK parsing,
+// policy files and the KDS client all use it.
+//
+// Accepted are exactly a product line ("Milan", "Genoa", "Turin") or a
+// product line followed by an AMD stepping suffix: "-", one upper-case
+// letter and one digit ("Milan-B0", "Genoa-B1", "Turin-C1"). Real VCEKs
+// carry "Milan-B0" and "Genoa" (testdata/); go-sev-guest's fake ones
+// "Milan-B0", "Genoa-B1", "Turin-B0". Case matters. Anything else, such as
+// "Milan-ZZZ-evil", "Milan-", "MilanX", "milan-B0" or " Milan", is rejected
+// with an error that matches ErrProduct and ErrProductName.
 func ParseProduct(s string) (Product, error) {
-	for i := 0; i < len(s); i++ {
-		if s[i] == '-' {
-			s = s[:i]
-			break
-		}
-	}
-	switch Product(s) {
+	line, stepping, hasStepping := strings.Cut(s, "-")
+	// A switch, not a loop over Products, which callers could change.
+	known := false
+	switch Product(line) {
 	case Milan, Genoa, Turin:
-		return Product(s), nil
+		known = true
 	}
-	return "", fmt.Errorf("%w: %q", ErrProduct, s)
+	if !known || (hasStepping && !validStepping(stepping)) {
+		return "", fmt.Errorf("%w: %w: %q is not Milan, Genoa or Turin with an optional stepping suffix such as -B0", ErrProduct, ErrProductName, truncate(s, 64))
+	}
+	return Product(line), nil
+}
+
+// validStepping reports whether s is an AMD stepping: one upper-case letter
+// then one digit ("B0", "C1").
+func validStepping(s string) bool {
+	return len(s) == 2 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= '0' && s[1] <= '9'
+}
+
+// truncate shortens attacker-chosen strings quoted in errors.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
 }
 
 // TCB is a TCB_VERSION as found in the report. Its byte layout depends on

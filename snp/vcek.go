@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/big"
+	"slices"
 	"time"
 )
 
@@ -25,6 +26,46 @@ var (
 	oidHWID        = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 3704, 1, 4}
 	oidCSPID       = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 3704, 1, 5}
 )
+
+// vcekHandled are the extensions ParseVCEK processes beyond those Go's x509
+// parser handles: a VCEK may mark these critical. AMD marks none of its
+// extensions critical (every real VCEK in testdata/ and go-sev-guest's
+// fake ones: structVersion, productName, the SPLs and hwID are all
+// non-critical), so a critical structVersion (.1.1), reserved SPL
+// (.1.3.4-.1.3.7) or any other extension is unknown and rejected.
+var vcekHandled = []asn1.ObjectIdentifier{oidProductName, oidBlSPL, oidTeeSPL, oidSnpSPL, oidUcodeSPL, oidFmcSPL, oidHWID}
+
+// checkCritical returns ErrCriticalExtension for the first critical
+// extension of c that neither Go's x509 parser nor the caller (handled)
+// processes. Go records those in UnhandledCriticalExtensions but enforces
+// them only in Certificate.Verify, which this package does not use (chains
+// are checked with CheckSignature against pinned certificates).
+func checkCritical(c *x509.Certificate, handled []asn1.ObjectIdentifier) error {
+	for _, id := range c.UnhandledCriticalExtensions {
+		if !slices.ContainsFunc(handled, id.Equal) {
+			return fmt.Errorf("%w: %s in %q", ErrCriticalExtension, id, truncate(c.Subject.CommonName, 64))
+		}
+	}
+	return nil
+}
+
+// CheckCACertificate checks an ARK or ASK beyond its signature: it has no
+// unknown critical extension (ErrCriticalExtension), and where it carries
+// basicConstraints or keyUsage they allow it to sign certificates. AMD's
+// ARKs and ASKs mark exactly basicConstraints (CA) and keyUsage
+// (keyCertSign, cRLSign) critical. Errors match ErrRoots.
+func CheckCACertificate(c *x509.Certificate) error {
+	if err := checkCritical(c, nil); err != nil {
+		return fmt.Errorf("%w: %w", ErrRoots, err)
+	}
+	if c.BasicConstraintsValid && !c.IsCA {
+		return fmt.Errorf("%w: %q is not a CA (basicConstraints)", ErrRoots, truncate(c.Subject.CommonName, 64))
+	}
+	if c.KeyUsage != 0 && c.KeyUsage&x509.KeyUsageCertSign == 0 {
+		return fmt.Errorf("%w: %q key usage does not allow signing certificates", ErrRoots, truncate(c.Subject.CommonName, 64))
+	}
+	return nil
+}
 
 // MaxVCEKSize bounds the DER accepted as a VCEK certificate.
 const MaxVCEKSize = 8192
@@ -46,8 +87,11 @@ type VCEK struct {
 }
 
 // ParseVCEK parses a DER VCEK certificate and its AMD extensions. It
-// requires an ECDSA P-384 key, a product name, a hardware id and every TCB
-// extension of the product line, and rejects VLEK certificates.
+// requires an ECDSA P-384 key, a product name that ParseProduct accepts
+// (ErrProductName), a hardware id and every TCB extension of the product
+// line, and rejects VLEK certificates (csp_id extension), certificates with
+// an unknown critical extension (ErrCriticalExtension) and a keyUsage that
+// does not allow digital signatures. Every error matches ErrVCEKFormat.
 func ParseVCEK(der []byte) (*VCEK, error) {
 	if len(der) == 0 || len(der) > MaxVCEKSize {
 		return nil, fmt.Errorf("%w: %d bytes of DER", ErrVCEKFormat, len(der))
@@ -63,6 +107,12 @@ func vcekFromCert(cert *x509.Certificate) (*VCEK, error) {
 	key, ok := cert.PublicKey.(*ecdsa.PublicKey)
 	if !ok || key.Curve != elliptic.P384() {
 		return nil, fmt.Errorf("%w: public key is not ECDSA P-384", ErrVCEKFormat)
+	}
+	if err := checkCritical(cert, vcekHandled); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrVCEKFormat, err)
+	}
+	if cert.KeyUsage != 0 && cert.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
+		return nil, fmt.Errorf("%w: key usage does not allow digital signatures", ErrVCEKFormat)
 	}
 	v := &VCEK{Cert: cert, key: key}
 	var have struct{ name, hwid, bl, tee, snp, ucode, fmc bool }
@@ -103,7 +153,7 @@ func vcekFromCert(cert *x509.Certificate) (*VCEK, error) {
 	}
 	p, err := ParseProduct(v.ProductName)
 	if err != nil {
-		return nil, fmt.Errorf("%w: productName %q", ErrVCEKFormat, v.ProductName)
+		return nil, fmt.Errorf("%w: productName: %w", ErrVCEKFormat, err)
 	}
 	v.Product = p
 	wantHWID := ChipIDSize
@@ -192,11 +242,24 @@ func (r *Roots) VerifyVCEK(v *VCEK, now time.Time) (*Chain, error) {
 
 // VerifyReportSignature checks the report's ECDSA P-384 SHA-384 signature
 // (R and S as 72-byte little-endian integers at 0x2A0 and 0x2E8) over
-// report[0:0x2A0] with the VCEK's key.
+// report[0:0x2A0] with the VCEK's key. The report's SIGNER_INFO must say
+// it was signed by a VCEK: a report naming a VLEK (or no key) is rejected
+// with ErrSigningKey (and ErrReportSignature) before the signature is
+// checked, as this package verifies no VLEK.
 func (v *VCEK) VerifyReportSignature(r *Report) error {
 	raw := r.Raw
 	if len(raw) != ReportSize {
 		return fmt.Errorf("%w: %d bytes", ErrReportFormat, len(raw))
+	}
+	if k := r.SignerKey(); k != SigningKeyVCEK {
+		name := "reserved"
+		switch k {
+		case SigningKeyVLEK:
+			name = "VLEK, which is not supported"
+		case SigningKeyNone:
+			name = "none"
+		}
+		return fmt.Errorf("%w: %w: SIGNER_INFO names signing key %d (%s), but the report is verified with a VCEK", ErrReportSignature, ErrSigningKey, k, name)
 	}
 	rInt := leInt(raw[0x2A0:0x2E8])
 	sInt := leInt(raw[0x2E8:0x330])
@@ -205,6 +268,28 @@ func (v *VCEK) VerifyReportSignature(r *Report) error {
 		return ErrReportSignature
 	}
 	return nil
+}
+
+// CheckChipID checks that the report names its chip: MASK_CHIP_KEY is clear
+// and CHIP_ID is not zero. Otherwise no VCEK can be bound to (or fetched
+// for) the report (ErrChipID).
+func (r *Report) CheckChipID() error {
+	if r.ChipIDMasked() {
+		return fmt.Errorf("%w: the report's CHIP_ID is masked (SIGNER_INFO MASK_CHIP_KEY), so it names no chip", ErrChipID)
+	}
+	if allZero(r.ChipID[:]) {
+		return fmt.Errorf("%w: the report's CHIP_ID is zero", ErrChipID)
+	}
+	return nil
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func leInt(le []byte) *big.Int {
@@ -217,8 +302,13 @@ func leInt(le []byte) *big.Int {
 
 // CheckBinding checks that the VCEK belongs to the chip and TCB of the report:
 // hwID == CHIP_ID (first 8 bytes on Turin, whose remaining chip id bytes
-// must be zero) and the VCEK's TCB == REPORTED_TCB.
+// must be zero) and the VCEK's TCB == REPORTED_TCB. A report whose chip id
+// is masked (MASK_CHIP_KEY) or zero names no chip and binds to no VCEK,
+// not even one with a zero hwID (ErrChipID).
 func (v *VCEK) CheckBinding(r *Report) error {
+	if err := r.CheckChipID(); err != nil {
+		return err
+	}
 	chip := r.ChipID[:]
 	if v.Product == Turin {
 		for _, b := range chip[8:] {

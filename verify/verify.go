@@ -224,6 +224,10 @@ func verifySNP(ctx context.Context, claims *Claims, r *snp.Report, vcekDER []byt
 		return fail(CheckProduct, err)
 	}
 	if vcekDER == nil {
+		// A masked or zero chip id names no VCEK to fetch.
+		if err := r.CheckChipID(); err != nil {
+			return fail(CheckChipID, err)
+		}
 		if vcekDER, err = fetchVCEK(ctx, r, product, haveCPUID, opts, c); err != nil {
 			return err
 		}

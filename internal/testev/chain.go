@@ -25,6 +25,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"math/big"
+	"slices"
 	"sync"
 	"time"
 
@@ -45,6 +46,8 @@ var (
 	OIDUcodeSPL    = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 3704, 1, 3, 8}
 	OIDFmcSPL      = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 3704, 1, 3, 9}
 	OIDHWID        = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 3704, 1, 4}
+	// OIDCSPID is the csp_id extension that only VLEK certificates carry.
+	OIDCSPID       = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 3704, 1, 5}
 	oidDescription = asn1.ObjectIdentifier{2, 5, 4, 13}
 )
 
@@ -196,8 +199,14 @@ func ChainPEM() []byte { return PrivateChain(snp.Milan).ChainPEM() }
 // defaults documented on each.
 type VCEKTemplate struct {
 	// ProductName is the productName extension; default "<product>-B0"
-	// ("Turin-C0" for Turin), where product is the issuing chain's.
+	// ("Turin-C0" for Turin), where product is the issuing chain's. Any
+	// string is written, including forged ones ("Milan-ZZZ-evil"); the
+	// Builder then issues under the chain of its Product.
 	ProductName string
+	// Critical lists AMD extensions (OIDProductName, OIDBlSPL, ...) to mark
+	// critical, which AMD never does; for unknown critical extensions use
+	// ExtraExtensions with Critical set.
+	Critical []asn1.ObjectIdentifier
 	// HWID is the hwID extension, stored raw as AMD does (64 bytes; 8 on Turin).
 	HWID []byte
 	// TCB holds blSPL, teeSPL, snpSPL, ucodeSPL and (Turin) fmcSPL.
@@ -266,6 +275,9 @@ func (c *Chain) IssueVCEK(t VCEKTemplate) ([]byte, error) {
 		exts = append(exts, pkix.Extension{Id: OIDFmcSPL, Value: integer(t.TCB.FMC)})
 	}
 	exts = append(exts, pkix.Extension{Id: OIDHWID, Value: append([]byte(nil), t.HWID...)})
+	for i := range exts {
+		exts[i].Critical = slices.ContainsFunc(t.Critical, exts[i].Id.Equal)
+	}
 	exts = append(exts, t.ExtraExtensions...)
 	tmpl := &x509.Certificate{
 		SerialNumber:       big.NewInt(0),

@@ -1,0 +1,356 @@
+package snp_test
+
+import (
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"encoding/binary"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd/fakekeys"
+	"github.com/snp-vtpm/snp-vtpm/internal/testev"
+	"github.com/snp-vtpm/snp-vtpm/snp"
+)
+
+func TestParseProductStrict(t *testing.T) {
+	good := map[string]snp.Product{
+		"Milan": snp.Milan, "Genoa": snp.Genoa, "Turin": snp.Turin,
+		"Milan-B0": snp.Milan, "Milan-B1": snp.Milan, "Genoa-B1": snp.Genoa, "Genoa-B2": snp.Genoa,
+		"Turin-B0": snp.Turin, "Turin-C1": snp.Turin, "Milan-A0": snp.Milan, "Genoa-Z9": snp.Genoa,
+	}
+	for in, want := range good {
+		got, err := snp.ParseProduct(in)
+		if err != nil || got != want {
+			t.Errorf("ParseProduct(%q) = %q, %v; want %s", in, got, err, want)
+		}
+	}
+	for _, in := range []string{
+		"", "-", "Milan-", "MilanX", "Milan-ZZZ-evil", "milan", "milan-B0", "MILAN", "Milan-b0",
+		"Milan-B", "Milan-0B", "Milan-B00", "Milan-BB", "Milan-00", "Milan B0", "Milan-B0 ", " Milan",
+		"Milan\x00", "Milan-B0\x00", "Milan-B\u0660", "Milan-\u00c90", "Milan-B0-B0", "Milan--B0",
+		"Naples", "Rome-B0", "Bergamo", "ARK-Milan", "SEV-Milan", "Genoa-", "Turin-c1",
+		strings.Repeat("Milan", 1000),
+	} {
+		p, err := snp.ParseProduct(in)
+		if err == nil {
+			t.Errorf("ParseProduct(%q) = %q, want an error", in, p)
+			continue
+		}
+		if !errors.Is(err, snp.ErrProduct) || !errors.Is(err, snp.ErrProductName) {
+			t.Errorf("ParseProduct(%q) err = %v, want ErrProduct and ErrProductName", in, err)
+		}
+		if len(err.Error()) > 300 {
+			t.Errorf("ParseProduct error of %d bytes quotes the whole input", len(err.Error()))
+		}
+	}
+}
+
+func FuzzParseProduct(f *testing.F) {
+	for _, s := range []string{"Milan", "Milan-B0", "Genoa", "Turin-C1", "Milan-ZZZ-evil", "milan-B0", "Milan-"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := snp.ParseProduct(s)
+		if err != nil {
+			if !errors.Is(err, snp.ErrProductName) {
+				t.Fatalf("untyped error %v", err)
+			}
+			return
+		}
+		// Whatever is accepted is a product line, or one plus "-" letter digit.
+		if string(p) != s {
+			rest, ok := strings.CutPrefix(s, string(p)+"-")
+			if !ok || len(rest) != 2 || rest[0] < 'A' || rest[0] > 'Z' || rest[1] < '0' || rest[1] > '9' {
+				t.Fatalf("ParseProduct(%q) accepted as %s", s, p)
+			}
+		}
+	})
+}
+
+// issue returns a VCEK issued by the private Milan chain.
+func issue(t testing.TB, tmpl testev.VCEKTemplate) []byte {
+	t.Helper()
+	if tmpl.HWID == nil {
+		id := testev.DefaultChipID(snp.Milan)
+		tmpl.HWID = id[:]
+	}
+	if tmpl.TCB == (snp.TCBParts{}) {
+		tmpl.TCB = testev.DefaultTCB(snp.Milan)
+	}
+	der, err := testev.PrivateChain(snp.Milan).IssueVCEK(tmpl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
+}
+
+func TestParseVCEKCriticalExtensions(t *testing.T) {
+	null := []byte{5, 0}
+	tests := []struct {
+		name string
+		tmpl testev.VCEKTemplate
+		want error // nil: accepted
+	}{
+		{"no critical extension", testev.VCEKTemplate{}, nil},
+		{"processed AMD extensions critical", testev.VCEKTemplate{Critical: []asn1.ObjectIdentifier{testev.OIDProductName, testev.OIDHWID, testev.OIDBlSPL, testev.OIDTeeSPL, testev.OIDSnpSPL, testev.OIDUcodeSPL}}, nil},
+		{"unknown non-critical", testev.VCEKTemplate{ExtraExtensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 2, 3}, Value: null}}}, nil},
+		{"unknown critical", testev.VCEKTemplate{ExtraExtensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 2, 3}, Critical: true, Value: null}}}, snp.ErrCriticalExtension},
+		{"unknown AMD critical", testev.VCEKTemplate{ExtraExtensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 3704, 1, 7}, Critical: true, Value: null}}}, snp.ErrCriticalExtension},
+		{"critical structVersion", testev.VCEKTemplate{ExtraExtensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 3704, 1, 1}, Critical: true, Value: []byte{2, 1, 0}}}}, snp.ErrCriticalExtension},
+		{"forged product name", testev.VCEKTemplate{ProductName: "Milan-ZZZ-evil"}, snp.ErrProductName},
+		{"lower-case product name", testev.VCEKTemplate{ProductName: "milan-B0"}, snp.ErrProductName},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			v, err := snp.ParseVCEK(issue(t, tc.tmpl))
+			if tc.want == nil {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := testev.Roots().VerifyVCEK(v, time.Now()); err != nil {
+					t.Fatalf("chain: %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, tc.want) || !errors.Is(err, snp.ErrVCEKFormat) {
+				t.Fatalf("err = %v, want %v and ErrVCEKFormat", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestRealCertificatesNoCriticalAMDExtension documents what the real AMD
+// certificates in testdata/ carry: no VCEK marks an extension critical, and
+// the ARK/ASK/ASVK mark only basicConstraints and keyUsage critical.
+func TestRealCertificatesNoCriticalAMDExtension(t *testing.T) {
+	files := []string{
+		"trustee-az-vtpm/az-snp-vtpm/vcek.pem", "trustee-az-vtpm/az-snp-vtpm/vcek-genoa.pem",
+		"trustee-az-vtpm/amd-vendor-certs/milan_ask_ark_asvk.pem", "trustee-az-vtpm/amd-vendor-certs/genoa_ask_ark_asvk.pem",
+		"trustee-az-vtpm/amd-vendor-certs/turin_ask_ark_asvk.pem", "azure-cvm-tooling/certs.pem",
+	}
+	seen := 0
+	for _, f := range files {
+		b, err := os.ReadFile("../testdata/" + f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for {
+			var blk *pem.Block
+			if blk, b = pem.Decode(b); blk == nil {
+				break
+			}
+			c, err := x509.ParseCertificate(blk.Bytes)
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen++
+			for _, e := range c.Extensions {
+				if !e.Critical {
+					continue
+				}
+				if c.Subject.CommonName == "SEV-VCEK" || (!e.Id.Equal(asn1.ObjectIdentifier{2, 5, 29, 19}) && !e.Id.Equal(asn1.ObjectIdentifier{2, 5, 29, 15})) {
+					t.Errorf("%s: %s marks %s critical", f, c.Subject.CommonName, e.Id)
+				}
+			}
+			if c.Subject.CommonName == "SEV-VCEK" {
+				if _, err := snp.ParseVCEK(c.Raw); err != nil {
+					t.Errorf("%s: %v", f, err)
+				}
+			} else if err := snp.CheckCACertificate(c); err != nil {
+				t.Errorf("%s: %s: %v", f, c.Subject.CommonName, err)
+			}
+		}
+	}
+	if seen < 12 {
+		t.Errorf("only %d certificates read", seen)
+	}
+}
+
+// askPEM builds a chain PEM whose ASK (signed by the private ARK) is
+// adjusted by mod.
+func askPEM(t *testing.T, mod func(*x509.Certificate)) []byte {
+	t.Helper()
+	c := testev.PrivateChain(snp.Milan)
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(3),
+		Subject:               c.ASK.Subject,
+		NotBefore:             c.ASK.NotBefore,
+		NotAfter:              c.ASK.NotAfter,
+		SignatureAlgorithm:    x509.SHA384WithRSAPSS,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	mod(tmpl)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.ARK, &fakekeys.ASKKey().PublicKey, fakekeys.ARKKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.ARK.Raw})...)
+}
+
+func TestParseChainPEMCritical(t *testing.T) {
+	tests := []struct {
+		name string
+		mod  func(*x509.Certificate)
+		want error
+	}{
+		{"as issued", func(*x509.Certificate) {}, nil},
+		{"unknown critical extension", func(c *x509.Certificate) {
+			c.ExtraExtensions = []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 2, 3, 4}, Critical: true, Value: []byte{5, 0}}}
+		}, snp.ErrCriticalExtension},
+		{"unknown non-critical extension", func(c *x509.Certificate) {
+			c.ExtraExtensions = []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 2, 3, 4}, Value: []byte{5, 0}}}
+		}, nil},
+		{"not a CA", func(c *x509.Certificate) { c.IsCA = false }, snp.ErrRoots},
+		{"key usage without certSign", func(c *x509.Certificate) { c.KeyUsage = x509.KeyUsageDigitalSignature }, snp.ErrRoots},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := snp.ParseChainPEM(askPEM(t, tc.mod))
+			if tc.want == nil {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if !errors.Is(err, tc.want) || !errors.Is(err, snp.ErrRoots) {
+				t.Fatalf("err = %v, want %v and ErrRoots", err, tc.want)
+			}
+		})
+	}
+}
+
+// signed builds a report signed by the private Milan VCEK key after mod.
+func signed(t *testing.T, b testev.Builder) (*snp.Report, *snp.VCEK, error) {
+	t.Helper()
+	ev := b.MustBuild()
+	v, err := snp.ParseVCEK(ev.VCEKDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := snp.ParseReport(ev.Report)
+	return r, v, err
+}
+
+func TestReportVersionBounds(t *testing.T) {
+	for _, v := range []uint32{0, 1, 2, 3, 4, 5, 6, 7, 255, 0x10000, 0x7FFFFFFF, 0xFFFFFFFF} {
+		t.Run(fmt.Sprint(v), func(t *testing.T) {
+			_, _, err := signed(t, testev.Builder{MutateReport: func(r []byte) { binary.LittleEndian.PutUint32(r, v) }})
+			ok := v >= snp.MinReportVersion && v <= snp.MaxReportVersion
+			if ok && err != nil {
+				t.Fatalf("version %d rejected: %v", v, err)
+			}
+			if !ok && (!errors.Is(err, snp.ErrReportVersion) || !errors.Is(err, snp.ErrReportFormat)) {
+				t.Fatalf("version %d: err = %v, want ErrReportVersion and ErrReportFormat", v, err)
+			}
+		})
+	}
+}
+
+// TestSignerInfo walks every value of SIGNER_INFO's defined bits 4:0 plus
+// reserved bits: only SIGNING_KEY VCEK passes both parsing and the
+// signature check; the mask bit never lets the chip id bind.
+func TestSignerInfo(t *testing.T) {
+	for info := uint32(0); info < 32; info++ {
+		t.Run(fmt.Sprintf("%#x", info), func(t *testing.T) {
+			r, v, err := signed(t, testev.Builder{MutateReport: func(r []byte) { binary.LittleEndian.PutUint32(r[0x48:], info) }})
+			key := info >> 2
+			switch {
+			case key >= 2:
+				if !errors.Is(err, snp.ErrSigningKey) || !errors.Is(err, snp.ErrReportFormat) {
+					t.Fatalf("signing key %d: err = %v", key, err)
+				}
+				return
+			case err != nil:
+				t.Fatal(err)
+			}
+			err = v.VerifyReportSignature(r)
+			if key == snp.SigningKeyVLEK {
+				if !errors.Is(err, snp.ErrSigningKey) || !errors.Is(err, snp.ErrReportSignature) {
+					t.Fatalf("VLEK report verified with a VCEK: err = %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = v.CheckBinding(r)
+			if masked := info&snp.SignerInfoMaskChipKey != 0; masked != (err != nil) || (masked && !errors.Is(err, snp.ErrChipID)) {
+				t.Fatalf("masked %v: binding err = %v", masked, err)
+			}
+		})
+	}
+	for _, bit := range []uint{5, 6, 15, 24, 31} {
+		_, _, err := signed(t, testev.Builder{MutateReport: func(r []byte) { binary.LittleEndian.PutUint32(r[0x48:], 1<<bit) }})
+		if !errors.Is(err, snp.ErrReportFormat) {
+			t.Errorf("reserved bit %d: err = %v", bit, err)
+		}
+	}
+}
+
+func TestZeroChipNeverBinds(t *testing.T) {
+	zero := [64]byte{}
+	for _, p := range snp.Products {
+		for _, info := range []uint32{0, snp.SignerInfoMaskChipKey} {
+			r, v, err := signed(t, testev.Builder{Product: p, ChipID: &zero, MutateReport: func(r []byte) { binary.LittleEndian.PutUint32(r[0x48:], info) }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := v.VerifyReportSignature(r); err != nil {
+				t.Fatal(err)
+			}
+			if err := v.CheckBinding(r); !errors.Is(err, snp.ErrChipID) {
+				t.Errorf("%s signer info %#x: zero chip id bound to a zero hwID: %v", p, info, err)
+			}
+		}
+	}
+}
+
+// FuzzParseVCEKExtensions mutates issued VCEKs (forged names, critical
+// extensions) and checks what ParseVCEK accepts: a strict product name, no
+// critical extension beyond those it processes, a hwID of the product's size.
+func FuzzParseVCEKExtensions(f *testing.F) {
+	for _, tmpl := range []testev.VCEKTemplate{
+		{},
+		{ProductName: "Milan-ZZZ-evil"},
+		{Critical: []asn1.ObjectIdentifier{testev.OIDProductName}},
+		{ExtraExtensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 2, 3}, Critical: true, Value: []byte{5, 0}}}},
+	} {
+		f.Add(issue(f, tmpl))
+	}
+	processed := []asn1.ObjectIdentifier{testev.OIDProductName, testev.OIDBlSPL, testev.OIDTeeSPL, testev.OIDSnpSPL, testev.OIDUcodeSPL, testev.OIDFmcSPL, testev.OIDHWID}
+	f.Fuzz(func(t *testing.T, der []byte) {
+		v, err := snp.ParseVCEK(der)
+		if err != nil {
+			if !errors.Is(err, snp.ErrVCEKFormat) {
+				t.Fatalf("untyped error: %v", err)
+			}
+			return
+		}
+		if p, err := snp.ParseProduct(v.ProductName); err != nil || p != v.Product {
+			t.Fatalf("accepted productName %q as %s", v.ProductName, v.Product)
+		}
+		for _, id := range v.Cert.UnhandledCriticalExtensions {
+			known := false
+			for _, p := range processed {
+				known = known || id.Equal(p)
+			}
+			if !known {
+				t.Fatalf("accepted critical extension %s", id)
+			}
+		}
+		if want := map[bool]int{true: 8, false: 64}[v.Product == snp.Turin]; len(v.HWID) != want {
+			t.Fatalf("hwID of %d bytes for %s", len(v.HWID), v.Product)
+		}
+	})
+}

@@ -1,0 +1,297 @@
+package verify_test
+
+import (
+	"context"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/snp-vtpm/snp-vtpm/internal/testev"
+	"github.com/snp-vtpm/snp-vtpm/snp"
+	"github.com/snp-vtpm/snp-vtpm/verify"
+)
+
+// keyUsageExt is a keyUsage extension (critical, as RFC 5280 asks) whose
+// bit string has the bits of ku (bit 0 = digitalSignature).
+func keyUsageExt(t testing.TB, bits ...int) pkix.Extension {
+	t.Helper()
+	var b byte
+	for _, i := range bits {
+		b |= 0x80 >> i
+	}
+	der, err := asn1.Marshal(asn1.BitString{Bytes: []byte{b}, BitLength: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pkix.Extension{Id: asn1.ObjectIdentifier{2, 5, 29, 15}, Critical: true, Value: der}
+}
+
+// TestForgedVCEKCriticalExtension: a VCEK with a critical extension the
+// verifier does not process is rejected (vcek-format) whatever the OID and
+// product line; AMD's own extensions that the verifier does process may be
+// critical, and non-critical unknown extensions are ignored.
+func TestForgedVCEKCriticalExtension(t *testing.T) {
+	null := []byte{5, 0}
+	crit := func(oid asn1.ObjectIdentifier) []pkix.Extension {
+		return []pkix.Extension{{Id: oid, Critical: true, Value: null}}
+	}
+	var cases []synthCase
+	for _, p := range snp.Products {
+		for _, oid := range []asn1.ObjectIdentifier{
+			{1, 2, 3, 4},
+			{1, 3, 6, 1, 4, 1, 3704, 1, 99},   // an unknown AMD extension
+			{1, 3, 6, 1, 4, 1, 3704, 1, 1},    // structVersion: AMD's, not processed
+			{1, 3, 6, 1, 4, 1, 3704, 1, 3, 4}, // a reserved SPL
+			{1, 3, 6, 1, 4, 1, 3704, 1, 6},    // past csp_id
+			{2, 5, 29, 54},                    // inhibitAnyPolicy: Go does not process it
+		} {
+			cases = append(cases, synthCase{
+				name: fmt.Sprintf("%s critical %s", p, oid),
+				b:    testev.Builder{Product: p, VCEK: testev.VCEKTemplate{ExtraExtensions: crit(oid)}},
+				want: verify.CheckVCEKFormat,
+			})
+		}
+		cases = append(cases,
+			synthCase{
+				name: string(p) + " processed AMD extensions marked critical",
+				b: testev.Builder{Product: p, VCEK: testev.VCEKTemplate{Critical: []asn1.ObjectIdentifier{
+					testev.OIDProductName, testev.OIDBlSPL, testev.OIDTeeSPL, testev.OIDSnpSPL,
+					testev.OIDUcodeSPL, testev.OIDFmcSPL, testev.OIDHWID,
+				}}},
+			},
+			synthCase{
+				name: string(p) + " unknown non-critical extension",
+				b:    testev.Builder{Product: p, VCEK: testev.VCEKTemplate{ExtraExtensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 2, 3, 4}, Value: null}}}},
+			},
+		)
+	}
+	cases = append(cases,
+		synthCase{
+			name: "two unknown critical extensions",
+			b: testev.Builder{VCEK: testev.VCEKTemplate{ExtraExtensions: append(crit(asn1.ObjectIdentifier{1, 2, 3}),
+				crit(asn1.ObjectIdentifier{1, 2, 4})...)}},
+			want: verify.CheckVCEKFormat,
+		},
+		synthCase{
+			name: "keyUsage without digitalSignature",
+			b:    testev.Builder{VCEK: testev.VCEKTemplate{ExtraExtensions: []pkix.Extension{keyUsageExt(t, 5)}}},
+			want: verify.CheckVCEKFormat,
+		},
+		synthCase{
+			name: "keyUsage with digitalSignature",
+			b:    testev.Builder{VCEK: testev.VCEKTemplate{ExtraExtensions: []pkix.Extension{keyUsageExt(t, 0)}}},
+		},
+		synthCase{
+			name: "VLEK (csp_id extension)",
+			b:    testev.Builder{VCEK: testev.VCEKTemplate{ExtraExtensions: []pkix.Extension{{Id: testev.OIDCSPID, Value: []byte{0x16, 1, 'x'}}}}},
+			want: verify.CheckVCEKFormat,
+		},
+	)
+	runSynth(t, cases)
+}
+
+// TestForgedVCEKProductName: productName must be exactly a product line
+// with an optional "-" letter digit stepping; any other string, even one
+// starting with a product line, is rejected (vcek-format), and what real
+// VCEKs carry ("Milan-B0", "Genoa") keeps verifying.
+func TestForgedVCEKProductName(t *testing.T) {
+	var cases []synthCase
+	for _, name := range []string{
+		"Milan-ZZZ-evil", "Milan-", "MilanX", "milan-B0", "milan", "MILAN-B0", "Milan-b0",
+		"Milan-B", "Milan-0B", "Milan-B00", "Milan-BB", "Milan B0", "Milan-B0 ", " Milan-B0",
+		"Milan-B0-B0", "Milan--B0", "Milan\x00", "Milan-B0\x00",
+		"ARK-Milan", "SEV-Milan", "Naples-B0", "Genoa-ZZZ-evil", "Turin-", "-B0", "X",
+	} {
+		cases = append(cases, synthCase{
+			name: fmt.Sprintf("%q", name),
+			b:    testev.Builder{VCEK: testev.VCEKTemplate{ProductName: name}},
+			want: verify.CheckVCEKFormat,
+		})
+	}
+	for _, ok := range []struct {
+		p    snp.Product
+		name string
+	}{
+		{snp.Milan, "Milan-B0"}, {snp.Milan, "Milan-B1"}, {snp.Milan, "Milan"},
+		{snp.Genoa, "Genoa"}, {snp.Genoa, "Genoa-B1"}, {snp.Genoa, "Genoa-B2"},
+		{snp.Turin, "Turin-C1"}, {snp.Turin, "Turin-B0"}, {snp.Turin, "Turin"},
+	} {
+		cases = append(cases, synthCase{
+			name: ok.name + " verifies",
+			b:    testev.Builder{Product: ok.p, VCEK: testev.VCEKTemplate{ProductName: ok.name}},
+			check: func(t *testing.T, c *verify.Claims, _ *testev.Evidence) {
+				if c.Product != string(ok.p) {
+					t.Errorf("product %q, want %s", c.Product, ok.p)
+				}
+			},
+		})
+	}
+	runSynth(t, cases)
+}
+
+// setSignerInfo returns a MutateReport that writes SIGNER_INFO.
+func setSignerInfo(v uint32) func([]byte) {
+	return func(r []byte) { binary.LittleEndian.PutUint32(r[0x48:], v) }
+}
+
+// setVersion returns a MutateReport that writes the report version.
+func setVersion(v uint32) func([]byte) {
+	return func(r []byte) { binary.LittleEndian.PutUint32(r[0x00:], v) }
+}
+
+// TestForgedSignerInfo: a report verified with a VCEK must say SIGNING_KEY
+// = VCEK; VLEK, none and the reserved values are rejected, as are reserved
+// bits. A masked (MASK_CHIP_KEY) or zero chip id never binds, not even to a
+// VCEK with a zero hwID. Every report here carries a valid VCEK signature.
+func TestForgedSignerInfo(t *testing.T) {
+	zero := [64]byte{}
+	var cases []synthCase
+	for _, p := range snp.Products {
+		cases = append(cases,
+			synthCase{name: string(p) + " VLEK", b: testev.Builder{Product: p, MutateReport: setSignerInfo(snp.SigningKeyVLEK << 2)}, want: verify.CheckReportSignature},
+			synthCase{name: string(p) + " VLEK on a version 2 report", b: testev.Builder{Product: p, ReportVersion: 2, MutateReport: setSignerInfo(snp.SigningKeyVLEK << 2)}, want: verify.CheckReportSignature},
+			synthCase{name: string(p) + " none", b: testev.Builder{Product: p, MutateReport: setSignerInfo(snp.SigningKeyNone << 2)}, want: verify.CheckReportFormat},
+			synthCase{name: string(p) + " masked zero chip, zero hwID", b: testev.Builder{Product: p, ChipID: &zero, MutateReport: setSignerInfo(snp.SignerInfoMaskChipKey)}, want: verify.CheckChipID},
+			synthCase{name: string(p) + " zero chip, zero hwID", b: testev.Builder{Product: p, ChipID: &zero}, want: verify.CheckChipID},
+			synthCase{name: string(p) + " mask bit with the real chip id", b: testev.Builder{Product: p, MutateReport: setSignerInfo(snp.SignerInfoMaskChipKey)}, want: verify.CheckChipID},
+		)
+	}
+	for k := uint32(2); k <= 6; k++ {
+		cases = append(cases, synthCase{name: fmt.Sprintf("reserved signing key %d", k), b: testev.Builder{MutateReport: setSignerInfo(k << 2)}, want: verify.CheckReportFormat})
+	}
+	for _, bit := range []uint{5, 8, 16, 31} {
+		cases = append(cases, synthCase{name: fmt.Sprintf("reserved bit %d", bit), b: testev.Builder{MutateReport: setSignerInfo(1 << bit)}, want: verify.CheckReportFormat})
+	}
+	cases = append(cases,
+		synthCase{name: "VLEK and mask", b: testev.Builder{MutateReport: setSignerInfo(snp.SigningKeyVLEK<<2 | snp.SignerInfoMaskChipKey)}, want: verify.CheckReportSignature},
+		synthCase{name: "all ones", b: testev.Builder{MutateReport: setSignerInfo(0xFFFFFFFF)}, want: verify.CheckReportFormat},
+		synthCase{name: "VCEK verifies", b: testev.Builder{MutateReport: setSignerInfo(snp.SigningKeyVCEK)}},
+	)
+	runSynth(t, cases)
+}
+
+// TestForgedReportVersion: versions outside 2..5 (the AMD ABI's newest is
+// 5) are rejected as snp-report-format, signed or not; 2 to 5 verify.
+func TestForgedReportVersion(t *testing.T) {
+	var cases []synthCase
+	for _, v := range []uint32{0, 1, 6, 7, 0x100, 0x80000000, 0xFFFFFFFF} {
+		cases = append(cases, synthCase{
+			name: fmt.Sprintf("version %#x", v),
+			b:    testev.Builder{MutateReport: setVersion(v)},
+			want: verify.CheckReportFormat,
+		})
+	}
+	for _, v := range []uint32{2, 3, 4, 5} {
+		cases = append(cases, synthCase{name: fmt.Sprintf("version %d verifies", v), b: testev.Builder{ReportVersion: v}})
+	}
+	runSynth(t, cases)
+}
+
+// TestForgedBareReport: the bare-report path (verify.Report) applies the
+// same rules.
+func TestForgedBareReport(t *testing.T) {
+	zero := [64]byte{}
+	tests := []struct {
+		name string
+		b    testev.Builder
+		want verify.Check
+	}{
+		{"defaults verify", testev.Builder{}, ""},
+		{"version 0xffffffff", testev.Builder{MutateReport: setVersion(0xFFFFFFFF)}, verify.CheckReportFormat},
+		{"VLEK", testev.Builder{MutateReport: setSignerInfo(snp.SigningKeyVLEK << 2)}, verify.CheckReportSignature},
+		{"masked chip", testev.Builder{ChipID: &zero, MutateReport: setSignerInfo(snp.SignerInfoMaskChipKey)}, verify.CheckChipID},
+		{"forged product name", testev.Builder{VCEK: testev.VCEKTemplate{ProductName: "Milan-ZZZ-evil"}}, verify.CheckVCEKFormat},
+		{"critical extension", testev.Builder{VCEK: testev.VCEKTemplate{ExtraExtensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 2, 3}, Critical: true, Value: []byte{5, 0}}}}}, verify.CheckVCEKFormat},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ev := tc.b.MustBuild()
+			claims, err := verify.Report(context.Background(), ev.Report, ev.VCEKDER, &verify.Options{Roots: testev.Roots()})
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("rejected: %v", err)
+				}
+				return
+			}
+			wantCheck(t, err, tc.want)
+			if claims != nil {
+				t.Error("claims returned with an error")
+			}
+		})
+	}
+}
+
+// TestForgedErrorsTyped: the rejections carry the snp sentinels.
+func TestForgedErrorsTyped(t *testing.T) {
+	tests := []struct {
+		name string
+		b    testev.Builder
+		want error
+	}{
+		{"critical extension", testev.Builder{VCEK: testev.VCEKTemplate{ExtraExtensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 2, 3}, Critical: true, Value: []byte{5, 0}}}}}, snp.ErrCriticalExtension},
+		{"product name", testev.Builder{VCEK: testev.VCEKTemplate{ProductName: "Milan-ZZZ-evil"}}, snp.ErrProductName},
+		{"VLEK", testev.Builder{MutateReport: setSignerInfo(snp.SigningKeyVLEK << 2)}, snp.ErrSigningKey},
+		{"none", testev.Builder{MutateReport: setSignerInfo(snp.SigningKeyNone << 2)}, snp.ErrSigningKey},
+		{"version", testev.Builder{MutateReport: setVersion(6)}, snp.ErrReportVersion},
+		{"masked chip", testev.Builder{MutateReport: setSignerInfo(snp.SignerInfoMaskChipKey)}, snp.ErrChipID},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ev := tc.b.MustBuild()
+			_, err := verify.Evidence(context.Background(), ev.JSON, ev.Nonce, &verify.Options{Roots: testev.Roots()})
+			if !errors.Is(err, tc.want) || !errors.Is(err, verify.ErrRejected) {
+				t.Fatalf("err = %v, want %v and ErrRejected", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestPolicyProductNameStrict: policy `products` go through the same strict
+// snp.ParseProduct as VCEKs, and the error names the field.
+func TestPolicyProductNameStrict(t *testing.T) {
+	for _, name := range []string{"Milan-ZZZ-evil", "Milan-", "MilanX", "milan-B0", "Genoa-b1", "Turin-C10"} {
+		_, err := verify.ParsePolicy([]byte(`{"products":["` + name + `"]}`))
+		if err == nil || !errors.Is(err, snp.ErrProductName) || !strings.Contains(err.Error(), "products") {
+			t.Errorf("products [%q]: err = %v, want an error naming products", name, err)
+		}
+	}
+	for _, name := range []string{"Milan", "Milan-B0", "Genoa", "Turin-C1"} {
+		if _, err := verify.ParsePolicy([]byte(`{"products":["` + name + `"]}`)); err != nil {
+			t.Errorf("products [%q]: %v", name, err)
+		}
+	}
+}
+
+// TestMaskedChipNotFetched: evidence without a VCEK whose report masks its
+// chip id (or carries a zero one) is rejected by vcek-chip-id before any
+// certificate source is asked.
+func TestMaskedChipNotFetched(t *testing.T) {
+	zero := [64]byte{}
+	for _, tc := range []struct {
+		name string
+		b    testev.Builder
+	}{
+		{"masked", testev.Builder{OmitVCEK: true, ChipID: &zero, MutateReport: setSignerInfo(snp.SignerInfoMaskChipKey)}},
+		{"mask bit, chip id present", testev.Builder{OmitVCEK: true, MutateReport: setSignerInfo(snp.SignerInfoMaskChipKey)}},
+		{"zero chip id", testev.Builder{OmitVCEK: true, ChipID: &zero}},
+		{"zero Turin chip id", testev.Builder{Product: snp.Turin, OmitVCEK: true, ChipID: &zero}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ev := tc.b.MustBuild()
+			calls := 0
+			opts := &verify.Options{Roots: testev.Roots(), VCEKGetter: verify.VCEKGetterFunc(func(ctx context.Context, r verify.VCEKRequest) ([]byte, error) {
+				calls++
+				return ev.VCEKDER, nil
+			})}
+			_, err := verify.Evidence(context.Background(), ev.JSON, ev.Nonce, opts)
+			wantCheck(t, err, verify.CheckChipID)
+			if calls != 0 {
+				t.Errorf("certificate source asked %d times", calls)
+			}
+		})
+	}
+}
