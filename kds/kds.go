@@ -341,7 +341,9 @@ type loaded struct {
 // remembered nor shared with another caller.
 type validatorError struct{ err error }
 
-func (e *validatorError) Error() string { return "kds: VCEK rejected by the validator: " + e.err.Error() }
+func (e *validatorError) Error() string {
+	return "kds: VCEK rejected by the validator: " + e.err.Error()
+}
 
 func (e *validatorError) Unwrap() error { return e.err }
 
