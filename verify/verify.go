@@ -379,7 +379,9 @@ func verifyVCEK(der []byte, roots *snp.Roots, now time.Time, p *pending) (*snp.V
 		}
 		return nil, nil, fail(CheckVCEKChain, err)
 	}
-	p.addVCEK(der, &vcekEntry{roots: roots, vcek: v, chain: chain})
+	if p != nil && p.c != nil {
+		p.addVCEK(der, &vcekEntry{roots: roots, vcek: v, chain: chain})
+	}
 	return v, chain, nil
 }
 
