@@ -97,8 +97,12 @@ func TestChallengeLimits(t *testing.T) {
 					}
 				}
 			}
-			// Expired challenges are reclaimed: every client may ask again.
+			// Expired challenges are reclaimed, with their clients' counts:
+			// every client may ask again.
 			clock.Advance(cfg.ChallengeTTL + DefaultChallengeTTL)
+			if s.challenges.evict(); s.challenges.clients() != 0 {
+				t.Fatalf("%d clients tracked after every challenge expired", s.challenges.clients())
+			}
 			for i, r := range tc.reqs {
 				if w := challengeFrom(h, r.remote, r.xff); w.Code != 200 && i < cfg.MaxChallenges {
 					t.Fatalf("after expiry, request %d: %d %s", i, w.Code, w.Body)
@@ -145,6 +149,9 @@ func TestChallengeFloodFromOneClient(t *testing.T) {
 	}
 	if got := s.challenges.len(); got != DefaultMaxClientChallenges {
 		t.Errorf("outstanding %d, want %d", got, DefaultMaxClientChallenges)
+	}
+	if got := s.challenges.clients(); got != 1 {
+		t.Errorf("clients tracked %d, want 1", got)
 	}
 	// 64 challenges are a few KiB; allow for the runtime's own noise.
 	if growth > 256<<10 {
