@@ -89,9 +89,16 @@ func (c *Client) get(ctx context.Context, url, what string, limit int64) ([]byte
 	}
 	log := c.logger().With("what", what, "url", url)
 	maxRetries := c.maxRetries()
+	var lastErr error
 	for attempt := 0; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("kds: GET %s: %w", url, err)
+		}
+		if err := c.allowUpstream(what); err != nil {
+			if lastErr != nil {
+				return nil, fmt.Errorf("kds: %s: %w; retry not sent: %w", what, lastErr, err)
+			}
+			return nil, err
 		}
 		start := time.Now()
 		c.stats.fetches.Add(1)
@@ -107,6 +114,7 @@ func (c *Client) get(ctx context.Context, url, what string, limit int64) ([]byte
 		if !r.retryable {
 			return nil, r.err
 		}
+		lastErr = r.err
 		if attempt >= maxRetries {
 			return nil, fmt.Errorf("kds: giving up on %s after %d attempts: %w", what, attempt+1, r.err)
 		}

@@ -49,6 +49,14 @@ const (
 	DefaultMaxRetryAfter = 2 * time.Minute
 	// DefaultMemoryCacheSize is the number of VCEKs kept in memory.
 	DefaultMemoryCacheSize = 256
+	// DefaultNegativeTTL is how long a VCEK that KDS does not have (404, an
+	// unknown chip) or answers with something invalid is not asked for again.
+	DefaultNegativeTTL = 30 * time.Second
+	// DefaultTransientNegativeTTL is how long a VCEK whose fetch failed on the
+	// way (network error, 408, 429, 5xx, after the retries) is not asked for again.
+	DefaultTransientNegativeTTL = 5 * time.Second
+	// DefaultNegativeCacheSize is the number of failed fetches remembered.
+	DefaultNegativeCacheSize = 4096
 )
 
 // Response body limits.
@@ -91,6 +99,23 @@ type Client struct {
 	MaxRetryAfter time.Duration
 	// MemoryCacheSize bounds the number of VCEKs kept in memory; 0 means DefaultMemoryCacheSize.
 	MemoryCacheSize int
+	// NegativeTTL is how long a failed VCEK fetch that says something about the
+	// certificate (KDS answered 404 or another final 4xx, or served something that is
+	// not the requested VCEK) is remembered: calls for the same VCEK within it fail at
+	// once, without a request, with an error that wraps the first one (see
+	// RecentFailureError). 0 means DefaultNegativeTTL, negative turns it off.
+	NegativeTTL time.Duration
+	// TransientNegativeTTL is NegativeTTL for failures on the way to KDS (network
+	// errors, 408, 429, 5xx, after the retries). 0 means DefaultTransientNegativeTTL,
+	// negative turns it off. A refusal of the Limiter, a cancelled context and a
+	// rejection by the caller's Validate are never remembered.
+	TransientNegativeTTL time.Duration
+	// NegativeCacheSize bounds the failures remembered; 0 means DefaultNegativeCacheSize.
+	NegativeCacheSize int
+	// Limiter, when non-nil, bounds the requests sent upstream (KDS and IMDS, retries
+	// included): a request it refuses is not sent and the call fails at once with an
+	// error matching ErrUpstreamLimited (a *LimitedError saying how long to wait).
+	Limiter *RateLimiter
 	// ARK returns the pinned AMD root for a product line ("Milan", "Genoa", "Turin");
 	// nil means the AMD roots embedded in go-sev-guest. Returning nil means the
 	// product has no trusted root (ErrUnsupportedProduct).
@@ -102,6 +127,7 @@ type Client struct {
 
 	mu     sync.Mutex
 	vceks  *lru
+	neg    *negCache
 	crls   map[string]*crlEntry
 	chains map[string]*Chain
 	flight flightGroup
@@ -136,10 +162,14 @@ type Stats struct {
 	Retries int64
 	// Errors counts calls that returned an error.
 	Errors int64
+	// NegativeHits counts calls answered by a remembered failure (no request sent).
+	NegativeHits int64
+	// Limited counts upstream requests the Limiter refused (not sent).
+	Limited int64
 }
 
 type counters struct {
-	fetches, cacheHits, diskHits, imdsHits, retries, errors atomic.Int64
+	fetches, cacheHits, diskHits, imdsHits, retries, errors, negHits, limited atomic.Int64
 }
 
 // Stats returns a snapshot of the Client's counters.
@@ -151,6 +181,9 @@ func (c *Client) Stats() Stats {
 		IMDSHits:  c.stats.imdsHits.Load(),
 		Retries:   c.stats.retries.Load(),
 		Errors:    c.stats.errors.Load(),
+
+		NegativeHits: c.stats.negHits.Load(),
+		Limited:      c.stats.limited.Load(),
 	}
 }
 
@@ -207,7 +240,9 @@ func (c *Client) fail(err error) error {
 // the memory cache, the disk cache, Azure IMDS (when c.IMDS is set) and AMD KDS. A
 // candidate is returned or cached only if its hwID and TCB extensions match the
 // request and req.Validate (if set) accepts it. Concurrent calls for the same VCEK
-// share one fetch. The returned slice is the caller's own.
+// share one fetch, and a failed fetch is remembered for a short back-off
+// (NegativeTTL, TransientNegativeTTL) during which calls for the same VCEK fail at
+// once. The returned slice is the caller's own.
 func (c *Client) GetVCEK(ctx context.Context, req VCEKRequest) ([]byte, error) {
 	line, err := ProductLine(req.Product)
 	if err != nil {
@@ -223,16 +258,19 @@ func (c *Client) GetVCEK(ctx context.Context, req VCEKRequest) ([]byte, error) {
 	}
 	parts, _ := DecomposeTCB(line, req.ReportedTCB)
 	key := vcekKey(line, id, parts)
+	validate := func(der []byte) error {
+		if req.Validate != nil {
+			if err := req.Validate(der); err != nil {
+				return &validatorError{err}
+			}
+		}
+		return nil
+	}
 	check := func(der []byte) error {
 		if _, err := MatchVCEK(der, line, req.ChipID, req.ReportedTCB); err != nil {
 			return err
 		}
-		if req.Validate != nil {
-			if err := req.Validate(der); err != nil {
-				return fmt.Errorf("kds: VCEK rejected by the validator: %w", err)
-			}
-		}
-		return nil
+		return validate(der)
 	}
 	log := c.logger().With("product", line, "hwid", hexKey(id), "tcb", parts.String())
 
@@ -248,27 +286,73 @@ func (c *Client) GetVCEK(ctx context.Context, req VCEKRequest) ([]byte, error) {
 		log.InfoContext(ctx, "VCEK in memory cache fails this caller's validation", "err", err)
 	}
 
+	if err, ok := c.negGet(key); ok {
+		c.stats.negHits.Add(1)
+		log.DebugContext(ctx, "VCEK fetch failed recently; not asking again yet", "err", err)
+		return nil, c.fail(err)
+	}
+
 	v, leader, err := c.flight.do(ctx, log, "vcek/"+key, func() (any, error) {
-		return c.loadVCEK(ctx, log, line, key, url, check)
+		if err, ok := c.negGet(key); ok {
+			// A leader that finished just before this one started failed.
+			c.stats.negHits.Add(1)
+			return nil, err
+		}
+		l, err := c.loadVCEK(ctx, log, line, key, url, check, validate)
+		if err != nil && ctx.Err() == nil {
+			// Remembered before the waiters are released, so that no caller
+			// that comes after this fetch asks again within the back-off.
+			c.negPut(key, err)
+		}
+		return l, err
 	})
 	if err != nil {
 		return nil, c.fail(err)
 	}
-	der := v.([]byte)
+	l := v.(loaded)
+	if leader && l.rejected != nil {
+		return nil, c.fail(l.rejected)
+	}
 	if !leader {
-		// The fetch was validated with another caller's Validate: apply ours.
-		if err := check(der); err != nil {
+		// Validated with another caller's Validate, or rejected by it: apply
+		// this caller's. A certificate from KDS that matches the request but
+		// that the leader's Validate rejected was not cached; it is cached once
+		// a caller's Validate accepts it.
+		if err := check(l.der); err != nil {
 			return nil, c.fail(err)
 		}
+		if !l.validated {
+			c.memPut(key, l.der)
+		}
 	}
-	return bytes.Clone(der), nil
+	return bytes.Clone(l.der), nil
 }
 
+// loaded is the outcome of loadVCEK: a VCEK matching the request (chip id,
+// TCB, product line), and whether the leader's Validate accepted it.
+type loaded struct {
+	der       []byte
+	validated bool
+	rejected  error // why the leader's Validate rejected der
+}
+
+// validatorError is a rejection by the caller's Validate: it depends on the
+// caller (and on the report, which an attacker chooses), so it is never
+// remembered nor shared with another caller.
+type validatorError struct{ err error }
+
+func (e *validatorError) Error() string {
+	return "kds: VCEK rejected by the validator: " + e.err.Error()
+}
+
+func (e *validatorError) Unwrap() error { return e.err }
+
 // loadVCEK runs once per key at a time (singleflight leader): disk, IMDS, KDS.
-func (c *Client) loadVCEK(ctx context.Context, log *slog.Logger, line, key, url string, check func([]byte) error) ([]byte, error) {
+// check is MatchVCEK and the leader's Validate; validate the latter alone.
+func (c *Client) loadVCEK(ctx context.Context, log *slog.Logger, line, key, url string, check, validate func([]byte) error) (loaded, error) {
 	if der, ok := c.memGet(key); ok && check(der) == nil {
 		c.stats.cacheHits.Add(1)
-		return der, nil
+		return loaded{der: der, validated: true}, nil
 	}
 	path := c.diskPath("vcek", line, key+".der")
 	if path != "" {
@@ -277,7 +361,7 @@ func (c *Client) loadVCEK(ctx context.Context, log *slog.Logger, line, key, url 
 				c.stats.diskHits.Add(1)
 				log.DebugContext(ctx, "VCEK from disk cache", "path", path)
 				c.memPut(key, der)
-				return der, nil
+				return loaded{der: der, validated: true}, nil
 			} else {
 				log.InfoContext(ctx, "ignoring invalid VCEK cache file; it will be replaced", "path", path, "err", err)
 			}
@@ -286,9 +370,12 @@ func (c *Client) loadVCEK(ctx context.Context, log *slog.Logger, line, key, url 
 		}
 	}
 	if c.Offline {
-		return nil, fmt.Errorf("kds: VCEK %s %s not in cache: %w", line, key, ErrOffline)
+		return loaded{}, fmt.Errorf("kds: VCEK %s %s not in cache: %w", line, key, ErrOffline)
 	}
 	if c.IMDS != nil {
+		if err := c.allowUpstream("VCEK (IMDS)"); err != nil {
+			return loaded{}, err
+		}
 		c.stats.fetches.Add(1)
 		ictx, cancel := context.WithTimeout(ctx, c.requestTimeout())
 		cert, err := c.IMDS.Certification(ictx)
@@ -296,7 +383,7 @@ func (c *Client) loadVCEK(ctx context.Context, log *slog.Logger, line, key, url 
 		switch {
 		case err != nil:
 			if ctx.Err() != nil {
-				return nil, fmt.Errorf("kds: asking IMDS for the VCEK: %w", err)
+				return loaded{}, fmt.Errorf("kds: asking IMDS for the VCEK: %w", err)
 			}
 			log.InfoContext(ctx, "IMDS has no VCEK, trying KDS", "err", err)
 		default:
@@ -306,22 +393,29 @@ func (c *Client) loadVCEK(ctx context.Context, log *slog.Logger, line, key, url 
 				c.stats.imdsHits.Add(1)
 				log.InfoContext(ctx, "VCEK from IMDS")
 				c.store(ctx, log, key, path, cert.VCEK)
-				return cert.VCEK, nil
+				return loaded{der: cert.VCEK, validated: true}, nil
 			}
 		}
 	}
 	body, err := c.get(ctx, url, "VCEK", maxVCEKSize)
 	if err != nil {
-		return nil, err
+		return loaded{}, err
 	}
 	der := derOrPEM(body, "CERTIFICATE")
 	if err := check(der); err != nil {
-		log.WarnContext(ctx, "KDS returned a VCEK that fails validation; not cached", "url", url, "err", err)
-		return nil, fmt.Errorf("kds: VCEK from %s: %w", url, err)
+		var verr *validatorError
+		if errors.As(err, &verr) {
+			// KDS answered the request; this caller's Validate rejects the
+			// certificate. Another caller sharing the fetch may accept it.
+			log.InfoContext(ctx, "VCEK from KDS rejected by the validator; not cached", "url", url, "err", err)
+			return loaded{der: der, rejected: err}, nil
+		}
+		log.WarnContext(ctx, "KDS returned a VCEK that does not match the request; not cached", "url", url, "err", err)
+		return loaded{}, fmt.Errorf("kds: VCEK from %s: %w", url, err)
 	}
 	log.InfoContext(ctx, "VCEK fetched from KDS")
 	c.store(ctx, log, key, path, der)
-	return der, nil
+	return loaded{der: der, validated: true}, nil
 }
 
 func (c *Client) store(ctx context.Context, log *slog.Logger, key, path string, der []byte) {

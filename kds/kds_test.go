@@ -322,6 +322,8 @@ func TestBadBodiesRejectedNotCached(t *testing.T) {
 			})
 			dir := t.TempDir()
 			c := kds.newClient(dir)
+			clock := newTestClock()
+			c.Now = clock.Now
 			_, err := c.GetVCEK(ctxTimeout(t, 5*time.Second), milanReq(chip, nil))
 			if !errors.Is(err, ErrInvalidCertificate) {
 				t.Fatalf("err = %v, want ErrInvalidCertificate", err)
@@ -332,10 +334,22 @@ func TestBadBodiesRejectedNotCached(t *testing.T) {
 			if files := cacheFiles(t, dir); len(files) != 0 {
 				t.Errorf("cache files written: %v", files)
 			}
-			// Not cached in memory either: the next call asks again.
-			_, _ = c.GetVCEK(ctxTimeout(t, 5*time.Second), milanReq(chip, nil))
+			// Remembered as a failure, not as a certificate: within the
+			// back-off the same error without a request, after it a new request.
+			_, err = c.GetVCEK(ctxTimeout(t, 5*time.Second), milanReq(chip, nil))
+			if !errors.Is(err, ErrInvalidCertificate) || !errors.Is(err, ErrRecentFailure) {
+				t.Errorf("second call: err = %v, want ErrInvalidCertificate and ErrRecentFailure", err)
+			}
+			if n := kds.requests.Load(); n != 1 {
+				t.Errorf("requests after second call = %d, want 1", n)
+			}
+			clock.Advance(DefaultNegativeTTL)
+			_, err = c.GetVCEK(ctxTimeout(t, 5*time.Second), milanReq(chip, nil))
+			if !errors.Is(err, ErrInvalidCertificate) || errors.Is(err, ErrRecentFailure) {
+				t.Errorf("after the back-off: err = %v, want a new ErrInvalidCertificate", err)
+			}
 			if n := kds.requests.Load(); n != 2 {
-				t.Errorf("requests after second call = %d, want 2", n)
+				t.Errorf("requests after the back-off = %d, want 2", n)
 			}
 		})
 	}

@@ -241,6 +241,7 @@ func TestLoadEmulated(t *testing.T) {
 	runtime.ReadMemStats(&msBefore)
 
 	cfg := emulatedConfig(t)
+	cfg.MaxClientChallenges = n // every attester is on the loopback address
 	s := newServer(t, cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -23,7 +23,7 @@ type metrics struct {
 	attestations     *prometheus.CounterVec
 	latency          *prometheus.HistogramVec
 	challengesIssued prometheus.Counter
-	challengesFull   prometheus.Counter
+	challengesFull   *prometheus.CounterVec
 }
 
 func newMetrics(outstanding func() float64, extra []prometheus.Collector) (*metrics, error) {
@@ -45,11 +45,11 @@ func newMetrics(outstanding func() float64, extra []prometheus.Collector) (*metr
 			Name:      "challenges_issued_total",
 			Help:      "Challenges issued.",
 		}),
-		challengesFull: prometheus.NewCounter(prometheus.CounterOpts{
+		challengesFull: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: metricsNamespace,
 			Name:      "challenges_refused_total",
-			Help:      "Challenge requests refused because too many challenges were outstanding.",
-		}),
+			Help:      "Challenge requests refused because too many challenges were outstanding, by limit: client (429) or total (503).",
+		}, []string{"limit"}),
 	}
 	cs := []prometheus.Collector{
 		m.attestations, m.latency, m.challengesIssued, m.challengesFull,

@@ -12,7 +12,9 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,15 +25,16 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultChallengeTTL      = 60 * time.Second
-	DefaultMaxChallenges     = 100_000
-	DefaultMaxBodyBytes      = 2 << 20 // evidence is at most 1 MiB, base64 adds a third
-	DefaultAttestTimeout     = 30 * time.Second
-	DefaultReadHeaderTimeout = 5 * time.Second
-	DefaultReadTimeout       = 30 * time.Second
-	DefaultWriteTimeout      = 60 * time.Second
-	DefaultIdleTimeout       = 120 * time.Second
-	DefaultShutdownTimeout   = 10 * time.Second
+	DefaultChallengeTTL        = 60 * time.Second
+	DefaultMaxChallenges       = 100_000
+	DefaultMaxClientChallenges = 64
+	DefaultMaxBodyBytes        = 2 << 20 // evidence is at most 1 MiB, base64 adds a third
+	DefaultAttestTimeout       = 30 * time.Second
+	DefaultReadHeaderTimeout   = 5 * time.Second
+	DefaultReadTimeout         = 30 * time.Second
+	DefaultWriteTimeout        = 60 * time.Second
+	DefaultIdleTimeout         = 120 * time.Second
+	DefaultShutdownTimeout     = 10 * time.Second
 )
 
 // maxChallengeBody bounds the (ignored) body of a challenge request.
@@ -49,9 +52,23 @@ type Config struct {
 	Verify *verify.Options
 	// ChallengeTTL is how long a challenge stays usable.
 	ChallengeTTL time.Duration
-	// MaxChallenges bounds the outstanding challenges; beyond it the
-	// challenge endpoint answers 429.
+	// MaxChallenges bounds the outstanding challenges of all clients
+	// together; beyond it the challenge endpoint answers 503 with
+	// Retry-After.
 	MaxChallenges int
+	// MaxClientChallenges bounds the outstanding challenges of one client;
+	// beyond it the challenge endpoint answers 429 with Retry-After. A
+	// client is the remote IP address (an IPv6 address by its /64 prefix,
+	// which one host usually holds whole). Behind a reverse proxy every
+	// request comes from the proxy's address, so all clients share one
+	// quota, unless TrustForwardedFor is set.
+	MaxClientChallenges int
+	// TrustForwardedFor identifies a client by the last address of the
+	// X-Forwarded-For header (the one the nearest proxy appended) instead
+	// of the connection's address. Set it only when every request passes
+	// through a proxy that appends that header: otherwise any client can
+	// claim any address and so escape its per-client bound.
+	TrustForwardedFor bool
 	// MaxBodyBytes bounds an attestation request's body (413 beyond).
 	MaxBodyBytes int64
 	// AttestTimeout bounds the verification of one request, certificate
@@ -94,7 +111,7 @@ func New(cfg Config) (*Server, error) {
 	if len(cfg.Secret) == 0 {
 		return nil, errors.New("server: no secret")
 	}
-	if cfg.ChallengeTTL < 0 || cfg.MaxChallenges < 0 || cfg.MaxBodyBytes < 0 || cfg.AttestTimeout < 0 ||
+	if cfg.ChallengeTTL < 0 || cfg.MaxChallenges < 0 || cfg.MaxClientChallenges < 0 || cfg.MaxBodyBytes < 0 || cfg.AttestTimeout < 0 ||
 		cfg.ReadHeaderTimeout < 0 || cfg.ReadTimeout < 0 || cfg.WriteTimeout < 0 || cfg.IdleTimeout < 0 || cfg.ShutdownTimeout < 0 {
 		return nil, errors.New("server: negative limit in Config")
 	}
@@ -112,6 +129,9 @@ func New(cfg Config) (*Server, error) {
 	def(&cfg.ShutdownTimeout, DefaultShutdownTimeout)
 	if cfg.MaxChallenges == 0 {
 		cfg.MaxChallenges = DefaultMaxChallenges
+	}
+	if cfg.MaxClientChallenges == 0 {
+		cfg.MaxClientChallenges = DefaultMaxClientChallenges
 	}
 	if cfg.MaxBodyBytes == 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
@@ -132,7 +152,7 @@ func New(cfg Config) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
-	s.challenges = newChallengeStore(cfg.ChallengeTTL, cfg.MaxChallenges, cfg.Now)
+	s.challenges = newChallengeStore(cfg.ChallengeTTL, cfg.MaxChallenges, cfg.MaxClientChallenges, cfg.Now)
 	m, err := newMetrics(func() float64 { return float64(s.challenges.len()) }, cfg.Collectors)
 	if err != nil {
 		return nil, fmt.Errorf("server: metrics: %w", err)
@@ -196,7 +216,8 @@ func (s *Server) serve(ctx context.Context, ln net.Listener, tlsConfig *tls.Conf
 		scheme = "https"
 	}
 	s.log.Info("serving", "addr", ln.Addr().String(), "scheme", scheme,
-		"challenge_ttl", s.cfg.ChallengeTTL, "max_challenges", s.cfg.MaxChallenges)
+		"challenge_ttl", s.cfg.ChallengeTTL, "max_challenges", s.cfg.MaxChallenges,
+		"max_client_challenges", s.cfg.MaxClientChallenges, "trust_forwarded_for", s.cfg.TrustForwardedFor)
 
 	janitorCtx, stopJanitor := context.WithCancel(ctx)
 	janitorDone := make(chan struct{})
@@ -257,12 +278,17 @@ func (s *Server) handleChallenge(w http.ResponseWriter, r *http.Request) {
 	// The body carries nothing; read a bounded amount so that the
 	// connection can be reused.
 	_, _ = io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, maxChallengeBody))
-	k, expires, err := s.challenges.issue()
+	k, expires, retry, err := s.challenges.issue(s.clientKey(r))
 	switch {
 	case errors.Is(err, errTooManyChallenges):
-		s.metrics.challengesFull.Inc()
-		retry := int(math.Ceil(min(s.cfg.ChallengeTTL, 10*time.Second).Seconds()))
-		w.Header().Set("Retry-After", strconv.Itoa(retry))
+		// The server is full: not this client's fault.
+		s.metrics.challengesFull.WithLabelValues("total").Inc()
+		setRetryAfter(w, retry)
+		writeError(w, r, http.StatusServiceUnavailable, CheckChallenge, err.Error())
+		return
+	case errors.Is(err, errClientChallenges):
+		s.metrics.challengesFull.WithLabelValues("client").Inc()
+		setRetryAfter(w, retry)
 		writeError(w, r, http.StatusTooManyRequests, CheckChallenge, err.Error())
 		return
 	case err != nil:
@@ -350,6 +376,15 @@ func (s *Server) attest(ctx context.Context, w http.ResponseWriter, r *http.Requ
 			return attestOutcome{http.StatusForbidden, resultRejected, string(verr.Check), verr.Error()}, nil
 		}
 		s.log.Warn("verification did not complete", "err", err, "remote", r.RemoteAddr)
+		// Not a verdict on the evidence: a certificate source failed, or the
+		// upstream budget is spent (see kds.Client.Limiter). Say when to come
+		// back if the error knows.
+		var rd interface{ RetryDelay() time.Duration }
+		if errors.As(err, &rd) {
+			setRetryAfter(w, rd.RetryDelay())
+		} else {
+			setRetryAfter(w, time.Second)
+		}
 		return attestOutcome{http.StatusServiceUnavailable, resultError, "unavailable", "verification did not complete; try again with a new challenge"}, nil
 	}
 	ct, err := sealer.seal(s.secret)
@@ -359,6 +394,46 @@ func (s *Server) attest(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	}
 	return attestOutcome{status: http.StatusOK, result: resultSuccess, reason: "none"},
 		&AttestResponse{Ciphertext: ct, Suite: Suite, Claims: summarize(claims)}
+}
+
+// setRetryAfter sets the Retry-After header to d in whole seconds, at least 1.
+func setRetryAfter(w http.ResponseWriter, d time.Duration) {
+	w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(d.Seconds())))))
+}
+
+// clientKey identifies the client of r for the per-client challenge bound:
+// its IP address (IPv6 by /64 prefix), from the connection, or from the last
+// X-Forwarded-For entry when the configuration trusts it.
+func (s *Server) clientKey(r *http.Request) string {
+	if s.cfg.TrustForwardedFor {
+		if vs := r.Header.Values("X-Forwarded-For"); len(vs) > 0 {
+			last := vs[len(vs)-1]
+			if i := strings.LastIndexByte(last, ','); i >= 0 {
+				last = last[i+1:]
+			}
+			if a, err := netip.ParseAddr(strings.TrimSpace(last)); err == nil {
+				return addrKey(a)
+			}
+		}
+	}
+	host := r.RemoteAddr
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	if a, err := netip.ParseAddr(host); err == nil {
+		return addrKey(a)
+	}
+	return host // not an IP (a Unix socket, a test): as given
+}
+
+// addrKey is an IPv4 address, or the /64 prefix of an IPv6 address.
+func addrKey(a netip.Addr) string {
+	a = a.Unmap().WithZone("")
+	if a.Is4() {
+		return a.String()
+	}
+	p, _ := a.Prefix(64)
+	return p.String()
 }
 
 // allow restricts h to methods; others get a JSON 405 with an Allow header.

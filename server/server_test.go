@@ -392,11 +392,12 @@ func TestMethodNotAllowed(t *testing.T) {
 func TestUnusedChallengesEvicted(t *testing.T) {
 	clock := newFakeClock()
 	cfg := testConfig()
+	const n = 10_000
 	cfg.Now = clock.Now
 	cfg.ChallengeTTL = time.Minute
+	cfg.MaxClientChallenges = n // all from httptest's one address
 	s := newServer(t, cfg)
 	h := s.Handler()
-	const n = 10_000
 	seen := make(map[string]bool, n)
 	for i := range n {
 		w := httptest.NewRecorder()
@@ -445,9 +446,10 @@ func TestUnusedChallengesEvicted(t *testing.T) {
 func TestJanitorEvicts(t *testing.T) {
 	cfg := testConfig()
 	cfg.ChallengeTTL = 50 * time.Millisecond // janitor every 100 ms
+	cfg.MaxClientChallenges = 100
 	s := newServer(t, cfg)
 	for range 100 {
-		if _, _, err := s.challenges.issue(); err != nil {
+		if _, _, _, err := s.challenges.issue("192.0.2.1"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -496,8 +498,8 @@ func TestChallengeCap(t *testing.T) {
 	var er ErrorResponse
 	json.NewDecoder(resp.Body).Decode(&er)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" || er.Error == "" {
-		t.Fatalf("6th challenge: %d Retry-After=%q %+v, want 429", resp.StatusCode, resp.Header.Get("Retry-After"), er)
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || er.Error == "" {
+		t.Fatalf("6th challenge: %d Retry-After=%q %+v, want 503 (the server is full)", resp.StatusCode, resp.Header.Get("Retry-After"), er)
 	}
 	// Using one frees a slot.
 	_, pub, _ := GenerateKey()
@@ -505,7 +507,7 @@ func TestChallengeCap(t *testing.T) {
 		t.Fatalf("attest: %d %+v", status, er)
 	}
 	getChallenge(t, ts.URL)
-	if !strings.Contains(scrape(t, s.Handler()), "snp_vtpm_challenges_refused_total 1\n") {
+	if !strings.Contains(scrape(t, s.Handler()), `snp_vtpm_challenges_refused_total{limit="total"} 1`+"\n") {
 		t.Error("refusals not counted")
 	}
 }
@@ -833,16 +835,16 @@ func TestShutdownDeadline(t *testing.T) {
 
 func TestChallengeStoreMemoryBounded(t *testing.T) {
 	clock := newFakeClock()
-	st := newChallengeStore(time.Minute, DefaultMaxChallenges, clock.Now)
+	st := newChallengeStore(time.Minute, DefaultMaxChallenges, DefaultMaxChallenges, clock.Now)
 	runtime.GC()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	for i := range DefaultMaxChallenges {
-		if _, _, err := st.issue(); err != nil {
+		if _, _, _, err := st.issue("192.0.2.1"); err != nil {
 			t.Fatalf("challenge %d: %v", i, err)
 		}
 	}
-	if _, _, err := st.issue(); !errors.Is(err, errTooManyChallenges) {
+	if _, _, _, err := st.issue("192.0.2.2"); !errors.Is(err, errTooManyChallenges) {
 		t.Fatalf("challenge beyond the cap: %v", err)
 	}
 	runtime.GC()
@@ -853,7 +855,7 @@ func TestChallengeStoreMemoryBounded(t *testing.T) {
 		t.Errorf("%.0f bytes per challenge", per)
 	}
 	clock.Advance(time.Minute)
-	if _, _, err := st.issue(); err != nil {
+	if _, _, _, err := st.issue("192.0.2.1"); err != nil {
 		t.Fatalf("after expiry: %v", err)
 	}
 	if n := st.len(); n != 1 {
@@ -872,7 +874,7 @@ func BenchmarkAttest(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		b.StopTimer()
-		k, _, err := s.challenges.issue()
+		k, _, _, err := s.challenges.issue("")
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -22,9 +22,10 @@ const (
 // byte they depend on: a lookup compares the whole input with the bytes the
 // result was computed from (a seeded hash only picks the slot), so no hash
 // collision can return a result computed for other bytes. Only successes
-// are stored, and only after the evidence they came from verified up to the
-// SNP report signature, so a cached entry can never turn a failure into a
-// success and unauthenticated input cannot fill the cache.
+// are stored, and only after the whole verification they came from
+// succeeded (see pending): a cached entry can never turn a failure into a
+// success, and evidence that is rejected, by any check, cannot fill the
+// cache, even when it carries a genuine chip's signed report.
 //
 // What each result depends on:
 //   - vceks: the VCEK DER and the roots it was verified against (the
@@ -138,4 +139,94 @@ func (b *exactMap[V]) put(key []byte, v V, size int) {
 	}
 	b.m[h] = e
 	b.bytes += size
+}
+
+// pending collects what one verification would cache: the entries are
+// stored (commit) only once the whole verification has succeeded, so that
+// a rejected call leaves the cache as it found it. It holds at most one
+// entry of each kind (a call verifies one VCEK, one report, one HCL blob).
+// A pending is local to one call and lives on its stack; a zero pending,
+// or one without a cache, records nothing.
+type pending struct {
+	c *cache
+
+	vcekDER []byte // the cache's own copy of the DER
+	vcek    *vcekEntry
+
+	reportRaw []byte
+	reportBy  *snp.VCEK
+
+	hclBlob []byte
+	hcl     *hclEntry
+}
+
+// lookupVCEK returns the entry for der and roots that this call or an
+// earlier successful one verified.
+func (p *pending) lookupVCEK(der []byte, roots *snp.Roots) (*vcekEntry, bool) {
+	if p == nil || p.c == nil {
+		return nil, false
+	}
+	if p.vcek != nil && p.vcek.roots == roots && bytes.Equal(p.vcekDER, der) {
+		return p.vcek, true
+	}
+	if e, ok := p.c.vceks.get(der); ok && e.roots == roots {
+		return e, true
+	}
+	return nil, false
+}
+
+// addVCEK records a verified VCEK chain (der is already the cache's copy).
+func (p *pending) addVCEK(der []byte, e *vcekEntry) {
+	if p != nil && p.c != nil {
+		p.vcekDER, p.vcek = der, e
+	}
+}
+
+// adoptVCEK takes over from q (the pending of a VCEKGetter's Validate
+// calls) the chain it verified for der, the certificate the getter returned.
+func (p *pending) adoptVCEK(q *pending, der []byte) {
+	if q.vcek != nil && bytes.Equal(q.vcekDER, der) {
+		p.addVCEK(q.vcekDER, q.vcek)
+	}
+}
+
+// addReport records that v verified the signature of the report raw.
+func (p *pending) addReport(raw []byte, v *snp.VCEK) {
+	if p != nil && p.c != nil {
+		p.reportRaw, p.reportBy = raw, v
+	}
+}
+
+// addHCL records the parse of blob.
+func (p *pending) addHCL(blob []byte, e *hclEntry) {
+	if p != nil && p.c != nil {
+		p.hclBlob, p.hcl = blob, e
+	}
+}
+
+// commit stores the recorded entries in the cache. Call it only when the
+// whole verification succeeded, before returning to the caller (the
+// recorded keys may alias the caller's buffers; put copies them).
+func (p *pending) commit() {
+	if p.c == nil {
+		return
+	}
+	if p.vcek != nil {
+		// The key, the DER the certificate aliases, the parsed fields.
+		p.c.vceks.put(p.vcekDER, p.vcek, 3*len(p.vcekDER)+1024)
+	}
+	if p.reportBy != nil {
+		p.c.reports.put(p.reportRaw, p.reportBy, len(p.reportRaw))
+	}
+	if p.hcl != nil {
+		p.c.putHCL(p.hclBlob, p.hcl)
+	}
+	*p = pending{}
+}
+
+// len returns the number of entries held.
+func (b *exactMap[V]) len() int {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return len(b.m)
 }

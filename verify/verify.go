@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/snp-vtpm/snp-vtpm/evidence"
@@ -46,6 +47,18 @@ func Evidence(ctx context.Context, data []byte, nonce []byte, opts *Options) (*C
 
 // Decoded is Evidence for evidence already decoded.
 func Decoded(ctx context.Context, ev *evidence.Evidence, nonce []byte, opts *Options) (*Claims, error) {
+	// What this call verifies is cached only if all of it verifies.
+	var p pending
+	claims, err := decoded(ctx, ev, nonce, opts, &p)
+	if err != nil {
+		return nil, err
+	}
+	p.commit()
+	return claims, nil
+}
+
+// decoded is Decoded; p collects what a success may cache.
+func decoded(ctx context.Context, ev *evidence.Evidence, nonce []byte, opts *Options, p *pending) (*Claims, error) {
 	if ev == nil {
 		return nil, failf(CheckEvidenceFormat, "no evidence")
 	}
@@ -57,9 +70,9 @@ func Decoded(ctx context.Context, ev *evidence.Evidence, nonce []byte, opts *Opt
 		// replay of any such quote. It is "no nonce", never a value.
 		return nil, failf(CheckNonce, "no expected nonce given")
 	}
-	c := opts.getCache()
+	p.c = opts.getCache()
 
-	h, cached, err := parseHCL(ev.HCLReport, c)
+	h, cached, err := parseHCL(ev.HCLReport, p.c)
 	if err != nil {
 		return nil, err
 	}
@@ -71,11 +84,11 @@ func Decoded(ctx context.Context, ev *evidence.Evidence, nonce []byte, opts *Opt
 	// A v2 report was refreshed with this nonce: it never comes again,
 	// so only its VCEK's chain is worth caching.
 	refreshed := ev.Version >= 2
-	if err := verifySNP(ctx, claims, h.snp, ev.VCEK, vcekSource, opts, c, refreshed); err != nil {
+	if err := verifySNP(ctx, claims, h.snp, ev.VCEK, vcekSource, opts, p, refreshed); err != nil {
 		return nil, err
 	}
-	if c != nil && !cached && !refreshed {
-		c.putHCL(ev.HCLReport, h)
+	if !cached && !refreshed {
+		p.addHCL(ev.HCLReport, h)
 	}
 	fillRuntime(claims, h.report)
 
@@ -116,6 +129,18 @@ func Decoded(ctx context.Context, ev *evidence.Evidence, nonce []byte, opts *Opt
 // the runtime-data binding. It checks no quote, so it proves no freshness,
 // and it rejects policies that require PCR values or a fresh report.
 func Report(ctx context.Context, blob []byte, vcekDER []byte, opts *Options) (*Claims, error) {
+	// What this call verifies is cached only if all of it verifies.
+	var p pending
+	claims, err := report(ctx, blob, vcekDER, opts, &p)
+	if err != nil {
+		return nil, err
+	}
+	p.commit()
+	return claims, nil
+}
+
+// report is Report; p collects what a success may cache.
+func report(ctx context.Context, blob []byte, vcekDER []byte, opts *Options, p *pending) (*Claims, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
@@ -126,7 +151,7 @@ func Report(ctx context.Context, blob []byte, vcekDER []byte, opts *Options) (*C
 	if opts.Policy.RequireFreshReport {
 		return nil, failf(CheckUserData, "the policy requires a fresh report bound to a nonce, which a report without a quote cannot prove")
 	}
-	c := opts.getCache()
+	p.c = opts.getCache()
 	claims := &Claims{EvidenceVersion: -1}
 	source := "given"
 	if vcekDER == nil {
@@ -137,20 +162,20 @@ func Report(ctx context.Context, blob []byte, vcekDER []byte, opts *Options) (*C
 		if err != nil {
 			return nil, fail(CheckReportFormat, err)
 		}
-		if err := verifySNP(ctx, claims, r, vcekDER, source, opts, c, false); err != nil {
+		if err := verifySNP(ctx, claims, r, vcekDER, source, opts, p, false); err != nil {
 			return nil, err
 		}
 		return claims, nil
 	}
-	h, cached, err := parseHCL(blob, c)
+	h, cached, err := parseHCL(blob, p.c)
 	if err != nil {
 		return nil, err
 	}
-	if err := verifySNP(ctx, claims, h.snp, vcekDER, source, opts, c, false); err != nil {
+	if err := verifySNP(ctx, claims, h.snp, vcekDER, source, opts, p, false); err != nil {
 		return nil, err
 	}
-	if c != nil && !cached {
-		c.putHCL(blob, h)
+	if !cached {
+		p.addHCL(blob, h)
 	}
 	fillRuntime(claims, h.report)
 	if h.akErr == nil {
@@ -175,9 +200,9 @@ func fillRuntime(claims *Claims, r *hcl.Report) {
 
 // parseHCL parses an HCL report, checks that it carries an SNP report that
 // binds its runtime data, and decodes the AK. A parse of the same blob is
-// taken from c (cached is then true); the caller stores a new one with
-// c.putHCL once the report's signature has verified, so that only
-// authenticated reports take room in the cache.
+// taken from c (cached is then true); the caller records a new one with
+// pending.addHCL, stored only once the whole verification succeeded, so
+// that only evidence that verified takes room in the cache.
 func parseHCL(blob []byte, c *cache) (e *hclEntry, cached bool, err error) {
 	if c != nil {
 		if e, ok := c.hcls.get(blob); ok {
@@ -213,9 +238,10 @@ func (c *cache) putHCL(blob []byte, e *hclEntry) {
 	c.hcls.put(blob, e, 2*len(blob)+len(e.akDER)+1024)
 }
 
-// verifySNP verifies the SNP report r with its VCEK and fills claims. With
-// once, r is known not to come again: its signature is not cached.
-func verifySNP(ctx context.Context, claims *Claims, r *snp.Report, vcekDER []byte, source string, opts *Options, c *cache, once bool) error {
+// verifySNP verifies the SNP report r with its VCEK and fills claims; p
+// records what a success may cache. With once, r is known not to come
+// again: its signature is not cached.
+func verifySNP(ctx context.Context, claims *Claims, r *snp.Report, vcekDER []byte, source string, opts *Options, p *pending, once bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -228,13 +254,13 @@ func verifySNP(ctx context.Context, claims *Claims, r *snp.Report, vcekDER []byt
 		if err := r.CheckChipID(); err != nil {
 			return fail(CheckChipID, err)
 		}
-		if vcekDER, err = fetchVCEK(ctx, r, product, haveCPUID, opts, c); err != nil {
+		if vcekDER, err = fetchVCEK(ctx, r, product, haveCPUID, opts, p); err != nil {
 			return err
 		}
 	}
 	roots := opts.roots()
 	now := opts.now()
-	v, chain, err := verifyVCEK(vcekDER, roots, now, c)
+	v, chain, err := verifyVCEK(vcekDER, roots, now, p)
 	if err != nil {
 		return err
 	}
@@ -250,11 +276,11 @@ func verifySNP(ctx context.Context, claims *Claims, r *snp.Report, vcekDER []byt
 			return fail(CheckRevocation, err)
 		}
 	}
-	rc := c
+	rp := p
 	if once {
-		rc = nil
+		rp = nil
 	}
-	if err := verifyReportSignature(r, v, rc); err != nil {
+	if err := verifyReportSignature(r, v, rp); err != nil {
 		return err
 	}
 	if err := v.CheckBinding(r); err != nil {
@@ -271,11 +297,12 @@ func verifySNP(ctx context.Context, claims *Claims, r *snp.Report, vcekDER []byt
 	return checkReportPolicy(claims, r, product, &opts.Policy)
 }
 
-// fetchVCEK obtains the report's VCEK from opts.VCEKGetter. The getter's
-// Validate verifies the chain through c, so the check of the
-// returned VCEK in verifySNP is a cache hit rather than a second RSA-4096
-// verification.
-func fetchVCEK(ctx context.Context, r *snp.Report, product snp.Product, haveCPUID bool, opts *Options, c *cache) ([]byte, error) {
+// fetchVCEK obtains the report's VCEK from opts.VCEKGetter. The chain that
+// the getter's Validate verified is handed to p, so the check of the
+// returned VCEK in verifySNP is a hit rather than a second RSA-4096
+// verification; it reaches the cache only if the whole verification
+// succeeds.
+func fetchVCEK(ctx context.Context, r *snp.Report, product snp.Product, haveCPUID bool, opts *Options, p *pending) ([]byte, error) {
 	if opts.VCEKGetter == nil {
 		return nil, failf(CheckVCEKMissing, "the evidence carries no VCEK and no certificate source is configured (offline)")
 	}
@@ -287,18 +314,24 @@ func fetchVCEK(ctx context.Context, r *snp.Report, product snp.Product, haveCPUI
 	}
 	var lastErr error
 	unavailable := false
-	for _, p := range candidates {
+	// validated collects the chains that Validate verified (a getter may
+	// call it from other goroutines, once per candidate certificate).
+	var mu sync.Mutex
+	validated := pending{c: p.c}
+	for _, pl := range candidates {
 		req := VCEKRequest{
-			Product:     string(p),
+			Product:     string(pl),
 			ChipID:      append([]byte(nil), r.ChipID[:]...),
 			ReportedTCB: uint64(r.ReportedTCB),
 			Validate: func(der []byte) error {
-				v, _, err := verifyVCEK(der, opts.roots(), opts.now(), c)
+				mu.Lock()
+				defer mu.Unlock()
+				v, _, err := verifyVCEK(der, opts.roots(), opts.now(), &validated)
 				if err != nil {
 					return err
 				}
-				if v.Product != p {
-					return failf(CheckProduct, "VCEK is for %s, want %s", v.Product, p)
+				if v.Product != pl {
+					return failf(CheckProduct, "VCEK is for %s, want %s", v.Product, pl)
 				}
 				if err := v.CheckBinding(r); err != nil {
 					if errors.Is(err, snp.ErrChipID) {
@@ -311,6 +344,9 @@ func fetchVCEK(ctx context.Context, r *snp.Report, product snp.Product, haveCPUI
 		}
 		der, err := opts.VCEKGetter.GetVCEK(ctx, req)
 		if err == nil {
+			mu.Lock()
+			p.adoptVCEK(&validated, der)
+			mu.Unlock()
 			return der, nil
 		}
 		if ctx.Err() != nil {
@@ -329,18 +365,16 @@ func fetchVCEK(ctx context.Context, r *snp.Report, product snp.Product, haveCPUI
 }
 
 // verifyVCEK parses der and verifies it against roots at now. A verified
-// chain is cached for der and roots; validity at now is checked on every
-// call.
-func verifyVCEK(der []byte, roots *snp.Roots, now time.Time, c *cache) (*snp.VCEK, *snp.Chain, error) {
-	if c != nil {
-		if e, ok := c.vceks.get(der); ok && e.roots == roots {
-			if err := e.chain.CheckValidity(e.vcek, now); err != nil {
-				return nil, nil, fail(CheckCertValidity, err)
-			}
-			return e.vcek, e.chain, nil
+// chain is recorded in p for der and roots; validity at now is checked on
+// every call.
+func verifyVCEK(der []byte, roots *snp.Roots, now time.Time, p *pending) (*snp.VCEK, *snp.Chain, error) {
+	if e, ok := p.lookupVCEK(der, roots); ok {
+		if err := e.chain.CheckValidity(e.vcek, now); err != nil {
+			return nil, nil, fail(CheckCertValidity, err)
 		}
+		return e.vcek, e.chain, nil
 	}
-	if c != nil {
+	if p != nil && p.c != nil {
 		// A parsed certificate aliases its DER: let a cached one keep
 		// only its own copy, not the caller's buffer.
 		der = bytes.Clone(der)
@@ -356,28 +390,25 @@ func verifyVCEK(der []byte, roots *snp.Roots, now time.Time, c *cache) (*snp.VCE
 		}
 		return nil, nil, fail(CheckVCEKChain, err)
 	}
-	if c != nil {
-		// The key, the DER the certificate aliases, the parsed fields.
-		c.vceks.put(der, &vcekEntry{roots: roots, vcek: v, chain: chain}, 3*len(der)+1024)
+	if p != nil && p.c != nil {
+		p.addVCEK(der, &vcekEntry{roots: roots, vcek: v, chain: chain})
 	}
 	return v, chain, nil
 }
 
 // verifyReportSignature checks the report's signature with v. A success is
-// cached for the report's bytes and v (by identity: c's VCEK entries keep
-// one *snp.VCEK per certificate).
-func verifyReportSignature(r *snp.Report, v *snp.VCEK, c *cache) error {
-	if c != nil {
-		if by, ok := c.reports.get(r.Raw); ok && by == v {
+// recorded in p for the report's bytes and v (by identity: the cache's
+// VCEK entries keep one *snp.VCEK per certificate); nil p caches nothing.
+func verifyReportSignature(r *snp.Report, v *snp.VCEK, p *pending) error {
+	if p != nil && p.c != nil {
+		if by, ok := p.c.reports.get(r.Raw); ok && by == v {
 			return nil
 		}
 	}
 	if err := v.VerifyReportSignature(r); err != nil {
 		return fail(CheckReportSignature, err)
 	}
-	if c != nil {
-		c.reports.put(r.Raw, v, len(r.Raw))
-	}
+	p.addReport(r.Raw, v)
 	return nil
 }
 

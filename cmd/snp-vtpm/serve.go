@@ -21,16 +21,27 @@ const maxSecretFile = 1 << 20
 
 // serveFlags are the flags of the serve command.
 type serveFlags struct {
-	trust         trustFlags
-	listen        string
-	secretFile    string
-	tlsCert       string
-	tlsKey        string
-	challengeTTL  time.Duration
-	maxChallenges int
-	maxBody       int64
-	logJSON       bool
+	trust               trustFlags
+	listen              string
+	secretFile          string
+	tlsCert             string
+	tlsKey              string
+	challengeTTL        time.Duration
+	maxChallenges       int
+	maxClientChallenges int
+	trustForwardedFor   bool
+	upstreamRate        float64
+	upstreamBurst       int
+	upstreamRetries     int
+	maxBody             int64
+	logJSON             bool
 }
+
+// Defaults of the upstream (KDS) budget of serve.
+const (
+	defaultUpstreamRate  = 1.0 // requests per second
+	defaultUpstreamBurst = 10
+)
 
 func newServeCmd(g *globals) *cobra.Command {
 	var f serveFlags
@@ -51,6 +62,20 @@ Also served: /healthz and Prometheus metrics on /metrics. One access-log line pe
 request goes to stderr; neither the secret nor keys nor evidence are logged.
 SIGINT/SIGTERM shut the server down gracefully.
 
+Limits, so that the server is neither a memory sink nor an amplifier toward AMD KDS:
+a client (its IP address; an IPv6 address by /64) holds at most
+--max-client-challenges outstanding challenges (429 beyond), all clients together
+--max-challenges (503 beyond); expired challenges are reclaimed. Behind a reverse
+proxy every client has the proxy's address and so they share one quota, unless
+--trust-forwarded-for (only when every request passes through a proxy that appends
+X-Forwarded-For; otherwise clients can pick their address). Certificate fetches
+from KDS are bounded by a token bucket (--upstream-rate per second, --upstream-burst);
+a request that would exceed it is answered 503 with Retry-After at once, never
+queued and never released a secret. Each certificate is fetched at most once per
+request (--upstream-retries 0), concurrent requests for the same certificate share
+one fetch, and a failed fetch is remembered (30 s for an unknown chip, 5 s for a
+network failure) so that repeating it costs nothing upstream.
+
 The bound address is printed on standard output ("listening on URL"), so
 --listen 127.0.0.1:0 picks a free port.`,
 		Args: cobra.NoArgs,
@@ -64,7 +89,12 @@ The bound address is printed on standard output ("listening on URL"), so
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "PEM certificate chain: serve HTTPS (with --tls-key)")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
 	fs.DurationVar(&f.challengeTTL, "challenge-ttl", server.DefaultChallengeTTL, "how long a challenge stays usable")
-	fs.IntVar(&f.maxChallenges, "max-challenges", server.DefaultMaxChallenges, "outstanding challenges at most (429 beyond)")
+	fs.IntVar(&f.maxChallenges, "max-challenges", server.DefaultMaxChallenges, "outstanding challenges at most, all clients together (503 beyond)")
+	fs.IntVar(&f.maxClientChallenges, "max-client-challenges", server.DefaultMaxClientChallenges, "outstanding challenges at most per client IP address or IPv6 /64 (429 beyond)")
+	fs.BoolVar(&f.trustForwardedFor, "trust-forwarded-for", false, "identify clients by the last X-Forwarded-For address (only behind a proxy that appends it)")
+	fs.Float64Var(&f.upstreamRate, "upstream-rate", defaultUpstreamRate, "certificate requests per second to KDS at most, sustained (503 with Retry-After beyond)")
+	fs.IntVar(&f.upstreamBurst, "upstream-burst", defaultUpstreamBurst, "certificate requests to KDS at most in a burst")
+	fs.IntVar(&f.upstreamRetries, "upstream-retries", 0, "retries of a failed KDS request within one attestation (network errors, 408, 429, 5xx only)")
 	fs.Int64Var(&f.maxBody, "max-body", server.DefaultMaxBodyBytes, "largest attestation request body in bytes (413 beyond)")
 	fs.BoolVar(&f.logJSON, "log-json", false, "write the log as JSON lines instead of text")
 	f.trust.register(fs)
@@ -77,8 +107,16 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		return errors.New("give both --tls-cert and --tls-key, or neither")
 	}
-	if f.challengeTTL <= 0 || f.maxChallenges <= 0 || f.maxBody <= 0 {
-		return errors.New("--challenge-ttl, --max-challenges and --max-body must be positive")
+	if f.challengeTTL <= 0 || f.maxChallenges <= 0 || f.maxClientChallenges <= 0 || f.maxBody <= 0 {
+		return errors.New("--challenge-ttl, --max-challenges, --max-client-challenges and --max-body must be positive")
+	}
+	if !(f.upstreamRate > 0) || f.upstreamBurst < 1 || f.upstreamRetries < 0 {
+		return errors.New("--upstream-rate must be positive, --upstream-burst at least 1, --upstream-retries not negative")
+	}
+	if f.trust.useIMDS {
+		// IMDS serves this machine's own VCEK, never an attester's: asking it
+		// first would only add a request per unknown certificate.
+		return errors.New("--imds is for verifying on the CVM itself; serve verifies other machines (their VCEK comes from the evidence or KDS)")
 	}
 	secret, err := readSecret(f.secretFile)
 	if err != nil {
@@ -100,17 +138,27 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
 	if err != nil {
 		return err
 	}
+	// Before the first request: a Client's fields are fixed from then on.
+	if kc.Limiter, err = kds.NewRateLimiter(f.upstreamRate, f.upstreamBurst, nil); err != nil {
+		return err
+	}
+	kc.MaxRetries = f.upstreamRetries
+	if f.upstreamRetries == 0 {
+		kc.MaxRetries = -1 // kds: 0 means its default, negative none
+	}
 	if f.trust.trustEmulated {
 		log.Warn("trusting the EMULATED CVM's fake AMD chain (--trust-emulated): for testing only, it proves nothing about hardware")
 	}
 	srv, err := server.New(server.Config{
-		Secret:        secret,
-		Verify:        opts,
-		ChallengeTTL:  f.challengeTTL,
-		MaxChallenges: f.maxChallenges,
-		MaxBodyBytes:  f.maxBody,
-		Logger:        log,
-		Collectors:    kdsCollectors(kc),
+		Secret:              secret,
+		Verify:              opts,
+		ChallengeTTL:        f.challengeTTL,
+		MaxChallenges:       f.maxChallenges,
+		MaxClientChallenges: f.maxClientChallenges,
+		TrustForwardedFor:   f.trustForwardedFor,
+		MaxBodyBytes:        f.maxBody,
+		Logger:              log,
+		Collectors:          kdsCollectors(kc),
 	})
 	clear(secret)
 	if err != nil {
@@ -172,5 +220,7 @@ func kdsCollectors(kc *kds.Client) []prometheus.Collector {
 		counter("disk_hits_total", "Certificates served from the disk cache.", func(s kds.Stats) int64 { return s.DiskHits }),
 		counter("retries_total", "Certificate fetches retried.", func(s kds.Stats) int64 { return s.Retries }),
 		counter("errors_total", "Certificate fetches that failed.", func(s kds.Stats) int64 { return s.Errors }),
+		counter("negative_hits_total", "Certificate requests answered by a remembered recent failure, without a fetch.", func(s kds.Stats) int64 { return s.NegativeHits }),
+		counter("limited_total", "Certificate fetches not sent because the upstream budget (--upstream-rate, --upstream-burst) was spent.", func(s kds.Stats) int64 { return s.Limited }),
 	}
 }

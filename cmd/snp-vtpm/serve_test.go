@@ -253,6 +253,11 @@ func TestServeUsageErrors(t *testing.T) {
 		{"key is not a cert", []string{"serve", "--listen", "127.0.0.1:0", "--secret-file", secret, "--tls-cert", keyFile, "--tls-key", keyFile}, "TLS certificate"},
 		{"bad address", []string{"serve", "--listen", "127.0.0.1:99999", "--secret-file", secret}, "99999"},
 		{"bad ttl", []string{"serve", "--listen", "127.0.0.1:0", "--secret-file", secret, "--challenge-ttl", "0s"}, "positive"},
+		{"zero client challenges", []string{"serve", "--listen", "127.0.0.1:0", "--secret-file", secret, "--max-client-challenges", "0"}, "positive"},
+		{"zero upstream rate", []string{"serve", "--listen", "127.0.0.1:0", "--secret-file", secret, "--upstream-rate", "0"}, "--upstream-rate"},
+		{"zero upstream burst", []string{"serve", "--listen", "127.0.0.1:0", "--secret-file", secret, "--upstream-burst", "0"}, "--upstream-burst"},
+		{"negative retries", []string{"serve", "--listen", "127.0.0.1:0", "--secret-file", secret, "--upstream-retries", "-1"}, "--upstream-retries"},
+		{"imds", []string{"serve", "--listen", "127.0.0.1:0", "--secret-file", secret, "--imds"}, "--imds"},
 		{"attest without server", []string{"attest"}, "server"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,93 @@
+package kds
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+	"time"
+)
+
+// ErrUpstreamLimited: the Client's Limiter refused to send a request upstream
+// (KDS or IMDS). Nothing was learnt about the certificate; try again later.
+// Matched by *LimitedError.
+var ErrUpstreamLimited = errors.New("kds: upstream request budget exhausted")
+
+// LimitedError reports a request that the Client's Limiter refused. It
+// matches ErrUpstreamLimited with errors.Is.
+type LimitedError struct {
+	// What names the object that was not fetched ("VCEK", "cert chain", ...).
+	What string
+	// Wait is how long until the limiter would allow a request again.
+	Wait time.Duration
+}
+
+// Error implements error.
+func (e *LimitedError) Error() string {
+	return fmt.Sprintf("kds: %s not fetched: upstream request budget exhausted, next request allowed in %s", e.What, waitString(e.Wait))
+}
+
+// Is reports whether target is ErrUpstreamLimited.
+func (e *LimitedError) Is(target error) bool { return target == ErrUpstreamLimited }
+
+// RetryDelay is how long the caller should wait before trying again.
+func (e *LimitedError) RetryDelay() time.Duration { return e.Wait }
+
+// RateLimiter is a token bucket that bounds the requests a Client sends
+// upstream: it holds at most burst tokens, gains rate tokens per second,
+// and every request (a retry too) takes one. A request that finds no token
+// is refused at once, never queued, so a flood of evidence naming unknown
+// chips costs at most rate requests per second upstream. It is safe for
+// concurrent use.
+type RateLimiter struct {
+	rate  float64 // tokens per second
+	burst float64
+	now   func() time.Time
+
+	mu     sync.Mutex
+	tokens float64
+	last   time.Time
+}
+
+// NewRateLimiter returns a full bucket of burst tokens refilled at rate
+// tokens per second. now is the clock (nil: time.Now). rate must be > 0 and
+// burst >= 1.
+func NewRateLimiter(rate float64, burst int, now func() time.Time) (*RateLimiter, error) {
+	if !(rate > 0) || math.IsInf(rate, 0) || burst < 1 {
+		return nil, fmt.Errorf("kds: rate limiter needs rate > 0 and burst >= 1, got %v and %d", rate, burst)
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &RateLimiter{rate: rate, burst: float64(burst), now: now, tokens: float64(burst), last: now()}, nil
+}
+
+// Allow takes a token if one is available. Otherwise it reports false and
+// how long until one will be.
+func (l *RateLimiter) Allow() (ok bool, wait time.Duration) {
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if d := now.Sub(l.last); d > 0 {
+		l.tokens = min(l.burst, l.tokens+d.Seconds()*l.rate)
+	}
+	l.last = now
+	if l.tokens >= 1 {
+		l.tokens--
+		return true, 0
+	}
+	wait = time.Duration(math.Ceil((1 - l.tokens) / l.rate * float64(time.Second)))
+	return false, wait
+}
+
+// allowUpstream asks c.Limiter (if any) for one upstream request.
+func (c *Client) allowUpstream(what string) error {
+	if c.Limiter == nil {
+		return nil
+	}
+	if ok, wait := c.Limiter.Allow(); !ok {
+		c.stats.limited.Add(1)
+		return &LimitedError{What: what, Wait: wait}
+	}
+	return nil
+}

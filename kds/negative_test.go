@@ -1,0 +1,347 @@
+package kds
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// testClock is a settable clock, safe for concurrent use.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newTestClock() *testClock {
+	return &testClock{now: time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)}
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// TestNegativeCache: for a VCEK that KDS fails to give, N concurrent calls
+// send exactly one request, a call within the back-off sends none and gets
+// the same class of error, and a call after the back-off sends one more.
+func TestNegativeCache(t *testing.T) {
+	tests := []struct {
+		name    string
+		status  int // 0: the connection is closed without an answer
+		class   error
+		backoff time.Duration
+	}{
+		{"unknown chip (404)", http.StatusNotFound, ErrNotFound, DefaultNegativeTTL},
+		{"bad request (400)", http.StatusBadRequest, nil, DefaultNegativeTTL},
+		{"KDS down (503)", http.StatusServiceUnavailable, nil, DefaultTransientNegativeTTL},
+		{"rate limited (429)", http.StatusTooManyRequests, ErrRateLimited, DefaultTransientNegativeTTL},
+		{"network error", 0, nil, DefaultTransientNegativeTTL},
+		{"not a certificate", http.StatusOK, ErrInvalidCertificate, DefaultNegativeTTL},
+	}
+	const n = 100
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			pki := newTestPKI(t, "Milan")
+			kds := newFakeKDS(t, pki)
+			kds.setHook(func(w http.ResponseWriter, r *http.Request, _ int64) bool {
+				time.Sleep(100 * time.Millisecond) // the others arrive while this is in flight
+				switch tc.status {
+				case 0:
+					conn, _, err := http.NewResponseController(w).Hijack()
+					if err == nil {
+						_ = conn.Close()
+					}
+				case http.StatusOK:
+					_, _ = w.Write([]byte("<html>not a certificate</html>"))
+				default:
+					w.WriteHeader(tc.status)
+				}
+				return true
+			})
+			c := kds.newClient("")
+			c.Logger = nil
+			c.MaxRetries = -1
+			clock := newTestClock()
+			c.Now = clock.Now
+			chip := chipID(7)
+			sameClass := func(err error) bool {
+				if err == nil {
+					return false
+				}
+				if tc.class != nil {
+					return errors.Is(err, tc.class)
+				}
+				var herr *HTTPError
+				if tc.status != 0 {
+					return errors.As(err, &herr) && herr.StatusCode == tc.status
+				}
+				var nerr net.Error
+				return errors.As(err, &nerr) || !errors.As(err, &herr)
+			}
+
+			var wg sync.WaitGroup
+			var wrong atomic.Int64
+			ctx := ctxTimeout(t, 10*time.Second)
+			for range n {
+				wg.Go(func() {
+					if _, err := c.GetVCEK(ctx, milanReq(chip, pki.validator())); !sameClass(err) {
+						wrong.Add(1)
+						t.Errorf("concurrent call: err = %v", err)
+					}
+				})
+			}
+			wg.Wait()
+			got := kds.requests.Load()
+			t.Logf("%d concurrent calls: %d upstream request(s), %d answered by the negative cache", n, got, c.Stats().NegativeHits)
+			if got != 1 {
+				t.Fatalf("upstream requests for %d concurrent calls = %d, want 1", n, got)
+			}
+
+			clock.Advance(tc.backoff - time.Millisecond)
+			_, err := c.GetVCEK(ctx, milanReq(chip, pki.validator()))
+			if !sameClass(err) || !errors.Is(err, ErrRecentFailure) {
+				t.Errorf("within the back-off: err = %v, want the same class and ErrRecentFailure", err)
+			}
+			var rf *RecentFailureError
+			if !errors.As(err, &rf) || rf.RetryDelay() <= 0 || rf.RetryDelay() > time.Millisecond {
+				t.Errorf("within the back-off: RetryDelay of %v, want (0, 1ms]", err)
+			}
+			if got := kds.requests.Load(); got != 1 {
+				t.Errorf("upstream requests within the back-off = %d, want still 1", got)
+			}
+
+			clock.Advance(time.Millisecond)
+			_, err = c.GetVCEK(ctx, milanReq(chip, pki.validator()))
+			if !sameClass(err) || errors.Is(err, ErrRecentFailure) {
+				t.Errorf("after the back-off: err = %v, want a new failure of the same class", err)
+			}
+			if got := kds.requests.Load(); got != 2 {
+				t.Errorf("upstream requests after the back-off = %d, want 2", got)
+			}
+		})
+	}
+}
+
+// TestNegativeCacheOff: a negative TTL turns the negative cache off.
+func TestNegativeCacheOff(t *testing.T) {
+	pki := newTestPKI(t, "Milan")
+	kds := newFakeKDS(t, pki)
+	kds.setHook(func(w http.ResponseWriter, r *http.Request, _ int64) bool {
+		http.NotFound(w, r)
+		return true
+	})
+	c := kds.newClient("")
+	c.NegativeTTL = -1
+	for i := range 3 {
+		if _, err := c.GetVCEK(ctxTimeout(t, 5*time.Second), milanReq(chipID(1), nil)); !errors.Is(err, ErrNotFound) || errors.Is(err, ErrRecentFailure) {
+			t.Fatalf("call %d: err = %v", i, err)
+		}
+	}
+	if got := kds.requests.Load(); got != 3 {
+		t.Fatalf("requests = %d, want 3", got)
+	}
+}
+
+// TestValidatorRejectionNotRemembered: a caller's Validate rejecting what
+// KDS served depends on the caller (and on the report an attacker sends):
+// it is neither remembered nor imposed on another caller.
+func TestValidatorRejectionNotRemembered(t *testing.T) {
+	pki := newTestPKI(t, "Milan")
+	kds := newFakeKDS(t, pki)
+	c := kds.newClient("")
+	chip := chipID(3)
+	reject := func([]byte) error { return errors.New("the attacker's report does not fit") }
+	for i := range 2 {
+		_, err := c.GetVCEK(ctxTimeout(t, 5*time.Second), milanReq(chip, reject))
+		if err == nil || errors.Is(err, ErrRecentFailure) {
+			t.Fatalf("call %d: err = %v, want the validator's rejection", i, err)
+		}
+	}
+	if got := kds.requests.Load(); got != 2 {
+		t.Fatalf("requests = %d, want 2 (a validator rejection is not remembered)", got)
+	}
+	if _, err := c.GetVCEK(ctxTimeout(t, 5*time.Second), milanReq(chip, pki.validator())); err != nil {
+		t.Fatalf("a genuine caller after the rejections: %v", err)
+	}
+}
+
+// TestSharedFetchEachValidator: callers sharing one fetch each apply their
+// own Validate; the leader's rejection does not fail a waiter that accepts.
+func TestSharedFetchEachValidator(t *testing.T) {
+	pki := newTestPKI(t, "Milan")
+	kds := newFakeKDS(t, pki)
+	release := make(chan struct{})
+	kds.setHook(func(w http.ResponseWriter, r *http.Request, _ int64) bool {
+		<-release
+		return false
+	})
+	c := kds.newClient("")
+	chip := chipID(4)
+	leaderErr := make(chan error, 1)
+	go func() {
+		_, err := c.GetVCEK(ctxTimeout(t, 5*time.Second), milanReq(chip, func([]byte) error { return errors.New("no") }))
+		leaderErr <- err
+	}()
+	for kds.requests.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	waiterErr := make(chan error, 1)
+	go func() {
+		_, err := c.GetVCEK(ctxTimeout(t, 5*time.Second), milanReq(chip, pki.validator()))
+		waiterErr <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	close(release)
+	if err := <-leaderErr; err == nil {
+		t.Error("leader: accepted a certificate its validator rejects")
+	}
+	if err := <-waiterErr; err != nil {
+		t.Errorf("waiter: %v", err)
+	}
+	if got := kds.requests.Load(); got != 1 {
+		t.Errorf("requests = %d, want 1", got)
+	}
+}
+
+// TestNegativeCacheBounded: remembered failures are bounded in number.
+func TestNegativeCacheBounded(t *testing.T) {
+	pki := newTestPKI(t, "Milan")
+	kds := newFakeKDS(t, pki)
+	kds.setHook(func(w http.ResponseWriter, r *http.Request, _ int64) bool {
+		http.NotFound(w, r)
+		return true
+	})
+	c := kds.newClient("")
+	c.Logger = nil
+	c.NegativeCacheSize = 8
+	for i := range 100 {
+		_, _ = c.GetVCEK(ctxTimeout(t, 5*time.Second), milanReq(chipID(byte(i)), nil))
+	}
+	c.mu.Lock()
+	n := len(c.neg.items)
+	c.mu.Unlock()
+	if n > 8 {
+		t.Fatalf("negative cache holds %d entries, want at most 8", n)
+	}
+	// The most recent failure is remembered.
+	if _, err := c.GetVCEK(ctxTimeout(t, 5*time.Second), milanReq(chipID(99), nil)); !errors.Is(err, ErrRecentFailure) {
+		t.Fatalf("latest failure not remembered: %v", err)
+	}
+}
+
+func TestRateLimiter(t *testing.T) {
+	clock := newTestClock()
+	l, err := NewRateLimiter(2, 3, clock.Now) // 2 per second, burst 3
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		advance time.Duration
+		ok      bool
+		wait    time.Duration
+	}{
+		{0, true, 0}, {0, true, 0}, {0, true, 0}, // the burst
+		{0, false, 500 * time.Millisecond},
+		{250 * time.Millisecond, false, 250 * time.Millisecond},
+		{250 * time.Millisecond, true, 0},
+		{0, false, 500 * time.Millisecond},
+		{10 * time.Second, true, 0}, // refilled up to the burst only
+		{0, true, 0}, {0, true, 0},
+		{0, false, 500 * time.Millisecond},
+	}
+	for i, s := range steps {
+		clock.Advance(s.advance)
+		ok, wait := l.Allow()
+		if ok != s.ok || wait != s.wait {
+			t.Fatalf("step %d: Allow = %v, %v; want %v, %v", i, ok, wait, s.ok, s.wait)
+		}
+	}
+	for _, bad := range []struct {
+		rate  float64
+		burst int
+	}{{0, 1}, {-1, 1}, {1, 0}} {
+		if _, err := NewRateLimiter(bad.rate, bad.burst, nil); err == nil {
+			t.Errorf("NewRateLimiter(%v, %d) accepted", bad.rate, bad.burst)
+		}
+	}
+}
+
+// TestLimiterRefusesWithoutQueueing: beyond the budget a call fails at
+// once with ErrUpstreamLimited, sends nothing, is not remembered as a
+// failure of the certificate, and a retry is a request like any other.
+func TestLimiterRefusesWithoutQueueing(t *testing.T) {
+	pki := newTestPKI(t, "Milan")
+	kds := newFakeKDS(t, pki)
+	c := kds.newClient("")
+	clock := newTestClock()
+	var err error
+	c.Limiter, err = NewRateLimiter(1, 2, clock.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxTimeout(t, 5*time.Second)
+	for i := range 2 {
+		if _, err := c.GetVCEK(ctx, milanReq(chipID(byte(10+i)), pki.validator())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now()
+	_, err = c.GetVCEK(ctx, milanReq(chipID(12), pki.validator()))
+	var lerr *LimitedError
+	if !errors.Is(err, ErrUpstreamLimited) || !errors.As(err, &lerr) || lerr.RetryDelay() != time.Second {
+		t.Fatalf("over the budget: err = %v, want a LimitedError with RetryDelay 1s", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("refusal took %v: it queued", d)
+	}
+	if got := kds.requests.Load(); got != 2 {
+		t.Fatalf("requests = %d, want 2", got)
+	}
+	// A cached certificate needs no budget.
+	if _, err := c.GetVCEK(ctx, milanReq(chipID(10), pki.validator())); err != nil {
+		t.Fatalf("cached VCEK refused: %v", err)
+	}
+	clock.Advance(time.Second)
+	if _, err := c.GetVCEK(ctx, milanReq(chipID(12), pki.validator())); err != nil {
+		t.Fatalf("after a refill: %v", err)
+	}
+	if got := c.Stats().Limited; got != 1 {
+		t.Errorf("Stats().Limited = %d, want 1", got)
+	}
+}
+
+// TestLimiterBoundsRetries: a retry takes a token too.
+func TestLimiterBoundsRetries(t *testing.T) {
+	pki := newTestPKI(t, "Milan")
+	kds := newFakeKDS(t, pki)
+	kds.setHook(func(w http.ResponseWriter, r *http.Request, _ int64) bool {
+		w.WriteHeader(http.StatusBadGateway)
+		return true
+	})
+	c := kds.newClient("")
+	c.MaxRetries = 5
+	var err error
+	c.Limiter, err = NewRateLimiter(0.001, 2, newTestClock().Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.GetVCEK(ctxTimeout(t, 5*time.Second), milanReq(chipID(1), nil))
+	var herr *HTTPError
+	if !errors.Is(err, ErrUpstreamLimited) || !errors.As(err, &herr) || herr.StatusCode != http.StatusBadGateway {
+		t.Fatalf("err = %v, want the 502 and ErrUpstreamLimited", err)
+	}
+	if got := kds.requests.Load(); got != 2 {
+		t.Fatalf("requests = %d, want 2 (the burst)", got)
+	}
+}
