@@ -72,6 +72,11 @@ func Decoded(ctx context.Context, ev *evidence.Evidence, nonce []byte, opts *Opt
 	if err := verifySNP(ctx, claims, h.snp, ev.VCEK, vcekSource, opts, c, refreshed); err != nil {
 		return nil, err
 	}
+	// The AK, user data and VM configuration come from the runtime data:
+	// only a trusted paravisor's word makes them worth anything.
+	if err := checkParavisor(claims, h.snp, &opts.Policy, true, claims.Emulated); err != nil {
+		return nil, err
+	}
 	if c != nil && !cached && !refreshed {
 		c.putHCL(ev.HCLReport, h)
 	}
@@ -133,6 +138,11 @@ func Report(ctx context.Context, blob []byte, vcekDER []byte, opts *Options) (*C
 		if err := verifySNP(ctx, claims, r, vcekDER, source, opts, c, false); err != nil {
 			return nil, err
 		}
+		// Nothing vouches for a key here: the identity is checked only
+		// when the policy asks for one.
+		if err := checkParavisor(claims, r, &opts.Policy, false, claims.Emulated); err != nil {
+			return nil, err
+		}
 		return claims, nil
 	}
 	h, cached, err := parseHCL(blob, c)
@@ -140,6 +150,9 @@ func Report(ctx context.Context, blob []byte, vcekDER []byte, opts *Options) (*C
 		return nil, err
 	}
 	if err := verifySNP(ctx, claims, h.snp, vcekDER, source, opts, c, false); err != nil {
+		return nil, err
+	}
+	if err := checkParavisor(claims, h.snp, &opts.Policy, true, claims.Emulated); err != nil {
 		return nil, err
 	}
 	if c != nil && !cached {
@@ -427,25 +440,34 @@ func verifyQuote(claims *Claims, q *quote.Quote, ak *rsa.PublicKey, nonce []byte
 		}
 		return fail(CheckQuoteFormat, err)
 	}
-	claims.Nonce = a.ExtraData
+	// Copies: the claims must not alias the caller's evidence.
+	claims.Nonce = bytes.Clone(a.ExtraData)
 	claims.PCRs = make(map[int]HexBytes, len(selected))
 	for _, i := range selected {
-		claims.PCRs[i] = q.PCRs[i]
+		claims.PCRs[i] = bytes.Clone(q.PCRs[i])
 	}
 	return nil
 }
 
-// checkUserData checks that the runtime data's user-data starts with the
-// quoted nonce (the evidence's report was refreshed with the nonce).
+// checkUserData checks that the runtime data's user-data is exactly what
+// the attester wrote to request the report: the quoted nonce (the quote's
+// extraData, quote.ExpectedExtraData of the verifier's nonce) zero-padded to
+// hcl.UserDataSize bytes. All 64 bytes are compared, in constant time, so
+// that no byte of the attacker's choice rides along.
 func checkUserData(userData, quotedNonce []byte) error {
 	if userData == nil {
 		return failf(CheckUserData, "the runtime data carries no user-data")
 	}
-	if len(quotedNonce) == 0 || len(quotedNonce) > len(userData) {
-		return failf(CheckUserData, "the nonce (%d bytes) cannot be carried in %d bytes of user-data", len(quotedNonce), len(userData))
+	if len(userData) != hcl.UserDataSize {
+		return failf(CheckUserData, "user-data is %d bytes, want %d", len(userData), hcl.UserDataSize)
 	}
-	if subtle.ConstantTimeCompare(userData[:len(quotedNonce)], quotedNonce) != 1 {
-		return failf(CheckUserData, "user-data does not start with the nonce")
+	if len(quotedNonce) == 0 || len(quotedNonce) > hcl.UserDataSize {
+		return failf(CheckUserData, "the nonce (%d bytes) cannot be carried in %d bytes of user-data", len(quotedNonce), hcl.UserDataSize)
+	}
+	want := make([]byte, hcl.UserDataSize)
+	copy(want, quotedNonce)
+	if subtle.ConstantTimeCompare(userData, want) != 1 {
+		return failf(CheckUserData, "user-data is not the quoted nonce zero-padded to %d bytes", hcl.UserDataSize)
 	}
 	return nil
 }
