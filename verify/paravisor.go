@@ -115,12 +115,13 @@ func knownName(d [48]byte, ps []Paravisor) string {
 	return ""
 }
 
-// paravisorName names the digest d for Claims.Paravisor.
-func paravisorName(d [48]byte, pol *Policy, emulated bool) string {
+// paravisorName names the digest d for Claims.Paravisor, given the
+// trusted identities.
+func paravisorName(d [48]byte, trusted []Paravisor) string {
 	if d == ([48]byte{}) {
 		return ParavisorNone
 	}
-	if n := knownName(d, trustedParavisors(pol, emulated)); n != "" {
+	if n := knownName(d, trusted); n != "" {
 		return n
 	}
 	if n := knownName(d, DefaultParavisors()); n != "" {
@@ -139,7 +140,8 @@ func paravisorName(d [48]byte, pol *Policy, emulated bool) string {
 // Emulated.
 func checkParavisor(claims *Claims, r *snp.Report, pol *Policy, required, emulated bool) error {
 	id := r.IDKeyDigest
-	claims.Paravisor = paravisorName(id, pol, emulated)
+	trusted := trustedParavisors(pol, emulated)
+	claims.Paravisor = paravisorName(id, trusted)
 	if len(pol.AuthorKeyDigests) > 0 {
 		if r.AuthorKeyDigest == ([48]byte{}) {
 			return failf(CheckParavisorIdentity, "AUTHOR_KEY_DIGEST is zero (no author key signed the ID key); the policy's author_key_digests requires one of %d author keys", len(pol.AuthorKeyDigests))
@@ -166,7 +168,6 @@ func checkParavisor(claims *Claims, r *snp.Report, pol *Policy, required, emulat
 	if !emulated && id == fakeamd.IDKeyDigest() {
 		return failf(CheckParavisorIdentity, "ID_KEY_DIGEST %x is the emulated CVM's public fake ID key, on a chip whose VCEK chains to %s: anyone can sign with that key, so it is trusted only with the emulated chain (--trust-emulated)", id[:], claims.RootsSource)
 	}
-	trusted := trustedParavisors(pol, emulated)
 	if knownName(id, trusted) != "" {
 		return nil
 	}

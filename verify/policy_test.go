@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -157,4 +158,72 @@ func TestParsePolicyParavisor(t *testing.T) {
 	if err != nil || !p.AllowAnyParavisor {
 		t.Fatalf("%v %+v", err, p)
 	}
+}
+
+// FuzzPolicyFields checks that a policy ParsePolicy accepts has only valid
+// values in every field, and that it round-trips through JSON.
+func FuzzPolicyFields(f *testing.F) {
+	d := strings.Repeat("ab", 48)
+	f.Add(`{}`)
+	f.Add(`{"pcrs":{"23":"` + strings.Repeat("cd", 32) + `"},"measurements":["` + d + `"],"products":["Genoa-B1"]}`)
+	f.Add(`{"id_key_digests":["` + d + `"],"author_key_digests":["` + strings.Repeat("01", 48) + `"]}`)
+	f.Add(`{"allow_any_paravisor":true,"min_tcb":{"snp":8}}`)
+	f.Add(`{"pcrs":{"24":""},"id_key_digests":["00"]}`)
+	f.Fuzz(func(t *testing.T, js string) {
+		p, err := verify.ParsePolicy([]byte(js))
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "policy: ") {
+				t.Fatalf("error %q does not say it is about the policy", err)
+			}
+			return
+		}
+		for i, v := range p.PCRs {
+			if i < 0 || i > 23 || len(v) != 32 {
+				t.Fatalf("accepted pcrs[%d] = %x", i, []byte(v))
+			}
+		}
+		for _, m := range p.Measurements {
+			if len(m) != 48 {
+				t.Fatalf("accepted measurement %x", []byte(m))
+			}
+		}
+		for _, ds := range [][]verify.HexBytes{p.IDKeyDigests, p.AuthorKeyDigests} {
+			for _, d := range ds {
+				if len(d) != 48 || bytes.Equal(d, make([]byte, 48)) {
+					t.Fatalf("accepted digest %x", []byte(d))
+				}
+			}
+		}
+		if fake := fakeamd.IDKeyDigest(); slicesContainsHex(p.IDKeyDigests, fake[:]) {
+			t.Fatal("accepted the emulator's ID key digest")
+		}
+		if p.AllowAnyParavisor && len(p.IDKeyDigests) > 0 {
+			t.Fatal("accepted allow_any_paravisor with id_key_digests")
+		}
+		for _, prod := range p.Products {
+			if _, err := snp.ParseProduct(prod); err != nil {
+				t.Fatalf("accepted product %q", prod)
+			}
+		}
+		again, err := json.Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p2, err := verify.ParsePolicy(again)
+		if err != nil {
+			t.Fatalf("re-encoded policy %s rejected: %v", again, err)
+		}
+		if again2, _ := json.Marshal(p2); !bytes.Equal(again, again2) {
+			t.Fatalf("policy does not round-trip:\n%s\n%s", again, again2)
+		}
+	})
+}
+
+func slicesContainsHex(ds []verify.HexBytes, d []byte) bool {
+	for _, x := range ds {
+		if bytes.Equal(x, d) {
+			return true
+		}
+	}
+	return false
 }
