@@ -61,7 +61,10 @@ type RevocationChecker interface {
 // then also shares a bounded cache of expensive results (see DisableCache).
 // Do not modify an Options while it is in use.
 type Options struct {
-	// Roots are the trusted AMD chains; nil means snp.DefaultRoots().
+	// Roots are the trusted AMD chains; nil means snp.DefaultRoots(). For
+	// a report whose VCEK chains to a chain marked snp.Chain.Emulated (the
+	// emulated CVM's, public keys), the emulated paravisor's ID key
+	// (EmulatedParavisor) is trusted too; it is never trusted otherwise.
 	Roots *snp.Roots
 	// Now is the verification time for certificate validity; zero means time.Now().
 	Now time.Time
@@ -274,7 +277,13 @@ func (b *HexBytes) UnmarshalJSON(data []byte) error {
 	v, err := hex.DecodeString(s)
 	if err != nil {
 		// An UnmarshalTypeError gets the field's name from the decoder.
-		return &json.UnmarshalTypeError{Value: "string (not hex: " + err.Error() + ")", Type: reflect.TypeFor[HexBytes]()}
+		// The value is quoted (at most 24 bytes of it) so that it can be
+		// found in the document.
+		q := s
+		if len(q) > 24 {
+			q = q[:24] + "..."
+		}
+		return &json.UnmarshalTypeError{Value: fmt.Sprintf("string %q (not hex: %v)", q, err), Type: reflect.TypeFor[HexBytes]()}
 	}
 	*b = v
 	return nil

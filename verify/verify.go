@@ -1,7 +1,8 @@
 // Package verify is the complete verification of vTPM-based SEV-SNP
 // evidence from Azure Confidential VMs: AMD chain pinned per product line,
 // VCEK validity, report signature, VCEK chip id and TCB, guest policy,
-// runtime-data binding, attestation-key quote, nonce, PCRs and policy.
+// paravisor identity (ID_KEY_DIGEST, see DefaultParavisors), runtime-data
+// binding, attestation-key quote, nonce, PCRs and policy.
 //
 // Evidence is the entry point. It does no I/O: a VCEK that the evidence does
 // not carry is obtained only through Options.VCEKGetter.
