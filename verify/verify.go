@@ -112,7 +112,9 @@ func Decoded(ctx context.Context, ev *evidence.Evidence, nonce []byte, opts *Opt
 // Report verifies a stored HCL report blob or a bare 1184-byte SNP report
 // against a VCEK (DER; nil to use opts.VCEKGetter): the pinned chain,
 // the report signature, chip id, TCB, guest policy and, for an HCL report,
-// the runtime-data binding. It checks no quote, so it proves no freshness,
+// the runtime-data binding and the paravisor identity (a bare SNP report's
+// ID_KEY_DIGEST is checked only when the policy lists id_key_digests or
+// author_key_digests). It checks no quote, so it proves no freshness,
 // and it rejects policies that require PCR values or a fresh report.
 func Report(ctx context.Context, blob []byte, vcekDER []byte, opts *Options) (*Claims, error) {
 	if opts == nil {
