@@ -208,6 +208,10 @@ func TestOptions(t *testing.T) {
 	if !bytes.Equal(blob[32+0x90:32+0x90+48], m[:]) {
 		t.Error("measurement option not applied")
 	}
+	// The paravisor's identity is the emulator's fake ID key.
+	if id := fakeamd.IDKeyDigest(); !bytes.Equal(blob[32+0xE0:32+0x110], id[:]) {
+		t.Errorf("ID_KEY_DIGEST %x, want fakeamd.IDKeyDigest %x", blob[32+0xE0:32+0x110], id)
+	}
 }
 
 func TestStartCanceled(t *testing.T) {

@@ -62,6 +62,7 @@ func buildRuntimeData(ak *rsa.PublicKey, vmID string, userData [64]byte) ([]byte
 // buildHCLReport builds the HCL report the paravisor publishes: a fresh SNP
 // report whose report_data[0:32] is SHA-256 of the runtime data, signed by
 // the fake VCEK, wrapped with the runtime data and padded to HCLReportSize.
+// Its ID_KEY_DIGEST is fakeamd.IDKeyDigest.
 func buildHCLReport(ak *rsa.PublicKey, vmID string, measurement [48]byte, userData [64]byte) ([]byte, error) {
 	rd, err := buildRuntimeData(ak, vmID, userData)
 	if err != nil {
@@ -70,7 +71,9 @@ func buildHCLReport(ak *rsa.PublicKey, vmID string, measurement [48]byte, userDa
 	var reportData [64]byte
 	sum := sha256.Sum256(rd)
 	copy(reportData[:], sum[:])
-	report := fakeamd.NewReport(reportData, fakeamd.WithMeasurement(measurement))
+	// The paravisor was launched with the emulator's fake ID key, as Azure's
+	// is with Microsoft's: verifiers trust it with --trust-emulated only.
+	report := fakeamd.NewReport(reportData, fakeamd.WithMeasurement(measurement), fakeamd.WithIDKeyDigest(fakeamd.IDKeyDigest()))
 	key := fakekeys.VCEKKey()
 	if key == nil {
 		return nil, errors.New("emulator: the fake VCEK key is unusable")

@@ -23,7 +23,7 @@
 //	1216    4     data_size = 20 + variable_data_size
 //	1220    4     IGVM request version (1)
 //	1224    4     report_type (2 SNP, 4 TDX)
-//	1228    4     report_data_hash_type (1 SHA-256, 2 SHA-384, 3 SHA-512)
+//	1228    4     report_data_hash_type (1 SHA-256, the only one accepted; 2 SHA-384, 3 SHA-512)
 //	1232    4     variable_data_size (n)
 //	1236    n     runtime-data JSON, then zero padding to the NV index size
 //

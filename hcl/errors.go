@@ -24,7 +24,8 @@ var (
 	ErrNonZero = errors.New("non-zero bytes")
 	// ErrUnsupportedReportType means the report type is not SNP or TDX.
 	ErrUnsupportedReportType = errors.New("unsupported report type")
-	// ErrUnsupportedHashType means the report-data hash type is not SHA-256, SHA-384 or SHA-512.
+	// ErrUnsupportedHashType means the report-data hash type is not SHA-256,
+	// the only one the paravisor writes.
 	ErrUnsupportedHashType = errors.New("unsupported hash type")
 	// ErrEmpty means a field that must not be empty is empty.
 	ErrEmpty = errors.New("empty")

@@ -65,7 +65,8 @@ type Report struct {
 
 // Parse parses and sanity-checks an HCL report blob as read from NV index
 // [NVIndexReport], padding included. It checks the magic, every version,
-// type and size field, that the padding after the runtime data (and, for
+// type and size field (the hash type must be SHA-256, the only one the
+// paravisor writes), that the padding after the runtime data (and, for
 // TDX, after the TDREPORT) is zero, and that the runtime data is a
 // well-formed JSON object. It does not check the binding between REPORT_DATA
 // and the runtime data: call [Report.CheckBinding] for that.
@@ -112,8 +113,12 @@ func Parse(blob []byte) (*Report, error) {
 	if r.Type != ReportTypeSNP && r.Type != ReportTypeTDX {
 		return nil, fieldErr("report_type", fmt.Errorf("%w (%v)", ErrUnsupportedReportType, r.Type))
 	}
-	if !r.HashType.Valid() {
-		return nil, fieldErr("report_data_hash_type", fmt.Errorf("%w (%v)", ErrUnsupportedHashType, r.HashType))
+	// The paravisor binds the runtime data with SHA-256 (for SNP and TDX
+	// alike): REPORT_DATA = SHA-256(runtime data) || 32 zero bytes. Other
+	// declared hashes would let REPORT_DATA[32:64] carry more digest bytes
+	// of a format no paravisor writes.
+	if r.HashType != HashTypeSHA256 {
+		return nil, fieldErr("report_data_hash_type", fmt.Errorf("%w (%v, want SHA-256)", ErrUnsupportedHashType, r.HashType))
 	}
 	avail := uint64(len(blob) - RuntimeDataOffset)
 	if n == 0 {
@@ -178,17 +183,18 @@ func (r *Report) ReportData() []byte {
 	return clone(r.Hardware[off : off+ReportDataSize])
 }
 
-// CheckBinding checks that the hardware report binds the runtime data:
-// REPORT_DATA starts with the digest of RuntimeDataRaw (compared in constant
-// time) and the rest of REPORT_DATA (bytes 32..63 for SHA-256) is zero.
-// It returns nil on success and a [*FormatError] with Field "binding"
-// wrapping [ErrBindingMismatch] (or [ErrUnsupportedHashType]) otherwise.
+// CheckBinding checks that the hardware report binds the runtime data as
+// the paravisor does, for SNP and TDX alike: the hash type is SHA-256,
+// REPORT_DATA[0:32] is SHA-256(RuntimeDataRaw) (compared in constant time)
+// and REPORT_DATA[32:64] is zero. It returns nil on success and a
+// [*FormatError] with Field "binding" wrapping [ErrBindingMismatch] (or
+// [ErrUnsupportedHashType]) otherwise.
 //
 // This proves nothing by itself: the hardware report's signature must be
 // verified too.
 func (r *Report) CheckBinding() error {
 	digest := r.RuntimeDataDigest()
-	if digest == nil {
+	if r.HashType != HashTypeSHA256 || digest == nil {
 		return fieldErr("binding", fmt.Errorf("%w (%v)", ErrUnsupportedHashType, r.HashType))
 	}
 	rd := r.ReportData()

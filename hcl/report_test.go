@@ -277,6 +277,14 @@ func TestParseErrors(t *testing.T) {
 		{"report type max", put32(blob, offReportType, 0xffffffff), "report_type", ErrUnsupportedReportType},
 		{"hash type 0", put32(blob, offHashType, 0), "report_data_hash_type", ErrUnsupportedHashType},
 		{"hash type 4", put32(blob, offHashType, 4), "report_data_hash_type", ErrUnsupportedHashType},
+		{"hash type SHA-384", put32(blob, offHashType, uint32(HashTypeSHA384)), "report_data_hash_type", ErrUnsupportedHashType},
+		{"hash type SHA-512", put32(blob, offHashType, uint32(HashTypeSHA512)), "report_data_hash_type", ErrUnsupportedHashType},
+		{"hash type max", put32(blob, offHashType, 0xffffffff), "report_data_hash_type", ErrUnsupportedHashType},
+		{"tdx hash type SHA-384", func() []byte {
+			c := bytes.Clone(tdx)
+			binary.LittleEndian.PutUint32(c[offHashType:], uint32(HashTypeSHA384))
+			return c
+		}(), "report_data_hash_type", ErrUnsupportedHashType},
 		{"var size 0", put32(blob, offVarDataSize, 0), "variable_data_size", ErrEmpty},
 		{"var size max", put32(blob, offVarDataSize, 0xffffffff), "variable_data_size", ErrExceedsBlob},
 		{"var size past end", put32(blob, offVarDataSize, uint32(len(blob)-RuntimeDataOffset+1)), "variable_data_size", ErrExceedsBlob},
@@ -343,7 +351,8 @@ func TestCheckBindingErrors(t *testing.T) {
 		{"digest last byte", func(r *Report) { r.Hardware[0x50+31] ^= 1 }, ErrBindingMismatch},
 		{"tail non-zero", func(r *Report) { r.Hardware[0x50+63] = 1 }, ErrBindingMismatch},
 		{"runtime data", func(r *Report) { r.RuntimeDataRaw = append(r.RuntimeDataRaw, ' ') }, ErrBindingMismatch},
-		{"hash type", func(r *Report) { r.HashType = HashTypeSHA384 }, ErrBindingMismatch},
+		{"hash type SHA-384", func(r *Report) { r.HashType = HashTypeSHA384 }, ErrUnsupportedHashType},
+		{"hash type SHA-512", func(r *Report) { r.HashType = HashTypeSHA512 }, ErrUnsupportedHashType},
 		{"invalid hash type", func(r *Report) { r.HashType = 0 }, ErrUnsupportedHashType},
 		{"report type", func(r *Report) { r.Type = ReportTypeVBS }, ErrUnsupportedReportType},
 		{"short hardware", func(r *Report) { r.Hardware = r.Hardware[:0x60] }, ErrUnsupportedReportType},
@@ -428,5 +437,36 @@ func TestBuildErrors(t *testing.T) {
 	}
 	if b, err := Build(ReportTypeTDX, make([]byte, HardwareReportSize), js, 2048); err != nil || len(b) != 2048 {
 		t.Errorf("TDX 1184 zero tail: %v", err)
+	}
+}
+
+// TestCheckBindingTDX checks that a TDX HCL report's REPORTDATA binds the
+// runtime data by the same rule as SNP: SHA-256, then 32 zero bytes.
+func TestCheckBindingTDX(t *testing.T) {
+	blob := readFile(t, "azure-cvm-tooling/hcl-report-tdx.bin")
+	tests := []struct {
+		name   string
+		mutate func(r *Report)
+		err    error
+	}{
+		{"digest byte", func(r *Report) { r.Hardware[tdReportDataOffset] ^= 1 }, ErrBindingMismatch},
+		{"tail non-zero", func(r *Report) { r.Hardware[tdReportDataOffset+32] = 1 }, ErrBindingMismatch},
+		{"tail last byte", func(r *Report) { r.Hardware[tdReportDataOffset+63] = 0x80 }, ErrBindingMismatch},
+		{"hash type SHA-512", func(r *Report) { r.HashType = HashTypeSHA512 }, ErrUnsupportedHashType},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := Parse(blob)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := r.CheckBinding(); err != nil {
+				t.Fatalf("real TDX report: %v", err)
+			}
+			tc.mutate(r)
+			if err := r.CheckBinding(); !errors.Is(err, tc.err) {
+				t.Errorf("err = %v, want %v", err, tc.err)
+			}
+		})
 	}
 }

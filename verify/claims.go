@@ -38,6 +38,12 @@ type Claims struct {
 	HostData        HexBytes `json:"host_data"`
 	IDKeyDigest     HexBytes `json:"id_key_digest"`
 	AuthorKeyDigest HexBytes `json:"author_key_digest"`
+	// Paravisor names the identity of IDKeyDigest: "azure-hcl" for Azure's
+	// paravisor, "emulated-hcl" for the emulated CVM's, "policy" for
+	// another digest the policy's id_key_digests lists, "none" for the zero
+	// digest and "unknown" for any other (only possible for a bare SNP
+	// report or with Policy.AllowAnyParavisor). See DefaultParavisors.
+	Paravisor string `json:"paravisor"`
 	// PlatformInfo is the report's PLATFORM_INFO.
 	PlatformInfo uint64 `json:"platform_info"`
 	// Measurement is the launch measurement.

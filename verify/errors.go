@@ -16,33 +16,34 @@ type Check string
 
 // The checks, in the order Evidence runs them.
 const (
-	CheckEvidenceFormat  Check = "evidence-format"      // the evidence document decodes
-	CheckHCLFormat       Check = "hcl-report-format"    // HCL header, sizes, runtime-data JSON
-	CheckReportType      Check = "hcl-report-type"      // the hardware report is SNP
-	CheckReportFormat    Check = "snp-report-format"    // SNP report size, version, algorithm
-	CheckProduct         Check = "product-line"         // CPUID / VCEK product line known and consistent
-	CheckVCEKMissing     Check = "vcek-missing"         // no VCEK in the evidence and none could be obtained
-	CheckVCEKFormat      Check = "vcek-format"          // VCEK DER and AMD extensions
-	CheckVCEKChain       Check = "vcek-chain"           // VCEK <- ASK <- ARK, pinned per product line
-	CheckCertValidity    Check = "certificate-validity" // VCEK, ASK, ARK valid at the verification time
-	CheckRevocation      Check = "revocation"           // ASK/VCEK not in AMD's CRL (when enabled)
-	CheckReportSignature Check = "report-signature"     // VCEK signs the SNP report
-	CheckChipID          Check = "vcek-chip-id"         // VCEK hwID == CHIP_ID
-	CheckVCEKTCB         Check = "vcek-tcb"             // VCEK TCB == REPORTED_TCB
-	CheckCommittedTCB    Check = "committed-tcb"        // REPORTED_TCB == COMMITTED_TCB
-	CheckVMPL            Check = "vmpl"                 // VMPL 0
-	CheckDebug           Check = "debug-policy"         // guest policy forbids debugging
-	CheckGuestPolicy     Check = "guest-policy"         // no migration agent; SMT only if the policy allows
-	CheckMinTCB          Check = "minimum-tcb"          // policy: REPORTED_TCB >= minimum
-	CheckMeasurement     Check = "measurement"          // policy: allowed launch measurements
-	CheckRuntimeData     Check = "runtime-data-binding" // SHA-256(runtime data) == REPORT_DATA[0:32], rest zero
-	CheckAttestationKey  Check = "attestation-key"      // HCLAkPub present and usable
-	CheckQuoteFormat     Check = "quote-format"         // TPMS_ATTEST magic, type, sizes; PCR list
-	CheckQuoteSignature  Check = "quote-signature"      // AK signs the quote
-	CheckNonce           Check = "quote-nonce"          // extraData == nonce (constant time)
-	CheckPCRDigest       Check = "pcr-digest"           // PCR values hash to the signed digest
-	CheckUserData        Check = "user-data"            // v2: runtime data user-data starts with the nonce
-	CheckPCRPolicy       Check = "pcr-policy"           // policy: required PCR values
+	CheckEvidenceFormat    Check = "evidence-format"      // the evidence document decodes
+	CheckHCLFormat         Check = "hcl-report-format"    // HCL header, sizes, runtime-data JSON
+	CheckReportType        Check = "hcl-report-type"      // the hardware report is SNP
+	CheckReportFormat      Check = "snp-report-format"    // SNP report size, version, algorithm
+	CheckProduct           Check = "product-line"         // CPUID / VCEK product line known and consistent
+	CheckVCEKMissing       Check = "vcek-missing"         // no VCEK in the evidence and none could be obtained
+	CheckVCEKFormat        Check = "vcek-format"          // VCEK DER and AMD extensions
+	CheckVCEKChain         Check = "vcek-chain"           // VCEK <- ASK <- ARK, pinned per product line
+	CheckCertValidity      Check = "certificate-validity" // VCEK, ASK, ARK valid at the verification time
+	CheckRevocation        Check = "revocation"           // ASK/VCEK not in AMD's CRL (when enabled)
+	CheckReportSignature   Check = "report-signature"     // VCEK signs the SNP report
+	CheckChipID            Check = "vcek-chip-id"         // VCEK hwID == CHIP_ID
+	CheckVCEKTCB           Check = "vcek-tcb"             // VCEK TCB == REPORTED_TCB
+	CheckCommittedTCB      Check = "committed-tcb"        // REPORTED_TCB == COMMITTED_TCB
+	CheckVMPL              Check = "vmpl"                 // VMPL 0
+	CheckDebug             Check = "debug-policy"         // guest policy forbids debugging
+	CheckGuestPolicy       Check = "guest-policy"         // no migration agent; SMT only if the policy allows
+	CheckMinTCB            Check = "minimum-tcb"          // policy: REPORTED_TCB >= minimum
+	CheckMeasurement       Check = "measurement"          // policy: allowed launch measurements
+	CheckParavisorIdentity Check = "paravisor-identity"   // ID_KEY_DIGEST of a trusted paravisor (and policy's author keys)
+	CheckRuntimeData       Check = "runtime-data-binding" // SHA-256(runtime data) == REPORT_DATA[0:32], rest zero
+	CheckAttestationKey    Check = "attestation-key"      // HCLAkPub present and usable
+	CheckQuoteFormat       Check = "quote-format"         // TPMS_ATTEST magic, type, sizes; PCR list
+	CheckQuoteSignature    Check = "quote-signature"      // AK signs the quote
+	CheckNonce             Check = "quote-nonce"          // extraData == nonce (constant time)
+	CheckPCRDigest         Check = "pcr-digest"           // PCR values hash to the signed digest
+	CheckUserData          Check = "user-data"            // v2: runtime data user-data == the quoted nonce zero-padded to 64 bytes
+	CheckPCRPolicy         Check = "pcr-policy"           // policy: required PCR values
 )
 
 // Error is a verification failure: Check names the step that failed and Err

@@ -79,6 +79,9 @@ func checkClaimsJSON(t *testing.T, claims *verify.Claims, re realEvidence) {
 		VMPL        *int              `json:"vmpl"`
 		PCRs        map[string]string `json:"pcrs"`
 		Nonce       string            `json:"nonce"`
+		Paravisor   string            `json:"paravisor"`
+		IDKeyDigest string            `json:"id_key_digest"`
+		AuthorKey   string            `json:"author_key_digest"`
 	}
 	if err := json.Unmarshal(js, &m); err != nil {
 		t.Fatal(err)
@@ -113,10 +116,15 @@ func checkClaimsJSON(t *testing.T, claims *verify.Claims, re realEvidence) {
 	if m.Nonce != hex.EncodeToString(re.nonce) {
 		t.Errorf("JSON nonce %q, want %x", m.Nonce, re.nonce)
 	}
+	// Every real Azure report carries an ID key of Azure's paravisor
+	// (SPEC §11) and a zero author key digest.
+	if m.Paravisor != "azure-hcl" || len(m.IDKeyDigest) != 96 || m.AuthorKey != strings.Repeat("0", 96) {
+		t.Errorf("JSON paravisor %q id_key_digest %q author_key_digest %q", m.Paravisor, m.IDKeyDigest, m.AuthorKey)
+	}
 }
 
 // TestRealV2Nonce checks the facts of the real v2 evidence: its nonce is
-// 48 bytes starting 982f5c6e, its user-data starts with it, and the report
+// 48 bytes starting 982f5c6e, its user-data is it zero-padded, and the report
 // counts as fresh.
 func TestRealV2Nonce(t *testing.T) {
 	data := readFile(t, snpDir+"evidence-v2.json")
@@ -131,8 +139,8 @@ func TestRealV2Nonce(t *testing.T) {
 	if !claims.FreshReport {
 		t.Error("FreshReport false for v2 evidence")
 	}
-	if len(claims.UserData) != 64 || !bytes.HasPrefix(claims.UserData, nonce) {
-		t.Errorf("user-data %x does not start with the nonce", []byte(claims.UserData))
+	if len(claims.UserData) != 64 || !bytes.Equal(claims.UserData, append(bytes.Clone(nonce), make([]byte, 16)...)) {
+		t.Errorf("user-data %x is not the nonce zero-padded to 64 bytes", []byte(claims.UserData))
 	}
 }
 

@@ -9,10 +9,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
 	"github.com/snp-vtpm/snp-vtpm/snp"
 )
 
@@ -58,7 +61,10 @@ type RevocationChecker interface {
 // then also shares a bounded cache of expensive results (see DisableCache).
 // Do not modify an Options while it is in use.
 type Options struct {
-	// Roots are the trusted AMD chains; nil means snp.DefaultRoots().
+	// Roots are the trusted AMD chains; nil means snp.DefaultRoots(). For
+	// a report whose VCEK chains to a chain marked snp.Chain.Emulated (the
+	// emulated CVM's, public keys), the emulated paravisor's ID key
+	// (EmulatedParavisor) is trusted too; it is never trusted otherwise.
 	Roots *snp.Roots
 	// Now is the verification time for certificate validity; zero means time.Now().
 	Now time.Time
@@ -107,7 +113,8 @@ func (o *Options) getCache() *cache {
 
 // Policy holds requirements beyond the always-on checks. The zero value
 // requires: VMPL 0, debugging disabled, no migration agent,
-// REPORTED_TCB == COMMITTED_TCB.
+// REPORTED_TCB == COMMITTED_TCB and, for evidence and HCL reports, a
+// trusted paravisor ID key (DefaultParavisors).
 // Policies are read from JSON files by ParsePolicy.
 type Policy struct {
 	// MinTCB, when set, is the lowest acceptable REPORTED_TCB, per component.
@@ -131,9 +138,28 @@ type Policy struct {
 	DenySMT bool `json:"deny_smt,omitempty"`
 	// AllowUncommittedTCB accepts REPORTED_TCB != COMMITTED_TCB.
 	AllowUncommittedTCB bool `json:"allow_uncommitted_tcb,omitempty"`
-	// RequireFreshReport requires the runtime data's user-data to start
-	// with the nonce (as v2 evidence always does), whatever the evidence version.
+	// RequireFreshReport requires the runtime data's user-data to be the
+	// quoted nonce zero-padded to 64 bytes (as v2 evidence always does),
+	// whatever the evidence version.
 	RequireFreshReport bool `json:"require_fresh_report,omitempty"`
+	// IDKeyDigests, when non-empty, lists the trusted paravisor ID keys
+	// (each the 48-byte ID_KEY_DIGEST of a report) and replaces
+	// DefaultParavisors: list those too to keep trusting Azure's paravisor.
+	// Evidence and HCL reports must carry one of them; a bare SNP report
+	// checked with Report must too when this list is set. The zero digest
+	// and the emulated paravisor's are never trusted from this list (the
+	// latter is trusted with the emulated chain only).
+	IDKeyDigests []HexBytes `json:"id_key_digests,omitempty"`
+	// AuthorKeyDigests, when non-empty, lists the accepted AUTHOR_KEY_DIGEST
+	// values (48 bytes each, never zero); Azure's reports carry a zero
+	// author key digest, so this is for other paravisors.
+	AuthorKeyDigests []HexBytes `json:"author_key_digests,omitempty"`
+	// AllowAnyParavisor turns off the paravisor-identity check of
+	// ID_KEY_DIGEST. It accepts evidence forged by any SEV-SNP VMPL0 guest:
+	// any guest that runs its own code at VMPL0 on a genuine AMD chip can
+	// write runtime data naming its own attestation key. It cannot be
+	// combined with IDKeyDigests (which then wins).
+	AllowAnyParavisor bool `json:"allow_any_paravisor,omitempty"`
 }
 
 // ParsePolicy reads a policy from JSON, for example:
@@ -155,25 +181,85 @@ func ParsePolicy(data []byte) (*Policy, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, errors.New("policy: trailing data after the policy object")
 	}
+	if err := p.validate(); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// validate checks a decoded policy: every error names the field (and the
+// index or key) that is wrong. It normalises product names.
+func (p *Policy) validate() error {
 	for i, m := range p.Measurements {
 		if len(m) != 48 {
-			return nil, fmt.Errorf("policy: measurements[%d] is %d bytes, want 48", i, len(m))
+			return fmt.Errorf("policy: measurements[%d]: %d bytes, want 48 (a SHA-384 launch measurement)", i, len(m))
 		}
 	}
-	for idx, v := range p.PCRs {
-		if idx < 0 || idx > 23 || len(v) != 32 {
-			return nil, fmt.Errorf("policy: pcrs[%d] must name PCR 0..23 with a 32-byte SHA-256 value", idx)
+	// In index order, so that the error is the same on every run.
+	idx := make([]int, 0, len(p.PCRs))
+	for i := range p.PCRs {
+		idx = append(idx, i)
+	}
+	slices.Sort(idx)
+	for _, i := range idx {
+		if i < 0 || i > 23 {
+			return fmt.Errorf("policy: pcrs[\"%d\"]: no such PCR, want an index in 0..23", i)
+		}
+		if v := p.PCRs[i]; len(v) != 32 {
+			return fmt.Errorf("policy: pcrs[\"%d\"]: %d bytes, want 32 (a SHA-256 PCR value)", i, len(v))
 		}
 	}
 	for i, prod := range p.Products {
 		pl, err := snp.ParseProduct(prod)
 		if err != nil {
-			return nil, fmt.Errorf("policy: products: %w", err)
+			return fmt.Errorf("policy: products[%d]: %w", i, err)
 		}
 		// "Milan-B0" (a VCEK productName) means the product line Milan.
 		p.Products[i] = string(pl)
 	}
-	return &p, nil
+	if err := checkDigestList("id_key_digests", p.IDKeyDigests); err != nil {
+		return err
+	}
+	emulated := fakeamd.IDKeyDigest()
+	for i, d := range p.IDKeyDigests {
+		if bytes.Equal(d, emulated[:]) {
+			return fmt.Errorf("policy: id_key_digests[%d]: the emulated CVM's public fake ID key is never trusted on a real chip (it is trusted with the emulated chain only, --trust-emulated)", i)
+		}
+	}
+	if err := checkDigestList("author_key_digests", p.AuthorKeyDigests); err != nil {
+		return err
+	}
+	if p.AllowAnyParavisor && len(p.IDKeyDigests) > 0 {
+		return errors.New("policy: allow_any_paravisor: contradicts id_key_digests (give one or the other)")
+	}
+	return nil
+}
+
+// checkDigestList checks that every entry of the policy list field is a
+// non-zero 48-byte digest, distinct from the others.
+func checkDigestList(field string, ds []HexBytes) error {
+	for i, d := range ds {
+		if len(d) != 48 {
+			return fmt.Errorf("policy: %s[%d]: %d bytes, want 48 (96 hex digits of a SHA-384 key digest)", field, i, len(d))
+		}
+		if allZero(d) {
+			return fmt.Errorf("policy: %s[%d]: the zero digest (no key) is never trusted", field, i)
+		}
+		for j := range i {
+			if bytes.Equal(ds[j], d) {
+				return fmt.Errorf("policy: %s[%d]: repeats %s[%d]", field, i, field, j)
+			}
+		}
+	}
+	return nil
+}
+
+func allZero(b []byte) bool {
+	var acc byte
+	for _, c := range b {
+		acc |= c
+	}
+	return acc == 0
 }
 
 // HexBytes is a byte string that JSON encodes as lowercase hex.
@@ -192,7 +278,14 @@ func (b *HexBytes) UnmarshalJSON(data []byte) error {
 	}
 	v, err := hex.DecodeString(s)
 	if err != nil {
-		return err
+		// An UnmarshalTypeError gets the field's name from the decoder.
+		// The value is quoted (at most 24 bytes of it) so that it can be
+		// found in the document.
+		q := s
+		if len(q) > 24 {
+			q = q[:24] + "..."
+		}
+		return &json.UnmarshalTypeError{Value: fmt.Sprintf("string %q (not hex: %v)", q, err), Type: reflect.TypeFor[HexBytes]()}
 	}
 	*b = v
 	return nil

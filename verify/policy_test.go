@@ -1,10 +1,14 @@
 package verify_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/hex"
+	"encoding/json"
 	"strings"
 	"testing"
 
+	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
 	"github.com/snp-vtpm/snp-vtpm/snp"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
@@ -91,4 +95,135 @@ func TestPolicyProductName(t *testing.T) {
 	opts.Policy = *p
 	_, err = verify.Evidence(context.Background(), v1Data(t), []byte("challenge"), opts)
 	wantCheck(t, err, verify.CheckProduct)
+}
+
+// TestParsePolicyFieldErrors checks that every invalid policy value is an
+// error that names its field (and the index or key).
+func TestParsePolicyFieldErrors(t *testing.T) {
+	d48 := strings.Repeat("ab", 48)
+	d48b := strings.Repeat("cd", 48)
+	p32 := strings.Repeat("cd", 32)
+	zero := strings.Repeat("00", 48)
+	fake := fakeamd.IDKeyDigest()
+	fakeHex := hex.EncodeToString(fake[:])
+	tests := []struct{ name, json, want string }{
+		{"PCR 24", `{"pcrs":{"24":"` + p32 + `"}}`, `policy: pcrs["24"]`},
+		{"PCR 1000", `{"pcrs":{"0":"` + p32 + `","1000":"` + p32 + `"}}`, `policy: pcrs["1000"]`},
+		{"PCR -1", `{"pcrs":{"-1":"` + p32 + `"}}`, `policy: pcrs["-1"]`},
+		{"PCR value of 31 bytes", `{"pcrs":{"7":"` + p32[2:] + `"}}`, `policy: pcrs["7"]: 31 bytes, want 32`},
+		{"PCR value of 48 bytes", `{"pcrs":{"7":"` + d48 + `"}}`, `policy: pcrs["7"]: 48 bytes`},
+		{"empty PCR value", `{"pcrs":{"7":""}}`, `policy: pcrs["7"]: 0 bytes`},
+		{"short measurement", `{"measurements":["` + d48 + `","abcd"]}`, "policy: measurements[1]: 2 bytes, want 48"},
+		{"measurement of 32 bytes", `{"measurements":["` + p32 + `"]}`, "policy: measurements[0]: 32 bytes"},
+		{"unknown product", `{"products":["Milan","Rome"]}`, "policy: products[1]"},
+		{"lower-case product", `{"products":["milan"]}`, "policy: products[0]"},
+		{"id key digest short", `{"id_key_digests":["` + d48 + `","abcd"]}`, "policy: id_key_digests[1]: 2 bytes, want 48"},
+		{"id key digest long", `{"id_key_digests":["` + d48 + `00"]}`, "policy: id_key_digests[0]: 49 bytes"},
+		{"id key digest zero", `{"id_key_digests":["` + d48 + `","` + zero + `"]}`, "policy: id_key_digests[1]: the zero digest"},
+		{"id key digest emulated", `{"id_key_digests":["` + fakeHex + `"]}`, "policy: id_key_digests[0]: the emulated CVM's"},
+		{"id key digest repeated", `{"id_key_digests":["` + d48 + `","` + d48b + `","` + d48 + `"]}`, "policy: id_key_digests[2]: repeats id_key_digests[0]"},
+		{"id key digest not hex", `{"id_key_digests":["` + strings.Repeat("zz", 48) + `"]}`, "id_key_digests"},
+		{"author key digest short", `{"author_key_digests":["ab"]}`, "policy: author_key_digests[0]: 1 bytes, want 48"},
+		{"author key digest zero", `{"author_key_digests":["` + zero + `"]}`, "policy: author_key_digests[0]: the zero digest"},
+		{"author key digest not hex", `{"author_key_digests":["x"]}`, "author_key_digests"},
+		{"allow any with a list", `{"allow_any_paravisor":true,"id_key_digests":["` + d48 + `"]}`, "policy: allow_any_paravisor"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := verify.ParsePolicy([]byte(tc.json))
+			if err == nil {
+				t.Fatalf("accepted: %+v", p)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q does not name %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestParsePolicyParavisor checks the paravisor fields that parse.
+func TestParsePolicyParavisor(t *testing.T) {
+	az := verify.DefaultParavisors()[0].Digest
+	other := strings.Repeat("ab", 48)
+	p, err := verify.ParsePolicy([]byte(`{"id_key_digests":["` + hex.EncodeToString(az[:]) + `","` + strings.ToUpper(other) + `"],
+		"author_key_digests":["` + other + `"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.IDKeyDigests) != 2 || !bytes.Equal(p.IDKeyDigests[0], az[:]) || hex.EncodeToString(p.IDKeyDigests[1]) != other ||
+		len(p.AuthorKeyDigests) != 1 || p.AllowAnyParavisor {
+		t.Errorf("%+v", p)
+	}
+	p, err = verify.ParsePolicy([]byte(`{"allow_any_paravisor":true}`))
+	if err != nil || !p.AllowAnyParavisor {
+		t.Fatalf("%v %+v", err, p)
+	}
+}
+
+// FuzzPolicyFields checks that a policy ParsePolicy accepts has only valid
+// values in every field, and that it round-trips through JSON.
+func FuzzPolicyFields(f *testing.F) {
+	d := strings.Repeat("ab", 48)
+	f.Add(`{}`)
+	f.Add(`{"pcrs":{"23":"` + strings.Repeat("cd", 32) + `"},"measurements":["` + d + `"],"products":["Genoa-B1"]}`)
+	f.Add(`{"id_key_digests":["` + d + `"],"author_key_digests":["` + strings.Repeat("01", 48) + `"]}`)
+	f.Add(`{"allow_any_paravisor":true,"min_tcb":{"snp":8}}`)
+	f.Add(`{"pcrs":{"24":""},"id_key_digests":["00"]}`)
+	f.Fuzz(func(t *testing.T, js string) {
+		p, err := verify.ParsePolicy([]byte(js))
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "policy: ") {
+				t.Fatalf("error %q does not say it is about the policy", err)
+			}
+			return
+		}
+		for i, v := range p.PCRs {
+			if i < 0 || i > 23 || len(v) != 32 {
+				t.Fatalf("accepted pcrs[%d] = %x", i, []byte(v))
+			}
+		}
+		for _, m := range p.Measurements {
+			if len(m) != 48 {
+				t.Fatalf("accepted measurement %x", []byte(m))
+			}
+		}
+		for _, ds := range [][]verify.HexBytes{p.IDKeyDigests, p.AuthorKeyDigests} {
+			for _, d := range ds {
+				if len(d) != 48 || bytes.Equal(d, make([]byte, 48)) {
+					t.Fatalf("accepted digest %x", []byte(d))
+				}
+			}
+		}
+		if fake := fakeamd.IDKeyDigest(); slicesContainsHex(p.IDKeyDigests, fake[:]) {
+			t.Fatal("accepted the emulator's ID key digest")
+		}
+		if p.AllowAnyParavisor && len(p.IDKeyDigests) > 0 {
+			t.Fatal("accepted allow_any_paravisor with id_key_digests")
+		}
+		for _, prod := range p.Products {
+			if _, err := snp.ParseProduct(prod); err != nil {
+				t.Fatalf("accepted product %q", prod)
+			}
+		}
+		again, err := json.Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p2, err := verify.ParsePolicy(again)
+		if err != nil {
+			t.Fatalf("re-encoded policy %s rejected: %v", again, err)
+		}
+		if again2, _ := json.Marshal(p2); !bytes.Equal(again, again2) {
+			t.Fatalf("policy does not round-trip:\n%s\n%s", again, again2)
+		}
+	})
+}
+
+func slicesContainsHex(ds []verify.HexBytes, d []byte) bool {
+	for _, x := range ds {
+		if bytes.Equal(x, d) {
+			return true
+		}
+	}
+	return false
 }

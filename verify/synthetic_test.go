@@ -225,7 +225,7 @@ func TestSyntheticRuntimeData(t *testing.T) {
 		{name: "non-zero padding", b: testev.Builder{MutateHCL: func(b []byte) []byte { b[len(b)-1] = 1; return b }}, want: verify.CheckHCLFormat},
 		{name: "blob truncated into the SNP report", b: testev.Builder{MutateHCL: func(b []byte) []byte { return b[:1000] }}, want: verify.CheckHCLFormat},
 		{name: "bad magic", b: testev.Builder{MutateHCL: func(b []byte) []byte { b[0] = 'X'; return b }}, want: verify.CheckHCLFormat},
-		{name: "hash type SHA-384 declared", b: testev.Builder{MutateHCL: func(b []byte) []byte { b[1228] = 2; return b }}, want: verify.CheckRuntimeData},
+		{name: "hash type SHA-384 declared", b: testev.Builder{MutateHCL: func(b []byte) []byte { b[1228] = 2; return b }}, want: verify.CheckHCLFormat},
 		{name: "runtime data not JSON", b: testev.Builder{RuntimeData: []byte("not json at all")}, want: verify.CheckHCLFormat},
 		{name: "no user-data in v1", b: testev.Builder{Version: 1, OmitUserData: true}},
 		{name: "older schema without EK and user-data (v1)", b: testev.Builder{Version: 1, OmitEK: true, OmitUserData: true}},

@@ -1,7 +1,8 @@
 // Package verify is the complete verification of vTPM-based SEV-SNP
 // evidence from Azure Confidential VMs: AMD chain pinned per product line,
 // VCEK validity, report signature, VCEK chip id and TCB, guest policy,
-// runtime-data binding, attestation-key quote, nonce, PCRs and policy.
+// paravisor identity (ID_KEY_DIGEST, see DefaultParavisors), runtime-data
+// binding, attestation-key quote, nonce, PCRs and policy.
 //
 // Evidence is the entry point. It does no I/O: a VCEK that the evidence does
 // not carry is obtained only through Options.VCEKGetter.
@@ -87,6 +88,11 @@ func decoded(ctx context.Context, ev *evidence.Evidence, nonce []byte, opts *Opt
 	if err := verifySNP(ctx, claims, h.snp, ev.VCEK, vcekSource, opts, p, refreshed); err != nil {
 		return nil, err
 	}
+	// The AK, user data and VM configuration come from the runtime data:
+	// only a trusted paravisor's word makes them worth anything.
+	if err := checkParavisor(claims, h.snp, &opts.Policy, true, claims.Emulated); err != nil {
+		return nil, err
+	}
 	if !cached && !refreshed {
 		p.addHCL(ev.HCLReport, h)
 	}
@@ -126,7 +132,9 @@ func decoded(ctx context.Context, ev *evidence.Evidence, nonce []byte, opts *Opt
 // Report verifies a stored HCL report blob or a bare 1184-byte SNP report
 // against a VCEK (DER; nil to use opts.VCEKGetter): the pinned chain,
 // the report signature, chip id, TCB, guest policy and, for an HCL report,
-// the runtime-data binding. It checks no quote, so it proves no freshness,
+// the runtime-data binding and the paravisor identity (a bare SNP report's
+// ID_KEY_DIGEST is checked only when the policy lists id_key_digests or
+// author_key_digests). It checks no quote, so it proves no freshness,
 // and it rejects policies that require PCR values or a fresh report.
 func Report(ctx context.Context, blob []byte, vcekDER []byte, opts *Options) (*Claims, error) {
 	// What this call verifies is cached only if all of it verifies.
@@ -165,6 +173,11 @@ func report(ctx context.Context, blob []byte, vcekDER []byte, opts *Options, p *
 		if err := verifySNP(ctx, claims, r, vcekDER, source, opts, p, false); err != nil {
 			return nil, err
 		}
+		// Nothing vouches for a key here: the identity is checked only
+		// when the policy asks for one.
+		if err := checkParavisor(claims, r, &opts.Policy, false, claims.Emulated); err != nil {
+			return nil, err
+		}
 		return claims, nil
 	}
 	h, cached, err := parseHCL(blob, p.c)
@@ -172,6 +185,9 @@ func report(ctx context.Context, blob []byte, vcekDER []byte, opts *Options, p *
 		return nil, err
 	}
 	if err := verifySNP(ctx, claims, h.snp, vcekDER, source, opts, p, false); err != nil {
+		return nil, err
+	}
+	if err := checkParavisor(claims, h.snp, &opts.Policy, true, claims.Emulated); err != nil {
 		return nil, err
 	}
 	if !cached {
@@ -469,25 +485,34 @@ func verifyQuote(claims *Claims, q *quote.Quote, ak *rsa.PublicKey, nonce []byte
 		}
 		return fail(CheckQuoteFormat, err)
 	}
-	claims.Nonce = a.ExtraData
+	// Copies: the claims must not alias the caller's evidence.
+	claims.Nonce = bytes.Clone(a.ExtraData)
 	claims.PCRs = make(map[int]HexBytes, len(selected))
 	for _, i := range selected {
-		claims.PCRs[i] = q.PCRs[i]
+		claims.PCRs[i] = bytes.Clone(q.PCRs[i])
 	}
 	return nil
 }
 
-// checkUserData checks that the runtime data's user-data starts with the
-// quoted nonce (the evidence's report was refreshed with the nonce).
+// checkUserData checks that the runtime data's user-data is exactly what
+// the attester wrote to request the report: the quoted nonce (the quote's
+// extraData, quote.ExpectedExtraData of the verifier's nonce) zero-padded to
+// hcl.UserDataSize bytes. All 64 bytes are compared, in constant time, so
+// that no byte of the attacker's choice rides along.
 func checkUserData(userData, quotedNonce []byte) error {
 	if userData == nil {
 		return failf(CheckUserData, "the runtime data carries no user-data")
 	}
-	if len(quotedNonce) == 0 || len(quotedNonce) > len(userData) {
-		return failf(CheckUserData, "the nonce (%d bytes) cannot be carried in %d bytes of user-data", len(quotedNonce), len(userData))
+	if len(userData) != hcl.UserDataSize {
+		return failf(CheckUserData, "user-data is %d bytes, want %d", len(userData), hcl.UserDataSize)
 	}
-	if subtle.ConstantTimeCompare(userData[:len(quotedNonce)], quotedNonce) != 1 {
-		return failf(CheckUserData, "user-data does not start with the nonce")
+	if len(quotedNonce) == 0 || len(quotedNonce) > hcl.UserDataSize {
+		return failf(CheckUserData, "the nonce (%d bytes) cannot be carried in %d bytes of user-data", len(quotedNonce), hcl.UserDataSize)
+	}
+	want := make([]byte, hcl.UserDataSize)
+	copy(want, quotedNonce)
+	if subtle.ConstantTimeCompare(userData, want) != 1 {
+		return failf(CheckUserData, "user-data is not the quoted nonce zero-padded to %d bytes", hcl.UserDataSize)
 	}
 	return nil
 }

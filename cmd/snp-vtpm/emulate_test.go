@@ -30,7 +30,7 @@ func TestEmulatedPrint(t *testing.T) {
 		if strings.Count(out, emulatedBanner) != 2 {
 			t.Errorf("%v: stdout does not open and close with the emulated banner:\n%s", args, out)
 		}
-		for _, want := range []string{"VALID SNP REPORT (EMULATED CHAIN, NOT AMD)", "vm unique id", "key HCLAkPub", "Azure IMDS", "current tcb"} {
+		for _, want := range []string{"VALID SNP REPORT (EMULATED CHAIN, NOT AMD)", "vm unique id", "key HCLAkPub", "Azure IMDS", "current tcb", "emulated-hcl"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("%v: output lacks %q:\n%s", args, want, out)
 			}
@@ -82,7 +82,8 @@ func TestEmulatedEvidenceThenVerify(t *testing.T) {
 
 	code, out, errOut = runCLI(t, "verify", "--trust-emulated", "--nonce", "x", f)
 	wantCode(t, code, 0, out, errOut)
-	if !strings.Contains(out, "VERIFIED (EMULATED CHAIN, NOT AMD): evidence v2") || !strings.Contains(out, emulatedBanner) {
+	if !strings.Contains(out, "VERIFIED (EMULATED CHAIN, NOT AMD): evidence v2") || !strings.Contains(out, emulatedBanner) ||
+		!strings.Contains(out, "emulated-hcl") {
 		t.Fatalf("verify output:\n%s", out)
 	}
 
@@ -116,12 +117,13 @@ func TestEmulatedEvidenceLongNonceStdout(t *testing.T) {
 		EvidenceVersion int    `json:"evidence_version"`
 		Nonce           string `json:"nonce"`
 		Emulated        bool   `json:"emulated"`
+		Paravisor       string `json:"paravisor"`
 	}
 	if err := json.Unmarshal([]byte(vout), &claims); err != nil {
 		t.Fatal(err)
 	}
 	raw, _ := hex.DecodeString(nonce)
-	if claims.EvidenceVersion != 1 || !claims.Emulated || claims.Nonce != hex.EncodeToString(quote.ExpectedExtraData(raw)) {
+	if claims.EvidenceVersion != 1 || !claims.Emulated || claims.Paravisor != "emulated-hcl" || claims.Nonce != hex.EncodeToString(quote.ExpectedExtraData(raw)) {
 		t.Fatalf("claims %+v", claims)
 	}
 }

@@ -51,13 +51,14 @@ func printClaims(w io.Writer, title string, c *verify.Claims, full bool, extra .
 	}
 	row("guest policy", "0x%x (debug %s, smt %s)", c.GuestPolicy, onOff(c.Debug), onOff(c.SMT))
 	row("vmpl", "%d", c.VMPL)
+	row("paravisor", "%s", paravisorString(c.Paravisor))
+	row("id key digest", "%s", c.IDKeyDigest)
 	row("measurement", "%s", c.Measurement)
 	if full {
 		row("guest svn", "%d", c.GuestSVN)
 		row("family id", "%s", c.FamilyID)
 		row("image id", "%s", c.ImageID)
 		row("host data", "%s", c.HostData)
-		row("id key digest", "%s", c.IDKeyDigest)
 		row("author key digest", "%s", c.AuthorKeyDigest)
 		row("platform info", "0x%x", c.PlatformInfo)
 		row("report data", "%s", c.ReportData)
@@ -93,6 +94,23 @@ func printClaims(w io.Writer, title string, c *verify.Claims, full bool, extra .
 	if c.Emulated {
 		fmt.Fprintln(w, emulatedBanner)
 	}
+}
+
+// paravisorString explains Claims.Paravisor.
+func paravisorString(name string) string {
+	switch name {
+	case verify.ParavisorAzure:
+		return name + " (Azure's paravisor ID key)"
+	case verify.ParavisorEmulated:
+		return name + " (the emulated CVM's fake ID key)"
+	case verify.ParavisorPolicy:
+		return name + " (an ID key listed by the policy)"
+	case verify.ParavisorNone:
+		return name + " (no ID key: nothing vouches for the code at VMPL0)"
+	case verify.ParavisorUnknown, "":
+		return verify.ParavisorUnknown + " (NOT A TRUSTED PARAVISOR)"
+	}
+	return name
 }
 
 func tcbString(bl, tee, snp, ucode, fmc uint8, product string) string {

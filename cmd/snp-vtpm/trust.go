@@ -34,8 +34,8 @@ type trustFlags struct {
 
 func (t *trustFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&t.rootsFile, "roots", "", "PEM file with an ASK then its ARK; replaces the pinned AMD roots of that product line")
-	fs.BoolVar(&t.trustEmulated, "trust-emulated", false, "also trust the emulated CVM's fake AMD chain (testing only)")
-	fs.StringVar(&t.policyFile, "policy", "", "JSON policy file (min_tcb, measurements, pcrs, products, allow_debug, ...)")
+	fs.BoolVar(&t.trustEmulated, "trust-emulated", false, "also trust the emulated CVM's fake AMD chain and, for reports under it only, its paravisor's fake ID key (testing only)")
+	fs.StringVar(&t.policyFile, "policy", "", "JSON policy file (min_tcb, measurements, pcrs, products, id_key_digests, allow_debug, ...)")
 	fs.BoolVar(&t.offline, "offline", false, "make no network request at all (a VCEK must be in the evidence or the cache)")
 	fs.StringVar(&t.kdsURL, "kds-url", kds.DefaultBaseURL, "AMD KDS base URL (for mirrors and caching proxies)")
 	fs.StringVar(&t.cacheDir, "cache-dir", "", "VCEK/CRL cache directory (default: the user cache directory)")
@@ -79,6 +79,9 @@ func (t *trustFlags) options(ctx context.Context, g *globals, imdsURL string) (*
 		p, err := verify.ParsePolicy(data)
 		if err != nil {
 			return nil, nil, fmt.Errorf("--policy %s: %w", t.policyFile, err)
+		}
+		if p.AllowAnyParavisor {
+			g.log.Warn("the policy sets allow_any_paravisor: it accepts evidence forged by any SEV-SNP VMPL0 guest (the paravisor's ID key is not checked)", "policy", t.policyFile)
 		}
 		opts.Policy = *p
 	}

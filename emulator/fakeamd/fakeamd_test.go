@@ -3,10 +3,12 @@ package fakeamd_test
 import (
 	"bytes"
 	"crypto"
+	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha512"
 	"crypto/x509"
 	"encoding/asn1"
 	"encoding/binary"
@@ -219,6 +221,7 @@ func TestReportFields(t *testing.T) {
 	}
 	chip := fakeamd.ChipID()
 	m := fakeamd.DefaultMeasurement()
+	idKey := fakeamd.IDKeyDigest()
 	checks := []struct {
 		name string
 		ok   bool
@@ -235,6 +238,10 @@ func TestReportFields(t *testing.T) {
 		{"launch tcb", p.LaunchTcb == fakeamd.ReportedTCB()},
 		{"current tcb newer", p.CurrentTcb == fakeamd.CurrentTCB() && p.CurrentTcb > p.CommittedTcb},
 		{"cpuid milan", p.GetCpuid1EaxFms() != 0 && kds.ProductLineFromFms(p.GetCpuid1EaxFms()) == "Milan"},
+		{"id key digest", bytes.Equal(p.IdKeyDigest, idKey[:])},
+		{"author key digest zero", bytes.Equal(p.AuthorKeyDigest, make([]byte, 48))},
+		{"family id", string(p.FamilyId) == "snp-vtpm-emu-fam"},
+		{"image id", string(p.ImageId) == "snp-vtpm-emu-img"},
 		{"firmware", p.CurrentMajor == 1 && p.CurrentMinor == 55 && p.CurrentBuild == 21 && p.CommittedMajor == 1},
 	}
 	for _, c := range checks {
@@ -255,6 +262,42 @@ func TestReportOptions(t *testing.T) {
 	le := binary.LittleEndian
 	if r[0x90] != 9 || le.Uint32(r[0x30:]) != 2 || le.Uint64(r[0x08:]) != 0xB001F || le.Uint64(r[0x38:]) != fakeamd.ReportedTCB() {
 		t.Error("options not applied")
+	}
+}
+
+func TestReportIdentityOptions(t *testing.T) {
+	var id, author [48]byte
+	id[0], author[47] = 1, 2
+	fam, img := [16]byte{3}, [16]byte{15: 4}
+	r := fakeamd.NewReport([64]byte{}, fakeamd.WithIDKeyDigest(id), fakeamd.WithAuthorKeyDigest(author),
+		fakeamd.WithFamilyID(fam), fakeamd.WithImageID(img), fakeamd.WithGuestSVN(7))
+	if !bytes.Equal(r[0xE0:0x110], id[:]) || !bytes.Equal(r[0x110:0x140], author[:]) ||
+		!bytes.Equal(r[0x10:0x20], fam[:]) || !bytes.Equal(r[0x20:0x30], img[:]) || binary.LittleEndian.Uint32(r[0x04:]) != 7 {
+		t.Errorf("identity options not applied: % x", r[:0x140])
+	}
+}
+
+// TestIDKeyDigestDerivation derives the emulated paravisor's ID key digest
+// from its documented seed: the P-384 key of scalar SHA-384(IDKeySeed), in
+// AMD's 0x404-byte public key format, hashed with SHA-384.
+func TestIDKeyDigestDerivation(t *testing.T) {
+	scalar := sha512.Sum384([]byte(fakeamd.IDKeySeed))
+	k, err := ecdh.P384().NewPrivateKey(scalar[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := k.PublicKey().Bytes() // 04 || X || Y, big-endian
+	s := make([]byte, 0x404)
+	binary.LittleEndian.PutUint32(s, 2) // curve P-384
+	for i := range 48 {
+		s[4+i] = pub[48-i]    // Qx little-endian
+		s[4+72+i] = pub[96-i] // Qy little-endian
+	}
+	if want, got := sha512.Sum384(s), fakeamd.IDKeyDigest(); got != want {
+		t.Fatalf("IDKeyDigest() = %x, derivation gives %x", got, want)
+	}
+	if fakeamd.IDKeyDigest() == ([48]byte{}) {
+		t.Fatal("zero digest")
 	}
 }
 

@@ -31,6 +31,8 @@ const (
 	offPlatformInfo  = 0x40
 	offReportData    = 0x50
 	offMeasurement   = 0x90
+	offIDKeyDigest   = 0xE0
+	offAuthorKeyDig  = 0x110
 	offReportID      = 0x140
 	offReportIDMA    = 0x160
 	offReportedTCB   = 0x180
@@ -57,6 +59,10 @@ func DefaultMeasurement() [48]byte {
 
 type reportConfig struct {
 	measurement [48]byte
+	idKeyDigest [48]byte
+	authorKey   [48]byte
+	familyID    [16]byte
+	imageID     [16]byte
 	currentTCB  uint64
 	policy      uint64
 	vmpl        uint32
@@ -71,6 +77,19 @@ type ReportOption func(*reportConfig)
 
 // WithMeasurement sets the launch measurement (default DefaultMeasurement).
 func WithMeasurement(m [48]byte) ReportOption { return func(c *reportConfig) { c.measurement = m } }
+
+// WithIDKeyDigest sets ID_KEY_DIGEST (default IDKeyDigest, the emulated
+// paravisor's fake ID key).
+func WithIDKeyDigest(d [48]byte) ReportOption { return func(c *reportConfig) { c.idKeyDigest = d } }
+
+// WithAuthorKeyDigest sets AUTHOR_KEY_DIGEST (default zero, as on Azure).
+func WithAuthorKeyDigest(d [48]byte) ReportOption { return func(c *reportConfig) { c.authorKey = d } }
+
+// WithFamilyID sets FAMILY_ID (default "snp-vtpm-emu-fam").
+func WithFamilyID(id [16]byte) ReportOption { return func(c *reportConfig) { c.familyID = id } }
+
+// WithImageID sets IMAGE_ID (default "snp-vtpm-emu-img").
+func WithImageID(id [16]byte) ReportOption { return func(c *reportConfig) { c.imageID = id } }
 
 // WithCurrentTCB sets current_tcb (default CurrentTCB).
 func WithCurrentTCB(tcb uint64) ReportOption { return func(c *reportConfig) { c.currentTCB = tcb } }
@@ -96,13 +115,17 @@ func WithChipID(id [64]byte) ReportOption { return func(c *reportConfig) { c.chi
 // NewReport builds an unsigned version-3 SNP attestation report of the
 // emulated Milan chip, as an Azure paravisor gets it at VMPL 0: policy
 // 0x3001F, signature algorithm ECDSA P-384/SHA-384, CPUID family 0x19 model
-// 0x01 stepping 1, chip_id = ChipID(), reported_tcb = committed_tcb =
+// 0x01 stepping 1, id_key_digest = IDKeyDigest() (the emulated paravisor's
+// fake ID key), author_key_digest zero, chip_id = ChipID(), reported_tcb = committed_tcb =
 // launch_tcb = ReportedTCB(), current_tcb = CurrentTCB() (newer, like real
 // Azure hosts), firmware 1.55.21, and the given report_data. Sign it with
 // SignReport.
 func NewReport(reportData [64]byte, opts ...ReportOption) []byte {
 	c := reportConfig{
 		measurement: DefaultMeasurement(),
+		idKeyDigest: IDKeyDigest(),
+		familyID:    [16]byte([]byte("snp-vtpm-emu-fam")),
+		imageID:     [16]byte([]byte("snp-vtpm-emu-img")),
 		currentTCB:  CurrentTCB(),
 		policy:      DefaultPolicy,
 		guestSVN:    1,
@@ -120,14 +143,16 @@ func NewReport(reportData [64]byte, opts ...ReportOption) []byte {
 	le.PutUint32(r[offVersion:], c.version)
 	le.PutUint32(r[offGuestSVN:], c.guestSVN)
 	le.PutUint64(r[offPolicy:], c.policy)
-	copy(r[offFamilyID:offImageID], "snp-vtpm-emu-fam")
-	copy(r[offImageID:offVMPL], "snp-vtpm-emu-img")
+	copy(r[offFamilyID:offImageID], c.familyID[:])
+	copy(r[offImageID:offVMPL], c.imageID[:])
 	le.PutUint32(r[offVMPL:], c.vmpl)
 	le.PutUint32(r[offSigAlgo:], 1) // ECDSA P-384 with SHA-384
 	le.PutUint64(r[offCurrentTCB:], c.currentTCB)
 	le.PutUint64(r[offPlatformInfo:], 0x3) // SMT enabled, TSME enabled
 	copy(r[offReportData:offMeasurement], reportData[:])
 	copy(r[offMeasurement:offMeasurement+48], c.measurement[:])
+	copy(r[offIDKeyDigest:offIDKeyDigest+48], c.idKeyDigest[:])
+	copy(r[offAuthorKeyDig:offAuthorKeyDig+48], c.authorKey[:])
 	reportID := sha512.Sum512_256([]byte("snp-vtpm emulated report id"))
 	copy(r[offReportID:offReportIDMA], reportID[:])
 	for i := offReportIDMA; i < offReportIDMA+32; i++ {

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 
@@ -61,6 +62,24 @@ func DefaultChipID(p snp.Product) [64]byte {
 	return id
 }
 
+// AzureIDKeyDigest returns the ID_KEY_DIGEST of Azure's paravisor on every
+// real report v3 (SPEC.md §11; verify.DefaultParavisors lists it first):
+// the default of synthetic evidence.
+func AzureIDKeyDigest() [48]byte {
+	var d [48]byte
+	_, _ = hex.Decode(d[:], []byte("942fd93ebde6ea7a96efadeafc60f1c6b3d10e703b1dafd7555b92f7f3d32d0e006767648cba5b102af3d65756af4177"))
+	return d
+}
+
+// ACIIDKeyDigest returns the ID_KEY_DIGEST of Azure Container Instances'
+// utility VM (no paravisor, no HCL: testdata/azure-thim/snp_report.bin at
+// 0xE0), which must not be trusted as Azure's paravisor.
+func ACIIDKeyDigest() [48]byte {
+	var d [48]byte
+	_, _ = hex.Decode(d[:], []byte("d3ed82823f890b10087105c472e2957541ede92fda7bbb6bbf8660c411c78fec8128955bc6e0efbb24c0c4a781bfee59"))
+	return d
+}
+
 // DefaultPCRs returns 24 distinct, deterministic PCR values.
 func DefaultPCRs() [][]byte {
 	pcrs := make([][]byte, 24)
@@ -91,7 +110,7 @@ func DefaultVMConfig() *hcl.VMConfiguration {
 // Builder describes synthetic evidence. The zero value builds v2 Milan
 // evidence that verifies under Roots(): VMPL 0, policy 0x3001f, reported ==
 // committed == launch TCB == the VCEK's TCB, a higher current TCB, a VCEK
-// valid now, runtime data with HCLAkPub then HCLEkPub, user-data = the
+// valid now, ID_KEY_DIGEST of Azure's paravisor, runtime data with HCLAkPub then HCLEkPub, user-data = the
 // nonce, a quote over all 24 SHA-256 PCRs signed by the AK. Each field
 // changes one knob; nil/zero means the default.
 type Builder struct {
@@ -137,6 +156,16 @@ type Builder struct {
 	CurrentTCB *snp.TCBParts
 	// Measurement is the launch measurement (default fakeamd's).
 	Measurement *[48]byte
+	// IDKeyDigest is ID_KEY_DIGEST, the paravisor's ID key (default
+	// AzureIDKeyDigest, so that the evidence passes the paravisor-identity
+	// check like a real Azure CVM's).
+	IDKeyDigest *[48]byte
+	// AuthorKeyDigest is AUTHOR_KEY_DIGEST (default zero, as on Azure).
+	AuthorKeyDigest *[48]byte
+	// FamilyID and ImageID are FAMILY_ID and IMAGE_ID (default fakeamd's).
+	FamilyID, ImageID *[16]byte
+	// GuestSVN is GUEST_SVN (default fakeamd's, 1).
+	GuestSVN *uint32
 	// ReportDataTail is REPORT_DATA[32:64] (zero on real reports).
 	ReportDataTail [32]byte
 	// MutateReport changes the report bytes before they are signed.
@@ -326,6 +355,23 @@ func (b *Builder) Build() (*Evidence, error) {
 	}
 	if b.Measurement != nil {
 		opts = append(opts, fakeamd.WithMeasurement(*b.Measurement))
+	}
+	idKey := AzureIDKeyDigest()
+	if b.IDKeyDigest != nil {
+		idKey = *b.IDKeyDigest
+	}
+	opts = append(opts, fakeamd.WithIDKeyDigest(idKey))
+	if b.AuthorKeyDigest != nil {
+		opts = append(opts, fakeamd.WithAuthorKeyDigest(*b.AuthorKeyDigest))
+	}
+	if b.FamilyID != nil {
+		opts = append(opts, fakeamd.WithFamilyID(*b.FamilyID))
+	}
+	if b.ImageID != nil {
+		opts = append(opts, fakeamd.WithImageID(*b.ImageID))
+	}
+	if b.GuestSVN != nil {
+		opts = append(opts, fakeamd.WithGuestSVN(*b.GuestSVN))
 	}
 	report := fakeamd.NewReport(reportData, opts...)
 	le := binary.LittleEndian

@@ -1,6 +1,7 @@
 package testev_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"errors"
@@ -88,5 +89,26 @@ func TestParts(t *testing.T) {
 	}
 	if r.CPUIDFamily != 0x1A || r.CurrentTCB.Parts(snp.Turin).Microcode != testev.DefaultTCB(snp.Turin).Microcode+1 {
 		t.Errorf("CPUID family %#x, current TCB %v", r.CPUIDFamily, r.CurrentTCB.Parts(snp.Turin))
+	}
+}
+
+// TestIdentityKnobs checks the report identity fields: Azure's v3 paravisor
+// ID key by default, and each knob applied.
+func TestIdentityKnobs(t *testing.T) {
+	e := (&testev.Builder{}).MustBuild()
+	az := testev.AzureIDKeyDigest()
+	if !bytes.Equal(e.Report[0xE0:0x110], az[:]) || !bytes.Equal(e.Report[0x110:0x140], make([]byte, 48)) {
+		t.Errorf("default ID/author key digests %x %x", e.Report[0xE0:0x110], e.Report[0x110:0x140])
+	}
+	id, author := [48]byte{1}, [48]byte{47: 2}
+	fam, img := [16]byte{3}, [16]byte{15: 4}
+	svn := uint32(9)
+	e = (&testev.Builder{IDKeyDigest: &id, AuthorKeyDigest: &author, FamilyID: &fam, ImageID: &img, GuestSVN: &svn}).MustBuild()
+	if !bytes.Equal(e.Report[0xE0:0x110], id[:]) || !bytes.Equal(e.Report[0x110:0x140], author[:]) ||
+		!bytes.Equal(e.Report[0x10:0x20], fam[:]) || !bytes.Equal(e.Report[0x20:0x30], img[:]) || e.Report[0x04] != 9 {
+		t.Errorf("knobs not applied: % x", e.Report[:0x140])
+	}
+	if aci := testev.ACIIDKeyDigest(); aci == az || aci == ([48]byte{}) {
+		t.Error("ACI digest")
 	}
 }

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha512"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
+	"github.com/snp-vtpm/snp-vtpm/internal/testev"
+	"github.com/snp-vtpm/snp-vtpm/server"
+	"github.com/snp-vtpm/snp-vtpm/verify"
+)
+
+// forgedIDKeys are ID_KEY_DIGESTs of guests that are not Azure's paravisor.
+func forgedIDKeys(t *testing.T) map[string][48]byte {
+	var random [48]byte
+	if _, err := rand.Read(random[:]); err != nil {
+		t.Fatal(err)
+	}
+	return map[string][48]byte{
+		"zero":         {},
+		"random":       random,
+		"attacker key": sha512.Sum384([]byte("attacker ID key")),
+		"ACI":          testev.ACIIDKeyDigest(),
+		"emulator":     fakeamd.IDKeyDigest(),
+	}
+}
+
+// TestVerifyParavisorForgery: synthetic evidence on a trusted (test) chip
+// whose ID_KEY_DIGEST is not Azure's paravisor's is rejected with exit code
+// 2 naming paravisor-identity, also with --trust-emulated for the
+// emulator's public digest on a chip that is not the emulated one.
+func TestVerifyParavisorForgery(t *testing.T) {
+	roots := writeVerifyTemp(t, "roots.pem", testev.ChainPEM())
+	for name, d := range forgedIDKeys(t) {
+		t.Run(name, func(t *testing.T) {
+			ev := (&testev.Builder{IDKeyDigest: &d}).MustBuild()
+			file := writeVerifyTemp(t, "forged.json", ev.JSON)
+			nonce := hex.EncodeToString(ev.Nonce)
+			for _, extra := range [][]string{nil, {"--trust-emulated"}, {"--json"}} {
+				args := append([]string{"--roots", roots, "--nonce-hex", nonce}, extra...)
+				code, out, errOut := verifyCLI(t, nil, append(args, file)...)
+				wantExit(t, code, 2, out, errOut)
+				if !strings.Contains(errOut, "paravisor-identity") {
+					t.Errorf("%v: stderr does not name paravisor-identity:\n%s", extra, errOut)
+				}
+			}
+			// Accepted with allow_any_paravisor, with a warning.
+			pol := writeVerifyTemp(t, "any.json", []byte(`{"allow_any_paravisor":true}`))
+			code, out, errOut := verifyCLI(t, nil, "--roots", roots, "--policy", pol, "--nonce-hex", nonce, file)
+			wantExit(t, code, 0, out, errOut)
+			if !strings.Contains(errOut, "allow_any_paravisor") || !strings.Contains(errOut, "forged by any SEV-SNP VMPL0 guest") {
+				t.Errorf("no warning for allow_any_paravisor:\n%s", errOut)
+			}
+		})
+	}
+}
+
+// TestVerifyParavisorPolicy checks id_key_digests from a policy file and
+// the paravisor claims in human and JSON output.
+func TestVerifyParavisorPolicy(t *testing.T) {
+	roots := writeVerifyTemp(t, "roots.pem", testev.ChainPEM())
+	d := sha512.Sum384([]byte("a new paravisor key"))
+	ev := (&testev.Builder{IDKeyDigest: &d}).MustBuild()
+	file := writeVerifyTemp(t, "ev.json", ev.JSON)
+	nonce := hex.EncodeToString(ev.Nonce)
+	pol := writeVerifyTemp(t, "pol.json", []byte(`{"id_key_digests":["`+hex.EncodeToString(d[:])+`"]}`))
+	code, out, errOut := verifyCLI(t, nil, "--roots", roots, "--policy", pol, "--json", "--nonce-hex", nonce, file)
+	wantExit(t, code, 0, out, errOut)
+	var c struct {
+		Paravisor   string `json:"paravisor"`
+		IDKeyDigest string `json:"id_key_digest"`
+		Author      string `json:"author_key_digest"`
+		FamilyID    string `json:"family_id"`
+		ImageID     string `json:"image_id"`
+		GuestSVN    *int   `json:"guest_svn"`
+	}
+	if err := json.Unmarshal([]byte(out), &c); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if c.Paravisor != "policy" || c.IDKeyDigest != hex.EncodeToString(d[:]) || len(c.Author) != 96 || len(c.FamilyID) != 32 || len(c.ImageID) != 32 || c.GuestSVN == nil {
+		t.Errorf("claims %+v", c)
+	}
+	// Without the policy: rejected, and the message says how to add it.
+	code, out, errOut = verifyCLI(t, nil, "--roots", roots, "--nonce-hex", nonce, file)
+	wantExit(t, code, 2, out, errOut)
+	for _, w := range []string{hex.EncodeToString(d[:]), "id_key_digests", "azure-hcl"} {
+		if !strings.Contains(errOut, w) {
+			t.Errorf("stderr lacks %q:\n%s", w, errOut)
+		}
+	}
+	// A policy trusting the zero digest is a usage error naming the field.
+	bad := writeVerifyTemp(t, "bad.json", []byte(`{"id_key_digests":["`+strings.Repeat("00", 48)+`"]}`))
+	code, out, errOut = verifyCLI(t, nil, "--roots", roots, "--policy", bad, "--nonce-hex", nonce, file)
+	wantExit(t, code, 1, out, errOut)
+	if !strings.Contains(errOut, "id_key_digests[0]") {
+		t.Errorf("stderr does not name the field:\n%s", errOut)
+	}
+}
+
+// TestVerifyRealParavisor checks that real evidence shows azure-hcl.
+func TestVerifyRealParavisor(t *testing.T) {
+	code, out, errOut := verifyCLI(t, nil, "--at", verifyAt, "--nonce", "challenge", verifySNPDir+"evidence-v1.json")
+	wantExit(t, code, 0, out, errOut)
+	if !strings.Contains(out, "paravisor") || !strings.Contains(out, "azure-hcl") {
+		t.Errorf("output does not show the paravisor:\n%s", out)
+	}
+	code, out, errOut = verifyCLI(t, nil, "--json", "--at", verifyAt, "--nonce", "challenge", verifySNPDir+"evidence-v1.json")
+	wantExit(t, code, 0, out, errOut)
+	if !strings.Contains(out, `"paravisor": "azure-hcl"`) {
+		t.Errorf("JSON does not show the paravisor:\n%s", out)
+	}
+}
+
+// TestServeParavisorForgery: serve releases no secret for forged evidence.
+func TestServeParavisorForgery(t *testing.T) {
+	secretFile := writeTemp(t, "secret", []byte(cliSecret))
+	roots := writeTemp(t, "roots.pem", testev.ChainPEM())
+	s := startServe(t, "--secret-file", secretFile, "--roots", roots, "--offline", "--trust-emulated", "--challenge-ttl", "30s")
+	for name, d := range forgedIDKeys(t) {
+		t.Run(name, func(t *testing.T) {
+			gather := func(ctx context.Context, nonce []byte) ([]byte, error) {
+				ev, err := (&testev.Builder{Nonce: nonce, IDKeyDigest: &d}).Build()
+				if err != nil {
+					return nil, err
+				}
+				return ev.JSON, nil
+			}
+			res, err := (&server.Client{URL: s.url}).Attest(context.Background(), gather)
+			if res != nil {
+				t.Fatalf("secret released: %q", res.Secret)
+			}
+			apiErr, ok := errors.AsType[*server.APIError](err)
+			if !ok || !errors.Is(err, server.ErrRejected) || apiErr.Check != string(verify.CheckParavisorIdentity) {
+				t.Fatalf("err = %v, want a paravisor-identity rejection", err)
+			}
+		})
+	}
+	if strings.Contains(s.stderr.String(), cliSecret) {
+		t.Error("the secret is in the log")
+	}
+}

@@ -1,0 +1,205 @@
+package verify
+
+import (
+	"crypto/subtle"
+	"encoding/hex"
+	"fmt"
+	"strings"
+
+	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
+	"github.com/snp-vtpm/snp-vtpm/snp"
+)
+
+// Short names of paravisor identities, as Claims.Paravisor reports them.
+const (
+	// ParavisorAzure is Azure's paravisor (HCL / OpenHCL), launched from an
+	// IGVM image whose ID block Microsoft signs.
+	ParavisorAzure = "azure-hcl"
+	// ParavisorEmulated is the emulated CVM's paravisor (package emulator),
+	// whose fake ID key is public (fakeamd.IDKeyDigest).
+	ParavisorEmulated = fakeamd.ParavisorName
+	// ParavisorPolicy names a digest trusted because the policy's
+	// id_key_digests lists it, when it is not one of the known ones.
+	ParavisorPolicy = "policy"
+	// ParavisorUnknown names a non-zero digest that is not trusted (seen
+	// with Policy.AllowAnyParavisor or a bare SNP report).
+	ParavisorUnknown = "unknown"
+	// ParavisorNone names the zero digest: the guest was launched without
+	// an ID block, so no key vouches for the code at VMPL0.
+	ParavisorNone = "none"
+)
+
+// Paravisor is a paravisor identity: the SHA-384 digest of the public key
+// that signed the ID block of the paravisor's launch image, which the PSP
+// checks at launch and puts into every report as ID_KEY_DIGEST (offset
+// 0xE0). The launch measurement changes with every paravisor build; the ID
+// key does not.
+type Paravisor struct {
+	// Name is a short name such as "azure-hcl".
+	Name string
+	// Digest is the ID_KEY_DIGEST.
+	Digest [48]byte
+}
+
+// azureIDKeyDigests are the ID_KEY_DIGESTs of Azure's paravisor, as seen in
+// real Azure CVM reports (HCL-wrapped, guest policy 0x3001f); see SPEC.md §11.
+var azureIDKeyDigests = [...]string{
+	// Every report v3 (Milan and Genoa, 2024-2026): trustee's az-snp-vtpm
+	// evidence v0/v1/v2/genoa (testdata/trustee-az-vtpm) and a 2026 capture.
+	"942fd93ebde6ea7a96efadeafc60f1c6b3d10e703b1dafd7555b92f7f3d32d0e006767648cba5b102af3d65756af4177",
+	// Report v2, 2023-2024: trustee's hcl-report.bin and two older reports;
+	// also Constellation's default and MAA's x-ms-sevsnpvm-idkeydigest.
+	"0356215882a825279a85b300b0b742931d113bf7e32dde2e50ffde7ec743ca491ecdd7f336dc28a6e0b2bb57af7a44a3",
+	// Report v2, 2022-2023: azure-cvm-tooling's hcl-report-snp.bin
+	// (testdata/azure-cvm-tooling).
+	"934f68bd8ba01938eec21475c872e3a942b60c59fafc6df9e9a76ee66bc47f2d09c676f61c0315c578da26085fb13a71",
+	// Report v2, 2022: Constellation's Azure test reports.
+	"57e229e0ffe5fa92d0faddff6cae0e61c926fc9ef9afd20a8b8cfcf7129db9338cbe5bf3f6987733a2bf65d06dc38fc1",
+}
+
+// DefaultParavisors returns the paravisor identities trusted by default:
+// Azure's paravisor ID keys seen on real Azure CVMs. Each call returns a
+// new slice.
+func DefaultParavisors() []Paravisor {
+	out := make([]Paravisor, len(azureIDKeyDigests))
+	for i, h := range azureIDKeyDigests {
+		out[i].Name = ParavisorAzure
+		// Constants of the right length: the error cannot happen (tested).
+		_, _ = hex.Decode(out[i].Digest[:], []byte(h))
+	}
+	return out
+}
+
+// EmulatedParavisor returns the emulated CVM's paravisor identity. It is
+// trusted only for reports whose VCEK chains to a chain marked
+// snp.Chain.Emulated (the CLI's --trust-emulated): its ID key is public, so
+// on a real chip anyone can launch a guest that carries its digest.
+func EmulatedParavisor() Paravisor {
+	return Paravisor{Name: ParavisorEmulated, Digest: fakeamd.IDKeyDigest()}
+}
+
+// trustedParavisors returns the paravisor identities pol trusts for a
+// report whose VCEK chains to a chain with the given Emulated flag: the
+// policy's id_key_digests or else DefaultParavisors, plus
+// EmulatedParavisor for the emulated chain.
+func trustedParavisors(pol *Policy, emulated bool) []Paravisor {
+	var out []Paravisor
+	if len(pol.IDKeyDigests) > 0 {
+		defaults := DefaultParavisors()
+		for _, d := range pol.IDKeyDigests {
+			if len(d) != 48 {
+				continue // never equal to a 48-byte digest
+			}
+			p := Paravisor{Name: ParavisorPolicy, Digest: [48]byte(d)}
+			if n := knownName(p.Digest, defaults); n != "" {
+				p.Name = n
+			}
+			out = append(out, p)
+		}
+	} else {
+		out = DefaultParavisors()
+	}
+	if emulated {
+		out = append(out, EmulatedParavisor())
+	}
+	return out
+}
+
+// knownName returns the name of d in ps, or "".
+func knownName(d [48]byte, ps []Paravisor) string {
+	for _, p := range ps {
+		if subtle.ConstantTimeCompare(p.Digest[:], d[:]) == 1 {
+			return p.Name
+		}
+	}
+	return ""
+}
+
+// paravisorName names the digest d for Claims.Paravisor, given the
+// trusted identities.
+func paravisorName(d [48]byte, trusted []Paravisor) string {
+	if d == ([48]byte{}) {
+		return ParavisorNone
+	}
+	if n := knownName(d, trusted); n != "" {
+		return n
+	}
+	if n := knownName(d, DefaultParavisors()); n != "" {
+		return n
+	}
+	return ParavisorUnknown
+}
+
+// checkParavisor sets claims.Paravisor and checks the paravisor identity of
+// r. With required (anything from the HCL runtime data is trusted) its
+// ID_KEY_DIGEST must be trusted (see trustedParavisors) unless the policy
+// allows any paravisor; for a bare SNP report only a policy that lists
+// id_key_digests requires it. AUTHOR_KEY_DIGEST must be one of the
+// policy's author_key_digests whenever that list is set. The zero digest is
+// never trusted, nor the emulated paravisor's on a chain not marked
+// Emulated.
+func checkParavisor(claims *Claims, r *snp.Report, pol *Policy, required, emulated bool) error {
+	id := r.IDKeyDigest
+	trusted := trustedParavisors(pol, emulated)
+	claims.Paravisor = paravisorName(id, trusted)
+	if len(pol.AuthorKeyDigests) > 0 {
+		if r.AuthorKeyDigest == ([48]byte{}) {
+			return failf(CheckParavisorIdentity, "AUTHOR_KEY_DIGEST is zero (no author key signed the ID key); the policy's author_key_digests requires one of %d author keys", len(pol.AuthorKeyDigests))
+		}
+		ok := false
+		for _, d := range pol.AuthorKeyDigests {
+			if len(d) == 48 && subtle.ConstantTimeCompare(d, r.AuthorKeyDigest[:]) == 1 {
+				ok = true
+			}
+		}
+		if !ok {
+			return failf(CheckParavisorIdentity, "AUTHOR_KEY_DIGEST %x is not in the policy's author_key_digests", r.AuthorKeyDigest[:])
+		}
+	}
+	if !required && len(pol.IDKeyDigests) == 0 {
+		return nil
+	}
+	if pol.AllowAnyParavisor && len(pol.IDKeyDigests) == 0 {
+		return nil
+	}
+	if id == ([48]byte{}) {
+		return failf(CheckParavisorIdentity, "ID_KEY_DIGEST is zero: the guest was launched without an ID block, so no paravisor key vouches for the code at VMPL0 that wrote the runtime data (a non-Azure SEV-SNP guest can produce such a report)")
+	}
+	if !emulated && id == fakeamd.IDKeyDigest() {
+		return failf(CheckParavisorIdentity, "ID_KEY_DIGEST %x is the emulated CVM's public fake ID key, on a chip whose VCEK chains to %s: anyone can sign with that key, so it is trusted only with the emulated chain (--trust-emulated)", id[:], claims.RootsSource)
+	}
+	if knownName(id, trusted) != "" {
+		return nil
+	}
+	return fail(CheckParavisorIdentity, &UntrustedParavisorError{Digest: id, Trusted: trusted, PolicyList: len(pol.IDKeyDigests) > 0})
+}
+
+// UntrustedParavisorError says that a report's ID_KEY_DIGEST is not one
+// of the trusted paravisor identities. It is the Err of an *Error with
+// CheckParavisorIdentity.
+type UntrustedParavisorError struct {
+	// Digest is the report's ID_KEY_DIGEST.
+	Digest [48]byte
+	// Trusted are the identities that were trusted.
+	Trusted []Paravisor
+	// PolicyList is true when the trusted set came from the policy's
+	// id_key_digests rather than DefaultParavisors.
+	PolicyList bool
+}
+
+func (e *UntrustedParavisorError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "ID_KEY_DIGEST %x is not a trusted paravisor ID key: the runtime data (attestation key, user data, VM configuration) was written by code at VMPL0 that no trusted key vouches for; it may be a non-Azure SEV-SNP guest, or a new Azure paravisor key. Trusted", e.Digest[:])
+	if e.PolicyList {
+		b.WriteString(" (the policy's id_key_digests)")
+	}
+	b.WriteString(": ")
+	for i, p := range e.Trusted {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s %x", p.Name, p.Digest[:])
+	}
+	b.WriteString(`. To trust another key, list its digest in "id_key_digests" in a --policy file; that list replaces the defaults, so list the trusted ones above too`)
+	return b.String()
+}
