@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/snp-vtpm/snp-vtpm/evidence"
+	"github.com/snp-vtpm/snp-vtpm/internal/testev"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
@@ -72,5 +73,36 @@ func TestReportRejectsQuotePolicy(t *testing.T) {
 		if !errors.As(err, &verr) || verr.Check != tc.check {
 			t.Errorf("%s: err = %v, want check %s", name, err, tc.check)
 		}
+	}
+}
+
+// A version 2 report names no product line, so a missing VCEK is asked for
+// as Milan, then as Genoa; but a source that is down (or over its upstream
+// budget) is asked once, not once per candidate.
+func TestVCEKCandidatesStopWhenUnavailable(t *testing.T) {
+	ev := (&testev.Builder{ReportVersion: 2, OmitVCEK: true}).MustBuild()
+	for _, tc := range []struct {
+		name      string
+		err       error
+		wantCalls int
+		rejected  bool
+	}{
+		{"unavailable", fmt.Errorf("%w: 503", verify.ErrCertificateUnavailable), 1, false},
+		{"not found", errors.New("404 not found"), 2, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var products []string
+			get := verify.VCEKGetterFunc(func(ctx context.Context, r verify.VCEKRequest) ([]byte, error) {
+				products = append(products, r.Product)
+				return nil, tc.err
+			})
+			_, err := verify.Evidence(context.Background(), ev.JSON, ev.Nonce, &verify.Options{Roots: ev.Roots(), VCEKGetter: get})
+			if len(products) != tc.wantCalls {
+				t.Errorf("getter asked for %v, want %d calls", products, tc.wantCalls)
+			}
+			if errors.Is(err, verify.ErrRejected) != tc.rejected {
+				t.Errorf("err = %v, rejected %v, want %v", err, errors.Is(err, verify.ErrRejected), tc.rejected)
+			}
+		})
 	}
 }

@@ -368,8 +368,13 @@ func fetchVCEK(ctx context.Context, r *snp.Report, product snp.Product, haveCPUI
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		unavailable = unavailable || errors.Is(err, ErrCertificateUnavailable)
 		lastErr = err
+		if errors.Is(err, ErrCertificateUnavailable) {
+			// The source is down or over its upstream budget: asking it
+			// for the next candidate would only cost another request.
+			unavailable = true
+			break
+		}
 	}
 	if unavailable {
 		// Not a verdict on the evidence: the certificate source failed.
