@@ -78,11 +78,24 @@ func (o Options) maxDepth() int {
 // v2 defaults are already strict; they are spelled out so that no default
 // can change under us.
 func (o Options) decodeOptions() json.Options {
+	if o.RejectUnknown {
+		return closedOptions
+	}
+	return openOptions
+}
+
+// The two option sets, built once (json.Options values are immutable).
+var (
+	openOptions   = strictOptions(false)
+	closedOptions = strictOptions(true)
+)
+
+func strictOptions(rejectUnknown bool) json.Options {
 	return json.JoinOptions(
 		jsontext.AllowDuplicateNames(false),
 		jsontext.AllowInvalidUTF8(false),
 		json.MatchCaseInsensitiveNames(false),
-		json.RejectUnknownMembers(o.RejectUnknown),
+		json.RejectUnknownMembers(rejectUnknown),
 	)
 }
 
@@ -273,10 +286,6 @@ func classify(data []byte, err error) error {
 	if e, ok := errors.AsType[*Error](err); ok {
 		return e
 	}
-	if errors.Is(err, ErrCaseMismatch) {
-		ptr, off := location(err)
-		return newError(ErrCaseMismatch, ptr, off, "")
-	}
 	if serr, ok := errors.AsType[*jsontext.SyntacticError](err); ok {
 		off := serr.ByteOffset
 		switch {
@@ -292,8 +301,11 @@ func classify(data []byte, err error) error {
 		return newError(ErrSyntax, serr.JSONPointer, off, detail(serr.Err))
 	}
 	if serr, ok := errors.AsType[*json.SemanticError](err); ok {
-		if errors.Is(serr.Err, json.ErrUnknownName) {
+		switch {
+		case errors.Is(serr.Err, json.ErrUnknownName):
 			return newError(ErrUnknownMember, serr.JSONPointer, serr.ByteOffset, "")
+		case errors.Is(serr.Err, ErrCaseMismatch):
+			return newError(ErrCaseMismatch, serr.JSONPointer, serr.ByteOffset, detail(serr.Err))
 		}
 		what := "JSON " + serr.JSONKind.String()
 		if serr.JSONKind == 0 {
@@ -309,17 +321,6 @@ func classify(data []byte, err error) error {
 		return newError(ErrInvalidValue, serr.JSONPointer, serr.ByteOffset, d)
 	}
 	return err
-}
-
-// location returns the pointer and offset of a decoder error.
-func location(err error) (jsontext.Pointer, int64) {
-	if serr, ok := errors.AsType[*json.SemanticError](err); ok {
-		return serr.JSONPointer, serr.ByteOffset
-	}
-	if serr, ok := errors.AsType[*jsontext.SyntacticError](err); ok {
-		return serr.JSONPointer, serr.ByteOffset
-	}
-	return "", -1
 }
 
 // detail is an error's message cut short, or "" for nil.
