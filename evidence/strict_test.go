@@ -257,7 +257,7 @@ func smallQuote() quote.Quote {
 // TestByteValue covers the element rules of v0 byte arrays.
 func TestByteValue(t *testing.T) {
 	for in, want := range map[string][]byte{
-		`{"quote":{"signature":[1],"message":[0],"pcrs":[]},"report":[ 255 , 0,1 ]}`:     {255, 0, 1},
+		`{"quote":{"signature":[1],"message":[0],"pcrs":[]},"report":[ 255 , 0,1 ]}`:             {255, 0, 1},
 		"{\"quote\":{\"signature\":[1],\"message\":[0],\"pcrs\":[]},\"report\":[\n1,\r\n\t2\n]}": {1, 2},
 	} {
 		e, err := Decode([]byte(in))
