@@ -1,18 +1,16 @@
 package verify
 
 import (
-	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/snp-vtpm/snp-vtpm/internal/strictjson"
 	"github.com/snp-vtpm/snp-vtpm/snp"
 )
 
@@ -143,15 +141,11 @@ type Policy struct {
 // requirement is silently ignored.
 func ParsePolicy(data []byte) (*Policy, error) {
 	var p Policy
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&p); err != nil {
+	// The strict decoder: duplicate keys (which would silently drop a
+	// requirement), unknown or case-variant names, invalid UTF-8 and
+	// trailing data are errors naming the member (*strictjson.Error).
+	if err := strictjson.Unmarshal(data, &p, strictjson.Options{RejectUnknown: true}); err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
-	}
-	// A second document or trailing garbage would be silently ignored,
-	// with the requirements it holds.
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("policy: trailing data after the policy object")
 	}
 	for i, m := range p.Measurements {
 		if len(m) != 48 {
@@ -182,10 +176,10 @@ func (b HexBytes) MarshalJSON() ([]byte, error) {
 	return []byte(strconv.Quote(hex.EncodeToString(b))), nil
 }
 
-// UnmarshalJSON decodes a hex string.
+// UnmarshalJSON decodes a hex string (read by the strict JSON decoder).
 func (b *HexBytes) UnmarshalJSON(data []byte) error {
 	var s string
-	if err := json.Unmarshal(data, &s); err != nil {
+	if err := strictjson.Unmarshal(data, &s, strictjson.Options{}); err != nil {
 		return err
 	}
 	v, err := hex.DecodeString(s)
