@@ -452,7 +452,7 @@ func DecodeQuoteJSON(b []byte) (*quote.Quote, error) {
 		return nil, fieldErr("quote", fmt.Errorf("%w (%d > %d bytes)", ErrTooLarge, len(b), MaxEvidenceSize))
 	}
 	var w *wireQuote
-	err := strictjson.Decode(b, jsonOptions, func(dec *jsontext.Decoder) error {
+	err := strictjson.Decode(b, jsonOptions(), func(dec *jsontext.Decoder) error {
 		r := reader{dec: dec, data: b}
 		if dec.PeekKind() == 'n' {
 			_, err := dec.ReadValue()

@@ -18,7 +18,7 @@ import (
 // jsonOptions are the strict decoder's options for evidence: the input
 // bound is MaxEvidenceSize, unknown members are tolerated (other tooling
 // adds its own), and strictjson's depth bound applies.
-var jsonOptions = strictjson.Options{MaxBytes: MaxEvidenceSize}
+func jsonOptions() strictjson.Options { return strictjson.Options{MaxBytes: MaxEvidenceSize} }
 
 // rawField is a known member's value as the strict decoder read it. Whether
 // a string or a byte array is right depends on the format version, which
@@ -80,7 +80,7 @@ type reader struct {
 // exactly, and a name that differs from a known one only in letter case is
 // rejected. Unknown members are skipped (and checked).
 func readWire(data []byte, m *memo, w *wire) error {
-	err := strictjson.Decode(data, jsonOptions, func(dec *jsontext.Decoder) error {
+	err := strictjson.Decode(data, jsonOptions(), func(dec *jsontext.Decoder) error {
 		r := reader{dec: dec, data: data, m: m}
 		return r.object("document", topNames, func(name []byte) error {
 			switch string(name) {
