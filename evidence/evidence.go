@@ -313,13 +313,13 @@ func decodeQuote(a *arena, w *wireQuote, prefix string, arrays bool) (quote.Quot
 		pcr := buf[i*PCRSize : (i+1)*PCRSize : (i+1)*PCRSize]
 		n := 0
 		if arrays {
-			got, err := byteArrayField(e, "")
+			got, err := byteArrayField(&rawField{kind: e.kind, arr: e.raw, arrErr: e.arrErr}, "")
 			if err != nil {
 				return q, renamed(err, pcrField(prefix, i))
 			}
 			n = copy(pcr, got)
 		} else {
-			s, err := stringValue(e, "")
+			s, err := stringValue(&rawField{kind: e.kind, raw: e.raw}, "")
 			if err != nil {
 				return q, renamed(err, pcrField(prefix, i))
 			}

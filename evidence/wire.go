@@ -57,8 +57,17 @@ type wireQuote struct {
 	// elements (strings, or byte arrays) are pcrElems[:nPCRs]; arrErr
 	// records a longer one.
 	pcrs     rawField
-	pcrElems [MaxPCRs]rawField
+	pcrElems [MaxPCRs]pcrElem
 	nPCRs    int
+}
+
+// pcrElem is an element of "pcrs": kind '"' with raw the string's text, or
+// kind '[' with raw the byte array's elements (arrErr: why it is not one),
+// or another kind with raw its text.
+type pcrElem struct {
+	kind   jsontext.Kind
+	raw    []byte
+	arrErr error
 }
 
 // Member names of the top-level object and of a quote object.
@@ -334,7 +343,11 @@ func (r *reader) pcrs(q *wireQuote) error {
 			}
 			continue
 		}
-		q.pcrElems[q.nPCRs] = e
+		if e.kind == '[' {
+			q.pcrElems[q.nPCRs] = pcrElem{kind: '[', raw: e.arr, arrErr: e.arrErr}
+		} else {
+			q.pcrElems[q.nPCRs] = pcrElem{kind: e.kind, raw: e.raw}
+		}
 		q.nPCRs++
 	}
 	_, err := r.dec.ReadToken()
