@@ -85,19 +85,22 @@ type VMConfiguration struct {
 // each object's unknown members collected, so that a near-miss of a known
 // name ("Keys", "KID", "User-Data") is rejected rather than ignored.
 type runtimeDataWire struct {
-	Keys     []jwkWire                           `json:"keys"`
-	VMConfig *vmConfigWire                       `json:"vm-configuration"`
-	UserData *string                             `json:"user-data"`
-	Unknown  strictjson.Unknown[runtimeDataJSON] `json:",embed"`
+	Keys     []jwkWire     `json:"keys"`
+	VMConfig *vmConfigWire `json:"vm-configuration"`
+	UserData *string       `json:"user-data"`
+	//lint:ignore SA5008 "embed" is an encoding/json/v2 option (strictjson)
+	Unknown strictjson.Unknown[runtimeDataJSON] `json:",embed"`
 }
 
 type jwkWire struct {
 	JWK
+	//lint:ignore SA5008 "embed" is an encoding/json/v2 option (strictjson)
 	Unknown strictjson.Unknown[JWK] `json:",embed"`
 }
 
 type vmConfigWire struct {
 	VMConfiguration
+	//lint:ignore SA5008 "embed" is an encoding/json/v2 option (strictjson)
 	Unknown strictjson.Unknown[VMConfiguration] `json:",embed"`
 }
 

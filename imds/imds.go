@@ -128,11 +128,12 @@ func (c *Certification) TCB() (uint64, error) {
 // Unknown members are tolerated (the format is Microsoft's), names that
 // differ from a known one only in letter case are not.
 type thimResponse struct {
-	VCEKCert         string                           `json:"vcekCert"`
-	TCBM             string                           `json:"tcbm"`
-	CertificateChain string                           `json:"certificateChain"`
-	CacheControl     jsontext.Value                   `json:"cacheControl"`
-	Unknown          strictjson.Unknown[thimResponse] `json:",embed"`
+	VCEKCert         string         `json:"vcekCert"`
+	TCBM             string         `json:"tcbm"`
+	CertificateChain string         `json:"certificateChain"`
+	CacheControl     jsontext.Value `json:"cacheControl"`
+	//lint:ignore SA5008 "embed" is an encoding/json/v2 option (strictjson)
+	Unknown strictjson.Unknown[thimResponse] `json:",embed"`
 }
 
 func (c *Client) logger() *slog.Logger {

@@ -199,6 +199,7 @@ func reportUserData(report []byte) (string, error) {
 // the module's strict decoder: unknown members are tolerated, duplicates
 // and near-miss names ("User-Data") are not.
 type runtimeUserData struct {
-	UserData string                              `json:"user-data"`
-	Unknown  strictjson.Unknown[runtimeUserData] `json:",embed"`
+	UserData string `json:"user-data"`
+	//lint:ignore SA5008 "embed" is an encoding/json/v2 option (strictjson)
+	Unknown strictjson.Unknown[runtimeUserData] `json:",embed"`
 }

@@ -339,12 +339,18 @@ func invalidRuneAt(b []byte) bool {
 
 // Unknown collects the unknown members of a struct, so that a format that
 // tolerates unknown members can still reject near-misses. Give the struct
-// a field
+// a field tagged "embed", which makes it the struct's "embedded fallback"
+// in encoding/json/v2 terms:
 //
-//	Unknown strictjson.Unknown[T] `json:",embed"`
+//	type wire struct {
+//		Known   string                   `json:"known"`
+//		Unknown strictjson.Unknown[wire] `json:",embed"`
+//	}
 //
-// (an "embedded fallback" of encoding/json/v2) where T is the struct type
-// whose member names are known (the struct itself, or the struct it embeds). Each unknown member's value is checked
+// (staticcheck, which knows only encoding/json's tag options, needs a
+// "//lint:ignore SA5008" line above that field)
+// where T is the struct type whose member names are known (the struct
+// itself, or the struct it embeds). Each unknown member's value is checked
 // (syntax, UTF-8, duplicates, depth) and dropped; only its name is kept.
 // A name that equals one of T's member names but for letter case ("Keys"
 // for "keys") fails with [ErrCaseMismatch].

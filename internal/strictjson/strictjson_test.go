@@ -14,15 +14,17 @@ type inner struct {
 }
 
 type innerWire struct {
-	inner   `json:",embed"`
+	inner
+	//lint:ignore SA5008 "embed" is an encoding/json/v2 option (strictjson)
 	Unknown Unknown[inner] `json:",embed"`
 }
 
 type outer struct {
-	Keys    []innerWire    `json:"keys"`
-	Count   int            `json:"count"`
-	Flag    bool           `json:"flag,omitempty"`
-	Map     map[int]string `json:"map"`
+	Keys  []innerWire    `json:"keys"`
+	Count int            `json:"count"`
+	Flag  bool           `json:"flag,omitempty"`
+	Map   map[int]string `json:"map"`
+	//lint:ignore SA5008 "embed" is an encoding/json/v2 option (strictjson)
 	Unknown Unknown[outer] `json:",embed"`
 }
 
