@@ -2,17 +2,22 @@ package evidence
 
 import (
 	"bytes"
+	"encoding/base64"
 	"hash/maphash"
 	"sync"
 )
 
-// A Decoder decodes evidence as Decode does, and remembers the HCL report
-// (v1) and VCEK (v1, v2) of the evidence it decoded, by their exact base64
-// text. A VM that attests again sends the same HCL report and VCEK (only
-// its quote is new): a Decoder then compares their text with what it
-// remembers instead of validating and decoding it again. Its results are Decode's,
-// except that the HCLReport and VCEK of evidence it returns may share
-// memory with other results: do not modify them.
+// A Decoder decodes evidence as Decode does, and can remember the decoded
+// HCL report (v1) and VCEK (v1, v2) of evidence that verified, by their
+// exact base64 text. A VM that attests again sends the same HCL report and
+// VCEK (only its quote is new): a Decoder then compares their text with what
+// it remembers instead of decoding it again. Every document is still read
+// whole by the strict JSON decoder. Its results are Decode's, except that
+// the HCLReport and VCEK of evidence it returns may share memory with other
+// results: do not modify them.
+//
+// Decode never remembers anything: the caller calls Remember once the
+// evidence verified, so rejected documents cannot fill the memory.
 //
 // A Decoder holds at most the number of entries and bytes given to
 // NewDecoder, forgetting arbitrary entries beyond. It is safe for
@@ -27,41 +32,74 @@ func NewDecoder(maxEntries, maxBytes int) *Decoder {
 	return &Decoder{m: memo{seed: maphash.MakeSeed(), maxEntries: maxEntries, maxBytes: maxBytes}}
 }
 
-// Decode is Decode with d's memory.
+// Decode is Decode with d's memory. It does not add to it (see Remember).
 func (d *Decoder) Decode(b []byte) (*Evidence, error) {
-	if len(b) > MaxEvidenceSize {
-		return Decode(b)
-	}
-	if w, ok := scanWire(b, &d.m); ok {
-		if e, err := decodeWire(&w, newArena(&w)); err == nil {
-			d.remember(&w, e)
-			return e, nil
-		}
-	}
-	return decodeSlow(b)
+	return decode(b, &d.m)
 }
 
-// remember keeps the base64 fields of decoded v1/v2 evidence, except the
-// HCL report of v2 evidence, which was refreshed with its nonce and never
-// comes again. Strings with escapes are not kept: a remembered string holds
-// no backslash, so a text equal to it ends at its first quote (see
-// memo.lookup).
-func (d *Decoder) remember(w *wire, e *Evidence) {
-	if w.Version == nil {
+// Remember keeps the HCL report (v1 only: a v2 report was refreshed with
+// its nonce and never comes again) and the VCEK of e, which d (or Decode)
+// returned and which has now verified, for later Decode calls. Fields that
+// were written with escapes, or that came from d's memory, are not kept.
+func (d *Decoder) Remember(e *Evidence) {
+	if e == nil || e.Version < 1 {
 		return
 	}
-	if e.Version == 1 && w.hclDecoded == nil && len(e.HCLReport) > 0 && bytes.IndexByte(w.HCLReport, '\\') < 0 {
-		d.m.put(memoHCL, w.HCLReport, bytes.Clone(e.HCLReport))
+	if e.Version == 1 && e.memo.hcl.ok && !e.memo.hclFromMemo && len(e.HCLReport) > 0 {
+		d.m.put(memoHCL, e.memo.hcl.token(e.HCLReport), bytes.Clone(e.HCLReport))
 	}
-	if w.vcekDecoded == nil && len(e.VCEK) > 0 && bytes.IndexByte(w.VCEK, '\\') < 0 {
-		d.m.put(memoVCEK, w.VCEK, bytes.Clone(e.VCEK))
+	if e.memo.vcek.ok && !e.memo.vcekFromMemo && len(e.VCEK) > 0 {
+		d.m.put(memoVCEK, e.memo.vcek.token(e.VCEK), bytes.Clone(e.VCEK))
 	}
 }
 
-// Fields a memo holds, by their index in scanWire's seen array.
+// Len returns the number of fields d remembers.
+func (d *Decoder) Len() int {
+	d.m.mu.RLock()
+	defer d.m.mu.RUnlock()
+	return len(d.m.m)
+}
+
+// memoState records, while decoding, how a base64 field can be written back
+// to its exact text, so that Remember needs neither the input nor a copy
+// of it.
+type memoState struct {
+	hcl, vcek                 memoText
+	hclFromMemo, vcekFromMemo bool
+}
+
+// memoText says whether a field's text was plain base64url (no escapes) and
+// whether it was padded. Strict base64 decoding is one-to-one, so encoding
+// the decoded bytes the same way gives the text back.
+type memoText struct {
+	ok, padded bool
+}
+
+// memoable describes the text of a base64 string field.
+func memoable(f *rawField) memoText {
+	if f.kind != '"' || bytes.IndexByte(f.raw, '\\') >= 0 {
+		return memoText{}
+	}
+	s := f.raw[1 : len(f.raw)-1]
+	return memoText{ok: true, padded: b64Padded(s)}
+}
+
+// token returns the JSON string token that decoded to dec.
+func (t memoText) token(dec []byte) []byte {
+	enc := base64.RawURLEncoding
+	if t.padded {
+		enc = base64.URLEncoding
+	}
+	out := make([]byte, 0, enc.EncodedLen(len(dec))+2)
+	out = append(out, '"')
+	out = enc.AppendEncode(out, dec)
+	return append(out, '"')
+}
+
+// Fields a memo holds.
 const (
-	memoHCL  = 4
-	memoVCEK = 5
+	memoHCL  = 1
+	memoVCEK = 2
 )
 
 // memo maps the JSON string token (quotes included) of a field to its
@@ -81,36 +119,30 @@ type memoEntry struct {
 	enc, dec []byte
 }
 
-// lookup returns the remembered token at b[i] for field and its decoded
-// bytes, or nil. A remembered token holds exactly two quotes, its first
-// and last bytes, so the token to compare ends at the first quote after
-// b[i].
-func (m *memo) lookup(field int, b []byte, i int) (tok, dec []byte) {
-	if m == nil || (field != memoHCL && field != memoVCEK) || i >= len(b) || b[i] != '"' {
-		return nil, nil
+// lookup returns the decoded bytes remembered for the string token tok of
+// field, or nil.
+func (m *memo) lookup(field int, tok []byte) []byte {
+	if m == nil || field < 0 || len(tok) < 2 {
+		return nil
 	}
-	q := bytes.IndexByte(b[i+1:], '"')
-	if q < 0 {
-		return nil, nil
-	}
-	tok = b[i : i+q+2]
 	h := maphash.Bytes(m.seed, tok)
 	m.mu.RLock()
 	e, ok := m.m[h]
 	m.mu.RUnlock()
 	if !ok || e.field != field || !bytes.Equal(e.enc, tok) {
-		return nil, nil
+		return nil
 	}
-	return tok, e.dec
+	return e.dec
 }
 
+// put remembers dec under tok (both owned by the memo from now on).
 func (m *memo) put(field int, tok, dec []byte) {
 	size := len(tok) + len(dec)
-	if size > m.maxBytes {
+	if size > m.maxBytes || m.maxEntries <= 0 {
 		return
 	}
 	h := maphash.Bytes(m.seed, tok)
-	e := memoEntry{field: field, enc: bytes.Clone(tok), dec: dec}
+	e := memoEntry{field: field, enc: tok, dec: dec}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.m == nil {

@@ -16,7 +16,11 @@
 // files (quote.bin) of the Rust az-cvm-vtpm tooling.
 //
 // The package does no I/O and checks only the format: sizes, encodings and
-// element counts. Evidence comes from a remote party that may be hostile:
+// element counts. JSON is read by the module's one strict decoder
+// (internal/strictjson, on go-json-experiment/json): duplicate member names
+// at any depth, invalid UTF-8, trailing data and deep nesting are rejected.
+// A [Decoder] remembers decoded fields only of evidence its caller reports
+// as verified ([Decoder.Remember]). Evidence comes from a remote party that may be hostile:
 // the input size and every element count are bounded before anything is
 // allocated, and failures are [*FormatError] values that name the field and
 // wrap one of the sentinel errors (usable with errors.Is). Signatures,

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/snp-vtpm/snp-vtpm/internal/strictjson"
 	"github.com/snp-vtpm/snp-vtpm/quote"
 )
 
@@ -180,7 +181,9 @@ func TestDecodeErrors(t *testing.T) {
 		{"trailing garbage", raw(`{} {}`), "document", ErrBadJSON},
 		{"quote not object", raw(`{"quote":[1]}`), "quote", ErrBadJSON},
 		{"tpm_quote not object", raw(`{"tpm_quote":"x"}`), "tpm_quote", ErrBadJSON},
-		{"case-folded key ignored", raw(`{"Quote":{}}`), "document", ErrUnknownFormat},
+		{"case-folded key", raw(`{"Quote":{}}`), "quote", strictjson.ErrCaseMismatch},
+		{"case-folded key in quote", raw(`{"tpm_quote":{"Message":"00"}}`), "tpm_quote.message", strictjson.ErrCaseMismatch},
+		{"upper-case version", raw(`{"VERSION":1}`), "version", strictjson.ErrCaseMismatch},
 		{"duplicate version", raw(`{"version":1,"version":2}`), "version", ErrBadJSON},
 		{"duplicate quote", raw(`{"quote":{},"quote":{}}`), "quote", ErrBadJSON},
 		{"duplicate tpm_quote", raw(`{"tpm_quote":{},"tpm_quote":{}}`), "tpm_quote", ErrBadJSON},

@@ -1,14 +1,14 @@
 package evidence
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 
+	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/snp-vtpm/snp-vtpm/internal/strictjson"
 	"github.com/snp-vtpm/snp-vtpm/quote"
 )
 
@@ -51,180 +51,77 @@ type Evidence struct {
 	VCEK []byte
 	// TDQuote is the TDX quote of TDX evidence, nil otherwise.
 	TDQuote []byte
-}
 
-// wire is every known top-level field of every format, as raw JSON values
-// (sub-slices of the input; nil if absent or null).
-type wire struct {
-	Version   []byte
-	Quote     *wireQuote // v0
-	TPMQuote  *wireQuote // v0 TDX, v1, v2
-	Report    []byte     // v0
-	HCLReport []byte
-	VCEK      []byte
-	TDQuote   []byte
-
-	// hclDecoded and vcekDecoded are HCLReport and VCEK already decoded
-	// (from a Decoder's memory), nil otherwise.
-	hclDecoded, vcekDecoded []byte
-}
-
-type wireQuote struct {
-	Signature []byte
-	Message   []byte
-	PCRs      []byte
-}
-
-// parseWire splits the top-level object into its known fields. Unknown
-// fields are ignored; a known field given twice is an error.
-func parseWire(b []byte) (*wire, error) {
-	var w wire
-	var seen [7]bool
-	err := walkObject(b, "document", func(key, val []byte) error {
-		var err error
-		switch string(key) {
-		case "version":
-			return setOnce(&w.Version, &seen[0], "version", val)
-		case "quote":
-			if seen[1] {
-				return fieldErr("quote", fmt.Errorf("%w: duplicate key", ErrBadJSON))
-			}
-			seen[1] = true
-			w.Quote, err = parseWireQuote(val, "quote")
-		case "tpm_quote":
-			if seen[2] {
-				return fieldErr("tpm_quote", fmt.Errorf("%w: duplicate key", ErrBadJSON))
-			}
-			seen[2] = true
-			w.TPMQuote, err = parseWireQuote(val, "tpm_quote")
-		case "report":
-			return setOnce(&w.Report, &seen[3], "report", val)
-		case "hcl_report":
-			return setOnce(&w.HCLReport, &seen[4], "hcl_report", val)
-		case "vcek":
-			return setOnce(&w.VCEK, &seen[5], "vcek", val)
-		case "td_quote":
-			return setOnce(&w.TDQuote, &seen[6], "td_quote", val)
-		}
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &w, nil
-}
-
-// parseWireQuote splits a quote object; nil (JSON null) gives nil.
-func parseWireQuote(raw []byte, field string) (*wireQuote, error) {
-	if raw == nil {
-		return nil, nil
-	}
-	var q wireQuote
-	var seen [3]bool
-	err := walkObject(raw, field, func(key, val []byte) error {
-		switch string(key) {
-		case "signature":
-			return setOnce(&q.Signature, &seen[0], field+".signature", val)
-		case "message":
-			return setOnce(&q.Message, &seen[1], field+".message", val)
-		case "pcrs":
-			return setOnce(&q.PCRs, &seen[2], field+".pcrs", val)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &q, nil
+	// memo says which fields a Decoder may remember once the evidence
+	// verified (see Decoder.Remember).
+	memo memoState
 }
 
 // Decode reads evidence in any known format (see the package documentation):
 // "version" 1 or 2 selects v1/v2; without "version", "quote" selects v0 and
-// "tpm_quote" the TDX v0 shape. Fields of another format are rejected,
-// unknown fields are ignored, keys match exactly (case-sensitively) and a
-// known key may appear only once. Byte arrays of v0 must hold integers
-// 0..255; base64url may be padded or not but must be canonical. The input is
+// "tpm_quote" the TDX v0 shape. Fields of another format are rejected.
+//
+// The document is read by the module's one strict JSON decoder
+// (internal/strictjson): duplicate member names at any depth, invalid
+// UTF-8, data after the object and nesting deeper than 64 are rejected.
+// Unknown members are tolerated (other tooling adds its own) but names
+// match exactly, and a name that differs from a known one only in letter
+// case ("Quote") is rejected. Byte arrays of v0 must hold integers 0..255;
+// base64url may be padded or not but must be canonical. The input is
 // bounded by [MaxEvidenceSize], element counts and sizes by the other Max
 // constants, and every PCR must be [PCRSize] bytes. The result never aliases
 // b. Decode checks the format only, not any signature or binding. Errors are
-// [*FormatError].
+// [*FormatError]; those of the JSON layer wrap [ErrBadJSON] and a
+// *strictjson.Error.
 func Decode(b []byte) (*Evidence, error) {
+	return decode(b, nil)
+}
+
+// decode is Decode with a memo of decoded fields (nil: none).
+func decode(b []byte, m *memo) (*Evidence, error) {
 	if len(b) > MaxEvidenceSize {
 		return nil, fieldErr("document", fmt.Errorf("%w (%d > %d bytes)", ErrTooLarge, len(b), MaxEvidenceSize))
 	}
-	// Fast path: one validating pass (scanWire), then the fields decoded
-	// into one allocation. Anything it does not accept, and every error,
-	// goes through the slow path, which defines the result.
-	if w, ok := scanWire(b, nil); ok {
-		if e, err := decodeWire(&w, newArena(&w)); err == nil {
-			return e, nil
-		}
-	}
-	return decodeSlow(b)
-}
-
-// decodeSlow is Decode without the fast path: json.Valid, then parseWire,
-// then the fields. It defines Decode's result for every input.
-func decodeSlow(b []byte) (*Evidence, error) {
-	if !json.Valid(b) {
-		return nil, fieldErr("document", fmt.Errorf("%w: %v", ErrBadJSON, jsonSyntaxError(b)))
-	}
-	w, err := parseWire(b)
-	if err != nil {
+	var w wire
+	if err := readWire(b, m, &w); err != nil {
 		return nil, err
 	}
-	return decodeWire(w, nil)
+	return decodeWire(&w, newArena(&w))
 }
 
 // decodeWire decodes the fields of w, allocating from a (nil: make).
 func decodeWire(w *wire, a *arena) (*Evidence, error) {
 	switch {
-	case w.Version != nil:
+	case w.version.present():
 		return decodeV1(w, a)
-	case w.Quote != nil:
+	case w.quote != nil:
 		return decodeV0(w, a)
-	case w.TPMQuote != nil:
+	case w.tpmQuote != nil:
 		return decodeV0TDX(w, a)
 	}
 	return nil, fieldErr("document", fmt.Errorf("%w: none of \"version\", \"quote\", \"tpm_quote\"", ErrUnknownFormat))
 }
 
 // arena hands out sub-slices of one allocation, so that the byte fields of
-// a decoded Evidence cost one allocation. Every slice is capped at its
+// decoded v1/v2 evidence cost one allocation. Every slice is capped at its
 // length: appending to one never overwrites another.
 type arena struct{ buf []byte }
 
-// newArena sizes an arena for the fields of w: what base64 (3/4) and hex
-// (1/2) decode to at most in v1/v2, the element counts of v0's byte arrays
-// (as byteArrayIn counts them), and the PCRs.
+// newArena sizes an arena for the string fields of v1/v2 evidence: what
+// base64 (3/4) and hex (1/2) decode to at most, and the PCRs. v0 byte
+// arrays were collected while reading and need none.
 func newArena(w *wire) *arena {
+	if !w.version.present() {
+		return nil
+	}
 	n := 0
-	if w.Version != nil {
-		for _, f := range [...][]byte{w.HCLReport, w.VCEK, w.TDQuote} {
-			n += len(f)/4*3 + 3
+	for _, f := range [...]*rawField{&w.hclReport, &w.vcek, &w.tdQuote} {
+		if f.decoded == nil {
+			n += len(f.raw)/4*3 + 3
 		}
-		if w.hclDecoded != nil {
-			n -= len(w.HCLReport) / 4 * 3
-		}
-		if w.vcekDecoded != nil {
-			n -= len(w.VCEK) / 4 * 3
-		}
-		if q := w.TPMQuote; q != nil {
-			n += len(q.Signature)/2 + len(q.Message)/2 + MaxPCRs*PCRSize
-		}
-	} else {
-		elems := func(f []byte) int {
-			if f == nil {
-				return 0
-			}
-			return bytes.Count(f, []byte{','}) + 1
-		}
-		n = elems(w.Report) + elems(w.HCLReport) + elems(w.TDQuote)
-		for _, q := range [...]*wireQuote{w.Quote, w.TPMQuote} {
-			if q != nil {
-				n += elems(q.Signature) + elems(q.Message) + MaxPCRs*PCRSize
-			}
-		}
+	}
+	if q := w.tpmQuote; q != nil {
+		n += len(q.signature.raw)/2 + len(q.message.raw)/2 + MaxPCRs*PCRSize
 	}
 	return &arena{buf: make([]byte, min(n, MaxEvidenceSize))}
 }
@@ -255,20 +152,20 @@ func unexpected(fields ...presence) error {
 }
 
 func decodeV0(w *wire, a *arena) (*Evidence, error) {
-	if err := unexpected(presence{"tpm_quote", w.TPMQuote != nil}, presence{"hcl_report", w.HCLReport != nil},
-		presence{"td_quote", w.TDQuote != nil}); err != nil {
+	if err := unexpected(presence{"tpm_quote", w.tpmQuote != nil}, presence{"hcl_report", w.hclReport.present()},
+		presence{"td_quote", w.tdQuote.present()}); err != nil {
 		return nil, err
 	}
 	e := &Evidence{Version: 0}
 	var err error
-	if e.Quote, err = decodeQuote(a, w.Quote, "quote", true); err != nil {
+	if e.Quote, err = decodeQuote(a, w.quote, "quote", true); err != nil {
 		return nil, err
 	}
-	if e.HCLReport, err = requiredArray(a, w.Report, "report", MaxHCLReportSize); err != nil {
+	if e.HCLReport, err = requiredArray(&w.report, "report"); err != nil {
 		return nil, err
 	}
-	if w.VCEK != nil {
-		if e.VCEK, err = pemCertificate(w.VCEK, "vcek", MaxVCEKSize); err != nil {
+	if w.vcek.present() {
+		if e.VCEK, err = pemCertificate(&w.vcek, "vcek", MaxVCEKSize); err != nil {
 			return nil, err
 		}
 	}
@@ -276,18 +173,18 @@ func decodeV0(w *wire, a *arena) (*Evidence, error) {
 }
 
 func decodeV0TDX(w *wire, a *arena) (*Evidence, error) {
-	if err := unexpected(presence{"report", w.Report != nil}, presence{"vcek", w.VCEK != nil}); err != nil {
+	if err := unexpected(presence{"report", w.report.present()}, presence{"vcek", w.vcek.present()}); err != nil {
 		return nil, err
 	}
 	e := &Evidence{Version: 0}
 	var err error
-	if e.Quote, err = decodeQuote(a, w.TPMQuote, "tpm_quote", true); err != nil {
+	if e.Quote, err = decodeQuote(a, w.tpmQuote, "tpm_quote", true); err != nil {
 		return nil, err
 	}
-	if e.HCLReport, err = requiredArray(a, w.HCLReport, "hcl_report", MaxHCLReportSize); err != nil {
+	if e.HCLReport, err = requiredArray(&w.hclReport, "hcl_report"); err != nil {
 		return nil, err
 	}
-	if e.TDQuote, err = requiredArray(a, w.TDQuote, "td_quote", MaxTDQuoteSize); err != nil {
+	if e.TDQuote, err = requiredArray(&w.tdQuote, "td_quote"); err != nil {
 		return nil, err
 	}
 	return e, nil
@@ -295,51 +192,55 @@ func decodeV0TDX(w *wire, a *arena) (*Evidence, error) {
 
 func decodeV1(w *wire, a *arena) (*Evidence, error) {
 	e := new(Evidence)
-	switch string(w.Version) {
+	switch string(w.version.raw) {
 	case "1":
 		e.Version = 1
 	case "2":
 		e.Version = 2
 	default:
-		v := string(w.Version)
+		v := string(w.version.raw)
 		if len(v) > 20 {
 			v = v[:20] + "..."
 		}
 		return nil, fieldErr("version", fmt.Errorf("%w (%s)", ErrUnsupportedVersion, v))
 	}
-	if err := unexpected(presence{"quote", w.Quote != nil}, presence{"report", w.Report != nil}); err != nil {
+	if err := unexpected(presence{"quote", w.quote != nil}, presence{"report", w.report.present()}); err != nil {
 		return nil, err
 	}
-	if w.TPMQuote == nil {
+	if w.tpmQuote == nil {
 		return nil, fieldErr("tpm_quote", ErrMissingField)
 	}
 	var err error
-	if e.Quote, err = decodeQuote(a, w.TPMQuote, "tpm_quote", false); err != nil {
+	if e.Quote, err = decodeQuote(a, w.tpmQuote, "tpm_quote", false); err != nil {
 		return nil, err
 	}
-	if w.HCLReport == nil {
+	if !w.hclReport.present() {
 		return nil, fieldErr("hcl_report", ErrMissingField)
 	}
-	if w.hclDecoded != nil {
-		e.HCLReport = w.hclDecoded
-	} else if e.HCLReport, err = b64StringIn(a, w.HCLReport, "hcl_report", MaxHCLReportSize); err != nil {
+	if w.hclReport.decoded != nil {
+		e.HCLReport = w.hclReport.decoded
+		e.memo.hclFromMemo = true
+	} else if e.HCLReport, err = b64Field(a, &w.hclReport, "hcl_report", MaxHCLReportSize); err != nil {
 		return nil, err
 	}
 	if len(e.HCLReport) == 0 {
 		return nil, errEmpty("hcl_report")
 	}
-	if w.VCEK != nil {
-		if w.vcekDecoded != nil {
-			e.VCEK = w.vcekDecoded
-		} else if e.VCEK, err = b64StringIn(a, w.VCEK, "vcek", MaxVCEKSize); err != nil {
+	e.memo.hcl = memoable(&w.hclReport)
+	if w.vcek.present() {
+		if w.vcek.decoded != nil {
+			e.VCEK = w.vcek.decoded
+			e.memo.vcekFromMemo = true
+		} else if e.VCEK, err = b64Field(a, &w.vcek, "vcek", MaxVCEKSize); err != nil {
 			return nil, err
 		}
 		if len(e.VCEK) == 0 {
 			e.VCEK = nil
 		}
+		e.memo.vcek = memoable(&w.vcek)
 	}
-	if w.TDQuote != nil {
-		if e.TDQuote, err = b64StringIn(a, w.TDQuote, "td_quote", MaxTDQuoteSize); err != nil {
+	if w.tdQuote.present() {
+		if e.TDQuote, err = b64Field(a, &w.tdQuote, "td_quote", MaxTDQuoteSize); err != nil {
 			return nil, err
 		}
 		if len(e.TDQuote) == 0 {
@@ -353,12 +254,12 @@ func errEmpty(field string) error {
 	return fieldErr(field, fmt.Errorf("%w (empty)", ErrMissingField))
 }
 
-// requiredArray decodes a required, non-empty JSON byte array.
-func requiredArray(a *arena, raw []byte, field string, max int) ([]byte, error) {
-	if raw == nil {
+// requiredArray returns a required, non-empty JSON byte array.
+func requiredArray(f *rawField, field string) ([]byte, error) {
+	if !f.present() {
 		return nil, fieldErr(field, ErrMissingField)
 	}
-	b, err := byteArrayIn(a, raw, field, max)
+	b, err := byteArrayField(f, field)
 	if err == nil && len(b) == 0 {
 		return nil, errEmpty(field)
 	}
@@ -369,16 +270,16 @@ func requiredArray(a *arena, raw []byte, field string, max int) ([]byte, error) 
 // v2). Field names for errors are built only on failure.
 func decodeQuote(a *arena, w *wireQuote, prefix string, arrays bool) (quote.Quote, error) {
 	var q quote.Quote
-	field := func(name string, raw []byte, max int) ([]byte, error) {
-		if raw == nil {
+	field := func(name string, f *rawField, max int) ([]byte, error) {
+		if !f.present() {
 			return nil, fieldErr(prefix+"."+name, ErrMissingField)
 		}
 		var b []byte
 		var err error
 		if arrays {
-			b, err = byteArrayIn(a, raw, "", max)
+			b, err = byteArrayField(f, "")
 		} else {
-			b, err = hexStringIn(a, raw, "", max)
+			b, err = hexField(a, f, "", max)
 		}
 		if err != nil {
 			return nil, renamed(err, prefix+"."+name)
@@ -389,45 +290,48 @@ func decodeQuote(a *arena, w *wireQuote, prefix string, arrays bool) (quote.Quot
 		return b, nil
 	}
 	var err error
-	if q.Signature, err = field("signature", w.Signature, MaxSignatureSize); err != nil {
+	if q.Signature, err = field("signature", &w.signature, MaxSignatureSize); err != nil {
 		return q, err
 	}
-	if q.Message, err = field("message", w.Message, MaxMessageSize); err != nil {
+	if q.Message, err = field("message", &w.message, MaxMessageSize); err != nil {
 		return q, err
 	}
-	if w.PCRs == nil {
+	p := &w.pcrs
+	if !p.present() {
 		return q, fieldErr(prefix+".pcrs", ErrMissingField)
 	}
-	elems, err := splitArray(w.PCRs, prefix+".pcrs", MaxPCRs)
-	if err != nil {
-		return q, err
+	if p.kind != '[' {
+		return q, fieldErr(prefix+".pcrs", fmt.Errorf("%w: want an array", ErrBadJSON))
 	}
-	buf := a.alloc(len(elems) * PCRSize)
-	q.PCRs = make([][]byte, len(elems))
-	for i, raw := range elems {
-		ef := func() string { return prefix + ".pcrs[" + strconv.Itoa(i) + "]" }
+	if p.arrErr != nil {
+		return q, renamed(p.arrErr, prefix+".pcrs")
+	}
+	buf := a.alloc(w.nPCRs * PCRSize)
+	q.PCRs = make([][]byte, w.nPCRs)
+	for i := range w.nPCRs {
+		e := &w.pcrElems[i]
 		pcr := buf[i*PCRSize : (i+1)*PCRSize : (i+1)*PCRSize]
 		n := 0
 		if arrays {
-			got, err := appendByteArray(pcr[:0], raw, "", PCRSize)
+			got, err := byteArrayField(&rawField{kind: e.kind, arr: e.raw, arrErr: e.arrErr}, "")
 			if err != nil {
-				return q, renamed(err, ef())
+				return q, renamed(err, pcrField(prefix, i))
 			}
-			n = len(got)
+			n = copy(pcr, got)
 		} else {
-			s, err := stringValue(raw, "")
+			s, err := stringValue(&rawField{kind: e.kind, raw: e.raw}, "")
 			if err != nil {
-				return q, renamed(err, ef())
+				return q, renamed(err, pcrField(prefix, i))
 			}
 			if len(s) != 2*PCRSize {
-				return q, fieldErr(ef(), fmt.Errorf("%w (%d hex digits, want %d)", ErrBadLength, len(s), 2*PCRSize))
+				return q, fieldErr(pcrField(prefix, i), fmt.Errorf("%w (%d hex digits, want %d)", ErrBadLength, len(s), 2*PCRSize))
 			}
 			if n, err = hex.Decode(pcr, s); err != nil {
-				return q, fieldErr(ef(), fmt.Errorf("%w: %v", ErrBadEncoding, err))
+				return q, fieldErr(pcrField(prefix, i), fmt.Errorf("%w: %v", ErrBadEncoding, err))
 			}
 		}
 		if n != PCRSize {
-			return q, fieldErr(ef(), fmt.Errorf("%w (%d bytes, want %d)", ErrBadLength, n, PCRSize))
+			return q, fieldErr(pcrField(prefix, i), fmt.Errorf("%w (%d bytes, want %d)", ErrBadLength, n, PCRSize))
 		}
 		q.PCRs[i] = pcr
 	}
@@ -547,30 +451,25 @@ func DecodeQuoteJSON(b []byte) (*quote.Quote, error) {
 	if len(b) > MaxEvidenceSize {
 		return nil, fieldErr("quote", fmt.Errorf("%w (%d > %d bytes)", ErrTooLarge, len(b), MaxEvidenceSize))
 	}
-	if !json.Valid(b) {
-		return nil, fieldErr("quote", fmt.Errorf("%w: %v", ErrBadJSON, jsonSyntaxError(b)))
-	}
-	w, err := parseWireQuote(b, "quote")
+	var w *wireQuote
+	err := strictjson.Decode(b, jsonOptions(), func(dec *jsontext.Decoder) error {
+		r := reader{dec: dec, data: b}
+		if dec.PeekKind() == 'n' {
+			_, err := dec.ReadValue()
+			if err == nil {
+				err = fieldErr("quote", fmt.Errorf("%w: want an object", ErrBadJSON))
+			}
+			return err
+		}
+		return r.quoteObject(&w, "quote")
+	})
 	if err != nil {
-		return nil, err
+		return nil, jsonErr(err)
 	}
-	if w == nil {
-		return nil, fieldErr("quote", fmt.Errorf("%w: want an object", ErrBadJSON))
-	}
-	arrays := len(w.Message) > 0 && w.Message[0] == '['
+	arrays := w.message.kind == '['
 	q, err := decodeQuote(nil, w, "quote", arrays)
 	if err != nil {
 		return nil, err
 	}
 	return &q, nil
-}
-
-// jsonSyntaxError describes why b is not valid JSON (called only on the
-// error path, after json.Valid failed).
-func jsonSyntaxError(b []byte) error {
-	var v struct{}
-	if err := json.Unmarshal(b, &v); err != nil {
-		return err
-	}
-	return errors.New("invalid JSON")
 }

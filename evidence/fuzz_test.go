@@ -75,3 +75,23 @@ func FuzzDecodeBincodeQuote(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecoder checks that a Decoder gives Decode's result, before and
+// after it remembered the input's fields (a fresh one per input keeps
+// fuzzing deterministic).
+func FuzzDecoder(f *testing.F) {
+	for _, g := range goldens {
+		f.Add(readFile(f, g.file))
+	}
+	f.Add([]byte(`{"version":1,"x":{"a":[1,-2.5e+3,true,false,null,"\u00e9\n\""]},"tpm_quote":null}`))
+	f.Add([]byte(`{"version":1,"tpm_quote":{"signature":"01","message":"02","pcrs":[]},"hcl_report":"AQI","vcek":"AQI="}`))
+	f.Add([]byte(`{"quote":{"signature":[1],"message":[2],"pcrs":[[0]]},"report":[1,2,3],"vcek":""}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		d := NewDecoder(8, 1<<20)
+		sameAsDecode(t, d, b)
+		if e, err := d.Decode(b); err == nil {
+			d.Remember(e)
+		}
+		sameAsDecode(t, d, b)
+	})
+}

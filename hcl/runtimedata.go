@@ -6,10 +6,11 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math/big"
 	"strings"
+
+	"github.com/snp-vtpm/snp-vtpm/internal/strictjson"
 )
 
 // Key ids of the keys the paravisor puts into the runtime data.
@@ -29,7 +30,7 @@ const (
 )
 
 // RuntimeData is the runtime-data JSON the paravisor puts into the HCL
-// report. Unknown fields are ignored.
+// report (see [ParseRuntimeData] for how strictly it is read).
 type RuntimeData struct {
 	// Keys are the JWKs of "keys", in the order given.
 	Keys []JWK
@@ -80,10 +81,40 @@ type VMConfiguration struct {
 	VMUniqueID string `json:"vmUniqueId"`
 }
 
+// runtimeDataWire is what ParseRuntimeData decodes: the wire form with
+// each object's unknown members collected, so that a near-miss of a known
+// name ("Keys", "KID", "User-Data") is rejected rather than ignored.
+type runtimeDataWire struct {
+	Keys     []jwkWire     `json:"keys"`
+	VMConfig *vmConfigWire `json:"vm-configuration"`
+	UserData *string       `json:"user-data"`
+	//lint:ignore SA5008 "embed" is an encoding/json/v2 option (strictjson)
+	Unknown strictjson.Unknown[runtimeDataJSON] `json:",embed"`
+}
+
+type jwkWire struct {
+	JWK
+	//lint:ignore SA5008 "embed" is an encoding/json/v2 option (strictjson)
+	Unknown strictjson.Unknown[JWK] `json:",embed"`
+}
+
+type vmConfigWire struct {
+	VMConfiguration
+	//lint:ignore SA5008 "embed" is an encoding/json/v2 option (strictjson)
+	Unknown strictjson.Unknown[VMConfiguration] `json:",embed"`
+}
+
 // ParseRuntimeData parses runtime-data JSON (the variable data of an HCL
 // report). The input must be a single JSON object of at most
-// [MaxRuntimeDataSize] bytes; unknown fields are tolerated. If "user-data" is
-// present it must be exactly 128 hex characters.
+// [MaxRuntimeDataSize] bytes, read by the module's strict JSON decoder
+// (internal/strictjson): a member name may appear only once in an object at
+// any depth (a second "keys", or a key with two "n", is an error, never a
+// silent replacement), strings must be valid UTF-8, nothing may follow the
+// object, and names match exactly. Unknown members are tolerated (Azure adds
+// fields), except names that differ from a known one only in letter case.
+// If "user-data" is present it must be exactly 128 hex characters. JSON
+// errors are [*FormatError] for "runtime_data" wrapping [ErrBadJSON] and a
+// *strictjson.Error, whose message names the member (e.g. "/keys/1/n").
 func ParseRuntimeData(b []byte) (*RuntimeData, error) {
 	if len(b) == 0 {
 		return nil, fieldErr("runtime_data", ErrEmpty)
@@ -94,35 +125,43 @@ func ParseRuntimeData(b []byte) (*RuntimeData, error) {
 	if t := bytes.TrimLeft(b, " \t\r\n"); len(t) == 0 || t[0] != '{' {
 		return nil, fieldErr("runtime_data", fmt.Errorf("%w: not a JSON object", ErrBadJSON))
 	}
-	d := new(RuntimeData)
-	if err := json.Unmarshal(b, d); err != nil {
-		var fe *FormatError
-		if errors.As(err, &fe) {
-			return nil, err
+	var w runtimeDataWire
+	if err := strictjson.Unmarshal(b, &w, strictjson.Options{MaxBytes: MaxRuntimeDataSize}); err != nil {
+		return nil, fieldErr("runtime_data", fmt.Errorf("%w: %w", ErrBadJSON, err))
+	}
+	d := &RuntimeData{}
+	if w.Keys != nil {
+		d.Keys = make([]JWK, len(w.Keys))
+		for i := range w.Keys {
+			d.Keys[i] = w.Keys[i].JWK
 		}
-		return nil, fieldErr("runtime_data", fmt.Errorf("%w: %v", ErrBadJSON, err))
+	}
+	if w.VMConfig != nil {
+		vc := w.VMConfig.VMConfiguration
+		d.VMConfig = &vc
+	}
+	if w.UserData != nil {
+		s := *w.UserData
+		if len(s) != 2*UserDataSize {
+			return nil, fieldErr("runtime_data.user-data", fmt.Errorf("%w: %d hex characters, want %d", ErrBadUserData, len(s), 2*UserDataSize))
+		}
+		u, err := hex.DecodeString(s)
+		if err != nil {
+			return nil, fieldErr("runtime_data.user-data", fmt.Errorf("%w: %v", ErrBadUserData, err))
+		}
+		d.UserData = u
 	}
 	return d, nil
 }
 
-// UnmarshalJSON implements json.Unmarshaler. It decodes "user-data" from hex.
+// UnmarshalJSON implements json.Unmarshaler with [ParseRuntimeData]'s
+// strict rules, whichever JSON package calls it.
 func (d *RuntimeData) UnmarshalJSON(b []byte) error {
-	var w runtimeDataJSON
-	if err := json.Unmarshal(b, &w); err != nil {
+	v, err := ParseRuntimeData(b)
+	if err != nil {
 		return err
 	}
-	*d = RuntimeData{Keys: w.Keys, VMConfig: w.VMConfig}
-	if w.UserData != nil {
-		s := *w.UserData
-		if len(s) != 2*UserDataSize {
-			return fieldErr("runtime_data.user-data", fmt.Errorf("%w: %d hex characters, want %d", ErrBadUserData, len(s), 2*UserDataSize))
-		}
-		u, err := hex.DecodeString(s)
-		if err != nil {
-			return fieldErr("runtime_data.user-data", fmt.Errorf("%w: %v", ErrBadUserData, err))
-		}
-		d.UserData = u
-	}
+	*d = *v
 	return nil
 }
 

@@ -8,6 +8,8 @@ import (
 	"math/big"
 	"strings"
 	"testing"
+
+	"github.com/snp-vtpm/snp-vtpm/internal/strictjson"
 )
 
 // realKeys returns the AK and EK JWKs of var-data.bin.
@@ -229,5 +231,69 @@ func TestParseRuntimeDataErrors(t *testing.T) {
 		if _, err := ParseRuntimeData([]byte(in)); err != nil {
 			t.Errorf("%s: %v", in, err)
 		}
+	}
+}
+
+// TestParseRuntimeDataStrict: the runtime data decides which key is the AK,
+// so every ambiguity a reviewer could read differently from the verifier is
+// rejected: duplicate members (a second "keys" used to replace the first),
+// near-miss names, invalid UTF-8, trailing data, deep nesting.
+func TestParseRuntimeDataStrict(t *testing.T) {
+	ak, ek := realKeys(t)
+	key := func(k JWK) string {
+		return `{"kid":"` + k.Kid + `","key_ops":["sign"],"kty":"RSA","e":"` + k.E + `","n":"` + k.N + `"}`
+	}
+	keys := `"keys":[` + key(ak) + `,` + key(ek) + `]`
+	ud := `"user-data":"` + strings.Repeat("00", 64) + `"`
+	tests := []struct {
+		name string
+		in   string
+		kind error
+		ptr  string
+	}{
+		{"second keys", `{` + keys + `,"keys":[` + key(ek) + `]}`, strictjson.ErrDuplicateKey, "/keys"},
+		{"escaped second keys", `{` + keys + `,"k\u0065ys":[]}`, strictjson.ErrDuplicateKey, "/keys"},
+		{"two n in a key", `{"keys":[` + key(ak) + `,{"kid":"HCLEkPub","kty":"RSA","e":"AQAB","n":"` + ek.N + `","n":"` + ak.N + `"}]}`,
+			strictjson.ErrDuplicateKey, "/keys/1/n"},
+		{"two kid in a key", `{"keys":[{"kid":"HCLAkPub","kid":"x","kty":"RSA","e":"AQAB","n":"` + ak.N + `"}]}`, strictjson.ErrDuplicateKey, "/keys/0/kid"},
+		{"duplicate user-data", `{` + keys + `,` + ud + `,` + ud + `}`, strictjson.ErrDuplicateKey, "/user-data"},
+		{"duplicate in vm-configuration", `{"vm-configuration":{"secure-boot":true,"secure-boot":false}}`, strictjson.ErrDuplicateKey, "/vm-configuration/secure-boot"},
+		{"duplicate inside unknown", `{` + keys + `,"x":{"a":{"b":1,"b":2}}}`, strictjson.ErrDuplicateKey, "/x/a/b"},
+		{"duplicate inside unknown of a key", `{"keys":[{"kid":"HCLAkPub","ext":{"q":1,"q":1}}]}`, strictjson.ErrDuplicateKey, "/keys/0/ext/q"},
+		{"Keys", `{"Keys":[` + key(ak) + `]}`, strictjson.ErrCaseMismatch, "/Keys"},
+		{"Keys beside keys", `{` + keys + `,"Keys":[` + key(ek) + `]}`, strictjson.ErrCaseMismatch, "/Keys"},
+		{"KID", `{"keys":[{"KID":"HCLAkPub","kty":"RSA","e":"AQAB","n":"` + ak.N + `"}]}`, strictjson.ErrCaseMismatch, "/keys/0/KID"},
+		{"N", `{"keys":[{"kid":"HCLAkPub","kty":"RSA","e":"AQAB","N":"` + ak.N + `"}]}`, strictjson.ErrCaseMismatch, "/keys/0/N"},
+		{"User-Data", `{"User-Data":"` + strings.Repeat("00", 64) + `"}`, strictjson.ErrCaseMismatch, "/User-Data"},
+		{"Secure-Boot", `{"vm-configuration":{"Secure-Boot":true}}`, strictjson.ErrCaseMismatch, "/vm-configuration/Secure-Boot"},
+		{"VMUniqueID", `{"vm-configuration":{"VMUniqueID":"x"}}`, strictjson.ErrCaseMismatch, "/vm-configuration/VMUniqueID"},
+		{"invalid UTF-8 in kid", "{\"keys\":[{\"kid\":\"HCLAkPub\xff\"}]}", strictjson.ErrInvalidUTF8, "/keys/0/kid"},
+		{"invalid UTF-8 in unknown key", "{\"k\xc3\":1}", strictjson.ErrInvalidUTF8, ""},
+		{"trailing object", `{` + keys + `} {"keys":[]}`, strictjson.ErrTrailingData, ""},
+		{"trailing garbage", `{` + keys + `}x`, strictjson.ErrTrailingData, ""},
+		{"too deep", `{"x":` + strings.Repeat("[", 80) + strings.Repeat("]", 80) + `}`, strictjson.ErrTooDeep, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseRuntimeData([]byte(tc.in))
+			var fe *FormatError
+			if !errors.Is(err, tc.kind) || !errors.Is(err, ErrBadJSON) || !errors.As(err, &fe) || fe.Field != "runtime_data" {
+				t.Fatalf("err = %v, want %v", err, tc.kind)
+			}
+			se, ok := errors.AsType[*strictjson.Error](err)
+			if !ok || se.Pointer != tc.ptr {
+				t.Errorf("pointer of %v, want %q", err, tc.ptr)
+			}
+		})
+	}
+	// The same document without the ambiguity is accepted, unknown members included.
+	d, err := ParseRuntimeData([]byte(`{` + keys + `,"x":{"a":{"b":1}},"vm-configuration":{"secure-boot":true,"new":1},` + ud + `}`))
+	if err != nil || len(d.Keys) != 2 || !d.VMConfig.SecureBoot {
+		t.Fatalf("%v %+v", err, d)
+	}
+	// UnmarshalJSON is as strict, whoever calls it.
+	var rd RuntimeData
+	if err := json.Unmarshal([]byte(`{`+keys+`,"keys":[]}`), &rd); !errors.Is(err, strictjson.ErrDuplicateKey) {
+		t.Errorf("encoding/json into RuntimeData: %v", err)
 	}
 }

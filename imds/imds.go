@@ -13,7 +13,6 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -24,6 +23,10 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/snp-vtpm/snp-vtpm/internal/strictjson"
 )
 
 // DefaultURL is the Azure IMDS THIM endpoint for AMD SEV-SNP certification.
@@ -121,11 +124,16 @@ func (c *Certification) TCB() (uint64, error) {
 	return v, nil
 }
 
+// thimResponse is the THIM answer as read by the strict JSON decoder.
+// Unknown members are tolerated (the format is Microsoft's), names that
+// differ from a known one only in letter case are not.
 type thimResponse struct {
-	VCEKCert         string          `json:"vcekCert"`
-	TCBM             string          `json:"tcbm"`
-	CertificateChain string          `json:"certificateChain"`
-	CacheControl     json.RawMessage `json:"cacheControl"`
+	VCEKCert         string         `json:"vcekCert"`
+	TCBM             string         `json:"tcbm"`
+	CertificateChain string         `json:"certificateChain"`
+	CacheControl     jsontext.Value `json:"cacheControl"`
+	//lint:ignore SA5008 "embed" is an encoding/json/v2 option (strictjson)
+	Unknown strictjson.Unknown[thimResponse] `json:",embed"`
 }
 
 func (c *Client) logger() *slog.Logger {
@@ -208,7 +216,7 @@ func (c *Client) Certification(ctx context.Context) (*Certification, error) {
 // signature.
 func Parse(body []byte) (*Certification, error) {
 	var r thimResponse
-	if err := json.Unmarshal(body, &r); err != nil {
+	if err := strictjson.Unmarshal(body, &r, strictjson.Options{MaxBytes: MaxBodySize}); err != nil {
 		return nil, &FormatError{Field: "body", Err: err}
 	}
 	if strings.TrimSpace(r.VCEKCert) == "" {
@@ -271,18 +279,17 @@ func parsePEMCertificates(s string) ([]*x509.Certificate, error) {
 	return certs, nil
 }
 
-// cacheControlString accepts cacheControl as a JSON string or number.
-func cacheControlString(raw json.RawMessage) string {
-	if len(raw) == 0 {
-		return ""
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return s
-	}
-	var n json.Number
-	if json.Unmarshal(raw, &n) == nil {
-		return n.String()
+// cacheControlString accepts cacheControl as a JSON string or number
+// (raw holds one valid JSON value, as the decoder read it).
+func cacheControlString(raw jsontext.Value) string {
+	switch raw.Kind() {
+	case '"':
+		var s string
+		if strictjson.Unmarshal(raw, &s, strictjson.Options{}) == nil {
+			return s
+		}
+	case '0':
+		return string(raw)
 	}
 	return ""
 }

@@ -9,10 +9,18 @@ import (
 	"io"
 	"net/http"
 	"strings"
+
+	"github.com/snp-vtpm/snp-vtpm/internal/strictjson"
 )
 
 // maxResponseBytes bounds the answers a Client reads.
 const maxResponseBytes = 1 << 20
+
+// responseOptions read the server's answers, a format of ours, strictly:
+// unknown members are errors as in requests.
+func responseOptions() strictjson.Options {
+	return strictjson.Options{MaxBytes: maxResponseBytes, RejectUnknown: true}
+}
 
 // ErrRejected is matched (errors.Is) by an *APIError saying that the server
 // rejected the evidence (HTTP 403).
@@ -156,12 +164,12 @@ func (c *Client) post(ctx context.Context, path string, body []byte, out any) er
 	if resp.StatusCode != http.StatusOK {
 		apiErr := &APIError{StatusCode: resp.StatusCode}
 		var er ErrorResponse
-		if json.Unmarshal(data, &er) == nil {
+		if strictjson.Unmarshal(data, &er, responseOptions()) == nil {
 			apiErr.Check, apiErr.Message = er.Check, er.Error
 		}
 		return apiErr
 	}
-	if err := json.Unmarshal(data, out); err != nil {
+	if err := strictjson.Unmarshal(data, out, responseOptions()); err != nil {
 		return fmt.Errorf("server: decoding the answer to %s: %w", path, err)
 	}
 	return nil

@@ -9,8 +9,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"math"
 	"strings"
 
+	"github.com/snp-vtpm/snp-vtpm/internal/strictjson"
 	"github.com/snp-vtpm/snp-vtpm/snp"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
@@ -201,6 +204,23 @@ const (
 	CheckRequest   = "request"
 )
 
+// readAttestRequest reads an attestation request body of at most max bytes
+// with the strict JSON decoder: unknown members, duplicate members at any
+// depth (the evidence object included), names that differ in letter case,
+// invalid UTF-8 and data after the object are errors (*strictjson.Error).
+// A body larger than max gives the reader's error.
+func readAttestRequest(body io.Reader, max int64) (*AttestRequest, error) {
+	data, err := io.ReadAll(body)
+	if err != nil {
+		return nil, err
+	}
+	req := new(AttestRequest)
+	if err := strictjson.Unmarshal(data, req, strictjson.Options{MaxBytes: int(min(max, math.MaxInt32)), RejectUnknown: true}); err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
 // evidenceBytes returns the evidence document of a request: the raw JSON
 // object, or the decoded base64 string.
 func evidenceBytes(raw json.RawMessage) ([]byte, error) {
@@ -212,7 +232,7 @@ func evidenceBytes(raw json.RawMessage) ([]byte, error) {
 		return raw, nil
 	case raw[0] == '"':
 		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
+		if err := strictjson.Unmarshal(raw, &s, strictjson.Options{MaxBytes: len(raw)}); err != nil {
 			return nil, fmt.Errorf("evidence: %w", err)
 		}
 		b, err := decodeBase64(s)

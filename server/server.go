@@ -333,17 +333,7 @@ func (s *Server) attest(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	invalid := func(format string, args ...any) attestOutcome {
 		return attestOutcome{http.StatusBadRequest, resultInvalid, CheckRequest, fmt.Sprintf(format, args...)}
 	}
-	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
-	var req AttestRequest
-	dec := json.NewDecoder(body)
-	err := dec.Decode(&req)
-	if err == nil {
-		// Nothing but white space may follow the object.
-		var extra json.RawMessage
-		if err2 := dec.Decode(&extra); err2 != io.EOF {
-			err = errors.Join(errors.New("data after the JSON object"), err2)
-		}
-	}
+	req, err := readAttestRequest(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes), s.cfg.MaxBodyBytes)
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			return attestOutcome{http.StatusRequestEntityTooLarge, resultInvalid, "body-too-large",

@@ -5,17 +5,15 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"reflect"
 	"slices"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
+	"github.com/snp-vtpm/snp-vtpm/internal/strictjson"
 	"github.com/snp-vtpm/snp-vtpm/snp"
 )
 
@@ -171,15 +169,11 @@ type Policy struct {
 // requirement is silently ignored.
 func ParsePolicy(data []byte) (*Policy, error) {
 	var p Policy
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&p); err != nil {
+	// The strict decoder: duplicate keys (which would silently drop a
+	// requirement), unknown or case-variant names, invalid UTF-8 and
+	// trailing data are errors naming the member (*strictjson.Error).
+	if err := strictjson.Unmarshal(data, &p, strictjson.Options{RejectUnknown: true}); err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
-	}
-	// A second document or trailing garbage would be silently ignored,
-	// with the requirements it holds.
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("policy: trailing data after the policy object")
 	}
 	if err := p.validate(); err != nil {
 		return nil, err
@@ -270,22 +264,21 @@ func (b HexBytes) MarshalJSON() ([]byte, error) {
 	return []byte(strconv.Quote(hex.EncodeToString(b))), nil
 }
 
-// UnmarshalJSON decodes a hex string.
+// UnmarshalJSON decodes a hex string (read by the strict JSON decoder).
 func (b *HexBytes) UnmarshalJSON(data []byte) error {
 	var s string
-	if err := json.Unmarshal(data, &s); err != nil {
+	if err := strictjson.Unmarshal(data, &s, strictjson.Options{}); err != nil {
 		return err
 	}
 	v, err := hex.DecodeString(s)
 	if err != nil {
-		// An UnmarshalTypeError gets the field's name from the decoder.
-		// The value is quoted (at most 24 bytes of it) so that it can be
-		// found in the document.
+		// The decoder adds the member's JSON pointer; the value is quoted
+		// (at most 24 bytes of it) so that it can be found in the document.
 		q := s
 		if len(q) > 24 {
 			q = q[:24] + "..."
 		}
-		return &json.UnmarshalTypeError{Value: fmt.Sprintf("string %q (not hex: %v)", q, err), Type: reflect.TypeFor[HexBytes]()}
+		return fmt.Errorf("%q is not hex: %w", q, err)
 	}
 	*b = v
 	return nil

@@ -34,7 +34,8 @@ import (
 func Evidence(ctx context.Context, data []byte, nonce []byte, opts *Options) (*Claims, error) {
 	var ev *evidence.Evidence
 	var err error
-	if c := opts.cacheIfAny(); c != nil {
+	c := opts.cacheIfAny()
+	if c != nil {
 		// Skips decoding the HCL report and VCEK text of a VM seen before.
 		ev, err = c.decoder.Decode(data)
 	} else {
@@ -43,7 +44,12 @@ func Evidence(ctx context.Context, data []byte, nonce []byte, opts *Options) (*C
 	if err != nil {
 		return nil, fail(CheckEvidenceFormat, err)
 	}
-	return Decoded(ctx, ev, nonce, opts)
+	claims, err := Decoded(ctx, ev, nonce, opts)
+	if err == nil && c != nil {
+		// Only evidence that verified is remembered.
+		c.decoder.Remember(ev)
+	}
+	return claims, err
 }
 
 // Decoded is Evidence for evidence already decoded.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -12,6 +11,8 @@ import (
 
 	"github.com/google/go-tpm/tpm2"
 	"github.com/google/go-tpm/tpm2/transport"
+
+	"github.com/snp-vtpm/snp-vtpm/internal/strictjson"
 )
 
 // Polling of the HCL report after a user-data write.
@@ -187,11 +188,18 @@ func reportUserData(report []byte) (string, error) {
 	if uint64(n) > uint64(len(report)-hclVarDataOffset) {
 		return "", malformed("HCL report runtime data is %d bytes, only %d available", n, len(report)-hclVarDataOffset)
 	}
-	var rd struct {
-		UserData string `json:"user-data"`
-	}
-	if err := json.Unmarshal(report[hclVarDataOffset:hclVarDataOffset+int(n)], &rd); err != nil {
-		return "", malformed("HCL report runtime data is not JSON: %v", err)
+	var rd runtimeUserData
+	if err := strictjson.Unmarshal(report[hclVarDataOffset:hclVarDataOffset+int(n)], &rd, strictjson.Options{}); err != nil {
+		return "", malformed("HCL report runtime data is not strict JSON: %v", err)
 	}
 	return rd.UserData, nil
+}
+
+// runtimeUserData is the part of the runtime data reportUserData reads, with
+// the module's strict decoder: unknown members are tolerated, duplicates
+// and near-miss names ("User-Data") are not.
+type runtimeUserData struct {
+	UserData string `json:"user-data"`
+	//lint:ignore SA5008 "embed" is an encoding/json/v2 option (strictjson)
+	Unknown strictjson.Unknown[runtimeUserData] `json:",embed"`
 }

@@ -203,6 +203,12 @@ func TestReportUserData(t *testing.T) {
 			return b
 		}(), "", true},
 		{"not json", hclBlob(`nope`, 2048), "", true},
+		{"duplicate user-data", hclBlob(`{"user-data":"00","user-data":"01"}`, 2048), "", true},
+		{"duplicate inside unknown", hclBlob(`{"x":{"a":1,"a":2},"user-data":"00"}`, 2048), "", true},
+		{"case variant", hclBlob(`{"User-Data":"01","user-data":"00"}`, 2048), "", true},
+		{"invalid UTF-8", hclBlob("{\"user-data\":\"00\xff\"}", 2048), "", true},
+		{"trailing data", hclBlob(`{"user-data":"00"} {}`, 2048), "", true},
+		{"too deep", hclBlob(`{"x":`+strings.Repeat("[", 70)+strings.Repeat("]", 70)+`}`, 2048), "", true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -43,6 +43,7 @@ import (
 
 	"github.com/snp-vtpm/snp-vtpm/evidence"
 	"github.com/snp-vtpm/snp-vtpm/hcl"
+	"github.com/snp-vtpm/snp-vtpm/internal/strictjson"
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
 	"github.com/snp-vtpm/snp-vtpm/server"
 )
@@ -383,7 +384,7 @@ func post(ctx context.Context, hc *http.Client, url string, body []byte, out any
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(data))
 	}
-	return json.Unmarshal(data, out)
+	return strictjson.Unmarshal(data, out, strictjson.Options{RejectUnknown: true})
 }
 
 func pct(sorted []time.Duration, p float64) string {

@@ -1,0 +1,275 @@
+package strictjson
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/go-json-experiment/json/jsontext"
+)
+
+type inner struct {
+	N string `json:"n"`
+	E string `json:"e"`
+}
+
+type innerWire struct {
+	inner
+	//lint:ignore SA5008 "embed" is an encoding/json/v2 option (strictjson)
+	Unknown Unknown[inner] `json:",embed"`
+}
+
+type outer struct {
+	Keys  []innerWire    `json:"keys"`
+	Count int            `json:"count"`
+	Flag  bool           `json:"flag,omitempty"`
+	Map   map[int]string `json:"map"`
+	//lint:ignore SA5008 "embed" is an encoding/json/v2 option (strictjson)
+	Unknown Unknown[outer] `json:",embed"`
+}
+
+type closed struct {
+	A   string `json:"a"`
+	B   []int  `json:"b"`
+	Sub *struct {
+		C int `json:"c"`
+	} `json:"sub"`
+}
+
+func TestUnmarshalAccepts(t *testing.T) {
+	in := ` {"keys":[{"n":"x","e":"AQAB","extra":{"a":[1,2]}}],"count":3,"future":{"z":null},"map":{"7":"a"}}` + "\n\t"
+	var o outer
+	if err := Unmarshal([]byte(in), &o, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if len(o.Keys) != 1 || o.Keys[0].N != "x" || o.Keys[0].E != "AQAB" || o.Count != 3 || o.Map[7] != "a" {
+		t.Fatalf("decoded %+v", o)
+	}
+	if _, ok := o.Unknown["future"]; !ok {
+		t.Error("unknown member not collected")
+	}
+	var c closed
+	if err := Unmarshal([]byte(`{"a":"é\u00e9","b":[1,2],"sub":{"c":1}}`), &c, Options{RejectUnknown: true}); err != nil || c.A != "éé" {
+		t.Fatalf("closed: %v %+v", err, c)
+	}
+}
+
+func TestUnmarshalRejects(t *testing.T) {
+	deep := func(n int) string { return strings.Repeat(`{"a":`, n) + "1" + strings.Repeat("}", n) }
+	tests := []struct {
+		name string
+		in   string
+		o    Options
+		kind error
+		ptr  string
+	}{
+		{"duplicate top level", `{"count":1,"count":2}`, Options{}, ErrDuplicateKey, "/count"},
+		{"duplicate known and escaped", `{"count":1,"c\u006funt":2}`, Options{}, ErrDuplicateKey, "/count"},
+		{"duplicate nested", `{"keys":[{"n":"a","e":"b"},{"n":"a","n":"b"}]}`, Options{}, ErrDuplicateKey, "/keys/1/n"},
+		{"duplicate unknown", `{"x":1,"x":2}`, Options{}, ErrDuplicateKey, "/x"},
+		{"duplicate inside unknown", `{"future":{"a":{"b":1,"b":2}}}`, Options{}, ErrDuplicateKey, "/future/a/b"},
+		{"duplicate inside unknown of element", `{"keys":[{"x":[{"q":1,"q":1}]}]}`, Options{}, ErrDuplicateKey, "/keys/0/x/0/q"},
+		{"duplicate map key", `{"map":{"1":"a","1":"b"}}`, Options{}, ErrDuplicateKey, "/map/1"},
+		{"non-canonical map key", `{"map":{"1":"a","01":"b"}}`, Options{}, ErrInvalidValue, "/map/01"},
+		{"invalid UTF-8 in string", "{\"keys\":[{\"n\":\"\xff\"}]}", Options{}, ErrInvalidUTF8, "/keys/0/n"},
+		{"invalid UTF-8 in unknown", "{\"z\":[\"ok\",\"\xc3\x28\"]}", Options{}, ErrInvalidUTF8, "/z/1"},
+		{"invalid UTF-8 in key", "{\"ke\xffys\":1}", Options{}, ErrInvalidUTF8, ""},
+		{"surrogate half escaped is fine but raw is not", "{\"z\":\"\xed\xa0\x80\"}", Options{}, ErrInvalidUTF8, "/z"},
+		{"case variant top", `{"Keys":[]}`, Options{}, ErrCaseMismatch, "/Keys"},
+		{"case variant nested", `{"keys":[{"N":"x"}]}`, Options{}, ErrCaseMismatch, "/keys/0/N"},
+		{"case variant upper", `{"COUNT":1}`, Options{}, ErrCaseMismatch, "/COUNT"},
+		{"trailing object", `{"count":1} {}`, Options{}, ErrTrailingData, ""},
+		{"trailing garbage", `{"count":1}x`, Options{}, ErrTrailingData, ""},
+		{"trailing comma", `{"count":1},`, Options{}, ErrTrailingData, ""},
+		{"too deep", `{"future":` + deep(70) + `}`, Options{}, ErrTooDeep, ""},
+		{"too deep arrays", strings.Repeat("[", 65) + strings.Repeat("]", 65), Options{}, ErrTooDeep, ""},
+		{"too deep custom", `{"future":` + deep(5) + `}`, Options{MaxDepth: 4}, ErrTooDeep, ""},
+		{"too large", `{"future":"` + strings.Repeat("a", 100) + `"}`, Options{MaxBytes: 64}, ErrTooLarge, ""},
+		{"too large default", `{"future":"` + strings.Repeat("a", DefaultMaxBytes) + `"}`, Options{}, ErrTooLarge, ""},
+		{"syntax", `{"count":1,}`, Options{}, ErrSyntax, ""},
+		{"empty", ``, Options{}, ErrSyntax, ""},
+		{"truncated", `{"count":`, Options{}, ErrSyntax, "/count"},
+		{"control character", "{\"z\":\"\x01\"}", Options{}, ErrSyntax, "/z"},
+		{"wrong kind", `{"count":"1"}`, Options{}, ErrInvalidValue, "/count"},
+		{"fraction", `{"count":1.5}`, Options{}, ErrInvalidValue, "/count"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var o outer
+			err := Unmarshal([]byte(tc.in), &o, tc.o)
+			checkErr(t, err, tc.kind, tc.ptr)
+		})
+	}
+	closedTests := []struct {
+		name string
+		in   string
+		kind error
+		ptr  string
+	}{
+		{"unknown top", `{"a":"x","z":1}`, ErrUnknownMember, "/z"},
+		{"unknown nested", `{"sub":{"c":1,"d":2}}`, ErrUnknownMember, "/sub/d"},
+		{"case variant", `{"A":"x"}`, ErrUnknownMember, "/A"},
+		{"duplicate", `{"a":"x","a":"x"}`, ErrDuplicateKey, "/a"},
+	}
+	for _, tc := range closedTests {
+		t.Run("closed "+tc.name, func(t *testing.T) {
+			var c closed
+			checkErr(t, Unmarshal([]byte(tc.in), &c, Options{RejectUnknown: true}), tc.kind, tc.ptr)
+		})
+	}
+}
+
+func checkErr(t *testing.T, err error, kind error, ptr string) {
+	t.Helper()
+	if !errors.Is(err, kind) {
+		t.Fatalf("err = %v, want %v", err, kind)
+	}
+	e, ok := errors.AsType[*Error](err)
+	if !ok {
+		t.Fatalf("err %T is not *Error", err)
+	}
+	if e.Pointer != ptr {
+		t.Errorf("pointer %q, want %q (%v)", e.Pointer, ptr, err)
+	}
+	if len(err.Error()) > 400 {
+		t.Errorf("message of %d bytes", len(err.Error()))
+	}
+}
+
+// TestErrorDoesNotEchoInput checks that neither a huge member name nor a
+// huge value ends up whole in an error message.
+func TestErrorDoesNotEchoInput(t *testing.T) {
+	long := strings.Repeat("A", 10000)
+	for _, in := range []string{
+		`{"` + long + `":1,"` + long + `":2}`,
+		`{"count":` + strings.Repeat("9", 10000) + `}`,
+		`{"count":"` + long + `"}`,
+		`{"map":{"` + long + `":"a"}}`,
+	} {
+		var o outer
+		err := Unmarshal([]byte(in), &o, Options{})
+		if err == nil {
+			t.Fatalf("%.40s accepted", in)
+		}
+		if len(err.Error()) > 400 {
+			t.Errorf("%.40s: message of %d bytes", in, len(err.Error()))
+		}
+	}
+}
+
+func TestDecode(t *testing.T) {
+	var names []string
+	fn := func(dec *jsontext.Decoder) error {
+		if _, err := dec.ReadToken(); err != nil {
+			return err
+		}
+		for dec.PeekKind() != '}' {
+			v, err := dec.ReadValue()
+			if err != nil {
+				return err
+			}
+			names = append(names, string(v))
+			if err := dec.SkipValue(); err != nil {
+				return err
+			}
+		}
+		_, err := dec.ReadToken()
+		return err
+	}
+	if err := Decode([]byte(`{"a":1,"b":[{}]}`), Options{}, fn); err != nil || strings.Join(names, ",") != `"a","b"` {
+		t.Fatalf("%v %q", err, names)
+	}
+	for in, kind := range map[string]error{
+		`{"a":1,"a":2}`:          ErrDuplicateKey,
+		`{"a":{"b":1,"b":1}}`:    ErrDuplicateKey,
+		"{\"a\":\"\xfe\"}":       ErrInvalidUTF8,
+		`{"a":1}}`:               ErrTrailingData,
+		`{"a":1`:                 ErrSyntax,
+		`{"a":` + deepArr(80):    ErrTooDeep,
+		`{"a":"\u00zz"}`:         ErrSyntax,
+		strings.Repeat(" ", 100): ErrSyntax,
+	} {
+		names = nil
+		if err := Decode([]byte(in), Options{}, fn); !errors.Is(err, kind) {
+			t.Errorf("%.30q: err = %v, want %v", in, err, kind)
+		}
+	}
+	// fn's own errors come back unchanged.
+	mine := errors.New("mine")
+	err := Decode([]byte(`{}`), Options{}, func(dec *jsontext.Decoder) error { return mine })
+	if err != mine {
+		t.Errorf("fn error: %v", err)
+	}
+}
+
+func deepArr(n int) string { return strings.Repeat("[", n) + strings.Repeat("]", n) + "}" }
+
+func TestCheckDepth(t *testing.T) {
+	for _, tc := range []struct {
+		in string
+		ok bool
+	}{
+		{strings.Repeat("[", 64) + strings.Repeat("]", 64), true},
+		{strings.Repeat("[", 65) + strings.Repeat("]", 65), false},
+		{`[` + strings.Repeat(`"[[[[",`, 100) + `1]`, true},
+		{`[` + strings.Repeat(`"\"[[[[",`, 100) + `1]`, true},
+		{`[` + strings.Repeat(`[],`, 200) + `1]`, true},
+		{`{"a":"\\"` + strings.Repeat("[", 65), false},
+	} {
+		err := checkDepth([]byte(tc.in), 64)
+		if (err == nil) != tc.ok {
+			t.Errorf("%.40s: %v", tc.in, err)
+		}
+	}
+}
+
+func TestPointerField(t *testing.T) {
+	for ptr, want := range map[string]string{
+		"":                  "",
+		"/keys/0/n":         "keys[0].n",
+		"/tpm_quote/pcrs/3": "tpm_quote.pcrs[3]",
+		"/a~1b/c~0d":        "a/b.c~d",
+		"/0":                "[0]",
+	} {
+		if got := PointerField(ptr); got != want {
+			t.Errorf("PointerField(%q) = %q, want %q", ptr, got, want)
+		}
+	}
+}
+
+func FuzzUnmarshal(f *testing.F) {
+	f.Add([]byte(`{"keys":[{"n":"x","e":"AQAB"}],"count":3,"map":{"7":"a"}}`))
+	f.Add([]byte(`{"keys":[{"n":"x","n":"y"}]}`))
+	f.Add([]byte(`{"Keys":[],"future":{"a":[1,2,{"b":null}]}}`))
+	f.Add([]byte("{\"count\":1}\x00"))
+	f.Add([]byte(`{"a":"x","b":[1],"sub":{"c":1}}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, o := range []Options{{}, {RejectUnknown: true, MaxDepth: 8, MaxBytes: 4096}} {
+			var v outer
+			err := Unmarshal(b, &v, o)
+			var c closed
+			err2 := Unmarshal(b, &c, o)
+			for _, err := range []error{err, err2} {
+				if err == nil {
+					continue
+				}
+				e, ok := errors.AsType[*Error](err)
+				if !ok || e.Kind == nil {
+					t.Fatalf("error %T %v is not a classified *Error", err, err)
+				}
+				if len(err.Error()) > 400 {
+					t.Fatalf("message of %d bytes", len(err.Error()))
+				}
+			}
+			if err == nil || err2 == nil {
+				// Accepted input is one valid JSON value: no duplicates, valid UTF-8.
+				if !jsontext.Value(b).IsValid() {
+					t.Fatalf("accepted input that is not valid RFC 7493 JSON: %q", b)
+				}
+				if len(b) > o.maxBytes() || checkDepth(b, o.maxDepth()) != nil {
+					t.Fatal("bounds not enforced")
+				}
+			}
+		}
+	})
+}

@@ -1,0 +1,90 @@
+package verify
+
+import (
+	"context"
+	"os"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/snp-vtpm/snp-vtpm/evidence"
+)
+
+// TestRejectedEvidenceLeavesNoMemo: 10 000 distinct documents that decode
+// but fail verification (a changed SNP report, or a VCEK that is not one),
+// all through one caching Options, leave the decoded-evidence memo empty and
+// the heap about where it was; the genuine document is remembered once it
+// verified.
+func TestRejectedEvidenceLeavesNoMemo(t *testing.T) {
+	data, err := os.ReadFile("../testdata/trustee-az-vtpm/az-snp-vtpm/evidence-v1.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	genuine, err := evidence.Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nonce := []byte("challenge")
+	opts := &Options{Now: time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)}
+	c := opts.getCache()
+	n := 10000
+	if testing.Short() {
+		n = 1000
+	}
+	doc := func(i int) []byte {
+		e := *genuine
+		e.Version = 1
+		if i%2 == 0 {
+			// A changed measurement: the report signature fails.
+			h := append([]byte(nil), genuine.HCLReport...)
+			h[32+0x90], h[32+0x91], h[32+0x92] = byte(i), byte(i>>8), 0x5A
+			e.HCLReport = h
+		} else {
+			// A VCEK whose signature does not verify.
+			v := append([]byte(nil), genuine.VCEK...)
+			v[len(v)-10], v[len(v)-11] = byte(i), byte(i>>8)
+			v[len(v)-12] ^= 0xFF
+			e.VCEK = v
+		}
+		b, err := e.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	// Warm up everything but the memo (one rejection of each kind).
+	for i := range 2 {
+		if _, err := Evidence(context.Background(), doc(n+i), nonce, opts); err == nil {
+			t.Fatal("forged document verified")
+		}
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for i := range n {
+		if _, err := Evidence(context.Background(), doc(i), nonce, opts); err == nil {
+			t.Fatalf("document %d verified", i)
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	growth := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	t.Logf("heap after %d rejected documents: %+d KiB (HeapAlloc %d -> %d KiB); memo entries %d",
+		n, growth/1024, before.HeapAlloc/1024, after.HeapAlloc/1024, c.decoder.Len())
+	if c.decoder.Len() != 0 {
+		t.Fatalf("rejected documents filled the memo: %d entries", c.decoder.Len())
+	}
+	if growth > 4<<20 {
+		t.Errorf("heap grew by %d KiB", growth/1024)
+	}
+	// The genuine document is remembered after it verified, and verifies again.
+	for range 2 {
+		if _, err := Evidence(context.Background(), data, nonce, opts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := c.decoder.Len(); got != 2 {
+		t.Errorf("memo holds %d entries after genuine evidence, want 2 (HCL report and VCEK)", got)
+	}
+	runtime.KeepAlive(opts)
+}
