@@ -109,7 +109,7 @@ func TestE2EEmulated(t *testing.T) {
 			cl := res.Claims
 			chip := fakeamd.ChipID()
 			if !cl.Emulated || cl.EvidenceVersion != wantVersion || cl.FreshReport != fresh ||
-				!bytes.Equal(cl.ChipID, chip[:]) || cl.VMUniqueID != emulator.DefaultVMUniqueID {
+				!bytes.Equal(cl.ChipID, chip[:]) || cl.VMUniqueID != emulator.DefaultVMUniqueID || cl.Paravisor != verify.ParavisorEmulated {
 				t.Errorf("fresh=%v: claims %+v", fresh, cl)
 			}
 		}

@@ -160,6 +160,13 @@ type Claims struct {
 	ReportedTCB snp.TCBParts `json:"reported_tcb"`
 	// Measurement is the launch measurement.
 	Measurement verify.HexBytes `json:"measurement"`
+	// IDKeyDigest is the report's ID_KEY_DIGEST: the key that signed the
+	// paravisor's ID block.
+	IDKeyDigest verify.HexBytes `json:"id_key_digest"`
+	// Paravisor names the trusted paravisor that vouched for the
+	// attestation key ("azure-hcl", "emulated-hcl", "policy"; see
+	// verify.Claims.Paravisor).
+	Paravisor string `json:"paravisor"`
 	// VMUniqueID is the Azure VM id from the runtime data.
 	VMUniqueID string `json:"vm_unique_id,omitempty"`
 	// EvidenceVersion is the evidence format version (2: fresh report).
@@ -178,6 +185,8 @@ func summarize(c *verify.Claims) Claims {
 		ChipID:          c.ChipID,
 		ReportedTCB:     c.ReportedTCB,
 		Measurement:     c.Measurement,
+		IDKeyDigest:     c.IDKeyDigest,
+		Paravisor:       c.Paravisor,
 		EvidenceVersion: c.EvidenceVersion,
 		FreshReport:     c.FreshReport,
 		Emulated:        c.Emulated,

@@ -109,6 +109,9 @@ func TestAttestSuccess(t *testing.T) {
 	if c.Product != "Milan" || !bytes.Equal(c.ChipID, chip[:]) || c.EvidenceVersion != 2 || !c.FreshReport || c.Emulated {
 		t.Errorf("claims = %+v", c)
 	}
+	if d := testev.AzureIDKeyDigest(); c.Paravisor != verify.ParavisorAzure || !bytes.Equal(c.IDKeyDigest, d[:]) {
+		t.Errorf("claims paravisor = %q %x", c.Paravisor, c.IDKeyDigest)
+	}
 	if c.ReportedTCB != testev.DefaultTCB(snp.Milan) || len(c.Measurement) != 48 {
 		t.Errorf("claims TCB/measurement = %+v %x", c.ReportedTCB, c.Measurement)
 	}
