@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/snp-vtpm/snp-vtpm/collateral/certs"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -79,7 +80,7 @@ func TestCertificationRealTHIM(t *testing.T) {
 	if !strings.HasPrefix(cert.VCEKPEM, "-----BEGIN CERTIFICATE-----") {
 		t.Errorf("VCEKPEM not PEM")
 	}
-	vcek, err := parsePEMCertificates(cert.VCEKPEM)
+	vcek, err := certs.ParsePEM([]byte(cert.VCEKPEM))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -52,10 +52,11 @@ func DecomposeTCB(product string, tcb uint64) (TCB, error) {
 	return snp.TCB(tcb).Parts(snp.Product(line)), nil
 }
 
-// hwID returns the hardware id KDS expects for chipID on product: the whole 64-byte
-// CHIP_ID, or its first 8 bytes on Turin (an 8-byte value is accepted for Turin). A
-// zero chip id (a report with MASK_CHIP_KEY set) names no chip and is never fetched.
-func hwID(line string, chipID []byte) ([]byte, error) {
+// HWID returns the hardware id KDS expects for chipID on the product line
+// line: the whole 64-byte CHIP_ID, or its first 8 bytes on Turin (an 8-byte
+// value is accepted for Turin). A zero chip id (a report with MASK_CHIP_KEY
+// set) names no chip and is never fetched.
+func HWID(line string, chipID []byte) ([]byte, error) {
 	if bytes.Count(chipID, []byte{0}) == len(chipID) {
 		return nil, fmt.Errorf("kds: chip id is zero (masked): %w", ErrInvalidRequest)
 	}
@@ -77,7 +78,7 @@ func VCEKURL(base, product string, chipID []byte, tcb uint64) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	id, err := hwID(line, chipID)
+	id, err := HWID(line, chipID)
 	if err != nil {
 		return "", err
 	}
@@ -144,7 +145,7 @@ func MatchVCEK(der []byte, product string, chipID []byte, tcb uint64) (*x509.Cer
 	if err != nil {
 		return nil, err
 	}
-	want, err := hwID(line, chipID)
+	want, err := HWID(line, chipID)
 	if err != nil {
 		return nil, err
 	}
@@ -169,9 +170,6 @@ func MatchVCEK(der []byte, product string, chipID []byte, tcb uint64) (*x509.Cer
 	}
 	return cert, nil
 }
-
-// hexKey returns a short printable form of b for file names and logs.
-func hexKey(b []byte) string { return hex.EncodeToString(b) }
 
 func truncate(s string, n int) string {
 	if len(s) <= n {

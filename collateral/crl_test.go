@@ -1,4 +1,4 @@
-package kds
+package collateral
 
 import (
 	"bytes"
@@ -179,7 +179,8 @@ func TestCRLCorruptCacheReplaced(t *testing.T) {
 	kds.setCRL(pki.crl(t, time.Now().Add(time.Hour)))
 	dir := t.TempDir()
 	c := kds.newClient(dir)
-	path := c.diskPath("crl", ProductMilan, ProductMilan+".crl")
+	c.build()
+	path := c.Disk.Path(KindCRL, &Key{Product: ProductMilan})
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +194,7 @@ func TestCRLCorruptCacheReplaced(t *testing.T) {
 		t.Errorf("requests = %d, want 1", n)
 	}
 	onDisk, _ := os.ReadFile(path)
-	if _, err := c.parseCRL(onDisk, pki.ark); err != nil {
+	if _, _, err := c.parseCRL(onDisk, pki.ark); err != nil {
 		t.Errorf("cache file not replaced: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package kds
+package collateral
 
 import (
 	"bytes"
@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/snp-vtpm/snp-vtpm/kds"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -128,7 +129,7 @@ func TestGetVCEKRetries(t *testing.T) {
 			})
 			logs := &logBuffer{}
 			c := kds.newClient("")
-			c.MaxRetries = tc.maxRetries
+			c.KDS.MaxRetries = tc.maxRetries
 			c.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 			start := time.Now()
 			der, err := c.GetVCEK(ctxTimeout(t, 8*time.Second), milanReq(chipID(1), pki.validator()))
@@ -214,40 +215,6 @@ func TestRetryAfterBeyondMaxFailsNow(t *testing.T) {
 	}
 }
 
-func TestParseRetryAfter(t *testing.T) {
-	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	tests := []struct {
-		in   string
-		want time.Duration
-	}{
-		{"", 0},
-		{"1", time.Second},
-		{" 120 ", 2 * time.Minute},
-		{"0", 0},
-		{"-5", 0},
-		{"soon", 0},
-		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second},
-		{now.Add(-time.Minute).Format(http.TimeFormat), 0},
-		{"99999999999999999999", 0},
-		{"9223372036854775807", time.Duration(1<<63 - 1)},
-	}
-	for _, tc := range tests {
-		if got := parseRetryAfter(tc.in, now); got != tc.want {
-			t.Errorf("parseRetryAfter(%q) = %v, want %v", tc.in, got, tc.want)
-		}
-	}
-}
-
-func TestBackoffBounded(t *testing.T) {
-	c := &Client{MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second}
-	for retry := 0; retry < 70; retry++ {
-		d := c.backoff(retry)
-		if d < 50*time.Millisecond || d > time.Second {
-			t.Fatalf("backoff(%d) = %v out of bounds", retry, d)
-		}
-	}
-}
-
 func TestSlowResponsePastDeadline(t *testing.T) {
 	pki := newTestPKI(t, "Milan")
 	kds := newFakeKDS(t, pki)
@@ -282,7 +249,7 @@ func TestPerRequestTimeoutRetries(t *testing.T) {
 		return true
 	})
 	c := kds.newClient("")
-	c.RequestTimeout = 300 * time.Millisecond
+	c.KDS.RequestTimeout = 300 * time.Millisecond
 	start := time.Now()
 	if _, err := c.GetVCEK(ctxTimeout(t, 8*time.Second), milanReq(chipID(1), nil)); err != nil {
 		t.Fatalf("GetVCEK: %v", err)
@@ -308,7 +275,7 @@ func TestBadBodiesRejectedNotCached(t *testing.T) {
 		{"empty", nil},
 		{"truncated DER", good[:len(good)-40]},
 		{"PEM of garbage", []byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")},
-		{"oversized", bytes.Repeat([]byte{0x30}, maxVCEKSize+10)},
+		{"oversized", bytes.Repeat([]byte{0x30}, kds.MaxVCEKSize+10)},
 		{"VCEK for another chip", pki.vcek(t, ProductMilan, chipID(2), milanTCB(), vcekOpts{})},
 		{"VCEK for another TCB", pki.vcek(t, ProductMilan, chip, TCB{Bootloader: 3, SNP: 9, Microcode: 115}, vcekOpts{})},
 		{"VCEK for another product", pki.vcek(t, ProductGenoa, chip, milanTCB(), vcekOpts{})},
@@ -377,10 +344,7 @@ func TestWrongChipRejected(t *testing.T) {
 	if files := cacheFiles(t, dir); len(files) != 0 {
 		t.Errorf("cached: %v", files)
 	}
-	c.mu.Lock()
-	n := c.vcekLRU().len()
-	c.mu.Unlock()
-	if n != 0 {
+	if n := c.Mem.Len(); n != 0 {
 		t.Errorf("memory cache has %d entries", n)
 	}
 }
@@ -551,15 +515,14 @@ func TestCorruptCacheFileReplaced(t *testing.T) {
 		{"empty", nil},
 		{"foreign VCEK (other chip)", pki.vcek(t, ProductMilan, chipID(5), milanTCB(), vcekOpts{})},
 		{"VCEK from another hierarchy", newTestPKI(t, "Milan").vcek(t, ProductMilan, chip, milanTCB(), vcekOpts{})},
-		{"huge", bytes.Repeat([]byte{1}, maxVCEKSize+1)},
+		{"huge", bytes.Repeat([]byte{1}, kds.MaxVCEKSize+1)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			kds := newFakeKDS(t, pki)
 			dir := t.TempDir()
 			c := kds.newClient(dir)
-			parts, _ := DecomposeTCB(ProductMilan, composeTCB(ProductMilan, milanTCB()))
-			path := c.diskPath("vcek", ProductMilan, vcekKey(ProductMilan, chip, parts)+".der")
+			path := c.vcekPath(t, ProductMilan, chip, composeTCB(ProductMilan, milanTCB()))
 			if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 				t.Fatal(err)
 			}
@@ -673,10 +636,7 @@ func TestMemoryCacheBounded(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	c.mu.Lock()
-	n := c.vcekLRU().len()
-	c.mu.Unlock()
-	if n != 2 {
+	if n := c.Mem.Len(); n != 2 {
 		t.Errorf("memory cache holds %d, want 2", n)
 	}
 	// The most recent is still cached; the oldest was evicted.
@@ -721,7 +681,7 @@ func TestGetVCEKBadRequest(t *testing.T) {
 
 func TestDefaultCacheDir(t *testing.T) {
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
-	dir, err := DefaultCacheDir()
+	dir, err := kds.DefaultCacheDir()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -731,7 +691,7 @@ func TestDefaultCacheDir(t *testing.T) {
 }
 
 func TestPinnedRootsDefault(t *testing.T) {
-	c := &Client{}
+	c := &Chain{}
 	for _, p := range []string{ProductMilan, ProductGenoa, ProductTurin} {
 		ark, err := c.ark(p)
 		if err != nil {
@@ -741,7 +701,7 @@ func TestPinnedRootsDefault(t *testing.T) {
 			t.Errorf("%s: ARK CN %q", p, ark.Subject.CommonName)
 		}
 	}
-	c = &Client{ARK: func(string) *x509.Certificate { return nil }}
+	c = &Chain{ARK: func(string) *x509.Certificate { return nil }}
 	if _, err := c.ark(ProductMilan); !errors.Is(err, ErrUnsupportedProduct) {
 		t.Errorf("err = %v", err)
 	}

@@ -1,4 +1,4 @@
-package kds
+package collateral
 
 import (
 	"errors"
@@ -6,14 +6,16 @@ import (
 	"math"
 	"sync"
 	"time"
+
+	"github.com/snp-vtpm/snp-vtpm/internal/httpget"
 )
 
-// ErrUpstreamLimited: the Client's Limiter refused to send a request upstream
+// ErrUpstreamLimited: the Chain's Limiter refused to send a request upstream
 // (KDS or IMDS). Nothing was learnt about the certificate; try again later.
 // Matched by *LimitedError.
-var ErrUpstreamLimited = errors.New("kds: upstream request budget exhausted")
+var ErrUpstreamLimited = errors.New("upstream request budget exhausted")
 
-// LimitedError reports a request that the Client's Limiter refused. It
+// LimitedError reports a request that the Chain's Limiter refused. It
 // matches ErrUpstreamLimited with errors.Is.
 type LimitedError struct {
 	// What names the object that was not fetched ("VCEK", "cert chain", ...).
@@ -24,7 +26,7 @@ type LimitedError struct {
 
 // Error implements error.
 func (e *LimitedError) Error() string {
-	return fmt.Sprintf("kds: %s not fetched: upstream request budget exhausted, next request allowed in %s", e.What, waitString(e.Wait))
+	return fmt.Sprintf("collateral: %s not fetched: upstream request budget exhausted, next request allowed in %s", e.What, httpget.WaitString(e.Wait))
 }
 
 // Is reports whether target is ErrUpstreamLimited.
@@ -33,7 +35,7 @@ func (e *LimitedError) Is(target error) bool { return target == ErrUpstreamLimit
 // RetryDelay is how long the caller should wait before trying again.
 func (e *LimitedError) RetryDelay() time.Duration { return e.Wait }
 
-// RateLimiter is a token bucket that bounds the requests a Client sends
+// RateLimiter is a token bucket that bounds the requests a Chain sends
 // upstream: it holds at most burst tokens, gains rate tokens per second,
 // and every request (a retry too) takes one. A request that finds no token
 // is refused at once, never queued, so a flood of evidence naming unknown
@@ -54,7 +56,7 @@ type RateLimiter struct {
 // burst >= 1.
 func NewRateLimiter(rate float64, burst int, now func() time.Time) (*RateLimiter, error) {
 	if !(rate > 0) || math.IsInf(rate, 0) || burst < 1 {
-		return nil, fmt.Errorf("kds: rate limiter needs rate > 0 and burst >= 1, got %v and %d", rate, burst)
+		return nil, fmt.Errorf("collateral: rate limiter needs rate > 0 and burst >= 1, got %v and %d", rate, burst)
 	}
 	if now == nil {
 		now = time.Now
@@ -78,16 +80,4 @@ func (l *RateLimiter) Allow() (ok bool, wait time.Duration) {
 	}
 	wait = time.Duration(math.Ceil((1 - l.tokens) / l.rate * float64(time.Second)))
 	return false, wait
-}
-
-// allowUpstream asks c.Limiter (if any) for one upstream request.
-func (c *Client) allowUpstream(what string) error {
-	if c.Limiter == nil {
-		return nil
-	}
-	if ok, wait := c.Limiter.Allow(); !ok {
-		c.stats.limited.Add(1)
-		return &LimitedError{What: what, Wait: wait}
-	}
-	return nil
 }

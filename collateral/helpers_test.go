@@ -1,4 +1,4 @@
-package kds
+package collateral
 
 import (
 	"bytes"
@@ -11,6 +11,10 @@ import (
 	"encoding/asn1"
 	"encoding/hex"
 	"encoding/pem"
+	"github.com/snp-vtpm/snp-vtpm/imds"
+	"github.com/snp-vtpm/snp-vtpm/kds"
+	"github.com/snp-vtpm/snp-vtpm/snp"
+	"github.com/snp-vtpm/snp-vtpm/verify"
 	"log/slog"
 	"math/big"
 	"net/http"
@@ -205,12 +209,9 @@ func chipID(seed byte) []byte {
 	return id
 }
 
-// composeTCB is the inverse of DecomposeTCB (test only).
+// composeTCB is the inverse of DecomposeTCB.
 func composeTCB(product string, t TCB) uint64 {
-	if product == ProductTurin {
-		return uint64(t.FMC) | uint64(t.Bootloader)<<8 | uint64(t.TEE)<<16 | uint64(t.SNP)<<24 | uint64(t.Microcode)<<56
-	}
-	return uint64(t.Bootloader) | uint64(t.TEE)<<8 | uint64(t.SNP)<<48 | uint64(t.Microcode)<<56
+	return uint64(snp.ComposeTCB(snp.Product(product), t))
 }
 
 // fakeKDS is an httptest server standing in for AMD KDS. By default it mints a
@@ -289,17 +290,108 @@ func (f *fakeKDS) serve(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(f.pki.vcek(f.t, product, hwid, tcb, vcekOpts{}))
 }
 
-// newClient returns a Client for the fake KDS with fast retries.
-func (f *fakeKDS) newClient(dir string) *Client {
-	return &Client{
-		BaseURL:    f.srv.URL,
-		CacheDir:   dir,
-		MinBackoff: 5 * time.Millisecond,
-		MaxBackoff: 20 * time.Millisecond,
-		ARK:        func(string) *x509.Certificate { return f.pki.ark },
-		Logger:     testLogger(f.t),
+// testClient is a Chain over the fake KDS set up the way the old
+// kds.Client was: memory, disk (with a directory), IMDS (when set), KDS.
+// Its fields must be set before the first call.
+type testClient struct {
+	*Chain
+	KDS             *kds.Client
+	IMDS            *imds.Client
+	CacheDir        string
+	MemoryCacheSize int
+	Mem             *Memory
+	Disk            *Disk
+	once            sync.Once
+}
+
+// newClient returns a Chain for the fake KDS with fast retries.
+func (f *fakeKDS) newClient(dir string) *testClient {
+	return &testClient{
+		Chain: &Chain{
+			ARK:    func(string) *x509.Certificate { return f.pki.ark },
+			Logger: testLogger(f.t),
+		},
+		KDS: &kds.Client{
+			BaseURL:    f.srv.URL,
+			MinBackoff: 5 * time.Millisecond,
+			MaxBackoff: 20 * time.Millisecond,
+		},
+		CacheDir: dir,
 	}
 }
+
+func (c *testClient) build() {
+	c.once.Do(func() {
+		c.Mem = &Memory{Size: c.MemoryCacheSize}
+		c.Sources = []Source{c.Mem}
+		if c.CacheDir != "" {
+			c.Disk = &Disk{Dir: c.CacheDir, Logger: c.Logger}
+			c.Sources = append(c.Sources, c.Disk)
+		}
+		if c.IMDS != nil {
+			c.Sources = append(c.Sources, &IMDS{Client: c.IMDS})
+		}
+		c.KDS.Logger = c.Logger
+		c.Sources = append(c.Sources, &KDS{Client: c.KDS})
+	})
+}
+
+func (c *testClient) GetVCEK(ctx context.Context, req VCEKRequest) ([]byte, error) {
+	c.build()
+	return c.Chain.GetVCEK(ctx, req)
+}
+
+func (c *testClient) CertChain(ctx context.Context, product string) (*CertChain, error) {
+	c.build()
+	return c.Chain.CertChain(ctx, product)
+}
+
+func (c *testClient) CRL(ctx context.Context, product string) (*x509.RevocationList, error) {
+	c.build()
+	return c.Chain.CRL(ctx, product)
+}
+
+func (c *testClient) CheckRevoked(ctx context.Context, product string, cs ...*x509.Certificate) error {
+	c.build()
+	return c.Chain.CheckRevoked(ctx, product, cs...)
+}
+
+// vcekPath is the disk cache file of the VCEK of chip at tcb.
+func (c *testClient) vcekPath(t testing.TB, product string, chip []byte, tcb uint64) string {
+	t.Helper()
+	c.build()
+	k, err := NewKey(product, chip, tcb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.Disk.Path(KindVCEK, k)
+}
+
+// Names of package kds and verify, as the tests moved from kds use them.
+type (
+	TCB           = kds.TCB
+	VCEKRequest   = verify.VCEKRequest
+	HTTPError     = kds.HTTPError
+	MismatchError = kds.MismatchError
+)
+
+const (
+	ProductMilan = kds.ProductMilan
+	ProductGenoa = kds.ProductGenoa
+	ProductTurin = kds.ProductTurin
+	ChipIDSize   = kds.ChipIDSize
+)
+
+var (
+	MatchVCEK             = kds.MatchVCEK
+	DecomposeTCB          = kds.DecomposeTCB
+	ErrNotFound           = kds.ErrNotFound
+	ErrRateLimited        = kds.ErrRateLimited
+	ErrUnsupportedProduct = kds.ErrUnsupportedProduct
+	ErrInvalidRequest     = kds.ErrInvalidRequest
+)
+
+func hexKey(b []byte) string { return hex.EncodeToString(b) }
 
 // testLogger logs to t.Log at debug level.
 func testLogger(t testing.TB) *slog.Logger {

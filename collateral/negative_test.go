@@ -1,4 +1,4 @@
-package kds
+package collateral
 
 import (
 	"errors"
@@ -71,7 +71,7 @@ func TestNegativeCache(t *testing.T) {
 			})
 			c := kds.newClient("")
 			c.Logger = nil
-			c.MaxRetries = -1
+			c.KDS.MaxRetries = -1
 			clock := newTestClock()
 			c.Now = clock.Now
 			chip := chipID(7)
@@ -228,9 +228,9 @@ func TestNegativeCacheBounded(t *testing.T) {
 	for i := range 100 {
 		_, _ = c.GetVCEK(ctxTimeout(t, 5*time.Second), milanReq(chipID(byte(i)), nil))
 	}
-	c.mu.Lock()
+	c.Chain.mu.Lock()
 	n := len(c.neg.items)
-	c.mu.Unlock()
+	c.Chain.mu.Unlock()
 	if n > 8 {
 		t.Fatalf("negative cache holds %d entries, want at most 8", n)
 	}
@@ -330,7 +330,7 @@ func TestLimiterBoundsRetries(t *testing.T) {
 		return true
 	})
 	c := kds.newClient("")
-	c.MaxRetries = 5
+	c.KDS.MaxRetries = 5
 	var err error
 	c.Limiter, err = NewRateLimiter(0.001, 2, newTestClock().Now)
 	if err != nil {

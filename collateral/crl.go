@@ -1,0 +1,235 @@
+package collateral
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"math/big"
+	"time"
+
+	"github.com/snp-vtpm/snp-vtpm/collateral/certs"
+	"github.com/snp-vtpm/snp-vtpm/kds"
+	"github.com/snp-vtpm/snp-vtpm/snp"
+)
+
+// CertChain is a product's ASK and ARK as served by KDS and checked against the pinned ARK.
+type CertChain struct {
+	// ASK is the AMD SEV signing key certificate, signed by ARK.
+	ASK *x509.Certificate
+	// ARK is the AMD root key certificate; it equals the pinned ARK.
+	ARK *x509.Certificate
+}
+
+// ErrRevoked: a certificate is on the product's CRL. Matched by *RevokedError.
+var ErrRevoked = errors.New("certificate revoked")
+
+// RevokedError reports a certificate listed on a CRL. It matches ErrRevoked.
+type RevokedError struct {
+	// Serial is the revoked certificate's serial number.
+	Serial *big.Int
+	// Subject is the revoked certificate's subject.
+	Subject string
+	// RevokedAt is the revocation time from the CRL.
+	RevokedAt time.Time
+}
+
+// Error implements error.
+func (e *RevokedError) Error() string {
+	return fmt.Sprintf("collateral: certificate %q serial %s revoked at %s", e.Subject, e.Serial, e.RevokedAt.UTC().Format(time.RFC3339))
+}
+
+// Is reports whether target is ErrRevoked.
+func (e *RevokedError) Is(target error) bool { return target == ErrRevoked }
+
+// CertChain returns the product's ASK and ARK from the sources (KDS
+// /vcek/v1/{product}/cert_chain, the disk cache) or memory. The ARK must
+// equal the pinned ARK byte for byte and the ASK must be signed by it and
+// valid now; otherwise the chain is neither cached nor returned. The
+// returned CertChain is shared with other callers and must not be modified.
+func (c *Chain) CertChain(ctx context.Context, product string) (*CertChain, error) {
+	ch, err := collect(c, ctx, KindCertChain, product, &c.chains,
+		func(b []byte, ark *x509.Certificate) (*CertChain, []byte, error) {
+			ch, err := c.parseChain(b, ark)
+			return ch, b, err
+		},
+		func(ch *CertChain) error { return c.chainValidNow(ch) })
+	if err != nil {
+		return nil, c.fail(err)
+	}
+	return ch, nil
+}
+
+func (c *Chain) chainValidNow(ch *CertChain) error {
+	if now := c.now(); now.Before(ch.ASK.NotBefore) || now.After(ch.ASK.NotAfter) {
+		return fmt.Errorf("collateral: ASK %q outside its validity period: %w", ch.ASK.Subject.CommonName, ErrInvalidCertificate)
+	}
+	return nil
+}
+
+// parseChain parses PEM ASK then ARK (certs.ParsePEM) and checks them
+// against the pinned ARK.
+func (c *Chain) parseChain(b []byte, pinned *x509.Certificate) (*CertChain, error) {
+	cs, err := certs.ParsePEM(b)
+	if err != nil {
+		return nil, fmt.Errorf("collateral: cert chain: %v: %w", err, ErrInvalidCertificate)
+	}
+	if len(cs) != 2 {
+		return nil, fmt.Errorf("collateral: cert chain of %d certificates, want two (ASK, ARK): %w", len(cs), ErrInvalidCertificate)
+	}
+	ask, ark := cs[0], cs[1]
+	if !bytes.Equal(ark.Raw, pinned.Raw) {
+		return nil, fmt.Errorf("collateral: cert chain ARK %q is not the pinned ARK: %w", ark.Subject.CommonName, ErrInvalidCertificate)
+	}
+	if err := ask.CheckSignatureFrom(pinned); err != nil {
+		return nil, fmt.Errorf("collateral: ASK %q not signed by the pinned ARK: %v: %w", ask.Subject.CommonName, err, ErrInvalidCertificate)
+	}
+	// CheckSignatureFrom does not enforce critical extensions.
+	if err := snp.CheckCACertificate(ask); err != nil {
+		return nil, fmt.Errorf("collateral: ASK: %v: %w", err, ErrInvalidCertificate)
+	}
+	ch := &CertChain{ASK: ask, ARK: pinned}
+	if err := c.chainValidNow(ch); err != nil {
+		return nil, err
+	}
+	return ch, nil
+}
+
+// CRL returns the product's certificate revocation list from the sources
+// (KDS /vcek/v1/{product}/crl, the disk cache) or memory. A CRL is used
+// only if it is signed by the pinned ARK of the product, issued by it and
+// not past its NextUpdate, whether cached or fetched. The returned list is
+// shared and must not be modified.
+func (c *Chain) CRL(ctx context.Context, product string) (*x509.RevocationList, error) {
+	crl, err := collect(c, ctx, KindCRL, product, &c.crls, c.parseCRL, c.crlFresh)
+	if err != nil {
+		return nil, c.fail(err)
+	}
+	return crl, nil
+}
+
+// crlFresh reports an error when crl is past its NextUpdate (or has none).
+func (c *Chain) crlFresh(crl *x509.RevocationList) error {
+	if crl.NextUpdate.IsZero() {
+		return fmt.Errorf("collateral: CRL has no NextUpdate: %w", ErrInvalidCertificate)
+	}
+	if now := c.now(); !now.Before(crl.NextUpdate) {
+		return fmt.Errorf("collateral: CRL expired at %s: %w", crl.NextUpdate.UTC().Format(time.RFC3339), ErrInvalidCertificate)
+	}
+	return nil
+}
+
+// parseCRL parses a CRL (DER, or PEM "X509 CRL") and checks issuer,
+// signature (pinned ARK) and freshness. It returns the DER to cache.
+func (c *Chain) parseCRL(b []byte, ark *x509.Certificate) (*x509.RevocationList, []byte, error) {
+	der, err := certs.DER(b, "X509 CRL")
+	if err != nil {
+		return nil, nil, fmt.Errorf("collateral: CRL: %v: %w", err, ErrInvalidCertificate)
+	}
+	crl, err := x509.ParseRevocationList(der)
+	if err != nil {
+		return nil, nil, fmt.Errorf("collateral: CRL does not parse: %v: %w", err, ErrInvalidCertificate)
+	}
+	if !bytes.Equal(crl.RawIssuer, ark.RawSubject) {
+		return nil, nil, fmt.Errorf("collateral: CRL issuer %q is not the pinned ARK %q: %w", crl.Issuer.String(), ark.Subject.String(), ErrInvalidCertificate)
+	}
+	if err := crl.CheckSignatureFrom(ark); err != nil {
+		return nil, nil, fmt.Errorf("collateral: CRL not signed by the pinned ARK: %v: %w", err, ErrInvalidCertificate)
+	}
+	if err := c.crlFresh(crl); err != nil {
+		return nil, nil, err
+	}
+	return crl, der, nil
+}
+
+// collect is CertChain and CRL: the memory entry if still fresh, else (one
+// fetch per product line at a time) the local sources then the upstream
+// ones, each answer parsed and checked against the pinned ARK before it is
+// kept in memory and given to the Stores.
+func collect[T any](c *Chain, ctx context.Context, kind Kind, product string, memo *map[string]T,
+	parse func([]byte, *x509.Certificate) (T, []byte, error), fresh func(T) error) (T, error) {
+	var zero T
+	line, err := kds.ProductLine(product)
+	if err != nil {
+		return zero, err
+	}
+	ark, err := c.ark(line)
+	if err != nil {
+		return zero, err
+	}
+	c.mu.Lock()
+	v, ok := (*memo)[line]
+	c.mu.Unlock()
+	if ok && fresh(v) == nil {
+		c.stats.cacheHits.Add(1)
+		return v, nil
+	}
+	log := c.logger().With("product", line, "what", kindName(kind))
+	local, up := c.split()
+	q := &Query{Key: &Key{Product: line}, Upstream: c.upstream}
+	all := append(local[:len(local):len(local)], up...)
+	got, _, err := c.flight.do(ctx, log, fmt.Sprint(kind, "/", line), func() (any, error) {
+		var lastErr error
+		for i, s := range all {
+			b, err := s.Get(ctx, kind, q)
+			if err != nil {
+				if ctx.Err() != nil || errors.Is(err, ErrUpstreamLimited) {
+					return nil, err
+				}
+				lastErr = err
+				continue
+			}
+			v, keep, err := parse(b, ark)
+			if err != nil {
+				log.InfoContext(ctx, "ignoring what fails validation; not cached", "source", s.Name(), "err", err)
+				lastErr = fmt.Errorf("collateral: %s from %s: %w", kindName(kind), s.Name(), err)
+				continue
+			}
+			c.hit(s)
+			c.mu.Lock()
+			if *memo == nil {
+				*memo = map[string]T{}
+			}
+			(*memo)[line] = v
+			c.mu.Unlock()
+			store(ctx, kind, q.Key, keep, all[:i])
+			return v, nil
+		}
+		if len(up) == 0 {
+			return nil, fmt.Errorf("collateral: no current %s for %s in the cache: %w", kindName(kind), line, ErrOffline)
+		}
+		return nil, lastErr
+	})
+	if err != nil {
+		return zero, err
+	}
+	return got.(T), nil
+}
+
+// CheckRevoked gets the product's CRL (see CRL) and returns a *RevokedError
+// (matching ErrRevoked) for the first certificate whose serial number the
+// CRL lists. Pass the ASK and the VCEK. Any error getting the CRL is
+// returned as is, so callers can tell "revoked" from "could not check"
+// (e.g. ErrOffline). It implements verify.RevocationChecker.
+func (c *Chain) CheckRevoked(ctx context.Context, product string, cs ...*x509.Certificate) error {
+	crl, err := c.CRL(ctx, product)
+	if err != nil {
+		return err
+	}
+	for _, cert := range cs {
+		if cert == nil || cert.SerialNumber == nil {
+			return c.fail(fmt.Errorf("collateral: CheckRevoked: nil certificate or serial: %w", kds.ErrInvalidRequest))
+		}
+		for _, entry := range crl.RevokedCertificateEntries {
+			if entry.SerialNumber != nil && entry.SerialNumber.Cmp(cert.SerialNumber) == 0 {
+				return c.fail(&RevokedError{
+					Serial:    new(big.Int).Set(cert.SerialNumber),
+					Subject:   cert.Subject.String(),
+					RevokedAt: entry.RevocationTime,
+				})
+			}
+		}
+	}
+	return nil
+}
