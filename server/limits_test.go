@@ -2,9 +2,7 @@ package server
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/snp-vtpm/snp-vtpm/collateral"
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
 	"github.com/snp-vtpm/snp-vtpm/kds"
 	"github.com/snp-vtpm/snp-vtpm/verify"
@@ -180,21 +179,15 @@ func newFakeKDS(t testing.TB, status int, delay time.Duration) *fakeKDS {
 	return f
 }
 
-// kdsOptions are verify options fetching VCEKs from k through a kds.Client
-// set up as `snp-vtpm serve` sets it up (no retries, a token bucket), with
-// the CLI's mapping of errors (cmd/snp-vtpm/trust.go).
-func kdsOptions(t testing.TB, k *fakeKDS, limiter *kds.RateLimiter) (*verify.Options, *kds.Client) {
-	kc := &kds.Client{BaseURL: k.srv.URL, MaxRetries: -1, Limiter: limiter}
-	opts := &verify.Options{Roots: testev.Roots()}
-	opts.VCEKGetter = verify.VCEKGetterFunc(func(ctx context.Context, r verify.VCEKRequest) ([]byte, error) {
-		der, err := kc.GetVCEK(ctx, kds.VCEKRequest(r))
-		if err != nil && ctx.Err() == nil && !errors.Is(err, verify.ErrRejected) &&
-			!errors.Is(err, kds.ErrOffline) && !errors.Is(err, kds.ErrNotFound) && !errors.Is(err, kds.ErrInvalidCertificate) {
-			err = fmt.Errorf("%w: %w", verify.ErrCertificateUnavailable, err)
-		}
-		return der, err
-	})
-	return opts, kc
+// kdsOptions are verify options fetching VCEKs from k through a
+// collateral chain set up as `snp-vtpm serve` sets it up (memory, no
+// retries, a token bucket); the chain marks the errors that are no verdict.
+func kdsOptions(t testing.TB, k *fakeKDS, limiter *collateral.RateLimiter) (*verify.Options, *collateral.Chain) {
+	chain := &collateral.Chain{
+		Sources: []collateral.Source{&collateral.Memory{}, &collateral.KDS{Client: &kds.Client{BaseURL: k.srv.URL, MaxRetries: -1}}},
+		Limiter: limiter,
+	}
+	return &verify.Options{Roots: testev.Roots(), VCEKGetter: chain}, chain
 }
 
 // unknownChipAttest posts an attestation whose evidence carries no VCEK
@@ -246,7 +239,7 @@ func TestUnknownChipUpstreamRequests(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			k := newFakeKDS(t, tc.kdsStatus, 0)
-			lim, err := kds.NewRateLimiter(1, 10, nil)
+			lim, err := collateral.NewRateLimiter(1, 10, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -266,7 +259,7 @@ func TestUnknownChipUpstreamRequests(t *testing.T) {
 				}
 				if w.Code == http.StatusServiceUnavailable {
 					ra, err := strconv.Atoi(w.Header().Get("Retry-After"))
-					if err != nil || ra < 1 || ra > int(kds.DefaultTransientNegativeTTL/time.Second) {
+					if err != nil || ra < 1 || ra > int(collateral.DefaultTransientNegativeTTL/time.Second) {
 						t.Errorf("round %d: Retry-After %q", round, w.Header().Get("Retry-After"))
 					}
 				}
@@ -285,7 +278,7 @@ func TestUnknownChipConcurrentAttests(t *testing.T) {
 		t.Run(fmt.Sprint("report version ", rv), func(t *testing.T) {
 			k := newFakeKDS(t, http.StatusNotFound, 50*time.Millisecond)
 			cfg := testConfig()
-			var kc *kds.Client
+			var kc *collateral.Chain
 			cfg.Verify, kc = kdsOptions(t, k, nil)
 			s := newServer(t, cfg)
 			const n = 100
@@ -320,7 +313,7 @@ func TestUnknownChipConcurrentAttests(t *testing.T) {
 // upstream and no secret; it is not a rejection.
 func TestUpstreamBudget(t *testing.T) {
 	k := newFakeKDS(t, http.StatusNotFound, 0)
-	lim, err := kds.NewRateLimiter(0.1, 1, nil) // one now, the next in 10 s
+	lim, err := collateral.NewRateLimiter(0.1, 1, nil) // one now, the next in 10 s
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
@@ -13,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/snp-vtpm/snp-vtpm/collateral/certs"
 	"github.com/snp-vtpm/snp-vtpm/hcl"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 	"github.com/snp-vtpm/snp-vtpm/vtpm"
@@ -33,7 +33,7 @@ func (o *reportOpts) register(fs *pflag.FlagSet) {
 	fs.StringVar(&o.userData, "user-data", "", "refresh the report first with this user data (hex, 1..64 bytes; vTPM only)")
 	fs.BoolVar(&o.jsonOut, "json", false, "print the validated claims as JSON")
 	fs.StringVarP(&o.file, "file", "f", "", "validate a stored HCL report or raw 1184-byte SNP report instead of reading the vTPM")
-	fs.StringVar(&o.vcekFile, "vcek", "", "VCEK (PEM or DER) for -f; default: fetched from AMD KDS unless --offline")
+	fs.StringVar(&o.vcekFile, "vcek", "", "VCEK for -f: PEM (its first certificate), DER or THIM JSON as Azure IMDS serves it; default: fetched from AMD KDS unless --offline")
 	o.trust.register(fs)
 }
 
@@ -60,7 +60,8 @@ or the claims as JSON with --json. "snp-vtpm -p" is the same as "snp-vtpm report
 zero-padded to 64) in its runtime data.
 
 -f FILE validates a stored HCL report, or a raw 1184-byte SNP report, instead: against
---vcek FILE (PEM: the first CERTIFICATE block, or DER), or a VCEK fetched from AMD KDS.
+--vcek FILE (PEM: the first certificate; DER; or the THIM JSON of Azure IMDS,
+{"vcekCert": ..., "certificateChain": ...}), or a VCEK fetched from AMD KDS.
 
 A report alone proves no freshness: use "evidence" and "verify" for that.
 With --emulate the emulated CVM's fake AMD chain is trusted and every output says EMULATED.
@@ -123,7 +124,7 @@ func runReport(ctx context.Context, g *globals, o *reportOpts) error {
 	if p.emulated {
 		trust.trustEmulated = true
 	}
-	opts, _, err := trust.options(ctx, g, p.imdsURL)
+	opts, _, err := trust.options(ctx, g, p.imdsURL, nil)
 	if err != nil {
 		return err
 	}
@@ -153,11 +154,11 @@ func reportFromFile(ctx context.Context, g *globals, o *reportOpts) error {
 		if err != nil {
 			return err
 		}
-		if vcek, err = certificateDER(data); err != nil {
+		if vcek, err = vcekFromFile(data); err != nil {
 			return fmt.Errorf("--vcek %s: %w", o.vcekFile, err)
 		}
 	}
-	opts, _, err := o.trust.options(ctx, g, "")
+	opts, _, err := o.trust.options(ctx, g, "", nil)
 	if err != nil {
 		return err
 	}
@@ -185,29 +186,15 @@ func reportRejected(g *globals, o *reportOpts, err error, emulated bool) error {
 	return rejected(err)
 }
 
-// certificateDER returns the first CERTIFICATE block of PEM data, or data
-// itself when it is not PEM (DER).
-func certificateDER(data []byte) ([]byte, error) {
-	rest := data
-	sawPEM := false
-	for {
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
-		if b == nil {
-			break
-		}
-		sawPEM = true
-		if b.Type == "CERTIFICATE" {
-			return b.Bytes, nil
-		}
+// vcekFromFile returns the VCEK (DER) of a --vcek file read by the one
+// certificate reader: PEM (its first certificate), DER, or THIM JSON (its
+// vcekCert).
+func vcekFromFile(data []byte) ([]byte, error) {
+	b, err := certs.Read(data)
+	if err != nil {
+		return nil, err
 	}
-	if sawPEM || strings.Contains(string(data), "-----BEGIN") {
-		return nil, errors.New("no CERTIFICATE block in the PEM file")
-	}
-	if len(data) == 0 {
-		return nil, errors.New("empty file")
-	}
-	return data, nil
+	return b.Leaf().Raw, nil
 }
 
 // runtimeKey describes one key of the runtime data.

@@ -6,7 +6,9 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -196,6 +198,8 @@ func TestCertificateDER(t *testing.T) {
 	key := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: []byte{1, 2, 3}})
 	cert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: vcek})
 	other := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: fakeamd.ARKDER()})
+	thim := fmt.Appendf(nil, `{"vcekCert":%q,"certificateChain":%q,"tcbm":"0","cacheControl":"86400"}`, cert, other)
+	dupTHIM := fmt.Appendf(nil, `{"vcekCert":%q,"vcekCert":%q}`, cert, cert)
 	for _, tc := range []struct {
 		name string
 		in   []byte
@@ -207,9 +211,13 @@ func TestCertificateDER(t *testing.T) {
 		{"first certificate wins", append(append([]byte{}, cert...), other...), vcek, true},
 		{"other block first", append(append([]byte{}, key...), cert...), vcek, true},
 		{"pem without certificate", key, nil, false},
+		{"THIM JSON", thim, vcek, true},
+		{"THIM JSON with a duplicate vcekCert", dupTHIM, nil, false},
+		{"garbage", []byte("not a certificate"), nil, false},
+		{"oversized PEM", append(bytes.Repeat([]byte(" "), 64<<10), cert...), nil, false},
 		{"empty", nil, nil, false},
 	} {
-		got, err := certificateDER(tc.in)
+		got, err := vcekFromFile(tc.in)
 		if (err == nil) != tc.ok || !bytes.Equal(got, tc.want) {
 			t.Errorf("%s: got %d bytes, err %v", tc.name, len(got), err)
 		}
@@ -241,5 +249,54 @@ func TestMarkEmulated(t *testing.T) {
 	back, err := evidence.Decode(marked)
 	if err != nil || back.Version != 1 || !bytes.Equal(back.HCLReport, ev.HCLReport) {
 		t.Fatalf("Decode(marked) = %+v, %v", back, err)
+	}
+}
+
+// TestReportFileTHIMVCEK: --vcek takes the THIM JSON that Azure IMDS
+// serves (the real document), and its VCEK verifies the real report it
+// certifies; the same document with the VCEK of another chip is rejected.
+func TestReportFileTHIMVCEK(t *testing.T) {
+	const thim = "../../testdata/azure-thim/uvm_host_amd_certificate.json"
+	const report = "../../testdata/azure-thim/snp_report.bin"
+	code, out, errOut := runCLI(t, "report", "-f", report, "--vcek", thim, "--offline", "--json")
+	wantCode(t, code, exitOK, out, errOut)
+	var got struct {
+		ChipID  string `json:"chip_id"`
+		Product string `json:"product"`
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil || got.Product != "Milan" || !strings.HasPrefix(got.ChipID, "b12164b4") {
+		t.Fatalf("claims %s: %v", out, err)
+	}
+	data, err := os.ReadFile(thim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := os.ReadFile("../../testdata/trustee-az-vtpm/az-snp-vtpm/vcek.pem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(other)
+	doc["vcekCert"] = string(pem.EncodeToMemory(blk))
+	forged, _ := json.Marshal(doc)
+	file := filepath.Join(t.TempDir(), "other.json")
+	if err := os.WriteFile(file, forged, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = runCLI(t, "report", "-f", report, "--vcek", file, "--offline")
+	wantCode(t, code, exitRejected, out, errOut)
+	// Duplicate members are rejected by the strict decoder, before any verification.
+	dup := append(bytes.TrimSuffix(bytes.TrimSpace(data), []byte("}")), []byte(`,"vcekCert":"x"}`)...)
+	file = filepath.Join(t.TempDir(), "dup.json")
+	if err := os.WriteFile(file, dup, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = runCLI(t, "report", "-f", report, "--vcek", file, "--offline")
+	wantCode(t, code, exitUsage, out, errOut)
+	if !strings.Contains(errOut, "duplicate") {
+		t.Errorf("stderr does not name the duplicate member:\n%s", errOut)
 	}
 }

@@ -12,7 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
-	"github.com/snp-vtpm/snp-vtpm/kds"
+	"github.com/snp-vtpm/snp-vtpm/collateral"
 	"github.com/snp-vtpm/snp-vtpm/server"
 )
 
@@ -134,17 +134,9 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
 	log := slog.New(h)
 	g.log = log // the trust options (KDS client) log there too
 
-	opts, kc, err := f.trust.options(ctx, g, "")
+	opts, kc, err := f.trust.options(ctx, g, "", &upstreamLimits{rate: f.upstreamRate, burst: f.upstreamBurst, retries: f.upstreamRetries})
 	if err != nil {
 		return err
-	}
-	// Before the first request: a Client's fields are fixed from then on.
-	if kc.Limiter, err = kds.NewRateLimiter(f.upstreamRate, f.upstreamBurst, nil); err != nil {
-		return err
-	}
-	kc.MaxRetries = f.upstreamRetries
-	if f.upstreamRetries == 0 {
-		kc.MaxRetries = -1 // kds: 0 means its default, negative none
 	}
 	if f.trust.trustEmulated {
 		log.Warn("trusting the EMULATED CVM's fake AMD chain (--trust-emulated): for testing only, it proves nothing about hardware")
@@ -206,21 +198,21 @@ func readSecret(name string) ([]byte, error) {
 }
 
 // kdsCollectors exports the certificate client's counters as metrics.
-func kdsCollectors(kc *kds.Client) []prometheus.Collector {
+func kdsCollectors(kc *collateral.Chain) []prometheus.Collector {
 	if kc == nil {
 		return nil
 	}
-	counter := func(name, help string, v func(kds.Stats) int64) prometheus.Collector {
+	counter := func(name, help string, v func(collateral.Stats) int64) prometheus.Collector {
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "snp_vtpm", Subsystem: "kds", Name: name, Help: help},
 			func() float64 { return float64(v(kc.Stats())) })
 	}
 	return []prometheus.Collector{
-		counter("fetches_total", "HTTP requests sent to AMD KDS or IMDS for certificates, retries included.", func(s kds.Stats) int64 { return s.Fetches }),
-		counter("cache_hits_total", "Certificates served from the memory cache.", func(s kds.Stats) int64 { return s.CacheHits }),
-		counter("disk_hits_total", "Certificates served from the disk cache.", func(s kds.Stats) int64 { return s.DiskHits }),
-		counter("retries_total", "Certificate fetches retried.", func(s kds.Stats) int64 { return s.Retries }),
-		counter("errors_total", "Certificate fetches that failed.", func(s kds.Stats) int64 { return s.Errors }),
-		counter("negative_hits_total", "Certificate requests answered by a remembered recent failure, without a fetch.", func(s kds.Stats) int64 { return s.NegativeHits }),
-		counter("limited_total", "Certificate fetches not sent because the upstream budget (--upstream-rate, --upstream-burst) was spent.", func(s kds.Stats) int64 { return s.Limited }),
+		counter("fetches_total", "HTTP requests sent to AMD KDS or IMDS for certificates, retries included.", func(s collateral.Stats) int64 { return s.Fetches }),
+		counter("cache_hits_total", "Certificates served from the memory cache.", func(s collateral.Stats) int64 { return s.CacheHits }),
+		counter("disk_hits_total", "Certificates served from the disk cache.", func(s collateral.Stats) int64 { return s.DiskHits }),
+		counter("retries_total", "Certificate fetches retried.", func(s collateral.Stats) int64 { return s.Retries }),
+		counter("errors_total", "Certificate fetches that failed.", func(s collateral.Stats) int64 { return s.Errors }),
+		counter("negative_hits_total", "Certificate requests answered by a remembered recent failure, without a fetch.", func(s collateral.Stats) int64 { return s.NegativeHits }),
+		counter("limited_total", "Certificate fetches not sent because the upstream budget (--upstream-rate, --upstream-burst) was spent.", func(s collateral.Stats) int64 { return s.Limited }),
 	}
 }

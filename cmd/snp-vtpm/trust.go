@@ -11,6 +11,8 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/snp-vtpm/snp-vtpm/collateral"
+	"github.com/snp-vtpm/snp-vtpm/collateral/certs"
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
 	"github.com/snp-vtpm/snp-vtpm/imds"
 	"github.com/snp-vtpm/snp-vtpm/kds"
@@ -44,9 +46,9 @@ func (t *trustFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&t.at, "at", "", "verification time for certificate validity (RFC 3339); default now")
 }
 
-// options builds verification options from the flags. note receives
-// human-facing remarks (non-default roots).
-func (t *trustFlags) options(ctx context.Context, g *globals, imdsURL string) (*verify.Options, *kds.Client, error) {
+// options builds verification options from the flags, with the
+// certificate chain of collateral (lim: see upstreamLimits).
+func (t *trustFlags) options(ctx context.Context, g *globals, imdsURL string, lim *upstreamLimits) (*verify.Options, *collateral.Chain, error) {
 	opts := &verify.Options{}
 	roots := snp.DefaultRoots()
 	if t.rootsFile != "" {
@@ -54,7 +56,7 @@ func (t *trustFlags) options(ctx context.Context, g *globals, imdsURL string) (*
 		if err != nil {
 			return nil, nil, err
 		}
-		c, err := snp.ParseChainPEM(data)
+		c, err := readRoots(data)
 		if err != nil {
 			return nil, nil, fmt.Errorf("--roots %s: %w", t.rootsFile, err)
 		}
@@ -92,17 +94,45 @@ func (t *trustFlags) options(ctx context.Context, g *globals, imdsURL string) (*
 		}
 		opts.Now = at
 	}
+	chain, err := t.collateral(g, roots, imdsURL, lim)
+	if err != nil {
+		return nil, nil, err
+	}
+	opts.VCEKGetter = chain
+	if t.checkRevocation {
+		if t.offline {
+			g.log.Info("revocation check uses cached CRLs only (--offline)")
+		}
+		opts.Revocation = chain
+	}
+	return opts, chain, nil
+}
+
+// upstreamLimits bound the requests sent to KDS and IMDS (serve's
+// --upstream-rate, --upstream-burst, --upstream-retries); nil: no budget,
+// the default retries.
+type upstreamLimits struct {
+	rate    float64
+	burst   int
+	retries int
+}
+
+// collateral builds the certificate sources from the flags, in one place:
+// memory, the disk cache (--cache-dir), Azure IMDS (--imds, or imdsURL of
+// the platform when set) and AMD KDS (--kds-url); --offline asks nothing
+// upstream. Every hop is validated by the chain against the pinned roots.
+func (t *trustFlags) collateral(g *globals, roots *snp.Roots, imdsURL string, lim *upstreamLimits) (*collateral.Chain, error) {
 	cacheDir := t.cacheDir
 	if cacheDir == "" {
 		if d, err := kds.DefaultCacheDir(); err == nil {
 			cacheDir = d
 		}
 	}
-	kc := &kds.Client{
-		BaseURL:  t.kdsURL,
-		CacheDir: cacheDir,
-		Offline:  t.offline,
-		Logger:   g.log,
+	kc := &kds.Client{BaseURL: t.kdsURL, Logger: g.log}
+	chain := &collateral.Chain{
+		Sources: []collateral.Source{&collateral.Memory{}},
+		Offline: t.offline,
+		Logger:  g.log,
 		ARK: func(product string) *x509.Certificate {
 			cs := roots.Chains(snp.Product(product))
 			if len(cs) == 0 {
@@ -111,25 +141,42 @@ func (t *trustFlags) options(ctx context.Context, g *globals, imdsURL string) (*
 			return cs[0].ARK
 		},
 	}
-	if t.useIMDS && !t.offline {
-		kc.IMDS = &imds.Client{URL: imdsURL, Logger: g.log}
+	if cacheDir != "" {
+		chain.Sources = append(chain.Sources, &collateral.Disk{Dir: cacheDir, Logger: g.log})
 	}
-	opts.VCEKGetter = verify.VCEKGetterFunc(func(ctx context.Context, r verify.VCEKRequest) ([]byte, error) {
-		der, err := kc.GetVCEK(ctx, kds.VCEKRequest(r))
-		if err != nil && ctx.Err() == nil && !errors.Is(err, verify.ErrRejected) &&
-			!errors.Is(err, kds.ErrOffline) && !errors.Is(err, kds.ErrNotFound) && !errors.Is(err, kds.ErrInvalidCertificate) {
-			// Network failures, 5xx, rate limiting: not a verdict on the evidence.
-			err = fmt.Errorf("%w: %w", verify.ErrCertificateUnavailable, err)
-		}
-		return der, err
-	})
-	if t.checkRevocation {
-		if t.offline {
-			g.log.Info("revocation check uses cached CRLs only (--offline)")
-		}
-		opts.Revocation = kc
+	if t.useIMDS {
+		chain.Sources = append(chain.Sources, &collateral.IMDS{Client: &imds.Client{URL: imdsURL, Logger: g.log}})
 	}
-	return opts, kc, nil
+	chain.Sources = append(chain.Sources, &collateral.KDS{Client: kc})
+	if lim != nil {
+		var err error
+		if chain.Limiter, err = collateral.NewRateLimiter(lim.rate, lim.burst, nil); err != nil {
+			return nil, err
+		}
+		kc.MaxRetries = lim.retries
+		if lim.retries == 0 {
+			kc.MaxRetries = -1 // kds: 0 means its default, negative none
+		}
+	}
+	return chain, nil
+}
+
+// readRoots reads --roots through the one certificate reader: PEM or
+// DER holding an ASK then its ARK (further certificates, such as an ASVK,
+// are ignored), or a THIM document whose certificateChain is used.
+func readRoots(data []byte) (*snp.Chain, error) {
+	b, err := certs.Read(data)
+	if err != nil {
+		return nil, err
+	}
+	cs := b.Certs
+	if b.THIM != nil {
+		cs = b.THIM.Chain
+	}
+	if len(cs) < 2 {
+		return nil, fmt.Errorf("%w: want an ASK then an ARK certificate, found %d", snp.ErrRoots, len(cs))
+	}
+	return snp.NewChain(cs[0], cs[1])
 }
 
 // nonceFlags are --nonce and --nonce-hex (and, for verify, --no-nonce).

@@ -40,7 +40,7 @@ Exit status: 0 verified, 2 rejected (stderr names the failed check), 1 usage or 
 			if err != nil {
 				return err
 			}
-			opts, kc, err := trust.options(cmd.Context(), g, "")
+			opts, kc, err := trust.options(cmd.Context(), g, "", nil)
 			if err != nil {
 				return err
 			}

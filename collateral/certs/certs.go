@@ -77,7 +77,9 @@ type Bundle struct {
 func (b *Bundle) Leaf() *x509.Certificate { return b.Certs[0] }
 
 // Read parses data as THIM JSON (it starts with "{"), PEM (it holds
-// "-----BEGIN") or a single DER certificate, whichever it is.
+// "-----BEGIN": its CERTIFICATE blocks in order; blocks of other types,
+// such as a key kept in the same file, are passed over) or a single DER
+// certificate, whichever it is.
 func Read(data []byte) (*Bundle, error) {
 	if err := checkSize(data); err != nil {
 		return nil, err
@@ -85,7 +87,7 @@ func Read(data []byte) (*Bundle, error) {
 	trimmed := bytes.TrimSpace(data)
 	switch {
 	case len(trimmed) == 0:
-		return nil, &FormatError{Field: "body", Err: errors.New("empty")}
+		return nil, &FormatError{Field: "body", Err: errors.New("empty file")}
 	case trimmed[0] == '{':
 		t, err := ParseTHIM(data)
 		if err != nil {
@@ -97,7 +99,7 @@ func Read(data []byte) (*Bundle, error) {
 		}
 		return &Bundle{Format: FormatTHIM, Certs: append([]*x509.Certificate{vcek}, t.Chain...), THIM: t}, nil
 	case bytes.Contains(trimmed, []byte("-----BEGIN")):
-		cs, err := ParsePEM(data)
+		cs, err := parsePEM(data, true)
 		if err != nil {
 			return nil, &FormatError{Field: "body", Err: err}
 		}
@@ -120,17 +122,25 @@ func checkSize(data []byte) error {
 // ParsePEM parses every PEM block of data, all of which must be CERTIFICATE
 // blocks (at most MaxCertificates); anything but whitespace outside the
 // blocks is an error.
-func ParsePEM(data []byte) ([]*x509.Certificate, error) {
+func ParsePEM(data []byte) ([]*x509.Certificate, error) { return parsePEM(data, false) }
+
+// parsePEM is ParsePEM; with skipOther, blocks of other types (a key kept
+// in the same file) are passed over (at most MaxCertificates of them too).
+func parsePEM(data []byte, skipOther bool) ([]*x509.Certificate, error) {
 	if len(data) > MaxSize {
 		return nil, fmt.Errorf("%d bytes, more than %d", len(data), MaxSize)
 	}
 	rest := data
 	var certs []*x509.Certificate
-	for {
+	for skipped := 0; ; {
 		var block *pem.Block
 		block, rest = pem.Decode(rest)
 		if block == nil {
 			break
+		}
+		if block.Type != "CERTIFICATE" && skipOther && skipped < MaxCertificates {
+			skipped++
+			continue
 		}
 		if block.Type != "CERTIFICATE" {
 			return nil, fmt.Errorf("PEM block %d has type %q, want CERTIFICATE", len(certs)+1, truncate(block.Type, 32))

@@ -27,7 +27,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"time"
@@ -35,6 +34,7 @@ import (
 	"github.com/google/go-tpm/tpm2/transport"
 
 	"github.com/snp-vtpm/snp-vtpm/attester"
+	"github.com/snp-vtpm/snp-vtpm/collateral"
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
 	"github.com/snp-vtpm/snp-vtpm/imds"
 	"github.com/snp-vtpm/snp-vtpm/kds"
@@ -154,12 +154,9 @@ func verifyEvidence(ctx context.Context, wire, nonce []byte, emulated bool) (*ve
 		chain.Source, chain.Emulated = "EMULATED CVM (not AMD)", true
 		roots = roots.Add(chain)
 	}
-	kc := &kds.Client{Logger: slog.New(slog.DiscardHandler)}
 	opts := &verify.Options{
-		Roots: roots,
-		VCEKGetter: verify.VCEKGetterFunc(func(ctx context.Context, r verify.VCEKRequest) ([]byte, error) {
-			return kc.GetVCEK(ctx, kds.VCEKRequest(r))
-		}),
+		Roots:      roots,
+		VCEKGetter: &collateral.Chain{Sources: []collateral.Source{&collateral.Memory{}, &collateral.KDS{Client: &kds.Client{}}}},
 	}
 	return verify.Evidence(ctx, wire, nonce, opts)
 }
