@@ -11,6 +11,7 @@ import (
 	"encoding/asn1"
 	"encoding/hex"
 	"encoding/pem"
+	"errors"
 	"github.com/snp-vtpm/snp-vtpm/imds"
 	"github.com/snp-vtpm/snp-vtpm/kds"
 	"github.com/snp-vtpm/snp-vtpm/snp"
@@ -448,3 +449,5 @@ var (
 	oidFmcSPL        = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 3704, 1, 3, 9}
 	oidHWID          = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 3704, 1, 4}
 )
+
+func errorsIs(err, target error) bool { return errors.Is(err, target) }

@@ -374,7 +374,7 @@ func fetchVCEK(ctx context.Context, r *snp.Report, product snp.Product, haveCPUI
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		lastErr = err
+		lastErr = errors.Join(lastErr, err) // each candidate names its product line
 		if errors.Is(err, ErrCertificateUnavailable) {
 			// The source is down or over its upstream budget: asking it
 			// for the next candidate would only cost another request.

@@ -88,6 +88,11 @@ func TestVerifyFetchesVCEKThenOffline(t *testing.T) {
 	if !strings.Contains(errOut, "vcek-missing") {
 		t.Errorf("stderr does not name vcek-missing:\n%s", errOut)
 	}
+	// The report is a Milan one (version 2: no CPUID, so Genoa is tried
+	// too); the message names Milan, not only the last line tried.
+	if !strings.Contains(errOut, "no VCEK for Milan") {
+		t.Errorf("stderr does not name the report's product line:\n%s", errOut)
+	}
 	if n := requests.Load(); n != 1 {
 		t.Fatalf("offline run with an empty cache made a request (%d in all)", n)
 	}
