@@ -114,43 +114,35 @@ func (c *Client) Get(ctx context.Context, url, what string, limit int64, hook Ho
 // is not validated: see MatchVCEK and package collateral.
 func (c *Client) VCEK(ctx context.Context, product string, chipID []byte, tcb uint64, hook Hook) ([]byte, error) {
 	url, err := VCEKURL(c.baseURL(), product, chipID, tcb)
-	if err != nil {
-		return nil, err
-	}
-	body, err := c.Get(ctx, url, "VCEK", MaxVCEKSize, hook)
-	if err != nil {
-		return nil, err
-	}
-	der, err := certs.DER(body, "CERTIFICATE")
-	if err != nil {
-		return nil, fmt.Errorf("kds: VCEK from %s: %v: %w", url, err, ErrInvalidCertificate)
-	}
-	return der, nil
+	return c.getDER(ctx, url, err, "VCEK", MaxVCEKSize, "CERTIFICATE", hook)
 }
 
 // CertChain fetches the product's ASK then ARK (PEM), not validated.
 func (c *Client) CertChain(ctx context.Context, product string, hook Hook) ([]byte, error) {
 	url, err := CertChainURL(c.baseURL(), product)
-	if err != nil {
-		return nil, err
-	}
-	return c.Get(ctx, url, "cert_chain", MaxChainSize, hook)
+	return c.getDER(ctx, url, err, "cert_chain", MaxChainSize, "", hook)
 }
 
 // CRL fetches the product's CRL (DER; a PEM "X509 CRL" body is decoded),
 // not validated.
 func (c *Client) CRL(ctx context.Context, product string, hook Hook) ([]byte, error) {
 	url, err := CRLURL(c.baseURL(), product)
-	if err != nil {
-		return nil, err
+	return c.getDER(ctx, url, err, "CRL", MaxCRLSize, "X509 CRL", hook)
+}
+
+// getDER fetches url (urlErr: building it failed) and, with a PEM type,
+// decodes a PEM body of that type to DER.
+func (c *Client) getDER(ctx context.Context, url string, urlErr error, what string, limit int64, pemType string, hook Hook) ([]byte, error) {
+	if urlErr != nil {
+		return nil, urlErr
 	}
-	body, err := c.Get(ctx, url, "CRL", MaxCRLSize, hook)
-	if err != nil {
-		return nil, err
+	body, err := c.Get(ctx, url, what, limit, hook)
+	if err != nil || pemType == "" {
+		return body, err
 	}
-	der, err := certs.DER(body, "X509 CRL")
+	der, err := certs.DER(body, pemType)
 	if err != nil {
-		return nil, fmt.Errorf("kds: CRL from %s: %v: %w", url, err, ErrInvalidCertificate)
+		return nil, fmt.Errorf("kds: %s from %s: %v: %w", what, url, err, ErrInvalidCertificate)
 	}
 	return der, nil
 }
