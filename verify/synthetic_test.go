@@ -55,7 +55,7 @@ func otherChip() *[64]byte {
 // (same subject, same key) but whose ASK, also "SEV-Milan", has another
 // key: an ASK that no root pins.
 var untrustedASKChain = sync.OnceValues(func() (*testev.Chain, error) {
-	return testev.NewChain(snp.Milan, fakekeys.ARKKey(), testev.OtherRSAKey())
+	return testev.NewChain(snp.Milan, fakekeys.ARKKey(), testev.OtherRSAKey(), testev.OtherRSAKey())
 })
 
 func runSynth(t *testing.T, cases []synthCase) {
