@@ -37,13 +37,17 @@ func WithFamilyID(id [16]byte) ReportOption { return func(r *snp.Report) { r.Fam
 func WithImageID(id [16]byte) ReportOption { return func(r *snp.Report) { r.ImageID = id } }
 
 // WithCurrentTCB sets current_tcb (default CurrentTCB).
-func WithCurrentTCB(tcb uint64) ReportOption { return func(r *snp.Report) { r.CurrentTCB = snp.TCB(tcb) } }
+func WithCurrentTCB(tcb uint64) ReportOption {
+	return func(r *snp.Report) { r.CurrentTCB = snp.TCB(tcb) }
+}
 
 // WithReportedTCB sets reported_tcb, committed_tcb and launch_tcb (default
 // ReportedTCB); a value other than the fake VCEK's TCB yields a report
 // verifiers must reject.
 func WithReportedTCB(tcb uint64) ReportOption {
-	return func(r *snp.Report) { r.ReportedTCB, r.CommittedTCB, r.LaunchTCB = snp.TCB(tcb), snp.TCB(tcb), snp.TCB(tcb) }
+	return func(r *snp.Report) {
+		r.ReportedTCB, r.CommittedTCB, r.LaunchTCB = snp.TCB(tcb), snp.TCB(tcb), snp.TCB(tcb)
+	}
 }
 
 // WithPolicy sets the guest policy (default DefaultPolicy).

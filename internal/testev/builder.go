@@ -140,8 +140,8 @@ type Builder struct {
 	// built with that version's layout (snp.ReportVersionLayout): 1 has no
 	// committed/launch TCB, 1 and 2 no CPUID, 5 the mitigation vectors.
 	ReportVersion uint32
-	// SignerInfo is SIGNER_INFO (default 0: signed by the VCEK). A VLEK
-	// Builder (VLEK set) adds SIGNING_KEY = VLEK.
+	// SignerInfo is SIGNER_INFO (default 0: signed by the VCEK; with
+	// VCEK.VLEK set, SIGNING_KEY = VLEK).
 	SignerInfo uint32
 	// MitVectors are LAUNCH_MIT_VECTOR and CURRENT_MIT_VECTOR (version 5).
 	MitVectors [2]uint64
@@ -319,7 +319,7 @@ func (b *Builder) Build() (*Evidence, error) {
 	if chain == nil {
 		chain = PrivateChain(vcekProduct)
 	}
-	if vt.HWID == nil {
+	if vt.HWID == nil && !vt.VLEK {
 		if vcekProduct == snp.Turin {
 			vt.HWID = chip[:8]
 		} else {
@@ -410,6 +410,9 @@ func (b *Builder) snpReport(p snp.Product, rd []byte, chip [64]byte, tcbs [4]snp
 	r.Policy = cmp.Or(b.Policy, DefaultPolicy)
 	r.Version = cmp.Or(b.ReportVersion, 3)
 	r.SignerInfo = b.SignerInfo
+	if b.VCEK.VLEK && b.SignerInfo == 0 {
+		r.SignerInfo = snp.SigningKeyVLEK << 2
+	}
 	r.ReportedTCB, r.CommittedTCB = snp.ComposeTCB(p, tcbs[0]), snp.ComposeTCB(p, tcbs[1])
 	r.LaunchTCB, r.CurrentTCB = snp.ComposeTCB(p, tcbs[2]), snp.ComposeTCB(p, tcbs[3])
 	cpuid := cpuidOf(p)
