@@ -7,6 +7,7 @@ import (
 	"crypto/sha512"
 	"crypto/subtle"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/hex"
 	"fmt"
@@ -162,39 +163,9 @@ func vcekFromCert(cert *x509.Certificate) (*VCEK, error) {
 		return nil, fmt.Errorf("%w: key usage does not allow digital signatures", ErrVCEKFormat)
 	}
 	v := &VCEK{Cert: cert, key: key}
-	var have struct{ name, hwid, bl, tee, snp, ucode, fmc, csp bool }
-	for _, ext := range cert.Extensions {
-		id := ext.Id
-		var err error
-		switch {
-		case id.Equal(oidProductName):
-			have.name = true
-			err = unmarshalExact(ext.Value, &v.ProductName, "ia5")
-		case id.Equal(oidHWID):
-			have.hwid = true
-			v.HWID, err = octets(ext.Value)
-		case id.Equal(oidBlSPL):
-			have.bl = true
-			v.TCB.Bootloader, err = splValue(ext.Value)
-		case id.Equal(oidTeeSPL):
-			have.tee = true
-			v.TCB.TEE, err = splValue(ext.Value)
-		case id.Equal(oidSnpSPL):
-			have.snp = true
-			v.TCB.SNP, err = splValue(ext.Value)
-		case id.Equal(oidUcodeSPL):
-			have.ucode = true
-			v.TCB.Microcode, err = splValue(ext.Value)
-		case id.Equal(oidFmcSPL):
-			have.fmc = true
-			v.TCB.FMC, err = splValue(ext.Value)
-		case id.Equal(oidCSPID):
-			have.csp = true
-			err = unmarshalExact(ext.Value, &v.CSPID, "ia5")
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%w: extension %s: %v", ErrVCEKFormat, id, err)
-		}
+	have, err := v.parseExtensions(cert.Extensions)
+	if err != nil {
+		return nil, err
 	}
 	if !have.name || !have.bl || !have.tee || !have.snp || !have.ucode {
 		return nil, fmt.Errorf("%w: missing AMD extension (productName, blSPL, teeSPL, snpSPL and ucodeSPL are required)", ErrVCEKFormat)
@@ -223,6 +194,48 @@ func vcekFromCert(cert *x509.Certificate) (*VCEK, error) {
 		return nil, fmt.Errorf("%w: hwID is %d bytes, want %d for %s", ErrVCEKFormat, len(v.HWID), wantHWID, p)
 	}
 	return v, nil
+}
+
+// amdExtensions records which AMD extensions a certificate carries.
+type amdExtensions struct{ name, hwid, bl, tee, snp, ucode, fmc, csp bool }
+
+// parseExtensions fills v from AMD's extensions (Go's x509 parser already
+// rejects duplicate extensions).
+func (v *VCEK) parseExtensions(exts []pkix.Extension) (amdExtensions, error) {
+	var have amdExtensions
+	spls := []struct {
+		id   asn1.ObjectIdentifier
+		dst  *uint8
+		have *bool
+	}{
+		{oidBlSPL, &v.TCB.Bootloader, &have.bl}, {oidTeeSPL, &v.TCB.TEE, &have.tee}, {oidSnpSPL, &v.TCB.SNP, &have.snp},
+		{oidUcodeSPL, &v.TCB.Microcode, &have.ucode}, {oidFmcSPL, &v.TCB.FMC, &have.fmc},
+	}
+	for _, ext := range exts {
+		var err error
+		switch id := ext.Id; {
+		case id.Equal(oidProductName):
+			have.name = true
+			err = unmarshalExact(ext.Value, &v.ProductName, "ia5")
+		case id.Equal(oidHWID):
+			have.hwid = true
+			v.HWID, err = octets(ext.Value)
+		case id.Equal(oidCSPID):
+			have.csp = true
+			err = unmarshalExact(ext.Value, &v.CSPID, "ia5")
+		default:
+			for _, spl := range spls {
+				if id.Equal(spl.id) {
+					*spl.have = true
+					*spl.dst, err = splValue(ext.Value)
+				}
+			}
+		}
+		if err != nil {
+			return have, fmt.Errorf("%w: extension %s: %v", ErrVCEKFormat, ext.Id, err)
+		}
+	}
+	return have, nil
 }
 
 func unmarshalExact(b []byte, out any, params string) error {

@@ -255,21 +255,14 @@ func TestReportFields(t *testing.T) {
 	}
 }
 
-// parsed parses a report built by NewReport with snp.ParseReport.
-func parsed(t *testing.T, raw []byte) *snp.Report {
-	t.Helper()
-	r, err := snp.ParseReport(raw)
-	if err != nil {
-		t.Fatalf("ParseReport: %v", err)
-	}
-	return r
-}
-
 func TestReportOptions(t *testing.T) {
 	var m [48]byte
 	m[0] = 9
-	r := parsed(t, fakeamd.NewReport([64]byte{}, fakeamd.WithMeasurement(m), fakeamd.WithVMPL(2),
-		fakeamd.WithPolicy(0xB001F), fakeamd.WithCurrentTCB(fakeamd.ReportedTCB()), nil))
+	r := fakeamd.DefaultReport([64]byte{}, fakeamd.WithMeasurement(m), fakeamd.WithVMPL(2),
+		fakeamd.WithPolicy(0xB001F), fakeamd.WithCurrentTCB(fakeamd.ReportedTCB()), nil)
+	if raw := fakeamd.NewReport([64]byte{}, fakeamd.WithMeasurement(m)); raw[snp.OffsetMeasurement] != 9 || len(raw) != snp.ReportSize {
+		t.Error("NewReport does not marshal the options")
+	}
 	if r.Measurement != m || r.VMPL != 2 || r.Policy != 0xB001F || uint64(r.CurrentTCB) != fakeamd.ReportedTCB() {
 		t.Error("options not applied")
 	}
@@ -279,8 +272,8 @@ func TestReportIdentityOptions(t *testing.T) {
 	var id, author [48]byte
 	id[0], author[47] = 1, 2
 	fam, img := [16]byte{3}, [16]byte{15: 4}
-	r := parsed(t, fakeamd.NewReport([64]byte{}, fakeamd.WithIDKeyDigest(id), fakeamd.WithAuthorKeyDigest(author),
-		fakeamd.WithFamilyID(fam), fakeamd.WithImageID(img), fakeamd.WithGuestSVN(7)))
+	r := fakeamd.DefaultReport([64]byte{}, fakeamd.WithIDKeyDigest(id), fakeamd.WithAuthorKeyDigest(author),
+		fakeamd.WithFamilyID(fam), fakeamd.WithImageID(img), fakeamd.WithGuestSVN(7))
 	if r.IDKeyDigest != id || r.AuthorKeyDigest != author || r.FamilyID != fam || r.ImageID != img || r.GuestSVN != 7 {
 		t.Errorf("identity options not applied: %+v", r)
 	}

@@ -74,7 +74,7 @@ func AzureIDKeyDigest() [48]byte {
 
 // ACIIDKeyDigest returns the ID_KEY_DIGEST of Azure Container Instances'
 // utility VM (no paravisor, no HCL: testdata/azure-thim/snp_report.bin at
-// 0xE0), which must not be trusted as Azure's paravisor.
+// snp.OffsetIDKeyDigest), which must not be trusted as Azure's paravisor.
 func ACIIDKeyDigest() [48]byte {
 	var d [48]byte
 	_, _ = hex.Decode(d[:], []byte("d3ed82823f890b10087105c472e2957541ede92fda7bbb6bbf8660c411c78fec8128955bc6e0efbb24c0c4a781bfee59"))

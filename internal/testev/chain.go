@@ -61,37 +61,50 @@ func NewChain(p snp.Product, arkKey, askKey, asvkKey *rsa.PrivateKey) (*Chain, e
 	return &Chain{c}, nil
 }
 
+// perProduct returns a lookup of one lazily made value per product line,
+// each made once per process by newValue.
+func perProduct[T any](newValue func(p snp.Product) (T, error)) func(p snp.Product) T {
+	m := map[snp.Product]func() (T, error){}
+	for _, p := range snp.Products {
+		m[p] = sync.OnceValues(func() (T, error) { return newValue(p) })
+	}
+	return func(p snp.Product) T {
+		f, ok := m[p]
+		if !ok {
+			panic(fmt.Sprintf("testev: unknown product %q", p))
+		}
+		v, err := f()
+		if err != nil {
+			panic(err)
+		}
+		return v
+	}
+}
+
 // chains are the shared private chains, created once per process. The ASVK
 // reuses the ASK's key: no third RSA-4096 key is generated at test time,
 // and the certificates still differ (subject, serial).
-var chains = sync.OnceValue(func() map[snp.Product]func() (*Chain, error) {
-	m := map[snp.Product]func() (*Chain, error){}
-	for _, p := range snp.Products {
-		m[p] = sync.OnceValues(func() (*Chain, error) {
-			ark, ask := fakekeys.ARKKey(), fakekeys.ASKKey()
-			if ark == nil || ask == nil {
-				return nil, fmt.Errorf("testev: fakekeys unusable")
-			}
-			return NewChain(p, ark, ask, ask)
-		})
-	}
-	return m
+var chains = sync.OnceValue(func() func(snp.Product) *Chain {
+	return perProduct(func(p snp.Product) (*Chain, error) {
+		ark, ask := fakekeys.ARKKey(), fakekeys.ASKKey()
+		if ark == nil || ask == nil {
+			return nil, fmt.Errorf("testev: fakekeys unusable")
+		}
+		return NewChain(p, ark, ask, ask)
+	})
+})
+
+// vcekKeys are the shared VCEK keys per product, generated once per process.
+var vcekKeys = sync.OnceValue(func() func(snp.Product) *ecdsa.PrivateKey {
+	return perProduct(func(snp.Product) (*ecdsa.PrivateKey, error) {
+		return ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	})
 })
 
 // PrivateChain returns the shared private chain of product p (Milan, Genoa
 // or Turin), with an ASVK, created once per process. It panics on an
 // unknown product.
-func PrivateChain(p snp.Product) *Chain {
-	f, ok := chains()[p]
-	if !ok {
-		panic(fmt.Sprintf("testev: unknown product %q", p))
-	}
-	c, err := f()
-	if err != nil {
-		panic(err)
-	}
-	return c
-}
+func PrivateChain(p snp.Product) *Chain { return chains()(p) }
 
 // ChainPEM returns the ASK, the ARK and (if any) the ASVK of c in PEM (the
 // shape of the CLI's --roots file).
@@ -199,30 +212,10 @@ func (c *Chain) IssueVCEK(t VCEKTemplate) ([]byte, error) {
 	})
 }
 
-// vcekKeys are the shared VCEK keys per product, generated once per process.
-var vcekKeys = sync.OnceValue(func() map[snp.Product]func() (*ecdsa.PrivateKey, error) {
-	m := map[snp.Product]func() (*ecdsa.PrivateKey, error){}
-	for _, p := range snp.Products {
-		m[p] = sync.OnceValues(func() (*ecdsa.PrivateKey, error) {
-			return ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-		})
-	}
-	return m
-})
-
 // VCEKKey returns the shared VCEK key pair of the private chip of product
-// p (ECDSA P-384), generated once per process.
-func VCEKKey(p snp.Product) *ecdsa.PrivateKey {
-	f, ok := vcekKeys()[p]
-	if !ok {
-		panic(fmt.Sprintf("testev: unknown product %q", p))
-	}
-	k, err := f()
-	if err != nil {
-		panic(err)
-	}
-	return k
-}
+// p (ECDSA P-384), generated once per process. It panics on an unknown
+// product.
+func VCEKKey(p snp.Product) *ecdsa.PrivateKey { return vcekKeys()(p) }
 
 // NewVCEKKey generates a fresh ECDSA P-384 key (fast), for a VCEK of
 // another chip.
