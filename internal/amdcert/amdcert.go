@@ -157,6 +157,9 @@ type KeyTemplate struct {
 	ProductName string
 	// HWID is a VCEK's hwID extension, stored raw as AMD does.
 	HWID []byte
+	// HWIDOctetString wraps the hwID in a DER OCTET STRING, as the
+	// emulator's committed VCEK has it (snp.ParseVCEK accepts both forms).
+	HWIDOctetString bool
 	// CSPID is a VLEK's csp_id extension (default "snp-vtpm-test-csp").
 	CSPID string
 	// TCB holds blSPL, teeSPL, snpSPL, ucodeSPL and fmcSPL.
@@ -239,7 +242,14 @@ func (t KeyTemplate) extensions() ([]pkix.Extension, error) {
 		}
 		exts = append(exts, pkix.Extension{Id: snp.OIDCSPID(), Value: csp})
 	} else {
-		exts = append(exts, pkix.Extension{Id: snp.OIDHWID(), Value: append([]byte(nil), t.HWID...)})
+		hwid := append([]byte(nil), t.HWID...)
+		if t.HWIDOctetString {
+			var err error
+			if hwid, err = asn1.Marshal(t.HWID); err != nil {
+				return nil, fmt.Errorf("%w: hwID: %w", ErrSpec, err)
+			}
+		}
+		exts = append(exts, pkix.Extension{Id: snp.OIDHWID(), Value: hwid})
 	}
 	for i := range exts {
 		exts[i].Critical = slices.ContainsFunc(t.Critical, exts[i].Id.Equal)

@@ -305,34 +305,8 @@ func (b *Builder) Build() (*Evidence, error) {
 		chip = *b.ChipID
 	}
 
-	// VCEK.
-	vt := b.VCEK
-	vcekProduct := p
-	if vt.ProductName != "" {
-		// A forged name that names no product line is issued under the
-		// chain of Product.
-		if vp, err := snp.ParseProduct(vt.ProductName); err == nil {
-			vcekProduct = vp
-		}
-	}
-	chain := b.Chain
-	if chain == nil {
-		chain = PrivateChain(vcekProduct)
-	}
-	if vt.HWID == nil && !vt.VLEK {
-		if vcekProduct == snp.Turin {
-			vt.HWID = chip[:8]
-		} else {
-			vt.HWID = chip[:]
-		}
-	}
-	if vt.TCB == (snp.TCBParts{}) {
-		vt.TCB = reported
-	}
-	if vt.Key == nil {
-		vt.Key = VCEKKey(p)
-	}
-	vcekDER, err := chain.IssueVCEK(vt)
+	// VCEK (or VLEK).
+	chain, vt, vcekDER, err := b.issueVCEK(p, chip, reported)
 	if err != nil {
 		return nil, err
 	}
@@ -395,6 +369,39 @@ func (b *Builder) Build() (*Evidence, error) {
 		ChipID:      chip,
 		ReportedTCB: reported,
 	}, nil
+}
+
+// issueVCEK issues the Builder's VCEK (or VLEK) for a chip of product p
+// with chip id chip and TCB reported; it returns the issuing chain, the
+// completed template and the DER.
+func (b *Builder) issueVCEK(p snp.Product, chip [64]byte, reported snp.TCBParts) (*Chain, VCEKTemplate, []byte, error) {
+	vt := b.VCEK
+	vcekProduct := p
+	if vt.ProductName != "" {
+		// A forged name that names no product line is issued under the
+		// chain of Product.
+		if vp, err := snp.ParseProduct(vt.ProductName); err == nil {
+			vcekProduct = vp
+		}
+	}
+	chain := b.Chain
+	if chain == nil {
+		chain = PrivateChain(vcekProduct)
+	}
+	if vt.HWID == nil && !vt.VLEK {
+		vt.HWID = chip[:]
+		if vcekProduct == snp.Turin {
+			vt.HWID = chip[:8]
+		}
+	}
+	if vt.TCB == (snp.TCBParts{}) {
+		vt.TCB = reported
+	}
+	if vt.Key == nil {
+		vt.Key = VCEKKey(p)
+	}
+	der, err := chain.IssueVCEK(vt)
+	return chain, vt, der, err
 }
 
 // snpReport builds the signed SNP report through snp.Report: fakeamd's

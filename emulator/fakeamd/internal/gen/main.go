@@ -64,7 +64,7 @@ func run(out string) error {
 	}
 	chip := params.ChipID()
 	vcekDER, err := chain.Issue(amdcert.KeyTemplate{
-		Key: &vcek.PublicKey, ProductName: params.ProductName, HWID: chip[:],
+		Key: &vcek.PublicKey, ProductName: params.ProductName, HWID: chip[:], HWIDOctetString: true,
 		TCB: snp.TCBParts{Bootloader: params.BlSPL, TEE: params.TeeSPL, SNP: params.SnpSPL, Microcode: params.UcodeSPL},
 	})
 	if err != nil {
