@@ -438,16 +438,17 @@ func ctxTimeout(t testing.TB, d time.Duration) context.Context {
 	return ctx
 }
 
-// AMD KDS certificate extension OIDs (1.3.6.1.4.1.3704.1.x), for building test VCEKs.
+// AMD KDS certificate extension OIDs, for building test VCEKs: package
+// snp owns them.
 var (
-	oidStructVersion = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 3704, 1, 1}
-	oidProductName   = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 3704, 1, 2}
-	oidBlSPL         = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 3704, 1, 3, 1}
-	oidTeeSPL        = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 3704, 1, 3, 2}
-	oidSnpSPL        = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 3704, 1, 3, 3}
-	oidUcodeSPL      = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 3704, 1, 3, 8}
-	oidFmcSPL        = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 3704, 1, 3, 9}
-	oidHWID          = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 3704, 1, 4}
+	oidStructVersion = snp.OIDStructVersion()
+	oidProductName   = snp.OIDProductName()
+	oidBlSPL         = snp.OIDBlSPL()
+	oidTeeSPL        = snp.OIDTeeSPL()
+	oidSnpSPL        = snp.OIDSnpSPL()
+	oidUcodeSPL      = snp.OIDUcodeSPL()
+	oidFmcSPL        = snp.OIDFmcSPL()
+	oidHWID          = snp.OIDHWID()
 )
 
 func errorsIs(err, target error) bool { return errors.Is(err, target) }

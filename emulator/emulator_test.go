@@ -17,6 +17,7 @@ import (
 
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
 	"github.com/snp-vtpm/snp-vtpm/hcl"
+	"github.com/snp-vtpm/snp-vtpm/snp"
 	"github.com/snp-vtpm/snp-vtpm/vtpm"
 )
 
@@ -121,7 +122,7 @@ func identity(t *testing.T, c *CVM) ([]byte, []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ak.N.Bytes(), bytes.Clone(r.SNPReport[0x1A0:0x1E0])
+	return ak.N.Bytes(), bytes.Clone(r.SNPReport[snp.OffsetChipID : snp.OffsetChipID+snp.ChipIDSize])
 }
 
 func TestDeterministicIdentityAndSingleton(t *testing.T) {
@@ -209,8 +210,8 @@ func TestOptions(t *testing.T) {
 		t.Error("measurement option not applied")
 	}
 	// The paravisor's identity is the emulator's fake ID key.
-	if id := fakeamd.IDKeyDigest(); !bytes.Equal(blob[32+0xE0:32+0x110], id[:]) {
-		t.Errorf("ID_KEY_DIGEST %x, want fakeamd.IDKeyDigest %x", blob[32+0xE0:32+0x110], id)
+	if id, got := fakeamd.IDKeyDigest(), blob[hcl.HeaderSize+snp.OffsetIDKeyDigest:][:48]; !bytes.Equal(got, id[:]) {
+		t.Errorf("ID_KEY_DIGEST %x, want fakeamd.IDKeyDigest %x", got, id)
 	}
 }
 

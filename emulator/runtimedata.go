@@ -13,6 +13,7 @@ import (
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd/fakekeys"
 	"github.com/snp-vtpm/snp-vtpm/hcl"
+	"github.com/snp-vtpm/snp-vtpm/snp"
 )
 
 // HCLReportSize is the size of the emulated HCL report NV index, as on older
@@ -78,7 +79,7 @@ func buildHCLReport(ak *rsa.PublicKey, vmID string, measurement [48]byte, userDa
 	if key == nil {
 		return nil, errors.New("emulator: the fake VCEK key is unusable")
 	}
-	if err := fakeamd.SignReport(report, key); err != nil {
+	if err := snp.SignReport(report, key); err != nil {
 		return nil, err
 	}
 	blob, err := hcl.Build(hcl.ReportTypeSNP, report, rd, HCLReportSize)

@@ -280,8 +280,11 @@ func TestUnknownChipConcurrentAttests(t *testing.T) {
 			cfg := testConfig()
 			var kc *collateral.Chain
 			cfg.Verify, kc = kdsOptions(t, k, nil)
-			s := newServer(t, cfg)
 			const n = 100
+			// Every attestation comes from one client and holds its
+			// challenge while KDS answers: all n are outstanding at once.
+			cfg.MaxClientChallenges = n
+			s := newServer(t, cfg)
 			codes := make([]int, n)
 			var wg sync.WaitGroup
 			start := time.Now()

@@ -100,11 +100,12 @@ func TestParseVCEKCriticalExtensions(t *testing.T) {
 		want error // nil: accepted
 	}{
 		{"no critical extension", testev.VCEKTemplate{}, nil},
-		{"processed AMD extensions critical", testev.VCEKTemplate{Critical: []asn1.ObjectIdentifier{testev.OIDProductName, testev.OIDHWID, testev.OIDBlSPL, testev.OIDTeeSPL, testev.OIDSnpSPL, testev.OIDUcodeSPL}}, nil},
+		{"processed AMD extensions critical", testev.VCEKTemplate{Critical: []asn1.ObjectIdentifier{snp.OIDProductName(), snp.OIDHWID(), snp.OIDBlSPL(), snp.OIDTeeSPL(), snp.OIDSnpSPL(), snp.OIDUcodeSPL()}}, nil},
 		{"unknown non-critical", testev.VCEKTemplate{ExtraExtensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 2, 3}, Value: null}}}, nil},
 		{"unknown critical", testev.VCEKTemplate{ExtraExtensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 2, 3}, Critical: true, Value: null}}}, snp.ErrCriticalExtension},
 		{"unknown AMD critical", testev.VCEKTemplate{ExtraExtensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 3704, 1, 7}, Critical: true, Value: null}}}, snp.ErrCriticalExtension},
-		{"critical structVersion", testev.VCEKTemplate{ExtraExtensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 3704, 1, 1}, Critical: true, Value: []byte{2, 1, 0}}}}, snp.ErrCriticalExtension},
+		{"critical structVersion", testev.VCEKTemplate{Critical: []asn1.ObjectIdentifier{snp.OIDStructVersion()}}, snp.ErrCriticalExtension},
+		{"critical reserved SPL", testev.VCEKTemplate{Critical: []asn1.ObjectIdentifier{snp.OIDReservedSPL(5)}}, snp.ErrCriticalExtension},
 		{"forged product name", testev.VCEKTemplate{ProductName: "Milan-ZZZ-evil"}, snp.ErrProductName},
 		{"lower-case product name", testev.VCEKTemplate{ProductName: "milan-B0"}, snp.ErrProductName},
 	}
@@ -242,16 +243,33 @@ func signed(t *testing.T, b testev.Builder) (*snp.Report, *snp.VCEK, error) {
 	return r, v, err
 }
 
+// TestReportVersionBounds: every version AMD defines (1 to 5) parses when
+// the report is built with its layout; a version 3 report relabelled 1 or
+// 2 carries CPUID bytes where those layouts are reserved and is rejected;
+// undefined versions are rejected with ErrReportVersion, naming the
+// version and the known ones.
 func TestReportVersionBounds(t *testing.T) {
+	for _, v := range []uint32{1, 2, 3, 4, 5} {
+		if _, _, err := signed(t, testev.Builder{ReportVersion: v}); err != nil {
+			t.Errorf("version %d built with its layout rejected: %v", v, err)
+		}
+	}
 	for _, v := range []uint32{0, 1, 2, 3, 4, 5, 6, 7, 255, 0x10000, 0x7FFFFFFF, 0xFFFFFFFF} {
 		t.Run(fmt.Sprint(v), func(t *testing.T) {
-			_, _, err := signed(t, testev.Builder{MutateReport: func(r []byte) { binary.LittleEndian.PutUint32(r, v) }})
-			ok := v >= snp.MinReportVersion && v <= snp.MaxReportVersion
-			if ok && err != nil {
-				t.Fatalf("version %d rejected: %v", v, err)
-			}
-			if !ok && (!errors.Is(err, snp.ErrReportVersion) || !errors.Is(err, snp.ErrReportFormat)) {
-				t.Fatalf("version %d: err = %v, want ErrReportVersion and ErrReportFormat", v, err)
+			_, _, err := signed(t, testev.Builder{MutateReport: func(r []byte) { binary.LittleEndian.PutUint32(r[snp.OffsetVersion:], v) }})
+			switch {
+			case v >= 3 && v <= snp.MaxReportVersion:
+				if err != nil {
+					t.Fatalf("version %d rejected: %v", v, err)
+				}
+			case v >= snp.MinReportVersion && v < 3:
+				if !errors.Is(err, snp.ErrReportFormat) || errors.Is(err, snp.ErrReportVersion) || !strings.Contains(err.Error(), "reserved") {
+					t.Fatalf("version %d with CPUID bytes: err = %v, want reserved bytes rejected", v, err)
+				}
+			default:
+				if !errors.Is(err, snp.ErrReportVersion) || !errors.Is(err, snp.ErrReportFormat) || !strings.Contains(err.Error(), fmt.Sprintf("version %d;", v)) {
+					t.Fatalf("version %d: err = %v, want ErrReportVersion and ErrReportFormat naming it", v, err)
+				}
 			}
 		})
 	}
@@ -263,7 +281,7 @@ func TestReportVersionBounds(t *testing.T) {
 func TestSignerInfo(t *testing.T) {
 	for info := uint32(0); info < 32; info++ {
 		t.Run(fmt.Sprintf("%#x", info), func(t *testing.T) {
-			r, v, err := signed(t, testev.Builder{MutateReport: func(r []byte) { binary.LittleEndian.PutUint32(r[0x48:], info) }})
+			r, v, err := signed(t, testev.Builder{MutateReport: func(r []byte) { binary.LittleEndian.PutUint32(r[snp.OffsetSignerInfo:], info) }})
 			key := info >> 2
 			switch {
 			case key >= 2:
@@ -291,7 +309,7 @@ func TestSignerInfo(t *testing.T) {
 		})
 	}
 	for _, bit := range []uint{5, 6, 15, 24, 31} {
-		_, _, err := signed(t, testev.Builder{MutateReport: func(r []byte) { binary.LittleEndian.PutUint32(r[0x48:], 1<<bit) }})
+		_, _, err := signed(t, testev.Builder{MutateReport: func(r []byte) { binary.LittleEndian.PutUint32(r[snp.OffsetSignerInfo:], 1<<bit) }})
 		if !errors.Is(err, snp.ErrReportFormat) {
 			t.Errorf("reserved bit %d: err = %v", bit, err)
 		}
@@ -302,7 +320,7 @@ func TestZeroChipNeverBinds(t *testing.T) {
 	zero := [64]byte{}
 	for _, p := range snp.Products {
 		for _, info := range []uint32{0, snp.SignerInfoMaskChipKey} {
-			r, v, err := signed(t, testev.Builder{Product: p, ChipID: &zero, MutateReport: func(r []byte) { binary.LittleEndian.PutUint32(r[0x48:], info) }})
+			r, v, err := signed(t, testev.Builder{Product: p, ChipID: &zero, MutateReport: func(r []byte) { binary.LittleEndian.PutUint32(r[snp.OffsetSignerInfo:], info) }})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -323,12 +341,12 @@ func FuzzParseVCEKExtensions(f *testing.F) {
 	for _, tmpl := range []testev.VCEKTemplate{
 		{},
 		{ProductName: "Milan-ZZZ-evil"},
-		{Critical: []asn1.ObjectIdentifier{testev.OIDProductName}},
+		{Critical: []asn1.ObjectIdentifier{snp.OIDProductName()}},
 		{ExtraExtensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 2, 3}, Critical: true, Value: []byte{5, 0}}}},
 	} {
 		f.Add(issue(f, tmpl))
 	}
-	processed := []asn1.ObjectIdentifier{testev.OIDProductName, testev.OIDBlSPL, testev.OIDTeeSPL, testev.OIDSnpSPL, testev.OIDUcodeSPL, testev.OIDFmcSPL, testev.OIDHWID}
+	processed := []asn1.ObjectIdentifier{snp.OIDProductName(), snp.OIDBlSPL(), snp.OIDTeeSPL(), snp.OIDSnpSPL(), snp.OIDUcodeSPL(), snp.OIDFmcSPL(), snp.OIDHWID()}
 	f.Fuzz(func(t *testing.T, der []byte) {
 		v, err := snp.ParseVCEK(der)
 		if err != nil {

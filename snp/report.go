@@ -1,12 +1,20 @@
 package snp
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha512"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/big"
 )
 
-// Report layout constants (AMD SEV-SNP ABI, table ATTESTATION_REPORT).
+// Report layout constants (AMD SEV-SNP ABI, publication 56860, table
+// ATTESTATION_REPORT). This package is the one place that knows them: the
+// emulator, the synthetic evidence builder and the tests build reports with
+// Report.Marshal and SignReport.
 const (
 	// ReportSize is the size of an SNP attestation report.
 	ReportSize = 0x4A0
@@ -16,23 +24,94 @@ const (
 	ChipIDSize = 64
 	// SignatureAlgoECDSAP384SHA384 is the only signature algorithm defined for reports.
 	SignatureAlgoECDSAP384SHA384 = 1
-	// MinReportVersion is the oldest report version accepted; versions 0
-	// and 1 are too old to trust.
-	MinReportVersion = 2
+	// SignatureComponentSize is the size of R and of S: 72-byte
+	// little-endian integers.
+	SignatureComponentSize = 72
+	// MinReportVersion is the oldest report version AMD's ABI defines (and
+	// this package parses).
+	MinReportVersion = 1
 	// MaxReportVersion is the newest report version the AMD SEV-SNP
 	// firmware ABI defines, and the newest accepted: a report claiming a
 	// later version has a layout nobody has specified.
 	//
-	// Source: AMD "SEV Secure Nested Paging Firmware ABI Specification"
-	// (publication 56860) rev. 1.58, ATTESTATION_REPORT: version 5 adds
-	// LAUNCH_MIT_VECTOR (0x1F8) and CURRENT_MIT_VECTOR (0x200); version 3
-	// (rev. 1.55) added the CPUID fields at 0x188; version 4 exists between
-	// them. github.com/google/go-sev-guest v0.14.0+ abi.MaxSupportedReportVersion
-	// (= ReportVersion5, "aligns ... with the latest AMD SEV-SNP ABI
-	// specification (Rev 1.58)") and the virtee sev crate ("Added in
-	// version 5") agree. Real Azure reports carry versions 2, 3 and 5.
+	// The layouts, by version (see ReportVersionLayout):
+	//   - 1 (ABI before rev. 1.51): the fields up to CHIP_ID; 0x1E0..0x2A0 reserved.
+	//   - 2 (rev. 1.51): adds COMMITTED_TCB, CURRENT and COMMITTED firmware
+	//     versions and LAUNCH_TCB (0x1E0..0x1F8).
+	//   - 3 (rev. 1.55): adds CPUID family, model and stepping (0x188..0x18A).
+	//   - 4: the layout of version 3 (go-sev-guest abi.ReportVersion4; the
+	//     virtee sev crate parses 3 and 4 alike).
+	//   - 5 (rev. 1.58): adds LAUNCH_MIT_VECTOR (0x1F8) and CURRENT_MIT_VECTOR (0x200).
+	//
+	// go-sev-guest v0.14.0+ abi.MaxSupportedReportVersion (= 5, "aligns ...
+	// with the latest AMD SEV-SNP ABI specification (Rev 1.58)") and the
+	// virtee sev crate ("V5 ... mitigation vector fields") agree. Real
+	// reports carry versions 1, 2, 3 and 5 (testdata/ holds 2 and 3).
 	MaxReportVersion = 5
 )
+
+// Byte offsets of the report fields. Tests that mutate raw reports use
+// these rather than numbers of their own.
+const (
+	OffsetVersion          = 0x000
+	OffsetGuestSVN         = 0x004
+	OffsetPolicy           = 0x008
+	OffsetFamilyID         = 0x010
+	OffsetImageID          = 0x020
+	OffsetVMPL             = 0x030
+	OffsetSignatureAlgo    = 0x034
+	OffsetCurrentTCB       = 0x038
+	OffsetPlatformInfo     = 0x040
+	OffsetSignerInfo       = 0x048
+	OffsetReportData       = 0x050
+	OffsetMeasurement      = 0x090
+	OffsetHostData         = 0x0C0
+	OffsetIDKeyDigest      = 0x0E0
+	OffsetAuthorKeyDigest  = 0x110
+	OffsetReportID         = 0x140
+	OffsetReportIDMA       = 0x160
+	OffsetReportedTCB      = 0x180
+	OffsetCPUID            = 0x188 // family, model, stepping (version >= 3)
+	OffsetChipID           = 0x1A0
+	OffsetCommittedTCB     = 0x1E0 // version >= 2
+	OffsetCurrentVersion   = 0x1E8 // build, minor, major (version >= 2)
+	OffsetCommittedVersion = 0x1EC // build, minor, major (version >= 2)
+	OffsetLaunchTCB        = 0x1F0 // version >= 2
+	OffsetLaunchMitVector  = 0x1F8 // version >= 5
+	OffsetCurrentMitVector = 0x200 // version >= 5
+	OffsetSignatureR       = SignedSize
+	OffsetSignatureS       = SignedSize + SignatureComponentSize
+	// signatureEnd is the end of S; the rest of the signature area is reserved.
+	signatureEnd = OffsetSignatureS + SignatureComponentSize
+)
+
+// ReportLayout says which optional fields a report version carries.
+type ReportLayout struct {
+	// CPUID: CPUID family, model and stepping at 0x188 (version 3 on).
+	CPUID bool
+	// TCBs: COMMITTED_TCB, the firmware versions and LAUNCH_TCB at
+	// 0x1E0..0x1F8 (version 2 on).
+	TCBs bool
+	// MitVectors: LAUNCH_MIT_VECTOR and CURRENT_MIT_VECTOR (version 5 on).
+	MitVectors bool
+}
+
+// ReportVersionLayout returns the layout of report version v; ok is false
+// for versions AMD's ABI does not define (0 and above MaxReportVersion),
+// for which the layout of the newest version is returned.
+func ReportVersionLayout(v uint32) (l ReportLayout, ok bool) {
+	switch v {
+	case 1:
+		return ReportLayout{}, true
+	case 2:
+		return ReportLayout{TCBs: true}, true
+	case 3, 4:
+		return ReportLayout{CPUID: true, TCBs: true}, true
+	case 5:
+		return ReportLayout{CPUID: true, TCBs: true, MitVectors: true}, true
+	}
+	return ReportLayout{CPUID: true, TCBs: true, MitVectors: true}, false
+}
 
 // SIGNER_INFO (report offset 0x48). The field exists in every report
 // version this package accepts: version 2 reports of ABI rev. 1.51 defined
@@ -75,8 +154,9 @@ const (
 var (
 	// ErrReportFormat reports a malformed attestation report.
 	ErrReportFormat = errors.New("malformed SNP report")
-	// ErrReportVersion reports a report version outside
-	// MinReportVersion..MaxReportVersion. It comes with ErrReportFormat.
+	// ErrReportVersion reports a report version AMD's ABI does not define
+	// (outside MinReportVersion..MaxReportVersion). It comes with
+	// ErrReportFormat.
 	ErrReportVersion = errors.New("unsupported SNP report version")
 	// ErrSigningKey reports a SIGNER_INFO whose SIGNING_KEY does not name
 	// the certificate type used to verify the report (VCEK), or names no
@@ -109,7 +189,9 @@ var (
 	ErrRoots = errors.New("invalid AMD root certificates")
 )
 
-// Report is a parsed SNP attestation report. Raw aliases the parsed bytes.
+// Report is a parsed SNP attestation report: every field of every layout
+// (fields a version does not carry are zero). Raw aliases the parsed bytes;
+// Marshal builds the bytes back from the fields.
 type Report struct {
 	Version         uint32
 	GuestSVN        uint32
@@ -133,78 +215,201 @@ type Report struct {
 	CPUIDModel      uint8 // version >= 3 only
 	CPUIDStepping   uint8 // version >= 3 only
 	ChipID          [ChipIDSize]byte
-	CommittedTCB    TCB
-	CurrentBuild    uint8
-	CurrentMinor    uint8
-	CurrentMajor    uint8
-	CommittedBuild  uint8
-	CommittedMinor  uint8
-	CommittedMajor  uint8
-	LaunchTCB       TCB
-	Raw             []byte
+	CommittedTCB    TCB   // version >= 2 only
+	CurrentBuild    uint8 // version >= 2 only
+	CurrentMinor    uint8 // version >= 2 only
+	CurrentMajor    uint8 // version >= 2 only
+	CommittedBuild  uint8 // version >= 2 only
+	CommittedMinor  uint8 // version >= 2 only
+	CommittedMajor  uint8 // version >= 2 only
+	LaunchTCB       TCB   // version >= 2 only
+	// LaunchMitVector and CurrentMitVector are version >= 5 only.
+	LaunchMitVector  uint64
+	CurrentMitVector uint64
+	// SignatureR and SignatureS are the signature (little-endian integers).
+	SignatureR, SignatureS [SignatureComponentSize]byte
+	Raw                    []byte
 }
 
-// ParseReport parses a 1184-byte SNP attestation report. It checks the size,
-// the version (MinReportVersion to MaxReportVersion), the signature
-// algorithm and SIGNER_INFO (reserved bits zero, SIGNING_KEY VCEK or VLEK:
-// reserved values and "none" are rejected with ErrSigningKey); it does not
-// verify the signature (see VCEK.VerifyReportSignature, which also requires
-// SIGNING_KEY = VCEK).
+// reserved is a byte range of the report that must be zero.
+type reserved struct{ lo, hi int }
+
+// reservedRanges returns the ranges that are reserved in layout l.
+func reservedRanges(l ReportLayout) []reserved {
+	rs := []reserved{{OffsetSignerInfo + 4, OffsetReportData}}
+	if l.CPUID {
+		rs = append(rs, reserved{OffsetCPUID + 3, OffsetChipID})
+	} else {
+		rs = append(rs, reserved{OffsetCPUID, OffsetChipID})
+	}
+	if l.TCBs {
+		rs = append(rs, reserved{OffsetCurrentVersion + 3, OffsetCommittedVersion}, reserved{OffsetCommittedVersion + 3, OffsetLaunchTCB})
+	} else {
+		rs = append(rs, reserved{OffsetCommittedTCB, OffsetLaunchMitVector})
+	}
+	if l.MitVectors {
+		rs = append(rs, reserved{OffsetCurrentMitVector + 8, SignedSize})
+	} else {
+		rs = append(rs, reserved{OffsetLaunchMitVector, SignedSize})
+	}
+	return append(rs, reserved{signatureEnd, ReportSize})
+}
+
+// ParseReport parses a 1184-byte SNP attestation report with the layout of
+// its version (see MaxReportVersion). It checks the size, the version
+// (1 to 5; others fail with ErrReportVersion), that every reserved byte of
+// that layout is zero, the signature algorithm and SIGNER_INFO (reserved
+// bits zero, SIGNING_KEY VCEK or VLEK: reserved values and "none" are
+// rejected with ErrSigningKey). It does not verify the signature (see
+// VCEK.VerifyReportSignature). For every report it accepts,
+// Marshal returns the parsed bytes.
 func ParseReport(b []byte) (*Report, error) {
 	if len(b) != ReportSize {
 		return nil, fmt.Errorf("%w: %d bytes, want %d", ErrReportFormat, len(b), ReportSize)
 	}
 	le32 := func(off int) uint32 { return binary.LittleEndian.Uint32(b[off:]) }
 	le64 := func(off int) uint64 { return binary.LittleEndian.Uint64(b[off:]) }
-	r := &Report{
-		Version:       le32(0x00),
-		GuestSVN:      le32(0x04),
-		Policy:        le64(0x08),
-		VMPL:          le32(0x30),
-		SignatureAlgo: le32(0x34),
-		CurrentTCB:    TCB(le64(0x38)),
-		PlatformInfo:  le64(0x40),
-		SignerInfo:    le32(0x48),
-		ReportedTCB:   TCB(le64(0x180)),
-		CommittedTCB:  TCB(le64(0x1E0)),
-		LaunchTCB:     TCB(le64(0x1F0)),
-		Raw:           b,
+	r := &Report{Version: le32(OffsetVersion), Raw: b}
+	l, ok := ReportVersionLayout(r.Version)
+	if !ok {
+		return nil, fmt.Errorf("%w: %w: version %d; AMD's SEV-SNP ABI defines versions %d to %d", ErrReportFormat, ErrReportVersion, r.Version, MinReportVersion, MaxReportVersion)
 	}
-	copy(r.FamilyID[:], b[0x10:])
-	copy(r.ImageID[:], b[0x20:])
-	copy(r.ReportData[:], b[0x50:])
-	copy(r.Measurement[:], b[0x90:])
-	copy(r.HostData[:], b[0xC0:])
-	copy(r.IDKeyDigest[:], b[0xE0:])
-	copy(r.AuthorKeyDigest[:], b[0x110:])
-	copy(r.ReportID[:], b[0x140:])
-	copy(r.ReportIDMA[:], b[0x160:])
-	copy(r.ChipID[:], b[0x1A0:])
-	r.CurrentBuild, r.CurrentMinor, r.CurrentMajor = b[0x1E8], b[0x1E9], b[0x1EA]
-	r.CommittedBuild, r.CommittedMinor, r.CommittedMajor = b[0x1EC], b[0x1ED], b[0x1EE]
-	if r.Version < MinReportVersion {
-		return nil, fmt.Errorf("%w: %w: version %d is older than %d", ErrReportFormat, ErrReportVersion, r.Version, MinReportVersion)
+	for _, rs := range reservedRanges(l) {
+		if !allZero(b[rs.lo:rs.hi]) {
+			return nil, fmt.Errorf("%w: reserved bytes 0x%03x..0x%03x of a version %d report are not zero", ErrReportFormat, rs.lo, rs.hi, r.Version)
+		}
 	}
-	if r.Version > MaxReportVersion {
-		return nil, fmt.Errorf("%w: %w: version %d is newer than %d, the newest the AMD SEV-SNP ABI defines", ErrReportFormat, ErrReportVersion, r.Version, MaxReportVersion)
+	r.GuestSVN, r.Policy = le32(OffsetGuestSVN), le64(OffsetPolicy)
+	r.VMPL, r.SignatureAlgo = le32(OffsetVMPL), le32(OffsetSignatureAlgo)
+	r.CurrentTCB, r.PlatformInfo = TCB(le64(OffsetCurrentTCB)), le64(OffsetPlatformInfo)
+	r.SignerInfo, r.ReportedTCB = le32(OffsetSignerInfo), TCB(le64(OffsetReportedTCB))
+	for _, f := range r.byteFields() {
+		copy(f.dst, b[f.off:])
 	}
-	if r.Version >= 3 {
-		r.CPUIDFamily, r.CPUIDModel, r.CPUIDStepping = b[0x188], b[0x189], b[0x18A]
+	if l.CPUID {
+		r.CPUIDFamily, r.CPUIDModel, r.CPUIDStepping = b[OffsetCPUID], b[OffsetCPUID+1], b[OffsetCPUID+2]
 	}
+	if l.TCBs {
+		r.CommittedTCB, r.LaunchTCB = TCB(le64(OffsetCommittedTCB)), TCB(le64(OffsetLaunchTCB))
+		v, c := b[OffsetCurrentVersion:], b[OffsetCommittedVersion:]
+		r.CurrentBuild, r.CurrentMinor, r.CurrentMajor = v[0], v[1], v[2]
+		r.CommittedBuild, r.CommittedMinor, r.CommittedMajor = c[0], c[1], c[2]
+	}
+	if l.MitVectors {
+		r.LaunchMitVector, r.CurrentMitVector = le64(OffsetLaunchMitVector), le64(OffsetCurrentMitVector)
+	}
+	if err := r.checkSigner(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// checkSigner checks SIGNATURE_ALGO and SIGNER_INFO.
+func (r *Report) checkSigner() error {
 	if r.SignatureAlgo != SignatureAlgoECDSAP384SHA384 {
-		return nil, fmt.Errorf("%w: signature algorithm %d, want %d (ECDSA P-384 SHA-384)", ErrReportFormat, r.SignatureAlgo, SignatureAlgoECDSAP384SHA384)
+		return fmt.Errorf("%w: signature algorithm %d, want %d (ECDSA P-384 SHA-384)", ErrReportFormat, r.SignatureAlgo, SignatureAlgoECDSAP384SHA384)
 	}
 	if r.SignerInfo&SignerInfoReserved != 0 {
-		return nil, fmt.Errorf("%w: SIGNER_INFO 0x%08x has reserved bits 31:5 set", ErrReportFormat, r.SignerInfo)
+		return fmt.Errorf("%w: SIGNER_INFO 0x%08x has reserved bits 31:5 set", ErrReportFormat, r.SignerInfo)
 	}
 	switch k := r.SignerKey(); k {
 	case SigningKeyVCEK, SigningKeyVLEK:
 	case SigningKeyNone:
-		return nil, fmt.Errorf("%w: %w: SIGNER_INFO says the report is not signed (SIGNING_KEY %d)", ErrReportFormat, ErrSigningKey, k)
+		return fmt.Errorf("%w: %w: SIGNER_INFO says the report is not signed (SIGNING_KEY %d)", ErrReportFormat, ErrSigningKey, k)
 	default:
-		return nil, fmt.Errorf("%w: %w: SIGNER_INFO names the reserved SIGNING_KEY %d", ErrReportFormat, ErrSigningKey, k)
+		return fmt.Errorf("%w: %w: SIGNER_INFO names the reserved SIGNING_KEY %d", ErrReportFormat, ErrSigningKey, k)
 	}
-	return r, nil
+	return nil
+}
+
+// byteField is a byte-array field of the report and its offset.
+type byteField struct {
+	off int
+	dst []byte
+}
+
+// byteFields lists r's byte-array fields present in every version.
+func (r *Report) byteFields() []byteField {
+	return []byteField{
+		{OffsetFamilyID, r.FamilyID[:]}, {OffsetImageID, r.ImageID[:]},
+		{OffsetReportData, r.ReportData[:]}, {OffsetMeasurement, r.Measurement[:]},
+		{OffsetHostData, r.HostData[:]}, {OffsetIDKeyDigest, r.IDKeyDigest[:]},
+		{OffsetAuthorKeyDigest, r.AuthorKeyDigest[:]}, {OffsetReportID, r.ReportID[:]},
+		{OffsetReportIDMA, r.ReportIDMA[:]}, {OffsetChipID, r.ChipID[:]},
+		{OffsetSignatureR, r.SignatureR[:]}, {OffsetSignatureS, r.SignatureS[:]},
+	}
+}
+
+// Marshal returns the 1184 bytes of r in the layout of r.Version: fields
+// the version does not carry are not written (they stay zero), as are
+// the reserved bytes. A version AMD does not define is written with the
+// newest layout, so tests can build reports that ParseReport rejects.
+// Marshal ignores Raw; sign the result with SignReport.
+func (r *Report) Marshal() []byte {
+	b := make([]byte, ReportSize)
+	le := binary.LittleEndian
+	le.PutUint32(b[OffsetVersion:], r.Version)
+	le.PutUint32(b[OffsetGuestSVN:], r.GuestSVN)
+	le.PutUint64(b[OffsetPolicy:], r.Policy)
+	le.PutUint32(b[OffsetVMPL:], r.VMPL)
+	le.PutUint32(b[OffsetSignatureAlgo:], r.SignatureAlgo)
+	le.PutUint64(b[OffsetCurrentTCB:], uint64(r.CurrentTCB))
+	le.PutUint64(b[OffsetPlatformInfo:], r.PlatformInfo)
+	le.PutUint32(b[OffsetSignerInfo:], r.SignerInfo)
+	le.PutUint64(b[OffsetReportedTCB:], uint64(r.ReportedTCB))
+	for _, f := range r.byteFields() {
+		copy(b[f.off:], f.dst)
+	}
+	l, _ := ReportVersionLayout(r.Version)
+	if l.CPUID {
+		b[OffsetCPUID], b[OffsetCPUID+1], b[OffsetCPUID+2] = r.CPUIDFamily, r.CPUIDModel, r.CPUIDStepping
+	}
+	if l.TCBs {
+		le.PutUint64(b[OffsetCommittedTCB:], uint64(r.CommittedTCB))
+		le.PutUint64(b[OffsetLaunchTCB:], uint64(r.LaunchTCB))
+		copy(b[OffsetCurrentVersion:], []byte{r.CurrentBuild, r.CurrentMinor, r.CurrentMajor})
+		copy(b[OffsetCommittedVersion:], []byte{r.CommittedBuild, r.CommittedMinor, r.CommittedMajor})
+	}
+	if l.MitVectors {
+		le.PutUint64(b[OffsetLaunchMitVector:], r.LaunchMitVector)
+		le.PutUint64(b[OffsetCurrentMitVector:], r.CurrentMitVector)
+	}
+	return b
+}
+
+// ErrSign reports a report that SignReport cannot sign: not ReportSize
+// bytes, or no ECDSA P-384 key.
+var ErrSign = errors.New("cannot sign SNP report")
+
+// SignReport signs raw[0:0x2A0] with key (ECDSA P-384, SHA-384), as the
+// AMD secure processor does with the VCEK or VLEK, and writes R at 0x2A0
+// and S at 0x2E8 as 72-byte little-endian integers; the rest of the
+// signature area is zeroed. It is for emulators and tests: the key never
+// appears in an error.
+func SignReport(raw []byte, key *ecdsa.PrivateKey) error {
+	if len(raw) != ReportSize {
+		return fmt.Errorf("%w: %w: %d bytes, want %d", ErrSign, ErrReportFormat, len(raw), ReportSize)
+	}
+	if key == nil || key.Curve != elliptic.P384() {
+		return fmt.Errorf("%w: the key is not ECDSA P-384", ErrSign)
+	}
+	digest := sha512.Sum384(raw[:SignedSize])
+	rInt, sInt, err := ecdsa.Sign(rand.Reader, key, digest[:])
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrSign, err)
+	}
+	clear(raw[SignedSize:])
+	putLE(raw[OffsetSignatureR:OffsetSignatureS], rInt)
+	putLE(raw[OffsetSignatureS:signatureEnd], sInt)
+	return nil
+}
+
+// putLE writes v into dst as a little-endian integer (v < 2^384 fits).
+func putLE(dst []byte, v *big.Int) {
+	be := v.Bytes()
+	for i, c := range be {
+		dst[len(be)-1-i] = c
+	}
 }
 
 // Debug reports whether the guest policy allows debugging.

@@ -13,12 +13,15 @@ import (
 	"github.com/google/go-sev-guest/verify/trust"
 )
 
-// Chain is a trusted AMD signing chain for one product line: the ASK (or
-// , for VCEKs, the "SEV-<product>" key) and the self-signed ARK.
+// Chain is a trusted AMD signing chain for one product line: the
+// self-signed ARK, the ASK ("SEV-<product>") that signs VCEKs and,
+// optionally, the ASVK ("SEV-VLEK-<product>") that signs VLEKs.
 type Chain struct {
 	Product Product
 	ARK     *x509.Certificate
 	ASK     *x509.Certificate
+	// ASVK signs VLEKs; nil if the chain trusts no VLEK.
+	ASVK *x509.Certificate
 	// Source says where the chain came from: "AMD (pinned)" for the roots
 	// built into this module, otherwise a file name or "emulated".
 	Source string
@@ -35,19 +38,34 @@ type Roots struct {
 	chains map[Product][]*Chain
 }
 
+// pinnedPEM are AMD's certificates as go-sev-guest's verify/trust embeds
+// them: per product line the ASK then ARK (VCEK chain) and the ASVK then
+// ARK (VLEK chain). The ASVKs ("SEV-VLEK-Milan", "-Genoa", "-Turin") are
+// the ones AMD's KDS serves at /vlek/v1/<product>/cert_chain; the copies
+// in testdata/trustee-az-vtpm/amd-vendor-certs/*_ask_ark_asvk.pem (from
+// confidential-containers/trustee) are byte-identical (tested).
+var pinnedPEM = map[Product][2][]byte{
+	Milan: {trust.AskArkMilanVcekBytes, trust.AskArkMilanVlekBytes},
+	Genoa: {trust.AskArkGenoaVcekBytes, trust.AskArkGenoaVlekBytes},
+	Turin: {trust.AskArkTurinVcekBytes, trust.AskArkTurinVlekBytes},
+}
+
 var defaultRoots = sync.OnceValues(func() (*Roots, error) {
 	r := &Roots{chains: map[Product][]*Chain{}}
-	for p, pemBytes := range map[Product][]byte{
-		Milan: trust.AskArkMilanVcekBytes,
-		Genoa: trust.AskArkGenoaVcekBytes,
-		Turin: trust.AskArkTurinVcekBytes,
-	} {
-		c, err := ParseChainPEM(pemBytes)
+	for p, pemBytes := range pinnedPEM {
+		c, err := ParseChainPEM(pemBytes[0])
 		if err != nil {
 			return nil, fmt.Errorf("pinned %s roots: %w", p, err)
 		}
 		if c.Product != p {
 			return nil, fmt.Errorf("%w: pinned %s roots name product %s", ErrRoots, p, c.Product)
+		}
+		vlek, err := pemCertificates(pemBytes[1], 2)
+		if err != nil || len(vlek) != 2 || !vlek[1].Equal(c.ARK) {
+			return nil, fmt.Errorf("%w: pinned %s ASVK chain is not ASVK then the pinned ARK (%v)", ErrRoots, p, err)
+		}
+		if c, err = c.WithASVK(vlek[0]); err != nil {
+			return nil, fmt.Errorf("pinned %s ASVK: %w", p, err)
 		}
 		c.Source, c.Pinned = "AMD (pinned)", true
 		r.chains[p] = []*Chain{c}
@@ -55,8 +73,8 @@ var defaultRoots = sync.OnceValues(func() (*Roots, error) {
 	return r, nil
 })
 
-// DefaultRoots returns AMD's ARK and ASK for Milan, Genoa and Turin as
-// pinned in this module. Their signatures are checked once per process.
+// DefaultRoots returns AMD's ARK, ASK and ASVK for Milan, Genoa and Turin
+// as pinned in this module. Their signatures are checked once per process.
 func DefaultRoots() *Roots {
 	r, err := defaultRoots()
 	if err != nil {
@@ -101,13 +119,36 @@ func (r *Roots) clone() *Roots {
 }
 
 // ParseChainPEM parses PEM holding an ASK then its ARK (the shape of AMD's
-// cert_chain endpoint; further certificates such as an ASVK are ignored).
-// It checks that the ARK is self-signed, that the ARK signs the ASK, and
-// that their common names name one product line ("ARK-Milan", "SEV-Milan").
-// The returned chain is neither pinned nor emulated.
+// cert_chain endpoint), optionally followed by the product line's ASVK
+// (the shape of trustee's *_ask_ark_asvk.pem), which the chain then trusts
+// to sign VLEKs (see WithASVK). A third certificate that is no ASVK and
+// any further certificates are ignored. It checks that the ARK is
+// self-signed, that the ARK signs the ASK, and that their common names
+// name one product line ("ARK-Milan", "SEV-Milan"). The returned chain is
+// neither pinned nor emulated.
 func ParseChainPEM(data []byte) (*Chain, error) {
+	certs, err := pemCertificates(data, 3)
+	if err != nil {
+		return nil, err
+	}
+	if len(certs) < 2 {
+		return nil, fmt.Errorf("%w: want an ASK then an ARK certificate in PEM, found %d", ErrRoots, len(certs))
+	}
+	c, err := NewChain(certs[0], certs[1])
+	if err != nil || len(certs) < 3 || !strings.HasPrefix(certs[2].Subject.CommonName, asvkPrefix) {
+		return c, err
+	}
+	return c.WithASVK(certs[2])
+}
+
+// asvkPrefix starts the common name of an ASVK: "SEV-VLEK-Milan".
+const asvkPrefix = "SEV-VLEK-"
+
+// pemCertificates parses up to max CERTIFICATE blocks of data, skipping
+// blocks of other types.
+func pemCertificates(data []byte, max int) ([]*x509.Certificate, error) {
 	var certs []*x509.Certificate
-	for len(certs) < 2 {
+	for len(certs) < max {
 		var blk *pem.Block
 		blk, data = pem.Decode(data)
 		if blk == nil {
@@ -122,10 +163,41 @@ func ParseChainPEM(data []byte) (*Chain, error) {
 		}
 		certs = append(certs, c)
 	}
-	if len(certs) != 2 {
-		return nil, fmt.Errorf("%w: want an ASK then an ARK certificate in PEM, found %d", ErrRoots, len(certs))
+	return certs, nil
+}
+
+// WithASVK returns a copy of c that also trusts asvk to sign VLEKs. The
+// ASVK must be named "SEV-VLEK-<product>" for c's product line, hold an
+// RSA key, pass CheckCACertificate and be signed by c's ARK.
+func (c *Chain) WithASVK(asvk *x509.Certificate) (*Chain, error) {
+	if cn, want := asvk.Subject.CommonName, asvkPrefix+string(c.Product); cn != want {
+		return nil, fmt.Errorf("%w: ASVK common name %q, want %s", ErrRoots, truncate(cn, 64), want)
 	}
-	return NewChain(certs[0], certs[1])
+	if err := checkSignedByARK(asvk, c.ARK); err != nil {
+		return nil, err
+	}
+	out := *c
+	out.ASVK = asvk
+	return &out, nil
+}
+
+// checkSignedByARK checks an intermediate (ASK or ASVK): RSA key, CA
+// constraints, issued and signed by ark.
+func checkSignedByARK(ica, ark *x509.Certificate) error {
+	cn := truncate(ica.Subject.CommonName, 64)
+	if _, ok := ica.PublicKey.(*rsa.PublicKey); !ok {
+		return fmt.Errorf("%w: %s key is not RSA", ErrRoots, cn)
+	}
+	if err := CheckCACertificate(ica); err != nil {
+		return err
+	}
+	if !bytes.Equal(ica.RawIssuer, ark.RawSubject) {
+		return fmt.Errorf("%w: %s issuer is not the ARK", ErrRoots, cn)
+	}
+	if err := ark.CheckSignature(ica.SignatureAlgorithm, ica.RawTBSCertificate, ica.Signature); err != nil {
+		return fmt.Errorf("%w: %s not signed by ARK: %v", ErrRoots, cn, err)
+	}
+	return nil
 }
 
 // NewChain checks and returns the chain ask <- ark (see ParseChainPEM). Both
@@ -143,37 +215,23 @@ func NewChain(ask, ark *x509.Certificate) (*Chain, error) {
 	if askCN != "SEV-"+prod {
 		return nil, fmt.Errorf("%w: ASK common name %q, want SEV-%s", ErrRoots, askCN, prod)
 	}
-	for _, c := range []*x509.Certificate{ark, ask} {
-		if _, ok := c.PublicKey.(*rsa.PublicKey); !ok {
-			return nil, fmt.Errorf("%w: %s key is not RSA", ErrRoots, c.Subject.CommonName)
-		}
-		if err := CheckCACertificate(c); err != nil {
-			return nil, err
-		}
+	// The ARK signs itself: the same checks as for an intermediate.
+	if err := checkSignedByARK(ark, ark); err != nil {
+		return nil, err
 	}
-	if !bytes.Equal(ark.RawIssuer, ark.RawSubject) {
-		return nil, fmt.Errorf("%w: ARK is not self-issued", ErrRoots)
-	}
-	if err := ark.CheckSignature(ark.SignatureAlgorithm, ark.RawTBSCertificate, ark.Signature); err != nil {
-		return nil, fmt.Errorf("%w: ARK self-signature: %v", ErrRoots, err)
-	}
-	if !bytes.Equal(ask.RawIssuer, ark.RawSubject) {
-		return nil, fmt.Errorf("%w: ASK issuer is not the ARK", ErrRoots)
-	}
-	if err := ark.CheckSignature(ask.SignatureAlgorithm, ask.RawTBSCertificate, ask.Signature); err != nil {
-		return nil, fmt.Errorf("%w: ASK not signed by ARK: %v", ErrRoots, err)
+	if err := checkSignedByARK(ask, ark); err != nil {
+		return nil, err
 	}
 	return &Chain{Product: p, ARK: ark, ASK: ask, Source: "custom"}, nil
 }
 
-// checkValidity checks that every certificate of the chain is valid at now.
-func (c *Chain) checkValidity(now time.Time) error {
-	for _, cert := range []*x509.Certificate{c.ARK, c.ASK} {
-		if err := checkValidity(cert, now); err != nil {
-			return err
-		}
+// intermediate returns the certificate of c that signs v: the ASK for a
+// VCEK, the ASVK (or nil) for a VLEK.
+func (c *Chain) intermediate(v *VCEK) *x509.Certificate {
+	if v.SigningKey == SigningKeyVLEK {
+		return c.ASVK
 	}
-	return nil
+	return c.ASK
 }
 
 func checkValidity(c *x509.Certificate, now time.Time) error {
@@ -184,10 +242,23 @@ func checkValidity(c *x509.Certificate, now time.Time) error {
 	return nil
 }
 
-// CheckValidity checks that v and the chain's ASK and ARK are valid at now.
+// CheckValidity checks that v, the chain's intermediate that signs it (ASK
+// or ASVK) and the ARK are valid at now. An expired VLEK's error says how
+// to verify an archived report: AMD issues VLEKs for one year.
 func (c *Chain) CheckValidity(v *VCEK, now time.Time) error {
 	if err := checkValidity(v.Cert, now); err != nil {
+		if v.SigningKey == SigningKeyVLEK {
+			return fmt.Errorf("%w (a VLEK is valid for one year: verify an archived report at the time it was made, with --at)", err)
+		}
 		return err
 	}
-	return c.checkValidity(now)
+	for _, cert := range []*x509.Certificate{c.ARK, c.intermediate(v)} {
+		if cert == nil {
+			return fmt.Errorf("%w: no trusted ASVK for product line %s signs VLEKs", ErrChain, c.Product)
+		}
+		if err := checkValidity(cert, now); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package snp
 
 import (
+	"bytes"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
@@ -295,5 +296,8 @@ func FuzzParseReport(f *testing.F) {
 			return
 		}
 		_, _, _ = r.ProductFromCPUID()
+		if !bytes.Equal(r.Marshal(), b) {
+			t.Fatal("Marshal(ParseReport(b)) != b")
+		}
 	})
 }

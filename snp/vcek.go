@@ -7,6 +7,7 @@ import (
 	"crypto/sha512"
 	"crypto/subtle"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/hex"
 	"fmt"
@@ -15,16 +16,55 @@ import (
 	"time"
 )
 
-// AMD VCEK X.509 extension OIDs (1.3.6.1.4.1.3704.1.x).
+// AMD VCEK/VLEK X.509 extension OIDs (1.3.6.1.4.1.3704.1.x), as AMD's KDS
+// specification (publication 57230) lists them. They are functions so that
+// no caller can change them; the fake chain builders use them too.
+//
+// OIDStructVersion is the structVersion extension (INTEGER).
+func OIDStructVersion() asn1.ObjectIdentifier { return amdOID(1) }
+
+// OIDProductName is the productName extension (IA5String, e.g. "Milan-B0").
+func OIDProductName() asn1.ObjectIdentifier { return amdOID(2) }
+
+// OIDBlSPL is the bootloader SPL extension (INTEGER).
+func OIDBlSPL() asn1.ObjectIdentifier { return amdOID(3, 1) }
+
+// OIDTeeSPL is the TEE SPL extension (INTEGER).
+func OIDTeeSPL() asn1.ObjectIdentifier { return amdOID(3, 2) }
+
+// OIDSnpSPL is the SNP firmware SPL extension (INTEGER).
+func OIDSnpSPL() asn1.ObjectIdentifier { return amdOID(3, 3) }
+
+// OIDReservedSPL returns the reserved SPL extension 1.3.6.1.4.1.3704.1.3.n
+// (n = 4 to 7), which AMD's certificates carry as 0.
+func OIDReservedSPL(n int) asn1.ObjectIdentifier { return amdOID(3, n) }
+
+// OIDUcodeSPL is the microcode SPL extension (INTEGER).
+func OIDUcodeSPL() asn1.ObjectIdentifier { return amdOID(3, 8) }
+
+// OIDFmcSPL is the FMC SPL extension (INTEGER; Turin only).
+func OIDFmcSPL() asn1.ObjectIdentifier { return amdOID(3, 9) }
+
+// OIDHWID is the hwID extension of a VCEK (the raw chip id).
+func OIDHWID() asn1.ObjectIdentifier { return amdOID(4) }
+
+// OIDCSPID is the csp_id extension (IA5String) that only VLEKs carry: the
+// cloud provider AMD issued the VLEK to.
+func OIDCSPID() asn1.ObjectIdentifier { return amdOID(5) }
+
+func amdOID(arcs ...int) asn1.ObjectIdentifier {
+	return append(asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 3704, 1}, arcs...)
+}
+
 var (
-	oidProductName = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 3704, 1, 2}
-	oidBlSPL       = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 3704, 1, 3, 1}
-	oidTeeSPL      = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 3704, 1, 3, 2}
-	oidSnpSPL      = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 3704, 1, 3, 3}
-	oidUcodeSPL    = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 3704, 1, 3, 8}
-	oidFmcSPL      = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 3704, 1, 3, 9}
-	oidHWID        = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 3704, 1, 4}
-	oidCSPID       = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 3704, 1, 5}
+	oidProductName = OIDProductName()
+	oidBlSPL       = OIDBlSPL()
+	oidTeeSPL      = OIDTeeSPL()
+	oidSnpSPL      = OIDSnpSPL()
+	oidUcodeSPL    = OIDUcodeSPL()
+	oidFmcSPL      = OIDFmcSPL()
+	oidHWID        = OIDHWID()
+	oidCSPID       = OIDCSPID()
 )
 
 // vcekHandled are the extensions ParseVCEK processes beyond those Go's x509
@@ -33,7 +73,7 @@ var (
 // fake ones: structVersion, productName, the SPLs and hwID are all
 // non-critical), so a critical structVersion (.1.1), reserved SPL
 // (.1.3.4-.1.3.7) or any other extension is unknown and rejected.
-var vcekHandled = []asn1.ObjectIdentifier{oidProductName, oidBlSPL, oidTeeSPL, oidSnpSPL, oidUcodeSPL, oidFmcSPL, oidHWID}
+var vcekHandled = []asn1.ObjectIdentifier{oidProductName, oidBlSPL, oidTeeSPL, oidSnpSPL, oidUcodeSPL, oidFmcSPL, oidHWID, oidCSPID}
 
 // checkCritical returns ErrCriticalExtension for the first critical
 // extension of c that neither Go's x509 parser nor the caller (handled)
@@ -70,15 +110,21 @@ func CheckCACertificate(c *x509.Certificate) error {
 // MaxVCEKSize bounds the DER accepted as a VCEK certificate.
 const MaxVCEKSize = 8192
 
-// VCEK is a parsed VCEK certificate with its AMD extensions. Parsing does not
-// establish trust: see Roots.VerifyVCEK.
+// VCEK is a parsed VCEK or VLEK certificate with its AMD extensions
+// (SigningKey says which). Parsing does not establish trust: see
+// Roots.VerifyVCEK.
 type VCEK struct {
-	Cert *x509.Certificate
+	// SigningKey is SigningKeyVCEK, or SigningKeyVLEK for a certificate
+	// with the csp_id extension: the SIGNING_KEY a report it signs carries.
+	SigningKey uint32
+	// CSPID is a VLEK's csp_id extension (the cloud provider); empty for a VCEK.
+	CSPID string
+	Cert  *x509.Certificate
 	// ProductName is the productName extension, e.g. "Milan-B0".
 	ProductName string
 	// Product is the product line named by ProductName.
 	Product Product
-	// HWID is the hwID extension: 64 bytes, or 8 on Turin.
+	// HWID is the hwID extension: 64 bytes, or 8 on Turin; nil for a VLEK.
 	HWID []byte
 	// TCB holds the security patch levels of the blSPL, teeSPL, snpSPL,
 	// ucodeSPL and (Turin) fmcSPL extensions.
@@ -86,12 +132,14 @@ type VCEK struct {
 	key *ecdsa.PublicKey
 }
 
-// ParseVCEK parses a DER VCEK certificate and its AMD extensions. It
-// requires an ECDSA P-384 key, a product name that ParseProduct accepts
-// (ErrProductName), a hardware id and every TCB extension of the product
-// line, and rejects VLEK certificates (csp_id extension), certificates with
-// an unknown critical extension (ErrCriticalExtension) and a keyUsage that
-// does not allow digital signatures. Every error matches ErrVCEKFormat.
+// ParseVCEK parses a DER VCEK or VLEK certificate and its AMD extensions.
+// It requires an ECDSA P-384 key, a product name that ParseProduct accepts
+// (ErrProductName) and every TCB extension of the product line; a VCEK
+// carries a hardware id (hwID), a VLEK the csp_id extension instead (a
+// certificate with both, or neither, is rejected). It rejects
+// certificates with an unknown critical extension (ErrCriticalExtension)
+// and a keyUsage that does not allow digital signatures. Every error
+// matches ErrVCEKFormat.
 func ParseVCEK(der []byte) (*VCEK, error) {
 	if len(der) == 0 || len(der) > MaxVCEKSize {
 		return nil, fmt.Errorf("%w: %d bytes of DER", ErrVCEKFormat, len(der))
@@ -115,41 +163,20 @@ func vcekFromCert(cert *x509.Certificate) (*VCEK, error) {
 		return nil, fmt.Errorf("%w: key usage does not allow digital signatures", ErrVCEKFormat)
 	}
 	v := &VCEK{Cert: cert, key: key}
-	var have struct{ name, hwid, bl, tee, snp, ucode, fmc bool }
-	for _, ext := range cert.Extensions {
-		id := ext.Id
-		var err error
-		switch {
-		case id.Equal(oidProductName):
-			have.name = true
-			err = unmarshalExact(ext.Value, &v.ProductName, "ia5")
-		case id.Equal(oidHWID):
-			have.hwid = true
-			v.HWID, err = octets(ext.Value)
-		case id.Equal(oidBlSPL):
-			have.bl = true
-			v.TCB.Bootloader, err = splValue(ext.Value)
-		case id.Equal(oidTeeSPL):
-			have.tee = true
-			v.TCB.TEE, err = splValue(ext.Value)
-		case id.Equal(oidSnpSPL):
-			have.snp = true
-			v.TCB.SNP, err = splValue(ext.Value)
-		case id.Equal(oidUcodeSPL):
-			have.ucode = true
-			v.TCB.Microcode, err = splValue(ext.Value)
-		case id.Equal(oidFmcSPL):
-			have.fmc = true
-			v.TCB.FMC, err = splValue(ext.Value)
-		case id.Equal(oidCSPID):
-			return nil, fmt.Errorf("%w: certificate is a VLEK (csp_id extension), not a VCEK", ErrVCEKFormat)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%w: extension %s: %v", ErrVCEKFormat, id, err)
-		}
+	have, err := v.parseExtensions(cert.Extensions)
+	if err != nil {
+		return nil, err
 	}
-	if !have.name || !have.hwid || !have.bl || !have.tee || !have.snp || !have.ucode {
-		return nil, fmt.Errorf("%w: missing AMD extension (productName, hwID, blSPL, teeSPL, snpSPL and ucodeSPL are required)", ErrVCEKFormat)
+	if !have.name || !have.bl || !have.tee || !have.snp || !have.ucode {
+		return nil, fmt.Errorf("%w: missing AMD extension (productName, blSPL, teeSPL, snpSPL and ucodeSPL are required)", ErrVCEKFormat)
+	}
+	switch {
+	case have.csp && have.hwid:
+		return nil, fmt.Errorf("%w: certificate carries both hwID (VCEK) and csp_id (VLEK)", ErrVCEKFormat)
+	case have.csp:
+		v.SigningKey = SigningKeyVLEK
+	case !have.hwid:
+		return nil, fmt.Errorf("%w: neither hwID (VCEK) nor csp_id (VLEK) extension", ErrVCEKFormat)
 	}
 	p, err := ParseProduct(v.ProductName)
 	if err != nil {
@@ -160,13 +187,55 @@ func vcekFromCert(cert *x509.Certificate) (*VCEK, error) {
 	if p == Turin {
 		wantHWID = 8
 		if !have.fmc {
-			return nil, fmt.Errorf("%w: Turin VCEK without fmcSPL extension", ErrVCEKFormat)
+			return nil, fmt.Errorf("%w: Turin %s without fmcSPL extension", ErrVCEKFormat, v.KeyName())
 		}
 	}
-	if len(v.HWID) != wantHWID {
+	if v.SigningKey == SigningKeyVCEK && len(v.HWID) != wantHWID {
 		return nil, fmt.Errorf("%w: hwID is %d bytes, want %d for %s", ErrVCEKFormat, len(v.HWID), wantHWID, p)
 	}
 	return v, nil
+}
+
+// amdExtensions records which AMD extensions a certificate carries.
+type amdExtensions struct{ name, hwid, bl, tee, snp, ucode, fmc, csp bool }
+
+// parseExtensions fills v from AMD's extensions (Go's x509 parser already
+// rejects duplicate extensions).
+func (v *VCEK) parseExtensions(exts []pkix.Extension) (amdExtensions, error) {
+	var have amdExtensions
+	spls := []struct {
+		id   asn1.ObjectIdentifier
+		dst  *uint8
+		have *bool
+	}{
+		{oidBlSPL, &v.TCB.Bootloader, &have.bl}, {oidTeeSPL, &v.TCB.TEE, &have.tee}, {oidSnpSPL, &v.TCB.SNP, &have.snp},
+		{oidUcodeSPL, &v.TCB.Microcode, &have.ucode}, {oidFmcSPL, &v.TCB.FMC, &have.fmc},
+	}
+	for _, ext := range exts {
+		var err error
+		switch id := ext.Id; {
+		case id.Equal(oidProductName):
+			have.name = true
+			err = unmarshalExact(ext.Value, &v.ProductName, "ia5")
+		case id.Equal(oidHWID):
+			have.hwid = true
+			v.HWID, err = octets(ext.Value)
+		case id.Equal(oidCSPID):
+			have.csp = true
+			err = unmarshalExact(ext.Value, &v.CSPID, "ia5")
+		default:
+			for _, spl := range spls {
+				if id.Equal(spl.id) {
+					*spl.have = true
+					*spl.dst, err = splValue(ext.Value)
+				}
+			}
+		}
+		if err != nil {
+			return have, fmt.Errorf("%w: extension %s: %v", ErrVCEKFormat, ext.Id, err)
+		}
+	}
+	return have, nil
 }
 
 func unmarshalExact(b []byte, out any, params string) error {
@@ -208,31 +277,50 @@ func octets(b []byte) ([]byte, error) {
 // value a report signed by this VCEK carries as REPORTED_TCB.
 func (v *VCEK) ReportedTCB() TCB { return ComposeTCB(v.Product, v.TCB) }
 
-// VerifyVCEK checks that v is signed (RSASSA-PSS SHA-384) by a trusted ASK
-// of its product line, whose ARK is trusted, and that the VCEK, ASK and ARK
-// are valid at now. It returns the chain that signed v.
+// KeyName returns "VCEK" or "VLEK".
+func (v *VCEK) KeyName() string { return SigningKeyName(v.SigningKey) }
+
+// SigningKeyName names a SIGNING_KEY value: "VCEK", "VLEK", "none" or
+// "reserved".
+func SigningKeyName(k uint32) string {
+	switch k {
+	case SigningKeyVCEK:
+		return "VCEK"
+	case SigningKeyVLEK:
+		return "VLEK"
+	case SigningKeyNone:
+		return "none"
+	}
+	return "reserved"
+}
+
+// VerifyVCEK checks that v is signed (RSASSA-PSS SHA-384) by a trusted
+// intermediate of its product line, whose ARK is trusted: the ASK for a
+// VCEK, the ASVK for a VLEK. It checks that v, the intermediate and the ARK
+// are valid at now, and returns the chain that signed v.
 func (r *Roots) VerifyVCEK(v *VCEK, now time.Time) (*Chain, error) {
 	chains := r.Chains(v.Product)
 	if len(chains) == 0 {
 		return nil, fmt.Errorf("%w: no trusted roots for product line %s", ErrChain, v.Product)
 	}
 	if v.Cert.SignatureAlgorithm != x509.SHA384WithRSAPSS {
-		return nil, fmt.Errorf("%w: VCEK signature algorithm %v, want SHA384-RSAPSS", ErrChain, v.Cert.SignatureAlgorithm)
+		return nil, fmt.Errorf("%w: %s signature algorithm %v, want SHA384-RSAPSS", ErrChain, v.KeyName(), v.Cert.SignatureAlgorithm)
 	}
-	var lastErr error
+	lastErr := fmt.Errorf("%w: no trusted ASVK for product line %s signs VLEKs", ErrChain, v.Product)
 	for _, c := range chains {
-		if !bytes.Equal(v.Cert.RawIssuer, c.ASK.RawSubject) {
-			lastErr = fmt.Errorf("%w: VCEK issuer %q is not the trusted %s", ErrChain, v.Cert.Issuer.String(), c.ASK.Subject.String())
+		ica := c.intermediate(v)
+		if ica == nil {
 			continue
 		}
-		if err := c.ASK.CheckSignature(v.Cert.SignatureAlgorithm, v.Cert.RawTBSCertificate, v.Cert.Signature); err != nil {
-			lastErr = fmt.Errorf("%w: VCEK signature does not verify with the trusted %s (%s): %v", ErrChain, c.ASK.Subject.CommonName, c.Source, err)
+		if !bytes.Equal(v.Cert.RawIssuer, ica.RawSubject) {
+			lastErr = fmt.Errorf("%w: %s issuer %q is not the trusted %s", ErrChain, v.KeyName(), v.Cert.Issuer.String(), ica.Subject.String())
 			continue
 		}
-		if err := checkValidity(v.Cert, now); err != nil {
-			return nil, err
+		if err := ica.CheckSignature(v.Cert.SignatureAlgorithm, v.Cert.RawTBSCertificate, v.Cert.Signature); err != nil {
+			lastErr = fmt.Errorf("%w: %s signature does not verify with the trusted %s (%s): %v", ErrChain, v.KeyName(), ica.Subject.CommonName, c.Source, err)
+			continue
 		}
-		if err := c.checkValidity(now); err != nil {
+		if err := c.CheckValidity(v, now); err != nil {
 			return nil, err
 		}
 		return c, nil
@@ -242,27 +330,20 @@ func (r *Roots) VerifyVCEK(v *VCEK, now time.Time) (*Chain, error) {
 
 // VerifyReportSignature checks the report's ECDSA P-384 SHA-384 signature
 // (R and S as 72-byte little-endian integers at 0x2A0 and 0x2E8) over
-// report[0:0x2A0] with the VCEK's key. The report's SIGNER_INFO must say
-// it was signed by a VCEK: a report naming a VLEK (or no key) is rejected
-// with ErrSigningKey (and ErrReportSignature) before the signature is
-// checked, as this package verifies no VLEK.
+// report[0:0x2A0] with the certificate's key. The report's SIGNER_INFO
+// must name the certificate's kind: a report saying VLEK is not verified
+// with a VCEK and vice versa (ErrSigningKey with ErrReportSignature),
+// before the signature is checked.
 func (v *VCEK) VerifyReportSignature(r *Report) error {
 	raw := r.Raw
 	if len(raw) != ReportSize {
 		return fmt.Errorf("%w: %d bytes", ErrReportFormat, len(raw))
 	}
-	if k := r.SignerKey(); k != SigningKeyVCEK {
-		name := "reserved"
-		switch k {
-		case SigningKeyVLEK:
-			name = "VLEK, which is not supported"
-		case SigningKeyNone:
-			name = "none"
-		}
-		return fmt.Errorf("%w: %w: SIGNER_INFO names signing key %d (%s), but the report is verified with a VCEK", ErrReportSignature, ErrSigningKey, k, name)
+	if k := r.SignerKey(); k != v.SigningKey {
+		return fmt.Errorf("%w: %w: SIGNER_INFO names signing key %d (%s), but the report is verified with a %s", ErrReportSignature, ErrSigningKey, k, SigningKeyName(k), v.KeyName())
 	}
-	rInt := leInt(raw[0x2A0:0x2E8])
-	sInt := leInt(raw[0x2E8:0x330])
+	rInt := leInt(raw[OffsetSignatureR:OffsetSignatureS])
+	sInt := leInt(raw[OffsetSignatureS:signatureEnd])
 	digest := sha512.Sum384(raw[:SignedSize])
 	if !ecdsa.Verify(v.key, digest[:], rInt, sInt) {
 		return ErrReportSignature
@@ -300,12 +381,27 @@ func leInt(le []byte) *big.Int {
 	return new(big.Int).SetBytes(be)
 }
 
-// CheckBinding checks that the VCEK belongs to the chip and TCB of the report:
-// hwID == CHIP_ID (first 8 bytes on Turin, whose remaining chip id bytes
-// must be zero) and the VCEK's TCB == REPORTED_TCB. A report whose chip id
-// is masked (MASK_CHIP_KEY) or zero names no chip and binds to no VCEK,
-// not even one with a zero hwID (ErrChipID).
+// CheckBinding checks that the certificate belongs to the chip and TCB of
+// the report. For a VCEK: hwID == CHIP_ID (first 8 bytes on Turin, whose
+// remaining chip id bytes must be zero); a report whose chip id is masked
+// (MASK_CHIP_KEY) or zero names no chip and binds to no VCEK, not even one
+// with a zero hwID (ErrChipID). A VLEK carries no hwID: it binds to no
+// chip, and the report's chip id (often zero) is not checked. For both,
+// the certificate's TCB must equal REPORTED_TCB (ErrTCB).
 func (v *VCEK) CheckBinding(r *Report) error {
+	if v.SigningKey == SigningKeyVCEK {
+		if err := v.checkChip(r); err != nil {
+			return err
+		}
+	}
+	if got, want := r.ReportedTCB, v.ReportedTCB(); got != want {
+		return fmt.Errorf("%w: report %s (0x%016x), %s %s", ErrTCB, got.Parts(v.Product), uint64(got), v.KeyName(), v.TCB)
+	}
+	return nil
+}
+
+// checkChip checks a VCEK's hwID against the report's CHIP_ID.
+func (v *VCEK) checkChip(r *Report) error {
 	if err := r.CheckChipID(); err != nil {
 		return err
 	}
@@ -320,9 +416,6 @@ func (v *VCEK) CheckBinding(r *Report) error {
 	}
 	if subtle.ConstantTimeCompare(chip, v.HWID) != 1 {
 		return fmt.Errorf("%w: report chip id %s…, VCEK hwID %s…", ErrChipID, hex.EncodeToString(chip[:8]), hex.EncodeToString(v.HWID[:8]))
-	}
-	if got, want := r.ReportedTCB, v.ReportedTCB(); got != want {
-		return fmt.Errorf("%w: report %s (0x%016x), VCEK %s", ErrTCB, got.Parts(v.Product), uint64(got), v.TCB)
 	}
 	return nil
 }

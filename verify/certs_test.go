@@ -59,8 +59,8 @@ func TestForgedVCEKCriticalExtension(t *testing.T) {
 			synthCase{
 				name: string(p) + " processed AMD extensions marked critical",
 				b: testev.Builder{Product: p, VCEK: testev.VCEKTemplate{Critical: []asn1.ObjectIdentifier{
-					testev.OIDProductName, testev.OIDBlSPL, testev.OIDTeeSPL, testev.OIDSnpSPL,
-					testev.OIDUcodeSPL, testev.OIDFmcSPL, testev.OIDHWID,
+					snp.OIDProductName(), snp.OIDBlSPL(), snp.OIDTeeSPL(), snp.OIDSnpSPL(),
+					snp.OIDUcodeSPL(), snp.OIDFmcSPL(), snp.OIDHWID(),
 				}}},
 			},
 			synthCase{
@@ -87,7 +87,7 @@ func TestForgedVCEKCriticalExtension(t *testing.T) {
 		},
 		synthCase{
 			name: "VLEK (csp_id extension)",
-			b:    testev.Builder{VCEK: testev.VCEKTemplate{ExtraExtensions: []pkix.Extension{{Id: testev.OIDCSPID, Value: []byte{0x16, 1, 'x'}}}}},
+			b:    testev.Builder{VCEK: testev.VCEKTemplate{ExtraExtensions: []pkix.Extension{{Id: snp.OIDCSPID(), Value: []byte{0x16, 1, 'x'}}}}},
 			want: verify.CheckVCEKFormat,
 		},
 	)

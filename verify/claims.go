@@ -18,6 +18,9 @@ type Claims struct {
 	ChipID HexBytes `json:"chip_id"`
 	// ReportVersion is the SNP report's version.
 	ReportVersion uint32 `json:"report_version"`
+	// SigningKey is the kind of key that signed the report: "VCEK" (bound
+	// to the chip id) or "VLEK" (a cloud provider's key; no chip binding).
+	SigningKey string `json:"signing_key"`
 	// ReportedTCB is the TCB the report (and the VCEK) is bound to.
 	ReportedTCB snp.TCBParts `json:"reported_tcb"`
 	// CommittedTCB, CurrentTCB and LaunchTCB are the report's other TCBs.
@@ -91,6 +94,7 @@ func (c *Claims) fillReport(r *snp.Report, p snp.Product) {
 	}
 	c.ChipID = cp(r.ChipID[:])
 	c.ReportVersion = r.Version
+	c.SigningKey = snp.SigningKeyName(r.SignerKey())
 	c.ReportedTCB = r.ReportedTCB.Parts(p)
 	c.CommittedTCB = r.CommittedTCB.Parts(p)
 	c.CurrentTCB = r.CurrentTCB.Parts(p)

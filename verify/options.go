@@ -134,7 +134,9 @@ type Policy struct {
 	// (bit 16; Azure CVMs allow it), for relying parties that want no
 	// sibling-thread side channels.
 	DenySMT bool `json:"deny_smt,omitempty"`
-	// AllowUncommittedTCB accepts REPORTED_TCB != COMMITTED_TCB.
+	// AllowUncommittedTCB accepts REPORTED_TCB != COMMITTED_TCB, and
+	// version 1 reports, which carry no COMMITTED_TCB (rejected by default
+	// with check committed-tcb).
 	AllowUncommittedTCB bool `json:"allow_uncommitted_tcb,omitempty"`
 	// RequireFreshReport requires the runtime data's user-data to be the
 	// quoted nonce zero-padded to 64 bytes (as v2 evidence always does),

@@ -32,7 +32,7 @@ const (
 // Paravisor is a paravisor identity: the SHA-384 digest of the public key
 // that signed the ID block of the paravisor's launch image, which the PSP
 // checks at launch and puts into every report as ID_KEY_DIGEST (offset
-// 0xE0). The launch measurement changes with every paravisor build; the ID
+// snp.OffsetIDKeyDigest). The launch measurement changes with every paravisor build; the ID
 // key does not.
 type Paravisor struct {
 	// Name is a short name such as "azure-hcl".

@@ -55,7 +55,7 @@ func otherChip() *[64]byte {
 // (same subject, same key) but whose ASK, also "SEV-Milan", has another
 // key: an ASK that no root pins.
 var untrustedASKChain = sync.OnceValues(func() (*testev.Chain, error) {
-	return testev.NewChain(snp.Milan, fakekeys.ARKKey(), testev.OtherRSAKey())
+	return testev.NewChain(snp.Milan, fakekeys.ARKKey(), testev.OtherRSAKey(), testev.OtherRSAKey())
 })
 
 func runSynth(t *testing.T, cases []synthCase) {
@@ -140,7 +140,7 @@ func TestSyntheticReport(t *testing.T) {
 		{name: "VCEK of another TCB", b: testev.Builder{VCEK: testev.VCEKTemplate{TCB: *milanTCB(func(p *snp.TCBParts) { p.SNP-- })}}, want: verify.CheckVCEKTCB},
 		{name: "VCEK of another chip (valid signature)", b: testev.Builder{VCEK: testev.VCEKTemplate{HWID: otherChip()[:]}}, want: verify.CheckChipID},
 		{name: "report of another chip (valid signature)", b: testev.Builder{ChipID: otherChip(), VCEK: testev.VCEKTemplate{HWID: milanChip[:]}}, want: verify.CheckChipID},
-		{name: "Turin chip id with bytes after the hwID", b: testev.Builder{Product: snp.Turin, MutateReport: func(r []byte) { r[0x1A0+8] = 1 }}, want: verify.CheckChipID},
+		{name: "Turin chip id with bytes after the hwID", b: testev.Builder{Product: snp.Turin, MutateReport: func(r []byte) { r[snp.OffsetChipID+8] = 1 }}, want: verify.CheckChipID},
 		{name: "Genoa VCEK for a Milan-CPUID v3 report", b: testev.Builder{VCEK: testev.VCEKTemplate{ProductName: "Genoa-B1"}}, want: verify.CheckProduct},
 		{name: "unknown CPUID family", b: testev.Builder{CPUID: &[3]byte{0x17, 0x31, 0}}, want: verify.CheckProduct},
 		{name: "version 2 report: product from the VCEK", b: testev.Builder{ReportVersion: 2}, check: func(t *testing.T, c *verify.Claims, _ *testev.Evidence) {

@@ -135,8 +135,10 @@ func decoded(ctx context.Context, ev *evidence.Evidence, nonce []byte, opts *Opt
 	return claims, nil
 }
 
-// Report verifies a stored HCL report blob or a bare 1184-byte SNP report
-// against a VCEK (DER; nil to use opts.VCEKGetter): the pinned chain,
+// Report verifies a stored HCL report blob, a bare 1184-byte SNP report or
+// a 1204-byte one (the report followed by the 20-byte IGVM request header,
+// checked by hcl.ParseIGVMHeader; the runtime data is absent, so it is
+// verified as a bare report) against a VCEK or VLEK (DER; nil to use opts.VCEKGetter): the pinned chain,
 // the report signature, chip id, TCB, guest policy and, for an HCL report,
 // the runtime-data binding and the paravisor identity (a bare SNP report's
 // ID_KEY_DIGEST is checked only when the policy lists id_key_digests or
@@ -170,6 +172,14 @@ func report(ctx context.Context, blob []byte, vcekDER []byte, opts *Options, p *
 	source := "given"
 	if vcekDER == nil {
 		source = "fetched"
+	}
+	if len(blob) == snp.ReportSize+hcl.IGVMHeaderSize {
+		// A stored report with the IGVM request header but without the
+		// runtime data: a bare report once the header is checked.
+		if _, err := hcl.ParseIGVMHeader(blob[snp.ReportSize:]); err != nil {
+			return nil, fail(CheckHCLFormat, err)
+		}
+		blob = blob[:snp.ReportSize]
 	}
 	if len(blob) == snp.ReportSize {
 		r, err := snp.ParseReport(blob)
@@ -270,6 +280,9 @@ func verifySNP(ctx context.Context, claims *Claims, r *snp.Report, vcekDER []byt
 	product, haveCPUID, err := r.ProductFromCPUID()
 	if err != nil {
 		return fail(CheckProduct, err)
+	}
+	if vcekDER == nil && r.SignerKey() == snp.SigningKeyVLEK {
+		return failf(CheckVCEKMissing, "the report is signed by a VLEK, which AMD's KDS does not serve: the evidence (or --vcek) must carry the VLEK certificate")
 	}
 	if vcekDER == nil {
 		// A masked or zero chip id names no VCEK to fetch.
@@ -451,6 +464,10 @@ func checkReportPolicy(claims *Claims, r *snp.Report, p snp.Product, pol *Policy
 	}
 	if pol.DenySMT && r.SMT() {
 		return failf(CheckGuestPolicy, "guest policy 0x%x allows SMT, which the policy forbids", r.Policy)
+	}
+	if l, _ := snp.ReportVersionLayout(r.Version); !l.TCBs && !pol.AllowUncommittedTCB {
+		// Policy default: a version 1 report has no COMMITTED_TCB to compare.
+		return failf(CheckCommittedTCB, "report version %d carries no committed TCB (AMD's ABI added it in version 2); allow_uncommitted_tcb accepts it", r.Version)
 	}
 	if r.ReportedTCB != r.CommittedTCB && !pol.AllowUncommittedTCB {
 		return failf(CheckCommittedTCB, "reported TCB %s differs from committed TCB %s", claims.ReportedTCB, claims.CommittedTCB)

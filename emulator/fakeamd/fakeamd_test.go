@@ -25,6 +25,7 @@ import (
 
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd/fakekeys"
+	"github.com/snp-vtpm/snp-vtpm/snp"
 )
 
 var oidDescription = asn1.ObjectIdentifier{2, 5, 4, 13}
@@ -207,7 +208,7 @@ func signedReport(t *testing.T, opts ...fakeamd.ReportOption) ([]byte, [64]byte)
 	var rd [64]byte
 	copy(rd[:], "report data of the test")
 	r := fakeamd.NewReport(rd, opts...)
-	if err := fakeamd.SignReport(r, fakekeys.VCEKKey()); err != nil {
+	if err := snp.SignReport(r, fakekeys.VCEKKey()); err != nil {
 		t.Fatalf("SignReport: %v", err)
 	}
 	return r, rd
@@ -249,18 +250,20 @@ func TestReportFields(t *testing.T) {
 			t.Errorf("%s: wrong in %v", c.name, p)
 		}
 	}
-	if r[0x18A] != 1 || r[0x188] != 0x19 || r[0x189] != 0x01 {
-		t.Errorf("CPUID bytes %x", r[0x188:0x18B])
+	if c := r[snp.OffsetCPUID:]; c[0] != 0x19 || c[1] != 0x01 || c[2] != 1 {
+		t.Errorf("CPUID bytes %x", c[:3])
 	}
 }
 
 func TestReportOptions(t *testing.T) {
 	var m [48]byte
 	m[0] = 9
-	r := fakeamd.NewReport([64]byte{}, fakeamd.WithMeasurement(m), fakeamd.WithVMPL(2),
+	r := fakeamd.DefaultReport([64]byte{}, fakeamd.WithMeasurement(m), fakeamd.WithVMPL(2),
 		fakeamd.WithPolicy(0xB001F), fakeamd.WithCurrentTCB(fakeamd.ReportedTCB()), nil)
-	le := binary.LittleEndian
-	if r[0x90] != 9 || le.Uint32(r[0x30:]) != 2 || le.Uint64(r[0x08:]) != 0xB001F || le.Uint64(r[0x38:]) != fakeamd.ReportedTCB() {
+	if raw := fakeamd.NewReport([64]byte{}, fakeamd.WithMeasurement(m)); raw[snp.OffsetMeasurement] != 9 || len(raw) != snp.ReportSize {
+		t.Error("NewReport does not marshal the options")
+	}
+	if r.Measurement != m || r.VMPL != 2 || r.Policy != 0xB001F || uint64(r.CurrentTCB) != fakeamd.ReportedTCB() {
 		t.Error("options not applied")
 	}
 }
@@ -269,11 +272,10 @@ func TestReportIdentityOptions(t *testing.T) {
 	var id, author [48]byte
 	id[0], author[47] = 1, 2
 	fam, img := [16]byte{3}, [16]byte{15: 4}
-	r := fakeamd.NewReport([64]byte{}, fakeamd.WithIDKeyDigest(id), fakeamd.WithAuthorKeyDigest(author),
+	r := fakeamd.DefaultReport([64]byte{}, fakeamd.WithIDKeyDigest(id), fakeamd.WithAuthorKeyDigest(author),
 		fakeamd.WithFamilyID(fam), fakeamd.WithImageID(img), fakeamd.WithGuestSVN(7))
-	if !bytes.Equal(r[0xE0:0x110], id[:]) || !bytes.Equal(r[0x110:0x140], author[:]) ||
-		!bytes.Equal(r[0x10:0x20], fam[:]) || !bytes.Equal(r[0x20:0x30], img[:]) || binary.LittleEndian.Uint32(r[0x04:]) != 7 {
-		t.Errorf("identity options not applied: % x", r[:0x140])
+	if r.IDKeyDigest != id || r.AuthorKeyDigest != author || r.FamilyID != fam || r.ImageID != img || r.GuestSVN != 7 {
+		t.Errorf("identity options not applied: %+v", r)
 	}
 }
 
@@ -308,7 +310,7 @@ func TestReportSignature(t *testing.T) {
 		t.Fatalf("SnpReportSignature: %v", err)
 	}
 	tampered := bytes.Clone(r)
-	tampered[0x50] ^= 1
+	tampered[snp.OffsetReportData] ^= 1
 	if err := verify.SnpReportSignature(tampered, vcek); err == nil {
 		t.Error("a tampered report verifies")
 	}
@@ -317,7 +319,7 @@ func TestReportSignature(t *testing.T) {
 		t.Fatal(err)
 	}
 	other := bytes.Clone(r)
-	if err := fakeamd.SignReport(other, otherKey); err != nil {
+	if err := snp.SignReport(other, otherKey); err != nil {
 		t.Fatal(err)
 	}
 	if err := verify.SnpReportSignature(other, vcek); err == nil {
@@ -383,18 +385,18 @@ func TestSignReportErrors(t *testing.T) {
 		isSize bool
 	}{
 		{"short", make([]byte, 100), fakekeys.VCEKKey(), true},
-		{"long", make([]byte, fakeamd.ReportSize+1), fakekeys.VCEKKey(), true},
-		{"nil key", make([]byte, fakeamd.ReportSize), nil, false},
-		{"P-256 key", make([]byte, fakeamd.ReportSize), p256, false},
+		{"long", make([]byte, snp.ReportSize+1), fakekeys.VCEKKey(), true},
+		{"nil key", make([]byte, snp.ReportSize), nil, false},
+		{"P-256 key", make([]byte, snp.ReportSize), p256, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := fakeamd.SignReport(tc.report, tc.key)
+			err := snp.SignReport(tc.report, tc.key)
 			if err == nil {
 				t.Fatal("SignReport succeeded")
 			}
-			if errors.Is(err, fakeamd.ErrReportSize) != tc.isSize {
-				t.Fatalf("error %v: ErrReportSize match = %v", err, !tc.isSize)
+			if !errors.Is(err, snp.ErrSign) || errors.Is(err, snp.ErrReportFormat) != tc.isSize {
+				t.Fatalf("error %v: want ErrSign, ErrReportFormat = %v", err, tc.isSize)
 			}
 		})
 	}

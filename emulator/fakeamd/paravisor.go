@@ -16,7 +16,7 @@ const idKeyDigestHex = "7fc40e8e1e0b7358e618e12ab606a41d430faa64b6e20d5ccd69b57a
 // about a real chip.
 const IDKeySeed = "snp-vtpm emulated paravisor ID key (public: anyone can sign with it)"
 
-// IDKeyDigest returns the ID_KEY_DIGEST (report offset 0xE0) of the emulated
+// IDKeyDigest returns the ID_KEY_DIGEST (a report field, snp.OffsetIDKeyDigest) of the emulated
 // CVM's paravisor: SHA-384 of the fake ID public key in AMD's SEV ECDSA
 // public key format (0x404 bytes: curve 2 = P-384 as a little-endian
 // uint32, Qx and Qy as 72-byte little-endian integers, zero reserved bytes),

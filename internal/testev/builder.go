@@ -1,6 +1,7 @@
 package testev
 
 import (
+	"cmp"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rand"
@@ -73,7 +74,7 @@ func AzureIDKeyDigest() [48]byte {
 
 // ACIIDKeyDigest returns the ID_KEY_DIGEST of Azure Container Instances'
 // utility VM (no paravisor, no HCL: testdata/azure-thim/snp_report.bin at
-// 0xE0), which must not be trusted as Azure's paravisor.
+// snp.OffsetIDKeyDigest), which must not be trusted as Azure's paravisor.
 func ACIIDKeyDigest() [48]byte {
 	var d [48]byte
 	_, _ = hex.Decode(d[:], []byte("d3ed82823f890b10087105c472e2957541ede92fda7bbb6bbf8660c411c78fec8128955bc6e0efbb24c0c4a781bfee59"))
@@ -135,8 +136,15 @@ type Builder struct {
 	// ReportedTCB, the shared key of Product.
 	VCEK VCEKTemplate
 
-	// ReportVersion is the SNP report version (default 3; 2 has no CPUID).
+	// ReportVersion is the SNP report version (default 3). The report is
+	// built with that version's layout (snp.ReportVersionLayout): 1 has no
+	// committed/launch TCB, 1 and 2 no CPUID, 5 the mitigation vectors.
 	ReportVersion uint32
+	// SignerInfo is SIGNER_INFO (default 0: signed by the VCEK; with
+	// VCEK.VLEK set, SIGNING_KEY = VLEK).
+	SignerInfo uint32
+	// MitVectors are LAUNCH_MIT_VECTOR and CURRENT_MIT_VECTOR (version 5).
+	MitVectors [2]uint64
 	// CPUID overrides family, model and stepping (default from Product:
 	// 19/01/01 Milan, 19/11/01 Genoa, 1A/02/01 Turin).
 	CPUID *[3]byte
@@ -297,34 +305,8 @@ func (b *Builder) Build() (*Evidence, error) {
 		chip = *b.ChipID
 	}
 
-	// VCEK.
-	vt := b.VCEK
-	vcekProduct := p
-	if vt.ProductName != "" {
-		// A forged name that names no product line is issued under the
-		// chain of Product.
-		if vp, err := snp.ParseProduct(vt.ProductName); err == nil {
-			vcekProduct = vp
-		}
-	}
-	chain := b.Chain
-	if chain == nil {
-		chain = PrivateChain(vcekProduct)
-	}
-	if vt.HWID == nil {
-		if vcekProduct == snp.Turin {
-			vt.HWID = chip[:8]
-		} else {
-			vt.HWID = chip[:]
-		}
-	}
-	if vt.TCB == (snp.TCBParts{}) {
-		vt.TCB = reported
-	}
-	if vt.Key == nil {
-		vt.Key = VCEKKey(p)
-	}
-	vcekDER, err := chain.IssueVCEK(vt)
+	// VCEK (or VLEK).
+	chain, vt, vcekDER, err := b.issueVCEK(p, chip, reported)
 	if err != nil {
 		return nil, err
 	}
@@ -338,66 +320,8 @@ func (b *Builder) Build() (*Evidence, error) {
 	}
 
 	// SNP report.
-	var reportData [64]byte
-	digest := sha256.Sum256(rd)
-	copy(reportData[:32], digest[:])
-	copy(reportData[32:], b.ReportDataTail[:])
-	policy := b.Policy
-	if policy == 0 {
-		policy = DefaultPolicy
-	}
-	opts := []fakeamd.ReportOption{
-		fakeamd.WithVMPL(b.VMPL),
-		fakeamd.WithPolicy(policy),
-		fakeamd.WithChipID(chip),
-		fakeamd.WithReportedTCB(uint64(snp.ComposeTCB(p, reported))),
-		fakeamd.WithCurrentTCB(uint64(snp.ComposeTCB(p, current))),
-	}
-	if b.Measurement != nil {
-		opts = append(opts, fakeamd.WithMeasurement(*b.Measurement))
-	}
-	idKey := AzureIDKeyDigest()
-	if b.IDKeyDigest != nil {
-		idKey = *b.IDKeyDigest
-	}
-	opts = append(opts, fakeamd.WithIDKeyDigest(idKey))
-	if b.AuthorKeyDigest != nil {
-		opts = append(opts, fakeamd.WithAuthorKeyDigest(*b.AuthorKeyDigest))
-	}
-	if b.FamilyID != nil {
-		opts = append(opts, fakeamd.WithFamilyID(*b.FamilyID))
-	}
-	if b.ImageID != nil {
-		opts = append(opts, fakeamd.WithImageID(*b.ImageID))
-	}
-	if b.GuestSVN != nil {
-		opts = append(opts, fakeamd.WithGuestSVN(*b.GuestSVN))
-	}
-	report := fakeamd.NewReport(reportData, opts...)
-	le := binary.LittleEndian
-	le.PutUint64(report[0x1E0:], uint64(snp.ComposeTCB(p, committed)))
-	le.PutUint64(report[0x1F0:], uint64(snp.ComposeTCB(p, launch)))
-	rv := b.ReportVersion
-	if rv == 0 {
-		rv = 3
-	}
-	le.PutUint32(report[0x00:], rv)
-	cpuid := cpuidOf(p)
-	if b.CPUID != nil {
-		cpuid = *b.CPUID
-	}
-	if rv < 3 {
-		cpuid = [3]byte{}
-	}
-	copy(report[0x188:0x18B], cpuid[:])
-	if b.MutateReport != nil {
-		b.MutateReport(report)
-	}
-	rk := b.ReportKey
-	if rk == nil {
-		rk = vt.Key
-	}
-	if err := fakeamd.SignReport(report, rk); err != nil {
+	report, err := b.snpReport(p, rd, chip, [4]snp.TCBParts{reported, committed, launch, current}, vt.Key)
+	if err != nil {
 		return nil, err
 	}
 
@@ -445,6 +369,88 @@ func (b *Builder) Build() (*Evidence, error) {
 		ChipID:      chip,
 		ReportedTCB: reported,
 	}, nil
+}
+
+// issueVCEK issues the Builder's VCEK (or VLEK) for a chip of product p
+// with chip id chip and TCB reported; it returns the issuing chain, the
+// completed template and the DER.
+func (b *Builder) issueVCEK(p snp.Product, chip [64]byte, reported snp.TCBParts) (*Chain, VCEKTemplate, []byte, error) {
+	vt := b.VCEK
+	vcekProduct := p
+	if vt.ProductName != "" {
+		// A forged name that names no product line is issued under the
+		// chain of Product.
+		if vp, err := snp.ParseProduct(vt.ProductName); err == nil {
+			vcekProduct = vp
+		}
+	}
+	chain := b.Chain
+	if chain == nil {
+		chain = PrivateChain(vcekProduct)
+	}
+	if vt.HWID == nil && !vt.VLEK {
+		vt.HWID = chip[:]
+		if vcekProduct == snp.Turin {
+			vt.HWID = chip[:8]
+		}
+	}
+	if vt.TCB == (snp.TCBParts{}) {
+		vt.TCB = reported
+	}
+	if vt.Key == nil {
+		vt.Key = VCEKKey(p)
+	}
+	der, err := chain.IssueVCEK(vt)
+	return chain, vt, der, err
+}
+
+// snpReport builds the signed SNP report through snp.Report: fakeamd's
+// emulated report with the Builder's knobs. tcbs are the reported,
+// committed, launch and current TCB; vcekKey signs unless ReportKey is set.
+func (b *Builder) snpReport(p snp.Product, rd []byte, chip [64]byte, tcbs [4]snp.TCBParts, vcekKey *ecdsa.PrivateKey) ([]byte, error) {
+	var reportData [64]byte
+	digest := sha256.Sum256(rd)
+	copy(reportData[:32], digest[:])
+	copy(reportData[32:], b.ReportDataTail[:])
+	r := fakeamd.DefaultReport(reportData)
+	r.VMPL, r.ChipID, r.IDKeyDigest = b.VMPL, chip, AzureIDKeyDigest()
+	r.Policy = cmp.Or(b.Policy, DefaultPolicy)
+	r.Version = cmp.Or(b.ReportVersion, 3)
+	r.SignerInfo = b.SignerInfo
+	if b.VCEK.VLEK && b.SignerInfo == 0 {
+		r.SignerInfo = snp.SigningKeyVLEK << 2
+	}
+	r.ReportedTCB, r.CommittedTCB = snp.ComposeTCB(p, tcbs[0]), snp.ComposeTCB(p, tcbs[1])
+	r.LaunchTCB, r.CurrentTCB = snp.ComposeTCB(p, tcbs[2]), snp.ComposeTCB(p, tcbs[3])
+	cpuid := cpuidOf(p)
+	if b.CPUID != nil {
+		cpuid = *b.CPUID
+	}
+	r.CPUIDFamily, r.CPUIDModel, r.CPUIDStepping = cpuid[0], cpuid[1], cpuid[2]
+	setIf(&r.Measurement, b.Measurement)
+	setIf(&r.IDKeyDigest, b.IDKeyDigest)
+	setIf(&r.AuthorKeyDigest, b.AuthorKeyDigest)
+	setIf(&r.FamilyID, b.FamilyID)
+	setIf(&r.ImageID, b.ImageID)
+	setIf(&r.GuestSVN, b.GuestSVN)
+	if l, _ := snp.ReportVersionLayout(r.Version); l.MitVectors {
+		r.LaunchMitVector, r.CurrentMitVector = b.MitVectors[0], b.MitVectors[1]
+	}
+	report := r.Marshal()
+	if b.MutateReport != nil {
+		b.MutateReport(report)
+	}
+	if err := snp.SignReport(report, cmp.Or(b.ReportKey, vcekKey)); err != nil {
+		return nil, err
+	}
+	return report, nil
+}
+
+// setIf sets *dst to *v when v is not nil.
+func setIf[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
+	}
 }
 
 // MustBuild is Build that panics on error.

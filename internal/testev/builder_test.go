@@ -1,7 +1,6 @@
 package testev_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/x509"
 	"errors"
@@ -97,18 +96,27 @@ func TestParts(t *testing.T) {
 func TestIdentityKnobs(t *testing.T) {
 	e := (&testev.Builder{}).MustBuild()
 	az := testev.AzureIDKeyDigest()
-	if !bytes.Equal(e.Report[0xE0:0x110], az[:]) || !bytes.Equal(e.Report[0x110:0x140], make([]byte, 48)) {
-		t.Errorf("default ID/author key digests %x %x", e.Report[0xE0:0x110], e.Report[0x110:0x140])
+	if r := parseReport(t, e.Report); r.IDKeyDigest != az || r.AuthorKeyDigest != ([48]byte{}) {
+		t.Errorf("default ID/author key digests %x %x", r.IDKeyDigest, r.AuthorKeyDigest)
 	}
 	id, author := [48]byte{1}, [48]byte{47: 2}
 	fam, img := [16]byte{3}, [16]byte{15: 4}
 	svn := uint32(9)
 	e = (&testev.Builder{IDKeyDigest: &id, AuthorKeyDigest: &author, FamilyID: &fam, ImageID: &img, GuestSVN: &svn}).MustBuild()
-	if !bytes.Equal(e.Report[0xE0:0x110], id[:]) || !bytes.Equal(e.Report[0x110:0x140], author[:]) ||
-		!bytes.Equal(e.Report[0x10:0x20], fam[:]) || !bytes.Equal(e.Report[0x20:0x30], img[:]) || e.Report[0x04] != 9 {
-		t.Errorf("knobs not applied: % x", e.Report[:0x140])
+	if r := parseReport(t, e.Report); r.IDKeyDigest != id || r.AuthorKeyDigest != author || r.FamilyID != fam || r.ImageID != img || r.GuestSVN != 9 {
+		t.Errorf("knobs not applied: %+v", r)
 	}
 	if aci := testev.ACIIDKeyDigest(); aci == az || aci == ([48]byte{}) {
 		t.Error("ACI digest")
 	}
+}
+
+// parseReport parses a built report with snp.ParseReport.
+func parseReport(t *testing.T, raw []byte) *snp.Report {
+	t.Helper()
+	r, err := snp.ParseReport(raw)
+	if err != nil {
+		t.Fatalf("ParseReport: %v", err)
+	}
+	return r
 }

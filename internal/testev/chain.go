@@ -4,8 +4,9 @@
 // cannot: debug guests, other VMPLs, mismatched TCBs, lying PCR selections,
 // quotes signed by the wrong key and so on.
 //
-// The private chains (ARK-<product> self-signed, SEV-<product> signed by it
-// with RSASSA-PSS SHA-384) reuse the RSA-4096 keys of the emulator's fake
+// The private chains (ARK-<product> self-signed, SEV-<product> and
+// SEV-VLEK-<product> signed by it with RSASSA-PSS SHA-384; built by
+// internal/amdcert, the emulator's chain builder too) reuse the RSA-4096 keys of the emulator's fake
 // chain (package fakekeys) so that no RSA-4096 key is generated at test
 // time, but they are distinct certificates with distinct subjects: nothing
 // signed by them verifies under AMD's roots or the emulated chain. Trust them
@@ -19,17 +20,14 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
-	"encoding/pem"
 	"fmt"
-	"math/big"
-	"slices"
 	"sync"
 	"time"
 
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd/fakekeys"
+	"github.com/snp-vtpm/snp-vtpm/internal/amdcert"
 	"github.com/snp-vtpm/snp-vtpm/snp"
 )
 
@@ -37,137 +35,84 @@ import (
 // chains, so that none is ever mistaken for AMD's.
 const Marker = "snp-vtpm testev PRIVATE TEST CHAIN (not AMD)"
 
-// AMD VCEK extension OIDs (1.3.6.1.4.1.3704.1.x).
-var (
-	OIDProductName = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 3704, 1, 2}
-	OIDBlSPL       = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 3704, 1, 3, 1}
-	OIDTeeSPL      = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 3704, 1, 3, 2}
-	OIDSnpSPL      = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 3704, 1, 3, 3}
-	OIDUcodeSPL    = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 3704, 1, 3, 8}
-	OIDFmcSPL      = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 3704, 1, 3, 9}
-	OIDHWID        = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 3704, 1, 4}
-	// OIDCSPID is the csp_id extension that only VLEK certificates carry.
-	OIDCSPID       = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 3704, 1, 5}
-	oidDescription = asn1.ObjectIdentifier{2, 5, 4, 13}
-)
-
-// Validity of the private ARK and ASK certificates.
+// Validity of the private ARK, ASK and ASVK certificates.
 var (
 	chainNotBefore = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
 	chainNotAfter  = time.Date(2080, 1, 1, 0, 0, 0, 0, time.UTC)
 )
 
-// Chain is a private ARK/ASK pair for one product line, with the ASK's
-// private key to issue VCEKs.
+// Chain is a private ARK/ASK/ASVK chain for one product line (an
+// amdcert.Chain), with the intermediates' private keys to issue VCEKs and
+// VLEKs.
 type Chain struct {
-	// Product is the product line named by the common names.
-	Product snp.Product
-	// ARK is the self-signed root, CN "ARK-<product>".
-	ARK *x509.Certificate
-	// ASK is the intermediate, CN "SEV-<product>", signed by the ARK.
-	ASK *x509.Certificate
-	// ASKKey is the ASK's private key; it signs VCEKs.
-	ASKKey *rsa.PrivateKey
-
-	pem []byte
-}
-
-// amdName builds an AMD-style subject carrying Marker.
-func amdName(cn string) pkix.Name {
-	return pkix.Name{
-		Country:            []string{"US"},
-		Locality:           []string{"Santa Clara"},
-		Province:           []string{"CA"},
-		Organization:       []string{"Advanced Micro Devices"},
-		OrganizationalUnit: []string{"Engineering"},
-		CommonName:         cn,
-		ExtraNames:         []pkix.AttributeTypeAndValue{{Type: oidDescription, Value: Marker}},
-	}
+	*amdcert.Chain
 }
 
 // NewChain creates a private chain for product p: the ARK is self-signed
-// by arkKey, the ASK (key askKey) is signed by arkKey, both RSASSA-PSS
-// SHA-384. Use it for a second, untrusted chain; PrivateChain returns the
-// shared one.
-func NewChain(p snp.Product, arkKey, askKey *rsa.PrivateKey) (*Chain, error) {
-	arkTmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               amdName("ARK-" + string(p)),
-		NotBefore:             chainNotBefore,
-		NotAfter:              chainNotAfter,
-		SignatureAlgorithm:    x509.SHA384WithRSAPSS,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	arkDER, err := x509.CreateCertificate(rand.Reader, arkTmpl, arkTmpl, &arkKey.PublicKey, arkKey)
+// by arkKey, the ASK (key askKey) and, with a non-nil asvkKey, the ASVK are
+// signed by arkKey, all RSASSA-PSS SHA-384. Use it for a second, untrusted
+// chain; PrivateChain returns the shared one.
+func NewChain(p snp.Product, arkKey, askKey, asvkKey *rsa.PrivateKey) (*Chain, error) {
+	c, err := amdcert.NewChain(amdcert.ChainSpec{Product: p, ARKKey: arkKey, ASKKey: askKey, ASVKKey: asvkKey,
+		Marker: Marker, NotBefore: chainNotBefore, NotAfter: chainNotAfter})
 	if err != nil {
-		return nil, fmt.Errorf("testev: ARK: %w", err)
+		return nil, fmt.Errorf("testev: %w", err)
 	}
-	ark, err := x509.ParseCertificate(arkDER)
-	if err != nil {
-		return nil, err
-	}
-	askTmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(2),
-		Subject:               amdName("SEV-" + string(p)),
-		NotBefore:             chainNotBefore,
-		NotAfter:              chainNotAfter,
-		SignatureAlgorithm:    x509.SHA384WithRSAPSS,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		MaxPathLenZero:        true,
-	}
-	askDER, err := x509.CreateCertificate(rand.Reader, askTmpl, ark, &askKey.PublicKey, arkKey)
-	if err != nil {
-		return nil, fmt.Errorf("testev: ASK: %w", err)
-	}
-	ask, err := x509.ParseCertificate(askDER)
-	if err != nil {
-		return nil, err
-	}
-	c := &Chain{Product: p, ARK: ark, ASK: ask, ASKKey: askKey}
-	c.pem = append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: askDER}),
-		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: arkDER})...)
-	return c, nil
+	return &Chain{c}, nil
 }
 
-var chains = map[snp.Product]func() (*Chain, error){}
-
-func init() {
+// perProduct returns a lookup of one lazily made value per product line,
+// each made once per process by newValue.
+func perProduct[T any](newValue func(p snp.Product) (T, error)) func(p snp.Product) T {
+	m := map[snp.Product]func() (T, error){}
 	for _, p := range snp.Products {
-		chains[p] = sync.OnceValues(func() (*Chain, error) {
-			ark, ask := fakekeys.ARKKey(), fakekeys.ASKKey()
-			if ark == nil || ask == nil {
-				return nil, fmt.Errorf("testev: fakekeys unusable")
-			}
-			return NewChain(p, ark, ask)
-		})
+		m[p] = sync.OnceValues(func() (T, error) { return newValue(p) })
+	}
+	return func(p snp.Product) T {
+		f, ok := m[p]
+		if !ok {
+			panic(fmt.Sprintf("testev: unknown product %q", p))
+		}
+		v, err := f()
+		if err != nil {
+			panic(err)
+		}
+		return v
 	}
 }
+
+// chains are the shared private chains, created once per process. The ASVK
+// reuses the ASK's key: no third RSA-4096 key is generated at test time,
+// and the certificates still differ (subject, serial).
+var chains = sync.OnceValue(func() func(snp.Product) *Chain {
+	return perProduct(func(p snp.Product) (*Chain, error) {
+		ark, ask := fakekeys.ARKKey(), fakekeys.ASKKey()
+		if ark == nil || ask == nil {
+			return nil, fmt.Errorf("testev: fakekeys unusable")
+		}
+		return NewChain(p, ark, ask, ask)
+	})
+})
+
+// vcekKeys are the shared VCEK keys per product, generated once per process.
+var vcekKeys = sync.OnceValue(func() func(snp.Product) *ecdsa.PrivateKey {
+	return perProduct(func(snp.Product) (*ecdsa.PrivateKey, error) {
+		return ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	})
+})
 
 // PrivateChain returns the shared private chain of product p (Milan, Genoa
-// or Turin), created once per process. It panics on an unknown product.
-func PrivateChain(p snp.Product) *Chain {
-	f, ok := chains[p]
-	if !ok {
-		panic(fmt.Sprintf("testev: unknown product %q", p))
-	}
-	c, err := f()
-	if err != nil {
-		panic(err)
-	}
-	return c
-}
+// or Turin), with an ASVK, created once per process. It panics on an
+// unknown product.
+func PrivateChain(p snp.Product) *Chain { return chains()(p) }
 
-// ChainPEM returns the ASK then the ARK of c in PEM (the shape of AMD's
-// cert_chain endpoint and of the CLI's --roots file).
-func (c *Chain) ChainPEM() []byte { return append([]byte(nil), c.pem...) }
+// ChainPEM returns the ASK, the ARK and (if any) the ASVK of c in PEM (the
+// shape of the CLI's --roots file).
+func (c *Chain) ChainPEM() []byte { return c.PEM() }
 
 // SNPChain returns c checked and parsed by snp.ParseChainPEM.
 func (c *Chain) SNPChain() *snp.Chain {
-	sc, err := snp.ParseChainPEM(c.pem)
+	sc, err := snp.ParseChainPEM(c.PEM())
 	if err != nil {
 		panic(fmt.Sprintf("testev: private %s chain rejected by snp.ParseChainPEM: %v", c.Product, err))
 	}
@@ -192,18 +137,22 @@ func AddPrivate(r *snp.Roots) *snp.Roots {
 	return r
 }
 
-// ChainPEM returns the private Milan chain (ASK then ARK) in PEM.
+// ChainPEM returns the private Milan chain (ASK, ARK, ASVK) in PEM.
 func ChainPEM() []byte { return PrivateChain(snp.Milan).ChainPEM() }
 
-// VCEKTemplate describes a VCEK certificate to issue. Zero fields take the
-// defaults documented on each.
+// VCEKTemplate describes a VCEK (or, with VLEK, a VLEK) certificate to
+// issue. Zero fields take the defaults documented on each.
 type VCEKTemplate struct {
+	// VLEK issues a VLEK (csp_id, no hwID, signed by the chain's ASVK).
+	VLEK bool
+	// CSPID is a VLEK's csp_id (default "snp-vtpm-test-csp").
+	CSPID string
 	// ProductName is the productName extension; default "<product>-B0"
 	// ("Turin-C0" for Turin), where product is the issuing chain's. Any
 	// string is written, including forged ones ("Milan-ZZZ-evil"); the
 	// Builder then issues under the chain of its Product.
 	ProductName string
-	// Critical lists AMD extensions (OIDProductName, OIDBlSPL, ...) to mark
+	// Critical lists AMD extensions (snp.OIDProductName(), ...) to mark
 	// critical, which AMD never does; for unknown critical extensions use
 	// ExtraExtensions with Critical set.
 	Critical []asn1.ObjectIdentifier
@@ -237,86 +186,36 @@ func DefaultProductName(p snp.Product) string {
 }
 
 // IssueVCEK issues a VCEK (CN "SEV-VCEK", serial 0, ECDSA P-384, signed by
-// c's ASK with RSASSA-PSS SHA-384) with the AMD extensions of t. It returns
-// the DER certificate.
+// c's ASK with RSASSA-PSS SHA-384) with the AMD extensions of t, or a VLEK
+// (CN "SEV-VLEK", signed by c's ASVK) if t.VLEK. It returns the DER
+// certificate.
 func (c *Chain) IssueVCEK(t VCEKTemplate) ([]byte, error) {
-	name := t.ProductName
-	if name == "" {
-		name = DefaultProductName(c.Product)
-	}
 	key := t.Key
 	if key == nil {
 		key = VCEKKey(c.Product)
 	}
+	name := t.ProductName
+	if name == "" {
+		name = DefaultProductName(c.Product)
+	}
 	nb, na := t.NotBefore, t.NotAfter
-	now := time.Now().UTC().Truncate(24 * time.Hour)
 	if nb.IsZero() {
 		nb = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	}
 	if na.IsZero() {
-		na = now.AddDate(6, 0, 0)
+		na = time.Now().UTC().Truncate(24*time.Hour).AddDate(6, 0, 0)
 	}
-	ia5, err := asn1.MarshalWithParams(name, "ia5")
-	if err != nil {
-		return nil, err
-	}
-	integer := func(v uint8) []byte {
-		b, _ := asn1.Marshal(int(v)) // an int always marshals
-		return b
-	}
-	exts := []pkix.Extension{
-		{Id: OIDProductName, Value: ia5},
-		{Id: OIDBlSPL, Value: integer(t.TCB.Bootloader)},
-		{Id: OIDTeeSPL, Value: integer(t.TCB.TEE)},
-		{Id: OIDSnpSPL, Value: integer(t.TCB.SNP)},
-		{Id: OIDUcodeSPL, Value: integer(t.TCB.Microcode)},
-	}
-	if (c.Product == snp.Turin || t.FMC) && !t.OmitFMC {
-		exts = append(exts, pkix.Extension{Id: OIDFmcSPL, Value: integer(t.TCB.FMC)})
-	}
-	exts = append(exts, pkix.Extension{Id: OIDHWID, Value: append([]byte(nil), t.HWID...)})
-	for i := range exts {
-		exts[i].Critical = slices.ContainsFunc(t.Critical, exts[i].Id.Equal)
-	}
-	exts = append(exts, t.ExtraExtensions...)
-	tmpl := &x509.Certificate{
-		SerialNumber:       big.NewInt(0),
-		Subject:            amdName("SEV-VCEK"),
-		NotBefore:          nb,
-		NotAfter:           na,
-		SignatureAlgorithm: x509.SHA384WithRSAPSS,
-		ExtraExtensions:    exts,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.ASK, &key.PublicKey, c.ASKKey)
-	if err != nil {
-		return nil, fmt.Errorf("testev: VCEK: %w", err)
-	}
-	return der, nil
-}
-
-var vcekKeys = map[snp.Product]func() (*ecdsa.PrivateKey, error){}
-
-func init() {
-	for _, p := range snp.Products {
-		vcekKeys[p] = sync.OnceValues(func() (*ecdsa.PrivateKey, error) {
-			return ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-		})
-	}
+	return c.Issue(amdcert.KeyTemplate{
+		Key: &key.PublicKey, VLEK: t.VLEK, CSPID: t.CSPID, ProductName: name, HWID: t.HWID, TCB: t.TCB,
+		FMC: (c.Product == snp.Turin || t.FMC) && !t.OmitFMC, Critical: t.Critical,
+		ExtraExtensions: t.ExtraExtensions, NotBefore: nb, NotAfter: na,
+	})
 }
 
 // VCEKKey returns the shared VCEK key pair of the private chip of product
-// p (ECDSA P-384), generated once per process.
-func VCEKKey(p snp.Product) *ecdsa.PrivateKey {
-	f, ok := vcekKeys[p]
-	if !ok {
-		panic(fmt.Sprintf("testev: unknown product %q", p))
-	}
-	k, err := f()
-	if err != nil {
-		panic(err)
-	}
-	return k
-}
+// p (ECDSA P-384), generated once per process. It panics on an unknown
+// product.
+func VCEKKey(p snp.Product) *ecdsa.PrivateKey { return vcekKeys()(p) }
 
 // NewVCEKKey generates a fresh ECDSA P-384 key (fast), for a VCEK of
 // another chip.

@@ -1,0 +1,111 @@
+package verify_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd/fakekeys"
+	"github.com/snp-vtpm/snp-vtpm/internal/testev"
+	"github.com/snp-vtpm/snp-vtpm/snp"
+	"github.com/snp-vtpm/snp-vtpm/verify"
+)
+
+// vlekBuilder returns a Builder of a report signed by a VLEK of product p.
+func vlekBuilder(p snp.Product, mod func(b *testev.Builder)) testev.Builder {
+	b := testev.Builder{Product: p, VCEK: testev.VCEKTemplate{VLEK: true}}
+	if mod != nil {
+		mod(&b)
+	}
+	return b
+}
+
+// TestVLEK: reports whose SIGNER_INFO says VLEK verify against a VLEK
+// issued by the product line's ASVK (VLEK <- ASVK <- ARK); a VLEK binds to
+// no chip (zero or masked chip ids verify) but its TCB must match
+// REPORTED_TCB; a VLEK of a wrong ASVK, a VLEK for a report that says VCEK
+// and a VCEK for a report that says VLEK are rejected.
+func TestVLEK(t *testing.T) {
+	zero := [64]byte{}
+	wrongASVK, err := testev.NewChain(snp.Milan, fakekeys.ARKKey(), fakekeys.ASKKey(), testev.OtherRSAKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases []synthCase
+	for _, p := range snp.Products {
+		cases = append(cases,
+			synthCase{name: string(p) + " VLEK verifies", b: vlekBuilder(p, nil), check: func(t *testing.T, c *verify.Claims, _ *testev.Evidence) {
+				if c.SigningKey != "VLEK" || c.Product != string(p) {
+					t.Errorf("signing key %q product %s", c.SigningKey, c.Product)
+				}
+			}},
+			synthCase{name: string(p) + " VLEK with a masked zero chip id verifies", b: vlekBuilder(p, func(b *testev.Builder) {
+				b.ChipID, b.SignerInfo = &zero, snp.SigningKeyVLEK<<2|snp.SignerInfoMaskChipKey
+			})},
+			synthCase{name: string(p) + " VLEK TCB differs from REPORTED_TCB", b: vlekBuilder(p, func(b *testev.Builder) {
+				b.VCEK.TCB = testev.DefaultTCB(p)
+				b.VCEK.TCB.SNP++
+			}), want: verify.CheckVCEKTCB},
+			synthCase{name: string(p) + " VLEK but SIGNER_INFO says VCEK", b: vlekBuilder(p, func(b *testev.Builder) {
+				b.MutateReport = setSignerInfo(snp.SigningKeyVCEK)
+			}), want: verify.CheckReportSignature},
+			synthCase{name: string(p) + " VCEK but SIGNER_INFO says VLEK", b: testev.Builder{Product: p, SignerInfo: snp.SigningKeyVLEK << 2}, want: verify.CheckReportSignature},
+		)
+	}
+	cases = append(cases,
+		synthCase{name: "VLEK signed by an ASVK no root pins", b: vlekBuilder(snp.Milan, func(b *testev.Builder) { b.Chain = wrongASVK }), want: verify.CheckVCEKChain},
+		synthCase{name: "VLEK under roots without an ASVK", b: vlekBuilder(snp.Milan, nil), opts: func(o *verify.Options) {
+			c := testev.PrivateChain(snp.Milan)
+			sc, err := snp.NewChain(c.ASK, c.ARK)
+			if err != nil {
+				t.Fatal(err)
+			}
+			o.Roots = (&snp.Roots{}).Add(sc)
+		}, want: verify.CheckVCEKChain},
+		synthCase{name: "VLEK signed by another key", b: vlekBuilder(snp.Genoa, func(b *testev.Builder) { b.ReportKey = testev.NewVCEKKey() }), want: verify.CheckReportSignature},
+	)
+	runSynth(t, cases)
+}
+
+// TestVLEKNotFetchable: AMD's KDS serves no VLEKs, so a VLEK report whose
+// evidence carries no certificate fails with vcek-missing naming the VLEK,
+// even with a certificate source configured (which is never asked).
+func TestVLEKNotFetchable(t *testing.T) {
+	zero := [64]byte{}
+	b := vlekBuilder(snp.Milan, func(b *testev.Builder) { b.OmitVCEK, b.ChipID = true, &zero })
+	ev := b.MustBuild()
+	getter := &countingGetter{}
+	_, err := verify.Evidence(context.Background(), ev.JSON, ev.Nonce, &verify.Options{Roots: testev.Roots(), VCEKGetter: getter})
+	wantCheck(t, err, verify.CheckVCEKMissing)
+	if !strings.Contains(err.Error(), "VLEK") || getter.calls != 0 {
+		t.Errorf("err = %v, getter calls %d", err, getter.calls)
+	}
+}
+
+type countingGetter struct{ calls int }
+
+func (g *countingGetter) GetVCEK(context.Context, verify.VCEKRequest) ([]byte, error) {
+	g.calls++
+	return nil, verify.ErrCertificateUnavailable
+}
+
+// TestVLEKExpired: a VLEK lives one year; once expired, the error says to
+// verify an archived report at its time (--at), and doing so verifies.
+func TestVLEKExpired(t *testing.T) {
+	nb := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	b := vlekBuilder(snp.Milan, func(b *testev.Builder) {
+		b.VCEK.NotBefore, b.VCEK.NotAfter = nb, nb.AddDate(1, 0, 0)
+	})
+	ev := b.MustBuild()
+	_, err := verify.Report(context.Background(), ev.Report, ev.VCEKDER, &verify.Options{Roots: testev.Roots()})
+	wantCheck(t, err, verify.CheckCertValidity)
+	if !strings.Contains(err.Error(), "--at") {
+		t.Errorf("expired VLEK error does not name --at: %v", err)
+	}
+	at := nb.AddDate(0, 6, 0)
+	c, err := verify.Report(context.Background(), ev.Report, ev.VCEKDER, &verify.Options{Roots: testev.Roots(), Now: at})
+	if err != nil || c.SigningKey != "VLEK" {
+		t.Fatalf("archived VLEK report at %s: %v", at, err)
+	}
+}
