@@ -20,7 +20,7 @@ func ExampleEvidence() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	opts := &verify.Options{Now: time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)}
+	opts := verify.Config{Now: time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)}
 	claims, err := verify.Evidence(context.Background(), data, []byte("challenge"), opts)
 	if err != nil {
 		var verr *verify.Error
