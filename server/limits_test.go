@@ -180,12 +180,12 @@ func newFakeKDS(t testing.TB, status int, delay time.Duration) *fakeKDS {
 	return f
 }
 
-// kdsOptions are verify options fetching VCEKs from k through a kds.Client
+// kdsOptions is a Verifier fetching VCEKs from k through a kds.Client
 // set up as `snp-vtpm serve` sets it up (no retries, a token bucket), with
 // the CLI's mapping of errors (cmd/snp-vtpm/trust.go).
-func kdsOptions(t testing.TB, k *fakeKDS, limiter *kds.RateLimiter) (*verify.Options, *kds.Client) {
+func kdsOptions(t testing.TB, k *fakeKDS, limiter *kds.RateLimiter) (*verify.Verifier, *kds.Client) {
 	kc := &kds.Client{BaseURL: k.srv.URL, MaxRetries: -1, Limiter: limiter}
-	opts := &verify.Options{Roots: testev.Roots()}
+	opts := verify.Config{Roots: testev.Roots()}
 	opts.VCEKGetter = verify.VCEKGetterFunc(func(ctx context.Context, r verify.VCEKRequest) ([]byte, error) {
 		der, err := kc.GetVCEK(ctx, kds.VCEKRequest(r))
 		if err != nil && ctx.Err() == nil && !errors.Is(err, verify.ErrRejected) &&
@@ -194,7 +194,7 @@ func kdsOptions(t testing.TB, k *fakeKDS, limiter *kds.RateLimiter) (*verify.Opt
 		}
 		return der, err
 	})
-	return opts, kc
+	return testVerifier(opts), kc
 }
 
 // unknownChipAttest posts an attestation whose evidence carries no VCEK
@@ -251,7 +251,7 @@ func TestUnknownChipUpstreamRequests(t *testing.T) {
 				t.Fatal(err)
 			}
 			cfg := testConfig()
-			cfg.Verify, _ = kdsOptions(t, k, lim)
+			cfg.Verifier, _ = kdsOptions(t, k, lim)
 			s := newServer(t, cfg)
 			for round := range 3 {
 				start := time.Now()
@@ -286,7 +286,7 @@ func TestUnknownChipConcurrentAttests(t *testing.T) {
 			k := newFakeKDS(t, http.StatusNotFound, 50*time.Millisecond)
 			cfg := testConfig()
 			var kc *kds.Client
-			cfg.Verify, kc = kdsOptions(t, k, nil)
+			cfg.Verifier, kc = kdsOptions(t, k, nil)
 			s := newServer(t, cfg)
 			const n = 100
 			codes := make([]int, n)
@@ -325,7 +325,7 @@ func TestUpstreamBudget(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := testConfig()
-	cfg.Verify, _ = kdsOptions(t, k, lim)
+	cfg.Verifier, _ = kdsOptions(t, k, lim)
 	s := newServer(t, cfg)
 	if w := unknownChipAttest(t, s, 1, 3); w.Code != http.StatusForbidden {
 		t.Fatalf("first unknown chip: %d %s", w.Code, w.Body)
