@@ -44,19 +44,32 @@ func (t *trustFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&t.at, "at", "", "verification time for certificate validity (RFC 3339); default now")
 }
 
-// options builds verification options from the flags. note receives
-// human-facing remarks (non-default roots).
-func (t *trustFlags) options(ctx context.Context, g *globals, imdsURL string) (*verify.Options, *kds.Client, error) {
-	opts := &verify.Options{}
+// verifier builds the Verifier the flags describe (see config).
+func (t *trustFlags) verifier(ctx context.Context, g *globals, imdsURL string) (*verify.Verifier, *kds.Client, error) {
+	cfg, kc, err := t.config(ctx, g, imdsURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	v, err := verify.New(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return v, kc, nil
+}
+
+// config builds the verification configuration from the flags; remarks
+// for humans (non-default roots) go to the log.
+func (t *trustFlags) config(ctx context.Context, g *globals, imdsURL string) (verify.Config, *kds.Client, error) {
+	opts := verify.Config{}
 	roots := snp.DefaultRoots()
 	if t.rootsFile != "" {
 		data, err := os.ReadFile(t.rootsFile)
 		if err != nil {
-			return nil, nil, err
+			return verify.Config{}, nil, err
 		}
 		c, err := snp.ParseChainPEM(data)
 		if err != nil {
-			return nil, nil, fmt.Errorf("--roots %s: %w", t.rootsFile, err)
+			return verify.Config{}, nil, fmt.Errorf("--roots %s: %w", t.rootsFile, err)
 		}
 		c.Source = "roots file " + t.rootsFile
 		roots = roots.Replace(c)
@@ -65,7 +78,7 @@ func (t *trustFlags) options(ctx context.Context, g *globals, imdsURL string) (*
 	if t.trustEmulated {
 		c, err := snp.ParseChainPEM(fakeamd.ChainPEM())
 		if err != nil {
-			return nil, nil, fmt.Errorf("emulated roots: %w", err)
+			return verify.Config{}, nil, fmt.Errorf("emulated roots: %w", err)
 		}
 		c.Source, c.Emulated = "EMULATED CVM (not AMD)", true
 		roots = roots.Add(c)
@@ -74,11 +87,11 @@ func (t *trustFlags) options(ctx context.Context, g *globals, imdsURL string) (*
 	if t.policyFile != "" {
 		data, err := os.ReadFile(t.policyFile)
 		if err != nil {
-			return nil, nil, err
+			return verify.Config{}, nil, err
 		}
 		p, err := verify.ParsePolicy(data)
 		if err != nil {
-			return nil, nil, fmt.Errorf("--policy %s: %w", t.policyFile, err)
+			return verify.Config{}, nil, fmt.Errorf("--policy %s: %w", t.policyFile, err)
 		}
 		if p.AllowAnyParavisor {
 			g.log.Warn("the policy sets allow_any_paravisor: it accepts evidence forged by any SEV-SNP VMPL0 guest (the paravisor's ID key is not checked)", "policy", t.policyFile)
@@ -88,7 +101,7 @@ func (t *trustFlags) options(ctx context.Context, g *globals, imdsURL string) (*
 	if t.at != "" {
 		at, err := time.Parse(time.RFC3339, t.at)
 		if err != nil {
-			return nil, nil, fmt.Errorf("--at: %w", err)
+			return verify.Config{}, nil, fmt.Errorf("--at: %w", err)
 		}
 		opts.Now = at
 	}
