@@ -64,7 +64,7 @@ func startCVM(t testing.TB) *cvm {
 	return &cvm{
 		CVM:  c,
 		http: hc,
-		att:  &attester.Attester{TPM: c.TPM(), IMDS: &imds.Client{URL: c.IMDSURL(), HTTPClient: hc}},
+		att:  &attester.Attester{TPM: c.TPM(), IMDS: &imds.Client{URL: c.IMDSURL(), HTTPClient: hc}, Verifier: emulatedOptions(t)},
 	}
 }
 
@@ -75,11 +75,11 @@ func (c *cvm) gather(fresh bool) GatherFunc {
 		defer c.mu.Unlock()
 		t0 := time.Now()
 		defer func() { c.busy.Add(int64(time.Since(t0))) }()
-		ev, err := c.att.Evidence(ctx, nonce, fresh)
+		res, err := c.att.Evidence(ctx, nonce, fresh)
 		if err != nil {
 			return nil, err
 		}
-		return ev.Encode()
+		return res.Evidence.Encode()
 	}
 }
 

@@ -72,7 +72,7 @@ func testVerifier(cfg verify.Config) *verify.Verifier {
 // testConfig trusts the synthetic (testev) chains only.
 func testConfig() Config {
 	return Config{
-		Secret: testSecret,
+		Secret:   testSecret,
 		Verifier: testVerifier(verify.Config{Roots: testev.Roots()}),
 	}
 }
