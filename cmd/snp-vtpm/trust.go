@@ -57,19 +57,19 @@ func (t *trustFlags) verifier(ctx context.Context, g *globals, imdsURL string) (
 	return v, kc, nil
 }
 
-// config builds the verification configuration from the flags; remarks
-// for humans (non-default roots) go to the log.
-func (t *trustFlags) config(ctx context.Context, g *globals, imdsURL string) (verify.Config, *kds.Client, error) {
-	opts := verify.Config{}
+// roots returns the trusted chains: AMD's pinned ones, a --roots file
+// replacing its product line's, plus the emulated chain with
+// --trust-emulated.
+func (t *trustFlags) roots(g *globals) (*snp.Roots, error) {
 	roots := snp.DefaultRoots()
 	if t.rootsFile != "" {
 		data, err := os.ReadFile(t.rootsFile)
 		if err != nil {
-			return verify.Config{}, nil, err
+			return nil, err
 		}
 		c, err := snp.ParseChainPEM(data)
 		if err != nil {
-			return verify.Config{}, nil, fmt.Errorf("--roots %s: %w", t.rootsFile, err)
+			return nil, fmt.Errorf("--roots %s: %w", t.rootsFile, err)
 		}
 		c.Source = "roots file " + t.rootsFile
 		roots = roots.Replace(c)
@@ -78,10 +78,21 @@ func (t *trustFlags) config(ctx context.Context, g *globals, imdsURL string) (ve
 	if t.trustEmulated {
 		c, err := snp.ParseChainPEM(fakeamd.ChainPEM())
 		if err != nil {
-			return verify.Config{}, nil, fmt.Errorf("emulated roots: %w", err)
+			return nil, fmt.Errorf("emulated roots: %w", err)
 		}
 		c.Source, c.Emulated = "EMULATED CVM (not AMD)", true
 		roots = roots.Add(c)
+	}
+	return roots, nil
+}
+
+// config builds the verification configuration from the flags; remarks
+// for humans (non-default roots) go to the log.
+func (t *trustFlags) config(ctx context.Context, g *globals, imdsURL string) (verify.Config, *kds.Client, error) {
+	opts := verify.Config{}
+	roots, err := t.roots(g)
+	if err != nil {
+		return verify.Config{}, nil, err
 	}
 	opts.Roots = roots
 	if t.policyFile != "" {
