@@ -81,9 +81,14 @@ func (v *Verifier) Evidence(ctx context.Context, data []byte, nonce []byte) (*Cl
 
 // Decoded is Evidence for evidence already decoded.
 func (v *Verifier) Decoded(ctx context.Context, ev *evidence.Evidence, nonce []byte) (*Claims, error) {
-	// What this call verifies is cached only if all of it verifies.
+	return v.commitIfVerified(func(p *pending) (*Claims, error) { return decoded(ctx, ev, nonce, &v.cfg, p) })
+}
+
+// commitIfVerified runs one verification with a pending of v's cache and
+// stores what it recorded only if all of it verified.
+func (v *Verifier) commitIfVerified(verify func(p *pending) (*Claims, error)) (*Claims, error) {
 	p := pending{c: v.cache}
-	claims, err := decoded(ctx, ev, nonce, &v.cfg, &p)
+	claims, err := verify(&p)
 	if err != nil {
 		return nil, err
 	}
@@ -101,12 +106,5 @@ func (v *Verifier) Decoded(ctx context.Context, ev *evidence.Evidence, nonce []b
 // no freshness, and it rejects policies that require PCR values or a fresh
 // report.
 func (v *Verifier) Report(ctx context.Context, blob []byte, vcekDER []byte) (*Claims, error) {
-	// What this call verifies is cached only if all of it verifies.
-	p := pending{c: v.cache}
-	claims, err := report(ctx, blob, vcekDER, &v.cfg, &p)
-	if err != nil {
-		return nil, err
-	}
-	p.commit()
-	return claims, nil
+	return v.commitIfVerified(func(p *pending) (*Claims, error) { return report(ctx, blob, vcekDER, &v.cfg, p) })
 }
