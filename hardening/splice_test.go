@@ -74,7 +74,9 @@ func splice(fx map[string]*fixture, name string, change func(ev *evidence.Eviden
 }
 
 func spliceCases() []spliceCase {
-	at := func(now time.Time) *verify.Verifier { return verifierOf(verify.Config{Now: now, Cache: verify.CacheConfig{Disable: true}}) }
+	at := func(now time.Time) *verify.Verifier {
+		return verifierOf(verify.Config{Now: now, Cache: verify.CacheConfig{Disable: true}})
+	}
 	roots := func(r *snp.Roots) *verify.Verifier { return verifierOf(verify.Config{Now: fixtureTime, Roots: r}) }
 	return []spliceCase{
 		// Report of one VM, quote of another: the quote is signed by
