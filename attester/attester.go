@@ -18,6 +18,12 @@
 // evidence (the chain IMDS serves is ignored), and only when it names the
 // chip id and TCB of the report. A verifier checks it against pinned AMD
 // roots.
+//
+// Evidence and VerifiedReport return what they gathered together with the
+// claims verified locally by the Attester's Verifier (package verify), the
+// same verification a remote verifier runs: a caller never wires
+// verification itself, and never hands out evidence that its own checks
+// reject.
 package attester
 
 import (
@@ -34,6 +40,7 @@ import (
 	"github.com/snp-vtpm/snp-vtpm/imds"
 	"github.com/snp-vtpm/snp-vtpm/quote"
 	"github.com/snp-vtpm/snp-vtpm/snp"
+	"github.com/snp-vtpm/snp-vtpm/verify"
 	"github.com/snp-vtpm/snp-vtpm/vtpm"
 )
 
@@ -68,6 +75,31 @@ type Attester struct {
 	IMDS *imds.Client
 	// Logger receives diagnostics; nil discards them.
 	Logger *slog.Logger
+	// Verifier verifies what Evidence and VerifiedReport gathered before
+	// they return it. Nil means verify.New(verify.Config{}): AMD's pinned
+	// roots, the default policy and no certificate source other than the
+	// VCEK from IMDS. Give one with a VCEKGetter (package kds) to verify
+	// evidence whose VCEK IMDS cannot supply, or one trusting the emulated
+	// chain for an emulated CVM.
+	Verifier *verify.Verifier
+}
+
+// Result is what the attester gathered and the claims it verified.
+type Result struct {
+	// Evidence is the gathered evidence (nil from VerifiedReport).
+	Evidence *evidence.Evidence
+	// Report is the HCL report blob the claims come from.
+	Report []byte
+	// Claims are the claims verified locally.
+	Claims *verify.Claims
+}
+
+// verifier returns a.Verifier or the default one.
+func (a *Attester) verifier() (*verify.Verifier, error) {
+	if a.Verifier != nil {
+		return a.Verifier, nil
+	}
+	return verify.New(verify.Config{})
 }
 
 func (a *Attester) log() *slog.Logger {
@@ -191,7 +223,59 @@ func (a *Attester) vcekFor(ctx context.Context, r *snp.Report) ([]byte, error) {
 	return der, nil
 }
 
-// Evidence gathers evidence for nonce (required; nonces over 48 bytes are
+// Evidence gathers evidence for nonce (see gather) and verifies it with
+// a's Verifier against nonce, as a remote verifier would. It returns the
+// evidence with the verified claims, or the verification's error (an
+// *verify.Error naming the failed check when the evidence is rejected).
+func (a *Attester) Evidence(ctx context.Context, nonce []byte, fresh bool) (*Result, error) {
+	v, err := a.verifier()
+	if err != nil {
+		return nil, err
+	}
+	ev, err := a.gather(ctx, nonce, fresh)
+	if err != nil {
+		return nil, err
+	}
+	claims, err := v.Decoded(ctx, ev, nonce)
+	if err != nil {
+		return nil, fmt.Errorf("attester: the gathered evidence does not verify: %w", err)
+	}
+	return &Result{Evidence: ev, Report: ev.HCLReport, Claims: claims}, nil
+}
+
+// VerifiedReport reads the HCL report (refreshed with userData first
+// unless nil, see Report), takes the VCEK from IMDS when it names the
+// report's chip and TCB (else, with a warning, leaves it to the Verifier's
+// VCEKGetter), and verifies the report with a's Verifier. Claims.VCEKSource
+// is "Azure IMDS" when IMDS supplied the VCEK.
+func (a *Attester) VerifiedReport(ctx context.Context, userData []byte) (*Result, error) {
+	v, err := a.verifier()
+	if err != nil {
+		return nil, err
+	}
+	blob, err := a.Report(ctx, userData)
+	if err != nil {
+		return nil, err
+	}
+	vcek, err := a.VCEKFor(ctx, blob)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		a.log().WarnContext(ctx, "no usable VCEK from IMDS; the verifier's certificate source is asked", "err", err)
+		vcek = nil
+	}
+	claims, err := v.Report(ctx, blob, vcek)
+	if err != nil {
+		return nil, fmt.Errorf("attester: the report does not verify: %w", err)
+	}
+	if vcek != nil {
+		claims.VCEKSource = "Azure IMDS"
+	}
+	return &Result{Report: blob, Claims: claims}, nil
+}
+
+// gather gathers evidence for nonce (required; nonces over 48 bytes are
 // bound as their SHA-256). In order: with fresh, the HCL report is refreshed
 // with user data = quote.ExpectedExtraData(nonce); otherwise the published
 // report is read. Then the quote is taken and the PCRs read, and the VCEK is
@@ -199,15 +283,15 @@ func (a *Attester) vcekFor(ctx context.Context, r *snp.Report) ([]byte, error) {
 //
 // The result has Version 2 (VersionFreshReport) when fresh and Version 1
 // (VersionBootReport) otherwise: a verifier requires the user-data binding
-// for version 2. Encode it with (*evidence.Evidence).Encode.
+// for version 2.
 //
-// Before returning, Evidence checks that the pieces fit (the report's
+// Before returning, gather checks that the pieces fit (the report's
 // attestation key is the TPM's, the quote verifies, a fresh report carries
 // the nonce), so that it does not hand out evidence every verifier rejects.
 // A VCEK from IMDS that does not name the report's chip and TCB is left out
 // (with a warning) rather than included, and so is the VCEK when IMDS
 // fails: that is not an error, a verifier can fetch the VCEK from AMD KDS.
-func (a *Attester) Evidence(ctx context.Context, nonce []byte, fresh bool) (*evidence.Evidence, error) {
+func (a *Attester) gather(ctx context.Context, nonce []byte, fresh bool) (*evidence.Evidence, error) {
 	if _, err := a.tpm(); err != nil {
 		return nil, err
 	}

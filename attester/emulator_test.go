@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"testing"
 	"time"
 
@@ -56,33 +57,52 @@ func testCtx(t *testing.T) context.Context {
 	return ctx
 }
 
-func newAttester() *attester.Attester {
-	return &attester.Attester{TPM: cvm.TPM(), IMDS: &imds.Client{URL: cvm.IMDSURL()}}
+// newAttester is an attester on the emulated CVM, with its IMDS, whose
+// results are verified trusting the emulated chain.
+func newAttester(t *testing.T) *attester.Attester {
+	return &attester.Attester{TPM: cvm.TPM(), IMDS: &imds.Client{URL: cvm.IMDSURL()}, Verifier: emulatedVerifier(t, emulatedOpts(t))}
 }
 
 // emulatedOpts trusts the pinned AMD roots plus the emulated chain.
-func emulatedOpts(t *testing.T) *verify.Options {
+func emulatedOpts(t *testing.T) verify.Config {
 	t.Helper()
 	c, err := snp.ParseChainPEM(fakeamd.ChainPEM())
 	if err != nil {
 		t.Fatalf("ParseChainPEM: %v", err)
 	}
 	c.Source, c.Emulated = "emulated", true
-	return &verify.Options{Roots: snp.DefaultRoots().Add(c)}
+	return verify.Config{Roots: snp.DefaultRoots().Add(c)}
 }
 
-// gather builds evidence and returns it encoded.
+func emulatedVerifier(t *testing.T, cfg verify.Config) *verify.Verifier {
+	t.Helper()
+	v, err := verify.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// gather builds evidence and returns it encoded; the claims the attester
+// verified must be those a verifier gets from the encoded evidence.
 func gather(t *testing.T, a *attester.Attester, nonce []byte, fresh bool) (*evidence.Evidence, []byte) {
 	t.Helper()
-	ev, err := a.Evidence(testCtx(t), nonce, fresh)
+	res, err := a.Evidence(testCtx(t), nonce, fresh)
 	if err != nil {
 		t.Fatalf("Evidence(fresh=%v): %v", fresh, err)
 	}
-	data, err := ev.Encode()
+	data, err := res.Evidence.Encode()
 	if err != nil {
 		t.Fatalf("Encode: %v", err)
 	}
-	return ev, data
+	remote, err := verify.Evidence(testCtx(t), data, nonce, a.Verifier.Config())
+	if err != nil {
+		t.Fatalf("the attester's evidence does not verify remotely: %v", err)
+	}
+	if !reflect.DeepEqual(remote, res.Claims) || !bytes.Equal(res.Report, res.Evidence.HCLReport) {
+		t.Fatalf("the attester's claims differ from the verifier's:\n%+v\n%+v", res.Claims, remote)
+	}
+	return res.Evidence, data
 }
 
 func wantCheck(t *testing.T, err error, check verify.Check) {
@@ -110,7 +130,7 @@ func TestEvidenceVerifies(t *testing.T) {
 		{"boot report", false, attester.VersionBootReport},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ev, data := gather(t, newAttester(), nonce, tc.fresh)
+			ev, data := gather(t, newAttester(t), nonce, tc.fresh)
 			if ev.Version != tc.wantVersion {
 				t.Fatalf("Version = %d, want %d", ev.Version, tc.wantVersion)
 			}
@@ -141,7 +161,7 @@ func TestEvidenceVerifies(t *testing.T) {
 			}
 
 			// Without the emulated roots the chain is not AMD's.
-			_, err = verify.Evidence(testCtx(t), data, nonce, nil)
+			_, err = verify.Evidence(testCtx(t), data, nonce, verify.Config{})
 			wantCheck(t, err, verify.CheckVCEKChain)
 
 			// Another nonce is rejected.
@@ -156,7 +176,7 @@ func TestLongNonceIsHashed(t *testing.T) {
 	sum := sha256.Sum256(nonce)
 	for _, fresh := range []bool{true, false} {
 		t.Run(fmt.Sprintf("fresh=%v", fresh), func(t *testing.T) {
-			ev, data := gather(t, newAttester(), nonce, fresh)
+			ev, data := gather(t, newAttester(t), nonce, fresh)
 			a, err := quote.Parse(ev.Quote.Message)
 			if err != nil {
 				t.Fatalf("quote.Parse: %v", err)
@@ -184,10 +204,10 @@ func TestBootReportIsNotVersion2(t *testing.T) {
 	nonce := []byte("boot-report-nonce")
 	// Reset the user data to something else first, so that the boot-time
 	// report cannot carry this nonce by accident.
-	if _, err := newAttester().Report(testCtx(t), []byte("something else")); err != nil {
+	if _, err := newAttester(t).Report(testCtx(t), []byte("something else")); err != nil {
 		t.Fatalf("Report(user data): %v", err)
 	}
-	ev, _ := gather(t, newAttester(), nonce, false)
+	ev, _ := gather(t, newAttester(t), nonce, false)
 	ev.Version = 2
 	data, err := ev.Encode()
 	if err != nil {
@@ -198,7 +218,7 @@ func TestBootReportIsNotVersion2(t *testing.T) {
 }
 
 func TestReport(t *testing.T) {
-	a := newAttester()
+	a := newAttester(t)
 	ud := []byte{1, 2, 3, 4, 5}
 	blob, err := a.Report(testCtx(t), ud)
 	if err != nil {
@@ -220,7 +240,7 @@ func TestReport(t *testing.T) {
 	if !bytes.Equal(again, blob) {
 		t.Fatalf("Report(nil) after a refresh is not the refreshed report")
 	}
-	claims, err := verify.Report(testCtx(t), blob, fakeamd.VCEKDER(), emulatedOpts(t))
+	claims, err := emulatedVerifier(t, emulatedOpts(t)).Report(testCtx(t), blob, fakeamd.VCEKDER())
 	if err != nil {
 		t.Fatalf("verify.Report: %v", err)
 	}
@@ -237,7 +257,7 @@ func TestReport(t *testing.T) {
 }
 
 func TestQuote(t *testing.T) {
-	a := newAttester()
+	a := newAttester(t)
 	nonce := []byte("quote-nonce")
 	q, err := a.Quote(testCtx(t), nonce)
 	if err != nil {
@@ -255,34 +275,75 @@ func TestQuote(t *testing.T) {
 	}
 }
 
-func TestWithoutIMDS(t *testing.T) {
-	nonce := []byte("no-imds")
-	a := &attester.Attester{TPM: cvm.TPM()}
-	ev, data := gather(t, a, nonce, true)
-	if ev.VCEK != nil {
-		t.Fatalf("evidence carries a VCEK without IMDS")
-	}
-	// Offline, without a VCEK in the evidence, verification cannot succeed.
-	_, err := verify.Evidence(testCtx(t), data, nonce, emulatedOpts(t))
-	wantCheck(t, err, verify.CheckVCEKMissing)
-	// A certificate source that supplies the VCEK makes it verify.
+// fetchingOpts is emulatedOpts with a certificate source that supplies the
+// emulated VCEK.
+func fetchingOpts(t *testing.T) verify.Config {
 	opts := emulatedOpts(t)
 	opts.VCEKGetter = verify.VCEKGetterFunc(func(ctx context.Context, r verify.VCEKRequest) ([]byte, error) {
 		der := fakeamd.VCEKDER()
 		return der, r.Validate(der)
 	})
-	claims, err := verify.Evidence(testCtx(t), data, nonce, opts)
-	if err != nil {
-		t.Fatalf("verify with a VCEK getter: %v", err)
+	return opts
+}
+
+func TestWithoutIMDS(t *testing.T) {
+	nonce := []byte("no-imds")
+	// Offline, without a VCEK in the evidence, the local verification
+	// cannot succeed: the attester hands out nothing.
+	a := &attester.Attester{TPM: cvm.TPM(), Verifier: emulatedVerifier(t, emulatedOpts(t))}
+	res, err := a.Evidence(testCtx(t), nonce, true)
+	wantCheck(t, err, verify.CheckVCEKMissing)
+	if res != nil {
+		t.Fatal("a result with an error")
 	}
-	if claims.VCEKSource != "fetched" {
-		t.Fatalf("VCEK source %q, want fetched", claims.VCEKSource)
+	// A certificate source that supplies the VCEK makes it verify.
+	a.Verifier = emulatedVerifier(t, fetchingOpts(t))
+	ev, _ := gather(t, a, nonce, true)
+	if ev.VCEK != nil {
+		t.Fatalf("evidence carries a VCEK without IMDS")
+	}
+	res, err = a.Evidence(testCtx(t), nonce, true)
+	if err != nil || res.Claims.VCEKSource != "fetched" {
+		t.Fatalf("VCEK source %+v, %v; want fetched", res, err)
+	}
+}
+
+// TestAttesterVerifies: the attester returns only what its Verifier
+// accepts: its default Verifier (AMD's roots) rejects the emulated chain,
+// a policy the CVM does not meet rejects it naming the check, and
+// VerifiedReport verifies the report with the VCEK from IMDS.
+func TestAttesterVerifies(t *testing.T) {
+	a := &attester.Attester{TPM: cvm.TPM(), IMDS: &imds.Client{URL: cvm.IMDSURL()}}
+	res, err := a.Evidence(testCtx(t), []byte("n"), true)
+	wantCheck(t, err, verify.CheckVCEKChain)
+	if res != nil {
+		t.Fatal("a result with an error")
+	}
+	if _, err := a.VerifiedReport(testCtx(t), nil); !errors.Is(err, verify.ErrRejected) {
+		t.Fatalf("VerifiedReport under AMD's roots: %v, want a rejection", err)
+	}
+	cfg := emulatedOpts(t)
+	cfg.Policy.Measurements = []verify.HexBytes{bytes.Repeat([]byte{0xAB}, 48)}
+	a.Verifier = emulatedVerifier(t, cfg)
+	_, err = a.Evidence(testCtx(t), []byte("n"), false)
+	wantCheck(t, err, verify.CheckMeasurement)
+	_, err = a.VerifiedReport(testCtx(t), []byte{1})
+	wantCheck(t, err, verify.CheckMeasurement)
+
+	a.Verifier = emulatedVerifier(t, emulatedOpts(t))
+	res, err = a.VerifiedReport(testCtx(t), []byte{7, 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Evidence != nil || res.Claims.VCEKSource != "Azure IMDS" || !res.Claims.Emulated || !bytes.HasPrefix(res.Claims.UserData, []byte{7, 7}) {
+		t.Fatalf("VerifiedReport: %+v", res.Claims)
 	}
 }
 
 func TestIMDSFailureGivesEvidenceWithoutVCEK(t *testing.T) {
 	// A closed port: IMDS fails, the evidence is still produced.
-	a := &attester.Attester{TPM: cvm.TPM(), IMDS: &imds.Client{URL: "http://127.0.0.1:1/metadata/THIM/amd/certification"}}
+	a := &attester.Attester{TPM: cvm.TPM(), IMDS: &imds.Client{URL: "http://127.0.0.1:1/metadata/THIM/amd/certification"},
+		Verifier: emulatedVerifier(t, fetchingOpts(t))}
 	ev, _ := gather(t, a, []byte("imds down"), false)
 	if ev.VCEK != nil {
 		t.Fatalf("evidence carries a VCEK although IMDS failed")
@@ -295,7 +356,7 @@ func TestIMDSFailureGivesEvidenceWithoutVCEK(t *testing.T) {
 func TestCancelledContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := newAttester().Evidence(ctx, []byte("n"), true); !errors.Is(err, context.Canceled) {
+	if _, err := newAttester(t).Evidence(ctx, []byte("n"), true); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Evidence with a cancelled context: %v, want context.Canceled", err)
 	}
 }

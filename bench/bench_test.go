@@ -46,14 +46,25 @@ func benchRSA2048(q *rsa2048) func(b *testing.B) {
 	}
 }
 
-// benchVerify verifies samples in turn with one Options: with DisableCache
-// every signature is checked each time (fresh evidence); with the cache on
-// and warm, only what is new is (repeat evidence).
-func benchVerify(samples []sample, opts *verify.Options) func(b *testing.B) {
+// newVerifier is verify.New(cfg), failing the benchmark on an error.
+func newVerifier(b *testing.B, cfg verify.Config) *verify.Verifier {
+	v, err := verify.New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return v
+}
+
+// benchVerify verifies samples in turn with one long-lived Verifier: with
+// its cache disabled every signature is checked each time (fresh
+// evidence); with the cache on and warm, only what is new is (repeat
+// evidence).
+func benchVerify(samples []sample, cfg verify.Config) func(b *testing.B) {
 	return func(b *testing.B) {
 		ctx := context.Background()
+		v := newVerifier(b, cfg)
 		for _, s := range samples { // warm the cache (and check)
-			if _, err := verify.Evidence(ctx, s.data, s.nonce, opts); err != nil {
+			if _, err := v.Evidence(ctx, s.data, s.nonce); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -62,7 +73,7 @@ func benchVerify(samples []sample, opts *verify.Options) func(b *testing.B) {
 		for b.Loop() {
 			s := &samples[i%len(samples)]
 			i++
-			if _, err := verify.Evidence(ctx, s.data, s.nonce, opts); err != nil {
+			if _, err := v.Evidence(ctx, s.data, s.nonce); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -85,38 +96,38 @@ func benchGoSevGuest(s sample) func(b *testing.B) {
 }
 
 func freshReal(f *fixtures) func(b *testing.B) {
-	return benchVerify([]sample{f.real}, &verify.Options{Now: fixtureTime, DisableCache: true})
+	return benchVerify([]sample{f.real}, verify.Config{Now: fixtureTime, Cache: verify.CacheConfig{Disable: true}})
 }
 
 func freshSynthetic(f *fixtures) func(b *testing.B) {
-	return benchVerify([]sample{f.synthFresh}, &verify.Options{Roots: f.synthRoots, DisableCache: true})
+	return benchVerify([]sample{f.synthFresh}, verify.Config{Roots: f.synthRoots, Cache: verify.CacheConfig{Disable: true}})
 }
 
 func repeatSynthetic(f *fixtures) func(b *testing.B) {
-	return benchVerify(f.repeat, &verify.Options{Roots: f.synthRoots})
+	return benchVerify(f.repeat, verify.Config{Roots: f.synthRoots})
 }
 
-// refreshedSynthetic verifies v2 evidences whose HCL reports the Options
+// refreshedSynthetic verifies v2 evidences whose HCL reports the Verifier
 // has not seen, with the VCEK's chain cached: every len(f.refreshed)
-// verifications it starts over with a new Options, warmed (untimed) with
+// verifications it starts over with a new Verifier, warmed (untimed) with
 // other evidence of the same chip.
 func refreshedSynthetic(f *fixtures) func(b *testing.B) {
 	return func(b *testing.B) {
 		ctx := context.Background()
-		var opts *verify.Options
+		var v *verify.Verifier
 		b.ReportAllocs()
 		b.ResetTimer()
 		for i := range b.N {
 			if i%len(f.refreshed) == 0 {
 				b.StopTimer()
-				opts = &verify.Options{Roots: f.synthRoots}
-				if _, err := verify.Evidence(ctx, f.synthFresh.data, f.synthFresh.nonce, opts); err != nil {
+				v = newVerifier(b, verify.Config{Roots: f.synthRoots})
+				if _, err := v.Evidence(ctx, f.synthFresh.data, f.synthFresh.nonce); err != nil {
 					b.Fatal(err)
 				}
 				b.StartTimer()
 			}
 			s := &f.refreshed[i%len(f.refreshed)]
-			if _, err := verify.Evidence(ctx, s.data, s.nonce, opts); err != nil {
+			if _, err := v.Evidence(ctx, s.data, s.nonce); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -124,7 +135,7 @@ func refreshedSynthetic(f *fixtures) func(b *testing.B) {
 }
 
 func repeatReal(f *fixtures) func(b *testing.B) {
-	return benchVerify([]sample{f.real}, &verify.Options{Now: fixtureTime})
+	return benchVerify([]sample{f.real}, verify.Config{Now: fixtureTime})
 }
 
 // BenchmarkFloor is the cryptographic floor of fresh evidence (see floor).
@@ -140,7 +151,8 @@ func BenchmarkRSA2048(b *testing.B) {
 	benchRSA2048(getFixtures(b).rsa2048)(b)
 }
 
-// BenchmarkFresh verifies evidence never seen before (DisableCache).
+// BenchmarkFresh verifies evidence never seen before (a Verifier with its
+// cache disabled).
 func BenchmarkFresh(b *testing.B) {
 	f := getFixtures(b)
 	b.Run("real", freshReal(f))
@@ -167,13 +179,13 @@ func BenchmarkRefreshed(b *testing.B) {
 }
 
 // BenchmarkRepeatParallel is BenchmarkRepeat/synthetic from GOMAXPROCS
-// goroutines sharing one Options (and cache).
+// goroutines sharing one Verifier (and its caches).
 func BenchmarkRepeatParallel(b *testing.B) {
 	f := getFixtures(b)
-	opts := &verify.Options{Roots: f.synthRoots}
+	v := newVerifier(b, verify.Config{Roots: f.synthRoots})
 	ctx := context.Background()
 	for _, s := range f.repeat {
-		if _, err := verify.Evidence(ctx, s.data, s.nonce, opts); err != nil {
+		if _, err := v.Evidence(ctx, s.data, s.nonce); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -182,7 +194,7 @@ func BenchmarkRepeatParallel(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			s := &f.repeat[next.Add(1)%uint64(len(f.repeat))]
-			if _, err := verify.Evidence(ctx, s.data, s.nonce, opts); err != nil {
+			if _, err := v.Evidence(ctx, s.data, s.nonce); err != nil {
 				b.Error(err)
 				return
 			}

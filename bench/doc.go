@@ -9,8 +9,8 @@
 // The benchmarks measure, in one process and one run, the cryptographic
 // floor of a verification (one ECDSA P-384, one RSA-4096 PSS and one
 // RSA-2048 PKCS#1 v1.5 verification over the bytes actually signed), the
-// verification of fresh evidence (verify.Options.DisableCache), of repeat
-// evidence (the same VM and HCL report with a new quote each time), and the
+// verification of fresh evidence (a verify.Verifier with its cache
+// disabled), of repeat evidence with one long-lived Verifier (the same VM and HCL report with a new quote each time), and the
 // straightforward pipeline a user would write with go-sev-guest on the same
 // evidence. See BENCHMARKS.md at the repository root for results and what
 // limits them.

@@ -122,11 +122,11 @@ func buildFixtures() (*fixtures, error) {
 	}
 	// Every sample must verify, or the benchmarks measure failures.
 	for _, s := range append(append([]sample{f.synthFresh}, f.repeat...), f.refreshed...) {
-		if _, err := verify.Evidence(context.Background(), s.data, s.nonce, &verify.Options{Roots: f.synthRoots, DisableCache: true}); err != nil {
+		if _, err := verify.Evidence(context.Background(), s.data, s.nonce, verify.Config{Roots: f.synthRoots}); err != nil {
 			return nil, fmt.Errorf("synthetic evidence does not verify: %w", err)
 		}
 	}
-	if _, err := verify.Evidence(context.Background(), f.real.data, f.real.nonce, &verify.Options{Now: fixtureTime, DisableCache: true}); err != nil {
+	if _, err := verify.Evidence(context.Background(), f.real.data, f.real.nonce, verify.Config{Now: fixtureTime}); err != nil {
 		return nil, fmt.Errorf("real evidence does not verify: %w", err)
 	}
 	return f, nil

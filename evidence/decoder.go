@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"hash/maphash"
 	"sync"
+	"sync/atomic"
 )
 
 // A Decoder decodes evidence as Decode does, and can remember the decoded
@@ -60,6 +61,21 @@ func (d *Decoder) Len() int {
 	return len(d.m.m)
 }
 
+// DecoderStats are the counters of a Decoder.
+type DecoderStats struct {
+	// Hits and Misses count lookups of field text (a hit skipped decoding).
+	Hits, Misses uint64
+	// Entries and Bytes are what the Decoder remembers now.
+	Entries, Bytes int
+}
+
+// Stats returns d's counters.
+func (d *Decoder) Stats() DecoderStats {
+	d.m.mu.RLock()
+	defer d.m.mu.RUnlock()
+	return DecoderStats{Hits: d.m.hits.Load(), Misses: d.m.misses.Load(), Entries: len(d.m.m), Bytes: d.m.bytes}
+}
+
 // memoState records, while decoding, how a base64 field can be written back
 // to its exact text, so that Remember needs neither the input nor a copy
 // of it.
@@ -112,6 +128,8 @@ type memo struct {
 	bytes      int
 	maxEntries int
 	maxBytes   int
+
+	hits, misses atomic.Uint64
 }
 
 type memoEntry struct {
@@ -130,8 +148,10 @@ func (m *memo) lookup(field int, tok []byte) []byte {
 	e, ok := m.m[h]
 	m.mu.RUnlock()
 	if !ok || e.field != field || !bytes.Equal(e.enc, tok) {
+		m.misses.Add(1)
 		return nil
 	}
+	m.hits.Add(1)
 	return e.dec
 }
 

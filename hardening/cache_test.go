@@ -9,7 +9,7 @@ import (
 )
 
 // TestCacheClaimsDoNotAlias checks that the claims returned from a caching
-// Options are the caller's own: changing them must not change what a later
+// Verifier are the caller's own: changing them must not change what a later
 // verification of the same evidence reports or what its policy checks see.
 func TestCacheClaimsDoNotAlias(t *testing.T) {
 	for _, fx := range fixtures(t) {
@@ -19,7 +19,7 @@ func TestCacheClaimsDoNotAlias(t *testing.T) {
 				t.Fatalf("genuine evidence: %v", want)
 			}
 			opts := cached()
-			c1, err := verify.Decoded(context.Background(), fx.ev, fx.nonce, opts)
+			c1, err := opts.Decoded(context.Background(), fx.ev, fx.nonce)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -114,14 +114,24 @@ func fixtureByName(t testing.TB, name string) *fixture {
 	return nil
 }
 
-// uncached returns Options that verify from scratch on every call.
-func uncached() *verify.Options {
-	return &verify.Options{Now: fixtureTime, DisableCache: true}
+// verifierOf returns verify.New(cfg); the configurations of these tests
+// are valid, so an error is a bug in the test.
+func verifierOf(cfg verify.Config) *verify.Verifier {
+	v, err := verify.New(cfg)
+	if err != nil {
+		panic(err)
+	}
+	return v
 }
 
-// cached returns fresh Options with the (default) shared cache.
-func cached() *verify.Options {
-	return &verify.Options{Now: fixtureTime}
+// uncached returns a Verifier that verifies from scratch on every call.
+func uncached() *verify.Verifier {
+	return verifierOf(verify.Config{Now: fixtureTime, Cache: verify.CacheConfig{Disable: true}})
+}
+
+// cached returns a new Verifier with caches of the default sizes.
+func cached() *verify.Verifier {
+	return verifierOf(verify.Config{Now: fixtureTime})
 }
 
 // cloneEvidence deep-copies ev so that a mutation never reaches the original.

@@ -14,12 +14,12 @@ import (
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
-// fuzzFixture is a fixture with its genuine claims and a caching Options
+// fuzzFixture is a fixture with its genuine claims and a caching Verifier
 // shared by every input of a fuzzing process.
 type fuzzFixture struct {
 	*fixture
 	want   outcome
-	shared *verify.Options
+	shared *verify.Verifier
 }
 
 var fuzzFixtures = sync.OnceValue(func() []*fuzzFixture {

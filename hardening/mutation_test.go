@@ -379,12 +379,12 @@ func run(t testing.TB, verifyFn func() (*verify.Claims, error)) (o outcome) {
 	return outcome{check: ve.Check}
 }
 
-func runDecoded(t testing.TB, ev *evidence.Evidence, nonce []byte, opts *verify.Options) outcome {
-	return run(t, func() (*verify.Claims, error) { return verify.Decoded(context.Background(), ev, nonce, opts) })
+func runDecoded(t testing.TB, ev *evidence.Evidence, nonce []byte, opts *verify.Verifier) outcome {
+	return run(t, func() (*verify.Claims, error) { return opts.Decoded(context.Background(), ev, nonce) })
 }
 
-func runEvidence(t testing.TB, data, nonce []byte, opts *verify.Options) outcome {
-	return run(t, func() (*verify.Claims, error) { return verify.Evidence(context.Background(), data, nonce, opts) })
+func runEvidence(t testing.TB, data, nonce []byte, opts *verify.Verifier) outcome {
+	return run(t, func() (*verify.Claims, error) { return opts.Evidence(context.Background(), data, nonce) })
 }
 
 // regionStats counts the outcomes of the mutations of one region.
@@ -512,7 +512,7 @@ func parallel(n int, fn func(i int)) {
 
 // TestMutationDecoded mutates every region of every real evidence fixture
 // (decoded, so that each change reaches the field it targets) and verifies
-// each mutant twice: with a fresh cache-less Options and with an Options
+// each mutant twice: with a fresh cache-less Verifier and with a Verifier
 // whose cache is warm with the genuine evidence and shared by all mutants of
 // the fixture. Both verdicts must agree: the cache never turns a failure
 // into a success.

@@ -62,7 +62,7 @@ type spliceCase struct {
 	name string
 	// build returns the spliced evidence, the nonce the verifier expects,
 	// and options (nil: the pinned roots at fixtureTime).
-	build func(t *testing.T, fx map[string]*fixture) (ev *evidence.Evidence, nonce []byte, opts *verify.Options)
+	build func(t *testing.T, fx map[string]*fixture) (ev *evidence.Evidence, nonce []byte, opts *verify.Verifier)
 	want  verify.Check
 }
 
@@ -74,185 +74,187 @@ func splice(fx map[string]*fixture, name string, change func(ev *evidence.Eviden
 }
 
 func spliceCases() []spliceCase {
-	at := func(now time.Time) *verify.Options { return &verify.Options{Now: now, DisableCache: true} }
-	roots := func(r *snp.Roots) *verify.Options { return &verify.Options{Now: fixtureTime, Roots: r} }
+	at := func(now time.Time) *verify.Verifier {
+		return verifierOf(verify.Config{Now: now, Cache: verify.CacheConfig{Disable: true}})
+	}
+	roots := func(r *snp.Roots) *verify.Verifier { return verifierOf(verify.Config{Now: fixtureTime, Roots: r}) }
 	return []spliceCase{
 		// Report of one VM, quote of another: the quote is signed by
 		// another AK than the one the report binds.
-		{"v1 report + v2 quote", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Options) {
+		{"v1 report + v2 quote", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
 			ev, _ := splice(fx, "v1", func(ev *evidence.Evidence) { ev.Quote = fx["v2"].ev.Quote })
 			return ev, fx["v2"].nonce, nil
 		}, verify.CheckQuoteSignature},
-		{"v2 report + v1 quote", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Options) {
+		{"v2 report + v1 quote", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
 			ev, _ := splice(fx, "v2", func(ev *evidence.Evidence) { ev.Quote = fx["v1"].ev.Quote })
 			return ev, fx["v1"].nonce, nil
 		}, verify.CheckQuoteSignature},
-		{"Genoa report + Milan quote", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Options) {
+		{"Genoa report + Milan quote", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
 			ev, _ := splice(fx, "genoa", func(ev *evidence.Evidence) { ev.Quote = fx["v1"].ev.Quote })
 			return ev, fx["v1"].nonce, nil
 		}, verify.CheckQuoteSignature},
-		{"Milan report + Genoa quote", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Options) {
+		{"Milan report + Genoa quote", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
 			ev, _ := splice(fx, "hcl", func(ev *evidence.Evidence) { ev.Quote = fx["genoa"].ev.Quote })
 			return ev, fx["genoa"].nonce, nil
 		}, verify.CheckQuoteSignature},
 		// The HCL report of another VM (with its own, matching VCEK) and
 		// this VM's quote.
-		{"HCL report + VCEK of v2 with the v1 quote", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Options) {
+		{"HCL report + VCEK of v2 with the v1 quote", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
 			ev, n := splice(fx, "v1", func(ev *evidence.Evidence) {
 				ev.HCLReport, ev.VCEK = fx["v2"].ev.HCLReport, fx["v2"].ev.VCEK
 			})
 			return ev, n, nil
 		}, verify.CheckQuoteSignature},
-		{"HCL report of Genoa with the Milan quote and VCEK", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Options) {
+		{"HCL report of Genoa with the Milan quote and VCEK", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
 			ev, n := splice(fx, "v1", func(ev *evidence.Evidence) { ev.HCLReport = fx["genoa"].ev.HCLReport })
 			return ev, n, nil
 		}, verify.CheckProduct},
-		{"HCL report of another Milan VM, VCEK and quote of v1", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Options) {
+		{"HCL report of another Milan VM, VCEK and quote of v1", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
 			ev, n := splice(fx, "v1", func(ev *evidence.Evidence) { ev.HCLReport = fx["hcl"].ev.HCLReport })
 			return ev, n, nil
-		}, verify.CheckReportSignature},
-		{"TDX HCL report with an SNP quote", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Options) {
+		}, verify.CheckChipID},
+		{"TDX HCL report with an SNP quote", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
 			ev, n := splice(fx, "v1", func(ev *evidence.Evidence) {
 				ev.HCLReport = readTestdata(t, "trustee-az-vtpm/az-tdx-vtpm/hcl-report.bin")
 			})
 			return ev, n, nil
 		}, verify.CheckReportType},
-		{"bare SNP report (THIM) in place of the HCL report", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Options) {
+		{"bare SNP report (THIM) in place of the HCL report", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
 			ev, n := splice(fx, "v1", func(ev *evidence.Evidence) { ev.HCLReport = readTestdata(t, "azure-thim/snp_report.bin") })
 			return ev, n, nil
 		}, verify.CheckHCLFormat},
 
 		// A VCEK of another chip.
-		{"Genoa VCEK on Milan evidence (report v3, CPUID Milan)", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Options) {
+		{"Genoa VCEK on Milan evidence (report v3, CPUID Milan)", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
 			ev, n := splice(fx, "v1", func(ev *evidence.Evidence) { ev.VCEK = fx["genoa"].ev.VCEK })
 			return ev, n, nil
 		}, verify.CheckProduct},
-		{"Milan VCEK on Genoa evidence", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Options) {
+		{"Milan VCEK on Genoa evidence", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
 			ev, n := splice(fx, "genoa", func(ev *evidence.Evidence) { ev.VCEK = fx["v1"].ev.VCEK })
 			return ev, n, nil
 		}, verify.CheckProduct},
-		{"THIM VCEK (another Milan chip) on trustee v1 evidence", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Options) {
+		{"THIM VCEK (another Milan chip) on trustee v1 evidence", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
 			ev, n := splice(fx, "v1", func(ev *evidence.Evidence) { ev.VCEK = thimVCEK(t) })
 			return ev, n, nil
-		}, verify.CheckReportSignature},
-		{"THIM VCEK on trustee v2 evidence", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Options) {
+		}, verify.CheckChipID},
+		{"THIM VCEK on trustee v2 evidence", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
 			ev, n := splice(fx, "v2", func(ev *evidence.Evidence) { ev.VCEK = thimVCEK(t) })
 			return ev, n, nil
-		}, verify.CheckReportSignature},
-		{"THIM VCEK on Genoa evidence", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Options) {
+		}, verify.CheckChipID},
+		{"THIM VCEK on Genoa evidence", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
 			ev, n := splice(fx, "genoa", func(ev *evidence.Evidence) { ev.VCEK = thimVCEK(t) })
 			return ev, n, nil
 		}, verify.CheckProduct},
-		{"VCEK of v2's chip on v1 evidence", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Options) {
+		{"VCEK of v2's chip on v1 evidence", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
 			ev, n := splice(fx, "v1", func(ev *evidence.Evidence) { ev.VCEK = fx["v2"].ev.VCEK })
 			return ev, n, nil
-		}, verify.CheckReportSignature},
-		{"ASK certificate in place of the VCEK", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Options) {
+		}, verify.CheckChipID},
+		{"ASK certificate in place of the VCEK", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
 			ev, n := splice(fx, "v1", func(ev *evidence.Evidence) { ev.VCEK = snp.DefaultRoots().Chains(snp.Milan)[0].ASK.Raw })
 			return ev, n, nil
 		}, verify.CheckVCEKFormat},
-		{"emulated CVM's VCEK on real evidence", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Options) {
+		{"emulated CVM's VCEK on real evidence", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
 			ev, n := splice(fx, "v1", func(ev *evidence.Evidence) { ev.VCEK = fakeamd.VCEK().Raw })
 			return ev, n, nil
 		}, verify.CheckVCEKChain},
 
 		// VCEK from the network: a getter (IMDS, KDS, a cache) that lies.
-		{"no VCEK, getter returns another chip's VCEK", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Options) {
+		{"no VCEK, getter returns another chip's VCEK", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
 			ev, n := splice(fx, "v1", func(ev *evidence.Evidence) { ev.VCEK = nil })
-			return ev, n, &verify.Options{Now: fixtureTime, VCEKGetter: getter(thimVCEK(t), nil)}
-		}, verify.CheckReportSignature},
-		{"no VCEK, getter returns the emulated VCEK", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Options) {
+			return ev, n, verifierOf(verify.Config{Now: fixtureTime, VCEKGetter: getter(thimVCEK(t), nil)})
+		}, verify.CheckChipID},
+		{"no VCEK, getter returns the emulated VCEK", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
 			ev, n := splice(fx, "v1", func(ev *evidence.Evidence) { ev.VCEK = nil })
-			return ev, n, &verify.Options{Now: fixtureTime, VCEKGetter: getter(fakeamd.VCEK().Raw, nil)}
+			return ev, n, verifierOf(verify.Config{Now: fixtureTime, VCEKGetter: getter(fakeamd.VCEK().Raw, nil)})
 		}, verify.CheckVCEKChain},
-		{"no VCEK, getter returns garbage", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Options) {
+		{"no VCEK, getter returns garbage", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
 			ev, n := splice(fx, "v2", func(ev *evidence.Evidence) { ev.VCEK = nil })
-			return ev, n, &verify.Options{Now: fixtureTime, VCEKGetter: getter([]byte("not a certificate"), nil)}
+			return ev, n, verifierOf(verify.Config{Now: fixtureTime, VCEKGetter: getter([]byte("not a certificate"), nil)})
 		}, verify.CheckVCEKFormat},
-		{"no VCEK, getter fails", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Options) {
+		{"no VCEK, getter fails", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
 			ev, n := splice(fx, "v2", func(ev *evidence.Evidence) { ev.VCEK = nil })
-			return ev, n, &verify.Options{Now: fixtureTime, VCEKGetter: getter(nil, os.ErrDeadlineExceeded)}
+			return ev, n, verifierOf(verify.Config{Now: fixtureTime, VCEKGetter: getter(nil, os.ErrDeadlineExceeded)})
 		}, verify.CheckVCEKMissing},
-		{"no VCEK, offline", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Options) {
+		{"no VCEK, offline", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
 			ev, n := splice(fx, "genoa", func(ev *evidence.Evidence) { ev.VCEK = nil })
 			return ev, n, nil
 		}, verify.CheckVCEKMissing},
 
 		// Roots: only the pinned chain of the evidence's product line verifies it.
-		{"Genoa evidence against Milan-only roots", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Options) {
+		{"Genoa evidence against Milan-only roots", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
 			return fx["genoa"].ev, fx["genoa"].nonce, roots(milanOnlyRoots())
 		}, verify.CheckVCEKChain},
-		{"Milan evidence against Genoa-only roots", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Options) {
+		{"Milan evidence against Genoa-only roots", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
 			return fx["v1"].ev, fx["v1"].nonce, roots(genoaOnlyRoots())
 		}, verify.CheckVCEKChain},
-		{"Milan evidence against no roots", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Options) {
+		{"Milan evidence against no roots", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
 			return fx["v2"].ev, fx["v2"].nonce, roots(&snp.Roots{})
 		}, verify.CheckVCEKChain},
-		{"Milan evidence against the emulated chain only", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Options) {
+		{"Milan evidence against the emulated chain only", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
 			return fx["hcl"].ev, fx["hcl"].nonce, roots(emulatedOnlyRoots(t))
 		}, verify.CheckVCEKChain},
-		{"Milan evidence against the testev private roots", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Options) {
+		{"Milan evidence against the testev private roots", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
 			return fx["v0"].ev, fx["v0"].nonce, roots(testev.Roots())
 		}, verify.CheckVCEKChain},
 
 		// The clock.
-		{"verification time after the VCEK expired", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Options) {
+		{"verification time after the VCEK expired", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
 			return fx["v1"].ev, fx["v1"].nonce, at(time.Date(2040, 1, 1, 0, 0, 0, 0, time.UTC))
 		}, verify.CheckCertValidity},
-		{"verification time before the VCEK was issued", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Options) {
+		{"verification time before the VCEK was issued", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
 			return fx["genoa"].ev, fx["genoa"].nonce, at(time.Date(2015, 1, 1, 0, 0, 0, 0, time.UTC))
 		}, verify.CheckCertValidity},
 
 		// Nonces.
-		{"v2 evidence, nonce of another challenge (Genoa's)", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Options) {
+		{"v2 evidence, nonce of another challenge (Genoa's)", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
 			return fx["v2"].ev, fx["genoa"].nonce, nil
 		}, verify.CheckNonce},
-		{"v1 evidence, another text nonce", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Options) {
+		{"v1 evidence, another text nonce", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
 			return fx["v1"].ev, []byte("challengf"), nil
 		}, verify.CheckNonce},
-		{"v1 evidence, nonce prefix", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Options) {
+		{"v1 evidence, nonce prefix", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
 			return fx["v1"].ev, []byte("challeng"), nil
 		}, verify.CheckNonce},
-		{"v1 evidence, nonce extended", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Options) {
+		{"v1 evidence, nonce extended", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
 			return fx["v1"].ev, []byte("challenge\x00"), nil
 		}, verify.CheckNonce},
-		{"v1 evidence, nil nonce", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Options) {
+		{"v1 evidence, nil nonce", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
 			return fx["v1"].ev, nil, nil
 		}, verify.CheckNonce},
-		{"v1 evidence, empty nonce", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Options) {
+		{"v1 evidence, empty nonce", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
 			return fx["v1"].ev, []byte{}, nil
 		}, verify.CheckNonce},
-		{"v2 evidence, 49-byte nonce starting with the quoted 48 bytes", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Options) {
+		{"v2 evidence, 49-byte nonce starting with the quoted 48 bytes", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
 			return fx["v2"].ev, append(append([]byte(nil), fx["v2"].nonce...), 0), nil
 		}, verify.CheckNonce},
-		{"Genoa evidence, 47-byte prefix of the nonce", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Options) {
+		{"Genoa evidence, 47-byte prefix of the nonce", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
 			return fx["genoa"].ev, fx["genoa"].nonce[:47], nil
 		}, verify.CheckNonce},
 
 		// PCR values of another VM.
-		{"v1 evidence with v2's PCR values", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Options) {
+		{"v1 evidence with v2's PCR values", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
 			ev, n := splice(fx, "v1", func(ev *evidence.Evidence) { ev.Quote.PCRs = fx["v2"].ev.Quote.PCRs })
 			return ev, n, nil
 		}, verify.CheckPCRDigest},
-		{"Genoa evidence with Milan PCR values", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Options) {
+		{"Genoa evidence with Milan PCR values", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
 			ev, n := splice(fx, "genoa", func(ev *evidence.Evidence) { ev.Quote.PCRs = fx["hcl"].ev.Quote.PCRs })
 			return ev, n, nil
 		}, verify.CheckPCRDigest},
-		{"v1 evidence with PCR 0 and 1 swapped", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Options) {
+		{"v1 evidence with PCR 0 and 1 swapped", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
 			ev, n := splice(fx, "v1", func(ev *evidence.Evidence) {
 				p := ev.Quote.PCRs
 				p[0], p[1] = p[1], p[0]
 			})
 			return ev, n, nil
 		}, verify.CheckPCRDigest},
-		{"v1 evidence with v2's PCR 7 only", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Options) {
+		{"v1 evidence with v2's PCR 7 only", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
 			ev, n := splice(fx, "v1", func(ev *evidence.Evidence) { ev.Quote.PCRs[7] = fx["v2"].ev.Quote.PCRs[7] })
 			return ev, n, nil
 		}, verify.CheckPCRDigest},
 
 		// Freshness: the report of v0/v1 was not refreshed with the nonce.
-		{"v1 report with RequireFreshReport", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Options) {
-			return fx["v1"].ev, fx["v1"].nonce, &verify.Options{Now: fixtureTime, Policy: verify.Policy{RequireFreshReport: true}}
+		{"v1 report with RequireFreshReport", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
+			return fx["v1"].ev, fx["v1"].nonce, verifierOf(verify.Config{Now: fixtureTime, Policy: verify.Policy{RequireFreshReport: true}})
 		}, verify.CheckUserData},
 	}
 }
@@ -269,7 +271,7 @@ func TestSplice(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ev, nonce, opts := tc.build(t, fx)
 			if opts == nil {
-				opts = &verify.Options{Now: fixtureTime}
+				opts = verifierOf(verify.Config{Now: fixtureTime})
 			}
 			o := runDecoded(t, ev, nonce, opts)
 			if o.bad != "" {
@@ -298,7 +300,7 @@ func TestRelabel(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			o := runEvidence(t, data, fx.nonce, &verify.Options{Now: fixtureTime})
+			o := runEvidence(t, data, fx.nonce, verifierOf(verify.Config{Now: fixtureTime}))
 			if o.bad != "" || o.claims != nil || o.check != verify.CheckUserData {
 				t.Fatalf("got %v, want rejection by %s", o, verify.CheckUserData)
 			}
@@ -316,14 +318,14 @@ func TestRelabel(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, err := verify.Evidence(context.Background(), data, fx.nonce, &verify.Options{Now: fixtureTime})
+		c, err := verify.Evidence(context.Background(), data, fx.nonce, verify.Config{Now: fixtureTime})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if c.FreshReport || c.EvidenceVersion != 1 {
 			t.Errorf("downgraded evidence: FreshReport %v, version %d", c.FreshReport, c.EvidenceVersion)
 		}
-		c, err = verify.Evidence(context.Background(), data, fx.nonce, &verify.Options{Now: fixtureTime, Policy: verify.Policy{RequireFreshReport: true}})
+		c, err = verify.Evidence(context.Background(), data, fx.nonce, verify.Config{Now: fixtureTime, Policy: verify.Policy{RequireFreshReport: true}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -343,49 +345,51 @@ func TestSpliceSameVMOtherReport(t *testing.T) {
 	v0, v1 := fixtureByName(t, "v0"), fixtureByName(t, "v1")
 	ev := cloneEvidence(v1.ev)
 	ev.HCLReport = v0.ev.HCLReport
-	c, err := verify.Decoded(context.Background(), ev, v1.nonce, uncached())
+	c, err := uncached().Decoded(context.Background(), ev, v1.nonce)
 	if err != nil {
 		t.Fatalf("same-VM splice: %v (if this is now rejected, update SECURITY.md's known limits)", err)
 	}
-	c0, err := verify.Decoded(context.Background(), v0.ev, v0.nonce, uncached())
+	c0, err := uncached().Decoded(context.Background(), v0.ev, v0.nonce)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if string(c.AKPublic) != string(c0.AKPublic) || string(c.ReportData) != string(c0.ReportData) {
 		t.Error("claims do not come from v0's report")
 	}
-	_, err = verify.Decoded(context.Background(), ev, v1.nonce,
-		&verify.Options{Now: fixtureTime, Policy: verify.Policy{RequireFreshReport: true}})
+	_, err = verifierOf(verify.Config{Now: fixtureTime, Policy: verify.Policy{RequireFreshReport: true}}).
+		Decoded(context.Background(), ev, v1.nonce)
 	if !isCheck(err, verify.CheckUserData) {
 		t.Errorf("RequireFreshReport: got %v, want %s", err, verify.CheckUserData)
 	}
 }
 
-// TestReportSplice covers verify.Report (stored reports, no quote): the
+// TestReportSplice covers Verifier.Report (stored reports, no quote): the
 // real THIM report verifies with its VCEK, and nothing verifies with a VCEK
 // of another chip.
 func TestReportSplice(t *testing.T) {
 	thimReport := readTestdata(t, "azure-thim/snp_report.bin")
-	opts := &verify.Options{Now: fixtureTime}
-	if _, err := verify.Report(context.Background(), thimReport, thimVCEK(t), opts); err != nil {
+	opts := verifierOf(verify.Config{Now: fixtureTime})
+	if _, err := opts.Report(context.Background(), thimReport, thimVCEK(t)); err != nil {
 		t.Fatalf("genuine THIM report: %v", err)
 	}
 	toolingVCEK := firstPEMCert(t, readTestdata(t, "azure-cvm-tooling/certs.pem"))
+	// Each VCEK is another chip's: the cause named is vcek-chip-id, checked
+	// before the signature the VCEK cannot verify.
 	cases := []struct {
 		name       string
 		blob, vcek []byte
 		want       verify.Check
 	}{
-		{"azure-cvm-tooling report with its certs.pem VCEK (another chip)", readTestdata(t, "azure-cvm-tooling/hcl-report-snp.bin"), toolingVCEK, verify.CheckReportSignature},
-		{"THIM report with the trustee v1 VCEK", thimReport, fixtureByName(t, "v1").ev.VCEK, verify.CheckReportSignature},
-		{"trustee HCL report with the THIM VCEK", readFile(t, "hcl-report.bin"), thimVCEK(t), verify.CheckReportSignature},
-		{"THIM report with the Genoa VCEK", thimReport, fixtureByName(t, "genoa").ev.VCEK, verify.CheckReportSignature},
+		{"azure-cvm-tooling report with its certs.pem VCEK (another chip)", readTestdata(t, "azure-cvm-tooling/hcl-report-snp.bin"), toolingVCEK, verify.CheckChipID},
+		{"THIM report with the trustee v1 VCEK", thimReport, fixtureByName(t, "v1").ev.VCEK, verify.CheckChipID},
+		{"trustee HCL report with the THIM VCEK", readFile(t, "hcl-report.bin"), thimVCEK(t), verify.CheckChipID},
+		{"THIM report with the Genoa VCEK", thimReport, fixtureByName(t, "genoa").ev.VCEK, verify.CheckChipID},
 		{"TDX HCL report", readTestdata(t, "trustee-az-vtpm/az-tdx-vtpm/hcl-report.bin"), thimVCEK(t), verify.CheckReportType},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			o := run(t, func() (*verify.Claims, error) {
-				return verify.Report(context.Background(), tc.blob, tc.vcek, &verify.Options{Now: fixtureTime})
+				return verifierOf(verify.Config{Now: fixtureTime}).Report(context.Background(), tc.blob, tc.vcek)
 			})
 			if o.bad != "" || o.claims != nil || o.check != tc.want {
 				t.Fatalf("got %v, want rejection by %s", o, tc.want)
@@ -399,7 +403,7 @@ func TestReportSplice(t *testing.T) {
 func TestTDXEvidenceNotVerified(t *testing.T) {
 	for _, f := range []string{"evidence-v0.json", "evidence-v1.json"} {
 		data := readTestdata(t, "trustee-az-vtpm/az-tdx-vtpm/"+f)
-		o := runEvidence(t, data, []byte("challenge"), &verify.Options{Now: fixtureTime})
+		o := runEvidence(t, data, []byte("challenge"), verifierOf(verify.Config{Now: fixtureTime}))
 		if o.bad != "" || o.claims != nil || o.check != verify.CheckReportType {
 			t.Errorf("%s: got %v, want rejection by %s", f, o, verify.CheckReportType)
 		}
@@ -429,7 +433,7 @@ func TestSyntheticBinding(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			ev := tc.b.MustBuild()
-			o := runDecoded(t, ev.Evidence, ev.Nonce, &verify.Options{Roots: testev.Roots()})
+			o := runDecoded(t, ev.Evidence, ev.Nonce, verifierOf(verify.Config{Roots: testev.Roots()}))
 			if o.bad != "" || o.claims != nil || o.check != tc.want {
 				t.Fatalf("got %v, want rejection by %s", o, tc.want)
 			}
@@ -437,7 +441,7 @@ func TestSyntheticBinding(t *testing.T) {
 	}
 	// Control: the unmodified synthetic evidence verifies.
 	ev := (&testev.Builder{}).MustBuild()
-	if o := runDecoded(t, ev.Evidence, ev.Nonce, &verify.Options{Roots: testev.Roots()}); o.claims == nil {
+	if o := runDecoded(t, ev.Evidence, ev.Nonce, verifierOf(verify.Config{Roots: testev.Roots()})); o.claims == nil {
 		t.Fatalf("synthetic control: %v", o)
 	}
 }

@@ -49,7 +49,11 @@ func BenchmarkAttestHTTP(b *testing.B) {
 }
 
 func benchAttestHTTP(b *testing.B, gather func(nonce []byte) ([]byte, error)) {
-	s, err := server.New(server.Config{Secret: []byte("benchmark secret"), Verify: &verify.Options{Roots: testev.Roots()}})
+	v, err := verify.New(verify.Config{Roots: testev.Roots()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := server.New(server.Config{Secret: []byte("benchmark secret"), Verifier: v})
 	if err != nil {
 		b.Fatal(err)
 	}

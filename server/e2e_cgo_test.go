@@ -25,14 +25,14 @@ import (
 
 // emulatedOptions trusts AMD's pinned roots and the emulated CVM's fake
 // chain, as "serve --trust-emulated" does.
-func emulatedOptions(t testing.TB) *verify.Options {
+func emulatedOptions(t testing.TB) *verify.Verifier {
 	t.Helper()
 	c, err := snp.ParseChainPEM(fakeamd.ChainPEM())
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.Source, c.Emulated = "EMULATED CVM (not AMD)", true
-	return &verify.Options{Roots: snp.DefaultRoots().Add(c)}
+	return testVerifier(verify.Config{Roots: snp.DefaultRoots().Add(c)})
 }
 
 // cvm is a running emulated CVM with an attester on it. Its gather
@@ -64,7 +64,7 @@ func startCVM(t testing.TB) *cvm {
 	return &cvm{
 		CVM:  c,
 		http: hc,
-		att:  &attester.Attester{TPM: c.TPM(), IMDS: &imds.Client{URL: c.IMDSURL(), HTTPClient: hc}},
+		att:  &attester.Attester{TPM: c.TPM(), IMDS: &imds.Client{URL: c.IMDSURL(), HTTPClient: hc}, Verifier: emulatedOptions(t)},
 	}
 }
 
@@ -75,16 +75,16 @@ func (c *cvm) gather(fresh bool) GatherFunc {
 		defer c.mu.Unlock()
 		t0 := time.Now()
 		defer func() { c.busy.Add(int64(time.Since(t0))) }()
-		ev, err := c.att.Evidence(ctx, nonce, fresh)
+		res, err := c.att.Evidence(ctx, nonce, fresh)
 		if err != nil {
 			return nil, err
 		}
-		return ev.Encode()
+		return res.Evidence.Encode()
 	}
 }
 
 func emulatedConfig(t testing.TB) Config {
-	return Config{Secret: testSecret, Verify: emulatedOptions(t), Logger: discardLogger()}
+	return Config{Secret: testSecret, Verifier: emulatedOptions(t), Logger: discardLogger()}
 }
 
 func TestE2EEmulated(t *testing.T) {
@@ -163,7 +163,7 @@ func TestE2EEmulated(t *testing.T) {
 
 	t.Run("emulated chain not trusted", func(t *testing.T) {
 		cfg := emulatedConfig(t)
-		cfg.Verify = &verify.Options{} // AMD's pinned roots, no network
+		cfg.Verifier = testVerifier(verify.Config{}) // AMD's pinned roots, no network
 		ts := startHTTP(t, newServer(t, cfg))
 		res, err := (&Client{URL: ts.URL}).Attest(ctx, c.gather(true))
 		apiErr, ok := errors.AsType[*APIError](err)

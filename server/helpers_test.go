@@ -59,11 +59,21 @@ func (s *syncBuffer) Bytes() []byte {
 	return bytes.Clone(s.b.Bytes())
 }
 
+// testVerifier returns verify.New(cfg); the configurations of these tests
+// are valid, so an error is a bug in the test.
+func testVerifier(cfg verify.Config) *verify.Verifier {
+	v, err := verify.New(cfg)
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
 // testConfig trusts the synthetic (testev) chains only.
 func testConfig() Config {
 	return Config{
-		Secret: testSecret,
-		Verify: &verify.Options{Roots: testev.Roots()},
+		Secret:   testSecret,
+		Verifier: testVerifier(verify.Config{Roots: testev.Roots()}),
 	}
 }
 

@@ -179,15 +179,15 @@ func newFakeKDS(t testing.TB, status int, delay time.Duration) *fakeKDS {
 	return f
 }
 
-// kdsOptions are verify options fetching VCEKs from k through a
-// collateral chain set up as `snp-vtpm serve` sets it up (memory, no
-// retries, a token bucket); the chain marks the errors that are no verdict.
-func kdsOptions(t testing.TB, k *fakeKDS, limiter *collateral.RateLimiter) (*verify.Options, *collateral.Chain) {
+// kdsOptions is a Verifier fetching VCEKs from k through a collateral
+// chain set up as `snp-vtpm serve` sets it up (memory, no retries, a token
+// bucket); the chain marks the errors that are no verdict.
+func kdsOptions(t testing.TB, k *fakeKDS, limiter *collateral.RateLimiter) (*verify.Verifier, *collateral.Chain) {
 	chain := &collateral.Chain{
 		Sources: []collateral.Source{&collateral.Memory{}, &collateral.KDS{Client: &kds.Client{BaseURL: k.srv.URL, MaxRetries: -1}}},
 		Limiter: limiter,
 	}
-	return &verify.Options{Roots: testev.Roots(), VCEKGetter: chain}, chain
+	return testVerifier(verify.Config{Roots: testev.Roots(), VCEKGetter: chain}), chain
 }
 
 // unknownChipAttest posts an attestation whose evidence carries no VCEK
@@ -195,11 +195,14 @@ func kdsOptions(t testing.TB, k *fakeKDS, limiter *collateral.RateLimiter) (*ver
 // the product line is unknown too.
 func unknownChipAttest(t testing.TB, s *Server, chip byte, reportVersion uint32) *httptest.ResponseRecorder {
 	t.Helper()
-	k, _, _, err := s.challenges.issue("")
+	_, pub, _ := GenerateKey()
+	// Each call is its own client: under load, many calls may hold their
+	// challenge while building evidence, and the per-client bound is not
+	// what these tests are about.
+	k, _, _, err := s.challenges.issue(fmt.Sprintf("%x", pub[:8]))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, pub, _ := GenerateKey()
 	var id [64]byte
 	id[0], id[63] = 0xC0, chip
 	ev, err := (&testev.Builder{Nonce: Nonce(k[:], pub), OmitVCEK: true, ChipID: &id, ReportVersion: reportVersion}).Build()
@@ -244,7 +247,7 @@ func TestUnknownChipUpstreamRequests(t *testing.T) {
 				t.Fatal(err)
 			}
 			cfg := testConfig()
-			cfg.Verify, _ = kdsOptions(t, k, lim)
+			cfg.Verifier, _ = kdsOptions(t, k, lim)
 			s := newServer(t, cfg)
 			for round := range 3 {
 				start := time.Now()
@@ -279,7 +282,7 @@ func TestUnknownChipConcurrentAttests(t *testing.T) {
 			k := newFakeKDS(t, http.StatusNotFound, 50*time.Millisecond)
 			cfg := testConfig()
 			var kc *collateral.Chain
-			cfg.Verify, kc = kdsOptions(t, k, nil)
+			cfg.Verifier, kc = kdsOptions(t, k, nil)
 			const n = 100
 			// Every attestation comes from one client and holds its
 			// challenge while KDS answers: all n are outstanding at once.
@@ -321,7 +324,7 @@ func TestUpstreamBudget(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := testConfig()
-	cfg.Verify, _ = kdsOptions(t, k, lim)
+	cfg.Verifier, _ = kdsOptions(t, k, lim)
 	s := newServer(t, cfg)
 	if w := unknownChipAttest(t, s, 1, 3); w.Code != http.StatusForbidden {
 		t.Fatalf("first unknown chip: %d %s", w.Code, w.Body)

@@ -3,6 +3,8 @@ package server
 import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
 // metricsNamespace prefixes every metric of the server.
@@ -67,4 +69,48 @@ func newMetrics(outstanding func() float64, extra []prometheus.Collector) (*metr
 		}
 	}
 	return m, nil
+}
+
+// verifierCollector exports the counters of a Verifier's caches
+// (verify.Stats), labelled by cache: vcek (verified VCEK chains), report
+// (report signatures), hcl (parsed HCL reports) and evidence (decoded
+// evidence fields).
+type verifierCollector struct {
+	v                           *verify.Verifier
+	hits, misses, entries, size *prometheus.Desc
+}
+
+func newVerifierCollector(v *verify.Verifier) *verifierCollector {
+	desc := func(name, help string) *prometheus.Desc {
+		return prometheus.NewDesc(prometheus.BuildFQName(metricsNamespace, "verify_cache", name), help, []string{"cache"}, nil)
+	}
+	return &verifierCollector{
+		v:       v,
+		hits:    desc("hits_total", "Verifier cache lookups that found a verified result, by cache."),
+		misses:  desc("misses_total", "Verifier cache lookups that found nothing, by cache."),
+		entries: desc("entries", "Entries held by a verifier cache."),
+		size:    desc("bytes", "Bytes held by a verifier cache (keys and results)."),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *verifierCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.hits
+	ch <- c.misses
+	ch <- c.entries
+	ch <- c.size
+}
+
+// Collect implements prometheus.Collector.
+func (c *verifierCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.v.Stats()
+	for _, e := range []struct {
+		name string
+		s    verify.CacheStats
+	}{{"vcek", s.VCEKs}, {"report", s.Reports}, {"hcl", s.HCLReports}, {"evidence", s.Evidence}} {
+		ch <- prometheus.MustNewConstMetric(c.hits, prometheus.CounterValue, float64(e.s.Hits), e.name)
+		ch <- prometheus.MustNewConstMetric(c.misses, prometheus.CounterValue, float64(e.s.Misses), e.name)
+		ch <- prometheus.MustNewConstMetric(c.entries, prometheus.GaugeValue, float64(e.s.Entries), e.name)
+		ch <- prometheus.MustNewConstMetric(c.size, prometheus.GaugeValue, float64(e.s.Bytes), e.name)
+	}
 }

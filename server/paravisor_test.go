@@ -17,9 +17,9 @@ import (
 // when the policy pins PCR values (which the forger copies).
 func TestParavisorForgeryReleasesNothing(t *testing.T) {
 	cfg := testConfig()
-	cfg.Verify = &verify.Options{Roots: testev.Roots(), Policy: verify.Policy{
+	cfg.Verifier = testVerifier(verify.Config{Roots: testev.Roots(), Policy: verify.Policy{
 		PCRs: map[int]verify.HexBytes{4: testev.DefaultPCRs()[4], 7: testev.DefaultPCRs()[7]},
-	}}
+	}})
 	ts := startHTTP(t, newServer(t, cfg))
 	for name, d := range map[string][48]byte{
 		"zero":     {},

@@ -45,11 +45,12 @@ type Config struct {
 	// Secret is released, sealed, to every attester whose evidence verifies.
 	// It is copied by New and never logged.
 	Secret []byte
-	// Verify configures verification: roots (emulated ones only when the
-	// operator asks), policy, certificate sources. It is shared by all
-	// requests, and so is its cache. Nil means AMD's pinned roots, the
-	// default policy and no network.
-	Verify *verify.Options
+	// Verifier verifies the evidence of every request: roots (emulated
+	// ones only when the operator asks), policy, certificate sources and
+	// the caches all requests share, whose counters /metrics exports
+	// (snp_vtpm_verify_cache_*). Nil means verify.New(verify.Config{}):
+	// AMD's pinned roots, the default policy and no network.
+	Verifier *verify.Verifier
 	// ChallengeTTL is how long a challenge stays usable.
 	ChallengeTTL time.Duration
 	// MaxChallenges bounds the outstanding challenges of all clients
@@ -99,7 +100,7 @@ type Config struct {
 type Server struct {
 	cfg        Config
 	secret     []byte
-	verify     *verify.Options
+	verifier   *verify.Verifier
 	log        *slog.Logger
 	challenges *challengeStore
 	metrics    *metrics
@@ -140,20 +141,25 @@ func New(cfg Config) (*Server, error) {
 		cfg.Now = time.Now
 	}
 	s := &Server{
-		cfg:    cfg,
-		secret: bytes.Clone(cfg.Secret),
-		verify: cfg.Verify,
-		log:    cfg.Logger,
+		cfg:      cfg,
+		secret:   bytes.Clone(cfg.Secret),
+		verifier: cfg.Verifier,
+		log:      cfg.Logger,
 	}
 	s.cfg.Secret = nil
-	if s.verify == nil {
-		s.verify = &verify.Options{}
+	if s.verifier == nil {
+		v, err := verify.New(verify.Config{})
+		if err != nil {
+			return nil, fmt.Errorf("server: %w", err)
+		}
+		s.verifier = v
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.challenges = newChallengeStore(cfg.ChallengeTTL, cfg.MaxChallenges, cfg.MaxClientChallenges, cfg.Now)
-	m, err := newMetrics(func() float64 { return float64(s.challenges.len()) }, cfg.Collectors)
+	extra := append([]prometheus.Collector{newVerifierCollector(s.verifier)}, cfg.Collectors...)
+	m, err := newMetrics(func() float64 { return float64(s.challenges.len()) }, extra)
 	if err != nil {
 		return nil, fmt.Errorf("server: metrics: %w", err)
 	}
@@ -360,7 +366,7 @@ func (s *Server) attest(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	}
 	vctx, cancel := context.WithTimeout(ctx, s.cfg.AttestTimeout)
 	defer cancel()
-	claims, err := verify.Evidence(vctx, ev, nonce, s.verify)
+	claims, err := s.verifier.Evidence(vctx, ev, nonce)
 	if err != nil {
 		if verr, ok := errors.AsType[*verify.Error](err); ok {
 			return attestOutcome{http.StatusForbidden, resultRejected, string(verr.Check), verr.Error()}, nil

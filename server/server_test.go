@@ -241,7 +241,7 @@ func TestClientRejectedError(t *testing.T) {
 
 func TestUntrustedChainReleasesNothing(t *testing.T) {
 	cfg := testConfig()
-	cfg.Verify = &verify.Options{} // AMD's roots only
+	cfg.Verifier = testVerifier(verify.Config{}) // AMD's roots only
 	ts := startHTTP(t, newServer(t, cfg))
 	_, err := (&Client{URL: ts.URL}).Attest(context.Background(), synthetic(t))
 	apiErr, ok := errors.AsType[*APIError](err)
@@ -559,6 +559,14 @@ func TestMetrics(t *testing.T) {
 		`snp_vtpm_challenges_issued_total 3`,
 		`snp_vtpm_challenges_outstanding 0`,
 		`go_goroutines`,
+		// The Verifier's caches: each document's VCEK was looked up (each
+		// is a new test chip's), only the one that verified is held.
+		`snp_vtpm_verify_cache_entries{cache="vcek"} 1`,
+		`snp_vtpm_verify_cache_misses_total{cache="vcek"} 3`,
+		`snp_vtpm_verify_cache_hits_total{cache="vcek"} 0`,
+		`snp_vtpm_verify_cache_entries{cache="hcl"} 0`,
+		`snp_vtpm_verify_cache_bytes{cache="report"} 0`,
+		`snp_vtpm_verify_cache_misses_total{cache="evidence"}`,
 	} {
 		if !strings.Contains(m, want+"\n") && !strings.Contains(m, want+" ") {
 			t.Errorf("/metrics lacks %q", want)
@@ -728,7 +736,7 @@ func TestGracefulShutdown(t *testing.T) {
 	release := make(chan struct{})
 	var once sync.Once
 	cfg := testConfig()
-	cfg.Verify = &verify.Options{
+	cfg.Verifier = testVerifier(verify.Config{
 		Roots: testev.Roots(),
 		VCEKGetter: verify.VCEKGetterFunc(func(ctx context.Context, r verify.VCEKRequest) ([]byte, error) {
 			once.Do(func() { close(entered) })
@@ -739,7 +747,7 @@ func TestGracefulShutdown(t *testing.T) {
 			}
 			return built.VCEKDER, r.Validate(built.VCEKDER)
 		}),
-	}
+	})
 	s := newServer(t, cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -804,14 +812,14 @@ func TestShutdownDeadline(t *testing.T) {
 	block := make(chan struct{})
 	defer close(block)
 	entered := make(chan struct{})
-	cfg.Verify = &verify.Options{
+	cfg.Verifier = testVerifier(verify.Config{
 		Roots: testev.Roots(),
 		VCEKGetter: verify.VCEKGetterFunc(func(ctx context.Context, r verify.VCEKRequest) ([]byte, error) {
 			close(entered)
 			<-block
 			return nil, errors.New("never")
 		}),
-	}
+	})
 	s := newServer(t, cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")

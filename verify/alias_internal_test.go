@@ -121,7 +121,7 @@ func aliasFixture(t *testing.T, name string) []byte {
 // changed: nothing in Claims aliases the caller's buffers or a cache entry.
 func TestClaimsOwnTheirBytes(t *testing.T) {
 	ctx := context.Background()
-	opts := &Options{Now: time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)}
+	opts := mustNew(t, Config{Now: time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)})
 	type run struct {
 		name   string
 		claims *Claims
@@ -156,9 +156,9 @@ func TestClaimsOwnTheirBytes(t *testing.T) {
 			if f != "evidence-v1.json" {
 				nonce = append([]byte(nil), a.ExtraData...)
 			}
-			c, err := Evidence(ctx, data, nonce, opts)
+			c, err := opts.Evidence(ctx, data, nonce)
 			keep(f+" Evidence", c, err)
-			c, err = Decoded(ctx, ev, nonce, opts)
+			c, err = opts.Decoded(ctx, ev, nonce)
 			keep(f+" Decoded", c, err)
 			inputs = append(inputs, data, ev, nonce)
 		}
@@ -167,10 +167,10 @@ func TestClaimsOwnTheirBytes(t *testing.T) {
 	for range 2 {
 		blob := aliasFixture(t, "hcl-report.bin")
 		vcek := pemDER(t, vcekPEM)
-		c, err := Report(ctx, blob, vcek, opts)
+		c, err := opts.Report(ctx, blob, vcek)
 		keep("hcl Report", c, err)
 		bare := append([]byte(nil), blob[32:32+snp.ReportSize]...)
-		c, err = Report(ctx, bare, vcek, opts)
+		c, err = opts.Report(ctx, bare, vcek)
 		keep("bare Report", c, err)
 		inputs = append(inputs, blob, vcek, bare)
 	}

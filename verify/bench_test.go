@@ -19,8 +19,8 @@ import (
 )
 
 // BenchmarkVerifyEvidence verifies the real v1 evidence: "fresh" with
-// DisableCache (every signature checked, as for evidence never seen
-// before), "repeat" with a shared caching Options.
+// its cache disabled (every signature checked, as for evidence never seen
+// before), "repeat" with one long-lived caching Verifier.
 func BenchmarkVerifyEvidence(b *testing.B) {
 	data := readFile(b, snpDir+"evidence-v1.json")
 	nonce := []byte("challenge")
@@ -29,13 +29,13 @@ func BenchmarkVerifyEvidence(b *testing.B) {
 		disable bool
 	}{{"fresh", true}, {"repeat", false}} {
 		b.Run(bc.name, func(b *testing.B) {
-			opts := &verify.Options{Now: fixtureTime, DisableCache: bc.disable}
-			if _, err := verify.Evidence(context.Background(), data, nonce, opts); err != nil {
+			v := newVerifier(b, verify.Config{Now: fixtureTime, Cache: verify.CacheConfig{Disable: bc.disable}})
+			if _, err := v.Evidence(context.Background(), data, nonce); err != nil {
 				b.Fatal(err)
 			}
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := verify.Evidence(context.Background(), data, nonce, opts); err != nil {
+				if _, err := v.Evidence(context.Background(), data, nonce); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -128,7 +128,7 @@ func BenchmarkFloor(b *testing.B) {
 	// Calibrate the ratio outside the timed loop: interleaved batches, the
 	// fastest batch of each kind (the least disturbed by other processes).
 	data := readFile(b, snpDir+"evidence-v1.json")
-	opts := &verify.Options{Now: fixtureTime, DisableCache: true}
+	v := newVerifier(b, verify.Config{Now: fixtureTime, Cache: verify.CacheConfig{Disable: true}})
 	const batch = 10
 	minFloor, minFresh := time.Duration(1<<62), time.Duration(1<<62)
 	for range 30 {
@@ -138,7 +138,7 @@ func BenchmarkFloor(b *testing.B) {
 		}
 		t1 := time.Now()
 		for range batch {
-			if _, err := verify.Evidence(context.Background(), data, []byte("challenge"), opts); err != nil {
+			if _, err := v.Evidence(context.Background(), data, []byte("challenge")); err != nil {
 				b.Fatal(err)
 			}
 		}

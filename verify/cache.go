@@ -5,17 +5,11 @@ import (
 	"crypto/rsa"
 	"hash/maphash"
 	"sync"
+	"sync/atomic"
 
 	"github.com/snp-vtpm/snp-vtpm/evidence"
 	"github.com/snp-vtpm/snp-vtpm/hcl"
 	"github.com/snp-vtpm/snp-vtpm/snp"
-)
-
-// Bounds of each cache of an Options: entries, and bytes held (inputs kept
-// as keys and the results computed from them).
-const (
-	defaultCacheEntries = 4096
-	defaultCacheBytes   = 32 << 20
 )
 
 // cache holds results of pure, expensive computations, keyed by every input
@@ -43,14 +37,6 @@ type cache struct {
 	decoder *evidence.Decoder
 }
 
-// cacheIfAny is o.getCache for a possibly nil o.
-func (o *Options) cacheIfAny() *cache {
-	if o == nil {
-		return nil
-	}
-	return o.getCache()
-}
-
 type vcekEntry struct {
 	roots *snp.Roots
 	vcek  *snp.VCEK
@@ -66,17 +52,64 @@ type hclEntry struct {
 	ak     *rsa.PublicKey
 	akDER  []byte // PKIX DER of ak
 	akErr  error
+	// bindErr is the runtime-data binding's verdict, reported only once
+	// the report verified (nil in every cached entry).
+	bindErr error
 }
 
-// newCache returns a cache whose maps hold at most entries entries and
-// defaultCacheBytes bytes each.
-func newCache(entries int) *cache {
+// newCache returns the cache cc asks for: nil when disabled, else maps
+// holding at most cc.Entries entries and cc.Bytes bytes each (0: the
+// defaults).
+func newCache(cc CacheConfig) *cache {
+	if cc.Disable {
+		return nil
+	}
+	entries, size := cc.Entries, cc.Bytes
+	if entries == 0 {
+		entries = DefaultCacheEntries
+	}
+	if size == 0 {
+		size = DefaultCacheBytes
+	}
 	seed := maphash.MakeSeed()
 	return &cache{
-		vceks:   exactMap[*vcekEntry]{seed: seed, maxEntries: entries, maxBytes: defaultCacheBytes},
-		reports: exactMap[*snp.VCEK]{seed: seed, maxEntries: entries, maxBytes: defaultCacheBytes},
-		hcls:    exactMap[*hclEntry]{seed: seed, maxEntries: entries, maxBytes: defaultCacheBytes},
-		decoder: evidence.NewDecoder(entries, defaultCacheBytes),
+		vceks:   exactMap[*vcekEntry]{seed: seed, maxEntries: entries, maxBytes: size},
+		reports: exactMap[*snp.VCEK]{seed: seed, maxEntries: entries, maxBytes: size},
+		hcls:    exactMap[*hclEntry]{seed: seed, maxEntries: entries, maxBytes: size},
+		decoder: evidence.NewDecoder(entries, size),
+	}
+}
+
+// Stats are the counters of a Verifier's caches (see Verifier.Stats).
+type Stats struct {
+	// VCEKs holds verified VCEK chains, by certificate.
+	VCEKs CacheStats
+	// Reports holds verified report signatures, by report and VCEK.
+	Reports CacheStats
+	// HCLReports holds parsed HCL reports, by blob.
+	HCLReports CacheStats
+	// Evidence holds decoded evidence fields (HCL report and VCEK text).
+	Evidence CacheStats
+}
+
+// CacheStats are the counters of one cache.
+type CacheStats struct {
+	// Hits and Misses count lookups since New (a hit saved the work).
+	Hits, Misses uint64
+	// Entries and Bytes are what the cache holds now.
+	Entries, Bytes int
+}
+
+func (c *cache) stats() Stats {
+	if c == nil {
+		return Stats{}
+	}
+	d := c.decoder.Stats()
+	return Stats{
+		VCEKs:      c.vceks.stats(),
+		Reports:    c.reports.stats(),
+		HCLReports: c.hcls.stats(),
+		Evidence:   CacheStats{Hits: d.Hits, Misses: d.Misses, Entries: d.Entries, Bytes: d.Bytes},
 	}
 }
 
@@ -92,6 +125,8 @@ type exactMap[V any] struct {
 	bytes      int
 	maxEntries int
 	maxBytes   int
+
+	hits, misses atomic.Uint64
 }
 
 type exactEntry[V any] struct {
@@ -100,16 +135,26 @@ type exactEntry[V any] struct {
 	size int
 }
 
-func (b *exactMap[V]) get(key []byte) (V, bool) {
+// get returns the value stored under key if match accepts it (nil match
+// accepts any), counting a hit or a miss.
+func (b *exactMap[V]) get(key []byte, match func(V) bool) (V, bool) {
 	h := maphash.Bytes(b.seed, key)
 	b.mu.RLock()
 	e, ok := b.m[h]
 	b.mu.RUnlock()
-	if ok && bytes.Equal(e.key, key) {
+	if ok && bytes.Equal(e.key, key) && (match == nil || match(e.val)) {
+		b.hits.Add(1)
 		return e.val, true
 	}
+	b.misses.Add(1)
 	var zero V
 	return zero, false
+}
+
+func (b *exactMap[V]) stats() CacheStats {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return CacheStats{Hits: b.hits.Load(), Misses: b.misses.Load(), Entries: len(b.m), Bytes: b.bytes}
 }
 
 // put stores v under a copy of key; size is what the entry holds (key
@@ -169,7 +214,7 @@ func (p *pending) lookupVCEK(der []byte, roots *snp.Roots) (*vcekEntry, bool) {
 	if p.vcek != nil && p.vcek.roots == roots && bytes.Equal(p.vcekDER, der) {
 		return p.vcek, true
 	}
-	if e, ok := p.c.vceks.get(der); ok && e.roots == roots {
+	if e, ok := p.c.vceks.get(der, func(e *vcekEntry) bool { return e.roots == roots }); ok {
 		return e, true
 	}
 	return nil, false

@@ -27,20 +27,18 @@ func claimsJSON(t testing.TB, c *verify.Claims) string {
 // Options (the second time from the cache) and once without a cache: the
 // claims must be identical.
 func TestCacheSameClaims(t *testing.T) {
-	shared := fixedOpts()
+	shared := newVerifier(t, fixedOpts())
 	for _, re := range realEvidences(t) {
 		t.Run(re.name, func(t *testing.T) {
-			first, err := verify.Evidence(context.Background(), re.data, re.nonce, shared)
+			first, err := shared.Evidence(context.Background(), re.data, re.nonce)
 			if err != nil {
 				t.Fatal(err)
 			}
-			second, err := verify.Evidence(context.Background(), re.data, re.nonce, shared)
+			second, err := shared.Evidence(context.Background(), re.data, re.nonce)
 			if err != nil {
 				t.Fatal(err)
 			}
-			uncached := fixedOpts()
-			uncached.DisableCache = true
-			third, err := verify.Evidence(context.Background(), re.data, re.nonce, uncached)
+			third, err := verify.Evidence(context.Background(), re.data, re.nonce, fixedOpts())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -56,10 +54,10 @@ func TestCacheSameClaims(t *testing.T) {
 // must not change what the next verification of the same evidence sees or
 // returns.
 func TestCacheClaimsNotShared(t *testing.T) {
-	opts := fixedOpts()
+	opts := newVerifier(t, fixedOpts())
 	data := readFile(t, snpDir+"evidence-v2.json")
 	nonce := quotedNonce(t, data)
-	first, err := verify.Evidence(context.Background(), data, nonce, opts)
+	first, err := opts.Evidence(context.Background(), data, nonce)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +66,7 @@ func TestCacheClaimsNotShared(t *testing.T) {
 		clear(b)
 	}
 	first.VMConfig.VMUniqueID = "changed by the caller"
-	second, err := verify.Evidence(context.Background(), data, nonce, opts)
+	second, err := opts.Evidence(context.Background(), data, nonce)
 	if err != nil {
 		t.Fatalf("second verification after the caller changed the first claims: %v", err)
 	}
@@ -82,10 +80,10 @@ func TestCacheClaimsNotShared(t *testing.T) {
 // success: the same VCEK with a tampered report, or the same report with a
 // tampered quote, still fails with the same options.
 func TestCacheFailureAfterSuccess(t *testing.T) {
-	opts := fixedOpts()
+	opts := newVerifier(t, fixedOpts())
 	data := v1Data(t)
 	nonce := []byte("challenge")
-	if _, err := verify.Evidence(context.Background(), data, nonce, opts); err != nil {
+	if _, err := opts.Evidence(context.Background(), data, nonce); err != nil {
 		t.Fatal(err)
 	}
 	tamper := func(f func(ev *evidence.Evidence)) []byte {
@@ -112,19 +110,19 @@ func TestCacheFailureAfterSuccess(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			for range 2 { // the failure is not cached as a success either
-				_, err := verify.Evidence(context.Background(), tc.data, nonce, opts)
+				_, err := opts.Evidence(context.Background(), tc.data, nonce)
 				wantCheck(t, err, tc.want)
 			}
 		})
 	}
 	// And the cached success is still a success.
-	if _, err := verify.Evidence(context.Background(), data, nonce, opts); err != nil {
+	if _, err := opts.Evidence(context.Background(), data, nonce); err != nil {
 		t.Fatal(err)
 	}
 	// A cached VCEK chain is checked for validity at every use (Options
 	// may be changed between calls, not during one).
-	opts.Now = opts.Now.AddDate(10, 0, 0)
-	_, err := verify.Evidence(context.Background(), data, nonce, opts)
+	verify.SetNowForTest(opts, fixtureTime.AddDate(10, 0, 0))
+	_, err := opts.Evidence(context.Background(), data, nonce)
 	wantCheck(t, err, verify.CheckCertValidity)
 }
 
@@ -132,31 +130,32 @@ func TestCacheFailureAfterSuccess(t *testing.T) {
 // evidence that verified is rejected by the same Options once its VCEK is
 // expired, and a tampered copy fails.
 func TestDisableCache(t *testing.T) {
-	opts := fixedOpts()
-	opts.DisableCache = true
+	cfg := fixedOpts()
+	cfg.Cache.Disable = true
+	opts := newVerifier(t, cfg)
 	data := v1Data(t)
 	for range 3 {
-		if _, err := verify.Evidence(context.Background(), data, []byte("challenge"), opts); err != nil {
+		if _, err := opts.Evidence(context.Background(), data, []byte("challenge")); err != nil {
 			t.Fatal(err)
 		}
 	}
 	ev := decode(t, data)
 	ev.HCLReport[32+0x92] ^= 1
-	_, err := verify.Evidence(context.Background(), encode(t, ev), []byte("challenge"), opts)
+	_, err := opts.Evidence(context.Background(), encode(t, ev), []byte("challenge"))
 	wantCheck(t, err, verify.CheckReportSignature)
 }
 
 // TestCacheConcurrent verifies good and bad evidence from 50 goroutines
 // sharing one Options (run with -race).
 func TestCacheConcurrent(t *testing.T) {
-	opts := &verify.Options{Roots: testev.Roots()}
+	opts := newVerifier(t, verify.Config{Roots: testev.Roots()})
 	good := (&testev.Builder{}).MustBuild()
 	badReport := (&testev.Builder{VMPL: 2}).MustBuild()
 	tampered := decode(t, good.JSON)
 	tampered.HCLReport[32+0x93] ^= 1
 	tamperedData := encode(t, tampered)
 	real := v1Data(t)
-	realOpts := fixedOpts()
+	realOpts := newVerifier(t, fixedOpts())
 
 	var wg sync.WaitGroup
 	errs := make(chan string, 50*4)
@@ -167,20 +166,20 @@ func TestCacheConcurrent(t *testing.T) {
 			for i := range 4 {
 				switch (g + i) % 4 {
 				case 0:
-					c, err := verify.Evidence(context.Background(), good.JSON, good.Nonce, opts)
+					c, err := opts.Evidence(context.Background(), good.JSON, good.Nonce)
 					if err != nil || c.Product != "Milan" {
 						errs <- "good evidence: " + errString(err)
 					}
 				case 1:
-					if _, err := verify.Evidence(context.Background(), badReport.JSON, badReport.Nonce, opts); !isCheck(err, verify.CheckVMPL) {
+					if _, err := opts.Evidence(context.Background(), badReport.JSON, badReport.Nonce); !isCheck(err, verify.CheckVMPL) {
 						errs <- "VMPL 2 evidence: " + errString(err)
 					}
 				case 2:
-					if _, err := verify.Evidence(context.Background(), tamperedData, good.Nonce, opts); !isCheck(err, verify.CheckReportSignature) {
+					if _, err := opts.Evidence(context.Background(), tamperedData, good.Nonce); !isCheck(err, verify.CheckReportSignature) {
 						errs <- "tampered evidence: " + errString(err)
 					}
 				case 3:
-					if _, err := verify.Evidence(context.Background(), real, []byte("challenge"), realOpts); err != nil {
+					if _, err := realOpts.Evidence(context.Background(), real, []byte("challenge")); err != nil {
 						errs <- "real evidence: " + errString(err)
 					}
 				}

@@ -10,10 +10,20 @@ import (
 	"github.com/snp-vtpm/snp-vtpm/snp"
 )
 
-// cacheSizes returns the entries of each cache of opts.
-func cacheSizes(opts *Options) [3]int {
-	c := opts.getCache()
+// cacheSizes returns the entries of each cache of v.
+func cacheSizes(v *Verifier) [3]int {
+	c := v.cache
 	return [3]int{c.vceks.len(), c.reports.len(), c.hcls.len()}
+}
+
+// mustNew returns New(cfg) or fails the test.
+func mustNew(t testing.TB, cfg Config) *Verifier {
+	t.Helper()
+	v, err := New(cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return v
 }
 
 func buildEv(t testing.TB, b testev.Builder) *testev.Evidence {
@@ -50,7 +60,7 @@ func TestRejectedFillsNoCache(t *testing.T) {
 		b       testev.Builder
 		nonce   []byte // nil: the evidence's own
 		fetch   bool   // the VCEK comes from a VCEKGetter
-		opts    func(*Options)
+		opts    func(*Config)
 		check   Check
 		version int
 	}{
@@ -58,51 +68,53 @@ func TestRejectedFillsNoCache(t *testing.T) {
 		{name: "nonce, fetched VCEK", b: testev.Builder{Version: 1, OmitVCEK: true}, nonce: otherNonce, fetch: true, check: CheckNonce},
 		{name: "nonce v2, fetched VCEK", b: testev.Builder{Version: 2, OmitVCEK: true}, nonce: otherNonce, fetch: true, check: CheckNonce},
 		{name: "quote signature", b: testev.Builder{Version: 1, QuoteKey: testev.OtherRSAKey()}, check: CheckQuoteSignature},
-		{name: "pcr policy", b: testev.Builder{Version: 1}, opts: func(o *Options) { o.Policy.PCRs = map[int]HexBytes{7: pcr7} }, check: CheckPCRPolicy},
+		{name: "pcr policy", b: testev.Builder{Version: 1}, opts: func(o *Config) { o.Policy.PCRs = map[int]HexBytes{7: pcr7} }, check: CheckPCRPolicy},
 		{name: "vmpl", b: testev.Builder{Version: 1, VMPL: 1}, check: CheckVMPL},
 		{name: "debug", b: testev.Builder{Version: 1, Policy: testev.DebugPolicy}, check: CheckDebug},
 		{name: "min tcb, fetched VCEK", b: testev.Builder{Version: 1, OmitVCEK: true}, fetch: true,
-			opts: func(o *Options) { o.Policy.MinTCB = &tcb }, check: CheckMinTCB},
+			opts: func(o *Config) { o.Policy.MinTCB = &tcb }, check: CheckMinTCB},
 		{name: "no ak", b: testev.Builder{Version: 1, OmitAK: true}, check: CheckAttestationKey},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			e := buildEv(t, tc.b)
-			opts := &Options{Roots: e.Roots()}
+			cfg := Config{Roots: e.Roots()}
 			if tc.fetch {
-				opts.VCEKGetter = getterOf(e.VCEKDER)
+				cfg.VCEKGetter = getterOf(e.VCEKDER)
 			}
 			if tc.opts != nil {
-				tc.opts(opts)
+				tc.opts(&cfg)
 			}
+			v := mustNew(t, cfg)
 			nonce := tc.nonce
 			if nonce == nil {
 				nonce = e.Nonce
 			}
 			for range 2 {
-				_, err := Evidence(context.Background(), e.JSON, nonce, opts)
+				_, err := v.Evidence(context.Background(), e.JSON, nonce)
 				var verr *Error
 				if !errors.As(err, &verr) || verr.Check != tc.check {
 					t.Fatalf("err = %v, want check %s", err, tc.check)
 				}
-				if got := cacheSizes(opts); got != [3]int{} {
+				if got := cacheSizes(v); got != [3]int{} {
 					t.Fatalf("after a rejection the caches hold (vceks, reports, hcls) = %v, want none", got)
 				}
 			}
 			// The control: the same evidence accepted fills the caches.
-			okOpts := &Options{Roots: e.Roots()}
+			okCfg := Config{Roots: e.Roots()}
 			if tc.fetch {
-				okOpts.VCEKGetter = getterOf(e.VCEKDER)
+				okCfg.VCEKGetter = getterOf(e.VCEKDER)
 			}
+			okV := mustNew(t, okCfg)
 			okEv := buildEv(t, testev.Builder{Version: tc.b.Version, OmitVCEK: tc.b.OmitVCEK})
-			if _, err := Evidence(context.Background(), okEv.JSON, okEv.Nonce, okOpts); err != nil {
+			if _, err := okV.Evidence(context.Background(), okEv.JSON, okEv.Nonce); err != nil {
 				t.Fatal(err)
 			}
 			want := [3]int{1, 1, 1}
 			if tc.b.Version >= 2 {
 				want = [3]int{1, 0, 0} // a refreshed report is never cached
 			}
-			if got := cacheSizes(okOpts); got != want {
+			if got := cacheSizes(okV); got != want {
 				t.Fatalf("after a success the caches hold %v, want %v", got, want)
 			}
 		})
@@ -119,13 +131,13 @@ func TestRejectedReportFillsNoCache(t *testing.T) {
 			if bare {
 				blob = bad.Report
 			}
-			opts := &Options{Roots: bad.Roots()}
-			_, err := Report(context.Background(), blob, bad.VCEKDER, opts)
+			v := mustNew(t, Config{Roots: bad.Roots()})
+			_, err := v.Report(context.Background(), blob, bad.VCEKDER)
 			var verr *Error
 			if !errors.As(err, &verr) || verr.Check != CheckVMPL {
 				t.Fatalf("err = %v, want check %s", err, CheckVMPL)
 			}
-			if got := cacheSizes(opts); got != [3]int{} {
+			if got := cacheSizes(v); got != [3]int{} {
 				t.Fatalf("after a rejection the caches hold %v, want none", got)
 			}
 			good := buildEv(t, testev.Builder{Version: 1})
@@ -134,10 +146,10 @@ func TestRejectedReportFillsNoCache(t *testing.T) {
 			if bare {
 				blob, want = good.Report, [3]int{1, 1, 0}
 			}
-			if _, err := Report(context.Background(), blob, good.VCEKDER, opts); err != nil {
+			if _, err := v.Report(context.Background(), blob, good.VCEKDER); err != nil {
 				t.Fatal(err)
 			}
-			if got := cacheSizes(opts); got != want {
+			if got := cacheSizes(v); got != want {
 				t.Fatalf("after a success the caches hold %v, want %v", got, want)
 			}
 		})
@@ -151,16 +163,16 @@ func TestManyRejectedDocumentsHoldNothing(t *testing.T) {
 	if testing.Short() {
 		n = 8
 	}
-	opts := &Options{Roots: testev.Roots()}
+	v := mustNew(t, Config{Roots: testev.Roots()})
 	for i := range n {
 		var chip [64]byte
 		chip[0], chip[1] = byte(i), byte(i>>8)
 		e := buildEv(t, testev.Builder{Version: 1, ChipID: &chip, VCEK: testev.VCEKTemplate{}})
-		if _, err := Evidence(context.Background(), e.JSON, []byte("wrong nonce"), opts); !errors.Is(err, ErrRejected) {
+		if _, err := v.Evidence(context.Background(), e.JSON, []byte("wrong nonce")); !errors.Is(err, ErrRejected) {
 			t.Fatalf("document %d: err = %v, want a rejection", i, err)
 		}
 	}
-	if got := cacheSizes(opts); got != [3]int{} {
+	if got := cacheSizes(v); got != [3]int{} {
 		t.Fatalf("after %d rejected documents the caches hold %v, want none", n, got)
 	}
 }

@@ -11,13 +11,13 @@ import (
 )
 
 // The cache keys cover everything a cached result depends on. Each test
-// verifies good evidence with a caching Options (filling its caches), then
+// verifies good evidence with a caching Verifier (filling its caches), then
 // changes one input the cached results depend on, which must be rejected
 // as it is without a cache.
 
-func mustVerify(t *testing.T, data, nonce []byte, opts *verify.Options) {
+func mustVerify(t *testing.T, v *verify.Verifier, data, nonce []byte) {
 	t.Helper()
-	if _, err := verify.Evidence(context.Background(), data, nonce, opts); err != nil {
+	if _, err := v.Evidence(context.Background(), data, nonce); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -26,13 +26,13 @@ func mustVerify(t *testing.T, data, nonce []byte, opts *verify.Options) {
 // under others.
 func TestCacheKeyRoots(t *testing.T) {
 	ev := (&testev.Builder{}).MustBuild()
-	opts := &verify.Options{Roots: testev.Roots()}
-	mustVerify(t, ev.JSON, ev.Nonce, opts)
-	opts.Roots = snp.DefaultRoots() // AMD's only
-	_, err := verify.Evidence(context.Background(), ev.JSON, ev.Nonce, opts)
+	v := newVerifier(t, verify.Config{Roots: testev.Roots()})
+	mustVerify(t, v, ev.JSON, ev.Nonce)
+	verify.SetRootsForTest(v, snp.DefaultRoots()) // AMD's only
+	_, err := v.Evidence(context.Background(), ev.JSON, ev.Nonce)
 	wantCheck(t, err, verify.CheckVCEKChain)
-	opts.Roots = testev.Roots() // another *Roots with the same chains
-	mustVerify(t, ev.JSON, ev.Nonce, opts)
+	verify.SetRootsForTest(v, testev.Roots()) // another *Roots with the same chains
+	mustVerify(t, v, ev.JSON, ev.Nonce)
 }
 
 // TestCacheKeyTime: a cached chain is checked for validity at every
@@ -40,16 +40,16 @@ func TestCacheKeyRoots(t *testing.T) {
 func TestCacheKeyTime(t *testing.T) {
 	notAfter := time.Now().Add(48 * time.Hour).UTC().Truncate(time.Second)
 	ev := (&testev.Builder{VCEK: testev.VCEKTemplate{NotAfter: notAfter}}).MustBuild()
-	opts := &verify.Options{Roots: testev.Roots()}
-	mustVerify(t, ev.JSON, ev.Nonce, opts)
-	opts.Now = notAfter.Add(time.Hour)
-	_, err := verify.Evidence(context.Background(), ev.JSON, ev.Nonce, opts)
+	v := newVerifier(t, verify.Config{Roots: testev.Roots()})
+	mustVerify(t, v, ev.JSON, ev.Nonce)
+	verify.SetNowForTest(v, notAfter.Add(time.Hour))
+	_, err := v.Evidence(context.Background(), ev.JSON, ev.Nonce)
 	wantCheck(t, err, verify.CheckCertValidity)
-	opts.Now = time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC) // before the VCEK's NotBefore
-	_, err = verify.Evidence(context.Background(), ev.JSON, ev.Nonce, opts)
+	verify.SetNowForTest(v, time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC)) // before the VCEK's NotBefore
+	_, err = v.Evidence(context.Background(), ev.JSON, ev.Nonce)
 	wantCheck(t, err, verify.CheckCertValidity)
-	opts.Now = time.Time{}
-	mustVerify(t, ev.JSON, ev.Nonce, opts)
+	verify.SetNowForTest(v, time.Time{})
+	mustVerify(t, v, ev.JSON, ev.Nonce)
 }
 
 // TestCacheKeyReportSignatureVCEK: a report whose signature verified with
@@ -57,8 +57,8 @@ func TestCacheKeyTime(t *testing.T) {
 // certificate for another key).
 func TestCacheKeyReportSignatureVCEK(t *testing.T) {
 	good := (&testev.Builder{}).MustBuild()
-	opts := &verify.Options{Roots: testev.Roots()}
-	mustVerify(t, good.JSON, good.Nonce, opts)
+	v := newVerifier(t, verify.Config{Roots: testev.Roots()})
+	mustVerify(t, v, good.JSON, good.Nonce)
 	other, err := testev.PrivateChain(snp.Milan).IssueVCEK(testev.VCEKTemplate{
 		HWID: good.ChipID[:], TCB: good.ReportedTCB, Key: testev.NewVCEKKey(),
 	})
@@ -71,18 +71,18 @@ func TestCacheKeyReportSignatureVCEK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = verify.Evidence(context.Background(), data, good.Nonce, opts)
+	_, err = v.Evidence(context.Background(), data, good.Nonce)
 	wantCheck(t, err, verify.CheckReportSignature)
 	// And the good pair still verifies.
-	mustVerify(t, good.JSON, good.Nonce, opts)
+	mustVerify(t, v, good.JSON, good.Nonce)
 }
 
 // TestCacheKeyHCLBytes: a cached HCL report is not used for a blob that
 // differs in any byte, padding included.
 func TestCacheKeyHCLBytes(t *testing.T) {
 	good := (&testev.Builder{}).MustBuild()
-	opts := &verify.Options{Roots: testev.Roots()}
-	mustVerify(t, good.JSON, good.Nonce, opts)
+	v := newVerifier(t, verify.Config{Roots: testev.Roots()})
+	mustVerify(t, v, good.JSON, good.Nonce)
 	for _, off := range []int{0, 40, 0x50 + 32, 1300, len(good.Evidence.HCLReport) - 1} {
 		e := *good.Evidence
 		e.HCLReport = append([]byte(nil), e.HCLReport...)
@@ -91,7 +91,7 @@ func TestCacheKeyHCLBytes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := verify.Evidence(context.Background(), data, good.Nonce, opts); err == nil {
+		if _, err := v.Evidence(context.Background(), data, good.Nonce); err == nil {
 			t.Fatalf("HCL report changed at %d verified", off)
 		}
 	}
@@ -101,9 +101,9 @@ func TestCacheKeyHCLBytes(t *testing.T) {
 // quote is still checked in full.
 func TestCacheRepeatQuoteChecked(t *testing.T) {
 	good := (&testev.Builder{Version: 1}).MustBuild()
-	opts := &verify.Options{Roots: testev.Roots()}
-	mustVerify(t, good.JSON, good.Nonce, opts)
-	_, err := verify.Evidence(context.Background(), good.JSON, []byte("another nonce"), opts)
+	v := newVerifier(t, verify.Config{Roots: testev.Roots()})
+	mustVerify(t, v, good.JSON, good.Nonce)
+	_, err := v.Evidence(context.Background(), good.JSON, []byte("another nonce"))
 	wantCheck(t, err, verify.CheckNonce)
 	e := *good.Evidence
 	e.Quote.Signature = append([]byte(nil), e.Quote.Signature...)
@@ -112,7 +112,7 @@ func TestCacheRepeatQuoteChecked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = verify.Evidence(context.Background(), data, good.Nonce, opts)
+	_, err = v.Evidence(context.Background(), data, good.Nonce)
 	wantCheck(t, err, verify.CheckQuoteSignature)
 	e = *good.Evidence
 	e.Quote.PCRs = append([][]byte(nil), e.Quote.PCRs...)
@@ -120,6 +120,6 @@ func TestCacheRepeatQuoteChecked(t *testing.T) {
 	if data, err = e.Encode(); err != nil {
 		t.Fatal(err)
 	}
-	_, err = verify.Evidence(context.Background(), data, good.Nonce, opts)
+	_, err = v.Evidence(context.Background(), data, good.Nonce)
 	wantCheck(t, err, verify.CheckPCRDigest)
 }

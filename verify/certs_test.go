@@ -167,7 +167,8 @@ func TestForgedSignerInfo(t *testing.T) {
 		cases = append(cases, synthCase{name: fmt.Sprintf("reserved bit %d", bit), b: testev.Builder{MutateReport: setSignerInfo(1 << bit)}, want: verify.CheckReportFormat})
 	}
 	cases = append(cases,
-		synthCase{name: "VLEK and mask", b: testev.Builder{MutateReport: setSignerInfo(snp.SigningKeyVLEK<<2 | snp.SignerInfoMaskChipKey)}, want: verify.CheckReportSignature},
+		// The masked chip id binds to no VCEK: named before the signature.
+		synthCase{name: "VLEK and mask", b: testev.Builder{MutateReport: setSignerInfo(snp.SigningKeyVLEK<<2 | snp.SignerInfoMaskChipKey)}, want: verify.CheckChipID},
 		synthCase{name: "all ones", b: testev.Builder{MutateReport: setSignerInfo(0xFFFFFFFF)}, want: verify.CheckReportFormat},
 		synthCase{name: "VCEK verifies", b: testev.Builder{MutateReport: setSignerInfo(snp.SigningKeyVCEK)}},
 	)
@@ -210,7 +211,7 @@ func TestForgedBareReport(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ev := tc.b.MustBuild()
-			claims, err := verify.Report(context.Background(), ev.Report, ev.VCEKDER, &verify.Options{Roots: testev.Roots()})
+			claims, err := reportWith(context.Background(), ev.Report, ev.VCEKDER, verify.Config{Roots: testev.Roots()})
 			if tc.want == "" {
 				if err != nil {
 					t.Fatalf("rejected: %v", err)
@@ -242,7 +243,7 @@ func TestForgedErrorsTyped(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ev := tc.b.MustBuild()
-			_, err := verify.Evidence(context.Background(), ev.JSON, ev.Nonce, &verify.Options{Roots: testev.Roots()})
+			_, err := verify.Evidence(context.Background(), ev.JSON, ev.Nonce, verify.Config{Roots: testev.Roots()})
 			if !errors.Is(err, tc.want) || !errors.Is(err, verify.ErrRejected) {
 				t.Fatalf("err = %v, want %v and ErrRejected", err, tc.want)
 			}
@@ -283,7 +284,7 @@ func TestMaskedChipNotFetched(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ev := tc.b.MustBuild()
 			calls := 0
-			opts := &verify.Options{Roots: testev.Roots(), VCEKGetter: verify.VCEKGetterFunc(func(ctx context.Context, r verify.VCEKRequest) ([]byte, error) {
+			opts := verify.Config{Roots: testev.Roots(), VCEKGetter: verify.VCEKGetterFunc(func(ctx context.Context, r verify.VCEKRequest) ([]byte, error) {
 				calls++
 				return ev.VCEKDER, nil
 			})}

@@ -26,17 +26,17 @@ const (
 	CheckVCEKChain         Check = "vcek-chain"           // VCEK <- ASK <- ARK, pinned per product line
 	CheckCertValidity      Check = "certificate-validity" // VCEK, ASK, ARK valid at the verification time
 	CheckRevocation        Check = "revocation"           // ASK/VCEK not in AMD's CRL (when enabled)
-	CheckReportSignature   Check = "report-signature"     // VCEK signs the SNP report
-	CheckChipID            Check = "vcek-chip-id"         // VCEK hwID == CHIP_ID
+	CheckChipID            Check = "vcek-chip-id"         // VCEK hwID == CHIP_ID (before the signature: names the real cause)
 	CheckVCEKTCB           Check = "vcek-tcb"             // VCEK TCB == REPORTED_TCB
-	CheckCommittedTCB      Check = "committed-tcb"        // REPORTED_TCB == COMMITTED_TCB
-	CheckVMPL              Check = "vmpl"                 // VMPL 0
+	CheckReportSignature   Check = "report-signature"     // VCEK signs the SNP report
+	CheckVMPL              Check = "vmpl"                 // VMPL 0 (a bare report: at most the policy's vmpl)
 	CheckDebug             Check = "debug-policy"         // guest policy forbids debugging
 	CheckGuestPolicy       Check = "guest-policy"         // no migration agent; SMT only if the policy allows
+	CheckCommittedTCB      Check = "committed-tcb"        // REPORTED_TCB == COMMITTED_TCB
 	CheckMinTCB            Check = "minimum-tcb"          // policy: REPORTED_TCB >= minimum
 	CheckMeasurement       Check = "measurement"          // policy: allowed launch measurements
 	CheckParavisorIdentity Check = "paravisor-identity"   // ID_KEY_DIGEST of a trusted paravisor (and policy's author keys)
-	CheckRuntimeData       Check = "runtime-data-binding" // SHA-256(runtime data) == REPORT_DATA[0:32], rest zero
+	CheckRuntimeData       Check = "runtime-data-binding" // SHA-256(runtime data) == REPORT_DATA[0:32], rest zero (after the signature)
 	CheckAttestationKey    Check = "attestation-key"      // HCLAkPub present and usable
 	CheckQuoteFormat       Check = "quote-format"         // TPMS_ATTEST magic, type, sizes; PCR list
 	CheckQuoteSignature    Check = "quote-signature"      // AK signs the quote

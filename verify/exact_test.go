@@ -33,7 +33,7 @@ func withTail(nonce []byte, i int, v byte) []byte {
 func TestUserDataExact(t *testing.T) {
 	long := bytes.Repeat([]byte("L"), 100) // quoted as its SHA-256
 	n48 := bytes.Repeat([]byte{0x5A}, 48)
-	fresh := func(o *verify.Options) { o.Policy.RequireFreshReport = true }
+	fresh := func(o *verify.Config) { o.Policy.RequireFreshReport = true }
 	runSynth(t, []synthCase{
 		{name: "exact: default nonce", b: testev.Builder{UserData: padded(testev.DefaultNonce)}},
 		{name: "exact: 48-byte nonce", b: testev.Builder{Nonce: n48}},

@@ -13,10 +13,10 @@ func TestExactMapExactKeys(t *testing.T) {
 	key := []byte("the bytes a result was computed from")
 	m.put(key, 1, 0)
 	key[0] = 'X' // the map keeps its own copy
-	if _, ok := m.get(key); ok {
+	if _, ok := m.get(key, nil); ok {
 		t.Fatal("hit for changed bytes")
 	}
-	if v, ok := m.get([]byte("the bytes a result was computed from")); !ok || v != 1 {
+	if v, ok := m.get([]byte("the bytes a result was computed from"), nil); !ok || v != 1 {
 		t.Fatalf("get = %d, %v", v, ok)
 	}
 	// A key that lands on a used slot must never return the slot's value:
@@ -26,7 +26,7 @@ func TestExactMapExactKeys(t *testing.T) {
 	m.mu.Lock()
 	m.m[h] = exactEntry[int]{key: []byte("not other bytes"), val: 7}
 	m.mu.Unlock()
-	if _, ok := m.get(other); ok {
+	if _, ok := m.get(other, nil); ok {
 		t.Fatal("hit for a key whose slot holds other bytes")
 	}
 }
@@ -47,7 +47,7 @@ func TestExactMapBounds(t *testing.T) {
 		}
 	}
 	m.put(bytes.Repeat([]byte{1}, 2000), 1, 0) // larger than the whole budget
-	if _, ok := m.get(bytes.Repeat([]byte{1}, 2000)); ok {
+	if _, ok := m.get(bytes.Repeat([]byte{1}, 2000), nil); ok {
 		t.Fatal("an entry larger than maxBytes was stored")
 	}
 	// Replacing a key keeps the byte count right.
@@ -67,7 +67,7 @@ func TestExactMapConcurrent(t *testing.T) {
 		wg.Go(func() {
 			for i := range 2000 {
 				k := fmt.Appendf(nil, "k%d", (i*7+g)%40)
-				if v, ok := m.get(k); ok && fmt.Sprintf("k%d", v) != string(k) {
+				if v, ok := m.get(k, nil); ok && fmt.Sprintf("k%d", v) != string(k) {
 					t.Errorf("get(%s) = %d", k, v)
 					return
 				}

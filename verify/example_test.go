@@ -8,20 +8,25 @@ import (
 	"os"
 	"time"
 
+	"github.com/snp-vtpm/snp-vtpm/internal/testev"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
 // Verify real v1 evidence from an Azure Milan CVM, made for the nonce
-// "challenge". The evidence carries its VCEK, so no network is needed. The
-// verification time is pinned inside the VCEK's validity so the example
-// does not depend on today's date.
-func ExampleEvidence() {
+// "challenge", with a long-lived Verifier (as a server does: its caches make
+// a VM that attests again cheap to verify). The evidence carries its VCEK,
+// so no network is needed. The verification time is pinned inside the
+// VCEK's validity so the example does not depend on today's date.
+func ExampleNew() {
 	data, err := os.ReadFile("../testdata/trustee-az-vtpm/az-snp-vtpm/evidence-v1.json")
 	if err != nil {
 		log.Fatal(err)
 	}
-	opts := &verify.Options{Now: time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)}
-	claims, err := verify.Evidence(context.Background(), data, []byte("challenge"), opts)
+	v, err := verify.New(verify.Config{Now: time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)})
+	if err != nil {
+		log.Fatal(err) // a policy that contradicts itself, a negative cache bound
+	}
+	claims, err := v.Evidence(context.Background(), data, []byte("challenge"))
 	if err != nil {
 		var verr *verify.Error
 		if errors.As(err, &verr) {
@@ -34,18 +39,61 @@ func ExampleEvidence() {
 	fmt.Println("reported TCB:", claims.ReportedTCB.Bootloader, claims.ReportedTCB.TEE, claims.ReportedTCB.SNP, claims.ReportedTCB.Microcode)
 	fmt.Printf("nonce: %q (checked: %v)\n", string(claims.Nonce), claims.NonceChecked)
 
-	// The same evidence with another nonce is a replay: rejected.
-	_, err = verify.Evidence(context.Background(), data, []byte("another nonce"), opts)
+	// The same evidence with another nonce is a replay: rejected, although
+	// its report and VCEK are in the cache now.
+	_, err = v.Evidence(context.Background(), data, []byte("another nonce"))
 	var verr *verify.Error
 	if errors.As(err, &verr) {
 		fmt.Println("replay rejected by:", verr.Check)
 	}
+	s := v.Stats()
+	fmt.Println("report signatures cached:", s.Reports.Entries, "hits:", s.Reports.Hits)
 	// Output:
 	// product: Milan
 	// chip id: 66a5a7b4
 	// reported TCB: 4 0 24 219
 	// nonce: "challenge" (checked: true)
 	// replay rejected by: quote-nonce
+	// report signatures cached: 1 hits: 1
+}
+
+// Verify one document in one call, without a cache.
+func ExampleEvidence() {
+	data, err := os.ReadFile("../testdata/trustee-az-vtpm/az-snp-vtpm/evidence-v1.json")
+	if err != nil {
+		log.Fatal(err)
+	}
+	cfg := verify.Config{Now: time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)}
+	claims, err := verify.Evidence(context.Background(), data, []byte("challenge"), cfg)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("verified:", claims.Product, claims.EvidenceVersion)
+	// Output:
+	// verified: Milan 1
+}
+
+// Verify a bare SNP report requested at VMPL 2 by a guest without a
+// paravisor: the policy's vmpl accepts it (evidence and HCL reports always
+// need VMPL 0).
+func ExampleVerifier_Report() {
+	ev := (&testev.Builder{VMPL: 2}).MustBuild() // a test chip's report
+	for _, vmpl := range []int{0, 2} {
+		v, err := verify.New(verify.Config{Roots: testev.Roots(), Policy: verify.Policy{VMPL: vmpl}})
+		if err != nil {
+			log.Fatal(err)
+		}
+		_, err = v.Report(context.Background(), ev.Report, ev.VCEKDER)
+		var verr *verify.Error
+		if errors.As(err, &verr) {
+			fmt.Printf("policy vmpl %d: rejected by %s\n", vmpl, verr.Check)
+		} else {
+			fmt.Printf("policy vmpl %d: valid (err %v)\n", vmpl, err)
+		}
+	}
+	// Output:
+	// policy vmpl 0: rejected by vmpl
+	// policy vmpl 2: valid (err <nil>)
 }
 
 // Read a policy that requires a minimum TCB, allows one launch measurement

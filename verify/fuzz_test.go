@@ -32,7 +32,7 @@ func FuzzEvidence(f *testing.F) {
 
 	// One Options for every input, as a server would use it: the cache must
 	// not carry anything from one input to another that changes the outcome.
-	opts := &verify.Options{Now: fixtureTime}
+	opts := verify.Config{Now: fixtureTime}
 	f.Fuzz(func(t *testing.T, data, nonce []byte) {
 		claims, err := verify.Evidence(context.Background(), data, nonce, opts)
 		if err == nil {
@@ -68,9 +68,9 @@ func FuzzReport(f *testing.F) {
 	f.Add(readFile(f, snpDir+"hcl-report.bin"), trustee)
 	f.Add(readFile(f, "azure-cvm-tooling/hcl-report-snp.bin"), vcekOf(f, "azure-cvm-tooling/certs.pem"))
 	f.Add(readFile(f, "azure-cvm-tooling/hcl-report-tdx.bin"), trustee)
-	opts := &verify.Options{Now: fixtureTime}
+	opts := verify.Config{Now: fixtureTime}
 	f.Fuzz(func(t *testing.T, blob, vcek []byte) {
-		claims, err := verify.Report(context.Background(), blob, vcek, opts)
+		claims, err := reportWith(context.Background(), blob, vcek, opts)
 		if err == nil {
 			if claims == nil {
 				t.Fatal("nil claims without an error")

@@ -1,6 +1,7 @@
 package verify_test
 
 import (
+	"context"
 	"encoding/pem"
 	"errors"
 	"os"
@@ -139,4 +140,33 @@ func wantCheck(t testing.TB, err error, check verify.Check) {
 	}
 }
 
-func fixedOpts() *verify.Options { return &verify.Options{Now: fixtureTime} }
+func fixedOpts() verify.Config { return verify.Config{Now: fixtureTime} }
+
+// newVerifier returns a Verifier for cfg, failing the test if New refuses it.
+func newVerifier(t testing.TB, cfg verify.Config) *verify.Verifier {
+	t.Helper()
+	v, err := verify.New(cfg)
+	if err != nil {
+		t.Fatalf("verify.New: %v", err)
+	}
+	return v
+}
+
+// reportWith is Verifier.Report with a new Verifier for cfg (New's error,
+// if any, is returned).
+func reportWith(ctx context.Context, blob, vcek []byte, cfg verify.Config) (*verify.Claims, error) {
+	v, err := verify.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return v.Report(ctx, blob, vcek)
+}
+
+// decodedWith is Verifier.Decoded with a new Verifier for cfg.
+func decodedWith(ctx context.Context, ev *evidence.Evidence, nonce []byte, cfg verify.Config) (*verify.Claims, error) {
+	v, err := verify.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return v.Decoded(ctx, ev, nonce)
+}

@@ -25,8 +25,8 @@ func TestRejectedEvidenceLeavesNoMemo(t *testing.T) {
 		t.Fatal(err)
 	}
 	nonce := []byte("challenge")
-	opts := &Options{Now: time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)}
-	c := opts.getCache()
+	opts := mustNew(t, Config{Now: time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)})
+	c := opts.cache
 	n := 10000
 	if testing.Short() {
 		n = 1000
@@ -54,7 +54,7 @@ func TestRejectedEvidenceLeavesNoMemo(t *testing.T) {
 	}
 	// Warm up everything but the memo (one rejection of each kind).
 	for i := range 2 {
-		if _, err := Evidence(context.Background(), doc(n+i), nonce, opts); err == nil {
+		if _, err := opts.Evidence(context.Background(), doc(n+i), nonce); err == nil {
 			t.Fatal("forged document verified")
 		}
 	}
@@ -62,7 +62,7 @@ func TestRejectedEvidenceLeavesNoMemo(t *testing.T) {
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	for i := range n {
-		if _, err := Evidence(context.Background(), doc(i), nonce, opts); err == nil {
+		if _, err := opts.Evidence(context.Background(), doc(i), nonce); err == nil {
 			t.Fatalf("document %d verified", i)
 		}
 	}
@@ -79,7 +79,7 @@ func TestRejectedEvidenceLeavesNoMemo(t *testing.T) {
 	}
 	// The genuine document is remembered after it verified, and verifies again.
 	for range 2 {
-		if _, err := Evidence(context.Background(), data, nonce, opts); err != nil {
+		if _, err := opts.Evidence(context.Background(), data, nonce); err != nil {
 			t.Fatal(err)
 		}
 	}

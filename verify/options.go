@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
@@ -53,12 +52,12 @@ type RevocationChecker interface {
 	CheckRevoked(ctx context.Context, product string, certs ...*x509.Certificate) error
 }
 
-// Options configure verification. The zero value (and a nil *Options) means
-// AMD's pinned roots, the default policy, the current time, no network and
-// no revocation check. An *Options may be shared by concurrent calls; it
-// then also shares a bounded cache of expensive results (see DisableCache).
-// Do not modify an Options while it is in use.
-type Options struct {
+// Config configures a Verifier (see New). It is plain configuration: it
+// holds no state, may be copied, and New keeps its own copy, so changing a
+// Config after New changes nothing. The zero value means AMD's pinned
+// roots, the default policy, the current time, no network, no revocation
+// check and caches of the default sizes.
+type Config struct {
 	// Roots are the trusted AMD chains; nil means snp.DefaultRoots(). For
 	// a report whose VCEK chains to a chain marked snp.Chain.Emulated (the
 	// emulated CVM's, public keys), the emulated paravisor's ID key
@@ -79,34 +78,51 @@ type Options struct {
 	// policy with RequireFreshReport rejects. Without AllowNoNonce an empty
 	// nonce is rejected (CheckNonce).
 	AllowNoNonce bool
-	// DisableCache turns off the reuse of verified VCEK chains, report
-	// signatures and parsed HCL reports across calls.
-	DisableCache bool
-
-	cacheOnce sync.Once
-	cache     *cache
+	// Cache sizes the Verifier's caches of verified results.
+	Cache CacheConfig
 }
 
-func (o *Options) now() time.Time {
+// CacheConfig sizes the caches of a Verifier: verified VCEK chains, report
+// signatures, parsed HCL reports and decoded evidence fields (see Stats).
+// Each cache holds only results of verifications that succeeded. The zero
+// value means DefaultCacheEntries and DefaultCacheBytes for each cache.
+type CacheConfig struct {
+	// Disable turns off the reuse of verified results across calls: every
+	// call verifies everything again.
+	Disable bool
+	// Entries bounds the entries of each cache; 0 means DefaultCacheEntries.
+	Entries int
+	// Bytes bounds the bytes held by each cache (inputs kept as keys and
+	// the results computed from them); 0 means DefaultCacheBytes.
+	Bytes int
+}
+
+// Default cache bounds, per cache.
+const (
+	DefaultCacheEntries = 4096
+	DefaultCacheBytes   = 32 << 20
+)
+
+func (o *Config) now() time.Time {
 	if o.Now.IsZero() {
 		return time.Now()
 	}
 	return o.Now
 }
 
-func (o *Options) roots() *snp.Roots {
+func (o *Config) roots() *snp.Roots {
 	if o.Roots == nil {
 		return snp.DefaultRoots()
 	}
 	return o.Roots
 }
 
-func (o *Options) getCache() *cache {
-	if o.DisableCache {
-		return nil
+// validate checks c as New does.
+func (c *Config) validate() error {
+	if c.Cache.Entries < 0 || c.Cache.Bytes < 0 {
+		return fmt.Errorf("verify: cache bounds: %d entries, %d bytes; want >= 0 (0: the default)", c.Cache.Entries, c.Cache.Bytes)
 	}
-	o.cacheOnce.Do(func() { o.cache = newCache(defaultCacheEntries) })
-	return o.cache
+	return c.Policy.validate()
 }
 
 // Policy holds requirements beyond the always-on checks. The zero value
@@ -115,6 +131,12 @@ func (o *Options) getCache() *cache {
 // trusted paravisor ID key (DefaultParavisors).
 // Policies are read from JSON files by ParsePolicy.
 type Policy struct {
+	// VMPL is the highest accepted VMPL (0..3) of a bare SNP report
+	// verified with Report: a report requested at a less privileged level
+	// comes from code that the guest's VMPL0 does not vouch for. Evidence
+	// and HCL reports always require VMPL 0 (the paravisor's), whatever
+	// this field says.
+	VMPL int `json:"vmpl,omitempty"`
 	// MinTCB, when set, is the lowest acceptable REPORTED_TCB, per component.
 	MinTCB *snp.TCBParts `json:"min_tcb,omitempty"`
 	// Measurements, when non-empty, lists the allowed launch measurements.
@@ -186,6 +208,9 @@ func ParsePolicy(data []byte) (*Policy, error) {
 // validate checks a decoded policy: every error names the field (and the
 // index or key) that is wrong. It normalises product names.
 func (p *Policy) validate() error {
+	if p.VMPL < 0 || p.VMPL > 3 {
+		return fmt.Errorf("policy: vmpl: %d, want the highest accepted VMPL in 0..3", p.VMPL)
+	}
 	for i, m := range p.Measurements {
 		if len(m) != 48 {
 			return fmt.Errorf("policy: measurements[%d]: %d bytes, want 48 (a SHA-384 launch measurement)", i, len(m))
@@ -229,6 +254,36 @@ func (p *Policy) validate() error {
 		return errors.New("policy: allow_any_paravisor: contradicts id_key_digests (give one or the other)")
 	}
 	return nil
+}
+
+// clone returns a copy of p that shares no memory with it.
+func (p Policy) clone() Policy {
+	if p.MinTCB != nil {
+		m := *p.MinTCB
+		p.MinTCB = &m
+	}
+	cloneList := func(l []HexBytes) []HexBytes {
+		if l == nil {
+			return nil
+		}
+		out := make([]HexBytes, len(l))
+		for i, b := range l {
+			out[i] = bytes.Clone(b)
+		}
+		return out
+	}
+	p.Measurements = cloneList(p.Measurements)
+	p.IDKeyDigests = cloneList(p.IDKeyDigests)
+	p.AuthorKeyDigests = cloneList(p.AuthorKeyDigests)
+	p.Products = slices.Clone(p.Products)
+	if p.PCRs != nil {
+		m := make(map[int]HexBytes, len(p.PCRs))
+		for i, v := range p.PCRs {
+			m[i] = bytes.Clone(v)
+		}
+		p.PCRs = m
+	}
+	return p
 }
 
 // checkDigestList checks that every entry of the policy list field is a

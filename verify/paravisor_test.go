@@ -65,20 +65,20 @@ func TestParavisorForgery(t *testing.T) {
 		for _, version := range []int{1, 2} {
 			t.Run(fmt.Sprintf("%s/v%d", f.name, version), func(t *testing.T) {
 				ev := (&testev.Builder{Version: version, IDKeyDigest: d48(f.d)}).MustBuild()
-				claims, err := verify.Evidence(context.Background(), ev.JSON, ev.Nonce, &verify.Options{Roots: testev.Roots()})
+				claims, err := verify.Evidence(context.Background(), ev.JSON, ev.Nonce, verify.Config{Roots: testev.Roots()})
 				wantCheck(t, err, verify.CheckParavisorIdentity)
 				if claims != nil {
 					t.Error("claims returned with an error")
 				}
 				// The same through Decoded.
-				_, err = verify.Decoded(context.Background(), ev.Evidence, ev.Nonce, &verify.Options{Roots: testev.Roots(), DisableCache: true})
+				_, err = decodedWith(context.Background(), ev.Evidence, ev.Nonce, verify.Config{Roots: testev.Roots(), Cache: verify.CacheConfig{Disable: true}})
 				wantCheck(t, err, verify.CheckParavisorIdentity)
 				// The HCL report alone.
-				_, err = verify.Report(context.Background(), ev.Evidence.HCLReport, ev.VCEKDER, &verify.Options{Roots: testev.Roots()})
+				_, err = reportWith(context.Background(), ev.Evidence.HCLReport, ev.VCEKDER, verify.Config{Roots: testev.Roots()})
 				wantCheck(t, err, verify.CheckParavisorIdentity)
 				// Also when the policy pins PCRs (the PCRs are the victim's).
 				pol := verify.Policy{PCRs: map[int]verify.HexBytes{7: testev.DefaultPCRs()[7]}}
-				_, err = verify.Evidence(context.Background(), ev.JSON, ev.Nonce, &verify.Options{Roots: testev.Roots(), Policy: pol})
+				_, err = verify.Evidence(context.Background(), ev.JSON, ev.Nonce, verify.Config{Roots: testev.Roots(), Policy: pol})
 				wantCheck(t, err, verify.CheckParavisorIdentity)
 			})
 		}
@@ -92,14 +92,14 @@ func TestParavisorAccepted(t *testing.T) {
 	for i, p := range verify.DefaultParavisors() {
 		t.Run(fmt.Sprintf("azure %d", i), func(t *testing.T) {
 			ev := (&testev.Builder{IDKeyDigest: d48(p.Digest)}).MustBuild()
-			c, err := verify.Evidence(context.Background(), ev.JSON, ev.Nonce, &verify.Options{Roots: testev.Roots()})
+			c, err := verify.Evidence(context.Background(), ev.JSON, ev.Nonce, verify.Config{Roots: testev.Roots()})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if c.Paravisor != verify.ParavisorAzure || !bytes.Equal(c.IDKeyDigest, p.Digest[:]) {
 				t.Errorf("paravisor %q digest %x", c.Paravisor, []byte(c.IDKeyDigest))
 			}
-			c, err = verify.Report(context.Background(), ev.Evidence.HCLReport, ev.VCEKDER, &verify.Options{Roots: testev.Roots()})
+			c, err = reportWith(context.Background(), ev.Evidence.HCLReport, ev.VCEKDER, verify.Config{Roots: testev.Roots()})
 			if err != nil || c.Paravisor != verify.ParavisorAzure {
 				t.Fatalf("Report: %v, %+v", err, c)
 			}
@@ -108,7 +108,7 @@ func TestParavisorAccepted(t *testing.T) {
 	for _, f := range forgedDigests(t) {
 		t.Run("allow any/"+f.name, func(t *testing.T) {
 			ev := (&testev.Builder{IDKeyDigest: d48(f.d)}).MustBuild()
-			opts := &verify.Options{Roots: testev.Roots(), Policy: verify.Policy{AllowAnyParavisor: true}}
+			opts := verify.Config{Roots: testev.Roots(), Policy: verify.Policy{AllowAnyParavisor: true}}
 			c, err := verify.Evidence(context.Background(), ev.JSON, ev.Nonce, opts)
 			if err != nil {
 				t.Fatal(err)
@@ -127,7 +127,7 @@ func TestParavisorAccepted(t *testing.T) {
 		t.Run("listed/"+f.name, func(t *testing.T) {
 			ev := (&testev.Builder{IDKeyDigest: d48(f.d)}).MustBuild()
 			pol := verify.Policy{IDKeyDigests: []verify.HexBytes{f.d[:]}}
-			c, err := verify.Evidence(context.Background(), ev.JSON, ev.Nonce, &verify.Options{Roots: testev.Roots(), Policy: pol})
+			c, err := verify.Evidence(context.Background(), ev.JSON, ev.Nonce, verify.Config{Roots: testev.Roots(), Policy: pol})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -137,7 +137,7 @@ func TestParavisorAccepted(t *testing.T) {
 			// The list replaces the defaults: Azure's paravisor is no
 			// longer trusted.
 			az := (&testev.Builder{}).MustBuild()
-			_, err = verify.Evidence(context.Background(), az.JSON, az.Nonce, &verify.Options{Roots: testev.Roots(), Policy: pol})
+			_, err = verify.Evidence(context.Background(), az.JSON, az.Nonce, verify.Config{Roots: testev.Roots(), Policy: pol})
 			wantCheck(t, err, verify.CheckParavisorIdentity)
 		})
 	}
@@ -145,16 +145,21 @@ func TestParavisorAccepted(t *testing.T) {
 
 // TestParavisorPolicyNeverTrusts checks that a Policy built in code (not by
 // ParsePolicy) still cannot trust the zero digest or, on a chain not
-// marked Emulated, the emulator's public one.
+// marked Emulated, the emulator's public one: New refuses it, naming the
+// field, and so does the one-call Evidence (a caller error, not a verdict).
 func TestParavisorPolicyNeverTrusts(t *testing.T) {
 	zero, fake := [48]byte{}, fakeamd.IDKeyDigest()
 	for _, d := range [][48]byte{zero, fake} {
 		ev := (&testev.Builder{IDKeyDigest: d48(d)}).MustBuild()
 		pol := verify.Policy{IDKeyDigests: []verify.HexBytes{d[:]}}
-		_, err := verify.Evidence(context.Background(), ev.JSON, ev.Nonce, &verify.Options{Roots: testev.Roots(), Policy: pol})
-		wantCheck(t, err, verify.CheckParavisorIdentity)
-		_, err = verify.Report(context.Background(), ev.Report, ev.VCEKDER, &verify.Options{Roots: testev.Roots(), Policy: pol})
-		wantCheck(t, err, verify.CheckParavisorIdentity)
+		cfg := verify.Config{Roots: testev.Roots(), Policy: pol}
+		if v, err := verify.New(cfg); err == nil || v != nil || !strings.Contains(err.Error(), "id_key_digests[0]") {
+			t.Fatalf("New(%x...) = %v, %v; want an error naming id_key_digests[0]", d[:4], v, err)
+		}
+		_, err := verify.Evidence(context.Background(), ev.JSON, ev.Nonce, cfg)
+		if err == nil || errors.Is(err, verify.ErrRejected) {
+			t.Fatalf("Evidence with a policy trusting %x...: err = %v, want a configuration error", d[:4], err)
+		}
 	}
 }
 
@@ -163,7 +168,7 @@ func TestParavisorPolicyNeverTrusts(t *testing.T) {
 func TestParavisorEmulated(t *testing.T) {
 	fake := fakeamd.IDKeyDigest()
 	ev := (&testev.Builder{IDKeyDigest: &fake}).MustBuild()
-	c, err := verify.Evidence(context.Background(), ev.JSON, ev.Nonce, &verify.Options{Roots: emulatedRoots()})
+	c, err := verify.Evidence(context.Background(), ev.JSON, ev.Nonce, verify.Config{Roots: emulatedRoots()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,12 +176,12 @@ func TestParavisorEmulated(t *testing.T) {
 		t.Errorf("emulated %v paravisor %q", c.Emulated, c.Paravisor)
 	}
 	// Same chain, not marked Emulated: rejected.
-	_, err = verify.Evidence(context.Background(), ev.JSON, ev.Nonce, &verify.Options{Roots: testev.Roots()})
+	_, err = verify.Evidence(context.Background(), ev.JSON, ev.Nonce, verify.Config{Roots: testev.Roots()})
 	wantCheck(t, err, verify.CheckParavisorIdentity)
 	// Other forged digests are still rejected under the emulated chain.
 	for _, d := range [][48]byte{{}, randomDigest(t), testev.ACIIDKeyDigest()} {
 		ev := (&testev.Builder{IDKeyDigest: &d}).MustBuild()
-		_, err := verify.Evidence(context.Background(), ev.JSON, ev.Nonce, &verify.Options{Roots: emulatedRoots()})
+		_, err := verify.Evidence(context.Background(), ev.JSON, ev.Nonce, verify.Config{Roots: emulatedRoots()})
 		wantCheck(t, err, verify.CheckParavisorIdentity)
 	}
 	if verify.EmulatedParavisor().Digest != fake || verify.EmulatedParavisor().Name != "emulated-hcl" {
@@ -210,13 +215,13 @@ func TestAuthorKeyDigests(t *testing.T) {
 			}
 			runs := map[string]func() (*verify.Claims, error){
 				"evidence": func() (*verify.Claims, error) {
-					return verify.Evidence(context.Background(), ev.JSON, ev.Nonce, &verify.Options{Roots: testev.Roots(), Policy: pol})
+					return verify.Evidence(context.Background(), ev.JSON, ev.Nonce, verify.Config{Roots: testev.Roots(), Policy: pol})
 				},
 				"hcl": func() (*verify.Claims, error) {
-					return verify.Report(context.Background(), ev.Evidence.HCLReport, ev.VCEKDER, &verify.Options{Roots: testev.Roots(), Policy: pol})
+					return reportWith(context.Background(), ev.Evidence.HCLReport, ev.VCEKDER, verify.Config{Roots: testev.Roots(), Policy: pol})
 				},
 				"bare": func() (*verify.Claims, error) {
-					return verify.Report(context.Background(), ev.Report, ev.VCEKDER, &verify.Options{Roots: testev.Roots(), Policy: pol})
+					return reportWith(context.Background(), ev.Report, ev.VCEKDER, verify.Config{Roots: testev.Roots(), Policy: pol})
 				},
 			}
 			for name, run := range runs {
@@ -246,7 +251,7 @@ func TestBareReportParavisor(t *testing.T) {
 	for _, f := range forgedDigests(t) {
 		t.Run(f.name, func(t *testing.T) {
 			ev := (&testev.Builder{IDKeyDigest: d48(f.d)}).MustBuild()
-			c, err := verify.Report(context.Background(), ev.Report, ev.VCEKDER, &verify.Options{Roots: testev.Roots()})
+			c, err := reportWith(context.Background(), ev.Report, ev.VCEKDER, verify.Config{Roots: testev.Roots()})
 			if err != nil {
 				t.Fatalf("bare report: %v", err)
 			}
@@ -255,14 +260,14 @@ func TestBareReportParavisor(t *testing.T) {
 			}
 			az := testev.AzureIDKeyDigest()
 			pol := verify.Policy{IDKeyDigests: []verify.HexBytes{az[:]}}
-			_, err = verify.Report(context.Background(), ev.Report, ev.VCEKDER, &verify.Options{Roots: testev.Roots(), Policy: pol})
+			_, err = reportWith(context.Background(), ev.Report, ev.VCEKDER, verify.Config{Roots: testev.Roots(), Policy: pol})
 			wantCheck(t, err, verify.CheckParavisorIdentity)
 		})
 	}
 	ev := (&testev.Builder{}).MustBuild()
 	az := testev.AzureIDKeyDigest()
 	pol := verify.Policy{IDKeyDigests: []verify.HexBytes{az[:]}}
-	c, err := verify.Report(context.Background(), ev.Report, ev.VCEKDER, &verify.Options{Roots: testev.Roots(), Policy: pol})
+	c, err := reportWith(context.Background(), ev.Report, ev.VCEKDER, verify.Config{Roots: testev.Roots(), Policy: pol})
 	if err != nil || c.Paravisor != verify.ParavisorAzure {
 		t.Fatalf("bare Azure report with its digest listed: %v %+v", err, c)
 	}
@@ -273,7 +278,7 @@ func TestBareReportParavisor(t *testing.T) {
 func TestParavisorErrorMessage(t *testing.T) {
 	d := sha512.Sum384([]byte("new paravisor key"))
 	ev := (&testev.Builder{IDKeyDigest: &d}).MustBuild()
-	_, err := verify.Evidence(context.Background(), ev.JSON, ev.Nonce, &verify.Options{Roots: testev.Roots()})
+	_, err := verify.Evidence(context.Background(), ev.JSON, ev.Nonce, verify.Config{Roots: testev.Roots()})
 	wantCheck(t, err, verify.CheckParavisorIdentity)
 	msg := err.Error()
 	want := []string{hex.EncodeToString(d[:]), "azure-hcl", `"id_key_digests"`, "--policy", "replaces the defaults", "paravisor-identity"}
@@ -291,7 +296,7 @@ func TestParavisorErrorMessage(t *testing.T) {
 	}
 	// The zero digest says why it is never trusted.
 	ev = (&testev.Builder{IDKeyDigest: &[48]byte{}}).MustBuild()
-	_, err = verify.Evidence(context.Background(), ev.JSON, ev.Nonce, &verify.Options{Roots: testev.Roots()})
+	_, err = verify.Evidence(context.Background(), ev.JSON, ev.Nonce, verify.Config{Roots: testev.Roots()})
 	if err == nil || !strings.Contains(err.Error(), "zero") {
 		t.Errorf("zero digest: %v", err)
 	}
@@ -344,18 +349,18 @@ func TestRealParavisor(t *testing.T) {
 		}
 	}
 	for _, f := range []string{snpDir + "hcl-report.bin"} {
-		c, err := verify.Report(context.Background(), readFile(t, f), vcekOf(t, snpDir+"vcek.pem"), fixedOpts())
+		c, err := reportWith(context.Background(), readFile(t, f), vcekOf(t, snpDir+"vcek.pem"), fixedOpts())
 		if err != nil || c.Paravisor != verify.ParavisorAzure {
 			t.Fatalf("%s: %v %+v", f, err, c)
 		}
 	}
 	aci := readFile(t, "azure-thim/snp_report.bin")
-	c, err := verify.Report(context.Background(), aci, thimVCEK(t), fixedOpts())
+	c, err := reportWith(context.Background(), aci, thimVCEK(t), fixedOpts())
 	if err != nil || c.Paravisor != verify.ParavisorUnknown {
 		t.Fatalf("ACI report: %v %+v", err, c)
 	}
 	opts := fixedOpts()
 	opts.Policy.IDKeyDigests = []verify.HexBytes{verify.DefaultParavisors()[0].Digest[:]}
-	_, err = verify.Report(context.Background(), aci, thimVCEK(t), opts)
+	_, err = reportWith(context.Background(), aci, thimVCEK(t), opts)
 	wantCheck(t, err, verify.CheckParavisorIdentity)
 }

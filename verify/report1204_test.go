@@ -25,11 +25,11 @@ func TestReport1204Real(t *testing.T) {
 	blob := readFile(t, snpDir+"hcl-report.bin")
 	vcek := pemCerts(t, readFile(t, snpDir+"vcek.pem"))[0]
 	raw := report1204(blob)
-	c, err := verify.Report(context.Background(), raw, vcek, fixedOpts())
+	c, err := reportWith(context.Background(), raw, vcek, fixedOpts())
 	if err != nil {
 		t.Fatalf("1204-byte real report: %v", err)
 	}
-	bare, err := verify.Report(context.Background(), raw[:snp.ReportSize], vcek, fixedOpts())
+	bare, err := reportWith(context.Background(), raw[:snp.ReportSize], vcek, fixedOpts())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,14 +52,14 @@ func TestReport1204Real(t *testing.T) {
 		"variable data size huge": put(16, 0xFFFFFFFF),
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := verify.Report(context.Background(), b, vcek, fixedOpts())
+			_, err := reportWith(context.Background(), b, vcek, fixedOpts())
 			wantCheck(t, err, verify.CheckHCLFormat)
 		})
 	}
 	// The report inside is still checked: a flipped byte breaks the signature.
 	b := bytes.Clone(raw)
 	b[snp.OffsetMeasurement] ^= 1
-	_, err = verify.Report(context.Background(), b, vcek, fixedOpts())
+	_, err = reportWith(context.Background(), b, vcek, fixedOpts())
 	wantCheck(t, err, verify.CheckReportSignature)
 }
 
@@ -68,7 +68,7 @@ func TestReport1204Real(t *testing.T) {
 func TestReport1204Synthetic(t *testing.T) {
 	for _, b := range []testev.Builder{{}, {Product: snp.Turin}, {VCEK: testev.VCEKTemplate{VLEK: true}}} {
 		ev := b.MustBuild()
-		if _, err := verify.Report(context.Background(), report1204(ev.Evidence.HCLReport), ev.VCEKDER, &verify.Options{Roots: testev.Roots()}); err != nil {
+		if _, err := reportWith(context.Background(), report1204(ev.Evidence.HCLReport), ev.VCEKDER, verify.Config{Roots: testev.Roots()}); err != nil {
 			t.Errorf("%s: %v", ev.Product, err)
 		}
 	}
@@ -79,9 +79,9 @@ func TestReport1204Synthetic(t *testing.T) {
 // when the policy allows uncommitted TCBs.
 func TestReportVersion1Policy(t *testing.T) {
 	ev := (&testev.Builder{ReportVersion: 1}).MustBuild()
-	_, err := verify.Evidence(context.Background(), ev.JSON, ev.Nonce, &verify.Options{Roots: testev.Roots()})
+	_, err := verify.Evidence(context.Background(), ev.JSON, ev.Nonce, verify.Config{Roots: testev.Roots()})
 	wantCheck(t, err, verify.CheckCommittedTCB)
-	opts := &verify.Options{Roots: testev.Roots()}
+	opts := verify.Config{Roots: testev.Roots()}
 	opts.Policy.AllowUncommittedTCB = true
 	c, err := verify.Evidence(context.Background(), ev.JSON, ev.Nonce, opts)
 	if err != nil || c.ReportVersion != 1 || c.Product != "Milan" {

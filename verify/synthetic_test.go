@@ -26,7 +26,7 @@ type synthCase struct {
 	name string
 	b    testev.Builder
 	// opts adjusts the options (default: private roots only).
-	opts func(o *verify.Options)
+	opts func(o *verify.Config)
 	// data replaces the evidence bytes given to verify.Evidence.
 	data func(t *testing.T, ev *testev.Evidence) []byte
 	// nonce replaces the nonce the verifier expects.
@@ -66,9 +66,9 @@ func runSynth(t *testing.T, cases []synthCase) {
 			if err != nil {
 				t.Fatalf("build: %v", err)
 			}
-			opts := &verify.Options{Roots: testev.Roots()}
+			opts := verify.Config{Roots: testev.Roots()}
 			if tc.opts != nil {
-				tc.opts(opts)
+				tc.opts(&opts)
 			}
 			data := ev.JSON
 			if tc.data != nil {
@@ -108,8 +108,8 @@ func TestSyntheticReport(t *testing.T) {
 				t.Errorf("TCBs reported %v committed %v current %v", c.ReportedTCB, c.CommittedTCB, c.CurrentTCB)
 			}
 		}},
-		{name: "private chain not trusted by default roots", opts: func(o *verify.Options) { o.Roots = nil }, want: verify.CheckVCEKChain},
-		{name: "private chain of another product only", opts: func(o *verify.Options) { o.Roots = testev.PrivateChain(snp.Genoa).Roots() }, want: verify.CheckVCEKChain},
+		{name: "private chain not trusted by default roots", opts: func(o *verify.Config) { o.Roots = nil }, want: verify.CheckVCEKChain},
+		{name: "private chain of another product only", opts: func(o *verify.Config) { o.Roots = testev.PrivateChain(snp.Genoa).Roots() }, want: verify.CheckVCEKChain},
 		{name: "VCEK from an unpinned ASK under the trusted ARK", b: testev.Builder{}, data: func(t *testing.T, ev *testev.Evidence) []byte {
 			c, err := untrustedASKChain()
 			if err != nil {
@@ -129,7 +129,7 @@ func TestSyntheticReport(t *testing.T) {
 		{name: "expired VCEK", b: testev.Builder{VCEK: testev.VCEKTemplate{NotBefore: now.AddDate(-7, 0, 0), NotAfter: now.Add(-time.Hour)}}, want: verify.CheckCertValidity},
 		{name: "VCEK not yet valid", b: testev.Builder{VCEK: testev.VCEKTemplate{NotBefore: now.Add(time.Hour), NotAfter: now.AddDate(7, 0, 0)}}, want: verify.CheckCertValidity},
 		{name: "expired VCEK accepted at a time it was valid", b: testev.Builder{VCEK: testev.VCEKTemplate{NotBefore: now.AddDate(-7, 0, 0), NotAfter: now.Add(-time.Hour)}},
-			opts: func(o *verify.Options) { o.Now = now.AddDate(-1, 0, 0) }},
+			opts: func(o *verify.Config) { o.Now = now.AddDate(-1, 0, 0) }},
 		{name: "report signed by another key", b: testev.Builder{ReportKey: testev.NewVCEKKey()}, want: verify.CheckReportSignature},
 		{name: "report byte changed after signing", data: func(t *testing.T, ev *testev.Evidence) []byte {
 			ev.Evidence.HCLReport[32+0x90] ^= 1 // measurement
@@ -156,7 +156,7 @@ func TestSyntheticReport(t *testing.T) {
 		{name: "version 1 report", b: testev.Builder{MutateReport: func(r []byte) { binary.LittleEndian.PutUint32(r, 1) }}, want: verify.CheckReportFormat},
 		{name: "signature algorithm 2", b: testev.Builder{MutateReport: func(r []byte) { binary.LittleEndian.PutUint32(r[0x34:], 2) }}, want: verify.CheckReportFormat},
 		{name: "debug policy", b: testev.Builder{Policy: testev.DebugPolicy}, want: verify.CheckDebug},
-		{name: "debug policy allowed", b: testev.Builder{Policy: testev.DebugPolicy}, opts: func(o *verify.Options) { o.Policy.AllowDebug = true },
+		{name: "debug policy allowed", b: testev.Builder{Policy: testev.DebugPolicy}, opts: func(o *verify.Config) { o.Policy.AllowDebug = true },
 			check: func(t *testing.T, c *verify.Claims, _ *testev.Evidence) {
 				if !c.Debug || c.GuestPolicy != testev.DebugPolicy {
 					t.Errorf("debug %v policy %#x", c.Debug, c.GuestPolicy)
@@ -164,28 +164,28 @@ func TestSyntheticReport(t *testing.T) {
 			}},
 		{name: "migration agent allowed by the guest", b: testev.Builder{Policy: testev.DefaultPolicy | snp.PolicyMigrateMA}, want: verify.CheckGuestPolicy},
 		{name: "migration agent allowed by policy", b: testev.Builder{Policy: testev.DefaultPolicy | snp.PolicyMigrateMA},
-			opts: func(o *verify.Options) { o.Policy.AllowMigrationAgent = true }},
-		{name: "SMT denied by policy", b: testev.Builder{}, opts: func(o *verify.Options) { o.Policy.DenySMT = true }, want: verify.CheckGuestPolicy},
+			opts: func(o *verify.Config) { o.Policy.AllowMigrationAgent = true }},
+		{name: "SMT denied by policy", b: testev.Builder{}, opts: func(o *verify.Config) { o.Policy.DenySMT = true }, want: verify.CheckGuestPolicy},
 		{name: "no SMT, denied by policy", b: testev.Builder{Policy: testev.DefaultPolicy &^ snp.PolicySMT},
-			opts: func(o *verify.Options) { o.Policy.DenySMT = true },
+			opts: func(o *verify.Config) { o.Policy.DenySMT = true },
 			check: func(t *testing.T, c *verify.Claims, _ *testev.Evidence) {
 				if c.SMT {
 					t.Error("claims say SMT")
 				}
 			}},
 		{name: "VMPL 1", b: testev.Builder{VMPL: 1}, want: verify.CheckVMPL},
-		{name: "VMPL 3", b: testev.Builder{VMPL: 3}, opts: func(o *verify.Options) { o.Policy.AllowDebug, o.Policy.AllowUncommittedTCB = true, true }, want: verify.CheckVMPL},
+		{name: "VMPL 3", b: testev.Builder{VMPL: 3}, opts: func(o *verify.Config) { o.Policy.AllowDebug, o.Policy.AllowUncommittedTCB = true, true }, want: verify.CheckVMPL},
 		{name: "reported TCB != committed TCB", b: testev.Builder{CommittedTCB: milanTCB(func(p *snp.TCBParts) { p.Microcode += 2 })}, want: verify.CheckCommittedTCB},
 		{name: "reported TCB != committed TCB allowed", b: testev.Builder{CommittedTCB: milanTCB(func(p *snp.TCBParts) { p.Microcode += 2 })},
-			opts: func(o *verify.Options) { o.Policy.AllowUncommittedTCB = true },
+			opts: func(o *verify.Config) { o.Policy.AllowUncommittedTCB = true },
 			check: func(t *testing.T, c *verify.Claims, _ *testev.Evidence) {
 				if c.CommittedTCB.Microcode != c.ReportedTCB.Microcode+2 {
 					t.Errorf("committed %v reported %v", c.CommittedTCB, c.ReportedTCB)
 				}
 			}},
 		{name: "current TCB lower than reported is not a committed-tcb failure", b: testev.Builder{CurrentTCB: milanTCB(func(p *snp.TCBParts) { p.Microcode -= 10 })}},
-		{name: "revocation checker rejects", opts: func(o *verify.Options) { o.Revocation = revoker{errors.New("revoked by test")} }, want: verify.CheckRevocation},
-		{name: "revocation checker accepts", opts: func(o *verify.Options) { o.Revocation = revoker{nil} }},
+		{name: "revocation checker rejects", opts: func(o *verify.Config) { o.Revocation = revoker{errors.New("revoked by test")} }, want: verify.CheckRevocation},
+		{name: "revocation checker accepts", opts: func(o *verify.Config) { o.Revocation = revoker{nil} }},
 	})
 }
 
@@ -253,9 +253,9 @@ func TestSyntheticRuntimeData(t *testing.T) {
 		}()}, want: verify.CheckUserData},
 		{name: "v2 without user-data", b: testev.Builder{OmitUserData: true}, want: verify.CheckUserData},
 		{name: "v1 with policy RequireFreshReport and zero user-data", b: testev.Builder{Version: 1},
-			opts: func(o *verify.Options) { o.Policy.RequireFreshReport = true }, want: verify.CheckUserData},
+			opts: func(o *verify.Config) { o.Policy.RequireFreshReport = true }, want: verify.CheckUserData},
 		{name: "v1 with policy RequireFreshReport and nonce user-data", b: testev.Builder{Version: 1, UserData: append([]byte(testev.DefaultNonce), make([]byte, 64-len(testev.DefaultNonce))...)},
-			opts: func(o *verify.Options) { o.Policy.RequireFreshReport = true },
+			opts: func(o *verify.Config) { o.Policy.RequireFreshReport = true },
 			check: func(t *testing.T, c *verify.Claims, _ *testev.Evidence) {
 				if !c.FreshReport {
 					t.Error("FreshReport false")
@@ -344,8 +344,8 @@ func TestSyntheticPolicy(t *testing.T) {
 	pcrs := testev.DefaultPCRs()
 	m := sha512.Sum384([]byte("another measurement"))
 	def := fakeamd.DefaultMeasurement() // the builder's default
-	pol := func(f func(p *verify.Policy)) func(o *verify.Options) {
-		return func(o *verify.Options) { f(&o.Policy) }
+	pol := func(f func(p *verify.Policy)) func(o *verify.Config) {
+		return func(o *verify.Config) { f(&o.Policy) }
 	}
 	runSynth(t, []synthCase{
 		{name: "min TCB met", opts: pol(func(p *verify.Policy) { p.MinTCB = tcbp(testev.DefaultTCB(snp.Milan)) })},
@@ -369,7 +369,7 @@ func TestSyntheticPolicy(t *testing.T) {
 func TestSyntheticTurin(t *testing.T) {
 	turin := testev.DefaultTCB(snp.Turin)
 	runSynth(t, []synthCase{
-		{name: "verifies", b: testev.Builder{Product: snp.Turin}, opts: func(o *verify.Options) { o.Roots = testev.PrivateChain(snp.Turin).Roots() },
+		{name: "verifies", b: testev.Builder{Product: snp.Turin}, opts: func(o *verify.Config) { o.Roots = testev.PrivateChain(snp.Turin).Roots() },
 			check: func(t *testing.T, c *verify.Claims, ev *testev.Evidence) {
 				if c.Product != "Turin" || c.ReportedTCB != turin || c.ReportedTCB.FMC == 0 {
 					t.Errorf("product %s TCB %+v", c.Product, c.ReportedTCB)
@@ -378,12 +378,12 @@ func TestSyntheticTurin(t *testing.T) {
 					t.Errorf("chip id %x", []byte(c.ChipID))
 				}
 			}},
-		{name: "min TCB on fmc", b: testev.Builder{Product: snp.Turin}, opts: func(o *verify.Options) {
+		{name: "min TCB on fmc", b: testev.Builder{Product: snp.Turin}, opts: func(o *verify.Config) {
 			min := turin
 			min.FMC++
 			o.Policy.MinTCB = &min
 		}, want: verify.CheckMinTCB},
 		{name: "VCEK of another FMC level", b: testev.Builder{Product: snp.Turin, VCEK: testev.VCEKTemplate{TCB: func() snp.TCBParts { p := turin; p.FMC++; return p }()}}, want: verify.CheckVCEKTCB},
-		{name: "Turin evidence against Milan roots", b: testev.Builder{Product: snp.Turin}, opts: func(o *verify.Options) { o.Roots = testev.PrivateChain(snp.Milan).Roots() }, want: verify.CheckVCEKChain},
+		{name: "Turin evidence against Milan roots", b: testev.Builder{Product: snp.Turin}, opts: func(o *verify.Config) { o.Roots = testev.PrivateChain(snp.Milan).Roots() }, want: verify.CheckVCEKChain},
 	})
 }

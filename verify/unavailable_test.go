@@ -31,7 +31,7 @@ func TestVCEKSourceUnavailableIsNotRejection(t *testing.T) {
 	down := verify.VCEKGetterFunc(func(ctx context.Context, r verify.VCEKRequest) ([]byte, error) {
 		return nil, fmt.Errorf("%w: connection refused", verify.ErrCertificateUnavailable)
 	})
-	_, err = verify.Decoded(context.Background(), ev, []byte("challenge"), &verify.Options{Now: at, VCEKGetter: down})
+	_, err = decodedWith(context.Background(), ev, []byte("challenge"), verify.Config{Now: at, VCEKGetter: down})
 	if err == nil || errors.Is(err, verify.ErrRejected) || !errors.Is(err, verify.ErrCertificateUnavailable) {
 		t.Fatalf("source down: err = %v, want ErrCertificateUnavailable and not ErrRejected", err)
 	}
@@ -39,7 +39,7 @@ func TestVCEKSourceUnavailableIsNotRejection(t *testing.T) {
 	missing := verify.VCEKGetterFunc(func(ctx context.Context, r verify.VCEKRequest) ([]byte, error) {
 		return nil, errors.New("not in the cache (offline)")
 	})
-	_, err = verify.Decoded(context.Background(), ev, []byte("challenge"), &verify.Options{Now: at, VCEKGetter: missing})
+	_, err = decodedWith(context.Background(), ev, []byte("challenge"), verify.Config{Now: at, VCEKGetter: missing})
 	var verr *verify.Error
 	if !errors.As(err, &verr) || verr.Check != verify.CheckVCEKMissing {
 		t.Fatalf("no VCEK: err = %v, want check %s", err, verify.CheckVCEKMissing)
@@ -58,7 +58,7 @@ func TestReportRejectsQuotePolicy(t *testing.T) {
 	}
 	blk, _ := pem.Decode(vcekPEM)
 	at := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
-	if _, err := verify.Report(context.Background(), blob, blk.Bytes, &verify.Options{Now: at}); err != nil {
+	if _, err := reportWith(context.Background(), blob, blk.Bytes, verify.Config{Now: at}); err != nil {
 		t.Fatalf("plain report: %v", err)
 	}
 	for name, tc := range map[string]struct {
@@ -68,7 +68,7 @@ func TestReportRejectsQuotePolicy(t *testing.T) {
 		"pcrs":  {verify.Policy{PCRs: map[int]verify.HexBytes{7: make([]byte, 32)}}, verify.CheckPCRPolicy},
 		"fresh": {verify.Policy{RequireFreshReport: true}, verify.CheckUserData},
 	} {
-		_, err := verify.Report(context.Background(), blob, blk.Bytes, &verify.Options{Now: at, Policy: tc.pol})
+		_, err := reportWith(context.Background(), blob, blk.Bytes, verify.Config{Now: at, Policy: tc.pol})
 		var verr *verify.Error
 		if !errors.As(err, &verr) || verr.Check != tc.check {
 			t.Errorf("%s: err = %v, want check %s", name, err, tc.check)
@@ -96,7 +96,7 @@ func TestVCEKCandidatesStopWhenUnavailable(t *testing.T) {
 				products = append(products, r.Product)
 				return nil, tc.err
 			})
-			_, err := verify.Evidence(context.Background(), ev.JSON, ev.Nonce, &verify.Options{Roots: ev.Roots(), VCEKGetter: get})
+			_, err := verify.Evidence(context.Background(), ev.JSON, ev.Nonce, verify.Config{Roots: ev.Roots(), VCEKGetter: get})
 			if len(products) != tc.wantCalls {
 				t.Errorf("getter asked for %v, want %d calls", products, tc.wantCalls)
 			}

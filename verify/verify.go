@@ -4,8 +4,10 @@
 // paravisor identity (ID_KEY_DIGEST, see DefaultParavisors), runtime-data
 // binding, attestation-key quote, nonce, PCRs and policy.
 //
-// Evidence is the entry point. It does no I/O: a VCEK that the evidence does
-// not carry is obtained only through Options.VCEKGetter.
+// A Verifier (New) is the entry point: its Evidence, Decoded and Report
+// methods verify, and it owns the caches of verified results that calls
+// share. It does no I/O: a VCEK that the evidence does not carry is
+// obtained only through Config.VCEKGetter.
 package verify
 
 import (
@@ -26,59 +28,16 @@ import (
 	"github.com/snp-vtpm/snp-vtpm/snp"
 )
 
-// Evidence verifies evidence (formats v0, v1 and v2, see package evidence)
-// against nonce, the value the verifier issued. Nonces longer than 48 bytes
-// are compared as their SHA-256, as the attester quotes them. opts may be
-// nil. On success it returns the verified claims; on failure an *Error
-// naming the failed check (matching ErrRejected), or ctx's error.
-func Evidence(ctx context.Context, data []byte, nonce []byte, opts *Options) (*Claims, error) {
-	var ev *evidence.Evidence
-	var err error
-	c := opts.cacheIfAny()
-	if c != nil {
-		// Skips decoding the HCL report and VCEK text of a VM seen before.
-		ev, err = c.decoder.Decode(data)
-	} else {
-		ev, err = evidence.Decode(data)
-	}
-	if err != nil {
-		return nil, fail(CheckEvidenceFormat, err)
-	}
-	claims, err := Decoded(ctx, ev, nonce, opts)
-	if err == nil && c != nil {
-		// Only evidence that verified is remembered.
-		c.decoder.Remember(ev)
-	}
-	return claims, err
-}
-
-// Decoded is Evidence for evidence already decoded.
-func Decoded(ctx context.Context, ev *evidence.Evidence, nonce []byte, opts *Options) (*Claims, error) {
-	// What this call verifies is cached only if all of it verifies.
-	var p pending
-	claims, err := decoded(ctx, ev, nonce, opts, &p)
-	if err != nil {
-		return nil, err
-	}
-	p.commit()
-	return claims, nil
-}
-
-// decoded is Decoded; p collects what a success may cache.
-func decoded(ctx context.Context, ev *evidence.Evidence, nonce []byte, opts *Options, p *pending) (*Claims, error) {
+// decoded is Verifier.Decoded; p collects what a success may cache.
+func decoded(ctx context.Context, ev *evidence.Evidence, nonce []byte, opts *Config, p *pending) (*Claims, error) {
 	if ev == nil {
 		return nil, failf(CheckEvidenceFormat, "no evidence")
-	}
-	if opts == nil {
-		opts = &Options{}
 	}
 	if len(nonce) == 0 && !opts.AllowNoNonce {
 		// An empty nonce would accept a quote with empty extraData: a
 		// replay of any such quote. It is "no nonce", never a value.
 		return nil, failf(CheckNonce, "no expected nonce given")
 	}
-	p.c = opts.getCache()
-
 	h, cached, err := parseHCL(ev.HCLReport, p.c)
 	if err != nil {
 		return nil, err
@@ -91,19 +50,12 @@ func decoded(ctx context.Context, ev *evidence.Evidence, nonce []byte, opts *Opt
 	// A v2 report was refreshed with this nonce: it never comes again,
 	// so only its VCEK's chain is worth caching.
 	refreshed := ev.Version >= 2
-	if err := verifySNP(ctx, claims, h.snp, ev.VCEK, vcekSource, opts, p, refreshed); err != nil {
-		return nil, err
-	}
-	// The AK, user data and VM configuration come from the runtime data:
-	// only a trusted paravisor's word makes them worth anything.
-	if err := checkParavisor(claims, h.snp, &opts.Policy, true, claims.Emulated); err != nil {
+	if err := verifyHCL(ctx, claims, h, snpInput{vcekDER: ev.VCEK, source: vcekSource, once: refreshed}, opts, p); err != nil {
 		return nil, err
 	}
 	if !cached && !refreshed {
 		p.addHCL(ev.HCLReport, h)
 	}
-	fillRuntime(claims, h.report)
-
 	if h.akErr != nil {
 		return nil, fail(CheckAttestationKey, h.akErr)
 	}
@@ -123,43 +75,66 @@ func decoded(ctx context.Context, ev *evidence.Evidence, nonce []byte, opts *Opt
 	if opts.Policy.RequireFreshReport && !claims.FreshReport {
 		return nil, failf(CheckUserData, "the policy requires a fresh report, which evidence verified without a nonce cannot prove")
 	}
-	for idx, want := range opts.Policy.PCRs {
-		got, ok := claims.PCRs[idx]
-		if !ok {
-			return nil, failf(CheckPCRPolicy, "PCR %d is required by policy but not selected by the quote", idx)
-		}
-		if subtle.ConstantTimeCompare(got, want) != 1 {
-			return nil, failf(CheckPCRPolicy, "PCR %d is %x, policy requires %x", idx, []byte(got), []byte(want))
-		}
-	}
-	return claims, nil
-}
-
-// Report verifies a stored HCL report blob, a bare 1184-byte SNP report or
-// a 1204-byte one (the report followed by the 20-byte IGVM request header,
-// checked by hcl.ParseIGVMHeader; the runtime data is absent, so it is
-// verified as a bare report) against a VCEK or VLEK (DER; nil to use opts.VCEKGetter): the pinned chain,
-// the report signature, chip id, TCB, guest policy and, for an HCL report,
-// the runtime-data binding and the paravisor identity (a bare SNP report's
-// ID_KEY_DIGEST is checked only when the policy lists id_key_digests or
-// author_key_digests). It checks no quote, so it proves no freshness,
-// and it rejects policies that require PCR values or a fresh report.
-func Report(ctx context.Context, blob []byte, vcekDER []byte, opts *Options) (*Claims, error) {
-	// What this call verifies is cached only if all of it verifies.
-	var p pending
-	claims, err := report(ctx, blob, vcekDER, opts, &p)
-	if err != nil {
+	if err := checkPCRPolicy(claims, &opts.Policy); err != nil {
 		return nil, err
 	}
-	p.commit()
 	return claims, nil
 }
 
-// report is Report; p collects what a success may cache.
-func report(ctx context.Context, blob []byte, vcekDER []byte, opts *Options, p *pending) (*Claims, error) {
-	if opts == nil {
-		opts = &Options{}
+// checkPCRPolicy checks the PCR values the policy requires.
+func checkPCRPolicy(claims *Claims, pol *Policy) error {
+	for idx, want := range pol.PCRs {
+		got, ok := claims.PCRs[idx]
+		if !ok {
+			return failf(CheckPCRPolicy, "PCR %d is required by policy but not selected by the quote", idx)
+		}
+		if subtle.ConstantTimeCompare(got, want) != 1 {
+			return failf(CheckPCRPolicy, "PCR %d is %x, policy requires %x", idx, []byte(got), []byte(want))
+		}
 	}
+	return nil
+}
+
+// snpInput is how one SNP report is verified: with which VCEK and what
+// it may be.
+type snpInput struct {
+	// vcekDER is the VCEK to verify against; nil fetches it (VCEKGetter).
+	vcekDER []byte
+	// source is Claims.VCEKSource.
+	source string
+	// once says the report never comes again (refreshed with a nonce):
+	// its signature is not cached.
+	once bool
+	// maxVMPL is the highest accepted VMPL.
+	maxVMPL uint32
+}
+
+// verifyHCL verifies the SNP report of the parsed HCL report h at VMPL 0
+// (see verifySNP), then, in this order, the paravisor identity and the
+// runtime-data binding, and fills the runtime claims. The binding is a
+// verdict on the runtime data: it is checked only once the report that
+// carries its hash verified.
+func verifyHCL(ctx context.Context, claims *Claims, h *hclEntry, in snpInput, opts *Config, p *pending) error {
+	// The paravisor runs at VMPL 0: a report from any other level is not
+	// the paravisor's, whatever the policy says of bare reports.
+	in.maxVMPL = 0
+	if err := verifySNP(ctx, claims, h.snp, in, opts, p); err != nil {
+		return err
+	}
+	// The AK, user data and VM configuration come from the runtime data:
+	// only a trusted paravisor's word makes them worth anything.
+	if err := checkParavisor(claims, h.snp, &opts.Policy, true, claims.Emulated); err != nil {
+		return err
+	}
+	if h.bindErr != nil {
+		return fail(CheckRuntimeData, h.bindErr)
+	}
+	fillRuntime(claims, h.report)
+	return nil
+}
+
+// report is Verifier.Report; p collects what a success may cache.
+func report(ctx context.Context, blob []byte, vcekDER []byte, opts *Config, p *pending) (*Claims, error) {
 	// Fail closed on policy that needs a quote rather than silently skip it.
 	if len(opts.Policy.PCRs) > 0 {
 		return nil, failf(CheckPCRPolicy, "the policy requires PCR values, which a report without a quote cannot prove")
@@ -167,11 +142,10 @@ func report(ctx context.Context, blob []byte, vcekDER []byte, opts *Options, p *
 	if opts.Policy.RequireFreshReport {
 		return nil, failf(CheckUserData, "the policy requires a fresh report bound to a nonce, which a report without a quote cannot prove")
 	}
-	p.c = opts.getCache()
 	claims := &Claims{EvidenceVersion: -1}
-	source := "given"
+	in := snpInput{vcekDER: vcekDER, source: "given", maxVMPL: uint32(opts.Policy.VMPL)}
 	if vcekDER == nil {
-		source = "fetched"
+		in.source = "fetched"
 	}
 	if len(blob) == snp.ReportSize+hcl.IGVMHeaderSize {
 		// A stored report with the IGVM request header but without the
@@ -186,7 +160,7 @@ func report(ctx context.Context, blob []byte, vcekDER []byte, opts *Options, p *
 		if err != nil {
 			return nil, fail(CheckReportFormat, err)
 		}
-		if err := verifySNP(ctx, claims, r, vcekDER, source, opts, p, false); err != nil {
+		if err := verifySNP(ctx, claims, r, in, opts, p); err != nil {
 			return nil, err
 		}
 		// Nothing vouches for a key here: the identity is checked only
@@ -200,16 +174,12 @@ func report(ctx context.Context, blob []byte, vcekDER []byte, opts *Options, p *
 	if err != nil {
 		return nil, err
 	}
-	if err := verifySNP(ctx, claims, h.snp, vcekDER, source, opts, p, false); err != nil {
-		return nil, err
-	}
-	if err := checkParavisor(claims, h.snp, &opts.Policy, true, claims.Emulated); err != nil {
+	if err := verifyHCL(ctx, claims, h, in, opts, p); err != nil {
 		return nil, err
 	}
 	if !cached {
 		p.addHCL(blob, h)
 	}
-	fillRuntime(claims, h.report)
 	if h.akErr == nil {
 		claims.AKPublic = bytes.Clone(h.akDER)
 	}
@@ -230,14 +200,15 @@ func fillRuntime(claims *Claims, r *hcl.Report) {
 	}
 }
 
-// parseHCL parses an HCL report, checks that it carries an SNP report that
-// binds its runtime data, and decodes the AK. A parse of the same blob is
+// parseHCL parses an HCL report, checks that it carries an SNP report,
+// checks (for verifyHCL to report) that the report binds its runtime data,
+// and decodes the AK. A parse of the same blob is
 // taken from c (cached is then true); the caller records a new one with
 // pending.addHCL, stored only once the whole verification succeeded, so
 // that only evidence that verified takes room in the cache.
 func parseHCL(blob []byte, c *cache) (e *hclEntry, cached bool, err error) {
 	if c != nil {
-		if e, ok := c.hcls.get(blob); ok {
+		if e, ok := c.hcls.get(blob, nil); ok {
 			return e, true, nil
 		}
 	}
@@ -252,10 +223,9 @@ func parseHCL(blob []byte, c *cache) (e *hclEntry, cached bool, err error) {
 	if err != nil {
 		return nil, false, fail(CheckReportFormat, err)
 	}
-	if err := r.CheckBinding(); err != nil {
-		return nil, false, fail(CheckRuntimeData, err)
-	}
-	e = &hclEntry{report: r, snp: sr}
+	// The binding is reported only after the report's signature verified
+	// (verifyHCL): never a verdict on unsigned bytes first.
+	e = &hclEntry{report: r, snp: sr, bindErr: r.CheckBinding()}
 	if r.RuntimeData == nil {
 		e.akErr = errors.New("no runtime data")
 	} else if e.ak, e.akErr = r.RuntimeData.AK(); e.akErr == nil {
@@ -271,9 +241,12 @@ func (c *cache) putHCL(blob []byte, e *hclEntry) {
 }
 
 // verifySNP verifies the SNP report r with its VCEK and fills claims; p
-// records what a success may cache. With once, r is known not to come
-// again: its signature is not cached.
-func verifySNP(ctx context.Context, claims *Claims, r *snp.Report, vcekDER []byte, source string, opts *Options, p *pending, once bool) error {
+// records what a success may cache. The order names the real cause: the
+// VCEK's chain, then whether the VCEK is the chip's at the report's TCB,
+// and only then the report's signature (a VCEK of another chip is a
+// vcek-chip-id failure, not a bad signature); the report's fields are
+// judged (checkReportPolicy) only once signed.
+func verifySNP(ctx context.Context, claims *Claims, r *snp.Report, in snpInput, opts *Config, p *pending) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -281,6 +254,7 @@ func verifySNP(ctx context.Context, claims *Claims, r *snp.Report, vcekDER []byt
 	if err != nil {
 		return fail(CheckProduct, err)
 	}
+	vcekDER := in.vcekDER
 	if vcekDER == nil && r.SignerKey() == snp.SigningKeyVLEK {
 		return failf(CheckVCEKMissing, "the report is signed by a VLEK, which AMD's KDS does not serve: the evidence (or --vcek) must carry the VLEK certificate")
 	}
@@ -293,9 +267,7 @@ func verifySNP(ctx context.Context, claims *Claims, r *snp.Report, vcekDER []byt
 			return err
 		}
 	}
-	roots := opts.roots()
-	now := opts.now()
-	v, chain, err := verifyVCEK(vcekDER, roots, now, p)
+	v, chain, err := verifyVCEK(vcekDER, opts.roots(), opts.now(), p)
 	if err != nil {
 		return err
 	}
@@ -311,25 +283,34 @@ func verifySNP(ctx context.Context, claims *Claims, r *snp.Report, vcekDER []byt
 			return fail(CheckRevocation, err)
 		}
 	}
+	if err := checkVCEKBinding(v, r); err != nil {
+		return err
+	}
 	rp := p
-	if once {
+	if in.once {
 		rp = nil
 	}
 	if err := verifyReportSignature(r, v, rp); err != nil {
 		return err
 	}
+	claims.fillReport(r, product)
+	claims.VCEKSource = in.source
+	claims.RootsSource = chain.Source
+	claims.PinnedRoots = chain.Pinned
+	claims.Emulated = chain.Emulated
+	return checkReportPolicy(claims, r, product, &opts.Policy, in.maxVMPL)
+}
+
+// checkVCEKBinding checks that v is the VCEK of r's chip at r's
+// REPORTED_TCB.
+func checkVCEKBinding(v *snp.VCEK, r *snp.Report) error {
 	if err := v.CheckBinding(r); err != nil {
 		if errors.Is(err, snp.ErrChipID) {
 			return fail(CheckChipID, err)
 		}
 		return fail(CheckVCEKTCB, err)
 	}
-	claims.fillReport(r, product)
-	claims.VCEKSource = source
-	claims.RootsSource = chain.Source
-	claims.PinnedRoots = chain.Pinned
-	claims.Emulated = chain.Emulated
-	return checkReportPolicy(claims, r, product, &opts.Policy)
+	return nil
 }
 
 // fetchVCEK obtains the report's VCEK from opts.VCEKGetter. The chain that
@@ -337,7 +318,7 @@ func verifySNP(ctx context.Context, claims *Claims, r *snp.Report, vcekDER []byt
 // returned VCEK in verifySNP is a hit rather than a second RSA-4096
 // verification; it reaches the cache only if the whole verification
 // succeeds.
-func fetchVCEK(ctx context.Context, r *snp.Report, product snp.Product, haveCPUID bool, opts *Options, p *pending) ([]byte, error) {
+func fetchVCEK(ctx context.Context, r *snp.Report, product snp.Product, haveCPUID bool, opts *Config, p *pending) ([]byte, error) {
 	if opts.VCEKGetter == nil {
 		return nil, failf(CheckVCEKMissing, "the evidence carries no VCEK and no certificate source is configured (offline)")
 	}
@@ -368,13 +349,7 @@ func fetchVCEK(ctx context.Context, r *snp.Report, product snp.Product, haveCPUI
 				if v.Product != pl {
 					return failf(CheckProduct, "VCEK is for %s, want %s", v.Product, pl)
 				}
-				if err := v.CheckBinding(r); err != nil {
-					if errors.Is(err, snp.ErrChipID) {
-						return fail(CheckChipID, err)
-					}
-					return fail(CheckVCEKTCB, err)
-				}
-				return nil
+				return checkVCEKBinding(v, r)
 			},
 		}
 		der, err := opts.VCEKGetter.GetVCEK(ctx, req)
@@ -441,7 +416,7 @@ func verifyVCEK(der []byte, roots *snp.Roots, now time.Time, p *pending) (*snp.V
 // VCEK entries keep one *snp.VCEK per certificate); nil p caches nothing.
 func verifyReportSignature(r *snp.Report, v *snp.VCEK, p *pending) error {
 	if p != nil && p.c != nil {
-		if by, ok := p.c.reports.get(r.Raw); ok && by == v {
+		if _, ok := p.c.reports.get(r.Raw, func(by *snp.VCEK) bool { return by == v }); ok {
 			return nil
 		}
 	}
@@ -452,9 +427,14 @@ func verifyReportSignature(r *snp.Report, v *snp.VCEK, p *pending) error {
 	return nil
 }
 
-func checkReportPolicy(claims *Claims, r *snp.Report, p snp.Product, pol *Policy) error {
-	if r.VMPL != 0 {
-		return failf(CheckVMPL, "report requested at VMPL %d, want 0", r.VMPL)
+// checkReportPolicy judges the signed report's fields: VMPL (at most
+// maxVMPL), guest policy, TCBs and the policy's requirements.
+func checkReportPolicy(claims *Claims, r *snp.Report, p snp.Product, pol *Policy, maxVMPL uint32) error {
+	if r.VMPL > maxVMPL {
+		if maxVMPL == 0 {
+			return failf(CheckVMPL, "report requested at VMPL %d, want 0", r.VMPL)
+		}
+		return failf(CheckVMPL, "report requested at VMPL %d; the policy accepts VMPL %d at most (vmpl)", r.VMPL, maxVMPL)
 	}
 	if r.Debug() && !pol.AllowDebug {
 		return failf(CheckDebug, "guest policy 0x%x allows debugging", r.Policy)
@@ -492,7 +472,7 @@ func checkReportPolicy(claims *Claims, r *snp.Report, p snp.Product, pol *Policy
 	return nil
 }
 
-func verifyQuote(claims *Claims, q *quote.Quote, ak *rsa.PublicKey, nonce []byte, opts *Options) error {
+func verifyQuote(claims *Claims, q *quote.Quote, ak *rsa.PublicKey, nonce []byte, opts *Config) error {
 	a, err := quote.Parse(q.Message)
 	if err != nil {
 		return fail(CheckQuoteFormat, err)

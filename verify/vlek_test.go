@@ -55,7 +55,7 @@ func TestVLEK(t *testing.T) {
 	}
 	cases = append(cases,
 		synthCase{name: "VLEK signed by an ASVK no root pins", b: vlekBuilder(snp.Milan, func(b *testev.Builder) { b.Chain = wrongASVK }), want: verify.CheckVCEKChain},
-		synthCase{name: "VLEK under roots without an ASVK", b: vlekBuilder(snp.Milan, nil), opts: func(o *verify.Options) {
+		synthCase{name: "VLEK under roots without an ASVK", b: vlekBuilder(snp.Milan, nil), opts: func(o *verify.Config) {
 			c := testev.PrivateChain(snp.Milan)
 			sc, err := snp.NewChain(c.ASK, c.ARK)
 			if err != nil {
@@ -76,7 +76,7 @@ func TestVLEKNotFetchable(t *testing.T) {
 	b := vlekBuilder(snp.Milan, func(b *testev.Builder) { b.OmitVCEK, b.ChipID = true, &zero })
 	ev := b.MustBuild()
 	getter := &countingGetter{}
-	_, err := verify.Evidence(context.Background(), ev.JSON, ev.Nonce, &verify.Options{Roots: testev.Roots(), VCEKGetter: getter})
+	_, err := verify.Evidence(context.Background(), ev.JSON, ev.Nonce, verify.Config{Roots: testev.Roots(), VCEKGetter: getter})
 	wantCheck(t, err, verify.CheckVCEKMissing)
 	if !strings.Contains(err.Error(), "VLEK") || getter.calls != 0 {
 		t.Errorf("err = %v, getter calls %d", err, getter.calls)
@@ -98,13 +98,13 @@ func TestVLEKExpired(t *testing.T) {
 		b.VCEK.NotBefore, b.VCEK.NotAfter = nb, nb.AddDate(1, 0, 0)
 	})
 	ev := b.MustBuild()
-	_, err := verify.Report(context.Background(), ev.Report, ev.VCEKDER, &verify.Options{Roots: testev.Roots()})
+	_, err := reportWith(context.Background(), ev.Report, ev.VCEKDER, verify.Config{Roots: testev.Roots()})
 	wantCheck(t, err, verify.CheckCertValidity)
 	if !strings.Contains(err.Error(), "--at") {
 		t.Errorf("expired VLEK error does not name --at: %v", err)
 	}
 	at := nb.AddDate(0, 6, 0)
-	c, err := verify.Report(context.Background(), ev.Report, ev.VCEKDER, &verify.Options{Roots: testev.Roots(), Now: at})
+	c, err := reportWith(context.Background(), ev.Report, ev.VCEKDER, verify.Config{Roots: testev.Roots(), Now: at})
 	if err != nil || c.SigningKey != "VLEK" {
 		t.Fatalf("archived VLEK report at %s: %v", at, err)
 	}

@@ -134,7 +134,7 @@ func TestAttacks(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = verify.Evidence(context.Background(), data, nonce, &verify.Options{Roots: testev.PrivateChain(snp.Milan).Roots()})
+			_, err = verify.Evidence(context.Background(), data, nonce, verify.Config{Roots: testev.PrivateChain(snp.Milan).Roots()})
 			if verr, ok := errors.AsType[*verify.Error](err); !ok || verr.Check != a.check {
 				t.Errorf("library: err = %v, want check %s", err, a.check)
 			}

@@ -22,6 +22,7 @@ type attestFlags struct {
 	out       string
 	caCert    string
 	timeout   time.Duration
+	trust     trustFlags
 }
 
 func newAttestCmd(g *globals) *cobra.Command {
@@ -35,7 +36,9 @@ it releases (or write it to -o FILE, mode 0600).
 The exchange: make an ephemeral HPKE key pair (` + server.Suite + `),
 get a challenge, gather evidence whose quote carries nonce = SHA-384(challenge || public key)
 (--fresh also refreshes the SNP report with it: evidence version 2), post it, and open the
-secret the verifier sealed to the key. Only this process can open it.
+secret the verifier sealed to the key. Only this process can open it. The evidence is
+verified here first, as "verify" would (the trust flags choose roots, policy and
+certificate sources), so evidence that fails a check is never sent.
 
 With --emulate the evidence comes from the emulated CVM: the verifier must run with
 --trust-emulated to accept it.
@@ -53,6 +56,7 @@ check), 1 network, device, usage or other error.`,
 	fs.StringVarP(&f.out, "output", "o", "", "write the secret to this file (mode 0600) instead of standard output")
 	fs.StringVar(&f.caCert, "ca-cert", "", "PEM CA certificate(s) to trust for the verifier's TLS certificate (instead of the system roots)")
 	fs.DurationVar(&f.timeout, "timeout", 2*time.Minute, "give up after this long")
+	f.trust.register(fs)
 	_ = cmd.MarkFlagRequired("server")
 	return cmd
 }
@@ -77,13 +81,16 @@ func runAttest(ctx context.Context, g *globals, f *attestFlags) error {
 		return err
 	}
 	defer p.release(g)
-	att := p.attester(g)
+	att, err := p.verifiedAttester(ctx, g, f.trust)
+	if err != nil {
+		return err
+	}
 	gather := func(ctx context.Context, nonce []byte) ([]byte, error) {
-		ev, err := att.Evidence(ctx, nonce, f.fresh)
+		res, err := att.Evidence(ctx, nonce, f.fresh)
 		if err != nil {
 			return nil, err
 		}
-		return ev.Encode()
+		return res.Evidence.Encode()
 	}
 	client := &server.Client{URL: f.serverURL, HTTPClient: hc}
 	res, err := client.Attest(ctx, gather)
@@ -91,7 +98,7 @@ func runAttest(ctx context.Context, g *globals, f *attestFlags) error {
 		if errors.Is(err, server.ErrRejected) {
 			return rejected(err)
 		}
-		return err
+		return rejectedOr(err)
 	}
 	c := res.Claims
 	if c.Emulated {

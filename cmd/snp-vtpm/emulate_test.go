@@ -224,3 +224,32 @@ func TestEmulatedReportOffline(t *testing.T) {
 		t.Fatalf("report --offline output:\n%s", out)
 	}
 }
+
+// TestEmulatedLocalCheck: evidence, report and attest verify what the
+// attester gathered before they hand it out: a policy the emulated CVM
+// does not meet makes them exit 2 naming the check, and evidence is not
+// written.
+func TestEmulatedLocalCheck(t *testing.T) {
+	dir := t.TempDir()
+	policy := filepath.Join(dir, "policy.json")
+	if err := os.WriteFile(policy, []byte(`{"measurements":["`+strings.Repeat("ab", 48)+`"]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "evidence.json")
+	code, stdout, errOut := runCLI(t, "--emulate", "evidence", "--nonce", "x", "--policy", policy, "-o", out)
+	wantCode(t, code, exitRejected, stdout, errOut)
+	if !strings.Contains(errOut, "measurement") {
+		t.Errorf("evidence: stderr does not name the measurement check:\n%s", errOut)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("rejected evidence was written (%v)", err)
+	}
+	code, stdout, errOut = runCLI(t, "--emulate", "report", "--policy", policy)
+	wantCode(t, code, exitRejected, stdout, errOut)
+	if !strings.Contains(errOut, "measurement") {
+		t.Errorf("report: stderr does not name the measurement check:\n%s", errOut)
+	}
+	// The control: without the policy both succeed.
+	code, stdout, errOut = runCLI(t, "--emulate", "evidence", "--nonce", "x", "-o", out)
+	wantCode(t, code, 0, stdout, errOut)
+}

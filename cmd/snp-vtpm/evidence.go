@@ -15,6 +15,7 @@ import (
 func newEvidenceCmd(g *globals) *cobra.Command {
 	var (
 		nonce nonceFlags
+		trust trustFlags
 		fresh bool
 		out   string
 	)
@@ -27,6 +28,10 @@ over PCRs 0-23 with the nonce as qualifying data, the PCR values and the VCEK fr
 IMDS (so the evidence verifies offline). "snp-vtpm verify --nonce ... FILE" checks it on
 any machine; emulated evidence (--emulate) needs "verify --trust-emulated".
 
+Before writing it, the evidence is verified here as "verify" would (the trust flags
+choose roots, policy and certificate sources; --emulate trusts the emulated chain):
+evidence that fails a check is not written (exit status 2, stderr names the check).
+
 Nonces up to 48 bytes are quoted as they are; longer nonces are quoted as their SHA-256
 (the Azure vTPM rejects longer qualifying data). Verifiers apply the same rule.
 
@@ -36,23 +41,24 @@ checks that the runtime data's user-data starts with the nonce. Without --fresh 
 report is used and the evidence is version 1 (the same JSON shape, "version":1);
 freshness then comes from the quote alone.
 
-Exit status: 0 written, 1 device, I/O or usage error.`,
+Exit status: 0 written, 2 rejected by the local check, 1 device, I/O or usage error.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			n, err := nonce.required()
 			if err != nil {
 				return err
 			}
-			return runEvidence(cmd.Context(), g, n, fresh, out)
+			return runEvidence(cmd.Context(), g, n, fresh, out, trust)
 		},
 	}
 	nonce.register(cmd.Flags(), "the nonce the verifier issued")
 	cmd.Flags().BoolVar(&fresh, "fresh", false, "refresh the HCL report with the nonce first and write version 2 evidence")
 	cmd.Flags().StringVarP(&out, "output", "o", "-", `write the evidence to this file ("-": standard output)`)
+	trust.register(cmd.Flags())
 	return cmd
 }
 
-func runEvidence(ctx context.Context, g *globals, nonce []byte, fresh bool, out string) error {
+func runEvidence(ctx context.Context, g *globals, nonce []byte, fresh bool, out string, trust trustFlags) error {
 	p, err := openPlatform(ctx, g)
 	if err != nil {
 		return err
@@ -61,10 +67,15 @@ func runEvidence(ctx context.Context, g *globals, nonce []byte, fresh bool, out 
 	if len(nonce) > quote.MaxQualifyingData {
 		fmt.Fprintf(g.stderr, "note: the nonce is %d bytes (> %d): the quote carries its SHA-256\n", len(nonce), quote.MaxQualifyingData)
 	}
-	ev, err := p.attester(g).Evidence(ctx, nonce, fresh)
+	att, err := p.verifiedAttester(ctx, g, trust)
 	if err != nil {
 		return err
 	}
+	res, err := att.Evidence(ctx, nonce, fresh)
+	if err != nil {
+		return rejectedOr(err)
+	}
+	ev := res.Evidence
 	data, err := ev.Encode()
 	if err != nil {
 		return fmt.Errorf("encoding the evidence: %w", err)

@@ -15,6 +15,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
 // Exit codes, one per failure class.
@@ -36,6 +38,15 @@ func rejected(err error) error {
 		return nil
 	}
 	return &rejectedError{err}
+}
+
+// rejectedOr is rejected(err) when err carries a verification failure
+// (*verify.Error), err itself otherwise.
+func rejectedOr(err error) error {
+	if _, ok := errors.AsType[*verify.Error](err); ok {
+		return rejected(err)
+	}
+	return err
 }
 
 // globals holds the flags shared by every subcommand.

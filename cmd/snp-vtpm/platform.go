@@ -73,6 +73,27 @@ func (p *platform) attester(g *globals) *attester.Attester {
 	}
 }
 
+// verifiedAttester returns the platform's attester whose results are
+// verified locally with the Verifier the trust flags describe (the
+// emulated chain trusted in --emulate mode). With --offline (on a real
+// CVM) it does not ask Azure IMDS for the VCEK.
+func (p *platform) verifiedAttester(ctx context.Context, g *globals, trust trustFlags) (*attester.Attester, error) {
+	if p.emulated {
+		trust.trustEmulated = true
+	}
+	v, _, err := trust.verifier(ctx, g, p.imdsURL, nil)
+	if err != nil {
+		return nil, err
+	}
+	a := p.attester(g)
+	a.Verifier = v
+	if trust.offline && !p.emulated {
+		g.logger().Info("--offline: not asking Azure IMDS for the VCEK")
+		a.IMDS = nil
+	}
+	return a, nil
+}
+
 // logger returns the CLI's logger (set before any command runs), or one
 // that discards everything.
 func (g *globals) logger() *slog.Logger {

@@ -104,42 +104,19 @@ func runReport(ctx context.Context, g *globals, o *reportOpts) error {
 		return err
 	}
 	defer p.release(g)
-	att := p.attester(g)
-	blob, err := att.Report(ctx, userData)
+	att, err := p.verifiedAttester(ctx, g, o.trust)
 	if err != nil {
 		return err
 	}
-	var vcek []byte
-	if o.trust.offline && !p.emulated {
-		// --offline: not even Azure IMDS; the VCEK must be in the cache.
-		g.logger().Info("--offline: not asking Azure IMDS for the VCEK")
-	} else if vcek, err = att.VCEKFor(ctx, blob); err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		g.logger().Warn("no usable VCEK from IMDS; falling back to AMD KDS", "err", err)
-		vcek = nil
-	}
-	trust := o.trust
-	if p.emulated {
-		trust.trustEmulated = true
-	}
-	opts, _, err := trust.options(ctx, g, p.imdsURL, nil)
-	if err != nil {
-		return err
-	}
-	claims, err := verify.Report(ctx, blob, vcek, opts)
+	res, err := att.VerifiedReport(ctx, userData)
 	if err != nil {
 		return reportRejected(g, o, err, p.emulated)
-	}
-	if vcek != nil {
-		claims.VCEKSource = "Azure IMDS"
 	}
 	source := "vTPM NV 0x01400001"
 	if userData != nil {
 		source += " (refreshed with user data)"
 	}
-	return printReport(g, o, source, blob, claims)
+	return printReport(g, o, source, res.Report, res.Claims)
 }
 
 // reportFromFile validates a stored HCL or SNP report.
@@ -158,11 +135,11 @@ func reportFromFile(ctx context.Context, g *globals, o *reportOpts) error {
 			return fmt.Errorf("--vcek %s: %w", o.vcekFile, err)
 		}
 	}
-	opts, _, err := o.trust.options(ctx, g, "", nil)
+	v, _, err := o.trust.verifier(ctx, g, "", nil)
 	if err != nil {
 		return err
 	}
-	claims, err := verify.Report(ctx, blob, vcek, opts)
+	claims, err := v.Report(ctx, blob, vcek)
 	if err != nil {
 		return reportRejected(g, o, err, o.trust.trustEmulated)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
 	"github.com/snp-vtpm/snp-vtpm/evidence"
+	"github.com/snp-vtpm/snp-vtpm/internal/testev"
 )
 
 // runCLI runs the CLI in-process and returns its exit code and output.
@@ -121,8 +122,64 @@ func TestReportFileOtherChip(t *testing.T) {
 		Valid bool   `json:"valid"`
 		Check string `json:"check"`
 	}
-	if code != exitRejected || json.Unmarshal([]byte(out), &got) != nil || got.Valid || got.Check == "" {
-		t.Fatalf("--json rejection: code %d, output %s", code, out)
+	// The VCEK is another chip's: that is the cause named, not the
+	// signature it cannot verify.
+	if code != exitRejected || json.Unmarshal([]byte(out), &got) != nil || got.Valid || got.Check != "vcek-chip-id" {
+		t.Fatalf("--json rejection: code %d, output %s; want check vcek-chip-id", code, out)
+	}
+}
+
+// TestReportFileVMPLPolicy: a bare SNP report requested at VMPL 2 is
+// rejected by default (vmpl check) and accepted with a policy whose vmpl is
+// 2 or more; the same VMPL 2 report inside an HCL report is rejected
+// whatever the policy; a policy vmpl outside 0..3 is a usage error naming
+// the field.
+func TestReportFileVMPLPolicy(t *testing.T) {
+	ev := (&testev.Builder{Version: 1, VMPL: 2}).MustBuild()
+	dir := t.TempDir()
+	write := func(name string, data []byte) string {
+		f := filepath.Join(dir, name)
+		if err := os.WriteFile(f, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	roots := write("roots.pem", testev.ChainPEM())
+	bare := write("report.bin", ev.Report)
+	hclBlob := write("hcl.bin", ev.Evidence.HCLReport)
+	vcek := write("vcek.der", ev.VCEKDER)
+	for _, tc := range []struct {
+		policy string
+		file   string
+		want   int
+	}{
+		{"", bare, exitRejected},
+		{`{"vmpl":1}`, bare, exitRejected},
+		{`{"vmpl":2}`, bare, 0},
+		{`{"vmpl":3}`, bare, 0},
+		{`{"vmpl":3}`, hclBlob, exitRejected},
+		{`{"vmpl":4}`, bare, 1},
+	} {
+		args := []string{"report", "-f", tc.file, "--vcek", vcek, "--roots", roots, "--json"}
+		if tc.policy != "" {
+			args = append(args, "--policy", write("policy.json", []byte(tc.policy)))
+		}
+		code, out, errOut := runCLI(t, args...)
+		wantCode(t, code, tc.want, out, errOut)
+		switch tc.want {
+		case exitRejected:
+			if !strings.Contains(out, `"check": "vmpl"`) {
+				t.Errorf("policy %s, %s: output does not name the vmpl check:\n%s", tc.policy, tc.file, out)
+			}
+		case 0:
+			if !strings.Contains(out, `"vmpl": 2`) {
+				t.Errorf("policy %s: claims do not say VMPL 2:\n%s", tc.policy, out)
+			}
+		default:
+			if !strings.Contains(errOut, "vmpl") {
+				t.Errorf("policy %s: error does not name the field:\n%s", tc.policy, errOut)
+			}
+		}
 	}
 }
 

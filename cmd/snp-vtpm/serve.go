@@ -134,7 +134,8 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
 	log := slog.New(h)
 	g.log = log // the trust options (KDS client) log there too
 
-	opts, kc, err := f.trust.options(ctx, g, "", &upstreamLimits{rate: f.upstreamRate, burst: f.upstreamBurst, retries: f.upstreamRetries})
+	// One long-lived Verifier: its caches serve every request.
+	v, kc, err := f.trust.verifier(ctx, g, "", &upstreamLimits{rate: f.upstreamRate, burst: f.upstreamBurst, retries: f.upstreamRetries})
 	if err != nil {
 		return err
 	}
@@ -143,7 +144,7 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
 	}
 	srv, err := server.New(server.Config{
 		Secret:              secret,
-		Verify:              opts,
+		Verifier:            v,
 		ChallengeTTL:        f.challengeTTL,
 		MaxChallenges:       f.maxChallenges,
 		MaxClientChallenges: f.maxClientChallenges,

@@ -46,19 +46,33 @@ func (t *trustFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&t.at, "at", "", "verification time for certificate validity (RFC 3339); default now")
 }
 
-// options builds verification options from the flags, with the
+// verifier builds the Verifier the flags describe (see config), with the
 // certificate chain of collateral (lim: see upstreamLimits).
-func (t *trustFlags) options(ctx context.Context, g *globals, imdsURL string, lim *upstreamLimits) (*verify.Options, *collateral.Chain, error) {
-	opts := &verify.Options{}
+func (t *trustFlags) verifier(ctx context.Context, g *globals, imdsURL string, lim *upstreamLimits) (*verify.Verifier, *collateral.Chain, error) {
+	cfg, chain, err := t.config(ctx, g, imdsURL, lim)
+	if err != nil {
+		return nil, nil, err
+	}
+	v, err := verify.New(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return v, chain, nil
+}
+
+// roots returns the trusted chains: AMD's pinned ones, a --roots file
+// replacing its product line's, plus the emulated chain with
+// --trust-emulated.
+func (t *trustFlags) roots(g *globals) (*snp.Roots, error) {
 	roots := snp.DefaultRoots()
 	if t.rootsFile != "" {
 		data, err := os.ReadFile(t.rootsFile)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		c, err := readRoots(data)
 		if err != nil {
-			return nil, nil, fmt.Errorf("--roots %s: %w", t.rootsFile, err)
+			return nil, fmt.Errorf("--roots %s: %w", t.rootsFile, err)
 		}
 		c.Source = "roots file " + t.rootsFile
 		roots = roots.Replace(c)
@@ -67,20 +81,31 @@ func (t *trustFlags) options(ctx context.Context, g *globals, imdsURL string, li
 	if t.trustEmulated {
 		c, err := snp.ParseChainPEM(fakeamd.ChainPEM())
 		if err != nil {
-			return nil, nil, fmt.Errorf("emulated roots: %w", err)
+			return nil, fmt.Errorf("emulated roots: %w", err)
 		}
 		c.Source, c.Emulated = "EMULATED CVM (not AMD)", true
 		roots = roots.Add(c)
+	}
+	return roots, nil
+}
+
+// config builds the verification configuration from the flags; remarks
+// for humans (non-default roots) go to the log.
+func (t *trustFlags) config(ctx context.Context, g *globals, imdsURL string, lim *upstreamLimits) (verify.Config, *collateral.Chain, error) {
+	opts := verify.Config{}
+	roots, err := t.roots(g)
+	if err != nil {
+		return verify.Config{}, nil, err
 	}
 	opts.Roots = roots
 	if t.policyFile != "" {
 		data, err := os.ReadFile(t.policyFile)
 		if err != nil {
-			return nil, nil, err
+			return verify.Config{}, nil, err
 		}
 		p, err := verify.ParsePolicy(data)
 		if err != nil {
-			return nil, nil, fmt.Errorf("--policy %s: %w", t.policyFile, err)
+			return verify.Config{}, nil, fmt.Errorf("--policy %s: %w", t.policyFile, err)
 		}
 		if p.AllowAnyParavisor {
 			g.log.Warn("the policy sets allow_any_paravisor: it accepts evidence forged by any SEV-SNP VMPL0 guest (the paravisor's ID key is not checked)", "policy", t.policyFile)
@@ -90,13 +115,13 @@ func (t *trustFlags) options(ctx context.Context, g *globals, imdsURL string, li
 	if t.at != "" {
 		at, err := time.Parse(time.RFC3339, t.at)
 		if err != nil {
-			return nil, nil, fmt.Errorf("--at: %w", err)
+			return verify.Config{}, nil, fmt.Errorf("--at: %w", err)
 		}
 		opts.Now = at
 	}
 	chain, err := t.collateral(g, roots, imdsURL, lim)
 	if err != nil {
-		return nil, nil, err
+		return verify.Config{}, nil, err
 	}
 	opts.VCEKGetter = chain
 	if t.checkRevocation {

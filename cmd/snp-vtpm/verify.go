@@ -40,15 +40,15 @@ Exit status: 0 verified, 2 rejected (stderr names the failed check), 1 usage or 
 			if err != nil {
 				return err
 			}
-			opts, kc, err := trust.options(cmd.Context(), g, "", nil)
+			cfg, kc, err := trust.config(cmd.Context(), g, "", nil)
 			if err != nil {
 				return err
 			}
 			if n == nil {
-				opts.AllowNoNonce = true
+				cfg.AllowNoNonce = true
 				g.log.Warn("--no-nonce: the quote's nonce is not checked, so the evidence proves no freshness")
 			}
-			claims, err := verify.Evidence(cmd.Context(), data, n, opts)
+			claims, err := verify.Evidence(cmd.Context(), data, n, cfg)
 			if kc != nil && g.verbose {
 				s := kc.Stats()
 				g.log.Debug("certificate sources", "fetches", s.Fetches, "cache_hits", s.CacheHits, "disk_hits", s.DiskHits, "retries", s.Retries)

@@ -111,13 +111,22 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	say("relying party: nonce %x", nonce)
 
+	// The verifier's configuration; the attester checks its own evidence
+	// with the same one before sending it.
+	v, err := newVerifier(c.emulated)
+	if err != nil {
+		return err
+	}
+
 	// 2. Attester, inside the CVM: evidence for that nonce (fresh report:
-	// evidence version 2), serialised as it would travel over the network.
-	a := &attester.Attester{TPM: c.tpm, IMDS: &imds.Client{URL: c.imdsURL}}
-	ev, err := a.Evidence(ctx, nonce, true)
+	// evidence version 2), checked locally and serialised as it would
+	// travel over the network.
+	a := &attester.Attester{TPM: c.tpm, IMDS: &imds.Client{URL: c.imdsURL}, Verifier: v}
+	res, err := a.Evidence(ctx, nonce, true)
 	if err != nil {
 		return fmt.Errorf("attester: %w", err)
 	}
+	ev := res.Evidence
 	wire, err := ev.Encode()
 	if err != nil {
 		return err
@@ -125,7 +134,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	say("attester: evidence version %d, %d bytes, VCEK included: %v", ev.Version, len(wire), ev.VCEK != nil)
 
 	// 3. Verifier: check everything against the nonce it issued.
-	claims, err := verifyEvidence(ctx, wire, nonce, c.emulated)
+	claims, err := v.Evidence(ctx, wire, nonce)
 	if err != nil {
 		say("verifier: REJECTED: %v", err)
 		say("relying party: no secret released")
@@ -142,9 +151,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	return nil
 }
 
-// verifyEvidence is the verifier: pinned AMD roots (plus the emulated chain
-// in emulated mode only), a VCEK from the evidence or AMD KDS, and the nonce.
-func verifyEvidence(ctx context.Context, wire, nonce []byte, emulated bool) (*verify.Claims, error) {
+// newVerifier is the verifier: pinned AMD roots (plus the emulated chain in
+// emulated mode only) and a VCEK from the evidence or AMD KDS.
+func newVerifier(emulated bool) (*verify.Verifier, error) {
 	roots := snp.DefaultRoots()
 	if emulated {
 		chain, err := snp.ParseChainPEM(fakeamd.ChainPEM())
@@ -154,11 +163,10 @@ func verifyEvidence(ctx context.Context, wire, nonce []byte, emulated bool) (*ve
 		chain.Source, chain.Emulated = "EMULATED CVM (not AMD)", true
 		roots = roots.Add(chain)
 	}
-	opts := &verify.Options{
+	return verify.New(verify.Config{
 		Roots:      roots,
 		VCEKGetter: &collateral.Chain{Sources: []collateral.Source{&collateral.Memory{}, &collateral.KDS{Client: &kds.Client{}}}},
-	}
-	return verify.Evidence(ctx, wire, nonce, opts)
+	})
 }
 
 // openReal opens the vTPM of a real Azure CVM.

@@ -50,12 +50,32 @@ func TestVerifierRejects(t *testing.T) {
 	if _, err := rand.Read(nonce); err != nil {
 		t.Fatal(err)
 	}
-	a := &attester.Attester{TPM: c.tpm, IMDS: &imds.Client{URL: c.imdsURL}}
-	ev, err := a.Evidence(ctx, nonce, true)
+	emulated, err := newVerifier(true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	wire, err := ev.Encode()
+	real, err := newVerifier(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifyEvidence := func(ctx context.Context, wire, nonce []byte, emu bool) (*verify.Claims, error) {
+		if emu {
+			return emulated.Evidence(ctx, wire, nonce)
+		}
+		return real.Evidence(ctx, wire, nonce)
+	}
+	// The attester checks its own evidence: under AMD's roots it refuses.
+	a := &attester.Attester{TPM: c.tpm, IMDS: &imds.Client{URL: c.imdsURL}, Verifier: real}
+	var verr *verify.Error
+	if _, err := a.Evidence(ctx, nonce, true); !errors.As(err, &verr) || verr.Check != verify.CheckVCEKChain {
+		t.Fatalf("attester with AMD's roots: %v, want a vcek-chain rejection", err)
+	}
+	a.Verifier = emulated
+	res, err := a.Evidence(ctx, nonce, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wire, err := res.Evidence.Encode()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +83,6 @@ func TestVerifierRejects(t *testing.T) {
 		t.Fatalf("emulated evidence with the emulated roots: %v", err)
 	}
 	// In real mode the verifier trusts AMD only.
-	var verr *verify.Error
 	if _, err := verifyEvidence(ctx, wire, nonce, false); !errors.As(err, &verr) || verr.Check != verify.CheckVCEKChain {
 		t.Fatalf("emulated evidence in real mode: %v, want a vcek-chain rejection", err)
 	}

@@ -22,7 +22,7 @@ func TestDefaultsVerify(t *testing.T) {
 		for _, v := range []int{1, 2} {
 			t.Run(fmt.Sprintf("%s/v%d", p, v), func(t *testing.T) {
 				ev := (&testev.Builder{Product: p, Version: v}).MustBuild()
-				claims, err := verify.Evidence(context.Background(), ev.JSON, ev.Nonce, &verify.Options{Roots: testev.Roots()})
+				claims, err := verify.Evidence(context.Background(), ev.JSON, ev.Nonce, verify.Config{Roots: testev.Roots()})
 				if err != nil {
 					t.Fatalf("default evidence rejected: %v", err)
 				}
@@ -46,7 +46,7 @@ func TestDefaultsVerify(t *testing.T) {
 // TestNotAMD checks that the private chain is not trusted by default.
 func TestNotAMD(t *testing.T) {
 	ev := (&testev.Builder{}).MustBuild()
-	_, err := verify.Evidence(context.Background(), ev.JSON, ev.Nonce, nil)
+	_, err := verify.Evidence(context.Background(), ev.JSON, ev.Nonce, verify.Config{})
 	var verr *verify.Error
 	if !errors.As(err, &verr) || verr.Check != verify.CheckVCEKChain {
 		t.Fatalf("err = %v, want %s", err, verify.CheckVCEKChain)

@@ -1,0 +1,16 @@
+package verify
+
+import (
+	"time"
+
+	"github.com/snp-vtpm/snp-vtpm/snp"
+)
+
+// SetNowForTest and SetRootsForTest change the configuration of v between
+// calls (never during one), so that tests can check that its caches key on
+// the roots and recheck validity at the verification time, as they do for
+// callers whose Config leaves Now zero (the clock moves on).
+func SetNowForTest(v *Verifier, now time.Time) { v.cfg.Now = now }
+
+// SetRootsForTest: see SetNowForTest.
+func SetRootsForTest(v *Verifier, r *snp.Roots) { v.cfg.Roots = r }
