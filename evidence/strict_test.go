@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/internal/strictjson"
 	"github.com/snp-vtpm/snp-vtpm/quote"
 )
@@ -47,15 +48,15 @@ func TestDecodeStrictJSON(t *testing.T) {
 				if !ok || !errors.Is(err, tc.kind) || fe.Field != tc.field {
 					t.Fatalf("err = %v, want %v in %q", err, tc.kind, tc.field)
 				}
-				if tc.kind != strictjson.ErrCaseMismatch && !errors.Is(err, ErrBadJSON) {
-					t.Errorf("%v does not wrap ErrBadJSON", err)
+				if tc.kind != strictjson.ErrCaseMismatch && !errors.Is(err, format.ErrBadJSON) {
+					t.Errorf("%v does not wrap format.ErrBadJSON", err)
 				}
 			}
 		})
 	}
 	// Too large: the evidence bound, before any decoding.
 	_, err := Decode([]byte(`{"x":"` + strings.Repeat("a", MaxEvidenceSize) + `"}`))
-	if !errors.Is(err, ErrTooLarge) {
+	if !errors.Is(err, format.ErrTooLarge) {
 		t.Errorf("too large: %v", err)
 	}
 	// DecodeQuoteJSON uses the same decoder.
@@ -267,7 +268,7 @@ func TestByteValue(t *testing.T) {
 	}
 	for _, el := range []string{`256`, `-0`, `1e0`, `0.0`, `"1"`, `[]`, `{}`, `true`, `null`, `1000`} {
 		in := `{"quote":{"signature":[1],"message":[0],"pcrs":[]},"report":[1,` + el + `]}`
-		if _, err := Decode([]byte(in)); !errors.Is(err, ErrBadByte) {
+		if _, err := Decode([]byte(in)); !errors.Is(err, format.ErrBadByte) {
 			t.Errorf("%s: %v", el, err)
 		}
 	}

@@ -4,6 +4,8 @@ import (
 	"crypto/subtle"
 	"encoding/binary"
 	"fmt"
+
+	"github.com/snp-vtpm/snp-vtpm/format"
 )
 
 const (
@@ -74,14 +76,14 @@ type Report struct {
 // Errors are [*FormatError] values wrapping the package's sentinel errors.
 func Parse(blob []byte) (*Report, error) {
 	if len(blob) < RuntimeDataOffset {
-		return nil, fieldErr("blob", fmt.Errorf("%w (%d < %d bytes)", ErrTruncated, len(blob), RuntimeDataOffset))
+		return nil, fieldErr("blob", fmt.Errorf("%w (%d < %d bytes)", format.ErrTruncated, len(blob), RuntimeDataOffset))
 	}
 	if len(blob) > MaxReportSize {
-		return nil, fieldErr("blob", fmt.Errorf("%w (%d > %d bytes)", ErrTooLarge, len(blob), MaxReportSize))
+		return nil, fieldErr("blob", fmt.Errorf("%w (%d > %d bytes)", format.ErrTooLarge, len(blob), MaxReportSize))
 	}
 	le := binary.LittleEndian
 	if string(blob[:4]) != magic {
-		return nil, fieldErr("magic", fmt.Errorf("%w (%x, want %x)", ErrBadMagic, blob[:4], magic))
+		return nil, fieldErr("magic", fmt.Errorf("%w (%x, want %x)", format.ErrBadMagic, blob[:4], magic))
 	}
 	r := &Report{
 		HeaderVersion: le.Uint32(blob[offHeaderVersion:]),
@@ -96,19 +98,19 @@ func Parse(blob []byte) (*Report, error) {
 	n := le.Uint32(blob[offVarDataSize:])
 
 	if r.HeaderVersion != 1 && r.HeaderVersion != 2 {
-		return nil, fieldErr("version", fmt.Errorf("%w (%d, want 1 or 2)", ErrUnsupportedVersion, r.HeaderVersion))
+		return nil, fieldErr("version", fmt.Errorf("%w (%d, want 1 or 2)", format.ErrUnsupportedVersion, r.HeaderVersion))
 	}
 	if r.RequestType != requestTypeReport {
-		return nil, fieldErr("request_type", fmt.Errorf("%w (%d, want %d)", ErrUnexpectedValue, r.RequestType, requestTypeReport))
+		return nil, fieldErr("request_type", fmt.Errorf("%w (%d, want %d)", format.ErrUnexpectedValue, r.RequestType, requestTypeReport))
 	}
 	if r.Status != 0 {
-		return nil, fieldErr("status", fmt.Errorf("%w (%d, want 0)", ErrUnexpectedValue, r.Status))
+		return nil, fieldErr("status", fmt.Errorf("%w (%d, want 0)", format.ErrUnexpectedValue, r.Status))
 	}
 	if !allZero(blob[offReserved:offHardware]) {
-		return nil, fieldErr("reserved", ErrNonZero)
+		return nil, fieldErr("reserved", format.ErrNonZero)
 	}
 	if r.IGVMVersion != igvmVersion {
-		return nil, fieldErr("igvm_version", fmt.Errorf("%w (%d, want %d)", ErrUnsupportedVersion, r.IGVMVersion, igvmVersion))
+		return nil, fieldErr("igvm_version", fmt.Errorf("%w (%d, want %d)", format.ErrUnsupportedVersion, r.IGVMVersion, igvmVersion))
 	}
 	if r.Type != ReportTypeSNP && r.Type != ReportTypeTDX {
 		return nil, fieldErr("report_type", fmt.Errorf("%w (%v)", ErrUnsupportedReportType, r.Type))
@@ -122,20 +124,20 @@ func Parse(blob []byte) (*Report, error) {
 	}
 	avail := uint64(len(blob) - RuntimeDataOffset)
 	if n == 0 {
-		return nil, fieldErr("variable_data_size", ErrEmpty)
+		return nil, fieldErr("variable_data_size", format.ErrEmpty)
 	}
 	if uint64(n) > avail {
-		return nil, fieldErr("variable_data_size", fmt.Errorf("%w (%d > %d)", ErrExceedsBlob, n, avail))
+		return nil, fieldErr("variable_data_size", fmt.Errorf("%w (%d > %d)", format.ErrExceedsBlob, n, avail))
 	}
 	if want := uint64(RuntimeDataOffset) + uint64(n); uint64(r.ReportSize) != want {
-		return nil, fieldErr("report_size", fmt.Errorf("%w (%d, want %d)", ErrSizeMismatch, r.ReportSize, want))
+		return nil, fieldErr("report_size", fmt.Errorf("%w (%d, want %d)", format.ErrSizeMismatch, r.ReportSize, want))
 	}
 	if want := uint64(IGVMHeaderSize) + uint64(n); uint64(r.DataSize) != want {
-		return nil, fieldErr("data_size", fmt.Errorf("%w (%d, want %d)", ErrSizeMismatch, r.DataSize, want))
+		return nil, fieldErr("data_size", fmt.Errorf("%w (%d, want %d)", format.ErrSizeMismatch, r.DataSize, want))
 	}
 	end := RuntimeDataOffset + int(n) // n <= avail, so end <= len(blob)
 	if !allZero(blob[end:]) {
-		return nil, fieldErr("padding", ErrNonZero)
+		return nil, fieldErr("padding", format.ErrNonZero)
 	}
 
 	r.Hardware = clone(blob[offHardware:offDataSize])
@@ -144,7 +146,7 @@ func Parse(blob []byte) (*Report, error) {
 		r.SNPReport = r.Hardware
 	case ReportTypeTDX:
 		if !allZero(r.Hardware[TDReportSize:]) {
-			return nil, fieldErr("hardware_report", fmt.Errorf("TDX padding after %d-byte TDREPORT: %w", TDReportSize, ErrNonZero))
+			return nil, fieldErr("hardware_report", fmt.Errorf("TDX padding after %d-byte TDREPORT: %w", TDReportSize, format.ErrNonZero))
 		}
 		r.TDReport = r.Hardware[:TDReportSize:TDReportSize]
 	}
@@ -228,7 +230,7 @@ func Build(t ReportType, hardware []byte, runtimeData []byte, size int) ([]byte,
 	case ReportTypeSNP:
 		version = 1
 		if len(hardware) != SNPReportSize {
-			return nil, fieldErr("hardware_report", fmt.Errorf("%w: SNP report is %d bytes, want %d", ErrSizeMismatch, len(hardware), SNPReportSize))
+			return nil, fieldErr("hardware_report", fmt.Errorf("%w: SNP report is %d bytes, want %d", format.ErrSizeMismatch, len(hardware), SNPReportSize))
 		}
 	case ReportTypeTDX:
 		version = 2
@@ -236,23 +238,23 @@ func Build(t ReportType, hardware []byte, runtimeData []byte, size int) ([]byte,
 		case len(hardware) == TDReportSize:
 		case len(hardware) == HardwareReportSize && allZero(hardware[TDReportSize:]):
 		default:
-			return nil, fieldErr("hardware_report", fmt.Errorf("%w: TDREPORT is %d bytes, want %d", ErrSizeMismatch, len(hardware), TDReportSize))
+			return nil, fieldErr("hardware_report", fmt.Errorf("%w: TDREPORT is %d bytes, want %d", format.ErrSizeMismatch, len(hardware), TDReportSize))
 		}
 	default:
 		return nil, fieldErr("report_type", fmt.Errorf("%w (%v)", ErrUnsupportedReportType, t))
 	}
 	if len(runtimeData) == 0 {
-		return nil, fieldErr("variable_data", ErrEmpty)
+		return nil, fieldErr("variable_data", format.ErrEmpty)
 	}
 	if len(runtimeData) > MaxRuntimeDataSize {
-		return nil, fieldErr("variable_data", fmt.Errorf("%w (%d > %d bytes)", ErrTooLarge, len(runtimeData), MaxRuntimeDataSize))
+		return nil, fieldErr("variable_data", fmt.Errorf("%w (%d > %d bytes)", format.ErrTooLarge, len(runtimeData), MaxRuntimeDataSize))
 	}
 	used := RuntimeDataOffset + len(runtimeData)
 	if size == 0 {
 		size = used
 	}
 	if size < used || size > MaxReportSize {
-		return nil, fieldErr("size", fmt.Errorf("%w: %d bytes, need %d..%d", ErrSizeMismatch, size, used, MaxReportSize))
+		return nil, fieldErr("size", fmt.Errorf("%w: %d bytes, need %d..%d", format.ErrSizeMismatch, size, used, MaxReportSize))
 	}
 	b := make([]byte, size)
 	le := binary.LittleEndian

@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"fmt"
+
+	"github.com/snp-vtpm/snp-vtpm/format"
 )
 
 // MaxQualifyingData is the largest nonce passed to the TPM unchanged. The
@@ -59,7 +61,7 @@ func (a *Attest) CheckNonce(nonce []byte) error {
 // selected PCR indices in that order.
 func (a *Attest) CheckPCRs(pcrs [][]byte) ([]int, error) {
 	if len(a.PCRDigest) != sha256.Size {
-		return nil, formatErr("pcrDigest", "%d bytes, want %d (SHA-256)", len(a.PCRDigest), sha256.Size)
+		return nil, fieldErr("pcrDigest", format.ErrBadLength, "%d bytes, want %d (SHA-256)", len(a.PCRDigest), sha256.Size)
 	}
 	n := 0
 	for _, sel := range a.Selection {
@@ -72,22 +74,22 @@ func (a *Attest) CheckPCRs(pcrs [][]byte) ([]int, error) {
 			continue
 		}
 		if sel.Hash != AlgSHA256 {
-			return nil, formatErr(fmt.Sprintf("pcrSelect[%d].hash", i), "bank 0x%04x selected; only SHA-256 PCR values are carried", sel.Hash)
+			return nil, fieldErr(fmt.Sprintf("pcrSelect[%d].hash", i), format.ErrUnexpectedValue, "bank 0x%04x selected; only SHA-256 PCR values are carried", sel.Hash)
 		}
 		for _, idx := range sel.PCRs {
 			if idx > MaxPCRIndex || idx >= len(pcrs) {
-				return nil, formatErr("pcrs", "PCR %d is selected but no value is supplied (%d values)", idx, len(pcrs))
+				return nil, fieldErr("pcrs", format.ErrMissingField, "PCR %d is selected but no value is supplied (%d values)", idx, len(pcrs))
 			}
 			v := pcrs[idx]
 			if len(v) != sha256.Size {
-				return nil, formatErr("pcrs", "PCR %d value is %d bytes, want %d", idx, len(v), sha256.Size)
+				return nil, fieldErr("pcrs", format.ErrBadLength, "PCR %d value is %d bytes, want %d", idx, len(v), sha256.Size)
 			}
 			h.Write(v)
 			selected = append(selected, idx)
 		}
 	}
 	if len(selected) == 0 {
-		return nil, formatErr("pcrSelect", "the quote selects no PCR")
+		return nil, fieldErr("pcrSelect", format.ErrEmpty, "the quote selects no PCR")
 	}
 	var sum [sha256.Size]byte
 	if subtle.ConstantTimeCompare(h.Sum(sum[:0]), a.PCRDigest) != 1 {
@@ -124,7 +126,7 @@ type Result struct {
 // ErrNonce or ErrPCRDigest.
 func Verify(q *Quote, ak *rsa.PublicKey, nonce []byte) (*Result, error) {
 	if q == nil {
-		return nil, formatErr("quote", "missing")
+		return nil, fieldErr("quote", format.ErrMissingField, "no quote")
 	}
 	a, err := Parse(q.Message)
 	if err != nil {
