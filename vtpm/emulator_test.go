@@ -119,45 +119,31 @@ func TestReadHCLReportAndAK(t *testing.T) {
 	}
 }
 
-// checkQuote verifies q like a verifier would and returns the TPMS_ATTEST.
-func checkQuote(t *testing.T, q *quote.Quote, ak *rsa.PublicKey, wantExtra []byte) *tpm2.TPMSAttest {
+// checkQuote verifies q like a verifier would (package quote: signature,
+// extraData, PCR digest) and checks that it selects SHA-256 PCRs 0-23.
+func checkQuote(t *testing.T, q *quote.Quote, ak *rsa.PublicKey, wantExtra []byte) *quote.Attest {
 	t.Helper()
-	digest := sha256.Sum256(q.Message)
-	if err := rsa.VerifyPKCS1v15(ak, crypto.SHA256, digest[:], q.Signature); err != nil {
-		t.Fatalf("quote signature: %v", err)
-	}
-	attest, err := tpm2.Unmarshal[tpm2.TPMSAttest](q.Message)
-	if err != nil {
-		t.Fatalf("TPMS_ATTEST: %v", err)
-	}
-	if attest.Type != tpm2.TPMSTAttestQuote {
-		t.Fatalf("attest type %#x", attest.Type)
-	}
-	if !bytes.Equal(attest.ExtraData.Buffer, wantExtra) {
-		t.Errorf("extraData %x, want %x", attest.ExtraData.Buffer, wantExtra)
-	}
-	info, err := attest.Attested.Quote()
-	if err != nil {
-		t.Fatal(err)
-	}
 	if len(q.PCRs) != 24 {
 		t.Fatalf("%d PCRs", len(q.PCRs))
 	}
-	h := sha256.New()
-	for i, p := range q.PCRs {
-		if len(p) != 32 {
-			t.Fatalf("PCR %d is %d bytes", i, len(p))
-		}
-		h.Write(p)
+	a, err := quote.Parse(q.Message)
+	if err != nil {
+		t.Fatalf("TPMS_ATTEST: %v", err)
 	}
-	if !bytes.Equal(h.Sum(nil), info.PCRDigest.Buffer) {
-		t.Error("PCR digest does not match sha256 of the 24 PCRs")
+	if err := quote.VerifySignature(ak, q.Message, q.Signature); err != nil {
+		t.Fatalf("quote signature: %v", err)
 	}
-	sel := info.PCRSelect.PCRSelections
-	if len(sel) != 1 || sel[0].Hash != tpm2.TPMAlgSHA256 || !bytes.Equal(sel[0].PCRSelect, []byte{0xFF, 0xFF, 0xFF}) {
-		t.Errorf("quote selection %+v", sel)
+	if !bytes.Equal(a.ExtraData, wantExtra) {
+		t.Errorf("extraData %x, want %x", a.ExtraData, wantExtra)
 	}
-	return attest
+	selected, err := a.CheckPCRs(q.PCRs)
+	if err != nil {
+		t.Errorf("PCR values: %v", err)
+	}
+	if len(a.Selection) != 1 || a.Selection[0].Hash != quote.AlgSHA256 || a.Selection[0].Size != 3 || len(selected) != 24 {
+		t.Errorf("quote selection %+v", a.Selection)
+	}
+	return a
 }
 
 func TestQuote(t *testing.T) {
