@@ -41,6 +41,10 @@ func FuzzParse(f *testing.F) {
 		if !bytes.Equal(out[8:], blob[8:]) || !bytes.Equal(out[:4], blob[:4]) {
 			t.Fatal("Build(Parse(blob)) != blob")
 		}
+		// Marshal reproduces it exactly.
+		if m, err := r.Marshal(); err != nil || !bytes.Equal(m, blob) {
+			t.Fatalf("Marshal(Parse(blob)) != blob (err %v)", err)
+		}
 	})
 }
 

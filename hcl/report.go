@@ -63,6 +63,10 @@ type Report struct {
 	RuntimeDataRaw []byte
 	// RuntimeData is RuntimeDataRaw parsed.
 	RuntimeData *RuntimeData
+
+	// Size is the blob's length, padding included: what Parse read, what
+	// Marshal writes (0 there means no padding).
+	Size int
 }
 
 // Parse parses and sanity-checks an HCL report blob as read from NV index
@@ -156,6 +160,7 @@ func Parse(blob []byte) (*Report, error) {
 		return nil, err
 	}
 	r.RuntimeData = rd
+	r.Size = len(blob)
 	return r, nil
 }
 
@@ -217,7 +222,7 @@ func (r *Report) CheckBinding() error {
 // header is header version 1 for SNP and 2 for TDX, request type 2, status 0,
 // IGVM version 1, hash type SHA-256, report_size = 1236+n and data_size =
 // 20+n where n = len(runtimeData), then zero padding up to size bytes
-// (size 0 means no padding).
+// (size 0 means no padding). See [Report.Marshal].
 //
 // For SNP, hardware must be the 1184-byte SNP report; for TDX, the 1024-byte
 // TDREPORT (or 1184 bytes ending in zeros). Build does not compute
@@ -225,31 +230,38 @@ func (r *Report) CheckBinding() error {
 // the hardware report is signed. runtimeData is copied verbatim; it must be
 // non-empty but is not validated, so tests can build malformed reports.
 func Build(t ReportType, hardware []byte, runtimeData []byte, size int) ([]byte, error) {
-	var version uint32
-	switch t {
-	case ReportTypeSNP:
-		version = 1
-		if len(hardware) != SNPReportSize {
-			return nil, fieldErr("hardware_report", fmt.Errorf("%w: SNP report is %d bytes, want %d", format.ErrSizeMismatch, len(hardware), SNPReportSize))
-		}
-	case ReportTypeTDX:
-		version = 2
-		switch {
-		case len(hardware) == TDReportSize:
-		case len(hardware) == HardwareReportSize && allZero(hardware[TDReportSize:]):
-		default:
-			return nil, fieldErr("hardware_report", fmt.Errorf("%w: TDREPORT is %d bytes, want %d", format.ErrSizeMismatch, len(hardware), TDReportSize))
-		}
-	default:
-		return nil, fieldErr("report_type", fmt.Errorf("%w (%v)", ErrUnsupportedReportType, t))
+	r := &Report{HeaderVersion: 1, RequestType: requestTypeReport, IGVMVersion: igvmVersion,
+		Type: t, HashType: HashTypeSHA256, Hardware: hardware, RuntimeDataRaw: runtimeData, Size: size}
+	if t == ReportTypeTDX {
+		r.HeaderVersion = 2
 	}
-	if len(runtimeData) == 0 {
+	return r.Marshal()
+}
+
+// Marshal returns the blob of r, the inverse of [Parse]: for every blob
+// Parse accepts, Parse(blob).Marshal() == blob. It writes HeaderVersion,
+// RequestType, Status, IGVMVersion, Type and HashType as they are (so tests
+// can forge them), computes report_size and data_size from RuntimeDataRaw,
+// and pads with zeros up to Size bytes (0: no padding). ReportSize,
+// DataSize, SNPReport, TDReport and RuntimeData are not read.
+//
+// It checks sizes only: Type must be SNP (Hardware the 1184-byte report) or
+// TDX (the 1024-byte TDREPORT, or 1184 bytes ending in zeros),
+// RuntimeDataRaw must be 1..MaxRuntimeDataSize bytes and Size must hold
+// everything and be at most MaxReportSize.
+func (r *Report) Marshal() ([]byte, error) {
+	if err := checkHardware(r.Type, r.Hardware); err != nil {
+		return nil, err
+	}
+	n := len(r.RuntimeDataRaw)
+	if n == 0 {
 		return nil, fieldErr("variable_data", format.ErrEmpty)
 	}
-	if len(runtimeData) > MaxRuntimeDataSize {
-		return nil, fieldErr("variable_data", fmt.Errorf("%w (%d > %d bytes)", format.ErrTooLarge, len(runtimeData), MaxRuntimeDataSize))
+	if n > MaxRuntimeDataSize {
+		return nil, fieldErr("variable_data", fmt.Errorf("%w (%d > %d bytes)", format.ErrTooLarge, n, MaxRuntimeDataSize))
 	}
-	used := RuntimeDataOffset + len(runtimeData)
+	used := RuntimeDataOffset + n
+	size := r.Size
 	if size == 0 {
 		size = used
 	}
@@ -259,17 +271,38 @@ func Build(t ReportType, hardware []byte, runtimeData []byte, size int) ([]byte,
 	b := make([]byte, size)
 	le := binary.LittleEndian
 	copy(b, magic)
-	le.PutUint32(b[offHeaderVersion:], version)
+	le.PutUint32(b[offHeaderVersion:], r.HeaderVersion)
 	le.PutUint32(b[offReportSize:], uint32(used))
-	le.PutUint32(b[offRequestType:], requestTypeReport)
-	copy(b[offHardware:offDataSize], hardware)
-	le.PutUint32(b[offDataSize:], uint32(IGVMHeaderSize+len(runtimeData)))
-	le.PutUint32(b[offIGVMVersion:], igvmVersion)
-	le.PutUint32(b[offReportType:], uint32(t))
-	le.PutUint32(b[offHashType:], uint32(HashTypeSHA256))
-	le.PutUint32(b[offVarDataSize:], uint32(len(runtimeData)))
-	copy(b[RuntimeDataOffset:], runtimeData)
+	le.PutUint32(b[offRequestType:], r.RequestType)
+	le.PutUint32(b[offStatus:], r.Status)
+	copy(b[offHardware:offDataSize], r.Hardware)
+	le.PutUint32(b[offDataSize:], uint32(IGVMHeaderSize+n))
+	le.PutUint32(b[offIGVMVersion:], r.IGVMVersion)
+	le.PutUint32(b[offReportType:], uint32(r.Type))
+	le.PutUint32(b[offHashType:], uint32(r.HashType))
+	le.PutUint32(b[offVarDataSize:], uint32(n))
+	copy(b[RuntimeDataOffset:], r.RuntimeDataRaw)
 	return b, nil
+}
+
+// checkHardware checks the size of the hardware report of type t.
+func checkHardware(t ReportType, hardware []byte) error {
+	switch t {
+	case ReportTypeSNP:
+		if len(hardware) != SNPReportSize {
+			return fieldErr("hardware_report", fmt.Errorf("%w: SNP report is %d bytes, want %d", format.ErrSizeMismatch, len(hardware), SNPReportSize))
+		}
+	case ReportTypeTDX:
+		switch {
+		case len(hardware) == TDReportSize:
+		case len(hardware) == HardwareReportSize && allZero(hardware[TDReportSize:]):
+		default:
+			return fieldErr("hardware_report", fmt.Errorf("%w: TDREPORT is %d bytes, want %d", format.ErrSizeMismatch, len(hardware), TDReportSize))
+		}
+	default:
+		return fieldErr("report_type", fmt.Errorf("%w (%v)", ErrUnsupportedReportType, t))
+	}
+	return nil
 }
 
 func allZero(b []byte) bool {

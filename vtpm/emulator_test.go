@@ -24,6 +24,7 @@ import (
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
 	"github.com/snp-vtpm/snp-vtpm/hcl"
 	"github.com/snp-vtpm/snp-vtpm/quote"
+	"github.com/snp-vtpm/snp-vtpm/snp"
 	"github.com/snp-vtpm/snp-vtpm/vtpm"
 )
 
@@ -63,25 +64,25 @@ func checkReport(t *testing.T, blob []byte) *hcl.Report {
 	if err != nil {
 		t.Fatalf("hcl.Parse: %v", err)
 	}
-	n := binary.LittleEndian.Uint32(blob[1232:])
-	rd := blob[1236 : 1236+int(n)]
-	if !bytes.Equal(rd, r.RuntimeDataRaw) {
-		t.Fatal("hcl.Parse runtime data differs from the raw bytes")
+	if m, err := r.Marshal(); err != nil || !bytes.Equal(m, blob) {
+		t.Fatalf("Marshal(Parse(blob)) differs from the blob: %v", err)
 	}
-	sum := sha256.Sum256(rd)
-	snp := blob[32 : 32+1184]
-	if !bytes.Equal(snp[0x50:0x70], sum[:]) {
-		t.Errorf("report_data[0:32] = %x, want SHA-256(runtime data) = %x", snp[0x50:0x70], sum)
+	sum := sha256.Sum256(r.RuntimeDataRaw)
+	if err := r.CheckBinding(); err != nil {
+		t.Errorf("runtime data binding: %v", err)
 	}
-	if !bytes.Equal(snp[0x70:0x90], make([]byte, 32)) {
-		t.Errorf("report_data[32:64] not zero")
+	if rd := r.ReportData(); !bytes.Equal(rd[:32], sum[:]) || !bytes.Equal(rd[32:], make([]byte, 32)) {
+		t.Errorf("report_data = %x, want SHA-256(runtime data) = %x then zeros", rd, sum)
 	}
-	if err := verify.SnpReportSignature(snp, fakeamd.VCEK()); err != nil {
+	if err := verify.SnpReportSignature(r.SNPReport, fakeamd.VCEK()); err != nil {
 		t.Errorf("SNP report signature: %v", err)
 	}
-	chip := fakeamd.ChipID()
-	if !bytes.Equal(snp[0x1A0:0x1E0], chip[:]) {
-		t.Errorf("chip id %x", snp[0x1A0:0x1E0])
+	rep, err := snp.ParseReport(r.SNPReport)
+	if err != nil {
+		t.Fatalf("SNP report: %v", err)
+	}
+	if chip := fakeamd.ChipID(); rep.ChipID != chip {
+		t.Errorf("chip id %x", rep.ChipID)
 	}
 	return r
 }
