@@ -220,7 +220,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"v1 missing message", v1q("message", nil), "tpm_quote.message", format.ErrMissingField},
 		{"v1 missing signature", v1(func(m obj) { delete(m["tpm_quote"].(obj), "signature") }), "tpm_quote.signature", format.ErrMissingField},
 		{"v1 empty signature", v1q("signature", ""), "tpm_quote.signature", format.ErrMissingField},
-		{"v1 missing pcrs", v1(func(m obj) { delete(m["tpm_quote"].(obj), "pcrs") }), "tpm_quote.pcrs", format.ErrMissingField},
+		{"v1 pcrs null", v1q("pcrs", nil), "tpm_quote.pcrs", format.ErrBadJSON},
 		{"v1 odd hex", v1q("message", "abc"), "tpm_quote.message", format.ErrBadEncoding},
 		{"v1 non-hex", v1q("message", "zz"), "tpm_quote.message", format.ErrBadEncoding},
 		{"v1 message array", v1q("message", numArray(testMsg)), "tpm_quote.message", format.ErrBadJSON},

@@ -299,7 +299,9 @@ func decodeQuote(a *arena, w *wireQuote, prefix string, arrays bool) (quote.Quot
 	}
 	p := &w.pcrs
 	if !p.present() {
-		return q, fieldErr(prefix+".pcrs", format.ErrMissingField)
+		// Older attesters send message and signature only: the PCR values
+		// are unknown (nil), which verify reports as such.
+		return q, nil
 	}
 	if p.kind != '[' {
 		return q, fieldErr(prefix+".pcrs", fmt.Errorf("%w: want an array", format.ErrBadJSON))
@@ -344,8 +346,9 @@ func decodeQuote(a *arena, w *wireQuote, prefix string, arrays bool) (quote.Quot
 //	{"version":V,"tpm_quote":{"signature":hex,"message":hex,"pcrs":[hex,...]},
 //	 "hcl_report":base64url,"vcek":base64url,"td_quote":base64url}
 //
-// with padded base64url, lower-case hex, and "vcek" / "td_quote" omitted when
-// nil. V is e.Version when it is 1 or 2. Version 0 is written as 1: v0 and v1
+// with padded base64url, lower-case hex, and "pcrs" / "vcek" / "td_quote"
+// omitted when nil (nil PCRs: the values are unknown; an empty non-nil
+// list is written as []). V is e.Version when it is 1 or 2. Version 0 is written as 1: v0 and v1
 // carry the same claims, whereas "version":2 asserts that the HCL report was
 // refreshed with the nonce as user data, which only the attester that did so
 // may claim (it sets Version to 2).
@@ -371,16 +374,20 @@ func (e *Evidence) Encode() ([]byte, error) {
 	out = hex.AppendEncode(out, e.Quote.Signature)
 	out = append(out, `","message":"`...)
 	out = hex.AppendEncode(out, e.Quote.Message)
-	out = append(out, `","pcrs":[`...)
-	for i, p := range e.Quote.PCRs {
-		if i > 0 {
-			out = append(out, ',')
+	out = append(out, '"')
+	if e.Quote.PCRs != nil {
+		out = append(out, `,"pcrs":[`...)
+		for i, p := range e.Quote.PCRs {
+			if i > 0 {
+				out = append(out, ',')
+			}
+			out = append(out, '"')
+			out = hex.AppendEncode(out, p)
+			out = append(out, '"')
 		}
-		out = append(out, '"')
-		out = hex.AppendEncode(out, p)
-		out = append(out, '"')
+		out = append(out, ']')
 	}
-	out = append(out, `]},"hcl_report":"`...)
+	out = append(out, `},"hcl_report":"`...)
 	out = b64.AppendEncode(out, e.HCLReport)
 	out = append(out, '"')
 	if e.VCEK != nil {

@@ -313,6 +313,8 @@ func (r *reader) pcrs(q *wireQuote) error {
 	f := &q.pcrs
 	switch r.dec.PeekKind() {
 	case 'n':
+		// null is not absence: decodeQuote rejects it (want an array).
+		*f = rawField{kind: 'n'}
 		_, err := r.dec.ReadToken()
 		return err
 	case '[':

@@ -116,13 +116,18 @@ func (a *Attest) QuotedPCRs(pcrs [][]byte) (map[int][]byte, error) {
 type Result struct {
 	// Attest is the parsed, signature-checked TPMS_ATTEST.
 	Attest *Attest
-	// PCRs holds the SHA-256 PCR values bound by the quote, by index.
+	// PCRs holds the SHA-256 PCR values bound by the quote, by index; nil
+	// when the quote carried no PCR values (they are unknown).
 	PCRs map[int][]byte
 }
 
 // Verify checks a quote completely: the TPMS_ATTEST format, the signature by
 // ak, the nonce (see ExpectedExtraData) and the PCR values against the signed
-// selection and digest. The returned error wraps ErrFormat, ErrSignature,
+// selection and digest. A quote without PCR values (q.PCRs nil: older
+// evidence) is checked up to the nonce; its Result.PCRs is nil, meaning the
+// values are unknown, while Result.Attest still holds the signed selection
+// and digest. An empty non-nil q.PCRs is a PCR list that lacks the
+// selected values, and fails. The returned error wraps ErrFormat, ErrSignature,
 // ErrNonce or ErrPCRDigest.
 func Verify(q *Quote, ak *rsa.PublicKey, nonce []byte) (*Result, error) {
 	if q == nil {
@@ -138,9 +143,29 @@ func Verify(q *Quote, ak *rsa.PublicKey, nonce []byte) (*Result, error) {
 	if err := a.CheckNonce(nonce); err != nil {
 		return nil, err
 	}
+	if q.PCRs == nil {
+		// The values are unknown: nothing to check against the digest.
+		return &Result{Attest: a}, nil
+	}
 	pcrs, err := a.QuotedPCRs(q.PCRs)
 	if err != nil {
 		return nil, err
 	}
 	return &Result{Attest: a, PCRs: pcrs}, nil
+}
+
+// AlgName names a TPM hash algorithm: "sha1", "sha256", "sha384",
+// "sha512", or "0x%04x" for another.
+func AlgName(alg uint16) string {
+	switch alg {
+	case AlgSHA1:
+		return "sha1"
+	case AlgSHA256:
+		return "sha256"
+	case 0x000C:
+		return "sha384"
+	case 0x000D:
+		return "sha512"
+	}
+	return fmt.Sprintf("0x%04x", alg)
 }

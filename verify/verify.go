@@ -123,14 +123,8 @@ func decoded(ctx context.Context, ev *evidence.Evidence, nonce []byte, opts *Opt
 	if opts.Policy.RequireFreshReport && !claims.FreshReport {
 		return nil, failf(CheckUserData, "the policy requires a fresh report, which evidence verified without a nonce cannot prove")
 	}
-	for idx, want := range opts.Policy.PCRs {
-		got, ok := claims.PCRs[idx]
-		if !ok {
-			return nil, failf(CheckPCRPolicy, "PCR %d is required by policy but not selected by the quote", idx)
-		}
-		if subtle.ConstantTimeCompare(got, want) != 1 {
-			return nil, failf(CheckPCRPolicy, "PCR %d is %x, policy requires %x", idx, []byte(got), []byte(want))
-		}
+	if err := claims.checkPCRPolicy(opts.Policy.PCRs); err != nil {
+		return nil, err
 	}
 	return claims, nil
 }
@@ -489,6 +483,15 @@ func verifyQuote(claims *Claims, q *quote.Quote, ak *rsa.PublicKey, nonce []byte
 		}
 		claims.NonceChecked = true
 	}
+	claims.fillQuote(a)
+	// Copies: the claims must not alias the caller's evidence.
+	claims.Nonce = bytes.Clone(a.ExtraData)
+	if q.PCRs == nil {
+		// Older evidence: message and signature only. The values are
+		// unknown; the signed selection and digest are reported.
+		claims.PCRValues = PCRValuesAbsent
+		return nil
+	}
 	selected, err := a.CheckPCRs(q.PCRs)
 	if err != nil {
 		if errors.Is(err, quote.ErrPCRDigest) {
@@ -496,8 +499,7 @@ func verifyQuote(claims *Claims, q *quote.Quote, ak *rsa.PublicKey, nonce []byte
 		}
 		return fail(CheckQuoteFormat, err)
 	}
-	// Copies: the claims must not alias the caller's evidence.
-	claims.Nonce = bytes.Clone(a.ExtraData)
+	claims.PCRValues = PCRValuesPresent
 	claims.PCRs = make(map[int]HexBytes, len(selected))
 	for _, i := range selected {
 		claims.PCRs[i] = bytes.Clone(q.PCRs[i])
