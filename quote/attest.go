@@ -79,9 +79,9 @@ type PCRSelection struct {
 	Hash uint16
 	// PCRs are the selected indices in ascending order.
 	PCRs []int
-	// Size is sizeofSelect, the bitmap's size in bytes: as read by Parse;
-	// for Marshal, 0 means the smallest that holds PCRs, at least
-	// PCRSelectMin.
+	// Size is sizeofSelect, the bitmap's size in bytes (PCRSelectMin to
+	// PCRSelectMax): as read by Parse; for Marshal, 0 means the smallest
+	// that holds PCRs.
 	Size int
 }
 
@@ -170,6 +170,10 @@ func (r *reader) pcrSelection() (PCRSelection, error) {
 	}
 	if size > PCRSelectMax {
 		return PCRSelection{}, fieldErr("pcrSelect.sizeofSelect", format.ErrTooLarge, "%d exceeds %d", size, PCRSelectMax)
+	}
+	// TPM 2.0 Part 2 defines sizeofSelect as {PCR_SELECT_MIN:}.
+	if size < PCRSelectMin {
+		return PCRSelection{}, fieldErr("pcrSelect.sizeofSelect", format.ErrUnexpectedValue, "%d is below PCR_SELECT_MIN %d", size, PCRSelectMin)
 	}
 	bitmap, err := r.take("pcrSelect.pcrSelect", int(size))
 	if err != nil {
@@ -352,8 +356,11 @@ func (s PCRSelection) bitmap() ([]byte, error) {
 			size = max(size, i/8+1)
 		}
 	}
-	if size < 0 || size > PCRSelectMax {
+	if size > PCRSelectMax {
 		return nil, fieldErr("pcrSelect", format.ErrTooLarge, "sizeofSelect %d exceeds %d", size, PCRSelectMax)
+	}
+	if size < PCRSelectMin {
+		return nil, fieldErr("pcrSelect", format.ErrUnexpectedValue, "sizeofSelect %d is below PCR_SELECT_MIN %d", size, PCRSelectMin)
 	}
 	b := make([]byte, size)
 	for _, i := range s.PCRs {

@@ -1,6 +1,7 @@
 package quote
 
 import (
+	"bytes"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
@@ -179,6 +180,8 @@ func TestParseRejectsMalformed(t *testing.T) {
 		"huge signer":  mut(func(b []byte) []byte { b[6], b[7] = 0xff, 0xff; return b }),
 		"too big":      make([]byte, MaxMessageSize+1),
 		"safe not 0/1": mut(func(b []byte) []byte { b[8+34+2+9+16] = 7; return b }),
+		// sizeofSelect 2 < PCR_SELECT_MIN, the bitmap's third byte moved to the hash of pcrDigest's size.
+		"sizeofSelect 2": mut(func(b []byte) []byte { b[8+34+2+9+17+8+4+2] = 2; return b }),
 	}
 	for i := range len(msg) {
 		cases["truncated at "+string(rune('0'+i%10))+"/"+hex.EncodeToString([]byte{byte(i)})] = msg[:i]
@@ -252,6 +255,9 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("untyped error %v", err)
 			}
 			return
+		}
+		if m, err := a.Marshal(); err != nil || !bytes.Equal(m, b) {
+			t.Fatalf("Marshal(Parse(b)) != b (err %v)", err)
 		}
 		_, _ = a.QuotedPCRs(pcrs)
 		_ = a.CheckNonce([]byte("challenge"))
