@@ -180,7 +180,7 @@ func TestParseRejectsMalformed(t *testing.T) {
 		"huge signer":  mut(func(b []byte) []byte { b[6], b[7] = 0xff, 0xff; return b }),
 		"too big":      make([]byte, MaxMessageSize+1),
 		"safe not 0/1": mut(func(b []byte) []byte { b[8+34+2+9+16] = 7; return b }),
-		// sizeofSelect 2 < PCR_SELECT_MIN, the bitmap's third byte moved to the hash of pcrDigest's size.
+		// sizeofSelect (offset 84 of this quote) 2, below PCR_SELECT_MIN.
 		"sizeofSelect 2": mut(func(b []byte) []byte { b[8+34+2+9+17+8+4+2] = 2; return b }),
 	}
 	for i := range len(msg) {
