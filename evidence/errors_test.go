@@ -14,6 +14,7 @@ import (
 
 	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/internal/strictjson"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/quote"
 )
 
@@ -54,7 +55,7 @@ func validV0(t testing.TB) obj {
 	return obj{
 		"quote":  obj{"signature": numArray(testSig), "message": numArray(testMsg), "pcrs": pcrs(24, arrAny)},
 		"report": numArray(testReport),
-		"vcek":   string(readFile(t, "trustee-az-vtpm/az-snp-vtpm/vcek.pem")),
+		"vcek":   string(testutil.ReadFile(t, "trustee-az-vtpm/az-snp-vtpm/vcek.pem")),
 	}
 }
 
@@ -291,7 +292,7 @@ func TestDecodeErrors(t *testing.T) {
 
 func TestDecodeTruncatedFixtures(t *testing.T) {
 	for _, g := range goldens {
-		b := readFile(t, g.file)
+		b := testutil.ReadFile(t, g.file)
 		for l := 0; l < len(b)-1; l += 1 + l/64 {
 			if _, err := Decode(b[:l]); err == nil {
 				t.Fatalf("%s[:%d] decoded", g.file, l)
@@ -453,7 +454,7 @@ func TestDecodeBincodeQuote(t *testing.T) {
 	// the layouts are ambiguous, and a Vec<Vec<u8>> file cut to exactly
 	// count*32 PCR bytes reads as the fixed layout (with PCR values that do
 	// not match the quote's pcrDigest, so verification still fails).
-	b := readFile(t, "azure-cvm-tooling/az-cvm-vtpm-0.5.0/quote.bin")
+	b := testutil.ReadFile(t, "azure-cvm-tooling/az-cvm-vtpm-0.5.0/quote.bin")
 	orig, err := DecodeBincodeQuote(b)
 	if err != nil {
 		t.Fatal(err)

@@ -15,11 +15,11 @@ import (
 func TestDecodeWithoutPCRs(t *testing.T) {
 	for _, g := range goldens {
 		t.Run(g.file, func(t *testing.T) {
-			full, err := Decode(readFile(t, g.file))
+			full, err := Decode(testutil.ReadFile(t, g.file))
 			if err != nil {
 				t.Fatal(err)
 			}
-			e, err := Decode(testutil.DropPCRs(t, readFile(t, g.file)))
+			e, err := Decode(testutil.DropPCRs(t, testutil.ReadFile(t, g.file)))
 			if err != nil {
 				t.Fatalf("no-PCR evidence rejected: %v", err)
 			}

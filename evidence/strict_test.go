@@ -11,6 +11,7 @@ import (
 
 	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/internal/strictjson"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/quote"
 )
 
@@ -77,7 +78,7 @@ func TestDecodeStrictJSON(t *testing.T) {
 // VCEK text it remembers, in other places and with other neighbours: its
 // results are always Decode's.
 func TestDecoderMemory(t *testing.T) {
-	v1 := readFile(t, "trustee-az-vtpm/az-snp-vtpm/evidence-v1.json")
+	v1 := testutil.ReadFile(t, "trustee-az-vtpm/az-snp-vtpm/evidence-v1.json")
 	e, err := Decode(v1)
 	if err != nil {
 		t.Fatal(err)
@@ -158,7 +159,7 @@ func sameAsDecode(t *testing.T, d *Decoder, b []byte) {
 func TestDecoderMatchesDecode(t *testing.T) {
 	d := NewDecoder(100, 1<<24)
 	for _, g := range goldens {
-		b := readFile(t, g.file)
+		b := testutil.ReadFile(t, g.file)
 		if e, err := d.Decode(b); err == nil {
 			d.Remember(e)
 		}
@@ -166,7 +167,7 @@ func TestDecoderMatchesDecode(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	special := []byte(`"\{}[],:0-+.eEtfnu= ` + "\x00\x1f\x7f\xff")
 	for _, g := range goldens {
-		b := readFile(t, g.file)
+		b := testutil.ReadFile(t, g.file)
 		for range 300 {
 			m := bytes.Clone(b)
 			m[rng.IntN(len(m))] = special[rng.IntN(len(special))]
@@ -226,7 +227,7 @@ func TestDecoderRemembersOnlyWhatItIsGiven(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.Remember(got)
-	v0, err := d.Decode(readFile(t, "trustee-az-vtpm/az-snp-vtpm/evidence-v0.json"))
+	v0, err := d.Decode(testutil.ReadFile(t, "trustee-az-vtpm/az-snp-vtpm/evidence-v0.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,8 @@ package hcl
 import (
 	"bytes"
 	"testing"
+
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 )
 
 func FuzzParse(f *testing.F) {
@@ -49,7 +51,7 @@ func FuzzParse(f *testing.F) {
 }
 
 func FuzzParseRuntimeData(f *testing.F) {
-	f.Add(readFile(f, "azure-cvm-tooling/var-data.bin"))
+	f.Add(testutil.ReadFile(f, "azure-cvm-tooling/var-data.bin"))
 	for _, fx := range fixtures[:4] {
 		r, err := Parse(fx.load(f))
 		if err != nil {

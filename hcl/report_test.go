@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/snp-vtpm/snp-vtpm/format"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 )
 
 func TestParseGolden(t *testing.T) {
@@ -125,7 +126,7 @@ func TestAKVerifiesQuote(t *testing.T) {
 		{"trustee-az-vtpm/az-snp-vtpm/hcl-report.bin", "trustee-az-vtpm/az-tdx-vtpm/tpm-quote-v1.json", false},
 	}
 	for _, tc := range tests {
-		r, err := Parse(readFile(t, tc.report))
+		r, err := Parse(testutil.ReadFile(t, tc.report))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -139,11 +140,11 @@ func TestAKVerifiesQuote(t *testing.T) {
 		}
 		var msg, sig []byte
 		if strings.HasSuffix(tc.quote, ".msg") {
-			msg = readFile(t, tc.quote)
-			sig = readFile(t, strings.TrimSuffix(tc.quote, ".msg")+".sig")
+			msg = testutil.ReadFile(t, tc.quote)
+			sig = testutil.ReadFile(t, strings.TrimSuffix(tc.quote, ".msg")+".sig")
 		} else {
 			var q struct{ Signature, Message string }
-			if err := json.Unmarshal(readFile(t, tc.quote), &q); err != nil {
+			if err := json.Unmarshal(testutil.ReadFile(t, tc.quote), &q); err != nil {
 				t.Fatal(err)
 			}
 			msg, _ = hex.DecodeString(q.Message)
@@ -160,7 +161,7 @@ func TestAKVerifiesQuote(t *testing.T) {
 }
 
 func TestParseVarData(t *testing.T) {
-	b := readFile(t, "azure-cvm-tooling/var-data.bin")
+	b := testutil.ReadFile(t, "azure-cvm-tooling/var-data.bin")
 	d, err := ParseRuntimeData(b)
 	if err != nil {
 		t.Fatal(err)
@@ -211,7 +212,7 @@ func TestReportTypeHashTypeStrings(t *testing.T) {
 }
 
 func snpBlob(t testing.TB) []byte {
-	return readFile(t, "trustee-az-vtpm/az-snp-vtpm/hcl-report.bin")
+	return testutil.ReadFile(t, "trustee-az-vtpm/az-snp-vtpm/hcl-report.bin")
 }
 
 func put32(b []byte, off int, v uint32) []byte {
@@ -247,7 +248,7 @@ func TestParseTruncated(t *testing.T) {
 func TestParseErrors(t *testing.T) {
 	blob := snpBlob(t)
 	n := uint32(1110)
-	tdx := readFile(t, "azure-cvm-tooling/hcl-report-tdx.bin")
+	tdx := testutil.ReadFile(t, "azure-cvm-tooling/hcl-report-tdx.bin")
 	set := func(off int, b byte) []byte { c := bytes.Clone(blob); c[off] = b; return c }
 	withJSON := func(js string) []byte {
 		c := bytes.Clone(blob)
@@ -445,7 +446,7 @@ func TestBuildErrors(t *testing.T) {
 // TestCheckBindingTDX checks that a TDX HCL report's REPORTDATA binds the
 // runtime data by the same rule as SNP: SHA-256, then 32 zero bytes.
 func TestCheckBindingTDX(t *testing.T) {
-	blob := readFile(t, "azure-cvm-tooling/hcl-report-tdx.bin")
+	blob := testutil.ReadFile(t, "azure-cvm-tooling/hcl-report-tdx.bin")
 	tests := []struct {
 		name   string
 		mutate func(r *Report)

@@ -11,11 +11,12 @@ import (
 
 	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/internal/strictjson"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 )
 
 // realKeys returns the AK and EK JWKs of var-data.bin.
 func realKeys(t testing.TB) (ak, ek JWK) {
-	d, err := ParseRuntimeData(readFile(t, "azure-cvm-tooling/var-data.bin"))
+	d, err := ParseRuntimeData(testutil.ReadFile(t, "azure-cvm-tooling/var-data.bin"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +170,7 @@ func mustB64(t testing.TB, s string) []byte {
 func TestRuntimeDataMarshalRoundTrip(t *testing.T) {
 	// Re-encoding var-data.bin gives the same bytes: same key order,
 	// upper-case user-data hex.
-	raw := readFile(t, "azure-cvm-tooling/var-data.bin")
+	raw := testutil.ReadFile(t, "azure-cvm-tooling/var-data.bin")
 	d, err := ParseRuntimeData(raw)
 	if err != nil {
 		t.Fatal(err)
