@@ -9,7 +9,6 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"crypto/x509"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -137,9 +136,8 @@ func buildFixtures() (*fixtures, error) {
 // for every nonce, as a real VM does when it attests again (v1 evidence:
 // the HCL report is not refreshed).
 type syntheticVM struct {
-	ev  *evidence.Evidence // template; Quote.Message is replaced per nonce
-	msg []byte
-	ak  *rsa.PrivateKey
+	ev *evidence.Evidence // template; Quote is replaced per nonce
+	ak *rsa.PrivateKey
 }
 
 func newSyntheticVM() (*syntheticVM, error) {
@@ -147,48 +145,23 @@ func newSyntheticVM() (*syntheticVM, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &syntheticVM{ev: e.Evidence, msg: e.Evidence.Quote.Message, ak: testev.AKKey()}, nil
+	return &syntheticVM{ev: e.Evidence, ak: testev.AKKey()}, nil
 }
 
 // sample returns the VM's evidence for nonce: the same HCL report and VCEK,
 // a new TPMS_ATTEST with extraData = nonce, signed by the AK.
 func (vm *syntheticVM) sample(nonce []byte) (sample, error) {
-	msg, err := withExtraData(vm.msg, nonce)
-	if err != nil {
-		return sample{}, err
-	}
-	sig, err := testev.SignQuote(vm.ak, msg)
+	q, err := testev.Requote(vm.ev.Quote, vm.ak, nonce)
 	if err != nil {
 		return sample{}, err
 	}
 	ev := *vm.ev
-	ev.Quote.Message, ev.Quote.Signature = msg, sig
+	ev.Quote = q
 	data, err := ev.Encode()
 	if err != nil {
 		return sample{}, err
 	}
 	return sample{data: data, nonce: nonce}, nil
-}
-
-// withExtraData returns the TPMS_ATTEST msg with its extraData (the nonce)
-// replaced: magic (4), type (2), qualifiedSigner (TPM2B), extraData (TPM2B), rest.
-func withExtraData(msg, extra []byte) ([]byte, error) {
-	off := 6
-	if len(msg) < off+2 {
-		return nil, errors.New("short TPMS_ATTEST")
-	}
-	off += 2 + int(binary.BigEndian.Uint16(msg[off:]))
-	if len(msg) < off+2 {
-		return nil, errors.New("short TPMS_ATTEST")
-	}
-	end := off + 2 + int(binary.BigEndian.Uint16(msg[off:]))
-	if len(msg) < end || len(extra) > 64 {
-		return nil, errors.New("bad TPMS_ATTEST or nonce")
-	}
-	out := append([]byte(nil), msg[:off]...)
-	out = binary.BigEndian.AppendUint16(out, uint16(len(extra)))
-	out = append(out, extra...)
-	return append(out, msg[end:]...), nil
 }
 
 // floor is the cryptography no verifier of fresh evidence can skip: the

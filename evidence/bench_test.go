@@ -1,9 +1,13 @@
 package evidence
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
+)
 
 func benchmarkDecode(b *testing.B, file string) {
-	in := readFile(b, file)
+	in := testutil.ReadFile(b, file)
 	b.SetBytes(int64(len(in)))
 	b.ReportAllocs()
 	for b.Loop() {
@@ -26,7 +30,7 @@ func BenchmarkDecodeV0TDX(b *testing.B) {
 }
 
 func BenchmarkEncode(b *testing.B) {
-	e, err := Decode(readFile(b, "trustee-az-vtpm/az-snp-vtpm/evidence-v1.json"))
+	e, err := Decode(testutil.ReadFile(b, "trustee-az-vtpm/az-snp-vtpm/evidence-v1.json"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -39,7 +43,7 @@ func BenchmarkEncode(b *testing.B) {
 }
 
 func BenchmarkDecodeBincodeQuote(b *testing.B) {
-	in := readFile(b, "trustee-az-vtpm/az-snp-vtpm/quote.bin")
+	in := testutil.ReadFile(b, "trustee-az-vtpm/az-snp-vtpm/quote.bin")
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := DecodeBincodeQuote(in); err != nil {
@@ -52,7 +56,7 @@ func BenchmarkDecodeBincodeQuote(b *testing.B) {
 // remembers its HCL report and VCEK (the repeat-attestation path), beside
 // BenchmarkDecodeV1 (nothing remembered).
 func BenchmarkDecoderRepeat(b *testing.B) {
-	in := readFile(b, "trustee-az-vtpm/az-snp-vtpm/evidence-v1.json")
+	in := testutil.ReadFile(b, "trustee-az-vtpm/az-snp-vtpm/evidence-v1.json")
 	d := NewDecoder(16, 1<<20)
 	e, err := d.Decode(in)
 	if err != nil {

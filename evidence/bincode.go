@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 
+	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/quote"
 )
 
@@ -21,7 +22,7 @@ import (
 // rejected. Errors are [*FormatError].
 func DecodeBincodeQuote(b []byte) (*quote.Quote, error) {
 	if len(b) > MaxEvidenceSize {
-		return nil, fieldErr("quote", fmt.Errorf("%w (%d > %d bytes)", ErrTooLarge, len(b), MaxEvidenceSize))
+		return nil, fieldErr("quote", fmt.Errorf("%w (%d > %d bytes)", format.ErrTooLarge, len(b), MaxEvidenceSize))
 	}
 	r := &bincodeReader{b: b}
 	q := new(quote.Quote)
@@ -51,7 +52,7 @@ func DecodeBincodeQuote(b []byte) (*quote.Quote, error) {
 			field := fmt.Sprintf("pcrs[%d]", i)
 			n := binary.LittleEndian.Uint64(r.b)
 			if n != PCRSize {
-				return nil, fieldErr(field, fmt.Errorf("%w (%d bytes, want %d)", ErrBadLength, n, PCRSize))
+				return nil, fieldErr(field, fmt.Errorf("%w (%d bytes, want %d)", format.ErrBadLength, n, PCRSize))
 			}
 			q.PCRs[i] = buf[i*PCRSize : (i+1)*PCRSize : (i+1)*PCRSize]
 			copy(q.PCRs[i], r.b[8:8+PCRSize])
@@ -60,9 +61,9 @@ func DecodeBincodeQuote(b []byte) (*quote.Quote, error) {
 		return q, nil
 	}
 	if rest < count*PCRSize {
-		return nil, fieldErr("pcrs", fmt.Errorf("%w (%d bytes left for %d PCRs)", ErrTruncated, rest, count))
+		return nil, fieldErr("pcrs", fmt.Errorf("%w (%d bytes left for %d PCRs)", format.ErrTruncated, rest, count))
 	}
-	return nil, fieldErr("pcrs", fmt.Errorf("%w: %d bytes for %d PCRs, want %d or %d", ErrTrailingData, rest, count, count*PCRSize, count*(8+PCRSize)))
+	return nil, fieldErr("pcrs", fmt.Errorf("%w: %d bytes for %d PCRs, want %d or %d", format.ErrTrailingData, rest, count, count*PCRSize, count*(8+PCRSize)))
 }
 
 type bincodeReader struct{ b []byte }
@@ -70,11 +71,11 @@ type bincodeReader struct{ b []byte }
 // length reads a u64 LE length or count and checks it against max.
 func (r *bincodeReader) length(field string, max int) (int, error) {
 	if len(r.b) < 8 {
-		return 0, fieldErr(field, fmt.Errorf("%w: length prefix (%d bytes left)", ErrTruncated, len(r.b)))
+		return 0, fieldErr(field, fmt.Errorf("%w: length prefix (%d bytes left)", format.ErrTruncated, len(r.b)))
 	}
 	n := binary.LittleEndian.Uint64(r.b)
 	if n > uint64(max) {
-		return 0, fieldErr(field, fmt.Errorf("%w (%d > %d)", ErrTooLarge, n, max))
+		return 0, fieldErr(field, fmt.Errorf("%w (%d > %d)", format.ErrTooLarge, n, max))
 	}
 	r.b = r.b[8:]
 	return int(n), nil
@@ -90,7 +91,7 @@ func (r *bincodeReader) vec(field string, max int) ([]byte, error) {
 		return nil, errEmpty(field)
 	}
 	if len(r.b) < n {
-		return nil, fieldErr(field, fmt.Errorf("%w (%d bytes, %d left)", ErrTruncated, n, len(r.b)))
+		return nil, fieldErr(field, fmt.Errorf("%w (%d bytes, %d left)", format.ErrTruncated, n, len(r.b)))
 	}
 	out := append(make([]byte, 0, n), r.b[:n]...)
 	r.b = r.b[n:]

@@ -11,6 +11,11 @@
 //     verifier's nonce as user data, so the runtime data's "user-data" starts
 //     with the nonce too.
 //
+// In every version "pcrs" may be absent (older trustee bundles carry the
+// quote's message and signature only): Quote.PCRs is then nil, meaning the
+// PCR values are unknown; the quote still signs its PCR selection and
+// digest. A present "pcrs" must be an array ("null" is rejected).
+//
 // [Decode] reads all of them into one [Evidence]; [Evidence.Encode] writes
 // the v1/v2 form. [DecodeBincodeQuote] reads the bincode-serialised quote
 // files (quote.bin) of the Rust az-cvm-vtpm tooling.

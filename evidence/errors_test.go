@@ -12,7 +12,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/internal/strictjson"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/quote"
 )
 
@@ -53,7 +55,7 @@ func validV0(t testing.TB) obj {
 	return obj{
 		"quote":  obj{"signature": numArray(testSig), "message": numArray(testMsg), "pcrs": pcrs(24, arrAny)},
 		"report": numArray(testReport),
-		"vcek":   string(readFile(t, "trustee-az-vtpm/az-snp-vtpm/vcek.pem")),
+		"vcek":   string(testutil.ReadFile(t, "trustee-az-vtpm/az-snp-vtpm/vcek.pem")),
 	}
 }
 
@@ -170,106 +172,106 @@ func TestDecodeErrors(t *testing.T) {
 		field string
 		err   error
 	}{
-		{"too large", raw(`{"x":"` + strings.Repeat("a", MaxEvidenceSize) + `"}`), "document", ErrTooLarge},
-		{"empty", raw(``), "document", ErrBadJSON},
-		{"not JSON", raw(`{"version":1,`), "document", ErrBadJSON},
-		{"array", raw(`[1,2]`), "document", ErrBadJSON},
-		{"string", raw(`"x"`), "document", ErrBadJSON},
-		{"null", raw(`null`), "document", ErrBadJSON},
+		{"too large", raw(`{"x":"` + strings.Repeat("a", MaxEvidenceSize) + `"}`), "document", format.ErrTooLarge},
+		{"empty", raw(``), "document", format.ErrBadJSON},
+		{"not JSON", raw(`{"version":1,`), "document", format.ErrBadJSON},
+		{"array", raw(`[1,2]`), "document", format.ErrBadJSON},
+		{"string", raw(`"x"`), "document", format.ErrBadJSON},
+		{"null", raw(`null`), "document", format.ErrBadJSON},
 		{"empty object", raw(`{}`), "document", ErrUnknownFormat},
 		{"only report", raw(`{"report":[1]}`), "document", ErrUnknownFormat},
-		{"trailing garbage", raw(`{} {}`), "document", ErrBadJSON},
-		{"quote not object", raw(`{"quote":[1]}`), "quote", ErrBadJSON},
-		{"tpm_quote not object", raw(`{"tpm_quote":"x"}`), "tpm_quote", ErrBadJSON},
+		{"trailing garbage", raw(`{} {}`), "document", format.ErrBadJSON},
+		{"quote not object", raw(`{"quote":[1]}`), "quote", format.ErrBadJSON},
+		{"tpm_quote not object", raw(`{"tpm_quote":"x"}`), "tpm_quote", format.ErrBadJSON},
 		{"case-folded key", raw(`{"Quote":{}}`), "quote", strictjson.ErrCaseMismatch},
 		{"case-folded key in quote", raw(`{"tpm_quote":{"Message":"00"}}`), "tpm_quote.message", strictjson.ErrCaseMismatch},
 		{"upper-case version", raw(`{"VERSION":1}`), "version", strictjson.ErrCaseMismatch},
-		{"duplicate version", raw(`{"version":1,"version":2}`), "version", ErrBadJSON},
-		{"duplicate quote", raw(`{"quote":{},"quote":{}}`), "quote", ErrBadJSON},
-		{"duplicate tpm_quote", raw(`{"tpm_quote":{},"tpm_quote":{}}`), "tpm_quote", ErrBadJSON},
-		{"duplicate report", raw(`{"report":[1],"report":[1]}`), "report", ErrBadJSON},
-		{"duplicate hcl_report", raw(`{"hcl_report":[1],"hcl_report":[1]}`), "hcl_report", ErrBadJSON},
-		{"duplicate vcek", raw(`{"vcek":"","vcek":""}`), "vcek", ErrBadJSON},
-		{"duplicate td_quote", raw(`{"td_quote":"","td_quote":""}`), "td_quote", ErrBadJSON},
-		{"duplicate message", raw(`{"quote":{"message":[1],"message":[1]}}`), "quote.message", ErrBadJSON},
-		{"escaped key", raw(`{"vers\u0069on":3}`), "version", ErrUnsupportedVersion},
+		{"duplicate version", raw(`{"version":1,"version":2}`), "version", format.ErrBadJSON},
+		{"duplicate quote", raw(`{"quote":{},"quote":{}}`), "quote", format.ErrBadJSON},
+		{"duplicate tpm_quote", raw(`{"tpm_quote":{},"tpm_quote":{}}`), "tpm_quote", format.ErrBadJSON},
+		{"duplicate report", raw(`{"report":[1],"report":[1]}`), "report", format.ErrBadJSON},
+		{"duplicate hcl_report", raw(`{"hcl_report":[1],"hcl_report":[1]}`), "hcl_report", format.ErrBadJSON},
+		{"duplicate vcek", raw(`{"vcek":"","vcek":""}`), "vcek", format.ErrBadJSON},
+		{"duplicate td_quote", raw(`{"td_quote":"","td_quote":""}`), "td_quote", format.ErrBadJSON},
+		{"duplicate message", raw(`{"quote":{"message":[1],"message":[1]}}`), "quote.message", format.ErrBadJSON},
+		{"escaped key", raw(`{"vers\u0069on":3}`), "version", format.ErrUnsupportedVersion},
 
-		{"version 0", v1(func(m obj) { m["version"] = 0 }), "version", ErrUnsupportedVersion},
-		{"version 3", v1(func(m obj) { m["version"] = 3 }), "version", ErrUnsupportedVersion},
-		{"version -1", v1(func(m obj) { m["version"] = -1 }), "version", ErrUnsupportedVersion},
-		{"version 1.0", v1(func(m obj) { m["version"] = json.RawMessage("1.0") }), "version", ErrUnsupportedVersion},
-		{"version string", v1(func(m obj) { m["version"] = "1" }), "version", ErrUnsupportedVersion},
-		{"version huge", v1(func(m obj) { m["version"] = json.RawMessage(strings.Repeat("9", 400)) }), "version", ErrUnsupportedVersion},
+		{"version 0", v1(func(m obj) { m["version"] = 0 }), "version", format.ErrUnsupportedVersion},
+		{"version 3", v1(func(m obj) { m["version"] = 3 }), "version", format.ErrUnsupportedVersion},
+		{"version -1", v1(func(m obj) { m["version"] = -1 }), "version", format.ErrUnsupportedVersion},
+		{"version 1.0", v1(func(m obj) { m["version"] = json.RawMessage("1.0") }), "version", format.ErrUnsupportedVersion},
+		{"version string", v1(func(m obj) { m["version"] = "1" }), "version", format.ErrUnsupportedVersion},
+		{"version huge", v1(func(m obj) { m["version"] = json.RawMessage(strings.Repeat("9", 400)) }), "version", format.ErrUnsupportedVersion},
 
-		{"v1 missing tpm_quote", v1(func(m obj) { delete(m, "tpm_quote") }), "tpm_quote", ErrMissingField},
-		{"v1 missing hcl_report", v1(func(m obj) { delete(m, "hcl_report") }), "hcl_report", ErrMissingField},
-		{"v1 empty hcl_report", v1(func(m obj) { m["hcl_report"] = "" }), "hcl_report", ErrMissingField},
-		{"v1 empty td_quote", v1(func(m obj) { m["td_quote"] = "" }), "td_quote", ErrMissingField},
-		{"v1 with v0 quote", v1(func(m obj) { m["quote"] = m["tpm_quote"] }), "quote", ErrUnexpectedField},
-		{"v1 with v0 report", v1(func(m obj) { m["report"] = numArray(testReport) }), "report", ErrUnexpectedField},
-		{"v1 hcl_report array", v1(func(m obj) { m["hcl_report"] = numArray(testReport) }), "hcl_report", ErrBadJSON},
-		{"v1 bad base64", v1(func(m obj) { m["hcl_report"] = "AQ!D" }), "hcl_report", ErrBadEncoding},
-		{"v1 std base64", v1(func(m obj) { m["hcl_report"] = "+/+/" }), "hcl_report", ErrBadEncoding},
-		{"v1 wrong padding", v1(func(m obj) { m["hcl_report"] = "AQ=" }), "hcl_report", ErrBadEncoding},
-		{"v1 padding inside", v1(func(m obj) { m["hcl_report"] = "AQ==AQ==" }), "hcl_report", ErrBadEncoding},
-		{"v1 non-canonical base64", v1(func(m obj) { m["hcl_report"] = "AR==" }), "hcl_report", ErrBadEncoding},
-		{"v1 huge hcl_report", v1(func(m obj) { m["hcl_report"] = strings.Repeat("A", 4*MaxHCLReportSize/3+8) }), "hcl_report", ErrTooLarge},
-		{"v1 huge vcek", v1(func(m obj) { m["vcek"] = strings.Repeat("A", 4*MaxVCEKSize/3+8) }), "vcek", ErrTooLarge},
-		{"v1 vcek number", v1(func(m obj) { m["vcek"] = 5 }), "vcek", ErrBadJSON},
-		{"v1 missing message", v1q("message", nil), "tpm_quote.message", ErrMissingField},
-		{"v1 missing signature", v1(func(m obj) { delete(m["tpm_quote"].(obj), "signature") }), "tpm_quote.signature", ErrMissingField},
-		{"v1 empty signature", v1q("signature", ""), "tpm_quote.signature", ErrMissingField},
-		{"v1 missing pcrs", v1(func(m obj) { delete(m["tpm_quote"].(obj), "pcrs") }), "tpm_quote.pcrs", ErrMissingField},
-		{"v1 odd hex", v1q("message", "abc"), "tpm_quote.message", ErrBadEncoding},
-		{"v1 non-hex", v1q("message", "zz"), "tpm_quote.message", ErrBadEncoding},
-		{"v1 message array", v1q("message", numArray(testMsg)), "tpm_quote.message", ErrBadJSON},
-		{"v1 message too long", v1q("message", strings.Repeat("00", MaxMessageSize+1)), "tpm_quote.message", ErrTooLarge},
-		{"v1 signature too long", v1q("signature", strings.Repeat("00", MaxSignatureSize+1)), "tpm_quote.signature", ErrTooLarge},
-		{"v1 25 pcrs", v1q("pcrs", pcrs(25, hexAny)), "tpm_quote.pcrs", ErrTooLarge},
-		{"v1 1000 pcrs", v1q("pcrs", pcrs(1000, hexAny)), "tpm_quote.pcrs", ErrTooLarge},
-		{"v1 pcr 31 bytes", v1q("pcrs", pcr31), "tpm_quote.pcrs[3]", ErrBadLength},
-		{"v1 pcr number", v1q("pcrs", pcrNum), "tpm_quote.pcrs[2]", ErrBadJSON},
-		{"v1 pcr bad hex", v1q("pcrs", []any{strings.Repeat("x", 64)}), "tpm_quote.pcrs[0]", ErrBadEncoding},
-		{"v1 pcrs object", v1q("pcrs", obj{"0": "x"}), "tpm_quote.pcrs", ErrBadJSON},
+		{"v1 missing tpm_quote", v1(func(m obj) { delete(m, "tpm_quote") }), "tpm_quote", format.ErrMissingField},
+		{"v1 missing hcl_report", v1(func(m obj) { delete(m, "hcl_report") }), "hcl_report", format.ErrMissingField},
+		{"v1 empty hcl_report", v1(func(m obj) { m["hcl_report"] = "" }), "hcl_report", format.ErrMissingField},
+		{"v1 empty td_quote", v1(func(m obj) { m["td_quote"] = "" }), "td_quote", format.ErrMissingField},
+		{"v1 with v0 quote", v1(func(m obj) { m["quote"] = m["tpm_quote"] }), "quote", format.ErrUnexpectedField},
+		{"v1 with v0 report", v1(func(m obj) { m["report"] = numArray(testReport) }), "report", format.ErrUnexpectedField},
+		{"v1 hcl_report array", v1(func(m obj) { m["hcl_report"] = numArray(testReport) }), "hcl_report", format.ErrBadJSON},
+		{"v1 bad base64", v1(func(m obj) { m["hcl_report"] = "AQ!D" }), "hcl_report", format.ErrBadEncoding},
+		{"v1 std base64", v1(func(m obj) { m["hcl_report"] = "+/+/" }), "hcl_report", format.ErrBadEncoding},
+		{"v1 wrong padding", v1(func(m obj) { m["hcl_report"] = "AQ=" }), "hcl_report", format.ErrBadEncoding},
+		{"v1 padding inside", v1(func(m obj) { m["hcl_report"] = "AQ==AQ==" }), "hcl_report", format.ErrBadEncoding},
+		{"v1 non-canonical base64", v1(func(m obj) { m["hcl_report"] = "AR==" }), "hcl_report", format.ErrBadEncoding},
+		{"v1 huge hcl_report", v1(func(m obj) { m["hcl_report"] = strings.Repeat("A", 4*MaxHCLReportSize/3+8) }), "hcl_report", format.ErrTooLarge},
+		{"v1 huge vcek", v1(func(m obj) { m["vcek"] = strings.Repeat("A", 4*MaxVCEKSize/3+8) }), "vcek", format.ErrTooLarge},
+		{"v1 vcek number", v1(func(m obj) { m["vcek"] = 5 }), "vcek", format.ErrBadJSON},
+		{"v1 missing message", v1q("message", nil), "tpm_quote.message", format.ErrMissingField},
+		{"v1 missing signature", v1(func(m obj) { delete(m["tpm_quote"].(obj), "signature") }), "tpm_quote.signature", format.ErrMissingField},
+		{"v1 empty signature", v1q("signature", ""), "tpm_quote.signature", format.ErrMissingField},
+		{"v1 pcrs null", v1q("pcrs", nil), "tpm_quote.pcrs", format.ErrBadJSON},
+		{"v1 odd hex", v1q("message", "abc"), "tpm_quote.message", format.ErrBadEncoding},
+		{"v1 non-hex", v1q("message", "zz"), "tpm_quote.message", format.ErrBadEncoding},
+		{"v1 message array", v1q("message", numArray(testMsg)), "tpm_quote.message", format.ErrBadJSON},
+		{"v1 message too long", v1q("message", strings.Repeat("00", MaxMessageSize+1)), "tpm_quote.message", format.ErrTooLarge},
+		{"v1 signature too long", v1q("signature", strings.Repeat("00", MaxSignatureSize+1)), "tpm_quote.signature", format.ErrTooLarge},
+		{"v1 25 pcrs", v1q("pcrs", pcrs(25, hexAny)), "tpm_quote.pcrs", format.ErrTooLarge},
+		{"v1 1000 pcrs", v1q("pcrs", pcrs(1000, hexAny)), "tpm_quote.pcrs", format.ErrTooLarge},
+		{"v1 pcr 31 bytes", v1q("pcrs", pcr31), "tpm_quote.pcrs[3]", format.ErrBadLength},
+		{"v1 pcr number", v1q("pcrs", pcrNum), "tpm_quote.pcrs[2]", format.ErrBadJSON},
+		{"v1 pcr bad hex", v1q("pcrs", []any{strings.Repeat("x", 64)}), "tpm_quote.pcrs[0]", format.ErrBadEncoding},
+		{"v1 pcrs object", v1q("pcrs", obj{"0": "x"}), "tpm_quote.pcrs", format.ErrBadJSON},
 
-		{"v0 missing report", v0(func(m obj) { delete(m, "report") }), "report", ErrMissingField},
-		{"v0 empty report", v0(func(m obj) { m["report"] = []any{} }), "report", ErrMissingField},
-		{"v0 report string", v0(func(m obj) { m["report"] = "AQID" }), "report", ErrBadJSON},
-		{"v0 with hcl_report", v0(func(m obj) { m["hcl_report"] = numArray(testReport) }), "hcl_report", ErrUnexpectedField},
-		{"v0 with tpm_quote", v0(func(m obj) { m["tpm_quote"] = m["quote"] }), "tpm_quote", ErrUnexpectedField},
-		{"v0 byte 256", v0(func(m obj) { m["report"] = json.RawMessage("[1,256]") }), "report", ErrBadByte},
-		{"v0 byte 1000000", v0(func(m obj) { m["report"] = json.RawMessage("[1000000000000000000000000]") }), "report", ErrBadByte},
-		{"v0 byte -1", v0(func(m obj) { m["report"] = json.RawMessage("[-1]") }), "report", ErrBadByte},
-		{"v0 byte 1.5", v0(func(m obj) { m["report"] = json.RawMessage("[1.5]") }), "report", ErrBadByte},
-		{"v0 byte 1.0", v0(func(m obj) { m["report"] = json.RawMessage("[1.0]") }), "report", ErrBadByte},
-		{"v0 byte 1e2", v0(func(m obj) { m["report"] = json.RawMessage("[1e2]") }), "report", ErrBadByte},
-		{"v0 byte string", v0(func(m obj) { m["report"] = json.RawMessage(`[1,"2"]`) }), "report", ErrBadByte},
-		{"v0 byte null", v0(func(m obj) { m["report"] = json.RawMessage(`[null]`) }), "report", ErrBadByte},
-		{"v0 byte true", v0(func(m obj) { m["report"] = json.RawMessage(`[true]`) }), "report", ErrBadByte},
-		{"v0 nested array", v0(func(m obj) { m["report"] = json.RawMessage(`[[1]]`) }), "report", ErrBadByte},
-		{"v0 huge report", v0(func(m obj) { m["report"] = numArray(make([]byte, MaxHCLReportSize+1)) }), "report", ErrTooLarge},
-		{"v0 message too long", v0q("message", numArray(make([]byte, MaxMessageSize+1))), "quote.message", ErrTooLarge},
-		{"v0 message hex", v0q("message", hex.EncodeToString(testMsg)), "quote.message", ErrBadJSON},
-		{"v0 empty signature", v0q("signature", []any{}), "quote.signature", ErrMissingField},
-		{"v0 pcr 33 bytes", v0q("pcrs", pcr33), "quote.pcrs[5]", ErrTooLarge},
-		{"v0 pcr 31 bytes", v0q("pcrs", pcr31a), "quote.pcrs[0]", ErrBadLength},
-		{"v0 pcr bad byte", v0q("pcrs", []any{json.RawMessage("[300]")}), "quote.pcrs[0]", ErrBadByte},
-		{"v0 25 pcrs", v0q("pcrs", pcrs(25, arrAny)), "quote.pcrs", ErrTooLarge},
-		{"v0 vcek not PEM", v0(func(m obj) { m["vcek"] = "MIIFQzCC" }), "vcek", ErrBadEncoding},
-		{"v0 vcek no certificate", v0(func(m obj) { m["vcek"] = string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: []byte{1}})) }), "vcek", ErrBadEncoding},
-		{"v0 vcek empty certificate", v0(func(m obj) { m["vcek"] = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE"})) }), "vcek", ErrBadEncoding},
+		{"v0 missing report", v0(func(m obj) { delete(m, "report") }), "report", format.ErrMissingField},
+		{"v0 empty report", v0(func(m obj) { m["report"] = []any{} }), "report", format.ErrMissingField},
+		{"v0 report string", v0(func(m obj) { m["report"] = "AQID" }), "report", format.ErrBadJSON},
+		{"v0 with hcl_report", v0(func(m obj) { m["hcl_report"] = numArray(testReport) }), "hcl_report", format.ErrUnexpectedField},
+		{"v0 with tpm_quote", v0(func(m obj) { m["tpm_quote"] = m["quote"] }), "tpm_quote", format.ErrUnexpectedField},
+		{"v0 byte 256", v0(func(m obj) { m["report"] = json.RawMessage("[1,256]") }), "report", format.ErrBadByte},
+		{"v0 byte 1000000", v0(func(m obj) { m["report"] = json.RawMessage("[1000000000000000000000000]") }), "report", format.ErrBadByte},
+		{"v0 byte -1", v0(func(m obj) { m["report"] = json.RawMessage("[-1]") }), "report", format.ErrBadByte},
+		{"v0 byte 1.5", v0(func(m obj) { m["report"] = json.RawMessage("[1.5]") }), "report", format.ErrBadByte},
+		{"v0 byte 1.0", v0(func(m obj) { m["report"] = json.RawMessage("[1.0]") }), "report", format.ErrBadByte},
+		{"v0 byte 1e2", v0(func(m obj) { m["report"] = json.RawMessage("[1e2]") }), "report", format.ErrBadByte},
+		{"v0 byte string", v0(func(m obj) { m["report"] = json.RawMessage(`[1,"2"]`) }), "report", format.ErrBadByte},
+		{"v0 byte null", v0(func(m obj) { m["report"] = json.RawMessage(`[null]`) }), "report", format.ErrBadByte},
+		{"v0 byte true", v0(func(m obj) { m["report"] = json.RawMessage(`[true]`) }), "report", format.ErrBadByte},
+		{"v0 nested array", v0(func(m obj) { m["report"] = json.RawMessage(`[[1]]`) }), "report", format.ErrBadByte},
+		{"v0 huge report", v0(func(m obj) { m["report"] = numArray(make([]byte, MaxHCLReportSize+1)) }), "report", format.ErrTooLarge},
+		{"v0 message too long", v0q("message", numArray(make([]byte, MaxMessageSize+1))), "quote.message", format.ErrTooLarge},
+		{"v0 message hex", v0q("message", hex.EncodeToString(testMsg)), "quote.message", format.ErrBadJSON},
+		{"v0 empty signature", v0q("signature", []any{}), "quote.signature", format.ErrMissingField},
+		{"v0 pcr 33 bytes", v0q("pcrs", pcr33), "quote.pcrs[5]", format.ErrTooLarge},
+		{"v0 pcr 31 bytes", v0q("pcrs", pcr31a), "quote.pcrs[0]", format.ErrBadLength},
+		{"v0 pcr bad byte", v0q("pcrs", []any{json.RawMessage("[300]")}), "quote.pcrs[0]", format.ErrBadByte},
+		{"v0 25 pcrs", v0q("pcrs", pcrs(25, arrAny)), "quote.pcrs", format.ErrTooLarge},
+		{"v0 vcek not PEM", v0(func(m obj) { m["vcek"] = "MIIFQzCC" }), "vcek", format.ErrBadEncoding},
+		{"v0 vcek no certificate", v0(func(m obj) { m["vcek"] = string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: []byte{1}})) }), "vcek", format.ErrBadEncoding},
+		{"v0 vcek empty certificate", v0(func(m obj) { m["vcek"] = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE"})) }), "vcek", format.ErrBadEncoding},
 		{"v0 vcek huge certificate", v0(func(m obj) {
 			m["vcek"] = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: make([]byte, MaxVCEKSize+1)}))
-		}), "vcek", ErrTooLarge},
-		{"v0 vcek huge PEM", v0(func(m obj) { m["vcek"] = strings.Repeat("x", MaxPEMSize+1) }), "vcek", ErrTooLarge},
-		{"v0 vcek array", v0(func(m obj) { m["vcek"] = numArray([]byte{1}) }), "vcek", ErrBadJSON},
+		}), "vcek", format.ErrTooLarge},
+		{"v0 vcek huge PEM", v0(func(m obj) { m["vcek"] = strings.Repeat("x", MaxPEMSize+1) }), "vcek", format.ErrTooLarge},
+		{"v0 vcek array", v0(func(m obj) { m["vcek"] = numArray([]byte{1}) }), "vcek", format.ErrBadJSON},
 
-		{"tdx v0 missing td_quote", tdx(func(m obj) { delete(m, "td_quote") }), "td_quote", ErrMissingField},
-		{"tdx v0 missing hcl_report", tdx(func(m obj) { delete(m, "hcl_report") }), "hcl_report", ErrMissingField},
-		{"tdx v0 with vcek", tdx(func(m obj) { m["vcek"] = "x" }), "vcek", ErrUnexpectedField},
-		{"tdx v0 with report", tdx(func(m obj) { m["report"] = numArray(testReport) }), "report", ErrUnexpectedField},
-		{"tdx v0 hex quote", tdx(func(m obj) { m["tpm_quote"].(obj)["message"] = "ff" }), "tpm_quote.message", ErrBadJSON},
-		{"tdx v0 huge td_quote", tdx(func(m obj) { m["td_quote"] = numArray(make([]byte, MaxTDQuoteSize+1)) }), "td_quote", ErrTooLarge},
+		{"tdx v0 missing td_quote", tdx(func(m obj) { delete(m, "td_quote") }), "td_quote", format.ErrMissingField},
+		{"tdx v0 missing hcl_report", tdx(func(m obj) { delete(m, "hcl_report") }), "hcl_report", format.ErrMissingField},
+		{"tdx v0 with vcek", tdx(func(m obj) { m["vcek"] = "x" }), "vcek", format.ErrUnexpectedField},
+		{"tdx v0 with report", tdx(func(m obj) { m["report"] = numArray(testReport) }), "report", format.ErrUnexpectedField},
+		{"tdx v0 hex quote", tdx(func(m obj) { m["tpm_quote"].(obj)["message"] = "ff" }), "tpm_quote.message", format.ErrBadJSON},
+		{"tdx v0 huge td_quote", tdx(func(m obj) { m["td_quote"] = numArray(make([]byte, MaxTDQuoteSize+1)) }), "td_quote", format.ErrTooLarge},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -290,7 +292,7 @@ func TestDecodeErrors(t *testing.T) {
 
 func TestDecodeTruncatedFixtures(t *testing.T) {
 	for _, g := range goldens {
-		b := readFile(t, g.file)
+		b := testutil.ReadFile(t, g.file)
 		for l := 0; l < len(b)-1; l += 1 + l/64 {
 			if _, err := Decode(b[:l]); err == nil {
 				t.Fatalf("%s[:%d] decoded", g.file, l)
@@ -309,17 +311,17 @@ func TestEncodeErrors(t *testing.T) {
 		field string
 		err   error
 	}{
-		{"version 3", func(e *Evidence) { e.Version = 3 }, "version", ErrUnsupportedVersion},
-		{"version -1", func(e *Evidence) { e.Version = -1 }, "version", ErrUnsupportedVersion},
-		{"no message", func(e *Evidence) { e.Quote.Message = nil }, "tpm_quote.message", ErrMissingField},
-		{"no signature", func(e *Evidence) { e.Quote.Signature = []byte{} }, "tpm_quote.signature", ErrMissingField},
-		{"no report", func(e *Evidence) { e.HCLReport = nil }, "hcl_report", ErrMissingField},
-		{"empty vcek", func(e *Evidence) { e.VCEK = []byte{} }, "vcek", ErrMissingField},
-		{"empty td quote", func(e *Evidence) { e.TDQuote = []byte{} }, "td_quote", ErrMissingField},
-		{"huge report", func(e *Evidence) { e.HCLReport = make([]byte, MaxHCLReportSize+1) }, "hcl_report", ErrTooLarge},
-		{"huge message", func(e *Evidence) { e.Quote.Message = make([]byte, MaxMessageSize+1) }, "tpm_quote.message", ErrTooLarge},
-		{"25 PCRs", func(e *Evidence) { e.Quote.PCRs = quoteOf(testMsg, testSig, 25).PCRs }, "tpm_quote.pcrs", ErrTooLarge},
-		{"short PCR", func(e *Evidence) { e.Quote.PCRs[7] = e.Quote.PCRs[7][:31] }, "tpm_quote.pcrs[7]", ErrBadLength},
+		{"version 3", func(e *Evidence) { e.Version = 3 }, "version", format.ErrUnsupportedVersion},
+		{"version -1", func(e *Evidence) { e.Version = -1 }, "version", format.ErrUnsupportedVersion},
+		{"no message", func(e *Evidence) { e.Quote.Message = nil }, "tpm_quote.message", format.ErrMissingField},
+		{"no signature", func(e *Evidence) { e.Quote.Signature = []byte{} }, "tpm_quote.signature", format.ErrMissingField},
+		{"no report", func(e *Evidence) { e.HCLReport = nil }, "hcl_report", format.ErrMissingField},
+		{"empty vcek", func(e *Evidence) { e.VCEK = []byte{} }, "vcek", format.ErrMissingField},
+		{"empty td quote", func(e *Evidence) { e.TDQuote = []byte{} }, "td_quote", format.ErrMissingField},
+		{"huge report", func(e *Evidence) { e.HCLReport = make([]byte, MaxHCLReportSize+1) }, "hcl_report", format.ErrTooLarge},
+		{"huge message", func(e *Evidence) { e.Quote.Message = make([]byte, MaxMessageSize+1) }, "tpm_quote.message", format.ErrTooLarge},
+		{"25 PCRs", func(e *Evidence) { e.Quote.PCRs = quoteOf(testMsg, testSig, 25).PCRs }, "tpm_quote.pcrs", format.ErrTooLarge},
+		{"short PCR", func(e *Evidence) { e.Quote.PCRs[7] = e.Quote.PCRs[7][:31] }, "tpm_quote.pcrs[7]", format.ErrBadLength},
 	}
 	for _, tc := range tests {
 		e := good()
@@ -347,14 +349,14 @@ func TestEncodeErrors(t *testing.T) {
 
 func TestDecodeQuoteJSONErrors(t *testing.T) {
 	for in, want := range map[string]error{
-		`{}`:                             ErrMissingField,
-		`[]`:                             ErrBadJSON,
-		`{"signature":"00","message":5}`: ErrBadJSON,
-		`{"signature":"00","message":"00","pcrs":"x"}`:                                    ErrBadJSON,
-		`{"signature":"0","message":"00","pcrs":[]}`:                                      ErrBadEncoding,
-		`{"signature":[1],"message":[1],"pcrs":[[1]]}`:                                    ErrBadLength,
-		`{"signature":[1],"message":[1],"pcrs":[` + `"` + strings.Repeat("0", 64) + `"]}`: ErrBadJSON,
-		strings.Repeat(" ", MaxEvidenceSize+1):                                            ErrTooLarge,
+		`{}`:                             format.ErrMissingField,
+		`[]`:                             format.ErrBadJSON,
+		`{"signature":"00","message":5}`: format.ErrBadJSON,
+		`{"signature":"00","message":"00","pcrs":"x"}`:                                    format.ErrBadJSON,
+		`{"signature":"0","message":"00","pcrs":[]}`:                                      format.ErrBadEncoding,
+		`{"signature":[1],"message":[1],"pcrs":[[1]]}`:                                    format.ErrBadLength,
+		`{"signature":[1],"message":[1],"pcrs":[` + `"` + strings.Repeat("0", 64) + `"]}`: format.ErrBadJSON,
+		strings.Repeat(" ", MaxEvidenceSize+1):                                            format.ErrTooLarge,
 	} {
 		if _, err := DecodeQuoteJSON([]byte(in)); !errors.Is(err, want) {
 			t.Errorf("%.60s: err = %v, want %v", in, err, want)
@@ -415,28 +417,28 @@ func TestDecodeBincodeQuote(t *testing.T) {
 		field string
 		err   error
 	}{
-		{"empty", nil, "signature", ErrTruncated},
-		{"short length", fixed[:7], "signature", ErrTruncated},
-		{"signature length max", set64(fixed, 0, ^uint64(0)), "signature", ErrTooLarge},
-		{"signature length 2^63", set64(fixed, 0, 1<<63), "signature", ErrTooLarge},
-		{"signature too long", set64(fixed, 0, MaxSignatureSize+1), "signature", ErrTooLarge},
-		{"signature empty", set64(fixed, 0, 0), "signature", ErrMissingField},
-		{"signature truncated", fixed[:sigEnd-1], "signature", ErrTruncated},
-		{"message length missing", fixed[:sigEnd+3], "message", ErrTruncated},
-		{"message length max", set64(fixed, sigEnd, ^uint64(0)), "message", ErrTooLarge},
-		{"message truncated", fixed[:msgEnd-1], "message", ErrTruncated},
-		{"pcr count missing", fixed[:msgEnd], "pcrs", ErrTruncated},
-		{"pcr count max", set64(fixed, msgEnd, ^uint64(0)), "pcrs", ErrTooLarge},
-		{"pcr count 25", set64(fixed, msgEnd, 25), "pcrs", ErrTooLarge},
-		{"pcr count 24 short", fixed[:len(fixed)-32], "pcrs", ErrTruncated},
-		{"pcr count 23", set64(fixed, msgEnd, 23), "pcrs", ErrTrailingData},
-		{"pcrs truncated", fixed[:len(fixed)-1], "pcrs", ErrTruncated},
-		{"trailing byte", append(bytes.Clone(fixed), 0), "pcrs", ErrTrailingData},
-		{"trailing byte vec", append(bytes.Clone(vec), 0), "pcrs", ErrTrailingData},
-		{"vec item length 31", set64(vec, msgEnd+8+40*3, 31), "pcrs[3]", ErrBadLength},
-		{"vec item length max", set64(vec, msgEnd+8, ^uint64(0)), "pcrs[0]", ErrBadLength},
-		{"zero pcrs trailing", append(bincode(&zero, false), 1), "pcrs", ErrTrailingData},
-		{"too large", make([]byte, MaxEvidenceSize+1), "quote", ErrTooLarge},
+		{"empty", nil, "signature", format.ErrTruncated},
+		{"short length", fixed[:7], "signature", format.ErrTruncated},
+		{"signature length max", set64(fixed, 0, ^uint64(0)), "signature", format.ErrTooLarge},
+		{"signature length 2^63", set64(fixed, 0, 1<<63), "signature", format.ErrTooLarge},
+		{"signature too long", set64(fixed, 0, MaxSignatureSize+1), "signature", format.ErrTooLarge},
+		{"signature empty", set64(fixed, 0, 0), "signature", format.ErrMissingField},
+		{"signature truncated", fixed[:sigEnd-1], "signature", format.ErrTruncated},
+		{"message length missing", fixed[:sigEnd+3], "message", format.ErrTruncated},
+		{"message length max", set64(fixed, sigEnd, ^uint64(0)), "message", format.ErrTooLarge},
+		{"message truncated", fixed[:msgEnd-1], "message", format.ErrTruncated},
+		{"pcr count missing", fixed[:msgEnd], "pcrs", format.ErrTruncated},
+		{"pcr count max", set64(fixed, msgEnd, ^uint64(0)), "pcrs", format.ErrTooLarge},
+		{"pcr count 25", set64(fixed, msgEnd, 25), "pcrs", format.ErrTooLarge},
+		{"pcr count 24 short", fixed[:len(fixed)-32], "pcrs", format.ErrTruncated},
+		{"pcr count 23", set64(fixed, msgEnd, 23), "pcrs", format.ErrTrailingData},
+		{"pcrs truncated", fixed[:len(fixed)-1], "pcrs", format.ErrTruncated},
+		{"trailing byte", append(bytes.Clone(fixed), 0), "pcrs", format.ErrTrailingData},
+		{"trailing byte vec", append(bytes.Clone(vec), 0), "pcrs", format.ErrTrailingData},
+		{"vec item length 31", set64(vec, msgEnd+8+40*3, 31), "pcrs[3]", format.ErrBadLength},
+		{"vec item length max", set64(vec, msgEnd+8, ^uint64(0)), "pcrs[0]", format.ErrBadLength},
+		{"zero pcrs trailing", append(bincode(&zero, false), 1), "pcrs", format.ErrTrailingData},
+		{"too large", make([]byte, MaxEvidenceSize+1), "quote", format.ErrTooLarge},
 	}
 	for _, tc := range tests {
 		_, err := DecodeBincodeQuote(tc.in)
@@ -452,7 +454,7 @@ func TestDecodeBincodeQuote(t *testing.T) {
 	// the layouts are ambiguous, and a Vec<Vec<u8>> file cut to exactly
 	// count*32 PCR bytes reads as the fixed layout (with PCR values that do
 	// not match the quote's pcrDigest, so verification still fails).
-	b := readFile(t, "azure-cvm-tooling/az-cvm-vtpm-0.5.0/quote.bin")
+	b := testutil.ReadFile(t, "azure-cvm-tooling/az-cvm-vtpm-0.5.0/quote.bin")
 	orig, err := DecodeBincodeQuote(b)
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/go-json-experiment/json/jsontext"
 
+	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/internal/strictjson"
 	"github.com/snp-vtpm/snp-vtpm/quote"
 )
@@ -15,7 +16,7 @@ import (
 // Limits applied while decoding. Real evidence is far below all of them.
 const (
 	// MaxEvidenceSize bounds the encoded evidence given to Decode and
-	// DecodeBincodeQuote ([ErrTooLarge]).
+	// DecodeBincodeQuote ([format.ErrTooLarge]).
 	MaxEvidenceSize = 1 << 20
 	// MaxMessageSize bounds the TPMS_ATTEST message (real quotes: 116..161 bytes).
 	MaxMessageSize = 4096
@@ -71,7 +72,7 @@ type Evidence struct {
 // bounded by [MaxEvidenceSize], element counts and sizes by the other Max
 // constants, and every PCR must be [PCRSize] bytes. The result never aliases
 // b. Decode checks the format only, not any signature or binding. Errors are
-// [*FormatError]; those of the JSON layer wrap [ErrBadJSON] and a
+// [*FormatError]; those of the JSON layer wrap [format.ErrBadJSON] and a
 // *strictjson.Error.
 func Decode(b []byte) (*Evidence, error) {
 	return decode(b, nil)
@@ -80,7 +81,7 @@ func Decode(b []byte) (*Evidence, error) {
 // decode is Decode with a memo of decoded fields (nil: none).
 func decode(b []byte, m *memo) (*Evidence, error) {
 	if len(b) > MaxEvidenceSize {
-		return nil, fieldErr("document", fmt.Errorf("%w (%d > %d bytes)", ErrTooLarge, len(b), MaxEvidenceSize))
+		return nil, fieldErr("document", fmt.Errorf("%w (%d > %d bytes)", format.ErrTooLarge, len(b), MaxEvidenceSize))
 	}
 	var w wire
 	if err := readWire(b, m, &w); err != nil {
@@ -145,7 +146,7 @@ type presence struct {
 func unexpected(fields ...presence) error {
 	for _, f := range fields {
 		if f.present {
-			return fieldErr(f.name, ErrUnexpectedField)
+			return fieldErr(f.name, format.ErrUnexpectedField)
 		}
 	}
 	return nil
@@ -202,20 +203,20 @@ func decodeV1(w *wire, a *arena) (*Evidence, error) {
 		if len(v) > 20 {
 			v = v[:20] + "..."
 		}
-		return nil, fieldErr("version", fmt.Errorf("%w (%s)", ErrUnsupportedVersion, v))
+		return nil, fieldErr("version", fmt.Errorf("%w (%s)", format.ErrUnsupportedVersion, v))
 	}
 	if err := unexpected(presence{"quote", w.quote != nil}, presence{"report", w.report.present()}); err != nil {
 		return nil, err
 	}
 	if w.tpmQuote == nil {
-		return nil, fieldErr("tpm_quote", ErrMissingField)
+		return nil, fieldErr("tpm_quote", format.ErrMissingField)
 	}
 	var err error
 	if e.Quote, err = decodeQuote(a, w.tpmQuote, "tpm_quote", false); err != nil {
 		return nil, err
 	}
 	if !w.hclReport.present() {
-		return nil, fieldErr("hcl_report", ErrMissingField)
+		return nil, fieldErr("hcl_report", format.ErrMissingField)
 	}
 	if w.hclReport.decoded != nil {
 		e.HCLReport = w.hclReport.decoded
@@ -251,13 +252,13 @@ func decodeV1(w *wire, a *arena) (*Evidence, error) {
 }
 
 func errEmpty(field string) error {
-	return fieldErr(field, fmt.Errorf("%w (empty)", ErrMissingField))
+	return fieldErr(field, fmt.Errorf("%w (empty)", format.ErrMissingField))
 }
 
 // requiredArray returns a required, non-empty JSON byte array.
 func requiredArray(f *rawField, field string) ([]byte, error) {
 	if !f.present() {
-		return nil, fieldErr(field, ErrMissingField)
+		return nil, fieldErr(field, format.ErrMissingField)
 	}
 	b, err := byteArrayField(f, field)
 	if err == nil && len(b) == 0 {
@@ -272,7 +273,7 @@ func decodeQuote(a *arena, w *wireQuote, prefix string, arrays bool) (quote.Quot
 	var q quote.Quote
 	field := func(name string, f *rawField, max int) ([]byte, error) {
 		if !f.present() {
-			return nil, fieldErr(prefix+"."+name, ErrMissingField)
+			return nil, fieldErr(prefix+"."+name, format.ErrMissingField)
 		}
 		var b []byte
 		var err error
@@ -282,7 +283,7 @@ func decodeQuote(a *arena, w *wireQuote, prefix string, arrays bool) (quote.Quot
 			b, err = hexField(a, f, "", max)
 		}
 		if err != nil {
-			return nil, renamed(err, prefix+"."+name)
+			return nil, format.Rename(err, prefix+"."+name)
 		}
 		if len(b) == 0 {
 			return nil, errEmpty(prefix + "." + name)
@@ -298,13 +299,15 @@ func decodeQuote(a *arena, w *wireQuote, prefix string, arrays bool) (quote.Quot
 	}
 	p := &w.pcrs
 	if !p.present() {
-		return q, fieldErr(prefix+".pcrs", ErrMissingField)
+		// Older attesters send message and signature only: the PCR values
+		// are unknown (nil), which verify reports as such.
+		return q, nil
 	}
 	if p.kind != '[' {
-		return q, fieldErr(prefix+".pcrs", fmt.Errorf("%w: want an array", ErrBadJSON))
+		return q, fieldErr(prefix+".pcrs", fmt.Errorf("%w: want an array", format.ErrBadJSON))
 	}
 	if p.arrErr != nil {
-		return q, renamed(p.arrErr, prefix+".pcrs")
+		return q, format.Rename(p.arrErr, prefix+".pcrs")
 	}
 	buf := a.alloc(w.nPCRs * PCRSize)
 	q.PCRs = make([][]byte, w.nPCRs)
@@ -315,35 +318,27 @@ func decodeQuote(a *arena, w *wireQuote, prefix string, arrays bool) (quote.Quot
 		if arrays {
 			got, err := byteArrayField(&rawField{kind: e.kind, arr: e.raw, arrErr: e.arrErr}, "")
 			if err != nil {
-				return q, renamed(err, pcrField(prefix, i))
+				return q, format.Rename(err, pcrField(prefix, i))
 			}
 			n = copy(pcr, got)
 		} else {
 			s, err := stringValue(&rawField{kind: e.kind, raw: e.raw}, "")
 			if err != nil {
-				return q, renamed(err, pcrField(prefix, i))
+				return q, format.Rename(err, pcrField(prefix, i))
 			}
 			if len(s) != 2*PCRSize {
-				return q, fieldErr(pcrField(prefix, i), fmt.Errorf("%w (%d hex digits, want %d)", ErrBadLength, len(s), 2*PCRSize))
+				return q, fieldErr(pcrField(prefix, i), fmt.Errorf("%w (%d hex digits, want %d)", format.ErrBadLength, len(s), 2*PCRSize))
 			}
 			if n, err = hex.Decode(pcr, s); err != nil {
-				return q, fieldErr(pcrField(prefix, i), fmt.Errorf("%w: %v", ErrBadEncoding, err))
+				return q, fieldErr(pcrField(prefix, i), fmt.Errorf("%w: %v", format.ErrBadEncoding, err))
 			}
 		}
 		if n != PCRSize {
-			return q, fieldErr(pcrField(prefix, i), fmt.Errorf("%w (%d bytes, want %d)", ErrBadLength, n, PCRSize))
+			return q, fieldErr(pcrField(prefix, i), fmt.Errorf("%w (%d bytes, want %d)", format.ErrBadLength, n, PCRSize))
 		}
 		q.PCRs[i] = pcr
 	}
 	return q, nil
-}
-
-// renamed sets the field of a *FormatError made with a placeholder name.
-func renamed(err error, field string) error {
-	if fe, ok := err.(*FormatError); ok {
-		fe.Field = field
-	}
-	return err
 }
 
 // Encode writes e in the v1/v2 JSON format:
@@ -351,8 +346,9 @@ func renamed(err error, field string) error {
 //	{"version":V,"tpm_quote":{"signature":hex,"message":hex,"pcrs":[hex,...]},
 //	 "hcl_report":base64url,"vcek":base64url,"td_quote":base64url}
 //
-// with padded base64url, lower-case hex, and "vcek" / "td_quote" omitted when
-// nil. V is e.Version when it is 1 or 2. Version 0 is written as 1: v0 and v1
+// with padded base64url, lower-case hex, and "pcrs" / "vcek" / "td_quote"
+// omitted when nil (nil PCRs: the values are unknown; an empty non-nil
+// list is written as []). V is e.Version when it is 1 or 2. Version 0 is written as 1: v0 and v1
 // carry the same claims, whereas "version":2 asserts that the HCL report was
 // refreshed with the nonce as user data, which only the attester that did so
 // may claim (it sets Version to 2).
@@ -378,16 +374,20 @@ func (e *Evidence) Encode() ([]byte, error) {
 	out = hex.AppendEncode(out, e.Quote.Signature)
 	out = append(out, `","message":"`...)
 	out = hex.AppendEncode(out, e.Quote.Message)
-	out = append(out, `","pcrs":[`...)
-	for i, p := range e.Quote.PCRs {
-		if i > 0 {
-			out = append(out, ',')
+	out = append(out, '"')
+	if e.Quote.PCRs != nil {
+		out = append(out, `,"pcrs":[`...)
+		for i, p := range e.Quote.PCRs {
+			if i > 0 {
+				out = append(out, ',')
+			}
+			out = append(out, '"')
+			out = hex.AppendEncode(out, p)
+			out = append(out, '"')
 		}
-		out = append(out, '"')
-		out = hex.AppendEncode(out, p)
-		out = append(out, '"')
+		out = append(out, ']')
 	}
-	out = append(out, `]},"hcl_report":"`...)
+	out = append(out, `},"hcl_report":"`...)
 	out = b64.AppendEncode(out, e.HCLReport)
 	out = append(out, '"')
 	if e.VCEK != nil {
@@ -402,7 +402,7 @@ func (e *Evidence) Encode() ([]byte, error) {
 	}
 	out = append(out, '}')
 	if len(out) > MaxEvidenceSize {
-		return nil, fieldErr("document", fmt.Errorf("%w (%d > %d bytes)", ErrTooLarge, len(out), MaxEvidenceSize))
+		return nil, fieldErr("document", fmt.Errorf("%w (%d > %d bytes)", format.ErrTooLarge, len(out), MaxEvidenceSize))
 	}
 	return out, nil
 }
@@ -410,7 +410,7 @@ func (e *Evidence) Encode() ([]byte, error) {
 // check applies Decode's limits to e.
 func (e *Evidence) check() error {
 	if e.Version < 0 || e.Version > 2 {
-		return fieldErr("version", fmt.Errorf("%w (%d)", ErrUnsupportedVersion, e.Version))
+		return fieldErr("version", fmt.Errorf("%w (%d)", format.ErrUnsupportedVersion, e.Version))
 	}
 	sized := []struct {
 		name     string
@@ -426,18 +426,18 @@ func (e *Evidence) check() error {
 	}
 	for _, f := range sized {
 		if len(f.b) > f.max {
-			return fieldErr(f.name, fmt.Errorf("%w (%d > %d bytes)", ErrTooLarge, len(f.b), f.max))
+			return fieldErr(f.name, fmt.Errorf("%w (%d > %d bytes)", format.ErrTooLarge, len(f.b), f.max))
 		}
 		if len(f.b) == 0 && (f.required || f.b != nil) {
 			return errEmpty(f.name)
 		}
 	}
 	if len(e.Quote.PCRs) > MaxPCRs {
-		return fieldErr("tpm_quote.pcrs", fmt.Errorf("%w (%d > %d PCRs)", ErrTooLarge, len(e.Quote.PCRs), MaxPCRs))
+		return fieldErr("tpm_quote.pcrs", fmt.Errorf("%w (%d > %d PCRs)", format.ErrTooLarge, len(e.Quote.PCRs), MaxPCRs))
 	}
 	for i, p := range e.Quote.PCRs {
 		if len(p) != PCRSize {
-			return fieldErr("tpm_quote.pcrs["+strconv.Itoa(i)+"]", fmt.Errorf("%w (%d bytes, want %d)", ErrBadLength, len(p), PCRSize))
+			return fieldErr("tpm_quote.pcrs["+strconv.Itoa(i)+"]", fmt.Errorf("%w (%d bytes, want %d)", format.ErrBadLength, len(p), PCRSize))
 		}
 	}
 	return nil
@@ -449,7 +449,7 @@ func (e *Evidence) check() error {
 // form is taken from "message". Limits and errors are those of [Decode].
 func DecodeQuoteJSON(b []byte) (*quote.Quote, error) {
 	if len(b) > MaxEvidenceSize {
-		return nil, fieldErr("quote", fmt.Errorf("%w (%d > %d bytes)", ErrTooLarge, len(b), MaxEvidenceSize))
+		return nil, fieldErr("quote", fmt.Errorf("%w (%d > %d bytes)", format.ErrTooLarge, len(b), MaxEvidenceSize))
 	}
 	var w *wireQuote
 	err := strictjson.Decode(b, jsonOptions(), func(dec *jsontext.Decoder) error {
@@ -457,7 +457,7 @@ func DecodeQuoteJSON(b []byte) (*quote.Quote, error) {
 		if dec.PeekKind() == 'n' {
 			_, err := dec.ReadValue()
 			if err == nil {
-				err = fieldErr("quote", fmt.Errorf("%w: want an object", ErrBadJSON))
+				err = fieldErr("quote", fmt.Errorf("%w: want an object", format.ErrBadJSON))
 			}
 			return err
 		}

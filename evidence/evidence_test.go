@@ -9,25 +9,14 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/snp-vtpm/snp-vtpm/hcl"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/quote"
 )
-
-const testdata = "../testdata"
-
-func readFile(t testing.TB, rel string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(testdata, rel))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 type golden struct {
 	file       string
@@ -83,7 +72,7 @@ func checkQuote(t testing.TB, q *quote.Quote, ak *rsa.PublicKey) {
 func TestDecodeGolden(t *testing.T) {
 	for _, g := range goldens {
 		t.Run(filepath.Base(filepath.Dir(g.file))+"/"+filepath.Base(g.file), func(t *testing.T) {
-			e, err := Decode(readFile(t, g.file))
+			e, err := Decode(testutil.ReadFile(t, g.file))
 			if err != nil {
 				t.Fatalf("Decode: %v", err)
 			}
@@ -112,7 +101,7 @@ func TestDecodeGolden(t *testing.T) {
 			if len(e.HCLReport) != 2600 {
 				t.Errorf("HCL report is %d bytes", len(e.HCLReport))
 			}
-			if g.hclReport != "" && !bytes.Equal(e.HCLReport, readFile(t, g.hclReport)) {
+			if g.hclReport != "" && !bytes.Equal(e.HCLReport, testutil.ReadFile(t, g.hclReport)) {
 				t.Errorf("HCL report differs from %s", g.hclReport)
 			}
 			r, err := hcl.Parse(e.HCLReport)
@@ -148,7 +137,7 @@ func TestDecodeGolden(t *testing.T) {
 				if e.TDQuote != nil {
 					t.Error("unexpected TD quote")
 				}
-			} else if !bytes.Equal(e.TDQuote, readFile(t, g.tdQuote)) {
+			} else if !bytes.Equal(e.TDQuote, testutil.ReadFile(t, g.tdQuote)) {
 				t.Errorf("TD quote differs from %s", g.tdQuote)
 			}
 		})
@@ -159,11 +148,11 @@ func TestDecodeGolden(t *testing.T) {
 // runtime data) but are two captures: the SNP reports differ only in their
 // (randomised ECDSA) signature, and the quotes differ.
 func TestV0V1SameVM(t *testing.T) {
-	v0, err := Decode(readFile(t, "trustee-az-vtpm/az-snp-vtpm/evidence-v0.json"))
+	v0, err := Decode(testutil.ReadFile(t, "trustee-az-vtpm/az-snp-vtpm/evidence-v0.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	v1, err := Decode(readFile(t, "trustee-az-vtpm/az-snp-vtpm/evidence-v1.json"))
+	v1, err := Decode(testutil.ReadFile(t, "trustee-az-vtpm/az-snp-vtpm/evidence-v1.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +173,7 @@ func TestV0V1SameVM(t *testing.T) {
 		t.Error("nonces differ")
 	}
 	// vcek.pem belongs to hcl-report.bin (chip 19752a44), another VM.
-	block, _ := pem.Decode(readFile(t, "trustee-az-vtpm/az-snp-vtpm/vcek.pem"))
+	block, _ := pem.Decode(testutil.ReadFile(t, "trustee-az-vtpm/az-snp-vtpm/vcek.pem"))
 	if bytes.Equal(block.Bytes, v0.VCEK) {
 		t.Error("evidence VCEK unexpectedly equals vcek.pem")
 	}
@@ -193,19 +182,19 @@ func TestV0V1SameVM(t *testing.T) {
 // TDX v0 and v1 carry the same quote, report and TD quote; the quote is
 // also in tpm-quote-v1.json and quote.bin.
 func TestTDXFormatsAgree(t *testing.T) {
-	v0, err := Decode(readFile(t, "trustee-az-vtpm/az-tdx-vtpm/evidence-v0.json"))
+	v0, err := Decode(testutil.ReadFile(t, "trustee-az-vtpm/az-tdx-vtpm/evidence-v0.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	v1, err := Decode(readFile(t, "trustee-az-vtpm/az-tdx-vtpm/evidence-v1.json"))
+	v1, err := Decode(testutil.ReadFile(t, "trustee-az-vtpm/az-tdx-vtpm/evidence-v1.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	qj, err := DecodeQuoteJSON(readFile(t, "trustee-az-vtpm/az-tdx-vtpm/tpm-quote-v1.json"))
+	qj, err := DecodeQuoteJSON(testutil.ReadFile(t, "trustee-az-vtpm/az-tdx-vtpm/tpm-quote-v1.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	qb, err := DecodeBincodeQuote(readFile(t, "trustee-az-vtpm/az-tdx-vtpm/quote.bin"))
+	qb, err := DecodeBincodeQuote(testutil.ReadFile(t, "trustee-az-vtpm/az-tdx-vtpm/quote.bin"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,13 +208,13 @@ func TestTDXFormatsAgree(t *testing.T) {
 }
 
 func TestQuoteFixtures(t *testing.T) {
-	snp, err := hcl.Parse(readFile(t, "trustee-az-vtpm/az-snp-vtpm/hcl-report.bin"))
+	snp, err := hcl.Parse(testutil.ReadFile(t, "trustee-az-vtpm/az-snp-vtpm/hcl-report.bin"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ak, _ := snp.RuntimeData.AK()
 
-	qj, err := DecodeQuoteJSON(readFile(t, "trustee-az-vtpm/az-snp-vtpm/tpm-quote-v1.json"))
+	qj, err := DecodeQuoteJSON(testutil.ReadFile(t, "trustee-az-vtpm/az-snp-vtpm/tpm-quote-v1.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +227,7 @@ func TestQuoteFixtures(t *testing.T) {
 	checkQuote(t, qj, ak)
 
 	// quote.bin holds the same quote as tpm-quote-v1.json.
-	qb, err := DecodeBincodeQuote(readFile(t, "trustee-az-vtpm/az-snp-vtpm/quote.bin"))
+	qb, err := DecodeBincodeQuote(testutil.ReadFile(t, "trustee-az-vtpm/az-snp-vtpm/quote.bin"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,8 +235,8 @@ func TestQuoteFixtures(t *testing.T) {
 		t.Error("quote.bin != tpm-quote-v1.json")
 	}
 	// tpm-quote.msg/.sig is a different quote, not signed by this AK.
-	msg := readFile(t, "trustee-az-vtpm/az-snp-vtpm/tpm-quote.msg")
-	sig := readFile(t, "trustee-az-vtpm/az-snp-vtpm/tpm-quote.sig")
+	msg := testutil.ReadFile(t, "trustee-az-vtpm/az-snp-vtpm/tpm-quote.msg")
+	sig := testutil.ReadFile(t, "trustee-az-vtpm/az-snp-vtpm/tpm-quote.sig")
 	if bytes.Equal(msg, qb.Message) || bytes.Equal(sig, qb.Signature) {
 		t.Error("tpm-quote.msg unexpectedly equals quote.bin")
 	}
@@ -257,14 +246,14 @@ func TestQuoteFixtures(t *testing.T) {
 
 	// Both bincode layouts of the azure-cvm-tooling quotes, with their AKs.
 	for _, dir := range []string{"azure-cvm-tooling", "azure-cvm-tooling/az-cvm-vtpm-0.5.0"} {
-		q, err := DecodeBincodeQuote(readFile(t, dir+"/quote.bin"))
+		q, err := DecodeBincodeQuote(testutil.ReadFile(t, dir+"/quote.bin"))
 		if err != nil {
 			t.Fatalf("%s: %v", dir, err)
 		}
 		if len(q.PCRs) != 24 || len(q.Signature) != 256 || string(extraData(t, q.Message)) != "challenge" {
 			t.Errorf("%s: %d PCRs", dir, len(q.PCRs))
 		}
-		block, _ := pem.Decode(readFile(t, dir+"/akpub.pem"))
+		block, _ := pem.Decode(testutil.ReadFile(t, dir+"/akpub.pem"))
 		pub, err := x509.ParsePKIXPublicKey(block.Bytes)
 		if err != nil {
 			t.Fatal(err)
@@ -294,7 +283,7 @@ func equalEvidence(a, b *Evidence) bool {
 func TestEncodeRoundTrip(t *testing.T) {
 	for _, g := range goldens {
 		t.Run(filepath.Base(filepath.Dir(g.file))+"/"+filepath.Base(g.file), func(t *testing.T) {
-			e, err := Decode(readFile(t, g.file))
+			e, err := Decode(testutil.ReadFile(t, g.file))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -340,7 +329,7 @@ func TestEncodeRoundTrip(t *testing.T) {
 		})
 	}
 	// v1 and v2 keep their version.
-	e, _ := Decode(readFile(t, "trustee-az-vtpm/az-snp-vtpm/evidence-v2.json"))
+	e, _ := Decode(testutil.ReadFile(t, "trustee-az-vtpm/az-snp-vtpm/evidence-v2.json"))
 	enc, _ := e.Encode()
 	if !bytes.HasPrefix(enc, []byte(`{"version":2,"tpm_quote":{"signature":"0ca0ab25`)) {
 		t.Errorf("v2 encoding starts %.60s", enc)

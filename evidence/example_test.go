@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/snp-vtpm/snp-vtpm/evidence"
+	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/hcl"
 )
 
@@ -58,7 +59,7 @@ func ExampleEvidence_Encode() {
 func ExampleFormatError() {
 	_, err := evidence.Decode([]byte(`{"version":3}`))
 	fmt.Println(err)
-	fmt.Println(errors.Is(err, evidence.ErrUnsupportedVersion))
+	fmt.Println(errors.Is(err, format.ErrUnsupportedVersion))
 
 	_, err = evidence.Decode([]byte(`{"quote":{"signature":[1],"message":[300]}}`))
 	var fe *evidence.FormatError

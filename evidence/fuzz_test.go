@@ -2,13 +2,15 @@ package evidence
 
 import (
 	"testing"
+
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 )
 
 func FuzzDecode(f *testing.F) {
 	for _, g := range goldens {
-		f.Add(readFile(f, g.file))
+		f.Add(testutil.ReadFile(f, g.file))
 	}
-	f.Add(readFile(f, "trustee-az-vtpm/az-snp-vtpm/tpm-quote-v1.json"))
+	f.Add(testutil.ReadFile(f, "trustee-az-vtpm/az-snp-vtpm/tpm-quote-v1.json"))
 	f.Add(marshal(f, validV0(f)))
 	f.Add(marshal(f, validV0TDX()))
 	f.Add(marshal(f, validV1()))
@@ -54,7 +56,7 @@ func FuzzDecodeBincodeQuote(f *testing.F) {
 		"trustee-az-vtpm/az-snp-vtpm/quote.bin",
 		"trustee-az-vtpm/az-tdx-vtpm/quote.bin",
 	} {
-		f.Add(readFile(f, p))
+		f.Add(testutil.ReadFile(f, p))
 	}
 	q := quoteOf(testMsg, testSig, 3)
 	f.Add(bincode(&q, false))
@@ -81,7 +83,7 @@ func FuzzDecodeBincodeQuote(f *testing.F) {
 // fuzzing deterministic).
 func FuzzDecoder(f *testing.F) {
 	for _, g := range goldens {
-		f.Add(readFile(f, g.file))
+		f.Add(testutil.ReadFile(f, g.file))
 	}
 	f.Add([]byte(`{"version":1,"x":{"a":[1,-2.5e+3,true,false,null,"\u00e9\n\""]},"tpm_quote":null}`))
 	f.Add([]byte(`{"version":1,"tpm_quote":{"signature":"01","message":"02","pcrs":[]},"hcl_report":"AQI","vcek":"AQI="}`))

@@ -9,7 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/internal/strictjson"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/quote"
 )
 
@@ -47,15 +49,15 @@ func TestDecodeStrictJSON(t *testing.T) {
 				if !ok || !errors.Is(err, tc.kind) || fe.Field != tc.field {
 					t.Fatalf("err = %v, want %v in %q", err, tc.kind, tc.field)
 				}
-				if tc.kind != strictjson.ErrCaseMismatch && !errors.Is(err, ErrBadJSON) {
-					t.Errorf("%v does not wrap ErrBadJSON", err)
+				if tc.kind != strictjson.ErrCaseMismatch && !errors.Is(err, format.ErrBadJSON) {
+					t.Errorf("%v does not wrap format.ErrBadJSON", err)
 				}
 			}
 		})
 	}
 	// Too large: the evidence bound, before any decoding.
 	_, err := Decode([]byte(`{"x":"` + strings.Repeat("a", MaxEvidenceSize) + `"}`))
-	if !errors.Is(err, ErrTooLarge) {
+	if !errors.Is(err, format.ErrTooLarge) {
 		t.Errorf("too large: %v", err)
 	}
 	// DecodeQuoteJSON uses the same decoder.
@@ -76,7 +78,7 @@ func TestDecodeStrictJSON(t *testing.T) {
 // VCEK text it remembers, in other places and with other neighbours: its
 // results are always Decode's.
 func TestDecoderMemory(t *testing.T) {
-	v1 := readFile(t, "trustee-az-vtpm/az-snp-vtpm/evidence-v1.json")
+	v1 := testutil.ReadFile(t, "trustee-az-vtpm/az-snp-vtpm/evidence-v1.json")
 	e, err := Decode(v1)
 	if err != nil {
 		t.Fatal(err)
@@ -157,7 +159,7 @@ func sameAsDecode(t *testing.T, d *Decoder, b []byte) {
 func TestDecoderMatchesDecode(t *testing.T) {
 	d := NewDecoder(100, 1<<24)
 	for _, g := range goldens {
-		b := readFile(t, g.file)
+		b := testutil.ReadFile(t, g.file)
 		if e, err := d.Decode(b); err == nil {
 			d.Remember(e)
 		}
@@ -165,7 +167,7 @@ func TestDecoderMatchesDecode(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	special := []byte(`"\{}[],:0-+.eEtfnu= ` + "\x00\x1f\x7f\xff")
 	for _, g := range goldens {
-		b := readFile(t, g.file)
+		b := testutil.ReadFile(t, g.file)
 		for range 300 {
 			m := bytes.Clone(b)
 			m[rng.IntN(len(m))] = special[rng.IntN(len(special))]
@@ -225,7 +227,7 @@ func TestDecoderRemembersOnlyWhatItIsGiven(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.Remember(got)
-	v0, err := d.Decode(readFile(t, "trustee-az-vtpm/az-snp-vtpm/evidence-v0.json"))
+	v0, err := d.Decode(testutil.ReadFile(t, "trustee-az-vtpm/az-snp-vtpm/evidence-v0.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,7 +269,7 @@ func TestByteValue(t *testing.T) {
 	}
 	for _, el := range []string{`256`, `-0`, `1e0`, `0.0`, `"1"`, `[]`, `{}`, `true`, `null`, `1000`} {
 		in := `{"quote":{"signature":[1],"message":[0],"pcrs":[]},"report":[1,` + el + `]}`
-		if _, err := Decode([]byte(in)); !errors.Is(err, ErrBadByte) {
+		if _, err := Decode([]byte(in)); !errors.Is(err, format.ErrBadByte) {
 			t.Errorf("%s: %v", el, err)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-json-experiment/json/jsontext"
 
+	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/internal/strictjson"
 )
 
@@ -126,7 +127,7 @@ func jsonErr(err error) error {
 	if field == "" {
 		field = "document"
 	}
-	return fieldErr(field, fmt.Errorf("%w: %w", ErrBadJSON, se))
+	return fieldErr(field, fmt.Errorf("%w: %w", format.ErrBadJSON, se))
 }
 
 // object reads an object member by member, calling fn with each name
@@ -138,7 +139,7 @@ func (r *reader) object(field string, known []string, fn func(name []byte) error
 		if _, err := r.dec.ReadValue(); err != nil {
 			return err
 		}
-		return fieldErr(field, fmt.Errorf("%w: want an object", ErrBadJSON))
+		return fieldErr(field, fmt.Errorf("%w: want an object", format.ErrBadJSON))
 	}
 	if _, err := r.dec.ReadToken(); err != nil {
 		return err
@@ -171,7 +172,7 @@ func checkCase(field string, name []byte, known []string) error {
 			if field != "document" {
 				path = field + "." + k
 			}
-			return fieldErr(path, fmt.Errorf("%w: %w: %q", ErrBadJSON, strictjson.ErrCaseMismatch, name))
+			return fieldErr(path, fmt.Errorf("%w: %w: %q", format.ErrBadJSON, strictjson.ErrCaseMismatch, name))
 		}
 	}
 	return nil
@@ -263,7 +264,7 @@ func (r *reader) byteArray(f *rawField, max int) error {
 			var b byte
 			if b, f.arrErr = byteValue(v, n); f.arrErr == nil {
 				if n >= max {
-					f.arrErr = fieldErr("", fmt.Errorf("%w: more than %d elements", ErrTooLarge, max))
+					f.arrErr = fieldErr("", fmt.Errorf("%w: more than %d elements", format.ErrTooLarge, max))
 				} else {
 					f.arr = append(f.arr, b)
 				}
@@ -294,16 +295,16 @@ func byteValue(v jsontext.Value, idx int) (byte, error) {
 		return 0, errByte(v, idx)
 	}
 	if n > 255 {
-		return 0, fieldErr("", fmt.Errorf("%w: element %d out of range 0..255", ErrBadByte, idx))
+		return 0, fieldErr("", fmt.Errorf("%w: element %d out of range 0..255", format.ErrBadByte, idx))
 	}
 	return byte(n), nil
 }
 
 func errByte(v jsontext.Value, idx int) error {
 	if v.Kind() == '0' && strings.Trim(string(v), "0123456789") == "" {
-		return fieldErr("", fmt.Errorf("%w: element %d out of range 0..255", ErrBadByte, idx))
+		return fieldErr("", fmt.Errorf("%w: element %d out of range 0..255", format.ErrBadByte, idx))
 	}
-	return fieldErr("", fmt.Errorf("%w: element %d is not an integer 0..255", ErrBadByte, idx))
+	return fieldErr("", fmt.Errorf("%w: element %d is not an integer 0..255", format.ErrBadByte, idx))
 }
 
 // pcrs reads "pcrs" into q: an array of strings (v1, v2) or of byte arrays
@@ -312,6 +313,8 @@ func (r *reader) pcrs(q *wireQuote) error {
 	f := &q.pcrs
 	switch r.dec.PeekKind() {
 	case 'n':
+		// null is not absence: decodeQuote rejects it (want an array).
+		*f = rawField{kind: 'n'}
 		_, err := r.dec.ReadToken()
 		return err
 	case '[':
@@ -339,7 +342,7 @@ func (r *reader) pcrs(q *wireQuote) error {
 		}
 		if q.nPCRs >= MaxPCRs {
 			if f.arrErr == nil {
-				f.arrErr = fieldErr("", fmt.Errorf("%w: more than %d elements", ErrTooLarge, MaxPCRs))
+				f.arrErr = fieldErr("", fmt.Errorf("%w: more than %d elements", format.ErrTooLarge, MaxPCRs))
 			}
 			continue
 		}
@@ -367,11 +370,11 @@ func unquote(tok []byte) ([]byte, error) {
 // stringValue returns the content of a string field.
 func stringValue(f *rawField, field string) ([]byte, error) {
 	if f.kind != '"' {
-		return nil, fieldErr(field, fmt.Errorf("%w: want a string", ErrBadJSON))
+		return nil, fieldErr(field, fmt.Errorf("%w: want a string", format.ErrBadJSON))
 	}
 	s, err := unquote(f.raw)
 	if err != nil {
-		return nil, fieldErr(field, fmt.Errorf("%w: %v", ErrBadJSON, err))
+		return nil, fieldErr(field, fmt.Errorf("%w: %v", format.ErrBadJSON, err))
 	}
 	return s, nil
 }
@@ -379,10 +382,10 @@ func stringValue(f *rawField, field string) ([]byte, error) {
 // byteArray returns the elements of a byte-array field of at most max bytes.
 func byteArrayField(f *rawField, field string) ([]byte, error) {
 	if f.kind != '[' {
-		return nil, fieldErr(field, fmt.Errorf("%w: want an array of numbers", ErrBadJSON))
+		return nil, fieldErr(field, fmt.Errorf("%w: want an array of numbers", format.ErrBadJSON))
 	}
 	if f.arrErr != nil {
-		return nil, renamed(f.arrErr, field)
+		return nil, format.Rename(f.arrErr, field)
 	}
 	if f.arr == nil {
 		return []byte{}, nil
@@ -397,11 +400,11 @@ func hexField(a *arena, f *rawField, field string, max int) ([]byte, error) {
 		return nil, err
 	}
 	if len(s) > 2*max {
-		return nil, fieldErr(field, fmt.Errorf("%w: %d hex digits, at most %d bytes allowed", ErrTooLarge, len(s), max))
+		return nil, fieldErr(field, fmt.Errorf("%w: %d hex digits, at most %d bytes allowed", format.ErrTooLarge, len(s), max))
 	}
 	out := a.alloc(len(s) / 2)
 	if _, err := hex.Decode(out, s); err != nil {
-		return nil, fieldErr(field, fmt.Errorf("%w: %v", ErrBadEncoding, err))
+		return nil, fieldErr(field, fmt.Errorf("%w: %v", format.ErrBadEncoding, err))
 	}
 	return out, nil
 }
@@ -414,16 +417,16 @@ func b64Field(a *arena, f *rawField, field string, max int) ([]byte, error) {
 		return nil, err
 	}
 	if len(s) > base64.URLEncoding.EncodedLen(max) {
-		return nil, fieldErr(field, fmt.Errorf("%w: %d base64 characters, at most %d bytes allowed", ErrTooLarge, len(s), max))
+		return nil, fieldErr(field, fmt.Errorf("%w: %d base64 characters, at most %d bytes allowed", format.ErrTooLarge, len(s), max))
 	}
 	enc := b64Encoding(s)
 	out := a.alloc(enc.DecodedLen(len(s)))
 	n, err := enc.Decode(out, s)
 	if err != nil {
-		return nil, fieldErr(field, fmt.Errorf("%w: base64url: %v", ErrBadEncoding, err))
+		return nil, fieldErr(field, fmt.Errorf("%w: base64url: %v", format.ErrBadEncoding, err))
 	}
 	if n > max {
-		return nil, fieldErr(field, fmt.Errorf("%w: %d bytes, at most %d allowed", ErrTooLarge, n, max))
+		return nil, fieldErr(field, fmt.Errorf("%w: %d bytes, at most %d allowed", format.ErrTooLarge, n, max))
 	}
 	return out[:n:n], nil
 }
@@ -459,22 +462,22 @@ func pemCertificate(f *rawField, field string, max int) ([]byte, error) {
 		return nil, nil
 	}
 	if len(s) > MaxPEMSize {
-		return nil, fieldErr(field, fmt.Errorf("%w: %d PEM bytes, at most %d allowed", ErrTooLarge, len(s), MaxPEMSize))
+		return nil, fieldErr(field, fmt.Errorf("%w: %d PEM bytes, at most %d allowed", format.ErrTooLarge, len(s), MaxPEMSize))
 	}
 	for rest := s; ; {
 		var block *pem.Block
 		block, rest = pem.Decode(rest)
 		if block == nil {
-			return nil, fieldErr(field, fmt.Errorf("%w: no PEM CERTIFICATE block", ErrBadEncoding))
+			return nil, fieldErr(field, fmt.Errorf("%w: no PEM CERTIFICATE block", format.ErrBadEncoding))
 		}
 		if block.Type != "CERTIFICATE" {
 			continue
 		}
 		if len(block.Bytes) == 0 {
-			return nil, fieldErr(field, fmt.Errorf("%w: empty CERTIFICATE block", ErrBadEncoding))
+			return nil, fieldErr(field, fmt.Errorf("%w: empty CERTIFICATE block", format.ErrBadEncoding))
 		}
 		if len(block.Bytes) > max {
-			return nil, fieldErr(field, fmt.Errorf("%w: %d-byte certificate, at most %d allowed", ErrTooLarge, len(block.Bytes), max))
+			return nil, fieldErr(field, fmt.Errorf("%w: %d-byte certificate, at most %d allowed", format.ErrTooLarge, len(block.Bytes), max))
 		}
 		return block.Bytes, nil
 	}

@@ -2,19 +2,16 @@ package hardening_test
 
 import (
 	"encoding/json"
-	"encoding/pem"
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/snp-vtpm/snp-vtpm/evidence"
-	"github.com/snp-vtpm/snp-vtpm/quote"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
-const snpDir = "../testdata/trustee-az-vtpm/az-snp-vtpm/"
+const snpDir = "trustee-az-vtpm/az-snp-vtpm/"
 
 // fixtureTime is inside the validity period of every real VCEK fixture.
 var fixtureTime = time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
@@ -27,39 +24,15 @@ type fixture struct {
 	nonce []byte
 }
 
+// readFile reads a fixture of trustee's az-snp-vtpm folder.
 func readFile(t testing.TB, rel string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(snpDir, rel))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// firstPEMCert returns the DER of the first CERTIFICATE block of b.
-func firstPEMCert(t testing.TB, b []byte) []byte {
-	t.Helper()
-	for {
-		var blk *pem.Block
-		blk, b = pem.Decode(b)
-		if blk == nil {
-			t.Fatal("no PEM certificate")
-			return nil
-		}
-		if blk.Type == "CERTIFICATE" {
-			return blk.Bytes
-		}
-	}
+	return testutil.ReadFile(t, snpDir+rel)
 }
 
 // quotedNonce returns the quote's extraData (the nonce the attester was given).
 func quotedNonce(t testing.TB, ev *evidence.Evidence) []byte {
-	t.Helper()
-	a, err := quote.Parse(ev.Quote.Message)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return slices.Clone(a.ExtraData)
+	return slices.Clone(parseQuote(t, ev).ExtraData)
 }
 
 // fixtures returns every real SNP evidence fixture: the four CoCo evidence
@@ -93,7 +66,7 @@ func fixtures(t testing.TB) []*fixture {
 		Version:   1,
 		Quote:     *q,
 		HCLReport: readFile(t, "hcl-report.bin"),
-		VCEK:      firstPEMCert(t, readFile(t, "vcek.pem")),
+		VCEK:      testutil.PEMBlocks(t, readFile(t, "vcek.pem"), "CERTIFICATE")[0],
 	}
 	raw, err := ev.Encode()
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/snp-vtpm/snp-vtpm/evidence"
 	"github.com/snp-vtpm/snp-vtpm/imds"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
@@ -197,7 +198,7 @@ func FuzzEvidence(f *testing.F) {
 // response: no panic, errors are *imds.FormatError, and a parsed response
 // holds one parsable certificate and a usable TCB.
 func FuzzIMDSParse(f *testing.F) {
-	f.Add(readTestdata(f, "azure-thim/uvm_host_amd_certificate.json"))
+	f.Add(testutil.ReadFile(f, "azure-thim/uvm_host_amd_certificate.json"))
 	f.Add([]byte(`{"vcekCert":"","tcbm":"7308000000000003","certificateChain":"","cacheControl":86400}`))
 	f.Add([]byte(`{"vcekCert":"-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n","tcbm":"zz"}`))
 	f.Fuzz(func(t *testing.T, body []byte) {

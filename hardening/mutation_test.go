@@ -197,7 +197,11 @@ func (m mutation) apply(ev *evidence.Evidence) *evidence.Evidence {
 		case opAddPCR:
 			c.Quote.PCRs = append(c.Quote.PCRs, slices.Repeat([]byte{m.mask}, 32))
 		case opNil:
-			c.Quote.PCRs = nil
+			// An empty list, not nil: nil means "values unknown" (older
+			// evidence), which verifies with pcr_values "absent"
+			// (TestNoPCRValues, TestMutationNoPCRs); an empty list lacks
+			// the selected values.
+			c.Quote.PCRs = [][]byte{}
 		default:
 			c.Quote.PCRs[m.pcr] = mutateBytes(c.Quote.PCRs[m.pcr], m)
 		}
@@ -309,7 +313,7 @@ func mutations(t testing.TB, ev *evidence.Evidence) []mutation {
 	}
 	ms = append(ms,
 		mutation{region: regPCRSelected, target: tPCR, op: opDropPCR, desc: "last PCR dropped"},
-		mutation{region: regPCRSelected, target: tPCR, op: opNil, desc: "PCR list nil"},
+		mutation{region: regPCRSelected, target: tPCR, op: opNil, desc: "PCR list empty"},
 		mutation{region: regPCRExtra, target: tPCR, op: opAddPCR, mask: 0xAB, desc: "PCR list + an unselected 25th value"},
 	)
 
@@ -590,4 +594,43 @@ func TestMutationRawJSON(t *testing.T) {
 		t.Logf("%s: %d raw mutations (stride %d over %d bytes)", fx.name, len(ms), stride, len(fx.raw))
 	}
 	st.report(t, "raw-byte mutations of the evidence JSON documents")
+}
+
+// TestMutationNoPCRs: removing the PCR values from every real fixture
+// never yields PCR claims: the result is either a rejection or claims that
+// say the values are absent, with everything else unchanged; and a policy
+// that pins any PCR rejects it with pcr-policy.
+func TestMutationNoPCRs(t *testing.T) {
+	for _, fx := range fixtures(t) {
+		t.Run(fx.name, func(t *testing.T) {
+			ctx := context.Background()
+			full, err := uncached().Decoded(ctx, fx.ev, fx.nonce)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := cloneEvidence(fx.ev)
+			c.Quote.PCRs = nil
+			got, err := uncached().Decoded(ctx, c, fx.nonce)
+			if err != nil {
+				t.Fatalf("evidence without PCR values rejected: %v", err)
+			}
+			if got.PCRs != nil || got.PCRValues != verify.PCRValuesAbsent {
+				t.Fatalf("PCRs %v pcr_values %q", got.PCRs, got.PCRValues)
+			}
+			want := *full
+			want.PCRs, want.PCRValues = nil, verify.PCRValuesAbsent
+			if !reflect.DeepEqual(*got, want) {
+				t.Errorf("claims differ beyond the PCR values:\n got %+v\nwant %+v", *got, want)
+			}
+			for idx, v := range full.PCRs {
+				cfg := verify.Config{Now: fixtureTime, Cache: verify.CacheConfig{Disable: true}}
+				cfg.Policy.PCRs = map[int]verify.HexBytes{idx: v}
+				_, err := verifierOf(cfg).Decoded(ctx, c, fx.nonce)
+				var verr *verify.Error
+				if !errors.As(err, &verr) || verr.Check != verify.CheckPCRPolicy {
+					t.Fatalf("policy pinning PCR %d: %v, want pcr-policy", idx, err)
+				}
+			}
+		})
+	}
 }

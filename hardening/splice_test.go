@@ -3,7 +3,6 @@ package hardening_test
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -11,24 +10,16 @@ import (
 	"github.com/snp-vtpm/snp-vtpm/evidence"
 	"github.com/snp-vtpm/snp-vtpm/imds"
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/snp"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
-
-func readTestdata(t testing.TB, rel string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("../testdata", rel))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 // thimVCEK returns the VCEK of the real THIM response (Milan, chip b12164b4,
 // another chip than every evidence fixture).
 func thimVCEK(t testing.TB) []byte {
 	t.Helper()
-	c, err := imds.Parse(readTestdata(t, "azure-thim/uvm_host_amd_certificate.json"))
+	c, err := imds.Parse(testutil.ReadFile(t, "azure-thim/uvm_host_amd_certificate.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,12 +106,12 @@ func spliceCases() []spliceCase {
 		}, verify.CheckChipID},
 		{"TDX HCL report with an SNP quote", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
 			ev, n := splice(fx, "v1", func(ev *evidence.Evidence) {
-				ev.HCLReport = readTestdata(t, "trustee-az-vtpm/az-tdx-vtpm/hcl-report.bin")
+				ev.HCLReport = testutil.ReadFile(t, "trustee-az-vtpm/az-tdx-vtpm/hcl-report.bin")
 			})
 			return ev, n, nil
 		}, verify.CheckReportType},
 		{"bare SNP report (THIM) in place of the HCL report", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
-			ev, n := splice(fx, "v1", func(ev *evidence.Evidence) { ev.HCLReport = readTestdata(t, "azure-thim/snp_report.bin") })
+			ev, n := splice(fx, "v1", func(ev *evidence.Evidence) { ev.HCLReport = testutil.ReadFile(t, "azure-thim/snp_report.bin") })
 			return ev, n, nil
 		}, verify.CheckHCLFormat},
 
@@ -367,12 +358,12 @@ func TestSpliceSameVMOtherReport(t *testing.T) {
 // real THIM report verifies with its VCEK, and nothing verifies with a VCEK
 // of another chip.
 func TestReportSplice(t *testing.T) {
-	thimReport := readTestdata(t, "azure-thim/snp_report.bin")
+	thimReport := testutil.ReadFile(t, "azure-thim/snp_report.bin")
 	opts := verifierOf(verify.Config{Now: fixtureTime})
 	if _, err := opts.Report(context.Background(), thimReport, thimVCEK(t)); err != nil {
 		t.Fatalf("genuine THIM report: %v", err)
 	}
-	toolingVCEK := firstPEMCert(t, readTestdata(t, "azure-cvm-tooling/certs.pem"))
+	toolingVCEK := testutil.PEMBlocks(t, testutil.ReadFile(t, "azure-cvm-tooling/certs.pem"), "CERTIFICATE")[0]
 	// Each VCEK is another chip's: the cause named is vcek-chip-id, checked
 	// before the signature the VCEK cannot verify.
 	cases := []struct {
@@ -380,11 +371,11 @@ func TestReportSplice(t *testing.T) {
 		blob, vcek []byte
 		want       verify.Check
 	}{
-		{"azure-cvm-tooling report with its certs.pem VCEK (another chip)", readTestdata(t, "azure-cvm-tooling/hcl-report-snp.bin"), toolingVCEK, verify.CheckChipID},
+		{"azure-cvm-tooling report with its certs.pem VCEK (another chip)", testutil.ReadFile(t, "azure-cvm-tooling/hcl-report-snp.bin"), toolingVCEK, verify.CheckChipID},
 		{"THIM report with the trustee v1 VCEK", thimReport, fixtureByName(t, "v1").ev.VCEK, verify.CheckChipID},
 		{"trustee HCL report with the THIM VCEK", readFile(t, "hcl-report.bin"), thimVCEK(t), verify.CheckChipID},
 		{"THIM report with the Genoa VCEK", thimReport, fixtureByName(t, "genoa").ev.VCEK, verify.CheckChipID},
-		{"TDX HCL report", readTestdata(t, "trustee-az-vtpm/az-tdx-vtpm/hcl-report.bin"), thimVCEK(t), verify.CheckReportType},
+		{"TDX HCL report", testutil.ReadFile(t, "trustee-az-vtpm/az-tdx-vtpm/hcl-report.bin"), thimVCEK(t), verify.CheckReportType},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -402,7 +393,7 @@ func TestReportSplice(t *testing.T) {
 // not verified, is rejected rather than accepted on its TPM quote alone.
 func TestTDXEvidenceNotVerified(t *testing.T) {
 	for _, f := range []string{"evidence-v0.json", "evidence-v1.json"} {
-		data := readTestdata(t, "trustee-az-vtpm/az-tdx-vtpm/"+f)
+		data := testutil.ReadFile(t, "trustee-az-vtpm/az-tdx-vtpm/"+f)
 		o := runEvidence(t, data, []byte("challenge"), verifierOf(verify.Config{Now: fixtureTime}))
 		if o.bad != "" || o.claims != nil || o.check != verify.CheckReportType {
 			t.Errorf("%s: got %v, want rejection by %s", f, o, verify.CheckReportType)

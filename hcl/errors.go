@@ -1,36 +1,21 @@
 package hcl
 
-import "errors"
+import (
+	"errors"
 
-// Sentinel errors. Every error returned by this package wraps one of them
-// (inside a [*FormatError] that names the field), so callers can test the
-// kind of failure with errors.Is.
+	"github.com/snp-vtpm/snp-vtpm/format"
+)
+
+// Sentinel errors of the checks that are HCL's own. Format failures wrap
+// the module's shared kinds (format.ErrTruncated, format.ErrBadMagic, ...)
+// instead; every error of this package is a [*FormatError] naming the
+// field, so callers test the kind with errors.Is.
 var (
-	// ErrTruncated means the input ends before a field that must be present.
-	ErrTruncated = errors.New("truncated")
-	// ErrTooLarge means the input, or a size field, exceeds this package's limits.
-	ErrTooLarge = errors.New("too large")
-	// ErrExceedsBlob means a size field points past the end of the blob.
-	ErrExceedsBlob = errors.New("exceeds blob")
-	// ErrBadMagic means the blob does not start with "HCLA".
-	ErrBadMagic = errors.New("bad magic")
-	// ErrUnsupportedVersion means a version field has a value this package does not accept.
-	ErrUnsupportedVersion = errors.New("unsupported version")
-	// ErrSizeMismatch means two size fields disagree with each other.
-	ErrSizeMismatch = errors.New("size mismatch")
-	// ErrUnexpectedValue means a fixed-value header field has another value.
-	ErrUnexpectedValue = errors.New("unexpected value")
-	// ErrNonZero means bytes that must be zero (reserved fields, padding) are not.
-	ErrNonZero = errors.New("non-zero bytes")
 	// ErrUnsupportedReportType means the report type is not SNP or TDX.
 	ErrUnsupportedReportType = errors.New("unsupported report type")
 	// ErrUnsupportedHashType means the report-data hash type is not SHA-256,
 	// the only one the paravisor writes.
 	ErrUnsupportedHashType = errors.New("unsupported hash type")
-	// ErrEmpty means a field that must not be empty is empty.
-	ErrEmpty = errors.New("empty")
-	// ErrBadJSON means the runtime data is not a valid JSON object of the expected shape.
-	ErrBadJSON = errors.New("malformed JSON")
 	// ErrBadUserData means the runtime data's "user-data" is not 128 hex characters.
 	ErrBadUserData = errors.New("malformed user-data")
 	// ErrKeyNotFound means no key with the requested kid is in the runtime data.
@@ -44,24 +29,10 @@ var (
 	ErrBindingMismatch = errors.New("runtime data not bound by report data")
 )
 
-// FormatError reports which field or check of an HCL report or of its runtime
-// data failed. Err wraps one of the package's sentinel errors.
-type FormatError struct {
-	// Field names the failing field (e.g. "variable_data_size",
-	// "runtime_data.keys[HCLAkPub].n") or check (e.g. "binding").
-	Field string
-	// Err says what is wrong with it.
-	Err error
-}
-
-// Error implements error, e.g. "hcl: variable_data_size: exceeds blob (2000 > 812)".
-func (e *FormatError) Error() string {
-	return "hcl: " + e.Field + ": " + e.Err.Error()
-}
-
-// Unwrap returns the underlying error, so errors.Is(err, ErrTruncated) works.
-func (e *FormatError) Unwrap() error { return e.Err }
+// FormatError reports which field or check of an HCL report or of its
+// runtime data failed (Format "hcl"). It is the module's one format error.
+type FormatError = format.Error
 
 func fieldErr(field string, err error) error {
-	return &FormatError{Field: field, Err: err}
+	return format.Field("hcl", field, err)
 }

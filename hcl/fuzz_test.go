@@ -3,6 +3,8 @@ package hcl
 import (
 	"bytes"
 	"testing"
+
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 )
 
 func FuzzParse(f *testing.F) {
@@ -41,11 +43,15 @@ func FuzzParse(f *testing.F) {
 		if !bytes.Equal(out[8:], blob[8:]) || !bytes.Equal(out[:4], blob[:4]) {
 			t.Fatal("Build(Parse(blob)) != blob")
 		}
+		// Marshal reproduces it exactly.
+		if m, err := r.Marshal(); err != nil || !bytes.Equal(m, blob) {
+			t.Fatalf("Marshal(Parse(blob)) != blob (err %v)", err)
+		}
 	})
 }
 
 func FuzzParseRuntimeData(f *testing.F) {
-	f.Add(readFile(f, "azure-cvm-tooling/var-data.bin"))
+	f.Add(testutil.ReadFile(f, "azure-cvm-tooling/var-data.bin"))
 	for _, fx := range fixtures[:4] {
 		r, err := Parse(fx.load(f))
 		if err != nil {

@@ -3,12 +3,10 @@ package hcl
 import (
 	"encoding/base64"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"testing"
-)
 
-const testdata = "../testdata"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
+)
 
 // fixture describes one real HCL report and what it must contain.
 type fixture struct {
@@ -26,17 +24,8 @@ type fixture struct {
 	currentTime int64
 }
 
-func readFile(t testing.TB, rel string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(testdata, rel))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 func fromFile(rel string) func(testing.TB) []byte {
-	return func(t testing.TB) []byte { return readFile(t, rel) }
+	return func(t testing.TB) []byte { return testutil.ReadFile(t, rel) }
 }
 
 // fromEvidence extracts the HCL report from an evidence JSON file (v0 number
@@ -48,7 +37,7 @@ func fromEvidence(rel string) func(testing.TB) []byte {
 			Report    []int           `json:"report"`
 			HCLReport json.RawMessage `json:"hcl_report"`
 		}
-		if err := json.Unmarshal(readFile(t, rel), &w); err != nil {
+		if err := json.Unmarshal(testutil.ReadFile(t, rel), &w); err != nil {
 			t.Fatal(err)
 		}
 		ints := w.Report

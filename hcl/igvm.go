@@ -3,6 +3,8 @@ package hcl
 import (
 	"encoding/binary"
 	"fmt"
+
+	"github.com/snp-vtpm/snp-vtpm/format"
 )
 
 // IGVMHeader is the 20-byte IGVM request header that follows the hardware
@@ -26,7 +28,7 @@ type IGVMHeader struct {
 // [*FormatError] values.
 func ParseIGVMHeader(b []byte) (*IGVMHeader, error) {
 	if len(b) != IGVMHeaderSize {
-		return nil, fieldErr("igvm_header", fmt.Errorf("%w (%d bytes, want %d)", ErrSizeMismatch, len(b), IGVMHeaderSize))
+		return nil, fieldErr("igvm_header", fmt.Errorf("%w (%d bytes, want %d)", format.ErrSizeMismatch, len(b), IGVMHeaderSize))
 	}
 	le := binary.LittleEndian
 	at := func(off int) uint32 { return le.Uint32(b[off-offDataSize:]) }
@@ -39,17 +41,17 @@ func ParseIGVMHeader(b []byte) (*IGVMHeader, error) {
 	}
 	switch {
 	case h.Version != igvmVersion:
-		return nil, fieldErr("igvm_version", fmt.Errorf("%w (%d, want %d)", ErrUnsupportedVersion, h.Version, igvmVersion))
+		return nil, fieldErr("igvm_version", fmt.Errorf("%w (%d, want %d)", format.ErrUnsupportedVersion, h.Version, igvmVersion))
 	case h.Type != ReportTypeSNP:
 		return nil, fieldErr("report_type", fmt.Errorf("%w (%v after an SNP report)", ErrUnsupportedReportType, h.Type))
 	case h.HashType != HashTypeSHA256:
 		return nil, fieldErr("report_data_hash_type", fmt.Errorf("%w (%v, want SHA-256)", ErrUnsupportedHashType, h.HashType))
 	case h.VariableDataSize == 0:
-		return nil, fieldErr("variable_data_size", ErrEmpty)
+		return nil, fieldErr("variable_data_size", format.ErrEmpty)
 	case h.VariableDataSize > MaxRuntimeDataSize:
-		return nil, fieldErr("variable_data_size", fmt.Errorf("%w (%d > %d)", ErrTooLarge, h.VariableDataSize, MaxRuntimeDataSize))
+		return nil, fieldErr("variable_data_size", fmt.Errorf("%w (%d > %d)", format.ErrTooLarge, h.VariableDataSize, MaxRuntimeDataSize))
 	case uint64(h.DataSize) != uint64(IGVMHeaderSize)+uint64(h.VariableDataSize):
-		return nil, fieldErr("data_size", fmt.Errorf("%w (%d, want %d)", ErrSizeMismatch, h.DataSize, uint64(IGVMHeaderSize)+uint64(h.VariableDataSize)))
+		return nil, fieldErr("data_size", fmt.Errorf("%w (%d, want %d)", format.ErrSizeMismatch, h.DataSize, uint64(IGVMHeaderSize)+uint64(h.VariableDataSize)))
 	}
 	return h, nil
 }

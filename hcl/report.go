@@ -4,6 +4,8 @@ import (
 	"crypto/subtle"
 	"encoding/binary"
 	"fmt"
+
+	"github.com/snp-vtpm/snp-vtpm/format"
 )
 
 const (
@@ -61,6 +63,10 @@ type Report struct {
 	RuntimeDataRaw []byte
 	// RuntimeData is RuntimeDataRaw parsed.
 	RuntimeData *RuntimeData
+
+	// Size is the blob's length, padding included: what Parse read, what
+	// Marshal writes (0 there means no padding).
+	Size int
 }
 
 // Parse parses and sanity-checks an HCL report blob as read from NV index
@@ -74,14 +80,14 @@ type Report struct {
 // Errors are [*FormatError] values wrapping the package's sentinel errors.
 func Parse(blob []byte) (*Report, error) {
 	if len(blob) < RuntimeDataOffset {
-		return nil, fieldErr("blob", fmt.Errorf("%w (%d < %d bytes)", ErrTruncated, len(blob), RuntimeDataOffset))
+		return nil, fieldErr("blob", fmt.Errorf("%w (%d < %d bytes)", format.ErrTruncated, len(blob), RuntimeDataOffset))
 	}
 	if len(blob) > MaxReportSize {
-		return nil, fieldErr("blob", fmt.Errorf("%w (%d > %d bytes)", ErrTooLarge, len(blob), MaxReportSize))
+		return nil, fieldErr("blob", fmt.Errorf("%w (%d > %d bytes)", format.ErrTooLarge, len(blob), MaxReportSize))
 	}
 	le := binary.LittleEndian
 	if string(blob[:4]) != magic {
-		return nil, fieldErr("magic", fmt.Errorf("%w (%x, want %x)", ErrBadMagic, blob[:4], magic))
+		return nil, fieldErr("magic", fmt.Errorf("%w (%x, want %x)", format.ErrBadMagic, blob[:4], magic))
 	}
 	r := &Report{
 		HeaderVersion: le.Uint32(blob[offHeaderVersion:]),
@@ -96,19 +102,19 @@ func Parse(blob []byte) (*Report, error) {
 	n := le.Uint32(blob[offVarDataSize:])
 
 	if r.HeaderVersion != 1 && r.HeaderVersion != 2 {
-		return nil, fieldErr("version", fmt.Errorf("%w (%d, want 1 or 2)", ErrUnsupportedVersion, r.HeaderVersion))
+		return nil, fieldErr("version", fmt.Errorf("%w (%d, want 1 or 2)", format.ErrUnsupportedVersion, r.HeaderVersion))
 	}
 	if r.RequestType != requestTypeReport {
-		return nil, fieldErr("request_type", fmt.Errorf("%w (%d, want %d)", ErrUnexpectedValue, r.RequestType, requestTypeReport))
+		return nil, fieldErr("request_type", fmt.Errorf("%w (%d, want %d)", format.ErrUnexpectedValue, r.RequestType, requestTypeReport))
 	}
 	if r.Status != 0 {
-		return nil, fieldErr("status", fmt.Errorf("%w (%d, want 0)", ErrUnexpectedValue, r.Status))
+		return nil, fieldErr("status", fmt.Errorf("%w (%d, want 0)", format.ErrUnexpectedValue, r.Status))
 	}
 	if !allZero(blob[offReserved:offHardware]) {
-		return nil, fieldErr("reserved", ErrNonZero)
+		return nil, fieldErr("reserved", format.ErrNonZero)
 	}
 	if r.IGVMVersion != igvmVersion {
-		return nil, fieldErr("igvm_version", fmt.Errorf("%w (%d, want %d)", ErrUnsupportedVersion, r.IGVMVersion, igvmVersion))
+		return nil, fieldErr("igvm_version", fmt.Errorf("%w (%d, want %d)", format.ErrUnsupportedVersion, r.IGVMVersion, igvmVersion))
 	}
 	if r.Type != ReportTypeSNP && r.Type != ReportTypeTDX {
 		return nil, fieldErr("report_type", fmt.Errorf("%w (%v)", ErrUnsupportedReportType, r.Type))
@@ -122,20 +128,20 @@ func Parse(blob []byte) (*Report, error) {
 	}
 	avail := uint64(len(blob) - RuntimeDataOffset)
 	if n == 0 {
-		return nil, fieldErr("variable_data_size", ErrEmpty)
+		return nil, fieldErr("variable_data_size", format.ErrEmpty)
 	}
 	if uint64(n) > avail {
-		return nil, fieldErr("variable_data_size", fmt.Errorf("%w (%d > %d)", ErrExceedsBlob, n, avail))
+		return nil, fieldErr("variable_data_size", fmt.Errorf("%w (%d > %d)", format.ErrExceedsBlob, n, avail))
 	}
 	if want := uint64(RuntimeDataOffset) + uint64(n); uint64(r.ReportSize) != want {
-		return nil, fieldErr("report_size", fmt.Errorf("%w (%d, want %d)", ErrSizeMismatch, r.ReportSize, want))
+		return nil, fieldErr("report_size", fmt.Errorf("%w (%d, want %d)", format.ErrSizeMismatch, r.ReportSize, want))
 	}
 	if want := uint64(IGVMHeaderSize) + uint64(n); uint64(r.DataSize) != want {
-		return nil, fieldErr("data_size", fmt.Errorf("%w (%d, want %d)", ErrSizeMismatch, r.DataSize, want))
+		return nil, fieldErr("data_size", fmt.Errorf("%w (%d, want %d)", format.ErrSizeMismatch, r.DataSize, want))
 	}
 	end := RuntimeDataOffset + int(n) // n <= avail, so end <= len(blob)
 	if !allZero(blob[end:]) {
-		return nil, fieldErr("padding", ErrNonZero)
+		return nil, fieldErr("padding", format.ErrNonZero)
 	}
 
 	r.Hardware = clone(blob[offHardware:offDataSize])
@@ -144,7 +150,7 @@ func Parse(blob []byte) (*Report, error) {
 		r.SNPReport = r.Hardware
 	case ReportTypeTDX:
 		if !allZero(r.Hardware[TDReportSize:]) {
-			return nil, fieldErr("hardware_report", fmt.Errorf("TDX padding after %d-byte TDREPORT: %w", TDReportSize, ErrNonZero))
+			return nil, fieldErr("hardware_report", fmt.Errorf("TDX padding after %d-byte TDREPORT: %w", TDReportSize, format.ErrNonZero))
 		}
 		r.TDReport = r.Hardware[:TDReportSize:TDReportSize]
 	}
@@ -154,6 +160,7 @@ func Parse(blob []byte) (*Report, error) {
 		return nil, err
 	}
 	r.RuntimeData = rd
+	r.Size = len(blob)
 	return r, nil
 }
 
@@ -215,7 +222,7 @@ func (r *Report) CheckBinding() error {
 // header is header version 1 for SNP and 2 for TDX, request type 2, status 0,
 // IGVM version 1, hash type SHA-256, report_size = 1236+n and data_size =
 // 20+n where n = len(runtimeData), then zero padding up to size bytes
-// (size 0 means no padding).
+// (size 0 means no padding). See [Report.Marshal].
 //
 // For SNP, hardware must be the 1184-byte SNP report; for TDX, the 1024-byte
 // TDREPORT (or 1184 bytes ending in zeros). Build does not compute
@@ -223,51 +230,79 @@ func (r *Report) CheckBinding() error {
 // the hardware report is signed. runtimeData is copied verbatim; it must be
 // non-empty but is not validated, so tests can build malformed reports.
 func Build(t ReportType, hardware []byte, runtimeData []byte, size int) ([]byte, error) {
-	var version uint32
-	switch t {
-	case ReportTypeSNP:
-		version = 1
-		if len(hardware) != SNPReportSize {
-			return nil, fieldErr("hardware_report", fmt.Errorf("%w: SNP report is %d bytes, want %d", ErrSizeMismatch, len(hardware), SNPReportSize))
-		}
-	case ReportTypeTDX:
-		version = 2
-		switch {
-		case len(hardware) == TDReportSize:
-		case len(hardware) == HardwareReportSize && allZero(hardware[TDReportSize:]):
-		default:
-			return nil, fieldErr("hardware_report", fmt.Errorf("%w: TDREPORT is %d bytes, want %d", ErrSizeMismatch, len(hardware), TDReportSize))
-		}
-	default:
-		return nil, fieldErr("report_type", fmt.Errorf("%w (%v)", ErrUnsupportedReportType, t))
+	r := &Report{HeaderVersion: 1, RequestType: requestTypeReport, IGVMVersion: igvmVersion,
+		Type: t, HashType: HashTypeSHA256, Hardware: hardware, RuntimeDataRaw: runtimeData, Size: size}
+	if t == ReportTypeTDX {
+		r.HeaderVersion = 2
 	}
-	if len(runtimeData) == 0 {
-		return nil, fieldErr("variable_data", ErrEmpty)
+	return r.Marshal()
+}
+
+// Marshal returns the blob of r, the inverse of [Parse]: for every blob
+// Parse accepts, Parse(blob).Marshal() == blob. It writes HeaderVersion,
+// RequestType, Status, IGVMVersion, Type and HashType as they are (so tests
+// can forge them), computes report_size and data_size from RuntimeDataRaw,
+// and pads with zeros up to Size bytes (0: no padding). ReportSize,
+// DataSize, SNPReport, TDReport and RuntimeData are not read.
+//
+// It checks sizes only: Type must be SNP (Hardware the 1184-byte report) or
+// TDX (the 1024-byte TDREPORT, or 1184 bytes ending in zeros),
+// RuntimeDataRaw must be 1..MaxRuntimeDataSize bytes and Size must hold
+// everything and be at most MaxReportSize.
+func (r *Report) Marshal() ([]byte, error) {
+	if err := checkHardware(r.Type, r.Hardware); err != nil {
+		return nil, err
 	}
-	if len(runtimeData) > MaxRuntimeDataSize {
-		return nil, fieldErr("variable_data", fmt.Errorf("%w (%d > %d bytes)", ErrTooLarge, len(runtimeData), MaxRuntimeDataSize))
+	n := len(r.RuntimeDataRaw)
+	if n == 0 {
+		return nil, fieldErr("variable_data", format.ErrEmpty)
 	}
-	used := RuntimeDataOffset + len(runtimeData)
+	if n > MaxRuntimeDataSize {
+		return nil, fieldErr("variable_data", fmt.Errorf("%w (%d > %d bytes)", format.ErrTooLarge, n, MaxRuntimeDataSize))
+	}
+	used := RuntimeDataOffset + n
+	size := r.Size
 	if size == 0 {
 		size = used
 	}
 	if size < used || size > MaxReportSize {
-		return nil, fieldErr("size", fmt.Errorf("%w: %d bytes, need %d..%d", ErrSizeMismatch, size, used, MaxReportSize))
+		return nil, fieldErr("size", fmt.Errorf("%w: %d bytes, need %d..%d", format.ErrSizeMismatch, size, used, MaxReportSize))
 	}
 	b := make([]byte, size)
 	le := binary.LittleEndian
 	copy(b, magic)
-	le.PutUint32(b[offHeaderVersion:], version)
+	le.PutUint32(b[offHeaderVersion:], r.HeaderVersion)
 	le.PutUint32(b[offReportSize:], uint32(used))
-	le.PutUint32(b[offRequestType:], requestTypeReport)
-	copy(b[offHardware:offDataSize], hardware)
-	le.PutUint32(b[offDataSize:], uint32(IGVMHeaderSize+len(runtimeData)))
-	le.PutUint32(b[offIGVMVersion:], igvmVersion)
-	le.PutUint32(b[offReportType:], uint32(t))
-	le.PutUint32(b[offHashType:], uint32(HashTypeSHA256))
-	le.PutUint32(b[offVarDataSize:], uint32(len(runtimeData)))
-	copy(b[RuntimeDataOffset:], runtimeData)
+	le.PutUint32(b[offRequestType:], r.RequestType)
+	le.PutUint32(b[offStatus:], r.Status)
+	copy(b[offHardware:offDataSize], r.Hardware)
+	le.PutUint32(b[offDataSize:], uint32(IGVMHeaderSize+n))
+	le.PutUint32(b[offIGVMVersion:], r.IGVMVersion)
+	le.PutUint32(b[offReportType:], uint32(r.Type))
+	le.PutUint32(b[offHashType:], uint32(r.HashType))
+	le.PutUint32(b[offVarDataSize:], uint32(n))
+	copy(b[RuntimeDataOffset:], r.RuntimeDataRaw)
 	return b, nil
+}
+
+// checkHardware checks the size of the hardware report of type t.
+func checkHardware(t ReportType, hardware []byte) error {
+	switch t {
+	case ReportTypeSNP:
+		if len(hardware) != SNPReportSize {
+			return fieldErr("hardware_report", fmt.Errorf("%w: SNP report is %d bytes, want %d", format.ErrSizeMismatch, len(hardware), SNPReportSize))
+		}
+	case ReportTypeTDX:
+		switch {
+		case len(hardware) == TDReportSize:
+		case len(hardware) == HardwareReportSize && allZero(hardware[TDReportSize:]):
+		default:
+			return fieldErr("hardware_report", fmt.Errorf("%w: TDREPORT is %d bytes, want %d", format.ErrSizeMismatch, len(hardware), TDReportSize))
+		}
+	default:
+		return fieldErr("report_type", fmt.Errorf("%w (%v)", ErrUnsupportedReportType, t))
+	}
+	return nil
 }
 
 func allZero(b []byte) bool {

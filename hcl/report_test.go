@@ -11,6 +11,9 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/snp-vtpm/snp-vtpm/format"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 )
 
 func TestParseGolden(t *testing.T) {
@@ -123,7 +126,7 @@ func TestAKVerifiesQuote(t *testing.T) {
 		{"trustee-az-vtpm/az-snp-vtpm/hcl-report.bin", "trustee-az-vtpm/az-tdx-vtpm/tpm-quote-v1.json", false},
 	}
 	for _, tc := range tests {
-		r, err := Parse(readFile(t, tc.report))
+		r, err := Parse(testutil.ReadFile(t, tc.report))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -137,11 +140,11 @@ func TestAKVerifiesQuote(t *testing.T) {
 		}
 		var msg, sig []byte
 		if strings.HasSuffix(tc.quote, ".msg") {
-			msg = readFile(t, tc.quote)
-			sig = readFile(t, strings.TrimSuffix(tc.quote, ".msg")+".sig")
+			msg = testutil.ReadFile(t, tc.quote)
+			sig = testutil.ReadFile(t, strings.TrimSuffix(tc.quote, ".msg")+".sig")
 		} else {
 			var q struct{ Signature, Message string }
-			if err := json.Unmarshal(readFile(t, tc.quote), &q); err != nil {
+			if err := json.Unmarshal(testutil.ReadFile(t, tc.quote), &q); err != nil {
 				t.Fatal(err)
 			}
 			msg, _ = hex.DecodeString(q.Message)
@@ -158,7 +161,7 @@ func TestAKVerifiesQuote(t *testing.T) {
 }
 
 func TestParseVarData(t *testing.T) {
-	b := readFile(t, "azure-cvm-tooling/var-data.bin")
+	b := testutil.ReadFile(t, "azure-cvm-tooling/var-data.bin")
 	d, err := ParseRuntimeData(b)
 	if err != nil {
 		t.Fatal(err)
@@ -209,7 +212,7 @@ func TestReportTypeHashTypeStrings(t *testing.T) {
 }
 
 func snpBlob(t testing.TB) []byte {
-	return readFile(t, "trustee-az-vtpm/az-snp-vtpm/hcl-report.bin")
+	return testutil.ReadFile(t, "trustee-az-vtpm/az-snp-vtpm/hcl-report.bin")
 }
 
 func put32(b []byte, off int, v uint32) []byte {
@@ -226,12 +229,12 @@ func TestParseTruncated(t *testing.T) {
 			r, err := Parse(blob[:l])
 			switch {
 			case l < RuntimeDataOffset:
-				if !errors.Is(err, ErrTruncated) {
-					t.Fatalf("%s[:%d]: err = %v, want ErrTruncated", f.name, l, err)
+				if !errors.Is(err, format.ErrTruncated) {
+					t.Fatalf("%s[:%d]: err = %v, want format.ErrTruncated", f.name, l, err)
 				}
 			case l < end:
-				if !errors.Is(err, ErrExceedsBlob) {
-					t.Fatalf("%s[:%d]: err = %v, want ErrExceedsBlob", f.name, l, err)
+				if !errors.Is(err, format.ErrExceedsBlob) {
+					t.Fatalf("%s[:%d]: err = %v, want format.ErrExceedsBlob", f.name, l, err)
 				}
 			default: // cutting only padding leaves a valid report
 				if err != nil || len(r.RuntimeDataRaw) != f.n {
@@ -245,7 +248,7 @@ func TestParseTruncated(t *testing.T) {
 func TestParseErrors(t *testing.T) {
 	blob := snpBlob(t)
 	n := uint32(1110)
-	tdx := readFile(t, "azure-cvm-tooling/hcl-report-tdx.bin")
+	tdx := testutil.ReadFile(t, "azure-cvm-tooling/hcl-report-tdx.bin")
 	set := func(off int, b byte) []byte { c := bytes.Clone(blob); c[off] = b; return c }
 	withJSON := func(js string) []byte {
 		c := bytes.Clone(blob)
@@ -261,15 +264,15 @@ func TestParseErrors(t *testing.T) {
 		field string
 		err   error
 	}{
-		{"empty", nil, "blob", ErrTruncated},
-		{"too large", make([]byte, MaxReportSize+1), "blob", ErrTooLarge},
-		{"bad magic", set(0, 'X'), "magic", ErrBadMagic},
-		{"header version 0", put32(blob, offHeaderVersion, 0), "version", ErrUnsupportedVersion},
-		{"header version 3", put32(blob, offHeaderVersion, 3), "version", ErrUnsupportedVersion},
-		{"request type 1", put32(blob, offRequestType, 1), "request_type", ErrUnexpectedValue},
-		{"status 1", put32(blob, offStatus, 1), "status", ErrUnexpectedValue},
-		{"reserved", set(offReserved+11, 1), "reserved", ErrNonZero},
-		{"igvm version 2", put32(blob, offIGVMVersion, 2), "igvm_version", ErrUnsupportedVersion},
+		{"empty", nil, "blob", format.ErrTruncated},
+		{"too large", make([]byte, MaxReportSize+1), "blob", format.ErrTooLarge},
+		{"bad magic", set(0, 'X'), "magic", format.ErrBadMagic},
+		{"header version 0", put32(blob, offHeaderVersion, 0), "version", format.ErrUnsupportedVersion},
+		{"header version 3", put32(blob, offHeaderVersion, 3), "version", format.ErrUnsupportedVersion},
+		{"request type 1", put32(blob, offRequestType, 1), "request_type", format.ErrUnexpectedValue},
+		{"status 1", put32(blob, offStatus, 1), "status", format.ErrUnexpectedValue},
+		{"reserved", set(offReserved+11, 1), "reserved", format.ErrNonZero},
+		{"igvm version 2", put32(blob, offIGVMVersion, 2), "igvm_version", format.ErrUnsupportedVersion},
 		{"report type invalid", put32(blob, offReportType, 0), "report_type", ErrUnsupportedReportType},
 		{"report type VBS", put32(blob, offReportType, 1), "report_type", ErrUnsupportedReportType},
 		{"report type TVM", put32(blob, offReportType, 3), "report_type", ErrUnsupportedReportType},
@@ -285,28 +288,28 @@ func TestParseErrors(t *testing.T) {
 			binary.LittleEndian.PutUint32(c[offHashType:], uint32(HashTypeSHA384))
 			return c
 		}(), "report_data_hash_type", ErrUnsupportedHashType},
-		{"var size 0", put32(blob, offVarDataSize, 0), "variable_data_size", ErrEmpty},
-		{"var size max", put32(blob, offVarDataSize, 0xffffffff), "variable_data_size", ErrExceedsBlob},
-		{"var size past end", put32(blob, offVarDataSize, uint32(len(blob)-RuntimeDataOffset+1)), "variable_data_size", ErrExceedsBlob},
-		{"var size +1", put32(blob, offVarDataSize, n+1), "report_size", ErrSizeMismatch},
-		{"var size -1", put32(blob, offVarDataSize, n-1), "report_size", ErrSizeMismatch},
-		{"report size +1", put32(blob, offReportSize, RuntimeDataOffset+n+1), "report_size", ErrSizeMismatch},
-		{"report size -1", put32(blob, offReportSize, RuntimeDataOffset+n-1), "report_size", ErrSizeMismatch},
-		{"report size max", put32(blob, offReportSize, 0xffffffff), "report_size", ErrSizeMismatch},
-		{"data size +1", put32(blob, offDataSize, IGVMHeaderSize+n+1), "data_size", ErrSizeMismatch},
-		{"data size -1", put32(blob, offDataSize, IGVMHeaderSize+n-1), "data_size", ErrSizeMismatch},
-		{"data size max", put32(blob, offDataSize, 0xffffffff), "data_size", ErrSizeMismatch},
-		{"padding first byte", set(RuntimeDataOffset+int(n), ' '), "padding", ErrNonZero},
-		{"padding last byte", set(len(blob)-1, 1), "padding", ErrNonZero},
-		{"tdx hardware tail", func() []byte { c := bytes.Clone(tdx); c[offHardware+TDReportSize+5] = 1; return c }(), "hardware_report", ErrNonZero},
-		{"json NUL inside", set(RuntimeDataOffset+100, 0), "runtime_data", ErrBadJSON},
-		{"json trailing garbage", withJSON(`{"keys":[]} x`), "runtime_data", ErrBadJSON},
-		{"json null", withJSON(`null`), "runtime_data", ErrBadJSON},
-		{"json array", withJSON(`[]`), "runtime_data", ErrBadJSON},
-		{"json keys not array", withJSON(`{"keys":{}}`), "runtime_data", ErrBadJSON},
+		{"var size 0", put32(blob, offVarDataSize, 0), "variable_data_size", format.ErrEmpty},
+		{"var size max", put32(blob, offVarDataSize, 0xffffffff), "variable_data_size", format.ErrExceedsBlob},
+		{"var size past end", put32(blob, offVarDataSize, uint32(len(blob)-RuntimeDataOffset+1)), "variable_data_size", format.ErrExceedsBlob},
+		{"var size +1", put32(blob, offVarDataSize, n+1), "report_size", format.ErrSizeMismatch},
+		{"var size -1", put32(blob, offVarDataSize, n-1), "report_size", format.ErrSizeMismatch},
+		{"report size +1", put32(blob, offReportSize, RuntimeDataOffset+n+1), "report_size", format.ErrSizeMismatch},
+		{"report size -1", put32(blob, offReportSize, RuntimeDataOffset+n-1), "report_size", format.ErrSizeMismatch},
+		{"report size max", put32(blob, offReportSize, 0xffffffff), "report_size", format.ErrSizeMismatch},
+		{"data size +1", put32(blob, offDataSize, IGVMHeaderSize+n+1), "data_size", format.ErrSizeMismatch},
+		{"data size -1", put32(blob, offDataSize, IGVMHeaderSize+n-1), "data_size", format.ErrSizeMismatch},
+		{"data size max", put32(blob, offDataSize, 0xffffffff), "data_size", format.ErrSizeMismatch},
+		{"padding first byte", set(RuntimeDataOffset+int(n), ' '), "padding", format.ErrNonZero},
+		{"padding last byte", set(len(blob)-1, 1), "padding", format.ErrNonZero},
+		{"tdx hardware tail", func() []byte { c := bytes.Clone(tdx); c[offHardware+TDReportSize+5] = 1; return c }(), "hardware_report", format.ErrNonZero},
+		{"json NUL inside", set(RuntimeDataOffset+100, 0), "runtime_data", format.ErrBadJSON},
+		{"json trailing garbage", withJSON(`{"keys":[]} x`), "runtime_data", format.ErrBadJSON},
+		{"json null", withJSON(`null`), "runtime_data", format.ErrBadJSON},
+		{"json array", withJSON(`[]`), "runtime_data", format.ErrBadJSON},
+		{"json keys not array", withJSON(`{"keys":{}}`), "runtime_data", format.ErrBadJSON},
 		{"user-data bad hex", withJSON(`{"keys":[],"user-data":"` + strings.Repeat("zz", 64) + `"}`), "runtime_data.user-data", ErrBadUserData},
 		{"user-data short", withJSON(`{"keys":[],"user-data":"00"}`), "runtime_data.user-data", ErrBadUserData},
-		{"user-data not string", withJSON(`{"keys":[],"user-data":1}`), "runtime_data", ErrBadJSON},
+		{"user-data not string", withJSON(`{"keys":[],"user-data":1}`), "runtime_data", format.ErrBadJSON},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -421,14 +424,14 @@ func TestBuildErrors(t *testing.T) {
 		err  error
 	}{
 		{"VBS", ReportTypeVBS, hw, js, 0, ErrUnsupportedReportType},
-		{"short SNP", ReportTypeSNP, hw[:100], js, 0, ErrSizeMismatch},
-		{"TDX 1184 with tail", ReportTypeTDX, tdxBad, js, 0, ErrSizeMismatch},
-		{"TDX wrong size", ReportTypeTDX, hw[:1000], js, 0, ErrSizeMismatch},
-		{"empty runtime data", ReportTypeSNP, hw, nil, 0, ErrEmpty},
-		{"huge runtime data", ReportTypeSNP, hw, make([]byte, MaxRuntimeDataSize+1), 0, ErrTooLarge},
-		{"size too small", ReportTypeSNP, hw, js, RuntimeDataOffset + len(js) - 1, ErrSizeMismatch},
-		{"size too large", ReportTypeSNP, hw, js, MaxReportSize + 1, ErrSizeMismatch},
-		{"negative size", ReportTypeSNP, hw, js, -1, ErrSizeMismatch},
+		{"short SNP", ReportTypeSNP, hw[:100], js, 0, format.ErrSizeMismatch},
+		{"TDX 1184 with tail", ReportTypeTDX, tdxBad, js, 0, format.ErrSizeMismatch},
+		{"TDX wrong size", ReportTypeTDX, hw[:1000], js, 0, format.ErrSizeMismatch},
+		{"empty runtime data", ReportTypeSNP, hw, nil, 0, format.ErrEmpty},
+		{"huge runtime data", ReportTypeSNP, hw, make([]byte, MaxRuntimeDataSize+1), 0, format.ErrTooLarge},
+		{"size too small", ReportTypeSNP, hw, js, RuntimeDataOffset + len(js) - 1, format.ErrSizeMismatch},
+		{"size too large", ReportTypeSNP, hw, js, MaxReportSize + 1, format.ErrSizeMismatch},
+		{"negative size", ReportTypeSNP, hw, js, -1, format.ErrSizeMismatch},
 	}
 	for _, tc := range tests {
 		if _, err := Build(tc.typ, tc.hw, tc.rd, tc.size); !errors.Is(err, tc.err) {
@@ -443,7 +446,7 @@ func TestBuildErrors(t *testing.T) {
 // TestCheckBindingTDX checks that a TDX HCL report's REPORTDATA binds the
 // runtime data by the same rule as SNP: SHA-256, then 32 zero bytes.
 func TestCheckBindingTDX(t *testing.T) {
-	blob := readFile(t, "azure-cvm-tooling/hcl-report-tdx.bin")
+	blob := testutil.ReadFile(t, "azure-cvm-tooling/hcl-report-tdx.bin")
 	tests := []struct {
 		name   string
 		mutate func(r *Report)

@@ -10,6 +10,7 @@ import (
 	"math/big"
 	"strings"
 
+	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/internal/strictjson"
 )
 
@@ -113,21 +114,21 @@ type vmConfigWire struct {
 // object, and names match exactly. Unknown members are tolerated (Azure adds
 // fields), except names that differ from a known one only in letter case.
 // If "user-data" is present it must be exactly 128 hex characters. JSON
-// errors are [*FormatError] for "runtime_data" wrapping [ErrBadJSON] and a
+// errors are [*FormatError] for "runtime_data" wrapping [format.ErrBadJSON] and a
 // *strictjson.Error, whose message names the member (e.g. "/keys/1/n").
 func ParseRuntimeData(b []byte) (*RuntimeData, error) {
 	if len(b) == 0 {
-		return nil, fieldErr("runtime_data", ErrEmpty)
+		return nil, fieldErr("runtime_data", format.ErrEmpty)
 	}
 	if len(b) > MaxRuntimeDataSize {
-		return nil, fieldErr("runtime_data", fmt.Errorf("%w (%d > %d bytes)", ErrTooLarge, len(b), MaxRuntimeDataSize))
+		return nil, fieldErr("runtime_data", fmt.Errorf("%w (%d > %d bytes)", format.ErrTooLarge, len(b), MaxRuntimeDataSize))
 	}
 	if t := bytes.TrimLeft(b, " \t\r\n"); len(t) == 0 || t[0] != '{' {
-		return nil, fieldErr("runtime_data", fmt.Errorf("%w: not a JSON object", ErrBadJSON))
+		return nil, fieldErr("runtime_data", fmt.Errorf("%w: not a JSON object", format.ErrBadJSON))
 	}
 	var w runtimeDataWire
 	if err := strictjson.Unmarshal(b, &w, strictjson.Options{MaxBytes: MaxRuntimeDataSize}); err != nil {
-		return nil, fieldErr("runtime_data", fmt.Errorf("%w: %w", ErrBadJSON, err))
+		return nil, fieldErr("runtime_data", fmt.Errorf("%w: %w", format.ErrBadJSON, err))
 	}
 	d := &RuntimeData{}
 	if w.Keys != nil {
@@ -229,14 +230,14 @@ func (k *JWK) rsaPublicKey(field string) (*rsa.PublicKey, error) {
 	}
 	const maxNChars = (MaxRSABits/8+1)*4/3 + 4
 	if len(k.N) > maxNChars {
-		return nil, fieldErr(field+".n", fmt.Errorf("%w: %w (%d base64 characters)", ErrBadKey, ErrTooLarge, len(k.N)))
+		return nil, fieldErr(field+".n", fmt.Errorf("%w: %w (%d base64 characters)", ErrBadKey, format.ErrTooLarge, len(k.N)))
 	}
 	nb, err := decodeB64URL(k.N)
 	if err != nil {
 		return nil, fieldErr(field+".n", fmt.Errorf("%w: %v", ErrBadKey, err))
 	}
 	if len(k.E) > 12 {
-		return nil, fieldErr(field+".e", fmt.Errorf("%w: %w (%d base64 characters)", ErrBadKey, ErrTooLarge, len(k.E)))
+		return nil, fieldErr(field+".e", fmt.Errorf("%w: %w (%d base64 characters)", ErrBadKey, format.ErrTooLarge, len(k.E)))
 	}
 	eb, err := decodeB64URL(k.E)
 	if err != nil {
@@ -278,7 +279,7 @@ func NewRSAJWK(kid string, keyOps []string, pub *rsa.PublicKey) JWK {
 // decodeB64URL decodes base64url with or without '=' padding.
 func decodeB64URL(s string) ([]byte, error) {
 	if s == "" {
-		return nil, ErrEmpty
+		return nil, format.ErrEmpty
 	}
 	if len(s)%4 == 0 && strings.HasSuffix(s, "=") {
 		return base64.URLEncoding.DecodeString(s)

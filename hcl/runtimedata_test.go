@@ -9,12 +9,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/internal/strictjson"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 )
 
 // realKeys returns the AK and EK JWKs of var-data.bin.
 func realKeys(t testing.TB) (ak, ek JWK) {
-	d, err := ParseRuntimeData(readFile(t, "azure-cvm-tooling/var-data.bin"))
+	d, err := ParseRuntimeData(testutil.ReadFile(t, "azure-cvm-tooling/var-data.bin"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +110,7 @@ func TestJWKRSAPublicKey(t *testing.T) {
 		{"wrong padding n", JWK{Kty: "RSA", E: "AQAB", N: ak.N + "="}, "jwk.n", ErrBadKey},
 		{"1024-bit n", JWK{Kty: "RSA", E: "AQAB", N: b64(small)}, "jwk.n", ErrBadKey},
 		{"even n", JWK{Kty: "RSA", E: "AQAB", N: b64(even)}, "jwk.n", ErrBadKey},
-		{"n too long", JWK{Kty: "RSA", E: "AQAB", N: strings.Repeat("A", 4096)}, "jwk.n", ErrTooLarge},
+		{"n too long", JWK{Kty: "RSA", E: "AQAB", N: strings.Repeat("A", 4096)}, "jwk.n", format.ErrTooLarge},
 		{"n > max bits", JWK{Kty: "RSA", E: "AQAB", N: b64(huge)}, "jwk.n", ErrBadKey},
 		{"empty e", JWK{Kty: "RSA", N: ak.N}, "jwk.e", ErrBadKey},
 		{"bad base64 e", JWK{Kty: "RSA", E: "A*AB", N: ak.N}, "jwk.e", ErrBadKey},
@@ -116,7 +118,7 @@ func TestJWKRSAPublicKey(t *testing.T) {
 		{"e even", JWK{Kty: "RSA", E: "AQAA", N: ak.N}, "jwk.e", ErrBadKey},
 		{"e=0", JWK{Kty: "RSA", E: "AA", N: ak.N}, "jwk.e", ErrBadKey},
 		{"e 2^32+1", JWK{Kty: "RSA", E: b64([]byte{1, 0, 0, 0, 1}), N: ak.N}, "jwk.e", ErrBadKey},
-		{"e too long", JWK{Kty: "RSA", E: strings.Repeat("A", 100), N: ak.N}, "jwk.e", ErrTooLarge},
+		{"e too long", JWK{Kty: "RSA", E: strings.Repeat("A", 100), N: ak.N}, "jwk.e", format.ErrTooLarge},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -168,7 +170,7 @@ func mustB64(t testing.TB, s string) []byte {
 func TestRuntimeDataMarshalRoundTrip(t *testing.T) {
 	// Re-encoding var-data.bin gives the same bytes: same key order,
 	// upper-case user-data hex.
-	raw := readFile(t, "azure-cvm-tooling/var-data.bin")
+	raw := testutil.ReadFile(t, "azure-cvm-tooling/var-data.bin")
 	d, err := ParseRuntimeData(raw)
 	if err != nil {
 		t.Fatal(err)
@@ -198,16 +200,16 @@ func TestParseRuntimeDataErrors(t *testing.T) {
 		field string
 		err   error
 	}{
-		{"empty", "", "runtime_data", ErrEmpty},
-		{"too large", "{" + strings.Repeat(" ", MaxRuntimeDataSize) + "}", "runtime_data", ErrTooLarge},
-		{"whitespace", "  ", "runtime_data", ErrBadJSON},
-		{"null", "null", "runtime_data", ErrBadJSON},
-		{"string", `"x"`, "runtime_data", ErrBadJSON},
-		{"truncated", `{"keys":[`, "runtime_data", ErrBadJSON},
-		{"trailing NUL", "{}\x00", "runtime_data", ErrBadJSON},
-		{"keys wrong type", `{"keys":"x"}`, "runtime_data", ErrBadJSON},
-		{"kid wrong type", `{"keys":[{"kid":1}]}`, "runtime_data", ErrBadJSON},
-		{"vm-configuration wrong type", `{"vm-configuration":[]}`, "runtime_data", ErrBadJSON},
+		{"empty", "", "runtime_data", format.ErrEmpty},
+		{"too large", "{" + strings.Repeat(" ", MaxRuntimeDataSize) + "}", "runtime_data", format.ErrTooLarge},
+		{"whitespace", "  ", "runtime_data", format.ErrBadJSON},
+		{"null", "null", "runtime_data", format.ErrBadJSON},
+		{"string", `"x"`, "runtime_data", format.ErrBadJSON},
+		{"truncated", `{"keys":[`, "runtime_data", format.ErrBadJSON},
+		{"trailing NUL", "{}\x00", "runtime_data", format.ErrBadJSON},
+		{"keys wrong type", `{"keys":"x"}`, "runtime_data", format.ErrBadJSON},
+		{"kid wrong type", `{"keys":[{"kid":1}]}`, "runtime_data", format.ErrBadJSON},
+		{"vm-configuration wrong type", `{"vm-configuration":[]}`, "runtime_data", format.ErrBadJSON},
 		{"user-data odd", `{"user-data":"` + strings.Repeat("0", 127) + `"}`, "runtime_data.user-data", ErrBadUserData},
 		{"user-data long", `{"user-data":"` + strings.Repeat("0", 130) + `"}`, "runtime_data.user-data", ErrBadUserData},
 		{"user-data empty", `{"user-data":""}`, "runtime_data.user-data", ErrBadUserData},
@@ -277,7 +279,7 @@ func TestParseRuntimeDataStrict(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParseRuntimeData([]byte(tc.in))
 			var fe *FormatError
-			if !errors.Is(err, tc.kind) || !errors.Is(err, ErrBadJSON) || !errors.As(err, &fe) || fe.Field != "runtime_data" {
+			if !errors.Is(err, tc.kind) || !errors.Is(err, format.ErrBadJSON) || !errors.As(err, &fe) || fe.Field != "runtime_data" {
 				t.Fatalf("err = %v, want %v", err, tc.kind)
 			}
 			se, ok := errors.AsType[*strictjson.Error](err)

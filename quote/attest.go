@@ -5,10 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+
+	"github.com/snp-vtpm/snp-vtpm/format"
 )
 
 // TPM constants used in TPMS_ATTEST.
 const (
+	// AlgSHA1 is TPM_ALG_SHA1.
+	AlgSHA1 uint16 = 0x0004
 	// GeneratedValue is TPM_GENERATED_VALUE, the magic at the start of every TPMS_ATTEST.
 	GeneratedValue uint32 = 0xff544347
 	// TagAttestQuote is TPM_ST_ATTEST_QUOTE, the type of a TPM2_Quote result.
@@ -21,12 +25,28 @@ const (
 	MaxMessageSize = 2048
 	// MaxPCRIndex is the highest PCR index the verifier knows values for.
 	MaxPCRIndex = 23
+	// PCRSelectMin is PCR_SELECT_MIN, the smallest sizeofSelect a TPM
+	// writes (3 bytes: 24 PCRs).
+	PCRSelectMin = 3
+	// PCRSelectMax is the largest sizeofSelect accepted (4 bytes: 32 PCRs,
+	// PCR_SELECT_MAX on every TPM we know of).
+	PCRSelectMax = 4
+	// MaxBanks bounds the number of PCR selections (TPM2 HASH_COUNT is far less).
+	MaxBanks = 16
+	// MaxNameSize bounds qualifiedSigner (a TPM2B_NAME: algorithm + digest).
+	MaxNameSize = 2 + 64
+	// MaxDigestSize bounds extraData and pcrDigest (TPM2B_DATA, TPM2B_DIGEST).
+	MaxDigestSize = 64
 )
 
-// Sentinel errors. Every error returned by this package wraps one of them.
+// Sentinel errors of the quote checks. Format failures are [*FormatError]
+// values naming the field and wrapping one of the module's shared kinds
+// (format.ErrTruncated, format.ErrTooLarge, ...); every one of them matches
+// ErrFormat too.
 var (
-	// ErrFormat reports a malformed TPMS_ATTEST or PCR list.
-	ErrFormat = errors.New("malformed quote")
+	// ErrFormat is matched by every malformed TPMS_ATTEST or PCR list
+	// (it is format.ErrMalformed).
+	ErrFormat = format.ErrMalformed
 	// ErrSignature reports a quote signature that does not verify with the AK.
 	ErrSignature = errors.New("quote signature invalid")
 	// ErrNonce reports a qualifying data (extraData) that is not the expected nonce.
@@ -36,21 +56,12 @@ var (
 )
 
 // FormatError says which field of a TPMS_ATTEST (or of the PCR list) is
-// malformed. It wraps ErrFormat.
-type FormatError struct {
-	Field  string
-	Reason string
-}
+// malformed (Format "quote"). It is the module's one format error.
+type FormatError = format.Error
 
-func (e *FormatError) Error() string {
-	return fmt.Sprintf("quote: %s: %s", e.Field, e.Reason)
-}
-
-// Unwrap returns ErrFormat.
-func (e *FormatError) Unwrap() error { return ErrFormat }
-
-func formatErr(field, format string, args ...any) error {
-	return &FormatError{Field: field, Reason: fmt.Sprintf(format, args...)}
+// fieldErr returns a *FormatError for field: kind with a detail.
+func fieldErr(field string, kind error, detail string, args ...any) error {
+	return format.Fieldf("quote", field, kind, detail, args...)
 }
 
 // ClockInfo is TPMS_CLOCK_INFO.
@@ -64,8 +75,14 @@ type ClockInfo struct {
 // PCRSelection is one TPMS_PCR_SELECTION: a hash bank and the PCR indices
 // selected in it, in ascending order.
 type PCRSelection struct {
+	// Hash is the bank's hash algorithm (AlgSHA256 on Azure).
 	Hash uint16
+	// PCRs are the selected indices in ascending order.
 	PCRs []int
+	// Size is sizeofSelect, the bitmap's size in bytes (PCRSelectMin to
+	// PCRSelectMax): as read by Parse; for Marshal, 0 means the smallest
+	// that holds PCRs.
+	Size int
 }
 
 // Attest is a parsed TPMS_ATTEST of type TPM_ST_ATTEST_QUOTE.
@@ -91,7 +108,7 @@ type reader struct {
 
 func (r *reader) take(field string, n int) ([]byte, error) {
 	if n < 0 || len(r.b)-r.off < n {
-		return nil, formatErr(field, "truncated at offset %d (need %d bytes, have %d)", r.off, n, len(r.b)-r.off)
+		return nil, fieldErr(field, format.ErrTruncated, "at offset %d: need %d bytes, have %d", r.off, n, len(r.b)-r.off)
 	}
 	v := r.b[r.off : r.off+n : r.off+n]
 	r.off += n
@@ -136,7 +153,7 @@ func (r *reader) tpm2b(field string, max int) ([]byte, error) {
 		return nil, err
 	}
 	if int(n) > max {
-		return nil, formatErr(field, "size %d exceeds %d", n, max)
+		return nil, fieldErr(field, format.ErrTooLarge, "size %d exceeds %d", n, max)
 	}
 	return r.take(field, int(n))
 }
@@ -151,9 +168,12 @@ func (r *reader) pcrSelection() (PCRSelection, error) {
 	if err != nil {
 		return PCRSelection{}, err
 	}
-	// PCR_SELECT_MAX is 4 bytes (32 PCRs) on every TPM we know of.
-	if size > 4 {
-		return PCRSelection{}, formatErr("pcrSelect.sizeofSelect", "%d exceeds 4", size)
+	if size > PCRSelectMax {
+		return PCRSelection{}, fieldErr("pcrSelect.sizeofSelect", format.ErrTooLarge, "%d exceeds %d", size, PCRSelectMax)
+	}
+	// TPM 2.0 Part 2 defines sizeofSelect as {PCR_SELECT_MIN:}.
+	if size < PCRSelectMin {
+		return PCRSelection{}, fieldErr("pcrSelect.sizeofSelect", format.ErrUnexpectedValue, "%d is below PCR_SELECT_MIN %d", size, PCRSelectMin)
 	}
 	bitmap, err := r.take("pcrSelect.pcrSelect", int(size))
 	if err != nil {
@@ -163,7 +183,7 @@ func (r *reader) pcrSelection() (PCRSelection, error) {
 	for _, b := range bitmap {
 		n += bits.OnesCount8(b)
 	}
-	sel := PCRSelection{Hash: hash, PCRs: make([]int, 0, n)}
+	sel := PCRSelection{Hash: hash, PCRs: make([]int, 0, n), Size: int(size)}
 	for byteIdx, b := range bitmap {
 		for bit := range 8 {
 			if b&(1<<bit) != 0 {
@@ -176,10 +196,11 @@ func (r *reader) pcrSelection() (PCRSelection, error) {
 
 // Parse parses a marshalled TPMS_ATTEST produced by TPM2_Quote. It checks the
 // magic, the attestation type and every size field, and rejects trailing
-// bytes. The returned Attest aliases msg.
+// bytes. The returned Attest aliases msg. [Attest.Marshal] is its inverse:
+// Marshal(Parse(msg)) == msg.
 func Parse(msg []byte) (*Attest, error) {
 	if len(msg) > MaxMessageSize {
-		return nil, formatErr("message", "%d bytes exceeds %d", len(msg), MaxMessageSize)
+		return nil, fieldErr("message", format.ErrTooLarge, "%d > %d bytes", len(msg), MaxMessageSize)
 	}
 	r := &reader{b: msg}
 	magic, err := r.u32("magic")
@@ -187,51 +208,73 @@ func Parse(msg []byte) (*Attest, error) {
 		return nil, err
 	}
 	if magic != GeneratedValue {
-		return nil, formatErr("magic", "0x%08x, want 0x%08x (TPM_GENERATED_VALUE)", magic, GeneratedValue)
+		return nil, fieldErr("magic", format.ErrBadMagic, "0x%08x, want 0x%08x (TPM_GENERATED_VALUE)", magic, GeneratedValue)
 	}
 	typ, err := r.u16("type")
 	if err != nil {
 		return nil, err
 	}
 	if typ != TagAttestQuote {
-		return nil, formatErr("type", "0x%04x, want 0x%04x (TPM_ST_ATTEST_QUOTE)", typ, TagAttestQuote)
+		return nil, fieldErr("type", format.ErrUnexpectedValue, "0x%04x, want 0x%04x (TPM_ST_ATTEST_QUOTE)", typ, TagAttestQuote)
 	}
 	a := &Attest{}
-	if a.QualifiedSigner, err = r.tpm2b("qualifiedSigner", 2+64); err != nil {
+	if a.QualifiedSigner, err = r.tpm2b("qualifiedSigner", MaxNameSize); err != nil {
 		return nil, err
 	}
-	if a.ExtraData, err = r.tpm2b("extraData", 64); err != nil {
+	if a.ExtraData, err = r.tpm2b("extraData", MaxDigestSize); err != nil {
 		return nil, err
 	}
-	if a.Clock.Clock, err = r.u64("clockInfo.clock"); err != nil {
+	if err := r.clockInfo(&a.Clock); err != nil {
 		return nil, err
 	}
-	if a.Clock.ResetCount, err = r.u32("clockInfo.resetCount"); err != nil {
-		return nil, err
-	}
-	if a.Clock.RestartCount, err = r.u32("clockInfo.restartCount"); err != nil {
-		return nil, err
-	}
-	safe, err := r.u8("clockInfo.safe")
-	if err != nil {
-		return nil, err
-	}
-	if safe > 1 {
-		return nil, formatErr("clockInfo.safe", "%d is not a TPMI_YES_NO", safe)
-	}
-	a.Clock.Safe = safe == 1
 	if a.FirmwareVersion, err = r.u64("firmwareVersion"); err != nil {
 		return nil, err
 	}
+	if a.Selection, err = r.pcrSelections(); err != nil {
+		return nil, err
+	}
+	if a.PCRDigest, err = r.tpm2b("pcrDigest", MaxDigestSize); err != nil {
+		return nil, err
+	}
+	if r.off != len(msg) {
+		return nil, fieldErr("message", format.ErrTrailingData, "%d bytes after TPMS_ATTEST", len(msg)-r.off)
+	}
+	return a, nil
+}
+
+// clockInfo reads TPMS_CLOCK_INFO into c.
+func (r *reader) clockInfo(c *ClockInfo) error {
+	var err error
+	if c.Clock, err = r.u64("clockInfo.clock"); err != nil {
+		return err
+	}
+	if c.ResetCount, err = r.u32("clockInfo.resetCount"); err != nil {
+		return err
+	}
+	if c.RestartCount, err = r.u32("clockInfo.restartCount"); err != nil {
+		return err
+	}
+	safe, err := r.u8("clockInfo.safe")
+	if err != nil {
+		return err
+	}
+	if safe > 1 {
+		return fieldErr("clockInfo.safe", format.ErrUnexpectedValue, "%d is not a TPMI_YES_NO", safe)
+	}
+	c.Safe = safe == 1
+	return nil
+}
+
+// pcrSelections reads TPML_PCR_SELECTION.
+func (r *reader) pcrSelections() ([]PCRSelection, error) {
 	count, err := r.u32("pcrSelect.count")
 	if err != nil {
 		return nil, err
 	}
-	// TPM2 defines HASH_COUNT banks at most; 16 is generous.
-	if count > 16 {
-		return nil, formatErr("pcrSelect.count", "%d banks exceeds 16", count)
+	if count > MaxBanks {
+		return nil, fieldErr("pcrSelect.count", format.ErrTooLarge, "%d banks exceeds %d", count, MaxBanks)
 	}
-	a.Selection = make([]PCRSelection, 0, count)
+	out := make([]PCRSelection, 0, count)
 	for i := range int(count) {
 		sel, err := r.pcrSelection()
 		if err != nil {
@@ -241,13 +284,90 @@ func Parse(msg []byte) (*Attest, error) {
 			}
 			return nil, err
 		}
-		a.Selection = append(a.Selection, sel)
+		out = append(out, sel)
 	}
-	if a.PCRDigest, err = r.tpm2b("pcrDigest", 64); err != nil {
-		return nil, err
+	return out, nil
+}
+
+// Marshal returns the TPM wire form (big-endian) of a as a TPMS_ATTEST of
+// type TPM_ST_ATTEST_QUOTE, the bytes a TPM signs. It refuses what Parse
+// would reject (oversized fields, more than MaxBanks selections, a bitmap
+// over PCRSelectMax bytes, a PCR index the bitmap cannot hold), so that
+// Parse(Marshal(a)) always succeeds; for any msg Parse accepts,
+// Marshal(Parse(msg)) == msg.
+func (a *Attest) Marshal() ([]byte, error) {
+	sized := [...]struct {
+		field string
+		b     []byte
+		max   int
+	}{{"qualifiedSigner", a.QualifiedSigner, MaxNameSize}, {"extraData", a.ExtraData, MaxDigestSize}, {"pcrDigest", a.PCRDigest, MaxDigestSize}}
+	for _, f := range sized {
+		if len(f.b) > f.max {
+			return nil, fieldErr(f.field, format.ErrTooLarge, "size %d exceeds %d", len(f.b), f.max)
+		}
 	}
-	if r.off != len(msg) {
-		return nil, formatErr("message", "%d trailing bytes after TPMS_ATTEST", len(msg)-r.off)
+	if len(a.Selection) > MaxBanks {
+		return nil, fieldErr("pcrSelect.count", format.ErrTooLarge, "%d banks exceeds %d", len(a.Selection), MaxBanks)
 	}
-	return a, nil
+	be := binary.BigEndian
+	m := make([]byte, 0, 64+len(a.QualifiedSigner)+len(a.ExtraData)+len(a.PCRDigest)+len(a.Selection)*(3+PCRSelectMax))
+	m = be.AppendUint32(m, GeneratedValue)
+	m = be.AppendUint16(m, TagAttestQuote)
+	m = appendTPM2B(m, a.QualifiedSigner)
+	m = appendTPM2B(m, a.ExtraData)
+	m = be.AppendUint64(m, a.Clock.Clock)
+	m = be.AppendUint32(m, a.Clock.ResetCount)
+	m = be.AppendUint32(m, a.Clock.RestartCount)
+	safe := byte(0)
+	if a.Clock.Safe {
+		safe = 1
+	}
+	m = append(m, safe)
+	m = be.AppendUint64(m, a.FirmwareVersion)
+	m = be.AppendUint32(m, uint32(len(a.Selection)))
+	for i, sel := range a.Selection {
+		bitmap, err := sel.bitmap()
+		if err != nil {
+			return nil, format.Rename(err, fmt.Sprintf("pcrSelect[%d].pcrSelect", i))
+		}
+		m = be.AppendUint16(m, sel.Hash)
+		m = append(m, byte(len(bitmap)))
+		m = append(m, bitmap...)
+	}
+	m = appendTPM2B(m, a.PCRDigest)
+	if len(m) > MaxMessageSize {
+		return nil, fieldErr("message", format.ErrTooLarge, "%d > %d bytes", len(m), MaxMessageSize)
+	}
+	return m, nil
+}
+
+func appendTPM2B(m, b []byte) []byte {
+	m = binary.BigEndian.AppendUint16(m, uint16(len(b)))
+	return append(m, b...)
+}
+
+// bitmap returns the pcrSelect bitmap of s: Size bytes, or the smallest
+// size (at least PCRSelectMin) that holds every index.
+func (s PCRSelection) bitmap() ([]byte, error) {
+	size := s.Size
+	if size == 0 {
+		size = PCRSelectMin
+		for _, i := range s.PCRs {
+			size = max(size, i/8+1)
+		}
+	}
+	if size > PCRSelectMax {
+		return nil, fieldErr("pcrSelect", format.ErrTooLarge, "sizeofSelect %d exceeds %d", size, PCRSelectMax)
+	}
+	if size < PCRSelectMin {
+		return nil, fieldErr("pcrSelect", format.ErrUnexpectedValue, "sizeofSelect %d is below PCR_SELECT_MIN %d", size, PCRSelectMin)
+	}
+	b := make([]byte, size)
+	for _, i := range s.PCRs {
+		if i < 0 || i >= 8*size {
+			return nil, fieldErr("pcrSelect", format.ErrUnexpectedValue, "PCR %d does not fit a %d-byte bitmap", i, size)
+		}
+		b[i/8] |= 1 << (i % 8)
+	}
+	return b, nil
 }

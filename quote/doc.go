@@ -13,6 +13,8 @@ type Quote struct {
 	Signature []byte
 	// PCRs holds the PCR values read after the quote, index i = PCR i
 	// (SHA-256 bank, 24 entries on Azure). Only the PCRs the quote selects
-	// are bound by its signature.
+	// are bound by its signature. nil means the values are unknown (older
+	// evidence carries message and signature only); the signed selection
+	// and digest still say which PCRs were quoted.
 	PCRs [][]byte
 }

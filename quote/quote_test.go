@@ -1,6 +1,7 @@
 package quote
 
 import (
+	"bytes"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
@@ -8,25 +9,14 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
-	"os"
-	"path/filepath"
 	"testing"
+
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 )
-
-const td = "../testdata"
-
-func readFile(t testing.TB, path string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(td, path))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 func readPEMKey(t testing.TB, path string) *rsa.PublicKey {
 	t.Helper()
-	blk, _ := pem.Decode(readFile(t, path))
+	blk, _ := pem.Decode(testutil.ReadFile(t, path))
 	if blk == nil {
 		t.Fatalf("%s: no PEM", path)
 		return nil
@@ -46,7 +36,7 @@ func realQuote(t testing.TB) *Quote {
 		Signature, Message string
 		PCRs               []string
 	}
-	if err := json.Unmarshal(readFile(t, "trustee-az-vtpm/az-snp-vtpm/tpm-quote-v1.json"), &j); err != nil {
+	if err := json.Unmarshal(testutil.ReadFile(t, "trustee-az-vtpm/az-snp-vtpm/tpm-quote-v1.json"), &j); err != nil {
 		t.Fatal(err)
 	}
 	q := &Quote{}
@@ -99,8 +89,8 @@ func TestParseRealQuote(t *testing.T) {
 
 // The early az-snp-vtpm fixture quotes only PCRs 15, 16 and 22.
 func TestVerifyPartialSelection(t *testing.T) {
-	msg := readFile(t, "azure-cvm-tooling/early-az-snp-vtpm-0.2/quote_msg")
-	sig := readFile(t, "azure-cvm-tooling/early-az-snp-vtpm-0.2/quote_sig")
+	msg := testutil.ReadFile(t, "azure-cvm-tooling/early-az-snp-vtpm-0.2/quote_msg")
+	sig := testutil.ReadFile(t, "azure-cvm-tooling/early-az-snp-vtpm-0.2/quote_sig")
 	ak := readPEMKey(t, "azure-cvm-tooling/early-az-snp-vtpm-0.2/akpub.pem")
 	a, err := Parse(msg)
 	if err != nil {
@@ -141,8 +131,8 @@ func TestVerifyPartialSelection(t *testing.T) {
 }
 
 func TestVerifySignatureRejects(t *testing.T) {
-	msg := readFile(t, "azure-cvm-tooling/early-az-snp-vtpm-0.2/quote_msg")
-	sig := readFile(t, "azure-cvm-tooling/early-az-snp-vtpm-0.2/quote_sig")
+	msg := testutil.ReadFile(t, "azure-cvm-tooling/early-az-snp-vtpm-0.2/quote_msg")
+	sig := testutil.ReadFile(t, "azure-cvm-tooling/early-az-snp-vtpm-0.2/quote_sig")
 	ak := readPEMKey(t, "azure-cvm-tooling/early-az-snp-vtpm-0.2/akpub.pem")
 	other := readPEMKey(t, "azure-cvm-tooling/akpub.pem")
 	bad := append([]byte(nil), msg...)
@@ -179,6 +169,8 @@ func TestParseRejectsMalformed(t *testing.T) {
 		"huge signer":  mut(func(b []byte) []byte { b[6], b[7] = 0xff, 0xff; return b }),
 		"too big":      make([]byte, MaxMessageSize+1),
 		"safe not 0/1": mut(func(b []byte) []byte { b[8+34+2+9+16] = 7; return b }),
+		// sizeofSelect (offset 84 of this quote) 2, below PCR_SELECT_MIN.
+		"sizeofSelect 2": mut(func(b []byte) []byte { b[8+34+2+9+17+8+4+2] = 2; return b }),
 	}
 	for i := range len(msg) {
 		cases["truncated at "+string(rune('0'+i%10))+"/"+hex.EncodeToString([]byte{byte(i)})] = msg[:i]
@@ -242,8 +234,8 @@ func TestExpectedExtraData(t *testing.T) {
 
 func FuzzParse(f *testing.F) {
 	f.Add(realQuote(f).Message)
-	f.Add(readFile(f, "azure-cvm-tooling/early-az-snp-vtpm-0.2/quote_msg"))
-	f.Add(readFile(f, "trustee-az-vtpm/az-snp-vtpm/tpm-quote.msg"))
+	f.Add(testutil.ReadFile(f, "azure-cvm-tooling/early-az-snp-vtpm-0.2/quote_msg"))
+	f.Add(testutil.ReadFile(f, "trustee-az-vtpm/az-snp-vtpm/tpm-quote.msg"))
 	pcrs := realQuote(f).PCRs
 	f.Fuzz(func(t *testing.T, b []byte) {
 		a, err := Parse(b)
@@ -252,6 +244,9 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("untyped error %v", err)
 			}
 			return
+		}
+		if m, err := a.Marshal(); err != nil || !bytes.Equal(m, b) {
+			t.Fatalf("Marshal(Parse(b)) != b (err %v)", err)
 		}
 		_, _ = a.QuotedPCRs(pcrs)
 		_ = a.CheckNonce([]byte("challenge"))

@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"fmt"
+
+	"github.com/snp-vtpm/snp-vtpm/format"
 )
 
 // MaxQualifyingData is the largest nonce passed to the TPM unchanged. The
@@ -59,7 +61,7 @@ func (a *Attest) CheckNonce(nonce []byte) error {
 // selected PCR indices in that order.
 func (a *Attest) CheckPCRs(pcrs [][]byte) ([]int, error) {
 	if len(a.PCRDigest) != sha256.Size {
-		return nil, formatErr("pcrDigest", "%d bytes, want %d (SHA-256)", len(a.PCRDigest), sha256.Size)
+		return nil, fieldErr("pcrDigest", format.ErrBadLength, "%d bytes, want %d (SHA-256)", len(a.PCRDigest), sha256.Size)
 	}
 	n := 0
 	for _, sel := range a.Selection {
@@ -72,22 +74,22 @@ func (a *Attest) CheckPCRs(pcrs [][]byte) ([]int, error) {
 			continue
 		}
 		if sel.Hash != AlgSHA256 {
-			return nil, formatErr(fmt.Sprintf("pcrSelect[%d].hash", i), "bank 0x%04x selected; only SHA-256 PCR values are carried", sel.Hash)
+			return nil, fieldErr(fmt.Sprintf("pcrSelect[%d].hash", i), format.ErrUnexpectedValue, "bank 0x%04x selected; only SHA-256 PCR values are carried", sel.Hash)
 		}
 		for _, idx := range sel.PCRs {
 			if idx > MaxPCRIndex || idx >= len(pcrs) {
-				return nil, formatErr("pcrs", "PCR %d is selected but no value is supplied (%d values)", idx, len(pcrs))
+				return nil, fieldErr("pcrs", format.ErrMissingField, "PCR %d is selected but no value is supplied (%d values)", idx, len(pcrs))
 			}
 			v := pcrs[idx]
 			if len(v) != sha256.Size {
-				return nil, formatErr("pcrs", "PCR %d value is %d bytes, want %d", idx, len(v), sha256.Size)
+				return nil, fieldErr("pcrs", format.ErrBadLength, "PCR %d value is %d bytes, want %d", idx, len(v), sha256.Size)
 			}
 			h.Write(v)
 			selected = append(selected, idx)
 		}
 	}
 	if len(selected) == 0 {
-		return nil, formatErr("pcrSelect", "the quote selects no PCR")
+		return nil, fieldErr("pcrSelect", format.ErrEmpty, "the quote selects no PCR")
 	}
 	var sum [sha256.Size]byte
 	if subtle.ConstantTimeCompare(h.Sum(sum[:0]), a.PCRDigest) != 1 {
@@ -114,17 +116,22 @@ func (a *Attest) QuotedPCRs(pcrs [][]byte) (map[int][]byte, error) {
 type Result struct {
 	// Attest is the parsed, signature-checked TPMS_ATTEST.
 	Attest *Attest
-	// PCRs holds the SHA-256 PCR values bound by the quote, by index.
+	// PCRs holds the SHA-256 PCR values bound by the quote, by index; nil
+	// when the quote carried no PCR values (they are unknown).
 	PCRs map[int][]byte
 }
 
 // Verify checks a quote completely: the TPMS_ATTEST format, the signature by
 // ak, the nonce (see ExpectedExtraData) and the PCR values against the signed
-// selection and digest. The returned error wraps ErrFormat, ErrSignature,
+// selection and digest. A quote without PCR values (q.PCRs nil: older
+// evidence) is checked up to the nonce; its Result.PCRs is nil, meaning the
+// values are unknown, while Result.Attest still holds the signed selection
+// and digest. An empty non-nil q.PCRs is a PCR list that lacks the
+// selected values, and fails. The returned error wraps ErrFormat, ErrSignature,
 // ErrNonce or ErrPCRDigest.
 func Verify(q *Quote, ak *rsa.PublicKey, nonce []byte) (*Result, error) {
 	if q == nil {
-		return nil, formatErr("quote", "missing")
+		return nil, fieldErr("quote", format.ErrMissingField, "no quote")
 	}
 	a, err := Parse(q.Message)
 	if err != nil {
@@ -136,9 +143,29 @@ func Verify(q *Quote, ak *rsa.PublicKey, nonce []byte) (*Result, error) {
 	if err := a.CheckNonce(nonce); err != nil {
 		return nil, err
 	}
+	if q.PCRs == nil {
+		// The values are unknown: nothing to check against the digest.
+		return &Result{Attest: a}, nil
+	}
 	pcrs, err := a.QuotedPCRs(q.PCRs)
 	if err != nil {
 		return nil, err
 	}
 	return &Result{Attest: a, PCRs: pcrs}, nil
+}
+
+// AlgName names a TPM hash algorithm: "sha1", "sha256", "sha384",
+// "sha512", or "0x%04x" for another.
+func AlgName(alg uint16) string {
+	switch alg {
+	case AlgSHA1:
+		return "sha1"
+	case AlgSHA256:
+		return "sha256"
+	case 0x000C:
+		return "sha384"
+	case 0x000D:
+		return "sha512"
+	}
+	return fmt.Sprintf("0x%04x", alg)
 }

@@ -3,7 +3,6 @@ package server_test
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"io"
@@ -122,23 +121,15 @@ func post(ctx context.Context, hc *http.Client, url string, body []byte, out any
 	return json.Unmarshal(data, out)
 }
 
-// resignQuote returns ev (encoded) with a new quote over nonce: the
-// TPMS_ATTEST's extraData replaced and signed by the shared AK, as the VM
-// does when it attests again without refreshing its HCL report.
+// resignQuote returns ev (encoded) with a new quote over nonce, signed by
+// the shared AK, as the VM does when it attests again without refreshing
+// its HCL report.
 func resignQuote(ev *evidence.Evidence, nonce []byte) ([]byte, error) {
-	msg := ev.Quote.Message
-	off := 6 // magic, type
-	off += 2 + int(binary.BigEndian.Uint16(msg[off:]))
-	end := off + 2 + int(binary.BigEndian.Uint16(msg[off:]))
-	m := append([]byte(nil), msg[:off]...)
-	m = binary.BigEndian.AppendUint16(m, uint16(len(nonce)))
-	m = append(m, nonce...)
-	m = append(m, msg[end:]...)
-	sig, err := testev.SignQuote(testev.AKKey(), m)
+	q, err := testev.Requote(ev.Quote, testev.AKKey(), nonce)
 	if err != nil {
 		return nil, err
 	}
 	e := *ev
-	e.Quote.Message, e.Quote.Signature = m, sig
+	e.Quote = q
 	return e.Encode()
 }

@@ -1,7 +1,12 @@
 package verify
 
 import (
+	"bytes"
+	"crypto/subtle"
+	"slices"
+
 	"github.com/snp-vtpm/snp-vtpm/hcl"
+	"github.com/snp-vtpm/snp-vtpm/quote"
 	"github.com/snp-vtpm/snp-vtpm/snp"
 )
 
@@ -60,8 +65,20 @@ type Claims struct {
 	// AKPublic is the DER (PKIX) of the attestation key HCLAkPub.
 	AKPublic HexBytes `json:"ak_public,omitempty"`
 	// PCRs holds the SHA-256 PCR values bound by the quote's signed
-	// selection, by index. Unselected PCRs are absent.
+	// selection, by index. Unselected PCRs are absent. It is nil when the
+	// evidence carried no PCR values (PCRValues "absent").
 	PCRs map[int]HexBytes `json:"pcrs,omitempty"`
+	// PCRValues says whether the evidence carried the PCR values:
+	// PCRValuesPresent (PCRs holds the selected ones, checked against the
+	// signed digest) or PCRValuesAbsent (older evidence: message and
+	// signature only; the values are unknown, PCRs is nil, and a policy
+	// that pins PCRs fails). Empty for a bare report, which has no quote.
+	PCRValues string `json:"pcr_values,omitempty"`
+	// PCRSelection is the quote's signed PCR selection, bank by bank.
+	PCRSelection []PCRBank `json:"pcr_selection,omitempty"`
+	// PCRDigest is the quote's signed pcrDigest: the hash of the selected
+	// PCR values, reported whether or not the values were carried.
+	PCRDigest HexBytes `json:"pcr_digest,omitempty"`
 	// Nonce is the quote's qualifying data.
 	Nonce HexBytes `json:"nonce,omitempty"`
 	// NonceChecked is false only when verification ran with AllowNoNonce
@@ -79,6 +96,53 @@ type Claims struct {
 	PinnedRoots bool `json:"pinned_roots"`
 	// Emulated is true when the chain is the emulated CVM's, not AMD's.
 	Emulated bool `json:"emulated"`
+}
+
+// Values of Claims.PCRValues.
+const (
+	// PCRValuesPresent: the evidence carried PCR values and the quoted ones
+	// match the signed digest.
+	PCRValuesPresent = "present"
+	// PCRValuesAbsent: the evidence carried no PCR values; only the signed
+	// selection and digest are known.
+	PCRValuesAbsent = "absent"
+)
+
+// PCRBank is one signed PCR selection of a quote: a hash bank ("sha256")
+// and the selected PCR indices, ascending.
+type PCRBank struct {
+	Hash string `json:"hash"`
+	PCRs []int  `json:"pcrs"`
+}
+
+// fillQuote copies the quote's signed selection and digest.
+func (c *Claims) fillQuote(a *quote.Attest) {
+	c.PCRDigest = bytes.Clone(a.PCRDigest)
+	c.PCRSelection = make([]PCRBank, len(a.Selection))
+	for i, s := range a.Selection {
+		c.PCRSelection[i] = PCRBank{Hash: quote.AlgName(s.Hash), PCRs: slices.Clone(s.PCRs)}
+	}
+}
+
+// checkPCRPolicy checks the PCR values the policy pins (want) against the
+// claims; evidence without PCR values fails every pin.
+func (c *Claims) checkPCRPolicy(want map[int]HexBytes) error {
+	if len(want) == 0 {
+		return nil
+	}
+	if c.PCRs == nil {
+		return failf(CheckPCRPolicy, "the policy pins %d PCR value(s), but the evidence carries no PCR values; the quote's digest is %x", len(want), []byte(c.PCRDigest))
+	}
+	for idx, w := range want {
+		got, ok := c.PCRs[idx]
+		if !ok {
+			return failf(CheckPCRPolicy, "PCR %d is required by policy but not selected by the quote", idx)
+		}
+		if subtle.ConstantTimeCompare(got, w) != 1 {
+			return failf(CheckPCRPolicy, "PCR %d is %x, policy requires %x", idx, []byte(got), []byte(w))
+		}
+	}
+	return nil
 }
 
 func (c *Claims) fillReport(r *snp.Report, p snp.Product) {

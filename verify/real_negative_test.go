@@ -420,8 +420,10 @@ func TestDecodedIncomplete(t *testing.T) {
 		{"nil evidence", nil, verify.CheckEvidenceFormat},
 		{"zero evidence", &evidence.Evidence{}, verify.CheckHCLFormat},
 		{"no quote", &evidence.Evidence{Version: 1, HCLReport: full.HCLReport, VCEK: full.VCEK}, verify.CheckQuoteFormat},
-		{"no PCRs", &evidence.Evidence{Version: 1, HCLReport: full.HCLReport, VCEK: full.VCEK,
-			Quote: quote.Quote{Message: full.Quote.Message, Signature: full.Quote.Signature}}, verify.CheckQuoteFormat},
+		// An empty PCR list lacks the selected values (nil, unknown values, is
+		// accepted: TestNoPCRValues).
+		{"empty PCR list", &evidence.Evidence{Version: 1, HCLReport: full.HCLReport, VCEK: full.VCEK,
+			Quote: quote.Quote{Message: full.Quote.Message, Signature: full.Quote.Signature, PCRs: [][]byte{}}}, verify.CheckQuoteFormat},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd/fakekeys"
 	"github.com/snp-vtpm/snp-vtpm/hcl"
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
+	"github.com/snp-vtpm/snp-vtpm/quote"
 	"github.com/snp-vtpm/snp-vtpm/snp"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
@@ -296,10 +297,10 @@ func TestSyntheticQuote(t *testing.T) {
 		}},
 		{name: "selection lies: 8 selected, 24 hashed", b: testev.Builder{PCRSelect: []int{0, 1, 2, 3, 4, 5, 6, 7}, DigestPCRs: seq(24)}, want: verify.CheckPCRDigest},
 		{name: "selection lies: PCRs hashed out of order", b: testev.Builder{DigestPCRs: append([]int{1, 0}, seq(24)[2:]...)}, want: verify.CheckPCRDigest},
-		{name: "SHA-1 bank selected", b: testev.Builder{PCRBank: testev.AlgSHA1}, want: verify.CheckQuoteFormat},
-		{name: "empty SHA-1 selection after the SHA-256 one", b: testev.Builder{ExtraSelections: []testev.PCRSelection{{Bank: testev.AlgSHA1, Bitmap: []byte{0, 0, 0}}}}},
-		{name: "SHA-1 PCR selected after the SHA-256 ones", b: testev.Builder{ExtraSelections: []testev.PCRSelection{{Bank: testev.AlgSHA1, Bitmap: []byte{1, 0, 0}}}}, want: verify.CheckQuoteFormat},
-		{name: "PCR 24 selected", b: testev.Builder{PCRSelect: []int{0}, ExtraSelections: []testev.PCRSelection{{Bank: testev.AlgSHA256, Bitmap: []byte{0, 0, 0, 1}}}}, want: verify.CheckQuoteFormat},
+		{name: "SHA-1 bank selected", b: testev.Builder{PCRBank: quote.AlgSHA1}, want: verify.CheckQuoteFormat},
+		{name: "empty SHA-1 selection after the SHA-256 one", b: testev.Builder{ExtraSelections: []quote.PCRSelection{{Hash: quote.AlgSHA1}}}},
+		{name: "SHA-1 PCR selected after the SHA-256 ones", b: testev.Builder{ExtraSelections: []quote.PCRSelection{{Hash: quote.AlgSHA1, PCRs: []int{0}}}}, want: verify.CheckQuoteFormat},
+		{name: "PCR 24 selected", b: testev.Builder{PCRSelect: []int{0}, ExtraSelections: []quote.PCRSelection{{Hash: quote.AlgSHA256, PCRs: []int{24}}}}, want: verify.CheckQuoteFormat},
 		{name: "only PCRs 0 and 7 selected", b: testev.Builder{PCRSelect: []int{0, 7}}, check: func(t *testing.T, c *verify.Claims, _ *testev.Evidence) {
 			keys := make([]int, 0, len(c.PCRs))
 			for k := range c.PCRs {

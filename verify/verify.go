@@ -75,24 +75,10 @@ func decoded(ctx context.Context, ev *evidence.Evidence, nonce []byte, opts *Con
 	if opts.Policy.RequireFreshReport && !claims.FreshReport {
 		return nil, failf(CheckUserData, "the policy requires a fresh report, which evidence verified without a nonce cannot prove")
 	}
-	if err := checkPCRPolicy(claims, &opts.Policy); err != nil {
+	if err := claims.checkPCRPolicy(opts.Policy.PCRs); err != nil {
 		return nil, err
 	}
 	return claims, nil
-}
-
-// checkPCRPolicy checks the PCR values the policy requires.
-func checkPCRPolicy(claims *Claims, pol *Policy) error {
-	for idx, want := range pol.PCRs {
-		got, ok := claims.PCRs[idx]
-		if !ok {
-			return failf(CheckPCRPolicy, "PCR %d is required by policy but not selected by the quote", idx)
-		}
-		if subtle.ConstantTimeCompare(got, want) != 1 {
-			return failf(CheckPCRPolicy, "PCR %d is %x, policy requires %x", idx, []byte(got), []byte(want))
-		}
-	}
-	return nil
 }
 
 // snpInput is how one SNP report is verified: with which VCEK and what
@@ -486,6 +472,15 @@ func verifyQuote(claims *Claims, q *quote.Quote, ak *rsa.PublicKey, nonce []byte
 		}
 		claims.NonceChecked = true
 	}
+	claims.fillQuote(a)
+	// Copies: the claims must not alias the caller's evidence.
+	claims.Nonce = bytes.Clone(a.ExtraData)
+	if q.PCRs == nil {
+		// Older evidence: message and signature only. The values are
+		// unknown; the signed selection and digest are reported.
+		claims.PCRValues = PCRValuesAbsent
+		return nil
+	}
 	selected, err := a.CheckPCRs(q.PCRs)
 	if err != nil {
 		if errors.Is(err, quote.ErrPCRDigest) {
@@ -493,8 +488,7 @@ func verifyQuote(claims *Claims, q *quote.Quote, ak *rsa.PublicKey, nonce []byte
 		}
 		return fail(CheckQuoteFormat, err)
 	}
-	// Copies: the claims must not alias the caller's evidence.
-	claims.Nonce = bytes.Clone(a.ExtraData)
+	claims.PCRValues = PCRValuesPresent
 	claims.PCRs = make(map[int]HexBytes, len(selected))
 	for _, i := range selected {
 		claims.PCRs[i] = bytes.Clone(q.PCRs[i])

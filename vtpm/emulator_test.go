@@ -24,6 +24,7 @@ import (
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
 	"github.com/snp-vtpm/snp-vtpm/hcl"
 	"github.com/snp-vtpm/snp-vtpm/quote"
+	"github.com/snp-vtpm/snp-vtpm/snp"
 	"github.com/snp-vtpm/snp-vtpm/vtpm"
 )
 
@@ -63,25 +64,25 @@ func checkReport(t *testing.T, blob []byte) *hcl.Report {
 	if err != nil {
 		t.Fatalf("hcl.Parse: %v", err)
 	}
-	n := binary.LittleEndian.Uint32(blob[1232:])
-	rd := blob[1236 : 1236+int(n)]
-	if !bytes.Equal(rd, r.RuntimeDataRaw) {
-		t.Fatal("hcl.Parse runtime data differs from the raw bytes")
+	if m, err := r.Marshal(); err != nil || !bytes.Equal(m, blob) {
+		t.Fatalf("Marshal(Parse(blob)) differs from the blob: %v", err)
 	}
-	sum := sha256.Sum256(rd)
-	snp := blob[32 : 32+1184]
-	if !bytes.Equal(snp[0x50:0x70], sum[:]) {
-		t.Errorf("report_data[0:32] = %x, want SHA-256(runtime data) = %x", snp[0x50:0x70], sum)
+	sum := sha256.Sum256(r.RuntimeDataRaw)
+	if err := r.CheckBinding(); err != nil {
+		t.Errorf("runtime data binding: %v", err)
 	}
-	if !bytes.Equal(snp[0x70:0x90], make([]byte, 32)) {
-		t.Errorf("report_data[32:64] not zero")
+	if rd := r.ReportData(); !bytes.Equal(rd[:32], sum[:]) || !bytes.Equal(rd[32:], make([]byte, 32)) {
+		t.Errorf("report_data = %x, want SHA-256(runtime data) = %x then zeros", rd, sum)
 	}
-	if err := verify.SnpReportSignature(snp, fakeamd.VCEK()); err != nil {
+	if err := verify.SnpReportSignature(r.SNPReport, fakeamd.VCEK()); err != nil {
 		t.Errorf("SNP report signature: %v", err)
 	}
-	chip := fakeamd.ChipID()
-	if !bytes.Equal(snp[0x1A0:0x1E0], chip[:]) {
-		t.Errorf("chip id %x", snp[0x1A0:0x1E0])
+	rep, err := snp.ParseReport(r.SNPReport)
+	if err != nil {
+		t.Fatalf("SNP report: %v", err)
+	}
+	if chip := fakeamd.ChipID(); rep.ChipID != chip {
+		t.Errorf("chip id %x", rep.ChipID)
 	}
 	return r
 }
@@ -119,45 +120,31 @@ func TestReadHCLReportAndAK(t *testing.T) {
 	}
 }
 
-// checkQuote verifies q like a verifier would and returns the TPMS_ATTEST.
-func checkQuote(t *testing.T, q *quote.Quote, ak *rsa.PublicKey, wantExtra []byte) *tpm2.TPMSAttest {
+// checkQuote verifies q like a verifier would (package quote: signature,
+// extraData, PCR digest) and checks that it selects SHA-256 PCRs 0-23.
+func checkQuote(t *testing.T, q *quote.Quote, ak *rsa.PublicKey, wantExtra []byte) *quote.Attest {
 	t.Helper()
-	digest := sha256.Sum256(q.Message)
-	if err := rsa.VerifyPKCS1v15(ak, crypto.SHA256, digest[:], q.Signature); err != nil {
-		t.Fatalf("quote signature: %v", err)
-	}
-	attest, err := tpm2.Unmarshal[tpm2.TPMSAttest](q.Message)
-	if err != nil {
-		t.Fatalf("TPMS_ATTEST: %v", err)
-	}
-	if attest.Type != tpm2.TPMSTAttestQuote {
-		t.Fatalf("attest type %#x", attest.Type)
-	}
-	if !bytes.Equal(attest.ExtraData.Buffer, wantExtra) {
-		t.Errorf("extraData %x, want %x", attest.ExtraData.Buffer, wantExtra)
-	}
-	info, err := attest.Attested.Quote()
-	if err != nil {
-		t.Fatal(err)
-	}
 	if len(q.PCRs) != 24 {
 		t.Fatalf("%d PCRs", len(q.PCRs))
 	}
-	h := sha256.New()
-	for i, p := range q.PCRs {
-		if len(p) != 32 {
-			t.Fatalf("PCR %d is %d bytes", i, len(p))
-		}
-		h.Write(p)
+	a, err := quote.Parse(q.Message)
+	if err != nil {
+		t.Fatalf("TPMS_ATTEST: %v", err)
 	}
-	if !bytes.Equal(h.Sum(nil), info.PCRDigest.Buffer) {
-		t.Error("PCR digest does not match sha256 of the 24 PCRs")
+	if err := quote.VerifySignature(ak, q.Message, q.Signature); err != nil {
+		t.Fatalf("quote signature: %v", err)
 	}
-	sel := info.PCRSelect.PCRSelections
-	if len(sel) != 1 || sel[0].Hash != tpm2.TPMAlgSHA256 || !bytes.Equal(sel[0].PCRSelect, []byte{0xFF, 0xFF, 0xFF}) {
-		t.Errorf("quote selection %+v", sel)
+	if !bytes.Equal(a.ExtraData, wantExtra) {
+		t.Errorf("extraData %x, want %x", a.ExtraData, wantExtra)
 	}
-	return attest
+	selected, err := a.CheckPCRs(q.PCRs)
+	if err != nil {
+		t.Errorf("PCR values: %v", err)
+	}
+	if len(a.Selection) != 1 || a.Selection[0].Hash != quote.AlgSHA256 || a.Selection[0].Size != 3 || len(selected) != 24 {
+		t.Errorf("quote selection %+v", a.Selection)
+	}
+	return a
 }
 
 func TestQuote(t *testing.T) {

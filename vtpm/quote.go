@@ -95,25 +95,18 @@ func quoteOnce(ctx context.Context, t transport.TPM, akName tpm2.TPM2BName, qd [
 	if len(msg) == 0 {
 		return nil, nil, malformed("Quote returned an empty TPMS_ATTEST")
 	}
-	attest, err := tpm2.Unmarshal[tpm2.TPMSAttest](msg)
+	attest, err := quote.Parse(msg)
 	if err != nil {
 		return nil, nil, malformed("Quote returned an unparsable TPMS_ATTEST: %v", err)
 	}
-	if attest.Type != tpm2.TPMSTAttestQuote {
-		return nil, nil, malformed("Quote returned attestation type %#04x, want TPM_ST_ATTEST_QUOTE", uint16(attest.Type))
-	}
-	if !bytes.Equal(attest.ExtraData.Buffer, qd) {
+	if !bytes.Equal(attest.ExtraData, qd) {
 		return nil, nil, malformed("Quote's extraData does not equal the qualifyingData sent")
 	}
-	info, err := attest.Attested.Quote()
-	if err != nil {
-		return nil, nil, malformed("Quote's TPMS_QUOTE_INFO: %v", err)
-	}
-	if !selectsAllPCRs(info.PCRSelect) {
+	if !selectsAllPCRs(attest.Selection) {
 		return nil, nil, malformed("Quote does not select exactly SHA-256 PCRs 0-23")
 	}
-	if len(info.PCRDigest.Buffer) != sha256.Size {
-		return nil, nil, malformed("Quote's PCR digest is %d bytes, want %d", len(info.PCRDigest.Buffer), sha256.Size)
+	if len(attest.PCRDigest) != sha256.Size {
+		return nil, nil, malformed("Quote's PCR digest is %d bytes, want %d", len(attest.PCRDigest), sha256.Size)
 	}
 	if rsp.Signature.SigAlg != tpm2.TPMAlgRSASSA {
 		return nil, nil, malformed("Quote signature algorithm %#04x, want RSASSA", uint16(rsp.Signature.SigAlg))
@@ -128,14 +121,19 @@ func quoteOnce(ctx context.Context, t transport.TPM, akName tpm2.TPM2BName, qd [
 	if len(sig.Sig.Buffer) != akBits/8 {
 		return nil, nil, malformed("Quote signature is %d bytes, want %d", len(sig.Sig.Buffer), akBits/8)
 	}
-	return &quote.Quote{Message: msg, Signature: bytes.Clone(sig.Sig.Buffer)}, bytes.Clone(info.PCRDigest.Buffer), nil
+	return &quote.Quote{Message: msg, Signature: bytes.Clone(sig.Sig.Buffer)}, bytes.Clone(attest.PCRDigest), nil
 }
 
-// selectsAllPCRs reports whether sel is exactly SHA-256 PCRs 0-23.
-func selectsAllPCRs(sel tpm2.TPMLPCRSelection) bool {
-	if len(sel.PCRSelections) != 1 {
+// selectsAllPCRs reports whether sel is exactly SHA-256 PCRs 0-23 in a
+// 3-byte bitmap.
+func selectsAllPCRs(sel []quote.PCRSelection) bool {
+	if len(sel) != 1 || sel[0].Hash != quote.AlgSHA256 || sel[0].Size != 3 || len(sel[0].PCRs) != 24 {
 		return false
 	}
-	s := sel.PCRSelections[0]
-	return s.Hash == tpm2.TPMAlgSHA256 && bytes.Equal(s.PCRSelect, []byte{0xFF, 0xFF, 0xFF})
+	for i, p := range sel[0].PCRs {
+		if p != i {
+			return false
+		}
+	}
+	return true
 }

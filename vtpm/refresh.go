@@ -2,7 +2,6 @@ package vtpm
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -12,7 +11,7 @@ import (
 	"github.com/google/go-tpm/tpm2"
 	"github.com/google/go-tpm/tpm2/transport"
 
-	"github.com/snp-vtpm/snp-vtpm/internal/strictjson"
+	"github.com/snp-vtpm/snp-vtpm/hcl"
 )
 
 // Polling of the HCL report after a user-data write.
@@ -21,13 +20,6 @@ const (
 	DefaultRefreshTimeout = 10 * time.Second
 	pollStart             = 50 * time.Millisecond
 	pollMax               = 500 * time.Millisecond
-)
-
-// HCL report layout facts needed to find the runtime-data JSON (SPEC §2).
-const (
-	hclMagic         = "HCLA"
-	hclVarSizeOffset = 1232
-	hclVarDataOffset = 1236
 )
 
 // userDataAttributes are the attributes RefreshReport gives NVIndexUserData
@@ -176,30 +168,12 @@ func writeNV(ctx context.Context, t transport.TPM, nv *nvIndex, data []byte) err
 }
 
 // reportUserData extracts the runtime data's "user-data" from an HCL report
-// ("" when the runtime data has none, as in older reports).
+// in hex ("" when the runtime data has none, as in older reports). The
+// report is parsed by package hcl, the one owner of its layout.
 func reportUserData(report []byte) (string, error) {
-	if len(report) < hclVarDataOffset {
-		return "", malformed("HCL report is %d bytes, shorter than its %d-byte header", len(report), hclVarDataOffset)
+	r, err := hcl.Parse(report)
+	if err != nil {
+		return "", malformed("HCL report: %v", err)
 	}
-	if string(report[:4]) != hclMagic {
-		return "", malformed("HCL report does not start with %q", hclMagic)
-	}
-	n := binary.LittleEndian.Uint32(report[hclVarSizeOffset:])
-	if uint64(n) > uint64(len(report)-hclVarDataOffset) {
-		return "", malformed("HCL report runtime data is %d bytes, only %d available", n, len(report)-hclVarDataOffset)
-	}
-	var rd runtimeUserData
-	if err := strictjson.Unmarshal(report[hclVarDataOffset:hclVarDataOffset+int(n)], &rd, strictjson.Options{}); err != nil {
-		return "", malformed("HCL report runtime data is not strict JSON: %v", err)
-	}
-	return rd.UserData, nil
-}
-
-// runtimeUserData is the part of the runtime data reportUserData reads, with
-// the module's strict decoder: unknown members are tolerated, duplicates
-// and near-miss names ("User-Data") are not.
-type runtimeUserData struct {
-	UserData string `json:"user-data"`
-	//lint:ignore SA5008 "embed" is an encoding/json/v2 option (strictjson)
-	Unknown strictjson.Unknown[runtimeUserData] `json:",embed"`
+	return hex.EncodeToString(r.RuntimeData.UserData), nil
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -15,6 +14,8 @@ import (
 
 	"github.com/google/go-tpm/tpm2"
 	"github.com/google/go-tpm/tpm2/transport/linuxtpm"
+
+	"github.com/snp-vtpm/snp-vtpm/hcl"
 )
 
 func TestQualifyingData(t *testing.T) {
@@ -167,48 +168,41 @@ func TestSizeAndKeyErrors(t *testing.T) {
 	}
 }
 
-func hclBlob(json string, size int) []byte {
-	b := make([]byte, size)
-	copy(b, hclMagic)
-	binary.LittleEndian.PutUint32(b[hclVarSizeOffset:], uint32(len(json)))
-	copy(b[hclVarDataOffset:], json)
+// hclBlob builds an HCL report (package hcl) around a zero SNP report with
+// runtime data js, padded to 2048 bytes.
+func hclBlob(t *testing.T, js string) []byte {
+	t.Helper()
+	b, err := hcl.Build(hcl.ReportTypeSNP, make([]byte, hcl.SNPReportSize), []byte(js), 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return b
 }
 
 func TestReportUserData(t *testing.T) {
+	ud := strings.Repeat("ab", hcl.UserDataSize)
+	keys := `"keys":[]`
 	tests := []struct {
 		name    string
 		blob    []byte
 		want    string
 		wantErr bool
 	}{
-		{"user data", hclBlob(`{"keys":[],"user-data":"abcd"}`, 2048), "abcd", false},
-		{"no user data", hclBlob(`{"keys":[]}`, 2048), "", false},
-		{"unknown fields", hclBlob(`{"x":{"y":[1,2]},"user-data":"00"}`, 2048), "00", false},
-		{"short", make([]byte, 100), "", true},
-		{"bad magic", func() []byte { b := hclBlob(`{}`, 2048); b[0] = 'X'; return b }(), "", true},
-		{"size overflow", func() []byte {
-			b := hclBlob(`{}`, 2048)
-			binary.LittleEndian.PutUint32(b[hclVarSizeOffset:], 0xFFFFFFFF)
-			return b
-		}(), "", true},
-		{"size just too big", func() []byte {
-			b := hclBlob(`{}`, 2048)
-			binary.LittleEndian.PutUint32(b[hclVarSizeOffset:], 2048-hclVarDataOffset+1)
-			return b
-		}(), "", true},
-		{"padding included", func() []byte {
-			b := hclBlob(`{}`, 2048)
-			binary.LittleEndian.PutUint32(b[hclVarSizeOffset:], 10)
-			return b
-		}(), "", true},
-		{"not json", hclBlob(`nope`, 2048), "", true},
-		{"duplicate user-data", hclBlob(`{"user-data":"00","user-data":"01"}`, 2048), "", true},
-		{"duplicate inside unknown", hclBlob(`{"x":{"a":1,"a":2},"user-data":"00"}`, 2048), "", true},
-		{"case variant", hclBlob(`{"User-Data":"01","user-data":"00"}`, 2048), "", true},
-		{"invalid UTF-8", hclBlob("{\"user-data\":\"00\xff\"}", 2048), "", true},
-		{"trailing data", hclBlob(`{"user-data":"00"} {}`, 2048), "", true},
-		{"too deep", hclBlob(`{"x":`+strings.Repeat("[", 70)+strings.Repeat("]", 70)+`}`, 2048), "", true},
+		{"user data", hclBlob(t, `{`+keys+`,"user-data":"`+ud+`"}`), ud, false},
+		{"upper-case user data", hclBlob(t, `{`+keys+`,"user-data":"`+strings.ToUpper(ud)+`"}`), ud, false},
+		{"no user data", hclBlob(t, `{`+keys+`}`), "", false},
+		{"unknown fields", hclBlob(t, `{`+keys+`,"x":{"y":[1,2]},"user-data":"`+ud+`"}`), ud, false},
+		{"short user data", hclBlob(t, `{`+keys+`,"user-data":"abcd"}`), "", true},
+		{"short", hclBlob(t, `{}`)[:100], "", true},
+		{"bad magic", func() []byte { b := hclBlob(t, `{}`); b[0] = 'X'; return b }(), "", true},
+		{"runtime data cut", hclBlob(t, `{`+keys+`,"user-data":"`+ud+`"}`)[:hcl.RuntimeDataOffset+10], "", true},
+		{"not json", hclBlob(t, `nope`), "", true},
+		{"duplicate user-data", hclBlob(t, `{`+keys+`,"user-data":"`+ud+`","user-data":"`+ud+`"}`), "", true},
+		{"duplicate inside unknown", hclBlob(t, `{`+keys+`,"x":{"a":1,"a":2},"user-data":"`+ud+`"}`), "", true},
+		{"case variant", hclBlob(t, `{`+keys+`,"User-Data":"`+ud+`","user-data":"`+ud+`"}`), "", true},
+		{"invalid UTF-8", hclBlob(t, "{\"keys\":[],\"x\":\"00\xff\"}"), "", true},
+		{"trailing data", hclBlob(t, `{`+keys+`,"user-data":"`+ud+`"} {}`), "", true},
+		{"too deep", hclBlob(t, `{`+keys+`,"x":`+strings.Repeat("[", 70)+strings.Repeat("]", 70)+`}`), "", true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -219,7 +213,7 @@ func TestReportUserData(t *testing.T) {
 			if err != nil && !errors.Is(err, ErrMalformedResponse) {
 				t.Fatalf("err %v does not match ErrMalformedResponse", err)
 			}
-			if got != tc.want {
+			if !strings.EqualFold(got, tc.want) {
 				t.Fatalf("user-data = %q, want %q", got, tc.want)
 			}
 		})

@@ -22,7 +22,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -259,20 +258,12 @@ func (f *fleet) evidence(i int, nonce []byte) ([]byte, error) {
 		}
 		return e.JSON, nil
 	}
-	msg := base.Quote.Message
-	off := 6 // magic, type; then qualifiedSigner and extraData (TPM2B)
-	off += 2 + int(binary.BigEndian.Uint16(msg[off:]))
-	end := off + 2 + int(binary.BigEndian.Uint16(msg[off:]))
-	m := append([]byte(nil), msg[:off]...)
-	m = binary.BigEndian.AppendUint16(m, uint16(len(nonce)))
-	m = append(m, nonce...)
-	m = append(m, msg[end:]...)
-	sig, err := testev.SignQuote(testev.AKKey(), m)
+	q, err := testev.Requote(base.Quote, testev.AKKey(), nonce)
 	if err != nil {
 		return nil, err
 	}
 	e := *base
-	e.Quote.Message, e.Quote.Signature = m, sig
+	e.Quote = q
 	return e.Encode()
 }
 

@@ -79,6 +79,9 @@ func printClaims(w io.Writer, title string, c *verify.Claims, full bool, extra .
 			row("nonce", "%s (NOT CHECKED: no freshness)", c.Nonce)
 		}
 		row("fresh report", "%s", yesNo(c.FreshReport))
+		if c.PCRValues == verify.PCRValuesAbsent {
+			row("pcrs", "UNKNOWN: the evidence carries no PCR values (quote digest %s)", c.PCRDigest)
+		}
 		idx := make([]int, 0, len(c.PCRs))
 		for i := range c.PCRs {
 			idx = append(idx, i)

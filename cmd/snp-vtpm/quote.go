@@ -111,7 +111,7 @@ func runQuote(ctx context.Context, g *globals, nonce []byte, jsonOut bool) error
 		out.PCRs = append(out.PCRs, hex.EncodeToString(v))
 	}
 	for _, s := range a.Selection {
-		out.Selection = append(out.Selection, selectionJSON{Hash: hashName(s.Hash), PCRs: s.PCRs})
+		out.Selection = append(out.Selection, selectionJSON{Hash: quote.AlgName(s.Hash), PCRs: s.PCRs})
 	}
 	if jsonOut {
 		return writeJSON(g.stdout, out)
@@ -146,19 +146,4 @@ func runQuote(ctx context.Context, g *globals, nonce []byte, jsonOut bool) error
 		fmt.Fprintln(w, emulatedBanner)
 	}
 	return nil
-}
-
-// hashName names a TPM hash algorithm id.
-func hashName(alg uint16) string {
-	switch alg {
-	case 0x0004:
-		return "sha1"
-	case 0x000B:
-		return "sha256"
-	case 0x000C:
-		return "sha384"
-	case 0x000D:
-		return "sha512"
-	}
-	return fmt.Sprintf("alg 0x%04x", alg)
 }

@@ -8,7 +8,6 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -18,14 +17,6 @@ import (
 	"github.com/snp-vtpm/snp-vtpm/hcl"
 	"github.com/snp-vtpm/snp-vtpm/quote"
 	"github.com/snp-vtpm/snp-vtpm/snp"
-)
-
-// TPM constants of the quote message.
-const (
-	// AlgSHA1 is TPM_ALG_SHA1, for a quote over a bank other than SHA-256.
-	AlgSHA1 uint16 = 0x0004
-	// AlgSHA256 is TPM_ALG_SHA256.
-	AlgSHA256 uint16 = 0x000B
 )
 
 // DefaultNonce is the nonce of a Builder whose Nonce is nil.
@@ -208,11 +199,15 @@ type Builder struct {
 	PCRs [][]byte
 	// PCRSelect lists the selected PCR indices (default 0..23).
 	PCRSelect []int
-	// PCRBank is the hash of the selection (default AlgSHA256).
+	// PCRBank is the hash of the selection (default quote.AlgSHA256).
 	PCRBank uint16
 	// ExtraSelections are further TPMS_PCR_SELECTIONs signed after the
 	// first one (their PCRs are not hashed into pcrDigest).
-	ExtraSelections []PCRSelection
+	ExtraSelections []quote.PCRSelection
+	// OmitPCRValues leaves the PCR values out of the evidence (older
+	// attesters: message and signature only); the quote still signs the
+	// selection and digest of PCRs.
+	OmitPCRValues bool
 	// DigestPCRs lists the PCR indices hashed into pcrDigest, in order
 	// (default PCRSelect): a selection that lies.
 	DigestPCRs []int
@@ -500,7 +495,7 @@ func (b *Builder) runtimeData(version int, nonce []byte) ([]byte, error) {
 	return json.Marshal(rd)
 }
 
-// quote builds and signs the TPMS_ATTEST.
+// quote builds and signs the TPMS_ATTEST (through quote.Attest).
 func (b *Builder) quote(nonce []byte) (*quote.Quote, error) {
 	ak := b.AK
 	if ak == nil {
@@ -523,7 +518,7 @@ func (b *Builder) quote(nonce []byte) (*quote.Quote, error) {
 	}
 	bank := b.PCRBank
 	if bank == 0 {
-		bank = AlgSHA256
+		bank = quote.AlgSHA256
 	}
 	extra := b.ExtraData
 	if extra == nil {
@@ -536,30 +531,23 @@ func (b *Builder) quote(nonce []byte) (*quote.Quote, error) {
 		}
 		h.Write(pcrs[i])
 	}
-	var bitmap [3]byte
-	for _, i := range sel {
-		if i < 0 || i >= 24 {
-			return nil, fmt.Errorf("testev: PCR %d cannot be selected", i)
-		}
-		bitmap[i/8] |= 1 << (i % 8)
-	}
 	akDER, err := x509.MarshalPKIXPublicKey(&ak.PublicKey)
 	if err != nil {
 		return nil, err
 	}
 	name := sha256.Sum256(akDER)
-	a := AttestQuote{
+	a := quote.Attest{
 		QualifiedSigner: append([]byte{0x00, 0x0B}, name[:]...),
 		ExtraData:       extra,
-		Clock:           0x359bae,
-		ResetCount:      2,
+		Clock:           quote.ClockInfo{Clock: 0x359bae, ResetCount: 2},
 		FirmwareVersion: 0x2020031200120003,
-		Bank:            bank,
-		Bitmap:          bitmap[:],
-		Extra:           b.ExtraSelections,
+		Selection:       append([]quote.PCRSelection{{Hash: bank, PCRs: sel}}, b.ExtraSelections...),
 		PCRDigest:       h.Sum(nil),
 	}
-	msg := a.Marshal()
+	msg, err := a.Marshal()
+	if err != nil {
+		return nil, err
+	}
 	if b.MutateQuote != nil {
 		msg = b.MutateQuote(msg)
 	}
@@ -571,61 +559,26 @@ func (b *Builder) quote(nonce []byte) (*quote.Quote, error) {
 	if err != nil {
 		return nil, err
 	}
+	if b.OmitPCRValues {
+		pcrs = nil
+	}
 	return &quote.Quote{Message: msg, Signature: sig, PCRs: pcrs}, nil
 }
 
-// PCRSelection is one TPMS_PCR_SELECTION: a bank and its bitmap.
-type PCRSelection struct {
-	Bank   uint16
-	Bitmap []byte
-}
-
-// AttestQuote is a TPMS_ATTEST of type TPM_ST_ATTEST_QUOTE, in the fields
-// a test may want to set: one PCR selection (Bank, Bitmap) and optionally
-// further ones (Extra).
-type AttestQuote struct {
-	QualifiedSigner []byte // TPM2B_NAME content
-	ExtraData       []byte // the nonce
-	Clock           uint64
-	ResetCount      uint32
-	RestartCount    uint32
-	Safe            bool
-	FirmwareVersion uint64
-	Bank            uint16 // hash algorithm of the selection
-	Bitmap          []byte // pcrSelect bitmap (3 bytes for 24 PCRs)
-	Extra           []PCRSelection
-	PCRDigest       []byte
-}
-
-// Marshal returns the TPM wire form (big-endian) of a.
-func (a *AttestQuote) Marshal() []byte {
-	var m []byte
-	be := binary.BigEndian
-	tpm2b := func(b []byte) {
-		m = be.AppendUint16(m, uint16(len(b)))
-		m = append(m, b...)
+// Requote returns q with the extraData of its TPMS_ATTEST replaced by extra
+// and signed again by key, as a VM does when it attests again for a new
+// nonce without refreshing its HCL report. The PCR values are q's.
+func Requote(q quote.Quote, key *rsa.PrivateKey, extra []byte) (quote.Quote, error) {
+	a, err := quote.Parse(q.Message)
+	if err != nil {
+		return quote.Quote{}, err
 	}
-	m = be.AppendUint32(m, quote.GeneratedValue)
-	m = be.AppendUint16(m, quote.TagAttestQuote)
-	tpm2b(a.QualifiedSigner)
-	tpm2b(a.ExtraData)
-	m = be.AppendUint64(m, a.Clock)
-	m = be.AppendUint32(m, a.ResetCount)
-	m = be.AppendUint32(m, a.RestartCount)
-	if a.Safe {
-		m = append(m, 1)
-	} else {
-		m = append(m, 0)
+	a.ExtraData = extra
+	if q.Message, err = a.Marshal(); err != nil {
+		return quote.Quote{}, err
 	}
-	m = be.AppendUint64(m, a.FirmwareVersion)
-	m = be.AppendUint32(m, uint32(1+len(a.Extra)))
-	for _, sel := range append([]PCRSelection{{a.Bank, a.Bitmap}}, a.Extra...) {
-		m = be.AppendUint16(m, sel.Bank)
-		m = append(m, byte(len(sel.Bitmap)))
-		m = append(m, sel.Bitmap...)
-	}
-	tpm2b(a.PCRDigest)
-	return m
+	q.Signature, err = SignQuote(key, q.Message)
+	return q, err
 }
 
 // SignQuote signs msg with key as the vTPM's AK does: RSASSA-PKCS1-v1_5

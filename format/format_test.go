@@ -1,0 +1,53 @@
+package format_test
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"testing"
+
+	"github.com/snp-vtpm/snp-vtpm/format"
+)
+
+func TestError(t *testing.T) {
+	tests := []struct {
+		name    string
+		err     error
+		msg     string
+		field   string
+		kind    error
+		notKind error
+	}{
+		{"Field", format.Field("hcl", "magic", format.ErrBadMagic), "hcl: magic: bad magic", "magic", format.ErrBadMagic, format.ErrTruncated},
+		{"Fieldf", format.Fieldf("quote", "message", format.ErrTooLarge, "%d > %d bytes", 5000, 2048), "quote: message: too large (5000 > 2048 bytes)", "message", format.ErrTooLarge, format.ErrTruncated},
+		{"wrapped cause", format.Field("evidence", "document", fmt.Errorf("%w: %w", format.ErrBadJSON, io.ErrUnexpectedEOF)), "evidence: document: malformed JSON: unexpected EOF", "document", io.ErrUnexpectedEOF, format.ErrTooLarge},
+		{"Rename", format.Rename(format.Field("evidence", "", format.ErrBadByte), "quote.pcrs[3]"), "evidence: quote.pcrs[3]: not a byte", "quote.pcrs[3]", format.ErrBadByte, format.ErrBadLength},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.err.Error(); got != tc.msg {
+				t.Errorf("message %q, want %q", got, tc.msg)
+			}
+			var fe *format.Error
+			if !errors.As(tc.err, &fe) || fe.Field != tc.field {
+				t.Errorf("errors.As: %#v, want Field %q", fe, tc.field)
+			}
+			if !errors.Is(tc.err, tc.kind) || !errors.Is(tc.err, format.ErrMalformed) {
+				t.Errorf("%v does not match %v and ErrMalformed", tc.err, tc.kind)
+			}
+			if errors.Is(tc.err, tc.notKind) {
+				t.Errorf("%v matches %v", tc.err, tc.notKind)
+			}
+		})
+	}
+}
+
+func TestRenameLeavesOtherErrors(t *testing.T) {
+	err := errors.New("plain")
+	if got := format.Rename(err, "x"); got != err || errors.Is(got, format.ErrMalformed) {
+		t.Errorf("Rename changed a plain error: %v", got)
+	}
+	if errors.Is(format.ErrTruncated, format.ErrMalformed) {
+		t.Error("a bare sentinel matches ErrMalformed")
+	}
+}

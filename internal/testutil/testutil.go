@@ -1,0 +1,100 @@
+// Package testutil loads the module's real fixtures (testdata/) for tests:
+// one reader, one PEM splitter and one JSON edit shared by the packages'
+// tests instead of a copy in each. It imports nothing of the module, so
+// any package's internal tests may use it.
+package testutil
+
+import (
+	"encoding/json"
+	"encoding/pem"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+)
+
+// Dir returns the module's testdata directory.
+func Dir() string {
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		return "testdata"
+	}
+	return filepath.Join(filepath.Dir(file), "..", "..", "testdata")
+}
+
+// ReadFile returns the fixture at rel (relative to testdata/), failing t
+// if it cannot be read.
+func ReadFile(t testing.TB, rel string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(Dir(), rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// PEMBlocks returns the bytes of every PEM block of type typ in b, failing
+// t if there is none.
+func PEMBlocks(t testing.TB, b []byte, typ string) [][]byte {
+	t.Helper()
+	var out [][]byte
+	for {
+		var blk *pem.Block
+		blk, b = pem.Decode(b)
+		if blk == nil {
+			break
+		}
+		if blk.Type == typ {
+			out = append(out, blk.Bytes)
+		}
+	}
+	if len(out) == 0 {
+		t.Fatalf("no PEM %s block", typ)
+	}
+	return out
+}
+
+// DropPCRs returns the evidence (or quote) JSON document doc with the "pcrs"
+// member of its quote object ("quote" in v0, "tpm_quote" otherwise, or the
+// document itself for a bare quote) removed, as older attesters send it.
+// Other members keep their values; member order is not kept.
+func DropPCRs(t testing.TB, doc []byte) []byte {
+	t.Helper()
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(doc, &m); err != nil {
+		t.Fatal(err)
+	}
+	key := ""
+	for _, k := range []string{"quote", "tpm_quote"} {
+		if _, ok := m[k]; ok {
+			key = k
+		}
+	}
+	if key == "" {
+		return dropMember(t, m, "pcrs")
+	}
+	var q map[string]json.RawMessage
+	if err := json.Unmarshal(m[key], &q); err != nil {
+		t.Fatal(err)
+	}
+	m[key] = dropMember(t, q, "pcrs")
+	return marshal(t, m)
+}
+
+func dropMember(t testing.TB, m map[string]json.RawMessage, name string) []byte {
+	t.Helper()
+	if _, ok := m[name]; !ok {
+		t.Fatalf("no %q member to drop", name)
+	}
+	delete(m, name)
+	return marshal(t, m)
+}
+
+func marshal(t testing.TB, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

@@ -1,0 +1,31 @@
+package testutil
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+)
+
+func TestReadFileAndPEM(t *testing.T) {
+	b := ReadFile(t, "trustee-az-vtpm/az-snp-vtpm/vcek.pem")
+	certs := PEMBlocks(t, b, "CERTIFICATE")
+	if len(certs) != 3 || certs[0][0] != 0x30 {
+		t.Fatalf("%d certificates in vcek.pem, want VCEK, ASK, ARK", len(certs))
+	}
+}
+
+func TestDropPCRs(t *testing.T) {
+	for rel, dropped := range map[string]int{"evidence-v0.json": 0, "evidence-v1.json": 0, "tpm-quote-v1.json": 1} {
+		t.Run(rel, func(t *testing.T) {
+			doc := ReadFile(t, "trustee-az-vtpm/az-snp-vtpm/"+rel)
+			out := DropPCRs(t, doc)
+			if bytes.Contains(out, []byte(`"pcrs"`)) {
+				t.Fatal("pcrs still present")
+			}
+			var before, after map[string]any
+			if json.Unmarshal(doc, &before) != nil || json.Unmarshal(out, &after) != nil || len(before) != len(after)+dropped {
+				t.Fatal("top-level members changed")
+			}
+		})
+	}
+}
