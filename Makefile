@@ -2,7 +2,8 @@
 #
 #   make build            static, cgo-free release binary bin/snp-vtpm (no TPM simulator)
 #   make build-emulated   cgo binary bin/snp-vtpm-emulated with --emulate
-#   make test             go vet + all tests with the race detector
+#   make test             go vet + all tests with the race detector (mutation sweeps sampled)
+#   make sweep            the full mutation sweeps and the 10 000-document cache test (CI runs it)
 #   make fuzz             every fuzz target for FUZZTIME each
 #   make bench            the verifier's performance ratios (BENCHMARKS.md; SNPVTPM_ASSERT_RATIOS=1 asserts the goals)
 #   make deploy           create the CVM (settings: deploy/azure.sh; DRY_RUN=1 prints the az commands)
@@ -20,7 +21,7 @@ CONFIDENTIAL_VM ?=
 
 export RESOURCE_GROUP VM_NAME LOCATION VM_SIZE IMAGE_ID ADMIN_USER SSH_KEY PUBLIC_IP DRY_RUN
 
-.PHONY: all build build-emulated check-release test fuzz bench deploy delete install-cvm clean
+.PHONY: all build build-emulated check-release test sweep fuzz bench deploy delete install-cvm clean
 
 all: build
 
@@ -49,6 +50,11 @@ build-emulated:
 test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+# The sweeps make test samples, in full: every mutation of every real
+# fixture (hardening) and 10 000 rejected documents through one cache.
+sweep:
+	SNPVTPM_FULL_SWEEP=1 $(GO) test -count=1 -timeout $(TEST_TIMEOUT) -run 'TestMutation|TestRejectedEvidenceLeavesNoMemo' ./hardening/ ./verify/
 
 # Runs each fuzz target (found with go test -list) for FUZZTIME.
 fuzz:
