@@ -302,13 +302,8 @@ func (a *Attester) VerifiedReport(ctx context.Context, userData []byte) (*Result
 		return nil, err
 	}
 	vcek, from, err := a.VCEKFor(ctx, blob)
-	switch {
-	case err != nil && ctx.Err() != nil:
-		return nil, ctx.Err()
-	case errors.Is(err, verify.ErrRejected):
-		return nil, fmt.Errorf("attester: the report does not verify: %w", err)
-	case err != nil:
-		a.log().WarnContext(ctx, "no VCEK from the certificate chain; the verifier's certificate source is asked", "err", err)
+	if err := a.vcekFailure(ctx, err, "the report does not verify", "no VCEK from the certificate chain; the verifier's certificate source is asked"); err != nil {
+		return nil, err
 	}
 	claims, err := v.Report(ctx, blob, vcek)
 	if err != nil {
@@ -366,19 +361,30 @@ func (a *Attester) gather(ctx context.Context, v *verify.Verifier, nonce []byte,
 	ev := &evidence.Evidence{Version: version, Quote: *q, HCLReport: blob}
 	if a.Certs != nil {
 		der, _, err := a.vcekFor(ctx, v.Config(), sr)
-		switch {
-		case err != nil && ctx.Err() != nil:
-			return nil, ctx.Err()
-		case errors.Is(err, verify.ErrRejected):
-			return nil, fmt.Errorf("attester: the gathered evidence does not verify: %w", err)
-		case err != nil:
-			a.log().WarnContext(ctx, "evidence without VCEK: a verifier must fetch it from AMD KDS", "err", err)
-		default:
-			ev.VCEK = der
+		if err := a.vcekFailure(ctx, err, "the gathered evidence does not verify", "evidence without VCEK: a verifier must fetch it from AMD KDS"); err != nil {
+			return nil, err
 		}
+		ev.VCEK = der
 	}
 	a.log().DebugContext(ctx, "evidence gathered", "version", ev.Version, "nonce_bytes", len(nonce), "vcek", ev.VCEK != nil)
 	return ev, nil
+}
+
+// vcekFailure judges err, a failure to get the VCEK from Certs: a
+// cancelled context, or a VCEK that the Verifier's roots reject (verdict
+// names the consequence), ends the call; anything else (no source has
+// it) is logged as warning and passed over (nil).
+func (a *Attester) vcekFailure(ctx context.Context, err error, verdict, warning string) error {
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case errors.Is(err, verify.ErrRejected):
+		return fmt.Errorf("attester: %s: %w", verdict, err)
+	}
+	a.log().WarnContext(ctx, warning, "err", err)
+	return nil
 }
 
 // checkReport parses blob and checks that it is an SNP HCL report whose
