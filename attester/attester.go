@@ -1,7 +1,8 @@
 // Package attester gathers attestation evidence inside an Azure
 // Confidential VM (AMD SEV-SNP): the HCL report from the vTPM (refreshed with
-// user data on request), a TPM quote over the verifier's nonce, the PCRs and,
-// when Azure IMDS is reachable, the VCEK of the chip.
+// user data on request), a TPM quote over the verifier's nonce, the PCRs and
+// the VCEK of the chip from a certificate chain (package collateral: Azure
+// IMDS first, then AMD KDS).
 //
 // The evidence is built so that package verify accepts it:
 //
@@ -14,10 +15,10 @@
 //     without it the boot-time report is used and the evidence is version 1
 //     (same JSON shape, see package evidence).
 //
-// Nothing read from IMDS is trusted here: only the VCEK is copied into the
-// evidence (the chain IMDS serves is ignored), and only when it names the
-// chip id and TCB of the report. A verifier checks it against pinned AMD
-// roots.
+// The VCEK comes through the one certificate path, a collateral.Chain,
+// which validates every hop before it returns or caches anything: here
+// with the checks of the Attester's Verifier (pinned roots, product line,
+// chip id and TCB of the report). A remote verifier checks it again.
 //
 // Evidence and VerifiedReport return what they gathered together with the
 // claims verified locally by the Attester's Verifier (package verify), the
@@ -32,12 +33,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/google/go-tpm/tpm2/transport"
 
+	"github.com/snp-vtpm/snp-vtpm/collateral"
 	"github.com/snp-vtpm/snp-vtpm/evidence"
 	"github.com/snp-vtpm/snp-vtpm/hcl"
-	"github.com/snp-vtpm/snp-vtpm/imds"
 	"github.com/snp-vtpm/snp-vtpm/quote"
 	"github.com/snp-vtpm/snp-vtpm/snp"
 	"github.com/snp-vtpm/snp-vtpm/verify"
@@ -70,17 +72,20 @@ var ErrInconsistent = errors.New("attester: inconsistent vTPM state")
 type Attester struct {
 	// TPM is the vTPM: vtpm.Open's device on a CVM, or an emulated CVM's TPM.
 	TPM transport.TPM
-	// IMDS is where the VCEK comes from; nil means evidence without a VCEK
-	// (a verifier then fetches it from AMD KDS).
-	IMDS *imds.Client
+	// Certs is where the VCEK comes from: on a CVM a collateral.Chain
+	// asking a collateral.IMDS source first, then collateral.KDS (see
+	// VCEKFor). Nil means evidence without a VCEK (a verifier then needs
+	// its own VCEKGetter).
+	Certs *collateral.Chain
 	// Logger receives diagnostics; nil discards them.
 	Logger *slog.Logger
 	// Verifier verifies what Evidence and VerifiedReport gathered before
-	// they return it. Nil means verify.New(verify.Config{}): AMD's pinned
-	// roots, the default policy and no certificate source other than the
-	// VCEK from IMDS. Give one with a VCEKGetter (package kds) to verify
-	// evidence whose VCEK IMDS cannot supply, or one trusting the emulated
-	// chain for an emulated CVM.
+	// they return it; its roots and time also validate the VCEK from
+	// Certs. Nil means verify.New(verify.Config{}): AMD's pinned roots, the
+	// default policy and no certificate source other than Certs. Give one
+	// with a VCEKGetter (normally Certs too) to verify a report whose VCEK
+	// Certs cannot supply, or one trusting the emulated chain for an
+	// emulated CVM.
 	Verifier *verify.Verifier
 }
 
@@ -171,56 +176,94 @@ func (a *Attester) Quote(ctx context.Context, nonce []byte) (*quote.Quote, error
 	return q, nil
 }
 
-// VCEK asks IMDS for the VCEK and returns it in DER. The result is not
-// trusted: a verifier checks it against pinned AMD roots. It returns
-// (nil, nil) when a.IMDS is nil.
-func (a *Attester) VCEK(ctx context.Context) ([]byte, error) {
-	if a.IMDS == nil {
-		return nil, nil
-	}
-	cert, err := a.IMDS.Certification(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("attester: VCEK from IMDS: %w", err)
-	}
-	return bytes.Clone(cert.VCEK), nil
-}
-
-// VCEKFor returns the VCEK from IMDS (DER) if it names the chip id and TCB
-// of the SNP report inside the HCL report blob, and an error otherwise
-// (for example after a TCB update, when IMDS may serve a VCEK for another
-// TCB). Matching establishes no trust: no signature is checked. It returns
-// (nil, nil) when a.IMDS is nil.
-func (a *Attester) VCEKFor(ctx context.Context, blob []byte) ([]byte, error) {
-	if a.IMDS == nil {
-		return nil, nil
+// VCEKFor returns the VCEK (DER) of the SNP report inside the HCL report
+// blob from a.Certs, and the name of the source that supplied it. The
+// Chain validates every hop with a's Verifier's roots and time: the VCEK
+// must chain to a pinned root, be of the report's product line and name
+// the report's chip id and TCB, before it is returned or cached. A VCEK
+// the Verifier's roots reject is an error matching verify.ErrRejected. It
+// returns (nil, "", nil) when a.Certs is nil.
+func (a *Attester) VCEKFor(ctx context.Context, blob []byte) ([]byte, string, error) {
+	if a.Certs == nil {
+		return nil, "", nil
 	}
 	r, err := hcl.Parse(blob)
 	if err != nil {
-		return nil, fmt.Errorf("attester: the HCL report: %w", err)
+		return nil, "", fmt.Errorf("attester: the HCL report: %w", err)
 	}
 	if r.Type != hcl.ReportTypeSNP {
-		return nil, fmt.Errorf("attester: the HCL report carries a %v report, not SEV-SNP", r.Type)
+		return nil, "", fmt.Errorf("attester: the HCL report carries a %v report, not SEV-SNP", r.Type)
 	}
 	sr, err := snp.ParseReport(r.SNPReport)
 	if err != nil {
-		return nil, fmt.Errorf("attester: the SNP report: %w", err)
+		return nil, "", fmt.Errorf("attester: the SNP report: %w", err)
 	}
-	return a.vcekFor(ctx, sr)
+	v, err := a.verifier()
+	if err != nil {
+		return nil, "", err
+	}
+	return a.vcekFor(ctx, v.Config(), sr)
 }
 
-func (a *Attester) vcekFor(ctx context.Context, r *snp.Report) ([]byte, error) {
-	der, err := a.VCEK(ctx)
-	if err != nil {
-		return nil, err
+// vcekFor asks a.Certs for r's VCEK under each product line r may be of.
+func (a *Attester) vcekFor(ctx context.Context, cfg verify.Config, r *snp.Report) ([]byte, string, error) {
+	lines := []snp.Product{snp.Milan, snp.Genoa} // version 2 reports name no product line
+	if p, ok, err := r.ProductFromCPUID(); err != nil {
+		return nil, "", fmt.Errorf("attester: the SNP report: %w", err)
+	} else if ok {
+		lines = []snp.Product{p}
 	}
-	v, err := snp.ParseVCEK(der)
-	if err != nil {
-		return nil, fmt.Errorf("attester: the VCEK from IMDS: %w", err)
+	var lastErr error
+	for _, pl := range lines {
+		der, from, err := a.Certs.VCEKFrom(ctx, verify.VCEKRequest{
+			Product:     string(pl),
+			ChipID:      bytes.Clone(r.ChipID[:]),
+			ReportedTCB: uint64(r.ReportedTCB),
+			Validate:    validator(cfg, r, pl),
+		})
+		if err == nil {
+			return der, from, nil
+		}
+		if ctx.Err() != nil {
+			return nil, "", ctx.Err()
+		}
+		lastErr = err
 	}
-	if err := v.CheckBinding(r); err != nil {
-		return nil, fmt.Errorf("attester: the VCEK from IMDS does not match the report: %w", err)
+	return nil, "", fmt.Errorf("attester: the VCEK: %w", lastErr)
+}
+
+// validator is the Validate of a VCEK request for r under product line
+// pl: the checks package verify makes of a VCEK (format, chain to the
+// roots of cfg at its time, product line, chip id and TCB), each failure
+// a *verify.Error naming its check.
+func validator(cfg verify.Config, r *snp.Report, pl snp.Product) func([]byte) error {
+	roots, now := cfg.Roots, cfg.Now
+	if roots == nil {
+		roots = snp.DefaultRoots()
 	}
-	return der, nil
+	if now.IsZero() {
+		now = time.Now()
+	}
+	return func(der []byte) error {
+		v, err := snp.ParseVCEK(der)
+		if err != nil {
+			return &verify.Error{Check: verify.CheckVCEKFormat, Err: err}
+		}
+		if _, err := roots.VerifyVCEK(v, now); errors.Is(err, snp.ErrValidity) {
+			return &verify.Error{Check: verify.CheckCertValidity, Err: err}
+		} else if err != nil {
+			return &verify.Error{Check: verify.CheckVCEKChain, Err: err}
+		}
+		if v.Product != pl {
+			return &verify.Error{Check: verify.CheckProduct, Err: fmt.Errorf("VCEK is for %s, want %s", v.Product, pl)}
+		}
+		if err := v.CheckBinding(r); errors.Is(err, snp.ErrChipID) {
+			return &verify.Error{Check: verify.CheckChipID, Err: err}
+		} else if err != nil {
+			return &verify.Error{Check: verify.CheckVCEKTCB, Err: err}
+		}
+		return nil
+	}
 }
 
 // Evidence gathers evidence for nonce (see gather) and verifies it with
@@ -232,7 +275,7 @@ func (a *Attester) Evidence(ctx context.Context, nonce []byte, fresh bool) (*Res
 	if err != nil {
 		return nil, err
 	}
-	ev, err := a.gather(ctx, nonce, fresh)
+	ev, err := a.gather(ctx, v, nonce, fresh)
 	if err != nil {
 		return nil, err
 	}
@@ -244,10 +287,11 @@ func (a *Attester) Evidence(ctx context.Context, nonce []byte, fresh bool) (*Res
 }
 
 // VerifiedReport reads the HCL report (refreshed with userData first
-// unless nil, see Report), takes the VCEK from IMDS when it names the
-// report's chip and TCB (else, with a warning, leaves it to the Verifier's
-// VCEKGetter), and verifies the report with a's Verifier. Claims.VCEKSource
-// is "Azure IMDS" when IMDS supplied the VCEK.
+// unless nil, see Report), takes the VCEK from Certs (see VCEKFor; when
+// Certs has none, with a warning, it leaves it to the Verifier's
+// VCEKGetter), and verifies the report with a's Verifier.
+// Claims.VCEKSource names the source of Certs that supplied the VCEK
+// ("Azure IMDS", "AMD KDS", "memory", ...).
 func (a *Attester) VerifiedReport(ctx context.Context, userData []byte) (*Result, error) {
 	v, err := a.verifier()
 	if err != nil {
@@ -257,20 +301,16 @@ func (a *Attester) VerifiedReport(ctx context.Context, userData []byte) (*Result
 	if err != nil {
 		return nil, err
 	}
-	vcek, err := a.VCEKFor(ctx, blob)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		a.log().WarnContext(ctx, "no usable VCEK from IMDS; the verifier's certificate source is asked", "err", err)
-		vcek = nil
+	vcek, from, err := a.VCEKFor(ctx, blob)
+	if err := a.vcekFailure(ctx, err, "the report does not verify", "no VCEK from the certificate chain; the verifier's certificate source is asked"); err != nil {
+		return nil, err
 	}
 	claims, err := v.Report(ctx, blob, vcek)
 	if err != nil {
 		return nil, fmt.Errorf("attester: the report does not verify: %w", err)
 	}
 	if vcek != nil {
-		claims.VCEKSource = "Azure IMDS"
+		claims.VCEKSource = from
 	}
 	return &Result{Report: blob, Claims: claims}, nil
 }
@@ -279,7 +319,7 @@ func (a *Attester) VerifiedReport(ctx context.Context, userData []byte) (*Result
 // bound as their SHA-256). In order: with fresh, the HCL report is refreshed
 // with user data = quote.ExpectedExtraData(nonce); otherwise the published
 // report is read. Then the quote is taken and the PCRs read, and the VCEK is
-// fetched from IMDS when a.IMDS is set.
+// obtained from a.Certs when set, validated with v's roots.
 //
 // The result has Version 2 (VersionFreshReport) when fresh and Version 1
 // (VersionBootReport) otherwise: a verifier requires the user-data binding
@@ -288,10 +328,11 @@ func (a *Attester) VerifiedReport(ctx context.Context, userData []byte) (*Result
 // Before returning, gather checks that the pieces fit (the report's
 // attestation key is the TPM's, the quote verifies, a fresh report carries
 // the nonce), so that it does not hand out evidence every verifier rejects.
-// A VCEK from IMDS that does not name the report's chip and TCB is left out
-// (with a warning) rather than included, and so is the VCEK when IMDS
-// fails: that is not an error, a verifier can fetch the VCEK from AMD KDS.
-func (a *Attester) gather(ctx context.Context, nonce []byte, fresh bool) (*evidence.Evidence, error) {
+// When Certs has no VCEK for the report (its sources fail, or serve the
+// VCEK of another chip or TCB) the evidence goes without one, with a
+// warning: a verifier can fetch it from AMD KDS. A VCEK that v's roots
+// reject fails the call (an error matching verify.ErrRejected).
+func (a *Attester) gather(ctx context.Context, v *verify.Verifier, nonce []byte, fresh bool) (*evidence.Evidence, error) {
 	if _, err := a.tpm(); err != nil {
 		return nil, err
 	}
@@ -318,19 +359,32 @@ func (a *Attester) gather(ctx context.Context, nonce []byte, fresh bool) (*evide
 		return nil, err
 	}
 	ev := &evidence.Evidence{Version: version, Quote: *q, HCLReport: blob}
-	if a.IMDS != nil {
-		der, err := a.vcekFor(ctx, sr)
-		switch {
-		case err != nil && ctx.Err() != nil:
-			return nil, ctx.Err()
-		case err != nil:
-			a.log().WarnContext(ctx, "evidence without VCEK: a verifier must fetch it from AMD KDS", "err", err)
-		default:
-			ev.VCEK = der
+	if a.Certs != nil {
+		der, _, err := a.vcekFor(ctx, v.Config(), sr)
+		if err := a.vcekFailure(ctx, err, "the gathered evidence does not verify", "evidence without VCEK: a verifier must fetch it from AMD KDS"); err != nil {
+			return nil, err
 		}
+		ev.VCEK = der
 	}
 	a.log().DebugContext(ctx, "evidence gathered", "version", ev.Version, "nonce_bytes", len(nonce), "vcek", ev.VCEK != nil)
 	return ev, nil
+}
+
+// vcekFailure judges err, a failure to get the VCEK from Certs: a
+// cancelled context, or a VCEK that the Verifier's roots reject (verdict
+// names the consequence), ends the call; anything else (no source has
+// it) is logged as warning and passed over (nil).
+func (a *Attester) vcekFailure(ctx context.Context, err error, verdict, warning string) error {
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case errors.Is(err, verify.ErrRejected):
+		return fmt.Errorf("attester: %s: %w", verdict, err)
+	}
+	a.log().WarnContext(ctx, warning, "err", err)
+	return nil
 }
 
 // checkReport parses blob and checks that it is an SNP HCL report whose

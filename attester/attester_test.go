@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-tpm/tpm2/transport"
 
 	"github.com/snp-vtpm/snp-vtpm/attester"
+	"github.com/snp-vtpm/snp-vtpm/collateral"
 )
 
 // failTPM is a TPM that fails every command.
@@ -47,7 +48,16 @@ func TestTPMErrorsPropagate(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "no TPM here") {
 		t.Fatalf("Evidence on a failing TPM: %v", err)
 	}
-	if _, err := a.VCEK(context.Background()); err != nil {
-		t.Fatalf("VCEK without IMDS: %v, want nil", err)
+	if der, from, err := a.VCEKFor(context.Background(), []byte("not a report")); der != nil || from != "" || err != nil {
+		t.Fatalf("VCEKFor without Certs: %d bytes from %q, %v; want nothing", len(der), from, err)
+	}
+}
+
+func TestVCEKForMalformedReport(t *testing.T) {
+	a := &attester.Attester{TPM: failTPM{}, Certs: &collateral.Chain{}}
+	for _, blob := range [][]byte{nil, []byte("HCLA"), make([]byte, 4096)} {
+		if der, _, err := a.VCEKFor(context.Background(), blob); err == nil || der != nil {
+			t.Fatalf("VCEKFor(%d bytes) = %d bytes, %v; want an error", len(blob), len(der), err)
+		}
 	}
 }

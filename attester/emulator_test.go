@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/snp-vtpm/snp-vtpm/attester"
+	"github.com/snp-vtpm/snp-vtpm/collateral"
 	"github.com/snp-vtpm/snp-vtpm/emulator"
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
 	"github.com/snp-vtpm/snp-vtpm/evidence"
@@ -60,7 +61,12 @@ func testCtx(t *testing.T) context.Context {
 // newAttester is an attester on the emulated CVM, with its IMDS, whose
 // results are verified trusting the emulated chain.
 func newAttester(t *testing.T) *attester.Attester {
-	return &attester.Attester{TPM: cvm.TPM(), IMDS: &imds.Client{URL: cvm.IMDSURL()}, Verifier: emulatedVerifier(t, emulatedOpts(t))}
+	return &attester.Attester{TPM: cvm.TPM(), Certs: imdsChain(cvm.IMDSURL()), Verifier: emulatedVerifier(t, emulatedOpts(t))}
+}
+
+// imdsChain is a certificate chain of a memory store and the IMDS at url.
+func imdsChain(url string) *collateral.Chain {
+	return &collateral.Chain{Sources: []collateral.Source{&collateral.Memory{}, &collateral.IMDS{Client: &imds.Client{URL: url}}}}
 }
 
 // emulatedOpts trusts the pinned AMD roots plus the emulated chain.
@@ -250,9 +256,9 @@ func TestReport(t *testing.T) {
 	if _, err := a.Report(testCtx(t), make([]byte, 65)); err == nil {
 		t.Fatalf("Report accepted 65 bytes of user data")
 	}
-	vcek, err := a.VCEKFor(testCtx(t), blob)
-	if err != nil || !bytes.Equal(vcek, fakeamd.VCEKDER()) {
-		t.Fatalf("VCEKFor = %d bytes, %v; want the emulated VCEK", len(vcek), err)
+	vcek, from, err := a.VCEKFor(testCtx(t), blob)
+	if err != nil || !bytes.Equal(vcek, fakeamd.VCEKDER()) || from != "Azure IMDS" {
+		t.Fatalf("VCEKFor = %d bytes from %q, %v; want the emulated VCEK from Azure IMDS", len(vcek), from, err)
 	}
 }
 
@@ -311,9 +317,11 @@ func TestWithoutIMDS(t *testing.T) {
 // TestAttesterVerifies: the attester returns only what its Verifier
 // accepts: its default Verifier (AMD's roots) rejects the emulated chain,
 // a policy the CVM does not meet rejects it naming the check, and
-// VerifiedReport verifies the report with the VCEK from IMDS.
+// VerifiedReport verifies the report with the VCEK from IMDS. The
+// certificate chain keeps only the VCEK that its validation accepted.
 func TestAttesterVerifies(t *testing.T) {
-	a := &attester.Attester{TPM: cvm.TPM(), IMDS: &imds.Client{URL: cvm.IMDSURL()}}
+	mem := &collateral.Memory{}
+	a := &attester.Attester{TPM: cvm.TPM(), Certs: &collateral.Chain{Sources: []collateral.Source{mem, &collateral.IMDS{Client: &imds.Client{URL: cvm.IMDSURL()}}}}}
 	res, err := a.Evidence(testCtx(t), []byte("n"), true)
 	wantCheck(t, err, verify.CheckVCEKChain)
 	if res != nil {
@@ -321,6 +329,9 @@ func TestAttesterVerifies(t *testing.T) {
 	}
 	if _, err := a.VerifiedReport(testCtx(t), nil); !errors.Is(err, verify.ErrRejected) {
 		t.Fatalf("VerifiedReport under AMD's roots: %v, want a rejection", err)
+	}
+	if mem.Len() != 0 {
+		t.Fatalf("the chain cached %d VCEKs that AMD's roots reject", mem.Len())
 	}
 	cfg := emulatedOpts(t)
 	cfg.Policy.Measurements = []verify.HexBytes{bytes.Repeat([]byte{0xAB}, 48)}
@@ -330,8 +341,17 @@ func TestAttesterVerifies(t *testing.T) {
 	_, err = a.VerifiedReport(testCtx(t), []byte{1})
 	wantCheck(t, err, verify.CheckMeasurement)
 
+	// The VCEK verified (the report's measurement did not): it is kept.
+	if mem.Len() != 1 {
+		t.Fatalf("the chain holds %d VCEKs after a verified one, want 1", mem.Len())
+	}
 	a.Verifier = emulatedVerifier(t, emulatedOpts(t))
-	res, err = a.VerifiedReport(testCtx(t), []byte{7, 7})
+	res, err = a.VerifiedReport(testCtx(t), nil)
+	if err != nil || res.Claims.VCEKSource != "memory" {
+		t.Fatalf("VerifiedReport: %+v, %v; want the VCEK from memory", res, err)
+	}
+
+	res, err = newAttester(t).VerifiedReport(testCtx(t), []byte{7, 7})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -342,14 +362,14 @@ func TestAttesterVerifies(t *testing.T) {
 
 func TestIMDSFailureGivesEvidenceWithoutVCEK(t *testing.T) {
 	// A closed port: IMDS fails, the evidence is still produced.
-	a := &attester.Attester{TPM: cvm.TPM(), IMDS: &imds.Client{URL: "http://127.0.0.1:1/metadata/THIM/amd/certification"},
+	a := &attester.Attester{TPM: cvm.TPM(), Certs: imdsChain("http://127.0.0.1:1/metadata/THIM/amd/certification"),
 		Verifier: emulatedVerifier(t, fetchingOpts(t))}
 	ev, _ := gather(t, a, []byte("imds down"), false)
 	if ev.VCEK != nil {
 		t.Fatalf("evidence carries a VCEK although IMDS failed")
 	}
-	if _, err := a.VCEK(testCtx(t)); err == nil {
-		t.Fatalf("VCEK() succeeded against a closed port")
+	if der, _, err := a.VCEKFor(testCtx(t), ev.HCLReport); err == nil || !errors.Is(err, verify.ErrCertificateUnavailable) || der != nil {
+		t.Fatalf("VCEKFor against a closed port: %d bytes, %v; want ErrCertificateUnavailable", len(der), err)
 	}
 }
 

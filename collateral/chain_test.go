@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/kds"
 	"log/slog"
 	"net/http"
@@ -127,7 +128,7 @@ func TestGetVCEKRetries(t *testing.T) {
 				}
 				return false
 			})
-			logs := &logBuffer{}
+			logs := &testutil.LogBuffer{}
 			c := kds.newClient("")
 			c.KDS.MaxRetries = tc.maxRetries
 			c.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))

@@ -12,11 +12,6 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
-	"github.com/snp-vtpm/snp-vtpm/imds"
-	"github.com/snp-vtpm/snp-vtpm/kds"
-	"github.com/snp-vtpm/snp-vtpm/snp"
-	"github.com/snp-vtpm/snp-vtpm/verify"
-	"log/slog"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -26,6 +21,12 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/snp-vtpm/snp-vtpm/imds"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
+	"github.com/snp-vtpm/snp-vtpm/kds"
+	"github.com/snp-vtpm/snp-vtpm/snp"
+	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
 // pkixExt shortens test tables.
@@ -310,7 +311,7 @@ func (f *fakeKDS) newClient(dir string) *testClient {
 	return &testClient{
 		Chain: &Chain{
 			ARK:    func(string) *x509.Certificate { return f.pki.ark },
-			Logger: testLogger(f.t),
+			Logger: testutil.TestLogger(f.t),
 		},
 		KDS: &kds.Client{
 			BaseURL:    f.srv.URL,
@@ -393,37 +394,6 @@ var (
 )
 
 func hexKey(b []byte) string { return hex.EncodeToString(b) }
-
-// testLogger logs to t.Log at debug level.
-func testLogger(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type tWriter struct{ t testing.TB }
-
-func (w tWriter) Write(p []byte) (int, error) {
-	w.t.Helper()
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
-
-// logBuffer collects log lines for assertions.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // milanTCB is the TCB of the real THIM fixture: bl3 tee0 snp8 ucode115.
 func milanTCB() TCB { return TCB{Bootloader: 3, TEE: 0, SNP: 8, Microcode: 115} }

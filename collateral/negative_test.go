@@ -8,28 +8,13 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 )
 
-// testClock is a settable clock, safe for concurrent use.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newTestClock() *testClock {
-	return &testClock{now: time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)}
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
+// newTestClock is a settable clock, safe for concurrent use.
+func newTestClock() *testutil.Clock {
+	return testutil.NewClock(time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC))
 }
 
 // TestNegativeCache: for a VCEK that KDS fails to give, N concurrent calls

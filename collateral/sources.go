@@ -321,7 +321,7 @@ type IMDS struct {
 }
 
 // Name implements Source.
-func (s *IMDS) Name() string { return "IMDS" }
+func (s *IMDS) Name() string { return "Azure IMDS" }
 
 // Upstream implements Upstream.
 func (s *IMDS) Upstream() {}
@@ -345,7 +345,7 @@ type KDS struct {
 }
 
 // Name implements Source.
-func (s *KDS) Name() string { return "KDS" }
+func (s *KDS) Name() string { return "AMD KDS" }
 
 // Upstream implements Upstream.
 func (s *KDS) Upstream() {}

@@ -21,17 +21,24 @@ import (
 // certificate (network, 5xx, 429, the Limiter) wrap
 // verify.ErrCertificateUnavailable. The returned slice is the caller's own.
 func (c *Chain) GetVCEK(ctx context.Context, req verify.VCEKRequest) ([]byte, error) {
-	der, err := c.getVCEK(ctx, req)
-	if err != nil {
-		return nil, c.fail(unavailable(ctx, err))
-	}
-	return der, nil
+	der, _, err := c.VCEKFrom(ctx, req)
+	return der, err
 }
 
-func (c *Chain) getVCEK(ctx context.Context, req verify.VCEKRequest) ([]byte, error) {
+// VCEKFrom is GetVCEK that also returns the Name of the source that
+// supplied the VCEK (a shared fetch names the leader's source).
+func (c *Chain) VCEKFrom(ctx context.Context, req verify.VCEKRequest) (der []byte, source string, err error) {
+	der, source, err = c.getVCEK(ctx, req)
+	if err != nil {
+		return nil, "", c.fail(unavailable(ctx, err))
+	}
+	return der, source, nil
+}
+
+func (c *Chain) getVCEK(ctx context.Context, req verify.VCEKRequest) ([]byte, string, error) {
 	k, err := NewKey(req.Product, req.ChipID, req.ReportedTCB)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	validate := func(der []byte) error {
 		if req.Validate != nil {
@@ -50,17 +57,17 @@ func (c *Chain) getVCEK(ctx context.Context, req verify.VCEKRequest) ([]byte, er
 	log := c.logger().With("product", k.Product, "hwid", hex.EncodeToString(k.HWID), "tcb", k.Parts.String())
 	local, up := c.split()
 	q := &Query{Key: k, Upstream: c.upstream}
-	if der, ok := c.fromLocal(ctx, log, local, q, check); ok {
-		return clone(der), nil
+	if l, ok := c.fromLocal(ctx, log, local, q, check); ok {
+		return clone(l.der), l.from, nil
 	}
 	if len(up) == 0 {
-		return nil, fmt.Errorf("collateral: no VCEK for %s chip %s at TCB %s in the cache: %w", k.Product, shortHex(k.HWID), k.Parts, ErrOffline)
+		return nil, "", fmt.Errorf("collateral: no VCEK for %s chip %s at TCB %s in the cache: %w", k.Product, shortHex(k.HWID), k.Parts, ErrOffline)
 	}
 	key := k.String()
 	if err, ok := c.negGet(key); ok {
 		c.stats.negHits.Add(1)
 		log.DebugContext(ctx, "VCEK fetch failed recently; not asking again yet", "err", err)
-		return nil, err
+		return nil, "", err
 	}
 	v, leader, err := c.flight.do(ctx, log, "vcek/"+key, func() (any, error) {
 		if err, ok := c.negGet(key); ok {
@@ -68,8 +75,8 @@ func (c *Chain) getVCEK(ctx context.Context, req verify.VCEKRequest) ([]byte, er
 			c.stats.negHits.Add(1)
 			return nil, err
 		}
-		if der, ok := c.fromLocal(ctx, log, local, q, check); ok {
-			return loaded{der: der, validated: true}, nil
+		if l, ok := c.fromLocal(ctx, log, local, q, check); ok {
+			return l, nil
 		}
 		l, err := c.fromUpstream(ctx, log, up, local, q, check)
 		if err != nil && ctx.Err() == nil {
@@ -80,11 +87,11 @@ func (c *Chain) getVCEK(ctx context.Context, req verify.VCEKRequest) ([]byte, er
 		return l, err
 	})
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	l := v.(loaded)
 	if leader && l.rejected != nil {
-		return nil, l.rejected
+		return nil, "", l.rejected
 	}
 	if !leader {
 		// Validated with another caller's Validate, or rejected by it: apply
@@ -92,13 +99,13 @@ func (c *Chain) getVCEK(ctx context.Context, req verify.VCEKRequest) ([]byte, er
 		// leader's Validate rejected was not cached; it is cached once a
 		// caller's Validate accepts it.
 		if err := check(l.der); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		if !l.validated {
 			store(ctx, KindVCEK, k, l.der, local)
 		}
 	}
-	return clone(l.der), nil
+	return clone(l.der), l.from, nil
 }
 
 func shortHex(b []byte) string {
@@ -111,7 +118,7 @@ func shortHex(b []byte) string {
 
 // fromLocal asks the local sources in order; a VCEK that passes check is
 // stored in the stores before its source.
-func (c *Chain) fromLocal(ctx context.Context, log *slog.Logger, local []Source, q *Query, check func([]byte) error) ([]byte, bool) {
+func (c *Chain) fromLocal(ctx context.Context, log *slog.Logger, local []Source, q *Query, check func([]byte) error) (loaded, bool) {
 	for i, s := range local {
 		der, err := s.Get(ctx, KindVCEK, q)
 		if err != nil {
@@ -129,9 +136,9 @@ func (c *Chain) fromLocal(ctx context.Context, log *slog.Logger, local []Source,
 		c.hit(s)
 		log.DebugContext(ctx, "VCEK from "+s.Name())
 		store(ctx, KindVCEK, q.Key, der, local[:i])
-		return der, true
+		return loaded{der: der, validated: true, from: s.Name()}, true
 	}
-	return nil, false
+	return loaded{}, false
 }
 
 // loaded is the outcome of a shared fetch: a VCEK matching the request
@@ -139,7 +146,8 @@ func (c *Chain) fromLocal(ctx context.Context, log *slog.Logger, local []Source,
 type loaded struct {
 	der       []byte
 	validated bool
-	rejected  error // why the leader's Validate rejected der
+	rejected  error  // why the leader's Validate rejected der
+	from      string // the Name of the source of der
 }
 
 // validatorError is a rejection by the caller's Validate: it depends on the
@@ -176,7 +184,7 @@ func (c *Chain) fromUpstream(ctx context.Context, log *slog.Logger, up, local []
 				// The source answered; this caller's Validate rejects the
 				// certificate. Another caller sharing the fetch may accept it.
 				log.InfoContext(ctx, "VCEK from "+s.Name()+" rejected by the validator; not cached", "err", err)
-				last, lastErr = loaded{der: der, rejected: err}, nil
+				last, lastErr = loaded{der: der, rejected: err, from: s.Name()}, nil
 				continue
 			}
 			log.WarnContext(ctx, s.Name()+" returned a VCEK that does not match the request; not cached", "err", err)
@@ -186,7 +194,7 @@ func (c *Chain) fromUpstream(ctx context.Context, log *slog.Logger, up, local []
 		c.hit(s)
 		log.InfoContext(ctx, "VCEK from "+s.Name())
 		store(ctx, KindVCEK, q.Key, der, local)
-		return loaded{der: der, validated: true}, nil
+		return loaded{der: der, validated: true, from: s.Name()}, nil
 	}
 	return last, lastErr
 }

@@ -1,12 +1,8 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"io"
-	"net/http"
 	"net/http/httptest"
 	"testing"
 
@@ -58,23 +54,15 @@ func benchAttestHTTP(b *testing.B, gather func(nonce []byte) ([]byte, error)) {
 	}
 	ts := httptest.NewServer(s.Handler())
 	defer ts.Close()
-	hc := ts.Client()
+	c := &server.Client{URL: ts.URL, HTTPClient: ts.Client()}
 	ctx := context.Background()
 
 	next := func() ([]byte, error) {
-		var cr server.ChallengeResponse
-		if err := post(ctx, hc, ts.URL+server.PathChallenge, nil, &cr); err != nil {
-			return nil, err
-		}
-		_, pub, err := server.GenerateKey()
+		req, _, err := c.Request(ctx, func(_ context.Context, nonce []byte) ([]byte, error) { return gather(nonce) })
 		if err != nil {
 			return nil, err
 		}
-		ev, err := gather(server.Nonce(cr.Challenge, pub))
-		if err != nil {
-			return nil, err
-		}
-		return json.Marshal(&server.AttestRequest{Challenge: cr.Challenge, Evidence: ev, PublicKey: pub})
+		return json.Marshal(req)
 	}
 	// Warm up: the first attestation fills the verifier's caches.
 	body, err := next()
@@ -82,7 +70,7 @@ func benchAttestHTTP(b *testing.B, gather func(nonce []byte) ([]byte, error)) {
 		b.Fatal(err)
 	}
 	var ar server.AttestResponse
-	if err := post(ctx, hc, ts.URL+server.PathAttest, body, &ar); err != nil {
+	if err := c.Post(ctx, server.PathAttest, body, &ar); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
@@ -94,31 +82,10 @@ func benchAttestHTTP(b *testing.B, gather func(nonce []byte) ([]byte, error)) {
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		if err := post(ctx, hc, ts.URL+server.PathAttest, body, &ar); err != nil {
+		if err := c.Post(ctx, server.PathAttest, body, &ar); err != nil {
 			b.Fatal(err)
 		}
 	}
-}
-
-func post(ctx context.Context, hc *http.Client, url string, body []byte, out any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return errors.New(resp.Status + ": " + string(data))
-	}
-	return json.Unmarshal(data, out)
 }
 
 // resignQuote returns ev (encoded) with a new quote over nonce, signed by

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"crypto/hpke"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -80,34 +81,45 @@ type Client struct {
 // and opens the sealed secret. Errors from the server are *APIError
 // (errors.Is(err, ErrRejected) when the evidence was rejected).
 func (c *Client) Attest(ctx context.Context, gather GatherFunc) (*Result, error) {
-	priv, pub, err := GenerateKey()
+	req, priv, err := c.Request(ctx, gather)
 	if err != nil {
 		return nil, err
 	}
-	ch, err := c.challenge(ctx)
+	resp, err := c.submit(ctx, req)
 	if err != nil {
 		return nil, err
 	}
-	nonce := Nonce(ch, pub)
-	ev, err := gather(ctx, nonce)
-	if err != nil {
-		return nil, fmt.Errorf("gathering evidence: %w", err)
-	}
-	resp, err := c.submit(ctx, &AttestRequest{Challenge: ch, Evidence: ev, PublicKey: pub})
-	if err != nil {
-		return nil, err
-	}
-	secret, err := OpenSecret(priv, nonce, resp.Ciphertext)
+	secret, err := OpenSecret(priv, Nonce(req.Challenge, req.PublicKey), resp.Ciphertext)
 	if err != nil {
 		return nil, err
 	}
 	return &Result{Secret: secret, Claims: resp.Claims}, nil
 }
 
+// Request is the first half of Attest: it makes an ephemeral key pair,
+// gets a challenge and gathers evidence over Nonce(challenge, publicKey).
+// It returns the request Attest posts and the private key that opens the
+// answer's secret.
+func (c *Client) Request(ctx context.Context, gather GatherFunc) (*AttestRequest, hpke.PrivateKey, error) {
+	priv, pub, err := GenerateKey()
+	if err != nil {
+		return nil, nil, err
+	}
+	ch, err := c.challenge(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	ev, err := gather(ctx, Nonce(ch, pub))
+	if err != nil {
+		return nil, nil, fmt.Errorf("gathering evidence: %w", err)
+	}
+	return &AttestRequest{Challenge: ch, Evidence: ev, PublicKey: pub}, priv, nil
+}
+
 // challenge asks the server for a challenge.
 func (c *Client) challenge(ctx context.Context) ([]byte, error) {
 	var cr ChallengeResponse
-	if err := c.post(ctx, PathChallenge, nil, &cr); err != nil {
+	if err := c.Post(ctx, PathChallenge, nil, &cr); err != nil {
 		return nil, err
 	}
 	if len(cr.Challenge) != ChallengeSize {
@@ -126,7 +138,7 @@ func (c *Client) submit(ctx context.Context, req *AttestRequest) (*AttestRespons
 		return nil, fmt.Errorf("server: encoding request: %w", err)
 	}
 	var ar AttestResponse
-	if err := c.post(ctx, PathAttest, body, &ar); err != nil {
+	if err := c.Post(ctx, PathAttest, body, &ar); err != nil {
 		return nil, err
 	}
 	if len(ar.Ciphertext) == 0 {
@@ -135,9 +147,11 @@ func (c *Client) submit(ctx context.Context, req *AttestRequest) (*AttestRespons
 	return &ar, nil
 }
 
-// post sends body to path and decodes a 200 answer into out, or an error
-// answer into an *APIError.
-func (c *Client) post(ctx context.Context, path string, body []byte, out any) error {
+// Post sends body (JSON) to path and decodes a 200 answer into out (at
+// most 1 MiB, strictly: unknown members are errors), or an error answer
+// into an *APIError. Attest is built on it; it serves callers that send
+// prepared requests (load generators, tests).
+func (c *Client) Post(ctx context.Context, path string, body []byte, out any) error {
 	u := strings.TrimSuffix(c.URL, "/") + path
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/snp-vtpm/snp-vtpm/attester"
+	"github.com/snp-vtpm/snp-vtpm/collateral"
 	"github.com/snp-vtpm/snp-vtpm/emulator"
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
 	"github.com/snp-vtpm/snp-vtpm/imds"
@@ -64,7 +65,9 @@ func startCVM(t testing.TB) *cvm {
 	return &cvm{
 		CVM:  c,
 		http: hc,
-		att:  &attester.Attester{TPM: c.TPM(), IMDS: &imds.Client{URL: c.IMDSURL(), HTTPClient: hc}, Verifier: emulatedOptions(t)},
+		att: &attester.Attester{TPM: c.TPM(), Verifier: emulatedOptions(t), Certs: &collateral.Chain{
+			Sources: []collateral.Source{&collateral.IMDS{Client: &imds.Client{URL: c.IMDSURL(), HTTPClient: hc}}},
+		}},
 	}
 }
 

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/snp"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
@@ -580,7 +581,7 @@ func TestMetrics(t *testing.T) {
 }
 
 func TestAccessLogHasNoSecrets(t *testing.T) {
-	var logBuf syncBuffer
+	var logBuf testutil.LogBuffer
 	cfg := testConfig()
 	cfg.Logger = slog.New(slog.NewJSONHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	s := newServer(t, cfg)

@@ -20,7 +20,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -42,7 +41,6 @@ import (
 
 	"github.com/snp-vtpm/snp-vtpm/evidence"
 	"github.com/snp-vtpm/snp-vtpm/hcl"
-	"github.com/snp-vtpm/snp-vtpm/internal/strictjson"
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
 	"github.com/snp-vtpm/snp-vtpm/server"
 )
@@ -64,13 +62,9 @@ func main() {
 }
 
 func run(bin, levelList string, n, nVMs, version int, logFile string) error {
-	var levels []int
-	for _, s := range strings.Split(levelList, ",") {
-		c, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || c < 1 {
-			return fmt.Errorf("-c: bad level %q", s)
-		}
-		levels = append(levels, c)
+	levels, err := parseLevels(levelList)
+	if err != nil {
+		return err
 	}
 	if version != 1 && version != 2 {
 		return errors.New("-version must be 1 or 2")
@@ -99,60 +93,82 @@ func run(bin, levelList string, n, nVMs, version int, logFile string) error {
 	if err != nil {
 		return err
 	}
-	hc := &http.Client{Transport: &http.Transport{
+	c := &server.Client{URL: srv.url, HTTPClient: &http.Client{Transport: &http.Transport{
 		MaxIdleConns:        2 * slices.Max(levels),
 		MaxIdleConnsPerHost: 2 * slices.Max(levels),
 		IdleConnTimeout:     time.Minute,
-	}, Timeout: 5 * time.Minute}
+	}, Timeout: 5 * time.Minute}}
 	ctx := context.Background()
 
 	// Warm up: every VM attests once (its first attestation is fresh).
-	bodies, err := prepare(ctx, hc, srv.url, fleet, nVMs)
+	bodies, err := prepare(ctx, c, fleet, nVMs)
 	if err != nil {
 		return err
 	}
-	if _, err := fire(ctx, hc, srv.url, bodies, 4); err != nil {
+	if _, err := fire(ctx, c, bodies, 4); err != nil {
 		return err
 	}
 	fmt.Printf("snp-vtpm serve (pid %d) on %s, GOMAXPROCS %d, %d CPUs; evidence v%d from %d VMs; %d attestations per level\n",
 		srv.cmd.Process.Pid, srv.url, runtime.GOMAXPROCS(0), runtime.NumCPU(), version, nVMs, n)
 	fmt.Printf("%6s %9s %9s %12s %10s %10s %10s %10s %10s %6s %10s\n",
 		"conc", "att/s", "att/s/core", "server CPU", "p50", "p90", "p99", "max", "client CPU", "errors", "server HWM")
-	for _, c := range levels {
-		bodies, err := prepare(ctx, hc, srv.url, fleet, n)
-		if err != nil {
+	for _, conc := range levels {
+		if err := level(ctx, c, srv, fleet, n, conc); err != nil {
 			return err
 		}
-		cpu0, err := procCPU(srv.cmd.Process.Pid)
-		if err != nil {
-			return err
+	}
+	return nil
+}
+
+// parseLevels parses -c: positive comma-separated concurrency levels.
+func parseLevels(list string) ([]int, error) {
+	var levels []int
+	for _, s := range strings.Split(list, ",") {
+		c, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || c < 1 {
+			return nil, fmt.Errorf("-c: bad level %q", s)
 		}
-		var ru0 syscall.Rusage
-		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
-		start := time.Now()
-		lat, err := fire(ctx, hc, srv.url, bodies, c)
-		wall := time.Since(start)
-		if err != nil && lat == nil {
-			return err
-		}
-		var ru1 syscall.Rusage
-		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
-		cpu1, err2 := procCPU(srv.cmd.Process.Pid)
-		if err2 != nil {
-			return err2
-		}
-		hwm, _ := procStatus(srv.cmd.Process.Pid, "VmHWM")
-		ok := len(lat.ok)
-		slices.Sort(lat.ok)
-		serverCPU := cpu1 - cpu0
-		clientCPU := rusageCPU(&ru1) - rusageCPU(&ru0)
-		fmt.Printf("%6d %9.0f %9.0f %11.2fs %10s %10s %10s %10s %9.2fs %6d %10s\n",
-			c, float64(ok)/wall.Seconds(), float64(ok)/serverCPU.Seconds(), serverCPU.Seconds(),
-			pct(lat.ok, 0.50), pct(lat.ok, 0.90), pct(lat.ok, 0.99), pct(lat.ok, 1),
-			clientCPU.Seconds(), lat.errors, hwm)
-		if lat.firstErr != nil {
-			fmt.Printf("       first error: %v\n", lat.firstErr)
-		}
+		levels = append(levels, c)
+	}
+	return levels, nil
+}
+
+// level measures n attestations from conc concurrent connections and
+// prints a row of the table.
+func level(ctx context.Context, c *server.Client, srv *serverProc, f *fleet, n, conc int) error {
+	bodies, err := prepare(ctx, c, f, n)
+	if err != nil {
+		return err
+	}
+	cpu0, err := procCPU(srv.cmd.Process.Pid)
+	if err != nil {
+		return err
+	}
+	var ru0 syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+	start := time.Now()
+	lat, err := fire(ctx, c, bodies, conc)
+	wall := time.Since(start)
+	if err != nil && lat == nil {
+		return err
+	}
+	var ru1 syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+	cpu1, err := procCPU(srv.cmd.Process.Pid)
+	if err != nil {
+		return err
+	}
+	hwm, _ := procStatus(srv.cmd.Process.Pid, "VmHWM")
+	ok := len(lat.ok)
+	slices.Sort(lat.ok)
+	serverCPU := cpu1 - cpu0
+	clientCPU := rusageCPU(&ru1) - rusageCPU(&ru0)
+	fmt.Printf("%6d %9.0f %9.0f %11.2fs %10s %10s %10s %10s %9.2fs %6d %10s\n",
+		conc, float64(ok)/wall.Seconds(), float64(ok)/serverCPU.Seconds(), serverCPU.Seconds(),
+		pct(lat.ok, 0.50), pct(lat.ok, 0.90), pct(lat.ok, 0.99), pct(lat.ok, 1),
+		clientCPU.Seconds(), lat.errors, hwm)
+	if lat.firstErr != nil {
+		fmt.Printf("       first error: %v\n", lat.firstErr)
 	}
 	return nil
 }
@@ -269,7 +285,7 @@ func (f *fleet) evidence(i int, nonce []byte) ([]byte, error) {
 
 // prepare fetches n challenges and builds a request body for each, VM by
 // VM in turn, on all CPUs.
-func prepare(ctx context.Context, hc *http.Client, url string, f *fleet, n int) ([][]byte, error) {
+func prepare(ctx context.Context, c *server.Client, f *fleet, n int) ([][]byte, error) {
 	bodies := make([][]byte, n)
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -281,22 +297,11 @@ func prepare(ctx context.Context, hc *http.Client, url string, f *fleet, n int) 
 				if i >= n {
 					return
 				}
-				var cr server.ChallengeResponse
-				if err := post(ctx, hc, url+server.PathChallenge, nil, &cr); err != nil {
-					errs <- err
-					return
+				req, _, err := c.Request(ctx, func(_ context.Context, nonce []byte) ([]byte, error) { return f.evidence(i, nonce) })
+				if err == nil {
+					bodies[i], err = json.Marshal(req)
 				}
-				_, pub, err := server.GenerateKey()
 				if err != nil {
-					errs <- err
-					return
-				}
-				ev, err := f.evidence(i, server.Nonce(cr.Challenge, pub))
-				if err != nil {
-					errs <- err
-					return
-				}
-				if bodies[i], err = json.Marshal(&server.AttestRequest{Challenge: cr.Challenge, Evidence: ev, PublicKey: pub}); err != nil {
 					errs <- err
 					return
 				}
@@ -317,13 +322,13 @@ type latencies struct {
 	firstErr error
 }
 
-// fire posts bodies from c concurrent workers and records each latency.
-func fire(ctx context.Context, hc *http.Client, url string, bodies [][]byte, c int) (*latencies, error) {
+// fire posts bodies from conc concurrent workers and records each latency.
+func fire(ctx context.Context, c *server.Client, bodies [][]byte, conc int) (*latencies, error) {
 	var next atomic.Int64
 	var mu sync.Mutex
 	lat := &latencies{ok: make([]time.Duration, 0, len(bodies))}
 	var wg sync.WaitGroup
-	for range c {
+	for range conc {
 		wg.Go(func() {
 			var ar server.AttestResponse
 			for {
@@ -332,7 +337,7 @@ func fire(ctx context.Context, hc *http.Client, url string, bodies [][]byte, c i
 					return
 				}
 				t0 := time.Now()
-				err := post(ctx, hc, url+server.PathAttest, bodies[i], &ar)
+				err := c.Post(ctx, server.PathAttest, bodies[i], &ar)
 				d := time.Since(t0)
 				if err == nil && len(ar.Ciphertext) == 0 {
 					err = errors.New("no ciphertext")
@@ -355,27 +360,6 @@ func fire(ctx context.Context, hc *http.Client, url string, bodies [][]byte, c i
 		return lat, fmt.Errorf("every attestation failed: %v", lat.firstErr)
 	}
 	return lat, nil
-}
-
-func post(ctx context.Context, hc *http.Client, url string, body []byte, out any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(data))
-	}
-	return strictjson.Unmarshal(data, out, strictjson.Options{RejectUnknown: true})
 }
 
 func pct(sorted []time.Duration, p float64) string {

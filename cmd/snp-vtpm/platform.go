@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-tpm/tpm2/transport"
 
 	"github.com/snp-vtpm/snp-vtpm/attester"
+	"github.com/snp-vtpm/snp-vtpm/collateral"
 	"github.com/snp-vtpm/snp-vtpm/imds"
 	"github.com/snp-vtpm/snp-vtpm/vtpm"
 )
@@ -63,33 +64,39 @@ func (p *platform) release(g *globals) {
 	}
 }
 
-// attester returns an attester on the platform's TPM that takes the VCEK
-// from the platform's IMDS.
+// attester returns an attester on the platform's TPM (without a
+// certificate source: see verifiedAttester).
 func (p *platform) attester(g *globals) *attester.Attester {
-	return &attester.Attester{
-		TPM:    p.tpm,
-		IMDS:   &imds.Client{URL: p.imdsURL, Logger: g.logger()},
-		Logger: g.logger(),
-	}
+	return &attester.Attester{TPM: p.tpm, Logger: g.logger()}
 }
 
 // verifiedAttester returns the platform's attester whose results are
 // verified locally with the Verifier the trust flags describe (the
-// emulated chain trusted in --emulate mode). With --offline (on a real
-// CVM) it does not ask Azure IMDS for the VCEK.
+// emulated chain trusted in --emulate mode). Its VCEK comes through the
+// Verifier's certificate chain with the platform's Azure IMDS first (then
+// AMD KDS); with --offline (on a real CVM) the chain asks neither. In
+// --emulate mode only the in-process IMDS is asked (AMD does not know the
+// emulated chip).
 func (p *platform) verifiedAttester(ctx context.Context, g *globals, trust trustFlags) (*attester.Attester, error) {
 	if p.emulated {
 		trust.trustEmulated = true
 	}
-	v, _, err := trust.verifier(ctx, g, p.imdsURL, nil)
+	v, chain, err := trust.verifier(ctx, g, p.imdsURL, nil)
 	if err != nil {
 		return nil, err
 	}
 	a := p.attester(g)
 	a.Verifier = v
-	if trust.offline && !p.emulated {
+	a.Certs = chain
+	imdsSource := &collateral.IMDS{Client: &imds.Client{URL: p.imdsURL, Logger: g.logger()}}
+	switch {
+	case p.emulated:
+		a.Certs = &collateral.Chain{Sources: []collateral.Source{imdsSource}, Logger: g.logger()}
+	case trust.offline:
 		g.logger().Info("--offline: not asking Azure IMDS for the VCEK")
-		a.IMDS = nil
+	case !trust.useIMDS:
+		// Upstream sources are asked in order, after the local ones.
+		chain.Sources = append([]collateral.Source{imdsSource}, chain.Sources...)
 	}
 	return a, nil
 }

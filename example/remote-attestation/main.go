@@ -94,14 +94,21 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			fmt.Fprintln(os.Stderr, "closing the TPM:", err)
 		}
 	}()
+	if c.emulated {
+		fmt.Fprintln(out, banner)
+		defer fmt.Fprintln(out, banner)
+	}
+	return c.walk(ctx, out, *secret)
+}
+
+// walk is the attestation itself: nonce, evidence, verification, and the
+// secret released only after it.
+func (c *cvm) walk(ctx context.Context, out io.Writer, secret string) error {
 	say := func(format string, a ...any) {
 		if c.emulated {
 			fmt.Fprint(out, "[EMULATED] ")
 		}
 		fmt.Fprintf(out, format+"\n", a...)
-	}
-	if c.emulated {
-		fmt.Fprintln(out, banner)
 	}
 
 	// 1. Relying party: a fresh nonce, never reused.
@@ -121,8 +128,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	// 2. Attester, inside the CVM: evidence for that nonce (fresh report:
 	// evidence version 2), checked locally and serialised as it would
 	// travel over the network.
-	a := &attester.Attester{TPM: c.tpm, IMDS: &imds.Client{URL: c.imdsURL}, Verifier: v}
-	res, err := a.Evidence(ctx, nonce, true)
+	res, err := c.attester(v).Evidence(ctx, nonce, true)
 	if err != nil {
 		return fmt.Errorf("attester: %w", err)
 	}
@@ -144,11 +150,23 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		claims.Product, []byte(claims.ChipID[:8]), []byte(claims.Measurement[:8]), claims.RootsSource)
 
 	// 4. Relying party: release the secret only now.
-	say("Secret: %s", *secret)
-	if c.emulated {
-		fmt.Fprintln(out, banner)
-	}
+	say("Secret: %s", secret)
 	return nil
+}
+
+// attester is the attester on the CVM, checking its evidence with v. It
+// takes the VCEK through a certificate chain that asks the CVM's Azure
+// IMDS first, then (on a real CVM: AMD does not know the emulated chip)
+// AMD KDS; the chain validates each with v's roots.
+func (c *cvm) attester(v *verify.Verifier) *attester.Attester {
+	certs := &collateral.Chain{Sources: []collateral.Source{
+		&collateral.Memory{},
+		&collateral.IMDS{Client: &imds.Client{URL: c.imdsURL}},
+	}}
+	if !c.emulated {
+		certs.Sources = append(certs.Sources, &collateral.KDS{Client: &kds.Client{}})
+	}
+	return &attester.Attester{TPM: c.tpm, Certs: certs, Verifier: v}
 }
 
 // newVerifier is the verifier: pinned AMD roots (plus the emulated chain in

@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/snp-vtpm/snp-vtpm/attester"
-	"github.com/snp-vtpm/snp-vtpm/imds"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
@@ -65,7 +63,7 @@ func TestVerifierRejects(t *testing.T) {
 		return real.Evidence(ctx, wire, nonce)
 	}
 	// The attester checks its own evidence: under AMD's roots it refuses.
-	a := &attester.Attester{TPM: c.tpm, IMDS: &imds.Client{URL: c.imdsURL}, Verifier: real}
+	a := c.attester(real)
 	var verr *verify.Error
 	if _, err := a.Evidence(ctx, nonce, true); !errors.As(err, &verr) || verr.Check != verify.CheckVCEKChain {
 		t.Fatalf("attester with AMD's roots: %v, want a vcek-chain rejection", err)
