@@ -98,7 +98,7 @@ func TestNegativeCache(t *testing.T) {
 			if !sameClass(err) || !errors.Is(err, ErrRecentFailure) {
 				t.Errorf("within the back-off: err = %v, want the same class and ErrRecentFailure", err)
 			}
-			var rf *RecentFailureError
+			var rf *WaitError
 			if !errors.As(err, &rf) || rf.RetryDelay() <= 0 || rf.RetryDelay() > time.Millisecond {
 				t.Errorf("within the back-off: RetryDelay of %v, want (0, 1ms]", err)
 			}
@@ -283,9 +283,9 @@ func TestLimiterRefusesWithoutQueueing(t *testing.T) {
 	}
 	start := time.Now()
 	_, err = c.GetVCEK(ctx, milanReq(chipID(12), pki.validator()))
-	var lerr *LimitedError
+	var lerr *WaitError
 	if !errors.Is(err, ErrUpstreamLimited) || !errors.As(err, &lerr) || lerr.RetryDelay() != time.Second {
-		t.Fatalf("over the budget: err = %v, want a LimitedError with RetryDelay 1s", err)
+		t.Fatalf("over the budget: err = %v, want a WaitError with RetryDelay 1s", err)
 	}
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("refusal took %v: it queued", d)
