@@ -7,11 +7,8 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
-	"github.com/snp-vtpm/snp-vtpm/kds"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,7 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/snp-vtpm/snp-vtpm/imds"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
+	"github.com/snp-vtpm/snp-vtpm/kds"
 )
 
 func TestGetVCEKFromKDS(t *testing.T) {
@@ -284,10 +282,7 @@ func TestBadBodiesRejectedNotCached(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			kds := newFakeKDS(t, pki)
-			kds.setHook(func(w http.ResponseWriter, r *http.Request, n int64) bool {
-				_, _ = w.Write(tc.body)
-				return true
-			})
+			kds.answer(tc.body)
 			dir := t.TempDir()
 			c := kds.newClient(dir)
 			clock := newTestClock()
@@ -478,12 +473,8 @@ func TestDiskCacheServesSecondClient(t *testing.T) {
 func TestOfflineEmptyCache(t *testing.T) {
 	pki := newTestPKI(t, "Milan")
 	kds := newFakeKDS(t, pki)
-	var imdsHits atomic.Int64
-	imdsSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { imdsHits.Add(1) }))
-	t.Cleanup(imdsSrv.Close)
-	c := kds.newClient(t.TempDir())
+	c, imdsHits := kds.newClientIMDS(func(http.ResponseWriter, *http.Request) {})
 	c.Offline = true
-	c.IMDS = &imds.Client{URL: imdsSrv.URL}
 	ctx := ctxTimeout(t, 5*time.Second)
 	if _, err := c.GetVCEK(ctx, milanReq(chipID(1), nil)); !errors.Is(err, ErrOffline) {
 		t.Errorf("GetVCEK err = %v, want ErrOffline", err)
@@ -572,19 +563,14 @@ func TestIMDSSource(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			kds := newFakeKDS(t, pki)
-			var imdsReqs atomic.Int64
-			imdsSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				imdsReqs.Add(1)
+			c, imdsReqs := kds.newClientIMDS(func(w http.ResponseWriter, r *http.Request) {
 				if r.Header.Get("Metadata") != "true" {
 					w.WriteHeader(400)
 					return
 				}
 				w.WriteHeader(tc.status)
 				_, _ = w.Write(tc.body)
-			}))
-			t.Cleanup(imdsSrv.Close)
-			c := kds.newClient(t.TempDir())
-			c.IMDS = &imds.Client{URL: imdsSrv.URL}
+			})
 			der, err := c.GetVCEK(ctxTimeout(t, 5*time.Second), milanReq(chip, pki.validator()))
 			if err != nil {
 				t.Fatal(err)

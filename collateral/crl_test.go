@@ -143,10 +143,7 @@ func TestCRLRejected(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			kds := newFakeKDS(t, pki)
 			kds.setCRL(tc.body)
-			kds.setHook(func(w http.ResponseWriter, r *http.Request, n int64) bool {
-				_, _ = w.Write(tc.body) // also for "empty"
-				return true
-			})
+			kds.answer(tc.body) // also for "empty"
 			dir := t.TempDir()
 			c := kds.newClient(dir)
 			_, err := c.CRL(ctxTimeout(t, 5*time.Second), ProductMilan)
@@ -323,10 +320,7 @@ func TestCertChainRejected(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			kds := newFakeKDS(t, pki)
-			kds.setHook(func(w http.ResponseWriter, r *http.Request, n int64) bool {
-				_, _ = w.Write(tc.body)
-				return true
-			})
+			kds.answer(tc.body)
 			dir := t.TempDir()
 			_, err := kds.newClient(dir).CertChain(ctxTimeout(t, 5*time.Second), ProductMilan)
 			if !errors.Is(err, ErrInvalidCertificate) {

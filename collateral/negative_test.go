@@ -122,10 +122,7 @@ func TestNegativeCache(t *testing.T) {
 func TestNegativeCacheOff(t *testing.T) {
 	pki := newTestPKI(t, "Milan")
 	kds := newFakeKDS(t, pki)
-	kds.setHook(func(w http.ResponseWriter, r *http.Request, _ int64) bool {
-		http.NotFound(w, r)
-		return true
-	})
+	kds.notFound()
 	c := kds.newClient("")
 	c.NegativeTTL = -1
 	for i := range 3 {
@@ -203,10 +200,7 @@ func TestSharedFetchEachValidator(t *testing.T) {
 func TestNegativeCacheBounded(t *testing.T) {
 	pki := newTestPKI(t, "Milan")
 	kds := newFakeKDS(t, pki)
-	kds.setHook(func(w http.ResponseWriter, r *http.Request, _ int64) bool {
-		http.NotFound(w, r)
-		return true
-	})
+	kds.notFound()
 	c := kds.newClient("")
 	c.Logger = nil
 	c.NegativeCacheSize = 8
