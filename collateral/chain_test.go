@@ -22,8 +22,7 @@ import (
 )
 
 func TestGetVCEKFromKDS(t *testing.T) {
-	pki := newTestPKI(t, "Milan")
-	kds := newFakeKDS(t, pki)
+	pki, kds := newMilanKDS(t)
 	c := kds.newClient("")
 	chip := chipID(1)
 	der, err := c.GetVCEK(ctxTimeout(t, 5*time.Second), milanReq(chip, pki.validator()))
@@ -46,9 +45,7 @@ func TestGetVCEKFromKDS(t *testing.T) {
 	if der3, _ := c.GetVCEK(context.Background(), milanReq(chip, nil)); !bytes.Equal(der3, der) {
 		t.Fatal("cache corrupted by a caller's write")
 	}
-	if n := kds.requests.Load(); n != 1 {
-		t.Errorf("KDS requests = %d, want 1", n)
-	}
+	kds.wantRequests(t, 1, "KDS requests", "1")
 	st := c.Stats()
 	if st.Fetches != 1 || st.CacheHits != 2 || st.Retries != 0 || st.Errors != 0 {
 		t.Errorf("stats = %+v", st)
@@ -117,8 +114,7 @@ func TestGetVCEKRetries(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			pki := newTestPKI(t, "Milan")
-			kds := newFakeKDS(t, pki)
+			pki, kds := newMilanKDS(t)
 			kds.setHook(func(w http.ResponseWriter, r *http.Request, n int64) bool {
 				if n <= int64(tc.fail) {
 					tc.respond(w)
@@ -173,8 +169,7 @@ func TestGetVCEKRetries(t *testing.T) {
 }
 
 func TestRetryAfterBeyondDeadlineFailsNow(t *testing.T) {
-	pki := newTestPKI(t, "Milan")
-	kds := newFakeKDS(t, pki)
+	_, kds := newMilanKDS(t)
 	kds.setHook(func(w http.ResponseWriter, r *http.Request, n int64) bool {
 		w.Header().Set("Retry-After", "30")
 		w.WriteHeader(http.StatusTooManyRequests)
@@ -189,14 +184,11 @@ func TestRetryAfterBeyondDeadlineFailsNow(t *testing.T) {
 	if !errors.Is(err, ErrRateLimited) || !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "deadline") {
 		t.Errorf("err = %v, want rate-limited + deadline", err)
 	}
-	if n := kds.requests.Load(); n != 1 {
-		t.Errorf("requests = %d, want 1", n)
-	}
+	kds.wantRequests(t, 1, "requests", "1")
 }
 
 func TestRetryAfterBeyondMaxFailsNow(t *testing.T) {
-	pki := newTestPKI(t, "Milan")
-	kds := newFakeKDS(t, pki)
+	_, kds := newMilanKDS(t)
 	kds.setHook(func(w http.ResponseWriter, r *http.Request, n int64) bool {
 		w.Header().Set("Retry-After", time.Now().Add(time.Hour).UTC().Format(http.TimeFormat))
 		w.WriteHeader(http.StatusServiceUnavailable)
@@ -215,8 +207,7 @@ func TestRetryAfterBeyondMaxFailsNow(t *testing.T) {
 }
 
 func TestSlowResponsePastDeadline(t *testing.T) {
-	pki := newTestPKI(t, "Milan")
-	kds := newFakeKDS(t, pki)
+	_, kds := newMilanKDS(t)
 	kds.setHook(func(w http.ResponseWriter, r *http.Request, n int64) bool {
 		select {
 		case <-r.Context().Done():
@@ -236,8 +227,7 @@ func TestSlowResponsePastDeadline(t *testing.T) {
 }
 
 func TestPerRequestTimeoutRetries(t *testing.T) {
-	pki := newTestPKI(t, "Milan")
-	kds := newFakeKDS(t, pki)
+	pki, kds := newMilanKDS(t)
 	der := pki.vcek(t, ProductMilan, chipID(1), milanTCB(), vcekOpts{})
 	kds.setHook(func(w http.ResponseWriter, r *http.Request, n int64) bool {
 		if n == 1 {
@@ -291,9 +281,7 @@ func TestBadBodiesRejectedNotCached(t *testing.T) {
 			if !errors.Is(err, ErrInvalidCertificate) {
 				t.Fatalf("err = %v, want ErrInvalidCertificate", err)
 			}
-			if n := kds.requests.Load(); n != 1 {
-				t.Errorf("requests = %d, want 1 (bad bodies are not retried)", n)
-			}
+			kds.wantRequests(t, 1, "requests", "1 (bad bodies are not retried)")
 			if files := cacheFiles(t, dir); len(files) != 0 {
 				t.Errorf("cache files written: %v", files)
 			}
@@ -303,17 +291,13 @@ func TestBadBodiesRejectedNotCached(t *testing.T) {
 			if !errors.Is(err, ErrInvalidCertificate) || !errors.Is(err, ErrRecentFailure) {
 				t.Errorf("second call: err = %v, want ErrInvalidCertificate and ErrRecentFailure", err)
 			}
-			if n := kds.requests.Load(); n != 1 {
-				t.Errorf("requests after second call = %d, want 1", n)
-			}
+			kds.wantRequests(t, 1, "requests after second call", "1")
 			clock.Advance(DefaultNegativeTTL)
 			_, err = c.GetVCEK(ctxTimeout(t, 5*time.Second), milanReq(chip, nil))
 			if !errors.Is(err, ErrInvalidCertificate) || errors.Is(err, ErrRecentFailure) {
 				t.Errorf("after the back-off: err = %v, want a new ErrInvalidCertificate", err)
 			}
-			if n := kds.requests.Load(); n != 2 {
-				t.Errorf("requests after the back-off = %d, want 2", n)
-			}
+			kds.wantRequests(t, 2, "requests after the back-off", "2")
 		})
 	}
 }
@@ -369,8 +353,7 @@ func TestValidatorRejects(t *testing.T) {
 }
 
 func TestConcurrentRequestsShareOneFetch(t *testing.T) {
-	pki := newTestPKI(t, "Milan")
-	kds := newFakeKDS(t, pki)
+	pki, kds := newMilanKDS(t)
 	kds.setHook(func(w http.ResponseWriter, r *http.Request, n int64) bool {
 		time.Sleep(200 * time.Millisecond) // keep the fetch in flight while the others arrive
 		return false
@@ -406,8 +389,7 @@ func TestConcurrentRequestsShareOneFetch(t *testing.T) {
 }
 
 func TestLeaderCancelledWaiterTakesOver(t *testing.T) {
-	pki := newTestPKI(t, "Milan")
-	kds := newFakeKDS(t, pki)
+	_, kds := newMilanKDS(t)
 	kds.setHook(func(w http.ResponseWriter, r *http.Request, n int64) bool {
 		if n == 1 {
 			<-r.Context().Done()
@@ -442,8 +424,7 @@ func TestLeaderCancelledWaiterTakesOver(t *testing.T) {
 }
 
 func TestDiskCacheServesSecondClient(t *testing.T) {
-	pki := newTestPKI(t, "Milan")
-	kds := newFakeKDS(t, pki)
+	pki, kds := newMilanKDS(t)
 	dir := t.TempDir()
 	chip := chipID(1)
 	first, err := kds.newClient(dir).GetVCEK(ctxTimeout(t, 5*time.Second), milanReq(chip, pki.validator()))
@@ -465,14 +446,11 @@ func TestDiskCacheServesSecondClient(t *testing.T) {
 			t.Errorf("offline=%v stats = %+v", offline, st)
 		}
 	}
-	if n := kds.requests.Load(); n != 0 {
-		t.Errorf("KDS requests = %d, want 0", n)
-	}
+	kds.wantRequests(t, 0, "KDS requests", "0")
 }
 
 func TestOfflineEmptyCache(t *testing.T) {
-	pki := newTestPKI(t, "Milan")
-	kds := newFakeKDS(t, pki)
+	pki, kds := newMilanKDS(t)
 	c, imdsHits := kds.newClientIMDS(func(http.ResponseWriter, *http.Request) {})
 	c.Offline = true
 	ctx := ctxTimeout(t, 5*time.Second)
@@ -525,9 +503,7 @@ func TestCorruptCacheFileReplaced(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if n := kds.requests.Load(); n != 1 {
-				t.Errorf("requests = %d, want 1", n)
-			}
+			kds.wantRequests(t, 1, "requests", "1")
 			onDisk, err := os.ReadFile(path)
 			if err != nil || !bytes.Equal(onDisk, der) {
 				t.Errorf("cache file not replaced: %v", err)
@@ -614,8 +590,7 @@ func TestTurinURLShape(t *testing.T) {
 }
 
 func TestMemoryCacheBounded(t *testing.T) {
-	pki := newTestPKI(t, "Milan")
-	kds := newFakeKDS(t, pki)
+	_, kds := newMilanKDS(t)
 	c := kds.newClient("")
 	c.MemoryCacheSize = 2
 	for i := range 5 {
@@ -639,8 +614,7 @@ func TestMemoryCacheBounded(t *testing.T) {
 }
 
 func TestGetVCEKBadRequest(t *testing.T) {
-	pki := newTestPKI(t, "Milan")
-	kds := newFakeKDS(t, pki)
+	_, kds := newMilanKDS(t)
 	c := kds.newClient("")
 	tests := []struct {
 		name string
@@ -661,9 +635,7 @@ func TestGetVCEKBadRequest(t *testing.T) {
 			t.Errorf("%s: err = %v, want %v", tc.name, err, tc.want)
 		}
 	}
-	if n := kds.requests.Load(); n != 0 {
-		t.Errorf("requests = %d, want 0", n)
-	}
+	kds.wantRequests(t, 0, "requests", "0")
 }
 
 func TestDefaultCacheDir(t *testing.T) {

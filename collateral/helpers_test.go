@@ -243,6 +243,22 @@ func (f *fakeKDS) setHook(h func(w http.ResponseWriter, r *http.Request, n int64
 	f.mu.Unlock()
 }
 
+// newMilanKDS is a fake KDS serving a fresh Milan hierarchy.
+func newMilanKDS(t testing.TB) (*testPKI, *fakeKDS) {
+	t.Helper()
+	pki := newTestPKI(t, "Milan")
+	return pki, newFakeKDS(t, pki)
+}
+
+// wantRequests reports an error unless f has had want requests; what names
+// the count and why the number is wanted.
+func (f *fakeKDS) wantRequests(t testing.TB, want int64, what, why string) {
+	t.Helper()
+	if got := f.requests.Load(); got != want {
+		t.Errorf("%s = %d, want %s", what, got, why)
+	}
+}
+
 // answer makes every request of f get body, whatever it asks for.
 func (f *fakeKDS) answer(body []byte) {
 	f.setHook(func(w http.ResponseWriter, _ *http.Request, _ int64) bool {
