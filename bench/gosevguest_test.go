@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -23,6 +22,8 @@ import (
 	"github.com/google/go-sev-guest/verify/trust"
 	"github.com/google/go-tpm/tpm2"
 	"github.com/google/logger"
+
+	"github.com/snp-vtpm/snp-vtpm/hcl"
 )
 
 func init() {
@@ -114,13 +115,17 @@ func (g *goSevGuest) verify(data, nonce []byte) error {
 		return err
 	}
 
-	// HCL report: 32-byte header, 1184-byte SNP report, IGVM header whose
-	// last field is the runtime data's size, runtime data.
-	const reportOff, reportEnd, rdOff = 32, 32 + abi.ReportSize, 32 + abi.ReportSize + 20
+	// HCL report: header, SNP report, IGVM header (read with hcl's parser:
+	// its variable_data_size is the runtime data's size), runtime data.
+	const reportOff, reportEnd, rdOff = hcl.HeaderSize, hcl.HeaderSize + abi.ReportSize, hcl.RuntimeDataOffset
 	if len(blob) < rdOff {
 		return errors.New("short HCL report")
 	}
-	rdLen := int(binary.LittleEndian.Uint32(blob[rdOff-4:]))
+	igvm, err := hcl.ParseIGVMHeader(blob[rdOff-hcl.IGVMHeaderSize : rdOff])
+	if err != nil {
+		return err
+	}
+	rdLen := int(igvm.VariableDataSize)
 	if rdLen > len(blob)-rdOff {
 		return errors.New("bad runtime data size")
 	}

@@ -55,15 +55,15 @@ func TestRatios(t *testing.T) {
 	}
 	f := getFixtures(t)
 	cases := []ratioCase{
-		{"floor", benchFloor(f.realFloor)},
+		{"floor", benchLoop(f.realFloor.verify)},
 		{"fresh", freshReal(f)},
-		{"floor-synthetic", benchFloor(f.synthFloor)},
+		{"floor-synthetic", benchLoop(f.synthFloor.verify)},
 		{"fresh-synthetic", freshSynthetic(f)},
-		{"rsa2048", benchRSA2048(f.rsa2048)},
+		{"rsa2048", benchLoop(f.rsa2048.verify)},
 		{"repeat", repeatSynthetic(f)},
 		{"repeat-real", repeatReal(f)},
 		{"go-sev-guest", benchGoSevGuest(f.real)},
-		{"floor-refreshed", benchFloorRefreshed(f.refreshedFloor)},
+		{"floor-refreshed", benchLoop(f.refreshedFloor.verifyRefreshed)},
 		{"refreshed", refreshedSynthetic(f)},
 	}
 	ratios := []ratio{

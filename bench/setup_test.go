@@ -224,16 +224,26 @@ func (q *rsa2048) verify() error {
 	return rsa.VerifyPKCS1v15(q.akKey, crypto.SHA256, d[:], q.sig)
 }
 
-func newRSA2048(data []byte) (*rsa2048, error) {
+// decodeAK decodes evidence and its HCL report and returns the AK the
+// report's runtime data holds.
+func decodeAK(data []byte) (*evidence.Evidence, *hcl.Report, *rsa.PublicKey, error) {
 	ev, err := evidence.Decode(data)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	h, err := hcl.Parse(ev.HCLReport)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	ak, err := h.RuntimeData.AK()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return ev, h, ak, nil
+}
+
+func newRSA2048(data []byte) (*rsa2048, error) {
+	ev, _, ak, err := decodeAK(data)
 	if err != nil {
 		return nil, err
 	}
@@ -263,15 +273,7 @@ func leToDER(rLE, sLE []byte) []byte {
 }
 
 func newFloor(data []byte, roots *snp.Roots) (*floor, error) {
-	ev, err := evidence.Decode(data)
-	if err != nil {
-		return nil, err
-	}
-	h, err := hcl.Parse(ev.HCLReport)
-	if err != nil {
-		return nil, err
-	}
-	ak, err := h.RuntimeData.AK()
+	ev, h, ak, err := decodeAK(data)
 	if err != nil {
 		return nil, err
 	}

@@ -7,11 +7,8 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
-	"github.com/snp-vtpm/snp-vtpm/kds"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,12 +17,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/snp-vtpm/snp-vtpm/imds"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
+	"github.com/snp-vtpm/snp-vtpm/kds"
 )
 
 func TestGetVCEKFromKDS(t *testing.T) {
-	pki := newTestPKI(t, "Milan")
-	kds := newFakeKDS(t, pki)
+	pki, kds := newMilanKDS(t)
 	c := kds.newClient("")
 	chip := chipID(1)
 	der, err := c.GetVCEK(ctxTimeout(t, 5*time.Second), milanReq(chip, pki.validator()))
@@ -48,9 +45,7 @@ func TestGetVCEKFromKDS(t *testing.T) {
 	if der3, _ := c.GetVCEK(context.Background(), milanReq(chip, nil)); !bytes.Equal(der3, der) {
 		t.Fatal("cache corrupted by a caller's write")
 	}
-	if n := kds.requests.Load(); n != 1 {
-		t.Errorf("KDS requests = %d, want 1", n)
-	}
+	kds.wantRequests(t, 1, "KDS requests", "1")
 	st := c.Stats()
 	if st.Fetches != 1 || st.CacheHits != 2 || st.Retries != 0 || st.Errors != 0 {
 		t.Errorf("stats = %+v", st)
@@ -119,8 +114,7 @@ func TestGetVCEKRetries(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			pki := newTestPKI(t, "Milan")
-			kds := newFakeKDS(t, pki)
+			pki, kds := newMilanKDS(t)
 			kds.setHook(func(w http.ResponseWriter, r *http.Request, n int64) bool {
 				if n <= int64(tc.fail) {
 					tc.respond(w)
@@ -175,8 +169,7 @@ func TestGetVCEKRetries(t *testing.T) {
 }
 
 func TestRetryAfterBeyondDeadlineFailsNow(t *testing.T) {
-	pki := newTestPKI(t, "Milan")
-	kds := newFakeKDS(t, pki)
+	_, kds := newMilanKDS(t)
 	kds.setHook(func(w http.ResponseWriter, r *http.Request, n int64) bool {
 		w.Header().Set("Retry-After", "30")
 		w.WriteHeader(http.StatusTooManyRequests)
@@ -191,14 +184,11 @@ func TestRetryAfterBeyondDeadlineFailsNow(t *testing.T) {
 	if !errors.Is(err, ErrRateLimited) || !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "deadline") {
 		t.Errorf("err = %v, want rate-limited + deadline", err)
 	}
-	if n := kds.requests.Load(); n != 1 {
-		t.Errorf("requests = %d, want 1", n)
-	}
+	kds.wantRequests(t, 1, "requests", "1")
 }
 
 func TestRetryAfterBeyondMaxFailsNow(t *testing.T) {
-	pki := newTestPKI(t, "Milan")
-	kds := newFakeKDS(t, pki)
+	_, kds := newMilanKDS(t)
 	kds.setHook(func(w http.ResponseWriter, r *http.Request, n int64) bool {
 		w.Header().Set("Retry-After", time.Now().Add(time.Hour).UTC().Format(http.TimeFormat))
 		w.WriteHeader(http.StatusServiceUnavailable)
@@ -217,8 +207,7 @@ func TestRetryAfterBeyondMaxFailsNow(t *testing.T) {
 }
 
 func TestSlowResponsePastDeadline(t *testing.T) {
-	pki := newTestPKI(t, "Milan")
-	kds := newFakeKDS(t, pki)
+	_, kds := newMilanKDS(t)
 	kds.setHook(func(w http.ResponseWriter, r *http.Request, n int64) bool {
 		select {
 		case <-r.Context().Done():
@@ -238,8 +227,7 @@ func TestSlowResponsePastDeadline(t *testing.T) {
 }
 
 func TestPerRequestTimeoutRetries(t *testing.T) {
-	pki := newTestPKI(t, "Milan")
-	kds := newFakeKDS(t, pki)
+	pki, kds := newMilanKDS(t)
 	der := pki.vcek(t, ProductMilan, chipID(1), milanTCB(), vcekOpts{})
 	kds.setHook(func(w http.ResponseWriter, r *http.Request, n int64) bool {
 		if n == 1 {
@@ -284,10 +272,7 @@ func TestBadBodiesRejectedNotCached(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			kds := newFakeKDS(t, pki)
-			kds.setHook(func(w http.ResponseWriter, r *http.Request, n int64) bool {
-				_, _ = w.Write(tc.body)
-				return true
-			})
+			kds.answer(tc.body)
 			dir := t.TempDir()
 			c := kds.newClient(dir)
 			clock := newTestClock()
@@ -296,9 +281,7 @@ func TestBadBodiesRejectedNotCached(t *testing.T) {
 			if !errors.Is(err, ErrInvalidCertificate) {
 				t.Fatalf("err = %v, want ErrInvalidCertificate", err)
 			}
-			if n := kds.requests.Load(); n != 1 {
-				t.Errorf("requests = %d, want 1 (bad bodies are not retried)", n)
-			}
+			kds.wantRequests(t, 1, "requests", "1 (bad bodies are not retried)")
 			if files := cacheFiles(t, dir); len(files) != 0 {
 				t.Errorf("cache files written: %v", files)
 			}
@@ -308,17 +291,13 @@ func TestBadBodiesRejectedNotCached(t *testing.T) {
 			if !errors.Is(err, ErrInvalidCertificate) || !errors.Is(err, ErrRecentFailure) {
 				t.Errorf("second call: err = %v, want ErrInvalidCertificate and ErrRecentFailure", err)
 			}
-			if n := kds.requests.Load(); n != 1 {
-				t.Errorf("requests after second call = %d, want 1", n)
-			}
+			kds.wantRequests(t, 1, "requests after second call", "1")
 			clock.Advance(DefaultNegativeTTL)
 			_, err = c.GetVCEK(ctxTimeout(t, 5*time.Second), milanReq(chip, nil))
 			if !errors.Is(err, ErrInvalidCertificate) || errors.Is(err, ErrRecentFailure) {
 				t.Errorf("after the back-off: err = %v, want a new ErrInvalidCertificate", err)
 			}
-			if n := kds.requests.Load(); n != 2 {
-				t.Errorf("requests after the back-off = %d, want 2", n)
-			}
+			kds.wantRequests(t, 2, "requests after the back-off", "2")
 		})
 	}
 }
@@ -374,8 +353,7 @@ func TestValidatorRejects(t *testing.T) {
 }
 
 func TestConcurrentRequestsShareOneFetch(t *testing.T) {
-	pki := newTestPKI(t, "Milan")
-	kds := newFakeKDS(t, pki)
+	pki, kds := newMilanKDS(t)
 	kds.setHook(func(w http.ResponseWriter, r *http.Request, n int64) bool {
 		time.Sleep(200 * time.Millisecond) // keep the fetch in flight while the others arrive
 		return false
@@ -411,8 +389,7 @@ func TestConcurrentRequestsShareOneFetch(t *testing.T) {
 }
 
 func TestLeaderCancelledWaiterTakesOver(t *testing.T) {
-	pki := newTestPKI(t, "Milan")
-	kds := newFakeKDS(t, pki)
+	_, kds := newMilanKDS(t)
 	kds.setHook(func(w http.ResponseWriter, r *http.Request, n int64) bool {
 		if n == 1 {
 			<-r.Context().Done()
@@ -447,8 +424,7 @@ func TestLeaderCancelledWaiterTakesOver(t *testing.T) {
 }
 
 func TestDiskCacheServesSecondClient(t *testing.T) {
-	pki := newTestPKI(t, "Milan")
-	kds := newFakeKDS(t, pki)
+	pki, kds := newMilanKDS(t)
 	dir := t.TempDir()
 	chip := chipID(1)
 	first, err := kds.newClient(dir).GetVCEK(ctxTimeout(t, 5*time.Second), milanReq(chip, pki.validator()))
@@ -470,20 +446,13 @@ func TestDiskCacheServesSecondClient(t *testing.T) {
 			t.Errorf("offline=%v stats = %+v", offline, st)
 		}
 	}
-	if n := kds.requests.Load(); n != 0 {
-		t.Errorf("KDS requests = %d, want 0", n)
-	}
+	kds.wantRequests(t, 0, "KDS requests", "0")
 }
 
 func TestOfflineEmptyCache(t *testing.T) {
-	pki := newTestPKI(t, "Milan")
-	kds := newFakeKDS(t, pki)
-	var imdsHits atomic.Int64
-	imdsSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { imdsHits.Add(1) }))
-	t.Cleanup(imdsSrv.Close)
-	c := kds.newClient(t.TempDir())
+	pki, kds := newMilanKDS(t)
+	c, imdsHits := kds.newClientIMDS(func(http.ResponseWriter, *http.Request) {})
 	c.Offline = true
-	c.IMDS = &imds.Client{URL: imdsSrv.URL}
 	ctx := ctxTimeout(t, 5*time.Second)
 	if _, err := c.GetVCEK(ctx, milanReq(chipID(1), nil)); !errors.Is(err, ErrOffline) {
 		t.Errorf("GetVCEK err = %v, want ErrOffline", err)
@@ -534,9 +503,7 @@ func TestCorruptCacheFileReplaced(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if n := kds.requests.Load(); n != 1 {
-				t.Errorf("requests = %d, want 1", n)
-			}
+			kds.wantRequests(t, 1, "requests", "1")
 			onDisk, err := os.ReadFile(path)
 			if err != nil || !bytes.Equal(onDisk, der) {
 				t.Errorf("cache file not replaced: %v", err)
@@ -572,19 +539,14 @@ func TestIMDSSource(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			kds := newFakeKDS(t, pki)
-			var imdsReqs atomic.Int64
-			imdsSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				imdsReqs.Add(1)
+			c, imdsReqs := kds.newClientIMDS(func(w http.ResponseWriter, r *http.Request) {
 				if r.Header.Get("Metadata") != "true" {
 					w.WriteHeader(400)
 					return
 				}
 				w.WriteHeader(tc.status)
 				_, _ = w.Write(tc.body)
-			}))
-			t.Cleanup(imdsSrv.Close)
-			c := kds.newClient(t.TempDir())
-			c.IMDS = &imds.Client{URL: imdsSrv.URL}
+			})
 			der, err := c.GetVCEK(ctxTimeout(t, 5*time.Second), milanReq(chip, pki.validator()))
 			if err != nil {
 				t.Fatal(err)
@@ -628,8 +590,7 @@ func TestTurinURLShape(t *testing.T) {
 }
 
 func TestMemoryCacheBounded(t *testing.T) {
-	pki := newTestPKI(t, "Milan")
-	kds := newFakeKDS(t, pki)
+	_, kds := newMilanKDS(t)
 	c := kds.newClient("")
 	c.MemoryCacheSize = 2
 	for i := range 5 {
@@ -653,8 +614,7 @@ func TestMemoryCacheBounded(t *testing.T) {
 }
 
 func TestGetVCEKBadRequest(t *testing.T) {
-	pki := newTestPKI(t, "Milan")
-	kds := newFakeKDS(t, pki)
+	_, kds := newMilanKDS(t)
 	c := kds.newClient("")
 	tests := []struct {
 		name string
@@ -675,9 +635,7 @@ func TestGetVCEKBadRequest(t *testing.T) {
 			t.Errorf("%s: err = %v, want %v", tc.name, err, tc.want)
 		}
 	}
-	if n := kds.requests.Load(); n != 0 {
-		t.Errorf("requests = %d, want 0", n)
-	}
+	kds.wantRequests(t, 0, "requests", "0")
 }
 
 func TestDefaultCacheDir(t *testing.T) {

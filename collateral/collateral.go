@@ -84,13 +84,13 @@ type Chain struct {
 	Offline bool
 	// Limiter, when non-nil, bounds the requests sent upstream (KDS and IMDS, retries
 	// included): a request it refuses is not sent and the call fails at once with an
-	// error matching ErrUpstreamLimited (a *LimitedError saying how long to wait).
+	// error matching ErrUpstreamLimited (a *WaitError saying how long to wait).
 	Limiter *RateLimiter
 	// NegativeTTL is how long a failed VCEK fetch that says something about the
 	// certificate (KDS answered 404 or another final 4xx, or served something that is
 	// not the requested VCEK) is remembered: calls for the same VCEK within it fail at
-	// once, without a request, with an error that wraps the first one (see
-	// RecentFailureError). 0 means DefaultNegativeTTL, negative turns it off.
+	// once, without a request, with an error that wraps the first one (a
+	// *WaitError of Kind ErrRecentFailure). 0 means DefaultNegativeTTL, negative turns it off.
 	NegativeTTL time.Duration
 	// TransientNegativeTTL is NegativeTTL for failures on the way to KDS (network
 	// errors, 408, 429, 5xx, after the retries). 0 means DefaultTransientNegativeTTL,
@@ -206,7 +206,7 @@ func (c *Chain) upstream(what string, retry bool) error {
 	if c.Limiter != nil {
 		if ok, wait := c.Limiter.Allow(); !ok {
 			c.stats.limited.Add(1)
-			return &LimitedError{What: what, Wait: wait}
+			return &WaitError{Kind: ErrUpstreamLimited, What: what, Wait: wait}
 		}
 	}
 	c.stats.fetches.Add(1)

@@ -68,8 +68,7 @@ func TestCheckRevoked(t *testing.T) {
 func bytesContains(s, sub string) bool { return bytes.Contains([]byte(s), []byte(sub)) }
 
 func TestCRLCaching(t *testing.T) {
-	pki := newTestPKI(t, "Milan")
-	kds := newFakeKDS(t, pki)
+	pki, kds := newMilanKDS(t)
 	next := time.Now().Add(24 * time.Hour)
 	kds.setCRL(pki.crl(t, next, big.NewInt(99)))
 	dir := t.TempDir()
@@ -85,9 +84,7 @@ func TestCRLCaching(t *testing.T) {
 	if _, err := c.CRL(ctx, ProductMilan); err != nil {
 		t.Fatal(err)
 	}
-	if n := kds.requests.Load(); n != 1 {
-		t.Errorf("requests = %d, want 1 (memory cache)", n)
-	}
+	kds.wantRequests(t, 1, "requests", "1 (memory cache)")
 	if got := kds.seen()[0]; got != "/vcek/v1/Milan/crl" {
 		t.Errorf("URL = %q", got)
 	}
@@ -102,18 +99,14 @@ func TestCRLCaching(t *testing.T) {
 			t.Errorf("stats = %+v", st)
 		}
 	}
-	if n := kds.requests.Load(); n != 1 {
-		t.Errorf("requests = %d, want 1", n)
-	}
+	kds.wantRequests(t, 1, "requests", "1")
 	// Past NextUpdate the cached CRL is not used: memory and disk are both stale.
 	c.Now = func() time.Time { return next.Add(time.Minute) }
 	kds.setCRL(pki.crl(t, next.Add(48*time.Hour)))
 	if _, err := c.CRL(ctx, ProductMilan); err != nil {
 		t.Fatal(err)
 	}
-	if n := kds.requests.Load(); n != 2 {
-		t.Errorf("requests = %d, want 2 (refetch after NextUpdate)", n)
-	}
+	kds.wantRequests(t, 2, "requests", "2 (refetch after NextUpdate)")
 	c3 := kds.newClient(dir)
 	c3.Offline = true
 	c3.Now = c.Now
@@ -143,10 +136,7 @@ func TestCRLRejected(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			kds := newFakeKDS(t, pki)
 			kds.setCRL(tc.body)
-			kds.setHook(func(w http.ResponseWriter, r *http.Request, n int64) bool {
-				_, _ = w.Write(tc.body) // also for "empty"
-				return true
-			})
+			kds.answer(tc.body) // also for "empty"
 			dir := t.TempDir()
 			c := kds.newClient(dir)
 			_, err := c.CRL(ctxTimeout(t, 5*time.Second), ProductMilan)
@@ -164,8 +154,7 @@ func TestCRLRejected(t *testing.T) {
 }
 
 func TestCRLPEMAccepted(t *testing.T) {
-	pki := newTestPKI(t, "Milan")
-	kds := newFakeKDS(t, pki)
+	pki, kds := newMilanKDS(t)
 	kds.setCRL(pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: pki.crl(t, time.Now().Add(time.Hour), big.NewInt(5))}))
 	crl, err := kds.newClient("").CRL(ctxTimeout(t, 5*time.Second), ProductMilan)
 	if err != nil || len(crl.RevokedCertificateEntries) != 1 {
@@ -174,8 +163,7 @@ func TestCRLPEMAccepted(t *testing.T) {
 }
 
 func TestCRLCorruptCacheReplaced(t *testing.T) {
-	pki := newTestPKI(t, "Milan")
-	kds := newFakeKDS(t, pki)
+	pki, kds := newMilanKDS(t)
 	kds.setCRL(pki.crl(t, time.Now().Add(time.Hour)))
 	dir := t.TempDir()
 	c := kds.newClient(dir)
@@ -190,9 +178,7 @@ func TestCRLCorruptCacheReplaced(t *testing.T) {
 	if _, err := c.CRL(ctxTimeout(t, 5*time.Second), ProductMilan); err != nil {
 		t.Fatal(err)
 	}
-	if n := kds.requests.Load(); n != 1 {
-		t.Errorf("requests = %d, want 1", n)
-	}
+	kds.wantRequests(t, 1, "requests", "1")
 	onDisk, _ := os.ReadFile(path)
 	if _, _, err := c.parseCRL(onDisk, pki.ark); err != nil {
 		t.Errorf("cache file not replaced: %v", err)
@@ -200,8 +186,7 @@ func TestCRLCorruptCacheReplaced(t *testing.T) {
 }
 
 func TestCheckRevokedArgs(t *testing.T) {
-	pki := newTestPKI(t, "Milan")
-	kds := newFakeKDS(t, pki)
+	pki, kds := newMilanKDS(t)
 	kds.setCRL(pki.crl(t, time.Now().Add(time.Hour)))
 	c := kds.newClient("")
 	if err := c.CheckRevoked(context.Background(), ProductMilan, nil); !errors.Is(err, ErrInvalidRequest) {
@@ -269,9 +254,7 @@ func TestCertChainRealAMD(t *testing.T) {
 			if _, err := c2.CertChain(ctxTimeout(t, 5*time.Second), product); err != nil {
 				t.Fatalf("from disk: %v", err)
 			}
-			if n := kds.requests.Load(); n != 1 {
-				t.Errorf("requests = %d, want 1", n)
-			}
+			kds.wantRequests(t, 1, "requests", "1")
 		})
 	}
 }
@@ -323,10 +306,7 @@ func TestCertChainRejected(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			kds := newFakeKDS(t, pki)
-			kds.setHook(func(w http.ResponseWriter, r *http.Request, n int64) bool {
-				_, _ = w.Write(tc.body)
-				return true
-			})
+			kds.answer(tc.body)
 			dir := t.TempDir()
 			_, err := kds.newClient(dir).CertChain(ctxTimeout(t, 5*time.Second), ProductMilan)
 			if !errors.Is(err, ErrInvalidCertificate) {

@@ -243,6 +243,52 @@ func (f *fakeKDS) setHook(h func(w http.ResponseWriter, r *http.Request, n int64
 	f.mu.Unlock()
 }
 
+// newMilanKDS is a fake KDS serving a fresh Milan hierarchy.
+func newMilanKDS(t testing.TB) (*testPKI, *fakeKDS) {
+	t.Helper()
+	pki := newTestPKI(t, "Milan")
+	return pki, newFakeKDS(t, pki)
+}
+
+// wantRequests reports an error unless f has had want requests; what names
+// the count and why the number is wanted.
+func (f *fakeKDS) wantRequests(t testing.TB, want int64, what, why string) {
+	t.Helper()
+	if got := f.requests.Load(); got != want {
+		t.Errorf("%s = %d, want %s", what, got, why)
+	}
+}
+
+// answer makes every request of f get body, whatever it asks for.
+func (f *fakeKDS) answer(body []byte) {
+	f.setHook(func(w http.ResponseWriter, _ *http.Request, _ int64) bool {
+		_, _ = w.Write(body)
+		return true
+	})
+}
+
+// notFound makes every request of f get a 404.
+func (f *fakeKDS) notFound() {
+	f.setHook(func(w http.ResponseWriter, r *http.Request, _ int64) bool {
+		http.NotFound(w, r)
+		return true
+	})
+}
+
+// newClientIMDS is newClient (a fresh disk cache) with an IMDS served by
+// h; the counter counts the IMDS requests.
+func (f *fakeKDS) newClientIMDS(h http.HandlerFunc) (*testClient, *atomic.Int64) {
+	var reqs atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reqs.Add(1)
+		h(w, r)
+	}))
+	f.t.Cleanup(srv.Close)
+	c := f.newClient(f.t.TempDir())
+	c.IMDS = &imds.Client{URL: srv.URL}
+	return c, &reqs
+}
+
 func (f *fakeKDS) seen() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()

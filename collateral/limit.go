@@ -12,28 +12,47 @@ import (
 
 // ErrUpstreamLimited: the Chain's Limiter refused to send a request upstream
 // (KDS or IMDS). Nothing was learnt about the certificate; try again later.
-// Matched by *LimitedError.
+// Matched by a *WaitError of that Kind.
 var ErrUpstreamLimited = errors.New("upstream request budget exhausted")
 
-// LimitedError reports a request that the Chain's Limiter refused. It
-// matches ErrUpstreamLimited with errors.Is.
-type LimitedError struct {
+// ErrRecentFailure: the certificate's fetch failed recently and is not tried
+// again until its back-off ends (see Chain.NegativeTTL). Matched by a
+// *WaitError of that Kind, which also matches the original failure.
+var ErrRecentFailure = errors.New("fetch failed recently")
+
+// WaitError is a fetch the Chain did not make and that may succeed later:
+// its Limiter refused the request (Kind ErrUpstreamLimited), or the same
+// fetch failed less than its back-off ago (Kind ErrRecentFailure; Err is that
+// failure, so errors.Is matches the same sentinels as the first call's error,
+// kds.ErrNotFound, ErrInvalidCertificate, ...). It matches its Kind with
+// errors.Is.
+type WaitError struct {
+	// Kind is ErrUpstreamLimited or ErrRecentFailure.
+	Kind error
 	// What names the object that was not fetched ("VCEK", "cert chain", ...).
 	What string
-	// Wait is how long until the limiter would allow a request again.
+	// Err is the remembered failure (Kind ErrRecentFailure), else nil.
+	Err error
+	// Wait is how long until a request would be sent again.
 	Wait time.Duration
 }
 
 // Error implements error.
-func (e *LimitedError) Error() string {
-	return fmt.Sprintf("collateral: %s not fetched: upstream request budget exhausted, next request allowed in %s", e.What, httpget.WaitString(e.Wait))
+func (e *WaitError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%v (remembered; not asked again for %s)", e.Err, httpget.WaitString(e.Wait))
+	}
+	return fmt.Sprintf("collateral: %s not fetched: %v, next request allowed in %s", e.What, e.Kind, httpget.WaitString(e.Wait))
 }
 
-// Is reports whether target is ErrUpstreamLimited.
-func (e *LimitedError) Is(target error) bool { return target == ErrUpstreamLimited }
+// Unwrap returns the remembered failure, if any.
+func (e *WaitError) Unwrap() error { return e.Err }
+
+// Is reports whether target is the error's Kind.
+func (e *WaitError) Is(target error) bool { return target != nil && target == e.Kind }
 
 // RetryDelay is how long the caller should wait before trying again.
-func (e *LimitedError) RetryDelay() time.Duration { return e.Wait }
+func (e *WaitError) RetryDelay() time.Duration { return e.Wait }
 
 // RateLimiter is a token bucket that bounds the requests a Chain sends
 // upstream: it holds at most burst tokens, gains rate tokens per second,

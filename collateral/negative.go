@@ -3,42 +3,10 @@ package collateral
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
-	"github.com/snp-vtpm/snp-vtpm/internal/httpget"
 	"github.com/snp-vtpm/snp-vtpm/kds"
 )
-
-// ErrRecentFailure: the certificate's fetch failed recently and is not tried
-// again until its back-off ends (see Chain.NegativeTTL). Matched by
-// *RecentFailureError, which also matches the original failure.
-var ErrRecentFailure = errors.New("fetch failed recently")
-
-// RecentFailureError is returned, without any request, for a certificate
-// whose fetch failed less than its back-off ago. It wraps that failure, so
-// errors.Is matches the same sentinels as the first call's error
-// (kds.ErrNotFound, ErrInvalidCertificate, ...), and it matches ErrRecentFailure.
-type RecentFailureError struct {
-	// Err is the remembered failure.
-	Err error
-	// Wait is how long until the back-off ends.
-	Wait time.Duration
-}
-
-// Error implements error.
-func (e *RecentFailureError) Error() string {
-	return fmt.Sprintf("%v (remembered; not asked again for %s)", e.Err, httpget.WaitString(e.Wait))
-}
-
-// Unwrap returns the remembered failure.
-func (e *RecentFailureError) Unwrap() error { return e.Err }
-
-// Is reports whether target is ErrRecentFailure.
-func (e *RecentFailureError) Is(target error) bool { return target == ErrRecentFailure }
-
-// RetryDelay is how long until the back-off ends.
-func (e *RecentFailureError) RetryDelay() time.Duration { return e.Wait }
 
 // negCache remembers failed fetches by key until a deadline: at most max
 // entries; when full, expired entries go first, then the one that expires
@@ -129,7 +97,7 @@ func (c *Chain) negGet(key string) (error, bool) {
 	if !ok {
 		return nil, false
 	}
-	return &RecentFailureError{Err: e.err, Wait: e.until.Sub(now)}, true
+	return &WaitError{Kind: ErrRecentFailure, What: "VCEK", Err: e.err, Wait: e.until.Sub(now)}, true
 }
 
 // negPut remembers the failure err of key for its back-off (if any).

@@ -37,8 +37,7 @@ func TestNegativeCache(t *testing.T) {
 	const n = 100
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			pki := newTestPKI(t, "Milan")
-			kds := newFakeKDS(t, pki)
+			pki, kds := newMilanKDS(t)
 			kds.setHook(func(w http.ResponseWriter, r *http.Request, _ int64) bool {
 				time.Sleep(100 * time.Millisecond) // the others arrive while this is in flight
 				switch tc.status {
@@ -98,34 +97,26 @@ func TestNegativeCache(t *testing.T) {
 			if !sameClass(err) || !errors.Is(err, ErrRecentFailure) {
 				t.Errorf("within the back-off: err = %v, want the same class and ErrRecentFailure", err)
 			}
-			var rf *RecentFailureError
+			var rf *WaitError
 			if !errors.As(err, &rf) || rf.RetryDelay() <= 0 || rf.RetryDelay() > time.Millisecond {
 				t.Errorf("within the back-off: RetryDelay of %v, want (0, 1ms]", err)
 			}
-			if got := kds.requests.Load(); got != 1 {
-				t.Errorf("upstream requests within the back-off = %d, want still 1", got)
-			}
+			kds.wantRequests(t, 1, "upstream requests within the back-off", "still 1")
 
 			clock.Advance(time.Millisecond)
 			_, err = c.GetVCEK(ctx, milanReq(chip, pki.validator()))
 			if !sameClass(err) || errors.Is(err, ErrRecentFailure) {
 				t.Errorf("after the back-off: err = %v, want a new failure of the same class", err)
 			}
-			if got := kds.requests.Load(); got != 2 {
-				t.Errorf("upstream requests after the back-off = %d, want 2", got)
-			}
+			kds.wantRequests(t, 2, "upstream requests after the back-off", "2")
 		})
 	}
 }
 
 // TestNegativeCacheOff: a negative TTL turns the negative cache off.
 func TestNegativeCacheOff(t *testing.T) {
-	pki := newTestPKI(t, "Milan")
-	kds := newFakeKDS(t, pki)
-	kds.setHook(func(w http.ResponseWriter, r *http.Request, _ int64) bool {
-		http.NotFound(w, r)
-		return true
-	})
+	_, kds := newMilanKDS(t)
+	kds.notFound()
 	c := kds.newClient("")
 	c.NegativeTTL = -1
 	for i := range 3 {
@@ -142,8 +133,7 @@ func TestNegativeCacheOff(t *testing.T) {
 // KDS served depends on the caller (and on the report an attacker sends):
 // it is neither remembered nor imposed on another caller.
 func TestValidatorRejectionNotRemembered(t *testing.T) {
-	pki := newTestPKI(t, "Milan")
-	kds := newFakeKDS(t, pki)
+	pki, kds := newMilanKDS(t)
 	c := kds.newClient("")
 	chip := chipID(3)
 	reject := func([]byte) error { return errors.New("the attacker's report does not fit") }
@@ -164,8 +154,7 @@ func TestValidatorRejectionNotRemembered(t *testing.T) {
 // TestSharedFetchEachValidator: callers sharing one fetch each apply their
 // own Validate; the leader's rejection does not fail a waiter that accepts.
 func TestSharedFetchEachValidator(t *testing.T) {
-	pki := newTestPKI(t, "Milan")
-	kds := newFakeKDS(t, pki)
+	pki, kds := newMilanKDS(t)
 	release := make(chan struct{})
 	kds.setHook(func(w http.ResponseWriter, r *http.Request, _ int64) bool {
 		<-release
@@ -194,19 +183,13 @@ func TestSharedFetchEachValidator(t *testing.T) {
 	if err := <-waiterErr; err != nil {
 		t.Errorf("waiter: %v", err)
 	}
-	if got := kds.requests.Load(); got != 1 {
-		t.Errorf("requests = %d, want 1", got)
-	}
+	kds.wantRequests(t, 1, "requests", "1")
 }
 
 // TestNegativeCacheBounded: remembered failures are bounded in number.
 func TestNegativeCacheBounded(t *testing.T) {
-	pki := newTestPKI(t, "Milan")
-	kds := newFakeKDS(t, pki)
-	kds.setHook(func(w http.ResponseWriter, r *http.Request, _ int64) bool {
-		http.NotFound(w, r)
-		return true
-	})
+	_, kds := newMilanKDS(t)
+	kds.notFound()
 	c := kds.newClient("")
 	c.Logger = nil
 	c.NegativeCacheSize = 8
@@ -266,8 +249,7 @@ func TestRateLimiter(t *testing.T) {
 // once with ErrUpstreamLimited, sends nothing, is not remembered as a
 // failure of the certificate, and a retry is a request like any other.
 func TestLimiterRefusesWithoutQueueing(t *testing.T) {
-	pki := newTestPKI(t, "Milan")
-	kds := newFakeKDS(t, pki)
+	pki, kds := newMilanKDS(t)
 	c := kds.newClient("")
 	clock := newTestClock()
 	var err error
@@ -283,9 +265,9 @@ func TestLimiterRefusesWithoutQueueing(t *testing.T) {
 	}
 	start := time.Now()
 	_, err = c.GetVCEK(ctx, milanReq(chipID(12), pki.validator()))
-	var lerr *LimitedError
+	var lerr *WaitError
 	if !errors.Is(err, ErrUpstreamLimited) || !errors.As(err, &lerr) || lerr.RetryDelay() != time.Second {
-		t.Fatalf("over the budget: err = %v, want a LimitedError with RetryDelay 1s", err)
+		t.Fatalf("over the budget: err = %v, want a WaitError with RetryDelay 1s", err)
 	}
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("refusal took %v: it queued", d)
@@ -308,8 +290,7 @@ func TestLimiterRefusesWithoutQueueing(t *testing.T) {
 
 // TestLimiterBoundsRetries: a retry takes a token too.
 func TestLimiterBoundsRetries(t *testing.T) {
-	pki := newTestPKI(t, "Milan")
-	kds := newFakeKDS(t, pki)
+	_, kds := newMilanKDS(t)
 	kds.setHook(func(w http.ResponseWriter, r *http.Request, _ int64) bool {
 		w.WriteHeader(http.StatusBadGateway)
 		return true

@@ -6,13 +6,9 @@ import (
 	"encoding/pem"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"os"
-	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/snp-vtpm/snp-vtpm/imds"
 )
 
 // TestChainOrder: each hop, in order (given, memory, disk, IMDS, KDS), is
@@ -52,18 +48,13 @@ func TestChainOrder(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			kds := newFakeKDS(t, pki)
-			var imdsReqs atomic.Int64
-			imdsSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				imdsReqs.Add(1)
+			c, imdsReqs := kds.newClientIMDS(func(w http.ResponseWriter, r *http.Request) {
 				if tc.imds == nil {
 					http.NotFound(w, r)
 					return
 				}
 				fmt.Fprintf(w, `{"vcekCert":%q}`, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: tc.imds}))
-			}))
-			t.Cleanup(imdsSrv.Close)
-			c := kds.newClient(t.TempDir())
-			c.IMDS = &imds.Client{URL: imdsSrv.URL}
+			})
 			c.Offline = tc.offline
 			c.build()
 			if tc.given != nil {

@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"runtime"
 	"strings"
@@ -120,12 +119,7 @@ func TestE2EEmulated(t *testing.T) {
 
 	t.Run("replayed challenge", func(t *testing.T) {
 		ts := startHTTP(t, newServer(t, emulatedConfig(t)))
-		_, pub, _ := GenerateKey()
-		ch := getChallenge(t, ts.URL)
-		ev, err := c.gather(true)(ctx, Nonce(ch, pub))
-		if err != nil {
-			t.Fatal(err)
-		}
+		ch, pub, ev := challenged(t, ts.URL, c.gather(true))
 		if status, er := attestOnce(t, ts.URL, ch, pub, ev); status != 200 {
 			t.Fatalf("first: %d %+v", status, er)
 		}
@@ -177,48 +171,12 @@ func TestE2EEmulated(t *testing.T) {
 
 	t.Run("concurrent replays", func(t *testing.T) {
 		ts := startHTTP(t, newServer(t, emulatedConfig(t)))
-		_, pub, _ := GenerateKey()
-		ch := getChallenge(t, ts.URL)
-		ev, err := c.gather(true)(ctx, Nonce(ch, pub))
-		if err != nil {
-			t.Fatal(err)
-		}
+		ch, pub, ev := challenged(t, ts.URL, c.gather(true))
 		wins, denials := replayConcurrently(t, ts.URL, mustJSON(t, &AttestRequest{Challenge: ch, PublicKey: pub, Evidence: ev}), 50)
 		if wins != 1 || denials != 49 {
 			t.Fatalf("%d successes, %d denials; want 1 and 49", wins, denials)
 		}
 	})
-}
-
-// replayConcurrently posts body n times at once and counts 200s and 401s.
-func replayConcurrently(t testing.TB, url string, body []byte, n int) (wins, denials int) {
-	t.Helper()
-	var ok, denied atomic.Int32
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for range n {
-		wg.Go(func() {
-			<-start
-			resp, err := http.Post(url+PathAttest, "application/json", bytes.NewReader(body))
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			resp.Body.Close()
-			switch resp.StatusCode {
-			case 200:
-				ok.Add(1)
-			case 401:
-				denied.Add(1)
-			default:
-				t.Errorf("status %d", resp.StatusCode)
-			}
-		})
-	}
-	close(start)
-	wg.Wait()
-	http.DefaultClient.CloseIdleConnections()
-	return int(ok.Load()), int(denied.Load())
 }
 
 // TestLoadEmulated runs 200 complete attestations at once against a server
@@ -246,13 +204,7 @@ func TestLoadEmulated(t *testing.T) {
 	cfg := emulatedConfig(t)
 	cfg.MaxClientChallenges = n // every attester is on the loopback address
 	s := newServer(t, cfg)
-	ctx, cancel := context.WithCancel(context.Background())
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(ctx, ln) }()
+	ln, served, cancel := serveLoopback(t, s)
 	url := "http://" + ln.Addr().String()
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: n}, Timeout: 30 * time.Second}
 	client := &Client{URL: url, HTTPClient: hc}
@@ -285,12 +237,7 @@ func TestLoadEmulated(t *testing.T) {
 	}
 
 	// Concurrent replays of one challenge under the same server.
-	_, pub, _ := GenerateKey()
-	ch := getChallenge(t, url)
-	ev, err := gather(context.Background(), Nonce(ch, pub))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch, pub, ev := challenged(t, url, gather)
 	if wins, denials := replayConcurrently(t, url, mustJSON(t, &AttestRequest{Challenge: ch, PublicKey: pub, Evidence: ev}), 50); wins != 1 || denials != 49 {
 		t.Fatalf("replays: %d successes, %d denials; want 1 and 49", wins, denials)
 	}

@@ -6,8 +6,11 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -128,3 +131,63 @@ func mustJSON(t testing.TB, v any) []byte {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// serveLoopback runs s.Serve on a fresh loopback listener until cancel;
+// done receives what Serve returned.
+func serveLoopback(t testing.TB, s *Server) (ln net.Listener, done <-chan error, cancel context.CancelFunc) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ctx, ln) }()
+	return ln, served, cancel
+}
+
+// challenged gets a challenge from the server at url and, for it and a
+// fresh key, evidence from gather.
+func challenged(t testing.TB, url string, gather func(context.Context, []byte) ([]byte, error)) (ch, pub, ev []byte) {
+	t.Helper()
+	_, pub, err := GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch = getChallenge(t, url)
+	if ev, err = gather(context.Background(), Nonce(ch, pub)); err != nil {
+		t.Fatal(err)
+	}
+	return ch, pub, ev
+}
+
+// replayConcurrently posts body n times at once and counts 200s and 401s.
+func replayConcurrently(t testing.TB, url string, body []byte, n int) (wins, denials int) {
+	t.Helper()
+	var ok, denied atomic.Int32
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for range n {
+		wg.Go(func() {
+			<-start
+			resp, err := http.Post(url+PathAttest, "application/json", bytes.NewReader(body))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+			switch resp.StatusCode {
+			case 200:
+				ok.Add(1)
+			case 401:
+				denied.Add(1)
+			default:
+				t.Errorf("status %d", resp.StatusCode)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	http.DefaultClient.CloseIdleConnections()
+	return int(ok.Load()), int(denied.Load())
+}

@@ -457,13 +457,7 @@ func TestJanitorEvicts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, ln) }()
+	_, done, cancel := serveLoopback(t, s)
 	defer func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -655,32 +649,9 @@ func TestConcurrentReplaysOneWins(t *testing.T) {
 	ch := getChallenge(t, ts.URL)
 	body := mustJSON(t, &AttestRequest{Challenge: ch, PublicKey: pub, Evidence: evidenceFor(t, Nonce(ch, pub))})
 	const n = 32
-	var ok, denied atomic.Int32
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for range n {
-		wg.Go(func() {
-			<-start
-			resp, err := http.Post(ts.URL+PathAttest, "application/json", bytes.NewReader(body))
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			resp.Body.Close()
-			switch resp.StatusCode {
-			case 200:
-				ok.Add(1)
-			case 401:
-				denied.Add(1)
-			default:
-				t.Errorf("status %d", resp.StatusCode)
-			}
-		})
-	}
-	close(start)
-	wg.Wait()
-	if ok.Load() != 1 || denied.Load() != n-1 {
-		t.Fatalf("%d successes and %d denials, want 1 and %d", ok.Load(), denied.Load(), n-1)
+	ok, denied := replayConcurrently(t, ts.URL, body, n)
+	if ok != 1 || denied != n-1 {
+		t.Fatalf("%d successes and %d denials, want 1 and %d", ok, denied, n-1)
 	}
 }
 
@@ -688,13 +659,7 @@ func TestSlowClientDisconnected(t *testing.T) {
 	cfg := testConfig()
 	cfg.ReadHeaderTimeout = 200 * time.Millisecond
 	s := newServer(t, cfg)
-	ctx, cancel := context.WithCancel(context.Background())
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, ln) }()
+	ln, done, cancel := serveLoopback(t, s)
 	defer func() {
 		cancel()
 		<-done
@@ -750,15 +715,9 @@ func TestGracefulShutdown(t *testing.T) {
 		}),
 	})
 	s := newServer(t, cfg)
-	ctx, cancel := context.WithCancel(context.Background())
+	ln, done, cancel := serveLoopback(t, s)
 	defer cancel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	url := "http://" + ln.Addr().String()
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, ln) }()
 
 	type result struct {
 		res *Result
@@ -822,10 +781,7 @@ func TestShutdownDeadline(t *testing.T) {
 		}),
 	})
 	s := newServer(t, cfg)
-	ctx, cancel := context.WithCancel(context.Background())
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, ln) }()
+	ln, done, cancel := serveLoopback(t, s)
 	go (&Client{URL: "http://" + ln.Addr().String()}).Attest(context.Background(), func(ctx context.Context, nonce []byte) ([]byte, error) {
 		ev, err := (&testev.Builder{OmitVCEK: true, Nonce: nonce}).Build()
 		if err != nil {
