@@ -40,8 +40,7 @@ writes evidence version 2, the Confidential Containers "v2" format: the verifier
 checks that the runtime data's user-data starts with the nonce. Without --fresh the boot-time
 report is used and the evidence is version 1 (the same JSON shape, "version":1);
 freshness then comes from the quote alone.
-
-Exit status: 0 written, 2 rejected by the local check, 1 device, I/O or usage error.`,
+`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			n, err := nonce.required()
@@ -55,6 +54,7 @@ Exit status: 0 written, 2 rejected by the local check, 1 device, I/O or usage er
 	cmd.Flags().BoolVar(&fresh, "fresh", false, "refresh the HCL report with the nonce first and write version 2 evidence")
 	cmd.Flags().StringVarP(&out, "output", "o", "-", `write the evidence to this file ("-": standard output)`)
 	trust.register(cmd.Flags())
+	registerTimeout(cmd, g)
 	return cmd
 }
 
@@ -73,7 +73,7 @@ func runEvidence(ctx context.Context, g *globals, nonce []byte, fresh bool, out 
 	}
 	res, err := att.Evidence(ctx, nonce, fresh)
 	if err != nil {
-		return rejectedOr(err)
+		return err
 	}
 	ev := res.Evidence
 	data, err := ev.Encode()

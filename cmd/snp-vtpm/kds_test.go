@@ -69,7 +69,7 @@ func TestVerifyFetchesVCEKThenOffline(t *testing.T) {
 	cache := filepath.Join(dir, "cache")
 
 	code, out, errOut := runCLI(t, "verify", "--nonce", "challenge", "--kds-url", kdsSrv.URL, "--cache-dir", cache, evFile)
-	wantCode(t, code, exitOK, out, errOut)
+	wantExit(t, code, exitOK, out, errOut)
 	if !strings.Contains(out, "fetched") {
 		t.Errorf("output does not say the VCEK was fetched:\n%s", out)
 	}
@@ -78,13 +78,13 @@ func TestVerifyFetchesVCEKThenOffline(t *testing.T) {
 	}
 
 	code, out, errOut = runCLI(t, "verify", "--nonce", "challenge", "--offline", "--kds-url", kdsSrv.URL, "--cache-dir", cache, evFile)
-	wantCode(t, code, exitOK, out, errOut)
+	wantExit(t, code, exitOK, out, errOut)
 	if n := requests.Load(); n != 1 {
 		t.Fatalf("offline run made a request (%d in all)", n)
 	}
 
 	code, out, errOut = runCLI(t, "verify", "--nonce", "challenge", "--offline", "--kds-url", kdsSrv.URL, "--cache-dir", filepath.Join(dir, "empty"), evFile)
-	wantCode(t, code, exitRejected, out, errOut)
+	wantExit(t, code, exitRejected, out, errOut)
 	if !strings.Contains(errOut, "vcek-missing") {
 		t.Errorf("stderr does not name vcek-missing:\n%s", errOut)
 	}
@@ -107,7 +107,7 @@ func TestVerifyFetchesVCEKThenOffline(t *testing.T) {
 	defer bad.Close()
 	badCache := filepath.Join(dir, "bad")
 	code, out, errOut = runCLI(t, "verify", "--nonce", "challenge", "--kds-url", bad.URL, "--cache-dir", badCache, evFile)
-	wantCode(t, code, exitRejected, out, errOut)
+	wantExit(t, code, exitRejected, out, errOut)
 	var cached []string
 	filepath.WalkDir(badCache, func(path string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {

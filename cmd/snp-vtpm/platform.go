@@ -37,6 +37,7 @@ func openPlatform(ctx context.Context, g *globals) (*platform, error) {
 		fmt.Fprintln(g.stderr, emulatedBanner)
 		return p, nil
 	}
+	g.waitFor("the TPM " + g.tpmPath)
 	t, err := vtpm.Open(g.tpmPath)
 	if err != nil {
 		if errors.Is(err, vtpm.ErrNoDevice) {
@@ -88,7 +89,7 @@ func (p *platform) verifiedAttester(ctx context.Context, g *globals, trust trust
 	a := p.attester(g)
 	a.Verifier = v
 	if trust.offline && !p.emulated {
-		g.logger().Info("--offline: not asking Azure IMDS for the VCEK")
+		g.logger().Debug("--offline: not asking Azure IMDS for the VCEK")
 		a.IMDS = nil
 	}
 	return a, nil

@@ -59,7 +59,7 @@ func startServe(t *testing.T, args ...string) *serving {
 	stderr := &lockedBuffer{}
 	code := make(chan int, 1)
 	go func() {
-		code <- run(ctx, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...), pw, stderr)
+		code <- run(ctx, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...), nil, pw, stderr)
 		pw.Close()
 	}()
 	lines := make(chan string, 1)
@@ -262,7 +262,7 @@ func TestServeUsageErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, errOut := runCLI(t, tc.args...)
-			wantCode(t, code, exitUsage, out, errOut)
+			wantExit(t, code, exitUsage, out, errOut)
 			if !strings.Contains(errOut, tc.want) {
 				t.Errorf("stderr lacks %q:\n%s", tc.want, errOut)
 			}

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
@@ -10,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/snp-vtpm/snp-vtpm/evidence"
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
@@ -22,40 +19,6 @@ const (
 	// verifyAt is inside the validity of every real VCEK fixture.
 	verifyAt = "2025-06-01T00:00:00Z"
 )
-
-// verifyCLI runs the CLI in-process with stdin, offline and with a private
-// cache directory, and returns the exit code, stdout and stderr.
-func verifyCLI(t *testing.T, stdin []byte, args ...string) (int, string, string) {
-	t.Helper()
-	if stdin != nil {
-		f, err := os.CreateTemp(t.TempDir(), "stdin")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := f.Write(stdin); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := f.Seek(0, 0); err != nil {
-			t.Fatal(err)
-		}
-		old := os.Stdin
-		os.Stdin = f
-		defer func() { os.Stdin = old; f.Close() }()
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	args = append([]string{"verify", "--offline", "--cache-dir", t.TempDir()}, args...)
-	var stdout, stderr bytes.Buffer
-	code := run(ctx, args, &stdout, &stderr)
-	return code, stdout.String(), stderr.String()
-}
-
-func wantExit(t *testing.T, got, want int, stdout, stderr string) {
-	t.Helper()
-	if got != want {
-		t.Fatalf("exit code %d, want %d\nstdout:\n%s\nstderr:\n%s", got, want, stdout, stderr)
-	}
-}
 
 // quoteNonceHex returns the extraData of the evidence file's quote in hex.
 func quoteNonceHex(t *testing.T, path string) string {

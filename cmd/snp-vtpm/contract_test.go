@@ -1,0 +1,163 @@
+package main
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/snp-vtpm/snp-vtpm/evidence"
+)
+
+// evidenceWithoutVCEK writes the real v1 evidence with its VCEK removed
+// and returns the file and the VCEK (DER).
+func evidenceWithoutVCEK(t *testing.T) (string, []byte) {
+	t.Helper()
+	data, err := os.ReadFile(verifySNPDir + "evidence-v1.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := evidence.Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vcek := ev.VCEK
+	ev.VCEK = nil
+	stripped, err := ev.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return writeVerifyTemp(t, "novcek.json", stripped), vcek
+}
+
+// bigFile creates a sparse file of size bytes.
+func bigFile(t *testing.T, size int64) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "big.json")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(size); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	return p
+}
+
+// goInternals are fragments that must not reach a user without -v.
+var goInternals = []string{"x509:", "json:", "asn1:", "Go value", "Go struct", "verify.", "HexBytes", "level=INFO", "time="}
+
+// TestExitContract runs the built binary on each class of input of the
+// exit-status contract and checks the code, stdout and stderr: 0 verified,
+// 2 examined and rejected (also malformed, truncated, empty or oversized
+// input), 1 nothing examined (usage, files, directories, collateral down).
+func TestExitContract(t *testing.T) {
+	real, err := os.ReadFile(verifySNPDir + "evidence-v1.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hclReport, err := os.ReadFile(realHCL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noVCEK, _ := evidenceWithoutVCEK(t)
+	dir := t.TempDir()
+	big := bigFile(t, 100<<20)
+	ev := verifySNPDir + "evidence-v1.json"
+	down := "http://127.0.0.1:1"
+	verifyArgs := func(args ...string) []string {
+		return append([]string{"verify", "--at", verifyAt, "--cache-dir", t.TempDir()}, args...)
+	}
+	reportArgs := func(file string) []string {
+		return []string{"report", "--offline", "--at", realAt, "-f", file, "--vcek", realVCEK}
+	}
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		stdin []byte
+		code  int
+		want  string // on stderr for 1 and 2, on stdout for 0
+	}{
+		{"verified", verifyArgs("--offline", "--nonce", "challenge", ev), nil, 0, "VERIFIED: evidence v1"},
+		{"verified from stdin", verifyArgs("--offline", "--nonce", "challenge", "-"), real, 0, "VERIFIED"},
+		{"wrong nonce", verifyArgs("--offline", "--nonce", "other", ev), nil, 2, "quote-nonce"},
+		{"empty evidence", verifyArgs("--offline", "--nonce", "x", writeVerifyTemp(t, "empty", nil)), nil, 2, "evidence-format"},
+		{"empty stdin", verifyArgs("--offline", "--nonce", "x", "-"), []byte{}, 2, "evidence-format"},
+		{"truncated evidence", verifyArgs("--offline", "--nonce", "challenge", writeVerifyTemp(t, "half", real[:len(real)/2])), nil, 2, "evidence-format"},
+		{"garbage evidence", verifyArgs("--offline", "--nonce", "x", writeVerifyTemp(t, "bin", []byte{0xff, 0, 1, 2})), nil, 2, "evidence-format"},
+		{"wrong JSON types", verifyArgs("--offline", "--nonce", "x", writeVerifyTemp(t, "types", []byte(`{"version":1,"tpm_quote":{"signature":5}}`))), nil, 2, "tpm_quote.signature"},
+		{"oversized evidence", verifyArgs("--offline", "--nonce", "x", big), nil, 2, "larger than"},
+		{"directory", verifyArgs("--offline", "--nonce", "x", dir), nil, 1, "is a directory"},
+		{"missing file", verifyArgs("--offline", "--nonce", "x", filepath.Join(dir, "nope")), nil, 1, "cannot open"},
+		{"usage", verifyArgs("--nonce", "x"), nil, 1, "accepts 1 arg"},
+		{"tpm flag on verify", append([]string{"--tpm", "/dev/tpm0"}, verifyArgs("--nonce", "x", ev)...), nil, 1, "--tpm means nothing"},
+		{"emulate flag on verify", append([]string{"--emulate"}, verifyArgs("--nonce", "x", ev)...), nil, 1, "--emulate means nothing"},
+		{"KDS down", verifyArgs("--kds-url", down, "--nonce", "challenge", noVCEK), nil, 1, "127.0.0.1:1"},
+		{"CRL down", verifyArgs("--check-revocation", "--kds-url", down, "--nonce", "challenge", ev), nil, 1, "revocation"},
+		{"offline without cached CRL", verifyArgs("--offline", "--check-revocation", "--nonce", "challenge", ev), nil, 1, "revocation"},
+		{"report valid", reportArgs(realHCL), nil, 0, "VALID SNP REPORT"},
+		{"report IGVM-framed 1204 bytes", reportArgs(writeVerifyTemp(t, "igvm.bin", hclReport[32:1236])), nil, 0, "VALID SNP REPORT"},
+		{"report empty", reportArgs(writeVerifyTemp(t, "empty.bin", nil)), nil, 2, "hcl-report-format"},
+		{"report truncated", reportArgs(writeVerifyTemp(t, "trunc.bin", hclReport[:700])), nil, 2, "format"},
+		{"report oversized", reportArgs(big), nil, 2, "larger than"},
+		{"report directory", reportArgs(dir), nil, 1, "is a directory"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := runBin(t, tc.stdin, tc.args...)
+			wantExit(t, code, tc.code, out, errOut)
+			checkContractOutput(t, tc.code, tc.want, out, errOut)
+		})
+	}
+}
+
+// checkContractOutput checks the output of one exit class: the result on
+// stdout and a quiet stderr for 0; one sentence on stderr, nothing on
+// stdout, no Go internals and the check named once for 1 and 2.
+func checkContractOutput(t *testing.T, code int, want, out, errOut string) {
+	t.Helper()
+	if code == exitOK {
+		if !strings.Contains(out, want) || errOut != "" {
+			t.Fatalf("stdout lacks %q or stderr is not empty:\nstdout:\n%s\nstderr:\n%s", want, out, errOut)
+		}
+		return
+	}
+	prefix := map[int]string{exitUsage: "error: ", exitRejected: "REJECTED: "}[code]
+	if out != "" || !strings.HasPrefix(errOut, prefix) || !strings.Contains(errOut, want) {
+		t.Fatalf("want nothing on stdout and %q...%q on stderr:\nstdout:\n%s\nstderr:\n%s", prefix, want, out, errOut)
+	}
+	if n := strings.Count(errOut, "check failed"); n > 1 {
+		t.Errorf("the check is named %d times:\n%s", n, errOut)
+	}
+	for _, bad := range goInternals {
+		if strings.Contains(errOut, bad) {
+			t.Errorf("stderr leaks %q:\n%s", bad, errOut)
+		}
+	}
+}
+
+// TestTimeoutHangingKDS: a KDS that never answers ends verify after
+// --timeout with exit status 1 and a message naming the host and the next
+// steps.
+func TestTimeoutHangingKDS(t *testing.T) {
+	hang := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-hang:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(hang)
+	noVCEK, _ := evidenceWithoutVCEK(t)
+	code, out, errOut := runBin(t, nil, "verify", "--timeout", "1s", "--kds-url", srv.URL, "--cache-dir", t.TempDir(), "--nonce", "challenge", noVCEK)
+	wantExit(t, code, exitUsage, out, errOut)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	for _, want := range []string{"gave up after 1s", host, "--offline", "--kds-url", "cache directory"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+}
