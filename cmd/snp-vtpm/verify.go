@@ -39,7 +39,7 @@ The output names each link of the trust chain with its verdict, then the claims;
 				return err
 			}
 			if jsonOut {
-				return writeJSON(g.stdout, claims)
+				return writeJSON(g.stdout, verifiedJSON{Verified: true, Claims: claims})
 			}
 			printVerified(g.stdout, claims)
 			return nil
@@ -90,6 +90,13 @@ func verifyEvidenceFile(ctx context.Context, g *globals, file string, nonce *non
 		}
 	}
 	return nil, err
+}
+
+// verifiedJSON is the --json output of verified evidence: the claims and
+// "verified": true (docs/verify-output.schema.json).
+type verifiedJSON struct {
+	Verified bool `json:"verified"`
+	*verify.Claims
 }
 
 // rejectionJSON is the --json output of a rejection.
