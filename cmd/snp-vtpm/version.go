@@ -1,7 +1,134 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"fmt"
+	"runtime"
+	"runtime/debug"
 
-func newVersionCmd(g *globals) *cobra.Command { return &cobra.Command{Use: "version", Hidden: true} }
+	"github.com/spf13/cobra"
 
-func newPolicyCmd(g *globals) *cobra.Command { return &cobra.Command{Use: "policy", Hidden: true} }
+	"github.com/snp-vtpm/snp-vtpm/snp"
+	"github.com/snp-vtpm/snp-vtpm/verify"
+)
+
+// versionInfo is the output of "snp-vtpm version".
+type versionInfo struct {
+	Module     string          `json:"module"`
+	Version    string          `json:"version"`
+	Commit     string          `json:"commit,omitempty"`
+	Modified   bool            `json:"modified,omitempty"`
+	GoVersion  string          `json:"go_version"`
+	Cgo        bool            `json:"cgo"`
+	Emulator   bool            `json:"emulator"`
+	Roots      []rootPrint     `json:"pinned_roots"`
+	Paravisors []paravisorInfo `json:"trusted_paravisors"`
+}
+
+// rootPrint is the SHA-256 fingerprint of one pinned AMD certificate.
+type rootPrint struct {
+	Product string `json:"product"`
+	Cert    string `json:"cert"`
+	SHA256  string `json:"sha256"`
+}
+
+// paravisorInfo is one trusted paravisor ID key digest.
+type paravisorInfo struct {
+	Name        string `json:"name"`
+	IDKeyDigest string `json:"id_key_digest"`
+}
+
+func newVersionCmd(g *globals) *cobra.Command {
+	var jsonOut bool
+	cmd := &cobra.Command{
+		Use:   "version [--json]",
+		Short: "Print the version, build and the pinned trust anchors of this binary",
+		Long: `Print the module version and commit, the Go version, whether the emulated CVM
+(--emulate, cgo builds only) is built in, the SHA-256 fingerprints of the pinned AMD
+certificates (ARK, ASK and ASVK per product line) and the paravisor ID key digests
+trusted by default.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			v := buildVersion()
+			if jsonOut {
+				return writeJSON(g.stdout, v)
+			}
+			printVersion(g, v)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&jsonOut, "json", false, "print as JSON")
+	return cmd
+}
+
+// buildVersion collects the version information of this binary.
+func buildVersion() *versionInfo {
+	v := &versionInfo{Module: "github.com/snp-vtpm/snp-vtpm", Version: "(devel)", GoVersion: runtime.Version(), Emulator: emulatorBuiltIn}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		v.Module, v.Version = bi.Main.Path, bi.Main.Version
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				v.Commit = s.Value
+			case "vcs.modified":
+				v.Modified = s.Value == "true"
+			case "CGO_ENABLED":
+				v.Cgo = s.Value == "1"
+			}
+		}
+	}
+	roots := snp.DefaultRoots()
+	for _, p := range []snp.Product{snp.Milan, snp.Genoa, snp.Turin} {
+		for _, c := range roots.Chains(p) {
+			for _, cert := range []struct {
+				name string
+				der  []byte
+			}{{"ARK", rawOf(c.ARK)}, {"ASK", rawOf(c.ASK)}, {"ASVK", rawOf(c.ASVK)}} {
+				if cert.der != nil {
+					sum := sha256.Sum256(cert.der)
+					v.Roots = append(v.Roots, rootPrint{Product: string(p), Cert: cert.name, SHA256: hex.EncodeToString(sum[:])})
+				}
+			}
+		}
+	}
+	for _, p := range verify.DefaultParavisors() {
+		v.Paravisors = append(v.Paravisors, paravisorInfo{Name: p.Name, IDKeyDigest: hex.EncodeToString(p.Digest[:])})
+	}
+	return v
+}
+
+// printVersion prints v for humans.
+func printVersion(g *globals, v *versionInfo) {
+	w := g.stdout
+	fmt.Fprintf(w, "snp-vtpm %s (%s)\n", v.Version, v.Module)
+	commit := v.Commit
+	if commit == "" {
+		commit = "unknown"
+	} else if v.Modified {
+		commit += " (modified)"
+	}
+	fmt.Fprintf(w, "  commit     %s\n  go         %s\n", commit, v.GoVersion)
+	emu := "not built in (a static, cgo-free build)"
+	if v.Emulator {
+		emu = "built in (cgo build: --emulate works)"
+	}
+	fmt.Fprintf(w, "  emulator   %s\n", emu)
+	fmt.Fprintln(w, "pinned AMD roots (SHA-256 of the DER certificate):")
+	for _, r := range v.Roots {
+		fmt.Fprintf(w, "  %-6s %-4s %s\n", r.Product, r.Cert, r.SHA256)
+	}
+	fmt.Fprintln(w, "trusted paravisor ID key digests (SHA-384):")
+	for _, p := range v.Paravisors {
+		fmt.Fprintf(w, "  %-9s %s\n", p.Name, p.IDKeyDigest)
+	}
+}
+
+// rawOf returns the DER of c, nil for no certificate.
+func rawOf(c *x509.Certificate) []byte {
+	if c == nil {
+		return nil
+	}
+	return c.Raw
+}
