@@ -71,15 +71,11 @@ func runAttest(ctx context.Context, g *globals, f *attestFlags) error {
 	g.hint = "check that the verifier (--server) is up and reachable; --timeout sets how long to wait"
 	// Open the platform before asking for a challenge, so that starting
 	// it does not eat into the challenge's lifetime.
-	p, err := openPlatform(ctx, g)
+	p, att, err := openVerifiedAttester(ctx, g, f.trust)
 	if err != nil {
 		return err
 	}
 	defer p.release(g)
-	att, err := p.verifiedAttester(ctx, g, f.trust)
-	if err != nil {
-		return err
-	}
 	gather := func(ctx context.Context, nonce []byte) ([]byte, error) {
 		res, err := att.Evidence(ctx, nonce, f.fresh)
 		if err != nil {

@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -102,5 +104,27 @@ func wantExit(t *testing.T, got, want int, stdout, stderr string) {
 	t.Helper()
 	if got != want {
 		t.Fatalf("exit code %d, want %d\nstdout:\n%s\nstderr:\n%s", got, want, stdout, stderr)
+	}
+}
+
+// cliJSON runs the CLI in-process, wants exit code want and decodes its
+// stdout, JSON, into v. It returns stdout.
+func cliJSON(t *testing.T, want int, v any, args ...string) string {
+	t.Helper()
+	code, out, errOut := runCLI(t, args...)
+	wantExit(t, code, want, out, errOut)
+	if err := json.Unmarshal([]byte(out), v); err != nil {
+		t.Fatalf("%v: stdout is not the JSON expected: %v\n%s", args, err, out)
+	}
+	return out
+}
+
+// wantContains reports each of wants that s (named what) lacks.
+func wantContains(t *testing.T, what, s string, wants ...string) {
+	t.Helper()
+	for _, w := range wants {
+		if !strings.Contains(s, w) {
+			t.Errorf("%s lacks %q:\n%s", what, w, s)
+		}
 	}
 }

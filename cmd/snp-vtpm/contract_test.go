@@ -9,27 +9,24 @@ import (
 	"testing"
 
 	"github.com/snp-vtpm/snp-vtpm/evidence"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 )
 
 // evidenceWithoutVCEK writes the real v1 evidence with its VCEK removed
-// and returns the file and the VCEK (DER).
-func evidenceWithoutVCEK(t *testing.T) (string, []byte) {
+// and returns the file, the VCEK (DER) and the HCL report.
+func evidenceWithoutVCEK(t *testing.T) (file string, vcek, hclReport []byte) {
 	t.Helper()
-	data, err := os.ReadFile(verifySNPDir + "evidence-v1.json")
+	ev, err := evidence.Decode(testutil.ReadFile(t, snpFixtures+"evidence-v1.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev, err := evidence.Decode(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vcek := ev.VCEK
+	vcek = ev.VCEK
 	ev.VCEK = nil
 	stripped, err := ev.Encode()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return writeVerifyTemp(t, "novcek.json", stripped), vcek
+	return writeTemp(t, "novcek.json", stripped), vcek, ev.HCLReport
 }
 
 // bigFile creates a sparse file of size bytes.
@@ -55,15 +52,9 @@ var goInternals = []string{"x509:", "json:", "asn1:", "Go value", "Go struct", "
 // 2 examined and rejected (also malformed, truncated, empty or oversized
 // input), 1 nothing examined (usage, files, directories, collateral down).
 func TestExitContract(t *testing.T) {
-	real, err := os.ReadFile(verifySNPDir + "evidence-v1.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hclReport, err := os.ReadFile(realHCL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	noVCEK, _ := evidenceWithoutVCEK(t)
+	real := testutil.ReadFile(t, snpFixtures+"evidence-v1.json")
+	hclReport := testutil.ReadFile(t, snpFixtures+"hcl-report.bin")
+	noVCEK, _, _ := evidenceWithoutVCEK(t)
 	dir := t.TempDir()
 	big := bigFile(t, 100<<20)
 	ev := verifySNPDir + "evidence-v1.json"
@@ -84,11 +75,11 @@ func TestExitContract(t *testing.T) {
 		{"verified", verifyArgs("--offline", "--nonce", "challenge", ev), nil, 0, "VERIFIED: evidence v1"},
 		{"verified from stdin", verifyArgs("--offline", "--nonce", "challenge", "-"), real, 0, "VERIFIED"},
 		{"wrong nonce", verifyArgs("--offline", "--nonce", "other", ev), nil, 2, "quote-nonce"},
-		{"empty evidence", verifyArgs("--offline", "--nonce", "x", writeVerifyTemp(t, "empty", nil)), nil, 2, "evidence-format"},
+		{"empty evidence", verifyArgs("--offline", "--nonce", "x", writeTemp(t, "empty", nil)), nil, 2, "evidence-format"},
 		{"empty stdin", verifyArgs("--offline", "--nonce", "x", "-"), []byte{}, 2, "evidence-format"},
-		{"truncated evidence", verifyArgs("--offline", "--nonce", "challenge", writeVerifyTemp(t, "half", real[:len(real)/2])), nil, 2, "evidence-format"},
-		{"garbage evidence", verifyArgs("--offline", "--nonce", "x", writeVerifyTemp(t, "bin", []byte{0xff, 0, 1, 2})), nil, 2, "evidence-format"},
-		{"wrong JSON types", verifyArgs("--offline", "--nonce", "x", writeVerifyTemp(t, "types", []byte(`{"version":1,"tpm_quote":{"signature":5}}`))), nil, 2, "tpm_quote.signature"},
+		{"truncated evidence", verifyArgs("--offline", "--nonce", "challenge", writeTemp(t, "half", real[:len(real)/2])), nil, 2, "evidence-format"},
+		{"garbage evidence", verifyArgs("--offline", "--nonce", "x", writeTemp(t, "bin", []byte{0xff, 0, 1, 2})), nil, 2, "evidence-format"},
+		{"wrong JSON types", verifyArgs("--offline", "--nonce", "x", writeTemp(t, "types", []byte(`{"version":1,"tpm_quote":{"signature":5}}`))), nil, 2, "tpm_quote.signature"},
 		{"oversized evidence", verifyArgs("--offline", "--nonce", "x", big), nil, 2, "larger than"},
 		{"directory", verifyArgs("--offline", "--nonce", "x", dir), nil, 1, "is a directory"},
 		{"missing file", verifyArgs("--offline", "--nonce", "x", filepath.Join(dir, "nope")), nil, 1, "cannot open"},
@@ -99,9 +90,9 @@ func TestExitContract(t *testing.T) {
 		{"CRL down", verifyArgs("--check-revocation", "--kds-url", down, "--nonce", "challenge", ev), nil, 1, "revocation"},
 		{"offline without cached CRL", verifyArgs("--offline", "--check-revocation", "--nonce", "challenge", ev), nil, 1, "revocation"},
 		{"report valid", reportArgs(realHCL), nil, 0, "VALID SNP REPORT"},
-		{"report IGVM-framed 1204 bytes", reportArgs(writeVerifyTemp(t, "igvm.bin", hclReport[32:1236])), nil, 0, "VALID SNP REPORT"},
-		{"report empty", reportArgs(writeVerifyTemp(t, "empty.bin", nil)), nil, 2, "hcl-report-format"},
-		{"report truncated", reportArgs(writeVerifyTemp(t, "trunc.bin", hclReport[:700])), nil, 2, "format"},
+		{"report IGVM-framed 1204 bytes", reportArgs(writeTemp(t, "igvm.bin", hclReport[32:1236])), nil, 0, "VALID SNP REPORT"},
+		{"report empty", reportArgs(writeTemp(t, "empty.bin", nil)), nil, 2, "hcl-report-format"},
+		{"report truncated", reportArgs(writeTemp(t, "trunc.bin", hclReport[:700])), nil, 2, "format"},
 		{"report oversized", reportArgs(big), nil, 2, "larger than"},
 		{"report directory", reportArgs(dir), nil, 1, "is a directory"},
 	} {
@@ -151,7 +142,7 @@ func TestTimeoutHangingKDS(t *testing.T) {
 	}))
 	defer srv.Close()
 	defer close(hang)
-	noVCEK, _ := evidenceWithoutVCEK(t)
+	noVCEK, _, _ := evidenceWithoutVCEK(t)
 	code, out, errOut := runBin(t, nil, "verify", "--timeout", "1s", "--kds-url", srv.URL, "--cache-dir", t.TempDir(), "--nonce", "challenge", noVCEK)
 	wantExit(t, code, exitUsage, out, errOut)
 	host := strings.TrimPrefix(srv.URL, "http://")

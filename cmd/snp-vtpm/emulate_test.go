@@ -38,16 +38,12 @@ func TestEmulatedPrint(t *testing.T) {
 }
 
 func TestEmulatedReportJSONAndUserData(t *testing.T) {
-	code, out, errOut := runCLI(t, "--emulate", "report", "--json", "--user-data", "c0ffee")
-	wantExit(t, code, 0, out, errOut)
 	var got struct {
 		Emulated bool   `json:"emulated"`
 		UserData string `json:"user_data"`
 		Source   string `json:"source"`
 	}
-	if err := json.Unmarshal([]byte(out), &got); err != nil {
-		t.Fatalf("not JSON: %v\n%s", err, out)
-	}
+	out := cliJSON(t, 0, &got, "--emulate", "report", "--json", "--user-data", "c0ffee")
 	if !got.Emulated {
 		t.Fatalf("JSON output lacks \"emulated\": true:\n%s", out)
 	}
@@ -110,17 +106,13 @@ func TestEmulatedEvidenceLongNonceStdout(t *testing.T) {
 	if err := os.WriteFile(f, []byte(out), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	code, vout, verr := runCLI(t, "verify", "--trust-emulated", "--nonce-hex", nonce, "--json", f)
-	wantExit(t, code, 0, vout, verr)
 	var claims struct {
 		EvidenceVersion int    `json:"evidence_version"`
 		Nonce           string `json:"nonce"`
 		Emulated        bool   `json:"emulated"`
 		Paravisor       string `json:"paravisor"`
 	}
-	if err := json.Unmarshal([]byte(vout), &claims); err != nil {
-		t.Fatal(err)
-	}
+	cliJSON(t, 0, &claims, "verify", "--trust-emulated", "--nonce-hex", nonce, "--json", f)
 	raw, _ := hex.DecodeString(nonce)
 	if claims.EvidenceVersion != 1 || !claims.Emulated || claims.Paravisor != "emulated-hcl" || claims.Nonce != hex.EncodeToString(quote.ExpectedExtraData(raw)) {
 		t.Fatalf("claims %+v", claims)
@@ -128,8 +120,6 @@ func TestEmulatedEvidenceLongNonceStdout(t *testing.T) {
 }
 
 func TestEmulatedQuote(t *testing.T) {
-	code, out, errOut := runCLI(t, "--emulate", "quote", "--nonce", "hello", "--json")
-	wantExit(t, code, 0, out, errOut)
 	var got struct {
 		Emulated  bool   `json:"emulated"`
 		Verified  bool   `json:"verified"`
@@ -139,9 +129,7 @@ func TestEmulatedQuote(t *testing.T) {
 			PCRs []int  `json:"pcrs"`
 		} `json:"selection"`
 	}
-	if err := json.Unmarshal([]byte(out), &got); err != nil {
-		t.Fatalf("not JSON: %v\n%s", err, out)
-	}
+	out := cliJSON(t, 0, &got, "--emulate", "quote", "--nonce", "hello", "--json")
 	if !got.Emulated || !got.Verified || got.ExtraData != hex.EncodeToString([]byte("hello")) {
 		t.Fatalf("quote JSON: %+v", got)
 	}
@@ -154,13 +142,9 @@ func TestEmulatedQuote(t *testing.T) {
 		t.Fatalf("DecodeQuoteJSON: %v", err)
 	}
 
-	code, out, errOut = runCLI(t, "--emulate", "quote", "--nonce", "hello")
+	code, out, errOut := runCLI(t, "--emulate", "quote", "--nonce", "hello")
 	wantExit(t, code, 0, out, errOut)
-	for _, want := range []string{emulatedBanner, "TPM QUOTE (verified", "extra data             68656c6c6f", "signature", "pcr 23"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("quote output lacks %q:\n%s", want, out)
-		}
-	}
+	wantContains(t, "quote output", out, emulatedBanner, "TPM QUOTE (verified", "extra data             68656c6c6f", "signature", "pcr 23")
 }
 
 // TestSeparateProcesses builds the binary and runs evidence and verify in

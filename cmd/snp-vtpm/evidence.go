@@ -59,18 +59,14 @@ freshness then comes from the quote alone.
 }
 
 func runEvidence(ctx context.Context, g *globals, nonce []byte, fresh bool, out string, trust trustFlags) error {
-	p, err := openPlatform(ctx, g)
+	if len(nonce) > quote.MaxQualifyingData {
+		fmt.Fprintf(g.stderr, "note: the nonce is %d bytes (> %d): the quote carries its SHA-256\n", len(nonce), quote.MaxQualifyingData)
+	}
+	p, att, err := openVerifiedAttester(ctx, g, trust)
 	if err != nil {
 		return err
 	}
 	defer p.release(g)
-	if len(nonce) > quote.MaxQualifyingData {
-		fmt.Fprintf(g.stderr, "note: the nonce is %d bytes (> %d): the quote carries its SHA-256\n", len(nonce), quote.MaxQualifyingData)
-	}
-	att, err := p.verifiedAttester(ctx, g, trust)
-	if err != nil {
-		return err
-	}
 	res, err := att.Evidence(ctx, nonce, fresh)
 	if err != nil {
 		return err
@@ -121,4 +117,20 @@ func markEmulated(data []byte) []byte {
 		return data
 	}
 	return append([]byte(`{"emulated":true,`), data[1:]...)
+}
+
+// openVerifiedAttester opens the platform (see openPlatform) and returns it
+// with its verified attester (see platform.verifiedAttester). The caller
+// releases the platform; on error it is released here.
+func openVerifiedAttester(ctx context.Context, g *globals, trust trustFlags) (*platform, *attester.Attester, error) {
+	p, err := openPlatform(ctx, g)
+	if err != nil {
+		return nil, nil, err
+	}
+	att, err := p.verifiedAttester(ctx, g, trust)
+	if err != nil {
+		p.release(g)
+		return nil, nil, err
+	}
+	return p, att, nil
 }

@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/snp-vtpm/snp-vtpm/evidence"
 	"github.com/snp-vtpm/snp-vtpm/hcl"
 	"github.com/snp-vtpm/snp-vtpm/snp"
 )
@@ -22,21 +21,8 @@ import (
 // cache alone, and with --offline and an empty cache it is rejected without
 // any request.
 func TestVerifyFetchesVCEKThenOffline(t *testing.T) {
-	data, err := os.ReadFile("../../testdata/trustee-az-vtpm/az-snp-vtpm/evidence-v1.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev, err := evidence.Decode(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vcek := ev.VCEK
-	ev.VCEK = nil
-	stripped, err := ev.Encode()
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := hcl.Parse(ev.HCLReport)
+	evFile, vcek, hclReport := evidenceWithoutVCEK(t)
+	h, err := hcl.Parse(hclReport)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,10 +48,6 @@ func TestVerifyFetchesVCEKThenOffline(t *testing.T) {
 	defer kdsSrv.Close()
 
 	dir := t.TempDir()
-	evFile := filepath.Join(dir, "evidence-no-vcek.json")
-	if err := os.WriteFile(evFile, stripped, 0o600); err != nil {
-		t.Fatal(err)
-	}
 	cache := filepath.Join(dir, "cache")
 
 	code, out, errOut := runCLI(t, "verify", "--nonce", "challenge", "--kds-url", kdsSrv.URL, "--cache-dir", cache, evFile)

@@ -25,11 +25,7 @@ func newPolicyCmd(g *globals) *cobra.Command {
 }
 
 func newPolicyDeriveCmd(g *globals) *cobra.Command {
-	var (
-		trust trustFlags
-		nonce nonceFlags
-		pcrs  string
-	)
+	var f deriveFlags
 	cmd := &cobra.Command{
 		Use:   "derive [--pcrs 0,2,4,7] (--nonce TEXT | --nonce-hex HEX | --no-nonce) EVIDENCE_FILE",
 		Short: "Verify evidence and print the policy that accepts exactly this VM's configuration",
@@ -43,11 +39,11 @@ reported TCB, which the minimum still accepts; a new paravisor or image changes 
 measurement, which it does not).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			indexes, err := parsePCRList(pcrs)
+			indexes, err := parsePCRList(f.pcrs)
 			if err != nil {
 				return err
 			}
-			claims, err := verifyEvidenceFile(cmd.Context(), g, args[0], &nonce, &trust, false)
+			claims, err := verifyEvidenceFile(cmd.Context(), g, args[0], &f.evidenceFlags, false)
 			if err != nil {
 				return err
 			}
@@ -58,12 +54,15 @@ measurement, which it does not).`,
 			return writeJSON(g.stdout, p)
 		},
 	}
-	nonce.register(cmd.Flags(), "the nonce the verifier issued")
-	nonce.registerNoNonce(cmd.Flags())
-	trust.register(cmd.Flags())
-	registerTimeout(cmd, g)
-	cmd.Flags().StringVar(&pcrs, "pcrs", "", "comma-separated PCR indexes (0-23) whose values the policy requires, e.g. 0,2,4,7")
+	f.register(cmd, g)
+	cmd.Flags().StringVar(&f.pcrs, "pcrs", "", "comma-separated PCR indexes (0-23) whose values the policy requires, e.g. 0,2,4,7")
 	return cmd
+}
+
+// deriveFlags are the flags of policy derive.
+type deriveFlags struct {
+	evidenceFlags
+	pcrs string
 }
 
 // parsePCRList parses --pcrs: distinct indexes 0..23, sorted.

@@ -17,11 +17,11 @@ import (
 // PCR value, another product line), on synthetic and real evidence.
 func TestPolicyDerive(t *testing.T) {
 	nonce := []byte("derive nonce")
-	roots := writeVerifyTemp(t, "roots.pem", testev.ChainPEM())
+	roots := writeTemp(t, "roots.pem", testev.ChainPEM())
 	build := func(change func(b *testev.Builder)) string {
 		b := &testev.Builder{Nonce: nonce}
 		change(b)
-		return writeVerifyTemp(t, "ev.json", b.MustBuild().JSON)
+		return writeTemp(t, "ev.json", b.MustBuild().JSON)
 	}
 	this := build(func(*testev.Builder) {})
 	otherMeasurement := [48]byte{1, 2, 3}
@@ -45,7 +45,7 @@ func TestPolicyDerive(t *testing.T) {
 	if len(p.Measurements) != 1 || len(p.IDKeys) != 1 || len(p.Products) != 1 || len(p.PCRs) != 4 || p.MinTCB == nil {
 		t.Fatalf("derived policy:\n%s", policy)
 	}
-	policyFile := writeVerifyTemp(t, "policy.json", []byte(policy))
+	policyFile := writeTemp(t, "policy.json", []byte(policy))
 	for _, tc := range []struct {
 		name, file, check string
 	}{
@@ -67,7 +67,7 @@ func TestPolicyDerive(t *testing.T) {
 	// Real evidence: the policy of the Milan VM rejects the Genoa VM.
 	code, policy, errOut = runCLI(t, "policy", "derive", "--offline", "--at", verifyAt, "--nonce", "challenge", verifySNPDir+"evidence-v1.json")
 	wantExit(t, code, exitOK, policy, errOut)
-	realPolicy := writeVerifyTemp(t, "real.json", []byte(policy))
+	realPolicy := writeTemp(t, "real.json", []byte(policy))
 	code, out, errOut = verifyCLI(t, nil, "--at", verifyAt, "--policy", realPolicy, "--nonce", "challenge", verifySNPDir+"evidence-v1.json")
 	wantExit(t, code, exitOK, out, errOut)
 	code, out, errOut = verifyCLI(t, nil, "--at", verifyAt, "--policy", realPolicy, "--no-nonce", verifySNPDir+"evidence-genoa.json")

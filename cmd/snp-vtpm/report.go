@@ -99,15 +99,11 @@ func runReport(ctx context.Context, g *globals, o *reportOpts) error {
 		return errors.New("--vcek is for -f FILE; the vTPM's VCEK comes from Azure IMDS")
 	}
 
-	p, err := openPlatform(ctx, g)
+	p, att, err := openVerifiedAttester(ctx, g, o.trust)
 	if err != nil {
 		return err
 	}
 	defer p.release(g)
-	att, err := p.verifiedAttester(ctx, g, o.trust)
-	if err != nil {
-		return err
-	}
 	res, err := att.VerifiedReport(ctx, userData)
 	if err != nil {
 		return reportRejected(g, o, err, p.emulated)

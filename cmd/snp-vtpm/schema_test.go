@@ -151,7 +151,7 @@ func TestVerifyJSONSchema(t *testing.T) {
 		{[]string{"--no-nonce", verifySNPDir + "evidence-v2.json"}, 0},
 		{[]string{"--no-nonce", verifySNPDir + "evidence-genoa.json"}, 0},
 		{[]string{"--nonce", "other", verifySNPDir + "evidence-v1.json"}, 2},
-		{[]string{"--nonce", "x", writeVerifyTemp(t, "bad.json", []byte(`{"version":1}`))}, 2},
+		{[]string{"--nonce", "x", writeTemp(t, "bad.json", []byte(`{"version":1}`))}, 2},
 	} {
 		code, out, errOut := verifyCLI(t, nil, append([]string{"--json", "--at", verifyAt}, tc.args...)...)
 		wantExit(t, code, tc.code, out, errOut)

@@ -5,10 +5,8 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
-	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -205,14 +203,9 @@ func readSecret(name string) ([]byte, error) {
 	if name == "" {
 		return nil, errors.New("--secret-file is required")
 	}
-	file, err := os.Open(name)
+	secret, err := readFile("--secret-file", name)
 	if err != nil {
 		return nil, err
-	}
-	defer file.Close()
-	secret, err := io.ReadAll(io.LimitReader(file, maxSecretFile+1))
-	if err != nil {
-		return nil, fmt.Errorf("--secret-file: %w", err)
 	}
 	switch {
 	case len(secret) == 0:

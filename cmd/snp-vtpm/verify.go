@@ -16,11 +16,8 @@ import (
 )
 
 func newVerifyCmd(g *globals) *cobra.Command {
-	var (
-		trust   trustFlags
-		nonce   nonceFlags
-		jsonOut bool
-	)
+	var f evidenceFlags
+	var jsonOut bool
 	cmd := &cobra.Command{
 		Use:   "verify [flags] EVIDENCE_FILE",
 		Short: "Verify evidence (v0, v1 or v2) from an Azure SEV-SNP CVM, offline when it carries its VCEK",
@@ -34,7 +31,7 @@ The output names each link of the trust chain with its verdict, then the claims;
 --json prints the claims as JSON (docs/verify-output.schema.json describes both forms).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			claims, err := verifyEvidenceFile(cmd.Context(), g, args[0], &nonce, &trust, jsonOut)
+			claims, err := verifyEvidenceFile(cmd.Context(), g, args[0], &f, jsonOut)
 			if err != nil {
 				return err
 			}
@@ -45,19 +42,33 @@ The output names each link of the trust chain with its verdict, then the claims;
 			return nil
 		},
 	}
-	nonce.register(cmd.Flags(), "the nonce the verifier issued")
-	nonce.registerNoNonce(cmd.Flags())
-	trust.register(cmd.Flags())
-	registerTimeout(cmd, g)
+	f.register(cmd, g)
 	cmd.Flags().BoolVar(&jsonOut, "json", false, "print the claims as JSON")
 	return cmd
 }
 
+// evidenceFlags are the flags of the commands that verify an evidence
+// file (verify, policy derive).
+type evidenceFlags struct {
+	trust trustFlags
+	nonce nonceFlags
+}
+
+// register adds the nonce flags (with --no-nonce), the trust flags and
+// --timeout to cmd.
+func (f *evidenceFlags) register(cmd *cobra.Command, g *globals) {
+	f.nonce.register(cmd.Flags(), "the nonce the verifier issued")
+	f.nonce.registerNoNonce(cmd.Flags())
+	f.trust.register(cmd.Flags())
+	registerTimeout(cmd, g)
+}
+
 // verifyEvidenceFile verifies the evidence in file for the nonce flags with
-// the verifier the trust flags describe (verify and policy derive). A
-// rejection is printed as JSON on stdout with jsonOut.
-func verifyEvidenceFile(ctx context.Context, g *globals, file string, nonce *nonceFlags, trust *trustFlags, jsonOut bool) (*verify.Claims, error) {
-	n, err := nonce.requiredOrNone()
+// the verifier the trust flags describe. A rejection is printed as JSON on
+// stdout with jsonOut.
+func verifyEvidenceFile(ctx context.Context, g *globals, file string, f *evidenceFlags, jsonOut bool) (*verify.Claims, error) {
+	trust := &f.trust
+	n, err := f.nonce.requiredOrNone()
 	if err != nil {
 		return nil, err
 	}
