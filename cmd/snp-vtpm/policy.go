@@ -24,20 +24,23 @@ func newPolicyCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-func newPolicyDeriveCmd(g *globals) *cobra.Command {
-	var f deriveFlags
-	cmd := &cobra.Command{
-		Use:   "derive [--pcrs 0,2,4,7] (--nonce TEXT | --nonce-hex HEX | --no-nonce) EVIDENCE_FILE",
-		Short: "Verify evidence and print the policy that accepts exactly this VM's configuration",
-		Long: `Verify EVIDENCE_FILE as "verify" does (same trust flags), then print on standard
+// deriveLong is the help of policy derive.
+const deriveLong = `Verify EVIDENCE_FILE as "verify" does (same trust flags), then print on standard
 output the policy JSON that accepts exactly this VM's configuration: its launch
 measurement, its paravisor's ID key digest, a minimum TCB equal to its reported TCB,
 its product line and, with --pcrs, the values of the chosen PCRs. Pass the result to
 "verify --policy FILE" or "serve --policy FILE"; it is the starting point of a
 relying party's policy, to review before use (a TCB update of the host raises the
 reported TCB, which the minimum still accepts; a new paravisor or image changes the
-measurement, which it does not).`,
-		Args: cobra.ExactArgs(1),
+measurement, which it does not).`
+
+func newPolicyDeriveCmd(g *globals) *cobra.Command {
+	var f deriveFlags
+	cmd := &cobra.Command{
+		Use:   "derive [--pcrs 0,2,4,7] (--nonce TEXT | --nonce-hex HEX | --no-nonce) EVIDENCE_FILE",
+		Short: "Verify evidence and print the policy that accepts exactly this VM's configuration",
+		Long:  deriveLong,
+		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			indexes, err := parsePCRList(f.pcrs)
 			if err != nil {

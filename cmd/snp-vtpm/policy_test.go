@@ -102,7 +102,7 @@ func TestVersion(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &v); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, out)
 	}
-	if v.GoVersion != runtime.Version() || v.Module != "github.com/snp-vtpm/snp-vtpm" || v.Emulator != emulatorBuiltIn || len(v.Paravisors) == 0 {
+	if v.GoVersion != runtime.Version() || v.Module != "github.com/snp-vtpm/snp-vtpm" || v.Build.Emulator != emulatorBuiltIn || len(v.Paravisors) == 0 {
 		t.Errorf("version: %+v", v)
 	}
 	want := map[string]bool{}

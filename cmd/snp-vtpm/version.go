@@ -18,13 +18,25 @@ import (
 type versionInfo struct {
 	Module     string          `json:"module"`
 	Version    string          `json:"version"`
-	Commit     string          `json:"commit,omitempty"`
-	Modified   bool            `json:"modified,omitempty"`
+	VCS        *vcsInfo        `json:"vcs,omitempty"`
 	GoVersion  string          `json:"go_version"`
-	Cgo        bool            `json:"cgo"`
-	Emulator   bool            `json:"emulator"`
+	Build      buildFlavor     `json:"build"`
 	Roots      []rootPrint     `json:"pinned_roots"`
 	Paravisors []paravisorInfo `json:"trusted_paravisors"`
+}
+
+// vcsInfo is the revision the binary was built from; Modified says the
+// work tree had changes.
+type vcsInfo struct {
+	Commit   string `json:"commit"`
+	Modified bool   `json:"modified"`
+}
+
+// buildFlavor says how the binary was built: with cgo (dynamically
+// linked), and so with the emulated CVM (--emulate), or without.
+type buildFlavor struct {
+	Cgo      bool `json:"cgo"`
+	Emulator bool `json:"emulator"`
 }
 
 // rootPrint is the SHA-256 fingerprint of one pinned AMD certificate.
@@ -65,18 +77,23 @@ trusted by default.`,
 
 // buildVersion collects the version information of this binary.
 func buildVersion() *versionInfo {
-	v := &versionInfo{Module: "github.com/snp-vtpm/snp-vtpm", Version: "(devel)", GoVersion: runtime.Version(), Emulator: emulatorBuiltIn}
+	v := &versionInfo{Module: "github.com/snp-vtpm/snp-vtpm", Version: "(devel)", GoVersion: runtime.Version()}
+	v.Build.Emulator = emulatorBuiltIn
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		v.Module, v.Version = bi.Main.Path, bi.Main.Version
+		var vcs vcsInfo
 		for _, s := range bi.Settings {
 			switch s.Key {
 			case "vcs.revision":
-				v.Commit = s.Value
+				vcs.Commit = s.Value
 			case "vcs.modified":
-				v.Modified = s.Value == "true"
+				vcs.Modified = s.Value == "true"
 			case "CGO_ENABLED":
-				v.Cgo = s.Value == "1"
+				v.Build.Cgo = s.Value == "1"
 			}
+		}
+		if vcs.Commit != "" {
+			v.VCS = &vcs
 		}
 	}
 	roots := snp.DefaultRoots()
@@ -103,15 +120,16 @@ func buildVersion() *versionInfo {
 func printVersion(g *globals, v *versionInfo) {
 	w := g.stdout
 	fmt.Fprintf(w, "snp-vtpm %s (%s)\n", v.Version, v.Module)
-	commit := v.Commit
-	if commit == "" {
-		commit = "unknown"
-	} else if v.Modified {
-		commit += " (modified)"
+	commit := "unknown"
+	if v.VCS != nil {
+		commit = v.VCS.Commit
+		if v.VCS.Modified {
+			commit += " (modified)"
+		}
 	}
 	fmt.Fprintf(w, "  commit     %s\n  go         %s\n", commit, v.GoVersion)
 	emu := "not built in (a static, cgo-free build)"
-	if v.Emulator {
+	if v.Build.Emulator {
 		emu = "built in (cgo build: --emulate works)"
 	}
 	fmt.Fprintf(w, "  emulator   %s\n", emu)
