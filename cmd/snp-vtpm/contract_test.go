@@ -95,6 +95,15 @@ func TestExitContract(t *testing.T) {
 		{"report truncated", reportArgs(writeTemp(t, "trunc.bin", hclReport[:700])), nil, 2, "format"},
 		{"report oversized", reportArgs(big), nil, 2, "larger than"},
 		{"report directory", reportArgs(dir), nil, 1, "is a directory"},
+		{"report without TPM", []string{"--tpm", "/nonexistent", "report"}, nil, 1, "no TPM device"},
+		{"quote without TPM", []string{"--tpm", "/nonexistent", "quote", "--nonce", "n"}, nil, 1, "no TPM device"},
+		{"evidence without TPM", []string{"--tpm", "/nonexistent", "evidence", "--nonce", "n"}, nil, 1, "no TPM device"},
+		{"attest without TPM", []string{"--tpm", "/nonexistent", "attest", "--server", down}, nil, 1, "no TPM device"},
+		{"policy derive rejected", []string{"policy", "derive", "--offline", "--at", verifyAt, "--nonce", "other", ev}, nil, 2, "quote-nonce"},
+		{"policy derive oversized", []string{"policy", "derive", "--offline", "--nonce", "x", big}, nil, 2, "larger than"},
+		{"policy derive", []string{"policy", "derive", "--offline", "--at", verifyAt, "--nonce", "challenge", ev}, nil, 0, `"measurements"`},
+		{"version", []string{"version"}, nil, 0, "pinned AMD roots"},
+		{"serve without secret", []string{"serve", "--listen", "127.0.0.1:0"}, nil, 1, "secret-file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, errOut := runBin(t, tc.stdin, tc.args...)
@@ -150,5 +159,33 @@ func TestTimeoutHangingKDS(t *testing.T) {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, errOut)
 		}
+	}
+}
+
+// TestPlainMessages: what users see without -v.
+func TestPlainMessages(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{`VCEK issuer "CN=SEV-Milan,C=US,2.5.4.13=#131b736e702d7674706d20454d554c4154454420286e6f7420414d4429" is not trusted`,
+			`VCEK issuer "CN=SEV-Milan,C=US,description=snp-vtpm EMULATED (not AMD)" is not trusted`},
+		{"unknown attribute 1.2.3=#0201ff kept", "unknown attribute 1.2.3=#0201ff kept"},
+		{"vcek-chain check failed: vcek-chain check failed: x509: certificate signed by unknown authority",
+			"vcek-chain check failed: certificate signed by unknown authority"},
+		{"policy: invalid value (byte 0): JSON number for Go string", "policy: invalid value (byte 0): a JSON number where a string was expected"},
+		{"json: cannot unmarshal string into Go value of type verify.HexBytes", "a JSON string where a string was expected"},
+		{"field x: bad verify.Policy value", "field x: bad (-v shows the details)"},
+	} {
+		if got := plain(tc.in); got != tc.want {
+			t.Errorf("plain(%q)\n = %q\nwant %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestHelpHasExitTable: every command's help carries the exit-status table.
+func TestHelpHasExitTable(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"verify", "--help"}, {"report", "--help"}, {"quote", "--help"},
+		{"evidence", "--help"}, {"attest", "--help"}, {"serve", "--help"}, {"version", "--help"}, {"policy", "derive", "--help"}} {
+		code, out, errOut := runCLI(t, args...)
+		wantExit(t, code, exitOK, out, errOut)
+		wantContains(t, strings.Join(args, " "), out, "Exit status (the same for every command)", "2  the input was examined and rejected", "1  nothing could be examined")
 	}
 }

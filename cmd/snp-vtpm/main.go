@@ -135,12 +135,19 @@ func newRootCmd(g *globals) *cobra.Command {
 		newVersionCmd(g),
 		newPolicyCmd(g),
 	)
-	for _, c := range root.Commands() {
+	addExitTable(root.Commands())
+	return root
+}
+
+// addExitTable appends the exit-status table to the help of cmds and of
+// their subcommands.
+func addExitTable(cmds []*cobra.Command) {
+	for _, c := range cmds {
 		if c.Long != "" {
 			c.Long += "\n\n" + exitTable
 		}
+		addExitTable(c.Commands())
 	}
-	return root
 }
 
 // platformCommands use the TPM (or the emulated CVM): --tpm and --emulate
