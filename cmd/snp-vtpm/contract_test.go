@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/snp-vtpm/snp-vtpm/evidence"
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
@@ -187,5 +190,27 @@ func TestHelpHasExitTable(t *testing.T) {
 		code, out, errOut := runCLI(t, args...)
 		wantExit(t, code, exitOK, out, errOut)
 		wantContains(t, strings.Join(args, " "), out, "Exit status (the same for every command)", "2  the input was examined and rejected", "1  nothing could be examined")
+	}
+}
+
+// TestProgressOnTerminal: on a terminal a slow command says what it waits
+// for; elsewhere (pipes, files, tests) it prints nothing.
+func TestProgressOnTerminal(t *testing.T) {
+	for _, terminal := range []bool{true, false} {
+		var buf bytes.Buffer
+		g := &globals{stderr: &buf, terminal: terminal, progressEvery: 5 * time.Millisecond, timeout: time.Minute}
+		g.waitFor("kds.example (AMD KDS)")
+		stop := g.startProgress(context.Background())
+		time.Sleep(50 * time.Millisecond)
+		stop()
+		got := buf.String()
+		if terminal != strings.Contains(got, "still waiting for kds.example (AMD KDS)") {
+			t.Errorf("terminal %v: %q", terminal, got)
+		}
+		buf.Reset()
+		newLogger(&buf, false, terminal).Info("kds rate limited, retry in 3s", "attempt", 2)
+		if terminal != strings.Contains(buf.String(), "... kds rate limited, retry in 3s (attempt: 2)") {
+			t.Errorf("terminal %v: log %q", terminal, buf.String())
+		}
 	}
 }

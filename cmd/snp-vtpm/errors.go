@@ -91,11 +91,7 @@ func (g *globals) describe(err error, code int) string {
 
 // timeoutMessage names what the command waited for and the next step.
 func (g *globals) timeoutMessage() string {
-	what := "the network or the TPM"
-	if len(g.waits) > 0 {
-		what = strings.Join(g.waits, " or ")
-	}
-	s := fmt.Sprintf("gave up after %s (--timeout) waiting for %s", g.timeout, what)
+	s := fmt.Sprintf("gave up after %s (--timeout) waiting for %s", g.timeout, g.waitingFor())
 	if g.hint != "" {
 		s += ". Next: " + g.hint
 	}
@@ -197,26 +193,36 @@ func jsonKind(goType string) string {
 }
 
 // newLogger returns the CLI's log: warnings only, as plain sentences, by
-// default; everything with the attributes under -v.
-func newLogger(w io.Writer, verbose bool) *slog.Logger {
+// default, and on a terminal also the progress of slow steps (KDS retries
+// and their wait); everything with the attributes under -v.
+func newLogger(w io.Writer, verbose, terminal bool) *slog.Logger {
 	if verbose {
 		return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	return slog.New(&quietHandler{w: w})
+	level := slog.LevelWarn
+	if terminal {
+		level = slog.LevelInfo
+	}
+	return slog.New(&quietHandler{w: w, min: level})
 }
 
-// quietHandler prints warnings and errors as "warning: message", nothing
-// else.
+// quietHandler prints records from min up as "warning: message" (or
+// "... message" below warnings), without time or level keys.
 type quietHandler struct {
 	w     io.Writer
+	min   slog.Level
 	attrs []slog.Attr
 }
 
-func (h *quietHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
+func (h *quietHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= h.min }
 
 func (h *quietHandler) Handle(_ context.Context, r slog.Record) error {
 	var b strings.Builder
-	b.WriteString("warning: ")
+	if r.Level >= slog.LevelWarn {
+		b.WriteString("warning: ")
+	} else {
+		b.WriteString("... ")
+	}
 	b.WriteString(r.Message)
 	add := func(a slog.Attr) bool {
 		if a.Key != "err" && a.Key != "error" {
@@ -234,7 +240,7 @@ func (h *quietHandler) Handle(_ context.Context, r slog.Record) error {
 }
 
 func (h *quietHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	return &quietHandler{w: h.w, attrs: append(append([]slog.Attr(nil), h.attrs...), as...)}
+	return &quietHandler{w: h.w, min: h.min, attrs: append(append([]slog.Attr(nil), h.attrs...), as...)}
 }
 
 func (h *quietHandler) WithGroup(string) slog.Handler { return h }

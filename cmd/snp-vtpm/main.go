@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -69,8 +70,13 @@ type globals struct {
 	waits []string
 	// hint is the next step suggested when --timeout expires.
 	hint string
-	// cancel releases the --timeout deadline.
+	// cancel releases the --timeout deadline and stops the progress lines.
 	cancel context.CancelFunc
+	// terminal is true when stderr is a terminal: slow steps then say what
+	// they wait for every progressEvery.
+	terminal      bool
+	progressEvery time.Duration
+	mu            sync.Mutex // guards waits, read by the progress lines
 }
 
 func main() {
@@ -82,7 +88,7 @@ func main() {
 
 // run executes the CLI with args and returns the process exit code.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	g := &globals{stdin: stdin, stdout: stdout, stderr: stderr}
+	g := &globals{stdin: stdin, stdout: stdout, stderr: stderr, terminal: isTerminal(stderr), progressEvery: progressEvery}
 	root := newRootCmd(g)
 	root.SetArgs(args)
 	root.SetIn(stdin)
@@ -158,7 +164,7 @@ var platformCommands = map[string]bool{"snp-vtpm": true, "report": true, "quote"
 // rejects the platform flags where they mean nothing and starts the
 // --timeout deadline.
 func (g *globals) prepare(cmd *cobra.Command, args []string) error {
-	g.log = newLogger(g.stderr, g.verbose)
+	g.log = newLogger(g.stderr, g.verbose, g.terminal)
 	if !platformCommands[cmd.Name()] {
 		for _, name := range []string{"emulate", "tpm"} {
 			if f := cmd.Flags().Lookup(name); f != nil && f.Changed {
@@ -169,7 +175,8 @@ func (g *globals) prepare(cmd *cobra.Command, args []string) error {
 	if f := cmd.Flags().Lookup("timeout"); f != nil && g.timeout > 0 {
 		ctx, cancel := context.WithTimeout(cmd.Context(), g.timeout)
 		cmd.SetContext(ctx)
-		g.cancel = cancel
+		stop := g.startProgress(ctx)
+		g.cancel = func() { stop(); cancel() }
 	}
 	return nil
 }
@@ -182,6 +189,8 @@ func registerTimeout(cmd *cobra.Command, g *globals) {
 
 // waitFor records what the command may wait for, for the --timeout message.
 func (g *globals) waitFor(what ...string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	g.waits = append(g.waits, what...)
 }
 
