@@ -127,7 +127,7 @@ func attacks() []attack {
 // naming the check) and serve (no secret released).
 func TestAttacks(t *testing.T) {
 	nonce := []byte("attack-table nonce")
-	roots := writeVerifyTemp(t, "roots.pem", testev.ChainPEM())
+	roots := writeTemp(t, "roots.pem", testev.ChainPEM())
 	for _, a := range attacks() {
 		t.Run(a.name, func(t *testing.T) {
 			data, err := a.build(nonce)
@@ -138,7 +138,7 @@ func TestAttacks(t *testing.T) {
 			if verr, ok := errors.AsType[*verify.Error](err); !ok || verr.Check != a.check {
 				t.Errorf("library: err = %v, want check %s", err, a.check)
 			}
-			file := writeVerifyTemp(t, "forged.json", data)
+			file := writeTemp(t, "forged.json", data)
 			code, out, errOut := verifyCLI(t, nil, "--roots", roots, "--nonce", string(nonce), file)
 			wantExit(t, code, 2, out, errOut)
 			if !strings.Contains(errOut, string(a.check)) {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -21,7 +20,6 @@ type attestFlags struct {
 	fresh     bool
 	out       string
 	caCert    string
-	timeout   time.Duration
 	trust     trustFlags
 }
 
@@ -43,8 +41,8 @@ certificate sources), so evidence that fails a check is never sent.
 With --emulate the evidence comes from the emulated CVM: the verifier must run with
 --trust-emulated to accept it.
 
-Exit status: 0 secret received, 2 the verifier rejected the evidence (stderr names the
-check), 1 network, device, usage or other error.`,
+Exit status 2 means the evidence was rejected, here or by the verifier (stderr names
+the check); a verifier that cannot be reached, or that cannot get collateral, is 1.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runAttest(cmd.Context(), g, &f)
@@ -55,7 +53,7 @@ check), 1 network, device, usage or other error.`,
 	fs.BoolVar(&f.fresh, "fresh", false, "refresh the SNP report with the nonce (evidence version 2)")
 	fs.StringVarP(&f.out, "output", "o", "", "write the secret to this file (mode 0600) instead of standard output")
 	fs.StringVar(&f.caCert, "ca-cert", "", "PEM CA certificate(s) to trust for the verifier's TLS certificate (instead of the system roots)")
-	fs.DurationVar(&f.timeout, "timeout", 2*time.Minute, "give up after this long")
+	registerTimeout(cmd, g)
 	f.trust.register(fs)
 	_ = cmd.MarkFlagRequired("server")
 	return cmd
@@ -69,22 +67,15 @@ func runAttest(ctx context.Context, g *globals, f *attestFlags) error {
 	if err != nil {
 		return err
 	}
-	if f.timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, f.timeout)
-		defer cancel()
-	}
+	g.waitFor(hostOf(f.serverURL, "") + " (the verifier)")
+	g.hint = "check that the verifier (--server) is up and reachable; --timeout sets how long to wait"
 	// Open the platform before asking for a challenge, so that starting
 	// it does not eat into the challenge's lifetime.
-	p, err := openPlatform(ctx, g)
+	p, att, err := openVerifiedAttester(ctx, g, f.trust)
 	if err != nil {
 		return err
 	}
 	defer p.release(g)
-	att, err := p.verifiedAttester(ctx, g, f.trust)
-	if err != nil {
-		return err
-	}
 	gather := func(ctx context.Context, nonce []byte) ([]byte, error) {
 		res, err := att.Evidence(ctx, nonce, f.fresh)
 		if err != nil {
@@ -95,10 +86,7 @@ func runAttest(ctx context.Context, g *globals, f *attestFlags) error {
 	client := &server.Client{URL: f.serverURL, HTTPClient: hc}
 	res, err := client.Attest(ctx, gather)
 	if err != nil {
-		if errors.Is(err, server.ErrRejected) {
-			return rejected(err)
-		}
-		return rejectedOr(err)
+		return err
 	}
 	c := res.Claims
 	if c.Emulated {

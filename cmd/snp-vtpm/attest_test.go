@@ -14,7 +14,7 @@ func TestServeAttestEmulated(t *testing.T) {
 	s := startServe(t, "--secret-file", secretFile, "--trust-emulated", "--offline")
 
 	code, out, errOut := runCLI(t, "--emulate", "attest", "--server", s.url, "--fresh")
-	wantCode(t, code, exitOK, out, errOut)
+	wantExit(t, code, exitOK, out, errOut)
 	if out != cliSecret {
 		t.Fatalf("stdout %q, want the secret alone", out)
 	}
@@ -30,7 +30,7 @@ func TestServeAttestEmulated(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out, errOut = runCLI(t, "--emulate", "attest", "--server", s.url, "-o", outFile)
-	wantCode(t, code, exitOK, out, errOut)
+	wantExit(t, code, exitOK, out, errOut)
 	data, err := os.ReadFile(outFile)
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +55,7 @@ func TestAttestRejectedExit2(t *testing.T) {
 	// Without --trust-emulated the emulated chain is not trusted.
 	s := startServe(t, "--secret-file", writeTemp(t, "secret", []byte(cliSecret)), "--offline")
 	code, out, errOut := runCLI(t, "--emulate", "attest", "--server", s.url, "--fresh")
-	wantCode(t, code, exitRejected, out, errOut)
+	wantExit(t, code, exitRejected, out, errOut)
 	if out != "" || !strings.Contains(errOut, "REJECTED") || !strings.Contains(errOut, "vcek-chain") {
 		t.Fatalf("stdout %q stderr:\n%s", out, errOut)
 	}
@@ -63,7 +63,7 @@ func TestAttestRejectedExit2(t *testing.T) {
 
 func TestAttestNetworkErrorExit1(t *testing.T) {
 	code, out, errOut := runCLI(t, "--emulate", "attest", "--server", "http://127.0.0.1:1", "--timeout", "10s")
-	wantCode(t, code, exitUsage, out, errOut)
+	wantExit(t, code, exitUsage, out, errOut)
 	if !strings.Contains(errOut, "connection refused") {
 		t.Errorf("stderr:\n%s", errOut)
 	}

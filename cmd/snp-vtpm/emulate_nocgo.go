@@ -15,3 +15,6 @@ var errNoEmulator = errors.New("this binary was built without cgo: --emulate is 
 func openEmulated(ctx context.Context, g *globals) (*platform, error) {
 	return nil, errNoEmulator
 }
+
+// emulatorBuiltIn says whether --emulate works in this build.
+const emulatorBuiltIn = false

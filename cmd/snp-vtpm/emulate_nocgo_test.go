@@ -9,7 +9,7 @@ import (
 
 func TestEmulateNeedsCgo(t *testing.T) {
 	code, out, errOut := runCLI(t, "--emulate", "-p")
-	wantCode(t, code, exitUsage, out, errOut)
+	wantExit(t, code, exitUsage, out, errOut)
 	if !strings.Contains(errOut, "built without cgo") || !strings.Contains(errOut, "CGO_ENABLED=1") {
 		t.Fatalf("stderr does not explain how to get --emulate:\n%s", errOut)
 	}

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -23,7 +22,7 @@ import (
 func TestEmulatedPrint(t *testing.T) {
 	for _, args := range [][]string{{"--emulate", "-p"}, {"--emulate", "report", "-p"}} {
 		code, out, errOut := runCLI(t, args...)
-		wantCode(t, code, 0, out, errOut)
+		wantExit(t, code, 0, out, errOut)
 		if !strings.Contains(errOut, emulatedBanner) {
 			t.Errorf("%v: stderr lacks the emulated banner:\n%s", args, errOut)
 		}
@@ -39,16 +38,12 @@ func TestEmulatedPrint(t *testing.T) {
 }
 
 func TestEmulatedReportJSONAndUserData(t *testing.T) {
-	code, out, errOut := runCLI(t, "--emulate", "report", "--json", "--user-data", "c0ffee")
-	wantCode(t, code, 0, out, errOut)
 	var got struct {
 		Emulated bool   `json:"emulated"`
 		UserData string `json:"user_data"`
 		Source   string `json:"source"`
 	}
-	if err := json.Unmarshal([]byte(out), &got); err != nil {
-		t.Fatalf("not JSON: %v\n%s", err, out)
-	}
+	out := cliJSON(t, 0, &got, "--emulate", "report", "--json", "--user-data", "c0ffee")
 	if !got.Emulated {
 		t.Fatalf("JSON output lacks \"emulated\": true:\n%s", out)
 	}
@@ -64,7 +59,7 @@ func TestEmulatedEvidenceThenVerify(t *testing.T) {
 	dir := t.TempDir()
 	f := filepath.Join(dir, "evidence.json")
 	code, out, errOut := runCLI(t, "--emulate", "evidence", "--nonce", "x", "--fresh", "-o", f)
-	wantCode(t, code, 0, out, errOut)
+	wantExit(t, code, 0, out, errOut)
 	if !strings.Contains(errOut, "EMULATED evidence version 2") {
 		t.Fatalf("stderr does not say what was written:\n%s", errOut)
 	}
@@ -81,20 +76,20 @@ func TestEmulatedEvidenceThenVerify(t *testing.T) {
 	}
 
 	code, out, errOut = runCLI(t, "verify", "--trust-emulated", "--nonce", "x", f)
-	wantCode(t, code, 0, out, errOut)
+	wantExit(t, code, 0, out, errOut)
 	if !strings.Contains(out, "VERIFIED (EMULATED CHAIN, NOT AMD): evidence v2") || !strings.Contains(out, emulatedBanner) ||
 		!strings.Contains(out, "emulated-hcl") {
 		t.Fatalf("verify output:\n%s", out)
 	}
 
 	code, out, errOut = runCLI(t, "verify", "--nonce", "x", f)
-	wantCode(t, code, exitRejected, out, errOut)
+	wantExit(t, code, exitRejected, out, errOut)
 	if !strings.Contains(errOut, "vcek-chain") || !strings.Contains(errOut, "--trust-emulated accepts it") {
 		t.Fatalf("stderr does not name vcek-chain and explain the emulated chain:\n%s", errOut)
 	}
 
 	code, out, errOut = runCLI(t, "verify", "--trust-emulated", "--nonce", "y", f)
-	wantCode(t, code, exitRejected, out, errOut)
+	wantExit(t, code, exitRejected, out, errOut)
 	if !strings.Contains(errOut, "quote-nonce") {
 		t.Fatalf("stderr does not name quote-nonce:\n%s", errOut)
 	}
@@ -103,7 +98,7 @@ func TestEmulatedEvidenceThenVerify(t *testing.T) {
 func TestEmulatedEvidenceLongNonceStdout(t *testing.T) {
 	nonce := strings.Repeat("ab", 100) // 100 bytes
 	code, out, errOut := runCLI(t, "--emulate", "evidence", "--nonce-hex", nonce)
-	wantCode(t, code, 0, out, errOut)
+	wantExit(t, code, 0, out, errOut)
 	if !strings.Contains(errOut, "100 bytes") || !strings.Contains(errOut, "version 1") {
 		t.Fatalf("stderr:\n%s", errOut)
 	}
@@ -111,17 +106,13 @@ func TestEmulatedEvidenceLongNonceStdout(t *testing.T) {
 	if err := os.WriteFile(f, []byte(out), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	code, vout, verr := runCLI(t, "verify", "--trust-emulated", "--nonce-hex", nonce, "--json", f)
-	wantCode(t, code, 0, vout, verr)
 	var claims struct {
 		EvidenceVersion int    `json:"evidence_version"`
 		Nonce           string `json:"nonce"`
 		Emulated        bool   `json:"emulated"`
 		Paravisor       string `json:"paravisor"`
 	}
-	if err := json.Unmarshal([]byte(vout), &claims); err != nil {
-		t.Fatal(err)
-	}
+	cliJSON(t, 0, &claims, "verify", "--trust-emulated", "--nonce-hex", nonce, "--json", f)
 	raw, _ := hex.DecodeString(nonce)
 	if claims.EvidenceVersion != 1 || !claims.Emulated || claims.Paravisor != "emulated-hcl" || claims.Nonce != hex.EncodeToString(quote.ExpectedExtraData(raw)) {
 		t.Fatalf("claims %+v", claims)
@@ -129,8 +120,6 @@ func TestEmulatedEvidenceLongNonceStdout(t *testing.T) {
 }
 
 func TestEmulatedQuote(t *testing.T) {
-	code, out, errOut := runCLI(t, "--emulate", "quote", "--nonce", "hello", "--json")
-	wantCode(t, code, 0, out, errOut)
 	var got struct {
 		Emulated  bool   `json:"emulated"`
 		Verified  bool   `json:"verified"`
@@ -140,9 +129,7 @@ func TestEmulatedQuote(t *testing.T) {
 			PCRs []int  `json:"pcrs"`
 		} `json:"selection"`
 	}
-	if err := json.Unmarshal([]byte(out), &got); err != nil {
-		t.Fatalf("not JSON: %v\n%s", err, out)
-	}
+	out := cliJSON(t, 0, &got, "--emulate", "quote", "--nonce", "hello", "--json")
 	if !got.Emulated || !got.Verified || got.ExtraData != hex.EncodeToString([]byte("hello")) {
 		t.Fatalf("quote JSON: %+v", got)
 	}
@@ -155,45 +142,18 @@ func TestEmulatedQuote(t *testing.T) {
 		t.Fatalf("DecodeQuoteJSON: %v", err)
 	}
 
-	code, out, errOut = runCLI(t, "--emulate", "quote", "--nonce", "hello")
-	wantCode(t, code, 0, out, errOut)
-	for _, want := range []string{emulatedBanner, "TPM QUOTE (verified", "extra data             68656c6c6f", "signature", "pcr 23"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("quote output lacks %q:\n%s", want, out)
-		}
-	}
+	code, out, errOut := runCLI(t, "--emulate", "quote", "--nonce", "hello")
+	wantExit(t, code, 0, out, errOut)
+	wantContains(t, "quote output", out, emulatedBanner, "TPM QUOTE (verified", "extra data             68656c6c6f", "signature", "pcr 23")
 }
 
 // TestSeparateProcesses builds the binary and runs evidence and verify in
 // separate processes: the emulated CVM's identity is stable across processes.
 func TestSeparateProcesses(t *testing.T) {
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("the go tool is needed to build the binary: %v", err)
-	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "snp-vtpm")
-	build := exec.Command(goTool, "build", "-o", bin, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=1")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	runBin := func(args ...string) (int, string, string) {
-		var stdout, stderr bytes.Buffer
-		cmd := exec.Command(bin, args...)
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatalf("running %v: %v", args, err)
-		}
-		return code, stdout.String(), stderr.String()
-	}
 	akOf := func(f string) string {
-		code, out, errOut := runBin("verify", "--trust-emulated", "--nonce", "cross-process", "--json", f)
-		wantCode(t, code, 0, out, errOut)
+		code, out, errOut := runBin(t, nil, "verify", "--trust-emulated", "--nonce", "cross-process", "--json", f)
+		wantExit(t, code, 0, out, errOut)
 		var c struct {
 			AK string `json:"ak_public"`
 		}
@@ -205,11 +165,11 @@ func TestSeparateProcesses(t *testing.T) {
 	var aks []string
 	for i := range 2 {
 		f := filepath.Join(dir, "evidence"+string(rune('a'+i))+".json")
-		code, out, errOut := runBin("--emulate", "evidence", "--nonce", "cross-process", "--fresh", "-o", f)
-		wantCode(t, code, 0, out, errOut)
+		code, out, errOut := runBin(t, nil, "--emulate", "evidence", "--nonce", "cross-process", "--fresh", "-o", f)
+		wantExit(t, code, 0, out, errOut)
 		aks = append(aks, akOf(f))
-		code, out, errOut = runBin("verify", "--nonce", "cross-process", f)
-		wantCode(t, code, exitRejected, out, errOut)
+		code, out, errOut = runBin(t, nil, "verify", "--nonce", "cross-process", f)
+		wantExit(t, code, exitRejected, out, errOut)
 	}
 	if aks[0] != aks[1] {
 		t.Fatalf("the emulated AK differs between processes:\n%s\n%s", aks[0], aks[1])
@@ -219,7 +179,7 @@ func TestSeparateProcesses(t *testing.T) {
 func TestEmulatedReportOffline(t *testing.T) {
 	// The emulated IMDS is in-process, so --offline still gets its VCEK.
 	code, out, errOut := runCLI(t, "--emulate", "report", "--offline")
-	wantCode(t, code, 0, out, errOut)
+	wantExit(t, code, 0, out, errOut)
 	if !strings.Contains(out, "VALID SNP REPORT (EMULATED CHAIN, NOT AMD)") || !strings.Contains(out, "Azure IMDS") {
 		t.Fatalf("report --offline output:\n%s", out)
 	}
@@ -237,7 +197,7 @@ func TestEmulatedLocalCheck(t *testing.T) {
 	}
 	out := filepath.Join(dir, "evidence.json")
 	code, stdout, errOut := runCLI(t, "--emulate", "evidence", "--nonce", "x", "--policy", policy, "-o", out)
-	wantCode(t, code, exitRejected, stdout, errOut)
+	wantExit(t, code, exitRejected, stdout, errOut)
 	if !strings.Contains(errOut, "measurement") {
 		t.Errorf("evidence: stderr does not name the measurement check:\n%s", errOut)
 	}
@@ -245,11 +205,11 @@ func TestEmulatedLocalCheck(t *testing.T) {
 		t.Errorf("rejected evidence was written (%v)", err)
 	}
 	code, stdout, errOut = runCLI(t, "--emulate", "report", "--policy", policy)
-	wantCode(t, code, exitRejected, stdout, errOut)
+	wantExit(t, code, exitRejected, stdout, errOut)
 	if !strings.Contains(errOut, "measurement") {
 		t.Errorf("report: stderr does not name the measurement check:\n%s", errOut)
 	}
 	// The control: without the policy both succeed.
 	code, stdout, errOut = runCLI(t, "--emulate", "evidence", "--nonce", "x", "-o", out)
-	wantCode(t, code, 0, stdout, errOut)
+	wantExit(t, code, 0, stdout, errOut)
 }

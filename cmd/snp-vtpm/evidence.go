@@ -40,8 +40,7 @@ writes evidence version 2, the Confidential Containers "v2" format: the verifier
 checks that the runtime data's user-data starts with the nonce. Without --fresh the boot-time
 report is used and the evidence is version 1 (the same JSON shape, "version":1);
 freshness then comes from the quote alone.
-
-Exit status: 0 written, 2 rejected by the local check, 1 device, I/O or usage error.`,
+`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			n, err := nonce.required()
@@ -55,25 +54,22 @@ Exit status: 0 written, 2 rejected by the local check, 1 device, I/O or usage er
 	cmd.Flags().BoolVar(&fresh, "fresh", false, "refresh the HCL report with the nonce first and write version 2 evidence")
 	cmd.Flags().StringVarP(&out, "output", "o", "-", `write the evidence to this file ("-": standard output)`)
 	trust.register(cmd.Flags())
+	registerTimeout(cmd, g)
 	return cmd
 }
 
 func runEvidence(ctx context.Context, g *globals, nonce []byte, fresh bool, out string, trust trustFlags) error {
-	p, err := openPlatform(ctx, g)
+	if len(nonce) > quote.MaxQualifyingData {
+		fmt.Fprintf(g.stderr, "note: the nonce is %d bytes (> %d): the quote carries its SHA-256\n", len(nonce), quote.MaxQualifyingData)
+	}
+	p, att, err := openVerifiedAttester(ctx, g, trust)
 	if err != nil {
 		return err
 	}
 	defer p.release(g)
-	if len(nonce) > quote.MaxQualifyingData {
-		fmt.Fprintf(g.stderr, "note: the nonce is %d bytes (> %d): the quote carries its SHA-256\n", len(nonce), quote.MaxQualifyingData)
-	}
-	att, err := p.verifiedAttester(ctx, g, trust)
-	if err != nil {
-		return err
-	}
 	res, err := att.Evidence(ctx, nonce, fresh)
 	if err != nil {
-		return rejectedOr(err)
+		return err
 	}
 	ev := res.Evidence
 	data, err := ev.Encode()
@@ -121,4 +117,20 @@ func markEmulated(data []byte) []byte {
 		return data
 	}
 	return append([]byte(`{"emulated":true,`), data[1:]...)
+}
+
+// openVerifiedAttester opens the platform (see openPlatform) and returns it
+// with its verified attester (see platform.verifiedAttester). The caller
+// releases the platform; on error it is released here.
+func openVerifiedAttester(ctx context.Context, g *globals, trust trustFlags) (*platform, *attester.Attester, error) {
+	p, err := openPlatform(ctx, g)
+	if err != nil {
+		return nil, nil, err
+	}
+	att, err := p.verifiedAttester(ctx, g, trust)
+	if err != nil {
+		p.release(g)
+		return nil, nil, err
+	}
+	return p, att, nil
 }

@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/snp-vtpm/snp-vtpm/evidence"
 	"github.com/snp-vtpm/snp-vtpm/hcl"
 	"github.com/snp-vtpm/snp-vtpm/snp"
 )
@@ -22,21 +21,8 @@ import (
 // cache alone, and with --offline and an empty cache it is rejected without
 // any request.
 func TestVerifyFetchesVCEKThenOffline(t *testing.T) {
-	data, err := os.ReadFile("../../testdata/trustee-az-vtpm/az-snp-vtpm/evidence-v1.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev, err := evidence.Decode(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vcek := ev.VCEK
-	ev.VCEK = nil
-	stripped, err := ev.Encode()
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := hcl.Parse(ev.HCLReport)
+	evFile, vcek, hclReport := evidenceWithoutVCEK(t)
+	h, err := hcl.Parse(hclReport)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,14 +48,10 @@ func TestVerifyFetchesVCEKThenOffline(t *testing.T) {
 	defer kdsSrv.Close()
 
 	dir := t.TempDir()
-	evFile := filepath.Join(dir, "evidence-no-vcek.json")
-	if err := os.WriteFile(evFile, stripped, 0o600); err != nil {
-		t.Fatal(err)
-	}
 	cache := filepath.Join(dir, "cache")
 
 	code, out, errOut := runCLI(t, "verify", "--nonce", "challenge", "--kds-url", kdsSrv.URL, "--cache-dir", cache, evFile)
-	wantCode(t, code, exitOK, out, errOut)
+	wantExit(t, code, exitOK, out, errOut)
 	if !strings.Contains(out, "fetched") {
 		t.Errorf("output does not say the VCEK was fetched:\n%s", out)
 	}
@@ -78,13 +60,13 @@ func TestVerifyFetchesVCEKThenOffline(t *testing.T) {
 	}
 
 	code, out, errOut = runCLI(t, "verify", "--nonce", "challenge", "--offline", "--kds-url", kdsSrv.URL, "--cache-dir", cache, evFile)
-	wantCode(t, code, exitOK, out, errOut)
+	wantExit(t, code, exitOK, out, errOut)
 	if n := requests.Load(); n != 1 {
 		t.Fatalf("offline run made a request (%d in all)", n)
 	}
 
 	code, out, errOut = runCLI(t, "verify", "--nonce", "challenge", "--offline", "--kds-url", kdsSrv.URL, "--cache-dir", filepath.Join(dir, "empty"), evFile)
-	wantCode(t, code, exitRejected, out, errOut)
+	wantExit(t, code, exitRejected, out, errOut)
 	if !strings.Contains(errOut, "vcek-missing") {
 		t.Errorf("stderr does not name vcek-missing:\n%s", errOut)
 	}
@@ -107,7 +89,7 @@ func TestVerifyFetchesVCEKThenOffline(t *testing.T) {
 	defer bad.Close()
 	badCache := filepath.Join(dir, "bad")
 	code, out, errOut = runCLI(t, "verify", "--nonce", "challenge", "--kds-url", bad.URL, "--cache-dir", badCache, evFile)
-	wantCode(t, code, exitRejected, out, errOut)
+	wantExit(t, code, exitRejected, out, errOut)
 	var cached []string
 	filepath.WalkDir(badCache, func(path string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {

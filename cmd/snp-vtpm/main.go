@@ -1,7 +1,8 @@
 // Command snp-vtpm reads, validates and verifies vTPM-based AMD SEV-SNP
 // attestation evidence from Azure Confidential VMs.
 //
-// Exit codes: 0 success, 1 usage or I/O error, 2 evidence rejected.
+// Exit codes (the same for every command; see exitTable): 0 verified or
+// done, 2 the input was examined and rejected, 1 nothing could be examined.
 package main
 
 import (
@@ -12,21 +13,34 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
-
-	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
 // Exit codes, one per failure class.
 const (
 	exitOK       = 0
-	exitUsage    = 1 // usage, I/O, device or network errors
-	exitRejected = 2 // the evidence or report failed verification
+	exitUsage    = 1 // nothing could be examined: usage, files, network, collateral, TPM
+	exitRejected = 2 // the input was examined and rejected
 )
 
-// rejectedError marks an error as "evidence rejected" (exit code 2).
+// exitTable is the exit-status contract, printed in every command's help
+// and in the README.
+const exitTable = `Exit status (the same for every command):
+  0  verified / done
+  2  the input was examined and rejected: a bad signature, a failed check or
+     policy, and also malformed, truncated, empty or oversized evidence/report
+  1  nothing could be examined: usage error, missing or unreadable file, a
+     directory, network or collateral unavailable (KDS, THIM, CRL down or
+     timed out), TPM error`
+
+// defaultTimeout bounds commands that touch the network or the TPM.
+const defaultTimeout = 30 * time.Second
+
+// rejectedError marks an error as "input rejected" (exit code 2).
 type rejectedError struct{ err error }
 
 func (e *rejectedError) Error() string { return e.err.Error() }
@@ -40,72 +54,74 @@ func rejected(err error) error {
 	return &rejectedError{err}
 }
 
-// rejectedOr is rejected(err) when err carries a verification failure
-// (*verify.Error), err itself otherwise.
-func rejectedOr(err error) error {
-	if _, ok := errors.AsType[*verify.Error](err); ok {
-		return rejected(err)
-	}
-	return err
-}
-
-// globals holds the flags shared by every subcommand.
+// globals holds the flags shared by every subcommand and the state of the
+// one command a process runs.
 type globals struct {
 	verbose bool
 	emulate bool
 	tpmPath string
+	timeout time.Duration
+	stdin   io.Reader
 	stdout  io.Writer
 	stderr  io.Writer
 	log     *slog.Logger
+	// waits names what the command may wait for (hosts, the TPM), for the
+	// message printed when --timeout expires.
+	waits []string
+	// hint is the next step suggested when --timeout expires.
+	hint string
+	// cancel releases the --timeout deadline and stops the progress lines.
+	cancel context.CancelFunc
+	// terminal is true when stderr is a terminal: slow steps then say what
+	// they wait for every progressEvery.
+	terminal      bool
+	progressEvery time.Duration
+	mu            sync.Mutex // guards waits, read by the progress lines
 }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
 
 // run executes the CLI with args and returns the process exit code.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	g := &globals{stdout: stdout, stderr: stderr}
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	g := &globals{stdin: stdin, stdout: stdout, stderr: stderr, terminal: isTerminal(stderr), progressEvery: progressEvery}
 	root := newRootCmd(g)
 	root.SetArgs(args)
+	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
+	if g.cancel != nil {
+		g.cancel()
+	}
 	if err == nil {
 		return exitOK
 	}
-	var rej *rejectedError
-	if errors.As(err, &rej) {
-		fmt.Fprintf(stderr, "REJECTED: %v\n", err)
-		return exitRejected
-	}
-	fmt.Fprintf(stderr, "error: %v\n", err)
-	return exitUsage
+	code := exitCode(err)
+	fmt.Fprintln(stderr, g.describe(err, code))
+	return code
 }
 
 func newRootCmd(g *globals) *cobra.Command {
 	root := &cobra.Command{
-		Use:           "snp-vtpm",
-		Short:         "vTPM-based AMD SEV-SNP attestation for Azure Confidential VMs",
-		SilenceUsage:  true,
-		SilenceErrors: true,
-		PersistentPreRun: func(cmd *cobra.Command, args []string) {
-			level := slog.LevelInfo
-			if g.verbose {
-				level = slog.LevelDebug
-			}
-			g.log = slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))
-		},
+		Use:               "snp-vtpm",
+		Short:             "vTPM-based AMD SEV-SNP attestation for Azure Confidential VMs",
+		Long:              "vTPM-based AMD SEV-SNP attestation for Azure Confidential VMs.\n\n" + exitTable,
+		SilenceUsage:      true,
+		SilenceErrors:     true,
+		PersistentPreRunE: g.prepare,
 	}
 	pf := root.PersistentFlags()
-	pf.BoolVarP(&g.verbose, "verbose", "v", false, "print diagnostics on stderr")
-	pf.BoolVar(&g.emulate, "emulate", false, "run against the built-in emulated Azure CVM instead of a real vTPM (cgo builds only)")
-	pf.StringVar(&g.tpmPath, "tpm", "/dev/tpmrm0", "path of the TPM device")
+	pf.BoolVarP(&g.verbose, "verbose", "v", false, "print diagnostics on stderr (and the full error chain)")
+	pf.BoolVar(&g.emulate, "emulate", false, "run against the built-in emulated Azure CVM instead of a real vTPM (cgo builds only; report, quote, evidence, attest)")
+	pf.StringVar(&g.tpmPath, "tpm", "/dev/tpmrm0", "path of the TPM device (report, quote, evidence, attest)")
 	var printReportFlag bool
 	root.Flags().BoolVarP(&printReportFlag, "print", "p", false, `read, validate and print the SEV-SNP report (same as "report -p")`)
+	registerTimeout(root, g)
 	root.RunE = func(cmd *cobra.Command, args []string) error {
 		if !printReportFlag {
 			return cmd.Help()
@@ -122,6 +138,72 @@ func newRootCmd(g *globals) *cobra.Command {
 		newEvidenceCmd(g),
 		newServeCmd(g),
 		newAttestCmd(g),
+		newVersionCmd(g),
+		newPolicyCmd(g),
 	)
+	addExitTable(root.Commands())
 	return root
+}
+
+// addExitTable appends the exit-status table to the help of cmds and of
+// their subcommands.
+func addExitTable(cmds []*cobra.Command) {
+	for _, c := range cmds {
+		if c.Long != "" {
+			c.Long += "\n\n" + exitTable
+		}
+		addExitTable(c.Commands())
+	}
+}
+
+// platformCommands use the TPM (or the emulated CVM): --tpm and --emulate
+// mean something only there.
+var platformCommands = map[string]bool{"snp-vtpm": true, "report": true, "quote": true, "evidence": true, "attest": true}
+
+// prepare runs before every command: it sets up the log (quiet unless -v),
+// rejects the platform flags where they mean nothing and starts the
+// --timeout deadline.
+func (g *globals) prepare(cmd *cobra.Command, args []string) error {
+	g.log = newLogger(g.stderr, g.verbose, g.terminal)
+	if !platformCommands[cmd.Name()] {
+		for _, name := range []string{"emulate", "tpm"} {
+			if f := cmd.Flags().Lookup(name); f != nil && f.Changed {
+				return fmt.Errorf("--%s means nothing for %q: it does not use a TPM", name, cmd.CommandPath())
+			}
+		}
+	}
+	if f := cmd.Flags().Lookup("timeout"); f != nil && g.timeout > 0 {
+		ctx, cancel := context.WithTimeout(cmd.Context(), g.timeout)
+		cmd.SetContext(ctx)
+		stop := g.startProgress(ctx)
+		g.cancel = func() { stop(); cancel() }
+	}
+	return nil
+}
+
+// registerTimeout adds --timeout to a command that can touch the network or
+// the TPM.
+func registerTimeout(cmd *cobra.Command, g *globals) {
+	cmd.Flags().DurationVar(&g.timeout, "timeout", defaultTimeout, "give up after this long (0: never)")
+}
+
+// waitFor records what the command may wait for, for the --timeout message.
+func (g *globals) waitFor(what ...string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.waits = append(g.waits, what...)
+}
+
+// exitCode classifies err by the exit-status contract.
+func exitCode(err error) int {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || unavailableCollateral(err) {
+		return exitUsage
+	}
+	if _, ok := errors.AsType[*rejectedError](err); ok {
+		return exitRejected
+	}
+	if isRejection(err) {
+		return exitRejected
+	}
+	return exitUsage
 }

@@ -19,12 +19,12 @@ func TestVerifyNoPCRValues(t *testing.T) {
 	}{
 		{"v0", "evidence-v0.json", []string{"--nonce", "challenge"}},
 		{"v1", "evidence-v1.json", []string{"--nonce", "challenge"}},
-		{"v2", "evidence-v2.json", []string{"--nonce-hex", quoteNonceHex(t, verifySNPDir+"evidence-v2.json")}},
+		{"v2", "evidence-v2.json", []string{"--nonce-hex", quoteNonceHex(t, "evidence-v2.json")}},
 	}
-	policy := writeVerifyTemp(t, "policy.json", []byte(`{"pcrs":{"7":"`+strings.Repeat("00", 32)+`"}}`))
+	policy := writeTemp(t, "policy.json", []byte(`{"pcrs":{"7":"`+strings.Repeat("00", 32)+`"}}`))
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			file := writeVerifyTemp(t, tc.file, testutil.DropPCRs(t, testutil.ReadFile(t, "trustee-az-vtpm/az-snp-vtpm/"+tc.file)))
+			file := writeTemp(t, tc.file, testutil.DropPCRs(t, testutil.ReadFile(t, "trustee-az-vtpm/az-snp-vtpm/"+tc.file)))
 			args := append(append([]string{"--at", verifyAt}, tc.nonce...), file)
 			code, out, errOut := verifyCLI(t, nil, args...)
 			wantExit(t, code, 0, out, errOut)

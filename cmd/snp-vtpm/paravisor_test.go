@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/sha512"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -36,11 +35,11 @@ func forgedIDKeys(t *testing.T) map[string][48]byte {
 // 2 naming paravisor-identity, also with --trust-emulated for the
 // emulator's public digest on a chip that is not the emulated one.
 func TestVerifyParavisorForgery(t *testing.T) {
-	roots := writeVerifyTemp(t, "roots.pem", testev.ChainPEM())
+	roots := writeTemp(t, "roots.pem", testev.ChainPEM())
 	for name, d := range forgedIDKeys(t) {
 		t.Run(name, func(t *testing.T) {
 			ev := (&testev.Builder{IDKeyDigest: &d}).MustBuild()
-			file := writeVerifyTemp(t, "forged.json", ev.JSON)
+			file := writeTemp(t, "forged.json", ev.JSON)
 			nonce := hex.EncodeToString(ev.Nonce)
 			for _, extra := range [][]string{nil, {"--trust-emulated"}, {"--json"}} {
 				args := append([]string{"--roots", roots, "--nonce-hex", nonce}, extra...)
@@ -51,7 +50,7 @@ func TestVerifyParavisorForgery(t *testing.T) {
 				}
 			}
 			// Accepted with allow_any_paravisor, with a warning.
-			pol := writeVerifyTemp(t, "any.json", []byte(`{"allow_any_paravisor":true}`))
+			pol := writeTemp(t, "any.json", []byte(`{"allow_any_paravisor":true}`))
 			code, out, errOut := verifyCLI(t, nil, "--roots", roots, "--policy", pol, "--nonce-hex", nonce, file)
 			wantExit(t, code, 0, out, errOut)
 			if !strings.Contains(errOut, "allow_any_paravisor") || !strings.Contains(errOut, "forged by any SEV-SNP VMPL0 guest") {
@@ -64,14 +63,12 @@ func TestVerifyParavisorForgery(t *testing.T) {
 // TestVerifyParavisorPolicy checks id_key_digests from a policy file and
 // the paravisor claims in human and JSON output.
 func TestVerifyParavisorPolicy(t *testing.T) {
-	roots := writeVerifyTemp(t, "roots.pem", testev.ChainPEM())
+	roots := writeTemp(t, "roots.pem", testev.ChainPEM())
 	d := sha512.Sum384([]byte("a new paravisor key"))
 	ev := (&testev.Builder{IDKeyDigest: &d}).MustBuild()
-	file := writeVerifyTemp(t, "ev.json", ev.JSON)
+	file := writeTemp(t, "ev.json", ev.JSON)
 	nonce := hex.EncodeToString(ev.Nonce)
-	pol := writeVerifyTemp(t, "pol.json", []byte(`{"id_key_digests":["`+hex.EncodeToString(d[:])+`"]}`))
-	code, out, errOut := verifyCLI(t, nil, "--roots", roots, "--policy", pol, "--json", "--nonce-hex", nonce, file)
-	wantExit(t, code, 0, out, errOut)
+	pol := writeTemp(t, "pol.json", []byte(`{"id_key_digests":["`+hex.EncodeToString(d[:])+`"]}`))
 	var c struct {
 		Paravisor   string `json:"paravisor"`
 		IDKeyDigest string `json:"id_key_digest"`
@@ -80,22 +77,16 @@ func TestVerifyParavisorPolicy(t *testing.T) {
 		ImageID     string `json:"image_id"`
 		GuestSVN    *int   `json:"guest_svn"`
 	}
-	if err := json.Unmarshal([]byte(out), &c); err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
+	cliJSON(t, 0, &c, "verify", "--offline", "--roots", roots, "--policy", pol, "--json", "--nonce-hex", nonce, file)
 	if c.Paravisor != "policy" || c.IDKeyDigest != hex.EncodeToString(d[:]) || len(c.Author) != 96 || len(c.FamilyID) != 32 || len(c.ImageID) != 32 || c.GuestSVN == nil {
 		t.Errorf("claims %+v", c)
 	}
 	// Without the policy: rejected, and the message says how to add it.
-	code, out, errOut = verifyCLI(t, nil, "--roots", roots, "--nonce-hex", nonce, file)
+	code, out, errOut := verifyCLI(t, nil, "--roots", roots, "--nonce-hex", nonce, file)
 	wantExit(t, code, 2, out, errOut)
-	for _, w := range []string{hex.EncodeToString(d[:]), "id_key_digests", "azure-hcl"} {
-		if !strings.Contains(errOut, w) {
-			t.Errorf("stderr lacks %q:\n%s", w, errOut)
-		}
-	}
+	wantContains(t, "stderr", errOut, hex.EncodeToString(d[:]), "id_key_digests", "azure-hcl")
 	// A policy trusting the zero digest is a usage error naming the field.
-	bad := writeVerifyTemp(t, "bad.json", []byte(`{"id_key_digests":["`+strings.Repeat("00", 48)+`"]}`))
+	bad := writeTemp(t, "bad.json", []byte(`{"id_key_digests":["`+strings.Repeat("00", 48)+`"]}`))
 	code, out, errOut = verifyCLI(t, nil, "--roots", roots, "--policy", bad, "--nonce-hex", nonce, file)
 	wantExit(t, code, 1, out, errOut)
 	if !strings.Contains(errOut, "id_key_digests[0]") {
@@ -107,9 +98,7 @@ func TestVerifyParavisorPolicy(t *testing.T) {
 func TestVerifyRealParavisor(t *testing.T) {
 	code, out, errOut := verifyCLI(t, nil, "--at", verifyAt, "--nonce", "challenge", verifySNPDir+"evidence-v1.json")
 	wantExit(t, code, 0, out, errOut)
-	if !strings.Contains(out, "paravisor") || !strings.Contains(out, "azure-hcl") {
-		t.Errorf("output does not show the paravisor:\n%s", out)
-	}
+	wantContains(t, "output", out, "paravisor", "azure-hcl")
 	code, out, errOut = verifyCLI(t, nil, "--json", "--at", verifyAt, "--nonce", "challenge", verifySNPDir+"evidence-v1.json")
 	wantExit(t, code, 0, out, errOut)
 	if !strings.Contains(out, `"paravisor": "azure-hcl"`) {
@@ -124,13 +113,8 @@ func TestServeParavisorForgery(t *testing.T) {
 	s := startServe(t, "--secret-file", secretFile, "--roots", roots, "--offline", "--trust-emulated", "--challenge-ttl", "30s")
 	for name, d := range forgedIDKeys(t) {
 		t.Run(name, func(t *testing.T) {
-			gather := func(ctx context.Context, nonce []byte) ([]byte, error) {
-				ev, err := (&testev.Builder{Nonce: nonce, IDKeyDigest: &d}).Build()
-				if err != nil {
-					return nil, err
-				}
-				return ev.JSON, nil
-			}
+			build := built(func(b *testev.Builder) { b.IDKeyDigest = &d })
+			gather := func(ctx context.Context, nonce []byte) ([]byte, error) { return build(nonce) }
 			res, err := (&server.Client{URL: s.url}).Attest(context.Background(), gather)
 			if res != nil {
 				t.Fatalf("secret released: %q", res.Secret)

@@ -38,6 +38,7 @@ func openPlatform(ctx context.Context, g *globals) (*platform, error) {
 		fmt.Fprintln(g.stderr, emulatedBanner)
 		return p, nil
 	}
+	g.waitFor("the TPM " + g.tpmPath)
 	t, err := vtpm.Open(g.tpmPath)
 	if err != nil {
 		if errors.Is(err, vtpm.ErrNoDevice) {
@@ -93,7 +94,7 @@ func (p *platform) verifiedAttester(ctx context.Context, g *globals, trust trust
 	case p.emulated:
 		a.Certs = &collateral.Chain{Sources: []collateral.Source{imdsSource}, Logger: g.logger()}
 	case trust.offline:
-		g.logger().Info("--offline: not asking Azure IMDS for the VCEK")
+		g.logger().Debug("--offline: not asking Azure IMDS for the VCEK")
 	case !trust.useIMDS:
 		// Upstream sources are asked in order, after the local ones.
 		chain.Sources = append([]collateral.Source{imdsSource}, chain.Sources...)

@@ -53,7 +53,7 @@ Nothing is printed unless the quote verifies.
 
 Nonces up to 48 bytes are quoted as they are; longer nonces are quoted as their SHA-256.
 
-Exit status: 0 printed, 1 device, I/O or usage error (including a quote that does not verify).`,
+A quote that does not verify is rejected (exit status 2).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			n, err := nonce.required()
@@ -65,6 +65,7 @@ Exit status: 0 printed, 1 device, I/O or usage error (including a quote that doe
 	}
 	nonce.register(cmd.Flags(), "the nonce to quote")
 	cmd.Flags().BoolVar(&jsonOut, "json", false, "print the quote as JSON")
+	registerTimeout(cmd, g)
 	return cmd
 }
 
@@ -86,7 +87,7 @@ func runQuote(ctx context.Context, g *globals, nonce []byte, jsonOut bool) error
 	// Verify again here, so that what is printed is exactly what was checked.
 	res, err := quote.Verify(q, ak, nonce)
 	if err != nil {
-		return fmt.Errorf("the quote does not verify against the attestation key: %w", err)
+		return rejected(fmt.Errorf("the quote does not verify against the attestation key: %w", err))
 	}
 	akDER, err := x509.MarshalPKIXPublicKey(ak)
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -66,13 +65,14 @@ zero-padded to 64) in its runtime data.
 A report alone proves no freshness: use "evidence" and "verify" for that.
 With --emulate the emulated CVM's fake AMD chain is trusted and every output says EMULATED.
 
-Exit status: 0 valid, 2 rejected (stderr names the failed check), 1 device, I/O or usage error.`,
+A rejection names the failed check on stderr.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runReport(cmd.Context(), g, o)
 		},
 	}
 	o.register(cmd.Flags())
+	registerTimeout(cmd, g)
 	return cmd
 }
 
@@ -82,7 +82,7 @@ func runReport(ctx context.Context, g *globals, o *reportOpts) error {
 	if o.userData != "" {
 		b, err := hex.DecodeString(o.userData)
 		if err != nil {
-			return fmt.Errorf("--user-data: %w", err)
+			return errors.New("--user-data: not an even number of hex digits")
 		}
 		if len(b) == 0 || len(b) > vtpm.UserDataSize {
 			return fmt.Errorf("--user-data: %d bytes, want 1..%d", len(b), vtpm.UserDataSize)
@@ -99,15 +99,11 @@ func runReport(ctx context.Context, g *globals, o *reportOpts) error {
 		return errors.New("--vcek is for -f FILE; the vTPM's VCEK comes from Azure IMDS")
 	}
 
-	p, err := openPlatform(ctx, g)
+	p, att, err := openVerifiedAttester(ctx, g, o.trust)
 	if err != nil {
 		return err
 	}
 	defer p.release(g)
-	att, err := p.verifiedAttester(ctx, g, o.trust)
-	if err != nil {
-		return err
-	}
 	res, err := att.VerifiedReport(ctx, userData)
 	if err != nil {
 		return reportRejected(g, o, err, p.emulated)
@@ -121,13 +117,13 @@ func runReport(ctx context.Context, g *globals, o *reportOpts) error {
 
 // reportFromFile validates a stored HCL or SNP report.
 func reportFromFile(ctx context.Context, g *globals, o *reportOpts) error {
-	blob, err := readInput(o.file, os.Stdin)
+	blob, err := readInput(o.file, g.stdin, verify.CheckHCLFormat)
 	if err != nil {
 		return err
 	}
 	var vcek []byte
 	if o.vcekFile != "" {
-		data, err := readInput(o.vcekFile, os.Stdin)
+		data, err := readFile("--vcek", o.vcekFile)
 		if err != nil {
 			return err
 		}
@@ -147,20 +143,20 @@ func reportFromFile(ctx context.Context, g *globals, o *reportOpts) error {
 }
 
 // reportRejected prints a failed validation (as JSON with --json) and
-// classifies the error: a *verify.Error exits with code 2.
+// returns err.
 func reportRejected(g *globals, o *reportOpts, err error, emulated bool) error {
-	var verr *verify.Error
-	if !errors.As(err, &verr) {
+	verr, ok := errors.AsType[*verify.Error](err)
+	if !ok || exitCode(err) != exitRejected {
 		return err
 	}
 	if o.jsonOut {
-		out := map[string]any{"valid": false, "check": verr.Check, "error": verr.Err.Error()}
+		out := map[string]any{"valid": false, "check": verr.Check, "error": plain(verr.Err.Error())}
 		if emulated {
 			out["emulated"] = true
 		}
 		_ = writeJSON(g.stdout, out)
 	}
-	return rejected(err)
+	return err
 }
 
 // vcekFromFile returns the VCEK (DER) of a --vcek file read by the one

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -11,29 +10,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
 	"github.com/snp-vtpm/snp-vtpm/evidence"
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
 )
-
-// runCLI runs the CLI in-process and returns its exit code and output.
-func runCLI(t *testing.T, args ...string) (int, string, string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	var stdout, stderr bytes.Buffer
-	code := run(ctx, args, &stdout, &stderr)
-	return code, stdout.String(), stderr.String()
-}
-
-func wantCode(t *testing.T, got, want int, stdout, stderr string) {
-	t.Helper()
-	if got != want {
-		t.Fatalf("exit code %d, want %d\nstdout:\n%s\nstderr:\n%s", got, want, stdout, stderr)
-	}
-}
 
 const (
 	realHCL  = "../../testdata/trustee-az-vtpm/az-snp-vtpm/hcl-report.bin"
@@ -44,27 +25,14 @@ const (
 
 func TestReportFileReal(t *testing.T) {
 	code, out, errOut := runCLI(t, "report", "-f", realHCL, "--vcek", realVCEK, "--at", realAt, "-p")
-	wantCode(t, code, 0, out, errOut)
-	for _, want := range []string{
-		"VALID SNP REPORT from " + realHCL,
-		"AMD (pinned)",
-		"19752a447db501a3",
-		"committed tcb",
-		"key HCLAkPub",
-		"vm unique id",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("report -p output lacks %q:\n%s", want, out)
-		}
-	}
+	wantExit(t, code, 0, out, errOut)
+	wantContains(t, "report -p output", out, "VALID SNP REPORT from "+realHCL, "AMD (pinned)", "19752a447db501a3", "committed tcb", "key HCLAkPub", "vm unique id")
 	if strings.Contains(out, "EMULATED") {
 		t.Errorf("real report printed as EMULATED:\n%s", out)
 	}
 }
 
 func TestReportFileJSON(t *testing.T) {
-	code, out, errOut := runCLI(t, "report", "-f", realHCL, "--vcek", realVCEK, "--at", realAt, "--json")
-	wantCode(t, code, 0, out, errOut)
 	var got struct {
 		Product  string `json:"product"`
 		ChipID   string `json:"chip_id"`
@@ -74,9 +42,7 @@ func TestReportFileJSON(t *testing.T) {
 			Bits int    `json:"bits"`
 		} `json:"runtime_data_keys"`
 	}
-	if err := json.Unmarshal([]byte(out), &got); err != nil {
-		t.Fatalf("--json output is not JSON: %v\n%s", err, out)
-	}
+	cliJSON(t, 0, &got, "report", "-f", realHCL, "--vcek", realVCEK, "--at", realAt, "--json")
 	if got.Product != "Milan" || !strings.HasPrefix(got.ChipID, "19752a44") || got.Emulated {
 		t.Fatalf("claims = %+v", got)
 	}
@@ -99,7 +65,7 @@ func TestReportFileDERVCEK(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out, errOut := runCLI(t, "report", "-f", realHCL, "--vcek", der, "--at", realAt)
-	wantCode(t, code, 0, out, errOut)
+	wantExit(t, code, 0, out, errOut)
 	if !strings.Contains(out, "VALID SNP REPORT") {
 		t.Fatalf("summary output:\n%s", out)
 	}
@@ -108,7 +74,7 @@ func TestReportFileDERVCEK(t *testing.T) {
 func TestReportFileOtherChip(t *testing.T) {
 	code, out, errOut := runCLI(t, "report", "-f", "../../testdata/azure-cvm-tooling/hcl-report-snp.bin",
 		"--vcek", "../../testdata/azure-cvm-tooling/certs.pem", "--at", realAt)
-	wantCode(t, code, exitRejected, out, errOut)
+	wantExit(t, code, exitRejected, out, errOut)
 	if !strings.Contains(errOut, "REJECTED") || !strings.Contains(errOut, "check failed") {
 		t.Fatalf("stderr does not name the failed check:\n%s", errOut)
 	}
@@ -165,7 +131,7 @@ func TestReportFileVMPLPolicy(t *testing.T) {
 			args = append(args, "--policy", write("policy.json", []byte(tc.policy)))
 		}
 		code, out, errOut := runCLI(t, args...)
-		wantCode(t, code, tc.want, out, errOut)
+		wantExit(t, code, tc.want, out, errOut)
 		switch tc.want {
 		case exitRejected:
 			if !strings.Contains(out, `"check": "vmpl"`) {
@@ -191,7 +157,7 @@ func TestReportFileEmulatedChainNeedsTrust(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out, errOut := runCLI(t, "report", "-f", realHCL, "--vcek", dir+"/fake.pem")
-	wantCode(t, code, exitRejected, out, errOut)
+	wantExit(t, code, exitRejected, out, errOut)
 	if !strings.Contains(errOut, "vcek-chain") {
 		t.Fatalf("stderr does not name vcek-chain:\n%s", errOut)
 	}
@@ -205,7 +171,7 @@ func TestNoDevice(t *testing.T) {
 		{"--tpm", "/nonexistent", "evidence", "--nonce", "n"},
 	} {
 		code, out, errOut := runCLI(t, args...)
-		wantCode(t, code, exitUsage, out, errOut)
+		wantExit(t, code, exitUsage, out, errOut)
 		if !strings.Contains(errOut, "/nonexistent") || !strings.Contains(errOut, "no TPM device") {
 			t.Fatalf("%v: stderr does not explain the missing device:\n%s", args, errOut)
 		}
@@ -233,7 +199,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"quote", "--nonce-hex", ""}, "--nonce-hex: empty value"},
 	} {
 		code, out, errOut := runCLI(t, tc.args...)
-		wantCode(t, code, exitUsage, out, errOut)
+		wantExit(t, code, exitUsage, out, errOut)
 		if !strings.Contains(errOut, tc.want) {
 			t.Errorf("%v: stderr lacks %q:\n%s", tc.args, tc.want, errOut)
 		}
@@ -242,7 +208,7 @@ func TestUsageErrors(t *testing.T) {
 
 func TestRootHelp(t *testing.T) {
 	code, out, errOut := runCLI(t)
-	wantCode(t, code, 0, out, errOut)
+	wantExit(t, code, 0, out, errOut)
 	for _, want := range []string{"report", "quote", "evidence", "verify", "-p, --print"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("help lacks %q:\n%s", want, out)
@@ -316,7 +282,7 @@ func TestReportFileTHIMVCEK(t *testing.T) {
 	const thim = "../../testdata/azure-thim/uvm_host_amd_certificate.json"
 	const report = "../../testdata/azure-thim/snp_report.bin"
 	code, out, errOut := runCLI(t, "report", "-f", report, "--vcek", thim, "--offline", "--json")
-	wantCode(t, code, exitOK, out, errOut)
+	wantExit(t, code, exitOK, out, errOut)
 	var got struct {
 		ChipID  string `json:"chip_id"`
 		Product string `json:"product"`
@@ -344,7 +310,7 @@ func TestReportFileTHIMVCEK(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out, errOut = runCLI(t, "report", "-f", report, "--vcek", file, "--offline")
-	wantCode(t, code, exitRejected, out, errOut)
+	wantExit(t, code, exitRejected, out, errOut)
 	// Duplicate members are rejected by the strict decoder, before any verification.
 	dup := append(bytes.TrimSuffix(bytes.TrimSpace(data), []byte("}")), []byte(`,"vcekCert":"x"}`)...)
 	file = filepath.Join(t.TempDir(), "dup.json")
@@ -352,7 +318,7 @@ func TestReportFileTHIMVCEK(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out, errOut = runCLI(t, "report", "-f", report, "--vcek", file, "--offline")
-	wantCode(t, code, exitUsage, out, errOut)
+	wantExit(t, code, exitUsage, out, errOut)
 	if !strings.Contains(errOut, "duplicate") {
 		t.Errorf("stderr does not name the duplicate member:\n%s", errOut)
 	}

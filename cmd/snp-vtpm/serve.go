@@ -1,12 +1,12 @@
 package main
 
 import (
+	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
-	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,6 +35,7 @@ type serveFlags struct {
 	upstreamRetries     int
 	maxBody             int64
 	logJSON             bool
+	shutdownGrace       time.Duration
 }
 
 // Defaults of the upstream (KDS) budget of serve.
@@ -60,7 +61,8 @@ to the public key. "snp-vtpm attest" is the matching client.
 
 Also served: /healthz and Prometheus metrics on /metrics. One access-log line per
 request goes to stderr; neither the secret nor keys nor evidence are logged.
-SIGINT/SIGTERM shut the server down gracefully.
+SIGINT/SIGTERM stop accepting connections, let in-flight requests complete for
+--shutdown-grace and exit 0 (1 if requests were still running when it expired).
 
 Limits, so that the server is neither a memory sink nor an amplifier toward AMD KDS:
 a client (its IP address; an IPv6 address by /64) holds at most
@@ -76,8 +78,8 @@ request (--upstream-retries 0), concurrent requests for the same certificate sha
 one fetch, and a failed fetch is remembered (30 s for an unknown chip, 5 s for a
 network failure) so that repeating it costs nothing upstream.
 
-The bound address is printed on standard output ("listening on URL"), so
---listen 127.0.0.1:0 picks a free port.`,
+The bound address is printed on standard output ("listening on URL") once the server
+listens, after the TLS files loaded, so --listen 127.0.0.1:0 picks a free port.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runServe(cmd, g, &f)
@@ -97,6 +99,7 @@ The bound address is printed on standard output ("listening on URL"), so
 	fs.IntVar(&f.upstreamRetries, "upstream-retries", 0, "retries of a failed KDS request within one attestation (network errors, 408, 429, 5xx only)")
 	fs.Int64Var(&f.maxBody, "max-body", server.DefaultMaxBodyBytes, "largest attestation request body in bytes (413 beyond)")
 	fs.BoolVar(&f.logJSON, "log-json", false, "write the log as JSON lines instead of text")
+	fs.DurationVar(&f.shutdownGrace, "shutdown-grace", server.DefaultShutdownTimeout, "on SIGINT/SIGTERM, how long in-flight requests may take to complete")
 	f.trust.register(fs)
 	_ = cmd.MarkFlagRequired("secret-file")
 	return cmd
@@ -104,6 +107,9 @@ The bound address is printed on standard output ("listening on URL"), so
 
 func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
 	ctx := cmd.Context()
+	if f.shutdownGrace <= 0 {
+		return errors.New("--shutdown-grace must be positive")
+	}
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		return errors.New("give both --tls-cert and --tls-key, or neither")
 	}
@@ -150,6 +156,7 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
 		MaxClientChallenges: f.maxClientChallenges,
 		TrustForwardedFor:   f.trustForwardedFor,
 		MaxBodyBytes:        f.maxBody,
+		ShutdownTimeout:     f.shutdownGrace,
 		Logger:              log,
 		Collectors:          kdsCollectors(kc),
 	})
@@ -158,13 +165,23 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
 		return err
 	}
 
-	ln, err := net.Listen("tcp", f.listen)
-	if err != nil {
-		return err
-	}
+	return listenAndServe(ctx, g, f, srv)
+}
+
+// listenAndServe loads the TLS key pair (before listening: bad files fail
+// without "listening on"), listens, prints the address and serves until
+// ctx is done, then drains in-flight requests for --shutdown-grace.
+func listenAndServe(ctx context.Context, g *globals, f *serveFlags, srv *server.Server) error {
 	scheme := "http"
 	if f.tlsCert != "" {
+		if _, err := tls.LoadX509KeyPair(f.tlsCert, f.tlsKey); err != nil {
+			return fmt.Errorf("--tls-cert %s and --tls-key %s: not a PEM TLS certificate chain and its private key (%w)", f.tlsCert, f.tlsKey, err)
+		}
 		scheme = "https"
+	}
+	ln, err := net.Listen("tcp", f.listen)
+	if err != nil {
+		return fmt.Errorf("cannot listen on %s: %w", f.listen, err)
 	}
 	fmt.Fprintf(g.stdout, "listening on %s://%s\n", scheme, ln.Addr())
 	if f.tlsCert != "" {
@@ -172,7 +189,13 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
 	} else {
 		err = srv.Serve(ctx, ln)
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		fmt.Fprintln(g.stderr, "stopped: in-flight requests completed")
+	}
+	return nil
 }
 
 // readSecret reads the secret file: non-empty, at most maxSecretFile bytes.
@@ -180,14 +203,9 @@ func readSecret(name string) ([]byte, error) {
 	if name == "" {
 		return nil, errors.New("--secret-file is required")
 	}
-	file, err := os.Open(name)
+	secret, err := readFile("--secret-file", name)
 	if err != nil {
 		return nil, err
-	}
-	defer file.Close()
-	secret, err := io.ReadAll(io.LimitReader(file, maxSecretFile+1))
-	if err != nil {
-		return nil, fmt.Errorf("--secret-file: %w", err)
 	}
 	switch {
 	case len(secret) == 0:

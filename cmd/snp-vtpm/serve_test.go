@@ -10,14 +10,17 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"io"
 	"math/big"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -59,7 +62,7 @@ func startServe(t *testing.T, args ...string) *serving {
 	stderr := &lockedBuffer{}
 	code := make(chan int, 1)
 	go func() {
-		code <- run(ctx, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...), pw, stderr)
+		code <- run(ctx, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...), nil, pw, stderr)
 		pw.Close()
 	}()
 	lines := make(chan string, 1)
@@ -105,6 +108,7 @@ func startServe(t *testing.T, args ...string) *serving {
 	return s
 }
 
+// writeTemp writes data to a new temporary file and returns its path.
 func writeTemp(t *testing.T, name string, data []byte) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), name)
@@ -262,7 +266,7 @@ func TestServeUsageErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, errOut := runCLI(t, tc.args...)
-			wantCode(t, code, exitUsage, out, errOut)
+			wantExit(t, code, exitUsage, out, errOut)
 			if !strings.Contains(errOut, tc.want) {
 				t.Errorf("stderr lacks %q:\n%s", tc.want, errOut)
 			}
@@ -285,5 +289,76 @@ func TestWriteSecretFile(t *testing.T) {
 	data, _ := os.ReadFile(p)
 	if st.Mode().Perm() != 0o600 || string(data) != "new" {
 		t.Fatalf("mode %v content %q", st.Mode().Perm(), data)
+	}
+}
+
+// TestServeDrainsOnSIGTERM runs the built binary: a request in flight when
+// SIGTERM arrives still gets its answer, and serve then exits 0.
+func TestServeDrainsOnSIGTERM(t *testing.T) {
+	secret := writeTemp(t, "secret", []byte(cliSecret))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, cliBinary(t), "serve", "--listen", "127.0.0.1:0", "--secret-file", secret, "--offline", "--shutdown-grace", "20s")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("no listening line: %v\n%s", err, stderr.String())
+	}
+	url := strings.TrimSpace(strings.TrimPrefix(line, "listening on "))
+
+	pr, pw := io.Pipe()
+	answered := make(chan int, 1)
+	go func() {
+		res, err := http.Post(url+"/v1/attest", "application/json", pr)
+		if err != nil {
+			answered <- -1
+			return
+		}
+		res.Body.Close()
+		answered <- res.StatusCode
+	}()
+	if _, err := pw.Write([]byte(`{"challenge":`)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // the request is in flight
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // serve is draining
+	if _, err := pw.Write([]byte(`"AAAA","evidence":"","public_key":""}`)); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	if status := <-answered; status < 400 || status >= 500 {
+		t.Errorf("the in-flight request got %d, want a 4xx answer", status)
+	}
+	err = cmd.Wait()
+	if ee, ok := errors.AsType[*exec.ExitError](err); ok || err != nil {
+		t.Fatalf("serve exited with %v (%v), want 0\nstderr:\n%s", ee, err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "stopped") {
+		t.Errorf("stderr:\n%s", stderr.String())
+	}
+}
+
+// TestServeBadTLSBeforeListening: bad TLS files exit 1 before serve says
+// it listens.
+func TestServeBadTLSBeforeListening(t *testing.T) {
+	secret := writeTemp(t, "secret", []byte(cliSecret))
+	certFile, keyFile := selfSigned(t)
+	for _, files := range [][2]string{{keyFile, keyFile}, {certFile, certFile}, {certFile, secret + ".nope"}} {
+		code, out, errOut := runBin(t, nil, "serve", "--listen", "127.0.0.1:0", "--secret-file", secret, "--tls-cert", files[0], "--tls-key", files[1])
+		wantExit(t, code, exitUsage, out, errOut)
+		if out != "" || !strings.Contains(errOut, "--tls-cert") {
+			t.Errorf("%v: stdout %q, stderr:\n%s", files, out, errOut)
+		}
 	}
 }

@@ -6,7 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
+	"net/url"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -66,7 +66,7 @@ func (t *trustFlags) verifier(ctx context.Context, g *globals, imdsURL string, l
 func (t *trustFlags) roots(g *globals) (*snp.Roots, error) {
 	roots := snp.DefaultRoots()
 	if t.rootsFile != "" {
-		data, err := os.ReadFile(t.rootsFile)
+		data, err := readFile("--roots", t.rootsFile)
 		if err != nil {
 			return nil, err
 		}
@@ -76,7 +76,7 @@ func (t *trustFlags) roots(g *globals) (*snp.Roots, error) {
 		}
 		c.Source = "roots file " + t.rootsFile
 		roots = roots.Replace(c)
-		g.log.Info("using non-default roots", "product", c.Product, "file", t.rootsFile)
+		g.log.Debug("using non-default roots", "product", c.Product, "file", t.rootsFile)
 	}
 	if t.trustEmulated {
 		c, err := snp.ParseChainPEM(fakeamd.ChainPEM())
@@ -99,7 +99,7 @@ func (t *trustFlags) config(ctx context.Context, g *globals, imdsURL string, lim
 	}
 	opts.Roots = roots
 	if t.policyFile != "" {
-		data, err := os.ReadFile(t.policyFile)
+		data, err := readFile("--policy", t.policyFile)
 		if err != nil {
 			return verify.Config{}, nil, err
 		}
@@ -115,7 +115,7 @@ func (t *trustFlags) config(ctx context.Context, g *globals, imdsURL string, lim
 	if t.at != "" {
 		at, err := time.Parse(time.RFC3339, t.at)
 		if err != nil {
-			return verify.Config{}, nil, fmt.Errorf("--at: %w", err)
+			return verify.Config{}, nil, fmt.Errorf("--at %q: want an RFC 3339 time such as 2025-06-01T00:00:00Z", t.at)
 		}
 		opts.Now = at
 	}
@@ -126,7 +126,7 @@ func (t *trustFlags) config(ctx context.Context, g *globals, imdsURL string, lim
 	opts.VCEKGetter = chain
 	if t.checkRevocation {
 		if t.offline {
-			g.log.Info("revocation check uses cached CRLs only (--offline)")
+			g.log.Debug("revocation check uses cached CRLs only (--offline)")
 		}
 		opts.Revocation = chain
 	}
@@ -153,6 +153,7 @@ func (t *trustFlags) collateral(g *globals, roots *snp.Roots, imdsURL string, li
 			cacheDir = d
 		}
 	}
+	g.expectWaits(t, cacheDir, imdsURL)
 	kc := &kds.Client{BaseURL: t.kdsURL, Logger: g.log}
 	chain := &collateral.Chain{
 		Sources: []collateral.Source{&collateral.Memory{}},
@@ -272,9 +273,50 @@ func (n *nonceFlags) value() ([]byte, error) {
 		}
 		b, err := hex.DecodeString(n.hex)
 		if err != nil {
-			return nil, fmt.Errorf("--nonce-hex: %w", err)
+			return nil, errors.New("--nonce-hex: not an even number of hex digits")
 		}
 		return b, nil
 	}
 	return nil, nil
+}
+
+// readFile reads the file named by a flag, bounded by maxInput; errors name
+// the flag and the file.
+func readFile(flag, name string) ([]byte, error) {
+	data, err := readInput(name, nil, "")
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", flag, err)
+	}
+	return data, nil
+}
+
+// expectWaits records, for the --timeout message, the hosts the
+// certificate sources may wait for and the next steps.
+func (g *globals) expectWaits(t *trustFlags, cacheDir, imdsURL string) {
+	if t.offline {
+		return
+	}
+	if t.useIMDS {
+		g.waitFor(hostOf(imdsURL, imds.DefaultURL) + " (Azure IMDS)")
+	}
+	g.waitFor(hostOf(t.kdsURL, kds.DefaultBaseURL) + " (AMD KDS)")
+	if g.hint != "" {
+		return
+	}
+	g.hint = "use --offline with evidence that carries its VCEK, --kds-url URL for a reachable KDS mirror"
+	if cacheDir != "" {
+		g.hint += ", or put the VCEK in the cache directory " + cacheDir
+	}
+	g.hint += "; --timeout sets how long to wait"
+}
+
+// hostOf returns the host of rawURL (of def when rawURL is empty).
+func hostOf(rawURL, def string) string {
+	if rawURL == "" {
+		rawURL = def
+	}
+	if u, err := url.Parse(rawURL); err == nil && u.Host != "" {
+		return u.Host
+	}
+	return rawURL
 }

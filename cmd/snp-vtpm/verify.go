@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -15,11 +16,8 @@ import (
 )
 
 func newVerifyCmd(g *globals) *cobra.Command {
-	var (
-		trust   trustFlags
-		nonce   nonceFlags
-		jsonOut bool
-	)
+	var f evidenceFlags
+	var jsonOut bool
 	cmd := &cobra.Command{
 		Use:   "verify [flags] EVIDENCE_FILE",
 		Short: "Verify evidence (v0, v1 or v2) from an Azure SEV-SNP CVM, offline when it carries its VCEK",
@@ -29,62 +27,135 @@ quote signature, nonce, PCR digest over the signed selection and the policy.
 EVIDENCE_FILE "-" reads standard input. A nonce is required (--nonce or --nonce-hex); --no-nonce
 verifies without freshness, and the output and claims say so (nonce_checked: false).
 
-Exit status: 0 verified, 2 rejected (stderr names the failed check), 1 usage or I/O error.`,
+The output names each link of the trust chain with its verdict, then the claims;
+--json prints the claims as JSON (docs/verify-output.schema.json describes both forms).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			n, err := nonce.requiredOrNone()
+			claims, err := verifyEvidenceFile(cmd.Context(), g, args[0], &f, jsonOut)
 			if err != nil {
-				return err
-			}
-			data, err := readInput(args[0], cmd.InOrStdin())
-			if err != nil {
-				return err
-			}
-			cfg, kc, err := trust.config(cmd.Context(), g, "", nil)
-			if err != nil {
-				return err
-			}
-			if n == nil {
-				cfg.AllowNoNonce = true
-				g.log.Warn("--no-nonce: the quote's nonce is not checked, so the evidence proves no freshness")
-			}
-			claims, err := verify.Evidence(cmd.Context(), data, n, cfg)
-			if kc != nil && g.verbose {
-				s := kc.Stats()
-				g.log.Debug("certificate sources", "fetches", s.Fetches, "cache_hits", s.CacheHits, "disk_hits", s.DiskHits, "retries", s.Retries)
-			}
-			if err != nil {
-				var verr *verify.Error
-				if errors.As(err, &verr) {
-					if verr.Check == verify.CheckVCEKChain && !trust.trustEmulated && looksEmulated(data) {
-						g.log.Warn("this evidence comes from the emulated CVM (its VCEK is the fake AMD chain's); --trust-emulated accepts it for testing")
-					}
-					if jsonOut {
-						_ = writeJSON(g.stdout, map[string]any{"verified": false, "check": verr.Check, "error": verr.Err.Error()})
-					}
-					return rejected(err)
-				}
 				return err
 			}
 			if jsonOut {
-				return writeJSON(g.stdout, claims)
+				return writeJSON(g.stdout, verifiedJSON{Verified: true, Claims: claims})
 			}
-			title := "VERIFIED"
-			if claims.Emulated {
-				title = "VERIFIED (EMULATED CHAIN, NOT AMD)"
-			}
-			if !claims.NonceChecked {
-				title += " WITHOUT FRESHNESS: no nonce was checked (--no-nonce); this evidence may be a replay"
-			}
-			printClaims(g.stdout, fmt.Sprintf("%s: evidence v%d", title, claims.EvidenceVersion), claims, false)
+			printVerified(g.stdout, claims)
 			return nil
 		},
 	}
-	nonce.register(cmd.Flags(), "the nonce the verifier issued")
-	nonce.registerNoNonce(cmd.Flags())
-	trust.register(cmd.Flags())
+	f.register(cmd, g)
 	cmd.Flags().BoolVar(&jsonOut, "json", false, "print the claims as JSON")
 	return cmd
+}
+
+// evidenceFlags are the flags of the commands that verify an evidence
+// file (verify, policy derive).
+type evidenceFlags struct {
+	trust trustFlags
+	nonce nonceFlags
+}
+
+// register adds the nonce flags (with --no-nonce), the trust flags and
+// --timeout to cmd.
+func (f *evidenceFlags) register(cmd *cobra.Command, g *globals) {
+	f.nonce.register(cmd.Flags(), "the nonce the verifier issued")
+	f.nonce.registerNoNonce(cmd.Flags())
+	f.trust.register(cmd.Flags())
+	registerTimeout(cmd, g)
+}
+
+// verifyEvidenceFile verifies the evidence in file for the nonce flags with
+// the verifier the trust flags describe. A rejection is printed as JSON on
+// stdout with jsonOut.
+func verifyEvidenceFile(ctx context.Context, g *globals, file string, f *evidenceFlags, jsonOut bool) (*verify.Claims, error) {
+	trust := &f.trust
+	n, err := f.nonce.requiredOrNone()
+	if err != nil {
+		return nil, err
+	}
+	data, err := readInput(file, g.stdin, verify.CheckEvidenceFormat)
+	if err != nil {
+		return nil, err
+	}
+	cfg, kc, err := trust.config(ctx, g, "", nil)
+	if err != nil {
+		return nil, err
+	}
+	if n == nil {
+		cfg.AllowNoNonce = true
+		g.log.Warn("--no-nonce: the quote's nonce is not checked, so the evidence proves no freshness")
+	}
+	claims, err := verify.Evidence(ctx, data, n, cfg)
+	if kc != nil && g.verbose {
+		s := kc.Stats()
+		g.log.Debug("certificate sources", "fetches", s.Fetches, "cache_hits", s.CacheHits, "disk_hits", s.DiskHits, "retries", s.Retries)
+	}
+	if err == nil {
+		return claims, nil
+	}
+	if verr, ok := errors.AsType[*verify.Error](err); ok && exitCode(err) == exitRejected {
+		if verr.Check == verify.CheckVCEKChain && !trust.trustEmulated && looksEmulated(data) {
+			g.log.Warn("this evidence comes from the emulated CVM (its VCEK is the fake AMD chain's); --trust-emulated accepts it for testing")
+		}
+		if jsonOut {
+			_ = writeJSON(g.stdout, rejectionJSON{Verified: false, Check: string(verr.Check), Error: plain(verr.Err.Error())})
+		}
+	}
+	return nil, err
+}
+
+// verifiedJSON is the --json output of verified evidence: the claims and
+// "verified": true (docs/verify-output.schema.json).
+type verifiedJSON struct {
+	Verified bool `json:"verified"`
+	*verify.Claims
+}
+
+// rejectionJSON is the --json output of a rejection.
+type rejectionJSON struct {
+	Verified bool   `json:"verified"`
+	Check    string `json:"check"`
+	Error    string `json:"error"`
+}
+
+// printVerified is verify's human output: the trust chain, one line per
+// link with its verdict, then the claims.
+func printVerified(w io.Writer, c *verify.Claims) {
+	title := "VERIFIED"
+	if c.Emulated {
+		title = "VERIFIED (EMULATED CHAIN, NOT AMD)"
+	}
+	if !c.NonceChecked {
+		title += " WITHOUT FRESHNESS: no nonce was checked (--no-nonce); this evidence may be a replay"
+	}
+	fmt.Fprintf(w, "%s: evidence v%d\n", title, c.EvidenceVersion)
+	fmt.Fprintln(w, "trust chain:")
+	link := func(name, what, verdict string) {
+		fmt.Fprintf(w, "  %-14s %-58s %s\n", name, what, verdict)
+	}
+	roots := "pinned AMD root"
+	if !c.PinnedRoots {
+		roots = "NON-DEFAULT root"
+	}
+	link("ARK", c.Product+" "+roots, "ok: trusted root ("+c.RootsSource+")")
+	link("ASK", "signed by the ARK", "ok")
+	link("VCEK", "signed by the ASK, chip id and TCB match", "ok ("+c.VCEKSource+")")
+	link("SNP report", "signed by the VCEK, "+paravisorString(c.Paravisor), "ok")
+	link("runtime data", "bound by REPORT_DATA", "ok")
+	if c.EvidenceVersion >= 0 {
+		link("TPM quote", "signed by the attestation key", "ok")
+		if c.NonceChecked {
+			link("nonce", "quoted nonce equals --nonce", "ok")
+		} else {
+			link("nonce", "not checked (--no-nonce)", "NOT CHECKED")
+		}
+		if c.PCRValues == verify.PCRValuesAbsent {
+			link("PCR values", "absent from the evidence", "UNKNOWN")
+		} else {
+			link("PCR values", "hash to the quoted digest", "ok")
+		}
+	}
+	link("policy", "guest policy, TCB and the --policy file", "ok")
+	printClaims(w, "claims:", c, false)
 }
 
 // looksEmulated reports whether evidence carries a VCEK of the emulated
@@ -97,25 +168,34 @@ func looksEmulated(data []byte) bool {
 // maxInput bounds files read by the CLI.
 const maxInput = 4 << 20
 
-// readInput reads a file, or standard input for "-", up to maxInput bytes.
-func readInput(name string, stdin io.Reader) ([]byte, error) {
+// readInput reads a file, or stdin for "-", up to maxInput bytes. A larger
+// input was examined: it is rejected by check (exit status 2). A missing
+// or unreadable file, or a directory, is an error (exit status 1), as is
+// any failure without a check (files of flags such as --policy).
+func readInput(name string, stdin io.Reader, check verify.Check) ([]byte, error) {
 	var r io.Reader
 	if name == "-" {
 		r = stdin
 	} else {
 		f, err := os.Open(name)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("cannot open %s: %w", name, errors.Unwrap(err))
 		}
 		defer f.Close()
+		if st, err := f.Stat(); err == nil && st.IsDir() {
+			return nil, fmt.Errorf("%s is a directory, not a file", name)
+		}
 		r = f
 	}
 	data, err := io.ReadAll(io.LimitReader(r, maxInput+1))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("cannot read %s: %w", name, err)
 	}
 	if len(data) > maxInput {
-		return nil, fmt.Errorf("%s: larger than %d bytes", name, maxInput)
+		if check == "" {
+			return nil, fmt.Errorf("%s is larger than %d bytes", name, maxInput)
+		}
+		return nil, &verify.Error{Check: check, Err: fmt.Errorf("%s is larger than %d bytes", name, maxInput)}
 	}
 	return data, nil
 }

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
@@ -10,61 +8,26 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/snp-vtpm/snp-vtpm/evidence"
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/quote"
 )
 
 const (
-	verifySNPDir = "../../testdata/trustee-az-vtpm/az-snp-vtpm/"
+	// snpFixtures is verifySNPDir relative to testdata/ (internal/testutil).
+	snpFixtures  = "trustee-az-vtpm/az-snp-vtpm/"
+	verifySNPDir = "../../testdata/" + snpFixtures
 	// verifyAt is inside the validity of every real VCEK fixture.
 	verifyAt = "2025-06-01T00:00:00Z"
 )
 
-// verifyCLI runs the CLI in-process with stdin, offline and with a private
-// cache directory, and returns the exit code, stdout and stderr.
-func verifyCLI(t *testing.T, stdin []byte, args ...string) (int, string, string) {
+// quoteNonceHex returns the extraData of the quote of the evidence file
+// name (in verifySNPDir) in hex.
+func quoteNonceHex(t *testing.T, name string) string {
 	t.Helper()
-	if stdin != nil {
-		f, err := os.CreateTemp(t.TempDir(), "stdin")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := f.Write(stdin); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := f.Seek(0, 0); err != nil {
-			t.Fatal(err)
-		}
-		old := os.Stdin
-		os.Stdin = f
-		defer func() { os.Stdin = old; f.Close() }()
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	args = append([]string{"verify", "--offline", "--cache-dir", t.TempDir()}, args...)
-	var stdout, stderr bytes.Buffer
-	code := run(ctx, args, &stdout, &stderr)
-	return code, stdout.String(), stderr.String()
-}
-
-func wantExit(t *testing.T, got, want int, stdout, stderr string) {
-	t.Helper()
-	if got != want {
-		t.Fatalf("exit code %d, want %d\nstdout:\n%s\nstderr:\n%s", got, want, stdout, stderr)
-	}
-}
-
-// quoteNonceHex returns the extraData of the evidence file's quote in hex.
-func quoteNonceHex(t *testing.T, path string) string {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev, err := evidence.Decode(data)
+	ev, err := evidence.Decode(testutil.ReadFile(t, snpFixtures+name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,15 +36,6 @@ func quoteNonceHex(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return hex.EncodeToString(a.ExtraData)
-}
-
-func writeVerifyTemp(t *testing.T, name string, data []byte) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(p, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
 }
 
 // assembledEvidenceFile writes v1 evidence assembled from trustee's
@@ -108,7 +62,7 @@ func assembledEvidenceFile(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return writeVerifyTemp(t, "assembled.json", data)
+	return writeTemp(t, "assembled.json", data)
 }
 
 func TestVerifyRealEvidence(t *testing.T) {
@@ -120,8 +74,8 @@ func TestVerifyRealEvidence(t *testing.T) {
 	}{
 		{"v0", verifySNPDir + "evidence-v0.json", []string{"--nonce", "challenge"}, "v0", "66a5a7b4"},
 		{"v1", verifySNPDir + "evidence-v1.json", []string{"--nonce", "challenge"}, "v1", "66a5a7b4"},
-		{"v2", verifySNPDir + "evidence-v2.json", []string{"--nonce-hex", quoteNonceHex(t, verifySNPDir+"evidence-v2.json")}, "v2", "2e0e62a0"},
-		{"genoa", verifySNPDir + "evidence-genoa.json", []string{"--nonce-hex", quoteNonceHex(t, verifySNPDir+"evidence-genoa.json")}, "v0", "0506ffba"},
+		{"v2", verifySNPDir + "evidence-v2.json", []string{"--nonce-hex", quoteNonceHex(t, "evidence-v2.json")}, "v2", "2e0e62a0"},
+		{"genoa", verifySNPDir + "evidence-genoa.json", []string{"--nonce-hex", quoteNonceHex(t, "evidence-genoa.json")}, "v0", "0506ffba"},
 		{"assembled", assembledEvidenceFile(t), []string{"--nonce", "challenge"}, "v1", "19752a44"},
 	}
 	for _, tc := range cases {
@@ -176,7 +130,7 @@ func TestVerifyUsageErrors(t *testing.T) {
 		{"missing roots file", []string{"--roots", filepath.Join(t.TempDir(), "none.pem"), "--nonce", "challenge", ev}},
 		{"roots file without a chain", []string{"--roots", ev, "--nonce", "challenge", ev}},
 		{"missing policy file", []string{"--policy", filepath.Join(t.TempDir(), "none.json"), "--nonce", "challenge", ev}},
-		{"policy with an unknown field", []string{"--policy", writeVerifyTemp(t, "p.json", []byte(`{"min_tbc":{}}`)), "--nonce", "challenge", ev}},
+		{"policy with an unknown field", []string{"--policy", writeTemp(t, "p.json", []byte(`{"min_tbc":{}}`)), "--nonce", "challenge", ev}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, errOut := verifyCLI(t, nil, tc.args...)
@@ -303,8 +257,8 @@ func TestVerifyNonceContract(t *testing.T) {
 // --roots it is rejected by the chain check.
 func TestVerifyRoots(t *testing.T) {
 	ev := (&testev.Builder{}).MustBuild()
-	file := writeVerifyTemp(t, "synthetic.json", ev.JSON)
-	roots := writeVerifyTemp(t, "roots.pem", testev.ChainPEM())
+	file := writeTemp(t, "synthetic.json", ev.JSON)
+	roots := writeTemp(t, "roots.pem", testev.ChainPEM())
 	nonce := hex.EncodeToString(ev.Nonce)
 
 	code, out, errOut := verifyCLI(t, nil, "--roots", roots, "--nonce-hex", nonce, file)
@@ -327,7 +281,7 @@ func TestVerifyRoots(t *testing.T) {
 		t.Errorf("stderr does not name vcek-chain:\n%s", errOut)
 	}
 	code, out, errOut = verifyCLI(t, nil, "--roots", roots, "--at", verifyAt,
-		"--nonce-hex", quoteNonceHex(t, verifySNPDir+"evidence-genoa.json"), verifySNPDir+"evidence-genoa.json")
+		"--nonce-hex", quoteNonceHex(t, "evidence-genoa.json"), verifySNPDir+"evidence-genoa.json")
 	wantExit(t, code, 0, out, errOut)
 
 	// --trust-emulated does not make the private chain trusted.
@@ -337,18 +291,18 @@ func TestVerifyRoots(t *testing.T) {
 
 func TestVerifyPolicy(t *testing.T) {
 	ev := verifySNPDir + "evidence-v1.json"
-	reject := writeVerifyTemp(t, "reject.json", []byte(`{"measurements":["`+strings.Repeat("ab", 48)+`"]}`))
+	reject := writeTemp(t, "reject.json", []byte(`{"measurements":["`+strings.Repeat("ab", 48)+`"]}`))
 	code, out, errOut := verifyCLI(t, nil, "--policy", reject, "--at", verifyAt, "--nonce", "challenge", ev)
 	wantExit(t, code, 2, out, errOut)
 	if !strings.Contains(errOut, "measurement") {
 		t.Errorf("stderr does not name the measurement check:\n%s", errOut)
 	}
 
-	accept := writeVerifyTemp(t, "accept.json", []byte(`{"min_tcb":{"bootloader":4,"tee":0,"snp":24,"microcode":219},"products":["Milan"]}`))
+	accept := writeTemp(t, "accept.json", []byte(`{"min_tcb":{"bootloader":4,"tee":0,"snp":24,"microcode":219},"products":["Milan"]}`))
 	code, out, errOut = verifyCLI(t, nil, "--policy", accept, "--at", verifyAt, "--nonce", "challenge", ev)
 	wantExit(t, code, 0, out, errOut)
 
-	minTCB := writeVerifyTemp(t, "min.json", []byte(`{"min_tcb":{"bootloader":4,"tee":0,"snp":25,"microcode":219}}`))
+	minTCB := writeTemp(t, "min.json", []byte(`{"min_tcb":{"bootloader":4,"tee":0,"snp":25,"microcode":219}}`))
 	code, out, errOut = verifyCLI(t, nil, "--policy", minTCB, "--at", verifyAt, "--nonce", "challenge", ev)
 	wantExit(t, code, 2, out, errOut)
 	if !strings.Contains(errOut, "minimum-tcb") {

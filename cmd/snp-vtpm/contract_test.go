@@ -1,0 +1,216 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/snp-vtpm/snp-vtpm/evidence"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
+)
+
+// evidenceWithoutVCEK writes the real v1 evidence with its VCEK removed
+// and returns the file, the VCEK (DER) and the HCL report.
+func evidenceWithoutVCEK(t *testing.T) (file string, vcek, hclReport []byte) {
+	t.Helper()
+	ev, err := evidence.Decode(testutil.ReadFile(t, snpFixtures+"evidence-v1.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vcek = ev.VCEK
+	ev.VCEK = nil
+	stripped, err := ev.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return writeTemp(t, "novcek.json", stripped), vcek, ev.HCLReport
+}
+
+// bigFile creates a sparse file of size bytes.
+func bigFile(t *testing.T, size int64) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "big.json")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(size); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	return p
+}
+
+// goInternals are fragments that must not reach a user without -v.
+var goInternals = []string{"x509:", "json:", "asn1:", "Go value", "Go struct", "verify.", "HexBytes", "level=INFO", "time="}
+
+// TestExitContract runs the built binary on each class of input of the
+// exit-status contract and checks the code, stdout and stderr: 0 verified,
+// 2 examined and rejected (also malformed, truncated, empty or oversized
+// input), 1 nothing examined (usage, files, directories, collateral down).
+func TestExitContract(t *testing.T) {
+	real := testutil.ReadFile(t, snpFixtures+"evidence-v1.json")
+	hclReport := testutil.ReadFile(t, snpFixtures+"hcl-report.bin")
+	noVCEK, _, _ := evidenceWithoutVCEK(t)
+	dir := t.TempDir()
+	big := bigFile(t, 100<<20)
+	ev := verifySNPDir + "evidence-v1.json"
+	down := "http://127.0.0.1:1"
+	verifyArgs := func(args ...string) []string {
+		return append([]string{"verify", "--at", verifyAt, "--cache-dir", t.TempDir()}, args...)
+	}
+	reportArgs := func(file string) []string {
+		return []string{"report", "--offline", "--at", realAt, "-f", file, "--vcek", realVCEK}
+	}
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		stdin []byte
+		code  int
+		want  string // on stderr for 1 and 2, on stdout for 0
+	}{
+		{"verified", verifyArgs("--offline", "--nonce", "challenge", ev), nil, 0, "VERIFIED: evidence v1"},
+		{"verified from stdin", verifyArgs("--offline", "--nonce", "challenge", "-"), real, 0, "VERIFIED"},
+		{"wrong nonce", verifyArgs("--offline", "--nonce", "other", ev), nil, 2, "quote-nonce"},
+		{"empty evidence", verifyArgs("--offline", "--nonce", "x", writeTemp(t, "empty", nil)), nil, 2, "evidence-format"},
+		{"empty stdin", verifyArgs("--offline", "--nonce", "x", "-"), []byte{}, 2, "evidence-format"},
+		{"truncated evidence", verifyArgs("--offline", "--nonce", "challenge", writeTemp(t, "half", real[:len(real)/2])), nil, 2, "evidence-format"},
+		{"garbage evidence", verifyArgs("--offline", "--nonce", "x", writeTemp(t, "bin", []byte{0xff, 0, 1, 2})), nil, 2, "evidence-format"},
+		{"wrong JSON types", verifyArgs("--offline", "--nonce", "x", writeTemp(t, "types", []byte(`{"version":1,"tpm_quote":{"signature":5}}`))), nil, 2, "tpm_quote.signature"},
+		{"oversized evidence", verifyArgs("--offline", "--nonce", "x", big), nil, 2, "larger than"},
+		{"directory", verifyArgs("--offline", "--nonce", "x", dir), nil, 1, "is a directory"},
+		{"missing file", verifyArgs("--offline", "--nonce", "x", filepath.Join(dir, "nope")), nil, 1, "cannot open"},
+		{"usage", verifyArgs("--nonce", "x"), nil, 1, "accepts 1 arg"},
+		{"tpm flag on verify", append([]string{"--tpm", "/dev/tpm0"}, verifyArgs("--nonce", "x", ev)...), nil, 1, "--tpm means nothing"},
+		{"emulate flag on verify", append([]string{"--emulate"}, verifyArgs("--nonce", "x", ev)...), nil, 1, "--emulate means nothing"},
+		{"KDS down", verifyArgs("--kds-url", down, "--nonce", "challenge", noVCEK), nil, 1, "127.0.0.1:1"},
+		{"CRL down", verifyArgs("--check-revocation", "--kds-url", down, "--nonce", "challenge", ev), nil, 1, "revocation"},
+		{"offline without cached CRL", verifyArgs("--offline", "--check-revocation", "--nonce", "challenge", ev), nil, 1, "revocation"},
+		{"report valid", reportArgs(realHCL), nil, 0, "VALID SNP REPORT"},
+		{"report IGVM-framed 1204 bytes", reportArgs(writeTemp(t, "igvm.bin", hclReport[32:1236])), nil, 0, "VALID SNP REPORT"},
+		{"report empty", reportArgs(writeTemp(t, "empty.bin", nil)), nil, 2, "hcl-report-format"},
+		{"report truncated", reportArgs(writeTemp(t, "trunc.bin", hclReport[:700])), nil, 2, "format"},
+		{"report oversized", reportArgs(big), nil, 2, "larger than"},
+		{"report directory", reportArgs(dir), nil, 1, "is a directory"},
+		{"report without TPM", []string{"--tpm", "/nonexistent", "report"}, nil, 1, "no TPM device"},
+		{"quote without TPM", []string{"--tpm", "/nonexistent", "quote", "--nonce", "n"}, nil, 1, "no TPM device"},
+		{"evidence without TPM", []string{"--tpm", "/nonexistent", "evidence", "--nonce", "n"}, nil, 1, "no TPM device"},
+		{"attest without TPM", []string{"--tpm", "/nonexistent", "attest", "--server", down}, nil, 1, "no TPM device"},
+		{"policy derive rejected", []string{"policy", "derive", "--offline", "--at", verifyAt, "--nonce", "other", ev}, nil, 2, "quote-nonce"},
+		{"policy derive oversized", []string{"policy", "derive", "--offline", "--nonce", "x", big}, nil, 2, "larger than"},
+		{"policy derive", []string{"policy", "derive", "--offline", "--at", verifyAt, "--nonce", "challenge", ev}, nil, 0, `"measurements"`},
+		{"version", []string{"version"}, nil, 0, "pinned AMD roots"},
+		{"serve without secret", []string{"serve", "--listen", "127.0.0.1:0"}, nil, 1, "secret-file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := runBin(t, tc.stdin, tc.args...)
+			wantExit(t, code, tc.code, out, errOut)
+			checkContractOutput(t, tc.code, tc.want, out, errOut)
+		})
+	}
+}
+
+// checkContractOutput checks the output of one exit class: the result on
+// stdout and a quiet stderr for 0; one sentence on stderr, nothing on
+// stdout, no Go internals and the check named once for 1 and 2.
+func checkContractOutput(t *testing.T, code int, want, out, errOut string) {
+	t.Helper()
+	if code == exitOK {
+		if !strings.Contains(out, want) || errOut != "" {
+			t.Fatalf("stdout lacks %q or stderr is not empty:\nstdout:\n%s\nstderr:\n%s", want, out, errOut)
+		}
+		return
+	}
+	prefix := map[int]string{exitUsage: "error: ", exitRejected: "REJECTED: "}[code]
+	if out != "" || !strings.HasPrefix(errOut, prefix) || !strings.Contains(errOut, want) {
+		t.Fatalf("want nothing on stdout and %q...%q on stderr:\nstdout:\n%s\nstderr:\n%s", prefix, want, out, errOut)
+	}
+	if n := strings.Count(errOut, "check failed"); n > 1 {
+		t.Errorf("the check is named %d times:\n%s", n, errOut)
+	}
+	for _, bad := range goInternals {
+		if strings.Contains(errOut, bad) {
+			t.Errorf("stderr leaks %q:\n%s", bad, errOut)
+		}
+	}
+}
+
+// TestTimeoutHangingKDS: a KDS that never answers ends verify after
+// --timeout with exit status 1 and a message naming the host and the next
+// steps.
+func TestTimeoutHangingKDS(t *testing.T) {
+	hang := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-hang:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(hang)
+	noVCEK, _, _ := evidenceWithoutVCEK(t)
+	code, out, errOut := runBin(t, nil, "verify", "--timeout", "1s", "--kds-url", srv.URL, "--cache-dir", t.TempDir(), "--nonce", "challenge", noVCEK)
+	wantExit(t, code, exitUsage, out, errOut)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	for _, want := range []string{"gave up after 1s", host, "--offline", "--kds-url", "cache directory"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+}
+
+// TestPlainMessages: what users see without -v.
+func TestPlainMessages(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{`VCEK issuer "CN=SEV-Milan,C=US,2.5.4.13=#131b736e702d7674706d20454d554c4154454420286e6f7420414d4429" is not trusted`,
+			`VCEK issuer "CN=SEV-Milan,C=US,description=snp-vtpm EMULATED (not AMD)" is not trusted`},
+		{"unknown attribute 1.2.3=#0201ff kept", "unknown attribute 1.2.3=#0201ff kept"},
+		{"vcek-chain check failed: vcek-chain check failed: x509: certificate signed by unknown authority",
+			"vcek-chain check failed: certificate signed by unknown authority"},
+		{"policy: invalid value (byte 0): JSON number for Go string", "policy: invalid value (byte 0): a JSON number where a string was expected"},
+		{"json: cannot unmarshal string into Go value of type verify.HexBytes", "a JSON string where a string was expected"},
+		{"field x: bad verify.Policy value", "field x: bad (-v shows the details)"},
+	} {
+		if got := plain(tc.in); got != tc.want {
+			t.Errorf("plain(%q)\n = %q\nwant %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestHelpHasExitTable: every command's help carries the exit-status table.
+func TestHelpHasExitTable(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"verify", "--help"}, {"report", "--help"}, {"quote", "--help"},
+		{"evidence", "--help"}, {"attest", "--help"}, {"serve", "--help"}, {"version", "--help"}, {"policy", "derive", "--help"}} {
+		code, out, errOut := runCLI(t, args...)
+		wantExit(t, code, exitOK, out, errOut)
+		wantContains(t, strings.Join(args, " "), out, "Exit status (the same for every command)", "2  the input was examined and rejected", "1  nothing could be examined")
+	}
+}
+
+// TestProgressOnTerminal: on a terminal a slow command says what it waits
+// for; elsewhere (pipes, files, tests) it prints nothing.
+func TestProgressOnTerminal(t *testing.T) {
+	for _, terminal := range []bool{true, false} {
+		var buf bytes.Buffer
+		g := &globals{stderr: &buf, terminal: terminal, progressEvery: 5 * time.Millisecond, timeout: time.Minute}
+		g.waitFor("kds.example (AMD KDS)")
+		stop := g.startProgress(context.Background())
+		time.Sleep(50 * time.Millisecond)
+		stop()
+		got := buf.String()
+		if terminal != strings.Contains(got, "still waiting for kds.example (AMD KDS)") {
+			t.Errorf("terminal %v: %q", terminal, got)
+		}
+		buf.Reset()
+		newLogger(&buf, false, terminal).Info("kds rate limited, retry in 3s", "attempt", 2)
+		if terminal != strings.Contains(buf.String(), "... kds rate limited, retry in 3s (attempt: 2)") {
+			t.Errorf("terminal %v: log %q", terminal, buf.String())
+		}
+	}
+}

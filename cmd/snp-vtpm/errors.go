@@ -1,0 +1,246 @@
+package main
+
+import (
+	"context"
+	"encoding/asn1"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"regexp"
+	"strings"
+
+	"github.com/snp-vtpm/snp-vtpm/collateral"
+	"github.com/snp-vtpm/snp-vtpm/server"
+	"github.com/snp-vtpm/snp-vtpm/verify"
+)
+
+// isRejection reports whether err is a verdict on the input: a failed
+// verification check, here or at a remote verifier.
+func isRejection(err error) bool {
+	return errors.Is(err, verify.ErrRejected) || errors.Is(err, server.ErrRejected)
+}
+
+// unavailableCollateral reports whether err says that collateral could not
+// be obtained (a certificate source or the CRL down, offline without a
+// cached CRL): nothing was learnt about the input.
+func unavailableCollateral(err error) bool {
+	if errors.Is(err, verify.ErrCertificateUnavailable) {
+		return true
+	}
+	verr, ok := errors.AsType[*verify.Error](err)
+	return ok && verr.Check == verify.CheckRevocation && !errors.Is(err, collateral.ErrRevoked)
+}
+
+// expected says, per check, what a passing input has.
+var expected = map[verify.Check]string{
+	verify.CheckEvidenceFormat:    "a well-formed evidence document (JSON v0/v1/v2) of at most 1 MiB",
+	verify.CheckHCLFormat:         "an HCL report (header, SNP report, runtime data) or a raw SNP report",
+	verify.CheckReportType:        "an HCL report carrying an SEV-SNP report",
+	verify.CheckReportFormat:      "a 1184-byte SNP report of a known version signed with ECDSA P-384",
+	verify.CheckProduct:           "a known AMD product line, the same in the report and the VCEK",
+	verify.CheckVCEKMissing:       "a VCEK in the evidence, the cache, Azure IMDS or AMD KDS",
+	verify.CheckVCEKFormat:        "a VCEK certificate with AMD's extensions",
+	verify.CheckVCEKChain:         "a VCEK signed by a trusted AMD ASK and ARK (the pinned roots)",
+	verify.CheckCertValidity:      "certificates valid at the verification time (--at)",
+	verify.CheckRevocation:        "certificates not on AMD's CRL",
+	verify.CheckChipID:            "a VCEK issued for the chip that signed the report",
+	verify.CheckVCEKTCB:           "a VCEK for the report's reported TCB",
+	verify.CheckReportSignature:   "an SNP report signed by the VCEK",
+	verify.CheckVMPL:              "a report made at VMPL 0 (the paravisor)",
+	verify.CheckDebug:             "a guest policy that forbids debugging",
+	verify.CheckGuestPolicy:       "a guest policy without migration agent (SMT as the policy allows)",
+	verify.CheckCommittedTCB:      "the reported TCB equal to the committed TCB",
+	verify.CheckMinTCB:            "a reported TCB at least the policy's min_tcb",
+	verify.CheckMeasurement:       "a launch measurement listed by the policy",
+	verify.CheckParavisorIdentity: "the ID key digest of a trusted paravisor",
+	verify.CheckRuntimeData:       "REPORT_DATA = SHA-256 of the runtime data, zero-padded",
+	verify.CheckAttestationKey:    "an attestation key (HCLAkPub) in the runtime data",
+	verify.CheckQuoteFormat:       "a well-formed TPM quote (TPMS_ATTEST) and PCR list",
+	verify.CheckQuoteSignature:    "a quote signed by the attestation key",
+	verify.CheckNonce:             "a quote over the nonce given with --nonce/--nonce-hex",
+	verify.CheckPCRDigest:         "PCR values that hash to the quoted digest",
+	verify.CheckUserData:          "v2 evidence whose runtime user-data is the quoted nonce",
+	verify.CheckPCRPolicy:         "the PCR values the policy requires",
+}
+
+// describe turns err into the one line printed on stderr: a sentence
+// without Go internals unless -v.
+func (g *globals) describe(err error, code int) string {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return "error: " + g.timeoutMessage()
+	case errors.Is(err, context.Canceled):
+		return "error: interrupted"
+	}
+	text := err.Error()
+	if !g.verbose {
+		text = plain(text)
+	}
+	if verr, ok := errors.AsType[*verify.Error](err); ok && code == exitRejected {
+		if e := expected[verr.Check]; e != "" {
+			text += " (expected: " + e + ")"
+		}
+	}
+	if code == exitRejected {
+		return "REJECTED: " + text
+	}
+	return "error: " + text
+}
+
+// timeoutMessage names what the command waited for and the next step.
+func (g *globals) timeoutMessage() string {
+	s := fmt.Sprintf("gave up after %s (--timeout) waiting for %s", g.timeout, g.waitingFor())
+	if g.hint != "" {
+		s += ". Next: " + g.hint
+	}
+	return s
+}
+
+// goPrefix matches the standard library's "x509: " and the like.
+var goPrefix = regexp.MustCompile(`(^|[ (])(x509|json|jsontext|asn1|tls|pem|base64|strconv|encoding/[a-z0-9]+): `)
+
+// goTypeMismatch matches the JSON decoders' type errors.
+var goTypeMismatch = regexp.MustCompile(`(?:cannot unmarshal|JSON) (\w+) (?:for|into) Go (?:struct field |value of type |)(\S+)`)
+
+// goTypeName matches a Go type name such as verify.HexBytes.
+var goTypeName = regexp.MustCompile(`\*?\b[a-z][a-z0-9]*\.[A-Z][A-Za-z0-9]*\b`)
+
+// checkFailed matches the "<check> check failed: " of a verify.Error.
+var checkFailed = regexp.MustCompile(`([a-z0-9-]+) check failed: `)
+
+// plain rewrites err's text as the CLI prints it without -v: the check
+// named once, no standard-library prefixes, JSON type errors in words, and
+// cut before any Go type name that remains.
+func plain(s string) string {
+	seen := map[string]bool{}
+	s = checkFailed.ReplaceAllStringFunc(s, func(m string) string {
+		if seen[m] {
+			return ""
+		}
+		seen[m] = true
+		return m
+	})
+	s = goPrefix.ReplaceAllString(s, "$1")
+	s = nameOIDs(s)
+	s = goTypeMismatch.ReplaceAllStringFunc(s, func(m string) string {
+		sub := goTypeMismatch.FindStringSubmatch(m)
+		return "a JSON " + sub[1] + " where " + jsonKind(sub[2]) + " was expected"
+	})
+	loc := goTypeName.FindStringIndex(s)
+	if loc == nil {
+		return s
+	}
+	head := strings.TrimRight(s[:loc[0]], " :(,")
+	if head == "" {
+		head = "malformed input"
+	}
+	return head + " (-v shows the details)"
+}
+
+// oidValue matches a distinguished-name attribute that Go prints as its
+// OID and the hex of its DER value: 2.5.4.13=#1303616263.
+var oidValue = regexp.MustCompile(`\b([0-9]+(?:\.[0-9]+)+)=#([0-9a-fA-F]+)`)
+
+// oidNames names the attribute types Go's pkix.Name prints as OIDs.
+var oidNames = map[string]string{
+	"2.5.4.4": "SN", "2.5.4.5": "serialNumber", "2.5.4.9": "street", "2.5.4.12": "title",
+	"2.5.4.13": "description", "2.5.4.17": "postalCode", "2.5.4.42": "GN",
+	"1.2.840.113549.1.9.1": "emailAddress", "0.9.2342.19200300.100.1.25": "DC",
+}
+
+// nameOIDs rewrites the OID-and-hex attributes of certificate names in s
+// as name=value, when the value is a string.
+func nameOIDs(s string) string {
+	return oidValue.ReplaceAllStringFunc(s, func(m string) string {
+		sub := oidValue.FindStringSubmatch(m)
+		der, err := hex.DecodeString(sub[2])
+		if err != nil {
+			return m
+		}
+		var v asn1.RawValue
+		rest, err := asn1.Unmarshal(der, &v)
+		if err != nil || len(rest) != 0 || v.Class != asn1.ClassUniversal {
+			return m
+		}
+		switch v.Tag {
+		case asn1.TagPrintableString, asn1.TagUTF8String, asn1.TagIA5String, asn1.TagT61String:
+		default:
+			return m
+		}
+		name := oidNames[sub[1]]
+		if name == "" {
+			name = sub[1]
+		}
+		return name + "=" + string(v.Bytes)
+	})
+}
+
+// jsonKind names the JSON form a Go type takes.
+func jsonKind(goType string) string {
+	switch {
+	case goType == "string" || strings.HasSuffix(goType, "HexBytes"):
+		return "a string"
+	case goType == "bool":
+		return "true or false"
+	case strings.HasPrefix(goType, "[]"):
+		return "an array"
+	case strings.HasPrefix(goType, "int"), strings.HasPrefix(goType, "uint"), strings.HasPrefix(goType, "float"):
+		return "a number"
+	}
+	return "another type"
+}
+
+// newLogger returns the CLI's log: warnings only, as plain sentences, by
+// default, and on a terminal also the progress of slow steps (KDS retries
+// and their wait); everything with the attributes under -v.
+func newLogger(w io.Writer, verbose, terminal bool) *slog.Logger {
+	if verbose {
+		return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	level := slog.LevelWarn
+	if terminal {
+		level = slog.LevelInfo
+	}
+	return slog.New(&quietHandler{w: w, min: level})
+}
+
+// quietHandler prints records from min up as "warning: message" (or
+// "... message" below warnings), without time or level keys.
+type quietHandler struct {
+	w     io.Writer
+	min   slog.Level
+	attrs []slog.Attr
+}
+
+func (h *quietHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= h.min }
+
+func (h *quietHandler) Handle(_ context.Context, r slog.Record) error {
+	var b strings.Builder
+	if r.Level >= slog.LevelWarn {
+		b.WriteString("warning: ")
+	} else {
+		b.WriteString("... ")
+	}
+	b.WriteString(r.Message)
+	add := func(a slog.Attr) bool {
+		if a.Key != "err" && a.Key != "error" {
+			fmt.Fprintf(&b, " (%s: %s)", a.Key, a.Value)
+		}
+		return true
+	}
+	for _, a := range h.attrs {
+		add(a)
+	}
+	r.Attrs(add)
+	b.WriteByte('\n')
+	_, err := io.WriteString(h.w, b.String())
+	return err
+}
+
+func (h *quietHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return &quietHandler{w: h.w, min: h.min, attrs: append(append([]slog.Attr(nil), h.attrs...), as...)}
+}
+
+func (h *quietHandler) WithGroup(string) slog.Handler { return h }

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/snp-vtpm/snp-vtpm/verify"
+)
+
+func newPolicyCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "policy",
+		Short: "Work with verification policies (see derive)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return cmd.Help()
+		},
+	}
+	cmd.AddCommand(newPolicyDeriveCmd(g))
+	return cmd
+}
+
+// deriveLong is the help of policy derive.
+const deriveLong = `Verify EVIDENCE_FILE as "verify" does (same trust flags), then print on standard
+output the policy JSON that accepts exactly this VM's configuration: its launch
+measurement, its paravisor's ID key digest, a minimum TCB equal to its reported TCB,
+its product line and, with --pcrs, the values of the chosen PCRs. Pass the result to
+"verify --policy FILE" or "serve --policy FILE"; it is the starting point of a
+relying party's policy, to review before use (a TCB update of the host raises the
+reported TCB, which the minimum still accepts; a new paravisor or image changes the
+measurement, which it does not).`
+
+func newPolicyDeriveCmd(g *globals) *cobra.Command {
+	var f deriveFlags
+	cmd := &cobra.Command{
+		Use:   "derive [--pcrs 0,2,4,7] (--nonce TEXT | --nonce-hex HEX | --no-nonce) EVIDENCE_FILE",
+		Short: "Verify evidence and print the policy that accepts exactly this VM's configuration",
+		Long:  deriveLong,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			indexes, err := parsePCRList(f.pcrs)
+			if err != nil {
+				return err
+			}
+			claims, err := verifyEvidenceFile(cmd.Context(), g, args[0], &f.evidenceFlags, false)
+			if err != nil {
+				return err
+			}
+			p, err := derivePolicy(claims, indexes)
+			if err != nil {
+				return err
+			}
+			return writeJSON(g.stdout, p)
+		},
+	}
+	f.register(cmd, g)
+	cmd.Flags().StringVar(&f.pcrs, "pcrs", "", "comma-separated PCR indexes (0-23) whose values the policy requires, e.g. 0,2,4,7")
+	return cmd
+}
+
+// deriveFlags are the flags of policy derive.
+type deriveFlags struct {
+	evidenceFlags
+	pcrs string
+}
+
+// parsePCRList parses --pcrs: distinct indexes 0..23, sorted.
+func parsePCRList(s string) ([]int, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		i, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || i < 0 || i > 23 {
+			return nil, fmt.Errorf("--pcrs: %q is not a PCR index (0-23)", f)
+		}
+		if slices.Contains(out, i) {
+			return nil, fmt.Errorf("--pcrs: PCR %d given twice", i)
+		}
+		out = append(out, i)
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// derivePolicy returns the policy that accepts exactly the configuration c
+// describes, with the values of the PCRs at indexes.
+func derivePolicy(c *verify.Claims, indexes []int) (*verify.Policy, error) {
+	tcb := c.ReportedTCB
+	p := &verify.Policy{
+		MinTCB:       &tcb,
+		Measurements: []verify.HexBytes{c.Measurement},
+		IDKeyDigests: []verify.HexBytes{c.IDKeyDigest},
+		Products:     []string{c.Product},
+	}
+	if len(indexes) > 0 {
+		if c.PCRValues == verify.PCRValuesAbsent {
+			return nil, fmt.Errorf("--pcrs: the evidence carries no PCR values (only their quoted digest), so no PCR policy can be derived from it")
+		}
+		p.PCRs = map[int]verify.HexBytes{}
+		for _, i := range indexes {
+			v, ok := c.PCRs[i]
+			if !ok {
+				return nil, fmt.Errorf("--pcrs: the evidence has no value for PCR %d", i)
+			}
+			p.PCRs[i] = v
+		}
+	}
+	return p, nil
+}
