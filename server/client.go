@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/snp-vtpm/snp-vtpm/internal/strictjson"
+	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
 // maxResponseBytes bounds the answers a Client reads.
@@ -24,8 +25,10 @@ func responseOptions() strictjson.Options {
 }
 
 // ErrRejected is matched (errors.Is) by an *APIError saying that the server
-// rejected the evidence (HTTP 403).
-var ErrRejected = errors.New("server rejected the evidence")
+// rejected the evidence (HTTP 403). It is verify.ErrRejected: one sentinel
+// means "the evidence was rejected", whether a local Verifier or a remote
+// verifier said so.
+var ErrRejected = verify.ErrRejected
 
 // APIError is an error answer of the server.
 type APIError struct {

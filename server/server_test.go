@@ -233,6 +233,10 @@ func TestClientRejectedError(t *testing.T) {
 	if !strings.Contains(err.Error(), "quote-nonce") {
 		t.Errorf("message %q does not name the check", err)
 	}
+	// One sentinel for "rejected", local or remote.
+	if !errors.Is(err, verify.ErrRejected) {
+		t.Errorf("a 403 does not match verify.ErrRejected: %v", err)
+	}
 	// A network error is not a rejection.
 	_, err = (&Client{URL: "http://127.0.0.1:1"}).Attest(context.Background(), gather)
 	if err == nil || errors.Is(err, ErrRejected) {
