@@ -1,3 +1,5 @@
+//lint:file-ignore SA4006 the documentation's snippets leave out error checks for brevity; they are compiled, not run
+
 package examples
 
 import (
