@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"math/big"
 	"slices"
@@ -65,6 +66,16 @@ var (
 	oidFmcSPL      = OIDFmcSPL()
 	oidHWID        = OIDHWID()
 	oidCSPID       = OIDCSPID()
+)
+
+// Sentinel errors of reading a VCEK or VLEK certificate.
+var (
+	// ErrVCEKFormat reports a VCEK certificate that is malformed or lacks AMD extensions.
+	ErrVCEKFormat = errors.New("malformed VCEK certificate")
+	// ErrCriticalExtension reports a certificate with a critical extension
+	// this package does not process. It comes with ErrVCEKFormat for a VCEK
+	// and with ErrRoots for an ARK or ASK.
+	ErrCriticalExtension = errors.New("certificate has an unknown critical extension")
 )
 
 // vcekHandled are the extensions ParseVCEK processes beyond those Go's x509
@@ -293,6 +304,16 @@ func SigningKeyName(k uint32) string {
 	}
 	return "reserved"
 }
+
+// Sentinel errors of verifying a report with its VCEK or VLEK.
+var (
+	// ErrReportSignature reports a report signature that the VCEK does not verify.
+	ErrReportSignature = errors.New("SNP report signature invalid")
+	// ErrChipID reports a VCEK hwID that differs from the report's CHIP_ID.
+	ErrChipID = errors.New("VCEK hwID does not match the report's chip id")
+	// ErrTCB reports a VCEK TCB that differs from the report's REPORTED_TCB.
+	ErrTCB = errors.New("VCEK TCB does not match the report's reported TCB")
+)
 
 // VerifyVCEK checks that v is signed (RSASSA-PSS SHA-384) by a trusted
 // intermediate of its product line, whose ARK is trusted: the ASK for a
