@@ -89,17 +89,18 @@ func Parse(blob []byte) (*Report, error) {
 	if string(blob[:4]) != magic {
 		return nil, fieldErr("magic", fmt.Errorf("%w (%x, want %x)", format.ErrBadMagic, blob[:4], magic))
 	}
+	h := readIGVMHeader(blob[offDataSize:RuntimeDataOffset])
 	r := &Report{
 		HeaderVersion: le.Uint32(blob[offHeaderVersion:]),
 		ReportSize:    le.Uint32(blob[offReportSize:]),
 		RequestType:   le.Uint32(blob[offRequestType:]),
 		Status:        le.Uint32(blob[offStatus:]),
-		DataSize:      le.Uint32(blob[offDataSize:]),
-		IGVMVersion:   le.Uint32(blob[offIGVMVersion:]),
-		Type:          ReportType(le.Uint32(blob[offReportType:])),
-		HashType:      HashType(le.Uint32(blob[offHashType:])),
+		DataSize:      h.DataSize,
+		IGVMVersion:   h.Version,
+		Type:          h.Type,
+		HashType:      h.HashType,
 	}
-	n := le.Uint32(blob[offVarDataSize:])
+	n := h.VariableDataSize
 
 	if r.HeaderVersion != 1 && r.HeaderVersion != 2 {
 		return nil, fieldErr("version", fmt.Errorf("%w (%d, want 1 or 2)", format.ErrUnsupportedVersion, r.HeaderVersion))
@@ -113,33 +114,16 @@ func Parse(blob []byte) (*Report, error) {
 	if !allZero(blob[offReserved:offHardware]) {
 		return nil, fieldErr("reserved", format.ErrNonZero)
 	}
-	if r.IGVMVersion != igvmVersion {
-		return nil, fieldErr("igvm_version", fmt.Errorf("%w (%d, want %d)", format.ErrUnsupportedVersion, r.IGVMVersion, igvmVersion))
-	}
-	if r.Type != ReportTypeSNP && r.Type != ReportTypeTDX {
-		return nil, fieldErr("report_type", fmt.Errorf("%w (%v)", ErrUnsupportedReportType, r.Type))
-	}
-	// The paravisor binds the runtime data with SHA-256 (for SNP and TDX
-	// alike): REPORT_DATA = SHA-256(runtime data) || 32 zero bytes. Other
-	// declared hashes would let REPORT_DATA[32:64] carry more digest bytes
-	// of a format no paravisor writes.
-	if r.HashType != HashTypeSHA256 {
-		return nil, fieldErr("report_data_hash_type", fmt.Errorf("%w (%v, want SHA-256)", ErrUnsupportedHashType, r.HashType))
-	}
-	avail := uint64(len(blob) - RuntimeDataOffset)
-	if n == 0 {
-		return nil, fieldErr("variable_data_size", format.ErrEmpty)
-	}
-	if uint64(n) > avail {
-		return nil, fieldErr("variable_data_size", fmt.Errorf("%w (%d > %d)", format.ErrExceedsBlob, n, avail))
+	if err := h.check(false, uint64(len(blob)-RuntimeDataOffset), format.ErrExceedsBlob); err != nil {
+		return nil, err
 	}
 	if want := uint64(RuntimeDataOffset) + uint64(n); uint64(r.ReportSize) != want {
 		return nil, fieldErr("report_size", fmt.Errorf("%w (%d, want %d)", format.ErrSizeMismatch, r.ReportSize, want))
 	}
-	if want := uint64(IGVMHeaderSize) + uint64(n); uint64(r.DataSize) != want {
-		return nil, fieldErr("data_size", fmt.Errorf("%w (%d, want %d)", format.ErrSizeMismatch, r.DataSize, want))
+	if err := h.checkDataSize(); err != nil {
+		return nil, err
 	}
-	end := RuntimeDataOffset + int(n) // n <= avail, so end <= len(blob)
+	end := RuntimeDataOffset + int(n) // checked: n <= len(blob)-RuntimeDataOffset
 	if !allZero(blob[end:]) {
 		return nil, fieldErr("padding", format.ErrNonZero)
 	}
