@@ -1,20 +1,13 @@
 package hardening_test
 
 import (
-	"encoding/json"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/snp-vtpm/snp-vtpm/evidence"
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
-
-const snpDir = "trustee-az-vtpm/az-snp-vtpm/"
-
-// fixtureTime is inside the validity period of every real VCEK fixture.
-var fixtureTime = time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
 
 // fixture is real evidence that verifies, with the nonce it verifies with.
 type fixture struct {
@@ -27,7 +20,7 @@ type fixture struct {
 // readFile reads a fixture of trustee's az-snp-vtpm folder.
 func readFile(t testing.TB, rel string) []byte {
 	t.Helper()
-	return testutil.ReadFile(t, snpDir+rel)
+	return testutil.ReadFile(t, testutil.SNPDir+rel)
 }
 
 // quotedNonce returns the quote's extraData (the nonce the attester was given).
@@ -99,12 +92,12 @@ func verifierOf(cfg verify.Config) *verify.Verifier {
 
 // uncached returns a Verifier that verifies from scratch on every call.
 func uncached() *verify.Verifier {
-	return verifierOf(verify.Config{Now: fixtureTime, Cache: verify.CacheConfig{Disable: true}})
+	return verifierOf(verify.Config{Now: testutil.FixtureTime(), Cache: verify.CacheConfig{Disable: true}})
 }
 
 // cached returns a new Verifier with caches of the default sizes.
 func cached() *verify.Verifier {
-	return verifierOf(verify.Config{Now: fixtureTime})
+	return verifierOf(verify.Config{Now: testutil.FixtureTime()})
 }
 
 // cloneEvidence deep-copies ev so that a mutation never reaches the original.
@@ -124,14 +117,4 @@ func cloneEvidence(ev *evidence.Evidence) *evidence.Evidence {
 		}
 	}
 	return c
-}
-
-// claimsJSON is the canonical form used to compare claims.
-func claimsJSON(t testing.TB, c *verify.Claims) string {
-	t.Helper()
-	b, err := json.Marshal(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }

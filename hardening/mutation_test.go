@@ -18,6 +18,7 @@ import (
 
 	"github.com/snp-vtpm/snp-vtpm/evidence"
 	"github.com/snp-vtpm/snp-vtpm/hcl"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/snp"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
@@ -365,7 +366,7 @@ func run(t testing.TB, verifyFn func() (*verify.Claims, error)) (o outcome) {
 		if c == nil {
 			return outcome{bad: "nil claims and nil error"}
 		}
-		return outcome{claims: c, json: claimsJSON(t, c)}
+		return outcome{claims: c, json: testutil.JSON(t, c)}
 	}
 	if c != nil {
 		return outcome{bad: fmt.Sprintf("claims returned with error %v", err)}
@@ -623,7 +624,7 @@ func TestMutationNoPCRs(t *testing.T) {
 				t.Errorf("claims differ beyond the PCR values:\n got %+v\nwant %+v", *got, want)
 			}
 			for idx, v := range full.PCRs {
-				cfg := verify.Config{Now: fixtureTime, Cache: verify.CacheConfig{Disable: true}}
+				cfg := verify.Config{Now: testutil.FixtureTime(), Cache: verify.CacheConfig{Disable: true}}
 				cfg.Policy.PCRs = map[int]verify.HexBytes{idx: v}
 				_, err := verifierOf(cfg).Decoded(ctx, c, fx.nonce)
 				var verr *verify.Error

@@ -52,7 +52,7 @@ func getter(der []byte, err error) verify.VCEKGetter {
 type spliceCase struct {
 	name string
 	// build returns the spliced evidence, the nonce the verifier expects,
-	// and options (nil: the pinned roots at fixtureTime).
+	// and options (nil: the pinned roots at testutil.FixtureTime()).
 	build func(t *testing.T, fx map[string]*fixture) (ev *evidence.Evidence, nonce []byte, opts *verify.Verifier)
 	want  verify.Check
 }
@@ -68,7 +68,9 @@ func spliceCases() []spliceCase {
 	at := func(now time.Time) *verify.Verifier {
 		return verifierOf(verify.Config{Now: now, Cache: verify.CacheConfig{Disable: true}})
 	}
-	roots := func(r *snp.Roots) *verify.Verifier { return verifierOf(verify.Config{Now: fixtureTime, Roots: r}) }
+	roots := func(r *snp.Roots) *verify.Verifier {
+		return verifierOf(verify.Config{Now: testutil.FixtureTime(), Roots: r})
+	}
 	return []spliceCase{
 		// Report of one VM, quote of another: the quote is signed by
 		// another AK than the one the report binds.
@@ -152,19 +154,19 @@ func spliceCases() []spliceCase {
 		// VCEK from the network: a getter (IMDS, KDS, a cache) that lies.
 		{"no VCEK, getter returns another chip's VCEK", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
 			ev, n := splice(fx, "v1", func(ev *evidence.Evidence) { ev.VCEK = nil })
-			return ev, n, verifierOf(verify.Config{Now: fixtureTime, VCEKGetter: getter(thimVCEK(t), nil)})
+			return ev, n, verifierOf(verify.Config{Now: testutil.FixtureTime(), VCEKGetter: getter(thimVCEK(t), nil)})
 		}, verify.CheckChipID},
 		{"no VCEK, getter returns the emulated VCEK", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
 			ev, n := splice(fx, "v1", func(ev *evidence.Evidence) { ev.VCEK = nil })
-			return ev, n, verifierOf(verify.Config{Now: fixtureTime, VCEKGetter: getter(fakeamd.VCEK().Raw, nil)})
+			return ev, n, verifierOf(verify.Config{Now: testutil.FixtureTime(), VCEKGetter: getter(fakeamd.VCEK().Raw, nil)})
 		}, verify.CheckVCEKChain},
 		{"no VCEK, getter returns garbage", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
 			ev, n := splice(fx, "v2", func(ev *evidence.Evidence) { ev.VCEK = nil })
-			return ev, n, verifierOf(verify.Config{Now: fixtureTime, VCEKGetter: getter([]byte("not a certificate"), nil)})
+			return ev, n, verifierOf(verify.Config{Now: testutil.FixtureTime(), VCEKGetter: getter([]byte("not a certificate"), nil)})
 		}, verify.CheckVCEKFormat},
 		{"no VCEK, getter fails", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
 			ev, n := splice(fx, "v2", func(ev *evidence.Evidence) { ev.VCEK = nil })
-			return ev, n, verifierOf(verify.Config{Now: fixtureTime, VCEKGetter: getter(nil, os.ErrDeadlineExceeded)})
+			return ev, n, verifierOf(verify.Config{Now: testutil.FixtureTime(), VCEKGetter: getter(nil, os.ErrDeadlineExceeded)})
 		}, verify.CheckVCEKMissing},
 		{"no VCEK, offline", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
 			ev, n := splice(fx, "genoa", func(ev *evidence.Evidence) { ev.VCEK = nil })
@@ -245,7 +247,7 @@ func spliceCases() []spliceCase {
 
 		// Freshness: the report of v0/v1 was not refreshed with the nonce.
 		{"v1 report with RequireFreshReport", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
-			return fx["v1"].ev, fx["v1"].nonce, verifierOf(verify.Config{Now: fixtureTime, Policy: verify.Policy{RequireFreshReport: true}})
+			return fx["v1"].ev, fx["v1"].nonce, verifierOf(verify.Config{Now: testutil.FixtureTime(), Policy: verify.Policy{RequireFreshReport: true}})
 		}, verify.CheckUserData},
 	}
 }
@@ -262,7 +264,7 @@ func TestSplice(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ev, nonce, opts := tc.build(t, fx)
 			if opts == nil {
-				opts = verifierOf(verify.Config{Now: fixtureTime})
+				opts = verifierOf(verify.Config{Now: testutil.FixtureTime()})
 			}
 			o := runDecoded(t, ev, nonce, opts)
 			if o.bad != "" {
@@ -291,7 +293,7 @@ func TestRelabel(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			o := runEvidence(t, data, fx.nonce, verifierOf(verify.Config{Now: fixtureTime}))
+			o := runEvidence(t, data, fx.nonce, verifierOf(verify.Config{Now: testutil.FixtureTime()}))
 			if o.bad != "" || o.claims != nil || o.check != verify.CheckUserData {
 				t.Fatalf("got %v, want rejection by %s", o, verify.CheckUserData)
 			}
@@ -309,14 +311,14 @@ func TestRelabel(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, err := verify.Evidence(context.Background(), data, fx.nonce, verify.Config{Now: fixtureTime})
+		c, err := verify.Evidence(context.Background(), data, fx.nonce, verify.Config{Now: testutil.FixtureTime()})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if c.FreshReport || c.EvidenceVersion != 1 {
 			t.Errorf("downgraded evidence: FreshReport %v, version %d", c.FreshReport, c.EvidenceVersion)
 		}
-		c, err = verify.Evidence(context.Background(), data, fx.nonce, verify.Config{Now: fixtureTime, Policy: verify.Policy{RequireFreshReport: true}})
+		c, err = verify.Evidence(context.Background(), data, fx.nonce, verify.Config{Now: testutil.FixtureTime(), Policy: verify.Policy{RequireFreshReport: true}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -347,7 +349,7 @@ func TestSpliceSameVMOtherReport(t *testing.T) {
 	if string(c.AKPublic) != string(c0.AKPublic) || string(c.ReportData) != string(c0.ReportData) {
 		t.Error("claims do not come from v0's report")
 	}
-	_, err = verifierOf(verify.Config{Now: fixtureTime, Policy: verify.Policy{RequireFreshReport: true}}).
+	_, err = verifierOf(verify.Config{Now: testutil.FixtureTime(), Policy: verify.Policy{RequireFreshReport: true}}).
 		Decoded(context.Background(), ev, v1.nonce)
 	if !isCheck(err, verify.CheckUserData) {
 		t.Errorf("RequireFreshReport: got %v, want %s", err, verify.CheckUserData)
@@ -359,7 +361,7 @@ func TestSpliceSameVMOtherReport(t *testing.T) {
 // of another chip.
 func TestReportSplice(t *testing.T) {
 	thimReport := testutil.ReadFile(t, "azure-thim/snp_report.bin")
-	opts := verifierOf(verify.Config{Now: fixtureTime})
+	opts := verifierOf(verify.Config{Now: testutil.FixtureTime()})
 	if _, err := opts.Report(context.Background(), thimReport, thimVCEK(t)); err != nil {
 		t.Fatalf("genuine THIM report: %v", err)
 	}
@@ -380,7 +382,7 @@ func TestReportSplice(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			o := run(t, func() (*verify.Claims, error) {
-				return verifierOf(verify.Config{Now: fixtureTime}).Report(context.Background(), tc.blob, tc.vcek)
+				return verifierOf(verify.Config{Now: testutil.FixtureTime()}).Report(context.Background(), tc.blob, tc.vcek)
 			})
 			if o.bad != "" || o.claims != nil || o.check != tc.want {
 				t.Fatalf("got %v, want rejection by %s", o, tc.want)
@@ -394,7 +396,7 @@ func TestReportSplice(t *testing.T) {
 func TestTDXEvidenceNotVerified(t *testing.T) {
 	for _, f := range []string{"evidence-v0.json", "evidence-v1.json"} {
 		data := testutil.ReadFile(t, "trustee-az-vtpm/az-tdx-vtpm/"+f)
-		o := runEvidence(t, data, []byte("challenge"), verifierOf(verify.Config{Now: fixtureTime}))
+		o := runEvidence(t, data, []byte("challenge"), verifierOf(verify.Config{Now: testutil.FixtureTime()}))
 		if o.bad != "" || o.claims != nil || o.check != verify.CheckReportType {
 			t.Errorf("%s: got %v, want rejection by %s", f, o, verify.CheckReportType)
 		}

@@ -3,7 +3,6 @@ package verify_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"reflect"
 	"sync"
@@ -11,17 +10,9 @@ import (
 
 	"github.com/snp-vtpm/snp-vtpm/evidence"
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
-
-func claimsJSON(t testing.TB, c *verify.Claims) string {
-	t.Helper()
-	b, err := json.Marshal(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
 
 // TestCacheSameClaims verifies every real evidence document twice with one
 // Options (the second time from the cache) and once without a cache: the
@@ -43,7 +34,7 @@ func TestCacheSameClaims(t *testing.T) {
 				t.Fatal(err)
 			}
 			if !reflect.DeepEqual(first, second) || !reflect.DeepEqual(first, third) {
-				t.Errorf("claims differ:\n%s\n%s\n%s", claimsJSON(t, first), claimsJSON(t, second), claimsJSON(t, third))
+				t.Errorf("claims differ:\n%s\n%s\n%s", testutil.JSON(t, first), testutil.JSON(t, second), testutil.JSON(t, third))
 			}
 		})
 	}
@@ -55,13 +46,13 @@ func TestCacheSameClaims(t *testing.T) {
 // returns.
 func TestCacheClaimsNotShared(t *testing.T) {
 	opts := newVerifier(t, fixedOpts())
-	data := readFile(t, snpDir+"evidence-v2.json")
+	data := testutil.ReadFile(t, testutil.SNPDir+"evidence-v2.json")
 	nonce := quotedNonce(t, data)
 	first, err := opts.Evidence(context.Background(), data, nonce)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := claimsJSON(t, first)
+	want := testutil.JSON(t, first)
 	for _, b := range [][]byte{first.ChipID, first.Measurement, first.ReportData, first.UserData, first.FamilyID, first.ImageID, first.HostData, first.IDKeyDigest, first.AuthorKeyDigest} {
 		clear(b)
 	}
@@ -70,7 +61,7 @@ func TestCacheClaimsNotShared(t *testing.T) {
 	if err != nil {
 		t.Fatalf("second verification after the caller changed the first claims: %v", err)
 	}
-	if got := claimsJSON(t, second); got != want {
+	if got := testutil.JSON(t, second); got != want {
 		t.Errorf("claims changed through the cache:\n got %s\nwant %s", got, want)
 	}
 }
@@ -121,7 +112,7 @@ func TestCacheFailureAfterSuccess(t *testing.T) {
 	}
 	// A cached VCEK chain is checked for validity at every use (Options
 	// may be changed between calls, not during one).
-	verify.SetNowForTest(opts, fixtureTime.AddDate(10, 0, 0))
+	verify.SetNowForTest(opts, testutil.FixtureTime().AddDate(10, 0, 0))
 	_, err := opts.Evidence(context.Background(), data, nonce)
 	wantCheck(t, err, verify.CheckCertValidity)
 }

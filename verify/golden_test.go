@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
@@ -127,7 +128,7 @@ func checkClaimsJSON(t *testing.T, claims *verify.Claims, re realEvidence) {
 // 48 bytes starting 982f5c6e, its user-data is it zero-padded, and the report
 // counts as fresh.
 func TestRealV2Nonce(t *testing.T) {
-	data := readFile(t, snpDir+"evidence-v2.json")
+	data := testutil.ReadFile(t, testutil.SNPDir+"evidence-v2.json")
 	nonce := quotedNonce(t, data)
 	if len(nonce) != 48 || hex.EncodeToString(nonce[:4]) != "982f5c6e" {
 		t.Fatalf("v2 nonce %x", nonce)
@@ -146,7 +147,7 @@ func TestRealV2Nonce(t *testing.T) {
 
 // TestRealGenoaNonce checks the Genoa evidence's 48-byte nonce.
 func TestRealGenoaNonce(t *testing.T) {
-	data := readFile(t, snpDir+"evidence-genoa.json")
+	data := testutil.ReadFile(t, testutil.SNPDir+"evidence-genoa.json")
 	nonce := quotedNonce(t, data)
 	if len(nonce) != 48 || hex.EncodeToString(nonce[:4]) != "0218488b" {
 		t.Fatalf("genoa nonce %x", nonce)

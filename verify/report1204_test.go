@@ -8,6 +8,7 @@ import (
 
 	"github.com/snp-vtpm/snp-vtpm/hcl"
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/snp"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
@@ -22,8 +23,8 @@ func report1204(blob []byte) []byte {
 // with its VCEK as a bare report (same claims as the 1184-byte report);
 // insane header fields are rejected as hcl-format.
 func TestReport1204Real(t *testing.T) {
-	blob := readFile(t, snpDir+"hcl-report.bin")
-	vcek := pemCerts(t, readFile(t, snpDir+"vcek.pem"))[0]
+	blob := testutil.ReadFile(t, testutil.SNPDir+"hcl-report.bin")
+	vcek := testutil.PEMBlocks(t, testutil.ReadFile(t, testutil.SNPDir+"vcek.pem"), "CERTIFICATE")[0]
 	raw := report1204(blob)
 	c, err := reportWith(context.Background(), raw, vcek, fixedOpts())
 	if err != nil {

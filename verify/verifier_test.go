@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
@@ -162,7 +163,7 @@ func TestCacheBounds(t *testing.T) {
 			t.Errorf("%s holds %d entries, want 1..2", name, c.Entries)
 		}
 	}
-	small := newVerifier(t, verify.Config{Now: fixtureTime, Cache: verify.CacheConfig{Bytes: 1000}})
+	small := newVerifier(t, verify.Config{Now: testutil.FixtureTime(), Cache: verify.CacheConfig{Bytes: 1000}})
 	if _, err := small.Evidence(ctx, v1Data(t), []byte("challenge")); err != nil {
 		t.Fatal(err)
 	}
