@@ -106,3 +106,14 @@ func Rename(err error, field string) error {
 	}
 	return err
 }
+
+// AllZero reports whether every byte of b is zero (reserved fields,
+// padding: what [ErrNonZero] is about). It reads all of b whatever its
+// content, so its time does not depend on where a non-zero byte is.
+func AllZero(b []byte) bool {
+	var acc byte
+	for _, c := range b {
+		acc |= c
+	}
+	return acc == 0
+}

@@ -111,7 +111,7 @@ func Parse(blob []byte) (*Report, error) {
 	if r.Status != 0 {
 		return nil, fieldErr("status", fmt.Errorf("%w (%d, want 0)", format.ErrUnexpectedValue, r.Status))
 	}
-	if !allZero(blob[offReserved:offHardware]) {
+	if !format.AllZero(blob[offReserved:offHardware]) {
 		return nil, fieldErr("reserved", format.ErrNonZero)
 	}
 	if err := h.check(false, uint64(len(blob)-RuntimeDataOffset), format.ErrExceedsBlob); err != nil {
@@ -124,7 +124,7 @@ func Parse(blob []byte) (*Report, error) {
 		return nil, err
 	}
 	end := RuntimeDataOffset + int(n) // checked: n <= len(blob)-RuntimeDataOffset
-	if !allZero(blob[end:]) {
+	if !format.AllZero(blob[end:]) {
 		return nil, fieldErr("padding", format.ErrNonZero)
 	}
 
@@ -133,7 +133,7 @@ func Parse(blob []byte) (*Report, error) {
 	case ReportTypeSNP:
 		r.SNPReport = r.Hardware
 	case ReportTypeTDX:
-		if !allZero(r.Hardware[TDReportSize:]) {
+		if !format.AllZero(r.Hardware[TDReportSize:]) {
 			return nil, fieldErr("hardware_report", fmt.Errorf("TDX padding after %d-byte TDREPORT: %w", TDReportSize, format.ErrNonZero))
 		}
 		r.TDReport = r.Hardware[:TDReportSize:TDReportSize]
@@ -195,7 +195,7 @@ func (r *Report) CheckBinding() error {
 	if subtle.ConstantTimeCompare(digest, rd[:len(digest)]) != 1 {
 		return fieldErr("binding", fmt.Errorf("%w: REPORT_DATA[0:%d] != %v(runtime data)", ErrBindingMismatch, len(digest), r.HashType))
 	}
-	if !allZero(rd[len(digest):]) {
+	if !format.AllZero(rd[len(digest):]) {
 		return fieldErr("binding", fmt.Errorf("%w: REPORT_DATA[%d:%d] not zero", ErrBindingMismatch, len(digest), ReportDataSize))
 	}
 	return nil
@@ -279,7 +279,7 @@ func checkHardware(t ReportType, hardware []byte) error {
 	case ReportTypeTDX:
 		switch {
 		case len(hardware) == TDReportSize:
-		case len(hardware) == HardwareReportSize && allZero(hardware[TDReportSize:]):
+		case len(hardware) == HardwareReportSize && format.AllZero(hardware[TDReportSize:]):
 		default:
 			return fieldErr("hardware_report", fmt.Errorf("%w: TDREPORT is %d bytes, want %d", format.ErrSizeMismatch, len(hardware), TDReportSize))
 		}
@@ -287,14 +287,6 @@ func checkHardware(t ReportType, hardware []byte) error {
 		return fieldErr("report_type", fmt.Errorf("%w (%v)", ErrUnsupportedReportType, t))
 	}
 	return nil
-}
-
-func allZero(b []byte) bool {
-	var acc byte
-	for _, c := range b {
-		acc |= c
-	}
-	return acc == 0
 }
 
 func clone(b []byte) []byte {

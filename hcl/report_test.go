@@ -69,7 +69,7 @@ func TestParseGolden(t *testing.T) {
 			}
 			sum := sha256.Sum256(blob[RuntimeDataOffset : RuntimeDataOffset+f.n])
 			rd := r.ReportData()
-			if !bytes.Equal(sum[:], rd[:32]) || !allZero(rd[32:]) || !bytes.Equal(r.RuntimeDataDigest(), sum[:]) {
+			if !bytes.Equal(sum[:], rd[:32]) || !format.AllZero(rd[32:]) || !bytes.Equal(r.RuntimeDataDigest(), sum[:]) {
 				t.Error("independent binding check failed")
 			}
 

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+
+	"github.com/snp-vtpm/snp-vtpm/format"
 )
 
 // Report layout constants (AMD SEV-SNP ABI, publication 56860, table
@@ -251,7 +253,7 @@ func ParseReport(b []byte) (*Report, error) {
 		return nil, fmt.Errorf("%w: %w: version %d; AMD's SEV-SNP ABI defines versions %d to %d", ErrReportFormat, ErrReportVersion, r.Version, MinReportVersion, MaxReportVersion)
 	}
 	for _, rs := range reservedRanges(l) {
-		if !allZero(b[rs.lo:rs.hi]) {
+		if !format.AllZero(b[rs.lo:rs.hi]) {
 			return nil, fmt.Errorf("%w: reserved bytes 0x%03x..0x%03x of a version %d report are not zero", ErrReportFormat, rs.lo, rs.hi, r.Version)
 		}
 	}

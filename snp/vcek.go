@@ -15,6 +15,8 @@ import (
 	"math/big"
 	"slices"
 	"time"
+
+	"github.com/snp-vtpm/snp-vtpm/format"
 )
 
 // AMD VCEK/VLEK X.509 extension OIDs (1.3.6.1.4.1.3704.1.x), as AMD's KDS
@@ -379,19 +381,10 @@ func (r *Report) CheckChipID() error {
 	if r.ChipIDMasked() {
 		return fmt.Errorf("%w: the report's CHIP_ID is masked (SIGNER_INFO MASK_CHIP_KEY), so it names no chip", ErrChipID)
 	}
-	if allZero(r.ChipID[:]) {
+	if format.AllZero(r.ChipID[:]) {
 		return fmt.Errorf("%w: the report's CHIP_ID is zero", ErrChipID)
 	}
 	return nil
-}
-
-func allZero(b []byte) bool {
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
-	}
-	return true
 }
 
 func leInt(le []byte) *big.Int {
