@@ -10,13 +10,13 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd/fakekeys"
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/snp"
 )
 
@@ -139,10 +139,7 @@ func TestRealCertificatesNoCriticalAMDExtension(t *testing.T) {
 	}
 	seen := 0
 	for _, f := range files {
-		b, err := os.ReadFile("../testdata/" + f)
-		if err != nil {
-			t.Fatal(err)
-		}
+		b := testutil.ReadFile(t, f)
 		for {
 			var blk *pem.Block
 			if blk, b = pem.Decode(b); blk == nil {

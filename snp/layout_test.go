@@ -10,6 +10,7 @@ import (
 	"github.com/snp-vtpm/snp-vtpm/evidence"
 	"github.com/snp-vtpm/snp-vtpm/hcl"
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/snp"
 )
 
@@ -17,13 +18,7 @@ import (
 // files and in the evidence files.
 func realReports(t *testing.T) map[string][]byte {
 	t.Helper()
-	read := func(rel string) []byte {
-		b, err := os.ReadFile(filepath.Join("../testdata", rel))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
+	read := func(rel string) []byte { return testutil.ReadFile(t, rel) }
 	out := map[string][]byte{"azure-thim/snp_report.bin": read("azure-thim/snp_report.bin")}
 	for _, f := range []string{"trustee-az-vtpm/az-snp-vtpm/hcl-report.bin", "azure-cvm-tooling/hcl-report-snp.bin", "azure-cvm-tooling/early-az-snp-vtpm-0.2/hcl-report.bin"} {
 		out[f] = read(f)[hcl.HeaderSize : hcl.HeaderSize+snp.ReportSize]
@@ -111,7 +106,7 @@ func TestReservedBytes(t *testing.T) {
 // ASK and ARK are the pinned ones too; ParseChainPEM reads all three.
 func TestPinnedASVK(t *testing.T) {
 	for _, p := range snp.Products {
-		data, err := os.ReadFile(filepath.Join("../testdata/trustee-az-vtpm/amd-vendor-certs", map[snp.Product]string{snp.Milan: "milan", snp.Genoa: "genoa", snp.Turin: "turin"}[p]+"_ask_ark_asvk.pem"))
+		data, err := os.ReadFile(filepath.Join(testutil.Dir(), "trustee-az-vtpm/amd-vendor-certs", map[snp.Product]string{snp.Milan: "milan", snp.Genoa: "genoa", snp.Turin: "turin"}[p]+"_ask_ark_asvk.pem"))
 		if err != nil {
 			t.Fatal(err)
 		}

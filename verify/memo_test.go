@@ -2,12 +2,11 @@ package verify
 
 import (
 	"context"
-	"os"
 	"runtime"
 	"testing"
-	"time"
 
 	"github.com/snp-vtpm/snp-vtpm/evidence"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 )
 
 // TestRejectedEvidenceLeavesNoMemo: 10 000 distinct documents that decode
@@ -16,16 +15,13 @@ import (
 // the heap about where it was; the genuine document is remembered once it
 // verified.
 func TestRejectedEvidenceLeavesNoMemo(t *testing.T) {
-	data, err := os.ReadFile("../testdata/trustee-az-vtpm/az-snp-vtpm/evidence-v1.json")
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := testutil.ReadFile(t, testutil.SNPDir+"evidence-v1.json")
 	genuine, err := evidence.Decode(data)
 	if err != nil {
 		t.Fatal(err)
 	}
 	nonce := []byte("challenge")
-	opts := mustNew(t, Config{Now: time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)})
+	opts := mustNew(t, Config{Now: testutil.FixtureTime()})
 	c := opts.cache
 	n := 10000
 	if testing.Short() {
