@@ -82,6 +82,22 @@ func realEvidences(t testing.TB) []realEvidence {
 }
 
 // wantCheck fails t unless err is a rejection by check.
+// wantOutcome checks a verification's result: accepted when check is "",
+// else rejected by check (see wantCheck) with no claims.
+func wantOutcome(t testing.TB, claims *verify.Claims, err error, check verify.Check) {
+	t.Helper()
+	if check == "" {
+		if err != nil {
+			t.Fatalf("rejected: %v", err)
+		}
+		return
+	}
+	wantCheck(t, err, check)
+	if claims != nil {
+		t.Error("claims returned with an error")
+	}
+}
+
 func wantCheck(t testing.TB, err error, check verify.Check) {
 	t.Helper()
 	if err == nil {
