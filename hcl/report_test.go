@@ -99,6 +99,8 @@ func TestParseGolden(t *testing.T) {
 				t.Errorf("VMConfig = %+v", d.VMConfig)
 			}
 
+			checkMarshalRoundTrip(t, f, blob, *r)
+
 			// Parse copies: mutating the blob must not change the report.
 			blob[RuntimeDataOffset] ^= 0xff
 			blob[offHardware+0x50] ^= 0xff
