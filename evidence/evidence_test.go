@@ -16,6 +16,7 @@ import (
 	"github.com/snp-vtpm/snp-vtpm/hcl"
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/quote"
+	"github.com/snp-vtpm/snp-vtpm/snp"
 )
 
 type golden struct {
@@ -156,7 +157,7 @@ func TestV0V1SameVM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const sigStart, sigEnd = 32 + 0x2A0, 32 + 1184 // SNP report signature in the HCL report
+	const sigStart, sigEnd = hcl.OffsetHardware + snp.SignedSize, hcl.OffsetHardware + snp.ReportSize // SNP report signature in the HCL report
 	if !bytes.Equal(v0.HCLReport[:sigStart], v1.HCLReport[:sigStart]) || !bytes.Equal(v0.HCLReport[sigEnd:], v1.HCLReport[sigEnd:]) {
 		t.Error("HCL reports differ outside the SNP signature")
 	}

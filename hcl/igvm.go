@@ -43,13 +43,13 @@ func ParseIGVMHeader(b []byte) (*IGVMHeader, error) {
 // readIGVMHeader reads the IGVMHeaderSize bytes of b as a header, unchecked.
 func readIGVMHeader(b []byte) *IGVMHeader {
 	le := binary.LittleEndian
-	at := func(off int) uint32 { return le.Uint32(b[off-offDataSize:]) }
+	at := func(off int) uint32 { return le.Uint32(b[off-OffsetDataSize:]) }
 	return &IGVMHeader{
-		DataSize:         at(offDataSize),
-		Version:          at(offIGVMVersion),
-		Type:             ReportType(at(offReportType)),
-		HashType:         HashType(at(offHashType)),
-		VariableDataSize: at(offVarDataSize),
+		DataSize:         at(OffsetDataSize),
+		Version:          at(OffsetIGVMVersion),
+		Type:             ReportType(at(OffsetReportType)),
+		HashType:         HashType(at(OffsetHashType)),
+		VariableDataSize: at(OffsetVarDataSize),
 	}
 }
 

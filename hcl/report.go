@@ -11,20 +11,31 @@ import (
 const (
 	magic = "HCLA"
 
-	offHeaderVersion = 4
-	offReportSize    = 8
-	offRequestType   = 12
-	offStatus        = 16
-	offReserved      = 20
-	offHardware      = HeaderSize
-	offDataSize      = offHardware + HardwareReportSize // 1216
-	offIGVMVersion   = offDataSize + 4                  // 1220
-	offReportType    = offDataSize + 8                  // 1224
-	offHashType      = offDataSize + 12                 // 1228
-	offVarDataSize   = offDataSize + 16                 // 1232
-
 	requestTypeReport = 2
 	igvmVersion       = 1
+)
+
+// Byte offsets of the fields of an HCL report (all little-endian uint32
+// but the magic and the reports). They are exported for tests and tools
+// that build or corrupt a report field by field; Parse and Build are the
+// only code of the module that reads or writes them.
+const (
+	OffsetMagic         = 0  // "HCLA"
+	OffsetHeaderVersion = 4  // 1 or 2
+	OffsetReportSize    = 8  // RuntimeDataOffset + variable_data_size
+	OffsetRequestType   = 12 // 2
+	OffsetStatus        = 16 // 0
+	OffsetReserved      = 20 // 12 zero bytes
+	// OffsetHardware is where the hardware report (SNP report or TDREPORT,
+	// HardwareReportSize bytes) starts.
+	OffsetHardware = HeaderSize
+	// OffsetDataSize starts the IGVM request header: data_size =
+	// IGVMHeaderSize + variable_data_size.
+	OffsetDataSize    = OffsetHardware + HardwareReportSize // 1216
+	OffsetIGVMVersion = OffsetDataSize + 4                  // 1220
+	OffsetReportType  = OffsetDataSize + 8                  // 1224
+	OffsetHashType    = OffsetDataSize + 12                 // 1228
+	OffsetVarDataSize = OffsetDataSize + 16                 // 1232; the runtime data follows at RuntimeDataOffset
 )
 
 // Report is a parsed HCL report. All byte slices are copies: they do not
@@ -89,12 +100,12 @@ func Parse(blob []byte) (*Report, error) {
 	if string(blob[:4]) != magic {
 		return nil, fieldErr("magic", fmt.Errorf("%w (%x, want %x)", format.ErrBadMagic, blob[:4], magic))
 	}
-	h := readIGVMHeader(blob[offDataSize:RuntimeDataOffset])
+	h := readIGVMHeader(blob[OffsetDataSize:RuntimeDataOffset])
 	r := &Report{
-		HeaderVersion: le.Uint32(blob[offHeaderVersion:]),
-		ReportSize:    le.Uint32(blob[offReportSize:]),
-		RequestType:   le.Uint32(blob[offRequestType:]),
-		Status:        le.Uint32(blob[offStatus:]),
+		HeaderVersion: le.Uint32(blob[OffsetHeaderVersion:]),
+		ReportSize:    le.Uint32(blob[OffsetReportSize:]),
+		RequestType:   le.Uint32(blob[OffsetRequestType:]),
+		Status:        le.Uint32(blob[OffsetStatus:]),
 		DataSize:      h.DataSize,
 		IGVMVersion:   h.Version,
 		Type:          h.Type,
@@ -111,7 +122,7 @@ func Parse(blob []byte) (*Report, error) {
 	if r.Status != 0 {
 		return nil, fieldErr("status", fmt.Errorf("%w (%d, want 0)", format.ErrUnexpectedValue, r.Status))
 	}
-	if !format.AllZero(blob[offReserved:offHardware]) {
+	if !format.AllZero(blob[OffsetReserved:OffsetHardware]) {
 		return nil, fieldErr("reserved", format.ErrNonZero)
 	}
 	if err := h.check(false, uint64(len(blob)-RuntimeDataOffset), format.ErrExceedsBlob); err != nil {
@@ -128,7 +139,7 @@ func Parse(blob []byte) (*Report, error) {
 		return nil, fieldErr("padding", format.ErrNonZero)
 	}
 
-	r.Hardware = clone(blob[offHardware:offDataSize])
+	r.Hardware = clone(blob[OffsetHardware:OffsetDataSize])
 	switch r.Type {
 	case ReportTypeSNP:
 		r.SNPReport = r.Hardware
@@ -255,16 +266,16 @@ func (r *Report) Marshal() ([]byte, error) {
 	b := make([]byte, size)
 	le := binary.LittleEndian
 	copy(b, magic)
-	le.PutUint32(b[offHeaderVersion:], r.HeaderVersion)
-	le.PutUint32(b[offReportSize:], uint32(used))
-	le.PutUint32(b[offRequestType:], r.RequestType)
-	le.PutUint32(b[offStatus:], r.Status)
-	copy(b[offHardware:offDataSize], r.Hardware)
-	le.PutUint32(b[offDataSize:], uint32(IGVMHeaderSize+n))
-	le.PutUint32(b[offIGVMVersion:], r.IGVMVersion)
-	le.PutUint32(b[offReportType:], uint32(r.Type))
-	le.PutUint32(b[offHashType:], uint32(r.HashType))
-	le.PutUint32(b[offVarDataSize:], uint32(n))
+	le.PutUint32(b[OffsetHeaderVersion:], r.HeaderVersion)
+	le.PutUint32(b[OffsetReportSize:], uint32(used))
+	le.PutUint32(b[OffsetRequestType:], r.RequestType)
+	le.PutUint32(b[OffsetStatus:], r.Status)
+	copy(b[OffsetHardware:OffsetDataSize], r.Hardware)
+	le.PutUint32(b[OffsetDataSize:], uint32(IGVMHeaderSize+n))
+	le.PutUint32(b[OffsetIGVMVersion:], r.IGVMVersion)
+	le.PutUint32(b[OffsetReportType:], uint32(r.Type))
+	le.PutUint32(b[OffsetHashType:], uint32(r.HashType))
+	le.PutUint32(b[OffsetVarDataSize:], uint32(n))
 	copy(b[RuntimeDataOffset:], r.RuntimeDataRaw)
 	return b, nil
 }

@@ -89,7 +89,7 @@ func newFloor(b *testing.B) *floor {
 	td := sha512.Sum384(vcek.RawTBSCertificate)
 	qd := sha256.Sum256(ev.Quote.Message)
 	f := &floor{
-		reportDigest: rd[:], reportR: le(r[0x2A0:0x2E8]), reportS: le(r[0x2E8:0x330]), vcekKey: vcek.PublicKey.(*ecdsa.PublicKey),
+		reportDigest: rd[:], reportR: le(r[snp.OffsetSignatureR:snp.OffsetSignatureS]), reportS: le(r[snp.OffsetSignatureS : snp.OffsetSignatureS+snp.SignatureComponentSize]), vcekKey: vcek.PublicKey.(*ecdsa.PublicKey),
 		vcekTBSDigest: td[:], vcekSig: vcek.Signature, askKey: ask.PublicKey.(*rsa.PublicKey),
 		quoteDigest: qd[:], quoteSig: ev.Quote.Signature, akKey: ak,
 	}

@@ -9,8 +9,10 @@ import (
 	"testing"
 
 	"github.com/snp-vtpm/snp-vtpm/evidence"
+	"github.com/snp-vtpm/snp-vtpm/hcl"
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
+	"github.com/snp-vtpm/snp-vtpm/snp"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
@@ -87,8 +89,8 @@ func TestCacheFailureAfterSuccess(t *testing.T) {
 		data []byte
 		want verify.Check
 	}{
-		{"tampered report", tamper(func(ev *evidence.Evidence) { ev.HCLReport[32+0x91] ^= 0x40 }), verify.CheckReportSignature},
-		{"tampered report signature", tamper(func(ev *evidence.Evidence) { ev.HCLReport[32+0x2E8] ^= 1 }), verify.CheckReportSignature},
+		{"tampered report", tamper(func(ev *evidence.Evidence) { ev.HCLReport[hcl.OffsetHardware+snp.OffsetMeasurement+1] ^= 0x40 }), verify.CheckReportSignature},
+		{"tampered report signature", tamper(func(ev *evidence.Evidence) { ev.HCLReport[hcl.OffsetHardware+snp.OffsetSignatureS] ^= 1 }), verify.CheckReportSignature},
 		{"tampered runtime data", tamper(func(ev *evidence.Evidence) {
 			i := bytes.Index(ev.HCLReport, []byte(`"vmUniqueId":"`))
 			if i < 0 {
@@ -131,7 +133,7 @@ func TestDisableCache(t *testing.T) {
 		}
 	}
 	ev := decode(t, data)
-	ev.HCLReport[32+0x92] ^= 1
+	ev.HCLReport[hcl.OffsetHardware+snp.OffsetMeasurement+2] ^= 1
 	_, err := opts.Evidence(context.Background(), encode(t, ev), []byte("challenge"))
 	wantCheck(t, err, verify.CheckReportSignature)
 }
@@ -143,7 +145,7 @@ func TestCacheConcurrent(t *testing.T) {
 	good := (&testev.Builder{}).MustBuild()
 	badReport := (&testev.Builder{VMPL: 2}).MustBuild()
 	tampered := decode(t, good.JSON)
-	tampered.HCLReport[32+0x93] ^= 1
+	tampered.HCLReport[hcl.OffsetHardware+snp.OffsetMeasurement+3] ^= 1
 	tamperedData := encode(t, tampered)
 	real := v1Data(t)
 	realOpts := newVerifier(t, fixedOpts())

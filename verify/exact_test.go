@@ -7,8 +7,10 @@ import (
 	"encoding/binary"
 	"testing"
 
+	"github.com/snp-vtpm/snp-vtpm/hcl"
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
 	"github.com/snp-vtpm/snp-vtpm/quote"
+	"github.com/snp-vtpm/snp-vtpm/snp"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
@@ -58,10 +60,13 @@ func TestHashTypeStrict(t *testing.T) {
 	sum384 := sha512.Sum384(rd)
 	sum256 := sha256.Sum256(rd)
 	setRD := func(v []byte) func(r []byte) {
-		return func(r []byte) { clear(r[0x50:0x90]); copy(r[0x50:], v) }
+		return func(r []byte) {
+			clear(r[snp.OffsetReportData:snp.OffsetMeasurement])
+			copy(r[snp.OffsetReportData:], v)
+		}
 	}
 	setHash := func(h uint32) func(b []byte) []byte {
-		return func(b []byte) []byte { binary.LittleEndian.PutUint32(b[1228:], h); return b }
+		return func(b []byte) []byte { binary.LittleEndian.PutUint32(b[hcl.OffsetHashType:], h); return b }
 	}
 	runSynth(t, []synthCase{
 		{name: "SHA-256 verifies", b: testev.Builder{Version: 1, RuntimeData: rd}},

@@ -6,7 +6,9 @@ import (
 	"testing"
 
 	"github.com/snp-vtpm/snp-vtpm/evidence"
+	"github.com/snp-vtpm/snp-vtpm/hcl"
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
+	"github.com/snp-vtpm/snp-vtpm/snp"
 )
 
 // TestRejectedEvidenceLeavesNoMemo: 10 000 distinct documents that decode
@@ -33,7 +35,7 @@ func TestRejectedEvidenceLeavesNoMemo(t *testing.T) {
 		if i%2 == 0 {
 			// A changed measurement: the report signature fails.
 			h := append([]byte(nil), genuine.HCLReport...)
-			h[32+0x90], h[32+0x91], h[32+0x92] = byte(i), byte(i>>8), 0x5A
+			h[hcl.OffsetHardware+snp.OffsetMeasurement], h[hcl.OffsetHardware+snp.OffsetMeasurement+1], h[hcl.OffsetHardware+snp.OffsetMeasurement+2] = byte(i), byte(i>>8), 0x5A
 			e.HCLReport = h
 		} else {
 			// A VCEK whose signature does not verify.

@@ -330,7 +330,7 @@ func TestDefaultParavisors(t *testing.T) {
 	if again := verify.DefaultParavisors(); hex.EncodeToString(again[0].Digest[:]) != want[0] || again[1].Name != "azure-hcl" {
 		t.Error("DefaultParavisors shares state between calls")
 	}
-	aci := testutil.ReadFile(t, "azure-thim/snp_report.bin")[0xE0:0x110]
+	aci := testutil.ReadFile(t, "azure-thim/snp_report.bin")[snp.OffsetIDKeyDigest:snp.OffsetAuthorKeyDigest]
 	if !bytes.Equal(aci, func() []byte { d := testev.ACIIDKeyDigest(); return d[:] }()) {
 		t.Errorf("testev.ACIIDKeyDigest differs from the ACI fixture's %x", aci)
 	}

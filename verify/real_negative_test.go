@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/snp-vtpm/snp-vtpm/evidence"
+	"github.com/snp-vtpm/snp-vtpm/hcl"
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/quote"
@@ -66,10 +67,10 @@ func TestRealEvidenceRejected(t *testing.T) {
 	cases := []realCase{
 		{name: "unchanged", data: v1Data},
 		{name: "tampered report byte (measurement)", data: v1With(func(t *testing.T, ev *evidence.Evidence) {
-			ev.HCLReport[32+0x90] ^= 0x01
+			ev.HCLReport[hcl.OffsetHardware+snp.OffsetMeasurement] ^= 0x01
 		}), want: verify.CheckReportSignature},
 		{name: "tampered report byte (signature)", data: v1With(func(t *testing.T, ev *evidence.Evidence) {
-			ev.HCLReport[32+0x2A0] ^= 0x80
+			ev.HCLReport[hcl.OffsetHardware+snp.OffsetSignatureR] ^= 0x80
 		}), want: verify.CheckReportSignature},
 		{name: "VCEK of another real chip (trustee hcl-report.bin)", data: v1With(func(t *testing.T, ev *evidence.Evidence) {
 			ev.VCEK = vcekOf(t, testutil.SNPDir+"vcek.pem")
@@ -121,7 +122,7 @@ func TestRealEvidenceRejected(t *testing.T) {
 			ev.HCLReport[i+len(`"kid":"HCL`)] = 'E' // "HCLEkPub": still valid JSON, no AK left
 		}), want: verify.CheckRuntimeData},
 		{name: "REPORT_DATA changed (report no longer signed)", data: v1With(func(t *testing.T, ev *evidence.Evidence) {
-			ev.HCLReport[32+0x50+40] = 1
+			ev.HCLReport[hcl.OffsetHardware+snp.OffsetReportData+40] = 1
 		}), want: verify.CheckReportSignature}, // no verdict on unsigned runtime data
 		{name: "v1 evidence relabelled v2", data: v1With(func(t *testing.T, ev *evidence.Evidence) {
 			ev.Version = 2
@@ -153,13 +154,13 @@ func TestRealEvidenceRejected(t *testing.T) {
 			return bytes.Replace(d, []byte(`"`+pcr+`"`), []byte(`"`+pcr[2:]+`"`), 1)
 		}, want: verify.CheckEvidenceFormat},
 		{name: "HCL report truncated to its header and report", data: v1With(func(t *testing.T, ev *evidence.Evidence) {
-			ev.HCLReport = ev.HCLReport[:1236]
+			ev.HCLReport = ev.HCLReport[:hcl.RuntimeDataOffset]
 		}), want: verify.CheckHCLFormat},
 		{name: "HCL report truncated inside the runtime data", data: v1With(func(t *testing.T, ev *evidence.Evidence) {
 			ev.HCLReport = ev.HCLReport[:1300]
 		}), want: verify.CheckHCLFormat},
 		{name: "HCL report with oversized variable_data_size", data: v1With(func(t *testing.T, ev *evidence.Evidence) {
-			ev.HCLReport[1232+3] = 0x7f
+			ev.HCLReport[hcl.OffsetVarDataSize+3] = 0x7f
 		}), want: verify.CheckHCLFormat},
 		{name: "HCL report padded to 64 KiB + 1", data: func(t *testing.T) []byte {
 			// Encode refuses it, so write the JSON by hand.
@@ -369,7 +370,7 @@ func TestRealReports(t *testing.T) {
 	})
 	t.Run("THIM report tampered", func(t *testing.T) {
 		r := testutil.ReadFile(t, "azure-thim/snp_report.bin")
-		r[0x90] ^= 1
+		r[snp.OffsetMeasurement] ^= 1
 		_, err := reportWith(context.Background(), r, thimVCEK(t), fixedOpts())
 		wantCheck(t, err, verify.CheckReportSignature)
 	})

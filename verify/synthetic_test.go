@@ -133,7 +133,7 @@ func TestSyntheticReport(t *testing.T) {
 			opts: func(o *verify.Config) { o.Now = now.AddDate(-1, 0, 0) }},
 		{name: "report signed by another key", b: testev.Builder{ReportKey: testev.NewVCEKKey()}, want: verify.CheckReportSignature},
 		{name: "report byte changed after signing", data: func(t *testing.T, ev *testev.Evidence) []byte {
-			ev.Evidence.HCLReport[32+0x90] ^= 1 // measurement
+			ev.Evidence.HCLReport[hcl.OffsetHardware+snp.OffsetMeasurement] ^= 1
 			return encode(t, ev.Evidence)
 		}, want: verify.CheckReportSignature},
 		{name: "garbage VCEK", b: testev.Builder{VCEKDER: []byte{0x30, 0x03, 0x02, 0x01, 0x00}}, want: verify.CheckVCEKFormat},
@@ -155,7 +155,7 @@ func TestSyntheticReport(t *testing.T) {
 			}
 		}},
 		{name: "version 1 report", b: testev.Builder{MutateReport: func(r []byte) { binary.LittleEndian.PutUint32(r, 1) }}, want: verify.CheckReportFormat},
-		{name: "signature algorithm 2", b: testev.Builder{MutateReport: func(r []byte) { binary.LittleEndian.PutUint32(r[0x34:], 2) }}, want: verify.CheckReportFormat},
+		{name: "signature algorithm 2", b: testev.Builder{MutateReport: func(r []byte) { binary.LittleEndian.PutUint32(r[snp.OffsetSignatureAlgo:], 2) }}, want: verify.CheckReportFormat},
 		{name: "debug policy", b: testev.Builder{Policy: testev.DebugPolicy}, want: verify.CheckDebug},
 		{name: "debug policy allowed", b: testev.Builder{Policy: testev.DebugPolicy}, opts: func(o *verify.Config) { o.Policy.AllowDebug = true },
 			check: func(t *testing.T, c *verify.Claims, _ *testev.Evidence) {
@@ -213,20 +213,20 @@ func TestSyntheticRuntimeData(t *testing.T) {
 			return encode(t, ev.Evidence)
 		}, want: verify.CheckRuntimeData},
 		{name: "runtime data cut at variable_data_size - 1", b: testev.Builder{MutateHCL: func(b []byte) []byte {
-			n := binary.LittleEndian.Uint32(b[1232:])
-			binary.LittleEndian.PutUint32(b[1232:], n-1)
-			binary.LittleEndian.PutUint32(b[8:], 1236+n-1)
-			binary.LittleEndian.PutUint32(b[1216:], 20+n-1)
+			n := binary.LittleEndian.Uint32(b[hcl.OffsetVarDataSize:])
+			binary.LittleEndian.PutUint32(b[hcl.OffsetVarDataSize:], n-1)
+			binary.LittleEndian.PutUint32(b[hcl.OffsetReportSize:], hcl.RuntimeDataOffset+n-1)
+			binary.LittleEndian.PutUint32(b[hcl.OffsetDataSize:], hcl.IGVMHeaderSize+n-1)
 			return b
 		}}, want: verify.CheckHCLFormat},
 		{name: "variable_data_size beyond the blob", b: testev.Builder{MutateHCL: func(b []byte) []byte {
-			binary.LittleEndian.PutUint32(b[1232:], 1<<31)
+			binary.LittleEndian.PutUint32(b[hcl.OffsetVarDataSize:], 1<<31)
 			return b
 		}}, want: verify.CheckHCLFormat},
 		{name: "non-zero padding", b: testev.Builder{MutateHCL: func(b []byte) []byte { b[len(b)-1] = 1; return b }}, want: verify.CheckHCLFormat},
 		{name: "blob truncated into the SNP report", b: testev.Builder{MutateHCL: func(b []byte) []byte { return b[:1000] }}, want: verify.CheckHCLFormat},
-		{name: "bad magic", b: testev.Builder{MutateHCL: func(b []byte) []byte { b[0] = 'X'; return b }}, want: verify.CheckHCLFormat},
-		{name: "hash type SHA-384 declared", b: testev.Builder{MutateHCL: func(b []byte) []byte { b[1228] = 2; return b }}, want: verify.CheckHCLFormat},
+		{name: "bad magic", b: testev.Builder{MutateHCL: func(b []byte) []byte { b[hcl.OffsetMagic] = 'X'; return b }}, want: verify.CheckHCLFormat},
+		{name: "hash type SHA-384 declared", b: testev.Builder{MutateHCL: func(b []byte) []byte { b[hcl.OffsetHashType] = byte(hcl.HashTypeSHA384); return b }}, want: verify.CheckHCLFormat},
 		{name: "runtime data not JSON", b: testev.Builder{RuntimeData: []byte("not json at all")}, want: verify.CheckHCLFormat},
 		{name: "no user-data in v1", b: testev.Builder{Version: 1, OmitUserData: true}},
 		{name: "older schema without EK and user-data (v1)", b: testev.Builder{Version: 1, OmitEK: true, OmitUserData: true}},
@@ -316,13 +316,20 @@ func TestSyntheticQuote(t *testing.T) {
 			ev.Evidence.Quote.PCRs = ev.Evidence.Quote.PCRs[:20]
 			return encode(t, ev.Evidence)
 		}, want: verify.CheckQuoteFormat},
-		{name: "bad magic", b: testev.Builder{MutateQuote: func(m []byte) []byte { m[0] = 0; return m }}, want: verify.CheckQuoteFormat},
-		{name: "attestation type certify", b: testev.Builder{MutateQuote: func(m []byte) []byte { m[5] = 0x17; return m }}, want: verify.CheckQuoteFormat},
+		{name: "bad magic", b: testev.Builder{MutateQuote: func(m []byte) []byte { m[quote.OffsetMagic] = 0; return m }}, want: verify.CheckQuoteFormat},
+		{name: "attestation type certify", b: testev.Builder{MutateQuote: func(m []byte) []byte { m[quote.OffsetType+1] = 0x17; return m }}, want: verify.CheckQuoteFormat},
 		{name: "trailing byte", b: testev.Builder{MutateQuote: func(m []byte) []byte { return append(m, 0) }}, want: verify.CheckQuoteFormat},
 		{name: "message truncated", b: testev.Builder{MutateQuote: func(m []byte) []byte { return m[:len(m)-1] }}, want: verify.CheckQuoteFormat},
 		{name: "quote signed by another VM's AK", b: testev.Builder{QuoteKey: testev.OtherRSAKey()}, want: verify.CheckQuoteSignature},
 		{name: "message changed after signing", data: func(t *testing.T, ev *testev.Evidence) []byte {
-			ev.Evidence.Quote.Message[20] ^= 1 // inside qualifiedSigner
+			a, err := quote.Parse(ev.Evidence.Quote.Message)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a.QualifiedSigner[len(a.QualifiedSigner)/2] ^= 1
+			if ev.Evidence.Quote.Message, err = a.Marshal(); err != nil {
+				t.Fatal(err)
+			}
 			return encode(t, ev.Evidence)
 		}, want: verify.CheckQuoteSignature},
 		{name: "signature truncated", data: func(t *testing.T, ev *testev.Evidence) []byte {

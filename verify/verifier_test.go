@@ -6,8 +6,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/snp-vtpm/snp-vtpm/hcl"
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
+	"github.com/snp-vtpm/snp-vtpm/snp"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
@@ -125,7 +127,7 @@ func TestVerifierStats(t *testing.T) {
 	}
 	// A rejected document adds misses, never entries.
 	ev := decode(t, data)
-	ev.HCLReport[32+0x92] ^= 1
+	ev.HCLReport[hcl.OffsetHardware+snp.OffsetMeasurement+2] ^= 1
 	if _, err := v.Evidence(ctx, encode(t, ev), nonce); err == nil {
 		t.Fatal("tampered evidence verified")
 	}

@@ -256,7 +256,7 @@ func TestRefreshReport(t *testing.T) {
 			if got := userDataOf(t, blob); !bytes.Equal(got, want) {
 				t.Errorf("user-data %x, want %x", got, want)
 			}
-			if bytes.Equal(blob[32:32+0x2A0], before[32:32+0x2A0]) {
+			if bytes.Equal(blob[hcl.OffsetHardware:hcl.OffsetHardware+snp.SignedSize], before[hcl.OffsetHardware:hcl.OffsetHardware+snp.SignedSize]) {
 				t.Error("SNP report did not change")
 			}
 			// The published report is what ReadHCLReport now returns.
