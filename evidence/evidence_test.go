@@ -151,14 +151,8 @@ func TestDecodeGolden(t *testing.T) {
 // runtime data) but are two captures: the SNP reports differ only in their
 // (randomised ECDSA) signature, and the quotes differ.
 func TestV0V1SameVM(t *testing.T) {
-	v0, err := Decode(testutil.ReadFile(t, "trustee-az-vtpm/az-snp-vtpm/evidence-v0.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	v1, err := Decode(testutil.ReadFile(t, "trustee-az-vtpm/az-snp-vtpm/evidence-v1.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	v0 := decodeFile(t, "trustee-az-vtpm/az-snp-vtpm/evidence-v0.json")
+	v1 := decodeFile(t, "trustee-az-vtpm/az-snp-vtpm/evidence-v1.json")
 	const sigStart, sigEnd = hcl.OffsetHardware + snp.SignedSize, hcl.OffsetHardware + snp.ReportSize // SNP report signature in the HCL report
 	if !bytes.Equal(v0.HCLReport[:sigStart], v1.HCLReport[:sigStart]) || !bytes.Equal(v0.HCLReport[sigEnd:], v1.HCLReport[sigEnd:]) {
 		t.Error("HCL reports differ outside the SNP signature")
@@ -185,14 +179,8 @@ func TestV0V1SameVM(t *testing.T) {
 // TDX v0 and v1 carry the same quote, report and TD quote; the quote is
 // also in tpm-quote-v1.json and quote.bin.
 func TestTDXFormatsAgree(t *testing.T) {
-	v0, err := Decode(testutil.ReadFile(t, "trustee-az-vtpm/az-tdx-vtpm/evidence-v0.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	v1, err := Decode(testutil.ReadFile(t, "trustee-az-vtpm/az-tdx-vtpm/evidence-v1.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	v0 := decodeFile(t, "trustee-az-vtpm/az-tdx-vtpm/evidence-v0.json")
+	v1 := decodeFile(t, "trustee-az-vtpm/az-tdx-vtpm/evidence-v1.json")
 	qj, err := DecodeQuoteJSON(testutil.ReadFile(t, "trustee-az-vtpm/az-tdx-vtpm/tpm-quote-v1.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -286,10 +274,7 @@ func equalEvidence(a, b *Evidence) bool {
 func TestEncodeRoundTrip(t *testing.T) {
 	for _, g := range goldens {
 		t.Run(filepath.Base(filepath.Dir(g.file))+"/"+filepath.Base(g.file), func(t *testing.T) {
-			e, err := Decode(testutil.ReadFile(t, g.file))
-			if err != nil {
-				t.Fatal(err)
-			}
+			e := decodeFile(t, g.file)
 			enc, err := e.Encode()
 			if err != nil {
 				t.Fatal(err)
@@ -345,10 +330,7 @@ func TestEncodeRoundTrip(t *testing.T) {
 func TestDecodeWithoutPCRs(t *testing.T) {
 	for _, g := range goldens {
 		t.Run(g.file, func(t *testing.T) {
-			full, err := Decode(testutil.ReadFile(t, g.file))
-			if err != nil {
-				t.Fatal(err)
-			}
+			full := decodeFile(t, g.file)
 			e, err := Decode(testutil.DropPCRs(t, testutil.ReadFile(t, g.file)))
 			if err != nil {
 				t.Fatalf("no-PCR evidence rejected: %v", err)
@@ -414,4 +396,15 @@ func TestPCRsPresence(t *testing.T) {
 			}
 		})
 	}
+}
+
+// decodeFile decodes the evidence fixture at rel (relative to testdata/),
+// failing t if it does not decode.
+func decodeFile(t testing.TB, rel string) *Evidence {
+	t.Helper()
+	e, err := Decode(testutil.ReadFile(t, rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
 }
