@@ -206,7 +206,7 @@ func TestOptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(blob[32+0x90:32+0x90+48], m[:]) {
+	if !bytes.Equal(blob[hcl.OffsetHardware+snp.OffsetMeasurement:hcl.OffsetHardware+snp.OffsetHostData], m[:]) {
 		t.Error("measurement option not applied")
 	}
 	// The paravisor's identity is the emulator's fake ID key.

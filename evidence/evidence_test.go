@@ -9,13 +9,16 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/hcl"
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/quote"
+	"github.com/snp-vtpm/snp-vtpm/snp"
 )
 
 type golden struct {
@@ -148,15 +151,9 @@ func TestDecodeGolden(t *testing.T) {
 // runtime data) but are two captures: the SNP reports differ only in their
 // (randomised ECDSA) signature, and the quotes differ.
 func TestV0V1SameVM(t *testing.T) {
-	v0, err := Decode(testutil.ReadFile(t, "trustee-az-vtpm/az-snp-vtpm/evidence-v0.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	v1, err := Decode(testutil.ReadFile(t, "trustee-az-vtpm/az-snp-vtpm/evidence-v1.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	const sigStart, sigEnd = 32 + 0x2A0, 32 + 1184 // SNP report signature in the HCL report
+	v0 := decodeFile(t, "trustee-az-vtpm/az-snp-vtpm/evidence-v0.json")
+	v1 := decodeFile(t, "trustee-az-vtpm/az-snp-vtpm/evidence-v1.json")
+	const sigStart, sigEnd = hcl.OffsetHardware + snp.SignedSize, hcl.OffsetHardware + snp.ReportSize // SNP report signature in the HCL report
 	if !bytes.Equal(v0.HCLReport[:sigStart], v1.HCLReport[:sigStart]) || !bytes.Equal(v0.HCLReport[sigEnd:], v1.HCLReport[sigEnd:]) {
 		t.Error("HCL reports differ outside the SNP signature")
 	}
@@ -182,14 +179,8 @@ func TestV0V1SameVM(t *testing.T) {
 // TDX v0 and v1 carry the same quote, report and TD quote; the quote is
 // also in tpm-quote-v1.json and quote.bin.
 func TestTDXFormatsAgree(t *testing.T) {
-	v0, err := Decode(testutil.ReadFile(t, "trustee-az-vtpm/az-tdx-vtpm/evidence-v0.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	v1, err := Decode(testutil.ReadFile(t, "trustee-az-vtpm/az-tdx-vtpm/evidence-v1.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	v0 := decodeFile(t, "trustee-az-vtpm/az-tdx-vtpm/evidence-v0.json")
+	v1 := decodeFile(t, "trustee-az-vtpm/az-tdx-vtpm/evidence-v1.json")
 	qj, err := DecodeQuoteJSON(testutil.ReadFile(t, "trustee-az-vtpm/az-tdx-vtpm/tpm-quote-v1.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -283,10 +274,7 @@ func equalEvidence(a, b *Evidence) bool {
 func TestEncodeRoundTrip(t *testing.T) {
 	for _, g := range goldens {
 		t.Run(filepath.Base(filepath.Dir(g.file))+"/"+filepath.Base(g.file), func(t *testing.T) {
-			e, err := Decode(testutil.ReadFile(t, g.file))
-			if err != nil {
-				t.Fatal(err)
-			}
+			e := decodeFile(t, g.file)
 			enc, err := e.Encode()
 			if err != nil {
 				t.Fatal(err)
@@ -334,4 +322,89 @@ func TestEncodeRoundTrip(t *testing.T) {
 	if !bytes.HasPrefix(enc, []byte(`{"version":2,"tpm_quote":{"signature":"0ca0ab25`)) {
 		t.Errorf("v2 encoding starts %.60s", enc)
 	}
+}
+
+// TestDecodeWithoutPCRs: every real evidence document (v0, v1, v2, TDX)
+// with "pcrs" removed decodes to the same evidence with Quote.PCRs nil,
+// and Encode writes it back without "pcrs".
+func TestDecodeWithoutPCRs(t *testing.T) {
+	for _, g := range goldens {
+		t.Run(g.file, func(t *testing.T) {
+			full := decodeFile(t, g.file)
+			e, err := Decode(testutil.DropPCRs(t, testutil.ReadFile(t, g.file)))
+			if err != nil {
+				t.Fatalf("no-PCR evidence rejected: %v", err)
+			}
+			if e.Quote.PCRs != nil {
+				t.Fatalf("PCRs %v, want nil (unknown)", e.Quote.PCRs)
+			}
+			if e.Version != full.Version || !bytes.Equal(e.Quote.Message, full.Quote.Message) ||
+				!bytes.Equal(e.Quote.Signature, full.Quote.Signature) || !bytes.Equal(e.HCLReport, full.HCLReport) ||
+				!bytes.Equal(e.VCEK, full.VCEK) || !bytes.Equal(e.TDQuote, full.TDQuote) {
+				t.Fatal("dropping pcrs changed another field")
+			}
+			enc, err := e.Encode()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bytes.Contains(enc, []byte(`"pcrs"`)) {
+				t.Fatalf("Encode wrote pcrs for unknown PCR values: %.120s", enc)
+			}
+			back, err := Decode(enc)
+			if err != nil || back.Quote.PCRs != nil || !bytes.Equal(back.Quote.Message, e.Quote.Message) {
+				t.Fatalf("Decode(Encode(e)): %v", err)
+			}
+		})
+	}
+}
+
+// TestPCRsPresence: absent, empty and null "pcrs" are three different
+// things: unknown (nil), an empty list (non-nil), an error.
+func TestPCRsPresence(t *testing.T) {
+	msg := `"message":"ff544347","signature":"01"`
+	tests := []struct {
+		name    string
+		quote   string
+		wantNil bool
+		wantErr error
+	}{
+		{"absent", `{` + msg + `}`, true, nil},
+		{"empty", `{` + msg + `,"pcrs":[]}`, false, nil},
+		{"null", `{` + msg + `,"pcrs":null}`, false, format.ErrBadJSON},
+		{"object", `{` + msg + `,"pcrs":{}}`, false, format.ErrBadJSON},
+		{"duplicate", `{` + msg + `,"pcrs":[],"pcrs":[]}`, false, format.ErrBadJSON},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			q, err := DecodeQuoteJSON([]byte(tc.quote))
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("err %v, want %v", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (q.PCRs == nil) != tc.wantNil || len(q.PCRs) != 0 {
+				t.Fatalf("PCRs %v, want nil %v", q.PCRs, tc.wantNil)
+			}
+			doc := []byte(`{"version":1,"tpm_quote":` + tc.quote + `,"hcl_report":"AA=="}`)
+			e, err := Decode(doc)
+			if err != nil || (e.Quote.PCRs == nil) != tc.wantNil {
+				t.Fatalf("Decode: %v, PCRs %v", err, e)
+			}
+		})
+	}
+}
+
+// decodeFile decodes the evidence fixture at rel (relative to testdata/),
+// failing t if it does not decode.
+func decodeFile(t testing.TB, rel string) *Evidence {
+	t.Helper()
+	e, err := Decode(testutil.ReadFile(t, rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
 }

@@ -10,7 +10,8 @@ import (
 	"github.com/snp-vtpm/snp-vtpm/hcl"
 )
 
-// Decode evidence in any known format and look inside it.
+// Decode evidence in any known format, look inside it, and write it in the
+// v1/v2 wire format with Encode (v0 is written as version 1).
 func ExampleDecode() {
 	b, err := os.ReadFile("../testdata/trustee-az-vtpm/az-snp-vtpm/evidence-v0.json")
 	if err != nil {
@@ -29,29 +30,17 @@ func ExampleDecode() {
 		panic(err)
 	}
 	fmt.Println("report type:", r.Type)
-	// Output:
-	// version: 0
-	// quote: 122 byte message, 24 PCRs
-	// HCL report: 2600 bytes; VCEK carried: true
-	// report type: SNP
-}
 
-// Convert v0 evidence to the v1/v2 wire format.
-func ExampleEvidence_Encode() {
-	b, err := os.ReadFile("../testdata/trustee-az-vtpm/az-snp-vtpm/evidence-v0.json")
-	if err != nil {
-		panic(err)
-	}
-	e, err := evidence.Decode(b)
-	if err != nil {
-		panic(err)
-	}
-	out, err := e.Encode() // v0 is written as version 1
+	out, err := e.Encode()
 	if err != nil {
 		panic(err)
 	}
 	fmt.Printf("%d -> %d bytes: %.60s...\n", len(b), len(out), out)
 	// Output:
+	// version: 0
+	// quote: 122 byte message, 24 PCRs
+	// HCL report: 2600 bytes; VCEK carried: true
+	// report type: SNP
 	// 36048 -> 7726 bytes: {"version":1,"tpm_quote":{"signature":"16be5bac2f0693a0cb73b...
 }
 

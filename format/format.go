@@ -13,49 +13,53 @@
 // The package does no I/O.
 package format
 
-import (
-	"errors"
-	"fmt"
-)
+import "fmt"
+
+// Kind is a kind of failure: a sentinel error, compared with errors.Is.
+// Kinds are constants, so no package can reassign one.
+type Kind string
+
+// Error implements error: the kind's text.
+func (k Kind) Error() string { return string(k) }
 
 // Sentinel kinds of format failure, shared by every parser of the module.
 // Package-specific failures (a missing key, a binding mismatch) stay in the
 // package that finds them.
-var (
+const (
 	// ErrMalformed is matched by every [*Error]: the input is malformed.
-	ErrMalformed = errors.New("malformed")
+	ErrMalformed Kind = "malformed"
 	// ErrTruncated means the input ends before a field that must be present.
-	ErrTruncated = errors.New("truncated")
+	ErrTruncated Kind = "truncated"
 	// ErrTooLarge means the input, a size field or an element count exceeds a limit.
-	ErrTooLarge = errors.New("too large")
+	ErrTooLarge Kind = "too large"
 	// ErrTrailingData means the input continues after the last field.
-	ErrTrailingData = errors.New("trailing data")
+	ErrTrailingData Kind = "trailing data"
 	// ErrExceedsBlob means a size field points past the end of the input.
-	ErrExceedsBlob = errors.New("exceeds blob")
+	ErrExceedsBlob Kind = "exceeds blob"
 	// ErrBadMagic means the input does not start with the format's magic.
-	ErrBadMagic = errors.New("bad magic")
+	ErrBadMagic Kind = "bad magic"
 	// ErrUnsupportedVersion means a version field has a value that is not accepted.
-	ErrUnsupportedVersion = errors.New("unsupported version")
+	ErrUnsupportedVersion Kind = "unsupported version"
 	// ErrSizeMismatch means two size fields, or a size and the data, disagree.
-	ErrSizeMismatch = errors.New("size mismatch")
+	ErrSizeMismatch Kind = "size mismatch"
 	// ErrUnexpectedValue means a field with fixed or enumerated values has another value.
-	ErrUnexpectedValue = errors.New("unexpected value")
+	ErrUnexpectedValue Kind = "unexpected value"
 	// ErrNonZero means bytes that must be zero (reserved fields, padding) are not.
-	ErrNonZero = errors.New("non-zero bytes")
+	ErrNonZero Kind = "non-zero bytes"
 	// ErrEmpty means a field that must not be empty is empty.
-	ErrEmpty = errors.New("empty")
+	ErrEmpty Kind = "empty"
 	// ErrMissingField means a required field is absent, null or empty.
-	ErrMissingField = errors.New("missing")
+	ErrMissingField Kind = "missing"
 	// ErrUnexpectedField means a field of another format version is present.
-	ErrUnexpectedField = errors.New("unexpected field for this format")
+	ErrUnexpectedField Kind = "unexpected field for this format"
 	// ErrBadJSON means the input is not JSON of the expected shape.
-	ErrBadJSON = errors.New("malformed JSON")
+	ErrBadJSON Kind = "malformed JSON"
 	// ErrBadEncoding means a hex, base64url or PEM field does not decode.
-	ErrBadEncoding = errors.New("bad encoding")
+	ErrBadEncoding Kind = "bad encoding"
 	// ErrBadByte means an element of a JSON byte array is not an integer 0..255.
-	ErrBadByte = errors.New("not a byte")
+	ErrBadByte Kind = "not a byte"
 	// ErrBadLength means a field or an element count has the wrong size.
-	ErrBadLength = errors.New("bad length")
+	ErrBadLength Kind = "bad length"
 )
 
 // Error reports which field of which format failed. It matches
@@ -101,4 +105,15 @@ func Rename(err error, field string) error {
 		fe.Field = field
 	}
 	return err
+}
+
+// AllZero reports whether every byte of b is zero (reserved fields,
+// padding: what [ErrNonZero] is about). It reads all of b whatever its
+// content, so its time does not depend on where a non-zero byte is.
+func AllZero(b []byte) bool {
+	var acc byte
+	for _, c := range b {
+		acc |= c
+	}
+	return acc == 0
 }

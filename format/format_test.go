@@ -51,3 +51,29 @@ func TestRenameLeavesOtherErrors(t *testing.T) {
 		t.Error("a bare sentinel matches ErrMalformed")
 	}
 }
+
+func TestAllZero(t *testing.T) {
+	for _, tc := range []struct {
+		in   []byte
+		want bool
+	}{
+		{nil, true}, {[]byte{}, true}, {make([]byte, 64), true},
+		{[]byte{1}, false}, {append(make([]byte, 63), 0x80), false}, {[]byte{0, 0x01, 0}, false},
+	} {
+		if got := format.AllZero(tc.in); got != tc.want {
+			t.Errorf("AllZero(%x) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestKind: kinds are errors that errors.Is matches through wrapping, and
+// two kinds with other texts differ.
+func TestKind(t *testing.T) {
+	err := fmt.Errorf("ctx: %w", format.Field("hcl", "magic", format.ErrBadMagic))
+	if !errors.Is(err, format.ErrBadMagic) || errors.Is(err, format.ErrTruncated) {
+		t.Errorf("errors.Is through wrapping: %v", err)
+	}
+	if format.ErrBadMagic.Error() != "bad magic" {
+		t.Errorf("text %q", format.ErrBadMagic.Error())
+	}
+}

@@ -1,20 +1,15 @@
 package hardening_test
 
 import (
-	"encoding/json"
+	"context"
+	"errors"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/snp-vtpm/snp-vtpm/evidence"
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
-
-const snpDir = "trustee-az-vtpm/az-snp-vtpm/"
-
-// fixtureTime is inside the validity period of every real VCEK fixture.
-var fixtureTime = time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
 
 // fixture is real evidence that verifies, with the nonce it verifies with.
 type fixture struct {
@@ -27,7 +22,7 @@ type fixture struct {
 // readFile reads a fixture of trustee's az-snp-vtpm folder.
 func readFile(t testing.TB, rel string) []byte {
 	t.Helper()
-	return testutil.ReadFile(t, snpDir+rel)
+	return testutil.ReadFile(t, testutil.SNPDir+rel)
 }
 
 // quotedNonce returns the quote's extraData (the nonce the attester was given).
@@ -99,12 +94,12 @@ func verifierOf(cfg verify.Config) *verify.Verifier {
 
 // uncached returns a Verifier that verifies from scratch on every call.
 func uncached() *verify.Verifier {
-	return verifierOf(verify.Config{Now: fixtureTime, Cache: verify.CacheConfig{Disable: true}})
+	return verifierOf(verify.Config{Now: testutil.FixtureTime(), Cache: verify.CacheConfig{Disable: true}})
 }
 
 // cached returns a new Verifier with caches of the default sizes.
 func cached() *verify.Verifier {
-	return verifierOf(verify.Config{Now: fixtureTime})
+	return verifierOf(verify.Config{Now: testutil.FixtureTime()})
 }
 
 // cloneEvidence deep-copies ev so that a mutation never reaches the original.
@@ -126,12 +121,44 @@ func cloneEvidence(ev *evidence.Evidence) *evidence.Evidence {
 	return c
 }
 
-// claimsJSON is the canonical form used to compare claims.
-func claimsJSON(t testing.TB, c *verify.Claims) string {
-	t.Helper()
-	b, err := json.Marshal(c)
-	if err != nil {
-		t.Fatal(err)
+// TestCacheClaimsDoNotAlias checks that the claims returned from a caching
+// Verifier are the caller's own: changing them must not change what a later
+// verification of the same evidence reports or what its policy checks see.
+func TestCacheClaimsDoNotAlias(t *testing.T) {
+	for _, fx := range fixtures(t) {
+		t.Run(fx.name, func(t *testing.T) {
+			want := runDecoded(t, fx.ev, fx.nonce, uncached())
+			if want.claims == nil {
+				t.Fatalf("genuine evidence: %v", want)
+			}
+			opts := cached()
+			c1, err := opts.Decoded(context.Background(), fx.ev, fx.nonce)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// A careless caller scribbles over every byte it was given.
+			for _, b := range [][]byte{c1.ChipID, c1.Measurement, c1.ReportData, c1.HostData, c1.FamilyID,
+				c1.ImageID, c1.IDKeyDigest, c1.AuthorKeyDigest, c1.UserData, c1.AKPublic} {
+				for i := range b {
+					b[i] ^= 0xA5
+				}
+			}
+			if c1.VMConfig != nil {
+				c1.VMConfig.VMUniqueID = "00000000-0000-0000-0000-000000000000"
+				c1.VMConfig.SecureBoot = !c1.VMConfig.SecureBoot
+			}
+			got := runDecoded(t, fx.ev, fx.nonce, opts)
+			if got.claims == nil {
+				t.Fatalf("second verification with the same cache: %v", got)
+			}
+			if got.json != want.json {
+				t.Errorf("claims changed through the cache:\n got %s\nwant %s", got.json, want.json)
+			}
+		})
 	}
-	return string(b)
+}
+
+func isCheck(err error, c verify.Check) bool {
+	var ve *verify.Error
+	return errors.As(err, &ve) && ve.Check == c
 }

@@ -10,8 +10,10 @@ import (
 	"testing"
 
 	"github.com/snp-vtpm/snp-vtpm/evidence"
+	"github.com/snp-vtpm/snp-vtpm/hcl"
 	"github.com/snp-vtpm/snp-vtpm/imds"
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
+	"github.com/snp-vtpm/snp-vtpm/snp"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
@@ -120,7 +122,7 @@ func FuzzDecodedEvidence(f *testing.F) {
 		// Seeds that must be accepted: unsigned padding and an extra PCR.
 		f.Add(uint8(i), uint8(fHCL), uint16(len(x.ev.HCLReport)), uint8(1), []byte{0, 0, 0})
 		f.Add(uint8(i), uint8(fPCRList), uint16(24), uint8(0), make([]byte, 32))
-		f.Add(uint8(i), uint8(fHCL), uint16(32+0x330+5), uint8(0), []byte("reserved"))
+		f.Add(uint8(i), uint8(fHCL), uint16(hcl.OffsetHardware+snp.OffsetSignatureS+snp.SignatureComponentSize+5), uint8(0), []byte("reserved"))
 		f.Add(uint8(i), uint8(fVCEK), uint16(0), uint8(2), fx[(i+1)%len(fx)].ev.VCEK)
 		f.Add(uint8(i), uint8(fMsg), uint16(0), uint8(2), fx[(i+1)%len(fx)].ev.Quote.Message)
 	}

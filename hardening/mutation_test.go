@@ -18,6 +18,7 @@ import (
 
 	"github.com/snp-vtpm/snp-vtpm/evidence"
 	"github.com/snp-vtpm/snp-vtpm/hcl"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/snp"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
@@ -52,13 +53,14 @@ var (
 	}
 )
 
-// Offsets in the HCL blob (SPEC.md §2) and the SNP report (§3).
+// Offsets in the HCL blob (SPEC.md §2) and the SNP report (§3), from their
+// owners.
 const (
-	offSNP      = hcl.HeaderSize                          // 32
-	offIGVM     = hcl.HeaderSize + hcl.HardwareReportSize // 1216
-	offRuntime  = hcl.RuntimeDataOffset                   // 1236
-	snpSigStart = snp.SignedSize                          // 0x2A0
-	snpSigEnd   = 0x2E8 + 72                              // end of S
+	offSNP      = hcl.OffsetHardware                                // 32
+	offIGVM     = hcl.OffsetDataSize                                // 1216
+	offRuntime  = hcl.RuntimeDataOffset                             // 1236
+	snpSigStart = snp.OffsetSignatureR                              // 0x2A0
+	snpSigEnd   = snp.OffsetSignatureS + snp.SignatureComponentSize // end of S
 )
 
 // hclRegion classifies byte off of an HCL blob whose runtime data is n bytes.
@@ -86,20 +88,30 @@ type namedOff struct {
 }
 
 var (
-	hclHeaderFields = []namedOff{{0, "magic"}, {4, "version"}, {8, "report_size"}, {12, "request_type"},
-		{16, "status"}, {20, "reserved"}}
-	igvmFields = []namedOff{{0, "data_size"}, {4, "version"}, {8, "report_type"}, {12, "report_data_hash_type"},
-		{16, "variable_data_size"}}
-	snpFields = []namedOff{{0x00, "version"}, {0x04, "guest_svn"}, {0x08, "policy"}, {0x10, "family_id"},
-		{0x20, "image_id"}, {0x30, "vmpl"}, {0x34, "signature_algo"}, {0x38, "current_tcb"},
-		{0x40, "platform_info"}, {0x48, "signer_info"}, {0x4C, "reserved1"}, {0x50, "report_data"},
-		{0x90, "measurement"}, {0xC0, "host_data"}, {0xE0, "id_key_digest"}, {0x110, "author_key_digest"},
-		{0x140, "report_id"}, {0x160, "report_id_ma"}, {0x180, "reported_tcb"}, {0x188, "cpuid_fam_id"},
-		{0x189, "cpuid_mod_id"}, {0x18A, "cpuid_step"}, {0x18B, "reserved2"}, {0x1A0, "chip_id"},
-		{0x1E0, "committed_tcb"}, {0x1E8, "current_build"}, {0x1E9, "current_minor"}, {0x1EA, "current_major"},
-		{0x1EB, "reserved3"}, {0x1EC, "committed_build"}, {0x1ED, "committed_minor"},
-		{0x1EE, "committed_major"}, {0x1EF, "reserved4"}, {0x1F0, "launch_tcb"}, {0x1F8, "reserved5"},
-		{0x2A0, "signature.r"}, {0x2E8, "signature.s"}, {0x330, "signature.reserved"}}
+	hclHeaderFields = []namedOff{{hcl.OffsetMagic, "magic"}, {hcl.OffsetHeaderVersion, "version"},
+		{hcl.OffsetReportSize, "report_size"}, {hcl.OffsetRequestType, "request_type"},
+		{hcl.OffsetStatus, "status"}, {hcl.OffsetReserved, "reserved"}}
+	igvmFields = []namedOff{{hcl.OffsetDataSize - offIGVM, "data_size"}, {hcl.OffsetIGVMVersion - offIGVM, "version"},
+		{hcl.OffsetReportType - offIGVM, "report_type"}, {hcl.OffsetHashType - offIGVM, "report_data_hash_type"},
+		{hcl.OffsetVarDataSize - offIGVM, "variable_data_size"}}
+	snpFields = []namedOff{{snp.OffsetVersion, "version"}, {snp.OffsetGuestSVN, "guest_svn"},
+		{snp.OffsetPolicy, "policy"}, {snp.OffsetFamilyID, "family_id"}, {snp.OffsetImageID, "image_id"},
+		{snp.OffsetVMPL, "vmpl"}, {snp.OffsetSignatureAlgo, "signature_algo"}, {snp.OffsetCurrentTCB, "current_tcb"},
+		{snp.OffsetPlatformInfo, "platform_info"}, {snp.OffsetSignerInfo, "signer_info"},
+		{snp.OffsetSignerInfo + 4, "reserved1"}, {snp.OffsetReportData, "report_data"},
+		{snp.OffsetMeasurement, "measurement"}, {snp.OffsetHostData, "host_data"},
+		{snp.OffsetIDKeyDigest, "id_key_digest"}, {snp.OffsetAuthorKeyDigest, "author_key_digest"},
+		{snp.OffsetReportID, "report_id"}, {snp.OffsetReportIDMA, "report_id_ma"},
+		{snp.OffsetReportedTCB, "reported_tcb"}, {snp.OffsetCPUID, "cpuid_fam_id"},
+		{snp.OffsetCPUID + 1, "cpuid_mod_id"}, {snp.OffsetCPUID + 2, "cpuid_step"},
+		{snp.OffsetCPUID + 3, "reserved2"}, {snp.OffsetChipID, "chip_id"},
+		{snp.OffsetCommittedTCB, "committed_tcb"}, {snp.OffsetCurrentVersion, "current_build"},
+		{snp.OffsetCurrentVersion + 1, "current_minor"}, {snp.OffsetCurrentVersion + 2, "current_major"},
+		{snp.OffsetCurrentVersion + 3, "reserved3"}, {snp.OffsetCommittedVersion, "committed_build"},
+		{snp.OffsetCommittedVersion + 1, "committed_minor"}, {snp.OffsetCommittedVersion + 2, "committed_major"},
+		{snp.OffsetCommittedVersion + 3, "reserved4"}, {snp.OffsetLaunchTCB, "launch_tcb"},
+		{snp.OffsetLaunchMitVector, "reserved5"}, {snp.OffsetSignatureR, "signature.r"},
+		{snp.OffsetSignatureS, "signature.s"}, {snpSigEnd, "signature.reserved"}}
 )
 
 func fieldName(fields []namedOff, off int) string {
@@ -365,7 +377,7 @@ func run(t testing.TB, verifyFn func() (*verify.Claims, error)) (o outcome) {
 		if c == nil {
 			return outcome{bad: "nil claims and nil error"}
 		}
-		return outcome{claims: c, json: claimsJSON(t, c)}
+		return outcome{claims: c, json: testutil.JSON(t, c)}
 	}
 	if c != nil {
 		return outcome{bad: fmt.Sprintf("claims returned with error %v", err)}
@@ -626,7 +638,7 @@ func TestMutationNoPCRs(t *testing.T) {
 				t.Errorf("claims differ beyond the PCR values:\n got %+v\nwant %+v", *got, want)
 			}
 			for idx, v := range full.PCRs {
-				cfg := verify.Config{Now: fixtureTime, Cache: verify.CacheConfig{Disable: true}}
+				cfg := verify.Config{Now: testutil.FixtureTime(), Cache: verify.CacheConfig{Disable: true}}
 				cfg.Policy.PCRs = map[int]verify.HexBytes{idx: v}
 				_, err := verifierOf(cfg).Decoded(ctx, c, fx.nonce)
 				var verr *verify.Error

@@ -51,203 +51,170 @@ func getter(der []byte, err error) verify.VCEKGetter {
 
 type spliceCase struct {
 	name string
-	// build returns the spliced evidence, the nonce the verifier expects,
-	// and options (nil: the pinned roots at fixtureTime).
-	build func(t *testing.T, fx map[string]*fixture) (ev *evidence.Evidence, nonce []byte, opts *verify.Verifier)
-	want  verify.Check
+	// base names the fixture spliced into; edit (nil: none) changes a deep
+	// copy of it.
+	base string
+	edit func(t *testing.T, fx map[string]*fixture, ev *evidence.Evidence)
+	// nonce returns the nonce the verifier expects (nil: base's nonce).
+	nonce func(fx map[string]*fixture) []byte
+	// verifier returns the Verifier (nil: the pinned roots at
+	// testutil.FixtureTime()).
+	verifier func(t *testing.T) *verify.Verifier
+	want     verify.Check
 }
 
-// splice returns a deep copy of fixture name with change applied.
-func splice(fx map[string]*fixture, name string, change func(ev *evidence.Evidence)) (*evidence.Evidence, []byte) {
-	ev := cloneEvidence(fx[name].ev)
-	change(ev)
-	return ev, fx[name].nonce
+// nonceOf returns a spliceCase nonce: the nonce of fixture name.
+func nonceOf(name string) func(map[string]*fixture) []byte {
+	return func(fx map[string]*fixture) []byte { return fx[name].nonce }
+}
+
+// fixed returns a spliceCase nonce: n.
+func fixed(n []byte) func(map[string]*fixture) []byte {
+	return func(map[string]*fixture) []byte { return n }
 }
 
 func spliceCases() []spliceCase {
-	at := func(now time.Time) *verify.Verifier {
-		return verifierOf(verify.Config{Now: now, Cache: verify.CacheConfig{Disable: true}})
+	at := func(now time.Time) func(*testing.T) *verify.Verifier {
+		return func(*testing.T) *verify.Verifier {
+			return verifierOf(verify.Config{Now: now, Cache: verify.CacheConfig{Disable: true}})
+		}
 	}
-	roots := func(r *snp.Roots) *verify.Verifier { return verifierOf(verify.Config{Now: fixtureTime, Roots: r}) }
+	roots := func(r func(t *testing.T) *snp.Roots) func(*testing.T) *verify.Verifier {
+		return func(t *testing.T) *verify.Verifier {
+			return verifierOf(verify.Config{Now: testutil.FixtureTime(), Roots: r(t)})
+		}
+	}
+	rootsOf := func(r *snp.Roots) func(*testing.T) *snp.Roots { return func(*testing.T) *snp.Roots { return r } }
+	getterOf := func(der func(t *testing.T) []byte, err error) func(*testing.T) *verify.Verifier {
+		return func(t *testing.T) *verify.Verifier {
+			var b []byte
+			if der != nil {
+				b = der(t)
+			}
+			return verifierOf(verify.Config{Now: testutil.FixtureTime(), VCEKGetter: getter(b, err)})
+		}
+	}
+	quoteOf := func(name string) func(*testing.T, map[string]*fixture, *evidence.Evidence) {
+		return func(_ *testing.T, fx map[string]*fixture, ev *evidence.Evidence) { ev.Quote = fx[name].ev.Quote }
+	}
+	hclOf := func(name string) func(*testing.T, map[string]*fixture, *evidence.Evidence) {
+		return func(_ *testing.T, fx map[string]*fixture, ev *evidence.Evidence) {
+			ev.HCLReport = fx[name].ev.HCLReport
+		}
+	}
+	hclFile := func(rel string) func(*testing.T, map[string]*fixture, *evidence.Evidence) {
+		return func(t *testing.T, _ map[string]*fixture, ev *evidence.Evidence) {
+			ev.HCLReport = testutil.ReadFile(t, rel)
+		}
+	}
+	vcek := func(der func(t *testing.T, fx map[string]*fixture) []byte) func(*testing.T, map[string]*fixture, *evidence.Evidence) {
+		return func(t *testing.T, fx map[string]*fixture, ev *evidence.Evidence) { ev.VCEK = der(t, fx) }
+	}
+	vcekOf := func(name string) func(*testing.T, map[string]*fixture) []byte {
+		return func(_ *testing.T, fx map[string]*fixture) []byte { return fx[name].ev.VCEK }
+	}
+	thim := func(t *testing.T, _ map[string]*fixture) []byte { return thimVCEK(t) }
+	noVCEK := vcek(func(*testing.T, map[string]*fixture) []byte { return nil })
+	pcrsOf := func(name string) func(*testing.T, map[string]*fixture, *evidence.Evidence) {
+		return func(_ *testing.T, fx map[string]*fixture, ev *evidence.Evidence) {
+			ev.Quote.PCRs = fx[name].ev.Quote.PCRs
+		}
+	}
 	return []spliceCase{
 		// Report of one VM, quote of another: the quote is signed by
 		// another AK than the one the report binds.
-		{"v1 report + v2 quote", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
-			ev, _ := splice(fx, "v1", func(ev *evidence.Evidence) { ev.Quote = fx["v2"].ev.Quote })
-			return ev, fx["v2"].nonce, nil
-		}, verify.CheckQuoteSignature},
-		{"v2 report + v1 quote", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
-			ev, _ := splice(fx, "v2", func(ev *evidence.Evidence) { ev.Quote = fx["v1"].ev.Quote })
-			return ev, fx["v1"].nonce, nil
-		}, verify.CheckQuoteSignature},
-		{"Genoa report + Milan quote", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
-			ev, _ := splice(fx, "genoa", func(ev *evidence.Evidence) { ev.Quote = fx["v1"].ev.Quote })
-			return ev, fx["v1"].nonce, nil
-		}, verify.CheckQuoteSignature},
-		{"Milan report + Genoa quote", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
-			ev, _ := splice(fx, "hcl", func(ev *evidence.Evidence) { ev.Quote = fx["genoa"].ev.Quote })
-			return ev, fx["genoa"].nonce, nil
-		}, verify.CheckQuoteSignature},
+		{name: "v1 report + v2 quote", base: "v1", edit: quoteOf("v2"), nonce: nonceOf("v2"), want: verify.CheckQuoteSignature},
+		{name: "v2 report + v1 quote", base: "v2", edit: quoteOf("v1"), nonce: nonceOf("v1"), want: verify.CheckQuoteSignature},
+		{name: "Genoa report + Milan quote", base: "genoa", edit: quoteOf("v1"), nonce: nonceOf("v1"), want: verify.CheckQuoteSignature},
+		{name: "Milan report + Genoa quote", base: "hcl", edit: quoteOf("genoa"), nonce: nonceOf("genoa"), want: verify.CheckQuoteSignature},
 		// The HCL report of another VM (with its own, matching VCEK) and
 		// this VM's quote.
-		{"HCL report + VCEK of v2 with the v1 quote", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
-			ev, n := splice(fx, "v1", func(ev *evidence.Evidence) {
-				ev.HCLReport, ev.VCEK = fx["v2"].ev.HCLReport, fx["v2"].ev.VCEK
-			})
-			return ev, n, nil
-		}, verify.CheckQuoteSignature},
-		{"HCL report of Genoa with the Milan quote and VCEK", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
-			ev, n := splice(fx, "v1", func(ev *evidence.Evidence) { ev.HCLReport = fx["genoa"].ev.HCLReport })
-			return ev, n, nil
-		}, verify.CheckProduct},
-		{"HCL report of another Milan VM, VCEK and quote of v1", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
-			ev, n := splice(fx, "v1", func(ev *evidence.Evidence) { ev.HCLReport = fx["hcl"].ev.HCLReport })
-			return ev, n, nil
-		}, verify.CheckChipID},
-		{"TDX HCL report with an SNP quote", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
-			ev, n := splice(fx, "v1", func(ev *evidence.Evidence) {
-				ev.HCLReport = testutil.ReadFile(t, "trustee-az-vtpm/az-tdx-vtpm/hcl-report.bin")
-			})
-			return ev, n, nil
-		}, verify.CheckReportType},
-		{"bare SNP report (THIM) in place of the HCL report", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
-			ev, n := splice(fx, "v1", func(ev *evidence.Evidence) { ev.HCLReport = testutil.ReadFile(t, "azure-thim/snp_report.bin") })
-			return ev, n, nil
-		}, verify.CheckHCLFormat},
+		{name: "HCL report + VCEK of v2 with the v1 quote", base: "v1", edit: func(_ *testing.T, fx map[string]*fixture, ev *evidence.Evidence) {
+			ev.HCLReport, ev.VCEK = fx["v2"].ev.HCLReport, fx["v2"].ev.VCEK
+		}, want: verify.CheckQuoteSignature},
+		{name: "HCL report of Genoa with the Milan quote and VCEK", base: "v1", edit: hclOf("genoa"), want: verify.CheckProduct},
+		{name: "HCL report of another Milan VM, VCEK and quote of v1", base: "v1", edit: hclOf("hcl"), want: verify.CheckChipID},
+		{name: "TDX HCL report with an SNP quote", base: "v1", edit: hclFile("trustee-az-vtpm/az-tdx-vtpm/hcl-report.bin"), want: verify.CheckReportType},
+		{name: "bare SNP report (THIM) in place of the HCL report", base: "v1", edit: hclFile("azure-thim/snp_report.bin"), want: verify.CheckHCLFormat},
 
 		// A VCEK of another chip.
-		{"Genoa VCEK on Milan evidence (report v3, CPUID Milan)", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
-			ev, n := splice(fx, "v1", func(ev *evidence.Evidence) { ev.VCEK = fx["genoa"].ev.VCEK })
-			return ev, n, nil
-		}, verify.CheckProduct},
-		{"Milan VCEK on Genoa evidence", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
-			ev, n := splice(fx, "genoa", func(ev *evidence.Evidence) { ev.VCEK = fx["v1"].ev.VCEK })
-			return ev, n, nil
-		}, verify.CheckProduct},
-		{"THIM VCEK (another Milan chip) on trustee v1 evidence", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
-			ev, n := splice(fx, "v1", func(ev *evidence.Evidence) { ev.VCEK = thimVCEK(t) })
-			return ev, n, nil
-		}, verify.CheckChipID},
-		{"THIM VCEK on trustee v2 evidence", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
-			ev, n := splice(fx, "v2", func(ev *evidence.Evidence) { ev.VCEK = thimVCEK(t) })
-			return ev, n, nil
-		}, verify.CheckChipID},
-		{"THIM VCEK on Genoa evidence", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
-			ev, n := splice(fx, "genoa", func(ev *evidence.Evidence) { ev.VCEK = thimVCEK(t) })
-			return ev, n, nil
-		}, verify.CheckProduct},
-		{"VCEK of v2's chip on v1 evidence", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
-			ev, n := splice(fx, "v1", func(ev *evidence.Evidence) { ev.VCEK = fx["v2"].ev.VCEK })
-			return ev, n, nil
-		}, verify.CheckChipID},
-		{"ASK certificate in place of the VCEK", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
-			ev, n := splice(fx, "v1", func(ev *evidence.Evidence) { ev.VCEK = snp.DefaultRoots().Chains(snp.Milan)[0].ASK.Raw })
-			return ev, n, nil
-		}, verify.CheckVCEKFormat},
-		{"emulated CVM's VCEK on real evidence", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
-			ev, n := splice(fx, "v1", func(ev *evidence.Evidence) { ev.VCEK = fakeamd.VCEK().Raw })
-			return ev, n, nil
-		}, verify.CheckVCEKChain},
+		{name: "Genoa VCEK on Milan evidence (report v3, CPUID Milan)", base: "v1", edit: vcek(vcekOf("genoa")), want: verify.CheckProduct},
+		{name: "Milan VCEK on Genoa evidence", base: "genoa", edit: vcek(vcekOf("v1")), want: verify.CheckProduct},
+		{name: "THIM VCEK (another Milan chip) on trustee v1 evidence", base: "v1", edit: vcek(thim), want: verify.CheckChipID},
+		{name: "THIM VCEK on trustee v2 evidence", base: "v2", edit: vcek(thim), want: verify.CheckChipID},
+		{name: "THIM VCEK on Genoa evidence", base: "genoa", edit: vcek(thim), want: verify.CheckProduct},
+		{name: "VCEK of v2's chip on v1 evidence", base: "v1", edit: vcek(vcekOf("v2")), want: verify.CheckChipID},
+		{name: "ASK certificate in place of the VCEK", base: "v1", edit: vcek(func(*testing.T, map[string]*fixture) []byte {
+			return snp.DefaultRoots().Chains(snp.Milan)[0].ASK.Raw
+		}), want: verify.CheckVCEKFormat},
+		{name: "emulated CVM's VCEK on real evidence", base: "v1", edit: vcek(func(*testing.T, map[string]*fixture) []byte { return fakeamd.VCEK().Raw }), want: verify.CheckVCEKChain},
 
 		// VCEK from the network: a getter (IMDS, KDS, a cache) that lies.
-		{"no VCEK, getter returns another chip's VCEK", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
-			ev, n := splice(fx, "v1", func(ev *evidence.Evidence) { ev.VCEK = nil })
-			return ev, n, verifierOf(verify.Config{Now: fixtureTime, VCEKGetter: getter(thimVCEK(t), nil)})
-		}, verify.CheckChipID},
-		{"no VCEK, getter returns the emulated VCEK", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
-			ev, n := splice(fx, "v1", func(ev *evidence.Evidence) { ev.VCEK = nil })
-			return ev, n, verifierOf(verify.Config{Now: fixtureTime, VCEKGetter: getter(fakeamd.VCEK().Raw, nil)})
-		}, verify.CheckVCEKChain},
-		{"no VCEK, getter returns garbage", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
-			ev, n := splice(fx, "v2", func(ev *evidence.Evidence) { ev.VCEK = nil })
-			return ev, n, verifierOf(verify.Config{Now: fixtureTime, VCEKGetter: getter([]byte("not a certificate"), nil)})
-		}, verify.CheckVCEKFormat},
-		{"no VCEK, getter fails", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
-			ev, n := splice(fx, "v2", func(ev *evidence.Evidence) { ev.VCEK = nil })
-			return ev, n, verifierOf(verify.Config{Now: fixtureTime, VCEKGetter: getter(nil, os.ErrDeadlineExceeded)})
-		}, verify.CheckVCEKMissing},
-		{"no VCEK, offline", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
-			ev, n := splice(fx, "genoa", func(ev *evidence.Evidence) { ev.VCEK = nil })
-			return ev, n, nil
-		}, verify.CheckVCEKMissing},
+		{name: "no VCEK, getter returns another chip's VCEK", base: "v1", edit: noVCEK, verifier: getterOf(func(t *testing.T) []byte { return thimVCEK(t) }, nil), want: verify.CheckChipID},
+		{name: "no VCEK, getter returns the emulated VCEK", base: "v1", edit: noVCEK,
+			verifier: getterOf(func(*testing.T) []byte { return fakeamd.VCEK().Raw }, nil), want: verify.CheckVCEKChain},
+		{name: "no VCEK, getter returns garbage", base: "v2", edit: noVCEK,
+			verifier: getterOf(func(*testing.T) []byte { return []byte("not a certificate") }, nil), want: verify.CheckVCEKFormat},
+		{name: "no VCEK, getter fails", base: "v2", edit: noVCEK, verifier: getterOf(nil, os.ErrDeadlineExceeded), want: verify.CheckVCEKMissing},
+		{name: "no VCEK, offline", base: "genoa", edit: noVCEK, want: verify.CheckVCEKMissing},
 
 		// Roots: only the pinned chain of the evidence's product line verifies it.
-		{"Genoa evidence against Milan-only roots", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
-			return fx["genoa"].ev, fx["genoa"].nonce, roots(milanOnlyRoots())
-		}, verify.CheckVCEKChain},
-		{"Milan evidence against Genoa-only roots", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
-			return fx["v1"].ev, fx["v1"].nonce, roots(genoaOnlyRoots())
-		}, verify.CheckVCEKChain},
-		{"Milan evidence against no roots", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
-			return fx["v2"].ev, fx["v2"].nonce, roots(&snp.Roots{})
-		}, verify.CheckVCEKChain},
-		{"Milan evidence against the emulated chain only", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
-			return fx["hcl"].ev, fx["hcl"].nonce, roots(emulatedOnlyRoots(t))
-		}, verify.CheckVCEKChain},
-		{"Milan evidence against the testev private roots", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
-			return fx["v0"].ev, fx["v0"].nonce, roots(testev.Roots())
-		}, verify.CheckVCEKChain},
+		{name: "Genoa evidence against Milan-only roots", base: "genoa", verifier: roots(rootsOf(milanOnlyRoots())), want: verify.CheckVCEKChain},
+		{name: "Milan evidence against Genoa-only roots", base: "v1", verifier: roots(rootsOf(genoaOnlyRoots())), want: verify.CheckVCEKChain},
+		{name: "Milan evidence against no roots", base: "v2", verifier: roots(rootsOf(&snp.Roots{})), want: verify.CheckVCEKChain},
+		{name: "Milan evidence against the emulated chain only", base: "hcl",
+			verifier: roots(func(t *testing.T) *snp.Roots { return emulatedOnlyRoots(t) }), want: verify.CheckVCEKChain},
+		{name: "Milan evidence against the testev private roots", base: "v0", verifier: roots(rootsOf(testev.Roots())), want: verify.CheckVCEKChain},
 
 		// The clock.
-		{"verification time after the VCEK expired", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
-			return fx["v1"].ev, fx["v1"].nonce, at(time.Date(2040, 1, 1, 0, 0, 0, 0, time.UTC))
-		}, verify.CheckCertValidity},
-		{"verification time before the VCEK was issued", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
-			return fx["genoa"].ev, fx["genoa"].nonce, at(time.Date(2015, 1, 1, 0, 0, 0, 0, time.UTC))
-		}, verify.CheckCertValidity},
+		{name: "verification time after the VCEK expired", base: "v1", verifier: at(time.Date(2040, 1, 1, 0, 0, 0, 0, time.UTC)), want: verify.CheckCertValidity},
+		{name: "verification time before the VCEK was issued", base: "genoa", verifier: at(time.Date(2015, 1, 1, 0, 0, 0, 0, time.UTC)), want: verify.CheckCertValidity},
 
 		// Nonces.
-		{"v2 evidence, nonce of another challenge (Genoa's)", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
-			return fx["v2"].ev, fx["genoa"].nonce, nil
-		}, verify.CheckNonce},
-		{"v1 evidence, another text nonce", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
-			return fx["v1"].ev, []byte("challengf"), nil
-		}, verify.CheckNonce},
-		{"v1 evidence, nonce prefix", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
-			return fx["v1"].ev, []byte("challeng"), nil
-		}, verify.CheckNonce},
-		{"v1 evidence, nonce extended", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
-			return fx["v1"].ev, []byte("challenge\x00"), nil
-		}, verify.CheckNonce},
-		{"v1 evidence, nil nonce", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
-			return fx["v1"].ev, nil, nil
-		}, verify.CheckNonce},
-		{"v1 evidence, empty nonce", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
-			return fx["v1"].ev, []byte{}, nil
-		}, verify.CheckNonce},
-		{"v2 evidence, 49-byte nonce starting with the quoted 48 bytes", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
-			return fx["v2"].ev, append(append([]byte(nil), fx["v2"].nonce...), 0), nil
-		}, verify.CheckNonce},
-		{"Genoa evidence, 47-byte prefix of the nonce", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
-			return fx["genoa"].ev, fx["genoa"].nonce[:47], nil
-		}, verify.CheckNonce},
+		{name: "v2 evidence, nonce of another challenge (Genoa's)", base: "v2", nonce: nonceOf("genoa"), want: verify.CheckNonce},
+		{name: "v1 evidence, another text nonce", base: "v1", nonce: fixed([]byte("challengf")), want: verify.CheckNonce},
+		{name: "v1 evidence, nonce prefix", base: "v1", nonce: fixed([]byte("challeng")), want: verify.CheckNonce},
+		{name: "v1 evidence, nonce extended", base: "v1", nonce: fixed([]byte("challenge\x00")), want: verify.CheckNonce},
+		{name: "v1 evidence, nil nonce", base: "v1", nonce: fixed(nil), want: verify.CheckNonce},
+		{name: "v1 evidence, empty nonce", base: "v1", nonce: fixed([]byte{}), want: verify.CheckNonce},
+		{name: "v2 evidence, 49-byte nonce starting with the quoted 48 bytes", base: "v2", nonce: func(fx map[string]*fixture) []byte {
+			return append(append([]byte(nil), fx["v2"].nonce...), 0)
+		}, want: verify.CheckNonce},
+		{name: "Genoa evidence, 47-byte prefix of the nonce", base: "genoa", nonce: func(fx map[string]*fixture) []byte { return fx["genoa"].nonce[:47] }, want: verify.CheckNonce},
 
 		// PCR values of another VM.
-		{"v1 evidence with v2's PCR values", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
-			ev, n := splice(fx, "v1", func(ev *evidence.Evidence) { ev.Quote.PCRs = fx["v2"].ev.Quote.PCRs })
-			return ev, n, nil
-		}, verify.CheckPCRDigest},
-		{"Genoa evidence with Milan PCR values", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
-			ev, n := splice(fx, "genoa", func(ev *evidence.Evidence) { ev.Quote.PCRs = fx["hcl"].ev.Quote.PCRs })
-			return ev, n, nil
-		}, verify.CheckPCRDigest},
-		{"v1 evidence with PCR 0 and 1 swapped", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
-			ev, n := splice(fx, "v1", func(ev *evidence.Evidence) {
-				p := ev.Quote.PCRs
-				p[0], p[1] = p[1], p[0]
-			})
-			return ev, n, nil
-		}, verify.CheckPCRDigest},
-		{"v1 evidence with v2's PCR 7 only", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
-			ev, n := splice(fx, "v1", func(ev *evidence.Evidence) { ev.Quote.PCRs[7] = fx["v2"].ev.Quote.PCRs[7] })
-			return ev, n, nil
-		}, verify.CheckPCRDigest},
+		{name: "v1 evidence with v2's PCR values", base: "v1", edit: pcrsOf("v2"), want: verify.CheckPCRDigest},
+		{name: "Genoa evidence with Milan PCR values", base: "genoa", edit: pcrsOf("hcl"), want: verify.CheckPCRDigest},
+		{name: "v1 evidence with PCR 0 and 1 swapped", base: "v1", edit: func(_ *testing.T, _ map[string]*fixture, ev *evidence.Evidence) {
+			p := ev.Quote.PCRs
+			p[0], p[1] = p[1], p[0]
+		}, want: verify.CheckPCRDigest},
+		{name: "v1 evidence with v2's PCR 7 only", base: "v1", edit: func(_ *testing.T, fx map[string]*fixture, ev *evidence.Evidence) {
+			ev.Quote.PCRs[7] = fx["v2"].ev.Quote.PCRs[7]
+		}, want: verify.CheckPCRDigest},
 
 		// Freshness: the report of v0/v1 was not refreshed with the nonce.
-		{"v1 report with RequireFreshReport", func(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
-			return fx["v1"].ev, fx["v1"].nonce, verifierOf(verify.Config{Now: fixtureTime, Policy: verify.Policy{RequireFreshReport: true}})
-		}, verify.CheckUserData},
+		{name: "v1 report with RequireFreshReport", base: "v1", verifier: func(*testing.T) *verify.Verifier {
+			return verifierOf(verify.Config{Now: testutil.FixtureTime(), Policy: verify.Policy{RequireFreshReport: true}})
+		}, want: verify.CheckUserData},
 	}
+}
+
+// build returns the spliced evidence, the nonce and the Verifier of tc.
+func (tc spliceCase) build(t *testing.T, fx map[string]*fixture) (*evidence.Evidence, []byte, *verify.Verifier) {
+	ev := cloneEvidence(fx[tc.base].ev)
+	if tc.edit != nil {
+		tc.edit(t, fx, ev)
+	}
+	nonce := fx[tc.base].nonce
+	if tc.nonce != nil {
+		nonce = tc.nonce(fx)
+	}
+	v := verifierOf(verify.Config{Now: testutil.FixtureTime()})
+	if tc.verifier != nil {
+		v = tc.verifier(t)
+	}
+	return ev, nonce, v
 }
 
 // TestSplice checks that evidence assembled from parts of different VMs,
@@ -260,11 +227,8 @@ func TestSplice(t *testing.T) {
 	}
 	for _, tc := range spliceCases() {
 		t.Run(tc.name, func(t *testing.T) {
-			ev, nonce, opts := tc.build(t, fx)
-			if opts == nil {
-				opts = verifierOf(verify.Config{Now: fixtureTime})
-			}
-			o := runDecoded(t, ev, nonce, opts)
+			ev, nonce, v := tc.build(t, fx)
+			o := runDecoded(t, ev, nonce, v)
 			if o.bad != "" {
 				t.Fatal(o.bad)
 			}
@@ -291,7 +255,7 @@ func TestRelabel(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			o := runEvidence(t, data, fx.nonce, verifierOf(verify.Config{Now: fixtureTime}))
+			o := runEvidence(t, data, fx.nonce, verifierOf(verify.Config{Now: testutil.FixtureTime()}))
 			if o.bad != "" || o.claims != nil || o.check != verify.CheckUserData {
 				t.Fatalf("got %v, want rejection by %s", o, verify.CheckUserData)
 			}
@@ -309,14 +273,14 @@ func TestRelabel(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, err := verify.Evidence(context.Background(), data, fx.nonce, verify.Config{Now: fixtureTime})
+		c, err := verify.Evidence(context.Background(), data, fx.nonce, verify.Config{Now: testutil.FixtureTime()})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if c.FreshReport || c.EvidenceVersion != 1 {
 			t.Errorf("downgraded evidence: FreshReport %v, version %d", c.FreshReport, c.EvidenceVersion)
 		}
-		c, err = verify.Evidence(context.Background(), data, fx.nonce, verify.Config{Now: fixtureTime, Policy: verify.Policy{RequireFreshReport: true}})
+		c, err = verify.Evidence(context.Background(), data, fx.nonce, verify.Config{Now: testutil.FixtureTime(), Policy: verify.Policy{RequireFreshReport: true}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -347,7 +311,7 @@ func TestSpliceSameVMOtherReport(t *testing.T) {
 	if string(c.AKPublic) != string(c0.AKPublic) || string(c.ReportData) != string(c0.ReportData) {
 		t.Error("claims do not come from v0's report")
 	}
-	_, err = verifierOf(verify.Config{Now: fixtureTime, Policy: verify.Policy{RequireFreshReport: true}}).
+	_, err = verifierOf(verify.Config{Now: testutil.FixtureTime(), Policy: verify.Policy{RequireFreshReport: true}}).
 		Decoded(context.Background(), ev, v1.nonce)
 	if !isCheck(err, verify.CheckUserData) {
 		t.Errorf("RequireFreshReport: got %v, want %s", err, verify.CheckUserData)
@@ -359,7 +323,7 @@ func TestSpliceSameVMOtherReport(t *testing.T) {
 // of another chip.
 func TestReportSplice(t *testing.T) {
 	thimReport := testutil.ReadFile(t, "azure-thim/snp_report.bin")
-	opts := verifierOf(verify.Config{Now: fixtureTime})
+	opts := verifierOf(verify.Config{Now: testutil.FixtureTime()})
 	if _, err := opts.Report(context.Background(), thimReport, thimVCEK(t)); err != nil {
 		t.Fatalf("genuine THIM report: %v", err)
 	}
@@ -380,7 +344,7 @@ func TestReportSplice(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			o := run(t, func() (*verify.Claims, error) {
-				return verifierOf(verify.Config{Now: fixtureTime}).Report(context.Background(), tc.blob, tc.vcek)
+				return verifierOf(verify.Config{Now: testutil.FixtureTime()}).Report(context.Background(), tc.blob, tc.vcek)
 			})
 			if o.bad != "" || o.claims != nil || o.check != tc.want {
 				t.Fatalf("got %v, want rejection by %s", o, tc.want)
@@ -394,7 +358,7 @@ func TestReportSplice(t *testing.T) {
 func TestTDXEvidenceNotVerified(t *testing.T) {
 	for _, f := range []string{"evidence-v0.json", "evidence-v1.json"} {
 		data := testutil.ReadFile(t, "trustee-az-vtpm/az-tdx-vtpm/"+f)
-		o := runEvidence(t, data, []byte("challenge"), verifierOf(verify.Config{Now: fixtureTime}))
+		o := runEvidence(t, data, []byte("challenge"), verifierOf(verify.Config{Now: testutil.FixtureTime()}))
 		if o.bad != "" || o.claims != nil || o.check != verify.CheckReportType {
 			t.Errorf("%s: got %v, want rejection by %s", f, o, verify.CheckReportType)
 		}

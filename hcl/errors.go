@@ -1,32 +1,29 @@
 package hcl
 
-import (
-	"errors"
-
-	"github.com/snp-vtpm/snp-vtpm/format"
-)
+import "github.com/snp-vtpm/snp-vtpm/format"
 
 // Sentinel errors of the checks that are HCL's own. Format failures wrap
 // the module's shared kinds (format.ErrTruncated, format.ErrBadMagic, ...)
 // instead; every error of this package is a [*FormatError] naming the
-// field, so callers test the kind with errors.Is.
-var (
+// field, so callers test the kind with errors.Is. They are kinds of the
+// module's one kind type, [format.Kind].
+const (
 	// ErrUnsupportedReportType means the report type is not SNP or TDX.
-	ErrUnsupportedReportType = errors.New("unsupported report type")
+	ErrUnsupportedReportType format.Kind = "unsupported report type"
 	// ErrUnsupportedHashType means the report-data hash type is not SHA-256,
 	// the only one the paravisor writes.
-	ErrUnsupportedHashType = errors.New("unsupported hash type")
+	ErrUnsupportedHashType format.Kind = "unsupported hash type"
 	// ErrBadUserData means the runtime data's "user-data" is not 128 hex characters.
-	ErrBadUserData = errors.New("malformed user-data")
+	ErrBadUserData format.Kind = "malformed user-data"
 	// ErrKeyNotFound means no key with the requested kid is in the runtime data.
-	ErrKeyNotFound = errors.New("key not found")
+	ErrKeyNotFound format.Kind = "key not found"
 	// ErrDuplicateKey means more than one key carries the requested kid.
-	ErrDuplicateKey = errors.New("duplicate key id")
+	ErrDuplicateKey format.Kind = "duplicate key id"
 	// ErrBadKey means a JWK is not an acceptable RSA public key.
-	ErrBadKey = errors.New("unacceptable key")
+	ErrBadKey format.Kind = "unacceptable key"
 	// ErrBindingMismatch means the hardware report's REPORT_DATA does not bind
 	// the runtime data (digest differs or the unused tail is not zero).
-	ErrBindingMismatch = errors.New("runtime data not bound by report data")
+	ErrBindingMismatch format.Kind = "runtime data not bound by report data"
 )
 
 // FormatError reports which field or check of an HCL report or of its

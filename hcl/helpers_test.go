@@ -65,38 +65,40 @@ func fromEvidence(rel string) func(testing.TB) []byte {
 	}
 }
 
-var fixtures = []fixture{
-	{name: "trustee-snp-hcl-report.bin", load: fromFile("trustee-az-vtpm/az-snp-vtpm/hcl-report.bin"),
-		size: 2600, version: 1, typ: ReportTypeSNP, n: 1110, hasEK: true, hasUserData: true,
-		vmID: "911B0EF8-9DBA-48B0-B275-4E4DF2D39252", chipPrefix: "19752a44", snpVersion: 2},
-	{name: "azure-cvm-tooling-hcl-report-snp.bin", load: fromFile("azure-cvm-tooling/hcl-report-snp.bin"),
-		size: 2048, version: 1, typ: ReportTypeSNP, n: 583,
-		vmID: "BAEFD3E1-184B-4C4C-AB88-0BDAD260505F", chipPrefix: "3a5d5b1d", snpVersion: 2, currentTime: 1678652405},
-	{name: "early-az-snp-vtpm-hcl-report.bin", load: fromFile("azure-cvm-tooling/early-az-snp-vtpm-0.2/hcl-report.bin"),
-		size: 2048, version: 1, typ: ReportTypeSNP, n: 583,
-		vmID: "BAEFD3E1-184B-4C4C-AB88-0BDAD260505F", chipPrefix: "3a5d5b1d", snpVersion: 2, currentTime: 1678652405},
-	{name: "azure-cvm-tooling-hcl-report-tdx.bin", load: fromFile("azure-cvm-tooling/hcl-report-tdx.bin"),
-		size: 2600, version: 2, typ: ReportTypeTDX, n: 1202, hasEK: true, hasUserData: true,
-		vmID: "D270E56B-F668-4990-A5BC-9B624576841D"},
-	{name: "trustee-tdx-hcl-report.bin", load: fromFile("trustee-az-vtpm/az-tdx-vtpm/hcl-report.bin"),
-		size: 2600, version: 2, typ: ReportTypeTDX, n: 1201, hasEK: true, hasUserData: true,
-		vmID: "6332533D-5649-4D02-8AA7-8F64B7C3EE21"},
-	{name: "evidence-v0.json", load: fromEvidence("trustee-az-vtpm/az-snp-vtpm/evidence-v0.json"),
-		size: 2600, version: 1, typ: ReportTypeSNP, n: 1110, hasEK: true, hasUserData: true,
-		vmID: "26F8BC30-774E-4290-8E7A-535F3B672AEE", chipPrefix: "66a5a7b4", snpVersion: 3},
-	{name: "evidence-v1.json", load: fromEvidence("trustee-az-vtpm/az-snp-vtpm/evidence-v1.json"),
-		size: 2600, version: 1, typ: ReportTypeSNP, n: 1110, hasEK: true, hasUserData: true,
-		vmID: "26F8BC30-774E-4290-8E7A-535F3B672AEE", chipPrefix: "66a5a7b4", snpVersion: 3},
-	{name: "evidence-v2.json", load: fromEvidence("trustee-az-vtpm/az-snp-vtpm/evidence-v2.json"),
-		size: 2600, version: 1, typ: ReportTypeSNP, n: 1110, hasEK: true, hasUserData: true,
-		vmID: "7DF7B373-B947-4AAA-96E5-C358F2A03D20", chipPrefix: "2e0e62a0", snpVersion: 3},
-	{name: "evidence-genoa.json", load: fromEvidence("trustee-az-vtpm/az-snp-vtpm/evidence-genoa.json"),
-		size: 2600, version: 2, typ: ReportTypeSNP, n: 1200, hasEK: true, hasUserData: true,
-		vmID: "390CBCF5-6C67-4D9B-98EF-C3F1699CC8FC", chipPrefix: "0506ffba", snpVersion: 3},
-	{name: "tdx-evidence-v0.json", load: fromEvidence("trustee-az-vtpm/az-tdx-vtpm/evidence-v0.json"),
-		size: 2600, version: 2, typ: ReportTypeTDX, n: 1201, hasEK: true, hasUserData: true,
-		vmID: "6332533D-5649-4D02-8AA7-8F64B7C3EE21"},
-	{name: "tdx-evidence-v1.json", load: fromEvidence("trustee-az-vtpm/az-tdx-vtpm/evidence-v1.json"),
-		size: 2600, version: 2, typ: ReportTypeTDX, n: 1201, hasEK: true, hasUserData: true,
-		vmID: "6332533D-5649-4D02-8AA7-8F64B7C3EE21"},
+// from returns f for the same HCL report read by load, under name: one
+// report stored in several files (copies, or the evidence that carries it).
+func (f fixture) from(name string, load func(testing.TB) []byte) fixture {
+	f.name, f.load = name, load
+	return f
 }
+
+var fixtures = func() []fixture {
+	const snpDir, tdxDir = "trustee-az-vtpm/az-snp-vtpm/", "trustee-az-vtpm/az-tdx-vtpm/"
+	cvmToolingSNP := fixture{size: 2048, version: 1, typ: ReportTypeSNP, n: 583,
+		vmID: "BAEFD3E1-184B-4C4C-AB88-0BDAD260505F", chipPrefix: "3a5d5b1d", snpVersion: 2, currentTime: 1678652405}
+	trusteeSNP := fixture{size: 2600, version: 1, typ: ReportTypeSNP, n: 1110, hasEK: true, hasUserData: true,
+		vmID: "26F8BC30-774E-4290-8E7A-535F3B672AEE", chipPrefix: "66a5a7b4", snpVersion: 3}
+	trusteeTDX := fixture{size: 2600, version: 2, typ: ReportTypeTDX, n: 1201, hasEK: true, hasUserData: true,
+		vmID: "6332533D-5649-4D02-8AA7-8F64B7C3EE21"}
+	return []fixture{
+		{name: "trustee-snp-hcl-report.bin", load: fromFile(snpDir + "hcl-report.bin"),
+			size: 2600, version: 1, typ: ReportTypeSNP, n: 1110, hasEK: true, hasUserData: true,
+			vmID: "911B0EF8-9DBA-48B0-B275-4E4DF2D39252", chipPrefix: "19752a44", snpVersion: 2},
+		cvmToolingSNP.from("azure-cvm-tooling-hcl-report-snp.bin", fromFile("azure-cvm-tooling/hcl-report-snp.bin")),
+		cvmToolingSNP.from("early-az-snp-vtpm-hcl-report.bin", fromFile("azure-cvm-tooling/early-az-snp-vtpm-0.2/hcl-report.bin")),
+		{name: "azure-cvm-tooling-hcl-report-tdx.bin", load: fromFile("azure-cvm-tooling/hcl-report-tdx.bin"),
+			size: 2600, version: 2, typ: ReportTypeTDX, n: 1202, hasEK: true, hasUserData: true,
+			vmID: "D270E56B-F668-4990-A5BC-9B624576841D"},
+		trusteeTDX.from("trustee-tdx-hcl-report.bin", fromFile(tdxDir+"hcl-report.bin")),
+		trusteeSNP.from("evidence-v0.json", fromEvidence(snpDir+"evidence-v0.json")),
+		trusteeSNP.from("evidence-v1.json", fromEvidence(snpDir+"evidence-v1.json")),
+		{name: "evidence-v2.json", load: fromEvidence(snpDir + "evidence-v2.json"),
+			size: 2600, version: 1, typ: ReportTypeSNP, n: 1110, hasEK: true, hasUserData: true,
+			vmID: "7DF7B373-B947-4AAA-96E5-C358F2A03D20", chipPrefix: "2e0e62a0", snpVersion: 3},
+		{name: "evidence-genoa.json", load: fromEvidence(snpDir + "evidence-genoa.json"),
+			size: 2600, version: 2, typ: ReportTypeSNP, n: 1200, hasEK: true, hasUserData: true,
+			vmID: "390CBCF5-6C67-4D9B-98EF-C3F1699CC8FC", chipPrefix: "0506ffba", snpVersion: 3},
+		trusteeTDX.from("tdx-evidence-v0.json", fromEvidence(tdxDir+"evidence-v0.json")),
+		trusteeTDX.from("tdx-evidence-v1.json", fromEvidence(tdxDir+"evidence-v1.json")),
+	}
+}()

@@ -30,28 +30,61 @@ func ParseIGVMHeader(b []byte) (*IGVMHeader, error) {
 	if len(b) != IGVMHeaderSize {
 		return nil, fieldErr("igvm_header", fmt.Errorf("%w (%d bytes, want %d)", format.ErrSizeMismatch, len(b), IGVMHeaderSize))
 	}
-	le := binary.LittleEndian
-	at := func(off int) uint32 { return le.Uint32(b[off-offDataSize:]) }
-	h := &IGVMHeader{
-		DataSize:         at(offDataSize),
-		Version:          at(offIGVMVersion),
-		Type:             ReportType(at(offReportType)),
-		HashType:         HashType(at(offHashType)),
-		VariableDataSize: at(offVarDataSize),
+	h := readIGVMHeader(b)
+	if err := h.check(true, MaxRuntimeDataSize, format.ErrTooLarge); err != nil {
+		return nil, err
 	}
-	switch {
-	case h.Version != igvmVersion:
-		return nil, fieldErr("igvm_version", fmt.Errorf("%w (%d, want %d)", format.ErrUnsupportedVersion, h.Version, igvmVersion))
-	case h.Type != ReportTypeSNP:
-		return nil, fieldErr("report_type", fmt.Errorf("%w (%v after an SNP report)", ErrUnsupportedReportType, h.Type))
-	case h.HashType != HashTypeSHA256:
-		return nil, fieldErr("report_data_hash_type", fmt.Errorf("%w (%v, want SHA-256)", ErrUnsupportedHashType, h.HashType))
-	case h.VariableDataSize == 0:
-		return nil, fieldErr("variable_data_size", format.ErrEmpty)
-	case h.VariableDataSize > MaxRuntimeDataSize:
-		return nil, fieldErr("variable_data_size", fmt.Errorf("%w (%d > %d)", format.ErrTooLarge, h.VariableDataSize, MaxRuntimeDataSize))
-	case uint64(h.DataSize) != uint64(IGVMHeaderSize)+uint64(h.VariableDataSize):
-		return nil, fieldErr("data_size", fmt.Errorf("%w (%d, want %d)", format.ErrSizeMismatch, h.DataSize, uint64(IGVMHeaderSize)+uint64(h.VariableDataSize)))
+	if err := h.checkDataSize(); err != nil {
+		return nil, err
 	}
 	return h, nil
+}
+
+// readIGVMHeader reads the IGVMHeaderSize bytes of b as a header, unchecked.
+func readIGVMHeader(b []byte) *IGVMHeader {
+	le := binary.LittleEndian
+	at := func(off int) uint32 { return le.Uint32(b[off-OffsetDataSize:]) }
+	return &IGVMHeader{
+		DataSize:         at(OffsetDataSize),
+		Version:          at(OffsetIGVMVersion),
+		Type:             ReportType(at(OffsetReportType)),
+		HashType:         HashType(at(OffsetHashType)),
+		VariableDataSize: at(OffsetVarDataSize),
+	}
+}
+
+// check applies the header rules that Parse and ParseIGVMHeader share:
+// version 1; a report type that is SNP or TDX, and SNP when afterSNP (a
+// header stored after an SNP report must say SNP); hash
+// type SHA-256; a variable_data_size of 1..maxVar, failing with kind
+// above maxVar. data_size is checked apart ([IGVMHeader.checkDataSize]),
+// since Parse checks report_size first.
+func (h *IGVMHeader) check(afterSNP bool, maxVar uint64, kind error) error {
+	switch {
+	case h.Version != igvmVersion:
+		return fieldErr("igvm_version", fmt.Errorf("%w (%d, want %d)", format.ErrUnsupportedVersion, h.Version, igvmVersion))
+	case afterSNP && h.Type != ReportTypeSNP:
+		return fieldErr("report_type", fmt.Errorf("%w (%v after an SNP report)", ErrUnsupportedReportType, h.Type))
+	case h.Type != ReportTypeSNP && h.Type != ReportTypeTDX:
+		return fieldErr("report_type", fmt.Errorf("%w (%v)", ErrUnsupportedReportType, h.Type))
+	// The paravisor binds the runtime data with SHA-256 (for SNP and TDX
+	// alike): REPORT_DATA = SHA-256(runtime data) || 32 zero bytes. Other
+	// declared hashes would let REPORT_DATA[32:64] carry more digest bytes
+	// of a format no paravisor writes.
+	case h.HashType != HashTypeSHA256:
+		return fieldErr("report_data_hash_type", fmt.Errorf("%w (%v, want SHA-256)", ErrUnsupportedHashType, h.HashType))
+	case h.VariableDataSize == 0:
+		return fieldErr("variable_data_size", format.ErrEmpty)
+	case uint64(h.VariableDataSize) > maxVar:
+		return fieldErr("variable_data_size", fmt.Errorf("%w (%d > %d)", kind, h.VariableDataSize, maxVar))
+	}
+	return nil
+}
+
+// checkDataSize checks data_size = IGVMHeaderSize + variable_data_size.
+func (h *IGVMHeader) checkDataSize() error {
+	if want := uint64(IGVMHeaderSize) + uint64(h.VariableDataSize); uint64(h.DataSize) != want {
+		return fieldErr("data_size", fmt.Errorf("%w (%d, want %d)", format.ErrSizeMismatch, h.DataSize, want))
+	}
+	return nil
 }

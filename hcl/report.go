@@ -11,20 +11,31 @@ import (
 const (
 	magic = "HCLA"
 
-	offHeaderVersion = 4
-	offReportSize    = 8
-	offRequestType   = 12
-	offStatus        = 16
-	offReserved      = 20
-	offHardware      = HeaderSize
-	offDataSize      = offHardware + HardwareReportSize // 1216
-	offIGVMVersion   = offDataSize + 4                  // 1220
-	offReportType    = offDataSize + 8                  // 1224
-	offHashType      = offDataSize + 12                 // 1228
-	offVarDataSize   = offDataSize + 16                 // 1232
-
 	requestTypeReport = 2
 	igvmVersion       = 1
+)
+
+// Byte offsets of the fields of an HCL report (all little-endian uint32
+// but the magic and the reports). They are exported for tests and tools
+// that build or corrupt a report field by field; Parse and Build are the
+// only code of the module that reads or writes them.
+const (
+	OffsetMagic         = 0  // "HCLA"
+	OffsetHeaderVersion = 4  // 1 or 2
+	OffsetReportSize    = 8  // RuntimeDataOffset + variable_data_size
+	OffsetRequestType   = 12 // 2
+	OffsetStatus        = 16 // 0
+	OffsetReserved      = 20 // 12 zero bytes
+	// OffsetHardware is where the hardware report (SNP report or TDREPORT,
+	// HardwareReportSize bytes) starts.
+	OffsetHardware = HeaderSize
+	// OffsetDataSize starts the IGVM request header: data_size =
+	// IGVMHeaderSize + variable_data_size.
+	OffsetDataSize    = OffsetHardware + HardwareReportSize // 1216
+	OffsetIGVMVersion = OffsetDataSize + 4                  // 1220
+	OffsetReportType  = OffsetDataSize + 8                  // 1224
+	OffsetHashType    = OffsetDataSize + 12                 // 1228
+	OffsetVarDataSize = OffsetDataSize + 16                 // 1232; the runtime data follows at RuntimeDataOffset
 )
 
 // Report is a parsed HCL report. All byte slices are copies: they do not
@@ -89,17 +100,18 @@ func Parse(blob []byte) (*Report, error) {
 	if string(blob[:4]) != magic {
 		return nil, fieldErr("magic", fmt.Errorf("%w (%x, want %x)", format.ErrBadMagic, blob[:4], magic))
 	}
+	h := readIGVMHeader(blob[OffsetDataSize:RuntimeDataOffset])
 	r := &Report{
-		HeaderVersion: le.Uint32(blob[offHeaderVersion:]),
-		ReportSize:    le.Uint32(blob[offReportSize:]),
-		RequestType:   le.Uint32(blob[offRequestType:]),
-		Status:        le.Uint32(blob[offStatus:]),
-		DataSize:      le.Uint32(blob[offDataSize:]),
-		IGVMVersion:   le.Uint32(blob[offIGVMVersion:]),
-		Type:          ReportType(le.Uint32(blob[offReportType:])),
-		HashType:      HashType(le.Uint32(blob[offHashType:])),
+		HeaderVersion: le.Uint32(blob[OffsetHeaderVersion:]),
+		ReportSize:    le.Uint32(blob[OffsetReportSize:]),
+		RequestType:   le.Uint32(blob[OffsetRequestType:]),
+		Status:        le.Uint32(blob[OffsetStatus:]),
+		DataSize:      h.DataSize,
+		IGVMVersion:   h.Version,
+		Type:          h.Type,
+		HashType:      h.HashType,
 	}
-	n := le.Uint32(blob[offVarDataSize:])
+	n := h.VariableDataSize
 
 	if r.HeaderVersion != 1 && r.HeaderVersion != 2 {
 		return nil, fieldErr("version", fmt.Errorf("%w (%d, want 1 or 2)", format.ErrUnsupportedVersion, r.HeaderVersion))
@@ -110,46 +122,29 @@ func Parse(blob []byte) (*Report, error) {
 	if r.Status != 0 {
 		return nil, fieldErr("status", fmt.Errorf("%w (%d, want 0)", format.ErrUnexpectedValue, r.Status))
 	}
-	if !allZero(blob[offReserved:offHardware]) {
+	if !format.AllZero(blob[OffsetReserved:OffsetHardware]) {
 		return nil, fieldErr("reserved", format.ErrNonZero)
 	}
-	if r.IGVMVersion != igvmVersion {
-		return nil, fieldErr("igvm_version", fmt.Errorf("%w (%d, want %d)", format.ErrUnsupportedVersion, r.IGVMVersion, igvmVersion))
-	}
-	if r.Type != ReportTypeSNP && r.Type != ReportTypeTDX {
-		return nil, fieldErr("report_type", fmt.Errorf("%w (%v)", ErrUnsupportedReportType, r.Type))
-	}
-	// The paravisor binds the runtime data with SHA-256 (for SNP and TDX
-	// alike): REPORT_DATA = SHA-256(runtime data) || 32 zero bytes. Other
-	// declared hashes would let REPORT_DATA[32:64] carry more digest bytes
-	// of a format no paravisor writes.
-	if r.HashType != HashTypeSHA256 {
-		return nil, fieldErr("report_data_hash_type", fmt.Errorf("%w (%v, want SHA-256)", ErrUnsupportedHashType, r.HashType))
-	}
-	avail := uint64(len(blob) - RuntimeDataOffset)
-	if n == 0 {
-		return nil, fieldErr("variable_data_size", format.ErrEmpty)
-	}
-	if uint64(n) > avail {
-		return nil, fieldErr("variable_data_size", fmt.Errorf("%w (%d > %d)", format.ErrExceedsBlob, n, avail))
+	if err := h.check(false, uint64(len(blob)-RuntimeDataOffset), format.ErrExceedsBlob); err != nil {
+		return nil, err
 	}
 	if want := uint64(RuntimeDataOffset) + uint64(n); uint64(r.ReportSize) != want {
 		return nil, fieldErr("report_size", fmt.Errorf("%w (%d, want %d)", format.ErrSizeMismatch, r.ReportSize, want))
 	}
-	if want := uint64(IGVMHeaderSize) + uint64(n); uint64(r.DataSize) != want {
-		return nil, fieldErr("data_size", fmt.Errorf("%w (%d, want %d)", format.ErrSizeMismatch, r.DataSize, want))
+	if err := h.checkDataSize(); err != nil {
+		return nil, err
 	}
-	end := RuntimeDataOffset + int(n) // n <= avail, so end <= len(blob)
-	if !allZero(blob[end:]) {
+	end := RuntimeDataOffset + int(n) // checked: n <= len(blob)-RuntimeDataOffset
+	if !format.AllZero(blob[end:]) {
 		return nil, fieldErr("padding", format.ErrNonZero)
 	}
 
-	r.Hardware = clone(blob[offHardware:offDataSize])
+	r.Hardware = clone(blob[OffsetHardware:OffsetDataSize])
 	switch r.Type {
 	case ReportTypeSNP:
 		r.SNPReport = r.Hardware
 	case ReportTypeTDX:
-		if !allZero(r.Hardware[TDReportSize:]) {
+		if !format.AllZero(r.Hardware[TDReportSize:]) {
 			return nil, fieldErr("hardware_report", fmt.Errorf("TDX padding after %d-byte TDREPORT: %w", TDReportSize, format.ErrNonZero))
 		}
 		r.TDReport = r.Hardware[:TDReportSize:TDReportSize]
@@ -211,7 +206,7 @@ func (r *Report) CheckBinding() error {
 	if subtle.ConstantTimeCompare(digest, rd[:len(digest)]) != 1 {
 		return fieldErr("binding", fmt.Errorf("%w: REPORT_DATA[0:%d] != %v(runtime data)", ErrBindingMismatch, len(digest), r.HashType))
 	}
-	if !allZero(rd[len(digest):]) {
+	if !format.AllZero(rd[len(digest):]) {
 		return fieldErr("binding", fmt.Errorf("%w: REPORT_DATA[%d:%d] not zero", ErrBindingMismatch, len(digest), ReportDataSize))
 	}
 	return nil
@@ -271,16 +266,16 @@ func (r *Report) Marshal() ([]byte, error) {
 	b := make([]byte, size)
 	le := binary.LittleEndian
 	copy(b, magic)
-	le.PutUint32(b[offHeaderVersion:], r.HeaderVersion)
-	le.PutUint32(b[offReportSize:], uint32(used))
-	le.PutUint32(b[offRequestType:], r.RequestType)
-	le.PutUint32(b[offStatus:], r.Status)
-	copy(b[offHardware:offDataSize], r.Hardware)
-	le.PutUint32(b[offDataSize:], uint32(IGVMHeaderSize+n))
-	le.PutUint32(b[offIGVMVersion:], r.IGVMVersion)
-	le.PutUint32(b[offReportType:], uint32(r.Type))
-	le.PutUint32(b[offHashType:], uint32(r.HashType))
-	le.PutUint32(b[offVarDataSize:], uint32(n))
+	le.PutUint32(b[OffsetHeaderVersion:], r.HeaderVersion)
+	le.PutUint32(b[OffsetReportSize:], uint32(used))
+	le.PutUint32(b[OffsetRequestType:], r.RequestType)
+	le.PutUint32(b[OffsetStatus:], r.Status)
+	copy(b[OffsetHardware:OffsetDataSize], r.Hardware)
+	le.PutUint32(b[OffsetDataSize:], uint32(IGVMHeaderSize+n))
+	le.PutUint32(b[OffsetIGVMVersion:], r.IGVMVersion)
+	le.PutUint32(b[OffsetReportType:], uint32(r.Type))
+	le.PutUint32(b[OffsetHashType:], uint32(r.HashType))
+	le.PutUint32(b[OffsetVarDataSize:], uint32(n))
 	copy(b[RuntimeDataOffset:], r.RuntimeDataRaw)
 	return b, nil
 }
@@ -295,7 +290,7 @@ func checkHardware(t ReportType, hardware []byte) error {
 	case ReportTypeTDX:
 		switch {
 		case len(hardware) == TDReportSize:
-		case len(hardware) == HardwareReportSize && allZero(hardware[TDReportSize:]):
+		case len(hardware) == HardwareReportSize && format.AllZero(hardware[TDReportSize:]):
 		default:
 			return fieldErr("hardware_report", fmt.Errorf("%w: TDREPORT is %d bytes, want %d", format.ErrSizeMismatch, len(hardware), TDReportSize))
 		}
@@ -303,14 +298,6 @@ func checkHardware(t ReportType, hardware []byte) error {
 		return fieldErr("report_type", fmt.Errorf("%w (%v)", ErrUnsupportedReportType, t))
 	}
 	return nil
-}
-
-func allZero(b []byte) bool {
-	var acc byte
-	for _, c := range b {
-		acc |= c
-	}
-	return acc == 0
 }
 
 func clone(b []byte) []byte {

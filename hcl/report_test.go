@@ -69,7 +69,7 @@ func TestParseGolden(t *testing.T) {
 			}
 			sum := sha256.Sum256(blob[RuntimeDataOffset : RuntimeDataOffset+f.n])
 			rd := r.ReportData()
-			if !bytes.Equal(sum[:], rd[:32]) || !allZero(rd[32:]) || !bytes.Equal(r.RuntimeDataDigest(), sum[:]) {
+			if !bytes.Equal(sum[:], rd[:32]) || !format.AllZero(rd[32:]) || !bytes.Equal(r.RuntimeDataDigest(), sum[:]) {
 				t.Error("independent binding check failed")
 			}
 
@@ -99,9 +99,11 @@ func TestParseGolden(t *testing.T) {
 				t.Errorf("VMConfig = %+v", d.VMConfig)
 			}
 
+			checkMarshalRoundTrip(t, f, blob, *r)
+
 			// Parse copies: mutating the blob must not change the report.
 			blob[RuntimeDataOffset] ^= 0xff
-			blob[offHardware+0x50] ^= 0xff
+			blob[OffsetHardware+0x50] ^= 0xff
 			if err := r.CheckBinding(); err != nil {
 				t.Errorf("report aliases the blob: %v", err)
 			}
@@ -254,9 +256,9 @@ func TestParseErrors(t *testing.T) {
 		c := bytes.Clone(blob)
 		clear(c[RuntimeDataOffset:])
 		copy(c[RuntimeDataOffset:], js)
-		c = put32(c, offVarDataSize, uint32(len(js)))
-		c = put32(c, offReportSize, uint32(RuntimeDataOffset+len(js)))
-		return put32(c, offDataSize, uint32(IGVMHeaderSize+len(js)))
+		c = put32(c, OffsetVarDataSize, uint32(len(js)))
+		c = put32(c, OffsetReportSize, uint32(RuntimeDataOffset+len(js)))
+		return put32(c, OffsetDataSize, uint32(IGVMHeaderSize+len(js)))
 	}
 	tests := []struct {
 		name  string
@@ -267,41 +269,41 @@ func TestParseErrors(t *testing.T) {
 		{"empty", nil, "blob", format.ErrTruncated},
 		{"too large", make([]byte, MaxReportSize+1), "blob", format.ErrTooLarge},
 		{"bad magic", set(0, 'X'), "magic", format.ErrBadMagic},
-		{"header version 0", put32(blob, offHeaderVersion, 0), "version", format.ErrUnsupportedVersion},
-		{"header version 3", put32(blob, offHeaderVersion, 3), "version", format.ErrUnsupportedVersion},
-		{"request type 1", put32(blob, offRequestType, 1), "request_type", format.ErrUnexpectedValue},
-		{"status 1", put32(blob, offStatus, 1), "status", format.ErrUnexpectedValue},
-		{"reserved", set(offReserved+11, 1), "reserved", format.ErrNonZero},
-		{"igvm version 2", put32(blob, offIGVMVersion, 2), "igvm_version", format.ErrUnsupportedVersion},
-		{"report type invalid", put32(blob, offReportType, 0), "report_type", ErrUnsupportedReportType},
-		{"report type VBS", put32(blob, offReportType, 1), "report_type", ErrUnsupportedReportType},
-		{"report type TVM", put32(blob, offReportType, 3), "report_type", ErrUnsupportedReportType},
-		{"report type 5", put32(blob, offReportType, 5), "report_type", ErrUnsupportedReportType},
-		{"report type max", put32(blob, offReportType, 0xffffffff), "report_type", ErrUnsupportedReportType},
-		{"hash type 0", put32(blob, offHashType, 0), "report_data_hash_type", ErrUnsupportedHashType},
-		{"hash type 4", put32(blob, offHashType, 4), "report_data_hash_type", ErrUnsupportedHashType},
-		{"hash type SHA-384", put32(blob, offHashType, uint32(HashTypeSHA384)), "report_data_hash_type", ErrUnsupportedHashType},
-		{"hash type SHA-512", put32(blob, offHashType, uint32(HashTypeSHA512)), "report_data_hash_type", ErrUnsupportedHashType},
-		{"hash type max", put32(blob, offHashType, 0xffffffff), "report_data_hash_type", ErrUnsupportedHashType},
+		{"header version 0", put32(blob, OffsetHeaderVersion, 0), "version", format.ErrUnsupportedVersion},
+		{"header version 3", put32(blob, OffsetHeaderVersion, 3), "version", format.ErrUnsupportedVersion},
+		{"request type 1", put32(blob, OffsetRequestType, 1), "request_type", format.ErrUnexpectedValue},
+		{"status 1", put32(blob, OffsetStatus, 1), "status", format.ErrUnexpectedValue},
+		{"reserved", set(OffsetReserved+11, 1), "reserved", format.ErrNonZero},
+		{"igvm version 2", put32(blob, OffsetIGVMVersion, 2), "igvm_version", format.ErrUnsupportedVersion},
+		{"report type invalid", put32(blob, OffsetReportType, 0), "report_type", ErrUnsupportedReportType},
+		{"report type VBS", put32(blob, OffsetReportType, 1), "report_type", ErrUnsupportedReportType},
+		{"report type TVM", put32(blob, OffsetReportType, 3), "report_type", ErrUnsupportedReportType},
+		{"report type 5", put32(blob, OffsetReportType, 5), "report_type", ErrUnsupportedReportType},
+		{"report type max", put32(blob, OffsetReportType, 0xffffffff), "report_type", ErrUnsupportedReportType},
+		{"hash type 0", put32(blob, OffsetHashType, 0), "report_data_hash_type", ErrUnsupportedHashType},
+		{"hash type 4", put32(blob, OffsetHashType, 4), "report_data_hash_type", ErrUnsupportedHashType},
+		{"hash type SHA-384", put32(blob, OffsetHashType, uint32(HashTypeSHA384)), "report_data_hash_type", ErrUnsupportedHashType},
+		{"hash type SHA-512", put32(blob, OffsetHashType, uint32(HashTypeSHA512)), "report_data_hash_type", ErrUnsupportedHashType},
+		{"hash type max", put32(blob, OffsetHashType, 0xffffffff), "report_data_hash_type", ErrUnsupportedHashType},
 		{"tdx hash type SHA-384", func() []byte {
 			c := bytes.Clone(tdx)
-			binary.LittleEndian.PutUint32(c[offHashType:], uint32(HashTypeSHA384))
+			binary.LittleEndian.PutUint32(c[OffsetHashType:], uint32(HashTypeSHA384))
 			return c
 		}(), "report_data_hash_type", ErrUnsupportedHashType},
-		{"var size 0", put32(blob, offVarDataSize, 0), "variable_data_size", format.ErrEmpty},
-		{"var size max", put32(blob, offVarDataSize, 0xffffffff), "variable_data_size", format.ErrExceedsBlob},
-		{"var size past end", put32(blob, offVarDataSize, uint32(len(blob)-RuntimeDataOffset+1)), "variable_data_size", format.ErrExceedsBlob},
-		{"var size +1", put32(blob, offVarDataSize, n+1), "report_size", format.ErrSizeMismatch},
-		{"var size -1", put32(blob, offVarDataSize, n-1), "report_size", format.ErrSizeMismatch},
-		{"report size +1", put32(blob, offReportSize, RuntimeDataOffset+n+1), "report_size", format.ErrSizeMismatch},
-		{"report size -1", put32(blob, offReportSize, RuntimeDataOffset+n-1), "report_size", format.ErrSizeMismatch},
-		{"report size max", put32(blob, offReportSize, 0xffffffff), "report_size", format.ErrSizeMismatch},
-		{"data size +1", put32(blob, offDataSize, IGVMHeaderSize+n+1), "data_size", format.ErrSizeMismatch},
-		{"data size -1", put32(blob, offDataSize, IGVMHeaderSize+n-1), "data_size", format.ErrSizeMismatch},
-		{"data size max", put32(blob, offDataSize, 0xffffffff), "data_size", format.ErrSizeMismatch},
+		{"var size 0", put32(blob, OffsetVarDataSize, 0), "variable_data_size", format.ErrEmpty},
+		{"var size max", put32(blob, OffsetVarDataSize, 0xffffffff), "variable_data_size", format.ErrExceedsBlob},
+		{"var size past end", put32(blob, OffsetVarDataSize, uint32(len(blob)-RuntimeDataOffset+1)), "variable_data_size", format.ErrExceedsBlob},
+		{"var size +1", put32(blob, OffsetVarDataSize, n+1), "report_size", format.ErrSizeMismatch},
+		{"var size -1", put32(blob, OffsetVarDataSize, n-1), "report_size", format.ErrSizeMismatch},
+		{"report size +1", put32(blob, OffsetReportSize, RuntimeDataOffset+n+1), "report_size", format.ErrSizeMismatch},
+		{"report size -1", put32(blob, OffsetReportSize, RuntimeDataOffset+n-1), "report_size", format.ErrSizeMismatch},
+		{"report size max", put32(blob, OffsetReportSize, 0xffffffff), "report_size", format.ErrSizeMismatch},
+		{"data size +1", put32(blob, OffsetDataSize, IGVMHeaderSize+n+1), "data_size", format.ErrSizeMismatch},
+		{"data size -1", put32(blob, OffsetDataSize, IGVMHeaderSize+n-1), "data_size", format.ErrSizeMismatch},
+		{"data size max", put32(blob, OffsetDataSize, 0xffffffff), "data_size", format.ErrSizeMismatch},
 		{"padding first byte", set(RuntimeDataOffset+int(n), ' '), "padding", format.ErrNonZero},
 		{"padding last byte", set(len(blob)-1, 1), "padding", format.ErrNonZero},
-		{"tdx hardware tail", func() []byte { c := bytes.Clone(tdx); c[offHardware+TDReportSize+5] = 1; return c }(), "hardware_report", format.ErrNonZero},
+		{"tdx hardware tail", func() []byte { c := bytes.Clone(tdx); c[OffsetHardware+TDReportSize+5] = 1; return c }(), "hardware_report", format.ErrNonZero},
 		{"json NUL inside", set(RuntimeDataOffset+100, 0), "runtime_data", format.ErrBadJSON},
 		{"json trailing garbage", withJSON(`{"keys":[]} x`), "runtime_data", format.ErrBadJSON},
 		{"json null", withJSON(`null`), "runtime_data", format.ErrBadJSON},
@@ -333,7 +335,7 @@ func TestParseErrors(t *testing.T) {
 
 func TestFormatErrorMessage(t *testing.T) {
 	blob := snpBlob(t)[:2048]
-	_, err := Parse(put32(blob, offVarDataSize, 2000))
+	_, err := Parse(put32(blob, OffsetVarDataSize, 2000))
 	if got, want := err.Error(), "hcl: variable_data_size: exceeds blob (2000 > 812)"; got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
@@ -394,7 +396,7 @@ func TestBuildRoundTrip(t *testing.T) {
 			}
 			// Build writes header version 1 for SNP and 2 for TDX; Genoa
 			// SNP reports carry 2. Everything else must be identical.
-			want := put32(blob, offHeaderVersion, map[ReportType]uint32{ReportTypeSNP: 1, ReportTypeTDX: 2}[r.Type])
+			want := put32(blob, OffsetHeaderVersion, map[ReportType]uint32{ReportTypeSNP: 1, ReportTypeTDX: 2}[r.Type])
 			if !bytes.Equal(out, want) {
 				t.Fatal("Build(Parse(blob)) differs from blob")
 			}

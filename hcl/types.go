@@ -61,19 +61,7 @@ const (
 
 // String returns "SNP", "TDX", ... or "ReportType(n)" for unknown values.
 func (t ReportType) String() string {
-	switch t {
-	case ReportTypeInvalid:
-		return "Invalid"
-	case ReportTypeVBS:
-		return "VBS"
-	case ReportTypeSNP:
-		return "SNP"
-	case ReportTypeTVM:
-		return "TVM"
-	case ReportTypeTDX:
-		return "TDX"
-	}
-	return "ReportType(" + strconv.FormatUint(uint64(t), 10) + ")"
+	return enumName("ReportType", uint32(t), "Invalid", "VBS", "SNP", "TVM", "TDX")
 }
 
 // HashType is the hash algorithm the paravisor used to bind the runtime data
@@ -90,17 +78,15 @@ const (
 
 // String returns "SHA-256", "SHA-384", "SHA-512", or "HashType(n)".
 func (h HashType) String() string {
-	switch h {
-	case HashTypeInvalid:
-		return "Invalid"
-	case HashTypeSHA256:
-		return "SHA-256"
-	case HashTypeSHA384:
-		return "SHA-384"
-	case HashTypeSHA512:
-		return "SHA-512"
+	return enumName("HashType", uint32(h), "Invalid", "SHA-256", "SHA-384", "SHA-512")
+}
+
+// enumName returns names[v], or "typ(v)" when v has no name.
+func enumName(typ string, v uint32, names ...string) string {
+	if uint64(v) < uint64(len(names)) {
+		return names[v]
 	}
-	return "HashType(" + strconv.FormatUint(uint64(h), 10) + ")"
+	return typ + "(" + strconv.FormatUint(uint64(v), 10) + ")"
 }
 
 // Valid reports whether h is SHA-256, SHA-384 or SHA-512.

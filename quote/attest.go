@@ -39,6 +39,14 @@ const (
 	MaxDigestSize = 64
 )
 
+// Byte offsets of the two fixed fields at the start of every TPMS_ATTEST
+// (big-endian); the fields after them are variable-sized, so build other
+// changes through [Attest] and [Attest.Marshal].
+const (
+	OffsetMagic = 0 // GeneratedValue, uint32
+	OffsetType  = 4 // TagAttestQuote, uint16
+)
+
 // Sentinel errors of the quote checks. Format failures are [*FormatError]
 // values naming the field and wrapping one of the module's shared kinds
 // (format.ErrTruncated, format.ErrTooLarge, ...); every one of them matches

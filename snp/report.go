@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+
+	"github.com/snp-vtpm/snp-vtpm/format"
 )
 
 // Report layout constants (AMD SEV-SNP ABI, publication 56860, table
@@ -150,45 +152,6 @@ const (
 	PolicySingle    = 1 << 20
 )
 
-// Sentinel errors returned (wrapped) by this package.
-var (
-	// ErrReportFormat reports a malformed attestation report.
-	ErrReportFormat = errors.New("malformed SNP report")
-	// ErrReportVersion reports a report version AMD's ABI does not define
-	// (outside MinReportVersion..MaxReportVersion). It comes with
-	// ErrReportFormat.
-	ErrReportVersion = errors.New("unsupported SNP report version")
-	// ErrSigningKey reports a SIGNER_INFO whose SIGNING_KEY does not name
-	// the certificate type used to verify the report (VCEK), or names no
-	// key at all. From ParseReport it comes with ErrReportFormat, from
-	// VCEK.VerifyReportSignature with ErrReportSignature.
-	ErrSigningKey = errors.New("report signing key does not match the certificate")
-	// ErrProductName reports a product name that is not a known product
-	// line with an optional stepping suffix (see ParseProduct). It comes
-	// with ErrProduct, and from ParseVCEK with ErrVCEKFormat.
-	ErrProductName = errors.New("invalid product name")
-	// ErrCriticalExtension reports a certificate with a critical extension
-	// this package does not process. It comes with ErrVCEKFormat for a VCEK
-	// and with ErrRoots for an ARK or ASK.
-	ErrCriticalExtension = errors.New("certificate has an unknown critical extension")
-	// ErrProduct reports an unknown or inconsistent product line.
-	ErrProduct = errors.New("unknown or inconsistent product line")
-	// ErrVCEKFormat reports a VCEK certificate that is malformed or lacks AMD extensions.
-	ErrVCEKFormat = errors.New("malformed VCEK certificate")
-	// ErrChain reports a VCEK that does not chain to the pinned ASK and ARK.
-	ErrChain = errors.New("VCEK not signed by a trusted AMD ASK/ARK")
-	// ErrValidity reports a certificate used outside its validity period.
-	ErrValidity = errors.New("certificate outside its validity period")
-	// ErrReportSignature reports a report signature that the VCEK does not verify.
-	ErrReportSignature = errors.New("SNP report signature invalid")
-	// ErrChipID reports a VCEK hwID that differs from the report's CHIP_ID.
-	ErrChipID = errors.New("VCEK hwID does not match the report's chip id")
-	// ErrTCB reports a VCEK TCB that differs from the report's REPORTED_TCB.
-	ErrTCB = errors.New("VCEK TCB does not match the report's reported TCB")
-	// ErrRoots reports an unusable root certificate file.
-	ErrRoots = errors.New("invalid AMD root certificates")
-)
-
 // Report is a parsed SNP attestation report: every field of every layout
 // (fields a version does not carry are zero). Raw aliases the parsed bytes;
 // Marshal builds the bytes back from the fields.
@@ -255,6 +218,21 @@ func reservedRanges(l ReportLayout) []reserved {
 	return append(rs, reserved{signatureEnd, ReportSize})
 }
 
+// Sentinel errors of parsing a report, returned (wrapped) by this package.
+var (
+	// ErrReportFormat reports a malformed attestation report.
+	ErrReportFormat = errors.New("malformed SNP report")
+	// ErrReportVersion reports a report version AMD's ABI does not define
+	// (outside MinReportVersion..MaxReportVersion). It comes with
+	// ErrReportFormat.
+	ErrReportVersion = errors.New("unsupported SNP report version")
+	// ErrSigningKey reports a SIGNER_INFO whose SIGNING_KEY does not name
+	// the certificate type used to verify the report (VCEK), or names no
+	// key at all. From ParseReport it comes with ErrReportFormat, from
+	// VCEK.VerifyReportSignature with ErrReportSignature.
+	ErrSigningKey = errors.New("report signing key does not match the certificate")
+)
+
 // ParseReport parses a 1184-byte SNP attestation report with the layout of
 // its version (see MaxReportVersion). It checks the size, the version
 // (1 to 5; others fail with ErrReportVersion), that every reserved byte of
@@ -275,7 +253,7 @@ func ParseReport(b []byte) (*Report, error) {
 		return nil, fmt.Errorf("%w: %w: version %d; AMD's SEV-SNP ABI defines versions %d to %d", ErrReportFormat, ErrReportVersion, r.Version, MinReportVersion, MaxReportVersion)
 	}
 	for _, rs := range reservedRanges(l) {
-		if !allZero(b[rs.lo:rs.hi]) {
+		if !format.AllZero(b[rs.lo:rs.hi]) {
 			return nil, fmt.Errorf("%w: reserved bytes 0x%03x..0x%03x of a version %d report are not zero", ErrReportFormat, rs.lo, rs.hi, r.Version)
 		}
 	}

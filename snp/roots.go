@@ -5,6 +5,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -72,6 +73,16 @@ var defaultRoots = sync.OnceValues(func() (*Roots, error) {
 	}
 	return r, nil
 })
+
+// Sentinel errors of the pinned AMD roots and the chains they sign.
+var (
+	// ErrChain reports a VCEK that does not chain to the pinned ASK and ARK.
+	ErrChain = errors.New("VCEK not signed by a trusted AMD ASK/ARK")
+	// ErrValidity reports a certificate used outside its validity period.
+	ErrValidity = errors.New("certificate outside its validity period")
+	// ErrRoots reports an unusable root certificate file.
+	ErrRoots = errors.New("invalid AMD root certificates")
+)
 
 // DefaultRoots returns AMD's ARK, ASK and ASVK for Milan, Genoa and Turin
 // as pinned in this module. Their signatures are checked once per process.

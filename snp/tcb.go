@@ -1,6 +1,7 @@
 package snp
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -14,6 +15,16 @@ const (
 	Milan Product = "Milan"
 	Genoa Product = "Genoa"
 	Turin Product = "Turin"
+)
+
+// Sentinel errors of product lines.
+var (
+	// ErrProductName reports a product name that is not a known product
+	// line with an optional stepping suffix (see ParseProduct). It comes
+	// with ErrProduct, and from ParseVCEK with ErrVCEKFormat.
+	ErrProductName = errors.New("invalid product name")
+	// ErrProduct reports an unknown or inconsistent product line.
+	ErrProduct = errors.New("unknown or inconsistent product line")
 )
 
 // Products lists the known product lines.

@@ -10,10 +10,13 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"math/big"
 	"slices"
 	"time"
+
+	"github.com/snp-vtpm/snp-vtpm/format"
 )
 
 // AMD VCEK/VLEK X.509 extension OIDs (1.3.6.1.4.1.3704.1.x), as AMD's KDS
@@ -65,6 +68,16 @@ var (
 	oidFmcSPL      = OIDFmcSPL()
 	oidHWID        = OIDHWID()
 	oidCSPID       = OIDCSPID()
+)
+
+// Sentinel errors of reading a VCEK or VLEK certificate.
+var (
+	// ErrVCEKFormat reports a VCEK certificate that is malformed or lacks AMD extensions.
+	ErrVCEKFormat = errors.New("malformed VCEK certificate")
+	// ErrCriticalExtension reports a certificate with a critical extension
+	// this package does not process. It comes with ErrVCEKFormat for a VCEK
+	// and with ErrRoots for an ARK or ASK.
+	ErrCriticalExtension = errors.New("certificate has an unknown critical extension")
 )
 
 // vcekHandled are the extensions ParseVCEK processes beyond those Go's x509
@@ -294,6 +307,16 @@ func SigningKeyName(k uint32) string {
 	return "reserved"
 }
 
+// Sentinel errors of verifying a report with its VCEK or VLEK.
+var (
+	// ErrReportSignature reports a report signature that the VCEK does not verify.
+	ErrReportSignature = errors.New("SNP report signature invalid")
+	// ErrChipID reports a VCEK hwID that differs from the report's CHIP_ID.
+	ErrChipID = errors.New("VCEK hwID does not match the report's chip id")
+	// ErrTCB reports a VCEK TCB that differs from the report's REPORTED_TCB.
+	ErrTCB = errors.New("VCEK TCB does not match the report's reported TCB")
+)
+
 // VerifyVCEK checks that v is signed (RSASSA-PSS SHA-384) by a trusted
 // intermediate of its product line, whose ARK is trusted: the ASK for a
 // VCEK, the ASVK for a VLEK. It checks that v, the intermediate and the ARK
@@ -358,19 +381,10 @@ func (r *Report) CheckChipID() error {
 	if r.ChipIDMasked() {
 		return fmt.Errorf("%w: the report's CHIP_ID is masked (SIGNER_INFO MASK_CHIP_KEY), so it names no chip", ErrChipID)
 	}
-	if allZero(r.ChipID[:]) {
+	if format.AllZero(r.ChipID[:]) {
 		return fmt.Errorf("%w: the report's CHIP_ID is zero", ErrChipID)
 	}
 	return nil
-}
-
-func allZero(b []byte) bool {
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
-	}
-	return true
 }
 
 func leInt(le []byte) *big.Int {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/pem"
-	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -12,6 +11,7 @@ import (
 	"unsafe"
 
 	"github.com/snp-vtpm/snp-vtpm/evidence"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/quote"
 	"github.com/snp-vtpm/snp-vtpm/snp"
 )
@@ -108,11 +108,7 @@ func scribble(t *testing.T, vs ...any) int {
 
 func aliasFixture(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile("../testdata/trustee-az-vtpm/az-snp-vtpm/" + name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return testutil.ReadFile(t, testutil.SNPDir+name)
 }
 
 // TestClaimsOwnTheirBytes verifies real evidence and reports (twice each, so

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/snp-vtpm/snp-vtpm/hcl"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/snp"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
@@ -22,14 +23,14 @@ import (
 // its cache disabled (every signature checked, as for evidence never seen
 // before), "repeat" with one long-lived caching Verifier.
 func BenchmarkVerifyEvidence(b *testing.B) {
-	data := readFile(b, snpDir+"evidence-v1.json")
+	data := testutil.ReadFile(b, testutil.SNPDir+"evidence-v1.json")
 	nonce := []byte("challenge")
 	for _, bc := range []struct {
 		name    string
 		disable bool
 	}{{"fresh", true}, {"repeat", false}} {
 		b.Run(bc.name, func(b *testing.B) {
-			v := newVerifier(b, verify.Config{Now: fixtureTime, Cache: verify.CacheConfig{Disable: bc.disable}})
+			v := newVerifier(b, verify.Config{Now: testutil.FixtureTime(), Cache: verify.CacheConfig{Disable: bc.disable}})
 			if _, err := v.Evidence(context.Background(), data, nonce); err != nil {
 				b.Fatal(err)
 			}
@@ -68,7 +69,7 @@ func le(b []byte) *big.Int {
 }
 
 func newFloor(b *testing.B) *floor {
-	data := readFile(b, snpDir+"evidence-v1.json")
+	data := testutil.ReadFile(b, testutil.SNPDir+"evidence-v1.json")
 	ev := decode(b, data)
 	h, err := hcl.Parse(ev.HCLReport)
 	if err != nil {
@@ -88,7 +89,7 @@ func newFloor(b *testing.B) *floor {
 	td := sha512.Sum384(vcek.RawTBSCertificate)
 	qd := sha256.Sum256(ev.Quote.Message)
 	f := &floor{
-		reportDigest: rd[:], reportR: le(r[0x2A0:0x2E8]), reportS: le(r[0x2E8:0x330]), vcekKey: vcek.PublicKey.(*ecdsa.PublicKey),
+		reportDigest: rd[:], reportR: le(r[snp.OffsetSignatureR:snp.OffsetSignatureS]), reportS: le(r[snp.OffsetSignatureS : snp.OffsetSignatureS+snp.SignatureComponentSize]), vcekKey: vcek.PublicKey.(*ecdsa.PublicKey),
 		vcekTBSDigest: td[:], vcekSig: vcek.Signature, askKey: ask.PublicKey.(*rsa.PublicKey),
 		quoteDigest: qd[:], quoteSig: ev.Quote.Signature, akKey: ak,
 	}
@@ -127,8 +128,8 @@ func BenchmarkFloor(b *testing.B) {
 	b.StopTimer()
 	// Calibrate the ratio outside the timed loop: interleaved batches, the
 	// fastest batch of each kind (the least disturbed by other processes).
-	data := readFile(b, snpDir+"evidence-v1.json")
-	v := newVerifier(b, verify.Config{Now: fixtureTime, Cache: verify.CacheConfig{Disable: true}})
+	data := testutil.ReadFile(b, testutil.SNPDir+"evidence-v1.json")
+	v := newVerifier(b, verify.Config{Now: testutil.FixtureTime(), Cache: verify.CacheConfig{Disable: true}})
 	const batch = 10
 	minFloor, minFresh := time.Duration(1<<62), time.Duration(1<<62)
 	for range 30 {

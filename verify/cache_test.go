@@ -3,25 +3,18 @@ package verify_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"reflect"
 	"sync"
 	"testing"
 
 	"github.com/snp-vtpm/snp-vtpm/evidence"
+	"github.com/snp-vtpm/snp-vtpm/hcl"
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
+	"github.com/snp-vtpm/snp-vtpm/snp"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
-
-func claimsJSON(t testing.TB, c *verify.Claims) string {
-	t.Helper()
-	b, err := json.Marshal(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
 
 // TestCacheSameClaims verifies every real evidence document twice with one
 // Options (the second time from the cache) and once without a cache: the
@@ -43,7 +36,7 @@ func TestCacheSameClaims(t *testing.T) {
 				t.Fatal(err)
 			}
 			if !reflect.DeepEqual(first, second) || !reflect.DeepEqual(first, third) {
-				t.Errorf("claims differ:\n%s\n%s\n%s", claimsJSON(t, first), claimsJSON(t, second), claimsJSON(t, third))
+				t.Errorf("claims differ:\n%s\n%s\n%s", testutil.JSON(t, first), testutil.JSON(t, second), testutil.JSON(t, third))
 			}
 		})
 	}
@@ -55,13 +48,13 @@ func TestCacheSameClaims(t *testing.T) {
 // returns.
 func TestCacheClaimsNotShared(t *testing.T) {
 	opts := newVerifier(t, fixedOpts())
-	data := readFile(t, snpDir+"evidence-v2.json")
+	data := testutil.ReadFile(t, testutil.SNPDir+"evidence-v2.json")
 	nonce := quotedNonce(t, data)
 	first, err := opts.Evidence(context.Background(), data, nonce)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := claimsJSON(t, first)
+	want := testutil.JSON(t, first)
 	for _, b := range [][]byte{first.ChipID, first.Measurement, first.ReportData, first.UserData, first.FamilyID, first.ImageID, first.HostData, first.IDKeyDigest, first.AuthorKeyDigest} {
 		clear(b)
 	}
@@ -70,7 +63,7 @@ func TestCacheClaimsNotShared(t *testing.T) {
 	if err != nil {
 		t.Fatalf("second verification after the caller changed the first claims: %v", err)
 	}
-	if got := claimsJSON(t, second); got != want {
+	if got := testutil.JSON(t, second); got != want {
 		t.Errorf("claims changed through the cache:\n got %s\nwant %s", got, want)
 	}
 }
@@ -96,8 +89,8 @@ func TestCacheFailureAfterSuccess(t *testing.T) {
 		data []byte
 		want verify.Check
 	}{
-		{"tampered report", tamper(func(ev *evidence.Evidence) { ev.HCLReport[32+0x91] ^= 0x40 }), verify.CheckReportSignature},
-		{"tampered report signature", tamper(func(ev *evidence.Evidence) { ev.HCLReport[32+0x2E8] ^= 1 }), verify.CheckReportSignature},
+		{"tampered report", tamper(func(ev *evidence.Evidence) { ev.HCLReport[hcl.OffsetHardware+snp.OffsetMeasurement+1] ^= 0x40 }), verify.CheckReportSignature},
+		{"tampered report signature", tamper(func(ev *evidence.Evidence) { ev.HCLReport[hcl.OffsetHardware+snp.OffsetSignatureS] ^= 1 }), verify.CheckReportSignature},
 		{"tampered runtime data", tamper(func(ev *evidence.Evidence) {
 			i := bytes.Index(ev.HCLReport, []byte(`"vmUniqueId":"`))
 			if i < 0 {
@@ -121,7 +114,7 @@ func TestCacheFailureAfterSuccess(t *testing.T) {
 	}
 	// A cached VCEK chain is checked for validity at every use (Options
 	// may be changed between calls, not during one).
-	verify.SetNowForTest(opts, fixtureTime.AddDate(10, 0, 0))
+	verify.SetNowForTest(opts, testutil.FixtureTime().AddDate(10, 0, 0))
 	_, err := opts.Evidence(context.Background(), data, nonce)
 	wantCheck(t, err, verify.CheckCertValidity)
 }
@@ -140,7 +133,7 @@ func TestDisableCache(t *testing.T) {
 		}
 	}
 	ev := decode(t, data)
-	ev.HCLReport[32+0x92] ^= 1
+	ev.HCLReport[hcl.OffsetHardware+snp.OffsetMeasurement+2] ^= 1
 	_, err := opts.Evidence(context.Background(), encode(t, ev), []byte("challenge"))
 	wantCheck(t, err, verify.CheckReportSignature)
 }
@@ -152,7 +145,7 @@ func TestCacheConcurrent(t *testing.T) {
 	good := (&testev.Builder{}).MustBuild()
 	badReport := (&testev.Builder{VMPL: 2}).MustBuild()
 	tampered := decode(t, good.JSON)
-	tampered.HCLReport[32+0x93] ^= 1
+	tampered.HCLReport[hcl.OffsetHardware+snp.OffsetMeasurement+3] ^= 1
 	tamperedData := encode(t, tampered)
 	real := v1Data(t)
 	realOpts := newVerifier(t, fixedOpts())

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
@@ -17,22 +18,22 @@ import (
 // long enough to stall the workers.
 func FuzzEvidence(f *testing.F) {
 	seeds := []string{
-		snpDir + "evidence-v0.json",
-		snpDir + "evidence-v1.json",
-		snpDir + "evidence-v2.json",
-		snpDir + "evidence-genoa.json",
+		testutil.SNPDir + "evidence-v0.json",
+		testutil.SNPDir + "evidence-v1.json",
+		testutil.SNPDir + "evidence-v2.json",
+		testutil.SNPDir + "evidence-genoa.json",
 		"trustee-az-vtpm/az-tdx-vtpm/evidence-v0.json",
 		"trustee-az-vtpm/az-tdx-vtpm/evidence-v1.json",
 	}
 	for _, s := range seeds {
-		f.Add(readFile(f, s), []byte("challenge"))
+		f.Add(testutil.ReadFile(f, s), []byte("challenge"))
 	}
 	f.Add(assembledEvidence(f), []byte("challenge"))
 	f.Add([]byte(`{"version":2}`), []byte{})
 
 	// One Options for every input, as a server would use it: the cache must
 	// not carry anything from one input to another that changes the outcome.
-	opts := verify.Config{Now: fixtureTime}
+	opts := verify.Config{Now: testutil.FixtureTime()}
 	f.Fuzz(func(t *testing.T, data, nonce []byte) {
 		claims, err := verify.Evidence(context.Background(), data, nonce, opts)
 		if err == nil {
@@ -63,12 +64,12 @@ func FuzzEvidence(f *testing.F) {
 // FuzzEvidence).
 func FuzzReport(f *testing.F) {
 	thim := thimVCEK(f)
-	trustee := vcekOf(f, snpDir+"vcek.pem")
-	f.Add(readFile(f, "azure-thim/snp_report.bin"), thim)
-	f.Add(readFile(f, snpDir+"hcl-report.bin"), trustee)
-	f.Add(readFile(f, "azure-cvm-tooling/hcl-report-snp.bin"), vcekOf(f, "azure-cvm-tooling/certs.pem"))
-	f.Add(readFile(f, "azure-cvm-tooling/hcl-report-tdx.bin"), trustee)
-	opts := verify.Config{Now: fixtureTime}
+	trustee := vcekOf(f, testutil.SNPDir+"vcek.pem")
+	f.Add(testutil.ReadFile(f, "azure-thim/snp_report.bin"), thim)
+	f.Add(testutil.ReadFile(f, testutil.SNPDir+"hcl-report.bin"), trustee)
+	f.Add(testutil.ReadFile(f, "azure-cvm-tooling/hcl-report-snp.bin"), vcekOf(f, "azure-cvm-tooling/certs.pem"))
+	f.Add(testutil.ReadFile(f, "azure-cvm-tooling/hcl-report-tdx.bin"), trustee)
+	opts := verify.Config{Now: testutil.FixtureTime()}
 	f.Fuzz(func(t *testing.T, blob, vcek []byte) {
 		claims, err := reportWith(context.Background(), blob, vcek, opts)
 		if err == nil {

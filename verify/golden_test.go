@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
@@ -123,39 +124,40 @@ func checkClaimsJSON(t *testing.T, claims *verify.Claims, re realEvidence) {
 	}
 }
 
-// TestRealV2Nonce checks the facts of the real v2 evidence: its nonce is
-// 48 bytes starting 982f5c6e, its user-data is it zero-padded, and the report
-// counts as fresh.
-func TestRealV2Nonce(t *testing.T) {
-	data := readFile(t, snpDir+"evidence-v2.json")
-	nonce := quotedNonce(t, data)
-	if len(nonce) != 48 || hex.EncodeToString(nonce[:4]) != "982f5c6e" {
-		t.Fatalf("v2 nonce %x", nonce)
-	}
-	claims, err := verify.Evidence(context.Background(), data, nonce, fixedOpts())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !claims.FreshReport {
-		t.Error("FreshReport false for v2 evidence")
-	}
-	if len(claims.UserData) != 64 || !bytes.Equal(claims.UserData, append(bytes.Clone(nonce), make([]byte, 16)...)) {
-		t.Errorf("user-data %x is not the nonce zero-padded to 64 bytes", []byte(claims.UserData))
-	}
-}
-
-// TestRealGenoaNonce checks the Genoa evidence's 48-byte nonce.
-func TestRealGenoaNonce(t *testing.T) {
-	data := readFile(t, snpDir+"evidence-genoa.json")
-	nonce := quotedNonce(t, data)
-	if len(nonce) != 48 || hex.EncodeToString(nonce[:4]) != "0218488b" {
-		t.Fatalf("genoa nonce %x", nonce)
-	}
-	claims, err := verify.Evidence(context.Background(), data, nonce, fixedOpts())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if claims.ReportVersion < 3 {
-		t.Errorf("Genoa report version %d, want >= 3 (CPUID)", claims.ReportVersion)
+// TestRealNonces checks the 48-byte nonces of the real v2 and Genoa
+// evidence (v2: starting 982f5c6e, its user-data is the nonce zero-padded
+// and the report counts as fresh; Genoa: starting 0218488b, a report of
+// version 3 or later, with CPUID).
+func TestRealNonces(t *testing.T) {
+	for _, tc := range []struct {
+		file, prefix string
+		check        func(t *testing.T, nonce []byte, claims *verify.Claims)
+	}{
+		{"evidence-v2.json", "982f5c6e", func(t *testing.T, nonce []byte, claims *verify.Claims) {
+			if !claims.FreshReport {
+				t.Error("FreshReport false for v2 evidence")
+			}
+			if len(claims.UserData) != 64 || !bytes.Equal(claims.UserData, append(bytes.Clone(nonce), make([]byte, 16)...)) {
+				t.Errorf("user-data %x is not the nonce zero-padded to 64 bytes", []byte(claims.UserData))
+			}
+		}},
+		{"evidence-genoa.json", "0218488b", func(t *testing.T, _ []byte, claims *verify.Claims) {
+			if claims.ReportVersion < 3 {
+				t.Errorf("Genoa report version %d, want >= 3 (CPUID)", claims.ReportVersion)
+			}
+		}},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			data := testutil.ReadFile(t, testutil.SNPDir+tc.file)
+			nonce := quotedNonce(t, data)
+			if len(nonce) != 48 || hex.EncodeToString(nonce[:4]) != tc.prefix {
+				t.Fatalf("nonce %x, want 48 bytes starting %s", nonce, tc.prefix)
+			}
+			claims, err := verify.Evidence(context.Background(), data, nonce, fixedOpts())
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.check(t, nonce, claims)
+		})
 	}
 }

@@ -2,55 +2,14 @@ package verify_test
 
 import (
 	"context"
-	"encoding/pem"
 	"errors"
-	"os"
-	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/snp-vtpm/snp-vtpm/evidence"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/quote"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
-
-const (
-	testdata = "../testdata"
-	snpDir   = "trustee-az-vtpm/az-snp-vtpm/"
-)
-
-// fixtureTime is inside the validity period of every real VCEK fixture
-// (the earliest ends 2030-01-01, the latest starts 2025-01-24).
-var fixtureTime = time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
-
-func readFile(t testing.TB, rel string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(testdata, rel))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// pemCerts returns the DER of every CERTIFICATE block of b.
-func pemCerts(t testing.TB, b []byte) [][]byte {
-	t.Helper()
-	var out [][]byte
-	for {
-		var blk *pem.Block
-		blk, b = pem.Decode(b)
-		if blk == nil {
-			break
-		}
-		if blk.Type == "CERTIFICATE" {
-			out = append(out, blk.Bytes)
-		}
-	}
-	if len(out) == 0 {
-		t.Fatal("no PEM certificate")
-	}
-	return out
-}
 
 func decode(t testing.TB, data []byte) *evidence.Evidence {
 	t.Helper()
@@ -96,26 +55,26 @@ type realEvidence struct {
 // hcl-report.bin, the VCEK of vcek.pem and tpm-quote-v1.json (one VM).
 func assembledEvidence(t testing.TB) []byte {
 	t.Helper()
-	q, err := evidence.DecodeQuoteJSON(readFile(t, snpDir+"tpm-quote-v1.json"))
+	q, err := evidence.DecodeQuoteJSON(testutil.ReadFile(t, testutil.SNPDir+"tpm-quote-v1.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return encode(t, &evidence.Evidence{
 		Version:   1,
 		Quote:     *q,
-		HCLReport: readFile(t, snpDir+"hcl-report.bin"),
-		VCEK:      pemCerts(t, readFile(t, snpDir+"vcek.pem"))[0],
+		HCLReport: testutil.ReadFile(t, testutil.SNPDir+"hcl-report.bin"),
+		VCEK:      testutil.PEMBlocks(t, testutil.ReadFile(t, testutil.SNPDir+"vcek.pem"), "CERTIFICATE")[0],
 	})
 }
 
 func realEvidences(t testing.TB) []realEvidence {
 	t.Helper()
 	challenge := []byte("challenge")
-	v2 := readFile(t, snpDir+"evidence-v2.json")
-	genoa := readFile(t, snpDir+"evidence-genoa.json")
+	v2 := testutil.ReadFile(t, testutil.SNPDir+"evidence-v2.json")
+	genoa := testutil.ReadFile(t, testutil.SNPDir+"evidence-genoa.json")
 	return []realEvidence{
-		{"v0", readFile(t, snpDir+"evidence-v0.json"), challenge, "Milan", "66a5a7b4", [4]uint8{4, 0, 24, 219}, 0},
-		{"v1", readFile(t, snpDir+"evidence-v1.json"), challenge, "Milan", "66a5a7b4", [4]uint8{4, 0, 24, 219}, 1},
+		{"v0", testutil.ReadFile(t, testutil.SNPDir+"evidence-v0.json"), challenge, "Milan", "66a5a7b4", [4]uint8{4, 0, 24, 219}, 0},
+		{"v1", testutil.ReadFile(t, testutil.SNPDir+"evidence-v1.json"), challenge, "Milan", "66a5a7b4", [4]uint8{4, 0, 24, 219}, 1},
 		{"v2", v2, quotedNonce(t, v2), "Milan", "2e0e62a0", [4]uint8{4, 0, 24, 219}, 2},
 		{"genoa", genoa, quotedNonce(t, genoa), "Genoa", "0506ffba", [4]uint8{10, 0, 23, 84}, 0},
 		{"assembled", assembledEvidence(t), challenge, "Milan", "19752a44", [4]uint8{3, 0, 8, 115}, 1},
@@ -123,6 +82,22 @@ func realEvidences(t testing.TB) []realEvidence {
 }
 
 // wantCheck fails t unless err is a rejection by check.
+// wantOutcome checks a verification's result: accepted when check is "",
+// else rejected by check (see wantCheck) with no claims.
+func wantOutcome(t testing.TB, claims *verify.Claims, err error, check verify.Check) {
+	t.Helper()
+	if check == "" {
+		if err != nil {
+			t.Fatalf("rejected: %v", err)
+		}
+		return
+	}
+	wantCheck(t, err, check)
+	if claims != nil {
+		t.Error("claims returned with an error")
+	}
+}
+
 func wantCheck(t testing.TB, err error, check verify.Check) {
 	t.Helper()
 	if err == nil {
@@ -140,7 +115,7 @@ func wantCheck(t testing.TB, err error, check verify.Check) {
 	}
 }
 
-func fixedOpts() verify.Config { return verify.Config{Now: fixtureTime} }
+func fixedOpts() verify.Config { return verify.Config{Now: testutil.FixtureTime()} }
 
 // newVerifier returns a Verifier for cfg, failing the test if New refuses it.
 func newVerifier(t testing.TB, cfg verify.Config) *verify.Verifier {

@@ -5,9 +5,11 @@ import (
 	"os"
 	"runtime"
 	"testing"
-	"time"
 
 	"github.com/snp-vtpm/snp-vtpm/evidence"
+	"github.com/snp-vtpm/snp-vtpm/hcl"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
+	"github.com/snp-vtpm/snp-vtpm/snp"
 )
 
 // TestRejectedEvidenceLeavesNoMemo: 10 000 distinct documents that decode
@@ -16,16 +18,13 @@ import (
 // the heap about where it was; the genuine document is remembered once it
 // verified.
 func TestRejectedEvidenceLeavesNoMemo(t *testing.T) {
-	data, err := os.ReadFile("../testdata/trustee-az-vtpm/az-snp-vtpm/evidence-v1.json")
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := testutil.ReadFile(t, testutil.SNPDir+"evidence-v1.json")
 	genuine, err := evidence.Decode(data)
 	if err != nil {
 		t.Fatal(err)
 	}
 	nonce := []byte("challenge")
-	opts := mustNew(t, Config{Now: time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)})
+	opts := mustNew(t, Config{Now: testutil.FixtureTime()})
 	c := opts.cache
 	// 10 000 documents (the figure SECURITY.md quotes) in the full sweep
 	// (make sweep, SNPVTPM_FULL_SWEEP=1); 1000 in make test, which asserts
@@ -40,7 +39,7 @@ func TestRejectedEvidenceLeavesNoMemo(t *testing.T) {
 		if i%2 == 0 {
 			// A changed measurement: the report signature fails.
 			h := append([]byte(nil), genuine.HCLReport...)
-			h[32+0x90], h[32+0x91], h[32+0x92] = byte(i), byte(i>>8), 0x5A
+			h[hcl.OffsetHardware+snp.OffsetMeasurement], h[hcl.OffsetHardware+snp.OffsetMeasurement+1], h[hcl.OffsetHardware+snp.OffsetMeasurement+2] = byte(i), byte(i>>8), 0x5A
 			e.HCLReport = h
 		} else {
 			// A VCEK whose signature does not verify.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
+	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/internal/strictjson"
 	"github.com/snp-vtpm/snp-vtpm/snp"
 )
@@ -293,7 +294,7 @@ func checkDigestList(field string, ds []HexBytes) error {
 		if len(d) != 48 {
 			return fmt.Errorf("policy: %s[%d]: %d bytes, want 48 (96 hex digits of a SHA-384 key digest)", field, i, len(d))
 		}
-		if allZero(d) {
+		if format.AllZero(d) {
 			return fmt.Errorf("policy: %s[%d]: the zero digest (no key) is never trusted", field, i)
 		}
 		for j := range i {
@@ -303,14 +304,6 @@ func checkDigestList(field string, ds []HexBytes) error {
 		}
 	}
 	return nil
-}
-
-func allZero(b []byte) bool {
-	var acc byte
-	for _, c := range b {
-		acc |= c
-	}
-	return acc == 0
 }
 
 // HexBytes is a byte string that JSON encodes as lowercase hex.

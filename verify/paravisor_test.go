@@ -13,6 +13,7 @@ import (
 
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/snp"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
@@ -329,7 +330,7 @@ func TestDefaultParavisors(t *testing.T) {
 	if again := verify.DefaultParavisors(); hex.EncodeToString(again[0].Digest[:]) != want[0] || again[1].Name != "azure-hcl" {
 		t.Error("DefaultParavisors shares state between calls")
 	}
-	aci := readFile(t, "azure-thim/snp_report.bin")[0xE0:0x110]
+	aci := testutil.ReadFile(t, "azure-thim/snp_report.bin")[snp.OffsetIDKeyDigest:snp.OffsetAuthorKeyDigest]
 	if !bytes.Equal(aci, func() []byte { d := testev.ACIIDKeyDigest(); return d[:] }()) {
 		t.Errorf("testev.ACIIDKeyDigest differs from the ACI fixture's %x", aci)
 	}
@@ -348,13 +349,13 @@ func TestRealParavisor(t *testing.T) {
 			t.Errorf("%s: paravisor %q (%x)", re.name, c.Paravisor, []byte(c.IDKeyDigest))
 		}
 	}
-	for _, f := range []string{snpDir + "hcl-report.bin"} {
-		c, err := reportWith(context.Background(), readFile(t, f), vcekOf(t, snpDir+"vcek.pem"), fixedOpts())
+	for _, f := range []string{testutil.SNPDir + "hcl-report.bin"} {
+		c, err := reportWith(context.Background(), testutil.ReadFile(t, f), vcekOf(t, testutil.SNPDir+"vcek.pem"), fixedOpts())
 		if err != nil || c.Paravisor != verify.ParavisorAzure {
 			t.Fatalf("%s: %v %+v", f, err, c)
 		}
 	}
-	aci := readFile(t, "azure-thim/snp_report.bin")
+	aci := testutil.ReadFile(t, "azure-thim/snp_report.bin")
 	c, err := reportWith(context.Background(), aci, thimVCEK(t), fixedOpts())
 	if err != nil || c.Paravisor != verify.ParavisorUnknown {
 		t.Fatalf("ACI report: %v %+v", err, c)

@@ -3,6 +3,7 @@ package verify_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/sha512"
 	"crypto/x509"
 	"encoding/binary"
@@ -133,7 +134,7 @@ func TestSyntheticReport(t *testing.T) {
 			opts: func(o *verify.Config) { o.Now = now.AddDate(-1, 0, 0) }},
 		{name: "report signed by another key", b: testev.Builder{ReportKey: testev.NewVCEKKey()}, want: verify.CheckReportSignature},
 		{name: "report byte changed after signing", data: func(t *testing.T, ev *testev.Evidence) []byte {
-			ev.Evidence.HCLReport[32+0x90] ^= 1 // measurement
+			ev.Evidence.HCLReport[hcl.OffsetHardware+snp.OffsetMeasurement] ^= 1
 			return encode(t, ev.Evidence)
 		}, want: verify.CheckReportSignature},
 		{name: "garbage VCEK", b: testev.Builder{VCEKDER: []byte{0x30, 0x03, 0x02, 0x01, 0x00}}, want: verify.CheckVCEKFormat},
@@ -155,7 +156,7 @@ func TestSyntheticReport(t *testing.T) {
 			}
 		}},
 		{name: "version 1 report", b: testev.Builder{MutateReport: func(r []byte) { binary.LittleEndian.PutUint32(r, 1) }}, want: verify.CheckReportFormat},
-		{name: "signature algorithm 2", b: testev.Builder{MutateReport: func(r []byte) { binary.LittleEndian.PutUint32(r[0x34:], 2) }}, want: verify.CheckReportFormat},
+		{name: "signature algorithm 2", b: testev.Builder{MutateReport: func(r []byte) { binary.LittleEndian.PutUint32(r[snp.OffsetSignatureAlgo:], 2) }}, want: verify.CheckReportFormat},
 		{name: "debug policy", b: testev.Builder{Policy: testev.DebugPolicy}, want: verify.CheckDebug},
 		{name: "debug policy allowed", b: testev.Builder{Policy: testev.DebugPolicy}, opts: func(o *verify.Config) { o.Policy.AllowDebug = true },
 			check: func(t *testing.T, c *verify.Claims, _ *testev.Evidence) {
@@ -213,20 +214,20 @@ func TestSyntheticRuntimeData(t *testing.T) {
 			return encode(t, ev.Evidence)
 		}, want: verify.CheckRuntimeData},
 		{name: "runtime data cut at variable_data_size - 1", b: testev.Builder{MutateHCL: func(b []byte) []byte {
-			n := binary.LittleEndian.Uint32(b[1232:])
-			binary.LittleEndian.PutUint32(b[1232:], n-1)
-			binary.LittleEndian.PutUint32(b[8:], 1236+n-1)
-			binary.LittleEndian.PutUint32(b[1216:], 20+n-1)
+			n := binary.LittleEndian.Uint32(b[hcl.OffsetVarDataSize:])
+			binary.LittleEndian.PutUint32(b[hcl.OffsetVarDataSize:], n-1)
+			binary.LittleEndian.PutUint32(b[hcl.OffsetReportSize:], hcl.RuntimeDataOffset+n-1)
+			binary.LittleEndian.PutUint32(b[hcl.OffsetDataSize:], hcl.IGVMHeaderSize+n-1)
 			return b
 		}}, want: verify.CheckHCLFormat},
 		{name: "variable_data_size beyond the blob", b: testev.Builder{MutateHCL: func(b []byte) []byte {
-			binary.LittleEndian.PutUint32(b[1232:], 1<<31)
+			binary.LittleEndian.PutUint32(b[hcl.OffsetVarDataSize:], 1<<31)
 			return b
 		}}, want: verify.CheckHCLFormat},
 		{name: "non-zero padding", b: testev.Builder{MutateHCL: func(b []byte) []byte { b[len(b)-1] = 1; return b }}, want: verify.CheckHCLFormat},
 		{name: "blob truncated into the SNP report", b: testev.Builder{MutateHCL: func(b []byte) []byte { return b[:1000] }}, want: verify.CheckHCLFormat},
-		{name: "bad magic", b: testev.Builder{MutateHCL: func(b []byte) []byte { b[0] = 'X'; return b }}, want: verify.CheckHCLFormat},
-		{name: "hash type SHA-384 declared", b: testev.Builder{MutateHCL: func(b []byte) []byte { b[1228] = 2; return b }}, want: verify.CheckHCLFormat},
+		{name: "bad magic", b: testev.Builder{MutateHCL: func(b []byte) []byte { b[hcl.OffsetMagic] = 'X'; return b }}, want: verify.CheckHCLFormat},
+		{name: "hash type SHA-384 declared", b: testev.Builder{MutateHCL: func(b []byte) []byte { b[hcl.OffsetHashType] = byte(hcl.HashTypeSHA384); return b }}, want: verify.CheckHCLFormat},
 		{name: "runtime data not JSON", b: testev.Builder{RuntimeData: []byte("not json at all")}, want: verify.CheckHCLFormat},
 		{name: "no user-data in v1", b: testev.Builder{Version: 1, OmitUserData: true}},
 		{name: "older schema without EK and user-data (v1)", b: testev.Builder{Version: 1, OmitEK: true, OmitUserData: true}},
@@ -316,13 +317,20 @@ func TestSyntheticQuote(t *testing.T) {
 			ev.Evidence.Quote.PCRs = ev.Evidence.Quote.PCRs[:20]
 			return encode(t, ev.Evidence)
 		}, want: verify.CheckQuoteFormat},
-		{name: "bad magic", b: testev.Builder{MutateQuote: func(m []byte) []byte { m[0] = 0; return m }}, want: verify.CheckQuoteFormat},
-		{name: "attestation type certify", b: testev.Builder{MutateQuote: func(m []byte) []byte { m[5] = 0x17; return m }}, want: verify.CheckQuoteFormat},
+		{name: "bad magic", b: testev.Builder{MutateQuote: func(m []byte) []byte { m[quote.OffsetMagic] = 0; return m }}, want: verify.CheckQuoteFormat},
+		{name: "attestation type certify", b: testev.Builder{MutateQuote: func(m []byte) []byte { m[quote.OffsetType+1] = 0x17; return m }}, want: verify.CheckQuoteFormat},
 		{name: "trailing byte", b: testev.Builder{MutateQuote: func(m []byte) []byte { return append(m, 0) }}, want: verify.CheckQuoteFormat},
 		{name: "message truncated", b: testev.Builder{MutateQuote: func(m []byte) []byte { return m[:len(m)-1] }}, want: verify.CheckQuoteFormat},
 		{name: "quote signed by another VM's AK", b: testev.Builder{QuoteKey: testev.OtherRSAKey()}, want: verify.CheckQuoteSignature},
 		{name: "message changed after signing", data: func(t *testing.T, ev *testev.Evidence) []byte {
-			ev.Evidence.Quote.Message[20] ^= 1 // inside qualifiedSigner
+			a, err := quote.Parse(ev.Evidence.Quote.Message)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a.QualifiedSigner[len(a.QualifiedSigner)/2] ^= 1
+			if ev.Evidence.Quote.Message, err = a.Marshal(); err != nil {
+				t.Fatal(err)
+			}
 			return encode(t, ev.Evidence)
 		}, want: verify.CheckQuoteSignature},
 		{name: "signature truncated", data: func(t *testing.T, ev *testev.Evidence) []byte {
@@ -386,5 +394,68 @@ func TestSyntheticTurin(t *testing.T) {
 		}, want: verify.CheckMinTCB},
 		{name: "VCEK of another FMC level", b: testev.Builder{Product: snp.Turin, VCEK: testev.VCEKTemplate{TCB: func() snp.TCBParts { p := turin; p.FMC++; return p }()}}, want: verify.CheckVCEKTCB},
 		{name: "Turin evidence against Milan roots", b: testev.Builder{Product: snp.Turin}, opts: func(o *verify.Config) { o.Roots = testev.PrivateChain(snp.Milan).Roots() }, want: verify.CheckVCEKChain},
+	})
+}
+
+// padded returns b zero-padded to 64 bytes.
+func padded(b []byte) []byte {
+	u := make([]byte, 64)
+	copy(u, b)
+	return u
+}
+
+// withTail returns the quoted nonce zero-padded to 64 bytes, then with
+// byte i set to v: the nonce plus bytes of the attacker's choice.
+func withTail(nonce []byte, i int, v byte) []byte {
+	u := padded(quote.ExpectedExtraData(nonce))
+	u[i] = v
+	return u
+}
+
+// TestUserDataExact checks that v2 user-data (and user-data under
+// RequireFreshReport) must equal all 64 bytes the attester writes: the
+// quoted nonce zero-padded, not merely start with it.
+func TestUserDataExact(t *testing.T) {
+	long := bytes.Repeat([]byte("L"), 100) // quoted as its SHA-256
+	n48 := bytes.Repeat([]byte{0x5A}, 48)
+	fresh := func(o *verify.Config) { o.Policy.RequireFreshReport = true }
+	runSynth(t, []synthCase{
+		{name: "exact: default nonce", b: testev.Builder{UserData: padded(testev.DefaultNonce)}},
+		{name: "exact: 48-byte nonce", b: testev.Builder{Nonce: n48}},
+		{name: "exact: long nonce (SHA-256)", b: testev.Builder{Nonce: long, UserData: padded(quote.ExpectedExtraData(long))}},
+		{name: "byte after the nonce", b: testev.Builder{UserData: withTail(testev.DefaultNonce, len(testev.DefaultNonce), 1)}, want: verify.CheckUserData},
+		{name: "last byte", b: testev.Builder{UserData: withTail(testev.DefaultNonce, 63, 0x80)}, want: verify.CheckUserData},
+		{name: "48-byte nonce, last byte", b: testev.Builder{Nonce: n48, UserData: withTail(n48, 63, 1)}, want: verify.CheckUserData},
+		{name: "long nonce, byte after its SHA-256", b: testev.Builder{Nonce: long, UserData: withTail(long, 32, 0xFF)}, want: verify.CheckUserData},
+		{name: "long nonce, user-data is the raw nonce prefix", b: testev.Builder{Nonce: long, UserData: long[:64]}, want: verify.CheckUserData},
+		{name: "first byte", b: testev.Builder{UserData: withTail(testev.DefaultNonce, 0, 'x')}, want: verify.CheckUserData},
+		{name: "v1 RequireFreshReport exact", b: testev.Builder{Version: 1, UserData: padded(testev.DefaultNonce)}, opts: fresh},
+		{name: "v1 RequireFreshReport byte after the nonce", b: testev.Builder{Version: 1, UserData: withTail(testev.DefaultNonce, 40, 7)}, opts: fresh, want: verify.CheckUserData},
+		{name: "v1 RequireFreshReport last byte", b: testev.Builder{Version: 1, UserData: withTail(testev.DefaultNonce, 63, 1)}, opts: fresh, want: verify.CheckUserData},
+	})
+}
+
+// TestHashTypeStrict checks that only SHA-256 binds the runtime data, even
+// when REPORT_DATA is exactly the declared other hash of it.
+func TestHashTypeStrict(t *testing.T) {
+	rd := []byte(`{"keys":[{"kid":"HCLAkPub","kty":"RSA","e":"AQAB","n":"` + testevAKN() + `"}]}`)
+	sum512 := sha512.Sum512(rd)
+	sum384 := sha512.Sum384(rd)
+	sum256 := sha256.Sum256(rd)
+	setRD := func(v []byte) func(r []byte) {
+		return func(r []byte) {
+			clear(r[snp.OffsetReportData:snp.OffsetMeasurement])
+			copy(r[snp.OffsetReportData:], v)
+		}
+	}
+	setHash := func(h uint32) func(b []byte) []byte {
+		return func(b []byte) []byte { binary.LittleEndian.PutUint32(b[hcl.OffsetHashType:], h); return b }
+	}
+	runSynth(t, []synthCase{
+		{name: "SHA-256 verifies", b: testev.Builder{Version: 1, RuntimeData: rd}},
+		{name: "SHA-512 fully bound", b: testev.Builder{Version: 1, RuntimeData: rd, MutateReport: setRD(sum512[:]), MutateHCL: setHash(3)}, want: verify.CheckHCLFormat},
+		{name: "SHA-384 fully bound", b: testev.Builder{Version: 1, RuntimeData: rd, MutateReport: setRD(sum384[:]), MutateHCL: setHash(2)}, want: verify.CheckHCLFormat},
+		{name: "SHA-256 with a tail", b: testev.Builder{Version: 1, RuntimeData: rd, MutateReport: setRD(append(sum256[:], 1))}, want: verify.CheckRuntimeData},
+		{name: "hash type 0", b: testev.Builder{Version: 1, RuntimeData: rd, MutateHCL: setHash(0)}, want: verify.CheckHCLFormat},
 	})
 }

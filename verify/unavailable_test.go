@@ -2,36 +2,26 @@ package verify_test
 
 import (
 	"context"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"os"
 	"testing"
-	"time"
 
-	"github.com/snp-vtpm/snp-vtpm/evidence"
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
 // A certificate source that is down is not a verdict on the evidence: the
 // error must not match ErrRejected. A source that has no VCEK is.
 func TestVCEKSourceUnavailableIsNotRejection(t *testing.T) {
-	data, err := os.ReadFile("../testdata/trustee-az-vtpm/az-snp-vtpm/evidence-v1.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev, err := evidence.Decode(data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ev := decode(t, testutil.ReadFile(t, testutil.SNPDir+"evidence-v1.json"))
 	ev.VCEK = nil
-	at := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
+	at := testutil.FixtureTime()
 
 	down := verify.VCEKGetterFunc(func(ctx context.Context, r verify.VCEKRequest) ([]byte, error) {
 		return nil, fmt.Errorf("%w: connection refused", verify.ErrCertificateUnavailable)
 	})
-	_, err = decodedWith(context.Background(), ev, []byte("challenge"), verify.Config{Now: at, VCEKGetter: down})
+	_, err := decodedWith(context.Background(), ev, []byte("challenge"), verify.Config{Now: at, VCEKGetter: down})
 	if err == nil || errors.Is(err, verify.ErrRejected) || !errors.Is(err, verify.ErrCertificateUnavailable) {
 		t.Fatalf("source down: err = %v, want ErrCertificateUnavailable and not ErrRejected", err)
 	}
@@ -48,17 +38,10 @@ func TestVCEKSourceUnavailableIsNotRejection(t *testing.T) {
 
 // Report has no quote: a policy that needs one fails closed.
 func TestReportRejectsQuotePolicy(t *testing.T) {
-	blob, err := os.ReadFile("../testdata/trustee-az-vtpm/az-snp-vtpm/hcl-report.bin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	vcekPEM, err := os.ReadFile("../testdata/trustee-az-vtpm/az-snp-vtpm/vcek.pem")
-	if err != nil {
-		t.Fatal(err)
-	}
-	blk, _ := pem.Decode(vcekPEM)
-	at := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
-	if _, err := reportWith(context.Background(), blob, blk.Bytes, verify.Config{Now: at}); err != nil {
+	blob := testutil.ReadFile(t, testutil.SNPDir+"hcl-report.bin")
+	vcek := testutil.PEMBlocks(t, testutil.ReadFile(t, testutil.SNPDir+"vcek.pem"), "CERTIFICATE")[0]
+	at := testutil.FixtureTime()
+	if _, err := reportWith(context.Background(), blob, vcek, verify.Config{Now: at}); err != nil {
 		t.Fatalf("plain report: %v", err)
 	}
 	for name, tc := range map[string]struct {
@@ -68,7 +51,7 @@ func TestReportRejectsQuotePolicy(t *testing.T) {
 		"pcrs":  {verify.Policy{PCRs: map[int]verify.HexBytes{7: make([]byte, 32)}}, verify.CheckPCRPolicy},
 		"fresh": {verify.Policy{RequireFreshReport: true}, verify.CheckUserData},
 	} {
-		_, err := reportWith(context.Background(), blob, blk.Bytes, verify.Config{Now: at, Policy: tc.pol})
+		_, err := reportWith(context.Background(), blob, vcek, verify.Config{Now: at, Policy: tc.pol})
 		var verr *verify.Error
 		if !errors.As(err, &verr) || verr.Check != tc.check {
 			t.Errorf("%s: err = %v, want check %s", name, err, tc.check)

@@ -23,6 +23,7 @@ import (
 	"github.com/snp-vtpm/snp-vtpm/emulator"
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
 	"github.com/snp-vtpm/snp-vtpm/hcl"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil/cvmtest"
 	"github.com/snp-vtpm/snp-vtpm/quote"
 	"github.com/snp-vtpm/snp-vtpm/snp"
 	"github.com/snp-vtpm/snp-vtpm/vtpm"
@@ -30,22 +31,6 @@ import (
 
 // These tests run the vtpm package against the emulated Azure CVM (TPM
 // simulator). They need cgo and never skip when it is available.
-
-func startCVM(t *testing.T) *emulator.CVM {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cvm, err := emulator.Start(ctx, nil)
-	if err != nil {
-		t.Fatalf("emulator.Start: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := cvm.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
-	return cvm
-}
 
 func testCtx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -88,7 +73,7 @@ func checkReport(t *testing.T, blob []byte) *hcl.Report {
 }
 
 func TestReadHCLReportAndAK(t *testing.T) {
-	cvm := startCVM(t)
+	cvm := cvmtest.Start(t, nil)
 	ctx := testCtx(t)
 	blob, err := vtpm.ReadHCLReport(ctx, cvm.TPM())
 	if err != nil {
@@ -148,7 +133,7 @@ func checkQuote(t *testing.T, q *quote.Quote, ak *rsa.PublicKey, wantExtra []byt
 }
 
 func TestQuote(t *testing.T) {
-	cvm := startCVM(t)
+	cvm := cvmtest.Start(t, nil)
 	ctx := testCtx(t)
 	ak, err := vtpm.AKPublic(ctx, cvm.TPM())
 	if err != nil {
@@ -185,7 +170,7 @@ func TestQuote(t *testing.T) {
 }
 
 func TestReadPCRs(t *testing.T) {
-	cvm := startCVM(t)
+	cvm := cvmtest.Start(t, nil)
 	pcrs, err := vtpm.ReadPCRs(testCtx(t), cvm.TPM())
 	if err != nil {
 		t.Fatal(err)
@@ -228,7 +213,7 @@ func userDataOf(t *testing.T, blob []byte) []byte {
 }
 
 func TestRefreshReport(t *testing.T) {
-	cvm := startCVM(t)
+	cvm := cvmtest.Start(t, nil)
 	ctx := testCtx(t)
 	before, err := vtpm.ReadHCLReport(ctx, cvm.TPM())
 	if err != nil {
@@ -256,7 +241,7 @@ func TestRefreshReport(t *testing.T) {
 			if got := userDataOf(t, blob); !bytes.Equal(got, want) {
 				t.Errorf("user-data %x, want %x", got, want)
 			}
-			if bytes.Equal(blob[32:32+0x2A0], before[32:32+0x2A0]) {
+			if bytes.Equal(blob[hcl.OffsetHardware:hcl.OffsetHardware+snp.SignedSize], before[hcl.OffsetHardware:hcl.OffsetHardware+snp.SignedSize]) {
 				t.Error("SNP report did not change")
 			}
 			// The published report is what ReadHCLReport now returns.
@@ -271,7 +256,7 @@ func TestRefreshReport(t *testing.T) {
 // An index left behind with another size (as earlier tools defined it) is
 // redefined with 64 bytes.
 func TestRefreshReportRedefinesIndex(t *testing.T) {
-	cvm := startCVM(t)
+	cvm := cvmtest.Start(t, nil)
 	ctx := testCtx(t)
 	tpm := cvm.TPM()
 	_, err := tpm2.NVDefineSpace{
@@ -322,7 +307,7 @@ func (d dropUserDataWrites) Send(cmd []byte) ([]byte, error) {
 }
 
 func TestRefreshReportTimeout(t *testing.T) {
-	cvm := startCVM(t)
+	cvm := cvmtest.Start(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
 	defer cancel()
 	start := time.Now()
@@ -336,7 +321,7 @@ func TestRefreshReportTimeout(t *testing.T) {
 }
 
 func TestFailurePaths(t *testing.T) {
-	cvm := startCVM(t)
+	cvm := cvmtest.Start(t, nil)
 	ctx := testCtx(t)
 	tpm := cvm.TPM()
 	owner := tpm2.AuthHandle{Handle: tpm2.TPMRHOwner, Auth: tpm2.PasswordAuth(nil)}
@@ -428,7 +413,7 @@ func TestClosedCVM(t *testing.T) {
 }
 
 func TestConcurrentUse(t *testing.T) {
-	cvm := startCVM(t)
+	cvm := cvmtest.Start(t, nil)
 	ctx := testCtx(t)
 	ak, err := vtpm.AKPublic(ctx, cvm.TPM())
 	if err != nil {
@@ -489,7 +474,7 @@ func (p *pcrChanger) Send(cmd []byte) ([]byte, error) {
 }
 
 func TestQuotePCRsChanging(t *testing.T) {
-	cvm := startCVM(t)
+	cvm := cvmtest.Start(t, nil)
 	ctx := testCtx(t)
 	ak, err := vtpm.AKPublic(ctx, cvm.TPM())
 	if err != nil {

@@ -7,36 +7,13 @@ import (
 	"github.com/google/go-tpm/tpm2"
 )
 
-// Sentinel errors. Use [errors.Is] on any error returned by this package.
+// Sentinel errors of opening the TPM device, the Kind of a [*DeviceError].
+// Use [errors.Is] on any error returned by this package.
 var (
 	// ErrNoDevice means the TPM device does not exist (or is not a device).
 	ErrNoDevice = errors.New("no TPM device")
 	// ErrPermission means the TPM device exists but may not be opened.
 	ErrPermission = errors.New("permission denied: run as root or join the tss group")
-	// ErrIndexMissing means an NV index is not defined in the TPM.
-	ErrIndexMissing = errors.New("NV index not defined")
-	// ErrHandleMissing means a persistent object handle is not present.
-	ErrHandleMissing = errors.New("persistent handle not present")
-	// ErrAuth means the TPM refused the authorization (wrong password,
-	// missing owner/auth read or write permission, or dictionary-attack
-	// lockout).
-	ErrAuth = errors.New("TPM authorization failed")
-	// ErrNVSize means an NV access was outside the index or too large.
-	ErrNVSize = errors.New("NV size or range error")
-	// ErrUnexpectedKey means a key does not have the expected type or size.
-	ErrUnexpectedKey = errors.New("unexpected key type")
-	// ErrUserDataSize means user data for [RefreshReport] is empty or longer
-	// than [UserDataSize] bytes.
-	ErrUserDataSize = errors.New("user data size out of range")
-	// ErrMalformedResponse means the TPM answered with something that
-	// violates the TPM 2.0 specification or the Azure conventions.
-	ErrMalformedResponse = errors.New("malformed TPM response")
-	// ErrRefreshTimeout means the paravisor did not publish an HCL report
-	// with the requested user data before the deadline.
-	ErrRefreshTimeout = errors.New("HCL report not refreshed in time")
-	// ErrPCRsChanged means the PCRs kept changing between the quote and
-	// reading them back.
-	ErrPCRsChanged = errors.New("PCRs changed while quoting")
 )
 
 // DeviceError reports a failure to open the TPM device.
@@ -88,6 +65,10 @@ func (e *TPMError) Error() string {
 // Unwrap returns the classification and the underlying error.
 func (e *TPMError) Unwrap() []error { return nonNil(e.Kind, e.Err) }
 
+// ErrUserDataSize means user data for [RefreshReport] is empty or longer
+// than [UserDataSize] bytes; [*UserDataSizeError] matches it.
+var ErrUserDataSize = errors.New("user data size out of range")
+
 // UserDataSizeError reports user data of an unsupported size.
 type UserDataSizeError struct {
 	// Size is the rejected size in bytes.
@@ -101,6 +82,10 @@ func (e *UserDataSizeError) Error() string {
 
 // Is reports whether target is [ErrUserDataSize].
 func (e *UserDataSizeError) Is(target error) bool { return target == ErrUserDataSize }
+
+// ErrUnexpectedKey means a key does not have the expected type or size;
+// [*KeyError] matches it.
+var ErrUnexpectedKey = errors.New("unexpected key type")
 
 // KeyError reports a key of an unexpected type or size.
 type KeyError struct {
@@ -141,6 +126,20 @@ func handleKind(h uint32) string {
 	}
 }
 
+// Sentinel errors of a failed TPM command, the Kind of a [*TPMError].
+var (
+	// ErrIndexMissing means an NV index is not defined in the TPM.
+	ErrIndexMissing = errors.New("NV index not defined")
+	// ErrHandleMissing means a persistent object handle is not present.
+	ErrHandleMissing = errors.New("persistent handle not present")
+	// ErrAuth means the TPM refused the authorization (wrong password,
+	// missing owner/auth read or write permission, or dictionary-attack
+	// lockout).
+	ErrAuth = errors.New("TPM authorization failed")
+	// ErrNVSize means an NV access was outside the index or too large.
+	ErrNVSize = errors.New("NV size or range error")
+)
+
 // tpmErr turns an error from a go-tpm command into a *TPMError, classifying
 // well-known response codes.
 func tpmErr(command string, handle uint32, err error) error {
@@ -175,6 +174,19 @@ func classify(handle uint32, err error) error {
 	}
 	return nil
 }
+
+// Sentinel errors of what the TPM and the paravisor answer.
+var (
+	// ErrMalformedResponse means the TPM answered with something that
+	// violates the TPM 2.0 specification or the Azure conventions.
+	ErrMalformedResponse = errors.New("malformed TPM response")
+	// ErrRefreshTimeout means the paravisor did not publish an HCL report
+	// with the requested user data before the deadline.
+	ErrRefreshTimeout = errors.New("HCL report not refreshed in time")
+	// ErrPCRsChanged means the PCRs kept changing between the quote and
+	// reading them back.
+	ErrPCRsChanged = errors.New("PCRs changed while quoting")
+)
 
 func malformed(format string, args ...any) error {
 	return fmt.Errorf("vtpm: %w: %s", ErrMalformedResponse, fmt.Sprintf(format, args...))

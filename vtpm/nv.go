@@ -28,26 +28,26 @@ func (n *nvIndex) named() tpm2.NamedHandle {
 // empty password when the index allows owner reads (as on Azure), else the
 // index's own (empty) auth value.
 func (n *nvIndex) readAuth() (tpm2.AuthHandle, error) {
-	switch {
-	case n.pub.Attributes.OwnerRead:
-		return ownerAuth(), nil
-	case n.pub.Attributes.AuthRead:
-		return tpm2.AuthHandle{Handle: tpm2.TPMHandle(n.index), Name: n.name, Auth: tpm2.PasswordAuth(nil)}, nil
-	}
-	return tpm2.AuthHandle{}, &TPMError{Command: "NV_Read", Handle: n.index, Kind: ErrAuth,
-		Err: errors.New("the index allows neither owner reads nor reads with its own auth value")}
+	return n.auth("NV_Read", "reads", n.pub.Attributes.OwnerRead, n.pub.Attributes.AuthRead)
 }
 
 // writeAuth is readAuth's counterpart for NV_Write.
 func (n *nvIndex) writeAuth() (tpm2.AuthHandle, error) {
+	return n.auth("NV_Write", "writes", n.pub.Attributes.OwnerWrite, n.pub.Attributes.AuthWrite)
+}
+
+// auth returns owner auth when owner, else the index's own empty auth value
+// when own, else an ErrAuth *TPMError of command, saying which access
+// ("reads", "writes") the index allows neither way.
+func (n *nvIndex) auth(command, access string, owner, own bool) (tpm2.AuthHandle, error) {
 	switch {
-	case n.pub.Attributes.OwnerWrite:
+	case owner:
 		return ownerAuth(), nil
-	case n.pub.Attributes.AuthWrite:
+	case own:
 		return tpm2.AuthHandle{Handle: tpm2.TPMHandle(n.index), Name: n.name, Auth: tpm2.PasswordAuth(nil)}, nil
 	}
-	return tpm2.AuthHandle{}, &TPMError{Command: "NV_Write", Handle: n.index, Kind: ErrAuth,
-		Err: errors.New("the index allows neither owner writes nor writes with its own auth value")}
+	return tpm2.AuthHandle{}, &TPMError{Command: command, Handle: n.index, Kind: ErrAuth,
+		Err: fmt.Errorf("the index allows neither owner %s nor %s with its own auth value", access, access)}
 }
 
 func ownerAuth() tpm2.AuthHandle {

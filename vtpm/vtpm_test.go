@@ -194,7 +194,7 @@ func TestReportUserData(t *testing.T) {
 		{"unknown fields", hclBlob(t, `{`+keys+`,"x":{"y":[1,2]},"user-data":"`+ud+`"}`), ud, false},
 		{"short user data", hclBlob(t, `{`+keys+`,"user-data":"abcd"}`), "", true},
 		{"short", hclBlob(t, `{}`)[:100], "", true},
-		{"bad magic", func() []byte { b := hclBlob(t, `{}`); b[0] = 'X'; return b }(), "", true},
+		{"bad magic", func() []byte { b := hclBlob(t, `{}`); b[hcl.OffsetMagic] = 'X'; return b }(), "", true},
 		{"runtime data cut", hclBlob(t, `{`+keys+`,"user-data":"`+ud+`"}`)[:hcl.RuntimeDataOffset+10], "", true},
 		{"not json", hclBlob(t, `nope`), "", true},
 		{"duplicate user-data", hclBlob(t, `{`+keys+`,"user-data":"`+ud+`","user-data":"`+ud+`"}`), "", true},

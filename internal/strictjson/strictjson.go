@@ -12,6 +12,8 @@ import (
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/snp-vtpm/snp-vtpm/format"
 )
 
 // Default bounds, used when an [Options] field is zero.
@@ -22,29 +24,6 @@ const (
 	// format read here (v0 evidence inside a server request) nests 5 deep;
 	// the underlying decoder's own limit, 10000, is far too generous.
 	DefaultMaxDepth = 64
-)
-
-// Sentinel errors: the Kind of every [*Error].
-var (
-	// ErrSyntax means the input is not JSON (RFC 8259), or ends early.
-	ErrSyntax = errors.New("malformed JSON")
-	// ErrDuplicateKey means an object holds the same member name twice.
-	ErrDuplicateKey = errors.New("duplicate object member name")
-	// ErrInvalidUTF8 means a string or member name is not valid UTF-8.
-	ErrInvalidUTF8 = errors.New("invalid UTF-8")
-	// ErrTrailingData means something other than white space follows the value.
-	ErrTrailingData = errors.New("data after the JSON value")
-	// ErrTooDeep means objects and arrays nest deeper than the bound.
-	ErrTooDeep = errors.New("nested too deep")
-	// ErrTooLarge means the input is larger than the bound.
-	ErrTooLarge = errors.New("too large")
-	// ErrUnknownMember means a member no field takes, where unknown members are rejected.
-	ErrUnknownMember = errors.New("unknown object member")
-	// ErrCaseMismatch means a member name equals a known one only if letter case is ignored.
-	ErrCaseMismatch = errors.New("member name differs from a known one only in letter case")
-	// ErrInvalidValue means a well-formed value does not fit its field
-	// (wrong JSON kind, number out of range, bad base64, a field's own check).
-	ErrInvalidValue = errors.New("invalid value")
 )
 
 // Options bound and shape one decoding. The zero value applies the default
@@ -186,6 +165,33 @@ func short(s string, n int) string {
 	}
 	return s[:n] + "..."
 }
+
+// Sentinel errors: the Kind of every [*Error]. Where a kind means what one
+// of the module's shared format kinds means, it is that kind, so that
+// errors.Is(err, format.ErrTooLarge) holds for JSON input too.
+var (
+	// ErrDuplicateKey means an object holds the same member name twice.
+	ErrDuplicateKey = errors.New("duplicate object member name")
+	// ErrInvalidUTF8 means a string or member name is not valid UTF-8.
+	ErrInvalidUTF8 = errors.New("invalid UTF-8")
+	// ErrTooDeep means objects and arrays nest deeper than the bound.
+	ErrTooDeep = errors.New("nested too deep")
+
+	// ErrSyntax means the input is not JSON (RFC 8259), or ends early.
+	ErrSyntax error = format.ErrBadJSON
+	// ErrTooLarge means the input is larger than the bound.
+	ErrTooLarge error = format.ErrTooLarge
+	// ErrTrailingData means something other than white space follows the value.
+	ErrTrailingData error = format.ErrTrailingData
+
+	// ErrUnknownMember means a member no field takes, where unknown members are rejected.
+	ErrUnknownMember = errors.New("unknown object member")
+	// ErrCaseMismatch means a member name equals a known one only if letter case is ignored.
+	ErrCaseMismatch = errors.New("member name differs from a known one only in letter case")
+	// ErrInvalidValue means a well-formed value does not fit its field
+	// (wrong JSON kind, number out of range, bad base64, a field's own check).
+	ErrInvalidValue = errors.New("invalid value")
+)
 
 // Unmarshal decodes the single JSON value of data into v (a non-nil
 // pointer) as go-json-experiment's json.Unmarshal does, with the checks of

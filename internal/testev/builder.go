@@ -262,46 +262,62 @@ func cpuidOf(p snp.Product) [3]byte {
 	return [3]byte{0x19, 0x01, 0x01}
 }
 
-// Build builds the evidence.
-func (b *Builder) Build() (*Evidence, error) {
-	p := b.Product
-	if p == "" {
-		p = snp.Milan
+// settings are the Builder's fields with the defaults filled in.
+type settings struct {
+	product snp.Product
+	version int
+	nonce   []byte
+	tcbs    [4]snp.TCBParts // reported, committed, launch, current
+	chip    [64]byte
+}
+
+// settings fills in the defaults of the Builder's zero fields.
+func (b *Builder) settings() (settings, error) {
+	st := settings{product: b.Product, version: b.Version, nonce: b.Nonce}
+	if st.product == "" {
+		st.product = snp.Milan
 	}
-	version := b.Version
-	if version == 0 {
-		version = 2
+	if st.version == 0 {
+		st.version = 2
 	}
-	if version != 1 && version != 2 {
-		return nil, fmt.Errorf("testev: evidence version %d, want 1 or 2", version)
+	if st.version != 1 && st.version != 2 {
+		return st, fmt.Errorf("testev: evidence version %d, want 1 or 2", st.version)
 	}
-	nonce := b.Nonce
-	if nonce == nil {
-		nonce = DefaultNonce
+	if st.nonce == nil {
+		st.nonce = DefaultNonce
 	}
-	reported := DefaultTCB(p)
+	reported := DefaultTCB(st.product)
 	if b.ReportedTCB != nil {
 		reported = *b.ReportedTCB
 	}
-	committed, launch := reported, reported
-	if b.CommittedTCB != nil {
-		committed = *b.CommittedTCB
-	}
-	if b.LaunchTCB != nil {
-		launch = *b.LaunchTCB
-	}
 	current := reported
 	current.Microcode++
-	if b.CurrentTCB != nil {
-		current = *b.CurrentTCB
-	}
-	chip := DefaultChipID(p)
+	st.tcbs = [4]snp.TCBParts{reported, orTCB(b.CommittedTCB, reported), orTCB(b.LaunchTCB, reported), orTCB(b.CurrentTCB, current)}
+	st.chip = DefaultChipID(st.product)
 	if b.ChipID != nil {
-		chip = *b.ChipID
+		st.chip = *b.ChipID
 	}
+	return st, nil
+}
+
+// orTCB returns *t, or def when t is nil.
+func orTCB(t *snp.TCBParts, def snp.TCBParts) snp.TCBParts {
+	if t != nil {
+		return *t
+	}
+	return def
+}
+
+// Build builds the evidence.
+func (b *Builder) Build() (*Evidence, error) {
+	st, err := b.settings()
+	if err != nil {
+		return nil, err
+	}
+	p, reported := st.product, st.tcbs[0]
 
 	// VCEK (or VLEK).
-	chain, vt, vcekDER, err := b.issueVCEK(p, chip, reported)
+	chain, vt, vcekDER, err := b.issueVCEK(p, st.chip, reported)
 	if err != nil {
 		return nil, err
 	}
@@ -309,18 +325,57 @@ func (b *Builder) Build() (*Evidence, error) {
 	// Runtime data.
 	rd := b.RuntimeData
 	if rd == nil {
-		if rd, err = b.runtimeData(version, nonce); err != nil {
+		if rd, err = b.runtimeData(st.version, st.nonce); err != nil {
 			return nil, err
 		}
 	}
 
 	// SNP report.
-	report, err := b.snpReport(p, rd, chip, [4]snp.TCBParts{reported, committed, launch, current}, vt.Key)
+	report, err := b.snpReport(p, rd, st.chip, st.tcbs, vt.Key)
 	if err != nil {
 		return nil, err
 	}
 
 	// HCL report.
+	blob, err := b.hclReport(report, rd)
+	if err != nil {
+		return nil, err
+	}
+
+	// Quote.
+	q, err := b.quote(st.nonce)
+	if err != nil {
+		return nil, err
+	}
+
+	ev := &evidence.Evidence{Version: st.version, Quote: *q, HCLReport: blob}
+	if b.VCEKDER != nil {
+		ev.VCEK = b.VCEKDER
+	} else if !b.OmitVCEK {
+		ev.VCEK = vcekDER
+	}
+	js, err := ev.Encode()
+	if err != nil {
+		return nil, err
+	}
+	return &Evidence{
+		Evidence:    ev,
+		JSON:        js,
+		Nonce:       st.nonce,
+		Product:     p,
+		Report:      report,
+		RuntimeData: rd,
+		VCEKDER:     vcekDER,
+		Chain:       chain,
+		ChipID:      st.chip,
+		ReportedTCB: reported,
+	}, nil
+}
+
+// hclReport builds the HCL report around report and rd, HCLSize bytes
+// (DefaultHCLSize when zero; never less than the report needs), and
+// applies MutateHCL.
+func (b *Builder) hclReport(report, rd []byte) ([]byte, error) {
 	size := b.HCLSize
 	if size == 0 {
 		size = DefaultHCLSize
@@ -335,35 +390,7 @@ func (b *Builder) Build() (*Evidence, error) {
 	if b.MutateHCL != nil {
 		blob = b.MutateHCL(blob)
 	}
-
-	// Quote.
-	q, err := b.quote(nonce)
-	if err != nil {
-		return nil, err
-	}
-
-	ev := &evidence.Evidence{Version: version, Quote: *q, HCLReport: blob}
-	if b.VCEKDER != nil {
-		ev.VCEK = b.VCEKDER
-	} else if !b.OmitVCEK {
-		ev.VCEK = vcekDER
-	}
-	js, err := ev.Encode()
-	if err != nil {
-		return nil, err
-	}
-	return &Evidence{
-		Evidence:    ev,
-		JSON:        js,
-		Nonce:       nonce,
-		Product:     p,
-		Report:      report,
-		RuntimeData: rd,
-		VCEKDER:     vcekDER,
-		Chain:       chain,
-		ChipID:      chip,
-		ReportedTCB: reported,
-	}, nil
+	return blob, nil
 }
 
 // issueVCEK issues the Builder's VCEK (or VLEK) for a chip of product p

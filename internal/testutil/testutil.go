@@ -11,7 +11,16 @@ import (
 	"path/filepath"
 	"runtime"
 	"testing"
+	"time"
 )
+
+// SNPDir is the folder of trustee's real Azure SEV-SNP vTPM evidence,
+// relative to testdata/.
+const SNPDir = "trustee-az-vtpm/az-snp-vtpm/"
+
+// FixtureTime is inside the validity period of every real VCEK fixture
+// (the earliest ends 2030-01-01, the latest starts 2025-01-24).
+func FixtureTime() time.Time { return time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC) }
 
 // Dir returns the module's testdata directory.
 func Dir() string {
@@ -88,6 +97,13 @@ func dropMember(t testing.TB, m map[string]json.RawMessage, name string) []byte 
 	}
 	delete(m, name)
 	return marshal(t, m)
+}
+
+// JSON returns v marshalled with encoding/json, failing t on error: the
+// canonical form tests compare values in.
+func JSON(t testing.TB, v any) string {
+	t.Helper()
+	return string(marshal(t, v))
 }
 
 func marshal(t testing.TB, v any) []byte {

@@ -3,6 +3,8 @@ package testutil
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"testing"
 )
 
@@ -28,4 +30,35 @@ func TestDropPCRs(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestRejected(t *testing.T) {
+	kind := errors.New("kind")
+	if Rejected(t, nil, kind) {
+		t.Error("nil error counted as a rejection")
+	}
+	if !Rejected(t, fmt.Errorf("ctx: %w", kind), kind) {
+		t.Error("typed rejection not reported")
+	}
+	ft := &fatalRecorder{TB: t}
+	func() {
+		defer func() { _ = recover() }()
+		Rejected(ft, errors.New("other"), kind)
+	}()
+	if !ft.failed {
+		t.Error("untyped rejection did not fail the test")
+	}
+}
+
+// fatalRecorder records Fatalf instead of stopping the test.
+type fatalRecorder struct {
+	testing.TB
+	failed bool
+}
+
+func (f *fatalRecorder) Helper() {}
+
+func (f *fatalRecorder) Fatalf(string, ...any) {
+	f.failed = true
+	panic("fatal")
 }
