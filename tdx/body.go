@@ -1,0 +1,164 @@
+package tdx
+
+import (
+	"crypto/subtle"
+	"encoding/binary"
+	"fmt"
+
+	"github.com/snp-vtpm/snp-vtpm/format"
+)
+
+// BodySize is the size of the TD quote body (TD report body of DCAP quote
+// version 4, TDX 1.0 layout).
+const BodySize = 584
+
+// Body is the TD quote body: the TD's identity as the quoting enclave
+// copied it from the TDREPORT. The same fields are in the TDREPORT
+// (TDReport.Body); CheckBinding compares them.
+type Body struct {
+	TEETCBSVN      [16]byte    // TEE_TCB_SVN: the TDX module's SVNs
+	MRSEAM         [48]byte    // MRSEAM: measurement of the TDX module
+	MRSignerSEAM   [48]byte    // MRSIGNERSEAM: its signer (zero for Intel's)
+	SEAMAttributes [8]byte     // SEAMATTRIBUTES
+	TDAttributes   [8]byte     // TDATTRIBUTES (little-endian; bit 0 DEBUG)
+	XFAM           [8]byte     // XFAM: extended features the TD may use
+	MRTD           [48]byte    // MRTD: the TD's initial contents; on Azure, the paravisor
+	MRConfigID     [48]byte    // MRCONFIGID
+	MROwner        [48]byte    // MROWNER
+	MROwnerConfig  [48]byte    // MROWNERCONFIG
+	RTMR           [4][48]byte // RTMR0..3 (zero on Azure: the vTPM measures the guest)
+	ReportData     [64]byte    // REPORTDATA: on Azure, SHA-256(HCL runtime data) || zeros
+}
+
+// Field is one named field of a Body, as a slice of it (Fields).
+type Field struct {
+	// Name is Intel's name of the field: "MRTD", "RTMR2", ...
+	Name string
+	// Bytes aliases the field in the Body.
+	Bytes []byte
+	// QuoteOffset and TDReportOffset are the field's offsets in the quote
+	// body and in the TDREPORT.
+	QuoteOffset, TDReportOffset int
+}
+
+// Fields returns every field of b in quote-body order; the slices alias b,
+// so writing to them changes b.
+func (b *Body) Fields() []Field {
+	f := []Field{
+		{"TEE_TCB_SVN", b.TEETCBSVN[:], 0, 264},
+		{"MRSEAM", b.MRSEAM[:], 16, 280},
+		{"MRSIGNERSEAM", b.MRSignerSEAM[:], 64, 328},
+		{"SEAMATTRIBUTES", b.SEAMAttributes[:], 112, 376},
+		{"TDATTRIBUTES", b.TDAttributes[:], 120, 512},
+		{"XFAM", b.XFAM[:], 128, 520},
+		{"MRTD", b.MRTD[:], 136, 528},
+		{"MRCONFIGID", b.MRConfigID[:], 184, 576},
+		{"MROWNER", b.MROwner[:], 232, 624},
+		{"MROWNERCONFIG", b.MROwnerConfig[:], 280, 672},
+	}
+	for i := range b.RTMR {
+		f = append(f, Field{fmt.Sprintf("RTMR%d", i), b.RTMR[i][:], 328 + 48*i, 720 + 48*i})
+	}
+	return append(f, Field{"REPORTDATA", b.ReportData[:], 520, 128})
+}
+
+// Debug reports whether TDATTRIBUTES.DEBUG (bit 0) is set: the host can
+// read and write the TD's memory.
+func (b *Body) Debug() bool { return b.TDAttributesValue()&1 != 0 }
+
+// TDAttributesValue returns TDATTRIBUTES as a number.
+func (b *Body) TDAttributesValue() uint64 { return binary.LittleEndian.Uint64(b.TDAttributes[:]) }
+
+// readBody fills b from data at the offsets chosen by quote (quote-body
+// offsets) or the TDREPORT's.
+func (b *Body) read(data []byte, quote bool) {
+	for _, f := range b.Fields() {
+		off := f.TDReportOffset
+		if quote {
+			off = f.QuoteOffset
+		}
+		copy(f.Bytes, data[off:])
+	}
+}
+
+// write puts b into data at the quote-body or TDREPORT offsets.
+func (b *Body) write(data []byte, quote bool) {
+	for _, f := range b.Fields() {
+		off := f.TDReportOffset
+		if quote {
+			off = f.QuoteOffset
+		}
+		copy(data[off:], f.Bytes)
+	}
+}
+
+// CheckBinding checks that every field of the quote body q equals the
+// TDREPORT's (compared in constant time, every field read): the quote
+// vouches for this TDREPORT and for no other. It returns a *format.Error
+// naming the first differing field, wrapping ErrBindingMismatch.
+func CheckBinding(q *Quote, r *TDReport) error {
+	qf, rf := q.Body.Fields(), r.Body.Fields()
+	first := -1
+	for i := range qf {
+		if subtle.ConstantTimeCompare(qf[i].Bytes, rf[i].Bytes) != 1 && first < 0 {
+			first = i
+		}
+	}
+	if first >= 0 {
+		return fieldErrf(qf[first].Name, ErrBindingMismatch, "quote %x, TDREPORT %x", qf[first].Bytes, rf[first].Bytes)
+	}
+	return nil
+}
+
+// TDReportSize is the size of a TDREPORT (TDREPORT_STRUCT).
+const TDReportSize = 1024
+
+// Offsets of the TDREPORT fields that are not part of Body.
+const (
+	OffsetReportType = 0   // REPORTTYPE: type 0x81 (TDX), subtype, version, reserved
+	OffsetCPUSVN     = 16  // CPUSVN
+	OffsetMAC        = 224 // MAC over REPORTMACSTRUCT (checkable only on the CPU)
+	tdReportTypeTDX  = 0x81
+)
+
+// TDReport is a parsed TDREPORT (TDREPORT_STRUCT, 1024 bytes). Its MAC can
+// be checked only on the CPU that made it: it is trusted only through a
+// verified quote whose body equals Body (CheckBinding).
+type TDReport struct {
+	// Type is REPORTTYPE (type 0x81, subtype, version, reserved).
+	Type [4]byte
+	// CPUSVN is the CPU's security version.
+	CPUSVN [16]byte
+	// Body holds the fields the quote body repeats.
+	Body Body
+	// Raw is a copy of the 1024 bytes parsed.
+	Raw []byte
+}
+
+// ParseTDReport parses a TDREPORT. It checks the size and that REPORTTYPE
+// names TDX (0x81).
+func ParseTDReport(b []byte) (*TDReport, error) {
+	if len(b) != TDReportSize {
+		return nil, fieldErrf("tdreport", format.ErrBadLength, "%d bytes, want %d", len(b), TDReportSize)
+	}
+	if b[OffsetReportType] != tdReportTypeTDX {
+		return nil, fieldErrf("tdreport.REPORTTYPE", format.ErrUnexpectedValue, "type 0x%02x, want 0x%02x (TDX)", b[0], tdReportTypeTDX)
+	}
+	r := &TDReport{Raw: append([]byte(nil), b...)}
+	copy(r.Type[:], b[OffsetReportType:])
+	copy(r.CPUSVN[:], b[OffsetCPUSVN:])
+	r.Body.read(b, false)
+	return r, nil
+}
+
+// Marshal writes r back: Raw (or, without Raw, zeros) with Type, CPUSVN
+// and every Body field written over it. It is meant for tests and
+// emulation; the MAC is not computed.
+func (r *TDReport) Marshal() []byte {
+	out := make([]byte, TDReportSize)
+	copy(out, r.Raw)
+	copy(out[OffsetReportType:], r.Type[:])
+	copy(out[OffsetCPUSVN:], r.CPUSVN[:])
+	r.Body.write(out, false)
+	return out
+}
