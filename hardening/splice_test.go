@@ -1,6 +1,7 @@
 package hardening_test
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"testing"
@@ -353,14 +354,21 @@ func TestReportSplice(t *testing.T) {
 	}
 }
 
-// TestTDXEvidenceNotVerified checks that TDX evidence, which is parsed but
-// not verified, is rejected rather than accepted on its TPM quote alone.
-func TestTDXEvidenceNotVerified(t *testing.T) {
+// TestTDXEvidence checks that TDX evidence verifies through its TD quote,
+// and that without the quote's paravisor (MRTD) it is rejected rather
+// than accepted on its TPM quote alone.
+func TestTDXEvidence(t *testing.T) {
+	other := verify.HexBytes(bytes.Repeat([]byte{0xab}, 48))
 	for _, f := range []string{"evidence-v0.json", "evidence-v1.json"} {
 		data := testutil.ReadFile(t, "trustee-az-vtpm/az-tdx-vtpm/"+f)
 		o := runEvidence(t, data, []byte("challenge"), verifierOf(verify.Config{Now: testutil.FixtureTime()}))
-		if o.bad != "" || o.claims != nil || o.check != verify.CheckReportType {
-			t.Errorf("%s: got %v, want rejection by %s", f, o, verify.CheckReportType)
+		if o.bad != "" || o.claims == nil || o.claims.Platform != verify.PlatformTDX {
+			t.Errorf("%s: got %v, want TDX claims", f, o)
+		}
+		cfg := verify.Config{Now: testutil.FixtureTime(), Policy: verify.Policy{TDXMRTDs: []verify.HexBytes{other}}}
+		o = runEvidence(t, data, []byte("challenge"), verifierOf(cfg))
+		if o.bad != "" || o.claims != nil || o.check != verify.CheckParavisorIdentity {
+			t.Errorf("%s: got %v, want rejection by %s", f, o, verify.CheckParavisorIdentity)
 		}
 	}
 }

@@ -11,12 +11,21 @@ import (
 )
 
 // Claims are the facts established by a successful verification. Every
-// field comes from bytes covered by the VCEK's signature over the SNP report,
-// from the runtime data bound into it by hash, or from the quote signed by
-// the attestation key named there.
+// field comes from bytes covered by the VCEK's signature over the SNP report
+// (or, on TDX, by the TD quote that Intel's quoting enclave signed), from
+// the runtime data bound into it by hash, or from the quote signed by the
+// attestation key named there.
 type Claims struct {
 	// EvidenceVersion is the evidence format read (0, 1 or 2); -1 for a bare report.
 	EvidenceVersion int `json:"evidence_version"`
+	// Platform is the kind of Confidential VM: PlatformSNP ("sev-snp") or
+	// PlatformTDX ("tdx"). On TDX the SNP fields (Product, ChipID, TCBs,
+	// GuestPolicy, VMPL, ID key digests, Measurement, VCEKSource) are
+	// empty and TDX holds the TD's claims; Debug, Paravisor, ReportData
+	// and the roots fields are set on both.
+	Platform string `json:"platform"`
+	// TDX holds the claims of a TDX CVM; nil on SEV-SNP.
+	TDX *TDXClaims `json:"tdx,omitempty"`
 	// Product is the AMD product line: "Milan", "Genoa" or "Turin".
 	Product string `json:"product"`
 	// ChipID is the report's CHIP_ID.
@@ -146,6 +155,7 @@ func (c *Claims) checkPCRPolicy(want map[int]HexBytes) error {
 }
 
 func (c *Claims) fillReport(r *snp.Report, p snp.Product) {
+	c.Platform = PlatformSNP
 	c.Product = string(p)
 	// Copies: r may be shared through the cache of an Options, and the
 	// claims belong to the caller.

@@ -14,11 +14,19 @@ var ErrRejected = errors.New("evidence rejected")
 // *Error carrying its Check.
 type Check string
 
-// The checks, in the order Evidence runs them.
+// The checks, in the order Evidence runs them. TDX evidence runs the
+// tdx-* checks instead of SNP's product-line..measurement, then debug,
+// paravisor identity and everything from runtime-data-binding on.
 const (
 	CheckEvidenceFormat    Check = "evidence-format"      // the evidence document decodes
 	CheckHCLFormat         Check = "hcl-report-format"    // HCL header, sizes, runtime-data JSON
-	CheckReportType        Check = "hcl-report-type"      // the hardware report is SNP
+	CheckReportType        Check = "hcl-report-type"      // the hardware report is SNP, or TDX with a TD quote
+	CheckTDReportFormat    Check = "tdx-report-format"    // TDX: the HCL report's TDREPORT (size, type)
+	CheckTDXQuoteFormat    Check = "tdx-quote-format"     // TDX: TD quote v4 header, sizes, certification data
+	CheckTDXPCKChain       Check = "tdx-pck-chain"        // TDX: PCK <- Platform/Processor CA <- pinned Intel SGX Root CA, valid
+	CheckTDXQEReport       Check = "tdx-qe-report"        // TDX: PCK signs the QE report, whose data binds the attestation key
+	CheckTDXQuoteSignature Check = "tdx-quote-signature"  // TDX: the attestation key signs the quote header and body
+	CheckTDXBinding        Check = "tdx-binding"          // TDX: every quote body field equals the TDREPORT's
 	CheckReportFormat      Check = "snp-report-format"    // SNP report size, version, algorithm
 	CheckProduct           Check = "product-line"         // CPUID / VCEK product line known and consistent
 	CheckVCEKMissing       Check = "vcek-missing"         // no VCEK in the evidence and none could be obtained
@@ -30,12 +38,12 @@ const (
 	CheckVCEKTCB           Check = "vcek-tcb"             // VCEK TCB == REPORTED_TCB
 	CheckReportSignature   Check = "report-signature"     // VCEK signs the SNP report
 	CheckVMPL              Check = "vmpl"                 // VMPL 0 (a bare report: at most the policy's vmpl)
-	CheckDebug             Check = "debug-policy"         // guest policy forbids debugging
+	CheckDebug             Check = "debug-policy"         // guest policy (SNP) or TDATTRIBUTES.DEBUG (TDX) forbids debugging
 	CheckGuestPolicy       Check = "guest-policy"         // no migration agent; SMT only if the policy allows
 	CheckCommittedTCB      Check = "committed-tcb"        // REPORTED_TCB == COMMITTED_TCB
 	CheckMinTCB            Check = "minimum-tcb"          // policy: REPORTED_TCB >= minimum
 	CheckMeasurement       Check = "measurement"          // policy: allowed launch measurements
-	CheckParavisorIdentity Check = "paravisor-identity"   // ID_KEY_DIGEST of a trusted paravisor (and policy's author keys)
+	CheckParavisorIdentity Check = "paravisor-identity"   // ID_KEY_DIGEST (SNP) or MRTD (TDX) of a trusted paravisor (and policy's author keys)
 	CheckRuntimeData       Check = "runtime-data-binding" // SHA-256(runtime data) == REPORT_DATA[0:32], rest zero (after the signature)
 	CheckAttestationKey    Check = "attestation-key"      // HCLAkPub present and usable
 	CheckQuoteFormat       Check = "quote-format"         // TPMS_ATTEST magic, type, sizes; PCR list

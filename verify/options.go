@@ -183,6 +183,12 @@ type Policy struct {
 	// write runtime data naming its own attestation key. It cannot be
 	// combined with IDKeyDigests (which then wins).
 	AllowAnyParavisor bool `json:"allow_any_paravisor,omitempty"`
+	// TDXMRTDs, when non-empty, lists the trusted MRTDs of TDX paravisors
+	// (48 bytes each) and replaces DefaultTDXParavisors: list those too to
+	// keep trusting Azure's paravisor. TDX evidence must carry one of them
+	// (check paravisor-identity); AllowAnyParavisor cannot be combined
+	// with it.
+	TDXMRTDs []HexBytes `json:"tdx_mr_tds,omitempty"`
 }
 
 // ParsePolicy reads a policy from JSON, for example:
@@ -251,8 +257,14 @@ func (p *Policy) validate() error {
 	if err := checkDigestList("author_key_digests", p.AuthorKeyDigests); err != nil {
 		return err
 	}
+	if err := checkDigestList("tdx_mr_tds", p.TDXMRTDs); err != nil {
+		return err
+	}
 	if p.AllowAnyParavisor && len(p.IDKeyDigests) > 0 {
 		return errors.New("policy: allow_any_paravisor: contradicts id_key_digests (give one or the other)")
+	}
+	if p.AllowAnyParavisor && len(p.TDXMRTDs) > 0 {
+		return errors.New("policy: allow_any_paravisor: contradicts tdx_mr_tds (give one or the other)")
 	}
 	return nil
 }
@@ -276,6 +288,7 @@ func (p Policy) clone() Policy {
 	p.Measurements = cloneList(p.Measurements)
 	p.IDKeyDigests = cloneList(p.IDKeyDigests)
 	p.AuthorKeyDigests = cloneList(p.AuthorKeyDigests)
+	p.TDXMRTDs = cloneList(p.TDXMRTDs)
 	p.Products = slices.Clone(p.Products)
 	if p.PCRs != nil {
 		m := make(map[int]HexBytes, len(p.PCRs))
@@ -288,11 +301,12 @@ func (p Policy) clone() Policy {
 }
 
 // checkDigestList checks that every entry of the policy list field is a
-// non-zero 48-byte digest, distinct from the others.
+// non-zero 48-byte digest (a key digest or an MRTD), distinct from the
+// others.
 func checkDigestList(field string, ds []HexBytes) error {
 	for i, d := range ds {
 		if len(d) != 48 {
-			return fmt.Errorf("policy: %s[%d]: %d bytes, want 48 (96 hex digits of a SHA-384 key digest)", field, i, len(d))
+			return fmt.Errorf("policy: %s[%d]: %d bytes, want 48 (96 hex digits of a SHA-384 digest)", field, i, len(d))
 		}
 		if format.AllZero(d) {
 			return fmt.Errorf("policy: %s[%d]: the zero digest (no key) is never trusted", field, i)

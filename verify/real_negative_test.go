@@ -134,7 +134,8 @@ func TestRealEvidenceRejected(t *testing.T) {
 		{name: "Genoa evidence against Milan-only roots", data: func(t *testing.T) []byte { return testutil.ReadFile(t, testutil.SNPDir+"evidence-genoa.json") },
 			nonce: quotedNonce(t, testutil.ReadFile(t, testutil.SNPDir+"evidence-genoa.json")), opts: func(o *verify.Config) { o.Roots = milanOnly }, want: verify.CheckVCEKChain},
 		{name: "Milan evidence against no roots", data: v1Data, opts: func(o *verify.Config) { o.Roots = &snp.Roots{} }, want: verify.CheckVCEKChain},
-		{name: "TDX evidence", data: func(t *testing.T) []byte { return testutil.ReadFile(t, "trustee-az-vtpm/az-tdx-vtpm/evidence-v1.json") }, want: verify.CheckReportType},
+		{name: "TDX evidence of an untrusted paravisor", data: func(t *testing.T) []byte { return testutil.ReadFile(t, "trustee-az-vtpm/az-tdx-vtpm/evidence-v1.json") },
+			opts: func(o *verify.Config) { o.Policy.TDXMRTDs = []verify.HexBytes{bytes.Repeat([]byte{0xab}, 48)} }, want: verify.CheckParavisorIdentity},
 		{name: "evidence truncated", data: func(t *testing.T) []byte { d := v1Data(t); return d[:len(d)/2] }, want: verify.CheckEvidenceFormat},
 		{name: "evidence empty", data: func(t *testing.T) []byte { return nil }, want: verify.CheckEvidenceFormat},
 		{name: "evidence over 1 MiB", data: func(t *testing.T) []byte {

@@ -38,23 +38,16 @@ func decoded(ctx context.Context, ev *evidence.Evidence, nonce []byte, opts *Con
 		// replay of any such quote. It is "no nonce", never a value.
 		return nil, failf(CheckNonce, "no expected nonce given")
 	}
-	h, cached, err := parseHCL(ev.HCLReport, p.c)
+	claims := &Claims{EvidenceVersion: ev.Version}
+	var h *hclEntry
+	var err error
+	if ev.TDQuote != nil {
+		h, err = verifyTDXEvidence(ctx, claims, ev, opts)
+	} else {
+		h, err = verifySNPEvidence(ctx, claims, ev, opts, p)
+	}
 	if err != nil {
 		return nil, err
-	}
-	claims := &Claims{EvidenceVersion: ev.Version}
-	vcekSource := "evidence"
-	if ev.VCEK == nil {
-		vcekSource = "fetched"
-	}
-	// A v2 report was refreshed with this nonce: it never comes again,
-	// so only its VCEK's chain is worth caching.
-	refreshed := ev.Version >= 2
-	if err := verifyHCL(ctx, claims, h, snpInput{vcekDER: ev.VCEK, source: vcekSource, once: refreshed}, opts, p); err != nil {
-		return nil, err
-	}
-	if !cached && !refreshed {
-		p.addHCL(ev.HCLReport, h)
 	}
 	if h.akErr != nil {
 		return nil, fail(CheckAttestationKey, h.akErr)
@@ -79,6 +72,29 @@ func decoded(ctx context.Context, ev *evidence.Evidence, nonce []byte, opts *Con
 		return nil, err
 	}
 	return claims, nil
+}
+
+// verifySNPEvidence verifies the SNP part of evidence (the HCL report, its
+// SNP report and VCEK) and returns the parsed HCL report.
+func verifySNPEvidence(ctx context.Context, claims *Claims, ev *evidence.Evidence, opts *Config, p *pending) (*hclEntry, error) {
+	h, cached, err := parseHCL(ev.HCLReport, p.c)
+	if err != nil {
+		return nil, err
+	}
+	vcekSource := "evidence"
+	if ev.VCEK == nil {
+		vcekSource = "fetched"
+	}
+	// A v2 report was refreshed with this nonce: it never comes again,
+	// so only its VCEK's chain is worth caching.
+	refreshed := ev.Version >= 2
+	if err := verifyHCL(ctx, claims, h, snpInput{vcekDER: ev.VCEK, source: vcekSource, once: refreshed}, opts, p); err != nil {
+		return nil, err
+	}
+	if !cached && !refreshed {
+		p.addHCL(ev.HCLReport, h)
+	}
+	return h, nil
 }
 
 // snpInput is how one SNP report is verified: with which VCEK and what
@@ -203,7 +219,7 @@ func parseHCL(blob []byte, c *cache) (e *hclEntry, cached bool, err error) {
 		return nil, false, fail(CheckHCLFormat, err)
 	}
 	if r.Type != hcl.ReportTypeSNP {
-		return nil, false, failf(CheckReportType, "hardware report type is %v; only SEV-SNP evidence is verified", r.Type)
+		return nil, false, failf(CheckReportType, "hardware report type is %v; an SEV-SNP report is verified here (TDX evidence must carry its TD quote)", r.Type)
 	}
 	sr, err := snp.ParseReport(r.SNPReport)
 	if err != nil {

@@ -34,10 +34,30 @@ func printClaims(w io.Writer, title string, c *verify.Claims, full bool, extra .
 	row := func(k string, format string, args ...any) {
 		fmt.Fprintf(w, "  %-22s %s\n", k, fmt.Sprintf(format, args...))
 	}
+	if c.Platform == verify.PlatformTDX {
+		printTDX(row, c, full)
+	} else {
+		printSNP(row, c, full)
+	}
+	printRuntime(row, c)
+	for _, r := range extra {
+		row(r.name, "%s", r.value)
+	}
+	if c.Emulated {
+		fmt.Fprintln(w, emulatedBanner)
+	}
+}
+
+// rowFunc prints one "name value" line.
+type rowFunc func(k string, format string, args ...any)
+
+// printSNP prints the SNP report's claims.
+func printSNP(row rowFunc, c *verify.Claims, full bool) {
 	roots := c.RootsSource
 	if !c.PinnedRoots {
 		roots += " (NON-DEFAULT ROOTS)"
 	}
+	row("platform", "%s", verify.PlatformSNP)
 	row("product", "%s", c.Product)
 	row("roots", "%s", roots)
 	row("vcek", "%s", c.VCEKSource)
@@ -63,6 +83,57 @@ func printClaims(w io.Writer, title string, c *verify.Claims, full bool, extra .
 		row("platform info", "0x%x", c.PlatformInfo)
 		row("report data", "%s", c.ReportData)
 	}
+}
+
+// printTDX prints the TD's claims (every one with full, the -p output).
+func printTDX(row rowFunc, c *verify.Claims, full bool) {
+	x := c.TDX
+	row("platform", "%s", verify.PlatformTDX)
+	row("roots", "%s", c.RootsSource)
+	row("paravisor", "%s", tdxParavisorString(c.Paravisor))
+	row("mr td", "%s", x.MRTD)
+	row("td attributes", "%s (debug %s)", x.TDAttributes, onOff(c.Debug))
+	row("tee tcb svn", "%s", x.TEETCBSVN)
+	row("fmspc", "%s", x.FMSPC)
+	row("pce svn", "%d", x.PCESVN)
+	row("qe svn", "%d", x.QESVN)
+	row("tcb status", "%s", tdxTCBString(x.TCBStatus))
+	if full {
+		for i, r := range x.RTMR {
+			row(fmt.Sprintf("rtmr %d", i), "%s", r)
+		}
+		row("xfam", "%s", x.XFAM)
+		row("mr seam", "%s", x.MRSEAM)
+		row("mr signer seam", "%s", x.MRSignerSEAM)
+		row("seam attributes", "%s", x.SEAMAttributes)
+		row("mr config id", "%s", x.MRConfigID)
+		row("mr owner", "%s", x.MROwner)
+		row("mr owner config", "%s", x.MROwnerConfig)
+		row("report data", "%s", c.ReportData)
+	}
+}
+
+// tdxTCBString explains TDXClaims.TCBStatus.
+func tdxTCBString(s string) string {
+	if s == verify.TCBNotEvaluated {
+		return s + " (no Intel collateral: Intel's TCB status of this platform is unknown)"
+	}
+	return s
+}
+
+// tdxParavisorString explains Claims.Paravisor on TDX.
+func tdxParavisorString(name string) string {
+	switch name {
+	case verify.ParavisorAzure:
+		return name + " (an MRTD of Azure's paravisor)"
+	case verify.ParavisorPolicy:
+		return name + " (an MRTD listed by the policy)"
+	}
+	return verify.ParavisorUnknown + " (NOT A TRUSTED PARAVISOR)"
+}
+
+// printRuntime prints the claims of the runtime data and the quote.
+func printRuntime(row rowFunc, c *verify.Claims) {
 	if vc := c.VMConfig; vc != nil {
 		row("vm unique id", "%s", vc.VMUniqueID)
 		row("secure boot", "%s", onOff(vc.SecureBoot))
@@ -90,12 +161,6 @@ func printClaims(w io.Writer, title string, c *verify.Claims, full bool, extra .
 		for _, i := range idx {
 			row(fmt.Sprintf("pcr %d", i), "%s", c.PCRs[i])
 		}
-	}
-	for _, r := range extra {
-		row(r.name, "%s", r.value)
-	}
-	if c.Emulated {
-		fmt.Fprintln(w, emulatedBanner)
 	}
 }
 

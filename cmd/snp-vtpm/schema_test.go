@@ -150,6 +150,7 @@ func TestVerifyJSONSchema(t *testing.T) {
 		{[]string{"--no-nonce", verifySNPDir + "evidence-v0.json"}, 0},
 		{[]string{"--no-nonce", verifySNPDir + "evidence-v2.json"}, 0},
 		{[]string{"--no-nonce", verifySNPDir + "evidence-genoa.json"}, 0},
+		{[]string{"--nonce", "challenge", verifyTDXDir + "evidence-v1.json"}, 0},
 		{[]string{"--nonce", "other", verifySNPDir + "evidence-v1.json"}, 2},
 		{[]string{"--nonce", "x", writeTemp(t, "bad.json", []byte(`{"version":1}`))}, 2},
 	} {

@@ -132,6 +132,24 @@ func printVerified(w io.Writer, c *verify.Claims) {
 	link := func(name, what, verdict string) {
 		fmt.Fprintf(w, "  %-14s %-58s %s\n", name, what, verdict)
 	}
+	if c.Platform == verify.PlatformTDX {
+		link("Intel root", "pinned Intel SGX Root CA", "ok: trusted root")
+		link("PCK", "signed by the Platform/Processor CA", "ok (from the TD quote)")
+		link("QE report", "signed by the PCK, binds the attestation key", "ok")
+		link("TD quote", "signed by the attestation key", "ok")
+		link("TDREPORT", "equals the TD quote body", "ok")
+		link("paravisor", "MRTD "+tdxParavisorString(c.Paravisor), "ok")
+		link("TCB status", "Intel collateral", tdxTCBString(c.TDX.TCBStatus))
+	} else {
+		printSNPChain(link, c)
+	}
+	link("runtime data", "bound by REPORT_DATA", "ok")
+	printQuoteChain(link, c)
+	printClaims(w, "claims:", c, false)
+}
+
+// printSNPChain prints the SNP links of the trust chain.
+func printSNPChain(link func(name, what, verdict string), c *verify.Claims) {
 	roots := "pinned AMD root"
 	if !c.PinnedRoots {
 		roots = "NON-DEFAULT root"
@@ -140,7 +158,10 @@ func printVerified(w io.Writer, c *verify.Claims) {
 	link("ASK", "signed by the ARK", "ok")
 	link("VCEK", "signed by the ASK, chip id and TCB match", "ok ("+c.VCEKSource+")")
 	link("SNP report", "signed by the VCEK, "+paravisorString(c.Paravisor), "ok")
-	link("runtime data", "bound by REPORT_DATA", "ok")
+}
+
+// printQuoteChain prints the links of the TPM quote and the policy.
+func printQuoteChain(link func(name, what, verdict string), c *verify.Claims) {
 	if c.EvidenceVersion >= 0 {
 		link("TPM quote", "signed by the attestation key", "ok")
 		if c.NonceChecked {
@@ -155,7 +176,6 @@ func printVerified(w io.Writer, c *verify.Claims) {
 		}
 	}
 	link("policy", "guest policy, TCB and the --policy file", "ok")
-	printClaims(w, "claims:", c, false)
 }
 
 // looksEmulated reports whether evidence carries a VCEK of the emulated

@@ -21,6 +21,9 @@ const (
 	verifySNPDir = "../../testdata/" + snpFixtures
 	// verifyAt is inside the validity of every real VCEK fixture.
 	verifyAt = "2025-06-01T00:00:00Z"
+	// verifyTDXDir holds trustee's real Azure TDX evidence (its PCK chain
+	// is valid at verifyAt).
+	verifyTDXDir = "../../testdata/trustee-az-vtpm/az-tdx-vtpm/"
 )
 
 // quoteNonceHex returns the extraData of the quote of the evidence file

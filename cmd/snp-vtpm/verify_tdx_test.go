@@ -1,0 +1,35 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestVerifyTDX: the CLI verifies trustee's Azure TDX evidence v0 and v1
+// and prints the TDX claims; an MRTD outside the policy's list, a
+// tampered TD quote and an expired PCK chain are exit 2 naming the check.
+func TestVerifyTDX(t *testing.T) {
+	for _, f := range []string{"evidence-v0.json", "evidence-v1.json"} {
+		code, out, errOut := verifyCLI(t, nil, "--at", verifyAt, "--nonce", "challenge", verifyTDXDir+f)
+		wantExit(t, code, 0, out, errOut)
+		wantContains(t, "stdout", out, "VERIFIED: evidence", "platform               tdx", "mr td                  024a32b0",
+			"fmspc                  00806f050000", "tcb status             not-evaluated", "TDREPORT       equals the TD quote body")
+	}
+	policy := writeTemp(t, "policy.json", []byte(`{"tdx_mr_tds":["`+strings.Repeat("ab", 48)+`"]}`))
+	tests := []struct {
+		name  string
+		args  []string
+		check string
+	}{
+		{"MRTD not in tdx_mr_tds", []string{"--at", verifyAt, "--policy", policy}, "paravisor-identity"},
+		{"PCK chain expired", []string{"--at", "2031-01-01T00:00:00Z"}, "tdx-pck-chain"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append(append(tt.args, "--nonce", "challenge"), verifyTDXDir+"evidence-v1.json")
+			code, out, errOut := verifyCLI(t, nil, args...)
+			wantExit(t, code, 2, out, errOut)
+			wantContains(t, "stderr", errOut, tt.check)
+		})
+	}
+}

@@ -1,0 +1,148 @@
+package verify
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"errors"
+
+	"github.com/snp-vtpm/snp-vtpm/evidence"
+	"github.com/snp-vtpm/snp-vtpm/hcl"
+	"github.com/snp-vtpm/snp-vtpm/tdx"
+)
+
+// Values of Claims.Platform.
+const (
+	PlatformSNP = "sev-snp"
+	PlatformTDX = "tdx"
+)
+
+// TCBNotEvaluated is TDXClaims.TCBStatus when Intel's TCB status was not
+// evaluated (no Intel collateral was given).
+const TCBNotEvaluated = "not-evaluated"
+
+// TDXClaims are the facts of a verified Azure TDX CVM: every field comes
+// from the TD quote signed by Intel's quoting enclave, whose body equals
+// the TDREPORT in the HCL report, or from its PCK certificate.
+type TDXClaims struct {
+	// MRTD is the TD's initial measurement: on Azure, the paravisor's.
+	MRTD HexBytes `json:"mr_td"`
+	// RTMR are RTMR0..3 (zero on Azure: the vTPM PCRs measure the guest).
+	RTMR [4]HexBytes `json:"rtmr"`
+	// XFAM and TDAttributes are the TD's XFAM and TDATTRIBUTES (8 bytes,
+	// little-endian; TDATTRIBUTES bit 0 is DEBUG).
+	XFAM         HexBytes `json:"xfam"`
+	TDAttributes HexBytes `json:"td_attributes"`
+	// TEETCBSVN, MRSEAM, MRSignerSEAM and SEAMAttributes name the TDX module.
+	TEETCBSVN      HexBytes `json:"tee_tcb_svn"`
+	MRSEAM         HexBytes `json:"mr_seam"`
+	MRSignerSEAM   HexBytes `json:"mr_signer_seam"`
+	SEAMAttributes HexBytes `json:"seam_attributes"`
+	// MRConfigID, MROwner and MROwnerConfig are the host-provided values.
+	MRConfigID    HexBytes `json:"mr_config_id"`
+	MROwner       HexBytes `json:"mr_owner"`
+	MROwnerConfig HexBytes `json:"mr_owner_config"`
+	// FMSPC and PCESVN come from the PCK certificate's SGX extensions.
+	FMSPC  HexBytes `json:"fmspc"`
+	PCESVN uint16   `json:"pce_svn"`
+	// QESVN is the quoting enclave's ISVSVN (its QE report's).
+	QESVN uint16 `json:"qe_svn"`
+	// TCBStatus is Intel's TCB status; TCBNotEvaluated without Intel's
+	// collateral (this version never evaluates it).
+	TCBStatus string `json:"tcb_status"`
+}
+
+// intelRoots names the chain of a verified TD quote (Claims.RootsSource).
+const intelRoots = "Intel SGX Root CA (pinned)"
+
+// verifyTDXEvidence verifies the TDX part of evidence: the HCL report must
+// carry a TDREPORT, and the TD quote, verified offline under the pinned
+// Intel root, must be for exactly that TDREPORT (tdx-binding). Then the
+// TD's DEBUG attribute, the paravisor identity (MRTD) and the runtime-data
+// binding are checked, and the HCL report's AK is returned for the quote
+// checks that follow, as for SNP.
+func verifyTDXEvidence(ctx context.Context, claims *Claims, ev *evidence.Evidence, opts *Config) (*hclEntry, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	r, err := hcl.Parse(ev.HCLReport)
+	if err != nil {
+		return nil, fail(CheckHCLFormat, err)
+	}
+	if r.Type != hcl.ReportTypeTDX {
+		return nil, failf(CheckReportType, "the evidence carries a TD quote but its HCL report is of type %v, not TDX", r.Type)
+	}
+	tr, err := tdx.ParseTDReport(r.TDReport)
+	if err != nil {
+		return nil, fail(CheckTDReportFormat, err)
+	}
+	q, err := tdx.ParseQuote(ev.TDQuote)
+	if err != nil {
+		return nil, fail(CheckTDXQuoteFormat, err)
+	}
+	v, err := q.Verify(tdx.VerifyOptions{Now: opts.now()})
+	if err != nil {
+		return nil, tdxFailure(err)
+	}
+	if err := tdx.CheckBinding(q, tr); err != nil {
+		return nil, fail(CheckTDXBinding, err)
+	}
+	claims.fillTDX(q, v)
+	if q.Body.Debug() && !opts.Policy.AllowDebug {
+		return nil, failf(CheckDebug, "TDATTRIBUTES %x: DEBUG is set (the host can read and write the TD's memory)", q.Body.TDAttributes[:])
+	}
+	if err := checkTDXParavisor(claims, q.Body.MRTD, &opts.Policy); err != nil {
+		return nil, err
+	}
+	if err := r.CheckBinding(); err != nil {
+		return nil, fail(CheckRuntimeData, err)
+	}
+	fillRuntime(claims, r)
+	e := &hclEntry{report: r}
+	if r.RuntimeData == nil {
+		e.akErr = errors.New("no runtime data")
+	} else if e.ak, e.akErr = r.RuntimeData.AK(); e.akErr == nil {
+		e.akDER, _ = x509.MarshalPKIXPublicKey(e.ak)
+	}
+	return e, nil
+}
+
+// tdxFailure names the check of a tdx.Quote.Verify failure.
+func tdxFailure(err error) error {
+	for _, m := range []struct {
+		kind  error
+		check Check
+	}{
+		{tdx.ErrPCKChain, CheckTDXPCKChain},
+		{tdx.ErrQEReportSignature, CheckTDXQEReport},
+		{tdx.ErrQEReportData, CheckTDXQEReport},
+		{tdx.ErrQuoteSignature, CheckTDXQuoteSignature},
+	} {
+		if errors.Is(err, m.kind) {
+			return fail(m.check, err)
+		}
+	}
+	return fail(CheckTDXQuoteSignature, err) // not reached: Verify wraps one of the kinds
+}
+
+// fillTDX fills the platform claims of a verified TD quote.
+func (c *Claims) fillTDX(q *tdx.Quote, v *tdx.Verified) {
+	b := &q.Body
+	cp := func(x []byte) HexBytes { return bytes.Clone(x) }
+	c.Platform = PlatformTDX
+	c.RootsSource = intelRoots
+	c.PinnedRoots = true
+	c.ReportData = cp(b.ReportData[:])
+	t := &TDXClaims{
+		MRTD: cp(b.MRTD[:]), XFAM: cp(b.XFAM[:]), TDAttributes: cp(b.TDAttributes[:]),
+		TEETCBSVN: cp(b.TEETCBSVN[:]), MRSEAM: cp(b.MRSEAM[:]), MRSignerSEAM: cp(b.MRSignerSEAM[:]),
+		SEAMAttributes: cp(b.SEAMAttributes[:]), MRConfigID: cp(b.MRConfigID[:]), MROwner: cp(b.MROwner[:]),
+		MROwnerConfig: cp(b.MROwnerConfig[:]), FMSPC: cp(v.SGX.FMSPC[:]), PCESVN: v.SGX.PCESVN,
+		QESVN: q.QEISVSVN(), TCBStatus: TCBNotEvaluated,
+	}
+	for i := range t.RTMR {
+		t.RTMR[i] = cp(b.RTMR[i][:])
+	}
+	c.TDX = t
+	c.Debug = b.Debug()
+}

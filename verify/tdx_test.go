@@ -1,0 +1,252 @@
+package verify_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/snp-vtpm/snp-vtpm/evidence"
+	"github.com/snp-vtpm/snp-vtpm/hcl"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
+	"github.com/snp-vtpm/snp-vtpm/tdx"
+	"github.com/snp-vtpm/snp-vtpm/verify"
+)
+
+// tdxDir holds trustee's real Azure TDX evidence.
+const tdxDir = "trustee-az-vtpm/az-tdx-vtpm/"
+
+// tdxTime is when the real TD quotes' PCK chains are valid (and Intel's
+// collateral for their FMSPC too).
+var tdxTime = time.Date(2025, 10, 1, 0, 0, 0, 0, time.UTC)
+
+const trusteeMRTD = "024a32b070383331181619fa387cb4d55d1e38879f989933055ccad5bc2db795d1737b66205949d15469dc8c1ba7ab7b"
+
+func tdxOpts() verify.Config { return verify.Config{Now: tdxTime} }
+
+// tdxWith returns trustee's v1 TDX evidence with edit applied.
+func tdxWith(t *testing.T, edit func(ev *evidence.Evidence)) []byte {
+	t.Helper()
+	ev := decode(t, testutil.ReadFile(t, tdxDir+"evidence-v1.json"))
+	edit(ev)
+	return encode(t, ev)
+}
+
+// tdxVerify verifies data with cfg and the nonce of the real evidence.
+func tdxVerify(t *testing.T, data []byte, cfg verify.Config) (*verify.Claims, error) {
+	t.Helper()
+	nonce := quotedNonce(t, testutil.ReadFile(t, tdxDir+"evidence-v1.json"))
+	return newVerifier(t, cfg).Evidence(context.Background(), data, nonce)
+}
+
+// TestTDXRealEvidence: trustee's Azure TDX evidence v0 and v1 verify at a
+// pinned time, with the TDX claims.
+func TestTDXRealEvidence(t *testing.T) {
+	for _, f := range []string{"evidence-v0.json", "evidence-v1.json"} {
+		t.Run(f, func(t *testing.T) {
+			c, err := tdxVerify(t, testutil.ReadFile(t, tdxDir+f), tdxOpts())
+			if err != nil {
+				t.Fatal(err)
+			}
+			x := c.TDX
+			if c.Platform != verify.PlatformTDX || x == nil {
+				t.Fatalf("platform %q, tdx %v", c.Platform, x)
+			}
+			if hex.EncodeToString(x.MRTD) != trusteeMRTD || hex.EncodeToString(x.FMSPC) != "00806f050000" ||
+				x.PCESVN != 11 || x.QESVN != 5 || x.TCBStatus != verify.TCBNotEvaluated {
+				t.Errorf("tdx claims %+v", x)
+			}
+			if hex.EncodeToString(x.TEETCBSVN) != "02010600000000000000000000000000" || hex.EncodeToString(x.XFAM) != "e718060000000000" {
+				t.Errorf("tee_tcb_svn %s xfam %s", x.TEETCBSVN, x.XFAM)
+			}
+			if c.Paravisor != verify.ParavisorAzure || c.Debug || !c.NonceChecked || len(c.PCRs) != 24 || len(c.AKPublic) == 0 || c.VMConfig == nil || !c.PinnedRoots {
+				t.Errorf("paravisor %q debug %v nonce %v pcrs %d vmconfig %v", c.Paravisor, c.Debug, c.NonceChecked, len(c.PCRs), c.VMConfig)
+			}
+			js, err := json.Marshal(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var m struct {
+				Platform string `json:"platform"`
+				TDX      struct {
+					RTMR      []string `json:"rtmr"`
+					TCBStatus string   `json:"tcb_status"`
+					MRTD      string   `json:"mr_td"`
+				} `json:"tdx"`
+			}
+			if err := json.Unmarshal(js, &m); err != nil || m.Platform != "tdx" || len(m.TDX.RTMR) != 4 || m.TDX.TCBStatus != "not-evaluated" || m.TDX.MRTD != trusteeMRTD {
+				t.Errorf("JSON %s (%v)", js, err)
+			}
+		})
+	}
+}
+
+// TestSNPPlatformClaim: SNP evidence says so.
+func TestSNPPlatformClaim(t *testing.T) {
+	re := realEvidences(t)[0]
+	c, err := verify.Evidence(context.Background(), re.data, re.nonce, fixedOpts())
+	if err != nil || c.Platform != verify.PlatformSNP || c.TDX != nil {
+		t.Fatalf("%v %+v", err, c)
+	}
+}
+
+// tdQuoteEdit edits the TD quote of trustee's TDX evidence.
+type tdQuoteEdit struct {
+	name string
+	edit func(t *testing.T, q *tdx.Quote)
+	want verify.Check
+}
+
+// tdQuoteEdits changes every signed region of the TD quote.
+func tdQuoteEdits() []tdQuoteEdit {
+	edits := []tdQuoteEdit{
+		{"header.qe_svn", func(_ *testing.T, q *tdx.Quote) { q.Header.QESVN ^= 1 }, verify.CheckTDXQuoteSignature},
+		{"header.pce_svn", func(_ *testing.T, q *tdx.Quote) { q.Header.PCESVN ^= 1 }, verify.CheckTDXQuoteSignature},
+		{"header.user_data", func(_ *testing.T, q *tdx.Quote) { q.Header.UserData[0] ^= 1 }, verify.CheckTDXQuoteSignature},
+		{"header.version", func(_ *testing.T, q *tdx.Quote) { q.Header.Version = 5 }, verify.CheckTDXQuoteFormat},
+		{"signature", func(_ *testing.T, q *tdx.Quote) { q.Signature[63] ^= 1 }, verify.CheckTDXQuoteSignature},
+		{"attestation key", func(_ *testing.T, q *tdx.Quote) { q.AttestationKey[0] ^= 1 }, verify.CheckTDXQEReport},
+		{"QE report", func(_ *testing.T, q *tdx.Quote) { q.QEReport[0] ^= 1 }, verify.CheckTDXQEReport},
+		{"QE report signature", func(_ *testing.T, q *tdx.Quote) { q.QEReportSignature[0] ^= 1 }, verify.CheckTDXQEReport},
+		{"QE auth data", func(_ *testing.T, q *tdx.Quote) { q.QEAuthData[31] ^= 1 }, verify.CheckTDXQEReport},
+	}
+	for i := range 3 {
+		edits = append(edits, tdQuoteEdit{"PCK chain certificate " + string(rune('0'+i)), func(t *testing.T, q *tdx.Quote) {
+			q.PCKChain = flipInPEM(t, q.PCKChain, i)
+		}, verify.CheckTDXPCKChain})
+	}
+	var probe tdx.Body
+	for _, f := range probe.Fields() {
+		edits = append(edits, tdQuoteEdit{"body." + f.Name, func(_ *testing.T, q *tdx.Quote) {
+			for _, g := range q.Body.Fields() {
+				if g.Name == f.Name {
+					g.Bytes[0] ^= 1
+				}
+			}
+		}, verify.CheckTDXQuoteSignature})
+	}
+	return edits
+}
+
+// flipInPEM changes a byte near the end (the signature) of certificate i.
+func flipInPEM(t *testing.T, chain []byte, i int) []byte {
+	var out []byte
+	for n := 0; ; n++ {
+		var blk *pem.Block
+		blk, chain = pem.Decode(chain)
+		if blk == nil {
+			if n <= i {
+				t.Fatalf("no certificate %d", i)
+			}
+			return out
+		}
+		if n == i {
+			blk.Bytes[len(blk.Bytes)-2] ^= 1
+		}
+		out = append(out, pem.EncodeToMemory(blk)...)
+	}
+}
+
+// TestTDXTamperedQuote: every signed region of the TD quote, changed, is
+// rejected by the named check.
+func TestTDXTamperedQuote(t *testing.T) {
+	for _, e := range tdQuoteEdits() {
+		t.Run(e.name, func(t *testing.T) {
+			data := tdxWith(t, func(ev *evidence.Evidence) {
+				q, err := tdx.ParseQuote(ev.TDQuote)
+				if err != nil {
+					t.Fatal(err)
+				}
+				e.edit(t, q)
+				ev.TDQuote = q.Marshal()
+			})
+			c, err := tdxVerify(t, data, tdxOpts())
+			wantOutcome(t, c, err, e.want)
+		})
+	}
+}
+
+// TestTDXBinding: every TDREPORT field that the quote repeats, changed in
+// the HCL report, is a tdx-binding failure (before anything is read from
+// the unsigned TDREPORT).
+func TestTDXBinding(t *testing.T) {
+	var probe tdx.Body
+	for _, f := range probe.Fields() {
+		t.Run(f.Name, func(t *testing.T) {
+			data := tdxWith(t, func(ev *evidence.Evidence) {
+				ev.HCLReport[hcl.OffsetHardware+f.TDReportOffset+len(f.Bytes)-1] ^= 1
+			})
+			c, err := tdxVerify(t, data, tdxOpts())
+			wantOutcome(t, c, err, verify.CheckTDXBinding)
+		})
+	}
+}
+
+// TestTDXRejections: the other ways TDX evidence is rejected.
+func TestTDXRejections(t *testing.T) {
+	otherMRTD, _ := hex.DecodeString(strings.Repeat("ab", 48))
+	trustee, _ := hex.DecodeString(trusteeMRTD)
+	snpHCL := testutil.ReadFile(t, testutil.SNPDir+"hcl-report.bin")
+	tests := []struct {
+		name string
+		data []byte
+		cfg  func(*verify.Config)
+		want verify.Check
+	}{
+		{"MRTD outside the policy's list", tdxWith(t, func(*evidence.Evidence) {}), func(c *verify.Config) { c.Policy.TDXMRTDs = []verify.HexBytes{otherMRTD} }, verify.CheckParavisorIdentity},
+		{"MRTD in the policy's list", tdxWith(t, func(*evidence.Evidence) {}), func(c *verify.Config) { c.Policy.TDXMRTDs = []verify.HexBytes{otherMRTD, trustee} }, ""},
+		{"SNP HCL report with a TD quote", tdxWith(t, func(ev *evidence.Evidence) { ev.HCLReport = snpHCL }), nil, verify.CheckReportType},
+		{"TD quote truncated", tdxWith(t, func(ev *evidence.Evidence) { ev.TDQuote = ev.TDQuote[:700] }), nil, verify.CheckTDXQuoteFormat},
+		{"TDREPORT type", tdxWith(t, func(ev *evidence.Evidence) { ev.HCLReport[hcl.OffsetHardware] = 0 }), nil, verify.CheckTDReportFormat},
+		{"PCK expired", tdxWith(t, func(*evidence.Evidence) {}), func(c *verify.Config) { c.Now = time.Date(2030, 9, 14, 0, 0, 0, 0, time.UTC) }, verify.CheckTDXPCKChain},
+		{"runtime data changed", tdxWith(t, func(ev *evidence.Evidence) {
+			i := bytes.Index(ev.HCLReport, []byte(`"vmUniqueId":"`)) + len(`"vmUniqueId":"`)
+			ev.HCLReport[i] = map[bool]byte{true: '1', false: '0'}[ev.HCLReport[i] == '0']
+		}), nil, verify.CheckRuntimeData},
+		{"TPM quote of another VM", tdxWith(t, func(ev *evidence.Evidence) {
+			ev.Quote = decode(t, testutil.ReadFile(t, testutil.SNPDir+"evidence-v1.json")).Quote
+		}), nil, verify.CheckQuoteSignature},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := tdxOpts()
+			if tt.cfg != nil {
+				tt.cfg(&cfg)
+			}
+			c, err := tdxVerify(t, tt.data, cfg)
+			wantOutcome(t, c, err, tt.want)
+			var ue *verify.UntrustedMRTDError
+			if tt.want == verify.CheckParavisorIdentity && (!errors.As(err, &ue) || !strings.Contains(err.Error(), "tdx_mr_tds")) {
+				t.Errorf("error %v does not say how to trust an MRTD", err)
+			}
+		})
+	}
+}
+
+// TestDefaultTDXParavisors: the default MRTDs are those of the real
+// samples, and each real TDREPORT or quote carries one of them.
+func TestDefaultTDXParavisors(t *testing.T) {
+	ds := verify.DefaultTDXParavisors()
+	if len(ds) != 3 {
+		t.Fatalf("%d defaults", len(ds))
+	}
+	seen := map[[48]byte]bool{}
+	for _, d := range ds {
+		seen[d.MRTD] = d.Name == verify.ParavisorAzure
+	}
+	for _, f := range []string{tdxDir + "hcl-report.bin", "azure-cvm-tooling/hcl-report-tdx.bin"} {
+		r, err := tdx.ParseTDReport(testutil.ReadFile(t, f)[hcl.OffsetHardware : hcl.OffsetHardware+tdx.TDReportSize])
+		if err != nil || !seen[r.Body.MRTD] {
+			t.Errorf("%s: MRTD not a default (%v)", f, err)
+		}
+	}
+	q, err := tdx.ParseQuote(testutil.ReadFile(t, "intel-collateral/azure-tdx-quote-teekit.bin"))
+	if err != nil || !seen[q.Body.MRTD] {
+		t.Errorf("teekit quote: MRTD not a default (%v)", err)
+	}
+}
