@@ -54,15 +54,15 @@ func TestCrossCheckGoTDXGuest(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		var chain *tdxverify.PCKCertificateChain
+		var ext *pcs.PckExtensions
 		pb, err := abi.QuoteToProto(raw)
-		if err != nil {
-			t.Fatal(err)
+		if err == nil {
+			chain, err = tdxverify.ExtractChainFromQuote(pb)
 		}
-		chain, err := tdxverify.ExtractChainFromQuote(pb)
-		if err != nil {
-			t.Fatal(err)
+		if err == nil {
+			ext, err = pcs.PckCertificateExtensions(chain.PCKCertificate)
 		}
-		ext, err := pcs.PckCertificateExtensions(chain.PCKCertificate)
 		if err != nil {
 			t.Fatal(err)
 		}

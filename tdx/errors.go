@@ -2,26 +2,22 @@ package tdx
 
 import "github.com/snp-vtpm/snp-vtpm/format"
 
-// Kinds of verification failure of this package (format failures wrap the
-// module's shared kinds, format.ErrTruncated, ...). Every error of Verify
-// wraps exactly one of them, so callers name the failed step with
-// errors.Is.
-const (
-	// ErrPCKChain means the PCK certificate chain does not parse, does not
-	// chain to the pinned Intel SGX Root CA, or is not valid at the
-	// verification time.
-	ErrPCKChain format.Kind = "PCK certificate chain not trusted"
-	// ErrQEReportSignature means the PCK did not sign the QE report.
-	ErrQEReportSignature format.Kind = "QE report signature invalid"
-	// ErrQEReportData means the QE report data is not SHA-256(attestation
-	// key || QE authentication data) followed by 32 zero bytes.
-	ErrQEReportData format.Kind = "QE report data does not bind the attestation key"
-	// ErrQuoteSignature means the attestation key did not sign the quote's
-	// header and body, or is not a P-256 point.
-	ErrQuoteSignature format.Kind = "quote signature invalid"
-	// ErrBindingMismatch means a quote body field differs from the TDREPORT's.
-	ErrBindingMismatch format.Kind = "quote body differs from the TDREPORT"
-)
+// Kinds of verification failure of this package, one per step of
+// Quote.Verify and CheckBinding; format failures wrap the module's shared
+// kinds (format.ErrTruncated, ...) instead. Callers name the failed step
+// with errors.Is.
+//
+//   - ErrPCKChain: the PCK chain does not parse, does not chain to the
+//     pinned Intel SGX Root CA, or is not valid at the verification time.
+//   - ErrQEReportSignature: the PCK did not sign the QE report.
+//   - ErrQEReportData: the QE report data is not SHA-256(attestation key
+//     || QE authentication data) followed by 32 zero bytes.
+//   - ErrQuoteSignature: the attestation key (a P-256 point) did not sign
+//     the quote's header and body.
+//   - ErrBindingMismatch: a quote body field differs from the TDREPORT's.
+const ErrPCKChain, ErrQEReportSignature, ErrQEReportData, ErrQuoteSignature, ErrBindingMismatch format.Kind = "PCK certificate chain not trusted",
+	"QE report signature invalid", "QE report data does not bind the attestation key", "quote signature invalid",
+	"quote body differs from the TDREPORT"
 
 func fieldErr(field string, err error) error { return format.Field("tdx", field, err) }
 

@@ -19,7 +19,7 @@ import (
 
 // fixtureTime is when the real quotes' chains (and Intel's collateral in
 // testdata/intel-collateral) are valid.
-var fixtureTime = time.Date(2025, 10, 1, 0, 0, 0, 0, time.UTC)
+var fixtureTime = testutil.TDXFixtureTime()
 
 // realQuotes are the real Azure TD quotes of testdata.
 var realQuotes = []struct {
@@ -62,11 +62,11 @@ func newKey(t testing.TB) *ecdsa.PrivateKey {
 
 func certify(t testing.TB, tmpl, parent *x509.Certificate, pub any, key *ecdsa.PrivateKey) *x509.Certificate {
 	t.Helper()
+	var c *x509.Certificate
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, key)
-	if err != nil {
-		t.Fatal(err)
+	if err == nil {
+		c, err = x509.ParseCertificate(der)
 	}
-	c, err := x509.ParseCertificate(der)
 	if err != nil {
 		t.Fatal(err)
 	}

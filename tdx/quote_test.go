@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -116,7 +115,7 @@ func quoteEdits(t *testing.T) []quoteEdit {
 		{"QE auth data", func(q *tdx.Quote) { q.QEAuthData[0] ^= 1 }, tdx.ErrQEReportData},
 	}
 	for i := range 3 {
-		edits = append(edits, quoteEdit{fmt.Sprintf("PCK chain certificate %d", i), func(q *tdx.Quote) { q.PCKChain = tamperPEM(t, q.PCKChain, i) }, tdx.ErrPCKChain})
+		edits = append(edits, quoteEdit{fmt.Sprintf("PCK chain certificate %d", i), func(q *tdx.Quote) { q.PCKChain = testutil.FlipInCertificate(t, q.PCKChain, i) }, tdx.ErrPCKChain})
 	}
 	var probe tdx.Body
 	for _, f := range probe.Fields() {
@@ -173,23 +172,6 @@ func dropLastPEM(t *testing.T, chain []byte) []byte {
 	return chain[:i]
 }
 
-// tamperPEM changes one byte of the DER of certificate i (in its
-// signature, the last bytes).
-func tamperPEM(t *testing.T, chain []byte, i int) []byte {
-	var out []byte
-	for n := 0; ; n++ {
-		var blk *pem.Block
-		blk, chain = pem.Decode(chain)
-		if blk == nil {
-			return out
-		}
-		if n == i {
-			blk.Bytes[len(blk.Bytes)-3] ^= 1
-		}
-		out = append(out, pem.EncodeToMemory(blk)...)
-	}
-}
-
 // TestSelfMadeRoot: a chain under a root with Intel's subject but another
 // key is rejected; the same quote under that root as Options.Root
 // verifies, which shows the quote itself is well made.
@@ -229,30 +211,28 @@ func TestParseErrors(t *testing.T) {
 	_, good := parseFile(t, realQuotes[0].file)
 	mod := func(f func(b []byte) []byte) []byte { return f(bytes.Clone(good)) }
 	tests := []struct {
-		name  string
-		blob  []byte
-		field string
-		kind  error
+		name, field string
+		kind        error
+		blob        []byte
 	}{
-		{"empty", nil, "quote", format.ErrTruncated},
-		{"too large", make([]byte, tdx.MaxQuoteSize+1), "quote", format.ErrTooLarge},
-		{"version 3", mod(func(b []byte) []byte { b[0] = 3; return b }), "version", format.ErrUnsupportedVersion},
-		{"key type", mod(func(b []byte) []byte { b[2] = 3; return b }), "attestation_key_type", format.ErrUnexpectedValue},
-		{"SGX quote", mod(func(b []byte) []byte { b[4] = 0; return b }), "tee_type", format.ErrUnexpectedValue},
-		{"vendor", mod(func(b []byte) []byte { b[12] ^= 1; return b }), "qe_vendor_id", format.ErrUnexpectedValue},
-		{"signed data past the end", mod(func(b []byte) []byte { b[632+1] = 0xff; return b }), "signed_data_size", format.ErrExceedsBlob},
-		{"non-zero trailing", mod(func(b []byte) []byte { b[len(b)-1] = 1; return b }), "trailing", format.ErrTrailingData},
-		{"cut in the chain", good[:4000], "signed_data_size", format.ErrExceedsBlob},
-		{"cert data type", mod(func(b []byte) []byte { b[636+128] = 5; return b }), "certification_data.type", format.ErrUnexpectedValue},
-		{"cert data size", mod(func(b []byte) []byte { b[636+130]++; return b }), "certification_data.size", format.ErrSizeMismatch},
-		{"auth data size", mod(func(b []byte) []byte { b[636+134+448] = 0xff; b[636+134+449] = 0xff; return b }), "qe_auth_data.size", format.ErrExceedsBlob},
-		{"pck data type", mod(func(b []byte) []byte { b[636+134+450+32] = 4; return b }), "pck_certification_data.type", format.ErrUnexpectedValue},
+		{"empty", "quote", format.ErrTruncated, nil},
+		{"too large", "quote", format.ErrTooLarge, make([]byte, tdx.MaxQuoteSize+1)},
+		{"version 3", "version", format.ErrUnsupportedVersion, mod(func(b []byte) []byte { b[0] = 3; return b })},
+		{"key type", "attestation_key_type", format.ErrUnexpectedValue, mod(func(b []byte) []byte { b[2] = 3; return b })},
+		{"SGX quote", "tee_type", format.ErrUnexpectedValue, mod(func(b []byte) []byte { b[4] = 0; return b })},
+		{"vendor", "qe_vendor_id", format.ErrUnexpectedValue, mod(func(b []byte) []byte { b[12] ^= 1; return b })},
+		{"signed data past the end", "signed_data_size", format.ErrExceedsBlob, mod(func(b []byte) []byte { b[632+1] = 0xff; return b })},
+		{"non-zero trailing", "trailing", format.ErrTrailingData, mod(func(b []byte) []byte { b[len(b)-1] = 1; return b })},
+		{"cut in the chain", "signed_data_size", format.ErrExceedsBlob, good[:4000]},
+		{"cert data type", "certification_data.type", format.ErrUnexpectedValue, mod(func(b []byte) []byte { b[636+128] = 5; return b })},
+		{"cert data size", "certification_data.size", format.ErrSizeMismatch, mod(func(b []byte) []byte { b[636+130]++; return b })},
+		{"auth data size", "qe_auth_data.size", format.ErrExceedsBlob, mod(func(b []byte) []byte { b[636+134+448] = 0xff; b[636+134+449] = 0xff; return b })},
+		{"pck data type", "pck_certification_data.type", format.ErrUnexpectedValue, mod(func(b []byte) []byte { b[636+134+450+32] = 4; return b })},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := tdx.ParseQuote(tt.blob)
-			var fe *format.Error
-			if !errors.As(err, &fe) || fe.Field != tt.field || !errors.Is(err, tt.kind) {
+			if fe := (*format.Error)(nil); !errors.As(err, &fe) || fe.Field != tt.field || !errors.Is(err, tt.kind) {
 				t.Fatalf("got %v, want field %s kind %v", err, tt.field, tt.kind)
 			}
 		})

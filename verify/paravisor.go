@@ -29,15 +29,16 @@ const (
 	ParavisorNone = "none"
 )
 
-// Paravisor is a paravisor identity: the SHA-384 digest of the public key
-// that signed the ID block of the paravisor's launch image, which the PSP
-// checks at launch and puts into every report as ID_KEY_DIGEST (offset
-// snp.OffsetIDKeyDigest). The launch measurement changes with every paravisor build; the ID
-// key does not.
+// Paravisor is a paravisor identity. On SEV-SNP it is the SHA-384 digest
+// of the public key that signed the ID block of the paravisor's launch
+// image, which the PSP checks at launch and puts into every report as
+// ID_KEY_DIGEST (offset snp.OffsetIDKeyDigest): the launch measurement
+// changes with every paravisor build; the ID key does not. On TDX it is
+// the TD's MRTD (see DefaultTDXParavisors).
 type Paravisor struct {
 	// Name is a short name such as "azure-hcl".
 	Name string
-	// Digest is the ID_KEY_DIGEST.
+	// Digest is the ID_KEY_DIGEST (SEV-SNP) or the MRTD (TDX).
 	Digest [48]byte
 }
 
@@ -60,9 +61,12 @@ var azureIDKeyDigests = [...]string{
 // DefaultParavisors returns the paravisor identities trusted by default:
 // Azure's paravisor ID keys seen on real Azure CVMs. Each call returns a
 // new slice.
-func DefaultParavisors() []Paravisor {
-	out := make([]Paravisor, len(azureIDKeyDigests))
-	for i, h := range azureIDKeyDigests {
+func DefaultParavisors() []Paravisor { return azureParavisors(azureIDKeyDigests[:]) }
+
+// azureParavisors returns Azure's paravisor identities of the hex digests.
+func azureParavisors(digests []string) []Paravisor {
+	out := make([]Paravisor, len(digests))
+	for i, h := range digests {
 		out[i].Name = ParavisorAzure
 		// Constants of the right length: the error cannot happen (tested).
 		_, _ = hex.Decode(out[i].Digest[:], []byte(h))
@@ -83,24 +87,29 @@ func EmulatedParavisor() Paravisor {
 // policy's id_key_digests or else DefaultParavisors, plus
 // EmulatedParavisor for the emulated chain.
 func trustedParavisors(pol *Policy, emulated bool) []Paravisor {
-	var out []Paravisor
-	if len(pol.IDKeyDigests) > 0 {
-		defaults := DefaultParavisors()
-		for _, d := range pol.IDKeyDigests {
-			if len(d) != 48 {
-				continue // never equal to a 48-byte digest
-			}
-			p := Paravisor{Name: ParavisorPolicy, Digest: [48]byte(d)}
-			if n := knownName(p.Digest, defaults); n != "" {
-				p.Name = n
-			}
-			out = append(out, p)
-		}
-	} else {
-		out = DefaultParavisors()
-	}
+	out := trustedFrom(pol.IDKeyDigests, DefaultParavisors())
 	if emulated {
 		out = append(out, EmulatedParavisor())
+	}
+	return out
+}
+
+// trustedFrom returns the identities of the policy's list, named after
+// defaults when they are among them, or defaults when the list is empty.
+func trustedFrom(list []HexBytes, defaults []Paravisor) []Paravisor {
+	if len(list) == 0 {
+		return defaults
+	}
+	var out []Paravisor
+	for _, d := range list {
+		if len(d) != 48 {
+			continue // never equal to a 48-byte digest
+		}
+		p := Paravisor{Name: ParavisorPolicy, Digest: [48]byte(d)}
+		if n := knownName(p.Digest, defaults); n != "" {
+			p.Name = n
+		}
+		out = append(out, p)
 	}
 	return out
 }
@@ -116,15 +125,15 @@ func knownName(d [48]byte, ps []Paravisor) string {
 }
 
 // paravisorName names the digest d for Claims.Paravisor, given the
-// trusted identities.
-func paravisorName(d [48]byte, trusted []Paravisor) string {
+// trusted identities and the defaults.
+func paravisorName(d [48]byte, trusted, defaults []Paravisor) string {
 	if d == ([48]byte{}) {
 		return ParavisorNone
 	}
 	if n := knownName(d, trusted); n != "" {
 		return n
 	}
-	if n := knownName(d, DefaultParavisors()); n != "" {
+	if n := knownName(d, defaults); n != "" {
 		return n
 	}
 	return ParavisorUnknown
@@ -141,7 +150,7 @@ func paravisorName(d [48]byte, trusted []Paravisor) string {
 func checkParavisor(claims *Claims, r *snp.Report, pol *Policy, required, emulated bool) error {
 	id := r.IDKeyDigest
 	trusted := trustedParavisors(pol, emulated)
-	claims.Paravisor = paravisorName(id, trusted)
+	claims.Paravisor = paravisorName(id, trusted, DefaultParavisors())
 	if len(pol.AuthorKeyDigests) > 0 {
 		if r.AuthorKeyDigest == ([48]byte{}) {
 			return failf(CheckParavisorIdentity, "AUTHOR_KEY_DIGEST is zero (no author key signed the ID key); the policy's author_key_digests requires one of %d author keys", len(pol.AuthorKeyDigests))
@@ -174,24 +183,32 @@ func checkParavisor(claims *Claims, r *snp.Report, pol *Policy, required, emulat
 	return fail(CheckParavisorIdentity, &UntrustedParavisorError{Digest: id, Trusted: trusted, PolicyList: len(pol.IDKeyDigests) > 0})
 }
 
-// UntrustedParavisorError says that a report's ID_KEY_DIGEST is not one
-// of the trusted paravisor identities. It is the Err of an *Error with
-// CheckParavisorIdentity.
+// UntrustedParavisorError says that a report's ID_KEY_DIGEST (or, with
+// TDX, a TD quote's MRTD) is not one of the trusted paravisor identities.
+// It is the Err of an *Error with CheckParavisorIdentity.
 type UntrustedParavisorError struct {
-	// Digest is the report's ID_KEY_DIGEST.
+	// Digest is the report's ID_KEY_DIGEST, or the TD quote's MRTD.
 	Digest [48]byte
 	// Trusted are the identities that were trusted.
 	Trusted []Paravisor
 	// PolicyList is true when the trusted set came from the policy's
-	// id_key_digests rather than DefaultParavisors.
+	// id_key_digests (tdx_mr_tds) rather than the defaults.
 	PolicyList bool
+	// TDX is true when Digest is an MRTD.
+	TDX bool
 }
 
 func (e *UntrustedParavisorError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "ID_KEY_DIGEST %x is not a trusted paravisor ID key: the runtime data (attestation key, user data, VM configuration) was written by code at VMPL0 that no trusted key vouches for; it may be a non-Azure SEV-SNP guest, or a new Azure paravisor key. Trusted", e.Digest[:])
+	list := "id_key_digests"
+	if e.TDX {
+		list = "tdx_mr_tds"
+		fmt.Fprintf(&b, "MRTD %x is not a trusted paravisor's: the runtime data (attestation key, user data, VM configuration) was written by a TD that nothing vouches for; it may be a non-Azure TD on a genuine Intel CPU, or Azure's paravisor after an update (its MRTD changes with every paravisor release). Trusted", e.Digest[:])
+	} else {
+		fmt.Fprintf(&b, "ID_KEY_DIGEST %x is not a trusted paravisor ID key: the runtime data (attestation key, user data, VM configuration) was written by code at VMPL0 that no trusted key vouches for; it may be a non-Azure SEV-SNP guest, or a new Azure paravisor key. Trusted", e.Digest[:])
+	}
 	if e.PolicyList {
-		b.WriteString(" (the policy's id_key_digests)")
+		b.WriteString(" (the policy's " + list + ")")
 	}
 	b.WriteString(": ")
 	for i, p := range e.Trusted {
@@ -200,6 +217,10 @@ func (e *UntrustedParavisorError) Error() string {
 		}
 		fmt.Fprintf(&b, "%s %x", p.Name, p.Digest[:])
 	}
-	b.WriteString(`. To trust another key, list its digest in "id_key_digests" in a --policy file; that list replaces the defaults, so list the trusted ones above too`)
+	if e.TDX {
+		b.WriteString(`. To trust another MRTD, list it in "tdx_mr_tds" in a --policy file; that list replaces the defaults, so list the trusted ones above too`)
+	} else {
+		b.WriteString(`. To trust another key, list its digest in "id_key_digests" in a --policy file; that list replaces the defaults, so list the trusted ones above too`)
+	}
 	return b.String()
 }

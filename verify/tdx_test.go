@@ -3,9 +3,7 @@ package verify_test
 import (
 	"bytes"
 	"context"
-	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"strings"
 	"testing"
@@ -18,16 +16,11 @@ import (
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
-// tdxDir holds trustee's real Azure TDX evidence.
-const tdxDir = "trustee-az-vtpm/az-tdx-vtpm/"
-
-// tdxTime is when the real TD quotes' PCK chains are valid (and Intel's
-// collateral for their FMSPC too).
-var tdxTime = time.Date(2025, 10, 1, 0, 0, 0, 0, time.UTC)
+const tdxDir = testutil.TDXDir
 
 const trusteeMRTD = "024a32b070383331181619fa387cb4d55d1e38879f989933055ccad5bc2db795d1737b66205949d15469dc8c1ba7ab7b"
 
-func tdxOpts() verify.Config { return verify.Config{Now: tdxTime} }
+func tdxOpts() verify.Config { return verify.Config{Now: testutil.TDXFixtureTime()} }
 
 // tdxWith returns trustee's v1 TDX evidence with edit applied.
 func tdxWith(t *testing.T, edit func(ev *evidence.Evidence)) []byte {
@@ -57,11 +50,11 @@ func TestTDXRealEvidence(t *testing.T) {
 			if c.Platform != verify.PlatformTDX || x == nil {
 				t.Fatalf("platform %q, tdx %v", c.Platform, x)
 			}
-			if hex.EncodeToString(x.MRTD) != trusteeMRTD || hex.EncodeToString(x.FMSPC) != "00806f050000" ||
+			if x.MRTD.String() != trusteeMRTD || x.FMSPC.String() != "00806f050000" ||
 				x.PCESVN != 11 || x.QESVN != 5 || x.TCBStatus != verify.TCBNotEvaluated {
 				t.Errorf("tdx claims %+v", x)
 			}
-			if hex.EncodeToString(x.TEETCBSVN) != "02010600000000000000000000000000" || hex.EncodeToString(x.XFAM) != "e718060000000000" {
+			if x.TEETCBSVN.String() != "02010600000000000000000000000000" || x.XFAM.String() != "e718060000000000" {
 				t.Errorf("tee_tcb_svn %s xfam %s", x.TEETCBSVN, x.XFAM)
 			}
 			if c.Paravisor != verify.ParavisorAzure || c.Debug || !c.NonceChecked || len(c.PCRs) != 24 || len(c.AKPublic) == 0 || c.VMConfig == nil || !c.PinnedRoots {
@@ -117,7 +110,7 @@ func tdQuoteEdits() []tdQuoteEdit {
 	}
 	for i := range 3 {
 		edits = append(edits, tdQuoteEdit{"PCK chain certificate " + string(rune('0'+i)), func(t *testing.T, q *tdx.Quote) {
-			q.PCKChain = flipInPEM(t, q.PCKChain, i)
+			q.PCKChain = testutil.FlipInCertificate(t, q.PCKChain, i)
 		}, verify.CheckTDXPCKChain})
 	}
 	var probe tdx.Body
@@ -131,25 +124,6 @@ func tdQuoteEdits() []tdQuoteEdit {
 		}, verify.CheckTDXQuoteSignature})
 	}
 	return edits
-}
-
-// flipInPEM changes a byte near the end (the signature) of certificate i.
-func flipInPEM(t *testing.T, chain []byte, i int) []byte {
-	var out []byte
-	for n := 0; ; n++ {
-		var blk *pem.Block
-		blk, chain = pem.Decode(chain)
-		if blk == nil {
-			if n <= i {
-				t.Fatalf("no certificate %d", i)
-			}
-			return out
-		}
-		if n == i {
-			blk.Bytes[len(blk.Bytes)-2] ^= 1
-		}
-		out = append(out, pem.EncodeToMemory(blk)...)
-	}
 }
 
 // TestTDXTamperedQuote: every signed region of the TD quote, changed, is
@@ -189,8 +163,8 @@ func TestTDXBinding(t *testing.T) {
 
 // TestTDXRejections: the other ways TDX evidence is rejected.
 func TestTDXRejections(t *testing.T) {
-	otherMRTD, _ := hex.DecodeString(strings.Repeat("ab", 48))
-	trustee, _ := hex.DecodeString(trusteeMRTD)
+	otherMRTD := bytes.Repeat([]byte{0xab}, 48)
+	trustee := verify.DefaultTDXParavisors()[0].Digest[:] // trustee's MRTD
 	snpHCL := testutil.ReadFile(t, testutil.SNPDir+"hcl-report.bin")
 	tests := []struct {
 		name string
@@ -220,8 +194,8 @@ func TestTDXRejections(t *testing.T) {
 			}
 			c, err := tdxVerify(t, tt.data, cfg)
 			wantOutcome(t, c, err, tt.want)
-			var ue *verify.UntrustedMRTDError
-			if tt.want == verify.CheckParavisorIdentity && (!errors.As(err, &ue) || !strings.Contains(err.Error(), "tdx_mr_tds")) {
+			var ue *verify.UntrustedParavisorError
+			if tt.want == verify.CheckParavisorIdentity && (!errors.As(err, &ue) || !ue.TDX || !strings.Contains(err.Error(), "tdx_mr_tds")) {
 				t.Errorf("error %v does not say how to trust an MRTD", err)
 			}
 		})
@@ -237,7 +211,7 @@ func TestDefaultTDXParavisors(t *testing.T) {
 	}
 	seen := map[[48]byte]bool{}
 	for _, d := range ds {
-		seen[d.MRTD] = d.Name == verify.ParavisorAzure
+		seen[d.Digest] = d.Name == verify.ParavisorAzure
 	}
 	for _, f := range []string{tdxDir + "hcl-report.bin", "azure-cvm-tooling/hcl-report-tdx.bin"} {
 		r, err := tdx.ParseTDReport(testutil.ReadFile(t, f)[hcl.OffsetHardware : hcl.OffsetHardware+tdx.TDReportSize])

@@ -71,7 +71,7 @@ func printSNP(row rowFunc, c *verify.Claims, full bool) {
 	}
 	row("guest policy", "0x%x (debug %s, smt %s)", c.GuestPolicy, onOff(c.Debug), onOff(c.SMT))
 	row("vmpl", "%d", c.VMPL)
-	row("paravisor", "%s", paravisorString(c.Paravisor))
+	row("paravisor", "%s", paravisorString(c.Paravisor, false))
 	row("id key digest", "%s", c.IDKeyDigest)
 	row("measurement", "%s", c.Measurement)
 	if full {
@@ -90,7 +90,7 @@ func printTDX(row rowFunc, c *verify.Claims, full bool) {
 	x := c.TDX
 	row("platform", "%s", verify.PlatformTDX)
 	row("roots", "%s", c.RootsSource)
-	row("paravisor", "%s", tdxParavisorString(c.Paravisor))
+	row("paravisor", "%s", paravisorString(c.Paravisor, true))
 	row("mr td", "%s", x.MRTD)
 	row("td attributes", "%s (debug %s)", x.TDAttributes, onOff(c.Debug))
 	row("tee tcb svn", "%s", x.TEETCBSVN)
@@ -98,18 +98,18 @@ func printTDX(row rowFunc, c *verify.Claims, full bool) {
 	row("pce svn", "%d", x.PCESVN)
 	row("qe svn", "%d", x.QESVN)
 	row("tcb status", "%s", tdxTCBString(x.TCBStatus))
-	if full {
-		for i, r := range x.RTMR {
-			row(fmt.Sprintf("rtmr %d", i), "%s", r)
-		}
-		row("xfam", "%s", x.XFAM)
-		row("mr seam", "%s", x.MRSEAM)
-		row("mr signer seam", "%s", x.MRSignerSEAM)
-		row("seam attributes", "%s", x.SEAMAttributes)
-		row("mr config id", "%s", x.MRConfigID)
-		row("mr owner", "%s", x.MROwner)
-		row("mr owner config", "%s", x.MROwnerConfig)
-		row("report data", "%s", c.ReportData)
+	if !full {
+		return
+	}
+	for i, r := range x.RTMR {
+		row(fmt.Sprintf("rtmr %d", i), "%s", r)
+	}
+	for _, f := range []struct {
+		name  string
+		value verify.HexBytes
+	}{{"xfam", x.XFAM}, {"mr seam", x.MRSEAM}, {"mr signer seam", x.MRSignerSEAM}, {"seam attributes", x.SEAMAttributes},
+		{"mr config id", x.MRConfigID}, {"mr owner", x.MROwner}, {"mr owner config", x.MROwnerConfig}, {"report data", c.ReportData}} {
+		row(f.name, "%s", f.value)
 	}
 }
 
@@ -119,17 +119,6 @@ func tdxTCBString(s string) string {
 		return s + " (no Intel collateral: Intel's TCB status of this platform is unknown)"
 	}
 	return s
-}
-
-// tdxParavisorString explains Claims.Paravisor on TDX.
-func tdxParavisorString(name string) string {
-	switch name {
-	case verify.ParavisorAzure:
-		return name + " (an MRTD of Azure's paravisor)"
-	case verify.ParavisorPolicy:
-		return name + " (an MRTD listed by the policy)"
-	}
-	return verify.ParavisorUnknown + " (NOT A TRUSTED PARAVISOR)"
 }
 
 // printRuntime prints the claims of the runtime data and the quote.
@@ -164,15 +153,20 @@ func printRuntime(row rowFunc, c *verify.Claims) {
 	}
 }
 
-// paravisorString explains Claims.Paravisor.
-func paravisorString(name string) string {
+// paravisorString explains Claims.Paravisor, whose identity is an ID key
+// on SEV-SNP and an MRTD on TDX (tdx).
+func paravisorString(name string, tdx bool) string {
+	what := "ID key"
+	if tdx {
+		what = "MRTD"
+	}
 	switch name {
 	case verify.ParavisorAzure:
-		return name + " (Azure's paravisor ID key)"
+		return name + " (Azure's paravisor " + what + ")"
 	case verify.ParavisorEmulated:
 		return name + " (the emulated CVM's fake ID key)"
 	case verify.ParavisorPolicy:
-		return name + " (an ID key listed by the policy)"
+		return name + " (an " + what + " listed by the policy)"
 	case verify.ParavisorNone:
 		return name + " (no ID key: nothing vouches for the code at VMPL0)"
 	case verify.ParavisorUnknown, "":

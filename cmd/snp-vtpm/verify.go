@@ -138,7 +138,7 @@ func printVerified(w io.Writer, c *verify.Claims) {
 		link("QE report", "signed by the PCK, binds the attestation key", "ok")
 		link("TD quote", "signed by the attestation key", "ok")
 		link("TDREPORT", "equals the TD quote body", "ok")
-		link("paravisor", "MRTD "+tdxParavisorString(c.Paravisor), "ok")
+		link("paravisor", paravisorString(c.Paravisor, true), "ok")
 		link("TCB status", "Intel collateral", tdxTCBString(c.TDX.TCBStatus))
 	} else {
 		printSNPChain(link, c)
@@ -157,7 +157,7 @@ func printSNPChain(link func(name, what, verdict string), c *verify.Claims) {
 	link("ARK", c.Product+" "+roots, "ok: trusted root ("+c.RootsSource+")")
 	link("ASK", "signed by the ARK", "ok")
 	link("VCEK", "signed by the ASK, chip id and TCB match", "ok ("+c.VCEKSource+")")
-	link("SNP report", "signed by the VCEK, "+paravisorString(c.Paravisor), "ok")
+	link("SNP report", "signed by the VCEK, "+paravisorString(c.Paravisor, false), "ok")
 }
 
 // printQuoteChain prints the links of the TPM quote and the policy.

@@ -22,6 +22,14 @@ const SNPDir = "trustee-az-vtpm/az-snp-vtpm/"
 // (the earliest ends 2030-01-01, the latest starts 2025-01-24).
 func FixtureTime() time.Time { return time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC) }
 
+// TDXDir is the folder of trustee's real Azure TDX vTPM evidence,
+// relative to testdata/.
+const TDXDir = "trustee-az-vtpm/az-tdx-vtpm/"
+
+// TDXFixtureTime is when the real TD quotes' PCK chains are valid and so
+// is Intel's collateral for their FMSPC (testdata/intel-collateral).
+func TDXFixtureTime() time.Time { return time.Date(2025, 10, 1, 0, 0, 0, 0, time.UTC) }
+
 // Dir returns the module's testdata directory.
 func Dir() string {
 	_, file, _, ok := runtime.Caller(0)
@@ -59,6 +67,25 @@ func PEMBlocks(t testing.TB, b []byte, typ string) [][]byte {
 	}
 	if len(out) == 0 {
 		t.Fatalf("no PEM %s block", typ)
+	}
+	return out
+}
+
+// FlipInCertificate returns the PEM chain with one byte near the end (in
+// the signature) of certificate i changed, every block re-encoded.
+func FlipInCertificate(t testing.TB, chain []byte, i int) []byte {
+	t.Helper()
+	var out []byte
+	n := 0
+	for blk, rest := pem.Decode(chain); blk != nil; blk, rest = pem.Decode(rest) {
+		if n == i {
+			blk.Bytes[len(blk.Bytes)-2] ^= 1
+		}
+		out = append(out, pem.EncodeToMemory(blk)...)
+		n++
+	}
+	if n <= i {
+		t.Fatalf("no certificate %d in the chain (%d)", i, n)
 	}
 	return out
 }
