@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/snp-vtpm/snp-vtpm/format"
+	"github.com/snp-vtpm/snp-vtpm/internal/tdxtest"
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/tdx"
 )
@@ -176,14 +177,14 @@ func dropLastPEM(t *testing.T, chain []byte) []byte {
 // key is rejected; the same quote under that root as Options.Root
 // verifies, which shows the quote itself is well made.
 func TestSelfMadeRoot(t *testing.T) {
-	f := newFakeIntel(t)
+	f := tdxtest.New(t)
 	q, _ := parseFile(t, realQuotes[0].file)
-	f.sign(t, q)
+	f.Sign(t, q)
 	q2, err := tdx.ParseQuote(q.Marshal())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := q2.Verify(tdx.VerifyOptions{Now: fixtureTime, Root: f.root}); err != nil {
+	if _, err := q2.Verify(tdx.VerifyOptions{Now: fixtureTime, Root: f.Root}); err != nil {
 		t.Fatalf("under its own root: %v", err)
 	}
 	_, err = q2.Verify(tdx.VerifyOptions{Now: fixtureTime})

@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"crypto/x509"
 	"time"
 
 	"github.com/snp-vtpm/snp-vtpm/snp"
@@ -14,3 +15,7 @@ func SetNowForTest(v *Verifier, now time.Time) { v.cfg.Now = now }
 
 // SetRootsForTest: see SetNowForTest.
 func SetRootsForTest(v *Verifier, r *snp.Roots) { v.cfg.Roots = r }
+
+// SetTDXRootForTest makes v trust root instead of the pinned Intel SGX
+// Root CA for TD quotes (claims then say PinnedRoots false).
+func SetTDXRootForTest(v *Verifier, root *x509.Certificate) { v.cfg.tdxRoot = root }

@@ -81,6 +81,11 @@ type Config struct {
 	AllowNoNonce bool
 	// Cache sizes the Verifier's caches of verified results.
 	Cache CacheConfig
+
+	// tdxRoot replaces the pinned Intel SGX Root CA; only the package's
+	// tests set it (SetTDXRootForTest), to reach the checks after the TD
+	// quote's signatures with quotes they sign.
+	tdxRoot *x509.Certificate
 }
 
 // CacheConfig sizes the caches of a Verifier: verified VCEK chains, report

@@ -80,14 +80,14 @@ func verifyTDXEvidence(ctx context.Context, claims *Claims, ev *evidence.Evidenc
 	if err != nil {
 		return nil, fail(CheckTDXQuoteFormat, err)
 	}
-	v, err := q.Verify(tdx.VerifyOptions{Now: opts.now()})
+	v, err := q.Verify(tdx.VerifyOptions{Now: opts.now(), Root: opts.tdxRoot})
 	if err != nil {
 		return nil, tdxFailure(err)
 	}
 	if err := tdx.CheckBinding(q, tr); err != nil {
 		return nil, fail(CheckTDXBinding, err)
 	}
-	claims.fillTDX(q, v)
+	claims.fillTDX(q, v, opts.tdxRoot == nil)
 	if q.Body.Debug() && !opts.Policy.AllowDebug {
 		return nil, failf(CheckDebug, "TDATTRIBUTES %x: DEBUG is set (the host can read and write the TD's memory)", q.Body.TDAttributes[:])
 	}
@@ -126,12 +126,15 @@ func tdxFailure(err error) error {
 }
 
 // fillTDX fills the platform claims of a verified TD quote.
-func (c *Claims) fillTDX(q *tdx.Quote, v *tdx.Verified) {
+func (c *Claims) fillTDX(q *tdx.Quote, v *tdx.Verified, pinned bool) {
 	b := &q.Body
 	cp := func(x []byte) HexBytes { return bytes.Clone(x) }
 	c.Platform = PlatformTDX
 	c.RootsSource = intelRoots
-	c.PinnedRoots = true
+	c.PinnedRoots = pinned
+	if !pinned {
+		c.RootsSource = "a test's Intel-like root"
+	}
 	c.ReportData = cp(b.ReportData[:])
 	t := &TDXClaims{
 		MRTD: cp(b.MRTD[:]), XFAM: cp(b.XFAM[:]), TDAttributes: cp(b.TDAttributes[:]),

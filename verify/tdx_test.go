@@ -3,6 +3,7 @@ package verify_test
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/snp-vtpm/snp-vtpm/evidence"
 	"github.com/snp-vtpm/snp-vtpm/hcl"
+	"github.com/snp-vtpm/snp-vtpm/internal/tdxtest"
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/tdx"
 	"github.com/snp-vtpm/snp-vtpm/verify"
@@ -222,5 +224,60 @@ func TestDefaultTDXParavisors(t *testing.T) {
 	q, err := tdx.ParseQuote(testutil.ReadFile(t, "intel-collateral/azure-tdx-quote-teekit.bin"))
 	if err != nil || !seen[q.Body.MRTD] {
 		t.Errorf("teekit quote: MRTD not a default (%v)", err)
+	}
+}
+
+// resigned returns trustee's TDX evidence whose TD quote (with edit
+// applied to it) is signed by a self-made Intel-like chain, and that
+// chain's root.
+func resigned(t *testing.T, edit func(q *tdx.Quote)) ([]byte, *x509.Certificate) {
+	f := tdxtest.New(t)
+	return tdxWith(t, func(ev *evidence.Evidence) {
+		q, err := tdx.ParseQuote(ev.TDQuote)
+		if err != nil {
+			t.Fatal(err)
+		}
+		edit(q)
+		f.Sign(t, q)
+		ev.TDQuote = q.Marshal()
+	}), f.Root
+}
+
+// TestTDXSelfMadeRoot: a TD quote under a root with Intel's subject but
+// another key is rejected by tdx-pck-chain; trusted (a test hook), the
+// same evidence verifies, so the pinned root is what rejected it.
+func TestTDXSelfMadeRoot(t *testing.T) {
+	data, root := resigned(t, func(*tdx.Quote) {})
+	c, err := tdxVerify(t, data, tdxOpts())
+	wantOutcome(t, c, err, verify.CheckTDXPCKChain)
+	v := newVerifier(t, tdxOpts())
+	verify.SetTDXRootForTest(v, root)
+	c, err = v.Evidence(context.Background(), data, quotedNonce(t, data))
+	if err != nil || c.PinnedRoots {
+		t.Fatalf("under its own root: %v (pinned %v)", err, c != nil && c.PinnedRoots)
+	}
+}
+
+// TestTDXDebug: a TD with TDATTRIBUTES.DEBUG is rejected by debug-policy
+// unless the policy allows debugging (then the claims say so).
+func TestTDXDebug(t *testing.T) {
+	data, root := resigned(t, func(q *tdx.Quote) { q.Body.TDAttributes[0] |= 1 })
+	// The TDREPORT must say the same, or tdx-binding rejects first.
+	ev := decode(t, data)
+	ev.HCLReport[hcl.OffsetHardware+512] |= 1
+	data = encode(t, ev)
+	for _, allow := range []bool{false, true} {
+		cfg := tdxOpts()
+		cfg.Policy.AllowDebug = allow
+		v := newVerifier(t, cfg)
+		verify.SetTDXRootForTest(v, root)
+		c, err := v.Evidence(context.Background(), data, quotedNonce(t, data))
+		if !allow {
+			wantOutcome(t, c, err, verify.CheckDebug)
+			continue
+		}
+		if err != nil || !c.Debug || c.TDX.TDAttributes.String() != "0100000000000000" {
+			t.Fatalf("allow_debug: %v %+v", err, c)
+		}
 	}
 }
