@@ -183,6 +183,16 @@ type Policy struct {
 	// write runtime data naming its own attestation key. It cannot be
 	// combined with IDKeyDigests (which then wins).
 	AllowAnyParavisor bool `json:"allow_any_paravisor,omitempty"`
+	// RequireVMIdentity requires the quoted PCR 6 to be Azure's firmware
+	// measurement of the runtime data's vmUniqueId (Claims.VMIdentity
+	// bound; check vm-identity): the quote then comes from the VM that the
+	// runtime data names.
+	RequireVMIdentity bool `json:"require_vm_identity,omitempty"`
+	// InitDataDigest, when set, is the SHA-256 of the Confidential
+	// Containers init-data document that PCR 8 must hold:
+	// PCR 8 = SHA-256(0^32 ‖ InitDataDigest), as trustee checks it
+	// (check init-data).
+	InitDataDigest HexBytes `json:"init_data_digest,omitempty"`
 }
 
 // ParsePolicy reads a policy from JSON, for example:
@@ -248,6 +258,9 @@ func (p *Policy) validate() error {
 			return fmt.Errorf("policy: id_key_digests[%d]: the emulated CVM's public fake ID key is never trusted on a real chip (it is trusted with the emulated chain only, --trust-emulated)", i)
 		}
 	}
+	if p.InitDataDigest != nil && len(p.InitDataDigest) != 32 {
+		return fmt.Errorf("policy: init_data_digest: %d bytes, want 32 (64 hex digits of the init-data's SHA-256)", len(p.InitDataDigest))
+	}
 	if err := checkDigestList("author_key_digests", p.AuthorKeyDigests); err != nil {
 		return err
 	}
@@ -277,6 +290,7 @@ func (p Policy) clone() Policy {
 	p.IDKeyDigests = cloneList(p.IDKeyDigests)
 	p.AuthorKeyDigests = cloneList(p.AuthorKeyDigests)
 	p.Products = slices.Clone(p.Products)
+	p.InitDataDigest = bytes.Clone(p.InitDataDigest)
 	if p.PCRs != nil {
 		m := make(map[int]HexBytes, len(p.PCRs))
 		for i, v := range p.PCRs {

@@ -78,6 +78,10 @@ func decoded(ctx context.Context, ev *evidence.Evidence, nonce []byte, opts *Con
 	if err := claims.checkPCRPolicy(opts.Policy.PCRs); err != nil {
 		return nil, err
 	}
+	claims.fillPlatformIdentity(&opts.Policy)
+	if err := claims.checkPlatformIdentity(&opts.Policy); err != nil {
+		return nil, err
+	}
 	return claims, nil
 }
 
@@ -127,6 +131,12 @@ func report(ctx context.Context, blob []byte, vcekDER []byte, opts *Config, p *p
 	}
 	if opts.Policy.RequireFreshReport {
 		return nil, failf(CheckUserData, "the policy requires a fresh report bound to a nonce, which a report without a quote cannot prove")
+	}
+	if opts.Policy.RequireVMIdentity {
+		return nil, failf(CheckVMIdentity, "the policy requires the VM identity in PCR 6, which a report without a quote cannot prove")
+	}
+	if opts.Policy.InitDataDigest != nil {
+		return nil, failf(CheckInitData, "the policy requires init-data in PCR 8, which a report without a quote cannot prove")
 	}
 	claims := &Claims{EvidenceVersion: -1}
 	in := snpInput{vcekDER: vcekDER, source: "given", maxVMPL: uint32(opts.Policy.VMPL)}

@@ -63,12 +63,7 @@ func printClaims(w io.Writer, title string, c *verify.Claims, full bool, extra .
 		row("platform info", "0x%x", c.PlatformInfo)
 		row("report data", "%s", c.ReportData)
 	}
-	if vc := c.VMConfig; vc != nil {
-		row("vm unique id", "%s", vc.VMUniqueID)
-		row("secure boot", "%s", onOff(vc.SecureBoot))
-		row("tpm enabled", "%s", onOff(vc.TPMEnabled))
-		row("console enabled", "%s", onOff(vc.ConsoleEnabled))
-	}
+	printVMConfig(row, c)
 	if c.UserData != nil {
 		row("user data", "%s", c.UserData)
 	}
@@ -81,6 +76,9 @@ func printClaims(w io.Writer, title string, c *verify.Claims, full bool, extra .
 		row("fresh report", "%s", yesNo(c.FreshReport))
 		if c.PCRValues == verify.PCRValuesAbsent {
 			row("pcrs", "UNKNOWN: the evidence carries no PCR values (quote digest %s)", c.PCRDigest)
+		}
+		if c.InitData != nil {
+			row("init-data (pcr 8)", "%s", initDataString(c.InitData))
 		}
 		idx := make([]int, 0, len(c.PCRs))
 		for i := range c.PCRs {
@@ -97,6 +95,53 @@ func printClaims(w io.Writer, title string, c *verify.Claims, full bool, extra .
 	if c.Emulated {
 		fmt.Fprintln(w, emulatedBanner)
 	}
+}
+
+// printVMConfig writes the runtime data's vm-configuration and the VM
+// identity of PCR 6 with row (printClaims').
+func printVMConfig(row func(k, format string, args ...any), c *verify.Claims) {
+	vc := c.VMConfig
+	if vc == nil {
+		return
+	}
+	row("vm unique id", "%s", vc.VMUniqueID)
+	switch {
+	case c.VMIdentity != nil:
+		row("vm identity", "%s", vmIdentityString(c.VMIdentity))
+	case c.EvidenceVersion < 0:
+		row("vm identity", "not checked: a report carries no quote, so PCR 6 is unknown (verify checks it)")
+	}
+	row("secure boot", "%s", onOff(vc.SecureBoot))
+	row("tpm enabled", "%s", onOff(vc.TPMEnabled))
+	row("console enabled", "%s", onOff(vc.ConsoleEnabled))
+}
+
+// vmIdentityString explains Claims.VMIdentity.
+func vmIdentityString(id *verify.VMIdentity) string {
+	switch {
+	case id.PCR6Bound && id.Architecture != "":
+		return fmt.Sprintf("bound: PCR 6 measures vmUniqueId %s (%s, %s)", id.VMUniqueID, id.Form, id.Architecture)
+	case id.PCR6Bound:
+		return fmt.Sprintf("bound: PCR 6 measures vmUniqueId %s (%s)", id.VMUniqueID, id.Form)
+	case id.Form == verify.VMIdentityUnknown:
+		return "UNKNOWN: the evidence carries no PCR values"
+	}
+	return fmt.Sprintf("NOT BOUND: PCR 6 is not the firmware's measurement of vmUniqueId %s", id.VMUniqueID)
+}
+
+// initDataString explains Claims.InitData.
+func initDataString(d *verify.InitData) string {
+	switch {
+	case d.PCR8 == nil:
+		return "UNKNOWN: the evidence carries no PCR values"
+	case d.Bound:
+		return fmt.Sprintf("bound to init-data digest %s", d.Digest)
+	case d.Digest != nil:
+		return fmt.Sprintf("NOT BOUND to init-data digest %s (PCR 8 %s)", d.Digest, d.PCR8)
+	case d.Measured:
+		return fmt.Sprintf("measured, not checked (PCR 8 %s; --init-data or init_data_digest checks it)", d.PCR8)
+	}
+	return "nothing measured (PCR 8 is zero)"
 }
 
 // paravisorString explains Claims.Paravisor.
