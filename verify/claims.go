@@ -80,6 +80,9 @@ type Claims struct {
 	// InitData is the state of PCR 8 (CoCo init-data); nil when the signed
 	// SHA-256 selection does not hold PCR 8.
 	InitData *InitData `json:"init_data,omitempty"`
+	// EventLog is the replay of the evidence's boot event log; nil when the
+	// evidence carries none.
+	EventLog *EventLogClaims `json:"event_log,omitempty"`
 	// PCRSelection is the quote's signed PCR selection, bank by bank.
 	PCRSelection []PCRBank `json:"pcr_selection,omitempty"`
 	// PCRDigest is the quote's signed pcrDigest: the hash of the selected

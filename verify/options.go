@@ -193,6 +193,16 @@ type Policy struct {
 	// PCR 8 = SHA-256(0^32 ‖ InitDataDigest), as trustee checks it
 	// (check init-data).
 	InitDataDigest HexBytes `json:"init_data_digest,omitempty"`
+	// SecureBoot requires the evidence's boot event log to replay PCR 7
+	// and to say that Secure Boot is on (check event-log).
+	SecureBoot bool `json:"secure_boot,omitempty"`
+	// KernelCmdline requires the replayed log's Linux command line (PCR 8)
+	// to be this string or, written "/RE/", to match the regular
+	// expression RE in full.
+	KernelCmdline string `json:"kernel_cmdline,omitempty"`
+	// EventLogPCRs lists the PCRs the evidence's boot event log must
+	// replay; any other PCR that does not replay is only reported.
+	EventLogPCRs []int `json:"event_log_pcrs,omitempty"`
 }
 
 // ParsePolicy reads a policy from JSON, for example:
@@ -261,6 +271,9 @@ func (p *Policy) validate() error {
 	if p.InitDataDigest != nil && len(p.InitDataDigest) != 32 {
 		return fmt.Errorf("policy: init_data_digest: %d bytes, want 32 (64 hex digits of the init-data's SHA-256)", len(p.InitDataDigest))
 	}
+	if err := p.validateEventLog(); err != nil {
+		return err
+	}
 	if err := checkDigestList("author_key_digests", p.AuthorKeyDigests); err != nil {
 		return err
 	}
@@ -291,6 +304,7 @@ func (p Policy) clone() Policy {
 	p.AuthorKeyDigests = cloneList(p.AuthorKeyDigests)
 	p.Products = slices.Clone(p.Products)
 	p.InitDataDigest = bytes.Clone(p.InitDataDigest)
+	p.EventLogPCRs = slices.Clone(p.EventLogPCRs)
 	if p.PCRs != nil {
 		m := make(map[int]HexBytes, len(p.PCRs))
 		for i, v := range p.PCRs {

@@ -82,7 +82,24 @@ func decoded(ctx context.Context, ev *evidence.Evidence, nonce []byte, opts *Con
 	if err := claims.checkPlatformIdentity(&opts.Policy); err != nil {
 		return nil, err
 	}
+	if err := claims.fillEventLog(ev.EventLog, &opts.Policy); err != nil {
+		return nil, err
+	}
 	return claims, nil
+}
+
+// quoteOnlyPolicy fails closed, for a report without a quote, on the
+// policy members that only quoted PCRs can prove.
+func quoteOnlyPolicy(p *Policy) error {
+	switch {
+	case p.RequireVMIdentity:
+		return failf(CheckVMIdentity, "the policy requires the VM identity in PCR 6, which a report without a quote cannot prove")
+	case p.InitDataDigest != nil:
+		return failf(CheckInitData, "the policy requires init-data in PCR 8, which a report without a quote cannot prove")
+	case p.requiresEventLog():
+		return failf(CheckEventLog, "the policy requires a replayed boot event log, which a report without a quote cannot prove")
+	}
+	return nil
 }
 
 // snpInput is how one SNP report is verified: with which VCEK and what
@@ -132,11 +149,8 @@ func report(ctx context.Context, blob []byte, vcekDER []byte, opts *Config, p *p
 	if opts.Policy.RequireFreshReport {
 		return nil, failf(CheckUserData, "the policy requires a fresh report bound to a nonce, which a report without a quote cannot prove")
 	}
-	if opts.Policy.RequireVMIdentity {
-		return nil, failf(CheckVMIdentity, "the policy requires the VM identity in PCR 6, which a report without a quote cannot prove")
-	}
-	if opts.Policy.InitDataDigest != nil {
-		return nil, failf(CheckInitData, "the policy requires init-data in PCR 8, which a report without a quote cannot prove")
+	if err := quoteOnlyPolicy(&opts.Policy); err != nil {
+		return nil, err
 	}
 	claims := &Claims{EvidenceVersion: -1}
 	in := snpInput{vcekDER: vcekDER, source: "given", maxVMPL: uint32(opts.Policy.VMPL)}

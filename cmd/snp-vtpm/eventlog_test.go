@@ -1,9 +1,14 @@
 package main
 
 import (
+	"encoding/hex"
+	"encoding/json"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/snp-vtpm/snp-vtpm/internal/testev"
 )
 
 const eventLogDir = "../../testdata/eventlogs/"
@@ -63,4 +68,73 @@ func TestEventLogCommand(t *testing.T) {
 	if _, err := os.Stat(eventLogDir + "SOURCES.md"); err != nil {
 		t.Error(err)
 	}
+}
+
+// gceEvidenceFile writes synthetic evidence (private test chain) whose
+// quote signs the rhel8 log's PCRs and that carries that log.
+func gceEvidenceFile(t *testing.T, nonce []byte) string {
+	t.Helper()
+	var all map[string]struct {
+		PCRs map[string]map[string]string `json:"pcrs"`
+	}
+	raw, err := os.ReadFile(eventLogDir + "pcrs.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &all); err != nil {
+		t.Fatal(err)
+	}
+	pcrs := testev.DefaultPCRs()
+	for k, v := range all["gce-rhel8-uefi.bin"].PCRs["sha256"] {
+		i, _ := strconv.Atoi(k)
+		if pcrs[i], err = hex.DecodeString(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ev, err := (&testev.Builder{Nonce: nonce, PCRs: pcrs}).Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.Evidence.EventLog, err = os.ReadFile(eventLogDir + "gce-rhel8-uefi.bin"); err != nil {
+		t.Fatal(err)
+	}
+	data, err := ev.Evidence.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return writeTemp(t, "evidence.json", data)
+}
+
+// TestVerifyEventLog: verify replays the evidence's log, prints and
+// returns (schema-valid JSON) the replay, and applies the policy.
+func TestVerifyEventLog(t *testing.T) {
+	nonce := "event-log nonce"
+	file := gceEvidenceFile(t, []byte(nonce))
+	roots := writeTemp(t, "roots.pem", testev.ChainPEM())
+	base := []string{"--roots", roots, "--nonce", nonce}
+	code, out, errOut := verifyCLI(t, nil, append(base, file)...)
+	wantExit(t, code, 0, out, errOut)
+	wantContains(t, "verify output", out, "event log              replayed PCRs [0,1,2,3,4,5,6,7,8,9,14]; secure boot on; kernel command line \"(hd0,gpt2)/boot/vmlinuz-4.18.0")
+
+	code, out, errOut = verifyCLI(t, nil, append(base, "--json", file)...)
+	wantExit(t, code, 0, out, errOut)
+	raw, err := os.ReadFile("../../docs/verify-output.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := decodeNumbers(t, out)
+	if err := checkSchema(decodeNumbers(t, string(raw)).(map[string]any), v, "$"); err != nil {
+		t.Errorf("schema: %v", err)
+	}
+	if _, ok := v.(map[string]any)["event_log"]; !ok {
+		t.Error("no event_log in the JSON claims")
+	}
+
+	ok := writeTemp(t, "ok.json", []byte(`{"secure_boot":true,"kernel_cmdline":"/.* crashkernel=auto .*/","event_log_pcrs":[4,7,8]}`))
+	code, out, errOut = verifyCLI(t, nil, append(base, "--policy", ok, file)...)
+	wantExit(t, code, 0, out, errOut)
+	bad := writeTemp(t, "bad.json", []byte(`{"kernel_cmdline":"/.* init=/bin/sh.*/"}`))
+	code, out, errOut = verifyCLI(t, nil, append(base, "--policy", bad, file)...)
+	wantExit(t, code, 2, out, errOut)
+	wantContains(t, "stderr", errOut, "event-log")
 }

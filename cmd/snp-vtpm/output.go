@@ -4,9 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
+	"strconv"
 	"strings"
 
+	"github.com/snp-vtpm/snp-vtpm/eventlog"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
@@ -80,6 +83,9 @@ func printClaims(w io.Writer, title string, c *verify.Claims, full bool, extra .
 		if c.InitData != nil {
 			row("init-data (pcr 8)", "%s", initDataString(c.InitData))
 		}
+		if c.EventLog != nil {
+			row("event log", "%s", eventLogString(c.EventLog))
+		}
 		idx := make([]int, 0, len(c.PCRs))
 		for i := range c.PCRs {
 			idx = append(idx, i)
@@ -142,6 +148,29 @@ func initDataString(d *verify.InitData) string {
 		return fmt.Sprintf("measured, not checked (PCR 8 %s; --init-data or init_data_digest checks it)", d.PCR8)
 	}
 	return "nothing measured (PCR 8 is zero)"
+}
+
+// eventLogString summarises Claims.EventLog: the PCRs by verdict, then
+// the state from the replayed ones.
+func eventLogString(el *verify.EventLogClaims) string {
+	if el.Error != "" {
+		return "NOT REPLAYED: " + el.Error
+	}
+	by := map[eventlog.Status][]string{}
+	for _, i := range slices.Sorted(maps.Keys(el.PCRs)) {
+		by[el.PCRs[i]] = append(by[el.PCRs[i]], strconv.Itoa(i))
+	}
+	parts := []string{"replayed PCRs [" + strings.Join(by[eventlog.Replayed], ",") + "]"}
+	if m := by[eventlog.Mismatch]; len(m) > 0 {
+		parts = append(parts, "MISMATCH ["+strings.Join(m, ",")+"]")
+	}
+	if sb := el.State.SecureBoot; sb != nil {
+		parts = append(parts, "secure boot "+onOff(*sb))
+	}
+	if cl := el.State.KernelCmdline; cl != nil {
+		parts = append(parts, "kernel command line "+strconv.Quote(*cl))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // paravisorString explains Claims.Paravisor.
