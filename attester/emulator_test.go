@@ -165,6 +165,16 @@ func TestEvidenceVerifies(t *testing.T) {
 			if tc.fresh && !bytes.HasPrefix(claims.UserData, nonce) {
 				t.Fatalf("user-data %x does not start with the nonce", []byte(claims.UserData))
 			}
+			// The emulated firmware measured the runtime data's vmUniqueId
+			// into PCR 6, as Azure's does.
+			if id := claims.VMIdentity; id == nil || !id.PCR6Bound || id.Form != verify.VMIdentityUUID || id.VMUniqueID != claims.VMConfig.VMUniqueID {
+				t.Fatalf("vm_identity %+v, want bound to %s", id, claims.VMConfig.VMUniqueID)
+			}
+			cfg := emulatedOpts(t)
+			cfg.Policy.RequireVMIdentity = true
+			if _, err := verify.Evidence(testCtx(t), data, nonce, cfg); err != nil {
+				t.Fatalf("require_vm_identity: %v", err)
+			}
 
 			// Without the emulated roots the chain is not AMD's.
 			_, err = verify.Evidence(testCtx(t), data, nonce, verify.Config{})

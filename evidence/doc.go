@@ -11,6 +11,10 @@
 //     verifier's nonce as user data, so the runtime data's "user-data" starts
 //     with the nonce too.
 //
+// v1 and v2 may carry an optional "event_log" (base64url, at most
+// MaxEventLogSize bytes): the TCG boot event log, unsigned, worth only what
+// its replay against the quoted PCRs proves (Evidence.EventLog).
+//
 // In every version "pcrs" may be absent (older trustee bundles carry the
 // quote's message and signature only): Quote.PCRs is then nil, meaning the
 // PCR values are unknown; the quote still signs its PCR selection and

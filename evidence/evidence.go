@@ -34,6 +34,9 @@ const (
 	MaxPEMSize = 64 << 10
 	// MaxTDQuoteSize bounds a TDX quote (real ones with PCK chain: about 5 KiB).
 	MaxTDQuoteSize = 64 << 10
+	// MaxEventLogSize bounds the TCG boot event log (real UEFI logs: 20..50
+	// KiB; its base64url must fit in MaxEvidenceSize).
+	MaxEventLogSize = 512 << 10
 )
 
 // Evidence is attestation evidence from an Azure CVM, whatever format it was
@@ -52,6 +55,11 @@ type Evidence struct {
 	VCEK []byte
 	// TDQuote is the TDX quote of TDX evidence, nil otherwise.
 	TDQuote []byte
+	// EventLog is the TCG boot event log ("event_log", v1/v2 only: the
+	// content of /sys/kernel/security/tpm0/binary_bios_measurements), nil
+	// when the evidence carries none. Nothing signs it: it is worth only
+	// what its replay against the quoted PCRs proves (package eventlog).
+	EventLog []byte
 
 	// memo says which fields a Decoder may remember once the evidence
 	// verified (see Decoder.Remember).
@@ -154,7 +162,7 @@ func unexpected(fields ...presence) error {
 
 func decodeV0(w *wire, a *arena) (*Evidence, error) {
 	if err := unexpected(presence{"tpm_quote", w.tpmQuote != nil}, presence{"hcl_report", w.hclReport.present()},
-		presence{"td_quote", w.tdQuote.present()}); err != nil {
+		presence{"td_quote", w.tdQuote.present()}, presence{"event_log", w.eventLog.present()}); err != nil {
 		return nil, err
 	}
 	e := &Evidence{Version: 0}
@@ -174,7 +182,8 @@ func decodeV0(w *wire, a *arena) (*Evidence, error) {
 }
 
 func decodeV0TDX(w *wire, a *arena) (*Evidence, error) {
-	if err := unexpected(presence{"report", w.report.present()}, presence{"vcek", w.vcek.present()}); err != nil {
+	if err := unexpected(presence{"report", w.report.present()}, presence{"vcek", w.vcek.present()},
+		presence{"event_log", w.eventLog.present()}); err != nil {
 		return nil, err
 	}
 	e := &Evidence{Version: 0}
@@ -246,6 +255,14 @@ func decodeV1(w *wire, a *arena) (*Evidence, error) {
 		}
 		if len(e.TDQuote) == 0 {
 			return nil, errEmpty("td_quote")
+		}
+	}
+	if w.eventLog.present() {
+		if e.EventLog, err = b64Field(a, &w.eventLog, "event_log", MaxEventLogSize); err != nil {
+			return nil, err
+		}
+		if len(e.EventLog) == 0 {
+			return nil, errEmpty("event_log")
 		}
 	}
 	return e, nil
@@ -344,9 +361,9 @@ func decodeQuote(a *arena, w *wireQuote, prefix string, arrays bool) (quote.Quot
 // Encode writes e in the v1/v2 JSON format:
 //
 //	{"version":V,"tpm_quote":{"signature":hex,"message":hex,"pcrs":[hex,...]},
-//	 "hcl_report":base64url,"vcek":base64url,"td_quote":base64url}
+//	 "hcl_report":base64url,"vcek":base64url,"td_quote":base64url,"event_log":base64url}
 //
-// with padded base64url, lower-case hex, and "pcrs" / "vcek" / "td_quote"
+// with padded base64url, lower-case hex, and "pcrs" / "vcek" / "td_quote" / "event_log"
 // omitted when nil (nil PCRs: the values are unknown; an empty non-nil
 // list is written as []). V is e.Version when it is 1 or 2. Version 0 is written as 1: v0 and v1
 // carry the same claims, whereas "version":2 asserts that the HCL report was
@@ -366,7 +383,8 @@ func (e *Evidence) Encode() ([]byte, error) {
 	}
 	b64 := base64.URLEncoding
 	size := 128 + 2*len(e.Quote.Signature) + 2*len(e.Quote.Message) + len(e.Quote.PCRs)*(2*PCRSize+3) +
-		b64.EncodedLen(len(e.HCLReport)) + b64.EncodedLen(len(e.VCEK)) + b64.EncodedLen(len(e.TDQuote))
+		b64.EncodedLen(len(e.HCLReport)) + b64.EncodedLen(len(e.VCEK)) + b64.EncodedLen(len(e.TDQuote)) +
+		b64.EncodedLen(len(e.EventLog))
 	out := make([]byte, 0, size)
 	out = append(out, `{"version":`...)
 	out = strconv.AppendInt(out, int64(v), 10)
@@ -395,10 +413,15 @@ func (e *Evidence) Encode() ([]byte, error) {
 		out = b64.AppendEncode(out, e.VCEK)
 		out = append(out, '"')
 	}
-	if e.TDQuote != nil {
-		out = append(out, `,"td_quote":"`...)
-		out = b64.AppendEncode(out, e.TDQuote)
-		out = append(out, '"')
+	for _, f := range []struct {
+		name string
+		b    []byte
+	}{{"td_quote", e.TDQuote}, {"event_log", e.EventLog}} {
+		if f.b != nil {
+			out = append(out, `,"`+f.name+`":"`...)
+			out = b64.AppendEncode(out, f.b)
+			out = append(out, '"')
+		}
 	}
 	out = append(out, '}')
 	if len(out) > MaxEvidenceSize {
@@ -423,6 +446,7 @@ func (e *Evidence) check() error {
 		{"hcl_report", e.HCLReport, MaxHCLReportSize, true},
 		{"vcek", e.VCEK, MaxVCEKSize, false},
 		{"td_quote", e.TDQuote, MaxTDQuoteSize, false},
+		{"event_log", e.EventLog, MaxEventLogSize, false},
 	}
 	for _, f := range sized {
 		if len(f.b) > f.max {

@@ -268,7 +268,8 @@ func equalQuote(a, b *quote.Quote) bool {
 func equalEvidence(a, b *Evidence) bool {
 	return a.Version == b.Version && equalQuote(&a.Quote, &b.Quote) && bytes.Equal(a.HCLReport, b.HCLReport) &&
 		bytes.Equal(a.VCEK, b.VCEK) && bytes.Equal(a.TDQuote, b.TDQuote) &&
-		(a.VCEK == nil) == (b.VCEK == nil) && (a.TDQuote == nil) == (b.TDQuote == nil)
+		(a.VCEK == nil) == (b.VCEK == nil) && (a.TDQuote == nil) == (b.TDQuote == nil) &&
+		bytes.Equal(a.EventLog, b.EventLog) && (a.EventLog == nil) == (b.EventLog == nil)
 }
 
 func TestEncodeRoundTrip(t *testing.T) {

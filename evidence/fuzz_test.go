@@ -16,6 +16,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add(marshal(f, validV0TDX()))
 	f.Add(marshal(f, validV1()))
 	f.Add([]byte(`{"version":2,"tpm_quote":{"signature":"00","message":"00","pcrs":[]},"hcl_report":"AA=="}`))
+	f.Add([]byte(`{"version":2,"tpm_quote":{"signature":"00","message":"00"},"hcl_report":"AA==","event_log":"AAAA"}`))
 	f.Add([]byte(`{"quote":{"signature":[1],"message":[2],"pcrs":[[0,0]]},"report":[1,2,3],"vcek":""}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		e, err := Decode(b)

@@ -50,6 +50,7 @@ type wire struct {
 	hclReport rawField
 	vcek      rawField
 	tdQuote   rawField
+	eventLog  rawField // v1, v2
 }
 
 type wireQuote struct {
@@ -73,7 +74,7 @@ type pcrElem struct {
 
 // Member names of the top-level object and of a quote object.
 var (
-	topNames   = []string{"version", "quote", "tpm_quote", "report", "hcl_report", "vcek", "td_quote"}
+	topNames   = []string{"version", "quote", "tpm_quote", "report", "hcl_report", "vcek", "td_quote", "event_log"}
 	quoteNames = []string{"signature", "message", "pcrs"}
 )
 
@@ -108,6 +109,8 @@ func readWire(data []byte, m *memo, w *wire) error {
 				return r.bytesField(&w.vcek, "vcek", MaxVCEKSize, memoVCEK)
 			case "td_quote":
 				return r.bytesField(&w.tdQuote, "td_quote", MaxTDQuoteSize, -1)
+			case "event_log":
+				return r.bytesField(&w.eventLog, "event_log", MaxEventLogSize, -1)
 			}
 			return r.dec.SkipValue()
 		})

@@ -109,6 +109,7 @@ func cloneEvidence(ev *evidence.Evidence) *evidence.Evidence {
 		HCLReport: slices.Clone(ev.HCLReport),
 		VCEK:      slices.Clone(ev.VCEK),
 		TDQuote:   slices.Clone(ev.TDQuote),
+		EventLog:  slices.Clone(ev.EventLog),
 	}
 	c.Quote.Message = slices.Clone(ev.Quote.Message)
 	c.Quote.Signature = slices.Clone(ev.Quote.Signature)

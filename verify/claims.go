@@ -83,6 +83,15 @@ type Claims struct {
 	// signature only; the values are unknown, PCRs is nil, and a policy
 	// that pins PCRs fails). Empty for a bare report, which has no quote.
 	PCRValues string `json:"pcr_values,omitempty"`
+	// VMIdentity ties PCR 6 to the runtime data's vmUniqueId; nil when the
+	// signed SHA-256 selection does not hold PCR 6 or no vmUniqueId is named.
+	VMIdentity *VMIdentity `json:"vm_identity,omitempty"`
+	// InitData is the state of PCR 8 (CoCo init-data); nil when the signed
+	// SHA-256 selection does not hold PCR 8.
+	InitData *InitData `json:"init_data,omitempty"`
+	// EventLog is the replay of the evidence's boot event log; nil when the
+	// evidence carries none.
+	EventLog *EventLogClaims `json:"event_log,omitempty"`
 	// PCRSelection is the quote's signed PCR selection, bank by bank.
 	PCRSelection []PCRBank `json:"pcr_selection,omitempty"`
 	// PCRDigest is the quote's signed pcrDigest: the hash of the selected

@@ -194,6 +194,26 @@ type Policy struct {
 	// (check paravisor-identity); AllowAnyParavisor cannot be combined
 	// with it.
 	TDXMRTDs []HexBytes `json:"tdx_mr_tds,omitempty"`
+	// RequireVMIdentity requires the quoted PCR 6 to be Azure's firmware
+	// measurement of the runtime data's vmUniqueId (Claims.VMIdentity
+	// bound; check vm-identity): the quote then comes from the VM that the
+	// runtime data names.
+	RequireVMIdentity bool `json:"require_vm_identity,omitempty"`
+	// InitDataDigest, when set, is the SHA-256 of the Confidential
+	// Containers init-data document that PCR 8 must hold:
+	// PCR 8 = SHA-256(0^32 ‖ InitDataDigest), as trustee checks it
+	// (check init-data).
+	InitDataDigest HexBytes `json:"init_data_digest,omitempty"`
+	// SecureBoot requires the evidence's boot event log to replay PCR 7
+	// and to say that Secure Boot is on (check event-log).
+	SecureBoot bool `json:"secure_boot,omitempty"`
+	// KernelCmdline requires the replayed log's Linux command line (PCR 8)
+	// to be this string or, written "/RE/", to match the regular
+	// expression RE in full.
+	KernelCmdline string `json:"kernel_cmdline,omitempty"`
+	// EventLogPCRs lists the PCRs the evidence's boot event log must
+	// replay; any other PCR that does not replay is only reported.
+	EventLogPCRs []int `json:"event_log_pcrs,omitempty"`
 }
 
 // ParsePolicy reads a policy from JSON, for example:
@@ -259,6 +279,12 @@ func (p *Policy) validate() error {
 			return fmt.Errorf("policy: id_key_digests[%d]: the emulated CVM's public fake ID key is never trusted on a real chip (it is trusted with the emulated chain only, --trust-emulated)", i)
 		}
 	}
+	if p.InitDataDigest != nil && len(p.InitDataDigest) != 32 {
+		return fmt.Errorf("policy: init_data_digest: %d bytes, want 32 (64 hex digits of the init-data's SHA-256)", len(p.InitDataDigest))
+	}
+	if err := p.validateEventLog(); err != nil {
+		return err
+	}
 	if err := checkDigestList("author_key_digests", p.AuthorKeyDigests); err != nil {
 		return err
 	}
@@ -295,6 +321,8 @@ func (p Policy) clone() Policy {
 	p.AuthorKeyDigests = cloneList(p.AuthorKeyDigests)
 	p.TDXMRTDs = cloneList(p.TDXMRTDs)
 	p.Products = slices.Clone(p.Products)
+	p.InitDataDigest = bytes.Clone(p.InitDataDigest)
+	p.EventLogPCRs = slices.Clone(p.EventLogPCRs)
 	if p.PCRs != nil {
 		m := make(map[int]HexBytes, len(p.PCRs))
 		for i, v := range p.PCRs {

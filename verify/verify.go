@@ -71,6 +71,13 @@ func decoded(ctx context.Context, ev *evidence.Evidence, nonce []byte, opts *Con
 	if err := claims.checkPCRPolicy(opts.Policy.PCRs); err != nil {
 		return nil, err
 	}
+	claims.fillPlatformIdentity(&opts.Policy)
+	if err := claims.checkPlatformIdentity(&opts.Policy); err != nil {
+		return nil, err
+	}
+	if err := claims.fillEventLog(ev.EventLog, &opts.Policy); err != nil {
+		return nil, err
+	}
 	return claims, nil
 }
 
@@ -95,6 +102,20 @@ func verifySNPEvidence(ctx context.Context, claims *Claims, ev *evidence.Evidenc
 		p.addHCL(ev.HCLReport, h)
 	}
 	return h, nil
+}
+
+// quoteOnlyPolicy fails closed, for a report without a quote, on the
+// policy members that only quoted PCRs can prove.
+func quoteOnlyPolicy(p *Policy) error {
+	switch {
+	case p.RequireVMIdentity:
+		return failf(CheckVMIdentity, "the policy requires the VM identity in PCR 6, which a report without a quote cannot prove")
+	case p.InitDataDigest != nil:
+		return failf(CheckInitData, "the policy requires init-data in PCR 8, which a report without a quote cannot prove")
+	case p.requiresEventLog():
+		return failf(CheckEventLog, "the policy requires a replayed boot event log, which a report without a quote cannot prove")
+	}
+	return nil
 }
 
 // snpInput is how one SNP report is verified: with which VCEK and what
@@ -143,6 +164,9 @@ func report(ctx context.Context, blob []byte, vcekDER []byte, opts *Config, p *p
 	}
 	if opts.Policy.RequireFreshReport {
 		return nil, failf(CheckUserData, "the policy requires a fresh report bound to a nonce, which a report without a quote cannot prove")
+	}
+	if err := quoteOnlyPolicy(&opts.Policy); err != nil {
+		return nil, err
 	}
 	claims := &Claims{EvidenceVersion: -1}
 	in := snpInput{vcekDER: vcekDER, source: "given", maxVMPL: uint32(opts.Policy.VMPL)}

@@ -4,9 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
+	"strconv"
 	"strings"
 
+	"github.com/snp-vtpm/snp-vtpm/eventlog"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
@@ -123,12 +126,7 @@ func tdxTCBString(s string) string {
 
 // printRuntime prints the claims of the runtime data and the quote.
 func printRuntime(row rowFunc, c *verify.Claims) {
-	if vc := c.VMConfig; vc != nil {
-		row("vm unique id", "%s", vc.VMUniqueID)
-		row("secure boot", "%s", onOff(vc.SecureBoot))
-		row("tpm enabled", "%s", onOff(vc.TPMEnabled))
-		row("console enabled", "%s", onOff(vc.ConsoleEnabled))
-	}
+	printVMConfig(row, c)
 	if c.UserData != nil {
 		row("user data", "%s", c.UserData)
 	}
@@ -142,6 +140,12 @@ func printRuntime(row rowFunc, c *verify.Claims) {
 		if c.PCRValues == verify.PCRValuesAbsent {
 			row("pcrs", "UNKNOWN: the evidence carries no PCR values (quote digest %s)", c.PCRDigest)
 		}
+		if c.InitData != nil {
+			row("init-data (pcr 8)", "%s", initDataString(c.InitData))
+		}
+		if c.EventLog != nil {
+			row("event log", "%s", eventLogString(c.EventLog))
+		}
 		idx := make([]int, 0, len(c.PCRs))
 		for i := range c.PCRs {
 			idx = append(idx, i)
@@ -151,6 +155,76 @@ func printRuntime(row rowFunc, c *verify.Claims) {
 			row(fmt.Sprintf("pcr %d", i), "%s", c.PCRs[i])
 		}
 	}
+}
+
+// printVMConfig writes the runtime data's vm-configuration and the VM
+// identity of PCR 6 with row (printClaims').
+func printVMConfig(row func(k, format string, args ...any), c *verify.Claims) {
+	vc := c.VMConfig
+	if vc == nil {
+		return
+	}
+	row("vm unique id", "%s", vc.VMUniqueID)
+	switch {
+	case c.VMIdentity != nil:
+		row("vm identity", "%s", vmIdentityString(c.VMIdentity))
+	case c.EvidenceVersion < 0:
+		row("vm identity", "not checked: a report carries no quote, so PCR 6 is unknown (verify checks it)")
+	}
+	row("secure boot", "%s", onOff(vc.SecureBoot))
+	row("tpm enabled", "%s", onOff(vc.TPMEnabled))
+	row("console enabled", "%s", onOff(vc.ConsoleEnabled))
+}
+
+// vmIdentityString explains Claims.VMIdentity.
+func vmIdentityString(id *verify.VMIdentity) string {
+	switch {
+	case id.PCR6Bound && id.Architecture != "":
+		return fmt.Sprintf("bound: PCR 6 measures vmUniqueId %s (%s, %s)", id.VMUniqueID, id.Form, id.Architecture)
+	case id.PCR6Bound:
+		return fmt.Sprintf("bound: PCR 6 measures vmUniqueId %s (%s)", id.VMUniqueID, id.Form)
+	case id.Form == verify.VMIdentityUnknown:
+		return "UNKNOWN: the evidence carries no PCR values"
+	}
+	return fmt.Sprintf("NOT BOUND: PCR 6 is not the firmware's measurement of vmUniqueId %s", id.VMUniqueID)
+}
+
+// initDataString explains Claims.InitData.
+func initDataString(d *verify.InitData) string {
+	switch {
+	case d.PCR8 == nil:
+		return "UNKNOWN: the evidence carries no PCR values"
+	case d.Bound:
+		return fmt.Sprintf("bound to init-data digest %s", d.Digest)
+	case d.Digest != nil:
+		return fmt.Sprintf("NOT BOUND to init-data digest %s (PCR 8 %s)", d.Digest, d.PCR8)
+	case d.Measured:
+		return fmt.Sprintf("measured, not checked (PCR 8 %s; --init-data or init_data_digest checks it)", d.PCR8)
+	}
+	return "nothing measured (PCR 8 is zero)"
+}
+
+// eventLogString summarises Claims.EventLog: the PCRs by verdict, then
+// the state from the replayed ones.
+func eventLogString(el *verify.EventLogClaims) string {
+	if el.Error != "" {
+		return "NOT REPLAYED: " + el.Error
+	}
+	by := map[eventlog.Status][]string{}
+	for _, i := range slices.Sorted(maps.Keys(el.PCRs)) {
+		by[el.PCRs[i]] = append(by[el.PCRs[i]], strconv.Itoa(i))
+	}
+	parts := []string{"replayed PCRs [" + strings.Join(by[eventlog.Replayed], ",") + "]"}
+	if m := by[eventlog.Mismatch]; len(m) > 0 {
+		parts = append(parts, "MISMATCH ["+strings.Join(m, ",")+"]")
+	}
+	if sb := el.State.SecureBoot; sb != nil {
+		parts = append(parts, "secure boot "+onOff(*sb))
+	}
+	if cl := el.State.KernelCmdline; cl != nil {
+		parts = append(parts, "kernel command line "+strconv.Quote(*cl))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // paravisorString explains Claims.Paravisor, whose identity is an ID key

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -44,6 +45,7 @@ The output names each link of the trust chain with its verdict, then the claims;
 	}
 	f.register(cmd, g)
 	cmd.Flags().BoolVar(&jsonOut, "json", false, "print the claims as JSON")
+	cmd.Flags().StringVar(&f.initData, "init-data", "", "CoCo init-data document: PCR 8 must be SHA-256(0^32 ‖ SHA-256(file)), as trustee checks it (policy: init_data_digest)")
 	return cmd
 }
 
@@ -52,6 +54,9 @@ The output names each link of the trust chain with its verdict, then the claims;
 type evidenceFlags struct {
 	trust trustFlags
 	nonce nonceFlags
+	// initData is --init-data (verify only): a CoCo init-data document
+	// whose SHA-256 PCR 8 must measure.
+	initData string
 }
 
 // register adds the nonce flags (with --no-nonce), the trust flags and
@@ -80,6 +85,9 @@ func verifyEvidenceFile(ctx context.Context, g *globals, file string, f *evidenc
 	if err != nil {
 		return nil, err
 	}
+	if err := f.applyInitData(&cfg.Policy); err != nil {
+		return nil, err
+	}
 	if n == nil {
 		cfg.AllowNoNonce = true
 		g.log.Warn("--no-nonce: the quote's nonce is not checked, so the evidence proves no freshness")
@@ -101,6 +109,24 @@ func verifyEvidenceFile(ctx context.Context, g *globals, file string, f *evidenc
 		}
 	}
 	return nil, err
+}
+
+// applyInitData sets the policy's init_data_digest from --init-data; a
+// policy file that names another digest contradicts it.
+func (f *evidenceFlags) applyInitData(p *verify.Policy) error {
+	if f.initData == "" {
+		return nil
+	}
+	data, err := readFile("--init-data", f.initData)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(data)
+	if p.InitDataDigest != nil && !bytes.Equal(p.InitDataDigest, sum[:]) {
+		return fmt.Errorf("--init-data %s: its SHA-256 %x contradicts the policy's init_data_digest %s", f.initData, sum, p.InitDataDigest)
+	}
+	p.InitDataDigest = sum[:]
+	return nil
 }
 
 // verifiedJSON is the --json output of verified evidence: the claims and
@@ -174,6 +200,16 @@ func printQuoteChain(link func(name, what, verdict string), c *verify.Claims) {
 		} else {
 			link("PCR values", "hash to the quoted digest", "ok")
 		}
+	}
+	if id := c.VMIdentity; id != nil {
+		verdict := "ok"
+		switch {
+		case id.Form == verify.VMIdentityUnknown:
+			verdict = "UNKNOWN"
+		case !id.PCR6Bound:
+			verdict = "NOT BOUND"
+		}
+		link("VM identity", "PCR 6 measures the runtime data's vmUniqueId", verdict)
 	}
 	link("policy", "guest policy, TCB and the --policy file", "ok")
 }

@@ -72,13 +72,17 @@ func ACIIDKeyDigest() [48]byte {
 	return d
 }
 
-// DefaultPCRs returns 24 distinct, deterministic PCR values.
+// DefaultPCRs returns 24 distinct, deterministic PCR values; PCR 6 is
+// Azure's firmware measurement of DefaultVMConfig's vmUniqueId (see
+// hcl.PCR6), so that default evidence is bound to its VM.
 func DefaultPCRs() [][]byte {
 	pcrs := make([][]byte, 24)
 	for i := range pcrs {
 		s := sha256.Sum256([]byte{byte(i), 't', 'e', 's', 't', 'e', 'v'})
 		pcrs[i] = s[:]
 	}
+	pcr6 := hcl.PCR6(DefaultVMConfig().VMUniqueID, "")
+	pcrs[6] = pcr6[:]
 	for i := 17; i <= 22; i++ { // as on Azure
 		for j := range pcrs[i] {
 			pcrs[i][j] = 0xFF
@@ -195,7 +199,8 @@ type Builder struct {
 	// MutateHCL changes the HCL blob after the report is signed.
 	MutateHCL func(blob []byte) []byte
 
-	// PCRs are the 24 SHA-256 PCR values supplied (default DefaultPCRs()).
+	// PCRs are the 24 SHA-256 PCR values supplied (default DefaultPCRs(),
+	// with PCR 6 measuring VMConfig's vmUniqueId when VMConfig is set).
 	PCRs [][]byte
 	// PCRSelect lists the selected PCR indices (default 0..23).
 	PCRSelect []int
@@ -531,6 +536,11 @@ func (b *Builder) quote(nonce []byte) (*quote.Quote, error) {
 	pcrs := b.PCRs
 	if pcrs == nil {
 		pcrs = DefaultPCRs()
+		if b.VMConfig != nil {
+			// PCR 6 names the VM of the runtime data, as on Azure.
+			pcr6 := hcl.PCR6(b.VMConfig.VMUniqueID, "")
+			pcrs[6] = pcr6[:]
+		}
 	}
 	sel := b.PCRSelect
 	if sel == nil {

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/snp-vtpm/snp-vtpm/internal/testev"
+)
+
+const eventLogDir = "../../testdata/eventlogs/"
+
+// TestEventLogCommand: every real GCE log replays every PCR of pcrs.json
+// (human and JSON output); a wrong PCR value is a mismatch shown in a
+// normal result; a log that does not parse is rejected (exit 2) and a bad
+// --pcrs file is a usage error (exit 1).
+func TestEventLogCommand(t *testing.T) {
+	for _, name := range []string{"gce-cos-121-amd-sev.bin", "gce-rhel8-uefi.bin", "gce-ubuntu-2104-no-dbx.bin", "gce-ubuntu-2104-no-secure-boot.bin", "gce-ubuntu-2404-amd-sevsnp.bin"} {
+		var res struct {
+			PCRs []struct {
+				Index  int    `json:"index"`
+				Status string `json:"status"`
+			} `json:"pcrs"`
+			State struct {
+				SecureBoot    *bool   `json:"secure_boot"`
+				KernelCmdline *string `json:"kernel_cmdline"`
+			} `json:"state"`
+		}
+		cliJSON(t, 0, &res, "eventlog", "--json", "--pcrs", eventLogDir+"pcrs.json", eventLogDir+name)
+		if len(res.PCRs) != 11 {
+			t.Errorf("%s: %d PCRs, want 11 (0-9, 14)", name, len(res.PCRs))
+		}
+		for _, p := range res.PCRs {
+			if p.Status != "replayed" {
+				t.Errorf("%s: PCR %d %s", name, p.Index, p.Status)
+			}
+		}
+		if res.State.SecureBoot == nil || res.State.KernelCmdline == nil {
+			t.Errorf("%s: state %+v", name, res.State)
+		}
+	}
+	code, out, errOut := runCLI(t, "eventlog", "--pcrs", eventLogDir+"pcrs.json", eventLogDir+"gce-rhel8-uefi.bin")
+	wantExit(t, code, 0, out, errOut)
+	wantContains(t, "eventlog output", out, "7    replayed     8", "secure boot            on", `kernel command line    "(hd0,gpt2)/boot/vmlinuz-4.18.0`)
+
+	wrong := writeTemp(t, "pcrs.json", []byte(`{"pcrs":{"sha256":{"7":"`+strings.Repeat("00", 32)+`","16":"`+strings.Repeat("00", 32)+`"}}}`))
+	code, out, errOut = runCLI(t, "eventlog", "--pcrs", wrong, eventLogDir+"gce-rhel8-uefi.bin")
+	wantExit(t, code, 0, out, errOut)
+	wantContains(t, "partial replay", out, "7    mismatch", "16   not-covered", "0    unchecked", "secure boot            unknown (PCR 7 not replayed)")
+
+	code, out, errOut = runCLI(t, "eventlog", eventLogDir+"gce-rhel8-uefi.bin")
+	wantExit(t, code, 0, out, errOut)
+	wantContains(t, "without --pcrs", out, "NOT VERIFIED")
+
+	garbage := writeTemp(t, "log.bin", []byte("not an event log"))
+	code, out, errOut = runCLI(t, "eventlog", garbage)
+	wantExit(t, code, 2, out, errOut)
+	wantContains(t, "stderr", errOut, "event-log")
+
+	for _, bad := range []string{`{"pcrs":{"sha256":{"24":"00"}}}`, `{"pcrs":{"sha1":{}}}`, `[]`, `{"other.bin":{"pcrs":{"sha256":{}}}}`} {
+		f := writeTemp(t, "bad.json", []byte(bad))
+		code, out, errOut = runCLI(t, "eventlog", "--pcrs", f, eventLogDir+"gce-rhel8-uefi.bin")
+		wantExit(t, code, 1, out, errOut)
+	}
+	if _, err := os.Stat(eventLogDir + "SOURCES.md"); err != nil {
+		t.Error(err)
+	}
+}
+
+// gceEvidenceFile writes synthetic evidence (private test chain) whose
+// quote signs the rhel8 log's PCRs and that carries that log.
+func gceEvidenceFile(t *testing.T, nonce []byte) string {
+	t.Helper()
+	var all map[string]struct {
+		PCRs map[string]map[string]string `json:"pcrs"`
+	}
+	raw, err := os.ReadFile(eventLogDir + "pcrs.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &all); err != nil {
+		t.Fatal(err)
+	}
+	pcrs := testev.DefaultPCRs()
+	for k, v := range all["gce-rhel8-uefi.bin"].PCRs["sha256"] {
+		i, _ := strconv.Atoi(k)
+		if pcrs[i], err = hex.DecodeString(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ev, err := (&testev.Builder{Nonce: nonce, PCRs: pcrs}).Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.Evidence.EventLog, err = os.ReadFile(eventLogDir + "gce-rhel8-uefi.bin"); err != nil {
+		t.Fatal(err)
+	}
+	data, err := ev.Evidence.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return writeTemp(t, "evidence.json", data)
+}
+
+// TestVerifyEventLog: verify replays the evidence's log, prints and
+// returns (schema-valid JSON) the replay, and applies the policy.
+func TestVerifyEventLog(t *testing.T) {
+	nonce := "event-log nonce"
+	file := gceEvidenceFile(t, []byte(nonce))
+	roots := writeTemp(t, "roots.pem", testev.ChainPEM())
+	base := []string{"--roots", roots, "--nonce", nonce}
+	code, out, errOut := verifyCLI(t, nil, append(base, file)...)
+	wantExit(t, code, 0, out, errOut)
+	wantContains(t, "verify output", out, "event log              replayed PCRs [0,1,2,3,4,5,6,7,8,9,14]; secure boot on; kernel command line \"(hd0,gpt2)/boot/vmlinuz-4.18.0")
+
+	code, out, errOut = verifyCLI(t, nil, append(base, "--json", file)...)
+	wantExit(t, code, 0, out, errOut)
+	raw, err := os.ReadFile("../../docs/verify-output.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := decodeNumbers(t, out)
+	if err := checkSchema(decodeNumbers(t, string(raw)).(map[string]any), v, "$"); err != nil {
+		t.Errorf("schema: %v", err)
+	}
+	if _, ok := v.(map[string]any)["event_log"]; !ok {
+		t.Error("no event_log in the JSON claims")
+	}
+
+	ok := writeTemp(t, "ok.json", []byte(`{"secure_boot":true,"kernel_cmdline":"/.* crashkernel=auto .*/","event_log_pcrs":[4,7,8]}`))
+	code, out, errOut = verifyCLI(t, nil, append(base, "--policy", ok, file)...)
+	wantExit(t, code, 0, out, errOut)
+	bad := writeTemp(t, "bad.json", []byte(`{"kernel_cmdline":"/.* init=/bin/sh.*/"}`))
+	code, out, errOut = verifyCLI(t, nil, append(base, "--policy", bad, file)...)
+	wantExit(t, code, 2, out, errOut)
+	wantContains(t, "stderr", errOut, "event-log")
+}

@@ -1,0 +1,125 @@
+package verify_test
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"strconv"
+	"testing"
+
+	"github.com/snp-vtpm/snp-vtpm/eventlog"
+	"github.com/snp-vtpm/snp-vtpm/internal/testev"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
+	"github.com/snp-vtpm/snp-vtpm/verify"
+)
+
+// gcePCRs returns testev's default PCRs with the SHA-256 values that
+// pcrs.json gives for the real GCE log name.
+func gcePCRs(t *testing.T, name string) [][]byte {
+	t.Helper()
+	var all map[string]struct {
+		PCRs map[string]map[string]string `json:"pcrs"`
+	}
+	if err := json.Unmarshal(testutil.ReadFile(t, "eventlogs/pcrs.json"), &all); err != nil {
+		t.Fatal(err)
+	}
+	pcrs := testev.DefaultPCRs()
+	for k, v := range all[name].PCRs["sha256"] {
+		i, _ := strconv.Atoi(k)
+		b, err := hex.DecodeString(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pcrs[i] = b
+	}
+	return pcrs
+}
+
+// withLog returns synthetic evidence quoting pcrs that carries log.
+func withLog(log []byte) func(t *testing.T, ev *testev.Evidence) []byte {
+	return func(t *testing.T, ev *testev.Evidence) []byte {
+		e := *ev.Evidence
+		e.EventLog = log
+		return encode(t, &e)
+	}
+}
+
+// TestEventLogReplay: a real GCE log carried in evidence whose quote
+// signs its PCRs replays, and the policy's secure_boot, kernel_cmdline and
+// event_log_pcrs hold or reject; a PCR that does not replay is a claim
+// unless the policy names it.
+func TestEventLogReplay(t *testing.T) {
+	rhel := testutil.ReadFile(t, "eventlogs/gce-rhel8-uefi.bin")
+	noSB := testutil.ReadFile(t, "eventlogs/gce-ubuntu-2104-no-secure-boot.bin")
+	rhelPCRs := gcePCRs(t, "gce-rhel8-uefi.bin")
+	bad7 := gcePCRs(t, "gce-rhel8-uefi.bin")
+	bad7[7] = testev.DefaultPCRs()[7]
+	pol := func(f func(p *verify.Policy)) func(o *verify.Config) {
+		return func(o *verify.Config) { f(&o.Policy) }
+	}
+	strict := pol(func(p *verify.Policy) {
+		p.SecureBoot = true
+		p.KernelCmdline = `/\(hd0,gpt2\)/boot/vmlinuz-4\.18\.0-\S+ root=UUID=f3948fb4-cce7-4193-940a-c50052e93bf3 ro .*/`
+		p.EventLogPCRs = []int{0, 2, 4, 7, 8, 9}
+	})
+	runSynth(t, []synthCase{
+		{name: "rhel8 log replays", b: testev.Builder{PCRs: rhelPCRs}, data: withLog(rhel), check: func(t *testing.T, c *verify.Claims, _ *testev.Evidence) {
+			el := c.EventLog
+			if el == nil || el.Error != "" {
+				t.Fatalf("event_log %+v", el)
+			}
+			for _, i := range []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 14} {
+				if el.PCRs[i] != eventlog.Replayed {
+					t.Errorf("PCR %d %s", i, el.PCRs[i])
+				}
+			}
+			if el.PCRs[10] != eventlog.NotCovered {
+				t.Errorf("PCR 10 %s", el.PCRs[10])
+			}
+			if el.State.SecureBoot == nil || !*el.State.SecureBoot || el.State.KernelCmdline == nil {
+				t.Errorf("state %+v", el.State)
+			}
+		}},
+		{name: "strict policy holds", b: testev.Builder{PCRs: rhelPCRs}, data: withLog(rhel), opts: strict},
+		{name: "exact cmdline", b: testev.Builder{PCRs: rhelPCRs}, data: withLog(rhel), opts: pol(func(p *verify.Policy) {
+			p.KernelCmdline = "(hd0,gpt2)/boot/vmlinuz-4.18.0-240.22.1.el8_3.x86_64 root=UUID=f3948fb4-cce7-4193-940a-c50052e93bf3 ro net.ifnames=0 biosdevname=0 scsi_mod.use_blk_mq=Y crashkernel=auto console=ttyS0,38400n8"
+		})},
+		{name: "other cmdline", b: testev.Builder{PCRs: rhelPCRs}, data: withLog(rhel), opts: pol(func(p *verify.Policy) { p.KernelCmdline = "/.* init=/bin/sh/" }), want: verify.CheckEventLog},
+		{name: "secure boot off", b: testev.Builder{PCRs: gcePCRs(t, "gce-ubuntu-2104-no-secure-boot.bin")}, data: withLog(noSB), opts: pol(func(p *verify.Policy) { p.SecureBoot = true }), want: verify.CheckEventLog},
+		{name: "log of another boot", b: testev.Builder{PCRs: rhelPCRs}, data: withLog(noSB), opts: pol(func(p *verify.Policy) { p.EventLogPCRs = []int{4, 8} }), want: verify.CheckEventLog},
+		{name: "PCR 7 mismatch is a claim", b: testev.Builder{PCRs: bad7}, data: withLog(rhel), check: func(t *testing.T, c *verify.Claims, _ *testev.Evidence) {
+			if c.EventLog.PCRs[7] != eventlog.Mismatch || c.EventLog.PCRs[4] != eventlog.Replayed || c.EventLog.State.SecureBoot != nil {
+				t.Errorf("event_log %+v", c.EventLog)
+			}
+		}},
+		{name: "PCR 7 mismatch named", b: testev.Builder{PCRs: bad7}, data: withLog(rhel), opts: pol(func(p *verify.Policy) { p.EventLogPCRs = []int{7} }), want: verify.CheckEventLog},
+		{name: "PCR 7 mismatch secure boot", b: testev.Builder{PCRs: bad7}, data: withLog(rhel), opts: pol(func(p *verify.Policy) { p.SecureBoot = true }), want: verify.CheckEventLog},
+		{name: "no log required", opts: strict, want: verify.CheckEventLog},
+		{name: "garbage log is a claim", data: withLog([]byte("garbage")), check: func(t *testing.T, c *verify.Claims, _ *testev.Evidence) {
+			if c.EventLog == nil || c.EventLog.Error == "" {
+				t.Errorf("event_log %+v", c.EventLog)
+			}
+		}},
+		{name: "garbage log required", data: withLog([]byte("garbage")), opts: strict, want: verify.CheckEventLog},
+		{name: "no PCR values", b: testev.Builder{PCRs: rhelPCRs, OmitPCRValues: true}, data: withLog(rhel), opts: strict, want: verify.CheckEventLog},
+	})
+}
+
+// TestEventLogPolicy: the policy members parse and are validated, and a
+// bare report fails closed on them.
+func TestEventLogPolicy(t *testing.T) {
+	p, err := verify.ParsePolicy([]byte(`{"secure_boot":true,"kernel_cmdline":"/ro .*/","event_log_pcrs":[0,7]}`))
+	if err != nil || !p.SecureBoot || p.KernelCmdline != "/ro .*/" || len(p.EventLogPCRs) != 2 {
+		t.Fatalf("%+v %v", p, err)
+	}
+	for _, bad := range []string{`{"event_log_pcrs":[24]}`, `{"event_log_pcrs":[-1]}`, `{"kernel_cmdline":"/(/"}`, `{"secure_boot":1}`} {
+		if _, err := verify.ParsePolicy([]byte(bad)); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+	cfg := fixedOpts()
+	cfg.Policy.SecureBoot = true
+	c, err := reportWith(context.Background(), testutil.ReadFile(t, testutil.SNPDir+"hcl-report.bin"),
+		testutil.PEMBlocks(t, testutil.ReadFile(t, testutil.SNPDir+"vcek.pem"), "CERTIFICATE")[0], cfg)
+	wantOutcome(t, c, err, verify.CheckEventLog)
+}

@@ -1,0 +1,237 @@
+package verify_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/snp-vtpm/snp-vtpm/evidence"
+	"github.com/snp-vtpm/snp-vtpm/hcl"
+	"github.com/snp-vtpm/snp-vtpm/internal/testev"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
+	"github.com/snp-vtpm/snp-vtpm/verify"
+)
+
+// TestVMIdentityRealEvidence: on every real Azure SNP evidence document the
+// quoted PCR 6 is the firmware's measurement of the runtime data's
+// vmUniqueId, and require_vm_identity accepts it.
+func TestVMIdentityRealEvidence(t *testing.T) {
+	all := realEvidences(t)
+	if len(all) < 5 {
+		t.Fatalf("%d real evidence documents, want the 5 SNP ones", len(all))
+	}
+	for i := range all {
+		re := all[i]
+		t.Run(re.name, func(t *testing.T) {
+			cfg := fixedOpts()
+			cfg.Policy.RequireVMIdentity = true
+			c, err := verify.Evidence(context.Background(), re.data, re.nonce, cfg)
+			if err != nil {
+				t.Fatalf("rejected: %v", err)
+			}
+			id := c.VMIdentity
+			if id == nil || !id.PCR6Bound || id.Form != verify.VMIdentityUUID || id.Architecture != "" {
+				t.Fatalf("vm_identity %+v, want bound, form %s", id, verify.VMIdentityUUID)
+			}
+			if id.VMUniqueID != c.VMConfig.VMUniqueID || id.VMUniqueID != strings.ToUpper(id.VMUniqueID) {
+				t.Errorf("vm_unique_id %q, runtime data %q", id.VMUniqueID, c.VMConfig.VMUniqueID)
+			}
+			js, err := json.Marshal(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := `"vm_identity":{"vm_unique_id":"` + id.VMUniqueID + `","pcr6_bound":true,"form":"uuid+separator"}`; !bytes.Contains(js, []byte(want)) {
+				t.Errorf("claims JSON lacks %s", want)
+			}
+		})
+	}
+}
+
+// TestVMIdentityRealTDX checks the tie on the real TDX PCR sets (whose TDX
+// quote this module does not verify): PCR 6 against the HCL report's
+// vmUniqueId, and a wrong id does not match.
+func TestVMIdentityRealTDX(t *testing.T) {
+	const dir = "trustee-az-vtpm/az-tdx-vtpm/"
+	hr, err := hcl.Parse(testutil.ReadFile(t, dir+"hcl-report.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hclID := hr.RuntimeData.VMConfig.VMUniqueID
+	sets := map[string][][]byte{}
+	for _, name := range []string{"evidence-v0.json", "evidence-v1.json"} {
+		ev, err := evidence.Decode(testutil.ReadFile(t, dir+name))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		r, err := hcl.Parse(ev.HCLReport)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if r.RuntimeData.VMConfig.VMUniqueID != hclID {
+			t.Fatalf("%s names %s, hcl-report.bin %s", name, r.RuntimeData.VMConfig.VMUniqueID, hclID)
+		}
+		sets[name] = ev.Quote.PCRs
+	}
+	q, err := evidence.DecodeQuoteJSON(testutil.ReadFile(t, dir+"tpm-quote-v1.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sets["tpm-quote-v1.json"] = q.PCRs
+	for name, pcrs := range sets {
+		if id := verify.MatchPCR6(pcrs[6], hclID); !id.PCR6Bound || id.Form != verify.VMIdentityUUID {
+			t.Errorf("%s: %+v, want bound", name, id)
+		}
+		if id := verify.MatchPCR6(pcrs[6], strings.ToLower(hclID)); id.PCR6Bound || id.Form != verify.VMIdentityMismatch {
+			t.Errorf("%s: lower-case id %+v, want mismatch", name, id)
+		}
+	}
+}
+
+// TestVMIdentitySynthetic covers the forms, the mismatch and the cases
+// where the tie cannot be established, with and without the policy.
+func TestVMIdentitySynthetic(t *testing.T) {
+	other := testev.DefaultVMConfig()
+	other.VMUniqueID = "0A0B0C0D-1111-4222-8333-444455556666"
+	withPCR6 := func(id, arch string) [][]byte {
+		p := testev.DefaultPCRs()
+		v := hcl.PCR6(id, arch)
+		p[6] = v[:]
+		return p
+	}
+	defID := testev.DefaultVMConfig().VMUniqueID
+	require := func(o *verify.Config) { o.Policy.RequireVMIdentity = true }
+	wantID := func(bound bool, form, arch string) func(t *testing.T, c *verify.Claims, _ *testev.Evidence) {
+		return func(t *testing.T, c *verify.Claims, _ *testev.Evidence) {
+			t.Helper()
+			id := c.VMIdentity
+			if id == nil || id.PCR6Bound != bound || id.Form != form || id.Architecture != arch {
+				t.Fatalf("vm_identity %+v, want bound %v form %s arch %q", id, bound, form, arch)
+			}
+		}
+	}
+	runSynth(t, []synthCase{
+		{name: "default bound", opts: require, check: wantID(true, verify.VMIdentityUUID, "")},
+		{name: "other vm config bound", b: testev.Builder{VMConfig: other}, opts: require, check: wantID(true, verify.VMIdentityUUID, "")},
+		{name: "x64 arch event", b: testev.Builder{PCRs: withPCR6(defID, hcl.ArchX64)}, opts: require, check: wantID(true, verify.VMIdentityUUIDArch, hcl.ArchX64)},
+		{name: "arm64 arch event", b: testev.Builder{PCRs: withPCR6(defID, hcl.ArchARM64)}, opts: require, check: wantID(true, verify.VMIdentityUUIDArch, hcl.ArchARM64)},
+		{name: "another vm's PCR 6 claimed", b: testev.Builder{VMConfig: other, PCRs: testev.DefaultPCRs()}, check: wantID(false, verify.VMIdentityMismatch, "")},
+		{name: "another vm's PCR 6 rejected", b: testev.Builder{VMConfig: other, PCRs: testev.DefaultPCRs()}, opts: require, want: verify.CheckVMIdentity},
+		{name: "unknown arch rejected", b: testev.Builder{PCRs: withPCR6(defID, `{"MachineArchitecture": "RISCV"}`)}, opts: require, want: verify.CheckVMIdentity},
+		{name: "no PCR values claimed unknown", b: testev.Builder{OmitPCRValues: true}, check: wantID(false, verify.VMIdentityUnknown, "")},
+		{name: "no PCR values rejected", b: testev.Builder{OmitPCRValues: true}, opts: require, want: verify.CheckVMIdentity},
+		{name: "PCR 6 not selected", b: testev.Builder{PCRSelect: []int{0, 7}}, check: func(t *testing.T, c *verify.Claims, _ *testev.Evidence) {
+			if c.VMIdentity != nil {
+				t.Errorf("vm_identity %+v without PCR 6 selected", c.VMIdentity)
+			}
+		}},
+		{name: "PCR 6 not selected rejected", b: testev.Builder{PCRSelect: []int{0, 7}}, opts: require, want: verify.CheckVMIdentity},
+		{name: "no vmUniqueId rejected", b: testev.Builder{VMConfig: &hcl.VMConfiguration{}}, opts: require, want: verify.CheckVMIdentity},
+	})
+}
+
+// TestVMIdentityReportFailsClosed: a report without a quote cannot prove
+// what PCR 6 or PCR 8 hold.
+func TestVMIdentityReportFailsClosed(t *testing.T) {
+	blob := testutil.ReadFile(t, testutil.SNPDir+"hcl-report.bin")
+	vcek := testutil.PEMBlocks(t, testutil.ReadFile(t, testutil.SNPDir+"vcek.pem"), "CERTIFICATE")[0]
+	for _, tc := range []struct {
+		pol  verify.Policy
+		want verify.Check
+	}{
+		{verify.Policy{RequireVMIdentity: true}, verify.CheckVMIdentity},
+		{verify.Policy{InitDataDigest: make([]byte, 32)}, verify.CheckInitData},
+	} {
+		cfg := fixedOpts()
+		cfg.Policy = tc.pol
+		c, err := reportWith(context.Background(), blob, vcek, cfg)
+		wantOutcome(t, c, err, tc.want)
+	}
+}
+
+// TestInitData covers PCR 8: the real Genoa evidence (non-zero PCR 8,
+// init-data unknown), real evidence with a zero PCR 8, and synthetic
+// evidence that measured an init-data document.
+func TestInitData(t *testing.T) {
+	ctx := context.Background()
+	doc := []byte("version = \"0.1.0\"\nalgorithm = \"sha256\"\n[data]\n\"policy.rego\" = '''package agent_policy'''\n")
+	digest := sha256.Sum256(doc)
+	pcr8 := verify.InitDataPCR8(digest[:])
+	if want := sha256.Sum256(append(make([]byte, 32), digest[:]...)); pcr8 != want {
+		t.Fatalf("InitDataPCR8 = %x, want SHA-256(0^32 ‖ digest) = %x", pcr8, want)
+	}
+	for _, re := range realEvidences(t) {
+		c, err := verify.Evidence(ctx, re.data, re.nonce, fixedOpts())
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := c.InitData
+		if d == nil || !bytes.Equal(d.PCR8, c.PCRs[8]) || d.Bound || d.Digest != nil {
+			t.Fatalf("%s: init_data %+v", re.name, d)
+		}
+		if d.Measured != (re.name == "genoa") {
+			t.Errorf("%s: measured %v (PCR 8 %x)", re.name, d.Measured, []byte(d.PCR8))
+		}
+		// No init-data is known for the Genoa PCR 8: any digest is refused.
+		cfg := fixedOpts()
+		cfg.Policy.InitDataDigest = digest[:]
+		c, err = verify.Evidence(ctx, re.data, re.nonce, cfg)
+		wantOutcome(t, c, err, verify.CheckInitData)
+	}
+	genoa := testutil.ReadFile(t, testutil.SNPDir+"evidence-genoa.json")
+	c, err := verify.Evidence(ctx, genoa, quotedNonce(t, genoa), fixedOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := hex.EncodeToString(c.InitData.PCR8); got != "16f09f1e315b0b9bc69e654df58927aad7eaffeebd92f458f1b079b44e97207f" {
+		t.Errorf("genoa PCR 8 %s", got)
+	}
+
+	pcrs := testev.DefaultPCRs()
+	pcrs[8] = pcr8[:]
+	withDigest := func(d []byte) func(o *verify.Config) {
+		return func(o *verify.Config) { o.Policy.InitDataDigest = d }
+	}
+	other := sha256.Sum256(append(doc, ' '))
+	runSynth(t, []synthCase{
+		{name: "init-data bound", b: testev.Builder{PCRs: pcrs}, opts: withDigest(digest[:]), check: func(t *testing.T, c *verify.Claims, _ *testev.Evidence) {
+			d := c.InitData
+			if d == nil || !d.Bound || !d.Measured || !bytes.Equal(d.Digest, digest[:]) || !bytes.Equal(d.PCR8, pcr8[:]) {
+				t.Errorf("init_data %+v", d)
+			}
+		}},
+		{name: "other init-data", b: testev.Builder{PCRs: pcrs}, opts: withDigest(other[:]), want: verify.CheckInitData},
+		{name: "digest itself in PCR 8", b: testev.Builder{PCRs: func() [][]byte { p := testev.DefaultPCRs(); p[8] = digest[:]; return p }()}, opts: withDigest(digest[:]), want: verify.CheckInitData},
+		{name: "no PCR values", b: testev.Builder{PCRs: pcrs, OmitPCRValues: true}, opts: withDigest(digest[:]), want: verify.CheckInitData},
+		{name: "PCR 8 not selected", b: testev.Builder{PCRs: pcrs, PCRSelect: []int{0, 6, 7}}, opts: withDigest(digest[:]), want: verify.CheckInitData},
+		{name: "no PCR values claim", b: testev.Builder{PCRs: pcrs, OmitPCRValues: true}, check: func(t *testing.T, c *verify.Claims, _ *testev.Evidence) {
+			if d := c.InitData; d == nil || d.PCR8 != nil || d.Measured || d.Bound {
+				t.Errorf("init_data %+v", d)
+			}
+		}},
+	})
+}
+
+// TestPolicyPlatformIdentityJSON reads the new policy members.
+func TestPolicyPlatformIdentityJSON(t *testing.T) {
+	d := strings.Repeat("ab", 32)
+	p, err := verify.ParsePolicy([]byte(`{"require_vm_identity":true,"init_data_digest":"` + d + `"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.RequireVMIdentity || hex.EncodeToString(p.InitDataDigest) != d {
+		t.Errorf("policy %+v", p)
+	}
+	for _, bad := range []string{
+		`{"init_data_digest":"abcd"}`,
+		`{"init_data_digest":"` + strings.Repeat("zz", 32) + `"}`,
+		`{"require_vm_identity":"yes"}`,
+	} {
+		if _, err := verify.ParsePolicy([]byte(bad)); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+}
