@@ -4,11 +4,11 @@ import (
 	"context"
 	"crypto/rsa"
 	"encoding/hex"
-	"math/big"
 	"strings"
 	"testing"
 
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
+	"github.com/snp-vtpm/snp-vtpm/internal/testmaa"
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/maa"
 	"github.com/snp-vtpm/snp-vtpm/verify"
@@ -26,29 +26,17 @@ func verifiedEvidence(t *testing.T, b *testev.Builder) *verify.Claims {
 }
 
 // tokenFor mints, with the test MAA key, a token whose claims describe the
-// verified evidence ev (the real payload's shape, ev's values).
+// verified evidence ev (the real payload's shape, ev's values), then
+// changed by change.
 func tokenFor(t *testing.T, ev *verify.Claims, ak *rsa.PublicKey, change func(m map[string]any)) ([]byte, maa.Config) {
 	t.Helper()
-	payload := edit(t, payloadOf(t, testutil.ReadFile(t, realTokenFile)), func(m map[string]any) {
-		m["x-ms-azurevm-vmid"] = ev.VMConfig.VMUniqueID
-		tm := tee(m)
-		rt := tm["x-ms-runtime"].(map[string]any)
-		rt["vm-configuration"].(map[string]any)["vmUniqueId"] = ev.VMConfig.VMUniqueID
-		rt["keys"] = []any{map[string]any{"kid": "HCLAkPub", "kty": "RSA", "key_ops": []string{"sign"},
-			"n": b64(ak.N.Bytes()), "e": b64(big.NewInt(int64(ak.E)).Bytes())}}
-		tm["x-ms-sevsnpvm-reportdata"] = hex.EncodeToString(ev.ReportData)
-		tm["x-ms-sevsnpvm-launchmeasurement"] = hex.EncodeToString(ev.Measurement)
-		tm["x-ms-sevsnpvm-idkeydigest"] = hex.EncodeToString(ev.IDKeyDigest)
-		tm["x-ms-sevsnpvm-bootloader-svn"] = ev.ReportedTCB.Bootloader
-		tm["x-ms-sevsnpvm-tee-svn"] = ev.ReportedTCB.TEE
-		tm["x-ms-sevsnpvm-snpfw-svn"] = ev.ReportedTCB.SNP
-		tm["x-ms-sevsnpvm-microcode-svn"] = ev.ReportedTCB.Microcode
-		tm["x-ms-sevsnpvm-guestsvn"] = ev.GuestSVN
-		tm["x-ms-sevsnpvm-vmpl"] = ev.VMPL
-		if change != nil {
-			change(m)
-		}
-	})
+	payload, err := testmaa.PayloadFor(payloadOf(t, testutil.ReadFile(t, realTokenFile)), ev, ak)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if change != nil {
+		payload = edit(t, payload, change)
+	}
 	return resigned(t, payload)
 }
 

@@ -1,20 +1,14 @@
 package maa_test
 
 import (
-	"crypto"
-	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
-	"math/big"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/snp-vtpm/snp-vtpm/internal/testmaa"
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/maa"
 )
@@ -25,7 +19,7 @@ const (
 	windowsFile   = "maa/azureguest-snp-windows-sharedweu-20230330.jwt"
 	trustedLaunch = "maa/azureguest-trustedlaunch-sharedeus2-20220414.jwt"
 	realJWKS      = "maa/sharedeus2-jwks.json"
-	realIssuer    = "https://sharedeus2.eus2.attest.azure.net"
+	realIssuer    = testmaa.Issuer
 	realKid       = "J0pAPdfXXHqWWimgrH853wMIdh5/fLe1z6uSXYPXCa0="
 	realIAT       = 1765826648
 	realEXP       = realIAT + 8*3600
@@ -72,33 +66,20 @@ func payloadOf(t testing.TB, token []byte) []byte {
 // mint signs header.payload with key (RS256), as MAA does.
 func mint(t testing.TB, key *rsa.PrivateKey, header string, payload []byte) []byte {
 	t.Helper()
-	in := b64([]byte(header)) + "." + b64(payload)
-	d := sha256.Sum256([]byte(in))
-	sig, err := rsa.SignPKCS1v15(nil, key, crypto.SHA256, d[:])
+	tok, err := testmaa.Sign(key, header, payload)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return []byte(in + "." + b64(sig))
+	return tok
 }
 
 // rsHeader is an MAA-shaped header for kid.
-func rsHeader(kid string) string {
-	h, _ := json.Marshal(map[string]string{"alg": "RS256", "jku": realIssuer + "/certs", "kid": kid, "typ": "JWT"})
-	return string(h)
-}
+func rsHeader(kid string) string { return testmaa.Header(kid) }
 
 // selfSigned returns a self-signed CA:FALSE certificate for key, like MAA's.
 func selfSigned(t testing.TB, key *rsa.PrivateKey) []byte {
 	t.Helper()
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: realIssuer},
-		NotBefore:             time.Date(2019, 5, 1, 0, 0, 0, 0, time.UTC),
-		NotAfter:              time.Date(2050, 12, 31, 0, 0, 0, 0, time.UTC),
-		BasicConstraintsValid: true,
-		IsCA:                  false,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	der, err := testmaa.SelfSigned(key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,9 +89,7 @@ func selfSigned(t testing.TB, key *rsa.PrivateKey) []byte {
 // jwksFor returns an MAA-shaped JWKS (x5c only) of key under kid.
 func jwksFor(t testing.TB, key *rsa.PrivateKey, kid string) []byte {
 	t.Helper()
-	b, err := json.Marshal(map[string]any{"keys": []any{map[string]any{
-		"kid": kid, "kty": "RSA", "x5c": []string{base64.StdEncoding.EncodeToString(selfSigned(t, key))},
-	}}})
+	b, err := testmaa.JWKS(key, kid)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,16 +105,10 @@ func keySet(t testing.TB, jwks []byte) *maa.KeySet {
 	return ks
 }
 
-// edit decodes a payload into a generic map, lets fn change it and
-// encodes it again.
+// edit changes a payload through a generic map.
 func edit(t testing.TB, payload []byte, fn func(m map[string]any)) []byte {
 	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal(payload, &m); err != nil {
-		t.Fatal(err)
-	}
-	fn(m)
-	b, err := json.Marshal(m)
+	b, err := testmaa.Edit(payload, fn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +116,7 @@ func edit(t testing.TB, payload []byte, fn func(m map[string]any)) []byte {
 }
 
 // tee returns the x-ms-isolation-tee object of a payload map.
-func tee(m map[string]any) map[string]any { return m["x-ms-isolation-tee"].(map[string]any) }
+func tee(m map[string]any) map[string]any { return testmaa.TEE(m) }
 
 // wantCheck fails unless err is an *maa.Error for check.
 func wantCheck(t testing.TB, err error, check maa.Check) {

@@ -140,6 +140,7 @@ func newRootCmd(g *globals) *cobra.Command {
 		newAttestCmd(g),
 		newVersionCmd(g),
 		newPolicyCmd(g),
+		newMAACmd(g),
 	)
 	addExitTable(root.Commands())
 	return root
