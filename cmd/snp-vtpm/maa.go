@@ -146,7 +146,7 @@ func (f *maaFlags) config(g *globals) (maa.Config, error) {
 		if !strings.HasPrefix(f.instance, "https://") && !strings.HasPrefix(f.instance, "http://") {
 			return cfg, fmt.Errorf("--instance %q: want an http(s) URL", f.instance)
 		}
-		cfg.Keys = &maa.Fetcher{Instance: f.instance, Client: &httpget.Client{HTTPClient: http.DefaultClient, Service: "maa", Logger: g.log}}
+		cfg.Keys = &maa.Fetcher{Instance: f.instance, Client: &httpget.Client{HTTPClient: http.DefaultClient, Service: "maa", MaxRetries: 2, Logger: g.log}}
 		g.waitFor(hostOf(f.instance, f.instance) + " (MAA JWKS)")
 		g.hint = "check that the MAA instance is reachable, or give its keys with --jwks FILE"
 	}
