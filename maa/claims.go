@@ -38,27 +38,28 @@ type Claims struct {
 }
 
 // AzureVM are the x-ms-azurevm-* claims: what MAA read from the TCG log
-// and the TPM. Booleans are nil when the claim is absent.
+// and the TPM. Booleans and numbers are nil when the claim is absent. The
+// policy requires the three *DebugEnabled false and DebuggersDisabled true.
 type AzureVM struct {
-	VMID                   string `json:"x-ms-azurevm-vmid,omitempty"`
-	ProtocolVersion        string `json:"x-ms-azurevm-attestation-protocol-ver,omitempty"`
-	AttestedPCRs           []int  `json:"x-ms-azurevm-attested-pcrs,omitempty"`
 	BootDebugEnabled       *bool  `json:"x-ms-azurevm-bootdebug-enabled,omitempty"`
 	KernelDebugEnabled     *bool  `json:"x-ms-azurevm-kerneldebug-enabled,omitempty"`
+	VMID                   string `json:"x-ms-azurevm-vmid,omitempty"`
 	HypervisorDebugEnabled *bool  `json:"x-ms-azurevm-hypervisordebug-enabled,omitempty"`
+	ProtocolVersion        string `json:"x-ms-azurevm-attestation-protocol-ver,omitempty"`
 	DebuggersDisabled      *bool  `json:"x-ms-azurevm-debuggersdisabled,omitempty"`
 	TestSigningEnabled     *bool  `json:"x-ms-azurevm-testsigning-enabled,omitempty"`
 	FlightSigningEnabled   *bool  `json:"x-ms-azurevm-flightsigning-enabled,omitempty"`
+	OSType                 string `json:"x-ms-azurevm-ostype,omitempty"`
+	AttestedPCRs           []int  `json:"x-ms-azurevm-attested-pcrs,omitempty"`
 	SigningDisabled        *bool  `json:"x-ms-azurevm-signingdisabled,omitempty"`
 	ELAMEnabled            *bool  `json:"x-ms-azurevm-elam-enabled,omitempty"`
 	DBValidated            *bool  `json:"x-ms-azurevm-dbvalidated,omitempty"`
 	DBXValidated           *bool  `json:"x-ms-azurevm-dbxvalidated,omitempty"`
+	OSDistro               string `json:"x-ms-azurevm-osdistro,omitempty"`
 	DefaultKeysValidated   *bool  `json:"x-ms-azurevm-default-securebootkeysvalidated,omitempty"`
 	IsWindows              *bool  `json:"x-ms-azurevm-is-windows,omitempty"`
-	HVCIPolicy             *int   `json:"x-ms-azurevm-hvci-policy,omitempty"`
-	OSType                 string `json:"x-ms-azurevm-ostype,omitempty"`
-	OSDistro               string `json:"x-ms-azurevm-osdistro,omitempty"`
 	OSBuild                string `json:"x-ms-azurevm-osbuild,omitempty"`
+	HVCIPolicy             *int   `json:"x-ms-azurevm-hvci-policy,omitempty"`
 	OSVersionMajor         *int   `json:"x-ms-azurevm-osversion-major,omitempty"`
 	OSVersionMinor         *int   `json:"x-ms-azurevm-osversion-minor,omitempty"`
 }

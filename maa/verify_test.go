@@ -192,12 +192,6 @@ func TestTimeAndIssuer(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := maa.Config{Keys: realKeys(t), Issuer: tc.issuer, Time: tc.at, Skew: tc.skew}
 			_, err := maa.Verify(context.Background(), token, cfg)
-			if tc.check == "" {
-				if err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
 			wantCheck(t, err, tc.check)
 		})
 	}
@@ -254,14 +248,8 @@ func TestClaimsPolicy(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			token, cfg := resigned(t, tc.payload)
 			_, err := maa.Verify(context.Background(), token, cfg)
-			if tc.check == "" {
-				if err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
 			wantCheck(t, err, tc.check)
-			if !strings.Contains(err.Error(), tc.text) {
+			if err != nil && !strings.Contains(err.Error(), tc.text) {
 				t.Errorf("%v does not say %q", err, tc.text)
 			}
 		})

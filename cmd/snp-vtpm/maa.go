@@ -16,17 +16,6 @@ import (
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
-// newMAACmd is "maa": Microsoft Azure Attestation tokens.
-func newMAACmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "maa",
-		Short: "Microsoft Azure Attestation (MAA) tokens",
-		Long:  "Microsoft Azure Attestation (MAA): verify AzureGuest tokens and bind them to our own evidence.",
-	}
-	cmd.AddCommand(newMAAVerifyCmd(g))
-	return cmd
-}
-
 // maaFlags are the flags of "maa verify".
 type maaFlags struct {
 	jwks, instance, issuer, evidence string
@@ -35,8 +24,9 @@ type maaFlags struct {
 }
 
 func newMAAVerifyCmd(g *globals) *cobra.Command {
-	var f maaFlags
+	f := new(maaFlags)
 	cmd := &cobra.Command{
+		Args:  cobra.ExactArgs(1),
 		Use:   "verify (--jwks FILE | --instance URL) [flags] TOKEN_FILE",
 		Short: "Verify an MAA AzureGuest token (RS256, issuer, lifetime, SEV-SNP CVM claims, nonce, binding)",
 		Long: `Verify a Microsoft Azure Attestation AzureGuest token (a JWT; TOKEN_FILE "-" reads stdin).
@@ -53,9 +43,8 @@ bytes (Azure's convention: --nonce midnight-srs expects "bWlkbmlnaHQtc3Jz").
 --evidence FILE verifies our own evidence (the trust flags, --policy and --at apply; a nonce or
 --no-nonce is then required, as for verify) and binds the token to it: HCLAkPub, the VM id,
 REPORT_DATA, the launch measurement, the ID key digest and the TCB SVNs must agree.`,
-		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runMAAVerify(cmd.Context(), g, &f, args[0])
+			return runMAAVerify(cmd.Context(), g, f, args[0])
 		},
 	}
 	fs := cmd.Flags()
@@ -65,6 +54,18 @@ REPORT_DATA, the launch measurement, the ID key digest and the TCB SVNs must agr
 	fs.StringVar(&f.evidence, "evidence", "", "our evidence file: verify it and bind the token to it")
 	fs.BoolVar(&f.jsonOut, "json", false, "print the result as JSON")
 	f.ev.register(cmd, g)
+	return cmd
+}
+
+// newMAACmd is "maa": Microsoft Azure Attestation tokens.
+func newMAACmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Args:  cobra.NoArgs,
+		Use:   "maa",
+		Short: "Microsoft Azure Attestation (MAA) tokens",
+		Long:  "Microsoft Azure Attestation (MAA): verify AzureGuest tokens and bind them to our own evidence.",
+	}
+	cmd.AddCommand(newMAAVerifyCmd(g))
 	return cmd
 }
 

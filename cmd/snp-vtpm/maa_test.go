@@ -28,17 +28,6 @@ func realMAAFiles(t *testing.T) (token, jwks string) {
 	return writeTemp(t, "token.jwt", testutil.ReadFile(t, maaToken)), writeTemp(t, "jwks.json", testutil.ReadFile(t, maaJWKS))
 }
 
-// maaPayload returns the real token's payload.
-func maaPayload(t *testing.T) []byte {
-	t.Helper()
-	p := strings.Split(strings.TrimSpace(string(testutil.ReadFile(t, maaToken))), ".")
-	b, err := base64.RawURLEncoding.DecodeString(p[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 // testSigned signs payload with the test MAA key (testev.EKKey, kid
 // "test") and returns the token file and the JWKS file that trusts it.
 func testSigned(t *testing.T, payload []byte) (token, jwks string) {
@@ -61,7 +50,7 @@ func TestMAAVerifyCLI(t *testing.T) {
 	tok, jwks := realMAAFiles(t)
 	p := strings.Split(strings.TrimSpace(string(testutil.ReadFile(t, maaToken))), ".")
 	none := writeTemp(t, "none.jwt", []byte(base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","kid":"J0pAPdfXXHqWWimgrH853wMIdh5/fLe1z6uSXYPXCa0="}`))+"."+p[1]+"."))
-	forged, _ := testSigned(t, maaPayload(t))
+	forged, _ := testSigned(t, payloadOf(t, maaToken))
 	tlPayload, err := testmaa.Edit(payloadOf(t, "maa/azureguest-trustedlaunch-sharedeus2-20220414.jwt"), func(m map[string]any) {
 		m["iat"], m["nbf"], m["exp"] = 1765826648, 1765826648, 1765855448
 	})
@@ -101,7 +90,7 @@ func TestMAAVerifyCLI(t *testing.T) {
 		})
 	}
 	// Another key under the real kid fails the signature.
-	sameKid, err := testmaa.Sign(testev.OtherRSAKey(), testmaa.Header("J0pAPdfXXHqWWimgrH853wMIdh5/fLe1z6uSXYPXCa0="), maaPayload(t))
+	sameKid, err := testmaa.Sign(testev.OtherRSAKey(), testmaa.Header("J0pAPdfXXHqWWimgrH853wMIdh5/fLe1z6uSXYPXCa0="), payloadOf(t, maaToken))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +187,7 @@ func TestMAAEvidenceBinding(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	payload, err := testmaa.PayloadFor(maaPayload(t), claims, &testev.AKKey().PublicKey)
+	payload, err := testmaa.PayloadFor(payloadOf(t, maaToken), claims, &testev.AKKey().PublicKey)
 	if err != nil {
 		t.Fatal(err)
 	}
