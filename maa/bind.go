@@ -15,7 +15,8 @@ import (
 // vm-configuration's vmUniqueId) the runtime data's vmUniqueId, and the
 // report data, launch measurement, ID key digest, guest SVN, VMPL and the
 // reported TCB's SVNs the report's. A claim Bind needs that the token
-// lacks is a failure. ev must come from a successful verification.
+// lacks is a failure; host data, family and image ids, author key digest
+// and is-debuggable are compared when the token has them. ev must come from a successful verification.
 func Bind(c *Claims, ev *verify.Claims) error {
 	if c.IsolationTEE == nil {
 		return failf(CheckBinding, "the token has no x-ms-isolation-tee")
@@ -42,6 +43,9 @@ func Bind(c *Claims, ev *verify.Claims) error {
 			return failf(CheckBinding, "%s is %x, our verified report has %x", f.name, f.got, f.want)
 		}
 	}
+	if err := bindOptional(s, ev); err != nil {
+		return err
+	}
 	tcb := ev.ReportedTCB
 	for _, f := range []struct {
 		name string
@@ -62,6 +66,28 @@ func Bind(c *Claims, ev *verify.Claims) error {
 	}
 	if s.VMPL == nil || *s.VMPL != ev.VMPL {
 		return failf(CheckBinding, "x-ms-sevsnpvm-vmpl is %s, our verified report has %d", numString(s.VMPL), ev.VMPL)
+	}
+	return nil
+}
+
+// bindOptional compares the report fields a token may omit (older
+// protocol versions): when present they must equal the report's.
+func bindOptional(s *SEVSNP, ev *verify.Claims) error {
+	for _, f := range []struct {
+		name      string
+		got, want []byte
+	}{
+		{"x-ms-sevsnpvm-hostdata", s.HostData, ev.HostData},
+		{"x-ms-sevsnpvm-familyId", s.FamilyID, ev.FamilyID},
+		{"x-ms-sevsnpvm-imageId", s.ImageID, ev.ImageID},
+		{"x-ms-sevsnpvm-authorkeydigest", s.AuthorKeyDigest, ev.AuthorKeyDigest},
+	} {
+		if f.got != nil && !bytes.Equal(f.got, f.want) {
+			return failf(CheckBinding, "%s is %x, our verified report has %x", f.name, f.got, f.want)
+		}
+	}
+	if s.IsDebuggable != nil && *s.IsDebuggable != ev.Debug {
+		return failf(CheckBinding, "x-ms-sevsnpvm-is-debuggable is %v, our verified report's policy says %v", *s.IsDebuggable, ev.Debug)
 	}
 	return nil
 }

@@ -85,7 +85,7 @@ func runMAAVerify(ctx context.Context, g *globals, f *maaFlags, file string) err
 	if err != nil {
 		return err
 	}
-	token, err := readInput(file, g.stdin, "")
+	token, err := readInput(file, g.stdin, verify.Check(maa.CheckFormat))
 	if err != nil {
 		return err
 	}

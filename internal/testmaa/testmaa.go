@@ -84,8 +84,8 @@ func Edit(payload []byte, fn func(m map[string]any)) ([]byte, error) {
 func TEE(m map[string]any) map[string]any { return m["x-ms-isolation-tee"].(map[string]any) }
 
 // PayloadFor returns base (a real AzureGuest payload) with every claim
-// maa.Bind compares set from the verified evidence ev and its attestation
-// key ak.
+// maa.Bind compares (the required and the optional ones) set from the
+// verified evidence ev and its attestation key ak.
 func PayloadFor(base []byte, ev *verify.Claims, ak *rsa.PublicKey) ([]byte, error) {
 	return Edit(base, func(m map[string]any) {
 		m["x-ms-azurevm-vmid"] = ev.VMConfig.VMUniqueID
@@ -97,6 +97,10 @@ func PayloadFor(base []byte, ev *verify.Claims, ak *rsa.PublicKey) ([]byte, erro
 		tm["x-ms-sevsnpvm-reportdata"] = hex.EncodeToString(ev.ReportData)
 		tm["x-ms-sevsnpvm-launchmeasurement"] = hex.EncodeToString(ev.Measurement)
 		tm["x-ms-sevsnpvm-idkeydigest"] = hex.EncodeToString(ev.IDKeyDigest)
+		for k, v := range map[string][]byte{"hostdata": ev.HostData, "familyId": ev.FamilyID, "imageId": ev.ImageID, "authorkeydigest": ev.AuthorKeyDigest} {
+			tm["x-ms-sevsnpvm-"+k] = hex.EncodeToString(v)
+		}
+		tm["x-ms-sevsnpvm-is-debuggable"] = ev.Debug
 		tm["x-ms-sevsnpvm-bootloader-svn"] = ev.ReportedTCB.Bootloader
 		tm["x-ms-sevsnpvm-tee-svn"] = ev.ReportedTCB.TEE
 		tm["x-ms-sevsnpvm-snpfw-svn"] = ev.ReportedTCB.SNP
