@@ -31,19 +31,7 @@ func Bind(c *Claims, ev *verify.Claims) error {
 		return err
 	}
 	s := &c.IsolationTEE.SEVSNP
-	for _, f := range []struct {
-		name      string
-		got, want []byte
-	}{
-		{"x-ms-sevsnpvm-reportdata", s.ReportData, ev.ReportData},
-		{"x-ms-sevsnpvm-launchmeasurement", s.LaunchMeasurement, ev.Measurement},
-		{"x-ms-sevsnpvm-idkeydigest", s.IDKeyDigest, ev.IDKeyDigest},
-	} {
-		if !bytes.Equal(f.got, f.want) {
-			return failf(CheckBinding, "%s is %x, our verified report has %x", f.name, f.got, f.want)
-		}
-	}
-	if err := bindOptional(s, ev); err != nil {
+	if err := bindBytes(s, ev); err != nil {
 		return err
 	}
 	tcb := ev.ReportedTCB
@@ -70,19 +58,24 @@ func Bind(c *Claims, ev *verify.Claims) error {
 	return nil
 }
 
-// bindOptional compares the report fields a token may omit (older
-// protocol versions): when present they must equal the report's.
-func bindOptional(s *SEVSNP, ev *verify.Claims) error {
+// bindBytes compares the report's byte fields. Report data, launch
+// measurement and ID key digest are required; the fields a token may omit
+// (older protocol versions) must equal the report's when present.
+func bindBytes(s *SEVSNP, ev *verify.Claims) error {
 	for _, f := range []struct {
 		name      string
 		got, want []byte
+		optional  bool
 	}{
-		{"x-ms-sevsnpvm-hostdata", s.HostData, ev.HostData},
-		{"x-ms-sevsnpvm-familyId", s.FamilyID, ev.FamilyID},
-		{"x-ms-sevsnpvm-imageId", s.ImageID, ev.ImageID},
-		{"x-ms-sevsnpvm-authorkeydigest", s.AuthorKeyDigest, ev.AuthorKeyDigest},
+		{"x-ms-sevsnpvm-reportdata", s.ReportData, ev.ReportData, false},
+		{"x-ms-sevsnpvm-launchmeasurement", s.LaunchMeasurement, ev.Measurement, false},
+		{"x-ms-sevsnpvm-idkeydigest", s.IDKeyDigest, ev.IDKeyDigest, false},
+		{"x-ms-sevsnpvm-hostdata", s.HostData, ev.HostData, true},
+		{"x-ms-sevsnpvm-familyId", s.FamilyID, ev.FamilyID, true},
+		{"x-ms-sevsnpvm-imageId", s.ImageID, ev.ImageID, true},
+		{"x-ms-sevsnpvm-authorkeydigest", s.AuthorKeyDigest, ev.AuthorKeyDigest, true},
 	} {
-		if f.got != nil && !bytes.Equal(f.got, f.want) {
+		if (f.got != nil || !f.optional) && !bytes.Equal(f.got, f.want) {
 			return failf(CheckBinding, "%s is %x, our verified report has %x", f.name, f.got, f.want)
 		}
 	}

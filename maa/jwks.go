@@ -149,7 +149,7 @@ func (ks *KeySet) Key(_ context.Context, kid string) (*rsa.PublicKey, error) {
 	return nil, fmt.Errorf("kid %q: %w", short(kid), ErrUnknownKid)
 }
 
-// Kids returns the number of keys.
+// Len returns the number of keys.
 func (ks *KeySet) Len() int { return len(ks.keys) }
 
 // Fetcher is the KeySource of an MAA instance: it fetches {Instance}/certs,
