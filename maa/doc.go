@@ -16,7 +16,7 @@
 //     parsed, strictly, into [Claims];
 //   - iss equal to the configured issuer, exp and nbf at the configured
 //     time with [DefaultSkew];
-//   - the claims policy ([Config.checkPolicy]): an Azure confidential VM
+//   - the default claims policy: an Azure confidential VM
 //     (x-ms-attestation-type azurevm, x-ms-isolation-tee of type sevsnpvm,
 //     compliance azure-compliant-cvm), secure boot on, every debug claim
 //     off, and the client-payload nonce when one is expected.
