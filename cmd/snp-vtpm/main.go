@@ -141,6 +141,7 @@ func newRootCmd(g *globals) *cobra.Command {
 		newVersionCmd(g),
 		newPolicyCmd(g),
 		newEventLogCmd(g),
+		newMAACmd(g),
 	)
 	addExitTable(root.Commands())
 	return root

@@ -1,0 +1,232 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/snp-vtpm/snp-vtpm/internal/httpget"
+	"github.com/snp-vtpm/snp-vtpm/maa"
+	"github.com/snp-vtpm/snp-vtpm/verify"
+)
+
+// maaFlags are the flags of "maa verify".
+type maaFlags struct {
+	jwks, instance, issuer, evidence string
+	jsonOut                          bool
+	ev                               evidenceFlags
+}
+
+func newMAAVerifyCmd(g *globals) *cobra.Command {
+	f := new(maaFlags)
+	cmd := &cobra.Command{
+		Args:  cobra.ExactArgs(1),
+		Use:   "verify (--jwks FILE | --instance URL) [flags] TOKEN_FILE",
+		Short: "Verify an MAA AzureGuest token (RS256, issuer, lifetime, SEV-SNP CVM claims, nonce, binding)",
+		Long: `Verify a Microsoft Azure Attestation AzureGuest token (a JWT; TOKEN_FILE "-" reads stdin).
+
+The signature must be RS256 (none, HS256 and every other algorithm are rejected) by the key
+the header's kid names in the JWKS of --jwks FILE or of --instance URL (GET URL/certs, cached,
+refetched once for an unknown kid); the token's jku is never followed. iss must equal the
+instance URL (or --issuer); exp and nbf are checked at --at (default now) with 60 s of skew.
+The claims must describe an SEV-SNP confidential VM that MAA found azure-compliant-cvm, with
+secure boot on and every debug claim off; a Trusted Launch token is rejected.
+
+--nonce TEXT / --nonce-hex HEX: the client payload's nonce must be the standard base64 of these
+bytes (Azure's convention: --nonce midnight-srs expects "bWlkbmlnaHQtc3Jz").
+--evidence FILE verifies our own evidence (the trust flags, --policy and --at apply; a nonce or
+--no-nonce is then required, as for verify) and binds the token to it: HCLAkPub, the VM id,
+REPORT_DATA, the launch measurement, the ID key digest and the TCB SVNs must agree.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runMAAVerify(cmd.Context(), g, f, args[0])
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&f.jwks, "jwks", "", "JWKS file of the MAA instance's signing keys (x5c certificates)")
+	fs.StringVar(&f.instance, "instance", "", "MAA instance URL, e.g. https://sharedeus2.eus2.attest.azure.net (keys from URL/certs)")
+	fs.StringVar(&f.issuer, "issuer", "", "the iss the token must carry (default: --instance)")
+	fs.StringVar(&f.evidence, "evidence", "", "our evidence file: verify it and bind the token to it")
+	fs.BoolVar(&f.jsonOut, "json", false, "print the result as JSON")
+	f.ev.register(cmd, g)
+	return cmd
+}
+
+// newMAACmd is "maa": Microsoft Azure Attestation tokens.
+func newMAACmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Args:  cobra.NoArgs,
+		Use:   "maa",
+		Short: "Microsoft Azure Attestation (MAA) tokens",
+		Long:  "Microsoft Azure Attestation (MAA): verify AzureGuest tokens and bind them to our own evidence.",
+	}
+	cmd.AddCommand(newMAAVerifyCmd(g))
+	return cmd
+}
+
+// maaResult is the --json output of a verified token.
+type maaResult struct {
+	Verified     bool           `json:"verified"`
+	Issuer       string         `json:"issuer"`
+	Kid          string         `json:"kid"`
+	NonceChecked bool           `json:"nonce_checked"`
+	Bound        bool           `json:"bound_to_evidence"`
+	Claims       *maa.Claims    `json:"claims"`
+	Evidence     *verify.Claims `json:"evidence,omitempty"`
+}
+
+func runMAAVerify(ctx context.Context, g *globals, f *maaFlags, file string) error {
+	cfg, err := f.config(g)
+	if err != nil {
+		return err
+	}
+	token, err := readInput(file, g.stdin, verify.Check(maa.CheckFormat))
+	if err != nil {
+		return err
+	}
+	res := &maaResult{Issuer: strings.TrimRight(cfg.Issuer, "/"), NonceChecked: cfg.Nonce != nil}
+	if t, err := maa.Parse(token); err == nil {
+		res.Kid = t.Header.Kid
+	}
+	if f.evidence != "" {
+		if res.Evidence, err = verifyEvidenceFile(ctx, g, f.evidence, &f.ev, f.jsonOut); err != nil {
+			return err
+		}
+	}
+	res.Claims, err = maa.Verify(ctx, token, cfg)
+	if err == nil && res.Evidence != nil {
+		err = maa.Bind(res.Claims, res.Evidence)
+		res.Bound = err == nil
+	}
+	if err != nil {
+		return f.fail(g, err)
+	}
+	res.Verified = true
+	if f.jsonOut {
+		return writeJSON(g.stdout, res)
+	}
+	printMAA(g.stdout, res, f)
+	return nil
+}
+
+// fail turns a maa error into the CLI's: a rejection exits 2 (and is
+// printed as JSON with --json), an unavailable JWKS exits 1.
+func (f *maaFlags) fail(g *globals, err error) error {
+	merr, ok := errors.AsType[*maa.Error](err)
+	if !ok || !errors.Is(err, maa.ErrRejected) {
+		return err
+	}
+	if f.jsonOut {
+		_ = writeJSON(g.stdout, rejectionJSON{Verified: false, Check: string(merr.Check), Error: plain(merr.Err.Error())})
+	}
+	return rejected(err)
+}
+
+// config builds the maa.Config from the flags.
+func (f *maaFlags) config(g *globals) (maa.Config, error) {
+	var cfg maa.Config
+	switch {
+	case (f.jwks == "") == (f.instance == ""):
+		return cfg, errors.New("give --jwks FILE or --instance URL (exactly one)")
+	case f.jwks != "":
+		data, err := readFile("--jwks", f.jwks)
+		if err != nil {
+			return cfg, err
+		}
+		ks, err := maa.ParseJWKS(data)
+		if err != nil {
+			return cfg, fmt.Errorf("--jwks %s: %w", f.jwks, err)
+		}
+		cfg.Keys = ks
+	default:
+		if !strings.HasPrefix(f.instance, "https://") && !strings.HasPrefix(f.instance, "http://") {
+			return cfg, fmt.Errorf("--instance %q: want an http(s) URL", f.instance)
+		}
+		cfg.Keys = &maa.Fetcher{Instance: f.instance, Client: &httpget.Client{HTTPClient: http.DefaultClient, Service: "maa", MaxRetries: 2, Logger: g.log}}
+		g.waitFor(hostOf(f.instance, f.instance) + " (MAA JWKS)")
+		g.hint = "check that the MAA instance is reachable, or give its keys with --jwks FILE"
+	}
+	cfg.Issuer = f.issuer
+	if cfg.Issuer == "" {
+		cfg.Issuer = f.instance
+	}
+	if cfg.Issuer == "" {
+		return cfg, errors.New("--issuer URL is required with --jwks (the instance the token must come from)")
+	}
+	if f.ev.trust.at != "" {
+		at, err := time.Parse(time.RFC3339, f.ev.trust.at)
+		if err != nil {
+			return cfg, fmt.Errorf("--at %q: want an RFC 3339 time such as 2025-06-01T00:00:00Z", f.ev.trust.at)
+		}
+		cfg.Time = at
+	}
+	n, err := f.ev.nonce.value()
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Nonce = n
+	return cfg, nil
+}
+
+// printMAA is the human output of a verified token: the checks, then the
+// claims.
+func printMAA(w io.Writer, r *maaResult, f *maaFlags) {
+	c := r.Claims
+	fmt.Fprintf(w, "VERIFIED: MAA token from %s\n", r.Issuer)
+	fmt.Fprintln(w, "checks:")
+	link := func(name, what, verdict string) { fmt.Fprintf(w, "  %-14s %-58s %s\n", name, what, verdict) }
+	src := "--jwks " + f.jwks
+	if f.instance != "" {
+		src = maa.CertsURL(f.instance)
+	}
+	link("signature", "RS256, kid "+short(r.Kid, 16)+" from "+short(src, 24), "ok")
+	link("issuer", r.Issuer, "ok")
+	link("lifetime", unixUTC(c.NotBefore)+" .. "+unixUTC(c.Expiry), "ok")
+	link("CVM", c.IsolationTEE.AttestationType+", "+c.IsolationTEE.ComplianceStatus, "ok")
+	link("boot", "secure boot on, debugging off", "ok")
+	if r.NonceChecked {
+		link("nonce", "client payload nonce = base64(--nonce)", "ok")
+	} else {
+		link("nonce", "not checked (no --nonce)", "NOT CHECKED")
+	}
+	if r.Bound {
+		link("binding", "AK, VM id, REPORT_DATA, measurement, TCB = --evidence", "ok")
+	} else {
+		link("binding", "not checked (no --evidence)", "NOT CHECKED")
+	}
+	s := c.IsolationTEE.SEVSNP
+	fmt.Fprintln(w, "claims:")
+	row := func(k, v string) { fmt.Fprintf(w, "  %-22s %s\n", k, v) }
+	row("vm id", c.VMID)
+	row("os", strings.TrimSpace(c.OSType+" "+c.OSDistro))
+	row("measurement", s.LaunchMeasurement.String())
+	row("id key digest", s.IDKeyDigest.String())
+	row("tcb", fmt.Sprintf("bl=%s tee=%s snp=%s ucode=%s", num(s.BootloaderSVN), num(s.TEESVN), num(s.SNPFwSVN), num(s.MicrocodeSVN)))
+	row("report data", s.ReportData.String())
+	row("attested pcrs", strings.Trim(fmt.Sprint(c.AttestedPCRs), "[]"))
+	if n, ok := c.Nonce(); ok {
+		row("client nonce", n)
+	}
+}
+
+func unixUTC(s int64) string { return time.Unix(s, 0).UTC().Format(time.RFC3339) }
+
+func num(v *uint8) string {
+	if v == nil {
+		return "?"
+	}
+	return fmt.Sprint(*v)
+}
+
+// short cuts s to n bytes for a one-line table.
+func short(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
+}

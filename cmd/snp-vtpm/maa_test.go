@@ -1,0 +1,213 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/snp-vtpm/snp-vtpm/internal/testev"
+	"github.com/snp-vtpm/snp-vtpm/internal/testmaa"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
+	"github.com/snp-vtpm/snp-vtpm/verify"
+)
+
+// The real token's files and a time inside its lifetime (iat + 1 h).
+const (
+	maaToken = "maa/azureguest-snp-sharedeus2-20251215.jwt"
+	maaJWKS  = "maa/sharedeus2-jwks.json"
+	maaAt    = "2025-12-15T20:24:08Z"
+)
+
+// realMAAFiles writes the real token and JWKS to temporary files.
+func realMAAFiles(t *testing.T) (token, jwks string) {
+	t.Helper()
+	return writeTemp(t, "token.jwt", testutil.ReadFile(t, maaToken)), writeTemp(t, "jwks.json", testutil.ReadFile(t, maaJWKS))
+}
+
+// testSigned signs payload with the test MAA key (testev.EKKey, kid
+// "test") and returns the token file and the JWKS file that trusts it.
+func testSigned(t *testing.T, payload []byte) (token, jwks string) {
+	t.Helper()
+	tok, err := testmaa.Sign(testev.EKKey(), testmaa.Header("test"), payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := testmaa.JWKS(testev.EKKey(), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return writeTemp(t, "token.jwt", tok), writeTemp(t, "jwks.json", j)
+}
+
+// TestMAAVerifyCLI runs "maa verify" through the built binary: the real
+// token verifies; each forgery or policy failure exits 2 naming its check;
+// usage errors exit 1.
+func TestMAAVerifyCLI(t *testing.T) {
+	tok, jwks := realMAAFiles(t)
+	p := strings.Split(strings.TrimSpace(string(testutil.ReadFile(t, maaToken))), ".")
+	none := writeTemp(t, "none.jwt", []byte(base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","kid":"J0pAPdfXXHqWWimgrH853wMIdh5/fLe1z6uSXYPXCa0="}`))+"."+p[1]+"."))
+	forged, _ := testSigned(t, payloadOf(t, maaToken))
+	tlPayload, err := testmaa.Edit(payloadOf(t, "maa/azureguest-trustedlaunch-sharedeus2-20220414.jwt"), func(m map[string]any) {
+		m["iat"], m["nbf"], m["exp"] = 1765826648, 1765826648, 1765855448
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlTok, tlJWKS := testSigned(t, tlPayload)
+	base := []string{"maa", "verify", "--issuer", testmaa.Issuer, "--at", maaAt}
+	cases := []struct {
+		name  string
+		args  []string
+		code  int
+		wants []string
+	}{
+		{"real token", []string{"--jwks", jwks, "--nonce", "midnight-srs", tok}, 0, []string{"VERIFIED: MAA token from " + testmaa.Issuer, "sevsnpvm, azure-compliant-cvm", "6a063be9dd79f637", "bl=4 tee=0 snp=24 ucode=219"}},
+		{"nonce as hex", []string{"--jwks", jwks, "--nonce-hex", "6d69646e696768742d737273", tok}, 0, []string{"VERIFIED"}},
+		{"no nonce", []string{"--jwks", jwks, tok}, 0, []string{"NOT CHECKED"}},
+		{"nonce mismatch", []string{"--jwks", jwks, "--nonce", "other", tok}, 2, []string{"REJECTED: maa-nonce"}},
+		{"expired (now)", []string{"--jwks", jwks, "--at", "2025-12-16T04:24:08Z", tok}, 2, []string{"REJECTED: maa-expired"}},
+		{"not yet valid", []string{"--jwks", jwks, "--at", "2025-12-15T18:24:08Z", tok}, 2, []string{"REJECTED: maa-not-yet-valid"}},
+		{"wrong issuer", []string{"--jwks", jwks, "--issuer", "https://sharedweu.weu.attest.azure.net", tok}, 2, []string{"REJECTED: maa-issuer"}},
+		{"alg none", []string{"--jwks", jwks, none}, 2, []string{"REJECTED: maa-alg"}},
+		{"another key under its own kid", []string{"--jwks", jwks, forged}, 2, []string{"REJECTED: maa-key"}},
+		{"Trusted Launch", []string{"--jwks", tlJWKS, tlTok}, 2, []string{"REJECTED: maa-not-cvm", "not a confidential VM"}},
+		{"garbage", []string{"--jwks", jwks, writeTemp(t, "g.jwt", []byte("{}"))}, 2, []string{"REJECTED: maa-format"}},
+		{"no key source", []string{tok}, 1, []string{"--jwks FILE or --instance URL"}},
+		{"both key sources", []string{"--jwks", jwks, "--instance", "https://x.example", tok}, 1, []string{"exactly one"}},
+		{"bad JWKS", []string{"--jwks", tok, tok}, 1, []string{"--jwks"}},
+		{"bad --at", []string{"--jwks", jwks, "--at", "yesterday", tok}, 1, []string{"--at"}},
+		{"missing token", []string{"--jwks", jwks, "/nonexistent.jwt"}, 1, []string{"cannot open"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := runBin(t, nil, append(base, tc.args...)...)
+			wantExit(t, code, tc.code, out, errOut)
+			wantContains(t, "output", out+errOut, tc.wants...)
+		})
+	}
+	// Another key under the real kid fails the signature.
+	sameKid, err := testmaa.Sign(testev.OtherRSAKey(), testmaa.Header("J0pAPdfXXHqWWimgrH853wMIdh5/fLe1z6uSXYPXCa0="), payloadOf(t, maaToken))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runBin(t, nil, append(base, "--jwks", jwks, writeTemp(t, "same.jwt", sameKid))...)
+	wantExit(t, code, 2, out, errOut)
+	wantContains(t, "stderr", errOut, "REJECTED: maa-signature")
+}
+
+// payloadOf returns the payload of a token fixture.
+func payloadOf(t *testing.T, rel string) []byte {
+	t.Helper()
+	p := strings.Split(strings.TrimSpace(string(testutil.ReadFile(t, rel))), ".")
+	b, err := base64.RawURLEncoding.DecodeString(p[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestMAAVerifyJSON: --json on success and on rejection, stdin "-".
+func TestMAAVerifyJSON(t *testing.T) {
+	_, jwks := realMAAFiles(t)
+	args := []string{"maa", "verify", "--jwks", jwks, "--issuer", testmaa.Issuer, "--at", maaAt, "--json", "--nonce", "midnight-srs", "-"}
+	code, out, errOut := runBin(t, testutil.ReadFile(t, maaToken), args...)
+	wantExit(t, code, 0, out, errOut)
+	var res struct {
+		Verified     bool   `json:"verified"`
+		Kid          string `json:"kid"`
+		NonceChecked bool   `json:"nonce_checked"`
+		Claims       struct {
+			TEE struct {
+				Type        string `json:"x-ms-attestation-type"`
+				Measurement string `json:"x-ms-sevsnpvm-launchmeasurement"`
+				Microcode   int    `json:"x-ms-sevsnpvm-microcode-svn"`
+			} `json:"x-ms-isolation-tee"`
+			Runtime struct {
+				ClientPayload map[string]string `json:"client-payload"`
+			} `json:"x-ms-runtime"`
+		} `json:"claims"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !res.Verified || !res.NonceChecked || res.Kid == "" || res.Claims.TEE.Type != "sevsnpvm" || res.Claims.TEE.Microcode != 219 ||
+		!strings.HasPrefix(res.Claims.TEE.Measurement, "6a063be9") || res.Claims.Runtime.ClientPayload["nonce"] != "bWlkbmlnaHQtc3Jz" {
+		t.Errorf("JSON %+v", res)
+	}
+	code, out, errOut = runBin(t, testutil.ReadFile(t, maaToken), append(args[:len(args)-3], "--nonce", "x", "-")...)
+	wantExit(t, code, 2, out, errOut)
+	var rej rejectionJSON
+	if err := json.Unmarshal([]byte(out), &rej); err != nil || rej.Verified || rej.Check != "maa-nonce" {
+		t.Errorf("rejection JSON %+v (%v)\n%s", rej, err, out)
+	}
+}
+
+// TestMAAInstance: --instance fetches URL/certs (httptest); an unreachable
+// instance exits 1, not 2.
+func TestMAAInstance(t *testing.T) {
+	tok, _ := realMAAFiles(t)
+	var hits int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits++
+		if r.URL.Path != "/certs" {
+			http.NotFound(w, r)
+			return
+		}
+		_, _ = w.Write(testutil.ReadFile(t, maaJWKS))
+	}))
+	defer srv.Close()
+	// The token's iss is the real instance: --issuer names it, --instance the mirror.
+	code, out, errOut := runCLI(t, "maa", "verify", "--instance", srv.URL, "--issuer", testmaa.Issuer, "--at", maaAt, tok)
+	wantExit(t, code, 0, out, errOut)
+	if hits != 1 {
+		t.Errorf("%d requests, want 1", hits)
+	}
+	code, out, errOut = runCLI(t, "maa", "verify", "--instance", srv.URL, "--at", maaAt, tok)
+	wantExit(t, code, 2, out, errOut)
+	wantContains(t, "stderr", errOut, "maa-issuer")
+	srv.Close()
+	code, out, errOut = runCLI(t, "maa", "verify", "--instance", srv.URL, "--issuer", testmaa.Issuer, "--at", maaAt, "--timeout", "5s", tok)
+	wantExit(t, code, 1, out, errOut)
+	wantContains(t, "stderr", errOut, "MAA")
+}
+
+// TestMAAEvidenceBinding: --evidence verifies our synthetic evidence and
+// binds the token to it; the evidence of another VM is rejected.
+func TestMAAEvidenceBinding(t *testing.T) {
+	roots := writeTemp(t, "roots.pem", testev.ChainPEM())
+	ours := (&testev.Builder{}).MustBuild()
+	cfg := testev.DefaultVMConfig()
+	cfg.VMUniqueID = "11111111-2222-3333-4444-555555555555"
+	other := (&testev.Builder{AK: testev.OtherRSAKey(), VMConfig: cfg}).MustBuild()
+	claims, err := verify.Evidence(context.Background(), ours.JSON, ours.Nonce, verify.Config{Roots: testev.Roots()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, err := testmaa.PayloadFor(payloadOf(t, maaToken), claims, &testev.AKKey().PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, jwks := testSigned(t, payload)
+	base := []string{"maa", "verify", "--jwks", jwks, "--issuer", testmaa.Issuer, "--at", maaAt, "--offline", "--cache-dir", t.TempDir(), "--roots", roots, "--nonce", string(ours.Nonce)}
+	// The token's client nonce is the real one; ours differs: check it separately.
+	code, out, errOut := runBin(t, nil, append(base, "--evidence", writeTemp(t, "ours.json", ours.JSON), tok)...)
+	wantExit(t, code, 2, out, errOut)
+	wantContains(t, "stderr", errOut, "maa-nonce")
+
+	noNonce := append([]string{}, base[:len(base)-2]...)
+	code, out, errOut = runBin(t, nil, append(noNonce, "--no-nonce", "--evidence", writeTemp(t, "ours.json", ours.JSON), tok)...)
+	wantExit(t, code, 0, out, errOut)
+	wantContains(t, "stdout", out, "binding", "= --evidence")
+
+	code, out, errOut = runBin(t, nil, append(noNonce, "--no-nonce", "--evidence", writeTemp(t, "other.json", other.JSON), tok)...)
+	wantExit(t, code, 2, out, errOut)
+	wantContains(t, "stderr", errOut, "REJECTED: maa-binding")
+
+	code, out, errOut = runBin(t, nil, append(noNonce, "--evidence", writeTemp(t, "ours.json", ours.JSON), tok)...)
+	wantExit(t, code, 1, out, errOut)
+	wantContains(t, "stderr", errOut, "nonce")
+}

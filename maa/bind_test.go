@@ -1,0 +1,119 @@
+package maa_test
+
+import (
+	"context"
+	"crypto/rsa"
+	"encoding/hex"
+	"strings"
+	"testing"
+
+	"github.com/snp-vtpm/snp-vtpm/internal/testev"
+	"github.com/snp-vtpm/snp-vtpm/internal/testmaa"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
+	"github.com/snp-vtpm/snp-vtpm/maa"
+	"github.com/snp-vtpm/snp-vtpm/verify"
+)
+
+// verifiedEvidence builds synthetic evidence with b and verifies it.
+func verifiedEvidence(t *testing.T, b *testev.Builder) *verify.Claims {
+	t.Helper()
+	ev := b.MustBuild()
+	c, err := verify.Evidence(context.Background(), ev.JSON, ev.Nonce, verify.Config{Roots: testev.Roots()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// tokenFor mints, with the test MAA key, a token whose claims describe the
+// verified evidence ev (the real payload's shape, ev's values), then
+// changed by change.
+func tokenFor(t *testing.T, ev *verify.Claims, ak *rsa.PublicKey, change func(m map[string]any)) ([]byte, maa.Config) {
+	t.Helper()
+	payload, err := testmaa.PayloadFor(payloadOf(t, testutil.ReadFile(t, realTokenFile)), ev, ak)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if change != nil {
+		payload = edit(t, payload, change)
+	}
+	return resigned(t, payload)
+}
+
+// TestBind: a token minted for our evidence binds; the evidence of another
+// VM, or any bound claim changed, fails maa-binding.
+func TestBind(t *testing.T) {
+	ours := verifiedEvidence(t, &testev.Builder{})
+	otherCfg := testev.DefaultVMConfig()
+	otherCfg.VMUniqueID = "11111111-2222-3333-4444-555555555555"
+	otherVM := verifiedEvidence(t, &testev.Builder{AK: testev.OtherRSAKey(), VMConfig: otherCfg})
+	sameAKOtherID := verifiedEvidence(t, &testev.Builder{VMConfig: otherCfg})
+	tcb := testev.DefaultTCB("Milan")
+	tcb.Microcode++
+	newerTCB := verifiedEvidence(t, &testev.Builder{ReportedTCB: &tcb})
+	ak := &testev.AKKey().PublicKey
+	set := func(k string, v any) func(m map[string]any) { return func(m map[string]any) { tee(m)[k] = v } }
+	cases := []struct {
+		name   string
+		ev     *verify.Claims
+		change func(m map[string]any)
+		ok     bool
+	}{
+		{"our evidence", ours, nil, true},
+		{"vmid in lower case", ours, func(m map[string]any) { m["x-ms-azurevm-vmid"] = strings.ToLower(ours.VMConfig.VMUniqueID) }, true},
+		{"evidence of another VM", otherVM, nil, false},
+		{"another vmUniqueId, same AK", sameAKOtherID, nil, false},
+		{"another TCB", newerTCB, nil, false},
+		{"other vmid", ours, func(m map[string]any) { m["x-ms-azurevm-vmid"] = otherCfg.VMUniqueID }, false},
+		{"no vmid", ours, func(m map[string]any) { delete(m, "x-ms-azurevm-vmid") }, false},
+		{"other echoed vmUniqueId", ours, func(m map[string]any) {
+			tee(m)["x-ms-runtime"].(map[string]any)["vm-configuration"].(map[string]any)["vmUniqueId"] = otherCfg.VMUniqueID
+		}, false},
+		{"no HCLAkPub", ours, func(m map[string]any) { tee(m)["x-ms-runtime"].(map[string]any)["keys"] = []any{} }, false},
+		{"report data", ours, set("x-ms-sevsnpvm-reportdata", hex.EncodeToString(make([]byte, 64))), false},
+		{"report data absent", ours, func(m map[string]any) { delete(tee(m), "x-ms-sevsnpvm-reportdata") }, false},
+		{"measurement", ours, set("x-ms-sevsnpvm-launchmeasurement", hex.EncodeToString(make([]byte, 48))), false},
+		{"id key digest", ours, set("x-ms-sevsnpvm-idkeydigest", hex.EncodeToString(make([]byte, 48))), false},
+		{"host data", ours, set("x-ms-sevsnpvm-hostdata", hex.EncodeToString(make([]byte, 31))), false},
+		{"family id", ours, set("x-ms-sevsnpvm-familyId", "02212000000000000000000000000000"), false},
+		{"image id absent", ours, func(m map[string]any) { delete(tee(m), "x-ms-sevsnpvm-imageId") }, true},
+		{"microcode", ours, set("x-ms-sevsnpvm-microcode-svn", ours.ReportedTCB.Microcode+1), false},
+		{"snpfw", ours, set("x-ms-sevsnpvm-snpfw-svn", ours.ReportedTCB.SNP+1), false},
+		{"bootloader", ours, set("x-ms-sevsnpvm-bootloader-svn", ours.ReportedTCB.Bootloader+1), false},
+		{"tee svn absent", ours, func(m map[string]any) { delete(tee(m), "x-ms-sevsnpvm-tee-svn") }, false},
+		{"guest svn", ours, set("x-ms-sevsnpvm-guestsvn", ours.GuestSVN+1), false},
+		{"vmpl", ours, set("x-ms-sevsnpvm-vmpl", 1), false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			token, cfg := tokenFor(t, ours, ak, tc.change)
+			c, err := maa.Verify(context.Background(), token, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = maa.Bind(c, tc.ev)
+			if tc.ok {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			wantCheck(t, err, maa.CheckBinding)
+		})
+	}
+}
+
+// TestBindRealToken: the real token does not bind to the repository's
+// real evidence (another VM); no evidence of the token's own VM is public.
+func TestBindRealToken(t *testing.T) {
+	c, err := maa.Verify(context.Background(), testutil.ReadFile(t, realTokenFile), realConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := testutil.ReadFile(t, testutil.SNPDir+"evidence-v2.json")
+	ev, err := verify.Evidence(context.Background(), data, nil, verify.Config{Now: testutil.FixtureTime(), AllowNoNonce: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCheck(t, maa.Bind(c, ev), maa.CheckBinding)
+}

@@ -1,0 +1,201 @@
+package maa
+
+import (
+	"crypto/rsa"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"math/big"
+
+	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/snp-vtpm/snp-vtpm/internal/strictjson"
+	"github.com/snp-vtpm/snp-vtpm/verify"
+)
+
+// Claims are the typed claims of an AzureGuest token. Members MAA adds
+// later are tolerated (and not reported); a duplicate member at any depth,
+// a wrong type or a malformed hex value is an error.
+type Claims struct {
+	Issuer    string `json:"iss"`
+	IssuedAt  int64  `json:"iat"`
+	Expiry    int64  `json:"exp"`
+	NotBefore int64  `json:"nbf"`
+	ID        string `json:"jti,omitempty"`
+	// AttestationType is "azurevm" for AzureGuest tokens.
+	AttestationType string `json:"x-ms-attestation-type"`
+	Ver             string `json:"x-ms-ver,omitempty"`
+	PolicyHash      string `json:"x-ms-policy-hash,omitempty"`
+	// SecureBoot is "secureboot"; nil when absent.
+	SecureBoot *bool `json:"secureboot,omitempty"`
+
+	AzureVM
+	// IsolationTEE is nil for a Trusted Launch (non-confidential) VM.
+	IsolationTEE *IsolationTEE `json:"x-ms-isolation-tee,omitempty"`
+	// Runtime is the token's own x-ms-runtime: the client payload and the
+	// TPM's ephemeral key.
+	Runtime *Runtime `json:"x-ms-runtime,omitempty"`
+}
+
+// AzureVM are the x-ms-azurevm-* claims: what MAA read from the TCG log
+// and the TPM. Booleans and numbers are nil when the claim is absent. The
+// policy requires the three *DebugEnabled false and DebuggersDisabled true.
+type AzureVM struct {
+	BootDebugEnabled       *bool  `json:"x-ms-azurevm-bootdebug-enabled,omitempty"`
+	KernelDebugEnabled     *bool  `json:"x-ms-azurevm-kerneldebug-enabled,omitempty"`
+	VMID                   string `json:"x-ms-azurevm-vmid,omitempty"`
+	HypervisorDebugEnabled *bool  `json:"x-ms-azurevm-hypervisordebug-enabled,omitempty"`
+	ProtocolVersion        string `json:"x-ms-azurevm-attestation-protocol-ver,omitempty"`
+	DebuggersDisabled      *bool  `json:"x-ms-azurevm-debuggersdisabled,omitempty"`
+	TestSigningEnabled     *bool  `json:"x-ms-azurevm-testsigning-enabled,omitempty"`
+	FlightSigningEnabled   *bool  `json:"x-ms-azurevm-flightsigning-enabled,omitempty"`
+	OSType                 string `json:"x-ms-azurevm-ostype,omitempty"`
+	AttestedPCRs           []int  `json:"x-ms-azurevm-attested-pcrs,omitempty"`
+	SigningDisabled        *bool  `json:"x-ms-azurevm-signingdisabled,omitempty"`
+	ELAMEnabled            *bool  `json:"x-ms-azurevm-elam-enabled,omitempty"`
+	DBValidated            *bool  `json:"x-ms-azurevm-dbvalidated,omitempty"`
+	DBXValidated           *bool  `json:"x-ms-azurevm-dbxvalidated,omitempty"`
+	OSDistro               string `json:"x-ms-azurevm-osdistro,omitempty"`
+	DefaultKeysValidated   *bool  `json:"x-ms-azurevm-default-securebootkeysvalidated,omitempty"`
+	IsWindows              *bool  `json:"x-ms-azurevm-is-windows,omitempty"`
+	OSBuild                string `json:"x-ms-azurevm-osbuild,omitempty"`
+	HVCIPolicy             *int   `json:"x-ms-azurevm-hvci-policy,omitempty"`
+	OSVersionMajor         *int   `json:"x-ms-azurevm-osversion-major,omitempty"`
+	OSVersionMinor         *int   `json:"x-ms-azurevm-osversion-minor,omitempty"`
+}
+
+// IsolationTEE is x-ms-isolation-tee: the hardware evidence MAA checked
+// (the SNP report and the HCL runtime data).
+type IsolationTEE struct {
+	// AttestationType is "sevsnpvm" (or "tdxvm").
+	AttestationType string `json:"x-ms-attestation-type"`
+	// ComplianceStatus is "azure-compliant-cvm" for a CVM running Azure's
+	// paravisor.
+	ComplianceStatus string `json:"x-ms-compliance-status"`
+	// Runtime is the HCL runtime data (HCLAkPub, vm-configuration).
+	Runtime *TEERuntime `json:"x-ms-runtime,omitempty"`
+	SEVSNP
+}
+
+// SEVSNP are the x-ms-sevsnpvm-* claims: fields of the SNP report.
+// Numbers are nil when absent.
+type SEVSNP struct {
+	AuthorKeyDigest   verify.HexBytes `json:"x-ms-sevsnpvm-authorkeydigest,omitempty"`
+	BootloaderSVN     *uint8          `json:"x-ms-sevsnpvm-bootloader-svn,omitempty"`
+	FamilyID          verify.HexBytes `json:"x-ms-sevsnpvm-familyId,omitempty"`
+	GuestSVN          *uint32         `json:"x-ms-sevsnpvm-guestsvn,omitempty"`
+	HostData          verify.HexBytes `json:"x-ms-sevsnpvm-hostdata,omitempty"`
+	IDKeyDigest       verify.HexBytes `json:"x-ms-sevsnpvm-idkeydigest,omitempty"`
+	ImageID           verify.HexBytes `json:"x-ms-sevsnpvm-imageId,omitempty"`
+	IsDebuggable      *bool           `json:"x-ms-sevsnpvm-is-debuggable,omitempty"`
+	LaunchMeasurement verify.HexBytes `json:"x-ms-sevsnpvm-launchmeasurement,omitempty"`
+	MicrocodeSVN      *uint8          `json:"x-ms-sevsnpvm-microcode-svn,omitempty"`
+	MigrationAllowed  *bool           `json:"x-ms-sevsnpvm-migration-allowed,omitempty"`
+	ReportData        verify.HexBytes `json:"x-ms-sevsnpvm-reportdata,omitempty"`
+	ReportID          verify.HexBytes `json:"x-ms-sevsnpvm-reportid,omitempty"`
+	SMTAllowed        *bool           `json:"x-ms-sevsnpvm-smt-allowed,omitempty"`
+	SNPFwSVN          *uint8          `json:"x-ms-sevsnpvm-snpfw-svn,omitempty"`
+	TEESVN            *uint8          `json:"x-ms-sevsnpvm-tee-svn,omitempty"`
+	VMPL              *uint32         `json:"x-ms-sevsnpvm-vmpl,omitempty"`
+}
+
+// TEERuntime is x-ms-isolation-tee.x-ms-runtime: the HCL runtime data.
+type TEERuntime struct {
+	Keys            []JWK            `json:"keys,omitempty"`
+	UserData        string           `json:"user-data,omitempty"`
+	VMConfiguration *VMConfiguration `json:"vm-configuration,omitempty"`
+}
+
+// VMConfiguration is the runtime data's vm-configuration as MAA echoes it.
+type VMConfiguration struct {
+	ConsoleEnabled *bool  `json:"console-enabled,omitempty"`
+	SecureBoot     *bool  `json:"secure-boot,omitempty"`
+	TPMEnabled     *bool  `json:"tpm-enabled,omitempty"`
+	VMUniqueID     string `json:"vmUniqueId,omitempty"`
+}
+
+// Runtime is the token's top-level x-ms-runtime.
+type Runtime struct {
+	// ClientPayload is the client's payload, member by member, as JSON.
+	ClientPayload map[string]jsontext.Value `json:"client-payload,omitempty"`
+	Keys          []JWK                     `json:"keys,omitempty"`
+}
+
+// JWK is an RSA public key as MAA echoes the TPM's keys.
+type JWK struct {
+	Kid    string   `json:"kid"`
+	Kty    string   `json:"kty"`
+	KeyOps []string `json:"key_ops,omitempty"`
+	N      string   `json:"n,omitempty"`
+	E      string   `json:"e,omitempty"`
+}
+
+// maxClaimsDepth bounds the nesting of the payload.
+const maxClaimsDepth = maxDepth
+
+// ParseClaims parses a token's payload strictly (duplicate members at any
+// depth, invalid UTF-8, wrong types and malformed hex rejected;
+// CheckClaims). Parse only a payload whose signature was verified.
+func ParseClaims(payload []byte) (*Claims, error) {
+	var c Claims
+	if err := strictjson.Unmarshal(payload, &c, strictjson.Options{MaxBytes: MaxTokenBytes, MaxDepth: maxClaimsDepth}); err != nil {
+		return nil, &Error{Check: CheckClaims, Err: err}
+	}
+	return &c, nil
+}
+
+// Nonce returns the client payload's nonce string, or ok false when there
+// is none (or it is not a JSON string).
+func (c *Claims) Nonce() (string, bool) {
+	if c.Runtime == nil {
+		return "", false
+	}
+	raw, ok := c.Runtime.ClientPayload["nonce"]
+	if !ok || raw.Kind() != '"' {
+		return "", false
+	}
+	var s string
+	if err := strictjson.Unmarshal(raw, &s, strictjson.Options{}); err != nil {
+		return "", false
+	}
+	return s, true
+}
+
+// HCLAkPub returns the isolation TEE's attestation key (kid HCLAkPub).
+func (c *Claims) HCLAkPub() (*rsa.PublicKey, error) {
+	if c.IsolationTEE == nil || c.IsolationTEE.Runtime == nil {
+		return nil, errors.New("the token has no HCL runtime data")
+	}
+	var found *JWK
+	for i, k := range c.IsolationTEE.Runtime.Keys {
+		if k.Kid == "HCLAkPub" {
+			if found != nil {
+				return nil, errors.New("the HCL runtime data lists HCLAkPub twice")
+			}
+			found = &c.IsolationTEE.Runtime.Keys[i]
+		}
+	}
+	if found == nil {
+		return nil, errors.New("the HCL runtime data has no HCLAkPub")
+	}
+	return found.RSA()
+}
+
+// RSA returns the key as an RSA public key.
+func (k *JWK) RSA() (*rsa.PublicKey, error) {
+	if k.Kty != "RSA" {
+		return nil, fmt.Errorf("key %q: kty %q, want RSA", short(k.Kid), short(k.Kty))
+	}
+	n, err1 := b64.DecodeString(k.N)
+	e, err2 := b64.DecodeString(k.E)
+	if err := errors.Join(err1, err2); err != nil || len(n) == 0 || len(e) == 0 || len(e) > 4 || n[0] == 0 {
+		return nil, fmt.Errorf("key %q: malformed n or e", short(k.Kid))
+	}
+	exp := new(big.Int).SetBytes(e)
+	return &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(exp.Int64())}, nil
+}
+
+// NonceClaim is the client-payload nonce a token carries for nonce: its
+// standard base64 encoding with padding (the convention of Azure's guest
+// attestation library).
+func NonceClaim(nonce []byte) string { return base64.StdEncoding.EncodeToString(nonce) }

@@ -1,0 +1,39 @@
+// Package maa verifies Microsoft Azure Attestation (MAA) "AzureGuest"
+// tokens: JWTs in compact JWS form, signed with RS256 by an attestation
+// instance such as https://sharedeus2.eus2.attest.azure.net.
+//
+// Verification ([Verify]) fails closed, in this order, naming the failed
+// check in an [*Error]:
+//
+//   - the token's form: compact serialization only (three base64url parts,
+//     no padding), a strict JSON header (duplicate members rejected, "crit"
+//     rejected) and at most [MaxTokenBytes];
+//   - the algorithm: RS256 only; "none", HS256 (however keyed) and every
+//     other algorithm are rejected before any key is looked up;
+//   - the key: chosen by the header's kid in the configured [KeySource]
+//     only; the token's jku, x5u, jwk and x5c headers are never used;
+//   - the RSA PKCS #1 v1.5 SHA-256 signature; only then is the payload
+//     parsed, strictly, into [Claims];
+//   - iss equal to the configured issuer, exp and nbf at the configured
+//     time with [DefaultSkew];
+//   - the default claims policy: an Azure confidential VM
+//     (x-ms-attestation-type azurevm, x-ms-isolation-tee of type sevsnpvm,
+//     compliance azure-compliant-cvm), secure boot on, every debug claim
+//     off, and the client-payload nonce when one is expected.
+//
+// MAA's JWKS (GET {instance}/certs) carries each key only as a certificate
+// in x5c[0], without n and e; [ParseJWKS] takes the RSA key from that
+// certificate. The certificate is self-signed with CA:FALSE: it is trusted
+// because the JWKS is configured (a file, or the instance's URL over
+// HTTPS), not because of a chain.
+//
+// Nonces: MAA copies the client payload verbatim. By the convention of
+// Azure's guest attestation library (and both real SEV-SNP tokens in
+// testdata/maa) the nonce member is the standard base64 encoding, with
+// padding, of the nonce bytes: [Config.Nonce] holds the bytes and the
+// claim must equal their base64.
+//
+// [Bind] ties a verified token to evidence verified by package verify: the
+// HCL attestation key, the VM id, REPORT_DATA, the launch measurement, the
+// ID key digest and the TCB SVNs must agree.
+package maa

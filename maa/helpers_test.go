@@ -1,0 +1,128 @@
+package maa_test
+
+import (
+	"crypto/rsa"
+	"encoding/base64"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/snp-vtpm/snp-vtpm/internal/testmaa"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
+	"github.com/snp-vtpm/snp-vtpm/maa"
+)
+
+// The real token and its instance (testdata/maa/SOURCES.md).
+const (
+	realTokenFile = "maa/azureguest-snp-sharedeus2-20251215.jwt"
+	windowsFile   = "maa/azureguest-snp-windows-sharedweu-20230330.jwt"
+	trustedLaunch = "maa/azureguest-trustedlaunch-sharedeus2-20220414.jwt"
+	realJWKS      = "maa/sharedeus2-jwks.json"
+	realIssuer    = testmaa.Issuer
+	realKid       = "J0pAPdfXXHqWWimgrH853wMIdh5/fLe1z6uSXYPXCa0="
+	realIAT       = 1765826648
+	realEXP       = realIAT + 8*3600
+)
+
+// realTime is inside the real token's lifetime: iat + 1 h.
+var realTime = time.Unix(realIAT+3600, 0)
+
+// realKeys is the real instance's JWKS.
+func realKeys(t testing.TB) *maa.KeySet {
+	t.Helper()
+	return must(maa.ParseJWKS(testutil.ReadFile(t, realJWKS)))(t)
+}
+
+// realConfig trusts the real instance at realTime.
+func realConfig(t testing.TB) maa.Config {
+	return maa.Config{Keys: realKeys(t), Issuer: realIssuer, Time: realTime}
+}
+
+// parts returns the three base64url parts of a compact token.
+func parts(t testing.TB, token []byte) []string {
+	t.Helper()
+	p := strings.Split(strings.TrimSpace(string(token)), ".")
+	if len(p) != 3 {
+		t.Fatalf("%d parts", len(p))
+	}
+	return p
+}
+
+func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+// payloadOf returns the decoded payload of a token.
+func payloadOf(t testing.TB, token []byte) []byte {
+	t.Helper()
+	return must(base64.RawURLEncoding.DecodeString(parts(t, token)[1]))(t)
+}
+
+// must returns a function that returns v, failing its t on err:
+// must(f(x))(t).
+func must[T any](v T, err error) func(testing.TB) T {
+	return func(t testing.TB) T {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+}
+
+// mint signs header.payload with key (RS256), as MAA does.
+func mint(t testing.TB, key *rsa.PrivateKey, header string, payload []byte) []byte {
+	t.Helper()
+	return must(testmaa.Sign(key, header, payload))(t)
+}
+
+// rsHeader is an MAA-shaped header for kid.
+func rsHeader(kid string) string { return testmaa.Header(kid) }
+
+// selfSigned returns a self-signed CA:FALSE certificate for key, like MAA's.
+func selfSigned(t testing.TB, key *rsa.PrivateKey) []byte {
+	t.Helper()
+	return must(testmaa.SelfSigned(key))(t)
+}
+
+// jwksFor returns an MAA-shaped JWKS (x5c only) of key under kid.
+func jwksFor(t testing.TB, key *rsa.PrivateKey, kid string) []byte {
+	t.Helper()
+	return must(testmaa.JWKS(key, kid))(t)
+}
+
+// keySet parses a JWKS.
+func keySet(t testing.TB, jwks []byte) *maa.KeySet {
+	t.Helper()
+	return must(maa.ParseJWKS(jwks))(t)
+}
+
+// edit changes a payload through a generic map.
+func edit(t testing.TB, payload []byte, fn func(m map[string]any)) []byte {
+	t.Helper()
+	return must(testmaa.Edit(payload, fn))(t)
+}
+
+// tee returns the x-ms-isolation-tee object of a payload map.
+func tee(m map[string]any) map[string]any { return testmaa.TEE(m) }
+
+// wantCheck fails unless err is an *maa.Error for check; check "" wants
+// no error.
+func wantCheck(t testing.TB, err error, check maa.Check) {
+	t.Helper()
+	if check == "" {
+		if err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	var merr *maa.Error
+	if !errors.As(err, &merr) {
+		t.Fatalf("error %v, want a %s *maa.Error", err, check)
+	}
+	if merr.Check != check {
+		t.Fatalf("check %s (%v), want %s", merr.Check, err, check)
+	}
+	if check != maa.CheckJWKS && !errors.Is(err, maa.ErrRejected) {
+		t.Fatalf("%v does not match ErrRejected", err)
+	}
+}

@@ -1,0 +1,245 @@
+package maa
+
+import (
+	"bytes"
+	"context"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/snp-vtpm/snp-vtpm/internal/httpget"
+	"github.com/snp-vtpm/snp-vtpm/internal/strictjson"
+)
+
+// Bounds of a JWKS.
+const (
+	// MaxJWKSBytes bounds a JWKS document (MAA's hold a few 8 KB keys).
+	MaxJWKSBytes = 1 << 20
+	// MaxKeys bounds the number of keys in a JWKS.
+	MaxKeys = 64
+	// MinRSABits is the smallest signing key accepted.
+	MinRSABits = 2048
+	// maxRSABits bounds the signing key (and so the signature).
+	maxRSABits = 8192
+)
+
+// KeySource returns the signing key a token's kid names. It is how Verify
+// obtains keys; *KeySet and *Fetcher implement it.
+type KeySource interface {
+	// Key returns the RSA key for kid, an error wrapping ErrUnknownKid
+	// when there is none, or one wrapping ErrJWKSUnavailable when the keys
+	// could not be obtained.
+	Key(ctx context.Context, kid string) (*rsa.PublicKey, error)
+}
+
+// ErrUnknownKid says that the JWKS has no key with the token's kid.
+var ErrUnknownKid = errors.New("no key with this kid in the JWKS")
+
+// KeySet is a parsed JWKS: RSA keys by kid. It is immutable.
+type KeySet struct {
+	keys map[string]*rsa.PublicKey
+}
+
+// jwksDoc is the JWKS document.
+type jwksDoc struct {
+	Keys []jwksKey `json:"keys"`
+}
+
+// jwksKey is one JWK of a JWKS. MAA's carry the key only in x5c[0]; n and
+// e, when present, must be the certificate's key.
+type jwksKey struct {
+	Kid string   `json:"kid"`
+	Kty string   `json:"kty"`
+	Use string   `json:"use,omitempty"`
+	Alg string   `json:"alg,omitempty"`
+	X5C []string `json:"x5c,omitempty"`
+	N   string   `json:"n,omitempty"`
+	E   string   `json:"e,omitempty"`
+}
+
+// ParseJWKS parses a JWKS strictly (bounded, duplicate members rejected).
+// Every key must be an RSA signing key of at least MinRSABits with a
+// unique, non-empty kid, given as a certificate in x5c[0] and/or as n and
+// e (which must agree). The certificate is not required to be a CA, and
+// its validity dates are not checked: the JWKS is trusted as configured.
+func ParseJWKS(data []byte) (*KeySet, error) {
+	var doc jwksDoc
+	if err := strictjson.Unmarshal(data, &doc, strictjson.Options{MaxBytes: MaxJWKSBytes, MaxDepth: 4}); err != nil {
+		return nil, fmt.Errorf("JWKS: %w", err)
+	}
+	if len(doc.Keys) == 0 || len(doc.Keys) > MaxKeys {
+		return nil, fmt.Errorf("JWKS: %d keys, want 1 to %d", len(doc.Keys), MaxKeys)
+	}
+	ks := &KeySet{keys: make(map[string]*rsa.PublicKey, len(doc.Keys))}
+	for i, k := range doc.Keys {
+		pub, err := k.rsa()
+		if err != nil {
+			return nil, fmt.Errorf("JWKS: keys[%d]: %w", i, err)
+		}
+		if _, dup := ks.keys[k.Kid]; dup {
+			return nil, fmt.Errorf("JWKS: keys[%d]: kid %q repeats an earlier key", i, short(k.Kid))
+		}
+		ks.keys[k.Kid] = pub
+	}
+	return ks, nil
+}
+
+// rsa returns the key's RSA public key after checking its members.
+func (k *jwksKey) rsa() (*rsa.PublicKey, error) {
+	switch {
+	case k.Kid == "":
+		return nil, errors.New("no kid")
+	case k.Kty != "RSA":
+		return nil, fmt.Errorf("kty %q, want RSA", short(k.Kty))
+	case k.Use != "" && k.Use != "sig":
+		return nil, fmt.Errorf("use %q, want sig", short(k.Use))
+	case k.Alg != "" && k.Alg != AlgRS256:
+		return nil, fmt.Errorf("alg %q, want RS256", short(k.Alg))
+	}
+	var fromCert, fromNE *rsa.PublicKey
+	if len(k.X5C) > 0 {
+		der, err := base64.StdEncoding.Strict().DecodeString(k.X5C[0])
+		if err != nil {
+			return nil, fmt.Errorf("x5c[0]: not base64: %w", err)
+		}
+		cert, err := x509.ParseCertificate(der)
+		if err != nil {
+			return nil, fmt.Errorf("x5c[0]: %w", err)
+		}
+		pub, ok := cert.PublicKey.(*rsa.PublicKey)
+		if !ok {
+			return nil, errors.New("x5c[0]: not an RSA key")
+		}
+		fromCert = pub
+	}
+	if k.N != "" || k.E != "" {
+		j := JWK{Kid: k.Kid, Kty: k.Kty, N: k.N, E: k.E}
+		pub, err := j.RSA()
+		if err != nil {
+			return nil, err
+		}
+		fromNE = pub
+	}
+	pub := fromCert
+	switch {
+	case fromCert == nil && fromNE == nil:
+		return nil, errors.New("neither x5c nor n and e")
+	case fromCert == nil:
+		pub = fromNE
+	case fromNE != nil && !fromCert.Equal(fromNE):
+		return nil, errors.New("n and e differ from the key of x5c[0]")
+	}
+	if bits := pub.N.BitLen(); bits < MinRSABits || bits > maxRSABits || pub.E < 3 || pub.E%2 == 0 {
+		return nil, fmt.Errorf("RSA key of %d bits, exponent %d: want %d to %d bits and an odd exponent", bits, pub.E, MinRSABits, maxRSABits)
+	}
+	return pub, nil
+}
+
+// Key returns the key for kid (KeySource).
+func (ks *KeySet) Key(_ context.Context, kid string) (*rsa.PublicKey, error) {
+	if pub, ok := ks.keys[kid]; ok {
+		return pub, nil
+	}
+	return nil, fmt.Errorf("kid %q: %w", short(kid), ErrUnknownKid)
+}
+
+// Len returns the number of keys.
+func (ks *KeySet) Len() int { return len(ks.keys) }
+
+// Fetcher is the KeySource of an MAA instance: it fetches {Instance}/certs,
+// caches the parsed JWKS for TTL and, on a kid it does not know, refetches
+// once (at most once per MinRefetch) before giving up. Safe for concurrent
+// use; configure the fields before the first Key.
+type Fetcher struct {
+	// Instance is the instance URL, e.g. https://sharedeus2.eus2.attest.azure.net.
+	Instance string
+	// Client sends the requests (retries, Retry-After, per-attempt
+	// timeout); nil means a client without retries over http.DefaultClient.
+	Client *httpget.Client
+	// TTL is how long a fetched JWKS is used; 0 means 1 hour.
+	TTL time.Duration
+	// MinRefetch is the least time between two fetches caused by an
+	// unknown kid; 0 means 1 minute.
+	MinRefetch time.Duration
+	// Now is the clock of the cache; nil means time.Now.
+	Now func() time.Time
+
+	mu      sync.Mutex
+	set     *KeySet
+	fetched time.Time
+	fetches int
+}
+
+// CertsURL returns the JWKS URL of an instance.
+func CertsURL(instance string) string { return strings.TrimRight(instance, "/") + "/certs" }
+
+// Key returns the key for kid from the cached JWKS, fetching it when the
+// cache is empty or stale, and refetching once when kid is unknown.
+func (f *Fetcher) Key(ctx context.Context, kid string) (*rsa.PublicKey, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now := f.now()
+	if f.set == nil || now.Sub(f.fetched) >= orDefault(f.TTL, time.Hour) {
+		if err := f.fetch(ctx, now); err != nil {
+			return nil, err
+		}
+		return f.set.Key(ctx, kid)
+	}
+	pub, err := f.set.Key(ctx, kid)
+	if err == nil || now.Sub(f.fetched) < orDefault(f.MinRefetch, time.Minute) {
+		return pub, err
+	}
+	if err := f.fetch(ctx, now); err != nil {
+		return nil, err
+	}
+	return f.set.Key(ctx, kid)
+}
+
+// Fetches returns the number of JWKS fetches made.
+func (f *Fetcher) Fetches() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.fetches
+}
+
+// fetch replaces the cached JWKS; a failure keeps the old one.
+func (f *Fetcher) fetch(ctx context.Context, now time.Time) error {
+	c := f.Client
+	if c == nil {
+		c = &httpget.Client{HTTPClient: http.DefaultClient, Service: "maa", MaxRetries: -1}
+	}
+	f.fetches++
+	body, err := c.Get(ctx, CertsURL(f.Instance), "JWKS", MaxJWKSBytes, nil)
+	if err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
+		return &Error{Check: CheckJWKS, Err: fmt.Errorf("%w: %w", ErrJWKSUnavailable, err)}
+	}
+	set, err := ParseJWKS(bytes.TrimSpace(body))
+	if err != nil {
+		return &Error{Check: CheckJWKS, Err: fmt.Errorf("%w: %s: %w", ErrJWKSUnavailable, CertsURL(f.Instance), err)}
+	}
+	f.set, f.fetched = set, now
+	return nil
+}
+
+func (f *Fetcher) now() time.Time {
+	if f.Now != nil {
+		return f.Now()
+	}
+	return time.Now()
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}

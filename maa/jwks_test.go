@@ -1,0 +1,177 @@
+package maa_test
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/snp-vtpm/snp-vtpm/internal/testev"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
+	"github.com/snp-vtpm/snp-vtpm/maa"
+)
+
+// TestParseJWKS: the real x5c-only JWKS parses; malformed ones fail.
+func TestParseJWKS(t *testing.T) {
+	ks := realKeys(t)
+	if ks.Len() != 1 {
+		t.Fatalf("%d keys", ks.Len())
+	}
+	if _, err := ks.Key(context.Background(), realKid); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ks.Key(context.Background(), "other"); !errors.Is(err, maa.ErrUnknownKid) {
+		t.Fatalf("unknown kid: %v", err)
+	}
+	key := testev.EKKey()
+	x5c := base64.StdEncoding.EncodeToString(selfSigned(t, key))
+	n := b64(key.N.Bytes())
+	small, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	smallX5C := base64.StdEncoding.EncodeToString(selfSigned(t, small))
+	otherN := b64(testev.OtherRSAKey().N.Bytes())
+	cases := []struct {
+		name, jwks string
+		ok         bool
+	}{
+		{"x5c only", `{"keys":[{"kid":"a","kty":"RSA","x5c":["` + x5c + `"]}]}`, true},
+		{"n and e only", `{"keys":[{"kid":"a","kty":"RSA","n":"` + n + `","e":"AQAB"}]}`, true},
+		{"x5c with matching n, e, use, alg", `{"keys":[{"kid":"a","kty":"RSA","use":"sig","alg":"RS256","x5c":["` + x5c + `"],"n":"` + n + `","e":"AQAB"}]}`, true},
+		{"x5c with other n", `{"keys":[{"kid":"a","kty":"RSA","x5c":["` + x5c + `"],"n":"` + otherN + `","e":"AQAB"}]}`, false},
+		{"no keys", `{"keys":[]}`, false},
+		{"not an object", `[]`, false},
+		{"duplicate kid", `{"keys":[{"kid":"a","kty":"RSA","x5c":["` + x5c + `"]},{"kid":"a","kty":"RSA","x5c":["` + x5c + `"]}]}`, false},
+		{"duplicate member", `{"keys":[{"kid":"a","kid":"b","kty":"RSA","x5c":["` + x5c + `"]}]}`, false},
+		{"duplicate keys", `{"keys":[],"keys":[{"kid":"a","kty":"RSA","x5c":["` + x5c + `"]}]}`, false},
+		{"no kid", `{"keys":[{"kty":"RSA","x5c":["` + x5c + `"]}]}`, false},
+		{"EC", `{"keys":[{"kid":"a","kty":"EC","x5c":["` + x5c + `"]}]}`, false},
+		{"oct (an HMAC secret)", `{"keys":[{"kid":"a","kty":"oct","k":"c2VjcmV0"}]}`, false},
+		{"encryption key", `{"keys":[{"kid":"a","kty":"RSA","use":"enc","x5c":["` + x5c + `"]}]}`, false},
+		{"HS256 alg", `{"keys":[{"kid":"a","kty":"RSA","alg":"HS256","x5c":["` + x5c + `"]}]}`, false},
+		{"x5c not base64", `{"keys":[{"kid":"a","kty":"RSA","x5c":["***"]}]}`, false},
+		{"x5c not a certificate", `{"keys":[{"kid":"a","kty":"RSA","x5c":["AAAA"]}]}`, false},
+		{"1024-bit key", `{"keys":[{"kid":"a","kty":"RSA","x5c":["` + smallX5C + `"]}]}`, false},
+		{"even exponent", `{"keys":[{"kid":"a","kty":"RSA","n":"` + n + `","e":"AQAA"}]}`, false},
+		{"neither", `{"keys":[{"kid":"a","kty":"RSA"}]}`, false},
+		{"trailing data", `{"keys":[{"kid":"a","kty":"RSA","x5c":["` + x5c + `"]}]} {}`, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := maa.ParseJWKS([]byte(tc.jwks))
+			if (err == nil) != tc.ok {
+				t.Fatalf("err %v, want ok %v", err, tc.ok)
+			}
+		})
+	}
+	if _, err := maa.ParseJWKS([]byte(`{"keys":[` + strings.Repeat(" ", maa.MaxJWKSBytes) + `]}`)); err == nil {
+		t.Fatal("an oversized JWKS is accepted")
+	}
+}
+
+// jwksServer serves the JWKS *cur points to at /certs and counts requests.
+func jwksServer(t *testing.T, cur *atomic.Pointer[[]byte], status *atomic.Int32) (*httptest.Server, *atomic.Int32) {
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		if r.URL.Path != "/certs" {
+			http.NotFound(w, r)
+			return
+		}
+		if s := status.Load(); s != 0 {
+			w.WriteHeader(int(s))
+			return
+		}
+		_, _ = w.Write(*cur.Load())
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &hits
+}
+
+// TestFetcher: the instance's /certs is fetched once and cached; an
+// unknown kid refetches once (key rotation), at most once per MinRefetch;
+// a server error is CheckJWKS, not a rejection.
+func TestFetcher(t *testing.T) {
+	var cur atomic.Pointer[[]byte]
+	var status atomic.Int32
+	first := testutil.ReadFile(t, realJWKS)
+	cur.Store(&first)
+	srv, hits := jwksServer(t, &cur, &status)
+	clock := realTime
+	f := &maa.Fetcher{Instance: srv.URL + "/", Now: func() time.Time { return clock }}
+	ctx := context.Background()
+	token := testutil.ReadFile(t, realTokenFile)
+	cfg := maa.Config{Keys: f, Issuer: realIssuer, Time: realTime}
+	for range 3 {
+		if _, err := maa.Verify(ctx, token, cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if hits.Load() != 1 {
+		t.Fatalf("%d fetches for 3 verifications, want 1 (cache)", hits.Load())
+	}
+	// Rotation: a token under a new kid refetches once.
+	key := testev.EKKey()
+	rotated := jwksFor(t, key, "rotated")
+	cur.Store(&rotated)
+	newTok := mint(t, key, rsHeader("rotated"), payloadOf(t, token))
+	clock = clock.Add(2 * time.Minute)
+	if _, err := maa.Verify(ctx, newTok, cfg); err != nil {
+		t.Fatalf("rotated key: %v", err)
+	}
+	if hits.Load() != 2 {
+		t.Fatalf("%d fetches after rotation, want 2", hits.Load())
+	}
+	// An unknown kid right after: no refetch (MinRefetch), rejected.
+	bad := mint(t, testev.OtherRSAKey(), rsHeader("unknown"), payloadOf(t, token))
+	_, err := maa.Verify(ctx, bad, cfg)
+	wantCheck(t, err, maa.CheckKey)
+	if hits.Load() != 2 {
+		t.Fatalf("%d fetches, want 2: an unknown kid must not refetch within MinRefetch", hits.Load())
+	}
+	// Later, one refetch per unknown kid, then rejected.
+	clock = clock.Add(2 * time.Minute)
+	_, err = maa.Verify(ctx, bad, cfg)
+	wantCheck(t, err, maa.CheckKey)
+	if hits.Load() != 3 {
+		t.Fatalf("%d fetches, want 3", hits.Load())
+	}
+	// The server fails: not a rejection of the token.
+	status.Store(http.StatusInternalServerError)
+	clock = clock.Add(2 * time.Hour)
+	_, err = maa.Verify(ctx, token, cfg)
+	wantCheck(t, err, maa.CheckJWKS)
+	if errors.Is(err, maa.ErrRejected) || !errors.Is(err, maa.ErrJWKSUnavailable) {
+		t.Fatalf("unavailable JWKS: %v", err)
+	}
+	// A malformed JWKS is not a rejection of the token either.
+	status.Store(0)
+	junk := []byte(`{"keys":[{"kid":"x"}]}`)
+	cur.Store(&junk)
+	_, err = maa.Verify(ctx, token, cfg)
+	wantCheck(t, err, maa.CheckJWKS)
+}
+
+// TestFetcherContext: a cancelled context stops the fetch with the
+// context's error.
+func TestFetcherContext(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done()
+	}))
+	t.Cleanup(srv.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	f := &maa.Fetcher{Instance: srv.URL}
+	_, err := f.Key(ctx, realKid)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err %v, want the deadline", err)
+	}
+}

@@ -1,0 +1,205 @@
+package maa
+
+import (
+	"context"
+	"crypto"
+	"crypto/rsa"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// DefaultSkew is the clock skew allowed on exp, nbf and iat: 60 seconds.
+const DefaultSkew = 60 * time.Second
+
+// Values the default claims policy requires.
+const (
+	// AttestationTypeAzureVM is x-ms-attestation-type of AzureGuest tokens.
+	AttestationTypeAzureVM = "azurevm"
+	// TEESEVSNP is the isolation TEE type of an SEV-SNP CVM.
+	TEESEVSNP = "sevsnpvm"
+	// ComplianceAzureCVM is the compliance status of a CVM running Azure's
+	// paravisor.
+	ComplianceAzureCVM = "azure-compliant-cvm"
+)
+
+// Config says what Verify trusts and expects.
+type Config struct {
+	// Keys supplies the signing keys by kid (a *KeySet from a JWKS file,
+	// or a *Fetcher of the instance). Required.
+	Keys KeySource
+	// Issuer is the instance URL iss must equal (a trailing slash is
+	// ignored here, not in the token). Required.
+	Issuer string
+	// Time is the verification time; zero means now.
+	Time time.Time
+	// Skew is the clock skew allowed on exp, nbf and iat; 0 means
+	// DefaultSkew, negative means none.
+	Skew time.Duration
+	// Nonce, when non-nil, must be the client payload's nonce: the claim
+	// must equal NonceClaim(Nonce).
+	Nonce []byte
+}
+
+// Verify verifies token (compact JWS) with cfg and returns its claims.
+// Every failure is an *Error naming the check; see the package
+// documentation for the order.
+func Verify(ctx context.Context, token []byte, cfg Config) (*Claims, error) {
+	if cfg.Keys == nil || cfg.Issuer == "" {
+		return nil, errors.New("maa: Config needs Keys and Issuer")
+	}
+	t, err := Parse(token)
+	if err != nil {
+		return nil, err
+	}
+	if err := verifySignature(ctx, t, cfg.Keys); err != nil {
+		return nil, err
+	}
+	c, err := ParseClaims(t.Payload)
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.checkTime(c); err != nil {
+		return nil, err
+	}
+	if err := cfg.checkPolicy(c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// verifySignature checks alg, selects the key by kid only and verifies the
+// RS256 signature over the signing input.
+func verifySignature(ctx context.Context, t *Token, keys KeySource) error {
+	if t.Header.Alg != AlgRS256 {
+		return failf(CheckAlg, "alg %q: only RS256 is accepted", short(t.Header.Alg))
+	}
+	if t.Header.Kid == "" {
+		return failf(CheckKey, "the header has no kid")
+	}
+	pub, err := keys.Key(ctx, t.Header.Kid)
+	if err != nil {
+		if errors.Is(err, ErrUnknownKid) {
+			return &Error{Check: CheckKey, Err: err}
+		}
+		return err
+	}
+	if len(t.Signature) != pub.Size() {
+		return failf(CheckSignature, "the signature is %d bytes, the key's modulus %d", len(t.Signature), pub.Size())
+	}
+	digest := sha256.Sum256(t.SigningInput)
+	if err := rsa.VerifyPKCS1v15(pub, crypto.SHA256, digest[:], t.Signature); err != nil {
+		return failf(CheckSignature, "the RS256 signature does not verify with key %q", short(t.Header.Kid))
+	}
+	return nil
+}
+
+// checkTime checks iss, exp, nbf and iat at cfg.Time.
+func (cfg *Config) checkTime(c *Claims) error {
+	if want := strings.TrimRight(cfg.Issuer, "/"); c.Issuer != want {
+		return failf(CheckIssuer, "iss is %q, want %q", short(c.Issuer), want)
+	}
+	now := cfg.Time
+	if now.IsZero() {
+		now = time.Now()
+	}
+	skew := cfg.Skew
+	switch {
+	case skew == 0:
+		skew = DefaultSkew
+	case skew < 0:
+		skew = 0
+	}
+	at := now.Unix()
+	s := int64(skew / time.Second)
+	switch {
+	case c.Expiry == 0:
+		return failf(CheckExpired, "the token has no exp")
+	case at-s >= c.Expiry:
+		return failf(CheckExpired, "the token expired at %s (verification time %s, skew %s)", unix(c.Expiry), now.UTC().Format(time.RFC3339), skew)
+	case c.NotBefore != 0 && at+s < c.NotBefore:
+		return failf(CheckNotYetValid, "the token is valid from %s (verification time %s, skew %s)", unix(c.NotBefore), now.UTC().Format(time.RFC3339), skew)
+	case c.IssuedAt != 0 && at+s < c.IssuedAt:
+		return failf(CheckNotYetValid, "the token was issued at %s, after the verification time %s (skew %s)", unix(c.IssuedAt), now.UTC().Format(time.RFC3339), skew)
+	}
+	return nil
+}
+
+func unix(s int64) string { return time.Unix(s, 0).UTC().Format(time.RFC3339) }
+
+// checkPolicy is the default claims policy: a compliant SEV-SNP CVM,
+// secure boot on, no debugging, and our nonce.
+func (cfg *Config) checkPolicy(c *Claims) error {
+	if c.AttestationType != AttestationTypeAzureVM {
+		return failf(CheckNotCVM, "x-ms-attestation-type is %q, want %q (an AzureGuest token)", short(c.AttestationType), AttestationTypeAzureVM)
+	}
+	tee := c.IsolationTEE
+	switch {
+	case tee == nil:
+		return failf(CheckNotCVM, "not a confidential VM: the token has no x-ms-isolation-tee (a Trusted Launch or standard VM)")
+	case tee.AttestationType != TEESEVSNP:
+		return failf(CheckNotCVM, "not an SEV-SNP confidential VM: x-ms-isolation-tee type %q, want %q", short(tee.AttestationType), TEESEVSNP)
+	case tee.ComplianceStatus != ComplianceAzureCVM:
+		return failf(CheckNotCVM, "x-ms-compliance-status is %q, want %q", short(tee.ComplianceStatus), ComplianceAzureCVM)
+	}
+	if !isTrue(c.SecureBoot) {
+		return failf(CheckSecureBoot, "secureboot is %s, want true", boolString(c.SecureBoot))
+	}
+	if rt := tee.Runtime; rt != nil && rt.VMConfiguration != nil && rt.VMConfiguration.SecureBoot != nil && !*rt.VMConfiguration.SecureBoot {
+		return failf(CheckSecureBoot, "the VM configuration says secure-boot false")
+	}
+	if err := checkDebug(c); err != nil {
+		return err
+	}
+	return cfg.checkNonce(c)
+}
+
+// checkDebug requires every debug claim false (and debuggersdisabled
+// true); an absent claim fails, as it proves nothing.
+func checkDebug(c *Claims) error {
+	off := []struct {
+		name string
+		v    *bool
+	}{
+		{"x-ms-sevsnpvm-is-debuggable", c.IsolationTEE.IsDebuggable},
+		{"x-ms-azurevm-bootdebug-enabled", c.BootDebugEnabled},
+		{"x-ms-azurevm-kerneldebug-enabled", c.KernelDebugEnabled},
+		{"x-ms-azurevm-hypervisordebug-enabled", c.HypervisorDebugEnabled},
+	}
+	for _, d := range off {
+		if d.v == nil || *d.v {
+			return failf(CheckDebug, "%s is %s, want false", d.name, boolString(d.v))
+		}
+	}
+	if !isTrue(c.DebuggersDisabled) {
+		return failf(CheckDebug, "x-ms-azurevm-debuggersdisabled is %s, want true", boolString(c.DebuggersDisabled))
+	}
+	return nil
+}
+
+// checkNonce compares the client payload's nonce with NonceClaim(cfg.Nonce).
+func (cfg *Config) checkNonce(c *Claims) error {
+	if cfg.Nonce == nil {
+		return nil
+	}
+	want := NonceClaim(cfg.Nonce)
+	got, ok := c.Nonce()
+	if !ok {
+		return failf(CheckNonce, "the client payload has no nonce string, want %q", want)
+	}
+	if got != want {
+		return failf(CheckNonce, "the client payload's nonce is %q, want %q (base64 of our nonce)", short(got), want)
+	}
+	return nil
+}
+
+func isTrue(b *bool) bool { return b != nil && *b }
+
+func boolString(b *bool) string {
+	if b == nil {
+		return "absent"
+	}
+	return fmt.Sprint(*b)
+}
