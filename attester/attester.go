@@ -77,6 +77,13 @@ type Attester struct {
 	// VCEKFor). Nil means evidence without a VCEK (a verifier then needs
 	// its own VCEKGetter).
 	Certs *collateral.Chain
+	// EventLogPath is the TCG boot event log carried in the evidence
+	// ("event_log"); empty means DefaultEventLogPath. An absent log is
+	// normal; see eventLog.
+	EventLogPath string
+	// NoEventLog leaves the boot event log out of the evidence (the
+	// emulated CVM has none of its own).
+	NoEventLog bool
 	// Logger receives diagnostics; nil discards them.
 	Logger *slog.Logger
 	// Verifier verifies what Evidence and VerifiedReport gathered before
@@ -318,8 +325,9 @@ func (a *Attester) VerifiedReport(ctx context.Context, userData []byte) (*Result
 // gather gathers evidence for nonce (required; nonces over 48 bytes are
 // bound as their SHA-256). In order: with fresh, the HCL report is refreshed
 // with user data = quote.ExpectedExtraData(nonce); otherwise the published
-// report is read. Then the quote is taken and the PCRs read, and the VCEK is
-// obtained from a.Certs when set, validated with v's roots.
+// report is read. Then the quote is taken and the PCRs read, the VCEK is
+// obtained from a.Certs when set, validated with v's roots, and the boot
+// event log is read when there is one (see eventLog).
 //
 // The result has Version 2 (VersionFreshReport) when fresh and Version 1
 // (VersionBootReport) otherwise: a verifier requires the user-data binding
@@ -366,7 +374,8 @@ func (a *Attester) gather(ctx context.Context, v *verify.Verifier, nonce []byte,
 		}
 		ev.VCEK = der
 	}
-	a.log().DebugContext(ctx, "evidence gathered", "version", ev.Version, "nonce_bytes", len(nonce), "vcek", ev.VCEK != nil)
+	ev.EventLog = a.eventLog(ctx)
+	a.log().DebugContext(ctx, "evidence gathered", "version", ev.Version, "nonce_bytes", len(nonce), "vcek", ev.VCEK != nil, "event_log_bytes", len(ev.EventLog))
 	return ev, nil
 }
 

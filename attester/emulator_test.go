@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
@@ -388,5 +389,48 @@ func TestCancelledContext(t *testing.T) {
 	cancel()
 	if _, err := newAttester(t).Evidence(ctx, []byte("n"), true); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Evidence with a cancelled context: %v, want context.Canceled", err)
+	}
+}
+
+// TestEvidenceCarriesEventLog: the boot event log at EventLogPath travels in
+// the evidence, the verifier replays it, and a log that does not match the
+// quoted PCRs (a GCE log against the emulated CVM's PCRs) is reported, not
+// an error, unless the policy names a PCR it must replay.
+func TestEvidenceCarriesEventLog(t *testing.T) {
+	log, err := os.ReadFile("../testdata/eventlogs/gce-rhel8-uefi.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "binary_bios_measurements")
+	if err := os.WriteFile(path, log, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a := newAttester(t)
+	a.EventLogPath = path
+	res, err := a.Evidence(testCtx(t), []byte("event log nonce"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(res.Evidence.EventLog, log) {
+		t.Fatalf("evidence carries %d bytes of event log, want the %d of the file", len(res.Evidence.EventLog), len(log))
+	}
+	el := res.Claims.EventLog
+	if el == nil || el.PCRs[0] != "mismatch" {
+		t.Fatalf("event log claims %+v, want PCR 0 reported as a mismatch", el)
+	}
+	cfg := emulatedOpts(t)
+	cfg.Policy.EventLogPCRs = []int{0}
+	_, err = emulatedVerifier(t, cfg).Decoded(testCtx(t), res.Evidence, []byte("event log nonce"))
+	var verr *verify.Error
+	if !errors.As(err, &verr) || verr.Check != verify.CheckEventLog {
+		t.Fatalf("policy event_log_pcrs [0]: err = %v, want check %s", err, verify.CheckEventLog)
+	}
+	a.NoEventLog = true
+	res, err = a.Evidence(testCtx(t), []byte("event log nonce"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Evidence.EventLog != nil {
+		t.Fatalf("NoEventLog: the evidence carries %d bytes of event log", len(res.Evidence.EventLog))
 	}
 }

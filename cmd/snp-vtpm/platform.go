@@ -68,7 +68,9 @@ func (p *platform) release(g *globals) {
 // attester returns an attester on the platform's TPM (without a
 // certificate source: see verifiedAttester).
 func (p *platform) attester(g *globals) *attester.Attester {
-	return &attester.Attester{TPM: p.tpm, Logger: g.logger()}
+	// The emulated CVM has no boot event log of its own: the host's would
+	// not replay against the simulator's PCRs.
+	return &attester.Attester{TPM: p.tpm, Logger: g.logger(), NoEventLog: p.emulated}
 }
 
 // verifiedAttester returns the platform's attester whose results are
