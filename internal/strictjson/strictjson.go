@@ -102,7 +102,7 @@ func (e *Error) Error() string {
 	b.WriteString(e.Kind.Error())
 	if e.Pointer != "" {
 		b.WriteString(" at ")
-		b.WriteString(strconv.Quote(e.Pointer))
+		b.WriteString(quoteShort(e.Pointer, maxQuoted))
 	}
 	if e.Offset >= 0 {
 		b.WriteString(" (byte ")
@@ -111,7 +111,7 @@ func (e *Error) Error() string {
 	}
 	if e.Detail != "" {
 		b.WriteString(": ")
-		b.WriteString(e.Detail)
+		b.WriteString(printable(e.Detail, maxDetail))
 	}
 	return b.String()
 }
@@ -145,11 +145,55 @@ func PointerField(ptr string) string {
 	return b.String()
 }
 
-// Limits of what an Error quotes.
+// Limits of what an Error quotes. A member name may be all control
+// characters, each of which quotes to several bytes, so the quoted pointer
+// has a bound of its own.
 const (
 	maxPointer = 96
 	maxDetail  = 160
+	maxQuoted  = 112
 )
+
+// quoteShort quotes s as strconv.Quote does, cut (and marked "...") so
+// that the result is at most n bytes plus the mark.
+func quoteShort(s string, n int) string {
+	q := strconv.Quote(s)
+	if len(q) <= n {
+		return q
+	}
+	s = s[:min(len(s), n)]
+	for {
+		_, size := utf8.DecodeLastRuneInString(s)
+		s = s[:len(s)-size]
+		if q = strconv.Quote(s); len(q) <= n || s == "" {
+			return q + "..."
+		}
+	}
+}
+
+// printable escapes every rune of s that is not printable, as
+// strconv.Quote would, and cuts the result to about n bytes, so that an
+// Error never carries control characters or bad UTF-8 into a log line.
+func printable(s string, n int) string {
+	var b strings.Builder
+	for i, r := range s {
+		if b.Len() >= n {
+			b.WriteString("...")
+			break
+		}
+		if _, size := utf8.DecodeRuneInString(s[i:]); r == utf8.RuneError && size == 1 {
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+			continue
+		}
+		if strconv.IsPrint(r) {
+			b.WriteRune(r)
+			continue
+		}
+		q := strconv.QuoteRune(r)
+		b.WriteString(q[1 : len(q)-1])
+	}
+	return b.String()
+}
 
 func newError(kind error, ptr jsontext.Pointer, off int64, detail string) *Error {
 	return &Error{Kind: kind, Pointer: short(string(ptr), maxPointer), Offset: off, Detail: short(detail, maxDetail)}

@@ -273,3 +273,31 @@ func FuzzUnmarshal(f *testing.F) {
 		}
 	})
 }
+
+// A member name of control characters quotes to several bytes a character;
+// the message stays bounded and carries no raw control character.
+func TestErrorMessageBounded(t *testing.T) {
+	name := strings.Repeat(`\u0001`, 300)
+	for _, in := range []string{
+		`{"` + name + `":1}`,
+		`{"sub":{"` + name + `":1}}`,
+		`{"a":"x","` + strings.Repeat(`\u007f\u0080`, 200) + `":[1,]}`,
+	} {
+		var c closed
+		err := Unmarshal([]byte(in), &c, Options{RejectUnknown: true})
+		if err == nil {
+			t.Fatalf("%.40q accepted", in)
+		}
+		msg := err.Error()
+		if len(msg) > 400 {
+			t.Errorf("message of %d bytes: %.80q", len(msg), msg)
+		}
+		if strings.ContainsFunc(msg, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+			t.Errorf("message carries a control character: %.80q", msg)
+		}
+	}
+	e := &Error{Kind: ErrSyntax, Pointer: strings.Repeat("\x01", 1000), Offset: -1, Detail: strings.Repeat("\x1b[31m", 1000)}
+	if msg := e.Error(); len(msg) > 400 || strings.ContainsRune(msg, 0x1b) {
+		t.Errorf("hand-made Error: %d bytes: %.80q", len(msg), msg)
+	}
+}
