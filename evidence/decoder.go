@@ -38,19 +38,24 @@ func (d *Decoder) Decode(b []byte) (*Evidence, error) {
 	return decode(b, &d.m)
 }
 
-// Remember keeps the HCL report (v1 only: a v2 report was refreshed with
-// its nonce and never comes again) and the VCEK of e, which d (or Decode)
-// returned and which has now verified, for later Decode calls. Fields that
-// were written with escapes, or that came from d's memory, are not kept.
+// Remember keeps the HCL report (v0, v1; not v2, whose report was
+// refreshed with its nonce and never comes again) and the VCEK of e, which
+// d (or Decode) returned and which has now verified, for later Decode
+// calls. Fields that came from d's memory, and v1 fields written with
+// escapes, are not kept.
 func (d *Decoder) Remember(e *Evidence) {
-	if e == nil || e.Version < 1 {
+	if e == nil {
 		return
 	}
-	if e.Version == 1 && e.memo.hcl.ok && !e.memo.hclFromMemo && len(e.HCLReport) > 0 {
-		d.m.put(memoHCL, e.memo.hcl.token(e.HCLReport), bytes.Clone(e.HCLReport))
+	if e.Version != 2 && !e.memo.hclFromMemo && len(e.HCLReport) > 0 {
+		if tok := e.memo.hcl.token(e.HCLReport); tok != nil {
+			d.m.put(e.memo.hcl.field, tok, bytes.Clone(e.HCLReport))
+		}
 	}
-	if e.memo.vcek.ok && !e.memo.vcekFromMemo && len(e.VCEK) > 0 {
-		d.m.put(memoVCEK, e.memo.vcek.token(e.VCEK), bytes.Clone(e.VCEK))
+	if !e.memo.vcekFromMemo && len(e.VCEK) > 0 {
+		if tok := e.memo.vcek.token(e.VCEK); tok != nil {
+			d.m.put(e.memo.vcek.field, tok, bytes.Clone(e.VCEK))
+		}
 	}
 }
 
@@ -84,24 +89,67 @@ type memoState struct {
 	hclFromMemo, vcekFromMemo bool
 }
 
-// memoText says whether a field's text was plain base64url (no escapes) and
-// whether it was padded. Strict base64 decoding is one-to-one, so encoding
-// the decoded bytes the same way gives the text back.
+// memoText says how to get a field's exact text back: either it was
+// plain base64url (no escapes), padded or not, and strict base64 decoding
+// being one-to-one, encoding the decoded bytes the same way gives the text
+// back; or text holds a copy of it (v0 byte arrays and PEM strings, kept
+// only when decoding with a memo).
 type memoText struct {
+	field      int // the memo field it is remembered as
 	ok, padded bool
+	text       []byte
 }
 
-// memoable describes the text of a base64 string field.
-func memoable(f *rawField) memoText {
+// memoable describes the text of a base64 string field, remembered as
+// field.
+func memoable(f *rawField, field int) memoText {
 	if f.kind != '"' || bytes.IndexByte(f.raw, '\\') >= 0 {
 		return memoText{}
 	}
 	s := f.raw[1 : len(f.raw)-1]
-	return memoText{ok: true, padded: b64Padded(s)}
+	return memoText{field: field, ok: true, padded: b64Padded(s)}
 }
 
-// token returns the JSON string token that decoded to dec.
+// keptText is the memoText of a field whose text is kept as it is (a copy),
+// remembered as field, when w is read with a memo.
+func keptText(w *wire, f *rawField, field int) memoText {
+	if w.m == nil || len(f.raw) == 0 {
+		return memoText{}
+	}
+	return memoText{field: field, text: bytes.Clone(f.raw)}
+}
+
+// recall looks the string fields of w up in m (nil: nothing), each under
+// the memo field of its format: base64 in v1 and v2, PEM in v0. Byte
+// arrays were looked up while reading.
+func (w *wire) recall(m *memo) {
+	w.m = m
+	if m == nil {
+		return
+	}
+	hcl, vcek := memoHCL, memoVCEK
+	if !w.version.present() {
+		hcl, vcek = -1, memoVCEKPEM
+	}
+	for _, r := range [...]struct {
+		f     *rawField
+		field int
+	}{{&w.hclReport, hcl}, {&w.vcek, vcek}} {
+		if r.f.kind == '"' {
+			r.f.decoded = m.lookup(r.field, r.f.raw)
+		}
+	}
+}
+
+// token returns the JSON text that decoded to dec, or nil when it is not
+// known.
 func (t memoText) token(dec []byte) []byte {
+	if t.text != nil {
+		return t.text
+	}
+	if !t.ok {
+		return nil
+	}
 	enc := base64.RawURLEncoding
 	if t.padded {
 		enc = base64.URLEncoding
@@ -114,8 +162,10 @@ func (t memoText) token(dec []byte) []byte {
 
 // Fields a memo holds.
 const (
-	memoHCL  = 1
-	memoVCEK = 2
+	memoHCL      = 1 // v1 "hcl_report": base64 text
+	memoVCEK     = 2 // v1, v2 "vcek": base64 text
+	memoHCLArray = 3 // v0 "report", v0 TDX "hcl_report": byte array text
+	memoVCEKPEM  = 4 // v0 "vcek": PEM text
 )
 
 // memo maps the JSON string token (quotes included) of a field to its

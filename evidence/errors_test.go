@@ -681,14 +681,36 @@ func TestDecoderRemembersOnlyWhatItIsGiven(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.Remember(got)
-	v0, err := d.Decode(testutil.ReadFile(t, "trustee-az-vtpm/az-snp-vtpm/evidence-v0.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.Remember(v0)
 	d.Remember(nil)
 	if d.Len() != 0 {
 		t.Fatalf("remembered %d fields", d.Len())
+	}
+	// v0: the HCL report's byte array and the VCEK's PEM text, as written.
+	for _, file := range []string{"trustee-az-vtpm/az-snp-vtpm/evidence-v0.json", "trustee-az-vtpm/az-tdx-vtpm/evidence-v0.json"} {
+		d = NewDecoder(100, 1<<20)
+		data := testutil.ReadFile(t, file)
+		v0, err := d.Decode(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Remember(v0)
+		again, err := d.Decode(data)
+		if err != nil || !again.memo.hclFromMemo || !equalEvidence(v0, again) {
+			t.Fatalf("%s: not found again: %v", file, err)
+		}
+		if v0.VCEK != nil && !again.memo.vcekFromMemo {
+			t.Fatalf("%s: VCEK not found again", file)
+		}
+		// The same bytes in another format (v1's base64) are not the v0 text.
+		v1 := *v0
+		v1.Version = 1
+		enc, err := v1.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if other, err := d.Decode(enc); err != nil || other.memo.hclFromMemo || other.memo.vcekFromMemo {
+			t.Fatalf("%s: v1 form found in the v0 memory: %v", file, err)
+		}
 	}
 	// Unpadded and padded text are remembered as written.
 	for _, doc := range []string{

@@ -95,6 +95,7 @@ func decode(b []byte, m *memo) (*Evidence, error) {
 	if err := readWire(b, m, &w); err != nil {
 		return nil, err
 	}
+	w.recall(m)
 	return decodeWire(&w, newArena(&w))
 }
 
@@ -173,10 +174,18 @@ func decodeV0(w *wire, a *arena) (*Evidence, error) {
 	if e.HCLReport, err = requiredArray(&w.report, "report"); err != nil {
 		return nil, err
 	}
-	if w.vcek.present() {
+	e.memo.hclFromMemo = w.report.arrFromMemo
+	if !e.memo.hclFromMemo {
+		e.memo.hcl = keptText(w, &w.report, memoHCLArray)
+	}
+	switch {
+	case w.vcek.decoded != nil:
+		e.VCEK, e.memo.vcekFromMemo = w.vcek.decoded, true
+	case w.vcek.present():
 		if e.VCEK, err = pemCertificate(&w.vcek, "vcek", MaxVCEKSize); err != nil {
 			return nil, err
 		}
+		e.memo.vcek = keptText(w, &w.vcek, memoVCEKPEM)
 	}
 	return e, nil
 }
@@ -193,6 +202,10 @@ func decodeV0TDX(w *wire, a *arena) (*Evidence, error) {
 	}
 	if e.HCLReport, err = requiredArray(&w.hclReport, "hcl_report"); err != nil {
 		return nil, err
+	}
+	e.memo.hclFromMemo = w.hclReport.arrFromMemo
+	if !e.memo.hclFromMemo {
+		e.memo.hcl = keptText(w, &w.hclReport, memoHCLArray)
 	}
 	if e.TDQuote, err = requiredArray(&w.tdQuote, "td_quote"); err != nil {
 		return nil, err
@@ -236,7 +249,7 @@ func decodeV1(w *wire, a *arena) (*Evidence, error) {
 	if len(e.HCLReport) == 0 {
 		return nil, errEmpty("hcl_report")
 	}
-	e.memo.hcl = memoable(&w.hclReport)
+	e.memo.hcl = memoable(&w.hclReport, memoHCL)
 	if w.vcek.present() {
 		if w.vcek.decoded != nil {
 			e.VCEK = w.vcek.decoded
@@ -247,7 +260,7 @@ func decodeV1(w *wire, a *arena) (*Evidence, error) {
 		if len(e.VCEK) == 0 {
 			e.VCEK = nil
 		}
-		e.memo.vcek = memoable(&w.vcek)
+		e.memo.vcek = memoable(&w.vcek, memoVCEK)
 	}
 	if w.tdQuote.present() {
 		if e.TDQuote, err = b64Field(a, &w.tdQuote, "td_quote", MaxTDQuoteSize); err != nil {

@@ -29,14 +29,17 @@ type rawField struct {
 	// the member is absent or null.
 	kind jsontext.Kind
 	// raw is the value's text (a string's quotes included), a sub-slice of
-	// the input; nil for arrays.
+	// the input.
 	raw []byte
 	// arr holds the elements of an array of integers 0..255; arrErr says
 	// why the array is not one (a *FormatError whose Field decodeWire sets).
 	arr    []byte
 	arrErr error
-	// decoded is the field's bytes remembered by a Decoder, nil otherwise.
-	decoded []byte
+	// decoded is the field's bytes remembered by a Decoder for its string
+	// text, nil otherwise; arrFromMemo says that arr came from a Decoder's
+	// memory.
+	decoded     []byte
+	arrFromMemo bool
 }
 
 func (f *rawField) present() bool { return f.kind != 0 }
@@ -51,6 +54,9 @@ type wire struct {
 	vcek      rawField
 	tdQuote   rawField
 	eventLog  rawField // v1, v2
+
+	// m is the memo of the Decoder reading w, nil when there is none.
+	m *memo
 }
 
 type wireQuote struct {
@@ -91,6 +97,17 @@ type reader struct {
 // exactly, and a name that differs from a known one only in letter case is
 // rejected. Unknown members are skipped (and checked).
 func readWire(data []byte, m *memo, w *wire) error {
+	if scanWire(data, m, w) {
+		return nil
+	}
+	*w = wire{}
+	return readWireStrict(data, m, w)
+}
+
+// readWireStrict is readWire with the strict decoder alone: the reference
+// the fast path (scanWire) is held to, and what names the problem when the
+// fast path gives up.
+func readWireStrict(data []byte, m *memo, w *wire) error {
 	err := strictjson.Decode(data, jsonOptions(), func(dec *jsontext.Decoder) error {
 		r := reader{dec: dec, data: data, m: m}
 		return r.object("document", topNames, func(name []byte) error {
@@ -102,15 +119,15 @@ func readWire(data []byte, m *memo, w *wire) error {
 			case "tpm_quote":
 				return r.quoteObject(&w.tpmQuote, "tpm_quote")
 			case "report":
-				return r.bytesField(&w.report, "report", MaxHCLReportSize, -1)
+				return r.bytesField(&w.report, MaxHCLReportSize)
 			case "hcl_report":
-				return r.bytesField(&w.hclReport, "hcl_report", MaxHCLReportSize, memoHCL)
+				return r.bytesField(&w.hclReport, MaxHCLReportSize)
 			case "vcek":
-				return r.bytesField(&w.vcek, "vcek", MaxVCEKSize, memoVCEK)
+				return r.bytesField(&w.vcek, MaxVCEKSize)
 			case "td_quote":
-				return r.bytesField(&w.tdQuote, "td_quote", MaxTDQuoteSize, -1)
+				return r.bytesField(&w.tdQuote, MaxTDQuoteSize)
 			case "event_log":
-				return r.bytesField(&w.eventLog, "event_log", MaxEventLogSize, -1)
+				return r.bytesField(&w.eventLog, MaxEventLogSize)
 			}
 			return r.dec.SkipValue()
 		})
@@ -213,9 +230,9 @@ func (r *reader) quoteObject(q **wireQuote, field string) error {
 	err := r.object(field, quoteNames, func(name []byte) error {
 		switch string(name) {
 		case "signature":
-			return r.bytesField(&w.signature, field+".signature", MaxSignatureSize, -1)
+			return r.bytesField(&w.signature, MaxSignatureSize)
 		case "message":
-			return r.bytesField(&w.message, field+".message", MaxMessageSize, -1)
+			return r.bytesField(&w.message, MaxMessageSize)
 		case "pcrs":
 			return r.pcrs(w)
 		}
@@ -230,9 +247,8 @@ func (r *reader) quoteObject(q **wireQuote, field string) error {
 
 // bytesField reads a byte field: a string (hex, base64url or PEM,
 // decoded later), or an array of integers 0..255 of at most max elements
-// (v0). With a memo, a string equal to one remembered for memoField is not
-// decoded again.
-func (r *reader) bytesField(f *rawField, field string, max, memoField int) error {
+// (v0).
+func (r *reader) bytesField(f *rawField, max int) error {
 	switch r.dec.PeekKind() {
 	case 'n':
 		_, err := r.dec.ReadToken()
@@ -241,70 +257,83 @@ func (r *reader) bytesField(f *rawField, field string, max, memoField int) error
 		*f = rawField{kind: '['}
 		return r.byteArray(f, max)
 	}
-	if err := r.scalar(f); err != nil {
-		return err
-	}
-	if f.kind == '"' {
-		f.decoded = r.m.lookup(memoField, f.raw)
-	}
-	return nil
+	return r.scalar(f)
 }
 
 // byteArray reads an array into f.arr, recording in f.arrErr the first
-// reason it is not an array of at most max integers 0..255. The whole array
-// is read either way.
+// reason it is not an array of at most max integers 0..255. The decoder
+// reads (and checks) the whole array as one value either way; the elements
+// are then scanned from its text without a token per element.
 func (r *reader) byteArray(f *rawField, max int) error {
-	if _, err := r.dec.ReadToken(); err != nil {
+	v, err := r.dec.ReadValue()
+	if err != nil {
 		return err
 	}
-	n := 0
-	for r.dec.PeekKind() != ']' {
-		v, err := r.dec.ReadValue()
-		if err != nil {
-			return err
-		}
-		if f.arrErr == nil {
-			var b byte
-			if b, f.arrErr = byteValue(v, n); f.arrErr == nil {
-				if n >= max {
-					f.arrErr = fieldErr("", fmt.Errorf("%w: more than %d elements", format.ErrTooLarge, max))
-				} else {
-					f.arr = append(f.arr, b)
-				}
+	f.raw = r.input(v)
+	f.arr, f.arrErr = scanByteArray(v, max)
+	return nil
+}
+
+// scanByteArray returns the elements of v, the text of a JSON array that
+// the decoder has already found well formed, as bytes: each must be an
+// integer 0..255 written without fraction, exponent or sign (JSON allows
+// no leading zero), and there may be at most max of them. The error names
+// the first element that fails.
+func scanByteArray(v []byte, max int) ([]byte, error) {
+	out := make([]byte, 0, min(max, len(v)/2))
+	i := 1 // after '['
+	for idx := 0; ; idx++ {
+		i = skipSpace(v, i)
+		if i >= len(v) || v[i] == ']' {
+			if len(out) == 0 {
+				return nil, nil
 			}
+			return out[:len(out):len(out)], nil
 		}
-		n++
+		n, j := 0, i
+		for ; j < len(v) && j-i < 4 && v[j] >= '0' && v[j] <= '9'; j++ {
+			n = n*10 + int(v[j]-'0')
+		}
+		if j == i || j-i > 3 || n > 255 || (j < len(v) && isNumberTail(v[j])) {
+			return nil, errByte(numberToken(v, i), idx)
+		}
+		if idx >= max {
+			return nil, fieldErr("", fmt.Errorf("%w: more than %d elements", format.ErrTooLarge, max))
+		}
+		out = append(out, byte(n))
+		if i = skipSpace(v, j); i < len(v) && v[i] == ',' {
+			i++
+		}
 	}
-	_, err := r.dec.ReadToken()
-	f.arr = f.arr[:len(f.arr):len(f.arr)]
-	return err
 }
 
-// byteValue returns the JSON number v (element idx of a byte array) as a
-// byte: it must be an integer 0..255 written without fraction, exponent,
-// sign or leading zero.
-func byteValue(v jsontext.Value, idx int) (byte, error) {
-	if len(v) == 0 || len(v) > 3 || v.Kind() != '0' {
-		return 0, errByte(v, idx)
-	}
-	n := 0
-	for _, c := range v {
-		if c < '0' || c > '9' {
-			return 0, errByte(v, idx)
-		}
-		n = n*10 + int(c-'0')
-	}
-	if len(v) > 1 && v[0] == '0' {
-		return 0, errByte(v, idx)
-	}
-	if n > 255 {
-		return 0, fieldErr("", fmt.Errorf("%w: element %d out of range 0..255", format.ErrBadByte, idx))
-	}
-	return byte(n), nil
+// isNumberTail reports whether c continues a JSON number after its
+// integer digits (a fraction or exponent) or is a further digit.
+func isNumberTail(c byte) bool {
+	return c == '.' || c == 'e' || c == 'E' || (c >= '0' && c <= '9')
 }
 
-func errByte(v jsontext.Value, idx int) error {
-	if v.Kind() == '0' && strings.Trim(string(v), "0123456789") == "" {
+// numberToken returns the JSON number starting at v[i], or an empty slice
+// when the element there is not a number.
+func numberToken(v []byte, i int) []byte {
+	j := i
+	for j < len(v) && strings.IndexByte("0123456789+-.eE", v[j]) >= 0 {
+		j++
+	}
+	return v[i:j]
+}
+
+// skipSpace returns the index of the first byte of v at or after i that is
+// not JSON white space.
+func skipSpace(v []byte, i int) int {
+	for i < len(v) && (v[i] == ' ' || v[i] == '\n' || v[i] == '\r' || v[i] == '\t') {
+		i++
+	}
+	return i
+}
+
+func errByte(v []byte, idx int) error {
+	if len(v) > 0 && strings.Trim(string(v), "0123456789") == "" {
 		return fieldErr("", fmt.Errorf("%w: element %d out of range 0..255", format.ErrBadByte, idx))
 	}
 	return fieldErr("", fmt.Errorf("%w: element %d is not an integer 0..255", format.ErrBadByte, idx))

@@ -23,12 +23,13 @@ import (
 // its cache disabled (every signature checked, as for evidence never seen
 // before), "repeat" with one long-lived caching Verifier.
 func BenchmarkVerifyEvidence(b *testing.B) {
-	data := testutil.ReadFile(b, testutil.SNPDir+"evidence-v1.json")
 	nonce := []byte("challenge")
 	for _, bc := range []struct {
 		name    string
+		file    string
 		disable bool
-	}{{"fresh", true}, {"repeat", false}} {
+	}{{"fresh", "evidence-v1.json", true}, {"repeat", "evidence-v1.json", false}, {"repeat-v0", "evidence-v0.json", false}} {
+		data := testutil.ReadFile(b, testutil.SNPDir+bc.file)
 		b.Run(bc.name, func(b *testing.B) {
 			v := newVerifier(b, verify.Config{Now: testutil.FixtureTime(), Cache: verify.CacheConfig{Disable: bc.disable}})
 			if _, err := v.Evidence(context.Background(), data, nonce); err != nil {
