@@ -52,6 +52,11 @@ func (d *Decoder) Remember(e *Evidence) {
 			d.m.put(e.memo.hcl.field, tok, bytes.Clone(e.HCLReport))
 		}
 	}
+	if e.Version == 0 && !e.memo.pcrsFromMemo && len(e.Quote.PCRs) > 0 {
+		if tok := e.memo.pcrs.token(nil); tok != nil {
+			d.m.put(memoPCRArrays, tok, bytes.Join(e.Quote.PCRs, nil))
+		}
+	}
 	if !e.memo.vcekFromMemo && len(e.VCEK) > 0 {
 		if tok := e.memo.vcek.token(e.VCEK); tok != nil {
 			d.m.put(e.memo.vcek.field, tok, bytes.Clone(e.VCEK))
@@ -85,8 +90,8 @@ func (d *Decoder) Stats() DecoderStats {
 // to its exact text, so that Remember needs neither the input nor a copy
 // of it.
 type memoState struct {
-	hcl, vcek                 memoText
-	hclFromMemo, vcekFromMemo bool
+	hcl, vcek, pcrs                         memoText
+	hclFromMemo, vcekFromMemo, pcrsFromMemo bool
 }
 
 // memoText says how to get a field's exact text back: either it was
@@ -166,6 +171,8 @@ const (
 	memoVCEK     = 2 // v1, v2 "vcek": base64 text
 	memoHCLArray = 3 // v0 "report", v0 TDX "hcl_report": byte array text
 	memoVCEKPEM  = 4 // v0 "vcek": PEM text
+
+	memoPCRArrays = 5 // v0 "pcrs": array of byte arrays text
 )
 
 // memo maps the JSON string token (quotes included) of a field to its

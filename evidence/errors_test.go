@@ -695,7 +695,7 @@ func TestDecoderRemembersOnlyWhatItIsGiven(t *testing.T) {
 		}
 		d.Remember(v0)
 		again, err := d.Decode(data)
-		if err != nil || !again.memo.hclFromMemo || !equalEvidence(v0, again) {
+		if err != nil || !again.memo.hclFromMemo || !again.memo.pcrsFromMemo || !equalEvidence(v0, again) {
 			t.Fatalf("%s: not found again: %v", file, err)
 		}
 		if v0.VCEK != nil && !again.memo.vcekFromMemo {
@@ -708,7 +708,7 @@ func TestDecoderRemembersOnlyWhatItIsGiven(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if other, err := d.Decode(enc); err != nil || other.memo.hclFromMemo || other.memo.vcekFromMemo {
+		if other, err := d.Decode(enc); err != nil || other.memo.hclFromMemo || other.memo.vcekFromMemo || other.memo.pcrsFromMemo {
 			t.Fatalf("%s: v1 form found in the v0 memory: %v", file, err)
 		}
 	}

@@ -171,6 +171,10 @@ func decodeV0(w *wire, a *arena) (*Evidence, error) {
 	if e.Quote, err = decodeQuote(a, w.quote, "quote", true); err != nil {
 		return nil, err
 	}
+	e.memo.pcrsFromMemo = w.quote.pcrsFromMemo
+	if !e.memo.pcrsFromMemo {
+		e.memo.pcrs = keptText(w, &w.quote.pcrs, memoPCRArrays)
+	}
 	if e.HCLReport, err = requiredArray(&w.report, "report"); err != nil {
 		return nil, err
 	}
@@ -199,6 +203,10 @@ func decodeV0TDX(w *wire, a *arena) (*Evidence, error) {
 	var err error
 	if e.Quote, err = decodeQuote(a, w.tpmQuote, "tpm_quote", true); err != nil {
 		return nil, err
+	}
+	e.memo.pcrsFromMemo = w.tpmQuote.pcrsFromMemo
+	if !e.memo.pcrsFromMemo {
+		e.memo.pcrs = keptText(w, &w.tpmQuote.pcrs, memoPCRArrays)
 	}
 	if e.HCLReport, err = requiredArray(&w.hclReport, "hcl_report"); err != nil {
 		return nil, err

@@ -517,6 +517,11 @@ func (s *scanner) pcrs(q *wireQuote) {
 		return
 	}
 	*f = rawField{kind: '['}
+	start := s.pos
+	if s.rememberedPCRs(q) {
+		return
+	}
+	defer func() { f.raw = s.data[start:s.pos:s.pos] }()
 	s.array(func() {
 		if q.nPCRs >= MaxPCRs {
 			s.fail()
@@ -534,4 +539,53 @@ func (s *scanner) pcrs(q *wireQuote) {
 		}
 		q.nPCRs++
 	})
+}
+
+// rememberedPCRs looks "pcrs" at s.pos, an array of byte arrays, up in the
+// memo; on a hit it fills q and moves past the array. The array's text is
+// found by walking its elements (each a byte array, which holds no ']'
+// but its last byte); only texts of arrays that decoded are remembered, so
+// a hit is exactly such an array.
+func (s *scanner) rememberedPCRs(q *wireQuote) bool {
+	if s.m == nil {
+		return false
+	}
+	end := byteArraysEnd(s.data, s.pos)
+	if end < 0 {
+		return false
+	}
+	dec := s.m.lookup(memoPCRArrays, s.data[s.pos:end])
+	if dec == nil || len(dec)%PCRSize != 0 || len(dec)/PCRSize > MaxPCRs {
+		return false
+	}
+	for i := 0; i < len(dec); i += PCRSize {
+		q.pcrElems[q.nPCRs] = pcrElem{kind: '[', raw: dec[i : i+PCRSize : i+PCRSize]}
+		q.nPCRs++
+	}
+	q.pcrs.raw, q.pcrsFromMemo = s.data[s.pos:end:end], true
+	s.pos = end
+	return true
+}
+
+// byteArraysEnd returns the index after the array of arrays at d[i] ('['),
+// found by its brackets alone, or -1.
+func byteArraysEnd(d []byte, i int) int {
+	i = skipSpace(d, i+1)
+	for i < len(d) {
+		switch d[i] {
+		case ']':
+			return i + 1
+		case '[':
+		default:
+			return -1
+		}
+		j := bytes.IndexByte(d[i:], ']')
+		if j < 0 {
+			return -1
+		}
+		if i = skipSpace(d, i+j+1); i < len(d) && d[i] == ',' {
+			i = skipSpace(d, i+1)
+		}
+	}
+	return -1
 }

@@ -2,6 +2,7 @@ package evidence
 
 import (
 	"bytes"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -21,8 +22,15 @@ func scanAgrees(t *testing.T, b []byte) bool {
 	if err := readWireStrict(b, nil, &strict); err != nil {
 		t.Fatalf("fast path accepted what the strict decoder rejects (%v): %.200q", err, b)
 	}
+	// The text of "pcrs" is recorded by the fast path alone (for a
+	// Decoder's memory).
+	for _, q := range []*wireQuote{fast.quote, fast.tpmQuote} {
+		if q != nil && q.pcrs.kind == '[' {
+			q.pcrs.raw = nil
+		}
+	}
 	if !reflect.DeepEqual(fast, strict) {
-		t.Fatalf("fast path read another wire than the strict decoder: %.200q\nfast   %+v\nstrict %+v", b, fast, strict)
+		t.Fatalf("fast path read another wire than the strict decoder: %.200q\nfast   %.500s\nstrict %.500s", b, fmt.Sprintf("%+v", fast), fmt.Sprintf("%+v", strict))
 	}
 	return true
 }

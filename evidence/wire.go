@@ -67,6 +67,8 @@ type wireQuote struct {
 	pcrs     rawField
 	pcrElems [MaxPCRs]pcrElem
 	nPCRs    int
+	// pcrsFromMemo says that the PCRs came from a Decoder's memory.
+	pcrsFromMemo bool
 }
 
 // pcrElem is an element of "pcrs": kind '"' with raw the string's text, or
