@@ -23,8 +23,16 @@ import (
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
-// realV1 is the real Milan v1 evidence of the fixtures (nonce "challenge").
-const realV1 = "../testdata/trustee-az-vtpm/az-snp-vtpm/evidence-v1.json"
+// realV1 is the real Milan v1 evidence of the fixtures (nonce "challenge"),
+// realV0 the same VM's evidence in the CoCo v0 form (byte arrays as JSON
+// numbers, about 4.5 times larger).
+const (
+	realV1 = "../testdata/trustee-az-vtpm/az-snp-vtpm/evidence-v1.json"
+	realV0 = "../testdata/trustee-az-vtpm/az-snp-vtpm/evidence-v0.json"
+)
+
+// verifyConfigAt is the Config that verifies the real evidence.
+func verifyConfigAt() verify.Config { return verify.Config{Now: fixtureTime} }
 
 // fixtureTime is inside the validity of the real VCEK.
 var fixtureTime = time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
@@ -43,6 +51,7 @@ type sample struct {
 // signatures.
 type fixtures struct {
 	real      sample // real v1 evidence
+	realV0    sample // real v0 evidence of the same VM
 	realFloor *floor // the floor of real
 
 	synthRoots *snp.Roots
@@ -81,6 +90,10 @@ func buildFixtures() (*fixtures, error) {
 		return nil, err
 	}
 	f.real = sample{data: data, nonce: []byte("challenge")}
+	if data, err = os.ReadFile(realV0); err != nil {
+		return nil, err
+	}
+	f.realV0 = sample{data: data, nonce: []byte("challenge")}
 	if f.realFloor, err = newFloor(data, snp.DefaultRoots()); err != nil {
 		return nil, fmt.Errorf("real floor: %w", err)
 	}
@@ -125,8 +138,10 @@ func buildFixtures() (*fixtures, error) {
 			return nil, fmt.Errorf("synthetic evidence does not verify: %w", err)
 		}
 	}
-	if _, err := verify.Evidence(context.Background(), f.real.data, f.real.nonce, verify.Config{Now: fixtureTime}); err != nil {
-		return nil, fmt.Errorf("real evidence does not verify: %w", err)
+	for _, s := range []sample{f.real, f.realV0} {
+		if _, err := verify.Evidence(context.Background(), s.data, s.nonce, verifyConfigAt()); err != nil {
+			return nil, fmt.Errorf("real evidence does not verify: %w", err)
+		}
 	}
 	return f, nil
 }
