@@ -1,0 +1,329 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	dto "github.com/prometheus/client_model/go"
+)
+
+// newMiniRedis starts an in-process miniredis for unit tests.
+func newMiniRedis(t testing.TB) *miniredis.Miniredis {
+	t.Helper()
+	mr := miniredis.RunT(t)
+	return mr
+}
+
+// redisConfig is testConfig with challenges in the Redis at url.
+func redisConfig(url string) Config {
+	cfg := testConfig()
+	cfg.Redis = &RedisConfig{URL: url, Prefix: "test:"}
+	return cfg
+}
+
+func newRedisServer(t testing.TB, cfg Config) *Server {
+	t.Helper()
+	s := newServer(t, cfg)
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func TestParseRedisURL(t *testing.T) {
+	for _, tc := range []struct {
+		url      string
+		network  string
+		addr     string
+		db       int
+		password string
+		tls      bool
+		bad      string // substring of the error
+	}{
+		{url: "redis://127.0.0.1:6379/2", network: "tcp", addr: "127.0.0.1:6379", db: 2},
+		{url: "redis://:pw@host:7000/0", network: "tcp", addr: "host:7000", password: "pw"},
+		{url: "rediss://user:pw@host:6380/1", network: "tcp", addr: "host:6380", db: 1, password: "pw", tls: true},
+		{url: "unix:///run/redis.sock?db=3", network: "unix", addr: "/run/redis.sock", db: 3},
+		{url: "http://host:6379", bad: "scheme"},
+		{url: "redis://:hunter2@host:6379/notadb", bad: "invalid Redis URL"},
+		{url: "redis://:hunter2@host:6379/0?dial_timeout=x", bad: "invalid Redis URL"},
+		{url: "redis://\x7f:hunter2@host", bad: "not a URL"},
+	} {
+		opts, err := ParseRedisURL(tc.url)
+		if tc.bad != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.bad) {
+				t.Errorf("%q: err = %v, want %q", tc.url, err, tc.bad)
+			} else if strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("%q: the error repeats the password: %v", tc.url, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", tc.url, err)
+			continue
+		}
+		if opts.Network != tc.network || opts.Addr != tc.addr || opts.DB != tc.db || opts.Password != tc.password || (opts.TLSConfig != nil) != tc.tls {
+			t.Errorf("%q: options %s %s db %d password %q tls %v", tc.url, opts.Network, opts.Addr, opts.DB, opts.Password, opts.TLSConfig != nil)
+		}
+	}
+	if got := RedactRedisURL("redis://u:hunter2@h:1/0"); strings.Contains(got, "hunter2") {
+		t.Errorf("RedactRedisURL = %q", got)
+	}
+}
+
+func TestRedisPasswordFromConfig(t *testing.T) {
+	mr := newMiniRedis(t)
+	mr.RequireAuth("pw-from-env")
+	cfg := redisConfig("redis://" + mr.Addr())
+	s := newRedisServer(t, cfg)
+	if err := s.store.ready(context.Background()); err == nil {
+		t.Fatal("ready without the password")
+	}
+	cfg.Redis.Password = "pw-from-env"
+	s = newRedisServer(t, cfg)
+	if err := s.store.ready(context.Background()); err != nil {
+		t.Fatalf("ready with the password: %v", err)
+	}
+	cfg.Redis = &RedisConfig{URL: "redis://:pw-from-env@" + mr.Addr(), Password: "wrong"}
+	s = newRedisServer(t, cfg) // the URL's password wins
+	if err := s.store.ready(context.Background()); err != nil {
+		t.Fatalf("ready with the URL's password: %v", err)
+	}
+}
+
+func TestRedisAttestAndReplay(t *testing.T) {
+	mr := newMiniRedis(t)
+	s := newRedisServer(t, redisConfig("redis://"+mr.Addr()))
+	ts := startHTTP(t, s)
+	res, err := (&Client{URL: ts.URL}).Attest(context.Background(), synthetic(t))
+	if err != nil || !bytes.Equal(res.Secret, testSecret) {
+		t.Fatalf("Attest = %v, %v", res, err)
+	}
+	ch, pub, ev := challenged(t, ts.URL, synthetic(t))
+	body := mustJSON(t, AttestRequest{Challenge: ch, Evidence: ev, PublicKey: pub})
+	if st, _, _ := postRaw(t, ts.URL+PathAttest, body); st != 200 {
+		t.Fatalf("first use: %d", st)
+	}
+	if st, er, _ := postRaw(t, ts.URL+PathAttest, body); st != 401 || er.Check != CheckChallenge {
+		t.Fatalf("replay: %d %+v", st, er)
+	}
+	// Keys are namespaced, and nothing stored holds the secret.
+	for _, k := range mr.Keys() {
+		if !strings.HasPrefix(k, "test:") {
+			t.Errorf("key %q outside the prefix", k)
+		}
+		if v, err := mr.Get(k); err == nil && bytes.Contains([]byte(v), testSecret) {
+			t.Errorf("key %q holds the secret", k)
+		}
+	}
+	if n, _ := s.store.outstanding(context.Background()); n != 0 {
+		t.Errorf("%d outstanding after use", n)
+	}
+}
+
+func TestRedisLimitsAcrossReplicas(t *testing.T) {
+	mr := newMiniRedis(t)
+	clock := newFakeClock()
+	cfg := redisConfig("redis://" + mr.Addr())
+	cfg.Now = clock.Now
+	cfg.MaxClientChallenges = 3
+	cfg.MaxChallenges = 5
+	a, b := newRedisServer(t, cfg), newRedisServer(t, cfg)
+	ctx := context.Background()
+	var keys []challengeKey
+	for i, st := range []*Server{a, b, a} { // client 1 takes its 3 across both replicas
+		k, _, _, err := st.store.issue(ctx, "192.0.2.1")
+		if err != nil {
+			t.Fatalf("issue %d: %v", i, err)
+		}
+		keys = append(keys, k)
+	}
+	if _, _, retry, err := b.store.issue(ctx, "192.0.2.1"); !errors.Is(err, errClientChallenges) || retry < time.Second {
+		t.Fatalf("4th of client 1 at the other replica: %v, retry %v", err, retry)
+	}
+	for i := range 2 {
+		if _, _, _, err := b.store.issue(ctx, "192.0.2.2"); err != nil {
+			t.Fatalf("client 2, %d: %v", i, err)
+		}
+	}
+	if _, _, retry, err := a.store.issue(ctx, "192.0.2.3"); !errors.Is(err, errTooManyChallenges) || retry < time.Second {
+		t.Fatalf("6th in total: %v, retry %v", err, retry)
+	}
+	// Spending one at b frees a slot of client 1, at a.
+	if err := b.store.consume(ctx, keys[0][:]); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.store.consume(ctx, keys[0][:]); !errors.Is(err, errUnknownChallenge) {
+		t.Fatalf("spent twice: %v", err)
+	}
+	if _, _, _, err := a.store.issue(ctx, "192.0.2.1"); err != nil {
+		t.Fatalf("after a spend: %v", err)
+	}
+	// Expiry frees everything: Redis drops the keys, the scripts trim the sets.
+	clock.Advance(cfg.ChallengeTTL + time.Second)
+	mr.FastForward(DefaultChallengeTTL + time.Second)
+	if err := a.store.consume(ctx, keys[1][:]); !errors.Is(err, errUnknownChallenge) {
+		t.Fatalf("expired challenge: %v", err)
+	}
+	if n, err := a.store.outstanding(ctx); err != nil || n != 0 {
+		t.Fatalf("outstanding after expiry = %d, %v", n, err)
+	}
+	for i := range 3 {
+		if _, _, _, err := b.store.issue(ctx, "192.0.2.1"); err != nil {
+			t.Fatalf("after expiry, %d: %v", i, err)
+		}
+	}
+	mr.FastForward(DefaultChallengeTTL + time.Second)
+	clock.Advance(cfg.ChallengeTTL + time.Second)
+	if keys := mr.Keys(); len(keys) != 0 {
+		t.Errorf("keys left after every challenge expired: %q", keys)
+	}
+}
+
+// redisCommands returns the Redis round trips the server has made for
+// challenges and attestations.
+func redisCommands(t testing.TB, s *Server) uint64 {
+	t.Helper()
+	mfs, err := s.metrics.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n uint64
+	for _, mf := range mfs {
+		if mf.GetName() != "snp_vtpm_redis_command_duration_seconds" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			// PING is /readyz, ZCOUNT the outstanding gauge (this Gather).
+			if !isLabel(m, "command", "ping") && !isLabel(m, "command", "zcount") {
+				n += m.GetHistogram().GetSampleCount()
+			}
+		}
+	}
+	return n
+}
+
+func isLabel(m *dto.Metric, name, value string) bool {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == name && l.GetValue() == value {
+			return true
+		}
+	}
+	return false
+}
+
+func TestRedisRoundTripsPerAttestation(t *testing.T) {
+	mr := newMiniRedis(t)
+	s := newRedisServer(t, redisConfig("redis://"+mr.Addr()))
+	ts := startHTTP(t, s)
+	c := &Client{URL: ts.URL}
+	if _, err := c.Attest(context.Background(), synthetic(t)); err != nil { // loads the scripts
+		t.Fatal(err)
+	}
+	const n = 5
+	before := redisCommands(t, s)
+	for range n {
+		if _, err := c.Attest(context.Background(), synthetic(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := redisCommands(t, s) - before
+	t.Logf("%d Redis round trips for %d challenge+attest pairs", got, n)
+	if got != 2*n {
+		t.Fatalf("%d Redis round trips for %d pairs, want %d", got, n, 2*n)
+	}
+}
+
+func TestRedisDownIsClosed(t *testing.T) {
+	mr := newMiniRedis(t)
+	s := newRedisServer(t, redisConfig("redis://"+mr.Addr()))
+	ts := startHTTP(t, s)
+	ch, pub, ev := challenged(t, ts.URL, synthetic(t))
+	mr.Close()
+	assertRedisDown(t, ts.URL, mustJSON(t, AttestRequest{Challenge: ch, Evidence: ev, PublicKey: pub}))
+	if n := redisErrors(t, s); n == 0 {
+		t.Error("snp_vtpm_redis_errors_total did not count the failures")
+	}
+}
+
+// redisErrors returns snp_vtpm_redis_errors_total, all commands.
+func redisErrors(t testing.TB, s *Server) float64 {
+	t.Helper()
+	mfs, err := s.metrics.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n float64
+	for _, mf := range mfs {
+		if mf.GetName() == "snp_vtpm_redis_errors_total" {
+			for _, m := range mf.GetMetric() {
+				n += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return n
+}
+
+// assertRedisDown checks what a server whose Redis is down answers: 503
+// with Retry-After for a challenge and for attestBody (valid but for Redis),
+// nothing released; /readyz 503, /healthz 200.
+func assertRedisDown(t testing.TB, url string, attestBody []byte) {
+	t.Helper()
+	for _, tc := range []struct {
+		path string
+		body []byte
+	}{{PathChallenge, nil}, {PathAttest, attestBody}} {
+		resp, err := http.Post(url+tc.path, "application/json", bytes.NewReader(tc.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		_, _ = buf.ReadFrom(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+			t.Errorf("%s with Redis down: %d, Retry-After %q: %s", tc.path, resp.StatusCode, resp.Header.Get("Retry-After"), buf.Bytes())
+		}
+		if strings.Contains(buf.String(), "ciphertext") || bytes.Contains(buf.Bytes(), testSecret) {
+			t.Errorf("%s with Redis down released something: %s", tc.path, buf.Bytes())
+		}
+	}
+	for path, want := range map[string]int{PathReady: 503, PathHealth: 200} {
+		resp, err := http.Get(url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("%s with Redis down: %d, want %d", path, resp.StatusCode, want)
+		}
+	}
+}
+
+func TestReadyzInMemory(t *testing.T) {
+	ts := startHTTP(t, newServer(t, testConfig()))
+	resp, err := http.Get(ts.URL + PathReady)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("/readyz = %d", resp.StatusCode)
+	}
+}
+
+func TestRedisConfigRejected(t *testing.T) {
+	for _, rc := range []*RedisConfig{
+		{URL: "memcached://x"},
+		{URL: "redis://h:1/0", Prefix: strings.Repeat("p", maxRedisPrefix+1)},
+	} {
+		cfg := testConfig()
+		cfg.Redis = rc
+		if _, err := New(cfg); err == nil {
+			t.Errorf("New accepted %+v", rc)
+		}
+	}
+}
