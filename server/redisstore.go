@@ -32,8 +32,10 @@ const maxRedisPrefix = 128
 // Redis is trusted with availability and uniqueness, not with secrets:
 // it holds challenges (public), their clients' addresses and expiries.
 type RedisConfig struct {
-	// URL is redis://[user:password@]host:port/db, rediss://… (TLS) or
-	// unix:///path/to/socket[?db=N]. Standalone Redis (or a primary):
+	// URL is redis://[user:password@]host:port/db, rediss://… (TLS, the
+	// server's certificate verified; skip_verify is refused) or
+	// unix:///path/to/socket[?db=N]. Timeout and retry query parameters
+	// are overridden (Timeout; no command retries). Standalone Redis (or a primary):
 	// the scripts touch keys they compute, which Redis Cluster forbids.
 	URL string
 	// Password is used when URL carries none (the CLI reads it from
@@ -57,6 +59,11 @@ func ParseRedisURL(raw string) (*redis.Options, error) {
 	case "redis", "rediss", "unix":
 	default:
 		return nil, fmt.Errorf("scheme %q is not redis, rediss or unix", truncate(u.Scheme, 16))
+	}
+	if u.Query().Has("skip_verify") {
+		// Redis decides which challenges are spent: a Redis impostor could
+		// replay them. rediss:// verifies the server's certificate.
+		return nil, errors.New("skip_verify is not accepted: rediss:// always verifies the server's certificate")
 	}
 	opts, err := redis.ParseURL(raw)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -49,6 +50,7 @@ func TestParseRedisURL(t *testing.T) {
 		{url: "rediss://user:pw@host:6380/1", network: "tcp", addr: "host:6380", db: 1, password: "pw", tls: true},
 		{url: "unix:///run/redis.sock?db=3", network: "unix", addr: "/run/redis.sock", db: 3},
 		{url: "http://host:6379", bad: "scheme"},
+		{url: "rediss://host:6379/0?skip_verify=true", bad: "skip_verify"},
 		{url: "redis://:hunter2@host:6379/notadb", bad: "invalid Redis URL"},
 		{url: "redis://:hunter2@host:6379/0?dial_timeout=x", bad: "invalid Redis URL"},
 		{url: "redis://\x7f:hunter2@host", bad: "not a URL"},
@@ -326,4 +328,40 @@ func TestRedisConfigRejected(t *testing.T) {
 			t.Errorf("New accepted %+v", rc)
 		}
 	}
+}
+
+// FuzzParseRedisURL: any input is parsed or rejected without panicking,
+// the error stays bounded and never repeats an alphanumeric password of
+// the URL, and an accepted URL names a network.
+func FuzzParseRedisURL(f *testing.F) {
+	for _, s := range []string{"redis://h:1/0", "rediss://u:pw@h:2/3", "unix:///s?db=1", "redis://:secretpw@h:1/x",
+		"redis://:secretpw@h/0?dial_timeout=zz", "http://x", "redis://[::1]:6379", "unix://", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		opts, err := ParseRedisURL(raw)
+		if err != nil {
+			if len(err.Error()) > 400 {
+				t.Fatalf("error of %d bytes", len(err.Error()))
+			}
+			if u, perr := url.Parse(raw); perr == nil && u.User != nil {
+				if p, ok := u.User.Password(); ok && len(p) >= 4 && isAlnum(p) && !strings.Contains("xxxxx", p) && strings.Contains(err.Error(), p) {
+					t.Fatalf("the error repeats the password %q: %v", p, err)
+				}
+			}
+			return
+		}
+		if opts.Network != "tcp" && opts.Network != "unix" {
+			t.Fatalf("network %q", opts.Network)
+		}
+	})
+}
+
+func isAlnum(s string) bool {
+	for _, r := range s {
+		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9') {
+			return false
+		}
+	}
+	return true
 }
