@@ -162,7 +162,7 @@ func newRedisStore(rc *RedisConfig, ttl time.Duration, max, perClient int, now f
 		opts.Password = rc.Password
 	}
 	if len(rc.Prefix) > maxRedisPrefix {
-		return nil, fmt.Errorf("Redis key prefix longer than %d bytes", maxRedisPrefix)
+		return nil, fmt.Errorf("key prefix longer than %d bytes", maxRedisPrefix)
 	}
 	prefix := rc.Prefix
 	if prefix == "" {

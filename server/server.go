@@ -164,18 +164,11 @@ func New(cfg Config) (*Server, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	extra := append([]prometheus.Collector{newVerifierCollector(s.verifier)}, cfg.Collectors...)
-	if cfg.Redis != nil {
-		rm := newRedisMetrics()
-		rs, err := newRedisStore(cfg.Redis, cfg.ChallengeTTL, cfg.MaxChallenges, cfg.MaxClientChallenges, cfg.Now, rm)
-		if err != nil {
-			return nil, fmt.Errorf("server: --redis: %w", err)
-		}
-		s.store = rs
-		extra = append(extra, rm.collectors()...)
-	} else {
-		s.challenges = newChallengeStore(cfg.ChallengeTTL, cfg.MaxChallenges, cfg.MaxClientChallenges, cfg.Now)
-		s.store = memStore{s.challenges}
+	storeMetrics, err := s.openStore()
+	if err != nil {
+		return nil, err
 	}
+	extra = append(extra, storeMetrics...)
 	m, err := newMetrics(s.outstandingGauge, extra)
 	if err != nil {
 		_ = s.store.close()
@@ -194,6 +187,24 @@ func New(cfg Config) (*Server, error) {
 	})
 	s.handler = s.accessLog(mux)
 	return s, nil
+}
+
+// openStore opens the challenge store of s.cfg: Redis when configured,
+// else memory. It returns the store's metrics.
+func (s *Server) openStore() ([]prometheus.Collector, error) {
+	cfg := s.cfg
+	if cfg.Redis == nil {
+		s.challenges = newChallengeStore(cfg.ChallengeTTL, cfg.MaxChallenges, cfg.MaxClientChallenges, cfg.Now)
+		s.store = memStore{s.challenges}
+		return nil, nil
+	}
+	rm := newRedisMetrics()
+	rs, err := newRedisStore(cfg.Redis, cfg.ChallengeTTL, cfg.MaxChallenges, cfg.MaxClientChallenges, cfg.Now, rm)
+	if err != nil {
+		return nil, fmt.Errorf("server: Redis: %w", err)
+	}
+	s.store = rs
+	return rm.collectors(), nil
 }
 
 // Close releases the challenge store's connections (Redis); the in-memory
