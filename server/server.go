@@ -211,6 +211,11 @@ func (s *Server) openStore() ([]prometheus.Collector, error) {
 // store has none. Call it once the server is no longer used.
 func (s *Server) Close() error { return s.store.close() }
 
+// Ready reports whether the server can serve attestations: nil when its
+// challenge store answers (always in memory; a PING with Redis). /readyz
+// answers 503 when it is not nil.
+func (s *Server) Ready(ctx context.Context) error { return s.store.ready(ctx) }
+
 // outstandingGauge is the challenges_outstanding gauge: NaN when the store
 // cannot count.
 func (s *Server) outstandingGauge() float64 {
@@ -328,7 +333,7 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 // handleReady is readiness: the challenge store answers (always, in
 // memory; a PING with Redis). A load balancer stops sending traffic on 503.
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
-	if err := s.store.ready(r.Context()); err != nil {
+	if err := s.Ready(r.Context()); err != nil {
 		s.log.Warn("not ready", "err", err)
 		w.Header().Set("Retry-After", "1")
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": "challenge store unreachable"})

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
 	"github.com/snp-vtpm/snp-vtpm/collateral"
@@ -50,7 +51,7 @@ const (
 func newServeCmd(g *globals) *cobra.Command {
 	var f serveFlags
 	cmd := &cobra.Command{
-		Use:   "serve --listen ADDR --secret-file FILE [--policy FILE] [--trust-emulated] [--tls-cert F --tls-key F]",
+		Use:   "serve --listen ADDR --secret-file FILE [--policy FILE] [--trust-emulated] [--tls-cert F --tls-key F] [--redis URL]",
 		Short: "Run the remote-attestation verifier: release a secret to CVMs whose evidence verifies",
 		Long: `Run an HTTP(S) verifier and relying party (see docs/remote-attestation.md).
 
@@ -188,6 +189,9 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
 	defer srv.Close()
 	if rc != nil {
 		log.Info("challenges in Redis", "redis", server.RedactRedisURL(rc.URL), "prefix", rc.Prefix)
+		if err := srv.Ready(ctx); err != nil {
+			log.Warn("Redis not reachable yet: challenge and attest answer 503 and /readyz 503 until it is", "err", err)
+		}
 	}
 
 	return listenAndServe(ctx, g, f, srv)
@@ -238,6 +242,18 @@ func redisConfig(f *serveFlags) (*server.RedisConfig, error) {
 	}
 	return &server.RedisConfig{URL: f.redisURL, Password: os.Getenv("REDIS_PASSWORD"), Prefix: f.redisPrefix}, nil
 }
+
+// quietRedis drops go-redis's own log lines (dial failures, printed to
+// stderr in its format): serve logs every Redis failure it acts on, with
+// the error, in its own format (--log-json). go-redis's logger is
+// process-wide, so only main sets it, once.
+func quietRedis() { redis.SetLogger(discardRedisLog{}) }
+
+// discardRedisLog is a go-redis logger that writes nothing.
+type discardRedisLog struct{}
+
+// Printf implements go-redis's internal.Logging.
+func (discardRedisLog) Printf(context.Context, string, ...any) {}
 
 // readSecret reads the secret file: non-empty, at most maxSecretFile bytes.
 func readSecret(name string) ([]byte, error) {

@@ -84,6 +84,27 @@ func TestServeRedisTwoReplicas(t *testing.T) {
 	}
 }
 
+// serve starts when Redis is down (readiness says so) and serves once it
+// comes up.
+func TestServeRedisStartsBeforeRedis(t *testing.T) {
+	r := testutil.StartRedis(t)
+	r.Stop()
+	secretFile := writeTemp(t, "secret", []byte(cliSecret))
+	roots := writeTemp(t, "roots.pem", testev.ChainPEM())
+	s := startServe(t, "--secret-file", secretFile, "--roots", roots, "--offline", "--redis", r.URL)
+	if !strings.Contains(s.stderr.String(), "Redis not reachable yet") {
+		t.Errorf("no warning:\n%s", s.stderr)
+	}
+	if _, err := (&server.Client{URL: s.url}).Attest(context.Background(), syntheticGather); err == nil {
+		t.Fatal("attested with Redis down")
+	}
+	r.Start()
+	res, err := (&server.Client{URL: s.url}).Attest(context.Background(), syntheticGather)
+	if err != nil || string(res.Secret) != cliSecret {
+		t.Fatalf("after Redis came up: %v\n%s", err, s.stderr)
+	}
+}
+
 func TestServeRedisUsageErrors(t *testing.T) {
 	secret := writeTemp(t, "secret", []byte(cliSecret))
 	for _, tc := range []struct {
