@@ -40,6 +40,7 @@ const (
 	PathChallenge = "/v1/challenge"
 	PathAttest    = "/v1/attest"
 	PathHealth    = "/healthz"
+	PathReady     = "/readyz"
 	PathMetrics   = "/metrics"
 )
 

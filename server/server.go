@@ -92,6 +92,11 @@ type Config struct {
 	// Collectors are extra Prometheus collectors exported on /metrics (for
 	// example certificate-fetch counters).
 	Collectors []prometheus.Collector
+	// Redis, when set, keeps the outstanding challenges in Redis, shared by
+	// every replica; nil keeps them in process memory. With Redis, an
+	// unreachable Redis turns /v1/challenge and /v1/attest into 503 with
+	// Retry-After (nothing is released) and /readyz into 503.
+	Redis *RedisConfig
 }
 
 // Server is the remote-attestation verifier and relying party: it issues
@@ -102,7 +107,8 @@ type Server struct {
 	secret     []byte
 	verifier   *verify.Verifier
 	log        *slog.Logger
-	challenges *challengeStore
+	challenges *challengeStore // the in-memory store; nil with Redis
+	store      store           // where challenges live: challenges or Redis
 	metrics    *metrics
 	handler    http.Handler
 }
@@ -157,10 +163,15 @@ func New(cfg Config) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
-	s.challenges = newChallengeStore(cfg.ChallengeTTL, cfg.MaxChallenges, cfg.MaxClientChallenges, cfg.Now)
 	extra := append([]prometheus.Collector{newVerifierCollector(s.verifier)}, cfg.Collectors...)
-	m, err := newMetrics(func() float64 { return float64(s.challenges.len()) }, extra)
+	storeMetrics, err := s.openStore()
 	if err != nil {
+		return nil, err
+	}
+	extra = append(extra, storeMetrics...)
+	m, err := newMetrics(s.outstandingGauge, extra)
+	if err != nil {
+		_ = s.store.close()
 		return nil, fmt.Errorf("server: metrics: %w", err)
 	}
 	s.metrics = m
@@ -169,6 +180,7 @@ func New(cfg Config) (*Server, error) {
 	mux.Handle(PathChallenge, allow(s.handleChallenge, http.MethodPost))
 	mux.Handle(PathAttest, allow(s.handleAttest, http.MethodPost))
 	mux.Handle(PathHealth, allow(s.handleHealth, http.MethodGet, http.MethodHead))
+	mux.Handle(PathReady, allow(s.handleReady, http.MethodGet, http.MethodHead))
 	mux.Handle(PathMetrics, allow(promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}).ServeHTTP, http.MethodGet, http.MethodHead))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusNotFound, "", "no such endpoint")
@@ -177,7 +189,44 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// Handler returns the server's HTTP handler: the API, /healthz and
+// openStore opens the challenge store of s.cfg: Redis when configured,
+// else memory. It returns the store's metrics.
+func (s *Server) openStore() ([]prometheus.Collector, error) {
+	cfg := s.cfg
+	if cfg.Redis == nil {
+		s.challenges = newChallengeStore(cfg.ChallengeTTL, cfg.MaxChallenges, cfg.MaxClientChallenges, cfg.Now)
+		s.store = memStore{s.challenges}
+		return nil, nil
+	}
+	rm := newRedisMetrics()
+	rs, err := newRedisStore(cfg.Redis, cfg.ChallengeTTL, cfg.MaxChallenges, cfg.MaxClientChallenges, cfg.Now, rm)
+	if err != nil {
+		return nil, fmt.Errorf("server: Redis: %w", err)
+	}
+	s.store = rs
+	return rm.collectors(), nil
+}
+
+// Close releases the challenge store's connections (Redis); the in-memory
+// store has none. Call it once the server is no longer used.
+func (s *Server) Close() error { return s.store.close() }
+
+// Ready reports whether the server can serve attestations: nil when its
+// challenge store answers (always in memory; a PING with Redis). /readyz
+// answers 503 when it is not nil.
+func (s *Server) Ready(ctx context.Context) error { return s.store.ready(ctx) }
+
+// outstandingGauge is the challenges_outstanding gauge: NaN when the store
+// cannot count.
+func (s *Server) outstandingGauge() float64 {
+	n, err := s.store.outstanding(context.Background())
+	if err != nil {
+		return math.NaN()
+	}
+	return float64(n)
+}
+
+// Handler returns the server's HTTP handler: the API, /healthz, /readyz and
 // /metrics, with access logging. Without Serve, expired challenges are
 // evicted lazily.
 func (s *Server) Handler() http.Handler { return s.handler }
@@ -269,23 +318,41 @@ func (s *Server) janitor(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if n := s.challenges.evict(); n > 0 {
+			if n := s.store.evict(); n > 0 {
 				s.log.Debug("evicted expired challenges", "count", n)
 			}
 		}
 	}
 }
 
+// handleHealth is liveness: the process serves HTTP, whatever Redis does.
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// handleReady is readiness: the challenge store answers (always, in
+// memory; a PING with Redis). A load balancer stops sending traffic on 503.
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	if err := s.Ready(r.Context()); err != nil {
+		s.log.Warn("not ready", "err", err)
+		w.Header().Set("Retry-After", "1")
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": "challenge store unreachable"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
 func (s *Server) handleChallenge(w http.ResponseWriter, r *http.Request) {
 	// The body carries nothing; read a bounded amount so that the
 	// connection can be reused.
 	_, _ = io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, maxChallengeBody))
-	k, expires, retry, err := s.challenges.issue(s.clientKey(r))
+	k, expires, retry, err := s.store.issue(r.Context(), s.clientKey(r))
 	switch {
+	case errors.Is(err, errStoreUnavailable):
+		s.log.Error("issuing challenge", "err", err)
+		setRetryAfter(w, time.Second)
+		writeError(w, r, http.StatusServiceUnavailable, "", "challenge store unavailable; try again")
+		return
 	case errors.Is(err, errTooManyChallenges):
 		// The server is full: not this client's fault.
 		s.metrics.challengesFull.WithLabelValues("total").Inc()
@@ -361,7 +428,14 @@ func (s *Server) attest(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	}
 
 	// The challenge is spent from here on, whatever the verdict.
-	if err := s.challenges.consume(req.Challenge); err != nil {
+	if err := s.store.consume(ctx, req.Challenge); err != nil {
+		if errors.Is(err, errStoreUnavailable) {
+			// Nothing verified, nothing released: the challenge may or may
+			// not be spent, so the attester starts over.
+			s.log.Error("spending challenge", "err", err)
+			setRetryAfter(w, time.Second)
+			return attestOutcome{http.StatusServiceUnavailable, resultError, "store-unavailable", "challenge store unavailable; try again with a new challenge"}, nil
+		}
 		return attestOutcome{http.StatusUnauthorized, resultDenied, CheckChallenge, err.Error()}, nil
 	}
 	vctx, cancel := context.WithTimeout(ctx, s.cfg.AttestTimeout)

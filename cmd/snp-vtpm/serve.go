@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
 	"github.com/snp-vtpm/snp-vtpm/collateral"
@@ -36,6 +38,8 @@ type serveFlags struct {
 	maxBody             int64
 	logJSON             bool
 	shutdownGrace       time.Duration
+	redisURL            string
+	redisPrefix         string
 }
 
 // Defaults of the upstream (KDS) budget of serve.
@@ -47,7 +51,7 @@ const (
 func newServeCmd(g *globals) *cobra.Command {
 	var f serveFlags
 	cmd := &cobra.Command{
-		Use:   "serve --listen ADDR --secret-file FILE [--policy FILE] [--trust-emulated] [--tls-cert F --tls-key F]",
+		Use:   "serve --listen ADDR --secret-file FILE [--policy FILE] [--trust-emulated] [--tls-cert F --tls-key F] [--redis URL]",
 		Short: "Run the remote-attestation verifier: release a secret to CVMs whose evidence verifies",
 		Long: `Run an HTTP(S) verifier and relying party (see docs/remote-attestation.md).
 
@@ -78,6 +82,17 @@ request (--upstream-retries 0), concurrent requests for the same certificate sha
 one fetch, and a failed fetch is remembered (30 s for an unknown chip, 5 s for a
 network failure) so that repeating it costs nothing upstream.
 
+With --redis URL (redis://[:password@]host:port/db, rediss://… for TLS, or
+unix:///path/to/socket?db=N; the password from the URL, else from REDIS_PASSWORD)
+the outstanding challenges live in Redis, so any number of replicas behind a load
+balancer share them: a challenge issued by one replica is spent at another, exactly
+once, and --max-challenges and --max-client-challenges hold for the whole fleet.
+Keys start with --redis-prefix; Redis holds challenges, client addresses and expiries,
+never the secret. When Redis cannot be reached, /v1/challenge and /v1/attest answer
+503 with Retry-After (nothing is released) and /readyz answers 503 while /healthz
+stays 200; the connection comes back by itself. Without --redis the challenges live
+in this process (one replica).
+
 The bound address is printed on standard output ("listening on URL") once the server
 listens, after the TLS files loaded, so --listen 127.0.0.1:0 picks a free port.`,
 		Args: cobra.NoArgs,
@@ -98,6 +113,8 @@ listens, after the TLS files loaded, so --listen 127.0.0.1:0 picks a free port.`
 	fs.IntVar(&f.upstreamBurst, "upstream-burst", defaultUpstreamBurst, "certificate requests to KDS at most in a burst")
 	fs.IntVar(&f.upstreamRetries, "upstream-retries", 0, "retries of a failed KDS request within one attestation (network errors, 408, 429, 5xx only)")
 	fs.Int64Var(&f.maxBody, "max-body", server.DefaultMaxBodyBytes, "largest attestation request body in bytes (413 beyond)")
+	fs.StringVar(&f.redisURL, "redis", "", "keep challenges in Redis, shared by replicas: redis://host:port/db, rediss://… (TLS), unix:///path (password: in the URL or REDIS_PASSWORD)")
+	fs.StringVar(&f.redisPrefix, "redis-prefix", server.DefaultRedisPrefix, "prefix of every Redis key (one namespace per fleet)")
 	fs.BoolVar(&f.logJSON, "log-json", false, "write the log as JSON lines instead of text")
 	fs.DurationVar(&f.shutdownGrace, "shutdown-grace", server.DefaultShutdownTimeout, "on SIGINT/SIGTERM, how long in-flight requests may take to complete")
 	f.trust.register(fs)
@@ -123,6 +140,10 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
 		// IMDS serves this machine's own VCEK, never an attester's: asking it
 		// first would only add a request per unknown certificate.
 		return errors.New("--imds is for verifying on the CVM itself; serve verifies other machines (their VCEK comes from the evidence or KDS)")
+	}
+	rc, err := redisConfig(f)
+	if err != nil {
+		return err
 	}
 	secret, err := readSecret(f.secretFile)
 	if err != nil {
@@ -159,10 +180,18 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
 		ShutdownTimeout:     f.shutdownGrace,
 		Logger:              log,
 		Collectors:          kdsCollectors(kc),
+		Redis:               rc,
 	})
 	clear(secret)
 	if err != nil {
 		return err
+	}
+	defer srv.Close()
+	if rc != nil {
+		log.Info("challenges in Redis", "redis", server.RedactRedisURL(rc.URL), "prefix", rc.Prefix)
+		if err := srv.Ready(ctx); err != nil {
+			log.Warn("Redis not reachable yet: challenge and attest answer 503 and /readyz 503 until it is", "err", err)
+		}
 	}
 
 	return listenAndServe(ctx, g, f, srv)
@@ -197,6 +226,34 @@ func listenAndServe(ctx context.Context, g *globals, f *serveFlags, srv *server.
 	}
 	return nil
 }
+
+// redisConfig returns the Redis configuration of --redis, nil without it.
+// The URL is checked here, so a bad one is a usage error that does not
+// repeat the password.
+func redisConfig(f *serveFlags) (*server.RedisConfig, error) {
+	if f.redisURL == "" {
+		return nil, nil
+	}
+	if _, err := server.ParseRedisURL(f.redisURL); err != nil {
+		return nil, fmt.Errorf("--redis: %w", err)
+	}
+	if f.redisPrefix == "" {
+		return nil, errors.New("--redis-prefix must not be empty")
+	}
+	return &server.RedisConfig{URL: f.redisURL, Password: os.Getenv("REDIS_PASSWORD"), Prefix: f.redisPrefix}, nil
+}
+
+// quietRedis drops go-redis's own log lines (dial failures, printed to
+// stderr in its format): serve logs every Redis failure it acts on, with
+// the error, in its own format (--log-json). go-redis's logger is
+// process-wide, so only main sets it, once.
+func quietRedis() { redis.SetLogger(discardRedisLog{}) }
+
+// discardRedisLog is a go-redis logger that writes nothing.
+type discardRedisLog struct{}
+
+// Printf implements go-redis's internal.Logging.
+func (discardRedisLog) Printf(context.Context, string, ...any) {}
 
 // readSecret reads the secret file: non-empty, at most maxSecretFile bytes.
 func readSecret(name string) ([]byte, error) {

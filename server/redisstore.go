@@ -1,0 +1,350 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+)
+
+// Defaults of RedisConfig.
+const (
+	DefaultRedisPrefix  = "snp-vtpm:"
+	DefaultRedisTimeout = time.Second
+)
+
+// maxRedisPrefix bounds RedisConfig.Prefix.
+const maxRedisPrefix = 128
+
+// RedisConfig puts the outstanding challenges in Redis, shared by every
+// replica of the server: a challenge issued by one is spent at another,
+// exactly once, and the per-client and total limits hold for the fleet.
+// Redis is trusted with availability and uniqueness, not with secrets:
+// it holds challenges (public), their clients' addresses and expiries.
+type RedisConfig struct {
+	// URL is redis://[user:password@]host:port/db, rediss://… (TLS, the
+	// server's certificate verified; skip_verify is refused) or
+	// unix:///path/to/socket[?db=N]. Timeout and retry query parameters
+	// are overridden (Timeout; no command retries). Standalone Redis (or a primary):
+	// the scripts touch keys they compute, which Redis Cluster forbids.
+	URL string
+	// Password is used when URL carries none (the CLI reads it from
+	// REDIS_PASSWORD). It is never logged.
+	Password string
+	// Prefix namespaces every key; empty means DefaultRedisPrefix.
+	Prefix string
+	// Timeout bounds one Redis command and the dial; 0 means
+	// DefaultRedisTimeout. A command that times out is a 503.
+	Timeout time.Duration
+}
+
+// ParseRedisURL parses a Redis URL into go-redis options. Its errors never
+// repeat the URL, which may carry a password.
+func ParseRedisURL(raw string) (*redis.Options, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, errors.New("not a URL (want redis://host:port/db, rediss://host:port/db or unix:///path)")
+	}
+	switch u.Scheme {
+	case "redis", "rediss", "unix":
+	default:
+		return nil, fmt.Errorf("scheme %q is not redis, rediss or unix", truncate(u.Scheme, 16))
+	}
+	if u.Query().Has("skip_verify") {
+		// Redis decides which challenges are spent: a Redis impostor could
+		// replay them. rediss:// verifies the server's certificate.
+		return nil, errors.New("skip_verify is not accepted: rediss:// always verifies the server's certificate")
+	}
+	opts, err := redis.ParseURL(raw)
+	if err != nil {
+		msg := err.Error()
+		if u.User != nil {
+			if p, ok := u.User.Password(); ok && p != "" {
+				msg = strings.ReplaceAll(msg, p, "xxxxx")
+			}
+		}
+		return nil, fmt.Errorf("invalid Redis URL: %q", truncate(msg, 200))
+	}
+	if u.Scheme == "rediss" && opts.TLSConfig != nil {
+		opts.TLSConfig.MinVersion = tls.VersionTLS12
+	}
+	return opts, nil
+}
+
+// RedactRedisURL returns raw with its password replaced by "xxxxx", for logs.
+func RedactRedisURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(invalid URL)"
+	}
+	return u.Redacted()
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		s = s[:n] + "..."
+	}
+	return s
+}
+
+// issueScript issues a challenge atomically, limits included (one round
+// trip). KEYS: challenge, all (sorted set of every outstanding challenge by
+// expiry), client (the client's sorted set). ARGV: now (ms), ttl (ms), max,
+// per-client max, member (hex challenge), client. Returns {1, expiry},
+// {-1, oldest} (all full), {-2, oldest} (client full) or {-3, 0} (exists).
+// The sorted sets expire with their newest challenge, so an idle client
+// leaves nothing behind.
+var issueScript = redis.NewScript(`
+local now = tonumber(ARGV[1])
+local exp = now + tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[3]) then
+  local o = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+  return {-1, tonumber(o[2] or now)}
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
+if redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[4]) then
+  local o = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
+  return {-2, tonumber(o[2] or now)}
+end
+if not redis.call('SET', KEYS[1], ARGV[6], 'NX', 'PX', ARGV[2]) then
+  return {-3, 0}
+end
+redis.call('ZADD', KEYS[2], exp, ARGV[5])
+redis.call('ZADD', KEYS[3], exp, ARGV[5])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+redis.call('PEXPIRE', KEYS[3], ARGV[2])
+return {1, exp}
+`)
+
+// consumeScript spends a challenge atomically (one round trip): it reads
+// and deletes the challenge key and removes it from the sorted sets of the
+// limits. KEYS: challenge, all. ARGV: member, client key prefix. Returns
+// 1 when the challenge existed (Redis expired it at its TTL), else 0.
+var consumeScript = redis.NewScript(`
+local client = redis.call('GET', KEYS[1])
+if not client then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', ARGV[2] .. client, ARGV[1])
+return 1
+`)
+
+// redisStore keeps challenges in Redis. Every operation is one Lua script
+// (EVALSHA; EVAL once after Redis lost its script cache), so a
+// challenge+attest pair costs two round trips.
+type redisStore struct {
+	rdb       *redis.Client
+	prefix    string
+	ttl       time.Duration
+	max       int
+	perClient int
+	now       func() time.Time
+	timeout   time.Duration
+}
+
+func newRedisStore(rc *RedisConfig, ttl time.Duration, max, perClient int, now func() time.Time, m *redisMetrics) (*redisStore, error) {
+	opts, err := ParseRedisURL(rc.URL)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Password == "" {
+		opts.Password = rc.Password
+	}
+	if len(rc.Prefix) > maxRedisPrefix {
+		return nil, fmt.Errorf("key prefix longer than %d bytes", maxRedisPrefix)
+	}
+	prefix := rc.Prefix
+	if prefix == "" {
+		prefix = DefaultRedisPrefix
+	}
+	timeout := rc.Timeout
+	if timeout <= 0 {
+		timeout = DefaultRedisTimeout
+	}
+	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout, opts.PoolTimeout = timeout, timeout, timeout, timeout
+	opts.ContextTimeoutEnabled = true
+	// No retries: a script whose reply was lost may have run, and a
+	// retried issue would then collide with itself. The client sees 503.
+	opts.MaxRetries = -1
+	opts.DialerRetries = 1 // a refused dial is an outage: answer 503 at once
+	opts.DisableIdentity = true
+	opts.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+	rdb := redis.NewClient(opts)
+	rdb.AddHook(m)
+	return &redisStore{rdb: rdb, prefix: prefix, ttl: ttl, max: max, perClient: perClient, now: now, timeout: timeout}, nil
+}
+
+func (s *redisStore) challengeKey(k challengeKey) string {
+	return s.prefix + "c:" + hex.EncodeToString(k[:])
+}
+func (s *redisStore) allKey() string       { return s.prefix + "all" }
+func (s *redisStore) clientPrefix() string { return s.prefix + "cl:" }
+
+// unavailable wraps a Redis failure as errStoreUnavailable.
+func unavailable(op string, err error) error {
+	return fmt.Errorf("%w: %s: %v", errStoreUnavailable, op, err)
+}
+
+func (s *redisStore) issue(ctx context.Context, client string) (k challengeKey, expires time.Time, retry time.Duration, err error) {
+	if _, err := rand.Read(k[:]); err != nil {
+		return k, time.Time{}, 0, fmt.Errorf("reading random challenge: %w", err)
+	}
+	now := s.now()
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	res, err := issueScript.Run(ctx, s.rdb,
+		[]string{s.challengeKey(k), s.allKey(), s.clientPrefix() + client},
+		now.UnixMilli(), s.ttl.Milliseconds(), s.max, s.perClient, hex.EncodeToString(k[:]), client).Int64Slice()
+	if err != nil {
+		return k, time.Time{}, 0, unavailable("issue", err)
+	}
+	if len(res) != 2 {
+		return k, time.Time{}, 0, unavailable("issue", fmt.Errorf("unexpected reply of %d values", len(res)))
+	}
+	at := time.UnixMilli(res[1])
+	switch res[0] {
+	case 1:
+		return k, at, 0, nil
+	case -1:
+		return k, time.Time{}, max(at.Sub(now), time.Second), errTooManyChallenges
+	case -2:
+		return k, time.Time{}, max(at.Sub(now), time.Second), errClientChallenges
+	case -3: // 2^-256: a broken random source
+		return k, time.Time{}, 0, errors.New("random challenge collision")
+	}
+	return k, time.Time{}, 0, unavailable("issue", fmt.Errorf("unexpected reply %d", res[0]))
+}
+
+func (s *redisStore) consume(ctx context.Context, c []byte) error {
+	if len(c) != ChallengeSize {
+		return errUnknownChallenge
+	}
+	k := challengeKey(c)
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	n, err := consumeScript.Run(ctx, s.rdb, []string{s.challengeKey(k), s.allKey()},
+		hex.EncodeToString(k[:]), s.clientPrefix()).Int64()
+	if err != nil {
+		return unavailable("consume", err)
+	}
+	if n != 1 {
+		return errUnknownChallenge
+	}
+	return nil
+}
+
+func (s *redisStore) outstanding(ctx context.Context) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	n, err := s.rdb.ZCount(ctx, s.allKey(), fmt.Sprintf("(%d", s.now().UnixMilli()), "+inf").Result()
+	if err != nil {
+		return 0, unavailable("count", err)
+	}
+	return int(n), nil
+}
+
+// evict does nothing: Redis expires the challenges, and the scripts trim
+// the sorted sets.
+func (s *redisStore) evict() int { return 0 }
+
+func (s *redisStore) ready(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	if err := s.rdb.Ping(ctx).Err(); err != nil {
+		return unavailable("ping", err)
+	}
+	return nil
+}
+
+func (s *redisStore) close() error { return s.rdb.Close() }
+
+// redisMetrics counts the Redis commands (round trips), their latency and
+// their errors; it is a go-redis hook and a Prometheus collector.
+type redisMetrics struct {
+	latency *prometheus.HistogramVec
+	errs    *prometheus.CounterVec
+	dials   *prometheus.CounterVec
+}
+
+func newRedisMetrics() *redisMetrics {
+	return &redisMetrics{
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: metricsNamespace, Subsystem: "redis", Name: "command_duration_seconds",
+			Help:    "Redis round trips of the challenge store by command (evalsha, eval, ping, zcount, …), errors included.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
+		}, []string{"command"}),
+		errs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: metricsNamespace, Subsystem: "redis", Name: "errors_total",
+			Help: "Redis commands of the challenge store that failed (network, timeout, server error), by command.",
+		}, []string{"command"}),
+		dials: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: metricsNamespace, Subsystem: "redis", Name: "dials_total",
+			Help: "Connections opened to Redis, by result (ok, error).",
+		}, []string{"result"}),
+	}
+}
+
+// collectors returns the metrics to register.
+func (m *redisMetrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.latency, m.errs, m.dials}
+}
+
+// DialHook implements redis.Hook.
+func (m *redisMetrics) DialHook(next redis.DialHook) redis.DialHook {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := next(ctx, network, addr)
+		if err != nil {
+			m.dials.WithLabelValues("error").Inc()
+		} else {
+			m.dials.WithLabelValues("ok").Inc()
+		}
+		return c, err
+	}
+}
+
+// ProcessHook implements redis.Hook.
+func (m *redisMetrics) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		start := time.Now()
+		err := next(ctx, cmd)
+		name := commandLabel(cmd.Name())
+		m.latency.WithLabelValues(name).Observe(time.Since(start).Seconds())
+		if err != nil && !errors.Is(err, redis.Nil) {
+			m.errs.WithLabelValues(name).Inc()
+		}
+		return err
+	}
+}
+
+// ProcessPipelineHook implements redis.Hook (the store sends no pipelines).
+func (m *redisMetrics) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		start := time.Now()
+		err := next(ctx, cmds)
+		m.latency.WithLabelValues("pipeline").Observe(time.Since(start).Seconds())
+		if err != nil && !errors.Is(err, redis.Nil) {
+			m.errs.WithLabelValues("pipeline").Inc()
+		}
+		return err
+	}
+}
+
+// commandLabel bounds the command label to the commands the store sends.
+func commandLabel(name string) string {
+	switch name = strings.ToLower(name); name {
+	case "evalsha", "eval", "ping", "zcount", "script", "hello", "auth", "select":
+		return name
+	}
+	return "other"
+}
