@@ -94,7 +94,7 @@ func New(t testing.TB) *FakeIntel {
 	nb, na := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2040, 1, 1, 0, 0, 0, 0, time.UTC)
 	ca := func(serial int64, subj pkix.Name) *x509.Certificate {
 		return &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: subj, NotBefore: nb, NotAfter: na,
-			IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+			IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign}
 	}
 	rootTmpl := ca(1, intel.Subject)
 	rootTmpl.RawSubject = intel.RawSubject // the very same subject bytes
