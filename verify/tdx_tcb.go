@@ -16,7 +16,7 @@ import (
 // signed, not under the pinned Intel SGX Root CA, or for another FMSPC.
 // Such an error names CheckTDXCollateral but does not match ErrRejected:
 // nothing was learnt about the evidence.
-var ErrTDXCollateral = errors.New("Intel TDX collateral unusable")
+var ErrTDXCollateral error = pcs.ErrCollateral
 
 // DefaultTDXTCBStatuses are the TCB statuses accepted when Intel's
 // collateral is given and the policy lists none: Intel's up-to-date
@@ -41,7 +41,7 @@ func checkTDXTCB(c *Claims, q *tdx.Quote, v *tdx.Verified, opts *Config) error {
 	r, err := opts.TDXCollateral.Evaluate(q, v, pcs.Options{Now: opts.now(), Root: opts.tdxRoot})
 	switch {
 	case errors.Is(err, pcs.ErrCollateral):
-		return fmt.Errorf("verify: %w (%s): %w", ErrTDXCollateral, CheckTDXCollateral, err)
+		return fmt.Errorf("verify: %s: %w", CheckTDXCollateral, err)
 	case errors.Is(err, pcs.ErrRevoked):
 		return fail(CheckTDXPCKRevoked, err)
 	case errors.Is(err, pcs.ErrQEIdentity):
