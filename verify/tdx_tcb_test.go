@@ -2,18 +2,14 @@ package verify_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"math/big"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"testing/fstest"
 	"time"
 
-	"github.com/snp-vtpm/snp-vtpm/evidence"
 	"github.com/snp-vtpm/snp-vtpm/internal/tdxtest"
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/tdx"
@@ -111,31 +107,15 @@ func TestTDXCollateralUnusable(t *testing.T) {
 func TestTDXRevokedAndQE(t *testing.T) {
 	coll := realCollateral(t)
 	f := tdxtest.New(t)
-	data := tdxWith(t, func(ev *evidence.Evidence) {
-		q, err := tdx.ParseQuote(ev.TDQuote)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f.Sign(t, q)
-		ev.TDQuote = q.Marshal()
-	})
-	otherQE := func() []byte {
-		var m map[string]any
-		if err := json.Unmarshal(coll.QEIdentity.Signed.Raw, &m); err != nil {
-			t.Fatal(err)
-		}
-		m["mrsigner"] = strings.Repeat("ab", 32)
-		b, _ := json.Marshal(m)
-		return b
-	}()
-	now := testutil.TDXFixtureTime()
+	data := resignedBy(t, f, func(*tdx.Quote) {})
+	otherQE := []byte(strings.Replace(string(coll.QEIdentity.Signed.Raw), `"mrsigner":"DC9E`, `"mrsigner":"AB9E`, 1))
 	for _, tc := range []struct {
 		name  string
 		c     tdxtest.Collateral
 		check verify.Check
 	}{
-		{"revoked pck", tdxtest.Collateral{RevokedPCK: []*big.Int{f.PCK.SerialNumber}}, verify.CheckTDXPCKRevoked},
-		{"revoked ca", tdxtest.Collateral{RevokedCA: []*big.Int{f.CA.SerialNumber}}, verify.CheckTDXPCKRevoked},
+		{"revoked pck", tdxtest.Collateral{RevokePCK: true}, verify.CheckTDXPCKRevoked},
+		{"revoked ca", tdxtest.Collateral{RevokeCA: true}, verify.CheckTDXPCKRevoked},
 		{"other qe", tdxtest.Collateral{QEIdentity: otherQE}, verify.CheckTDXQEIdentity},
 		{"out of date", tdxtest.Collateral{}, verify.CheckTDXTCBStatus},
 	} {
@@ -145,12 +125,8 @@ func TestTDXRevokedAndQE(t *testing.T) {
 			if c.QEIdentity == nil {
 				c.QEIdentity = coll.QEIdentity.Signed.Raw
 			}
-			c.FMSPC, c.ThisUpdate, c.NextUpdate = "00806f050000", now.Add(-time.Hour), now.Add(time.Hour)
-			fsys := fstest.MapFS{}
-			for name, b := range f.Files(t, c) {
-				fsys[name] = &fstest.MapFile{Data: b}
-			}
-			pc, err := pcs.LoadDir(fsys)
+			c.FMSPC = "00806f050000"
+			pc, err := pcs.LoadDir(f.FS(t, c))
 			if err != nil {
 				t.Fatal(err)
 			}

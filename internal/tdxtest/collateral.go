@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"math/big"
 	"testing"
+	"testing/fstest"
 	"time"
 )
 
@@ -22,16 +23,28 @@ type Collateral struct {
 	// names the TCB info file.
 	TCBInfo, QEIdentity []byte
 	FMSPC               string
-	// ThisUpdate and NextUpdate bound both CRLs.
+	// ThisUpdate and NextUpdate bound both CRLs; zero means an hour
+	// either side of 2025-10-01 (testutil.TDXFixtureTime).
 	ThisUpdate, NextUpdate time.Time
-	// RevokedPCK and RevokedCA are serials to put on the PCK CRL and the
-	// root CA CRL.
-	RevokedPCK, RevokedCA []*big.Int
+	// RevokePCK and RevokeCA put f's PCK on the PCK CRL and its CA on the
+	// root CA CRL, after a serial of nobody's.
+	RevokePCK, RevokeCA bool
 }
 
 // Files signs c under f and returns the directory's files by name.
 func (f *FakeIntel) Files(t testing.TB, c Collateral) map[string][]byte {
 	t.Helper()
+	if c.ThisUpdate.IsZero() {
+		at := time.Date(2025, 10, 1, 0, 0, 0, 0, time.UTC)
+		c.ThisUpdate, c.NextUpdate = at.Add(-time.Hour), at.Add(time.Hour)
+	}
+	pckSerials, caSerials := []*big.Int{big.NewInt(99)}, []*big.Int{big.NewInt(98)}
+	if c.RevokePCK {
+		pckSerials = append(pckSerials, f.PCK.SerialNumber)
+	}
+	if c.RevokeCA {
+		caSerials = append(caSerials, f.CA.SerialNumber)
+	}
 	key := newKey(t)
 	nb, na := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2040, 1, 1, 0, 0, 0, 0, time.UTC)
 	signer := certify(t, &x509.Certificate{SerialNumber: big.NewInt(4), Subject: pkix.Name{CommonName: "Intel SGX TCB Signing"},
@@ -56,7 +69,17 @@ func (f *FakeIntel) Files(t testing.TB, c Collateral) map[string][]byte {
 		"tcbinfo-tdx-" + c.FMSPC + ".json": sign("tcbInfo", c.TCBInfo),
 		"qeidentity-tdx.json":              sign("enclaveIdentity", c.QEIdentity),
 		"tcb-signing-chain.pem":            chain,
-		"rootcacrl.der":                    crl(f.Root, c.RevokedCA, f.RootKey),
-		"pckcrl-platform.der":              crl(f.CA, c.RevokedPCK, f.CAKey),
+		"rootcacrl.der":                    crl(f.Root, caSerials, f.RootKey),
+		"pckcrl-platform.der":              crl(f.CA, pckSerials, f.CAKey),
 	}
+}
+
+// FS is Files as a file system, for tdx/pcs.LoadDir.
+func (f *FakeIntel) FS(t testing.TB, c Collateral) fstest.MapFS {
+	t.Helper()
+	fsys := fstest.MapFS{}
+	for name, b := range f.Files(t, c) {
+		fsys[name] = &fstest.MapFile{Data: b}
+	}
+	return fsys
 }

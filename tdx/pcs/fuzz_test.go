@@ -1,13 +1,13 @@
 package pcs
 
 import (
+	"crypto/x509"
 	"os"
 	"path/filepath"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
-	"github.com/snp-vtpm/snp-vtpm/tdx"
 )
 
 const fuzzDir = "intel-collateral/pcs-00806f050000/"
@@ -36,7 +36,7 @@ func FuzzParseTCBInfo(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	q, v := fuzzQuote(f)
+	q, v := VerifiedQuote(f, "intel-collateral/azure-tdx-quote-teekit.bin")
 	f.Fuzz(func(t *testing.T, b []byte) {
 		ti, err := ParseTCBInfo(b)
 		boundedError(t, err)
@@ -53,42 +53,35 @@ func FuzzParseTCBInfo(f *testing.F) {
 	})
 }
 
-// FuzzParseQEIdentity: never panics; accepted identities have levels.
+// fuzzParser runs parse on every input: it never panics, its errors stay
+// bounded, and ok holds for what it accepts.
+func fuzzParser[T any](f *testing.F, parse func([]byte) (T, error), ok func(T) bool, seeds ...string) {
+	for _, s := range seeds {
+		seed(f, s)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		v, err := parse(b)
+		boundedError(t, err)
+		if err == nil && !ok(v) {
+			t.Fatalf("accepted %+v", v)
+		}
+	})
+}
+
+// FuzzParseQEIdentity: accepted identities have levels and ISVPRODID.
 func FuzzParseQEIdentity(f *testing.F) {
-	seed(f, "qeidentity-tdx.json")
-	f.Fuzz(func(t *testing.T, b []byte) {
-		qe, err := ParseQEIdentity(b)
-		boundedError(t, err)
-		if err == nil && (len(qe.TCBLevels) == 0 || qe.ISVProdID == nil) {
-			t.Fatalf("accepted without levels or ISVPRODID")
-		}
-	})
+	fuzzParser(f, ParseQEIdentity, func(q *QEIdentity) bool { return len(q.TCBLevels) > 0 && q.ISVProdID != nil }, "qeidentity-tdx.json")
 }
 
-// FuzzParseCRL: never panics; accepted CRLs have a nextUpdate.
+// FuzzParseCRL: accepted CRLs have a nextUpdate.
 func FuzzParseCRL(f *testing.F) {
-	seed(f, "pckcrl-platform.der")
-	seed(f, "rootcacrl.der")
-	f.Fuzz(func(t *testing.T, b []byte) {
-		l, err := ParseCRL(b, "crl")
-		boundedError(t, err)
-		if err == nil && l.NextUpdate.IsZero() {
-			t.Fatal("accepted without nextUpdate")
-		}
-	})
+	parse := func(b []byte) (*x509.RevocationList, error) { return ParseCRL(b, "crl") }
+	fuzzParser(f, parse, func(l *x509.RevocationList) bool { return !l.NextUpdate.IsZero() }, "pckcrl-platform.der", "rootcacrl.der")
 }
 
-// FuzzParseSigningChain: never panics; accepted chains hold 1 or 2
-// certificates.
+// FuzzParseSigningChain: accepted chains hold 1 or 2 certificates.
 func FuzzParseSigningChain(f *testing.F) {
-	seed(f, "tcb-signing-chain.pem")
-	f.Fuzz(func(t *testing.T, b []byte) {
-		c, err := ParseSigningChain(b)
-		boundedError(t, err)
-		if err == nil && (len(c) == 0 || len(c) > 2) {
-			t.Fatalf("%d certificates", len(c))
-		}
-	})
+	fuzzParser(f, ParseSigningChain, func(c []*x509.Certificate) bool { return len(c) == 1 || len(c) == 2 }, "tcb-signing-chain.pem")
 }
 
 func must(f *testing.F, p string) []byte {
@@ -97,16 +90,4 @@ func must(f *testing.F, p string) []byte {
 		f.Fatal(err)
 	}
 	return b
-}
-
-func fuzzQuote(f *testing.F) (*tdx.Quote, *tdx.Verified) {
-	q, err := tdx.ParseQuote(must(f, filepath.Join(testutil.Dir(), "intel-collateral/azure-tdx-quote-teekit.bin")))
-	if err != nil {
-		f.Fatal(err)
-	}
-	v, err := q.Verify(tdx.VerifyOptions{Now: testutil.TDXFixtureTime()})
-	if err != nil {
-		f.Fatal(err)
-	}
-	return q, v
 }

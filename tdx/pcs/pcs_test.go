@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
-	"github.com/snp-vtpm/snp-vtpm/tdx"
 	"github.com/snp-vtpm/snp-vtpm/tdx/pcs"
 )
 
@@ -27,18 +26,7 @@ func loadReal(t testing.TB) *pcs.Collateral {
 	return c
 }
 
-func verifiedQuote(t testing.TB, file string) (*tdx.Quote, *tdx.Verified) {
-	t.Helper()
-	q, err := tdx.ParseQuote(testutil.ReadFile(t, file))
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := q.Verify(tdx.VerifyOptions{Now: testutil.TDXFixtureTime()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return q, v
-}
+var verifiedQuote = pcs.VerifiedQuote
 
 // TestRealGolden reproduces Intel's verdicts on the two real Azure quotes
 // at 2025-10-01 (checked with go-tdx-guest, see SOURCES.md).

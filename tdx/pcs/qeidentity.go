@@ -1,29 +1,20 @@
 package pcs
 
 import (
-	"time"
-
 	"github.com/snp-vtpm/snp-vtpm/format"
-	"github.com/snp-vtpm/snp-vtpm/internal/strictjson"
 )
 
 // QEIdentity is Intel's identity of the TD quoting enclave (id "TD_QE",
 // version 2).
 type QEIdentity struct {
-	Signed Signed `json:"-"`
-
-	ID                      string     `json:"id"`
-	Version                 int        `json:"version"`
-	IssueDate               time.Time  `json:"issueDate"`
-	NextUpdate              time.Time  `json:"nextUpdate"`
-	TCBEvaluationDataNumber int        `json:"tcbEvaluationDataNumber"`
-	MiscselectHex           string     `json:"miscselect"`
-	MiscselectMaskHex       string     `json:"miscselectMask"`
-	AttributesHex           string     `json:"attributes"`
-	AttributesMaskHex       string     `json:"attributesMask"`
-	MRSignerHex             string     `json:"mrsigner"`
-	ISVProdID               *uint16    `json:"isvprodid"`
-	TCBLevels               []ISVLevel `json:"tcbLevels"`
+	Header            `json:",inline"`
+	MiscselectHex     string     `json:"miscselect"`
+	MiscselectMaskHex string     `json:"miscselectMask"`
+	AttributesHex     string     `json:"attributes"`
+	AttributesMaskHex string     `json:"attributesMask"`
+	MRSignerHex       string     `json:"mrsigner"`
+	ISVProdID         *uint16    `json:"isvprodid"`
+	TCBLevels         []ISVLevel `json:"tcbLevels"`
 
 	// The hex members decoded. MISCSELECT is read as Intel's tools do: the
 	// 4 bytes, little-endian.
@@ -36,13 +27,9 @@ type QEIdentity struct {
 // {"enclaveIdentity":{...},"signature":"<hex>"}, strictly. The signature
 // is not checked here.
 func ParseQEIdentity(b []byte) (*QEIdentity, error) {
-	s, err := splitEnvelope(b, "enclaveIdentity", "qe_identity")
-	if err != nil {
+	q := &QEIdentity{}
+	if err := parseSigned(b, "enclaveIdentity", "qe_identity", &q.Header, q); err != nil {
 		return nil, err
-	}
-	q := &QEIdentity{Signed: s}
-	if err := strictjson.Unmarshal(s.Raw, q, strictjson.Options{RejectUnknown: true, MaxBytes: MaxDocumentSize, MaxDepth: 8}); err != nil {
-		return nil, format.Field("qe_identity", "enclaveIdentity", err)
 	}
 	switch {
 	case q.ID != "TD_QE":

@@ -161,3 +161,17 @@ func verifySigner(chain []*x509.Certificate, root *x509.Certificate, now time.Ti
 	}
 	return leaf, nil
 }
+
+// parseSigned splits the envelope b, keeps its signed part in h and
+// decodes the inner object strictly into dst (which embeds h).
+func parseSigned(b []byte, name, doc string, h *Header, dst any) error {
+	s, err := splitEnvelope(b, name, doc)
+	if err != nil {
+		return err
+	}
+	h.Signed = s
+	if err := strictjson.Unmarshal(s.Raw, dst, strictjson.Options{RejectUnknown: true, MaxBytes: MaxDocumentSize, MaxDepth: 8}); err != nil {
+		return format.Field(doc, name, err)
+	}
+	return nil
+}

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/snp-vtpm/snp-vtpm/format"
-	"github.com/snp-vtpm/snp-vtpm/internal/strictjson"
 )
 
 // Intel's TCB statuses of a TCB level.
@@ -40,12 +39,17 @@ type PlatformTCB struct {
 	TDXComponents []Component `json:"tdxtcbcomponents"`
 }
 
+// LevelInfo is what every TCB level says besides its TCB.
+type LevelInfo struct {
+	TCBDate     time.Time `json:"tcbDate"`
+	TCBStatus   string    `json:"tcbStatus"`
+	AdvisoryIDs []string  `json:"advisoryIDs,omitempty"`
+}
+
 // PlatformLevel is one platform TCB level of a TCB info.
 type PlatformLevel struct {
-	TCB         PlatformTCB `json:"tcb"`
-	TCBDate     time.Time   `json:"tcbDate"`
-	TCBStatus   string      `json:"tcbStatus"`
-	AdvisoryIDs []string    `json:"advisoryIDs,omitempty"`
+	TCB       PlatformTCB `json:"tcb"`
+	LevelInfo `json:",inline"`
 }
 
 // ISVTCB is the TCB of a TDX module or QE TCB level.
@@ -55,10 +59,8 @@ type ISVTCB struct {
 
 // ISVLevel is one TCB level of a TDX module identity or QE identity.
 type ISVLevel struct {
-	TCB         ISVTCB    `json:"tcb"`
-	TCBDate     time.Time `json:"tcbDate"`
-	TCBStatus   string    `json:"tcbStatus"`
-	AdvisoryIDs []string  `json:"advisoryIDs,omitempty"`
+	TCB       ISVTCB `json:"tcb"`
+	LevelInfo `json:",inline"`
 }
 
 // TDXModule is the TDX module's signer and attributes.
@@ -75,21 +77,26 @@ type ModuleIdentity struct {
 	TCBLevels []ISVLevel `json:"tcbLevels"`
 }
 
+// Header holds the members that TCB info and QE identity share.
+type Header struct {
+	// Signed is the document's signed inner object and signature.
+	Signed                  Signed    `json:"-"`
+	ID                      string    `json:"id"`
+	Version                 int       `json:"version"`
+	IssueDate               time.Time `json:"issueDate"`
+	NextUpdate              time.Time `json:"nextUpdate"`
+	TCBEvaluationDataNumber int       `json:"tcbEvaluationDataNumber"`
+}
+
 // TCBInfo is Intel's TCB info for one TDX platform (FMSPC), version 3.
 type TCBInfo struct {
-	Signed Signed `json:"-"`
-
-	ID                      string           `json:"id"`
-	Version                 int              `json:"version"`
-	IssueDate               time.Time        `json:"issueDate"`
-	NextUpdate              time.Time        `json:"nextUpdate"`
-	FMSPCHex                string           `json:"fmspc"`
-	PCEIDHex                string           `json:"pceId"`
-	TCBType                 *int             `json:"tcbType"`
-	TCBEvaluationDataNumber int              `json:"tcbEvaluationDataNumber"`
-	TDXModule               *TDXModule       `json:"tdxModule"`
-	ModuleIdentities        []ModuleIdentity `json:"tdxModuleIdentities"`
-	TCBLevels               []PlatformLevel  `json:"tcbLevels"`
+	Header           `json:",inline"`
+	FMSPCHex         string           `json:"fmspc"`
+	PCEIDHex         string           `json:"pceId"`
+	TCBType          *int             `json:"tcbType"`
+	TDXModule        *TDXModule       `json:"tdxModule"`
+	ModuleIdentities []ModuleIdentity `json:"tdxModuleIdentities"`
+	TCBLevels        []PlatformLevel  `json:"tcbLevels"`
 
 	// FMSPC and PCEID are FMSPCHex and PCEIDHex decoded.
 	FMSPC [6]byte `json:"-"`
@@ -108,13 +115,9 @@ const (
 // members, another id than "TDX" or version than 3, component lists not of
 // 16 entries, unknown statuses. The signature is not checked here.
 func ParseTCBInfo(b []byte) (*TCBInfo, error) {
-	s, err := splitEnvelope(b, "tcbInfo", "tcb_info")
-	if err != nil {
+	t := &TCBInfo{}
+	if err := parseSigned(b, "tcbInfo", "tcb_info", &t.Header, t); err != nil {
 		return nil, err
-	}
-	t := &TCBInfo{Signed: s}
-	if err := strictjson.Unmarshal(s.Raw, t, strictjson.Options{RejectUnknown: true, MaxBytes: MaxDocumentSize, MaxDepth: 8}); err != nil {
-		return nil, format.Field("tcb_info", "tcbInfo", err)
 	}
 	if err := t.validate(); err != nil {
 		return nil, err
