@@ -1,9 +1,7 @@
 package pcs_test
 
 import (
-	"crypto/x509"
 	"fmt"
-	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -13,6 +11,7 @@ import (
 	tdxpcs "github.com/google/go-tdx-guest/pcs"
 	tdxverify "github.com/google/go-tdx-guest/verify"
 
+	"github.com/snp-vtpm/snp-vtpm/internal/tdxtest"
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/tdx"
 	"github.com/snp-vtpm/snp-vtpm/tdx/pcs"
@@ -46,29 +45,10 @@ func (g staticGetter) Get(u string) (map[string][]string, []byte, error) {
 }
 
 // oracle runs go-tdx-guest's full verification (collateral, revocation,
-// TCB status) at now, asserting that it prints nothing.
+// TCB status) at now.
 func oracle(t *testing.T, raw []byte, now time.Time) error {
-	root, err := tdx.IntelRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(root)
-	opts := &tdxverify.Options{TrustedRoots: pool, GetCollateral: true, CheckRevocations: true, Getter: staticGetter{t},
-		Now: &tdxverify.TimeSet{PckCertChain: now, TcbInfo: now, QeIdentity: now, PckCrl: now, RootCaCrl: now}}
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout := os.Stdout
-	os.Stdout = w
-	err = tdxverify.RawTdxQuote(raw, opts)
-	os.Stdout = stdout
-	w.Close()
-	if out, _ := io.ReadAll(r); len(out) != 0 {
-		t.Fatalf("go-tdx-guest wrote to stdout: %q", out)
-	}
-	return err
+	return tdxtest.GoTDXGuest(t, raw, tdxverify.Options{GetCollateral: true, CheckRevocations: true, Getter: staticGetter{t},
+		Now: &tdxverify.TimeSet{PckCertChain: now, TcbInfo: now, QeIdentity: now, PckCrl: now, RootCaCrl: now}})
 }
 
 // TestOracleGoTDXGuest: go-tdx-guest, given the same collateral, accepts
