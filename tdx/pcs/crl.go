@@ -1,6 +1,7 @@
 package pcs
 
 import (
+	"bytes"
 	"crypto/x509"
 	"fmt"
 	"math/big"
@@ -32,6 +33,9 @@ func ParseCRL(der []byte, field string) (*x509.RevocationList, error) {
 func checkCRL(l *x509.RevocationList, issuer *x509.Certificate, now time.Time, what string, certs ...*x509.Certificate) error {
 	if l == nil {
 		return collErr("no %s", what)
+	}
+	if !bytes.Equal(l.RawIssuer, issuer.RawSubject) {
+		return collErr("%s is issued by %q, not by %q", what, l.Issuer.CommonName, issuer.Subject.CommonName)
 	}
 	if err := l.CheckSignatureFrom(issuer); err != nil {
 		return collErr("%s is not signed by %q: %v", what, issuer.Subject.CommonName, err)

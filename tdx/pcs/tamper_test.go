@@ -123,3 +123,27 @@ func TestStrictJSON(t *testing.T) {
 		})
 	}
 }
+
+// TestSwappedCRLs: each CRL must be issued by the certificate it is
+// checked against (the root's CRL is not the PCK CA's), and both are
+// required.
+func TestSwappedCRLs(t *testing.T) {
+	q, v := verifiedQuote(t, "intel-collateral/azure-tdx-quote-teekit.bin")
+	for _, tc := range []struct {
+		name string
+		edit func(c *pcs.Collateral)
+		want string
+	}{
+		{"root crl as pck crl", func(c *pcs.Collateral) { c.PCKCRLs["platform"] = c.RootCRL }, `PCK CRL (platform) is issued by "Intel SGX Root CA"`},
+		{"pck crl as root crl", func(c *pcs.Collateral) { c.RootCRL = c.PCKCRLs["platform"] }, `Intel SGX Root CA CRL is issued by "Intel SGX PCK Platform CA"`},
+		{"no pck crl", func(c *pcs.Collateral) { delete(c.PCKCRLs, "platform") }, "no PCK CRL (platform)"},
+		{"no qe identity", func(c *pcs.Collateral) { c.QEIdentity = nil }, "no QE identity"},
+	} {
+		c := loadReal(t)
+		tc.edit(c)
+		_, err := c.Evaluate(q, v, pcs.Options{Now: testutil.TDXFixtureTime()})
+		if !errors.Is(err, pcs.ErrCollateral) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}
