@@ -1,45 +1,22 @@
 package tdx_test
 
 import (
-	"crypto/x509"
 	"encoding/hex"
-	"io"
-	"os"
 	"testing"
 
 	"github.com/google/go-tdx-guest/abi"
 	"github.com/google/go-tdx-guest/pcs"
 	tdxverify "github.com/google/go-tdx-guest/verify"
 
+	"github.com/snp-vtpm/snp-vtpm/internal/tdxtest"
 	"github.com/snp-vtpm/snp-vtpm/tdx"
 )
 
 // goTDXGuest verifies raw with go-tdx-guest (signatures and PCK chain under
-// the pinned root, no collateral), capturing its stdout: with TrustedRoots
-// set it must print nothing.
+// the pinned root, no collateral) at the fixture time.
 func goTDXGuest(t *testing.T, raw []byte) error {
-	t.Helper()
-	root, err := tdx.IntelRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(root)
-	opts := &tdxverify.Options{TrustedRoots: pool, Now: &tdxverify.TimeSet{PckCertChain: fixtureTime, TcbInfo: fixtureTime,
-		QeIdentity: fixtureTime, PckCrl: fixtureTime, RootCaCrl: fixtureTime}}
-	r, w, perr := os.Pipe()
-	if perr != nil {
-		t.Fatal(perr)
-	}
-	stdout := os.Stdout
-	os.Stdout = w
-	err = tdxverify.RawTdxQuote(raw, opts)
-	os.Stdout = stdout
-	w.Close()
-	if out, _ := io.ReadAll(r); len(out) != 0 {
-		t.Fatalf("go-tdx-guest wrote to stdout: %q", out)
-	}
-	return err
+	return tdxtest.GoTDXGuest(t, raw, tdxverify.Options{Now: &tdxverify.TimeSet{PckCertChain: fixtureTime, TcbInfo: fixtureTime,
+		QeIdentity: fixtureTime, PckCrl: fixtureTime, RootCaCrl: fixtureTime}})
 }
 
 // TestCrossCheckGoTDXGuest: on the real quotes and on every tampered

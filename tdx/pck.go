@@ -36,6 +36,9 @@ type PCKExtensions struct {
 	PCESVN uint16
 	// CPUSVN is the CPU SVN the PCK was certified at.
 	CPUSVN [16]byte
+	// TCBComponents are the SGX TCB component SVNs 1..16 of the TCB
+	// extension (what Intel's TCB info levels compare), each 0..255.
+	TCBComponents [16]uint8
 }
 
 type asn1Entry struct {
@@ -109,25 +112,33 @@ func (x *PCKExtensions) readTCB(b []byte) (bool, error) {
 		return false, err
 	}
 	var havePCESVN, haveCPUSVN bool
+	var comps uint32
 	for _, e := range entries {
 		if len(e.ID) != len(oidSGXTCB)+1 || !e.ID[:len(oidSGXTCB)].Equal(oidSGXTCB) {
 			continue
 		}
-		switch e.ID[len(oidSGXTCB)] {
-		case tcbComponentPCESVN:
+		switch arc := e.ID[len(oidSGXTCB)]; {
+		case arc >= 1 && arc <= 16:
+			var n int
+			if _, err := asn1.Unmarshal(e.Value.FullBytes, &n); err != nil || n < 0 || n > 0xff {
+				return false, fieldErrf("pck.tcb_component", format.ErrUnexpectedValue, "component %d: want an INTEGER in 0..255", arc)
+			}
+			x.TCBComponents[arc-1] = uint8(n)
+			comps |= 1 << arc
+		case arc == tcbComponentPCESVN:
 			var n int
 			if _, err := asn1.Unmarshal(e.Value.FullBytes, &n); err != nil || n < 0 || n > 0xffff {
 				return false, fieldErrf("pck.pcesvn", format.ErrUnexpectedValue, "want an INTEGER in 0..65535")
 			}
 			x.PCESVN, havePCESVN = uint16(n), true
-		case tcbComponentCPUSVN:
+		case arc == tcbComponentCPUSVN:
 			if haveCPUSVN, err = octets(e.Value, x.CPUSVN[:], "pck.cpusvn"); err != nil {
 				return false, err
 			}
 		}
 	}
-	if !havePCESVN || !haveCPUSVN {
-		return false, fieldErrf("pck.tcb", format.ErrMissingField, "PCESVN %v, CPUSVN %v", havePCESVN, haveCPUSVN)
+	if !havePCESVN || !haveCPUSVN || comps != 0x1fffe {
+		return false, fieldErrf("pck.tcb", format.ErrMissingField, "PCESVN %v, CPUSVN %v, components 1..16 %v", havePCESVN, haveCPUSVN, comps == 0x1fffe)
 	}
 	return true, nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/internal/strictjson"
 	"github.com/snp-vtpm/snp-vtpm/snp"
+	"github.com/snp-vtpm/snp-vtpm/tdx/pcs"
 )
 
 // VCEKRequest asks for the VCEK of a chip at a TCB. Validate must accept a
@@ -81,6 +82,11 @@ type Config struct {
 	AllowNoNonce bool
 	// Cache sizes the Verifier's caches of verified results.
 	Cache CacheConfig
+	// TDXCollateral is Intel's collateral for TDX evidence (tdx/pcs,
+	// read by pcs.LoadDir): with it, Intel's TCB status is evaluated at Now
+	// and must be one of Policy.TDXTCBStatuses (DefaultTDXTCBStatuses when
+	// empty); without it the status is TCBNotEvaluated. It is only read.
+	TDXCollateral *pcs.Collateral
 
 	// tdxRoot replaces the pinned Intel SGX Root CA; only the package's
 	// tests set it (SetTDXRootForTest), to reach the checks after the TD
@@ -194,6 +200,12 @@ type Policy struct {
 	// (check paravisor-identity); AllowAnyParavisor cannot be combined
 	// with it.
 	TDXMRTDs []HexBytes `json:"tdx_mr_tds,omitempty"`
+	// TDXTCBStatuses, when non-empty, lists Intel's TCB statuses accepted
+	// for TDX evidence (check tdx-tcb-status; pcs.Statuses names them) and
+	// requires Intel's collateral (Config.TDXCollateral): without it the
+	// status is not evaluated and the evidence is rejected. Empty means
+	// DefaultTDXTCBStatuses with collateral, no requirement without.
+	TDXTCBStatuses []string `json:"tdx_tcb_statuses,omitempty"`
 	// RequireVMIdentity requires the quoted PCR 6 to be Azure's firmware
 	// measurement of the runtime data's vmUniqueId (Claims.VMIdentity
 	// bound; check vm-identity): the quote then comes from the VM that the
@@ -291,6 +303,9 @@ func (p *Policy) validate() error {
 	if err := checkDigestList("tdx_mr_tds", p.TDXMRTDs); err != nil {
 		return err
 	}
+	if err := validateTDXTCBStatuses(p.TDXTCBStatuses); err != nil {
+		return err
+	}
 	if p.AllowAnyParavisor && len(p.IDKeyDigests) > 0 {
 		return errors.New("policy: allow_any_paravisor: contradicts id_key_digests (give one or the other)")
 	}
@@ -321,6 +336,7 @@ func (p Policy) clone() Policy {
 	p.AuthorKeyDigests = cloneList(p.AuthorKeyDigests)
 	p.TDXMRTDs = cloneList(p.TDXMRTDs)
 	p.Products = slices.Clone(p.Products)
+	p.TDXTCBStatuses = slices.Clone(p.TDXTCBStatuses)
 	p.InitDataDigest = bytes.Clone(p.InitDataDigest)
 	p.EventLogPCRs = slices.Clone(p.EventLogPCRs)
 	if p.PCRs != nil {

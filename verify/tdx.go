@@ -47,9 +47,18 @@ type TDXClaims struct {
 	PCESVN uint16   `json:"pce_svn"`
 	// QESVN is the quoting enclave's ISVSVN (its QE report's).
 	QESVN uint16 `json:"qe_svn"`
-	// TCBStatus is Intel's TCB status; TCBNotEvaluated without Intel's
-	// collateral (this version never evaluates it).
+	// TCBStatus is Intel's TCB status (pcs.UpToDate, ...: platform, TDX
+	// module and QE folded together); TCBNotEvaluated without Intel's
+	// collateral (Config.TDXCollateral).
 	TCBStatus string `json:"tcb_status"`
+	// AdvisoryIDs are Intel's security advisories of the matched TCB
+	// levels (empty when up to date; null when not evaluated).
+	AdvisoryIDs []string `json:"advisory_ids"`
+	// TCBDate is the earliest tcbDate of the matched levels (RFC 3339),
+	// and TCBEvaluationDataNumber the TCB info's; both absent when not
+	// evaluated.
+	TCBDate                 string `json:"tcb_date,omitempty"`
+	TCBEvaluationDataNumber int    `json:"tcb_evaluation_data_number,omitempty"`
 }
 
 // intelRoots names the chain of a verified TD quote (Claims.RootsSource).
@@ -88,6 +97,9 @@ func verifyTDXEvidence(ctx context.Context, claims *Claims, ev *evidence.Evidenc
 		return nil, fail(CheckTDXBinding, err)
 	}
 	claims.fillTDX(q, v, opts.tdxRoot == nil)
+	if err := checkTDXTCB(claims, q, v, opts); err != nil {
+		return nil, err
+	}
 	if q.Body.Debug() && !opts.Policy.AllowDebug {
 		return nil, failf(CheckDebug, "TDATTRIBUTES %x: DEBUG is set (the host can read and write the TD's memory)", q.Body.TDAttributes[:])
 	}

@@ -232,6 +232,12 @@ func TestDefaultTDXParavisors(t *testing.T) {
 // chain's root.
 func resigned(t *testing.T, edit func(q *tdx.Quote)) ([]byte, *x509.Certificate) {
 	f := tdxtest.New(t)
+	return resignedBy(t, f, edit), f.Root
+}
+
+// resignedBy returns trustee's TDX evidence whose TD quote (with edit
+// applied to it) is signed by f.
+func resignedBy(t *testing.T, f *tdxtest.FakeIntel, edit func(q *tdx.Quote)) []byte {
 	return tdxWith(t, func(ev *evidence.Evidence) {
 		q, err := tdx.ParseQuote(ev.TDQuote)
 		if err != nil {
@@ -240,7 +246,7 @@ func resigned(t *testing.T, edit func(q *tdx.Quote)) ([]byte, *x509.Certificate)
 		edit(q)
 		f.Sign(t, q)
 		ev.TDQuote = q.Marshal()
-	}), f.Root
+	})
 }
 
 // TestTDXSelfMadeRoot: a TD quote under a root with Intel's subject but

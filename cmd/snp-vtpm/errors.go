@@ -26,7 +26,7 @@ func isRejection(err error) bool {
 // be obtained (a certificate source or the CRL down, offline without a
 // cached CRL): nothing was learnt about the input.
 func unavailableCollateral(err error) bool {
-	if errors.Is(err, verify.ErrCertificateUnavailable) {
+	if errors.Is(err, verify.ErrCertificateUnavailable) || errors.Is(err, verify.ErrTDXCollateral) {
 		return true
 	}
 	verr, ok := errors.AsType[*verify.Error](err)
@@ -44,6 +44,9 @@ var expected = map[verify.Check]string{
 	verify.CheckTDXQEReport:       "a QE report signed by the PCK that binds the attestation key",
 	verify.CheckTDXQuoteSignature: "a TD quote signed by its attestation key",
 	verify.CheckTDXBinding:        "a TD quote whose body equals the HCL report's TDREPORT",
+	verify.CheckTDXPCKRevoked:     "a PCK certificate and CA that Intel's CRLs (--collateral) do not revoke",
+	verify.CheckTDXQEIdentity:     "a QE report of Intel's TD quoting enclave (QE identity in --collateral)",
+	verify.CheckTDXTCBStatus:      "an Intel TCB status the policy accepts (tdx_tcb_statuses; default UpToDate, SWHardeningNeeded, ConfigurationNeeded, ConfigurationAndSWHardeningNeeded)",
 	verify.CheckReportFormat:      "a 1184-byte SNP report of a known version signed with ECDSA P-384",
 	verify.CheckProduct:           "a known AMD product line, the same in the report and the VCEK",
 	verify.CheckVCEKMissing:       "a VCEK in the evidence, the cache, Azure IMDS or AMD KDS",

@@ -101,6 +101,10 @@ func printTDX(row rowFunc, c *verify.Claims, full bool) {
 	row("pce svn", "%d", x.PCESVN)
 	row("qe svn", "%d", x.QESVN)
 	row("tcb status", "%s", tdxTCBString(x.TCBStatus))
+	if x.TCBStatus != verify.TCBNotEvaluated {
+		row("tcb date", "%s (evaluation data %d)", x.TCBDate, x.TCBEvaluationDataNumber)
+		row("advisory ids", "%s", advisoryString(x.AdvisoryIDs))
+	}
 	if !full {
 		return
 	}
@@ -114,6 +118,14 @@ func printTDX(row rowFunc, c *verify.Claims, full bool) {
 		{"mr config id", x.MRConfigID}, {"mr owner", x.MROwner}, {"mr owner config", x.MROwnerConfig}, {"report data", c.ReportData}} {
 		row(f.name, "%s", f.value)
 	}
+}
+
+// advisoryString lists Intel's advisory IDs, or says there are none.
+func advisoryString(ids []string) string {
+	if len(ids) == 0 {
+		return "none"
+	}
+	return strings.Join(ids, ", ")
 }
 
 // tdxTCBString explains TDXClaims.TCBStatus.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
 	"github.com/snp-vtpm/snp-vtpm/evidence"
+	"github.com/snp-vtpm/snp-vtpm/tdx/pcs"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
@@ -46,6 +47,7 @@ The output names each link of the trust chain with its verdict, then the claims;
 	f.register(cmd, g)
 	cmd.Flags().BoolVar(&jsonOut, "json", false, "print the claims as JSON")
 	cmd.Flags().StringVar(&f.initData, "init-data", "", "CoCo init-data document: PCR 8 must be SHA-256(0^32 ‖ SHA-256(file)), as trustee checks it (policy: init_data_digest)")
+	cmd.Flags().StringVar(&f.collateral, "collateral", "", "TDX: directory of Intel PCS collateral (tcbinfo-tdx-<fmspc>.json, qeidentity-tdx.json, tcb-signing-chain.pem, pckcrl-<platform|processor>.der, rootcacrl.der): evaluate Intel's TCB status at --at (policy: tdx_tcb_statuses)")
 	return cmd
 }
 
@@ -57,6 +59,9 @@ type evidenceFlags struct {
 	// initData is --init-data (verify only): a CoCo init-data document
 	// whose SHA-256 PCR 8 must measure.
 	initData string
+	// collateral is --collateral (verify only): a directory of Intel's
+	// collateral for TDX evidence (tdx/pcs.LoadDir).
+	collateral string
 }
 
 // register adds the nonce flags (with --no-nonce), the trust flags and
@@ -87,6 +92,11 @@ func verifyEvidenceFile(ctx context.Context, g *globals, file string, f *evidenc
 	}
 	if err := f.applyInitData(&cfg.Policy); err != nil {
 		return nil, err
+	}
+	if f.collateral != "" {
+		if cfg.TDXCollateral, err = pcs.LoadDir(os.DirFS(f.collateral)); err != nil {
+			return nil, fmt.Errorf("--collateral %s: %w", f.collateral, err)
+		}
 	}
 	if n == nil {
 		cfg.AllowNoNonce = true

@@ -26,7 +26,14 @@ import (
 // attestation key.
 type FakeIntel struct {
 	// Root is the self-made root.
-	Root     *x509.Certificate
+	Root *x509.Certificate
+	// RootKey signs under Root (a TCB signing certificate, the root CRL).
+	RootKey *ecdsa.PrivateKey
+	// CA is the Platform CA and CAKey its key (it signs the PCK CRL).
+	CA    *x509.Certificate
+	CAKey *ecdsa.PrivateKey
+	// PCK is the PCK certificate that signs the QE report.
+	PCK      *x509.Certificate
 	chainPEM []byte
 	pckKey   *ecdsa.PrivateKey
 	attKey   *ecdsa.PrivateKey
@@ -53,7 +60,7 @@ func certify(t testing.TB, tmpl, parent *x509.Certificate, pub any, key *ecdsa.P
 	return c
 }
 
-// sgxExtension encodes the SGX extensions: TCB (CPUSVN, PCESVN), PCE-ID, FMSPC.
+// sgxExtension encodes the SGX extensions: TCB (components, PCESVN, CPUSVN), PCE-ID, FMSPC.
 func sgxExtension(t testing.TB) pkix.Extension {
 	type entry struct {
 		ID    asn1.ObjectIdentifier
@@ -61,7 +68,13 @@ func sgxExtension(t testing.TB) pkix.Extension {
 	}
 	base := asn1.ObjectIdentifier{1, 2, 840, 113741, 1, 13, 1}
 	arc := func(a ...int) asn1.ObjectIdentifier { return append(append(asn1.ObjectIdentifier{}, base...), a...) }
-	tcb := []entry{{arc(2, 17), 11}, {arc(2, 18), make([]byte, 16)}}
+	// Components 1..16 and CPUSVN as on the real Azure PCKs of FMSPC 00806f050000.
+	cpusvn := []byte{7, 7, 2, 2, 3, 1, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0}
+	var tcb []entry
+	for i, c := range cpusvn {
+		tcb = append(tcb, entry{arc(2, i+1), int(c)})
+	}
+	tcb = append(tcb, entry{arc(2, 17), 11}, entry{arc(2, 18), cpusvn})
 	v, err := asn1.Marshal([]entry{{arc(2), tcb}, {arc(3), []byte{0, 0}}, {arc(4), []byte{0, 0x80, 0x6f, 5, 0, 0}}})
 	if err != nil {
 		t.Fatal(err)
@@ -81,15 +94,17 @@ func New(t testing.TB) *FakeIntel {
 	nb, na := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2040, 1, 1, 0, 0, 0, 0, time.UTC)
 	ca := func(serial int64, subj pkix.Name) *x509.Certificate {
 		return &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: subj, NotBefore: nb, NotAfter: na,
-			IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+			IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign}
 	}
 	rootTmpl := ca(1, intel.Subject)
 	rootTmpl.RawSubject = intel.RawSubject // the very same subject bytes
 	f.Root = certify(t, rootTmpl, rootTmpl, &rootKey.PublicKey, rootKey)
 	inter := certify(t, ca(2, pkix.Name{CommonName: tdx.PlatformCACN}), f.Root, &caKey.PublicKey, rootKey)
+	f.RootKey, f.CA, f.CAKey = rootKey, inter, caKey
 	leafTmpl := &x509.Certificate{SerialNumber: big.NewInt(3), Subject: pkix.Name{CommonName: tdx.PCKCertCN},
 		NotBefore: nb, NotAfter: na, KeyUsage: x509.KeyUsageDigitalSignature, ExtraExtensions: []pkix.Extension{sgxExtension(t)}}
 	leaf := certify(t, leafTmpl, inter, &f.pckKey.PublicKey, caKey)
+	f.PCK = leaf
 	for _, c := range []*x509.Certificate{leaf, inter, f.Root} {
 		f.chainPEM = append(f.chainPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
 	}

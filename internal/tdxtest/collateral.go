@@ -1,0 +1,85 @@
+package tdxtest
+
+import (
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"encoding/pem"
+	"math/big"
+	"testing"
+	"testing/fstest"
+	"time"
+)
+
+// Collateral is Intel-like collateral under f's root, as the files of a
+// collateral directory (tdx/pcs.LoadDir): it signs the TCB info and QE
+// identity objects it is given with a fresh "Intel SGX TCB Signing"
+// certificate, and issues the root CA CRL and the PCK CRL (platform),
+// valid from ThisUpdate to NextUpdate, revoking the serials given.
+type Collateral struct {
+	// TCBInfo and QEIdentity are the inner JSON objects to sign; FMSPC
+	// names the TCB info file.
+	TCBInfo, QEIdentity []byte
+	FMSPC               string
+	// ThisUpdate and NextUpdate bound both CRLs; zero means an hour
+	// either side of 2025-10-01 (testutil.TDXFixtureTime).
+	ThisUpdate, NextUpdate time.Time
+	// RevokePCK and RevokeCA put f's PCK on the PCK CRL and its CA on the
+	// root CA CRL, after a serial of nobody's.
+	RevokePCK, RevokeCA bool
+}
+
+// Files signs c under f and returns the directory's files by name.
+func (f *FakeIntel) Files(t testing.TB, c Collateral) map[string][]byte {
+	t.Helper()
+	if c.ThisUpdate.IsZero() {
+		at := time.Date(2025, 10, 1, 0, 0, 0, 0, time.UTC)
+		c.ThisUpdate, c.NextUpdate = at.Add(-time.Hour), at.Add(time.Hour)
+	}
+	pckSerials, caSerials := []*big.Int{big.NewInt(99)}, []*big.Int{big.NewInt(98)}
+	if c.RevokePCK {
+		pckSerials = append(pckSerials, f.PCK.SerialNumber)
+	}
+	if c.RevokeCA {
+		caSerials = append(caSerials, f.CA.SerialNumber)
+	}
+	key := newKey(t)
+	nb, na := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2040, 1, 1, 0, 0, 0, 0, time.UTC)
+	signer := certify(t, &x509.Certificate{SerialNumber: big.NewInt(4), Subject: pkix.Name{CommonName: "Intel SGX TCB Signing"},
+		NotBefore: nb, NotAfter: na, KeyUsage: x509.KeyUsageDigitalSignature}, f.Root, &key.PublicKey, f.RootKey)
+	sign := func(name string, inner []byte) []byte {
+		sig := signRaw(t, key, inner)
+		return []byte(`{"` + name + `":` + string(inner) + `,"signature":"` + hex.EncodeToString(sig[:]) + `"}`)
+	}
+	crl := func(issuer *x509.Certificate, serials []*big.Int, k *ecdsa.PrivateKey) []byte {
+		tmpl := &x509.RevocationList{Number: big.NewInt(1), ThisUpdate: c.ThisUpdate, NextUpdate: c.NextUpdate}
+		for _, s := range serials {
+			tmpl.RevokedCertificateEntries = append(tmpl.RevokedCertificateEntries, x509.RevocationListEntry{SerialNumber: s, RevocationTime: c.ThisUpdate})
+		}
+		der, err := x509.CreateRevocationList(rand.Reader, tmpl, issuer, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return der
+	}
+	chain := append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: signer.Raw}), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: f.Root.Raw})...)
+	return map[string][]byte{
+		"tcbinfo-tdx-" + c.FMSPC + ".json": sign("tcbInfo", c.TCBInfo),
+		"qeidentity-tdx.json":              sign("enclaveIdentity", c.QEIdentity),
+		"tcb-signing-chain.pem":            chain,
+		"rootcacrl.der":                    crl(f.Root, caSerials, f.RootKey),
+		"pckcrl-platform.der":              crl(f.CA, pckSerials, f.CAKey),
+	}
+}
+
+// FS is Files as a file system, for tdx/pcs.LoadDir.
+func (f *FakeIntel) FS(t testing.TB, c Collateral) fstest.MapFS {
+	t.Helper()
+	fsys := fstest.MapFS{}
+	for name, b := range f.Files(t, c) {
+		fsys[name] = &fstest.MapFile{Data: b}
+	}
+	return fsys
+}

@@ -1,0 +1,56 @@
+package pcs
+
+import (
+	"bytes"
+	"crypto/x509"
+	"fmt"
+	"math/big"
+	"time"
+
+	"github.com/snp-vtpm/snp-vtpm/format"
+)
+
+// MaxCRLSize bounds a CRL (Intel's PCK CRLs are a few KiB).
+const MaxCRLSize = 1 << 20
+
+// ParseCRL reads a DER CRL, bounded, with nothing after it.
+func ParseCRL(der []byte, field string) (*x509.RevocationList, error) {
+	if len(der) > MaxCRLSize {
+		return nil, fieldErrf(field, format.ErrTooLarge, "%d > %d bytes", len(der), MaxCRLSize)
+	}
+	l, err := x509.ParseRevocationList(der)
+	if err != nil {
+		return nil, fieldErr(field, fmt.Errorf("%w: %v", format.ErrBadEncoding, err))
+	}
+	if l.NextUpdate.IsZero() {
+		return nil, fieldErrf(field+".nextUpdate", format.ErrMissingField, "a CRL without nextUpdate is never stale, so never accepted")
+	}
+	return l, nil
+}
+
+// checkCRL verifies l as issued by issuer and current at now, then fails
+// with ErrRevoked if one of certs is on it.
+func checkCRL(l *x509.RevocationList, issuer *x509.Certificate, now time.Time, what string, certs ...*x509.Certificate) error {
+	if l == nil {
+		return collErr("no %s", what)
+	}
+	if !bytes.Equal(l.RawIssuer, issuer.RawSubject) {
+		return collErr("%s is issued by %q, not by %q", what, l.Issuer.CommonName, issuer.Subject.CommonName)
+	}
+	if err := l.CheckSignatureFrom(issuer); err != nil {
+		return collErr("%s is not signed by %q: %v", what, issuer.Subject.CommonName, err)
+	}
+	if err := window(what, l.ThisUpdate, l.NextUpdate, now); err != nil {
+		return err
+	}
+	for _, e := range l.RevokedCertificateEntries {
+		for _, c := range certs {
+			if serialEqual(e.SerialNumber, c.SerialNumber) {
+				return fmt.Errorf("%w: %q serial %x is on the %s (revoked %s)", ErrRevoked, c.Subject.CommonName, c.SerialNumber, what, e.RevocationTime.UTC().Format(time.RFC3339))
+			}
+		}
+	}
+	return nil
+}
+
+func serialEqual(a, b *big.Int) bool { return a != nil && b != nil && a.Cmp(b) == 0 }

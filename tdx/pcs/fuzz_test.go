@@ -1,0 +1,93 @@
+package pcs
+
+import (
+	"crypto/x509"
+	"os"
+	"path/filepath"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
+)
+
+const fuzzDir = "intel-collateral/pcs-00806f050000/"
+
+func seed(f *testing.F, name string) {
+	b, err := os.ReadFile(filepath.Join(testutil.Dir(), fuzzDir, name))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
+}
+
+// boundedError fails if a parse error is long or not valid UTF-8 (error
+// messages escape attacker bytes and stay bounded).
+func boundedError(t *testing.T, err error) {
+	if err != nil && (len(err.Error()) > 1024 || !utf8.ValidString(err.Error())) {
+		t.Fatalf("unbounded error: %.2000q", err.Error())
+	}
+}
+
+// FuzzParseTCBInfo: never panics; an accepted TCB info has every field
+// evaluation reads, and evaluating the real quotes under it does not panic.
+func FuzzParseTCBInfo(f *testing.F) {
+	seed(f, "tcbinfo-tdx-00806f050000.json")
+	qe, err := ParseQEIdentity(must(f, filepath.Join(testutil.Dir(), fuzzDir, "qeidentity-tdx.json")))
+	if err != nil {
+		f.Fatal(err)
+	}
+	q, v := VerifiedQuote(f, "intel-collateral/azure-tdx-quote-teekit.bin")
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ti, err := ParseTCBInfo(b)
+		boundedError(t, err)
+		if err != nil {
+			return
+		}
+		if len(ti.TCBLevels) == 0 || ti.TDXModule == nil || len(ti.Signed.Raw) == 0 {
+			t.Fatalf("accepted without levels or module: %+v", ti)
+		}
+		r, err := evaluate(ti, qe, q, v)
+		if err == nil && r.Status == "" {
+			t.Fatal("no status and no error")
+		}
+	})
+}
+
+// fuzzParser runs parse on every input: it never panics, its errors stay
+// bounded, and ok holds for what it accepts.
+func fuzzParser[T any](f *testing.F, parse func([]byte) (T, error), ok func(T) bool, seeds ...string) {
+	for _, s := range seeds {
+		seed(f, s)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		v, err := parse(b)
+		boundedError(t, err)
+		if err == nil && !ok(v) {
+			t.Fatalf("accepted %+v", v)
+		}
+	})
+}
+
+// FuzzParseQEIdentity: accepted identities have levels and ISVPRODID.
+func FuzzParseQEIdentity(f *testing.F) {
+	fuzzParser(f, ParseQEIdentity, func(q *QEIdentity) bool { return len(q.TCBLevels) > 0 && q.ISVProdID != nil }, "qeidentity-tdx.json")
+}
+
+// FuzzParseCRL: accepted CRLs have a nextUpdate.
+func FuzzParseCRL(f *testing.F) {
+	parse := func(b []byte) (*x509.RevocationList, error) { return ParseCRL(b, "crl") }
+	fuzzParser(f, parse, func(l *x509.RevocationList) bool { return !l.NextUpdate.IsZero() }, "pckcrl-platform.der", "rootcacrl.der")
+}
+
+// FuzzParseSigningChain: accepted chains hold 1 or 2 certificates.
+func FuzzParseSigningChain(f *testing.F) {
+	fuzzParser(f, ParseSigningChain, func(c []*x509.Certificate) bool { return len(c) == 1 || len(c) == 2 }, "tcb-signing-chain.pem")
+}
+
+func must(f *testing.F, p string) []byte {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		f.Fatal(err)
+	}
+	return b
+}

@@ -1,0 +1,95 @@
+package pcs_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
+	"github.com/snp-vtpm/snp-vtpm/tdx/pcs"
+)
+
+// collDir is the real Intel collateral for FMSPC 00806f050000, all valid at
+// testutil.TDXFixtureTime (2025-10-01).
+const collDir = "intel-collateral/pcs-00806f050000"
+
+func loadReal(t testing.TB) *pcs.Collateral {
+	t.Helper()
+	c, err := pcs.LoadDir(os.DirFS(filepath.Join(testutil.Dir(), collDir)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+var verifiedQuote = pcs.VerifiedQuote
+
+// TestRealGolden reproduces Intel's verdicts on the two real Azure quotes
+// at 2025-10-01 (checked with go-tdx-guest, see SOURCES.md).
+func TestRealGolden(t *testing.T) {
+	c := loadReal(t)
+	for _, tc := range []struct {
+		file                  string
+		status, plat, mod, qe string
+		date                  string
+		advisories            []string
+	}{
+		{"intel-collateral/azure-tdx-quote-teekit.bin", pcs.UpToDate, pcs.UpToDate, pcs.UpToDate, pcs.UpToDate, "2024-03-13", nil},
+		{"trustee-az-vtpm/az-tdx-vtpm/td-quote.bin", pcs.OutOfDate, pcs.OutOfDate, pcs.OutOfDate, pcs.UpToDate, "2023-08-09",
+			[]string{"INTEL-SA-00960", "INTEL-SA-00982", "INTEL-SA-00986"}},
+	} {
+		t.Run(filepath.Base(tc.file), func(t *testing.T) {
+			q, v := verifiedQuote(t, tc.file)
+			r, err := c.Evaluate(q, v, pcs.Options{Now: testutil.TDXFixtureTime()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Status != tc.status || r.PlatformStatus != tc.plat || r.ModuleStatus != tc.mod || r.QEStatus != tc.qe {
+				t.Errorf("status %s (platform %s, module %s, QE %s), want %s (%s, %s, %s)", r.Status, r.PlatformStatus, r.ModuleStatus, r.QEStatus, tc.status, tc.plat, tc.mod, tc.qe)
+			}
+			if got := r.TCBDate.Format(time.DateOnly); got != tc.date {
+				t.Errorf("tcb date %s, want %s", got, tc.date)
+			}
+			if !slices.Equal(r.AdvisoryIDs, tc.advisories) {
+				t.Errorf("advisories %v, want %v", r.AdvisoryIDs, tc.advisories)
+			}
+			if r.TCBEvaluationDataNumber != 17 {
+				t.Errorf("evaluation data number %d", r.TCBEvaluationDataNumber)
+			}
+		})
+	}
+}
+
+// TestTimeWindows: every document and CRL is checked at the verification
+// time, and the error names what expired and when.
+func TestTimeWindows(t *testing.T) {
+	c := loadReal(t)
+	q, v := verifiedQuote(t, "intel-collateral/azure-tdx-quote-teekit.bin")
+	for _, tc := range []struct {
+		at   string
+		want string
+	}{
+		{"2025-10-02T07:03:52Z", "PCK CRL (platform) has expired: its next update was due 2025-10-02T07:03:51Z"},
+		{"2025-10-02T07:03:51Z", ""}, // the PCK CRL's last valid second
+		{"2025-09-29T18:04:58Z", ""}, // the TCB info's first
+		{"2026-12-04T00:00:00Z", "has expired"},
+		{"2025-09-29T18:04:57Z", "TCB info is not yet valid at 2025-09-29T18:04:57Z"},
+		{"2025-03-01T00:00:00Z", "the TCB signing certificate: x509: certificate has expired or is not yet valid"},
+	} {
+		at, _ := time.Parse(time.RFC3339, tc.at)
+		_, err := c.Evaluate(q, v, pcs.Options{Now: at})
+		if tc.want == "" {
+			if err != nil {
+				t.Errorf("at %s: %v", tc.at, err)
+			}
+			continue
+		}
+		if !errors.Is(err, pcs.ErrCollateral) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("at %s: %v, want ErrCollateral naming %q", tc.at, err, tc.want)
+		}
+	}
+}

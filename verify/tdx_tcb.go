@@ -1,0 +1,86 @@
+package verify
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/snp-vtpm/snp-vtpm/tdx"
+	"github.com/snp-vtpm/snp-vtpm/tdx/pcs"
+)
+
+// ErrTDXCollateral marks a verification that could not evaluate Intel's
+// TCB status because the Intel collateral given (Config.TDXCollateral) is
+// unusable at the verification time: expired or not yet valid, badly
+// signed, not under the pinned Intel SGX Root CA, or for another FMSPC.
+// Such an error names CheckTDXCollateral but does not match ErrRejected:
+// nothing was learnt about the evidence.
+var ErrTDXCollateral error = pcs.ErrCollateral
+
+// DefaultTDXTCBStatuses are the TCB statuses accepted when Intel's
+// collateral is given and the policy lists none: Intel's up-to-date
+// statuses and those that need only configuration or software hardening.
+// OutOfDate, OutOfDateConfigurationNeeded and Revoked are rejected.
+func DefaultTDXTCBStatuses() []string {
+	return []string{pcs.UpToDate, pcs.SWHardeningNeeded, pcs.ConfigurationNeeded, pcs.ConfigurationAndSWHardeningNeeded}
+}
+
+// checkTDXTCB evaluates the verified quote against Intel's collateral and
+// the policy's accepted statuses, and fills the claims' TCB fields.
+// Without collateral the status stays TCBNotEvaluated, which a policy
+// listing tdx_tcb_statuses rejects.
+func checkTDXTCB(c *Claims, q *tdx.Quote, v *tdx.Verified, opts *Config) error {
+	allowed := opts.Policy.TDXTCBStatuses
+	if opts.TDXCollateral == nil {
+		if len(allowed) > 0 {
+			return failf(CheckTDXTCBStatus, "the policy requires a TCB status in %v but no Intel collateral was given (--collateral): the status is %s", allowed, TCBNotEvaluated)
+		}
+		return nil
+	}
+	r, err := opts.TDXCollateral.Evaluate(q, v, pcs.Options{Now: opts.now(), Root: opts.tdxRoot})
+	switch {
+	case errors.Is(err, pcs.ErrCollateral):
+		return fmt.Errorf("verify: %s: %w", CheckTDXCollateral, err)
+	case errors.Is(err, pcs.ErrRevoked):
+		return fail(CheckTDXPCKRevoked, err)
+	case errors.Is(err, pcs.ErrQEIdentity):
+		return fail(CheckTDXQEIdentity, err)
+	case err != nil:
+		return fail(CheckTDXTCBStatus, err)
+	}
+	t := c.TDX
+	t.TCBStatus, t.AdvisoryIDs = r.Status, slices.Clone(r.AdvisoryIDs)
+	t.TCBDate, t.TCBEvaluationDataNumber = r.TCBDate.UTC().Format(time.RFC3339), r.TCBEvaluationDataNumber
+	if t.AdvisoryIDs == nil {
+		t.AdvisoryIDs = []string{}
+	}
+	if len(allowed) == 0 {
+		allowed = DefaultTDXTCBStatuses()
+	}
+	if !slices.Contains(allowed, r.Status) {
+		return failf(CheckTDXTCBStatus, "Intel's TCB status is %s (platform %s, TDX module %s, QE %s; advisories %v), the policy accepts %v (tdx_tcb_statuses)",
+			r.Status, r.PlatformStatus, orNone(r.ModuleStatus), r.QEStatus, r.AdvisoryIDs, allowed)
+	}
+	return nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "n/a"
+	}
+	return s
+}
+
+// validateTDXTCBStatuses checks the policy's tdx_tcb_statuses.
+func validateTDXTCBStatuses(l []string) error {
+	for i, s := range l {
+		if !slices.Contains(pcs.Statuses(), s) {
+			return fmt.Errorf("policy: tdx_tcb_statuses[%d]: %.40q is not one of Intel's TCB statuses %v", i, s, pcs.Statuses())
+		}
+		if slices.Contains(l[:i], s) {
+			return fmt.Errorf("policy: tdx_tcb_statuses[%d]: repeats %q", i, s)
+		}
+	}
+	return nil
+}
