@@ -61,6 +61,9 @@ type Claims struct {
 	// digest and "unknown" for any other (only possible for a bare SNP
 	// report or with Policy.AllowAnyParavisor). See DefaultParavisors.
 	Paravisor string `json:"paravisor"`
+	// ParavisorVoucher is the MAA instance that vouched for the paravisor
+	// (Paravisor is then "maa-vouched"), or empty.
+	ParavisorVoucher string `json:"paravisor_voucher,omitempty"`
 	// PlatformInfo is the report's PLATFORM_INFO.
 	PlatformInfo uint64 `json:"platform_info"`
 	// Measurement is the launch measurement.

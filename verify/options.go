@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strconv"
 	"time"
@@ -87,6 +88,10 @@ type Config struct {
 	// and must be one of Policy.TDXTCBStatuses (DefaultTDXTCBStatuses when
 	// empty); without it the status is TCBNotEvaluated. It is only read.
 	TDXCollateral *pcs.Collateral
+	// ParavisorVoucher, when set, is asked about an SEV-SNP report whose
+	// ID_KEY_DIGEST is not trusted, when the policy names the authority it
+	// accepts (Policy.MAAParavisorInstance): see ParavisorVoucher.
+	ParavisorVoucher ParavisorVoucher
 
 	// tdxRoot replaces the pinned Intel SGX Root CA; only the package's
 	// tests set it (SetTDXRootForTest), to reach the checks after the TD
@@ -194,6 +199,17 @@ type Policy struct {
 	// write runtime data naming its own attestation key. It cannot be
 	// combined with IDKeyDigests (which then wins).
 	AllowAnyParavisor bool `json:"allow_any_paravisor,omitempty"`
+	// MAAParavisorInstance names a Microsoft Azure Attestation instance
+	// (its https URL, the iss of its tokens) whose word is taken for a
+	// paravisor this verifier does not know: evidence whose ID_KEY_DIGEST
+	// is not trusted is accepted when Config.ParavisorVoucher vouches for
+	// its report as this instance (package maa's Voucher: a valid token of
+	// the instance, for a CVM running Azure's paravisor, whose report data,
+	// ID key digest and launch measurement are the report's). This is how
+	// a new Azure paravisor key is accepted before it is in
+	// DefaultParavisors. The zero digest and the emulated paravisor's are
+	// never vouched for.
+	MAAParavisorInstance string `json:"maa_paravisor_instance,omitempty"`
 	// TDXMRTDs, when non-empty, lists the trusted MRTDs of TDX paravisors
 	// (48 bytes each) and replaces DefaultTDXParavisors: list those too to
 	// keep trusting Azure's paravisor. TDX evidence must carry one of them
@@ -306,11 +322,27 @@ func (p *Policy) validate() error {
 	if err := validateTDXTCBStatuses(p.TDXTCBStatuses); err != nil {
 		return err
 	}
+	if err := checkInstanceURL(p.MAAParavisorInstance); err != nil {
+		return err
+	}
 	if p.AllowAnyParavisor && len(p.IDKeyDigests) > 0 {
 		return errors.New("policy: allow_any_paravisor: contradicts id_key_digests (give one or the other)")
 	}
 	if p.AllowAnyParavisor && len(p.TDXMRTDs) > 0 {
 		return errors.New("policy: allow_any_paravisor: contradicts tdx_mr_tds (give one or the other)")
+	}
+	return nil
+}
+
+// checkInstanceURL checks maa_paravisor_instance: empty, or an https URL
+// of a host with no path (but "/"), query, fragment or user.
+func checkInstanceURL(s string) error {
+	if s == "" {
+		return nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		return fmt.Errorf("policy: maa_paravisor_instance: %.100q: want the https URL of an attestation instance, such as https://sharedeus2.eus2.attest.azure.net", s)
 	}
 	return nil
 }

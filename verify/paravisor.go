@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"context"
 	"crypto/subtle"
 	"encoding/hex"
 	"fmt"
@@ -146,8 +147,8 @@ func paravisorName(d [48]byte, trusted, defaults []Paravisor) string {
 // id_key_digests requires it. AUTHOR_KEY_DIGEST must be one of the
 // policy's author_key_digests whenever that list is set. The zero digest is
 // never trusted, nor the emulated paravisor's on a chain not marked
-// Emulated.
-func checkParavisor(claims *Claims, r *snp.Report, pol *Policy, required, emulated bool) error {
+// Emulated. An untrusted digest may be vouched for (see ParavisorVoucher).
+func checkParavisor(ctx context.Context, claims *Claims, r *snp.Report, pol *Policy, voucher ParavisorVoucher, required, emulated bool) error {
 	id := r.IDKeyDigest
 	trusted := trustedParavisors(pol, emulated)
 	claims.Paravisor = paravisorName(id, trusted, DefaultParavisors())
@@ -180,8 +181,49 @@ func checkParavisor(claims *Claims, r *snp.Report, pol *Policy, required, emulat
 	if knownName(id, trusted) != "" {
 		return nil
 	}
-	return fail(CheckParavisorIdentity, &UntrustedParavisorError{Digest: id, Trusted: trusted, PolicyList: len(pol.IDKeyDigests) > 0})
+	untrusted := &UntrustedParavisorError{Digest: id, Trusted: trusted, PolicyList: len(pol.IDKeyDigests) > 0}
+	if pol.MAAParavisorInstance == "" {
+		return fail(CheckParavisorIdentity, untrusted)
+	}
+	return vouch(ctx, claims, r, pol.MAAParavisorInstance, voucher, untrusted)
 }
+
+// ParavisorVoucher vouches for the paravisor of an SEV-SNP report whose
+// ID_KEY_DIGEST the verifier does not trust: package maa's Voucher does,
+// with a token of a Microsoft Azure Attestation instance for that report.
+// The verifier asks only when Policy.MAAParavisorInstance names an
+// authority, and takes the answer only from that authority.
+type ParavisorVoucher interface {
+	// VouchParavisor returns the authority (the issuer, an instance URL)
+	// that vouches for r's paravisor, or an error saying why none does.
+	// r has verified (signature, chain, policy): only its paravisor is in
+	// question.
+	VouchParavisor(ctx context.Context, r *snp.Report) (authority string, err error)
+}
+
+// ParavisorVouched names an ID_KEY_DIGEST trusted because the policy's
+// MAA instance vouched for the report (Claims.ParavisorVoucher names it).
+const ParavisorVouched = "maa-vouched"
+
+// vouch asks v about r's paravisor and accepts the answer when it comes
+// from instance; otherwise the check fails with untrusted and the reason.
+func vouch(ctx context.Context, claims *Claims, r *snp.Report, instance string, v ParavisorVoucher, untrusted *UntrustedParavisorError) error {
+	if v == nil {
+		return failf(CheckParavisorIdentity, "%v; the policy accepts a paravisor vouched for by %s, but no token of it was given", untrusted, instance)
+	}
+	authority, err := v.VouchParavisor(ctx, r)
+	if err != nil {
+		return failf(CheckParavisorIdentity, "%v; %s did not vouch for it: %w", untrusted, instance, err)
+	}
+	if trimSlash(authority) != trimSlash(instance) {
+		return failf(CheckParavisorIdentity, "%v; it was vouched for by %q, but the policy accepts only %s", untrusted, authority, instance)
+	}
+	claims.Paravisor, claims.ParavisorVoucher = ParavisorVouched, trimSlash(instance)
+	return nil
+}
+
+// trimSlash drops a trailing slash of a URL.
+func trimSlash(u string) string { return strings.TrimSuffix(u, "/") }
 
 // UntrustedParavisorError says that a report's ID_KEY_DIGEST (or, with
 // TDX, a TD quote's MRTD) is not one of the trusted paravisor identities.

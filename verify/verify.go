@@ -146,7 +146,7 @@ func verifyHCL(ctx context.Context, claims *Claims, h *hclEntry, in snpInput, op
 	}
 	// The AK, user data and VM configuration come from the runtime data:
 	// only a trusted paravisor's word makes them worth anything.
-	if err := checkParavisor(claims, h.snp, &opts.Policy, true, claims.Emulated); err != nil {
+	if err := checkParavisor(ctx, claims, h.snp, &opts.Policy, opts.ParavisorVoucher, true, claims.Emulated); err != nil {
 		return err
 	}
 	if h.bindErr != nil {
@@ -191,7 +191,7 @@ func report(ctx context.Context, blob []byte, vcekDER []byte, opts *Config, p *p
 		}
 		// Nothing vouches for a key here: the identity is checked only
 		// when the policy asks for one.
-		if err := checkParavisor(claims, r, &opts.Policy, false, claims.Emulated); err != nil {
+		if err := checkParavisor(ctx, claims, r, &opts.Policy, opts.ParavisorVoucher, false, claims.Emulated); err != nil {
 			return nil, err
 		}
 		return claims, nil

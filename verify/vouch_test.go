@@ -1,0 +1,124 @@
+package verify_test
+
+import (
+	"context"
+	"crypto/sha512"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
+	"github.com/snp-vtpm/snp-vtpm/internal/testev"
+	"github.com/snp-vtpm/snp-vtpm/snp"
+	"github.com/snp-vtpm/snp-vtpm/verify"
+)
+
+const testInstance = "https://example.attest.azure.net"
+
+// fakeVoucher vouches as authority for reports whose ID_KEY_DIGEST is
+// digest, or fails with err; it counts its calls.
+type fakeVoucher struct {
+	authority string
+	digest    [48]byte
+	err       error
+	calls     int
+}
+
+func (f *fakeVoucher) VouchParavisor(_ context.Context, r *snp.Report) (string, error) {
+	f.calls++
+	if f.err != nil {
+		return "", f.err
+	}
+	if r.IDKeyDigest != f.digest {
+		return "", errors.New("another report")
+	}
+	return f.authority, nil
+}
+
+// TestParavisorVouched: an ID_KEY_DIGEST the verifier does not know is
+// accepted when the policy names an MAA instance and that instance
+// vouches for the report; in every other case it stays rejected.
+func TestParavisorVouched(t *testing.T) {
+	newKey := sha512.Sum384([]byte("a new Azure paravisor ID key"))
+	ev := (&testev.Builder{Version: 1, IDKeyDigest: d48(newKey)}).MustBuild()
+	for _, tc := range []struct {
+		name     string
+		instance string
+		voucher  *fakeVoucher
+		want     string // "" accepted, else a text of the failure
+		calls    int
+	}{
+		{"vouched", testInstance, &fakeVoucher{authority: testInstance, digest: newKey}, "", 1},
+		{"vouched, trailing slash", testInstance + "/", &fakeVoucher{authority: testInstance, digest: newKey}, "", 1},
+		{"no policy instance", "", &fakeVoucher{authority: testInstance, digest: newKey}, "not a trusted paravisor", 0},
+		{"no token", testInstance, nil, "no token of it was given", 0},
+		{"token refused", testInstance, &fakeVoucher{err: errors.New("signature check failed")}, "did not vouch for it: signature check failed", 1},
+		{"another report", testInstance, &fakeVoucher{authority: testInstance, digest: randomDigest(t)}, "did not vouch", 1},
+		{"another instance", testInstance, &fakeVoucher{authority: "https://other.attest.azure.net", digest: newKey}, "the policy accepts only", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := verify.Config{Roots: testev.Roots(), Policy: verify.Policy{MAAParavisorInstance: tc.instance}}
+			if tc.voucher != nil {
+				cfg.ParavisorVoucher = tc.voucher
+			}
+			claims, err := verify.Evidence(context.Background(), ev.JSON, ev.Nonce, cfg)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if claims.Paravisor != verify.ParavisorVouched || claims.ParavisorVoucher != testInstance {
+					t.Errorf("paravisor %q voucher %q", claims.Paravisor, claims.ParavisorVoucher)
+				}
+			} else {
+				wantCheck(t, err, verify.CheckParavisorIdentity)
+				if !strings.Contains(err.Error(), tc.want) {
+					t.Errorf("error %q does not say %q", err, tc.want)
+				}
+			}
+			if tc.voucher != nil && tc.voucher.calls != tc.calls {
+				t.Errorf("voucher asked %d times, want %d", tc.voucher.calls, tc.calls)
+			}
+		})
+	}
+}
+
+// TestParavisorNeverVouched: the zero digest and the emulator's public key
+// are refused before any voucher is asked, and a trusted digest needs none.
+func TestParavisorNeverVouched(t *testing.T) {
+	for _, d := range [][48]byte{{}, fakeamd.IDKeyDigest()} {
+		ev := (&testev.Builder{Version: 1, IDKeyDigest: d48(d)}).MustBuild()
+		v := &fakeVoucher{authority: testInstance, digest: d}
+		cfg := verify.Config{Roots: testev.Roots(), Policy: verify.Policy{MAAParavisorInstance: testInstance}, ParavisorVoucher: v}
+		_, err := verify.Evidence(context.Background(), ev.JSON, ev.Nonce, cfg)
+		wantCheck(t, err, verify.CheckParavisorIdentity)
+		if v.calls != 0 {
+			t.Errorf("digest %x: voucher asked", d[:4])
+		}
+	}
+	ev := (&testev.Builder{Version: 1}).MustBuild()
+	v := &fakeVoucher{err: errors.New("must not be asked")}
+	claims, err := verify.Evidence(context.Background(), ev.JSON, ev.Nonce, verify.Config{Roots: testev.Roots(), Policy: verify.Policy{MAAParavisorInstance: testInstance}, ParavisorVoucher: v})
+	if err != nil || v.calls != 0 || claims.Paravisor != verify.ParavisorAzure || claims.ParavisorVoucher != "" {
+		t.Fatalf("trusted paravisor: %v, %d calls, %+v", err, v.calls, claims)
+	}
+}
+
+func TestPolicyMAAInstance(t *testing.T) {
+	for in, ok := range map[string]bool{
+		`"https://sharedeus2.eus2.attest.azure.net"`:  true,
+		`"https://sharedeus2.eus2.attest.azure.net/"`: true,
+		`"http://sharedeus2.eus2.attest.azure.net"`:   false,
+		`"https://"`:                         false,
+		`"sharedeus2.eus2.attest.azure.net"`: false,
+		`"https://a.example/path"`:           false,
+		`"https://a.example?x=1"`:            false,
+		`"https://user@a.example"`:           false,
+		`"https://a.example#f"`:              false,
+		`1`:                                  false,
+	} {
+		_, err := verify.ParsePolicy([]byte(`{"maa_paravisor_instance":` + in + `}`))
+		if (err == nil) != ok {
+			t.Errorf("%s: %v", in, err)
+		}
+	}
+}
