@@ -74,6 +74,18 @@ type State struct {
 	// KernelCmdline is the Linux command line that GRUB measured (PCR 8),
 	// without its NUL terminator.
 	KernelCmdline *string `json:"kernel_cmdline,omitempty"`
+	// Firmware is the S-CRTM version string the firmware measured into
+	// PCR 0 (UTF-16 decoded; "GCE <n>" for Google's numbered firmware).
+	Firmware *string `json:"firmware,omitempty"`
+	// PK, KEK, DB and DBX are the Secure Boot variables measured into
+	// PCR 7 (nil when PCR 7 did not replay).
+	PK  *SignatureDB `json:"pk,omitempty"`
+	KEK *SignatureDB `json:"kek,omitempty"`
+	DB  *SignatureDB `json:"db,omitempty"`
+	DBX *SignatureDB `json:"dbx,omitempty"`
+	// Authorities are the db certificates that verified the images loaded
+	// after the separator (EV_EFI_VARIABLE_AUTHORITY in PCR 7).
+	Authorities []Cert `json:"authorities,omitempty"`
 	// Notes are the extraction errors go-eventlog reported (partial state).
 	Notes []string `json:"notes,omitempty"`
 }
@@ -191,6 +203,12 @@ func extractState(el *tcg.EventLog, good []register.MR) State {
 	if sb := fs.GetSecureBoot(); sb != nil && has(7) {
 		on := sb.GetEnabled()
 		st.SecureBoot = &on
+		st.PK, st.KEK = signatureDB(sb.GetPk()), signatureDB(sb.GetKek())
+		st.DB, st.DBX = signatureDB(sb.GetDb()), signatureDB(sb.GetDbx())
+		st.Authorities = signatureDB(sb.GetAuthority()).Certs
+	}
+	if has(0) {
+		st.Firmware = firmwareVersion(fs.GetPlatform())
 	}
 	if has(4) {
 		for _, app := range fs.GetEfi().GetApps() {

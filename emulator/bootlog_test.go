@@ -1,0 +1,133 @@
+//go:build cgo
+
+package emulator
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha1" //nolint:gosec // the SHA-1 PCR bank
+	"strings"
+	"testing"
+
+	"github.com/google/go-tpm/tpm2"
+
+	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
+	"github.com/snp-vtpm/snp-vtpm/eventlog"
+	"github.com/snp-vtpm/snp-vtpm/vtpm"
+)
+
+// TestBootLogReplays: the emulated CVM's event log replays to its quoted
+// SHA-256 PCRs 0-9, its SHA-1 digests extend the SHA-1 bank, and the state
+// go-eventlog extracts is the emulated boot: Secure Boot on with the fake
+// certificates, the kernel command line, the marked firmware version.
+func TestBootLogReplays(t *testing.T) {
+	c := start(t, nil)
+	ctx := context.Background()
+	pcrs, err := vtpm.ReadPCRs(ctx, c.TPM())
+	if err != nil {
+		t.Fatal(err)
+	}
+	quoted := map[int][]byte{}
+	for i, v := range pcrs {
+		quoted[i] = v
+	}
+	res, err := eventlog.Replay(c.EventLog(), quoted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range res.PCRs {
+		want := eventlog.NotCovered
+		if p.Index <= 9 {
+			want = eventlog.Replayed
+		}
+		if p.Status != want {
+			t.Errorf("PCR %d: %s, want %s", p.Index, p.Status, want)
+		}
+	}
+	st := res.State
+	if st.SecureBoot == nil || !*st.SecureBoot {
+		t.Errorf("secure boot %v, want on", st.SecureBoot)
+	}
+	if st.KernelCmdline == nil || *st.KernelCmdline != KernelCmdline {
+		t.Errorf("kernel command line %v, want %q", st.KernelCmdline, KernelCmdline)
+	}
+	if st.Firmware == nil || *st.Firmware != FirmwareVersion || !strings.Contains(*st.Firmware, fakeamd.Marker) {
+		t.Errorf("firmware %v, want %q", st.Firmware, FirmwareVersion)
+	}
+	if len(st.EFIApps) != 3 {
+		t.Errorf("%d EFI applications, want shim, GRUB and the kernel", len(st.EFIApps))
+	}
+	for name, db := range map[string]*eventlog.SignatureDB{"PK": st.PK, "KEK": st.KEK, "db": st.DB} {
+		if db == nil || len(db.Certs) != 1 || !strings.Contains(db.Certs[0].Subject, fakeamd.Marker) {
+			t.Errorf("%s: %+v, want one certificate marked emulated", name, db)
+		}
+	}
+	if st.DBX == nil || len(st.DBX.Hashes) != 2 {
+		t.Errorf("dbx %+v, want two digests", st.DBX)
+	}
+	if len(st.Authorities) != 1 || st.Authorities[0] != st.DB.Certs[0] {
+		t.Errorf("authorities %+v, want the db certificate", st.Authorities)
+	}
+	if len(st.Notes) != 0 {
+		t.Errorf("notes %q", st.Notes)
+	}
+	checkSHA1Bank(t, c)
+}
+
+// checkSHA1Bank: the SHA-1 bank holds the SHA-1 replay of the log.
+func checkSHA1Bank(t *testing.T, c *CVM) {
+	t.Helper()
+	_, extends, err := BootLog(c.VMUniqueID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[int][]byte{}
+	for _, e := range extends {
+		v := want[e.PCR]
+		if v == nil {
+			v = make([]byte, sha1.Size)
+		}
+		s := sha1.Sum(append(v, e.SHA1[:]...)) //nolint:gosec // the SHA-1 bank
+		want[e.PCR] = s[:]
+	}
+	for pcr := 0; pcr <= 9; pcr++ {
+		rsp, err := tpm2.PCRRead{PCRSelectionIn: tpm2.TPMLPCRSelection{PCRSelections: []tpm2.TPMSPCRSelection{{
+			Hash: tpm2.TPMAlgSHA1, PCRSelect: tpm2.PCClientCompatible.PCRs(uint(pcr)),
+		}}}}.Execute(c.TPM())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := rsp.PCRValues.Digests; len(d) != 1 || !bytes.Equal(d[0].Buffer, want[pcr]) {
+			t.Errorf("SHA-1 PCR %d: %x, want %x", pcr, d, want[pcr])
+		}
+	}
+}
+
+// TestBootLogDeterministic: the log depends only on the VM id (the same
+// bytes in every run; the VM id only in PCR 6).
+func TestBootLogDeterministic(t *testing.T) {
+	a, ea, err := BootLog(DefaultVMUniqueID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _, err := BootLog(DefaultVMUniqueID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a, b) {
+		t.Error("two logs for one VM differ")
+	}
+	other, eo, err := BootLog("00000000-0000-0000-0000-000000000001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(a, other) {
+		t.Error("the log does not depend on the VM id")
+	}
+	pa, po := eventlog.PCRs(ea), eventlog.PCRs(eo)
+	for pcr := range pa {
+		if differ := !bytes.Equal(pa[pcr], po[pcr]); differ != (pcr == 6) {
+			t.Errorf("PCR %d: differs between VM ids: %v", pcr, differ)
+		}
+	}
+}
