@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha1" //nolint:gosec // the SHA-1 PCR bank
+	"crypto/sha256"
 	"strings"
 	"testing"
 
@@ -129,5 +130,48 @@ func TestBootLogDeterministic(t *testing.T) {
 		if differ := !bytes.Equal(pa[pcr], po[pcr]); differ != (pcr == 6) {
 			t.Errorf("PCR %d: differs between VM ids: %v", pcr, differ)
 		}
+	}
+}
+
+// TestBootLogAfterExtend: a PCR extended after boot (a measurement the log
+// does not carry) no longer replays; the others still do, and the state of
+// the extended PCR (the kernel command line in PCR 8) is no longer claimed.
+func TestBootLogAfterExtend(t *testing.T) {
+	c := start(t, nil)
+	ctx := context.Background()
+	unlogged := sha256.Sum256([]byte("grub_cmd: an unlogged command"))
+	_, err := tpm2.PCRExtend{
+		PCRHandle: passwordAuth(tpm2.TPMHandle(8)),
+		Digests:   tpm2.TPMLDigestValues{Digests: []tpm2.TPMTHA{{HashAlg: tpm2.TPMAlgSHA256, Digest: unlogged[:]}}},
+	}.Execute(c.TPM())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcrs, err := vtpm.ReadPCRs(ctx, c.TPM())
+	if err != nil {
+		t.Fatal(err)
+	}
+	quoted := map[int][]byte{}
+	for i, v := range pcrs {
+		quoted[i] = v
+	}
+	res, err := eventlog.Replay(c.EventLog(), quoted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for pcr := 0; pcr <= 9; pcr++ {
+		want := eventlog.Replayed
+		if pcr == 8 {
+			want = eventlog.Mismatch
+		}
+		if s := res.Status(pcr); s != want {
+			t.Errorf("PCR %d: %s, want %s", pcr, s, want)
+		}
+	}
+	if res.State.KernelCmdline != nil {
+		t.Errorf("kernel command line %q claimed from a PCR 8 that did not replay", *res.State.KernelCmdline)
+	}
+	if res.State.SecureBoot == nil || !*res.State.SecureBoot {
+		t.Errorf("secure boot %v, want on from the still replayed PCR 7", res.State.SecureBoot)
 	}
 }
