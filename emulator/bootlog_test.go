@@ -23,19 +23,7 @@ import (
 // certificates, the kernel command line, the marked firmware version.
 func TestBootLogReplays(t *testing.T) {
 	c := start(t, nil)
-	ctx := context.Background()
-	pcrs, err := vtpm.ReadPCRs(ctx, c.TPM())
-	if err != nil {
-		t.Fatal(err)
-	}
-	quoted := map[int][]byte{}
-	for i, v := range pcrs {
-		quoted[i] = v
-	}
-	res, err := eventlog.Replay(c.EventLog(), quoted)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := replayNow(t, c)
 	for _, p := range res.PCRs {
 		want := eventlog.NotCovered
 		if p.Index <= 9 {
@@ -138,7 +126,6 @@ func TestBootLogDeterministic(t *testing.T) {
 // the extended PCR (the kernel command line in PCR 8) is no longer claimed.
 func TestBootLogAfterExtend(t *testing.T) {
 	c := start(t, nil)
-	ctx := context.Background()
 	unlogged := sha256.Sum256([]byte("grub_cmd: an unlogged command"))
 	_, err := tpm2.PCRExtend{
 		PCRHandle: passwordAuth(tpm2.TPMHandle(8)),
@@ -147,18 +134,7 @@ func TestBootLogAfterExtend(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pcrs, err := vtpm.ReadPCRs(ctx, c.TPM())
-	if err != nil {
-		t.Fatal(err)
-	}
-	quoted := map[int][]byte{}
-	for i, v := range pcrs {
-		quoted[i] = v
-	}
-	res, err := eventlog.Replay(c.EventLog(), quoted)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := replayNow(t, c)
 	for pcr := 0; pcr <= 9; pcr++ {
 		want := eventlog.Replayed
 		if pcr == 8 {
@@ -174,4 +150,22 @@ func TestBootLogAfterExtend(t *testing.T) {
 	if res.State.SecureBoot == nil || !*res.State.SecureBoot {
 		t.Errorf("secure boot %v, want on from the still replayed PCR 7", res.State.SecureBoot)
 	}
+}
+
+// replayNow replays c's event log against its vTPM's SHA-256 PCRs now.
+func replayNow(t *testing.T, c *CVM) *eventlog.Result {
+	t.Helper()
+	pcrs, err := vtpm.ReadPCRs(context.Background(), c.TPM())
+	if err != nil {
+		t.Fatal(err)
+	}
+	quoted := map[int][]byte{}
+	for i, v := range pcrs {
+		quoted[i] = v
+	}
+	res, err := eventlog.Replay(c.EventLog(), quoted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
 }

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"crypto/sha1" //nolint:gosec // the log's SHA-1 digests
 	"crypto/sha256"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -79,14 +80,12 @@ func TestEmulatedEventLogClaims(t *testing.T) {
 	wantContains(t, "eventlog --json", out, `"type": "S-CRTM Version"`, `"type": "EFI Variable Authority"`)
 }
 
+// readEvidence decodes the evidence file f.
 func readEvidence(t *testing.T, f string) *evidence.Evidence {
 	t.Helper()
 	data, err := os.ReadFile(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev, err := evidence.Decode(data)
-	if err != nil {
+	ev, derr := evidence.Decode(data)
+	if err = errors.Join(err, derr); err != nil {
 		t.Fatal(err)
 	}
 	return ev
