@@ -3,7 +3,6 @@
 package emulator
 
 import (
-	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"crypto/x509"
@@ -125,13 +124,7 @@ func secureBootVars() (*secureBoot, error) {
 		eventlog.VariableData(eventlog.ImageSecurityDatabase, "db", eventlog.SignatureList(eventlog.CertX509, owner, certs["db"])),
 		eventlog.VariableData(eventlog.ImageSecurityDatabase, "dbx", eventlog.SignatureList(eventlog.CertSHA256, owner, r1[:], r2[:])),
 	}}
-	var sig bytes.Buffer
-	sig.Write(binary.LittleEndian.AppendUint32(nil, owner.Data1))
-	sig.Write(binary.LittleEndian.AppendUint16(nil, owner.Data2))
-	sig.Write(binary.LittleEndian.AppendUint16(nil, owner.Data3))
-	sig.Write(owner.Data4[:])
-	sig.Write(certs["db"])
-	sb.authority = eventlog.VariableData(eventlog.ImageSecurityDatabase, "db", sig.Bytes())
+	sb.authority = eventlog.VariableData(eventlog.ImageSecurityDatabase, "db", eventlog.SignatureData(owner, certs["db"]))
 	return sb, nil
 }
 

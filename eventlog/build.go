@@ -166,8 +166,8 @@ var (
 	CertSHA256 = EFIGUID{0xC1C41626, 0x504C, 0x4092, [8]byte{0xAC, 0xA9, 0x41, 0xF9, 0x36, 0x93, 0x43, 0x28}}
 )
 
-// append writes g in its little-endian wire form.
-func (g EFIGUID) append(buf *bytes.Buffer) {
+// put writes g in its little-endian wire form.
+func (g EFIGUID) put(buf *bytes.Buffer) {
 	le32(buf, g.Data1)
 	le16(buf, g.Data2)
 	le16(buf, g.Data3)
@@ -178,7 +178,7 @@ func (g EFIGUID) append(buf *bytes.Buffer) {
 // vendor GUID, its name (UTF-16) and its value.
 func VariableData(vendor EFIGUID, name string, value []byte) []byte {
 	var buf bytes.Buffer
-	vendor.append(&buf)
+	vendor.put(&buf)
 	u := utf16.Encode([]rune(name))
 	le64(&buf, uint64(len(u)))
 	le64(&buf, uint64(len(value)))
@@ -199,14 +199,23 @@ func SignatureList(typ, owner EFIGUID, entries ...[]byte) []byte {
 	}
 	size := 16 + len(entries[0])
 	var buf bytes.Buffer
-	typ.append(&buf)
+	typ.put(&buf)
 	le32(&buf, uint32(28+size*len(entries)))
 	le32(&buf, 0) // SignatureHeaderSize
 	le32(&buf, uint32(size))
 	for _, e := range entries {
-		owner.append(&buf)
+		owner.put(&buf)
 		buf.Write(e)
 	}
+	return buf.Bytes()
+}
+
+// SignatureData encodes one EFI_SIGNATURE_DATA: the owner's GUID, then
+// the signature (a DER certificate in EV_EFI_VARIABLE_AUTHORITY events).
+func SignatureData(owner EFIGUID, signature []byte) []byte {
+	var buf bytes.Buffer
+	owner.put(&buf)
+	buf.Write(signature)
 	return buf.Bytes()
 }
 

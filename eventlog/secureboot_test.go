@@ -1,9 +1,12 @@
 package eventlog_test
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/google/go-eventlog/tcg"
 
 	"github.com/snp-vtpm/snp-vtpm/eventlog"
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
@@ -127,4 +130,57 @@ func dbxString(db *eventlog.SignatureDB) string {
 		return "none"
 	}
 	return fmt.Sprintf("%d certificates and %d digests", len(db.Certs), len(db.Hashes))
+}
+
+// TestFirmwareVersion: the S-CRTM version (attacker bytes) is decoded from
+// UTF-16 when it is text, shown as hex otherwise, and bounded.
+func TestFirmwareVersion(t *testing.T) {
+	long := strings.Repeat("é", 300)
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"utf-16", eventlog.UTF16("Hyper-V UEFI Release v4.1"), "Hyper-V UEFI Release v4.1"},
+		{"odd length", []byte{1, 2, 3}, "hex:010203"},
+		{"lone surrogate", []byte{0x00, 0xD8, 0, 0}, "hex:00d80000"},
+		{"NUL inside", []byte{'a', 0, 0, 0, 'b', 0}, "hex:610000006200"},
+		{"long", eventlog.UTF16(long), long[:256] + "…"},
+	} {
+		b := eventlog.NewBuilder(nil)
+		b.Measure(0, tcg.SCRTMVersion, tc.data)
+		b.Measure(0, tcg.Separator, []byte{0, 0, 0, 0})
+		log, ext, err := b.Log()
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := eventlog.Replay(log, eventlog.PCRs(ext))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f := res.State.Firmware; f == nil || *f != tc.want {
+			t.Errorf("%s: firmware %v, want %q (notes %q)", tc.name, f, tc.want, res.State.Notes)
+		}
+	}
+}
+
+// TestSignatureListParses: go-eventlog reads the certificates and digests
+// of the lists the builder encodes.
+func TestSignatureListParses(t *testing.T) {
+	der := testutil.PEMBlocks(t, testutil.ReadFile(t, testutil.SNPDir+"vcek.pem"), "CERTIFICATE")[0]
+	owner := eventlog.EFIGUID{Data1: 1}
+	d1, d2 := make([]byte, 32), make([]byte, 32)
+	d2[0] = 1
+	value := append(eventlog.SignatureList(eventlog.CertX509, owner, der), eventlog.SignatureList(eventlog.CertSHA256, owner, d1, d2)...)
+	v, err := tcg.ParseUEFIVariableData(bytes.NewReader(eventlog.VariableData(eventlog.ImageSecurityDatabase, "db", value)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	certs, hashes, err := v.SignatureData()
+	if err != nil || v.VarName() != "db" || len(certs) != 1 || !bytes.Equal(certs[0].Raw, der) || len(hashes) != 2 || !bytes.Equal(hashes[1], d2) {
+		t.Fatalf("%q: %d certificates, %d digests, %v", v.VarName(), len(certs), len(hashes), err)
+	}
+	if eventlog.SignatureList(eventlog.CertX509, owner) != nil {
+		t.Error("an empty list is not nil")
+	}
 }
