@@ -171,6 +171,7 @@ func printVMConfig(row func(k, format string, args ...any), c *verify.Claims) {
 		row("vm identity", "%s", vmIdentityString(c.VMIdentity))
 	case c.EvidenceVersion < 0:
 		row("vm identity", "not checked: a report carries no quote, so PCR 6 is unknown (verify checks it)")
+		row("boot event log", "not replayed: a report carries no quote (evidence carries the log; verify replays it)")
 	}
 	row("secure boot", "%s", onOff(vc.SecureBoot))
 	row("tpm enabled", "%s", onOff(vc.TPMEnabled))
