@@ -57,6 +57,13 @@ func TestBootLogReplays(t *testing.T) {
 	if len(st.Authorities) != 1 || st.Authorities[0] != st.DB.Certs[0] {
 		t.Errorf("authorities %+v, want the db certificate", st.Authorities)
 	}
+	wantCmds := []string{"grub_cmd: set root=hd0,gpt1", "grub_cmd: linux " + KernelCmdline, "kernel_cmdline: " + KernelCmdline, "grub_cmd: boot"}
+	if strings.Join(st.GRUBCommands, "\n") != strings.Join(wantCmds, "\n") {
+		t.Errorf("GRUB commands %q, want %q", st.GRUBCommands, wantCmds)
+	}
+	if len(st.GRUBFiles) != 2 || st.GRUBFiles[0].UntrustedName != "/boot/grub/grub.cfg" || st.GRUBFiles[1].UntrustedName != kernelPath {
+		t.Errorf("GRUB files %+v", st.GRUBFiles)
+	}
 	if len(st.Notes) != 0 {
 		t.Errorf("notes %q", st.Notes)
 	}

@@ -33,6 +33,8 @@ type sbGolden struct {
 	dbxHashes   int
 	authorities []string
 	subject     string // a subject of the db
+	grub        [2]int // GRUB commands and files
+	grubFile    string // the first file's name
 }
 
 // TestRealLogsSecureBoot: golden Secure Boot databases, authorities and
@@ -42,17 +44,22 @@ func TestRealLogsSecureBoot(t *testing.T) {
 	ms := sbGolden{firmware: "GCE 1", pk: []string{gcePK}, kek: []string{msKEKCA2011}, db: []string{msUEFICA2011, msWinPCA2011},
 		subject: "CN=Microsoft Corporation UEFI CA 2011,O=Microsoft Corporation,L=Redmond,ST=Washington,C=US"}
 	rhel := ms
+	rhel.grub, rhel.grubFile = [2]int{50, 2}, "grub_linuxefi Kernel"
 	rhel.dbxCerts, rhel.dbxHashes, rhel.authorities = 3, 183, []string{msUEFICA2011, redHatCA5}
 	noSB := ms
 	noSB.dbxCerts, noSB.dbxHashes = 3, 183
+	noSB.grub, noSB.grubFile = [2]int{67, 9}, "(hd0,gpt15)/EFI/ubuntu/grub.cfg"
+	noDBX := ms
+	noDBX.grub, noDBX.grubFile = [2]int{73, 9}, noSB.grubFile
 	sevsnp := noSB
 	sevsnp.firmware = ""
 	sevsnp.dbxCerts, sevsnp.dbxHashes = 0, 371 // a newer dbx: digests only
+	sevsnp.grub = [2]int{71, 11}
 	golden := map[string]sbGolden{
 		"gce-cos-121-amd-sev.bin": {firmware: "GCE 2", pk: []string{cosPK}, kek: []string{cosKEK}, db: []string{cosDB}, dbxCerts: 4,
-			authorities: []string{cosDB, cosDB}, subject: "CN=UEFI DB Key v20250203,OU=Container Optimized OS,O=Google LLC.,L=Mountain View,ST=California,C=US"},
+			authorities: []string{cosDB, cosDB}, grub: [2]int{15, 2}, grubFile: "/efi/boot/grub.cfg", subject: "CN=UEFI DB Key v20250203,OU=Container Optimized OS,O=Google LLC.,L=Mountain View,ST=California,C=US"},
 		"gce-rhel8-uefi.bin":                 rhel,
-		"gce-ubuntu-2104-no-dbx.bin":         ms,
+		"gce-ubuntu-2104-no-dbx.bin":         noDBX,
 		"gce-ubuntu-2104-no-secure-boot.bin": noSB,
 		"gce-ubuntu-2404-amd-sevsnp.bin":     sevsnp,
 	}
@@ -74,6 +81,9 @@ func TestRealLogsSecureBoot(t *testing.T) {
 			}
 			if st.DBX == nil || len(st.DBX.Certs) != want.dbxCerts || len(st.DBX.Hashes) != want.dbxHashes {
 				t.Errorf("dbx: %s, want %d certificates and %d digests", dbxString(st.DBX), want.dbxCerts, want.dbxHashes)
+			}
+			if got := [2]int{len(st.GRUBCommands), len(st.GRUBFiles)}; got != want.grub || st.GRUBFiles[0].UntrustedName != want.grubFile {
+				t.Errorf("GRUB: %v commands and files, first %q; want %v, %q", got, st.GRUBFiles[0].UntrustedName, want.grub, want.grubFile)
 			}
 			var auth []string
 			for _, a := range st.Authorities {

@@ -257,6 +257,9 @@ func printBootState(row func(k, format string, args ...any), st eventlog.State) 
 	for _, a := range st.EFIApps {
 		row("efi application", "%s", a)
 	}
+	if n, m := len(st.GRUBCommands), len(st.GRUBFiles); n+m > 0 {
+		row("grub", "%d commands (PCR 8), %d files (PCR 9); --json lists them", n, m)
+	}
 }
 
 // certString describes a Secure Boot certificate: its SHA-256 and subject.
