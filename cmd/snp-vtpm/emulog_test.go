@@ -151,3 +151,26 @@ func TestEmulatedEventLogMutations(t *testing.T) {
 		wantContains(t, "stderr", errOut, "event-log", tc.stderr)
 	}
 }
+
+// TestServeEventLogPolicy: serve applies the event-log policy to the
+// emulated CVM's log: Secure Boot holds, a db certificate it lacks is
+// refused (exit 2 naming event-log), and no secret is released.
+func TestServeEventLogPolicy(t *testing.T) {
+	secretFile := writeTemp(t, "secret", []byte(cliSecret))
+	for _, tc := range []struct {
+		policy string
+		exit   int
+		stderr string
+	}{
+		{`{"secure_boot":true,"kernel_cmdline":"/.* console=ttyS0/","event_log_pcrs":[4,7,8]}`, exitOK, "secure boot on"},
+		{`{"secure_boot_db_certs":["48e99b991f57fc52f76149599bff0a58c47154229b9f8d603ac40d3500248507"]}`, exitRejected, "event-log"},
+	} {
+		s := startServe(t, "--secret-file", secretFile, "--trust-emulated", "--offline", "--policy", writeTemp(t, "policy.json", []byte(tc.policy)))
+		code, out, errOut := runCLI(t, "--emulate", "attest", "--server", s.url)
+		wantExit(t, code, tc.exit, out, errOut)
+		wantContains(t, "attest stderr", errOut, tc.stderr)
+		if (out == cliSecret) != (tc.exit == exitOK) {
+			t.Errorf("%s: stdout %q", tc.policy, out)
+		}
+	}
+}
