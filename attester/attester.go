@@ -81,8 +81,11 @@ type Attester struct {
 	// ("event_log"); empty means DefaultEventLogPath. An absent log is
 	// normal; see eventLog.
 	EventLogPath string
-	// NoEventLog leaves the boot event log out of the evidence (the
-	// emulated CVM has none of its own).
+	// EventLog, when not nil, is the boot event log carried in the
+	// evidence instead of the file at EventLogPath: an emulated CVM's
+	// (emulator.CVM.EventLog), which replays to its vTPM's PCRs.
+	EventLog []byte
+	// NoEventLog leaves the boot event log out of the evidence.
 	NoEventLog bool
 	// Logger receives diagnostics; nil discards them.
 	Logger *slog.Logger

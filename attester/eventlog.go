@@ -1,6 +1,7 @@
 package attester
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -15,7 +16,7 @@ import (
 const DefaultEventLogPath = "/sys/kernel/security/tpm0/binary_bios_measurements"
 
 // eventLog reads the boot event log for the evidence: from a.EventLogPath
-// (DefaultEventLogPath when empty), nothing when a.NoEventLog. A log that
+// (DefaultEventLogPath when empty) or a.EventLog, nothing when a.NoEventLog. A log that
 // is absent or empty is normal (nil, no warning: many guests have none);
 // one that cannot be read or is larger than evidence.MaxEventLogSize is
 // left out with a warning. The log is unsigned: a verifier trusts it only
@@ -24,6 +25,13 @@ const DefaultEventLogPath = "/sys/kernel/security/tpm0/binary_bios_measurements"
 func (a *Attester) eventLog(ctx context.Context) []byte {
 	if a.NoEventLog {
 		return nil
+	}
+	if a.EventLog != nil {
+		if len(a.EventLog) > evidence.MaxEventLogSize {
+			a.log().WarnContext(ctx, "evidence without the boot event log", "bytes", len(a.EventLog), "err", errTooLarge)
+			return nil
+		}
+		return bytes.Clone(a.EventLog)
 	}
 	path := a.EventLogPath
 	if path == "" {

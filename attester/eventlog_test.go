@@ -15,7 +15,8 @@ import (
 
 // TestEventLog: the log is read from the path given, bounded; an absent or
 // empty log is normal and silent; an unreadable or oversized one is left
-// out with a warning; NoEventLog reads nothing.
+// out with a warning; a given EventLog is carried instead of the file
+// (bounded alike); NoEventLog reads nothing.
 func TestEventLog(t *testing.T) {
 	dir := t.TempDir()
 	real := testutil.ReadFile(t, "eventlogs/gce-rhel8-uefi.bin")
@@ -39,6 +40,9 @@ func TestEventLog(t *testing.T) {
 		{name: "oversized", a: Attester{EventLogPath: write("big.bin", make([]byte, evidence.MaxEventLogSize+1))}, warning: "larger than the evidence format allows"},
 		{name: "directory", a: Attester{EventLogPath: dir}, warning: "a directory"},
 		{name: "disabled", a: Attester{EventLogPath: write("off.bin", real), NoEventLog: true}},
+		{name: "given", a: Attester{EventLogPath: write("file.bin", []byte("the file")), EventLog: real}, want: real},
+		{name: "given oversized", a: Attester{EventLog: make([]byte, evidence.MaxEventLogSize+1)}, warning: "larger than the evidence format allows"},
+		{name: "given, disabled", a: Attester{EventLog: real, NoEventLog: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var logs bytes.Buffer

@@ -2,8 +2,9 @@
 // tests: the Microsoft reference TPM simulator (through go-tpm-tools, so cgo
 // is required) provisioned like an Azure vTPM, a paravisor that publishes an
 // HCL report with an SNP report signed by the fake AMD chain of package
-// fakeamd and regenerates it when the guest writes user data, and a fake
-// Azure IMDS THIM endpoint serving the fake VCEK.
+// fakeamd and regenerates it when the guest writes user data, a fake
+// Azure IMDS THIM endpoint serving the fake VCEK, and a Hyper-V-like TCG
+// boot event log (BootLog) whose measurements it extends into the vTPM.
 //
 // Nothing it produces is evidence of anything: only verifiers explicitly told
 // to trust the fakeamd roots accept it.

@@ -3,6 +3,7 @@
 package emulator
 
 import (
+	"bytes"
 	"context"
 	"crypto/rsa"
 	"errors"
@@ -79,6 +80,8 @@ type CVM struct {
 	ak     *rsa.PublicKey
 	closed bool
 
+	eventLog []byte // the boot event log (BootLog), written once at Start
+
 	imds    *http.Server
 	imdsURL string
 	served  chan struct{} // closed when the IMDS server goroutine ends
@@ -86,7 +89,7 @@ type CVM struct {
 
 // Start starts an emulated Azure CVM: it opens the TPM simulator with a
 // fixed seed and provisions it like an Azure vTPM (AK at 0x81000003, EK at
-// 0x81010001, PCRs 0-7 measured, HCL report with a signed SNP report at NV
+// 0x81010001, PCRs 0-9 measured with the boot event log EventLog returns, HCL report with a signed SNP report at NV
 // 0x01400001), and starts the fake IMDS endpoint on loopback. Only one CVM
 // can run per process at a time: Start returns an error matching
 // ErrAlreadyRunning while another one is open. Close releases it. (Code that
@@ -177,6 +180,11 @@ func (c *CVM) TPM() transport.TPM { return guestTPM{c} }
 // requests carrying the header "Metadata: true" with the fake VCEK, its TCB
 // and the fake ASK+ARK chain, and other requests with HTTP 400 (or 405).
 func (c *CVM) IMDSURL() string { return c.imdsURL }
+
+// EventLog returns (a copy of) the emulated firmware's TCG boot event log,
+// which replays to the vTPM's PCRs 0-9 as Start left them: what a guest
+// reads from /sys/kernel/security/tpm0/binary_bios_measurements.
+func (c *CVM) EventLog() []byte { return bytes.Clone(c.eventLog) }
 
 // VMUniqueID returns the emulated VM's id.
 func (c *CVM) VMUniqueID() string { return c.vmID }

@@ -4,7 +4,6 @@ package emulator
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 
@@ -100,43 +99,30 @@ func (c *CVM) persistPrimary(hierarchy tpm2.TPMHandle, template tpm2.TPMTPublic,
 	return nil
 }
 
-// separator is the EV_SEPARATOR digest UEFI firmware extends into PCRs 0-7.
-func separator() [32]byte { return sha256.Sum256([]byte{0, 0, 0, 0}) }
-
-// bootEvents returns the SHA-256 digests extended into PCRs 0-7, in order.
-// PCR 6 gets SHA-256("UUID: " + vmUniqueId) then the separator, as Azure's
-// firmware does; the other PCRs get a fixed emulated event then the
-// separator.
-func (c *CVM) bootEvents() map[int][][32]byte {
-	ev := make(map[int][][32]byte, 8)
-	for pcr := 0; pcr < 8; pcr++ {
-		first := sha256.Sum256(fmt.Appendf(nil, "snp-vtpm emulated boot event for PCR %d", pcr))
-		if pcr == 6 {
-			first = sha256.Sum256([]byte("UUID: " + c.vmID))
-		}
-		ev[pcr] = [][32]byte{first, separator()}
-	}
-	return ev
-}
-
-// measureBoot extends the boot events into the SHA-256 bank.
+// measureBoot writes the emulated firmware's boot event log (BootLog)
+// and extends its measurements into the SHA-1 and SHA-256 banks, so that
+// the log replays to the quoted PCRs.
 func (c *CVM) measureBoot(ctx context.Context) error {
-	for pcr, digests := range c.bootEvents() {
-		for _, d := range digests {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			_, err := tpm2.PCRExtend{
-				PCRHandle: passwordAuth(tpm2.TPMHandle(pcr)),
-				Digests: tpm2.TPMLDigestValues{Digests: []tpm2.TPMTHA{{
-					HashAlg: tpm2.TPMAlgSHA256, Digest: d[:],
-				}}},
-			}.Execute(c.raw)
-			if err != nil {
-				return fmt.Errorf("PCR_Extend of PCR %d: %w", pcr, err)
-			}
+	log, extends, err := BootLog(c.vmID)
+	if err != nil {
+		return err
+	}
+	for _, e := range extends {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		_, err := tpm2.PCRExtend{
+			PCRHandle: passwordAuth(tpm2.TPMHandle(e.PCR)),
+			Digests: tpm2.TPMLDigestValues{Digests: []tpm2.TPMTHA{
+				{HashAlg: tpm2.TPMAlgSHA1, Digest: e.SHA1[:]},
+				{HashAlg: tpm2.TPMAlgSHA256, Digest: e.SHA256[:]},
+			}},
+		}.Execute(c.raw)
+		if err != nil {
+			return fmt.Errorf("PCR_Extend of PCR %d: %w", e.PCR, err)
 		}
 	}
+	c.eventLog = log
 	return nil
 }
 

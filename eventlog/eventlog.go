@@ -74,8 +74,35 @@ type State struct {
 	// KernelCmdline is the Linux command line that GRUB measured (PCR 8),
 	// without its NUL terminator.
 	KernelCmdline *string `json:"kernel_cmdline,omitempty"`
+	// GRUBCommands are the commands GRUB measured into PCR 8 (with their
+	// prefix, "grub_cmd: ", "kernel_cmdline: ", ...; each one's digest
+	// checked against its text).
+	GRUBCommands []string `json:"grub_commands,omitempty"`
+	// GRUBFiles are the files GRUB measured into PCR 9.
+	GRUBFiles []GRUBFile `json:"grub_files,omitempty"`
+	// Firmware is the S-CRTM version string the firmware measured into
+	// PCR 0 (UTF-16 decoded; "GCE <n>" for Google's numbered firmware).
+	Firmware *string `json:"firmware,omitempty"`
+	// PK, KEK, DB and DBX are the Secure Boot variables measured into
+	// PCR 7 (nil when PCR 7 did not replay).
+	PK  *SignatureDB `json:"pk,omitempty"`
+	KEK *SignatureDB `json:"kek,omitempty"`
+	DB  *SignatureDB `json:"db,omitempty"`
+	DBX *SignatureDB `json:"dbx,omitempty"`
+	// Authorities are the db certificates that verified the images loaded
+	// after the separator (EV_EFI_VARIABLE_AUTHORITY in PCR 7).
+	Authorities []Cert `json:"authorities,omitempty"`
 	// Notes are the extraction errors go-eventlog reported (partial state).
 	Notes []string `json:"notes,omitempty"`
+}
+
+// GRUBFile is a file GRUB read and measured (PCR 9).
+type GRUBFile struct {
+	// SHA256 is the digest of the file's content (hex).
+	SHA256 string `json:"sha256"`
+	// UntrustedName is the name the event gives: event data, which the
+	// digest does not measure, so nothing vouches for it.
+	UntrustedName string `json:"untrusted_name"`
 }
 
 // Result is a parsed and replayed log.
@@ -191,10 +218,26 @@ func extractState(el *tcg.EventLog, good []register.MR) State {
 	if sb := fs.GetSecureBoot(); sb != nil && has(7) {
 		on := sb.GetEnabled()
 		st.SecureBoot = &on
+		st.PK, st.KEK = signatureDB(sb.GetPk()), signatureDB(sb.GetKek())
+		st.DB, st.DBX = signatureDB(sb.GetDb()), signatureDB(sb.GetDbx())
+		st.Authorities = signatureDB(sb.GetAuthority()).Certs
+	}
+	if has(0) {
+		st.Firmware = firmwareVersion(fs.GetPlatform())
 	}
 	if has(4) {
 		for _, app := range fs.GetEfi().GetApps() {
 			st.EFIApps = append(st.EFIApps, hex.EncodeToString(app.GetDigest()))
+		}
+	}
+	if has(8) {
+		for _, c := range fs.GetGrub().GetCommands() {
+			st.GRUBCommands = append(st.GRUBCommands, strings.ToValidUTF8(strings.TrimSuffix(c, "\x00"), "\uFFFD"))
+		}
+	}
+	if has(9) {
+		for _, f := range fs.GetGrub().GetFiles() {
+			st.GRUBFiles = append(st.GRUBFiles, GRUBFile{SHA256: hex.EncodeToString(f.GetDigest()), UntrustedName: bounded(strings.ToValidUTF8(strings.TrimSuffix(string(f.GetUntrustedFilename()), "\x00"), "\uFFFD"))})
 		}
 	}
 	if k := fs.GetLinuxKernel(); k != nil && has(8) && kernelMeasured(fs) {

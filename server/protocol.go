@@ -10,9 +10,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
+	"slices"
 	"strings"
 
+	"github.com/snp-vtpm/snp-vtpm/eventlog"
 	"github.com/snp-vtpm/snp-vtpm/internal/strictjson"
 	"github.com/snp-vtpm/snp-vtpm/snp"
 	"github.com/snp-vtpm/snp-vtpm/verify"
@@ -178,6 +181,39 @@ type Claims struct {
 	// Emulated is true when the evidence came from the emulated CVM (the
 	// server trusted its fake AMD chain): it proves nothing about hardware.
 	Emulated bool `json:"emulated"`
+	// EventLog summarises the replay of the evidence's boot event log
+	// (nil: the evidence carried none).
+	EventLog *EventLogSummary `json:"event_log,omitempty"`
+}
+
+// EventLogSummary is the replay of a boot event log against the quoted
+// PCRs (verify.EventLogClaims, without the Secure Boot databases).
+type EventLogSummary struct {
+	// Replayed and Mismatch list the PCRs by verdict, ascending.
+	Replayed []int `json:"replayed"`
+	Mismatch []int `json:"mismatch,omitempty"`
+	// SecureBoot and KernelCmdline come from replayed PCRs only.
+	SecureBoot    *bool   `json:"secure_boot,omitempty"`
+	KernelCmdline *string `json:"kernel_cmdline,omitempty"`
+	// Error says why the log could not be replayed.
+	Error string `json:"error,omitempty"`
+}
+
+// summarizeEventLog summarises el (nil for nil).
+func summarizeEventLog(el *verify.EventLogClaims) *EventLogSummary {
+	if el == nil {
+		return nil
+	}
+	s := &EventLogSummary{Replayed: []int{}, SecureBoot: el.State.SecureBoot, KernelCmdline: el.State.KernelCmdline, Error: el.Error}
+	for _, i := range slices.Sorted(maps.Keys(el.PCRs)) {
+		switch el.PCRs[i] {
+		case eventlog.Replayed:
+			s.Replayed = append(s.Replayed, i)
+		case eventlog.Mismatch:
+			s.Mismatch = append(s.Mismatch, i)
+		}
+	}
+	return s
 }
 
 func summarize(c *verify.Claims) Claims {
@@ -191,6 +227,7 @@ func summarize(c *verify.Claims) Claims {
 		EvidenceVersion: c.EvidenceVersion,
 		FreshReport:     c.FreshReport,
 		Emulated:        c.Emulated,
+		EventLog:        summarizeEventLog(c.EventLog),
 	}
 	if c.VMConfig != nil {
 		s.VMUniqueID = c.VMConfig.VMUniqueID

@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"encoding/hex"
 	"fmt"
 	"regexp"
 	"slices"
@@ -14,7 +15,9 @@ import (
 // state comes only from the events of PCRs that replayed.
 type EventLogClaims struct {
 	// PCRs is the replay verdict of every PCR the log extends or the quote
-	// selects: "replayed", "not-covered" or "mismatch".
+	// selects: "replayed", "not-covered" or "mismatch"; "unchecked" for a
+	// PCR the log extends but the quote does not select (it is never
+	// trusted, and the policy cannot name it).
 	PCRs map[int]eventlog.Status `json:"pcrs,omitempty"`
 	// State is what the replayed PCRs' events say (Secure Boot, EFI
 	// applications, kernel command line).
@@ -26,7 +29,7 @@ type EventLogClaims struct {
 
 // requiresEventLog reports whether the policy asks anything of the log.
 func (p *Policy) requiresEventLog() bool {
-	return p.SecureBoot || p.KernelCmdline != "" || len(p.EventLogPCRs) > 0
+	return p.SecureBoot || p.KernelCmdline != "" || len(p.EventLogPCRs) > 0 || len(p.SecureBootDBCerts) > 0
 }
 
 // validateEventLog checks the event-log members of a policy.
@@ -39,7 +42,7 @@ func (p *Policy) validateEventLog() error {
 	if _, err := cmdlineMatcher(p.KernelCmdline); err != nil {
 		return fmt.Errorf("policy: kernel_cmdline: %w", err)
 	}
-	return nil
+	return checkDigests("secure_boot_db_certs", p.SecureBootDBCerts, 32, "SHA-256")
 }
 
 // cmdlineMatcher returns the matcher of a kernel_cmdline policy: the exact
@@ -89,7 +92,8 @@ func (c *Claims) fillEventLog(log []byte, pol *Policy) error {
 	return el.check(pol)
 }
 
-// check applies secure_boot, kernel_cmdline and event_log_pcrs.
+// check applies event_log_pcrs, secure_boot, secure_boot_db_certs and
+// kernel_cmdline.
 func (el *EventLogClaims) check(pol *Policy) error {
 	if !pol.requiresEventLog() {
 		return nil
@@ -98,20 +102,12 @@ func (el *EventLogClaims) check(pol *Policy) error {
 		return failf(CheckEventLog, "the policy requires a replayed boot event log: %s", el.Error)
 	}
 	for _, idx := range slices.Sorted(slices.Values(pol.EventLogPCRs)) {
-		if s := el.PCRs[idx]; s != eventlog.Replayed {
-			if s == "" {
-				s = eventlog.NotCovered
-			}
+		if s := el.status(idx); s != eventlog.Replayed {
 			return failf(CheckEventLog, "PCR %d is required to replay but is %s", idx, s)
 		}
 	}
-	if pol.SecureBoot {
-		switch sb := el.State.SecureBoot; {
-		case sb == nil:
-			return failf(CheckEventLog, "the policy requires Secure Boot, but no replayed PCR 7 says it is on")
-		case !*sb:
-			return failf(CheckEventLog, "the policy requires Secure Boot; the replayed log says it is off")
-		}
+	if err := el.checkSecureBoot(pol); err != nil {
+		return err
 	}
 	if pol.KernelCmdline != "" {
 		match, err := cmdlineMatcher(pol.KernelCmdline)
@@ -120,9 +116,34 @@ func (el *EventLogClaims) check(pol *Policy) error {
 		}
 		switch cl := el.State.KernelCmdline; {
 		case cl == nil:
-			return failf(CheckEventLog, "the policy requires a kernel command line, but no replayed PCR 8 carries one")
+			return failf(CheckEventLog, "the policy requires a kernel command line, but PCR 8 is %s and carries none that verified", el.status(8))
 		case !match(*cl):
 			return failf(CheckEventLog, "kernel command line %q does not match the policy's %q", *cl, pol.KernelCmdline)
+		}
+	}
+	return nil
+}
+
+// status is PCR idx's verdict (not-covered when the claims lack it).
+func (el *EventLogClaims) status(idx int) eventlog.Status {
+	if s, ok := el.PCRs[idx]; ok {
+		return s
+	}
+	return eventlog.NotCovered
+}
+
+// checkSecureBoot applies secure_boot and secure_boot_db_certs.
+func (el *EventLogClaims) checkSecureBoot(pol *Policy) error {
+	sb := el.State.SecureBoot
+	if (pol.SecureBoot || len(pol.SecureBootDBCerts) > 0) && sb == nil {
+		return failf(CheckEventLog, "the policy requires Secure Boot state, but PCR 7 is %s and says nothing that verified", el.status(7))
+	}
+	if pol.SecureBoot && !*sb {
+		return failf(CheckEventLog, "the policy requires Secure Boot; the replayed log says it is off")
+	}
+	for i, d := range pol.SecureBootDBCerts {
+		if !el.State.DB.HasCert(hex.EncodeToString(d)) {
+			return failf(CheckEventLog, "secure_boot_db_certs[%d]: the replayed Secure Boot db holds no certificate with SHA-256 %x", i, []byte(d))
 		}
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/snp-vtpm/snp-vtpm/eventlog"
@@ -94,6 +95,15 @@ func TestEventLogReplay(t *testing.T) {
 		}},
 		{name: "PCR 7 mismatch named", b: testev.Builder{PCRs: bad7}, data: withLog(rhel), opts: pol(func(p *verify.Policy) { p.EventLogPCRs = []int{7} }), want: verify.CheckEventLog},
 		{name: "PCR 7 mismatch secure boot", b: testev.Builder{PCRs: bad7}, data: withLog(rhel), opts: pol(func(p *verify.Policy) { p.SecureBoot = true }), want: verify.CheckEventLog},
+		{name: "db certificates pinned", b: testev.Builder{PCRs: rhelPCRs}, data: withLog(rhel), opts: pol(func(p *verify.Policy) {
+			p.SecureBootDBCerts = []verify.HexBytes{mustHex(t, msUEFICA2011), mustHex(t, msWinPCA2011)}
+		})},
+		{name: "db certificate absent", b: testev.Builder{PCRs: rhelPCRs}, data: withLog(rhel), opts: pol(func(p *verify.Policy) {
+			p.SecureBootDBCerts = []verify.HexBytes{mustHex(t, msUEFICA2011), mustHex(t, msKEKCA2011)}
+		}), want: verify.CheckEventLog},
+		{name: "db certificate from PCR 7 mismatch", b: testev.Builder{PCRs: bad7}, data: withLog(rhel), opts: pol(func(p *verify.Policy) {
+			p.SecureBootDBCerts = []verify.HexBytes{mustHex(t, msUEFICA2011)}
+		}), want: verify.CheckEventLog},
 		{name: "no log required", opts: strict, want: verify.CheckEventLog},
 		{name: "garbage log is a claim", data: withLog([]byte("garbage")), check: func(t *testing.T, c *verify.Claims, _ *testev.Evidence) {
 			if c.EventLog == nil || c.EventLog.Error == "" {
@@ -105,6 +115,22 @@ func TestEventLogReplay(t *testing.T) {
 	})
 }
 
+// Microsoft's UEFI CA certificates (SHA-256 of the DER) in the real logs.
+const (
+	msKEKCA2011  = "a1117f516a32cefcba3f2d1ace10a87972fd6bbe8fe0d0b996e09e65d802a503"
+	msUEFICA2011 = "48e99b991f57fc52f76149599bff0a58c47154229b9f8d603ac40d3500248507"
+	msWinPCA2011 = "e8e95f0733a55e8bad7be0a1413ee23c51fcea64b3c8fa6a786935fddcc71961"
+)
+
+func mustHex(t *testing.T, s string) []byte {
+	t.Helper()
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 // TestEventLogPolicy: the policy members parse and are validated, and a
 // bare report fails closed on them.
 func TestEventLogPolicy(t *testing.T) {
@@ -112,9 +138,17 @@ func TestEventLogPolicy(t *testing.T) {
 	if err != nil || !p.SecureBoot || p.KernelCmdline != "/ro .*/" || len(p.EventLogPCRs) != 2 {
 		t.Fatalf("%+v %v", p, err)
 	}
-	for _, bad := range []string{`{"event_log_pcrs":[24]}`, `{"event_log_pcrs":[-1]}`, `{"kernel_cmdline":"/(/"}`, `{"secure_boot":1}`} {
-		if _, err := verify.ParsePolicy([]byte(bad)); err == nil {
-			t.Errorf("%s accepted", bad)
+	for bad, field := range map[string]string{
+		`{"event_log_pcrs":[24]}`:                                                  "event_log_pcrs[0]",
+		`{"event_log_pcrs":[-1]}`:                                                  "event_log_pcrs[0]",
+		`{"kernel_cmdline":"/(/"}`:                                                 "kernel_cmdline",
+		`{"secure_boot":1}`:                                                        "secure_boot",
+		`{"secure_boot_db_certs":["` + msUEFICA2011[:62] + `"]}`:                   "secure_boot_db_certs[0]: 31 bytes",
+		`{"secure_boot_db_certs":["` + strings.Repeat("0", 64) + `"]}`:             "secure_boot_db_certs[0]: the zero digest",
+		`{"secure_boot_db_certs":["` + msUEFICA2011 + `","` + msUEFICA2011 + `"]}`: "secure_boot_db_certs[1]: repeats",
+	} {
+		if _, err := verify.ParsePolicy([]byte(bad)); err == nil || !strings.Contains(err.Error(), field) {
+			t.Errorf("%s: %v, want an error naming %s", bad, err, field)
 		}
 	}
 	cfg := fixedOpts()

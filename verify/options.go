@@ -242,6 +242,10 @@ type Policy struct {
 	// EventLogPCRs lists the PCRs the evidence's boot event log must
 	// replay; any other PCR that does not replay is only reported.
 	EventLogPCRs []int `json:"event_log_pcrs,omitempty"`
+	// SecureBootDBCerts lists SHA-256 digests of DER certificates that the
+	// Secure Boot db measured in the replayed PCR 7 must each hold
+	// (check event-log).
+	SecureBootDBCerts []HexBytes `json:"secure_boot_db_certs,omitempty"`
 }
 
 // ParsePolicy reads a policy from JSON, for example:
@@ -371,6 +375,7 @@ func (p Policy) clone() Policy {
 	p.TDXTCBStatuses = slices.Clone(p.TDXTCBStatuses)
 	p.InitDataDigest = bytes.Clone(p.InitDataDigest)
 	p.EventLogPCRs = slices.Clone(p.EventLogPCRs)
+	p.SecureBootDBCerts = cloneList(p.SecureBootDBCerts)
 	if p.PCRs != nil {
 		m := make(map[int]HexBytes, len(p.PCRs))
 		for i, v := range p.PCRs {
@@ -385,9 +390,15 @@ func (p Policy) clone() Policy {
 // non-zero 48-byte digest (a key digest or an MRTD), distinct from the
 // others.
 func checkDigestList(field string, ds []HexBytes) error {
+	return checkDigests(field, ds, 48, "SHA-384")
+}
+
+// checkDigests checks a list of size-byte digests of algorithm alg: the
+// right length, not zero, no repeats.
+func checkDigests(field string, ds []HexBytes, size int, alg string) error {
 	for i, d := range ds {
-		if len(d) != 48 {
-			return fmt.Errorf("policy: %s[%d]: %d bytes, want 48 (96 hex digits of a SHA-384 digest)", field, i, len(d))
+		if len(d) != size {
+			return fmt.Errorf("policy: %s[%d]: %d bytes, want %d (%d hex digits of a %s digest)", field, i, len(d), size, 2*size, alg)
 		}
 		if format.AllZero(d) {
 			return fmt.Errorf("policy: %s[%d]: the zero digest (no key) is never trusted", field, i)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -95,6 +96,9 @@ func runAttest(ctx context.Context, g *globals, f *attestFlags) error {
 	fmt.Fprintf(g.stderr, "attested: %s chip %.16s..., reported tcb %s, evidence v%d (fresh report: %s); secret of %d bytes received\n",
 		c.Product, c.ChipID.String(), tcbString(c.ReportedTCB.Bootloader, c.ReportedTCB.TEE, c.ReportedTCB.SNP, c.ReportedTCB.Microcode, c.ReportedTCB.FMC, c.Product),
 		c.EvidenceVersion, yesNo(c.FreshReport), len(res.Secret))
+	if c.EventLog != nil {
+		fmt.Fprintf(g.stderr, "boot event log: %s\n", eventLogSummaryString(c.EventLog))
+	}
 	if f.out == "" || f.out == "-" {
 		_, err = g.stdout.Write(res.Secret)
 		return err
@@ -136,4 +140,23 @@ func attestHTTPClient(caFile string) (*http.Client, error) {
 		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}
 	return &http.Client{Transport: tr}, nil
+}
+
+// eventLogSummaryString explains the server's summary of the boot event
+// log's replay.
+func eventLogSummaryString(el *server.EventLogSummary) string {
+	if el.Error != "" {
+		return "NOT REPLAYED: " + el.Error
+	}
+	s := fmt.Sprintf("replayed PCRs %v", el.Replayed)
+	if len(el.Mismatch) > 0 {
+		s += fmt.Sprintf("; MISMATCH %v", el.Mismatch)
+	}
+	if el.SecureBoot != nil {
+		s += "; secure boot " + onOff(*el.SecureBoot)
+	}
+	if el.KernelCmdline != nil {
+		s += "; kernel command line " + strconv.Quote(*el.KernelCmdline)
+	}
+	return s
 }

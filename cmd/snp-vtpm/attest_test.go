@@ -18,7 +18,8 @@ func TestServeAttestEmulated(t *testing.T) {
 	if out != cliSecret {
 		t.Fatalf("stdout %q, want the secret alone", out)
 	}
-	for _, want := range []string{emulatedBanner, "attested: Milan", "evidence v2 (fresh report: yes)"} {
+	for _, want := range []string{emulatedBanner, "attested: Milan", "evidence v2 (fresh report: yes)",
+		`boot event log: replayed PCRs [0 1 2 3 4 5 6 7 8 9]; secure boot on; kernel command line "/boot/vmlinuz-6.8.0-snp-vtpm-emulated`} {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, errOut)
 		}

@@ -16,7 +16,7 @@ func openEmulated(ctx context.Context, g *globals) (*platform, error) {
 	if err != nil {
 		return nil, fmt.Errorf("starting the emulated CVM: %w", err)
 	}
-	return &platform{tpm: cvm.TPM(), imdsURL: cvm.IMDSURL(), emulated: true, close: cvm.Close}, nil
+	return &platform{tpm: cvm.TPM(), imdsURL: cvm.IMDSURL(), emulated: true, eventLog: cvm.EventLog(), close: cvm.Close}, nil
 }
 
 // emulatorBuiltIn says whether --emulate works in this build.

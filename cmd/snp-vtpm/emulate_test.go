@@ -29,7 +29,7 @@ func TestEmulatedPrint(t *testing.T) {
 		if strings.Count(out, emulatedBanner) != 2 {
 			t.Errorf("%v: stdout does not open and close with the emulated banner:\n%s", args, out)
 		}
-		for _, want := range []string{"VALID SNP REPORT (EMULATED CHAIN, NOT AMD)", "vm unique id", "key HCLAkPub", "Azure IMDS", "current tcb", "emulated-hcl"} {
+		for _, want := range []string{"VALID SNP REPORT (EMULATED CHAIN, NOT AMD)", "vm unique id", "key HCLAkPub", "Azure IMDS", "current tcb", "emulated-hcl", "boot event log         not replayed: a report carries no quote"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("%v: output lacks %q:\n%s", args, want, out)
 			}

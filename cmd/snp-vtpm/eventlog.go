@@ -127,11 +127,12 @@ func printEventLog(w io.Writer, res *eventlog.Result, checked bool) {
 	if st.KernelCmdline != nil {
 		cl = strconv.Quote(*st.KernelCmdline)
 	}
-	fmt.Fprintf(w, "  %-22s %s\n", "kernel command line", cl)
-	for _, a := range st.EFIApps {
-		fmt.Fprintf(w, "  %-22s %s\n", "efi application", a)
+	row := func(k, format string, args ...any) {
+		fmt.Fprintf(w, "  %-22s %s\n", k, fmt.Sprintf(format, args...))
 	}
+	row("kernel command line", "%s", cl)
+	printBootState(row, st)
 	for _, n := range st.Notes {
-		fmt.Fprintf(w, "  %-22s %s\n", "note", n)
+		row("note", "%s", n)
 	}
 }

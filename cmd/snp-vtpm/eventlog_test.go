@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"os"
@@ -8,6 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-eventlog/tcg"
+
+	"github.com/snp-vtpm/snp-vtpm/eventlog"
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
 )
 
@@ -137,4 +141,57 @@ func TestVerifyEventLog(t *testing.T) {
 	code, out, errOut = verifyCLI(t, nil, append(base, "--policy", bad, file)...)
 	wantExit(t, code, 2, out, errOut)
 	wantContains(t, "stderr", errOut, "event-log")
+}
+
+// TestVerifyEventLogBeyondQuote: a log event on a PCR the quote does not
+// cover (index 30: the quote selects 0-23) is claimed "unchecked" in
+// schema-valid JSON, the PCRs the quote covers still replay, and no policy
+// can name it.
+func TestVerifyEventLogBeyondQuote(t *testing.T) {
+	b := eventlog.NewBuilder(nil)
+	b.Measure(7, tcg.Separator, []byte{0, 0, 0, 0})
+	log, ext, err := b.Log()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An EV_IPL event on PCR 30, both digests zero, no data.
+	raw := binary.LittleEndian.AppendUint32(nil, 30)
+	raw = binary.LittleEndian.AppendUint32(raw, uint32(tcg.Ipl))
+	raw = binary.LittleEndian.AppendUint32(raw, 2)
+	raw = append(binary.LittleEndian.AppendUint16(raw, 0x0004), make([]byte, 20)...)
+	raw = append(binary.LittleEndian.AppendUint16(raw, 0x000B), make([]byte, 32)...)
+	log = append(log, binary.LittleEndian.AppendUint32(raw, 0)...)
+	pcrs := testev.DefaultPCRs()
+	pcrs[7] = eventlog.PCRs(ext)[7]
+	const nonce = "beyond the quote"
+	ev, err := (&testev.Builder{Nonce: []byte(nonce), PCRs: pcrs}).Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev.Evidence.EventLog = log
+	data, err := ev.Evidence.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := writeTemp(t, "evidence.json", data)
+	base := []string{"--roots", writeTemp(t, "roots.pem", testev.ChainPEM()), "--nonce", nonce}
+	var claims struct {
+		EventLog struct {
+			PCRs map[string]string `json:"pcrs"`
+		} `json:"event_log"`
+	}
+	out := cliJSON(t, 0, &claims, append([]string{"verify", "--json"}, append(base, file)...)...)
+	if claims.EventLog.PCRs["30"] != "unchecked" || claims.EventLog.PCRs["7"] != "replayed" {
+		t.Errorf("event_log pcrs %v, want 30 unchecked and 7 replayed", claims.EventLog.PCRs)
+	}
+	schema, err := os.ReadFile("../../docs/verify-output.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := checkSchema(decodeNumbers(t, string(schema)).(map[string]any), decodeNumbers(t, out), "$"); err != nil {
+		t.Errorf("schema: %v", err)
+	}
+	code, out, errOut := verifyCLI(t, nil, append(base, "--policy", writeTemp(t, "p.json", []byte(`{"event_log_pcrs":[30]}`)), file)...)
+	wantExit(t, code, 1, out, errOut)
+	wantContains(t, "stderr", errOut, "event_log_pcrs[0]: 30")
 }

@@ -157,6 +157,7 @@ func printRuntime(row rowFunc, c *verify.Claims) {
 		}
 		if c.EventLog != nil {
 			row("event log", "%s", eventLogString(c.EventLog))
+			printBootState(row, c.EventLog.State)
 		}
 		idx := make([]int, 0, len(c.PCRs))
 		for i := range c.PCRs {
@@ -182,6 +183,7 @@ func printVMConfig(row func(k, format string, args ...any), c *verify.Claims) {
 		row("vm identity", "%s", vmIdentityString(c.VMIdentity))
 	case c.EvidenceVersion < 0:
 		row("vm identity", "not checked: a report carries no quote, so PCR 6 is unknown (verify checks it)")
+		row("boot event log", "not replayed: a report carries no quote (evidence carries the log; verify replays it)")
 	}
 	row("secure boot", "%s", onOff(vc.SecureBoot))
 	row("tpm enabled", "%s", onOff(vc.TPMEnabled))
@@ -237,6 +239,48 @@ func eventLogString(el *verify.EventLogClaims) string {
 		parts = append(parts, "kernel command line "+strconv.Quote(*cl))
 	}
 	return strings.Join(parts, "; ")
+}
+
+// printBootState writes what the replayed PCRs of a boot event log say
+// beyond eventLogString's summary: the firmware, the Secure Boot
+// databases and authorities, the EFI applications. Certificate subjects
+// and the firmware string are the log's bytes: quoted.
+func printBootState(row func(k, format string, args ...any), st eventlog.State) {
+	if st.Firmware != nil {
+		row("boot firmware", "%q", *st.Firmware)
+	}
+	for _, v := range []struct {
+		name string
+		db   *eventlog.SignatureDB
+	}{{"secure boot pk", st.PK}, {"secure boot kek", st.KEK}, {"secure boot db", st.DB}, {"secure boot dbx", st.DBX}} {
+		if v.db == nil {
+			continue
+		}
+		for _, c := range v.db.Certs {
+			row(v.name, "%s", certString(c))
+		}
+		if n := len(v.db.Hashes); n > 0 {
+			row(v.name, "%d image digests", n)
+		}
+	}
+	for _, c := range st.Authorities {
+		row("boot authority", "%s", certString(c))
+	}
+	for _, a := range st.EFIApps {
+		row("efi application", "%s", a)
+	}
+	if n, m := len(st.GRUBCommands), len(st.GRUBFiles); n+m > 0 {
+		row("grub", "%d commands (PCR 8), %d files (PCR 9); --json lists them", n, m)
+	}
+}
+
+// certString describes a Secure Boot certificate: its SHA-256 and subject.
+func certString(c eventlog.Cert) string {
+	s := c.SHA256 + " " + strconv.Quote(c.Subject)
+	if c.WellKnown != "" {
+		s += " (" + c.WellKnown + ")"
+	}
+	return s
 }
 
 // paravisorString explains Claims.Paravisor, whose identity is an ID key

@@ -20,6 +20,7 @@ type platform struct {
 	tpm      transport.TPM
 	imdsURL  string
 	emulated bool
+	eventLog []byte // the emulated CVM's boot event log
 	close    func() error
 }
 
@@ -68,9 +69,9 @@ func (p *platform) release(g *globals) {
 // attester returns an attester on the platform's TPM (without a
 // certificate source: see verifiedAttester).
 func (p *platform) attester(g *globals) *attester.Attester {
-	// The emulated CVM has no boot event log of its own: the host's would
+	// The emulated CVM carries its own boot event log: the host's would
 	// not replay against the simulator's PCRs.
-	return &attester.Attester{TPM: p.tpm, Logger: g.logger(), NoEventLog: p.emulated}
+	return &attester.Attester{TPM: p.tpm, Logger: g.logger(), EventLog: p.eventLog, NoEventLog: p.emulated && p.eventLog == nil}
 }
 
 // verifiedAttester returns the platform's attester whose results are

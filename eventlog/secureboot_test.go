@@ -1,0 +1,196 @@
+package eventlog_test
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/google/go-eventlog/tcg"
+
+	"github.com/snp-vtpm/snp-vtpm/eventlog"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
+)
+
+// Certificate SHA-256 digests (of the DER) in the real logs. Microsoft's
+// three are the published thumbprints of its UEFI CAs.
+const (
+	msKEKCA2011  = "a1117f516a32cefcba3f2d1ace10a87972fd6bbe8fe0d0b996e09e65d802a503"
+	msUEFICA2011 = "48e99b991f57fc52f76149599bff0a58c47154229b9f8d603ac40d3500248507"
+	msWinPCA2011 = "e8e95f0733a55e8bad7be0a1413ee23c51fcea64b3c8fa6a786935fddcc71961"
+	gcePK        = "d1d217acf60ba4e4a890210322d006d673c0b82de9d65ad7f2d55897635429e2"
+	cosPK        = "c187832602dbada644d18fb43a5aab2ed71854f0a3ef678c0debfc96608b1eeb"
+	cosKEK       = "e76a7b739876acbb3835e70a121192244f895e5bb033793e7470d196eed2b6bd"
+	cosDB        = "2fa7df82773db7eedb5cbaa88e20d885e4c19f1f24ee8e9930192893c258d0a4"
+	redHatCA5    = "40175d4c7c5ab4bd753a493f47952f1d8dcf1c219b836968a693e48bd4766135"
+)
+
+// sbGolden is what a real log's replayed PCR 7 (and PCR 0) says.
+type sbGolden struct {
+	firmware    string
+	pk, kek, db []string // certificate digests
+	dbxCerts    int
+	dbxHashes   int
+	authorities []string
+	subject     string // a subject of the db
+	grub        [2]int // GRUB commands and files
+	grubFile    string // the first file's name
+}
+
+// TestRealLogsSecureBoot: golden Secure Boot databases, authorities and
+// firmware versions of the five real GCE logs (rhel8's db of 2 and dbx of
+// 3 certificates and 183 digests are in testdata/eventlogs/SOURCES.md).
+func TestRealLogsSecureBoot(t *testing.T) {
+	ms := sbGolden{firmware: "GCE 1", pk: []string{gcePK}, kek: []string{msKEKCA2011}, db: []string{msUEFICA2011, msWinPCA2011},
+		subject: "CN=Microsoft Corporation UEFI CA 2011,O=Microsoft Corporation,L=Redmond,ST=Washington,C=US"}
+	rhel := ms
+	rhel.grub, rhel.grubFile = [2]int{50, 2}, "grub_linuxefi Kernel"
+	rhel.dbxCerts, rhel.dbxHashes, rhel.authorities = 3, 183, []string{msUEFICA2011, redHatCA5}
+	noSB := ms
+	noSB.dbxCerts, noSB.dbxHashes = 3, 183
+	noSB.grub, noSB.grubFile = [2]int{67, 9}, "(hd0,gpt15)/EFI/ubuntu/grub.cfg"
+	noDBX := ms
+	noDBX.grub, noDBX.grubFile = [2]int{73, 9}, noSB.grubFile
+	sevsnp := noSB
+	sevsnp.firmware = ""
+	sevsnp.dbxCerts, sevsnp.dbxHashes = 0, 371 // a newer dbx: digests only
+	sevsnp.grub = [2]int{71, 11}
+	golden := map[string]sbGolden{
+		"gce-cos-121-amd-sev.bin": {firmware: "GCE 2", pk: []string{cosPK}, kek: []string{cosKEK}, db: []string{cosDB}, dbxCerts: 4,
+			authorities: []string{cosDB, cosDB}, grub: [2]int{15, 2}, grubFile: "/efi/boot/grub.cfg", subject: "CN=UEFI DB Key v20250203,OU=Container Optimized OS,O=Google LLC.,L=Mountain View,ST=California,C=US"},
+		"gce-rhel8-uefi.bin":                 rhel,
+		"gce-ubuntu-2104-no-dbx.bin":         noDBX,
+		"gce-ubuntu-2104-no-secure-boot.bin": noSB,
+		"gce-ubuntu-2404-amd-sevsnp.bin":     sevsnp,
+	}
+	for name, want := range golden {
+		t.Run(name, func(t *testing.T) {
+			res, err := eventlog.Replay(testutil.ReadFile(t, "eventlogs/"+name), quotedPCRs(t, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := res.State
+			if want.firmware != "" && (st.Firmware == nil || *st.Firmware != want.firmware) {
+				t.Errorf("firmware %v, want %q", st.Firmware, want.firmware)
+			}
+			checkCerts(t, "pk", st.PK, want.pk)
+			checkCerts(t, "kek", st.KEK, want.kek)
+			checkCerts(t, "db", st.DB, want.db)
+			if st.DB == nil || len(st.DB.Certs) == 0 || st.DB.Certs[0].Subject != want.subject {
+				t.Errorf("db subject: %+v, want %q", st.DB, want.subject)
+			}
+			if st.DBX == nil || len(st.DBX.Certs) != want.dbxCerts || len(st.DBX.Hashes) != want.dbxHashes {
+				t.Errorf("dbx: %s, want %d certificates and %d digests", dbxString(st.DBX), want.dbxCerts, want.dbxHashes)
+			}
+			if got := [2]int{len(st.GRUBCommands), len(st.GRUBFiles)}; got != want.grub || st.GRUBFiles[0].UntrustedName != want.grubFile {
+				t.Errorf("GRUB: %v commands and files, first %q; want %v, %q", got, st.GRUBFiles[0].UntrustedName, want.grub, want.grubFile)
+			}
+			var auth []string
+			for _, a := range st.Authorities {
+				auth = append(auth, a.SHA256)
+			}
+			if strings.Join(auth, ",") != strings.Join(want.authorities, ",") {
+				t.Errorf("authorities %v, want %v", auth, want.authorities)
+			}
+			for _, d := range want.db {
+				if !st.DB.HasCert(d) {
+					t.Errorf("db lacks %s", d)
+				}
+			}
+			if st.DB.HasCert(strings.Repeat("0", 64)) || (*eventlog.SignatureDB)(nil).HasCert(want.db[0]) {
+				t.Error("HasCert matched what is not there")
+			}
+		})
+	}
+}
+
+func checkCerts(t *testing.T, name string, db *eventlog.SignatureDB, want []string) {
+	t.Helper()
+	if db == nil {
+		t.Errorf("%s: none", name)
+		return
+	}
+	var got []string
+	for _, c := range db.Certs {
+		got = append(got, c.SHA256)
+	}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("%s: %v, want %v", name, got, want)
+	}
+}
+
+// TestSecureBootNeedsPCR7: with PCR 7 a mismatch, no database is claimed;
+// with PCR 0 a mismatch, no firmware.
+func TestSecureBootNeedsPCR7(t *testing.T) {
+	const name = "gce-rhel8-uefi.bin"
+	pcrs := quotedPCRs(t, name)
+	pcrs[7], pcrs[0] = make([]byte, 32), make([]byte, 32)
+	res, err := eventlog.Replay(testutil.ReadFile(t, "eventlogs/"+name), pcrs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := res.State
+	if st.PK != nil || st.KEK != nil || st.DB != nil || st.DBX != nil || st.Authorities != nil || st.Firmware != nil {
+		t.Errorf("state from PCRs that did not replay: %+v", st)
+	}
+}
+
+func dbxString(db *eventlog.SignatureDB) string {
+	if db == nil {
+		return "none"
+	}
+	return fmt.Sprintf("%d certificates and %d digests", len(db.Certs), len(db.Hashes))
+}
+
+// TestFirmwareVersion: the S-CRTM version (attacker bytes) is decoded from
+// UTF-16 when it is text, shown as hex otherwise, and bounded.
+func TestFirmwareVersion(t *testing.T) {
+	long := strings.Repeat("é", 300)
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"utf-16", eventlog.UTF16("Hyper-V UEFI Release v4.1"), "Hyper-V UEFI Release v4.1"},
+		{"odd length", []byte{1, 2, 3}, "hex:010203"},
+		{"lone surrogate", []byte{0x00, 0xD8, 0, 0}, "hex:00d80000"},
+		{"NUL inside", []byte{'a', 0, 0, 0, 'b', 0}, "hex:610000006200"},
+		{"long", eventlog.UTF16(long), long[:256] + "…"},
+	} {
+		b := eventlog.NewBuilder(nil)
+		b.Measure(0, tcg.SCRTMVersion, tc.data)
+		b.Measure(0, tcg.Separator, []byte{0, 0, 0, 0})
+		log, ext, err := b.Log()
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := eventlog.Replay(log, eventlog.PCRs(ext))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f := res.State.Firmware; f == nil || *f != tc.want {
+			t.Errorf("%s: firmware %v, want %q (notes %q)", tc.name, f, tc.want, res.State.Notes)
+		}
+	}
+}
+
+// TestSignatureListParses: go-eventlog reads the certificates and digests
+// of the lists the builder encodes.
+func TestSignatureListParses(t *testing.T) {
+	der := testutil.PEMBlocks(t, testutil.ReadFile(t, testutil.SNPDir+"vcek.pem"), "CERTIFICATE")[0]
+	owner := eventlog.EFIGUID{Data1: 1}
+	d1, d2 := make([]byte, 32), make([]byte, 32)
+	d2[0] = 1
+	value := append(eventlog.SignatureList(eventlog.CertX509, owner, der), eventlog.SignatureList(eventlog.CertSHA256, owner, d1, d2)...)
+	v, err := tcg.ParseUEFIVariableData(bytes.NewReader(eventlog.VariableData(eventlog.ImageSecurityDatabase, "db", value)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	certs, hashes, err := v.SignatureData()
+	if err != nil || v.VarName() != "db" || len(certs) != 1 || !bytes.Equal(certs[0].Raw, der) || len(hashes) != 2 || !bytes.Equal(hashes[1], d2) {
+		t.Fatalf("%q: %d certificates, %d digests, %v", v.VarName(), len(certs), len(hashes), err)
+	}
+	if eventlog.SignatureList(eventlog.CertX509, owner) != nil {
+		t.Error("an empty list is not nil")
+	}
+}
