@@ -75,6 +75,9 @@ func printSNP(row rowFunc, c *verify.Claims, full bool) {
 	row("guest policy", "0x%x (debug %s, smt %s)", c.GuestPolicy, onOff(c.Debug), onOff(c.SMT))
 	row("vmpl", "%d", c.VMPL)
 	row("paravisor", "%s", paravisorString(c.Paravisor, false))
+	if c.ParavisorVoucher != "" {
+		row("paravisor voucher", "%s (an MAA token of this instance vouched for the report)", c.ParavisorVoucher)
+	}
 	row("id key digest", "%s", c.IDKeyDigest)
 	row("measurement", "%s", c.Measurement)
 	if full {
@@ -299,6 +302,8 @@ func paravisorString(name string, tdx bool) string {
 		return name + " (an " + what + " listed by the policy)"
 	case verify.ParavisorNone:
 		return name + " (no ID key: nothing vouches for the code at VMPL0)"
+	case verify.ParavisorVouched:
+		return name + " (an " + what + " this verifier does not know, vouched for by the policy's MAA instance)"
 	case verify.ParavisorUnknown, "":
 		return verify.ParavisorUnknown + " (NOT A TRUSTED PARAVISOR)"
 	}

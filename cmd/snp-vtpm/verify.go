@@ -47,6 +47,7 @@ The output names each link of the trust chain with its verdict, then the claims;
 	f.register(cmd, g)
 	cmd.Flags().BoolVar(&jsonOut, "json", false, "print the claims as JSON")
 	cmd.Flags().StringVar(&f.initData, "init-data", "", "CoCo init-data document: PCR 8 must be SHA-256(0^32 ‖ SHA-256(file)), as trustee checks it (policy: init_data_digest)")
+	f.vouch.register(cmd)
 	cmd.Flags().StringVar(&f.collateral, "collateral", "", "TDX: directory of Intel PCS collateral (tcbinfo-tdx-<fmspc>.json, qeidentity-tdx.json, tcb-signing-chain.pem, pckcrl-<platform|processor>.der, rootcacrl.der): evaluate Intel's TCB status at --at (policy: tdx_tcb_statuses)")
 	return cmd
 }
@@ -62,6 +63,8 @@ type evidenceFlags struct {
 	// collateral is --collateral (verify only): a directory of Intel's
 	// collateral for TDX evidence (tdx/pcs.LoadDir).
 	collateral string
+	// vouch are --maa-token and --maa-jwks (verify only).
+	vouch vouchFlags
 }
 
 // register adds the nonce flags (with --no-nonce), the trust flags and
@@ -91,6 +94,9 @@ func verifyEvidenceFile(ctx context.Context, g *globals, file string, f *evidenc
 		return nil, err
 	}
 	if err := f.applyInitData(&cfg.Policy); err != nil {
+		return nil, err
+	}
+	if err := f.vouch.apply(g, &cfg, trust.at); err != nil {
 		return nil, err
 	}
 	if f.collateral != "" {

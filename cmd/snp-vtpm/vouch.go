@@ -1,0 +1,66 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/snp-vtpm/snp-vtpm/internal/httpget"
+	"github.com/snp-vtpm/snp-vtpm/maa"
+	"github.com/snp-vtpm/snp-vtpm/verify"
+)
+
+// vouchFlags are verify's --maa-token and --maa-jwks: an AzureGuest token
+// of the policy's maa_paravisor_instance, which vouches for a paravisor
+// whose ID key this verifier does not know.
+type vouchFlags struct {
+	token, jwks string
+}
+
+func (f *vouchFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.token, "maa-token", "", "AzureGuest token (file) of the policy's maa_paravisor_instance for this evidence's report: vouches for a paravisor whose ID key is not trusted")
+	cmd.Flags().StringVar(&f.jwks, "maa-jwks", "", "the instance's JWKS (file) for --maa-token; default: fetched from the instance's /certs")
+}
+
+// apply sets cfg.ParavisorVoucher from the flags (nothing without
+// --maa-token). The token is verified against the policy's instance:
+// issuer, and keys from --maa-jwks or fetched from it.
+func (f *vouchFlags) apply(g *globals, cfg *verify.Config, at string) error {
+	if f.token == "" {
+		if f.jwks != "" {
+			return errors.New("--maa-jwks needs --maa-token")
+		}
+		return nil
+	}
+	instance := strings.TrimSuffix(cfg.Policy.MAAParavisorInstance, "/")
+	if instance == "" {
+		return errors.New("--maa-token: the policy names no maa_paravisor_instance, so no token is consulted (add it to --policy)")
+	}
+	token, err := readFile("--maa-token", f.token)
+	if err != nil {
+		return err
+	}
+	mc := maa.Config{Issuer: instance}
+	if f.jwks != "" {
+		data, err := readFile("--maa-jwks", f.jwks)
+		if err != nil {
+			return err
+		}
+		if mc.Keys, err = maa.ParseJWKS(data); err != nil {
+			return fmt.Errorf("--maa-jwks %s: %w", f.jwks, err)
+		}
+	} else {
+		mc.Keys = &maa.Fetcher{Instance: instance, Client: &httpget.Client{HTTPClient: http.DefaultClient, Service: "maa", MaxRetries: 2, Logger: g.log}}
+	}
+	if at != "" {
+		if mc.Time, err = time.Parse(time.RFC3339, at); err != nil {
+			return fmt.Errorf("--at %q: want an RFC 3339 time such as 2025-06-01T00:00:00Z", at)
+		}
+	}
+	cfg.ParavisorVoucher = &maa.Voucher{Token: token, Config: mc}
+	return nil
+}

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"crypto/rsa"
+	"crypto/sha512"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/snp-vtpm/snp-vtpm/internal/testev"
+	"github.com/snp-vtpm/snp-vtpm/internal/testmaa"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
+	"github.com/snp-vtpm/snp-vtpm/verify"
+)
+
+// TestVerifyMAAVouchCLI: evidence of a paravisor whose ID key snp-vtpm
+// does not know verifies when the policy names an MAA instance and
+// --maa-token is that instance's token for the same report; without the
+// token, with another VM's token or with an untrusted key it exits 2
+// naming paravisor-identity; a token without the policy entry is a usage
+// error.
+func TestVerifyMAAVouchCLI(t *testing.T) {
+	newKey := sha512.Sum384([]byte("a new Azure paravisor ID key"))
+	ev := (&testev.Builder{IDKeyDigest: &newKey}).MustBuild()
+	other := (&testev.Builder{IDKeyDigest: &newKey, AK: testev.OtherRSAKey()}).MustBuild()
+	tokenFor := func(e *testev.Evidence, ak *rsa.PrivateKey) []byte {
+		claims, err := verify.Evidence(context.Background(), e.JSON, e.Nonce, verify.Config{Roots: testev.Roots(), Policy: verify.Policy{AllowAnyParavisor: true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		base, err := testmaa.Edit(payloadOf(t, maaToken), func(m map[string]any) {
+			now := time.Now().Unix()
+			m["iat"], m["nbf"], m["exp"] = now, now, now+3600
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		payload, err := testmaa.PayloadFor(base, claims, &ak.PublicKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := testmaa.Sign(testev.EKKey(), testmaa.Header("test"), payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	jwks, err := testmaa.JWKS(testev.EKKey(), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwksFile := writeTemp(t, "jwks.json", jwks)
+	file := writeTemp(t, "evidence.json", ev.JSON)
+	roots := writeTemp(t, "roots.pem", testev.ChainPEM())
+	policy := writeTemp(t, "policy.json", []byte(`{"maa_paravisor_instance": "`+testmaa.Issuer+`"}`))
+	good := writeTemp(t, "good.jwt", tokenFor(ev, testev.AKKey()))
+	base := []string{"--roots", roots, "--nonce", string(ev.Nonce)}
+	run := func(args ...string) (int, string, string) {
+		return verifyCLI(t, nil, append(append(append([]string(nil), base...), args...), file)...)
+	}
+
+	code, out, errOut := run("--policy", policy, "--maa-token", good, "--maa-jwks", jwksFile)
+	if code != 0 || !strings.Contains(out, "maa-vouched") || !strings.Contains(out, testmaa.Issuer) {
+		t.Fatalf("vouched: exit %d\n%s\n%s", code, out, errOut)
+	}
+	for name, args := range map[string][]string{
+		"no token":                {"--policy", policy},
+		"another VM's token":      {"--policy", policy, "--maa-token", writeTemp(t, "other.jwt", tokenFor(other, testev.OtherRSAKey())), "--maa-jwks", jwksFile},
+		"token under another key": {"--policy", policy, "--maa-token", good, "--maa-jwks", writeTemp(t, "real.json", testutil.ReadFile(t, maaJWKS))},
+	} {
+		code, out, errOut := run(args...)
+		if code != 2 || !strings.Contains(errOut+out, string(verify.CheckParavisorIdentity)) {
+			t.Errorf("%s: exit %d, want 2 naming %s\n%s\n%s", name, code, verify.CheckParavisorIdentity, out, errOut)
+		}
+	}
+	for name, args := range map[string][]string{
+		"token without policy entry": {"--maa-token", good},
+		"jwks without token":         {"--policy", policy, "--maa-jwks", jwksFile},
+	} {
+		if code, out, errOut := run(args...); code != 1 {
+			t.Errorf("%s: exit %d, want 1\n%s\n%s", name, code, out, errOut)
+		}
+	}
+}

@@ -1,0 +1,90 @@
+package maa_test
+
+import (
+	"context"
+	"crypto/sha512"
+	"encoding/hex"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/snp-vtpm/snp-vtpm/internal/testev"
+	"github.com/snp-vtpm/snp-vtpm/maa"
+	"github.com/snp-vtpm/snp-vtpm/verify"
+)
+
+// TestVoucher: evidence of a paravisor whose ID key the verifier does not
+// know is accepted when a valid token of the policy's MAA instance is for
+// the same report, and rejected (paravisor-identity) otherwise.
+func TestVoucher(t *testing.T) {
+	newKey := sha512.Sum384([]byte("a new Azure paravisor ID key"))
+	ev := (&testev.Builder{IDKeyDigest: &newKey}).MustBuild()
+	other := (&testev.Builder{IDKeyDigest: &newKey, AK: testev.OtherRSAKey()}).MustBuild()
+	anyParavisor := verify.Config{Roots: testev.Roots(), Policy: verify.Policy{AllowAnyParavisor: true}}
+	claims, err := verify.Evidence(context.Background(), ev.JSON, ev.Nonce, anyParavisor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherClaims, err := verify.Evidence(context.Background(), other.JSON, other.Nonce, anyParavisor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ak := &testev.AKKey().PublicKey
+	ok, cfg := tokenFor(t, claims, ak, nil)
+	forOther, _ := tokenFor(t, otherClaims, &testev.OtherRSAKey().PublicKey, nil)
+	notCompliant, _ := tokenFor(t, claims, ak, func(m map[string]any) { tee(m)["x-ms-compliance-status"] = "no" })
+	otherMeasurement, _ := tokenFor(t, claims, ak, func(m map[string]any) {
+		tee(m)["x-ms-sevsnpvm-launchmeasurement"] = hex.EncodeToString(make([]byte, 48))
+	})
+	expired := cfg
+	expired.Time = time.Unix(realEXP+3600, 0)
+	otherIssuer := cfg
+	otherIssuer.Issuer = "https://other.attest.azure.net"
+	for _, tc := range []struct {
+		name  string
+		token []byte
+		cfg   maa.Config
+		ok    bool
+	}{
+		{"token for this report", ok, cfg, true},
+		{"token for another VM's report", forOther, cfg, false},
+		{"not azure-compliant-cvm", notCompliant, cfg, false},
+		{"another launch measurement", otherMeasurement, cfg, false},
+		{"expired", ok, expired, false},
+		{"another issuer", ok, otherIssuer, false},
+		{"one byte changed", flipByte(ok, len(ok)/2), cfg, false},
+		{"no token", nil, cfg, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := verify.Config{
+				Roots:            testev.Roots(),
+				Policy:           verify.Policy{MAAParavisorInstance: realIssuer},
+				ParavisorVoucher: &maa.Voucher{Token: tc.token, Config: tc.cfg},
+			}
+			got, err := verify.Evidence(context.Background(), ev.JSON, ev.Nonce, v)
+			if !tc.ok {
+				if verr, isV := errors.AsType[*verify.Error](err); !isV || verr.Check != verify.CheckParavisorIdentity {
+					t.Fatalf("got %v, want a paravisor-identity failure", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Paravisor != verify.ParavisorVouched || got.ParavisorVoucher != realIssuer {
+				t.Errorf("paravisor %q voucher %q", got.Paravisor, got.ParavisorVoucher)
+			}
+		})
+	}
+}
+
+// flipByte returns b with byte i changed (within the base64url alphabet).
+func flipByte(b []byte, i int) []byte {
+	out := append([]byte(nil), b...)
+	if out[i] == 'A' {
+		out[i] = 'B'
+	} else {
+		out[i] = 'A'
+	}
+	return out
+}
