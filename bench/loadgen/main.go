@@ -53,9 +53,17 @@ func main() {
 		vms     = flag.Int("vms", 50, "distinct synthetic VMs (HCL reports) attesting")
 		version = flag.Int("version", 1, "evidence version: 1 (known HCL report, new quote) or 2 (HCL report refreshed with the nonce)")
 		logFile = flag.String("log", "", "file for the server's access log (default: discarded)")
+		fleetM  = flag.Bool("fleet", false, "also run two serve --redis replicas (a redis-server child) behind a round-robin proxy and compare with one in-memory replica")
+		storm   = flag.Int("storm", 0, "with -fleet: a replay storm of this many challenges, each attestation sent to both replicas at once")
 	)
 	flag.Parse()
-	if err := run(*bin, *levels, *n, *vms, *version, *logFile); err != nil {
+	var err error
+	if *fleetM {
+		err = runFleet(*bin, *levels, *n, *vms, *version, *storm)
+	} else {
+		err = run(*bin, *levels, *n, *vms, *version, *logFile)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(1)
 	}
@@ -74,13 +82,8 @@ func run(bin, levelList string, n, nVMs, version int, logFile string) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	if bin == "" {
-		bin = filepath.Join(dir, "snp-vtpm")
-		cmd := exec.Command("go", "build", "-o", bin, "github.com/snp-vtpm/snp-vtpm/cmd/snp-vtpm")
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("building snp-vtpm: %w", err)
-		}
+	if bin, err = buildCLI(bin, dir); err != nil {
+		return err
 	}
 
 	srv, err := startServer(bin, dir, logFile, slices.Max(levels))
@@ -93,11 +96,7 @@ func run(bin, levelList string, n, nVMs, version int, logFile string) error {
 	if err != nil {
 		return err
 	}
-	c := &server.Client{URL: srv.url, HTTPClient: &http.Client{Transport: &http.Transport{
-		MaxIdleConns:        2 * slices.Max(levels),
-		MaxIdleConnsPerHost: 2 * slices.Max(levels),
-		IdleConnTimeout:     time.Minute,
-	}, Timeout: 5 * time.Minute}}
+	c := newClient(srv.url, slices.Max(levels))
 	ctx := context.Background()
 
 	// Warm up: every VM attests once (its first attestation is fresh).
@@ -113,11 +112,43 @@ func run(bin, levelList string, n, nVMs, version int, logFile string) error {
 	fmt.Printf("%6s %9s %9s %12s %10s %10s %10s %10s %10s %6s %10s\n",
 		"conc", "att/s", "att/s/core", "server CPU", "p50", "p90", "p99", "max", "client CPU", "errors", "server HWM")
 	for _, conc := range levels {
-		if err := level(ctx, c, srv, fleet, n, conc); err != nil {
+		row, err := measure(ctx, c, []*serverProc{srv}, fleet, n, conc, nil)
+		if err != nil {
 			return err
+		}
+		hwm, _ := procStatus(srv.cmd.Process.Pid, "VmHWM")
+		fmt.Printf("%6d %9.0f %9.0f %11.2fs %10s %10s %10s %10s %9.2fs %6d %10s\n",
+			conc, row.attPerSec(), float64(len(row.lat.ok))/row.serverCPU.Seconds(), row.serverCPU.Seconds(),
+			pct(row.lat.ok, 0.50), pct(row.lat.ok, 0.90), pct(row.lat.ok, 0.99), pct(row.lat.ok, 1),
+			row.clientCPU.Seconds(), row.lat.errors, hwm)
+		if row.lat.firstErr != nil {
+			fmt.Printf("       first error: %v\n", row.lat.firstErr)
 		}
 	}
 	return nil
+}
+
+// buildCLI returns bin, or builds the CLI into dir when bin is empty.
+func buildCLI(bin, dir string) (string, error) {
+	if bin != "" {
+		return bin, nil
+	}
+	bin = filepath.Join(dir, "snp-vtpm")
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/snp-vtpm/snp-vtpm/cmd/snp-vtpm")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("building snp-vtpm: %w", err)
+	}
+	return bin, nil
+}
+
+// newClient is a client of url with connections for maxConc workers.
+func newClient(url string, maxConc int) *server.Client {
+	return &server.Client{URL: url, HTTPClient: &http.Client{Transport: &http.Transport{
+		MaxIdleConns:        2 * maxConc,
+		MaxIdleConnsPerHost: 2 * maxConc,
+		IdleConnTimeout:     time.Minute,
+	}, Timeout: 5 * time.Minute}}
 }
 
 // parseLevels parses -c: positive comma-separated concurrency levels.
@@ -133,44 +164,75 @@ func parseLevels(list string) ([]int, error) {
 	return levels, nil
 }
 
-// level measures n attestations from conc concurrent connections and
-// prints a row of the table.
-func level(ctx context.Context, c *server.Client, srv *serverProc, f *fleet, n, conc int) error {
+// row is what one measured level found.
+type row struct {
+	lat                  *latencies
+	wall                 time.Duration
+	serverCPU, clientCPU time.Duration
+	redisCmds            int64 // Redis round trips during challenges and attestations (-1: no Redis)
+	n                    int
+}
+
+func (r *row) attPerSec() float64 { return float64(len(r.lat.ok)) / r.wall.Seconds() }
+
+// redisPerAtt is the Redis round trips per challenge/attest pair.
+func (r *row) redisPerAtt() float64 { return float64(r.redisCmds) / float64(r.n) }
+
+// measure fetches n challenges (untimed, counted in the Redis commands),
+// then posts the n attestations from conc concurrent connections. procs
+// are the server processes whose CPU time is summed; rc, when set, is the
+// Redis whose commands are counted.
+func measure(ctx context.Context, c *server.Client, procs []*serverProc, f *fleet, n, conc int, rc *redisCounter) (*row, error) {
+	r := &row{n: n, redisCmds: -1}
+	cmds0, err := rc.commands(ctx)
+	if err != nil {
+		return nil, err
+	}
 	bodies, err := prepare(ctx, c, f, n)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	cpu0, err := procCPU(srv.cmd.Process.Pid)
+	cpu0, err := procsCPU(procs)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var ru0 syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
 	start := time.Now()
 	lat, err := fire(ctx, c, bodies, conc)
-	wall := time.Since(start)
+	r.wall = time.Since(start)
 	if err != nil && lat == nil {
-		return err
+		return nil, err
 	}
 	var ru1 syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
-	cpu1, err := procCPU(srv.cmd.Process.Pid)
+	cpu1, err := procsCPU(procs)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	hwm, _ := procStatus(srv.cmd.Process.Pid, "VmHWM")
-	ok := len(lat.ok)
+	if rc != nil {
+		cmds1, err := rc.commands(ctx)
+		if err != nil {
+			return nil, err
+		}
+		r.redisCmds = cmds1 - cmds0
+	}
 	slices.Sort(lat.ok)
-	serverCPU := cpu1 - cpu0
-	clientCPU := rusageCPU(&ru1) - rusageCPU(&ru0)
-	fmt.Printf("%6d %9.0f %9.0f %11.2fs %10s %10s %10s %10s %9.2fs %6d %10s\n",
-		conc, float64(ok)/wall.Seconds(), float64(ok)/serverCPU.Seconds(), serverCPU.Seconds(),
-		pct(lat.ok, 0.50), pct(lat.ok, 0.90), pct(lat.ok, 0.99), pct(lat.ok, 1),
-		clientCPU.Seconds(), lat.errors, hwm)
-	if lat.firstErr != nil {
-		fmt.Printf("       first error: %v\n", lat.firstErr)
+	r.lat, r.serverCPU, r.clientCPU = lat, cpu1-cpu0, rusageCPU(&ru1)-rusageCPU(&ru0)
+	return r, nil
+}
+
+// procsCPU sums the CPU time of the processes.
+func procsCPU(procs []*serverProc) (time.Duration, error) {
+	var sum time.Duration
+	for _, p := range procs {
+		d, err := procCPU(p.cmd.Process.Pid)
+		if err != nil {
+			return 0, err
+		}
+		sum += d
 	}
-	return nil
+	return sum, nil
 }
 
 // server is the snp-vtpm serve process.
@@ -179,7 +241,7 @@ type serverProc struct {
 	url string
 }
 
-func startServer(bin, dir, logFile string, maxConc int) (*serverProc, error) {
+func startServer(bin, dir, logFile string, maxConc int, extra ...string) (*serverProc, error) {
 	secret := filepath.Join(dir, "secret")
 	roots := filepath.Join(dir, "roots.pem")
 	if err := os.WriteFile(secret, []byte("loadgen secret"), 0o600); err != nil {
@@ -192,6 +254,7 @@ func startServer(bin, dir, logFile string, maxConc int) (*serverProc, error) {
 		"--offline", "--cache-dir", filepath.Join(dir, "cache"), "--challenge-ttl", "1h",
 		"--max-challenges", strconv.Itoa(max(100_000, 4*maxConc)),
 		"--max-client-challenges", strconv.Itoa(max(100_000, 4*maxConc))) // one client: loopback
+	cmd.Args = append(cmd.Args, extra...)
 	var logw io.Writer = io.Discard
 	if logFile != "" {
 		f, err := os.Create(logFile)

@@ -71,6 +71,7 @@ func fleetCache(kc *collateral.Chain, rc *server.RedisConfig) ([]prometheus.Coll
 		counter("misses_total", "Collateral not in the fleet's Redis cache.", func(s rediscache.Stats) int64 { return s.Misses }),
 		counter("errors_total", "Redis commands of the collateral cache that failed (verification went on to KDS).", func(s rediscache.Stats) int64 { return s.Errors }),
 		counter("stores_total", "Validated collateral written to the fleet's Redis cache.", func(s rediscache.Stats) int64 { return s.Stores }),
+		counter("round_trips_total", "Commands the collateral cache sent to Redis (one round trip each).", func(s rediscache.Stats) int64 { return s.RoundTrips }),
 		counter("locks_total", "Fleet fetch locks taken (one replica fetching for all).", func(s rediscache.Stats) int64 { return s.Locks }),
 	}, rdb.Close, nil
 }

@@ -63,7 +63,7 @@ type Cache struct {
 	// Now returns the current time (entry lifetimes); nil means time.Now.
 	Now func() time.Time
 
-	hits, misses, errs, stores, locks atomic.Int64
+	hits, misses, errs, stores, locks, trips atomic.Int64
 }
 
 // Stats are the cumulative counters of a Cache.
@@ -78,11 +78,13 @@ type Stats struct {
 	Stores int64
 	// Locks counts fetch locks taken.
 	Locks int64
+	// RoundTrips counts the commands sent to Redis (each one round trip).
+	RoundTrips int64
 }
 
 // Stats returns a snapshot of the counters.
 func (c *Cache) Stats() Stats {
-	return Stats{Hits: c.hits.Load(), Misses: c.misses.Load(), Errors: c.errs.Load(), Stores: c.stores.Load(), Locks: c.locks.Load()}
+	return Stats{Hits: c.hits.Load(), Misses: c.misses.Load(), Errors: c.errs.Load(), Stores: c.stores.Load(), Locks: c.locks.Load(), RoundTrips: c.trips.Load()}
 }
 
 // Name implements collateral.Source.
@@ -120,6 +122,7 @@ func maxSize(kind collateral.Kind) int {
 // Get implements collateral.Source: the entry, unvalidated (the Chain
 // validates it), or an error wrapping collateral.ErrMiss.
 func (c *Cache) Get(ctx context.Context, kind collateral.Kind, q *collateral.Query) ([]byte, error) {
+	c.trips.Add(1)
 	b, err := c.Client.Get(ctx, c.Key(kind, q.Key)).Bytes()
 	switch {
 	case errors.Is(err, redis.Nil):
@@ -156,6 +159,7 @@ func (c *Cache) Store(ctx context.Context, kind collateral.Kind, k *collateral.K
 	if ttl < time.Millisecond {
 		return
 	}
+	c.trips.Add(1)
 	if err := c.Client.Set(ctx, c.Key(kind, k), data, ttl).Err(); err != nil {
 		c.errs.Add(1)
 		return
@@ -213,6 +217,7 @@ func (c *Cache) TryLock(ctx context.Context, name string) (unlock func(), ok boo
 		ttl = DefaultLockTTL
 	}
 	key := c.prefix() + "col:lock:" + name
+	c.trips.Add(1)
 	ok, err = c.Client.SetNX(ctx, key, token, ttl).Result()
 	if err != nil {
 		c.errs.Add(1)
@@ -227,6 +232,7 @@ func (c *Cache) TryLock(ctx context.Context, name string) (unlock func(), ok boo
 		// behind only delays the other replicas until it expires.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 		defer cancel()
+		c.trips.Add(1)
 		if err := unlockScript.Run(ctx, c.Client, []string{key}, token).Err(); err != nil {
 			c.errs.Add(1)
 		}
