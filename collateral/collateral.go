@@ -10,7 +10,9 @@
 // receive only what verified, and what they return is validated again.
 //
 // Around the upstream sources (IMDS, KDS) the Chain adds: shared fetches
-// (concurrent calls for one certificate make one request), a negative cache
+// (concurrent calls for one certificate make one request; with a Locker
+// among the local sources, such as the Redis cache of collateral/rediscache,
+// one request for a whole fleet of replicas), a negative cache
 // with back-off (a failure is not asked again within NegativeTTL), an
 // upstream budget (RateLimiter: every request, retries included, takes a
 // token; none is queued) and Offline (no request at all). Chain implements
