@@ -62,16 +62,28 @@ func fleetCache(kc *collateral.Chain, rc *server.RedisConfig) ([]prometheus.Coll
 		sources = append([]collateral.Source{cache}, sources...)
 	}
 	kc.Sources = sources
-	counter := func(name, help string, v func(rediscache.Stats) int64) prometheus.Collector {
-		return prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "snp_vtpm", Subsystem: "fleet_cache", Name: name, Help: help},
-			func() float64 { return float64(v(cache.Stats())) })
+	return []prometheus.Collector{fleetCacheMetrics{cache: cache, desc: prometheus.NewDesc("snp_vtpm_fleet_cache_events_total",
+		"The fleet's collateral cache in Redis, by event: hit (read; validated again before use), miss, store (validated collateral written), "+
+			"lock (a fetch lock taken: one replica fetching for all), error (a failed command: verification went on to KDS), round_trip (a command sent).",
+		[]string{"event"}, nil)}}, rdb.Close, nil
+}
+
+// fleetCacheMetrics exports the Stats of a rediscache.Cache.
+type fleetCacheMetrics struct {
+	cache *rediscache.Cache
+	desc  *prometheus.Desc
+}
+
+// Describe implements prometheus.Collector.
+func (m fleetCacheMetrics) Describe(ch chan<- *prometheus.Desc) { ch <- m.desc }
+
+// Collect implements prometheus.Collector.
+func (m fleetCacheMetrics) Collect(ch chan<- prometheus.Metric) {
+	s := m.cache.Stats()
+	for _, e := range []struct {
+		event string
+		n     int64
+	}{{"hit", s.Hits}, {"miss", s.Misses}, {"store", s.Stores}, {"lock", s.Locks}, {"error", s.Errors}, {"round_trip", s.RoundTrips}} {
+		ch <- prometheus.MustNewConstMetric(m.desc, prometheus.CounterValue, float64(e.n), e.event)
 	}
-	return []prometheus.Collector{
-		counter("hits_total", "Entries read from the fleet's collateral cache in Redis (validated again before use).", func(s rediscache.Stats) int64 { return s.Hits }),
-		counter("misses_total", "Collateral not in the fleet's Redis cache.", func(s rediscache.Stats) int64 { return s.Misses }),
-		counter("errors_total", "Redis commands of the collateral cache that failed (verification went on to KDS).", func(s rediscache.Stats) int64 { return s.Errors }),
-		counter("stores_total", "Validated collateral written to the fleet's Redis cache.", func(s rediscache.Stats) int64 { return s.Stores }),
-		counter("round_trips_total", "Commands the collateral cache sent to Redis (one round trip each).", func(s rediscache.Stats) int64 { return s.RoundTrips }),
-		counter("locks_total", "Fleet fetch locks taken (one replica fetching for all).", func(s rediscache.Stats) int64 { return s.Locks }),
-	}, rdb.Close, nil
 }

@@ -119,6 +119,17 @@ func testCRL(t *testing.T, ch *testev.Chain) []byte {
 	return der
 }
 
+// oneReplica starts Redis and a fake KDS for evidence of a chip no
+// replica has seen (its id made from b), without a VCEK, and one replica.
+func oneReplica(t *testing.T, b byte) (*testutil.Redis, *redis.Client, *testev.Evidence, *fakeKDS, *replica) {
+	t.Helper()
+	r := testutil.StartRedis(t)
+	rdb := newClient(t, r)
+	ev := (&testev.Builder{OmitVCEK: true, ChipID: unseenChip(b)}).MustBuild()
+	k := newFakeKDS(t, ev, testCRL(t, ev.Chain))
+	return r, rdb, ev, k, newReplica(t, rdb, k.URL, testev.Roots())
+}
+
 func unseenChip(b byte) *[64]byte {
 	var id [64]byte
 	for i := range id {
@@ -232,11 +243,7 @@ func TestForgedEntryRejected(t *testing.T) {
 // TestRedisDown: with Redis stopped, verification goes on to KDS and the
 // failures are counted.
 func TestRedisDown(t *testing.T) {
-	r := testutil.StartRedis(t)
-	rdb := newClient(t, r)
-	ev := (&testev.Builder{OmitVCEK: true, ChipID: unseenChip(0x11)}).MustBuild()
-	k := newFakeKDS(t, ev, testCRL(t, ev.Chain))
-	rep := newReplica(t, rdb, k.URL, testev.Roots())
+	r, _, ev, k, rep := oneReplica(t, 0x11)
 	r.Stop()
 	if _, err := rep.v.Evidence(context.Background(), ev.JSON, ev.Nonce); err != nil {
 		t.Fatalf("verification failed with Redis down: %v", err)
@@ -255,11 +262,7 @@ func TestRedisDown(t *testing.T) {
 // TestCrashedHolder: a lock left by a crashed replica delays the others
 // until it expires; then one fetches.
 func TestCrashedHolder(t *testing.T) {
-	r := testutil.StartRedis(t)
-	rdb := newClient(t, r)
-	ev := (&testev.Builder{OmitVCEK: true, ChipID: unseenChip(0x22)}).MustBuild()
-	k := newFakeKDS(t, ev, testCRL(t, ev.Chain))
-	rep := newReplica(t, rdb, k.URL, testev.Roots())
+	_, rdb, ev, k, rep := oneReplica(t, 0x22)
 	key, err := collateral.NewKey("Milan", ev.ChipID[:], reportedTCB(t, ev))
 	if err != nil {
 		t.Fatal(err)

@@ -11,14 +11,10 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/snp-vtpm/snp-vtpm/internal/rrproxy"
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/server"
@@ -51,18 +47,17 @@ func freePorts(t *testing.T) int {
 	return 0
 }
 
-// backends records the replica that answered each response.
-type backends struct {
-	mu   sync.Mutex
-	seen []string
-}
+// backends records the path and the replica of each response, in order
+// (the client sends one request at a time), as "path@replica".
+type backends chan string
 
-func (b *backends) RoundTrip(r *http.Request) (*http.Response, error) {
+func (b backends) RoundTrip(r *http.Request) (*http.Response, error) {
 	res, err := http.DefaultTransport.RoundTrip(r)
 	if err == nil {
-		b.mu.Lock()
-		b.seen = append(b.seen, r.URL.Path+"@"+res.Header.Get(rrproxy.BackendHeader))
-		b.mu.Unlock()
+		select {
+		case b <- r.URL.Path + "@" + res.Header.Get("X-Snp-Vtpm-Backend"): // rrproxy.BackendHeader
+		default:
+		}
 	}
 	return res, err
 }
@@ -73,8 +68,7 @@ func TestRunLocal(t *testing.T) {
 		t.Skip("builds the CLI and starts four processes")
 	}
 	dir := t.TempDir()
-	roots := filepath.Join(dir, "roots.pem")
-	secret := filepath.Join(dir, "secret")
+	roots, secret := dir+"/roots.pem", dir+"/secret"
 	if err := os.WriteFile(roots, testev.ChainPEM(), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -89,17 +83,17 @@ func TestRunLocal(t *testing.T) {
 	var stderr testutil.LogBuffer
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
+	if err == nil {
+		err = cmd.Start()
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	if err != nil {
+		t.Fatalf("run-local.sh: %v", err)
 	}
 	stopped := false
 	stop := func() {
 		if !stopped {
 			stopped = true
-			_ = cmd.Process.Signal(syscall.SIGTERM)
+			_ = cmd.Process.Signal(os.Interrupt)
 			_ = cmd.Wait()
 		}
 	}
@@ -120,7 +114,7 @@ func TestRunLocal(t *testing.T) {
 		t.Fatalf("run-local.sh did not get ready:\n%s", &stderr)
 	}
 
-	rec := &backends{}
+	rec := make(backends, 16)
 	c := &server.Client{URL: url, HTTPClient: &http.Client{Transport: rec, Timeout: time.Minute}}
 	for i := range 2 {
 		req, priv, err := c.Request(context.Background(), func(_ context.Context, nonce []byte) ([]byte, error) {
@@ -146,9 +140,11 @@ func TestRunLocal(t *testing.T) {
 			t.Fatalf("attest %d: secret %q, %v", i, got, err)
 		}
 	}
-	rec.mu.Lock()
-	seen := rec.seen
-	rec.mu.Unlock()
+	close(rec)
+	var seen []string
+	for s := range rec {
+		seen = append(seen, s)
+	}
 	backend := func(s string) string { return s[strings.LastIndexByte(s, '@')+1:] }
 	if len(seen) != 4 || !strings.HasPrefix(seen[0], server.PathChallenge+"@") || !strings.HasPrefix(seen[1], server.PathAttest+"@") ||
 		backend(seen[0]) == backend(seen[1]) || backend(seen[2]) == backend(seen[3]) {

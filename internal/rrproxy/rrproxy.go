@@ -1,7 +1,8 @@
 // Package rrproxy is a small round-robin HTTP reverse proxy for trying a
 // fleet of `snp-vtpm serve` replicas on one machine (deploy/fleet,
 // bench/loadgen): each request goes to the next backend in turn, with
-// X-Forwarded-For appended (serve --trust-forwarded-for) and the backend
+// X-Forwarded-For set to the client's address (serve --trust-forwarded-for;
+// a client's own X-Forwarded-For is dropped: this proxy is the edge) and the backend
 // that answered named in the response header BackendHeader. It is for
 // tests and demonstrations, not a production load balancer (no health
 // checks, no retries: a request to a replica that is down fails with 502).

@@ -1,6 +1,7 @@
 // Command proxy is a tiny round-robin reverse proxy in front of `snp-vtpm
 // serve --redis` replicas, for deploy/fleet/run-local.sh and tests: each
-// request goes to the next backend, X-Forwarded-For appended (run the
+// request goes to the next backend, X-Forwarded-For set to the client's
+// address, any the client sent dropped (run the
 // replicas with --trust-forwarded-for), and the response names the
 // replica that answered (header X-Snp-Vtpm-Backend). Not a production
 // load balancer (see internal/rrproxy).
