@@ -56,6 +56,9 @@ func fleetLock[T any](c *Chain, ctx context.Context, log *slog.Logger, local []S
 	wait := lockPollMin
 	for {
 		release, ok, err := lk.TryLock(ctx, name)
+		if err != nil && ctx.Err() != nil {
+			return noop, v, false, fmt.Errorf("collateral: waiting for another replica's fetch: %w", ctx.Err())
+		}
 		if err != nil {
 			c.stats.lockErrors.Add(1)
 			log.InfoContext(ctx, "fleet fetch lock unavailable; fetching without it", "source", lk.Name(), "err", err)

@@ -282,16 +282,18 @@ func TestCrashedHolder(t *testing.T) {
 		t.Errorf("%d KDS VCEK requests, want 1", n)
 	}
 	// A waiter whose context ends stops waiting.
-	if err := rdb.Set(context.Background(), "t:col:lock:vcek/other", "crashed", time.Minute).Err(); err != nil {
+	other := (&testev.Builder{ChipID: unseenChip(0x23)}).MustBuild()
+	okey, err := collateral.NewKey("Milan", other.ChipID[:], reportedTCB(t, other))
+	if err != nil {
 		t.Fatal(err)
 	}
-	other := (&testev.Builder{ChipID: unseenChip(0x23)}).MustBuild()
-	okey, _ := collateral.NewKey("Milan", other.ChipID[:], reportedTCB(t, other))
-	rdb.Set(context.Background(), "t:col:lock:vcek/"+okey.String(), "crashed", time.Minute)
+	if err := rdb.Set(context.Background(), "t:col:lock:vcek/"+okey.String(), "crashed", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	_, err = rep.chain.GetVCEK(ctx, verify.VCEKRequest{Product: "Milan", ChipID: other.ChipID[:], ReportedTCB: reportedTCB(t, other)})
-	if err == nil || !strings.Contains(err.Error(), "another replica") {
+	if err == nil || !strings.Contains(err.Error(), "another replica") || k.vcek.Load() != 1 {
 		t.Errorf("GetVCEK with a held lock and an ending context = %v", err)
 	}
 }
