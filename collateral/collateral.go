@@ -10,7 +10,9 @@
 // receive only what verified, and what they return is validated again.
 //
 // Around the upstream sources (IMDS, KDS) the Chain adds: shared fetches
-// (concurrent calls for one certificate make one request), a negative cache
+// (concurrent calls for one certificate make one request; with a Locker
+// among the local sources, such as the Redis cache of collateral/rediscache,
+// one request for a whole fleet of replicas), a negative cache
 // with back-off (a failure is not asked again within NegativeTTL), an
 // upstream budget (RateLimiter: every request, retries included, takes a
 // token; none is queued) and Offline (no request at all). Chain implements
@@ -135,10 +137,18 @@ type Stats struct {
 	NegativeHits int64
 	// Limited counts upstream requests the Limiter refused (not sent).
 	Limited int64
+	// FleetHits counts answers served by a fleet's shared cache (a Locker).
+	FleetHits int64
+	// LockWaits counts waits for another replica's fetch (a Locker's lock).
+	LockWaits int64
+	// LockErrors counts fetches made without the fleet's lock because it
+	// could not be asked (Redis down).
+	LockErrors int64
 }
 
 type counters struct {
 	fetches, cacheHits, diskHits, imdsHits, retries, errors, negHits, limited atomic.Int64
+	fleetHits, lockWaits, lockErrors                                          atomic.Int64
 }
 
 // Stats returns a snapshot of the Chain's counters.
@@ -152,6 +162,9 @@ func (c *Chain) Stats() Stats {
 		Errors:       c.stats.errors.Load(),
 		NegativeHits: c.stats.negHits.Load(),
 		Limited:      c.stats.limited.Load(),
+		FleetHits:    c.stats.fleetHits.Load(),
+		LockWaits:    c.stats.lockWaits.Load(),
+		LockErrors:   c.stats.lockErrors.Load(),
 	}
 }
 
@@ -164,6 +177,8 @@ func (c *Chain) hit(s Source) {
 		c.stats.diskHits.Add(1)
 	case *IMDS:
 		c.stats.imdsHits.Add(1)
+	case Locker:
+		c.stats.fleetHits.Add(1)
 	}
 }
 

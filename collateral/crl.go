@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/big"
 	"time"
 
@@ -168,38 +169,34 @@ func collect[T any](c *Chain, ctx context.Context, kind Kind, product string, me
 	log := c.logger().With("product", line, "what", kindName(kind))
 	local, up := c.split()
 	q := &Query{Key: &Key{Product: line}, Upstream: c.upstream}
-	all := append(local[:len(local):len(local)], up...)
-	got, _, err := c.flight.do(ctx, log, fmt.Sprint(kind, "/", line), func() (any, error) {
-		var lastErr error
-		for i, s := range all {
-			b, err := s.Get(ctx, kind, q)
-			if err != nil {
-				if ctx.Err() != nil || errors.Is(err, ErrUpstreamLimited) {
-					return nil, err
-				}
-				lastErr = err
-				continue
-			}
-			v, keep, err := parse(b, ark)
-			if err != nil {
-				log.InfoContext(ctx, "ignoring what fails validation; not cached", "source", s.Name(), "err", err)
-				lastErr = fmt.Errorf("collateral: %s from %s: %w", kindName(kind), s.Name(), err)
-				continue
-			}
-			c.hit(s)
-			c.mu.Lock()
-			if *memo == nil {
-				*memo = map[string]T{}
-			}
-			(*memo)[line] = v
-			c.mu.Unlock()
-			store(ctx, kind, q.Key, keep, all[:i])
-			return v, nil
+	try := func(srcs []Source, storeIn func(i int) []Source) (T, bool, bool, error) {
+		return collectFrom(c, ctx, log, kind, q, srcs, storeIn, func(b []byte) (T, []byte, error) { return parse(b, ark) }, memo)
+	}
+	fromLocal := func() (T, bool, error) {
+		v, ok, abort, err := try(local, func(i int) []Source { return local[:i] })
+		if abort {
+			return v, false, err
+		}
+		return v, ok, nil
+	}
+	name := fmt.Sprint(kind, "/", line)
+	got, _, err := c.flight.do(ctx, log, name, func() (any, error) {
+		if v, ok, err := fromLocal(); ok || err != nil {
+			return v, err
 		}
 		if len(up) == 0 {
 			return nil, fmt.Errorf("collateral: no current %s for %s in the cache: %w", kindName(kind), line, ErrOffline)
 		}
-		return nil, lastErr
+		unlock, v, ok, err := fleetLock(c, ctx, log, local, name, func() (T, bool) {
+			v, ok, _ := fromLocal()
+			return v, ok
+		})
+		if ok || err != nil {
+			return v, err
+		}
+		defer unlock()
+		v, _, _, err = try(up, func(int) []Source { return local })
+		return v, err
 	})
 	if err != nil {
 		return zero, err
@@ -232,4 +229,38 @@ func (c *Chain) CheckRevoked(ctx context.Context, product string, cs ...*x509.Ce
 		}
 	}
 	return nil
+}
+
+// collectFrom asks srcs in order for the product's item of kind; the first
+// answer that parse accepts is kept in memo and given to the Stores of
+// storeIn(i), i its index in srcs. abort: the context ended or the Limiter
+// refused; stop there.
+func collectFrom[T any](c *Chain, ctx context.Context, log *slog.Logger, kind Kind, q *Query, srcs []Source, storeIn func(i int) []Source,
+	parse func([]byte) (T, []byte, error), memo *map[string]T) (v T, ok, abort bool, lastErr error) {
+	for i, s := range srcs {
+		b, err := s.Get(ctx, kind, q)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, ErrUpstreamLimited) {
+				return v, false, true, err
+			}
+			lastErr = err
+			continue
+		}
+		v, keep, err := parse(b)
+		if err != nil {
+			log.InfoContext(ctx, "ignoring what fails validation; not cached", "source", s.Name(), "err", err)
+			lastErr = fmt.Errorf("collateral: %s from %s: %w", kindName(kind), s.Name(), err)
+			continue
+		}
+		c.hit(s)
+		c.mu.Lock()
+		if *memo == nil {
+			*memo = map[string]T{}
+		}
+		(*memo)[q.Product] = v
+		c.mu.Unlock()
+		store(ctx, kind, q.Key, keep, storeIn(i))
+		return v, true, false, nil
+	}
+	return v, false, false, lastErr
 }

@@ -78,7 +78,14 @@ func (c *Chain) getVCEK(ctx context.Context, req verify.VCEKRequest) ([]byte, st
 		if l, ok := c.fromLocal(ctx, log, local, q, check); ok {
 			return l, nil
 		}
-		l, err := c.fromUpstream(ctx, log, up, local, q, check)
+		unlock, l, ok, err := fleetLock(c, ctx, log, local, "vcek/"+key, func() (loaded, bool) {
+			return c.fromLocal(ctx, log, local, q, check)
+		})
+		if ok || err != nil {
+			return l, err
+		}
+		defer unlock()
+		l, err = c.fromUpstream(ctx, log, up, local, q, check)
 		if err != nil && ctx.Err() == nil {
 			// Remembered before the waiters are released, so that no caller
 			// that comes after this fetch asks again within the back-off.

@@ -88,9 +88,13 @@ the outstanding challenges live in Redis, so any number of replicas behind a loa
 balancer share them: a challenge issued by one replica is spent at another, exactly
 once, and --max-challenges and --max-client-challenges hold for the whole fleet.
 Keys start with --redis-prefix; Redis holds challenges, client addresses and expiries,
-never the secret. When Redis cannot be reached, /v1/challenge and /v1/attest answer
-503 with Retry-After (nothing is released) and /readyz answers 503 while /healthz
-stays 200; the connection comes back by itself. Without --redis the challenges live
+never the secret, and the fleet's certificate cache: a VCEK, cert chain or CRL one
+replica fetched and validated serves every replica (validated again when read; kept
+until its own expiry, at most a day), and concurrent misses of the replicas wait for
+one fetch (a short lock), so the fleet asks KDS once per chip and TCB. When Redis
+cannot be reached, certificates come from KDS as without it, /v1/challenge and
+/v1/attest answer 503 with Retry-After (nothing is released) and /readyz answers 503
+while /healthz stays 200; the connection comes back by itself. Without --redis the challenges live
 in this process (one replica).
 
 The bound address is printed on standard output ("listening on URL") once the server
@@ -166,6 +170,11 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
 	if err != nil {
 		return err
 	}
+	collectors, closeCache, err := serveCollectors(kc, rc)
+	if err != nil {
+		return err
+	}
+	defer closeCache()
 	if f.trust.trustEmulated {
 		log.Warn("trusting the EMULATED CVM's fake AMD chain (--trust-emulated): for testing only, it proves nothing about hardware")
 	}
@@ -179,7 +188,7 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
 		MaxBodyBytes:        f.maxBody,
 		ShutdownTimeout:     f.shutdownGrace,
 		Logger:              log,
-		Collectors:          kdsCollectors(kc),
+		Collectors:          collectors,
 		Redis:               rc,
 	})
 	clear(secret)
@@ -290,5 +299,8 @@ func kdsCollectors(kc *collateral.Chain) []prometheus.Collector {
 		counter("errors_total", "Certificate fetches that failed.", func(s collateral.Stats) int64 { return s.Errors }),
 		counter("negative_hits_total", "Certificate requests answered by a remembered recent failure, without a fetch.", func(s collateral.Stats) int64 { return s.NegativeHits }),
 		counter("limited_total", "Certificate fetches not sent because the upstream budget (--upstream-rate, --upstream-burst) was spent.", func(s collateral.Stats) int64 { return s.Limited }),
+		counter("fleet_hits_total", "Certificates served from the fleet's cache in Redis (--redis).", func(s collateral.Stats) int64 { return s.FleetHits }),
+		counter("lock_waits_total", "Waits for another replica's fetch of the same certificate (--redis).", func(s collateral.Stats) int64 { return s.LockWaits }),
+		counter("lock_errors_total", "Fetches made without the fleet's lock because Redis could not be asked (--redis).", func(s collateral.Stats) int64 { return s.LockErrors }),
 	}
 }

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"github.com/snp-vtpm/snp-vtpm/collateral"
+	"github.com/snp-vtpm/snp-vtpm/collateral/rediscache"
+	"github.com/snp-vtpm/snp-vtpm/server"
+)
+
+// serveCollectors returns the certificate metrics of kc and, with --redis
+// (rc), puts the fleet's collateral cache into kc (fleetCache); closeFn
+// closes its connection.
+func serveCollectors(kc *collateral.Chain, rc *server.RedisConfig) (cs []prometheus.Collector, closeFn func() error, err error) {
+	cs = kdsCollectors(kc)
+	if rc == nil || kc == nil {
+		return cs, func() error { return nil }, nil
+	}
+	more, closeFn, err := fleetCache(kc, rc)
+	if err != nil {
+		return nil, nil, err
+	}
+	return append(cs, more...), closeFn, nil
+}
+
+// fleetCache puts the fleet's collateral cache (Redis, the same server
+// and prefix as the challenges) into kc after its Memory, before any use:
+// a certificate one replica fetched and validated serves them all, and
+// their concurrent misses make one KDS request. It returns the metrics of
+// the cache and a function closing its connection.
+func fleetCache(kc *collateral.Chain, rc *server.RedisConfig) ([]prometheus.Collector, func() error, error) {
+	opts, err := server.ParseRedisURL(rc.URL)
+	if err != nil {
+		return nil, nil, err
+	}
+	if opts.Password == "" {
+		opts.Password = rc.Password
+	}
+	timeout := rc.Timeout
+	if timeout <= 0 {
+		timeout = server.DefaultRedisTimeout
+	}
+	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout, opts.PoolTimeout = timeout, timeout, timeout, timeout
+	opts.ContextTimeoutEnabled = true
+	opts.MaxRetries = -1   // a miss goes on to KDS; no retry needed
+	opts.DialerRetries = 1 // Redis down: fall through to KDS at once
+	opts.DisableIdentity = true
+	opts.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+	rdb := redis.NewClient(opts)
+	cache := &rediscache.Cache{Client: rdb, Prefix: rc.Prefix}
+	sources := make([]collateral.Source, 0, len(kc.Sources)+1)
+	inserted := false
+	for _, s := range kc.Sources {
+		sources = append(sources, s)
+		if _, ok := s.(*collateral.Memory); ok && !inserted {
+			sources, inserted = append(sources, cache), true
+		}
+	}
+	if !inserted {
+		sources = append([]collateral.Source{cache}, sources...)
+	}
+	kc.Sources = sources
+	return []prometheus.Collector{fleetCacheMetrics{cache: cache, desc: prometheus.NewDesc("snp_vtpm_fleet_cache_events_total",
+		"The fleet's collateral cache in Redis, by event: hit (read; validated again before use), miss, store (validated collateral written), "+
+			"lock (a fetch lock taken: one replica fetching for all), error (a failed command: verification went on to KDS), round_trip (a command sent).",
+		[]string{"event"}, nil)}}, rdb.Close, nil
+}
+
+// fleetCacheMetrics exports the Stats of a rediscache.Cache.
+type fleetCacheMetrics struct {
+	cache *rediscache.Cache
+	desc  *prometheus.Desc
+}
+
+// Describe implements prometheus.Collector.
+func (m fleetCacheMetrics) Describe(ch chan<- *prometheus.Desc) { ch <- m.desc }
+
+// Collect implements prometheus.Collector.
+func (m fleetCacheMetrics) Collect(ch chan<- prometheus.Metric) {
+	s := m.cache.Stats()
+	for _, e := range []struct {
+		event string
+		n     int64
+	}{{"hit", s.Hits}, {"miss", s.Misses}, {"store", s.Stores}, {"lock", s.Locks}, {"error", s.Errors}, {"round_trip", s.RoundTrips}} {
+		ch <- prometheus.MustNewConstMetric(m.desc, prometheus.CounterValue, float64(e.n), e.event)
+	}
+}
