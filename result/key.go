@@ -62,7 +62,7 @@ func LoadSigningKey(data []byte) (*ecdsa.PrivateKey, error) {
 	}
 	ek, ok := key.(*ecdsa.PrivateKey)
 	if !ok {
-		return nil, fmt.Errorf("signing key: a %T, want an ECDSA P-256 key", key)
+		return nil, errors.New("signing key: not an ECDSA key; want ECDSA P-256")
 	}
 	if ek.Curve != elliptic.P256() {
 		return nil, fmt.Errorf("signing key: curve %s, want P-256", ek.Curve.Params().Name)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/snp-vtpm/snp-vtpm/collateral"
+	"github.com/snp-vtpm/snp-vtpm/result"
 	"github.com/snp-vtpm/snp-vtpm/server"
 )
 
@@ -25,7 +27,7 @@ const maxSecretFile = 1 << 20
 type serveFlags struct {
 	trust               trustFlags
 	listen              string
-	secretFile          string
+	release             releaseFlags
 	tlsCert             string
 	tlsKey              string
 	challengeTTL        time.Duration
@@ -51,7 +53,7 @@ const (
 func newServeCmd(g *globals) *cobra.Command {
 	var f serveFlags
 	cmd := &cobra.Command{
-		Use:   "serve --listen ADDR --secret-file FILE [--policy FILE] [--trust-emulated] [--tls-cert F --tls-key F] [--redis URL]",
+		Use:   "serve --listen ADDR (--secret-file FILE | --secrets-dir DIR) [--signing-key FILE] [--policy FILE] [--trust-emulated] [--tls-cert F --tls-key F] [--redis URL]",
 		Short: "Run the remote-attestation verifier: release a secret to CVMs whose evidence verifies",
 		Long: `Run an HTTP(S) verifier and relying party (see docs/remote-attestation.md).
 
@@ -93,6 +95,19 @@ never the secret. When Redis cannot be reached, /v1/challenge and /v1/attest ans
 stays 200; the connection comes back by itself. Without --redis the challenges live
 in this process (one replica).
 
+With --secrets-dir DIR every file of DIR is a resource named by its relative path
+(letters, digits, '.', '_', '-', '/'; symbolic links only within DIR); the request's
+"resource" (attest --resource) picks one, and NAME.policy.json beside it (the --policy
+format) adds requirements: failing them is 403 naming the check, an unknown name 404.
+A request without a resource gets --secret-file. The log records which VM (chip id,
+vm_unique_id) got which resource, never the secret.
+
+With --signing-key FILE (P-256, PKCS#8 or SEC1 PEM; --dev generates a missing one)
+every success also returns a signed attestation result (an ES256 JWT shaped after the
+IETF EAT Attestation Result) whose key /.well-known/jwks.json publishes, with
+/.well-known/openid-configuration (issuer: --issuer, default the listening URL);
+"snp-vtpm result verify" checks one.
+
 The bound address is printed on standard output ("listening on URL") once the server
 listens, after the TLS files loaded, so --listen 127.0.0.1:0 picks a free port.`,
 		Args: cobra.NoArgs,
@@ -102,7 +117,7 @@ listens, after the TLS files loaded, so --listen 127.0.0.1:0 picks a free port.`
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:8443", "address to listen on (host:port; port 0 picks a free one)")
-	fs.StringVar(&f.secretFile, "secret-file", "", "file whose content is released to attested CVMs (required)")
+	f.release.register(fs)
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "PEM certificate chain: serve HTTPS (with --tls-key)")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
 	fs.DurationVar(&f.challengeTTL, "challenge-ttl", server.DefaultChallengeTTL, "how long a challenge stays usable")
@@ -118,7 +133,6 @@ listens, after the TLS files loaded, so --listen 127.0.0.1:0 picks a free port.`
 	fs.BoolVar(&f.logJSON, "log-json", false, "write the log as JSON lines instead of text")
 	fs.DurationVar(&f.shutdownGrace, "shutdown-grace", server.DefaultShutdownTimeout, "on SIGINT/SIGTERM, how long in-flight requests may take to complete")
 	f.trust.register(fs)
-	_ = cmd.MarkFlagRequired("secret-file")
 	return cmd
 }
 
@@ -145,10 +159,6 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
 	if err != nil {
 		return err
 	}
-	secret, err := readSecret(f.secretFile)
-	if err != nil {
-		return err
-	}
 
 	level := slog.LevelInfo
 	if g.verbose {
@@ -160,6 +170,10 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
 	}
 	log := slog.New(h)
 	g.log = log // the trust options (KDS client) log there too
+	rel, err := f.release.load(log, f.listen)
+	if err != nil {
+		return err
+	}
 
 	// One long-lived Verifier: its caches serve every request.
 	v, kc, err := f.trust.verifier(ctx, g, "", &upstreamLimits{rate: f.upstreamRate, burst: f.upstreamBurst, retries: f.upstreamRetries})
@@ -170,7 +184,9 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
 		log.Warn("trusting the EMULATED CVM's fake AMD chain (--trust-emulated): for testing only, it proves nothing about hardware")
 	}
 	srv, err := server.New(server.Config{
-		Secret:              secret,
+		Secret:              rel.secret,
+		Resources:           rel.resources,
+		Signer:              rel.signer,
 		Verifier:            v,
 		ChallengeTTL:        f.challengeTTL,
 		MaxChallenges:       f.maxChallenges,
@@ -182,7 +198,7 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
 		Collectors:          kdsCollectors(kc),
 		Redis:               rc,
 	})
-	clear(secret)
+	clear(rel.secret)
 	if err != nil {
 		return err
 	}
@@ -194,13 +210,13 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
 		}
 	}
 
-	return listenAndServe(ctx, g, f, srv)
+	return listenAndServe(ctx, g, f, srv, rel.signer)
 }
 
 // listenAndServe loads the TLS key pair (before listening: bad files fail
 // without "listening on"), listens, prints the address and serves until
 // ctx is done, then drains in-flight requests for --shutdown-grace.
-func listenAndServe(ctx context.Context, g *globals, f *serveFlags, srv *server.Server) error {
+func listenAndServe(ctx context.Context, g *globals, f *serveFlags, srv *server.Server, signer *result.Signer) error {
 	scheme := "http"
 	if f.tlsCert != "" {
 		if _, err := tls.LoadX509KeyPair(f.tlsCert, f.tlsKey); err != nil {
@@ -211,6 +227,12 @@ func listenAndServe(ctx context.Context, g *globals, f *serveFlags, srv *server.
 	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s: %w", f.listen, err)
+	}
+	if signer != nil {
+		if f.release.issuer == "" { // before serving: nothing reads it yet
+			signer.Issuer = scheme + "://" + ln.Addr().String()
+		}
+		g.log.Info("signing attestation results", "issuer", signer.Issuer, "kid", signer.KeyID(), "jwks", strings.TrimRight(signer.Issuer, "/")+server.PathJWKS)
 	}
 	fmt.Fprintf(g.stdout, "listening on %s://%s\n", scheme, ln.Addr())
 	if f.tlsCert != "" {
