@@ -8,35 +8,26 @@ import (
 // Check names one check of a token's verification.
 type Check string
 
-// The checks, in the order Verify runs them.
+// The checks of a token's form and signature, in the order Verify runs
+// them, before anything of the payload is read.
 const (
-	// CheckFormat: compact JWS form, strict header JSON, bounded sizes.
-	CheckFormat Check = "result-format"
-	// CheckAlg: the header's alg is ES256.
-	CheckAlg Check = "result-alg"
-	// CheckKey: the header's kid names a key of the JWKS.
-	CheckKey Check = "result-key"
-	// CheckSignature: the ES256 signature (r||s, low S) verifies.
-	CheckSignature Check = "result-signature"
-	// CheckClaims: the payload is strict JSON of the expected shape.
-	CheckClaims Check = "result-claims"
-	// CheckProfile: eat_profile is Profile and submods holds one
-	// submodule, SubmodName.
-	CheckProfile Check = "result-profile"
-	// CheckIssuer: iss equals the expected issuer.
-	CheckIssuer Check = "result-issuer"
-	// CheckAudience: aud equals the expected audience.
-	CheckAudience Check = "result-audience"
-	// CheckExpired: exp is after the verification time (less the skew).
-	CheckExpired Check = "result-expired"
-	// CheckNotYetValid: nbf and iat are before the verification time (plus
-	// the skew).
-	CheckNotYetValid Check = "result-not-yet-valid"
-	// CheckStatus: ear.status is affirming (or warning for emulated
-	// evidence, when allowed).
-	CheckStatus Check = "result-status"
-	// CheckNonce: eat_nonce is the expected nonce.
-	CheckNonce Check = "result-nonce"
+	CheckFormat    = Check("result-format")    // compact JWS form, strict header JSON, bounded sizes
+	CheckAlg       = Check("result-alg")       // the header's alg is ES256 (none, HS*, RS* rejected)
+	CheckKey       = Check("result-key")       // the header's kid names a key of the JWKS; no jku
+	CheckSignature = Check("result-signature") // the ES256 signature (r || s, low S) verifies
+)
+
+// The checks of the claims, in the order Verify runs them after the
+// signature.
+const (
+	CheckClaims      = Check("result-claims")        // strict JSON of the expected shape
+	CheckProfile     = Check("result-profile")       // eat_profile is Profile, submods holds SubmodName only
+	CheckIssuer      = Check("result-issuer")        // iss equals the expected issuer
+	CheckAudience    = Check("result-audience")      // aud equals the expected audience, when one is expected
+	CheckExpired     = Check("result-expired")       // exp after the verification time (less the skew)
+	CheckNotYetValid = Check("result-not-yet-valid") // nbf and iat before the verification time (plus the skew)
+	CheckStatus      = Check("result-status")        // ear.status affirming (warning: emulated, when allowed)
+	CheckNonce       = Check("result-nonce")         // eat_nonce is the expected nonce
 )
 
 // ErrRejected is matched (errors.Is) by every *Error: the token was
@@ -50,13 +41,10 @@ type Error struct {
 }
 
 // Error names the check and the reason.
-func (e *Error) Error() string { return fmt.Sprintf("%s check failed: %v", e.Check, e.Err) }
+func (e *Error) Error() string { return string(e.Check) + " check failed: " + e.Err.Error() }
 
-// Unwrap returns the reason.
-func (e *Error) Unwrap() error { return e.Err }
-
-// Is reports whether target is ErrRejected.
-func (e *Error) Is(target error) bool { return target == ErrRejected }
+// Unwrap returns the reason and ErrRejected, so that errors.Is matches both.
+func (e *Error) Unwrap() []error { return []error{e.Err, ErrRejected} }
 
 func failf(check Check, format string, args ...any) error {
 	return &Error{Check: check, Err: fmt.Errorf(format, args...)}

@@ -11,11 +11,7 @@ import (
 // with a bounded message, and the only token it accepts is the one signed
 // (no second encoding of the same signature or claims verifies).
 func FuzzVerify(f *testing.F) {
-	s := newTestSigner(f)
-	tok, _, err := s.Issue(testAppraised(false))
-	if err != nil {
-		f.Fatal(err)
-	}
+	s, tok := issued(f)
 	cfg := testConfig(s)
 	f.Add([]byte(tok))
 	f.Add([]byte(tok[:len(tok)-3]))
@@ -40,11 +36,10 @@ func FuzzVerify(f *testing.F) {
 // FuzzParseJWKS: ParseJWKS never panics; every key it accepts verifies a
 // token only when it is the signer's.
 func FuzzParseJWKS(f *testing.F) {
-	s := newTestSigner(f)
+	s, tok := issued(f)
 	doc, _ := MarshalJWKS(s.Public())
 	f.Add(doc)
 	f.Add([]byte(`{"keys":[{"kty":"EC","crv":"P-256","x":"","y":"","kid":""}]}`))
-	tok, _, _ := s.Issue(testAppraised(false))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ks, err := ParseJWKS(data)
 		if err != nil {

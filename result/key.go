@@ -174,18 +174,18 @@ func ParseJWKS(data []byte) (*KeySet, error) {
 	if len(doc.Keys) == 0 || len(doc.Keys) > MaxKeys {
 		return nil, fmt.Errorf("JWKS: %d keys, want 1 to %d", len(doc.Keys), MaxKeys)
 	}
-	ks := &KeySet{keys: make(map[string]*ecdsa.PublicKey, len(doc.Keys))}
+	keys := make(map[string]*ecdsa.PublicKey, len(doc.Keys))
 	for i, k := range doc.Keys {
 		pub, err := k.publicKey()
+		if _, dup := keys[k.Kid]; err == nil && dup {
+			err = errors.New("kid repeats an earlier key")
+		}
 		if err != nil {
 			return nil, fmt.Errorf("JWKS: keys[%d]: %w", i, err)
 		}
-		if _, dup := ks.keys[k.Kid]; dup {
-			return nil, fmt.Errorf("JWKS: keys[%d]: kid %s repeats an earlier key", i, short(k.Kid))
-		}
-		ks.keys[k.Kid] = pub
+		keys[k.Kid] = pub
 	}
-	return ks, nil
+	return &KeySet{keys: keys}, nil
 }
 
 // Key returns the key named kid.

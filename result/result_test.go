@@ -54,6 +54,17 @@ func testAppraised(emulated bool) Appraised {
 	}
 }
 
+// issued returns a signer and a token it issued for testAppraised(false).
+func issued(t testing.TB) (*Signer, string) {
+	t.Helper()
+	s := newTestSigner(t)
+	tok, _, err := s.Issue(testAppraised(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, tok
+}
+
 func testConfig(s *Signer) Config {
 	ks, _ := NewKeySet(s.Public())
 	return Config{Keys: ks, Issuer: testIssuer, Time: testTime.Add(time.Minute), Nonce: []byte("nonce-of-the-exchange")}
@@ -87,11 +98,7 @@ func TestRoundTrip(t *testing.T) {
 
 // TestEveryByte: changing any single byte of a token makes it fail.
 func TestEveryByte(t *testing.T) {
-	s := newTestSigner(t)
-	tok, _, err := s.Issue(testAppraised(false))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, tok := issued(t)
 	cfg := testConfig(s)
 	for i := range len(tok) {
 		for _, d := range []byte{1, 0x20, 0x80} {
@@ -121,11 +128,7 @@ func resign(t *testing.T, key *ecdsa.PrivateKey, header, payload string) string 
 }
 
 func TestRejections(t *testing.T) {
-	s := newTestSigner(t)
-	tok, _, err := s.Issue(testAppraised(false))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, tok := issued(t)
 	parts := strings.Split(tok, ".")
 	payload, _ := b64.DecodeString(parts[1])
 	hdr := `{"alg":"ES256","kid":"` + s.KeyID() + `","typ":"JWT"}`

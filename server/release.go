@@ -35,7 +35,7 @@ const (
 // invalid names get the same 404, which says nothing about the others.
 func (s *Server) pickResource(name string) (*resource, attestOutcome, bool) {
 	if name == "" {
-		if s.secret == nil {
+		if len(s.secret) == 0 {
 			return nil, attestOutcome{http.StatusBadRequest, resultInvalid, CheckRequest, resourceRequired}, false
 		}
 		return &resource{secret: s.secret}, attestOutcome{}, true
@@ -120,8 +120,21 @@ func (s *Server) handleOpenIDConfig(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, OpenIDConfig{Issuer: iss, JWKSURI: strings.TrimRight(iss, "/") + PathJWKS, Algs: []string{result.AlgES256}})
 }
 
-// openSigner prepares the JWKS of cfg.Signer.
-func (s *Server) openSigner() error {
+// handleWellKnown registers the well-known endpoints when s signs results.
+func (s *Server) handleWellKnown(mux *http.ServeMux) {
+	if s.signer != nil {
+		mux.Handle(PathJWKS, allow(s.handleJWKS, http.MethodGet, http.MethodHead))
+		mux.Handle(PathOpenIDConfig, allow(s.handleOpenIDConfig, http.MethodGet, http.MethodHead))
+	}
+}
+
+// openRelease prepares what s releases: the resources' verifiers and the
+// JWKS of the signer.
+func (s *Server) openRelease(rs map[string]Resource) error {
+	var err error
+	if s.resources, err = openResources(rs, s.verifier); err != nil {
+		return err
+	}
 	if s.signer == nil {
 		return nil
 	}

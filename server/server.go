@@ -166,9 +166,6 @@ func New(cfg Config) (*Server, error) {
 		log:      cfg.Logger,
 		signer:   cfg.Signer,
 	}
-	if len(cfg.Secret) == 0 {
-		s.secret = nil
-	}
 	s.cfg.Secret, s.cfg.Resources = nil, nil
 	if s.verifier == nil {
 		v, err := verify.New(verify.Config{})
@@ -177,11 +174,7 @@ func New(cfg Config) (*Server, error) {
 		}
 		s.verifier = v
 	}
-	var err error
-	if s.resources, err = openResources(cfg.Resources, s.verifier); err != nil {
-		return nil, err
-	}
-	if err := s.openSigner(); err != nil {
+	if err := s.openRelease(cfg.Resources); err != nil {
 		return nil, err
 	}
 	if s.log == nil {
@@ -205,10 +198,7 @@ func New(cfg Config) (*Server, error) {
 	mux.Handle(PathAttest, allow(s.handleAttest, http.MethodPost))
 	mux.Handle(PathHealth, allow(s.handleHealth, http.MethodGet, http.MethodHead))
 	mux.Handle(PathReady, allow(s.handleReady, http.MethodGet, http.MethodHead))
-	if s.signer != nil {
-		mux.Handle(PathJWKS, allow(s.handleJWKS, http.MethodGet, http.MethodHead))
-		mux.Handle(PathOpenIDConfig, allow(s.handleOpenIDConfig, http.MethodGet, http.MethodHead))
-	}
+	s.handleWellKnown(mux)
 	mux.Handle(PathMetrics, allow(promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}).ServeHTTP, http.MethodGet, http.MethodHead))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusNotFound, "", "no such endpoint")

@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/snp-vtpm/snp-vtpm/internal/httpget"
 	"github.com/snp-vtpm/snp-vtpm/result"
@@ -25,23 +25,29 @@ type resultFlags struct {
 
 // newResultCmd is "result": the verifier's signed attestation results.
 func newResultCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{
-		Args:  cobra.NoArgs,
-		Use:   "result",
-		Short: "Signed attestation results (EAR JWTs) of snp-vtpm serve",
-		Long:  "Signed attestation results: the ES256 JWTs (EAT Attestation Result shape) that serve returns on success.",
-	}
-	cmd.AddCommand(newResultVerifyCmd(g))
+	return groupCmd("result", "Signed attestation results (EAR JWTs) of snp-vtpm serve",
+		"Signed attestation results: the ES256 JWTs (EAT Attestation Result shape) that serve returns on success.",
+		newResultVerifyCmd(g))
+}
+
+// groupCmd is a command that only groups subcommands.
+func groupCmd(use, short, long string, subs ...*cobra.Command) *cobra.Command {
+	cmd := &cobra.Command{Args: cobra.NoArgs, Use: use, Short: short, Long: long}
+	cmd.AddCommand(subs...)
 	return cmd
 }
 
-func newResultVerifyCmd(g *globals) *cobra.Command {
-	f := new(resultFlags)
-	cmd := &cobra.Command{
-		Args:  cobra.ExactArgs(1),
-		Use:   "verify --jwks URL|FILE [--issuer URL] [--nonce-hex HEX] TOKEN|FILE|-",
-		Short: "Verify an attestation-result token of snp-vtpm serve (ES256, issuer, lifetime, status, nonce)",
-		Long: `Verify an attestation-result token made by "snp-vtpm serve --signing-key" (the argument is the
+// rejectedCheck is the CLI's rejection (exit 2) of a token for check,
+// printed as JSON first with --json.
+func rejectedCheck(g *globals, jsonOut bool, check string, reason, err error) error {
+	if jsonOut {
+		_ = writeJSON(g.stdout, rejectionJSON{Verified: false, Check: check, Error: plain(reason.Error())})
+	}
+	return rejected(err)
+}
+
+// resultVerifyHelp is the help of "result verify".
+const resultVerifyHelp = `Verify an attestation-result token made by "snp-vtpm serve --signing-key" (the argument is the
 token itself, a file holding it, or "-" for standard input).
 
 The signature must be ES256 (none, HS*, RS* and every other algorithm are rejected) by the P-256
@@ -50,19 +56,26 @@ or a file); the token's jku is never followed. iss must equal --issuer (default:
 without /.well-known/jwks.json; required with a file), aud --audience when given; exp, nbf and
 iat are checked now with 60 s of skew. ear.status must be "affirming"; a token about the emulated
 CVM ("warning") passes only with --trust-emulated. --nonce/--nonce-hex: eat_nonce must be these
-bytes (the exchange's SHA-384(challenge || public key)). docs/remote-attestation.md lists the claims.`,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return runResultVerify(cmd.Context(), g, f, args[0])
-		},
-	}
-	fs := cmd.Flags()
+bytes (the exchange's SHA-384(challenge || public key)). docs/remote-attestation.md lists the claims.`
+
+func newResultVerifyCmd(g *globals) *cobra.Command {
+	f := new(resultFlags)
+	cmd := &cobra.Command{Args: cobra.ExactArgs(1), Long: resultVerifyHelp,
+		Use:   "verify --jwks URL|FILE [--issuer URL] [--nonce-hex HEX] TOKEN|FILE|-",
+		Short: "Verify an attestation-result token of snp-vtpm serve (ES256, issuer, lifetime, status, nonce)"}
+	cmd.RunE = func(cmd *cobra.Command, args []string) error { return runResultVerify(cmd.Context(), g, f, args[0]) }
+	f.register(cmd.Flags())
+	return cmd
+}
+
+// register adds the flags of "result verify".
+func (f *resultFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.jwks, "jwks", "", "the verifier's JWKS: a URL or a file (required)")
 	fs.StringVar(&f.issuer, "issuer", "", "the iss the token must carry (default: derived from a --jwks URL)")
 	fs.StringVar(&f.audience, "audience", "", "the aud the token must carry")
 	fs.BoolVar(&f.allowEmulated, "trust-emulated", false, `accept results about the emulated CVM (ear.status "warning")`)
 	fs.BoolVar(&f.jsonOut, "json", false, "print the claims as JSON")
 	f.nonce.register(fs, "the exchange's nonce that eat_nonce must carry")
-	return cmd
 }
 
 // resultOutput is the --json output of a verified token.
@@ -88,10 +101,7 @@ func runResultVerify(ctx context.Context, g *globals, f *resultFlags, arg string
 		if !ok {
 			return err
 		}
-		if f.jsonOut {
-			_ = writeJSON(g.stdout, rejectionJSON{Verified: false, Check: string(rerr.Check), Error: plain(rerr.Err.Error())})
-		}
-		return rejected(err)
+		return rejectedCheck(g, f.jsonOut, string(rerr.Check), rerr.Err, err)
 	}
 	if f.jsonOut {
 		return writeJSON(g.stdout, resultOutput{Verified: true, Claims: c})
@@ -111,7 +121,7 @@ func (f *resultFlags) config(ctx context.Context, g *globals) (result.Config, er
 		return cfg, errors.New("--jwks URL|FILE is required")
 	case strings.HasPrefix(f.jwks, "https://") || strings.HasPrefix(f.jwks, "http://"):
 		g.waitFor(hostOf(f.jwks, f.jwks) + " (the verifier's JWKS)")
-		c := &httpget.Client{HTTPClient: http.DefaultClient, Service: "verifier", MaxRetries: 2, Logger: g.log}
+		c := &httpget.Client{Service: "verifier", MaxRetries: 2, Logger: g.log}
 		if data, err = c.Get(ctx, f.jwks, "JWKS", result.MaxJWKSBytes, nil); err != nil {
 			return cfg, fmt.Errorf("--jwks %s: %w", f.jwks, err)
 		}

@@ -95,20 +95,7 @@ never the secret. When Redis cannot be reached, /v1/challenge and /v1/attest ans
 stays 200; the connection comes back by itself. Without --redis the challenges live
 in this process (one replica).
 
-With --secrets-dir DIR every file of DIR is a resource named by its relative path
-(letters, digits, '.', '_', '-', '/'; symbolic links only within DIR); the request's
-"resource" (attest --resource) picks one, and NAME.policy.json beside it (the --policy
-format) adds requirements: failing them is 403 naming the check, an unknown name 404.
-A request without a resource gets --secret-file. The log records which VM (chip id,
-vm_unique_id) got which resource, never the secret.
-
-With --signing-key FILE (P-256, PKCS#8 or SEC1 PEM; --dev generates a missing one)
-every success also returns a signed attestation result (an ES256 JWT shaped after the
-IETF EAT Attestation Result) whose key /.well-known/jwks.json publishes, with
-/.well-known/openid-configuration (issuer: --issuer, default the listening URL);
-"snp-vtpm result verify" checks one.
-
-The bound address is printed on standard output ("listening on URL") once the server
+` + serveReleaseHelp + `The bound address is printed on standard output ("listening on URL") once the server
 listens, after the TLS files loaded, so --listen 127.0.0.1:0 picks a free port.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {

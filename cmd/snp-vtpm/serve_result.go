@@ -12,6 +12,22 @@ import (
 	"github.com/snp-vtpm/snp-vtpm/server"
 )
 
+// serveReleaseHelp is the part of serve's help about what it releases.
+const serveReleaseHelp = `With --secrets-dir DIR every file of DIR is a resource named by its relative path
+(letters, digits, '.', '_', '-', '/'; symbolic links only within DIR); the request's
+"resource" (attest --resource) picks one, and NAME.policy.json beside it (the --policy
+format) adds requirements: failing them is 403 naming the check, an unknown name 404.
+A request without a resource gets --secret-file. The log records which VM (chip id,
+vm_unique_id) got which resource, never the secret.
+
+With --signing-key FILE (P-256, PKCS#8 or SEC1 PEM; --dev generates a missing one)
+every success also returns a signed attestation result (an ES256 JWT shaped after the
+IETF EAT Attestation Result) whose key /.well-known/jwks.json publishes, with
+/.well-known/openid-configuration (issuer: --issuer, default the listening URL);
+"snp-vtpm result verify" checks one.
+
+`
+
 // releaseFlags are serve's flags about what is released: the single
 // secret, secrets per resource, and the signed result.
 type releaseFlags struct {

@@ -25,17 +25,12 @@ import (
 func secretsDir(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	files := map[string]string{
-		"db/password":        "pw-db-9f2c",
-		"strict":             "pw-strict-77a1",
-		"strict.policy.json": `{"measurements":["` + strings.Repeat("ee", 48) + `"]}`,
+	if err := os.Mkdir(filepath.Join(dir, "db"), 0o700); err != nil {
+		t.Fatal(err)
 	}
-	for p, data := range files {
-		full := filepath.Join(dir, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(full), 0o700); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(data), 0o600); err != nil {
+	policy := `{"measurements":["` + strings.Repeat("ee", 48) + `"]}`
+	for _, f := range [][2]string{{"db/password", "pw-db-9f2c"}, {"strict", "pw-strict-77a1"}, {"strict.policy.json", policy}} {
+		if err := os.WriteFile(filepath.Join(dir, f[0]), []byte(f[1]), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -190,14 +185,14 @@ func TestServeSigningKeyFlags(t *testing.T) {
 
 func mustGet(t *testing.T, url string) string {
 	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
+	var body strings.Builder
+	resp, err := http.DefaultClient.Get(url)
+	if err == nil {
+		_, err = io.Copy(&body, resp.Body)
+		resp.Body.Close()
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
 	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %d %v", url, resp.StatusCode, err)
+		t.Fatalf("GET %s: %v %v", url, resp, err)
 	}
-	return string(b)
+	return body.String()
 }
