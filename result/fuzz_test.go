@@ -51,3 +51,23 @@ func FuzzParseJWKS(f *testing.F) {
 		}
 	})
 }
+
+// FuzzLoadSigningKey: LoadSigningKey never panics and accepts only P-256
+// keys, with a bounded error otherwise.
+func FuzzLoadSigningKey(f *testing.F) {
+	_, p8, _ := GenerateSigningKey()
+	f.Add(p8)
+	f.Add([]byte("-----BEGIN EC PRIVATE KEY-----\nAA==\n-----END EC PRIVATE KEY-----\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		k, err := LoadSigningKey(data)
+		if err != nil {
+			if len(err.Error()) > 512 {
+				t.Fatalf("error of %d bytes", len(err.Error()))
+			}
+			return
+		}
+		if _, err := NewSigner(k, testIssuer); err != nil {
+			t.Fatalf("accepted an unusable key: %v", err)
+		}
+	})
+}

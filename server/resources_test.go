@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -237,4 +238,20 @@ func httpGet(t *testing.T, url string) []byte {
 		t.Fatalf("GET %s: %d", url, resp.StatusCode)
 	}
 	return b
+}
+
+// FuzzValidResourceName: an accepted name is a clean relative path inside
+// any directory (filepath.IsLocal, no "." or ".." segment, no policy name).
+func FuzzValidResourceName(f *testing.F) {
+	for _, s := range []string{"db/password", "../x", "/etc/passwd", "a//b", "x.policy.json", "a/./b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		if !ValidResourceName(name) {
+			return
+		}
+		if !filepath.IsLocal(name) || path.Clean(name) != name || strings.HasSuffix(name, PolicySuffix) || strings.ContainsAny(name, "\\\x00 ") {
+			t.Fatalf("accepted %q", name)
+		}
+	})
 }
