@@ -68,6 +68,9 @@ type Result struct {
 	Secret []byte
 	// Claims is the server's summary of the verified evidence.
 	Claims Claims
+	// Token is the server's signed attestation result, if it signs them
+	// (verify it with result.Verify and the server's JWKS).
+	Token string
 }
 
 // Client attests to a Server.
@@ -77,6 +80,9 @@ type Client struct {
 	// HTTPClient sends the requests; nil means http.DefaultClient. Bound
 	// the exchange with the context given to Attest.
 	HTTPClient *http.Client
+	// Resource names the secret to ask for (a server with a secrets
+	// directory); empty asks for the server's single secret.
+	Resource string
 }
 
 // Attest runs the protocol: it makes an ephemeral key pair, gets a
@@ -96,7 +102,7 @@ func (c *Client) Attest(ctx context.Context, gather GatherFunc) (*Result, error)
 	if err != nil {
 		return nil, err
 	}
-	return &Result{Secret: secret, Claims: resp.Claims}, nil
+	return &Result{Secret: secret, Claims: resp.Claims, Token: resp.Token}, nil
 }
 
 // Request is the first half of Attest: it makes an ephemeral key pair,
@@ -116,7 +122,7 @@ func (c *Client) Request(ctx context.Context, gather GatherFunc) (*AttestRequest
 	if err != nil {
 		return nil, nil, fmt.Errorf("gathering evidence: %w", err)
 	}
-	return &AttestRequest{Challenge: ch, Evidence: ev, PublicKey: pub}, priv, nil
+	return &AttestRequest{Challenge: ch, Evidence: ev, PublicKey: pub, Resource: c.Resource}, priv, nil
 }
 
 // challenge asks the server for a challenge.

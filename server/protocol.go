@@ -141,6 +141,9 @@ type AttestRequest struct {
 	// PublicKey is the attester's serialized ephemeral HPKE public key
 	// (32 bytes for X25519).
 	PublicKey []byte `json:"public_key"`
+	// Resource names the secret asked for (a server with a secrets
+	// directory); empty asks for the server's single secret.
+	Resource string `json:"resource,omitempty"`
 }
 
 // AttestResponse is the answer to an accepted POST /v1/attest.
@@ -152,6 +155,9 @@ type AttestResponse struct {
 	Suite string `json:"suite"`
 	// Claims summarises what the verifier established.
 	Claims Claims `json:"claims"`
+	// Token is the signed attestation result (package result), when the
+	// server has a signing key.
+	Token string `json:"token,omitempty"`
 }
 
 // Claims summarise verified evidence.
@@ -240,8 +246,8 @@ type ErrorResponse struct {
 	// Error says what went wrong.
 	Error string `json:"error"`
 	// Check names the failed verification check (see verify.Check), or
-	// "challenge" for an unknown, used or expired challenge, or "request"
-	// for a malformed request.
+	// "challenge" for an unknown, used or expired challenge, "request" for
+	// a malformed request, "resource" for an unknown resource.
 	Check string `json:"check,omitempty"`
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/snp-vtpm/snp-vtpm/result"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
@@ -42,9 +43,18 @@ const maxChallengeBody = 4 << 10
 
 // Config configures a Server. Zero durations and sizes take the defaults.
 type Config struct {
-	// Secret is released, sealed, to every attester whose evidence verifies.
-	// It is copied by New and never logged.
+	// Secret is released, sealed, to every attester whose evidence verifies
+	// and whose request names no resource. It is copied by New and never
+	// logged. A Config needs Secret, Resources or both.
 	Secret []byte
+	// Resources are secrets per resource (LoadSecretsDir): a request naming
+	// one gets it when its evidence also passes the resource's extra
+	// policy (403 naming the check otherwise); an unknown name is 404.
+	Resources map[string]Resource
+	// Signer, when set, signs an attestation-result token (package result)
+	// for every success, and /.well-known/jwks.json and
+	// /.well-known/openid-configuration publish its key.
+	Signer *result.Signer
 	// Verifier verifies the evidence of every request: roots (emulated
 	// ones only when the operator asks), policy, certificate sources and
 	// the caches all requests share, whose counters /metrics exports
@@ -111,12 +121,15 @@ type Server struct {
 	store      store           // where challenges live: challenges or Redis
 	metrics    *metrics
 	handler    http.Handler
+	resources  map[string]*resource
+	signer     *result.Signer
+	jwks       []byte
 }
 
 // New returns a Server for cfg.
 func New(cfg Config) (*Server, error) {
-	if len(cfg.Secret) == 0 {
-		return nil, errors.New("server: no secret")
+	if len(cfg.Secret) == 0 && len(cfg.Resources) == 0 {
+		return nil, errors.New("server: no secret and no resources")
 	}
 	if cfg.ChallengeTTL < 0 || cfg.MaxChallenges < 0 || cfg.MaxClientChallenges < 0 || cfg.MaxBodyBytes < 0 || cfg.AttestTimeout < 0 ||
 		cfg.ReadHeaderTimeout < 0 || cfg.ReadTimeout < 0 || cfg.WriteTimeout < 0 || cfg.IdleTimeout < 0 || cfg.ShutdownTimeout < 0 {
@@ -151,14 +164,18 @@ func New(cfg Config) (*Server, error) {
 		secret:   bytes.Clone(cfg.Secret),
 		verifier: cfg.Verifier,
 		log:      cfg.Logger,
+		signer:   cfg.Signer,
 	}
-	s.cfg.Secret = nil
+	s.cfg.Secret, s.cfg.Resources = nil, nil
 	if s.verifier == nil {
 		v, err := verify.New(verify.Config{})
 		if err != nil {
 			return nil, fmt.Errorf("server: %w", err)
 		}
 		s.verifier = v
+	}
+	if err := s.openRelease(cfg.Resources); err != nil {
+		return nil, err
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -181,6 +198,7 @@ func New(cfg Config) (*Server, error) {
 	mux.Handle(PathAttest, allow(s.handleAttest, http.MethodPost))
 	mux.Handle(PathHealth, allow(s.handleHealth, http.MethodGet, http.MethodHead))
 	mux.Handle(PathReady, allow(s.handleReady, http.MethodGet, http.MethodHead))
+	s.handleWellKnown(mux)
 	mux.Handle(PathMetrics, allow(promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}).ServeHTTP, http.MethodGet, http.MethodHead))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusNotFound, "", "no such endpoint")
@@ -426,6 +444,10 @@ func (s *Server) attest(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	if err != nil {
 		return invalid("%v", err), nil
 	}
+	res, out, ok := s.pickResource(req.Resource)
+	if !ok {
+		return out, nil
+	}
 
 	// The challenge is spent from here on, whatever the verdict.
 	if err := s.store.consume(ctx, req.Challenge); err != nil {
@@ -457,13 +479,7 @@ func (s *Server) attest(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		}
 		return attestOutcome{http.StatusServiceUnavailable, resultError, "unavailable", "verification did not complete; try again with a new challenge"}, nil
 	}
-	ct, err := sealer.seal(s.secret)
-	if err != nil {
-		s.log.Error("sealing the secret", "err", err)
-		return attestOutcome{http.StatusInternalServerError, resultError, "seal", "internal error"}, nil
-	}
-	return attestOutcome{status: http.StatusOK, result: resultSuccess, reason: "none"},
-		&AttestResponse{Ciphertext: ct, Suite: Suite, Claims: summarize(claims)}
+	return s.release(vctx, w, req, res, claims, ev, nonce, sealer)
 }
 
 // setRetryAfter sets the Retry-After header to d in whole seconds, at least 1.

@@ -21,13 +21,15 @@ type attestFlags struct {
 	fresh     bool
 	out       string
 	caCert    string
+	resource  string
+	tokenOut  string
 	trust     trustFlags
 }
 
 func newAttestCmd(g *globals) *cobra.Command {
 	var f attestFlags
 	cmd := &cobra.Command{
-		Use:   "attest --server URL [--fresh] [-o FILE] [--ca-cert FILE]",
+		Use:   "attest --server URL [--resource NAME] [--fresh] [-o FILE] [--token-out FILE] [--ca-cert FILE]",
 		Short: "Attest this CVM to a verifier (snp-vtpm serve) and receive its secret",
 		Long: `Attest this CVM to a remote verifier started with "snp-vtpm serve" and print the secret
 it releases (or write it to -o FILE, mode 0600).
@@ -38,6 +40,11 @@ get a challenge, gather evidence whose quote carries nonce = SHA-384(challenge |
 secret the verifier sealed to the key. Only this process can open it. The evidence is
 verified here first, as "verify" would (the trust flags choose roots, policy and
 certificate sources), so evidence that fails a check is never sent.
+
+--resource NAME asks a verifier with --secrets-dir for that resource's secret (404 when
+it has none of that name; 403 naming the check when the resource's extra policy fails).
+--token-out FILE writes the verifier's signed attestation result (when it signs them;
+"snp-vtpm result verify" checks it).
 
 With --emulate the evidence comes from the emulated CVM: the verifier must run with
 --trust-emulated to accept it.
@@ -53,6 +60,8 @@ the check); a verifier that cannot be reached, or that cannot get collateral, is
 	fs.StringVar(&f.serverURL, "server", "", "base URL of the verifier, e.g. https://verifier:8443 (required)")
 	fs.BoolVar(&f.fresh, "fresh", false, "refresh the SNP report with the nonce (evidence version 2)")
 	fs.StringVarP(&f.out, "output", "o", "", "write the secret to this file (mode 0600) instead of standard output")
+	fs.StringVar(&f.resource, "resource", "", "name of the secret to ask for (a verifier with --secrets-dir)")
+	fs.StringVar(&f.tokenOut, "token-out", "", "write the signed attestation result to this file")
 	fs.StringVar(&f.caCert, "ca-cert", "", "PEM CA certificate(s) to trust for the verifier's TLS certificate (instead of the system roots)")
 	registerTimeout(cmd, g)
 	f.trust.register(fs)
@@ -84,7 +93,7 @@ func runAttest(ctx context.Context, g *globals, f *attestFlags) error {
 		}
 		return res.Evidence.Encode()
 	}
-	client := &server.Client{URL: f.serverURL, HTTPClient: hc}
+	client := &server.Client{URL: f.serverURL, HTTPClient: hc, Resource: f.resource}
 	res, err := client.Attest(ctx, gather)
 	if err != nil {
 		return err
@@ -98,6 +107,14 @@ func runAttest(ctx context.Context, g *globals, f *attestFlags) error {
 		c.EvidenceVersion, yesNo(c.FreshReport), len(res.Secret))
 	if c.EventLog != nil {
 		fmt.Fprintf(g.stderr, "boot event log: %s\n", eventLogSummaryString(c.EventLog))
+	}
+	if f.tokenOut != "" {
+		if res.Token == "" {
+			return errors.New("--token-out: the verifier returned no signed result (it runs without --signing-key)")
+		}
+		if err := os.WriteFile(f.tokenOut, []byte(res.Token+"\n"), 0o644); err != nil {
+			return err
+		}
 	}
 	if f.out == "" || f.out == "-" {
 		_, err = g.stdout.Write(res.Secret)

@@ -69,3 +69,33 @@ func TestAttestNetworkErrorExit1(t *testing.T) {
 		t.Errorf("stderr:\n%s", errOut)
 	}
 }
+
+// TestAttestResourceAndResultToken: attest --resource against serve
+// --secrets-dir --signing-key, then result verify with the served JWKS.
+func TestAttestResourceAndResultToken(t *testing.T) {
+	keyFile := filepath.Join(t.TempDir(), "sign.pem")
+	s := startServe(t, "--secrets-dir", secretsDir(t), "--signing-key", keyFile, "--dev", "--trust-emulated", "--offline")
+	tokenFile := filepath.Join(t.TempDir(), "result.jwt")
+	code, out, errOut := runCLI(t, "--emulate", "attest", "--server", s.url, "--resource", "db/password", "--token-out", tokenFile)
+	wantExit(t, code, exitOK, out, errOut)
+	if out != "pw-db-9f2c" {
+		t.Fatalf("stdout %q", out)
+	}
+	jwks := s.url + "/.well-known/jwks.json"
+	code, out, errOut = runCLI(t, "result", "verify", "--jwks", jwks, "--trust-emulated", tokenFile)
+	wantExit(t, code, exitOK, out, errOut)
+	wantContains(t, "stdout", out, "ear.status warning", "db/password", "emulated-hcl")
+	// An emulated result is not "affirming": refused without --trust-emulated.
+	code, out, errOut = runCLI(t, "result", "verify", "--jwks", jwks, tokenFile)
+	wantExit(t, code, exitRejected, out, errOut)
+	wantContains(t, "stderr", errOut, "result-status")
+	// The resource's extra policy fails: exit 2 naming the check.
+	code, out, errOut = runCLI(t, "--emulate", "attest", "--server", s.url, "--resource", "strict")
+	wantExit(t, code, exitRejected, out, errOut)
+	wantContains(t, "stderr", errOut, "measurement")
+	// An unknown resource is not a verdict on the evidence: exit 1.
+	code, out, errOut = runCLI(t, "--emulate", "attest", "--server", s.url, "--resource", "nope")
+	wantExit(t, code, exitUsage, out, errOut)
+	wantContains(t, "stderr", errOut, "404")
+	s.stop()
+}

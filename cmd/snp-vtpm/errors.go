@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/snp-vtpm/snp-vtpm/collateral"
+	"github.com/snp-vtpm/snp-vtpm/result"
 	"github.com/snp-vtpm/snp-vtpm/server"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
@@ -19,7 +20,7 @@ import (
 // isRejection reports whether err is a verdict on the input: a failed
 // verification check, here or at a remote verifier.
 func isRejection(err error) bool {
-	return errors.Is(err, verify.ErrRejected) || errors.Is(err, server.ErrRejected)
+	return errors.Is(err, verify.ErrRejected) || errors.Is(err, server.ErrRejected) || errors.Is(err, result.ErrRejected)
 }
 
 // unavailableCollateral reports whether err says that collateral could not

@@ -59,14 +59,9 @@ REPORT_DATA, the launch measurement, the ID key digest and the TCB SVNs must agr
 
 // newMAACmd is "maa": Microsoft Azure Attestation tokens.
 func newMAACmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{
-		Args:  cobra.NoArgs,
-		Use:   "maa",
-		Short: "Microsoft Azure Attestation (MAA) tokens",
-		Long:  "Microsoft Azure Attestation (MAA): verify AzureGuest tokens and bind them to our own evidence.",
-	}
-	cmd.AddCommand(newMAAVerifyCmd(g))
-	return cmd
+	return groupCmd("maa", "Microsoft Azure Attestation (MAA) tokens",
+		"Microsoft Azure Attestation (MAA): verify AzureGuest tokens and bind them to our own evidence.",
+		newMAAVerifyCmd(g))
 }
 
 // maaResult is the --json output of a verified token.
@@ -121,10 +116,7 @@ func (f *maaFlags) fail(g *globals, err error) error {
 	if !ok || !errors.Is(err, maa.ErrRejected) {
 		return err
 	}
-	if f.jsonOut {
-		_ = writeJSON(g.stdout, rejectionJSON{Verified: false, Check: string(merr.Check), Error: plain(merr.Err.Error())})
-	}
-	return rejected(err)
+	return rejectedCheck(g, f.jsonOut, string(merr.Check), merr.Err, err)
 }
 
 // config builds the maa.Config from the flags.

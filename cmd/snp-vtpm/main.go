@@ -143,6 +143,7 @@ func newRootCmd(g *globals) *cobra.Command {
 		newPolicyCmd(g),
 		newEventLogCmd(g),
 		newMAACmd(g),
+		newResultCmd(g),
 	)
 	addExitTable(root.Commands())
 	return root

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/snp-vtpm/snp-vtpm/collateral"
+	"github.com/snp-vtpm/snp-vtpm/result"
 	"github.com/snp-vtpm/snp-vtpm/server"
 )
 
@@ -25,7 +27,7 @@ const maxSecretFile = 1 << 20
 type serveFlags struct {
 	trust               trustFlags
 	listen              string
-	secretFile          string
+	release             releaseFlags
 	tlsCert             string
 	tlsKey              string
 	challengeTTL        time.Duration
@@ -51,7 +53,7 @@ const (
 func newServeCmd(g *globals) *cobra.Command {
 	var f serveFlags
 	cmd := &cobra.Command{
-		Use:   "serve --listen ADDR --secret-file FILE [--policy FILE] [--trust-emulated] [--tls-cert F --tls-key F] [--redis URL]",
+		Use:   "serve --listen ADDR (--secret-file FILE | --secrets-dir DIR) [--signing-key FILE] [--policy FILE] [--trust-emulated] [--tls-cert F --tls-key F] [--redis URL]",
 		Short: "Run the remote-attestation verifier: release a secret to CVMs whose evidence verifies",
 		Long: `Run an HTTP(S) verifier and relying party (see docs/remote-attestation.md).
 
@@ -97,7 +99,7 @@ cannot be reached, certificates come from KDS as without it, /v1/challenge and
 while /healthz stays 200; the connection comes back by itself. Without --redis the challenges live
 in this process (one replica).
 
-The bound address is printed on standard output ("listening on URL") once the server
+` + serveReleaseHelp + `The bound address is printed on standard output ("listening on URL") once the server
 listens, after the TLS files loaded, so --listen 127.0.0.1:0 picks a free port.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -106,7 +108,7 @@ listens, after the TLS files loaded, so --listen 127.0.0.1:0 picks a free port.`
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:8443", "address to listen on (host:port; port 0 picks a free one)")
-	fs.StringVar(&f.secretFile, "secret-file", "", "file whose content is released to attested CVMs (required)")
+	f.release.register(fs)
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "PEM certificate chain: serve HTTPS (with --tls-key)")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
 	fs.DurationVar(&f.challengeTTL, "challenge-ttl", server.DefaultChallengeTTL, "how long a challenge stays usable")
@@ -122,7 +124,6 @@ listens, after the TLS files loaded, so --listen 127.0.0.1:0 picks a free port.`
 	fs.BoolVar(&f.logJSON, "log-json", false, "write the log as JSON lines instead of text")
 	fs.DurationVar(&f.shutdownGrace, "shutdown-grace", server.DefaultShutdownTimeout, "on SIGINT/SIGTERM, how long in-flight requests may take to complete")
 	f.trust.register(fs)
-	_ = cmd.MarkFlagRequired("secret-file")
 	return cmd
 }
 
@@ -149,10 +150,6 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
 	if err != nil {
 		return err
 	}
-	secret, err := readSecret(f.secretFile)
-	if err != nil {
-		return err
-	}
 
 	level := slog.LevelInfo
 	if g.verbose {
@@ -164,6 +161,10 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
 	}
 	log := slog.New(h)
 	g.log = log // the trust options (KDS client) log there too
+	rel, err := f.release.load(log, f.listen)
+	if err != nil {
+		return err
+	}
 
 	// One long-lived Verifier: its caches serve every request.
 	v, kc, err := f.trust.verifier(ctx, g, "", &upstreamLimits{rate: f.upstreamRate, burst: f.upstreamBurst, retries: f.upstreamRetries})
@@ -179,7 +180,9 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
 		log.Warn("trusting the EMULATED CVM's fake AMD chain (--trust-emulated): for testing only, it proves nothing about hardware")
 	}
 	srv, err := server.New(server.Config{
-		Secret:              secret,
+		Secret:              rel.secret,
+		Resources:           rel.resources,
+		Signer:              rel.signer,
 		Verifier:            v,
 		ChallengeTTL:        f.challengeTTL,
 		MaxChallenges:       f.maxChallenges,
@@ -191,7 +194,7 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
 		Collectors:          collectors,
 		Redis:               rc,
 	})
-	clear(secret)
+	clear(rel.secret)
 	if err != nil {
 		return err
 	}
@@ -203,13 +206,13 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
 		}
 	}
 
-	return listenAndServe(ctx, g, f, srv)
+	return listenAndServe(ctx, g, f, srv, rel.signer)
 }
 
 // listenAndServe loads the TLS key pair (before listening: bad files fail
 // without "listening on"), listens, prints the address and serves until
 // ctx is done, then drains in-flight requests for --shutdown-grace.
-func listenAndServe(ctx context.Context, g *globals, f *serveFlags, srv *server.Server) error {
+func listenAndServe(ctx context.Context, g *globals, f *serveFlags, srv *server.Server, signer *result.Signer) error {
 	scheme := "http"
 	if f.tlsCert != "" {
 		if _, err := tls.LoadX509KeyPair(f.tlsCert, f.tlsKey); err != nil {
@@ -220,6 +223,12 @@ func listenAndServe(ctx context.Context, g *globals, f *serveFlags, srv *server.
 	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s: %w", f.listen, err)
+	}
+	if signer != nil {
+		if f.release.issuer == "" { // before serving: nothing reads it yet
+			signer.Issuer = scheme + "://" + ln.Addr().String()
+		}
+		g.log.Info("signing attestation results", "issuer", signer.Issuer, "kid", signer.KeyID(), "jwks", strings.TrimRight(signer.Issuer, "/")+server.PathJWKS)
 	}
 	fmt.Fprintf(g.stdout, "listening on %s://%s\n", scheme, ln.Addr())
 	if f.tlsCert != "" {

@@ -1,0 +1,297 @@
+package result
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"math/big"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/snp-vtpm/snp-vtpm/verify"
+)
+
+var testTime = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+
+const testIssuer = "https://verifier.example"
+
+func newTestSigner(t testing.TB) *Signer {
+	t.Helper()
+	k, _, err := GenerateSigningKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewSigner(k, testIssuer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Now = func() time.Time { return testTime }
+	s.Build = "test"
+	return s
+}
+
+func testAppraised(emulated bool) Appraised {
+	return Appraised{
+		Claims: &verify.Claims{
+			Platform: verify.PlatformSNP, Product: "Genoa", ChipID: bytes.Repeat([]byte{1}, 64),
+			Measurement: bytes.Repeat([]byte{2}, 48), IDKeyDigest: bytes.Repeat([]byte{3}, 48),
+			Paravisor: "azure-hcl", PCRs: map[int]verify.HexBytes{0: make([]byte, 32), 7: bytes.Repeat([]byte{7}, 32)},
+			Emulated: emulated,
+		},
+		Nonce:      []byte("nonce-of-the-exchange"),
+		PolicyID:   PolicyID(&verify.Policy{}),
+		PCRsPinned: []int{7, 0},
+		Resource:   "db/password",
+	}
+}
+
+// issued returns a signer and a token it issued for testAppraised(false).
+func issued(t testing.TB) (*Signer, string) {
+	t.Helper()
+	s := newTestSigner(t)
+	tok, _, err := s.Issue(testAppraised(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, tok
+}
+
+func testConfig(s *Signer) Config {
+	ks, _ := NewKeySet(s.Public())
+	return Config{Keys: ks, Issuer: testIssuer, Time: testTime.Add(time.Minute), Nonce: []byte("nonce-of-the-exchange")}
+}
+
+func wantCheck(t *testing.T, err error, check Check) {
+	t.Helper()
+	var e *Error
+	if !errors.As(err, &e) || e.Check != check || !errors.Is(err, ErrRejected) {
+		t.Fatalf("err = %v, want check %s", err, check)
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	s := newTestSigner(t)
+	tok, want, err := s.Issue(testAppraised(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Verify(context.Background(), []byte(tok+"\n"), testConfig(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := got.Appraisal()
+	if a.Status != StatusAffirming || a.CVM.Product != "Genoa" || a.CVM.Resource != "db/password" ||
+		got.ID != want.ID || got.Expiry-got.IssuedAt != int64(DefaultLifetime/time.Second) ||
+		len(a.CVM.PCRs) != 2 || a.CVM.PCRsPinned[0] != 0 || a.CVM.ReportedTCB == nil || !strings.HasPrefix(a.PolicyID, "sha256:") {
+		t.Fatalf("claims = %+v", got)
+	}
+}
+
+// TestEveryByte: changing any single byte of a token makes it fail.
+func TestEveryByte(t *testing.T) {
+	s, tok := issued(t)
+	cfg := testConfig(s)
+	for i := range len(tok) {
+		for _, d := range []byte{1, 0x20, 0x80} {
+			b := []byte(tok)
+			b[i] ^= d
+			if _, err := Verify(context.Background(), b, cfg); !errors.Is(err, ErrRejected) {
+				t.Fatalf("byte %d ^ %#x: err = %v, want a rejection", i, d, err)
+			}
+		}
+	}
+}
+
+// resign signs header and payload as given with key (for malformed tokens).
+func resign(t *testing.T, key *ecdsa.PrivateKey, header, payload string) string {
+	t.Helper()
+	in := b64.EncodeToString([]byte(header)) + "." + b64.EncodeToString([]byte(payload))
+	d := sha256.Sum256([]byte(in))
+	der, err := ecdsa.SignASN1(rand.Reader, key, d[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := rawSignature(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in + "." + b64.EncodeToString(sig)
+}
+
+func TestRejections(t *testing.T) {
+	s, tok := issued(t)
+	parts := strings.Split(tok, ".")
+	payload, _ := b64.DecodeString(parts[1])
+	hdr := `{"alg":"ES256","kid":"` + s.KeyID() + `","typ":"JWT"}`
+	other := newTestSigner(t)
+	otherTok, _, _ := other.Issue(testAppraised(false))
+	mac := hmac.New(sha256.New, []byte(s.KeyID()))
+	hsIn := b64.EncodeToString([]byte(`{"alg":"HS256","kid":"`+s.KeyID()+`"}`)) + "." + parts[1]
+	mac.Write([]byte(hsIn))
+	emuTok, _, _ := s.Issue(testAppraised(true))
+	// High S: the same signature with S replaced by N - S still verifies
+	// mathematically; Verify must refuse the second encoding.
+	sig, _ := b64.DecodeString(parts[2])
+	n := elliptic.P256().Params().N
+	hs := new(big.Int).SetBytes(sig[32:])
+	hs.Sub(n, hs)
+	high := append(bytes.Clone(sig[:32]), hs.FillBytes(make([]byte, 32))...)
+	withPayload := func(p string) string { return resign(t, s.key, hdr, p) }
+	cases := []struct {
+		name  string
+		token string
+		cfg   func(*Config)
+		check Check
+	}{
+		{"alg none", b64.EncodeToString([]byte(`{"alg":"none","kid":"`+s.KeyID()+`"}`)) + "." + parts[1] + ".", nil, CheckAlg},
+		{"alg none with sig", b64.EncodeToString([]byte(`{"alg":"none","kid":"`+s.KeyID()+`"}`)) + "." + parts[1] + "." + parts[2], nil, CheckAlg},
+		{"HS256 keyed with public data", hsIn + "." + b64.EncodeToString(mac.Sum(nil)), nil, CheckAlg},
+		{"RS256", resign(t, s.key, `{"alg":"RS256","kid":"`+s.KeyID()+`"}`, string(payload)), nil, CheckAlg},
+		{"unknown alg", resign(t, s.key, `{"alg":"ES999","kid":"`+s.KeyID()+`"}`, string(payload)), nil, CheckAlg},
+		{"kid mismatch", resign(t, s.key, `{"alg":"ES256","kid":"`+other.KeyID()+`"}`, string(payload)), nil, CheckKey},
+		{"no kid", resign(t, s.key, `{"alg":"ES256"}`, string(payload)), nil, CheckKey},
+		{"jku", resign(t, s.key, `{"alg":"ES256","kid":"`+s.KeyID()+`","jku":"https://evil"}`, string(payload)), nil, CheckKey},
+		{"wrong key", otherTok, nil, CheckKey},
+		{"wrong key same kid", resign(t, other.key, hdr, string(payload)), nil, CheckSignature},
+		{"high S", parts[0] + "." + parts[1] + "." + b64.EncodeToString(high), nil, CheckSignature},
+		{"duplicate header member", resign(t, s.key, `{"alg":"ES256","alg":"ES256","kid":"`+s.KeyID()+`"}`, string(payload)), nil, CheckFormat},
+		{"duplicate claim", withPayload(`{"iss":"a",` + string(payload[1:])), nil, CheckClaims},
+		{"unknown claim", withPayload(`{"x":1,` + string(payload[1:])), nil, CheckClaims},
+		{"trailing data", withPayload(string(payload) + `{}`), nil, CheckClaims},
+		{"padding", tok + "=", nil, CheckFormat},
+		{"bad base64url", parts[0] + "." + parts[1] + "+." + parts[2], nil, CheckFormat},
+		{"four parts", tok + ".e30", nil, CheckFormat},
+		{"too large", tok + strings.Repeat("A", MaxTokenBytes), nil, CheckFormat},
+		{"wrong issuer", tok, func(c *Config) { c.Issuer = "https://other" }, CheckIssuer},
+		{"wrong audience", tok, func(c *Config) { c.Audience = "rp" }, CheckAudience},
+		{"expired", tok, func(c *Config) { c.Time = time.Unix(c0(c).Expiry, 0).Add(DefaultSkew) }, CheckExpired},
+		{"not yet valid", tok, func(c *Config) { c.Time = testTime.Add(-2 * DefaultSkew) }, CheckNotYetValid},
+		{"expired, no skew", tok, func(c *Config) { c.Time, c.Skew = time.Unix(c0(c).Expiry, 0), -1 }, CheckExpired},
+		{"wrong nonce", tok, func(c *Config) { c.Nonce = []byte("other") }, CheckNonce},
+		{"emulated not allowed", emuTok, nil, CheckStatus},
+		{"wrong profile", withPayload(strings.Replace(string(payload), Profile, "tag:x", 1)), nil, CheckProfile},
+		{"status", withPayload(strings.Replace(string(payload), `"affirming"`, `"contraindicated"`, 1)), nil, CheckStatus},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := testConfig(s)
+			cfg.Keys, _ = NewKeySet(s.Public(), newTestSigner(t).Public())
+			if tc.cfg != nil {
+				tc.cfg(&cfg)
+			}
+			_, err := Verify(context.Background(), []byte(tc.token), cfg)
+			wantCheck(t, err, tc.check)
+			if len(err.Error()) > 600 {
+				t.Errorf("error of %d bytes", len(err.Error()))
+			}
+		})
+	}
+	cfg := testConfig(s)
+	cfg.AllowEmulated = true
+	if got, err := Verify(context.Background(), []byte(emuTok), cfg); err != nil || got.Appraisal().Status != StatusWarning {
+		t.Fatalf("emulated with AllowEmulated: %v", err)
+	}
+}
+
+// c0 is the claims' expiry as issued at testTime.
+func c0(*Config) *Claims {
+	return &Claims{Expiry: testTime.Add(DefaultLifetime).Unix()}
+}
+
+func TestLoadSigningKey(t *testing.T) {
+	k, p8, err := GenerateSigningKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec1, _ := x509.MarshalECPrivateKey(k)
+	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	p384der, _ := x509.MarshalPKCS8PrivateKey(p384)
+	rk, _ := rsa.GenerateKey(rand.Reader, 2048)
+	rsader, _ := x509.MarshalPKCS8PrivateKey(rk)
+	enc := func(typ string, der []byte) []byte { return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}) }
+	cases := []struct {
+		name string
+		data []byte
+		ok   bool
+	}{
+		{"pkcs8", p8, true},
+		{"sec1", enc("EC PRIVATE KEY", sec1), true},
+		{"pkcs8 P-384", enc("PRIVATE KEY", p384der), false},
+		{"pkcs8 RSA", enc("PRIVATE KEY", rsader), false},
+		{"sec1 in PKCS#8 label", enc("PRIVATE KEY", sec1), false},
+		{"two keys", append(bytes.Clone(p8), p8...), false},
+		{"public key", enc("PUBLIC KEY", []byte{1}), false},
+		{"not PEM", []byte("hello"), false},
+		{"empty", nil, false},
+		{"too large", append(bytes.Clone(p8), bytes.Repeat([]byte{' '}, MaxKeyFileBytes)...), false},
+	}
+	for _, tc := range cases {
+		got, err := LoadSigningKey(tc.data)
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: err = %v", tc.name, err)
+		}
+		if tc.ok && !got.Equal(k) {
+			t.Errorf("%s: another key", tc.name)
+		}
+	}
+}
+
+func TestJWKS(t *testing.T) {
+	s := newTestSigner(t)
+	doc, err := MarshalJWKS(s.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks, err := ParseJWKS(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k, err := ks.Key(context.Background(), s.KeyID()); err != nil || !k.Equal(s.Public()) {
+		t.Fatalf("key: %v", err)
+	}
+	j, _ := PublicJWK(s.Public())
+	bad := []struct {
+		name string
+		doc  string
+	}{
+		{"empty", `{"keys":[]}`},
+		{"kid not thumbprint", strings.Replace(string(doc), j.Kid, "other", 1)},
+		{"duplicate kid", `{"keys":[` + strings.TrimSuffix(strings.TrimPrefix(string(doc), `{"keys":[`), `]}`) + `,` + strings.TrimSuffix(strings.TrimPrefix(string(doc), `{"keys":[`), `]}`) + `]}`},
+		{"duplicate member", strings.Replace(string(doc), `"kty":"EC"`, `"kty":"EC","kty":"EC"`, 1)},
+		{"unknown member", strings.Replace(string(doc), `"kty":"EC"`, `"kty":"EC","d":"x"`, 1)},
+		{"RSA", strings.Replace(string(doc), `"kty":"EC"`, `"kty":"RSA"`, 1)},
+		{"P-384", strings.Replace(string(doc), `"P-256"`, `"P-384"`, 1)},
+		{"alg HS256", strings.Replace(string(doc), `"ES256"`, `"HS256"`, 1)},
+		{"not on curve", strings.Replace(string(doc), j.Y, j.X, 1)},
+		{"trailing", string(doc) + "{}"},
+	}
+	for _, tc := range bad {
+		if _, err := ParseJWKS([]byte(tc.doc)); err == nil {
+			t.Errorf("%s: accepted", tc.name)
+		}
+	}
+}
+
+// TestThumbprintRFC7638 checks the thumbprint against RFC 7638's method on
+// an RFC 7517 appendix A.1 EC key (the kid printed there is not a
+// thumbprint, so the expected value was computed from the RFC's rule).
+func TestThumbprintRFC7638(t *testing.T) {
+	j := JWK{Kty: "EC", Crv: "P-256", X: "MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4", Y: "4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM"}
+	sum := sha256.Sum256([]byte(`{"crv":"P-256","kty":"EC","x":"MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4","y":"4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM"}`))
+	if got, want := j.Thumbprint(), b64.EncodeToString(sum[:]); got != want {
+		t.Fatalf("thumbprint %s, want %s", got, want)
+	}
+	j.Kid = j.Thumbprint()
+	if _, err := j.publicKey(); err != nil {
+		t.Fatal(err)
+	}
+}

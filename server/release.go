@@ -1,0 +1,147 @@
+package server
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"maps"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/snp-vtpm/snp-vtpm/result"
+	"github.com/snp-vtpm/snp-vtpm/verify"
+)
+
+// Well-known endpoints, served when Config.Signer is set: the JWKS of the
+// attestation-result tokens and an OpenID-style discovery document.
+const (
+	PathJWKS         = "/.well-known/jwks.json"
+	PathOpenIDConfig = "/.well-known/openid-configuration"
+)
+
+// CheckResource is ErrorResponse.Check of an unknown resource (404).
+const CheckResource = "resource"
+
+const (
+	unknownResource  = "no such resource"
+	resourceRequired = "this server releases secrets per resource: name one"
+)
+
+// pickResource returns what a request's resource name releases: the single
+// secret for "" (when configured), else the named resource. Unknown and
+// invalid names get the same 404, which says nothing about the others.
+func (s *Server) pickResource(name string) (*resource, attestOutcome, bool) {
+	if name == "" {
+		if len(s.secret) == 0 {
+			return nil, attestOutcome{http.StatusBadRequest, resultInvalid, CheckRequest, resourceRequired}, false
+		}
+		return &resource{secret: s.secret}, attestOutcome{}, true
+	}
+	if r, ok := s.resources[name]; ok && ValidResourceName(name) {
+		return r, attestOutcome{}, true
+	}
+	return nil, attestOutcome{http.StatusNotFound, resultDenied, CheckResource, unknownResource}, false
+}
+
+// release checks the resource's extra policy, seals its secret, signs the
+// result token and writes the audit line. claims passed the server's policy.
+func (s *Server) release(ctx context.Context, w http.ResponseWriter, req *AttestRequest, res *resource, claims *verify.Claims, ev, nonce []byte, sl *sealer) (attestOutcome, *AttestResponse) {
+	if res.verifier != nil {
+		if _, err := res.verifier.Evidence(ctx, ev, nonce); err != nil {
+			if verr, ok := errors.AsType[*verify.Error](err); ok {
+				return attestOutcome{http.StatusForbidden, resultRejected, string(verr.Check),
+					"resource policy: " + verr.Error()}, nil
+			}
+			setRetryAfter(w, time.Second)
+			return attestOutcome{http.StatusServiceUnavailable, resultError, "unavailable", "verification did not complete; try again with a new challenge"}, nil
+		}
+	}
+	ct, err := sl.seal(res.secret)
+	if err != nil {
+		s.log.Error("sealing the secret", "err", err)
+		return attestOutcome{http.StatusInternalServerError, resultError, "seal", "internal error"}, nil
+	}
+	resp := &AttestResponse{Ciphertext: ct, Suite: Suite, Claims: summarize(claims)}
+	jti := ""
+	if s.signer != nil {
+		tok, c, err := s.signer.Issue(s.appraised(claims, nonce, req.Resource, res))
+		if err != nil {
+			s.log.Error("signing the attestation result", "err", err)
+			return attestOutcome{http.StatusInternalServerError, resultError, "sign", "internal error"}, nil
+		}
+		resp.Token, jti = tok, c.ID
+	}
+	vmID := ""
+	if claims.VMConfig != nil {
+		vmID = claims.VMConfig.VMUniqueID
+	}
+	// The audit line: which VM got which resource; never the secret.
+	s.log.Info("secret released", "resource", req.Resource, "chip_id", hex.EncodeToString(claims.ChipID),
+		"vm_unique_id", vmID, "measurement", hex.EncodeToString(claims.Measurement), "jti", jti)
+	return attestOutcome{status: http.StatusOK, result: resultSuccess, reason: "none"}, resp
+}
+
+// appraised describes a successful appraisal for the result token.
+func (s *Server) appraised(claims *verify.Claims, nonce []byte, name string, res *resource) result.Appraised {
+	base := s.verifier.Config().Policy
+	pols := []*verify.Policy{&base}
+	pinned := slices.Collect(maps.Keys(base.PCRs))
+	if res.policy != nil {
+		pols = append(pols, res.policy)
+		for i := range res.policy.PCRs {
+			if !slices.Contains(pinned, i) {
+				pinned = append(pinned, i)
+			}
+		}
+	}
+	return result.Appraised{Claims: claims, Nonce: nonce, PolicyID: result.PolicyID(pols...), PCRsPinned: pinned, Resource: name}
+}
+
+// handleJWKS publishes the signing key.
+func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "max-age=300")
+	_, _ = w.Write(append(s.jwks, '\n'))
+}
+
+// OpenIDConfig is the document at PathOpenIDConfig: where the signing keys
+// of the attestation-result tokens are.
+type OpenIDConfig struct {
+	Issuer  string   `json:"issuer"`
+	JWKSURI string   `json:"jwks_uri"`
+	Algs    []string `json:"id_token_signing_alg_values_supported"`
+}
+
+func (s *Server) handleOpenIDConfig(w http.ResponseWriter, r *http.Request) {
+	iss := s.signer.Issuer
+	writeJSON(w, http.StatusOK, OpenIDConfig{Issuer: iss, JWKSURI: strings.TrimRight(iss, "/") + PathJWKS, Algs: []string{result.AlgES256}})
+}
+
+// handleWellKnown registers the well-known endpoints when s signs results.
+func (s *Server) handleWellKnown(mux *http.ServeMux) {
+	if s.signer != nil {
+		mux.Handle(PathJWKS, allow(s.handleJWKS, http.MethodGet, http.MethodHead))
+		mux.Handle(PathOpenIDConfig, allow(s.handleOpenIDConfig, http.MethodGet, http.MethodHead))
+	}
+}
+
+// openRelease prepares what s releases: the resources' verifiers and the
+// JWKS of the signer.
+func (s *Server) openRelease(rs map[string]Resource) error {
+	var err error
+	if s.resources, err = openResources(rs, s.verifier); err != nil {
+		return err
+	}
+	if s.signer == nil {
+		return nil
+	}
+	doc, err := result.MarshalJWKS(s.signer.Public())
+	if err != nil {
+		return fmt.Errorf("server: JWKS: %w", err)
+	}
+	s.jwks = doc
+	return nil
+}

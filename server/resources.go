@@ -1,0 +1,184 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"strings"
+
+	"github.com/snp-vtpm/snp-vtpm/verify"
+)
+
+// Bounds of a secrets directory.
+const (
+	// MaxResources bounds the resources of a secrets directory.
+	MaxResources = 4096
+	// MaxResourceBytes bounds one resource's secret.
+	MaxResourceBytes = 1 << 20
+	// MaxResourceName bounds a resource name.
+	MaxResourceName = 255
+	// PolicySuffix ends the name of a resource's extra policy file.
+	PolicySuffix = ".policy.json"
+)
+
+// Resource is one secret of a secrets directory, with the policy that adds
+// requirements to the server's for releasing it.
+type Resource struct {
+	// Secret is released, sealed, to attesters whose evidence passes both
+	// the server's policy and Policy.
+	Secret []byte
+	// Policy, when non-nil, is the resource's extra policy (NAME.policy.json).
+	Policy *verify.Policy
+}
+
+// ValidResourceName reports whether name is a safe resource name: 1 to
+// MaxResourceName bytes of slash-separated segments of ASCII letters,
+// digits, '.', '_' and '-', none empty, "." or "..", and not ending in
+// PolicySuffix. Absolute paths and backslashes are not names.
+func ValidResourceName(name string) bool {
+	if name == "" || len(name) > MaxResourceName || strings.HasSuffix(name, PolicySuffix) {
+		return false
+	}
+	for seg := range strings.SplitSeq(name, "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return false
+		}
+		for _, c := range []byte(seg) {
+			ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-'
+			if !ok {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// LoadSecretsDir reads the resources of dir: every regular file is a
+// resource named by its slash-separated path relative to dir, and
+// NAME.policy.json beside NAME is its extra policy (strict, as verify
+// reads policies). The directory is opened as an os.Root, so a symbolic
+// link that leads outside it is an error; so are names that are not
+// ValidResourceName, a policy without its resource, empty or oversized
+// files and more than MaxResources resources. Nothing of a secret appears
+// in the errors.
+func LoadSecretsDir(dir string) (map[string]Resource, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("secrets dir: %w", err)
+	}
+	defer root.Close()
+	files := map[string][]byte{}
+	walk := func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return nil
+		}
+		if len(files) >= 2*MaxResources {
+			return fmt.Errorf("more than %d resources", MaxResources)
+		}
+		data, err := readRootFile(root, p)
+		if err != nil {
+			return err
+		}
+		files[p] = data
+		return nil
+	}
+	if err := fs.WalkDir(root.FS(), ".", walk); err != nil {
+		return nil, fmt.Errorf("secrets dir %s: %w", dir, err)
+	}
+	return resourcesOf(files)
+}
+
+// readRootFile reads one file of root, bounded; a symbolic link is
+// followed only within root (os.Root refuses an escape).
+func readRootFile(root *os.Root, p string) ([]byte, error) {
+	f, err := root.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", p)
+	}
+	if st.Size() == 0 || st.Size() > MaxResourceBytes {
+		return nil, fmt.Errorf("%s: %d bytes, want 1 to %d", p, st.Size(), MaxResourceBytes)
+	}
+	data := make([]byte, st.Size())
+	if _, err := f.ReadAt(data, 0); err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
+	return data, nil
+}
+
+// resourcesOf pairs the files of a secrets directory into resources.
+func resourcesOf(files map[string][]byte) (map[string]Resource, error) {
+	out := map[string]Resource{}
+	for p, data := range files {
+		if strings.HasSuffix(p, PolicySuffix) {
+			continue
+		}
+		if !ValidResourceName(p) {
+			return nil, fmt.Errorf("secrets dir: %q is not a valid resource name (letters, digits, '.', '_', '-', '/')", p)
+		}
+		r := Resource{Secret: data}
+		if pol, ok := files[p+PolicySuffix]; ok {
+			parsed, err := verify.ParsePolicy(pol)
+			if err != nil {
+				return nil, fmt.Errorf("secrets dir: %s%s: %w", p, PolicySuffix, err)
+			}
+			r.Policy = parsed
+		}
+		out[p] = r
+	}
+	for p := range files {
+		if name, ok := strings.CutSuffix(p, PolicySuffix); ok {
+			if _, has := out[name]; !has {
+				return nil, fmt.Errorf("secrets dir: %s has no resource %s beside it", p, path.Base(name))
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil, errors.New("secrets dir: no resources")
+	}
+	if len(out) > MaxResources {
+		return nil, fmt.Errorf("secrets dir: %d resources, more than %d", len(out), MaxResources)
+	}
+	return out, nil
+}
+
+// resource is a loaded resource with the verifier of its extra policy.
+type resource struct {
+	secret   []byte
+	verifier *verify.Verifier // nil: no extra policy
+	policy   *verify.Policy
+}
+
+// openResources builds the per-resource verifiers on base's configuration.
+func openResources(rs map[string]Resource, base *verify.Verifier) (map[string]*resource, error) {
+	out := make(map[string]*resource, len(rs))
+	for name, r := range rs {
+		if !ValidResourceName(name) || len(r.Secret) == 0 {
+			return nil, fmt.Errorf("server: resource %q: invalid name or empty secret", name)
+		}
+		res := &resource{secret: append([]byte(nil), r.Secret...)}
+		if r.Policy != nil {
+			cfg := base.Config()
+			cfg.Policy = *r.Policy
+			v, err := verify.New(cfg)
+			if err != nil {
+				return nil, fmt.Errorf("server: resource %q: %w", name, err)
+			}
+			res.verifier, res.policy = v, r.Policy
+		}
+		out[name] = res
+	}
+	return out, nil
+}

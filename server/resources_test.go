@@ -1,0 +1,257 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/snp-vtpm/snp-vtpm/internal/strictjson"
+	"github.com/snp-vtpm/snp-vtpm/internal/testev"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
+	"github.com/snp-vtpm/snp-vtpm/result"
+	"github.com/snp-vtpm/snp-vtpm/snp"
+	"github.com/snp-vtpm/snp-vtpm/verify"
+)
+
+func TestValidResourceName(t *testing.T) {
+	for name, ok := range map[string]bool{
+		"db": true, "db/password": true, "a.b_c-d/E9": true, "x..y": true,
+		"": false, "..": false, "../x": false, "a/../b": false, "a/./b": false, ".": false,
+		"/etc/passwd": false, "a//b": false, "a/": false, `a\b`: false, "a b": false,
+		"db.policy.json": false, "é": false, strings.Repeat("a", MaxResourceName+1): false, "a\x00": false,
+	} {
+		if got := ValidResourceName(name); got != ok {
+			t.Errorf("ValidResourceName(%q) = %v, want %v", name, got, ok)
+		}
+	}
+}
+
+func writeFiles(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for p, data := range files {
+		full := filepath.Join(dir, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(full), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestLoadSecretsDir(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"db/password":             "pw",
+		"db/password.policy.json": `{"products":["Milan"]}`,
+		"tls/key":                 "k",
+	})
+	// A symbolic link inside the directory is followed.
+	if err := os.Symlink("key", filepath.Join(dir, "tls", "alias")); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := LoadSecretsDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 3 || string(rs["db/password"].Secret) != "pw" || rs["db/password"].Policy == nil ||
+		rs["tls/key"].Policy != nil || string(rs["tls/alias"].Secret) != "k" {
+		t.Fatalf("resources = %+v", rs)
+	}
+
+	outside := filepath.Join(t.TempDir(), "outside")
+	writeFiles(t, filepath.Dir(outside), map[string]string{"outside": "not yours"})
+	bad := []struct {
+		name  string
+		files map[string]string
+		link  [2]string // symlink target, name
+	}{
+		{"symlink escape (absolute)", map[string]string{"a": "x"}, [2]string{outside, "escape"}},
+		{"symlink escape (relative)", map[string]string{"a": "x"}, [2]string{"../../../../../../../../etc/hostname", "escape"}},
+		{"policy without resource", map[string]string{"a": "x", "b.policy.json": "{}"}, [2]string{}},
+		{"bad policy", map[string]string{"a": "x", "a.policy.json": `{"nope":1}`}, [2]string{}},
+		{"duplicate policy member", map[string]string{"a": "x", "a.policy.json": `{"products":[],"products":[]}`}, [2]string{}},
+		{"empty secret", map[string]string{"a": ""}, [2]string{}},
+		{"unsafe name", map[string]string{"a b": "x"}, [2]string{}},
+		{"no resources", map[string]string{}, [2]string{}},
+	}
+	for _, tc := range bad {
+		d := t.TempDir()
+		writeFiles(t, d, tc.files)
+		if tc.link[1] != "" {
+			if err := os.Symlink(tc.link[0], filepath.Join(d, tc.link[1])); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rs, err := LoadSecretsDir(d)
+		if err == nil {
+			t.Errorf("%s: loaded %d resources", tc.name, len(rs))
+		} else if strings.Contains(err.Error(), "not yours") {
+			t.Errorf("%s: the error shows a secret: %v", tc.name, err)
+		}
+	}
+	if _, err := LoadSecretsDir(filepath.Join(dir, "missing")); err == nil {
+		t.Error("a missing directory loaded")
+	}
+}
+
+// resourceServer is a server with resources, a signer and a JSON log.
+func resourceServer(t *testing.T, withSecret bool) (*Server, string, *testutil.LogBuffer) {
+	t.Helper()
+	other := bytes.Repeat([]byte{0xee}, 48)
+	cfg := testConfig()
+	if !withSecret {
+		cfg.Secret = nil
+	}
+	cfg.Resources = map[string]Resource{
+		"db/password": {Secret: []byte("pw-db")},
+		"milan-only":  {Secret: []byte("pw-milan"), Policy: &verify.Policy{Products: []string{"Milan"}}},
+		"strict":      {Secret: []byte("pw-strict"), Policy: &verify.Policy{Measurements: []verify.HexBytes{other}}},
+	}
+	key, _, err := result.GenerateSigningKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logBuf testutil.LogBuffer
+	cfg.Logger = slog.New(slog.NewJSONHandler(&logBuf, nil))
+	cfg.Signer, err = result.NewSigner(key, "https://verifier.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newServer(t, cfg)
+	return s, startHTTP(t, s).URL, &logBuf
+}
+
+func TestAttestResources(t *testing.T) {
+	_, url, logBuf := resourceServer(t, false)
+	ctx := context.Background()
+	attest := func(resource string) (*Result, error) {
+		return (&Client{URL: url, Resource: resource}).Attest(ctx, synthetic(t))
+	}
+	// A resource, with a token that verifies with the published JWKS.
+	res, err := attest("db/password")
+	if err != nil || string(res.Secret) != "pw-db" {
+		t.Fatalf("db/password: %v", err)
+	}
+	jwks := httpGet(t, url+PathJWKS)
+	ks, err := result.ParseJWKS(jwks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var oc OpenIDConfig
+	if err := strictjson.Unmarshal(httpGet(t, url+PathOpenIDConfig), &oc, strictjson.Options{RejectUnknown: true}); err != nil ||
+		oc.Issuer != "https://verifier.test" || oc.JWKSURI != "https://verifier.test"+PathJWKS {
+		t.Fatalf("openid-configuration: %+v %v", oc, err)
+	}
+	c, err := result.Verify(ctx, []byte(res.Token), result.Config{Keys: ks, Issuer: oc.Issuer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	chip := testev.DefaultChipID(snp.Milan)
+	cvm := c.Appraisal().CVM
+	if cvm.Resource != "db/password" || !bytes.Equal(cvm.ChipID, chip[:]) || cvm.VMUniqueID != testev.DefaultVMConfig().VMUniqueID || cvm.Product != "Milan" {
+		t.Fatalf("token claims = %+v", cvm)
+	}
+	// Extra policy met, and not met.
+	if res, err := attest("milan-only"); err != nil || string(res.Secret) != "pw-milan" {
+		t.Fatalf("milan-only: %v", err)
+	}
+	_, err = attest("strict")
+	var apiErr *APIError
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusForbidden || apiErr.Check != string(verify.CheckMeasurement) || !errors.Is(err, ErrRejected) {
+		t.Fatalf("strict: %v", err)
+	}
+	// Unknown and unsafe names: one answer that names nothing else.
+	for _, name := range []string{"nope", "../db/password", "/db/password", "db/./password", "db", "db/password.policy.json"} {
+		_, err := attest(name)
+		if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusNotFound || apiErr.Check != CheckResource || apiErr.Message != unknownResource {
+			t.Errorf("%q: %v", name, err)
+		}
+	}
+	// No resource, and no single secret: 400.
+	if _, err := attest(""); !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusBadRequest {
+		t.Errorf("no resource: %v", err)
+	}
+	// The audit log: which VM got which resource, never a secret.
+	logs := logBuf.Bytes()
+	for _, secret := range []string{"pw-db", "pw-milan", "pw-strict"} {
+		if bytes.Contains(logs, []byte(secret)) {
+			t.Errorf("the log contains %s", secret)
+		}
+	}
+	var released int
+	for l := range bytes.SplitSeq(bytes.TrimSpace(logs), []byte("\n")) {
+		if bytes.Contains(l, []byte(`"msg":"secret released"`)) {
+			released++
+			if !bytes.Contains(l, []byte(hex.EncodeToString(chip[:]))) || !bytes.Contains(l, []byte(testev.DefaultVMConfig().VMUniqueID)) {
+				t.Errorf("audit line %s", l)
+			}
+		}
+	}
+	if released != 2 || !bytes.Contains(logs, []byte(`"resource":"db/password"`)) {
+		t.Errorf("%d audit lines", released)
+	}
+}
+
+func TestSingleSecretWithResourcesAndToken(t *testing.T) {
+	_, url, _ := resourceServer(t, true)
+	res, err := (&Client{URL: url}).Attest(context.Background(), synthetic(t))
+	if err != nil || !bytes.Equal(res.Secret, testSecret) || res.Token == "" {
+		t.Fatalf("single secret: %v", err)
+	}
+}
+
+func TestNoSignerNoWellKnown(t *testing.T) {
+	ts := startHTTP(t, newServer(t, testConfig()))
+	res, err := (&Client{URL: ts.URL}).Attest(context.Background(), synthetic(t))
+	if err != nil || res.Token != "" {
+		t.Fatalf("attest: %v, token %q", err, res.Token)
+	}
+	resp, err := http.Get(ts.URL + PathJWKS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("JWKS without a signer: %d", resp.StatusCode)
+	}
+}
+
+func httpGet(t *testing.T, url string) []byte {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %d", url, resp.StatusCode)
+	}
+	return b
+}
+
+// FuzzValidResourceName: an accepted name is a clean relative path inside
+// any directory (filepath.IsLocal, no "." or ".." segment, no policy name).
+func FuzzValidResourceName(f *testing.F) {
+	for _, s := range []string{"db/password", "../x", "/etc/passwd", "a//b", "x.policy.json", "a/./b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		if !ValidResourceName(name) {
+			return
+		}
+		if !filepath.IsLocal(name) || path.Clean(name) != name || strings.HasSuffix(name, PolicySuffix) || strings.ContainsAny(name, "\\\x00 ") {
+			t.Fatalf("accepted %q", name)
+		}
+	})
+}
