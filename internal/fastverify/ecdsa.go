@@ -1,7 +1,6 @@
 package fastverify
 
 import (
-	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/fips140"
@@ -17,15 +16,21 @@ const p384Size = 48
 // pub, as ecdsa.Verify(pub, hash, r, s) does, for every input. A P-384 key
 // is verified in variable time; any other key goes to ecdsa.Verify.
 func VerifyECDSAP384(pub *ecdsa.PublicKey, hash []byte, r, s *big.Int) bool {
-	if pub == nil || pub.Curve == nil || pub.Curve.Params() != elliptic.P384().Params() ||
-		pub.X == nil || pub.Y == nil || r == nil || s == nil || fips140.Enabled() {
+	if pub == nil || pub.Curve != elliptic.P384() || r == nil || s == nil || fips140.Enabled() {
 		return ecdsa.Verify(pub, hash, r, s)
 	}
-	n := pub.Curve.Params().N
-	if r.Sign() <= 0 || s.Sign() <= 0 || r.Cmp(n) >= 0 || s.Cmp(n) >= 0 {
+	// In ecdsa.Verify's order: r and s positive, then the key (Bytes does
+	// the same conversion and checks: coordinates in range, on the curve),
+	// then r and s below n.
+	if r.Sign() <= 0 || s.Sign() <= 0 {
 		return false
 	}
-	if !validP384Key(pub.X, pub.Y) {
+	q, err := pub.Bytes()
+	if err != nil || len(q) != 1+2*p384Size {
+		return false
+	}
+	n := pub.Curve.Params().N
+	if r.Cmp(n) >= 0 || s.Cmp(n) >= 0 {
 		return false
 	}
 	// e: the leftmost 384 bits of hash (P-384's order is byte-aligned),
@@ -43,7 +48,9 @@ func VerifyECDSAP384(pub *ecdsa.PublicKey, hash []byte, r, s *big.Int) bool {
 	u2 := w.Mul(w, r)
 	u2.Mod(u2, n)
 	var b1, b2 [p384Size]byte
-	x, y := p384.P384().CombinedMult(pub.X, pub.Y, u1.FillBytes(b1[:]), u2.FillBytes(b2[:]))
+	qx := new(big.Int).SetBytes(q[1 : 1+p384Size])
+	qy := new(big.Int).SetBytes(q[1+p384Size:])
+	x, y := p384.P384().CombinedMult(qx, qy, u1.FillBytes(b1[:]), u2.FillBytes(b2[:]))
 	if x.Sign() == 0 && y.Sign() == 0 { // the point at infinity
 		return false
 	}
@@ -51,20 +58,4 @@ func VerifyECDSAP384(pub *ecdsa.PublicKey, hash []byte, r, s *big.Int) bool {
 		x.Sub(x, n) // x < p < 2n
 	}
 	return x.Cmp(r) == 0
-}
-
-// validP384Key applies the standard library's checks of an ECDSA public
-// key: non-negative coordinates of at most 384 bits, then the SEC 1
-// decoding of crypto/ecdh (coordinates below p, on the curve; the point at
-// infinity has no affine encoding).
-func validP384Key(x, y *big.Int) bool {
-	if x.Sign() < 0 || y.Sign() < 0 || x.BitLen() > 384 || y.BitLen() > 384 {
-		return false
-	}
-	var buf [1 + 2*p384Size]byte
-	buf[0] = 4
-	x.FillBytes(buf[1 : 1+p384Size])
-	y.FillBytes(buf[1+p384Size:])
-	_, err := ecdh.P384().NewPublicKey(buf[:])
-	return err == nil
 }

@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 the tests build invalid keys from raw coordinates on purpose, to compare with crypto/ecdsa on them
+
 package fastverify
 
 import (
