@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,13 +13,17 @@ import (
 
 // Goals of BENCHMARKS.md, asserted by TestRatios when SNPVTPM_ASSERT_RATIOS=1.
 const (
-	goalFreshOverFloor    = 1.15 // fresh evidence / cryptographic floor
-	goalRepeatOverRSA2048 = 1.5  // repeat evidence / one RSA-2048 verification
+	goalFreshOverFloor    = 0.6 // fresh evidence / Go-stdlib cryptographic floor
+	goalFreshOverOpenSSL  = 1.0 // fresh evidence / OpenSSL's floor, measured in the same run
+	goalRepeatOverRSA2048 = 1.5 // repeat evidence / one RSA-2048 verification
 )
 
 type ratioCase struct {
 	name string
 	fn   func(b *testing.B)
+	// direct, if set, measures instead of fn: nanoseconds per operation
+	// (no allocation figures).
+	direct func() (float64, error)
 }
 
 type ratio struct {
@@ -34,6 +39,12 @@ type ratio struct {
 // Ratios of times measured side by side are what this machine-independent
 // comparison is about; absolute times are printed for reference only.
 // With SNPVTPM_ASSERT_RATIOS=1 it fails when a median exceeds its goal.
+//
+// When openssl is on PATH, every round also runs `openssl speed -elapsed
+// -mr -seconds SNPVTPM_OPENSSL_SECONDS ecdsap384 rsa4096 rsa2048` (default 1
+// second per operation) at its place in the rotation, and fresh evidence is
+// compared with OpenSSL's floor (P-384 + RSA-4096 + RSA-2048 verification)
+// too; without openssl those ratios are skipped with a notice.
 //
 // It runs only when asked for (-run TestRatios, or SNPVTPM_RATIOS=1), so
 // that `go test ./...` stays fast, and never under the race detector.
@@ -55,20 +66,22 @@ func TestRatios(t *testing.T) {
 	}
 	f := getFixtures(t)
 	cases := []ratioCase{
-		{"floor", benchLoop(f.realFloor.verify)},
-		{"fresh", freshReal(f)},
-		{"floor-synthetic", benchLoop(f.synthFloor.verify)},
-		{"fresh-synthetic", freshSynthetic(f)},
-		{"rsa2048", benchLoop(f.rsa2048.verify)},
-		{"repeat", repeatSynthetic(f)},
-		{"repeat-real", repeatReal(f)},
-		{"repeat-real-v0", benchVerify([]sample{f.realV0}, verifyConfigAt())},
-		{"go-sev-guest", benchGoSevGuest(f.real)},
-		{"floor-refreshed", benchLoop(f.refreshedFloor.verifyRefreshed)},
-		{"refreshed", refreshedSynthetic(f)},
+		{"floor", benchLoop(f.realFloor.verify), nil},
+		{"fast-floor", benchLoop(f.realFloor.verifyFast), nil},
+		{"fresh", freshReal(f), nil},
+		{"floor-synthetic", benchLoop(f.synthFloor.verify), nil},
+		{"fresh-synthetic", freshSynthetic(f), nil},
+		{"rsa2048", benchLoop(f.rsa2048.verify), nil},
+		{"repeat", repeatSynthetic(f), nil},
+		{"repeat-real", repeatReal(f), nil},
+		{"repeat-real-v0", benchVerify([]sample{f.realV0}, verifyConfigAt()), nil},
+		{"go-sev-guest", benchGoSevGuest(f.real), nil},
+		{"floor-refreshed", benchLoop(f.refreshedFloor.verifyRefreshed), nil},
+		{"refreshed", refreshedSynthetic(f), nil},
 	}
 	ratios := []ratio{
 		{"fresh / floor (real v1)", "fresh", "floor", goalFreshOverFloor},
+		{"fast floor / floor (real v1)", "fast-floor", "floor", 0},
 		{"fresh / floor (synthetic v1)", "fresh-synthetic", "floor-synthetic", goalFreshOverFloor},
 		{"repeat / rsa2048 (synthetic, new quote each)", "repeat", "rsa2048", goalRepeatOverRSA2048},
 		{"repeat / rsa2048 (real v1, same evidence)", "repeat-real", "rsa2048", goalRepeatOverRSA2048},
@@ -77,6 +90,7 @@ func TestRatios(t *testing.T) {
 		{"go-sev-guest / repeat (real v1)", "go-sev-guest", "repeat-real", 0},
 		{"refreshed v2 / (ECDSA + RSA-2048)", "refreshed", "floor-refreshed", 0},
 	}
+	cases, ratios = withOpenSSL(t, cases, ratios)
 
 	ns := map[string][]float64{}
 	allocs := map[string]int64{}
@@ -86,11 +100,7 @@ func TestRatios(t *testing.T) {
 		got := map[string]float64{}
 		for i := range cases {
 			c := cases[(i+r)%len(cases)] // rotate the order every round
-			res := testing.Benchmark(c.fn)
-			if res.N == 0 {
-				t.Fatalf("%s: benchmark failed", c.name)
-			}
-			v := float64(res.T.Nanoseconds()) / float64(res.N)
+			v, res := measure(t, c)
 			got[c.name] = v
 			ns[c.name] = append(ns[c.name], v)
 			allocs[c.name] = res.AllocsPerOp()
@@ -131,6 +141,58 @@ func TestRatios(t *testing.T) {
 			t.Error(f)
 		}
 	}
+}
+
+// measure runs one case once: its nanoseconds per operation, and the
+// benchmark result (zero for a direct measurement).
+func measure(t *testing.T, c ratioCase) (float64, testing.BenchmarkResult) {
+	t.Helper()
+	if c.direct != nil {
+		v, err := c.direct()
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		return v, testing.BenchmarkResult{}
+	}
+	res := testing.Benchmark(c.fn)
+	if res.N == 0 {
+		t.Fatalf("%s: benchmark failed", c.name)
+	}
+	return float64(res.T.Nanoseconds()) / float64(res.N), res
+}
+
+// withOpenSSL adds the OpenSSL floor (`openssl speed`, run once per round)
+// and its ratios when openssl is on PATH, and prints a notice otherwise.
+func withOpenSSL(t *testing.T, cases []ratioCase, ratios []ratio) ([]ratioCase, []ratio) {
+	t.Helper()
+	path, err := exec.LookPath("openssl")
+	if err != nil {
+		t.Log("NOTICE: openssl is not on PATH: the OpenSSL floor and its ratios are skipped")
+		return cases, ratios
+	}
+	seconds, err := opensslSeconds()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parts []opensslSpeed
+	cases = append(cases, ratioCase{name: "openssl-floor", direct: func() (float64, error) {
+		o, err := runOpenSSLSpeed(t.Context(), path, seconds)
+		if err != nil {
+			return 0, err
+		}
+		parts = append(parts, o)
+		return o.floor(), nil
+	}})
+	t.Cleanup(func() {
+		for i, o := range parts {
+			t.Logf("openssl speed, round %d: P-384 verify %.1f µs, RSA-4096 %.1f µs, RSA-2048 %.1f µs", i+1, o.p384/1e3, o.rsa4096/1e3, o.rsa2048/1e3)
+		}
+	})
+	return cases, append(ratios,
+		ratio{"fresh / OpenSSL floor (real v1)", "fresh", "openssl-floor", goalFreshOverOpenSSL},
+		ratio{"fast floor / OpenSSL floor", "fast-floor", "openssl-floor", 0},
+		ratio{"OpenSSL floor / floor", "openssl-floor", "floor", 0},
+	)
 }
 
 func median(sorted []float64) float64 {

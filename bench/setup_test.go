@@ -11,6 +11,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"math/big"
 	"os"
 	"sync"
 	"testing"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/snp-vtpm/snp-vtpm/evidence"
 	"github.com/snp-vtpm/snp-vtpm/hcl"
+	"github.com/snp-vtpm/snp-vtpm/internal/fastverify"
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
 	"github.com/snp-vtpm/snp-vtpm/snp"
 	"github.com/snp-vtpm/snp-vtpm/verify"
@@ -185,8 +187,9 @@ func (vm *syntheticVM) sample(nonce []byte) (sample, error) {
 // AK, each over the hash of the bytes actually signed (computed on every
 // call). Signatures and keys are decoded beforehand.
 type floor struct {
-	report    []byte // 0x2A0 signed bytes
-	reportSig []byte // ASN.1 (r, s)
+	report    []byte   // 0x2A0 signed bytes
+	reportSig []byte   // ASN.1 (r, s)
+	r, s      *big.Int // the same (r, s), for fastverify
 	vcekKey   *ecdsa.PublicKey
 
 	tbs     []byte // the VCEK's TBSCertificate
@@ -212,6 +215,22 @@ func (f *floor) verify() error {
 	t384 := sha512.Sum384(f.tbs)
 	if err := rsa.VerifyPSS(f.askKey, crypto.SHA384, t384[:], f.vcekSig, pssOpts); err != nil {
 		return fmt.Errorf("floor: VCEK signature: %w", err)
+	}
+	return f.rsa2048.verify()
+}
+
+// verifyFast is the floor through internal/fastverify, as package snp
+// verifies: the report's ECDSA P-384 and the VCEK's RSA-4096 PSS signatures
+// in variable time; the quote's RSA-2048 signature with crypto/rsa (which
+// is faster at 2048 bits than math/big's exponentiation).
+func (f *floor) verifyFast() error {
+	d384 := sha512.Sum384(f.report)
+	if !fastverify.VerifyECDSAP384(f.vcekKey, d384[:], f.r, f.s) {
+		return errors.New("fast floor: report signature")
+	}
+	t384 := sha512.Sum384(f.tbs)
+	if err := fastverify.VerifyPSS(f.askKey, crypto.SHA384, t384[:], f.vcekSig, pssOpts); err != nil {
+		return fmt.Errorf("fast floor: VCEK signature: %w", err)
 	}
 	return f.rsa2048.verify()
 }
@@ -307,8 +326,21 @@ func newFloor(data []byte, roots *snp.Roots) (*floor, error) {
 	r := h.SNPReport
 	f := &floor{
 		report: r[:snp.SignedSize], reportSig: leToDER(r[0x2A0:0x2E8], r[0x2E8:0x330]), vcekKey: vcek.PublicKey.(*ecdsa.PublicKey),
+		r: leInt(r[0x2A0:0x2E8]), s: leInt(r[0x2E8:0x330]),
 		tbs: vcek.RawTBSCertificate, vcekSig: vcek.Signature, askKey: chains[0].ASK.PublicKey.(*rsa.PublicKey),
 		rsa2048: rsa2048{msg: ev.Quote.Message, sig: ev.Quote.Signature, akKey: ak},
 	}
+	if err := f.verifyFast(); err != nil {
+		return nil, err
+	}
 	return f, f.verify()
+}
+
+// leInt decodes a little-endian unsigned integer.
+func leInt(le []byte) *big.Int {
+	be := make([]byte, len(le))
+	for i, c := range le {
+		be[len(le)-1-i] = c
+	}
+	return new(big.Int).SetBytes(be)
 }

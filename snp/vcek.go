@@ -2,8 +2,10 @@ package snp
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/rsa"
 	"crypto/sha512"
 	"crypto/subtle"
 	"crypto/x509"
@@ -17,6 +19,7 @@ import (
 	"time"
 
 	"github.com/snp-vtpm/snp-vtpm/format"
+	"github.com/snp-vtpm/snp-vtpm/internal/fastverify"
 )
 
 // AMD VCEK/VLEK X.509 extension OIDs (1.3.6.1.4.1.3704.1.x), as AMD's KDS
@@ -339,7 +342,7 @@ func (r *Roots) VerifyVCEK(v *VCEK, now time.Time) (*Chain, error) {
 			lastErr = fmt.Errorf("%w: %s issuer %q is not the trusted %s", ErrChain, v.KeyName(), v.Cert.Issuer.String(), ica.Subject.String())
 			continue
 		}
-		if err := ica.CheckSignature(v.Cert.SignatureAlgorithm, v.Cert.RawTBSCertificate, v.Cert.Signature); err != nil {
+		if err := checkCertSignature(ica, v.Cert); err != nil {
 			lastErr = fmt.Errorf("%w: %s signature does not verify with the trusted %s (%s): %v", ErrChain, v.KeyName(), ica.Subject.CommonName, c.Source, err)
 			continue
 		}
@@ -349,6 +352,21 @@ func (r *Roots) VerifyVCEK(v *VCEK, now time.Time) (*Chain, error) {
 		return c, nil
 	}
 	return nil, lastErr
+}
+
+// checkCertSignature is ica.CheckSignature(c.SignatureAlgorithm,
+// c.RawTBSCertificate, c.Signature), with the same result and errors, but
+// an RSASSA-PSS SHA-384 signature by an RSA key (a VCEK or VLEK signed by
+// an ASK or ASVK) is verified by fastverify: the hash and salt length
+// (= hash length) are those x509 uses, and x509's own checks (a known
+// algorithm whose public-key type matches the key) hold for that pair.
+func checkCertSignature(ica, c *x509.Certificate) error {
+	pub, ok := ica.PublicKey.(*rsa.PublicKey)
+	if !ok || ica.PublicKeyAlgorithm != x509.RSA || c.SignatureAlgorithm != x509.SHA384WithRSAPSS {
+		return ica.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature)
+	}
+	digest := sha512.Sum384(c.RawTBSCertificate)
+	return fastverify.VerifyPSS(pub, crypto.SHA384, digest[:], c.Signature, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
 }
 
 // VerifyReportSignature checks the report's ECDSA P-384 SHA-384 signature
@@ -368,7 +386,7 @@ func (v *VCEK) VerifyReportSignature(r *Report) error {
 	rInt := leInt(raw[OffsetSignatureR:OffsetSignatureS])
 	sInt := leInt(raw[OffsetSignatureS:signatureEnd])
 	digest := sha512.Sum384(raw[:SignedSize])
-	if !ecdsa.Verify(v.key, digest[:], rInt, sInt) {
+	if !fastverify.VerifyECDSAP384(v.key, digest[:], rInt, sInt) {
 		return ErrReportSignature
 	}
 	return nil
