@@ -248,6 +248,9 @@ func SealToken(jwt []byte, to *rsa.PublicKey, rnd io.Reader) (*EncryptedToken, e
 	sealed := aead.Seal(nil, et.EncryptionParams.Iv, jwt, []byte(TransportKeyAAD))
 	n := len(sealed) - aead.Overhead()
 	et.Jwt, et.AuthenticationData = sealed[:n], sealed[n:]
+	// MAA encrypts the inner key with RSAES-PKCS1-v1_5 (TPM_ALG_RSAES);
+	// the decryption happens in the TPM, never here.
+	//lint:ignore SA1019 the wire format of the AzureGuest protocol
 	if et.EncryptedInnerKey, err = rsa.EncryptPKCS1v15(rnd, to, key); err != nil {
 		return nil, err
 	}

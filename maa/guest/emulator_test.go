@@ -130,7 +130,7 @@ func TestFakeMAARejects(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name, check, reason string
-		tamper          func(a *maa.AttestationInfo)
+		tamper              func(a *maa.AttestationInfo)
 	}{
 		{"quote of other PCRs", "pcr-quote", "PCRs 0-7", func(a *maa.AttestationInfo) {
 			q, err := vtpm.QuotePCRs(ctx, cvm.TPM(), nonce, []int{0, 1, 2, 3, 4, 5, 6, 8})
