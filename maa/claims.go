@@ -199,3 +199,10 @@ func (k *JWK) RSA() (*rsa.PublicKey, error) {
 // standard base64 encoding with padding (the convention of Azure's guest
 // attestation library).
 func NonceClaim(nonce []byte) string { return base64.StdEncoding.EncodeToString(nonce) }
+
+// NewJWK returns pub as MAA echoes a TPM key: kid, kty RSA, key_ops, and
+// n and e in unpadded base64url.
+func NewJWK(kid string, keyOps []string, pub *rsa.PublicKey) JWK {
+	return JWK{Kid: kid, Kty: "RSA", KeyOps: keyOps, N: b64.EncodeToString(pub.N.Bytes()),
+		E: b64.EncodeToString(big.NewInt(int64(pub.E)).Bytes())}
+}

@@ -41,6 +41,10 @@ type Config struct {
 	// Nonce, when non-nil, must be the client payload's nonce: the claim
 	// must equal NonceClaim(Nonce).
 	Nonce []byte
+	// TrustEmulated accepts tokens of the emulated MAA (package
+	// maa/fakemaa: EmulatedIssuer, its public test key). Without it such
+	// a token is rejected (ErrEmulated) whatever Keys holds.
+	TrustEmulated bool
 }
 
 // Verify verifies token (compact JWS) with cfg and returns its claims.
@@ -54,7 +58,7 @@ func Verify(ctx context.Context, token []byte, cfg Config) (*Claims, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := verifySignature(ctx, t, cfg.Keys); err != nil {
+	if err := verifySignature(ctx, t, cfg.Keys, cfg.TrustEmulated); err != nil {
 		return nil, err
 	}
 	c, err := ParseClaims(t.Payload)
@@ -72,7 +76,7 @@ func Verify(ctx context.Context, token []byte, cfg Config) (*Claims, error) {
 
 // verifySignature checks alg, selects the key by kid only and verifies the
 // RS256 signature over the signing input.
-func verifySignature(ctx context.Context, t *Token, keys KeySource) error {
+func verifySignature(ctx context.Context, t *Token, keys KeySource, trustEmulated bool) error {
 	if t.Header.Alg != AlgRS256 {
 		return failf(CheckAlg, "alg %q: only RS256 is accepted", short(t.Header.Alg))
 	}
@@ -86,6 +90,9 @@ func verifySignature(ctx context.Context, t *Token, keys KeySource) error {
 		}
 		return err
 	}
+	if !trustEmulated && isEmulatedKey(pub) {
+		return &Error{Check: CheckKey, Err: ErrEmulated}
+	}
 	if len(t.Signature) != pub.Size() {
 		return failf(CheckSignature, "the signature is %d bytes, the key's modulus %d", len(t.Signature), pub.Size())
 	}
@@ -98,6 +105,9 @@ func verifySignature(ctx context.Context, t *Token, keys KeySource) error {
 
 // checkTime checks iss, exp, nbf and iat at cfg.Time.
 func (cfg *Config) checkTime(c *Claims) error {
+	if c.Issuer == EmulatedIssuer && !cfg.TrustEmulated {
+		return &Error{Check: CheckIssuer, Err: ErrEmulated}
+	}
 	if want := strings.TrimRight(cfg.Issuer, "/"); c.Issuer != want {
 		return failf(CheckIssuer, "iss is %q, want %q", short(c.Issuer), want)
 	}

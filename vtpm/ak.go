@@ -15,13 +15,32 @@ const akBits = 2048
 // readAK runs TPM2_ReadPublic on the AK and checks that it is an RSA-2048
 // signing key. It returns the key's name too (needed to authorize it).
 func readAK(ctx context.Context, t transport.TPM) (*rsa.PublicKey, tpm2.TPM2BName, error) {
+	key, name, _, err := readAKArea(ctx, t)
+	return key, name, err
+}
+
+// readAKArea is readAK that also returns the AK's TPM2B_PUBLIC.
+func readAKArea(ctx context.Context, t transport.TPM) (*rsa.PublicKey, tpm2.TPM2BName, []byte, error) {
+	key, name, rsp, err := readAKResponse(ctx, t)
+	if err != nil {
+		return nil, name, nil, err
+	}
+	return key, name, tpm2.Marshal(rsp.OutPublic), nil
+}
+
+func readAKResponse(ctx context.Context, t transport.TPM) (*rsa.PublicKey, tpm2.TPM2BName, *tpm2.ReadPublicResponse, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, tpm2.TPM2BName{}, err
+		return nil, tpm2.TPM2BName{}, nil, err
 	}
 	rsp, err := tpm2.ReadPublic{ObjectHandle: tpm2.TPMHandle(AKHandle)}.Execute(t)
 	if err != nil {
-		return nil, tpm2.TPM2BName{}, tpmErr("ReadPublic", AKHandle, err)
+		return nil, tpm2.TPM2BName{}, nil, tpmErr("ReadPublic", AKHandle, err)
 	}
+	key, name, err := checkAK(rsp)
+	return key, name, rsp, err
+}
+
+func checkAK(rsp *tpm2.ReadPublicResponse) (*rsa.PublicKey, tpm2.TPM2BName, error) {
 	pub, err := rsp.OutPublic.Contents()
 	if err != nil {
 		return nil, tpm2.TPM2BName{}, malformed("ReadPublic of %#08x: %v", uint32(AKHandle), err)
@@ -75,4 +94,11 @@ func rsaPublic(handle uint32, pub *tpm2.TPMTPublic) (*rsa.PublicKey, error) {
 func AKPublic(ctx context.Context, t transport.TPM) (*rsa.PublicKey, error) {
 	key, _, err := readAK(ctx, t)
 	return key, err
+}
+
+// AKPublicArea returns the attestation key's TPM2B_PUBLIC (as MAA's
+// AzureGuest protocol sends it) after the checks of AKPublic.
+func AKPublicArea(ctx context.Context, t transport.TPM) ([]byte, error) {
+	_, _, area, err := readAKArea(ctx, t)
+	return area, err
 }

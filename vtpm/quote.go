@@ -27,12 +27,43 @@ func QualifyingData(nonce []byte) []byte {
 	return bytes.Clone(quote.ExpectedExtraData(nonce))
 }
 
-// allPCRs selects PCRs 0-23 of the SHA-256 bank.
-func allPCRs() tpm2.TPMLPCRSelection {
+// allPCRs is the mask of PCRs 0-23.
+const allPCRs = 1<<PCRCount - 1
+
+// pcrSelection selects the PCRs of mask (bit i = PCR i) in the SHA-256
+// bank, in a 3-byte bitmap.
+func pcrSelection(mask uint32) tpm2.TPMLPCRSelection {
 	return tpm2.TPMLPCRSelection{PCRSelections: []tpm2.TPMSPCRSelection{{
 		Hash:      tpm2.TPMAlgSHA256,
-		PCRSelect: []byte{0xFF, 0xFF, 0xFF},
+		PCRSelect: []byte{byte(mask), byte(mask >> 8), byte(mask >> 16)},
 	}}}
+}
+
+// pcrMask returns the mask of pcrs, which must be distinct PCRs 0-23.
+func pcrMask(pcrs []int) (uint32, error) {
+	var mask uint32
+	for _, p := range pcrs {
+		if p < 0 || p >= PCRCount || mask&(1<<p) != 0 {
+			return 0, fmt.Errorf("vtpm: PCR selection %v: want distinct PCRs 0-%d", pcrs, PCRCount-1)
+		}
+		mask |= 1 << p
+	}
+	if mask == 0 {
+		return 0, fmt.Errorf("vtpm: empty PCR selection")
+	}
+	return mask, nil
+}
+
+// selectedDigest is SHA-256 over the values of the PCRs of mask, in
+// ascending order: a quote's pcrDigest.
+func selectedDigest(pcrs [][]byte, mask uint32) []byte {
+	h := sha256.New()
+	for i, p := range pcrs {
+		if mask&(1<<i) != 0 {
+			h.Write(p)
+		}
+	}
+	return h.Sum(nil)
 }
 
 // Quote asks the vTPM for a TPM2_Quote over PCRs 0-23 of the SHA-256 bank,
@@ -44,13 +75,28 @@ func allPCRs() tpm2.TPMLPCRSelection {
 // quote's PCR digest and retries (up to 3 times) when a PCR changed in
 // between; if they keep changing the error matches [ErrPCRsChanged].
 func Quote(ctx context.Context, t transport.TPM, nonce []byte) (*quote.Quote, error) {
+	return quoteMask(ctx, t, nonce, allPCRs)
+}
+
+// QuotePCRs is Quote over the SHA-256 PCRs listed (distinct, 0-23) only,
+// as MAA's AzureGuest protocol asks for PCRs 0-7. The result's PCRs still
+// holds all 24 values read after the quote.
+func QuotePCRs(ctx context.Context, t transport.TPM, nonce []byte, pcrs []int) (*quote.Quote, error) {
+	mask, err := pcrMask(pcrs)
+	if err != nil {
+		return nil, err
+	}
+	return quoteMask(ctx, t, nonce, mask)
+}
+
+func quoteMask(ctx context.Context, t transport.TPM, nonce []byte, mask uint32) (*quote.Quote, error) {
 	_, name, err := readAK(ctx, t)
 	if err != nil {
 		return nil, err
 	}
 	qd := QualifyingData(nonce)
 	for attempt := 1; ; attempt++ {
-		q, digest, err := quoteOnce(ctx, t, name, qd)
+		q, digest, err := quoteOnce(ctx, t, name, qd, mask)
 		if err != nil {
 			return nil, err
 		}
@@ -58,11 +104,7 @@ func Quote(ctx context.Context, t transport.TPM, nonce []byte) (*quote.Quote, er
 		if err != nil {
 			return nil, err
 		}
-		h := sha256.New()
-		for _, p := range pcrs {
-			h.Write(p)
-		}
-		if bytes.Equal(h.Sum(nil), digest) {
+		if bytes.Equal(selectedDigest(pcrs, mask), digest) {
 			q.PCRs = pcrs
 			return q, nil
 		}
@@ -74,7 +116,7 @@ func Quote(ctx context.Context, t transport.TPM, nonce []byte) (*quote.Quote, er
 
 // quoteOnce runs TPM2_Quote and returns the quote (without PCRs) and the
 // signed PCR digest, after checking the response's shape.
-func quoteOnce(ctx context.Context, t transport.TPM, akName tpm2.TPM2BName, qd []byte) (*quote.Quote, []byte, error) {
+func quoteOnce(ctx context.Context, t transport.TPM, akName tpm2.TPM2BName, qd []byte, mask uint32) (*quote.Quote, []byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
@@ -85,7 +127,7 @@ func quoteOnce(ctx context.Context, t transport.TPM, akName tpm2.TPM2BName, qd [
 			Scheme:  tpm2.TPMAlgRSASSA,
 			Details: tpm2.NewTPMUSigScheme(tpm2.TPMAlgRSASSA, &tpm2.TPMSSchemeHash{HashAlg: tpm2.TPMAlgSHA256}),
 		},
-		PCRSelect: allPCRs(),
+		PCRSelect: pcrSelection(mask),
 	}.Execute(t)
 	if err != nil {
 		return nil, nil, tpmErr("Quote", AKHandle, err)
@@ -101,8 +143,8 @@ func quoteOnce(ctx context.Context, t transport.TPM, akName tpm2.TPM2BName, qd [
 	if !bytes.Equal(attest.ExtraData, qd) {
 		return nil, nil, malformed("Quote's extraData does not equal the qualifyingData sent")
 	}
-	if !selectsAllPCRs(attest.Selection) {
-		return nil, nil, malformed("Quote does not select exactly SHA-256 PCRs 0-23")
+	if !selects(attest.Selection, mask) {
+		return nil, nil, malformed("Quote does not select exactly the SHA-256 PCRs asked for (mask %#06x)", mask)
 	}
 	if len(attest.PCRDigest) != sha256.Size {
 		return nil, nil, malformed("Quote's PCR digest is %d bytes, want %d", len(attest.PCRDigest), sha256.Size)
@@ -123,18 +165,20 @@ func quoteOnce(ctx context.Context, t transport.TPM, akName tpm2.TPM2BName, qd [
 	return &quote.Quote{Message: msg, Signature: bytes.Clone(sig.Sig.Buffer)}, bytes.Clone(attest.PCRDigest), nil
 }
 
-// selectsAllPCRs reports whether sel is exactly SHA-256 PCRs 0-23 in a
+// selects reports whether sel is exactly the SHA-256 PCRs of mask in a
 // 3-byte bitmap.
-func selectsAllPCRs(sel []quote.PCRSelection) bool {
-	if len(sel) != 1 || sel[0].Hash != quote.AlgSHA256 || sel[0].Size != 3 || len(sel[0].PCRs) != 24 {
+func selects(sel []quote.PCRSelection, mask uint32) bool {
+	if len(sel) != 1 || sel[0].Hash != quote.AlgSHA256 || sel[0].Size != 3 {
 		return false
 	}
-	for i, p := range sel[0].PCRs {
-		if p != i {
+	var got uint32
+	for _, p := range sel[0].PCRs {
+		if p < 0 || p >= PCRCount || got&(1<<p) != 0 {
 			return false
 		}
+		got |= 1 << p
 	}
-	return true
+	return got == mask
 }
 
 // ReadPCRs returns PCRs 0-23 of the SHA-256 bank, index i = PCR i. A TPM

@@ -40,6 +40,9 @@ secure boot on and every debug claim off; a Trusted Launch token is rejected.
 
 --nonce TEXT / --nonce-hex HEX: the client payload's nonce must be the standard base64 of these
 bytes (Azure's convention: --nonce midnight-srs expects "bWlkbmlnaHQtc3Jz").
+--trust-emulated (alone, without --jwks or --instance) accepts the tokens of the emulated MAA
+("snp-vtpm --emulate maa attest"): its public test key and issuer ` + maa.EmulatedIssuer + `;
+without it such a token is rejected whatever keys are given.
 --evidence FILE verifies our own evidence (the trust flags, --policy and --at apply; a nonce or
 --no-nonce is then required, as for verify) and binds the token to it: HCLAkPub, the VM id,
 REPORT_DATA, the launch measurement, the ID key digest and the TCB SVNs must agree.`,
@@ -60,8 +63,8 @@ REPORT_DATA, the launch measurement, the ID key digest and the TCB SVNs must agr
 // newMAACmd is "maa": Microsoft Azure Attestation tokens.
 func newMAACmd(g *globals) *cobra.Command {
 	return groupCmd("maa", "Microsoft Azure Attestation (MAA) tokens",
-		"Microsoft Azure Attestation (MAA): verify AzureGuest tokens and bind them to our own evidence.",
-		newMAAVerifyCmd(g))
+		"Microsoft Azure Attestation (MAA): request AzureGuest tokens on a CVM, verify them and bind them to our own evidence.",
+		newMAAVerifyCmd(g), newMAAAttestCmd(g))
 }
 
 // maaResult is the --json output of a verified token.
@@ -122,9 +125,16 @@ func (f *maaFlags) fail(g *globals, err error) error {
 // config builds the maa.Config from the flags.
 func (f *maaFlags) config(g *globals) (maa.Config, error) {
 	var cfg maa.Config
+	cfg.TrustEmulated = f.ev.trust.trustEmulated
 	switch {
+	case f.jwks == "" && f.instance == "" && cfg.TrustEmulated:
+		ks, err := maa.EmulatedKeys()
+		if err != nil {
+			return cfg, err
+		}
+		cfg.Keys, cfg.Issuer = ks, maa.EmulatedIssuer
 	case (f.jwks == "") == (f.instance == ""):
-		return cfg, errors.New("give --jwks FILE or --instance URL (exactly one)")
+		return cfg, errors.New("give --jwks FILE or --instance URL (exactly one; --trust-emulated alone: the emulated MAA's key)")
 	case f.jwks != "":
 		data, err := readFile("--jwks", f.jwks)
 		if err != nil {
@@ -143,7 +153,9 @@ func (f *maaFlags) config(g *globals) (maa.Config, error) {
 		g.waitFor(hostOf(f.instance, f.instance) + " (MAA JWKS)")
 		g.hint = "check that the MAA instance is reachable, or give its keys with --jwks FILE"
 	}
-	cfg.Issuer = f.issuer
+	if f.issuer != "" {
+		cfg.Issuer = f.issuer
+	}
 	if cfg.Issuer == "" {
 		cfg.Issuer = f.instance
 	}
@@ -173,8 +185,11 @@ func printMAA(w io.Writer, r *maaResult, f *maaFlags) {
 	fmt.Fprintln(w, "checks:")
 	link := func(name, what, verdict string) { fmt.Fprintf(w, "  %-14s %-58s %s\n", name, what, verdict) }
 	src := "--jwks " + f.jwks
-	if f.instance != "" {
+	switch {
+	case f.instance != "":
 		src = maa.CertsURL(f.instance)
+	case f.jwks == "":
+		src = "the EMULATED MAA"
 	}
 	link("signature", "RS256, kid "+short(r.Kid, 16)+" from "+short(src, 24), "ok")
 	link("issuer", r.Issuer, "ok")

@@ -1,0 +1,238 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/snp-vtpm/snp-vtpm/attester"
+	"github.com/snp-vtpm/snp-vtpm/internal/httpget"
+	"github.com/snp-vtpm/snp-vtpm/maa"
+	"github.com/snp-vtpm/snp-vtpm/maa/fakemaa"
+	"github.com/snp-vtpm/snp-vtpm/maa/guest"
+	"github.com/snp-vtpm/snp-vtpm/snp"
+	"github.com/snp-vtpm/snp-vtpm/verify"
+)
+
+// maaAttestFlags are the flags of "maa attest".
+type maaAttestFlags struct {
+	instance, out, evidenceOut string
+	nonce                      nonceFlags
+	trust                      trustFlags
+}
+
+func newMAAAttestCmd(g *globals) *cobra.Command {
+	f := new(maaAttestFlags)
+	cmd := &cobra.Command{
+		Args:  cobra.NoArgs,
+		Use:   "attest (--instance URL | --emulate) [--nonce TEXT] [-o FILE] [--evidence-out FILE]",
+		Short: "Request an MAA AzureGuest token for this CVM (decrypted in the vTPM, verified here)",
+		Long: `Request a Microsoft Azure Attestation token for this CVM with the AzureGuest protocol
+(POST URL/attest/AzureGuest?api-version=2020-10-01) and print it (or write it to -o FILE).
+
+The request carries the HCL report's SNP report and runtime data with the VCEK chain, the
+boot event log, the nonce (--nonce, --nonce-hex; default 32 random bytes) as client payload,
+and from the vTPM: the AK certificate and public key, a quote of PCRs 0-7 over the nonce and
+an ephemeral RSA-2048 decrypt-only key bound by PolicyPCR to PCRs 0-7, certified by the AK.
+MAA encrypts the token to that key: it is decrypted in the vTPM (TPM2_RSA_Decrypt in a
+PolicyPCR session, then AES-GCM), so only this VM with PCRs 0-7 unchanged can read it.
+
+Before printing it, the token is verified here: RS256 by the instance's key (URL/certs),
+issuer, lifetime, the CVM claims, our nonce, and bound to our own evidence, gathered and
+verified first (the trust flags apply): HCLAkPub, VM id, REPORT_DATA, measurement, TCB.
+--evidence-out FILE writes that evidence, for "maa verify --evidence".
+
+With --emulate a fake MAA on a loopback port answers (it checks the quote, the key's
+certification and PolicyPCR, the SNP report and the boot log, and signs with a PUBLIC TEST
+KEY whose certificate says EMULATED); only "maa verify --trust-emulated" accepts its tokens.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runMAAAttest(cmd.Context(), g, f)
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&f.instance, "instance", "", "MAA instance URL, e.g. https://sharedeus2.eus2.attest.azure.net")
+	fs.StringVarP(&f.out, "output", "o", "-", `write the token to this file ("-": standard output)`)
+	fs.StringVar(&f.evidenceOut, "evidence-out", "", "also write the evidence the token was bound to")
+	f.nonce.register(fs, "the nonce for the client payload and the quote (default: 32 random bytes)")
+	f.trust.register(fs)
+	registerTimeout(cmd, g)
+	return cmd
+}
+
+// maaTarget is the instance a token is requested from and how it is
+// verified.
+type maaTarget struct {
+	instance string
+	cfg      maa.Config
+	close    func()
+}
+
+// target starts the fake MAA (--emulate) or configures the real instance.
+func (f *maaAttestFlags) target(g *globals, nonce []byte) (*maaTarget, error) {
+	if g.emulate {
+		if f.instance != "" {
+			return nil, errors.New("--instance: with --emulate the fake MAA on loopback answers; leave --instance out")
+		}
+		svc, err := fakemaa.New(fakemaa.Config{})
+		if err != nil {
+			return nil, err
+		}
+		run, err := svc.Start()
+		if err != nil {
+			return nil, fmt.Errorf("starting the fake MAA: %w", err)
+		}
+		fmt.Fprintf(g.stderr, "EMULATED MAA listening on %s\n", run.URL)
+		keys := &maa.Fetcher{Instance: run.URL}
+		return &maaTarget{instance: run.URL, close: func() { _ = run.Close() },
+			cfg: maa.Config{Keys: keys, Issuer: maa.EmulatedIssuer, Nonce: nonce, TrustEmulated: true}}, nil
+	}
+	if !strings.HasPrefix(f.instance, "https://") {
+		return nil, errors.New("--instance URL is required (an https:// MAA instance, e.g. https://sharedeus2.eus2.attest.azure.net)")
+	}
+	keys := &maa.Fetcher{Instance: f.instance, Client: &httpget.Client{HTTPClient: http.DefaultClient, Service: "maa", MaxRetries: 2, Logger: g.log}}
+	g.waitFor(hostOf(f.instance, f.instance) + " (MAA)")
+	return &maaTarget{instance: f.instance, close: func() {}, cfg: maa.Config{Keys: keys, Issuer: f.instance, Nonce: nonce}}, nil
+}
+
+func runMAAAttest(ctx context.Context, g *globals, f *maaAttestFlags) error {
+	nonce, err := f.nonce.value()
+	if err != nil {
+		return err
+	}
+	if nonce == nil {
+		nonce = make([]byte, 32)
+		if _, err := rand.Read(nonce); err != nil {
+			return err
+		}
+	}
+	tgt, err := f.target(g, nonce)
+	if err != nil {
+		return err
+	}
+	defer tgt.close()
+	p, att, err := openVerifiedAttester(ctx, g, f.trust)
+	if err != nil {
+		return err
+	}
+	defer p.release(g)
+	res, err := att.Evidence(ctx, nonce, false)
+	if err != nil {
+		return err
+	}
+	in, err := maaInputs(res, att.Verifier, p, nonce)
+	if err != nil {
+		return err
+	}
+	token, err := guest.Attest(ctx, p.tpm, http.DefaultClient, tgt.instance, in)
+	if err != nil {
+		return err
+	}
+	claims, err := maa.Verify(ctx, token, tgt.cfg)
+	if err == nil {
+		err = maa.Bind(claims, res.Claims)
+	}
+	if err != nil {
+		if errors.Is(err, maa.ErrRejected) {
+			return rejected(fmt.Errorf("the token MAA issued does not verify here: %w", err))
+		}
+		return err
+	}
+	return f.write(g, p.emulated, token, res, claims)
+}
+
+// write writes the token (and the evidence) and a summary on stderr.
+func (f *maaAttestFlags) write(g *globals, emulated bool, token []byte, res *attester.Result, c *maa.Claims) error {
+	if f.evidenceOut != "" {
+		data, err := res.Evidence.Encode()
+		if err != nil {
+			return err
+		}
+		if emulated {
+			data = markEmulated(data)
+		}
+		if err := os.WriteFile(f.evidenceOut, append(data, '\n'), 0o644); err != nil {
+			return err
+		}
+	}
+	token = append(bytes.Clone(token), '\n')
+	if f.out == "" || f.out == "-" {
+		if _, err := g.stdout.Write(token); err != nil {
+			return err
+		}
+	} else if err := os.WriteFile(f.out, token, 0o600); err != nil {
+		return err
+	}
+	what := "MAA token"
+	if emulated {
+		what = "EMULATED MAA token (fake MAA, public test key)"
+	}
+	fmt.Fprintf(g.stderr, "%s from %s for VM %s, verified and bound to our evidence; expires %s\n",
+		what, c.Issuer, c.VMID, unixUTC(c.Expiry))
+	return nil
+}
+
+// maaInputs assembles the isolation evidence of a verified result: its HCL
+// report, the VCEK with the ASK and ARK that signed it, the boot log.
+func maaInputs(res *attester.Result, v *verify.Verifier, p *platform, nonce []byte) (*guest.Inputs, error) {
+	chain, err := vcekChainPEM(res.Evidence.VCEK, v, res.Claims.Product)
+	if err != nil {
+		return nil, err
+	}
+	in := &guest.Inputs{HCLReport: res.Report, VCEKChainPEM: chain, EventLog: res.Evidence.EventLog, Nonce: nonce, OSType: "Linux"}
+	if p.emulated {
+		in.OSDistro, in.OSBuild = "EMULATED", "snp-vtpm emulated CVM"
+		return in, nil
+	}
+	in.OSDistro, in.OSBuild, in.OSVersionMajor, in.OSVersionMinor = osRelease("/etc/os-release")
+	return in, nil
+}
+
+// vcekChainPEM returns the VCEK, ASK and ARK (PEM) as THIM serves them: the
+// trusted chain of the product whose ASK signed the VCEK.
+func vcekChainPEM(vcekDER []byte, v *verify.Verifier, product string) ([]byte, error) {
+	vcek, err := x509.ParseCertificate(vcekDER)
+	if err != nil {
+		return nil, fmt.Errorf("the evidence's VCEK: %w", err)
+	}
+	for _, c := range v.Config().Roots.Chains(snp.Product(product)) {
+		if vcek.CheckSignatureFrom(c.ASK) == nil {
+			var b bytes.Buffer
+			for _, der := range [][]byte{vcekDER, c.ASK.Raw, c.ARK.Raw} {
+				_ = pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: der})
+			}
+			return b.Bytes(), nil
+		}
+	}
+	return nil, fmt.Errorf("no trusted %s ASK signed the VCEK (a VLEK is not supported by maa attest)", product)
+}
+
+// osRelease reads the distribution's name and version (best effort).
+func osRelease(path string) (distro, build string, major, minor int) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return "Linux", "", 0, 0
+	}
+	defer fh.Close()
+	vals := map[string]string{}
+	sc := bufio.NewScanner(fh)
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), "="); ok {
+			vals[k] = strings.Trim(v, `"`)
+		}
+	}
+	maj, mnr, _ := strings.Cut(vals["VERSION_ID"], ".")
+	major, _ = strconv.Atoi(maj)
+	minor, _ = strconv.Atoi(mnr)
+	return vals["NAME"], vals["VERSION"], major, minor
+}

@@ -1,0 +1,205 @@
+// Package fakemaa is the emulated CVM's fake Microsoft Azure Attestation
+// service: it speaks MAA's AzureGuest protocol on a loopback port, really
+// checks what it receives, and mints tokens with the real claim shape,
+// encrypted as the real service does.
+//
+// A request is accepted only if (see Rejection for the checks' names): the
+// SNP report verifies through the configured verify.Verifier (which trusts
+// the emulated AMD chain) with REPORT_DATA bound to the runtime data; the
+// AK (AikPub) is that runtime data's HCLAkPub; the quote of exactly PCRs
+// 0-7 is signed by the AK over the client payload's nonce and matches the
+// PCR values; the ephemeral key is certified by the AK (TPM2_Certify),
+// decrypt-only, and bound by PolicyPCR to those PCR values; and the TCG log
+// replays to them. The token is signed by the fake MAA's key, a PUBLIC
+// TEST KEY embedded in this package (its certificate, whose subject says
+// EMULATED, is maa.EmulatedCertificate), with iss maa.EmulatedIssuer: only
+// a verifier that sets maa.Config.TrustEmulated (the CLI's
+// --trust-emulated) accepts it. The token's AES key is RSA-encrypted to
+// the ephemeral key, so only a vTPM whose PCRs 0-7 still hold the quoted
+// values can read it.
+//
+// The package ships in the CLI (snp-vtpm --emulate maa attest) and is
+// cgo-free.
+package fakemaa
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	_ "embed"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
+	"github.com/snp-vtpm/snp-vtpm/maa"
+	"github.com/snp-vtpm/snp-vtpm/snp"
+	"github.com/snp-vtpm/snp-vtpm/verify"
+)
+
+// Lifetime is how long the fake MAA's tokens are valid: 8 hours, like MAA's.
+const Lifetime = 8 * time.Hour
+
+//go:embed key.pem
+var keyPEM []byte
+
+// Config configures the fake MAA.
+type Config struct {
+	// Verifier verifies the SNP reports it receives; nil means one that
+	// trusts AMD's pinned roots and the emulated CVM's fake AMD chain
+	// (package emulator/fakeamd).
+	Verifier *verify.Verifier
+	// Now is the token clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Service is the fake MAA. It is safe for concurrent use.
+type Service struct {
+	cfg Config
+	key *rsa.PrivateKey
+	kid string
+}
+
+// New returns the fake MAA.
+func New(cfg Config) (*Service, error) {
+	if cfg.Verifier == nil {
+		c, err := snp.ParseChainPEM(fakeamd.ChainPEM())
+		if err != nil {
+			return nil, fmt.Errorf("fakemaa: the emulated AMD chain: %w", err)
+		}
+		c.Source, c.Emulated = "EMULATED CVM (not AMD)", true
+		if cfg.Verifier, err = verify.New(verify.Config{Roots: snp.DefaultRoots().Add(c)}); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	key, err := signingKey()
+	if err != nil {
+		return nil, err
+	}
+	return &Service{cfg: cfg, key: key, kid: maa.EmulatedKid()}, nil
+}
+
+// signingKey parses the embedded test key and checks it is the key of
+// maa.EmulatedCertificate.
+func signingKey() (*rsa.PrivateKey, error) {
+	block, _ := pem.Decode(keyPEM)
+	if block == nil {
+		return nil, errors.New("fakemaa: the embedded key is not PEM")
+	}
+	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("fakemaa: the embedded key: %w", err)
+	}
+	key, ok := k.(*rsa.PrivateKey)
+	cert, err := x509.ParseCertificate(maa.EmulatedCertificate())
+	if !ok || err != nil || !key.PublicKey.Equal(cert.PublicKey) {
+		return nil, errors.New("fakemaa: the embedded key is not the key of maa.EmulatedCertificate")
+	}
+	return key, nil
+}
+
+// Attest checks a request and returns the encrypted token for it. A
+// request it does not accept yields a *Rejection.
+func (s *Service) Attest(ctx context.Context, a *maa.AttestationInfo) (*maa.EncryptedToken, error) {
+	c, err := s.check(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	jwt, err := s.mint(a, c)
+	if err != nil {
+		return nil, err
+	}
+	return maa.SealToken(jwt, c.encKey, nil)
+}
+
+// mint signs a token for a checked request.
+func (s *Service) mint(a *maa.AttestationInfo, c *checked) ([]byte, error) {
+	claims, err := s.claims(a, c)
+	if err != nil {
+		return nil, err
+	}
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		return nil, err
+	}
+	header, err := json.Marshal(map[string]string{"alg": maa.AlgRS256, "jku": maa.EmulatedIssuer + "/certs", "kid": s.kid, "typ": "JWT"})
+	if err != nil {
+		return nil, err
+	}
+	b64 := base64.RawURLEncoding
+	in := b64.EncodeToString(header) + "." + b64.EncodeToString(payload)
+	d := sha256.Sum256([]byte(in))
+	sig, err := rsa.SignPKCS1v15(nil, s.key, crypto.SHA256, d[:])
+	if err != nil {
+		return nil, err
+	}
+	return []byte(in + "." + b64.EncodeToString(sig)), nil
+}
+
+// claims fills MAA's AzureGuest claims from what the request proved.
+func (s *Service) claims(a *maa.AttestationInfo, c *checked) (*maa.Claims, error) {
+	now := s.cfg.Now()
+	id := make([]byte, 16)
+	if _, err := rand.Read(id); err != nil {
+		return nil, err
+	}
+	f, t := false, true
+	ak, err := x509.ParsePKIXPublicKey(c.ev.AKPublic)
+	if err != nil {
+		return nil, err
+	}
+	cl := &maa.Claims{
+		Issuer: maa.EmulatedIssuer, IssuedAt: now.Unix(), NotBefore: now.Unix(), Expiry: now.Add(Lifetime).Unix(),
+		ID: hex.EncodeToString(id), AttestationType: maa.AttestationTypeAzureVM, Ver: "1.0", SecureBoot: &c.secureBoot,
+		AzureVM: maa.AzureVM{
+			BootDebugEnabled: &f, KernelDebugEnabled: &f, HypervisorDebugEnabled: &f, DebuggersDisabled: &t,
+			TestSigningEnabled: &f, FlightSigningEnabled: &f, SigningDisabled: &t,
+			VMID: c.ev.VMConfig.VMUniqueID, ProtocolVersion: a.AttestationProtocolVersion,
+			OSType: string(a.OSType), OSDistro: string(a.OSDistro), OSBuild: string(a.OSBuild),
+			OSVersionMajor: &a.OSVersionMajor, OSVersionMinor: &a.OSVersionMinor, AttestedPCRs: attestedPCRs[:],
+		},
+		IsolationTEE: &maa.IsolationTEE{
+			AttestationType: maa.TEESEVSNP, ComplianceStatus: maa.ComplianceAzureCVM,
+			Runtime: &maa.TEERuntime{
+				Keys: []maa.JWK{maa.NewJWK("HCLAkPub", []string{"sign"}, ak.(*rsa.PublicKey))},
+				VMConfiguration: &maa.VMConfiguration{ConsoleEnabled: &c.ev.VMConfig.ConsoleEnabled,
+					SecureBoot: &c.ev.VMConfig.SecureBoot, TPMEnabled: &c.ev.VMConfig.TPMEnabled, VMUniqueID: c.ev.VMConfig.VMUniqueID},
+			},
+			SEVSNP: snpClaims(c.ev),
+		},
+		Runtime: &maa.Runtime{ClientPayload: map[string]jsontext.Value{},
+			Keys: []maa.JWK{maa.NewJWK("TpmEphemeralEncryptionKey", []string{"encrypt"}, c.encKey)}},
+	}
+	for k, v := range a.ClientPayload {
+		raw, err := json.Marshal(v)
+		if err != nil {
+			return nil, err
+		}
+		cl.Runtime.ClientPayload[k] = raw
+	}
+	return cl, nil
+}
+
+// snpClaims are the x-ms-sevsnpvm-* claims of a verified report.
+func snpClaims(ev *verify.Claims) maa.SEVSNP {
+	tcb := ev.ReportedTCB
+	debug, migrate := ev.Debug, ev.GuestPolicy&(1<<18) != 0
+	return maa.SEVSNP{
+		AuthorKeyDigest: ev.AuthorKeyDigest, FamilyID: ev.FamilyID, ImageID: ev.ImageID, HostData: ev.HostData,
+		IDKeyDigest: ev.IDKeyDigest, LaunchMeasurement: ev.Measurement, ReportData: ev.ReportData,
+		BootloaderSVN: &tcb.Bootloader, TEESVN: &tcb.TEE, SNPFwSVN: &tcb.SNP, MicrocodeSVN: &tcb.Microcode,
+		GuestSVN: &ev.GuestSVN, VMPL: &ev.VMPL, IsDebuggable: &debug, MigrationAllowed: &migrate, SMTAllowed: &ev.SMT,
+	}
+}

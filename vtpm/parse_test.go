@@ -1,0 +1,64 @@
+package vtpm
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/google/go-tpm/tpm2"
+)
+
+// ephemeralPublic is a TPM2B_PUBLIC of the ephemeral template with a
+// full-length modulus.
+func ephemeralPublic() []byte {
+	tmpl := EphemeralTemplate(make([]byte, 32))
+	n := bytes.Repeat([]byte{0xC5}, 256)
+	tmpl.Unique = tpm2.NewTPMUPublicID(tpm2.TPMAlgRSA, &tpm2.TPM2BPublicKeyRSA{Buffer: n})
+	return tpm2.Marshal(tpm2.New2B(tmpl))
+}
+
+// TestParsePublic: the template parses with its name; trailing bytes and
+// truncation fail.
+func TestParsePublic(t *testing.T) {
+	b := ephemeralPublic()
+	p, err := ParsePublic(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Area.ObjectAttributes.Decrypt || len(p.Name) != 34 || p.Key.N.BitLen() != 2048 {
+		t.Fatalf("parsed %+v", p.Area.ObjectAttributes)
+	}
+	for name, bad := range map[string][]byte{"trailing": append(bytes.Clone(b), 0), "truncated": b[:len(b)-1], "empty": nil} {
+		if _, err := ParsePublic(bad); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+// TestParseCertifyInfo: a certify TPMS_ATTEST parses; a quote type fails.
+func TestParseCertifyInfo(t *testing.T) {
+	a := tpm2.TPMSAttest{Magic: tpm2.TPMGeneratedValue, Type: tpm2.TPMSTAttestCertify,
+		Attested: tpm2.NewTPMUAttest(tpm2.TPMSTAttestCertify, &tpm2.TPMSCertifyInfo{Name: tpm2.TPM2BName{Buffer: []byte{0, 11, 1}}})}
+	b := tpm2.Marshal(a)
+	c, err := ParseCertifyInfo(b)
+	if err != nil || !bytes.Equal(c.Name, []byte{0, 11, 1}) {
+		t.Fatalf("%+v %v", c, err)
+	}
+	a.Type = tpm2.TPMSTAttestQuote
+	a.Attested = tpm2.NewTPMUAttest(tpm2.TPMSTAttestQuote, &tpm2.TPMSQuoteInfo{})
+	if _, err := ParseCertifyInfo(tpm2.Marshal(a)); err == nil {
+		t.Error("a quote was accepted as a certification")
+	}
+}
+
+// FuzzParseTPM: the TPM structure parsers never panic, and what they
+// accept is canonical (re-marshals to the input).
+func FuzzParseTPM(f *testing.F) {
+	f.Add(ephemeralPublic())
+	f.Add([]byte{0xff, 0x54, 0x43, 0x47, 0x80, 0x17})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if p, err := ParsePublic(b); err == nil && !bytes.Equal(tpm2.Marshal(tpm2.New2B(*p.Area)), b) {
+			t.Fatal("accepted a non-canonical TPM2B_PUBLIC")
+		}
+		_, _ = ParseCertifyInfo(b)
+	})
+}
