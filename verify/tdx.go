@@ -78,16 +78,9 @@ func verifyTDXEvidence(ctx context.Context, claims *Claims, ev *evidence.Evidenc
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	r, err := hcl.Parse(ev.HCLReport)
+	r, tr, err := parseTDXHCL(ev.HCLReport)
 	if err != nil {
-		return nil, fail(CheckHCLFormat, err)
-	}
-	if r.Type != hcl.ReportTypeTDX {
-		return nil, failf(CheckReportType, "the evidence carries a TD quote but its HCL report is of type %v, not TDX", r.Type)
-	}
-	tr, err := tdx.ParseTDReport(r.TDReport)
-	if err != nil {
-		return nil, fail(CheckTDReportFormat, err)
+		return nil, err
 	}
 	q, err := tdx.ParseQuote(ev.TDQuote)
 	if err != nil {
@@ -107,6 +100,23 @@ func verifyTDXEvidence(ctx context.Context, claims *Claims, ev *evidence.Evidenc
 		e.akDER, _ = x509.MarshalPKIXPublicKey(e.ak)
 	}
 	return e, nil
+}
+
+// parseTDXHCL parses an HCL report that must carry a TDREPORT (a TD
+// quote came with it) and the TDREPORT.
+func parseTDXHCL(blob []byte) (*hcl.Report, *tdx.TDReport, error) {
+	r, err := hcl.Parse(blob)
+	if err != nil {
+		return nil, nil, fail(CheckHCLFormat, err)
+	}
+	if r.Type != hcl.ReportTypeTDX {
+		return nil, nil, failf(CheckReportType, "a TD quote came with an HCL report of type %v, not TDX", r.Type)
+	}
+	tr, err := tdx.ParseTDReport(r.TDReport)
+	if err != nil {
+		return nil, nil, fail(CheckTDReportFormat, err)
+	}
+	return r, tr, nil
 }
 
 // verifyTDQuote verifies the TD quote q (under the pinned Intel root, or

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/x509"
 
-	"github.com/snp-vtpm/snp-vtpm/hcl"
 	"github.com/snp-vtpm/snp-vtpm/tdx"
 )
 
@@ -40,16 +39,9 @@ func tdxReport(ctx context.Context, hclBlob, tdQuote []byte, opts *Config) (*Cla
 		}
 		return claims, nil
 	}
-	r, err := hcl.Parse(hclBlob)
+	r, tr, err := parseTDXHCL(hclBlob)
 	if err != nil {
-		return nil, fail(CheckHCLFormat, err)
-	}
-	if r.Type != hcl.ReportTypeTDX {
-		return nil, failf(CheckReportType, "a TD quote was given but the HCL report is of type %v, not TDX", r.Type)
-	}
-	tr, err := tdx.ParseTDReport(r.TDReport)
-	if err != nil {
-		return nil, fail(CheckTDReportFormat, err)
+		return nil, err
 	}
 	if err := verifyTDQuote(claims, q, tr, opts); err != nil {
 		return nil, err

@@ -51,9 +51,7 @@ func newKey(t testing.TB) *ecdsa.PrivateKey {
 func AzurePCK() tdx.PCKExtensions {
 	x := tdx.PCKExtensions{FMSPC: [6]byte{0, 0x80, 0x6f, 5, 0, 0}, PCESVN: 11,
 		CPUSVN: [16]byte{7, 7, 2, 2, 3, 1, 0, 3}}
-	for i, c := range x.CPUSVN {
-		x.TCBComponents[i] = c
-	}
+	x.TCBComponents = x.CPUSVN
 	return x
 }
 
