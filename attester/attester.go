@@ -89,6 +89,10 @@ type Attester struct {
 	NoEventLog bool
 	// Logger receives diagnostics; nil discards them.
 	Logger *slog.Logger
+	// TDQuotes quotes the TDREPORT of a TDX CVM's HCL report (Azure IMDS
+	// /acc/tdquote: an *imds.Client). Nil means TDX evidence cannot be
+	// gathered; SEV-SNP evidence does not use it.
+	TDQuotes TDQuoter
 	// Verifier verifies what Evidence and VerifiedReport gathered before
 	// they return it; its roots and time also validate the VCEK from
 	// Certs. Nil means verify.New(verify.Config{}): AMD's pinned roots, the
@@ -99,12 +103,23 @@ type Attester struct {
 	Verifier *verify.Verifier
 }
 
+// TDQuoter returns the TD quote of a TDREPORT (imds.Client.TDQuote).
+type TDQuoter interface {
+	TDQuote(ctx context.Context, tdReport []byte) ([]byte, error)
+}
+
+// ErrNoTDQuoter means a TDX CVM's evidence was asked for without a
+// TDQuoter.
+var ErrNoTDQuoter = errors.New("attester: the HCL report carries a TDREPORT, and no TD quote source is configured")
+
 // Result is what the attester gathered and the claims it verified.
 type Result struct {
 	// Evidence is the gathered evidence (nil from VerifiedReport).
 	Evidence *evidence.Evidence
 	// Report is the HCL report blob the claims come from.
 	Report []byte
+	// TDQuote is the TD quote of a TDX CVM's report (nil on SEV-SNP).
+	TDQuote []byte
 	// Claims are the claims verified locally.
 	Claims *verify.Claims
 }
@@ -311,6 +326,9 @@ func (a *Attester) VerifiedReport(ctx context.Context, userData []byte) (*Result
 	if err != nil {
 		return nil, err
 	}
+	if r, err := hcl.Parse(blob); err == nil && r.Type == hcl.ReportTypeTDX {
+		return a.verifiedTDXReport(ctx, v, blob, r)
+	}
 	vcek, from, err := a.VCEKFor(ctx, blob)
 	if err := a.vcekFailure(ctx, err, "the report does not verify", "no VCEK from the certificate chain; the verifier's certificate source is asked"); err != nil {
 		return nil, err
@@ -365,21 +383,50 @@ func (a *Attester) gather(ctx context.Context, v *verify.Verifier, nonce []byte,
 	if err != nil {
 		return nil, err
 	}
-	sr, err := a.checkReport(ctx, blob, userData)
+	r, err := a.checkReport(ctx, blob, userData)
 	if err != nil {
 		return nil, err
 	}
 	ev := &evidence.Evidence{Version: version, Quote: *q, HCLReport: blob}
+	if r.Type == hcl.ReportTypeTDX {
+		if ev.TDQuote, err = a.tdQuote(ctx, r); err != nil {
+			return nil, err
+		}
+	} else if err := a.addVCEK(ctx, v, r, ev); err != nil {
+		return nil, err
+	}
+	ev.EventLog = a.eventLog(ctx)
+	a.log().DebugContext(ctx, "evidence gathered", "version", ev.Version, "nonce_bytes", len(nonce), "vcek", ev.VCEK != nil, "td_quote", ev.TDQuote != nil, "event_log_bytes", len(ev.EventLog))
+	return ev, nil
+}
+
+// tdQuote asks a.TDQuotes to quote the TDREPORT of r.
+func (a *Attester) tdQuote(ctx context.Context, r *hcl.Report) ([]byte, error) {
+	if a.TDQuotes == nil {
+		return nil, ErrNoTDQuoter
+	}
+	q, err := a.TDQuotes.TDQuote(ctx, r.TDReport)
+	if err != nil {
+		return nil, fmt.Errorf("attester: quoting the TDREPORT: %w", err)
+	}
+	return q, nil
+}
+
+// addVCEK puts the VCEK of the SNP report of r into ev, from a.Certs
+// when set (see gather).
+func (a *Attester) addVCEK(ctx context.Context, v *verify.Verifier, r *hcl.Report, ev *evidence.Evidence) error {
+	sr, err := snp.ParseReport(r.SNPReport)
+	if err != nil {
+		return fmt.Errorf("%w: the SNP report: %w", ErrInconsistent, err)
+	}
 	if a.Certs != nil {
 		der, _, err := a.vcekFor(ctx, v.Config(), sr)
 		if err := a.vcekFailure(ctx, err, "the gathered evidence does not verify", "evidence without VCEK: a verifier must fetch it from AMD KDS"); err != nil {
-			return nil, err
+			return err
 		}
 		ev.VCEK = der
 	}
-	ev.EventLog = a.eventLog(ctx)
-	a.log().DebugContext(ctx, "evidence gathered", "version", ev.Version, "nonce_bytes", len(nonce), "vcek", ev.VCEK != nil, "event_log_bytes", len(ev.EventLog))
-	return ev, nil
+	return nil
 }
 
 // vcekFailure judges err, a failure to get the VCEK from Certs: a
@@ -399,20 +446,13 @@ func (a *Attester) vcekFailure(ctx context.Context, err error, verdict, warning 
 	return nil
 }
 
-// checkReport parses blob and checks that it is an SNP HCL report whose
-// attestation key is the TPM's and, when userData is set, whose runtime
-// data carries it.
-func (a *Attester) checkReport(ctx context.Context, blob, userData []byte) (*snp.Report, error) {
+// checkReport parses blob and checks that it is an HCL report (SEV-SNP or
+// TDX) whose attestation key is the TPM's and, when userData is set, whose
+// runtime data carries it.
+func (a *Attester) checkReport(ctx context.Context, blob, userData []byte) (*hcl.Report, error) {
 	r, err := hcl.Parse(blob)
 	if err != nil {
 		return nil, fmt.Errorf("%w: the HCL report: %w", ErrInconsistent, err)
-	}
-	if r.Type != hcl.ReportTypeSNP {
-		return nil, fmt.Errorf("%w: the HCL report carries a %v report, not SEV-SNP", ErrInconsistent, r.Type)
-	}
-	sr, err := snp.ParseReport(r.SNPReport)
-	if err != nil {
-		return nil, fmt.Errorf("%w: the SNP report: %w", ErrInconsistent, err)
 	}
 	if r.RuntimeData == nil {
 		return nil, fmt.Errorf("%w: the HCL report has no runtime data", ErrInconsistent)
@@ -434,5 +474,19 @@ func (a *Attester) checkReport(ctx context.Context, blob, userData []byte) (*snp
 			return nil, fmt.Errorf("%w: the refreshed report does not carry the nonce as user-data", ErrInconsistent)
 		}
 	}
-	return sr, nil
+	return r, nil
+}
+
+// verifiedTDXReport quotes the TDREPORT of the TDX HCL report r (blob)
+// and verifies both with v (verify.Verifier.TDXReport).
+func (a *Attester) verifiedTDXReport(ctx context.Context, v *verify.Verifier, blob []byte, r *hcl.Report) (*Result, error) {
+	q, err := a.tdQuote(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	claims, err := v.TDXReport(ctx, blob, q)
+	if err != nil {
+		return nil, fmt.Errorf("attester: the report does not verify: %w", err)
+	}
+	return &Result{Report: blob, TDQuote: q, Claims: claims}, nil
 }

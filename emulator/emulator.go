@@ -66,11 +66,23 @@ type Options struct {
 	// Seed seeds the TPM hierarchies (0: DefaultSeed). The AK, and so the
 	// CVM's identity, depends only on it.
 	Seed int64
+	// Platform is the emulated hardware: PlatformSNP ("" too) or
+	// PlatformTDX (an Azure TDX CVM: the HCL report carries a TDREPORT
+	// and the fake IMDS serves TD quotes under package fakeintel's fake
+	// Intel chain at TDQuotePath).
+	Platform string
 }
+
+// Values of Options.Platform.
+const (
+	PlatformSNP = "snp"
+	PlatformTDX = "tdx"
+)
 
 // CVM is a running emulated Azure Confidential VM.
 type CVM struct {
 	log         *slog.Logger
+	platform    string
 	vmID        string
 	measurement [48]byte
 
@@ -81,10 +93,12 @@ type CVM struct {
 	closed bool
 
 	eventLog []byte // the boot event log (BootLog), written once at Start
+	tdReport []byte // TDX: the TDREPORT of the current HCL report
 
-	imds    *http.Server
-	imdsURL string
-	served  chan struct{} // closed when the IMDS server goroutine ends
+	imds     *http.Server
+	imdsURL  string
+	imdsBase string
+	served   chan struct{} // closed when the IMDS server goroutine ends
 }
 
 // Start starts an emulated Azure CVM: it opens the TPM simulator with a
@@ -99,7 +113,14 @@ func Start(ctx context.Context, opts *Options) (*CVM, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
-	c := &CVM{log: opts.Logger, vmID: opts.VMUniqueID, measurement: opts.Measurement, served: make(chan struct{})}
+	c := &CVM{log: opts.Logger, platform: opts.Platform, vmID: opts.VMUniqueID, measurement: opts.Measurement, served: make(chan struct{})}
+	switch c.platform {
+	case "":
+		c.platform = PlatformSNP
+	case PlatformSNP, PlatformTDX:
+	default:
+		return nil, fmt.Errorf("%w: Platform %.20q is neither %q nor %q", ErrBadOptions, c.platform, PlatformSNP, PlatformTDX)
+	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
@@ -147,8 +168,9 @@ func (c *CVM) startIMDS() error {
 	if err != nil {
 		return fmt.Errorf("emulator: fake IMDS: %w", err)
 	}
-	c.imds = &http.Server{Handler: imdsHandler(), ReadHeaderTimeout: 10 * time.Second}
-	c.imdsURL = "http://" + l.Addr().String() + THIMPath
+	c.imds = &http.Server{Handler: c.imdsHandler(), ReadHeaderTimeout: 10 * time.Second}
+	c.imdsBase = "http://" + l.Addr().String()
+	c.imdsURL = c.imdsBase + THIMPath
 	go func() {
 		defer close(c.served)
 		if err := c.imds.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -180,6 +202,16 @@ func (c *CVM) TPM() transport.TPM { return guestTPM{c} }
 // requests carrying the header "Metadata: true" with the fake VCEK, its TCB
 // and the fake ASK+ARK chain, and other requests with HTTP 400 (or 405).
 func (c *CVM) IMDSURL() string { return c.imdsURL }
+
+// TDQuoteURL returns the URL of the fake Azure IMDS TD quote endpoint
+// (http://127.0.0.1:port/acc/tdquote). For a TDX CVM it answers a POST of
+// {"report": base64url(TDREPORT)} with {"quote": unpadded base64url} when
+// the TDREPORT is the one in the CVM's current HCL report (the only ones
+// its "CPU" made); an SNP CVM answers 404.
+func (c *CVM) TDQuoteURL() string { return c.imdsBase + TDQuotePath }
+
+// Platform returns the emulated hardware (PlatformSNP or PlatformTDX).
+func (c *CVM) Platform() string { return c.platform }
 
 // EventLog returns (a copy of) the emulated firmware's TCG boot event log,
 // which replays to the vTPM's PCRs 0-9 as Start left them: what a guest

@@ -3,12 +3,14 @@
 package emulator
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 
 	"github.com/google/go-tpm/tpm2"
 
+	"github.com/snp-vtpm/snp-vtpm/hcl"
 	"github.com/snp-vtpm/snp-vtpm/vtpm"
 )
 
@@ -172,11 +174,26 @@ func (c *CVM) refreshLocked(ctx context.Context) error {
 	case !isIndexMissing(err):
 		return fmt.Errorf("reading user data: %w", err)
 	}
-	blob, err := buildHCLReport(c.ak, c.vmID, c.measurement, userData)
+	var blob []byte
+	if c.platform == PlatformTDX {
+		blob, err = buildTDXHCLReport(c.ak, c.vmID, userData)
+	} else {
+		blob, err = buildHCLReport(c.ak, c.vmID, c.measurement, userData)
+	}
 	if err != nil {
 		return err
 	}
-	return c.writePlatformNV(ctx, vtpm.NVIndexHCLReport, blob)
+	if err := c.writePlatformNV(ctx, vtpm.NVIndexHCLReport, blob); err != nil {
+		return err
+	}
+	if c.platform == PlatformTDX {
+		r, err := hcl.Parse(blob)
+		if err != nil {
+			return fmt.Errorf("emulator: the HCL report just built: %w", err)
+		}
+		c.tdReport = bytes.Clone(r.TDReport)
+	}
+	return nil
 }
 
 func isIndexMissing(err error) bool {

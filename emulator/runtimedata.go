@@ -12,8 +12,10 @@ import (
 
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd/fakekeys"
+	"github.com/snp-vtpm/snp-vtpm/emulator/fakeintel"
 	"github.com/snp-vtpm/snp-vtpm/hcl"
 	"github.com/snp-vtpm/snp-vtpm/snp"
+	"github.com/snp-vtpm/snp-vtpm/tdx"
 )
 
 // HCLReportSize is the size of the emulated HCL report NV index, as on older
@@ -60,18 +62,51 @@ func buildRuntimeData(ak *rsa.PublicKey, vmID string, userData [64]byte) ([]byte
 	return b, nil
 }
 
+// runtimeDataAndDigest returns the runtime data and the hardware report's
+// REPORT_DATA binding it: SHA-256(runtime data) || zeros.
+func runtimeDataAndDigest(ak *rsa.PublicKey, vmID string, userData [64]byte) ([]byte, [64]byte, error) {
+	var reportData [64]byte
+	rd, err := buildRuntimeData(ak, vmID, userData)
+	if err != nil {
+		return nil, reportData, err
+	}
+	sum := sha256.Sum256(rd)
+	copy(reportData[:], sum[:])
+	return rd, reportData, nil
+}
+
+// buildTDXHCLReport builds the HCL report of the emulated TDX paravisor: a
+// TDREPORT of the emulated TD (fakeintel.DefaultBody: the emulated MRTD)
+// whose REPORTDATA[0:32] is SHA-256 of the runtime data, wrapped with the
+// runtime data and padded to HCLReportSize. Its MAC is zeros: only a CPU
+// could check it, and verifiers trust the TDREPORT only through the quote
+// (fake IMDS /acc/tdquote) whose body equals it.
+func buildTDXHCLReport(ak *rsa.PublicKey, vmID string, userData [64]byte) ([]byte, error) {
+	rd, reportData, err := runtimeDataAndDigest(ak, vmID, userData)
+	if err != nil {
+		return nil, err
+	}
+	body, err := fakeintel.DefaultBody(reportData)
+	if err != nil {
+		return nil, err
+	}
+	tr := &tdx.TDReport{Type: [4]byte{0x81}, Body: body}
+	blob, err := hcl.Build(hcl.ReportTypeTDX, tr.Marshal(), rd, HCLReportSize)
+	if err != nil {
+		return nil, fmt.Errorf("emulator: building HCL report: %w", err)
+	}
+	return blob, nil
+}
+
 // buildHCLReport builds the HCL report the paravisor publishes: a fresh SNP
 // report whose report_data[0:32] is SHA-256 of the runtime data, signed by
 // the fake VCEK, wrapped with the runtime data and padded to HCLReportSize.
 // Its ID_KEY_DIGEST is fakeamd.IDKeyDigest.
 func buildHCLReport(ak *rsa.PublicKey, vmID string, measurement [48]byte, userData [64]byte) ([]byte, error) {
-	rd, err := buildRuntimeData(ak, vmID, userData)
+	rd, reportData, err := runtimeDataAndDigest(ak, vmID, userData)
 	if err != nil {
 		return nil, err
 	}
-	var reportData [64]byte
-	sum := sha256.Sum256(rd)
-	copy(reportData[:], sum[:])
 	// The paravisor was launched with the emulator's fake ID key, as Azure's
 	// is with Microsoft's: verifiers trust it with --trust-emulated only.
 	report := fakeamd.NewReport(reportData, fakeamd.WithMeasurement(measurement), fakeamd.WithIDKeyDigest(fakeamd.IDKeyDigest()))

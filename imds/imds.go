@@ -56,6 +56,9 @@ type Client struct {
 	// timeout that ignores proxy settings (IMDS must never be reached through a
 	// proxy) and does not follow redirects.
 	HTTPClient *http.Client
+	// TDQuoteURL is the TD quote endpoint (TDQuote); "" means
+	// DefaultTDQuoteURL.
+	TDQuoteURL string
 	// Logger receives debug logs; nil discards them.
 	Logger *slog.Logger
 

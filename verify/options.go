@@ -92,6 +92,14 @@ type Config struct {
 	// ID_KEY_DIGEST is not trusted, when the policy names the authority it
 	// accepts (Policy.MAAParavisorInstance): see ParavisorVoucher.
 	ParavisorVoucher ParavisorVoucher
+	// TrustEmulatedTDX also accepts TD quotes whose PCK chains to the
+	// emulated TDX CVM's fake Intel root (fakeintel.Root, public keys;
+	// the CLI's --trust-emulated). For those only, the emulated
+	// paravisor's MRTD (fakeintel.MRTD) is trusted and Intel's TCB status
+	// is evaluated against the fake collateral (fakeintel.Collateral);
+	// Claims.Emulated is set. Quotes under Intel's pinned root are
+	// verified as without it.
+	TrustEmulatedTDX bool
 
 	// tdxRoot replaces the pinned Intel SGX Root CA; only the package's
 	// tests set it (SetTDXRootForTest), to reach the checks after the TD
@@ -318,6 +326,9 @@ func (p *Policy) validate() error {
 		return err
 	}
 	if err := checkDigestList("author_key_digests", p.AuthorKeyDigests); err != nil {
+		return err
+	}
+	if err := checkEmulatedMRTD(p.TDXMRTDs); err != nil {
 		return err
 	}
 	if err := checkDigestList("tdx_mr_tds", p.TDXMRTDs); err != nil {

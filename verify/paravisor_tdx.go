@@ -1,5 +1,13 @@
 package verify
 
+import (
+	"bytes"
+	"fmt"
+	"slices"
+
+	"github.com/snp-vtpm/snp-vtpm/emulator/fakeintel"
+)
+
 // azureMRTDs are the MRTDs of Azure's TDX paravisor seen in real Azure TDX
 // CVM evidence. On TDX the paravisor is the TD's initial image, so MRTD is
 // its identity; it changes when Azure updates the paravisor.
@@ -20,11 +28,34 @@ var azureMRTDs = [...]string{
 // real Azure TDX CVMs. Each call returns a new slice.
 func DefaultTDXParavisors() []Paravisor { return azureParavisors(azureMRTDs[:]) }
 
+// EmulatedTDXParavisor returns the emulated TDX CVM's paravisor identity
+// (its MRTD). It is trusted only for quotes under the emulated fake Intel
+// root (Config.TrustEmulatedTDX): anyone can make a quote with it there.
+func EmulatedTDXParavisor() Paravisor {
+	return Paravisor{Name: fakeintel.ParavisorName, Digest: fakeintel.MRTD()}
+}
+
+// checkEmulatedMRTD rejects a policy listing the emulated MRTD: it is
+// trusted with the emulated chain only, never on a real TDX platform.
+func checkEmulatedMRTD(l []HexBytes) error {
+	emu := fakeintel.MRTD()
+	for i, d := range l {
+		if bytes.Equal(d, emu[:]) {
+			return fmt.Errorf("policy: tdx_mr_tds[%d]: the emulated TDX CVM's MRTD is never trusted on a real platform (it is trusted under the emulated chain only, --trust-emulated)", i)
+		}
+	}
+	return nil
+}
+
 // checkTDXParavisor sets claims.Paravisor and checks that MRTD is a
 // trusted paravisor's: one of the policy's tdx_mr_tds, or else of
-// DefaultTDXParavisors, unless the policy allows any paravisor.
-func checkTDXParavisor(claims *Claims, mrtd [48]byte, pol *Policy) error {
+// DefaultTDXParavisors, unless the policy allows any paravisor. Under the
+// emulated chain (emulated), EmulatedTDXParavisor is trusted too.
+func checkTDXParavisor(claims *Claims, mrtd [48]byte, pol *Policy, emulated bool) error {
 	trusted := trustedFrom(pol.TDXMRTDs, DefaultTDXParavisors())
+	if emulated {
+		trusted = append(slices.Clone(trusted), EmulatedTDXParavisor())
+	}
 	claims.Paravisor = paravisorName(mrtd, trusted, DefaultTDXParavisors())
 	if pol.AllowAnyParavisor && len(pol.TDXMRTDs) == 0 {
 		return nil

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 
+	"github.com/snp-vtpm/snp-vtpm/emulator/fakeintel"
 	"github.com/snp-vtpm/snp-vtpm/evidence"
 	"github.com/snp-vtpm/snp-vtpm/hcl"
 	"github.com/snp-vtpm/snp-vtpm/tdx"
@@ -64,6 +65,9 @@ type TDXClaims struct {
 // intelRoots names the chain of a verified TD quote (Claims.RootsSource).
 const intelRoots = "Intel SGX Root CA (pinned)"
 
+// emulatedIntelRoots names the emulated TDX CVM's fake Intel chain.
+const emulatedIntelRoots = "emulated TDX CVM's fake Intel root (fakeintel, NOT Intel)"
+
 // verifyTDXEvidence verifies the TDX part of evidence: the HCL report must
 // carry a TDREPORT, and the TD quote, verified offline under the pinned
 // Intel root, must be for exactly that TDREPORT (tdx-binding). Then the
@@ -74,36 +78,15 @@ func verifyTDXEvidence(ctx context.Context, claims *Claims, ev *evidence.Evidenc
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	r, err := hcl.Parse(ev.HCLReport)
+	r, tr, err := parseTDXHCL(ev.HCLReport)
 	if err != nil {
-		return nil, fail(CheckHCLFormat, err)
-	}
-	if r.Type != hcl.ReportTypeTDX {
-		return nil, failf(CheckReportType, "the evidence carries a TD quote but its HCL report is of type %v, not TDX", r.Type)
-	}
-	tr, err := tdx.ParseTDReport(r.TDReport)
-	if err != nil {
-		return nil, fail(CheckTDReportFormat, err)
+		return nil, err
 	}
 	q, err := tdx.ParseQuote(ev.TDQuote)
 	if err != nil {
 		return nil, fail(CheckTDXQuoteFormat, err)
 	}
-	v, err := q.Verify(tdx.VerifyOptions{Now: opts.now(), Root: opts.tdxRoot})
-	if err != nil {
-		return nil, tdxFailure(err)
-	}
-	if err := tdx.CheckBinding(q, tr); err != nil {
-		return nil, fail(CheckTDXBinding, err)
-	}
-	claims.fillTDX(q, v, opts.tdxRoot == nil)
-	if err := checkTDXTCB(claims, q, v, opts); err != nil {
-		return nil, err
-	}
-	if q.Body.Debug() && !opts.Policy.AllowDebug {
-		return nil, failf(CheckDebug, "TDATTRIBUTES %x: DEBUG is set (the host can read and write the TD's memory)", q.Body.TDAttributes[:])
-	}
-	if err := checkTDXParavisor(claims, q.Body.MRTD, &opts.Policy); err != nil {
+	if err := verifyTDQuote(claims, q, tr, opts); err != nil {
 		return nil, err
 	}
 	if err := r.CheckBinding(); err != nil {
@@ -117,6 +100,57 @@ func verifyTDXEvidence(ctx context.Context, claims *Claims, ev *evidence.Evidenc
 		e.akDER, _ = x509.MarshalPKIXPublicKey(e.ak)
 	}
 	return e, nil
+}
+
+// parseTDXHCL parses an HCL report that must carry a TDREPORT (a TD
+// quote came with it) and the TDREPORT.
+func parseTDXHCL(blob []byte) (*hcl.Report, *tdx.TDReport, error) {
+	r, err := hcl.Parse(blob)
+	if err != nil {
+		return nil, nil, fail(CheckHCLFormat, err)
+	}
+	if r.Type != hcl.ReportTypeTDX {
+		return nil, nil, failf(CheckReportType, "a TD quote came with an HCL report of type %v, not TDX", r.Type)
+	}
+	tr, err := tdx.ParseTDReport(r.TDReport)
+	if err != nil {
+		return nil, nil, fail(CheckTDReportFormat, err)
+	}
+	return r, tr, nil
+}
+
+// verifyTDQuote verifies the TD quote q (under the pinned Intel root, or
+// the emulated one when trusted), its binding to the TDREPORT tr (nil: a
+// bare quote), Intel's TCB status, DEBUG and the paravisor identity, and
+// fills the TDX claims.
+func verifyTDQuote(claims *Claims, q *tdx.Quote, tr *tdx.TDReport, opts *Config) error {
+	root, emulated := opts.tdxRoot, false
+	v, err := q.Verify(tdx.VerifyOptions{Now: opts.now(), Root: root})
+	if err != nil && opts.TrustEmulatedTDX && errors.Is(err, tdx.ErrPCKChain) {
+		// Not under Intel's root: perhaps under the emulated one.
+		if ve, errEmu := q.Verify(tdx.VerifyOptions{Now: opts.now(), Root: fakeintel.Root()}); errEmu == nil {
+			v, err, root, emulated = ve, nil, fakeintel.Root(), true
+		}
+	}
+	if err != nil {
+		return tdxFailure(err)
+	}
+	if tr != nil {
+		if err := tdx.CheckBinding(q, tr); err != nil {
+			return fail(CheckTDXBinding, err)
+		}
+	}
+	claims.fillTDX(q, v, opts.tdxRoot == nil && !emulated)
+	if emulated {
+		claims.Emulated, claims.RootsSource = true, emulatedIntelRoots
+	}
+	if err := checkTDXTCB(claims, q, v, opts, root, emulated); err != nil {
+		return err
+	}
+	if q.Body.Debug() && !opts.Policy.AllowDebug {
+		return failf(CheckDebug, "TDATTRIBUTES %x: DEBUG is set (the host can read and write the TD's memory)", q.Body.TDAttributes[:])
+	}
+	return checkTDXParavisor(claims, q.Body.MRTD, &opts.Policy, emulated)
 }
 
 // tdxFailure names the check of a tdx.Quote.Verify failure.

@@ -1,11 +1,13 @@
 package verify
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"slices"
 	"time"
 
+	"github.com/snp-vtpm/snp-vtpm/emulator/fakeintel"
 	"github.com/snp-vtpm/snp-vtpm/tdx"
 	"github.com/snp-vtpm/snp-vtpm/tdx/pcs"
 )
@@ -30,15 +32,23 @@ func DefaultTDXTCBStatuses() []string {
 // the policy's accepted statuses, and fills the claims' TCB fields.
 // Without collateral the status stays TCBNotEvaluated, which a policy
 // listing tdx_tcb_statuses rejects.
-func checkTDXTCB(c *Claims, q *tdx.Quote, v *tdx.Verified, opts *Config) error {
+func checkTDXTCB(c *Claims, q *tdx.Quote, v *tdx.Verified, opts *Config, root *x509.Certificate, emulated bool) error {
 	allowed := opts.Policy.TDXTCBStatuses
-	if opts.TDXCollateral == nil {
+	coll := opts.TDXCollateral
+	if emulated {
+		// The emulated platform's collateral is as fake as its chain.
+		var err error
+		if coll, err = pcs.LoadDir(fakeintel.Collateral()); err != nil {
+			return fmt.Errorf("verify: %s: the emulated collateral: %w", CheckTDXCollateral, err)
+		}
+	}
+	if coll == nil {
 		if len(allowed) > 0 {
 			return failf(CheckTDXTCBStatus, "the policy requires a TCB status in %v but no Intel collateral was given (--collateral): the status is %s", allowed, TCBNotEvaluated)
 		}
 		return nil
 	}
-	r, err := opts.TDXCollateral.Evaluate(q, v, pcs.Options{Now: opts.now(), Root: opts.tdxRoot})
+	r, err := coll.Evaluate(q, v, pcs.Options{Now: opts.now(), Root: root})
 	switch {
 	case errors.Is(err, pcs.ErrCollateral):
 		return fmt.Errorf("verify: %s: %w", CheckTDXCollateral, err)

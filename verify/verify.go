@@ -104,6 +104,18 @@ func verifySNPEvidence(ctx context.Context, claims *Claims, ev *evidence.Evidenc
 	return h, nil
 }
 
+// reportOnlyPolicy fails closed, for a report without a TPM quote, on
+// the policy members that need one, rather than silently skip them.
+func reportOnlyPolicy(p *Policy) error {
+	if len(p.PCRs) > 0 {
+		return failf(CheckPCRPolicy, "the policy requires PCR values, which a report without a quote cannot prove")
+	}
+	if p.RequireFreshReport {
+		return failf(CheckUserData, "the policy requires a fresh report bound to a nonce, which a report without a quote cannot prove")
+	}
+	return quoteOnlyPolicy(p)
+}
+
 // quoteOnlyPolicy fails closed, for a report without a quote, on the
 // policy members that only quoted PCRs can prove.
 func quoteOnlyPolicy(p *Policy) error {
@@ -158,14 +170,7 @@ func verifyHCL(ctx context.Context, claims *Claims, h *hclEntry, in snpInput, op
 
 // report is Verifier.Report; p collects what a success may cache.
 func report(ctx context.Context, blob []byte, vcekDER []byte, opts *Config, p *pending) (*Claims, error) {
-	// Fail closed on policy that needs a quote rather than silently skip it.
-	if len(opts.Policy.PCRs) > 0 {
-		return nil, failf(CheckPCRPolicy, "the policy requires PCR values, which a report without a quote cannot prove")
-	}
-	if opts.Policy.RequireFreshReport {
-		return nil, failf(CheckUserData, "the policy requires a fresh report bound to a nonce, which a report without a quote cannot prove")
-	}
-	if err := quoteOnlyPolicy(&opts.Policy); err != nil {
+	if err := reportOnlyPolicy(&opts.Policy); err != nil {
 		return nil, err
 	}
 	claims := &Claims{EvidenceVersion: -1}

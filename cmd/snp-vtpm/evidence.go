@@ -94,7 +94,9 @@ func runEvidence(ctx context.Context, g *globals, nonce []byte, fresh bool, out 
 	default:
 		what += " (boot-time report; freshness from the quote)"
 	}
-	if ev.VCEK == nil {
+	if ev.TDQuote != nil {
+		what += ", with TD quote"
+	} else if ev.VCEK == nil {
 		what += ", without VCEK (the verifier fetches it from AMD KDS)"
 	} else {
 		what += ", with VCEK"

@@ -80,7 +80,10 @@ type maaTarget struct {
 
 // target starts the fake MAA (--emulate) or configures the real instance.
 func (f *maaAttestFlags) target(g *globals, nonce []byte) (*maaTarget, error) {
-	if g.emulate {
+	if g.emulate != "" {
+		if g.emulate != emulateSNP {
+			return nil, errors.New("--emulate=tdx: the fake MAA attests the emulated SEV-SNP CVM only (plain --emulate)")
+		}
 		if f.instance != "" {
 			return nil, errors.New("--instance: with --emulate the fake MAA on loopback answers; leave --instance out")
 		}

@@ -58,7 +58,7 @@ func rejected(err error) error {
 // one command a process runs.
 type globals struct {
 	verbose bool
-	emulate bool
+	emulate string // "" (a real vTPM), "snp" or "tdx"
 	tpmPath string
 	timeout time.Duration
 	stdin   io.Reader
@@ -118,7 +118,8 @@ func newRootCmd(g *globals) *cobra.Command {
 	}
 	pf := root.PersistentFlags()
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "print diagnostics on stderr (and the full error chain)")
-	pf.BoolVar(&g.emulate, "emulate", false, "run against the built-in emulated Azure CVM instead of a real vTPM (cgo builds only; report, quote, evidence, attest)")
+	pf.StringVar(&g.emulate, "emulate", "", "run against the built-in emulated Azure CVM instead of a real vTPM: --emulate (SEV-SNP) or --emulate=tdx (Intel TDX) (cgo builds only; report, quote, evidence, attest)")
+	pf.Lookup("emulate").NoOptDefVal = emulateSNP
 	pf.StringVar(&g.tpmPath, "tpm", "/dev/tpmrm0", "path of the TPM device (report, quote, evidence, attest)")
 	var printReportFlag bool
 	root.Flags().BoolVarP(&printReportFlag, "print", "p", false, `read, validate and print the SEV-SNP report (same as "report -p")`)
@@ -160,6 +161,12 @@ func addExitTable(cmds []*cobra.Command) {
 	}
 }
 
+// Values of --emulate.
+const (
+	emulateSNP = "snp"
+	emulateTDX = "tdx"
+)
+
 // platformCommands use the TPM (or the emulated CVM): --tpm and --emulate
 // mean something only there.
 var platformCommands = map[string]bool{"snp-vtpm": true, "report": true, "quote": true, "evidence": true, "attest": true}
@@ -175,6 +182,9 @@ func (g *globals) prepare(cmd *cobra.Command, args []string) error {
 				return fmt.Errorf("--%s means nothing for %q: it does not use a TPM", name, cmd.CommandPath())
 			}
 		}
+	}
+	if g.emulate != "" && g.emulate != emulateSNP && g.emulate != emulateTDX {
+		return fmt.Errorf("--emulate=%.20q: want --emulate (SEV-SNP) or --emulate=tdx", g.emulate)
 	}
 	if f := cmd.Flags().Lookup("timeout"); f != nil && g.timeout > 0 {
 		ctx, cancel := context.WithTimeout(cmd.Context(), g.timeout)

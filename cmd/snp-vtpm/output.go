@@ -14,7 +14,7 @@ import (
 )
 
 // emulatedBanner is printed on every output made in or about emulated mode.
-const emulatedBanner = "*** EMULATED: not a real Azure CVM, not signed by AMD ***"
+const emulatedBanner = "*** EMULATED: not a real Azure CVM, not signed by AMD or Intel ***"
 
 // writeJSON writes v as indented JSON.
 func writeJSON(w io.Writer, v any) error {
@@ -297,7 +297,7 @@ func paravisorString(name string, tdx bool) string {
 	case verify.ParavisorAzure:
 		return name + " (Azure's paravisor " + what + ")"
 	case verify.ParavisorEmulated:
-		return name + " (the emulated CVM's fake ID key)"
+		return name + " (the emulated CVM's fake " + what + ")"
 	case verify.ParavisorPolicy:
 		return name + " (an " + what + " listed by the policy)"
 	case verify.ParavisorNone:

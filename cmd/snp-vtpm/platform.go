@@ -17,11 +17,13 @@ import (
 // platform is where the CLI gathers evidence: the real vTPM and Azure IMDS,
 // or the emulated Azure CVM (--emulate).
 type platform struct {
-	tpm      transport.TPM
-	imdsURL  string
-	emulated bool
-	eventLog []byte // the emulated CVM's boot event log
-	close    func() error
+	tpm     transport.TPM
+	imdsURL string
+	// tdQuoteURL is Azure IMDS's TD quote endpoint (TDX CVMs).
+	tdQuoteURL string
+	emulated   bool
+	eventLog   []byte // the emulated CVM's boot event log
+	close      func() error
 }
 
 // openPlatform opens the emulated CVM when --emulate is given (printing the
@@ -31,7 +33,7 @@ func openPlatform(ctx context.Context, g *globals) (*platform, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if g.emulate {
+	if g.emulate != "" {
 		p, err := openEmulated(ctx, g)
 		if err != nil {
 			return nil, err
@@ -48,7 +50,7 @@ func openPlatform(ctx context.Context, g *globals) (*platform, error) {
 		return nil, err
 	}
 	g.logger().Debug("opened TPM", "path", g.tpmPath)
-	return &platform{tpm: t, imdsURL: imds.DefaultURL, close: t.Close}, nil
+	return &platform{tpm: t, imdsURL: imds.DefaultURL, tdQuoteURL: imds.DefaultTDQuoteURL, close: t.Close}, nil
 }
 
 // Close releases the TPM (and stops the emulated CVM).
@@ -71,7 +73,8 @@ func (p *platform) release(g *globals) {
 func (p *platform) attester(g *globals) *attester.Attester {
 	// The emulated CVM carries its own boot event log: the host's would
 	// not replay against the simulator's PCRs.
-	return &attester.Attester{TPM: p.tpm, Logger: g.logger(), EventLog: p.eventLog, NoEventLog: p.emulated && p.eventLog == nil}
+	return &attester.Attester{TPM: p.tpm, Logger: g.logger(), EventLog: p.eventLog, NoEventLog: p.emulated && p.eventLog == nil,
+		TDQuotes: &imds.Client{TDQuoteURL: p.tdQuoteURL, Logger: g.logger()}}
 }
 
 // verifiedAttester returns the platform's attester whose results are

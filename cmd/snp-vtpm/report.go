@@ -212,8 +212,14 @@ func printReport(g *globals, o *reportOpts, source string, blob []byte, c *verif
 		}{c, source, keys})
 	}
 	title := "VALID SNP REPORT"
+	if c.Platform == verify.PlatformTDX {
+		title = "VALID TDX REPORT (TD quote verified)"
+	}
 	if c.Emulated {
-		title = "VALID SNP REPORT (EMULATED CHAIN, NOT AMD)"
+		title += " (EMULATED CHAIN, NOT AMD)"
+		if c.Platform == verify.PlatformTDX {
+			title = "VALID TDX REPORT (EMULATED CHAIN, NOT INTEL)"
+		}
 	}
 	title += " from " + source
 	if !o.print {

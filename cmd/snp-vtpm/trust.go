@@ -36,7 +36,7 @@ type trustFlags struct {
 
 func (t *trustFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&t.rootsFile, "roots", "", "PEM file with an ASK then its ARK; replaces the pinned AMD roots of that product line")
-	fs.BoolVar(&t.trustEmulated, "trust-emulated", false, "also trust the emulated CVM's fake AMD chain and, for reports under it only, its paravisor's fake ID key (testing only)")
+	fs.BoolVar(&t.trustEmulated, "trust-emulated", false, "also trust the emulated CVMs' fake AMD and Intel chains and, for evidence under them only, the emulated paravisor's fake ID key or MRTD (testing only)")
 	fs.StringVar(&t.policyFile, "policy", "", "JSON policy file (min_tcb, measurements, pcrs, products, id_key_digests, allow_debug, ...)")
 	fs.BoolVar(&t.offline, "offline", false, "make no network request at all (a VCEK must be in the evidence or the cache)")
 	fs.StringVar(&t.kdsURL, "kds-url", kds.DefaultBaseURL, "AMD KDS base URL (for mirrors and caching proxies)")
@@ -92,7 +92,7 @@ func (t *trustFlags) roots(g *globals) (*snp.Roots, error) {
 // config builds the verification configuration from the flags; remarks
 // for humans (non-default roots) go to the log.
 func (t *trustFlags) config(ctx context.Context, g *globals, imdsURL string, lim *upstreamLimits) (verify.Config, *collateral.Chain, error) {
-	opts := verify.Config{}
+	opts := verify.Config{TrustEmulatedTDX: t.trustEmulated}
 	roots, err := t.roots(g)
 	if err != nil {
 		return verify.Config{}, nil, err

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
+	"github.com/snp-vtpm/snp-vtpm/emulator/fakeintel"
 	"github.com/snp-vtpm/snp-vtpm/evidence"
 	"github.com/snp-vtpm/snp-vtpm/tdx/pcs"
 	"github.com/snp-vtpm/snp-vtpm/verify"
@@ -117,8 +118,8 @@ func verifyEvidenceFile(ctx context.Context, g *globals, file string, f *evidenc
 		return claims, nil
 	}
 	if verr, ok := errors.AsType[*verify.Error](err); ok && exitCode(err) == exitRejected {
-		if verr.Check == verify.CheckVCEKChain && !trust.trustEmulated && looksEmulated(data) {
-			g.log.Warn("this evidence comes from the emulated CVM (its VCEK is the fake AMD chain's); --trust-emulated accepts it for testing")
+		if (verr.Check == verify.CheckVCEKChain || verr.Check == verify.CheckTDXPCKChain) && !trust.trustEmulated && looksEmulated(data) {
+			g.log.Warn("this evidence comes from the emulated CVM (it is signed under a fake AMD or Intel chain); --trust-emulated accepts it for testing")
 		}
 		if jsonOut {
 			_ = writeJSON(g.stdout, rejectionJSON{Verified: false, Check: string(verr.Check), Error: plain(verr.Err.Error())})
@@ -165,6 +166,9 @@ func printVerified(w io.Writer, c *verify.Claims) {
 	title := "VERIFIED"
 	if c.Emulated {
 		title = "VERIFIED (EMULATED CHAIN, NOT AMD)"
+		if c.Platform == verify.PlatformTDX {
+			title = "VERIFIED (EMULATED CHAIN, NOT INTEL)"
+		}
 	}
 	if !c.NonceChecked {
 		title += " WITHOUT FRESHNESS: no nonce was checked (--no-nonce); this evidence may be a replay"
@@ -175,7 +179,7 @@ func printVerified(w io.Writer, c *verify.Claims) {
 		fmt.Fprintf(w, "  %-14s %-58s %s\n", name, what, verdict)
 	}
 	if c.Platform == verify.PlatformTDX {
-		link("Intel root", "pinned Intel SGX Root CA", "ok: trusted root")
+		link("Intel root", c.RootsSource, "ok: trusted root")
 		link("PCK", "signed by the Platform/Processor CA", "ok (from the TD quote)")
 		link("QE report", "signed by the PCK, binds the attestation key", "ok")
 		link("TD quote", "signed by the attestation key", "ok")
@@ -234,7 +238,7 @@ func printQuoteChain(link func(name, what, verdict string), c *verify.Claims) {
 // CVM's fake AMD chain. It is only used to explain a rejection.
 func looksEmulated(data []byte) bool {
 	ev, err := evidence.Decode(data)
-	return err == nil && bytes.Contains(ev.VCEK, []byte(fakeamd.Marker))
+	return err == nil && (bytes.Contains(ev.VCEK, []byte(fakeamd.Marker)) || bytes.Contains(ev.TDQuote, []byte(fakeintel.Marker)))
 }
 
 // maxInput bounds files read by the CLI.

@@ -2,15 +2,14 @@ package tdxtest
 
 import (
 	"crypto/ecdsa"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/hex"
 	"encoding/pem"
 	"math/big"
 	"testing"
 	"testing/fstest"
 	"time"
+
+	"github.com/snp-vtpm/snp-vtpm/internal/intelcert"
 )
 
 // Collateral is Intel-like collateral under f's root, as the files of a
@@ -46,23 +45,19 @@ func (f *FakeIntel) Files(t testing.TB, c Collateral) map[string][]byte {
 		caSerials = append(caSerials, f.CA.SerialNumber)
 	}
 	key := newKey(t)
-	nb, na := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2040, 1, 1, 0, 0, 0, 0, time.UTC)
-	signer := certify(t, &x509.Certificate{SerialNumber: big.NewInt(4), Subject: pkix.Name{CommonName: "Intel SGX TCB Signing"},
-		NotBefore: nb, NotAfter: na, KeyUsage: x509.KeyUsageDigitalSignature}, f.Root, &key.PublicKey, f.RootKey)
-	sign := func(name string, inner []byte) []byte {
-		sig := signRaw(t, key, inner)
-		return []byte(`{"` + name + `":` + string(inner) + `,"signature":"` + hex.EncodeToString(sig[:]) + `"}`)
+	signer, err := f.chain.TCBSigner(key)
+	if err != nil {
+		t.Fatal(err)
 	}
-	crl := func(issuer *x509.Certificate, serials []*big.Int, k *ecdsa.PrivateKey) []byte {
-		tmpl := &x509.RevocationList{Number: big.NewInt(1), ThisUpdate: c.ThisUpdate, NextUpdate: c.NextUpdate}
-		for _, s := range serials {
-			tmpl.RevokedCertificateEntries = append(tmpl.RevokedCertificateEntries, x509.RevocationListEntry{SerialNumber: s, RevocationTime: c.ThisUpdate})
-		}
-		der, err := x509.CreateRevocationList(rand.Reader, tmpl, issuer, k)
+	must := func(b []byte, err error) []byte {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return der
+		return b
+	}
+	sign := func(name string, inner []byte) []byte { return must(intelcert.SignDocument(key, name, inner)) }
+	crl := func(issuer *x509.Certificate, serials []*big.Int, k *ecdsa.PrivateKey) []byte {
+		return must(intelcert.CRL(issuer, k, serials, c.ThisUpdate, c.NextUpdate))
 	}
 	chain := append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: signer.Raw}), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: f.Root.Raw})...)
 	return map[string][]byte{

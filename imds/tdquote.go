@@ -1,0 +1,89 @@
+package imds
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/snp-vtpm/snp-vtpm/format"
+	"github.com/snp-vtpm/snp-vtpm/internal/strictjson"
+)
+
+// DefaultTDQuoteURL is Azure IMDS's TD quote endpoint of TDX CVMs.
+const DefaultTDQuoteURL = "http://169.254.169.254/acc/tdquote"
+
+// MaxTDQuoteResponse bounds a TD quote response body (real quotes with
+// their PCK chain are about 5 KiB, 7 KiB in base64).
+const MaxTDQuoteResponse = 128 << 10
+
+// maxTDQuote bounds the decoded quote (as package evidence does).
+const maxTDQuote = 64 << 10
+
+// TDQuote asks Azure IMDS to quote a TDREPORT (1024 bytes, from the HCL
+// report of a TDX CVM): a POST of {"report": base64url(tdReport)} to
+// TDQuoteURL, answered with {"quote": base64url} (padded or not). One
+// attempt, no retries. The quote is not verified here (package tdx does).
+//
+// Errors: *HTTPError for a status other than 200, *FormatError for a body
+// that is not that JSON, and the context's error when ctx ends first.
+func (c *Client) TDQuote(ctx context.Context, tdReport []byte) ([]byte, error) {
+	url := c.TDQuoteURL
+	if url == "" {
+		url = DefaultTDQuoteURL
+	}
+	reqBody, err := json.Marshal(map[string]string{"report": base64.RawURLEncoding.EncodeToString(tdReport)})
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, DefaultTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(reqBody))
+	if err != nil {
+		return nil, fmt.Errorf("imds: TD quote: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Metadata", "true")
+	if c.Logger != nil {
+		c.Logger.DebugContext(ctx, "asking Azure IMDS for a TD quote", "url", url)
+	}
+	resp, err := c.httpClient().Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("imds: TD quote: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxTDQuoteResponse+1))
+	if err != nil {
+		return nil, fmt.Errorf("imds: TD quote: reading the response: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("imds: TD quote (POST): %w", &HTTPError{URL: url, StatusCode: resp.StatusCode})
+	}
+	return ParseTDQuoteResponse(body)
+}
+
+// ParseTDQuoteResponse reads a TD quote response body: exactly
+// {"quote": base64url} (padding optional), the quote 1..64 KiB.
+func ParseTDQuoteResponse(body []byte) ([]byte, error) {
+	var r struct {
+		Quote string `json:"quote"`
+	}
+	if err := strictjson.Unmarshal(body, &r, strictjson.Options{MaxBytes: MaxTDQuoteResponse, RejectUnknown: true}); err != nil {
+		return nil, &FormatError{Field: "body", Err: err}
+	}
+	q, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(r.Quote, "="))
+	switch {
+	case err != nil:
+		return nil, &FormatError{Field: "quote", Err: fmt.Errorf("%w: not base64url", format.ErrBadEncoding)}
+	case len(q) == 0 || len(q) > maxTDQuote:
+		return nil, &FormatError{Field: "quote", Err: fmt.Errorf("%w: %d bytes, want 1..%d", format.ErrBadLength, len(q), maxTDQuote)}
+	}
+	return q, nil
+}

@@ -1,0 +1,60 @@
+package verify
+
+import (
+	"context"
+	"crypto/x509"
+
+	"github.com/snp-vtpm/snp-vtpm/tdx"
+)
+
+// TDXReport verifies Azure TDX attestation without a TPM quote: a TD
+// quote alone (hclBlob nil), or an HCL report carrying a TDREPORT together
+// with the TD quote Azure IMDS returned for it. The TD quote is verified
+// as in evidence (Intel's pinned root, or the emulated one with
+// TrustEmulatedTDX; Intel's TCB status with collateral; DEBUG; MRTD as the
+// paravisor identity), and with an HCL report every quote body field must
+// equal the TDREPORT's (tdx-binding) and the TDREPORT's REPORTDATA must
+// bind the runtime data. Like Report, it checks no TPM quote, proves no
+// freshness, and rejects policies that require PCR values or a fresh
+// report.
+func (v *Verifier) TDXReport(ctx context.Context, hclBlob, tdQuote []byte) (*Claims, error) {
+	return v.commitIfVerified(func(*pending) (*Claims, error) { return tdxReport(ctx, hclBlob, tdQuote, &v.cfg) })
+}
+
+func tdxReport(ctx context.Context, hclBlob, tdQuote []byte, opts *Config) (*Claims, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := reportOnlyPolicy(&opts.Policy); err != nil {
+		return nil, err
+	}
+	q, err := tdx.ParseQuote(tdQuote)
+	if err != nil {
+		return nil, fail(CheckTDXQuoteFormat, err)
+	}
+	claims := &Claims{EvidenceVersion: -1}
+	if hclBlob == nil {
+		if err := verifyTDQuote(claims, q, nil, opts); err != nil {
+			return nil, err
+		}
+		return claims, nil
+	}
+	r, tr, err := parseTDXHCL(hclBlob)
+	if err != nil {
+		return nil, err
+	}
+	if err := verifyTDQuote(claims, q, tr, opts); err != nil {
+		return nil, err
+	}
+	if err := r.CheckBinding(); err != nil {
+		return nil, fail(CheckRuntimeData, err)
+	}
+	fillRuntime(claims, r)
+	if r.RuntimeData != nil {
+		if ak, err := r.RuntimeData.AK(); err == nil {
+			der, _ := x509.MarshalPKIXPublicKey(ak)
+			claims.AKPublic = der
+		}
+	}
+	return claims, nil
+}
