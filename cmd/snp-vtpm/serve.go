@@ -151,15 +151,7 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
 		return err
 	}
 
-	level := slog.LevelInfo
-	if g.verbose {
-		level = slog.LevelDebug
-	}
-	var h slog.Handler = slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level})
-	if f.logJSON {
-		h = slog.NewJSONHandler(g.stderr, &slog.HandlerOptions{Level: level})
-	}
-	log := slog.New(h)
+	log := serveLogger(g, f.logJSON)
 	g.log = log // the trust options (KDS client) log there too
 	rel, err := f.release.load(log, f.listen)
 	if err != nil {
@@ -207,6 +199,19 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
 	}
 
 	return listenAndServe(ctx, g, f, srv, rel.signer)
+}
+
+// serveLogger is serve's log on stderr: text, or JSON with logJSON; debug
+// with -v.
+func serveLogger(g *globals, logJSON bool) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
+	if g.verbose {
+		opts.Level = slog.LevelDebug
+	}
+	if logJSON {
+		return slog.New(slog.NewJSONHandler(g.stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(g.stderr, opts))
 }
 
 // listenAndServe loads the TLS key pair (before listening: bad files fail
