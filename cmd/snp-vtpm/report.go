@@ -24,6 +24,7 @@ type reportOpts struct {
 	jsonOut  bool
 	file     string
 	vcekFile string
+	tdQuote  string
 	trust    trustFlags
 }
 
@@ -33,6 +34,7 @@ func (o *reportOpts) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.jsonOut, "json", false, "print the validated claims as JSON")
 	fs.StringVarP(&o.file, "file", "f", "", "validate a stored HCL report or raw 1184-byte SNP report instead of reading the vTPM")
 	fs.StringVar(&o.vcekFile, "vcek", "", "VCEK for -f: PEM (its first certificate), DER or THIM JSON as Azure IMDS serves it; default: fetched from AMD KDS unless --offline")
+	fs.StringVar(&o.tdQuote, "td-quote", "", "TDX: validate this TD quote (raw bytes) instead of reading the vTPM; with -f, the HCL TDX report it quotes is checked against it")
 	o.trust.register(fs)
 }
 
@@ -89,6 +91,12 @@ func runReport(ctx context.Context, g *globals, o *reportOpts) error {
 		}
 		userData = b
 	}
+	if o.tdQuote != "" {
+		if userData != nil || o.vcekFile != "" {
+			return errors.New("--td-quote validates stored TDX files: --user-data and --vcek do not apply")
+		}
+		return reportTDXFromFiles(ctx, g, o)
+	}
 	if o.file != "" {
 		if userData != nil {
 			return errors.New("--user-data refreshes the report in the vTPM; it cannot be used with -f")
@@ -140,6 +148,32 @@ func reportFromFile(ctx context.Context, g *globals, o *reportOpts) error {
 		return reportRejected(g, o, err, o.trust.trustEmulated)
 	}
 	return printReport(g, o, o.file, blob, claims)
+}
+
+// reportTDXFromFiles validates a stored TD quote, and with -f the HCL TDX
+// report it quotes (verify.Verifier.TDXReport).
+func reportTDXFromFiles(ctx context.Context, g *globals, o *reportOpts) error {
+	quote, err := readFile("--td-quote", o.tdQuote)
+	if err != nil {
+		return err
+	}
+	var blob []byte
+	source := o.tdQuote
+	if o.file != "" {
+		if blob, err = readInput(o.file, g.stdin, verify.CheckHCLFormat); err != nil {
+			return err
+		}
+		source = o.file + " + " + o.tdQuote
+	}
+	v, _, err := o.trust.verifier(ctx, g, "", nil)
+	if err != nil {
+		return err
+	}
+	claims, err := v.TDXReport(ctx, blob, quote)
+	if err != nil {
+		return reportRejected(g, o, err, o.trust.trustEmulated)
+	}
+	return printReport(g, o, source, blob, claims)
 }
 
 // reportRejected prints a failed validation (as JSON with --json) and

@@ -323,3 +323,35 @@ func TestReportFileTHIMVCEK(t *testing.T) {
 		t.Errorf("stderr does not name the duplicate member:\n%s", errOut)
 	}
 }
+
+// TestReportTDQuote: "report --td-quote" validates a stored TD quote, alone
+// or with the HCL TDX report it quotes (real Azure files); a changed byte,
+// an SEV-SNP HCL report and misplaced flags fail.
+func TestReportTDQuote(t *testing.T) {
+	const dir = "../../testdata/trustee-az-vtpm/az-tdx-vtpm/"
+	quote, hclTDX := dir+"td-quote.bin", dir+"hcl-report.bin"
+	code, out, errOut := runCLI(t, "report", "--td-quote", quote, "-f", hclTDX)
+	wantExit(t, code, 0, out, errOut)
+	wantContains(t, "report --td-quote -f output", out, "VALID TDX REPORT (TD quote verified)", "Intel SGX Root CA (pinned)", "fmspc", "00806f050000", "6332533D-5649-4D02-8AA7-8F64B7C3EE21")
+	code, out, errOut = runCLI(t, "report", "--td-quote", quote, "--json")
+	wantExit(t, code, 0, out, errOut)
+	wantContains(t, "report --td-quote --json output", out, `"platform": "tdx"`)
+
+	data, err := os.ReadFile(quote)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)/2] ^= 1
+	code, out, errOut = runCLI(t, "report", "--td-quote", writeTemp(t, "flipped.bin", data))
+	wantExit(t, code, 2, out, errOut)
+	code, out, errOut = runCLI(t, "report", "--td-quote", quote, "-f", realHCL)
+	wantExit(t, code, 2, out, errOut)
+	wantContains(t, "SNP HCL report with a TD quote", errOut, "hcl-report-type")
+	for _, args := range [][]string{
+		{"--td-quote", quote, "--user-data", "01"},
+		{"--td-quote", quote, "-f", hclTDX, "--vcek", quote},
+	} {
+		code, out, errOut = runCLI(t, append([]string{"report"}, args...)...)
+		wantExit(t, code, 1, out, errOut)
+	}
+}
