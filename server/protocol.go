@@ -162,13 +162,18 @@ type AttestResponse struct {
 
 // Claims summarise verified evidence.
 type Claims struct {
+	// Platform is "sev-snp" or "tdx" (verify.PlatformTDX).
+	Platform string `json:"platform,omitempty"`
+	// TCBStatus is Intel's TCB status of a TDX platform ("not-evaluated"
+	// without collateral); empty on SEV-SNP.
+	TCBStatus string `json:"tcb_status,omitempty"`
 	// Product is the AMD product line ("Milan", "Genoa", "Turin").
 	Product string `json:"product"`
 	// ChipID is the SNP report's CHIP_ID.
 	ChipID verify.HexBytes `json:"chip_id"`
 	// ReportedTCB is the TCB the report and the VCEK are bound to.
 	ReportedTCB snp.TCBParts `json:"reported_tcb"`
-	// Measurement is the launch measurement.
+	// Measurement is the launch measurement (TDX: the MRTD).
 	Measurement verify.HexBytes `json:"measurement"`
 	// IDKeyDigest is the report's ID_KEY_DIGEST: the key that signed the
 	// paravisor's ID block.
@@ -237,6 +242,10 @@ func summarize(c *verify.Claims) Claims {
 	}
 	if c.VMConfig != nil {
 		s.VMUniqueID = c.VMConfig.VMUniqueID
+	}
+	s.Platform = string(c.Platform)
+	if c.TDX != nil {
+		s.TCBStatus, s.Measurement = c.TDX.TCBStatus, c.TDX.MRTD
 	}
 	return s
 }

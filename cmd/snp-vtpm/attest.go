@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/snp-vtpm/snp-vtpm/verify"
 	"net/http"
 	"os"
 	"strconv"
@@ -102,9 +103,14 @@ func runAttest(ctx context.Context, g *globals, f *attestFlags) error {
 	if c.Emulated {
 		fmt.Fprintln(g.stderr, emulatedBanner)
 	}
-	fmt.Fprintf(g.stderr, "attested: %s chip %.16s..., reported tcb %s, evidence v%d (fresh report: %s); secret of %d bytes received\n",
-		c.Product, c.ChipID.String(), tcbString(c.ReportedTCB.Bootloader, c.ReportedTCB.TEE, c.ReportedTCB.SNP, c.ReportedTCB.Microcode, c.ReportedTCB.FMC, c.Product),
-		c.EvidenceVersion, yesNo(c.FreshReport), len(res.Secret))
+	if c.Platform == string(verify.PlatformTDX) {
+		fmt.Fprintf(g.stderr, "attested: Intel TDX, mr td %.16s..., tcb status %s, evidence v%d (fresh report: %s); secret of %d bytes received\n",
+			c.Measurement.String(), c.TCBStatus, c.EvidenceVersion, yesNo(c.FreshReport), len(res.Secret))
+	} else {
+		fmt.Fprintf(g.stderr, "attested: %s chip %.16s..., reported tcb %s, evidence v%d (fresh report: %s); secret of %d bytes received\n",
+			c.Product, c.ChipID.String(), tcbString(c.ReportedTCB.Bootloader, c.ReportedTCB.TEE, c.ReportedTCB.SNP, c.ReportedTCB.Microcode, c.ReportedTCB.FMC, c.Product),
+			c.EvidenceVersion, yesNo(c.FreshReport), len(res.Secret))
+	}
 	if c.EventLog != nil {
 		fmt.Fprintf(g.stderr, "boot event log: %s\n", eventLogSummaryString(c.EventLog))
 	}

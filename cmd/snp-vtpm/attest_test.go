@@ -99,3 +99,25 @@ func TestAttestResourceAndResultToken(t *testing.T) {
 	wantContains(t, "stderr", errOut, "404")
 	s.stop()
 }
+
+// TestServeAttestEmulatedTDX: the emulated TDX CVM attests to serve
+// (--trust-emulated) end to end and receives the secret; without
+// --trust-emulated serve refuses it (naming the TD quote's chain).
+func TestServeAttestEmulatedTDX(t *testing.T) {
+	secretFile := writeTemp(t, "secret", []byte(cliSecret))
+	s := startServe(t, "--secret-file", secretFile, "--trust-emulated", "--offline")
+	code, out, errOut := runCLI(t, "--emulate=tdx", "attest", "--server", s.url)
+	wantExit(t, code, exitOK, out, errOut)
+	if out != cliSecret {
+		t.Fatalf("stdout %q, want the secret alone", out)
+	}
+	wantContains(t, "attest stderr", errOut, emulatedBanner, "attested: Intel TDX, mr td", "tcb status UpToDate")
+
+	strict := startServe(t, "--secret-file", secretFile, "--offline")
+	code, out, errOut = runCLI(t, "--emulate=tdx", "attest", "--server", strict.url)
+	wantExit(t, code, exitRejected, out, errOut)
+	wantContains(t, "attest stderr", errOut, "tdx-pck-chain")
+	if strings.Contains(out, cliSecret) {
+		t.Fatal("secret released to the emulated TDX CVM without --trust-emulated")
+	}
+}
