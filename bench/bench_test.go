@@ -115,7 +115,7 @@ func refreshedSynthetic(f *fixtures) func(b *testing.B) {
 }
 
 func repeatReal(f *fixtures) func(b *testing.B) {
-	return benchVerify([]sample{f.real}, verify.Config{Now: fixtureTime})
+	return benchVerify([]sample{f.real}, verifyConfigAt())
 }
 
 // BenchmarkFloor is the cryptographic floor of fresh evidence (see floor).

@@ -292,11 +292,8 @@ func scanByteArray(v []byte, max int) ([]byte, error) {
 			}
 			return out[:len(out):len(out)], nil
 		}
-		n, j := 0, i
-		for ; j < len(v) && j-i < 4 && v[j] >= '0' && v[j] <= '9'; j++ {
-			n = n*10 + int(v[j]-'0')
-		}
-		if j == i || j-i > 3 || n > 255 || (j < len(v) && isNumberTail(v[j])) {
+		n, j, ok := byteAt(v, i)
+		if !ok || (j < len(v) && isNumberTail(v[j])) {
 			return nil, errByte(numberToken(v, i), idx)
 		}
 		if idx >= max {

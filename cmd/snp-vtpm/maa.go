@@ -135,23 +135,15 @@ func (f *maaFlags) config(g *globals) (maa.Config, error) {
 		cfg.Keys, cfg.Issuer = ks, maa.EmulatedIssuer
 	case (f.jwks == "") == (f.instance == ""):
 		return cfg, errors.New("give --jwks FILE or --instance URL (exactly one; --trust-emulated alone: the emulated MAA's key)")
-	case f.jwks != "":
-		data, err := readFile("--jwks", f.jwks)
+	default:
+		if f.jwks == "" && !strings.HasPrefix(f.instance, "https://") && !strings.HasPrefix(f.instance, "http://") {
+			return cfg, fmt.Errorf("--instance %q: want an http(s) URL", f.instance)
+		}
+		keys, err := maaKeys(g, "--jwks", f.jwks, f.instance)
 		if err != nil {
 			return cfg, err
 		}
-		ks, err := maa.ParseJWKS(data)
-		if err != nil {
-			return cfg, fmt.Errorf("--jwks %s: %w", f.jwks, err)
-		}
-		cfg.Keys = ks
-	default:
-		if !strings.HasPrefix(f.instance, "https://") && !strings.HasPrefix(f.instance, "http://") {
-			return cfg, fmt.Errorf("--instance %q: want an http(s) URL", f.instance)
-		}
-		cfg.Keys = &maa.Fetcher{Instance: f.instance, Client: &httpget.Client{HTTPClient: http.DefaultClient, Service: "maa", MaxRetries: 2, Logger: g.log}}
-		g.waitFor(hostOf(f.instance, f.instance) + " (MAA JWKS)")
-		g.hint = "check that the MAA instance is reachable, or give its keys with --jwks FILE"
+		cfg.Keys = keys
 	}
 	if f.issuer != "" {
 		cfg.Issuer = f.issuer
@@ -162,12 +154,9 @@ func (f *maaFlags) config(g *globals) (maa.Config, error) {
 	if cfg.Issuer == "" {
 		return cfg, errors.New("--issuer URL is required with --jwks (the instance the token must come from)")
 	}
-	if f.ev.trust.at != "" {
-		at, err := time.Parse(time.RFC3339, f.ev.trust.at)
-		if err != nil {
-			return cfg, fmt.Errorf("--at %q: want an RFC 3339 time such as 2025-06-01T00:00:00Z", f.ev.trust.at)
-		}
-		cfg.Time = at
+	var err error
+	if cfg.Time, err = parseAt(f.ev.trust.at); err != nil {
+		return cfg, err
 	}
 	n, err := f.ev.nonce.value()
 	if err != nil {
@@ -175,6 +164,25 @@ func (f *maaFlags) config(g *globals) (maa.Config, error) {
 	}
 	cfg.Nonce = n
 	return cfg, nil
+}
+
+// maaKeys returns an MAA instance's signing keys: the JWKS file named by
+// the flag jwksFlag when given, else fetched from instance's /certs.
+func maaKeys(g *globals, jwksFlag, jwksFile, instance string) (maa.KeySource, error) {
+	if jwksFile != "" {
+		data, err := readFile(jwksFlag, jwksFile)
+		if err != nil {
+			return nil, err
+		}
+		ks, err := maa.ParseJWKS(data)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", jwksFlag, jwksFile, err)
+		}
+		return ks, nil
+	}
+	g.waitFor(hostOf(instance, instance) + " (MAA JWKS)")
+	g.hint = "check that the MAA instance is reachable, or give its keys with " + jwksFlag + " FILE"
+	return &maa.Fetcher{Instance: instance, Client: &httpget.Client{HTTPClient: http.DefaultClient, Service: "maa", MaxRetries: 2, Logger: g.log}}, nil
 }
 
 // printMAA is the human output of a verified token: the checks, then the

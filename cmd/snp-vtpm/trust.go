@@ -112,12 +112,8 @@ func (t *trustFlags) config(ctx context.Context, g *globals, imdsURL string, lim
 		}
 		opts.Policy = *p
 	}
-	if t.at != "" {
-		at, err := time.Parse(time.RFC3339, t.at)
-		if err != nil {
-			return verify.Config{}, nil, fmt.Errorf("--at %q: want an RFC 3339 time such as 2025-06-01T00:00:00Z", t.at)
-		}
-		opts.Now = at
+	if opts.Now, err = parseAt(t.at); err != nil {
+		return verify.Config{}, nil, err
 	}
 	chain, err := t.collateral(g, roots, imdsURL, lim)
 	if err != nil {
@@ -319,4 +315,16 @@ func hostOf(rawURL, def string) string {
 		return u.Host
 	}
 	return rawURL
+}
+
+// parseAt parses --at (RFC 3339); empty is the zero time (now).
+func parseAt(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	at, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("--at %q: want an RFC 3339 time such as 2025-06-01T00:00:00Z", s)
+	}
+	return at, nil
 }

@@ -97,7 +97,7 @@ func verifyEvidenceFile(ctx context.Context, g *globals, file string, f *evidenc
 	if err := f.applyInitData(&cfg.Policy); err != nil {
 		return nil, err
 	}
-	if err := f.vouch.apply(g, &cfg, trust.at); err != nil {
+	if err := f.vouch.apply(g, &cfg); err != nil {
 		return nil, err
 	}
 	if f.collateral != "" {

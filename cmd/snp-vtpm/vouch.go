@@ -2,14 +2,10 @@ package main
 
 import (
 	"errors"
-	"fmt"
-	"net/http"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/snp-vtpm/snp-vtpm/internal/httpget"
 	"github.com/snp-vtpm/snp-vtpm/maa"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
@@ -28,8 +24,8 @@ func (f *vouchFlags) register(cmd *cobra.Command) {
 
 // apply sets cfg.ParavisorVoucher from the flags (nothing without
 // --maa-token). The token is verified against the policy's instance:
-// issuer, and keys from --maa-jwks or fetched from it.
-func (f *vouchFlags) apply(g *globals, cfg *verify.Config, at string) error {
+// issuer, and keys from --maa-jwks or fetched from it, at cfg.Now.
+func (f *vouchFlags) apply(g *globals, cfg *verify.Config) error {
 	if f.token == "" {
 		if f.jwks != "" {
 			return errors.New("--maa-jwks needs --maa-token")
@@ -44,22 +40,10 @@ func (f *vouchFlags) apply(g *globals, cfg *verify.Config, at string) error {
 	if err != nil {
 		return err
 	}
-	mc := maa.Config{Issuer: instance}
-	if f.jwks != "" {
-		data, err := readFile("--maa-jwks", f.jwks)
-		if err != nil {
-			return err
-		}
-		if mc.Keys, err = maa.ParseJWKS(data); err != nil {
-			return fmt.Errorf("--maa-jwks %s: %w", f.jwks, err)
-		}
-	} else {
-		mc.Keys = &maa.Fetcher{Instance: instance, Client: &httpget.Client{HTTPClient: http.DefaultClient, Service: "maa", MaxRetries: 2, Logger: g.log}}
-	}
-	if at != "" {
-		if mc.Time, err = time.Parse(time.RFC3339, at); err != nil {
-			return fmt.Errorf("--at %q: want an RFC 3339 time such as 2025-06-01T00:00:00Z", at)
-		}
+	// The token is checked at the evidence's verification time (--at).
+	mc := maa.Config{Issuer: instance, Time: cfg.Now}
+	if mc.Keys, err = maaKeys(g, "--maa-jwks", f.jwks, instance); err != nil {
+		return err
 	}
 	cfg.ParavisorVoucher = &maa.Voucher{Token: token, Config: mc}
 	return nil
