@@ -56,6 +56,7 @@ const (
 	CheckPCRDigest         Check = "pcr-digest"           // PCR values hash to the signed digest
 	CheckUserData          Check = "user-data"            // v2: runtime data user-data == the quoted nonce zero-padded to 64 bytes
 	CheckPCRPolicy         Check = "pcr-policy"           // policy: required PCR values
+	CheckPlatform          Check = "platform"             // policy: the evidence's kind of CVM (sev-snp, tdx) is one the policy is for
 	CheckVMIdentity        Check = "vm-identity"          // policy: PCR 6 is the firmware's measurement of the runtime data's vmUniqueId
 	CheckInitData          Check = "init-data"            // policy: PCR 8 = E(0, SHA-256(init-data)) (CoCo peer pods)
 	CheckEventLog          Check = "event-log"            // the TCG event log parses (and, per policy, replays to the quoted PCRs)

@@ -156,6 +156,16 @@ func (c *Config) validate() error {
 // trusted paravisor ID key (DefaultParavisors).
 // Policies are read from JSON files by ParsePolicy.
 type Policy struct {
+	// Platforms, when non-empty, lists the kinds of Confidential VM the
+	// policy accepts: PlatformSNP ("sev-snp") and PlatformTDX ("tdx").
+	// When empty, the policy accepts the platforms whose own members it
+	// sets (check platform): measurements, min_tcb, products,
+	// id_key_digests, author_key_digests or deny_smt are for sev-snp;
+	// tdx_mr_tds or tdx_tcb_statuses for tdx; a policy setting members of
+	// both accepts both, each judged by its own members, and one setting
+	// neither accepts either. So a policy written for one kind of VM never
+	// accepts the other kind, whose launch it would not constrain.
+	Platforms []string `json:"platforms,omitempty"`
 	// VMPL is the highest accepted VMPL (0..3) of a bare SNP report
 	// verified with Report: a report requested at a less privileged level
 	// comes from code that the guest's VMPL0 does not vouch for. Evidence
@@ -280,6 +290,9 @@ func ParsePolicy(data []byte) (*Policy, error) {
 // validate checks a decoded policy: every error names the field (and the
 // index or key) that is wrong. It normalises product names.
 func (p *Policy) validate() error {
+	if err := checkPlatforms(p.Platforms); err != nil {
+		return err
+	}
 	if p.VMPL < 0 || p.VMPL > 3 {
 		return fmt.Errorf("policy: vmpl: %d, want the highest accepted VMPL in 0..3", p.VMPL)
 	}
@@ -383,6 +396,7 @@ func (p Policy) clone() Policy {
 	p.AuthorKeyDigests = cloneList(p.AuthorKeyDigests)
 	p.TDXMRTDs = cloneList(p.TDXMRTDs)
 	p.Products = slices.Clone(p.Products)
+	p.Platforms = slices.Clone(p.Platforms)
 	p.TDXTCBStatuses = slices.Clone(p.TDXTCBStatuses)
 	p.InitDataDigest = bytes.Clone(p.InitDataDigest)
 	p.EventLogPCRs = slices.Clone(p.EventLogPCRs)

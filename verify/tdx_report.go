@@ -18,7 +18,9 @@ import (
 // freshness, and rejects policies that require PCR values or a fresh
 // report.
 func (v *Verifier) TDXReport(ctx context.Context, hclBlob, tdQuote []byte) (*Claims, error) {
-	return v.commitIfVerified(func(*pending) (*Claims, error) { return tdxReport(ctx, hclBlob, tdQuote, &v.cfg) })
+	return v.commitIfVerified(func(*pending) (*Claims, error) {
+		return forPolicy(tdxReport(ctx, hclBlob, tdQuote, &v.cfg))(&v.cfg.Policy)
+	})
 }
 
 func tdxReport(ctx context.Context, hclBlob, tdQuote []byte, opts *Config) (*Claims, error) {

@@ -106,5 +106,7 @@ func (v *Verifier) commitIfVerified(verify func(p *pending) (*Claims, error)) (*
 // no freshness, and it rejects policies that require PCR values or a fresh
 // report.
 func (v *Verifier) Report(ctx context.Context, blob []byte, vcekDER []byte) (*Claims, error) {
-	return v.commitIfVerified(func(p *pending) (*Claims, error) { return report(ctx, blob, vcekDER, &v.cfg, p) })
+	return v.commitIfVerified(func(p *pending) (*Claims, error) {
+		return forPolicy(report(ctx, blob, vcekDER, &v.cfg, p))(&v.cfg.Policy)
+	})
 }

@@ -49,6 +49,9 @@ func decoded(ctx context.Context, ev *evidence.Evidence, nonce []byte, opts *Con
 	if err != nil {
 		return nil, err
 	}
+	if err := opts.Policy.checkPlatform(claims.Platform); err != nil {
+		return nil, err
+	}
 	if h.akErr != nil {
 		return nil, fail(CheckAttestationKey, h.akErr)
 	}

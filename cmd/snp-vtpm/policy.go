@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
@@ -32,7 +33,10 @@ its product line and, with --pcrs, the values of the chosen PCRs. Pass the resul
 "verify --policy FILE" or "serve --policy FILE"; it is the starting point of a
 relying party's policy, to review before use (a TCB update of the host raises the
 reported TCB, which the minimum still accepts; a new paravisor or image changes the
-measurement, which it does not).`
+measurement, which it does not). On TDX evidence the policy holds the paravisor's
+MRTD (tdx_mr_tds) and the chosen PCRs; Intel's TCB status is judged by the default
+tdx_tcb_statuses. The emulated CVM's paravisor identity is left out: it is trusted
+with --trust-emulated only.`
 
 func newPolicyDeriveCmd(g *globals) *cobra.Command {
 	var f deriveFlags
@@ -89,27 +93,55 @@ func parsePCRList(s string) ([]int, error) {
 }
 
 // derivePolicy returns the policy that accepts exactly the configuration c
-// describes, with the values of the PCRs at indexes.
+// describes, with the values of the PCRs at indexes. On TDX the paravisor's
+// identity is its MRTD and Intel's TCB status is judged by the default set
+// of tdx_tcb_statuses; the SNP fields (measurement, TCB, product) do not
+// apply there.
 func derivePolicy(c *verify.Claims, indexes []int) (*verify.Policy, error) {
-	tcb := c.ReportedTCB
-	p := &verify.Policy{
-		MinTCB:       &tcb,
-		Measurements: []verify.HexBytes{c.Measurement},
-		IDKeyDigests: []verify.HexBytes{c.IDKeyDigest},
-		Products:     []string{c.Product},
-	}
-	if len(indexes) > 0 {
-		if c.PCRValues == verify.PCRValuesAbsent {
-			return nil, fmt.Errorf("--pcrs: the evidence carries no PCR values (only their quoted digest), so no PCR policy can be derived from it")
+	var p *verify.Policy
+	if c.Platform == verify.PlatformTDX {
+		if c.TDX == nil || len(c.TDX.MRTD) == 0 {
+			return nil, fmt.Errorf("policy derive: the TDX claims carry no MRTD")
 		}
-		p.PCRs = map[int]verify.HexBytes{}
-		for _, i := range indexes {
-			v, ok := c.PCRs[i]
-			if !ok {
-				return nil, fmt.Errorf("--pcrs: the evidence has no value for PCR %d", i)
-			}
-			p.PCRs[i] = v
+		p = &verify.Policy{Platforms: []string{verify.PlatformTDX}, TDXMRTDs: []verify.HexBytes{c.TDX.MRTD}}
+	} else {
+		tcb := c.ReportedTCB
+		p = &verify.Policy{
+			Platforms:    []string{verify.PlatformSNP},
+			MinTCB:       &tcb,
+			Measurements: []verify.HexBytes{c.Measurement},
+			IDKeyDigests: []verify.HexBytes{c.IDKeyDigest},
+			Products:     []string{c.Product},
 		}
 	}
+	if c.Paravisor == fakeamd.ParavisorName {
+		// The emulated paravisor is trusted with the emulated chain only
+		// (--trust-emulated); a policy may not list it.
+		p.IDKeyDigests, p.TDXMRTDs = nil, nil
+	}
+	pcrs, err := derivePCRs(c, indexes)
+	if err != nil {
+		return nil, err
+	}
+	p.PCRs = pcrs
 	return p, nil
+}
+
+// derivePCRs returns the values of the PCRs at indexes, nil for none.
+func derivePCRs(c *verify.Claims, indexes []int) (map[int]verify.HexBytes, error) {
+	if len(indexes) == 0 {
+		return nil, nil
+	}
+	if c.PCRValues == verify.PCRValuesAbsent {
+		return nil, fmt.Errorf("--pcrs: the evidence carries no PCR values (only their quoted digest), so no PCR policy can be derived from it")
+	}
+	out := map[int]verify.HexBytes{}
+	for _, i := range indexes {
+		v, ok := c.PCRs[i]
+		if !ok {
+			return nil, fmt.Errorf("--pcrs: the evidence has no value for PCR %d", i)
+		}
+		out[i] = v
+	}
+	return out, nil
 }

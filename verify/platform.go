@@ -1,0 +1,66 @@
+package verify
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// checkPlatforms validates the policy's platforms member: known names,
+// each at most once.
+func checkPlatforms(l []string) error {
+	for i, name := range l {
+		if name != PlatformSNP && name != PlatformTDX {
+			return fmt.Errorf("policy: platforms[%d]: %q is not a platform, want %q or %q", i, name, PlatformSNP, PlatformTDX)
+		}
+		if slices.Index(l, name) != i {
+			return fmt.Errorf("policy: platforms[%d]: %q listed twice", i, name)
+		}
+	}
+	return nil
+}
+
+// acceptedPlatforms returns the platforms p accepts (Policy.Platforms);
+// nil means any.
+func (p *Policy) acceptedPlatforms() []string {
+	if len(p.Platforms) > 0 {
+		return p.Platforms
+	}
+	var out []string
+	if p.MinTCB != nil || len(p.Measurements) > 0 || len(p.Products) > 0 ||
+		len(p.IDKeyDigests) > 0 || len(p.AuthorKeyDigests) > 0 || p.DenySMT {
+		out = append(out, PlatformSNP)
+	}
+	if len(p.TDXMRTDs) > 0 || len(p.TDXTCBStatuses) > 0 {
+		out = append(out, PlatformTDX)
+	}
+	return out
+}
+
+// checkPlatform fails, with check platform, when the policy is not for
+// platform (the kind of CVM whose hardware report verified).
+func (p *Policy) checkPlatform(platform string) error {
+	accepted := p.acceptedPlatforms()
+	if accepted == nil || slices.Contains(accepted, platform) {
+		return nil
+	}
+	how := "its members are for " + strings.Join(accepted, " and ")
+	if len(p.Platforms) > 0 {
+		how = "its platforms member lists " + strings.Join(accepted, " and ")
+	}
+	return failf(CheckPlatform, "the evidence is from a %s CVM, and the policy is not for %s (%s); add %q to the policy's platforms and the members that constrain it", platform, platform, how, platform)
+}
+
+// forPolicy passes on a verified report's claims when the policy is for
+// their platform (check platform), and any error as it is.
+func forPolicy(c *Claims, err error) func(*Policy) (*Claims, error) {
+	return func(p *Policy) (*Claims, error) {
+		if err != nil {
+			return nil, err
+		}
+		if err := p.checkPlatform(c.Platform); err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
+}
