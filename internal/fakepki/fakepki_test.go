@@ -13,15 +13,22 @@ import (
 	"time"
 )
 
-func TestKeyFileRoundTrip(t *testing.T) {
+// newKeyFile returns a fresh P-256 key and its KeyFile for vendor.
+func newKeyFile(tb testing.TB, vendor string) (*ecdsa.PrivateKey, []byte) {
+	tb.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	b, err := KeyFile("Intel", k)
+	b, err := KeyFile(vendor, k)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
+	return k, b
+}
+
+func TestKeyFileRoundTrip(t *testing.T) {
+	k, b := newKeyFile(t, "Intel")
 	if !strings.HasPrefix(string(b), "PUBLIC TEST KEY of the snp-vtpm emulator's fake Intel chain.\n") {
 		t.Errorf("no banner: %q", b)
 	}
@@ -80,14 +87,7 @@ func TestIssueAndCRL(t *testing.T) {
 }
 
 func FuzzParseKey(f *testing.F) {
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		f.Fatal(err)
-	}
-	b, err := KeyFile("AMD", k)
-	if err != nil {
-		f.Fatal(err)
-	}
+	_, b := newKeyFile(f, "AMD")
 	f.Add(b)
 	f.Add([]byte("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
