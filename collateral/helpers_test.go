@@ -92,15 +92,6 @@ type vcekOpts struct {
 	serial      int64
 }
 
-func asn1Int(t testing.TB, v int) []byte {
-	t.Helper()
-	b, err := asn1.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 // vcek mints a VCEK (DER) for hwid at tcb, signed by the ASK, with AMD's
 // extensions (productName product-B0 unless o says otherwise).
 func (p *testPKI) vcek(t testing.TB, product string, hwid []byte, tcb TCB, o vcekOpts) []byte {
@@ -152,7 +143,7 @@ func chipID(seed byte) []byte {
 	return id
 }
 
-// composeTCB is the inverse of DecomposeTCB.
+// composeTCB is the inverse of kds.DecomposeTCB.
 func composeTCB(product string, t TCB) uint64 {
 	return uint64(snp.ComposeTCB(snp.Product(product), t))
 }
@@ -214,6 +205,15 @@ func (f *fakeKDS) notFound() {
 		http.NotFound(w, r)
 		return true
 	})
+}
+
+// newNotFoundClient is a client (no disk cache) of a fresh fake KDS that
+// answers every request with a 404.
+func newNotFoundClient(t testing.TB) (*fakeKDS, *testClient) {
+	t.Helper()
+	_, f := newMilanKDS(t)
+	f.notFound()
+	return f, f.newClient("")
 }
 
 // newClientIMDS is newClient (a fresh disk cache) with an IMDS served by
@@ -371,9 +371,13 @@ const (
 	ChipIDSize   = kds.ChipIDSize
 )
 
+// MatchVCEK is kds.MatchVCEK, declared rather than a variable, which a
+// test could reassign.
+func MatchVCEK(der []byte, product string, chipID []byte, tcb uint64) (*x509.Certificate, error) {
+	return kds.MatchVCEK(der, product, chipID, tcb)
+}
+
 var (
-	MatchVCEK             = kds.MatchVCEK
-	DecomposeTCB          = kds.DecomposeTCB
 	ErrNotFound           = kds.ErrNotFound
 	ErrRateLimited        = kds.ErrRateLimited
 	ErrUnsupportedProduct = kds.ErrUnsupportedProduct

@@ -165,7 +165,14 @@ func JSON(t testing.TB, v any) string {
 // MarshalJSON returns v marshalled with encoding/json, failing t on error.
 func MarshalJSON(t testing.TB, v any) []byte {
 	t.Helper()
-	b, err := json.Marshal(v)
+	return Marshal(t, json.Marshal, v)
+}
+
+// Marshal returns v encoded by marshal (json.Marshal, asn1.Marshal, ...),
+// failing t on error.
+func Marshal(t testing.TB, marshal func(any) ([]byte, error), v any) []byte {
+	t.Helper()
+	b, err := marshal(v)
 	if err != nil {
 		t.Fatal(err)
 	}
