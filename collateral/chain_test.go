@@ -331,7 +331,7 @@ func TestWrongChipRejected(t *testing.T) {
 
 func TestValidatorRejects(t *testing.T) {
 	pki := newTestPKI(t, "Milan")
-	other := newTestPKI(t, "Milan") // KDS serves VCEKs from a hierarchy the verifier does not trust
+	other := newForeignPKI(t, "Milan") // KDS serves VCEKs from a hierarchy the verifier does not trust
 	kds := newFakeKDS(t, other)
 	dir := t.TempDir()
 	c := kds.newClient(dir)
@@ -484,7 +484,7 @@ func TestCorruptCacheFileReplaced(t *testing.T) {
 		{"garbage", []byte("garbage")},
 		{"empty", nil},
 		{"foreign VCEK (other chip)", pki.vcek(t, ProductMilan, chipID(5), milanTCB(), vcekOpts{})},
-		{"VCEK from another hierarchy", newTestPKI(t, "Milan").vcek(t, ProductMilan, chip, milanTCB(), vcekOpts{})},
+		{"VCEK from another hierarchy", newForeignPKI(t, "Milan").vcek(t, ProductMilan, chip, milanTCB(), vcekOpts{})},
 		{"huge", bytes.Repeat([]byte{1}, kds.MaxVCEKSize+1)},
 	}
 	for _, tc := range tests {

@@ -118,7 +118,7 @@ func TestCRLCaching(t *testing.T) {
 
 func TestCRLRejected(t *testing.T) {
 	pki := newTestPKI(t, "Milan")
-	other := newTestPKI(t, "Milan")
+	other := newForeignPKI(t, "Milan")
 	next := time.Now().Add(24 * time.Hour)
 	good := pki.crl(t, next)
 	tests := []struct {
@@ -172,7 +172,7 @@ func TestCRLCorruptCacheReplaced(t *testing.T) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(path, newTestPKI(t, "Milan").crl(t, time.Now().Add(time.Hour)), 0o644); err != nil {
+	if err := os.WriteFile(path, newForeignPKI(t, "Milan").crl(t, time.Now().Add(time.Hour)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.CRL(ctxTimeout(t, 5*time.Second), ProductMilan); err != nil {
@@ -261,7 +261,7 @@ func TestCertChainRealAMD(t *testing.T) {
 
 func TestCertChainRejected(t *testing.T) {
 	pki := newTestPKI(t, "Milan")
-	other := newTestPKI(t, "Milan")
+	other := newForeignPKI(t, "Milan")
 	pemOf := func(certs ...*x509.Certificate) []byte {
 		var b []byte
 		for _, c := range certs {

@@ -1,16 +1,15 @@
 package collateral
 
 import (
-	"bytes"
+	"cmp"
 	"context"
+	"crypto"
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"math/big"
 	"net/http"
@@ -22,7 +21,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd/fakekeys"
 	"github.com/snp-vtpm/snp-vtpm/imds"
+	"github.com/snp-vtpm/snp-vtpm/internal/amdcert"
+	"github.com/snp-vtpm/snp-vtpm/internal/fakepki"
+	"github.com/snp-vtpm/snp-vtpm/internal/testev"
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/kds"
 	"github.com/snp-vtpm/snp-vtpm/snp"
@@ -32,53 +35,47 @@ import (
 // pkixExt shortens test tables.
 type pkixExt = pkix.Extension
 
-// testPKI is a fake AMD hierarchy: ARK -> ASK -> VCEKs.
+// testPKI is a fake AMD hierarchy, ARK -> ASK -> VCEKs, issued by
+// internal/amdcert (the one fake AMD chain builder), with the ARK's key to
+// sign CRLs.
 type testPKI struct {
-	arkKey, askKey, vcekKey *ecdsa.PrivateKey
-	ark, ask                *x509.Certificate
+	chain          *amdcert.Chain
+	ark, ask       *x509.Certificate
+	arkKey, askKey *rsa.PrivateKey
+	vcekKey        *ecdsa.PrivateKey
 }
 
+// newTestPKI returns a hierarchy for product under the RSA-4096 keys of
+// the emulator's fake AMD chain (fakekeys): no RSA key is generated. Each
+// call issues new certificates, but all share those keys; a hierarchy that
+// must not verify under this one is newForeignPKI's.
 func newTestPKI(t testing.TB, product string) *testPKI {
 	t.Helper()
-	p := &testPKI{}
-	var err error
-	for _, k := range []**ecdsa.PrivateKey{&p.arkKey, &p.askKey, &p.vcekKey} {
-		if *k, err = ecdsa.GenerateKey(elliptic.P384(), rand.Reader); err != nil {
-			t.Fatal(err)
-		}
-	}
-	now := time.Now()
-	arkTmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "ARK-" + product, Organization: []string{"Test AMD"}},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(25 * 365 * 24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-	}
-	p.ark = mustCert(t, arkTmpl, arkTmpl, &p.arkKey.PublicKey, p.arkKey)
-	askTmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(0x10001),
-		Subject:               pkix.Name{CommonName: "SEV-" + product, Organization: []string{"Test AMD"}},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(25 * 365 * 24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		MaxPathLenZero:        true,
-		KeyUsage:              x509.KeyUsageCertSign,
-	}
-	p.ask = mustCert(t, askTmpl, p.ark, &p.askKey.PublicKey, p.arkKey)
-	return p
+	return newPKI(t, product, fakekeys.ARKKey(), fakekeys.ASKKey())
 }
 
-func mustCert(t testing.TB, tmpl, parent *x509.Certificate, pub any, priv any) *x509.Certificate {
+// newForeignPKI returns a hierarchy for product whose ARK and ASK share
+// testev's OtherRSAKey, an RSA-2048 key no newTestPKI hierarchy has:
+// nothing it issues verifies under those.
+func newForeignPKI(t testing.TB, product string) *testPKI {
 	t.Helper()
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, priv)
+	return newPKI(t, product, testev.OtherRSAKey(), testev.OtherRSAKey())
+}
+
+func newPKI(t testing.TB, product string, arkKey, askKey *rsa.PrivateKey) *testPKI {
+	t.Helper()
+	now := time.Now()
+	c, err := amdcert.NewChain(amdcert.ChainSpec{Product: snp.Product(product), ARKKey: arkKey, ASKKey: askKey,
+		Marker: "snp-vtpm collateral TEST CHAIN (not AMD)", NotBefore: now.Add(-time.Hour), NotAfter: now.Add(25 * 365 * 24 * time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cert, err := x509.ParseCertificate(der)
+	return &testPKI{chain: c, ark: c.ARK, ask: c.ASK, arkKey: arkKey, askKey: askKey, vcekKey: testev.NewVCEKKey()}
+}
+
+func mustCert(t testing.TB, tmpl, parent *x509.Certificate, pub any, priv crypto.Signer) *x509.Certificate {
+	t.Helper()
+	cert, err := fakepki.Issue(tmpl, parent, pub, priv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,75 +88,24 @@ type vcekOpts struct {
 	rawHWID     bool   // hwID as raw bytes (as AMD KDS does) instead of an OCTET STRING
 	noFMC       bool   // omit fmcSPL on Turin
 	extra       []pkix.Extension
-	omit        string // OID string of an extension to leave out
+	omit        asn1.ObjectIdentifier // an AMD extension to leave out
 	serial      int64
 }
 
-func asn1Int(t testing.TB, v int) []byte {
-	t.Helper()
-	b, err := asn1.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// vcekExtensions builds the AMD extensions like KDS (and go-sev-guest's fakes) do.
-func vcekExtensions(t testing.TB, product string, hwid []byte, tcb TCB, o vcekOpts) []pkix.Extension {
-	t.Helper()
-	name := o.productName
-	if name == "" {
-		name = product + "-B0"
-	}
-	nameDER, err := asn1.MarshalWithParams(name, "ia5")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hw := hwid
-	if !o.rawHWID {
-		if hw, err = asn1.Marshal(hwid); err != nil {
-			t.Fatal(err)
-		}
-	}
-	exts := []pkix.Extension{
-		{Id: oidStructVersion, Value: asn1Int(t, 1)},
-		{Id: oidProductName, Value: nameDER},
-		{Id: oidBlSPL, Value: asn1Int(t, int(tcb.Bootloader))},
-		{Id: oidTeeSPL, Value: asn1Int(t, int(tcb.TEE))},
-		{Id: oidSnpSPL, Value: asn1Int(t, int(tcb.SNP))},
-		{Id: oidUcodeSPL, Value: asn1Int(t, int(tcb.Microcode))},
-		{Id: oidHWID, Value: hw},
-	}
-	if product != ProductTurin {
-		// Reserved SPLs 4-7, present (as 0) in real Milan/Genoa VCEKs.
-		for i := 4; i <= 7; i++ {
-			exts = append(exts, pkix.Extension{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 3704, 1, 3, i}, Value: asn1Int(t, 0)})
-		}
-	}
-	if product == ProductTurin && !o.noFMC {
-		exts = append(exts, pkix.Extension{Id: oidFmcSPL, Value: asn1Int(t, int(tcb.FMC))})
-	}
-	out := exts[:0]
-	for _, e := range exts {
-		if e.Id.String() != o.omit {
-			out = append(out, e)
-		}
-	}
-	return append(out, o.extra...)
-}
-
-// vcek mints a VCEK (DER) for hwid at tcb, signed by the ASK.
+// vcek mints a VCEK (DER) for hwid at tcb, signed by the ASK, with AMD's
+// extensions (productName product-B0 unless o says otherwise).
 func (p *testPKI) vcek(t testing.TB, product string, hwid []byte, tcb TCB, o vcekOpts) []byte {
 	t.Helper()
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber:    big.NewInt(o.serial),
-		Subject:         pkix.Name{CommonName: "SEV-VCEK", Organization: []string{"Test AMD"}},
-		NotBefore:       now.Add(-time.Hour),
-		NotAfter:        now.Add(7 * 365 * 24 * time.Hour),
-		ExtraExtensions: vcekExtensions(t, product, hwid, tcb, o),
+	var omit []asn1.ObjectIdentifier
+	if o.omit != nil {
+		omit = append(omit, o.omit)
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.ask, &p.vcekKey.PublicKey, p.askKey)
+	now := time.Now()
+	der, err := p.chain.Issue(amdcert.KeyTemplate{
+		Key: &p.vcekKey.PublicKey, ProductName: cmp.Or(o.productName, product+"-B0"), HWID: hwid, HWIDOctetString: !o.rawHWID,
+		TCB: tcb, FMC: product == ProductTurin && !o.noFMC, Omit: omit, ExtraExtensions: o.extra,
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(7 * 365 * 24 * time.Hour), Serial: o.serial,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,28 +126,14 @@ func (p *testPKI) validator() func([]byte) error {
 // crl builds a CRL signed by the ARK listing the given serials.
 func (p *testPKI) crl(t testing.TB, next time.Time, serials ...*big.Int) []byte {
 	t.Helper()
-	var entries []x509.RevocationListEntry
-	for _, s := range serials {
-		entries = append(entries, x509.RevocationListEntry{SerialNumber: s, RevocationTime: time.Now().Add(-time.Hour)})
-	}
-	der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
-		Number:                    big.NewInt(1),
-		ThisUpdate:                time.Now().Add(-time.Hour),
-		NextUpdate:                next,
-		RevokedCertificateEntries: entries,
-	}, p.ark, p.arkKey)
+	der, err := fakepki.CRL(p.ark, p.arkKey, serials, time.Now().Add(-time.Hour), next)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return der
 }
 
-func (p *testPKI) chainPEM() []byte {
-	var b bytes.Buffer
-	_ = pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: p.ask.Raw})
-	_ = pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: p.ark.Raw})
-	return b.Bytes()
-}
+func (p *testPKI) chainPEM() []byte { return p.chain.PEM() }
 
 func chipID(seed byte) []byte {
 	id := make([]byte, ChipIDSize)
@@ -211,7 +143,7 @@ func chipID(seed byte) []byte {
 	return id
 }
 
-// composeTCB is the inverse of DecomposeTCB.
+// composeTCB is the inverse of kds.DecomposeTCB.
 func composeTCB(product string, t TCB) uint64 {
 	return uint64(snp.ComposeTCB(snp.Product(product), t))
 }
@@ -273,6 +205,15 @@ func (f *fakeKDS) notFound() {
 		http.NotFound(w, r)
 		return true
 	})
+}
+
+// newNotFoundClient is a client (no disk cache) of a fresh fake KDS that
+// answers every request with a 404.
+func newNotFoundClient(t testing.TB) (*fakeKDS, *testClient) {
+	t.Helper()
+	_, f := newMilanKDS(t)
+	f.notFound()
+	return f, f.newClient("")
 }
 
 // newClientIMDS is newClient (a fresh disk cache) with an IMDS served by
@@ -430,9 +371,13 @@ const (
 	ChipIDSize   = kds.ChipIDSize
 )
 
+// MatchVCEK is kds.MatchVCEK, declared rather than a variable, which a
+// test could reassign.
+func MatchVCEK(der []byte, product string, chipID []byte, tcb uint64) (*x509.Certificate, error) {
+	return kds.MatchVCEK(der, product, chipID, tcb)
+}
+
 var (
-	MatchVCEK             = kds.MatchVCEK
-	DecomposeTCB          = kds.DecomposeTCB
 	ErrNotFound           = kds.ErrNotFound
 	ErrRateLimited        = kds.ErrRateLimited
 	ErrUnsupportedProduct = kds.ErrUnsupportedProduct
@@ -453,18 +398,5 @@ func ctxTimeout(t testing.TB, d time.Duration) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
-
-// AMD KDS certificate extension OIDs, for building test VCEKs: package
-// snp owns them.
-var (
-	oidStructVersion = snp.OIDStructVersion()
-	oidProductName   = snp.OIDProductName()
-	oidBlSPL         = snp.OIDBlSPL()
-	oidTeeSPL        = snp.OIDTeeSPL()
-	oidSnpSPL        = snp.OIDSnpSPL()
-	oidUcodeSPL      = snp.OIDUcodeSPL()
-	oidFmcSPL        = snp.OIDFmcSPL()
-	oidHWID          = snp.OIDHWID()
-)
 
 func errorsIs(err, target error) bool { return errors.Is(err, target) }

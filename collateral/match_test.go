@@ -10,6 +10,9 @@ import (
 	"crypto/x509"
 
 	sevkds "github.com/google/go-sev-guest/kds"
+
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
+	"github.com/snp-vtpm/snp-vtpm/snp"
 )
 
 func TestMatchVCEKSynthetic(t *testing.T) {
@@ -44,15 +47,15 @@ func TestMatchVCEKSynthetic(t *testing.T) {
 			return pki.vcek(t, ProductMilan, chip, milanTCB(), vcekOpts{extra: []pkixExt{{Id: asn1.ObjectIdentifier{1, 2, 3, 4}, Critical: true, Value: []byte{5, 0}}}})
 		}, reqChip: chip, reqTCB: milanTCB(), wantErr: true},
 		{name: "critical AMD structVersion", product: ProductMilan, der: func() []byte {
-			return pki.vcek(t, ProductMilan, chip, milanTCB(), vcekOpts{omit: oidStructVersion.String(), extra: []pkixExt{{Id: oidStructVersion, Critical: true, Value: asn1Int(t, 1)}}})
+			return pki.vcek(t, ProductMilan, chip, milanTCB(), vcekOpts{omit: snp.OIDStructVersion(), extra: []pkixExt{{Id: snp.OIDStructVersion(), Critical: true, Value: testutil.Marshal(t, asn1.Marshal, 1)}}})
 		}, reqChip: chip, reqTCB: milanTCB(), wantErr: true},
-		{name: "missing hwID", product: ProductMilan, der: func() []byte { return pki.vcek(t, ProductMilan, chip, milanTCB(), vcekOpts{omit: oidHWID.String()}) }, reqChip: chip, reqTCB: milanTCB(), wantErr: true},
-		{name: "missing snpSPL", product: ProductMilan, der: func() []byte { return pki.vcek(t, ProductMilan, chip, milanTCB(), vcekOpts{omit: oidSnpSPL.String()}) }, reqChip: chip, reqTCB: milanTCB(), wantErr: true},
+		{name: "missing hwID", product: ProductMilan, der: func() []byte { return pki.vcek(t, ProductMilan, chip, milanTCB(), vcekOpts{omit: snp.OIDHWID()}) }, reqChip: chip, reqTCB: milanTCB(), wantErr: true},
+		{name: "missing snpSPL", product: ProductMilan, der: func() []byte { return pki.vcek(t, ProductMilan, chip, milanTCB(), vcekOpts{omit: snp.OIDSnpSPL()}) }, reqChip: chip, reqTCB: milanTCB(), wantErr: true},
 		{name: "out of range SPL", product: ProductMilan, der: func() []byte {
-			return pki.vcek(t, ProductMilan, chip, milanTCB(), vcekOpts{omit: oidBlSPL.String(), extra: []pkixExt{{Id: oidBlSPL, Value: asn1Int(t, 300)}}})
+			return pki.vcek(t, ProductMilan, chip, milanTCB(), vcekOpts{omit: snp.OIDBlSPL(), extra: []pkixExt{{Id: snp.OIDBlSPL(), Value: testutil.Marshal(t, asn1.Marshal, 300)}}})
 		}, reqChip: chip, reqTCB: milanTCB(), wantErr: true},
 		{name: "duplicate SPL", product: ProductMilan, der: func() []byte {
-			return pki.vcek(t, ProductMilan, chip, milanTCB(), vcekOpts{extra: []pkixExt{{Id: oidSnpSPL, Value: asn1Int(t, 8)}}})
+			return pki.vcek(t, ProductMilan, chip, milanTCB(), vcekOpts{extra: []pkixExt{{Id: snp.OIDSnpSPL(), Value: testutil.Marshal(t, asn1.Marshal, 8)}}})
 		}, reqChip: chip, reqTCB: milanTCB(), wantErr: true},
 		{name: "hwID of odd size", product: ProductMilan, der: func() []byte { return pki.vcek(t, ProductMilan, chip[:10], milanTCB(), vcekOpts{}) }, reqChip: chip, reqTCB: milanTCB(), wantErr: true},
 		{name: "garbage DER", product: ProductMilan, der: func() []byte { return []byte("not a certificate") }, reqChip: chip, reqTCB: milanTCB(), wantErr: true},

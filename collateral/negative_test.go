@@ -115,18 +115,14 @@ func TestNegativeCache(t *testing.T) {
 
 // TestNegativeCacheOff: a negative TTL turns the negative cache off.
 func TestNegativeCacheOff(t *testing.T) {
-	_, kds := newMilanKDS(t)
-	kds.notFound()
-	c := kds.newClient("")
+	kds, c := newNotFoundClient(t)
 	c.NegativeTTL = -1
 	for i := range 3 {
 		if _, err := c.GetVCEK(ctxTimeout(t, 5*time.Second), milanReq(chipID(1), nil)); !errors.Is(err, ErrNotFound) || errors.Is(err, ErrRecentFailure) {
 			t.Fatalf("call %d: err = %v", i, err)
 		}
 	}
-	if got := kds.requests.Load(); got != 3 {
-		t.Fatalf("requests = %d, want 3", got)
-	}
+	kds.wantRequests(t, 3, "requests", "3")
 }
 
 // TestValidatorRejectionNotRemembered: a caller's Validate rejecting what
@@ -188,9 +184,7 @@ func TestSharedFetchEachValidator(t *testing.T) {
 
 // TestNegativeCacheBounded: remembered failures are bounded in number.
 func TestNegativeCacheBounded(t *testing.T) {
-	_, kds := newMilanKDS(t)
-	kds.notFound()
-	c := kds.newClient("")
+	_, c := newNotFoundClient(t)
 	c.Logger = nil
 	c.NegativeCacheSize = 8
 	for i := range 100 {

@@ -18,7 +18,7 @@ import (
 // over), and only what validated reaches memory and disk.
 func TestChainOrder(t *testing.T) {
 	pki := newTestPKI(t, "Milan")
-	rogue := newTestPKI(t, "Milan")
+	rogue := newForeignPKI(t, "Milan")
 	chip := chipID(1)
 	good := pki.vcek(t, ProductMilan, chip, milanTCB(), vcekOpts{serial: 1})
 	otherChip := pki.vcek(t, ProductMilan, chipID(2), milanTCB(), vcekOpts{})

@@ -121,13 +121,10 @@ func postRaw(t testing.TB, url string, body []byte) (int, ErrorResponse, []byte)
 	return resp.StatusCode, er, data
 }
 
+// mustJSON is testutil.MarshalJSON.
 func mustJSON(t testing.TB, v any) []byte {
 	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return testutil.MarshalJSON(t, v)
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

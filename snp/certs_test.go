@@ -2,7 +2,6 @@ package snp_test
 
 import (
 	"bytes"
-	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
@@ -10,7 +9,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,6 +18,7 @@ import (
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd/fakekeys"
 	"github.com/snp-vtpm/snp-vtpm/evidence"
 	"github.com/snp-vtpm/snp-vtpm/hcl"
+	"github.com/snp-vtpm/snp-vtpm/internal/fakepki"
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/snp"
@@ -114,17 +113,11 @@ func TestParseVCEKCriticalExtensions(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			v, err := snp.ParseVCEK(issue(t, tc.tmpl))
-			if tc.want == nil {
-				if err != nil {
-					t.Fatal(err)
-				}
-				if _, err := testev.Roots().VerifyVCEK(v, time.Now()); err != nil {
-					t.Fatalf("chain: %v", err)
-				}
+			if !wantErrIn(t, err, tc.want, snp.ErrVCEKFormat) {
 				return
 			}
-			if !errors.Is(err, tc.want) || !errors.Is(err, snp.ErrVCEKFormat) {
-				t.Fatalf("err = %v, want %v and ErrVCEKFormat", err, tc.want)
+			if _, err := testev.Roots().VerifyVCEK(v, time.Now()); err != nil {
+				t.Fatalf("chain: %v", err)
 			}
 		})
 	}
@@ -134,23 +127,9 @@ func TestParseVCEKCriticalExtensions(t *testing.T) {
 // certificates in testdata/ carry: no VCEK marks an extension critical, and
 // the ARK/ASK/ASVK mark only basicConstraints and keyUsage critical.
 func TestRealCertificatesNoCriticalAMDExtension(t *testing.T) {
-	files := []string{
-		"trustee-az-vtpm/az-snp-vtpm/vcek.pem", "trustee-az-vtpm/az-snp-vtpm/vcek-genoa.pem",
-		"trustee-az-vtpm/amd-vendor-certs/milan_ask_ark_asvk.pem", "trustee-az-vtpm/amd-vendor-certs/genoa_ask_ark_asvk.pem",
-		"trustee-az-vtpm/amd-vendor-certs/turin_ask_ark_asvk.pem", "azure-cvm-tooling/certs.pem",
-	}
 	seen := 0
-	for _, f := range files {
-		b := testutil.ReadFile(t, f)
-		for {
-			var blk *pem.Block
-			if blk, b = pem.Decode(b); blk == nil {
-				break
-			}
-			c, err := x509.ParseCertificate(blk.Bytes)
-			if err != nil {
-				t.Fatal(err)
-			}
+	for _, f := range testutil.AMDCertFiles() {
+		for _, c := range testutil.Certificates(t, f) {
 			seen++
 			for _, e := range c.Extensions {
 				if !e.Critical {
@@ -174,27 +153,35 @@ func TestRealCertificatesNoCriticalAMDExtension(t *testing.T) {
 	}
 }
 
+// wantErrIn fails t unless err is nil when want is, or both want and class
+// otherwise; it reports whether err is nil (the case was accepted).
+func wantErrIn(t *testing.T, err, want, class error) (accepted bool) {
+	t.Helper()
+	if want == nil {
+		if err != nil {
+			t.Fatal(err)
+		}
+		return true
+	}
+	if !errors.Is(err, want) || !errors.Is(err, class) {
+		t.Fatalf("err = %v, want %v and %v", err, want, class)
+	}
+	return false
+}
+
 // askPEM builds a chain PEM whose ASK (signed by the private ARK) is
 // adjusted by mod.
 func askPEM(t *testing.T, mod func(*x509.Certificate)) []byte {
 	t.Helper()
 	c := testev.PrivateChain(snp.Milan)
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(3),
-		Subject:               c.ASK.Subject,
-		NotBefore:             c.ASK.NotBefore,
-		NotAfter:              c.ASK.NotAfter,
-		SignatureAlgorithm:    x509.SHA384WithRSAPSS,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
+	tmpl := fakepki.CATemplate(3, c.ASK.Subject, c.ASK.NotBefore, c.ASK.NotAfter)
+	tmpl.SignatureAlgorithm = x509.SHA384WithRSAPSS
 	mod(tmpl)
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.ARK, &fakekeys.ASKKey().PublicKey, fakekeys.ARKKey())
+	ask, err := fakepki.Issue(tmpl, c.ARK, &fakekeys.ASKKey().PublicKey, fakekeys.ARKKey())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+	return append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ask.Raw}),
 		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.ARK.Raw})...)
 }
 
@@ -217,15 +204,7 @@ func TestParseChainPEMCritical(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := snp.ParseChainPEM(askPEM(t, tc.mod))
-			if tc.want == nil {
-				if err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			if !errors.Is(err, tc.want) || !errors.Is(err, snp.ErrRoots) {
-				t.Fatalf("err = %v, want %v and ErrRoots", err, tc.want)
-			}
+			wantErrIn(t, err, tc.want, snp.ErrRoots)
 		})
 	}
 }

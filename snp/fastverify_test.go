@@ -5,7 +5,6 @@ import (
 	"crypto/elliptic"
 	"crypto/sha512"
 	"crypto/x509"
-	"encoding/pem"
 	"math/big"
 	"testing"
 
@@ -13,26 +12,11 @@ import (
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 )
 
-// realCerts returns every certificate of the real PEM files in testdata.
+// realCerts returns every certificate of the real AMD PEM files in testdata.
 func realCerts(t *testing.T) []*x509.Certificate {
 	var out []*x509.Certificate
-	for _, f := range []string{
-		"trustee-az-vtpm/az-snp-vtpm/vcek.pem", "trustee-az-vtpm/az-snp-vtpm/vcek-genoa.pem",
-		"trustee-az-vtpm/amd-vendor-certs/milan_ask_ark_asvk.pem", "trustee-az-vtpm/amd-vendor-certs/genoa_ask_ark_asvk.pem",
-		"trustee-az-vtpm/amd-vendor-certs/turin_ask_ark_asvk.pem", "azure-cvm-tooling/certs.pem",
-	} {
-		b := testutil.ReadFile(t, f)
-		for {
-			var blk *pem.Block
-			if blk, b = pem.Decode(b); blk == nil {
-				break
-			}
-			c, err := x509.ParseCertificate(blk.Bytes)
-			if err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, c)
-		}
+	for _, f := range testutil.AMDCertFiles() {
+		out = append(out, testutil.Certificates(t, f)...)
 	}
 	return out
 }

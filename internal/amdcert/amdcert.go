@@ -28,6 +28,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/snp-vtpm/snp-vtpm/internal/fakepki"
 	"github.com/snp-vtpm/snp-vtpm/snp"
 )
 
@@ -97,40 +98,27 @@ func NewChain(spec ChainSpec) (*Chain, error) {
 		org = AMDOrganization
 	}
 	ca := func(serial int64, cn, org string, pathLenZero bool) *x509.Certificate {
-		return &x509.Certificate{
-			SerialNumber: big.NewInt(serial), Subject: Subject(cn, org, spec.Marker),
-			NotBefore: spec.NotBefore, NotAfter: spec.NotAfter,
-			SignatureAlgorithm:    x509.SHA384WithRSAPSS,
-			KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-			BasicConstraintsValid: true, IsCA: true, MaxPathLenZero: pathLenZero,
-		}
+		t := fakepki.CATemplate(serial, Subject(cn, org, spec.Marker), spec.NotBefore, spec.NotAfter)
+		t.SignatureAlgorithm, t.MaxPathLenZero = x509.SHA384WithRSAPSS, pathLenZero
+		return t
 	}
 	arkTmpl := ca(1, "ARK-"+p, org, false)
-	ark, err := create(arkTmpl, arkTmpl, &spec.ARKKey.PublicKey, spec.ARKKey)
+	ark, err := fakepki.Issue(arkTmpl, arkTmpl, &spec.ARKKey.PublicKey, spec.ARKKey)
 	if err != nil {
 		return nil, fmt.Errorf("amdcert: ARK: %w", err)
 	}
-	ask, err := create(ca(2, "SEV-"+p, AMDOrganization, true), ark, &spec.ASKKey.PublicKey, spec.ARKKey)
+	ask, err := fakepki.Issue(ca(2, "SEV-"+p, AMDOrganization, true), ark, &spec.ASKKey.PublicKey, spec.ARKKey)
 	if err != nil {
 		return nil, fmt.Errorf("amdcert: ASK: %w", err)
 	}
 	c := &Chain{Product: spec.Product, Marker: spec.Marker, ARK: ark, ASK: ask, ASKKey: spec.ASKKey,
 		ASVKKey: spec.ASVKKey, notBefore: spec.NotBefore, notAfter: spec.NotAfter}
 	if spec.ASVKKey != nil {
-		if c.ASVK, err = create(ca(3, "SEV-VLEK-"+p, AMDOrganization, true), ark, &spec.ASVKKey.PublicKey, spec.ARKKey); err != nil {
+		if c.ASVK, err = fakepki.Issue(ca(3, "SEV-VLEK-"+p, AMDOrganization, true), ark, &spec.ASVKKey.PublicKey, spec.ARKKey); err != nil {
 			return nil, fmt.Errorf("amdcert: ASVK: %w", err)
 		}
 	}
 	return c, nil
-}
-
-// create issues and parses a certificate.
-func create(tmpl, parent *x509.Certificate, pub any, key *rsa.PrivateKey) (*x509.Certificate, error) {
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, key)
-	if err != nil {
-		return nil, err
-	}
-	return x509.ParseCertificate(der)
 }
 
 // PEM returns the ASK then the ARK (the shape of AMD's KDS cert_chain
@@ -168,13 +156,17 @@ type KeyTemplate struct {
 	FMC bool
 	// Critical lists AMD extensions to mark critical (AMD never does).
 	Critical []asn1.ObjectIdentifier
+	// Omit lists AMD extensions to leave out (AMD always writes them).
+	Omit []asn1.ObjectIdentifier
 	// ExtraExtensions are appended after the AMD extensions.
 	ExtraExtensions []pkix.Extension
 	// NotBefore and NotAfter bound the validity (default the chain's).
 	NotBefore, NotAfter time.Time
+	// Serial is the certificate's serial number (AMD's are 0).
+	Serial int64
 }
 
-// Issue issues the certificate t describes (serial 0, RSASSA-PSS SHA-384)
+// Issue issues the certificate t describes (RSASSA-PSS SHA-384)
 // and returns its DER.
 func (c *Chain) Issue(t KeyTemplate) ([]byte, error) {
 	if t.Key == nil {
@@ -199,7 +191,7 @@ func (c *Chain) Issue(t KeyTemplate) ([]byte, error) {
 		na = c.notAfter
 	}
 	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(0), Subject: Subject(cn, AMDOrganization, c.Marker),
+		SerialNumber: big.NewInt(t.Serial), Subject: Subject(cn, AMDOrganization, c.Marker),
 		NotBefore: nb, NotAfter: na, SignatureAlgorithm: x509.SHA384WithRSAPSS,
 		ExtraExtensions: exts,
 	}
@@ -211,7 +203,8 @@ func (c *Chain) Issue(t KeyTemplate) ([]byte, error) {
 }
 
 // extensions returns AMD's extensions in AMD's order: structVersion,
-// productName, the SPLs (reserved ones 0), hwID or csp_id.
+// productName, the SPLs (reserved ones 0), hwID or csp_id; less t.Omit,
+// then t.ExtraExtensions.
 func (t KeyTemplate) extensions() ([]pkix.Extension, error) {
 	type value struct {
 		id     asn1.ObjectIdentifier
@@ -251,8 +244,12 @@ func (t KeyTemplate) extensions() ([]pkix.Extension, error) {
 		}
 		exts = append(exts, pkix.Extension{Id: snp.OIDHWID(), Value: hwid})
 	}
-	for i := range exts {
-		exts[i].Critical = slices.ContainsFunc(t.Critical, exts[i].Id.Equal)
+	kept := exts[:0]
+	for _, e := range exts {
+		e.Critical = slices.ContainsFunc(t.Critical, e.Id.Equal)
+		if !slices.ContainsFunc(t.Omit, e.Id.Equal) {
+			kept = append(kept, e)
+		}
 	}
-	return append(exts, t.ExtraExtensions...), nil
+	return append(kept, t.ExtraExtensions...), nil
 }

@@ -3,6 +3,7 @@ package amdcert_test
 import (
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"errors"
 	"slices"
 	"testing"
@@ -80,5 +81,41 @@ func TestIssueRejects(t *testing.T) {
 	}
 	if _, err := amdcert.NewChain(amdcert.ChainSpec{Product: snp.Genoa}); !errors.Is(err, amdcert.ErrSpec) {
 		t.Errorf("no keys: %v", err)
+	}
+}
+
+// TestIssueSerialOmitCritical: the serial, the left-out and the critical
+// extensions of a KeyTemplate are those issued.
+func TestIssueSerialOmitCritical(t *testing.T) {
+	c, err := amdcert.NewChain(amdcert.ChainSpec{Product: snp.Milan, ARKKey: fakekeys.ARKKey(), ASKKey: fakekeys.ASKKey(),
+		NotBefore: fakeamd.VCEK().NotBefore, NotAfter: fakeamd.VCEK().NotAfter})
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := c.Issue(amdcert.KeyTemplate{Key: &fakekeys.VCEKKey().PublicKey, ProductName: "Milan-B0", HWID: make([]byte, 64),
+		Serial: 42, Omit: []asn1.ObjectIdentifier{snp.OIDSnpSPL()}, Critical: []asn1.ObjectIdentifier{snp.OIDBlSPL()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cert.SerialNumber.Int64() != 42 {
+		t.Errorf("serial %v, want 42", cert.SerialNumber)
+	}
+	amd := slices.DeleteFunc(slices.Clone(cert.Extensions), func(e pkix.Extension) bool {
+		return len(e.Id) < 7 || !slices.Equal(e.Id[:7], []int{1, 3, 6, 1, 4, 1, 3704})
+	})
+	if len(amd) != 10 {
+		t.Errorf("%d AMD extensions, want 10 (a Milan VCEK's 11 less snpSPL)", len(amd))
+	}
+	for _, e := range amd {
+		if e.Id.Equal(snp.OIDSnpSPL()) {
+			t.Error("snpSPL not left out")
+		}
+		if e.Critical != e.Id.Equal(snp.OIDBlSPL()) {
+			t.Errorf("extension %v critical %v", e.Id, e.Critical)
+		}
 	}
 }

@@ -25,6 +25,7 @@ import (
 	"math/big"
 	"time"
 
+	"github.com/snp-vtpm/snp-vtpm/internal/fakepki"
 	"github.com/snp-vtpm/snp-vtpm/tdx"
 )
 
@@ -69,15 +70,15 @@ func NewChain(s ChainSpec) (*Chain, error) {
 	c := &Chain{spec: s}
 	rootTmpl := s.ca(1, s.RootSubject)
 	rootTmpl.RawSubject = s.RawRootSubject
-	if c.Root, err = issue(rootTmpl, rootTmpl, &s.RootKey.PublicKey, s.RootKey); err != nil {
+	if c.Root, err = fakepki.Issue(rootTmpl, rootTmpl, &s.RootKey.PublicKey, s.RootKey); err != nil {
 		return nil, err
 	}
-	if c.CA, err = issue(s.ca(2, s.name(tdx.PlatformCACN)), c.Root, &s.CAKey.PublicKey, s.RootKey); err != nil {
+	if c.CA, err = fakepki.Issue(s.ca(2, s.name(tdx.PlatformCACN)), c.Root, &s.CAKey.PublicKey, s.RootKey); err != nil {
 		return nil, err
 	}
 	leaf := &x509.Certificate{SerialNumber: big.NewInt(3), Subject: s.name(tdx.PCKCertCN), NotBefore: s.NotBefore, NotAfter: s.NotAfter,
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtraExtensions: []pkix.Extension{ext}}
-	if c.PCK, err = issue(leaf, c.CA, &s.PCKKey.PublicKey, s.CAKey); err != nil {
+	if c.PCK, err = fakepki.Issue(leaf, c.CA, &s.PCKKey.PublicKey, s.CAKey); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -92,23 +93,14 @@ func (s *ChainSpec) name(cn string) pkix.Name {
 }
 
 func (s *ChainSpec) ca(serial int64, subj pkix.Name) *x509.Certificate {
-	return &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: subj, NotBefore: s.NotBefore, NotAfter: s.NotAfter,
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign}
-}
-
-func issue(tmpl, parent *x509.Certificate, pub any, key *ecdsa.PrivateKey) (*x509.Certificate, error) {
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, key)
-	if err != nil {
-		return nil, fmt.Errorf("intelcert: issuing %q: %w", tmpl.Subject.CommonName, err)
-	}
-	return x509.ParseCertificate(der)
+	return fakepki.CATemplate(serial, subj, s.NotBefore, s.NotAfter)
 }
 
 // TCBSigner issues an "Intel SGX TCB Signing" certificate for key under
 // the chain's root (serial 4).
 func (c *Chain) TCBSigner(key *ecdsa.PrivateKey) (*x509.Certificate, error) {
 	s := &c.spec
-	return issue(&x509.Certificate{SerialNumber: big.NewInt(4), Subject: s.name("Intel SGX TCB Signing"),
+	return fakepki.Issue(&x509.Certificate{SerialNumber: big.NewInt(4), Subject: s.name("Intel SGX TCB Signing"),
 		NotBefore: s.NotBefore, NotAfter: s.NotAfter, KeyUsage: x509.KeyUsageDigitalSignature}, c.Root, &key.PublicKey, s.RootKey)
 }
 
@@ -160,15 +152,7 @@ func SignDocument(key *ecdsa.PrivateKey, name string, inner []byte) ([]byte, err
 // CRL issues a CRL (number 1) by issuer, valid thisUpdate..nextUpdate,
 // revoking serials (at thisUpdate).
 func CRL(issuer *x509.Certificate, key *ecdsa.PrivateKey, serials []*big.Int, thisUpdate, nextUpdate time.Time) ([]byte, error) {
-	tmpl := &x509.RevocationList{Number: big.NewInt(1), ThisUpdate: thisUpdate, NextUpdate: nextUpdate}
-	for _, s := range serials {
-		tmpl.RevokedCertificateEntries = append(tmpl.RevokedCertificateEntries, x509.RevocationListEntry{SerialNumber: s, RevocationTime: thisUpdate})
-	}
-	der, err := x509.CreateRevocationList(rand.Reader, tmpl, issuer, key)
-	if err != nil {
-		return nil, fmt.Errorf("intelcert: CRL of %q: %w", issuer.Subject.CommonName, err)
-	}
-	return der, nil
+	return fakepki.CRL(issuer, key, serials, thisUpdate, nextUpdate)
 }
 
 // SignQuote makes q a quote under pck (the PCK certificate's key, whose

@@ -5,6 +5,7 @@
 package testutil
 
 import (
+	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
 	"os"
@@ -71,6 +72,34 @@ func PEMBlocks(t testing.TB, b []byte, typ string) [][]byte {
 	return out
 }
 
+// AMDCertFiles returns the fixtures (relative to testdata/) that hold
+// real AMD certificates: trustee's Milan and Genoa VCEKs and AMD's
+// ASK/ARK/ASVK chains of Milan, Genoa and Turin, and azure-cvm-tooling's
+// VCEK chain.
+func AMDCertFiles() []string {
+	return []string{
+		SNPDir + "vcek.pem", SNPDir + "vcek-genoa.pem",
+		"trustee-az-vtpm/amd-vendor-certs/milan_ask_ark_asvk.pem", "trustee-az-vtpm/amd-vendor-certs/genoa_ask_ark_asvk.pem",
+		"trustee-az-vtpm/amd-vendor-certs/turin_ask_ark_asvk.pem", "azure-cvm-tooling/certs.pem",
+	}
+}
+
+// Certificates returns every certificate of the PEM fixture at rel
+// (relative to testdata/), failing t if there is none or one does not
+// parse.
+func Certificates(t testing.TB, rel string) []*x509.Certificate {
+	t.Helper()
+	var out []*x509.Certificate
+	for _, der := range PEMBlocks(t, ReadFile(t, rel), "CERTIFICATE") {
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			t.Fatalf("%s: %v", rel, err)
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
 // FlipInCertificate returns the PEM chain with one byte near the end (in
 // the signature) of certificate i changed, every block re-encoded.
 func FlipInCertificate(t testing.TB, chain []byte, i int) []byte {
@@ -114,7 +143,7 @@ func DropPCRs(t testing.TB, doc []byte) []byte {
 		t.Fatal(err)
 	}
 	m[key] = dropMember(t, q, "pcrs")
-	return marshal(t, m)
+	return MarshalJSON(t, m)
 }
 
 func dropMember(t testing.TB, m map[string]json.RawMessage, name string) []byte {
@@ -123,19 +152,27 @@ func dropMember(t testing.TB, m map[string]json.RawMessage, name string) []byte 
 		t.Fatalf("no %q member to drop", name)
 	}
 	delete(m, name)
-	return marshal(t, m)
+	return MarshalJSON(t, m)
 }
 
 // JSON returns v marshalled with encoding/json, failing t on error: the
 // canonical form tests compare values in.
 func JSON(t testing.TB, v any) string {
 	t.Helper()
-	return string(marshal(t, v))
+	return string(MarshalJSON(t, v))
 }
 
-func marshal(t testing.TB, v any) []byte {
+// MarshalJSON returns v marshalled with encoding/json, failing t on error.
+func MarshalJSON(t testing.TB, v any) []byte {
 	t.Helper()
-	b, err := json.Marshal(v)
+	return Marshal(t, json.Marshal, v)
+}
+
+// Marshal returns v encoded by marshal (json.Marshal, asn1.Marshal, ...),
+// failing t on error.
+func Marshal(t testing.TB, marshal func(any) ([]byte, error), v any) []byte {
+	t.Helper()
+	b, err := marshal(v)
 	if err != nil {
 		t.Fatal(err)
 	}

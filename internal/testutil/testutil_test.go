@@ -62,3 +62,13 @@ func (f *fatalRecorder) Fatalf(string, ...any) {
 	f.failed = true
 	panic("fatal")
 }
+
+func TestAMDCertFiles(t *testing.T) {
+	n := 0
+	for _, f := range AMDCertFiles() {
+		n += len(Certificates(t, f))
+	}
+	if n < 12 {
+		t.Errorf("%d certificates in the AMD fixtures, want at least 12", n)
+	}
+}

@@ -10,11 +10,11 @@ package fakekeys
 
 import (
 	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rsa"
-	"crypto/x509"
 	_ "embed"
-	"encoding/pem"
-	"fmt"
+
+	"github.com/snp-vtpm/snp-vtpm/internal/fakepki"
 )
 
 var (
@@ -26,43 +26,25 @@ var (
 	vcekKeyPEM []byte
 )
 
-func parse(name string, b []byte) (any, error) {
-	block, _ := pem.Decode(b)
-	if block == nil || block.Type != "PRIVATE KEY" {
-		return nil, fmt.Errorf("fakekeys: %s: no PRIVATE KEY PEM block", name)
-	}
-	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("fakekeys: %s: %w", name, err)
-	}
-	return k, nil
-}
-
+// rsaKey returns the RSA-4096 key of an embedded key file, nil if it is
+// broken.
 func rsaKey(name string, b []byte) *rsa.PrivateKey {
-	k, err := parse(name, b)
+	k, err := fakepki.RSAKey(name, b, 4096)
 	if err != nil {
 		return nil
 	}
-	r, ok := k.(*rsa.PrivateKey)
-	if !ok || r.N.BitLen() != 4096 {
-		return nil
-	}
-	return r
+	return k
 }
 
 // VCEKKey returns the fake VCEK's ECDSA P-384 private key, which signs the
 // emulated CVM's SNP reports. It returns nil only if the embedded key is
 // broken, which this package's tests rule out.
 func VCEKKey() *ecdsa.PrivateKey {
-	k, err := parse("VCEK", vcekKeyPEM)
+	k, err := fakepki.ECDSAKey("VCEK", vcekKeyPEM, elliptic.P384())
 	if err != nil {
 		return nil
 	}
-	e, ok := k.(*ecdsa.PrivateKey)
-	if !ok || e.Curve.Params().Name != "P-384" {
-		return nil
-	}
-	return e
+	return k
 }
 
 // ASKKey returns the fake ASK's RSA-4096 private key, which signs the fake

@@ -2,7 +2,11 @@ package fakekeys
 
 import (
 	"bytes"
+	"crypto"
+	"errors"
 	"testing"
+
+	"github.com/snp-vtpm/snp-vtpm/internal/fakepki"
 )
 
 func TestKeys(t *testing.T) {
@@ -34,8 +38,8 @@ func TestParseErrors(t *testing.T) {
 	}
 	for name, b := range tests {
 		t.Run(name, func(t *testing.T) {
-			if _, err := parse(name, b); err == nil {
-				t.Error("parse succeeded")
+			if _, err := fakepki.ParseKey(name, b); !errors.Is(err, fakepki.ErrKey) {
+				t.Errorf("ParseKey: %v, want ErrKey", err)
 			}
 			if rsaKey(name, b) != nil {
 				t.Error("rsaKey returned a key")
@@ -44,5 +48,19 @@ func TestParseErrors(t *testing.T) {
 	}
 	if rsaKey("VCEK", vcekKeyPEM) != nil {
 		t.Error("the P-384 key passed as RSA-4096")
+	}
+}
+
+// TestKeyFiles checks that the embedded key files are exactly what the gen
+// program writes for their keys (fakepki.KeyFile).
+func TestKeyFiles(t *testing.T) {
+	for name, f := range map[string]struct {
+		key  crypto.Signer
+		file []byte
+	}{"ARK": {ARKKey(), arkKeyPEM}, "ASK": {ASKKey(), askKeyPEM}, "VCEK": {VCEKKey(), vcekKeyPEM}} {
+		b, err := fakepki.KeyFile("AMD", f.key)
+		if err != nil || !bytes.Equal(b, f.file) {
+			t.Errorf("%s: KeyFile differs from the committed file (%v)", name, err)
+		}
 	}
 }

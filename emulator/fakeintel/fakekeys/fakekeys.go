@@ -7,14 +7,11 @@
 package fakekeys
 
 import (
-	"crypto/ecdsa"
 	"crypto/elliptic"
-	"crypto/x509"
 	_ "embed"
-	"encoding/pem"
-	"fmt"
 
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeintel"
+	"github.com/snp-vtpm/snp-vtpm/internal/fakepki"
 	"github.com/snp-vtpm/snp-vtpm/internal/intelcert"
 	"github.com/snp-vtpm/snp-vtpm/tdx"
 )
@@ -26,32 +23,15 @@ var (
 	akPEM []byte
 )
 
-// key parses an embedded P-256 PKCS #8 key.
-func key(name string, b []byte) (*ecdsa.PrivateKey, error) {
-	blk, _ := pem.Decode(b)
-	if blk == nil || blk.Type != "PRIVATE KEY" {
-		return nil, fmt.Errorf("fakekeys: %s: no PRIVATE KEY PEM block", name)
-	}
-	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("fakekeys: %s: %w", name, err)
-	}
-	e, ok := k.(*ecdsa.PrivateKey)
-	if !ok || e.Curve != elliptic.P256() {
-		return nil, fmt.Errorf("fakekeys: %s: not an ECDSA P-256 key", name)
-	}
-	return e, nil
-}
-
 // SignQuote signs q as the emulated platform's quoting enclave: the fake
 // PCK signs the QE report, whose report data binds the fake attestation
 // key, which signs q's header and body (see intelcert.SignQuote).
 func SignQuote(q *tdx.Quote) error {
-	pck, err := key("PCK", pckKeyPEM)
+	pck, err := fakepki.ECDSAKey("PCK", pckKeyPEM, elliptic.P256())
 	if err != nil {
 		return err
 	}
-	ak, err := key("attestation key", akPEM)
+	ak, err := fakepki.ECDSAKey("attestation key", akPEM, elliptic.P256())
 	if err != nil {
 		return err
 	}

@@ -15,7 +15,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/x509"
 	"encoding/pem"
 	"flag"
 	"fmt"
@@ -24,11 +23,9 @@ import (
 
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd/internal/params"
 	"github.com/snp-vtpm/snp-vtpm/internal/amdcert"
+	"github.com/snp-vtpm/snp-vtpm/internal/fakepki"
 	"github.com/snp-vtpm/snp-vtpm/snp"
 )
-
-const keyBanner = "PUBLIC TEST KEY of the snp-vtpm emulator's fake AMD chain.\n" +
-	"It is published on purpose, protects nothing and has nothing to do with AMD.\n"
 
 func main() {
 	out := flag.String("out", "emulator/fakeamd", "output directory (the fakeamd package)")
@@ -72,25 +69,21 @@ func run(out string) error {
 	}
 	certs := map[string][]byte{"ark.pem": chain.ARK.Raw, "ask.pem": chain.ASK.Raw, "vcek.pem": vcekDER}
 	for file, der := range certs {
-		if err := writePEM(filepath.Join(out, file), "Fake AMD certificate of the snp-vtpm emulator ("+params.Marker+").\n", "CERTIFICATE", der); err != nil {
+		b := []byte("Fake AMD certificate of the snp-vtpm emulator (" + params.Marker + ").\n")
+		b = append(b, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
+		if err := os.WriteFile(filepath.Join(out, file), b, 0o644); err != nil {
 			return err
 		}
 	}
 	keys := map[string]crypto.Signer{"ark_key.pem": ark, "ask_key.pem": ask, "vcek_key.pem": vcek}
 	for file, key := range keys {
-		der, err := x509.MarshalPKCS8PrivateKey(key)
+		b, err := fakepki.KeyFile("AMD", key)
 		if err != nil {
 			return err
 		}
-		if err := writePEM(filepath.Join(out, "fakekeys", file), keyBanner, "PRIVATE KEY", der); err != nil {
+		if err := os.WriteFile(filepath.Join(out, "fakekeys", file), b, 0o644); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-func writePEM(path, banner, typ string, der []byte) error {
-	b := []byte(banner)
-	b = append(b, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})...)
-	return os.WriteFile(path, b, 0o644)
 }

@@ -30,13 +30,11 @@ import (
 	"time"
 
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeintel/internal/params"
+	"github.com/snp-vtpm/snp-vtpm/internal/fakepki"
 	"github.com/snp-vtpm/snp-vtpm/internal/intelcert"
 	"github.com/snp-vtpm/snp-vtpm/tdx"
 	"github.com/snp-vtpm/snp-vtpm/tdx/pcs"
 )
-
-const keyBanner = "PUBLIC TEST KEY of the snp-vtpm emulator's fake Intel chain.\n" +
-	"It is published on purpose, protects nothing and has nothing to do with Intel.\n"
 
 func main() {
 	out := flag.String("out", "emulator/fakeintel", "output directory (the fakeintel package)")
@@ -110,11 +108,11 @@ func run(out, data string) error {
 	}
 	for name, key := range map[string]crypto.Signer{"root_key.pem": k.root, "ca_key.pem": k.ca, "pck_key.pem": k.pck,
 		"attestation_key.pem": k.ak, "tcb_signing_key.pem": k.signer} {
-		der, err := x509.MarshalPKCS8PrivateKey(key)
+		b, err := fakepki.KeyFile("Intel", key)
 		if err != nil {
 			return err
 		}
-		files[filepath.Join("fakekeys", name)] = append([]byte(keyBanner), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})...)
+		files[filepath.Join("fakekeys", name)] = b
 	}
 	for name, b := range files {
 		if err := os.WriteFile(filepath.Join(out, name), b, 0o644); err != nil {

@@ -1,0 +1,117 @@
+// Package fakepki holds what the fake certificate chains of the emulator
+// and of tests share whatever the vendor: the PEM form of their committed
+// PUBLIC TEST KEYS (written by the gen programs of emulator/fakeamd and
+// emulator/fakeintel, read by their fakekeys packages), and the issuing of
+// CA certificates, certificates and CRLs (internal/amdcert,
+// internal/intelcert and the tests' chains).
+//
+// It holds no keys (callers pass them in), is cgo-free and does no I/O.
+package fakepki
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"time"
+)
+
+// ErrKey reports an embedded key file that is not the key it should be.
+var ErrKey = errors.New("fakepki: unusable key file")
+
+// KeyFile returns the committed form of a fake chain's private key: a
+// banner calling it a PUBLIC TEST KEY of the emulator's fake vendor chain,
+// then the PKCS #8 key in a PEM "PRIVATE KEY" block.
+func KeyFile(vendor string, key crypto.Signer) ([]byte, error) {
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, fmt.Errorf("fakepki: %s key: %w", vendor, err)
+	}
+	banner := "PUBLIC TEST KEY of the snp-vtpm emulator's fake " + vendor + " chain.\n" +
+		"It is published on purpose, protects nothing and has nothing to do with " + vendor + ".\n"
+	return append([]byte(banner), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})...), nil
+}
+
+// ParseKey returns the PKCS #8 key of the first PEM block of b (a KeyFile),
+// which must be a "PRIVATE KEY" block; name says which key in errors.
+func ParseKey(name string, b []byte) (crypto.Signer, error) {
+	blk, _ := pem.Decode(b)
+	if blk == nil || blk.Type != "PRIVATE KEY" {
+		return nil, fmt.Errorf("%w: %s: no PRIVATE KEY PEM block", ErrKey, name)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrKey, name, err)
+	}
+	s, ok := k.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s: %T is not a signing key", ErrKey, name, k)
+	}
+	return s, nil
+}
+
+// ECDSAKey is ParseKey for an ECDSA key on curve.
+func ECDSAKey(name string, b []byte, curve elliptic.Curve) (*ecdsa.PrivateKey, error) {
+	k, err := ParseKey(name, b)
+	if err != nil {
+		return nil, err
+	}
+	e, ok := k.(*ecdsa.PrivateKey)
+	if !ok || e.Curve != curve {
+		return nil, fmt.Errorf("%w: %s: not an ECDSA %s key", ErrKey, name, curve.Params().Name)
+	}
+	return e, nil
+}
+
+// RSAKey is ParseKey for an RSA key of bits bits.
+func RSAKey(name string, b []byte, bits int) (*rsa.PrivateKey, error) {
+	k, err := ParseKey(name, b)
+	if err != nil {
+		return nil, err
+	}
+	r, ok := k.(*rsa.PrivateKey)
+	if !ok || r.N.BitLen() != bits {
+		return nil, fmt.Errorf("%w: %s: not an RSA-%d key", ErrKey, name, bits)
+	}
+	return r, nil
+}
+
+// CATemplate returns the template of a CA certificate (certificate and CRL
+// signing) with serial and subject, valid notBefore..notAfter.
+func CATemplate(serial int64, subject pkix.Name, notBefore, notAfter time.Time) *x509.Certificate {
+	return &x509.Certificate{
+		SerialNumber: big.NewInt(serial), Subject: subject, NotBefore: notBefore, NotAfter: notAfter,
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+	}
+}
+
+// Issue issues tmpl for pub, signed by key as parent (tmpl itself for a
+// self-signed certificate), and parses the result.
+func Issue(tmpl, parent *x509.Certificate, pub any, key crypto.Signer) (*x509.Certificate, error) {
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, key)
+	if err != nil {
+		return nil, fmt.Errorf("fakepki: issuing %q: %w", tmpl.Subject.CommonName, err)
+	}
+	return x509.ParseCertificate(der)
+}
+
+// CRL issues a CRL (number 1) by issuer, valid thisUpdate..nextUpdate,
+// revoking serials (at thisUpdate), and returns its DER.
+func CRL(issuer *x509.Certificate, key crypto.Signer, serials []*big.Int, thisUpdate, nextUpdate time.Time) ([]byte, error) {
+	tmpl := &x509.RevocationList{Number: big.NewInt(1), ThisUpdate: thisUpdate, NextUpdate: nextUpdate}
+	for _, s := range serials {
+		tmpl.RevokedCertificateEntries = append(tmpl.RevokedCertificateEntries, x509.RevocationListEntry{SerialNumber: s, RevocationTime: thisUpdate})
+	}
+	der, err := x509.CreateRevocationList(rand.Reader, tmpl, issuer, key)
+	if err != nil {
+		return nil, fmt.Errorf("fakepki: CRL of %q: %w", issuer.Subject.CommonName, err)
+	}
+	return der, nil
+}
