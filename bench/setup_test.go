@@ -168,13 +168,7 @@ func newSyntheticVM() (*syntheticVM, error) {
 // sample returns the VM's evidence for nonce: the same HCL report and VCEK,
 // a new TPMS_ATTEST with extraData = nonce, signed by the AK.
 func (vm *syntheticVM) sample(nonce []byte) (sample, error) {
-	q, err := testev.Requote(vm.ev.Quote, vm.ak, nonce)
-	if err != nil {
-		return sample{}, err
-	}
-	ev := *vm.ev
-	ev.Quote = q
-	data, err := ev.Encode()
+	data, err := testev.Reattest(vm.ev, vm.ak, nonce)
 	if err != nil {
 		return sample{}, err
 	}
