@@ -26,11 +26,7 @@ func sampleInfo(t testing.TB) *AttestationInfo {
 // TestRequestRoundTrip: Request then ParseRequest gives the document back;
 // the proof decodes to the report; oversized and unknown members fail.
 func TestRequestRoundTrip(t *testing.T) {
-	a := sampleInfo(t)
-	body, err := a.Request()
-	if err != nil {
-		t.Fatal(err)
-	}
+	body := mustRequest(t, sampleInfo(t))
 	got, err := ParseRequest(body)
 	if err != nil {
 		t.Fatal(err)
@@ -57,6 +53,7 @@ func TestRequestRoundTrip(t *testing.T) {
 }
 
 func mustRequest(t *testing.T, a *AttestationInfo) []byte {
+	t.Helper()
 	b, err := a.Request()
 	if err != nil {
 		t.Fatal(err)
