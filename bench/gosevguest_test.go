@@ -92,28 +92,16 @@ func (g *goSevGuest) verify(data, nonce []byte) error {
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	sig, err := hex.DecodeString(w.TPMQuote.Signature)
+	quoted, err := decodeAll(hex.DecodeString, append([]string{w.TPMQuote.Signature, w.TPMQuote.Message}, w.TPMQuote.PCRs...)...)
 	if err != nil {
 		return err
 	}
-	msg, err := hex.DecodeString(w.TPMQuote.Message)
+	sig, msg, pcrs := quoted[0], quoted[1], quoted[2:]
+	blobs, err := decodeAll(base64.URLEncoding.DecodeString, w.HCLReport, w.VCEK)
 	if err != nil {
 		return err
 	}
-	pcrs := make([][]byte, len(w.TPMQuote.PCRs))
-	for i, p := range w.TPMQuote.PCRs {
-		if pcrs[i], err = hex.DecodeString(p); err != nil {
-			return err
-		}
-	}
-	blob, err := base64.URLEncoding.DecodeString(w.HCLReport)
-	if err != nil {
-		return err
-	}
-	vcek, err := base64.URLEncoding.DecodeString(w.VCEK)
-	if err != nil {
-		return err
-	}
+	blob, vcek := blobs[0], blobs[1]
 
 	// HCL report: header, SNP report, IGVM header (read with hcl's parser:
 	// its variable_data_size is the runtime data's size), runtime data.
@@ -155,15 +143,11 @@ func (g *goSevGuest) verify(data, nonce []byte) error {
 		if k.Kid != "HCLAkPub" || k.Kty != "RSA" {
 			continue
 		}
-		n, err := base64.RawURLEncoding.DecodeString(k.N)
+		ne, err := decodeAll(base64.RawURLEncoding.DecodeString, k.N, k.E)
 		if err != nil {
 			return err
 		}
-		e, err := base64.RawURLEncoding.DecodeString(k.E)
-		if err != nil {
-			return err
-		}
-		ak = &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(new(big.Int).SetBytes(e).Int64())}
+		ak = &rsa.PublicKey{N: new(big.Int).SetBytes(ne[0]), E: int(new(big.Int).SetBytes(ne[1]).Int64())}
 	}
 	if ak == nil {
 		return errors.New("no HCLAkPub")
@@ -205,4 +189,17 @@ func (g *goSevGuest) verify(data, nonce []byte) error {
 		return errors.New("PCR digest mismatch")
 	}
 	return nil
+}
+
+// decodeAll decodes each of ss with decode.
+func decodeAll(decode func(string) ([]byte, error), ss ...string) ([][]byte, error) {
+	out := make([][]byte, len(ss))
+	for i, s := range ss {
+		b, err := decode(s)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = b
+	}
+	return out, nil
 }

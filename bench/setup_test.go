@@ -168,13 +168,7 @@ func newSyntheticVM() (*syntheticVM, error) {
 // sample returns the VM's evidence for nonce: the same HCL report and VCEK,
 // a new TPMS_ATTEST with extraData = nonce, signed by the AK.
 func (vm *syntheticVM) sample(nonce []byte) (sample, error) {
-	q, err := testev.Requote(vm.ev.Quote, vm.ak, nonce)
-	if err != nil {
-		return sample{}, err
-	}
-	ev := *vm.ev
-	ev.Quote = q
-	data, err := ev.Encode()
+	data, err := testev.Reattest(vm.ev, vm.ak, nonce)
 	if err != nil {
 		return sample{}, err
 	}
@@ -209,14 +203,7 @@ type rsa2048 struct {
 var pssOpts = &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}
 
 func (f *floor) verify() error {
-	if err := f.verifyReport(); err != nil {
-		return err
-	}
-	t384 := sha512.Sum384(f.tbs)
-	if err := rsa.VerifyPSS(f.askKey, crypto.SHA384, t384[:], f.vcekSig, pssOpts); err != nil {
-		return fmt.Errorf("floor: VCEK signature: %w", err)
-	}
-	return f.rsa2048.verify()
+	return f.check("floor", f.reportOK, rsa.VerifyPSS)
 }
 
 // verifyFast is the floor through internal/fastverify, as package snp
@@ -224,31 +211,37 @@ func (f *floor) verify() error {
 // in variable time; the quote's RSA-2048 signature with crypto/rsa (which
 // is faster at 2048 bits than math/big's exponentiation).
 func (f *floor) verifyFast() error {
-	d384 := sha512.Sum384(f.report)
-	if !fastverify.VerifyECDSAP384(f.vcekKey, d384[:], f.r, f.s) {
-		return errors.New("fast floor: report signature")
+	return f.check("fast floor", func() bool {
+		d384 := sha512.Sum384(f.report)
+		return fastverify.VerifyECDSAP384(f.vcekKey, d384[:], f.r, f.s)
+	}, fastverify.VerifyPSS)
+}
+
+// check verifies the report's signature with reportOK, the VCEK's with pss
+// and the quote's; name starts its errors.
+func (f *floor) check(name string, reportOK func() bool,
+	pss func(*rsa.PublicKey, crypto.Hash, []byte, []byte, *rsa.PSSOptions) error) error {
+	if !reportOK() {
+		return errors.New(name + ": report signature")
 	}
 	t384 := sha512.Sum384(f.tbs)
-	if err := fastverify.VerifyPSS(f.askKey, crypto.SHA384, t384[:], f.vcekSig, pssOpts); err != nil {
-		return fmt.Errorf("fast floor: VCEK signature: %w", err)
+	if err := pss(f.askKey, crypto.SHA384, t384[:], f.vcekSig, pssOpts); err != nil {
+		return fmt.Errorf("%s: VCEK signature: %w", name, err)
 	}
 	return f.rsa2048.verify()
 }
 
-// verifyReport is the SNP report's ECDSA P-384 verification.
-func (f *floor) verifyReport() error {
+// reportOK is the SNP report's ECDSA P-384 verification.
+func (f *floor) reportOK() bool {
 	d384 := sha512.Sum384(f.report)
-	if !ecdsa.VerifyASN1(f.vcekKey, d384[:], f.reportSig) {
-		return errors.New("floor: report signature")
-	}
-	return nil
+	return ecdsa.VerifyASN1(f.vcekKey, d384[:], f.reportSig)
 }
 
 // verifyRefreshed is the floor of evidence whose HCL report is new but
 // whose VCEK was verified before: the report's and the quote's signatures.
 func (f *floor) verifyRefreshed() error {
-	if err := f.verifyReport(); err != nil {
-		return err
+	if !f.reportOK() {
+		return errors.New("floor: report signature")
 	}
 	return f.rsa2048.verify()
 }

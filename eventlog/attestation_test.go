@@ -1,7 +1,6 @@
 package eventlog_test
 
 import (
-	"crypto"
 	"crypto/ecdsa"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -63,33 +62,25 @@ func checkQuoteSignature(t *testing.T, akPub, msg, sig []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	digest := sha256.Sum256(msg)
-	switch pub.Type {
-	case tpm2.TPMAlgRSA:
-		parms, _ := pub.Parameters.RSADetail()
-		unique, _ := pub.Unique.RSA()
-		key, err := tpm2.RSAPub(parms, unique)
-		if err != nil {
-			t.Fatal(err)
-		}
+	key, err := tpm2.Pub(*pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	switch key := key.(type) {
+	case *rsa.PublicKey:
 		rs, err := s.Signature.RSASSA()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := rsa.VerifyPKCS1v15(key, crypto.SHA256, digest[:], rs.Sig.Buffer); err != nil {
+		if err := quote.VerifySignature(key, msg, rs.Sig.Buffer); err != nil {
 			t.Fatal(err)
 		}
-	case tpm2.TPMAlgECC:
-		parms, _ := pub.Parameters.ECCDetail()
-		unique, _ := pub.Unique.ECC()
-		key, err := tpm2.ECDSAPub(parms, unique)
-		if err != nil {
-			t.Fatal(err)
-		}
+	case *ecdsa.PublicKey:
 		es, err := s.Signature.ECDSA()
 		if err != nil {
 			t.Fatal(err)
 		}
+		digest := sha256.Sum256(msg)
 		r, sv := new(big.Int).SetBytes(es.SignatureR.Buffer), new(big.Int).SetBytes(es.SignatureS.Buffer)
 		if !ecdsa.Verify(key, digest[:], r, sv) {
 			t.Fatal("ECDSA quote signature does not verify")

@@ -21,14 +21,7 @@ func TestEventLogMember(t *testing.T) {
 		t.Fatal("real evidence without event_log decoded one")
 	}
 	e.EventLog = log
-	b, err := e.Encode()
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := Decode(b)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, got := roundTrip(t, e)
 	if !bytes.Equal(got.EventLog, log) || !equalEvidence(got, e) {
 		t.Fatal("event_log did not round-trip")
 	}

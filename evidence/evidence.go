@@ -166,21 +166,9 @@ func decodeV0(w *wire, a *arena) (*Evidence, error) {
 		presence{"td_quote", w.tdQuote.present()}, presence{"event_log", w.eventLog.present()}); err != nil {
 		return nil, err
 	}
-	e := &Evidence{Version: 0}
-	var err error
-	if e.Quote, err = decodeQuote(a, w.quote, "quote", true); err != nil {
+	e, err := decodeV0Common(w, a, w.quote, "quote", &w.report, "report")
+	if err != nil {
 		return nil, err
-	}
-	e.memo.pcrsFromMemo = w.quote.pcrsFromMemo
-	if !e.memo.pcrsFromMemo {
-		e.memo.pcrs = keptText(w, &w.quote.pcrs, memoPCRArrays)
-	}
-	if e.HCLReport, err = requiredArray(&w.report, "report"); err != nil {
-		return nil, err
-	}
-	e.memo.hclFromMemo = w.report.arrFromMemo
-	if !e.memo.hclFromMemo {
-		e.memo.hcl = keptText(w, &w.report, memoHCLArray)
 	}
 	switch {
 	case w.vcek.decoded != nil:
@@ -194,26 +182,36 @@ func decodeV0(w *wire, a *arena) (*Evidence, error) {
 	return e, nil
 }
 
+// decodeV0Common decodes what both v0 layouts carry: the quote q (member
+// qName) and the HCL report's byte array (member hclName), with their memos.
+func decodeV0Common(w *wire, a *arena, q *wireQuote, qName string, hclArr *rawField, hclName string) (*Evidence, error) {
+	e := &Evidence{Version: 0}
+	var err error
+	if e.Quote, err = decodeQuote(a, q, qName, true); err != nil {
+		return nil, err
+	}
+	e.memo.pcrsFromMemo = q.pcrsFromMemo
+	if !e.memo.pcrsFromMemo {
+		e.memo.pcrs = keptText(w, &q.pcrs, memoPCRArrays)
+	}
+	if e.HCLReport, err = requiredArray(hclArr, hclName); err != nil {
+		return nil, err
+	}
+	e.memo.hclFromMemo = hclArr.arrFromMemo
+	if !e.memo.hclFromMemo {
+		e.memo.hcl = keptText(w, hclArr, memoHCLArray)
+	}
+	return e, nil
+}
+
 func decodeV0TDX(w *wire, a *arena) (*Evidence, error) {
 	if err := unexpected(presence{"report", w.report.present()}, presence{"vcek", w.vcek.present()},
 		presence{"event_log", w.eventLog.present()}); err != nil {
 		return nil, err
 	}
-	e := &Evidence{Version: 0}
-	var err error
-	if e.Quote, err = decodeQuote(a, w.tpmQuote, "tpm_quote", true); err != nil {
+	e, err := decodeV0Common(w, a, w.tpmQuote, "tpm_quote", &w.hclReport, "hcl_report")
+	if err != nil {
 		return nil, err
-	}
-	e.memo.pcrsFromMemo = w.tpmQuote.pcrsFromMemo
-	if !e.memo.pcrsFromMemo {
-		e.memo.pcrs = keptText(w, &w.tpmQuote.pcrs, memoPCRArrays)
-	}
-	if e.HCLReport, err = requiredArray(&w.hclReport, "hcl_report"); err != nil {
-		return nil, err
-	}
-	e.memo.hclFromMemo = w.hclReport.arrFromMemo
-	if !e.memo.hclFromMemo {
-		e.memo.hcl = keptText(w, &w.hclReport, memoHCLArray)
 	}
 	if e.TDQuote, err = requiredArray(&w.tdQuote, "td_quote"); err != nil {
 		return nil, err
@@ -248,10 +246,7 @@ func decodeV1(w *wire, a *arena) (*Evidence, error) {
 	if !w.hclReport.present() {
 		return nil, fieldErr("hcl_report", format.ErrMissingField)
 	}
-	if w.hclReport.decoded != nil {
-		e.HCLReport = w.hclReport.decoded
-		e.memo.hclFromMemo = true
-	} else if e.HCLReport, err = b64Field(a, &w.hclReport, "hcl_report", MaxHCLReportSize); err != nil {
+	if e.HCLReport, e.memo.hclFromMemo, err = memoOrB64(a, &w.hclReport, "hcl_report", MaxHCLReportSize); err != nil {
 		return nil, err
 	}
 	if len(e.HCLReport) == 0 {
@@ -259,10 +254,7 @@ func decodeV1(w *wire, a *arena) (*Evidence, error) {
 	}
 	e.memo.hcl = memoable(&w.hclReport, memoHCL)
 	if w.vcek.present() {
-		if w.vcek.decoded != nil {
-			e.VCEK = w.vcek.decoded
-			e.memo.vcekFromMemo = true
-		} else if e.VCEK, err = b64Field(a, &w.vcek, "vcek", MaxVCEKSize); err != nil {
+		if e.VCEK, e.memo.vcekFromMemo, err = memoOrB64(a, &w.vcek, "vcek", MaxVCEKSize); err != nil {
 			return nil, err
 		}
 		if len(e.VCEK) == 0 {
@@ -270,23 +262,39 @@ func decodeV1(w *wire, a *arena) (*Evidence, error) {
 		}
 		e.memo.vcek = memoable(&w.vcek, memoVCEK)
 	}
-	if w.tdQuote.present() {
-		if e.TDQuote, err = b64Field(a, &w.tdQuote, "td_quote", MaxTDQuoteSize); err != nil {
-			return nil, err
-		}
-		if len(e.TDQuote) == 0 {
-			return nil, errEmpty("td_quote")
-		}
+	if e.TDQuote, err = optionalB64(a, &w.tdQuote, "td_quote", MaxTDQuoteSize); err != nil {
+		return nil, err
 	}
-	if w.eventLog.present() {
-		if e.EventLog, err = b64Field(a, &w.eventLog, "event_log", MaxEventLogSize); err != nil {
-			return nil, err
-		}
-		if len(e.EventLog) == 0 {
-			return nil, errEmpty("event_log")
-		}
+	if e.EventLog, err = optionalB64(a, &w.eventLog, "event_log", MaxEventLogSize); err != nil {
+		return nil, err
 	}
 	return e, nil
+}
+
+// memoOrB64 returns the bytes of the base64 member f: those a Decoder
+// remembered (fromMemo), or f's text decoded.
+func memoOrB64(a *arena, f *rawField, field string, max int) (b []byte, fromMemo bool, err error) {
+	if f.decoded != nil {
+		return f.decoded, true, nil
+	}
+	b, err = b64Field(a, f, field, max)
+	return b, false, err
+}
+
+// optionalB64 decodes the optional base64 member f: nil when absent, an
+// error when present but empty.
+func optionalB64(a *arena, f *rawField, field string, max int) ([]byte, error) {
+	if !f.present() {
+		return nil, nil
+	}
+	b, err := b64Field(a, f, field, max)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) == 0 {
+		return nil, errEmpty(field)
+	}
+	return b, nil
 }
 
 func errEmpty(field string) error {

@@ -276,16 +276,9 @@ func TestEncodeRoundTrip(t *testing.T) {
 	for _, g := range goldens {
 		t.Run(filepath.Base(filepath.Dir(g.file))+"/"+filepath.Base(g.file), func(t *testing.T) {
 			e := decodeFile(t, g.file)
-			enc, err := e.Encode()
-			if err != nil {
-				t.Fatal(err)
-			}
+			enc, e2 := roundTrip(t, e)
 			if !json.Valid(enc) {
 				t.Fatal("Encode output is not valid JSON")
-			}
-			e2, err := Decode(enc)
-			if err != nil {
-				t.Fatalf("Decode(Encode): %v", err)
 			}
 			want := *e
 			if want.Version == 0 {
@@ -408,4 +401,18 @@ func decodeFile(t testing.TB, rel string) *Evidence {
 		t.Fatal(err)
 	}
 	return e
+}
+
+// roundTrip encodes e and decodes the result, failing t if either fails.
+func roundTrip(t testing.TB, e *Evidence) ([]byte, *Evidence) {
+	t.Helper()
+	b, err := e.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b, got
 }

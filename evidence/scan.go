@@ -92,15 +92,9 @@ const maxNames = 16
 // consume the value. Duplicate names, and names equal to one of known but
 // for letter case, make the scanner give up.
 func (s *scanner) object(known []string, fn func(name []byte)) {
-	s.expect('{')
-	s.space()
-	if s.peek() == '}' {
-		s.pos++
-		return
-	}
 	var names [maxNames][]byte
 	n := 0
-	for s.ok {
+	s.list('{', '}', func() {
 		name := s.name()
 		if !s.ok || n == maxNames || s.seen(names[:n], name) || caseClash(name, known) {
 			s.fail()
@@ -112,14 +106,7 @@ func (s *scanner) object(known []string, fn func(name []byte)) {
 		s.expect(':')
 		s.space()
 		fn(name)
-		s.space()
-		if s.peek() != ',' {
-			break
-		}
-		s.pos++
-		s.space()
-	}
-	s.expect('}')
+	})
 }
 
 // seen reports whether name is among names.
@@ -348,10 +335,14 @@ func (s *scanner) skip(depth int) {
 }
 
 // array reads an array, calling fn positioned before each element.
-func (s *scanner) array(fn func()) {
-	s.expect('[')
+func (s *scanner) array(fn func()) { s.list('[', ']', fn) }
+
+// list reads the elements of an object or array between open and close,
+// separated by commas, calling fn positioned before each element.
+func (s *scanner) list(open, close byte, fn func()) {
+	s.expect(open)
 	s.space()
-	if s.peek() == ']' {
+	if s.peek() == close {
 		s.pos++
 		return
 	}
@@ -364,7 +355,7 @@ func (s *scanner) array(fn func()) {
 		s.pos++
 		s.space()
 	}
-	s.expect(']')
+	s.expect(close)
 }
 
 // scalar reads any value into f as raw text; null leaves f absent.

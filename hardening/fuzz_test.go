@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 	"sync"
@@ -29,12 +30,7 @@ var fuzzFixtures = sync.OnceValue(func() []*fuzzFixture {
 	var out []*fuzzFixture
 	tb := &onceTB{}
 	for _, f := range fixtures(tb) {
-		want := runDecoded(tb, f.ev, f.nonce, uncached())
-		if want.claims == nil {
-			panic("genuine fixture " + f.name + " rejected: " + want.String())
-		}
-		shared := cached()
-		runDecoded(tb, f.ev, f.nonce, shared)
+		want, shared := genuine(tb, f.name, func(v *verify.Verifier) outcome { return runDecoded(tb, f.ev, f.nonce, v) })
 		out = append(out, &fuzzFixture{fixture: f, want: want, shared: shared})
 	}
 	return out
@@ -46,7 +42,7 @@ type onceTB struct{ testing.TB }
 
 func (*onceTB) Helper()                   {}
 func (*onceTB) Fatal(args ...any)         { panic(args) }
-func (*onceTB) Fatalf(f string, a ...any) { panic(f) }
+func (*onceTB) Fatalf(f string, a ...any) { panic(fmt.Sprintf(f, a...)) }
 
 // Fields of decoded evidence that FuzzDecodedEvidence splices bytes into.
 const (

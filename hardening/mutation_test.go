@@ -230,6 +230,17 @@ func flipMask(i int) byte {
 	return 1 << (i % 8)
 }
 
+// flips returns a flipMask flip of each of the n bytes of field.
+func flips(region string, tgt target, field string, n int) []mutation {
+	ms := make([]mutation, n)
+	for off := range n {
+		mask := flipMask(off)
+		ms[off] = mutation{region: region, target: tgt, off: off, mask: mask,
+			desc: fmt.Sprintf("%s[%d] ^= 0x%02x", field, off, mask)}
+	}
+	return ms
+}
+
 // selectedPCRs returns the indices the fixture's quote selects.
 func selectedPCRs(t testing.TB, ev *evidence.Evidence) map[int]bool {
 	a := parseQuote(t, ev)
@@ -285,21 +296,13 @@ func mutations(t testing.TB, ev *evidence.Evidence) []mutation {
 		)
 	}
 
-	for off := range ev.Quote.Message {
-		mask := flipMask(off)
-		ms = append(ms, mutation{region: regQuoteMessage, target: tMsg, off: off, mask: mask,
-			desc: fmt.Sprintf("quote.message[%d] ^= 0x%02x", off, mask)})
-	}
+	ms = append(ms, flips(regQuoteMessage, tMsg, "quote.message", len(ev.Quote.Message))...)
 	ms = append(ms,
 		mutation{region: regQuoteMessage, target: tMsg, op: opAppend, desc: "quote.message + one byte"},
 		mutation{region: regQuoteMessage, target: tMsg, op: opTruncate, off: len(ev.Quote.Message) - 1, desc: "quote.message - one byte"},
 		mutation{region: regQuoteMessage, target: tMsg, op: opNil, desc: "quote.message nil"},
 	)
-	for off := range ev.Quote.Signature {
-		mask := flipMask(off)
-		ms = append(ms, mutation{region: regQuoteSig, target: tSig, off: off, mask: mask,
-			desc: fmt.Sprintf("quote.signature[%d] ^= 0x%02x", off, mask)})
-	}
+	ms = append(ms, flips(regQuoteSig, tSig, "quote.signature", len(ev.Quote.Signature))...)
 	ms = append(ms,
 		mutation{region: regQuoteSig, target: tSig, op: opAppend, desc: "quote.signature + one byte"},
 		mutation{region: regQuoteSig, target: tSig, op: opPrepend, desc: "quote.signature prefixed by a zero byte"},
@@ -329,11 +332,7 @@ func mutations(t testing.TB, ev *evidence.Evidence) []mutation {
 		mutation{region: regPCRExtra, target: tPCR, op: opAddPCR, mask: 0xAB, desc: "PCR list + an unselected 25th value"},
 	)
 
-	for off := range ev.VCEK {
-		mask := flipMask(off)
-		ms = append(ms, mutation{region: regVCEK, target: tVCEK, off: off, mask: mask,
-			desc: fmt.Sprintf("vcek[%d] ^= 0x%02x", off, mask)})
-	}
+	ms = append(ms, flips(regVCEK, tVCEK, "vcek", len(ev.VCEK))...)
 	ms = append(ms,
 		mutation{region: regVCEK, target: tVCEK, op: opAppend, desc: "vcek + one trailing byte"},
 		mutation{region: regVCEK, target: tVCEK, op: opTruncate, off: len(ev.VCEK) - 1, desc: "vcek - one byte"},
@@ -393,6 +392,22 @@ func run(t testing.TB, verifyFn func() (*verify.Claims, error)) (o outcome) {
 		return outcome{bad: fmt.Sprintf("*verify.Error without Check: %v", err)}
 	}
 	return outcome{check: ve.Check}
+}
+
+// genuine verifies a fixture's genuine evidence with run: cache-less, then
+// with a new caching Verifier, which it returns warm. Both must accept it,
+// with the same claims.
+func genuine(t testing.TB, name string, run func(*verify.Verifier) outcome) (want outcome, shared *verify.Verifier) {
+	t.Helper()
+	want = run(uncached())
+	if want.claims == nil {
+		t.Fatalf("%s: genuine evidence: %v", name, want)
+	}
+	shared = cached()
+	if o := run(shared); !o.same(want) {
+		t.Fatalf("%s: genuine evidence with cache: %v", name, o)
+	}
+	return want, shared
 }
 
 func runDecoded(t testing.TB, ev *evidence.Evidence, nonce []byte, opts *verify.Verifier) outcome {
@@ -535,14 +550,7 @@ func parallel(n int, fn func(i int)) {
 func TestMutationDecoded(t *testing.T) {
 	st := &stats{}
 	for fxIndex, fx := range fixtures(t) {
-		want := runDecoded(t, fx.ev, fx.nonce, uncached())
-		if want.claims == nil {
-			t.Fatalf("%s: genuine evidence: %v", fx.name, want)
-		}
-		shared := cached()
-		if o := runDecoded(t, fx.ev, fx.nonce, shared); !o.same(want) {
-			t.Fatalf("%s: genuine evidence with cache: %v", fx.name, o)
-		}
+		want, shared := genuine(t, fx.name, func(v *verify.Verifier) outcome { return runDecoded(t, fx.ev, fx.nonce, v) })
 		ms := sample(t, mutations(t, fx.ev), func(m mutation) string { return m.region },
 			func(m mutation) bool { return m.op == opFlip }, fxIndex)
 		parallel(len(ms), func(i int) {
@@ -568,12 +576,7 @@ func TestMutationDecoded(t *testing.T) {
 func TestMutationRawJSON(t *testing.T) {
 	st := &stats{}
 	for fxIndex, fx := range fixtures(t) {
-		want := runEvidence(t, fx.raw, fx.nonce, uncached())
-		if want.claims == nil {
-			t.Fatalf("%s: genuine evidence: %v", fx.name, want)
-		}
-		shared := cached()
-		runEvidence(t, fx.raw, fx.nonce, shared)
+		want, shared := genuine(t, fx.name, func(v *verify.Verifier) outcome { return runEvidence(t, fx.raw, fx.nonce, v) })
 		type rawMut struct {
 			desc string
 			data []byte

@@ -143,13 +143,35 @@ func protoErr(doc, field string, kind error, detail string, args ...any) error {
 	return &format.Error{Format: doc, Field: field, Err: fmt.Errorf("%w: "+detail, append([]any{kind}, args...)...)}
 }
 
-// Request returns the request body for a.
-func (a *AttestationInfo) Request() ([]byte, error) {
-	inner, err := json.Marshal(a)
+// wrap marshals v and returns the JSON of the envelope that env makes of
+// its unpadded base64url.
+func wrap(v any, env func(inner string) any) ([]byte, error) {
+	inner, err := json.Marshal(v)
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(requestEnvelope{AttestationInfo: b64.EncodeToString(inner)})
+	return json.Marshal(env(b64.EncodeToString(inner)))
+}
+
+// unwrap parses the envelope body of doc into env with opts, decodes its
+// base64url member (member, read into *field) and parses that into out.
+func unwrap(body []byte, doc, member string, env any, field *string, opts strictjson.Options, out any) error {
+	if err := strictjson.Unmarshal(body, env, opts); err != nil {
+		return &format.Error{Format: doc, Field: "envelope", Err: err}
+	}
+	inner, err := b64.DecodeString(*field)
+	if err != nil {
+		return protoErr(doc, member, format.ErrBadEncoding, "not unpadded base64url")
+	}
+	if err := strictjson.Unmarshal(inner, out, opts); err != nil {
+		return &format.Error{Format: doc, Field: member, Err: err}
+	}
+	return nil
+}
+
+// Request returns the request body for a.
+func (a *AttestationInfo) Request() ([]byte, error) {
+	return wrap(a, func(inner string) any { return requestEnvelope{AttestationInfo: inner} })
 }
 
 // ParseRequest parses a request body strictly (bounded, unknown members,
@@ -159,16 +181,9 @@ func ParseRequest(body []byte) (*AttestationInfo, error) {
 	const doc = "maa-request"
 	var env requestEnvelope
 	opts := strictjson.Options{MaxBytes: MaxRequestBytes, MaxDepth: 6, RejectUnknown: true}
-	if err := strictjson.Unmarshal(body, &env, opts); err != nil {
-		return nil, &format.Error{Format: doc, Field: "envelope", Err: err}
-	}
-	inner, err := b64.DecodeString(env.AttestationInfo)
-	if err != nil {
-		return nil, protoErr(doc, "AttestationInfo", format.ErrBadEncoding, "not unpadded base64url")
-	}
 	var a AttestationInfo
-	if err := strictjson.Unmarshal(inner, &a, opts); err != nil {
-		return nil, &format.Error{Format: doc, Field: "AttestationInfo", Err: err}
+	if err := unwrap(body, doc, "AttestationInfo", &env, &env.AttestationInfo, opts, &a); err != nil {
+		return nil, err
 	}
 	if err := a.check(); err != nil {
 		return nil, err
@@ -295,11 +310,7 @@ func (e *EncryptedToken) Open(innerKey []byte) ([]byte, error) {
 
 // Response returns the response body for e.
 func (e *EncryptedToken) Response() ([]byte, error) {
-	inner, err := json.Marshal(e)
-	if err != nil {
-		return nil, err
-	}
-	return json.Marshal(responseEnvelope{Token: b64.EncodeToString(inner)})
+	return wrap(e, func(inner string) any { return responseEnvelope{Token: inner} })
 }
 
 // ParseResponse parses MAA's response body (bounded and strict; members
@@ -308,16 +319,9 @@ func ParseResponse(body []byte) (*EncryptedToken, error) {
 	const doc = "maa-response"
 	var env responseEnvelope
 	opts := strictjson.Options{MaxBytes: MaxResponseBytes, MaxDepth: 4}
-	if err := strictjson.Unmarshal(body, &env, opts); err != nil {
-		return nil, &format.Error{Format: doc, Field: "envelope", Err: err}
-	}
-	inner, err := b64.DecodeString(env.Token)
-	if err != nil {
-		return nil, protoErr(doc, "token", format.ErrBadEncoding, "not unpadded base64url")
-	}
 	var e EncryptedToken
-	if err := strictjson.Unmarshal(inner, &e, opts); err != nil {
-		return nil, &format.Error{Format: doc, Field: "token", Err: err}
+	if err := unwrap(body, doc, "token", &env, &env.Token, opts, &e); err != nil {
+		return nil, err
 	}
 	if len(e.EncryptedInnerKey) == 0 || len(e.EncryptedInnerKey) > 1024 {
 		return nil, protoErr(doc, "EncryptedInnerKey", format.ErrBadLength, "%d bytes", len(e.EncryptedInnerKey))

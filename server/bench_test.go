@@ -6,7 +6,6 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"github.com/snp-vtpm/snp-vtpm/evidence"
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
 	"github.com/snp-vtpm/snp-vtpm/server"
 	"github.com/snp-vtpm/snp-vtpm/verify"
@@ -30,7 +29,7 @@ func BenchmarkAttestHTTP(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Run("repeat-v1", func(b *testing.B) {
-		benchAttestHTTP(b, func(nonce []byte) ([]byte, error) { return resignQuote(base.Evidence, nonce) })
+		benchAttestHTTP(b, func(nonce []byte) ([]byte, error) { return testev.Reattest(base.Evidence, testev.AKKey(), nonce) })
 	})
 	b.Run("fresh-report-v2", func(b *testing.B) {
 		benchAttestHTTP(b, func(nonce []byte) ([]byte, error) {
@@ -86,17 +85,4 @@ func benchAttestHTTP(b *testing.B, gather func(nonce []byte) ([]byte, error)) {
 			b.Fatal(err)
 		}
 	}
-}
-
-// resignQuote returns ev (encoded) with a new quote over nonce, signed by
-// the shared AK, as the VM does when it attests again without refreshing
-// its HCL report.
-func resignQuote(ev *evidence.Evidence, nonce []byte) ([]byte, error) {
-	q, err := testev.Requote(ev.Quote, testev.AKKey(), nonce)
-	if err != nil {
-		return nil, err
-	}
-	e := *ev
-	e.Quote = q
-	return e.Encode()
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/snp-vtpm/snp-vtpm/emulator"
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
 	"github.com/snp-vtpm/snp-vtpm/imds"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil/cvmtest"
 	"github.com/snp-vtpm/snp-vtpm/snp"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
@@ -48,19 +49,9 @@ type cvm struct {
 
 func startCVM(t testing.TB) *cvm {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	c, err := emulator.Start(ctx, nil)
-	if err != nil {
-		t.Fatalf("starting the emulated CVM: %v", err)
-	}
+	c := cvmtest.Start(t, nil)
 	hc := &http.Client{Transport: &http.Transport{}, Timeout: 10 * time.Second}
-	t.Cleanup(func() {
-		hc.CloseIdleConnections()
-		if err := c.Close(); err != nil {
-			t.Errorf("closing the emulated CVM: %v", err)
-		}
-	})
+	t.Cleanup(hc.CloseIdleConnections)
 	return &cvm{
 		CVM:  c,
 		http: hc,

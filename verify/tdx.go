@@ -105,18 +105,8 @@ func verifyTDXEvidence(ctx context.Context, claims *Claims, ev *evidence.Evidenc
 // parseTDXHCL parses an HCL report that must carry a TDREPORT (a TD
 // quote came with it) and the TDREPORT.
 func parseTDXHCL(blob []byte) (*hcl.Report, *tdx.TDReport, error) {
-	r, err := hcl.Parse(blob)
-	if err != nil {
-		return nil, nil, fail(CheckHCLFormat, err)
-	}
-	if r.Type != hcl.ReportTypeTDX {
-		return nil, nil, failf(CheckReportType, "a TD quote came with an HCL report of type %v, not TDX", r.Type)
-	}
-	tr, err := tdx.ParseTDReport(r.TDReport)
-	if err != nil {
-		return nil, nil, fail(CheckTDReportFormat, err)
-	}
-	return r, tr, nil
+	return parseHCLOfType(blob, hcl.ReportTypeTDX, "a TD quote came with an HCL report of type %v, not TDX",
+		func(r *hcl.Report) []byte { return r.TDReport }, tdx.ParseTDReport, CheckTDReportFormat)
 }
 
 // verifyTDQuote verifies the TD quote q (under the pinned Intel root, or

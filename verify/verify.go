@@ -246,16 +246,10 @@ func parseHCL(blob []byte, c *cache) (e *hclEntry, cached bool, err error) {
 			return e, true, nil
 		}
 	}
-	r, err := hcl.Parse(blob)
+	r, sr, err := parseHCLOfType(blob, hcl.ReportTypeSNP, "hardware report type is %v; an SEV-SNP report is verified here (TDX evidence must carry its TD quote)",
+		func(r *hcl.Report) []byte { return r.SNPReport }, snp.ParseReport, CheckReportFormat)
 	if err != nil {
-		return nil, false, fail(CheckHCLFormat, err)
-	}
-	if r.Type != hcl.ReportTypeSNP {
-		return nil, false, failf(CheckReportType, "hardware report type is %v; an SEV-SNP report is verified here (TDX evidence must carry its TD quote)", r.Type)
-	}
-	sr, err := snp.ParseReport(r.SNPReport)
-	if err != nil {
-		return nil, false, fail(CheckReportFormat, err)
+		return nil, false, err
 	}
 	// The binding is reported only after the report's signature verified
 	// (verifyHCL): never a verdict on unsigned bytes first.
@@ -266,6 +260,27 @@ func parseHCL(blob []byte, c *cache) (e *hclEntry, cached bool, err error) {
 		e.akDER, _ = x509.MarshalPKIXPublicKey(e.ak)
 	}
 	return e, false, nil
+}
+
+// parseHCLOfType parses an HCL report, checks that it carries the hardware
+// report of type want (mismatch, with the type found as its only argument,
+// says why not), and parses that report (hw selects its bytes, parse
+// reads them, failing check).
+func parseHCLOfType[T any](blob []byte, want hcl.ReportType, mismatch string,
+	hw func(*hcl.Report) []byte, parse func([]byte) (T, error), check Check) (*hcl.Report, T, error) {
+	var zero T
+	r, err := hcl.Parse(blob)
+	if err != nil {
+		return nil, zero, fail(CheckHCLFormat, err)
+	}
+	if r.Type != want {
+		return nil, zero, failf(CheckReportType, mismatch, r.Type)
+	}
+	inner, err := parse(hw(r))
+	if err != nil {
+		return nil, zero, fail(check, err)
+	}
+	return r, inner, nil
 }
 
 // putHCL caches the parse of blob. The entry holds about twice the blob

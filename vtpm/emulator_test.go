@@ -38,6 +38,19 @@ func testCtx(t *testing.T) context.Context {
 	return ctx
 }
 
+// startWithAK starts an emulated CVM and returns it with a test context
+// and its AK (vtpm.AKPublic).
+func startWithAK(t *testing.T) (*emulator.CVM, context.Context, *rsa.PublicKey) {
+	t.Helper()
+	cvm := cvmtest.Start(t, nil)
+	ctx := testCtx(t)
+	ak, err := vtpm.AKPublic(ctx, cvm.TPM())
+	if err != nil {
+		t.Fatalf("AKPublic: %v", err)
+	}
+	return cvm, ctx, ak
+}
+
 // checkReport parses an HCL report, checks the runtime-data binding and the
 // SNP signature by the fake VCEK, and returns it parsed.
 func checkReport(t *testing.T, blob []byte) *hcl.Report {
@@ -73,8 +86,7 @@ func checkReport(t *testing.T, blob []byte) *hcl.Report {
 }
 
 func TestReadHCLReportAndAK(t *testing.T) {
-	cvm := cvmtest.Start(t, nil)
-	ctx := testCtx(t)
+	cvm, ctx, ak := startWithAK(t)
 	blob, err := vtpm.ReadHCLReport(ctx, cvm.TPM())
 	if err != nil {
 		t.Fatalf("ReadHCLReport: %v", err)
@@ -86,10 +98,6 @@ func TestReadHCLReportAndAK(t *testing.T) {
 	rdAK, err := r.RuntimeData.AK()
 	if err != nil {
 		t.Fatalf("runtime data AK: %v", err)
-	}
-	ak, err := vtpm.AKPublic(ctx, cvm.TPM())
-	if err != nil {
-		t.Fatalf("AKPublic: %v", err)
 	}
 	if !ak.Equal(rdAK) {
 		t.Error("AKPublic differs from the runtime data's HCLAkPub")
@@ -133,12 +141,7 @@ func checkQuote(t *testing.T, q *quote.Quote, ak *rsa.PublicKey, wantExtra []byt
 }
 
 func TestQuote(t *testing.T) {
-	cvm := cvmtest.Start(t, nil)
-	ctx := testCtx(t)
-	ak, err := vtpm.AKPublic(ctx, cvm.TPM())
-	if err != nil {
-		t.Fatal(err)
-	}
+	cvm, ctx, ak := startWithAK(t)
 	long := bytes.Repeat([]byte("n"), 100)
 	longSum := sha256.Sum256(long)
 	tests := []struct {
@@ -366,13 +369,7 @@ func TestFailurePaths(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := (tpm2.EvictControl{
-		Auth:             owner,
-		ObjectHandle:     tpm2.NamedHandle{Handle: vtpm.AKHandle, Name: akPub.Name},
-		PersistentHandle: vtpm.AKHandle,
-	}).Execute(tpm); err != nil {
-		t.Fatalf("evicting the AK: %v", err)
-	}
+	evictControlAK(t, tpm, tpm2.NamedHandle{Handle: vtpm.AKHandle, Name: akPub.Name}, "evicting the AK")
 	if _, err := vtpm.AKPublic(ctx, tpm); !errors.Is(err, vtpm.ErrHandleMissing) || !strings.Contains(err.Error(), "0x81000003") {
 		t.Errorf("missing AK: %v", err)
 	}
@@ -385,17 +382,24 @@ func TestFailurePaths(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := (tpm2.EvictControl{
-		Auth:             owner,
-		ObjectHandle:     tpm2.NamedHandle{Handle: srk.ObjectHandle, Name: srk.Name},
-		PersistentHandle: vtpm.AKHandle,
-	}).Execute(tpm); err != nil {
-		t.Fatal(err)
-	}
+	evictControlAK(t, tpm, tpm2.NamedHandle{Handle: srk.ObjectHandle, Name: srk.Name}, "persisting the SRK at the AK handle")
 	_, err = vtpm.AKPublic(ctx, tpm)
 	var kerr *vtpm.KeyError
 	if !errors.Is(err, vtpm.ErrUnexpectedKey) || !errors.As(err, &kerr) {
 		t.Errorf("ECC key at the AK handle: %v", err)
+	}
+}
+
+// evictControlAK runs TPM2_EvictControl with owner auth on obj at the AK's
+// persistent handle: it evicts the AK, or persists another key there.
+func evictControlAK(t *testing.T, tpm transport.TPM, obj tpm2.NamedHandle, what string) {
+	t.Helper()
+	if _, err := (tpm2.EvictControl{
+		Auth:             tpm2.AuthHandle{Handle: tpm2.TPMRHOwner, Auth: tpm2.PasswordAuth(nil)},
+		ObjectHandle:     obj,
+		PersistentHandle: vtpm.AKHandle,
+	}).Execute(tpm); err != nil {
+		t.Fatalf("%s: %v", what, err)
 	}
 }
 
@@ -414,12 +418,7 @@ func TestClosedCVM(t *testing.T) {
 }
 
 func TestConcurrentUse(t *testing.T) {
-	cvm := cvmtest.Start(t, nil)
-	ctx := testCtx(t)
-	ak, err := vtpm.AKPublic(ctx, cvm.TPM())
-	if err != nil {
-		t.Fatal(err)
-	}
+	cvm, ctx, ak := startWithAK(t)
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
 	for i := 0; i < 8; i++ {
@@ -475,12 +474,7 @@ func (p *pcrChanger) Send(cmd []byte) ([]byte, error) {
 }
 
 func TestQuotePCRsChanging(t *testing.T) {
-	cvm := cvmtest.Start(t, nil)
-	ctx := testCtx(t)
-	ak, err := vtpm.AKPublic(ctx, cvm.TPM())
-	if err != nil {
-		t.Fatal(err)
-	}
+	cvm, ctx, ak := startWithAK(t)
 	once := &pcrChanger{tpm: cvm.TPM(), times: 1}
 	q, err := vtpm.Quote(ctx, once, []byte("challenge"))
 	if err != nil {

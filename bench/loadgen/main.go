@@ -341,13 +341,7 @@ func (f *fleet) evidence(i int, nonce []byte) ([]byte, error) {
 		}
 		return e.JSON, nil
 	}
-	q, err := testev.Requote(base.Quote, testev.AKKey(), nonce)
-	if err != nil {
-		return nil, err
-	}
-	e := *base
-	e.Quote = q
-	return e.Encode()
+	return testev.Reattest(base, testev.AKKey(), nonce)
 }
 
 // prepare fetches n challenges and builds a request body for each, VM by

@@ -62,15 +62,11 @@ func runEvidence(ctx context.Context, g *globals, nonce []byte, fresh bool, out 
 	if len(nonce) > quote.MaxQualifyingData {
 		fmt.Fprintf(g.stderr, "note: the nonce is %d bytes (> %d): the quote carries its SHA-256\n", len(nonce), quote.MaxQualifyingData)
 	}
-	p, att, err := openVerifiedAttester(ctx, g, trust)
+	p, _, res, err := verifiedEvidence(ctx, g, trust, nonce, fresh)
 	if err != nil {
 		return err
 	}
 	defer p.release(g)
-	res, err := att.Evidence(ctx, nonce, fresh)
-	if err != nil {
-		return err
-	}
 	ev := res.Evidence
 	data, err := ev.Encode()
 	if err != nil {
@@ -119,6 +115,22 @@ func markEmulated(data []byte) []byte {
 		return data
 	}
 	return append([]byte(`{"emulated":true,`), data[1:]...)
+}
+
+// verifiedEvidence opens the verified attester (openVerifiedAttester) and
+// collects its evidence over nonce. The caller releases the platform; on
+// error it is released here.
+func verifiedEvidence(ctx context.Context, g *globals, trust trustFlags, nonce []byte, fresh bool) (*platform, *attester.Attester, *attester.Result, error) {
+	p, att, err := openVerifiedAttester(ctx, g, trust)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	res, err := att.Evidence(ctx, nonce, fresh)
+	if err != nil {
+		p.release(g)
+		return nil, nil, nil, err
+	}
+	return p, att, res, nil
 }
 
 // openVerifiedAttester opens the platform (see openPlatform) and returns it

@@ -124,15 +124,11 @@ func runMAAAttest(ctx context.Context, g *globals, f *maaAttestFlags) error {
 		return err
 	}
 	defer tgt.close()
-	p, att, err := openVerifiedAttester(ctx, g, f.trust)
+	p, att, res, err := verifiedEvidence(ctx, g, f.trust, nonce, false)
 	if err != nil {
 		return err
 	}
 	defer p.release(g)
-	res, err := att.Evidence(ctx, nonce, false)
-	if err != nil {
-		return err
-	}
 	in, err := maaInputs(res, att.Verifier, p, nonce)
 	if err != nil {
 		return err

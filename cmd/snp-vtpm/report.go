@@ -139,15 +139,9 @@ func reportFromFile(ctx context.Context, g *globals, o *reportOpts) error {
 			return fmt.Errorf("--vcek %s: %w", o.vcekFile, err)
 		}
 	}
-	v, _, err := o.trust.verifier(ctx, g, "", nil)
-	if err != nil {
-		return err
-	}
-	claims, err := v.Report(ctx, blob, vcek)
-	if err != nil {
-		return reportRejected(g, o, err, o.trust.trustEmulated)
-	}
-	return printReport(g, o, o.file, blob, claims)
+	return checkStoredReport(ctx, g, o, o.file, blob, func(v *verify.Verifier) (*verify.Claims, error) {
+		return v.Report(ctx, blob, vcek)
+	})
 }
 
 // reportTDXFromFiles validates a stored TD quote, and with -f the HCL TDX
@@ -165,11 +159,20 @@ func reportTDXFromFiles(ctx context.Context, g *globals, o *reportOpts) error {
 		}
 		source = o.file + " + " + o.tdQuote
 	}
+	return checkStoredReport(ctx, g, o, source, blob, func(v *verify.Verifier) (*verify.Claims, error) {
+		return v.TDXReport(ctx, blob, quote)
+	})
+}
+
+// checkStoredReport validates a stored report (blob, read from source)
+// with the trusted verifier and check, and prints the verdict.
+func checkStoredReport(ctx context.Context, g *globals, o *reportOpts, source string, blob []byte,
+	check func(*verify.Verifier) (*verify.Claims, error)) error {
 	v, _, err := o.trust.verifier(ctx, g, "", nil)
 	if err != nil {
 		return err
 	}
-	claims, err := v.TDXReport(ctx, blob, quote)
+	claims, err := check(v)
 	if err != nil {
 		return reportRejected(g, o, err, o.trust.trustEmulated)
 	}

@@ -618,6 +618,19 @@ func Requote(q quote.Quote, key *rsa.PrivateKey, extra []byte) (quote.Quote, err
 	return q, err
 }
 
+// Reattest returns ev, encoded, with its quote requoted for nonce and
+// signed by key (Requote): the same HCL report and VCEK, as a VM attests
+// again without refreshing its report.
+func Reattest(ev *evidence.Evidence, key *rsa.PrivateKey, nonce []byte) ([]byte, error) {
+	q, err := Requote(ev.Quote, key, nonce)
+	if err != nil {
+		return nil, err
+	}
+	e := *ev
+	e.Quote = q
+	return e.Encode()
+}
+
 // SignQuote signs msg with key as the vTPM's AK does: RSASSA-PKCS1-v1_5
 // over SHA-256.
 func SignQuote(key *rsa.PrivateKey, msg []byte) ([]byte, error) {
