@@ -281,18 +281,25 @@ const (
 	CheckRequest   = "request"
 )
 
-// readAttestRequest reads an attestation request body of at most max bytes
+// maxSizeHint bounds the buffer readAttestRequest sizes from a declared
+// body length.
+const maxSizeHint = 64 << 10
+
+// readAttestRequest reads an attestation request body of at most maxBytes bytes
 // with the strict JSON decoder: unknown members, duplicate members at any
 // depth (the evidence object included), names that differ in letter case,
 // invalid UTF-8 and data after the object are errors (*strictjson.Error).
-// A body larger than max gives the reader's error.
-func readAttestRequest(body io.Reader, max int64) (*AttestRequest, error) {
-	data, err := io.ReadAll(body)
-	if err != nil {
+// A body larger than maxBytes gives the reader's error. sizeHint (the declared
+// Content-Length, or ≤ 0) sizes the buffer up to maxSizeHint bytes, so that
+// a typical body is read without regrowing it; it is not trusted otherwise.
+func readAttestRequest(body io.Reader, maxBytes, sizeHint int64) (*AttestRequest, error) {
+	buf := bytes.NewBuffer(make([]byte, 0, min(max(sizeHint, 0), maxSizeHint)+bytes.MinRead))
+	if _, err := buf.ReadFrom(body); err != nil {
 		return nil, err
 	}
+	data := buf.Bytes()
 	req := new(AttestRequest)
-	if err := strictjson.Unmarshal(data, req, strictjson.Options{MaxBytes: int(min(max, math.MaxInt32)), RejectUnknown: true}); err != nil {
+	if err := strictjson.Unmarshal(data, req, strictjson.Options{MaxBytes: int(min(maxBytes, math.MaxInt32)), RejectUnknown: true}); err != nil {
 		return nil, err
 	}
 	return req, nil
