@@ -272,9 +272,11 @@ func (e *hclEntry) decodeAK(r *hcl.Report) {
 }
 
 // putHCL caches the parse of blob. The entry holds about twice the blob
-// (the blob as key, the report's copies of its parts) and the AK.
+// (the blob as key, the report's copies of its parts) and the AK: its DER,
+// the parsed key and the prepared one (two modulus-sized limb arrays), each
+// about the size of the DER.
 func (c *cache) putHCL(blob []byte, e *hclEntry) {
-	c.hcls.put(blob, e, 2*len(blob)+len(e.akDER)+1024)
+	c.hcls.put(blob, e, 2*len(blob)+4*len(e.akDER)+1024)
 }
 
 // verifySNP verifies the SNP report r with its VCEK and fills claims; p
