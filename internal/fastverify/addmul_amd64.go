@@ -18,3 +18,19 @@ func addMulVVW(z, x []uint64, y uint64) (carry uint64) {
 //
 //go:noescape
 func addMulVVWADX(z, x []uint64, y uint64) (carry uint64)
+
+// reduce is montgomery.reduce: in assembly when the CPU has ADX and BMI2
+// and the modulus has a multiple of 8 limbs.
+func (m *montgomery) reduce(t []uint64) (over uint64) {
+	l := len(m.n)
+	if l > 0 && l%8 == 0 && len(t) >= 2*l && cpu.X86.HasADX && cpu.X86.HasBMI2 {
+		return montReduceADX(t, m.n, m.n0inv)
+	}
+	return m.reduceGeneric(t)
+}
+
+// montReduceADX is montgomery.reduceGeneric in assembly, for len(n) a
+// positive multiple of 8 and len(t) ≥ 2·len(n).
+//
+//go:noescape
+func montReduceADX(t, n []uint64, n0inv uint64) (over uint64)

@@ -83,3 +83,80 @@ tail:
 ret:
 	MOVQ R9, carry+56(FP)
 	RET
+
+// func montReduceADX(t, n []uint64, n0inv uint64) (over uint64)
+//
+// Montgomery's reduction of t (2·len(n) limbs) in place, len(n) a positive
+// multiple of 8: for each row i, t += (t[i]·n0inv mod 2^64)·n·2^(64i), which
+// zeroes t[i]; the row's carry goes into t[i+len(n)] and what overflows
+// that limb into the next row's (over, returned after the last row). Each
+// row is addMulVVWADX's loop.
+TEXT ·montReduceADX(SB), NOSPLIT, $0-64
+	MOVQ t_base+0(FP), DI
+	MOVQ n_base+24(FP), SI
+	MOVQ n_len+32(FP), AX // rows left
+	XORQ BX, BX           // over
+	XORQ R11, R11         // zero
+
+row:
+	MOVQ  (DI), DX
+	IMULQ n0inv+48(FP), DX // q
+	MOVQ  SI, R12
+	MOVQ  DI, R13
+	MOVQ  n_len+32(FP), CX
+	SHRQ  $3, CX
+	XORQ  R9, R9           // CF = OF = 0
+
+turn:
+	MULXQ 0(R12), R8, R10
+	ADCXQ R9, R8
+	ADOXQ 0(R13), R8
+	MOVQ  R8, 0(R13)
+	MULXQ 8(R12), R8, R9
+	ADCXQ R10, R8
+	ADOXQ 8(R13), R8
+	MOVQ  R8, 8(R13)
+	MULXQ 16(R12), R8, R10
+	ADCXQ R9, R8
+	ADOXQ 16(R13), R8
+	MOVQ  R8, 16(R13)
+	MULXQ 24(R12), R8, R9
+	ADCXQ R10, R8
+	ADOXQ 24(R13), R8
+	MOVQ  R8, 24(R13)
+	MULXQ 32(R12), R8, R10
+	ADCXQ R9, R8
+	ADOXQ 32(R13), R8
+	MOVQ  R8, 32(R13)
+	MULXQ 40(R12), R8, R9
+	ADCXQ R10, R8
+	ADOXQ 40(R13), R8
+	MOVQ  R8, 40(R13)
+	MULXQ 48(R12), R8, R10
+	ADCXQ R9, R8
+	ADOXQ 48(R13), R8
+	MOVQ  R8, 48(R13)
+	MULXQ 56(R12), R8, R9
+	ADCXQ R10, R8
+	ADOXQ 56(R13), R8
+	MOVQ  R8, 56(R13)
+	LEAQ  64(R12), R12
+	LEAQ  64(R13), R13
+	LEAQ  -1(CX), CX
+	JCXZQ rowdone
+	JMP   turn
+
+rowdone:
+	ADCXQ R11, R9
+	ADOXQ R11, R9
+	XORQ  R8, R8
+	ADDQ  R9, (R13)
+	ADCQ  $0, R8
+	ADDQ  BX, (R13)
+	ADCQ  $0, R8
+	MOVQ  R8, BX
+	ADDQ  $8, DI
+	DECQ  AX
+	JNZ   row
+	MOVQ  BX, over+56(FP)
+	RET

@@ -7,3 +7,8 @@ package fastverify
 func addMulVVW(z, x []uint64, y uint64) (carry uint64) {
 	return addMulVVWGeneric(z, x, y)
 }
+
+// reduce is montgomery.reduceGeneric.
+func (m *montgomery) reduce(t []uint64) (over uint64) {
+	return m.reduceGeneric(t)
+}

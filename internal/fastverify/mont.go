@@ -62,8 +62,7 @@ func (m *montgomery) mul(z, x, y, t []uint64) {
 // diagonal once, doubled, plus the diagonal, then Montgomery's reduction;
 // t is scratch of 2·len(n) limbs. z may alias x.
 func (m *montgomery) sqr(z, x, t []uint64) {
-	n := m.n
-	l := len(n)
+	l := len(m.n)
 	t = t[:2*l]
 	x = x[:l]
 	clear(t)
@@ -79,14 +78,22 @@ func (m *montgomery) sqr(z, x, t []uint64) {
 		t[2*i], c = bits.Add64(t[2*i], lo, c)
 		t[2*i+1], c = bits.Add64(t[2*i+1], hi, c)
 	}
-	var over uint64
+	m.final(z, t[l:], m.reduce(t))
+}
+
+// reduceGeneric is Montgomery's reduction of t (2·len(n) limbs) in place:
+// row by row, t += (t[i]·n0inv mod 2^64)·n·2^(64i), which zeroes t[i]. It
+// returns the carry out of t's top limb: the result is over·R + t[l:].
+func (m *montgomery) reduceGeneric(t []uint64) (over uint64) {
+	n := m.n
+	l := len(n)
 	for i := range l {
 		c := addMulVVW(t[i:i+l], n, t[i]*m.n0inv)
 		s, k1 := bits.Add64(t[i+l], c, 0)
 		s, k2 := bits.Add64(s, over, 0)
 		t[i+l], over = s, k1+k2
 	}
-	m.final(z, t[l:], over)
+	return over
 }
 
 // final sets z = over·R + v mod n, for over·R + v < 2n.
