@@ -2,6 +2,44 @@
 
 #include "textflag.h"
 
+// ROW8 adds DX·x[0:8] to z[0:8], the high limbs on the CF chain (ADCX)
+// and the old z limbs on the OF chain (ADOX), the carry into the next
+// limb in R9 before and after; R8 and R10 are scratch. MULX leaves the
+// flags alone.
+#define ROW8(x, z) \
+	MULXQ 0(x), R8, R10 \
+	ADCXQ R9, R8 \
+	ADOXQ 0(z), R8 \
+	MOVQ  R8, 0(z) \
+	MULXQ 8(x), R8, R9 \
+	ADCXQ R10, R8 \
+	ADOXQ 8(z), R8 \
+	MOVQ  R8, 8(z) \
+	MULXQ 16(x), R8, R10 \
+	ADCXQ R9, R8 \
+	ADOXQ 16(z), R8 \
+	MOVQ  R8, 16(z) \
+	MULXQ 24(x), R8, R9 \
+	ADCXQ R10, R8 \
+	ADOXQ 24(z), R8 \
+	MOVQ  R8, 24(z) \
+	MULXQ 32(x), R8, R10 \
+	ADCXQ R9, R8 \
+	ADOXQ 32(z), R8 \
+	MOVQ  R8, 32(z) \
+	MULXQ 40(x), R8, R9 \
+	ADCXQ R10, R8 \
+	ADOXQ 40(z), R8 \
+	MOVQ  R8, 40(z) \
+	MULXQ 48(x), R8, R10 \
+	ADCXQ R9, R8 \
+	ADOXQ 48(z), R8 \
+	MOVQ  R8, 48(z) \
+	MULXQ 56(x), R8, R9 \
+	ADCXQ R10, R8 \
+	ADOXQ 56(z), R8 \
+	MOVQ  R8, 56(z)
+
 // func addMulVVWADX(z, x []uint64, y uint64) (carry uint64)
 //
 // z[i] += x[i]·y for i < len(x): eight limbs a turn, then one at a time. MULX
@@ -22,38 +60,7 @@ TEXT ·addMulVVWADX(SB), NOSPLIT, $0-64
 	JZ   done
 
 loop:
-	MULXQ 0(SI), R8, R10
-	ADCXQ R9, R8
-	ADOXQ 0(DI), R8
-	MOVQ  R8, 0(DI)
-	MULXQ 8(SI), R8, R9
-	ADCXQ R10, R8
-	ADOXQ 8(DI), R8
-	MOVQ  R8, 8(DI)
-	MULXQ 16(SI), R8, R10
-	ADCXQ R9, R8
-	ADOXQ 16(DI), R8
-	MOVQ  R8, 16(DI)
-	MULXQ 24(SI), R8, R9
-	ADCXQ R10, R8
-	ADOXQ 24(DI), R8
-	MOVQ  R8, 24(DI)
-	MULXQ 32(SI), R8, R10
-	ADCXQ R9, R8
-	ADOXQ 32(DI), R8
-	MOVQ  R8, 32(DI)
-	MULXQ 40(SI), R8, R9
-	ADCXQ R10, R8
-	ADOXQ 40(DI), R8
-	MOVQ  R8, 40(DI)
-	MULXQ 48(SI), R8, R10
-	ADCXQ R9, R8
-	ADOXQ 48(DI), R8
-	MOVQ  R8, 48(DI)
-	MULXQ 56(SI), R8, R9
-	ADCXQ R10, R8
-	ADOXQ 56(DI), R8
-	MOVQ  R8, 56(DI)
+	ROW8(SI, DI)
 	LEAQ  64(SI), SI
 	LEAQ  64(DI), DI
 	LEAQ  -1(CX), CX
@@ -108,38 +115,7 @@ row:
 	XORQ  R9, R9           // CF = OF = 0
 
 turn:
-	MULXQ 0(R12), R8, R10
-	ADCXQ R9, R8
-	ADOXQ 0(R13), R8
-	MOVQ  R8, 0(R13)
-	MULXQ 8(R12), R8, R9
-	ADCXQ R10, R8
-	ADOXQ 8(R13), R8
-	MOVQ  R8, 8(R13)
-	MULXQ 16(R12), R8, R10
-	ADCXQ R9, R8
-	ADOXQ 16(R13), R8
-	MOVQ  R8, 16(R13)
-	MULXQ 24(R12), R8, R9
-	ADCXQ R10, R8
-	ADOXQ 24(R13), R8
-	MOVQ  R8, 24(R13)
-	MULXQ 32(R12), R8, R10
-	ADCXQ R9, R8
-	ADOXQ 32(R13), R8
-	MOVQ  R8, 32(R13)
-	MULXQ 40(R12), R8, R9
-	ADCXQ R10, R8
-	ADOXQ 40(R13), R8
-	MOVQ  R8, 40(R13)
-	MULXQ 48(R12), R8, R10
-	ADCXQ R9, R8
-	ADOXQ 48(R13), R8
-	MOVQ  R8, 48(R13)
-	MULXQ 56(R12), R8, R9
-	ADCXQ R10, R8
-	ADOXQ 56(R13), R8
-	MOVQ  R8, 56(R13)
+	ROW8(R12, R13)
 	LEAQ  64(R12), R12
 	LEAQ  64(R13), R13
 	LEAQ  -1(CX), CX
