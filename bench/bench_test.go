@@ -141,11 +141,13 @@ func BenchmarkFresh(b *testing.B) {
 
 // BenchmarkRepeat verifies evidence of a known VM with a warm cache:
 // "synthetic" cycles through repeatQuotes quotes (new nonces) over one HCL
-// report and VCEK; "real" verifies the real v1 evidence again and again.
+// report and VCEK; "real" verifies the real v1 evidence again and again,
+// "real-v0" the real CoCo v0 evidence.
 func BenchmarkRepeat(b *testing.B) {
 	f := getFixtures(b)
 	b.Run("synthetic", repeatSynthetic(f))
 	b.Run("real", repeatReal(f))
+	b.Run("real-v0", benchVerify([]sample{f.realV0}, verifyConfigAt()))
 }
 
 // BenchmarkRefreshed verifies v2 evidence of one chip whose HCL report is

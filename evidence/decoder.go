@@ -3,6 +3,7 @@ package evidence
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/binary"
 	"hash/maphash"
 	"sync"
 	"sync/atomic"
@@ -194,13 +195,36 @@ type memoEntry struct {
 	enc, dec []byte
 }
 
+// memoEdge is how much of each end of a long token chooses its slot.
+const memoEdge = 512
+
+// slot returns the memo slot of tok: a seeded hash of the whole token when
+// it is short, else of its length and its first and last memoEdge bytes
+// (a remembered v0 HCL report is about 28 KB of array text, which need not
+// be hashed whole before the full comparison). Tokens differing only in
+// the middle share a slot and evict each other: a cost, never a wrong
+// answer, since a lookup compares the token in full.
+func (m *memo) slot(tok []byte) uint64 {
+	if len(tok) <= 4*memoEdge {
+		return maphash.Bytes(m.seed, tok)
+	}
+	var h maphash.Hash
+	h.SetSeed(m.seed)
+	var n [8]byte
+	binary.LittleEndian.PutUint64(n[:], uint64(len(tok)))
+	h.Write(n[:])
+	h.Write(tok[:memoEdge])
+	h.Write(tok[len(tok)-memoEdge:])
+	return h.Sum64()
+}
+
 // lookup returns the decoded bytes remembered for the string token tok of
 // field, or nil.
 func (m *memo) lookup(field int, tok []byte) []byte {
 	if m == nil || field < 0 || len(tok) < 2 {
 		return nil
 	}
-	h := maphash.Bytes(m.seed, tok)
+	h := m.slot(tok)
 	m.mu.RLock()
 	e, ok := m.m[h]
 	m.mu.RUnlock()
@@ -218,7 +242,7 @@ func (m *memo) put(field int, tok, dec []byte) {
 	if size > m.maxBytes || m.maxEntries <= 0 {
 		return
 	}
-	h := maphash.Bytes(m.seed, tok)
+	h := m.slot(tok)
 	e := memoEntry{field: field, enc: tok, dec: dec}
 	m.mu.Lock()
 	defer m.mu.Unlock()

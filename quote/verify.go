@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/snp-vtpm/snp-vtpm/format"
+	"github.com/snp-vtpm/snp-vtpm/internal/fastverify"
 )
 
 // MaxQualifyingData is the largest nonce passed to the TPM unchanged. The
@@ -30,16 +31,42 @@ func ExpectedExtraData(nonce []byte) []byte {
 }
 
 // VerifySignature checks that sig is an RSASSA-PKCS1-v1_5 SHA-256 signature
-// of msg by ak, as the Azure vTPM attestation key produces.
+// of msg by ak, as the Azure vTPM attestation key produces. NewAK prepares
+// a key once for many quotes.
 func VerifySignature(ak *rsa.PublicKey, msg, sig []byte) error {
 	if ak == nil {
 		return fmt.Errorf("%w: no attestation key", ErrSignature)
 	}
-	if len(sig) != ak.Size() {
-		return fmt.Errorf("%w: signature is %d bytes, key size is %d", ErrSignature, len(sig), ak.Size())
+	return NewAK(ak).VerifySignature(msg, sig)
+}
+
+// AK is an attestation key prepared for verifying quotes: its modulus's
+// Montgomery constants are computed once, by NewAK. An AK is immutable and
+// safe for concurrent use; the verdicts are exactly those of crypto/rsa.
+type AK struct {
+	key *fastverify.PublicKey
+}
+
+// NewAK prepares ak, which must not be modified afterwards.
+func NewAK(ak *rsa.PublicKey) *AK {
+	if ak == nil {
+		return nil
+	}
+	return &AK{key: fastverify.NewPublicKey(ak)}
+}
+
+// VerifySignature checks that sig is an RSASSA-PKCS1-v1_5 SHA-256
+// signature of msg by the key (see the function VerifySignature).
+func (k *AK) VerifySignature(msg, sig []byte) error {
+	if k == nil {
+		return fmt.Errorf("%w: no attestation key", ErrSignature)
+	}
+	pub := k.key.Public()
+	if len(sig) != pub.Size() {
+		return fmt.Errorf("%w: signature is %d bytes, key size is %d", ErrSignature, len(sig), pub.Size())
 	}
 	digest := sha256.Sum256(msg)
-	if err := rsa.VerifyPKCS1v15(ak, crypto.SHA256, digest[:], sig); err != nil {
+	if err := k.key.VerifyPKCS1v15(crypto.SHA256, digest[:], sig); err != nil {
 		return fmt.Errorf("%w: %v", ErrSignature, err)
 	}
 	return nil

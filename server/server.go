@@ -424,7 +424,7 @@ func (s *Server) attest(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	invalid := func(format string, args ...any) attestOutcome {
 		return attestOutcome{http.StatusBadRequest, resultInvalid, CheckRequest, fmt.Sprintf(format, args...)}
 	}
-	req, err := readAttestRequest(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes), s.cfg.MaxBodyBytes)
+	req, err := readAttestRequest(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes), s.cfg.MaxBodyBytes, r.ContentLength)
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			return attestOutcome{http.StatusRequestEntityTooLarge, resultInvalid, "body-too-large",

@@ -44,7 +44,7 @@ func TestAttestRequestStrictJSON(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := readAttestRequest(strings.NewReader(tc.body), DefaultMaxBodyBytes)
+			_, err := readAttestRequest(strings.NewReader(tc.body), DefaultMaxBodyBytes, -1)
 			if !errors.Is(err, tc.kind) {
 				t.Fatalf("readAttestRequest: %v, want %v", err, tc.kind)
 			}
@@ -59,11 +59,11 @@ func TestAttestRequestStrictJSON(t *testing.T) {
 	}
 	// The well-formed request still goes through the decoder (it is then
 	// rejected for its evidence, made for another nonce: 403, not 400).
-	if _, err := readAttestRequest(strings.NewReader(req(``)), DefaultMaxBodyBytes); err != nil {
+	if _, err := readAttestRequest(strings.NewReader(req(``)), DefaultMaxBodyBytes, -1); err != nil {
 		t.Fatalf("well-formed request: %v", err)
 	}
 	// Too large: the body bound of the configuration applies to the decoder too.
-	if _, err := readAttestRequest(strings.NewReader(req(``)), 100); !errors.Is(err, strictjson.ErrTooLarge) {
+	if _, err := readAttestRequest(strings.NewReader(req(``)), 100, 1<<30); !errors.Is(err, strictjson.ErrTooLarge) {
 		t.Errorf("too large: %v", err)
 	}
 	// Evidence sent as a base64 string is a JSON string read strictly too.

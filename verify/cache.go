@@ -9,6 +9,7 @@ import (
 
 	"github.com/snp-vtpm/snp-vtpm/evidence"
 	"github.com/snp-vtpm/snp-vtpm/hcl"
+	"github.com/snp-vtpm/snp-vtpm/quote"
 	"github.com/snp-vtpm/snp-vtpm/snp"
 )
 
@@ -50,7 +51,8 @@ type hclEntry struct {
 	report *hcl.Report
 	snp    *snp.Report
 	ak     *rsa.PublicKey
-	akDER  []byte // PKIX DER of ak
+	akKey  *quote.AK // ak prepared for quote verification
+	akDER  []byte    // PKIX DER of ak
 	akErr  error
 	// bindErr is the runtime-data binding's verdict, reported only once
 	// the report verified (nil in every cached entry).

@@ -3,7 +3,6 @@ package verify
 import (
 	"bytes"
 	"context"
-	"crypto/x509"
 	"errors"
 
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeintel"
@@ -94,11 +93,7 @@ func verifyTDXEvidence(ctx context.Context, claims *Claims, ev *evidence.Evidenc
 	}
 	fillRuntime(claims, r)
 	e := &hclEntry{report: r}
-	if r.RuntimeData == nil {
-		e.akErr = errors.New("no runtime data")
-	} else if e.ak, e.akErr = r.RuntimeData.AK(); e.akErr == nil {
-		e.akDER, _ = x509.MarshalPKIXPublicKey(e.ak)
-	}
+	e.decodeAK(r)
 	return e, nil
 }
 

@@ -13,7 +13,6 @@ package verify
 import (
 	"bytes"
 	"context"
-	"crypto/rsa"
 	"crypto/subtle"
 	"crypto/x509"
 	"errors"
@@ -57,7 +56,7 @@ func decoded(ctx context.Context, ev *evidence.Evidence, nonce []byte, opts *Con
 	}
 	claims.AKPublic = bytes.Clone(h.akDER)
 
-	if err := verifyQuote(claims, &ev.Quote, h.ak, nonce, opts); err != nil {
+	if err := verifyQuote(claims, &ev.Quote, h.akKey, nonce, opts); err != nil {
 		return nil, err
 	}
 	if ev.Version >= 2 || opts.Policy.RequireFreshReport {
@@ -254,12 +253,19 @@ func parseHCL(blob []byte, c *cache) (e *hclEntry, cached bool, err error) {
 	// The binding is reported only after the report's signature verified
 	// (verifyHCL): never a verdict on unsigned bytes first.
 	e = &hclEntry{report: r, snp: sr, bindErr: r.CheckBinding()}
+	e.decodeAK(r)
+	return e, false, nil
+}
+
+// decodeAK decodes r's attestation key into e (or records why not in
+// e.akErr) and prepares it for quote verification.
+func (e *hclEntry) decodeAK(r *hcl.Report) {
 	if r.RuntimeData == nil {
 		e.akErr = errors.New("no runtime data")
 	} else if e.ak, e.akErr = r.RuntimeData.AK(); e.akErr == nil {
 		e.akDER, _ = x509.MarshalPKIXPublicKey(e.ak)
+		e.akKey = quote.NewAK(e.ak)
 	}
-	return e, false, nil
 }
 
 // parseHCLOfType parses an HCL report, checks that it carries the hardware
@@ -284,9 +290,11 @@ func parseHCLOfType[T any](blob []byte, want hcl.ReportType, mismatch string,
 }
 
 // putHCL caches the parse of blob. The entry holds about twice the blob
-// (the blob as key, the report's copies of its parts) and the AK.
+// (the blob as key, the report's copies of its parts) and the AK: its DER,
+// the parsed key and the prepared one (two modulus-sized limb arrays), each
+// about the size of the DER.
 func (c *cache) putHCL(blob []byte, e *hclEntry) {
-	c.hcls.put(blob, e, 2*len(blob)+len(e.akDER)+1024)
+	c.hcls.put(blob, e, 2*len(blob)+4*len(e.akDER)+1024)
 }
 
 // verifySNP verifies the SNP report r with its VCEK and fills claims; p
@@ -521,12 +529,12 @@ func checkReportPolicy(claims *Claims, r *snp.Report, p snp.Product, pol *Policy
 	return nil
 }
 
-func verifyQuote(claims *Claims, q *quote.Quote, ak *rsa.PublicKey, nonce []byte, opts *Config) error {
+func verifyQuote(claims *Claims, q *quote.Quote, ak *quote.AK, nonce []byte, opts *Config) error {
 	a, err := quote.Parse(q.Message)
 	if err != nil {
 		return fail(CheckQuoteFormat, err)
 	}
-	if err := quote.VerifySignature(ak, q.Message, q.Signature); err != nil {
+	if err := ak.VerifySignature(q.Message, q.Signature); err != nil {
 		return fail(CheckQuoteSignature, err)
 	}
 	if len(nonce) > 0 {

@@ -21,6 +21,7 @@ func BenchmarkVerify(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	prepared := NewPublicKey(&k2048.PublicKey)
 	pssOpts := &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}
 	pss, err := rsa.SignPSS(rand.Reader, k4096, crypto.SHA384, h384, pssOpts)
 	if err != nil {
@@ -35,6 +36,7 @@ func BenchmarkVerify(b *testing.B) {
 		{"PSS4096/fast", func() bool { return VerifyPSS(&k4096.PublicKey, crypto.SHA384, h384, pss, pssOpts) == nil }},
 		{"PSS4096/stdlib", func() bool { return rsa.VerifyPSS(&k4096.PublicKey, crypto.SHA384, h384, pss, pssOpts) == nil }},
 		{"PKCS1-2048/fast", func() bool { return VerifyPKCS1v15(&k2048.PublicKey, crypto.SHA256, h256, p1) == nil }},
+		{"PKCS1-2048/prepared", func() bool { return prepared.VerifyPKCS1v15(crypto.SHA256, h256, p1) == nil }},
 		{"PKCS1-2048/stdlib", func() bool { return rsa.VerifyPKCS1v15(&k2048.PublicKey, crypto.SHA256, h256, p1) == nil }},
 	} {
 		b.Run(c.name, func(b *testing.B) {

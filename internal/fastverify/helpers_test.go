@@ -95,13 +95,16 @@ func sameECDSA(t testing.TB, pub *ecdsa.PublicKey, hash []byte, r, s *big.Int) b
 	return want
 }
 
-// samePKCS1 fails t unless VerifyPKCS1v15 and rsa.VerifyPKCS1v15 return
-// the same error; it returns stdlib's.
+// samePKCS1 fails t unless VerifyPKCS1v15, PublicKey.VerifyPKCS1v15 and
+// rsa.VerifyPKCS1v15 return the same error; it returns stdlib's.
 func samePKCS1(t testing.TB, pub *rsa.PublicKey, h crypto.Hash, hashed, sig []byte) error {
 	t.Helper()
 	want := rsa.VerifyPKCS1v15(pub, h, hashed, sig)
 	if got := VerifyPKCS1v15(pub, h, hashed, sig); errText(got) != errText(want) {
 		t.Fatalf("VerifyPKCS1v15 = %v, rsa.VerifyPKCS1v15 = %v (%d-bit key, hash %v, hashed %x, sig %x)", got, want, pub.N.BitLen(), h, hashed, sig)
+	}
+	if got := NewPublicKey(pub).VerifyPKCS1v15(h, hashed, sig); errText(got) != errText(want) {
+		t.Fatalf("PublicKey.VerifyPKCS1v15 = %v, rsa.VerifyPKCS1v15 = %v (%d-bit key, hash %v, hashed %x, sig %x)", got, want, pub.N.BitLen(), h, hashed, sig)
 	}
 	return want
 }

@@ -9,7 +9,6 @@ import (
 	"crypto/sha512"
 	"encoding/binary"
 	"hash"
-	"math/big"
 )
 
 // fastE is the only public exponent of the fast path.
@@ -31,63 +30,57 @@ var (
 // modulus of 2048 to 4096 bits (which the standard library accepts too), and
 // FIPS 140 mode off.
 func fastKey(pub *rsa.PublicKey) bool {
-	if pub == nil || pub.N == nil || pub.E != fastE || fips140.Enabled() {
+	if pub == nil || pub.N == nil || pub.E != fastE || fipsOn() {
 		return false
 	}
 	bits := pub.N.BitLen()
 	return pub.N.Sign() > 0 && pub.N.Bit(0) == 1 && bits >= minFastBits && bits <= maxFastBits
 }
 
-// encrypt returns sig^65537 mod N as k = len(sig) bytes, big-endian, or
-// false when sig, as an integer, is not below N.
-func encrypt(pub *rsa.PublicKey, sig []byte) ([]byte, bool) {
-	s := new(big.Int).SetBytes(sig)
-	if s.Cmp(pub.N) >= 0 {
-		return nil, false
+// fipsOn reports whether FIPS 140 mode is on (then crypto/rsa decides).
+func fipsOn() bool { return fips140.Enabled() }
+
+// digestInfoPrefix returns the DigestInfo prefix of h for the fast path,
+// or nil when h is not SHA-256 or SHA-384.
+func digestInfoPrefix(h crypto.Hash) []byte {
+	switch h {
+	case crypto.SHA256:
+		return prefixSHA256
+	case crypto.SHA384:
+		return prefixSHA384
 	}
-	s.Exp(s, big.NewInt(fastE), pub.N)
-	return s.FillBytes(make([]byte, len(sig))), true
+	return nil
 }
 
 // VerifyPKCS1v15 verifies an RSASSA-PKCS1-v1_5 signature as
 // rsa.VerifyPKCS1v15 does, for every input: SHA-256 and SHA-384 with a key
 // in the fast profile are verified here (the whole encoded message is
 // compared with the one expected), anything else by rsa.VerifyPKCS1v15.
+// NewPublicKey prepares a key once for many verifications.
 func VerifyPKCS1v15(pub *rsa.PublicKey, h crypto.Hash, hashed, sig []byte) error {
-	var prefix []byte
-	switch h {
-	case crypto.SHA256:
-		prefix = prefixSHA256
-	case crypto.SHA384:
-		prefix = prefixSHA384
-	}
-	if prefix == nil || !fastKey(pub) || len(hashed) != h.Size() {
-		return rsa.VerifyPKCS1v15(pub, h, hashed, sig)
-	}
-	k := pub.Size()
-	if len(sig) != k {
-		return rsa.ErrVerification
-	}
-	em, ok := encrypt(pub, sig)
-	if !ok {
-		return rsa.ErrVerification
-	}
-	// EM = 0x00 || 0x01 || PS (0xff, k - tLen - 3 ≥ 8 bytes) || 0x00 || T,
-	// T = DigestInfo prefix || hashed. k ≥ 256 > tLen + 11 here.
+	return NewPublicKey(pub).VerifyPKCS1v15(h, hashed, sig)
+}
+
+// pkcs1Encoded reports whether the k-byte em is the EMSA-PKCS1-v1_5
+// encoding of hashed with the DigestInfo prefix (RFC 8017, section 9.2),
+// compared whole: EM = 0x00 || 0x01 || PS (0xff, k - tLen - 3 ≥ 8 bytes) ||
+// 0x00 || T, T = prefix || hashed.
+func pkcs1Encoded(em, prefix, hashed []byte) bool {
+	k := len(em)
 	tLen := len(prefix) + len(hashed)
+	if k < tLen+11 {
+		return false
+	}
 	psEnd := k - tLen - 1
 	if em[0] != 0 || em[1] != 1 || em[psEnd] != 0 {
-		return rsa.ErrVerification
+		return false
 	}
 	for _, b := range em[2:psEnd] {
 		if b != 0xff {
-			return rsa.ErrVerification
+			return false
 		}
 	}
-	if !bytes.Equal(em[psEnd+1:psEnd+1+len(prefix)], prefix) || !bytes.Equal(em[k-len(hashed):], hashed) {
-		return rsa.ErrVerification
-	}
-	return nil
+	return bytes.Equal(em[psEnd+1:psEnd+1+len(prefix)], prefix) && bytes.Equal(em[k-len(hashed):], hashed)
 }
 
 // VerifyPSS verifies an RSASSA-PSS signature as rsa.VerifyPSS does, for
@@ -116,7 +109,7 @@ func VerifyPSS(pub *rsa.PublicKey, h crypto.Hash, digest, sig []byte, opts *rsa.
 	if len(sig) != pub.Size() {
 		return rsa.ErrVerification
 	}
-	em, ok := encrypt(pub, sig)
+	em, ok := NewPublicKey(pub).encrypt(sig)
 	if !ok {
 		return rsa.ErrVerification
 	}

@@ -1,0 +1,50 @@
+package server
+
+import (
+	"bytes"
+	"encoding/hex"
+	"testing"
+)
+
+// TestNewSealerRejectsLowOrderPoints: encapsulation to an X25519 point of
+// small order (shared secret zero) fails, and a sealed secret opens with
+// crypto/hpke (OpenSecret), the attester's side.
+func TestNewSealerRejectsLowOrderPoints(t *testing.T) {
+	for _, h := range []string{
+		"0000000000000000000000000000000000000000000000000000000000000000",
+		"0100000000000000000000000000000000000000000000000000000000000000",
+		"e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
+		"5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157",
+		"ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+		"edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+		"eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+	} {
+		pub, _ := hex.DecodeString(h)
+		if _, err := newSealer(pub, []byte("nonce")); err == nil {
+			t.Errorf("newSealer accepted the low-order point %s", h)
+		}
+	}
+	for _, n := range []int{0, 31, 33} {
+		if _, err := newSealer(make([]byte, n), []byte("nonce")); err == nil {
+			t.Errorf("newSealer accepted a %d-byte key", n)
+		}
+	}
+	priv, pub, err := GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := newSealer(pub, []byte("nonce"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct, err := s.seal([]byte("the secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := OpenSecret(priv, []byte("nonce"), ct); err != nil || !bytes.Equal(got, []byte("the secret")) {
+		t.Fatalf("OpenSecret = %q, %v", got, err)
+	}
+	if _, err := OpenSecret(priv, []byte("other nonce"), ct); err == nil {
+		t.Fatal("the secret opened under another nonce")
+	}
+}
