@@ -316,7 +316,7 @@ func (g *globals) expectWaits(t *trustFlags, cacheDir, imdsURL string) {
 	if g.hint != "" {
 		return
 	}
-	g.hint = "use --offline with evidence that carries its VCEK, --kds-url URL for a reachable KDS mirror"
+	g.hint = "use --offline with evidence that carries its VCEK, --kds-url URL for a reachable KDS mirror (TDX: --collateral DIR, or --pcs-url URL for a reachable PCS or PCCS)"
 	if cacheDir != "" {
 		g.hint += ", or put the VCEK in the cache directory " + cacheDir
 	}
