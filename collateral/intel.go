@@ -46,6 +46,9 @@ type Intel struct {
 	// Dir is the cache directory (the VCEK cache's); items are kept in
 	// Dir/intel. "" means no disk cache.
 	Dir string
+	// Limiter, when non-nil, bounds the requests sent to the PCS (retries
+	// included), as Chain.Limiter does; it may be a Chain's.
+	Limiter *RateLimiter
 	// Root replaces the pinned Intel SGX Root CA (tests only).
 	Root *x509.Certificate
 	// Logger receives logs; nil discards them.
@@ -264,7 +267,12 @@ func (c *Intel) fetch(ctx context.Context, k intelKind, now time.Time) (*intelIt
 	if c.Offline || c.PCS == nil {
 		return nil, fmt.Errorf("collateral: %s: %w", k.what, ErrOffline)
 	}
-	hook := func(_ string, retry bool) error {
+	hook := func(what string, retry bool) error {
+		if c.Limiter != nil {
+			if ok, wait := c.Limiter.Allow(); !ok {
+				return &WaitError{Kind: ErrUpstreamLimited, What: what, Wait: wait}
+			}
+		}
 		c.fetches.Add(1)
 		if retry {
 			c.retries.Add(1)

@@ -25,7 +25,7 @@ var ErrTDXCollateral error = pcs.ErrCollateral
 // it may not fetch (offline) and does not hold the collateral: the TCB
 // status is then not evaluated, unless the policy lists
 // tdx_tcb_statuses, which makes the error (not a rejection) the result.
-var ErrTDXCollateralMissing = errors.New("Intel collateral not available offline")
+var ErrTDXCollateralMissing = errors.New("the Intel collateral is not available offline")
 
 // TDXCollateralRequest asks for Intel's collateral of a verified TD quote.
 type TDXCollateralRequest struct {

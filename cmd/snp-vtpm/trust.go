@@ -190,13 +190,26 @@ func (t *trustFlags) collateral(g *globals, roots *snp.Roots, imdsURL string, li
 // cache of chain (--cache-dir) and Intel PCS (--pcs-url), nothing fetched
 // with --offline.
 func (t *trustFlags) intel(g *globals, chain *collateral.Chain) *collateral.Intel {
-	in := &collateral.Intel{Offline: t.offline, Logger: g.log, PCS: &collateral.PCSClient{BaseURL: t.pcsURL, Logger: g.log}}
+	in := &collateral.Intel{Offline: t.offline, Logger: g.log, Limiter: chain.Limiter, PCS: &collateral.PCSClient{BaseURL: t.pcsURL, Logger: g.log}}
+	if kc := kdsClient(chain); kc != nil {
+		in.PCS.MaxRetries = kc.MaxRetries // serve's --upstream-retries
+	}
 	for _, s := range chain.Sources {
 		if d, ok := s.(*collateral.Disk); ok {
 			in.Dir = d.Dir
 		}
 	}
 	return in
+}
+
+// kdsClient returns the KDS transport of chain, if any.
+func kdsClient(chain *collateral.Chain) *kds.Client {
+	for _, s := range chain.Sources {
+		if k, ok := s.(*collateral.KDS); ok {
+			return k.Client
+		}
+	}
+	return nil
 }
 
 // readRoots reads --roots through the one certificate reader: PEM or

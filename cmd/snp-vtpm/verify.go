@@ -117,6 +117,10 @@ func verifyEvidenceFile(ctx context.Context, g *globals, file string, f *evidenc
 	if kc != nil && g.verbose {
 		s := kc.Stats()
 		g.log.Debug("certificate sources", "fetches", s.Fetches, "cache_hits", s.CacheHits, "disk_hits", s.DiskHits, "retries", s.Retries)
+		if in, ok := cfg.TDXCollateralGetter.(*collateral.Intel); ok {
+			s := in.Stats()
+			g.log.Debug("Intel collateral", "fetches", s.Fetches, "cache_hits", s.CacheHits, "disk_hits", s.DiskHits, "retries", s.Retries)
+		}
 	}
 	if err == nil {
 		return claims, nil
