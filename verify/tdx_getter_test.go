@@ -27,7 +27,10 @@ func TestTDXCollateralGetter(t *testing.T) {
 	data := testutil.ReadFile(t, tdxDir+"evidence-v1.json")
 	coll := realCollateral(t)
 	var got verify.TDXCollateralRequest
-	ok := getterFunc(func(_ context.Context, r verify.TDXCollateralRequest) (*pcs.Collateral, error) { got = r; return coll, nil })
+	ok := getterFunc(func(_ context.Context, r verify.TDXCollateralRequest) (*pcs.Collateral, error) {
+		got = r
+		return coll, nil
+	})
 	down := getterFunc(func(context.Context, verify.TDXCollateralRequest) (*pcs.Collateral, error) {
 		return nil, errors.New("pcs: giving up")
 	})

@@ -47,7 +47,10 @@ func TestVerifyPCS(t *testing.T) {
 	wantExit(t, code, 1, out, errOut)
 	wantContains(t, "stderr", errOut, "tdx-collateral", "TCB info for FMSPC 00806f050000", "--collateral DIR")
 
-	fake.SetHook(func(w http.ResponseWriter, _ *http.Request, _ int64) bool { _, _ = w.Write([]byte("garbage")); return true })
+	fake.SetHook(func(w http.ResponseWriter, _ *http.Request, _ int64) bool {
+		_, _ = w.Write([]byte("garbage"))
+		return true
+	})
 	code, out, errOut = runBin(t, nil, "verify", "--pcs-url", fake.URL, "--cache-dir", t.TempDir(), "--at", tdxAt, "--nonce", "challenge", evidence)
 	wantExit(t, code, 1, out, errOut)
 	wantContains(t, "stderr", errOut, "tdx-collateral", "invalid Intel collateral")
