@@ -2,7 +2,10 @@ package collateral
 
 import (
 	"context"
+	"encoding/hex"
+	"encoding/pem"
 	"errors"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
@@ -12,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/snp-vtpm/snp-vtpm/emulator/fakeintel"
 	"github.com/snp-vtpm/snp-vtpm/internal/tdxtest"
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/tdx"
@@ -275,5 +279,42 @@ func TestIntelRetry(t *testing.T) {
 	_, err = newIntel(down.URL, t.TempDir()).TDXCollateral(ctx, intelReq(v, testutil.TDXFixtureTime()))
 	if err == nil || errors.Is(err, verify.ErrRejected) || !strings.Contains(err.Error(), "Intel PCS") {
 		t.Errorf("PCS down: %v", err)
+	}
+}
+
+// TestIntelEmulated: the emulated TDX CVM's fake collateral
+// (fakeintel.Collateral) is served and verified the same way under the
+// fake root, at the current time, with the fake PCK CA as the PCK CRL's
+// issuer chain.
+func TestIntelEmulated(t *testing.T) {
+	files := map[string][]byte{}
+	err := fs.WalkDir(fakeintel.Collateral(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		files[p], err = fs.ReadFile(fakeintel.Collateral(), p)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest := pem.Decode(fakeintel.ChainPEM()) // drop the PCK: the CA, then the root
+	files[tdxtest.PCKCRLIssuerChainFile] = rest
+	fake := tdxtest.NewFakePCS(t, files)
+	in := newIntel(fake.URL, t.TempDir())
+	in.Root = fakeintel.Root()
+	var fmspc [6]byte
+	if _, err := hex.Decode(fmspc[:], []byte(fakeintel.FMSPC)); err != nil {
+		t.Fatal(err)
+	}
+	c, err := in.TDXCollateral(context.Background(), verify.TDXCollateralRequest{FMSPC: fmspc, CA: pcs.CAPlatform})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.TCBInfos[fakeintel.FMSPC] == nil || c.QEIdentity == nil || c.RootCRL == nil || fake.Requests() != 4 {
+		t.Fatalf("collateral %+v after %d requests", c, fake.Requests())
+	}
+	if _, err := newIntel(fake.URL, t.TempDir()).TDXCollateral(context.Background(), verify.TDXCollateralRequest{FMSPC: fmspc, CA: pcs.CAPlatform}); !errors.Is(err, ErrInvalidCollateral) {
+		t.Fatalf("fake collateral under Intel's pinned root: %v", err)
 	}
 }
