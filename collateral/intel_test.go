@@ -29,15 +29,7 @@ const intelDir = "intel-collateral/pcs-00806f050000"
 // 00806f050000 finds UpToDate at testutil.TDXFixtureTime.
 func teekit(t *testing.T) (*tdx.Quote, *tdx.Verified) {
 	t.Helper()
-	q, err := tdx.ParseQuote(testutil.ReadFile(t, "intel-collateral/azure-tdx-quote-teekit.bin"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := q.Verify(tdx.VerifyOptions{Now: testutil.TDXFixtureTime()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return q, v
+	return tdxtest.RealQuote(t, "intel-collateral/azure-tdx-quote-teekit.bin")
 }
 
 func newFakePCS(t *testing.T) *tdxtest.FakePCS {

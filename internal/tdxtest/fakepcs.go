@@ -11,6 +11,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
+	"github.com/snp-vtpm/snp-vtpm/tdx"
 )
 
 // PCKCRLIssuerChainFile is the file of a fake PCS's files that it sends
@@ -123,4 +126,19 @@ func (f *FakePCS) serve(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set(header, url.PathEscape(string(f.files[chain])))
 	}
 	_, _ = w.Write(body)
+}
+
+// RealQuote parses the real TD quote in the testdata file rel and
+// verifies it under Intel's pinned root at testutil.TDXFixtureTime.
+func RealQuote(t testing.TB, rel string) (*tdx.Quote, *tdx.Verified) {
+	t.Helper()
+	q, err := tdx.ParseQuote(testutil.ReadFile(t, rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := q.Verify(tdx.VerifyOptions{Now: testutil.TDXFixtureTime()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q, v
 }
