@@ -70,7 +70,8 @@ func (c *Client) TDQuote(ctx context.Context, tdReport []byte) ([]byte, error) {
 }
 
 // ParseTDQuoteResponse reads a TD quote response body: exactly
-// {"quote": base64url} (padding optional), the quote 1..64 KiB.
+// {"quote": base64url} (unpadded, or padded with exactly the padding
+// its length needs; no other characters), the quote 1..64 KiB.
 func ParseTDQuoteResponse(body []byte) ([]byte, error) {
 	var r struct {
 		Quote string `json:"quote"`
@@ -78,7 +79,11 @@ func ParseTDQuoteResponse(body []byte) ([]byte, error) {
 	if err := strictjson.Unmarshal(body, &r, strictjson.Options{MaxBytes: MaxTDQuoteResponse, RejectUnknown: true}); err != nil {
 		return nil, &FormatError{Field: "body", Err: err}
 	}
-	q, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(r.Quote, "="))
+	enc := base64.RawURLEncoding
+	if strings.HasSuffix(r.Quote, "=") {
+		enc = base64.URLEncoding // padded: exactly the padding its length needs
+	}
+	q, err := enc.Strict().DecodeString(r.Quote)
 	switch {
 	case err != nil:
 		return nil, &FormatError{Field: "quote", Err: fmt.Errorf("%w: not base64url", format.ErrBadEncoding)}

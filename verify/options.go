@@ -88,6 +88,11 @@ type Config struct {
 	// and must be one of Policy.TDXTCBStatuses (DefaultTDXTCBStatuses when
 	// empty); without it the status is TCBNotEvaluated. It is only read.
 	TDXCollateral *pcs.Collateral
+	// TDXCollateralGetter, when set, obtains Intel's collateral for each
+	// TD quote (by its FMSPC and PCK CA) in place of TDXCollateral
+	// (collateral.Intel holds that too); its errors are
+	// ErrCertificateUnavailable, never rejections.
+	TDXCollateralGetter TDXCollateralGetter
 	// ParavisorVoucher, when set, is asked about an SEV-SNP report whose
 	// ID_KEY_DIGEST is not trusted, when the policy names the authority it
 	// accepts (Policy.MAAParavisorInstance): see ParavisorVoucher.

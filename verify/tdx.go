@@ -85,7 +85,7 @@ func verifyTDXEvidence(ctx context.Context, claims *Claims, ev *evidence.Evidenc
 	if err != nil {
 		return nil, fail(CheckTDXQuoteFormat, err)
 	}
-	if err := verifyTDQuote(claims, q, tr, opts); err != nil {
+	if err := verifyTDQuote(ctx, claims, q, tr, opts); err != nil {
 		return nil, err
 	}
 	if err := r.CheckBinding(); err != nil {
@@ -108,7 +108,7 @@ func parseTDXHCL(blob []byte) (*hcl.Report, *tdx.TDReport, error) {
 // the emulated one when trusted), its binding to the TDREPORT tr (nil: a
 // bare quote), Intel's TCB status, DEBUG and the paravisor identity, and
 // fills the TDX claims.
-func verifyTDQuote(claims *Claims, q *tdx.Quote, tr *tdx.TDReport, opts *Config) error {
+func verifyTDQuote(ctx context.Context, claims *Claims, q *tdx.Quote, tr *tdx.TDReport, opts *Config) error {
 	root, emulated := opts.tdxRoot, false
 	v, err := q.Verify(tdx.VerifyOptions{Now: opts.now(), Root: root})
 	if err != nil && opts.TrustEmulatedTDX && errors.Is(err, tdx.ErrPCKChain) {
@@ -129,7 +129,7 @@ func verifyTDQuote(claims *Claims, q *tdx.Quote, tr *tdx.TDReport, opts *Config)
 	if emulated {
 		claims.Emulated, claims.RootsSource = true, emulatedIntelRoots
 	}
-	if err := checkTDXTCB(claims, q, v, opts, root, emulated); err != nil {
+	if err := checkTDXTCB(ctx, claims, q, v, opts, root, emulated); err != nil {
 		return err
 	}
 	if q.Body.Debug() && !opts.Policy.AllowDebug {

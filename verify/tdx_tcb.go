@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"context"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -20,6 +21,30 @@ import (
 // nothing was learnt about the evidence.
 var ErrTDXCollateral error = pcs.ErrCollateral
 
+// ErrTDXCollateralMissing is matched by a TDXCollateralGetter's error when
+// it may not fetch (offline) and does not hold the collateral: the TCB
+// status is then not evaluated, unless the policy lists
+// tdx_tcb_statuses, which makes the error (not a rejection) the result.
+var ErrTDXCollateralMissing = errors.New("the Intel collateral is not available offline")
+
+// TDXCollateralRequest asks for Intel's collateral of a verified TD quote.
+type TDXCollateralRequest struct {
+	// FMSPC is the PCK certificate's FMSPC.
+	FMSPC [6]byte
+	// CA is the PCK CA: pcs.CAPlatform or pcs.CAProcessor.
+	CA string
+	// Now is the verification time (Config.Now; zero means now).
+	Now time.Time
+}
+
+// TDXCollateralGetter obtains Intel's collateral for TDX evidence
+// (collateral.Intel: the --collateral directory, caches and Intel PCS).
+// What it returns is evaluated like Config.TDXCollateral; an error means
+// the collateral is unavailable (never a verdict on the evidence).
+type TDXCollateralGetter interface {
+	TDXCollateral(ctx context.Context, req TDXCollateralRequest) (*pcs.Collateral, error)
+}
+
 // DefaultTDXTCBStatuses are the TCB statuses accepted when Intel's
 // collateral is given and the policy lists none: Intel's up-to-date
 // statuses and those that need only configuration or software hardening.
@@ -32,9 +57,19 @@ func DefaultTDXTCBStatuses() []string {
 // the policy's accepted statuses, and fills the claims' TCB fields.
 // Without collateral the status stays TCBNotEvaluated, which a policy
 // listing tdx_tcb_statuses rejects.
-func checkTDXTCB(c *Claims, q *tdx.Quote, v *tdx.Verified, opts *Config, root *x509.Certificate, emulated bool) error {
+func checkTDXTCB(ctx context.Context, c *Claims, q *tdx.Quote, v *tdx.Verified, opts *Config, root *x509.Certificate, emulated bool) error {
 	allowed := opts.Policy.TDXTCBStatuses
 	coll := opts.TDXCollateral
+	if opts.TDXCollateralGetter != nil && !emulated {
+		var err error
+		coll, err = opts.TDXCollateralGetter.TDXCollateral(ctx, TDXCollateralRequest{FMSPC: v.SGX.FMSPC, CA: pcs.PCKCA(v), Now: opts.Now})
+		if err != nil && errors.Is(err, ErrTDXCollateralMissing) && len(allowed) == 0 {
+			return nil // offline without it: not evaluated
+		}
+		if err != nil {
+			return fmt.Errorf("verify: %s: %w: %w", CheckTDXCollateral, ErrCertificateUnavailable, err)
+		}
+	}
 	if emulated {
 		// The emulated platform's collateral is as fake as its chain.
 		var err error
@@ -44,7 +79,7 @@ func checkTDXTCB(c *Claims, q *tdx.Quote, v *tdx.Verified, opts *Config, root *x
 	}
 	if coll == nil {
 		if len(allowed) > 0 {
-			return failf(CheckTDXTCBStatus, "the policy requires a TCB status in %v but no Intel collateral was given (--collateral): the status is %s", allowed, TCBNotEvaluated)
+			return failf(CheckTDXTCBStatus, "the policy requires a TCB status in %v but no Intel collateral was given (--collateral or --pcs-url): the status is %s", allowed, TCBNotEvaluated)
 		}
 		return nil
 	}

@@ -43,7 +43,7 @@ func TestVerifyCollateral(t *testing.T) {
 		{"out of date", []string{"--at", tdxAt, "--collateral", collateralDir}, 2, "stderr", []string{"tdx-tcb-status", "OutOfDate (platform OutOfDate, TDX module OutOfDate, QE UpToDate"}},
 		{"policy accepts it", []string{"--at", tdxAt, "--collateral", collateralDir, "--policy", policy}, 0, "stdout",
 			[]string{"tcb status             OutOfDate", "tcb date               2023-08-09T00:00:00Z (evaluation data 17)", "advisory ids           INTEL-SA-00960, INTEL-SA-00982, INTEL-SA-00986"}},
-		{"policy without collateral", []string{"--at", tdxAt, "--policy", policy}, 2, "stderr", []string{"tdx-tcb-status", "no Intel collateral"}},
+		{"policy without collateral, offline", []string{"--at", tdxAt, "--policy", policy}, 1, "stderr", []string{"tdx-collateral", "not available", "give --collateral DIR"}},
 		{"pck crl expired", []string{"--at", "2025-10-02T07:03:52Z", "--collateral", collateralDir}, 1, "stderr", []string{"tdx-collateral", "2025-10-02T07:03:51Z"}},
 		{"missing directory", []string{"--at", tdxAt, "--collateral", filepath.Join(broken, "nope")}, 1, "stderr", []string{"--collateral"}},
 		{"trailing data", []string{"--at", tdxAt, "--collateral", broken}, 1, "stderr", []string{"qeidentity-tdx.json"}},

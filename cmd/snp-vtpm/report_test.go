@@ -330,10 +330,10 @@ func TestReportFileTHIMVCEK(t *testing.T) {
 func TestReportTDQuote(t *testing.T) {
 	const dir = "../../testdata/trustee-az-vtpm/az-tdx-vtpm/"
 	quote, hclTDX := dir+"td-quote.bin", dir+"hcl-report.bin"
-	code, out, errOut := runCLI(t, "report", "--td-quote", quote, "-f", hclTDX)
+	code, out, errOut := runCLI(t, "report", "--offline", "--td-quote", quote, "-f", hclTDX)
 	wantExit(t, code, 0, out, errOut)
 	wantContains(t, "report --td-quote -f output", out, "VALID TDX REPORT (TD quote verified)", "Intel SGX Root CA (pinned)", "fmspc", "00806f050000", "6332533D-5649-4D02-8AA7-8F64B7C3EE21")
-	code, out, errOut = runCLI(t, "report", "--td-quote", quote, "--json")
+	code, out, errOut = runCLI(t, "report", "--offline", "--td-quote", quote, "--json")
 	wantExit(t, code, 0, out, errOut)
 	wantContains(t, "report --td-quote --json output", out, `"platform": "tdx"`)
 
@@ -342,9 +342,9 @@ func TestReportTDQuote(t *testing.T) {
 		t.Fatal(err)
 	}
 	data[len(data)/2] ^= 1
-	code, out, errOut = runCLI(t, "report", "--td-quote", writeTemp(t, "flipped.bin", data))
+	code, out, errOut = runCLI(t, "report", "--offline", "--td-quote", writeTemp(t, "flipped.bin", data))
 	wantExit(t, code, 2, out, errOut)
-	code, out, errOut = runCLI(t, "report", "--td-quote", quote, "-f", realHCL)
+	code, out, errOut = runCLI(t, "report", "--offline", "--td-quote", quote, "-f", realHCL)
 	wantExit(t, code, 2, out, errOut)
 	wantContains(t, "SNP HCL report with a TD quote", errOut, "hcl-report-type")
 	for _, args := range [][]string{

@@ -28,6 +28,7 @@ type trustFlags struct {
 	policyFile      string
 	offline         bool
 	kdsURL          string
+	pcsURL          string
 	cacheDir        string
 	checkRevocation bool
 	useIMDS         bool
@@ -40,7 +41,8 @@ func (t *trustFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&t.policyFile, "policy", "", "JSON policy file (min_tcb, measurements, pcrs, products, id_key_digests, allow_debug, ...)")
 	fs.BoolVar(&t.offline, "offline", false, "make no network request at all (a VCEK must be in the evidence or the cache)")
 	fs.StringVar(&t.kdsURL, "kds-url", kds.DefaultBaseURL, "AMD KDS base URL (for mirrors and caching proxies)")
-	fs.StringVar(&t.cacheDir, "cache-dir", "", "VCEK/CRL cache directory (default: the user cache directory)")
+	fs.StringVar(&t.pcsURL, "pcs-url", collateral.DefaultPCSURL, "TDX: Intel PCS v4 (or PCCS) base URL for the Intel collateral that --collateral does not supply (TCB info, QE identity, CRLs), verified under the pinned Intel root and cached")
+	fs.StringVar(&t.cacheDir, "cache-dir", "", "VCEK/CRL and Intel collateral cache directory (default: the user cache directory)")
 	fs.BoolVar(&t.checkRevocation, "check-revocation", false, "fetch AMD's CRL and reject a revoked ASK or VCEK")
 	fs.BoolVar(&t.useIMDS, "imds", false, "ask Azure IMDS (THIM) for a missing VCEK before AMD KDS (inside an Azure CVM only)")
 	fs.StringVar(&t.at, "at", "", "verification time for certificate validity (RFC 3339); default now")
@@ -120,6 +122,7 @@ func (t *trustFlags) config(ctx context.Context, g *globals, imdsURL string, lim
 		return verify.Config{}, nil, err
 	}
 	opts.VCEKGetter = chain
+	opts.TDXCollateralGetter = t.intel(g, chain)
 	if t.checkRevocation {
 		if t.offline {
 			g.log.Debug("revocation check uses cached CRLs only (--offline)")
@@ -181,6 +184,32 @@ func (t *trustFlags) collateral(g *globals, roots *snp.Roots, imdsURL string, li
 		}
 	}
 	return chain, nil
+}
+
+// intel builds the source of Intel's TDX collateral: memory, the disk
+// cache of chain (--cache-dir) and Intel PCS (--pcs-url), nothing fetched
+// with --offline.
+func (t *trustFlags) intel(g *globals, chain *collateral.Chain) *collateral.Intel {
+	in := &collateral.Intel{Offline: t.offline, Logger: g.log, Limiter: chain.Limiter, PCS: &collateral.PCSClient{BaseURL: t.pcsURL, Logger: g.log}}
+	if kc := kdsClient(chain); kc != nil {
+		in.PCS.MaxRetries = kc.MaxRetries // serve's --upstream-retries
+	}
+	for _, s := range chain.Sources {
+		if d, ok := s.(*collateral.Disk); ok {
+			in.Dir = d.Dir
+		}
+	}
+	return in
+}
+
+// kdsClient returns the KDS transport of chain, if any.
+func kdsClient(chain *collateral.Chain) *kds.Client {
+	for _, s := range chain.Sources {
+		if k, ok := s.(*collateral.KDS); ok {
+			return k.Client
+		}
+	}
+	return nil
 }
 
 // readRoots reads --roots through the one certificate reader: PEM or
@@ -296,10 +325,11 @@ func (g *globals) expectWaits(t *trustFlags, cacheDir, imdsURL string) {
 		g.waitFor(hostOf(imdsURL, imds.DefaultURL) + " (Azure IMDS)")
 	}
 	g.waitFor(hostOf(t.kdsURL, kds.DefaultBaseURL) + " (AMD KDS)")
+	g.waitFor(hostOf(t.pcsURL, collateral.DefaultPCSURL) + " (Intel PCS, TDX)")
 	if g.hint != "" {
 		return
 	}
-	g.hint = "use --offline with evidence that carries its VCEK, --kds-url URL for a reachable KDS mirror"
+	g.hint = "use --offline with evidence that carries its VCEK, --kds-url URL for a reachable KDS mirror (TDX: --collateral DIR, or --pcs-url URL for a reachable PCS or PCCS)"
 	if cacheDir != "" {
 		g.hint += ", or put the VCEK in the cache directory " + cacheDir
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/snp-vtpm/snp-vtpm/collateral"
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeintel"
 	"github.com/snp-vtpm/snp-vtpm/evidence"
@@ -49,7 +50,7 @@ The output names each link of the trust chain with its verdict, then the claims;
 	cmd.Flags().BoolVar(&jsonOut, "json", false, "print the claims as JSON")
 	cmd.Flags().StringVar(&f.initData, "init-data", "", "CoCo init-data document: PCR 8 must be SHA-256(0^32 ‖ SHA-256(file)), as trustee checks it (policy: init_data_digest)")
 	f.vouch.register(cmd)
-	cmd.Flags().StringVar(&f.collateral, "collateral", "", "TDX: directory of Intel PCS collateral (tcbinfo-tdx-<fmspc>.json, qeidentity-tdx.json, tcb-signing-chain.pem, pckcrl-<platform|processor>.der, rootcacrl.der): evaluate Intel's TCB status at --at (policy: tdx_tcb_statuses)")
+	cmd.Flags().StringVar(&f.collateral, "collateral", "", "TDX: directory of Intel PCS collateral (tcbinfo-tdx-<fmspc>.json, qeidentity-tdx.json, tcb-signing-chain.pem, pckcrl-<platform|processor>.der, rootcacrl.der): evaluate Intel's TCB status at --at (policy: tdx_tcb_statuses); what it lacks is fetched from --pcs-url unless --offline")
 	return cmd
 }
 
@@ -104,6 +105,9 @@ func verifyEvidenceFile(ctx context.Context, g *globals, file string, f *evidenc
 		if cfg.TDXCollateral, err = pcs.LoadDir(os.DirFS(f.collateral)); err != nil {
 			return nil, fmt.Errorf("--collateral %s: %w", f.collateral, err)
 		}
+		if in, ok := cfg.TDXCollateralGetter.(*collateral.Intel); ok {
+			in.Static = cfg.TDXCollateral
+		}
 	}
 	if n == nil {
 		cfg.AllowNoNonce = true
@@ -113,6 +117,10 @@ func verifyEvidenceFile(ctx context.Context, g *globals, file string, f *evidenc
 	if kc != nil && g.verbose {
 		s := kc.Stats()
 		g.log.Debug("certificate sources", "fetches", s.Fetches, "cache_hits", s.CacheHits, "disk_hits", s.DiskHits, "retries", s.Retries)
+		if in, ok := cfg.TDXCollateralGetter.(*collateral.Intel); ok {
+			s := in.Stats()
+			g.log.Debug("Intel collateral", "fetches", s.Fetches, "cache_hits", s.CacheHits, "disk_hits", s.DiskHits, "retries", s.Retries)
+		}
 	}
 	if err == nil {
 		return claims, nil

@@ -156,6 +156,7 @@ func (c *Client) Backoff(retry int) time.Duration {
 // attemptResult is the outcome of one HTTP attempt.
 type attemptResult struct {
 	body       []byte
+	header     http.Header
 	retryable  bool
 	retryAfter time.Duration
 	err        error
@@ -164,37 +165,44 @@ type attemptResult struct {
 // Get fetches url (at most limit bytes) with bounded retries. what names
 // the object for logs and errors; hook (optional) runs before each attempt.
 func (c *Client) Get(ctx context.Context, url, what string, limit int64, hook Hook) ([]byte, error) {
+	body, _, err := c.GetWithHeader(ctx, url, what, limit, hook)
+	return body, err
+}
+
+// GetWithHeader is Get that also returns the headers of the response that
+// succeeded (Intel PCS sends issuer chains in headers).
+func (c *Client) GetWithHeader(ctx context.Context, url, what string, limit int64, hook Hook) ([]byte, http.Header, error) {
 	log := c.logger().With("what", what, "url", url)
 	var lastErr error
 	for attempt := 0; ; attempt++ {
 		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("%s: GET %s: %w", c.Service, url, err)
+			return nil, nil, fmt.Errorf("%s: GET %s: %w", c.Service, url, err)
 		}
 		if hook != nil {
 			if err := hook(what, attempt > 0); err != nil {
 				if lastErr != nil {
-					return nil, fmt.Errorf("%s: %s: %w; retry not sent: %w", c.Service, what, lastErr, err)
+					return nil, nil, fmt.Errorf("%s: %s: %w; retry not sent: %w", c.Service, what, lastErr, err)
 				}
-				return nil, err
+				return nil, nil, err
 			}
 		}
 		start := time.Now()
 		r := c.attempt(ctx, log, url, limit)
 		if r.err == nil {
 			log.DebugContext(ctx, c.Service+" fetch done", "bytes", len(r.body), "elapsed", time.Since(start), "attempt", attempt+1)
-			return r.body, nil
+			return r.body, r.header, nil
 		}
 		if err := ctx.Err(); err != nil {
 			// The caller's context ended: that, not the transport's view of it, is the cause.
-			return nil, fmt.Errorf("%s: GET %s: %w", c.Service, url, err)
+			return nil, nil, fmt.Errorf("%s: GET %s: %w", c.Service, url, err)
 		}
 		if !r.retryable {
-			return nil, r.err
+			return nil, nil, r.err
 		}
 		lastErr = r.err
 		wait, err := c.retryWait(ctx, what, attempt, r)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		c.logRetry(ctx, log, r.err, wait, attempt)
 		t := time.NewTimer(wait)
@@ -202,7 +210,7 @@ func (c *Client) Get(ctx context.Context, url, what string, limit int64, hook Ho
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return nil, fmt.Errorf("%s: GET %s: waiting to retry after %v: %w", c.Service, url, r.err, ctx.Err())
+			return nil, nil, fmt.Errorf("%s: GET %s: waiting to retry after %v: %w", c.Service, url, r.err, ctx.Err())
 		}
 	}
 }
@@ -287,7 +295,7 @@ func (c *Client) attempt(ctx context.Context, log *slog.Logger, url string, limi
 	if resp.ContentLength > 0 && int64(len(body)) != resp.ContentLength {
 		return attemptResult{retryable: true, err: fmt.Errorf("%s: GET %s: got %d of %d bytes", c.Service, url, len(body), resp.ContentLength)}
 	}
-	return attemptResult{body: body}
+	return attemptResult{body: body, header: resp.Header}
 }
 
 // ParseRetryAfter reads a Retry-After value: delay-seconds or an HTTP

@@ -91,3 +91,21 @@ func must(f *testing.F, p string) []byte {
 	}
 	return b
 }
+
+// FuzzDecodeCRL: DER, PEM and hex decode; whatever is accepted is no
+// larger than the input and CheckPCKCRL never panics on it.
+func FuzzDecodeCRL(f *testing.F) {
+	seed(f, "pckcrl-platform.der")
+	f.Add([]byte("30820101"))
+	f.Add([]byte("-----BEGIN X509 CRL-----\nMAA=\n-----END X509 CRL-----\n"))
+	chain := must(f, filepath.Join(testutil.Dir(), fuzzDir, "pckcrl-issuer-chain.pem"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		der, err := DecodeCRL(b)
+		boundedError(t, err)
+		if err == nil && len(der) > len(b) {
+			t.Fatalf("decoded %d bytes from %d", len(der), len(b))
+		}
+		_, err = CheckPCKCRL(b, chain, CAPlatform, Options{Now: testutil.TDXFixtureTime()})
+		boundedError(t, err)
+	})
+}

@@ -112,8 +112,14 @@ const maxChainPEM = 64 << 10
 // TCB-Info-Issuer-Chain, PEM): the "Intel SGX TCB Signing" certificate,
 // optionally followed by the root, then only whitespace.
 func ParseSigningChain(b []byte) ([]*x509.Certificate, error) {
+	return parseCertsPEM(b, "tcb_signing_chain")
+}
+
+// parseCertsPEM reads an issuer chain: 1 or 2 PEM CERTIFICATE blocks
+// (the issuer, optionally the root), then only whitespace.
+func parseCertsPEM(b []byte, field string) ([]*x509.Certificate, error) {
 	if len(b) > maxChainPEM {
-		return nil, fieldErrf("tcb_signing_chain", format.ErrTooLarge, "%d > %d bytes", len(b), maxChainPEM)
+		return nil, fieldErrf(field, format.ErrTooLarge, "%d > %d bytes", len(b), maxChainPEM)
 	}
 	var certs []*x509.Certificate
 	rest := b
@@ -124,19 +130,19 @@ func ParseSigningChain(b []byte) ([]*x509.Certificate, error) {
 			break
 		}
 		if blk.Type != "CERTIFICATE" || len(certs) == 2 {
-			return nil, fieldErrf("tcb_signing_chain", format.ErrUnexpectedValue, "want 1 or 2 CERTIFICATE blocks")
+			return nil, fieldErrf(field, format.ErrUnexpectedValue, "want 1 or 2 CERTIFICATE blocks")
 		}
 		c, err := x509.ParseCertificate(blk.Bytes)
 		if err != nil {
-			return nil, fieldErr(fmt.Sprintf("tcb_signing_chain[%d]", len(certs)), fmt.Errorf("%w: %v", format.ErrBadEncoding, err))
+			return nil, fieldErr(fmt.Sprintf("%s[%d]", field, len(certs)), fmt.Errorf("%w: %v", format.ErrBadEncoding, err))
 		}
 		certs = append(certs, c)
 	}
 	if len(bytes.TrimSpace(rest)) != 0 {
-		return nil, fieldErrf("tcb_signing_chain", format.ErrTrailingData, "%d bytes that are not PEM", len(rest))
+		return nil, fieldErrf(field, format.ErrTrailingData, "%d bytes that are not PEM", len(rest))
 	}
 	if len(certs) == 0 {
-		return nil, fieldErr("tcb_signing_chain", format.ErrEmpty)
+		return nil, fieldErr(field, format.ErrEmpty)
 	}
 	return certs, nil
 }

@@ -1,0 +1,335 @@
+package collateral
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/snp-vtpm/snp-vtpm/tdx/pcs"
+	"github.com/snp-vtpm/snp-vtpm/verify"
+)
+
+// ErrInvalidCollateral: Intel collateral fetched from the PCS (or read
+// from the disk cache) failed verification (tdx/pcs). Nothing is cached.
+var ErrInvalidCollateral = errors.New("invalid Intel collateral")
+
+var _ verify.TDXCollateralGetter = (*Intel)(nil)
+
+// Intel obtains Intel's collateral for TD quotes (verify.TDXCollateralGetter):
+// for each item (the TCB info of the quote's FMSPC, the TD QE identity,
+// the PCK CRL of the quote's PCK CA, the root CA CRL) it takes Static's
+// when Static has it, else the memory cache, the disk cache (Dir) and
+// finally the PCS. Every item read from disk or fetched is verified by
+// tdx/pcs (issuer chain under the pinned Intel SGX Root CA, signature,
+// validity window at the verification time) before it is used or cached;
+// a cached item is used until its nextUpdate passes. Concurrent requests
+// for one item share one fetch. Fields must not be changed after the
+// first call; an Intel is safe for concurrent use.
+type Intel struct {
+	// Static is collateral the caller holds (--collateral DIR), used as
+	// given (Evaluate checks it); nil means none.
+	Static *pcs.Collateral
+	// PCS fetches what is missing; nil means nothing is fetched.
+	PCS *PCSClient
+	// Offline forbids every fetch: a missing item is an error naming it
+	// (matching ErrOffline and verify.ErrTDXCollateralMissing).
+	Offline bool
+	// Dir is the cache directory (the VCEK cache's); items are kept in
+	// Dir/intel. "" means no disk cache.
+	Dir string
+	// Limiter, when non-nil, bounds the requests sent to the PCS (retries
+	// included), as Chain.Limiter does; it may be a Chain's.
+	Limiter *RateLimiter
+	// Root replaces the pinned Intel SGX Root CA (tests only).
+	Root *x509.Certificate
+	// Logger receives logs; nil discards them.
+	Logger *slog.Logger
+
+	mu      sync.Mutex
+	mem     map[string]*intelItem
+	flight  flightGroup
+	fetches atomic.Int64
+	retries atomic.Int64
+	memHits atomic.Int64
+	disk    atomic.Int64
+}
+
+// IntelStats are cumulative counters of an Intel.
+type IntelStats struct {
+	// Fetches counts HTTP requests sent to the PCS, retries included.
+	Fetches int64
+	// Retries counts retried requests.
+	Retries int64
+	// CacheHits and DiskHits count items served from memory and disk.
+	CacheHits, DiskHits int64
+}
+
+// Stats returns a snapshot of the counters.
+func (c *Intel) Stats() IntelStats {
+	return IntelStats{Fetches: c.fetches.Load(), Retries: c.retries.Load(), CacheHits: c.memHits.Load(), DiskHits: c.disk.Load()}
+}
+
+// intelItem is a verified item: the parsed value, its issuer chain and
+// its window.
+type intelItem struct {
+	val         any
+	chain       []*x509.Certificate
+	issue, next time.Time
+}
+
+func (it *intelItem) validAt(now time.Time) bool { return !now.Before(it.issue) && !now.After(it.next) }
+
+// intelKind describes one item: its cache name, how to fetch it and how
+// to verify it.
+type intelKind struct {
+	name, ext, what string
+	fetch           func(ctx context.Context, c *PCSClient, hook func(string, bool) error) (fetched, error)
+	check           func(f fetched, opts pcs.Options) (*intelItem, error)
+}
+
+func tcbInfoKind(fmspc [6]byte) intelKind {
+	return intelKind{
+		name: pcs.TCBInfoPrefix + hex.EncodeToString(fmspc[:]), ext: ".json", what: "TCB info for FMSPC " + hex.EncodeToString(fmspc[:]),
+		fetch: func(ctx context.Context, c *PCSClient, h func(string, bool) error) (fetched, error) {
+			return c.TCBInfo(ctx, fmspc, h)
+		},
+		check: func(f fetched, o pcs.Options) (*intelItem, error) {
+			t, chain, err := pcs.CheckTCBInfo(f.body, f.chain, fmspc, o)
+			if err != nil {
+				return nil, err
+			}
+			return &intelItem{val: t, chain: chain, issue: t.IssueDate, next: t.NextUpdate}, nil
+		},
+	}
+}
+
+func qeIdentityKind() intelKind {
+	return intelKind{
+		name: strings.TrimSuffix(pcs.QEIdentityFile, ".json"), ext: ".json", what: "TD QE identity",
+		fetch: func(ctx context.Context, c *PCSClient, h func(string, bool) error) (fetched, error) {
+			return c.QEIdentity(ctx, h)
+		},
+		check: func(f fetched, o pcs.Options) (*intelItem, error) {
+			q, chain, err := pcs.CheckQEIdentity(f.body, f.chain, o)
+			if err != nil {
+				return nil, err
+			}
+			return &intelItem{val: q, chain: chain, issue: q.IssueDate, next: q.NextUpdate}, nil
+		},
+	}
+}
+
+func crlItem(l *x509.RevocationList, err error) (*intelItem, error) {
+	if err != nil {
+		return nil, err
+	}
+	return &intelItem{val: l, issue: l.ThisUpdate, next: l.NextUpdate}, nil
+}
+
+func pckCRLKind(ca string) intelKind {
+	return intelKind{
+		name: pcs.PCKCRLPrefix + ca, ext: ".der", what: "PCK CRL (" + ca + ")",
+		fetch: func(ctx context.Context, c *PCSClient, h func(string, bool) error) (fetched, error) {
+			return c.PCKCRL(ctx, ca, h)
+		},
+		check: func(f fetched, o pcs.Options) (*intelItem, error) {
+			return crlItem(pcs.CheckPCKCRL(f.body, f.chain, ca, o))
+		},
+	}
+}
+
+func rootCRLKind() intelKind {
+	return intelKind{
+		name: strings.TrimSuffix(pcs.RootCRLFile, ".der"), ext: ".der", what: "Intel SGX Root CA CRL",
+		fetch: func(ctx context.Context, c *PCSClient, h func(string, bool) error) (fetched, error) {
+			return c.RootCRL(ctx, h)
+		},
+		check: func(f fetched, o pcs.Options) (*intelItem, error) { return crlItem(pcs.CheckRootCRL(f.body, o)) },
+	}
+}
+
+// TDXCollateral implements verify.TDXCollateralGetter.
+func (c *Intel) TDXCollateral(ctx context.Context, req verify.TDXCollateralRequest) (*pcs.Collateral, error) {
+	fm := hex.EncodeToString(req.FMSPC[:])
+	out := &pcs.Collateral{TCBInfos: map[string]*pcs.TCBInfo{}, PCKCRLs: map[string]*x509.RevocationList{}}
+	s := c.Static
+	if s == nil {
+		s = &pcs.Collateral{}
+	}
+	var missing []string
+	var firstErr error
+	get := func(k intelKind) *intelItem {
+		if firstErr != nil {
+			return nil
+		}
+		it, err := c.item(ctx, k, req.Now)
+		switch {
+		case errors.Is(err, ErrOffline):
+			missing = append(missing, k.what)
+		case err != nil:
+			firstErr = err
+		}
+		return it
+	}
+	if t := s.TCBInfos[fm]; t != nil {
+		out.TCBInfos[fm], out.SigningChain = t, s.SigningChain
+	} else if it := get(tcbInfoKind(req.FMSPC)); it != nil {
+		out.TCBInfos[fm], out.SigningChain = it.val.(*pcs.TCBInfo), it.chain
+	}
+	if out.QEIdentity = s.QEIdentity; out.QEIdentity == nil {
+		if it := get(qeIdentityKind()); it != nil {
+			out.QEIdentity = it.val.(*pcs.QEIdentity)
+			if out.SigningChain == nil {
+				out.SigningChain = it.chain
+			}
+		}
+	}
+	if out.PCKCRLs[req.CA] = s.PCKCRLs[req.CA]; out.PCKCRLs[req.CA] == nil {
+		if it := get(pckCRLKind(req.CA)); it != nil {
+			out.PCKCRLs[req.CA] = it.val.(*x509.RevocationList)
+		}
+	}
+	if out.RootCRL = s.RootCRL; out.RootCRL == nil {
+		if it := get(rootCRLKind()); it != nil {
+			out.RootCRL = it.val.(*x509.RevocationList)
+		}
+	}
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("collateral: Intel collateral for FMSPC %s not available: missing the %s (--offline, not in the cache): give --collateral DIR with Intel's PCS collateral, or verify online (--pcs-url): %w: %w",
+			fm, strings.Join(missing, ", the "), ErrOffline, verify.ErrTDXCollateralMissing)
+	}
+	return out, nil
+}
+
+func (c *Intel) opts(now time.Time) pcs.Options { return pcs.Options{Now: now, Root: c.Root} }
+
+// memGet returns the item name from memory if it is current at now.
+func (c *Intel) memGet(name string, now time.Time) *intelItem {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if it := c.mem[name]; it != nil && it.validAt(now) {
+		return it
+	}
+	return nil
+}
+
+func (c *Intel) memPut(name string, it *intelItem) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.mem == nil {
+		c.mem = map[string]*intelItem{}
+	}
+	c.mem[name] = it
+}
+
+// item returns the verified item k at now: memory, disk, then one shared
+// fetch.
+func (c *Intel) item(ctx context.Context, k intelKind, now time.Time) (*intelItem, error) {
+	if now.IsZero() {
+		now = time.Now()
+	}
+	if it := c.memGet(k.name, now); it != nil {
+		c.memHits.Add(1)
+		return it, nil
+	}
+	v, _, err := c.flight.do(ctx, c.Logger, "intel/"+k.name, func() (any, error) {
+		if it := c.memGet(k.name, now); it != nil {
+			c.memHits.Add(1)
+			return it, nil
+		}
+		if it := c.diskGet(k, now); it != nil {
+			c.disk.Add(1)
+			c.memPut(k.name, it)
+			return it, nil
+		}
+		return c.fetch(ctx, k, now)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*intelItem), nil
+}
+
+// fetch asks the PCS for k, verifies the answer and caches it.
+func (c *Intel) fetch(ctx context.Context, k intelKind, now time.Time) (*intelItem, error) {
+	if c.Offline || c.PCS == nil {
+		return nil, fmt.Errorf("collateral: %s: %w", k.what, ErrOffline)
+	}
+	hook := func(what string, retry bool) error {
+		if c.Limiter != nil {
+			if ok, wait := c.Limiter.Allow(); !ok {
+				return &WaitError{Kind: ErrUpstreamLimited, What: what, Wait: wait}
+			}
+		}
+		c.fetches.Add(1)
+		if retry {
+			c.retries.Add(1)
+		}
+		return nil
+	}
+	f, err := k.fetch(ctx, c.PCS, hook)
+	if err != nil {
+		return nil, fmt.Errorf("collateral: fetching the %s from Intel PCS: %w", k.what, err)
+	}
+	it, err := k.check(f, c.opts(now))
+	if err != nil {
+		return nil, fmt.Errorf("collateral: the %s from Intel PCS: %w: %w", k.what, ErrInvalidCollateral, err)
+	}
+	c.memPut(k.name, it)
+	c.diskPut(ctx, k, f)
+	return it, nil
+}
+
+func (c *Intel) diskPaths(k intelKind) (body, chain string) {
+	dir := filepath.Join(c.Dir, "intel")
+	return filepath.Join(dir, k.name+k.ext), filepath.Join(dir, k.name+".issuer-chain.pem")
+}
+
+// diskGet reads k from the disk cache and verifies it at now; anything
+// that fails is ignored (and replaced by the next fetch).
+func (c *Intel) diskGet(k intelKind, now time.Time) *intelItem {
+	if c.Dir == "" {
+		return nil
+	}
+	bp, cp := c.diskPaths(k)
+	var f fetched
+	var err error
+	if f.body, err = readFileLimited(bp, maxPCSCRL); err != nil {
+		return nil
+	}
+	if f.chain, err = readFileLimited(cp, maxIssuerChain); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	it, err := k.check(f, c.opts(now))
+	if err != nil {
+		return nil
+	}
+	return it
+}
+
+// diskPut writes the verified answer f of k to the disk cache.
+func (c *Intel) diskPut(ctx context.Context, k intelKind, f fetched) {
+	if c.Dir == "" {
+		return
+	}
+	bp, cp := c.diskPaths(k)
+	err := writeFileAtomic(bp, f.body)
+	if err == nil && f.chain != nil {
+		err = writeFileAtomic(cp, f.chain)
+	}
+	if err != nil && c.Logger != nil {
+		c.Logger.WarnContext(ctx, "could not write the disk cache", "path", bp, "err", err)
+	}
+}

@@ -1,0 +1,128 @@
+package imds
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/snp-vtpm/snp-vtpm/format"
+)
+
+// tdQuoteServer answers POSTs carrying "Metadata: true" and a JSON
+// {"report": base64url} of a 1024-byte TDREPORT with status and body;
+// anything else is 400.
+func tdQuoteServer(t *testing.T, status int, body []byte) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Report string `json:"report"`
+		}
+		err := json.NewDecoder(r.Body).Decode(&req)
+		rep, derr := base64.RawURLEncoding.DecodeString(req.Report)
+		if r.Method != http.MethodPost || r.Header.Get("Metadata") != "true" || err != nil || derr != nil || len(rep) != 1024 {
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		w.WriteHeader(status)
+		_, _ = w.Write(body)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestTDQuote: the quote of a 200 answer, padded or not; a non-200
+// status is an *HTTPError; a body that is not exactly {"quote": ...} is a
+// *FormatError.
+func TestTDQuote(t *testing.T) {
+	quote := bytes.Repeat([]byte{0xfb, 0xff, 0x01}, 1000)
+	quote = append(quote, 7) // length 3001: padded base64 ends in "=="
+	padded, raw := base64.URLEncoding.EncodeToString(quote), base64.RawURLEncoding.EncodeToString(quote)
+	if !strings.HasSuffix(padded, "==") || !strings.ContainsAny(raw, "-_") {
+		t.Fatal("the quote does not exercise padding and the URL alphabet")
+	}
+	report := make([]byte, 1024)
+	for _, tc := range []struct {
+		name   string
+		status int
+		body   string
+		ok     bool
+		check  func(error) bool
+	}{
+		{"unpadded", 200, `{"quote":"` + raw + `"}`, true, nil},
+		{"padded", 200, `{"quote":"` + padded + `"}`, true, nil},
+		{"not found", 404, `{}`, false, func(err error) bool { return errors.Is(err, ErrNotFound) }},
+		{"server error", 500, `oops`, false, func(err error) bool { h, ok := errors.AsType[*HTTPError](err); return ok && h.StatusCode == 500 }},
+		{"duplicate key", 200, `{"quote":"` + raw + `","quote":"` + raw + `"}`, false, isFormat},
+		{"trailing data", 200, `{"quote":"` + raw + `"} {}`, false, isFormat},
+		{"unknown key", 200, `{"quote":"` + raw + `","x":1}`, false, isFormat},
+		{"standard base64", 200, `{"quote":"` + base64.StdEncoding.EncodeToString(quote) + `"}`, false, isFormat},
+		{"too much padding", 200, `{"quote":"` + padded + `=="}`, false, isFormat},
+		{"empty quote", 200, `{"quote":""}`, false, isFormat},
+		{"oversized body", 200, `{"quote":"` + strings.Repeat("A", MaxTDQuoteResponse) + `"}`, false, isFormat},
+		{"oversized quote", 200, `{"quote":"` + strings.Repeat("A", 4*(maxTDQuote/3+2)) + `"}`, false, isFormat},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &Client{TDQuoteURL: tdQuoteServer(t, tc.status, []byte(tc.body)).URL}
+			got, err := c.TDQuote(context.Background(), report)
+			switch {
+			case tc.ok && (err != nil || !bytes.Equal(got, quote)):
+				t.Fatalf("got %d bytes, %v", len(got), err)
+			case !tc.ok && (err == nil || !tc.check(err)):
+				t.Fatalf("got %v", err)
+			}
+		})
+	}
+}
+
+func isFormat(err error) bool { _, ok := errors.AsType[*FormatError](err); return ok }
+
+// TestTDQuoteTimeout: a silent IMDS is the context's error, promptly.
+func TestTDQuoteTimeout(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) })
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := (&Client{TDQuoteURL: srv.URL}).TDQuote(ctx, make([]byte, 1024))
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 3*time.Second {
+		t.Fatalf("got %v after %v", err, time.Since(start))
+	}
+}
+
+// FuzzParseTDQuoteResponse: never panics; an accepted body decodes to
+// 1..64 KiB, and re-encoding the quote unpadded is accepted as the same.
+func FuzzParseTDQuoteResponse(f *testing.F) {
+	f.Add([]byte(`{"quote":"AAEC"}`))
+	f.Add([]byte(`{"quote":"AAE="}`))
+	f.Add([]byte(`{"quote":"AA","quote":"AA"}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		q, err := ParseTDQuoteResponse(b)
+		if err != nil {
+			if !errors.Is(err, format.ErrBadEncoding) && !errors.Is(err, format.ErrBadLength) && !isFormat(err) {
+				t.Fatalf("untyped error %v", err)
+			}
+			return
+		}
+		if len(q) == 0 || len(q) > maxTDQuote {
+			t.Fatalf("accepted a %d-byte quote", len(q))
+		}
+		again, err := ParseTDQuoteResponse([]byte(`{"quote":"` + base64.RawURLEncoding.EncodeToString(q) + `"}`))
+		if err != nil || !bytes.Equal(again, q) {
+			t.Fatalf("round trip: %v", err)
+		}
+	})
+}

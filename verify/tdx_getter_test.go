@@ -1,0 +1,70 @@
+package verify_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
+	"github.com/snp-vtpm/snp-vtpm/tdx/pcs"
+	"github.com/snp-vtpm/snp-vtpm/verify"
+)
+
+// getterFunc is a verify.TDXCollateralGetter.
+type getterFunc func(context.Context, verify.TDXCollateralRequest) (*pcs.Collateral, error)
+
+func (f getterFunc) TDXCollateral(ctx context.Context, r verify.TDXCollateralRequest) (*pcs.Collateral, error) {
+	return f(ctx, r)
+}
+
+// TestTDXCollateralGetter: the getter is asked with the quote's FMSPC,
+// PCK CA and the verification time, and what it returns is evaluated; a
+// failure is ErrCertificateUnavailable, not a verdict; an offline miss
+// (ErrTDXCollateralMissing) leaves the status not evaluated unless the
+// policy lists statuses.
+func TestTDXCollateralGetter(t *testing.T) {
+	data := testutil.ReadFile(t, tdxDir+"evidence-v1.json")
+	coll := realCollateral(t)
+	var got verify.TDXCollateralRequest
+	ok := getterFunc(func(_ context.Context, r verify.TDXCollateralRequest) (*pcs.Collateral, error) {
+		got = r
+		return coll, nil
+	})
+	down := getterFunc(func(context.Context, verify.TDXCollateralRequest) (*pcs.Collateral, error) {
+		return nil, errors.New("pcs: giving up")
+	})
+	missing := getterFunc(func(context.Context, verify.TDXCollateralRequest) (*pcs.Collateral, error) {
+		return nil, fmt.Errorf("offline: %w", verify.ErrTDXCollateralMissing)
+	})
+	for _, tc := range []struct {
+		name     string
+		getter   verify.TDXCollateralGetter
+		statuses []string
+		status   string
+		wantErr  bool
+	}{
+		{"fetched", ok, []string{pcs.OutOfDate}, pcs.OutOfDate, false},
+		{"down", down, nil, "", true},
+		{"offline miss", missing, nil, verify.TCBNotEvaluated, false},
+		{"offline miss, policy", missing, []string{pcs.OutOfDate}, "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := tdxOpts()
+			cfg.TDXCollateralGetter, cfg.Policy.TDXTCBStatuses = tc.getter, tc.statuses
+			c, err := tdxVerify(t, data, cfg)
+			if tc.wantErr {
+				if !errors.Is(err, verify.ErrCertificateUnavailable) || errors.Is(err, verify.ErrRejected) {
+					t.Fatalf("got %v, want ErrCertificateUnavailable", err)
+				}
+				return
+			}
+			if err != nil || c.TDX.TCBStatus != tc.status {
+				t.Fatalf("got %v, status %v", err, c)
+			}
+		})
+	}
+	if got.FMSPC != [6]byte{0x00, 0x80, 0x6f, 0x05, 0x00, 0x00} || got.CA != pcs.CAPlatform || !got.Now.Equal(tdxOpts().Now) {
+		t.Errorf("request %+v", got)
+	}
+}
