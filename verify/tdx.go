@@ -86,7 +86,7 @@ func verifyTDXEvidence(ctx context.Context, claims *Claims, ev *evidence.Evidenc
 	if err != nil {
 		return nil, fail(CheckTDXQuoteFormat, err)
 	}
-	if err := verifyTDQuote(claims, q, tr, opts); err != nil {
+	if err := verifyTDQuote(ctx, claims, q, tr, opts); err != nil {
 		return nil, err
 	}
 	if err := r.CheckBinding(); err != nil {
@@ -123,7 +123,7 @@ func parseTDXHCL(blob []byte) (*hcl.Report, *tdx.TDReport, error) {
 // the emulated one when trusted), its binding to the TDREPORT tr (nil: a
 // bare quote), Intel's TCB status, DEBUG and the paravisor identity, and
 // fills the TDX claims.
-func verifyTDQuote(claims *Claims, q *tdx.Quote, tr *tdx.TDReport, opts *Config) error {
+func verifyTDQuote(ctx context.Context, claims *Claims, q *tdx.Quote, tr *tdx.TDReport, opts *Config) error {
 	root, emulated := opts.tdxRoot, false
 	v, err := q.Verify(tdx.VerifyOptions{Now: opts.now(), Root: root})
 	if err != nil && opts.TrustEmulatedTDX && errors.Is(err, tdx.ErrPCKChain) {
@@ -150,7 +150,7 @@ func verifyTDQuote(claims *Claims, q *tdx.Quote, tr *tdx.TDReport, opts *Config)
 	if q.Body.Debug() && !opts.Policy.AllowDebug {
 		return failf(CheckDebug, "TDATTRIBUTES %x: DEBUG is set (the host can read and write the TD's memory)", q.Body.TDAttributes[:])
 	}
-	return checkTDXParavisor(claims, q.Body.MRTD, &opts.Policy, emulated)
+	return checkTDXParavisor(ctx, claims, q, opts, emulated)
 }
 
 // tdxFailure names the check of a tdx.Quote.Verify failure.

@@ -34,7 +34,7 @@ func tdxReport(ctx context.Context, hclBlob, tdQuote []byte, opts *Config) (*Cla
 	}
 	claims := &Claims{EvidenceVersion: -1}
 	if hclBlob == nil {
-		if err := verifyTDQuote(claims, q, nil, opts); err != nil {
+		if err := verifyTDQuote(ctx, claims, q, nil, opts); err != nil {
 			return nil, err
 		}
 		return claims, nil
@@ -43,7 +43,7 @@ func tdxReport(ctx context.Context, hclBlob, tdQuote []byte, opts *Config) (*Cla
 	if err != nil {
 		return nil, err
 	}
-	if err := verifyTDQuote(claims, q, tr, opts); err != nil {
+	if err := verifyTDQuote(ctx, claims, q, tr, opts); err != nil {
 		return nil, err
 	}
 	if err := r.CheckBinding(); err != nil {
