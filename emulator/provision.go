@@ -74,7 +74,33 @@ func (c *CVM) provision(ctx context.Context) error {
 		return fmt.Errorf("emulator: reading back the AK: %w", err)
 	}
 	c.ak = ak
+	if err := c.defineAKCert(ctx); err != nil {
+		return fmt.Errorf("emulator: provisioning the AK certificate: %w", err)
+	}
 	return c.refreshLocked(ctx)
+}
+
+// defineAKCert defines NV index 0x01C101D0 under the platform hierarchy,
+// as Azure does, and writes the emulated AK certificate of c.ak into it
+// (AKCertificate: issued by the fake vTPM CA, the same in every run).
+func (c *CVM) defineAKCert(ctx context.Context) error {
+	der, err := AKCertificate(c.ak, c.vmID)
+	if err != nil {
+		return err
+	}
+	_, err = tpm2.NVDefineSpace{
+		AuthHandle: passwordAuth(tpm2.TPMRHPlatform),
+		PublicInfo: tpm2.New2B(tpm2.TPMSNVPublic{
+			NVIndex:    tpm2.TPMHandle(vtpm.NVIndexAKCert),
+			NameAlg:    tpm2.TPMAlgSHA256,
+			Attributes: hclReportAttributes(),
+			DataSize:   uint16(len(der)), // a few hundred bytes
+		}),
+	}.Execute(c.raw)
+	if err != nil {
+		return fmt.Errorf("NV_DefineSpace of %#08x: %w", vtpm.NVIndexAKCert, err)
+	}
+	return c.writePlatformNV(ctx, vtpm.NVIndexAKCert, der)
 }
 
 // persistPrimary creates a primary key from template in hierarchy and makes

@@ -16,19 +16,31 @@ import (
 // report data, launch measurement, ID key digest, guest SVN, VMPL and the
 // reported TCB's SVNs the report's. A claim Bind needs that the token
 // lacks is a failure; host data, family and image ids, author key digest
-// and is-debuggable are compared when the token has them. ev must come from a successful verification.
+// and is-debuggable are compared when the token has them.
+//
+// A tdxvm token is bound to TDX evidence (see bindTDX): the same AK and
+// VM id, and tdx_report_data and tdx_mrtd equal to the verified TD
+// quote's REPORTDATA and MRTD. The token's platform must be the
+// evidence's: a sevsnpvm token never binds TDX evidence, nor the reverse.
+// ev must come from a successful verification.
 func Bind(c *Claims, ev *verify.Claims) error {
 	if c.IsolationTEE == nil {
 		return failf(CheckBinding, "the token has no x-ms-isolation-tee")
 	}
+	if err := bindPlatform(c, ev); err != nil {
+		return err
+	}
 	if ev.VMConfig == nil || len(ev.AKPublic) == 0 {
-		return failf(CheckBinding, "the evidence has no runtime data (a bare SNP report cannot be bound)")
+		return failf(CheckBinding, "the evidence has no runtime data (a bare hardware report cannot be bound)")
 	}
 	if err := bindAK(c, ev.AKPublic); err != nil {
 		return err
 	}
 	if err := bindVMID(c, ev.VMConfig.VMUniqueID); err != nil {
 		return err
+	}
+	if ev.Platform == verify.PlatformTDX {
+		return bindTDX(&c.IsolationTEE.TDX, ev)
 	}
 	s := &c.IsolationTEE.SEVSNP
 	if err := bindBytes(s, ev); err != nil {
@@ -58,15 +70,59 @@ func Bind(c *Claims, ev *verify.Claims) error {
 	return nil
 }
 
+// bindPlatform requires the token's isolation TEE to be the evidence's
+// platform.
+func bindPlatform(c *Claims, ev *verify.Claims) error {
+	want := TEESEVSNP
+	if ev.Platform == verify.PlatformTDX {
+		want = TEETDX
+	}
+	if got := c.Platform(); got != want {
+		return failf(CheckBinding, "the token attests a %q isolation TEE, our evidence is %s (want %q): another platform, not this VM",
+			short(got), ev.Platform, want)
+	}
+	return nil
+}
+
+// bindTDX compares a tdxvm token's TD claims with the verified TD quote's:
+// tdx_report_data (which binds the HCL runtime data, hence the AK) and
+// tdx_mrtd (the paravisor) are required; the other quote body fields are
+// compared when the token has them.
+func bindTDX(t *TDX, ev *verify.Claims) error {
+	q := ev.TDX
+	if q == nil {
+		return failf(CheckBinding, "the evidence has no TDX claims")
+	}
+	if err := compareClaims("our verified TD quote", []byteClaim{
+		{"tdx_report_data", t.ReportData, ev.ReportData, false},
+		{"tdx_mrtd", t.MRTD, q.MRTD, false},
+		{"tdx_rtmr0", t.RTMR0, q.RTMR[0], true},
+		{"tdx_rtmr1", t.RTMR1, q.RTMR[1], true},
+		{"tdx_rtmr2", t.RTMR2, q.RTMR[2], true},
+		{"tdx_rtmr3", t.RTMR3, q.RTMR[3], true},
+		{"tdx_xfam", t.XFAM, q.XFAM, true},
+		{"tdx_td_attributes", t.TDAttributes, q.TDAttributes, true},
+		{"tdx_tee_tcb_svn", t.TEETCBSVN, q.TEETCBSVN, true},
+		{"tdx_mrseam", t.MRSEAM, q.MRSEAM, true},
+		{"tdx_mrsignerseam", t.MRSignerSEAM, q.MRSignerSEAM, true},
+		{"tdx_seam_attributes", t.SEAMAttributes, q.SEAMAttributes, true},
+		{"tdx_mrconfigid", t.MRConfigID, q.MRConfigID, true},
+		{"tdx_mrowner", t.MROwner, q.MROwner, true},
+		{"tdx_mrownerconfig", t.MROwnerConfig, q.MROwnerConfig, true},
+	}); err != nil {
+		return err
+	}
+	if t.TDAttributesDebug != nil && *t.TDAttributesDebug != ev.Debug {
+		return failf(CheckBinding, "tdx_td_attributes_debug is %v, our verified TD quote says %v", *t.TDAttributesDebug, ev.Debug)
+	}
+	return nil
+}
+
 // bindBytes compares the report's byte fields. Report data, launch
 // measurement and ID key digest are required; the fields a token may omit
 // (older protocol versions) must equal the report's when present.
 func bindBytes(s *SEVSNP, ev *verify.Claims) error {
-	for _, f := range []struct {
-		name      string
-		got, want []byte
-		optional  bool
-	}{
+	if err := compareClaims("our verified report", []byteClaim{
 		{"x-ms-sevsnpvm-reportdata", s.ReportData, ev.ReportData, false},
 		{"x-ms-sevsnpvm-launchmeasurement", s.LaunchMeasurement, ev.Measurement, false},
 		{"x-ms-sevsnpvm-idkeydigest", s.IDKeyDigest, ev.IDKeyDigest, false},
@@ -74,13 +130,30 @@ func bindBytes(s *SEVSNP, ev *verify.Claims) error {
 		{"x-ms-sevsnpvm-familyId", s.FamilyID, ev.FamilyID, true},
 		{"x-ms-sevsnpvm-imageId", s.ImageID, ev.ImageID, true},
 		{"x-ms-sevsnpvm-authorkeydigest", s.AuthorKeyDigest, ev.AuthorKeyDigest, true},
-	} {
-		if (f.got != nil || !f.optional) && !bytes.Equal(f.got, f.want) {
-			return failf(CheckBinding, "%s is %x, our verified report has %x", f.name, f.got, f.want)
-		}
+	}); err != nil {
+		return err
 	}
 	if s.IsDebuggable != nil && *s.IsDebuggable != ev.Debug {
 		return failf(CheckBinding, "x-ms-sevsnpvm-is-debuggable is %v, our verified report's policy says %v", *s.IsDebuggable, ev.Debug)
+	}
+	return nil
+}
+
+// byteClaim is a byte claim of a token and the value it must have; an
+// optional one is compared only when the token has it.
+type byteClaim struct {
+	name      string
+	got, want []byte
+	optional  bool
+}
+
+// compareClaims requires every claim to equal its value (CheckBinding);
+// source names where the values come from.
+func compareClaims(source string, claims []byteClaim) error {
+	for _, f := range claims {
+		if (f.got != nil || !f.optional) && !bytes.Equal(f.got, f.want) {
+			return failf(CheckBinding, "%s is %.200x, %s has %x", f.name, f.got, source, f.want)
+		}
 	}
 	return nil
 }

@@ -40,6 +40,18 @@ func tokenFor(t *testing.T, ev *verify.Claims, ak *rsa.PublicKey, change func(m 
 	return resigned(t, payload)
 }
 
+// verifyAndBind verifies a token minted for ours (changed by change) and
+// returns the error of binding it to ev.
+func verifyAndBind(t *testing.T, ours *verify.Claims, ak *rsa.PublicKey, change func(m map[string]any), ev *verify.Claims) error {
+	t.Helper()
+	token, cfg := tokenFor(t, ours, ak, change)
+	c, err := maa.Verify(context.Background(), token, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return maa.Bind(c, ev)
+}
+
 // TestBind: a token minted for our evidence binds; the evidence of another
 // VM, or any bound claim changed, fails maa-binding.
 func TestBind(t *testing.T) {
@@ -86,12 +98,7 @@ func TestBind(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			token, cfg := tokenFor(t, ours, ak, tc.change)
-			c, err := maa.Verify(context.Background(), token, cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			err = maa.Bind(c, tc.ev)
+			err := verifyAndBind(t, ours, ak, tc.change, tc.ev)
 			if tc.ok {
 				if err != nil {
 					t.Fatal(err)
@@ -116,4 +123,83 @@ func TestBindRealToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantCheck(t, maa.Bind(c, ev), maa.CheckBinding)
+}
+
+// tdxEvidence is verified-looking TDX claims for Bind (synthetic: Bind
+// compares, it does not verify): ours's AK, VM configuration and report
+// data, and the quote body of tdxTEE.
+func tdxEvidence(t *testing.T, ours *verify.Claims) *verify.Claims {
+	t.Helper()
+	h := func(k string) verify.HexBytes {
+		b, err := hex.DecodeString(tdxTEE[k].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	return &verify.Claims{
+		Platform: verify.PlatformTDX, AKPublic: ours.AKPublic, VMConfig: ours.VMConfig, ReportData: ours.ReportData,
+		TDX: &verify.TDXClaims{
+			MRTD: h("tdx_mrtd"), RTMR: [4]verify.HexBytes{h("tdx_rtmr0"), h("tdx_rtmr1"), h("tdx_rtmr2"), h("tdx_rtmr3")},
+			XFAM: h("tdx_xfam"), TDAttributes: h("tdx_td_attributes"), TEETCBSVN: h("tdx_tee_tcb_svn"),
+			MRSEAM: h("tdx_mrseam"), MRSignerSEAM: h("tdx_mrsignerseam"), SEAMAttributes: h("tdx_seam_attributes"),
+			MRConfigID: h("tdx_mrconfigid"), MROwner: h("tdx_mrowner"), MROwnerConfig: h("tdx_mrownerconfig"),
+		},
+	}
+}
+
+// TestBindTDX: a tdxvm token binds to TDX evidence with the same AK, VM
+// id, TD report data and MRTD; any of them changed, or a platform
+// mismatch either way, fails maa-binding.
+func TestBindTDX(t *testing.T) {
+	ours := verifiedEvidence(t, &testev.Builder{})
+	tdxEv := tdxEvidence(t, ours)
+	ak := &testev.AKKey().PublicKey
+	tdxToken := func(change func(m map[string]any)) func(m map[string]any) {
+		return func(m map[string]any) {
+			asTDX(m)
+			tee(m)["tdx_report_data"] = hex.EncodeToString(ours.ReportData)
+			if change != nil {
+				change(m)
+			}
+		}
+	}
+	set := func(k string, v any) func(m map[string]any) { return func(m map[string]any) { tee(m)[k] = v } }
+	cases := []struct {
+		name   string
+		ev     *verify.Claims
+		change func(m map[string]any)
+		text   string
+	}{
+		{"our TDX evidence", tdxEv, tdxToken(nil), ""},
+		{"optional claims absent", tdxEv, tdxToken(func(m map[string]any) { delete(tee(m), "tdx_rtmr0"); delete(tee(m), "tdx_mrseam") }), ""},
+		{"tdxvm token, SEV-SNP evidence", ours, tdxToken(nil), `attests a "tdxvm" isolation TEE, our evidence is sev-snp`},
+		{"sevsnpvm token, TDX evidence", tdxEv, nil, `attests a "sevsnpvm" isolation TEE, our evidence is tdx`},
+		{"other MRTD", tdxEv, tdxToken(set("tdx_mrtd", strings.Repeat("ab", 48))), "tdx_mrtd"},
+		{"MRTD absent", tdxEv, tdxToken(func(m map[string]any) { delete(tee(m), "tdx_mrtd") }), "tdx_mrtd"},
+		{"other report data", tdxEv, tdxToken(set("tdx_report_data", strings.Repeat("00", 64))), "tdx_report_data"},
+		{"report data absent", tdxEv, tdxToken(func(m map[string]any) { delete(tee(m), "tdx_report_data") }), "tdx_report_data"},
+		{"other RTMR0", tdxEv, tdxToken(set("tdx_rtmr0", strings.Repeat("11", 48))), "tdx_rtmr0"},
+		{"other TEE TCB SVN", tdxEv, tdxToken(set("tdx_tee_tcb_svn", strings.Repeat("01", 16))), "tdx_tee_tcb_svn"},
+		{"other vmid", tdxEv, tdxToken(func(m map[string]any) { m["x-ms-azurevm-vmid"] = "11111111-2222-3333-4444-555555555555" }), "vmid"},
+		{"other HCLAkPub", tdxEv, tdxToken(func(m map[string]any) {
+			tee(m)["x-ms-runtime"].(map[string]any)["keys"] = []any{map[string]any{"kid": "HCLAkPub", "kty": "RSA",
+				"n": b64(testev.OtherRSAKey().N.Bytes()), "e": "AQAB"}}
+		}), "HCLAkPub"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := verifyAndBind(t, ours, ak, tc.change, tc.ev)
+			if tc.text == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			wantCheck(t, err, maa.CheckBinding)
+			if !strings.Contains(err.Error(), tc.text) {
+				t.Errorf("%v does not say %q", err, tc.text)
+			}
+		})
+	}
 }

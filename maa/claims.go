@@ -67,7 +67,7 @@ type AzureVM struct {
 // IsolationTEE is x-ms-isolation-tee: the hardware evidence MAA checked
 // (the SNP report and the HCL runtime data).
 type IsolationTEE struct {
-	// AttestationType is "sevsnpvm" (or "tdxvm").
+	// AttestationType is TEESEVSNP or TEETDX.
 	AttestationType string `json:"x-ms-attestation-type"`
 	// ComplianceStatus is "azure-compliant-cvm" for a CVM running Azure's
 	// paravisor.
@@ -75,6 +75,55 @@ type IsolationTEE struct {
 	// Runtime is the HCL runtime data (HCLAkPub, vm-configuration).
 	Runtime *TEERuntime `json:"x-ms-runtime,omitempty"`
 	SEVSNP
+	TDX
+}
+
+// TDX are the claims of a tdxvm isolation TEE: fields of the TD quote
+// MAA verified, named as in MAA's TDX EAT profile (the tdx_* claims and
+// attester_tcb_status, dbgstat; see
+// https://learn.microsoft.com/azure/attestation/trust-domain-extensions-eat-profile
+// and the "Sample JWT generated for TDX attestation" of
+// https://learn.microsoft.com/azure/attestation/attestation-token-examples).
+// There are no x-ms-tdxvm-* claims. Hex members are the quote body's bytes
+// as hex; booleans and numbers are nil when absent.
+type TDX struct {
+	// AttesterTCBStatus is Intel's TCB status of the platform ("UpToDate",
+	// "OutOfDate", ...).
+	AttesterTCBStatus string `json:"attester_tcb_status,omitempty"`
+	// DbgStat is the EAT debug status ("disabled" when TD debug is off).
+	DbgStat        string          `json:"dbgstat,omitempty"`
+	MRConfigID     verify.HexBytes `json:"tdx_mrconfigid,omitempty"`
+	MROwner        verify.HexBytes `json:"tdx_mrowner,omitempty"`
+	MROwnerConfig  verify.HexBytes `json:"tdx_mrownerconfig,omitempty"`
+	MRSEAM         verify.HexBytes `json:"tdx_mrseam,omitempty"`
+	MRSignerSEAM   verify.HexBytes `json:"tdx_mrsignerseam,omitempty"`
+	MRTD           verify.HexBytes `json:"tdx_mrtd,omitempty"`
+	ReportData     verify.HexBytes `json:"tdx_report_data,omitempty"`
+	RTMR0          verify.HexBytes `json:"tdx_rtmr0,omitempty"`
+	RTMR1          verify.HexBytes `json:"tdx_rtmr1,omitempty"`
+	RTMR2          verify.HexBytes `json:"tdx_rtmr2,omitempty"`
+	RTMR3          verify.HexBytes `json:"tdx_rtmr3,omitempty"`
+	SEAMAttributes verify.HexBytes `json:"tdx_seam_attributes,omitempty"`
+	SEAMSVN        *uint32         `json:"tdx_seamsvn,omitempty"`
+	TDAttributes   verify.HexBytes `json:"tdx_td_attributes,omitempty"`
+	// TDAttributesDebug is TDATTRIBUTES' DEBUG bit; the policy requires it
+	// false.
+	TDAttributesDebug          *bool           `json:"tdx_td_attributes_debug,omitempty"`
+	TDAttributesKeyLocker      *bool           `json:"tdx_td_attributes_key_locker,omitempty"`
+	TDAttributesPerfmon        *bool           `json:"tdx_td_attributes_perfmon,omitempty"`
+	TDAttributesProtectionKeys *bool           `json:"tdx_td_attributes_protection_keys,omitempty"`
+	TDAttributesSEPTVEDisable  *bool           `json:"tdx_td_attributes_septve_disable,omitempty"`
+	TEETCBSVN                  verify.HexBytes `json:"tdx_tee_tcb_svn,omitempty"`
+	XFAM                       verify.HexBytes `json:"tdx_xfam,omitempty"`
+}
+
+// Platform returns the isolation TEE's type (TEESEVSNP, TEETDX, or what
+// the token says), or "" for a token without x-ms-isolation-tee.
+func (c *Claims) Platform() string {
+	if c.IsolationTEE == nil {
+		return ""
+	}
+	return c.IsolationTEE.AttestationType
 }
 
 // SEVSNP are the x-ms-sevsnpvm-* claims: fields of the SNP report.

@@ -17,9 +17,15 @@
 //   - iss equal to the configured issuer, exp and nbf at the configured
 //     time with [DefaultSkew];
 //   - the default claims policy: an Azure confidential VM
-//     (x-ms-attestation-type azurevm, x-ms-isolation-tee of type sevsnpvm,
-//     compliance azure-compliant-cvm), secure boot on, every debug claim
-//     off, and the client-payload nonce when one is expected.
+//     (x-ms-attestation-type azurevm, x-ms-isolation-tee of type sevsnpvm
+//     or tdxvm, compliance azure-compliant-cvm), secure boot on, every
+//     debug claim off (on TDX tdx_td_attributes_debug false and dbgstat, if
+//     present, "disabled"), and the client-payload nonce when one is
+//     expected.
+//
+// A tdxvm isolation TEE carries the claims of MAA's TDX EAT profile (tdx_*
+// and attester_tcb_status, dbgstat; [TDX]), not x-ms-tdxvm-* claims;
+// [Claims.Platform] says which TEE a token attests.
 //
 // MAA's JWKS (GET {instance}/certs) carries each key only as a certificate
 // in x5c[0], without n and e; [ParseJWKS] takes the RSA key from that
@@ -35,5 +41,8 @@
 //
 // [Bind] ties a verified token to evidence verified by package verify: the
 // HCL attestation key, the VM id, REPORT_DATA, the launch measurement, the
-// ID key digest and the TCB SVNs must agree.
+// ID key digest and the TCB SVNs must agree; for TDX evidence the token
+// must be tdxvm and its tdx_report_data and tdx_mrtd must be the verified
+// TD quote's REPORTDATA and MRTD. A token of another platform than the
+// evidence's never binds.
 package maa

@@ -28,7 +28,7 @@ const (
 	// (plus the skew).
 	CheckNotYetValid Check = "maa-not-yet-valid"
 	// CheckNotCVM: the token attests a confidential VM (azurevm with an
-	// SEV-SNP isolation TEE that MAA found azure-compliant-cvm).
+	// SEV-SNP or TDX isolation TEE that MAA found azure-compliant-cvm).
 	CheckNotCVM Check = "maa-not-cvm"
 	// CheckSecureBoot: secure boot on, in the token and in the VM
 	// configuration.

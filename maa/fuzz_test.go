@@ -11,7 +11,8 @@ import (
 
 // FuzzToken checks that the token parser and the claims parser never
 // panic and that every failure is an *maa.Error matching ErrRejected.
-// Seeded with the three real tokens and their payloads alone.
+// Seeded with the three real tokens and their payloads alone, and a
+// tdxvm payload.
 //
 // Verify runs with a key set that knows no real kid: under coverage
 // instrumentation an RSA verification per input stalls the workers, and
@@ -23,6 +24,7 @@ func FuzzToken(f *testing.F) {
 		f.Add(payloadOf(f, tok))
 	}
 	f.Add([]byte("e30.e30."))
+	f.Add(edit(f, payloadOf(f, testutil.ReadFile(f, realTokenFile)), asTDX)) // a tdxvm payload
 	cfg := realConfig(f)
 	cfg.Keys = maa.KeySource(noKeys{})
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -34,6 +36,7 @@ func FuzzToken(f *testing.F) {
 		if c, err := maa.ParseClaims(data); !testutil.Rejected(t, err, maa.ErrRejected) {
 			_, _ = c.Nonce()
 			_, _ = c.HCLAkPub()
+			_ = c.Platform()
 		}
 		if _, err := maa.Verify(context.Background(), data, cfg); err == nil {
 			t.Fatalf("a token verifies without a key: %q", data)

@@ -4,6 +4,7 @@ import (
 	"crypto/rsa"
 	"encoding/base64"
 	"errors"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -125,4 +126,46 @@ func wantCheck(t testing.TB, err error, check maa.Check) {
 	if check != maa.CheckJWKS && !errors.Is(err, maa.ErrRejected) {
 		t.Fatalf("%v does not match ErrRejected", err)
 	}
+}
+
+// tdxTEE holds the tdx_* claims of the "Sample JWT generated for TDX
+// attestation" in Microsoft's attestation-token-examples page (MAA's TDX
+// EAT profile claims; values as published there).
+var tdxTEE = map[string]any{
+	"attester_tcb_status":               "UpToDate",
+	"dbgstat":                           "disabled",
+	"tdx_mrconfigid":                    strings.Repeat("00", 48),
+	"tdx_mrowner":                       strings.Repeat("00", 48),
+	"tdx_mrownerconfig":                 strings.Repeat("00", 48),
+	"tdx_mrseam":                        "2fd279c16164a93dd5bf373d834328d46008c2b693af9ebb865b08b2ced320c9a89b4869a9fab60fbe9d0c5a5363c656",
+	"tdx_mrsignerseam":                  strings.Repeat("00", 48),
+	"tdx_mrtd":                          "5be56d418d33661a6c21da77c9503a07e430b35eb92a0bd042a6b3c4e79b3c82bb1c594e770d0d129a0724669f1e953f",
+	"tdx_report_data":                   "93c6db49f2318387bcebdad0275e206725d948f9000d900344aa44abaef14596" + strings.Repeat("00", 32),
+	"tdx_rtmr0":                         strings.Repeat("00", 48),
+	"tdx_rtmr1":                         strings.Repeat("00", 48),
+	"tdx_rtmr2":                         strings.Repeat("00", 48),
+	"tdx_rtmr3":                         strings.Repeat("00", 48),
+	"tdx_seam_attributes":               "0000000000000000",
+	"tdx_seamsvn":                       3,
+	"tdx_td_attributes":                 "0000000000000000",
+	"tdx_td_attributes_debug":           false,
+	"tdx_td_attributes_key_locker":      false,
+	"tdx_td_attributes_perfmon":         false,
+	"tdx_td_attributes_protection_keys": false,
+	"tdx_td_attributes_septve_disable":  false,
+	"tdx_tee_tcb_svn":                   "03000600000000000000000000000000",
+	"tdx_xfam":                          "e718060000000000",
+}
+
+// asTDX turns an AzureGuest SEV-SNP payload map into a tdxvm one: the
+// x-ms-sevsnpvm-* claims go, tdxTEE's come.
+func asTDX(m map[string]any) {
+	t := tee(m)
+	for k := range t {
+		if strings.HasPrefix(k, "x-ms-sevsnpvm-") {
+			delete(t, k)
+		}
+	}
+	maps.Copy(t, tdxTEE)
+	t["x-ms-attestation-type"] = "tdxvm"
 }

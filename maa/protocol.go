@@ -29,6 +29,12 @@ const (
 	ProtocolVersion = "2.0"
 	// IsolationSEVSNP is IsolationInfo.Type of an SEV-SNP CVM.
 	IsolationSEVSNP = "SevSnp"
+	// IsolationTDX is IsolationInfo.Type of an Intel TDX CVM; its Proof is
+	// the raw TD quote Azure IMDS returned for the HCL report's TDREPORT
+	// (Azure/cvm-attestation-tools, src/isolation.py TdxEvidence and
+	// src/attestation_client.py: "Type": "Tdx", Proof and RunTimeData
+	// standard base64).
+	IsolationTDX = "Tdx"
 	// TransportKeyAAD is the AES-GCM additional data of the encrypted token.
 	TransportKeyAAD = "Transport Key"
 	// MaxRequestBytes bounds a request body (a TCG log is tens of KB).
@@ -67,14 +73,15 @@ type AttestationInfo struct {
 // IsolationInfo is the hardware evidence.
 type IsolationInfo struct {
 	Evidence IsolationEvidence `json:"Evidence"`
-	// Type is IsolationSEVSNP.
+	// Type is IsolationSEVSNP or IsolationTDX.
 	Type string `json:"Type"`
 }
 
-// IsolationEvidence carries the SNP proof and the HCL runtime data whose
-// SHA-256 the report's REPORT_DATA starts with.
+// IsolationEvidence carries the hardware proof and the HCL runtime data
+// whose SHA-256 the report's REPORT_DATA starts with.
 type IsolationEvidence struct {
-	// Proof is the JSON of SNPProof (sent as base64 bytes).
+	// Proof is the JSON of SNPProof (sent as base64 bytes) on SEV-SNP, the
+	// TD quote on TDX.
 	Proof       []byte `json:"Proof"`
 	RunTimeData []byte `json:"RunTimeData"`
 }

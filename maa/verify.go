@@ -20,6 +20,10 @@ const (
 	AttestationTypeAzureVM = "azurevm"
 	// TEESEVSNP is the isolation TEE type of an SEV-SNP CVM.
 	TEESEVSNP = "sevsnpvm"
+	// TEETDX is the isolation TEE type of an Intel TDX CVM.
+	TEETDX = "tdxvm"
+	// DbgStatDisabled is the TDX dbgstat claim of a TD without debug.
+	DbgStatDisabled = "disabled"
 	// ComplianceAzureCVM is the compliance status of a CVM running Azure's
 	// paravisor.
 	ComplianceAzureCVM = "azure-compliant-cvm"
@@ -139,7 +143,7 @@ func (cfg *Config) checkTime(c *Claims) error {
 
 func unix(s int64) string { return time.Unix(s, 0).UTC().Format(time.RFC3339) }
 
-// checkPolicy is the default claims policy: a compliant SEV-SNP CVM,
+// checkPolicy is the default claims policy: a compliant SEV-SNP or TDX CVM,
 // secure boot on, no debugging, and our nonce.
 func (cfg *Config) checkPolicy(c *Claims) error {
 	if c.AttestationType != AttestationTypeAzureVM {
@@ -149,8 +153,8 @@ func (cfg *Config) checkPolicy(c *Claims) error {
 	switch {
 	case tee == nil:
 		return failf(CheckNotCVM, "not a confidential VM: the token has no x-ms-isolation-tee (a Trusted Launch or standard VM)")
-	case tee.AttestationType != TEESEVSNP:
-		return failf(CheckNotCVM, "not an SEV-SNP confidential VM: x-ms-isolation-tee type %q, want %q", short(tee.AttestationType), TEESEVSNP)
+	case tee.AttestationType != TEESEVSNP && tee.AttestationType != TEETDX:
+		return failf(CheckNotCVM, "not an SEV-SNP or TDX confidential VM: x-ms-isolation-tee type %q, want %q or %q", short(tee.AttestationType), TEESEVSNP, TEETDX)
 	case tee.ComplianceStatus != ComplianceAzureCVM:
 		return failf(CheckNotCVM, "x-ms-compliance-status is %q, want %q", short(tee.ComplianceStatus), ComplianceAzureCVM)
 	}
@@ -169,11 +173,22 @@ func (cfg *Config) checkPolicy(c *Claims) error {
 // checkDebug requires every debug claim false (and debuggersdisabled
 // true); an absent claim fails, as it proves nothing.
 func checkDebug(c *Claims) error {
+	tee := c.IsolationTEE
+	hw := struct {
+		name string
+		v    *bool
+	}{"x-ms-sevsnpvm-is-debuggable", tee.IsDebuggable}
+	if tee.AttestationType == TEETDX {
+		hw.name, hw.v = "tdx_td_attributes_debug", tee.TDAttributesDebug
+		if tee.DbgStat != "" && tee.DbgStat != DbgStatDisabled {
+			return failf(CheckDebug, "dbgstat is %q, want %q", short(tee.DbgStat), DbgStatDisabled)
+		}
+	}
 	off := []struct {
 		name string
 		v    *bool
 	}{
-		{"x-ms-sevsnpvm-is-debuggable", c.IsolationTEE.IsDebuggable},
+		hw,
 		{"x-ms-azurevm-bootdebug-enabled", c.BootDebugEnabled},
 		{"x-ms-azurevm-kerneldebug-enabled", c.KernelDebugEnabled},
 		{"x-ms-azurevm-hypervisordebug-enabled", c.HypervisorDebugEnabled},

@@ -1,14 +1,15 @@
 package maa
 
 import (
-	"bytes"
 	"context"
 	"errors"
 
 	"github.com/snp-vtpm/snp-vtpm/snp"
+	"github.com/snp-vtpm/snp-vtpm/tdx"
 )
 
-// Voucher vouches for the paravisor of an SEV-SNP report with an AzureGuest
+// Voucher vouches for the paravisor of an SEV-SNP report (or, with a tdxvm
+// token, of a TD quote: VouchTDXParavisor) with an AzureGuest
 // token of a Microsoft Azure Attestation instance: it implements
 // verify.ParavisorVoucher, which the verifier consults for a report whose
 // ID_KEY_DIGEST it does not trust when the policy names that instance
@@ -30,25 +31,54 @@ type Voucher struct {
 // VouchParavisor returns v.Config.Issuer when v.Token vouches for r (see
 // Voucher), or an *Error naming the check that failed.
 func (v *Voucher) VouchParavisor(ctx context.Context, r *snp.Report) (string, error) {
-	if v == nil || len(v.Token) == 0 {
-		return "", errors.New("maa: no token")
-	}
-	c, err := Verify(ctx, v.Token, v.Config)
+	c, err := v.verify(ctx, TEESEVSNP)
 	if err != nil {
 		return "", err
 	}
-	s := &c.IsolationTEE.SEVSNP // Verify's policy requires x-ms-isolation-tee
-	for _, f := range []struct {
-		name      string
-		got, want []byte
-	}{
-		{"x-ms-sevsnpvm-reportdata", s.ReportData, r.ReportData[:]},
-		{"x-ms-sevsnpvm-idkeydigest", s.IDKeyDigest, r.IDKeyDigest[:]},
-		{"x-ms-sevsnpvm-launchmeasurement", s.LaunchMeasurement, r.Measurement[:]},
-	} {
-		if !bytes.Equal(f.got, f.want) {
-			return "", failf(CheckBinding, "%s is %.200x, the report's is %x", f.name, f.got, f.want)
-		}
+	s := &c.IsolationTEE.SEVSNP
+	if err := compareClaims("the report", []byteClaim{
+		{name: "x-ms-sevsnpvm-reportdata", got: s.ReportData, want: r.ReportData[:]},
+		{name: "x-ms-sevsnpvm-idkeydigest", got: s.IDKeyDigest, want: r.IDKeyDigest[:]},
+		{name: "x-ms-sevsnpvm-launchmeasurement", got: s.LaunchMeasurement, want: r.Measurement[:]},
+	}); err != nil {
+		return "", err
 	}
 	return v.Config.Issuer, nil
+}
+
+// VouchTDXParavisor returns v.Config.Issuer when v.Token vouches for the
+// TD quote q: the token verifies with Config (a tdxvm CVM that MAA found
+// azure-compliant-cvm, no debugging) and its tdx_report_data and tdx_mrtd
+// are q's REPORTDATA and MRTD. The report data binds the HCL runtime data,
+// so the token is about this very TD, not merely one with the same
+// paravisor. It implements verify.TDXParavisorVoucher.
+func (v *Voucher) VouchTDXParavisor(ctx context.Context, q *tdx.Quote) (string, error) {
+	c, err := v.verify(ctx, TEETDX)
+	if err != nil {
+		return "", err
+	}
+	t := &c.IsolationTEE.TDX
+	if err := compareClaims("the TD quote", []byteClaim{
+		{name: "tdx_report_data", got: t.ReportData, want: q.Body.ReportData[:]},
+		{name: "tdx_mrtd", got: t.MRTD, want: q.Body.MRTD[:]},
+	}); err != nil {
+		return "", err
+	}
+	return v.Config.Issuer, nil
+}
+
+// verify verifies v.Token with v.Config and requires its isolation TEE to
+// be tee.
+func (v *Voucher) verify(ctx context.Context, tee string) (*Claims, error) {
+	if v == nil || len(v.Token) == 0 {
+		return nil, errors.New("maa: no token")
+	}
+	c, err := Verify(ctx, v.Token, v.Config)
+	if err != nil {
+		return nil, err
+	}
+	if c.Platform() != tee {
+		return nil, failf(CheckBinding, "the token attests a %q isolation TEE, not %q", short(c.Platform()), tee)
+	}
+	return c, nil
 }

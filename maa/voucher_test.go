@@ -10,6 +10,8 @@ import (
 
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
 	"github.com/snp-vtpm/snp-vtpm/maa"
+	"github.com/snp-vtpm/snp-vtpm/snp"
+	"github.com/snp-vtpm/snp-vtpm/tdx"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
@@ -88,3 +90,62 @@ func flipByte(b []byte, i int) []byte {
 	}
 	return out
 }
+
+// TestVoucherTDX: a tdxvm token vouches for a TD quote with its
+// REPORTDATA and MRTD; a token for another MRTD or report data, a
+// sevsnpvm token, or a tdxvm token asked about an SEV-SNP report does not.
+func TestVoucherTDX(t *testing.T) {
+	ours := verifiedEvidence(t, &testev.Builder{})
+	ak := &testev.AKKey().PublicKey
+	var q tdx.Quote
+	copy(q.Body.ReportData[:], ours.ReportData)
+	mrtd, err := hex.DecodeString(tdxTEE["tdx_mrtd"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy(q.Body.MRTD[:], mrtd)
+	tdxToken := func(change func(m map[string]any)) []byte {
+		tok, _ := tokenFor(t, ours, ak, func(m map[string]any) {
+			asTDX(m)
+			tee(m)["tdx_report_data"] = hex.EncodeToString(ours.ReportData)
+			if change != nil {
+				change(m)
+			}
+		})
+		return tok
+	}
+	snpToken, cfg := tokenFor(t, ours, ak, nil)
+	for _, tc := range []struct {
+		name  string
+		token []byte
+		ok    bool
+	}{
+		{"token for this TD quote", tdxToken(nil), true},
+		{"another MRTD", tdxToken(func(m map[string]any) { tee(m)["tdx_mrtd"] = hex.EncodeToString(make([]byte, 48)) }), false},
+		{"another report data", tdxToken(func(m map[string]any) { tee(m)["tdx_report_data"] = hex.EncodeToString(make([]byte, 64)) }), false},
+		{"TD debug on", tdxToken(func(m map[string]any) { tee(m)["tdx_td_attributes_debug"] = true }), false},
+		{"sevsnpvm token", snpToken, false},
+		{"no token", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := &maa.Voucher{Token: tc.token, Config: cfg}
+			got, err := v.VouchTDXParavisor(context.Background(), &q)
+			if !tc.ok {
+				if err == nil {
+					t.Fatal("vouched")
+				}
+				return
+			}
+			if err != nil || got != realIssuer {
+				t.Fatalf("VouchTDXParavisor = %q, %v", got, err)
+			}
+		})
+	}
+	// A tdxvm token never vouches for an SEV-SNP report.
+	v := &maa.Voucher{Token: tdxToken(nil), Config: cfg}
+	if _, err := v.VouchParavisor(context.Background(), &snp.Report{}); !errors.Is(err, maa.ErrRejected) {
+		t.Errorf("a tdxvm token about an SEV-SNP report: %v", err)
+	}
+}
+
+var _ verify.TDXParavisorVoucher = (*maa.Voucher)(nil)

@@ -95,7 +95,9 @@ type Config struct {
 	TDXCollateralGetter TDXCollateralGetter
 	// ParavisorVoucher, when set, is asked about an SEV-SNP report whose
 	// ID_KEY_DIGEST is not trusted, when the policy names the authority it
-	// accepts (Policy.MAAParavisorInstance): see ParavisorVoucher.
+	// accepts (Policy.MAAParavisorInstance): see ParavisorVoucher. When it
+	// also implements TDXParavisorVoucher it is asked, likewise, about a
+	// TD quote whose MRTD is not trusted.
 	ParavisorVoucher ParavisorVoucher
 	// TrustEmulatedTDX also accepts TD quotes whose PCK chains to the
 	// emulated TDX CVM's fake Intel root (fakeintel.Root, public keys;
@@ -230,7 +232,10 @@ type Policy struct {
 	// the instance, for a CVM running Azure's paravisor, whose report data,
 	// ID key digest and launch measurement are the report's). This is how
 	// a new Azure paravisor key is accepted before it is in
-	// DefaultParavisors. The zero digest and the emulated paravisor's are
+	// DefaultParavisors. Likewise for TDX: an untrusted MRTD is accepted
+	// when the voucher (a TDXParavisorVoucher) vouches for the TD quote
+	// with a tdxvm token whose tdx_report_data and tdx_mrtd are the
+	// quote's. The zero digest and MRTD and the emulated paravisor's are
 	// never vouched for.
 	MAAParavisorInstance string `json:"maa_paravisor_instance,omitempty"`
 	// TDXMRTDs, when non-empty, lists the trusted MRTDs of TDX paravisors

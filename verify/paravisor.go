@@ -9,6 +9,7 @@ import (
 
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
 	"github.com/snp-vtpm/snp-vtpm/snp"
+	"github.com/snp-vtpm/snp-vtpm/tdx"
 )
 
 // Short names of paravisor identities, as Claims.Paravisor reports them.
@@ -185,7 +186,11 @@ func checkParavisor(ctx context.Context, claims *Claims, r *snp.Report, pol *Pol
 	if pol.MAAParavisorInstance == "" {
 		return fail(CheckParavisorIdentity, untrusted)
 	}
-	return vouch(ctx, claims, r, pol.MAAParavisorInstance, voucher, untrusted)
+	var ask func(context.Context) (string, error)
+	if voucher != nil {
+		ask = func(ctx context.Context) (string, error) { return voucher.VouchParavisor(ctx, r) }
+	}
+	return vouch(ctx, claims, pol.MAAParavisorInstance, ask, untrusted)
 }
 
 // ParavisorVoucher vouches for the paravisor of an SEV-SNP report whose
@@ -205,13 +210,26 @@ type ParavisorVoucher interface {
 // MAA instance vouched for the report (Claims.ParavisorVoucher names it).
 const ParavisorVouched = "maa-vouched"
 
-// vouch asks v about r's paravisor and accepts the answer when it comes
-// from instance; otherwise the check fails with untrusted and the reason.
-func vouch(ctx context.Context, claims *Claims, r *snp.Report, instance string, v ParavisorVoucher, untrusted *UntrustedParavisorError) error {
-	if v == nil {
+// TDXParavisorVoucher is a ParavisorVoucher that also vouches for the
+// paravisor of a verified TD quote whose MRTD the verifier does not trust
+// (package maa's Voucher does, with a tdxvm token for that quote). The
+// verifier asks a Config.ParavisorVoucher that implements it, under the
+// same rule: only when Policy.MAAParavisorInstance names an authority.
+type TDXParavisorVoucher interface {
+	// VouchTDXParavisor returns the authority that vouches for q's
+	// paravisor (its MRTD), or an error saying why none does. q has
+	// verified: only its paravisor is in question.
+	VouchTDXParavisor(ctx context.Context, q *tdx.Quote) (authority string, err error)
+}
+
+// vouch asks (nil: no voucher) about the paravisor and accepts the answer
+// when it comes from instance; otherwise the check fails with untrusted
+// and the reason.
+func vouch(ctx context.Context, claims *Claims, instance string, ask func(context.Context) (string, error), untrusted *UntrustedParavisorError) error {
+	if ask == nil {
 		return failf(CheckParavisorIdentity, "%v; the policy accepts a paravisor vouched for by %s, but no token of it was given", untrusted, instance)
 	}
-	authority, err := v.VouchParavisor(ctx, r)
+	authority, err := ask(ctx)
 	if err != nil {
 		return failf(CheckParavisorIdentity, "%v; %s did not vouch for it: %w", untrusted, instance, err)
 	}

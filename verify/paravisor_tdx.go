@@ -2,10 +2,12 @@ package verify
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"slices"
 
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeintel"
+	"github.com/snp-vtpm/snp-vtpm/tdx"
 )
 
 // azureMRTDs are the MRTDs of Azure's TDX paravisor seen in real Azure TDX
@@ -50,8 +52,11 @@ func checkEmulatedMRTD(l []HexBytes) error {
 // checkTDXParavisor sets claims.Paravisor and checks that MRTD is a
 // trusted paravisor's: one of the policy's tdx_mr_tds, or else of
 // DefaultTDXParavisors, unless the policy allows any paravisor. Under the
-// emulated chain (emulated), EmulatedTDXParavisor is trusted too.
-func checkTDXParavisor(claims *Claims, mrtd [48]byte, pol *Policy, emulated bool) error {
+// emulated chain (emulated), EmulatedTDXParavisor is trusted too. An
+// untrusted non-zero MRTD may be vouched for by the policy's MAA instance
+// (a Config.ParavisorVoucher implementing TDXParavisorVoucher).
+func checkTDXParavisor(ctx context.Context, claims *Claims, q *tdx.Quote, opts *Config, emulated bool) error {
+	mrtd, pol := q.Body.MRTD, &opts.Policy
 	trusted := trustedFrom(pol.TDXMRTDs, DefaultTDXParavisors())
 	if emulated {
 		trusted = append(slices.Clone(trusted), EmulatedTDXParavisor())
@@ -63,5 +68,13 @@ func checkTDXParavisor(claims *Claims, mrtd [48]byte, pol *Policy, emulated bool
 	if mrtd != ([48]byte{}) && knownName(mrtd, trusted) != "" {
 		return nil
 	}
-	return fail(CheckParavisorIdentity, &UntrustedParavisorError{Digest: mrtd, Trusted: trusted, PolicyList: len(pol.TDXMRTDs) > 0, TDX: true})
+	untrusted := &UntrustedParavisorError{Digest: mrtd, Trusted: trusted, PolicyList: len(pol.TDXMRTDs) > 0, TDX: true}
+	if pol.MAAParavisorInstance == "" || mrtd == ([48]byte{}) {
+		return fail(CheckParavisorIdentity, untrusted)
+	}
+	var ask func(context.Context) (string, error)
+	if v, ok := opts.ParavisorVoucher.(TDXParavisorVoucher); ok {
+		ask = func(ctx context.Context) (string, error) { return v.VouchTDXParavisor(ctx, q) }
+	}
+	return vouch(ctx, claims, pol.MAAParavisorInstance, ask, untrusted)
 }

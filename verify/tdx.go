@@ -135,7 +135,7 @@ func verifyTDQuote(ctx context.Context, claims *Claims, q *tdx.Quote, tr *tdx.TD
 	if q.Body.Debug() && !opts.Policy.AllowDebug {
 		return failf(CheckDebug, "TDATTRIBUTES %x: DEBUG is set (the host can read and write the TD's memory)", q.Body.TDAttributes[:])
 	}
-	return checkTDXParavisor(claims, q.Body.MRTD, &opts.Policy, emulated)
+	return checkTDXParavisor(ctx, claims, q, opts, emulated)
 }
 
 // tdxFailure names the check of a tdx.Quote.Verify failure.

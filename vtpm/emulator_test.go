@@ -8,6 +8,7 @@ import (
 	"crypto"
 	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -138,6 +139,47 @@ func checkQuote(t *testing.T, q *quote.Quote, ak *rsa.PublicKey, wantExtra []byt
 		t.Errorf("quote selection %+v", a.Selection)
 	}
 	return a
+}
+
+// TestAKCertificate reads the emulator's AK certificate: DER X.509 of the
+// AK, issued by the fake vTPM CA, the same bytes as emulator.AKCertificate
+// computes in this process (stable across processes).
+func TestAKCertificate(t *testing.T) {
+	cvm := cvmtest.Start(t, nil)
+	ctx := testCtx(t)
+	der, err := vtpm.AKCertificate(ctx, cvm.TPM())
+	if err != nil {
+		t.Fatalf("AKCertificate: %v", err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatalf("the AK certificate: %v", err)
+	}
+	ak, err := vtpm.AKPublic(ctx, cvm.TPM())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ak.Equal(cert.PublicKey) {
+		t.Error("the AK certificate certifies another key than the AK")
+	}
+	caDER, err := emulator.EmulatedAKCACertificate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cert.CheckSignatureFrom(ca); err != nil {
+		t.Errorf("not signed by the emulated vTPM CA: %v", err)
+	}
+	if !strings.Contains(cert.Issuer.CommonName, "EMULATED") || !strings.HasPrefix(cert.Subject.CommonName, cvm.VMUniqueID()+".TrustedVM.") {
+		t.Errorf("issuer %q, subject %q", cert.Issuer.CommonName, cert.Subject.CommonName)
+	}
+	again, err := emulator.AKCertificate(ak, cvm.VMUniqueID())
+	if err != nil || !bytes.Equal(again, der) {
+		t.Errorf("AKCertificate is not stable: %v", err)
+	}
 }
 
 func TestQuote(t *testing.T) {
@@ -333,8 +375,8 @@ func TestFailurePaths(t *testing.T) {
 	if _, err := vtpm.RefreshReport(ctx, tpm, make([]byte, 65)); !errors.Is(err, vtpm.ErrUserDataSize) {
 		t.Errorf("65 bytes of user data: %v", err)
 	}
-	if _, err := vtpm.ReadNV(ctx, tpm, vtpm.NVIndexAKCert); !errors.Is(err, vtpm.ErrIndexMissing) || !strings.Contains(err.Error(), "0x01c101d0") {
-		t.Errorf("missing AK cert index: %v", err)
+	if _, err := vtpm.ReadNV(ctx, tpm, 0x01C101D1); !errors.Is(err, vtpm.ErrIndexMissing) || !strings.Contains(err.Error(), "0x01c101d1") {
+		t.Errorf("missing NV index: %v", err)
 	}
 	canceled, cancel := context.WithCancel(ctx)
 	cancel()

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/google/go-tpm/tpm2"
@@ -304,6 +305,19 @@ func TestReadNVMissingFake(t *testing.T) {
 	}
 	if want := fmt.Sprintf("%#08x", NVIndexHCLReport); !bytes.Contains([]byte(err.Error()), []byte(want)) {
 		t.Errorf("error %q does not name %s", err, want)
+	}
+}
+
+func TestAKCertificateMissingFake(t *testing.T) {
+	f := &fakeTPM{handlers: map[tpm2.TPMCC]func([]byte) []byte{
+		tpm2.TPMCCNVReadPublic: func([]byte) []byte { return rcResponse(uint32(tpm2.TPMRCHandle) | 0x100) },
+	}}
+	der, err := AKCertificate(context.Background(), f)
+	if !errors.Is(err, ErrNoAKCert) || !errors.Is(err, ErrIndexMissing) || der != nil {
+		t.Fatalf("AKCertificate = %d bytes, %v; want ErrNoAKCert and ErrIndexMissing", len(der), err)
+	}
+	if !strings.Contains(err.Error(), "0x01c101d0") {
+		t.Errorf("error %q does not name the index", err)
 	}
 }
 

@@ -155,3 +155,23 @@ func ReadNV(ctx context.Context, t transport.TPM, index uint32) ([]byte, error) 
 func ReadHCLReport(ctx context.Context, t transport.TPM) ([]byte, error) {
 	return ReadNV(ctx, t, NVIndexHCLReport)
 }
+
+// ErrNoAKCert means the vTPM has no AK certificate: NV index
+// NVIndexAKCert is not defined. Azure provisions one on its CVMs and
+// Trusted Launch VMs, but not every VM has it; an error matching
+// ErrNoAKCert also matches ErrIndexMissing.
+var ErrNoAKCert = errors.New("no AK certificate in the vTPM (NV index 0x01c101d0 not defined; some Azure VMs lack it)")
+
+// AKCertificate returns the AK certificate the platform provisioned at
+// NVIndexAKCert (DER X.509, on Azure issued by its vTPM CA), as stored:
+// the caller parses it. An absent index is an error matching ErrNoAKCert.
+func AKCertificate(ctx context.Context, t transport.TPM) ([]byte, error) {
+	der, err := ReadNV(ctx, t, NVIndexAKCert)
+	if errors.Is(err, ErrIndexMissing) {
+		return nil, fmt.Errorf("vtpm: %w: %w", ErrNoAKCert, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("vtpm: reading the AK certificate: %w", err)
+	}
+	return der, nil
+}

@@ -28,15 +28,16 @@ func newMAAVerifyCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Args:  cobra.ExactArgs(1),
 		Use:   "verify (--jwks FILE | --instance URL) [flags] TOKEN_FILE",
-		Short: "Verify an MAA AzureGuest token (RS256, issuer, lifetime, SEV-SNP CVM claims, nonce, binding)",
+		Short: "Verify an MAA AzureGuest token (RS256, issuer, lifetime, SEV-SNP or TDX CVM claims, nonce, binding)",
 		Long: `Verify a Microsoft Azure Attestation AzureGuest token (a JWT; TOKEN_FILE "-" reads stdin).
 
 The signature must be RS256 (none, HS256 and every other algorithm are rejected) by the key
 the header's kid names in the JWKS of --jwks FILE or of --instance URL (GET URL/certs, cached,
 refetched once for an unknown kid); the token's jku is never followed. iss must equal the
 instance URL (or --issuer); exp and nbf are checked at --at (default now) with 60 s of skew.
-The claims must describe an SEV-SNP confidential VM that MAA found azure-compliant-cvm, with
-secure boot on and every debug claim off; a Trusted Launch token is rejected.
+The claims must describe an SEV-SNP (sevsnpvm) or Intel TDX (tdxvm) confidential VM that MAA
+found azure-compliant-cvm, with secure boot on and every debug claim off (on TDX
+tdx_td_attributes_debug false); a Trusted Launch token is rejected.
 
 --nonce TEXT / --nonce-hex HEX: the client payload's nonce must be the standard base64 of these
 bytes (Azure's convention: --nonce midnight-srs expects "bWlkbmlnaHQtc3Jz").
@@ -45,7 +46,10 @@ bytes (Azure's convention: --nonce midnight-srs expects "bWlkbmlnaHQtc3Jz").
 without it such a token is rejected whatever keys are given.
 --evidence FILE verifies our own evidence (the trust flags, --policy and --at apply; a nonce or
 --no-nonce is then required, as for verify) and binds the token to it: HCLAkPub, the VM id,
-REPORT_DATA, the launch measurement, the ID key digest and the TCB SVNs must agree.`,
+REPORT_DATA, the launch measurement, the ID key digest and the TCB SVNs must agree; for TDX
+evidence the token must be tdxvm and HCLAkPub, the VM id, tdx_report_data (= the TD quote's
+REPORTDATA) and tdx_mrtd (= MRTD) must agree. A token of another platform than the evidence's
+is rejected.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runMAAVerify(cmd.Context(), g, f, args[0])
 		},
@@ -69,8 +73,10 @@ func newMAACmd(g *globals) *cobra.Command {
 
 // maaResult is the --json output of a verified token.
 type maaResult struct {
-	Verified     bool           `json:"verified"`
-	Issuer       string         `json:"issuer"`
+	Verified bool   `json:"verified"`
+	Issuer   string `json:"issuer"`
+	// Platform is the token's isolation TEE: "sevsnpvm" or "tdxvm".
+	Platform     string         `json:"platform"`
 	Kid          string         `json:"kid"`
 	NonceChecked bool           `json:"nonce_checked"`
 	Bound        bool           `json:"bound_to_evidence"`
@@ -104,7 +110,7 @@ func runMAAVerify(ctx context.Context, g *globals, f *maaFlags, file string) err
 	if err != nil {
 		return f.fail(g, err)
 	}
-	res.Verified = true
+	res.Verified, res.Platform = true, res.Claims.Platform()
 	if f.jsonOut {
 		return writeJSON(g.stdout, res)
 	}
@@ -209,20 +215,33 @@ func printMAA(w io.Writer, r *maaResult, f *maaFlags) {
 	} else {
 		link("nonce", "not checked (no --nonce)", "NOT CHECKED")
 	}
-	if r.Bound {
+	tdxToken := c.Platform() == maa.TEETDX
+	switch {
+	case r.Bound && tdxToken:
+		link("binding", "AK, VM id, TD REPORTDATA, MRTD = --evidence", "ok")
+	case r.Bound:
 		link("binding", "AK, VM id, REPORT_DATA, measurement, TCB = --evidence", "ok")
-	} else {
+	default:
 		link("binding", "not checked (no --evidence)", "NOT CHECKED")
 	}
-	s := c.IsolationTEE.SEVSNP
 	fmt.Fprintln(w, "claims:")
 	row := func(k, v string) { fmt.Fprintf(w, "  %-22s %s\n", k, v) }
 	row("vm id", c.VMID)
 	row("os", strings.TrimSpace(c.OSType+" "+c.OSDistro))
-	row("measurement", s.LaunchMeasurement.String())
-	row("id key digest", s.IDKeyDigest.String())
-	row("tcb", fmt.Sprintf("bl=%s tee=%s snp=%s ucode=%s", num(s.BootloaderSVN), num(s.TEESVN), num(s.SNPFwSVN), num(s.MicrocodeSVN)))
-	row("report data", s.ReportData.String())
+	if tdxToken {
+		t := c.IsolationTEE.TDX
+		row("mrtd", t.MRTD.String())
+		row("tcb status", t.AttesterTCBStatus)
+		row("tee tcb svn", t.TEETCBSVN.String())
+		row("mrseam", t.MRSEAM.String())
+		row("td report data", t.ReportData.String())
+	} else {
+		s := c.IsolationTEE.SEVSNP
+		row("measurement", s.LaunchMeasurement.String())
+		row("id key digest", s.IDKeyDigest.String())
+		row("tcb", fmt.Sprintf("bl=%s tee=%s snp=%s ucode=%s", num(s.BootloaderSVN), num(s.TEESVN), num(s.SNPFwSVN), num(s.MicrocodeSVN)))
+		row("report data", s.ReportData.String())
+	}
 	row("attested pcrs", strings.Trim(fmt.Sprint(c.AttestedPCRs), "[]"))
 	if n, ok := c.Nonce(); ok {
 		row("client nonce", n)

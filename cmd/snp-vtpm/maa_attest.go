@@ -41,7 +41,8 @@ func newMAAAttestCmd(g *globals) *cobra.Command {
 		Long: `Request a Microsoft Azure Attestation token for this CVM with the AzureGuest protocol
 (POST URL/attest/AzureGuest?api-version=2020-10-01) and print it (or write it to -o FILE).
 
-The request carries the HCL report's SNP report and runtime data with the VCEK chain, the
+The request carries the HCL report's SNP report and runtime data with the VCEK chain (on TDX:
+the TD quote of the HCL report's TDREPORT and the runtime data), the
 boot event log, the nonce (--nonce, --nonce-hex; default 32 random bytes) as client payload,
 and from the vTPM: the AK certificate and public key, a quote of PCRs 0-7 over the nonce and
 an ephemeral RSA-2048 decrypt-only key bound by PolicyPCR to PCRs 0-7, certified by the AK.
@@ -53,8 +54,9 @@ issuer, lifetime, the CVM claims, our nonce, and bound to our own evidence, gath
 verified first (the trust flags apply): HCLAkPub, VM id, REPORT_DATA, measurement, TCB.
 --evidence-out FILE writes that evidence, for "maa verify --evidence".
 
-With --emulate a fake MAA on a loopback port answers (it checks the quote, the key's
-certification and PolicyPCR, the SNP report and the boot log, and signs with a PUBLIC TEST
+With --emulate (or --emulate=tdx) a fake MAA on a loopback port answers (it checks the quote,
+the key's certification and PolicyPCR, the AK certificate's key, the SNP report or TD quote
+and the boot log, and signs with a PUBLIC TEST
 KEY whose certificate says EMULATED); only "maa verify --trust-emulated" accepts its tokens.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runMAAAttest(cmd.Context(), g, f)
@@ -81,9 +83,6 @@ type maaTarget struct {
 // target starts the fake MAA (--emulate) or configures the real instance.
 func (f *maaAttestFlags) target(g *globals, nonce []byte) (*maaTarget, error) {
 	if g.emulate != "" {
-		if g.emulate != emulateSNP {
-			return nil, errors.New("--emulate=tdx: the fake MAA attests the emulated SEV-SNP CVM only (plain --emulate)")
-		}
 		if f.instance != "" {
 			return nil, errors.New("--instance: with --emulate the fake MAA on loopback answers; leave --instance out")
 		}
@@ -182,13 +181,19 @@ func (f *maaAttestFlags) write(g *globals, emulated bool, token []byte, res *att
 }
 
 // maaInputs assembles the isolation evidence of a verified result: its HCL
-// report, the VCEK with the ASK and ARK that signed it, the boot log.
+// report, the VCEK with the ASK and ARK that signed it (SEV-SNP) or the TD
+// quote (TDX), the boot log.
 func maaInputs(res *attester.Result, v *verify.Verifier, p *platform, nonce []byte) (*guest.Inputs, error) {
-	chain, err := vcekChainPEM(res.Evidence.VCEK, v, res.Claims.Product)
-	if err != nil {
-		return nil, err
+	in := &guest.Inputs{HCLReport: res.Report, EventLog: res.Evidence.EventLog, Nonce: nonce, OSType: "Linux"}
+	if res.Claims.Platform == verify.PlatformTDX {
+		in.TDQuote = res.Evidence.TDQuote
+	} else {
+		chain, err := vcekChainPEM(res.Evidence.VCEK, v, res.Claims.Product)
+		if err != nil {
+			return nil, err
+		}
+		in.VCEKChainPEM = chain
 	}
-	in := &guest.Inputs{HCLReport: res.Report, VCEKChainPEM: chain, EventLog: res.Evidence.EventLog, Nonce: nonce, OSType: "Linux"}
 	if p.emulated {
 		in.OSDistro, in.OSBuild = "EMULATED", "snp-vtpm emulated CVM"
 		return in, nil

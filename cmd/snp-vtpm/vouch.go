@@ -12,13 +12,13 @@ import (
 
 // vouchFlags are verify's --maa-token and --maa-jwks: an AzureGuest token
 // of the policy's maa_paravisor_instance, which vouches for a paravisor
-// whose ID key this verifier does not know.
+// whose ID key (or, on TDX, MRTD) this verifier does not know.
 type vouchFlags struct {
 	token, jwks string
 }
 
 func (f *vouchFlags) register(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&f.token, "maa-token", "", "AzureGuest token (file) of the policy's maa_paravisor_instance for this evidence's report: vouches for a paravisor whose ID key is not trusted")
+	cmd.Flags().StringVar(&f.token, "maa-token", "", "AzureGuest token (file) of the policy's maa_paravisor_instance for this evidence's report: vouches for a paravisor whose ID key (TDX: MRTD, with a tdxvm token) is not trusted")
 	cmd.Flags().StringVar(&f.jwks, "maa-jwks", "", "the instance's JWKS (file) for --maa-token; default: fetched from the instance's /certs")
 }
 

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
 	"fmt"
 
 	"github.com/snp-vtpm/snp-vtpm/eventlog"
+	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/hcl"
 	"github.com/snp-vtpm/snp-vtpm/maa"
 	"github.com/snp-vtpm/snp-vtpm/quote"
@@ -49,18 +51,27 @@ type checked struct {
 // against the report's runtime data, the quote of PCRs 0-7, the
 // ephemeral key's certification and PolicyPCR digest, the TCG log.
 func (s *Service) check(ctx context.Context, a *maa.AttestationInfo) (*checked, error) {
-	if a.AttestationProtocolVersion != maa.ProtocolVersion || a.IsolationInfo.Type != maa.IsolationSEVSNP {
-		return nil, reject("protocol", "AttestationProtocolVersion %.16q and isolation type %.16q: want %q and %q",
-			a.AttestationProtocolVersion, a.IsolationInfo.Type, maa.ProtocolVersion, maa.IsolationSEVSNP)
+	if a.AttestationProtocolVersion != maa.ProtocolVersion ||
+		(a.IsolationInfo.Type != maa.IsolationSEVSNP && a.IsolationInfo.Type != maa.IsolationTDX) {
+		return nil, reject("protocol", "AttestationProtocolVersion %.16q and isolation type %.16q: want %q and %q or %q",
+			a.AttestationProtocolVersion, a.IsolationInfo.Type, maa.ProtocolVersion, maa.IsolationSEVSNP, maa.IsolationTDX)
 	}
 	c := &checked{}
 	c.nonce, c.hasNonce = a.ClientPayload["nonce"]
 	var err error
-	if c.ev, err = s.checkIsolation(ctx, a); err != nil {
+	if a.IsolationInfo.Type == maa.IsolationTDX {
+		c.ev, err = s.checkTDX(ctx, a)
+	} else {
+		c.ev, err = s.checkIsolation(ctx, a)
+	}
+	if err != nil {
 		return nil, err
 	}
 	ak, err := checkAK(a.TpmInfo.AikPub, c.ev)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkAikCert(a.TpmInfo.AikCert, ak); err != nil {
 		return nil, err
 	}
 	pcrs, err := checkQuote(&a.TpmInfo, ak, c)
@@ -102,6 +113,58 @@ func (s *Service) checkIsolation(ctx context.Context, a *maa.AttestationInfo) (*
 		return nil, reject("isolation-evidence", "the SNP report does not verify: %v", err)
 	}
 	return ev, nil
+}
+
+// checkTDX verifies the TD quote through the Verifier (Intel's chain, or
+// the emulated one when the Verifier trusts it; DEBUG; MRTD a trusted
+// paravisor) and requires its REPORTDATA to bind the runtime data as the
+// paravisor does: SHA-256(runtime data) then 32 zero bytes. The claims
+// get the runtime data's AK and VM configuration.
+func (s *Service) checkTDX(ctx context.Context, a *maa.AttestationInfo) (*verify.Claims, error) {
+	rt := a.IsolationInfo.Evidence.RunTimeData
+	if len(a.IsolationInfo.Evidence.Proof) == 0 || len(rt) == 0 {
+		return nil, reject("isolation-evidence", "a TD quote (Proof) and runtime data are required")
+	}
+	ev, err := s.cfg.Verifier.TDXReport(ctx, nil, a.IsolationInfo.Evidence.Proof)
+	if err != nil {
+		return nil, reject("isolation-evidence", "the TD quote does not verify: %v", err)
+	}
+	want := sha256.Sum256(rt)
+	if len(ev.ReportData) != hcl.ReportDataSize || !bytes.Equal(ev.ReportData[:32], want[:]) || !format.AllZero(ev.ReportData[32:]) {
+		return nil, reject("isolation-evidence", "the TD quote's REPORTDATA is not SHA-256(runtime data) and zeros")
+	}
+	rd, err := hcl.ParseRuntimeData(rt)
+	if err != nil {
+		return nil, reject("isolation-evidence", "the runtime data: %v", err)
+	}
+	ak, err := rd.AK()
+	if err != nil || rd.VMConfig == nil {
+		return nil, reject("isolation-evidence", "the runtime data has no HCLAkPub or vm-configuration")
+	}
+	if ev.AKPublic, err = x509.MarshalPKIXPublicKey(ak); err != nil {
+		return nil, err
+	}
+	vc := *rd.VMConfig
+	ev.VMConfig = &vc
+	return ev, nil
+}
+
+// checkAikCert requires the AK certificate, when sent, to certify the AK:
+// a DER X.509 certificate whose public key is the AK's. (Its issuer is
+// not checked: the real service knows Azure's vTPM CA, the fake one does
+// not trust the emulated CA any more than the AK itself.)
+func checkAikCert(der []byte, ak *rsa.PublicKey) error {
+	if len(der) == 0 {
+		return nil
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return reject("aik", "AikCert is not a DER X.509 certificate: %v", err)
+	}
+	if !ak.Equal(cert.PublicKey) {
+		return reject("aik", "AikCert certifies another key than the AK (AikPub)")
+	}
+	return nil
 }
 
 // checkAK requires AikPub to be the HCL report's HCLAkPub: the key that

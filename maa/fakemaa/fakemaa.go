@@ -5,12 +5,16 @@
 //
 // A request is accepted only if (see Rejection for the checks' names): the
 // SNP report verifies through the configured verify.Verifier (which trusts
-// the emulated AMD chain) with REPORT_DATA bound to the runtime data; the
-// AK (AikPub) is that runtime data's HCLAkPub; the quote of exactly PCRs
+// the emulated AMD chain) with REPORT_DATA bound to the runtime data, or,
+// for isolation type Tdx, the TD quote verifies (the emulated fake Intel
+// chain trusted) with REPORTDATA = SHA-256(runtime data) and zeros; the
+// AK (AikPub) is that runtime data's HCLAkPub; the AK certificate
+// (AikCert), when sent, certifies that AK; the quote of exactly PCRs
 // 0-7 is signed by the AK over the client payload's nonce and matches the
 // PCR values; the ephemeral key is certified by the AK (TPM2_Certify),
 // decrypt-only, and bound by PolicyPCR to those PCR values; and the TCG log
-// replays to them. The token is signed by the fake MAA's key, a PUBLIC
+// replays to them. A TDX request gets a tdxvm token with the tdx_* claims
+// of MAA's TDX EAT profile. The token is signed by the fake MAA's key, a PUBLIC
 // TEST KEY embedded in this package (its certificate, whose subject says
 // EMULATED, is maa.EmulatedCertificate), with iss maa.EmulatedIssuer: only
 // a verifier that sets maa.Config.TrustEmulated (the CLI's
@@ -54,9 +58,10 @@ var keyPEM []byte
 
 // Config configures the fake MAA.
 type Config struct {
-	// Verifier verifies the SNP reports it receives; nil means one that
-	// trusts AMD's pinned roots and the emulated CVM's fake AMD chain
-	// (package emulator/fakeamd).
+	// Verifier verifies the SNP reports and TD quotes it receives; nil
+	// means one that trusts AMD's pinned roots and the emulated CVM's fake
+	// AMD chain (package emulator/fakeamd), and Intel's root and the
+	// emulated TDX CVM's fake Intel chain (verify.Config.TrustEmulatedTDX).
 	Verifier *verify.Verifier
 	// Now is the token clock; nil means time.Now.
 	Now func() time.Time
@@ -77,7 +82,8 @@ func New(cfg Config) (*Service, error) {
 			return nil, fmt.Errorf("fakemaa: the emulated AMD chain: %w", err)
 		}
 		c.Source, c.Emulated = "EMULATED CVM (not AMD)", true
-		if cfg.Verifier, err = verify.New(verify.Config{Roots: snp.DefaultRoots().Add(c)}); err != nil {
+		cfg.Verifier, err = verify.New(verify.Config{Roots: snp.DefaultRoots().Add(c), TrustEmulatedTDX: true})
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -177,10 +183,14 @@ func (s *Service) claims(a *maa.AttestationInfo, c *checked) (*maa.Claims, error
 				VMConfiguration: &maa.VMConfiguration{ConsoleEnabled: &c.ev.VMConfig.ConsoleEnabled,
 					SecureBoot: &c.ev.VMConfig.SecureBoot, TPMEnabled: &c.ev.VMConfig.TPMEnabled, VMUniqueID: c.ev.VMConfig.VMUniqueID},
 			},
-			SEVSNP: snpClaims(c.ev),
 		},
 		Runtime: &maa.Runtime{ClientPayload: map[string]jsontext.Value{},
 			Keys: []maa.JWK{maa.NewJWK("TpmEphemeralEncryptionKey", []string{"encrypt"}, c.encKey)}},
+	}
+	if c.ev.Platform == verify.PlatformTDX {
+		cl.IsolationTEE.AttestationType, cl.IsolationTEE.TDX = maa.TEETDX, tdxClaims(c.ev)
+	} else {
+		cl.IsolationTEE.SEVSNP = snpClaims(c.ev)
 	}
 	for k, v := range a.ClientPayload {
 		raw, err := json.Marshal(v)
@@ -201,5 +211,33 @@ func snpClaims(ev *verify.Claims) maa.SEVSNP {
 		IDKeyDigest: ev.IDKeyDigest, LaunchMeasurement: ev.Measurement, ReportData: ev.ReportData,
 		BootloaderSVN: &tcb.Bootloader, TEESVN: &tcb.TEE, SNPFwSVN: &tcb.SNP, MicrocodeSVN: &tcb.Microcode,
 		GuestSVN: &ev.GuestSVN, VMPL: &ev.VMPL, IsDebuggable: &debug, MigrationAllowed: &migrate, SMTAllowed: &ev.SMT,
+	}
+}
+
+// tdxClaims are the tdx_* claims of a verified TD quote, in the shape of
+// MAA's TDX EAT profile.
+func tdxClaims(ev *verify.Claims) maa.TDX {
+	q := ev.TDX
+	attr := q.TDAttributes
+	bit := func(byteIdx int, mask byte) *bool {
+		v := len(attr) == 8 && attr[byteIdx]&mask != 0
+		return &v
+	}
+	dbg := maa.DbgStatDisabled
+	if ev.Debug {
+		dbg = "enabled"
+	}
+	debug := ev.Debug
+	// TDATTRIBUTES (little-endian): DEBUG bit 0, SEPT_VE_DISABLE bit 28,
+	// PKS bit 30, KL bit 31, PERFMON bit 63.
+	return maa.TDX{
+		AttesterTCBStatus: q.TCBStatus, DbgStat: dbg,
+		MRConfigID: q.MRConfigID, MROwner: q.MROwner, MROwnerConfig: q.MROwnerConfig, MRSEAM: q.MRSEAM,
+		MRSignerSEAM: q.MRSignerSEAM, MRTD: q.MRTD, ReportData: ev.ReportData,
+		RTMR0: q.RTMR[0], RTMR1: q.RTMR[1], RTMR2: q.RTMR[2], RTMR3: q.RTMR[3],
+		SEAMAttributes: q.SEAMAttributes, TDAttributes: q.TDAttributes, TDAttributesDebug: &debug,
+		TDAttributesSEPTVEDisable: bit(3, 0x10), TDAttributesProtectionKeys: bit(3, 0x40),
+		TDAttributesKeyLocker: bit(3, 0x80), TDAttributesPerfmon: bit(7, 0x80),
+		TEETCBSVN: q.TEETCBSVN, XFAM: q.XFAM,
 	}
 }

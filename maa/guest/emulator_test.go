@@ -6,6 +6,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"errors"
 	"strings"
 	"testing"
@@ -15,10 +17,13 @@ import (
 
 	"github.com/snp-vtpm/snp-vtpm/emulator"
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
+	"github.com/snp-vtpm/snp-vtpm/hcl"
+	"github.com/snp-vtpm/snp-vtpm/imds"
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil/cvmtest"
 	"github.com/snp-vtpm/snp-vtpm/maa"
 	"github.com/snp-vtpm/snp-vtpm/maa/fakemaa"
 	"github.com/snp-vtpm/snp-vtpm/maa/guest"
+	"github.com/snp-vtpm/snp-vtpm/verify"
 	"github.com/snp-vtpm/snp-vtpm/vtpm"
 )
 
@@ -128,6 +133,9 @@ func TestFakeMAARejects(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the untampered request: %v", err)
 	}
+	if cert, err := x509.ParseCertificate(good.Info.TpmInfo.AikCert); err != nil || !strings.Contains(cert.Issuer.CommonName, "EMULATED") {
+		t.Fatalf("the request's AikCert (the emulator's, NV 0x01C101D0): %v", err)
+	}
 	for _, tc := range []struct {
 		name, check, reason string
 		tamper              func(a *maa.AttestationInfo)
@@ -161,6 +169,17 @@ func TestFakeMAARejects(t *testing.T) {
 			a.TpmInfo.PCRs[3].Digest = make([]byte, 32)
 		}},
 		{"TCG log", "tcg-log", "", func(a *maa.AttestationInfo) { a.TcgLogs = nil }},
+		{"AK certificate of another key", "aik", "another key", func(a *maa.AttestationInfo) {
+			k, err := rsa.GenerateKey(rand.Reader, 2048)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a.TpmInfo.AikCert, err = emulator.AKCertificate(&k.PublicKey, cvm.VMUniqueID()); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"AK certificate not DER", "aik", "not a DER X.509", func(a *maa.AttestationInfo) { a.TpmInfo.AikCert = []byte("junk") }},
+		{"SEV-SNP evidence typed Tdx", "isolation-evidence", "TD quote", func(a *maa.AttestationInfo) { a.IsolationInfo.Type = maa.IsolationTDX }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := fresh()
@@ -203,4 +222,91 @@ func otherVMReport(t *testing.T) maa.IsolationEvidence {
 	}
 	defer r.Close()
 	return r.Info.IsolationInfo.Evidence
+}
+
+// tdxInputs gathers the emulated TDX CVM's HCL report, the TD quote of its
+// TDREPORT (the fake IMDS) and the boot log.
+func tdxInputs(t *testing.T, cvm *emulator.CVM, nonce []byte) *guest.Inputs {
+	t.Helper()
+	ctx := context.Background()
+	blob, err := vtpm.ReadHCLReport(ctx, cvm.TPM())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := hcl.Parse(blob)
+	if err != nil || r.Type != hcl.ReportTypeTDX {
+		t.Fatalf("the TDX CVM's HCL report: %v", err)
+	}
+	q, err := (&imds.Client{TDQuoteURL: cvm.TDQuoteURL()}).TDQuote(ctx, r.TDReport)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &guest.Inputs{HCLReport: blob, TDQuote: q, EventLog: cvm.EventLog(), Nonce: nonce, OSType: "Linux", OSDistro: "EMULATED"}
+}
+
+// TestAttestEmulatedTDX: the emulated TDX CVM gets a tdxvm token from the
+// fake MAA (the TD quote verified under the fake Intel chain) that binds
+// to the CVM's verified TDX claims; a tampered TD quote, or a TD quote of
+// another VM, is rejected; a tdxvm token never binds to SEV-SNP evidence.
+func TestAttestEmulatedTDX(t *testing.T) {
+	ctx := context.Background()
+	cvm := cvmtest.Start(t, &emulator.Options{Platform: emulator.PlatformTDX})
+	svc, url := newService(t)
+	nonce := []byte("maa-tdx-nonce")
+	in := tdxInputs(t, cvm, nonce)
+	token, err := guest.Attest(ctx, cvm.TPM(), nil, url, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := maa.EmulatedKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := maa.Verify(ctx, token, maa.Config{Keys: keys, Issuer: maa.EmulatedIssuer, Nonce: nonce, TrustEmulated: true})
+	if err != nil {
+		t.Fatalf("the fake MAA's tdxvm token: %v", err)
+	}
+	if c.Platform() != maa.TEETDX || c.IsolationTEE.TDAttributesDebug == nil || *c.IsolationTEE.TDAttributesDebug {
+		t.Fatalf("platform %q, tdx claims %+v", c.Platform(), c.IsolationTEE.TDX)
+	}
+	v, err := verify.New(verify.Config{TrustEmulatedTDX: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := v.TDXReport(ctx, in.HCLReport, in.TDQuote)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := maa.Bind(c, ev); err != nil {
+		t.Fatalf("binding to our TDX claims: %v", err)
+	}
+	if !bytes.Equal(c.IsolationTEE.MRTD, ev.TDX.MRTD) || !bytes.Equal(c.IsolationTEE.TDX.ReportData, ev.ReportData) {
+		t.Error("tdx_mrtd or tdx_report_data differ from the verified quote's")
+	}
+
+	tampered := func(change func(a *maa.AttestationInfo)) error {
+		r, err := guest.Prepare(ctx, cvm.TPM(), tdxInputs(t, cvm, nonce))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		change(r.Info)
+		_, err = svc.Attest(ctx, r.Info)
+		return err
+	}
+	var rej *fakemaa.Rejection
+	err = tampered(func(a *maa.AttestationInfo) {
+		p := bytes.Clone(a.IsolationInfo.Evidence.Proof)
+		p[200] ^= 1 // a quote body byte: the quote signature breaks
+		a.IsolationInfo.Evidence.Proof = p
+	})
+	if !errors.As(err, &rej) || rej.Check != "isolation-evidence" {
+		t.Errorf("tampered TD quote: %v", err)
+	}
+	err = tampered(func(a *maa.AttestationInfo) {
+		a.IsolationInfo.Evidence.RunTimeData = append(bytes.Clone(a.IsolationInfo.Evidence.RunTimeData), ' ')
+	})
+	if !errors.As(err, &rej) || rej.Check != "isolation-evidence" || !strings.Contains(rej.Reason, "REPORTDATA") {
+		t.Errorf("runtime data not bound by the quote: %v", err)
+	}
 }

@@ -37,8 +37,12 @@ type Inputs struct {
 	// HCLReport is the HCL report blob (NV 0x01400001) whose SNP report
 	// and runtime data are sent.
 	HCLReport []byte
-	// VCEKChainPEM is the VCEK, ASK and ARK in PEM (THIM's order).
+	// VCEKChainPEM is the VCEK, ASK and ARK in PEM (THIM's order); SEV-SNP
+	// only.
 	VCEKChainPEM []byte
+	// TDQuote is the TD quote of the HCL report's TDREPORT (Azure IMDS
+	// /acc/tdquote); TDX only.
+	TDQuote []byte
 	// EventLog is the TCG boot event log.
 	EventLog []byte
 	// Nonce goes into the client payload (as maa.NonceClaim) and is the
@@ -68,19 +72,15 @@ func Prepare(ctx context.Context, t transport.TPM, in *Inputs) (*Request, error)
 	if err != nil {
 		return nil, fmt.Errorf("maa/guest: the HCL report: %w", err)
 	}
-	if r.Type != hcl.ReportTypeSNP {
-		return nil, fmt.Errorf("maa/guest: the HCL report holds a %s report; only SEV-SNP is supported", r.Type)
-	}
-	proof, err := maa.NewSNPProof(r.SNPReport, in.VCEKChainPEM)
+	iso, err := isolation(r, in)
 	if err != nil {
 		return nil, err
 	}
 	info := &maa.AttestationInfo{
 		AttestationProtocolVersion: maa.ProtocolVersion,
 		ClientPayload:              map[string]string{"nonce": maa.NonceClaim(in.Nonce)},
-		IsolationInfo: maa.IsolationInfo{Type: maa.IsolationSEVSNP,
-			Evidence: maa.IsolationEvidence{Proof: proof, RunTimeData: bytes.Clone(r.RuntimeDataRaw)}},
-		OSType: []byte(in.OSType), OSDistro: []byte(in.OSDistro), OSBuild: []byte(in.OSBuild),
+		IsolationInfo:              iso,
+		OSType:                     []byte(in.OSType), OSDistro: []byte(in.OSDistro), OSBuild: []byte(in.OSBuild),
 		OSVersionMajor: in.OSVersionMajor, OSVersionMinor: in.OSVersionMinor, TcgLogs: in.EventLog,
 	}
 	req := &Request{Info: info, tpm: t}
@@ -91,14 +91,34 @@ func Prepare(ctx context.Context, t transport.TPM, in *Inputs) (*Request, error)
 	return req, nil
 }
 
+// isolation is the hardware evidence of the HCL report r: the SNP report
+// with the VCEK chain, or the TD quote of its TDREPORT.
+func isolation(r *hcl.Report, in *Inputs) (maa.IsolationInfo, error) {
+	rt := bytes.Clone(r.RuntimeDataRaw)
+	switch r.Type {
+	case hcl.ReportTypeSNP:
+		proof, err := maa.NewSNPProof(r.SNPReport, in.VCEKChainPEM)
+		if err != nil {
+			return maa.IsolationInfo{}, err
+		}
+		return maa.IsolationInfo{Type: maa.IsolationSEVSNP, Evidence: maa.IsolationEvidence{Proof: proof, RunTimeData: rt}}, nil
+	case hcl.ReportTypeTDX:
+		if len(in.TDQuote) == 0 {
+			return maa.IsolationInfo{}, errors.New("maa/guest: a TDX CVM needs the TD quote of its TDREPORT (Inputs.TDQuote)")
+		}
+		return maa.IsolationInfo{Type: maa.IsolationTDX, Evidence: maa.IsolationEvidence{Proof: bytes.Clone(in.TDQuote), RunTimeData: rt}}, nil
+	}
+	return maa.IsolationInfo{}, fmt.Errorf("maa/guest: the HCL report holds a %s report; only SEV-SNP and TDX are supported", r.Type)
+}
+
 // tpmInfo fills TpmInfo: AK certificate and public area, the ephemeral
 // key (before the quote, so that a PCR change in between shows as a quote
 // that does not match the key's policy), the quote of PCRs 0-7.
 func (req *Request) tpmInfo(ctx context.Context, nonce []byte) error {
 	ti := &req.Info.TpmInfo
-	cert, err := vtpm.ReadNV(ctx, req.tpm, vtpm.NVIndexAKCert)
+	cert, err := vtpm.AKCertificate(ctx, req.tpm)
 	switch {
-	case errors.Is(err, vtpm.ErrIndexMissing):
+	case errors.Is(err, vtpm.ErrNoAKCert):
 	case err != nil:
 		return fmt.Errorf("maa/guest: reading the AK certificate: %w", err)
 	default:
