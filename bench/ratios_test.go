@@ -32,7 +32,7 @@ type ratio struct {
 	goal     float64 // 0: informative only
 }
 
-// TestRatios measures the floor, fresh, repeat and go-sev-guest cases
+// TestRatios measures the floor, fresh, repeat, go-sev-guest and TDX cases
 // interleaved, SNPVTPM_RATIO_ROUNDS times (default 5; each case runs for
 // -test.benchtime per round, rotating the order), and prints each ratio's
 // min, median and max over the rounds, and the ratio of the fastest runs.
@@ -78,6 +78,8 @@ func TestRatios(t *testing.T) {
 		{"go-sev-guest", benchGoSevGuest(f.real), nil},
 		{"floor-refreshed", benchLoop(f.refreshedFloor.verifyRefreshed), nil},
 		{"refreshed", refreshedSynthetic(f), nil},
+		{"tdx-floor", benchLoop(f.tdxFloor.verify), nil},
+		{"tdx-fresh", freshTDX(f), nil},
 	}
 	ratios := []ratio{
 		{"fresh / floor (real v1)", "fresh", "floor", goalFreshOverFloor},
@@ -89,6 +91,7 @@ func TestRatios(t *testing.T) {
 		{"go-sev-guest / fresh (real v1)", "go-sev-guest", "fresh", 0},
 		{"go-sev-guest / repeat (real v1)", "go-sev-guest", "repeat-real", 0},
 		{"refreshed v2 / (ECDSA + RSA-2048)", "refreshed", "floor-refreshed", 0},
+		{"tdx fresh / floor (real v1)", "tdx-fresh", "tdx-floor", 0},
 	}
 	cases, ratios = withOpenSSL(t, cases, ratios)
 

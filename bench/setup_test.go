@@ -64,6 +64,9 @@ type fixtures struct {
 
 	refreshed      []sample // refreshedReports synthetic v2 evidences: one chip (VCEK), a new HCL report each
 	refreshedFloor *floor   // the floor of refreshed[0]
+
+	tdx      sample    // real Azure TDX v1 evidence
+	tdxFloor *tdxFloor // the floor of tdx
 }
 
 // refreshedReports is how many v2 evidences (HCL report refreshed with the
@@ -98,6 +101,9 @@ func buildFixtures() (*fixtures, error) {
 	f.realV0 = sample{data: data, nonce: []byte("challenge")}
 	if f.realFloor, err = newFloor(data, snp.DefaultRoots()); err != nil {
 		return nil, fmt.Errorf("real floor: %w", err)
+	}
+	if f.tdx, f.tdxFloor, err = newTDX(); err != nil {
+		return nil, fmt.Errorf("TDX: %w", err)
 	}
 
 	chain := testev.PrivateChain(snp.Milan)
