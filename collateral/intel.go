@@ -207,7 +207,7 @@ func (c *Intel) TDXCollateral(ctx context.Context, req verify.TDXCollateralReque
 		return nil, firstErr
 	}
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("collateral: Intel collateral for FMSPC %s not available: missing the %s (--offline, not in the cache): give --collateral DIR with Intel's PCS collateral, or verify online (--pcs-url): %w: %w",
+		return nil, fmt.Errorf("collateral: Intel collateral for FMSPC %s not available: missing the %s (not fetched: offline or no PCS named; not in the cache): give --collateral DIR with Intel's PCS collateral, or --pcs-url URL (e.g. https://api.trustedservices.intel.com) without --offline: %w: %w",
 			fm, strings.Join(missing, ", the "), ErrOffline, verify.ErrTDXCollateralMissing)
 	}
 	return out, nil

@@ -1,8 +1,13 @@
 package main
 
 import (
+	"log/slog"
 	"strings"
 	"testing"
+
+	"github.com/spf13/pflag"
+
+	"github.com/snp-vtpm/snp-vtpm/collateral"
 )
 
 // TestPolicyPlatform: a policy derived from (or written for) one kind of
@@ -45,5 +50,36 @@ func TestPolicyPlatform(t *testing.T) {
 	wantExit(t, code, exitUsage, out, errOut)
 	if !strings.Contains(errOut, "platforms[0]") {
 		t.Errorf("bad platform: %s", errOut)
+	}
+}
+
+// TestPCSOptIn: Intel's PCS is asked only when --pcs-url names it (TDX
+// evidence verifies offline; the collateral adds the TCB status), and
+// --offline forbids it even then.
+func TestPCSOptIn(t *testing.T) {
+	g := &globals{log: slog.New(slog.DiscardHandler)}
+	chain := &collateral.Chain{}
+	for _, tc := range []struct {
+		args    []string
+		offline bool
+	}{
+		{nil, true},
+		{[]string{"--pcs-url", "https://pcs.example"}, false},
+		{[]string{"--pcs-url", "https://pcs.example", "--offline"}, true},
+	} {
+		var tf trustFlags
+		fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+		tf.register(fs)
+		if err := fs.Parse(tc.args); err != nil {
+			t.Fatal(err)
+		}
+		if got := tf.intel(g, chain).Offline; got != tc.offline {
+			t.Errorf("%v: Intel source offline = %v, want %v", tc.args, got, tc.offline)
+		}
+	}
+	code, out, errOut := verifyCLI(t, nil, "--at", verifyAt, "--nonce", "challenge", verifyTDXDir+"evidence-v1.json")
+	wantExit(t, code, exitOK, out, errOut)
+	if !strings.Contains(out, "not-evaluated") {
+		t.Errorf("without collateral or --pcs-url the TCB status is not evaluated:\n%s", out)
 	}
 }

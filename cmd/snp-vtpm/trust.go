@@ -41,7 +41,7 @@ func (t *trustFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&t.policyFile, "policy", "", "JSON policy file (min_tcb, measurements, pcrs, products, id_key_digests, allow_debug, ...)")
 	fs.BoolVar(&t.offline, "offline", false, "make no network request at all (a VCEK must be in the evidence or the cache)")
 	fs.StringVar(&t.kdsURL, "kds-url", kds.DefaultBaseURL, "AMD KDS base URL (for mirrors and caching proxies)")
-	fs.StringVar(&t.pcsURL, "pcs-url", collateral.DefaultPCSURL, "TDX: Intel PCS v4 (or PCCS) base URL for the Intel collateral that --collateral does not supply (TCB info, QE identity, CRLs), verified under the pinned Intel root and cached")
+	fs.StringVar(&t.pcsURL, "pcs-url", "", "TDX: Intel PCS v4 (or PCCS) base URL, e.g. "+collateral.DefaultPCSURL+", for the Intel collateral that --collateral does not supply (TCB info, QE identity, CRLs), verified under the pinned Intel root and cached; without it nothing is fetched from Intel and, lacking collateral, Intel's TCB status is not evaluated")
 	fs.StringVar(&t.cacheDir, "cache-dir", "", "VCEK/CRL and Intel collateral cache directory (default: the user cache directory)")
 	fs.BoolVar(&t.checkRevocation, "check-revocation", false, "fetch AMD's CRL and reject a revoked ASK or VCEK")
 	fs.BoolVar(&t.useIMDS, "imds", false, "ask Azure IMDS (THIM) for a missing VCEK before AMD KDS (inside an Azure CVM only)")
@@ -190,7 +190,9 @@ func (t *trustFlags) collateral(g *globals, roots *snp.Roots, imdsURL string, li
 // cache of chain (--cache-dir) and Intel PCS (--pcs-url), nothing fetched
 // with --offline.
 func (t *trustFlags) intel(g *globals, chain *collateral.Chain) *collateral.Intel {
-	in := &collateral.Intel{Offline: t.offline, Logger: g.log, Limiter: chain.Limiter, PCS: &collateral.PCSClient{BaseURL: t.pcsURL, Logger: g.log}}
+	// Intel's PCS is asked only when named: TDX evidence carries its PCK
+	// chain, so it verifies offline; the collateral adds the TCB status.
+	in := &collateral.Intel{Offline: t.offline || t.pcsURL == "", Logger: g.log, Limiter: chain.Limiter, PCS: &collateral.PCSClient{BaseURL: t.pcsURL, Logger: g.log}}
 	if kc := kdsClient(chain); kc != nil {
 		in.PCS.MaxRetries = kc.MaxRetries // serve's --upstream-retries
 	}
