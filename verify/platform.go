@@ -51,16 +51,14 @@ func (p *Policy) checkPlatform(platform string) error {
 	return failf(CheckPlatform, "the evidence is from a %s CVM, and the policy is not for %s (%s); add %q to the policy's platforms and the members that constrain it", platform, platform, how, platform)
 }
 
-// forPolicy passes on a verified report's claims when the policy is for
-// their platform (check platform), and any error as it is.
-func forPolicy(c *Claims, err error) func(*Policy) (*Claims, error) {
-	return func(p *Policy) (*Claims, error) {
-		if err != nil {
-			return nil, err
-		}
-		if err := p.checkPlatform(c.Platform); err != nil {
-			return nil, err
-		}
-		return c, nil
+// passPlatform passes on a verified report's claims when p is for their
+// platform (check platform), and any error as it is.
+func (p *Policy) passPlatform(c *Claims, err error) (*Claims, error) {
+	if err != nil {
+		return nil, err
 	}
+	if err := p.checkPlatform(c.Platform); err != nil {
+		return nil, err
+	}
+	return c, nil
 }

@@ -19,7 +19,7 @@ import (
 // report.
 func (v *Verifier) TDXReport(ctx context.Context, hclBlob, tdQuote []byte) (*Claims, error) {
 	return v.commitIfVerified(func(*pending) (*Claims, error) {
-		return forPolicy(tdxReport(ctx, hclBlob, tdQuote, &v.cfg))(&v.cfg.Policy)
+		return v.cfg.Policy.passPlatform(tdxReport(ctx, hclBlob, tdQuote, &v.cfg))
 	})
 }
 

@@ -107,6 +107,6 @@ func (v *Verifier) commitIfVerified(verify func(p *pending) (*Claims, error)) (*
 // report.
 func (v *Verifier) Report(ctx context.Context, blob []byte, vcekDER []byte) (*Claims, error) {
 	return v.commitIfVerified(func(p *pending) (*Claims, error) {
-		return forPolicy(report(ctx, blob, vcekDER, &v.cfg, p))(&v.cfg.Policy)
+		return v.cfg.Policy.passPlatform(report(ctx, blob, vcekDER, &v.cfg, p))
 	})
 }
