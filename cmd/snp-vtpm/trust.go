@@ -327,7 +327,9 @@ func (g *globals) expectWaits(t *trustFlags, cacheDir, imdsURL string) {
 		g.waitFor(hostOf(imdsURL, imds.DefaultURL) + " (Azure IMDS)")
 	}
 	g.waitFor(hostOf(t.kdsURL, kds.DefaultBaseURL) + " (AMD KDS)")
-	g.waitFor(hostOf(t.pcsURL, collateral.DefaultPCSURL) + " (Intel PCS, TDX)")
+	if t.pcsURL != "" {
+		g.waitFor(hostOf(t.pcsURL, collateral.DefaultPCSURL) + " (Intel PCS, TDX)")
+	}
 	if g.hint != "" {
 		return
 	}
