@@ -93,7 +93,7 @@ func bindTDX(t *TDX, ev *verify.Claims) error {
 	if q == nil {
 		return failf(CheckBinding, "the evidence has no TDX claims")
 	}
-	if err := compareClaims("our verified TD quote", []byteClaim{
+	return compareClaims("our verified TD quote", []byteClaim{
 		{"tdx_report_data", t.ReportData, ev.ReportData, false},
 		{"tdx_mrtd", t.MRTD, q.MRTD, false},
 		{"tdx_rtmr0", t.RTMR0, q.RTMR[0], true},
@@ -109,20 +109,14 @@ func bindTDX(t *TDX, ev *verify.Claims) error {
 		{"tdx_mrconfigid", t.MRConfigID, q.MRConfigID, true},
 		{"tdx_mrowner", t.MROwner, q.MROwner, true},
 		{"tdx_mrownerconfig", t.MROwnerConfig, q.MROwnerConfig, true},
-	}); err != nil {
-		return err
-	}
-	if t.TDAttributesDebug != nil && *t.TDAttributesDebug != ev.Debug {
-		return failf(CheckBinding, "tdx_td_attributes_debug is %v, our verified TD quote says %v", *t.TDAttributesDebug, ev.Debug)
-	}
-	return nil
+	}, boolClaim{"tdx_td_attributes_debug", t.TDAttributesDebug, ev.Debug})
 }
 
 // bindBytes compares the report's byte fields. Report data, launch
 // measurement and ID key digest are required; the fields a token may omit
 // (older protocol versions) must equal the report's when present.
 func bindBytes(s *SEVSNP, ev *verify.Claims) error {
-	if err := compareClaims("our verified report", []byteClaim{
+	return compareClaims("our verified report", []byteClaim{
 		{"x-ms-sevsnpvm-reportdata", s.ReportData, ev.ReportData, false},
 		{"x-ms-sevsnpvm-launchmeasurement", s.LaunchMeasurement, ev.Measurement, false},
 		{"x-ms-sevsnpvm-idkeydigest", s.IDKeyDigest, ev.IDKeyDigest, false},
@@ -130,13 +124,7 @@ func bindBytes(s *SEVSNP, ev *verify.Claims) error {
 		{"x-ms-sevsnpvm-familyId", s.FamilyID, ev.FamilyID, true},
 		{"x-ms-sevsnpvm-imageId", s.ImageID, ev.ImageID, true},
 		{"x-ms-sevsnpvm-authorkeydigest", s.AuthorKeyDigest, ev.AuthorKeyDigest, true},
-	}); err != nil {
-		return err
-	}
-	if s.IsDebuggable != nil && *s.IsDebuggable != ev.Debug {
-		return failf(CheckBinding, "x-ms-sevsnpvm-is-debuggable is %v, our verified report's policy says %v", *s.IsDebuggable, ev.Debug)
-	}
-	return nil
+	}, boolClaim{"x-ms-sevsnpvm-is-debuggable", s.IsDebuggable, ev.Debug})
 }
 
 // byteClaim is a byte claim of a token and the value it must have; an
@@ -147,12 +135,25 @@ type byteClaim struct {
 	optional  bool
 }
 
+// boolClaim is an optional boolean claim of a token and the value it must
+// have when the token has it.
+type boolClaim struct {
+	name string
+	got  *bool
+	want bool
+}
+
 // compareClaims requires every claim to equal its value (CheckBinding);
 // source names where the values come from.
-func compareClaims(source string, claims []byteClaim) error {
+func compareClaims(source string, claims []byteClaim, flags ...boolClaim) error {
 	for _, f := range claims {
 		if (f.got != nil || !f.optional) && !bytes.Equal(f.got, f.want) {
 			return failf(CheckBinding, "%s is %.200x, %s has %x", f.name, f.got, source, f.want)
+		}
+	}
+	for _, f := range flags {
+		if f.got != nil && *f.got != f.want {
+			return failf(CheckBinding, "%s is %v, %s says %v", f.name, *f.got, source, f.want)
 		}
 	}
 	return nil

@@ -31,19 +31,14 @@ type Voucher struct {
 // VouchParavisor returns v.Config.Issuer when v.Token vouches for r (see
 // Voucher), or an *Error naming the check that failed.
 func (v *Voucher) VouchParavisor(ctx context.Context, r *snp.Report) (string, error) {
-	c, err := v.verify(ctx, TEESEVSNP)
-	if err != nil {
-		return "", err
-	}
-	s := &c.IsolationTEE.SEVSNP
-	if err := compareClaims("the report", []byteClaim{
-		{name: "x-ms-sevsnpvm-reportdata", got: s.ReportData, want: r.ReportData[:]},
-		{name: "x-ms-sevsnpvm-idkeydigest", got: s.IDKeyDigest, want: r.IDKeyDigest[:]},
-		{name: "x-ms-sevsnpvm-launchmeasurement", got: s.LaunchMeasurement, want: r.Measurement[:]},
-	}); err != nil {
-		return "", err
-	}
-	return v.Config.Issuer, nil
+	return v.vouch(ctx, TEESEVSNP, "the report", func(c *Claims) []byteClaim {
+		s := &c.IsolationTEE.SEVSNP
+		return []byteClaim{
+			{name: "x-ms-sevsnpvm-reportdata", got: s.ReportData, want: r.ReportData[:]},
+			{name: "x-ms-sevsnpvm-idkeydigest", got: s.IDKeyDigest, want: r.IDKeyDigest[:]},
+			{name: "x-ms-sevsnpvm-launchmeasurement", got: s.LaunchMeasurement, want: r.Measurement[:]},
+		}
+	})
 }
 
 // VouchTDXParavisor returns v.Config.Issuer when v.Token vouches for the
@@ -53,32 +48,31 @@ func (v *Voucher) VouchParavisor(ctx context.Context, r *snp.Report) (string, er
 // so the token is about this very TD, not merely one with the same
 // paravisor. It implements verify.TDXParavisorVoucher.
 func (v *Voucher) VouchTDXParavisor(ctx context.Context, q *tdx.Quote) (string, error) {
-	c, err := v.verify(ctx, TEETDX)
-	if err != nil {
-		return "", err
-	}
-	t := &c.IsolationTEE.TDX
-	if err := compareClaims("the TD quote", []byteClaim{
-		{name: "tdx_report_data", got: t.ReportData, want: q.Body.ReportData[:]},
-		{name: "tdx_mrtd", got: t.MRTD, want: q.Body.MRTD[:]},
-	}); err != nil {
-		return "", err
-	}
-	return v.Config.Issuer, nil
+	return v.vouch(ctx, TEETDX, "the TD quote", func(c *Claims) []byteClaim {
+		t := &c.IsolationTEE.TDX
+		return []byteClaim{
+			{name: "tdx_report_data", got: t.ReportData, want: q.Body.ReportData[:]},
+			{name: "tdx_mrtd", got: t.MRTD, want: q.Body.MRTD[:]},
+		}
+	})
 }
 
-// verify verifies v.Token with v.Config and requires its isolation TEE to
-// be tee.
-func (v *Voucher) verify(ctx context.Context, tee string) (*Claims, error) {
+// vouch verifies v.Token with v.Config, requires its isolation TEE to be
+// tee and the claims that bind picks from it to equal source's values,
+// and returns v.Config.Issuer.
+func (v *Voucher) vouch(ctx context.Context, tee, source string, bind func(*Claims) []byteClaim) (string, error) {
 	if v == nil || len(v.Token) == 0 {
-		return nil, errors.New("maa: no token")
+		return "", errors.New("maa: no token")
 	}
 	c, err := Verify(ctx, v.Token, v.Config)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	if c.Platform() != tee {
-		return nil, failf(CheckBinding, "the token attests a %q isolation TEE, not %q", short(c.Platform()), tee)
+		return "", failf(CheckBinding, "the token attests a %q isolation TEE, not %q", short(c.Platform()), tee)
 	}
-	return c, nil
+	if err := compareClaims(source, bind(c)); err != nil {
+		return "", err
+	}
+	return v.Config.Issuer, nil
 }

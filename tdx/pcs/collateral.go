@@ -204,10 +204,7 @@ func (c *Collateral) Evaluate(q *tdx.Quote, v *tdx.Verified, opts Options) (*Res
 	if c.QEIdentity == nil {
 		return nil, collErr("no QE identity")
 	}
-	if err := c.QEIdentity.Signed.verify(signer, "QE identity"); err != nil {
-		return nil, err
-	}
-	if err := window("QE identity", c.QEIdentity.IssueDate, c.QEIdentity.NextUpdate, now); err != nil {
+	if err := c.QEIdentity.verifyAt(signer, "QE identity", now); err != nil {
 		return nil, err
 	}
 	return evaluate(ti, c.QEIdentity, q, v)
@@ -216,10 +213,7 @@ func (c *Collateral) Evaluate(q *tdx.Quote, v *tdx.Verified, opts Options) (*Res
 // check verifies t's signature and window and that it is for the PCK's
 // platform.
 func (t *TCBInfo) check(signer *x509.Certificate, now time.Time, sgx tdx.PCKExtensions) error {
-	if err := t.Signed.verify(signer, "TCB info"); err != nil {
-		return err
-	}
-	if err := window("TCB info", t.IssueDate, t.NextUpdate, now); err != nil {
+	if err := t.verifyAt(signer, "TCB info", now); err != nil {
 		return err
 	}
 	if t.FMSPC != sgx.FMSPC || t.PCEID != sgx.PCEID {

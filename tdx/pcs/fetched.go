@@ -47,14 +47,8 @@ func CheckTCBInfo(body, chainPEM []byte, fmspc [6]byte, opts Options) (*TCBInfo,
 	if err != nil {
 		return nil, nil, err
 	}
-	chain, signer, err := checkSigningChain(chainPEM, opts)
+	chain, err := t.checkSigned("TCB info", chainPEM, opts)
 	if err != nil {
-		return nil, nil, err
-	}
-	if err := t.Signed.verify(signer, "TCB info"); err != nil {
-		return nil, nil, err
-	}
-	if err := window("TCB info", t.IssueDate, t.NextUpdate, opts.at()); err != nil {
 		return nil, nil, err
 	}
 	if t.FMSPC != fmspc {
@@ -70,17 +64,34 @@ func CheckQEIdentity(body, chainPEM []byte, opts Options) (*QEIdentity, []*x509.
 	if err != nil {
 		return nil, nil, err
 	}
-	chain, signer, err := checkSigningChain(chainPEM, opts)
+	chain, err := q.checkSigned("QE identity", chainPEM, opts)
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := q.Signed.verify(signer, "QE identity"); err != nil {
-		return nil, nil, err
-	}
-	if err := window("QE identity", q.IssueDate, q.NextUpdate, opts.at()); err != nil {
-		return nil, nil, err
-	}
 	return q, chain, nil
+}
+
+// checkSigned verifies the document (what) that h heads: its issuer chain
+// (chainPEM) under the pinned root, its signature and its validity window
+// at opts.Now. It returns the chain.
+func (h *Header) checkSigned(what string, chainPEM []byte, opts Options) ([]*x509.Certificate, error) {
+	chain, signer, err := checkSigningChain(chainPEM, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.verifyAt(signer, what, opts.at()); err != nil {
+		return nil, err
+	}
+	return chain, nil
+}
+
+// verifyAt verifies the signature by signer of the document (what) that h
+// heads and its validity window at now.
+func (h *Header) verifyAt(signer *x509.Certificate, what string, now time.Time) error {
+	if err := h.Signed.verify(signer, what); err != nil {
+		return err
+	}
+	return window(what, h.IssueDate, h.NextUpdate, now)
 }
 
 func checkSigningChain(chainPEM []byte, opts Options) ([]*x509.Certificate, *x509.Certificate, error) {
