@@ -232,26 +232,43 @@ func TestCertificationOptionalFields(t *testing.T) {
 	}
 }
 
-func TestCertificationTimeout(t *testing.T) {
+// TestSilentIMDSTimeout: a silent IMDS is the context's error, promptly,
+// for every endpoint.
+func TestSilentIMDSTimeout(t *testing.T) {
 	release := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
-		case <-time.After(5 * time.Second):
 		case <-r.Context().Done():
 		case <-release:
 		}
 	}))
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() { close(release) })
-	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	_, err := (&Client{URL: srv.URL}).Certification(ctx)
-	if elapsed := time.Since(start); elapsed > 3*time.Second {
-		t.Errorf("call took %v, want prompt return after the deadline", elapsed)
-	}
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("err = %v, want context.DeadlineExceeded", err)
+	for _, tc := range []struct {
+		name string
+		call func(ctx context.Context) error
+	}{
+		{"certification", func(ctx context.Context) error {
+			_, err := (&Client{URL: srv.URL}).Certification(ctx)
+			return err
+		}},
+		{"td quote", func(ctx context.Context) error {
+			_, err := (&Client{TDQuoteURL: srv.URL}).TDQuote(ctx, make([]byte, 1024))
+			return err
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+			defer cancel()
+			start := time.Now()
+			err := tc.call(ctx)
+			if elapsed := time.Since(start); elapsed > 3*time.Second {
+				t.Errorf("call took %v, want prompt return after the deadline", elapsed)
+			}
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("err = %v, want context.DeadlineExceeded", err)
+			}
+		})
 	}
 }
 

@@ -64,7 +64,6 @@ func TestBind(t *testing.T) {
 	tcb.Microcode++
 	newerTCB := verifiedEvidence(t, &testev.Builder{ReportedTCB: &tcb})
 	ak := &testev.AKKey().PublicKey
-	set := func(k string, v any) func(m map[string]any) { return func(m map[string]any) { tee(m)[k] = v } }
 	cases := []struct {
 		name   string
 		ev     *verify.Claims
@@ -82,19 +81,19 @@ func TestBind(t *testing.T) {
 			tee(m)["x-ms-runtime"].(map[string]any)["vm-configuration"].(map[string]any)["vmUniqueId"] = otherCfg.VMUniqueID
 		}, false},
 		{"no HCLAkPub", ours, func(m map[string]any) { tee(m)["x-ms-runtime"].(map[string]any)["keys"] = []any{} }, false},
-		{"report data", ours, set("x-ms-sevsnpvm-reportdata", hex.EncodeToString(make([]byte, 64))), false},
+		{"report data", ours, setTEE("x-ms-sevsnpvm-reportdata", hex.EncodeToString(make([]byte, 64))), false},
 		{"report data absent", ours, func(m map[string]any) { delete(tee(m), "x-ms-sevsnpvm-reportdata") }, false},
-		{"measurement", ours, set("x-ms-sevsnpvm-launchmeasurement", hex.EncodeToString(make([]byte, 48))), false},
-		{"id key digest", ours, set("x-ms-sevsnpvm-idkeydigest", hex.EncodeToString(make([]byte, 48))), false},
-		{"host data", ours, set("x-ms-sevsnpvm-hostdata", hex.EncodeToString(make([]byte, 31))), false},
-		{"family id", ours, set("x-ms-sevsnpvm-familyId", "02212000000000000000000000000000"), false},
+		{"measurement", ours, setTEE("x-ms-sevsnpvm-launchmeasurement", hex.EncodeToString(make([]byte, 48))), false},
+		{"id key digest", ours, setTEE("x-ms-sevsnpvm-idkeydigest", hex.EncodeToString(make([]byte, 48))), false},
+		{"host data", ours, setTEE("x-ms-sevsnpvm-hostdata", hex.EncodeToString(make([]byte, 31))), false},
+		{"family id", ours, setTEE("x-ms-sevsnpvm-familyId", "02212000000000000000000000000000"), false},
 		{"image id absent", ours, func(m map[string]any) { delete(tee(m), "x-ms-sevsnpvm-imageId") }, true},
-		{"microcode", ours, set("x-ms-sevsnpvm-microcode-svn", ours.ReportedTCB.Microcode+1), false},
-		{"snpfw", ours, set("x-ms-sevsnpvm-snpfw-svn", ours.ReportedTCB.SNP+1), false},
-		{"bootloader", ours, set("x-ms-sevsnpvm-bootloader-svn", ours.ReportedTCB.Bootloader+1), false},
+		{"microcode", ours, setTEE("x-ms-sevsnpvm-microcode-svn", ours.ReportedTCB.Microcode+1), false},
+		{"snpfw", ours, setTEE("x-ms-sevsnpvm-snpfw-svn", ours.ReportedTCB.SNP+1), false},
+		{"bootloader", ours, setTEE("x-ms-sevsnpvm-bootloader-svn", ours.ReportedTCB.Bootloader+1), false},
 		{"tee svn absent", ours, func(m map[string]any) { delete(tee(m), "x-ms-sevsnpvm-tee-svn") }, false},
-		{"guest svn", ours, set("x-ms-sevsnpvm-guestsvn", ours.GuestSVN+1), false},
-		{"vmpl", ours, set("x-ms-sevsnpvm-vmpl", 1), false},
+		{"guest svn", ours, setTEE("x-ms-sevsnpvm-guestsvn", ours.GuestSVN+1), false},
+		{"vmpl", ours, setTEE("x-ms-sevsnpvm-vmpl", 1), false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -155,16 +154,7 @@ func TestBindTDX(t *testing.T) {
 	ours := verifiedEvidence(t, &testev.Builder{})
 	tdxEv := tdxEvidence(t, ours)
 	ak := &testev.AKKey().PublicKey
-	tdxToken := func(change func(m map[string]any)) func(m map[string]any) {
-		return func(m map[string]any) {
-			asTDX(m)
-			tee(m)["tdx_report_data"] = hex.EncodeToString(ours.ReportData)
-			if change != nil {
-				change(m)
-			}
-		}
-	}
-	set := func(k string, v any) func(m map[string]any) { return func(m map[string]any) { tee(m)[k] = v } }
+	tdxToken := func(change func(m map[string]any)) func(m map[string]any) { return tdxFor(ours.ReportData, change) }
 	cases := []struct {
 		name   string
 		ev     *verify.Claims
@@ -175,12 +165,12 @@ func TestBindTDX(t *testing.T) {
 		{"optional claims absent", tdxEv, tdxToken(func(m map[string]any) { delete(tee(m), "tdx_rtmr0"); delete(tee(m), "tdx_mrseam") }), ""},
 		{"tdxvm token, SEV-SNP evidence", ours, tdxToken(nil), `attests a "tdxvm" isolation TEE, our evidence is sev-snp`},
 		{"sevsnpvm token, TDX evidence", tdxEv, nil, `attests a "sevsnpvm" isolation TEE, our evidence is tdx`},
-		{"other MRTD", tdxEv, tdxToken(set("tdx_mrtd", strings.Repeat("ab", 48))), "tdx_mrtd"},
+		{"other MRTD", tdxEv, tdxToken(setTEE("tdx_mrtd", strings.Repeat("ab", 48))), "tdx_mrtd"},
 		{"MRTD absent", tdxEv, tdxToken(func(m map[string]any) { delete(tee(m), "tdx_mrtd") }), "tdx_mrtd"},
-		{"other report data", tdxEv, tdxToken(set("tdx_report_data", strings.Repeat("00", 64))), "tdx_report_data"},
+		{"other report data", tdxEv, tdxToken(setTEE("tdx_report_data", strings.Repeat("00", 64))), "tdx_report_data"},
 		{"report data absent", tdxEv, tdxToken(func(m map[string]any) { delete(tee(m), "tdx_report_data") }), "tdx_report_data"},
-		{"other RTMR0", tdxEv, tdxToken(set("tdx_rtmr0", strings.Repeat("11", 48))), "tdx_rtmr0"},
-		{"other TEE TCB SVN", tdxEv, tdxToken(set("tdx_tee_tcb_svn", strings.Repeat("01", 16))), "tdx_tee_tcb_svn"},
+		{"other RTMR0", tdxEv, tdxToken(setTEE("tdx_rtmr0", strings.Repeat("11", 48))), "tdx_rtmr0"},
+		{"other TEE TCB SVN", tdxEv, tdxToken(setTEE("tdx_tee_tcb_svn", strings.Repeat("01", 16))), "tdx_tee_tcb_svn"},
 		{"other vmid", tdxEv, tdxToken(func(m map[string]any) { m["x-ms-azurevm-vmid"] = "11111111-2222-3333-4444-555555555555" }), "vmid"},
 		{"other HCLAkPub", tdxEv, tdxToken(func(m map[string]any) {
 			tee(m)["x-ms-runtime"].(map[string]any)["keys"] = []any{map[string]any{"kid": "HCLAkPub", "kty": "RSA",

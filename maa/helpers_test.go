@@ -3,6 +3,7 @@ package maa_test
 import (
 	"crypto/rsa"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"maps"
 	"strings"
@@ -106,6 +107,11 @@ func edit(t testing.TB, payload []byte, fn func(m map[string]any)) []byte {
 // tee returns the x-ms-isolation-tee object of a payload map.
 func tee(m map[string]any) map[string]any { return testmaa.TEE(m) }
 
+// setTEE returns an edit that sets the isolation TEE's claim k to v.
+func setTEE(k string, v any) func(m map[string]any) {
+	return func(m map[string]any) { tee(m)[k] = v }
+}
+
 // wantCheck fails unless err is an *maa.Error for check; check "" wants
 // no error.
 func wantCheck(t testing.TB, err error, check maa.Check) {
@@ -155,6 +161,19 @@ var tdxTEE = map[string]any{
 	"tdx_td_attributes_septve_disable":  false,
 	"tdx_tee_tcb_svn":                   "03000600000000000000000000000000",
 	"tdx_xfam":                          "e718060000000000",
+}
+
+// tdxFor returns an edit that turns an AzureGuest SEV-SNP payload map
+// into a tdxvm one for reportData (tdx_report_data), then applies change
+// (nil: none).
+func tdxFor(reportData []byte, change func(m map[string]any)) func(m map[string]any) {
+	return func(m map[string]any) {
+		asTDX(m)
+		tee(m)["tdx_report_data"] = hex.EncodeToString(reportData)
+		if change != nil {
+			change(m)
+		}
+	}
 }
 
 // asTDX turns an AzureGuest SEV-SNP payload map into a tdxvm one: the

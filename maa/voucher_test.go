@@ -34,7 +34,7 @@ func TestVoucher(t *testing.T) {
 	ak := &testev.AKKey().PublicKey
 	ok, cfg := tokenFor(t, claims, ak, nil)
 	forOther, _ := tokenFor(t, otherClaims, &testev.OtherRSAKey().PublicKey, nil)
-	notCompliant, _ := tokenFor(t, claims, ak, func(m map[string]any) { tee(m)["x-ms-compliance-status"] = "no" })
+	notCompliant, _ := tokenFor(t, claims, ak, setTEE("x-ms-compliance-status", "no"))
 	otherMeasurement, _ := tokenFor(t, claims, ak, func(m map[string]any) {
 		tee(m)["x-ms-sevsnpvm-launchmeasurement"] = hex.EncodeToString(make([]byte, 48))
 	})
@@ -105,13 +105,7 @@ func TestVoucherTDX(t *testing.T) {
 	}
 	copy(q.Body.MRTD[:], mrtd)
 	tdxToken := func(change func(m map[string]any)) []byte {
-		tok, _ := tokenFor(t, ours, ak, func(m map[string]any) {
-			asTDX(m)
-			tee(m)["tdx_report_data"] = hex.EncodeToString(ours.ReportData)
-			if change != nil {
-				change(m)
-			}
-		})
+		tok, _ := tokenFor(t, ours, ak, tdxFor(ours.ReportData, change))
 		return tok
 	}
 	snpToken, cfg := tokenFor(t, ours, ak, nil)
@@ -121,9 +115,9 @@ func TestVoucherTDX(t *testing.T) {
 		ok    bool
 	}{
 		{"token for this TD quote", tdxToken(nil), true},
-		{"another MRTD", tdxToken(func(m map[string]any) { tee(m)["tdx_mrtd"] = hex.EncodeToString(make([]byte, 48)) }), false},
-		{"another report data", tdxToken(func(m map[string]any) { tee(m)["tdx_report_data"] = hex.EncodeToString(make([]byte, 64)) }), false},
-		{"TD debug on", tdxToken(func(m map[string]any) { tee(m)["tdx_td_attributes_debug"] = true }), false},
+		{"another MRTD", tdxToken(setTEE("tdx_mrtd", hex.EncodeToString(make([]byte, 48)))), false},
+		{"another report data", tdxToken(setTEE("tdx_report_data", hex.EncodeToString(make([]byte, 64)))), false},
+		{"TD debug on", tdxToken(setTEE("tdx_td_attributes_debug", true)), false},
 		{"sevsnpvm token", snpToken, false},
 		{"no token", nil, false},
 	} {
