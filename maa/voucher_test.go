@@ -2,13 +2,13 @@ package maa_test
 
 import (
 	"context"
-	"crypto/sha512"
 	"encoding/hex"
 	"errors"
 	"testing"
 	"time"
 
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
+	"github.com/snp-vtpm/snp-vtpm/internal/testmaa"
 	"github.com/snp-vtpm/snp-vtpm/maa"
 	"github.com/snp-vtpm/snp-vtpm/snp"
 	"github.com/snp-vtpm/snp-vtpm/tdx"
@@ -19,18 +19,8 @@ import (
 // know is accepted when a valid token of the policy's MAA instance is for
 // the same report, and rejected (paravisor-identity) otherwise.
 func TestVoucher(t *testing.T) {
-	newKey := sha512.Sum384([]byte("a new Azure paravisor ID key"))
-	ev := (&testev.Builder{IDKeyDigest: &newKey}).MustBuild()
-	other := (&testev.Builder{IDKeyDigest: &newKey, AK: testev.OtherRSAKey()}).MustBuild()
-	anyParavisor := verify.Config{Roots: testev.Roots(), Policy: verify.Policy{AllowAnyParavisor: true}}
-	claims, err := verify.Evidence(context.Background(), ev.JSON, ev.Nonce, anyParavisor)
-	if err != nil {
-		t.Fatal(err)
-	}
-	otherClaims, err := verify.Evidence(context.Background(), other.JSON, other.Nonce, anyParavisor)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ours, other := testmaa.UnknownParavisor(t)
+	ev, claims, otherClaims := ours.Evidence, ours.Claims, other.Claims
 	ak := &testev.AKKey().PublicKey
 	ok, cfg := tokenFor(t, claims, ak, nil)
 	forOther, _ := tokenFor(t, otherClaims, &testev.OtherRSAKey().PublicKey, nil)

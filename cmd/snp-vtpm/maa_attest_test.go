@@ -14,13 +14,8 @@ import (
 // binds to the evidence with --trust-emulated, and is rejected without it
 // (even when the emulated key is handed over as a JWKS).
 func TestMAAAttestEmulatedCLI(t *testing.T) {
-	dir := t.TempDir()
-	tok, ev := filepath.Join(dir, "token.jwt"), filepath.Join(dir, "evidence.json")
-	code, out, errOut := runBin(t, nil, "--emulate", "maa", "attest", "--nonce", "cli-maa", "-o", tok, "--evidence-out", ev)
-	wantExit(t, code, 0, out, errOut)
-	wantContains(t, "stderr", errOut, "EMULATED MAA token", "verified and bound to our evidence")
-
-	code, out, errOut = runBin(t, nil, "maa", "verify", "--trust-emulated", "--offline", "--nonce", "cli-maa", "--evidence", ev, tok)
+	tok, ev := emulatedMAAAttest(t, "--emulate", "cli-maa")
+	code, out, errOut := runBin(t, nil, "maa", "verify", "--trust-emulated", "--offline", "--nonce", "cli-maa", "--evidence", ev, tok)
 	wantExit(t, code, 0, out, errOut)
 	wantContains(t, "stdout", out, "VERIFIED", "https://emulated-maa.snp-vtpm.invalid", "REPORT_DATA")
 
@@ -41,23 +36,16 @@ func TestMAAAttestEmulatedCLI(t *testing.T) {
 // JSON output); the tdxvm token against SEV-SNP evidence, and a sevsnpvm
 // token against the TDX evidence, are rejected with the platform named.
 func TestMAAAttestEmulatedTDXCLI(t *testing.T) {
-	dir := t.TempDir()
-	tok, ev := filepath.Join(dir, "tdx.jwt"), filepath.Join(dir, "tdx-evidence.json")
-	code, out, errOut := runBin(t, nil, "--emulate=tdx", "maa", "attest", "--nonce", "cli-tdx", "-o", tok, "--evidence-out", ev)
-	wantExit(t, code, 0, out, errOut)
-	wantContains(t, "stderr", errOut, "EMULATED MAA token", "verified and bound to our evidence")
-
+	tok, ev := emulatedMAAAttest(t, "--emulate=tdx", "cli-tdx")
 	verifyArgs := []string{"maa", "verify", "--trust-emulated", "--offline", "--nonce", "cli-tdx", "--evidence", ev, tok}
-	code, out, errOut = runBin(t, nil, verifyArgs...)
+	code, out, errOut := runBin(t, nil, verifyArgs...)
 	wantExit(t, code, 0, out, errOut)
 	wantContains(t, "stdout", out, "VERIFIED", "tdxvm, azure-compliant-cvm", "TD REPORTDATA, MRTD = --evidence", "mrtd")
 	code, out, errOut = runBin(t, nil, append(verifyArgs, "--json")...)
 	wantExit(t, code, 0, out, errOut)
 	wantContains(t, "stdout", out, `"platform": "tdxvm"`, `"bound_to_evidence": true`, `"tdx_mrtd"`, `"tdx_report_data"`)
 
-	snpTok, snpEv := filepath.Join(dir, "snp.jwt"), filepath.Join(dir, "snp-evidence.json")
-	code, out, errOut = runBin(t, nil, "--emulate", "maa", "attest", "--nonce", "cli-tdx", "-o", snpTok, "--evidence-out", snpEv)
-	wantExit(t, code, 0, out, errOut)
+	snpTok, snpEv := emulatedMAAAttest(t, "--emulate", "cli-tdx")
 	for _, c := range []struct{ token, evidence, says string }{
 		{tok, snpEv, `attests a "tdxvm" isolation TEE, our evidence is sev-snp`},
 		{snpTok, ev, `attests a "sevsnpvm" isolation TEE, our evidence is tdx`},
@@ -66,6 +54,20 @@ func TestMAAAttestEmulatedTDXCLI(t *testing.T) {
 		wantExit(t, code, 2, out, errOut)
 		wantContains(t, "stderr", errOut, "maa-binding", c.says)
 	}
+}
+
+// emulatedMAAAttest runs "emulate maa attest --nonce nonce" (emulate:
+// --emulate or --emulate=tdx) with the built binary, requires it to say
+// that the emulated token verified and bound to the evidence, and returns
+// the files it wrote the token and the evidence to.
+func emulatedMAAAttest(t *testing.T, emulate, nonce string) (token, evidence string) {
+	t.Helper()
+	dir := t.TempDir()
+	token, evidence = filepath.Join(dir, "token.jwt"), filepath.Join(dir, "evidence.json")
+	code, out, errOut := runBin(t, nil, emulate, "maa", "attest", "--nonce", nonce, "-o", token, "--evidence-out", evidence)
+	wantExit(t, code, 0, out, errOut)
+	wantContains(t, "stderr", errOut, "EMULATED MAA token", "verified and bound to our evidence")
+	return token, evidence
 }
 
 func emulatedJWKS() []byte { return maa.EmulatedJWKS() }

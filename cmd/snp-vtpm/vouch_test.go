@@ -1,9 +1,7 @@
 package main
 
 import (
-	"context"
 	"crypto/rsa"
-	"crypto/sha512"
 	"strings"
 	"testing"
 	"time"
@@ -21,14 +19,9 @@ import (
 // naming paravisor-identity; a token without the policy entry is a usage
 // error.
 func TestVerifyMAAVouchCLI(t *testing.T) {
-	newKey := sha512.Sum384([]byte("a new Azure paravisor ID key"))
-	ev := (&testev.Builder{IDKeyDigest: &newKey}).MustBuild()
-	other := (&testev.Builder{IDKeyDigest: &newKey, AK: testev.OtherRSAKey()}).MustBuild()
-	tokenFor := func(e *testev.Evidence, ak *rsa.PrivateKey) []byte {
-		claims, err := verify.Evidence(context.Background(), e.JSON, e.Nonce, verify.Config{Roots: testev.Roots(), Policy: verify.Policy{AllowAnyParavisor: true}})
-		if err != nil {
-			t.Fatal(err)
-		}
+	ours, other := testmaa.UnknownParavisor(t)
+	ev := ours.Evidence
+	tokenFor := func(e testmaa.Vouchee, ak *rsa.PrivateKey) []byte {
 		base, err := testmaa.Edit(payloadOf(t, maaToken), func(m map[string]any) {
 			now := time.Now().Unix()
 			m["iat"], m["nbf"], m["exp"] = now, now, now+3600
@@ -36,7 +29,7 @@ func TestVerifyMAAVouchCLI(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		payload, err := testmaa.PayloadFor(base, claims, &ak.PublicKey)
+		payload, err := testmaa.PayloadFor(base, e.Claims, &ak.PublicKey)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -54,7 +47,7 @@ func TestVerifyMAAVouchCLI(t *testing.T) {
 	file := writeTemp(t, "evidence.json", ev.JSON)
 	roots := writeTemp(t, "roots.pem", testev.ChainPEM())
 	policy := writeTemp(t, "policy.json", []byte(`{"maa_paravisor_instance": "`+testmaa.Issuer+`"}`))
-	good := writeTemp(t, "good.jwt", tokenFor(ev, testev.AKKey()))
+	good := writeTemp(t, "good.jwt", tokenFor(ours, testev.AKKey()))
 	base := []string{"--roots", roots, "--nonce", string(ev.Nonce)}
 	run := func(args ...string) (int, string, string) {
 		return verifyCLI(t, nil, append(append(append([]string(nil), base...), args...), file)...)

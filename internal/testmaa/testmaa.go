@@ -9,14 +9,17 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/sha512"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"math/big"
+	"testing"
 	"time"
 
+	"github.com/snp-vtpm/snp-vtpm/internal/testev"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
@@ -108,4 +111,33 @@ func PayloadFor(base []byte, ev *verify.Claims, ak *rsa.PublicKey) ([]byte, erro
 		tm["x-ms-sevsnpvm-guestsvn"] = ev.GuestSVN
 		tm["x-ms-sevsnpvm-vmpl"] = ev.VMPL
 	})
+}
+
+// Vouchee is evidence with the claims a verifier that accepts any
+// paravisor establishes for it: what an MAA token can vouch for.
+type Vouchee struct {
+	Evidence *testev.Evidence
+	Claims   *verify.Claims
+}
+
+// UnknownParavisor builds the evidence of a paravisor whose ID key no
+// verifier trusts by default (as a new Azure paravisor's), ours, and the
+// same paravisor's evidence of another VM (another attestation key); it
+// fails t if they do not verify.
+func UnknownParavisor(t testing.TB) (ours, other Vouchee) {
+	t.Helper()
+	newKey := sha512.Sum384([]byte("a new Azure paravisor ID key"))
+	anyParavisor := verify.Config{Roots: testev.Roots(), Policy: verify.Policy{AllowAnyParavisor: true}}
+	vouchees := [2]Vouchee{
+		{Evidence: (&testev.Builder{IDKeyDigest: &newKey}).MustBuild()},
+		{Evidence: (&testev.Builder{IDKeyDigest: &newKey, AK: testev.OtherRSAKey()}).MustBuild()},
+	}
+	for i := range vouchees {
+		var err error
+		e := vouchees[i].Evidence
+		if vouchees[i].Claims, err = verify.Evidence(t.Context(), e.JSON, e.Nonce, anyParavisor); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return vouchees[0], vouchees[1]
 }
