@@ -117,34 +117,6 @@ func TestVerifyExpiredAt(t *testing.T) {
 	}
 }
 
-func TestVerifyUsageErrors(t *testing.T) {
-	ev := verifySNPDir + "evidence-v1.json"
-	for _, tc := range []struct {
-		name string
-		args []string
-	}{
-		{"missing file", []string{"--nonce", "challenge", filepath.Join(t.TempDir(), "nope.json")}},
-		{"no file", []string{"--nonce", "challenge"}},
-		{"two files", []string{"--nonce", "challenge", ev, ev}},
-		{"unknown flag", []string{"--no-such-flag", ev}},
-		{"nonce and nonce-hex", []string{"--nonce", "challenge", "--nonce-hex", "00", ev}},
-		{"bad nonce-hex", []string{"--nonce-hex", "zz", ev}},
-		{"bad --at", []string{"--at", "yesterday", "--nonce", "challenge", ev}},
-		{"missing roots file", []string{"--roots", filepath.Join(t.TempDir(), "none.pem"), "--nonce", "challenge", ev}},
-		{"roots file without a chain", []string{"--roots", ev, "--nonce", "challenge", ev}},
-		{"missing policy file", []string{"--policy", filepath.Join(t.TempDir(), "none.json"), "--nonce", "challenge", ev}},
-		{"policy with an unknown field", []string{"--policy", writeTemp(t, "p.json", []byte(`{"min_tbc":{}}`)), "--nonce", "challenge", ev}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			code, out, errOut := verifyCLI(t, nil, tc.args...)
-			wantExit(t, code, 1, out, errOut)
-			if errOut == "" {
-				t.Error("nothing on stderr")
-			}
-		})
-	}
-}
-
 func TestVerifyStdin(t *testing.T) {
 	data, err := os.ReadFile(verifySNPDir + "evidence-v1.json")
 	if err != nil {
@@ -202,29 +174,40 @@ func TestVerifyJSON(t *testing.T) {
 	}
 }
 
-// TestVerifyNonceContract checks that freshness cannot be skipped by
-// accident: no nonce, an empty one or a conflicting pair is a usage error
-// (exit 1); only --no-nonce verifies without one, and then says so.
-func TestVerifyNonceContract(t *testing.T) {
+// TestVerifyUsageErrors: a bad command line is a usage error (exit 1)
+// that says so on stderr (naming want, when set) and claims no success.
+// Freshness cannot be skipped by accident: no nonce, an empty one or a
+// conflicting pair is one too; only --no-nonce verifies without one, and
+// then says so.
+func TestVerifyUsageErrors(t *testing.T) {
 	v1 := verifySNPDir + "evidence-v1.json"
+	at := func(args ...string) []string { return append([]string{"--at", verifyAt}, args...) }
 	for _, tc := range []struct {
 		name string
 		args []string
 		want string
 	}{
-		{"missing", nil, "--no-nonce"},
-		{"empty text", []string{"--nonce", ""}, "--nonce: empty value"},
-		{"empty text with =", []string{"--nonce="}, "--nonce: empty value"},
-		{"empty hex", []string{"--nonce-hex", ""}, "--nonce-hex: empty value"},
-		{"bad hex", []string{"--nonce-hex", "zz"}, "--nonce-hex"},
-		{"both", []string{"--nonce", "a", "--nonce-hex", "00"}, "not both"},
-		{"nonce and no-nonce", []string{"--nonce", "challenge", "--no-nonce"}, "not both"},
+		{"missing file", []string{"--nonce", "challenge", filepath.Join(t.TempDir(), "nope.json")}, ""},
+		{"no file", []string{"--nonce", "challenge"}, ""},
+		{"two files", []string{"--nonce", "challenge", v1, v1}, ""},
+		{"unknown flag", []string{"--no-such-flag", v1}, ""},
+		{"bad --at", []string{"--at", "yesterday", "--nonce", "challenge", v1}, ""},
+		{"missing roots file", []string{"--roots", filepath.Join(t.TempDir(), "none.pem"), "--nonce", "challenge", v1}, ""},
+		{"roots file without a chain", []string{"--roots", v1, "--nonce", "challenge", v1}, ""},
+		{"missing policy file", []string{"--policy", filepath.Join(t.TempDir(), "none.json"), "--nonce", "challenge", v1}, ""},
+		{"policy with an unknown field", []string{"--policy", writeTemp(t, "p.json", []byte(`{"min_tbc":{}}`)), "--nonce", "challenge", v1}, ""},
+		{"missing nonce", at(v1), "--no-nonce"},
+		{"empty text", at("--nonce", "", v1), "--nonce: empty value"},
+		{"empty text with =", at("--nonce=", v1), "--nonce: empty value"},
+		{"empty hex", at("--nonce-hex", "", v1), "--nonce-hex: empty value"},
+		{"bad hex", at("--nonce-hex", "zz", v1), "--nonce-hex"},
+		{"nonce and nonce-hex", at("--nonce", "a", "--nonce-hex", "00", v1), "not both"},
+		{"nonce and no-nonce", at("--nonce", "challenge", "--no-nonce", v1), "not both"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			args := append(append([]string{"--at", verifyAt}, tc.args...), v1)
-			code, out, errOut := verifyCLI(t, nil, args...)
+			code, out, errOut := verifyCLI(t, nil, tc.args...)
 			wantExit(t, code, 1, out, errOut)
-			if !strings.Contains(errOut, tc.want) {
+			if errOut == "" || !strings.Contains(errOut, tc.want) {
 				t.Errorf("stderr does not say %q:\n%s", tc.want, errOut)
 			}
 			if strings.Contains(out, "VERIFIED") {
@@ -232,7 +215,6 @@ func TestVerifyNonceContract(t *testing.T) {
 			}
 		})
 	}
-
 	code, out, errOut := verifyCLI(t, nil, "--at", verifyAt, "--no-nonce", v1)
 	wantExit(t, code, 0, out, errOut)
 	if !strings.Contains(out, "WITHOUT FRESHNESS") || !strings.Contains(out, "NOT CHECKED") || !strings.Contains(errOut, "--no-nonce") {
