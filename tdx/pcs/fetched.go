@@ -43,11 +43,7 @@ func (o Options) at() time.Time {
 // signature, the validity window and the FMSPC. It returns the document
 // and the chain. Fetched collateral passes it before it is cached.
 func CheckTCBInfo(body, chainPEM []byte, fmspc [6]byte, opts Options) (*TCBInfo, []*x509.Certificate, error) {
-	t, err := ParseTCBInfo(body)
-	if err != nil {
-		return nil, nil, err
-	}
-	chain, err := t.checkSigned("TCB info", chainPEM, opts)
+	t, chain, err := checkFetched(ParseTCBInfo, "TCB info", body, chainPEM, opts)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -60,29 +56,29 @@ func CheckTCBInfo(body, chainPEM []byte, fmspc [6]byte, opts Options) (*TCBInfo,
 // CheckQEIdentity is CheckTCBInfo for the TD QE identity (issuer chain:
 // the SGX-Enclave-Identity-Issuer-Chain header).
 func CheckQEIdentity(body, chainPEM []byte, opts Options) (*QEIdentity, []*x509.Certificate, error) {
-	q, err := ParseQEIdentity(body)
-	if err != nil {
-		return nil, nil, err
-	}
-	chain, err := q.checkSigned("QE identity", chainPEM, opts)
-	if err != nil {
-		return nil, nil, err
-	}
-	return q, chain, nil
+	return checkFetched(ParseQEIdentity, "QE identity", body, chainPEM, opts)
 }
 
-// checkSigned verifies the document (what) that h heads: its issuer chain
-// (chainPEM) under the pinned root, its signature and its validity window
-// at opts.Now. It returns the chain.
-func (h *Header) checkSigned(what string, chainPEM []byte, opts Options) ([]*x509.Certificate, error) {
+// checkFetched parses a signed document (what) with parse and verifies
+// it with its issuer chain (chainPEM): the chain under the pinned root,
+// the signature and the validity window at opts.Now. It returns the
+// document and the chain.
+func checkFetched[D interface {
+	verifyAt(signer *x509.Certificate, what string, now time.Time) error
+}](parse func([]byte) (D, error), what string, body, chainPEM []byte, opts Options) (D, []*x509.Certificate, error) {
+	var none D
+	doc, err := parse(body)
+	if err != nil {
+		return none, nil, err
+	}
 	chain, signer, err := checkSigningChain(chainPEM, opts)
 	if err != nil {
-		return nil, err
+		return none, nil, err
 	}
-	if err := h.verifyAt(signer, what, opts.at()); err != nil {
-		return nil, err
+	if err := doc.verifyAt(signer, what, opts.at()); err != nil {
+		return none, nil, err
 	}
-	return chain, nil
+	return doc, chain, nil
 }
 
 // verifyAt verifies the signature by signer of the document (what) that h
