@@ -160,11 +160,8 @@ func TestNewRSAJWKRoundTrip(t *testing.T) {
 }
 
 func mustB64(t testing.TB, s string) []byte {
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	t.Helper()
+	return testutil.Must(base64.RawURLEncoding.DecodeString(s))(t)
 }
 
 func TestRuntimeDataMarshalRoundTrip(t *testing.T) {

@@ -33,7 +33,7 @@ var realTime = time.Unix(realIAT+3600, 0)
 // realKeys is the real instance's JWKS.
 func realKeys(t testing.TB) *maa.KeySet {
 	t.Helper()
-	return must(maa.ParseJWKS(testutil.ReadFile(t, realJWKS)))(t)
+	return testutil.Must(maa.ParseJWKS(testutil.ReadFile(t, realJWKS)))(t)
 }
 
 // realConfig trusts the real instance at realTime.
@@ -56,25 +56,13 @@ func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
 // payloadOf returns the decoded payload of a token.
 func payloadOf(t testing.TB, token []byte) []byte {
 	t.Helper()
-	return must(base64.RawURLEncoding.DecodeString(parts(t, token)[1]))(t)
-}
-
-// must returns a function that returns v, failing its t on err:
-// must(f(x))(t).
-func must[T any](v T, err error) func(testing.TB) T {
-	return func(t testing.TB) T {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
+	return testutil.Must(base64.RawURLEncoding.DecodeString(parts(t, token)[1]))(t)
 }
 
 // mint signs header.payload with key (RS256), as MAA does.
 func mint(t testing.TB, key *rsa.PrivateKey, header string, payload []byte) []byte {
 	t.Helper()
-	return must(testmaa.Sign(key, header, payload))(t)
+	return testutil.Must(testmaa.Sign(key, header, payload))(t)
 }
 
 // rsHeader is an MAA-shaped header for kid.
@@ -83,25 +71,25 @@ func rsHeader(kid string) string { return testmaa.Header(kid) }
 // selfSigned returns a self-signed CA:FALSE certificate for key, like MAA's.
 func selfSigned(t testing.TB, key *rsa.PrivateKey) []byte {
 	t.Helper()
-	return must(testmaa.SelfSigned(key))(t)
+	return testutil.Must(testmaa.SelfSigned(key))(t)
 }
 
 // jwksFor returns an MAA-shaped JWKS (x5c only) of key under kid.
 func jwksFor(t testing.TB, key *rsa.PrivateKey, kid string) []byte {
 	t.Helper()
-	return must(testmaa.JWKS(key, kid))(t)
+	return testutil.Must(testmaa.JWKS(key, kid))(t)
 }
 
 // keySet parses a JWKS.
 func keySet(t testing.TB, jwks []byte) *maa.KeySet {
 	t.Helper()
-	return must(maa.ParseJWKS(jwks))(t)
+	return testutil.Must(maa.ParseJWKS(jwks))(t)
 }
 
 // edit changes a payload through a generic map.
 func edit(t testing.TB, payload []byte, fn func(m map[string]any)) []byte {
 	t.Helper()
-	return must(testmaa.Edit(payload, fn))(t)
+	return testutil.Must(testmaa.Edit(payload, fn))(t)
 }
 
 // tee returns the x-ms-isolation-tee object of a payload map.

@@ -47,11 +47,7 @@ func testConfig() Config {
 
 func newServer(t testing.TB, cfg Config) *Server {
 	t.Helper()
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	return s
+	return testutil.Must(New(cfg))(t)
 }
 
 // startHTTP serves s's handler on a loopback httptest server.

@@ -35,9 +35,5 @@ func parseFile(t testing.TB, file string) (*tdx.Quote, []byte) {
 
 func mustTime(t testing.TB, s string) time.Time {
 	t.Helper()
-	at, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return at
+	return testutil.Must(time.Parse(time.RFC3339, s))(t)
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/snp"
 )
 
@@ -19,11 +20,7 @@ func cacheSizes(v *Verifier) [3]int {
 // mustNew returns New(cfg) or fails the test.
 func mustNew(t testing.TB, cfg Config) *Verifier {
 	t.Helper()
-	v, err := New(cfg)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	return v
+	return testutil.Must(New(cfg))(t)
 }
 
 func buildEv(t testing.TB, b testev.Builder) *testev.Evidence {

@@ -178,3 +178,15 @@ func Marshal(t testing.TB, marshal func(any) ([]byte, error), v any) []byte {
 	}
 	return b
 }
+
+// Must returns a function that returns v, failing its t on err, for a
+// call that returns a value and an error: testutil.Must(f(x))(t).
+func Must[T any](v T, err error) func(testing.TB) T {
+	return func(t testing.TB) T {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+}
