@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -371,14 +370,8 @@ func TestPCRsPresence(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			q, err := DecodeQuoteJSON([]byte(tc.quote))
-			if tc.wantErr != nil {
-				if !errors.Is(err, tc.wantErr) {
-					t.Fatalf("err %v, want %v", err, tc.wantErr)
-				}
+			if testutil.WantError(t, err, tc.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if (q.PCRs == nil) != tc.wantNil || len(q.PCRs) != 0 {
 				t.Fatalf("PCRs %v, want nil %v", q.PCRs, tc.wantNil)

@@ -20,10 +20,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"quote":{"signature":[1],"message":[2],"pcrs":[[0,0]]},"report":[1,2,3],"vcek":""}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		e, err := Decode(b)
-		if testutil.Rejected(t, err, format.ErrMalformed) {
-			if e != nil {
-				t.Fatal("non-nil evidence with error")
-			}
+		if testutil.RejectedNil(t, e, err, format.ErrMalformed) {
 			return
 		}
 		if len(e.Quote.PCRs) > MaxPCRs || len(e.HCLReport) == 0 {

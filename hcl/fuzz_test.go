@@ -15,10 +15,7 @@ func FuzzParse(f *testing.F) {
 	f.Add(snpBlob(f)[:RuntimeDataOffset+10])
 	f.Fuzz(func(t *testing.T, blob []byte) {
 		r, err := Parse(blob)
-		if testutil.Rejected(t, err, format.ErrMalformed) {
-			if r != nil {
-				t.Fatal("non-nil report with error")
-			}
+		if testutil.RejectedNil(t, r, err, format.ErrMalformed) {
 			return
 		}
 		n := len(r.RuntimeDataRaw)

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	sevkds "github.com/google/go-sev-guest/kds"
+
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 )
 
 func TestProductLine(t *testing.T) {
@@ -118,13 +120,10 @@ func TestURLs(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := VCEKURL(tc.base, tc.product, tc.chip, tc.tcb)
-			if tc.wantErr != nil {
-				if !errors.Is(err, tc.wantErr) {
-					t.Fatalf("err = %v, want %v", err, tc.wantErr)
-				}
+			if testutil.WantError(t, err, tc.wantErr) {
 				return
 			}
-			if err != nil || got != tc.want {
+			if got != tc.want {
 				t.Fatalf("VCEKURL =\n %q, %v\nwant\n %q", got, err, tc.want)
 			}
 		})

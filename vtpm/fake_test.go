@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/google/go-tpm/tpm2"
+
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 )
 
 // fakeTPM is a scripted TPM: each command code maps to a handler that gets
@@ -265,14 +267,8 @@ func TestReadNVFake(t *testing.T) {
 			if n := f.count(tpm2.TPMCCNVRead); n != tc.wantReads {
 				t.Errorf("%d NV_Read calls, want %d", n, tc.wantReads)
 			}
-			if tc.wantErr != nil {
-				if !errors.Is(err, tc.wantErr) {
-					t.Fatalf("error %v, want %v", err, tc.wantErr)
-				}
+			if testutil.WantError(t, err, tc.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if !bytes.Equal(got, content[:tc.size]) {
 				t.Error("content differs")

@@ -50,6 +50,40 @@ func TestRejected(t *testing.T) {
 	}
 }
 
+// TestErrorHelpers: RejectedNil, WantError and Must pass what they should
+// and fail the test on what they should not.
+func TestErrorHelpers(t *testing.T) {
+	kind, v := errors.New("kind"), new(int)
+	wrapped := fmt.Errorf("ctx: %w", kind)
+	for _, tc := range []struct {
+		name     string
+		call     func(t testing.TB) bool
+		want     bool
+		wantFail bool
+	}{
+		{"RejectedNil accepted", func(t testing.TB) bool { return RejectedNil(t, v, nil, kind) }, false, false},
+		{"RejectedNil rejected", func(t testing.TB) bool { return RejectedNil[int](t, nil, wrapped, kind) }, true, false},
+		{"RejectedNil value with error", func(t testing.TB) bool { return RejectedNil(t, v, wrapped, kind) }, true, true},
+		{"WantError none", func(t testing.TB) bool { return WantError(t, nil, nil) }, false, false},
+		{"WantError expected", func(t testing.TB) bool { return WantError(t, wrapped, kind) }, true, false},
+		{"WantError unexpected", func(t testing.TB) bool { return WantError(t, wrapped, nil) }, false, true},
+		{"WantError another", func(t testing.TB) bool { return WantError(t, errors.New("other"), kind) }, true, true},
+		{"WantError missing", func(t testing.TB) bool { return WantError(t, nil, kind) }, true, true},
+		{"Must value", func(t testing.TB) bool { return Must(v, nil)(t) == v }, true, false},
+		{"Must error", func(t testing.TB) bool { return Must(v, kind)(t) == v }, true, true},
+	} {
+		ft := &fatalRecorder{TB: t}
+		var got bool
+		func() {
+			defer func() { _ = recover() }()
+			got = tc.call(ft)
+		}()
+		if ft.failed != tc.wantFail || (!ft.failed && got != tc.want) {
+			t.Errorf("%s: returned %v, failed %v; want %v, failed %v", tc.name, got, ft.failed, tc.want, tc.wantFail)
+		}
+	}
+}
+
 // fatalRecorder records Fatalf instead of stopping the test.
 type fatalRecorder struct {
 	testing.TB
