@@ -49,12 +49,7 @@ func FuzzDecode(f *testing.F) {
 }
 
 func FuzzDecodeBincodeQuote(f *testing.F) {
-	for _, p := range []string{
-		"azure-cvm-tooling/quote.bin",
-		"azure-cvm-tooling/az-cvm-vtpm-0.5.0/quote.bin",
-		"trustee-az-vtpm/az-snp-vtpm/quote.bin",
-		"trustee-az-vtpm/az-tdx-vtpm/quote.bin",
-	} {
+	for _, p := range testutil.BincodeQuoteFiles() {
 		f.Add(testutil.ReadFile(f, p))
 	}
 	q := quoteOf(testMsg, testSig, 3)

@@ -26,8 +26,7 @@ func realMessages(t *testing.T) map[string][]byte {
 		}
 		out[f] = q.Message
 	}
-	for _, f := range []string{"azure-cvm-tooling/quote.bin", "azure-cvm-tooling/az-cvm-vtpm-0.5.0/quote.bin",
-		"trustee-az-vtpm/az-snp-vtpm/quote.bin", "trustee-az-vtpm/az-tdx-vtpm/quote.bin"} {
+	for _, f := range testutil.BincodeQuoteFiles() {
 		q, err := evidence.DecodeBincodeQuote(testutil.ReadFile(t, f))
 		if err != nil {
 			t.Fatal(err)

@@ -84,6 +84,16 @@ func AMDCertFiles() []string {
 	}
 }
 
+// BincodeQuoteFiles returns the fixtures (relative to testdata/) that hold
+// real TPM quotes in the Rust tooling's bincode layouts: azure-cvm-tooling's
+// two and trustee's SEV-SNP and TDX ones.
+func BincodeQuoteFiles() []string {
+	return []string{
+		"azure-cvm-tooling/quote.bin", "azure-cvm-tooling/az-cvm-vtpm-0.5.0/quote.bin",
+		"trustee-az-vtpm/az-snp-vtpm/quote.bin", "trustee-az-vtpm/az-tdx-vtpm/quote.bin",
+	}
+}
+
 // Certificates returns every certificate of the PEM fixture at rel
 // (relative to testdata/), failing t if there is none or one does not
 // parse.
