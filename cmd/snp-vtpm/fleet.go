@@ -11,14 +11,14 @@ import (
 )
 
 // serveCollectors returns the certificate metrics of kc and, with --redis
-// (rc), puts the fleet's collateral cache into kc (fleetCache); closeFn
-// closes its connection.
-func serveCollectors(kc *collateral.Chain, rc *server.RedisConfig) (cs []prometheus.Collector, closeFn func() error, err error) {
+// (rc), puts the fleet's collateral cache into kc (fleetCache) and into in
+// (Intel's TDX collateral; nil: none); closeFn closes its connection.
+func serveCollectors(kc *collateral.Chain, in *collateral.Intel, rc *server.RedisConfig) (cs []prometheus.Collector, closeFn func() error, err error) {
 	cs = kdsCollectors(kc)
 	if rc == nil || kc == nil {
 		return cs, func() error { return nil }, nil
 	}
-	more, closeFn, err := fleetCache(kc, rc)
+	more, closeFn, err := fleetCache(kc, in, rc)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -26,11 +26,12 @@ func serveCollectors(kc *collateral.Chain, rc *server.RedisConfig) (cs []prometh
 }
 
 // fleetCache puts the fleet's collateral cache (Redis, the same server
-// and prefix as the challenges) into kc after its Memory, before any use:
-// a certificate one replica fetched and validated serves them all, and
-// their concurrent misses make one KDS request. It returns the metrics of
-// the cache and a function closing its connection.
-func fleetCache(kc *collateral.Chain, rc *server.RedisConfig) ([]prometheus.Collector, func() error, error) {
+// and prefix as the challenges) into kc after its Memory, and into in as
+// its Fleet, before any use: a certificate (or an item of Intel's
+// collateral) one replica fetched and validated serves them all, and their
+// concurrent misses make one KDS request. It returns the metrics of the
+// cache and a function closing its connection.
+func fleetCache(kc *collateral.Chain, in *collateral.Intel, rc *server.RedisConfig) ([]prometheus.Collector, func() error, error) {
 	opts, err := server.ParseRedisURL(rc.URL)
 	if err != nil {
 		return nil, nil, err
@@ -62,6 +63,9 @@ func fleetCache(kc *collateral.Chain, rc *server.RedisConfig) ([]prometheus.Coll
 		sources = append([]collateral.Source{cache}, sources...)
 	}
 	kc.Sources = sources
+	if in != nil {
+		in.Fleet = cache
+	}
 	return []prometheus.Collector{fleetCacheMetrics{cache: cache, desc: prometheus.NewDesc("snp_vtpm_fleet_cache_events_total",
 		"The fleet's collateral cache in Redis, by event: hit (read; validated again before use), miss, store (validated collateral written), "+
 			"lock (a fetch lock taken: one replica fetching for all), error (a failed command: verification went on to KDS), round_trip (a command sent).",
