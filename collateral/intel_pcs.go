@@ -2,6 +2,7 @@ package collateral
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/pem"
@@ -112,8 +113,9 @@ const (
 // PCS sends the PEM percent-encoded as encodeURIComponent does ("%20",
 // "%0A", "%2B", "%2F", "%3D"); a PCCS may send it unencoded, on one line.
 // Both are read; a "+" stays a "+" (it is base64, never a space). Nothing
-// but CERTIFICATE blocks and whitespace may be in the value, whose
-// base64 must decode strictly.
+// but CERTIFICATE blocks and whitespace may be in the value; each block's
+// base64 must decode strictly to an X.509 certificate (the caller
+// verifies the chain).
 func DecodeIssuerChainHeader(v string) ([]byte, error) {
 	if v == "" || len(v) > maxHeaderChain {
 		return nil, fmt.Errorf("%s missing or over %d bytes: %w", headerChainWhat, maxHeaderChain, format.ErrBadEncoding)
@@ -138,8 +140,12 @@ func DecodeIssuerChainHeader(v string) ([]byte, error) {
 			return nil, fmt.Errorf("%s: want 1 to %d PEM certificates and nothing else: %w", headerChainWhat, maxHeaderCerts, format.ErrBadEncoding)
 		}
 		der, err := base64.StdEncoding.Strict().DecodeString(strings.Map(dropPEMSpace, body))
-		if err != nil || len(der) == 0 {
-			return nil, fmt.Errorf("%s: certificate %d: bad base64: %w", headerChainWhat, n+1, format.ErrBadEncoding)
+		if err == nil {
+			// A base64 "+" lost on the way (a space, dropped) garbles the DER.
+			_, err = x509.ParseCertificate(der)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: certificate %d: %v: %w", headerChainWhat, n+1, err, format.ErrBadEncoding)
 		}
 		out = append(out, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
 		s = after
