@@ -28,7 +28,8 @@ var _ verify.TDXCollateralGetter = (*Intel)(nil)
 // for each item (the TCB info of the quote's FMSPC, the TD QE identity,
 // the PCK CRL of the quote's PCK CA, the root CA CRL) it takes Static's
 // when Static has it, else the memory cache, the disk cache (Dir), the
-// fleet's cache (Fleet) and finally the PCS. Every item read from disk or
+// fleet's cache (Fleet) and finally the PCS (under Fleet's fetch lock
+// when it is a Locker: a cold fleet sends one request per item). Every item read from disk or
 // from the fleet's cache, or fetched, is verified by
 // tdx/pcs (issuer chain under the pinned Intel SGX Root CA, signature,
 // validity window at the verification time) before it is used or cached;
@@ -80,17 +81,19 @@ type Intel struct {
 	// Logger receives logs; nil discards them.
 	Logger *slog.Logger
 
-	mu        sync.Mutex
-	mem       map[string]*intelItem
-	neg       *negCache
-	flight    flightGroup
-	fetches   atomic.Int64
-	retries   atomic.Int64
-	memHits   atomic.Int64
-	disk      atomic.Int64
-	negHits   atomic.Int64
-	fleetHits atomic.Int64
-	fleetBad  atomic.Int64
+	mu         sync.Mutex
+	mem        map[string]*intelItem
+	neg        *negCache
+	flight     flightGroup
+	fetches    atomic.Int64
+	retries    atomic.Int64
+	memHits    atomic.Int64
+	disk       atomic.Int64
+	negHits    atomic.Int64
+	fleetHits  atomic.Int64
+	fleetBad   atomic.Int64
+	lockWaits  atomic.Int64
+	lockErrors atomic.Int64
 }
 
 // IntelStats are cumulative counters of an Intel.
@@ -107,12 +110,16 @@ type IntelStats struct {
 	// NegativeHits counts calls answered by a remembered failure (no
 	// request sent).
 	NegativeHits int64
+	// LockWaits counts waits for another replica's fetch (Fleet's lock);
+	// LockErrors counts locks that could not be asked (fetched without).
+	LockWaits, LockErrors int64
 }
 
 // Stats returns a snapshot of the counters.
 func (c *Intel) Stats() IntelStats {
 	return IntelStats{Fetches: c.fetches.Load(), Retries: c.retries.Load(), CacheHits: c.memHits.Load(), DiskHits: c.disk.Load(),
-		FleetHits: c.fleetHits.Load(), FleetRejected: c.fleetBad.Load(), NegativeHits: c.negHits.Load()}
+		FleetHits: c.fleetHits.Load(), FleetRejected: c.fleetBad.Load(), NegativeHits: c.negHits.Load(),
+		LockWaits: c.lockWaits.Load(), LockErrors: c.lockErrors.Load()}
 }
 
 // intelItem is a verified item: the parsed value, its issuer chain and
@@ -284,34 +291,43 @@ func (c *Intel) item(ctx context.Context, k intelKind, now time.Time) (*intelIte
 	if err, ok := c.negGet(k); ok {
 		return nil, err
 	}
-	v, _, err := c.flight.do(ctx, c.Logger, "intel/"+k.name, func() (any, error) {
-		if it := c.memGet(k.name, now); it != nil {
-			c.memHits.Add(1)
-			return it, nil
-		}
-		if err, ok := c.negGet(k); ok {
-			return nil, err // remembered while this call waited
-		}
-		if it := c.diskGet(k, now); it != nil {
-			c.disk.Add(1)
-			c.memPut(k.name, it)
-			return it, nil
-		}
-		if it, f := c.fleetGet(ctx, k, now); it != nil {
-			c.memPut(k.name, it)
-			c.diskPut(ctx, k, f)
-			return it, nil
-		}
-		it, err := c.fetch(ctx, k, now)
-		if err != nil {
-			return nil, c.negPut(ctx, k, err)
-		}
-		return it, nil
-	})
+	v, _, err := c.flight.do(ctx, c.Logger, "intel/"+k.name, func() (any, error) { return c.load(ctx, k, now) })
 	if err != nil {
 		return nil, err
 	}
 	return v.(*intelItem), nil
+}
+
+// load is the shared part of item: memory and remembered failures again
+// (this call may have waited), disk, the fleet's cache, then the fetch
+// under the fleet's lock (one replica fetches, the others wait for its
+// entry).
+func (c *Intel) load(ctx context.Context, k intelKind, now time.Time) (*intelItem, error) {
+	if it := c.memGet(k.name, now); it != nil {
+		c.memHits.Add(1)
+		return it, nil
+	}
+	if err, ok := c.negGet(k); ok {
+		return nil, err
+	}
+	if it := c.diskGet(k, now); it != nil {
+		c.disk.Add(1)
+		c.memPut(k.name, it)
+		return it, nil
+	}
+	if it, ok := c.fromFleet(ctx, k, now); ok {
+		return it, nil
+	}
+	unlock, it, found, err := c.fleetLock(ctx, k, now)
+	if err != nil || found {
+		return it, err
+	}
+	defer unlock()
+	it, err = c.fetch(ctx, k, now)
+	if err != nil {
+		return nil, c.negPut(ctx, k, err)
+	}
+	return it, nil
 }
 
 // fetch asks the PCS for k, verifies the answer and caches it (memory,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/snp-vtpm/snp-vtpm/format"
@@ -85,6 +86,36 @@ func (c *Intel) fleetGet(ctx context.Context, k intelKind, now time.Time) (*inte
 	}
 	c.fleetHits.Add(1)
 	return it, f
+}
+
+// fromFleet returns k from the fleet's cache, verified at now, and keeps
+// it in memory and on disk.
+func (c *Intel) fromFleet(ctx context.Context, k intelKind, now time.Time) (*intelItem, bool) {
+	it, f := c.fleetGet(ctx, k, now)
+	if it == nil {
+		return nil, false
+	}
+	c.memPut(k.name, it)
+	c.diskPut(ctx, k, f)
+	return it, true
+}
+
+// fleetLock takes the fleet's fetch lock of k when Fleet has one (a
+// Locker) and a fetch may be sent, waiting while another replica holds it;
+// found reports that the holder's entry came (verified) meanwhile. See
+// fleetWait.
+func (c *Intel) fleetLock(ctx context.Context, k intelKind, now time.Time) (unlock func(), it *intelItem, found bool, err error) {
+	lk, ok := c.Fleet.(fetchLocker)
+	if !ok || c.Offline || c.PCS == nil {
+		return func() {}, nil, false, nil
+	}
+	log := c.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return fleetWait(ctx, log, lk, "fleet cache", "intel/"+k.name, &c.lockErrors, &c.lockWaits, func() (*intelItem, bool) {
+		return c.fromFleet(ctx, k, now)
+	})
 }
 
 // fleetPut gives the verified item it, fetched as f, to the fleet's

@@ -3,8 +3,10 @@ package rediscache_test
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -94,6 +96,35 @@ func TestIntelFleet(t *testing.T) {
 	}
 }
 
+// TestIntelFleetOneFetch: 4 cold replicas asking at once (a slow PCS)
+// send one request per item: the others wait for the holder of the
+// fleet's fetch lock and take its entry.
+func TestIntelFleetOneFetch(t *testing.T) {
+	f := newIntelFleet(t)
+	f.fake.SetHook(func(http.ResponseWriter, *http.Request, int64) bool {
+		time.Sleep(30 * time.Millisecond)
+		return false
+	})
+	var wg sync.WaitGroup
+	replicas := make([]*collateral.Intel, 4)
+	for i := range replicas {
+		replicas[i], _ = f.replica()
+		wg.Go(func() { f.collateral(t, replicas[i]) })
+	}
+	wg.Wait()
+	var waits, hits int64
+	for _, r := range replicas {
+		s := r.Stats()
+		waits, hits = waits+s.LockWaits, hits+s.FleetHits
+	}
+	if n := f.fake.Requests(); n != 4 {
+		t.Errorf("%d PCS requests for 4 cold replicas, want 4 (one per item)", n)
+	}
+	if waits == 0 || hits != 12 {
+		t.Errorf("%d lock waits, %d fleet hits; want some, and 12 (3 replicas x 4 items)", waits, hits)
+	}
+}
+
 // TestIntelFleetTampered: an entry changed in Redis (the TCB info's body,
 // its issuer chain replaced, another FMSPC's TCB info under this FMSPC's
 // key, garbage) is rejected by the replica that reads it, which fetches
@@ -127,8 +158,9 @@ func TestIntelFleetTampered(t *testing.T) {
 			if n := f.fake.Requests(); n != 5 {
 				t.Errorf("%d PCS requests, want 5 (4 by A, the tampered item again by B)", n)
 			}
-			if s := b.Stats(); s.FleetRejected != 1 || s.FleetHits != 3 || s.Fetches != 1 {
-				t.Errorf("replica B stats %+v, want 1 rejected, 3 fleet hits, 1 fetch", s)
+			// Read twice: before and after taking the fetch lock.
+			if s := b.Stats(); s.FleetRejected != 2 || s.FleetHits != 3 || s.Fetches != 1 {
+				t.Errorf("replica B stats %+v, want 2 rejections (before and under the lock), 3 fleet hits, 1 fetch", s)
 			}
 			got, err := f.mr.Get(cache.IntelKey(tc.item))
 			if err != nil || strings.Contains(got, "garbage") || bytes.Equal([]byte(got), tc.entry) {
