@@ -129,8 +129,13 @@ func maxSize(kind collateral.Kind) int {
 // Get implements collateral.Source: the entry, unvalidated (the Chain
 // validates it), or an error wrapping collateral.ErrMiss.
 func (c *Cache) Get(ctx context.Context, kind collateral.Kind, q *collateral.Query) ([]byte, error) {
+	return c.get(ctx, c.Key(kind, q.Key), maxSize(kind))
+}
+
+// get reads the entry of key, of 1 to limit bytes.
+func (c *Cache) get(ctx context.Context, key string, limit int) ([]byte, error) {
 	c.trips.Add(1)
-	b, err := c.Client.Get(ctx, c.Key(kind, q.Key)).Bytes()
+	b, err := c.Client.Get(ctx, key).Bytes()
 	switch {
 	case errors.Is(err, redis.Nil):
 		c.misses.Add(1)
@@ -138,11 +143,11 @@ func (c *Cache) Get(ctx context.Context, kind collateral.Kind, q *collateral.Que
 	case err != nil:
 		c.errs.Add(1)
 		return nil, fmt.Errorf("rediscache: reading the fleet cache: %w", err)
-	case len(b) == 0 || len(b) > maxSize(kind):
-		c.hits.Add(1)
-		return nil, fmt.Errorf("rediscache: entry of %d bytes (at most %d)", len(b), maxSize(kind))
 	}
 	c.hits.Add(1)
+	if len(b) == 0 || len(b) > limit {
+		return nil, fmt.Errorf("rediscache: entry of %d bytes (at most %d)", len(b), limit)
+	}
 	return b, nil
 }
 
@@ -194,21 +199,7 @@ func (c *Cache) IntelKey(name string) string { return c.prefix() + "col:intel:" 
 // GetIntel implements collateral.IntelStore: the entry, unverified (the
 // collateral.Intel verifies it), or an error wrapping collateral.ErrMiss.
 func (c *Cache) GetIntel(ctx context.Context, name string) ([]byte, error) {
-	c.trips.Add(1)
-	b, err := c.Client.Get(ctx, c.IntelKey(name)).Bytes()
-	switch {
-	case errors.Is(err, redis.Nil):
-		c.misses.Add(1)
-		return nil, fmt.Errorf("rediscache: no entry: %w", collateral.ErrMiss)
-	case err != nil:
-		c.errs.Add(1)
-		return nil, fmt.Errorf("rediscache: reading the fleet cache: %w", err)
-	}
-	c.hits.Add(1)
-	if len(b) == 0 || len(b) > collateral.MaxIntelEntrySize {
-		return nil, fmt.Errorf("rediscache: entry of %d bytes (at most %d)", len(b), collateral.MaxIntelEntrySize)
-	}
-	return b, nil
+	return c.get(ctx, c.IntelKey(name), collateral.MaxIntelEntrySize)
 }
 
 // StoreIntel implements collateral.IntelStore: entry, which verified, is
