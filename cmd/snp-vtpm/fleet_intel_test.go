@@ -3,6 +3,8 @@ package main
 import (
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/snp-vtpm/snp-vtpm/collateral"
 	"github.com/snp-vtpm/snp-vtpm/collateral/rediscache"
 	"github.com/snp-vtpm/snp-vtpm/server"
@@ -13,9 +15,24 @@ import (
 func TestServeRedisSharesIntel(t *testing.T) {
 	kc := &collateral.Chain{Sources: []collateral.Source{&collateral.Memory{}}}
 	in := &collateral.Intel{}
-	_, closeFn, err := serveCollectors(kc, in, &server.RedisConfig{URL: "redis://127.0.0.1:1/0", Prefix: "p:"})
+	cs, closeFn, err := serveCollectors(kc, in, &server.RedisConfig{URL: "redis://127.0.0.1:1/0", Prefix: "p:"})
 	if err != nil {
 		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	for _, c := range cs {
+		reg.MustRegister(c)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, mf := range mfs {
+		found = found || mf.GetName() == "snp_vtpm_pcs_negative_hits_total"
+	}
+	if !found {
+		t.Error("no snp_vtpm_pcs_negative_hits_total metric")
 	}
 	defer closeFn()
 	c, ok := in.Fleet.(*rediscache.Cache)
