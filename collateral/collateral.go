@@ -37,13 +37,16 @@ import (
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
-// Defaults used for zero-valued Chain fields.
+// Defaults used for zero-valued Chain (and Intel) fields.
 const (
 	// DefaultNegativeTTL is how long a VCEK that KDS does not have (404, an
-	// unknown chip) or answers with something invalid is not asked for again.
+	// unknown chip) or answers with something invalid is not asked for again
+	// (an Intel collateral item: an FMSPC Intel PCS does not know, an item
+	// that does not verify).
 	DefaultNegativeTTL = 30 * time.Second
-	// DefaultTransientNegativeTTL is how long a VCEK whose fetch failed on the
-	// way (network error, 408, 429, 5xx, after the retries) is not asked for again.
+	// DefaultTransientNegativeTTL is how long a VCEK (or an Intel item) whose
+	// fetch failed on the way (network error, 408, 429, 5xx, after the
+	// retries) is not asked for again.
 	DefaultTransientNegativeTTL = 5 * time.Second
 	// DefaultNegativeCacheSize is the number of failed fetches remembered.
 	DefaultNegativeCacheSize = 4096

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 )
 
@@ -41,18 +42,30 @@ func locker(local []Source) Locker {
 }
 
 // fleetLock takes the fleet-wide fetch lock of name from the first Locker
-// among local (without one it returns at once, found false). While
-// another replica holds the lock it waits with back-off and calls again;
-// when again finds the item (stored by the holder), it returns it with
-// found true. Otherwise the caller fetches, then calls unlock (never nil).
-// A lock that cannot be asked (Redis down) is passed over: the caller
-// fetches on its own.
+// among local (without one it returns at once, found false); see
+// fleetWait.
 func fleetLock[T any](c *Chain, ctx context.Context, log *slog.Logger, local []Source, name string, again func() (T, bool)) (unlock func(), v T, found bool, err error) {
-	noop := func() {}
 	lk := locker(local)
 	if lk == nil {
-		return noop, v, false, nil
+		return func() {}, v, false, nil
 	}
+	return fleetWait(ctx, log, lk, lk.Name(), name, &c.stats.lockErrors, &c.stats.lockWaits, again)
+}
+
+// fetchLocker is the lock of a Locker.
+type fetchLocker interface {
+	TryLock(ctx context.Context, name string) (unlock func(), ok bool, err error)
+}
+
+// fleetWait takes the fleet-wide fetch lock of name from lk (whose name
+// is src). While another replica holds the lock it waits with back-off
+// and calls again; when again finds the item (stored by the holder), it
+// returns it with found true. Otherwise the caller fetches, then calls
+// unlock (never nil). A lock that cannot be asked (Redis down) is passed
+// over (counted in lockErrors): the caller fetches on its own. Each wait
+// is counted in lockWaits.
+func fleetWait[T any](ctx context.Context, log *slog.Logger, lk fetchLocker, src, name string, lockErrors, lockWaits *atomic.Int64, again func() (T, bool)) (unlock func(), v T, found bool, err error) {
+	noop := func() {}
 	wait := lockPollMin
 	for {
 		release, ok, err := lk.TryLock(ctx, name)
@@ -60,8 +73,8 @@ func fleetLock[T any](c *Chain, ctx context.Context, log *slog.Logger, local []S
 			return noop, v, false, fmt.Errorf("collateral: waiting for another replica's fetch: %w", ctx.Err())
 		}
 		if err != nil {
-			c.stats.lockErrors.Add(1)
-			log.InfoContext(ctx, "fleet fetch lock unavailable; fetching without it", "source", lk.Name(), "err", err)
+			lockErrors.Add(1)
+			log.InfoContext(ctx, "fleet fetch lock unavailable; fetching without it", "source", src, "err", err)
 			return noop, v, false, nil
 		}
 		if ok {
@@ -72,7 +85,7 @@ func fleetLock[T any](c *Chain, ctx context.Context, log *slog.Logger, local []S
 			}
 			return release, v, false, nil
 		}
-		c.stats.lockWaits.Add(1)
+		lockWaits.Add(1)
 		log.DebugContext(ctx, "another replica is fetching; waiting", "key", name, "wait", wait)
 		t := time.NewTimer(wait)
 		select {

@@ -27,12 +27,18 @@ var _ verify.TDXCollateralGetter = (*Intel)(nil)
 // Intel obtains Intel's collateral for TD quotes (verify.TDXCollateralGetter):
 // for each item (the TCB info of the quote's FMSPC, the TD QE identity,
 // the PCK CRL of the quote's PCK CA, the root CA CRL) it takes Static's
-// when Static has it, else the memory cache, the disk cache (Dir) and
-// finally the PCS. Every item read from disk or fetched is verified by
+// when Static has it, else the memory cache, the disk cache (Dir), the
+// fleet's cache (Fleet) and finally the PCS (under Fleet's fetch lock
+// when it is a Locker: a cold fleet sends one request per item). Every item read from disk or
+// from the fleet's cache, or fetched, is verified by
 // tdx/pcs (issuer chain under the pinned Intel SGX Root CA, signature,
 // validity window at the verification time) before it is used or cached;
 // a cached item is used until its nextUpdate passes. Concurrent requests
-// for one item share one fetch. Fields must not be changed after the
+// for one item share one fetch. A failed fetch is remembered per item for
+// a bounded back-off (NegativeTTL, TransientNegativeTTL, a longer
+// Retry-After): calls within it fail at once, without a request, with a
+// *WaitError (Kind ErrRecentFailure) that says when the PCS is asked
+// again. Nothing is cached from a failure. Fields must not be changed after the
 // first call; an Intel is safe for concurrent use.
 type Intel struct {
 	// Static is collateral the caller holds (--collateral DIR), used as
@@ -49,18 +55,45 @@ type Intel struct {
 	// Limiter, when non-nil, bounds the requests sent to the PCS (retries
 	// included), as Chain.Limiter does; it may be a Chain's.
 	Limiter *RateLimiter
+	// Fleet, when non-nil, is the cache shared by a fleet of verifiers
+	// (collateral/rediscache): asked after Dir, given every item that
+	// verified, trusted with availability only (what it returns is
+	// verified again, and passed over if it does not verify).
+	Fleet IntelStore
+	// NegativeTTL is how long a failed fetch that says something about the
+	// item (404 for an FMSPC, another final 4xx, an answer that does not
+	// verify) is remembered. 0 means DefaultNegativeTTL, negative turns it
+	// off.
+	NegativeTTL time.Duration
+	// TransientNegativeTTL is NegativeTTL for failures on the way to the
+	// PCS (network errors, 408, 429, 5xx, after the retries); a longer
+	// Retry-After of the PCS wins, up to MaxNegativeRetryAfter. 0 means
+	// DefaultTransientNegativeTTL, negative turns it off.
+	TransientNegativeTTL time.Duration
+	// NegativeCacheSize bounds the failures remembered; 0 means
+	// DefaultNegativeCacheSize.
+	NegativeCacheSize int
+	// Now returns the current time of the negative cache; nil means
+	// time.Now. (Collateral is verified at the request's Now.)
+	Now func() time.Time
 	// Root replaces the pinned Intel SGX Root CA (tests only).
 	Root *x509.Certificate
 	// Logger receives logs; nil discards them.
 	Logger *slog.Logger
 
-	mu      sync.Mutex
-	mem     map[string]*intelItem
-	flight  flightGroup
-	fetches atomic.Int64
-	retries atomic.Int64
-	memHits atomic.Int64
-	disk    atomic.Int64
+	mu         sync.Mutex
+	mem        map[string]*intelItem
+	neg        *negCache
+	flight     flightGroup
+	fetches    atomic.Int64
+	retries    atomic.Int64
+	memHits    atomic.Int64
+	disk       atomic.Int64
+	negHits    atomic.Int64
+	fleetHits  atomic.Int64
+	fleetBad   atomic.Int64
+	lockWaits  atomic.Int64
+	lockErrors atomic.Int64
 }
 
 // IntelStats are cumulative counters of an Intel.
@@ -71,11 +104,22 @@ type IntelStats struct {
 	Retries int64
 	// CacheHits and DiskHits count items served from memory and disk.
 	CacheHits, DiskHits int64
+	// FleetHits counts items served from the fleet's cache (verified);
+	// FleetRejected counts its entries that did not verify (refetched).
+	FleetHits, FleetRejected int64
+	// NegativeHits counts calls answered by a remembered failure (no
+	// request sent).
+	NegativeHits int64
+	// LockWaits counts waits for another replica's fetch (Fleet's lock);
+	// LockErrors counts locks that could not be asked (fetched without).
+	LockWaits, LockErrors int64
 }
 
 // Stats returns a snapshot of the counters.
 func (c *Intel) Stats() IntelStats {
-	return IntelStats{Fetches: c.fetches.Load(), Retries: c.retries.Load(), CacheHits: c.memHits.Load(), DiskHits: c.disk.Load()}
+	return IntelStats{Fetches: c.fetches.Load(), Retries: c.retries.Load(), CacheHits: c.memHits.Load(), DiskHits: c.disk.Load(),
+		FleetHits: c.fleetHits.Load(), FleetRejected: c.fleetBad.Load(), NegativeHits: c.negHits.Load(),
+		LockWaits: c.lockWaits.Load(), LockErrors: c.lockErrors.Load()}
 }
 
 // intelItem is a verified item: the parsed value, its issuer chain and
@@ -234,8 +278,8 @@ func (c *Intel) memPut(name string, it *intelItem) {
 	c.mem[name] = it
 }
 
-// item returns the verified item k at now: memory, disk, then one shared
-// fetch.
+// item returns the verified item k at now: memory, a remembered failure,
+// disk, the fleet's cache, then one shared fetch.
 func (c *Intel) item(ctx context.Context, k intelKind, now time.Time) (*intelItem, error) {
 	if now.IsZero() {
 		now = time.Now()
@@ -244,25 +288,50 @@ func (c *Intel) item(ctx context.Context, k intelKind, now time.Time) (*intelIte
 		c.memHits.Add(1)
 		return it, nil
 	}
-	v, _, err := c.flight.do(ctx, c.Logger, "intel/"+k.name, func() (any, error) {
-		if it := c.memGet(k.name, now); it != nil {
-			c.memHits.Add(1)
-			return it, nil
-		}
-		if it := c.diskGet(k, now); it != nil {
-			c.disk.Add(1)
-			c.memPut(k.name, it)
-			return it, nil
-		}
-		return c.fetch(ctx, k, now)
-	})
+	if err, ok := c.negGet(k); ok {
+		return nil, err
+	}
+	v, _, err := c.flight.do(ctx, c.Logger, "intel/"+k.name, func() (any, error) { return c.load(ctx, k, now) })
 	if err != nil {
 		return nil, err
 	}
 	return v.(*intelItem), nil
 }
 
-// fetch asks the PCS for k, verifies the answer and caches it.
+// load is the shared part of item: memory and remembered failures again
+// (this call may have waited), disk, the fleet's cache, then the fetch
+// under the fleet's lock (one replica fetches, the others wait for its
+// entry).
+func (c *Intel) load(ctx context.Context, k intelKind, now time.Time) (*intelItem, error) {
+	if it := c.memGet(k.name, now); it != nil {
+		c.memHits.Add(1)
+		return it, nil
+	}
+	if err, ok := c.negGet(k); ok {
+		return nil, err
+	}
+	if it := c.diskGet(k, now); it != nil {
+		c.disk.Add(1)
+		c.memPut(k.name, it)
+		return it, nil
+	}
+	if it, ok := c.fromFleet(ctx, k, now); ok {
+		return it, nil
+	}
+	unlock, it, found, err := c.fleetLock(ctx, k, now)
+	if err != nil || found {
+		return it, err
+	}
+	defer unlock()
+	it, err = c.fetch(ctx, k, now)
+	if err != nil {
+		return nil, c.negPut(ctx, k, err)
+	}
+	return it, nil
+}
+
+// fetch asks the PCS for k, verifies the answer and caches it (memory,
+// disk, the fleet's cache).
 func (c *Intel) fetch(ctx context.Context, k intelKind, now time.Time) (*intelItem, error) {
 	if c.Offline || c.PCS == nil {
 		return nil, fmt.Errorf("collateral: %s: %w", k.what, ErrOffline)
@@ -281,14 +350,15 @@ func (c *Intel) fetch(ctx context.Context, k intelKind, now time.Time) (*intelIt
 	}
 	f, err := k.fetch(ctx, c.PCS, hook)
 	if err != nil {
-		return nil, fmt.Errorf("collateral: fetching the %s from Intel PCS: %w", k.what, err)
+		return nil, fmt.Errorf("collateral: fetching the %s from Intel PCS %s: %w", k.what, c.PCS.base(), err)
 	}
 	it, err := k.check(f, c.opts(now))
 	if err != nil {
-		return nil, fmt.Errorf("collateral: the %s from Intel PCS: %w: %w", k.what, ErrInvalidCollateral, err)
+		return nil, fmt.Errorf("collateral: the %s from Intel PCS %s: %w: %w", k.what, c.PCS.base(), ErrInvalidCollateral, err)
 	}
 	c.memPut(k.name, it)
 	c.diskPut(ctx, k, f)
+	c.fleetPut(ctx, k, f, it)
 	return it, nil
 }
 

@@ -2,7 +2,10 @@ package collateral
 
 import (
 	"context"
+	"crypto/x509"
+	"encoding/base64"
 	"encoding/hex"
+	"encoding/pem"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -10,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/internal/httpget"
 	"github.com/snp-vtpm/snp-vtpm/tdx/pcs"
 )
@@ -25,8 +29,8 @@ const (
 	DefaultRootCRLURL = "https://certificates.trustedservices.intel.com/IntelSGXRootCA.der"
 )
 
-// Response headers of Intel PCS v4 that carry issuer chains (URL-escaped
-// PEM).
+// Response headers of Intel PCS v4 that carry issuer chains
+// (percent-encoded PEM; see DecodeIssuerChainHeader).
 const (
 	HeaderTCBInfoIssuerChain = "TCB-Info-Issuer-Chain"
 	HeaderQEIdentityChain    = "SGX-Enclave-Identity-Issuer-Chain"
@@ -86,15 +90,73 @@ func (c *PCSClient) get(ctx context.Context, u, what string, limit int64, header
 	if err != nil || header == "" {
 		return fetched{body: body}, err
 	}
-	v := h.Get(header)
-	if v == "" || len(v) > 3*maxIssuerChain {
-		return fetched{}, fmt.Errorf("pcs: %s from %s: header %s missing or over %d bytes: %w", what, u, header, 3*maxIssuerChain, ErrInvalidCollateral)
-	}
-	chain, err := url.PathUnescape(v)
+	chain, err := DecodeIssuerChainHeader(h.Get(header))
 	if err != nil {
-		return fetched{}, fmt.Errorf("pcs: %s from %s: header %s: %v: %w", what, u, header, err, ErrInvalidCollateral)
+		return fetched{}, fmt.Errorf("pcs: %s from %s: header %s: %w: %w", what, u, header, err, ErrInvalidCollateral)
 	}
-	return fetched{body: body, chain: []byte(chain)}, nil
+	return fetched{body: body, chain: chain}, nil
+}
+
+// Bounds of an issuer-chain header.
+const (
+	maxHeaderChain  = 3 * maxIssuerChain
+	maxHeaderCerts  = 8
+	pemCertBegin    = "-----BEGIN CERTIFICATE-----"
+	pemCertEnd      = "-----END CERTIFICATE-----"
+	pemSpaceChars   = " \t\r\n"
+	headerChainWhat = "issuer-chain header"
+)
+
+// DecodeIssuerChainHeader decodes the value of an issuer-chain header
+// (TCB-Info-Issuer-Chain, SGX-Enclave-Identity-Issuer-Chain,
+// SGX-PCK-CRL-Issuer-Chain) into PEM certificates, one block a line. Intel
+// PCS sends the PEM percent-encoded as encodeURIComponent does ("%20",
+// "%0A", "%2B", "%2F", "%3D"); a PCCS may send it unencoded, on one line.
+// Both are read; a "+" stays a "+" (it is base64, never a space). Nothing
+// but CERTIFICATE blocks and whitespace may be in the value; each block's
+// base64 must decode strictly to an X.509 certificate (the caller
+// verifies the chain).
+func DecodeIssuerChainHeader(v string) ([]byte, error) {
+	if v == "" || len(v) > maxHeaderChain {
+		return nil, fmt.Errorf("%s missing or over %d bytes: %w", headerChainWhat, maxHeaderChain, format.ErrBadEncoding)
+	}
+	s := strings.Trim(v, pemSpaceChars)
+	if !strings.HasPrefix(s, pemCertBegin) {
+		u, err := url.PathUnescape(s) // unlike QueryUnescape, keeps "+"
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v: %w", headerChainWhat, err, format.ErrBadEncoding)
+		}
+		s = u
+	}
+	var out []byte
+	for n := 0; ; n++ {
+		s = strings.TrimLeft(s, pemSpaceChars)
+		if s == "" && n > 0 {
+			return out, nil
+		}
+		rest, ok := strings.CutPrefix(s, pemCertBegin)
+		body, after, found := strings.Cut(rest, pemCertEnd)
+		if !ok || !found || n == maxHeaderCerts {
+			return nil, fmt.Errorf("%s: want 1 to %d PEM certificates and nothing else: %w", headerChainWhat, maxHeaderCerts, format.ErrBadEncoding)
+		}
+		der, err := base64.StdEncoding.Strict().DecodeString(strings.Map(dropPEMSpace, body))
+		if err == nil {
+			// A base64 "+" lost on the way (a space, dropped) garbles the DER.
+			_, err = x509.ParseCertificate(der)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: certificate %d: %v: %w", headerChainWhat, n+1, err, format.ErrBadEncoding)
+		}
+		out = append(out, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
+		s = after
+	}
+}
+
+func dropPEMSpace(r rune) rune {
+	if strings.ContainsRune(pemSpaceChars, r) {
+		return -1
+	}
+	return r
 }
 
 // TCBInfo fetches the TDX TCB info of fmspc.

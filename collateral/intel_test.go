@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io/fs"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -124,7 +123,8 @@ func TestIntelRefetch(t *testing.T) {
 
 // TestIntelTampered: a changed body, a wrong issuer chain, a missing
 // header or garbage is ErrInvalidCollateral, never a rejection, and is
-// not cached: the next call with the PCS mended fetches again.
+// not cached: the failure is remembered for NegativeTTL (no request),
+// then the PCS, mended, is asked again.
 func TestIntelTampered(t *testing.T) {
 	q, v := teekit(t)
 	files := tdxtest.ReadFiles(t, filepath.Join(testutil.Dir(), intelDir))
@@ -138,7 +138,7 @@ func TestIntelTampered(t *testing.T) {
 			if r.URL.Path != "/tdx/certification/v4/tcb" {
 				return false
 			}
-			w.Header().Set(HeaderTCBInfoIssuerChain, escapePEM(files["tcb-signing-chain.pem"]))
+			w.Header().Set(HeaderTCBInfoIssuerChain, tdxtest.EncodeIssuerChain(files["tcb-signing-chain.pem"]))
 			_, _ = w.Write([]byte(strings.Replace(string(tcb), `"tcbEvaluationDataNumber":17`, `"tcbEvaluationDataNumber":18`, 1)))
 			return true
 		}},
@@ -146,7 +146,7 @@ func TestIntelTampered(t *testing.T) {
 			if r.URL.Path != "/tdx/certification/v4/qe/identity" {
 				return false
 			}
-			w.Header().Set(HeaderQEIdentityChain, escapePEM(files[tdxtest.PCKCRLIssuerChainFile]))
+			w.Header().Set(HeaderQEIdentityChain, tdxtest.EncodeIssuerChain(files[tdxtest.PCKCRLIssuerChainFile]))
 			_, _ = w.Write(files["qeidentity-tdx.json"])
 			return true
 		}},
@@ -171,7 +171,8 @@ func TestIntelTampered(t *testing.T) {
 			}
 			fake, dir := newFakePCS(t), t.TempDir()
 			fake.SetHook(func(w http.ResponseWriter, r *http.Request, _ int64) bool { return tc.hook(w, r) })
-			in := newIntel(fake.URL, dir)
+			in, clk := newIntel(fake.URL, dir), newFakeClock()
+			in.Now = clk.now
 			_, err := in.TDXCollateral(context.Background(), intelReq(v, testutil.TDXFixtureTime()))
 			if !errors.Is(err, ErrInvalidCollateral) || errors.Is(err, verify.ErrRejected) {
 				t.Fatalf("got %v, want ErrInvalidCollateral", err)
@@ -184,6 +185,10 @@ func TestIntelTampered(t *testing.T) {
 			}
 			fake.SetHook(nil)
 			before := fake.Requests()
+			if _, err := in.TDXCollateral(context.Background(), intelReq(v, testutil.TDXFixtureTime())); !errors.Is(err, ErrRecentFailure) || !errors.Is(err, ErrInvalidCollateral) || fake.Requests() != before {
+				t.Fatalf("mended, within the back-off: %v, %d requests (want none)", err, fake.Requests()-before)
+			}
+			clk.advance(DefaultNegativeTTL)
 			c, err := in.TDXCollateral(context.Background(), intelReq(v, testutil.TDXFixtureTime()))
 			if err != nil {
 				t.Fatal(err)
@@ -195,8 +200,6 @@ func TestIntelTampered(t *testing.T) {
 		})
 	}
 }
-
-func escapePEM(b []byte) string { return url.PathEscape(string(b)) }
 
 // TestIntelOffline: offline with nothing cached, the error names every
 // missing item and --collateral DIR, matches ErrOffline and

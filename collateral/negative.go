@@ -5,12 +5,18 @@ import (
 	"errors"
 	"time"
 
+	"github.com/snp-vtpm/snp-vtpm/internal/httpget"
 	"github.com/snp-vtpm/snp-vtpm/kds"
 )
 
+// MaxNegativeRetryAfter bounds how long a Retry-After of Intel's PCS (429
+// or 503) keeps an item's failure remembered.
+const MaxNegativeRetryAfter = 10 * time.Minute
+
 // negCache remembers failed fetches by key until a deadline: at most max
 // entries; when full, expired entries go first, then the one that expires
-// soonest. Not safe for concurrent use; the Chain guards it with its mutex.
+// soonest. Not safe for concurrent use; the Chain and the Intel guard it
+// with their mutex.
 type negCache struct {
 	max   int
 	items map[string]negEntry
@@ -114,13 +120,83 @@ func (c *Chain) negPut(key string, err error) {
 
 // negLocked returns the negative cache, creating it on first use. c.mu
 // must be held.
-func (c *Chain) negLocked() *negCache {
-	if c.neg == nil {
-		size := c.NegativeCacheSize
+func (c *Chain) negLocked() *negCache { return lazyNegCache(&c.neg, c.NegativeCacheSize) }
+
+// lazyNegCache returns *p, first setting it to a negative cache of size
+// entries (0: DefaultNegativeCacheSize) if it is nil.
+func lazyNegCache(p **negCache, size int) *negCache {
+	if *p == nil {
 		if size <= 0 {
 			size = DefaultNegativeCacheSize
 		}
-		c.neg = &negCache{max: size}
+		*p = &negCache{max: size}
 	}
-	return c.neg
+	return *p
 }
+
+// negTTL is Chain.negTTL for Intel's collateral: how long the failure err
+// of fetching an item from the PCS is remembered, or 0 if it is not.
+// Failures that say something about the item (404 for an FMSPC, another
+// final 4xx, an answer that does not verify) are remembered for
+// NegativeTTL; failures of the way to it (network errors, 408, 429, 5xx
+// after the retries) for TransientNegativeTTL, or for the Retry-After the
+// PCS asked if longer (at most MaxNegativeRetryAfter). Never remembered: a
+// failure while the caller's context ended, a refusal of the Limiter
+// (nothing was asked) and Offline.
+func (c *Intel) negTTL(ctx context.Context, err error) time.Duration {
+	var herr *httpget.HTTPError
+	switch {
+	case ctx.Err() != nil, errors.Is(err, context.Canceled),
+		errors.Is(err, ErrUpstreamLimited), errors.Is(err, ErrOffline):
+		return 0
+	case errors.As(err, &herr) && !httpget.Retryable(herr.StatusCode),
+		errors.Is(err, ErrInvalidCollateral):
+		return ttlOr(c.NegativeTTL, DefaultNegativeTTL)
+	}
+	ttl := ttlOr(c.TransientNegativeTTL, DefaultTransientNegativeTTL)
+	if ttl > 0 && errors.As(err, &herr) && herr.RetryAfter > ttl {
+		ttl = min(herr.RetryAfter, MaxNegativeRetryAfter)
+	}
+	return ttl
+}
+
+func (c *Intel) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+// negGet returns the remembered failure of the item k, if its back-off
+// lasts.
+func (c *Intel) negGet(k intelKind) (error, bool) {
+	now := c.now()
+	c.mu.Lock()
+	e, ok := c.negLocked().get(k.name, now)
+	c.mu.Unlock()
+	if !ok {
+		return nil, false
+	}
+	c.negHits.Add(1)
+	return &WaitError{Kind: ErrRecentFailure, What: k.what, Err: e.err, Wait: e.until.Sub(now)}, true
+}
+
+// negPut remembers the failure err of the item k for its back-off (if
+// any) and returns the error to give the caller: with a back-off, a
+// *WaitError of Kind ErrRecentFailure wrapping err that says when the PCS
+// is asked again (so that serve answers 503 with that Retry-After).
+func (c *Intel) negPut(ctx context.Context, k intelKind, err error) error {
+	ttl := c.negTTL(ctx, err)
+	if ttl <= 0 {
+		return err
+	}
+	now := c.now()
+	c.mu.Lock()
+	c.negLocked().put(k.name, negEntry{err: err, until: now.Add(ttl)}, now)
+	c.mu.Unlock()
+	return &WaitError{Kind: ErrRecentFailure, What: k.what, Err: err, Wait: ttl}
+}
+
+// negLocked returns the Intel's negative cache, creating it on first use.
+// c.mu must be held.
+func (c *Intel) negLocked() *negCache { return lazyNegCache(&c.neg, c.NegativeCacheSize) }

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/snp-vtpm/snp-vtpm/result"
 	"github.com/snp-vtpm/snp-vtpm/verify"
@@ -55,7 +54,7 @@ func (s *Server) release(ctx context.Context, w http.ResponseWriter, req *Attest
 				return attestOutcome{http.StatusForbidden, resultRejected, string(verr.Check),
 					"resource policy: " + verr.Error()}, nil
 			}
-			setRetryAfter(w, time.Second)
+			setRetryAfterFor(w, err)
 			return attestOutcome{http.StatusServiceUnavailable, resultError, "unavailable", "verification did not complete; try again with a new challenge"}, nil
 		}
 	}

@@ -471,15 +471,23 @@ func (s *Server) attest(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		// Not a verdict on the evidence: a certificate source failed, or the
 		// upstream budget is spent (see kds.Client.Limiter). Say when to come
 		// back if the error knows.
-		var rd interface{ RetryDelay() time.Duration }
-		if errors.As(err, &rd) {
-			setRetryAfter(w, rd.RetryDelay())
-		} else {
-			setRetryAfter(w, time.Second)
-		}
+		setRetryAfterFor(w, err)
 		return attestOutcome{http.StatusServiceUnavailable, resultError, "unavailable", "verification did not complete; try again with a new challenge"}, nil
 	}
 	return s.release(vctx, w, req, res, claims, ev, nonce, sealer)
+}
+
+// setRetryAfterFor sets the Retry-After header of a verification that did
+// not complete because of err: the delay err knows (a remembered KDS or
+// Intel PCS failure, a spent upstream budget: collateral.WaitError), else
+// one second.
+func setRetryAfterFor(w http.ResponseWriter, err error) {
+	var rd interface{ RetryDelay() time.Duration }
+	if errors.As(err, &rd) {
+		setRetryAfter(w, rd.RetryDelay())
+		return
+	}
+	setRetryAfter(w, time.Second)
 }
 
 // setRetryAfter sets the Retry-After header to d in whole seconds, at least 1.

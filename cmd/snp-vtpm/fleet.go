@@ -10,15 +10,15 @@ import (
 	"github.com/snp-vtpm/snp-vtpm/server"
 )
 
-// serveCollectors returns the certificate metrics of kc and, with --redis
-// (rc), puts the fleet's collateral cache into kc (fleetCache); closeFn
-// closes its connection.
-func serveCollectors(kc *collateral.Chain, rc *server.RedisConfig) (cs []prometheus.Collector, closeFn func() error, err error) {
-	cs = kdsCollectors(kc)
+// serveCollectors returns the certificate metrics of kc and in and, with --redis
+// (rc), puts the fleet's collateral cache into kc (fleetCache) and into in
+// (Intel's TDX collateral; nil: none); closeFn closes its connection.
+func serveCollectors(kc *collateral.Chain, in *collateral.Intel, rc *server.RedisConfig) (cs []prometheus.Collector, closeFn func() error, err error) {
+	cs = append(kdsCollectors(kc), intelCollectors(in)...)
 	if rc == nil || kc == nil {
 		return cs, func() error { return nil }, nil
 	}
-	more, closeFn, err := fleetCache(kc, rc)
+	more, closeFn, err := fleetCache(kc, in, rc)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -26,11 +26,12 @@ func serveCollectors(kc *collateral.Chain, rc *server.RedisConfig) (cs []prometh
 }
 
 // fleetCache puts the fleet's collateral cache (Redis, the same server
-// and prefix as the challenges) into kc after its Memory, before any use:
-// a certificate one replica fetched and validated serves them all, and
-// their concurrent misses make one KDS request. It returns the metrics of
-// the cache and a function closing its connection.
-func fleetCache(kc *collateral.Chain, rc *server.RedisConfig) ([]prometheus.Collector, func() error, error) {
+// and prefix as the challenges) into kc after its Memory, and into in as
+// its Fleet, before any use: a certificate (or an item of Intel's
+// collateral) one replica fetched and validated serves them all, and their
+// concurrent misses make one KDS request. It returns the metrics of the
+// cache and a function closing its connection.
+func fleetCache(kc *collateral.Chain, in *collateral.Intel, rc *server.RedisConfig) ([]prometheus.Collector, func() error, error) {
 	opts, err := server.ParseRedisURL(rc.URL)
 	if err != nil {
 		return nil, nil, err
@@ -62,10 +63,32 @@ func fleetCache(kc *collateral.Chain, rc *server.RedisConfig) ([]prometheus.Coll
 		sources = append([]collateral.Source{cache}, sources...)
 	}
 	kc.Sources = sources
+	if in != nil {
+		in.Fleet = cache
+	}
 	return []prometheus.Collector{fleetCacheMetrics{cache: cache, desc: prometheus.NewDesc("snp_vtpm_fleet_cache_events_total",
 		"The fleet's collateral cache in Redis, by event: hit (read; validated again before use), miss, store (validated collateral written), "+
 			"lock (a fetch lock taken: one replica fetching for all), error (a failed command: verification went on to KDS), round_trip (a command sent).",
 		[]string{"event"}, nil)}}, rdb.Close, nil
+}
+
+// intelCollectors returns the metrics of Intel's collateral source (nil:
+// none).
+func intelCollectors(in *collateral.Intel) []prometheus.Collector {
+	if in == nil {
+		return nil
+	}
+	counter := func(name, help string, v func(collateral.IntelStats) int64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "snp_vtpm", Subsystem: "pcs", Name: name, Help: help},
+			func() float64 { return float64(v(in.Stats())) })
+	}
+	return []prometheus.Collector{
+		counter("fetches_total", "HTTP requests sent to Intel PCS (--pcs-url) for TDX collateral, retries included.", func(s collateral.IntelStats) int64 { return s.Fetches }),
+		counter("cache_hits_total", "Intel collateral items served from memory.", func(s collateral.IntelStats) int64 { return s.CacheHits }),
+		counter("negative_hits_total", "Intel collateral requests answered by a remembered recent PCS failure, without a fetch.", func(s collateral.IntelStats) int64 { return s.NegativeHits }),
+		counter("fleet_hits_total", "Intel collateral items served from the fleet's cache in Redis, verified again (--redis).", func(s collateral.IntelStats) int64 { return s.FleetHits }),
+		counter("fleet_rejected_total", "Intel collateral entries in Redis that did not verify (refetched) (--redis).", func(s collateral.IntelStats) int64 { return s.FleetRejected }),
+	}
 }
 
 // fleetCacheMetrics exports the Stats of a rediscache.Cache.

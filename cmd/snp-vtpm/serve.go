@@ -163,7 +163,8 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
 	if err != nil {
 		return err
 	}
-	collectors, closeCache, err := serveCollectors(kc, rc)
+	in, _ := v.Config().TDXCollateralGetter.(*collateral.Intel)
+	collectors, closeCache, err := serveCollectors(kc, in, rc)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,10 @@
 // collateral.Locker kept in Redis, so that a VCEK, cert chain or CRL that
 // one replica fetched and validated is reused by every replica, and a cold
 // fleet sends one request to AMD KDS per chip and TCB, not one per replica.
+// It is also a collateral.IntelStore: Intel's TDX collateral (TCB info per
+// FMSPC, QE identity, PCK CRL per CA, root CA CRL, with their issuer
+// chains) that one replica fetched from Intel PCS and verified, kept until
+// the item's nextUpdate and verified again by each replica that reads it.
 //
 // Redis is trusted with availability, not integrity: the Chain stores
 // here only what it validated against the pinned roots, and validates
@@ -46,7 +50,10 @@ const (
 	DefaultPrefix = "snp-vtpm:"
 )
 
-var _ collateral.Locker = (*Cache)(nil)
+var (
+	_ collateral.Locker     = (*Cache)(nil)
+	_ collateral.IntelStore = (*Cache)(nil)
+)
 
 // Cache is a collateral.Locker in Redis. Put it among a Chain's local
 // sources after the Memory (Memory, Cache, [Disk], KDS). Its fields must
@@ -122,8 +129,13 @@ func maxSize(kind collateral.Kind) int {
 // Get implements collateral.Source: the entry, unvalidated (the Chain
 // validates it), or an error wrapping collateral.ErrMiss.
 func (c *Cache) Get(ctx context.Context, kind collateral.Kind, q *collateral.Query) ([]byte, error) {
+	return c.get(ctx, c.Key(kind, q.Key), maxSize(kind))
+}
+
+// get reads the entry of key, of 1 to limit bytes.
+func (c *Cache) get(ctx context.Context, key string, limit int) ([]byte, error) {
 	c.trips.Add(1)
-	b, err := c.Client.Get(ctx, c.Key(kind, q.Key)).Bytes()
+	b, err := c.Client.Get(ctx, key).Bytes()
 	switch {
 	case errors.Is(err, redis.Nil):
 		c.misses.Add(1)
@@ -131,11 +143,11 @@ func (c *Cache) Get(ctx context.Context, kind collateral.Kind, q *collateral.Que
 	case err != nil:
 		c.errs.Add(1)
 		return nil, fmt.Errorf("rediscache: reading the fleet cache: %w", err)
-	case len(b) == 0 || len(b) > maxSize(kind):
-		c.hits.Add(1)
-		return nil, fmt.Errorf("rediscache: entry of %d bytes (at most %d)", len(b), maxSize(kind))
 	}
 	c.hits.Add(1)
+	if len(b) == 0 || len(b) > limit {
+		return nil, fmt.Errorf("rediscache: entry of %d bytes (at most %d)", len(b), limit)
+	}
 	return b, nil
 }
 
@@ -147,24 +159,7 @@ func (c *Cache) Store(ctx context.Context, kind collateral.Kind, k *collateral.K
 	if err != nil {
 		return
 	}
-	now := time.Now()
-	if c.Now != nil {
-		now = c.Now()
-	}
-	maxTTL := c.MaxTTL
-	if maxTTL <= 0 {
-		maxTTL = DefaultMaxTTL
-	}
-	ttl := min(exp.Sub(now), maxTTL)
-	if ttl < time.Millisecond {
-		return
-	}
-	c.trips.Add(1)
-	if err := c.Client.Set(ctx, c.Key(kind, k), data, ttl).Err(); err != nil {
-		c.errs.Add(1)
-		return
-	}
-	c.stores.Add(1)
+	c.set(ctx, c.Key(kind, k), data, exp)
 }
 
 // expiry returns when data stops being valid: a VCEK's NotAfter, a cert
@@ -195,6 +190,45 @@ func expiry(kind collateral.Kind, data []byte) (time.Time, error) {
 		return time.Time{}, err
 	}
 	return crl.NextUpdate, nil
+}
+
+// IntelKey returns the Redis key of an Intel collateral item
+// ({Prefix}col:intel:{name}).
+func (c *Cache) IntelKey(name string) string { return c.prefix() + "col:intel:" + name }
+
+// GetIntel implements collateral.IntelStore: the entry, unverified (the
+// collateral.Intel verifies it), or an error wrapping collateral.ErrMiss.
+func (c *Cache) GetIntel(ctx context.Context, name string) ([]byte, error) {
+	return c.get(ctx, c.IntelKey(name), collateral.MaxIntelEntrySize)
+}
+
+// StoreIntel implements collateral.IntelStore: entry, which verified, is
+// kept until expires (the item's nextUpdate) or MaxTTL, whichever comes
+// first; an entry that has expired is not kept.
+func (c *Cache) StoreIntel(ctx context.Context, name string, entry []byte, expires time.Time) {
+	c.set(ctx, c.IntelKey(name), entry, expires)
+}
+
+// set keeps data under key until exp or MaxTTL, whichever comes first.
+func (c *Cache) set(ctx context.Context, key string, data []byte, exp time.Time) {
+	now := time.Now()
+	if c.Now != nil {
+		now = c.Now()
+	}
+	maxTTL := c.MaxTTL
+	if maxTTL <= 0 {
+		maxTTL = DefaultMaxTTL
+	}
+	ttl := min(exp.Sub(now), maxTTL)
+	if ttl < time.Millisecond {
+		return
+	}
+	c.trips.Add(1)
+	if err := c.Client.Set(ctx, key, data, ttl).Err(); err != nil {
+		c.errs.Add(1)
+		return
+	}
+	c.stores.Add(1)
 }
 
 // unlockScript deletes the lock only if it is still the caller's (it may

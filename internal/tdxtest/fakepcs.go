@@ -4,7 +4,6 @@ import (
 	"encoding/hex"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,7 +23,9 @@ const PCKCRLIssuerChainFile = "pckcrl-issuer-chain.pem"
 // the files of a collateral directory with Intel's headers: the TCB info
 // of an FMSPC and the TD QE identity with the TCB signing chain, the PCK
 // CRLs (ca=platform|processor) with PCKCRLIssuerChainFile, and the root
-// CA CRL as hex, as a PCCS does. Anything else is 404.
+// CA CRL as hex, as a PCCS does. Anything else is 404. Issuer chains are
+// percent-encoded as Intel's PCS does (EncodeIssuerChain), or sent as
+// plain PEM after SetPlainChains (a PCCS).
 type FakePCS struct {
 	// Server is the test server; its URL is the PCS base URL.
 	*httptest.Server
@@ -33,7 +34,36 @@ type FakePCS struct {
 	files map[string][]byte
 	hook  func(w http.ResponseWriter, r *http.Request, n int64) bool
 	paths map[string]int
+	plain bool
 	total atomic.Int64
+}
+
+// EncodeIssuerChain percent-encodes a PEM chain as Intel's PCS does in its
+// issuer-chain headers (as JavaScript's encodeURIComponent: everything
+// but A-Z a-z 0-9 and -_.!~*'() as %XX, upper-case hex; so a space is
+// %20, a newline %0A, "+" %2B, "/" %2F, "=" %3D).
+func EncodeIssuerChain(pemChain []byte) string {
+	const hexDigits = "0123456789ABCDEF"
+	var b strings.Builder
+	for _, c := range pemChain {
+		switch {
+		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', strings.IndexByte("-_.!~*'()", c) >= 0:
+			b.WriteByte(c)
+		default:
+			b.WriteByte('%')
+			b.WriteByte(hexDigits[c>>4])
+			b.WriteByte(hexDigits[c&15])
+		}
+	}
+	return b.String()
+}
+
+// SetPlainChains makes the server send issuer chains as plain PEM, as a
+// PCCS may (HTTP turns the newlines into spaces).
+func (f *FakePCS) SetPlainChains(plain bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.plain = plain
 }
 
 // ReadFiles reads the regular files of dir by name.
@@ -123,7 +153,11 @@ func (f *FakePCS) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if header != "" {
-		w.Header().Set(header, url.PathEscape(string(f.files[chain])))
+		v := EncodeIssuerChain(f.files[chain])
+		if f.plain {
+			v = string(f.files[chain])
+		}
+		w.Header().Set(header, v)
 	}
 	_, _ = w.Write(body)
 }
