@@ -78,17 +78,13 @@ func intelCollectors(in *collateral.Intel) []prometheus.Collector {
 	if in == nil {
 		return nil
 	}
-	counter := func(name, help string, v func(collateral.IntelStats) int64) prometheus.Collector {
-		return prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "snp_vtpm", Subsystem: "pcs", Name: name, Help: help},
-			func() float64 { return float64(v(in.Stats())) })
-	}
-	return []prometheus.Collector{
-		counter("fetches_total", "HTTP requests sent to Intel PCS (--pcs-url) for TDX collateral, retries included.", func(s collateral.IntelStats) int64 { return s.Fetches }),
-		counter("cache_hits_total", "Intel collateral items served from memory.", func(s collateral.IntelStats) int64 { return s.CacheHits }),
-		counter("negative_hits_total", "Intel collateral requests answered by a remembered recent PCS failure, without a fetch.", func(s collateral.IntelStats) int64 { return s.NegativeHits }),
-		counter("fleet_hits_total", "Intel collateral items served from the fleet's cache in Redis, verified again (--redis).", func(s collateral.IntelStats) int64 { return s.FleetHits }),
-		counter("fleet_rejected_total", "Intel collateral entries in Redis that did not verify (refetched) (--redis).", func(s collateral.IntelStats) int64 { return s.FleetRejected }),
-	}
+	return statCollectors("pcs", in.Stats, []statCounter[collateral.IntelStats]{
+		{"fetches_total", "HTTP requests sent to Intel PCS (--pcs-url) for TDX collateral, retries included.", func(s collateral.IntelStats) int64 { return s.Fetches }},
+		{"cache_hits_total", "Intel collateral items served from memory.", func(s collateral.IntelStats) int64 { return s.CacheHits }},
+		{"negative_hits_total", "Intel collateral requests answered by a remembered recent PCS failure, without a fetch.", func(s collateral.IntelStats) int64 { return s.NegativeHits }},
+		{"fleet_hits_total", "Intel collateral items served from the fleet's cache in Redis, verified again (--redis).", func(s collateral.IntelStats) int64 { return s.FleetHits }},
+		{"fleet_rejected_total", "Intel collateral entries in Redis that did not verify (refetched) (--redis).", func(s collateral.IntelStats) int64 { return s.FleetRejected }},
+	})
 }
 
 // fleetCacheMetrics exports the Stats of a rediscache.Cache.

@@ -297,25 +297,38 @@ func readSecret(name string) ([]byte, error) {
 	return secret, nil
 }
 
+// statCounter is one counter of a source's Stats snapshot.
+type statCounter[S any] struct {
+	name, help string
+	value      func(S) int64
+}
+
+// statCollectors exports counters read from stats() as metrics of the
+// given subsystem.
+func statCollectors[S any](subsystem string, stats func() S, counters []statCounter[S]) []prometheus.Collector {
+	cs := make([]prometheus.Collector, len(counters))
+	for i, c := range counters {
+		cs[i] = prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "snp_vtpm", Subsystem: subsystem, Name: c.name, Help: c.help},
+			func() float64 { return float64(c.value(stats())) })
+	}
+	return cs
+}
+
 // kdsCollectors exports the certificate client's counters as metrics.
 func kdsCollectors(kc *collateral.Chain) []prometheus.Collector {
 	if kc == nil {
 		return nil
 	}
-	counter := func(name, help string, v func(collateral.Stats) int64) prometheus.Collector {
-		return prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "snp_vtpm", Subsystem: "kds", Name: name, Help: help},
-			func() float64 { return float64(v(kc.Stats())) })
-	}
-	return []prometheus.Collector{
-		counter("fetches_total", "HTTP requests sent to AMD KDS or IMDS for certificates, retries included.", func(s collateral.Stats) int64 { return s.Fetches }),
-		counter("cache_hits_total", "Certificates served from the memory cache.", func(s collateral.Stats) int64 { return s.CacheHits }),
-		counter("disk_hits_total", "Certificates served from the disk cache.", func(s collateral.Stats) int64 { return s.DiskHits }),
-		counter("retries_total", "Certificate fetches retried.", func(s collateral.Stats) int64 { return s.Retries }),
-		counter("errors_total", "Certificate fetches that failed.", func(s collateral.Stats) int64 { return s.Errors }),
-		counter("negative_hits_total", "Certificate requests answered by a remembered recent failure, without a fetch.", func(s collateral.Stats) int64 { return s.NegativeHits }),
-		counter("limited_total", "Certificate fetches not sent because the upstream budget (--upstream-rate, --upstream-burst) was spent.", func(s collateral.Stats) int64 { return s.Limited }),
-		counter("fleet_hits_total", "Certificates served from the fleet's cache in Redis (--redis).", func(s collateral.Stats) int64 { return s.FleetHits }),
-		counter("lock_waits_total", "Waits for another replica's fetch of the same certificate (--redis).", func(s collateral.Stats) int64 { return s.LockWaits }),
-		counter("lock_errors_total", "Fetches made without the fleet's lock because Redis could not be asked (--redis).", func(s collateral.Stats) int64 { return s.LockErrors }),
-	}
+	return statCollectors("kds", kc.Stats, []statCounter[collateral.Stats]{
+		{"fetches_total", "HTTP requests sent to AMD KDS or IMDS for certificates, retries included.", func(s collateral.Stats) int64 { return s.Fetches }},
+		{"cache_hits_total", "Certificates served from the memory cache.", func(s collateral.Stats) int64 { return s.CacheHits }},
+		{"disk_hits_total", "Certificates served from the disk cache.", func(s collateral.Stats) int64 { return s.DiskHits }},
+		{"retries_total", "Certificate fetches retried.", func(s collateral.Stats) int64 { return s.Retries }},
+		{"errors_total", "Certificate fetches that failed.", func(s collateral.Stats) int64 { return s.Errors }},
+		{"negative_hits_total", "Certificate requests answered by a remembered recent failure, without a fetch.", func(s collateral.Stats) int64 { return s.NegativeHits }},
+		{"limited_total", "Certificate fetches not sent because the upstream budget (--upstream-rate, --upstream-burst) was spent.", func(s collateral.Stats) int64 { return s.Limited }},
+		{"fleet_hits_total", "Certificates served from the fleet's cache in Redis (--redis).", func(s collateral.Stats) int64 { return s.FleetHits }},
+		{"lock_waits_total", "Waits for another replica's fetch of the same certificate (--redis).", func(s collateral.Stats) int64 { return s.LockWaits }},
+		{"lock_errors_total", "Fetches made without the fleet's lock because Redis could not be asked (--redis).", func(s collateral.Stats) int64 { return s.LockErrors }},
+	})
 }
