@@ -46,6 +46,9 @@ type ratio struct {
 // compared with OpenSSL's floor (P-384 + RSA-4096 + RSA-2048 verification)
 // too; without openssl those ratios are skipped with a notice.
 //
+// SNPVTPM_RATIO_ONLY=tdx keeps only the ratios whose name contains "tdx"
+// and the cases they compare (no OpenSSL floor).
+//
 // It runs only when asked for (-run TestRatios, or SNPVTPM_RATIOS=1), so
 // that `go test ./...` stays fast, and never under the race detector.
 func TestRatios(t *testing.T) {
@@ -80,6 +83,7 @@ func TestRatios(t *testing.T) {
 		{"refreshed", refreshedSynthetic(f), nil},
 		{"tdx-floor", benchLoop(f.tdxFloor.verify), nil},
 		{"tdx-fresh", freshTDX(f), nil},
+		{"tdx-repeat", repeatTDX(f), nil},
 	}
 	ratios := []ratio{
 		{"fresh / floor (real v1)", "fresh", "floor", goalFreshOverFloor},
@@ -92,8 +96,13 @@ func TestRatios(t *testing.T) {
 		{"go-sev-guest / repeat (real v1)", "go-sev-guest", "repeat-real", 0},
 		{"refreshed v2 / (ECDSA + RSA-2048)", "refreshed", "floor-refreshed", 0},
 		{"tdx fresh / floor (real v1)", "tdx-fresh", "tdx-floor", 0},
+		{"tdx repeat / rsa2048 (real v1, same evidence)", "tdx-repeat", "rsa2048", 0},
 	}
-	cases, ratios = withOpenSSL(t, cases, ratios)
+	if only := os.Getenv("SNPVTPM_RATIO_ONLY"); only != "" {
+		cases, ratios = onlyRatios(cases, ratios, only)
+	} else {
+		cases, ratios = withOpenSSL(t, cases, ratios)
+	}
 
 	ns := map[string][]float64{}
 	allocs := map[string]int64{}
@@ -144,6 +153,26 @@ func TestRatios(t *testing.T) {
 			t.Error(f)
 		}
 	}
+}
+
+// onlyRatios keeps the ratios whose name contains only and the cases
+// they compare (SNPVTPM_RATIO_ONLY; the OpenSSL floor is then skipped).
+func onlyRatios(cases []ratioCase, ratios []ratio, only string) ([]ratioCase, []ratio) {
+	var keptRatios []ratio
+	used := map[string]bool{}
+	for _, q := range ratios {
+		if strings.Contains(q.name, only) {
+			keptRatios = append(keptRatios, q)
+			used[q.num], used[q.den] = true, true
+		}
+	}
+	var keptCases []ratioCase
+	for _, c := range cases {
+		if used[c.name] {
+			keptCases = append(keptCases, c)
+		}
+	}
+	return keptCases, keptRatios
 }
 
 // measure runs one case once: its nanoseconds per operation, and the
