@@ -34,8 +34,9 @@ import (
 //     only entries with a TDREPORT).
 //   - pcks: the PEM PCK chain of a TD quote and the root it was verified
 //     under (compared by its DER); validity is checked again on every hit.
-//   - tdQuotes: the TD quote bytes and the PCK chain entry that verified
-//     their signatures (the *tdx.Verified of the pcks entry, by identity).
+//   - tdQuotes: the TD quote bytes (its parse, and the PCK chain entry that
+//     verified its signatures: the *tdx.Verified of the pcks entry, by
+//     identity).
 //   - decoder: remembers the decoded HCL report and VCEK of evidence by
 //     their exact text (see evidence.Decoder).
 type cache struct {
@@ -43,7 +44,7 @@ type cache struct {
 	reports  exactMap[*snp.VCEK]
 	hcls     exactMap[*hclEntry]
 	pcks     exactMap[*tdx.Verified]
-	tdQuotes exactMap[*tdx.Verified]
+	tdQuotes exactMap[*tdQuoteEntry]
 	decoder  *evidence.Decoder
 }
 
@@ -89,7 +90,7 @@ func newCache(cc CacheConfig) *cache {
 		reports:  exactMap[*snp.VCEK]{seed: seed, maxEntries: entries, maxBytes: size},
 		hcls:     exactMap[*hclEntry]{seed: seed, maxEntries: entries, maxBytes: size},
 		pcks:     exactMap[*tdx.Verified]{seed: seed, maxEntries: entries, maxBytes: size},
-		tdQuotes: exactMap[*tdx.Verified]{seed: seed, maxEntries: entries, maxBytes: size},
+		tdQuotes: exactMap[*tdQuoteEntry]{seed: seed, maxEntries: entries, maxBytes: size},
 		decoder:  evidence.NewDecoder(entries, size),
 	}
 }
@@ -228,7 +229,7 @@ type pending struct {
 	pck      *tdx.Verified
 
 	tdQuoteRaw []byte
-	tdQuoteBy  *tdx.Verified
+	tdQuote    *tdQuoteEntry
 }
 
 // lookupVCEK returns the entry for der and roots that this call or an
@@ -296,8 +297,9 @@ func (p *pending) commit() {
 		// The key, the three certificates' DER and parsed fields.
 		p.c.pcks.put(p.pckChain, p.pck, 3*len(p.pckChain)+4096)
 	}
-	if p.tdQuoteBy != nil {
-		p.c.tdQuotes.put(p.tdQuoteRaw, p.tdQuoteBy, len(p.tdQuoteRaw))
+	if p.tdQuote != nil {
+		// The key and the parsed quote's copies of its parts.
+		p.c.tdQuotes.put(p.tdQuoteRaw, p.tdQuote, 2*len(p.tdQuoteRaw)+1024)
 	}
 	*p = pending{}
 }

@@ -81,11 +81,11 @@ func verifyTDXEvidence(ctx context.Context, claims *Claims, ev *evidence.Evidenc
 	if err != nil {
 		return nil, err
 	}
-	q, err := tdx.ParseQuote(ev.TDQuote)
+	tq, err := parseTDQuote(ev.TDQuote, p)
 	if err != nil {
-		return nil, fail(CheckTDXQuoteFormat, err)
+		return nil, err
 	}
-	if err := verifyTDQuote(ctx, claims, tdQuote{q, ev.TDQuote}, h.td, opts, p); err != nil {
+	if err := verifyTDQuote(ctx, claims, tq, h.td, opts, p); err != nil {
 		return nil, err
 	}
 	if h.bindErr != nil {
@@ -125,10 +125,12 @@ func parseTDXHCL(blob []byte) (*hcl.Report, *tdx.TDReport, error) {
 		func(r *hcl.Report) []byte { return r.TDReport }, tdx.ParseTDReport, CheckTDReportFormat)
 }
 
-// tdQuote is a parsed TD quote and the bytes it was parsed from.
+// tdQuote is a parsed TD quote, the bytes it was parsed from and, when
+// the parse came from the cache, its entry.
 type tdQuote struct {
 	*tdx.Quote
-	raw []byte
+	raw    []byte
+	cached *tdQuoteEntry
 }
 
 // verifyTDQuote verifies the TD quote q (under the pinned Intel root, or
@@ -141,10 +143,10 @@ func verifyTDQuote(ctx context.Context, claims *Claims, tq tdQuote, tr *tdx.TDRe
 	if root == nil {
 		root = opts.intelRoot
 	}
-	v, err := verifyTDQuoteSignatures(q, tq.raw, root, opts.now(), p)
+	v, err := verifyTDQuoteSignatures(tq, root, opts.now(), p)
 	if err != nil && opts.TrustEmulatedTDX && errors.Is(err, tdx.ErrPCKChain) {
 		// Not under Intel's root: perhaps under the emulated one.
-		if ve, errEmu := verifyTDQuoteSignatures(q, tq.raw, fakeintel.Root(), opts.now(), p); errEmu == nil {
+		if ve, errEmu := verifyTDQuoteSignatures(tq, fakeintel.Root(), opts.now(), p); errEmu == nil {
 			v, err, root, emulated = ve, nil, fakeintel.Root(), true
 		}
 	}

@@ -8,31 +8,54 @@ import (
 	"github.com/snp-vtpm/snp-vtpm/tdx"
 )
 
-// verifyTDQuoteSignatures verifies q (whose bytes are raw) under root at
-// now: its PCK chain, then what the chain vouches for (QE report, quote
-// signature). With a cache, a chain that an earlier successful
-// verification verified under the same root (by the bytes of both) is
-// only checked again for validity at now, and a quote whose exact bytes
-// an earlier success verified under that same chain entry skips its
-// signatures; what this call verifies is recorded in p.
-func verifyTDQuoteSignatures(q *tdx.Quote, raw []byte, root *x509.Certificate, now time.Time, p *pending) (*tdx.Verified, error) {
-	v, cached := p.lookupPCK(q.PCKChain, root)
+// tdQuoteEntry is a TD quote whose signatures a successful verification
+// verified under the PCK chain entry by: the quote parsed, shared by every
+// later verification of the same bytes (read-only).
+type tdQuoteEntry struct {
+	q  *tdx.Quote
+	by *tdx.Verified
+}
+
+// parseTDQuote parses the TD quote raw, or takes the parse of the entry
+// that an earlier successful verification of the same bytes cached (then
+// also returned, for verifyTDQuoteSignatures).
+func parseTDQuote(raw []byte, p *pending) (tdQuote, error) {
+	if p != nil && p.c != nil {
+		if e, ok := p.c.tdQuotes.get(raw, nil); ok {
+			return tdQuote{e.q, raw, e}, nil
+		}
+	}
+	q, err := tdx.ParseQuote(raw)
+	if err != nil {
+		return tdQuote{}, fail(CheckTDXQuoteFormat, err)
+	}
+	return tdQuote{q, raw, nil}, nil
+}
+
+// verifyTDQuoteSignatures verifies the TD quote tq under root at now: its
+// PCK chain, then what the chain vouches for (QE report, quote signature).
+// With a cache, a chain that an earlier successful verification verified
+// under the same root (by the bytes of both) is only checked again for
+// validity at now, and a quote cached as verified under that very chain
+// entry skips its signatures; what this call verifies is recorded in p.
+func verifyTDQuoteSignatures(tq tdQuote, root *x509.Certificate, now time.Time, p *pending) (*tdx.Verified, error) {
+	v, cached := p.lookupPCK(tq.PCKChain, root)
 	if cached {
 		if err := v.ValidAt(now); err != nil {
 			return nil, err
 		}
 	} else {
 		var err error
-		if v, err = q.VerifyChain(tdx.VerifyOptions{Now: now, Root: root}); err != nil {
+		if v, err = tq.VerifyChain(tdx.VerifyOptions{Now: now, Root: root}); err != nil {
 			return nil, err
 		}
-		p.addPCK(q.PCKChain, v)
+		p.addPCK(tq.PCKChain, v)
 	}
-	if !p.lookupTDQuote(raw, v) {
-		if err := q.VerifySigned(v); err != nil {
+	if tq.cached == nil || tq.cached.by != v {
+		if err := tq.VerifySigned(v); err != nil {
 			return nil, err
 		}
-		p.addTDQuote(raw, v)
+		p.addTDQuote(tq.raw, &tdQuoteEntry{q: tq.Quote, by: v})
 	}
 	return v, nil
 }
@@ -57,20 +80,9 @@ func (p *pending) addPCK(chain []byte, v *tdx.Verified) {
 	}
 }
 
-// lookupTDQuote reports whether an earlier successful verification
-// verified the signatures of the TD quote raw under the chain entry v (by
-// identity).
-func (p *pending) lookupTDQuote(raw []byte, v *tdx.Verified) bool {
-	if p == nil || p.c == nil {
-		return false
-	}
-	_, ok := p.c.tdQuotes.get(raw, func(by *tdx.Verified) bool { return by == v })
-	return ok
-}
-
-// addTDQuote records that the chain entry v verified the TD quote raw.
-func (p *pending) addTDQuote(raw []byte, v *tdx.Verified) {
+// addTDQuote records the TD quote raw, verified as e.
+func (p *pending) addTDQuote(raw []byte, e *tdQuoteEntry) {
 	if p != nil && p.c != nil {
-		p.tdQuoteRaw, p.tdQuoteBy = raw, v
+		p.tdQuoteRaw, p.tdQuote = raw, e
 	}
 }

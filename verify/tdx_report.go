@@ -3,8 +3,6 @@ package verify
 import (
 	"context"
 	"crypto/x509"
-
-	"github.com/snp-vtpm/snp-vtpm/tdx"
 )
 
 // TDXReport verifies Azure TDX attestation without a TPM quote: a TD
@@ -30,13 +28,13 @@ func tdxReport(ctx context.Context, hclBlob, rawQuote []byte, opts *Config, p *p
 	if err := reportOnlyPolicy(&opts.Policy); err != nil {
 		return nil, err
 	}
-	q, err := tdx.ParseQuote(rawQuote)
+	tq, err := parseTDQuote(rawQuote, p)
 	if err != nil {
-		return nil, fail(CheckTDXQuoteFormat, err)
+		return nil, err
 	}
 	claims := &Claims{EvidenceVersion: -1}
 	if hclBlob == nil {
-		if err := verifyTDQuote(ctx, claims, tdQuote{q, rawQuote}, nil, opts, p); err != nil {
+		if err := verifyTDQuote(ctx, claims, tq, nil, opts, p); err != nil {
 			return nil, err
 		}
 		return claims, nil
@@ -45,7 +43,7 @@ func tdxReport(ctx context.Context, hclBlob, rawQuote []byte, opts *Config, p *p
 	if err != nil {
 		return nil, err
 	}
-	if err := verifyTDQuote(ctx, claims, tdQuote{q, rawQuote}, tr, opts, p); err != nil {
+	if err := verifyTDQuote(ctx, claims, tq, tr, opts, p); err != nil {
 		return nil, err
 	}
 	if err := r.CheckBinding(); err != nil {
