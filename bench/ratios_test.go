@@ -47,7 +47,10 @@ type ratio struct {
 // too; without openssl those ratios are skipped with a notice.
 //
 // SNPVTPM_RATIO_ONLY=tdx keeps only the ratios whose name contains "tdx"
-// and the cases they compare (no OpenSSL floor).
+// and the cases they compare (no OpenSSL floor). SNPVTPM_RATIO_CPU=1
+// measures each case in the process's CPU time instead of wall time (less
+// sensitive to other processes on a shared machine; GC included; no
+// OpenSSL floor, whose time is openssl's own).
 //
 // It runs only when asked for (-run TestRatios, or SNPVTPM_RATIOS=1), so
 // that `go test ./...` stays fast, and never under the race detector.
@@ -98,9 +101,14 @@ func TestRatios(t *testing.T) {
 		{"tdx fresh / floor (real v1)", "tdx-fresh", "tdx-floor", 0},
 		{"tdx repeat / rsa2048 (real v1, same evidence)", "tdx-repeat", "rsa2048", 0},
 	}
+	cpu := os.Getenv("SNPVTPM_RATIO_CPU") == "1"
 	if only := os.Getenv("SNPVTPM_RATIO_ONLY"); only != "" {
 		cases, ratios = onlyRatios(cases, ratios, only)
-	} else {
+	}
+	switch {
+	case cpu:
+		t.Log("NOTICE: SNPVTPM_RATIO_CPU=1: times are the process's CPU time per operation; no OpenSSL floor")
+	case os.Getenv("SNPVTPM_RATIO_ONLY") == "":
 		cases, ratios = withOpenSSL(t, cases, ratios)
 	}
 
@@ -112,7 +120,7 @@ func TestRatios(t *testing.T) {
 		got := map[string]float64{}
 		for i := range cases {
 			c := cases[(i+r)%len(cases)] // rotate the order every round
-			v, res := measure(t, c)
+			v, res := measure(t, c, cpu)
 			got[c.name] = v
 			ns[c.name] = append(ns[c.name], v)
 			allocs[c.name] = res.AllocsPerOp()
@@ -175,10 +183,15 @@ func onlyRatios(cases []ratioCase, ratios []ratio, only string) ([]ratioCase, []
 	return keptCases, keptRatios
 }
 
-// measure runs one case once: its nanoseconds per operation, and the
-// benchmark result (zero for a direct measurement).
-func measure(t *testing.T, c ratioCase) (float64, testing.BenchmarkResult) {
+// measure runs one case once: its nanoseconds per operation (of wall
+// time, or with cpu of the process's CPU time: every operation the case's
+// function ran, over the CPU time the process used meanwhile, GC included),
+// and the benchmark result (zero for a direct measurement).
+func measure(t *testing.T, c ratioCase, cpu bool) (float64, testing.BenchmarkResult) {
 	t.Helper()
+	if cpu {
+		return measureCPU(t, c)
+	}
 	if c.direct != nil {
 		v, err := c.direct()
 		if err != nil {
@@ -191,6 +204,22 @@ func measure(t *testing.T, c ratioCase) (float64, testing.BenchmarkResult) {
 		t.Fatalf("%s: benchmark failed", c.name)
 	}
 	return float64(res.T.Nanoseconds()) / float64(res.N), res
+}
+
+// measureCPU is measure in process CPU time.
+func measureCPU(t *testing.T, c ratioCase) (float64, testing.BenchmarkResult) {
+	t.Helper()
+	ops := 0
+	before, ok := processCPU()
+	res := testing.Benchmark(func(b *testing.B) { c.fn(b); ops += b.N })
+	after, _ := processCPU()
+	if !ok {
+		t.Fatal("SNPVTPM_RATIO_CPU=1: the process's CPU time is not available on this system")
+	}
+	if res.N == 0 || ops == 0 {
+		t.Fatalf("%s: benchmark failed", c.name)
+	}
+	return float64(after-before) / float64(ops), res
 }
 
 // withOpenSSL adds the OpenSSL floor (`openssl speed`, run once per round)
