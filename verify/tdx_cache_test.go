@@ -56,15 +56,7 @@ func TestTDXCachedTamperedQuote(t *testing.T) {
 	v, _, nonce := warmTDX(t, tdxOpts())
 	for _, e := range tdQuoteEdits() {
 		t.Run(e.name, func(t *testing.T) {
-			data := tdxWith(t, func(ev *evidence.Evidence) {
-				q, err := tdx.ParseQuote(ev.TDQuote)
-				if err != nil {
-					t.Fatal(err)
-				}
-				e.edit(t, q)
-				ev.TDQuote = q.Marshal()
-			})
-			c, err := v.Evidence(context.Background(), data, nonce)
+			c, err := v.Evidence(context.Background(), e.evidence(t), nonce)
 			wantOutcome(t, c, err, e.want)
 		})
 	}
