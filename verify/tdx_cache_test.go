@@ -2,6 +2,7 @@ package verify_test
 
 import (
 	"context"
+	"errors"
 	"reflect"
 	"testing"
 	"time"
@@ -120,4 +121,31 @@ func TestTDXCachedHCLReport(t *testing.T) {
 	bare := tdxWith(t, func(ev *evidence.Evidence) { ev.TDQuote = nil })
 	c, err := v.Evidence(context.Background(), bare, nonce)
 	wantOutcome(t, c, err, verify.CheckReportType)
+}
+
+// TestTDXCacheConcurrent: goroutines verifying the same TDX evidence with
+// one Verifier share its cached chain, quote and HCL report (read-only;
+// the race detector checks it) and all get the claims of a fresh
+// verification.
+func TestTDXCacheConcurrent(t *testing.T) {
+	v, data, nonce := warmTDX(t, tdxOpts())
+	want, err := tdxVerify(t, data, tdxOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			got, err := v.Evidence(context.Background(), data, nonce)
+			if err == nil && !reflect.DeepEqual(got, want) {
+				err = errors.New("cached claims differ from a fresh verification's")
+			}
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
 }
