@@ -46,6 +46,12 @@ type ratio struct {
 // compared with OpenSSL's floor (P-384 + RSA-4096 + RSA-2048 verification)
 // too; without openssl those ratios are skipped with a notice.
 //
+// SNPVTPM_RATIO_ONLY=tdx keeps only the ratios whose name contains "tdx"
+// and the cases they compare (no OpenSSL floor). SNPVTPM_RATIO_CPU=1
+// measures each case in the process's CPU time instead of wall time (less
+// sensitive to other processes on a shared machine; GC included; no
+// OpenSSL floor, whose time is openssl's own).
+//
 // It runs only when asked for (-run TestRatios, or SNPVTPM_RATIOS=1), so
 // that `go test ./...` stays fast, and never under the race detector.
 func TestRatios(t *testing.T) {
@@ -80,6 +86,7 @@ func TestRatios(t *testing.T) {
 		{"refreshed", refreshedSynthetic(f), nil},
 		{"tdx-floor", benchLoop(f.tdxFloor.verify), nil},
 		{"tdx-fresh", freshTDX(f), nil},
+		{"tdx-repeat", repeatTDX(f), nil},
 	}
 	ratios := []ratio{
 		{"fresh / floor (real v1)", "fresh", "floor", goalFreshOverFloor},
@@ -92,8 +99,18 @@ func TestRatios(t *testing.T) {
 		{"go-sev-guest / repeat (real v1)", "go-sev-guest", "repeat-real", 0},
 		{"refreshed v2 / (ECDSA + RSA-2048)", "refreshed", "floor-refreshed", 0},
 		{"tdx fresh / floor (real v1)", "tdx-fresh", "tdx-floor", 0},
+		{"tdx repeat / rsa2048 (real v1, same evidence)", "tdx-repeat", "rsa2048", 0},
 	}
-	cases, ratios = withOpenSSL(t, cases, ratios)
+	cpu := os.Getenv("SNPVTPM_RATIO_CPU") == "1"
+	if only := os.Getenv("SNPVTPM_RATIO_ONLY"); only != "" {
+		cases, ratios = onlyRatios(cases, ratios, only)
+	}
+	switch {
+	case cpu:
+		t.Log("NOTICE: SNPVTPM_RATIO_CPU=1: times are the process's CPU time per operation; no OpenSSL floor")
+	case os.Getenv("SNPVTPM_RATIO_ONLY") == "":
+		cases, ratios = withOpenSSL(t, cases, ratios)
+	}
 
 	ns := map[string][]float64{}
 	allocs := map[string]int64{}
@@ -103,7 +120,7 @@ func TestRatios(t *testing.T) {
 		got := map[string]float64{}
 		for i := range cases {
 			c := cases[(i+r)%len(cases)] // rotate the order every round
-			v, res := measure(t, c)
+			v, res := measure(t, c, cpu)
 			got[c.name] = v
 			ns[c.name] = append(ns[c.name], v)
 			allocs[c.name] = res.AllocsPerOp()
@@ -146,10 +163,35 @@ func TestRatios(t *testing.T) {
 	}
 }
 
-// measure runs one case once: its nanoseconds per operation, and the
-// benchmark result (zero for a direct measurement).
-func measure(t *testing.T, c ratioCase) (float64, testing.BenchmarkResult) {
+// onlyRatios keeps the ratios whose name contains only and the cases
+// they compare (SNPVTPM_RATIO_ONLY; the OpenSSL floor is then skipped).
+func onlyRatios(cases []ratioCase, ratios []ratio, only string) ([]ratioCase, []ratio) {
+	var keptRatios []ratio
+	used := map[string]bool{}
+	for _, q := range ratios {
+		if strings.Contains(q.name, only) {
+			keptRatios = append(keptRatios, q)
+			used[q.num], used[q.den] = true, true
+		}
+	}
+	var keptCases []ratioCase
+	for _, c := range cases {
+		if used[c.name] {
+			keptCases = append(keptCases, c)
+		}
+	}
+	return keptCases, keptRatios
+}
+
+// measure runs one case once: its nanoseconds per operation (of wall
+// time, or with cpu of the process's CPU time: every operation the case's
+// function ran, over the CPU time the process used meanwhile, GC included),
+// and the benchmark result (zero for a direct measurement).
+func measure(t *testing.T, c ratioCase, cpu bool) (float64, testing.BenchmarkResult) {
 	t.Helper()
+	if cpu {
+		return measureCPU(t, c)
+	}
 	if c.direct != nil {
 		v, err := c.direct()
 		if err != nil {
@@ -162,6 +204,22 @@ func measure(t *testing.T, c ratioCase) (float64, testing.BenchmarkResult) {
 		t.Fatalf("%s: benchmark failed", c.name)
 	}
 	return float64(res.T.Nanoseconds()) / float64(res.N), res
+}
+
+// measureCPU is measure in process CPU time.
+func measureCPU(t *testing.T, c ratioCase) (float64, testing.BenchmarkResult) {
+	t.Helper()
+	ops := 0
+	before, ok := processCPU()
+	res := testing.Benchmark(func(b *testing.B) { c.fn(b); ops += b.N })
+	after, _ := processCPU()
+	if !ok {
+		t.Fatal("SNPVTPM_RATIO_CPU=1: the process's CPU time is not available on this system")
+	}
+	if res.N == 0 || ops == 0 {
+		t.Fatalf("%s: benchmark failed", c.name)
+	}
+	return float64(after-before) / float64(ops), res
 }
 
 // withOpenSSL adds the OpenSSL floor (`openssl speed`, run once per round)

@@ -142,6 +142,19 @@ func freshTDX(f *fixtures) func(b *testing.B) {
 	return benchVerify([]sample{f.tdx}, tdxConfig())
 }
 
+// repeatTDX verifies the real Azure TDX evidence again and again with one
+// Verifier (caches on): the PCK chain and TD quote verified once, the TPM
+// quote every time.
+func repeatTDX(f *fixtures) func(b *testing.B) {
+	return benchVerify([]sample{f.tdx}, verify.Config{Now: testutil.TDXFixtureTime()})
+}
+
+// BenchmarkTDXRepeat verifies the same real Azure TDX evidence with one
+// Verifier (see repeatTDX).
+func BenchmarkTDXRepeat(b *testing.B) {
+	repeatTDX(getFixtures(b))(b)
+}
+
 // BenchmarkTDXFloor is the cryptographic floor of fresh Azure TDX evidence
 // (see tdxFloor).
 func BenchmarkTDXFloor(b *testing.B) {

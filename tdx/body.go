@@ -3,7 +3,6 @@ package tdx
 import (
 	"crypto/subtle"
 	"encoding/binary"
-	"fmt"
 
 	"github.com/snp-vtpm/snp-vtpm/format"
 )
@@ -41,10 +40,21 @@ type Field struct {
 	QuoteOffset, TDReportOffset int
 }
 
+// numFields is the number of fields of a Body.
+const numFields = 15
+
 // Fields returns every field of b in quote-body order; the slices alias b,
 // so writing to them changes b.
 func (b *Body) Fields() []Field {
-	f := []Field{
+	var f [numFields]Field
+	b.fields(&f)
+	return f[:]
+}
+
+// fields fills f with every field of b in quote-body order (Fields without
+// an allocation).
+func (b *Body) fields(f *[numFields]Field) {
+	*f = [numFields]Field{
 		{"TEE_TCB_SVN", b.TEETCBSVN[:], 0, 264},
 		{"MRSEAM", b.MRSEAM[:], 16, 280},
 		{"MRSIGNERSEAM", b.MRSignerSEAM[:], 64, 328},
@@ -55,11 +65,12 @@ func (b *Body) Fields() []Field {
 		{"MRCONFIGID", b.MRConfigID[:], 184, 576},
 		{"MROWNER", b.MROwner[:], 232, 624},
 		{"MROWNERCONFIG", b.MROwnerConfig[:], 280, 672},
+		{"RTMR0", b.RTMR[0][:], 328, 720},
+		{"RTMR1", b.RTMR[1][:], 376, 768},
+		{"RTMR2", b.RTMR[2][:], 424, 816},
+		{"RTMR3", b.RTMR[3][:], 472, 864},
+		{"REPORTDATA", b.ReportData[:], 520, 128},
 	}
-	for i := range b.RTMR {
-		f = append(f, Field{fmt.Sprintf("RTMR%d", i), b.RTMR[i][:], 328 + 48*i, 720 + 48*i})
-	}
-	return append(f, Field{"REPORTDATA", b.ReportData[:], 520, 128})
 }
 
 // Debug reports whether TDATTRIBUTES.DEBUG (bit 0) is set: the host can
@@ -72,7 +83,9 @@ func (b *Body) TDAttributesValue() uint64 { return binary.LittleEndian.Uint64(b.
 // readBody fills b from data at the offsets chosen by quote (quote-body
 // offsets) or the TDREPORT's.
 func (b *Body) read(data []byte, quote bool) {
-	for _, f := range b.Fields() {
+	var fs [numFields]Field
+	b.fields(&fs)
+	for _, f := range fs {
 		off := f.TDReportOffset
 		if quote {
 			off = f.QuoteOffset
@@ -83,7 +96,9 @@ func (b *Body) read(data []byte, quote bool) {
 
 // write puts b into data at the quote-body or TDREPORT offsets.
 func (b *Body) write(data []byte, quote bool) {
-	for _, f := range b.Fields() {
+	var fs [numFields]Field
+	b.fields(&fs)
+	for _, f := range fs {
 		off := f.TDReportOffset
 		if quote {
 			off = f.QuoteOffset
@@ -97,7 +112,9 @@ func (b *Body) write(data []byte, quote bool) {
 // vouches for this TDREPORT and for no other. It returns a *format.Error
 // naming the first differing field, wrapping ErrBindingMismatch.
 func CheckBinding(q *Quote, r *TDReport) error {
-	qf, rf := q.Body.Fields(), r.Body.Fields()
+	var qf, rf [numFields]Field
+	q.Body.fields(&qf)
+	r.Body.fields(&rf)
 	first := -1
 	for i := range qf {
 		if subtle.ConstantTimeCompare(qf[i].Bytes, rf[i].Bytes) != 1 && first < 0 {

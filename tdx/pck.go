@@ -5,16 +5,22 @@ import (
 	"encoding/asn1"
 	"fmt"
 
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
+
 	"github.com/snp-vtpm/snp-vtpm/format"
 )
 
 // OIDs of Intel's SGX extensions of a PCK certificate (Intel SGX PCK
 // Certificate and CRL Profile).
-var (
-	oidSGXExtensions = asn1.ObjectIdentifier{1, 2, 840, 113741, 1, 13, 1}
-	oidSGXTCB        = asn1.ObjectIdentifier{1, 2, 840, 113741, 1, 13, 1, 2}
-	oidSGXPCEID      = asn1.ObjectIdentifier{1, 2, 840, 113741, 1, 13, 1, 3}
-	oidSGXFMSPC      = asn1.ObjectIdentifier{1, 2, 840, 113741, 1, 13, 1, 4}
+var oidSGXExtensions = asn1.ObjectIdentifier{1, 2, 840, 113741, 1, 13, 1}
+
+// DER contents of the OIDs of the SGX extension's entries:
+// 1.2.840.113741.1.13.1.2 (TCB), .3 (PCE-ID), .4 (FMSPC).
+const (
+	oidSGXTCB   = "\x2a\x86\x48\x86\xf8\x4d\x01\x0d\x01\x02"
+	oidSGXPCEID = "\x2a\x86\x48\x86\xf8\x4d\x01\x0d\x01\x03"
+	oidSGXFMSPC = "\x2a\x86\x48\x86\xf8\x4d\x01\x0d\x01\x04"
 )
 
 // tcbComponentPCESVN and tcbComponentCPUSVN are the last arcs of the
@@ -41,13 +47,10 @@ type PCKExtensions struct {
 	TCBComponents [16]uint8
 }
 
-type asn1Entry struct {
-	ID    asn1.ObjectIdentifier
-	Value asn1.RawValue
-}
-
 // ParsePCKExtensions reads the SGX extensions of a PCK certificate. The
-// FMSPC, PCE-ID, PCESVN and CPUSVN must be present with their sizes.
+// FMSPC, PCE-ID, PCESVN and CPUSVN must be present with their sizes. Like
+// encoding/asn1, it ignores elements after the value of an {OID, value}
+// entry and entries of other OIDs (which must still be valid DER).
 func ParsePCKExtensions(c *x509.Certificate) (*PCKExtensions, error) {
 	var raw []byte
 	for _, e := range c.Extensions {
@@ -64,14 +67,18 @@ func ParsePCKExtensions(c *x509.Certificate) (*PCKExtensions, error) {
 	}
 	out := &PCKExtensions{}
 	var haveFMSPC, havePCEID, haveTCB bool
-	for _, e := range entries {
-		switch {
-		case e.ID.Equal(oidSGXFMSPC):
-			haveFMSPC, err = octets(e.Value, out.FMSPC[:], "pck.fmspc")
-		case e.ID.Equal(oidSGXPCEID):
-			havePCEID, err = octets(e.Value, out.PCEID[:], "pck.pceid")
-		case e.ID.Equal(oidSGXTCB):
-			haveTCB, err = out.readTCB(e.Value.FullBytes)
+	for !entries.Empty() {
+		oid, val, err := nextEntry(&entries, "pck.sgx_extensions")
+		if err != nil {
+			return nil, err
+		}
+		switch string(oid) {
+		case oidSGXFMSPC:
+			haveFMSPC, err = octets(val, out.FMSPC[:], "pck.fmspc")
+		case oidSGXPCEID:
+			havePCEID, err = octets(val, out.PCEID[:], "pck.pceid")
+		case oidSGXTCB:
+			haveTCB, err = out.readTCB(val)
 		}
 		if err != nil {
 			return nil, err
@@ -83,29 +90,79 @@ func ParsePCKExtensions(c *x509.Certificate) (*PCKExtensions, error) {
 	return out, nil
 }
 
-// sequence parses b as a SEQUENCE of {OID, value} with no trailing data.
-func sequence(b []byte, field string) ([]asn1Entry, error) {
-	var entries []asn1Entry
-	rest, err := asn1.Unmarshal(b, &entries)
-	if err != nil {
-		return nil, fieldErr(field, fmt.Errorf("%w: %v", format.ErrBadEncoding, err))
+// sequence returns the contents of the DER SEQUENCE b, which must be all
+// of b.
+func sequence(b []byte, field string) (cryptobyte.String, error) {
+	in := cryptobyte.String(b)
+	var seq cryptobyte.String
+	if !in.ReadASN1(&seq, cbasn1.SEQUENCE) {
+		return nil, fieldErr(field, fmt.Errorf("%w: want a SEQUENCE", format.ErrBadEncoding))
 	}
-	if len(rest) != 0 {
+	if !in.Empty() {
 		return nil, fieldErr(field, format.ErrTrailingData)
 	}
-	return entries, nil
+	return seq, nil
 }
 
-// octets copies the OCTET STRING v, which must be exactly len(dst) bytes.
-func octets(v asn1.RawValue, dst []byte, field string) (bool, error) {
-	if v.Class != asn1.ClassUniversal || v.Tag != asn1.TagOctetString || len(v.Bytes) != len(dst) {
+// nextEntry reads the next {OID, value} SEQUENCE of s: the OID's DER
+// contents (a valid OBJECT IDENTIFIER) and the whole value element.
+func nextEntry(s *cryptobyte.String, field string) (oid, val cryptobyte.String, err error) {
+	var entry cryptobyte.String
+	var tag cbasn1.Tag
+	if !s.ReadASN1(&entry, cbasn1.SEQUENCE) || !entry.ReadASN1(&oid, cbasn1.OBJECT_IDENTIFIER) ||
+		!validOID(oid) || !entry.ReadAnyASN1Element(&val, &tag) {
+		return nil, nil, fieldErr(field, fmt.Errorf("%w: want a SEQUENCE of {OBJECT IDENTIFIER, value}", format.ErrBadEncoding))
+	}
+	return oid, val, nil
+}
+
+// validOID reports whether b is the DER contents of an OBJECT IDENTIFIER
+// as encoding/asn1 accepts it: non-empty, every base-128 arc minimal (no
+// leading 0x80), complete and below 2^31.
+func validOID(b []byte) bool {
+	if len(b) == 0 || b[len(b)-1]&0x80 != 0 {
+		return false
+	}
+	var arc uint64
+	start := true
+	for _, c := range b {
+		if start && c == 0x80 {
+			return false
+		}
+		arc = arc<<7 | uint64(c&0x7f)
+		if arc > 1<<31-1 {
+			return false
+		}
+		start = c&0x80 == 0
+		if start {
+			arc = 0
+		}
+	}
+	return true
+}
+
+// octets copies the OCTET STRING element v, whose contents must be exactly
+// len(dst) bytes.
+func octets(v cryptobyte.String, dst []byte, field string) (bool, error) {
+	var b cryptobyte.String
+	if !v.ReadASN1(&b, cbasn1.OCTET_STRING) || len(b) != len(dst) {
 		return false, fieldErrf(field, format.ErrBadLength, "want an OCTET STRING of %d bytes", len(dst))
 	}
-	copy(dst, v.Bytes)
+	copy(dst, b)
 	return true, nil
 }
 
-// readTCB reads the PCESVN and CPUSVN of the TCB extension.
+// integer reads the INTEGER element v, which must be in 0..maxValue.
+func integer(v cryptobyte.String, maxValue int64) (int64, bool) {
+	var n int64
+	if !v.ReadASN1Integer(&n) || n < 0 || n > maxValue {
+		return 0, false
+	}
+	return n, true
+}
+
+// readTCB reads the TCB extension element b: the SVNs of components 1..16,
+// the PCESVN and the CPUSVN.
 func (x *PCKExtensions) readTCB(b []byte) (bool, error) {
 	entries, err := sequence(b, "pck.tcb")
 	if err != nil {
@@ -113,26 +170,32 @@ func (x *PCKExtensions) readTCB(b []byte) (bool, error) {
 	}
 	var havePCESVN, haveCPUSVN bool
 	var comps uint32
-	for _, e := range entries {
-		if len(e.ID) != len(oidSGXTCB)+1 || !e.ID[:len(oidSGXTCB)].Equal(oidSGXTCB) {
+	for !entries.Empty() {
+		oid, val, err := nextEntry(&entries, "pck.tcb")
+		if err != nil {
+			return false, err
+		}
+		// A valid OID one byte longer than the TCB's, with its prefix, is
+		// the TCB's plus one arc below 128 (the last byte).
+		if len(oid) != len(oidSGXTCB)+1 || string(oid[:len(oidSGXTCB)]) != oidSGXTCB {
 			continue
 		}
-		switch arc := e.ID[len(oidSGXTCB)]; {
+		switch arc := oid[len(oidSGXTCB)]; {
 		case arc >= 1 && arc <= 16:
-			var n int
-			if _, err := asn1.Unmarshal(e.Value.FullBytes, &n); err != nil || n < 0 || n > 0xff {
+			n, ok := integer(val, 0xff)
+			if !ok {
 				return false, fieldErrf("pck.tcb_component", format.ErrUnexpectedValue, "component %d: want an INTEGER in 0..255", arc)
 			}
 			x.TCBComponents[arc-1] = uint8(n)
 			comps |= 1 << arc
 		case arc == tcbComponentPCESVN:
-			var n int
-			if _, err := asn1.Unmarshal(e.Value.FullBytes, &n); err != nil || n < 0 || n > 0xffff {
+			n, ok := integer(val, 0xffff)
+			if !ok {
 				return false, fieldErrf("pck.pcesvn", format.ErrUnexpectedValue, "want an INTEGER in 0..65535")
 			}
 			x.PCESVN, havePCESVN = uint16(n), true
 		case arc == tcbComponentCPUSVN:
-			if haveCPUSVN, err = octets(e.Value, x.CPUSVN[:], "pck.cpusvn"); err != nil {
+			if haveCPUSVN, err = octets(val, x.CPUSVN[:], "pck.cpusvn"); err != nil {
 				return false, err
 			}
 		}

@@ -42,6 +42,9 @@ type Verified struct {
 	PCK *x509.Certificate
 	// Intermediate is the PCK's issuer (Platform or Processor CA).
 	Intermediate *x509.Certificate
+	// Root is the root the chain was verified under (the pinned Intel SGX
+	// Root CA, or VerifyOptions.Root).
+	Root *x509.Certificate
 	// SGX holds the PCK certificate's SGX extensions (FMSPC, PCESVN, ...).
 	SGX PCKExtensions
 }
@@ -52,79 +55,119 @@ type Verified struct {
 // (ErrQEReportSignature); the QE report data binding the attestation key
 // and QE auth data (ErrQEReportData); the attestation key's signature over
 // the header and body (ErrQuoteSignature). It says nothing of Intel's TCB
-// status, which needs Intel's collateral.
+// status, which needs Intel's collateral. It is VerifyChain, then
+// VerifySigned.
 func (q *Quote) Verify(opts VerifyOptions) (*Verified, error) {
-	v, err := q.verifyPCKChain(opts)
+	v, err := q.VerifyChain(opts)
 	if err != nil {
 		return nil, err
 	}
+	if err := q.VerifySigned(v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// VerifySigned checks what q's PCK chain, already verified as v (by
+// VerifyChain for a quote with the same PCKChain bytes), vouches for: the
+// PCK's signature over the QE report (ErrQEReportSignature), the QE report
+// data (ErrQEReportData) and the attestation key's signature over the
+// header and body (ErrQuoteSignature).
+func (q *Quote) VerifySigned(v *Verified) error {
 	pck, ok := v.PCK.PublicKey.(*ecdsa.PublicKey)
 	if !ok || pck.Curve != elliptic.P256() {
-		return nil, fmt.Errorf("%w: the PCK certificate's key is not ECDSA P-256", ErrPCKChain)
+		return fmt.Errorf("%w: the PCK certificate's key is not ECDSA P-256", ErrPCKChain)
 	}
 	if !verifyRaw(pck, q.QEReport[:], q.QEReportSignature) {
-		return nil, fmt.Errorf("%w: the PCK certificate's key did not sign the QE report", ErrQEReportSignature)
+		return fmt.Errorf("%w: the PCK certificate's key did not sign the QE report", ErrQEReportSignature)
 	}
 	h := sha256.New()
 	h.Write(q.AttestationKey[:])
 	h.Write(q.QEAuthData)
-	want := make([]byte, 64)
-	copy(want, h.Sum(nil))
-	if subtle.ConstantTimeCompare(want, q.QEReport[qeReportDataOff:qeReportDataOff+64]) != 1 {
-		return nil, fmt.Errorf("%w: QE report data is not SHA-256(attestation key || QE auth data) || zeros", ErrQEReportData)
+	var want [64]byte
+	h.Sum(want[:0])
+	if subtle.ConstantTimeCompare(want[:], q.QEReport[qeReportDataOff:qeReportDataOff+64]) != 1 {
+		return fmt.Errorf("%w: QE report data is not SHA-256(attestation key || QE auth data) || zeros", ErrQEReportData)
 	}
-	ak, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append([]byte{4}, q.AttestationKey[:]...))
+	var point [1 + len(q.AttestationKey)]byte
+	point[0] = 4
+	copy(point[1:], q.AttestationKey[:])
+	ak, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), point[:])
 	if err != nil {
-		return nil, fmt.Errorf("%w: attestation key: %v", ErrQuoteSignature, err)
+		return fmt.Errorf("%w: attestation key: %v", ErrQuoteSignature, err)
 	}
-	if !verifyRaw(ak, q.SignedBytes(), q.Signature) {
-		return nil, fmt.Errorf("%w: the attestation key did not sign the quote header and body", ErrQuoteSignature)
+	var signed [SignedSize]byte
+	q.putSigned(signed[:])
+	if !verifyRaw(ak, signed[:], q.Signature) {
+		return fmt.Errorf("%w: the attestation key did not sign the quote header and body", ErrQuoteSignature)
 	}
-	return v, nil
+	return nil
 }
 
 // verifyRaw verifies a raw r || s ECDSA signature over SHA-256(msg).
 func verifyRaw(pub *ecdsa.PublicKey, msg []byte, sig [64]byte) bool {
 	d := sha256.Sum256(msg)
-	r, s := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
-	return ecdsa.Verify(pub, d[:], r, s)
+	var r, s big.Int
+	return ecdsa.Verify(pub, d[:], r.SetBytes(sig[:32]), s.SetBytes(sig[32:]))
 }
 
-// PCKCertificates parses the PEM PCK chain: 2 or 3 certificates (PCK,
-// intermediate CA, optionally the root), then nothing but whitespace and
-// NUL bytes.
-func (q *Quote) PCKCertificates() ([]*x509.Certificate, error) {
-	var certs []*x509.Certificate
-	rest := q.PCKChain
+// pckBlocks splits the PEM PCK chain into the DER of its 2 or 3
+// certificates (PCK, intermediate CA, optionally the root), after which
+// only whitespace and NUL bytes may follow.
+func pckBlocks(chain []byte) ([][]byte, error) {
+	ders := make([][]byte, 0, maxChainCerts)
+	rest := chain
 	for {
 		var blk *pem.Block
 		blk, rest = pem.Decode(rest)
 		if blk == nil {
 			break
 		}
-		if blk.Type != "CERTIFICATE" || len(certs) == maxChainCerts {
+		if blk.Type != "CERTIFICATE" || len(ders) == maxChainCerts {
 			return nil, fieldErrf("pck_chain", format.ErrUnexpectedValue, "want at most %d CERTIFICATE blocks", maxChainCerts)
 		}
-		c, err := x509.ParseCertificate(blk.Bytes)
-		if err != nil {
-			return nil, fieldErr(fmt.Sprintf("pck_chain[%d]", len(certs)), fmt.Errorf("%w: %v", format.ErrBadEncoding, err))
-		}
-		certs = append(certs, c)
+		ders = append(ders, blk.Bytes)
 	}
 	if len(bytes.Trim(rest, " \t\r\n\x00")) != 0 {
 		return nil, fieldErrf("pck_chain", format.ErrTrailingData, "%d bytes that are not PEM", len(rest))
 	}
-	if len(certs) < 2 {
-		return nil, fieldErrf("pck_chain", format.ErrTruncated, "%d certificates, want the PCK certificate and its CA", len(certs))
+	if len(ders) < 2 {
+		return nil, fieldErrf("pck_chain", format.ErrTruncated, "%d certificates, want the PCK certificate and its CA", len(ders))
+	}
+	return ders, nil
+}
+
+// parseCerts parses the first n of ders.
+func parseCerts(ders [][]byte, n int) ([]*x509.Certificate, error) {
+	certs := make([]*x509.Certificate, 0, n)
+	for i, der := range ders[:n] {
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			return nil, fieldErr(fmt.Sprintf("pck_chain[%d]", i), fmt.Errorf("%w: %v", format.ErrBadEncoding, err))
+		}
+		certs = append(certs, c)
 	}
 	return certs, nil
 }
 
-// verifyPCKChain checks the PCK chain under the pinned root (or
-// opts.Root) at opts.Now, the names of its certificates and the PCK's SGX
-// extensions.
-func (q *Quote) verifyPCKChain(opts VerifyOptions) (*Verified, error) {
-	certs, err := q.PCKCertificates()
+// PCKCertificates parses the PEM PCK chain: 2 or 3 certificates (PCK,
+// intermediate CA, optionally the root), then nothing but whitespace and
+// NUL bytes.
+func (q *Quote) PCKCertificates() ([]*x509.Certificate, error) {
+	ders, err := pckBlocks(q.PCKChain)
+	if err != nil {
+		return nil, err
+	}
+	return parseCerts(ders, len(ders))
+}
+
+// VerifyChain checks q's PCK chain (ErrPCKChain): PEM of the PCK
+// certificate, its CA and optionally the root, which must then be the root
+// byte for byte; the names of the certificates; the chain up to the pinned
+// root (or opts.Root), every certificate valid at opts.Now; the PCK's SGX
+// extensions. The root in the chain is compared, never parsed.
+func (q *Quote) VerifyChain(opts VerifyOptions) (*Verified, error) {
+	ders, err := pckBlocks(q.PCKChain)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrPCKChain, err)
 	}
@@ -134,17 +177,25 @@ func (q *Quote) verifyPCKChain(opts VerifyOptions) (*Verified, error) {
 			return nil, fmt.Errorf("%w: %w", ErrPCKChain, err)
 		}
 	}
-	if len(certs) == 3 && !certs[2].Equal(root) {
-		return nil, fmt.Errorf("%w: the chain's root %q is not the pinned Intel SGX Root CA (sha256 %s)", ErrPCKChain, certs[2].Subject.CommonName, PinnedRootSHA256)
+	certs, err := parseCerts(ders, 2)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrPCKChain, err)
 	}
-	leaf, inter := certs[0], certs[1]
+	if len(ders) == 3 && !bytes.Equal(ders[2], root.Raw) {
+		return nil, fmt.Errorf("%w: the chain's root is not the pinned Intel SGX Root CA (sha256 %s)", ErrPCKChain, PinnedRootSHA256)
+	}
+	return verifyPCKChain(certs[0], certs[1], root, opts.Now)
+}
+
+// verifyPCKChain checks leaf <- inter <- root at now (zero: time.Now()),
+// the names of the certificates and the PCK's SGX extensions.
+func verifyPCKChain(leaf, inter, root *x509.Certificate, now time.Time) (*Verified, error) {
 	if leaf.Subject.CommonName != PCKCertCN {
 		return nil, fmt.Errorf("%w: leaf is %q, want %q", ErrPCKChain, leaf.Subject.CommonName, PCKCertCN)
 	}
 	if cn := inter.Subject.CommonName; cn != PlatformCACN && cn != ProcessorCACN {
 		return nil, fmt.Errorf("%w: intermediate is %q, want %q or %q", ErrPCKChain, cn, PlatformCACN, ProcessorCACN)
 	}
-	now := opts.Now
 	if now.IsZero() {
 		now = time.Now()
 	}
@@ -163,5 +214,18 @@ func (q *Quote) verifyPCKChain(opts VerifyOptions) (*Verified, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrPCKChain, err)
 	}
-	return &Verified{PCK: leaf, Intermediate: inter, SGX: *ext}, nil
+	return &Verified{PCK: leaf, Intermediate: inter, Root: root, SGX: *ext}, nil
+}
+
+// ValidAt checks that every certificate of the verified chain v is valid
+// at now (ErrPCKChain): what a chain verified earlier must pass again
+// before it is trusted at another time.
+func (v *Verified) ValidAt(now time.Time) error {
+	for _, c := range []*x509.Certificate{v.PCK, v.Intermediate, v.Root} {
+		if now.Before(c.NotBefore) || now.After(c.NotAfter) {
+			return fmt.Errorf("%w: %q is valid from %s to %s, not at %s", ErrPCKChain, c.Subject.CommonName,
+				c.NotBefore.Format(time.RFC3339), c.NotAfter.Format(time.RFC3339), now.Format(time.RFC3339))
+		}
+	}
+	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/snp-vtpm/snp-vtpm/hcl"
 	"github.com/snp-vtpm/snp-vtpm/quote"
 	"github.com/snp-vtpm/snp-vtpm/snp"
+	"github.com/snp-vtpm/snp-vtpm/tdx"
 )
 
 // cache holds results of pure, expensive computations, keyed by every input
@@ -28,14 +29,23 @@ import (
 //     the verification time too: it is checked again on every hit.
 //   - reports: the 1184 report bytes and the VCEK key that verified their
 //     signature (the *snp.VCEK of the vceks entry, by identity).
-//   - hcls: the HCL blob (parsing, binding, AK decoding are functions of it).
+//   - hcls: the HCL blob (parsing, binding, AK decoding are functions of it;
+//     an SNP lookup takes only entries with an SNP report, a TDX lookup
+//     only entries with a TDREPORT).
+//   - pcks: the PEM PCK chain of a TD quote and the root it was verified
+//     under (compared by its DER); validity is checked again on every hit.
+//   - tdQuotes: the TD quote bytes (its parse, and the PCK chain entry that
+//     verified its signatures: the *tdx.Verified of the pcks entry, by
+//     identity).
 //   - decoder: remembers the decoded HCL report and VCEK of evidence by
 //     their exact text (see evidence.Decoder).
 type cache struct {
-	vceks   exactMap[*vcekEntry]
-	reports exactMap[*snp.VCEK]
-	hcls    exactMap[*hclEntry]
-	decoder *evidence.Decoder
+	vceks    exactMap[*vcekEntry]
+	reports  exactMap[*snp.VCEK]
+	hcls     exactMap[*hclEntry]
+	pcks     exactMap[*tdx.Verified]
+	tdQuotes exactMap[*tdQuoteEntry]
+	decoder  *evidence.Decoder
 }
 
 type vcekEntry struct {
@@ -49,7 +59,8 @@ type vcekEntry struct {
 // same blob: treat it as read-only.
 type hclEntry struct {
 	report *hcl.Report
-	snp    *snp.Report
+	snp    *snp.Report   // the SNP report of SNP evidence, else nil
+	td     *tdx.TDReport // the TDREPORT of TDX evidence, else nil
 	ak     *rsa.PublicKey
 	akKey  *quote.AK // ak prepared for quote verification
 	akDER  []byte    // PKIX DER of ak
@@ -75,10 +86,12 @@ func newCache(cc CacheConfig) *cache {
 	}
 	seed := maphash.MakeSeed()
 	return &cache{
-		vceks:   exactMap[*vcekEntry]{seed: seed, maxEntries: entries, maxBytes: size},
-		reports: exactMap[*snp.VCEK]{seed: seed, maxEntries: entries, maxBytes: size},
-		hcls:    exactMap[*hclEntry]{seed: seed, maxEntries: entries, maxBytes: size},
-		decoder: evidence.NewDecoder(entries, size),
+		vceks:    exactMap[*vcekEntry]{seed: seed, maxEntries: entries, maxBytes: size},
+		reports:  exactMap[*snp.VCEK]{seed: seed, maxEntries: entries, maxBytes: size},
+		hcls:     exactMap[*hclEntry]{seed: seed, maxEntries: entries, maxBytes: size},
+		pcks:     exactMap[*tdx.Verified]{seed: seed, maxEntries: entries, maxBytes: size},
+		tdQuotes: exactMap[*tdQuoteEntry]{seed: seed, maxEntries: entries, maxBytes: size},
+		decoder:  evidence.NewDecoder(entries, size),
 	}
 }
 
@@ -92,6 +105,10 @@ type Stats struct {
 	HCLReports CacheStats
 	// Evidence holds decoded evidence fields (HCL report and VCEK text).
 	Evidence CacheStats
+	// PCKChains holds verified PCK chains of TD quotes, by PEM chain.
+	PCKChains CacheStats
+	// TDQuotes holds verified TD quote signatures, by quote and chain.
+	TDQuotes CacheStats
 }
 
 // CacheStats are the counters of one cache.
@@ -112,6 +129,8 @@ func (c *cache) stats() Stats {
 		Reports:    c.reports.stats(),
 		HCLReports: c.hcls.stats(),
 		Evidence:   CacheStats{Hits: d.Hits, Misses: d.Misses, Entries: d.Entries, Bytes: d.Bytes},
+		PCKChains:  c.pcks.stats(),
+		TDQuotes:   c.tdQuotes.stats(),
 	}
 }
 
@@ -205,6 +224,12 @@ type pending struct {
 
 	hclBlob []byte
 	hcl     *hclEntry
+
+	pckChain []byte
+	pck      *tdx.Verified
+
+	tdQuoteRaw []byte
+	tdQuote    *tdQuoteEntry
 }
 
 // lookupVCEK returns the entry for der and roots that this call or an
@@ -267,6 +292,14 @@ func (p *pending) commit() {
 	}
 	if p.hcl != nil {
 		p.c.putHCL(p.hclBlob, p.hcl)
+	}
+	if p.pck != nil {
+		// The key, the three certificates' DER and parsed fields.
+		p.c.pcks.put(p.pckChain, p.pck, 3*len(p.pckChain)+4096)
+	}
+	if p.tdQuote != nil {
+		// The key and the parsed quote's copies of its parts.
+		p.c.tdQuotes.put(p.tdQuoteRaw, p.tdQuote, 2*len(p.tdQuoteRaw)+1024)
 	}
 	*p = pending{}
 }

@@ -112,6 +112,9 @@ type Config struct {
 	// tests set it (SetTDXRootForTest), to reach the checks after the TD
 	// quote's signatures with quotes they sign.
 	tdxRoot *x509.Certificate
+	// intelRoot is the pinned Intel SGX Root CA, parsed once by New (nil:
+	// parsed on every TD quote).
+	intelRoot *x509.Certificate
 }
 
 // CacheConfig sizes the caches of a Verifier: verified VCEK chains, report

@@ -73,28 +73,49 @@ const emulatedIntelRoots = "emulated TDX CVM's fake Intel root (fakeintel, NOT I
 // TD's DEBUG attribute, the paravisor identity (MRTD) and the runtime-data
 // binding are checked, and the HCL report's AK is returned for the quote
 // checks that follow, as for SNP.
-func verifyTDXEvidence(ctx context.Context, claims *Claims, ev *evidence.Evidence, opts *Config) (*hclEntry, error) {
+func verifyTDXEvidence(ctx context.Context, claims *Claims, ev *evidence.Evidence, opts *Config, p *pending) (*hclEntry, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	r, tr, err := parseTDXHCL(ev.HCLReport)
+	h, cached, err := parseTDXEntry(ev.HCLReport, p.c)
 	if err != nil {
 		return nil, err
 	}
-	q, err := tdx.ParseQuote(ev.TDQuote)
+	tq, err := parseTDQuote(ev.TDQuote, p)
 	if err != nil {
-		return nil, fail(CheckTDXQuoteFormat, err)
-	}
-	if err := verifyTDQuote(ctx, claims, q, tr, opts); err != nil {
 		return nil, err
 	}
-	if err := r.CheckBinding(); err != nil {
-		return nil, fail(CheckRuntimeData, err)
+	if err := verifyTDQuote(ctx, claims, tq, h.td, opts, p); err != nil {
+		return nil, err
 	}
-	fillRuntime(claims, r)
-	e := &hclEntry{report: r}
+	if h.bindErr != nil {
+		return nil, fail(CheckRuntimeData, h.bindErr)
+	}
+	fillRuntime(claims, h.report)
+	if !cached && ev.Version < 2 {
+		// A refreshed (v2) report never comes again: not worth caching.
+		p.addHCL(ev.HCLReport, h)
+	}
+	return h, nil
+}
+
+// parseTDXEntry parses the HCL report of TDX evidence (parseTDXHCL),
+// computes its runtime-data binding's verdict (reported only once the TD
+// quote verified) and decodes its AK, or returns the entry of a blob that
+// an earlier successful verification parsed.
+func parseTDXEntry(blob []byte, c *cache) (e *hclEntry, cached bool, err error) {
+	if c != nil {
+		if e, ok := c.hcls.get(blob, func(e *hclEntry) bool { return e.td != nil }); ok {
+			return e, true, nil
+		}
+	}
+	r, tr, err := parseTDXHCL(blob)
+	if err != nil {
+		return nil, false, err
+	}
+	e = &hclEntry{report: r, td: tr, bindErr: r.CheckBinding()}
 	e.decodeAK(r)
-	return e, nil
+	return e, false, nil
 }
 
 // parseTDXHCL parses an HCL report that must carry a TDREPORT (a TD
@@ -104,16 +125,28 @@ func parseTDXHCL(blob []byte) (*hcl.Report, *tdx.TDReport, error) {
 		func(r *hcl.Report) []byte { return r.TDReport }, tdx.ParseTDReport, CheckTDReportFormat)
 }
 
+// tdQuote is a parsed TD quote, the bytes it was parsed from and, when
+// the parse came from the cache, its entry.
+type tdQuote struct {
+	*tdx.Quote
+	raw    []byte
+	cached *tdQuoteEntry
+}
+
 // verifyTDQuote verifies the TD quote q (under the pinned Intel root, or
 // the emulated one when trusted), its binding to the TDREPORT tr (nil: a
 // bare quote), Intel's TCB status, DEBUG and the paravisor identity, and
-// fills the TDX claims.
-func verifyTDQuote(ctx context.Context, claims *Claims, q *tdx.Quote, tr *tdx.TDReport, opts *Config) error {
+// fills the TDX claims; p records what a success may cache.
+func verifyTDQuote(ctx context.Context, claims *Claims, tq tdQuote, tr *tdx.TDReport, opts *Config, p *pending) error {
+	q := tq.Quote
 	root, emulated := opts.tdxRoot, false
-	v, err := q.Verify(tdx.VerifyOptions{Now: opts.now(), Root: root})
+	if root == nil {
+		root = opts.intelRoot
+	}
+	v, err := verifyTDQuoteSignatures(tq, root, opts.now(), p)
 	if err != nil && opts.TrustEmulatedTDX && errors.Is(err, tdx.ErrPCKChain) {
 		// Not under Intel's root: perhaps under the emulated one.
-		if ve, errEmu := q.Verify(tdx.VerifyOptions{Now: opts.now(), Root: fakeintel.Root()}); errEmu == nil {
+		if ve, errEmu := verifyTDQuoteSignatures(tq, fakeintel.Root(), opts.now(), p); errEmu == nil {
 			v, err, root, emulated = ve, nil, fakeintel.Root(), true
 		}
 	}

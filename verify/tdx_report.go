@@ -3,8 +3,6 @@ package verify
 import (
 	"context"
 	"crypto/x509"
-
-	"github.com/snp-vtpm/snp-vtpm/tdx"
 )
 
 // TDXReport verifies Azure TDX attestation without a TPM quote: a TD
@@ -18,25 +16,25 @@ import (
 // freshness, and rejects policies that require PCR values or a fresh
 // report.
 func (v *Verifier) TDXReport(ctx context.Context, hclBlob, tdQuote []byte) (*Claims, error) {
-	return v.commitIfVerified(func(*pending) (*Claims, error) {
-		return v.cfg.Policy.passPlatform(tdxReport(ctx, hclBlob, tdQuote, &v.cfg))
+	return v.commitIfVerified(func(p *pending) (*Claims, error) {
+		return v.cfg.Policy.passPlatform(tdxReport(ctx, hclBlob, tdQuote, &v.cfg, p))
 	})
 }
 
-func tdxReport(ctx context.Context, hclBlob, tdQuote []byte, opts *Config) (*Claims, error) {
+func tdxReport(ctx context.Context, hclBlob, rawQuote []byte, opts *Config, p *pending) (*Claims, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	if err := reportOnlyPolicy(&opts.Policy); err != nil {
 		return nil, err
 	}
-	q, err := tdx.ParseQuote(tdQuote)
+	tq, err := parseTDQuote(rawQuote, p)
 	if err != nil {
-		return nil, fail(CheckTDXQuoteFormat, err)
+		return nil, err
 	}
 	claims := &Claims{EvidenceVersion: -1}
 	if hclBlob == nil {
-		if err := verifyTDQuote(ctx, claims, q, nil, opts); err != nil {
+		if err := verifyTDQuote(ctx, claims, tq, nil, opts, p); err != nil {
 			return nil, err
 		}
 		return claims, nil
@@ -45,7 +43,7 @@ func tdxReport(ctx context.Context, hclBlob, tdQuote []byte, opts *Config) (*Cla
 	if err != nil {
 		return nil, err
 	}
-	if err := verifyTDQuote(ctx, claims, q, tr, opts); err != nil {
+	if err := verifyTDQuote(ctx, claims, tq, tr, opts, p); err != nil {
 		return nil, err
 	}
 	if err := r.CheckBinding(); err != nil {

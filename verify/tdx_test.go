@@ -133,18 +133,23 @@ func tdQuoteEdits() []tdQuoteEdit {
 func TestTDXTamperedQuote(t *testing.T) {
 	for _, e := range tdQuoteEdits() {
 		t.Run(e.name, func(t *testing.T) {
-			data := tdxWith(t, func(ev *evidence.Evidence) {
-				q, err := tdx.ParseQuote(ev.TDQuote)
-				if err != nil {
-					t.Fatal(err)
-				}
-				e.edit(t, q)
-				ev.TDQuote = q.Marshal()
-			})
-			c, err := tdxVerify(t, data, tdxOpts())
+			c, err := tdxVerify(t, e.evidence(t), tdxOpts())
 			wantOutcome(t, c, err, e.want)
 		})
 	}
+}
+
+// evidence returns trustee's v1 TDX evidence with e applied to its TD
+// quote.
+func (e tdQuoteEdit) evidence(t *testing.T) []byte {
+	return tdxWith(t, func(ev *evidence.Evidence) {
+		q, err := tdx.ParseQuote(ev.TDQuote)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.edit(t, q)
+		ev.TDQuote = q.Marshal()
+	})
 }
 
 // TestTDXBinding: every TDREPORT field that the quote repeats, changed in

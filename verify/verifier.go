@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/snp-vtpm/snp-vtpm/evidence"
+	"github.com/snp-vtpm/snp-vtpm/tdx"
 )
 
 // Verifier verifies evidence and reports under one Config. It owns bounded
@@ -26,6 +27,11 @@ func New(cfg Config) (*Verifier, error) {
 	cfg.Policy = cfg.Policy.clone()
 	if err := cfg.validate(); err != nil {
 		return nil, err
+	}
+	if root, err := tdx.IntelRoot(); err == nil {
+		// Immutable once parsed: shared by every call (a failure, which
+		// TestPinnedRoot rules out, leaves each call to report it).
+		cfg.intelRoot = root
 	}
 	return &Verifier{cfg: cfg, cache: newCache(cfg.Cache)}, nil
 }

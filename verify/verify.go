@@ -41,7 +41,7 @@ func decoded(ctx context.Context, ev *evidence.Evidence, nonce []byte, opts *Con
 	var h *hclEntry
 	var err error
 	if ev.TDQuote != nil {
-		h, err = verifyTDXEvidence(ctx, claims, ev, opts)
+		h, err = verifyTDXEvidence(ctx, claims, ev, opts, p)
 	} else {
 		h, err = verifySNPEvidence(ctx, claims, ev, opts, p)
 	}
@@ -241,7 +241,7 @@ func fillRuntime(claims *Claims, r *hcl.Report) {
 // that only evidence that verified takes room in the cache.
 func parseHCL(blob []byte, c *cache) (e *hclEntry, cached bool, err error) {
 	if c != nil {
-		if e, ok := c.hcls.get(blob, nil); ok {
+		if e, ok := c.hcls.get(blob, func(e *hclEntry) bool { return e.snp != nil }); ok {
 			return e, true, nil
 		}
 	}
