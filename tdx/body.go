@@ -80,17 +80,21 @@ func (b *Body) Debug() bool { return b.TDAttributesValue()&1 != 0 }
 // TDAttributesValue returns TDATTRIBUTES as a number.
 func (b *Body) TDAttributesValue() uint64 { return binary.LittleEndian.Uint64(b.TDAttributes[:]) }
 
-// readBody fills b from data at the offsets chosen by quote (quote-body
+// offset is f's offset in a quote body (quote) or in a TDREPORT.
+func (f Field) offset(quote bool) int {
+	if quote {
+		return f.QuoteOffset
+	}
+	return f.TDReportOffset
+}
+
+// read fills b from data at the offsets chosen by quote (quote-body
 // offsets) or the TDREPORT's.
 func (b *Body) read(data []byte, quote bool) {
 	var fs [numFields]Field
 	b.fields(&fs)
 	for _, f := range fs {
-		off := f.TDReportOffset
-		if quote {
-			off = f.QuoteOffset
-		}
-		copy(f.Bytes, data[off:])
+		copy(f.Bytes, data[f.offset(quote):])
 	}
 }
 
@@ -99,11 +103,7 @@ func (b *Body) write(data []byte, quote bool) {
 	var fs [numFields]Field
 	b.fields(&fs)
 	for _, f := range fs {
-		off := f.TDReportOffset
-		if quote {
-			off = f.QuoteOffset
-		}
-		copy(data[off:], f.Bytes)
+		copy(data[f.offset(quote):], f.Bytes)
 	}
 }
 
