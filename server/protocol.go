@@ -15,6 +15,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/snp-vtpm/snp-vtpm/eventlog"
 	"github.com/snp-vtpm/snp-vtpm/internal/strictjson"
 	"github.com/snp-vtpm/snp-vtpm/snp"
@@ -252,11 +254,37 @@ func readAttestRequest(body io.Reader, maxBytes, sizeHint int64) (*AttestRequest
 		return nil, err
 	}
 	data := buf.Bytes()
-	req := new(AttestRequest)
-	if err := strictjson.Unmarshal(data, req, strictjson.Options{MaxBytes: int(min(maxBytes, math.MaxInt32)), RejectUnknown: true}); err != nil {
+	var wire attestRequestWire
+	if err := strictjson.Unmarshal(data, &wire, strictjson.Options{MaxBytes: int(min(maxBytes, math.MaxInt32)), RejectUnknown: true}); err != nil {
 		return nil, err
 	}
-	return req, nil
+	return &AttestRequest{Challenge: wire.Challenge, Evidence: json.RawMessage(wire.Evidence),
+		PublicKey: wire.PublicKey, Resource: wire.Resource}, nil
+}
+
+// attestRequestWire is AttestRequest as readAttestRequest decodes it: the
+// same members, with the evidence kept where it lies in the body instead of
+// copied (json.RawMessage copies it).
+type attestRequestWire struct {
+	Challenge []byte   `json:"challenge"`
+	Evidence  rawValue `json:"evidence"`
+	PublicKey []byte   `json:"public_key"`
+	Resource  string   `json:"resource,omitempty"`
+}
+
+// rawValue is a JSON value as the decoder read it (checked like every
+// other value: duplicate names, UTF-8, depth), a slice of the decoded
+// input; the input must outlive it and not change.
+type rawValue []byte
+
+// UnmarshalJSONFrom implements json.UnmarshalerFrom.
+func (v *rawValue) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	val, err := dec.ReadValue()
+	if err != nil {
+		return err
+	}
+	*v = rawValue(val)
+	return nil
 }
 
 // evidenceBytes returns the evidence document of a request: the raw JSON
