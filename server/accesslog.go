@@ -1,31 +1,26 @@
 package server
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 	"time"
 )
 
-// requestInfo carries what a handler wants in the access log line.
-type requestInfo struct {
-	check string
-}
-
-type requestInfoKey struct{}
-
-// setCheck records the failed check of r for the access log.
-func setCheck(r *http.Request, check string) {
-	if ri, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
-		ri.check = check
+// setCheck records the failed check of a request for the access log; w
+// is the writer its handler was given (the access log's recorder).
+func setCheck(w http.ResponseWriter, check string) {
+	if rec, ok := w.(*statusRecorder); ok {
+		rec.check = check
 	}
 }
 
-// statusRecorder remembers the status and size of a response.
+// statusRecorder remembers the status and size of a response, and the
+// failed check its handler names (setCheck).
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
 	bytes  int64
+	check  string
 }
 
 func (s *statusRecorder) WriteHeader(code int) {
@@ -54,9 +49,8 @@ func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter 
 func (s *Server) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		ri := &requestInfo{}
 		rec := &statusRecorder{ResponseWriter: w}
-		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, ri)))
+		next.ServeHTTP(rec, r)
 		if rec.status == 0 {
 			rec.status = http.StatusOK
 		}
@@ -68,8 +62,8 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 			slog.String("remote", r.RemoteAddr),
 			slog.Int64("bytes", rec.bytes),
 		}
-		if ri.check != "" {
-			attrs = append(attrs, slog.String("check", ri.check))
+		if rec.check != "" {
+			attrs = append(attrs, slog.String("check", rec.check))
 		}
 		level := slog.LevelInfo
 		if rec.status >= 500 {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/ecdh"
 	"crypto/hpke"
-	"crypto/rand"
 	"crypto/sha512"
 	"encoding/base64"
 	"encoding/json"
@@ -16,7 +15,7 @@ import (
 	"slices"
 	"strings"
 
-	chpke "github.com/cloudflare/circl/hpke"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/snp-vtpm/snp-vtpm/eventlog"
 	"github.com/snp-vtpm/snp-vtpm/internal/strictjson"
@@ -80,49 +79,6 @@ func GenerateKey() (hpke.PrivateKey, []byte, error) {
 		return nil, nil, fmt.Errorf("server: generating HPKE key: %w", err)
 	}
 	return k, k.PublicKey().Bytes(), nil
-}
-
-// sealer seals a secret to one attester's public key for one exchange.
-type sealer struct {
-	enc    []byte
-	sealer chpke.Sealer
-}
-
-// sealSuite is Suite in circl's HPKE, whose X25519 (a fixed-base table for
-// the ephemeral key, assembly field arithmetic) encapsulates in about two
-// thirds of crypto/hpke's time; the wire format is RFC 9180's, which
-// OpenSecret (crypto/hpke) opens.
-func sealSuite() chpke.Suite {
-	return chpke.NewSuite(chpke.KEM_X25519_HKDF_SHA256, chpke.KDF_HKDF_SHA256, chpke.AEAD_AES256GCM)
-}
-
-// newSealer checks that pub is a usable public key of Suite (it deserializes
-// and encapsulation to it works, which rejects X25519's low-order points,
-// whose shared secret is zero) and keeps that encapsulation for sealing, so
-// each attestation pays for one.
-func newSealer(pub, nonce []byte) (*sealer, error) {
-	pk, err := chpke.KEM_X25519_HKDF_SHA256.Scheme().UnmarshalBinaryPublicKey(pub)
-	if err != nil {
-		return nil, err
-	}
-	sender, err := sealSuite().NewSender(pk, info(nonce))
-	if err != nil {
-		return nil, err
-	}
-	enc, sl, err := sender.Setup(rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	return &sealer{enc: enc, sealer: sl}, nil
-}
-
-// seal encrypts secret; the result is enc ‖ ciphertext, as hpke.Seal returns.
-func (s *sealer) seal(secret []byte) ([]byte, error) {
-	ct, err := s.sealer.Seal(secret, nil)
-	if err != nil {
-		return nil, err
-	}
-	return append(append(make([]byte, 0, len(s.enc)+len(ct)), s.enc...), ct...), nil
 }
 
 // OpenSecret decrypts a ciphertext (enc ‖ ct) of an attestation response
@@ -298,11 +254,37 @@ func readAttestRequest(body io.Reader, maxBytes, sizeHint int64) (*AttestRequest
 		return nil, err
 	}
 	data := buf.Bytes()
-	req := new(AttestRequest)
-	if err := strictjson.Unmarshal(data, req, strictjson.Options{MaxBytes: int(min(maxBytes, math.MaxInt32)), RejectUnknown: true}); err != nil {
+	var wire attestRequestWire
+	if err := strictjson.Unmarshal(data, &wire, strictjson.Options{MaxBytes: int(min(maxBytes, math.MaxInt32)), RejectUnknown: true}); err != nil {
 		return nil, err
 	}
-	return req, nil
+	return &AttestRequest{Challenge: wire.Challenge, Evidence: json.RawMessage(wire.Evidence),
+		PublicKey: wire.PublicKey, Resource: wire.Resource}, nil
+}
+
+// attestRequestWire is AttestRequest as readAttestRequest decodes it: the
+// same members, with the evidence kept where it lies in the body instead of
+// copied (json.RawMessage copies it).
+type attestRequestWire struct {
+	Challenge []byte   `json:"challenge"`
+	Evidence  rawValue `json:"evidence"`
+	PublicKey []byte   `json:"public_key"`
+	Resource  string   `json:"resource,omitempty"`
+}
+
+// rawValue is a JSON value as the decoder read it (checked like every
+// other value: duplicate names, UTF-8, depth), a slice of the decoded
+// input; the input must outlive it and not change.
+type rawValue []byte
+
+// UnmarshalJSONFrom implements json.UnmarshalerFrom.
+func (v *rawValue) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	val, err := dec.ReadValue()
+	if err != nil {
+		return err
+	}
+	*v = rawValue(val)
+	return nil
 }
 
 // evidenceBytes returns the evidence document of a request: the raw JSON

@@ -416,8 +416,13 @@ func (s *Server) handleAttest(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, out.status, check, out.msg)
 		return
 	}
-	setCheck(r, "")
-	writeJSON(w, http.StatusOK, resp)
+	setCheck(w, "")
+	b, err := appendAttestResponse(make([]byte, 0, 1024), resp)
+	if err != nil { // only our own types are written
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	writeJSONBody(w, http.StatusOK, append(b, '\n'))
 }
 
 func (s *Server) attest(ctx context.Context, w http.ResponseWriter, r *http.Request) (attestOutcome, *AttestResponse) {
@@ -552,15 +557,21 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
+	writeJSONBody(w, status, append(b, '\n'))
+}
+
+// writeJSONBody writes a JSON answer whose encoding is b.
+func writeJSONBody(w http.ResponseWriter, status int, b []byte) {
+	// Canonical header names, set without canonicalizing them again.
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
+	h["Content-Type"] = []string{"application/json"}
+	h["Cache-Control"] = []string{"no-store"}
+	h["X-Content-Type-Options"] = []string{"nosniff"}
 	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
+	_, _ = w.Write(b)
 }
 
 func writeError(w http.ResponseWriter, r *http.Request, status int, check, msg string) {
-	setCheck(r, check)
+	setCheck(w, check)
 	writeJSON(w, status, ErrorResponse{Error: msg, Check: check})
 }

@@ -561,8 +561,17 @@ func verifyQuote(claims *Claims, q *quote.Quote, ak *quote.AK, nonce []byte, opt
 	}
 	claims.PCRValues = PCRValuesPresent
 	claims.PCRs = make(map[int]HexBytes, len(selected))
+	// One backing array for the copies; each value's capacity ends at its
+	// own bytes, so appending to one never writes into the next.
+	n := 0
 	for _, i := range selected {
-		claims.PCRs[i] = bytes.Clone(q.PCRs[i])
+		n += len(q.PCRs[i])
+	}
+	backing := make([]byte, 0, n)
+	for _, i := range selected {
+		start := len(backing)
+		backing = append(backing, q.PCRs[i]...)
+		claims.PCRs[i] = backing[start:len(backing):len(backing)]
 	}
 	return nil
 }
