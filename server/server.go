@@ -417,12 +417,7 @@ func (s *Server) handleAttest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	setCheck(w, "")
-	b, err := appendAttestResponse(make([]byte, 0, 1024), resp)
-	if err != nil { // only our own types are written
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
-	}
-	writeJSONBody(w, http.StatusOK, append(b, '\n'))
+	writeJSON(w, http.StatusOK, resp)
 }
 
 func (s *Server) attest(ctx context.Context, w http.ResponseWriter, r *http.Request) (attestOutcome, *AttestResponse) {
