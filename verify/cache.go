@@ -232,10 +232,14 @@ type pending struct {
 	tdQuote    *tdQuoteEntry
 }
 
+// recording reports whether p records (and looks up) entries: a nil
+// pending or one without a cache does neither.
+func (p *pending) recording() bool { return p != nil && p.c != nil }
+
 // lookupVCEK returns the entry for der and roots that this call or an
 // earlier successful one verified.
 func (p *pending) lookupVCEK(der []byte, roots *snp.Roots) (*vcekEntry, bool) {
-	if p == nil || p.c == nil {
+	if !p.recording() {
 		return nil, false
 	}
 	if p.vcek != nil && p.vcek.roots == roots && bytes.Equal(p.vcekDER, der) {
@@ -249,7 +253,7 @@ func (p *pending) lookupVCEK(der []byte, roots *snp.Roots) (*vcekEntry, bool) {
 
 // addVCEK records a verified VCEK chain (der is already the cache's copy).
 func (p *pending) addVCEK(der []byte, e *vcekEntry) {
-	if p != nil && p.c != nil {
+	if p.recording() {
 		p.vcekDER, p.vcek = der, e
 	}
 }
@@ -264,14 +268,14 @@ func (p *pending) adoptVCEK(q *pending, der []byte) {
 
 // addReport records that v verified the signature of the report raw.
 func (p *pending) addReport(raw []byte, v *snp.VCEK) {
-	if p != nil && p.c != nil {
+	if p.recording() {
 		p.reportRaw, p.reportBy = raw, v
 	}
 }
 
 // addHCL records the parse of blob.
 func (p *pending) addHCL(blob []byte, e *hclEntry) {
-	if p != nil && p.c != nil {
+	if p.recording() {
 		p.hclBlob, p.hcl = blob, e
 	}
 }

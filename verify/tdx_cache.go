@@ -20,7 +20,7 @@ type tdQuoteEntry struct {
 // that an earlier successful verification of the same bytes cached (then
 // also returned, for verifyTDQuoteSignatures).
 func parseTDQuote(raw []byte, p *pending) (tdQuote, error) {
-	if p != nil && p.c != nil {
+	if p.recording() {
 		if e, ok := p.c.tdQuotes.get(raw, nil); ok {
 			return tdQuote{e.q, raw, e}, nil
 		}
@@ -63,7 +63,7 @@ func verifyTDQuoteSignatures(tq tdQuote, root *x509.Certificate, now time.Time, 
 // lookupPCK returns the chain verified under root (compared by its DER)
 // for the PEM chain, by this call or an earlier successful one.
 func (p *pending) lookupPCK(chain []byte, root *x509.Certificate) (*tdx.Verified, bool) {
-	if p == nil || p.c == nil || root == nil {
+	if !p.recording() || root == nil {
 		return nil, false
 	}
 	under := func(v *tdx.Verified) bool { return bytes.Equal(v.Root.Raw, root.Raw) }
@@ -75,14 +75,14 @@ func (p *pending) lookupPCK(chain []byte, root *x509.Certificate) (*tdx.Verified
 
 // addPCK records a verified PCK chain.
 func (p *pending) addPCK(chain []byte, v *tdx.Verified) {
-	if p != nil && p.c != nil {
+	if p.recording() {
 		p.pckChain, p.pck = chain, v
 	}
 }
 
 // addTDQuote records the TD quote raw, verified as e.
 func (p *pending) addTDQuote(raw []byte, e *tdQuoteEntry) {
-	if p != nil && p.c != nil {
+	if p.recording() {
 		p.tdQuoteRaw, p.tdQuote = raw, e
 	}
 }

@@ -446,7 +446,7 @@ func verifyVCEK(der []byte, roots *snp.Roots, now time.Time, p *pending) (*snp.V
 		}
 		return e.vcek, e.chain, nil
 	}
-	if p != nil && p.c != nil {
+	if p.recording() {
 		// A parsed certificate aliases its DER: let a cached one keep
 		// only its own copy, not the caller's buffer.
 		der = bytes.Clone(der)
@@ -462,7 +462,7 @@ func verifyVCEK(der []byte, roots *snp.Roots, now time.Time, p *pending) (*snp.V
 		}
 		return nil, nil, fail(CheckVCEKChain, err)
 	}
-	if p != nil && p.c != nil {
+	if p.recording() {
 		p.addVCEK(der, &vcekEntry{roots: roots, vcek: v, chain: chain})
 	}
 	return v, chain, nil
@@ -472,7 +472,7 @@ func verifyVCEK(der []byte, roots *snp.Roots, now time.Time, p *pending) (*snp.V
 // recorded in p for the report's bytes and v (by identity: the cache's
 // VCEK entries keep one *snp.VCEK per certificate); nil p caches nothing.
 func verifyReportSignature(r *snp.Report, v *snp.VCEK, p *pending) error {
-	if p != nil && p.c != nil {
+	if p.recording() {
 		if _, ok := p.c.reports.get(r.Raw, func(by *snp.VCEK) bool { return by == v }); ok {
 			return nil
 		}
