@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/ecdh"
 	"crypto/hpke"
-	"crypto/rand"
 	"crypto/sha512"
 	"encoding/base64"
 	"encoding/json"
@@ -15,8 +14,6 @@ import (
 	"math"
 	"slices"
 	"strings"
-
-	chpke "github.com/cloudflare/circl/hpke"
 
 	"github.com/go-json-experiment/json/jsontext"
 
@@ -82,49 +79,6 @@ func GenerateKey() (hpke.PrivateKey, []byte, error) {
 		return nil, nil, fmt.Errorf("server: generating HPKE key: %w", err)
 	}
 	return k, k.PublicKey().Bytes(), nil
-}
-
-// sealer seals a secret to one attester's public key for one exchange.
-type sealer struct {
-	enc    []byte
-	sealer chpke.Sealer
-}
-
-// sealSuite is Suite in circl's HPKE, whose X25519 (a fixed-base table for
-// the ephemeral key, assembly field arithmetic) encapsulates in about two
-// thirds of crypto/hpke's time; the wire format is RFC 9180's, which
-// OpenSecret (crypto/hpke) opens.
-func sealSuite() chpke.Suite {
-	return chpke.NewSuite(chpke.KEM_X25519_HKDF_SHA256, chpke.KDF_HKDF_SHA256, chpke.AEAD_AES256GCM)
-}
-
-// newSealer checks that pub is a usable public key of Suite (it deserializes
-// and encapsulation to it works, which rejects X25519's low-order points,
-// whose shared secret is zero) and keeps that encapsulation for sealing, so
-// each attestation pays for one.
-func newSealer(pub, nonce []byte) (*sealer, error) {
-	pk, err := chpke.KEM_X25519_HKDF_SHA256.Scheme().UnmarshalBinaryPublicKey(pub)
-	if err != nil {
-		return nil, err
-	}
-	sender, err := sealSuite().NewSender(pk, info(nonce))
-	if err != nil {
-		return nil, err
-	}
-	enc, sl, err := sender.Setup(rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	return &sealer{enc: enc, sealer: sl}, nil
-}
-
-// seal encrypts secret; the result is enc ‖ ciphertext, as hpke.Seal returns.
-func (s *sealer) seal(secret []byte) ([]byte, error) {
-	ct, err := s.sealer.Seal(secret, nil)
-	if err != nil {
-		return nil, err
-	}
-	return append(append(make([]byte, 0, len(s.enc)+len(ct)), s.enc...), ct...), nil
 }
 
 // OpenSecret decrypts a ciphertext (enc ‖ ct) of an attestation response

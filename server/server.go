@@ -417,7 +417,12 @@ func (s *Server) handleAttest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	setCheck(w, "")
-	writeJSON(w, http.StatusOK, resp)
+	b, err := appendAttestResponse(make([]byte, 0, 1024), resp)
+	if err != nil { // only our own types are written
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	writeJSONBody(w, http.StatusOK, append(b, '\n'))
 }
 
 func (s *Server) attest(ctx context.Context, w http.ResponseWriter, r *http.Request) (attestOutcome, *AttestResponse) {
