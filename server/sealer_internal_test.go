@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/hex"
 	"testing"
 
@@ -105,6 +106,67 @@ func TestSealerMatchesCircl(t *testing.T) {
 			t.Fatal("a sealer sealed twice (nonce reuse)")
 		}
 	}
+}
+
+// FuzzSealerMatchesCircl: for any recipient key (derived from a seed, or
+// 32 raw bytes, low-order points included), ephemeral seed, nonce and
+// secret, the sealer and circl's HPKE sender agree: both refuse the key,
+// or both produce the same encapsulated key and ciphertext.
+func FuzzSealerMatchesCircl(f *testing.F) {
+	f.Add([]byte("recipient"), []byte("ephemeral"), []byte("nonce"), []byte("secret"), false)
+	f.Add(make([]byte, 32), []byte{1}, []byte{}, []byte{}, true)
+	f.Add(bytes.Repeat([]byte{0xff}, 32), []byte{2}, bytes.Repeat([]byte{7}, 80), bytes.Repeat([]byte{9}, 300), true)
+	suite := chpke.NewSuite(chpke.KEM_X25519_HKDF_SHA256, chpke.KDF_HKDF_SHA256, chpke.AEAD_AES256GCM)
+	scheme := chpke.KEM_X25519_HKDF_SHA256.Scheme()
+	f.Fuzz(func(t *testing.T, recipient, ephSeed, nonce, secret []byte, raw bool) {
+		if len(nonce) > 512 || len(secret) > 4096 {
+			return
+		}
+		pub := recipient
+		if !raw || len(recipient) != x25519.Size {
+			seed := sha256.Sum256(recipient)
+			pk, _ := scheme.DeriveKeyPair(seed[:])
+			var err error
+			if pub, err = pk.MarshalBinary(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		seed := sha256.Sum256(ephSeed)
+		_, skE := scheme.DeriveKeyPair(seed[:])
+		skBytes, err := skE.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var eph x25519.Key
+		copy(eph[:], skBytes)
+		s, ourErr := sealerWithEphemeral(&eph, pub, nonce)
+		pk, err := scheme.UnmarshalBinaryPublicKey(pub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		snd, err := suite.NewSender(pk, append([]byte(InfoPrefix), nonce...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		enc, sl, theirErr := snd.Setup(bytes.NewReader(seed[:]))
+		if (ourErr == nil) != (theirErr == nil) {
+			t.Fatalf("pub %x: sealer error %v, circl error %v", pub, ourErr, theirErr)
+		}
+		if ourErr != nil {
+			return
+		}
+		got, err := s.seal(secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ct, err := sl.Seal(secret, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := append(enc, ct...); !bytes.Equal(got, want) {
+			t.Fatalf("pub %x: sealer gave %x, circl %x", pub, got, want)
+		}
+	})
 }
 
 // BenchmarkSeal is the server's HPKE work per attestation: the
