@@ -48,6 +48,8 @@ func TestRealReportsRoundTrip(t *testing.T) {
 		{"constellation/vlek-report-bad-signature.bin", 2},
 		{"teekit-gcp-sev/report-v5-vmpl0.bin", 5},
 		{"teekit-gcp-sev/report-v5-vmpl1.bin", 5},
+		{"trustee-snp/test-report.bin", 2},
+		{"trustee-snp/test-vlek-report.bin", 3},
 	} {
 		b := testutil.ReadFile(t, f.file)
 		r, err := ParseReport(b)
@@ -60,6 +62,29 @@ func TestRealReportsRoundTrip(t *testing.T) {
 		}
 		if !bytes.Equal(r.Marshal(), b) {
 			t.Errorf("%s: Marshal differs from the parsed bytes", f.file)
+		}
+	}
+}
+
+// TestRealVCEKEncodings: trustee's edited VCEKs carry hwID in both
+// encodings (a bare 64-byte value and a DER OCTET STRING); both parse to
+// the same chip id, and both fail the chain (the edit broke AMD's
+// signature), never validity.
+func TestRealVCEKEncodings(t *testing.T) {
+	want := make([]byte, ChipIDSize)
+	for i := range want {
+		want[i] = byte(i)
+	}
+	for _, f := range []string{"trustee-snp/test-vcek-invalid-legacy.der", "trustee-snp/test-vcek-invalid-new.der"} {
+		v, err := ParseVCEK(testutil.ReadFile(t, f))
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if !bytes.Equal(v.HWID, want) {
+			t.Errorf("%s: hwID %x", f, v.HWID)
+		}
+		if _, err := DefaultRoots().VerifyVCEK(v, testutil.FixtureTime()); err == nil || errors.Is(err, ErrValidity) {
+			t.Errorf("%s: VerifyVCEK = %v, want a signature error", f, err)
 		}
 	}
 }

@@ -17,7 +17,7 @@ import (
 // realReport is a real bare SNP report (or 1204-byte stored form) with the
 // certificate that must verify it, and what it verifies to (claims) or is
 // rejected as (want) (testdata/virtee-sev, go-sev-guest, constellation,
-// teekit-gcp-sev: see their SOURCES.md).
+// teekit-gcp-sev, trustee-snp: see their SOURCES.md).
 type realReport struct {
 	name, report, cert string
 	at                 time.Time
@@ -58,6 +58,15 @@ func realReports() []realReport {
 		{"AWS VLEK report after the VLEK's year", aws, "constellation/aws-vlek.pem", d2026, uncommitted, verify.CheckCertValidity, nil},
 		{"VLEK report whose signature does not verify", "constellation/vlek-report-bad-signature.bin", "constellation/vlek-2023.pem",
 			d2024, verify.Policy{}, verify.CheckReportSignature, nil},
+		{"trustee Azure report", "trustee-snp/test-report.bin", "trustee-snp/test-vcek.der", fixture, verify.Policy{}, "",
+			&wantClaims{"Milan", "VCEK", "c38427a3", "azure-hcl", [4]uint8{3, 0, 8, 115}, 0}},
+		{"trustee Azure report, edited VCEK (legacy hwID)", "trustee-snp/test-report.bin", "trustee-snp/test-vcek-invalid-legacy.der",
+			fixture, verify.Policy{}, verify.CheckVCEKChain, nil},
+		{"trustee Azure report, edited VCEK (new hwID)", "trustee-snp/test-report.bin", "trustee-snp/test-vcek-invalid-new.der",
+			fixture, verify.Policy{}, verify.CheckVCEKChain, nil},
+		{"trustee AWS VLEK report at VMPL 1", "trustee-snp/test-vlek-report.bin", "trustee-snp/test-vlek.der", fixture, uncommitted, verify.CheckVMPL, nil},
+		{"trustee AWS VLEK report at VMPL 1, policy vmpl 1", "trustee-snp/test-vlek-report.bin", "trustee-snp/test-vlek.der", fixture,
+			verify.Policy{VMPL: 1, AllowUncommittedTCB: true}, "", &wantClaims{"Milan", "VLEK", "00000000", "none", [4]uint8{4, 0, 24, 217}, 1}},
 		{"GCP v5 report (VMPL 0)", gcpV5 + "0.bin", "teekit-gcp-sev/vcek.pem", gcp, verify.Policy{}, "", &gcpClaims},
 		{"GCP v5 report at VMPL 1 rejected", gcpV5 + "1.bin", "teekit-gcp-sev/vcek.pem", gcp, verify.Policy{}, verify.CheckVMPL, nil},
 		{"GCP v5 report at VMPL 1 with policy vmpl 1", gcpV5 + "1.bin", "teekit-gcp-sev/vcek.pem", gcp, verify.Policy{VMPL: 1}, "", &gcpVMPL1},
