@@ -1,15 +1,19 @@
 package verify_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/snp-vtpm/snp-vtpm/evidence"
 	"github.com/snp-vtpm/snp-vtpm/hcl"
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
+	"github.com/snp-vtpm/snp-vtpm/quote"
 	"github.com/snp-vtpm/snp-vtpm/tdx"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
@@ -170,6 +174,75 @@ func TestRealAzureTDXFiles(t *testing.T) {
 		var verr *verify.Error
 		if !errors.As(err, &verr) || verr.Check != verify.CheckReportType {
 			t.Errorf("%s without its TD quote: %v, want %s", f, err, verify.CheckReportType)
+		}
+	}
+}
+
+// cmcpEvidence assembles the parts of a real 2026 Azure SEV-SNP CVM capture
+// (testdata/cmcp-azure-cvm: SNP report, runtime data, TPM quote, VCEK
+// chain) into evidence: the HCL wrapper is unsigned, so building it around
+// the real report and runtime data loses nothing the verifier checks. The
+// quote signs PCR 16, whose value the capture does not carry.
+func cmcpEvidence(t *testing.T) (*evidence.Evidence, []byte) {
+	t.Helper()
+	var c struct {
+		SNPReport    []byte `json:"snp_report"`
+		RuntimeData  []byte `json:"runtime_data"`
+		QuoteMsg     []byte `json:"quote_msg"`
+		QuoteSig     []byte `json:"quote_sig"`
+		VCEKChainPEM []byte `json:"vcek_chain_pem"`
+	}
+	if err := json.Unmarshal(testutil.ReadFile(t, "cmcp-azure-cvm/cmcp-evidence.json"), &c); err != nil {
+		t.Fatal(err)
+	}
+	blob, err := hcl.Build(hcl.ReportTypeSNP, c.SNPReport, c.RuntimeData, 2600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// quote_sig is a TPMT_SIGNATURE: RSASSA (0x0014), SHA-256 (0x000b), a
+	// 2-byte size, then the signature.
+	if len(c.QuoteSig) != 6+256 || !bytes.Equal(c.QuoteSig[:6], []byte{0, 0x14, 0, 0x0b, 1, 0}) {
+		t.Fatalf("quote_sig header %x", c.QuoteSig[:6])
+	}
+	ev := &evidence.Evidence{Version: 1, HCLReport: blob, VCEK: testutil.PEMBlocks(t, c.VCEKChainPEM, "CERTIFICATE")[0],
+		Quote: quote.Quote{Message: c.QuoteMsg, Signature: c.QuoteSig[6:]}}
+	nonce, err := hex.DecodeString(strings.TrimSpace(string(testutil.ReadFile(t, "cmcp-azure-cvm/nonce.hex"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev, nonce
+}
+
+// TestRealCMCPAzureCVM: the 2026 Azure CVM capture verifies end to end
+// (pinned Milan chain, Azure's paravisor, runtime data, quote signature,
+// its 64-byte nonce quoted as its SHA-256), with PCR values absent; another
+// nonce is quote-nonce, and a PCR policy cannot pass without PCR values.
+func TestRealCMCPAzureCVM(t *testing.T) {
+	ev, nonce := cmcpEvidence(t)
+	at := time.Date(2026, 7, 21, 0, 0, 0, 0, time.UTC)
+	claims, err := decodedWith(context.Background(), ev, nonce, verify.Config{Now: at})
+	if err != nil {
+		t.Fatalf("real Azure evidence rejected: %v", err)
+	}
+	if claims.Product != "Milan" || claims.Paravisor != "azure-hcl" || !claims.NonceChecked || claims.PCRs != nil ||
+		!strings.HasPrefix(hex.EncodeToString(claims.ChipID), "a858face") || claims.VMConfig == nil ||
+		claims.VMConfig.VMUniqueID != "9C3FD75B-2961-4CDA-B7A5-81BCDEF499F2" {
+		t.Errorf("claims %s %s nonce %v pcrs %v chip %x vm %+v", claims.Product, claims.Paravisor, claims.NonceChecked,
+			claims.PCRs, []byte(claims.ChipID), claims.VMConfig)
+	}
+	for _, c := range []struct {
+		name  string
+		nonce []byte
+		cfg   verify.Config
+		want  verify.Check
+	}{
+		{"other nonce", append(bytes.Clone(nonce[:63]), nonce[63]^1), verify.Config{Now: at}, verify.CheckNonce},
+		{"PCR policy without PCR values", nonce, verify.Config{Now: at, Policy: verify.Policy{PCRs: map[int]verify.HexBytes{16: make([]byte, 32)}}}, verify.CheckPCRPolicy},
+	} {
+		_, err := decodedWith(context.Background(), ev, c.nonce, c.cfg)
+		var verr *verify.Error
+		if !errors.As(err, &verr) || verr.Check != c.want {
+			t.Errorf("%s: %v, want %s", c.name, err, c.want)
 		}
 	}
 }
