@@ -185,16 +185,19 @@ func TestRealAzureTDXFiles(t *testing.T) {
 // quote signs PCR 16, whose value the capture does not carry.
 func cmcpEvidence(t *testing.T) (*evidence.Evidence, []byte) {
 	t.Helper()
-	var c struct {
-		SNPReport    []byte `json:"snp_report"`
-		RuntimeData  []byte `json:"runtime_data"`
-		QuoteMsg     []byte `json:"quote_msg"`
-		QuoteSig     []byte `json:"quote_sig"`
-		VCEKChainPEM []byte `json:"vcek_chain_pem"`
-	}
-	if err := json.Unmarshal(testutil.ReadFile(t, "cmcp-azure-cvm/cmcp-evidence.json"), &c); err != nil {
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(testutil.ReadFile(t, "cmcp-azure-cvm/cmcp-evidence.json"), &doc); err != nil {
 		t.Fatal(err)
 	}
+	part := func(name string) []byte { // a base64 member
+		var b []byte
+		if err := json.Unmarshal(doc[name], &b); err != nil || len(b) == 0 {
+			t.Fatalf("%s: %v", name, err)
+		}
+		return b
+	}
+	c := struct{ SNPReport, RuntimeData, QuoteMsg, QuoteSig, VCEKChainPEM []byte }{
+		part("snp_report"), part("runtime_data"), part("quote_msg"), part("quote_sig"), part("vcek_chain_pem")}
 	blob, err := hcl.Build(hcl.ReportTypeSNP, c.SNPReport, c.RuntimeData, 2600)
 	if err != nil {
 		t.Fatal(err)
