@@ -44,6 +44,8 @@ func fixtures(t testing.TB) []fixture {
 			TCBParts{Bootloader: 3, TEE: 0, SNP: 8, Microcode: 115}},
 		{"thim milan v2", testutil.ReadFile(t, "azure-thim/snp_report.bin"), firstPEM(t, []byte(thim.VcekCert)), Milan, "b12164b4",
 			TCBParts{Bootloader: 3, TEE: 0, SNP: 8, Microcode: 115}},
+		{"constellation azure milan v2 (1204-byte form)", testutil.ReadFile(t, "constellation/azure-snp-report-1204.bin")[:ReportSize],
+			testutil.ReadFile(t, "constellation/azure-vcek-thim.der"), Milan, "9e44aaef", TCBParts{Bootloader: 2, TEE: 0, SNP: 6, Microcode: 93}},
 	}
 }
 

@@ -23,6 +23,13 @@ var azureMRTDs = [...]string{
 	// dstack-teekit's Azure TD quote (testdata/intel-collateral/
 	// azure-tdx-quote-teekit.bin, a Standard_DC2es_v5 VM).
 	"fe27b2aa3a05ec56864c308aff03dd13c189a6112d21e417ec1afe626a8cb9d91482d1379ec02fe6308972950a930d0a",
+	// Microsoft's own Azure/cvm-attestation-tools test TD quote
+	// (testdata/azure-cvm-attestation-tools/td-quote-v4.bin): verifies under
+	// Intel's root, RTMRs zero and 70 trailing zero bytes, as Azure IMDS
+	// serves them. (The TDREPORT of tdx-hcl-report.bin there is not listed:
+	// its runtime data has a zero vmUniqueId, maybe edited, and nothing
+	// signs a TDREPORT offline.)
+	"888b31b57a1cad6a358ce8c6a08f40198fa171596e01f70d5f360ee4798150983e55d2f89d804c3bfec06a44220c91b2",
 }
 
 // DefaultTDXParavisors returns the TDX paravisor identities trusted by

@@ -213,7 +213,7 @@ func TestTDXRejections(t *testing.T) {
 // samples, and each real TDREPORT or quote carries one of them.
 func TestDefaultTDXParavisors(t *testing.T) {
 	ds := verify.DefaultTDXParavisors()
-	if len(ds) != 3 {
+	if len(ds) != 4 {
 		t.Fatalf("%d defaults", len(ds))
 	}
 	seen := map[[48]byte]bool{}
@@ -226,9 +226,11 @@ func TestDefaultTDXParavisors(t *testing.T) {
 			t.Errorf("%s: MRTD not a default (%v)", f, err)
 		}
 	}
-	q, err := tdx.ParseQuote(testutil.ReadFile(t, "intel-collateral/azure-tdx-quote-teekit.bin"))
-	if err != nil || !seen[q.Body.MRTD] {
-		t.Errorf("teekit quote: MRTD not a default (%v)", err)
+	for _, f := range []string{"intel-collateral/azure-tdx-quote-teekit.bin", "azure-cvm-attestation-tools/td-quote-v4.bin"} {
+		q, err := tdx.ParseQuote(testutil.ReadFile(t, f))
+		if err != nil || !seen[q.Body.MRTD] {
+			t.Errorf("%s: MRTD not a default (%v)", f, err)
+		}
 	}
 }
 

@@ -63,7 +63,7 @@ func printSNP(row rowFunc, c *verify.Claims, full bool) {
 	row("platform", "%s", verify.PlatformSNP)
 	row("product", "%s", c.Product)
 	row("roots", "%s", roots)
-	row("vcek", "%s", c.VCEKSource)
+	row(strings.ToLower(signingKey(c)), "%s", c.VCEKSource)
 	row("chip id", "%s", c.ChipID)
 	row("report version", "%d", c.ReportVersion)
 	row("reported tcb", "%s", tcbString(c.ReportedTCB.Bootloader, c.ReportedTCB.TEE, c.ReportedTCB.SNP, c.ReportedTCB.Microcode, c.ReportedTCB.FMC, c.Product))
@@ -330,4 +330,13 @@ func yesNo(b bool) string {
 		return "yes"
 	}
 	return "no"
+}
+
+// signingKey names the kind of key that signed c's SNP report: "VLEK" for
+// a VLEK-signed report, "VCEK" otherwise.
+func signingKey(c *verify.Claims) string {
+	if c.SigningKey == "VLEK" {
+		return "VLEK"
+	}
+	return "VCEK"
 }

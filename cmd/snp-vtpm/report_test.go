@@ -355,3 +355,32 @@ func TestReportTDQuote(t *testing.T) {
 		wantExit(t, code, 1, out, errOut)
 	}
 }
+
+// TestReportFileRealVLEK: a real AWS VLEK-signed report (constellation's
+// test data) verifies with its VLEK once the policy accepts its reported
+// TCB below the committed one, and the output names the VLEK (not a VCEK);
+// a real VLEK report whose signature does not verify is rejected naming
+// the VLEK as a possible signer.
+func TestReportFileRealVLEK(t *testing.T) {
+	const dir = "../../testdata/constellation/"
+	policy := filepath.Join(t.TempDir(), "policy.json")
+	if err := os.WriteFile(policy, []byte(`{"allow_uncommitted_tcb": true}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"report", "-f", dir + "aws-vlek-report.bin", "--vcek", dir + "aws-vlek.pem", "--offline", "--at", "2025-06-01T00:00:00Z"}
+	code, out, errOut := runCLI(t, args...)
+	wantExit(t, code, exitRejected, out, errOut)
+	if !strings.Contains(errOut, "committed-tcb") {
+		t.Errorf("stderr does not name committed-tcb:\n%s", errOut)
+	}
+	code, out, errOut = runCLI(t, append(args, "--policy", policy)...)
+	wantExit(t, code, exitOK, out, errOut)
+	if !strings.Contains(out, "\n  vlek ") || strings.Contains(out, "\n  vcek ") {
+		t.Errorf("output does not name the VLEK:\n%s", out)
+	}
+	code, out, errOut = runCLI(t, "report", "-f", dir+"vlek-report-bad-signature.bin", "--vcek", dir+"vlek-2023.pem", "--offline", "--at", "2024-01-01T00:00:00Z")
+	wantExit(t, code, exitRejected, out, errOut)
+	if !strings.Contains(errOut, "report-signature") || !strings.Contains(errOut, "VLEK") {
+		t.Errorf("stderr:\n%s", errOut)
+	}
+}

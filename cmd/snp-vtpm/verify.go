@@ -208,10 +208,14 @@ func printSNPChain(link func(name, what, verdict string), c *verify.Claims) {
 	if !c.PinnedRoots {
 		roots = "NON-DEFAULT root"
 	}
+	key, ca, binding := signingKey(c), "ASK", "chip id and TCB match"
+	if key == "VLEK" {
+		ca, binding = "ASVK", "TCB matches"
+	}
 	link("ARK", c.Product+" "+roots, "ok: trusted root ("+c.RootsSource+")")
-	link("ASK", "signed by the ARK", "ok")
-	link("VCEK", "signed by the ASK, chip id and TCB match", "ok ("+c.VCEKSource+")")
-	link("SNP report", "signed by the VCEK, "+paravisorString(c.Paravisor, false), "ok")
+	link(ca, "signed by the ARK", "ok")
+	link(key, "signed by the "+ca+", "+binding, "ok ("+c.VCEKSource+")")
+	link("SNP report", "signed by the "+key+", "+paravisorString(c.Paravisor, false), "ok")
 }
 
 // printQuoteChain prints the links of the TPM quote and the policy.

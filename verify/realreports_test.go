@@ -1,0 +1,251 @@
+package verify_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/snp-vtpm/snp-vtpm/evidence"
+	"github.com/snp-vtpm/snp-vtpm/hcl"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
+	"github.com/snp-vtpm/snp-vtpm/quote"
+	"github.com/snp-vtpm/snp-vtpm/tdx"
+	"github.com/snp-vtpm/snp-vtpm/verify"
+)
+
+// realReport is a real bare SNP report (or 1204-byte stored form) with the
+// certificate that must verify it, and what it verifies to (claims) or is
+// rejected as (want) (testdata/virtee-sev, go-sev-guest, constellation,
+// teekit-gcp-sev, trustee-snp: see their SOURCES.md).
+type realReport struct {
+	name, report, cert string
+	at                 time.Time
+	policy             verify.Policy
+	want               verify.Check // "" = verifies to claims
+	claims             *wantClaims
+}
+
+// wantClaims are the claims a real report verifies to.
+type wantClaims struct {
+	product, key, chip, paravisor string
+	tcb                           [4]uint8
+	vmpl                          uint32
+}
+
+func realReports() []realReport {
+	fixture, d2024, d2026 := testutil.FixtureTime(), time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	gcp := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	const virtee, gsg, azure, aws, gcpV5 = "virtee-sev/report-milan.bin", "go-sev-guest/attestation-debug.bin",
+		"constellation/azure-snp-report-1204.bin", "constellation/aws-vlek-report.bin", "teekit-gcp-sev/report-v5-vmpl"
+	azureClaims := &wantClaims{"Milan", "VCEK", "9e44aaef", "azure-hcl", [4]uint8{2, 0, 6, 93}, 0}
+	gcpClaims := wantClaims{"Milan", "VCEK", "980cf7b6", "none", [4]uint8{4, 0, 27, 222}, 0}
+	gcpVMPL1 := gcpClaims
+	gcpVMPL1.vmpl = 1
+	uncommitted := verify.Policy{AllowUncommittedTCB: true}
+	return []realReport{
+		{"virtee Milan report, KDS VCEK (DER)", virtee, "virtee-sev/vcek-milan.der", fixture, verify.Policy{}, "",
+			&wantClaims{"Milan", "VCEK", "d49554ec", "none", [4]uint8{3, 0, 8, 115}, 0}},
+		{"go-sev-guest debug report rejected", gsg, "go-sev-guest/vcek.der", fixture, verify.Policy{}, verify.CheckDebug, nil},
+		{"go-sev-guest debug report with allow_debug", gsg, "go-sev-guest/vcek.der", fixture, verify.Policy{AllowDebug: true}, "",
+			&wantClaims{"Milan", "VCEK", "3ac3fe21", "none", [4]uint8{2, 0, 5, 68}, 0}},
+		{"Azure 1204-byte report, THIM VCEK", azure, "constellation/azure-vcek-thim.der", fixture, verify.Policy{}, "", azureClaims},
+		{"Azure 1204-byte report, KDS VCEK (PEM)", azure, "constellation/azure-vcek-kds.pem", fixture, verify.Policy{}, "", azureClaims},
+		{"Azure report with another chip's VCEK", azure, "virtee-sev/vcek-milan.der", fixture, verify.Policy{}, verify.CheckChipID, nil},
+		{"AWS VLEK report: reported TCB below committed", aws, "constellation/aws-vlek.pem", fixture, verify.Policy{}, verify.CheckCommittedTCB, nil},
+		{"AWS VLEK report with allow_uncommitted_tcb", aws, "constellation/aws-vlek.pem", fixture, uncommitted, "",
+			&wantClaims{"Milan", "VLEK", "00000000", "none", [4]uint8{4, 0, 24, 217}, 0}},
+		{"AWS VLEK report after the VLEK's year", aws, "constellation/aws-vlek.pem", d2026, uncommitted, verify.CheckCertValidity, nil},
+		{"VLEK report whose signature does not verify", "constellation/vlek-report-bad-signature.bin", "constellation/vlek-2023.pem",
+			d2024, verify.Policy{}, verify.CheckReportSignature, nil},
+		{"trustee Azure report", "trustee-snp/test-report.bin", "trustee-snp/test-vcek.der", fixture, verify.Policy{}, "",
+			&wantClaims{"Milan", "VCEK", "c38427a3", "azure-hcl", [4]uint8{3, 0, 8, 115}, 0}},
+		{"trustee Azure report, edited VCEK (legacy hwID)", "trustee-snp/test-report.bin", "trustee-snp/test-vcek-invalid-legacy.der",
+			fixture, verify.Policy{}, verify.CheckVCEKChain, nil},
+		{"trustee Azure report, edited VCEK (new hwID)", "trustee-snp/test-report.bin", "trustee-snp/test-vcek-invalid-new.der",
+			fixture, verify.Policy{}, verify.CheckVCEKChain, nil},
+		{"trustee AWS VLEK report at VMPL 1", "trustee-snp/test-vlek-report.bin", "trustee-snp/test-vlek.der", fixture, uncommitted, verify.CheckVMPL, nil},
+		{"trustee AWS VLEK report at VMPL 1, policy vmpl 1", "trustee-snp/test-vlek-report.bin", "trustee-snp/test-vlek.der", fixture,
+			verify.Policy{VMPL: 1, AllowUncommittedTCB: true}, "", &wantClaims{"Milan", "VLEK", "00000000", "none", [4]uint8{4, 0, 24, 217}, 1}},
+		{"GCP v5 report (VMPL 0)", gcpV5 + "0.bin", "teekit-gcp-sev/vcek.pem", gcp, verify.Policy{}, "", &gcpClaims},
+		{"GCP v5 report at VMPL 1 rejected", gcpV5 + "1.bin", "teekit-gcp-sev/vcek.pem", gcp, verify.Policy{}, verify.CheckVMPL, nil},
+		{"GCP v5 report at VMPL 1 with policy vmpl 1", gcpV5 + "1.bin", "teekit-gcp-sev/vcek.pem", gcp, verify.Policy{VMPL: 1}, "", &gcpVMPL1},
+		{"GCP v5 report before its VCEK", gcpV5 + "0.bin", "teekit-gcp-sev/vcek.pem", fixture, verify.Policy{}, verify.CheckCertValidity, nil},
+	}
+}
+
+// certDER returns the first certificate of a fixture: DER as is, PEM decoded.
+func certDER(t *testing.T, rel string) []byte {
+	t.Helper()
+	b := testutil.ReadFile(t, rel)
+	if strings.HasSuffix(rel, ".pem") {
+		return testutil.PEMBlocks(t, b, "CERTIFICATE")[0]
+	}
+	return b
+}
+
+// TestRealBareReports: real SNP reports from other projects (Milan, a
+// VLEK-signed AWS report, Azure's 1204-byte stored form, GCP's version 5
+// at VMPL 0 and 1) verify to their
+// claims, or are rejected by the check that names the real cause.
+func TestRealBareReports(t *testing.T) {
+	for _, rr := range realReports() {
+		t.Run(rr.name, func(t *testing.T) {
+			claims, err := reportWith(context.Background(), testutil.ReadFile(t, rr.report), certDER(t, rr.cert),
+				verify.Config{Now: rr.at, Policy: rr.policy})
+			if rr.want != "" {
+				var verr *verify.Error
+				if !errors.As(err, &verr) || verr.Check != rr.want || !errors.Is(err, verify.ErrRejected) {
+					t.Fatalf("got %v (claims %v), want a rejection by %s", err, claims != nil, rr.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("real report rejected: %v", err)
+			}
+			w, tcb := rr.claims, claims.ReportedTCB
+			if claims.Product != w.product || claims.SigningKey != w.key || claims.Paravisor != w.paravisor ||
+				!strings.HasPrefix(hex.EncodeToString(claims.ChipID), w.chip) || claims.VMPL != w.vmpl ||
+				[4]uint8{tcb.Bootloader, tcb.TEE, tcb.SNP, tcb.Microcode} != w.tcb {
+				t.Errorf("claims %s %s chip %x paravisor %s vmpl %d tcb %+v, want %+v",
+					claims.Product, claims.SigningKey, []byte(claims.ChipID), claims.Paravisor, claims.VMPL, tcb, *w)
+			}
+		})
+	}
+}
+
+// TestRealAzureTDXFiles: Microsoft's cvm-attestation-tools TD quote (v4)
+// verifies alone under Intel's root with Azure's paravisor MRTD; its v5
+// quote is refused as an unsupported format; the HCL TDX reports of
+// cvm-attestation-tools and constellation are of other VMs than that quote
+// (tdx-binding), and without a quote an HCL TDX report is not verifiable.
+func TestRealAzureTDXFiles(t *testing.T) {
+	q4 := testutil.ReadFile(t, "azure-cvm-attestation-tools/td-quote-v4.bin")
+	v := newVerifier(t, tdxOpts())
+	claims, err := v.TDXReport(context.Background(), nil, q4)
+	if err != nil {
+		t.Fatalf("Azure TD quote v4 rejected: %v", err)
+	}
+	if claims.Paravisor != "azure-hcl" || claims.TDX == nil {
+		t.Fatalf("claims paravisor %q tdx %+v", claims.Paravisor, claims.TDX)
+	}
+	cases := []struct {
+		name      string
+		hcl       string
+		quote     []byte
+		want      verify.Check
+		wantInErr string
+	}{
+		{"quote v5", "", testutil.ReadFile(t, "azure-cvm-attestation-tools/td-quote-v5.bin"), verify.CheckTDXQuoteFormat, "version"},
+		{"cvm-attestation-tools HCL report, another VM's quote", "azure-cvm-attestation-tools/tdx-hcl-report.bin", q4, verify.CheckTDXBinding, "TEE_TCB_SVN"},
+		{"constellation HCL report, another VM's quote", "constellation/azure-tdx-hcl-report.bin", q4, verify.CheckTDXBinding, "TEE_TCB_SVN"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var hcl []byte
+			if c.hcl != "" {
+				hcl = testutil.ReadFile(t, c.hcl)
+			}
+			_, err := v.TDXReport(context.Background(), hcl, c.quote)
+			var verr *verify.Error
+			if !errors.As(err, &verr) || verr.Check != c.want || !strings.Contains(err.Error(), c.wantInErr) {
+				t.Fatalf("got %v, want %s naming %q", err, c.want, c.wantInErr)
+			}
+		})
+	}
+	// The cvm-attestation-tools HCL report's MRTD is not a default (its
+	// runtime data has a zero vmUniqueId; nothing signs a TDREPORT offline).
+	hclTools := testutil.ReadFile(t, "azure-cvm-attestation-tools/tdx-hcl-report.bin")
+	td, err := tdx.ParseTDReport(hclTools[hcl.OffsetHardware : hcl.OffsetHardware+tdx.TDReportSize])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range verify.DefaultTDXParavisors() {
+		if p.Digest == td.Body.MRTD {
+			t.Errorf("MRTD %x of an unsigned HCL report is trusted by default", td.Body.MRTD)
+		}
+	}
+	for _, f := range []string{"azure-cvm-attestation-tools/tdx-hcl-report.bin", "constellation/azure-tdx-hcl-report.bin"} {
+		_, err := v.Report(context.Background(), testutil.ReadFile(t, f), nil)
+		var verr *verify.Error
+		if !errors.As(err, &verr) || verr.Check != verify.CheckReportType {
+			t.Errorf("%s without its TD quote: %v, want %s", f, err, verify.CheckReportType)
+		}
+	}
+}
+
+// cmcpEvidence assembles the parts of a real 2026 Azure SEV-SNP CVM capture
+// (testdata/cmcp-azure-cvm: SNP report, runtime data, TPM quote, VCEK
+// chain) into evidence: the HCL wrapper is unsigned, so building it around
+// the real report and runtime data loses nothing the verifier checks. The
+// quote signs PCR 16, whose value the capture does not carry.
+func cmcpEvidence(t *testing.T) (*evidence.Evidence, []byte) {
+	t.Helper()
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(testutil.ReadFile(t, "cmcp-azure-cvm/cmcp-evidence.json"), &doc); err != nil {
+		t.Fatal(err)
+	}
+	part := func(name string) []byte { // a base64 member
+		var b []byte
+		if err := json.Unmarshal(doc[name], &b); err != nil || len(b) == 0 {
+			t.Fatalf("%s: %v", name, err)
+		}
+		return b
+	}
+	c := struct{ SNPReport, RuntimeData, QuoteMsg, QuoteSig, VCEKChainPEM []byte }{
+		part("snp_report"), part("runtime_data"), part("quote_msg"), part("quote_sig"), part("vcek_chain_pem")}
+	blob, err := hcl.Build(hcl.ReportTypeSNP, c.SNPReport, c.RuntimeData, 2600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// quote_sig is a TPMT_SIGNATURE: RSASSA (0x0014), SHA-256 (0x000b), a
+	// 2-byte size, then the signature.
+	if len(c.QuoteSig) != 6+256 || !bytes.Equal(c.QuoteSig[:6], []byte{0, 0x14, 0, 0x0b, 1, 0}) {
+		t.Fatalf("quote_sig header %x", c.QuoteSig[:6])
+	}
+	ev := &evidence.Evidence{Version: 1, HCLReport: blob, VCEK: testutil.PEMBlocks(t, c.VCEKChainPEM, "CERTIFICATE")[0],
+		Quote: quote.Quote{Message: c.QuoteMsg, Signature: c.QuoteSig[6:]}}
+	nonce, err := hex.DecodeString(strings.TrimSpace(string(testutil.ReadFile(t, "cmcp-azure-cvm/nonce.hex"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev, nonce
+}
+
+// TestRealCMCPAzureCVM: the 2026 Azure CVM capture verifies end to end
+// (pinned Milan chain, Azure's paravisor, runtime data, quote signature,
+// its 64-byte nonce quoted as its SHA-256), with PCR values absent; another
+// nonce is quote-nonce, and a PCR policy cannot pass without PCR values.
+func TestRealCMCPAzureCVM(t *testing.T) {
+	ev, nonce := cmcpEvidence(t)
+	at := time.Date(2026, 7, 21, 0, 0, 0, 0, time.UTC)
+	claims, err := decodedWith(context.Background(), ev, nonce, verify.Config{Now: at})
+	if err != nil {
+		t.Fatalf("real Azure evidence rejected: %v", err)
+	}
+	if claims.Product != "Milan" || claims.Paravisor != "azure-hcl" || !claims.NonceChecked || claims.PCRs != nil ||
+		!strings.HasPrefix(hex.EncodeToString(claims.ChipID), "a858face") || claims.VMConfig == nil ||
+		claims.VMConfig.VMUniqueID != "9C3FD75B-2961-4CDA-B7A5-81BCDEF499F2" {
+		t.Errorf("claims %s %s nonce %v pcrs %v chip %x vm %+v", claims.Product, claims.Paravisor, claims.NonceChecked,
+			claims.PCRs, []byte(claims.ChipID), claims.VMConfig)
+	}
+	for _, c := range []struct {
+		name  string
+		nonce []byte
+		cfg   verify.Config
+		want  verify.Check
+	}{
+		{"other nonce", append(bytes.Clone(nonce[:63]), nonce[63]^1), verify.Config{Now: at}, verify.CheckNonce},
+		{"PCR policy without PCR values", nonce, verify.Config{Now: at, Policy: verify.Policy{PCRs: map[int]verify.HexBytes{16: make([]byte, 32)}}}, verify.CheckPCRPolicy},
+	} {
+		_, err := decodedWith(context.Background(), ev, c.nonce, c.cfg)
+		var verr *verify.Error
+		if !errors.As(err, &verr) || verr.Check != c.want {
+			t.Errorf("%s: %v, want %s", c.name, err, c.want)
+		}
+	}
+}
