@@ -8,6 +8,7 @@ import (
 
 	"github.com/cloudflare/circl/dh/x25519"
 	chpke "github.com/cloudflare/circl/hpke"
+	circlkem "github.com/cloudflare/circl/kem"
 )
 
 // TestNewSealerRejectsLowOrderPoints: encapsulation to an X25519 point of
@@ -58,51 +59,18 @@ func TestNewSealerRejectsLowOrderPoints(t *testing.T) {
 // for byte (same suite, base mode, same info), for several keys and nonces;
 // and a sealer refuses to seal twice.
 func TestSealerMatchesCircl(t *testing.T) {
-	suite := chpke.NewSuite(chpke.KEM_X25519_HKDF_SHA256, chpke.KDF_HKDF_SHA256, chpke.AEAD_AES256GCM)
-	scheme := chpke.KEM_X25519_HKDF_SHA256.Scheme()
 	for i := range 8 {
 		_, pub, err := GenerateKey()
 		if err != nil {
 			t.Fatal(err)
 		}
 		nonce := Nonce(bytes.Repeat([]byte{byte(i)}, ChallengeSize), pub)
-		seed := bytes.Repeat([]byte{byte(0x40 + i)}, scheme.EncapsulationSeedSize())
-		_, skE := scheme.DeriveKeyPair(seed)
-		skBytes, err := skE.MarshalBinary()
-		if err != nil {
-			t.Fatal(err)
+		seed := sha256.Sum256([]byte{byte(0x40 + i)})
+		s := sealBoth(t, pub, seed, nonce, bytes.Repeat([]byte("secret "), i+1))
+		if s == nil {
+			t.Fatalf("case %d: the key of GenerateKey was refused", i)
 		}
-		var eph x25519.Key
-		copy(eph[:], skBytes)
-		s, err := sealerWithEphemeral(&eph, pub, nonce)
-		if err != nil {
-			t.Fatal(err)
-		}
-		secret := bytes.Repeat([]byte("secret "), i+1)
-		got, err := s.seal(secret)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pk, err := scheme.UnmarshalBinaryPublicKey(pub)
-		if err != nil {
-			t.Fatal(err)
-		}
-		snd, err := suite.NewSender(pk, append([]byte(InfoPrefix), nonce...))
-		if err != nil {
-			t.Fatal(err)
-		}
-		enc, sl, err := snd.Setup(bytes.NewReader(seed))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ct, err := sl.Seal(secret, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if want := append(enc, ct...); !bytes.Equal(got, want) {
-			t.Fatalf("case %d: sealer gave %x, circl %x", i, got, want)
-		}
-		if _, err := s.seal(secret); err == nil {
+		if _, err := s.seal([]byte("again")); err == nil {
 			t.Fatal("a sealer sealed twice (nonce reuse)")
 		}
 	}
@@ -116,8 +84,6 @@ func FuzzSealerMatchesCircl(f *testing.F) {
 	f.Add([]byte("recipient"), []byte("ephemeral"), []byte("nonce"), []byte("secret"), false)
 	f.Add(make([]byte, 32), []byte{1}, []byte{}, []byte{}, true)
 	f.Add(bytes.Repeat([]byte{0xff}, 32), []byte{2}, bytes.Repeat([]byte{7}, 80), bytes.Repeat([]byte{9}, 300), true)
-	suite := chpke.NewSuite(chpke.KEM_X25519_HKDF_SHA256, chpke.KDF_HKDF_SHA256, chpke.AEAD_AES256GCM)
-	scheme := chpke.KEM_X25519_HKDF_SHA256.Scheme()
 	f.Fuzz(func(t *testing.T, recipient, ephSeed, nonce, secret []byte, raw bool) {
 		if len(nonce) > 512 || len(secret) > 4096 {
 			return
@@ -125,48 +91,61 @@ func FuzzSealerMatchesCircl(f *testing.F) {
 		pub := recipient
 		if !raw || len(recipient) != x25519.Size {
 			seed := sha256.Sum256(recipient)
-			pk, _ := scheme.DeriveKeyPair(seed[:])
+			pk, _ := circlKEM().DeriveKeyPair(seed[:])
 			var err error
 			if pub, err = pk.MarshalBinary(); err != nil {
 				t.Fatal(err)
 			}
 		}
-		seed := sha256.Sum256(ephSeed)
-		_, skE := scheme.DeriveKeyPair(seed[:])
-		skBytes, err := skE.MarshalBinary()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var eph x25519.Key
-		copy(eph[:], skBytes)
-		s, ourErr := sealerWithEphemeral(&eph, pub, nonce)
-		pk, err := scheme.UnmarshalBinaryPublicKey(pub)
-		if err != nil {
-			t.Fatal(err)
-		}
-		snd, err := suite.NewSender(pk, append([]byte(InfoPrefix), nonce...))
-		if err != nil {
-			t.Fatal(err)
-		}
-		enc, sl, theirErr := snd.Setup(bytes.NewReader(seed[:]))
-		if (ourErr == nil) != (theirErr == nil) {
-			t.Fatalf("pub %x: sealer error %v, circl error %v", pub, ourErr, theirErr)
-		}
-		if ourErr != nil {
-			return
-		}
-		got, err := s.seal(secret)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ct, err := sl.Seal(secret, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if want := append(enc, ct...); !bytes.Equal(got, want) {
-			t.Fatalf("pub %x: sealer gave %x, circl %x", pub, got, want)
-		}
+		sealBoth(t, pub, sha256.Sum256(ephSeed), nonce, secret)
 	})
+}
+
+// circlKEM is the KEM of Suite in circl's HPKE.
+func circlKEM() circlkem.Scheme { return chpke.KEM_X25519_HKDF_SHA256.Scheme() }
+
+// sealBoth seals secret to pub for nonce with the ephemeral key circl
+// derives from seed, once with the sealer and once with circl's HPKE
+// sender, and fails t unless both refuse pub or both give the same bytes.
+// It returns the used sealer (nil when pub was refused).
+func sealBoth(t *testing.T, pub []byte, seed [32]byte, nonce, secret []byte) *sealer {
+	t.Helper()
+	_, skE := circlKEM().DeriveKeyPair(seed[:])
+	skBytes, err := skE.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var eph x25519.Key
+	copy(eph[:], skBytes)
+	s, ourErr := sealerWithEphemeral(&eph, pub, nonce)
+	pk, err := circlKEM().UnmarshalBinaryPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	suite := chpke.NewSuite(chpke.KEM_X25519_HKDF_SHA256, chpke.KDF_HKDF_SHA256, chpke.AEAD_AES256GCM)
+	snd, err := suite.NewSender(pk, append([]byte(InfoPrefix), nonce...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, sl, theirErr := snd.Setup(bytes.NewReader(seed[:]))
+	if (ourErr == nil) != (theirErr == nil) {
+		t.Fatalf("pub %x: sealer error %v, circl error %v", pub, ourErr, theirErr)
+	}
+	if ourErr != nil {
+		return nil
+	}
+	got, err := s.seal(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct, err := sl.Seal(secret, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := append(enc, ct...); !bytes.Equal(got, want) {
+		t.Fatalf("pub %x: sealer gave %x, circl %x", pub, got, want)
+	}
+	return s
 }
 
 // BenchmarkSeal is the server's HPKE work per attestation: the
