@@ -195,6 +195,10 @@ func TestRejections(t *testing.T) {
 			}
 		})
 	}
+	// The CLI prints this error: it must name the flag that accepts the token.
+	if _, err := Verify(context.Background(), []byte(emuTok), testConfig(s)); err == nil || !strings.Contains(err.Error(), "--trust-emulated") {
+		t.Errorf("emulated token without AllowEmulated: %v, want an error naming --trust-emulated", err)
+	}
 	cfg := testConfig(s)
 	cfg.AllowEmulated = true
 	if got, err := Verify(context.Background(), []byte(emuTok), cfg); err != nil || got.Appraisal().Status != StatusWarning {

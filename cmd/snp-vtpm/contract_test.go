@@ -165,6 +165,31 @@ func TestTimeoutHangingKDS(t *testing.T) {
 	}
 }
 
+// TestTimeoutFailingKDS: a KDS that keeps answering 503 makes the client
+// stop before --timeout (its next retry would come too late); the message
+// must not claim the whole --timeout passed, and names the last answer.
+func TestTimeoutFailingKDS(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	noVCEK, _, _ := evidenceWithoutVCEK(t)
+	start := time.Now()
+	code, out, errOut := runCLI(t, "verify", "--timeout", "4s", "--kds-url", srv.URL, "--cache-dir", t.TempDir(), "--nonce", "challenge", noVCEK)
+	wantExit(t, code, exitUsage, out, errOut)
+	if time.Since(start) >= 4*time.Second {
+		t.Fatalf("took %s: the client did not stop early", time.Since(start))
+	}
+	if strings.Contains(errOut, "gave up after 4s") {
+		t.Errorf("stderr claims the whole --timeout passed:\n%s", errOut)
+	}
+	for _, want := range []string{"next retry would pass --timeout 4s", "HTTP 503 Service Unavailable", strings.TrimPrefix(srv.URL, "http://"), "--kds-url"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+}
+
 // TestPlainMessages: what users see without -v.
 func TestPlainMessages(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{

@@ -8,10 +8,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/snp-vtpm/snp-vtpm/collateral"
+	"github.com/snp-vtpm/snp-vtpm/internal/httpget"
 	"github.com/snp-vtpm/snp-vtpm/result"
 	"github.com/snp-vtpm/snp-vtpm/server"
 	"github.com/snp-vtpm/snp-vtpm/verify"
@@ -80,7 +84,7 @@ var expected = map[verify.Check]string{
 func (g *globals) describe(err error, code int) string {
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
-		return "error: " + g.timeoutMessage()
+		return "error: " + g.timeoutMessage(err)
 	case errors.Is(err, context.Canceled):
 		return "error: interrupted"
 	}
@@ -99,13 +103,38 @@ func (g *globals) describe(err error, code int) string {
 	return "error: " + text
 }
 
-// timeoutMessage names what the command waited for and the next step.
-func (g *globals) timeoutMessage() string {
+// timeoutMessage names what the command waited for and the next step. A
+// client that stopped retrying before the deadline (its next retry would
+// have passed it) is not said to have waited the whole --timeout, and the
+// last attempt's error is named.
+func (g *globals) timeoutMessage(err error) string {
 	s := fmt.Sprintf("gave up after %s (--timeout) waiting for %s", g.timeout, g.waitingFor())
+	if !g.deadline.IsZero() && time.Now().Before(g.deadline) {
+		s = fmt.Sprintf("gave up waiting for %s: its next retry would pass --timeout %s", g.waitingFor(), g.timeout)
+		if last := lastAttemptError(err); last != "" {
+			s += " (last attempt: " + last + ")"
+		}
+	}
 	if g.hint != "" {
 		s += ". Next: " + g.hint
 	}
 	return s
+}
+
+// lastAttemptError names, in a few words, why the last network attempt in
+// err failed: an HTTP status, a DNS failure or a refused connection; "" if
+// err holds none of them.
+func lastAttemptError(err error) string {
+	if herr, ok := errors.AsType[*httpget.HTTPError](err); ok {
+		return fmt.Sprintf("HTTP %d %s", herr.StatusCode, http.StatusText(herr.StatusCode))
+	}
+	if derr, ok := errors.AsType[*net.DNSError](err); ok {
+		return derr.Error()
+	}
+	if oerr, ok := errors.AsType[*net.OpError](err); ok {
+		return oerr.Error()
+	}
+	return ""
 }
 
 // goPrefix matches the standard library's "x509: " and the like.

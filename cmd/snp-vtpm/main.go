@@ -77,6 +77,8 @@ type globals struct {
 	terminal      bool
 	progressEvery time.Duration
 	mu            sync.Mutex // guards waits, read by the progress lines
+	// deadline is when --timeout expires (zero: no deadline).
+	deadline time.Time
 }
 
 func main() {
@@ -188,6 +190,7 @@ func (g *globals) prepare(cmd *cobra.Command, args []string) error {
 	}
 	if f := cmd.Flags().Lookup("timeout"); f != nil && g.timeout > 0 {
 		ctx, cancel := context.WithTimeout(cmd.Context(), g.timeout)
+		g.deadline, _ = ctx.Deadline()
 		cmd.SetContext(ctx)
 		stop := g.startProgress(ctx)
 		g.cancel = func() { stop(); cancel() }

@@ -44,7 +44,7 @@ import (
 )
 
 // banner marks every line printed in emulated mode.
-const banner = "*** EMULATED: not a real Azure CVM, not signed by AMD ***"
+const banner = "*** EMULATED: not a real Azure CVM, not signed by AMD or Intel ***"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
