@@ -289,6 +289,7 @@ func FuzzParseQuote(f *testing.F) {
 	for _, rq := range realQuotes {
 		f.Add(testutil.ReadFile(f, rq.file))
 	}
+	f.Add(testutil.ReadFile(f, quoteV5))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		q, err := tdx.ParseQuote(b)
 		if testutil.Rejected(t, err, format.ErrMalformed) {
