@@ -59,8 +59,16 @@ func TestQuoteV5RoundTrip(t *testing.T) {
 		t.Fatalf("parsed back: version %d body type %d, body equal %v", q2.Header.Version, q2.BodyType, q2.Body == b)
 	}
 	at := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
-	if _, err := q2.Verify(tdx.VerifyOptions{Now: at, Root: fakeintel.Root()}); err != nil {
+	v, err := q2.Verify(tdx.VerifyOptions{Now: at, Root: fakeintel.Root()})
+	if err != nil {
 		t.Fatalf("under the fake root: %v", err)
+	}
+	c, err := pcs.LoadDir(fakeintel.Collateral())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := c.Evaluate(q2, v, pcs.Options{Now: at, Root: fakeintel.Root()}); err != nil || r.Status != pcs.UpToDate {
+		t.Fatalf("TCB status of the v5 quote: %+v, %v", r, err)
 	}
 	for name, edit := range map[string]func(q *tdx.Quote){
 		"TEE_TCB_SVN_2": func(q *tdx.Quote) { q.Body.TEETCBSVN2[0] ^= 1 },
