@@ -7,9 +7,14 @@ import (
 	"github.com/snp-vtpm/snp-vtpm/format"
 )
 
-// BodySize is the size of the TD quote body (TD report body of DCAP quote
-// version 4, TDX 1.0 layout).
-const BodySize = 584
+// Sizes of the TD quote body: the TDX 1.0 TD report body (the body of a
+// version 4 quote, or of a version 5 quote of body type BodyTypeTD10) and
+// the TDX 1.5 one (body type BodyTypeTD15): the TDX 1.0 fields, then
+// TEE_TCB_SVN_2 and MR_SERVICETD.
+const (
+	BodySize     = 584
+	BodySizeTD15 = 648
+)
 
 // Body is the TD quote body: the TD's identity as the quoting enclave
 // copied it from the TDREPORT. The same fields are in the TDREPORT
@@ -27,6 +32,11 @@ type Body struct {
 	MROwnerConfig  [48]byte    // MROWNERCONFIG
 	RTMR           [4][48]byte // RTMR0..3 (zero on Azure: the vTPM measures the guest)
 	ReportData     [64]byte    // REPORTDATA: on Azure, SHA-256(HCL runtime data) || zeros
+	// TEETCBSVN2 and MRServiceTD are the TDX 1.5 fields: present in a
+	// quote body of type BodyTypeTD15 only (zero otherwise), and in a TDX
+	// 1.5 TDREPORT (reserved, zero, in a TDX 1.0 one).
+	TEETCBSVN2  [16]byte // TEE_TCB_SVN_2: the TDX module's SVNs for TD-preserving updates
+	MRServiceTD [48]byte // MR_SERVICETD (TDREPORT's SERVTD_HASH): hash of the bound service TDs' TDINFO, or zero
 }
 
 // Field is one named field of a Body, as a slice of it (Fields).
@@ -40,15 +50,40 @@ type Field struct {
 	QuoteOffset, TDReportOffset int
 }
 
-// numFields is the number of fields of a Body.
-const numFields = 15
+// numFields is the number of fields of a Body common to TDX 1.0 and 1.5;
+// numTD15Fields the number of the TDX 1.5 ones.
+const (
+	numFields     = 15
+	numTD15Fields = 2
+)
 
-// Fields returns every field of b in quote-body order; the slices alias b,
-// so writing to them changes b.
+// Fields returns every TDX 1.0 field of b (those of every quote body) in
+// quote-body order; the slices alias b, so writing to them changes b.
 func (b *Body) Fields() []Field {
 	var f [numFields]Field
 	b.fields(&f)
 	return f[:]
+}
+
+// TD15Fields returns the TDX 1.5 fields of b (TEE_TCB_SVN_2,
+// MR_SERVICETD), which follow Fields in a body of type BodyTypeTD15; the
+// slices alias b.
+func (b *Body) TD15Fields() []Field {
+	var f [numTD15Fields]Field
+	b.td15Fields(&f)
+	return f[:]
+}
+
+// td15Fields fills f with the TDX 1.5 fields of b. In the TDREPORT
+// (TDX module 1.5 ABI, TDREPORT_STRUCT), TEE_TCB_SVN2 is in TEE_TCB_INFO
+// (at 256) at offset 128, and SERVTD_HASH in TDINFO (at 512) at offset
+// 400, right after RTMR3: fixed offsets, reserved (zero) in a TDX 1.0
+// TDREPORT. The quoting enclave copies them into the TDX 1.5 quote body.
+func (b *Body) td15Fields(f *[numTD15Fields]Field) {
+	*f = [numTD15Fields]Field{
+		{"TEE_TCB_SVN_2", b.TEETCBSVN2[:], 584, 384},
+		{"MR_SERVICETD", b.MRServiceTD[:], 600, 912},
+	}
 }
 
 // fields fills f with every field of b in quote-body order (Fields without
@@ -89,34 +124,58 @@ func (f Field) offset(quote bool) int {
 }
 
 // read fills b from data at the offsets chosen by quote (quote-body
-// offsets) or the TDREPORT's.
-func (b *Body) read(data []byte, quote bool) {
+// offsets) or the TDREPORT's; the TDX 1.5 fields too when td15.
+func (b *Body) read(data []byte, quote, td15 bool) {
 	var fs [numFields]Field
 	b.fields(&fs)
 	for _, f := range fs {
 		copy(f.Bytes, data[f.offset(quote):])
 	}
+	if td15 {
+		var f15 [numTD15Fields]Field
+		b.td15Fields(&f15)
+		for _, f := range f15 {
+			copy(f.Bytes, data[f.offset(quote):])
+		}
+	}
 }
 
-// write puts b into data at the quote-body or TDREPORT offsets.
-func (b *Body) write(data []byte, quote bool) {
+// write puts b into data at the quote-body or TDREPORT offsets; the TDX
+// 1.5 fields too when td15.
+func (b *Body) write(data []byte, quote, td15 bool) {
 	var fs [numFields]Field
 	b.fields(&fs)
 	for _, f := range fs {
 		copy(data[f.offset(quote):], f.Bytes)
 	}
+	if td15 {
+		var f15 [numTD15Fields]Field
+		b.td15Fields(&f15)
+		for _, f := range f15 {
+			copy(data[f.offset(quote):], f.Bytes)
+		}
+	}
 }
 
 // CheckBinding checks that every field of the quote body q equals the
 // TDREPORT's (compared in constant time, every field read): the quote
-// vouches for this TDREPORT and for no other. It returns a *format.Error
-// naming the first differing field, wrapping ErrBindingMismatch.
+// vouches for this TDREPORT and for no other. A TDX 1.5 body
+// (BodyTypeTD15) also binds TEE_TCB_SVN_2 and MR_SERVICETD to the
+// TDREPORT's TEE_TCB_SVN2 and SERVTD_HASH; a TDX 1.0 body does not carry
+// them, so they are not compared. It returns a *format.Error naming the
+// first differing field, wrapping ErrBindingMismatch.
 func CheckBinding(q *Quote, r *TDReport) error {
-	var qf, rf [numFields]Field
-	q.Body.fields(&qf)
-	r.Body.fields(&rf)
+	var qf, rf [numFields + numTD15Fields]Field
+	q.Body.fields((*[numFields]Field)(qf[:numFields]))
+	r.Body.fields((*[numFields]Field)(rf[:numFields]))
+	n := numFields
+	if q.BodyType == BodyTypeTD15 {
+		q.Body.td15Fields((*[numTD15Fields]Field)(qf[numFields:]))
+		r.Body.td15Fields((*[numTD15Fields]Field)(rf[numFields:]))
+		n += numTD15Fields
+	}
 	first := -1
-	for i := range qf {
+	for i := range n {
 		if subtle.ConstantTimeCompare(qf[i].Bytes, rf[i].Bytes) != 1 && first < 0 {
 			first = i
 		}
@@ -164,7 +223,7 @@ func ParseTDReport(b []byte) (*TDReport, error) {
 	r := &TDReport{Raw: append([]byte(nil), b...)}
 	copy(r.Type[:], b[OffsetReportType:])
 	copy(r.CPUSVN[:], b[OffsetCPUSVN:])
-	r.Body.read(b, false)
+	r.Body.read(b, false, true)
 	return r, nil
 }
 
@@ -176,6 +235,6 @@ func (r *TDReport) Marshal() []byte {
 	copy(out, r.Raw)
 	copy(out[OffsetReportType:], r.Type[:])
 	copy(out[OffsetCPUSVN:], r.CPUSVN[:])
-	r.Body.write(out, false)
+	r.Body.write(out, false, true)
 	return out
 }

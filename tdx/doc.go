@@ -1,7 +1,8 @@
 // Package tdx owns the Intel TDX formats that Azure TDX Confidential VMs
 // produce: the 1024-byte TDREPORT (the hardware report inside the HCL
 // report, whose MAC only the CPU can check) and the TD quote (Intel DCAP
-// quote version 4, ECDSA-P256) that Azure IMDS returns for it.
+// quote version 4, or version 5 with a TDX 1.0 or TDX 1.5 body;
+// ECDSA-P256) that Azure IMDS returns for it.
 //
 // ParseTDReport and ParseQuote parse them strictly (every size bounded,
 // the quote read by its signed-data size, trailing bytes only zeros as

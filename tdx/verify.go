@@ -96,9 +96,10 @@ func (q *Quote) VerifySigned(v *Verified) error {
 	if err != nil {
 		return fmt.Errorf("%w: attestation key: %v", ErrQuoteSignature, err)
 	}
-	var signed [SignedSize]byte
-	q.putSigned(signed[:])
-	if !verifyRaw(ak, signed[:], q.Signature) {
+	var buf [maxSignedSize]byte
+	signed := buf[:q.signedSize()]
+	q.putSigned(signed)
+	if !verifyRaw(ak, signed, q.Signature) {
 		return fmt.Errorf("%w: the attestation key did not sign the quote header and body", ErrQuoteSignature)
 	}
 	return nil
@@ -129,6 +130,10 @@ func pckBlocks(chain []byte) ([][]byte, error) {
 		ders = append(ders, blk.Bytes)
 	}
 	if len(bytes.Trim(rest, " \t\r\n\x00")) != 0 {
+		if len(ders) == 0 {
+			// A DER chain (as Intel's QVL samples carry) is not PEM.
+			return nil, fieldErrf("pck_chain", format.ErrBadEncoding, "no PEM CERTIFICATE block found (%d bytes; the chain must be PEM, not DER)", len(rest))
+		}
 		return nil, fieldErrf("pck_chain", format.ErrTrailingData, "%d bytes that are not PEM", len(rest))
 	}
 	if len(ders) < 2 {

@@ -22,7 +22,7 @@ const (
 	CheckHCLFormat         Check = "hcl-report-format"    // HCL header, sizes, runtime-data JSON
 	CheckReportType        Check = "hcl-report-type"      // the hardware report is SNP, or TDX with a TD quote
 	CheckTDReportFormat    Check = "tdx-report-format"    // TDX: the HCL report's TDREPORT (size, type)
-	CheckTDXQuoteFormat    Check = "tdx-quote-format"     // TDX: TD quote v4 header, sizes, certification data
+	CheckTDXQuoteFormat    Check = "tdx-quote-format"     // TDX: TD quote v4/v5 header, body type and size, sizes, certification data
 	CheckTDXPCKChain       Check = "tdx-pck-chain"        // TDX: PCK <- Platform/Processor CA <- pinned Intel SGX Root CA, valid
 	CheckTDXQEReport       Check = "tdx-qe-report"        // TDX: PCK signs the QE report, whose data binds the attestation key
 	CheckTDXQuoteSignature Check = "tdx-quote-signature"  // TDX: the attestation key signs the quote header and body

@@ -30,6 +30,16 @@ var azureMRTDs = [...]string{
 	// its runtime data has a zero vmUniqueId, maybe edited, and nothing
 	// signs a TDREPORT offline.)
 	"888b31b57a1cad6a358ce8c6a08f40198fa171596e01f70d5f360ee4798150983e55d2f89d804c3bfec06a44220c91b2",
+	// Microsoft's Azure/cvm-attestation-tools TD quote v5 (testdata/
+	// azure-cvm-attestation-tools/td-quote-v5.bin, body type 3, TDX 1.5):
+	// verifies under Intel's root; RTMRs, MROWNER and MRCONFIGID zero;
+	// REPORTDATA a SHA-256 then 32 zero bytes (the HCL's runtime-data
+	// hash); TD attributes 0x10000000 and XFAM 0x618e7 as on Azure; the
+	// same FMSPC and TDX module (MRSEAM, TEE_TCB_SVN) as the v4 quote
+	// above, on another platform. It has no trailing zeros because it
+	// fills exactly the 5006 bytes Azure pads its v4 quotes to (v4 quote +
+	// 70 zeros; a TDX 1.5 v5 quote is 70 bytes longer).
+	"273828c46252fcbdd8ad2dd907130222b03466d52a2911d70c1a5950895d6bd1ae451d382d5a9b1b4c0ed0e5ae9a3dbd",
 }
 
 // DefaultTDXParavisors returns the TDX paravisor identities trusted by

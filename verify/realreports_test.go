@@ -118,9 +118,10 @@ func TestRealBareReports(t *testing.T) {
 	}
 }
 
-// TestRealAzureTDXFiles: Microsoft's cvm-attestation-tools TD quote (v4)
-// verifies alone under Intel's root with Azure's paravisor MRTD; its v5
-// quote is refused as an unsupported format; the HCL TDX reports of
+// TestRealAzureTDXFiles: Microsoft's cvm-attestation-tools TD quotes (v4,
+// and v5 with a TDX 1.5 body) verify alone under Intel's root with Azure's
+// paravisor MRTD; a v5 quote whose body size does not match its type is
+// tdx-quote-format; the HCL TDX reports of
 // cvm-attestation-tools and constellation are of other VMs than that quote
 // (tdx-binding), and without a quote an HCL TDX report is not verifiable.
 func TestRealAzureTDXFiles(t *testing.T) {
@@ -133,6 +134,23 @@ func TestRealAzureTDXFiles(t *testing.T) {
 	if claims.Paravisor != "azure-hcl" || claims.TDX == nil {
 		t.Fatalf("claims paravisor %q tdx %+v", claims.Paravisor, claims.TDX)
 	}
+	if claims.TDX.TEETCBSVN2 != nil || claims.TDX.MRServiceTD != nil {
+		t.Errorf("v4 claims: TDX 1.5 fields %x %x", claims.TDX.TEETCBSVN2, claims.TDX.MRServiceTD)
+	}
+	if j, err := json.Marshal(claims.TDX); err != nil || bytes.Contains(j, []byte("tee_tcb_svn2")) || bytes.Contains(j, []byte("mr_servicetd")) {
+		t.Errorf("v4 claims JSON %s: %v", j, err)
+	}
+	q5 := testutil.ReadFile(t, "azure-cvm-attestation-tools/td-quote-v5.bin")
+	claims, err = v.TDXReport(context.Background(), nil, q5)
+	if err != nil {
+		t.Fatalf("Azure TD quote v5 rejected: %v", err)
+	}
+	if x := claims.TDX; claims.Paravisor != "azure-hcl" || hex.EncodeToString(x.TEETCBSVN2) != "0d010400000000000000000000000000" ||
+		len(x.MRServiceTD) != 48 || hex.EncodeToString(x.MRTD[:4]) != "273828c4" {
+		t.Fatalf("v5 claims: paravisor %q tdx %+v", claims.Paravisor, x)
+	}
+	badSize := bytes.Clone(q5)
+	badSize[50] = 0x48 // body size 584 (0x248) for body type 3
 	cases := []struct {
 		name      string
 		hcl       string
@@ -140,7 +158,7 @@ func TestRealAzureTDXFiles(t *testing.T) {
 		want      verify.Check
 		wantInErr string
 	}{
-		{"quote v5", "", testutil.ReadFile(t, "azure-cvm-attestation-tools/td-quote-v5.bin"), verify.CheckTDXQuoteFormat, "version"},
+		{"quote v5, body type 3 of size 584", "", badSize, verify.CheckTDXQuoteFormat, "body_size"},
 		{"cvm-attestation-tools HCL report, another VM's quote", "azure-cvm-attestation-tools/tdx-hcl-report.bin", q4, verify.CheckTDXBinding, "TEE_TCB_SVN"},
 		{"constellation HCL report, another VM's quote", "constellation/azure-tdx-hcl-report.bin", q4, verify.CheckTDXBinding, "TEE_TCB_SVN"},
 	}

@@ -38,6 +38,12 @@ type TDXClaims struct {
 	MRSEAM         HexBytes `json:"mr_seam"`
 	MRSignerSEAM   HexBytes `json:"mr_signer_seam"`
 	SEAMAttributes HexBytes `json:"seam_attributes"`
+	// TEETCBSVN2 and MRServiceTD are the TDX 1.5 fields of a version 5
+	// quote with a TDX 1.5 body (TEE_TCB_SVN_2, MR_SERVICETD: SVNs for
+	// TD-preserving module updates, hash of the bound service TDs or
+	// zero); absent for a TDX 1.0 body (version 4 quotes).
+	TEETCBSVN2  HexBytes `json:"tee_tcb_svn2,omitempty"`
+	MRServiceTD HexBytes `json:"mr_servicetd,omitempty"`
 	// MRConfigID, MROwner and MROwnerConfig are the host-provided values.
 	MRConfigID    HexBytes `json:"mr_config_id"`
 	MROwner       HexBytes `json:"mr_owner"`
@@ -206,6 +212,9 @@ func (c *Claims) fillTDX(q *tdx.Quote, v *tdx.Verified, pinned bool) {
 		SEAMAttributes: cp(b.SEAMAttributes[:]), MRConfigID: cp(b.MRConfigID[:]), MROwner: cp(b.MROwner[:]),
 		MROwnerConfig: cp(b.MROwnerConfig[:]), FMSPC: cp(v.SGX.FMSPC[:]), PCESVN: v.SGX.PCESVN,
 		QESVN: q.QEISVSVN(), TCBStatus: TCBNotEvaluated,
+	}
+	if q.BodyType == tdx.BodyTypeTD15 {
+		t.TEETCBSVN2, t.MRServiceTD = cp(b.TEETCBSVN2[:]), cp(b.MRServiceTD[:])
 	}
 	for i := range t.RTMR {
 		t.RTMR[i] = cp(b.RTMR[i][:])

@@ -44,7 +44,7 @@ var expected = map[verify.Check]string{
 	verify.CheckHCLFormat:         "an HCL report (header, SNP report, runtime data) or a raw SNP report",
 	verify.CheckReportType:        "an HCL report carrying an SEV-SNP report, or a TDREPORT with its TD quote",
 	verify.CheckTDReportFormat:    "a 1024-byte TDREPORT of type TDX in the HCL report",
-	verify.CheckTDXQuoteFormat:    "a TD quote (DCAP v4, ECDSA P-256) with its QE report and PCK chain",
+	verify.CheckTDXQuoteFormat:    "a TD quote (DCAP v4 or v5, ECDSA P-256) with its QE report and PCK chain",
 	verify.CheckTDXPCKChain:       "a PCK chain to the pinned Intel SGX Root CA, valid at the verification time (--at)",
 	verify.CheckTDXQEReport:       "a QE report signed by the PCK that binds the attestation key",
 	verify.CheckTDXQuoteSignature: "a TD quote signed by its attestation key",

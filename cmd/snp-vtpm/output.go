@@ -100,6 +100,10 @@ func printTDX(row rowFunc, c *verify.Claims, full bool) {
 	row("mr td", "%s", x.MRTD)
 	row("td attributes", "%s (debug %s)", x.TDAttributes, onOff(c.Debug))
 	row("tee tcb svn", "%s", x.TEETCBSVN)
+	if x.TEETCBSVN2 != nil { // a TDX 1.5 quote body (v5)
+		row("tee tcb svn 2", "%s", x.TEETCBSVN2)
+		row("mr servicetd", "%s", x.MRServiceTD)
+	}
 	row("fmspc", "%s", x.FMSPC)
 	row("pce svn", "%d", x.PCESVN)
 	row("qe svn", "%d", x.QESVN)

@@ -356,6 +356,42 @@ func TestReportTDQuote(t *testing.T) {
 	}
 }
 
+// TestReportTDQuoteV5: "report --td-quote" validates Microsoft's real TD
+// quote v5 (TDX 1.5 body) and prints its TDX 1.5 fields; its v4 quote has
+// none.
+func TestReportTDQuoteV5(t *testing.T) {
+	const dir = "../../testdata/azure-cvm-attestation-tools/"
+	code, out, errOut := runCLI(t, "report", "--offline", "--at", "2025-10-01T00:00:00Z", "--td-quote", dir+"td-quote-v5.bin")
+	wantExit(t, code, 0, out, errOut)
+	wantContains(t, "report --td-quote v5 output", out, "VALID TDX REPORT (TD quote verified)", "azure-hcl", "273828c4",
+		"tee tcb svn 2", "0d010400000000000000000000000000", "mr servicetd")
+	code, out, errOut = runCLI(t, "report", "--offline", "--at", "2025-10-01T00:00:00Z", "--td-quote", dir+"td-quote-v5.bin", "--json")
+	wantExit(t, code, 0, out, errOut)
+	wantContains(t, "report --td-quote v5 --json output", out, `"tee_tcb_svn2": "0d010400000000000000000000000000"`, `"mr_servicetd": "000000`)
+	raw, err := os.ReadFile("../../docs/verify-output.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// report prints the claims of verify's output, without "verified"
+	// and with evidence_version -1 (no evidence file) and its source.
+	claims := decodeNumbers(t, out).(map[string]any)
+	claims["verified"], claims["evidence_version"] = true, json.Number("1")
+	delete(claims, "source")
+	schema := decodeNumbers(t, string(raw)).(map[string]any)
+	if err := checkSchema(schema, claims, "$"); err != nil {
+		t.Errorf("v5 claims break the schema: %v", err)
+	}
+	claims["tdx"].(map[string]any)["mr_servicetd"] = "not hex"
+	if checkSchema(schema, claims, "$") == nil {
+		t.Error("a non-hex mr_servicetd passes the schema")
+	}
+	code, out, errOut = runCLI(t, "report", "--offline", "--at", "2025-10-01T00:00:00Z", "--td-quote", dir+"td-quote-v4.bin", "--json")
+	wantExit(t, code, 0, out, errOut)
+	if strings.Contains(out, "tee_tcb_svn2") || strings.Contains(out, "mr_servicetd") {
+		t.Errorf("v4 claims carry TDX 1.5 fields:\n%s", out)
+	}
+}
+
 // TestReportFileRealVLEK: a real AWS VLEK-signed report (constellation's
 // test data) verifies with its VLEK once the policy accepts its reported
 // TCB below the committed one, and the output names the VLEK (not a VCEK);

@@ -111,6 +111,18 @@ func NewQuote(body tdx.Body) (*tdx.Quote, error) {
 	return q, nil
 }
 
+// NewQuoteV5 returns an unsigned TD quote version 5 of the emulated
+// platform with a TDX 1.5 body (body type 3): NewQuote's, body's
+// TEETCBSVN2 and MRServiceTD included. Sign it with fakekeys.SignQuote.
+func NewQuoteV5(body tdx.Body) (*tdx.Quote, error) {
+	q, err := NewQuote(body)
+	if err != nil {
+		return nil, err
+	}
+	q.Header.Version, q.BodyType = tdx.QuoteVersion5, tdx.BodyTypeTD15
+	return q, nil
+}
+
 // DefaultBody returns the TD report body of the emulated TD: the
 // template's TDX module (TEE_TCB_SVN, MRSEAM, MRSIGNERSEAM,
 // SEAMATTRIBUTES), XFAM and TD attributes (0: no DEBUG), MRTD(), zero

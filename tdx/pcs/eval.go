@@ -21,7 +21,11 @@ const (
 )
 
 // evaluate computes Intel's status of the verified quote q under the
-// verified documents ti and qe.
+// verified documents ti and qe. A TDX 1.5 body (quote v5) is rated by its
+// TEE_TCB_SVN, the module's SVNs at the TD's launch, like a TDX 1.0 one:
+// TEE_TCB_SVN_2 (after a TD-preserving update) is not used, so Intel's
+// "TD relaunch advised" refinement is never reported; the status is the
+// launch-time module's, never better.
 func evaluate(ti *TCBInfo, qe *QEIdentity, q *tdx.Quote, v *tdx.Verified) (*Result, error) {
 	b := &q.Body
 	if err := matchModule(ti.TDXModule, b, "the TCB info's tdxModule"); err != nil {
