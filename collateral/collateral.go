@@ -115,7 +115,7 @@ type Chain struct {
 	Logger *slog.Logger
 
 	mu     sync.Mutex
-	neg    *negCache
+	neg    negCache
 	crls   map[string]*x509.RevocationList
 	chains map[string]*CertChain
 	flight flightGroup

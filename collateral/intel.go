@@ -83,7 +83,7 @@ type Intel struct {
 
 	mu         sync.Mutex
 	mem        map[string]*intelItem
-	neg        *negCache
+	neg        negCache
 	flight     flightGroup
 	fetches    atomic.Int64
 	retries    atomic.Int64

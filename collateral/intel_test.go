@@ -171,8 +171,8 @@ func TestIntelTampered(t *testing.T) {
 			}
 			fake, dir := newFakePCS(t), t.TempDir()
 			fake.SetHook(func(w http.ResponseWriter, r *http.Request, _ int64) bool { return tc.hook(w, r) })
-			in, clk := newIntel(fake.URL, dir), newFakeClock()
-			in.Now = clk.now
+			in, clk := newIntel(fake.URL, dir), newTestClock()
+			in.Now = clk.Now
 			_, err := in.TDXCollateral(context.Background(), intelReq(v, testutil.TDXFixtureTime()))
 			if !errors.Is(err, ErrInvalidCollateral) || errors.Is(err, verify.ErrRejected) {
 				t.Fatalf("got %v, want ErrInvalidCollateral", err)
@@ -188,7 +188,7 @@ func TestIntelTampered(t *testing.T) {
 			if _, err := in.TDXCollateral(context.Background(), intelReq(v, testutil.TDXFixtureTime())); !errors.Is(err, ErrRecentFailure) || !errors.Is(err, ErrInvalidCollateral) || fake.Requests() != before {
 				t.Fatalf("mended, within the back-off: %v, %d requests (want none)", err, fake.Requests()-before)
 			}
-			clk.advance(DefaultNegativeTTL)
+			clk.Advance(DefaultNegativeTTL)
 			c, err := in.TDXCollateral(context.Background(), intelReq(v, testutil.TDXFixtureTime()))
 			if err != nil {
 				t.Fatal(err)

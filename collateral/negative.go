@@ -3,6 +3,7 @@ package collateral
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/snp-vtpm/snp-vtpm/internal/httpget"
@@ -13,12 +14,14 @@ import (
 // or 503) keeps an item's failure remembered.
 const MaxNegativeRetryAfter = 10 * time.Minute
 
-// negCache remembers failed fetches by key until a deadline: at most max
-// entries; when full, expired entries go first, then the one that expires
-// soonest. Not safe for concurrent use; the Chain and the Intel guard it
-// with their mutex.
+// negCache remembers failed fetches by key until a deadline, each as
+// the *WaitError to give the callers that come within its back-off: at
+// most a given number of entries; when full, expired entries go first,
+// then the one that expires soonest. Safe for concurrent use; its zero
+// value is empty. The Chain (VCEKs) and the Intel (PCS items) each hold
+// one.
 type negCache struct {
-	max   int
+	mu    sync.Mutex
 	items map[string]negEntry
 }
 
@@ -27,23 +30,36 @@ type negEntry struct {
 	until time.Time
 }
 
-func (n *negCache) get(key string, now time.Time) (negEntry, bool) {
+// get returns the remembered failure of key, naming what failed, as a
+// *WaitError of Kind ErrRecentFailure that says how long the back-off
+// lasts after now; false if there is none or it has ended.
+func (n *negCache) get(key, what string, now time.Time) (error, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
 	e, ok := n.items[key]
 	if !ok {
-		return negEntry{}, false
+		return nil, false
 	}
 	if !now.Before(e.until) {
 		delete(n.items, key)
-		return negEntry{}, false
+		return nil, false
 	}
-	return e, true
+	return &WaitError{Kind: ErrRecentFailure, What: what, Err: e.err, Wait: e.until.Sub(now)}, true
 }
 
-func (n *negCache) put(key string, e negEntry, now time.Time) {
+// put remembers the failure err of key, naming what failed, from now for
+// ttl (> 0), keeping at most size entries (0: DefaultNegativeCacheSize),
+// and returns the *WaitError that get gives for it meanwhile.
+func (n *negCache) put(key, what string, err error, ttl time.Duration, now time.Time, size int) error {
+	if size <= 0 {
+		size = DefaultNegativeCacheSize
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
 	if n.items == nil {
 		n.items = map[string]negEntry{}
 	}
-	if _, ok := n.items[key]; !ok && len(n.items) >= n.max {
+	if _, ok := n.items[key]; !ok && len(n.items) >= size {
 		var soonest string
 		for k, old := range n.items {
 			if !now.Before(old.until) {
@@ -54,11 +70,12 @@ func (n *negCache) put(key string, e negEntry, now time.Time) {
 				soonest = k
 			}
 		}
-		if len(n.items) >= n.max && soonest != "" {
+		if len(n.items) >= size && soonest != "" {
 			delete(n.items, soonest)
 		}
 	}
-	n.items[key] = e
+	n.items[key] = negEntry{err: err, until: now.Add(ttl)}
+	return &WaitError{Kind: ErrRecentFailure, What: what, Err: err, Wait: ttl}
 }
 
 // negTTL returns how long a failure err of a fetch is remembered, or 0 if
@@ -96,42 +113,14 @@ func ttlOr(v, def time.Duration) time.Duration {
 
 // negGet returns the remembered failure of key, if its back-off lasts.
 func (c *Chain) negGet(key string) (error, bool) {
-	now := c.now()
-	c.mu.Lock()
-	e, ok := c.negLocked().get(key, now)
-	c.mu.Unlock()
-	if !ok {
-		return nil, false
-	}
-	return &WaitError{Kind: ErrRecentFailure, What: "VCEK", Err: e.err, Wait: e.until.Sub(now)}, true
+	return c.neg.get(key, "VCEK", c.now())
 }
 
 // negPut remembers the failure err of key for its back-off (if any).
 func (c *Chain) negPut(key string, err error) {
-	ttl := c.negTTL(err)
-	if ttl <= 0 {
-		return
+	if ttl := c.negTTL(err); ttl > 0 {
+		c.neg.put(key, "VCEK", err, ttl, c.now(), c.NegativeCacheSize)
 	}
-	now := c.now()
-	c.mu.Lock()
-	c.negLocked().put(key, negEntry{err: err, until: now.Add(ttl)}, now)
-	c.mu.Unlock()
-}
-
-// negLocked returns the negative cache, creating it on first use. c.mu
-// must be held.
-func (c *Chain) negLocked() *negCache { return lazyNegCache(&c.neg, c.NegativeCacheSize) }
-
-// lazyNegCache returns *p, first setting it to a negative cache of size
-// entries (0: DefaultNegativeCacheSize) if it is nil.
-func lazyNegCache(p **negCache, size int) *negCache {
-	if *p == nil {
-		if size <= 0 {
-			size = DefaultNegativeCacheSize
-		}
-		*p = &negCache{max: size}
-	}
-	return *p
 }
 
 // negTTL is Chain.negTTL for Intel's collateral: how long the failure err
@@ -170,15 +159,11 @@ func (c *Intel) now() time.Time {
 // negGet returns the remembered failure of the item k, if its back-off
 // lasts.
 func (c *Intel) negGet(k intelKind) (error, bool) {
-	now := c.now()
-	c.mu.Lock()
-	e, ok := c.negLocked().get(k.name, now)
-	c.mu.Unlock()
-	if !ok {
-		return nil, false
+	err, ok := c.neg.get(k.name, k.what, c.now())
+	if ok {
+		c.negHits.Add(1)
 	}
-	c.negHits.Add(1)
-	return &WaitError{Kind: ErrRecentFailure, What: k.what, Err: e.err, Wait: e.until.Sub(now)}, true
+	return err, ok
 }
 
 // negPut remembers the failure err of the item k for its back-off (if
@@ -190,13 +175,5 @@ func (c *Intel) negPut(ctx context.Context, k intelKind, err error) error {
 	if ttl <= 0 {
 		return err
 	}
-	now := c.now()
-	c.mu.Lock()
-	c.negLocked().put(k.name, negEntry{err: err, until: now.Add(ttl)}, now)
-	c.mu.Unlock()
-	return &WaitError{Kind: ErrRecentFailure, What: k.what, Err: err, Wait: ttl}
+	return c.neg.put(k.name, k.what, err, ttl, c.now(), c.NegativeCacheSize)
 }
-
-// negLocked returns the Intel's negative cache, creating it on first use.
-// c.mu must be held.
-func (c *Intel) negLocked() *negCache { return lazyNegCache(&c.neg, c.NegativeCacheSize) }
