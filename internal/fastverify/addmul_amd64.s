@@ -2,43 +2,27 @@
 
 #include "textflag.h"
 
-// ROW8 adds DX·x[0:8] to z[0:8], the high limbs on the CF chain (ADCX)
-// and the old z limbs on the OF chain (ADOX), the carry into the next
-// limb in R9 before and after; R8 and R10 are scratch. MULX leaves the
-// flags alone.
+// LIMB adds DX·x[off] and the carry in `in` to z[off]: the low half plus
+// the carry on the CF chain (ADCX), the old z limb on the OF chain (ADOX);
+// the high half, the carry into the next limb, lands in `out`. R8 is
+// scratch. MULX leaves the flags alone.
+#define LIMB(off, x, z, in, out) \
+	MULXQ off(x), R8, out \
+	ADCXQ in, R8 \
+	ADOXQ off(z), R8 \
+	MOVQ  R8, off(z)
+
+// ROW8 adds DX·x[0:8] to z[0:8], eight LIMBs whose carry alternates
+// between R9 and R10: in R9 before and after.
 #define ROW8(x, z) \
-	MULXQ 0(x), R8, R10 \
-	ADCXQ R9, R8 \
-	ADOXQ 0(z), R8 \
-	MOVQ  R8, 0(z) \
-	MULXQ 8(x), R8, R9 \
-	ADCXQ R10, R8 \
-	ADOXQ 8(z), R8 \
-	MOVQ  R8, 8(z) \
-	MULXQ 16(x), R8, R10 \
-	ADCXQ R9, R8 \
-	ADOXQ 16(z), R8 \
-	MOVQ  R8, 16(z) \
-	MULXQ 24(x), R8, R9 \
-	ADCXQ R10, R8 \
-	ADOXQ 24(z), R8 \
-	MOVQ  R8, 24(z) \
-	MULXQ 32(x), R8, R10 \
-	ADCXQ R9, R8 \
-	ADOXQ 32(z), R8 \
-	MOVQ  R8, 32(z) \
-	MULXQ 40(x), R8, R9 \
-	ADCXQ R10, R8 \
-	ADOXQ 40(z), R8 \
-	MOVQ  R8, 40(z) \
-	MULXQ 48(x), R8, R10 \
-	ADCXQ R9, R8 \
-	ADOXQ 48(z), R8 \
-	MOVQ  R8, 48(z) \
-	MULXQ 56(x), R8, R9 \
-	ADCXQ R10, R8 \
-	ADOXQ 56(z), R8 \
-	MOVQ  R8, 56(z)
+	LIMB(0, x, z, R9, R10) \
+	LIMB(8, x, z, R10, R9) \
+	LIMB(16, x, z, R9, R10) \
+	LIMB(24, x, z, R10, R9) \
+	LIMB(32, x, z, R9, R10) \
+	LIMB(40, x, z, R10, R9) \
+	LIMB(48, x, z, R9, R10) \
+	LIMB(56, x, z, R10, R9)
 
 // func addMulVVWADX(z, x []uint64, y uint64) (carry uint64)
 //
