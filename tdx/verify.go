@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"math/big"
 	"time"
@@ -112,35 +111,9 @@ func verifyRaw(pub *ecdsa.PublicKey, msg []byte, sig [64]byte) bool {
 	return ecdsa.Verify(pub, d[:], r.SetBytes(sig[:32]), s.SetBytes(sig[32:]))
 }
 
-// pckBlocks splits the PEM PCK chain into the DER of its 2 or 3
-// certificates (PCK, intermediate CA, optionally the root), after which
-// only whitespace and NUL bytes may follow.
-func pckBlocks(chain []byte) ([][]byte, error) {
-	ders := make([][]byte, 0, maxChainCerts)
-	rest := chain
-	for {
-		var blk *pem.Block
-		blk, rest = pem.Decode(rest)
-		if blk == nil {
-			break
-		}
-		if blk.Type != "CERTIFICATE" || len(ders) == maxChainCerts {
-			return nil, fieldErrf("pck_chain", format.ErrUnexpectedValue, "want at most %d CERTIFICATE blocks", maxChainCerts)
-		}
-		ders = append(ders, blk.Bytes)
-	}
-	if len(bytes.Trim(rest, " \t\r\n\x00")) != 0 {
-		if len(ders) == 0 {
-			// A DER chain (as Intel's QVL samples carry) is not PEM.
-			return nil, fieldErrf("pck_chain", format.ErrBadEncoding, "no PEM CERTIFICATE block found (%d bytes; the chain must be PEM, not DER)", len(rest))
-		}
-		return nil, fieldErrf("pck_chain", format.ErrTrailingData, "%d bytes that are not PEM", len(rest))
-	}
-	if len(ders) < 2 {
-		return nil, fieldErrf("pck_chain", format.ErrTruncated, "%d certificates, want the PCK certificate and its CA", len(ders))
-	}
-	return ders, nil
-}
+// pckChain is the quote's PCK chain: the PCK certificate, its CA and
+// optionally the root, then only whitespace and NUL bytes.
+var pckChain = PEMChain{Format: "tdx", Field: "pck_chain", Min: 2, Max: maxChainCerts, Padding: " \t\r\n\x00"}
 
 // parseCerts parses the first n of ders.
 func parseCerts(ders [][]byte, n int) ([]*x509.Certificate, error) {
@@ -159,7 +132,7 @@ func parseCerts(ders [][]byte, n int) ([]*x509.Certificate, error) {
 // intermediate CA, optionally the root), then nothing but whitespace and
 // NUL bytes.
 func (q *Quote) PCKCertificates() ([]*x509.Certificate, error) {
-	ders, err := pckBlocks(q.PCKChain)
+	ders, err := pckChain.SplitPEM(q.PCKChain)
 	if err != nil {
 		return nil, err
 	}
@@ -172,7 +145,7 @@ func (q *Quote) PCKCertificates() ([]*x509.Certificate, error) {
 // root (or opts.Root), every certificate valid at opts.Now; the PCK's SGX
 // extensions. The root in the chain is compared, never parsed.
 func (q *Quote) VerifyChain(opts VerifyOptions) (*Verified, error) {
-	ders, err := pckBlocks(q.PCKChain)
+	ders, err := pckChain.SplitPEM(q.PCKChain)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrPCKChain, err)
 	}

@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/pem"
 	"fmt"
 	"math/big"
 	"time"
@@ -121,28 +120,15 @@ func parseCertsPEM(b []byte, field string) ([]*x509.Certificate, error) {
 	if len(b) > maxChainPEM {
 		return nil, fieldErrf(field, format.ErrTooLarge, "%d > %d bytes", len(b), maxChainPEM)
 	}
-	var certs []*x509.Certificate
-	rest := b
-	for {
-		var blk *pem.Block
-		blk, rest = pem.Decode(rest)
-		if blk == nil {
-			break
-		}
-		if blk.Type != "CERTIFICATE" || len(certs) == 2 {
-			return nil, fieldErrf(field, format.ErrUnexpectedValue, "want 1 or 2 CERTIFICATE blocks")
-		}
-		c, err := x509.ParseCertificate(blk.Bytes)
-		if err != nil {
-			return nil, fieldErr(fmt.Sprintf("%s[%d]", field, len(certs)), fmt.Errorf("%w: %v", format.ErrBadEncoding, err))
-		}
-		certs = append(certs, c)
+	ders, err := tdx.PEMChain{Format: "pcs", Field: field, Min: 1, Max: 2, Padding: " \t\n\v\f\r"}.SplitPEM(b)
+	if err != nil {
+		return nil, err
 	}
-	if len(bytes.TrimSpace(rest)) != 0 {
-		return nil, fieldErrf(field, format.ErrTrailingData, "%d bytes that are not PEM", len(rest))
-	}
-	if len(certs) == 0 {
-		return nil, fieldErr(field, format.ErrEmpty)
+	certs := make([]*x509.Certificate, len(ders))
+	for i, der := range ders {
+		if certs[i], err = x509.ParseCertificate(der); err != nil {
+			return nil, fieldErr(fmt.Sprintf("%s[%d]", field, i), fmt.Errorf("%w: %v", format.ErrBadEncoding, err))
+		}
 	}
 	return certs, nil
 }

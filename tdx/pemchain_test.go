@@ -1,0 +1,52 @@
+package tdx_test
+
+import (
+	"encoding/pem"
+	"errors"
+	"testing"
+
+	"github.com/snp-vtpm/snp-vtpm/format"
+	"github.com/snp-vtpm/snp-vtpm/tdx"
+)
+
+// TestSplitPEM: the block count, the block type and what follows the last
+// block are each held to the PEMChain; failures name the chain's field.
+func TestSplitPEM(t *testing.T) {
+	cert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte{0x30, 1}})
+	key := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte{0x30, 2}})
+	cat := func(bs ...[]byte) []byte {
+		var out []byte
+		for _, b := range bs {
+			out = append(out, b...)
+		}
+		return out
+	}
+	c := tdx.PEMChain{Format: "test", Field: "chain", Min: 2, Max: 3, Padding: "\n\x00"}
+	for _, tc := range []struct {
+		name  string
+		chain []byte
+		n     int
+		kind  error
+	}{
+		{"two", cat(cert, cert), 2, nil},
+		{"three, padded", cat(cert, cert, cert, []byte("\n\x00\x00")), 3, nil},
+		{"empty", nil, 0, format.ErrEmpty},
+		{"one", cert, 0, format.ErrTruncated},
+		{"four", cat(cert, cert, cert, cert), 0, format.ErrUnexpectedValue},
+		{"a key", cat(cert, key), 0, format.ErrUnexpectedValue},
+		{"DER", []byte{0x30, 0x82, 1, 0}, 0, format.ErrBadEncoding},
+		{"not padding", cat(cert, cert, []byte(" ")), 0, format.ErrTrailingData},
+	} {
+		ders, err := c.SplitPEM(tc.chain)
+		if tc.kind == nil {
+			if err != nil || len(ders) != tc.n || string(ders[0]) != "\x30\x01" {
+				t.Errorf("%s: %d blocks, %v; want %d", tc.name, len(ders), err, tc.n)
+			}
+			continue
+		}
+		fe, ok := errors.AsType[*format.Error](err)
+		if !errors.Is(err, tc.kind) || !ok || fe.Format != "test" || fe.Field != "chain" || ders != nil {
+			t.Errorf("%s: %v, want a test: chain: %v error", tc.name, err, tc.kind)
+		}
+	}
+}
