@@ -201,6 +201,9 @@ func replayOne(el *tcg.EventLog, mr register.PCR, events int) Status {
 func extractState(el *tcg.EventLog, good []register.MR) State {
 	var st State
 	events, err := el.Verify(good)
+	if err == nil {
+		err = checkSignatureLists(events)
+	}
 	if err != nil {
 		st.Notes = append(st.Notes, err.Error())
 		return st
