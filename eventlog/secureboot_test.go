@@ -3,6 +3,7 @@ package eventlog_test
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"runtime"
 	"slices"
@@ -245,4 +246,44 @@ func TestSignatureListBounded(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzReplayExtract: two events of any type and data, on PCRs 0..9 and
+// followed by PCR 7's separator, always replay (the PCRs are computed from
+// the log), so the state extraction reads the attacker's event data: it
+// never panics and never allocates far beyond the log's size.
+func FuzzReplayExtract(f *testing.F) {
+	owner := eventlog.EFIGUID{Data1: 1}
+	db := eventlog.SignatureList(eventlog.CertSHA256, owner, make([]byte, 32), make([]byte, 32))
+	f.Add(uint8(7), uint32(tcg.EFIVariableDriverConfig), eventlog.VariableData(eventlog.GlobalVariable, "SecureBoot", []byte{1}),
+		uint8(7), uint32(tcg.EFIVariableDriverConfig), eventlog.VariableData(eventlog.ImageSecurityDatabase, "db", db))
+	f.Add(uint8(7), uint32(tcg.EFIVariableDriverConfig), eventlog.VariableData(eventlog.GlobalVariable, "KEK", db),
+		uint8(7), uint32(tcg.EFIVariableAuthority), eventlog.VariableData(eventlog.ImageSecurityDatabase, "db", eventlog.SignatureData(owner, []byte{0x30, 0})))
+	f.Add(uint8(8), uint32(tcg.Ipl), []byte("grub_cmd: linux /vmlinuz root=/dev/sda1\x00"),
+		uint8(8), uint32(tcg.Ipl), []byte("kernel_cmdline: /vmlinuz root=/dev/sda1\x00"))
+	f.Add(uint8(0), uint32(tcg.SCRTMVersion), eventlog.UTF16("1.0"), uint8(4), uint32(tcg.EFIBootServicesApplication), make([]byte, 40))
+	f.Fuzz(func(t *testing.T, pcr1 uint8, typ1 uint32, d1 []byte, pcr2 uint8, typ2 uint32, d2 []byte) {
+		b := eventlog.NewBuilder(nil)
+		b.Measure(int(pcr1%10), tcg.EventType(typ1), d1)
+		b.Measure(int(pcr2%10), tcg.EventType(typ2), d2)
+		b.Measure(7, tcg.Separator, []byte{0, 0, 0, 0})
+		log, ext, err := b.Log()
+		if err != nil {
+			return
+		}
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		res, err := eventlog.Replay(log, eventlog.PCRs(ext))
+		runtime.ReadMemStats(&after)
+		if err != nil {
+			// Some event types make go-eventlog refuse the whole log.
+			if res != nil || !errors.Is(err, eventlog.ErrFormat) {
+				t.Fatalf("result %v, error %v", res, err)
+			}
+			return
+		}
+		if got := after.TotalAlloc - before.TotalAlloc; got > 64<<20+uint64(100*len(log)) {
+			t.Fatalf("replaying a %d-byte log allocated %d MiB", len(log), got>>20)
+		}
+	})
 }
