@@ -145,6 +145,9 @@ func Replay(log []byte, quoted map[int][]byte) (res *Result, err error) {
 	if len(log) > MaxSize {
 		return nil, fmt.Errorf("%w: %d bytes, more than %d", ErrFormat, len(log), MaxSize)
 	}
+	if err := checkSpecID(log); err != nil {
+		return nil, err
+	}
 	el, err := tcg.ParseEventLog(log, tcg.ParseOpts{})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrFormat, err)
@@ -201,6 +204,9 @@ func replayOne(el *tcg.EventLog, mr register.PCR, events int) Status {
 func extractState(el *tcg.EventLog, good []register.MR) State {
 	var st State
 	events, err := el.Verify(good)
+	if err == nil {
+		err = checkSignatureLists(events)
+	}
 	if err != nil {
 		st.Notes = append(st.Notes, err.Error())
 		return st

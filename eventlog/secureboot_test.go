@@ -2,7 +2,11 @@ package eventlog_test
 
 import (
 	"bytes"
+	"encoding/binary"
+	"errors"
 	"fmt"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -193,4 +197,93 @@ func TestSignatureListParses(t *testing.T) {
 	if eventlog.SignatureList(eventlog.CertX509, owner) != nil {
 		t.Error("an empty list is not nil")
 	}
+}
+
+// TestSignatureListBounded: a Secure Boot database event whose
+// EFI_SIGNATURE_LIST claims huge entries replays (the guest extended PCR 7
+// with its digest) but is refused before go-eventlog allocates by it: no
+// state comes from PCR 7, a note says why, and the replay allocates
+// nothing near the claimed size. (A SignatureSize below 16 would make
+// go-eventlog allocate 4 GiB per list; this test uses 64 MiB so that it
+// cannot crash the test process if the check is gone.)
+func TestSignatureListBounded(t *testing.T) {
+	owner := eventlog.EFIGUID{Data1: 1}
+	list := eventlog.SignatureList(eventlog.CertSHA256, owner, make([]byte, 32))
+	binary.LittleEndian.PutUint32(list[24:], 64<<20) // SignatureSize
+	for _, name := range []string{"PK", "KEK", "db", "dbx"} {
+		t.Run(name, func(t *testing.T) {
+			vendor := eventlog.ImageSecurityDatabase
+			if name == "PK" || name == "KEK" {
+				vendor = eventlog.GlobalVariable
+			}
+			b := eventlog.NewBuilder(nil)
+			b.Measure(7, tcg.EFIVariableDriverConfig, eventlog.VariableData(eventlog.GlobalVariable, "SecureBoot", []byte{1}))
+			b.Measure(7, tcg.EFIVariableDriverConfig, eventlog.VariableData(vendor, name, list))
+			b.Measure(7, tcg.Separator, []byte{0, 0, 0, 0})
+			log, ext, err := b.Log()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			res, err := eventlog.Replay(log, eventlog.PCRs(ext))
+			runtime.ReadMemStats(&after)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Status(7) != eventlog.Replayed {
+				t.Fatalf("PCR 7 %s", res.Status(7))
+			}
+			if got := after.TotalAlloc - before.TotalAlloc; got > 16<<20 {
+				t.Errorf("replay allocated %d MiB", got>>20)
+			}
+			st := res.State
+			if st.SecureBoot != nil || st.PK != nil || st.KEK != nil || st.DB != nil || st.DBX != nil {
+				t.Errorf("state extracted from a malformed signature list: %+v", st)
+			}
+			if !slices.ContainsFunc(st.Notes, func(n string) bool { return strings.Contains(n, "SignatureSize 67108864") }) {
+				t.Errorf("notes %q do not name the signature list", st.Notes)
+			}
+		})
+	}
+}
+
+// FuzzReplayExtract: two events of any type and data, on PCRs 0..9 and
+// followed by PCR 7's separator, always replay (the PCRs are computed from
+// the log), so the state extraction reads the attacker's event data: it
+// never panics and never allocates far beyond the log's size.
+func FuzzReplayExtract(f *testing.F) {
+	owner := eventlog.EFIGUID{Data1: 1}
+	db := eventlog.SignatureList(eventlog.CertSHA256, owner, make([]byte, 32), make([]byte, 32))
+	f.Add(uint8(7), uint32(tcg.EFIVariableDriverConfig), eventlog.VariableData(eventlog.GlobalVariable, "SecureBoot", []byte{1}),
+		uint8(7), uint32(tcg.EFIVariableDriverConfig), eventlog.VariableData(eventlog.ImageSecurityDatabase, "db", db))
+	f.Add(uint8(7), uint32(tcg.EFIVariableDriverConfig), eventlog.VariableData(eventlog.GlobalVariable, "KEK", db),
+		uint8(7), uint32(tcg.EFIVariableAuthority), eventlog.VariableData(eventlog.ImageSecurityDatabase, "db", eventlog.SignatureData(owner, []byte{0x30, 0})))
+	f.Add(uint8(8), uint32(tcg.Ipl), []byte("grub_cmd: linux /vmlinuz root=/dev/sda1\x00"),
+		uint8(8), uint32(tcg.Ipl), []byte("kernel_cmdline: /vmlinuz root=/dev/sda1\x00"))
+	f.Add(uint8(0), uint32(tcg.SCRTMVersion), eventlog.UTF16("1.0"), uint8(4), uint32(tcg.EFIBootServicesApplication), make([]byte, 40))
+	f.Fuzz(func(t *testing.T, pcr1 uint8, typ1 uint32, d1 []byte, pcr2 uint8, typ2 uint32, d2 []byte) {
+		b := eventlog.NewBuilder(nil)
+		b.Measure(int(pcr1%10), tcg.EventType(typ1), d1)
+		b.Measure(int(pcr2%10), tcg.EventType(typ2), d2)
+		b.Measure(7, tcg.Separator, []byte{0, 0, 0, 0})
+		log, ext, err := b.Log()
+		if err != nil {
+			return
+		}
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		res, err := eventlog.Replay(log, eventlog.PCRs(ext))
+		runtime.ReadMemStats(&after)
+		if err != nil {
+			// Some event types make go-eventlog refuse the whole log.
+			if res != nil || !errors.Is(err, eventlog.ErrFormat) {
+				t.Fatalf("result %v, error %v", res, err)
+			}
+			return
+		}
+		if got := after.TotalAlloc - before.TotalAlloc; got > 64<<20+uint64(100*len(log)) {
+			t.Fatalf("replaying a %d-byte log allocated %d MiB", len(log), got>>20)
+		}
+	})
 }

@@ -490,6 +490,19 @@ func TestDecodeStrictJSON(t *testing.T) {
 		{"too deep unknown", `{` + body + `,"x":` + strings.Repeat("[", 70) + strings.Repeat("]", 70) + `}`, "document", strictjson.ErrTooDeep},
 		{"case variant", `{` + body + `,"Hcl_Report":"AQ=="}`, "hcl_report", strictjson.ErrCaseMismatch},
 		{"syntax", `{` + body + `,}`, "document", strictjson.ErrSyntax},
+		// audit13: forms that decode to the same document or hide bad text.
+		{"byte order mark", "\xef\xbb\xbf" + v1, "document", strictjson.ErrSyntax},
+		{"lone high surrogate escaped in unknown", `{` + body + `,"note":"\ud800"}`, "note", strictjson.ErrInvalidUTF8},
+		{"lone low surrogate escaped in unknown", `{` + body + `,"note":"a\udc00"}`, "note", strictjson.ErrInvalidUTF8},
+		{"surrogates reversed", `{` + body + `,"note":"\udc00\ud800"}`, "note", strictjson.ErrInvalidUTF8},
+		{"lone surrogate escaped in a key", `{` + body + `,"\ud800":1}`, "document", strictjson.ErrInvalidUTF8},
+		{"lone surrogate escaped in hcl_report", `{"version":1,"hcl_report":"AQ\ud800"}`, "hcl_report", strictjson.ErrInvalidUTF8},
+		{"duplicate tpm_quote escaped", `{` + body + `,"tpm_\u0071uote":{}}`, "tpm_quote", strictjson.ErrDuplicateKey},
+		{"duplicate version fully escaped", `{` + body + `,"\u0076\u0065\u0072\u0073\u0069\u006f\u006e":1}`, "version", strictjson.ErrDuplicateKey},
+		{"duplicate version escaped after it", `{"\u0076ersion":1,` + body + `}`, "version", strictjson.ErrDuplicateKey},
+		{"case variant escaped", `{` + body + `,"\u0056ersion":1}`, "version", strictjson.ErrCaseMismatch},
+		{"second document", v1 + v1, "document", strictjson.ErrTrailingData},
+		{"NUL after the document", v1 + "\x00", "document", strictjson.ErrTrailingData},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/snp-vtpm/snp-vtpm/evidence"
+	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/hcl"
 	"github.com/snp-vtpm/snp-vtpm/quote"
 	"github.com/snp-vtpm/snp-vtpm/snp"
@@ -205,7 +206,7 @@ func report(ctx context.Context, blob []byte, vcekDER []byte, opts *Config, p *p
 	}
 	h, cached, err := parseHCL(blob, p.c)
 	if err != nil {
-		return nil, err
+		return nil, storedSizeHint(err, len(blob))
 	}
 	if err := verifyHCL(ctx, claims, h, in, opts, p); err != nil {
 		return nil, err
@@ -217,6 +218,19 @@ func report(ctx context.Context, blob []byte, vcekDER []byte, opts *Config, p *p
 		claims.AKPublic = bytes.Clone(h.akDER)
 	}
 	return claims, nil
+}
+
+// storedSizeHint adds to an HCL format error of a stored report that is
+// too short or lacks the HCL magic the sizes Report takes: a blob of
+// another size (a report cut short, or with a header or padding of
+// another tool) fails as an HCL report, which alone would not say so.
+func storedSizeHint(err error, n int) error {
+	verr, ok := errors.AsType[*Error](err)
+	if !ok || verr.Check != CheckHCLFormat || !(errors.Is(err, format.ErrTruncated) || errors.Is(err, format.ErrBadMagic)) {
+		return err
+	}
+	return &Error{Check: verr.Check, Err: fmt.Errorf("%w; a stored report is a %d-byte SNP report, that report and its %d-byte IGVM request header (%d bytes), or an HCL report (at least %d bytes, magic HCLA): this is %d bytes",
+		verr.Err, snp.ReportSize, hcl.IGVMHeaderSize, snp.ReportSize+hcl.IGVMHeaderSize, hcl.RuntimeDataOffset, n)}
 }
 
 func fillRuntime(claims *Claims, r *hcl.Report) {

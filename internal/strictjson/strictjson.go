@@ -216,7 +216,8 @@ func short(s string, n int) string {
 var (
 	// ErrDuplicateKey means an object holds the same member name twice.
 	ErrDuplicateKey = errors.New("duplicate object member name")
-	// ErrInvalidUTF8 means a string or member name is not valid UTF-8.
+	// ErrInvalidUTF8 means a string or member name is not valid UTF-8, or
+	// escapes a lone UTF-16 surrogate ("\ud800"), which UTF-8 cannot hold.
 	ErrInvalidUTF8 = errors.New("invalid UTF-8")
 	// ErrTooDeep means objects and arrays nest deeper than the bound.
 	ErrTooDeep = errors.New("nested too deep")
@@ -343,6 +344,8 @@ func classify(data []byte, err error) error {
 			return newError(ErrDuplicateKey, serr.JSONPointer, off, "")
 		case off >= 0 && off < int64(len(data)) && invalidRuneAt(data[off:]):
 			return newError(ErrInvalidUTF8, serr.JSONPointer, off, "")
+		case off >= 0 && off < int64(len(data)) && surrogateEscapeAt(data[off:]):
+			return newError(ErrInvalidUTF8, serr.JSONPointer, off, "a \\u escape of a UTF-16 surrogate that is not part of a pair")
 		case errors.Is(serr.Err, io.ErrUnexpectedEOF):
 			return newError(ErrSyntax, serr.JSONPointer, off, "unexpected end of input")
 		case serr.JSONPointer == "" && off > 0 && off <= int64(len(data)) && jsontext.Value(bytes.TrimSpace(data[:off])).IsValid():
@@ -379,6 +382,17 @@ func detail(err error) string {
 		return ""
 	}
 	return short(err.Error(), maxDetail)
+}
+
+// surrogateEscapeAt reports whether b starts with a \u escape of a UTF-16
+// surrogate (U+D800..U+DFFF): where the decoder stops at one, it is a half
+// of a pair without its other half, which no UTF-8 text can hold.
+func surrogateEscapeAt(b []byte) bool {
+	if len(b) < 6 || b[0] != '\\' || b[1] != 'u' {
+		return false
+	}
+	v, err := strconv.ParseUint(string(b[2:6]), 16, 16)
+	return err == nil && v >= 0xD800 && v <= 0xDFFF
 }
 
 // invalidRuneAt reports whether b starts with an invalid UTF-8 sequence.

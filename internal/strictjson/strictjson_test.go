@@ -52,6 +52,10 @@ func TestUnmarshalAccepts(t *testing.T) {
 	if err := Unmarshal([]byte(`{"a":"é\u00e9","b":[1,2],"sub":{"c":1}}`), &c, Options{RejectUnknown: true}); err != nil || c.A != "éé" {
 		t.Fatalf("closed: %v %+v", err, c)
 	}
+	// A surrogate pair escapes one character outside the BMP.
+	if err := Unmarshal([]byte(`{"a":"\ud83d\ude00"}`), &c, Options{RejectUnknown: true}); err != nil || c.A != "\U0001F600" {
+		t.Fatalf("surrogate pair: %v %q", err, c.A)
+	}
 }
 
 func TestUnmarshalRejects(t *testing.T) {
@@ -75,6 +79,12 @@ func TestUnmarshalRejects(t *testing.T) {
 		{"invalid UTF-8 in unknown", "{\"z\":[\"ok\",\"\xc3\x28\"]}", Options{}, ErrInvalidUTF8, "/z/1"},
 		{"invalid UTF-8 in key", "{\"ke\xffys\":1}", Options{}, ErrInvalidUTF8, ""},
 		{"surrogate half escaped is fine but raw is not", "{\"z\":\"\xed\xa0\x80\"}", Options{}, ErrInvalidUTF8, "/z"},
+		{"lone high surrogate escaped", `{"z":"\ud800"}`, Options{}, ErrInvalidUTF8, "/z"},
+		{"lone low surrogate escaped", `{"z":"ab\uDC00"}`, Options{}, ErrInvalidUTF8, "/z"},
+		{"surrogates reversed", `{"z":"\udc00\ud800"}`, Options{}, ErrInvalidUTF8, "/z"},
+		{"high surrogate then a letter", `{"z":"\ud800\u0041"}`, Options{}, ErrInvalidUTF8, "/z"},
+		{"lone surrogate escaped in a name", `{"\ud800":1}`, Options{}, ErrInvalidUTF8, ""},
+		{"lone surrogate escaped in a known string", `{"keys":[{"n":"\udfff"}]}`, Options{}, ErrInvalidUTF8, "/keys/0/n"},
 		{"case variant top", `{"Keys":[]}`, Options{}, ErrCaseMismatch, "/Keys"},
 		{"case variant nested", `{"keys":[{"N":"x"}]}`, Options{}, ErrCaseMismatch, "/keys/0/N"},
 		{"case variant upper", `{"COUNT":1}`, Options{}, ErrCaseMismatch, "/COUNT"},
