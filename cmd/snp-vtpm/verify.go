@@ -129,6 +129,9 @@ func verifyEvidenceFile(ctx context.Context, g *globals, file string, f *evidenc
 		if (verr.Check == verify.CheckVCEKChain || verr.Check == verify.CheckTDXPCKChain) && !trust.trustEmulated && looksEmulated(data) {
 			g.log.Warn("this evidence comes from the emulated CVM (it is signed under a fake AMD or Intel chain); --trust-emulated accepts it for testing")
 		}
+		if verr.Check == verify.CheckEvidenceFormat {
+			g.warnOtherKind(data, kindEvidence, file)
+		}
 		if jsonOut {
 			_ = writeJSON(g.stdout, rejectionJSON{Verified: false, Check: string(verr.Check), Error: plain(verr.Err.Error())})
 		}
