@@ -94,6 +94,7 @@ func TestExitContract(t *testing.T) {
 		{"tpm flag on verify", append([]string{"--tpm", "/dev/tpm0"}, verifyArgs("--nonce", "x", ev)...), nil, 1, "--tpm means nothing"},
 		{"emulate flag on verify", append([]string{"--emulate"}, verifyArgs("--nonce", "x", ev)...), nil, 1, "--emulate means nothing"},
 		{"KDS down", verifyArgs("--kds-url", down, "--nonce", "challenge", noVCEK), nil, 1, "cannot connect to 127.0.0.1:1: connection refused. Next: use --offline"},
+		{"result verify JWKS down", []string{"result", "verify", "--timeout", "5s", "--jwks", down + "/keys", "a.b.c"}, nil, 1, "cannot connect to 127.0.0.1:1: connection refused. Next: check that the verifier is up"},
 		{"report KDS down", []string{"report", "--kds-url", down, "--cache-dir", t.TempDir(), "--at", realAt, "-f", realHCL}, nil, 1, "Next: give the report's VCEK with --vcek FILE"},
 		{"CRL down", verifyArgs("--check-revocation", "--kds-url", down, "--nonce", "challenge", ev), nil, 1, "revocation"},
 		{"offline without cached CRL", verifyArgs("--offline", "--check-revocation", "--nonce", "challenge", ev), nil, 1, "revocation"},
