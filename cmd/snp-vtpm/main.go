@@ -149,8 +149,8 @@ func markUsageErrors(cmds []*cobra.Command) {
 func newRootCmd(g *globals) *cobra.Command {
 	root := &cobra.Command{
 		Use:               "snp-vtpm",
-		Short:             "vTPM-based AMD SEV-SNP attestation for Azure Confidential VMs",
-		Long:              "vTPM-based AMD SEV-SNP attestation for Azure Confidential VMs.\n\n" + exitTable,
+		Short:             "vTPM-based attestation of Azure Confidential VMs (AMD SEV-SNP and Intel TDX)",
+		Long:              "vTPM-based attestation of Azure Confidential VMs (AMD SEV-SNP and Intel TDX).\n\n" + exitTable,
 		SilenceUsage:      true,
 		SilenceErrors:     true,
 		PersistentPreRunE: g.prepare,

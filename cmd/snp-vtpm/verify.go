@@ -24,7 +24,7 @@ func newVerifyCmd(g *globals) *cobra.Command {
 	var jsonOut bool
 	cmd := &cobra.Command{
 		Use:   "verify [flags] EVIDENCE_FILE",
-		Short: "Verify evidence (v0, v1 or v2) from an Azure SEV-SNP CVM, offline when it carries its VCEK",
+		Short: "Verify evidence (v0, v1 or v2) from an Azure SEV-SNP or TDX CVM, offline when it carries its VCEK or PCK chain",
 		Long: `Verify evidence completely: pinned AMD roots, VCEK chain and validity, SNP report
 signature, VCEK chip id and TCB, guest policy, runtime-data binding, attestation-key
 quote signature, nonce, PCR digest over the signed selection and the policy.
