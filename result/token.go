@@ -292,7 +292,7 @@ func (cfg *Config) check(c *Claims) error {
 	case a.Status == StatusAffirming && !a.CVM.Emulated:
 	case a.Status == StatusWarning && a.CVM.Emulated && cfg.AllowEmulated:
 	case a.CVM.Emulated:
-		return failf(CheckStatus, "ear.status %s of emulated evidence (a fake AMD or Intel chain); accepted only when emulated results are trusted (snp-vtpm result verify --trust-emulated, Config.AllowEmulated)", short(a.Status))
+		return failf(CheckStatus, "ear.status %s of emulated evidence (a fake AMD or Intel chain); accepted only when emulated results are trusted (snp-vtpm result verify --trust-emulated)", short(a.Status))
 	default:
 		return failf(CheckStatus, "ear.status %s, want %q", short(a.Status), StatusAffirming)
 	}

@@ -88,7 +88,10 @@ func TestAttestResourceAndResultToken(t *testing.T) {
 	// An emulated result is not "affirming": refused without --trust-emulated.
 	code, out, errOut = runCLI(t, "result", "verify", "--jwks", jwks, tokenFile)
 	wantExit(t, code, exitRejected, out, errOut)
-	wantContains(t, "stderr", errOut, "result-status")
+	wantContains(t, "stderr", errOut, "result-status", "--trust-emulated")
+	if strings.Contains(errOut, "Config.") {
+		t.Errorf("stderr names a Go field:\n%s", errOut)
+	}
 	// The resource's extra policy fails: exit 2 naming the check.
 	code, out, errOut = runCLI(t, "--emulate", "attest", "--server", s.url, "--resource", "strict")
 	wantExit(t, code, exitRejected, out, errOut)

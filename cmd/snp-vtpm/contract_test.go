@@ -48,7 +48,7 @@ func bigFile(t *testing.T, size int64) string {
 }
 
 // goInternals are fragments that must not reach a user without -v.
-var goInternals = []string{"x509:", "json:", "asn1:", "Go value", "Go struct", "verify.", "HexBytes", "level=INFO", "time="}
+var goInternals = []string{"x509:", "json:", "asn1:", "Go value", "Go struct", "verify.", "HexBytes", "level=INFO", "time=", `Get "`, "dial tcp"}
 
 // TestExitContract runs the built binary on each class of input of the
 // exit-status contract and checks the code, stdout and stderr: 0 verified,
@@ -86,10 +86,16 @@ func TestExitContract(t *testing.T) {
 		{"oversized evidence", verifyArgs("--offline", "--nonce", "x", big), nil, 2, "larger than"},
 		{"directory", verifyArgs("--offline", "--nonce", "x", dir), nil, 1, "is a directory"},
 		{"missing file", verifyArgs("--offline", "--nonce", "x", filepath.Join(dir, "nope")), nil, 1, "cannot open"},
-		{"usage", verifyArgs("--nonce", "x"), nil, 1, "accepts 1 arg"},
+		{"usage", verifyArgs("--nonce", "x"), nil, 1, `accepts 1 arg(s), received 0 (usage: snp-vtpm verify`},
+		{"unknown flag", verifyArgs("--nonce", "x", "--bogus", ev), nil, 1, `unknown flag: --bogus (usage: snp-vtpm verify`},
+		{"unknown command", []string{"fleet"}, nil, 1, `unknown command "fleet" for "snp-vtpm" (see "snp-vtpm --help" for its commands)`},
+		{"unknown subcommand", []string{"policy", "frob"}, nil, 1, `see "snp-vtpm policy --help" for its commands`},
+		{"argument to version", []string{"version", "extra"}, nil, 1, `see "snp-vtpm version --help"`},
 		{"tpm flag on verify", append([]string{"--tpm", "/dev/tpm0"}, verifyArgs("--nonce", "x", ev)...), nil, 1, "--tpm means nothing"},
 		{"emulate flag on verify", append([]string{"--emulate"}, verifyArgs("--nonce", "x", ev)...), nil, 1, "--emulate means nothing"},
-		{"KDS down", verifyArgs("--kds-url", down, "--nonce", "challenge", noVCEK), nil, 1, "127.0.0.1:1"},
+		{"KDS down", verifyArgs("--kds-url", down, "--nonce", "challenge", noVCEK), nil, 1, "cannot connect to 127.0.0.1:1: connection refused. Next: use --offline"},
+		{"result verify JWKS down", []string{"result", "verify", "--timeout", "5s", "--jwks", down + "/keys", "a.b.c"}, nil, 1, "cannot connect to 127.0.0.1:1: connection refused. Next: check that the verifier is up"},
+		{"report KDS down", []string{"report", "--kds-url", down, "--cache-dir", t.TempDir(), "--at", realAt, "-f", realHCL}, nil, 1, "Next: give the report's VCEK with --vcek FILE"},
 		{"CRL down", verifyArgs("--check-revocation", "--kds-url", down, "--nonce", "challenge", ev), nil, 1, "revocation"},
 		{"offline without cached CRL", verifyArgs("--offline", "--check-revocation", "--nonce", "challenge", ev), nil, 1, "revocation"},
 		{"report valid", reportArgs(realHCL), nil, 0, "VALID SNP REPORT"},
@@ -201,6 +207,11 @@ func TestPlainMessages(t *testing.T) {
 		{"policy: invalid value (byte 0): JSON number for Go string", "policy: invalid value (byte 0): a JSON number where a string was expected"},
 		{"json: cannot unmarshal string into Go value of type verify.HexBytes", "a JSON string where a string was expected"},
 		{"field x: bad verify.Policy value", "field x: bad (-v shows the details)"},
+		{`kds: GET http://h/x: Get "http://h/x": dial tcp 127.0.0.1:1: connect: connection refused`,
+			"kds: GET http://h/x: cannot connect to 127.0.0.1:1: connection refused"},
+		{`server: Post "http://v/v1/challenge": dial tcp: lookup v on 10.0.0.53:53: no such host`,
+			"server: cannot resolve v: no such host"},
+		{`Get "http://[::1]:80/": dial tcp: lookup kds.example: no such host`, "cannot resolve kds.example: no such host"},
 	} {
 		if got := plain(tc.in); got != tc.want {
 			t.Errorf("plain(%q)\n = %q\nwant %q", tc.in, got, tc.want)
@@ -237,5 +248,58 @@ func TestProgressOnTerminal(t *testing.T) {
 		if terminal != strings.Contains(buf.String(), "... kds rate limited, retry in 3s (attempt: 2)") {
 			t.Errorf("terminal %v: log %q", terminal, buf.String())
 		}
+	}
+}
+
+// TestMisplacedInputHint: a file of a kind another command reads (an HCL
+// report given to verify, evidence to report -f, a TD quote to verify) is
+// rejected, and a warning names the command that reads it.
+func TestMisplacedInputHint(t *testing.T) {
+	const tdQuote = "../../testdata/intel-collateral/azure-tdx-quote-teekit.bin"
+	ev := verifySNPDir + "evidence-v1.json"
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		check string
+		want  string
+	}{
+		{"HCL report to verify", []string{"verify", "--offline", "--nonce", "x", realHCL}, "evidence-format", `"snp-vtpm report -f ` + realHCL + `"`},
+		{"TD quote to verify", []string{"verify", "--offline", "--nonce", "x", tdQuote}, "evidence-format", `"snp-vtpm report --td-quote ` + tdQuote + `"`},
+		{"evidence to report -f", []string{"report", "--offline", "-f", ev}, "hcl-report-format", `"snp-vtpm verify --nonce ... ` + ev + `"`},
+		{"TD quote to report -f", []string{"report", "--offline", "-f", tdQuote}, "hcl-report-format", `"snp-vtpm report --td-quote ` + tdQuote + `"`},
+		{"HCL report to --td-quote", []string{"report", "--offline", "--td-quote", realHCL}, "tdx-quote-format", `"snp-vtpm report -f ` + realHCL + `"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := runCLI(t, tc.args...)
+			wantExit(t, code, exitRejected, out, errOut)
+			wantContains(t, "stderr", errOut, "warning: ", tc.want, "REJECTED: "+tc.check+" check failed")
+		})
+	}
+	// Garbage matches no kind: no warning.
+	code, out, errOut := runCLI(t, "verify", "--offline", "--nonce", "x", writeTemp(t, "garbage", []byte{0xff, 1, 2, 3}))
+	wantExit(t, code, exitRejected, out, errOut)
+	if strings.Contains(errOut, "warning") {
+		t.Errorf("a warning for garbage:\n%s", errOut)
+	}
+}
+
+// TestJSONRejections: with --json, eventlog and policy derive print a
+// rejection as one JSON document on stdout, as verify does.
+func TestJSONRejections(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		check string
+	}{
+		{"eventlog", []string{"eventlog", "--json", writeTemp(t, "log.bin", []byte{1, 2, 3})}, "event-log"},
+		{"policy derive", []string{"policy", "derive", "--offline", "--json", "--at", verifyAt, "--nonce", "other", verifySNPDir + "evidence-v1.json"}, "quote-nonce"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var rej rejectionJSON
+			cliJSON(t, exitRejected, &rej, tc.args...)
+			if rej.Verified || rej.Check != tc.check || rej.Error == "" {
+				t.Errorf("got %+v, want verified false, check %s and an error", rej, tc.check)
+			}
+		})
 	}
 }

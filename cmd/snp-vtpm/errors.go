@@ -100,6 +100,9 @@ func (g *globals) describe(err error, code int) string {
 	if code == exitRejected {
 		return "REJECTED: " + text
 	}
+	if g.hint != "" && (unavailableCollateral(err) || lastAttemptError(err) != "") {
+		text += ". Next: " + g.hint
+	}
 	return "error: " + text
 }
 
@@ -140,6 +143,17 @@ func lastAttemptError(err error) string {
 // goPrefix matches the standard library's "x509: " and the like.
 var goPrefix = regexp.MustCompile(`(^|[ (])(x509|json|jsontext|asn1|tls|pem|base64|strconv|encoding/[a-z0-9]+): `)
 
+// goHTTPMethod matches net/http's `Get "URL": ` prefix (the URL is named
+// again by our own message or by the dial error that follows).
+var goHTTPMethod = regexp.MustCompile(`\b(?:Get|Post|Put|Head|Delete) "[^"]*": `)
+
+// goDialRefused matches the net package's "dial tcp HOST: connect: ".
+var goDialRefused = regexp.MustCompile(`\bdial tcp (\S+): connect: `)
+
+// goLookup matches the net package's DNS failure "dial tcp: lookup HOST on
+// RESOLVER: ".
+var goLookup = regexp.MustCompile(`\bdial tcp: lookup (\S+)(?: on \S+)?: `)
+
 // goTypeMismatch matches the JSON decoders' type errors.
 var goTypeMismatch = regexp.MustCompile(`(?:cannot unmarshal|JSON) (\w+) (?:for|into) Go (?:struct field |value of type |)(\S+)`)
 
@@ -162,6 +176,9 @@ func plain(s string) string {
 		return m
 	})
 	s = goPrefix.ReplaceAllString(s, "$1")
+	s = goHTTPMethod.ReplaceAllString(s, "")
+	s = goDialRefused.ReplaceAllString(s, "cannot connect to $1: ")
+	s = goLookup.ReplaceAllString(s, "cannot resolve $1: ")
 	s = nameOIDs(s)
 	s = goTypeMismatch.ReplaceAllStringFunc(s, func(m string) string {
 		sub := goTypeMismatch.FindStringSubmatch(m)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -30,29 +31,39 @@ boot state (Secure Boot, EFI applications, kernel command line) is extracted fro
 events of replayed PCRs only; without --pcrs nothing is verified and no state is shown.
 A log that does not parse is rejected (exit status 2, check event-log).`
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		log, err := readInput(args[0], g.stdin, verify.CheckEventLog)
-		if err != nil {
-			return err
+		err := runEventLog(g, args[0], pcrsFile, jsonOut)
+		if verr, ok := errors.AsType[*verify.Error](err); ok && jsonOut && exitCode(err) == exitRejected {
+			_ = writeJSON(g.stdout, rejectionJSON{Verified: false, Check: string(verr.Check), Error: plain(verr.Err.Error())})
 		}
-		var quoted map[int][]byte
-		if pcrsFile != "" {
-			if quoted, err = readPCRsFile(pcrsFile, filepath.Base(args[0])); err != nil {
-				return err
-			}
-		}
-		res, err := eventlog.Replay(log, quoted)
-		if err != nil {
-			return &verify.Error{Check: verify.CheckEventLog, Err: err}
-		}
-		if jsonOut {
-			return writeJSON(g.stdout, res)
-		}
-		printEventLog(g.stdout, res, quoted != nil)
-		return nil
+		return err
 	}
 	cmd.Flags().StringVar(&pcrsFile, "pcrs", "", "JSON file of SHA-256 PCR values to replay against")
-	cmd.Flags().BoolVar(&jsonOut, "json", false, "print the result as JSON")
+	cmd.Flags().BoolVar(&jsonOut, "json", false, "print the result as JSON (a rejection as {\"verified\": false, \"check\", \"error\"})")
 	return cmd
+}
+
+// runEventLog replays the log in file, against the PCR values of pcrsFile
+// when given, and prints the result.
+func runEventLog(g *globals, file, pcrsFile string, jsonOut bool) error {
+	log, err := readInput(file, g.stdin, verify.CheckEventLog)
+	if err != nil {
+		return err
+	}
+	var quoted map[int][]byte
+	if pcrsFile != "" {
+		if quoted, err = readPCRsFile(pcrsFile, filepath.Base(file)); err != nil {
+			return err
+		}
+	}
+	res, err := eventlog.Replay(log, quoted)
+	if err != nil {
+		return &verify.Error{Check: verify.CheckEventLog, Err: err}
+	}
+	if jsonOut {
+		return writeJSON(g.stdout, res)
+	}
+	printEventLog(g.stdout, res, quoted != nil)
+	return nil
 }
 
 // pcrsDoc is the --pcrs form (testdata/eventlogs/pcrs.json's entries).

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -97,32 +98,68 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	if g.cancel != nil {
 		g.cancel()
 	}
 	if err == nil {
 		return exitOK
 	}
+	if _, ok := errors.AsType[*usageError](err); !ok && strings.HasPrefix(err.Error(), "unknown command ") {
+		err = &usageError{cmd: cmd, err: err}
+	}
 	code := exitCode(err)
 	fmt.Fprintln(stderr, g.describe(err, code))
 	return code
 }
 
+// usageError is a command line cobra refused (an unknown flag or command, a
+// wrong number of arguments); its message points at the command's usage.
+type usageError struct {
+	cmd *cobra.Command
+	err error
+}
+
+func (e *usageError) Error() string {
+	if e.cmd.HasAvailableSubCommands() {
+		return fmt.Sprintf("%v (see %q for its commands)", e.err, e.cmd.CommandPath()+" --help")
+	}
+	return fmt.Sprintf("%v (usage: %s; see %q)", e.err, e.cmd.UseLine(), e.cmd.CommandPath()+" --help")
+}
+
+func (e *usageError) Unwrap() error { return e.err }
+
+// markUsageErrors makes the argument-count errors of cmds and of their
+// subcommands usageErrors.
+func markUsageErrors(cmds []*cobra.Command) {
+	for _, c := range cmds {
+		if c.Args != nil {
+			check := c.Args
+			c.Args = func(cmd *cobra.Command, args []string) error {
+				if err := check(cmd, args); err != nil {
+					return &usageError{cmd: cmd, err: err}
+				}
+				return nil
+			}
+		}
+		markUsageErrors(c.Commands())
+	}
+}
+
 func newRootCmd(g *globals) *cobra.Command {
 	root := &cobra.Command{
 		Use:               "snp-vtpm",
-		Short:             "vTPM-based AMD SEV-SNP attestation for Azure Confidential VMs",
-		Long:              "vTPM-based AMD SEV-SNP attestation for Azure Confidential VMs.\n\n" + exitTable,
+		Short:             "vTPM-based attestation of Azure Confidential VMs (AMD SEV-SNP and Intel TDX)",
+		Long:              "vTPM-based attestation of Azure Confidential VMs (AMD SEV-SNP and Intel TDX).\n\n" + exitTable,
 		SilenceUsage:      true,
 		SilenceErrors:     true,
 		PersistentPreRunE: g.prepare,
 	}
 	pf := root.PersistentFlags()
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "print diagnostics on stderr (and the full error chain)")
-	pf.StringVar(&g.emulate, "emulate", "", "run against the built-in emulated Azure CVM instead of a real vTPM: --emulate (SEV-SNP) or --emulate=tdx (Intel TDX) (cgo builds only; report, quote, evidence, attest)")
+	pf.StringVar(&g.emulate, "emulate", "", "run against the built-in emulated Azure CVM instead of a real vTPM: --emulate (SEV-SNP) or --emulate=tdx (Intel TDX) (cgo builds only; report, quote, evidence, attest, maa attest)")
 	pf.Lookup("emulate").NoOptDefVal = emulateSNP
-	pf.StringVar(&g.tpmPath, "tpm", "/dev/tpmrm0", "path of the TPM device (report, quote, evidence, attest)")
+	pf.StringVar(&g.tpmPath, "tpm", "/dev/tpmrm0", "path of the TPM device (report, quote, evidence, attest, maa attest)")
 	var printReportFlag bool
 	root.Flags().BoolVarP(&printReportFlag, "print", "p", false, `read, validate and print the SEV-SNP report (same as "report -p")`)
 	registerTimeout(root, g)
@@ -149,6 +186,8 @@ func newRootCmd(g *globals) *cobra.Command {
 		newResultCmd(g),
 	)
 	addExitTable(root.Commands())
+	markUsageErrors(root.Commands())
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &usageError{cmd: c, err: err} })
 	return root
 }
 

@@ -50,7 +50,7 @@ func newPolicyDeriveCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			claims, err := verifyEvidenceFile(cmd.Context(), g, args[0], &f.evidenceFlags, false)
+			claims, err := verifyEvidenceFile(cmd.Context(), g, args[0], &f.evidenceFlags, f.json)
 			if err != nil {
 				return err
 			}
@@ -63,6 +63,7 @@ func newPolicyDeriveCmd(g *globals) *cobra.Command {
 	}
 	f.register(cmd, g)
 	cmd.Flags().StringVar(&f.pcrs, "pcrs", "", "comma-separated PCR indexes (0-23) whose values the policy requires, e.g. 0,2,4,7")
+	cmd.Flags().BoolVar(&f.json, "json", false, `the policy is always JSON; with --json a rejection is printed too, as verify --json does ({"verified": false, "check", "error"})`)
 	return cmd
 }
 
@@ -70,6 +71,7 @@ func newPolicyDeriveCmd(g *globals) *cobra.Command {
 type deriveFlags struct {
 	evidenceFlags
 	pcrs string
+	json bool
 }
 
 // parsePCRList parses --pcrs: distinct indexes 0..23, sorted.

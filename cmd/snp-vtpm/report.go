@@ -139,6 +139,9 @@ func reportFromFile(ctx context.Context, g *globals, o *reportOpts) error {
 			return fmt.Errorf("--vcek %s: %w", o.vcekFile, err)
 		}
 	}
+	if vcek == nil {
+		g.hint = "give the report's VCEK with --vcek FILE (PEM, DER or THIM JSON), or --kds-url URL for a reachable KDS mirror; --timeout sets how long to wait"
+	}
 	return checkStoredReport(ctx, g, o, o.file, blob, func(v *verify.Verifier) (*verify.Claims, error) {
 		return v.Report(ctx, blob, vcek)
 	})
@@ -159,9 +162,13 @@ func reportTDXFromFiles(ctx context.Context, g *globals, o *reportOpts) error {
 		}
 		source = o.file + " + " + o.tdQuote
 	}
-	return checkStoredReport(ctx, g, o, source, blob, func(v *verify.Verifier) (*verify.Claims, error) {
+	err = checkStoredReport(ctx, g, o, source, blob, func(v *verify.Verifier) (*verify.Claims, error) {
 		return v.TDXReport(ctx, blob, quote)
 	})
+	if verr, ok := errors.AsType[*verify.Error](err); ok && verr.Check == verify.CheckTDXQuoteFormat {
+		g.warnOtherKind(quote, kindTDQuote, o.tdQuote)
+	}
+	return err
 }
 
 // checkStoredReport validates a stored report (blob, read from source)
@@ -174,6 +181,9 @@ func checkStoredReport(ctx context.Context, g *globals, o *reportOpts, source st
 	}
 	claims, err := check(v)
 	if err != nil {
+		if verr, ok := errors.AsType[*verify.Error](err); ok && verr.Check == verify.CheckHCLFormat {
+			g.warnOtherKind(blob, kindHCL, o.file)
+		}
 		return reportRejected(g, o, err, o.trust.trustEmulated)
 	}
 	return printReport(g, o, source, blob, claims)

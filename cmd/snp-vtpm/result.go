@@ -65,6 +65,7 @@ func newResultVerifyCmd(g *globals) *cobra.Command {
 		Short: "Verify an attestation-result token of snp-vtpm serve (ES256, issuer, lifetime, status, nonce)"}
 	cmd.RunE = func(cmd *cobra.Command, args []string) error { return runResultVerify(cmd.Context(), g, f, args[0]) }
 	f.register(cmd.Flags())
+	registerTimeout(cmd, g)
 	return cmd
 }
 
@@ -121,6 +122,7 @@ func (f *resultFlags) config(ctx context.Context, g *globals) (result.Config, er
 		return cfg, errors.New("--jwks URL|FILE is required")
 	case strings.HasPrefix(f.jwks, "https://") || strings.HasPrefix(f.jwks, "http://"):
 		g.waitFor(hostOf(f.jwks, f.jwks) + " (the verifier's JWKS)")
+		g.hint = "check that the verifier is up and --jwks names its " + server.PathJWKS + ", or give its keys as --jwks FILE with --issuer URL; --timeout sets how long to wait"
 		c := &httpget.Client{Service: "verifier", MaxRetries: 2, Logger: g.log}
 		if data, err = c.Get(ctx, f.jwks, "JWKS", result.MaxJWKSBytes, nil); err != nil {
 			return cfg, fmt.Errorf("--jwks %s: %w", f.jwks, err)

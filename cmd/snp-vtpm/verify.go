@@ -24,7 +24,7 @@ func newVerifyCmd(g *globals) *cobra.Command {
 	var jsonOut bool
 	cmd := &cobra.Command{
 		Use:   "verify [flags] EVIDENCE_FILE",
-		Short: "Verify evidence (v0, v1 or v2) from an Azure SEV-SNP CVM, offline when it carries its VCEK",
+		Short: "Verify evidence (v0, v1 or v2) from an Azure SEV-SNP or TDX CVM, offline when it carries its VCEK or PCK chain",
 		Long: `Verify evidence completely: pinned AMD roots, VCEK chain and validity, SNP report
 signature, VCEK chip id and TCB, guest policy, runtime-data binding, attestation-key
 quote signature, nonce, PCR digest over the signed selection and the policy.
@@ -128,6 +128,9 @@ func verifyEvidenceFile(ctx context.Context, g *globals, file string, f *evidenc
 	if verr, ok := errors.AsType[*verify.Error](err); ok && exitCode(err) == exitRejected {
 		if (verr.Check == verify.CheckVCEKChain || verr.Check == verify.CheckTDXPCKChain) && !trust.trustEmulated && looksEmulated(data) {
 			g.log.Warn("this evidence comes from the emulated CVM (it is signed under a fake AMD or Intel chain); --trust-emulated accepts it for testing")
+		}
+		if verr.Check == verify.CheckEvidenceFormat {
+			g.warnOtherKind(data, kindEvidence, file)
 		}
 		if jsonOut {
 			_ = writeJSON(g.stdout, rejectionJSON{Verified: false, Check: string(verr.Check), Error: plain(verr.Err.Error())})
