@@ -354,7 +354,8 @@ func realReports(t *testing.T) map[string][]byte {
 	t.Helper()
 	read := func(rel string) []byte { return testutil.ReadFile(t, rel) }
 	out := map[string][]byte{"azure-thim/snp_report.bin": read("azure-thim/snp_report.bin")}
-	for _, f := range []string{"trustee-az-vtpm/az-snp-vtpm/hcl-report.bin", "azure-cvm-tooling/hcl-report-snp.bin", "azure-cvm-tooling/early-az-snp-vtpm-0.2/hcl-report.bin"} {
+	for _, f := range []string{"trustee-az-vtpm/az-snp-vtpm/hcl-report.bin", "azure-cvm-tooling/hcl-report-snp.bin", "azure-cvm-tooling/early-az-snp-vtpm-0.2/hcl-report.bin",
+		"signal-svr2/azure-hcl-report.bin"} {
 		out[f] = read(f)[hcl.HeaderSize : hcl.HeaderSize+snp.ReportSize]
 	}
 	for _, f := range []string{"evidence-v0.json", "evidence-v1.json", "evidence-v2.json", "evidence-genoa.json"} {

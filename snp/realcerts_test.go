@@ -50,6 +50,7 @@ func TestRealReportsRoundTrip(t *testing.T) {
 		{"teekit-gcp-sev/report-v5-vmpl1.bin", 5},
 		{"trustee-snp/test-report.bin", 2},
 		{"trustee-snp/test-vlek-report.bin", 3},
+		{"signal-svr2/milan-report.bin", 2},
 	} {
 		b := testutil.ReadFile(t, f.file)
 		r, err := ParseReport(b)

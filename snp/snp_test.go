@@ -2,6 +2,7 @@ package snp
 
 import (
 	"bytes"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
@@ -282,4 +283,20 @@ func FuzzParseReport(f *testing.F) {
 			t.Fatal("Marshal(ParseReport(b)) != b")
 		}
 	})
+}
+
+// TestRealSignalMilanChain: the Milan ASK and ARK that Signal's SEV-SNP
+// test ships with its VCEK (testdata/signal-svr2, DER) are AMD's, byte for
+// byte the pinned ones.
+func TestRealSignalMilanChain(t *testing.T) {
+	pinned := DefaultRoots().Chains(Milan)[0]
+	for name, want := range map[string]*x509.Certificate{"milan-ask.der": pinned.ASK, "milan-ark.der": pinned.ARK} {
+		c, err := x509.ParseCertificate(testutil.ReadFile(t, "signal-svr2/"+name))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !c.Equal(want) {
+			t.Errorf("%s (%s) is not the pinned Milan certificate", name, c.Subject.CommonName)
+		}
+	}
 }

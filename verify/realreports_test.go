@@ -21,7 +21,7 @@ import (
 // realReport is a real bare SNP report (or 1204-byte stored form) with the
 // certificate that must verify it, and what it verifies to (claims) or is
 // rejected as (want) (testdata/virtee-sev, go-sev-guest, constellation,
-// teekit-gcp-sev, trustee-snp: see their SOURCES.md).
+// teekit-gcp-sev, trustee-snp, signal-svr2: see their SOURCES.md).
 type realReport struct {
 	name, report, cert string
 	at                 time.Time
@@ -42,6 +42,7 @@ func realReports() []realReport {
 	gcp := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
 	const virtee, gsg, azure, aws, gcpV5 = "virtee-sev/report-milan.bin", "go-sev-guest/attestation-debug.bin",
 		"constellation/azure-snp-report-1204.bin", "constellation/aws-vlek-report.bin", "teekit-gcp-sev/report-v5-vmpl"
+	const svr2 = "signal-svr2/"
 	azureClaims := &wantClaims{"Milan", "VCEK", "9e44aaef", "azure-hcl", [4]uint8{2, 0, 6, 93}, 0}
 	gcpClaims := wantClaims{"Milan", "VCEK", "980cf7b6", "none", [4]uint8{4, 0, 27, 222}, 0}
 	gcpVMPL1 := gcpClaims
@@ -75,6 +76,16 @@ func realReports() []realReport {
 		{"GCP v5 report at VMPL 1 rejected", gcpV5 + "1.bin", "teekit-gcp-sev/vcek.pem", gcp, verify.Policy{}, verify.CheckVMPL, nil},
 		{"GCP v5 report at VMPL 1 with policy vmpl 1", gcpV5 + "1.bin", "teekit-gcp-sev/vcek.pem", gcp, verify.Policy{VMPL: 1}, "", &gcpVMPL1},
 		{"GCP v5 report before its VCEK", gcpV5 + "0.bin", "teekit-gcp-sev/vcek.pem", fixture, verify.Policy{}, verify.CheckCertValidity, nil},
+		{"Signal Azure HCL report, its VCEK", svr2 + "azure-hcl-report.bin", svr2 + "azure-vcek.der", fixture, verify.Policy{}, "",
+			&wantClaims{"Milan", "VCEK", "a9a83b44", "azure-hcl", [4]uint8{3, 0, 8, 115}, 0}},
+		{"Signal Azure HCL report, Signal's other chip's VCEK", svr2 + "azure-hcl-report.bin", svr2 + "milan-vcek.der", fixture,
+			verify.Policy{}, verify.CheckChipID, nil},
+		{"Signal Milan report (no paravisor), its VCEK", svr2 + "milan-report.bin", svr2 + "milan-vcek.der", fixture, verify.Policy{}, "",
+			&wantClaims{"Milan", "VCEK", "55bb3ecf", "none", [4]uint8{3, 0, 8, 168}, 0}},
+		{"Signal Milan report before its VCEK was issued", svr2 + "milan-report.bin", svr2 + "milan-vcek.der",
+			time.Date(2023, 6, 1, 0, 0, 0, 0, time.UTC), verify.Policy{}, verify.CheckCertValidity, nil},
+		{"Signal Milan report, Azure VCEK of another chip", svr2 + "milan-report.bin", svr2 + "azure-vcek.der", fixture,
+			verify.Policy{}, verify.CheckChipID, nil},
 	}
 }
 
