@@ -51,6 +51,9 @@ func TestRealReportsRoundTrip(t *testing.T) {
 		{"trustee-snp/test-report.bin", 2},
 		{"trustee-snp/test-vlek-report.bin", 3},
 		{"signal-svr2/milan-report.bin", 2},
+		{"constellation/aws-vlek-report-2023.bin", 2},
+		{"constellation/aws-vlek-report-2024.bin", 2},
+		{"constellation/azure-snp-report-wip-2023.bin", 2},
 	} {
 		b := testutil.ReadFile(t, f.file)
 		r, err := ParseReport(b)

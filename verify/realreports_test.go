@@ -40,6 +40,7 @@ type wantClaims struct {
 func realReports() []realReport {
 	fixture, d2024, d2026 := testutil.FixtureTime(), time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	gcp := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	sep2024 := time.Date(2024, 9, 1, 0, 0, 0, 0, time.UTC)
 	const virtee, gsg, azure, aws, gcpV5 = "virtee-sev/report-milan.bin", "go-sev-guest/attestation-debug.bin",
 		"constellation/azure-snp-report-1204.bin", "constellation/aws-vlek-report.bin", "teekit-gcp-sev/report-v5-vmpl"
 	const svr2 = "signal-svr2/"
@@ -76,6 +77,18 @@ func realReports() []realReport {
 		{"GCP v5 report at VMPL 1 rejected", gcpV5 + "1.bin", "teekit-gcp-sev/vcek.pem", gcp, verify.Policy{}, verify.CheckVMPL, nil},
 		{"GCP v5 report at VMPL 1 with policy vmpl 1", gcpV5 + "1.bin", "teekit-gcp-sev/vcek.pem", gcp, verify.Policy{VMPL: 1}, "", &gcpVMPL1},
 		{"GCP v5 report before its VCEK", gcpV5 + "0.bin", "teekit-gcp-sev/vcek.pem", fixture, verify.Policy{}, verify.CheckCertValidity, nil},
+		{"AWS VLEK report of 2023: reported TCB below committed", "constellation/aws-vlek-report-2023.bin", "constellation/vlek-2023.pem",
+			d2024, verify.Policy{}, verify.CheckCommittedTCB, nil},
+		{"AWS VLEK report of 2023 with allow_uncommitted_tcb", "constellation/aws-vlek-report-2023.bin", "constellation/vlek-2023.pem",
+			d2024, uncommitted, "", &wantClaims{"Milan", "VLEK", "00000000", "none", [4]uint8{3, 0, 10, 115}, 0}},
+		{"AWS VLEK report of 2024 with allow_uncommitted_tcb", "constellation/aws-vlek-report-2024.bin", "constellation/aws-vlek-2024.pem",
+			sep2024, uncommitted, "", &wantClaims{"Milan", "VLEK", "00000000", "none", [4]uint8{3, 0, 21, 209}, 0}},
+		{"AWS VLEK report of 2024 before its VLEK", "constellation/aws-vlek-report-2024.bin", "constellation/aws-vlek-2024.pem",
+			d2024, uncommitted, verify.CheckCertValidity, nil},
+		{"AWS VLEK report of 2024 with the 2023 VLEK", "constellation/aws-vlek-report-2024.bin", "constellation/vlek-2023.pem",
+			d2024, uncommitted, verify.CheckVCEKTCB, nil},
+		{"Azure report of a wip commit: its VCEK's chip and TCB, signature broken", "constellation/azure-snp-report-wip-2023.bin",
+			"constellation/azure-vcek-wip-2023.der", fixture, verify.Policy{}, verify.CheckReportSignature, nil},
 		{"Signal Azure HCL report, its VCEK", svr2 + "azure-hcl-report.bin", svr2 + "azure-vcek.der", fixture, verify.Policy{}, "",
 			&wantClaims{"Milan", "VCEK", "a9a83b44", "azure-hcl", [4]uint8{3, 0, 8, 115}, 0}},
 		{"Signal Azure HCL report, Signal's other chip's VCEK", svr2 + "azure-hcl-report.bin", svr2 + "milan-vcek.der", fixture,
