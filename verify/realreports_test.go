@@ -89,6 +89,10 @@ func realReports() []realReport {
 			d2024, uncommitted, verify.CheckVCEKTCB, nil},
 		{"Azure report of a wip commit: its VCEK's chip and TCB, signature broken", "constellation/azure-snp-report-wip-2023.bin",
 			"constellation/azure-vcek-wip-2023.der", fixture, verify.Policy{}, verify.CheckReportSignature, nil},
+		{"2022 Azure HCL report (SNP v1), no VCEK to be had", "azure-guest-attestation/hcl-report-2022.bin", "", fixture,
+			verify.Policy{}, verify.CheckVCEKMissing, nil},
+		{"2022 Azure HCL report (SNP v1), another chip's VCEK", "azure-guest-attestation/hcl-report-2022.bin", svr2 + "azure-vcek.der",
+			fixture, verify.Policy{}, verify.CheckChipID, nil},
 		{"Signal Azure HCL report, its VCEK", svr2 + "azure-hcl-report.bin", svr2 + "azure-vcek.der", fixture, verify.Policy{}, "",
 			&wantClaims{"Milan", "VCEK", "a9a83b44", "azure-hcl", [4]uint8{3, 0, 8, 115}, 0}},
 		{"Signal Azure HCL report, Signal's other chip's VCEK", svr2 + "azure-hcl-report.bin", svr2 + "milan-vcek.der", fixture,
@@ -102,9 +106,13 @@ func realReports() []realReport {
 	}
 }
 
-// certDER returns the first certificate of a fixture: DER as is, PEM decoded.
+// certDER returns the first certificate of a fixture: DER as is, PEM
+// decoded; nil for "" (no certificate given).
 func certDER(t *testing.T, rel string) []byte {
 	t.Helper()
+	if rel == "" {
+		return nil
+	}
 	b := testutil.ReadFile(t, rel)
 	if strings.HasSuffix(rel, ".pem") {
 		return testutil.PEMBlocks(t, b, "CERTIFICATE")[0]

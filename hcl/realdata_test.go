@@ -5,6 +5,9 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/asn1"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
 	"testing"
 
 	"github.com/snp-vtpm/snp-vtpm/format"
@@ -53,5 +56,39 @@ func TestRealSignalAKCertificate(t *testing.T) {
 	}
 	if !bytes.Contains([]byte(cert.Subject.CommonName), []byte(".ConfidentialVM.Azure.Microsoft")) {
 		t.Errorf("AK certificate subject %q", cert.Subject.CommonName)
+	}
+}
+
+// TestRealAzureGuestAttestation2022: the HCL report in Microsoft's
+// guest-attestation client tests (testdata/azure-guest-attestation, an
+// April 2022 Azure SNP CVM: SNP report version 1, the 583-byte runtime data
+// of that time) parses, header and fields as they are; but its REPORT_DATA
+// is not SHA-256 of its runtime data (nor of the spans around it tried:
+// with the IGVM header, the padding, SHA-384/512),
+// so CheckBinding rejects it: whatever REPORT_DATA signs, it is not these
+// runtime data.
+func TestRealAzureGuestAttestation2022(t *testing.T) {
+	blob := testutil.ReadFile(t, "azure-guest-attestation/hcl-report-2022.bin")
+	r, err := Parse(blob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(blob) != 2048 || r.HeaderVersion != 1 || r.Type != ReportTypeSNP || len(r.RuntimeDataRaw) != 583 ||
+		binary.LittleEndian.Uint32(r.SNPReport) != 1 || hex.EncodeToString(r.SNPReport[0x1A0:0x1A4]) != "b0b52846" {
+		t.Fatalf("%d bytes, header v%d %v, runtime data %d bytes, SNP v%d, chip %x", len(blob), r.HeaderVersion, r.Type,
+			len(r.RuntimeDataRaw), binary.LittleEndian.Uint32(r.SNPReport), r.SNPReport[0x1A0:0x1A4])
+	}
+	d := r.RuntimeData
+	if d.VMConfig == nil || d.VMConfig.VMUniqueID != "A288F91E-4404-4A9D-8901-6F7BCF2B5D61" || d.VMConfig.CurrentTime != 1649797958 {
+		t.Errorf("vm-configuration %+v", d.VMConfig)
+	}
+	if _, err := d.AK(); err != nil {
+		t.Errorf("AK: %v", err)
+	}
+	if _, err := d.EK(); err == nil {
+		t.Error("a 2022 runtime data with an EK")
+	}
+	if err := r.CheckBinding(); !errors.Is(err, ErrBindingMismatch) {
+		t.Errorf("CheckBinding = %v, want %v", err, ErrBindingMismatch)
 	}
 }
