@@ -21,7 +21,8 @@ import (
 // realReport is a real bare SNP report (or 1204-byte stored form) with the
 // certificate that must verify it, and what it verifies to (claims) or is
 // rejected as (want) (testdata/virtee-sev, go-sev-guest, constellation,
-// teekit-gcp-sev, trustee-snp, signal-svr2: see their SOURCES.md).
+// teekit-gcp-sev, trustee-snp, signal-svr2, oak, azure-guest-attestation:
+// see their SOURCES.md).
 type realReport struct {
 	name, report, cert string
 	at                 time.Time
@@ -41,6 +42,7 @@ func realReports() []realReport {
 	fixture, d2024, d2026 := testutil.FixtureTime(), time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	gcp := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
 	sep2024 := time.Date(2024, 9, 1, 0, 0, 0, 0, time.UTC)
+	oakAt := time.Date(2025, 9, 1, 0, 0, 0, 0, time.UTC)
 	const virtee, gsg, azure, aws, gcpV5 = "virtee-sev/report-milan.bin", "go-sev-guest/attestation-debug.bin",
 		"constellation/azure-snp-report-1204.bin", "constellation/aws-vlek-report.bin", "teekit-gcp-sev/report-v5-vmpl"
 	const svr2 = "signal-svr2/"
@@ -93,6 +95,20 @@ func realReports() []realReport {
 			verify.Policy{}, verify.CheckVCEKMissing, nil},
 		{"2022 Azure HCL report (SNP v1), another chip's VCEK", "azure-guest-attestation/hcl-report-2022.bin", svr2 + "azure-vcek.der",
 			fixture, verify.Policy{}, verify.CheckChipID, nil},
+		{"Oak Turin report v5, KDS VCEK", "oak/turin-report.bin", "oak/turin-vcek.der", oakAt, verify.Policy{}, "",
+			&wantClaims{"Turin", "VCEK", "3b42092f69c656d300", "none", [4]uint8{1, 0, 2, 71}, 0}},
+		{"Oak Turin report, the day before KDS issued its VCEK", "oak/turin-report.bin", "oak/turin-vcek.der",
+			time.Date(2025, 7, 16, 12, 0, 0, 0, time.UTC), verify.Policy{}, verify.CheckCertValidity, nil},
+		{"Oak Turin report with the Genoa VCEK", "oak/turin-report.bin", "oak/genoa-vcek.der", oakAt, verify.Policy{}, verify.CheckProduct, nil},
+		{"Oak Genoa report v5, KDS VCEK", "oak/genoa-report.bin", "oak/genoa-vcek.der", oakAt, verify.Policy{}, "",
+			&wantClaims{"Genoa", "VCEK", "d2421d97", "none", [4]uint8{10, 0, 25, 84}, 0}},
+		{"Oak Genoa report with a Milan VCEK", "oak/genoa-report.bin", "oak/milan-oc-vcek.der", oakAt, verify.Policy{}, verify.CheckProduct, nil},
+		{"Oak Milan report v3 (Oak Containers)", "oak/milan-oc-report.bin", "oak/milan-oc-vcek.der", oakAt, verify.Policy{}, "",
+			&wantClaims{"Milan", "VCEK", "a3fdc2c6", "none", [4]uint8{4, 0, 24, 219}, 0}},
+		{"Oak Milan report v3 (Restricted Kernel)", "oak/milan-rk-report.bin", "oak/milan-rk-vcek.der", oakAt, verify.Policy{}, "",
+			&wantClaims{"Milan", "VCEK", "6c65aee8", "none", [4]uint8{4, 0, 24, 219}, 0}},
+		{"Oak Milan report with the other Oak chip's VCEK", "oak/milan-oc-report.bin", "oak/milan-rk-vcek.der", oakAt, verify.Policy{},
+			verify.CheckChipID, nil},
 		{"Signal Azure HCL report, its VCEK", svr2 + "azure-hcl-report.bin", svr2 + "azure-vcek.der", fixture, verify.Policy{}, "",
 			&wantClaims{"Milan", "VCEK", "a9a83b44", "azure-hcl", [4]uint8{3, 0, 8, 115}, 0}},
 		{"Signal Azure HCL report, Signal's other chip's VCEK", svr2 + "azure-hcl-report.bin", svr2 + "milan-vcek.der", fixture,
@@ -120,10 +136,10 @@ func certDER(t *testing.T, rel string) []byte {
 	return b
 }
 
-// TestRealBareReports: real SNP reports from other projects (Milan, a
-// VLEK-signed AWS report, Azure's 1204-byte stored form, GCP's version 5
-// at VMPL 0 and 1) verify to their
-// claims, or are rejected by the check that names the real cause.
+// TestRealBareReports: real SNP reports from other projects (Milan, Genoa
+// and Turin; VLEK-signed AWS reports; Azure's 1204-byte stored form and HCL
+// reports; GCP's version 5 at VMPL 0 and 1) verify to their claims, or are
+// rejected by the check that names the real cause.
 func TestRealBareReports(t *testing.T) {
 	for _, rr := range realReports() {
 		t.Run(rr.name, func(t *testing.T) {
@@ -296,6 +312,31 @@ func TestRealCMCPAzureCVM(t *testing.T) {
 		var verr *verify.Error
 		if !errors.As(err, &verr) || verr.Check != c.want {
 			t.Errorf("%s: %v, want %s", c.name, err, c.want)
+		}
+	}
+}
+
+// TestRealRejectionMessages: what a user reads for real mismatches: the
+// product line named once (and the VCEK's own product name only when it
+// says more, as Milan-B0 does), and a VCEK that KDS issued after the
+// report was made explained as such.
+func TestRealRejectionMessages(t *testing.T) {
+	oakAt := time.Date(2025, 9, 1, 0, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		report, cert string
+		at           time.Time
+		want, not    string
+	}{
+		{"oak/turin-report.bin", "oak/genoa-vcek.der", oakAt, "report CPUID names Turin but the VCEK is for Genoa", "(Genoa)"},
+		{"oak/genoa-report.bin", "oak/milan-oc-vcek.der", oakAt, "the VCEK is for Milan (Milan-B0)", ""},
+		{"oak/turin-report.bin", "oak/turin-vcek.der", time.Date(2025, 7, 16, 0, 0, 0, 0, time.UTC),
+			"AMD KDS dates a VCEK from when it was fetched", "VLEK"},
+		{"signal-svr2/milan-report.bin", "signal-svr2/milan-vcek.der", time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC),
+			"SEV-VCEK valid 2023-06-13T18:55:55Z to 2030-06-13T18:55:55Z", "KDS"},
+	} {
+		_, err := reportWith(context.Background(), testutil.ReadFile(t, c.report), certDER(t, c.cert), verify.Config{Now: c.at})
+		if err == nil || !strings.Contains(err.Error(), c.want) || (c.not != "" && strings.Contains(err.Error(), c.not)) {
+			t.Errorf("%s with %s: %v, want %q without %q", c.report, c.cert, err, c.want, c.not)
 		}
 	}
 }

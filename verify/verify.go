@@ -329,7 +329,11 @@ func verifySNP(ctx context.Context, claims *Claims, r *snp.Report, in snpInput, 
 		return err
 	}
 	if haveCPUID && v.Product != product {
-		return failf(CheckProduct, "report CPUID names %s but the VCEK is for %s (%s)", product, v.Product, v.ProductName)
+		name := ""
+		if v.ProductName != string(v.Product) {
+			name = " (" + v.ProductName + ")"
+		}
+		return failf(CheckProduct, "report CPUID names %s but the VCEK is for %s%s", product, v.Product, name)
 	}
 	product = v.Product
 	if opts.Revocation != nil {
