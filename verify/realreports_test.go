@@ -340,3 +340,28 @@ func TestRealRejectionMessages(t *testing.T) {
 		}
 	}
 }
+
+// TestRealNonAzureTDXQuote: Project Oak's TD quote (testdata/oak, a genuine
+// Intel TD that is not an Azure CVM) passes Intel's chain and signatures and
+// is rejected as paravisor-identity, naming its MRTD; with that MRTD
+// trusted by policy (and no collateral getter: no TCB evaluation) it
+// verifies, its MRTD in the claims.
+func TestRealNonAzureTDXQuote(t *testing.T) {
+	q := testutil.ReadFile(t, "oak/tdx-quote.bin")
+	const mrtd = "7b5ee9a304d036f963dbd194c329cb2524817ee91bcf1cff23efe88a25af827c11e04cbf264ae401e5b17fc2e18736be"
+	_, err := newVerifier(t, tdxOpts()).TDXReport(context.Background(), nil, q)
+	var verr *verify.Error
+	if !errors.As(err, &verr) || verr.Check != verify.CheckParavisorIdentity || !strings.Contains(err.Error(), mrtd) {
+		t.Fatalf("got %v, want %s naming MRTD %s", err, verify.CheckParavisorIdentity, mrtd[:16])
+	}
+	m, _ := hex.DecodeString(mrtd)
+	cfg := tdxOpts()
+	cfg.Policy.TDXMRTDs = []verify.HexBytes{m}
+	claims, err := newVerifier(t, cfg).TDXReport(context.Background(), nil, q)
+	if err != nil {
+		t.Fatalf("with its MRTD trusted: %v", err)
+	}
+	if claims.TDX == nil || hex.EncodeToString(claims.TDX.MRTD[:]) != mrtd || claims.Paravisor != "policy" {
+		t.Errorf("claims paravisor %q tdx %+v", claims.Paravisor, claims.TDX)
+	}
+}
