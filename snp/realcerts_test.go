@@ -55,6 +55,8 @@ func TestRealReportsRoundTrip(t *testing.T) {
 		{"oak/genoa-report.bin", 5},
 		{"oak/milan-oc-report.bin", 3},
 		{"oak/milan-rk-report.bin", 3},
+		{"yaxi-routex/genoa-v5-report.bin", 5},
+		{"yaxi-routex/genoa-v3-report.bin", 3},
 		{"constellation/aws-vlek-report-2023.bin", 2},
 		{"constellation/aws-vlek-report-2024.bin", 2},
 		{"constellation/azure-snp-report-wip-2023.bin", 2},

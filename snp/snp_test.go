@@ -300,3 +300,24 @@ func TestRealSignalMilanChain(t *testing.T) {
 		}
 	}
 }
+
+// TestRealKDSChainFiles: the KDS chains YAXI's routex client ships
+// (testdata/yaxi-routex: VCEK, ASK, ARK in PEM, with comment lines) hold
+// the pinned Genoa ASK and ARK, and their VCEKs chain to them.
+func TestRealKDSChainFiles(t *testing.T) {
+	pinned := DefaultRoots().Chains(Genoa)[0]
+	for _, f := range []string{"vcek-chain-genoa-v5.pem", "vcek-chain-genoa-v3.pem"} {
+		blocks := testutil.PEMBlocks(t, testutil.ReadFile(t, "yaxi-routex/"+f), "CERTIFICATE")
+		if len(blocks) != 3 || !bytes.Equal(blocks[1], pinned.ASK.Raw) || !bytes.Equal(blocks[2], pinned.ARK.Raw) {
+			t.Errorf("%s: %d certificates, not VCEK + the pinned Genoa ASK, ARK", f, len(blocks))
+			continue
+		}
+		v, err := ParseVCEK(blocks[0])
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if c, err := DefaultRoots().VerifyVCEK(v, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)); err != nil || c.Product != Genoa {
+			t.Errorf("%s: VerifyVCEK = %+v, %v", f, c, err)
+		}
+	}
+}
