@@ -373,3 +373,31 @@ func TestRealNonAzureTDXQuote(t *testing.T) {
 		t.Errorf("claims paravisor %q tdx %+v", claims.Paravisor, claims.TDX)
 	}
 }
+
+// TestRealNotAReport: the files that sit next to real reports (VCEKs, AK
+// certificates, chains, evidence, JWKS, TD quotes), given where a report is
+// expected, are hcl-report-format and the error says what they look like;
+// a real report's own errors carry no such hint.
+func TestRealNotAReport(t *testing.T) {
+	for _, c := range []struct{ file, want string }{
+		{"signal-svr2/azure-akcert-nv.bin", "starts like DER"},
+		{"oak/genoa-vcek.der", "starts like DER"},
+		{"yaxi-routex/vcek-chain-genoa-v5.pem", "PEM text"},
+		{"constellation/aws-vlek.pem", "PEM text"},
+		{"trustee-az-vtpm/az-snp-vtpm/evidence-v1.json", "is JSON"},
+		{"maa/sharedeus2-jwks.json", "is JSON"},
+		{"oak/tdx-quote.bin", "starts like a TD quote"},
+		{"azure-cvm-attestation-tools/td-quote-v5.bin", "starts like a TD quote"},
+	} {
+		_, err := reportWith(context.Background(), testutil.ReadFile(t, c.file), nil, verify.Config{Now: testutil.FixtureTime()})
+		var verr *verify.Error
+		if !errors.As(err, &verr) || verr.Check != verify.CheckHCLFormat || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %s saying it %s", c.file, err, verify.CheckHCLFormat, c.want)
+		}
+	}
+	_, err := reportWith(context.Background(), testutil.ReadFile(t, "virtee-sev/report-milan.bin"), certDER(t, "oak/genoa-vcek.der"),
+		verify.Config{Now: testutil.FixtureTime()})
+	if err == nil || strings.Contains(err.Error(), "not a report") {
+		t.Errorf("a real report with another product's VCEK: %v", err)
+	}
+}
