@@ -101,6 +101,9 @@ var fixtures = func() []fixture {
 		{name: "evidence-genoa.json", load: fromEvidence(snpDir + "evidence-genoa.json"),
 			size: 2600, version: 2, typ: ReportTypeSNP, n: 1200, hasEK: true, hasUserData: true,
 			vmID: "390CBCF5-6C67-4D9B-98EF-C3F1699CC8FC", chipPrefix: "0506ffba", snpVersion: 3},
+		{name: "signal-svr2-azure-hcl-report.bin", load: fromFile("signal-svr2/azure-hcl-report.bin"),
+			size: 2600, version: 1, typ: ReportTypeSNP, n: 1110, hasEK: true, hasUserData: true,
+			vmID: "C91FA7F9-86E1-4759-84FB-B87EB9BDCF26", chipPrefix: "a9a83b44", snpVersion: 2},
 		trusteeTDX.from("tdx-evidence-v0.json", fromEvidence(tdxDir+"evidence-v0.json")),
 		trusteeTDX.from("tdx-evidence-v1.json", fromEvidence(tdxDir+"evidence-v1.json")),
 	}

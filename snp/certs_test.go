@@ -354,7 +354,8 @@ func realReports(t *testing.T) map[string][]byte {
 	t.Helper()
 	read := func(rel string) []byte { return testutil.ReadFile(t, rel) }
 	out := map[string][]byte{"azure-thim/snp_report.bin": read("azure-thim/snp_report.bin")}
-	for _, f := range []string{"trustee-az-vtpm/az-snp-vtpm/hcl-report.bin", "azure-cvm-tooling/hcl-report-snp.bin", "azure-cvm-tooling/early-az-snp-vtpm-0.2/hcl-report.bin"} {
+	for _, f := range []string{"trustee-az-vtpm/az-snp-vtpm/hcl-report.bin", "azure-cvm-tooling/hcl-report-snp.bin", "azure-cvm-tooling/early-az-snp-vtpm-0.2/hcl-report.bin",
+		"signal-svr2/azure-hcl-report.bin", "azure-guest-attestation/hcl-report-2022.bin"} {
 		out[f] = read(f)[hcl.HeaderSize : hcl.HeaderSize+snp.ReportSize]
 	}
 	for _, f := range []string{"evidence-v0.json", "evidence-v1.json", "evidence-v2.json", "evidence-genoa.json"} {
@@ -381,8 +382,8 @@ func TestRoundTripReal(t *testing.T) {
 			t.Errorf("%s: Marshal differs from the parsed bytes", name)
 		}
 	}
-	if versions[2] == 0 || versions[3] == 0 {
-		t.Errorf("versions in testdata: %v, want 2 and 3", versions)
+	if versions[1] == 0 || versions[2] == 0 || versions[3] == 0 {
+		t.Errorf("versions in testdata: %v, want 1, 2 and 3", versions)
 	}
 }
 

@@ -50,6 +50,16 @@ func TestRealReportsRoundTrip(t *testing.T) {
 		{"teekit-gcp-sev/report-v5-vmpl1.bin", 5},
 		{"trustee-snp/test-report.bin", 2},
 		{"trustee-snp/test-vlek-report.bin", 3},
+		{"signal-svr2/milan-report.bin", 2},
+		{"oak/turin-report.bin", 5},
+		{"oak/genoa-report.bin", 5},
+		{"oak/milan-oc-report.bin", 3},
+		{"oak/milan-rk-report.bin", 3},
+		{"yaxi-routex/genoa-v5-report.bin", 5},
+		{"yaxi-routex/genoa-v3-report.bin", 3},
+		{"constellation/aws-vlek-report-2023.bin", 2},
+		{"constellation/aws-vlek-report-2024.bin", 2},
+		{"constellation/azure-snp-report-wip-2023.bin", 2},
 	} {
 		b := testutil.ReadFile(t, f.file)
 		r, err := ParseReport(b)

@@ -255,11 +255,16 @@ func checkValidity(c *x509.Certificate, now time.Time) error {
 
 // CheckValidity checks that v, the chain's intermediate that signs it (ASK
 // or ASVK) and the ARK are valid at now. An expired VLEK's error says how
-// to verify an archived report: AMD issues VLEKs for one year.
+// to verify an archived report: AMD issues VLEKs for one year. A VCEK not
+// yet valid says why that happens: AMD KDS issues a VCEK when it is asked
+// for one, so a copy fetched after the report was made starts after it.
 func (c *Chain) CheckValidity(v *VCEK, now time.Time) error {
 	if err := checkValidity(v.Cert, now); err != nil {
-		if v.SigningKey == SigningKeyVLEK {
+		switch {
+		case v.SigningKey == SigningKeyVLEK:
 			return fmt.Errorf("%w (a VLEK is valid for one year: verify an archived report at the time it was made, with --at)", err)
+		case now.Before(v.Cert.NotBefore):
+			return fmt.Errorf("%w (AMD KDS dates a VCEK from when it was fetched, which can be after the report was made: verify at a time within its validity, with --at)", err)
 		}
 		return err
 	}

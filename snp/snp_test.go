@@ -2,6 +2,7 @@ package snp
 
 import (
 	"bytes"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
@@ -282,4 +283,41 @@ func FuzzParseReport(f *testing.F) {
 			t.Fatal("Marshal(ParseReport(b)) != b")
 		}
 	})
+}
+
+// TestRealSignalMilanChain: the Milan ASK and ARK that Signal's SEV-SNP
+// test ships with its VCEK (testdata/signal-svr2, DER) are AMD's, byte for
+// byte the pinned ones.
+func TestRealSignalMilanChain(t *testing.T) {
+	pinned := DefaultRoots().Chains(Milan)[0]
+	for name, want := range map[string]*x509.Certificate{"milan-ask.der": pinned.ASK, "milan-ark.der": pinned.ARK} {
+		c, err := x509.ParseCertificate(testutil.ReadFile(t, "signal-svr2/"+name))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !c.Equal(want) {
+			t.Errorf("%s (%s) is not the pinned Milan certificate", name, c.Subject.CommonName)
+		}
+	}
+}
+
+// TestRealKDSChainFiles: the KDS chains YAXI's routex client ships
+// (testdata/yaxi-routex: VCEK, ASK, ARK in PEM, with comment lines) hold
+// the pinned Genoa ASK and ARK, and their VCEKs chain to them.
+func TestRealKDSChainFiles(t *testing.T) {
+	pinned := DefaultRoots().Chains(Genoa)[0]
+	for _, f := range []string{"vcek-chain-genoa-v5.pem", "vcek-chain-genoa-v3.pem"} {
+		blocks := testutil.PEMBlocks(t, testutil.ReadFile(t, "yaxi-routex/"+f), "CERTIFICATE")
+		if len(blocks) != 3 || !bytes.Equal(blocks[1], pinned.ASK.Raw) || !bytes.Equal(blocks[2], pinned.ARK.Raw) {
+			t.Errorf("%s: %d certificates, not VCEK + the pinned Genoa ASK, ARK", f, len(blocks))
+			continue
+		}
+		v, err := ParseVCEK(blocks[0])
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if c, err := DefaultRoots().VerifyVCEK(v, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)); err != nil || c.Product != Genoa {
+			t.Errorf("%s: VerifyVCEK = %+v, %v", f, c, err)
+		}
+	}
 }

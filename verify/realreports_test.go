@@ -21,7 +21,8 @@ import (
 // realReport is a real bare SNP report (or 1204-byte stored form) with the
 // certificate that must verify it, and what it verifies to (claims) or is
 // rejected as (want) (testdata/virtee-sev, go-sev-guest, constellation,
-// teekit-gcp-sev, trustee-snp: see their SOURCES.md).
+// teekit-gcp-sev, trustee-snp, signal-svr2, oak, azure-guest-attestation:
+// see their SOURCES.md).
 type realReport struct {
 	name, report, cert string
 	at                 time.Time
@@ -40,8 +41,11 @@ type wantClaims struct {
 func realReports() []realReport {
 	fixture, d2024, d2026 := testutil.FixtureTime(), time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	gcp := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	sep2024 := time.Date(2024, 9, 1, 0, 0, 0, 0, time.UTC)
+	oakAt := time.Date(2025, 9, 1, 0, 0, 0, 0, time.UTC)
 	const virtee, gsg, azure, aws, gcpV5 = "virtee-sev/report-milan.bin", "go-sev-guest/attestation-debug.bin",
 		"constellation/azure-snp-report-1204.bin", "constellation/aws-vlek-report.bin", "teekit-gcp-sev/report-v5-vmpl"
+	const svr2 = "signal-svr2/"
 	azureClaims := &wantClaims{"Milan", "VCEK", "9e44aaef", "azure-hcl", [4]uint8{2, 0, 6, 93}, 0}
 	gcpClaims := wantClaims{"Milan", "VCEK", "980cf7b6", "none", [4]uint8{4, 0, 27, 222}, 0}
 	gcpVMPL1 := gcpClaims
@@ -75,12 +79,64 @@ func realReports() []realReport {
 		{"GCP v5 report at VMPL 1 rejected", gcpV5 + "1.bin", "teekit-gcp-sev/vcek.pem", gcp, verify.Policy{}, verify.CheckVMPL, nil},
 		{"GCP v5 report at VMPL 1 with policy vmpl 1", gcpV5 + "1.bin", "teekit-gcp-sev/vcek.pem", gcp, verify.Policy{VMPL: 1}, "", &gcpVMPL1},
 		{"GCP v5 report before its VCEK", gcpV5 + "0.bin", "teekit-gcp-sev/vcek.pem", fixture, verify.Policy{}, verify.CheckCertValidity, nil},
+		{"AWS VLEK report of 2023: reported TCB below committed", "constellation/aws-vlek-report-2023.bin", "constellation/vlek-2023.pem",
+			d2024, verify.Policy{}, verify.CheckCommittedTCB, nil},
+		{"AWS VLEK report of 2023 with allow_uncommitted_tcb", "constellation/aws-vlek-report-2023.bin", "constellation/vlek-2023.pem",
+			d2024, uncommitted, "", &wantClaims{"Milan", "VLEK", "00000000", "none", [4]uint8{3, 0, 10, 115}, 0}},
+		{"AWS VLEK report of 2024 with allow_uncommitted_tcb", "constellation/aws-vlek-report-2024.bin", "constellation/aws-vlek-2024.pem",
+			sep2024, uncommitted, "", &wantClaims{"Milan", "VLEK", "00000000", "none", [4]uint8{3, 0, 21, 209}, 0}},
+		{"AWS VLEK report of 2024 before its VLEK", "constellation/aws-vlek-report-2024.bin", "constellation/aws-vlek-2024.pem",
+			d2024, uncommitted, verify.CheckCertValidity, nil},
+		{"AWS VLEK report of 2024 with the 2023 VLEK", "constellation/aws-vlek-report-2024.bin", "constellation/vlek-2023.pem",
+			d2024, uncommitted, verify.CheckVCEKTCB, nil},
+		{"Azure report of a wip commit: its VCEK's chip and TCB, signature broken", "constellation/azure-snp-report-wip-2023.bin",
+			"constellation/azure-vcek-wip-2023.der", fixture, verify.Policy{}, verify.CheckReportSignature, nil},
+		{"2022 Azure HCL report (SNP v1), no VCEK to be had", "azure-guest-attestation/hcl-report-2022.bin", "", fixture,
+			verify.Policy{}, verify.CheckVCEKMissing, nil},
+		{"2022 Azure HCL report (SNP v1), another chip's VCEK", "azure-guest-attestation/hcl-report-2022.bin", svr2 + "azure-vcek.der",
+			fixture, verify.Policy{}, verify.CheckChipID, nil},
+		{"Oak Turin report v5, KDS VCEK", "oak/turin-report.bin", "oak/turin-vcek.der", oakAt, verify.Policy{}, "",
+			&wantClaims{"Turin", "VCEK", "3b42092f69c656d300", "none", [4]uint8{1, 0, 2, 71}, 0}},
+		{"Oak Turin report, the day before KDS issued its VCEK", "oak/turin-report.bin", "oak/turin-vcek.der",
+			time.Date(2025, 7, 16, 12, 0, 0, 0, time.UTC), verify.Policy{}, verify.CheckCertValidity, nil},
+		{"Oak Turin report with the Genoa VCEK", "oak/turin-report.bin", "oak/genoa-vcek.der", oakAt, verify.Policy{}, verify.CheckProduct, nil},
+		{"Oak Genoa report v5, KDS VCEK", "oak/genoa-report.bin", "oak/genoa-vcek.der", oakAt, verify.Policy{}, "",
+			&wantClaims{"Genoa", "VCEK", "d2421d97", "none", [4]uint8{10, 0, 25, 84}, 0}},
+		{"Oak Genoa report with a Milan VCEK", "oak/genoa-report.bin", "oak/milan-oc-vcek.der", oakAt, verify.Policy{}, verify.CheckProduct, nil},
+		{"Oak Milan report v3 (Oak Containers)", "oak/milan-oc-report.bin", "oak/milan-oc-vcek.der", oakAt, verify.Policy{}, "",
+			&wantClaims{"Milan", "VCEK", "a3fdc2c6", "none", [4]uint8{4, 0, 24, 219}, 0}},
+		{"Oak Milan report v3 (Restricted Kernel)", "oak/milan-rk-report.bin", "oak/milan-rk-vcek.der", oakAt, verify.Policy{}, "",
+			&wantClaims{"Milan", "VCEK", "6c65aee8", "none", [4]uint8{4, 0, 24, 219}, 0}},
+		{"Oak Milan report with the other Oak chip's VCEK", "oak/milan-oc-report.bin", "oak/milan-rk-vcek.der", oakAt, verify.Policy{},
+			verify.CheckChipID, nil},
+		{"YAXI Genoa report v5 (2025-11), KDS VCEK chain", "yaxi-routex/genoa-v5-report.bin", "yaxi-routex/vcek-chain-genoa-v5.pem", d2026,
+			verify.Policy{}, "", &wantClaims{"Genoa", "VCEK", "e0234bed", "none", [4]uint8{10, 0, 27, 88}, 0}},
+		{"YAXI Genoa report v3 (2025-07), KDS VCEK chain", "yaxi-routex/genoa-v3-report.bin", "yaxi-routex/vcek-chain-genoa-v3.pem", d2026,
+			verify.Policy{}, "", &wantClaims{"Genoa", "VCEK", "9dc99962", "none", [4]uint8{9, 0, 23, 72}, 0}},
+		{"YAXI Genoa v5 report with the other Genoa chip's VCEK", "yaxi-routex/genoa-v5-report.bin", "yaxi-routex/vcek-chain-genoa-v3.pem",
+			d2026, verify.Policy{}, verify.CheckChipID, nil},
+		{"YAXI Genoa v3 report with Oak's Genoa VCEK", "yaxi-routex/genoa-v3-report.bin", "oak/genoa-vcek.der", d2026, verify.Policy{},
+			verify.CheckChipID, nil},
+		{"Signal Azure HCL report, its VCEK", svr2 + "azure-hcl-report.bin", svr2 + "azure-vcek.der", fixture, verify.Policy{}, "",
+			&wantClaims{"Milan", "VCEK", "a9a83b44", "azure-hcl", [4]uint8{3, 0, 8, 115}, 0}},
+		{"Signal Azure HCL report, Signal's other chip's VCEK", svr2 + "azure-hcl-report.bin", svr2 + "milan-vcek.der", fixture,
+			verify.Policy{}, verify.CheckChipID, nil},
+		{"Signal Milan report (no paravisor), its VCEK", svr2 + "milan-report.bin", svr2 + "milan-vcek.der", fixture, verify.Policy{}, "",
+			&wantClaims{"Milan", "VCEK", "55bb3ecf", "none", [4]uint8{3, 0, 8, 168}, 0}},
+		{"Signal Milan report before its VCEK was issued", svr2 + "milan-report.bin", svr2 + "milan-vcek.der",
+			time.Date(2023, 6, 1, 0, 0, 0, 0, time.UTC), verify.Policy{}, verify.CheckCertValidity, nil},
+		{"Signal Milan report, Azure VCEK of another chip", svr2 + "milan-report.bin", svr2 + "azure-vcek.der", fixture,
+			verify.Policy{}, verify.CheckChipID, nil},
 	}
 }
 
-// certDER returns the first certificate of a fixture: DER as is, PEM decoded.
+// certDER returns the first certificate of a fixture: DER as is, PEM
+// decoded; nil for "" (no certificate given).
 func certDER(t *testing.T, rel string) []byte {
 	t.Helper()
+	if rel == "" {
+		return nil
+	}
 	b := testutil.ReadFile(t, rel)
 	if strings.HasSuffix(rel, ".pem") {
 		return testutil.PEMBlocks(t, b, "CERTIFICATE")[0]
@@ -88,10 +144,10 @@ func certDER(t *testing.T, rel string) []byte {
 	return b
 }
 
-// TestRealBareReports: real SNP reports from other projects (Milan, a
-// VLEK-signed AWS report, Azure's 1204-byte stored form, GCP's version 5
-// at VMPL 0 and 1) verify to their
-// claims, or are rejected by the check that names the real cause.
+// TestRealBareReports: real SNP reports from other projects (Milan, Genoa
+// and Turin; VLEK-signed AWS reports; Azure's 1204-byte stored form and HCL
+// reports; GCP's version 5 at VMPL 0 and 1) verify to their claims, or are
+// rejected by the check that names the real cause.
 func TestRealBareReports(t *testing.T) {
 	for _, rr := range realReports() {
 		t.Run(rr.name, func(t *testing.T) {
@@ -265,5 +321,83 @@ func TestRealCMCPAzureCVM(t *testing.T) {
 		if !errors.As(err, &verr) || verr.Check != c.want {
 			t.Errorf("%s: %v, want %s", c.name, err, c.want)
 		}
+	}
+}
+
+// TestRealRejectionMessages: what a user reads for real mismatches: the
+// product line named once (and the VCEK's own product name only when it
+// says more, as Milan-B0 does), and a VCEK that KDS issued after the
+// report was made explained as such.
+func TestRealRejectionMessages(t *testing.T) {
+	oakAt := time.Date(2025, 9, 1, 0, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		report, cert string
+		at           time.Time
+		want, not    string
+	}{
+		{"oak/turin-report.bin", "oak/genoa-vcek.der", oakAt, "report CPUID names Turin but the VCEK is for Genoa", "(Genoa)"},
+		{"oak/genoa-report.bin", "oak/milan-oc-vcek.der", oakAt, "the VCEK is for Milan (Milan-B0)", ""},
+		{"oak/turin-report.bin", "oak/turin-vcek.der", time.Date(2025, 7, 16, 0, 0, 0, 0, time.UTC),
+			"AMD KDS dates a VCEK from when it was fetched", "VLEK"},
+		{"signal-svr2/milan-report.bin", "signal-svr2/milan-vcek.der", time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC),
+			"SEV-VCEK valid 2023-06-13T18:55:55Z to 2030-06-13T18:55:55Z", "KDS"},
+	} {
+		_, err := reportWith(context.Background(), testutil.ReadFile(t, c.report), certDER(t, c.cert), verify.Config{Now: c.at})
+		if err == nil || !strings.Contains(err.Error(), c.want) || (c.not != "" && strings.Contains(err.Error(), c.not)) {
+			t.Errorf("%s with %s: %v, want %q without %q", c.report, c.cert, err, c.want, c.not)
+		}
+	}
+}
+
+// TestRealNonAzureTDXQuote: Project Oak's TD quote (testdata/oak, a genuine
+// Intel TD that is not an Azure CVM) passes Intel's chain and signatures and
+// is rejected as paravisor-identity, naming its MRTD; with that MRTD
+// trusted by policy (and no collateral getter: no TCB evaluation) it
+// verifies, its MRTD in the claims.
+func TestRealNonAzureTDXQuote(t *testing.T) {
+	q := testutil.ReadFile(t, "oak/tdx-quote.bin")
+	const mrtd = "7b5ee9a304d036f963dbd194c329cb2524817ee91bcf1cff23efe88a25af827c11e04cbf264ae401e5b17fc2e18736be"
+	_, err := newVerifier(t, tdxOpts()).TDXReport(context.Background(), nil, q)
+	var verr *verify.Error
+	if !errors.As(err, &verr) || verr.Check != verify.CheckParavisorIdentity || !strings.Contains(err.Error(), mrtd) {
+		t.Fatalf("got %v, want %s naming MRTD %s", err, verify.CheckParavisorIdentity, mrtd[:16])
+	}
+	m, _ := hex.DecodeString(mrtd)
+	cfg := tdxOpts()
+	cfg.Policy.TDXMRTDs = []verify.HexBytes{m}
+	claims, err := newVerifier(t, cfg).TDXReport(context.Background(), nil, q)
+	if err != nil {
+		t.Fatalf("with its MRTD trusted: %v", err)
+	}
+	if claims.TDX == nil || hex.EncodeToString(claims.TDX.MRTD[:]) != mrtd || claims.Paravisor != "policy" {
+		t.Errorf("claims paravisor %q tdx %+v", claims.Paravisor, claims.TDX)
+	}
+}
+
+// TestRealNotAReport: the files that sit next to real reports (VCEKs, AK
+// certificates, chains, evidence, JWKS, TD quotes), given where a report is
+// expected, are hcl-report-format and the error says what they look like;
+// a real report's own errors carry no such hint.
+func TestRealNotAReport(t *testing.T) {
+	for _, c := range []struct{ file, want string }{
+		{"signal-svr2/azure-akcert-nv.bin", "starts like DER"},
+		{"oak/genoa-vcek.der", "starts like DER"},
+		{"yaxi-routex/vcek-chain-genoa-v5.pem", "PEM text"},
+		{"constellation/aws-vlek.pem", "PEM text"},
+		{"trustee-az-vtpm/az-snp-vtpm/evidence-v1.json", "is JSON"},
+		{"maa/sharedeus2-jwks.json", "is JSON"},
+		{"oak/tdx-quote.bin", "starts like a TD quote"},
+		{"azure-cvm-attestation-tools/td-quote-v5.bin", "starts like a TD quote"},
+	} {
+		_, err := reportWith(context.Background(), testutil.ReadFile(t, c.file), nil, verify.Config{Now: testutil.FixtureTime()})
+		var verr *verify.Error
+		if !errors.As(err, &verr) || verr.Check != verify.CheckHCLFormat || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %s saying it %s", c.file, err, verify.CheckHCLFormat, c.want)
+		}
+	}
+	_, err := reportWith(context.Background(), testutil.ReadFile(t, "virtee-sev/report-milan.bin"), certDER(t, "oak/genoa-vcek.der"),
+		verify.Config{Now: testutil.FixtureTime()})
+	if err == nil || strings.Contains(err.Error(), "not a report") {
+		t.Errorf("a real report with another product's VCEK: %v", err)
 	}
 }

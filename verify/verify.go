@@ -291,6 +291,9 @@ func parseHCLOfType[T any](blob []byte, want hcl.ReportType, mismatch string,
 	var zero T
 	r, err := hcl.Parse(blob)
 	if err != nil {
+		if hint := notAReport(blob); hint != "" && errors.Is(err, format.ErrBadMagic) {
+			err = fmt.Errorf("%w (%s)", err, hint)
+		}
 		return nil, zero, fail(CheckHCLFormat, err)
 	}
 	if r.Type != want {
@@ -301,6 +304,25 @@ func parseHCLOfType[T any](blob []byte, want hcl.ReportType, mismatch string,
 		return nil, zero, fail(check, err)
 	}
 	return r, inner, nil
+}
+
+// notAReport names what a blob that is no HCL report looks like, when it
+// looks like one of the files that sit next to reports (a certificate, a
+// key, an evidence document), or "" otherwise.
+func notAReport(blob []byte) string {
+	trimmed := bytes.TrimLeft(blob, " \t\r\n")
+	head := blob[:min(len(blob), 512)]
+	switch {
+	case bytes.Contains(head, []byte("-----BEGIN ")): // PEM, maybe after comment lines
+		return "the file is PEM text, such as a certificate, not a report"
+	case len(blob) >= 2 && blob[0] == 0x30 && blob[1]&0xf0 == 0x80:
+		return "the file starts like DER, such as a certificate, not a report"
+	case bytes.HasPrefix(trimmed, []byte("{")):
+		return "the file is JSON, such as an evidence document, not a binary report"
+	case len(blob) >= 8 && (blob[0] == 4 || blob[0] == 5) && blob[1] == 0 && bytes.Equal(blob[4:8], []byte{0x81, 0, 0, 0}):
+		return "the file starts like a TD quote (TEE type TDX): give it as the TD quote, --td-quote"
+	}
+	return ""
 }
 
 // putHCL caches the parse of blob. The entry holds about twice the blob
@@ -343,7 +365,11 @@ func verifySNP(ctx context.Context, claims *Claims, r *snp.Report, in snpInput, 
 		return err
 	}
 	if haveCPUID && v.Product != product {
-		return failf(CheckProduct, "report CPUID names %s but the VCEK is for %s (%s)", product, v.Product, v.ProductName)
+		name := ""
+		if v.ProductName != string(v.Product) {
+			name = " (" + v.ProductName + ")"
+		}
+		return failf(CheckProduct, "report CPUID names %s but the VCEK is for %s%s", product, v.Product, name)
 	}
 	product = v.Product
 	if opts.Revocation != nil {

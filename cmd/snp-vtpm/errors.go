@@ -60,7 +60,7 @@ var expected = map[verify.Check]string{
 	verify.CheckCertValidity:      "certificates valid at the verification time (--at)",
 	verify.CheckRevocation:        "certificates not on AMD's CRL",
 	verify.CheckChipID:            "a VCEK issued for the chip that signed the report",
-	verify.CheckVCEKTCB:           "a VCEK for the report's reported TCB",
+	verify.CheckVCEKTCB:           "a VCEK (or VLEK) for the report's reported TCB",
 	verify.CheckReportSignature:   "an SNP report signed by the VCEK or VLEK its SIGNER_INFO names",
 	verify.CheckVMPL:              "a report made at VMPL 0 (the paravisor)",
 	verify.CheckDebug:             "a guest policy (SNP) or TD attributes (TDX) that forbid debugging",

@@ -1,0 +1,94 @@
+package hcl
+
+import (
+	"bytes"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/asn1"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"testing"
+
+	"github.com/snp-vtpm/snp-vtpm/format"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
+)
+
+// TestRealSignalAKCertificate: Signal's Azure SNP CVM capture
+// (testdata/signal-svr2) holds the HCL report and the AK certificate read
+// from NV index 0x01C101D0 (a DER certificate, then zero padding to 4096
+// bytes). The AK that Parse finds in the runtime data (kid HCLAkPub) is the
+// key that certificate, issued by "Global Virtual TPM CA - 01", certifies;
+// the runtime data's other key (HCLEkPub) is not.
+func TestRealSignalAKCertificate(t *testing.T) {
+	r, err := Parse(testutil.ReadFile(t, "signal-svr2/azure-hcl-report.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ak, err := r.RuntimeData.AK()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ek, err := r.RuntimeData.EK()
+	if err != nil {
+		t.Fatal(err)
+	}
+	nv := testutil.ReadFile(t, "signal-svr2/azure-akcert-nv.bin")
+	var raw asn1.RawValue
+	rest, err := asn1.Unmarshal(nv, &raw)
+	if err != nil || len(nv) != 4096 || !format.AllZero(rest) {
+		t.Fatalf("NV content: %v (%d bytes, %d after the DER)", err, len(nv), len(rest))
+	}
+	cert, err := x509.ParseCertificate(raw.FullBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := x509.ParseCertificate(testutil.ReadFile(t, "signal-svr2/azure-vtpm-ca-01.der"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cert.CheckSignatureFrom(ca); err != nil || ca.Subject.CommonName != "Global Virtual TPM CA - 01" {
+		t.Errorf("AK certificate not signed by %q: %v", ca.Subject.CommonName, err)
+	}
+	pub, ok := cert.PublicKey.(*rsa.PublicKey)
+	if !ok || !pub.Equal(ak) || pub.Equal(ek) {
+		t.Errorf("AK certificate key (%T) is not the runtime data's HCLAkPub", cert.PublicKey)
+	}
+	if !bytes.Contains([]byte(cert.Subject.CommonName), []byte(".ConfidentialVM.Azure.Microsoft")) {
+		t.Errorf("AK certificate subject %q", cert.Subject.CommonName)
+	}
+}
+
+// TestRealAzureGuestAttestation2022: the HCL report in Microsoft's
+// guest-attestation client tests (testdata/azure-guest-attestation, an
+// April 2022 Azure SNP CVM: SNP report version 1, the 583-byte runtime data
+// of that time) parses, header and fields as they are; but its REPORT_DATA
+// is not SHA-256 of its runtime data (nor of the spans around it tried:
+// with the IGVM header, the padding, SHA-384/512),
+// so CheckBinding rejects it: whatever REPORT_DATA signs, it is not these
+// runtime data.
+func TestRealAzureGuestAttestation2022(t *testing.T) {
+	blob := testutil.ReadFile(t, "azure-guest-attestation/hcl-report-2022.bin")
+	r, err := Parse(blob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(blob) != 2048 || r.HeaderVersion != 1 || r.Type != ReportTypeSNP || len(r.RuntimeDataRaw) != 583 ||
+		binary.LittleEndian.Uint32(r.SNPReport) != 1 || hex.EncodeToString(r.SNPReport[0x1A0:0x1A4]) != "b0b52846" {
+		t.Fatalf("%d bytes, header v%d %v, runtime data %d bytes, SNP v%d, chip %x", len(blob), r.HeaderVersion, r.Type,
+			len(r.RuntimeDataRaw), binary.LittleEndian.Uint32(r.SNPReport), r.SNPReport[0x1A0:0x1A4])
+	}
+	d := r.RuntimeData
+	if d.VMConfig == nil || d.VMConfig.VMUniqueID != "A288F91E-4404-4A9D-8901-6F7BCF2B5D61" || d.VMConfig.CurrentTime != 1649797958 {
+		t.Errorf("vm-configuration %+v", d.VMConfig)
+	}
+	if _, err := d.AK(); err != nil {
+		t.Errorf("AK: %v", err)
+	}
+	if _, err := d.EK(); err == nil {
+		t.Error("a 2022 runtime data with an EK")
+	}
+	if err := r.CheckBinding(); !errors.Is(err, ErrBindingMismatch) {
+		t.Errorf("CheckBinding = %v, want %v", err, ErrBindingMismatch)
+	}
+}
