@@ -394,6 +394,10 @@ func TestRealNotAReport(t *testing.T) {
 		if !errors.As(err, &verr) || verr.Check != verify.CheckHCLFormat || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want %s saying it %s", c.file, err, verify.CheckHCLFormat, c.want)
 		}
+		// One hint: what the file is, not also the sizes of a report.
+		if strings.Contains(err.Error(), "a stored report is") {
+			t.Errorf("%s: %v: both hints", c.file, err)
+		}
 	}
 	_, err := reportWith(context.Background(), testutil.ReadFile(t, "virtee-sev/report-milan.bin"), certDER(t, "oak/genoa-vcek.der"),
 		verify.Config{Now: testutil.FixtureTime()})

@@ -206,7 +206,7 @@ func report(ctx context.Context, blob []byte, vcekDER []byte, opts *Config, p *p
 	}
 	h, cached, err := parseHCL(blob, p.c)
 	if err != nil {
-		return nil, storedSizeHint(err, len(blob))
+		return nil, storedSizeHint(err, blob)
 	}
 	if err := verifyHCL(ctx, claims, h, in, opts, p); err != nil {
 		return nil, err
@@ -223,10 +223,13 @@ func report(ctx context.Context, blob []byte, vcekDER []byte, opts *Config, p *p
 // storedSizeHint adds to an HCL format error of a stored report that is
 // too short or lacks the HCL magic the sizes Report takes: a blob of
 // another size (a report cut short, or with a header or padding of
-// another tool) fails as an HCL report, which alone would not say so.
-func storedSizeHint(err error, n int) error {
+// another tool) fails as an HCL report, which alone would not say so. A
+// blob that notAReport recognises as another kind of file already says
+// what it is instead.
+func storedSizeHint(err error, blob []byte) error {
+	n := len(blob)
 	verr, ok := errors.AsType[*Error](err)
-	if !ok || verr.Check != CheckHCLFormat || !(errors.Is(err, format.ErrTruncated) || errors.Is(err, format.ErrBadMagic)) {
+	if !ok || notAReport(blob) != "" || verr.Check != CheckHCLFormat || !(errors.Is(err, format.ErrTruncated) || errors.Is(err, format.ErrBadMagic)) {
 		return err
 	}
 	return &Error{Check: verr.Check, Err: fmt.Errorf("%w; a stored report is a %d-byte SNP report, that report and its %d-byte IGVM request header (%d bytes), or an HCL report (at least %d bytes, magic HCLA): this is %d bytes",
