@@ -21,18 +21,7 @@ import (
 // key that certificate, issued by "Global Virtual TPM CA - 01", certifies;
 // the runtime data's other key (HCLEkPub) is not.
 func TestRealSignalAKCertificate(t *testing.T) {
-	r, err := Parse(testutil.ReadFile(t, "signal-svr2/azure-hcl-report.bin"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ak, err := r.RuntimeData.AK()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ek, err := r.RuntimeData.EK()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ak, ek := runtimeKeys(t, "signal-svr2/azure-hcl-report.bin")
 	nv := testutil.ReadFile(t, "signal-svr2/azure-akcert-nv.bin")
 	var raw asn1.RawValue
 	rest, err := asn1.Unmarshal(nv, &raw)

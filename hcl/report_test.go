@@ -128,18 +128,7 @@ func TestAKVerifiesQuote(t *testing.T) {
 		{"trustee-az-vtpm/az-snp-vtpm/hcl-report.bin", "trustee-az-vtpm/az-tdx-vtpm/tpm-quote-v1.json", false},
 	}
 	for _, tc := range tests {
-		r, err := Parse(testutil.ReadFile(t, tc.report))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ak, err := r.RuntimeData.AK()
-		if err != nil {
-			t.Fatal(err)
-		}
-		ek, err := r.RuntimeData.EK()
-		if err != nil {
-			t.Fatal(err)
-		}
+		ak, ek := runtimeKeys(t, tc.report)
 		var msg, sig []byte
 		if strings.HasSuffix(tc.quote, ".msg") {
 			msg = testutil.ReadFile(t, tc.quote)
@@ -474,4 +463,21 @@ func TestCheckBindingTDX(t *testing.T) {
 			}
 		})
 	}
+}
+
+// runtimeKeys parses the HCL report in testdata file and returns the AK
+// and EK of its runtime data.
+func runtimeKeys(t *testing.T, file string) (ak, ek *rsa.PublicKey) {
+	t.Helper()
+	r, err := Parse(testutil.ReadFile(t, file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ak, err = r.RuntimeData.AK(); err != nil {
+		t.Fatal(err)
+	}
+	if ek, err = r.RuntimeData.EK(); err != nil {
+		t.Fatal(err)
+	}
+	return ak, ek
 }
