@@ -6,7 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"github.com/snp-vtpm/snp-vtpm/verify"
+	"io"
 	"net/http"
 	"os"
 	"strconv"
@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/snp-vtpm/snp-vtpm/server"
+	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
 // attestFlags are the flags of the attest command.
@@ -24,13 +25,26 @@ type attestFlags struct {
 	caCert    string
 	resource  string
 	tokenOut  string
+	jsonOut   bool
 	trust     trustFlags
+}
+
+// attestJSON is the --json output of attest: the verifier's summary of the
+// verified evidence and the secret it released, standard base64 as the
+// protocol's ciphertext (absent with -o FILE, which then holds it).
+type attestJSON struct {
+	Verified   bool          `json:"verified"`
+	Claims     server.Claims `json:"claims"`
+	Resource   string        `json:"resource,omitempty"`
+	Secret     []byte        `json:"secret,omitempty"`
+	SecretFile string        `json:"secret_file,omitempty"`
+	Token      string        `json:"token,omitempty"`
 }
 
 func newAttestCmd(g *globals) *cobra.Command {
 	var f attestFlags
 	cmd := &cobra.Command{
-		Use:   "attest --server URL [--resource NAME] [--fresh] [-o FILE] [--token-out FILE] [--ca-cert FILE]",
+		Use:   "attest --server URL [--resource NAME] [--fresh] [-o FILE] [--token-out FILE] [--ca-cert FILE] [--json]",
 		Short: "Attest this CVM to a verifier (snp-vtpm serve) and receive its secret",
 		Long: `Attest this CVM to a remote verifier started with "snp-vtpm serve" and print the secret
 it releases (or write it to -o FILE, mode 0600).
@@ -47,6 +61,12 @@ it has none of that name; 403 naming the check when the resource's extra policy 
 --token-out FILE writes the verifier's signed attestation result (when it signs them;
 "snp-vtpm result verify" checks it).
 
+--json prints one JSON document on standard output instead: {"verified": true, "claims":
+{...the verifier's summary...}, "secret": "<standard base64 of the secret>", "resource",
+"token" (when signed)}; with -o FILE the secret goes to the file and "secret_file" names it.
+A rejection is {"verified": false, "check", "error"}, as every command's --json prints it;
+nothing is printed on standard error but warnings and the error line.
+
 With --emulate the evidence comes from the emulated CVM: the verifier must run with
 --trust-emulated to accept it.
 
@@ -54,7 +74,11 @@ Exit status 2 means the evidence was rejected, here or by the verifier (stderr n
 the check); a verifier that cannot be reached, or that cannot get collateral, is 1.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runAttest(cmd.Context(), g, &f)
+			err := runAttest(cmd.Context(), g, &f)
+			if f.jsonOut {
+				return writeRejection(g.stdout, err)
+			}
+			return err
 		},
 	}
 	fs := cmd.Flags()
@@ -63,6 +87,7 @@ the check); a verifier that cannot be reached, or that cannot get collateral, is
 	fs.StringVarP(&f.out, "output", "o", "", "write the secret to this file (mode 0600) instead of standard output")
 	fs.StringVar(&f.resource, "resource", "", "name of the secret to ask for (a verifier with --secrets-dir)")
 	fs.StringVar(&f.tokenOut, "token-out", "", "write the signed attestation result to this file")
+	fs.BoolVar(&f.jsonOut, "json", false, `print the claims and the secret (standard base64) as one JSON document; a rejection as {"verified": false, "check", "error"}`)
 	fs.StringVar(&f.caCert, "ca-cert", "", "PEM CA certificate(s) to trust for the verifier's TLS certificate (instead of the system roots)")
 	registerTimeout(cmd, g)
 	f.trust.register(fs)
@@ -99,21 +124,6 @@ func runAttest(ctx context.Context, g *globals, f *attestFlags) error {
 	if err != nil {
 		return err
 	}
-	c := res.Claims
-	if c.Emulated {
-		fmt.Fprintln(g.stderr, emulatedBanner)
-	}
-	if c.Platform == string(verify.PlatformTDX) {
-		fmt.Fprintf(g.stderr, "attested: Intel TDX, mr td %.16s..., tcb status %s, evidence v%d (fresh report: %s); secret of %d bytes received\n",
-			c.Measurement.String(), c.TCBStatus, c.EvidenceVersion, yesNo(c.FreshReport), len(res.Secret))
-	} else {
-		fmt.Fprintf(g.stderr, "attested: %s chip %.16s..., reported tcb %s, evidence v%d (fresh report: %s); secret of %d bytes received\n",
-			c.Product, c.ChipID.String(), tcbString(c.ReportedTCB.Bootloader, c.ReportedTCB.TEE, c.ReportedTCB.SNP, c.ReportedTCB.Microcode, c.ReportedTCB.FMC, c.Product),
-			c.EvidenceVersion, yesNo(c.FreshReport), len(res.Secret))
-	}
-	if c.EventLog != nil {
-		fmt.Fprintf(g.stderr, "boot event log: %s\n", eventLogSummaryString(c.EventLog))
-	}
 	if f.tokenOut != "" {
 		if res.Token == "" {
 			return errors.New("--token-out: the verifier returned no signed result (it runs without --signing-key)")
@@ -122,11 +132,50 @@ func runAttest(ctx context.Context, g *globals, f *attestFlags) error {
 			return err
 		}
 	}
+	if f.jsonOut {
+		return printAttestJSON(g, f, res)
+	}
+	printAttested(g.stderr, res)
 	if f.out == "" || f.out == "-" {
 		_, err = g.stdout.Write(res.Secret)
 		return err
 	}
 	return writeSecretFile(f.out, res.Secret)
+}
+
+// printAttestJSON is attest's --json output; with -o FILE the secret goes
+// to FILE, not into the document.
+func printAttestJSON(g *globals, f *attestFlags, res *server.Result) error {
+	out := attestJSON{Verified: true, Claims: res.Claims, Resource: f.resource, Token: res.Token}
+	if f.out == "" || f.out == "-" {
+		out.Secret = res.Secret
+	} else {
+		if err := writeSecretFile(f.out, res.Secret); err != nil {
+			return err
+		}
+		out.SecretFile = f.out
+	}
+	return writeJSON(g.stdout, out)
+}
+
+// printAttested is attest's human summary of the verifier's claims, on
+// stderr (stdout carries the secret).
+func printAttested(w io.Writer, res *server.Result) {
+	c := res.Claims
+	if c.Emulated {
+		fmt.Fprintln(w, emulatedBanner)
+	}
+	if c.Platform == string(verify.PlatformTDX) {
+		fmt.Fprintf(w, "attested: Intel TDX, mr td %.16s..., tcb status %s, evidence v%d (fresh report: %s); secret of %d bytes received\n",
+			c.Measurement.String(), c.TCBStatus, c.EvidenceVersion, yesNo(c.FreshReport), len(res.Secret))
+	} else {
+		fmt.Fprintf(w, "attested: %s chip %.16s..., reported tcb %s, evidence v%d (fresh report: %s); secret of %d bytes received\n",
+			c.Product, c.ChipID.String(), tcbString(c.ReportedTCB.Bootloader, c.ReportedTCB.TEE, c.ReportedTCB.SNP, c.ReportedTCB.Microcode, c.ReportedTCB.FMC, c.Product),
+			c.EvidenceVersion, yesNo(c.FreshReport), len(res.Secret))
+	}
+	if c.EventLog != nil {
+		fmt.Fprintf(w, "boot event log: %s\n", eventLogSummaryString(c.EventLog))
+	}
 }
 
 // writeSecretFile writes secret to name with mode 0600, also when the file

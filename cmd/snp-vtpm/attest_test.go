@@ -3,6 +3,8 @@
 package main
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -123,4 +125,55 @@ func TestServeAttestEmulatedTDX(t *testing.T) {
 	if strings.Contains(out, cliSecret) {
 		t.Fatal("secret released to the emulated TDX CVM without --trust-emulated")
 	}
+}
+
+// TestAttestJSON: attest --json prints one document on stdout, the claims
+// and the secret in standard base64 (with -o FILE the file's name instead),
+// nothing but the emulated banner on stderr; a rejection is the document
+// every command prints.
+func TestAttestJSON(t *testing.T) {
+	s := startServe(t, "--secret-file", writeTemp(t, "secret", []byte(cliSecret)), "--trust-emulated", "--offline")
+	var got struct {
+		Verified bool `json:"verified"`
+		Claims   struct {
+			Product  string `json:"product"`
+			Emulated bool   `json:"emulated"`
+		} `json:"claims"`
+		Secret     []byte `json:"secret"`
+		SecretFile string `json:"secret_file"`
+	}
+	code, out, errOut := runCLI(t, "--emulate", "attest", "--server", s.url, "--json")
+	wantExit(t, code, exitOK, out, errOut)
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !got.Verified || string(got.Secret) != cliSecret || got.Claims.Product != "Milan" || !got.Claims.Emulated || got.SecretFile != "" {
+		t.Errorf("JSON %+v\n%s", got, out)
+	}
+	if !strings.Contains(out, `"secret": "`+base64.StdEncoding.EncodeToString([]byte(cliSecret))+`"`) {
+		t.Errorf("the secret is not standard base64:\n%s", out)
+	}
+	if strings.Contains(errOut, "attested:") || strings.Contains(errOut, cliSecret) {
+		t.Errorf("stderr carries the human summary:\n%s", errOut)
+	}
+
+	outFile := filepath.Join(t.TempDir(), "secret.out")
+	got.Secret, got.SecretFile = nil, ""
+	code, out, errOut = runCLI(t, "--emulate", "attest", "--server", s.url, "--json", "-o", outFile)
+	wantExit(t, code, exitOK, out, errOut)
+	if err := json.Unmarshal([]byte(out), &got); err != nil || got.Secret != nil || got.SecretFile != outFile {
+		t.Errorf("with -o: %+v (%v)\n%s", got, err, out)
+	}
+	if data, err := os.ReadFile(outFile); err != nil || string(data) != cliSecret {
+		t.Errorf("-o file %q, %v", data, err)
+	}
+
+	// Rejected by the verifier (403) and before sending: the same document.
+	strict := startServe(t, "--secret-file", writeTemp(t, "secret", []byte(cliSecret)), "--offline")
+	code, out, errOut = runCLI(t, "--emulate", "attest", "--server", strict.url, "--json")
+	wantExit(t, code, exitRejected, out, errOut)
+	wantRejectionDoc(t, out, "vcek-chain")
+	code, out, errOut = runCLI(t, "--emulate", "attest", "--server", s.url, "--json", "--policy", writeTemp(t, "p.json", []byte(`{"vmpl": 0, "measurements": ["`+strings.Repeat("00", 48)+`"]}`)))
+	wantExit(t, code, exitRejected, out, errOut)
+	wantRejectionDoc(t, out, "measurement")
 }

@@ -3,16 +3,21 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/snp-vtpm/snp-vtpm/evidence"
+	"github.com/snp-vtpm/snp-vtpm/internal/testmaa"
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
+	"github.com/snp-vtpm/snp-vtpm/result"
 )
 
 // evidenceWithoutVCEK writes the real v1 evidence with its VCEK removed
@@ -229,6 +234,15 @@ func TestHelpHasExitTable(t *testing.T) {
 	}
 }
 
+// TestServeHelpLog: serve's help says that its log (INFO) is its output
+// on stderr without -v, and that -v adds DEBUG lines.
+func TestServeHelpLog(t *testing.T) {
+	code, out, errOut := runCLI(t, "serve", "--help")
+	wantExit(t, code, exitOK, out, errOut)
+	wantContains(t, "serve --help", strings.Join(strings.Fields(out), " "), "The log is serve's output, on stderr without -v",
+		"one access-log line per request", "-v adds DEBUG diagnostics", "--log-json")
+}
+
 // TestProgressOnTerminal: on a terminal a slow command says what it waits
 // for; elsewhere (pipes, files, tests) it prints nothing.
 func TestProgressOnTerminal(t *testing.T) {
@@ -247,6 +261,13 @@ func TestProgressOnTerminal(t *testing.T) {
 		newLogger(&buf, false, terminal).Info("kds rate limited, retry in 3s", "attempt", 2)
 		if terminal != strings.Contains(buf.String(), "... kds rate limited, retry in 3s (attempt: 2)") {
 			t.Errorf("terminal %v: log %q", terminal, buf.String())
+		}
+		// Other info lines are diagnostics: only -v shows them, also on a terminal.
+		buf.Reset()
+		newLogger(&buf, false, terminal).Info("emulated Azure CVM started", "imds", "http://127.0.0.1:1")
+		newLogger(&buf, false, terminal).Info("VCEK from Azure IMDS")
+		if buf.Len() != 0 {
+			t.Errorf("terminal %v: diagnostics without -v: %q", terminal, buf.String())
 		}
 	}
 }
@@ -283,23 +304,56 @@ func TestMisplacedInputHint(t *testing.T) {
 	}
 }
 
-// TestJSONRejections: with --json, eventlog and policy derive print a
-// rejection as one JSON document on stdout, as verify does.
+// TestJSONRejections: with --json every command that prints a result
+// (verify, report, eventlog, policy derive, maa verify, result verify;
+// attest in TestAttestJSON) prints a rejection as the same JSON document on
+// stdout: exactly the members verified (false), check and error.
 func TestJSONRejections(t *testing.T) {
+	key, _, err := result.GenerateSigningKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	resultJWKS, err := result.MarshalJWKS(&key.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	maaTok, maaKeys := realMAAFiles(t)
 	for _, tc := range []struct {
 		name  string
 		args  []string
 		check string
 	}{
+		{"verify", []string{"verify", "--offline", "--json", "--at", verifyAt, "--nonce", "other", verifySNPDir + "evidence-v1.json"}, "quote-nonce"},
+		{"report", []string{"report", "--offline", "--json", "--at", realAt, "-f", writeTemp(t, "empty.bin", nil), "--vcek", realVCEK}, "hcl-report-format"},
 		{"eventlog", []string{"eventlog", "--json", writeTemp(t, "log.bin", []byte{1, 2, 3})}, "event-log"},
 		{"policy derive", []string{"policy", "derive", "--offline", "--json", "--at", verifyAt, "--nonce", "other", verifySNPDir + "evidence-v1.json"}, "quote-nonce"},
+		{"maa verify", []string{"maa", "verify", "--json", "--jwks", maaKeys, "--issuer", testmaa.Issuer, "--at", maaAt, "--nonce", "other", maaTok}, "maa-nonce"},
+		{"result verify", []string{"result", "verify", "--json", "--jwks", writeTemp(t, "jwks.json", resultJWKS), "--issuer", "https://v.example", writeTemp(t, "t.jwt", []byte("a.b.c"))}, "result-format"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var rej rejectionJSON
-			cliJSON(t, exitRejected, &rej, tc.args...)
-			if rej.Verified || rej.Check != tc.check || rej.Error == "" {
-				t.Errorf("got %+v, want verified false, check %s and an error", rej, tc.check)
-			}
+			code, out, errOut := runCLI(t, tc.args...)
+			wantExit(t, code, exitRejected, out, errOut)
+			wantRejectionDoc(t, out, tc.check)
 		})
+	}
+}
+
+// wantRejectionDoc checks that out is the one --json rejection document:
+// exactly "verified": false, "check": check and a non-empty "error".
+func wantRejectionDoc(t *testing.T, out, check string) {
+	t.Helper()
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("stdout is not one JSON document: %v\n%s", err, out)
+	}
+	keys := slices.Sorted(maps.Keys(doc))
+	if !slices.Equal(keys, []string{"check", "error", "verified"}) {
+		t.Errorf("members %v, want check, error, verified:\n%s", keys, out)
+	}
+	if doc["verified"] != false || doc["check"] != check {
+		t.Errorf("got verified %v check %v, want false and %s", doc["verified"], doc["check"], check)
+	}
+	if e, _ := doc["error"].(string); e == "" {
+		t.Errorf("no error message:\n%s", out)
 	}
 }

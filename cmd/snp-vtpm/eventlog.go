@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -32,8 +31,8 @@ events of replayed PCRs only; without --pcrs nothing is verified and no state is
 A log that does not parse is rejected (exit status 2, check event-log).`
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		err := runEventLog(g, args[0], pcrsFile, jsonOut)
-		if verr, ok := errors.AsType[*verify.Error](err); ok && jsonOut && exitCode(err) == exitRejected {
-			_ = writeJSON(g.stdout, rejectionJSON{Verified: false, Check: string(verr.Check), Error: plain(verr.Err.Error())})
+		if jsonOut {
+			return writeRejection(g.stdout, err)
 		}
 		return err
 	}

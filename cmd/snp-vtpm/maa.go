@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -43,7 +44,8 @@ tdx_td_attributes_debug false); a Trusted Launch token is rejected.
 bytes (Azure's convention: --nonce midnight-srs expects "bWlkbmlnaHQtc3Jz").
 --trust-emulated (alone, without --jwks or --instance) accepts the tokens of the emulated MAA
 ("snp-vtpm --emulate maa attest"): its public test key and issuer ` + maa.EmulatedIssuer + `;
-without it such a token is rejected whatever keys are given.
+without it such a token is rejected (exit status 2, check maa-key or maa-issuer) whatever keys
+are given, also with none; any other token without --jwks or --instance is a usage error (1).
 --evidence FILE verifies our own evidence (the trust flags, --policy and --at apply; a nonce or
 --no-nonce is then required, as for verify) and binds the token to it: HCLAkPub, the VM id,
 REPORT_DATA, the launch measurement, the ID key digest and the TCB SVNs must agree; for TDX
@@ -85,11 +87,16 @@ type maaResult struct {
 }
 
 func runMAAVerify(ctx context.Context, g *globals, f *maaFlags, file string) error {
-	cfg, err := f.config(g)
+	token, err := readInput(file, g.stdin, verify.Check(maa.CheckFormat))
 	if err != nil {
 		return err
 	}
-	token, err := readInput(file, g.stdin, verify.Check(maa.CheckFormat))
+	if f.jwks == "" && f.instance == "" && !f.ev.trust.trustEmulated {
+		if err := emulatedTokenRejection(token); err != nil {
+			return f.fail(g, err)
+		}
+	}
+	cfg, err := f.config(g)
 	if err != nil {
 		return err
 	}
@@ -126,6 +133,29 @@ func (f *maaFlags) fail(g *globals, err error) error {
 		return err
 	}
 	return rejectedCheck(g, f.jsonOut, string(merr.Check), merr.Err, err)
+}
+
+// emulatedTokenRejection rejects a token that is recognisably the emulated
+// MAA's (the header names the emulated key's kid, or iss is
+// maa.EmulatedIssuer): without --trust-emulated it is rejected whatever
+// keys are given, so asking for --jwks or --instance would mislead. It
+// returns nil for any other token (also one that does not parse: the
+// usage error about the missing key source comes first).
+func emulatedTokenRejection(token []byte) error {
+	t, err := maa.Parse(token)
+	if err != nil {
+		return nil
+	}
+	if t.Header.Kid == maa.EmulatedKid() {
+		return &maa.Error{Check: maa.CheckKey, Err: maa.ErrEmulated}
+	}
+	var c struct {
+		Issuer string `json:"iss"`
+	}
+	if json.Unmarshal(t.Payload, &c) == nil && c.Issuer == maa.EmulatedIssuer {
+		return &maa.Error{Check: maa.CheckIssuer, Err: maa.ErrEmulated}
+	}
+	return nil
 }
 
 // config builds the maa.Config from the flags.

@@ -23,6 +23,7 @@ func TestMAAAttestEmulatedCLI(t *testing.T) {
 	for _, args := range [][]string{
 		{"maa", "verify", "--jwks", jwks, "--issuer", "https://emulated-maa.snp-vtpm.invalid", tok},
 		{"maa", "verify", "--jwks", jwks, "--issuer", "https://sharedeus2.eus2.attest.azure.net", tok},
+		{"maa", "verify", tok}, // no key source: rejected as emulated, not a usage error
 	} {
 		code, out, errOut = runBin(t, nil, args...)
 		wantExit(t, code, 2, out, errOut)

@@ -12,6 +12,7 @@ import (
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
 	"github.com/snp-vtpm/snp-vtpm/internal/testmaa"
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
+	"github.com/snp-vtpm/snp-vtpm/maa"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
@@ -58,6 +59,16 @@ func TestMAAVerifyCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	tlTok, tlJWKS := testSigned(t, tlPayload)
+	// Tokens recognisably of the emulated MAA: its kid, or its issuer.
+	emuKid, err := testmaa.Sign(testev.EKKey(), testmaa.Header(maa.EmulatedKid()), payloadOf(t, maaToken))
+	if err != nil {
+		t.Fatal(err)
+	}
+	emuIssPayload, err := testmaa.Edit(payloadOf(t, maaToken), func(m map[string]any) { m["iss"] = maa.EmulatedIssuer })
+	if err != nil {
+		t.Fatal(err)
+	}
+	emuIss, _ := testSigned(t, emuIssPayload)
 	base := []string{"maa", "verify", "--issuer", testmaa.Issuer, "--at", maaAt}
 	cases := []struct {
 		name  string
@@ -77,6 +88,9 @@ func TestMAAVerifyCLI(t *testing.T) {
 		{"Trusted Launch", []string{"--jwks", tlJWKS, tlTok}, 2, []string{"REJECTED: maa-not-cvm", "not a confidential VM"}},
 		{"garbage", []string{"--jwks", jwks, writeTemp(t, "g.jwt", []byte("{}"))}, 2, []string{"REJECTED: maa-format"}},
 		{"no key source", []string{tok}, 1, []string{"--jwks FILE or --instance URL"}},
+		{"emulated kid, no key source", []string{writeTemp(t, "emu.jwt", emuKid)}, 2, []string{"REJECTED: maa-key check failed", "EMULATED MAA", "--trust-emulated"}},
+		{"emulated issuer, no key source", []string{emuIss}, 2, []string{"REJECTED: maa-issuer check failed", "EMULATED MAA", "--trust-emulated"}},
+		{"garbage, no key source", []string{writeTemp(t, "g2.jwt", []byte("{}"))}, 1, []string{"--jwks FILE or --instance URL"}},
 		{"both key sources", []string{"--jwks", jwks, "--instance", "https://x.example", tok}, 1, []string{"exactly one"}},
 		{"bad JWKS", []string{"--jwks", tok, tok}, 1, []string{"--jwks"}},
 		{"bad --at", []string{"--jwks", jwks, "--at", "yesterday", tok}, 1, []string{"--at"}},

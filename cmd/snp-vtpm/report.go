@@ -31,7 +31,7 @@ type reportOpts struct {
 func (o *reportOpts) register(fs *pflag.FlagSet) {
 	fs.BoolVarP(&o.print, "print", "p", false, "print every field of the validated report")
 	fs.StringVar(&o.userData, "user-data", "", "refresh the report first with this user data (hex, 1..64 bytes; vTPM only)")
-	fs.BoolVar(&o.jsonOut, "json", false, "print the validated claims as JSON")
+	fs.BoolVar(&o.jsonOut, "json", false, `print the validated claims as JSON ("verified": true); a rejection as {"verified": false, "check", "error"}`)
 	fs.StringVarP(&o.file, "file", "f", "", "validate a stored HCL report or raw 1184-byte SNP report instead of reading the vTPM")
 	fs.StringVar(&o.vcekFile, "vcek", "", "VCEK for -f: PEM (its first certificate), DER or THIM JSON as Azure IMDS serves it; default: fetched from AMD KDS unless --offline")
 	fs.StringVar(&o.tdQuote, "td-quote", "", "TDX: validate this TD quote (raw bytes) instead of reading the vTPM; with -f, the HCL TDX report it quotes is checked against it")
@@ -114,7 +114,7 @@ func runReport(ctx context.Context, g *globals, o *reportOpts) error {
 	defer p.release(g)
 	res, err := att.VerifiedReport(ctx, userData)
 	if err != nil {
-		return reportRejected(g, o, err, p.emulated)
+		return reportRejected(g, o, err)
 	}
 	source := "vTPM NV 0x01400001"
 	if userData != nil {
@@ -184,24 +184,16 @@ func checkStoredReport(ctx context.Context, g *globals, o *reportOpts, source st
 		if verr, ok := errors.AsType[*verify.Error](err); ok && verr.Check == verify.CheckHCLFormat {
 			g.warnOtherKind(blob, kindHCL, o.file)
 		}
-		return reportRejected(g, o, err, o.trust.trustEmulated)
+		return reportRejected(g, o, err)
 	}
 	return printReport(g, o, source, blob, claims)
 }
 
-// reportRejected prints a failed validation (as JSON with --json) and
-// returns err.
-func reportRejected(g *globals, o *reportOpts, err error, emulated bool) error {
-	verr, ok := errors.AsType[*verify.Error](err)
-	if !ok || exitCode(err) != exitRejected {
-		return err
-	}
+// reportRejected prints a failed validation (with --json as the rejection
+// document every command prints) and returns err.
+func reportRejected(g *globals, o *reportOpts, err error) error {
 	if o.jsonOut {
-		out := map[string]any{"valid": false, "check": verr.Check, "error": plain(verr.Err.Error())}
-		if emulated {
-			out["emulated"] = true
-		}
-		_ = writeJSON(g.stdout, out)
+		return writeRejection(g.stdout, err)
 	}
 	return err
 }
@@ -253,10 +245,11 @@ func printReport(g *globals, o *reportOpts, source string, blob []byte, c *verif
 	keys := runtimeKeys(blob)
 	if o.jsonOut {
 		return writeJSON(g.stdout, struct {
+			Verified bool `json:"verified"`
 			*verify.Claims
 			Source          string       `json:"source"`
 			RuntimeDataKeys []runtimeKey `json:"runtime_data_keys,omitempty"`
-		}{c, source, keys})
+		}{true, c, source, keys})
 	}
 	title := "VALID SNP REPORT"
 	if c.Platform == verify.PlatformTDX {

@@ -65,8 +65,10 @@ trust flags below (AMD's pinned roots; the emulated chain only with --trust-emul
 --secret-file sealed with HPKE (` + server.Suite + `)
 to the public key. "snp-vtpm attest" is the matching client.
 
-Also served: /healthz and Prometheus metrics on /metrics. One access-log line per
-request goes to stderr; neither the secret nor keys nor evidence are logged.
+Also served: /healthz and Prometheus metrics on /metrics. The log is serve's output, on
+stderr without -v (other commands are quiet there but for warnings): INFO lines at start,
+one access-log line per request and one per secret released (--log-json: JSON lines);
+-v adds DEBUG diagnostics. Neither the secret nor keys nor evidence are logged.
 SIGINT/SIGTERM stop accepting connections, let in-flight requests complete for
 --shutdown-grace and exit 0 (1 if requests were still running when it expired).
 
@@ -121,7 +123,7 @@ listens, after the TLS files loaded, so --listen 127.0.0.1:0 picks a free port.`
 	fs.Int64Var(&f.maxBody, "max-body", server.DefaultMaxBodyBytes, "largest attestation request body in bytes (413 beyond)")
 	fs.StringVar(&f.redisURL, "redis", "", "keep challenges in Redis, shared by replicas: redis://host:port/db, rediss://… (TLS), unix:///path (password: in the URL or REDIS_PASSWORD)")
 	fs.StringVar(&f.redisPrefix, "redis-prefix", server.DefaultRedisPrefix, "prefix of every Redis key (one namespace per fleet)")
-	fs.BoolVar(&f.logJSON, "log-json", false, "write the log as JSON lines instead of text")
+	fs.BoolVar(&f.logJSON, "log-json", false, "write the log (stderr: startup, access and release lines at INFO; -v adds DEBUG) as JSON lines instead of text")
 	fs.DurationVar(&f.shutdownGrace, "shutdown-grace", server.DefaultShutdownTimeout, "on SIGINT/SIGTERM, how long in-flight requests may take to complete")
 	f.trust.register(fs)
 	return cmd

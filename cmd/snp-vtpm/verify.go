@@ -133,7 +133,7 @@ func verifyEvidenceFile(ctx context.Context, g *globals, file string, f *evidenc
 			g.warnOtherKind(data, kindEvidence, file)
 		}
 		if jsonOut {
-			_ = writeJSON(g.stdout, rejectionJSON{Verified: false, Check: string(verr.Check), Error: plain(verr.Err.Error())})
+			_ = writeRejection(g.stdout, err)
 		}
 	}
 	return nil, err
@@ -162,13 +162,6 @@ func (f *evidenceFlags) applyInitData(p *verify.Policy) error {
 type verifiedJSON struct {
 	Verified bool `json:"verified"`
 	*verify.Claims
-}
-
-// rejectionJSON is the --json output of a rejection.
-type rejectionJSON struct {
-	Verified bool   `json:"verified"`
-	Check    string `json:"check"`
-	Error    string `json:"error"`
 }
 
 // printVerified is verify's human output: the trust chain, one line per
