@@ -273,7 +273,7 @@ type quietHandler struct {
 func (h *quietHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= h.min }
 
 func (h *quietHandler) Handle(_ context.Context, r slog.Record) error {
-	if r.Level < slog.LevelWarn && !isProgress(r.Message) {
+	if r.Level < slog.LevelWarn && !httpget.IsProgress(r.Message) {
 		return nil // a diagnostic (the emulator started, a VCEK's source): -v shows it
 	}
 	var b strings.Builder
@@ -304,11 +304,3 @@ func (h *quietHandler) WithAttrs(as []slog.Attr) slog.Handler {
 
 func (h *quietHandler) WithGroup(string) slog.Handler { return h }
 
-// isProgress reports whether an info message is the progress of a slow
-// step that a terminal shows without -v: internal/httpget's retry ("...
-// rate limited, retry in 3 s", "... request failed, retry in 1 s") and
-// slow-fetch ("still waiting for KDS after 5s") lines. Other info lines
-// are diagnostics, shown only with -v.
-func isProgress(msg string) bool {
-	return strings.Contains(msg, ", retry in ") || strings.HasPrefix(msg, "still waiting for ")
-}

@@ -241,10 +241,24 @@ func (c *Client) logRetry(ctx context.Context, log *slog.Logger, err error, wait
 	service := strings.ToUpper(c.Service)
 	var herr *HTTPError
 	if errors.As(err, &herr) && herr.StatusCode == http.StatusTooManyRequests {
-		log.InfoContext(ctx, fmt.Sprintf("%s rate limited, retry in %s", service, WaitString(wait)), "attempt", attempt+1)
+		log.InfoContext(ctx, fmt.Sprintf(retryMsg, service, "rate limited", WaitString(wait)), "attempt", attempt+1)
 	} else {
-		log.InfoContext(ctx, fmt.Sprintf("%s request failed, retry in %s", service, WaitString(wait)), "attempt", attempt+1, "err", err)
+		log.InfoContext(ctx, fmt.Sprintf(retryMsg, service, "request failed", WaitString(wait)), "attempt", attempt+1, "err", err)
 	}
+}
+
+// Progress messages: the retry and slow-fetch lines a terminal shows
+// without -v. IsProgress recognises them; keep the two together.
+const (
+	retryMsg = "%s %s, retry in %s"
+	slowMsg  = "still waiting for %s after %s"
+)
+
+// IsProgress reports whether an info message logged by a Client is the
+// progress of a slow step (a retry, or a fetch still waiting) rather than a
+// diagnostic: a command line shows the first kind without -v.
+func IsProgress(msg string) bool {
+	return strings.Contains(msg, ", retry in ") || strings.HasPrefix(msg, "still waiting for ")
 }
 
 // WaitString prints a wait for humans: whole seconds from one second up.
@@ -260,7 +274,7 @@ func (c *Client) attempt(ctx context.Context, log *slog.Logger, url string, limi
 	actx, cancel := context.WithTimeout(ctx, c.requestTimeout())
 	defer cancel()
 	slow := time.AfterFunc(slowFetch, func() {
-		log.InfoContext(ctx, fmt.Sprintf("still waiting for %s after %s", strings.ToUpper(c.Service), slowFetch), "timeout", c.requestTimeout())
+		log.InfoContext(ctx, fmt.Sprintf(slowMsg, strings.ToUpper(c.Service), slowFetch), "timeout", c.requestTimeout())
 	})
 	defer slow.Stop()
 	req, err := http.NewRequestWithContext(actx, http.MethodGet, url, nil)

@@ -1,7 +1,13 @@
 package httpget
 
 import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 )
@@ -39,3 +45,56 @@ func TestBackoffBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestProgressMessages: the retry lines a Client logs (429 and 5xx) and
+// its slow-fetch line are recognised by IsProgress, which a terminal uses
+// to show them without -v; a diagnostic is not.
+func TestProgressMessages(t *testing.T) {
+	var mu sync.Mutex
+	var msgs []string
+	calls := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		calls++
+		n := calls
+		mu.Unlock()
+		switch n {
+		case 1:
+			w.WriteHeader(http.StatusTooManyRequests)
+		case 2:
+			w.WriteHeader(http.StatusBadGateway)
+		default:
+			io.WriteString(w, "ok")
+		}
+	}))
+	defer srv.Close()
+	h := &recordHandler{add: func(m string) { mu.Lock(); msgs = append(msgs, m); mu.Unlock() }}
+	c := &Client{Service: "kds", MinBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond, Logger: slog.New(h)}
+	if _, err := c.Get(context.Background(), srv.URL, "test", 16, nil); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(msgs) != 2 {
+		t.Fatalf("logged %q, want two retry lines", msgs)
+	}
+	for _, m := range append(msgs, fmt.Sprintf(slowMsg, "KDS", slowFetch)) {
+		if !IsProgress(m) {
+			t.Errorf("%q is not recognised as progress", m)
+		}
+	}
+	if IsProgress("VCEK from Azure IMDS") {
+		t.Error("a diagnostic is taken for progress")
+	}
+}
+
+// recordHandler records the messages of info and higher lines.
+type recordHandler struct{ add func(string) }
+
+func (h *recordHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelInfo }
+func (h *recordHandler) Handle(_ context.Context, r slog.Record) error {
+	h.add(r.Message)
+	return nil
+}
+func (h *recordHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *recordHandler) WithGroup(string) slog.Handler      { return h }
