@@ -303,4 +303,3 @@ func (h *quietHandler) WithAttrs(as []slog.Attr) slog.Handler {
 }
 
 func (h *quietHandler) WithGroup(string) slog.Handler { return h }
-
