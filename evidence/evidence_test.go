@@ -8,7 +8,6 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -169,8 +168,8 @@ func TestV0V1SameVM(t *testing.T) {
 		t.Error("nonces differ")
 	}
 	// vcek.pem belongs to hcl-report.bin (chip 19752a44), another VM.
-	block, _ := pem.Decode(testutil.ReadFile(t, "trustee-az-vtpm/az-snp-vtpm/vcek.pem"))
-	if bytes.Equal(block.Bytes, v0.VCEK) {
+	vcek := testutil.PEMBlocks(t, testutil.ReadFile(t, "trustee-az-vtpm/az-snp-vtpm/vcek.pem"), "CERTIFICATE")[0]
+	if bytes.Equal(vcek, v0.VCEK) {
 		t.Error("evidence VCEK unexpectedly equals vcek.pem")
 	}
 }
@@ -243,12 +242,7 @@ func TestQuoteFixtures(t *testing.T) {
 		if len(q.PCRs) != 24 || len(q.Signature) != 256 || string(extraData(t, q.Message)) != "challenge" {
 			t.Errorf("%s: %d PCRs", dir, len(q.PCRs))
 		}
-		block, _ := pem.Decode(testutil.ReadFile(t, dir+"/akpub.pem"))
-		pub, err := x509.ParsePKIXPublicKey(block.Bytes)
-		if err != nil {
-			t.Fatal(err)
-		}
-		checkQuote(t, q, pub.(*rsa.PublicKey))
+		checkQuote(t, q, testutil.RSAPublicKey(t, dir+"/akpub.pem"))
 	}
 }
 

@@ -4,29 +4,13 @@ import (
 	"bytes"
 	"crypto/rsa"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"testing"
 
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 )
-
-func readPEMKey(t testing.TB, path string) *rsa.PublicKey {
-	t.Helper()
-	blk, _ := pem.Decode(testutil.ReadFile(t, path))
-	if blk == nil {
-		t.Fatalf("%s: no PEM", path)
-		return nil
-	}
-	k, err := x509.ParsePKIXPublicKey(blk.Bytes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k.(*rsa.PublicKey)
-}
 
 // realQuote returns the real Azure quote of the trustee fixtures (nonce
 // "challenge", 24 PCRs). Its AK lives in the HCL report; the signature
@@ -91,7 +75,7 @@ func TestParseRealQuote(t *testing.T) {
 func TestVerifyPartialSelection(t *testing.T) {
 	msg := testutil.ReadFile(t, "azure-cvm-tooling/early-az-snp-vtpm-0.2/quote_msg")
 	sig := testutil.ReadFile(t, "azure-cvm-tooling/early-az-snp-vtpm-0.2/quote_sig")
-	ak := readPEMKey(t, "azure-cvm-tooling/early-az-snp-vtpm-0.2/akpub.pem")
+	ak := testutil.RSAPublicKey(t, "azure-cvm-tooling/early-az-snp-vtpm-0.2/akpub.pem")
 	a, err := Parse(msg)
 	if err != nil {
 		t.Fatal(err)
@@ -133,8 +117,8 @@ func TestVerifyPartialSelection(t *testing.T) {
 func TestVerifySignatureRejects(t *testing.T) {
 	msg := testutil.ReadFile(t, "azure-cvm-tooling/early-az-snp-vtpm-0.2/quote_msg")
 	sig := testutil.ReadFile(t, "azure-cvm-tooling/early-az-snp-vtpm-0.2/quote_sig")
-	ak := readPEMKey(t, "azure-cvm-tooling/early-az-snp-vtpm-0.2/akpub.pem")
-	other := readPEMKey(t, "azure-cvm-tooling/akpub.pem")
+	ak := testutil.RSAPublicKey(t, "azure-cvm-tooling/early-az-snp-vtpm-0.2/akpub.pem")
+	other := testutil.RSAPublicKey(t, "azure-cvm-tooling/akpub.pem")
 	bad := append([]byte(nil), msg...)
 	bad[len(bad)-1] ^= 1
 	cases := map[string]struct {

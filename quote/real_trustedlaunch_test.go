@@ -2,11 +2,8 @@ package quote_test
 
 import (
 	"bytes"
-	"crypto/rsa"
-	"crypto/x509"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"strings"
 	"testing"
@@ -24,15 +21,7 @@ import (
 func TestRealTrustedLaunchQuote(t *testing.T) {
 	const dir = "cmcp-azure-cvm/trusted-launch-quote/"
 	msg, sig := testutil.ReadFile(t, dir+"quote.msg"), testutil.ReadFile(t, dir+"quote.sig")
-	blk, _ := pem.Decode(testutil.ReadFile(t, dir+"ak.pub"))
-	if blk == nil {
-		t.Fatal("ak.pub: no PEM block")
-	}
-	pub, err := x509.ParsePKIXPublicKey(blk.Bytes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ak := pub.(*rsa.PublicKey)
+	ak := testutil.RSAPublicKey(t, dir+"ak.pub")
 	nonce, err := hex.DecodeString(strings.TrimSpace(string(testutil.ReadFile(t, dir+"nonce.hex"))))
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@
 package testutil
 
 import (
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -108,6 +109,26 @@ func Certificates(t testing.TB, rel string) []*x509.Certificate {
 		out = append(out, c)
 	}
 	return out
+}
+
+// RSAPublicKey returns the RSA key of the PEM public key (PKIX) fixture at
+// rel (relative to testdata/), failing t if its first block is missing,
+// does not parse or is not an RSA key.
+func RSAPublicKey(t testing.TB, rel string) *rsa.PublicKey {
+	t.Helper()
+	blk, _ := pem.Decode(ReadFile(t, rel))
+	if blk == nil {
+		t.Fatalf("%s: no PEM", rel)
+	}
+	k, err := x509.ParsePKIXPublicKey(blk.Bytes)
+	if err != nil {
+		t.Fatalf("%s: %v", rel, err)
+	}
+	pub, ok := k.(*rsa.PublicKey)
+	if !ok {
+		t.Fatalf("%s: a %T, not an RSA key", rel, k)
+	}
+	return pub
 }
 
 // FlipInCertificate returns the PEM chain with one byte near the end (in

@@ -106,3 +106,21 @@ func TestAMDCertFiles(t *testing.T) {
 		t.Errorf("%d certificates in the AMD fixtures, want at least 12", n)
 	}
 }
+
+// TestRSAPublicKey: the AK fixtures load as 2048-bit RSA keys; a
+// certificate file (not a PKIX public key) fails the test.
+func TestRSAPublicKey(t *testing.T) {
+	for _, rel := range []string{"azure-cvm-tooling/akpub.pem", "cmcp-azure-cvm/trusted-launch-quote/ak.pub"} {
+		if k := RSAPublicKey(t, rel); k.N.BitLen() != 2048 {
+			t.Errorf("%s: %d-bit key, want 2048", rel, k.N.BitLen())
+		}
+	}
+	ft := &fatalRecorder{TB: t}
+	func() {
+		defer func() { _ = recover() }()
+		RSAPublicKey(ft, SNPDir+"vcek.pem")
+	}()
+	if !ft.failed {
+		t.Error("a certificate was taken for a public key")
+	}
+}
