@@ -22,8 +22,6 @@ import (
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
-const intelDir = "intel-collateral/pcs-00806f050000"
-
 // teekit is the real Azure TD quote that Intel's collateral for FMSPC
 // 00806f050000 finds UpToDate at testutil.TDXFixtureTime.
 func teekit(t *testing.T) (*tdx.Quote, *tdx.Verified) {
@@ -32,7 +30,7 @@ func teekit(t *testing.T) (*tdx.Quote, *tdx.Verified) {
 }
 
 func newFakePCS(t *testing.T) *tdxtest.FakePCS {
-	return tdxtest.NewFakePCS(t, tdxtest.ReadFiles(t, filepath.Join(testutil.Dir(), intelDir)))
+	return tdxtest.NewFakePCS(t, tdxtest.RealCollateralFiles(t))
 }
 
 func newIntel(pcsURL, dir string) *Intel {
@@ -127,7 +125,7 @@ func TestIntelRefetch(t *testing.T) {
 // then the PCS, mended, is asked again.
 func TestIntelTampered(t *testing.T) {
 	q, v := teekit(t)
-	files := tdxtest.ReadFiles(t, filepath.Join(testutil.Dir(), intelDir))
+	files := tdxtest.RealCollateralFiles(t)
 	tcb := files["tcbinfo-tdx-00806f050000.json"]
 	for _, tc := range []struct {
 		name, item string
@@ -219,11 +217,7 @@ func TestIntelOffline(t *testing.T) {
 			t.Errorf("error lacks %q: %v", want, err)
 		}
 	}
-	static, err := pcs.LoadDir(os.DirFS(filepath.Join(testutil.Dir(), intelDir)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	in.Static = static
+	in.Static = testutil.Must(pcs.LoadDir(testutil.IntelCollateral()))(t)
 	c, err := in.TDXCollateral(context.Background(), intelReq(v, testutil.TDXFixtureTime()))
 	if err != nil {
 		t.Fatal(err)

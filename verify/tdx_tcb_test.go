@@ -3,8 +3,6 @@ package verify_test
 import (
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -21,11 +19,7 @@ import (
 // current at testutil.TDXFixtureTime.
 func realCollateral(t *testing.T) *pcs.Collateral {
 	t.Helper()
-	c, err := pcs.LoadDir(os.DirFS(filepath.Join(testutil.Dir(), "intel-collateral/pcs-00806f050000")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return testutil.Must(pcs.LoadDir(testutil.IntelCollateral()))(t)
 }
 
 // TestTDXTCBStatusReal: trustee's real Azure TDX evidence is OutOfDate by

@@ -16,7 +16,7 @@ import (
 // directory without a request; --offline with an empty cache and a
 // policy that needs the status, and a PCS serving garbage, are exit 1.
 func TestVerifyPCS(t *testing.T) {
-	files := tdxtest.ReadFiles(t, collateralDir)
+	files := tdxtest.RealCollateralFiles(t)
 	fake := tdxtest.NewFakePCS(t, files)
 	cache := t.TempDir()
 	policy := writeTemp(t, "policy.json", []byte(`{"tdx_tcb_statuses":["UpToDate","OutOfDate"]}`))

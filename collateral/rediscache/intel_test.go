@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -41,7 +40,7 @@ func newIntelFleet(t *testing.T) *intelFleet {
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), MaxRetries: -1})
 	t.Cleanup(func() { rdb.Close() })
 	q, v := tdxtest.RealQuote(t, "intel-collateral/azure-tdx-quote-teekit.bin")
-	fake := tdxtest.NewFakePCS(t, tdxtest.ReadFiles(t, filepath.Join(testutil.Dir(), "intel-collateral/pcs-00806f050000")))
+	fake := tdxtest.NewFakePCS(t, tdxtest.RealCollateralFiles(t))
 	return &intelFleet{mr: mr, rdb: rdb, fake: fake, q: q, v: v}
 }
 
@@ -130,7 +129,7 @@ func TestIntelFleetOneFetch(t *testing.T) {
 // key, garbage) is rejected by the replica that reads it, which fetches
 // the item from the PCS (1 request) and writes the verified one back.
 func TestIntelFleetTampered(t *testing.T) {
-	files := tdxtest.ReadFiles(t, filepath.Join(testutil.Dir(), "intel-collateral/pcs-00806f050000"))
+	files := tdxtest.RealCollateralFiles(t)
 	other := testutil.ReadFile(t, "intel-collateral/other-fmspc/tcbinfo-tdx-20a06f000000.json")
 	tcb, chain := files["tcbinfo-tdx-00806f050000.json"], files["tcb-signing-chain.pem"]
 	for _, tc := range []struct {

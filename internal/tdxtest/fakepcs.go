@@ -2,10 +2,9 @@ package tdxtest
 
 import (
 	"encoding/hex"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -66,17 +65,19 @@ func (f *FakePCS) SetPlainChains(plain bool) {
 	f.plain = plain
 }
 
-// ReadFiles reads the regular files of dir by name.
-func ReadFiles(t testing.TB, dir string) map[string][]byte {
+// RealCollateralFiles reads the regular files of Intel's real collateral
+// (testutil.IntelCollateralDir) by name.
+func RealCollateralFiles(t testing.TB) map[string][]byte {
 	t.Helper()
-	ents, err := os.ReadDir(dir)
+	fsys := testutil.IntelCollateral()
+	ents, err := fs.ReadDir(fsys, ".")
 	if err != nil {
 		t.Fatal(err)
 	}
 	files := map[string][]byte{}
 	for _, e := range ents {
 		if e.Type().IsRegular() {
-			b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+			b, err := fs.ReadFile(fsys, e.Name())
 			if err != nil {
 				t.Fatal(err)
 			}

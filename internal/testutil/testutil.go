@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -27,6 +28,15 @@ func FixtureTime() time.Time { return time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC
 // TDXDir is the folder of trustee's real Azure TDX vTPM evidence,
 // relative to testdata/.
 const TDXDir = "trustee-az-vtpm/az-tdx-vtpm/"
+
+// IntelCollateralDir is the folder of Intel's real collateral for the
+// Azure TD quotes' FMSPC 00806f050000, relative to testdata/: current at
+// TDXFixtureTime.
+const IntelCollateralDir = "intel-collateral/pcs-00806f050000/"
+
+// IntelCollateral returns Intel's real collateral (IntelCollateralDir) as
+// a file system, the form tdx/pcs.LoadDir reads.
+func IntelCollateral() fs.FS { return os.DirFS(filepath.Join(Dir(), IntelCollateralDir)) }
 
 // TDXFixtureTime is when the real TD quotes' PCK chains are valid and so
 // is Intel's collateral for their FMSPC (testdata/intel-collateral).

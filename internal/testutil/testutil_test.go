@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"testing"
 )
 
@@ -122,5 +123,15 @@ func TestRSAPublicKey(t *testing.T) {
 	}()
 	if !ft.failed {
 		t.Error("a certificate was taken for a public key")
+	}
+}
+
+// TestIntelCollateral: the real collateral folder holds the files
+// tdx/pcs.LoadDir reads.
+func TestIntelCollateral(t *testing.T) {
+	for _, name := range []string{"tcbinfo-tdx-00806f050000.json", "qeidentity-tdx.json", "tcb-signing-chain.pem", "pckcrl-platform.der", "rootcacrl.der"} {
+		if _, err := fs.Stat(IntelCollateral(), name); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 }

@@ -15,7 +15,7 @@ import (
 
 func realFile(t *testing.T, name string) []byte {
 	t.Helper()
-	return testutil.ReadFile(t, collDir+"/"+name)
+	return testutil.ReadFile(t, testutil.IntelCollateralDir+name)
 }
 
 // TestCheckFetched: each item as the PCS serves it verifies at

@@ -2,22 +2,14 @@ package pcs
 
 import (
 	"crypto/x509"
-	"os"
-	"path/filepath"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 )
 
-const fuzzDir = "intel-collateral/pcs-00806f050000/"
-
 func seed(f *testing.F, name string) {
-	b, err := os.ReadFile(filepath.Join(testutil.Dir(), fuzzDir, name))
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Add(b)
+	f.Add(testutil.ReadFile(f, testutil.IntelCollateralDir+name))
 }
 
 // boundedError fails if a parse error is long or not valid UTF-8 (error
@@ -32,7 +24,7 @@ func boundedError(t *testing.T, err error) {
 // evaluation reads, and evaluating the real quotes under it does not panic.
 func FuzzParseTCBInfo(f *testing.F) {
 	seed(f, "tcbinfo-tdx-00806f050000.json")
-	qe, err := ParseQEIdentity(must(f, filepath.Join(testutil.Dir(), fuzzDir, "qeidentity-tdx.json")))
+	qe, err := ParseQEIdentity(testutil.ReadFile(f, testutil.IntelCollateralDir+"qeidentity-tdx.json"))
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -84,21 +76,13 @@ func FuzzParseSigningChain(f *testing.F) {
 	fuzzParser(f, ParseSigningChain, func(c []*x509.Certificate) bool { return len(c) == 1 || len(c) == 2 }, "tcb-signing-chain.pem")
 }
 
-func must(f *testing.F, p string) []byte {
-	b, err := os.ReadFile(p)
-	if err != nil {
-		f.Fatal(err)
-	}
-	return b
-}
-
 // FuzzDecodeCRL: DER, PEM and hex decode; whatever is accepted is no
 // larger than the input and CheckPCKCRL never panics on it.
 func FuzzDecodeCRL(f *testing.F) {
 	seed(f, "pckcrl-platform.der")
 	f.Add([]byte("30820101"))
 	f.Add([]byte("-----BEGIN X509 CRL-----\nMAA=\n-----END X509 CRL-----\n"))
-	chain := must(f, filepath.Join(testutil.Dir(), fuzzDir, "pckcrl-issuer-chain.pem"))
+	chain := testutil.ReadFile(f, testutil.IntelCollateralDir+"pckcrl-issuer-chain.pem")
 	f.Fuzz(func(t *testing.T, b []byte) {
 		der, err := DecodeCRL(b)
 		boundedError(t, err)

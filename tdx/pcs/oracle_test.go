@@ -3,8 +3,6 @@ package pcs_test
 import (
 	"fmt"
 	"net/url"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -22,11 +20,7 @@ import (
 type staticGetter struct{ t *testing.T }
 
 func (g staticGetter) file(name string) []byte {
-	b, err := os.ReadFile(filepath.Join(testutil.Dir(), collDir, name))
-	if err != nil {
-		g.t.Fatal(err)
-	}
-	return b
+	return testutil.ReadFile(g.t, testutil.IntelCollateralDir+name)
 }
 
 func (g staticGetter) Get(u string) (map[string][]string, []byte, error) {

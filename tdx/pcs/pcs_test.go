@@ -2,7 +2,6 @@ package pcs_test
 
 import (
 	"errors"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -13,17 +12,11 @@ import (
 	"github.com/snp-vtpm/snp-vtpm/tdx/pcs"
 )
 
-// collDir is the real Intel collateral for FMSPC 00806f050000, all valid at
-// testutil.TDXFixtureTime (2025-10-01).
-const collDir = "intel-collateral/pcs-00806f050000"
-
+// loadReal loads Intel's real collateral for FMSPC 00806f050000, all
+// valid at testutil.TDXFixtureTime (2025-10-01).
 func loadReal(t testing.TB) *pcs.Collateral {
 	t.Helper()
-	c, err := pcs.LoadDir(os.DirFS(filepath.Join(testutil.Dir(), collDir)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return testutil.Must(pcs.LoadDir(testutil.IntelCollateral()))(t)
 }
 
 var verifiedQuote = pcs.VerifiedQuote

@@ -13,8 +13,8 @@ import (
 )
 
 const (
-	tcbInfoFile = collDir + "/tcbinfo-tdx-00806f050000.json"
-	qeIDFile    = collDir + "/qeidentity-tdx.json"
+	tcbInfoFile = testutil.IntelCollateralDir + "tcbinfo-tdx-00806f050000.json"
+	qeIDFile    = testutil.IntelCollateralDir + "qeidentity-tdx.json"
 )
 
 // TestTamperedDocuments: one changed byte in a signed body or its
