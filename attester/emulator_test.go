@@ -73,11 +73,10 @@ func imdsChain(url string) *collateral.Chain {
 // emulatedOpts trusts the pinned AMD roots plus the emulated chain.
 func emulatedOpts(t *testing.T) verify.Config {
 	t.Helper()
-	c, err := snp.ParseChainPEM(fakeamd.ChainPEM())
+	c, err := fakeamd.Chain()
 	if err != nil {
-		t.Fatalf("ParseChainPEM: %v", err)
+		t.Fatalf("fakeamd.Chain: %v", err)
 	}
-	c.Source, c.Emulated = "emulated", true
 	return verify.Config{Roots: snp.DefaultRoots().Add(c)}
 }
 

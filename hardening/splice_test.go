@@ -36,11 +36,10 @@ func genoaOnlyRoots() *snp.Roots {
 }
 
 func emulatedOnlyRoots(t testing.TB) *snp.Roots {
-	c, err := snp.ParseChainPEM(fakeamd.ChainPEM())
+	c, err := fakeamd.Chain()
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.Emulated = true
 	return (&snp.Roots{}).Add(c)
 }
 

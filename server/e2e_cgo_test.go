@@ -28,11 +28,10 @@ import (
 // chain, as "serve --trust-emulated" does.
 func emulatedOptions(t testing.TB) *verify.Verifier {
 	t.Helper()
-	c, err := snp.ParseChainPEM(fakeamd.ChainPEM())
+	c, err := fakeamd.Chain()
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.Source, c.Emulated = "EMULATED CVM (not AMD)", true
 	return testVerifier(verify.Config{Roots: snp.DefaultRoots().Add(c)})
 }
 

@@ -24,7 +24,8 @@ type Chain struct {
 	// ASVK signs VLEKs; nil if the chain trusts no VLEK.
 	ASVK *x509.Certificate
 	// Source says where the chain came from: "AMD (pinned)" for the roots
-	// built into this module, otherwise a file name or "emulated".
+	// built into this module, otherwise a file name or, for the emulated
+	// CVM, "EMULATED CVM (not AMD)" (emulator/fakeamd.ChainSource).
 	Source string
 	// Pinned is true for AMD's roots built into this module.
 	Pinned bool

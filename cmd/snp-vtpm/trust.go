@@ -81,11 +81,10 @@ func (t *trustFlags) roots(g *globals) (*snp.Roots, error) {
 		g.log.Debug("using non-default roots", "product", c.Product, "file", t.rootsFile)
 	}
 	if t.trustEmulated {
-		c, err := snp.ParseChainPEM(fakeamd.ChainPEM())
+		c, err := fakeamd.Chain()
 		if err != nil {
 			return nil, fmt.Errorf("emulated roots: %w", err)
 		}
-		c.Source, c.Emulated = "EMULATED CVM (not AMD)", true
 		roots = roots.Add(c)
 	}
 	return roots, nil

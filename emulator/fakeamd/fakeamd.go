@@ -29,6 +29,7 @@ import (
 	"fmt"
 
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd/internal/params"
+	"github.com/snp-vtpm/snp-vtpm/snp"
 )
 
 // Facts about the emulated chip.
@@ -142,4 +143,20 @@ func VCEKPEM() []byte { return pemOf("VCEK", vcekPEM) }
 // AMD's KDS cert_chain endpoint and of THIM's "certificateChain".
 func ChainPEM() []byte {
 	return append(pemOf("ASK", askPEM), pemOf("ARK", arkPEM)...)
+}
+
+// ChainSource is the Source of the chain Chain returns, which claims
+// (RootsSource) and chain errors show.
+const ChainSource = "EMULATED CVM (not AMD)"
+
+// Chain returns the fake ASK and ARK as a chain to trust, marked Emulated
+// with Source ChainSource: what a verifier that accepts the emulated CVM
+// adds to its roots (never by default). The error is snp.ParseChainPEM's.
+func Chain() (*snp.Chain, error) {
+	c, err := snp.ParseChainPEM(ChainPEM())
+	if err != nil {
+		return nil, err
+	}
+	c.Source, c.Emulated = ChainSource, true
+	return c, nil
 }

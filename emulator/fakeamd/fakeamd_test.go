@@ -150,6 +150,25 @@ func TestChainPEM(t *testing.T) {
 	}
 }
 
+// TestChain: Chain is the fake ASK and ARK, marked emulated (not pinned)
+// with ChainSource, and the fake VCEK verifies under it alone.
+func TestChain(t *testing.T) {
+	c, err := fakeamd.Chain()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Emulated || c.Pinned || c.Source != fakeamd.ChainSource || !c.ASK.Equal(fakeamd.ASK()) || !c.ARK.Equal(fakeamd.ARK()) {
+		t.Errorf("chain %+v, want the fake ASK and ARK, emulated, source %q", c, fakeamd.ChainSource)
+	}
+	v, err := snp.ParseVCEK(fakeamd.VCEKDER())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := (&snp.Roots{}).Add(c).VerifyVCEK(v, verifyTime); err != nil || got != c {
+		t.Errorf("the fake VCEK under Chain: %v", err)
+	}
+}
+
 func TestVCEKExtensions(t *testing.T) {
 	_, _, vcek := certs(t)
 	exts, err := kds.VcekCertificateExtensions(vcek)

@@ -174,11 +174,10 @@ func (c *cvm) attester(v *verify.Verifier) *attester.Attester {
 func newVerifier(emulated bool) (*verify.Verifier, error) {
 	roots := snp.DefaultRoots()
 	if emulated {
-		chain, err := snp.ParseChainPEM(fakeamd.ChainPEM())
+		chain, err := fakeamd.Chain()
 		if err != nil {
 			return nil, err
 		}
-		chain.Source, chain.Emulated = "EMULATED CVM (not AMD)", true
 		roots = roots.Add(chain)
 	}
 	return verify.New(verify.Config{

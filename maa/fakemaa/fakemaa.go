@@ -77,11 +77,10 @@ type Service struct {
 // New returns the fake MAA.
 func New(cfg Config) (*Service, error) {
 	if cfg.Verifier == nil {
-		c, err := snp.ParseChainPEM(fakeamd.ChainPEM())
+		c, err := fakeamd.Chain()
 		if err != nil {
 			return nil, fmt.Errorf("fakemaa: the emulated AMD chain: %w", err)
 		}
-		c.Source, c.Emulated = "EMULATED CVM (not AMD)", true
 		cfg.Verifier, err = verify.New(verify.Config{Roots: snp.DefaultRoots().Add(c), TrustEmulatedTDX: true})
 		if err != nil {
 			return nil, err
