@@ -129,6 +129,7 @@ func RSAPublicKey(t testing.TB, rel string) *rsa.PublicKey {
 	blk, _ := pem.Decode(ReadFile(t, rel))
 	if blk == nil {
 		t.Fatalf("%s: no PEM", rel)
+		return nil
 	}
 	k, err := x509.ParsePKIXPublicKey(blk.Bytes)
 	if err != nil {
