@@ -128,7 +128,7 @@ func (c *Chain) parseCRL(b []byte, ark *x509.Certificate) (*x509.RevocationList,
 	if err != nil {
 		return nil, nil, fmt.Errorf("collateral: CRL: %v: %w", err, ErrInvalidCertificate)
 	}
-	crl, err := x509.ParseRevocationList(der)
+	crl, err := certs.ParseCRL(der) // entries bounded before parsing
 	if err != nil {
 		return nil, nil, fmt.Errorf("collateral: CRL does not parse: %v: %w", err, ErrInvalidCertificate)
 	}

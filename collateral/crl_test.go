@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/snp-vtpm/snp-vtpm/collateral/certs"
 )
 
 func (f *fakeKDS) setCRL(der []byte) {
@@ -121,10 +123,15 @@ func TestCRLRejected(t *testing.T) {
 	other := newForeignPKI(t, "Milan")
 	next := time.Now().Add(24 * time.Hour)
 	good := pki.crl(t, next)
+	many := make([]*big.Int, certs.MaxCRLEntries+1)
+	for i := range many {
+		many[i] = big.NewInt(int64(i + 1))
+	}
 	tests := []struct {
 		name string
 		body []byte
 	}{
+		{"too many revoked entries", pki.crl(t, next, many...)},
 		{"signed by another ARK", other.crl(t, next)},
 		{"expired", pki.crl(t, time.Now().Add(-time.Minute))},
 		{"garbage", []byte("not a CRL")},

@@ -15,6 +15,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"github.com/snp-vtpm/snp-vtpm/internal/respguard"
 )
 
 // Defaults of RedisConfig.
@@ -49,7 +51,10 @@ type RedisConfig struct {
 }
 
 // ParseRedisURL parses a Redis URL into go-redis options. Its errors never
-// repeat the URL, which may carry a password.
+// repeat the URL, which may carry a password. The options' Dialer bounds
+// every reply (internal/respguard: strings of at most 4 MiB, aggregates of
+// at most 65536 elements, lines of at most 64 KiB); a reply beyond them
+// fails its command and go-redis drops the connection.
 func ParseRedisURL(raw string) (*redis.Options, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -78,6 +83,12 @@ func ParseRedisURL(raw string) (*redis.Options, error) {
 	if u.Scheme == "rediss" && opts.TLSConfig != nil {
 		opts.TLSConfig.MinVersion = tls.VersionTLS12
 	}
+	// Every reply is read through respguard: a compromised Redis cannot
+	// make go-redis allocate a 2 GiB string or a 2^31-element array. The
+	// inner dialer is go-redis's own (TCP, Unix socket, TLS for rediss://);
+	// it reads opts' DialTimeout and TLSConfig when it dials, so what the
+	// caller sets on opts before redis.NewClient still applies.
+	opts.Dialer = respguard.Dialer(redis.NewDialer(opts))
 	return opts, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/x509"
@@ -166,13 +167,17 @@ func (q *Quote) VerifyChain(opts VerifyOptions) (*Verified, error) {
 }
 
 // verifyPCKChain checks leaf <- inter <- root at now (zero: time.Now()),
-// the names of the certificates and the PCK's SGX extensions.
+// the names of the certificates, their algorithms (before any signature)
+// and the PCK's SGX extensions.
 func verifyPCKChain(leaf, inter, root *x509.Certificate, now time.Time) (*Verified, error) {
 	if leaf.Subject.CommonName != PCKCertCN {
 		return nil, fmt.Errorf("%w: leaf is %q, want %q", ErrPCKChain, leaf.Subject.CommonName, PCKCertCN)
 	}
 	if cn := inter.Subject.CommonName; cn != PlatformCACN && cn != ProcessorCACN {
 		return nil, fmt.Errorf("%w: intermediate is %q, want %q or %q", ErrPCKChain, cn, PlatformCACN, ProcessorCACN)
+	}
+	if err := checkPCKAlgorithms(leaf, inter, root); err != nil {
+		return nil, err
 	}
 	if now.IsZero() {
 		now = time.Now()
@@ -193,6 +198,41 @@ func verifyPCKChain(leaf, inter, root *x509.Certificate, now time.Time) (*Verifi
 		return nil, fmt.Errorf("%w: %w", ErrPCKChain, err)
 	}
 	return &Verified{PCK: leaf, Intermediate: inter, Root: root, SGX: *ext}, nil
+}
+
+// checkPCKAlgorithms requires of the chain leaf <- inter <- root, before
+// any of its signatures is verified, what every Intel PCK chain uses
+// (ErrPCKChain): ECDSA P-256 keys and ECDSA-SHA256 signatures. An RSA key
+// of 16384 bits in a forged intermediate would otherwise cost each
+// verification a second of CPU (a verifier's denial of service).
+func checkPCKAlgorithms(leaf, inter, root *x509.Certificate) error {
+	certs := [...]struct {
+		name string
+		c    *x509.Certificate
+	}{{"PCK certificate", leaf}, {"intermediate CA", inter}, {"root CA", root}}
+	for _, n := range certs {
+		if k, ok := n.c.PublicKey.(*ecdsa.PublicKey); !ok || k.Curve != elliptic.P256() {
+			return fmt.Errorf("%w: the %s's key is %s, want ECDSA P-256", ErrPCKChain, n.name, keyName(n.c))
+		}
+	}
+	for _, n := range certs {
+		if n.c.SignatureAlgorithm != x509.ECDSAWithSHA256 {
+			return fmt.Errorf("%w: the %s is signed with %s, want ECDSA-SHA256", ErrPCKChain, n.name, n.c.SignatureAlgorithm)
+		}
+	}
+	return nil
+}
+
+// keyName describes a certificate's public key for an error: its
+// algorithm, and its curve or size.
+func keyName(c *x509.Certificate) string {
+	switch k := c.PublicKey.(type) {
+	case *ecdsa.PublicKey:
+		return "ECDSA " + k.Curve.Params().Name
+	case *rsa.PublicKey:
+		return fmt.Sprintf("RSA-%d", k.N.BitLen())
+	}
+	return c.PublicKeyAlgorithm.String()
 }
 
 // ValidAt checks that every certificate of the verified chain v is valid

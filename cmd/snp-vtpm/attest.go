@@ -201,7 +201,7 @@ func writeSecretFile(name string, secret []byte) error {
 func attestHTTPClient(caFile string) (*http.Client, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
+		pem, err := readFile("--ca-cert", caFile)
 		if err != nil {
 			return nil, err
 		}

@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strconv"
@@ -229,7 +230,7 @@ func osRelease(path string) (distro, build string, major, minor int) {
 	}
 	defer fh.Close()
 	vals := map[string]string{}
-	sc := bufio.NewScanner(fh)
+	sc := bufio.NewScanner(io.LimitReader(fh, 64<<10)) // a few hundred bytes in practice
 	for sc.Scan() {
 		if k, v, ok := strings.Cut(sc.Text(), "="); ok {
 			vals[k] = strings.Trim(v, `"`)

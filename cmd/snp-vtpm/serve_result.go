@@ -102,7 +102,7 @@ func (f *releaseFlags) load(log *slog.Logger, listen string) (*release, error) {
 
 // loadKey reads --signing-key, generating it with --dev when missing.
 func (f *releaseFlags) loadKey(log *slog.Logger) (*ecdsa.PrivateKey, error) {
-	data, err := os.ReadFile(f.signingKey)
+	data, err := readFile("--signing-key", f.signingKey)
 	if errors.Is(err, fs.ErrNotExist) && f.dev {
 		key, pemData, err := result.GenerateSigningKey()
 		if err != nil {
@@ -124,7 +124,7 @@ func (f *releaseFlags) loadKey(log *slog.Logger) (*ecdsa.PrivateKey, error) {
 		return key, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("--signing-key: %w", err)
+		return nil, err
 	}
 	key, err := result.LoadSigningKey(data)
 	if err != nil {

@@ -307,8 +307,13 @@ func (n *nonceFlags) value() ([]byte, error) {
 }
 
 // readFile reads the file named by a flag, bounded by maxInput; errors name
-// the flag and the file.
+// the flag and the file. A flag's file is never standard input: "-" is
+// refused (standard input belongs to the command's FILE argument; a path
+// such as /dev/stdin is read like any file, bounded).
 func readFile(flag, name string) ([]byte, error) {
+	if name == "-" {
+		return nil, fmt.Errorf("%s: \"-\" (standard input) is not accepted for a flag's file; give a path", flag)
+	}
 	data, err := readInput(name, nil, "")
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", flag, err)

@@ -252,13 +252,17 @@ func looksEmulated(data []byte) bool {
 // maxInput bounds files read by the CLI.
 const maxInput = 4 << 20
 
-// readInput reads a file, or stdin for "-", up to maxInput bytes. A larger
+// readInput reads a file, or stdin for "-" (an error when stdin is nil),
+// up to maxInput bytes: /dev/zero or a FIFO costs at most that. A larger
 // input was examined: it is rejected by check (exit status 2). A missing
 // or unreadable file, or a directory, is an error (exit status 1), as is
 // any failure without a check (files of flags such as --policy).
 func readInput(name string, stdin io.Reader, check verify.Check) ([]byte, error) {
 	var r io.Reader
 	if name == "-" {
+		if stdin == nil {
+			return nil, errors.New("standard input (\"-\") is not available here")
+		}
 		r = stdin
 	} else {
 		f, err := os.Open(name)

@@ -185,7 +185,7 @@ func expiry(kind collateral.Kind, data []byte) (time.Time, error) {
 		}
 		return exp, nil
 	}
-	crl, err := x509.ParseRevocationList(data)
+	crl, err := certs.ParseCRL(data)
 	if err != nil {
 		return time.Time{}, err
 	}

@@ -7,16 +7,22 @@ import (
 	"math/big"
 	"time"
 
+	"github.com/snp-vtpm/snp-vtpm/collateral/certs"
 	"github.com/snp-vtpm/snp-vtpm/format"
 )
 
 // MaxCRLSize bounds a CRL (Intel's PCK CRLs are a few KiB).
 const MaxCRLSize = 1 << 20
 
-// ParseCRL reads a DER CRL, bounded, with nothing after it.
+// ParseCRL reads a DER CRL, bounded (MaxCRLSize bytes, at most
+// certs.MaxCRLEntries revoked entries, counted before parsing), with
+// nothing after it.
 func ParseCRL(der []byte, field string) (*x509.RevocationList, error) {
 	if len(der) > MaxCRLSize {
 		return nil, fieldErrf(field, format.ErrTooLarge, "%d > %d bytes", len(der), MaxCRLSize)
+	}
+	if err := certs.CheckCRLEntries(der); err != nil {
+		return nil, fieldErr(field+".revokedCertificates", err)
 	}
 	l, err := x509.ParseRevocationList(der)
 	if err != nil {

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"os"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/snp-vtpm/snp-vtpm/result"
+)
+
+// flagFileCases are command lines with one flag naming a file, file being
+// where that file goes; every command reads it before anything else could
+// fail (in-process, stdin nil like serve's tests).
+func flagFileCases(t *testing.T) map[string]func(file string) []string {
+	ev := verifySNPDir + "evidence-v1.json"
+	secret := writeTemp(t, "secret", []byte(cliSecret))
+	policy := writeTemp(t, "policy.json", []byte(`{"maa_paravisor_instance": "https://maa.example"}`))
+	token := writeTemp(t, "any", []byte("a.b.c"))
+	return map[string]func(string) []string{
+		"--policy":    func(f string) []string { return []string{"verify", "--offline", "--nonce", "x", "--policy", f, ev} },
+		"--roots":     func(f string) []string { return []string{"verify", "--offline", "--nonce", "x", "--roots", f, ev} },
+		"--init-data": func(f string) []string { return []string{"verify", "--offline", "--nonce", "x", "--init-data", f, ev} },
+		"--maa-token": func(f string) []string {
+			return []string{"verify", "--offline", "--nonce", "x", "--policy", policy, "--maa-token", f, ev}
+		},
+		"--pcrs":     func(f string) []string { return []string{"eventlog", "--pcrs", f, eventLogDir + "gce-rhel8-uefi.bin"} },
+		"--vcek":     func(f string) []string { return []string{"report", "--offline", "--vcek", f, "-f", realHCL} },
+		"--td-quote": func(f string) []string { return []string{"report", "--offline", "--td-quote", f} },
+		"--jwks":     func(f string) []string { return []string{"result", "verify", "--jwks", f, token} },
+		"--secret-file": func(f string) []string {
+			return []string{"serve", "--listen", "127.0.0.1:0", "--offline", "--secret-file", f}
+		},
+		"--signing-key": func(f string) []string {
+			return []string{"serve", "--listen", "127.0.0.1:0", "--offline", "--secret-file", secret, "--signing-key", f}
+		},
+		"--ca-cert": func(f string) []string { return []string{"attest", "--server", "https://127.0.0.1:1", "--ca-cert", f} },
+	}
+}
+
+// runNilStdin runs the CLI in-process with stdin nil.
+func runNilStdin(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	code := run(ctx, args, nil, &stdout, &stderr)
+	return code, stderr.String()
+}
+
+// TestFlagFilesBounded: a flag's file that never ends (/dev/zero) is read
+// up to maxInput and refused (exit 1, naming the flag), with memory
+// bounded by that.
+func TestFlagFilesBounded(t *testing.T) {
+	if _, err := os.Stat("/dev/zero"); err != nil {
+		t.Fatalf("/dev/zero: %v", err)
+	}
+	for flag, args := range flagFileCases(t) {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		code, errOut := runNilStdin(t, args("/dev/zero")...)
+		runtime.ReadMemStats(&after)
+		if code != exitUsage || !strings.Contains(errOut, flag) || !strings.Contains(errOut, "larger than 4194304 bytes") {
+			t.Errorf("%s /dev/zero: exit %d, %s", flag, code, errOut)
+		}
+		if grown := after.TotalAlloc - before.TotalAlloc; grown > 64<<20 {
+			t.Errorf("%s /dev/zero: %d bytes allocated", flag, grown)
+		}
+	}
+}
+
+// TestFlagFilesNotStdin: "-" for a flag's file is refused with exit 1,
+// whether stdin is nil or not (it used to panic on nil stdin).
+func TestFlagFilesNotStdin(t *testing.T) {
+	for flag, args := range flagFileCases(t) {
+		code, errOut := runNilStdin(t, args("-")...)
+		if code != exitUsage || !strings.Contains(errOut, flag+`: "-" (standard input) is not accepted`) {
+			t.Errorf("%s - (nil stdin): exit %d, %s", flag, code, errOut)
+		}
+		code, _, errOut = runCLIIn(t, []byte(`{}`), args("-")...)
+		if code != exitUsage || !strings.Contains(errOut, `is not accepted`) {
+			t.Errorf("%s - (stdin): exit %d, %s", flag, code, errOut)
+		}
+	}
+}
+
+// TestStdinArgumentUnavailable: FILE "-" with stdin nil or closed is an
+// error (exit 1), not a panic.
+func TestStdinArgumentUnavailable(t *testing.T) {
+	closed, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	closed.Close()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwks, err := result.MarshalJWKS(&key.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"verify", "--offline", "--nonce", "x", "-"},
+		{"report", "--offline", "-f", "-"},
+		{"eventlog", "-"},
+		{"maa", "verify", "--jwks", writeTemp(t, "jwks.json", []byte(`{"keys":[]}`)), "-"},
+		{"result", "verify", "--issuer", "https://v.example", "--jwks", writeTemp(t, "jwks2.json", jwks), "-"},
+	} {
+		code, errOut := runNilStdin(t, args...)
+		if code != exitUsage || !strings.Contains(errOut, `standard input ("-") is not available`) {
+			t.Errorf("%v (nil stdin): exit %d, %s", args, code, errOut)
+		}
+		var stdout, stderr bytes.Buffer
+		code = run(context.Background(), args, closed, &stdout, &stderr)
+		if code != exitUsage || !strings.Contains(stderr.String(), "cannot read -") {
+			t.Errorf("%v (closed stdin): exit %d, %s", args, code, stderr.String())
+		}
+	}
+}

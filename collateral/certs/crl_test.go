@@ -1,0 +1,105 @@
+package certs
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"math/big"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/snp-vtpm/snp-vtpm/format"
+	"github.com/snp-vtpm/snp-vtpm/internal/fakepki"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
+)
+
+// crlOf issues a CRL of n revoked entries.
+func crlOf(t testing.TB, n int) []byte {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	tmpl := fakepki.CATemplate(1, pkix.Name{CommonName: "CRL test CA"}, at, at.AddDate(1, 0, 0))
+	ca, err := fakepki.Issue(tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serials := make([]*big.Int, n)
+	for i := range serials {
+		serials[i] = big.NewInt(int64(i + 1))
+	}
+	der, err := fakepki.CRL(ca, key, serials, at, at.AddDate(0, 1, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
+}
+
+// TestRealCRLsParse: Intel's real CRLs are far within the bound.
+func TestRealCRLsParse(t *testing.T) {
+	for file, want := range map[string]int{
+		"intel-collateral/pcs-00806f050000/pckcrl-platform.der": 44,
+		"intel-collateral/pcs-00806f050000/rootcacrl.der":       0,
+	} {
+		l, err := ParseCRL(testutil.ReadFile(t, file))
+		if err != nil || len(l.RevokedCertificateEntries) != want {
+			t.Errorf("%s: %v", file, err)
+		}
+	}
+}
+
+// TestCRLEntriesBounded: MaxCRLEntries entries parse; one more is refused
+// (format.ErrTooLarge) before x509 parses anything.
+func TestCRLEntriesBounded(t *testing.T) {
+	ok := crlOf(t, MaxCRLEntries)
+	if l, err := ParseCRL(ok); err != nil || len(l.RevokedCertificateEntries) != MaxCRLEntries {
+		t.Fatalf("%d entries: %v", MaxCRLEntries, err)
+	}
+	big := crlOf(t, MaxCRLEntries+1)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	l, err := ParseCRL(big)
+	runtime.ReadMemStats(&after)
+	var fe *FormatError
+	if l != nil || !errors.As(err, &fe) || fe.Field != "revokedCertificates" || !errors.Is(err, format.ErrTooLarge) {
+		t.Fatalf("%d entries: %v", MaxCRLEntries+1, err)
+	}
+	if grown := after.TotalAlloc - before.TotalAlloc; grown > 64<<10 {
+		t.Errorf("refusing allocated %d bytes", grown)
+	}
+	runtime.ReadMemStats(&before)
+	if _, err := x509.ParseRevocationList(big); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	t.Logf("a CRL of %d entries: %d bytes of DER, %d bytes allocated by x509.ParseRevocationList", MaxCRLEntries+1, len(big), after.TotalAlloc-before.TotalAlloc)
+}
+
+// FuzzCRLEntries: the count never panics and, on every CRL x509 parses,
+// refuses exactly those with more entries than the limit.
+func FuzzCRLEntries(f *testing.F) {
+	for _, n := range []int{0, 1, 2, 3, 5} {
+		f.Add(crlOf(f, n))
+	}
+	f.Add([]byte{0x30, 0x03, 0x30, 0x01, 0x02})
+	f.Fuzz(func(t *testing.T, der []byte) {
+		const limit = 2
+		err := checkCRLEntries(der, limit)
+		if err != nil && !errors.Is(err, format.ErrTooLarge) {
+			t.Fatalf("error of another kind: %v", err)
+		}
+		l, perr := x509.ParseRevocationList(der)
+		if perr != nil {
+			return
+		}
+		if (len(l.RevokedCertificateEntries) > limit) != (err != nil) {
+			t.Fatalf("%d entries, limit %d: %v", len(l.RevokedCertificateEntries), limit, err)
+		}
+	})
+}
