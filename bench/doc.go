@@ -5,6 +5,8 @@
 //	SNPVTPM_ASSERT_RATIOS=1 go test ./bench -run TestRatios -v -count 1   # and asserted
 //	go test ./bench -run '^$' -bench . -benchmem                  # the benchmarks
 //	go run ./bench/loadgen                                        # snp-vtpm serve under load
+//	go run ./bench/loadgen -null                                  # the HTTP floor (a null server, same client)
+//	go run ./bench/loadgen -servers old=BIN,new=self,null -rounds 5  # interleaved per-core ratios
 //
 // The benchmarks measure, in one process and one run, the cryptographic
 // floor of a verification (one ECDSA P-384, one RSA-4096 PSS and one

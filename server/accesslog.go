@@ -54,21 +54,26 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		if rec.status == 0 {
 			rec.status = http.StatusOK
 		}
-		attrs := []slog.Attr{
+		level := slog.LevelInfo
+		if rec.status >= 500 {
+			level = slog.LevelWarn
+		}
+		if !s.log.Enabled(r.Context(), level) {
+			return
+		}
+		attrs := [...]slog.Attr{
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 			slog.Int("status", rec.status),
 			slog.Duration("duration", time.Since(start)),
 			slog.String("remote", r.RemoteAddr),
 			slog.Int64("bytes", rec.bytes),
+			slog.String("check", rec.check),
 		}
-		if rec.check != "" {
-			attrs = append(attrs, slog.String("check", rec.check))
+		n := len(attrs)
+		if rec.check == "" {
+			n--
 		}
-		level := slog.LevelInfo
-		if rec.status >= 500 {
-			level = slog.LevelWarn
-		}
-		s.log.LogAttrs(r.Context(), level, "request", attrs...)
+		s.log.LogAttrs(r.Context(), level, "request", attrs[:n]...)
 	})
 }

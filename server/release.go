@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"net/http"
 	"slices"
@@ -73,14 +74,23 @@ func (s *Server) release(ctx context.Context, w http.ResponseWriter, req *Attest
 		}
 		resp.Token, jti = tok, c.ID
 	}
+	s.audit(ctx, req.Resource, claims, jti)
+	return attestOutcome{status: http.StatusOK, result: resultSuccess, reason: "none"}, resp
+}
+
+// audit writes the audit line of a release: which VM got which resource;
+// never the secret. Nothing is formatted when the logger drops INFO.
+func (s *Server) audit(ctx context.Context, resource string, claims *verify.Claims, jti string) {
+	if !s.log.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
 	vmID := ""
 	if claims.VMConfig != nil {
 		vmID = claims.VMConfig.VMUniqueID
 	}
-	// The audit line: which VM got which resource; never the secret.
-	s.log.Info("secret released", "resource", req.Resource, "chip_id", hex.EncodeToString(claims.ChipID),
-		"vm_unique_id", vmID, "measurement", hex.EncodeToString(claims.Measurement), "jti", jti)
-	return attestOutcome{status: http.StatusOK, result: resultSuccess, reason: "none"}, resp
+	s.log.LogAttrs(ctx, slog.LevelInfo, "secret released", slog.String("resource", resource),
+		slog.String("chip_id", hex.EncodeToString(claims.ChipID)), slog.String("vm_unique_id", vmID),
+		slog.String("measurement", hex.EncodeToString(claims.Measurement)), slog.String("jti", jti))
 }
 
 // appraised describes a successful appraisal for the result token.

@@ -16,6 +16,13 @@
 // -version 1 is a fleet's steady state: each VM sends its known HCL report
 // with a new quote. -version 2 refreshes the HCL report with the nonce, so
 // every attestation also carries a new report signature.
+//
+// -null measures the null server instead (null.go): the same requests and
+// answers, no work, so its rate per core is the HTTP floor. -servers
+// compares servers in interleaved rounds and prints per-core ratios to the
+// first (min / median / max over the rounds) and p99:
+//
+//	go run ./bench/loadgen -servers old=/tmp/snp-old,new=self,null -c 1,16,256 -rounds 5
 package main
 
 import (
@@ -57,12 +64,22 @@ func main() {
 		logFile = flag.String("log", "", "file for the server's access log (default: discarded)")
 		fleetM  = flag.Bool("fleet", false, "also run two serve --redis replicas (a redis-server child) behind a round-robin proxy and compare with one in-memory replica")
 		storm   = flag.Int("storm", 0, "with -fleet: a replay storm of this many challenges, each attestation sent to both replicas at once")
+		null    = flag.Bool("null", false, "measure the null server (same paths and answers as serve, no work: the HTTP floor) instead of snp-vtpm serve")
+		servers = flag.String("servers", "", "compare servers in interleaved rounds: label=binary, binary, self (built from this module) or null, comma-separated; ratios to the first")
+		rounds  = flag.Int("rounds", 3, "with -servers: rounds (each server once per round, in rotating order)")
 	)
 	flag.Parse()
 	var err error
-	if *fleetM {
+	switch {
+	case os.Getenv(nullEnv) == "1": // started by startNull
+		err = serveNull(os.Stdout)
+	case *servers != "":
+		err = compareMain(*servers, *levels, *rounds, *n, *vms, *version)
+	case *null:
+		err = run(nullName, *levels, *n, *vms, *version, "")
+	case *fleetM:
 		err = runFleet(*bin, *levels, *n, *vms, *version, *storm)
-	} else {
+	default:
 		err = run(*bin, *levels, *n, *vms, *version, *logFile)
 	}
 	if err != nil {
@@ -245,10 +262,16 @@ type serverProc struct {
 	url string
 }
 
+// loadgenSecret is the secret every server started by loadgen releases.
+const loadgenSecret = "loadgen secret"
+
 func startServer(bin, dir, logFile string, maxConc int, extra ...string) (*serverProc, error) {
+	if bin == nullName {
+		return startNull()
+	}
 	secret := filepath.Join(dir, "secret")
 	roots := filepath.Join(dir, "roots.pem")
-	if err := os.WriteFile(secret, []byte("loadgen secret"), 0o600); err != nil {
+	if err := os.WriteFile(secret, []byte(loadgenSecret), 0o600); err != nil {
 		return nil, err
 	}
 	if err := os.WriteFile(roots, testev.ChainPEM(), 0o600); err != nil {
@@ -259,6 +282,12 @@ func startServer(bin, dir, logFile string, maxConc int, extra ...string) (*serve
 		"--max-challenges", strconv.Itoa(max(100_000, 4*maxConc)),
 		"--max-client-challenges", strconv.Itoa(max(100_000, 4*maxConc))) // one client: loopback
 	cmd.Args = append(cmd.Args, extra...)
+	return launch(cmd, logFile)
+}
+
+// launch starts a server process (its stderr to logFile, or discarded) and
+// reads its URL from the "listening on URL" line it prints first.
+func launch(cmd *exec.Cmd, logFile string) (*serverProc, error) {
 	var logw io.Writer = io.Discard
 	if logFile != "" {
 		f, err := os.Create(logFile)
@@ -279,12 +308,12 @@ func startServer(bin, dir, logFile string, maxConc int, extra ...string) (*serve
 	line, err := bufio.NewReader(out).ReadString('\n')
 	if err != nil {
 		s.stop()
-		return nil, fmt.Errorf("snp-vtpm serve: %w", err)
+		return nil, fmt.Errorf("%s: %w", cmd.Path, err)
 	}
 	u, ok := strings.CutPrefix(strings.TrimSpace(line), "listening on ")
 	if !ok {
 		s.stop()
-		return nil, fmt.Errorf("snp-vtpm serve said %q", line)
+		return nil, fmt.Errorf("%s said %q", cmd.Path, line)
 	}
 	s.url = u
 	go io.Copy(io.Discard, out)
@@ -676,14 +705,10 @@ func printFleetRow(conc int, setup string, r *row) {
 
 // ratio is the p-quantile of a over that of b.
 func ratio(a, b []time.Duration, p float64) float64 {
-	q := func(s []time.Duration) float64 {
-		i := min(max(int(p*float64(len(s))+0.5)-1, 0), len(s)-1)
-		return float64(s[i])
-	}
 	if len(a) == 0 || len(b) == 0 {
 		return 0
 	}
-	return q(a) / q(b)
+	return float64(quantile(a, p)) / float64(quantile(b, p))
 }
 
 // replayStorm fetches n challenges through the proxy and sends each

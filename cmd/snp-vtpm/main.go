@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -80,19 +81,31 @@ type globals struct {
 	mu            sync.Mutex // guards waits, read by the progress lines
 	// deadline is when --timeout expires (zero: no deadline).
 	deadline time.Time
+	// setGCPercent sets the process's GC target (debug.SetGCPercent) and
+	// returns the previous one; main sets it, so that serve can raise the
+	// target of the process it owns. Nil (tests running commands
+	// in-process) leaves the GC alone.
+	setGCPercent func(int) int
 }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	quietRedis()
-	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	code := runProcess(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, debug.SetGCPercent)
 	stop()
 	os.Exit(code)
 }
 
 // run executes the CLI with args and returns the process exit code.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	g := &globals{stdin: stdin, stdout: stdout, stderr: stderr, terminal: isTerminal(stderr), progressEvery: progressEvery}
+	return runProcess(ctx, args, stdin, stdout, stderr, nil)
+}
+
+// runProcess is run with the process-wide GC setter main owns (see
+// globals.setGCPercent).
+func runProcess(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, setGCPercent func(int) int) int {
+	g := &globals{stdin: stdin, stdout: stdout, stderr: stderr, terminal: isTerminal(stderr), progressEvery: progressEvery,
+		setGCPercent: setGCPercent}
 	root := newRootCmd(g)
 	root.SetArgs(args)
 	root.SetIn(stdin)

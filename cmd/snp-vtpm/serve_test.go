@@ -12,12 +12,14 @@ import (
 	"encoding/pem"
 	"errors"
 	"io"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -342,6 +344,76 @@ func TestServeBadTLSBeforeListening(t *testing.T) {
 		wantExit(t, code, exitUsage, out, errOut)
 		if out != "" || !strings.Contains(errOut, "--tls-cert") {
 			t.Errorf("%v: stdout %q, stderr:\n%s", files, out, errOut)
+		}
+	}
+}
+
+// TestTuneServeGC: serve raises the GC target only when GOGC is unset and
+// only in a process it owns (a setter given by main).
+func TestTuneServeGC(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		gogc  string
+		owned bool
+		want  []int
+	}{
+		{"unset", "", true, []int{serveGCPercent}},
+		{"operator's GOGC", "100", true, nil},
+		{"GOGC=off", "off", true, nil},
+		{"in-process", "", false, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var calls []int
+			g := &globals{log: slog.New(slog.DiscardHandler)}
+			if c.owned {
+				g.setGCPercent = func(p int) int { calls = append(calls, p); return 100 }
+			}
+			tuneServeGC(g, func(k string) string {
+				if k == "GOGC" {
+					return c.gogc
+				}
+				return ""
+			})
+			if !slices.Equal(calls, c.want) {
+				t.Errorf("SetGCPercent calls %v, want %v", calls, c.want)
+			}
+		})
+	}
+}
+
+// TestServeRaisesGCTarget runs the built binary: serve raises the GC
+// target when GOGC is unset (its -v log says so) and leaves an operator's
+// GOGC alone.
+func TestServeRaisesGCTarget(t *testing.T) {
+	secret := writeTemp(t, "secret", []byte(cliSecret))
+	for _, c := range []struct {
+		gogc string
+		want bool
+	}{{"", true}, {"150", false}} {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		cmd := exec.CommandContext(ctx, cliBinary(t), "-v", "serve", "--listen", "127.0.0.1:0", "--secret-file", secret, "--offline")
+		cmd.Env = append(slices.DeleteFunc(os.Environ(), func(e string) bool { return strings.HasPrefix(e, "GOGC=") }), "GOGC="+c.gogc)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := bufio.NewReader(stdout).ReadString('\n'); err != nil {
+			t.Fatalf("no listening line: %v\n%s", err, stderr.String())
+		}
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		err = cmd.Wait()
+		cancel()
+		if err != nil {
+			t.Fatalf("GOGC=%q: serve exited with %v\n%s", c.gogc, err, stderr.String())
+		}
+		got := strings.Contains(stderr.String(), "gogc=400 was=100")
+		if got != c.want {
+			t.Errorf("GOGC=%q: GC target raised %v, want %v\n%s", c.gogc, got, c.want, stderr.String())
 		}
 	}
 }

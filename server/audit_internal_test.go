@@ -1,0 +1,30 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/snp-vtpm/snp-vtpm/hcl"
+	"github.com/snp-vtpm/snp-vtpm/verify"
+)
+
+// TestAuditLine: the audit line names the resource, chip, VM, measurement
+// and token id, and costs nothing (no allocation) when INFO is dropped.
+func TestAuditLine(t *testing.T) {
+	claims := &verify.Claims{ChipID: []byte{0xc1, 0x1f}, Measurement: []byte{0x0a, 0x0b},
+		VMConfig: &hcl.VMConfiguration{VMUniqueID: "vm-1"}}
+	var buf strings.Builder
+	s := &Server{log: slog.New(slog.NewTextHandler(&buf, nil))}
+	s.audit(context.Background(), "db", claims, "jti-1")
+	for _, want := range []string{`msg="secret released"`, "resource=db", "chip_id=c11f", "vm_unique_id=vm-1", "measurement=0a0b", "jti=jti-1"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("audit line %q lacks %q", buf.String(), want)
+		}
+	}
+	quiet := &Server{log: slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+	if n := testing.AllocsPerRun(100, func() { quiet.audit(context.Background(), "db", claims, "jti-1") }); n != 0 {
+		t.Errorf("audit with INFO dropped: %v allocations, want 0", n)
+	}
+}
