@@ -1,13 +1,8 @@
 package certs
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
-	"math/big"
 	"runtime"
 	"testing"
 	"time"
@@ -20,21 +15,7 @@ import (
 // crlOf issues a CRL of n revoked entries.
 func crlOf(t testing.TB, n int) []byte {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	at := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	tmpl := fakepki.CATemplate(1, pkix.Name{CommonName: "CRL test CA"}, at, at.AddDate(1, 0, 0))
-	ca, err := fakepki.Issue(tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serials := make([]*big.Int, n)
-	for i := range serials {
-		serials[i] = big.NewInt(int64(i + 1))
-	}
-	der, err := fakepki.CRL(ca, key, serials, at, at.AddDate(0, 1, 0))
+	der, err := fakepki.SelfIssuedCRL("CRL test CA", n, time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -115,3 +115,23 @@ func CRL(issuer *x509.Certificate, key crypto.Signer, serials []*big.Int, thisUp
 	}
 	return der, nil
 }
+
+// SelfIssuedCRL issues, under a fresh P-256 CA named issuer (valid a year
+// from at), a CRL dated at that revokes the serials 1..n: the CRLs of
+// tests that bound a CRL's entries.
+func SelfIssuedCRL(issuer string, n int, at time.Time) ([]byte, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	tmpl := CATemplate(1, pkix.Name{CommonName: issuer}, at, at.AddDate(1, 0, 0))
+	ca, err := Issue(tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, err
+	}
+	serials := make([]*big.Int, n)
+	for i := range serials {
+		serials[i] = big.NewInt(int64(i + 1))
+	}
+	return CRL(ca, key, serials, at, at.AddDate(0, 1, 0))
+}
