@@ -308,12 +308,8 @@ func TestParseErrors(t *testing.T) {
 			if err == nil {
 				t.Fatalf("Parse succeeded: %+v", r.Type)
 			}
-			if !errors.Is(err, tc.err) {
-				t.Errorf("err = %v, want %v", err, tc.err)
-			}
-			var fe *FormatError
-			if !errors.As(err, &fe) || fe.Field != tc.field {
-				t.Errorf("err = %#v, want FormatError with Field %q", err, tc.field)
+			if !testutil.IsFieldError(err, tc.field, tc.err) {
+				t.Errorf("err = %v, want %v in field %q", err, tc.err, tc.field)
 			}
 			if !strings.HasPrefix(err.Error(), "hcl: "+tc.field+": ") {
 				t.Errorf("message %q", err)
@@ -356,8 +352,7 @@ func TestCheckBindingErrors(t *testing.T) {
 			r, _ := Parse(blob)
 			tc.mutate(r)
 			err := r.CheckBinding()
-			var fe *FormatError
-			if !errors.Is(err, tc.err) || !errors.As(err, &fe) || fe.Field != "binding" {
+			if !testutil.IsFieldError(err, "binding", tc.err) {
 				t.Errorf("err = %v, want %v", err, tc.err)
 			}
 		})
