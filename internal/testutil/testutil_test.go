@@ -139,7 +139,8 @@ func TestIntelCollateral(t *testing.T) {
 }
 
 // TestFieldErrors: IsFieldError wants the field and the kind of a
-// *format.Error, through wrapping.
+// *format.Error, through wrapping; IsFormatError also its format, and the
+// *format.Error itself.
 func TestFieldErrors(t *testing.T) {
 	fe := format.Field("hcl", "magic", format.ErrBadMagic)
 	for _, tc := range []struct {
@@ -157,6 +158,14 @@ func TestFieldErrors(t *testing.T) {
 	} {
 		if got := IsFieldError(tc.err, tc.field, tc.kind); got != tc.want {
 			t.Errorf("IsFieldError(%v, %q, %v) = %v, want %v", tc.err, tc.field, tc.kind, got, tc.want)
+		}
+	}
+	if !IsFormatError(fe, "hcl", "magic", format.ErrBadMagic) {
+		t.Error("IsFormatError rejects the *format.Error it names")
+	}
+	for _, err := range []error{fmt.Errorf("ctx: %w", fe), format.Field("quote", "magic", format.ErrBadMagic), format.Field("hcl", "size", format.ErrBadMagic)} {
+		if IsFormatError(err, "hcl", "magic", format.ErrBadMagic) {
+			t.Errorf("IsFormatError accepts %v as hcl: magic: %v", err, format.ErrBadMagic)
 		}
 	}
 }
