@@ -277,16 +277,8 @@ func TestDecodeErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			e, err := Decode(tc.in(t))
-			if err == nil {
-				t.Fatalf("Decode succeeded: v%d", e.Version)
-			}
-			var fe *FormatError
-			if !errors.Is(err, tc.err) || !errors.As(err, &fe) || fe.Field != tc.field {
-				t.Errorf("err = %v, want %v in field %q", err, tc.err, tc.field)
-			}
-			if !strings.HasPrefix(err.Error(), "evidence: "+tc.field+": ") {
-				t.Errorf("message %q", err)
+			if _, err := Decode(tc.in(t)); !testutil.IsFormatError(err, "evidence", tc.field, tc.err) {
+				t.Errorf("err = %v, want evidence: %s: %v", err, tc.field, tc.err)
 			}
 		})
 	}
@@ -329,8 +321,7 @@ func TestEncodeErrors(t *testing.T) {
 		e := good()
 		tc.mut(e)
 		_, err := e.Encode()
-		var fe *FormatError
-		if !errors.Is(err, tc.err) || !errors.As(err, &fe) || fe.Field != tc.field {
+		if !testutil.IsFieldError(err, tc.field, tc.err) {
 			t.Errorf("%s: err = %v, want %v in %q", tc.name, err, tc.err, tc.field)
 		}
 	}
@@ -440,8 +431,7 @@ func TestDecodeBincodeQuote(t *testing.T) {
 	}
 	for _, tc := range tests {
 		_, err := DecodeBincodeQuote(tc.in)
-		var fe *FormatError
-		if !errors.Is(err, tc.err) || !errors.As(err, &fe) || fe.Field != tc.field {
+		if !testutil.IsFieldError(err, tc.field, tc.err) {
 			t.Errorf("%s: err = %v, want %v in %q", tc.name, err, tc.err, tc.field)
 		}
 	}
@@ -508,8 +498,7 @@ func TestDecodeStrictJSON(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, dec := range []func([]byte) (*Evidence, error){Decode, NewDecoder(8, 1<<20).Decode} {
 				_, err := dec([]byte(tc.in))
-				fe, ok := errors.AsType[*FormatError](err)
-				if !ok || !errors.Is(err, tc.kind) || fe.Field != tc.field {
+				if !testutil.IsFieldError(err, tc.field, tc.kind) {
 					t.Fatalf("err = %v, want %v in %q", err, tc.kind, tc.field)
 				}
 				if tc.kind != strictjson.ErrCaseMismatch && !errors.Is(err, format.ErrBadJSON) {

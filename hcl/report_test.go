@@ -304,19 +304,8 @@ func TestParseErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r, err := Parse(tc.blob)
-			if err == nil {
-				t.Fatalf("Parse succeeded: %+v", r.Type)
-			}
-			if !errors.Is(err, tc.err) {
-				t.Errorf("err = %v, want %v", err, tc.err)
-			}
-			var fe *FormatError
-			if !errors.As(err, &fe) || fe.Field != tc.field {
-				t.Errorf("err = %#v, want FormatError with Field %q", err, tc.field)
-			}
-			if !strings.HasPrefix(err.Error(), "hcl: "+tc.field+": ") {
-				t.Errorf("message %q", err)
+			if _, err := Parse(tc.blob); !testutil.IsFormatError(err, "hcl", tc.field, tc.err) {
+				t.Errorf("err = %v, want hcl: %s: %v", err, tc.field, tc.err)
 			}
 		})
 	}
@@ -356,8 +345,7 @@ func TestCheckBindingErrors(t *testing.T) {
 			r, _ := Parse(blob)
 			tc.mutate(r)
 			err := r.CheckBinding()
-			var fe *FormatError
-			if !errors.Is(err, tc.err) || !errors.As(err, &fe) || fe.Field != "binding" {
+			if !testutil.IsFieldError(err, "binding", tc.err) {
 				t.Errorf("err = %v, want %v", err, tc.err)
 			}
 		})

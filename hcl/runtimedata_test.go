@@ -127,8 +127,7 @@ func TestJWKRSAPublicKey(t *testing.T) {
 				t.Fatalf("err = %v, want %v", err, tc.err)
 			}
 			if err != nil {
-				var fe *FormatError
-				if !errors.As(err, &fe) || fe.Field != tc.field || !errors.Is(err, ErrBadKey) {
+				if !testutil.IsFieldError(err, tc.field, ErrBadKey) {
 					t.Errorf("err = %#v, want Field %q and ErrBadKey", err, tc.field)
 				}
 				return
@@ -215,8 +214,7 @@ func TestParseRuntimeDataErrors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParseRuntimeData([]byte(tc.in))
-			var fe *FormatError
-			if !errors.Is(err, tc.err) || !errors.As(err, &fe) || fe.Field != tc.field {
+			if !testutil.IsFieldError(err, tc.field, tc.err) {
 				t.Errorf("err = %v, want %v in field %q", err, tc.err, tc.field)
 			}
 		})
@@ -275,8 +273,7 @@ func TestParseRuntimeDataStrict(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParseRuntimeData([]byte(tc.in))
-			var fe *FormatError
-			if !errors.Is(err, tc.kind) || !errors.Is(err, format.ErrBadJSON) || !errors.As(err, &fe) || fe.Field != "runtime_data" {
+			if !testutil.IsFieldError(err, "runtime_data", tc.kind) || !errors.Is(err, format.ErrBadJSON) {
 				t.Fatalf("err = %v, want %v", err, tc.kind)
 			}
 			se, ok := errors.AsType[*strictjson.Error](err)

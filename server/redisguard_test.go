@@ -2,13 +2,8 @@ package server
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -51,8 +46,8 @@ func TestParseRedisURLGuardsReplies(t *testing.T) {
 		t.Fatal(err)
 	}
 	testutil.FakeRedis(t, unix, hostileReply)
-	cfg, pool := selfSignedTLS(t)
-	tl, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
+	lc := testutil.NewLoopbackCert(t)
+	tl, err := tls.Listen("tcp", "127.0.0.1:0", lc.ServerConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +59,7 @@ func TestParseRedisURLGuardsReplies(t *testing.T) {
 			t.Fatal(err)
 		}
 		if opts.TLSConfig != nil {
-			opts.TLSConfig.RootCAs = pool // read by the dialer when it dials
+			opts.TLSConfig.RootCAs = lc.Pool() // read by the dialer when it dials
 		}
 		opts.MaxRetries, opts.DialerRetries, opts.DisableIdentity = -1, 1, true
 		rdb := redis.NewClient(opts)
@@ -94,32 +89,4 @@ func TestRedisStoreHostileRedisIsUnavailable(t *testing.T) {
 	if err := s.store.ready(context.Background()); !errors.Is(err, errStoreUnavailable) {
 		t.Fatalf("ready = %v", err)
 	}
-}
-
-func selfSignedTLS(t *testing.T) (*tls.Config, *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		IsCA:         true, BasicConstraintsValid: true,
-		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}, MinVersion: tls.VersionTLS12}, pool
 }

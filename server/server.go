@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/snp-vtpm/snp-vtpm/internal/graceful"
 	"github.com/snp-vtpm/snp-vtpm/result"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
@@ -303,25 +304,9 @@ func (s *Server) serve(ctx context.Context, ln net.Listener, tlsConfig *tls.Conf
 		<-janitorDone
 	}()
 
-	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
-	select {
-	case err := <-served:
+	if err := graceful.Serve(ctx, hs, ln, s.cfg.ShutdownTimeout, s.log); err != nil {
 		return fmt.Errorf("server: %w", err)
-	case <-ctx.Done():
 	}
-	s.log.Info("shutting down", "timeout", s.cfg.ShutdownTimeout)
-	sctx, cancel := context.WithTimeout(base, s.cfg.ShutdownTimeout)
-	defer cancel()
-	err := hs.Shutdown(sctx)
-	if err != nil {
-		_ = hs.Close()
-	}
-	<-served // http.ErrServerClosed
-	if err != nil {
-		return fmt.Errorf("server: graceful shutdown: %w", err)
-	}
-	s.log.Info("stopped")
 	return nil
 }
 

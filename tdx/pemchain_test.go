@@ -2,10 +2,10 @@ package tdx_test
 
 import (
 	"encoding/pem"
-	"errors"
 	"testing"
 
 	"github.com/snp-vtpm/snp-vtpm/format"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/tdx"
 )
 
@@ -44,8 +44,7 @@ func TestSplitPEM(t *testing.T) {
 			}
 			continue
 		}
-		fe, ok := errors.AsType[*format.Error](err)
-		if !errors.Is(err, tc.kind) || !ok || fe.Format != "test" || fe.Field != "chain" || ders != nil {
+		if !testutil.IsFormatError(err, "test", "chain", tc.kind) || ders != nil {
 			t.Errorf("%s: %v, want a test: chain: %v error", tc.name, err, tc.kind)
 		}
 	}

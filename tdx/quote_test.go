@@ -239,7 +239,7 @@ func TestParseErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := tdx.ParseQuote(tt.blob)
-			if fe := (*format.Error)(nil); !errors.As(err, &fe) || fe.Field != tt.field || !errors.Is(err, tt.kind) {
+			if !testutil.IsFieldError(err, tt.field, tt.kind) {
 				t.Fatalf("got %v, want field %s kind %v", err, tt.field, tt.kind)
 			}
 		})
@@ -273,8 +273,7 @@ func TestTDReportBinding(t *testing.T) {
 				t.Fatal(err)
 			}
 			err = tdx.CheckBinding(q, r3)
-			var fe *format.Error
-			if !errors.As(err, &fe) || fe.Field != f.Name || !errors.Is(err, tdx.ErrBindingMismatch) {
+			if !testutil.IsFieldError(err, f.Name, tdx.ErrBindingMismatch) {
 				t.Fatalf("got %v, want a mismatch of %s", err, f.Name)
 			}
 		})

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/snp-vtpm/snp-vtpm/format"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/tdx"
 )
 
@@ -105,7 +106,7 @@ func TestParseErrorsV5(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := tdx.ParseQuote(tt.blob)
-			if fe := (*format.Error)(nil); !errors.As(err, &fe) || fe.Field != tt.field || !errors.Is(err, tt.kind) {
+			if !testutil.IsFieldError(err, tt.field, tt.kind) {
 				t.Fatalf("got %v, want field %s kind %v", err, tt.field, tt.kind)
 			}
 		})
@@ -138,8 +139,7 @@ func TestBindingTD15(t *testing.T) {
 			t.Fatal(err)
 		}
 		if err := tdx.CheckBinding(q, r2); err != nil {
-			var fe *format.Error
-			if !errors.As(err, &fe) || fe.Field != off.name || !errors.Is(err, tdx.ErrBindingMismatch) {
+			if !testutil.IsFieldError(err, off.name, tdx.ErrBindingMismatch) {
 				t.Errorf("%s: %v", off.name, err)
 			}
 		} else {

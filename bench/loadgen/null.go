@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -15,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/snp-vtpm/snp-vtpm/internal/graceful"
 	"github.com/snp-vtpm/snp-vtpm/server"
 )
 
@@ -94,19 +94,7 @@ func serveNull(out io.Writer) error {
 	hs := &http.Server{Handler: h, ReadHeaderTimeout: server.DefaultReadHeaderTimeout, ReadTimeout: server.DefaultReadTimeout,
 		WriteTimeout: server.DefaultWriteTimeout, IdleTimeout: server.DefaultIdleTimeout, MaxHeaderBytes: 64 << 10}
 	fmt.Fprintf(out, "listening on http://%s\n", ln.Addr())
-	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
-	select {
-	case err := <-served:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return graceful.Serve(ctx, hs, ln, 5*time.Second, nil)
 }
 
 // startNull starts the null server: this executable again, with nullEnv.

@@ -4,17 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"io"
 	"log/slog"
-	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -93,6 +85,29 @@ func startServe(t *testing.T, args ...string) *serving {
 	return s
 }
 
+// startBin starts the built binary with args (and env, when not nil) and
+// waits for the "listening on URL" line it prints first. It returns the
+// running command, the URL and the command's stderr.
+func startBin(ctx context.Context, t *testing.T, env []string, args ...string) (*exec.Cmd, string, *testutil.LogBuffer) {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, cliBinary(t), args...)
+	cmd.Env = env
+	stderr := &testutil.LogBuffer{}
+	cmd.Stderr = stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("no listening line: %v\n%s", err, stderr)
+	}
+	return cmd, strings.TrimSpace(strings.TrimPrefix(line, "listening on ")), stderr
+}
+
 // writeTemp writes data to a new temporary file and returns its path.
 func writeTemp(t *testing.T, name string, data []byte) string {
 	t.Helper()
@@ -165,32 +180,8 @@ func TestServeSyntheticEvidence(t *testing.T) {
 
 // selfSigned writes a self-signed certificate for 127.0.0.1 and its key.
 func selfSigned(t *testing.T) (certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "snp-vtpm test verifier"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return writeTemp(t, "cert.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
-		writeTemp(t, "key.pem", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}))
+	certPEM, keyPEM := testutil.NewLoopbackCert(t).PEM(t)
+	return writeTemp(t, "cert.pem", certPEM), writeTemp(t, "key.pem", keyPEM)
 }
 
 func TestServeTLS(t *testing.T) {
@@ -283,21 +274,7 @@ func TestServeDrainsOnSIGTERM(t *testing.T) {
 	secret := writeTemp(t, "secret", []byte(cliSecret))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, cliBinary(t), "serve", "--listen", "127.0.0.1:0", "--secret-file", secret, "--offline", "--shutdown-grace", "20s")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("no listening line: %v\n%s", err, stderr.String())
-	}
-	url := strings.TrimSpace(strings.TrimPrefix(line, "listening on "))
+	cmd, url, stderr := startBin(ctx, t, nil, "serve", "--listen", "127.0.0.1:0", "--secret-file", secret, "--offline", "--shutdown-grace", "20s")
 
 	pr, pw := io.Pipe()
 	answered := make(chan int, 1)
@@ -325,7 +302,7 @@ func TestServeDrainsOnSIGTERM(t *testing.T) {
 	if status := <-answered; status < 400 || status >= 500 {
 		t.Errorf("the in-flight request got %d, want a 4xx answer", status)
 	}
-	err = cmd.Wait()
+	err := cmd.Wait()
 	if ee, ok := errors.AsType[*exec.ExitError](err); ok || err != nil {
 		t.Fatalf("serve exited with %v (%v), want 0\nstderr:\n%s", ee, err, stderr.String())
 	}
@@ -391,22 +368,10 @@ func TestServeRaisesGCTarget(t *testing.T) {
 		want bool
 	}{{"", true}, {"150", false}} {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		cmd := exec.CommandContext(ctx, cliBinary(t), "-v", "serve", "--listen", "127.0.0.1:0", "--secret-file", secret, "--offline")
-		cmd.Env = append(slices.DeleteFunc(os.Environ(), func(e string) bool { return strings.HasPrefix(e, "GOGC=") }), "GOGC="+c.gogc)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := bufio.NewReader(stdout).ReadString('\n'); err != nil {
-			t.Fatalf("no listening line: %v\n%s", err, stderr.String())
-		}
+		env := append(slices.DeleteFunc(os.Environ(), func(e string) bool { return strings.HasPrefix(e, "GOGC=") }), "GOGC="+c.gogc)
+		cmd, _, stderr := startBin(ctx, t, env, "-v", "serve", "--listen", "127.0.0.1:0", "--secret-file", secret, "--offline")
 		_ = cmd.Process.Signal(syscall.SIGTERM)
-		err = cmd.Wait()
+		err := cmd.Wait()
 		cancel()
 		if err != nil {
 			t.Fatalf("GOGC=%q: serve exited with %v\n%s", c.gogc, err, stderr.String())

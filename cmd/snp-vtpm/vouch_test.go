@@ -21,7 +21,9 @@ import (
 func TestVerifyMAAVouchCLI(t *testing.T) {
 	ours, other := testmaa.UnknownParavisor(t)
 	ev := ours.Evidence
-	tokenFor := func(e testmaa.Vouchee, ak *rsa.PrivateKey) []byte {
+	// tokenFor returns the files of a fresh test-signed token for e's
+	// evidence with attestation key ak, and of the JWKS that trusts it.
+	tokenFor := func(e testmaa.Vouchee, ak *rsa.PrivateKey) (token, jwks string) {
 		base, err := testmaa.Edit(payloadOf(t, maaToken), func(m map[string]any) {
 			now := time.Now().Unix()
 			m["iat"], m["nbf"], m["exp"] = now, now, now+3600
@@ -33,21 +35,13 @@ func TestVerifyMAAVouchCLI(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tok, err := testmaa.Sign(testev.EKKey(), testmaa.Header("test"), payload)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tok
+		return testSigned(t, payload)
 	}
-	jwks, err := testmaa.JWKS(testev.EKKey(), "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	jwksFile := writeTemp(t, "jwks.json", jwks)
+	good, jwksFile := tokenFor(ours, testev.AKKey())
+	otherVM, _ := tokenFor(other, testev.OtherRSAKey())
 	file := writeTemp(t, "evidence.json", ev.JSON)
 	roots := writeTemp(t, "roots.pem", testev.ChainPEM())
 	policy := writeTemp(t, "policy.json", []byte(`{"maa_paravisor_instance": "`+testmaa.Issuer+`"}`))
-	good := writeTemp(t, "good.jwt", tokenFor(ours, testev.AKKey()))
 	base := []string{"--roots", roots, "--nonce", string(ev.Nonce)}
 	run := func(args ...string) (int, string, string) {
 		return verifyCLI(t, nil, append(append(append([]string(nil), base...), args...), file)...)
@@ -59,7 +53,7 @@ func TestVerifyMAAVouchCLI(t *testing.T) {
 	}
 	for name, args := range map[string][]string{
 		"no token":                {"--policy", policy},
-		"another VM's token":      {"--policy", policy, "--maa-token", writeTemp(t, "other.jwt", tokenFor(other, testev.OtherRSAKey())), "--maa-jwks", jwksFile},
+		"another VM's token":      {"--policy", policy, "--maa-token", otherVM, "--maa-jwks", jwksFile},
 		"token under another key": {"--policy", policy, "--maa-token", good, "--maa-jwks", writeTemp(t, "real.json", testutil.ReadFile(t, maaJWKS))},
 	} {
 		code, out, errOut := run(args...)

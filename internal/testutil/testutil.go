@@ -1,7 +1,8 @@
 // Package testutil loads the module's real fixtures (testdata/) for tests:
 // one reader, one PEM splitter and one JSON edit shared by the packages'
-// tests instead of a copy in each. It imports nothing of the module, so
-// any package's internal tests may use it.
+// tests instead of a copy in each. Of the module it imports only package
+// format (which imports nothing of it and has no internal tests), so any
+// package's internal tests may use it.
 package testutil
 
 import (

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io/fs"
 	"testing"
+
+	"github.com/snp-vtpm/snp-vtpm/format"
 )
 
 func TestReadFileAndPEM(t *testing.T) {
@@ -132,6 +134,38 @@ func TestIntelCollateral(t *testing.T) {
 	for _, name := range []string{"tcbinfo-tdx-00806f050000.json", "qeidentity-tdx.json", "tcb-signing-chain.pem", "pckcrl-platform.der", "rootcacrl.der"} {
 		if _, err := fs.Stat(IntelCollateral(), name); err != nil {
 			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// TestFieldErrors: IsFieldError wants the field and the kind of a
+// *format.Error, through wrapping; IsFormatError also its format, and the
+// *format.Error itself.
+func TestFieldErrors(t *testing.T) {
+	fe := format.Field("hcl", "magic", format.ErrBadMagic)
+	for _, tc := range []struct {
+		err   error
+		field string
+		kind  error
+		want  bool
+	}{
+		{fe, "magic", format.ErrBadMagic, true},
+		{fmt.Errorf("ctx: %w", fe), "magic", format.ErrBadMagic, true},
+		{fe, "version", format.ErrBadMagic, false},
+		{fe, "magic", format.ErrTruncated, false},
+		{format.ErrBadMagic, "magic", format.ErrBadMagic, false},
+		{nil, "magic", format.ErrBadMagic, false},
+	} {
+		if got := IsFieldError(tc.err, tc.field, tc.kind); got != tc.want {
+			t.Errorf("IsFieldError(%v, %q, %v) = %v, want %v", tc.err, tc.field, tc.kind, got, tc.want)
+		}
+	}
+	if !IsFormatError(fe, "hcl", "magic", format.ErrBadMagic) {
+		t.Error("IsFormatError rejects the *format.Error it names")
+	}
+	for _, err := range []error{fmt.Errorf("ctx: %w", fe), format.Field("quote", "magic", format.ErrBadMagic), format.Field("hcl", "size", format.ErrBadMagic)} {
+		if IsFormatError(err, "hcl", "magic", format.ErrBadMagic) {
+			t.Errorf("IsFormatError accepts %v as hcl: magic: %v", err, format.ErrBadMagic)
 		}
 	}
 }

@@ -14,7 +14,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -25,6 +24,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/snp-vtpm/snp-vtpm/internal/graceful"
 	"github.com/snp-vtpm/snp-vtpm/internal/rrproxy"
 )
 
@@ -51,17 +51,5 @@ func run(ctx context.Context, listen string, backends []string) error {
 	}
 	srv := &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Printf("listening on http://%s\n", ln.Addr())
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		return err
-	}
-	return nil
+	return graceful.Serve(ctx, srv, ln, 5*time.Second, nil)
 }
