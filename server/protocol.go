@@ -248,18 +248,93 @@ const maxSizeHint = 64 << 10
 // A body larger than maxBytes gives the reader's error. sizeHint (the declared
 // Content-Length, or ≤ 0) sizes the buffer up to maxSizeHint bytes, so that
 // a typical body is read without regrowing it; it is not trusted otherwise.
+//
+// A request is read in one pass by scanAttestRequest; only one it leaves
+// alone (an error, or a rare shape such as escaped member names) goes
+// through strictjson.Unmarshal, which accepts it or names the problem.
 func readAttestRequest(body io.Reader, maxBytes, sizeHint int64) (*AttestRequest, error) {
 	buf := bytes.NewBuffer(make([]byte, 0, min(max(sizeHint, 0), maxSizeHint)+bytes.MinRead))
 	if _, err := buf.ReadFrom(body); err != nil {
 		return nil, err
 	}
-	data := buf.Bytes()
+	return decodeAttestRequest(buf.Bytes(), maxBytes)
+}
+
+// decodeAttestRequest decodes a whole request body, as readAttestRequest
+// describes. The request's Evidence is a slice of data.
+func decodeAttestRequest(data []byte, maxBytes int64) (*AttestRequest, error) {
+	o := strictjson.Options{MaxBytes: int(min(maxBytes, math.MaxInt32)), RejectUnknown: true}
+	if req, ok := scanAttestRequest(data, o); ok {
+		return req, nil
+	}
 	var wire attestRequestWire
-	if err := strictjson.Unmarshal(data, &wire, strictjson.Options{MaxBytes: int(min(maxBytes, math.MaxInt32)), RejectUnknown: true}); err != nil {
+	if err := strictjson.Unmarshal(data, &wire, o); err != nil {
 		return nil, err
 	}
 	return &AttestRequest{Challenge: wire.Challenge, Evidence: json.RawMessage(wire.Evidence),
 		PublicKey: wire.PublicKey, Resource: wire.Resource}, nil
+}
+
+// scanAttestRequest reads a request in one pass (strictjson.Scanner): what
+// it accepts, strictjson.Unmarshal into attestRequestWire accepts too and
+// decodes to the same request (FuzzReadAttestRequest). It gives up on
+// anything else: an unknown member, an escape in a base64 or resource
+// string, a value of the wrong kind, bad base64, any JSON error.
+func scanAttestRequest(data []byte, o strictjson.Options) (*AttestRequest, bool) {
+	s := strictjson.NewScanner(data, o)
+	req := new(AttestRequest)
+	s.Object(1, func(name []byte) {
+		switch string(name) {
+		case "challenge":
+			req.Challenge = scanBase64(&s)
+		case "evidence":
+			req.Evidence = s.Skip(2)
+		case "public_key":
+			req.PublicKey = scanBase64(&s)
+		case "resource":
+			req.Resource = scanString(&s)
+		default:
+			s.Fail()
+		}
+	})
+	if !s.End() {
+		return nil, false
+	}
+	return req, true
+}
+
+// scanBase64 reads a []byte member as the strict decoder does: null is
+// nil, a string is standard padded base64 (RFC 4648 3.2, 3.3: no line
+// breaks) and empty decodes to an empty, non-nil slice. It gives up on an
+// escaped string (which the decoder would unescape first).
+func scanBase64(s *strictjson.Scanner) []byte {
+	if s.Null() {
+		return nil
+	}
+	text, escaped := s.String()
+	if escaped || !s.OK() {
+		s.Fail()
+		return nil
+	}
+	b, err := base64.StdEncoding.AppendDecode(make([]byte, 0, base64.StdEncoding.DecodedLen(len(text))), text)
+	if err != nil || len(text) != base64.StdEncoding.EncodedLen(len(b)) {
+		s.Fail()
+		return nil
+	}
+	return b
+}
+
+// scanString reads a string member as the strict decoder does (null is
+// ""), giving up on an escaped one.
+func scanString(s *strictjson.Scanner) string {
+	if s.Null() {
+		return ""
+	}
+	text, escaped := s.String()
+	if escaped {
+		s.Fail()
+	}
+	return string(text)
 }
 
 // attestRequestWire is AttestRequest as readAttestRequest decodes it: the
