@@ -253,11 +253,54 @@ const maxSizeHint = 64 << 10
 // alone (an error, or a rare shape such as escaped member names) goes
 // through strictjson.Unmarshal, which accepts it or names the problem.
 func readAttestRequest(body io.Reader, maxBytes, sizeHint int64) (*AttestRequest, error) {
-	buf := bytes.NewBuffer(make([]byte, 0, min(max(sizeHint, 0), maxSizeHint)+bytes.MinRead))
-	if _, err := buf.ReadFrom(body); err != nil {
+	return readAttestRequestInto(new([]byte), body, maxBytes, sizeHint)
+}
+
+// readAttestRequestInto is readAttestRequest reading the body into *buf
+// (grown when too small, and then replaced by the grown buffer). The
+// request's Evidence is a slice of *buf: the buffer must not be used again
+// while the request is.
+func readAttestRequestInto(buf *[]byte, body io.Reader, maxBytes, sizeHint int64) (*AttestRequest, error) {
+	if want := int(min(max(sizeHint, 0), maxSizeHint)) + bytes.MinRead; cap(*buf) < want {
+		*buf = make([]byte, 0, want)
+	}
+	b := bytes.NewBuffer((*buf)[:0])
+	_, err := b.ReadFrom(body)
+	*buf = b.Bytes()[:0]
+	if err != nil {
 		return nil, err
 	}
-	return decodeAttestRequest(buf.Bytes(), maxBytes)
+	return decodeAttestRequest(b.Bytes(), maxBytes)
+}
+
+// maxPooledBody is the largest body buffer a Server keeps for the next
+// request: one sized for a typical body (maxSizeHint), not one grown by a
+// rare large one.
+const maxPooledBody = maxSizeHint + bytes.MinRead
+
+// getBody returns a request body buffer of s's pool (or a new, empty one).
+func (s *Server) getBody() *[]byte {
+	if b, ok := s.bodies.Get().(*[]byte); ok {
+		return b
+	}
+	return new([]byte)
+}
+
+// putBody returns a body buffer to s's pool once its request is done with:
+// nothing may keep a slice of it (the decoded evidence never aliases it,
+// errors and log lines copy what they quote; TestBodyBufferNotRetained
+// holds the server to that). A buffer grown past maxPooledBody is dropped.
+func (s *Server) putBody(b *[]byte) {
+	if cap(*b) > maxPooledBody {
+		return
+	}
+	if s.scribbleBodies {
+		full := (*b)[:cap(*b)]
+		for i := range full {
+			full[i] = 0xA5
+		}
+	}
+	s.bodies.Put(b)
 }
 
 // decodeAttestRequest decodes a whole request body, as readAttestRequest
