@@ -86,32 +86,26 @@ type globals struct {
 	// target of the process it owns. Nil (tests running commands
 	// in-process) leaves the GC alone.
 	setGCPercent func(int) int
-	// logFlushEvery, when positive, makes serve batch its log (logBatcher):
-	// a line waits at most this long. main sets it; zero (tests running
-	// commands in-process, which read the log as it is written) writes
-	// every line at once.
-	logFlushEvery time.Duration
 }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	quietRedis()
-	code := runProcess(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, debug.SetGCPercent, serveLogFlushEvery)
+	code := runProcess(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, debug.SetGCPercent)
 	stop()
 	os.Exit(code)
 }
 
 // run executes the CLI with args and returns the process exit code.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	return runProcess(ctx, args, stdin, stdout, stderr, nil, 0)
+	return runProcess(ctx, args, stdin, stdout, stderr, nil)
 }
 
-// runProcess is run with what main owns: the process-wide GC setter (see
-// globals.setGCPercent) and the batching of serve's log (see
-// globals.logFlushEvery).
-func runProcess(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, setGCPercent func(int) int, logFlushEvery time.Duration) int {
+// runProcess is run with the process-wide GC setter main owns (see
+// globals.setGCPercent).
+func runProcess(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, setGCPercent func(int) int) int {
 	g := &globals{stdin: stdin, stdout: stdout, stderr: stderr, terminal: isTerminal(stderr), progressEvery: progressEvery,
-		setGCPercent: setGCPercent, logFlushEvery: logFlushEvery}
+		setGCPercent: setGCPercent}
 	root := newRootCmd(g)
 	root.SetArgs(args)
 	root.SetIn(stdin)

@@ -69,8 +69,6 @@ Also served: /healthz and Prometheus metrics on /metrics. The log is serve's out
 stderr without -v (other commands are quiet there but for warnings): INFO lines at start,
 one access-log line per request and one per secret released (--log-json: JSON lines);
 -v adds DEBUG diagnostics. Neither the secret nor keys nor evidence are logged.
-Lines are written in batches, each at most 10ms after it was logged, and all of
-them before serve exits.
 SIGINT/SIGTERM stop accepting connections, let in-flight requests complete for
 --shutdown-grace and exit 0 (1 if requests were still running when it expired).
 
@@ -155,7 +153,6 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
 		return err
 	}
 
-	defer batchServeLog(g)()
 	log := serveLogger(g, f.logJSON)
 	g.log = log // the trust options (KDS client) log there too
 	rel, err := f.release.load(log, f.listen)
@@ -227,24 +224,6 @@ func tuneServeGC(g *globals, getenv func(string) string) {
 	}
 	was := g.setGCPercent(serveGCPercent)
 	g.log.Debug("GC target raised (GOGC unset)", "gogc", serveGCPercent, "was", was)
-}
-
-// batchServeLog makes g.stderr a logBatcher when main asks for one
-// (g.logFlushEvery), so that everything serve writes there passes through
-// the batch, in order, and returns the function that writes out what is
-// left and puts g.stderr back; serve defers it, so it runs on every return,
-// the one after a graceful shutdown (SIGINT, SIGTERM) included.
-func batchServeLog(g *globals) func() {
-	if g.logFlushEvery <= 0 {
-		return func() {}
-	}
-	w := g.stderr
-	lb := newLogBatcher(w, g.logFlushEvery)
-	g.stderr = lb
-	return func() {
-		_ = lb.Close()
-		g.stderr = w
-	}
 }
 
 // serveLogger is serve's log on stderr: text, or JSON with logJSON; debug
