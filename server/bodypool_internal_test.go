@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"reflect"
+	"sync"
 	"testing"
 
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
@@ -21,7 +22,18 @@ func TestBodyBufferNotRetained(t *testing.T) {
 	cfg := testConfig()
 	cfg.Resources = map[string]Resource{"db": {Secret: []byte("db secret"), Policy: &verify.Policy{}}}
 	s := newServer(t, cfg)
-	s.scribbleBodies = true
+	// Every buffer is overwritten on its way back to the pool, so that
+	// anything still holding a slice of it would see its bytes change.
+	var mu sync.Mutex
+	seen := map[*byte]int{}
+	s.bodyHook = func(buf []byte) {
+		for i := range buf {
+			buf[i] = 0xA5
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		seen[&buf[0]]++
+	}
 	ts := startHTTP(t, s)
 	ctx := context.Background()
 	var bases []*testev.Evidence
@@ -66,6 +78,17 @@ func TestBodyBufferNotRetained(t *testing.T) {
 				}
 			}
 		}
+	}
+	// Buffers were reused: requests read into buffers earlier requests
+	// had scribbled over.
+	mu.Lock()
+	reused := 0
+	for _, n := range seen {
+		reused += n - 1
+	}
+	mu.Unlock()
+	if reused == 0 {
+		t.Error("no body buffer was reused")
 	}
 	after := []verify.Stats{s.verifier.Stats(), s.resources["db"].verifier.Stats()}
 	for i := range after {

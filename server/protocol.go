@@ -294,11 +294,8 @@ func (s *Server) putBody(b *[]byte) {
 	if cap(*b) > maxPooledBody {
 		return
 	}
-	if s.scribbleBodies {
-		full := (*b)[:cap(*b)]
-		for i := range full {
-			full[i] = 0xA5
-		}
+	if s.bodyHook != nil {
+		s.bodyHook((*b)[:cap(*b)])
 	}
 	s.bodies.Put(b)
 }

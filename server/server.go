@@ -126,10 +126,9 @@ type Server struct {
 	signer     *result.Signer
 	jwks       []byte
 	bodies     sync.Pool // *[]byte: attestation request body buffers (getBody, putBody)
-	// scribbleBodies (tests only) overwrites every body buffer before it
-	// is pooled again, so that anything still holding a slice of it (a
-	// cache, an error, a log line) would see its bytes change.
-	scribbleBodies bool
+	// bodyHook (tests only), when set, is given every body buffer (its
+	// whole capacity) before it is pooled again.
+	bodyHook func(buf []byte)
 }
 
 // New returns a Server for cfg.
