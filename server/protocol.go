@@ -248,18 +248,133 @@ const maxSizeHint = 64 << 10
 // A body larger than maxBytes gives the reader's error. sizeHint (the declared
 // Content-Length, or ≤ 0) sizes the buffer up to maxSizeHint bytes, so that
 // a typical body is read without regrowing it; it is not trusted otherwise.
+//
+// A request is read in one pass by scanAttestRequest; only one it leaves
+// alone (an error, or a rare shape such as escaped member names) goes
+// through strictjson.Unmarshal, which accepts it or names the problem.
 func readAttestRequest(body io.Reader, maxBytes, sizeHint int64) (*AttestRequest, error) {
-	buf := bytes.NewBuffer(make([]byte, 0, min(max(sizeHint, 0), maxSizeHint)+bytes.MinRead))
-	if _, err := buf.ReadFrom(body); err != nil {
+	return readAttestRequestInto(new([]byte), body, maxBytes, sizeHint)
+}
+
+// readAttestRequestInto is readAttestRequest reading the body into *buf
+// (grown when too small, and then replaced by the grown buffer). The
+// request's Evidence is a slice of *buf: the buffer must not be used again
+// while the request is.
+func readAttestRequestInto(buf *[]byte, body io.Reader, maxBytes, sizeHint int64) (*AttestRequest, error) {
+	if want := int(min(max(sizeHint, 0), maxSizeHint)) + bytes.MinRead; cap(*buf) < want {
+		*buf = make([]byte, 0, want)
+	}
+	b := bytes.NewBuffer((*buf)[:0])
+	_, err := b.ReadFrom(body)
+	*buf = b.Bytes()[:0]
+	if err != nil {
 		return nil, err
 	}
-	data := buf.Bytes()
+	return decodeAttestRequest(b.Bytes(), maxBytes)
+}
+
+// maxPooledBody is the largest body buffer a Server keeps for the next
+// request: one sized for a typical body (maxSizeHint), not one grown by a
+// rare large one.
+const maxPooledBody = maxSizeHint + bytes.MinRead
+
+// getBody returns a request body buffer of s's pool (or a new, empty one).
+func (s *Server) getBody() *[]byte {
+	if b, ok := s.bodies.Get().(*[]byte); ok {
+		return b
+	}
+	return new([]byte)
+}
+
+// putBody returns a body buffer to s's pool once its request is done with:
+// nothing may keep a slice of it (the decoded evidence never aliases it,
+// errors and log lines copy what they quote; TestBodyBufferNotRetained
+// holds the server to that). A buffer grown past maxPooledBody is dropped.
+func (s *Server) putBody(b *[]byte) {
+	if cap(*b) > maxPooledBody {
+		return
+	}
+	if s.bodyHook != nil {
+		s.bodyHook((*b)[:cap(*b)])
+	}
+	s.bodies.Put(b)
+}
+
+// decodeAttestRequest decodes a whole request body, as readAttestRequest
+// describes. The request's Evidence is a slice of data.
+func decodeAttestRequest(data []byte, maxBytes int64) (*AttestRequest, error) {
+	o := strictjson.Options{MaxBytes: int(min(maxBytes, math.MaxInt32)), RejectUnknown: true}
+	if req, ok := scanAttestRequest(data, o); ok {
+		return req, nil
+	}
 	var wire attestRequestWire
-	if err := strictjson.Unmarshal(data, &wire, strictjson.Options{MaxBytes: int(min(maxBytes, math.MaxInt32)), RejectUnknown: true}); err != nil {
+	if err := strictjson.Unmarshal(data, &wire, o); err != nil {
 		return nil, err
 	}
 	return &AttestRequest{Challenge: wire.Challenge, Evidence: json.RawMessage(wire.Evidence),
 		PublicKey: wire.PublicKey, Resource: wire.Resource}, nil
+}
+
+// scanAttestRequest reads a request in one pass (strictjson.Scanner): what
+// it accepts, strictjson.Unmarshal into attestRequestWire accepts too and
+// decodes to the same request (FuzzReadAttestRequest). It gives up on
+// anything else: an unknown member, an escape in a base64 or resource
+// string, a value of the wrong kind, bad base64, any JSON error.
+func scanAttestRequest(data []byte, o strictjson.Options) (*AttestRequest, bool) {
+	s := strictjson.NewScanner(data, o)
+	req := new(AttestRequest)
+	s.Object(1, func(name []byte) {
+		switch string(name) {
+		case "challenge":
+			req.Challenge = scanBase64(&s)
+		case "evidence":
+			req.Evidence = s.Skip(2)
+		case "public_key":
+			req.PublicKey = scanBase64(&s)
+		case "resource":
+			req.Resource = scanString(&s)
+		default:
+			s.Fail()
+		}
+	})
+	if !s.End() {
+		return nil, false
+	}
+	return req, true
+}
+
+// scanBase64 reads a []byte member as the strict decoder does: null is
+// nil, a string is standard padded base64 (RFC 4648 3.2, 3.3: no line
+// breaks) and empty decodes to an empty, non-nil slice. It gives up on an
+// escaped string (which the decoder would unescape first).
+func scanBase64(s *strictjson.Scanner) []byte {
+	if s.Null() {
+		return nil
+	}
+	text, escaped := s.String()
+	if escaped || !s.OK() {
+		s.Fail()
+		return nil
+	}
+	b, err := base64.StdEncoding.AppendDecode(make([]byte, 0, base64.StdEncoding.DecodedLen(len(text))), text)
+	if err != nil || len(text) != base64.StdEncoding.EncodedLen(len(b)) {
+		s.Fail()
+		return nil
+	}
+	return b
+}
+
+// scanString reads a string member as the strict decoder does (null is
+// ""), giving up on an escaped one.
+func scanString(s *strictjson.Scanner) string {
+	if s.Null() {
+		return ""
+	}
+	text, escaped := s.String()
+	if escaped {
+		s.Fail()
+	}
+	return string(text)
 }
 
 // attestRequestWire is AttestRequest as readAttestRequest decodes it: the

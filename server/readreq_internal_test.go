@@ -2,16 +2,39 @@ package server
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/snp-vtpm/snp-vtpm/internal/strictjson"
+	"github.com/snp-vtpm/snp-vtpm/internal/testev"
 )
 
-// FuzzReadAttestRequest: readAttestRequest (evidence kept in place)
-// accepts and rejects exactly what strict decoding into AttestRequest
-// (evidence copied by json.RawMessage) does, with the same error kind,
-// and gives the same request.
+// oracleAttestRequest is the request decoder before the one-pass scanner:
+// strict decoding into AttestRequest (evidence copied by json.RawMessage),
+// the oracle both paths of readAttestRequest are held to.
+func oracleAttestRequest(body []byte, maxBytes int) (*AttestRequest, error) {
+	var req AttestRequest
+	if err := strictjson.Unmarshal(body, &req, strictjson.Options{MaxBytes: maxBytes, RejectUnknown: true}); err != nil {
+		return nil, err
+	}
+	return &req, nil
+}
+
+// sameRequest compares two decoded requests, nil and empty byte slices
+// apart.
+func sameRequest(a, b *AttestRequest) bool {
+	return bytes.Equal(a.Challenge, b.Challenge) && (a.Challenge == nil) == (b.Challenge == nil) &&
+		bytes.Equal(a.PublicKey, b.PublicKey) && (a.PublicKey == nil) == (b.PublicKey == nil) &&
+		bytes.Equal(a.Evidence, b.Evidence) && (a.Evidence == nil) == (b.Evidence == nil) && a.Resource == b.Resource
+}
+
+// FuzzReadAttestRequest: readAttestRequest accepts and rejects exactly
+// what the oracle does, with the same error kind, and gives the same
+// request; what the one-pass scanner accepts on its own, the oracle
+// accepts too, with the same request.
 func FuzzReadAttestRequest(f *testing.F) {
 	for _, s := range []string{
 		`{"challenge":"AAAA","public_key":"AQID","evidence":{"version":1,"a":[1,{"b":null}]}}`,
@@ -21,27 +44,101 @@ func FuzzReadAttestRequest(f *testing.F) {
 		`{"Evidence":{}}`,
 		`{"evidence":null} {}`,
 		`{"evidence":[1,2,3],"evidence":{}}`,
+		`{"evidence":null,"challenge":null,"public_key":"","resource":null}`,
+		`{"challenge":"AA==","public_key":"AAA=","resource":"a\u00e9"}`,
+		"{\"challenge\":\"AA\\nAA\"}",
+		`{"\u0063hallenge":"AAAA"}`,
+		` { "evidence" : { "version" : 2 } } `,
 	} {
-		f.Add([]byte(s))
+		f.Add([]byte(s), uint16(1<<15))
 	}
-	f.Fuzz(func(t *testing.T, body []byte) {
-		const maxBytes = 1 << 16
-		got, err := readAttestRequest(bytes.NewReader(body), maxBytes, int64(len(body)))
-		var want AttestRequest
-		werr := strictjson.Unmarshal(body, &want, strictjson.Options{MaxBytes: maxBytes, RejectUnknown: true})
+	f.Fuzz(func(t *testing.T, body []byte, maxBytes uint16) {
+		max := int(maxBytes)
+		want, werr := oracleAttestRequest(body, max)
+		if req, ok := scanAttestRequest(body, strictjson.Options{MaxBytes: max, RejectUnknown: true}); ok {
+			if werr != nil || !sameRequest(req, want) {
+				t.Fatalf("scanner accepted %+v; oracle: %+v, %v", req, want, werr)
+			}
+		}
+		got, err := readAttestRequest(bytes.NewReader(body), int64(max), int64(len(body)))
 		if (err == nil) != (werr == nil) {
-			t.Fatalf("readAttestRequest: %v; strict decoding: %v", err, werr)
+			t.Fatalf("readAttestRequest: %v; oracle: %v", err, werr)
 		}
 		if err != nil {
 			var e1, e2 *strictjson.Error
-			if errors.As(err, &e1) && errors.As(werr, &e2) && e1.Kind != e2.Kind {
-				t.Fatalf("error kinds differ: %v; %v", err, werr)
+			if !errors.As(err, &e1) || !errors.As(werr, &e2) || e1.Kind != e2.Kind {
+				t.Fatalf("errors differ: %v; %v", err, werr)
 			}
 			return
 		}
-		if !bytes.Equal(got.Challenge, want.Challenge) || !bytes.Equal(got.Evidence, want.Evidence) ||
-			!bytes.Equal(got.PublicKey, want.PublicKey) || got.Resource != want.Resource {
+		if !sameRequest(got, want) {
 			t.Fatalf("got %+v, want %+v", got, want)
+		}
+	})
+}
+
+// TestScanAttestRequest: the requests attesters send are read in one
+// pass, not handed to the reflecting decoder, and decode as the oracle
+// decodes them.
+func TestScanAttestRequest(t *testing.T) {
+	b64 := base64.StdEncoding.EncodeToString
+	ch, pub := b64(bytes.Repeat([]byte{7}, ChallengeSize)), b64(bytes.Repeat([]byte{9}, 32))
+	var bodies []string
+	for _, v := range []int{1, 2} {
+		ev, err := (&testev.Builder{Nonce: []byte("n"), Version: v}).Build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		bodies = append(bodies,
+			fmt.Sprintf(`{"challenge":%q,"evidence":%s,"public_key":%q}`, ch, ev.JSON, pub),
+			fmt.Sprintf("{\n  \"challenge\": %q,\n  \"public_key\": %q,\n  \"resource\": \"db-password\",\n  \"evidence\": %s\n}\n", ch, pub, ev.JSON),
+			fmt.Sprintf(`{"challenge":%q,"public_key":%q,"evidence":%q}`, ch, pub, b64(ev.JSON)))
+	}
+	for i, body := range bodies {
+		o := strictjson.Options{MaxBytes: DefaultMaxBodyBytes, RejectUnknown: true}
+		got, ok := scanAttestRequest([]byte(body), o)
+		if !ok {
+			t.Errorf("request %d: the scanner gave up", i)
+			continue
+		}
+		want, err := oracleAttestRequest([]byte(body), DefaultMaxBodyBytes)
+		if err != nil || !sameRequest(got, want) {
+			t.Errorf("request %d: scanner %+v; oracle %+v, %v", i, got, want, err)
+		}
+		if len(got.Challenge) != ChallengeSize || len(got.PublicKey) != 32 || !strings.HasPrefix(string(got.Evidence), `{`) && !strings.HasPrefix(string(got.Evidence), `"`) {
+			t.Errorf("request %d: %+v", i, got)
+		}
+	}
+}
+
+// BenchmarkReadAttestRequest: decoding a v1 request body (one VM's
+// evidence, 8 KB), the buffer read: "scan" is readAttestRequest's one
+// pass, "strict" the reflecting decoder it falls back to.
+func BenchmarkReadAttestRequest(b *testing.B) {
+	ev, err := (&testev.Builder{Nonce: []byte("n"), Version: 1}).Build()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b64 := base64.StdEncoding.EncodeToString
+	body := []byte(fmt.Sprintf(`{"challenge":%q,"evidence":%s,"public_key":%q}`,
+		b64(make([]byte, ChallengeSize)), ev.JSON, b64(make([]byte, 32))))
+	b.Run("scan", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(body)))
+		for range b.N {
+			if _, err := decodeAttestRequest(body, DefaultMaxBodyBytes); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("strict", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(body)))
+		for range b.N {
+			var w attestRequestWire
+			if err := strictjson.Unmarshal(body, &w, strictjson.Options{MaxBytes: DefaultMaxBodyBytes, RejectUnknown: true}); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 }

@@ -15,6 +15,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -125,6 +126,10 @@ type Server struct {
 	resources  map[string]*resource
 	signer     *result.Signer
 	jwks       []byte
+	bodies     sync.Pool // *[]byte: attestation request body buffers (getBody, putBody)
+	// bodyHook (tests only), when set, is given every body buffer (its
+	// whole capacity) before it is pooled again.
+	bodyHook func(buf []byte)
 }
 
 // New returns a Server for cfg.
@@ -414,7 +419,11 @@ func (s *Server) attest(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	invalid := func(format string, args ...any) attestOutcome {
 		return attestOutcome{http.StatusBadRequest, resultInvalid, CheckRequest, fmt.Sprintf(format, args...)}
 	}
-	req, err := readAttestRequest(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes), s.cfg.MaxBodyBytes, r.ContentLength)
+	// The body buffer goes back to the pool once the attestation is done
+	// with: the answer and the outcome hold nothing of it.
+	body := s.getBody()
+	defer s.putBody(body)
+	req, err := readAttestRequestInto(body, http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes), s.cfg.MaxBodyBytes, r.ContentLength)
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			return attestOutcome{http.StatusRequestEntityTooLarge, resultInvalid, "body-too-large",

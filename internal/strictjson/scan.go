@@ -1,0 +1,360 @@
+package strictjson
+
+import (
+	"bytes"
+	"encoding/binary"
+	"unicode/utf8"
+)
+
+// Scanner reads one JSON document in a single pass over its bytes, with no
+// reflection, no token objects and no allocation, for hot paths that know
+// the shape they read. It accepts only what [Unmarshal] and [Decode] accept
+// under the same [Options]: the size bound, the depth bound, duplicate
+// member names at any depth, UTF-8, RFC 8259 grammar, nothing after the
+// value. It does not name problems: whatever it is not sure of (any error,
+// an escaped member name, a \u escape of a UTF-16 surrogate, an object
+// with more than [MaxScanNames] members) makes it give up, [Scanner.OK]
+// turns false, and the caller decodes the input with Unmarshal or Decode
+// instead, which either accepts it (the rare shapes the scanner leaves
+// alone) or returns the [*Error] naming the problem. FuzzScanner holds the
+// scanner to the decoder.
+//
+// Methods that read a value skip the white space before it. Once the
+// scanner has given up, every method does nothing and returns zero values.
+type Scanner struct {
+	data     []byte
+	pos      int
+	maxDepth int
+	ok       bool
+}
+
+// MaxScanNames bounds the member names of one object that a Scanner checks
+// for duplicates itself; it gives up on an object with more.
+const MaxScanNames = 32
+
+// NewScanner returns a scanner positioned before the value of data, bound
+// by o (unknown members are the caller's business). It has already given
+// up when data is larger than o allows.
+func NewScanner(data []byte, o Options) Scanner {
+	return Scanner{data: data, maxDepth: o.maxDepth(), ok: len(data) <= o.maxBytes()}
+}
+
+// OK reports whether the scanner has not given up.
+func (s *Scanner) OK() bool { return s.ok }
+
+// Fail makes the scanner give up, for a caller that meets what it does not
+// take (an unknown member, a value of the wrong kind).
+func (s *Scanner) Fail() { s.ok = false }
+
+// End reports whether the document was read whole: the scanner has not
+// given up and only white space follows the value.
+func (s *Scanner) End() bool {
+	s.space()
+	return s.ok && s.pos == len(s.data)
+}
+
+// Peek returns the first byte of the next value (after white space), or
+// 0 at the end or once given up.
+func (s *Scanner) Peek() byte {
+	s.space()
+	return s.peek()
+}
+
+func (s *Scanner) peek() byte {
+	if !s.ok || s.pos >= len(s.data) {
+		return 0
+	}
+	return s.data[s.pos]
+}
+
+func (s *Scanner) space() {
+	d, i := s.data, s.pos
+	for i < len(d) && (d[i] == ' ' || d[i] == '\n' || d[i] == '\r' || d[i] == '\t') {
+		i++
+	}
+	s.pos = i
+}
+
+// expect consumes c, or gives up.
+func (s *Scanner) expect(c byte) {
+	if s.peek() != c {
+		s.ok = false
+		return
+	}
+	s.pos++
+}
+
+// Null reads null and reports true if the next value is null; otherwise
+// it reads nothing and reports false.
+func (s *Scanner) Null() bool {
+	if s.Peek() != 'n' {
+		return false
+	}
+	s.literal("null")
+	return s.ok
+}
+
+// Object reads an object nested depth deep (the top-level value is depth
+// 1), calling fn with each member's name (a sub-slice of the input, which
+// has no escapes) positioned before its value; fn must read the value
+// (Skip at depth+1, or one of the other methods) or give up. A value that
+// is not an object, a duplicate or escaped name, or more than
+// MaxScanNames members make the scanner give up.
+func (s *Scanner) Object(depth int, fn func(name []byte)) {
+	if depth > s.maxDepth {
+		s.ok = false
+		return
+	}
+	var names [MaxScanNames][]byte
+	n := 0
+	s.list('{', '}', func() {
+		name, escaped := s.String()
+		if !s.ok || escaped || n == MaxScanNames || seen(names[:n], name) {
+			s.ok = false
+			return
+		}
+		names[n] = name
+		n++
+		s.space()
+		s.expect(':')
+		fn(name)
+	})
+}
+
+// seen reports whether name is among names.
+func seen(names [][]byte, name []byte) bool {
+	for _, n := range names {
+		if string(n) == string(name) {
+			return true
+		}
+	}
+	return false
+}
+
+// list reads the elements of an object or array between open and close,
+// separated by commas, calling fn before each element.
+func (s *Scanner) list(open, close byte, fn func()) {
+	s.space()
+	s.expect(open)
+	s.space()
+	if s.peek() == close {
+		s.pos++
+		return
+	}
+	for s.ok {
+		fn()
+		s.space()
+		if s.peek() != ',' {
+			break
+		}
+		s.pos++
+		s.space()
+	}
+	s.expect(close)
+}
+
+// Skip reads any value nested depth deep (the top-level value is depth 1)
+// and returns its text (a sub-slice of the input, without the white space
+// around it), or nil once given up.
+func (s *Scanner) Skip(depth int) []byte {
+	s.space()
+	start := s.pos
+	switch c := s.peek(); {
+	case c == '"':
+		s.String()
+	case c == '-' || (c >= '0' && c <= '9'):
+		s.number()
+	case c == 't':
+		s.literal("true")
+	case c == 'f':
+		s.literal("false")
+	case c == 'n':
+		s.literal("null")
+	case c == '{':
+		s.Object(depth, func([]byte) { s.Skip(depth + 1) })
+	case c == '[':
+		if depth > s.maxDepth {
+			s.ok = false
+			break
+		}
+		s.list('[', ']', func() { s.Skip(depth + 1) })
+	default:
+		s.ok = false
+	}
+	if !s.ok {
+		return nil
+	}
+	return s.data[start:s.pos:s.pos]
+}
+
+// String reads a string: valid UTF-8, no control character, only the
+// escapes of RFC 8259 (a \u escape of a surrogate makes the scanner give
+// up). It returns the text between the quotes, still escaped, and whether
+// it holds any escape. The text between escapes is found with IndexByte
+// and checked eight bytes at a time.
+func (s *Scanner) String() (text []byte, escaped bool) {
+	s.space()
+	if s.peek() != '"' {
+		s.ok = false
+		return nil, false
+	}
+	d := s.data
+	start := s.pos + 1
+	for i := start; ; {
+		q := bytes.IndexByte(d[i:], '"')
+		if q < 0 {
+			break
+		}
+		seg := d[i : i+q]
+		e := bytes.IndexByte(seg, '\\')
+		if e < 0 {
+			if !plainText(seg) {
+				break
+			}
+			s.pos = i + q + 1
+			return d[start : i+q : i+q], escaped
+		}
+		escaped = true
+		if !plainText(seg[:e]) {
+			break
+		}
+		if i = escape(d, i+e); i < 0 {
+			break
+		}
+	}
+	s.ok = false
+	return nil, false
+}
+
+// plainText reports whether b is valid UTF-8 without control characters
+// (bytes below 0x20). ASCII is checked a word at a time.
+func plainText(b []byte) bool {
+	const hi, ctl = 0x8080808080808080, 0x2020202020202020
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		// Every byte ASCII (high bit clear), and none below 0x20: x-ctl
+		// borrows into a byte's high bit exactly where that byte < 0x20.
+		if x&hi != 0 || (x-ctl)&^x&hi != 0 {
+			return slowText(b[i:])
+		}
+	}
+	return slowText(b[i:])
+}
+
+// slowText is plainText a rune at a time.
+func slowText(b []byte) bool {
+	for i := 0; i < len(b); {
+		c := b[i]
+		if c < utf8.RuneSelf {
+			if c < 0x20 {
+				return false
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size <= 1 {
+			return false
+		}
+		i += size
+	}
+	return true
+}
+
+// escape returns the index after the escape sequence at d[i] ('\\'), or
+// -1 when it is not one the scanner accepts.
+func escape(d []byte, i int) int {
+	if i+1 >= len(d) {
+		return -1
+	}
+	switch d[i+1] {
+	case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+		return i + 2
+	case 'u':
+		if i+6 > len(d) {
+			return -1
+		}
+		v := 0
+		for _, c := range d[i+2 : i+6] {
+			h := hexNibble(c)
+			if h < 0 {
+				return -1
+			}
+			v = v<<4 | h
+		}
+		if v >= 0xD800 && v <= 0xDFFF {
+			return -1
+		}
+		return i + 6
+	}
+	return -1
+}
+
+// hexNibble returns the value of the hex digit c, or -1.
+func hexNibble(c byte) int {
+	switch {
+	case c >= '0' && c <= '9':
+		return int(c - '0')
+	case c >= 'a' && c <= 'f':
+		return int(c-'a') + 10
+	case c >= 'A' && c <= 'F':
+		return int(c-'A') + 10
+	}
+	return -1
+}
+
+// number reads a JSON number (RFC 8259 grammar).
+func (s *Scanner) number() {
+	d, i := s.data, s.pos
+	if i < len(d) && d[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(d) && d[i] == '0':
+		i++
+	case i < len(d) && d[i] >= '1' && d[i] <= '9':
+		i = digits(d, i)
+	default:
+		s.ok = false
+		return
+	}
+	if i < len(d) && d[i] == '.' {
+		j := digits(d, i+1)
+		if j == i+1 {
+			s.ok = false
+			return
+		}
+		i = j
+	}
+	if i < len(d) && (d[i] == 'e' || d[i] == 'E') {
+		i++
+		if i < len(d) && (d[i] == '+' || d[i] == '-') {
+			i++
+		}
+		j := digits(d, i)
+		if j == i {
+			s.ok = false
+			return
+		}
+		i = j
+	}
+	s.pos = i
+}
+
+// digits returns the index after the run of digits at d[i:].
+func digits(d []byte, i int) int {
+	for i < len(d) && d[i] >= '0' && d[i] <= '9' {
+		i++
+	}
+	return i
+}
+
+// literal reads true, false or null.
+func (s *Scanner) literal(lit string) {
+	if len(s.data)-s.pos < len(lit) || string(s.data[s.pos:s.pos+len(lit)]) != lit {
+		s.ok = false
+		return
+	}
+	s.pos += len(lit)
+}
