@@ -2,8 +2,6 @@ package evidence
 
 import (
 	"bytes"
-	"encoding/binary"
-	"unicode/utf8"
 
 	"github.com/go-json-experiment/json/jsontext"
 
@@ -141,163 +139,26 @@ func (s *scanner) name() []byte {
 	return tok[1 : len(tok)-1]
 }
 
-// str reads a string: valid UTF-8, no control character, escapes of
-// RFC 8259 only (a \u escape of a surrogate makes the scanner give up). It
-// reports whether it read one. The text between escapes is found with
-// IndexByte and checked eight bytes at a time.
+// str reads a string, as strictjson.StringEnd checks it, and reports
+// whether it read one.
 func (s *scanner) str() bool {
-	if s.peek() != '"' {
+	end, _ := strictjson.StringEnd(s.data, s.pos)
+	if !s.ok || end < 0 {
 		s.fail()
 		return false
 	}
-	d := s.data
-	for i := s.pos + 1; ; {
-		q := bytes.IndexByte(d[i:], '"')
-		if q < 0 {
-			break
-		}
-		seg := d[i : i+q]
-		e := bytes.IndexByte(seg, '\\')
-		if e < 0 {
-			if !plainText(seg) {
-				break
-			}
-			s.pos = i + q + 1
-			return true
-		}
-		if !plainText(seg[:e]) {
-			break
-		}
-		if i = escape(d, i+e); i < 0 {
-			break
-		}
-	}
-	s.fail()
-	return false
-}
-
-// plainText reports whether b is valid UTF-8 without control characters
-// (bytes below 0x20). ASCII is checked a word at a time.
-func plainText(b []byte) bool {
-	const hi, ctl = 0x8080808080808080, 0x2020202020202020
-	i := 0
-	for ; i+8 <= len(b); i += 8 {
-		x := binary.LittleEndian.Uint64(b[i:])
-		// Every byte ASCII (high bit clear), and none below 0x20: x-ctl
-		// borrows into a byte's high bit exactly where that byte < 0x20.
-		if x&hi != 0 || (x-ctl)&^x&hi != 0 {
-			return slowText(b[i:])
-		}
-	}
-	return slowText(b[i:])
-}
-
-// slowText is plainText a rune at a time.
-func slowText(b []byte) bool {
-	for i := 0; i < len(b); {
-		c := b[i]
-		if c < utf8.RuneSelf {
-			if c < 0x20 {
-				return false
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRune(b[i:])
-		if r == utf8.RuneError && size <= 1 {
-			return false
-		}
-		i += size
-	}
+	s.pos = end
 	return true
 }
 
-// escape returns the index after the escape sequence at d[i] ('\\'), or
-// -1 when it is not one the scanner accepts.
-func escape(d []byte, i int) int {
-	if i+1 >= len(d) {
-		return -1
-	}
-	switch d[i+1] {
-	case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-		return i + 2
-	case 'u':
-		if i+6 > len(d) {
-			return -1
-		}
-		v := 0
-		for _, c := range d[i+2 : i+6] {
-			h := hexNibble(c)
-			if h < 0 {
-				return -1
-			}
-			v = v<<4 | h
-		}
-		if v >= 0xD800 && v <= 0xDFFF {
-			return -1
-		}
-		return i + 6
-	}
-	return -1
-}
-
-// hexNibble returns the value of the hex digit c, or -1.
-func hexNibble(c byte) int {
-	switch {
-	case c >= '0' && c <= '9':
-		return int(c - '0')
-	case c >= 'a' && c <= 'f':
-		return int(c-'a') + 10
-	case c >= 'A' && c <= 'F':
-		return int(c-'A') + 10
-	}
-	return -1
-}
-
-// number reads a JSON number (RFC 8259 grammar).
+// number reads a JSON number (strictjson.NumberEnd).
 func (s *scanner) number() {
-	d, i := s.data, s.pos
-	if i < len(d) && d[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(d) && d[i] == '0':
-		i++
-	case i < len(d) && d[i] >= '1' && d[i] <= '9':
-		i = digits(d, i)
-	default:
+	end := strictjson.NumberEnd(s.data, s.pos)
+	if end < 0 {
 		s.fail()
 		return
 	}
-	if i < len(d) && d[i] == '.' {
-		if j := digits(d, i+1); j > i+1 {
-			i = j
-		} else {
-			s.fail()
-			return
-		}
-	}
-	if i < len(d) && (d[i] == 'e' || d[i] == 'E') {
-		i++
-		if i < len(d) && (d[i] == '+' || d[i] == '-') {
-			i++
-		}
-		j := digits(d, i)
-		if j == i {
-			s.fail()
-			return
-		}
-		i = j
-	}
-	s.pos = i
-}
-
-// digits returns the index after the run of digits at d[i:].
-func digits(d []byte, i int) int {
-	for i < len(d) && d[i] >= '0' && d[i] <= '9' {
-		i++
-	}
-	return i
+	s.pos = end
 }
 
 // literal reads true, false or null.
