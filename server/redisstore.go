@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -78,7 +79,9 @@ func ParseRedisURL(raw string) (*redis.Options, error) {
 				msg = strings.ReplaceAll(msg, p, "xxxxx")
 			}
 		}
-		return nil, fmt.Errorf("invalid Redis URL: %q", truncate(msg, 200))
+		// Quoted before it is cut: %q of 200 bytes that are not UTF-8
+		// would be 800 bytes long.
+		return nil, fmt.Errorf("invalid Redis URL: %s", truncate(strconv.QuoteToASCII(msg), 300))
 	}
 	if u.Scheme == "rediss" && opts.TLSConfig != nil {
 		opts.TLSConfig.MinVersion = tls.VersionTLS12
