@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
@@ -63,7 +64,15 @@ var azureIDKeyDigests = [...]string{
 // DefaultParavisors returns the paravisor identities trusted by default:
 // Azure's paravisor ID keys seen on real Azure CVMs. Each call returns a
 // new slice.
-func DefaultParavisors() []Paravisor { return azureParavisors(azureIDKeyDigests[:]) }
+func DefaultParavisors() []Paravisor { return slices.Clone(azureSNPParavisors) }
+
+// azureSNPParavisors and azureTDXParavisors are the default lists decoded
+// once, read only: the exported functions hand out copies, and the checks
+// of every verification read them without decoding or allocating.
+var (
+	azureSNPParavisors = azureParavisors(azureIDKeyDigests[:])
+	azureTDXParavisors = azureParavisors(azureMRTDs[:])
+)
 
 // azureParavisors returns Azure's paravisor identities of the hex digests.
 func azureParavisors(digests []string) []Paravisor {
@@ -89,9 +98,9 @@ func EmulatedParavisor() Paravisor {
 // policy's id_key_digests or else DefaultParavisors, plus
 // EmulatedParavisor for the emulated chain.
 func trustedParavisors(pol *Policy, emulated bool) []Paravisor {
-	out := trustedFrom(pol.IDKeyDigests, DefaultParavisors())
+	out := trustedFrom(pol.IDKeyDigests, azureSNPParavisors)
 	if emulated {
-		out = append(out, EmulatedParavisor())
+		out = append(slices.Clip(out), EmulatedParavisor())
 	}
 	return out
 }
@@ -152,7 +161,7 @@ func paravisorName(d [48]byte, trusted, defaults []Paravisor) string {
 func checkParavisor(ctx context.Context, claims *Claims, r *snp.Report, pol *Policy, voucher ParavisorVoucher, required, emulated bool) error {
 	id := r.IDKeyDigest
 	trusted := trustedParavisors(pol, emulated)
-	claims.Paravisor = paravisorName(id, trusted, DefaultParavisors())
+	claims.Paravisor = paravisorName(id, trusted, azureSNPParavisors)
 	if len(pol.AuthorKeyDigests) > 0 {
 		if r.AuthorKeyDigest == ([48]byte{}) {
 			return failf(CheckParavisorIdentity, "AUTHOR_KEY_DIGEST is zero (no author key signed the ID key); the policy's author_key_digests requires one of %d author keys", len(pol.AuthorKeyDigests))
@@ -182,7 +191,7 @@ func checkParavisor(ctx context.Context, claims *Claims, r *snp.Report, pol *Pol
 	if knownName(id, trusted) != "" {
 		return nil
 	}
-	untrusted := &UntrustedParavisorError{Digest: id, Trusted: trusted, PolicyList: len(pol.IDKeyDigests) > 0}
+	untrusted := &UntrustedParavisorError{Digest: id, Trusted: slices.Clone(trusted), PolicyList: len(pol.IDKeyDigests) > 0}
 	if pol.MAAParavisorInstance == "" {
 		return fail(CheckParavisorIdentity, untrusted)
 	}

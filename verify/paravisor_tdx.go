@@ -45,7 +45,7 @@ var azureMRTDs = [...]string{
 // DefaultTDXParavisors returns the TDX paravisor identities trusted by
 // default: the MRTDs (as Paravisor.Digest) of Azure's paravisor seen on
 // real Azure TDX CVMs. Each call returns a new slice.
-func DefaultTDXParavisors() []Paravisor { return azureParavisors(azureMRTDs[:]) }
+func DefaultTDXParavisors() []Paravisor { return slices.Clone(azureTDXParavisors) }
 
 // EmulatedTDXParavisor returns the emulated TDX CVM's paravisor identity
 // (its MRTD). It is trusted only for quotes under the emulated fake Intel
@@ -74,18 +74,18 @@ func checkEmulatedMRTD(l []HexBytes) error {
 // (a Config.ParavisorVoucher implementing TDXParavisorVoucher).
 func checkTDXParavisor(ctx context.Context, claims *Claims, q *tdx.Quote, opts *Config, emulated bool) error {
 	mrtd, pol := q.Body.MRTD, &opts.Policy
-	trusted := trustedFrom(pol.TDXMRTDs, DefaultTDXParavisors())
+	trusted := trustedFrom(pol.TDXMRTDs, azureTDXParavisors)
 	if emulated {
-		trusted = append(slices.Clone(trusted), EmulatedTDXParavisor())
+		trusted = append(slices.Clip(trusted), EmulatedTDXParavisor())
 	}
-	claims.Paravisor = paravisorName(mrtd, trusted, DefaultTDXParavisors())
+	claims.Paravisor = paravisorName(mrtd, trusted, azureTDXParavisors)
 	if pol.AllowAnyParavisor && len(pol.TDXMRTDs) == 0 {
 		return nil
 	}
 	if mrtd != ([48]byte{}) && knownName(mrtd, trusted) != "" {
 		return nil
 	}
-	untrusted := &UntrustedParavisorError{Digest: mrtd, Trusted: trusted, PolicyList: len(pol.TDXMRTDs) > 0, TDX: true}
+	untrusted := &UntrustedParavisorError{Digest: mrtd, Trusted: slices.Clone(trusted), PolicyList: len(pol.TDXMRTDs) > 0, TDX: true}
 	if pol.MAAParavisorInstance == "" || mrtd == ([48]byte{}) {
 		return fail(CheckParavisorIdentity, untrusted)
 	}

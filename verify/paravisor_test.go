@@ -293,7 +293,18 @@ func TestParavisorErrorMessage(t *testing.T) {
 	}
 	var ue *verify.UntrustedParavisorError
 	if !errors.As(err, &ue) || ue.Digest != d || len(ue.Trusted) != 4 {
-		t.Errorf("errors.As: %+v", ue)
+		t.Fatalf("errors.As: %+v", ue)
+	}
+	// The error's list is the caller's: scribbling on it trusts nothing
+	// for the next verification and changes no default.
+	for i := range ue.Trusted {
+		ue.Trusted[i].Digest = d
+	}
+	if _, err := verify.Evidence(context.Background(), ev.JSON, ev.Nonce, verify.Config{Roots: testev.Roots()}); !errors.As(err, &ue) {
+		t.Errorf("after changing the error's Trusted list: %v", err)
+	}
+	if verify.DefaultParavisors()[0].Digest != testev.AzureIDKeyDigest() {
+		t.Error("the error's Trusted list shares the defaults")
 	}
 	// The zero digest says why it is never trusted.
 	ev = (&testev.Builder{IDKeyDigest: &[48]byte{}}).MustBuild()

@@ -220,6 +220,10 @@ func TestDefaultTDXParavisors(t *testing.T) {
 	for _, d := range ds {
 		seen[d.Digest] = d.Name == verify.ParavisorAzure
 	}
+	ds[0].Digest[0] ^= 0xFF
+	if again := verify.DefaultTDXParavisors(); again[0].Digest == ds[0].Digest || !seen[again[0].Digest] {
+		t.Error("DefaultTDXParavisors shares state between calls")
+	}
 	for _, f := range []string{tdxDir + "hcl-report.bin", "azure-cvm-tooling/hcl-report-tdx.bin"} {
 		r, err := tdx.ParseTDReport(testutil.ReadFile(t, f)[hcl.OffsetHardware : hcl.OffsetHardware+tdx.TDReportSize])
 		if err != nil || !seen[r.Body.MRTD] {
