@@ -35,21 +35,21 @@ func scanWire(data []byte, m *memo, w *wire) bool {
 	s.object(topNames, func(name []byte) {
 		switch string(name) {
 		case "version":
-			s.scalar(&w.version)
+			s.scalar(&w.version, 1)
 		case "quote":
 			s.quote(&w.quote)
 		case "tpm_quote":
 			s.quote(&w.tpmQuote)
 		case "report":
-			s.bytes(&w.report, MaxHCLReportSize, memoHCLArray)
+			s.bytes(&w.report, MaxHCLReportSize, memoHCLArray, 1)
 		case "hcl_report":
-			s.bytes(&w.hclReport, MaxHCLReportSize, memoHCLArray)
+			s.bytes(&w.hclReport, MaxHCLReportSize, memoHCLArray, 1)
 		case "vcek":
-			s.bytes(&w.vcek, MaxVCEKSize, -1)
+			s.bytes(&w.vcek, MaxVCEKSize, -1, 1)
 		case "td_quote":
-			s.bytes(&w.tdQuote, MaxTDQuoteSize, -1)
+			s.bytes(&w.tdQuote, MaxTDQuoteSize, -1, 1)
 		case "event_log":
-			s.bytes(&w.eventLog, MaxEventLogSize, -1)
+			s.bytes(&w.eventLog, MaxEventLogSize, -1, 1)
 		default:
 			s.skip(1)
 		}
@@ -219,11 +219,12 @@ func (s *scanner) list(open, close byte, fn func()) {
 	s.expect(close)
 }
 
-// scalar reads any value into f as raw text; null leaves f absent.
-func (s *scanner) scalar(f *rawField) {
+// scalar reads any value into f as raw text; null leaves f absent. depth
+// is skip's: that of the object or array holding the value.
+func (s *scanner) scalar(f *rawField, depth int) {
 	start := s.pos
 	c := s.peek()
-	s.skip(2)
+	s.skip(depth)
 	if c != 'n' && s.ok {
 		*f = rawField{kind: jsontext.Kind(kindOf(c)), raw: s.data[start:s.pos:s.pos]}
 	}
@@ -240,9 +241,9 @@ func kindOf(c byte) byte {
 // bytes reads a byte field: a string, null, or an array of at most max
 // bytes, which is looked up in the memo under arrayField (when >= 0)
 // before it is parsed.
-func (s *scanner) bytes(f *rawField, max, arrayField int) {
+func (s *scanner) bytes(f *rawField, max, arrayField, depth int) {
 	if s.peek() != '[' {
-		s.scalar(f)
+		s.scalar(f, depth)
 		return
 	}
 	start := s.pos
@@ -343,9 +344,9 @@ func (s *scanner) quote(q **wireQuote) {
 	s.object(quoteNames, func(name []byte) {
 		switch string(name) {
 		case "signature":
-			s.bytes(&w.signature, MaxSignatureSize, -1)
+			s.bytes(&w.signature, MaxSignatureSize, -1, 2)
 		case "message":
-			s.bytes(&w.message, MaxMessageSize, -1)
+			s.bytes(&w.message, MaxMessageSize, -1, 2)
 		case "pcrs":
 			s.pcrs(w)
 		default:
@@ -365,7 +366,7 @@ func (s *scanner) pcrs(q *wireQuote) {
 		return
 	case '[':
 	default:
-		s.scalar(f)
+		s.scalar(f, 2)
 		return
 	}
 	*f = rawField{kind: '['}
@@ -383,7 +384,7 @@ func (s *scanner) pcrs(q *wireQuote) {
 		if s.peek() == '[' {
 			q.pcrElems[q.nPCRs] = pcrElem{kind: '[', raw: s.byteArray(PCRSize)}
 		} else {
-			s.scalar(&e)
+			s.scalar(&e, 3)
 			if e.kind == 0 {
 				e = rawField{kind: 'n', raw: []byte("null")}
 			}
