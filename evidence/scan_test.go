@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/snp-vtpm/snp-vtpm/internal/strictjson"
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 )
 
@@ -92,7 +93,8 @@ func TestScanGivesUp(t *testing.T) {
 		"empty":                  ``,
 		"unterminated string":    `{"vcek":"abc`,
 		"unterminated object":    `{"version":1`,
-		"many unknown names":     manyNames(maxNames + 1),
+		"many unknown names":     manyNames(strictjson.MaxScanNames + 1),
+		"duplicate of the first": strings.TrimSuffix(manyNames(strictjson.MaxScanNames-1), "}") + `,"m":2}`,
 		"too large":              `{"x":"` + strings.Repeat("a", MaxEvidenceSize) + `"}`,
 		"single quotes":          `{'version':1}`,
 		"unquoted name":          `{version:1}`,
@@ -128,7 +130,8 @@ func TestScanAccepts(t *testing.T) {
 		"unknown values":  `{"x":{"a":[1,-2.5e+3,0.0,1E-2,true,false,null,"s",{}],"b":{}},"y":[]}`,
 		"numbers":         `{"version":-0,"x":123456789012345678901234567890}`,
 		"kinds":           `{"version":"1","report":"AA","hcl_report":{"a":1},"vcek":true,"td_quote":false,"event_log":12}`,
-		"known names":     manyNames(maxNames - len(topNames)),
+		"many names":      manyNames(strictjson.MaxScanNames),
+		"nested case":     `{"x":{"Version":1,"PCRs":[]},"tpm_quote":{"x":{"Pcrs":1}}}`,
 		"deepest unknown": `{"x":` + nested(63) + `}`,
 		"deepest version": `{"version":` + nested(63) + `}`,
 		"deepest quote":   `{"quote":{"signature":{"a":` + nested(61) + `}}}`,
@@ -166,6 +169,8 @@ func FuzzScanWire(f *testing.F) {
 	}
 	f.Add([]byte(`{"quote":{"signature":[1],"message":[2],"pcrs":[[0,0]]},"report":[1,2,3],"vcek":""}`))
 	f.Add([]byte(`{"x":{"a":[1,-2.5e+3,true,null,"\u00e9"]},"version":2,"tpm_quote":{"pcrs":[null,"00"]}}`))
+	f.Add([]byte(manyNames(strictjson.MaxScanNames)))
+	f.Add([]byte(`{"quote":{"pcrs":[[1],{"a":` + nested(60) + `}],"x":{"Pcrs":[]}},"Version":1}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		scanAgrees(t, b)
 		// The same document, indented, must take the same path.
