@@ -236,7 +236,7 @@ func (s *Scanner) String() (text []byte, escaped bool) {
 		s.ok = false
 		return nil, false
 	}
-	end, escaped := StringEnd(s.data, s.pos)
+	end, escaped := stringEnd(s.data, s.pos)
 	if end < 0 {
 		s.ok = false
 		return nil, false
@@ -248,7 +248,7 @@ func (s *Scanner) String() (text []byte, escaped bool) {
 
 // number reads a JSON number (RFC 8259 grammar).
 func (s *Scanner) number() {
-	end := NumberEnd(s.data, s.pos)
+	end := numberEnd(s.data, s.pos)
 	if end < 0 {
 		s.ok = false
 		return

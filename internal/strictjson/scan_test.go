@@ -103,7 +103,7 @@ func TestScannerCursor(t *testing.T) {
 		if &d[0] != &in[0] || (i != 2 && i != 7) {
 			t.Errorf("Cursor: %d", i)
 		}
-		s.Seek(NumberEnd(d, i))
+		s.Seek(numberEnd(d, i))
 	})
 	if !s.End() {
 		t.Fatal("Seek past numbers: scanner gave up")
