@@ -71,3 +71,26 @@ func BenchmarkDecoderRepeat(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkScanWire is the one-pass wire scanner alone (no base64, no
+// quote parsing) on each real document: the v0 files are mostly arrays of
+// byte numbers, the v1 file mostly strings.
+func BenchmarkScanWire(b *testing.B) {
+	for _, c := range []struct{ name, file string }{
+		{"V0", "trustee-az-vtpm/az-snp-vtpm/evidence-v0.json"},
+		{"V1", "trustee-az-vtpm/az-snp-vtpm/evidence-v1.json"},
+		{"V0TDX", "trustee-az-vtpm/az-tdx-vtpm/evidence-v0.json"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			in := testutil.ReadFile(b, c.file)
+			b.SetBytes(int64(len(in)))
+			b.ReportAllocs()
+			for b.Loop() {
+				var w wire
+				if !scanWire(in, nil, &w) {
+					b.Fatal("fast path gave up")
+				}
+			}
+		})
+	}
+}

@@ -8,224 +8,72 @@ import (
 	"github.com/snp-vtpm/snp-vtpm/internal/strictjson"
 )
 
-// The fast path of readWire: one pass over the bytes, no token objects, no
-// allocation but the byte arrays. It accepts only what the strict decoder
+// The fast path of readWire: one pass over the bytes with a
+// strictjson.Scanner (which holds JSON's grammar, duplicate names, escapes
+// and the depth bound), no token objects, no allocation but the quote
+// objects and the byte arrays. It accepts only what the strict decoder
 // accepts, and yields the same wire; whatever it is not sure of (any
 // error, an escaped member name, a surrogate escape, an array element that
 // is not a byte, a case-folded member name, deep nesting) makes it give
 // up, and the strict decoder reads the document instead and names the
 // problem. FuzzScanWire holds the two to that.
+//
+// Depths are the strict decoder's: the top-level object is 1, its members'
+// values 2, a quote's members' values 3, a PCR 4.
 
-// scanner reads a document from data[pos:].
+// scanner reads a document; its own part is the memo.
 type scanner struct {
-	data []byte
-	pos  int
-	m    *memo
-	ok   bool // false once the scanner has given up
+	strictjson.Scanner
+	m *memo
 }
 
 // scanWire fills w from data and reports whether it could; on false, w is
 // to be thrown away.
 func scanWire(data []byte, m *memo, w *wire) bool {
-	if len(data) > MaxEvidenceSize {
-		return false
-	}
-	s := scanner{data: data, m: m, ok: true}
-	s.space()
-	s.object(topNames, func(name []byte) {
+	s := scanner{Scanner: strictjson.NewScanner(data, jsonOptions()), m: m}
+	s.Object(1, func(name []byte) {
 		switch string(name) {
 		case "version":
-			s.scalar(&w.version)
+			s.scalar(&w.version, 2)
 		case "quote":
 			s.quote(&w.quote)
 		case "tpm_quote":
 			s.quote(&w.tpmQuote)
 		case "report":
-			s.bytes(&w.report, MaxHCLReportSize, memoHCLArray)
+			s.bytes(&w.report, MaxHCLReportSize, memoHCLArray, 2)
 		case "hcl_report":
-			s.bytes(&w.hclReport, MaxHCLReportSize, memoHCLArray)
+			s.bytes(&w.hclReport, MaxHCLReportSize, memoHCLArray, 2)
 		case "vcek":
-			s.bytes(&w.vcek, MaxVCEKSize, -1)
+			s.bytes(&w.vcek, MaxVCEKSize, -1, 2)
 		case "td_quote":
-			s.bytes(&w.tdQuote, MaxTDQuoteSize, -1)
+			s.bytes(&w.tdQuote, MaxTDQuoteSize, -1, 2)
 		case "event_log":
-			s.bytes(&w.eventLog, MaxEventLogSize, -1)
+			s.bytes(&w.eventLog, MaxEventLogSize, -1, 2)
 		default:
-			s.skip(1)
+			s.unknown(name, topNames, 2)
 		}
 	})
-	s.space()
-	return s.ok && s.pos == len(data)
+	return s.End()
 }
 
-// fail gives up.
-func (s *scanner) fail() { s.ok = false }
-
-// peek returns the next byte, or 0 at the end or once given up.
-func (s *scanner) peek() byte {
-	if !s.ok || s.pos >= len(s.data) {
-		return 0
-	}
-	return s.data[s.pos]
-}
-
-// expect consumes c, or gives up.
-func (s *scanner) expect(c byte) {
-	if s.peek() != c {
-		s.fail()
+// unknown reads the value of a member whose name is none of known; a name
+// equal to one of known but for letter case makes the scanner give up
+// (the strict decoder rejects it).
+func (s *scanner) unknown(name []byte, known []string, depth int) {
+	if checkCase("", name, known) != nil {
+		s.Fail()
 		return
 	}
-	s.pos++
+	s.Skip(depth)
 }
 
-// space skips JSON white space.
-func (s *scanner) space() { s.pos = skipSpace(s.data, s.pos) }
-
-// maxNames bounds the member names of one object the scanner checks for
-// duplicates itself; an object with more is left to the strict decoder.
-const maxNames = 16
-
-// object reads an object, calling fn with each member's name (a
-// sub-slice of data, without escapes) positioned before its value; fn must
-// consume the value. Duplicate names, and names equal to one of known but
-// for letter case, make the scanner give up.
-func (s *scanner) object(known []string, fn func(name []byte)) {
-	var names [maxNames][]byte
-	n := 0
-	s.list('{', '}', func() {
-		name := s.name()
-		if !s.ok || n == maxNames || s.seen(names[:n], name) || caseClash(name, known) {
-			s.fail()
-			return
-		}
-		names[n] = name
-		n++
-		s.space()
-		s.expect(':')
-		s.space()
-		fn(name)
-	})
-}
-
-// seen reports whether name is among names.
-func (s *scanner) seen(names [][]byte, name []byte) bool {
-	for _, n := range names {
-		if string(n) == string(name) {
-			return true
-		}
-	}
-	return false
-}
-
-// caseClash reports whether name equals one of known only if letter case
-// is ignored.
-func caseClash(name []byte, known []string) bool {
-	return checkCase("", name, known) != nil
-}
-
-// name reads a member name without escapes and returns its content.
-func (s *scanner) name() []byte {
-	start := s.pos
-	if !s.str() {
-		return nil
-	}
-	tok := s.data[start:s.pos]
-	for _, c := range tok {
-		if c == '\\' {
-			s.fail()
-			return nil
-		}
-	}
-	return tok[1 : len(tok)-1]
-}
-
-// str reads a string, as strictjson.StringEnd checks it, and reports
-// whether it read one.
-func (s *scanner) str() bool {
-	end, _ := strictjson.StringEnd(s.data, s.pos)
-	if !s.ok || end < 0 {
-		s.fail()
-		return false
-	}
-	s.pos = end
-	return true
-}
-
-// number reads a JSON number (strictjson.NumberEnd).
-func (s *scanner) number() {
-	end := strictjson.NumberEnd(s.data, s.pos)
-	if end < 0 {
-		s.fail()
-		return
-	}
-	s.pos = end
-}
-
-// literal reads true, false or null.
-func (s *scanner) literal(lit string) {
-	if len(s.data)-s.pos < len(lit) || string(s.data[s.pos:s.pos+len(lit)]) != lit {
-		s.fail()
-		return
-	}
-	s.pos += len(lit)
-}
-
-// skip reads any value at nesting depth depth (the top-level object is 1),
-// checking it as the strict decoder would.
-func (s *scanner) skip(depth int) {
-	switch c := s.peek(); {
-	case c == '"':
-		s.str()
-	case c == '-' || (c >= '0' && c <= '9'):
-		s.number()
-	case c == 't':
-		s.literal("true")
-	case c == 'f':
-		s.literal("false")
-	case c == 'n':
-		s.literal("null")
-	case depth >= strictjson.DefaultMaxDepth:
-		s.fail()
-	case c == '{':
-		s.object(nil, func([]byte) { s.skip(depth + 1) })
-	case c == '[':
-		s.array(func() { s.skip(depth + 1) })
-	default:
-		s.fail()
-	}
-}
-
-// array reads an array, calling fn positioned before each element.
-func (s *scanner) array(fn func()) { s.list('[', ']', fn) }
-
-// list reads the elements of an object or array between open and close,
-// separated by commas, calling fn positioned before each element.
-func (s *scanner) list(open, close byte, fn func()) {
-	s.expect(open)
-	s.space()
-	if s.peek() == close {
-		s.pos++
-		return
-	}
-	for s.ok {
-		fn()
-		s.space()
-		if s.peek() != ',' {
-			break
-		}
-		s.pos++
-		s.space()
-	}
-	s.expect(close)
-}
-
-// scalar reads any value into f as raw text; null leaves f absent.
-func (s *scanner) scalar(f *rawField) {
-	start := s.pos
-	c := s.peek()
-	s.skip(2)
-	if c != 'n' && s.ok {
-		*f = rawField{kind: jsontext.Kind(kindOf(c)), raw: s.data[start:s.pos:s.pos]}
+// scalar reads any value depth deep into f as raw text; null leaves f
+// absent.
+func (s *scanner) scalar(f *rawField, depth int) {
+	c := s.Peek()
+	raw := s.Skip(depth)
+	if c != 'n' && raw != nil {
+		*f = rawField{kind: jsontext.Kind(kindOf(c)), raw: raw}
 	}
 }
 
@@ -237,79 +85,93 @@ func kindOf(c byte) byte {
 	return c
 }
 
-// bytes reads a byte field: a string, null, or an array of at most max
-// bytes, which is looked up in the memo under arrayField (when >= 0)
-// before it is parsed.
-func (s *scanner) bytes(f *rawField, max, arrayField int) {
-	if s.peek() != '[' {
-		s.scalar(f)
+// bytes reads a byte field depth deep: a string, null, or an array of at
+// most max bytes, which is looked up in the memo under arrayField (when
+// >= 0) before it is parsed.
+func (s *scanner) bytes(f *rawField, max, arrayField, depth int) {
+	if s.Peek() != '[' {
+		s.scalar(f, depth)
 		return
 	}
-	start := s.pos
 	*f = rawField{kind: '['}
-	if dec, end := s.rememberedArray(arrayField); dec != nil {
-		f.arr, f.arrFromMemo, f.raw = dec, true, s.data[start:end:end]
-		s.pos = end
+	if dec, raw := s.rememberedArray(arrayField); dec != nil {
+		f.arr, f.arrFromMemo, f.raw = dec, true, raw
 		return
 	}
-	f.arr = s.byteArray(max)
-	f.raw = s.data[start:s.pos:s.pos]
+	f.arr, f.raw = s.byteArray(max)
 }
 
-// rememberedArray looks the byte array at s.pos up in the memo. A byte
-// array holds no ']' but its last byte, so the first ']' ends the text to
-// look up; only texts of arrays that decoded are remembered, so a hit is
-// exactly such an array. It returns the decoded bytes and the index after
-// the array, or nil.
-func (s *scanner) rememberedArray(field int) ([]byte, int) {
+// rememberedArray looks the byte array next up in the memo. A byte array
+// holds no ']' but its last byte, so the first ']' ends the text to look
+// up; only texts of arrays that decoded are remembered, so a hit is
+// exactly such an array. On a hit it moves past the array and returns the
+// decoded bytes and the array's text; otherwise nil.
+func (s *scanner) rememberedArray(field int) (dec, raw []byte) {
 	if s.m == nil || field < 0 {
-		return nil, 0
+		return nil, nil
 	}
-	end := bytes.IndexByte(s.data[s.pos:], ']')
+	d, i := s.Cursor()
+	end := bytes.IndexByte(d[i:], ']')
 	if end < 0 {
-		return nil, 0
+		return nil, nil
 	}
-	end += s.pos + 1
-	return s.m.lookup(field, s.data[s.pos:end]), end
+	end += i + 1
+	if dec = s.m.lookup(field, d[i:end]); dec == nil {
+		return nil, nil
+	}
+	s.Seek(end)
+	return dec, d[i:end:end]
 }
 
-// byteArray reads an array of at most max integers 0..255 (the next
-// byte is '['); anything else makes the scanner give up (the strict
-// decoder then records why). Empty is nil.
-func (s *scanner) byteArray(max int) []byte {
-	d := s.data
+// byteArray reads an array of at most max integers 0..255 (the next value
+// is an array) and returns its elements (nil when empty) and its text;
+// anything else makes the scanner give up (the strict decoder then
+// records why).
+func (s *scanner) byteArray(max int) (arr, raw []byte) {
+	d, i := s.Cursor()
+	arr, end := byteArrayAt(d, i, max)
+	if end < 0 {
+		s.Fail()
+		return nil, nil
+	}
+	s.Seek(end)
+	return arr, d[i:end:end]
+}
+
+// byteArrayAt reads the array of at most max integers 0..255 at d[i]
+// ('[') and returns its elements (nil when empty) and the index after it,
+// or -1 when d[i:] does not start with such an array.
+func byteArrayAt(d []byte, i, max int) ([]byte, int) {
+	if i >= len(d) || d[i] != '[' {
+		return nil, -1
+	}
 	// An array of bytes holds no ']' but its own: its length bounds the
 	// element count (a wrong guess costs only capacity).
-	end := bytes.IndexByte(d[s.pos:], ']')
+	end := bytes.IndexByte(d[i:], ']')
 	var out []byte
-	i := skipSpace(d, s.pos+1)
-	if i < len(d) && d[i] == ']' {
-		s.pos = i + 1
-		return nil
+	if i = skipSpace(d, i+1); i < len(d) && d[i] == ']' {
+		return nil, i + 1
 	}
 	for {
 		n, j, ok := byteAt(d, i)
 		if !ok || len(out) == max {
-			break
+			return nil, -1
 		}
 		if out == nil {
 			out = make([]byte, 0, min(max, end/2+1))
 		}
 		out = append(out, byte(n))
 		if i = skipSpace(d, j); i >= len(d) {
-			break
+			return nil, -1
 		}
 		if d[i] == ']' {
-			s.pos = i + 1
-			return out[:len(out):len(out)]
+			return out[:len(out):len(out)], i + 1
 		}
 		if d[i] != ',' {
-			break
+			return nil, -1
 		}
 		i = skipSpace(d, i+1)
 	}
-	s.fail()
-	return nil
 }
 
 // byteAt reads the integer 0..255 at d[i:] (one to three digits, no
@@ -329,61 +191,56 @@ func byteAt(d []byte, i int) (n, j int, ok bool) {
 	return n, j, n <= 255
 }
 
-// quote reads a quote object into *q; null leaves *q nil.
+// quote reads a quote object (a member's value, depth 2) into *q; null
+// leaves *q nil.
 func (s *scanner) quote(q **wireQuote) {
-	if s.peek() == 'n' {
-		s.literal("null")
-		return
-	}
-	if s.peek() != '{' {
-		s.fail()
+	if s.Null() {
 		return
 	}
 	w := new(wireQuote)
-	s.object(quoteNames, func(name []byte) {
+	s.Object(2, func(name []byte) {
 		switch string(name) {
 		case "signature":
-			s.bytes(&w.signature, MaxSignatureSize, -1)
+			s.bytes(&w.signature, MaxSignatureSize, -1, 3)
 		case "message":
-			s.bytes(&w.message, MaxMessageSize, -1)
+			s.bytes(&w.message, MaxMessageSize, -1, 3)
 		case "pcrs":
 			s.pcrs(w)
 		default:
-			s.skip(2)
+			s.unknown(name, quoteNames, 3)
 		}
 	})
 	*q = w
 }
 
-// pcrs reads "pcrs" into q as reader.pcrs does.
+// pcrs reads "pcrs" (depth 3) into q as reader.pcrs does.
 func (s *scanner) pcrs(q *wireQuote) {
 	f := &q.pcrs
-	switch s.peek() {
+	switch s.Peek() {
 	case 'n':
 		*f = rawField{kind: 'n'}
-		s.literal("null")
+		s.Null()
 		return
 	case '[':
 	default:
-		s.scalar(f)
+		s.scalar(f, 3)
 		return
 	}
 	*f = rawField{kind: '['}
-	start := s.pos
 	if s.rememberedPCRs(q) {
 		return
 	}
-	defer func() { f.raw = s.data[start:s.pos:s.pos] }()
-	s.array(func() {
+	f.raw = s.Array(3, func() {
 		if q.nPCRs >= MaxPCRs {
-			s.fail()
+			s.Fail()
 			return
 		}
-		var e rawField
-		if s.peek() == '[' {
-			q.pcrElems[q.nPCRs] = pcrElem{kind: '[', raw: s.byteArray(PCRSize)}
+		if s.Peek() == '[' {
+			arr, _ := s.byteArray(PCRSize)
+			q.pcrElems[q.nPCRs] = pcrElem{kind: '[', raw: arr}
 		} else {
-			s.scalar(&e)
+			var e rawField
+			s.scalar(&e, 4)
 			if e.kind == 0 {
 				e = rawField{kind: 'n', raw: []byte("null")}
 			}
@@ -393,35 +250,39 @@ func (s *scanner) pcrs(q *wireQuote) {
 	})
 }
 
-// rememberedPCRs looks "pcrs" at s.pos, an array of byte arrays, up in the
-// memo; on a hit it fills q and moves past the array. The array's text is
-// found by walking its elements (each a byte array, which holds no ']'
+// rememberedPCRs looks "pcrs", next and an array of byte arrays, up in
+// the memo; on a hit it fills q and moves past the array. The array's text
+// is found by walking its elements (each a byte array, which holds no ']'
 // but its last byte); only texts of arrays that decoded are remembered, so
 // a hit is exactly such an array.
 func (s *scanner) rememberedPCRs(q *wireQuote) bool {
 	if s.m == nil {
 		return false
 	}
-	end := byteArraysEnd(s.data, s.pos)
+	d, i := s.Cursor()
+	end := byteArraysEnd(d, i)
 	if end < 0 {
 		return false
 	}
-	dec := s.m.lookup(memoPCRArrays, s.data[s.pos:end])
+	dec := s.m.lookup(memoPCRArrays, d[i:end])
 	if dec == nil || len(dec)%PCRSize != 0 || len(dec)/PCRSize > MaxPCRs {
 		return false
 	}
-	for i := 0; i < len(dec); i += PCRSize {
-		q.pcrElems[q.nPCRs] = pcrElem{kind: '[', raw: dec[i : i+PCRSize : i+PCRSize]}
+	for j := 0; j < len(dec); j += PCRSize {
+		q.pcrElems[q.nPCRs] = pcrElem{kind: '[', raw: dec[j : j+PCRSize : j+PCRSize]}
 		q.nPCRs++
 	}
-	q.pcrs.raw, q.pcrsFromMemo = s.data[s.pos:end:end], true
-	s.pos = end
+	q.pcrs.raw, q.pcrsFromMemo = d[i:end:end], true
+	s.Seek(end)
 	return true
 }
 
 // byteArraysEnd returns the index after the array of arrays at d[i] ('['),
 // found by its brackets alone, or -1.
 func byteArraysEnd(d []byte, i int) int {
+	if i >= len(d) || d[i] != '[' {
+		return -1
+	}
 	i = skipSpace(d, i+1)
 	for i < len(d) {
 		switch d[i] {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/snp-vtpm/snp-vtpm/internal/strictjson"
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 )
 
@@ -85,11 +86,15 @@ func TestScanGivesUp(t *testing.T) {
 		"number bare exponent":   `{"x":1e}`,
 		"bad literal":            `{"x":nul}`,
 		"too deep":               `{"x":` + strings.Repeat("[", 70) + strings.Repeat("]", 70) + `}`,
+		"too deep in version":    `{"version":` + nested(64) + `}`,
+		"too deep in a quote":    `{"quote":{"x":` + nested(63) + `}}`,
+		"too deep in a pcr":      `{"tpm_quote":{"pcrs":[{"a":` + nested(61) + `}]}}`,
 		"not an object":          `[]`,
 		"empty":                  ``,
 		"unterminated string":    `{"vcek":"abc`,
 		"unterminated object":    `{"version":1`,
-		"many unknown names":     manyNames(maxNames + 1),
+		"many unknown names":     manyNames(strictjson.MaxScanNames + 1),
+		"duplicate of the first": strings.TrimSuffix(manyNames(strictjson.MaxScanNames-1), "}") + `,"m":2}`,
 		"too large":              `{"x":"` + strings.Repeat("a", MaxEvidenceSize) + `"}`,
 		"single quotes":          `{'version':1}`,
 		"unquoted name":          `{version:1}`,
@@ -112,20 +117,25 @@ func TestScanGivesUp(t *testing.T) {
 // What the fast path accepts, it reads as the strict decoder does.
 func TestScanAccepts(t *testing.T) {
 	for name, doc := range map[string]string{
-		"empty":          `{}`,
-		"spaces":         " \t\r\n{ \"version\" : 1 , \"hcl_report\" : \"AA==\" } \n",
-		"nulls":          `{"version":null,"quote":null,"tpm_quote":null,"report":null,"vcek":null}`,
-		"null pcrs":      `{"tpm_quote":{"pcrs":null}}`,
-		"null pcr":       `{"tpm_quote":{"pcrs":[null,"00"]}}`,
-		"scalar pcrs":    `{"tpm_quote":{"pcrs":"00"}}`,
-		"empty arrays":   `{"report":[],"quote":{"pcrs":[[]],"signature":[]}}`,
-		"byte arrays":    `{"report":[0,1,9,10,99,100,255],"quote":{"pcrs":[[0,255]]}}`,
-		"escapes":        `{"vcek":"-----BEGIN\n\"\\\/\b\f\r\t\u0041\u00e9\uFFFF"}`,
-		"utf-8":          `{"vcek":"é€😀"}`,
-		"unknown values": `{"x":{"a":[1,-2.5e+3,0.0,1E-2,true,false,null,"s",{}],"b":{}},"y":[]}`,
-		"numbers":        `{"version":-0,"x":123456789012345678901234567890}`,
-		"kinds":          `{"version":"1","report":"AA","hcl_report":{"a":1},"vcek":true,"td_quote":false,"event_log":12}`,
-		"known names":    manyNames(maxNames - len(topNames)),
+		"empty":           `{}`,
+		"spaces":          " \t\r\n{ \"version\" : 1 , \"hcl_report\" : \"AA==\" } \n",
+		"nulls":           `{"version":null,"quote":null,"tpm_quote":null,"report":null,"vcek":null}`,
+		"null pcrs":       `{"tpm_quote":{"pcrs":null}}`,
+		"null pcr":        `{"tpm_quote":{"pcrs":[null,"00"]}}`,
+		"scalar pcrs":     `{"tpm_quote":{"pcrs":"00"}}`,
+		"empty arrays":    `{"report":[],"quote":{"pcrs":[[]],"signature":[]}}`,
+		"byte arrays":     `{"report":[0,1,9,10,99,100,255],"quote":{"pcrs":[[0,255]]}}`,
+		"escapes":         `{"vcek":"-----BEGIN\n\"\\\/\b\f\r\t\u0041\u00e9\uFFFF"}`,
+		"utf-8":           `{"vcek":"é€😀"}`,
+		"unknown values":  `{"x":{"a":[1,-2.5e+3,0.0,1E-2,true,false,null,"s",{}],"b":{}},"y":[]}`,
+		"numbers":         `{"version":-0,"x":123456789012345678901234567890}`,
+		"kinds":           `{"version":"1","report":"AA","hcl_report":{"a":1},"vcek":true,"td_quote":false,"event_log":12}`,
+		"many names":      manyNames(strictjson.MaxScanNames),
+		"nested case":     `{"x":{"Version":1,"PCRs":[]},"tpm_quote":{"x":{"Pcrs":1}}}`,
+		"deepest unknown": `{"x":` + nested(63) + `}`,
+		"deepest version": `{"version":` + nested(63) + `}`,
+		"deepest quote":   `{"quote":{"signature":{"a":` + nested(61) + `}}}`,
+		"deepest pcr":     `{"tpm_quote":{"pcrs":[{"a":` + nested(60) + `}]}}`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			if !scanAgrees(t, []byte(doc)) {
@@ -134,6 +144,9 @@ func TestScanAccepts(t *testing.T) {
 		})
 	}
 }
+
+// nested is n arrays, one inside the other: a value n deep.
+func nested(n int) string { return strings.Repeat("[", n) + strings.Repeat("]", n) }
 
 // manyNames is an object of n distinct unknown members.
 func manyNames(n int) string {
@@ -156,6 +169,8 @@ func FuzzScanWire(f *testing.F) {
 	}
 	f.Add([]byte(`{"quote":{"signature":[1],"message":[2],"pcrs":[[0,0]]},"report":[1,2,3],"vcek":""}`))
 	f.Add([]byte(`{"x":{"a":[1,-2.5e+3,true,null,"\u00e9"]},"version":2,"tpm_quote":{"pcrs":[null,"00"]}}`))
+	f.Add([]byte(manyNames(strictjson.MaxScanNames)))
+	f.Add([]byte(`{"quote":{"pcrs":[[1],{"a":` + nested(60) + `}],"x":{"Pcrs":[]}},"Version":1}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		scanAgrees(t, b)
 		// The same document, indented, must take the same path.

@@ -6,18 +6,18 @@ import (
 	"unicode/utf8"
 )
 
-// The lexical rules shared by the one-pass scanners (Scanner here, the
-// evidence package's wire scanner): what a string and a number may be,
-// exactly as the strict decoder takes them.
+// The lexical rules of the one-pass Scanner (which the evidence package's
+// wire scanner builds on): what a string and a number may be, exactly as
+// the strict decoder takes them.
 
-// StringEnd checks the JSON string whose opening quote is d[i]: valid
+// stringEnd checks the JSON string whose opening quote is d[i]: valid
 // UTF-8, no control character, only the escapes of RFC 8259, and no \u
 // escape of a UTF-16 surrogate (which the scanners leave to the decoder).
 // It returns the index after the closing quote and whether the string
 // holds any escape, or -1 when d[i:] does not start with such a string.
 // The text between escapes is found with IndexByte and checked eight
 // bytes at a time.
-func StringEnd(d []byte, i int) (end int, escaped bool) {
+func stringEnd(d []byte, i int) (end int, escaped bool) {
 	if i < 0 || i >= len(d) || d[i] != '"' {
 		return -1, false
 	}
@@ -44,9 +44,9 @@ func StringEnd(d []byte, i int) (end int, escaped bool) {
 	}
 }
 
-// NumberEnd returns the index after the JSON number (RFC 8259 grammar)
+// numberEnd returns the index after the JSON number (RFC 8259 grammar)
 // that starts at d[i], or -1 when none does.
-func NumberEnd(d []byte, i int) int {
+func numberEnd(d []byte, i int) int {
 	if i < 0 {
 		return -1
 	}

@@ -31,9 +31,9 @@ func TestStringEnd(t *testing.T) {
 		{`"a"`, 3, -1, false},
 		{`"a"`, -1, -1, false},
 	} {
-		end, esc := StringEnd([]byte(c.in), c.at)
+		end, esc := stringEnd([]byte(c.in), c.at)
 		if end != c.end || (end >= 0 && esc != c.escaped) {
-			t.Errorf("StringEnd(%q, %d) = %d, %v; want %d, %v", c.in, c.at, end, esc, c.end, c.escaped)
+			t.Errorf("stringEnd(%q, %d) = %d, %v; want %d, %v", c.in, c.at, end, esc, c.end, c.escaped)
 		}
 	}
 }
@@ -48,11 +48,11 @@ func TestNumberEnd(t *testing.T) {
 		{"01", 1}, // a number ends after a leading 0; the 1 is the caller's error
 		{"", -1}, {"-", -1}, {"+1", -1}, {".5", -1}, {"1.", -1}, {"1e", -1}, {"1e+", -1}, {"x", -1},
 	} {
-		if end := NumberEnd([]byte(c.in), 0); end != c.end {
-			t.Errorf("NumberEnd(%q) = %d, want %d", c.in, end, c.end)
+		if end := numberEnd([]byte(c.in), 0); end != c.end {
+			t.Errorf("numberEnd(%q) = %d, want %d", c.in, end, c.end)
 		}
 	}
-	if end := NumberEnd([]byte("1"), -1); end != -1 {
-		t.Errorf("NumberEnd at -1 = %d", end)
+	if end := numberEnd([]byte("1"), -1); end != -1 {
+		t.Errorf("numberEnd at -1 = %d", end)
 	}
 }

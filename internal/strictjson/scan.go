@@ -15,6 +15,8 @@ package strictjson
 //
 // Methods that read a value skip the white space before it. Once the
 // scanner has given up, every method does nothing and returns zero values.
+// A caller with a value shape of its own reads it raw between [Scanner.Cursor]
+// and [Scanner.Seek].
 type Scanner struct {
 	data     []byte
 	pos      int
@@ -115,6 +117,52 @@ func (s *Scanner) Object(depth int, fn func(name []byte)) {
 	})
 }
 
+// Array reads an array nested depth deep (the top-level value is depth
+// 1), calling fn positioned before each element; fn must read the element
+// (Skip at depth+1, or one of the other methods) or give up. It returns
+// the array's text (a sub-slice of the input, without the white space
+// around it), or nil once given up. A value that is not an array makes
+// the scanner give up.
+func (s *Scanner) Array(depth int, fn func()) []byte {
+	if depth > s.maxDepth {
+		s.ok = false
+		return nil
+	}
+	s.space()
+	start := s.pos
+	s.list('[', ']', fn)
+	if !s.ok {
+		return nil
+	}
+	return s.data[start:s.pos:s.pos]
+}
+
+// Cursor returns the input and the index of the next value's first byte
+// (after white space), for a caller that reads a value of a narrow shape
+// of its own in a tighter loop than these methods allow (the evidence
+// package's arrays of byte numbers). The caller must check that value at
+// least as strictly as Skip would (a value the decoder rejects must not
+// pass), then move past it with Seek, or give up with Fail. Once the
+// scanner has given up, Cursor returns nil and 0.
+func (s *Scanner) Cursor() (data []byte, pos int) {
+	s.space()
+	if !s.ok {
+		return nil, 0
+	}
+	return s.data, s.pos
+}
+
+// Seek moves the scanner to end, the index after a value that the caller
+// read itself from Cursor's data. An end that is not after the current
+// position, or is beyond the input, makes the scanner give up.
+func (s *Scanner) Seek(end int) {
+	if !s.ok || end <= s.pos || end > len(s.data) {
+		s.ok = false
+		return
+	}
+	s.pos = end
+}
+
 // seen reports whether name is among names.
 func seen(names [][]byte, name []byte) bool {
 	for _, n := range names {
@@ -167,11 +215,7 @@ func (s *Scanner) Skip(depth int) []byte {
 	case c == '{':
 		s.Object(depth, func([]byte) { s.Skip(depth + 1) })
 	case c == '[':
-		if depth > s.maxDepth {
-			s.ok = false
-			break
-		}
-		s.list('[', ']', func() { s.Skip(depth + 1) })
+		s.Array(depth, func() { s.Skip(depth + 1) })
 	default:
 		s.ok = false
 	}
@@ -192,7 +236,7 @@ func (s *Scanner) String() (text []byte, escaped bool) {
 		s.ok = false
 		return nil, false
 	}
-	end, escaped := StringEnd(s.data, s.pos)
+	end, escaped := stringEnd(s.data, s.pos)
 	if end < 0 {
 		s.ok = false
 		return nil, false
@@ -204,7 +248,7 @@ func (s *Scanner) String() (text []byte, escaped bool) {
 
 // number reads a JSON number (RFC 8259 grammar).
 func (s *Scanner) number() {
-	end := NumberEnd(s.data, s.pos)
+	end := numberEnd(s.data, s.pos)
 	if end < 0 {
 		s.ok = false
 		return

@@ -73,6 +73,54 @@ func TestScannerGivesUp(t *testing.T) {
 	}
 }
 
+// TestScannerArray: Array reads each element through fn, returns the
+// array's text, and applies the depth bound to the array itself.
+func TestScannerArray(t *testing.T) {
+	s := NewScanner([]byte(` [1, "a" ,[]] `), Options{MaxDepth: 2})
+	var elems []string
+	text := s.Array(1, func() { elems = append(elems, string(s.Skip(2))) })
+	if !s.End() || string(text) != `[1, "a" ,[]]` || strings.Join(elems, "|") != `1|"a"|[]` {
+		t.Errorf("Array: %q, elements %q, ok %v", text, elems, s.OK())
+	}
+	for _, c := range []struct {
+		in    string
+		depth int
+	}{{`{}`, 1}, {`[1 2]`, 1}, {`[]`, 3}, {`[[]]`, 2}} {
+		s := NewScanner([]byte(c.in), Options{MaxDepth: 2})
+		if text := s.Array(c.depth, func() { s.Skip(c.depth + 1) }); text != nil || s.OK() {
+			t.Errorf("Array(%d) of %q: %q, ok %v", c.depth, c.in, text, s.OK())
+		}
+	}
+}
+
+// TestScannerCursor: Cursor shows the next value after white space, Seek
+// moves only forward within the input, and both are inert once given up.
+func TestScannerCursor(t *testing.T) {
+	in := []byte(`[ 12 , 3]`)
+	s := NewScanner(in, Options{})
+	s.Array(1, func() {
+		d, i := s.Cursor()
+		if &d[0] != &in[0] || (i != 2 && i != 7) {
+			t.Errorf("Cursor: %d", i)
+		}
+		s.Seek(numberEnd(d, i))
+	})
+	if !s.End() {
+		t.Fatal("Seek past numbers: scanner gave up")
+	}
+	for _, seek := range []int{1, 2, len(in) + 1} {
+		s := NewScanner(in, Options{})
+		s.Peek()
+		s.Seek(2)
+		if s.Seek(seek); s.OK() {
+			t.Errorf("Seek(%d) from 2 accepted", seek)
+		}
+		if d, i := s.Cursor(); d != nil || i != 0 {
+			t.Errorf("Cursor once given up: %q, %d", d, i)
+		}
+	}
+}
+
 // FuzzScanner: whatever the Scanner reads whole, Decode accepts under the
 // same options, with the same value text.
 func FuzzScanner(f *testing.F) {
