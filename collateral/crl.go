@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/snp-vtpm/snp-vtpm/collateral/certs"
+	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/kds"
 	"github.com/snp-vtpm/snp-vtpm/snp"
 )
@@ -81,10 +82,10 @@ func (c *Chain) parseChain(b []byte, pinned *x509.Certificate) (*CertChain, erro
 	}
 	ask, ark := cs[0], cs[1]
 	if !bytes.Equal(ark.Raw, pinned.Raw) {
-		return nil, fmt.Errorf("collateral: cert chain ARK %q is not the pinned ARK: %w", ark.Subject.CommonName, ErrInvalidCertificate)
+		return nil, fmt.Errorf("collateral: cert chain ARK %q is not the pinned ARK: %w", format.Truncate(ark.Subject.CommonName, 64), ErrInvalidCertificate)
 	}
 	if err := ask.CheckSignatureFrom(pinned); err != nil {
-		return nil, fmt.Errorf("collateral: ASK %q not signed by the pinned ARK: %v: %w", ask.Subject.CommonName, err, ErrInvalidCertificate)
+		return nil, fmt.Errorf("collateral: ASK %q not signed by the pinned ARK: %v: %w", format.Truncate(ask.Subject.CommonName, 64), err, ErrInvalidCertificate)
 	}
 	// CheckSignatureFrom does not enforce critical extensions.
 	if err := snp.CheckCACertificate(ask); err != nil {
@@ -133,7 +134,7 @@ func (c *Chain) parseCRL(b []byte, ark *x509.Certificate) (*x509.RevocationList,
 		return nil, nil, fmt.Errorf("collateral: CRL does not parse: %v: %w", err, ErrInvalidCertificate)
 	}
 	if !bytes.Equal(crl.RawIssuer, ark.RawSubject) {
-		return nil, nil, fmt.Errorf("collateral: CRL issuer %q is not the pinned ARK %q: %w", crl.Issuer.String(), ark.Subject.String(), ErrInvalidCertificate)
+		return nil, nil, fmt.Errorf("collateral: CRL issuer %q is not the pinned ARK %q: %w", format.Truncate(crl.Issuer.String(), 128), ark.Subject.String(), ErrInvalidCertificate)
 	}
 	if err := crl.CheckSignatureFrom(ark); err != nil {
 		return nil, nil, fmt.Errorf("collateral: CRL not signed by the pinned ARK: %v: %w", err, ErrInvalidCertificate)

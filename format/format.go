@@ -13,7 +13,10 @@
 // The package does no I/O.
 package format
 
-import "fmt"
+import (
+	"fmt"
+	"unicode/utf8"
+)
 
 // Kind is a kind of failure: a sentinel error, compared with errors.Is.
 // Kinds are constants, so no package can reassign one.
@@ -116,4 +119,20 @@ func AllZero(b []byte) bool {
 		acc |= c
 	}
 	return acc == 0
+}
+
+// Truncate returns s cut to at most n bytes on a rune boundary, with
+// "..." marking a cut: how a string from the input (a member name, a
+// certificate's common name, a flag's value) is quoted in an error, so
+// that the message's length does not follow the input's. Quoted with %q,
+// the result is at most 4n+5 bytes.
+func Truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	n = max(n, 0)
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "..."
 }

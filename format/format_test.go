@@ -1,6 +1,7 @@
 package format_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -75,5 +76,32 @@ func TestKind(t *testing.T) {
 	}
 	if format.ErrBadMagic.Error() != "bad magic" {
 		t.Errorf("text %q", format.ErrBadMagic.Error())
+	}
+}
+
+// TestTruncate: cuts at n bytes on a rune boundary, marks the cut, and
+// bounds what %q makes of any input.
+func TestTruncate(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"", 4, ""},
+		{"abcd", 4, "abcd"},
+		{"abcde", 4, "abcd..."},
+		{"abcde", 0, "..."},
+		{"abcde", -1, "..."},
+		{"ab\u00e9cd", 3, "ab..."}, // é is 2 bytes: not split
+		{"ab\u00e9cd", 4, "ab\u00e9..."},
+		{"\x80\x80\x80\x80\x80", 2, "..."},
+	} {
+		if got := format.Truncate(c.in, c.n); got != c.want {
+			t.Errorf("Truncate(%q, %d) = %q, want %q", c.in, c.n, got, c.want)
+		}
+	}
+	worst := string(bytes.Repeat([]byte{0xff}, 10000))
+	if q := fmt.Sprintf("%q", format.Truncate(worst, 64)); len(q) > 4*64+5 {
+		t.Errorf("%%q of a truncated string is %d bytes", len(q))
 	}
 }

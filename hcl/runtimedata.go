@@ -226,7 +226,7 @@ func (k *JWK) RSAPublicKey() (*rsa.PublicKey, error) { return k.rsaPublicKey("jw
 
 func (k *JWK) rsaPublicKey(field string) (*rsa.PublicKey, error) {
 	if k.Kty != "RSA" {
-		return nil, fieldErr(field+".kty", fmt.Errorf("%w: key type %q, want \"RSA\"", ErrBadKey, truncate(k.Kty)))
+		return nil, fieldErr(field+".kty", fmt.Errorf("%w: key type %q, want \"RSA\"", ErrBadKey, format.Truncate(k.Kty, 32)))
 	}
 	const maxNChars = (MaxRSABits/8+1)*4/3 + 4
 	if len(k.N) > maxNChars {
@@ -285,12 +285,4 @@ func decodeB64URL(s string) ([]byte, error) {
 		return base64.URLEncoding.DecodeString(s)
 	}
 	return base64.RawURLEncoding.DecodeString(s)
-}
-
-// truncate bounds attacker-controlled strings quoted in error messages.
-func truncate(s string) string {
-	if len(s) > 32 {
-		return s[:32] + "..."
-	}
-	return s
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/snp"
 )
 
@@ -31,7 +32,7 @@ const TurinHWIDSize = 8
 func ProductLine(product string) (string, error) {
 	p, err := snp.ParseProduct(product)
 	if err != nil {
-		return "", fmt.Errorf("kds: product %q: %w", truncate(product, 32), ErrUnsupportedProduct)
+		return "", fmt.Errorf("kds: product %q: %w", format.Truncate(product, 32), ErrUnsupportedProduct)
 	}
 	return string(p), nil
 }
@@ -158,7 +159,7 @@ func MatchVCEK(der []byte, product string, chipID []byte, tcb uint64) (*x509.Cer
 		return nil, err
 	}
 	if got, err := ProductLine(info.ProductName); err != nil || got != line {
-		return nil, &MismatchError{Field: "productName", Want: line, Got: truncate(info.ProductName, 32)}
+		return nil, &MismatchError{Field: "productName", Want: line, Got: format.Truncate(info.ProductName, 32)}
 	}
 	got := info.HWID
 	if !bytes.Equal(got, want) {
@@ -169,11 +170,4 @@ func MatchVCEK(der []byte, product string, chipID []byte, tcb uint64) (*x509.Cer
 		return nil, &MismatchError{Field: "TCB", Want: wantTCB.String(), Got: info.TCB.String()}
 	}
 	return cert, nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
@@ -79,7 +80,7 @@ func bindPlatform(c *Claims, ev *verify.Claims) error {
 	}
 	if got := c.Platform(); got != want {
 		return failf(CheckBinding, "the token attests a %q isolation TEE, our evidence is %s (want %q): another platform, not this VM",
-			short(got), ev.Platform, want)
+			format.Truncate(got, 32), ev.Platform, want)
 	}
 	return nil
 }
@@ -182,11 +183,11 @@ func bindVMID(c *Claims, want string) error {
 		return failf(CheckBinding, "the evidence's runtime data has no vmUniqueId")
 	}
 	if !strings.EqualFold(c.VMID, want) {
-		return failf(CheckBinding, "x-ms-azurevm-vmid is %q, our runtime data's vmUniqueId is %q (another VM)", short(c.VMID), want)
+		return failf(CheckBinding, "x-ms-azurevm-vmid is %q, our runtime data's vmUniqueId is %q (another VM)", format.Truncate(c.VMID, 32), want)
 	}
 	if rt := c.IsolationTEE.Runtime; rt != nil && rt.VMConfiguration != nil && rt.VMConfiguration.VMUniqueID != "" &&
 		!strings.EqualFold(rt.VMConfiguration.VMUniqueID, want) {
-		return failf(CheckBinding, "the token's vm-configuration vmUniqueId is %q, ours is %q", short(rt.VMConfiguration.VMUniqueID), want)
+		return failf(CheckBinding, "the token's vm-configuration vmUniqueId is %q, ours is %q", format.Truncate(rt.VMConfiguration.VMUniqueID, 32), want)
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-json-experiment/json/jsontext"
 
+	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/internal/strictjson"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
@@ -233,12 +234,12 @@ func (c *Claims) HCLAkPub() (*rsa.PublicKey, error) {
 // RSA returns the key as an RSA public key.
 func (k *JWK) RSA() (*rsa.PublicKey, error) {
 	if k.Kty != "RSA" {
-		return nil, fmt.Errorf("key %q: kty %q, want RSA", short(k.Kid), short(k.Kty))
+		return nil, fmt.Errorf("key %q: kty %q, want RSA", format.Truncate(k.Kid, 32), format.Truncate(k.Kty, 32))
 	}
 	n, err1 := b64.DecodeString(k.N)
 	e, err2 := b64.DecodeString(k.E)
 	if err := errors.Join(err1, err2); err != nil || len(n) == 0 || len(e) == 0 || len(e) > 4 || n[0] == 0 {
-		return nil, fmt.Errorf("key %q: malformed n or e", short(k.Kid))
+		return nil, fmt.Errorf("key %q: malformed n or e", format.Truncate(k.Kid, 32))
 	}
 	exp := new(big.Int).SetBytes(e)
 	return &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(exp.Int64())}, nil

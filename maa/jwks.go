@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/internal/httpget"
 	"github.com/snp-vtpm/snp-vtpm/internal/strictjson"
 )
@@ -83,7 +84,7 @@ func ParseJWKS(data []byte) (*KeySet, error) {
 			return nil, fmt.Errorf("JWKS: keys[%d]: %w", i, err)
 		}
 		if _, dup := ks.keys[k.Kid]; dup {
-			return nil, fmt.Errorf("JWKS: keys[%d]: kid %q repeats an earlier key", i, short(k.Kid))
+			return nil, fmt.Errorf("JWKS: keys[%d]: kid %q repeats an earlier key", i, format.Truncate(k.Kid, 32))
 		}
 		ks.keys[k.Kid] = pub
 	}
@@ -96,11 +97,11 @@ func (k *jwksKey) rsa() (*rsa.PublicKey, error) {
 	case k.Kid == "":
 		return nil, errors.New("no kid")
 	case k.Kty != "RSA":
-		return nil, fmt.Errorf("kty %q, want RSA", short(k.Kty))
+		return nil, fmt.Errorf("kty %q, want RSA", format.Truncate(k.Kty, 32))
 	case k.Use != "" && k.Use != "sig":
-		return nil, fmt.Errorf("use %q, want sig", short(k.Use))
+		return nil, fmt.Errorf("use %q, want sig", format.Truncate(k.Use, 32))
 	case k.Alg != "" && k.Alg != AlgRS256:
-		return nil, fmt.Errorf("alg %q, want RS256", short(k.Alg))
+		return nil, fmt.Errorf("alg %q, want RS256", format.Truncate(k.Alg, 32))
 	}
 	var fromCert, fromNE *rsa.PublicKey
 	if len(k.X5C) > 0 {
@@ -146,7 +147,7 @@ func (ks *KeySet) Key(_ context.Context, kid string) (*rsa.PublicKey, error) {
 	if pub, ok := ks.keys[kid]; ok {
 		return pub, nil
 	}
-	return nil, fmt.Errorf("kid %q: %w", short(kid), ErrUnknownKid)
+	return nil, fmt.Errorf("kid %q: %w", format.Truncate(kid, 32), ErrUnknownKid)
 }
 
 // Len returns the number of keys.

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 
+	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/internal/strictjson"
 )
 
@@ -78,7 +79,7 @@ func Parse(token []byte) (*Token, error) {
 		return nil, failf(CheckFormat, "header: crit names extensions this verifier does not implement")
 	}
 	if t.Header.Typ != "" && t.Header.Typ != "JWT" {
-		return nil, failf(CheckFormat, "header: typ %q, want JWT", short(t.Header.Typ))
+		return nil, failf(CheckFormat, "header: typ %q, want JWT", format.Truncate(t.Header.Typ, 32))
 	}
 	if t.Payload, err = decodePart("payload", parts[1], MaxTokenBytes); err != nil {
 		return nil, err
@@ -101,12 +102,4 @@ func decodePart(name string, p []byte, limit int) ([]byte, error) {
 		return nil, failf(CheckFormat, "%s: not unpadded base64url: %v", name, err)
 	}
 	return out[:n], nil
-}
-
-// short quotes at most 32 bytes of an attacker's string in errors.
-func short(s string) string {
-	if len(s) > 32 {
-		return s[:32] + "..."
-	}
-	return s
 }

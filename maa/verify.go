@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/snp-vtpm/snp-vtpm/format"
 )
 
 // DefaultSkew is the clock skew allowed on exp, nbf and iat: 60 seconds.
@@ -82,7 +84,7 @@ func Verify(ctx context.Context, token []byte, cfg Config) (*Claims, error) {
 // RS256 signature over the signing input.
 func verifySignature(ctx context.Context, t *Token, keys KeySource, trustEmulated bool) error {
 	if t.Header.Alg != AlgRS256 {
-		return failf(CheckAlg, "alg %q: only RS256 is accepted", short(t.Header.Alg))
+		return failf(CheckAlg, "alg %q: only RS256 is accepted", format.Truncate(t.Header.Alg, 32))
 	}
 	if t.Header.Kid == "" {
 		return failf(CheckKey, "the header has no kid")
@@ -102,7 +104,7 @@ func verifySignature(ctx context.Context, t *Token, keys KeySource, trustEmulate
 	}
 	digest := sha256.Sum256(t.SigningInput)
 	if err := rsa.VerifyPKCS1v15(pub, crypto.SHA256, digest[:], t.Signature); err != nil {
-		return failf(CheckSignature, "the RS256 signature does not verify with key %q", short(t.Header.Kid))
+		return failf(CheckSignature, "the RS256 signature does not verify with key %q", format.Truncate(t.Header.Kid, 32))
 	}
 	return nil
 }
@@ -113,7 +115,7 @@ func (cfg *Config) checkTime(c *Claims) error {
 		return &Error{Check: CheckIssuer, Err: ErrEmulated}
 	}
 	if want := strings.TrimRight(cfg.Issuer, "/"); c.Issuer != want {
-		return failf(CheckIssuer, "iss is %q, want %q", short(c.Issuer), want)
+		return failf(CheckIssuer, "iss is %q, want %q", format.Truncate(c.Issuer, 32), want)
 	}
 	now := cfg.Time
 	if now.IsZero() {
@@ -147,16 +149,16 @@ func unix(s int64) string { return time.Unix(s, 0).UTC().Format(time.RFC3339) }
 // secure boot on, no debugging, and our nonce.
 func (cfg *Config) checkPolicy(c *Claims) error {
 	if c.AttestationType != AttestationTypeAzureVM {
-		return failf(CheckNotCVM, "x-ms-attestation-type is %q, want %q (an AzureGuest token)", short(c.AttestationType), AttestationTypeAzureVM)
+		return failf(CheckNotCVM, "x-ms-attestation-type is %q, want %q (an AzureGuest token)", format.Truncate(c.AttestationType, 32), AttestationTypeAzureVM)
 	}
 	tee := c.IsolationTEE
 	switch {
 	case tee == nil:
 		return failf(CheckNotCVM, "not a confidential VM: the token has no x-ms-isolation-tee (a Trusted Launch or standard VM)")
 	case tee.AttestationType != TEESEVSNP && tee.AttestationType != TEETDX:
-		return failf(CheckNotCVM, "not an SEV-SNP or TDX confidential VM: x-ms-isolation-tee type %q, want %q or %q", short(tee.AttestationType), TEESEVSNP, TEETDX)
+		return failf(CheckNotCVM, "not an SEV-SNP or TDX confidential VM: x-ms-isolation-tee type %q, want %q or %q", format.Truncate(tee.AttestationType, 32), TEESEVSNP, TEETDX)
 	case tee.ComplianceStatus != ComplianceAzureCVM:
-		return failf(CheckNotCVM, "x-ms-compliance-status is %q, want %q", short(tee.ComplianceStatus), ComplianceAzureCVM)
+		return failf(CheckNotCVM, "x-ms-compliance-status is %q, want %q", format.Truncate(tee.ComplianceStatus, 32), ComplianceAzureCVM)
 	}
 	if !isTrue(c.SecureBoot) {
 		return failf(CheckSecureBoot, "secureboot is %s, want true", boolString(c.SecureBoot))
@@ -181,7 +183,7 @@ func checkDebug(c *Claims) error {
 	if tee.AttestationType == TEETDX {
 		hw.name, hw.v = "tdx_td_attributes_debug", tee.TDAttributesDebug
 		if tee.DbgStat != "" && tee.DbgStat != DbgStatDisabled {
-			return failf(CheckDebug, "dbgstat is %q, want %q", short(tee.DbgStat), DbgStatDisabled)
+			return failf(CheckDebug, "dbgstat is %q, want %q", format.Truncate(tee.DbgStat, 32), DbgStatDisabled)
 		}
 	}
 	off := []struct {
@@ -215,7 +217,7 @@ func (cfg *Config) checkNonce(c *Claims) error {
 		return failf(CheckNonce, "the client payload has no nonce string, want %q", want)
 	}
 	if got != want {
-		return failf(CheckNonce, "the client payload's nonce is %q, want %q (base64 of our nonce)", short(got), want)
+		return failf(CheckNonce, "the client payload's nonce is %q, want %q (base64 of our nonce)", format.Truncate(got, 32), want)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/snp"
 	"github.com/snp-vtpm/snp-vtpm/tdx"
 )
@@ -69,7 +70,7 @@ func (v *Voucher) vouch(ctx context.Context, tee, source string, bind func(*Clai
 		return "", err
 	}
 	if c.Platform() != tee {
-		return "", failf(CheckBinding, "the token attests a %q isolation TEE, not %q", short(c.Platform()), tee)
+		return "", failf(CheckBinding, "the token attests a %q isolation TEE, not %q", format.Truncate(c.Platform(), 32), tee)
 	}
 	if err := compareClaims(source, bind(c)); err != nil {
 		return "", err

@@ -3,6 +3,8 @@ package result
 import (
 	"errors"
 	"fmt"
+
+	"github.com/snp-vtpm/snp-vtpm/format"
 )
 
 // Check names one check of a token's verification.
@@ -52,8 +54,5 @@ func failf(check Check, format string, args ...any) error {
 
 // short quotes at most 32 bytes of an attacker's string in errors.
 func short(s string) string {
-	if len(s) > 32 {
-		s = s[:32] + "..."
-	}
-	return fmt.Sprintf("%q", s)
+	return fmt.Sprintf("%q", format.Truncate(s, 32))
 }

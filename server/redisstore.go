@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
 
+	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/internal/respguard"
 )
 
@@ -64,7 +65,7 @@ func ParseRedisURL(raw string) (*redis.Options, error) {
 	switch u.Scheme {
 	case "redis", "rediss", "unix":
 	default:
-		return nil, fmt.Errorf("scheme %q is not redis, rediss or unix", truncate(u.Scheme, 16))
+		return nil, fmt.Errorf("scheme %q is not redis, rediss or unix", format.Truncate(u.Scheme, 16))
 	}
 	if u.Query().Has("skip_verify") {
 		// Redis decides which challenges are spent: a Redis impostor could
@@ -81,7 +82,7 @@ func ParseRedisURL(raw string) (*redis.Options, error) {
 		}
 		// Quoted before it is cut: %q of 200 bytes that are not UTF-8
 		// would be 800 bytes long.
-		return nil, fmt.Errorf("invalid Redis URL: %s", truncate(strconv.QuoteToASCII(msg), 300))
+		return nil, fmt.Errorf("invalid Redis URL: %s", format.Truncate(strconv.QuoteToASCII(msg), 300))
 	}
 	if u.Scheme == "rediss" && opts.TLSConfig != nil {
 		opts.TLSConfig.MinVersion = tls.VersionTLS12
@@ -102,13 +103,6 @@ func RedactRedisURL(raw string) string {
 		return "(invalid URL)"
 	}
 	return u.Redacted()
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		s = s[:n] + "..."
-	}
-	return s
 }
 
 // issueScript issues a challenge atomically, limits included (one round

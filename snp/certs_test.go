@@ -18,6 +18,7 @@ import (
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd/fakekeys"
 	"github.com/snp-vtpm/snp-vtpm/evidence"
 	"github.com/snp-vtpm/snp-vtpm/hcl"
+	"github.com/snp-vtpm/snp-vtpm/internal/amdcert"
 	"github.com/snp-vtpm/snp-vtpm/internal/fakepki"
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
@@ -476,5 +477,48 @@ func TestWithASVKRejects(t *testing.T) {
 	other := testev.PrivateChain(snp.Milan)
 	if _, err := milan.WithASVK(other.ASVK); !errors.Is(err, snp.ErrRoots) {
 		t.Errorf("ASVK of another ARK: %v", err)
+	}
+}
+
+// TestVCEKIssuerBounded: a VCEK whose issuer is not the trusted
+// intermediate is named in the error cut short: an issuer of 3000 control
+// characters (12 000 bytes once quoted) makes an error of a few hundred.
+func TestVCEKIssuerBounded(t *testing.T) {
+	c, err := amdcert.NewChain(amdcert.ChainSpec{Product: snp.Milan, ARKKey: fakekeys.ARKKey(), ASKKey: fakekeys.ASKKey(),
+		Marker: strings.Repeat("\x01", 3000), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := c.Issue(amdcert.KeyTemplate{Key: &fakekeys.VCEKKey().PublicKey, ProductName: "Milan-B0", HWID: make([]byte, 64)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := snp.ParseVCEK(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = testev.Roots().VerifyVCEK(v, time.Now())
+	if !errors.Is(err, snp.ErrChain) || !strings.Contains(err.Error(), "is not the trusted") {
+		t.Fatalf("%v, want ErrChain naming the issuer", err)
+	}
+	if len(err.Error()) > 1024 {
+		t.Errorf("error of %d bytes", len(err.Error()))
+	}
+}
+
+// TestRootNamesBounded: an ARK or ASK whose common name is wrong is named
+// in NewChain's error cut short.
+func TestRootNamesBounded(t *testing.T) {
+	long := strings.Repeat("\x01", 3000)
+	for _, product := range []string{long, "Milan" + long} {
+		c, err := amdcert.NewChain(amdcert.ChainSpec{Product: snp.Product(product), ARKKey: fakekeys.ARKKey(), ASKKey: fakekeys.ASKKey(),
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = snp.NewChain(c.ASK, c.ARK)
+		if !errors.Is(err, snp.ErrRoots) || len(err.Error()) > 512 {
+			t.Errorf("%d-byte error: %.80v", len(err.Error()), err)
+		}
 	}
 }

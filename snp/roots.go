@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/google/go-sev-guest/verify/trust"
+
+	"github.com/snp-vtpm/snp-vtpm/format"
 )
 
 // Chain is a trusted AMD signing chain for one product line: the
@@ -183,7 +185,7 @@ func pemCertificates(data []byte, max int) ([]*x509.Certificate, error) {
 // RSA key, pass CheckCACertificate and be signed by c's ARK.
 func (c *Chain) WithASVK(asvk *x509.Certificate) (*Chain, error) {
 	if cn, want := asvk.Subject.CommonName, asvkPrefix+string(c.Product); cn != want {
-		return nil, fmt.Errorf("%w: ASVK common name %q, want %s", ErrRoots, truncate(cn, 64), want)
+		return nil, fmt.Errorf("%w: ASVK common name %q, want %s", ErrRoots, format.Truncate(cn, 64), want)
 	}
 	if err := checkSignedByARK(asvk, c.ARK); err != nil {
 		return nil, err
@@ -196,7 +198,7 @@ func (c *Chain) WithASVK(asvk *x509.Certificate) (*Chain, error) {
 // checkSignedByARK checks an intermediate (ASK or ASVK): RSA key, CA
 // constraints, issued and signed by ark.
 func checkSignedByARK(ica, ark *x509.Certificate) error {
-	cn := truncate(ica.Subject.CommonName, 64)
+	cn := format.Truncate(ica.Subject.CommonName, 64)
 	if _, ok := ica.PublicKey.(*rsa.PublicKey); !ok {
 		return fmt.Errorf("%w: %s key is not RSA", ErrRoots, cn)
 	}
@@ -218,14 +220,14 @@ func NewChain(ask, ark *x509.Certificate) (*Chain, error) {
 	arkCN, askCN := ark.Subject.CommonName, ask.Subject.CommonName
 	prod, ok := strings.CutPrefix(arkCN, "ARK-")
 	if !ok {
-		return nil, fmt.Errorf("%w: ARK common name %q does not start with ARK-", ErrRoots, arkCN)
+		return nil, fmt.Errorf("%w: ARK common name %q does not start with ARK-", ErrRoots, format.Truncate(arkCN, 64))
 	}
 	p, err := ParseProduct(prod)
 	if err != nil || string(p) != prod {
-		return nil, fmt.Errorf("%w: ARK common name %q names no known product line", ErrRoots, arkCN)
+		return nil, fmt.Errorf("%w: ARK common name %q names no known product line", ErrRoots, format.Truncate(arkCN, 64))
 	}
 	if askCN != "SEV-"+prod {
-		return nil, fmt.Errorf("%w: ASK common name %q, want SEV-%s", ErrRoots, askCN, prod)
+		return nil, fmt.Errorf("%w: ASK common name %q, want SEV-%s", ErrRoots, format.Truncate(askCN, 64), prod)
 	}
 	// The ARK signs itself: the same checks as for an intermediate.
 	if err := checkSignedByARK(ark, ark); err != nil {

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/snp-vtpm/snp-vtpm/format"
 )
 
 // Product is an AMD EPYC product line, as named by AMD's key distribution
@@ -50,7 +52,7 @@ func ParseProduct(s string) (Product, error) {
 		known = true
 	}
 	if !known || (hasStepping && !validStepping(stepping)) {
-		return "", fmt.Errorf("%w: %w: %q is not Milan, Genoa or Turin with an optional stepping suffix such as -B0", ErrProduct, ErrProductName, truncate(s, 64))
+		return "", fmt.Errorf("%w: %w: %q is not Milan, Genoa or Turin with an optional stepping suffix such as -B0", ErrProduct, ErrProductName, format.Truncate(s, 64))
 	}
 	return Product(line), nil
 }
@@ -59,14 +61,6 @@ func ParseProduct(s string) (Product, error) {
 // then one digit ("B0", "C1").
 func validStepping(s string) bool {
 	return len(s) == 2 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= '0' && s[1] <= '9'
-}
-
-// truncate shortens attacker-chosen strings quoted in errors.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
 }
 
 // TCB is a TCB_VERSION as found in the report. Its byte layout depends on

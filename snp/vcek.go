@@ -99,7 +99,7 @@ var vcekHandled = []asn1.ObjectIdentifier{oidProductName, oidBlSPL, oidTeeSPL, o
 func checkCritical(c *x509.Certificate, handled []asn1.ObjectIdentifier) error {
 	for _, id := range c.UnhandledCriticalExtensions {
 		if !slices.ContainsFunc(handled, id.Equal) {
-			return fmt.Errorf("%w: %s in %q", ErrCriticalExtension, id, truncate(c.Subject.CommonName, 64))
+			return fmt.Errorf("%w: %s in %q", ErrCriticalExtension, id, format.Truncate(c.Subject.CommonName, 64))
 		}
 	}
 	return nil
@@ -115,10 +115,10 @@ func CheckCACertificate(c *x509.Certificate) error {
 		return fmt.Errorf("%w: %w", ErrRoots, err)
 	}
 	if c.BasicConstraintsValid && !c.IsCA {
-		return fmt.Errorf("%w: %q is not a CA (basicConstraints)", ErrRoots, truncate(c.Subject.CommonName, 64))
+		return fmt.Errorf("%w: %q is not a CA (basicConstraints)", ErrRoots, format.Truncate(c.Subject.CommonName, 64))
 	}
 	if c.KeyUsage != 0 && c.KeyUsage&x509.KeyUsageCertSign == 0 {
-		return fmt.Errorf("%w: %q key usage does not allow signing certificates", ErrRoots, truncate(c.Subject.CommonName, 64))
+		return fmt.Errorf("%w: %q key usage does not allow signing certificates", ErrRoots, format.Truncate(c.Subject.CommonName, 64))
 	}
 	return nil
 }
@@ -339,7 +339,7 @@ func (r *Roots) VerifyVCEK(v *VCEK, now time.Time) (*Chain, error) {
 			continue
 		}
 		if !bytes.Equal(v.Cert.RawIssuer, ica.RawSubject) {
-			lastErr = fmt.Errorf("%w: %s issuer %q is not the trusted %s", ErrChain, v.KeyName(), v.Cert.Issuer.String(), ica.Subject.String())
+			lastErr = fmt.Errorf("%w: %s issuer %q is not the trusted %s", ErrChain, v.KeyName(), format.Truncate(v.Cert.Issuer.String(), 128), ica.Subject.String())
 			continue
 		}
 		if err := checkCertSignature(ica, v.Cert); err != nil {

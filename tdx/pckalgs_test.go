@@ -1,6 +1,7 @@
 package tdx_test
 
 import (
+	"cmp"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -43,13 +44,14 @@ type pckChainSpec struct {
 	pckSigner       crypto.Signer
 	sigSize         int // > 0: the PCK's signature replaced by as many random bytes
 	wantInErr       string
-	verifiesWithout bool // an ordinary chain: must verify
+	verifiesWithout bool   // an ordinary chain: must verify
+	leafCN, caCN    string // "": the right names
 }
 
 func forgeChain(t *testing.T, f *tdxtest.FakeIntel, s pckChainSpec) []byte {
 	t.Helper()
 	nb, na := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2040, 1, 1, 0, 0, 0, 0, time.UTC)
-	caTmpl := fakepki.CATemplate(2, pkix.Name{CommonName: tdx.PlatformCACN}, nb, na)
+	caTmpl := fakepki.CATemplate(2, pkix.Name{CommonName: cmp.Or(s.caCN, tdx.PlatformCACN)}, nb, na)
 	caTmpl.SignatureAlgorithm = s.caAlg
 	ca, err := fakepki.Issue(caTmpl, f.Root, s.caPub, f.RootKey)
 	if err != nil {
@@ -59,7 +61,7 @@ func forgeChain(t *testing.T, f *tdxtest.FakeIntel, s pckChainSpec) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	leaf := &x509.Certificate{SerialNumber: big.NewInt(3), Subject: pkix.Name{CommonName: tdx.PCKCertCN}, NotBefore: nb, NotAfter: na,
+	leaf := &x509.Certificate{SerialNumber: big.NewInt(3), Subject: pkix.Name{CommonName: cmp.Or(s.leafCN, tdx.PCKCertCN)}, NotBefore: nb, NotAfter: na,
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtraExtensions: []pkix.Extension{ext}, SignatureAlgorithm: s.pckAlg}
 	// The issuer as the forger presents it: the CA's name, the forger's key.
 	parent := &x509.Certificate{Subject: ca.Subject, RawSubject: ca.RawSubject, SubjectKeyId: ca.SubjectKeyId, PublicKey: s.pckSigner.Public()}
@@ -123,6 +125,27 @@ func TestPCKChainAlgorithmsBeforeSignatures(t *testing.T) {
 		}
 		if elapsed > 50*time.Millisecond {
 			t.Errorf("%s: refused after %v", name, elapsed)
+		}
+	}
+}
+
+// TestPCKChainNamesBounded: a forged chain's certificate names reach the
+// error cut short: an 8000-byte common name of control characters (32 000
+// bytes once quoted) makes an error of a few hundred bytes.
+func TestPCKChainNamesBounded(t *testing.T) {
+	f := tdxtest.New(t)
+	huge := strings.Repeat("\x01", 8000)
+	for name, s := range map[string]pckChainSpec{
+		"leaf": {leafCN: huge, wantInErr: "leaf is"},
+		"CA":   {caCN: huge, wantInErr: "intermediate is"},
+	} {
+		s.caPub, s.pckPub, s.caAlg, s.pckAlg, s.pckSigner = &f.CAKey.PublicKey, &ecKey(t, elliptic.P256()).PublicKey, x509.ECDSAWithSHA256, x509.ECDSAWithSHA256, f.CAKey
+		q := &tdx.Quote{PCKChain: forgeChain(t, f, s)}
+		_, err := q.VerifyChain(tdx.VerifyOptions{Root: f.Root, Now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)})
+		if !errors.Is(err, tdx.ErrPCKChain) || !strings.Contains(err.Error(), s.wantInErr) {
+			t.Errorf("%s: %v, want ErrPCKChain: %s", name, err, s.wantInErr)
+		} else if len(err.Error()) > 512 {
+			t.Errorf("%s: error of %d bytes", name, len(err.Error()))
 		}
 	}
 }

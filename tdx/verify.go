@@ -171,10 +171,10 @@ func (q *Quote) VerifyChain(opts VerifyOptions) (*Verified, error) {
 // and the PCK's SGX extensions.
 func verifyPCKChain(leaf, inter, root *x509.Certificate, now time.Time) (*Verified, error) {
 	if leaf.Subject.CommonName != PCKCertCN {
-		return nil, fmt.Errorf("%w: leaf is %q, want %q", ErrPCKChain, leaf.Subject.CommonName, PCKCertCN)
+		return nil, fmt.Errorf("%w: leaf is %q, want %q", ErrPCKChain, format.Truncate(leaf.Subject.CommonName, 64), PCKCertCN)
 	}
 	if cn := inter.Subject.CommonName; cn != PlatformCACN && cn != ProcessorCACN {
-		return nil, fmt.Errorf("%w: intermediate is %q, want %q or %q", ErrPCKChain, cn, PlatformCACN, ProcessorCACN)
+		return nil, fmt.Errorf("%w: intermediate is %q, want %q or %q", ErrPCKChain, format.Truncate(cn, 64), PlatformCACN, ProcessorCACN)
 	}
 	if err := checkPCKAlgorithms(leaf, inter, root); err != nil {
 		return nil, err
@@ -241,7 +241,7 @@ func keyName(c *x509.Certificate) string {
 func (v *Verified) ValidAt(now time.Time) error {
 	for _, c := range []*x509.Certificate{v.PCK, v.Intermediate, v.Root} {
 		if now.Before(c.NotBefore) || now.After(c.NotAfter) {
-			return fmt.Errorf("%w: %q is valid from %s to %s, not at %s", ErrPCKChain, c.Subject.CommonName,
+			return fmt.Errorf("%w: %q is valid from %s to %s, not at %s", ErrPCKChain, format.Truncate(c.Subject.CommonName, 64),
 				c.NotBefore.Format(time.RFC3339), c.NotAfter.Format(time.RFC3339), now.Format(time.RFC3339))
 		}
 	}

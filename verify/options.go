@@ -468,11 +468,7 @@ func (b *HexBytes) UnmarshalJSON(data []byte) error {
 	if err != nil {
 		// The decoder adds the member's JSON pointer; the value is quoted
 		// (at most 24 bytes of it) so that it can be found in the document.
-		q := s
-		if len(q) > 24 {
-			q = q[:24] + "..."
-		}
-		return fmt.Errorf("%q is not hex: %w", q, err)
+		return fmt.Errorf("%q is not hex: %w", format.Truncate(s, 24), err)
 	}
 	*b = v
 	return nil

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/snp-vtpm/snp-vtpm/format"
 )
 
 // checkPlatforms validates the policy's platforms member: known names,
@@ -11,7 +13,7 @@ import (
 func checkPlatforms(l []string) error {
 	for i, name := range l {
 		if name != PlatformSNP && name != PlatformTDX {
-			return fmt.Errorf("policy: platforms[%d]: %q is not a platform, want %q or %q", i, name, PlatformSNP, PlatformTDX)
+			return fmt.Errorf("policy: platforms[%d]: %q is not a platform, want %q or %q", i, format.Truncate(name, 32), PlatformSNP, PlatformTDX)
 		}
 		if slices.Index(l, name) != i {
 			return fmt.Errorf("policy: platforms[%d]: %q listed twice", i, name)

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/snp-vtpm/snp-vtpm/eventlog"
+	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/internal/strictjson"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
@@ -98,11 +99,11 @@ func readPCRsFile(name, logName string) (map[int][]byte, error) {
 	for k, v := range bank {
 		i, err := strconv.Atoi(k)
 		if err != nil || i < 0 || i > 23 || strconv.Itoa(i) != k {
-			return nil, fmt.Errorf("--pcrs %s: sha256[%q]: want a PCR index in 0..23", name, k)
+			return nil, fmt.Errorf("--pcrs %s: sha256[%q]: want a PCR index in 0..23", name, format.Truncate(k, 16))
 		}
 		b, err := hex.DecodeString(v)
 		if err != nil || len(b) != 32 {
-			return nil, fmt.Errorf("--pcrs %s: sha256[%q]: want 64 hex digits", name, k)
+			return nil, fmt.Errorf("--pcrs %s: sha256[%q]: want 64 hex digits", name, format.Truncate(k, 16))
 		}
 		out[i] = b
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/internal/httpget"
 	"github.com/snp-vtpm/snp-vtpm/maa"
 	"github.com/snp-vtpm/snp-vtpm/verify"
@@ -235,7 +236,7 @@ func printMAA(w io.Writer, r *maaResult, f *maaFlags) {
 	case f.jwks == "":
 		src = "the EMULATED MAA"
 	}
-	link("signature", "RS256, kid "+short(r.Kid, 16)+" from "+short(src, 24), "ok")
+	link("signature", "RS256, kid "+format.Truncate(r.Kid, 16)+" from "+format.Truncate(src, 24), "ok")
 	link("issuer", r.Issuer, "ok")
 	link("lifetime", unixUTC(c.NotBefore)+" .. "+unixUTC(c.Expiry), "ok")
 	link("CVM", c.IsolationTEE.AttestationType+", "+c.IsolationTEE.ComplianceStatus, "ok")
@@ -285,12 +286,4 @@ func num(v *uint8) string {
 		return "?"
 	}
 	return fmt.Sprint(*v)
-}
-
-// short cuts s to n bytes for a one-line table.
-func short(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "..."
-	}
-	return s
 }

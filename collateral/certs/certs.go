@@ -23,6 +23,7 @@ import (
 
 	"github.com/go-json-experiment/json/jsontext"
 
+	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/internal/strictjson"
 )
 
@@ -143,7 +144,7 @@ func parsePEM(data []byte, skipOther bool) ([]*x509.Certificate, error) {
 			continue
 		}
 		if block.Type != "CERTIFICATE" {
-			return nil, fmt.Errorf("PEM block %d has type %q, want CERTIFICATE", len(certs)+1, truncate(block.Type, 32))
+			return nil, fmt.Errorf("PEM block %d has type %q, want CERTIFICATE", len(certs)+1, format.Truncate(block.Type, 32))
 		}
 		if len(certs) == MaxCertificates {
 			return nil, fmt.Errorf("more than %d certificates", MaxCertificates)
@@ -176,7 +177,7 @@ func DER(data []byte, typ string) ([]byte, error) {
 	case block == nil:
 		return nil, errors.New("PEM that does not decode")
 	case block.Type != typ:
-		return nil, fmt.Errorf("PEM block of type %q, want %q", truncate(block.Type, 32), typ)
+		return nil, fmt.Errorf("PEM block of type %q, want %q", format.Truncate(block.Type, 32), typ)
 	case len(bytes.TrimSpace(rest)) != 0:
 		return nil, fmt.Errorf("%d bytes after the PEM block", len(rest))
 	}
@@ -255,7 +256,7 @@ func ParseTHIM(data []byte) (*THIM, error) {
 	}
 	if t.TCBM != "" {
 		if _, err := hex.DecodeString(padEven(t.TCBM)); err != nil || len(t.TCBM) > 16 {
-			return nil, &FormatError{Field: "tcbm", Err: fmt.Errorf("not a hex TCB: %q", truncate(t.TCBM, 32))}
+			return nil, &FormatError{Field: "tcbm", Err: fmt.Errorf("not a hex TCB: %q", format.Truncate(t.TCBM, 32))}
 		}
 	}
 	if strings.TrimSpace(d.CertificateChain) != "" {
@@ -286,11 +287,4 @@ func padEven(s string) string {
 		return "0" + s
 	}
 	return s
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
 }

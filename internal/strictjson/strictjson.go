@@ -196,18 +196,7 @@ func printable(s string, n int) string {
 }
 
 func newError(kind error, ptr jsontext.Pointer, off int64, detail string) *Error {
-	return &Error{Kind: kind, Pointer: short(string(ptr), maxPointer), Offset: off, Detail: short(detail, maxDetail)}
-}
-
-// short cuts s to at most n bytes (on a rune boundary) and marks the cut.
-func short(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "..."
+	return &Error{Kind: kind, Pointer: format.Truncate(string(ptr), maxPointer), Offset: off, Detail: format.Truncate(detail, maxDetail)}
 }
 
 // Sentinel errors: the Kind of every [*Error]. Where a kind means what one
@@ -381,7 +370,7 @@ func detail(err error) string {
 	if err == nil {
 		return ""
 	}
-	return short(err.Error(), maxDetail)
+	return format.Truncate(err.Error(), maxDetail)
 }
 
 // surrogateEscapeAt reports whether b starts with a \u escape of a UTF-16
