@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/snp-vtpm/snp-vtpm/snp"
@@ -96,5 +99,23 @@ func fillAll(v reflect.Value, n *int) {
 		}
 	default:
 		panic("fillAll: add a case for " + v.Kind().String())
+	}
+}
+
+// TestErrorMessageBounded: an error answer's message is cut to
+// maxErrorMessage bytes however long the error, and stays valid JSON.
+func TestErrorMessageBounded(t *testing.T) {
+	w := httptest.NewRecorder()
+	writeError(w, httptest.NewRequest(http.MethodPost, PathAttest, nil), http.StatusForbidden, "report-signature",
+		strings.Repeat("\u00e9\x01", 20000))
+	var e ErrorResponse
+	if err := json.Unmarshal(w.Body.Bytes(), &e); err != nil {
+		t.Fatal(err)
+	}
+	if len(e.Error) > maxErrorMessage+3 || !strings.HasSuffix(e.Error, "...") || e.Check != "report-signature" {
+		t.Errorf("%d-byte message, check %q", len(e.Error), e.Check)
+	}
+	if w.Body.Len() > 4*maxErrorMessage {
+		t.Errorf("%d-byte body", w.Body.Len())
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/internal/graceful"
 	"github.com/snp-vtpm/snp-vtpm/result"
 	"github.com/snp-vtpm/snp-vtpm/verify"
@@ -569,7 +570,14 @@ func writeJSONBody(w http.ResponseWriter, status int, b []byte) {
 	_, _ = w.Write(b)
 }
 
+// maxErrorMessage bounds the message of an error answer: every error
+// quotes the input it names cut short, and this holds whatever an error
+// deeper down quotes.
+const maxErrorMessage = 2048
+
+// writeError answers with status and an ErrorResponse; msg is cut to
+// maxErrorMessage bytes.
 func writeError(w http.ResponseWriter, r *http.Request, status int, check, msg string) {
 	setCheck(w, check)
-	writeJSON(w, status, ErrorResponse{Error: msg, Check: check})
+	writeJSON(w, status, ErrorResponse{Error: format.Truncate(msg, maxErrorMessage), Check: check})
 }
