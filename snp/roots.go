@@ -250,7 +250,7 @@ func (c *Chain) intermediate(v *VCEK) *x509.Certificate {
 
 func checkValidity(c *x509.Certificate, now time.Time) error {
 	if now.Before(c.NotBefore) || now.After(c.NotAfter) {
-		return fmt.Errorf("%w: %s valid %s to %s, verification time %s", ErrValidity, c.Subject.CommonName,
+		return fmt.Errorf("%w: %s valid %s to %s, verification time %s", ErrValidity, format.Truncate(c.Subject.CommonName, 64),
 			c.NotBefore.UTC().Format(time.RFC3339), c.NotAfter.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 	}
 	return nil
