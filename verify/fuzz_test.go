@@ -55,6 +55,7 @@ func FuzzEvidence(f *testing.F) {
 		if verr.Check == "" || verr.Err == nil {
 			t.Fatalf("incomplete error %#v", verr)
 		}
+		checkErrorBounded(t, err)
 	})
 }
 
@@ -82,5 +83,17 @@ func FuzzReport(f *testing.F) {
 		if !errors.As(err, &verr) || !errors.Is(err, verify.ErrRejected) || verr.Check == "" || verr.Err == nil {
 			t.Fatalf("error %v (%T) is not a complete *verify.Error", err, err)
 		}
+		checkErrorBounded(t, err)
 	})
+}
+
+// maxFuzzError bounds a verification error's message: errors quote the
+// input they name cut short (format.Truncate), so no input makes a long one.
+const maxFuzzError = 4096
+
+func checkErrorBounded(t *testing.T, err error) {
+	t.Helper()
+	if n := len(err.Error()); n > maxFuzzError {
+		t.Fatalf("error of %d bytes: %.200s...", n, err)
+	}
 }
