@@ -10,14 +10,17 @@ import "github.com/snp-vtpm/snp-vtpm/format"
 //   - ErrPCKChain: the PCK chain does not parse, does not chain to the
 //     pinned Intel SGX Root CA, or is not valid at the verification time.
 //   - ErrQEReportSignature: the PCK did not sign the QE report.
+//   - ErrQEIdentity: the QE report (signed by the PCK) is not of Intel's
+//     TD quoting enclave: another MRSIGNER or ISVPRODID, or a debug
+//     enclave.
 //   - ErrQEReportData: the QE report data is not SHA-256(attestation key
 //     || QE authentication data) followed by 32 zero bytes.
 //   - ErrQuoteSignature: the attestation key (a P-256 point) did not sign
 //     the quote's header and body.
 //   - ErrBindingMismatch: a quote body field differs from the TDREPORT's.
-const ErrPCKChain, ErrQEReportSignature, ErrQEReportData, ErrQuoteSignature, ErrBindingMismatch format.Kind = "PCK certificate chain not trusted",
-	"QE report signature invalid", "QE report data does not bind the attestation key", "quote signature invalid",
-	"quote body differs from the TDREPORT"
+const ErrPCKChain, ErrQEReportSignature, ErrQEIdentity, ErrQEReportData, ErrQuoteSignature, ErrBindingMismatch format.Kind = "PCK certificate chain not trusted",
+	"QE report signature invalid", "QE report is not Intel's TD quoting enclave", "QE report data does not bind the attestation key",
+	"quote signature invalid", "quote body differs from the TDREPORT"
 
 func fieldErr(field string, err error) error { return format.Field("tdx", field, err) }
 

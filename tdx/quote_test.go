@@ -204,6 +204,57 @@ func TestSelfMadeRoot(t *testing.T) {
 	}
 }
 
+// TestQEIdentity: a QE report that the PCK signed is still rejected
+// (ErrQEIdentity), with or without Intel's collateral, unless it is Intel's
+// TD quoting enclave in production mode. The PCK signs the report of any
+// enclave allowed the provisioning key: an enclave of one's own making on
+// any SGX platform would otherwise certify its own attestation key and
+// sign TD quotes of any TD. Each quote is signed by a self-made chain
+// trusted as the root, so only the QE report's content is in question.
+func TestQEIdentity(t *testing.T) {
+	f := tdxtest.New(t)
+	tests := []struct {
+		name string
+		edit func(r *[tdx.QEReportSize]byte)
+		want error
+	}{
+		{"Intel's TD QE (as in the real quote)", func(*[tdx.QEReportSize]byte) {}, nil},
+		{"another MRSIGNER", func(r *[tdx.QEReportSize]byte) { r[128] ^= 1 }, tdx.ErrQEIdentity},
+		{"another MRSIGNER, last byte", func(r *[tdx.QEReportSize]byte) { r[159] ^= 0x80 }, tdx.ErrQEIdentity},
+		{"zero MRSIGNER", func(r *[tdx.QEReportSize]byte) { clear(r[128:160]) }, tdx.ErrQEIdentity},
+		{"ISVPRODID 1 (the SGX QE)", func(r *[tdx.QEReportSize]byte) { r[256], r[257] = 1, 0 }, tdx.ErrQEIdentity},
+		{"ISVPRODID 0x0102", func(r *[tdx.QEReportSize]byte) { r[256], r[257] = 2, 1 }, tdx.ErrQEIdentity},
+		{"DEBUG attribute", func(r *[tdx.QEReportSize]byte) { r[48] |= 2 }, tdx.ErrQEIdentity},
+		{"another ISVSVN is Intel's status to judge", func(r *[tdx.QEReportSize]byte) { r[258]++ }, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q, _ := parseFile(t, realQuotes[0].file)
+			tt.edit(&q.QEReport)
+			f.Sign(t, q)
+			q, err := tdx.ParseQuote(q.Marshal())
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = q.Verify(tdx.VerifyOptions{Now: fixtureTime, Root: f.Root})
+			if tt.want == nil {
+				if err != nil {
+					t.Fatalf("rejected: %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("got %v, want %v", err, tt.want)
+			}
+			for _, other := range []error{tdx.ErrQEReportSignature, tdx.ErrQEReportData, tdx.ErrQuoteSignature, tdx.ErrPCKChain} {
+				if errors.Is(err, other) {
+					t.Errorf("%v also matches %v", err, other)
+				}
+			}
+		})
+	}
+}
+
 func TestValidityWindow(t *testing.T) {
 	q, _ := parseFile(t, realQuotes[0].file)
 	for _, at := range []string{"2023-09-13T21:00:50Z", "2030-09-13T21:00:52Z"} {
@@ -310,7 +361,7 @@ func FuzzParseQuote(f *testing.F) {
 }
 
 func isVerifyKind(err error) bool {
-	for _, k := range []error{tdx.ErrPCKChain, tdx.ErrQEReportSignature, tdx.ErrQEReportData, tdx.ErrQuoteSignature} {
+	for _, k := range []error{tdx.ErrPCKChain, tdx.ErrQEReportSignature, tdx.ErrQEIdentity, tdx.ErrQEReportData, tdx.ErrQuoteSignature} {
 		if errors.Is(err, k) {
 			return true
 		}

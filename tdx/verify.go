@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/x509"
+	"encoding/binary"
 	"fmt"
 	"math/big"
 	"time"
@@ -52,7 +53,8 @@ type Verified struct {
 // Verify checks q offline, in this order, each failure wrapping one kind:
 // the PCK chain up to the pinned Intel SGX Root CA, valid at opts.Now
 // (ErrPCKChain); the PCK's signature over the QE report
-// (ErrQEReportSignature); the QE report data binding the attestation key
+// (ErrQEReportSignature); the QE report being Intel's TD quoting enclave,
+// not in debug mode (ErrQEIdentity); the QE report data binding the attestation key
 // and QE auth data (ErrQEReportData); the attestation key's signature over
 // the header and body (ErrQuoteSignature). It says nothing of Intel's TCB
 // status, which needs Intel's collateral. It is VerifyChain, then
@@ -70,7 +72,8 @@ func (q *Quote) Verify(opts VerifyOptions) (*Verified, error) {
 
 // VerifySigned checks what q's PCK chain, already verified as v (by
 // VerifyChain for a quote with the same PCKChain bytes), vouches for: the
-// PCK's signature over the QE report (ErrQEReportSignature), the QE report
+// PCK's signature over the QE report (ErrQEReportSignature), the QE's
+// identity (ErrQEIdentity: Intel's TD quoting enclave), the QE report
 // data (ErrQEReportData) and the attestation key's signature over the
 // header and body (ErrQuoteSignature).
 func (q *Quote) VerifySigned(v *Verified) error {
@@ -80,6 +83,9 @@ func (q *Quote) VerifySigned(v *Verified) error {
 	}
 	if !verifyRaw(pck, q.QEReport[:], q.QEReportSignature) {
 		return fmt.Errorf("%w: the PCK certificate's key did not sign the QE report", ErrQEReportSignature)
+	}
+	if err := q.checkQEIdentity(); err != nil {
+		return err
 	}
 	h := sha256.New()
 	h.Write(q.AttestationKey[:])
@@ -101,6 +107,46 @@ func (q *Quote) VerifySigned(v *Verified) error {
 	q.putSigned(signed)
 	if !verifyRaw(ak, signed, q.Signature) {
 		return fmt.Errorf("%w: the attestation key did not sign the quote header and body", ErrQuoteSignature)
+	}
+	return nil
+}
+
+// Intel's TD quoting enclave, as Intel's QE identity (id TD_QE) names it
+// and every real TD quote in testdata/ carries it: its signer (MRSIGNER,
+// the SHA-256 of Intel's enclave signing key) and product id.
+var intelTDQEMRSigner = [32]byte{0xdc, 0x9e, 0x2a, 0x7c, 0x6f, 0x94, 0x8f, 0x17, 0x47, 0x4e, 0x34, 0xa7, 0xfc, 0x43, 0xed, 0x03,
+	0x0f, 0x7c, 0x15, 0x63, 0xf1, 0xba, 0xbd, 0xdf, 0x63, 0x40, 0xc8, 0x2e, 0x0e, 0x54, 0xa8, 0xc5}
+
+// Offsets in the QE report (an SGX REPORTBODY) and Intel's TD QE values.
+const (
+	qeAttributesOff = 48  // ATTRIBUTES (16 bytes; FLAGS bit 1 is DEBUG)
+	qeMRSignerOff   = 128 // MRSIGNER (32 bytes)
+	qeISVProdIDOff  = 256 // ISVPRODID (uint16)
+	// TDQEProdID is the ISVPRODID of Intel's TD quoting enclave.
+	TDQEProdID = 2
+	// qeAttributeDebug is SGX ATTRIBUTES.FLAGS.DEBUG.
+	qeAttributeDebug = 1 << 1
+)
+
+// checkQEIdentity checks, offline, that the QE report (whose PCK signature
+// verified) is Intel's TD quoting enclave in production mode: MRSIGNER is
+// Intel's, ISVPRODID is TDQEProdID and DEBUG is clear (ErrQEIdentity). The
+// PCK (Intel's provisioning certification enclave) signs the report of any
+// enclave that may use the provisioning key, so without this an enclave of
+// anyone's making on any SGX platform with a PCK certificate could certify
+// its own attestation key and sign TD quotes of any body. Intel's QE
+// identity collateral (tdx/pcs) checks the same and more (masked
+// MISCSELECT and ATTRIBUTES, the QE's TCB level) when it is given.
+func (q *Quote) checkQEIdentity() error {
+	r := q.QEReport[:]
+	if subtle.ConstantTimeCompare(r[qeMRSignerOff:qeMRSignerOff+32], intelTDQEMRSigner[:]) != 1 {
+		return fmt.Errorf("%w: MRSIGNER %x, want Intel's %x", ErrQEIdentity, r[qeMRSignerOff:qeMRSignerOff+32], intelTDQEMRSigner[:])
+	}
+	if id := binary.LittleEndian.Uint16(r[qeISVProdIDOff:]); id != TDQEProdID {
+		return fmt.Errorf("%w: ISVPRODID %d, want %d (the TD quoting enclave)", ErrQEIdentity, id, TDQEProdID)
+	}
+	if r[qeAttributesOff]&qeAttributeDebug != 0 {
+		return fmt.Errorf("%w: the quoting enclave runs in DEBUG mode (ATTRIBUTES %x): its attestation key is readable by the host", ErrQEIdentity, r[qeAttributesOff:qeAttributesOff+16])
 	}
 	return nil
 }

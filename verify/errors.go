@@ -29,7 +29,7 @@ const (
 	CheckTDXBinding        Check = "tdx-binding"          // TDX: every quote body field equals the TDREPORT's
 	CheckTDXCollateral     Check = "tdx-collateral"       // TDX: Intel's collateral verifies and is current (not a rejection: ErrTDXCollateral)
 	CheckTDXPCKRevoked     Check = "tdx-pck-revoked"      // TDX: the PCK and its CA are not on Intel's CRLs
-	CheckTDXQEIdentity     Check = "tdx-qe-identity"      // TDX: the QE report is Intel's TD quoting enclave (QE identity)
+	CheckTDXQEIdentity     Check = "tdx-qe-identity"      // TDX: the QE report is Intel's TD quoting enclave, not debug (always; with collateral also its QE identity)
 	CheckTDXTCBStatus      Check = "tdx-tcb-status"       // TDX: Intel's TCB status is one the policy accepts
 	CheckReportFormat      Check = "snp-report-format"    // SNP report size, version, algorithm
 	CheckProduct           Check = "product-line"         // CPUID / VCEK product line known and consistent

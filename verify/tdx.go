@@ -185,6 +185,7 @@ func tdxFailure(err error) error {
 	}{
 		{tdx.ErrPCKChain, CheckTDXPCKChain},
 		{tdx.ErrQEReportSignature, CheckTDXQEReport},
+		{tdx.ErrQEIdentity, CheckTDXQEIdentity},
 		{tdx.ErrQEReportData, CheckTDXQEReport},
 		{tdx.ErrQuoteSignature, CheckTDXQuoteSignature},
 	} {

@@ -298,3 +298,36 @@ func TestTDXDebug(t *testing.T) {
 		}
 	}
 }
+
+// TestTDXRogueQuotingEnclave: TDX evidence whose TD quote is signed by an
+// attestation key that the PCK certified for an enclave other than Intel's
+// TD quoting enclave (or for Intel's in DEBUG mode) is rejected by
+// tdx-qe-identity, without Intel's collateral too: such an enclave can
+// sign a quote of any TD body (Azure's MRTD, the REPORTDATA of runtime
+// data naming its own AK). Signed by a self-made chain trusted as the
+// root, so that the QE report's content is all that differs.
+func TestTDXRogueQuotingEnclave(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(q *tdx.Quote)
+		want verify.Check
+	}{
+		{"Intel's TD QE", func(*tdx.Quote) {}, ""},
+		{"enclave of another signer", func(q *tdx.Quote) { q.QEReport[128+31] ^= 1 }, verify.CheckTDXQEIdentity},
+		{"Intel's SGX QE (ISVPRODID 1)", func(q *tdx.Quote) { q.QEReport[256] = 1 }, verify.CheckTDXQEIdentity},
+		{"Intel's TD QE in DEBUG mode", func(q *tdx.Quote) { q.QEReport[48] |= 2 }, verify.CheckTDXQEIdentity},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data, root := resigned(t, tt.edit)
+			for _, allowDebug := range []bool{false, true} {
+				cfg := tdxOpts()
+				cfg.Policy.AllowDebug = allowDebug // the TD's debug policy, not the QE's
+				v := newVerifier(t, cfg)
+				verify.SetTDXRootForTest(v, root)
+				c, err := v.Evidence(context.Background(), data, quotedNonce(t, data))
+				wantOutcome(t, c, err, tt.want)
+			}
+		})
+	}
+}
