@@ -51,6 +51,10 @@ func (f VCEKGetterFunc) GetVCEK(ctx context.Context, req VCEKRequest) ([]byte, e
 }
 
 // RevocationChecker rejects revoked AMD certificates (see package kds).
+// The verifier passes the ASK and the VCEK of a VCEK-signed report, the
+// certificates AMD's VCEK CRL covers; a VLEK-signed report (ASVK, VLEK) is
+// rejected (CheckRevocation) when a RevocationChecker is set, since that
+// CRL says nothing of them.
 type RevocationChecker interface {
 	CheckRevoked(ctx context.Context, product string, certs ...*x509.Certificate) error
 }
@@ -73,7 +77,8 @@ type Config struct {
 	// VCEKGetter fetches a VCEK the evidence does not carry; nil means the
 	// evidence must carry it.
 	VCEKGetter VCEKGetter
-	// Revocation, when set, checks the ASK and VCEK against AMD's CRL.
+	// Revocation, when set, checks the ASK and VCEK against AMD's CRL;
+	// VLEK-signed reports, which that CRL does not cover, are then rejected.
 	Revocation RevocationChecker
 	// AllowNoNonce skips the nonce comparison when the nonce passed to
 	// Evidence is empty (nil or zero length). The quote then proves no

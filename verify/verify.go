@@ -375,13 +375,8 @@ func verifySNP(ctx context.Context, claims *Claims, r *snp.Report, in snpInput, 
 		return failf(CheckProduct, "report CPUID names %s but the VCEK is for %s%s", product, v.Product, name)
 	}
 	product = v.Product
-	if opts.Revocation != nil {
-		if err := opts.Revocation.CheckRevoked(ctx, string(product), chain.ASK, v.Cert); err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return fail(CheckRevocation, err)
-		}
+	if err := checkRevocation(ctx, opts.Revocation, product, chain, v); err != nil {
+		return err
 	}
 	if err := checkVCEKBinding(v, r); err != nil {
 		return err
@@ -399,6 +394,27 @@ func verifySNP(ctx context.Context, claims *Claims, r *snp.Report, in snpInput, 
 	claims.PinnedRoots = chain.Pinned
 	claims.Emulated = chain.Emulated
 	return checkReportPolicy(claims, r, product, &opts.Policy, in.maxVMPL)
+}
+
+// checkRevocation asks rc (nil: no revocation checking) whether the ASK
+// or the VCEK that chain verified is revoked. A RevocationChecker reads
+// AMD's VCEK CRL, which lists ASKs: it says nothing of the ASVK and VLEK of
+// a VLEK-signed report, so with revocation checking asked for, such a
+// report is rejected rather than passed unchecked.
+func checkRevocation(ctx context.Context, rc RevocationChecker, product snp.Product, chain *snp.Chain, v *snp.VCEK) error {
+	if rc == nil {
+		return nil
+	}
+	if v.SigningKey != snp.SigningKeyVCEK {
+		return failf(CheckRevocation, "revocation checking covers VCEK chains only (AMD's VCEK CRL): the ASVK and %s of this report cannot be checked", v.KeyName())
+	}
+	if err := rc.CheckRevoked(ctx, string(product), chain.ASK, v.Cert); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fail(CheckRevocation, err)
+	}
+	return nil
 }
 
 // checkVCEKBinding checks that v is the VCEK of r's chip at r's

@@ -2,6 +2,8 @@ package verify_test
 
 import (
 	"context"
+	"crypto/x509"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -107,5 +109,51 @@ func TestVLEKExpired(t *testing.T) {
 	c, err := reportWith(context.Background(), ev.Report, ev.VCEKDER, verify.Config{Roots: testev.Roots(), Now: at})
 	if err != nil || c.SigningKey != "VLEK" {
 		t.Fatalf("archived VLEK report at %s: %v", at, err)
+	}
+}
+
+// acceptAll is a RevocationChecker that finds nothing revoked, whatever it
+// is asked.
+type acceptAll struct{ asked *[]string }
+
+func (a acceptAll) CheckRevoked(_ context.Context, _ string, certs ...*x509.Certificate) error {
+	for _, c := range certs {
+		*a.asked = append(*a.asked, c.Subject.CommonName)
+	}
+	return nil
+}
+
+// TestVLEKRevocation: with revocation checking, a VLEK-signed report is
+// rejected (revocation): AMD's VCEK CRL, which a RevocationChecker reads,
+// lists ASKs, not ASVKs, and the verifier used to pass it the ASK, which
+// did not sign the VLEK, so a revoked ASVK passed unchecked. A VCEK-signed
+// report is still checked with its ASK and VCEK.
+func TestVLEKRevocation(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		b     testev.Builder
+		want  verify.Check
+		asked []string
+	}{
+		{"VCEK: ASK and VCEK checked", testev.Builder{}, "", []string{"SEV-Milan", "SEV-VCEK"}},
+		{"VLEK: rejected, nothing asked", vlekBuilder(snp.Milan, nil), verify.CheckRevocation, nil},
+		{"Genoa VLEK", vlekBuilder(snp.Genoa, nil), verify.CheckRevocation, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ev, err := tc.b.Build()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var asked []string
+			cfg := verify.Config{Roots: testev.Roots(), Revocation: acceptAll{&asked}}
+			c, err := verify.Evidence(context.Background(), ev.JSON, ev.Nonce, cfg)
+			wantOutcome(t, c, err, tc.want)
+			if !slices.Equal(asked, tc.asked) {
+				t.Errorf("revocation checker asked about %q, want %q", asked, tc.asked)
+			}
+			if tc.want != "" && !strings.Contains(err.Error(), "VLEK") {
+				t.Errorf("error %v does not name the VLEK", err)
+			}
+		})
 	}
 }

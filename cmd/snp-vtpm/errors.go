@@ -50,7 +50,7 @@ var expected = map[verify.Check]string{
 	verify.CheckTDXQuoteSignature: "a TD quote signed by its attestation key",
 	verify.CheckTDXBinding:        "a TD quote whose body equals the HCL report's TDREPORT",
 	verify.CheckTDXPCKRevoked:     "a PCK certificate and CA that Intel's CRLs (--collateral) do not revoke",
-	verify.CheckTDXQEIdentity:     "a QE report of Intel's TD quoting enclave (QE identity in --collateral)",
+	verify.CheckTDXQEIdentity:     "a QE report of Intel's TD quoting enclave, not in debug mode (and its QE identity in --collateral)",
 	verify.CheckTDXTCBStatus:      "an Intel TCB status the policy accepts (tdx_tcb_statuses; default UpToDate, SWHardeningNeeded, ConfigurationNeeded, ConfigurationAndSWHardeningNeeded)",
 	verify.CheckReportFormat:      "a 1184-byte SNP report of a known version signed with ECDSA P-384",
 	verify.CheckProduct:           "a known AMD product line, the same in the report and the VCEK",
