@@ -467,7 +467,9 @@ func (b HexBytes) MarshalJSON() ([]byte, error) {
 func (b *HexBytes) UnmarshalJSON(data []byte) error {
 	var s string
 	if err := strictjson.Unmarshal(data, &s, strictjson.Options{}); err != nil {
-		return err
+		// Not a *strictjson.Error, which the decoder would pass on as it is:
+		// it adds the member's JSON pointer and offset to this one.
+		return errors.New("want a string of hex digits")
 	}
 	v, err := hex.DecodeString(s)
 	if err != nil {

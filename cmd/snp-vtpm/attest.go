@@ -122,7 +122,7 @@ func runAttest(ctx context.Context, g *globals, f *attestFlags) error {
 	client := &server.Client{URL: f.serverURL, HTTPClient: hc, Resource: f.resource}
 	res, err := client.Attest(ctx, gather)
 	if err != nil {
-		return err
+		return withTLSTrustHint(err, f.caCert)
 	}
 	if f.tokenOut != "" {
 		if res.Token == "" {
@@ -231,4 +231,16 @@ func eventLogSummaryString(el *server.EventLogSummary) string {
 		s += "; kernel command line " + strconv.Quote(*el.KernelCmdline)
 	}
 	return s
+}
+
+// withTLSTrustHint adds the next step to a verifier's TLS certificate that
+// the client does not trust: give its CA with --ca-cert (or the right one).
+func withTLSTrustHint(err error, caCert string) error {
+	if _, ok := errors.AsType[*tls.CertificateVerificationError](err); !ok {
+		return err
+	}
+	if caCert == "" {
+		return fmt.Errorf("%w. Next: give the verifier's CA certificate with --ca-cert FILE (the system roots do not trust it)", err)
+	}
+	return fmt.Errorf("%w. Next: check that --ca-cert %s holds the CA of the verifier's certificate and that the certificate names the --server host", err, caCert)
 }

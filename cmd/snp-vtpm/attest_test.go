@@ -72,6 +72,30 @@ func TestAttestNetworkErrorExit1(t *testing.T) {
 	}
 }
 
+// TestAttestUntrustedTLSHint: a verifier whose TLS certificate the attester
+// does not trust is exit 1 and says what to do next: --ca-cert.
+func TestAttestUntrustedTLSHint(t *testing.T) {
+	certFile, keyFile := selfSigned(t)
+	otherCert, _ := selfSigned(t)
+	s := startServe(t, "--secret-file", writeTemp(t, "secret", []byte(cliSecret)), "--trust-emulated", "--offline",
+		"--tls-cert", certFile, "--tls-key", keyFile)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "Next: give the verifier's CA certificate with --ca-cert FILE"},
+		{[]string{"--ca-cert", otherCert}, "Next: check that --ca-cert " + otherCert + " holds the CA"},
+	} {
+		code, out, errOut := runCLI(t, append([]string{"--emulate", "attest", "--server", s.url}, tc.args...)...)
+		wantExit(t, code, exitUsage, out, errOut)
+		if !strings.Contains(errOut, "certificate") || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: stderr lacks %q:\n%s", tc.args, tc.want, errOut)
+		}
+	}
+	code, out, errOut := runCLI(t, "--emulate", "attest", "--server", s.url, "--ca-cert", certFile)
+	wantExit(t, code, exitOK, out, errOut)
+}
+
 // TestAttestResourceAndResultToken: attest --resource against serve
 // --secrets-dir --signing-key, then result verify with the served JWKS.
 func TestAttestResourceAndResultToken(t *testing.T) {
@@ -173,6 +197,11 @@ func TestAttestJSON(t *testing.T) {
 	code, out, errOut = runCLI(t, "--emulate", "attest", "--server", strict.url, "--json")
 	wantExit(t, code, exitRejected, out, errOut)
 	wantRejectionDoc(t, out, "vcek-chain")
+	// "error" is the reason, as verify --json gives it: the check is named
+	// once, by "check" (the verifier's message starts with it too).
+	if strings.Contains(out, `"error": "vcek-chain check failed: `) || !strings.Contains(out, `"error": "VCEK not signed by a trusted AMD ASK/ARK`) {
+		t.Errorf("the 403's error repeats the check or lacks the reason:\n%s", out)
+	}
 	code, out, errOut = runCLI(t, "--emulate", "attest", "--server", s.url, "--json", "--policy", writeTemp(t, "p.json", []byte(`{"vmpl": 0, "measurements": ["`+strings.Repeat("00", 48)+`"]}`)))
 	wantExit(t, code, exitRejected, out, errOut)
 	wantRejectionDoc(t, out, "measurement")

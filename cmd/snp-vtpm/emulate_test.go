@@ -213,3 +213,29 @@ func TestEmulatedLocalCheck(t *testing.T) {
 	code, stdout, errOut = runCLI(t, "--emulate", "evidence", "--nonce", "x", "-o", out)
 	wantExit(t, code, 0, stdout, errOut)
 }
+
+// TestEmulatedVerifyJSONSchema checks verify --json of the emulated CVM's
+// evidence (SEV-SNP and TDX, as docs/on-a-cvm.md makes it) against
+// docs/verify-output.schema.json: its paravisor is "emulated-hcl", which the
+// schema once listed as "emulated".
+func TestEmulatedVerifyJSONSchema(t *testing.T) {
+	raw, err := os.ReadFile("../../docs/verify-output.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema := decodeNumbers(t, string(raw)).(map[string]any)
+	for _, emulate := range []string{"--emulate", "--emulate=tdx"} {
+		f := filepath.Join(t.TempDir(), "evidence.json")
+		code, out, errOut := runCLI(t, emulate, "evidence", "--nonce", "x", "--fresh", "-o", f)
+		wantExit(t, code, 0, out, errOut)
+		code, out, errOut = runCLI(t, "verify", "--trust-emulated", "--json", "--nonce", "x", f)
+		wantExit(t, code, 0, out, errOut)
+		v := decodeNumbers(t, out)
+		if p := v.(map[string]any)["paravisor"]; p != "emulated-hcl" {
+			t.Errorf("%s: paravisor %v, want emulated-hcl", emulate, p)
+		}
+		if err := checkSchema(schema, v, "$"); err != nil {
+			t.Errorf("%s: %v", emulate, err)
+		}
+	}
+}

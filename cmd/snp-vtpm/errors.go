@@ -154,8 +154,9 @@ var goDialRefused = regexp.MustCompile(`\bdial tcp (\S+): connect: `)
 // RESOLVER: ".
 var goLookup = regexp.MustCompile(`\bdial tcp: lookup (\S+)(?: on \S+)?: `)
 
-// goTypeMismatch matches the JSON decoders' type errors.
-var goTypeMismatch = regexp.MustCompile(`(?:cannot unmarshal|JSON) (\w+) (?:for|into) Go (?:struct field |value of type |)(\S+)`)
+// goTypeMismatch matches the JSON decoders' type errors, and the ": " that
+// precedes a field's own complaint about a value of the right JSON kind.
+var goTypeMismatch = regexp.MustCompile(`(?:cannot unmarshal|JSON) (\w+) (?:for|into) Go (?:struct field |value of type |)([^\s:]+)(: )?`)
 
 // goTypeName matches a Go type name such as verify.HexBytes.
 var goTypeName = regexp.MustCompile(`\*?\b[a-z][a-z0-9]*\.[A-Z][A-Za-z0-9]*\b`)
@@ -182,7 +183,11 @@ func plain(s string) string {
 	s = nameOIDs(s)
 	s = goTypeMismatch.ReplaceAllStringFunc(s, func(m string) string {
 		sub := goTypeMismatch.FindStringSubmatch(m)
-		return "a JSON " + sub[1] + " where " + jsonKind(sub[2]) + " was expected"
+		kind := jsonKind(sub[2])
+		if sub[3] != "" && strings.TrimPrefix(strings.TrimPrefix(kind, "an "), "a ") == sub[1] {
+			return "" // the right kind of value; what follows says what is wrong with it
+		}
+		return "a JSON " + sub[1] + " where " + kind + " was expected" + sub[3]
 	})
 	loc := goTypeName.FindStringIndex(s)
 	if loc == nil {

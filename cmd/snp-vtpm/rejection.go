@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"io"
+	"strings"
 
 	"github.com/snp-vtpm/snp-vtpm/maa"
 	"github.com/snp-vtpm/snp-vtpm/result"
@@ -26,7 +27,10 @@ func rejectionOf(err error) (rejectionJSON, bool) {
 		return rejectionJSON{}, false
 	}
 	if aerr, ok := errors.AsType[*server.APIError](err); ok {
-		return rejectionJSON{Check: aerr.Check, Error: plain(aerr.Message)}, true
+		// The verifier's message is a verify.Error's text, which starts
+		// with the check; "error" is the reason alone, as for verify.
+		msg := strings.TrimPrefix(aerr.Message, aerr.Check+" check failed: ")
+		return rejectionJSON{Check: aerr.Check, Error: plain(msg)}, true
 	}
 	if verr, ok := errors.AsType[*verify.Error](err); ok && verr.Err != nil {
 		return rejectionJSON{Check: string(verr.Check), Error: plain(verr.Err.Error())}, true

@@ -294,3 +294,24 @@ func TestVerifyPolicy(t *testing.T) {
 		t.Errorf("stderr does not name the minimum-tcb check:\n%s", errOut)
 	}
 }
+
+// TestVerifyPolicyHexFieldErrors: a bad hex field of a policy is a usage
+// error naming the member and what is wrong with it: a value that is not a
+// string once came out as "invalid value (byte 0)", naming no member, and
+// one that is not hex as "a JSON string where another type was expected".
+func TestVerifyPolicyHexFieldErrors(t *testing.T) {
+	ev := verifySNPDir + "evidence-v1.json"
+	for _, tc := range []struct{ policy, want string }{
+		{`{"init_data_digest": 5}`, `invalid value at "/init_data_digest" (byte 21): a JSON number where a string was expected: want a string of hex digits`},
+		{`{"measurements": [["ab"]]}`, `invalid value at "/measurements/0" (byte 18): a JSON array where a string was expected: want a string of hex digits`},
+		{`{"init_data_digest": "zz"}`, `invalid value at "/init_data_digest" (byte 21): "zz" is not hex`},
+		{`{"pcrs": {"7": "<64 hex>"}}`, `invalid value at "/pcrs/7" (byte 15): "<64 hex>" is not hex`},
+	} {
+		pol := writeTemp(t, "policy.json", []byte(tc.policy))
+		code, out, errOut := verifyCLI(t, nil, "--policy", pol, "--at", verifyAt, "--nonce", "challenge", ev)
+		wantExit(t, code, exitUsage, out, errOut)
+		if !strings.Contains(errOut, tc.want) || strings.Contains(errOut, "another type") {
+			t.Errorf("%s: stderr lacks %q:\n%s", tc.policy, tc.want, errOut)
+		}
+	}
+}

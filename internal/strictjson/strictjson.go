@@ -320,6 +320,21 @@ func checkDepth(data []byte, max int) error {
 	return nil
 }
 
+// kindName names a JSON value's kind in words: jsontext.Kind's String
+// gives the first byte of objects and arrays ("{", "[") and "true" or
+// "false" for a boolean.
+func kindName(k jsontext.Kind) string {
+	switch k {
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	case 't', 'f':
+		return "boolean"
+	}
+	return k.String()
+}
+
 // classify turns an error of the decoder into an *Error. Errors that did
 // not come from the decoder are returned unchanged.
 func classify(data []byte, err error) error {
@@ -349,7 +364,7 @@ func classify(data []byte, err error) error {
 		case errors.Is(serr.Err, ErrCaseMismatch):
 			return newError(ErrCaseMismatch, serr.JSONPointer, serr.ByteOffset, detail(serr.Err))
 		}
-		what := "JSON " + serr.JSONKind.String()
+		what := "JSON " + kindName(serr.JSONKind)
 		if serr.JSONKind == 0 {
 			what = "value"
 		}
