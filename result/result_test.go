@@ -168,6 +168,8 @@ func TestRejections(t *testing.T) {
 		{"unknown claim", withPayload(`{"x":1,` + string(payload[1:])), nil, CheckClaims},
 		{"trailing data", withPayload(string(payload) + `{}`), nil, CheckClaims},
 		{"padding", tok + "=", nil, CheckFormat},
+		{"line break in the signature", parts[0] + "." + parts[1] + "." + parts[2][:10] + "\n" + parts[2][10:], nil, CheckFormat},
+		{"CR LF in the signature", parts[0] + "." + parts[1] + "." + parts[2][:10] + "\r\n" + parts[2][10:], nil, CheckFormat},
 		{"bad base64url", parts[0] + "." + parts[1] + "+." + parts[2], nil, CheckFormat},
 		{"four parts", tok + ".e30", nil, CheckFormat},
 		{"too large", tok + strings.Repeat("A", MaxTokenBytes), nil, CheckFormat},
