@@ -99,6 +99,35 @@ func TestLoadSecretsDir(t *testing.T) {
 			t.Errorf("%s: the error shows a secret: %v", tc.name, err)
 		}
 	}
+	// A policy's name that is not a regular file must not leave its
+	// resource without the policy (a bind mount of a missing policy file
+	// creates an empty directory in its place).
+	for _, tc := range []struct {
+		name  string
+		files map[string]string
+		dirs  []string
+		link  [2]string
+	}{
+		{"policy is an empty directory", map[string]string{"a": "x"}, []string{"a.policy.json"}, [2]string{}},
+		{"policy is a directory of files", map[string]string{"a": "x", "a.policy.json/p": "{}"}, nil, [2]string{}},
+		{"policy links to a directory", map[string]string{"a": "x", "d/f": "y"}, nil, [2]string{"d", "a.policy.json"}},
+	} {
+		d := t.TempDir()
+		writeFiles(t, d, tc.files)
+		for _, sub := range tc.dirs {
+			if err := os.Mkdir(filepath.Join(d, sub), 0o700); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if tc.link[1] != "" {
+			if err := os.Symlink(tc.link[0], filepath.Join(d, tc.link[1])); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if rs, err := LoadSecretsDir(d); err == nil {
+			t.Errorf("%s: loaded %d resources (a without its policy: %v)", tc.name, len(rs), rs["a"].Policy == nil)
+		}
+	}
 	if _, err := LoadSecretsDir(filepath.Join(dir, "missing")); err == nil {
 		t.Error("a missing directory loaded")
 	}
