@@ -197,6 +197,25 @@ func TestRejections(t *testing.T) {
 			}
 		})
 	}
+	// A token for a named audience is not for a relying party that expects
+	// none (RFC 7519 4.1.3), nor for another audience; it is for its own.
+	s.Audience = "rp-a"
+	audTok, _, err := s.Issue(testAppraised(false))
+	s.Audience = ""
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, aud := range []string{"", "rp-b"} {
+		cfg := testConfig(s)
+		cfg.Audience = aud
+		_, err := Verify(context.Background(), []byte(audTok), cfg)
+		wantCheck(t, err, CheckAudience)
+	}
+	audCfg := testConfig(s)
+	audCfg.Audience = "rp-a"
+	if _, err := Verify(context.Background(), []byte(audTok), audCfg); err != nil {
+		t.Fatalf("token for rp-a verified as rp-a: %v", err)
+	}
 	// The CLI prints this error: it must name the flag that accepts the token.
 	if _, err := Verify(context.Background(), []byte(emuTok), testConfig(s)); err == nil || !strings.Contains(err.Error(), "--trust-emulated") {
 		t.Errorf("emulated token without AllowEmulated: %v, want an error naming --trust-emulated", err)
