@@ -284,3 +284,41 @@ func FuzzValidResourceName(f *testing.F) {
 		}
 	})
 }
+
+// TestChallengeSpendRules: a verdict spends the challenge, so one challenge
+// never tries a second piece of evidence (a 403 of the server's policy or
+// of a resource's extra policy, then the right evidence: 401); an unknown
+// resource (404) leaves it usable, as documented.
+func TestChallengeSpendRules(t *testing.T) {
+	s, url, _ := resourceServer(t, true)
+	post := func(ch, pub, ev []byte, resource string) (int, ErrorResponse) {
+		st, er, _ := postRaw(t, url+PathAttest, mustJSON(t, AttestRequest{Challenge: ch, PublicKey: pub, Evidence: ev, Resource: resource}))
+		return st, er
+	}
+	_, otherPub, _ := GenerateKey()
+	cases := []struct {
+		name, resource string
+		first          func(ch, pub, ev []byte) (int, ErrorResponse)
+		wantFirst      int
+		wantRetry      int
+	}{
+		{"server policy 403", "", func(ch, _, ev []byte) (int, ErrorResponse) { return post(ch, otherPub, ev, "") }, http.StatusForbidden, http.StatusUnauthorized},
+		{"resource policy 403", "db/password", func(ch, pub, ev []byte) (int, ErrorResponse) { return post(ch, pub, ev, "strict") }, http.StatusForbidden, http.StatusUnauthorized},
+		{"unknown resource 404", "db/password", func(ch, pub, ev []byte) (int, ErrorResponse) { return post(ch, pub, ev, "nope") }, http.StatusNotFound, http.StatusOK},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ch, pub, ev := challenged(t, url, synthetic(t))
+			if st, er := tc.first(ch, pub, ev); st != tc.wantFirst {
+				t.Fatalf("first: %d %+v, want %d", st, er, tc.wantFirst)
+			}
+			st, er := post(ch, pub, ev, tc.resource)
+			if st != tc.wantRetry || (st == http.StatusUnauthorized && er.Check != CheckChallenge) {
+				t.Fatalf("retry with the right evidence: %d %+v, want %d", st, er, tc.wantRetry)
+			}
+		})
+	}
+	if n := s.challenges.len(); n != 0 {
+		t.Errorf("%d challenges outstanding, want 0", n)
+	}
+}
