@@ -92,9 +92,15 @@ func Parse(token []byte) (*Token, error) {
 }
 
 // decodePart decodes one base64url part of at most limit decoded bytes.
+// Line breaks are refused: Go's decoder skips CR and LF even in Strict
+// mode, so a signature with one inside would verify under a second
+// encoding of the same token.
 func decodePart(name string, p []byte, limit int) ([]byte, error) {
 	if b64.DecodedLen(len(p)) > limit {
 		return nil, failf(CheckFormat, "%s: %d base64 characters, more than the %d bytes allowed", name, len(p), limit)
+	}
+	if i := bytes.IndexAny(p, "\r\n"); i >= 0 {
+		return nil, failf(CheckFormat, "%s: a line break at character %d (not unpadded base64url)", name, i)
 	}
 	out := make([]byte, b64.DecodedLen(len(p)))
 	n, err := b64.Decode(out, p)

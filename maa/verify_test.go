@@ -140,6 +140,11 @@ func TestForgeries(t *testing.T) {
 		{"four parts", []byte(string(real) + ".x"), maa.CheckFormat},
 		{"standard base64", []byte(strings.ReplaceAll(string(real), "_", "/")), maa.CheckFormat},
 		{"empty", nil, maa.CheckFormat},
+		// Go's base64 decoder skips CR and LF even in Strict mode: a line
+		// break inside the signature must not give a second encoding.
+		{"line break in the signature", []byte(p[0] + "." + p[1] + "." + p[2][:20] + "\n" + p[2][20:]), maa.CheckFormat},
+		{"CR LF in the signature", []byte(p[0] + "." + p[1] + "." + p[2][:20] + "\r\n" + p[2][20:]), maa.CheckFormat},
+		{"line break in the header", []byte(p[0][:8] + "\n" + p[0][8:] + "." + p[1] + "." + p[2]), maa.CheckFormat},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -25,7 +25,7 @@ const (
 	CheckClaims      = Check("result-claims")        // strict JSON of the expected shape
 	CheckProfile     = Check("result-profile")       // eat_profile is Profile, submods holds SubmodName only
 	CheckIssuer      = Check("result-issuer")        // iss equals the expected issuer
-	CheckAudience    = Check("result-audience")      // aud equals the expected audience, when one is expected
+	CheckAudience    = Check("result-audience")      // aud equals the expected audience; no aud when none is expected
 	CheckExpired     = Check("result-expired")       // exp after the verification time (less the skew)
 	CheckNotYetValid = Check("result-not-yet-valid") // nbf and iat before the verification time (plus the skew)
 	CheckStatus      = Check("result-status")        // ear.status affirming (warning: emulated, when allowed)

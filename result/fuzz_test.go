@@ -16,6 +16,7 @@ func FuzzVerify(f *testing.F) {
 	f.Add([]byte(tok))
 	f.Add([]byte(tok[:len(tok)-3]))
 	f.Add([]byte("e30.e30.e30"))
+	f.Add([]byte(tok[:len(tok)-10] + "\n" + tok[len(tok)-10:])) // a second encoding if line breaks were skipped
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := Verify(context.Background(), data, cfg)
 		if err != nil {

@@ -156,6 +156,9 @@ func TestRejections(t *testing.T) {
 		{"alg none with sig", b64.EncodeToString([]byte(`{"alg":"none","kid":"`+s.KeyID()+`"}`)) + "." + parts[1] + "." + parts[2], nil, CheckAlg},
 		{"HS256 keyed with public data", hsIn + "." + b64.EncodeToString(mac.Sum(nil)), nil, CheckAlg},
 		{"RS256", resign(t, s.key, `{"alg":"RS256","kid":"`+s.KeyID()+`"}`, string(payload)), nil, CheckAlg},
+		{"ES384", resign(t, s.key, `{"alg":"ES384","kid":"`+s.KeyID()+`"}`, string(payload)), nil, CheckAlg},
+		{"alg es256", resign(t, s.key, `{"alg":"es256","kid":"`+s.KeyID()+`"}`, string(payload)), nil, CheckAlg},
+		{"crit", resign(t, s.key, `{"alg":"ES256","kid":"`+s.KeyID()+`","crit":["exp"],"exp":1}`, string(payload)), nil, CheckFormat},
 		{"unknown alg", resign(t, s.key, `{"alg":"ES999","kid":"`+s.KeyID()+`"}`, string(payload)), nil, CheckAlg},
 		{"kid mismatch", resign(t, s.key, `{"alg":"ES256","kid":"`+other.KeyID()+`"}`, string(payload)), nil, CheckKey},
 		{"no kid", resign(t, s.key, `{"alg":"ES256"}`, string(payload)), nil, CheckKey},
@@ -168,6 +171,8 @@ func TestRejections(t *testing.T) {
 		{"unknown claim", withPayload(`{"x":1,` + string(payload[1:])), nil, CheckClaims},
 		{"trailing data", withPayload(string(payload) + `{}`), nil, CheckClaims},
 		{"padding", tok + "=", nil, CheckFormat},
+		{"line break in the signature", parts[0] + "." + parts[1] + "." + parts[2][:10] + "\n" + parts[2][10:], nil, CheckFormat},
+		{"CR LF in the signature", parts[0] + "." + parts[1] + "." + parts[2][:10] + "\r\n" + parts[2][10:], nil, CheckFormat},
 		{"bad base64url", parts[0] + "." + parts[1] + "+." + parts[2], nil, CheckFormat},
 		{"four parts", tok + ".e30", nil, CheckFormat},
 		{"too large", tok + strings.Repeat("A", MaxTokenBytes), nil, CheckFormat},
@@ -194,6 +199,25 @@ func TestRejections(t *testing.T) {
 				t.Errorf("error of %d bytes", len(err.Error()))
 			}
 		})
+	}
+	// A token for a named audience is not for a relying party that expects
+	// none (RFC 7519 4.1.3), nor for another audience; it is for its own.
+	s.Audience = "rp-a"
+	audTok, _, err := s.Issue(testAppraised(false))
+	s.Audience = ""
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, aud := range []string{"", "rp-b"} {
+		cfg := testConfig(s)
+		cfg.Audience = aud
+		_, err := Verify(context.Background(), []byte(audTok), cfg)
+		wantCheck(t, err, CheckAudience)
+	}
+	audCfg := testConfig(s)
+	audCfg.Audience = "rp-a"
+	if _, err := Verify(context.Background(), []byte(audTok), audCfg); err != nil {
+		t.Fatalf("token for rp-a verified as rp-a: %v", err)
 	}
 	// The CLI prints this error: it must name the flag that accepts the token.
 	if _, err := Verify(context.Background(), []byte(emuTok), testConfig(s)); err == nil || !strings.Contains(err.Error(), "--trust-emulated") {

@@ -198,7 +198,8 @@ type Config struct {
 	Keys KeySource
 	// Issuer is the iss the token must carry. Required.
 	Issuer string
-	// Audience, when set, must equal aud.
+	// Audience, when set, must equal aud; when empty, a token with an aud
+	// is rejected (it is meant for another relying party).
 	Audience string
 	// Nonce, when non-nil, must be eat_nonce.
 	Nonce []byte
@@ -282,8 +283,13 @@ func (cfg *Config) check(c *Claims) error {
 	if c.Issuer != cfg.Issuer {
 		return failf(CheckIssuer, "iss %s, want %s", short(c.Issuer), short(cfg.Issuer))
 	}
-	if c.Audience != cfg.Audience && cfg.Audience != "" {
+	switch {
+	case cfg.Audience != "" && c.Audience != cfg.Audience:
 		return failf(CheckAudience, "aud %s, want %s", short(c.Audience), short(cfg.Audience))
+	case cfg.Audience == "" && c.Audience != "":
+		// RFC 7519 4.1.3: a token for a named audience is not for a
+		// relying party that does not identify itself as that audience.
+		return failf(CheckAudience, "the token is for aud %s and no audience is expected (set the audience: result verify --audience)", short(c.Audience))
 	}
 	if err := cfg.checkTime(c); err != nil {
 		return err

@@ -60,7 +60,8 @@ func ValidResourceName(name string) bool {
 // NAME.policy.json beside NAME is its extra policy (strict, as verify
 // reads policies). The directory is opened as an os.Root, so a symbolic
 // link that leads outside it is an error; so are names that are not
-// ValidResourceName, a policy without its resource, empty or oversized
+// ValidResourceName, a policy without its resource, a policy name that is
+// not a regular file (a directory, a link to one), empty or oversized
 // files and more than MaxResources resources. Nothing of a secret appears
 // in the errors.
 func LoadSecretsDir(dir string) (map[string]Resource, error) {
@@ -75,6 +76,11 @@ func LoadSecretsDir(dir string) (map[string]Resource, error) {
 			return err
 		}
 		if d.IsDir() {
+			// A directory under a policy's name (a bind mount of a missing
+			// file creates one) would leave its resource without the policy.
+			if strings.HasSuffix(p, PolicySuffix) {
+				return fmt.Errorf("%s: a directory, not a policy file", p)
+			}
 			return nil
 		}
 		if len(files) >= 2*MaxResources {

@@ -99,6 +99,35 @@ func TestLoadSecretsDir(t *testing.T) {
 			t.Errorf("%s: the error shows a secret: %v", tc.name, err)
 		}
 	}
+	// A policy's name that is not a regular file must not leave its
+	// resource without the policy (a bind mount of a missing policy file
+	// creates an empty directory in its place).
+	for _, tc := range []struct {
+		name  string
+		files map[string]string
+		dirs  []string
+		link  [2]string
+	}{
+		{"policy is an empty directory", map[string]string{"a": "x"}, []string{"a.policy.json"}, [2]string{}},
+		{"policy is a directory of files", map[string]string{"a": "x", "a.policy.json/p": "{}"}, nil, [2]string{}},
+		{"policy links to a directory", map[string]string{"a": "x", "d/f": "y"}, nil, [2]string{"d", "a.policy.json"}},
+	} {
+		d := t.TempDir()
+		writeFiles(t, d, tc.files)
+		for _, sub := range tc.dirs {
+			if err := os.Mkdir(filepath.Join(d, sub), 0o700); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if tc.link[1] != "" {
+			if err := os.Symlink(tc.link[0], filepath.Join(d, tc.link[1])); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if rs, err := LoadSecretsDir(d); err == nil {
+			t.Errorf("%s: loaded %d resources (a without its policy: %v)", tc.name, len(rs), rs["a"].Policy == nil)
+		}
+	}
 	if _, err := LoadSecretsDir(filepath.Join(dir, "missing")); err == nil {
 		t.Error("a missing directory loaded")
 	}
@@ -254,4 +283,42 @@ func FuzzValidResourceName(f *testing.F) {
 			t.Fatalf("accepted %q", name)
 		}
 	})
+}
+
+// TestChallengeSpendRules: a verdict spends the challenge, so one challenge
+// never tries a second piece of evidence (a 403 of the server's policy or
+// of a resource's extra policy, then the right evidence: 401); an unknown
+// resource (404) leaves it usable, as documented.
+func TestChallengeSpendRules(t *testing.T) {
+	s, url, _ := resourceServer(t, true)
+	post := func(ch, pub, ev []byte, resource string) (int, ErrorResponse) {
+		st, er, _ := postRaw(t, url+PathAttest, mustJSON(t, AttestRequest{Challenge: ch, PublicKey: pub, Evidence: ev, Resource: resource}))
+		return st, er
+	}
+	_, otherPub, _ := GenerateKey()
+	cases := []struct {
+		name, resource string
+		first          func(ch, pub, ev []byte) (int, ErrorResponse)
+		wantFirst      int
+		wantRetry      int
+	}{
+		{"server policy 403", "", func(ch, _, ev []byte) (int, ErrorResponse) { return post(ch, otherPub, ev, "") }, http.StatusForbidden, http.StatusUnauthorized},
+		{"resource policy 403", "db/password", func(ch, pub, ev []byte) (int, ErrorResponse) { return post(ch, pub, ev, "strict") }, http.StatusForbidden, http.StatusUnauthorized},
+		{"unknown resource 404", "db/password", func(ch, pub, ev []byte) (int, ErrorResponse) { return post(ch, pub, ev, "nope") }, http.StatusNotFound, http.StatusOK},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ch, pub, ev := challenged(t, url, synthetic(t))
+			if st, er := tc.first(ch, pub, ev); st != tc.wantFirst {
+				t.Fatalf("first: %d %+v, want %d", st, er, tc.wantFirst)
+			}
+			st, er := post(ch, pub, ev, tc.resource)
+			if st != tc.wantRetry || (st == http.StatusUnauthorized && er.Check != CheckChallenge) {
+				t.Fatalf("retry with the right evidence: %d %+v, want %d", st, er, tc.wantRetry)
+			}
+		})
+	}
+	if n := s.challenges.len(); n != 0 {
+		t.Errorf("%d challenges outstanding, want 0", n)
+	}
 }

@@ -290,7 +290,8 @@ type Policy struct {
 //	 "measurements":["6a063be9..."], "pcrs":{"7":"<64 hex>"}, "allow_debug":false}
 //
 // Unknown fields and data after the policy object are rejected so that no
-// requirement is silently ignored.
+// requirement is silently ignored; so is a document that is not an object
+// (null would decode to the empty policy).
 func ParsePolicy(data []byte) (*Policy, error) {
 	var p Policy
 	// The strict decoder: duplicate keys (which would silently drop a
@@ -298,6 +299,9 @@ func ParsePolicy(data []byte) (*Policy, error) {
 	// trailing data are errors naming the member (*strictjson.Error).
 	if err := strictjson.Unmarshal(data, &p, strictjson.Options{RejectUnknown: true}); err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
+	}
+	if t := bytes.TrimLeft(data, " \t\r\n"); len(t) == 0 || t[0] != '{' {
+		return nil, errors.New("policy: the document is not a JSON object (null is not an empty policy: write {} for none)")
 	}
 	if err := p.validate(); err != nil {
 		return nil, err

@@ -67,6 +67,10 @@ func TestParsePolicy(t *testing.T) {
 		{"lower-case product", `{"products":["milan"]}`},
 		{"a second document after the policy", `{"allow_debug":false} {"measurements":["` + m48 + `"]}`},
 		{"garbage after the policy", `{"allow_debug":false} trailing`},
+		// null decodes to the zero Policy: a generated policy file that
+		// serialised nothing must not become "no requirements".
+		{"null", `null`},
+		{"null with white space", " \n null\n"},
 	}
 	for _, tc := range bad {
 		t.Run(tc.name, func(t *testing.T) {

@@ -53,7 +53,8 @@ token itself, a file holding it, or "-" for standard input).
 The signature must be ES256 (none, HS*, RS* and every other algorithm are rejected) by the P-256
 key the header's kid names in the JWKS of --jwks (a URL, e.g. https://verifier/.well-known/jwks.json,
 or a file); the token's jku is never followed. iss must equal --issuer (default: the --jwks URL
-without /.well-known/jwks.json; required with a file), aud --audience when given; exp, nbf and
+without /.well-known/jwks.json; required with a file), aud --audience (a token with an aud is
+rejected without --audience: it is meant for that relying party); exp, nbf and
 iat are checked now with 60 s of skew. ear.status must be "affirming"; a token about the emulated
 CVM ("warning") passes only with --trust-emulated. --nonce/--nonce-hex: eat_nonce must be these
 bytes (the exchange's SHA-384(challenge || public key)). docs/remote-attestation.md lists the claims.`
