@@ -134,7 +134,7 @@ func (c *Chain) parseCRL(b []byte, ark *x509.Certificate) (*x509.RevocationList,
 		return nil, nil, fmt.Errorf("collateral: CRL does not parse: %v: %w", err, ErrInvalidCertificate)
 	}
 	if !bytes.Equal(crl.RawIssuer, ark.RawSubject) {
-		return nil, nil, fmt.Errorf("collateral: CRL issuer %q is not the pinned ARK %q: %w", format.Truncate(crl.Issuer.String(), 128), ark.Subject.String(), ErrInvalidCertificate)
+		return nil, nil, fmt.Errorf("collateral: CRL issuer %q is not the pinned ARK %q: %w", format.Truncate(format.ReadableName(crl.Issuer.String()), 128), ark.Subject.String(), ErrInvalidCertificate)
 	}
 	if err := crl.CheckSignatureFrom(ark); err != nil {
 		return nil, nil, fmt.Errorf("collateral: CRL not signed by the pinned ARK: %v: %w", err, ErrInvalidCertificate)

@@ -105,3 +105,20 @@ func TestTruncate(t *testing.T) {
 		t.Errorf("%%q of a truncated string is %d bytes", len(q))
 	}
 }
+
+func TestReadableName(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"CN=SEV-Milan,2.5.4.13=#131b736e702d7674706d20454d554c4154454420286e6f7420414d4429", "CN=SEV-Milan,description=snp-vtpm EMULATED (not AMD)"},
+		{"CN=x,1.2.3.4=#0c03616263", "CN=x,1.2.3.4=abc"},               // unknown OID, UTF8String
+		{"CN=x,2.5.4.13=#020101", "CN=x,2.5.4.13=#020101"},             // an INTEGER stays hex
+		{"CN=x,2.5.4.13=#13036162", "CN=x,2.5.4.13=#13036162"},         // cut DER stays hex
+		{"CN=x,2.5.4.13=#1303616263ff", "CN=x,2.5.4.13=#1303616263ff"}, // trailing bytes stay hex
+		{"CN=x,2.5.4.13=#130", "CN=x,2.5.4.13=#130"},                   // odd hex
+		{"no names here", "no names here"},
+	}
+	for _, tt := range tests {
+		if got := format.ReadableName(tt.in); got != tt.want {
+			t.Errorf("ReadableName(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

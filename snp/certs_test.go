@@ -506,6 +506,30 @@ func TestVCEKIssuerBounded(t *testing.T) {
 	}
 }
 
+// TestVCEKIssuerReadable: a VCEK of another chain is named by its issuer
+// with the description attribute written out (as the emulated chain's
+// marker says who made it), not cut inside the hex of its DER value.
+func TestVCEKIssuerReadable(t *testing.T) {
+	const marker = "snp-vtpm EMULATED (not AMD)"
+	c, err := amdcert.NewChain(amdcert.ChainSpec{Product: snp.Milan, ARKKey: fakekeys.ARKKey(), ASKKey: fakekeys.ASKKey(),
+		Marker: marker, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := c.Issue(amdcert.KeyTemplate{Key: &fakekeys.VCEKKey().PublicKey, ProductName: "Milan-B0", HWID: make([]byte, 64)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := snp.ParseVCEK(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = testev.Roots().VerifyVCEK(v, time.Now())
+	if !errors.Is(err, snp.ErrChain) || !strings.Contains(err.Error(), "description="+marker) {
+		t.Fatalf("%v, want ErrChain naming the issuer's description", err)
+	}
+}
+
 // TestRootNamesBounded: an ARK or ASK whose common name is wrong is named
 // in NewChain's error cut short.
 func TestRootNamesBounded(t *testing.T) {

@@ -339,7 +339,7 @@ func (r *Roots) VerifyVCEK(v *VCEK, now time.Time) (*Chain, error) {
 			continue
 		}
 		if !bytes.Equal(v.Cert.RawIssuer, ica.RawSubject) {
-			lastErr = fmt.Errorf("%w: %s issuer %q is not the trusted %s", ErrChain, v.KeyName(), format.Truncate(v.Cert.Issuer.String(), 128), ica.Subject.String())
+			lastErr = fmt.Errorf("%w: %s issuer %q is not the trusted %s", ErrChain, v.KeyName(), format.Truncate(format.ReadableName(v.Cert.Issuer.String()), 128), ica.Subject.String())
 			continue
 		}
 		if err := checkCertSignature(ica, v.Cert); err != nil {

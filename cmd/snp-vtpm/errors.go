@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/asn1"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +13,7 @@ import (
 	"time"
 
 	"github.com/snp-vtpm/snp-vtpm/collateral"
+	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/internal/httpget"
 	"github.com/snp-vtpm/snp-vtpm/result"
 	"github.com/snp-vtpm/snp-vtpm/server"
@@ -180,7 +179,7 @@ func plain(s string) string {
 	s = goHTTPMethod.ReplaceAllString(s, "")
 	s = goDialRefused.ReplaceAllString(s, "cannot connect to $1: ")
 	s = goLookup.ReplaceAllString(s, "cannot resolve $1: ")
-	s = nameOIDs(s)
+	s = format.ReadableName(s)
 	s = goTypeMismatch.ReplaceAllStringFunc(s, func(m string) string {
 		sub := goTypeMismatch.FindStringSubmatch(m)
 		kind := jsonKind(sub[2])
@@ -198,44 +197,6 @@ func plain(s string) string {
 		head = "malformed input"
 	}
 	return head + " (-v shows the details)"
-}
-
-// oidValue matches a distinguished-name attribute that Go prints as its
-// OID and the hex of its DER value: 2.5.4.13=#1303616263.
-var oidValue = regexp.MustCompile(`\b([0-9]+(?:\.[0-9]+)+)=#([0-9a-fA-F]+)`)
-
-// oidNames names the attribute types Go's pkix.Name prints as OIDs.
-var oidNames = map[string]string{
-	"2.5.4.4": "SN", "2.5.4.5": "serialNumber", "2.5.4.9": "street", "2.5.4.12": "title",
-	"2.5.4.13": "description", "2.5.4.17": "postalCode", "2.5.4.42": "GN",
-	"1.2.840.113549.1.9.1": "emailAddress", "0.9.2342.19200300.100.1.25": "DC",
-}
-
-// nameOIDs rewrites the OID-and-hex attributes of certificate names in s
-// as name=value, when the value is a string.
-func nameOIDs(s string) string {
-	return oidValue.ReplaceAllStringFunc(s, func(m string) string {
-		sub := oidValue.FindStringSubmatch(m)
-		der, err := hex.DecodeString(sub[2])
-		if err != nil {
-			return m
-		}
-		var v asn1.RawValue
-		rest, err := asn1.Unmarshal(der, &v)
-		if err != nil || len(rest) != 0 || v.Class != asn1.ClassUniversal {
-			return m
-		}
-		switch v.Tag {
-		case asn1.TagPrintableString, asn1.TagUTF8String, asn1.TagIA5String, asn1.TagT61String:
-		default:
-			return m
-		}
-		name := oidNames[sub[1]]
-		if name == "" {
-			name = sub[1]
-		}
-		return name + "=" + string(v.Bytes)
-	})
 }
 
 // jsonKind names the JSON form a Go type takes.
