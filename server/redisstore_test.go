@@ -625,3 +625,16 @@ func BenchmarkChallengePair(b *testing.B) {
 		bench(b, st)
 	})
 }
+
+// TestRedisChallengeTTLResolution: a challenge TTL under Redis's 1 ms
+// resolution is refused when the server starts, not by a 503 on every
+// challenge request.
+func TestRedisChallengeTTLResolution(t *testing.T) {
+	for _, ttl := range []time.Duration{time.Nanosecond, 999 * time.Microsecond} {
+		cfg := redisConfig("redis://127.0.0.1:1")
+		cfg.ChallengeTTL = ttl
+		if _, err := New(cfg); err == nil || !strings.Contains(err.Error(), "1ms resolution") {
+			t.Errorf("TTL %s: New = %v, want the resolution error", ttl, err)
+		}
+	}
+}

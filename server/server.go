@@ -223,6 +223,11 @@ func (s *Server) openStore() ([]prometheus.Collector, error) {
 		s.store = memStore{s.challenges}
 		return nil, nil
 	}
+	if cfg.ChallengeTTL < time.Millisecond {
+		// Redis keeps a challenge for whole milliseconds (PX): a shorter
+		// TTL would make every challenge request fail.
+		return nil, fmt.Errorf("server: Redis: challenge TTL %s is under Redis's 1ms resolution", cfg.ChallengeTTL)
+	}
 	rm := newRedisMetrics()
 	rs, err := newRedisStore(cfg.Redis, cfg.ChallengeTTL, cfg.MaxChallenges, cfg.MaxClientChallenges, cfg.Now, rm)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/snp-vtpm/snp-vtpm/collateral"
 	"github.com/snp-vtpm/snp-vtpm/format"
+	"github.com/snp-vtpm/snp-vtpm/kds"
 	"github.com/snp-vtpm/snp-vtpm/internal/httpget"
 	"github.com/snp-vtpm/snp-vtpm/result"
 	"github.com/snp-vtpm/snp-vtpm/server"
@@ -34,7 +35,24 @@ func unavailableCollateral(err error) bool {
 		return true
 	}
 	verr, ok := errors.AsType[*verify.Error](err)
-	return ok && verr.Check == verify.CheckRevocation && !errors.Is(err, collateral.ErrRevoked)
+	if !ok {
+		return false
+	}
+	switch verr.Check {
+	case verify.CheckRevocation:
+		return !errors.Is(err, collateral.ErrRevoked)
+	case verify.CheckVCEKMissing:
+		return offlineMiss(verr.Err)
+	}
+	return false
+}
+
+// offlineMiss reports whether a vcek-missing cause is only that no source
+// could be asked (--offline, or no upstream source, and no VCEK cached):
+// neither the evidence nor AMD said anything. A VCEK that was found and
+// failed validation, or a chip that AMD KDS does not know, is a verdict.
+func offlineMiss(cause error) bool {
+	return errors.Is(cause, collateral.ErrOffline) && !errors.Is(cause, verify.ErrRejected) && !errors.Is(cause, kds.ErrNotFound)
 }
 
 // expected says, per check, what a passing input has.

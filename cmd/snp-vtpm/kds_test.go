@@ -65,10 +65,16 @@ func TestVerifyFetchesVCEKThenOffline(t *testing.T) {
 		t.Fatalf("offline run made a request (%d in all)", n)
 	}
 
+	// Offline with nothing cached, nothing was learnt about the evidence:
+	// exit 1 (collateral unavailable, as the README's table says), naming
+	// the check and the next step.
 	code, out, errOut = runCLI(t, "verify", "--nonce", "challenge", "--offline", "--kds-url", kdsSrv.URL, "--cache-dir", filepath.Join(dir, "empty"), evFile)
-	wantExit(t, code, exitRejected, out, errOut)
+	wantExit(t, code, exitUsage, out, errOut)
 	if !strings.Contains(errOut, "vcek-missing") {
 		t.Errorf("stderr does not name vcek-missing:\n%s", errOut)
+	}
+	if !strings.Contains(errOut, "Next: run without --offline") {
+		t.Errorf("stderr does not name the next step:\n%s", errOut)
 	}
 	// The report is a Milan one (version 2: no CPUID, so Genoa is tried
 	// too); the message names Milan, not only the last line tried.

@@ -325,6 +325,12 @@ func readFile(flag, name string) ([]byte, error) {
 // certificate sources may wait for and the next steps.
 func (g *globals) expectWaits(t *trustFlags, cacheDir, imdsURL string) {
 	if t.offline {
+		if g.hint == "" {
+			g.hint = "run without --offline to fetch the VCEK (Azure IMDS, AMD KDS)"
+			if cacheDir != "" {
+				g.hint += ", or put it in the cache directory " + cacheDir
+			}
+		}
 		return
 	}
 	if t.useIMDS {
