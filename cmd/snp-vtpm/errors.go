@@ -14,8 +14,8 @@ import (
 
 	"github.com/snp-vtpm/snp-vtpm/collateral"
 	"github.com/snp-vtpm/snp-vtpm/format"
-	"github.com/snp-vtpm/snp-vtpm/kds"
 	"github.com/snp-vtpm/snp-vtpm/internal/httpget"
+	"github.com/snp-vtpm/snp-vtpm/kds"
 	"github.com/snp-vtpm/snp-vtpm/result"
 	"github.com/snp-vtpm/snp-vtpm/server"
 	"github.com/snp-vtpm/snp-vtpm/verify"
