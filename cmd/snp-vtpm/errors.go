@@ -220,6 +220,8 @@ func plain(s string) string {
 // jsonKind names the JSON form a Go type takes.
 func jsonKind(goType string) string {
 	switch {
+	case strings.HasPrefix(goType, "map["), strings.HasSuffix(goType, "TCBParts"):
+		return "an object"
 	case goType == "string" || strings.HasSuffix(goType, "HexBytes"):
 		return "a string"
 	case goType == "bool":

@@ -306,6 +306,9 @@ func TestVerifyPolicyHexFieldErrors(t *testing.T) {
 		{`{"measurements": [["ab"]]}`, `invalid value at "/measurements/0" (byte 18): a JSON array where a string was expected: want a string of hex digits`},
 		{`{"init_data_digest": "zz"}`, `invalid value at "/init_data_digest" (byte 21): "zz" is not hex`},
 		{`{"pcrs": {"7": "<64 hex>"}}`, `invalid value at "/pcrs/7" (byte 15): "<64 hex>" is not hex`},
+		// Object members name an object, not a string or "another type".
+		{`{"pcrs": ["ab"]}`, `invalid value at "/pcrs" (byte 9): a JSON array where an object was expected`},
+		{`{"min_tcb": [1]}`, `invalid value at "/min_tcb" (byte 12): a JSON array where an object was expected`},
 	} {
 		pol := writeTemp(t, "policy.json", []byte(tc.policy))
 		code, out, errOut := verifyCLI(t, nil, "--policy", pol, "--at", verifyAt, "--nonce", "challenge", ev)
