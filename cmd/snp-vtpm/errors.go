@@ -48,6 +48,7 @@ var expected = map[verify.Check]string{
 	verify.CheckTDXPCKChain:       "a PCK chain to the pinned Intel SGX Root CA, valid at the verification time (--at)",
 	verify.CheckTDXQEReport:       "a QE report signed by the PCK that binds the attestation key",
 	verify.CheckTDXQuoteSignature: "a TD quote signed by its attestation key",
+	verify.CheckTDXModule:         "a TD quote body naming Intel's production TDX module (MRSIGNERSEAM and SEAMATTRIBUTES zero)",
 	verify.CheckTDXBinding:        "a TD quote whose body equals the HCL report's TDREPORT",
 	verify.CheckTDXPCKRevoked:     "a PCK certificate and CA that Intel's CRLs (--collateral) do not revoke",
 	verify.CheckTDXQEIdentity:     "a QE report of Intel's TD quoting enclave, not in debug mode (and its QE identity in --collateral)",
