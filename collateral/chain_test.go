@@ -19,6 +19,7 @@ import (
 
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/kds"
+	"github.com/snp-vtpm/snp-vtpm/snp"
 )
 
 func TestGetVCEKFromKDS(t *testing.T) {
@@ -463,7 +464,7 @@ func TestOfflineEmptyCache(t *testing.T) {
 	if _, err := c.CertChain(ctx, ProductMilan); !errors.Is(err, ErrOffline) {
 		t.Errorf("CertChain err = %v, want ErrOffline", err)
 	}
-	if err := c.CheckRevoked(ctx, ProductMilan, pki.ask); !errors.Is(err, ErrOffline) {
+	if err := c.CheckRevoked(ctx, ProductMilan, snp.SigningKeyVCEK, pki.ask); !errors.Is(err, ErrOffline) {
 		t.Errorf("CheckRevoked err = %v, want ErrOffline", err)
 	}
 	if n := kds.requests.Load() + imdsHits.Load(); n != 0 {

@@ -6,8 +6,9 @@
 // returned or cached: a VCEK must carry the requested product line, chip id
 // and TCB (kds.MatchVCEK) and pass the request's Validate (pinned chain,
 // chip id, TCB: package verify); a cert chain must end in the pinned ARK; a
-// CRL must be signed by the pinned ARK and current. Caches (Memory, Disk)
-// receive only what verified, and what they return is validated again.
+// CRL (the VCEK CRL, listing ASKs, or the VLEK CRL, listing ASVKs) must be
+// signed by the pinned ARK and current. Caches (Memory, Disk) receive only
+// what verified, and what they return is validated again.
 //
 // Around the upstream sources (IMDS, KDS) the Chain adds: shared fetches
 // (concurrent calls for one certificate make one request; with a Locker
@@ -95,7 +96,9 @@ type Chain struct {
 	// certificate (KDS answered 404 or another final 4xx, or served something that is
 	// not the requested VCEK) is remembered: calls for the same VCEK within it fail at
 	// once, without a request, with an error that wraps the first one (a
-	// *WaitError of Kind ErrRecentFailure). 0 means DefaultNegativeTTL, negative turns it off.
+	// *WaitError of Kind ErrRecentFailure). A product line's cert chain and
+	// CRLs (VCEK and VLEK) are remembered the same way, each on its own.
+	// 0 means DefaultNegativeTTL, negative turns it off.
 	NegativeTTL time.Duration
 	// TransientNegativeTTL is NegativeTTL for failures on the way to KDS (network
 	// errors, 408, 429, 5xx, after the retries). 0 means DefaultTransientNegativeTTL,
@@ -114,12 +117,13 @@ type Chain struct {
 	// Logger receives debug and info logs; nil discards them.
 	Logger *slog.Logger
 
-	mu     sync.Mutex
-	neg    negCache
-	crls   map[string]*x509.RevocationList
-	chains map[string]*CertChain
-	flight flightGroup
-	stats  counters
+	mu       sync.Mutex
+	neg      negCache
+	crls     map[string]*x509.RevocationList // VCEK CRLs by product line
+	vlekCRLs map[string]*x509.RevocationList // VLEK CRLs by product line
+	chains   map[string]*CertChain
+	flight   flightGroup
+	stats    counters
 }
 
 // Stats are cumulative counters of a Chain.

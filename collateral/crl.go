@@ -98,13 +98,28 @@ func (c *Chain) parseChain(b []byte, pinned *x509.Certificate) (*CertChain, erro
 	return ch, nil
 }
 
-// CRL returns the product's certificate revocation list from the sources
-// (KDS /vcek/v1/{product}/crl, the disk cache) or memory. A CRL is used
-// only if it is signed by the pinned ARK of the product, issued by it and
-// not past its NextUpdate, whether cached or fetched. The returned list is
-// shared and must not be modified.
+// CRL returns the product's VCEK certificate revocation list (the ASKs
+// AMD revoked) from the sources (KDS /vcek/v1/{product}/crl, the disk
+// cache, a fleet's cache) or memory. A CRL is used only if it is signed by
+// the pinned ARK of the product, issued by it and not past its
+// NextUpdate, whether cached or fetched. The returned list is shared and
+// must not be modified.
 func (c *Chain) CRL(ctx context.Context, product string) (*x509.RevocationList, error) {
-	crl, err := collect(c, ctx, KindCRL, product, &c.crls, c.parseCRL, c.crlFresh)
+	return c.crl(ctx, KindCRL, product, &c.crls)
+}
+
+// VLEKCRL returns the product's VLEK certificate revocation list (the
+// ASVKs AMD revoked) from the sources (KDS /vlek/v1/{product}/crl, the
+// disk cache, a fleet's cache) or memory, checked and cached like CRL (it
+// too is issued and signed by the pinned ARK), apart from the VCEK CRL.
+// The returned list is shared and must not be modified.
+func (c *Chain) VLEKCRL(ctx context.Context, product string) (*x509.RevocationList, error) {
+	return c.crl(ctx, KindVLEKCRL, product, &c.vlekCRLs)
+}
+
+// crl is CRL and VLEKCRL: the CRL of kind, kept in memo.
+func (c *Chain) crl(ctx context.Context, kind Kind, product string, memo *map[string]*x509.RevocationList) (*x509.RevocationList, error) {
+	crl, err := collect(c, ctx, kind, product, memo, c.parseCRL, c.crlFresh)
 	if err != nil {
 		return nil, c.fail(err)
 	}
@@ -145,10 +160,13 @@ func (c *Chain) parseCRL(b []byte, ark *x509.Certificate) (*x509.RevocationList,
 	return crl, der, nil
 }
 
-// collect is CertChain and CRL: the memory entry if still fresh, else (one
-// fetch per product line at a time) the local sources then the upstream
-// ones, each answer parsed and checked against the pinned ARK before it is
-// kept in memory and given to the Stores.
+// collect is CertChain, CRL and VLEKCRL: the memory entry if still fresh,
+// else (one fetch per product line at a time) the local sources then the
+// upstream ones, each answer parsed and checked against the pinned ARK
+// before it is kept in memory and given to the Stores. An upstream failure
+// is remembered in the negative cache like a VCEK's (Chain.NegativeTTL,
+// TransientNegativeTTL): within its back-off no request is sent and the
+// caller gets a *WaitError wrapping it.
 func collect[T any](c *Chain, ctx context.Context, kind Kind, product string, memo *map[string]T,
 	parse func([]byte, *x509.Certificate) (T, []byte, error), fresh func(T) error) (T, error) {
 	var zero T
@@ -188,6 +206,10 @@ func collect[T any](c *Chain, ctx context.Context, kind Kind, product string, me
 		if len(up) == 0 {
 			return nil, fmt.Errorf("collateral: no current %s for %s in the cache: %w", kindName(kind), line, ErrOffline)
 		}
+		if err, ok := c.neg.get(name, kindName(kind), c.now()); ok {
+			c.stats.negHits.Add(1)
+			return nil, err
+		}
 		unlock, v, ok, err := fleetLock(c, ctx, log, local, name, func() (T, bool) {
 			v, ok, _ := fromLocal()
 			return v, ok
@@ -197,6 +219,10 @@ func collect[T any](c *Chain, ctx context.Context, kind Kind, product string, me
 		}
 		defer unlock()
 		v, _, _, err = try(up, func(int) []Source { return local })
+		if ttl := c.negTTL(err); err != nil && ctx.Err() == nil && ttl > 0 {
+			// Remembered before the waiters are released.
+			c.neg.put(name, kindName(kind), err, ttl, c.now(), c.NegativeCacheSize)
+		}
 		return v, err
 	})
 	if err != nil {
@@ -205,13 +231,26 @@ func collect[T any](c *Chain, ctx context.Context, kind Kind, product string, me
 	return got.(T), nil
 }
 
-// CheckRevoked gets the product's CRL (see CRL) and returns a *RevokedError
-// (matching ErrRevoked) for the first certificate whose serial number the
-// CRL lists. Pass the ASK and the VCEK. Any error getting the CRL is
-// returned as is, so callers can tell "revoked" from "could not check"
-// (e.g. ErrOffline). It implements verify.RevocationChecker.
-func (c *Chain) CheckRevoked(ctx context.Context, product string, cs ...*x509.Certificate) error {
-	crl, err := c.CRL(ctx, product)
+// CheckRevoked gets the product's CRL for the key that signed the report
+// (signingKey: snp.SigningKeyVCEK, the VCEK CRL, see CRL; snp.SigningKeyVLEK,
+// the VLEK CRL, see VLEKCRL) and returns a *RevokedError (matching
+// ErrRevoked) for the first certificate whose serial number the CRL lists.
+// Pass the intermediate and the leaf: the ASK and the VCEK, or the ASVK and
+// the VLEK. Both CRLs are the ARK's: they list the intermediates it
+// issued. Another signingKey wraps kds.ErrInvalidRequest. Any error getting
+// the CRL is returned as is, so callers can tell "revoked" from "could not
+// check" (e.g. ErrOffline). It implements verify.RevocationChecker.
+func (c *Chain) CheckRevoked(ctx context.Context, product string, signingKey uint32, cs ...*x509.Certificate) error {
+	var crl *x509.RevocationList
+	var err error
+	switch signingKey {
+	case snp.SigningKeyVCEK:
+		crl, err = c.CRL(ctx, product)
+	case snp.SigningKeyVLEK:
+		crl, err = c.VLEKCRL(ctx, product)
+	default:
+		err = c.fail(fmt.Errorf("collateral: CheckRevoked: signing key %d is neither VCEK nor VLEK: %w", signingKey, kds.ErrInvalidRequest))
+	}
 	if err != nil {
 		return err
 	}

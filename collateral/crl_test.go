@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/snp-vtpm/snp-vtpm/collateral/certs"
+	"github.com/snp-vtpm/snp-vtpm/snp"
 )
 
 func (f *fakeKDS) setCRL(der []byte) {
@@ -49,7 +50,7 @@ func TestCheckRevoked(t *testing.T) {
 			kds := newFakeKDS(t, pki)
 			kds.setCRL(pki.crl(t, next, tc.revoked...))
 			c := kds.newClient(t.TempDir())
-			err := c.CheckRevoked(ctxTimeout(t, 5*time.Second), ProductMilan, pki.ask, vcek)
+			err := c.CheckRevoked(ctxTimeout(t, 5*time.Second), ProductMilan, snp.SigningKeyVCEK, pki.ask, vcek)
 			if tc.wantSerial == nil {
 				if err != nil {
 					t.Fatalf("CheckRevoked: %v", err)
@@ -150,7 +151,7 @@ func TestCRLRejected(t *testing.T) {
 			if !errors.Is(err, ErrInvalidCertificate) {
 				t.Fatalf("err = %v, want ErrInvalidCertificate", err)
 			}
-			if err := c.CheckRevoked(context.Background(), ProductMilan, pki.ask); errors.Is(err, ErrRevoked) || err == nil {
+			if err := c.CheckRevoked(context.Background(), ProductMilan, snp.SigningKeyVCEK, pki.ask); errors.Is(err, ErrRevoked) || err == nil {
 				t.Errorf("CheckRevoked with a bad CRL = %v, want a non-revoked error", err)
 			}
 			if files := cacheFiles(t, dir); len(files) != 0 {
@@ -196,13 +197,13 @@ func TestCheckRevokedArgs(t *testing.T) {
 	pki, kds := newMilanKDS(t)
 	kds.setCRL(pki.crl(t, time.Now().Add(time.Hour)))
 	c := kds.newClient("")
-	if err := c.CheckRevoked(context.Background(), ProductMilan, nil); !errors.Is(err, ErrInvalidRequest) {
+	if err := c.CheckRevoked(context.Background(), ProductMilan, snp.SigningKeyVCEK, nil); !errors.Is(err, ErrInvalidRequest) {
 		t.Errorf("nil cert: %v", err)
 	}
-	if err := c.CheckRevoked(context.Background(), "Rome", pki.ask); !errors.Is(err, ErrUnsupportedProduct) {
+	if err := c.CheckRevoked(context.Background(), "Rome", snp.SigningKeyVCEK, pki.ask); !errors.Is(err, ErrUnsupportedProduct) {
 		t.Errorf("bad product: %v", err)
 	}
-	if err := c.CheckRevoked(context.Background(), ProductMilan); err != nil {
+	if err := c.CheckRevoked(context.Background(), ProductMilan, snp.SigningKeyVCEK); err != nil {
 		t.Errorf("no certs: %v", err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"math/big"
 	"net/http"
@@ -35,12 +36,12 @@ import (
 // pkixExt shortens test tables.
 type pkixExt = pkix.Extension
 
-// testPKI is a fake AMD hierarchy, ARK -> ASK -> VCEKs, issued by
-// internal/amdcert (the one fake AMD chain builder), with the ARK's key to
-// sign CRLs.
+// testPKI is a fake AMD hierarchy, ARK -> ASK -> VCEKs and ARK -> ASVK
+// (the ASK's key, another certificate) -> VLEKs, issued by internal/amdcert
+// (the one fake AMD chain builder), with the ARK's key to sign CRLs.
 type testPKI struct {
 	chain          *amdcert.Chain
-	ark, ask       *x509.Certificate
+	ark, ask, asvk *x509.Certificate
 	arkKey, askKey *rsa.PrivateKey
 	vcekKey        *ecdsa.PrivateKey
 }
@@ -65,12 +66,12 @@ func newForeignPKI(t testing.TB, product string) *testPKI {
 func newPKI(t testing.TB, product string, arkKey, askKey *rsa.PrivateKey) *testPKI {
 	t.Helper()
 	now := time.Now()
-	c, err := amdcert.NewChain(amdcert.ChainSpec{Product: snp.Product(product), ARKKey: arkKey, ASKKey: askKey,
+	c, err := amdcert.NewChain(amdcert.ChainSpec{Product: snp.Product(product), ARKKey: arkKey, ASKKey: askKey, ASVKKey: askKey,
 		Marker: "snp-vtpm collateral TEST CHAIN (not AMD)", NotBefore: now.Add(-time.Hour), NotAfter: now.Add(25 * 365 * 24 * time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testPKI{chain: c, ark: c.ARK, ask: c.ASK, arkKey: arkKey, askKey: askKey, vcekKey: testev.NewVCEKKey()}
+	return &testPKI{chain: c, ark: c.ARK, ask: c.ASK, asvk: c.ASVK, arkKey: arkKey, askKey: askKey, vcekKey: testev.NewVCEKKey()}
 }
 
 func mustCert(t testing.TB, tmpl, parent *x509.Certificate, pub any, priv crypto.Signer) *x509.Certificate {
@@ -133,7 +134,14 @@ func (p *testPKI) crl(t testing.TB, next time.Time, serials ...*big.Int) []byte 
 	return der
 }
 
-func (p *testPKI) chainPEM() []byte { return p.chain.PEM() }
+// chainPEM is the ASK then the ARK, as KDS's cert_chain serves them.
+func (p *testPKI) chainPEM() []byte {
+	var b []byte
+	for _, c := range []*x509.Certificate{p.ask, p.ark} {
+		b = append(b, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
+	}
+	return b
+}
 
 func chipID(seed byte) []byte {
 	id := make([]byte, ChipIDSize)
@@ -159,7 +167,8 @@ type fakeKDS struct {
 	mu       sync.Mutex
 	urls     []string
 	hook     func(w http.ResponseWriter, r *http.Request, n int64) bool
-	crlDER   []byte
+	crlDER   []byte // the VCEK CRL; nil: 404
+	vlekCRL  []byte // the VLEK CRL; nil: 404
 }
 
 func newFakeKDS(t testing.TB, pki *testPKI) *fakeKDS {
@@ -241,9 +250,13 @@ func (f *fakeKDS) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.urls = append(f.urls, r.URL.RequestURI())
 	hook := f.hook
-	crl := f.crlDER
+	crl, vlekCRL := f.crlDER, f.vlekCRL
 	f.mu.Unlock()
 	if hook != nil && hook(w, r, n) {
+		return
+	}
+	if r.URL.Path == "/vlek/v1/"+string(f.pki.chain.Product)+"/crl" && vlekCRL != nil {
+		_, _ = w.Write(vlekCRL)
 		return
 	}
 	parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/vcek/v1/"), "/")
@@ -340,9 +353,14 @@ func (c *testClient) CRL(ctx context.Context, product string) (*x509.RevocationL
 	return c.Chain.CRL(ctx, product)
 }
 
-func (c *testClient) CheckRevoked(ctx context.Context, product string, cs ...*x509.Certificate) error {
+func (c *testClient) VLEKCRL(ctx context.Context, product string) (*x509.RevocationList, error) {
 	c.build()
-	return c.Chain.CheckRevoked(ctx, product, cs...)
+	return c.Chain.VLEKCRL(ctx, product)
+}
+
+func (c *testClient) CheckRevoked(ctx context.Context, product string, signingKey uint32, cs ...*x509.Certificate) error {
+	c.build()
+	return c.Chain.CheckRevoked(ctx, product, signingKey, cs...)
 }
 
 // vcekPath is the disk cache file of the VCEK of chip at tcb.

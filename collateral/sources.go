@@ -25,8 +25,12 @@ const (
 	KindVCEK Kind = iota
 	// KindCertChain is a product line's ASK then ARK (PEM).
 	KindCertChain
-	// KindCRL is a product line's CRL (DER).
+	// KindCRL is a product line's VCEK CRL (DER): issued by the ARK, it
+	// lists ASKs (KDS /vcek/v1/{product}/crl).
 	KindCRL
+	// KindVLEKCRL is a product line's VLEK CRL (DER): issued by the ARK,
+	// it lists ASVKs (KDS /vlek/v1/{product}/crl).
+	KindVLEKCRL
 )
 
 // Key names a certificate: the product line, and for a VCEK the chip and
@@ -111,6 +115,8 @@ func kindName(k Kind) string {
 		return "VCEK"
 	case KindCertChain:
 		return "cert chain"
+	case KindVLEKCRL:
+		return "VLEK CRL"
 	}
 	return "CRL"
 }
@@ -209,7 +215,8 @@ func (m *Memory) Len() int {
 }
 
 // Disk keeps collateral in files under Dir: vcek/{line}/{key}.der,
-// cert_chain/{line}/{line}.pem, crl/{line}/{line}.crl. Files are written
+// cert_chain/{line}/{line}.pem, crl/{line}/{line}.crl (the VCEK CRL),
+// vlek_crl/{line}/{line}.crl (the VLEK CRL). Files are written
 // atomically; what is read is validated by the Chain like anything else (a
 // file that fails is ignored and replaced).
 type Disk struct {
@@ -229,6 +236,8 @@ func (d *Disk) Path(kind Kind, k *Key) string {
 		return filepath.Join(d.Dir, "vcek", k.Product, k.String()+".der")
 	case KindCertChain:
 		return filepath.Join(d.Dir, "cert_chain", k.Product, k.Product+".pem")
+	case KindVLEKCRL:
+		return filepath.Join(d.Dir, "vlek_crl", k.Product, k.Product+".crl")
 	}
 	return filepath.Join(d.Dir, "crl", k.Product, k.Product+".crl")
 }
@@ -357,6 +366,8 @@ func (s *KDS) Get(ctx context.Context, kind Kind, q *Query) ([]byte, error) {
 		return s.Client.VCEK(ctx, q.Product, q.ChipID, q.TCB, q.Upstream)
 	case KindCertChain:
 		return s.Client.CertChain(ctx, q.Product, q.Upstream)
+	case KindVLEKCRL:
+		return s.Client.VLEKCRL(ctx, q.Product, q.Upstream)
 	}
 	return s.Client.CRL(ctx, q.Product, q.Upstream)
 }

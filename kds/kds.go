@@ -1,6 +1,6 @@
 // Package kds is the transport to the AMD Key Distribution Service (KDS)
 // that serves SEV-SNP VCEK certificates, the per-product ASK/ARK chain and
-// the product CRL: URLs, HTTP fetches with bounded retries (network errors,
+// the product's VCEK and VLEK CRLs: URLs, HTTP fetches with bounded retries (network errors,
 // 408, 429 honouring Retry-After, and 5xx; other 4xx fail at once), bounded
 // bodies, and the VCEK extension checks (MatchVCEK).
 //
@@ -123,11 +123,18 @@ func (c *Client) CertChain(ctx context.Context, product string, hook Hook) ([]by
 	return c.getDER(ctx, url, err, "cert_chain", MaxChainSize, "", hook)
 }
 
-// CRL fetches the product's CRL (DER; a PEM "X509 CRL" body is decoded),
-// not validated.
+// CRL fetches the product's VCEK CRL (DER; a PEM "X509 CRL" body is
+// decoded), not validated.
 func (c *Client) CRL(ctx context.Context, product string, hook Hook) ([]byte, error) {
 	url, err := CRLURL(c.baseURL(), product)
 	return c.getDER(ctx, url, err, "CRL", MaxCRLSize, "X509 CRL", hook)
+}
+
+// VLEKCRL fetches the product's VLEK CRL (DER; a PEM "X509 CRL" body is
+// decoded), not validated.
+func (c *Client) VLEKCRL(ctx context.Context, product string, hook Hook) ([]byte, error) {
+	url, err := VLEKCRLURL(c.baseURL(), product)
+	return c.getDER(ctx, url, err, "VLEK CRL", MaxCRLSize, "X509 CRL", hook)
 }
 
 // getDER fetches url (urlErr: building it failed) and, with a PEM type,

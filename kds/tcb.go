@@ -93,20 +93,30 @@ func VCEKURL(base, product string, chipID []byte, tcb uint64) (string, error) {
 
 // CertChainURL returns the KDS URL of the product's ASK+ARK chain (PEM).
 func CertChainURL(base, product string) (string, error) {
-	line, err := ProductLine(product)
-	if err != nil {
-		return "", err
-	}
-	return strings.TrimRight(base, "/") + "/vcek/v1/" + line + "/cert_chain", nil
+	return productURL(base, product, "/vcek/v1/", "/cert_chain")
 }
 
-// CRLURL returns the KDS URL of the product's certificate revocation list (DER).
+// CRLURL returns the KDS URL of the product's VCEK certificate revocation
+// list (DER): /vcek/v1/{product}/crl, issued by the ARK, listing ASKs (the
+// CRL distribution point of AMD's ASKs).
 func CRLURL(base, product string) (string, error) {
+	return productURL(base, product, "/vcek/v1/", "/crl")
+}
+
+// VLEKCRLURL returns the KDS URL of the product's VLEK certificate
+// revocation list (DER): /vlek/v1/{product}/crl, issued by the ARK,
+// listing ASVKs (the CRL distribution point of AMD's ASVKs).
+func VLEKCRLURL(base, product string) (string, error) {
+	return productURL(base, product, "/vlek/v1/", "/crl")
+}
+
+// productURL returns base + prefix + the product line + suffix.
+func productURL(base, product, prefix, suffix string) (string, error) {
 	line, err := ProductLine(product)
 	if err != nil {
 		return "", err
 	}
-	return strings.TrimRight(base, "/") + "/vcek/v1/" + line + "/crl", nil
+	return strings.TrimRight(base, "/") + prefix + line + suffix, nil
 }
 
 // VCEKInfo is what the AMD extensions of a VCEK certificate say.

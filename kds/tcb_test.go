@@ -134,6 +134,12 @@ func TestURLs(t *testing.T) {
 	if u, _ := CRLURL(DefaultBaseURL, "Turin"); u != "https://kdsintf.amd.com/vcek/v1/Turin/crl" {
 		t.Errorf("CRLURL = %q", u)
 	}
+	if u, _ := VLEKCRLURL(DefaultBaseURL, "Genoa-B1"); u != "https://kdsintf.amd.com/vlek/v1/Genoa/crl" {
+		t.Errorf("VLEKCRLURL = %q", u)
+	}
+	if _, err := VLEKCRLURL(DefaultBaseURL, "Rome"); !errors.Is(err, ErrUnsupportedProduct) {
+		t.Errorf("VLEKCRLURL(Rome) err = %v", err)
+	}
 }
 
 // realTHIM returns the real THIM VCEK (DER), the chip id and reported TCB of the

@@ -3,6 +3,7 @@ package tdx
 import (
 	"crypto/subtle"
 	"encoding/binary"
+	"fmt"
 
 	"github.com/snp-vtpm/snp-vtpm/format"
 )
@@ -111,6 +112,24 @@ func (b *Body) fields(f *[numFields]Field) {
 // Debug reports whether TDATTRIBUTES.DEBUG (bit 0) is set: the host can
 // read and write the TD's memory.
 func (b *Body) Debug() bool { return b.TDAttributesValue()&1 != 0 }
+
+// CheckTDXModule checks, offline, that b names Intel's production TDX
+// module (ErrTDXModule): MRSIGNERSEAM all zero (Intel's modules are
+// measured, not signed by a third party) and SEAMATTRIBUTES zero. Intel's
+// TCB info requires exactly this of the TDX module for every FMSPC
+// (tdxModule: mrsigner zero, attributes zero under the mask
+// FFFFFFFFFFFFFFFF; tdx/pcs checks it again with that collateral): a
+// non-zero value is a debug module or one not from Intel, which the
+// quote's signature alone does not rule out.
+func (b *Body) CheckTDXModule() error {
+	if !format.AllZero(b.MRSignerSEAM[:]) {
+		return fmt.Errorf("%w: MRSIGNERSEAM %x is not zero (Intel's)", ErrTDXModule, b.MRSignerSEAM[:])
+	}
+	if !format.AllZero(b.SEAMAttributes[:]) {
+		return fmt.Errorf("%w: SEAMATTRIBUTES %x are not zero (a debug or non-production TDX module)", ErrTDXModule, b.SEAMAttributes[:])
+	}
+	return nil
+}
 
 // TDAttributesValue returns TDATTRIBUTES as a number.
 func (b *Body) TDAttributesValue() uint64 { return binary.LittleEndian.Uint64(b.TDAttributes[:]) }

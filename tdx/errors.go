@@ -17,10 +17,12 @@ import "github.com/snp-vtpm/snp-vtpm/format"
 //     || QE authentication data) followed by 32 zero bytes.
 //   - ErrQuoteSignature: the attestation key (a P-256 point) did not sign
 //     the quote's header and body.
+//   - ErrTDXModule: the (signed) quote body names a TDX module that is not
+//     Intel's production module: MRSIGNERSEAM or SEAMATTRIBUTES not zero.
 //   - ErrBindingMismatch: a quote body field differs from the TDREPORT's.
-const ErrPCKChain, ErrQEReportSignature, ErrQEIdentity, ErrQEReportData, ErrQuoteSignature, ErrBindingMismatch format.Kind = "PCK certificate chain not trusted",
+const ErrPCKChain, ErrQEReportSignature, ErrQEIdentity, ErrQEReportData, ErrQuoteSignature, ErrTDXModule, ErrBindingMismatch format.Kind = "PCK certificate chain not trusted",
 	"QE report signature invalid", "QE report is not Intel's TD quoting enclave", "QE report data does not bind the attestation key",
-	"quote signature invalid", "quote body differs from the TDREPORT"
+	"quote signature invalid", "TDX module is not Intel's production module", "quote body differs from the TDREPORT"
 
 func fieldErr(field string, err error) error { return format.Field("tdx", field, err) }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -255,6 +256,62 @@ func TestQEIdentity(t *testing.T) {
 	}
 }
 
+// TestTDXModule: a quote whose signed body names a TDX module that is not
+// Intel's production module (MRSIGNERSEAM or SEAMATTRIBUTES not zero, as
+// Intel's TCB info requires for every FMSPC) is rejected offline
+// (ErrTDXModule), however validly signed; another MRSEAM or module SVN is
+// Intel's TCB status to judge. Each real quote is edited and signed again
+// by a self-made chain trusted as the root, so only the body is in
+// question.
+func TestTDXModule(t *testing.T) {
+	f := tdxtest.New(t)
+	tests := []struct {
+		name string
+		edit func(b *tdx.Body)
+		want error
+	}{
+		{"Intel's module (as in the real quote)", func(*tdx.Body) {}, nil},
+		{"MRSIGNERSEAM first byte", func(b *tdx.Body) { b.MRSignerSEAM[0] = 1 }, tdx.ErrTDXModule},
+		{"MRSIGNERSEAM last byte", func(b *tdx.Body) { b.MRSignerSEAM[47] = 0x80 }, tdx.ErrTDXModule},
+		{"MRSIGNERSEAM all ones", func(b *tdx.Body) { copy(b.MRSignerSEAM[:], bytes.Repeat([]byte{0xff}, 48)) }, tdx.ErrTDXModule},
+		{"SEAMATTRIBUTES bit 0", func(b *tdx.Body) { b.SEAMAttributes[0] = 1 }, tdx.ErrTDXModule},
+		{"SEAMATTRIBUTES bit 63", func(b *tdx.Body) { b.SEAMAttributes[7] = 0x80 }, tdx.ErrTDXModule},
+		{"another MRSEAM is Intel's status to judge", func(b *tdx.Body) { b.MRSEAM[0] ^= 1 }, nil},
+		{"another module SVN is Intel's status to judge", func(b *tdx.Body) { b.TEETCBSVN[0]++ }, nil},
+	}
+	for _, rq := range realQuotes {
+		for _, tt := range tests {
+			t.Run(filepath.Base(rq.file)+"/"+tt.name, func(t *testing.T) {
+				q, _ := parseFile(t, rq.file)
+				tt.edit(&q.Body)
+				f.Sign(t, q)
+				q, err := tdx.ParseQuote(q.Marshal())
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, err = q.Verify(tdx.VerifyOptions{Now: fixtureTime, Root: f.Root})
+				if tt.want == nil {
+					if err != nil {
+						t.Fatalf("rejected: %v", err)
+					}
+					return
+				}
+				if !errors.Is(err, tt.want) {
+					t.Fatalf("got %v, want %v", err, tt.want)
+				}
+				for _, other := range []error{tdx.ErrQEReportSignature, tdx.ErrQEIdentity, tdx.ErrQEReportData, tdx.ErrQuoteSignature, tdx.ErrPCKChain} {
+					if errors.Is(err, other) {
+						t.Errorf("%v also matches %v", err, other)
+					}
+				}
+				if err := q.Body.CheckTDXModule(); !errors.Is(err, tt.want) {
+					t.Errorf("CheckTDXModule = %v, want %v", err, tt.want)
+				}
+			})
+		}
+	}
+}
+
 func TestValidityWindow(t *testing.T) {
 	q, _ := parseFile(t, realQuotes[0].file)
 	for _, at := range []string{"2023-09-13T21:00:50Z", "2030-09-13T21:00:52Z"} {
@@ -361,7 +418,7 @@ func FuzzParseQuote(f *testing.F) {
 }
 
 func isVerifyKind(err error) bool {
-	for _, k := range []error{tdx.ErrPCKChain, tdx.ErrQEReportSignature, tdx.ErrQEIdentity, tdx.ErrQEReportData, tdx.ErrQuoteSignature} {
+	for _, k := range []error{tdx.ErrPCKChain, tdx.ErrQEReportSignature, tdx.ErrQEIdentity, tdx.ErrQEReportData, tdx.ErrQuoteSignature, tdx.ErrTDXModule} {
 		if errors.Is(err, k) {
 			return true
 		}

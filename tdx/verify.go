@@ -56,9 +56,10 @@ type Verified struct {
 // (ErrQEReportSignature); the QE report being Intel's TD quoting enclave,
 // not in debug mode (ErrQEIdentity); the QE report data binding the attestation key
 // and QE auth data (ErrQEReportData); the attestation key's signature over
-// the header and body (ErrQuoteSignature). It says nothing of Intel's TCB
-// status, which needs Intel's collateral. It is VerifyChain, then
-// VerifySigned.
+// the header and body (ErrQuoteSignature); the signed body naming Intel's
+// production TDX module (ErrTDXModule, Body.CheckTDXModule). It says
+// nothing of Intel's TCB status, which needs Intel's collateral. It is
+// VerifyChain, then VerifySigned.
 func (q *Quote) Verify(opts VerifyOptions) (*Verified, error) {
 	v, err := q.VerifyChain(opts)
 	if err != nil {
@@ -74,8 +75,9 @@ func (q *Quote) Verify(opts VerifyOptions) (*Verified, error) {
 // VerifyChain for a quote with the same PCKChain bytes), vouches for: the
 // PCK's signature over the QE report (ErrQEReportSignature), the QE's
 // identity (ErrQEIdentity: Intel's TD quoting enclave), the QE report
-// data (ErrQEReportData) and the attestation key's signature over the
-// header and body (ErrQuoteSignature).
+// data (ErrQEReportData), the attestation key's signature over the
+// header and body (ErrQuoteSignature) and, once the body is known to be
+// signed, its TDX module (ErrTDXModule: Body.CheckTDXModule).
 func (q *Quote) VerifySigned(v *Verified) error {
 	pck, ok := v.PCK.PublicKey.(*ecdsa.PublicKey)
 	if !ok || pck.Curve != elliptic.P256() {
@@ -108,7 +110,7 @@ func (q *Quote) VerifySigned(v *Verified) error {
 	if !verifyRaw(ak, signed, q.Signature) {
 		return fmt.Errorf("%w: the attestation key did not sign the quote header and body", ErrQuoteSignature)
 	}
-	return nil
+	return q.Body.CheckTDXModule()
 }
 
 // Intel's TD quoting enclave, as Intel's QE identity (id TD_QE) names it

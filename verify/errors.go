@@ -26,6 +26,7 @@ const (
 	CheckTDXPCKChain       Check = "tdx-pck-chain"        // TDX: PCK <- Platform/Processor CA <- pinned Intel SGX Root CA, valid
 	CheckTDXQEReport       Check = "tdx-qe-report"        // TDX: PCK signs the QE report, whose data binds the attestation key
 	CheckTDXQuoteSignature Check = "tdx-quote-signature"  // TDX: the attestation key signs the quote header and body
+	CheckTDXModule         Check = "tdx-module"           // TDX: the signed body names Intel's production TDX module (MRSIGNERSEAM, SEAMATTRIBUTES zero)
 	CheckTDXBinding        Check = "tdx-binding"          // TDX: every quote body field equals the TDREPORT's
 	CheckTDXCollateral     Check = "tdx-collateral"       // TDX: Intel's collateral verifies and is current (not a rejection: ErrTDXCollateral)
 	CheckTDXPCKRevoked     Check = "tdx-pck-revoked"      // TDX: the PCK and its CA are not on Intel's CRLs

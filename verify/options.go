@@ -50,13 +50,17 @@ func (f VCEKGetterFunc) GetVCEK(ctx context.Context, req VCEKRequest) ([]byte, e
 	return f(ctx, req)
 }
 
-// RevocationChecker rejects revoked AMD certificates (see package kds).
-// The verifier passes the ASK and the VCEK of a VCEK-signed report, the
-// certificates AMD's VCEK CRL covers; a VLEK-signed report (ASVK, VLEK) is
-// rejected (CheckRevocation) when a RevocationChecker is set, since that
-// CRL says nothing of them.
+// RevocationChecker rejects revoked AMD certificates (package collateral's
+// Chain reads AMD's CRLs from KDS). The verifier passes the report's
+// product line, the kind of key that signed it (signingKey:
+// snp.SigningKeyVCEK or snp.SigningKeyVLEK, as in snp.VCEK.SigningKey) and
+// the certificates that chain verified below the ARK: the ASK and the VCEK,
+// or the ASVK and the VLEK. AMD keeps one CRL per kind (the VCEK CRL lists
+// ASKs, the VLEK CRL ASVKs), so signingKey says which CRL to read. An error
+// rejects the report (CheckRevocation); a checker tells "revoked" from
+// "could not check" by the error it returns (collateral.ErrRevoked).
 type RevocationChecker interface {
-	CheckRevoked(ctx context.Context, product string, certs ...*x509.Certificate) error
+	CheckRevoked(ctx context.Context, product string, signingKey uint32, certs ...*x509.Certificate) error
 }
 
 // Config configures a Verifier (see New). It is plain configuration: it
@@ -77,8 +81,9 @@ type Config struct {
 	// VCEKGetter fetches a VCEK the evidence does not carry; nil means the
 	// evidence must carry it.
 	VCEKGetter VCEKGetter
-	// Revocation, when set, checks the ASK and VCEK against AMD's CRL;
-	// VLEK-signed reports, which that CRL does not cover, are then rejected.
+	// Revocation, when set, checks the ASK and VCEK of a VCEK-signed report
+	// against AMD's VCEK CRL, the ASVK and VLEK of a VLEK-signed one against
+	// AMD's VLEK CRL.
 	Revocation RevocationChecker
 	// AllowNoNonce skips the nonce comparison when the nonce passed to
 	// Evidence is empty (nil or zero length). The quote then proves no

@@ -193,8 +193,8 @@ func TestSyntheticReport(t *testing.T) {
 
 type revoker struct{ err error }
 
-func (r revoker) CheckRevoked(ctx context.Context, product string, certs ...*x509.Certificate) error {
-	if product != "Milan" || len(certs) != 2 || certs[0].Subject.CommonName != "SEV-Milan" || certs[1].Subject.CommonName != "SEV-VCEK" {
+func (r revoker) CheckRevoked(ctx context.Context, product string, signingKey uint32, certs ...*x509.Certificate) error {
+	if product != "Milan" || signingKey != snp.SigningKeyVCEK || len(certs) != 2 || certs[0].Subject.CommonName != "SEV-Milan" || certs[1].Subject.CommonName != "SEV-VCEK" {
 		return errors.New("revocation checker called with unexpected arguments")
 	}
 	return r.err

@@ -188,6 +188,7 @@ func tdxFailure(err error) error {
 		{tdx.ErrQEIdentity, CheckTDXQEIdentity},
 		{tdx.ErrQEReportData, CheckTDXQEReport},
 		{tdx.ErrQuoteSignature, CheckTDXQuoteSignature},
+		{tdx.ErrTDXModule, CheckTDXModule},
 	} {
 		if errors.Is(err, m.kind) {
 			return fail(m.check, err)

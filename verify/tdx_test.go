@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -296,6 +297,47 @@ func TestTDXDebug(t *testing.T) {
 		if err != nil || !c.Debug || c.TDX.TDAttributes.String() != "0100000000000000" {
 			t.Fatalf("allow_debug: %v %+v", err, c)
 		}
+	}
+}
+
+// TestTDXModuleNotIntels: TDX evidence whose signed TD quote body, and
+// the TDREPORT it is bound to, name a TDX module that is not Intel's
+// production module (MRSIGNERSEAM or SEAMATTRIBUTES not zero) is rejected
+// by tdx-module without Intel's collateral: the quote's signatures hold,
+// the binding holds, and this used to verify.
+func TestTDXModuleNotIntels(t *testing.T) {
+	for _, tt := range []struct {
+		field string
+		at    int // the byte of the field to set
+		want  verify.Check
+	}{
+		{"MRSIGNERSEAM", 0, verify.CheckTDXModule},
+		{"MRSIGNERSEAM", 47, verify.CheckTDXModule},
+		{"SEAMATTRIBUTES", 0, verify.CheckTDXModule},
+		{"MRSEAM", 0, ""}, // Intel's TCB status to judge, with collateral
+	} {
+		t.Run(fmt.Sprintf("%s[%d]", tt.field, tt.at), func(t *testing.T) {
+			tdOff := -1
+			data, root := resigned(t, func(q *tdx.Quote) {
+				for _, f := range q.Body.Fields() {
+					if f.Name == tt.field {
+						f.Bytes[tt.at] ^= 0x5a
+						tdOff = f.TDReportOffset + tt.at
+					}
+				}
+			})
+			if tdOff < 0 {
+				t.Fatalf("no field %s", tt.field)
+			}
+			// The TDREPORT must say the same, or tdx-binding rejects.
+			ev := decode(t, data)
+			ev.HCLReport[hcl.OffsetHardware+tdOff] ^= 0x5a
+			data = encode(t, ev)
+			v := newVerifier(t, tdxOpts())
+			verify.SetTDXRootForTest(v, root)
+			c, err := v.Evidence(context.Background(), data, quotedNonce(t, data))
+			wantOutcome(t, c, err, tt.want)
+		})
 	}
 }
 

@@ -396,19 +396,22 @@ func verifySNP(ctx context.Context, claims *Claims, r *snp.Report, in snpInput, 
 	return checkReportPolicy(claims, r, product, &opts.Policy, in.maxVMPL)
 }
 
-// checkRevocation asks rc (nil: no revocation checking) whether the ASK
-// or the VCEK that chain verified is revoked. A RevocationChecker reads
-// AMD's VCEK CRL, which lists ASKs: it says nothing of the ASVK and VLEK of
-// a VLEK-signed report, so with revocation checking asked for, such a
-// report is rejected rather than passed unchecked.
+// checkRevocation asks rc (nil: no revocation checking) whether the
+// intermediate or the leaf that chain verified is revoked: the ASK and
+// the VCEK of a VCEK-signed report (AMD's VCEK CRL), the ASVK and the VLEK
+// of a VLEK-signed one (AMD's VLEK CRL), v.SigningKey saying which.
 func checkRevocation(ctx context.Context, rc RevocationChecker, product snp.Product, chain *snp.Chain, v *snp.VCEK) error {
 	if rc == nil {
 		return nil
 	}
-	if v.SigningKey != snp.SigningKeyVCEK {
-		return failf(CheckRevocation, "revocation checking covers VCEK chains only (AMD's VCEK CRL): the ASVK and %s of this report cannot be checked", v.KeyName())
+	intermediate := chain.ASK
+	if v.SigningKey == snp.SigningKeyVLEK {
+		intermediate = chain.ASVK
 	}
-	if err := rc.CheckRevoked(ctx, string(product), chain.ASK, v.Cert); err != nil {
+	if intermediate == nil || (v.SigningKey != snp.SigningKeyVCEK && v.SigningKey != snp.SigningKeyVLEK) {
+		return failf(CheckRevocation, "no %s chain to check for revocation", v.KeyName())
+	}
+	if err := rc.CheckRevoked(ctx, string(product), v.SigningKey, intermediate, v.Cert); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}

@@ -3,6 +3,7 @@ package verify_test
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -112,32 +113,43 @@ func TestVLEKExpired(t *testing.T) {
 	}
 }
 
-// acceptAll is a RevocationChecker that finds nothing revoked, whatever it
-// is asked.
-type acceptAll struct{ asked *[]string }
+// checker is a RevocationChecker that records what it is asked (the
+// signing key's name, then each certificate's common name) and answers err.
+type checker struct {
+	asked *[]string
+	err   error
+}
 
-func (a acceptAll) CheckRevoked(_ context.Context, _ string, certs ...*x509.Certificate) error {
-	for _, c := range certs {
-		*a.asked = append(*a.asked, c.Subject.CommonName)
+func (c checker) CheckRevoked(_ context.Context, _ string, signingKey uint32, certs ...*x509.Certificate) error {
+	*c.asked = append(*c.asked, snp.SigningKeyName(signingKey))
+	for _, cert := range certs {
+		*c.asked = append(*c.asked, cert.Subject.CommonName)
 	}
-	return nil
+	return c.err
 }
 
 // TestVLEKRevocation: with revocation checking, a VLEK-signed report is
-// rejected (revocation): AMD's VCEK CRL, which a RevocationChecker reads,
-// lists ASKs, not ASVKs, and the verifier used to pass it the ASK, which
-// did not sign the VLEK, so a revoked ASVK passed unchecked. A VCEK-signed
-// report is still checked with its ASK and VCEK.
+// checked against the VLEK CRL: the checker is told the signing key is a
+// VLEK and given the ASVK that signed it and the VLEK (it used to be given
+// the ASK, which did not sign the VLEK, to look up in the VCEK CRL, so a
+// revoked ASVK passed unchecked; then such reports were rejected
+// outright). A VCEK-signed report is still checked with its ASK and VCEK.
+// What the checker refuses is rejected (revocation).
 func TestVLEKRevocation(t *testing.T) {
+	revoked := errors.New("revoked by test")
 	for _, tc := range []struct {
 		name  string
 		b     testev.Builder
+		err   error
 		want  verify.Check
 		asked []string
 	}{
-		{"VCEK: ASK and VCEK checked", testev.Builder{}, "", []string{"SEV-Milan", "SEV-VCEK"}},
-		{"VLEK: rejected, nothing asked", vlekBuilder(snp.Milan, nil), verify.CheckRevocation, nil},
-		{"Genoa VLEK", vlekBuilder(snp.Genoa, nil), verify.CheckRevocation, nil},
+		{"VCEK: ASK and VCEK checked", testev.Builder{}, nil, "", []string{"VCEK", "SEV-Milan", "SEV-VCEK"}},
+		{"VLEK: ASVK and VLEK checked", vlekBuilder(snp.Milan, nil), nil, "", []string{"VLEK", "SEV-VLEK-Milan", "SEV-VLEK"}},
+		{"Genoa VLEK", vlekBuilder(snp.Genoa, nil), nil, "", []string{"VLEK", "SEV-VLEK-Genoa", "SEV-VLEK"}},
+		{"Turin VLEK", vlekBuilder(snp.Turin, nil), nil, "", []string{"VLEK", "SEV-VLEK-Turin", "SEV-VLEK"}},
+		{"VLEK revoked", vlekBuilder(snp.Milan, nil), revoked, verify.CheckRevocation, []string{"VLEK", "SEV-VLEK-Milan", "SEV-VLEK"}},
+		{"VCEK revoked", testev.Builder{}, revoked, verify.CheckRevocation, []string{"VCEK", "SEV-Milan", "SEV-VCEK"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ev, err := tc.b.Build()
@@ -145,14 +157,14 @@ func TestVLEKRevocation(t *testing.T) {
 				t.Fatal(err)
 			}
 			var asked []string
-			cfg := verify.Config{Roots: testev.Roots(), Revocation: acceptAll{&asked}}
+			cfg := verify.Config{Roots: testev.Roots(), Revocation: checker{&asked, tc.err}}
 			c, err := verify.Evidence(context.Background(), ev.JSON, ev.Nonce, cfg)
 			wantOutcome(t, c, err, tc.want)
 			if !slices.Equal(asked, tc.asked) {
 				t.Errorf("revocation checker asked about %q, want %q", asked, tc.asked)
 			}
-			if tc.want != "" && !strings.Contains(err.Error(), "VLEK") {
-				t.Errorf("error %v does not name the VLEK", err)
+			if tc.want != "" && !errors.Is(err, revoked) {
+				t.Errorf("error %v does not wrap the checker's", err)
 			}
 		})
 	}

@@ -43,7 +43,7 @@ func (t *trustFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&t.kdsURL, "kds-url", kds.DefaultBaseURL, "AMD KDS base URL (for mirrors and caching proxies)")
 	fs.StringVar(&t.pcsURL, "pcs-url", "", "TDX: Intel PCS v4 (or PCCS) base URL, e.g. "+collateral.DefaultPCSURL+", for the Intel collateral that --collateral does not supply (TCB info, QE identity, CRLs), verified under the pinned Intel root and cached; without it nothing is fetched from Intel and, lacking collateral, Intel's TCB status is not evaluated")
 	fs.StringVar(&t.cacheDir, "cache-dir", "", "VCEK/CRL and Intel collateral cache directory (default: the user cache directory)")
-	fs.BoolVar(&t.checkRevocation, "check-revocation", false, "fetch AMD's CRL and reject a revoked ASK or VCEK")
+	fs.BoolVar(&t.checkRevocation, "check-revocation", false, "fetch AMD's CRL (the VCEK CRL; the VLEK CRL for a VLEK-signed report) and reject a revoked ASK, VCEK, ASVK or VLEK")
 	fs.BoolVar(&t.useIMDS, "imds", false, "ask Azure IMDS (THIM) for a missing VCEK before AMD KDS (inside an Azure CVM only)")
 	fs.StringVar(&t.at, "at", "", "verification time for certificate validity (RFC 3339); default now")
 }

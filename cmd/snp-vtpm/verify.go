@@ -185,8 +185,8 @@ func printVerified(w io.Writer, c *verify.Claims) {
 	if c.Platform == verify.PlatformTDX {
 		link("Intel root", c.RootsSource, "ok: trusted root")
 		link("PCK", "signed by the Platform/Processor CA", "ok (from the TD quote)")
-		link("QE report", "signed by the PCK, binds the attestation key", "ok")
-		link("TD quote", "signed by the attestation key", "ok")
+		link("QE report", "Intel's TD quoting enclave, signed by the PCK", "ok")
+		link("TD quote", "signed by the attestation key the QE report binds", "ok")
 		link("TDREPORT", "equals the TD quote body", "ok")
 		link("paravisor", paravisorString(c.Paravisor, true), "ok")
 		link("TCB status", "Intel collateral", tdxTCBString(c.TDX.TCBStatus))

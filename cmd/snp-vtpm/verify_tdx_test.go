@@ -13,7 +13,8 @@ func TestVerifyTDX(t *testing.T) {
 		code, out, errOut := verifyCLI(t, nil, "--at", verifyAt, "--nonce", "challenge", verifyTDXDir+f)
 		wantExit(t, code, 0, out, errOut)
 		wantContains(t, "stdout", out, "VERIFIED: evidence", "platform               tdx", "mr td                  024a32b0",
-			"fmspc                  00806f050000", "tcb status             not-evaluated", "TDREPORT       equals the TD quote body")
+			"fmspc                  00806f050000", "tcb status             not-evaluated", "TDREPORT       equals the TD quote body",
+			"QE report      Intel's TD quoting enclave, signed by the PCK", "TD quote       signed by the attestation key the QE report binds")
 	}
 	policy := writeTemp(t, "policy.json", []byte(`{"tdx_mr_tds":["`+strings.Repeat("ab", 48)+`"]}`))
 	tests := []struct {

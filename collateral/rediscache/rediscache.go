@@ -105,13 +105,16 @@ func (c *Cache) prefix() string {
 }
 
 // Key returns the Redis key of kind for k: the VCEK's product line,
-// hardware id and TCB parts, or the product line of a cert chain or CRL.
+// hardware id and TCB parts, or the product line of a cert chain, a VCEK
+// CRL ({Prefix}col:crl:{line}) or a VLEK CRL ({Prefix}col:vlekcrl:{line}).
 func (c *Cache) Key(kind collateral.Kind, k *collateral.Key) string {
 	switch kind {
 	case collateral.KindVCEK:
 		return c.prefix() + "col:vcek:" + k.String()
 	case collateral.KindCertChain:
 		return c.prefix() + "col:chain:" + k.Product
+	case collateral.KindVLEKCRL:
+		return c.prefix() + "col:vlekcrl:" + k.Product
 	}
 	return c.prefix() + "col:crl:" + k.Product
 }
@@ -163,7 +166,7 @@ func (c *Cache) Store(ctx context.Context, kind collateral.Kind, k *collateral.K
 }
 
 // expiry returns when data stops being valid: a VCEK's NotAfter, a cert
-// chain's earliest NotAfter, a CRL's NextUpdate.
+// chain's earliest NotAfter, a CRL's (VCEK or VLEK) NextUpdate.
 func expiry(kind collateral.Kind, data []byte) (time.Time, error) {
 	switch kind {
 	case collateral.KindVCEK:

@@ -37,11 +37,12 @@ type quiet struct{}
 
 func (quiet) Printf(context.Context, string, ...any) {}
 
-// fakeKDS serves one VCEK, the Milan cert chain and a CRL, slowly (so that
-// concurrent misses overlap), counting requests by kind.
+// fakeKDS serves one VCEK, the Milan cert chain and a CRL (as the VCEK
+// CRL and as the VLEK CRL), slowly (so that concurrent misses overlap),
+// counting requests by kind.
 type fakeKDS struct {
 	*httptest.Server
-	vcek, chain, crl atomic.Int64
+	vcek, chain, crl, vlekCRL atomic.Int64
 }
 
 func newFakeKDS(t *testing.T, ev *testev.Evidence, crl []byte) *fakeKDS {
@@ -55,6 +56,9 @@ func newFakeKDS(t *testing.T, ev *testev.Evidence, crl []byte) *fakeKDS {
 			w.Write(ev.Chain.ChainPEM())
 		case r.URL.Path == "/vcek/v1/Milan/crl":
 			f.crl.Add(1)
+			w.Write(crl)
+		case r.URL.Path == "/vlek/v1/Milan/crl":
+			f.vlekCRL.Add(1)
 			w.Write(crl)
 		case r.URL.Path == "/vcek/v1/Milan/"+hex.EncodeToString(ev.ChipID[:]):
 			f.vcek.Add(1)
@@ -184,6 +188,52 @@ func TestFleetOneKDSRequest(t *testing.T) {
 		t.Errorf("%d answers from Redis, want at least %d (every other replica)", fleetHits, n-1)
 	}
 	t.Logf("KDS: vcek %d, chain %d, crl %d; fleet hits %d, lock waits %d", k.vcek.Load(), k.chain.Load(), k.crl.Load(), fleetHits, waits)
+}
+
+// TestFleetVLEKCRL: replicas sharing one real Redis verify a VLEK-signed
+// report with revocation checking concurrently: one VLEK CRL request (and
+// no VCEK CRL request) reaches KDS between them all, and the VLEK CRL is
+// kept under its own key, apart from the VCEK CRL's.
+func TestFleetVLEKCRL(t *testing.T) {
+	r := testutil.StartRedis(t)
+	rdb := newClient(t, r)
+	ev := (&testev.Builder{VCEK: testev.VCEKTemplate{VLEK: true}}).MustBuild()
+	k := newFakeKDS(t, ev, testCRL(t, ev.Chain))
+	reps := make([]*replica, 3)
+	for i := range reps {
+		reps[i] = newReplica(t, rdb, k.URL, testev.Roots())
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, len(reps)*2)
+	for _, rep := range reps {
+		for range 2 {
+			wg.Go(func() {
+				_, err := rep.v.Evidence(context.Background(), ev.JSON, ev.Nonce)
+				errs <- err
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("verification failed: %v", err)
+		}
+	}
+	if got := [2]int64{k.crl.Load(), k.vlekCRL.Load()}; got != [2]int64{0, 1} {
+		t.Errorf("KDS requests (VCEK CRL, VLEK CRL) = %v, want [0 1]", got)
+	}
+	key := &collateral.Key{Product: "Milan"}
+	vlekKey, vcekKey := reps[0].cache.Key(collateral.KindVLEKCRL, key), reps[0].cache.Key(collateral.KindCRL, key)
+	if vlekKey == vcekKey {
+		t.Fatalf("VLEK and VCEK CRLs share the key %q", vlekKey)
+	}
+	if n, err := rdb.Exists(context.Background(), vlekKey).Result(); err != nil || n != 1 {
+		t.Errorf("VLEK CRL not in Redis under %q: %d, %v", vlekKey, n, err)
+	}
+	if n, err := rdb.Exists(context.Background(), vcekKey).Result(); err != nil || n != 0 {
+		t.Errorf("something under the VCEK CRL's key %q: %d, %v", vcekKey, n, err)
+	}
 }
 
 // TestForgedEntryRejected: Redis is not trusted with integrity. Another
