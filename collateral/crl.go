@@ -121,7 +121,7 @@ func (c *Chain) VLEKCRL(ctx context.Context, product string) (*x509.RevocationLi
 func (c *Chain) crl(ctx context.Context, kind Kind, product string, memo *map[string]*x509.RevocationList) (*x509.RevocationList, error) {
 	crl, err := collect(c, ctx, kind, product, memo, c.parseCRL, c.crlFresh)
 	if err != nil {
-		return nil, c.fail(err)
+		return nil, c.fail(unavailable(ctx, err))
 	}
 	return crl, nil
 }

@@ -273,3 +273,28 @@ func TestCRLNegativeCache(t *testing.T) {
 		t.Errorf("KDS asked %q, want the VLEK CRL again", got)
 	}
 }
+
+// TestCRLSourceDown: a CRL that cannot be fetched because KDS is down
+// (5xx) is marked verify.ErrCertificateUnavailable, so that a verifier
+// ends without a verdict (serve: 503), while a CRL KDS does not have (404)
+// or one that fails validation stays a verdict.
+func TestCRLSourceDown(t *testing.T) {
+	pki, kds := newMilanKDS(t)
+	kds.setHook(func(w http.ResponseWriter, r *http.Request, _ int64) bool {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+		return true
+	})
+	c := kds.newClient("")
+	ctx := ctxTimeout(t, 10*time.Second)
+	for _, sk := range []uint32{snp.SigningKeyVCEK, snp.SigningKeyVLEK} {
+		err := c.CheckRevoked(ctx, ProductMilan, sk, pki.asvk)
+		if !errors.Is(err, verify.ErrCertificateUnavailable) || errors.Is(err, ErrRevoked) {
+			t.Errorf("signing key %d, KDS down: %v, want ErrCertificateUnavailable", sk, err)
+		}
+	}
+	_, kds404 := newMilanKDS(t)
+	c = kds404.newClient("")
+	if _, err := c.CRL(ctx, ProductMilan); err == nil || errors.Is(err, verify.ErrCertificateUnavailable) {
+		t.Errorf("no CRL at KDS (404): %v, want a verdict, not unavailable", err)
+	}
+}

@@ -2,7 +2,10 @@ package server
 
 import (
 	"bytes"
+	"context"
+	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -351,4 +354,26 @@ func TestUpstreamBudget(t *testing.T) {
 	if m := scrape(t, s.Handler()); !strings.Contains(m, `snp_vtpm_attestations_total{reason="unavailable",result="error"} 4`) {
 		t.Errorf("metrics do not count 4 unavailable attestations:\n%s", m)
 	}
+}
+
+// TestRevocationSourceDown: with revocation checking, a CRL source that is
+// down ends the attestation with 503 and Retry-After, not a 403 rejection,
+// and no secret.
+func TestRevocationSourceDown(t *testing.T) {
+	down := fmt.Errorf("%w: KDS answered 503", verify.ErrCertificateUnavailable)
+	cfg := testConfig()
+	cfg.Verifier = testVerifier(verify.Config{Roots: testev.Roots(), Revocation: revocationFunc(func() error { return down })})
+	ts := startHTTP(t, newServer(t, cfg))
+	res, err := (&Client{URL: ts.URL}).Attest(context.Background(), synthetic(t))
+	apiErr, ok := errors.AsType[*APIError](err)
+	if res != nil || !ok || apiErr.StatusCode != http.StatusServiceUnavailable || errors.Is(err, ErrRejected) {
+		t.Fatalf("Attest = %v, %v; want a 503 that is not a rejection", res, err)
+	}
+}
+
+// revocationFunc is a verify.RevocationChecker answering f().
+type revocationFunc func() error
+
+func (f revocationFunc) CheckRevoked(context.Context, string, uint32, ...*x509.Certificate) error {
+	return f()
 }

@@ -57,7 +57,9 @@ func (f VCEKGetterFunc) GetVCEK(ctx context.Context, req VCEKRequest) ([]byte, e
 // the certificates that chain verified below the ARK: the ASK and the VCEK,
 // or the ASVK and the VLEK. AMD keeps one CRL per kind (the VCEK CRL lists
 // ASKs, the VLEK CRL ASVKs), so signingKey says which CRL to read. An error
-// rejects the report (CheckRevocation); a checker tells "revoked" from
+// rejects the report (CheckRevocation), except one wrapping
+// ErrCertificateUnavailable (the CRL's source could not be reached), which
+// ends verification without a verdict; a checker tells "revoked" from
 // "could not check" by the error it returns (collateral.ErrRevoked).
 type RevocationChecker interface {
 	CheckRevoked(ctx context.Context, product string, signingKey uint32, certs ...*x509.Certificate) error

@@ -399,7 +399,9 @@ func verifySNP(ctx context.Context, claims *Claims, r *snp.Report, in snpInput, 
 // checkRevocation asks rc (nil: no revocation checking) whether the
 // intermediate or the leaf that chain verified is revoked: the ASK and
 // the VCEK of a VCEK-signed report (AMD's VCEK CRL), the ASVK and the VLEK
-// of a VLEK-signed one (AMD's VLEK CRL), v.SigningKey saying which.
+// of a VLEK-signed one (AMD's VLEK CRL), v.SigningKey saying which. An
+// error of rc wrapping ErrCertificateUnavailable (the CRL source down) is
+// returned as it is, not as a rejection.
 func checkRevocation(ctx context.Context, rc RevocationChecker, product snp.Product, chain *snp.Chain, v *snp.VCEK) error {
 	if rc == nil {
 		return nil
@@ -414,6 +416,10 @@ func checkRevocation(ctx context.Context, rc RevocationChecker, product snp.Prod
 	if err := rc.CheckRevoked(ctx, string(product), v.SigningKey, intermediate, v.Cert); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if errors.Is(err, ErrCertificateUnavailable) {
+			// Not a verdict: the CRL could not be obtained.
+			return fmt.Errorf("verify: %s: the CRL could not be obtained: %w", CheckRevocation, err)
 		}
 		return fail(CheckRevocation, err)
 	}

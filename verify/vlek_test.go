@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -167,5 +168,25 @@ func TestVLEKRevocation(t *testing.T) {
 				t.Errorf("error %v does not wrap the checker's", err)
 			}
 		})
+	}
+}
+
+// TestRevocationUnavailable: a checker whose CRL source is down
+// (ErrCertificateUnavailable) ends verification without a verdict: not a
+// rejection, so serve answers 503 and the CLI exits 1. A checker's other
+// errors still reject.
+func TestRevocationUnavailable(t *testing.T) {
+	down := fmt.Errorf("%w: KDS answered 503", verify.ErrCertificateUnavailable)
+	for _, b := range []testev.Builder{{}, vlekBuilder(snp.Milan, nil)} {
+		ev, err := b.Build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var asked []string
+		cfg := verify.Config{Roots: testev.Roots(), Revocation: checker{&asked, down}}
+		_, err = verify.Evidence(context.Background(), ev.JSON, ev.Nonce, cfg)
+		if err == nil || errors.Is(err, verify.ErrRejected) || !errors.Is(err, verify.ErrCertificateUnavailable) {
+			t.Errorf("CRL source down: %v, want an unavailable error that is not a rejection", err)
+		}
 	}
 }
