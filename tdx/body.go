@@ -130,6 +130,18 @@ func (b *Body) CheckTDXModule() error {
 	}
 	return nil
 }
+// TDAttributesTUD masks TDATTRIBUTES bits 7:0: the "TD under debug" (TUD)
+// group of the TDX 1.0 module ABI, of which "if any bit is set, the TD is
+// untrusted" (DEBUG is bit 0; Intel's TDX DCAP quoting library API, extended
+// TD checks: every TUD flag must be zero). The TDX 1.5 ABI keeps bits 3:1
+// for future TUD flags and gives bits 6:4 to the TD's profiling by the host
+// (HGS+, PERF_PROF, PMT_PROF); bit 7 is reserved.
+const TDAttributesTUD = 0xff
+
+// UnderDebug reports whether any bit of TDATTRIBUTES 7:0 (TDAttributesTUD)
+// is set: DEBUG, a future debug flag or host profiling of the TD. Such a
+// TD is not to be trusted as a production TD.
+func (b *Body) UnderDebug() bool { return b.TDAttributesValue()&TDAttributesTUD != 0 }
 
 // TDAttributesValue returns TDATTRIBUTES as a number.
 func (b *Body) TDAttributesValue() uint64 { return binary.LittleEndian.Uint64(b.TDAttributes[:]) }

@@ -20,28 +20,29 @@ type PEMChain struct {
 }
 
 // SplitPEM returns the DER of the CERTIFICATE blocks of chain, Min to Max
-// of them, after which only Padding bytes may follow; any other block
-// type is an error. The certificates are not parsed.
+// of them. Only Padding bytes may come before, between and after the
+// blocks, and each block must be well-formed PEM without headers: the
+// chain carries nothing but the certificates (encoding/pem alone would
+// skip any text before a block, and a malformed block, unseen). Any other
+// block type is an error. The certificates are not parsed.
 func (c PEMChain) SplitPEM(chain []byte) ([][]byte, error) {
 	ders := make([][]byte, 0, c.Max)
-	rest := chain
-	for {
-		var blk *pem.Block
-		blk, rest = pem.Decode(rest)
-		if blk == nil {
-			break
+	rest := bytes.TrimLeft(chain, c.Padding)
+	for len(rest) > 0 {
+		if !bytes.HasPrefix(rest, pemBegin) {
+			return nil, c.notPEM(len(ders), len(rest))
+		}
+		blk, after := pem.Decode(rest)
+		// pem.Decode skips a malformed block and returns the next one: the
+		// block read must be the one that starts here.
+		if blk == nil || bytes.Count(rest[:len(rest)-len(after)], pemBegin) != 1 || len(blk.Headers) != 0 {
+			return nil, format.Fieldf(c.Format, c.Field, format.ErrBadEncoding, "block %d is not a well-formed PEM block without headers", len(ders))
 		}
 		if blk.Type != "CERTIFICATE" || len(ders) == c.Max {
 			return nil, format.Fieldf(c.Format, c.Field, format.ErrUnexpectedValue, "want %d to %d CERTIFICATE blocks", c.Min, c.Max)
 		}
 		ders = append(ders, blk.Bytes)
-	}
-	if len(bytes.Trim(rest, c.Padding)) != 0 {
-		if len(ders) == 0 {
-			// A DER chain (as Intel's QVL samples carry) is not PEM.
-			return nil, format.Fieldf(c.Format, c.Field, format.ErrBadEncoding, "no PEM CERTIFICATE block found (%d bytes; the chain must be PEM, not DER)", len(rest))
-		}
-		return nil, format.Fieldf(c.Format, c.Field, format.ErrTrailingData, "%d bytes that are not PEM", len(rest))
+		rest = bytes.TrimLeft(after, c.Padding)
 	}
 	if len(ders) == 0 {
 		return nil, format.Field(c.Format, c.Field, format.ErrEmpty)
@@ -50,4 +51,17 @@ func (c PEMChain) SplitPEM(chain []byte) ([][]byte, error) {
 		return nil, format.Fieldf(c.Format, c.Field, format.ErrTruncated, "%d certificates, want at least %d", len(ders), c.Min)
 	}
 	return ders, nil
+}
+
+// pemBegin starts every PEM block.
+var pemBegin = []byte("-----BEGIN ")
+
+// notPEM is the error for n bytes that are neither padding nor a PEM block,
+// after blocks blocks.
+func (c PEMChain) notPEM(blocks, n int) error {
+	if blocks == 0 {
+		// A DER chain (as Intel's QVL samples carry) is not PEM.
+		return format.Fieldf(c.Format, c.Field, format.ErrBadEncoding, "no PEM CERTIFICATE block found (%d bytes; the chain must be PEM, not DER)", n)
+	}
+	return format.Fieldf(c.Format, c.Field, format.ErrTrailingData, "%d bytes that are not PEM after block %d", n, blocks-1)
 }

@@ -9,8 +9,10 @@ import (
 	"github.com/snp-vtpm/snp-vtpm/tdx"
 )
 
-// TestSplitPEM: the block count, the block type and what follows the last
-// block are each held to the PEMChain; failures name the chain's field.
+// TestSplitPEM: the block count, the block type and what comes before,
+// between and after the blocks are each held to the PEMChain (no text,
+// no malformed block that encoding/pem would skip, no headers); failures
+// name the chain's field.
 func TestSplitPEM(t *testing.T) {
 	cert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte{0x30, 1}})
 	key := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte{0x30, 2}})
@@ -36,6 +38,12 @@ func TestSplitPEM(t *testing.T) {
 		{"a key", cat(cert, key), 0, format.ErrUnexpectedValue},
 		{"DER", []byte{0x30, 0x82, 1, 0}, 0, format.ErrBadEncoding},
 		{"not padding", cat(cert, cert, []byte(" ")), 0, format.ErrTrailingData},
+		{"padding first", cat([]byte("\n\x00"), cert, []byte("\n"), cert), 2, nil},
+		{"text before the first block", cat([]byte("smuggled\n"), cert, cert), 0, format.ErrBadEncoding},
+		{"text between blocks", cat(cert, []byte("smuggled\n"), cert), 0, format.ErrTrailingData},
+		{"malformed block first (pem.Decode skips it)", cat([]byte("-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n"), cert, cert), 0, format.ErrBadEncoding},
+		{"malformed block between", cat(cert, []byte("-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n"), cert), 0, format.ErrBadEncoding},
+		{"block with headers", cat(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Headers: map[string]string{"X": "smuggled"}, Bytes: []byte{0x30, 1}}), cert), 0, format.ErrBadEncoding},
 	} {
 		ders, err := c.SplitPEM(tc.chain)
 		if tc.kind == nil {

@@ -149,7 +149,13 @@ func edited(t *testing.T, file string, e quoteEdit) []byte {
 // rejected by the step that covers it; a chain without its root still
 // verifies under the pinned root.
 func TestTamperedRegions(t *testing.T) {
-	edits := append(quoteEdits(t), quoteEdit{"PCK chain without its root", func(q *tdx.Quote) { q.PCKChain = dropLastPEM(t, q.PCKChain) }, nil})
+	edits := append(quoteEdits(t), quoteEdit{"PCK chain without its root", func(q *tdx.Quote) { q.PCKChain = dropLastPEM(t, q.PCKChain) }, nil},
+		// Unsigned bytes that encoding/pem alone would skip (go-tdx-guest
+		// accepts them, so they are not among quoteEdits).
+		quoteEdit{"text before the PCK chain", func(q *tdx.Quote) { q.PCKChain = append([]byte("smuggled\n"), q.PCKChain...) }, tdx.ErrPCKChain},
+		quoteEdit{"malformed PEM block before the PCK chain", func(q *tdx.Quote) {
+			q.PCKChain = append([]byte("-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n"), q.PCKChain...)
+		}, tdx.ErrPCKChain})
 	for _, rq := range realQuotes {
 		for _, e := range edits {
 			t.Run(rq.file+"/"+e.name, func(t *testing.T) {

@@ -171,8 +171,11 @@ func verifyTDQuote(ctx context.Context, claims *Claims, tq tdQuote, tr *tdx.TDRe
 	if err := checkTDXTCB(ctx, claims, q, v, opts, root, emulated); err != nil {
 		return err
 	}
-	if q.Body.Debug() && !opts.Policy.AllowDebug {
-		return failf(CheckDebug, "TDATTRIBUTES %x: DEBUG is set (the host can read and write the TD's memory)", q.Body.TDAttributes[:])
+	if q.Body.UnderDebug() && !opts.Policy.AllowDebug {
+		if q.Body.Debug() {
+			return failf(CheckDebug, "TDATTRIBUTES %x: DEBUG is set (the host can read and write the TD's memory)", q.Body.TDAttributes[:])
+		}
+		return failf(CheckDebug, "TDATTRIBUTES %x: a TD-under-debug flag (bits 7:0: a future debug flag, or host profiling of the TD) is set, so the TD is not a production TD", q.Body.TDAttributes[:])
 	}
 	return checkTDXParavisor(ctx, claims, q, opts, emulated)
 }

@@ -373,3 +373,48 @@ func TestTDXRogueQuotingEnclave(t *testing.T) {
 		})
 	}
 }
+
+// TestTDXUnderDebug: a TD with any bit of TDATTRIBUTES 7:0 set (Intel's
+// "TD under debug" group: DEBUG, the reserved future debug flags, and in
+// TDX 1.5 host profiling of the TD) is rejected by debug-policy unless the
+// policy allows debugging; the other attributes (Azure's SEPT_VE_DISABLE)
+// are not. Only DEBUG itself makes the claims say debug.
+func TestTDXUnderDebug(t *testing.T) {
+	tests := []struct {
+		name  string
+		attrs [8]byte // little-endian TDATTRIBUTES
+		want  verify.Check
+		debug bool
+	}{
+		{"SEPT_VE_DISABLE (Azure's)", [8]byte{3: 0x10}, "", false},
+		{"DEBUG", [8]byte{0: 1}, verify.CheckDebug, true},
+		{"reserved TUD flag (bit 1)", [8]byte{0: 1 << 1}, verify.CheckDebug, false},
+		{"reserved TUD flag (bit 3)", [8]byte{0: 1 << 3}, verify.CheckDebug, false},
+		{"PERF_PROF (bit 5)", [8]byte{0: 1 << 5, 3: 0x10}, verify.CheckDebug, false},
+		{"bit 7", [8]byte{0: 1 << 7}, verify.CheckDebug, false},
+		{"PERFMON (bit 63)", [8]byte{7: 0x80}, "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data, root := resigned(t, func(q *tdx.Quote) { q.Body.TDAttributes = tt.attrs })
+			// The TDREPORT must say the same, or tdx-binding rejects first.
+			ev := decode(t, data)
+			copy(ev.HCLReport[hcl.OffsetHardware+512:], tt.attrs[:])
+			data = encode(t, ev)
+			for _, allow := range []bool{false, true} {
+				cfg := tdxOpts()
+				cfg.Policy.AllowDebug = allow
+				v := newVerifier(t, cfg)
+				verify.SetTDXRootForTest(v, root)
+				c, err := v.Evidence(context.Background(), data, quotedNonce(t, data))
+				if !allow {
+					wantOutcome(t, c, err, tt.want)
+					continue
+				}
+				if err != nil || c.Debug != tt.debug || !bytes.Equal(c.TDX.TDAttributes, tt.attrs[:]) {
+					t.Fatalf("allow_debug: %v, claims %+v", err, c)
+				}
+			}
+		})
+	}
+}
