@@ -130,6 +130,7 @@ func (b *Body) CheckTDXModule() error {
 	}
 	return nil
 }
+
 // TDAttributesTUD masks TDATTRIBUTES bits 7:0: the "TD under debug" (TUD)
 // group of the TDX 1.0 module ABI, of which "if any bit is set, the TD is
 // untrusted" (DEBUG is bit 0; Intel's TDX DCAP quoting library API, extended
