@@ -85,7 +85,9 @@ type Config struct {
 	VCEKGetter VCEKGetter
 	// Revocation, when set, checks the ASK and VCEK of a VCEK-signed report
 	// against AMD's VCEK CRL, the ASVK and VLEK of a VLEK-signed one against
-	// AMD's VLEK CRL.
+	// AMD's VLEK CRL. It also makes Intel's collateral (which carries the
+	// PCK CRLs) required for TDX evidence: without it, TDX verification
+	// ends with CheckTDXCollateral, not a verdict.
 	Revocation RevocationChecker
 	// AllowNoNonce skips the nonce comparison when the nonce passed to
 	// Evidence is empty (nil or zero length). The quote then proves no

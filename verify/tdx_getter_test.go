@@ -38,20 +38,29 @@ func TestTDXCollateralGetter(t *testing.T) {
 		return nil, fmt.Errorf("offline: %w", verify.ErrTDXCollateralMissing)
 	})
 	for _, tc := range []struct {
-		name     string
-		getter   verify.TDXCollateralGetter
-		statuses []string
-		status   string
-		wantErr  bool
+		name       string
+		getter     verify.TDXCollateralGetter
+		statuses   []string
+		revocation bool
+		status     string
+		wantErr    bool
 	}{
-		{"fetched", ok, []string{pcs.OutOfDate}, pcs.OutOfDate, false},
-		{"down", down, nil, "", true},
-		{"offline miss", missing, nil, verify.TCBNotEvaluated, false},
-		{"offline miss, policy", missing, []string{pcs.OutOfDate}, "", true},
+		{"fetched", ok, []string{pcs.OutOfDate}, false, pcs.OutOfDate, false},
+		{"down", down, nil, false, "", true},
+		{"offline miss", missing, nil, false, verify.TCBNotEvaluated, false},
+		{"offline miss, policy", missing, []string{pcs.OutOfDate}, false, "", true},
+		// Revocation checking needs the PCK CRLs, which come with the
+		// collateral: without it, no verdict either way.
+		{"offline miss, revocation checking", missing, nil, true, "", true},
+		{"no getter, revocation checking", nil, nil, true, "", true},
+		{"fetched, revocation checking", ok, []string{pcs.OutOfDate}, true, pcs.OutOfDate, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := tdxOpts()
 			cfg.TDXCollateralGetter, cfg.Policy.TDXTCBStatuses = tc.getter, tc.statuses
+			if tc.revocation {
+				cfg.Revocation = checker{asked: new([]string)}
+			}
 			c, err := tdxVerify(t, data, cfg)
 			if tc.wantErr {
 				if !errors.Is(err, verify.ErrCertificateUnavailable) || errors.Is(err, verify.ErrRejected) {

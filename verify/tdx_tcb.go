@@ -56,14 +56,16 @@ func DefaultTDXTCBStatuses() []string {
 // checkTDXTCB evaluates the verified quote against Intel's collateral and
 // the policy's accepted statuses, and fills the claims' TCB fields.
 // Without collateral the status stays TCBNotEvaluated, which a policy
-// listing tdx_tcb_statuses rejects.
+// listing tdx_tcb_statuses rejects; with revocation checking asked for
+// (Config.Revocation), missing collateral ends verification without a
+// verdict, since the PCK CRLs come with it.
 func checkTDXTCB(ctx context.Context, c *Claims, q *tdx.Quote, v *tdx.Verified, opts *Config, root *x509.Certificate, emulated bool) error {
 	allowed := opts.Policy.TDXTCBStatuses
 	coll := opts.TDXCollateral
 	if opts.TDXCollateralGetter != nil && !emulated {
 		var err error
 		coll, err = opts.TDXCollateralGetter.TDXCollateral(ctx, TDXCollateralRequest{FMSPC: v.SGX.FMSPC, CA: pcs.PCKCA(v), Now: opts.Now})
-		if err != nil && errors.Is(err, ErrTDXCollateralMissing) && len(allowed) == 0 {
+		if err != nil && errors.Is(err, ErrTDXCollateralMissing) && len(allowed) == 0 && opts.Revocation == nil {
 			return nil // offline without it: not evaluated
 		}
 		if err != nil {
@@ -78,6 +80,11 @@ func checkTDXTCB(ctx context.Context, c *Claims, q *tdx.Quote, v *tdx.Verified, 
 		}
 	}
 	if coll == nil {
+		if opts.Revocation != nil {
+			// Revocation checking was asked for: for TDX that is Intel's
+			// PCK CRLs, which come with the collateral.
+			return fmt.Errorf("verify: %s: %w: revocation checking needs Intel's collateral and its PCK CRLs (--collateral or --pcs-url)", CheckTDXCollateral, ErrCertificateUnavailable)
+		}
 		if len(allowed) > 0 {
 			return failf(CheckTDXTCBStatus, "the policy requires a TCB status in %v but no Intel collateral was given (--collateral or --pcs-url): the status is %s", allowed, TCBNotEvaluated)
 		}
