@@ -68,7 +68,9 @@ type State struct {
 	// SecureBoot is the SecureBoot variable measured into PCR 7.
 	SecureBoot *bool `json:"secure_boot,omitempty"`
 	// EFIApps are the digests (hex) of the EFI boot applications loaded
-	// (PCR 4).
+	// (PCR 4). Nil when a PCR 4 event is neither typed an application nor
+	// known by its digest: types are not measured, so the list could
+	// otherwise miss a retyped application.
 	EFIApps []string `json:"efi_apps,omitempty"`
 	// KernelCmdline is the Linux command line that GRUB measured (PCR 8),
 	// without its NUL terminator: the string measured right after the last
@@ -235,7 +237,9 @@ func extractState(el *tcg.EventLog, good []register.MR) State {
 	if has(0) {
 		st.Firmware = firmwareVersion(fs.GetPlatform())
 	}
-	if has(4) {
+	if err := pcr4Unlisted(events); err != nil && has(4) {
+		st.Notes = append(st.Notes, err.Error())
+	} else if has(4) {
 		for _, app := range fs.GetEfi().GetApps() {
 			st.EFIApps = append(st.EFIApps, hex.EncodeToString(app.GetDigest()))
 		}
