@@ -245,19 +245,12 @@ func extractState(el *tcg.EventLog, good []register.MR) State {
 		}
 	}
 	if has(8) {
-		for _, c := range fs.GetGrub().GetCommands() {
-			st.GRUBCommands = append(st.GRUBCommands, strings.ToValidUTF8(strings.TrimSuffix(c, "\x00"), "\uFFFD"))
-		}
+		grubCommands(&st, fs.GetGrub().GetCommands(), events)
 	}
 	if has(9) {
 		for _, f := range fs.GetGrub().GetFiles() {
 			st.GRUBFiles = append(st.GRUBFiles, GRUBFile{SHA256: hex.EncodeToString(f.GetDigest()), UntrustedName: bounded(strings.ToValidUTF8(strings.TrimSuffix(string(f.GetUntrustedFilename()), "\x00"), "\uFFFD"))})
 		}
-	}
-	// Not go-eventlog's LinuxKernel: it trusts the event data's prefixes,
-	// which the digests do not cover (grubKernelCmdline).
-	if cl, ok := grubKernelCmdline(fs.GetGrub().GetCommands()); ok && has(8) {
-		st.KernelCmdline = &cl
 	}
 	return st
 }

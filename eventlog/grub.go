@@ -1,8 +1,11 @@
 package eventlog
 
 import (
+	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/google/go-eventlog/tcg"
 )
 
 // GRUB measures each string it measures into PCR 8 without the prefix
@@ -66,4 +69,26 @@ func grubKernelCmdline(cmds []string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// grubCommands sets st's GRUB commands and kernel command line from cmds,
+// go-eventlog's GRUB commands of the verified events. go-eventlog skips
+// the PCR 8 events typed EV_EVENT_TAG, and the type is not measured
+// either: a PCR 8 event of another type than EV_IPL could be a command
+// retyped to hide it (the booted kernel's), so then neither is claimed.
+func grubCommands(st *State, cmds []string, events []tcg.Event) {
+	for i, e := range events {
+		if e.MRIndex() == 8 && e.UntrustedType() != tcg.Ipl {
+			st.Notes = append(st.Notes, fmt.Sprintf("PCR 8 event %d is %s, not a GRUB measurement (EV_IPL): no GRUB commands or kernel command line are claimed", i, e.UntrustedType()))
+			return
+		}
+	}
+	for _, c := range cmds {
+		st.GRUBCommands = append(st.GRUBCommands, strings.ToValidUTF8(strings.TrimSuffix(c, "\x00"), "\uFFFD"))
+	}
+	// Not go-eventlog's LinuxKernel: it trusts the event data's prefixes,
+	// which the digests do not cover (grubKernelCmdline).
+	if cl, ok := grubKernelCmdline(cmds); ok {
+		st.KernelCmdline = &cl
+	}
 }

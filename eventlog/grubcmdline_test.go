@@ -14,10 +14,17 @@ import (
 // covers the text only, never the prefix ("grub_cmd: ",
 // "kernel_cmdline: ", ...): anyone holding the log can change a prefix
 // without changing what PCR 8 replays to.
-type grubEvent struct{ data, measured string }
+type grubEvent struct {
+	data, measured string
+	// typ is the event's type (also unmeasured); zero means EV_IPL.
+	typ tcg.EventType
+}
 
 // cmd is an honest event: prefix + text, the text measured.
-func cmd(prefix, text string) grubEvent { return grubEvent{prefix + text, text} }
+func cmd(prefix, text string) grubEvent { return grubEvent{data: prefix + text, measured: text} }
+
+// tagged is e retyped EV_EVENT_TAG, which go-eventlog skips in PCR 8.
+func tagged(e grubEvent) grubEvent { e.typ = tcg.EventTag; return e }
 
 // TestKernelCmdlineIgnoresUnmeasuredPrefix: the kernel command line claim
 // rests on what PCR 8 measures (the texts, in order), never on the
@@ -35,6 +42,8 @@ func TestKernelCmdlineIgnoresUnmeasuredPrefix(t *testing.T) {
 		name   string
 		events []grubEvent
 		want   *string // nil: no kernel command line claimed
+		// noCommands: no GRUB command list is claimed either.
+		noCommands bool
 	}{
 		{name: "honest boot", events: []grubEvent{
 			cmd("grub_cmd: ", "set timeout=0"), cmd("grub_cmd: ", "linux "+good), cmd("kernel_cmdline: ", good), cmd("grub_cmd: ", "initrd /initrd.img"),
@@ -43,7 +52,7 @@ func TestKernelCmdlineIgnoresUnmeasuredPrefix(t *testing.T) {
 			cmd("grub_cmd ", "linux "+good), cmd("grub_kernel_cmdline ", good),
 		}, want: ptr(good)},
 		{name: "NUL-terminated", events: []grubEvent{
-			{"grub_cmd: linux " + good + "\x00", "linux " + good}, {"kernel_cmdline: " + good + "\x00", good + "\x00"},
+			{data: "grub_cmd: linux " + good + "\x00", measured: "linux " + good}, {data: "kernel_cmdline: " + good + "\x00", measured: good + "\x00"},
 		}, want: ptr(good)},
 		{name: "second linux command boots", events: []grubEvent{
 			cmd("grub_cmd: ", "linux "+evil), cmd("kernel_cmdline: ", evil), cmd("grub_cmd: ", "linux "+good), cmd("kernel_cmdline: ", good),
@@ -52,14 +61,17 @@ func TestKernelCmdlineIgnoresUnmeasuredPrefix(t *testing.T) {
 			// grub.cfg ran a line whose text is the good command line (an
 			// unknown command: GRUB measures it, then fails it), then
 			// booted evil; the log's prefixes were swapped afterwards.
-			{"kernel_cmdline: " + good, good}, cmd("grub_cmd: ", "linux "+evil), {"grub_cmd: " + evil, evil},
+			{data: "kernel_cmdline: " + good, measured: good}, cmd("grub_cmd: ", "linux "+evil), {data: "grub_cmd: " + evil, measured: evil},
 		}},
 		{name: "booted command line demoted", events: []grubEvent{
-			cmd("grub_cmd: ", "linux "+good), cmd("kernel_cmdline: ", good), cmd("grub_cmd: ", "linux "+evil), {"grub_cmd: " + evil, evil},
+			cmd("grub_cmd: ", "linux "+good), cmd("kernel_cmdline: ", good), cmd("grub_cmd: ", "linux "+evil), {data: "grub_cmd: " + evil, measured: evil},
 		}},
 		{name: "linux command relabelled", events: []grubEvent{
-			cmd("grub_cmd: ", "linux "+good), cmd("kernel_cmdline: ", good), {"kernel_cmdline: linux " + evil, "linux " + evil}, {"grub_cmd: " + evil, evil},
+			cmd("grub_cmd: ", "linux "+good), cmd("kernel_cmdline: ", good), {data: "kernel_cmdline: linux " + evil, measured: "linux " + evil}, {data: "grub_cmd: " + evil, measured: evil},
 		}},
+		{name: "booted kernel's events retyped EV_EVENT_TAG", events: []grubEvent{
+			cmd("grub_cmd: ", "linux "+good), cmd("kernel_cmdline: ", good), tagged(cmd("grub_cmd: ", "linux "+evil)), tagged(cmd("kernel_cmdline: ", evil)),
+		}, noCommands: true},
 		{name: "no kernel command line measured", events: []grubEvent{
 			cmd("grub_cmd: ", "set timeout=0"), cmd("grub_cmd: ", "echo hello"),
 		}},
@@ -77,7 +89,11 @@ func TestKernelCmdlineIgnoresUnmeasuredPrefix(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			b := eventlog.NewBuilder(nil)
 			for _, e := range tt.events {
-				b.MeasureDigest(8, tcg.Ipl, []byte(e.data), []byte(e.measured))
+				typ := tcg.Ipl
+				if e.typ != 0 {
+					typ = e.typ
+				}
+				b.MeasureDigest(8, typ, []byte(e.data), []byte(e.measured))
 			}
 			log, ext, err := b.Log()
 			if err != nil {
@@ -96,6 +112,9 @@ func TestKernelCmdlineIgnoresUnmeasuredPrefix(t *testing.T) {
 				t.Errorf("kernel command line %q claimed, want none (notes %q)", *got, res.State.Notes)
 			case tt.want != nil && (got == nil || *got != *tt.want):
 				t.Errorf("kernel command line %v, want %q (notes %q)", deref(got), *tt.want, res.State.Notes)
+			}
+			if tt.noCommands && res.State.GRUBCommands != nil {
+				t.Errorf("GRUB commands %q claimed, want none", res.State.GRUBCommands)
 			}
 			if got != nil && strings.Contains(*got, "init=") {
 				t.Errorf("the booted command line is evil, yet %q is claimed", *got)
