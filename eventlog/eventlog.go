@@ -22,7 +22,6 @@ import (
 	"strings"
 
 	"github.com/google/go-eventlog/extract"
-	pb "github.com/google/go-eventlog/proto/state"
 	"github.com/google/go-eventlog/register"
 	"github.com/google/go-eventlog/tcg"
 )
@@ -69,14 +68,21 @@ type State struct {
 	// SecureBoot is the SecureBoot variable measured into PCR 7.
 	SecureBoot *bool `json:"secure_boot,omitempty"`
 	// EFIApps are the digests (hex) of the EFI boot applications loaded
-	// (PCR 4).
+	// (PCR 4). Nil when a PCR 4 event is neither typed an application nor
+	// known by its digest: types are not measured, so the list could
+	// otherwise miss a retyped application.
 	EFIApps []string `json:"efi_apps,omitempty"`
 	// KernelCmdline is the Linux command line that GRUB measured (PCR 8),
-	// without its NUL terminator.
+	// without its NUL terminator: the string measured right after the last
+	// kernel-loading command, when that is a Linux loader (linux,
+	// linuxefi, linux16). Nil when it is another loader, or nothing was
+	// measured after it: the events' prefixes alone, which the digests do
+	// not cover, never make a command line.
 	KernelCmdline *string `json:"kernel_cmdline,omitempty"`
 	// GRUBCommands are the commands GRUB measured into PCR 8 (with their
 	// prefix, "grub_cmd: ", "kernel_cmdline: ", ...; each one's digest
-	// checked against its text).
+	// checked against its text, not its prefix, which GRUB does not
+	// measure).
 	GRUBCommands []string `json:"grub_commands,omitempty"`
 	// GRUBFiles are the files GRUB measured into PCR 9.
 	GRUBFiles []GRUBFile `json:"grub_files,omitempty"`
@@ -231,32 +237,22 @@ func extractState(el *tcg.EventLog, good []register.MR) State {
 	if has(0) {
 		st.Firmware = firmwareVersion(fs.GetPlatform())
 	}
-	if has(4) {
+	if err := pcr4Unlisted(events); err != nil && has(4) {
+		st.Notes = append(st.Notes, err.Error())
+	} else if has(4) {
 		for _, app := range fs.GetEfi().GetApps() {
 			st.EFIApps = append(st.EFIApps, hex.EncodeToString(app.GetDigest()))
 		}
 	}
 	if has(8) {
-		for _, c := range fs.GetGrub().GetCommands() {
-			st.GRUBCommands = append(st.GRUBCommands, strings.ToValidUTF8(strings.TrimSuffix(c, "\x00"), "\uFFFD"))
-		}
+		grubCommands(&st, fs.GetGrub().GetCommands(), events)
 	}
 	if has(9) {
 		for _, f := range fs.GetGrub().GetFiles() {
 			st.GRUBFiles = append(st.GRUBFiles, GRUBFile{SHA256: hex.EncodeToString(f.GetDigest()), UntrustedName: bounded(strings.ToValidUTF8(strings.TrimSuffix(string(f.GetUntrustedFilename()), "\x00"), "\uFFFD"))})
 		}
 	}
-	if k := fs.GetLinuxKernel(); k != nil && has(8) && kernelMeasured(fs) {
-		// GRUB measures the string with its NUL terminator.
-		cl := strings.TrimSuffix(k.GetCommandLine(), "\x00")
-		st.KernelCmdline = &cl
-	}
 	return st
-}
-
-// kernelMeasured reports whether GRUB measured commands (PCR 8).
-func kernelMeasured(fs *pb.FirmwareLogState) bool {
-	return len(fs.GetGrub().GetCommands()) > 0
 }
 
 // replay is the replay of one PCR: its value and its event count.

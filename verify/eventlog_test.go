@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/google/go-eventlog/tcg"
 
 	"github.com/snp-vtpm/snp-vtpm/eventlog"
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
@@ -112,6 +115,58 @@ func TestEventLogReplay(t *testing.T) {
 		}},
 		{name: "garbage log required", data: withLog([]byte("garbage")), opts: strict, want: verify.CheckEventLog},
 		{name: "no PCR values", b: testev.Builder{PCRs: rhelPCRs, OmitPCRValues: true}, data: withLog(rhel), opts: strict, want: verify.CheckEventLog},
+		// The log replays PCR 7 against the value the evidence supplies, but
+		// the quote does not select PCR 7: nothing signs that value.
+		{name: "PCR 7 not selected is unchecked", b: testev.Builder{PCRs: rhelPCRs, PCRSelect: without(seq(24), 7)}, data: withLog(rhel), check: func(t *testing.T, c *verify.Claims, _ *testev.Evidence) {
+			if c.EventLog.PCRs[7] != eventlog.Unchecked || c.EventLog.PCRs[4] != eventlog.Replayed || c.EventLog.State.SecureBoot != nil || c.EventLog.State.DB != nil {
+				t.Errorf("event_log %+v", c.EventLog)
+			}
+		}},
+		{name: "PCR 7 not selected secure boot", b: testev.Builder{PCRs: rhelPCRs, PCRSelect: without(seq(24), 7)}, data: withLog(rhel), opts: pol(func(p *verify.Policy) { p.SecureBoot = true }), want: verify.CheckEventLog},
+		{name: "PCR 7 not selected named", b: testev.Builder{PCRs: rhelPCRs, PCRSelect: without(seq(24), 7)}, data: withLog(rhel), opts: pol(func(p *verify.Policy) { p.EventLogPCRs = []int{7} }), want: verify.CheckEventLog},
+		{name: "PCR 8 not selected cmdline", b: testev.Builder{PCRs: rhelPCRs, PCRSelect: without(seq(24), 8)}, data: withLog(rhel), opts: pol(func(p *verify.Policy) { p.KernelCmdline = "/.*/" }), want: verify.CheckEventLog},
+	})
+}
+
+// without returns l without v.
+func without(l []int, v int) []int {
+	return slices.DeleteFunc(l, func(x int) bool { return x == v })
+}
+
+// TestEventLogRelabelledGRUB: a GRUB log whose unmeasured prefixes were
+// rewritten (the booted kernel's command line labelled a command, a
+// crafted command labelled the command line) replays to the quoted PCR 8
+// and must not satisfy kernel_cmdline; the honest log does.
+func TestEventLogRelabelledGRUB(t *testing.T) {
+	const good, evil = "/vmlinuz root=/dev/sda1 ro quiet", "/vmlinuz root=/dev/sda1 ro init=/bin/sh"
+	type ev struct{ data, measured string }
+	build := func(events ...ev) ([]byte, [][]byte) {
+		b := eventlog.NewBuilder(nil)
+		for _, e := range events {
+			b.MeasureDigest(8, tcg.Ipl, []byte(e.data), []byte(e.measured))
+		}
+		log, ext, err := b.Log()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pcrs := testev.DefaultPCRs()
+		pcrs[8] = eventlog.PCRs(ext)[8]
+		return log, pcrs
+	}
+	honest, honestPCRs := build(ev{"grub_cmd: linux " + good, "linux " + good}, ev{"kernel_cmdline: " + good, good})
+	forged, forgedPCRs := build(ev{"kernel_cmdline: " + good, good}, ev{"grub_cmd: linux " + evil, "linux " + evil}, ev{"grub_cmd: " + evil, evil})
+	want := func(o *verify.Config) { o.Policy.KernelCmdline = good }
+	runSynth(t, []synthCase{
+		{name: "honest", b: testev.Builder{PCRs: honestPCRs}, data: withLog(honest), opts: want},
+		{name: "relabelled", b: testev.Builder{PCRs: forgedPCRs}, data: withLog(forged), opts: want, want: verify.CheckEventLog},
+		{name: "relabelled claims no command line", b: testev.Builder{PCRs: forgedPCRs}, data: withLog(forged), check: func(t *testing.T, c *verify.Claims, _ *testev.Evidence) {
+			if c.EventLog.PCRs[8] != eventlog.Replayed {
+				t.Fatalf("PCR 8 %s", c.EventLog.PCRs[8])
+			}
+			if c.EventLog.State.KernelCmdline != nil {
+				t.Errorf("kernel command line %q claimed", *c.EventLog.State.KernelCmdline)
+			}
+		}},
 	})
 }
 

@@ -103,6 +103,11 @@ func TestVMIdentitySynthetic(t *testing.T) {
 		return p
 	}
 	defID := testev.DefaultVMConfig().VMUniqueID
+	spelled := func(id string) *hcl.VMConfiguration {
+		c := testev.DefaultVMConfig()
+		c.VMUniqueID = id
+		return c
+	}
 	require := func(o *verify.Config) { o.Policy.RequireVMIdentity = true }
 	wantID := func(bound bool, form, arch string) func(t *testing.T, c *verify.Claims, _ *testev.Evidence) {
 		return func(t *testing.T, c *verify.Claims, _ *testev.Evidence) {
@@ -130,6 +135,13 @@ func TestVMIdentitySynthetic(t *testing.T) {
 		}},
 		{name: "PCR 6 not selected rejected", b: testev.Builder{PCRSelect: []int{0, 7}}, opts: require, want: verify.CheckVMIdentity},
 		{name: "no vmUniqueId rejected", b: testev.Builder{VMConfig: &hcl.VMConfiguration{}}, opts: require, want: verify.CheckVMIdentity},
+		// The measured string is compared exactly: another spelling of the
+		// same GUID is another string, never bound.
+		{name: "lower-case id, upper-case PCR 6", b: testev.Builder{VMConfig: spelled(strings.ToLower(defID)), PCRs: withPCR6(defID, "")}, opts: require, want: verify.CheckVMIdentity},
+		{name: "upper-case id, lower-case PCR 6", b: testev.Builder{PCRs: withPCR6(strings.ToLower(defID), "")}, opts: require, want: verify.CheckVMIdentity},
+		{name: "braced id", b: testev.Builder{VMConfig: spelled("{" + defID + "}"), PCRs: withPCR6(defID, "")}, opts: require, want: verify.CheckVMIdentity},
+		{name: "braced PCR 6", b: testev.Builder{PCRs: withPCR6("{"+defID+"}", "")}, opts: require, want: verify.CheckVMIdentity},
+		{name: "lower-case id claimed unbound", b: testev.Builder{VMConfig: spelled(strings.ToLower(defID)), PCRs: withPCR6(defID, "")}, check: wantID(false, verify.VMIdentityMismatch, "")},
 	})
 }
 

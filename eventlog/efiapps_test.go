@@ -1,0 +1,75 @@
+package eventlog_test
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"slices"
+	"testing"
+
+	"github.com/google/go-eventlog/tcg"
+
+	"github.com/snp-vtpm/snp-vtpm/eventlog"
+)
+
+// pcr4Event is one PCR 4 event: its type (event data, which no digest
+// covers) and the digest measured.
+type pcr4Event struct {
+	typ      tcg.EventType
+	data     string
+	measured string
+}
+
+// TestEFIAppsIgnoreUnmeasuredType: the EFI applications claimed are every
+// application PCR 4 measured. An event's type is not measured, so a log
+// that relabels an application's event (as EV_IPL, or as an EV_EFI_ACTION
+// whose digest is no known action) replays to the same PCR 4 and must not
+// make the application vanish from the claim: then no application list is
+// claimed at all.
+func TestEFIAppsIgnoreUnmeasuredType(t *testing.T) {
+	shim, grub := "shim image", "grub image"
+	calling := pcr4Event{tcg.EFIAction, tcg.CallingEFIApplication, tcg.CallingEFIApplication}
+	returning := pcr4Event{tcg.EFIAction, tcg.ReturningFromEFIApplication, tcg.ReturningFromEFIApplication}
+	sep := pcr4Event{tcg.Separator, "\x00\x00\x00\x00", "\x00\x00\x00\x00"}
+	app := func(img string) pcr4Event { return pcr4Event{tcg.EFIBootServicesApplication, "device path", img} }
+	relabel := func(e pcr4Event, typ tcg.EventType) pcr4Event { e.typ = typ; return e }
+	tests := []struct {
+		name   string
+		events []pcr4Event
+		want   []string // nil: no list claimed
+	}{
+		{name: "honest", events: []pcr4Event{calling, sep, app(shim), app(grub)}, want: []string{shim, grub}},
+		{name: "failed boot option, then another", events: []pcr4Event{calling, sep, app(shim), returning, calling, app(grub)}, want: []string{shim, grub}},
+		{name: "application relabelled EV_IPL", events: []pcr4Event{calling, sep, app(shim), relabel(app(grub), tcg.Ipl)}},
+		{name: "application relabelled EV_EFI_ACTION", events: []pcr4Event{calling, sep, relabel(app(shim), tcg.EFIAction), app(grub)}},
+		{name: "application relabelled a driver", events: []pcr4Event{calling, sep, app(shim), relabel(app(grub), tcg.EFIBootServicesDriver)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := eventlog.NewBuilder(nil)
+			for _, e := range tt.events {
+				b.MeasureDigest(4, e.typ, []byte(e.data), []byte(e.measured))
+			}
+			b.Measure(5, tcg.EFIAction, []byte(tcg.ExitBootServicesInvocation))
+			b.Measure(5, tcg.EFIAction, []byte("Exit Boot Services Returned with Success"))
+			log, ext, err := b.Log()
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := eventlog.Replay(log, eventlog.PCRs(ext))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Status(4) != eventlog.Replayed || res.Status(5) != eventlog.Replayed {
+				t.Fatalf("PCR 4 %s, PCR 5 %s, want replayed", res.Status(4), res.Status(5))
+			}
+			var want []string
+			for _, img := range tt.want {
+				d := sha256.Sum256([]byte(img))
+				want = append(want, hex.EncodeToString(d[:]))
+			}
+			if !slices.Equal(res.State.EFIApps, want) || (want == nil) != (res.State.EFIApps == nil) {
+				t.Errorf("EFI applications %q, want %q (notes %q)", res.State.EFIApps, want, res.State.Notes)
+			}
+		})
+	}
+}

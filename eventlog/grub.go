@@ -1,0 +1,94 @@
+package eventlog
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/google/go-eventlog/tcg"
+)
+
+// GRUB measures each string it measures into PCR 8 without the prefix
+// that labels it in the event data ("grub_cmd: ", "kernel_cmdline: ",
+// ...): the prefix is not covered by the digest, so whoever holds the log
+// can relabel any measured string. The kernel command line is therefore
+// found by what PCR 8 measures, in order: the string GRUB's Linux loader
+// measures right after the last kernel-loading command.
+
+// grubPrefixes are the prefixes GRUB writes before a measured string
+// (go-eventlog accepts the same); kernelPrefixes those of the Linux
+// loader's command line.
+var (
+	grubPrefixes   = []string{"grub_cmd: ", "kernel_cmdline: ", "module_cmdline: ", "grub_kernel_cmdline ", "grub_cmd "}
+	kernelPrefixes = []string{"kernel_cmdline: ", "grub_kernel_cmdline "}
+)
+
+// linuxLoaders are GRUB's commands that load a Linux kernel and then
+// measure its command line; otherLoaders load something else to boot
+// instead (after them the kernel command line is unknown).
+var (
+	linuxLoaders = []string{"linux", "linux16", "linuxefi"}
+	otherLoaders = []string{"chainloader", "multiboot", "multiboot2", "xen_hypervisor", "kfreebsd", "knetbsd", "kopenbsd", "xnu_kernel", "xnu_kernel64", "appleloader"}
+)
+
+// grubText returns the measured string of a GRUB PCR 8 event's data:
+// without its prefix and NUL terminator.
+func grubText(data string) string {
+	for _, p := range grubPrefixes {
+		if s, ok := strings.CutPrefix(data, p); ok {
+			return strings.TrimSuffix(s, "\x00")
+		}
+	}
+	return strings.TrimSuffix(data, "\x00")
+}
+
+// grubKernelCmdline returns the kernel command line of the GRUB commands
+// cmds (PCR 8's event data, in order, each one's digest checked against
+// its text): the string measured right after the last command that loads
+// a kernel, when that command is a Linux loader and that string is
+// labelled as a kernel command line. Otherwise none (false): the labels
+// alone, which nothing measures, never name it.
+func grubKernelCmdline(cmds []string) (string, bool) {
+	last, linux := -1, false
+	for i, c := range cmds {
+		name, _, _ := strings.Cut(grubText(c), " ")
+		switch {
+		case slices.Contains(linuxLoaders, name):
+			last, linux = i, true
+		case slices.Contains(otherLoaders, name):
+			last, linux = i, false
+		}
+	}
+	if !linux || last+1 >= len(cmds) {
+		return "", false
+	}
+	next := cmds[last+1]
+	for _, p := range kernelPrefixes {
+		if strings.HasPrefix(next, p) {
+			return grubText(next), true
+		}
+	}
+	return "", false
+}
+
+// grubCommands sets st's GRUB commands and kernel command line from cmds,
+// go-eventlog's GRUB commands of the verified events. go-eventlog skips
+// the PCR 8 events typed EV_EVENT_TAG, and the type is not measured
+// either: a PCR 8 event of another type than EV_IPL could be a command
+// retyped to hide it (the booted kernel's), so then neither is claimed.
+func grubCommands(st *State, cmds []string, events []tcg.Event) {
+	for i, e := range events {
+		if e.MRIndex() == 8 && e.UntrustedType() != tcg.Ipl {
+			st.Notes = append(st.Notes, fmt.Sprintf("PCR 8 event %d is %s, not a GRUB measurement (EV_IPL): no GRUB commands or kernel command line are claimed", i, e.UntrustedType()))
+			return
+		}
+	}
+	for _, c := range cmds {
+		st.GRUBCommands = append(st.GRUBCommands, strings.ToValidUTF8(strings.TrimSuffix(c, "\x00"), "\uFFFD"))
+	}
+	// Not go-eventlog's LinuxKernel: it trusts the event data's prefixes,
+	// which the digests do not cover (grubKernelCmdline).
+	if cl, ok := grubKernelCmdline(cmds); ok {
+		st.KernelCmdline = &cl
+	}
+}

@@ -1,0 +1,133 @@
+package eventlog_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-eventlog/tcg"
+
+	"github.com/snp-vtpm/snp-vtpm/eventlog"
+)
+
+// grubEvent is one PCR 8 event of a GRUB log: the event data (prefix and
+// text, as the log carries it) and the text GRUB measured. GRUB's digest
+// covers the text only, never the prefix ("grub_cmd: ",
+// "kernel_cmdline: ", ...): anyone holding the log can change a prefix
+// without changing what PCR 8 replays to.
+type grubEvent struct {
+	data, measured string
+	// typ is the event's type (also unmeasured); zero means EV_IPL.
+	typ tcg.EventType
+}
+
+// cmd is an honest event: prefix + text, the text measured.
+func cmd(prefix, text string) grubEvent { return grubEvent{data: prefix + text, measured: text} }
+
+// tagged is e retyped EV_EVENT_TAG, which go-eventlog skips in PCR 8.
+func tagged(e grubEvent) grubEvent { e.typ = tcg.EventTag; return e }
+
+// TestKernelCmdlineIgnoresUnmeasuredPrefix: the kernel command line claim
+// rests on what PCR 8 measures (the texts, in order), never on the
+// prefixes that label them: it is the loader's measurement that follows
+// the last linux command. A log whose prefixes were rewritten (a command
+// measured by a crafted grub.cfg relabelled as the kernel command line,
+// the booted kernel's command line relabelled as a command) replays to
+// the quoted PCR 8 and must not yield the command line the policy wants.
+func TestKernelCmdlineIgnoresUnmeasuredPrefix(t *testing.T) {
+	const (
+		good = "/vmlinuz root=/dev/sda1 ro quiet"
+		evil = "/vmlinuz root=/dev/sda1 ro init=/bin/sh"
+	)
+	tests := []struct {
+		name   string
+		events []grubEvent
+		want   *string // nil: no kernel command line claimed
+		// noCommands: no GRUB command list is claimed either.
+		noCommands bool
+	}{
+		{name: "honest boot", events: []grubEvent{
+			cmd("grub_cmd: ", "set timeout=0"), cmd("grub_cmd: ", "linux "+good), cmd("kernel_cmdline: ", good), cmd("grub_cmd: ", "initrd /initrd.img"),
+		}, want: ptr(good)},
+		{name: "old GRUB prefixes", events: []grubEvent{
+			cmd("grub_cmd ", "linux "+good), cmd("grub_kernel_cmdline ", good),
+		}, want: ptr(good)},
+		{name: "NUL-terminated", events: []grubEvent{
+			{data: "grub_cmd: linux " + good + "\x00", measured: "linux " + good}, {data: "kernel_cmdline: " + good + "\x00", measured: good + "\x00"},
+		}, want: ptr(good)},
+		{name: "second linux command boots", events: []grubEvent{
+			cmd("grub_cmd: ", "linux "+evil), cmd("kernel_cmdline: ", evil), cmd("grub_cmd: ", "linux "+good), cmd("kernel_cmdline: ", good),
+		}, want: ptr(good)},
+		{name: "booted command line relabelled, a crafted command promoted", events: []grubEvent{
+			// grub.cfg ran a line whose text is the good command line (an
+			// unknown command: GRUB measures it, then fails it), then
+			// booted evil; the log's prefixes were swapped afterwards.
+			{data: "kernel_cmdline: " + good, measured: good}, cmd("grub_cmd: ", "linux "+evil), {data: "grub_cmd: " + evil, measured: evil},
+		}},
+		{name: "booted command line demoted", events: []grubEvent{
+			cmd("grub_cmd: ", "linux "+good), cmd("kernel_cmdline: ", good), cmd("grub_cmd: ", "linux "+evil), {data: "grub_cmd: " + evil, measured: evil},
+		}},
+		{name: "linux command relabelled", events: []grubEvent{
+			cmd("grub_cmd: ", "linux "+good), cmd("kernel_cmdline: ", good), {data: "kernel_cmdline: linux " + evil, measured: "linux " + evil}, {data: "grub_cmd: " + evil, measured: evil},
+		}},
+		{name: "booted kernel's events retyped EV_EVENT_TAG", events: []grubEvent{
+			cmd("grub_cmd: ", "linux "+good), cmd("kernel_cmdline: ", good), tagged(cmd("grub_cmd: ", "linux "+evil)), tagged(cmd("kernel_cmdline: ", evil)),
+		}, noCommands: true},
+		{name: "no kernel command line measured", events: []grubEvent{
+			cmd("grub_cmd: ", "set timeout=0"), cmd("grub_cmd: ", "echo hello"),
+		}},
+		{name: "kernel command line without a linux command", events: []grubEvent{
+			cmd("grub_cmd: ", "set timeout=0"), cmd("kernel_cmdline: ", good),
+		}},
+		{name: "another loader after the kernel", events: []grubEvent{
+			cmd("grub_cmd: ", "linux "+good), cmd("kernel_cmdline: ", good), cmd("grub_cmd: ", "chainloader /evil.efi"),
+		}},
+		{name: "linux command last", events: []grubEvent{
+			cmd("grub_cmd: ", "linux "+good), cmd("kernel_cmdline: ", good), cmd("grub_cmd: ", "linux "+evil),
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := eventlog.NewBuilder(nil)
+			for _, e := range tt.events {
+				typ := tcg.Ipl
+				if e.typ != 0 {
+					typ = e.typ
+				}
+				b.MeasureDigest(8, typ, []byte(e.data), []byte(e.measured))
+			}
+			log, ext, err := b.Log()
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := eventlog.Replay(log, eventlog.PCRs(ext))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s := res.Status(8); s != eventlog.Replayed {
+				t.Fatalf("PCR 8 %s, want replayed", s)
+			}
+			got := res.State.KernelCmdline
+			switch {
+			case tt.want == nil && got != nil:
+				t.Errorf("kernel command line %q claimed, want none (notes %q)", *got, res.State.Notes)
+			case tt.want != nil && (got == nil || *got != *tt.want):
+				t.Errorf("kernel command line %v, want %q (notes %q)", deref(got), *tt.want, res.State.Notes)
+			}
+			if tt.noCommands && res.State.GRUBCommands != nil {
+				t.Errorf("GRUB commands %q claimed, want none", res.State.GRUBCommands)
+			}
+			if got != nil && strings.Contains(*got, "init=") {
+				t.Errorf("the booted command line is evil, yet %q is claimed", *got)
+			}
+		})
+	}
+}
+
+func ptr(s string) *string { return &s }
+
+func deref(s *string) any {
+	if s == nil {
+		return nil
+	}
+	return *s
+}
