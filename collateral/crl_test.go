@@ -19,12 +19,6 @@ import (
 	"github.com/snp-vtpm/snp-vtpm/snp"
 )
 
-func (f *fakeKDS) setCRL(der []byte) {
-	f.mu.Lock()
-	f.crlDER = der
-	f.mu.Unlock()
-}
-
 func TestCheckRevoked(t *testing.T) {
 	pki := newTestPKI(t, "Milan")
 	chip := chipID(1)
@@ -48,7 +42,7 @@ func TestCheckRevoked(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			kds := newFakeKDS(t, pki)
-			kds.setCRL(pki.crl(t, next, tc.revoked...))
+			kds.setCRL(snp.SigningKeyVCEK, pki.crl(t, next, tc.revoked...))
 			c := kds.newClient(t.TempDir())
 			err := c.CheckRevoked(ctxTimeout(t, 5*time.Second), ProductMilan, snp.SigningKeyVCEK, pki.ask, vcek)
 			if tc.wantSerial == nil {
@@ -73,7 +67,7 @@ func bytesContains(s, sub string) bool { return bytes.Contains([]byte(s), []byte
 func TestCRLCaching(t *testing.T) {
 	pki, kds := newMilanKDS(t)
 	next := time.Now().Add(24 * time.Hour)
-	kds.setCRL(pki.crl(t, next, big.NewInt(99)))
+	kds.setCRL(snp.SigningKeyVCEK, pki.crl(t, next, big.NewInt(99)))
 	dir := t.TempDir()
 	c := kds.newClient(dir)
 	ctx := ctxTimeout(t, 5*time.Second)
@@ -105,7 +99,7 @@ func TestCRLCaching(t *testing.T) {
 	kds.wantRequests(t, 1, "requests", "1")
 	// Past NextUpdate the cached CRL is not used: memory and disk are both stale.
 	c.Now = func() time.Time { return next.Add(time.Minute) }
-	kds.setCRL(pki.crl(t, next.Add(48*time.Hour)))
+	kds.setCRL(snp.SigningKeyVCEK, pki.crl(t, next.Add(48*time.Hour)))
 	if _, err := c.CRL(ctx, ProductMilan); err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +137,7 @@ func TestCRLRejected(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			kds := newFakeKDS(t, pki)
-			kds.setCRL(tc.body)
+			kds.setCRL(snp.SigningKeyVCEK, tc.body)
 			kds.answer(tc.body) // also for "empty"
 			dir := t.TempDir()
 			c := kds.newClient(dir)
@@ -163,7 +157,7 @@ func TestCRLRejected(t *testing.T) {
 
 func TestCRLPEMAccepted(t *testing.T) {
 	pki, kds := newMilanKDS(t)
-	kds.setCRL(pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: pki.crl(t, time.Now().Add(time.Hour), big.NewInt(5))}))
+	kds.setCRL(snp.SigningKeyVCEK, pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: pki.crl(t, time.Now().Add(time.Hour), big.NewInt(5))}))
 	crl, err := kds.newClient("").CRL(ctxTimeout(t, 5*time.Second), ProductMilan)
 	if err != nil || len(crl.RevokedCertificateEntries) != 1 {
 		t.Fatalf("CRL: %v", err)
@@ -172,7 +166,7 @@ func TestCRLPEMAccepted(t *testing.T) {
 
 func TestCRLCorruptCacheReplaced(t *testing.T) {
 	pki, kds := newMilanKDS(t)
-	kds.setCRL(pki.crl(t, time.Now().Add(time.Hour)))
+	kds.setCRL(snp.SigningKeyVCEK, pki.crl(t, time.Now().Add(time.Hour)))
 	dir := t.TempDir()
 	c := kds.newClient(dir)
 	c.build()
@@ -195,7 +189,7 @@ func TestCRLCorruptCacheReplaced(t *testing.T) {
 
 func TestCheckRevokedArgs(t *testing.T) {
 	pki, kds := newMilanKDS(t)
-	kds.setCRL(pki.crl(t, time.Now().Add(time.Hour)))
+	kds.setCRL(snp.SigningKeyVCEK, pki.crl(t, time.Now().Add(time.Hour)))
 	c := kds.newClient("")
 	if err := c.CheckRevoked(context.Background(), ProductMilan, snp.SigningKeyVCEK, nil); !errors.Is(err, ErrInvalidRequest) {
 		t.Errorf("nil cert: %v", err)

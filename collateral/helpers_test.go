@@ -239,6 +239,21 @@ func (f *fakeKDS) newClientIMDS(h http.HandlerFunc) (*testClient, *atomic.Int64)
 	return c, &reqs
 }
 
+// setCRL makes f serve der as the CRL for the signing key (snp.SigningKeyVCEK:
+// the VCEK CRL; snp.SigningKeyVLEK: the VLEK CRL); nil makes it answer 404.
+func (f *fakeKDS) setCRL(signingKey uint32, der []byte) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch signingKey {
+	case snp.SigningKeyVCEK:
+		f.crlDER = der
+	case snp.SigningKeyVLEK:
+		f.vlekCRL = der
+	default:
+		f.t.Fatalf("fake KDS: no CRL for signing key %d", signingKey)
+	}
+}
+
 func (f *fakeKDS) seen() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -22,12 +22,6 @@ import (
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
-func (f *fakeKDS) setVLEKCRL(der []byte) {
-	f.mu.Lock()
-	f.vlekCRL = der
-	f.mu.Unlock()
-}
-
 // TestCheckRevokedVLEK: for a VLEK-signed report CheckRevoked reads the
 // VLEK CRL (/vlek/v1/{product}/crl, never the VCEK CRL): a revoked ASVK is
 // a *RevokedError, other serials pass; a VLEK CRL that is not the pinned
@@ -67,8 +61,8 @@ func TestCheckRevokedVLEK(t *testing.T) {
 			kds := newFakeKDS(t, pki)
 			// The VCEK CRL lists the ASVK: a VLEK check that read it
 			// would find the ASVK revoked whatever the VLEK CRL says.
-			kds.setCRL(pki.crl(t, next, pki.asvk.SerialNumber))
-			kds.setVLEKCRL(tc.vlekCRL)
+			kds.setCRL(snp.SigningKeyVCEK, pki.crl(t, next, pki.asvk.SerialNumber))
+			kds.setCRL(snp.SigningKeyVLEK, tc.vlekCRL)
 			dir := t.TempDir()
 			c := kds.newClient(dir)
 			err := c.CheckRevoked(ctxTimeout(t, 5*time.Second), ProductMilan, tc.key, pki.asvk, vlekCert)
@@ -109,8 +103,8 @@ func amdcertVLEK(pki *testPKI, serial int64) amdcert.KeyTemplate {
 func TestVLEKCRLCaching(t *testing.T) {
 	pki, kds := newMilanKDS(t)
 	next := time.Now().Add(24 * time.Hour)
-	kds.setCRL(pki.crl(t, next, big.NewInt(1)))
-	kds.setVLEKCRL(pki.crl(t, next, big.NewInt(2), big.NewInt(3)))
+	kds.setCRL(snp.SigningKeyVCEK, pki.crl(t, next, big.NewInt(1)))
+	kds.setCRL(snp.SigningKeyVLEK, pki.crl(t, next, big.NewInt(2), big.NewInt(3)))
 	ctx := ctxTimeout(t, 5*time.Second)
 
 	vcekOnly := t.TempDir()
@@ -241,8 +235,8 @@ func TestVLEKRevocationVerify(t *testing.T) {
 func TestCRLNegativeCache(t *testing.T) {
 	pki, kds := newMilanKDS(t)
 	next := time.Now().Add(24 * time.Hour)
-	kds.setCRL(pki.crl(t, next))
-	kds.setVLEKCRL(newForeignPKI(t, "Milan").crl(t, next)) // not the pinned ARK's
+	kds.setCRL(snp.SigningKeyVCEK, pki.crl(t, next))
+	kds.setCRL(snp.SigningKeyVLEK, newForeignPKI(t, "Milan").crl(t, next)) // not the pinned ARK's
 	now := time.Now()
 	c := kds.newClient("")
 	c.Now = func() time.Time { return now }
@@ -264,7 +258,7 @@ func TestCRLNegativeCache(t *testing.T) {
 	if st := c.Stats(); st.NegativeHits != 1 {
 		t.Errorf("negative hits %d, want 1", st.NegativeHits)
 	}
-	kds.setVLEKCRL(pki.crl(t, next))
+	kds.setCRL(snp.SigningKeyVLEK, pki.crl(t, next))
 	now = now.Add(DefaultNegativeTTL + time.Second)
 	if _, err := c.VLEKCRL(ctx, ProductMilan); err != nil {
 		t.Fatalf("after the back-off: %v", err)

@@ -34,6 +34,23 @@ func buildFrom(b []byte) ([]byte, []eventlog.Extend, error) {
 	return l.Log()
 }
 
+// replayBuilt replays the log b built against b's own PCR values, checks
+// the round trip (see checkRoundTrip) and that each of pcrs replayed.
+func replayBuilt(t *testing.T, b *eventlog.Builder, pcrs ...int) *eventlog.Result {
+	t.Helper()
+	log, ext, err := b.Log()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := checkRoundTrip(t, log, ext)
+	for _, i := range pcrs {
+		if s := res.Status(i); s != eventlog.Replayed {
+			t.Fatalf("PCR %d %s, want replayed", i, s)
+		}
+	}
+	return res
+}
+
 // checkRoundTrip: Replay parses what the builder wrote, every PCR it
 // extends replays against the builder's own values, and the events are
 // the builder's, in order.

@@ -51,17 +51,7 @@ func TestEFIAppsIgnoreUnmeasuredType(t *testing.T) {
 			}
 			b.Measure(5, tcg.EFIAction, []byte(tcg.ExitBootServicesInvocation))
 			b.Measure(5, tcg.EFIAction, []byte("Exit Boot Services Returned with Success"))
-			log, ext, err := b.Log()
-			if err != nil {
-				t.Fatal(err)
-			}
-			res, err := eventlog.Replay(log, eventlog.PCRs(ext))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if res.Status(4) != eventlog.Replayed || res.Status(5) != eventlog.Replayed {
-				t.Fatalf("PCR 4 %s, PCR 5 %s, want replayed", res.Status(4), res.Status(5))
-			}
+			res := replayBuilt(t, b, 4, 5)
 			var want []string
 			for _, img := range tt.want {
 				d := sha256.Sum256([]byte(img))

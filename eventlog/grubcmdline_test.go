@@ -95,17 +95,7 @@ func TestKernelCmdlineIgnoresUnmeasuredPrefix(t *testing.T) {
 				}
 				b.MeasureDigest(8, typ, []byte(e.data), []byte(e.measured))
 			}
-			log, ext, err := b.Log()
-			if err != nil {
-				t.Fatal(err)
-			}
-			res, err := eventlog.Replay(log, eventlog.PCRs(ext))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if s := res.Status(8); s != eventlog.Replayed {
-				t.Fatalf("PCR 8 %s, want replayed", s)
-			}
+			res := replayBuilt(t, b, 8)
 			got := res.State.KernelCmdline
 			switch {
 			case tt.want == nil && got != nil:

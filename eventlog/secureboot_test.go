@@ -164,14 +164,7 @@ func TestFirmwareVersion(t *testing.T) {
 		b := eventlog.NewBuilder(nil)
 		b.Measure(0, tcg.SCRTMVersion, tc.data)
 		b.Measure(0, tcg.Separator, []byte{0, 0, 0, 0})
-		log, ext, err := b.Log()
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := eventlog.Replay(log, eventlog.PCRs(ext))
-		if err != nil {
-			t.Fatal(err)
-		}
+		res := replayBuilt(t, b)
 		if f := res.State.Firmware; f == nil || *f != tc.want {
 			t.Errorf("%s: firmware %v, want %q (notes %q)", tc.name, f, tc.want, res.State.Notes)
 		}

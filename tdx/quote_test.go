@@ -211,6 +211,37 @@ func TestSelfMadeRoot(t *testing.T) {
 	}
 }
 
+// checkResigned applies edit to the real quote in file, signs it again by
+// f's self-made chain and verifies it under f.Root: it must verify when
+// want is nil, else fail with want and with none of others. It returns
+// the quote as parsed again from its signed bytes.
+func checkResigned(t *testing.T, f *tdxtest.FakeIntel, file string, edit func(*tdx.Quote), want error, others ...error) *tdx.Quote {
+	t.Helper()
+	q, _ := parseFile(t, file)
+	edit(q)
+	f.Sign(t, q)
+	q, err := tdx.ParseQuote(q.Marshal())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = q.Verify(tdx.VerifyOptions{Now: fixtureTime, Root: f.Root})
+	if want == nil {
+		if err != nil {
+			t.Fatalf("rejected: %v", err)
+		}
+		return q
+	}
+	if !errors.Is(err, want) {
+		t.Fatalf("got %v, want %v", err, want)
+	}
+	for _, other := range others {
+		if errors.Is(err, other) {
+			t.Errorf("%v also matches %v", err, other)
+		}
+	}
+	return q
+}
+
 // TestQEIdentity: a QE report that the PCK signed is still rejected
 // (ErrQEIdentity), with or without Intel's collateral, unless it is Intel's
 // TD quoting enclave in production mode. The PCK signs the report of any
@@ -236,28 +267,8 @@ func TestQEIdentity(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			q, _ := parseFile(t, realQuotes[0].file)
-			tt.edit(&q.QEReport)
-			f.Sign(t, q)
-			q, err := tdx.ParseQuote(q.Marshal())
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = q.Verify(tdx.VerifyOptions{Now: fixtureTime, Root: f.Root})
-			if tt.want == nil {
-				if err != nil {
-					t.Fatalf("rejected: %v", err)
-				}
-				return
-			}
-			if !errors.Is(err, tt.want) {
-				t.Fatalf("got %v, want %v", err, tt.want)
-			}
-			for _, other := range []error{tdx.ErrQEReportSignature, tdx.ErrQEReportData, tdx.ErrQuoteSignature, tdx.ErrPCKChain} {
-				if errors.Is(err, other) {
-					t.Errorf("%v also matches %v", err, other)
-				}
-			}
+			checkResigned(t, f, realQuotes[0].file, func(q *tdx.Quote) { tt.edit(&q.QEReport) }, tt.want,
+				tdx.ErrQEReportSignature, tdx.ErrQEReportData, tdx.ErrQuoteSignature, tdx.ErrPCKChain)
 		})
 	}
 }
@@ -288,27 +299,10 @@ func TestTDXModule(t *testing.T) {
 	for _, rq := range realQuotes {
 		for _, tt := range tests {
 			t.Run(filepath.Base(rq.file)+"/"+tt.name, func(t *testing.T) {
-				q, _ := parseFile(t, rq.file)
-				tt.edit(&q.Body)
-				f.Sign(t, q)
-				q, err := tdx.ParseQuote(q.Marshal())
-				if err != nil {
-					t.Fatal(err)
-				}
-				_, err = q.Verify(tdx.VerifyOptions{Now: fixtureTime, Root: f.Root})
+				q := checkResigned(t, f, rq.file, func(q *tdx.Quote) { tt.edit(&q.Body) }, tt.want,
+					tdx.ErrQEReportSignature, tdx.ErrQEIdentity, tdx.ErrQEReportData, tdx.ErrQuoteSignature, tdx.ErrPCKChain)
 				if tt.want == nil {
-					if err != nil {
-						t.Fatalf("rejected: %v", err)
-					}
 					return
-				}
-				if !errors.Is(err, tt.want) {
-					t.Fatalf("got %v, want %v", err, tt.want)
-				}
-				for _, other := range []error{tdx.ErrQEReportSignature, tdx.ErrQEIdentity, tdx.ErrQEReportData, tdx.ErrQuoteSignature, tdx.ErrPCKChain} {
-					if errors.Is(err, other) {
-						t.Errorf("%v also matches %v", err, other)
-					}
 				}
 				if err := q.Body.CheckTDXModule(); !errors.Is(err, tt.want) {
 					t.Errorf("CheckTDXModule = %v, want %v", err, tt.want)

@@ -67,9 +67,7 @@ func TestTDXParavisorVoucher(t *testing.T) {
 			cfg := tdxOpts()
 			cfg.Policy.MAAParavisorInstance = tc.instance
 			cfg.ParavisorVoucher = tc.voucher
-			v := newVerifier(t, cfg)
-			verify.SetTDXRootForTest(v, root)
-			c, err := v.Evidence(context.Background(), data, quotedNonce(t, data))
+			c, err := verifyUnder(t, cfg, root, data)
 			if !tc.ok {
 				wantOutcome(t, c, err, verify.CheckParavisorIdentity)
 				return

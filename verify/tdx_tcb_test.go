@@ -1,7 +1,6 @@
 package verify_test
 
 import (
-	"context"
 	"errors"
 	"slices"
 	"strings"
@@ -126,9 +125,7 @@ func TestTDXRevokedAndQE(t *testing.T) {
 			}
 			cfg := tdxOpts()
 			cfg.TDXCollateral = pc
-			v := newVerifier(t, cfg)
-			verify.SetTDXRootForTest(v, f.Root)
-			claims, err := v.Evidence(context.Background(), data, quotedNonce(t, data))
+			claims, err := verifyUnder(t, cfg, f.Root, data)
 			wantOutcome(t, claims, err, tc.check)
 		})
 	}

@@ -268,9 +268,7 @@ func TestTDXSelfMadeRoot(t *testing.T) {
 	data, root := resigned(t, func(*tdx.Quote) {})
 	c, err := tdxVerify(t, data, tdxOpts())
 	wantOutcome(t, c, err, verify.CheckTDXPCKChain)
-	v := newVerifier(t, tdxOpts())
-	verify.SetTDXRootForTest(v, root)
-	c, err = v.Evidence(context.Background(), data, quotedNonce(t, data))
+	c, err = verifyUnder(t, tdxOpts(), root, data)
 	if err != nil || c.PinnedRoots {
 		t.Fatalf("under its own root: %v (pinned %v)", err, c != nil && c.PinnedRoots)
 	}
@@ -279,23 +277,46 @@ func TestTDXSelfMadeRoot(t *testing.T) {
 // TestTDXDebug: a TD with TDATTRIBUTES.DEBUG is rejected by debug-policy
 // unless the policy allows debugging (then the claims say so).
 func TestTDXDebug(t *testing.T) {
-	data, root := resigned(t, func(q *tdx.Quote) { q.Body.TDAttributes[0] |= 1 })
-	// The TDREPORT must say the same, or tdx-binding rejects first.
+	data, root := resignedTDAttributes(t, func(a *[8]byte) { a[0] |= 1 })
+	checkDebugPolicy(t, data, root, verify.CheckDebug, true, []byte{1, 0, 0, 0, 0, 0, 0, 0})
+}
+
+// verifyUnder verifies data with cfg, trusting root instead of Intel's
+// pinned root.
+func verifyUnder(t *testing.T, cfg verify.Config, root *x509.Certificate, data []byte) (*verify.Claims, error) {
+	t.Helper()
+	v := newVerifier(t, cfg)
+	verify.SetTDXRootForTest(v, root)
+	return v.Evidence(context.Background(), data, quotedNonce(t, data))
+}
+
+// resignedTDAttributes returns trustee's TDX evidence whose TD quote and
+// TDREPORT both have their TDATTRIBUTES edited by edit (the TDREPORT must
+// say the same, or tdx-binding rejects first), the quote signed again by
+// a self-made chain, and that chain's root.
+func resignedTDAttributes(t *testing.T, edit func(a *[8]byte)) ([]byte, *x509.Certificate) {
+	t.Helper()
+	data, root := resigned(t, func(q *tdx.Quote) { edit(&q.Body.TDAttributes) })
 	ev := decode(t, data)
-	ev.HCLReport[hcl.OffsetHardware+512] |= 1
-	data = encode(t, ev)
+	edit((*[8]byte)(ev.HCLReport[hcl.OffsetHardware+512:]))
+	return encode(t, ev), root
+}
+
+// checkDebugPolicy verifies data under root with allow_debug off, wanting
+// the outcome want ("" for verified), and on, wanting it verified with
+// claims whose Debug is debug and whose TDAttributes are attrs.
+func checkDebugPolicy(t *testing.T, data []byte, root *x509.Certificate, want verify.Check, debug bool, attrs []byte) {
+	t.Helper()
 	for _, allow := range []bool{false, true} {
 		cfg := tdxOpts()
 		cfg.Policy.AllowDebug = allow
-		v := newVerifier(t, cfg)
-		verify.SetTDXRootForTest(v, root)
-		c, err := v.Evidence(context.Background(), data, quotedNonce(t, data))
+		c, err := verifyUnder(t, cfg, root, data)
 		if !allow {
-			wantOutcome(t, c, err, verify.CheckDebug)
+			wantOutcome(t, c, err, want)
 			continue
 		}
-		if err != nil || !c.Debug || c.TDX.TDAttributes.String() != "0100000000000000" {
-			t.Fatalf("allow_debug: %v %+v", err, c)
+		if err != nil || c.Debug != debug || !bytes.Equal(c.TDX.TDAttributes, attrs) {
+			t.Fatalf("allow_debug: %v, claims %+v", err, c)
 		}
 	}
 }
@@ -333,9 +354,7 @@ func TestTDXModuleNotIntels(t *testing.T) {
 			ev := decode(t, data)
 			ev.HCLReport[hcl.OffsetHardware+tdOff] ^= 0x5a
 			data = encode(t, ev)
-			v := newVerifier(t, tdxOpts())
-			verify.SetTDXRootForTest(v, root)
-			c, err := v.Evidence(context.Background(), data, quotedNonce(t, data))
+			c, err := verifyUnder(t, tdxOpts(), root, data)
 			wantOutcome(t, c, err, tt.want)
 		})
 	}
@@ -365,9 +384,7 @@ func TestTDXRogueQuotingEnclave(t *testing.T) {
 			for _, allowDebug := range []bool{false, true} {
 				cfg := tdxOpts()
 				cfg.Policy.AllowDebug = allowDebug // the TD's debug policy, not the QE's
-				v := newVerifier(t, cfg)
-				verify.SetTDXRootForTest(v, root)
-				c, err := v.Evidence(context.Background(), data, quotedNonce(t, data))
+				c, err := verifyUnder(t, cfg, root, data)
 				wantOutcome(t, c, err, tt.want)
 			}
 		})
@@ -396,25 +413,8 @@ func TestTDXUnderDebug(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			data, root := resigned(t, func(q *tdx.Quote) { q.Body.TDAttributes = tt.attrs })
-			// The TDREPORT must say the same, or tdx-binding rejects first.
-			ev := decode(t, data)
-			copy(ev.HCLReport[hcl.OffsetHardware+512:], tt.attrs[:])
-			data = encode(t, ev)
-			for _, allow := range []bool{false, true} {
-				cfg := tdxOpts()
-				cfg.Policy.AllowDebug = allow
-				v := newVerifier(t, cfg)
-				verify.SetTDXRootForTest(v, root)
-				c, err := v.Evidence(context.Background(), data, quotedNonce(t, data))
-				if !allow {
-					wantOutcome(t, c, err, tt.want)
-					continue
-				}
-				if err != nil || c.Debug != tt.debug || !bytes.Equal(c.TDX.TDAttributes, tt.attrs[:]) {
-					t.Fatalf("allow_debug: %v, claims %+v", err, c)
-				}
-			}
+			data, root := resignedTDAttributes(t, func(a *[8]byte) { *a = tt.attrs })
+			checkDebugPolicy(t, data, root, tt.want, tt.debug, tt.attrs[:])
 		})
 	}
 }
