@@ -23,10 +23,16 @@ import (
 // VM id, and tdx_report_data and tdx_mrtd equal to the verified TD
 // quote's REPORTDATA and MRTD. The token's platform must be the
 // evidence's: a sevsnpvm token never binds TDX evidence, nor the reverse.
+// A token of the emulated MAA (iss EmulatedIssuer: anyone can mint one
+// with its public test key) binds only evidence of the emulated CVM
+// (ev.Emulated), never evidence verified under a real chain.
 // ev must come from a successful verification.
 func Bind(c *Claims, ev *verify.Claims) error {
 	if c.IsolationTEE == nil {
 		return failf(CheckBinding, "the token has no x-ms-isolation-tee")
+	}
+	if c.Issuer == EmulatedIssuer && !ev.Emulated {
+		return failf(CheckBinding, "the token is the emulated MAA's (a public test key anyone can sign with), the evidence is not the emulated CVM's (verified under %s): an emulated token vouches for no real VM", format.Truncate(ev.RootsSource, 64))
 	}
 	if err := bindPlatform(c, ev); err != nil {
 		return err

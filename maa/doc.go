@@ -15,7 +15,9 @@
 //   - the RSA PKCS #1 v1.5 SHA-256 signature; only then is the payload
 //     parsed, strictly, into [Claims];
 //   - iss equal to the configured issuer, exp and nbf at the configured
-//     time with [DefaultSkew];
+//     time with [DefaultSkew]; the emulated MAA's public test key is
+//     refused unless [Config.TrustEmulated], and a token it signed must
+//     name [EmulatedIssuer] even then;
 //   - the default claims policy: an Azure confidential VM
 //     (x-ms-attestation-type azurevm, x-ms-isolation-tee of type sevsnpvm
 //     or tdxvm, compliance azure-compliant-cvm), secure boot on, every

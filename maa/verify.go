@@ -49,7 +49,9 @@ type Config struct {
 	Nonce []byte
 	// TrustEmulated accepts tokens of the emulated MAA (package
 	// maa/fakemaa: EmulatedIssuer, its public test key). Without it such
-	// a token is rejected (ErrEmulated) whatever Keys holds.
+	// a token is rejected (ErrEmulated) whatever Keys holds. Even with it,
+	// a token signed by the emulated MAA's key must name EmulatedIssuer:
+	// that key never signs for another instance.
 	TrustEmulated bool
 }
 
@@ -64,12 +66,18 @@ func Verify(ctx context.Context, token []byte, cfg Config) (*Claims, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := verifySignature(ctx, t, cfg.Keys, cfg.TrustEmulated); err != nil {
+	emulatedKey, err := verifySignature(ctx, t, cfg.Keys, cfg.TrustEmulated)
+	if err != nil {
 		return nil, err
 	}
 	c, err := ParseClaims(t.Payload)
 	if err != nil {
 		return nil, err
+	}
+	if emulatedKey && c.Issuer != EmulatedIssuer {
+		// Anyone can sign with the public test key: a token it signed is
+		// the emulated MAA's, never an instance's of another name.
+		return nil, failf(CheckIssuer, "the token is signed by the emulated MAA's public test key but its iss is %q, not %s: a token of that key is never another instance's", format.Truncate(c.Issuer, 64), EmulatedIssuer)
 	}
 	if err := cfg.checkTime(c); err != nil {
 		return nil, err
@@ -81,32 +89,34 @@ func Verify(ctx context.Context, token []byte, cfg Config) (*Claims, error) {
 }
 
 // verifySignature checks alg, selects the key by kid only and verifies the
-// RS256 signature over the signing input.
-func verifySignature(ctx context.Context, t *Token, keys KeySource, trustEmulated bool) error {
+// RS256 signature over the signing input. emulated reports that the key is
+// the emulated MAA's (accepted only with trustEmulated).
+func verifySignature(ctx context.Context, t *Token, keys KeySource, trustEmulated bool) (emulated bool, err error) {
 	if t.Header.Alg != AlgRS256 {
-		return failf(CheckAlg, "alg %q: only RS256 is accepted", format.Truncate(t.Header.Alg, 32))
+		return false, failf(CheckAlg, "alg %q: only RS256 is accepted", format.Truncate(t.Header.Alg, 32))
 	}
 	if t.Header.Kid == "" {
-		return failf(CheckKey, "the header has no kid")
+		return false, failf(CheckKey, "the header has no kid")
 	}
 	pub, err := keys.Key(ctx, t.Header.Kid)
 	if err != nil {
 		if errors.Is(err, ErrUnknownKid) {
-			return &Error{Check: CheckKey, Err: err}
+			return false, &Error{Check: CheckKey, Err: err}
 		}
-		return err
+		return false, err
 	}
-	if !trustEmulated && isEmulatedKey(pub) {
-		return &Error{Check: CheckKey, Err: ErrEmulated}
+	emulated = isEmulatedKey(pub)
+	if !trustEmulated && emulated {
+		return false, &Error{Check: CheckKey, Err: ErrEmulated}
 	}
 	if len(t.Signature) != pub.Size() {
-		return failf(CheckSignature, "the signature is %d bytes, the key's modulus %d", len(t.Signature), pub.Size())
+		return false, failf(CheckSignature, "the signature is %d bytes, the key's modulus %d", len(t.Signature), pub.Size())
 	}
 	digest := sha256.Sum256(t.SigningInput)
 	if err := rsa.VerifyPKCS1v15(pub, crypto.SHA256, digest[:], t.Signature); err != nil {
-		return failf(CheckSignature, "the RS256 signature does not verify with key %q", format.Truncate(t.Header.Kid, 32))
+		return false, failf(CheckSignature, "the RS256 signature does not verify with key %q", format.Truncate(t.Header.Kid, 32))
 	}
-	return nil
+	return emulated, nil
 }
 
 // checkTime checks iss, exp, nbf and iat at cfg.Time.

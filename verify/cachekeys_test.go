@@ -2,6 +2,8 @@ package verify_test
 
 import (
 	"context"
+	"crypto/x509"
+	"errors"
 	"testing"
 	"time"
 
@@ -122,4 +124,45 @@ func TestCacheRepeatQuoteChecked(t *testing.T) {
 	}
 	_, err = v.Evidence(context.Background(), data, good.Nonce)
 	wantCheck(t, err, verify.CheckPCRDigest)
+}
+
+// TestCacheRevocationEveryCall: revocation is asked on every verification,
+// also when the VCEK chain, the report signature and the HCL report come
+// from the cache: a VCEK revoked after evidence verified (a CRL update) is
+// rejected at once, and accepted again only when the checker says so.
+func TestCacheRevocationEveryCall(t *testing.T) {
+	ev := (&testev.Builder{Version: 1}).MustBuild() // v1: the report is cached too
+	var asked []string
+	rc := &switchChecker{checker: checker{asked: &asked}}
+	v := newVerifier(t, verify.Config{Roots: testev.Roots(), Revocation: rc})
+	mustVerify(t, v, ev.JSON, ev.Nonce)
+	if st := v.Stats(); st.VCEKs.Entries != 1 || st.Reports.Entries != 1 || st.HCLReports.Entries != 1 {
+		t.Fatalf("caches not filled: %+v", st)
+	}
+	for _, revoked := range []bool{true, false, true} {
+		rc.err = nil
+		if revoked {
+			rc.err = errors.New("revoked by test")
+		}
+		before := len(asked)
+		_, err := v.Evidence(context.Background(), ev.JSON, ev.Nonce)
+		if revoked {
+			wantCheck(t, err, verify.CheckRevocation)
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if len(asked) == before {
+			t.Fatalf("revoked=%v: the checker was not asked (a cache hit skipped revocation)", revoked)
+		}
+	}
+	if st := v.Stats(); st.VCEKs.Hits < 3 {
+		t.Errorf("the VCEK chain came from the cache %d times, want at least 3 (the test would not test the cache)", st.VCEKs.Hits)
+	}
+}
+
+// switchChecker is a checker whose answer the test changes between calls.
+type switchChecker struct{ checker }
+
+func (c *switchChecker) CheckRevoked(ctx context.Context, product string, signingKey uint32, certs ...*x509.Certificate) error {
+	return c.checker.CheckRevoked(ctx, product, signingKey, certs...)
 }

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
@@ -253,7 +254,9 @@ type Policy struct {
 	// when the voucher (a TDXParavisorVoucher) vouches for the TD quote
 	// with a tdxvm token whose tdx_report_data and tdx_mrtd are the
 	// quote's. The zero digest and MRTD and the emulated paravisor's are
-	// never vouched for.
+	// never vouched for (the latter off the emulated chain), and a host
+	// under the reserved .invalid TLD (the emulated MAA's,
+	// maa.EmulatedIssuer, whose tokens anyone can mint) is refused.
 	MAAParavisorInstance string `json:"maa_paravisor_instance,omitempty"`
 	// TDXMRTDs, when non-empty, lists the trusted MRTDs of TDX paravisors
 	// (48 bytes each) and replaces DefaultTDXParavisors: list those too to
@@ -402,6 +405,12 @@ func checkInstanceURL(s string) error {
 	u, err := url.Parse(s)
 	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
 		return fmt.Errorf("policy: maa_paravisor_instance: %.100q: want the https URL of an attestation instance, such as https://sharedeus2.eus2.attest.azure.net", s)
+	}
+	if h := strings.ToLower(strings.TrimSuffix(u.Hostname(), ".")); h == "invalid" || strings.HasSuffix(h, ".invalid") {
+		// The reserved .invalid TLD names no real instance: it is the
+		// emulated MAA's (maa.EmulatedIssuer), whose public test key
+		// anyone can sign with.
+		return fmt.Errorf("policy: maa_paravisor_instance: %.100q: a host under .invalid is the emulated MAA's, whose tokens anyone can mint: it never vouches for a paravisor", s)
 	}
 	return nil
 }

@@ -85,6 +85,10 @@ func checkTDXParavisor(ctx context.Context, claims *Claims, q *tdx.Quote, opts *
 	if mrtd != ([48]byte{}) && knownName(mrtd, trusted) != "" {
 		return nil
 	}
+	if !emulated && mrtd == fakeintel.MRTD() {
+		// As for SEV-SNP's fake ID key: never vouched for off the emulated chain.
+		return failf(CheckParavisorIdentity, "MRTD %x is the emulated TDX CVM's, on a platform whose PCK chains to %s: it is trusted only under the emulated chain (--trust-emulated)", mrtd[:], claims.RootsSource)
+	}
 	untrusted := &UntrustedParavisorError{Digest: mrtd, Trusted: slices.Clone(trusted), PolicyList: len(pol.TDXMRTDs) > 0, TDX: true}
 	if pol.MAAParavisorInstance == "" || mrtd == ([48]byte{}) {
 		return fail(CheckParavisorIdentity, untrusted)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/snp-vtpm/snp-vtpm/emulator/fakeintel"
 	"github.com/snp-vtpm/snp-vtpm/hcl"
 	"github.com/snp-vtpm/snp-vtpm/snp"
 	"github.com/snp-vtpm/snp-vtpm/tdx"
@@ -77,6 +78,49 @@ func TestTDXParavisorVoucher(t *testing.T) {
 			}
 			if c.Paravisor != verify.ParavisorVouched || c.ParavisorVoucher != instance {
 				t.Errorf("paravisor %q voucher %q", c.Paravisor, c.ParavisorVoucher)
+			}
+		})
+	}
+}
+
+// TestTDXEmulatedMRTDNeverVouched: a TD quote under a chain that is not
+// the emulated one, carrying the emulated TDX paravisor's MRTD (public:
+// anyone may claim it), fails paravisor-identity even when the policy's
+// MAA instance vouches for it, as SEV-SNP's fake ID key does; another
+// untrusted MRTD vouched for the same way verifies.
+func TestTDXEmulatedMRTDNeverVouched(t *testing.T) {
+	const instance = "https://sharedeus2.eus2.attest.azure.net"
+	var other [48]byte
+	copy(other[:], "a new Azure TDX paravisor, not yet in the list")
+	for _, tc := range []struct {
+		name string
+		mrtd [48]byte
+		ok   bool
+	}{
+		{"emulated MRTD", fakeintel.MRTD(), false},
+		{"another MRTD", other, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data, root := resigned(t, func(q *tdx.Quote) { q.Body.MRTD = tc.mrtd })
+			ev := decode(t, data)
+			copy(ev.HCLReport[hcl.OffsetHardware+528:], tc.mrtd[:]) // the TDREPORT's MRTD
+			data = encode(t, ev)
+			voucher := &tdxVoucher{authority: instance, mrtd: tc.mrtd}
+			cfg := tdxOpts()
+			cfg.Policy.MAAParavisorInstance = instance
+			cfg.ParavisorVoucher = voucher
+			v := newVerifier(t, cfg)
+			verify.SetTDXRootForTest(v, root)
+			c, err := v.Evidence(context.Background(), data, quotedNonce(t, data))
+			if !tc.ok {
+				wantOutcome(t, c, err, verify.CheckParavisorIdentity)
+				if voucher.asked != 0 {
+					t.Errorf("the voucher was asked %d times about the emulated MRTD", voucher.asked)
+				}
+				return
+			}
+			if err != nil || c.Paravisor != verify.ParavisorVouched {
+				t.Fatalf("err %v, claims %+v", err, c)
 			}
 		})
 	}

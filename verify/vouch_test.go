@@ -114,7 +114,12 @@ func TestPolicyMAAInstance(t *testing.T) {
 		`"https://a.example?x=1"`:            false,
 		`"https://user@a.example"`:           false,
 		`"https://a.example#f"`:              false,
-		`1`:                                  false,
+		// The emulated MAA's (maa.EmulatedIssuer): its tokens anyone can mint.
+		`"https://emulated-maa.snp-vtpm.invalid"`:  false,
+		`"https://emulated-maa.snp-vtpm.invalid/"`: false,
+		`"https://EMULATED-MAA.snp-vtpm.INVALID."`: false,
+		`"https://x.invalid:443"`:                  false,
+		`1`:                                        false,
 	} {
 		_, err := verify.ParsePolicy([]byte(`{"maa_paravisor_instance":` + in + `}`))
 		if (err == nil) != ok {
