@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
 	"github.com/snp-vtpm/snp-vtpm/result"
 )
 
@@ -123,5 +124,18 @@ func TestStdinArgumentUnavailable(t *testing.T) {
 		if code != exitUsage || !strings.Contains(stderr.String(), "cannot read -") {
 			t.Errorf("%v (closed stdin): exit %d, %s", args, code, stderr.String())
 		}
+	}
+}
+
+// TestRootsNotEmulated: the emulated CVM's fake AMD chain given as --roots
+// is refused (exit 1, naming --trust-emulated): trusted that way, its
+// evidence would verify with claims that do not say emulated.
+func TestRootsNotEmulated(t *testing.T) {
+	roots := writeTemp(t, "roots.pem", fakeamd.ChainPEM())
+	ev := verifySNPDir + "evidence-v1.json"
+	code, out, errOut := verifyCLI(t, nil, "--roots", roots, "--nonce", "challenge", ev)
+	wantExit(t, code, exitUsage, out, errOut)
+	if !strings.Contains(errOut, "--trust-emulated") {
+		t.Errorf("stderr does not name --trust-emulated:\n%s", errOut)
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/hex"
@@ -75,6 +76,11 @@ func (t *trustFlags) roots(g *globals) (*snp.Roots, error) {
 		c, err := readRoots(data)
 		if err != nil {
 			return nil, fmt.Errorf("--roots %s: %w", t.rootsFile, err)
+		}
+		if fake, err := fakeamd.Chain(); err == nil && bytes.Equal(c.ARK.Raw, fake.ARK.Raw) {
+			// The emulated chain comes in only as itself, so that every
+			// claim and output says emulated.
+			return nil, fmt.Errorf("--roots %s is the emulated CVM's fake AMD chain: trust it with --trust-emulated instead", t.rootsFile)
 		}
 		c.Source = "roots file " + t.rootsFile
 		roots = roots.Replace(c)
