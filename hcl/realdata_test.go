@@ -5,13 +5,16 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/asn1"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
+	"github.com/snp-vtpm/snp-vtpm/quote"
 )
 
 // TestRealSignalAKCertificate: Signal's Azure SNP CVM capture
@@ -79,5 +82,52 @@ func TestRealAzureGuestAttestation2022(t *testing.T) {
 	}
 	if err := r.CheckBinding(); !errors.Is(err, ErrBindingMismatch) {
 		t.Errorf("CheckBinding = %v, want %v", err, ErrBindingMismatch)
+	}
+}
+
+// TestRealGenoaAzureHCLReportSHA1Quote: genxnetwork's capture of an Azure
+// Genoa CVM (testdata/genxt-confido, Nov 2024): an HCL report with header
+// version 2 whose SNP report is version 2 (no CPUID fields: the product is
+// known only from the VCEK), bound runtime data of the newer schema, and a
+// TPM quote over the SHA-1 bank (PCRs 0-23) that the runtime data's
+// HCLAkPub signs, carrying the 32-byte nonce as its extraData.
+func TestRealGenoaAzureHCLReportSHA1Quote(t *testing.T) {
+	r, err := Parse(testutil.ReadFile(t, "genxt-confido/hcl-report.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.HeaderVersion != 2 || r.Type != ReportTypeSNP || r.HashType != HashTypeSHA256 || len(r.RuntimeDataRaw) != 1200 ||
+		binary.LittleEndian.Uint32(r.SNPReport) != 2 || hex.EncodeToString(r.SNPReport[0x1A0:0x1A8]) != "2ba5395d906e01b3" {
+		t.Fatalf("header v%d %v %v, runtime data %d bytes, SNP v%d, chip %x", r.HeaderVersion, r.Type, r.HashType,
+			len(r.RuntimeDataRaw), binary.LittleEndian.Uint32(r.SNPReport), r.SNPReport[0x1A0:0x1A8])
+	}
+	if err := r.CheckBinding(); err != nil {
+		t.Fatalf("CheckBinding: %v", err)
+	}
+	c := r.RuntimeData.VMConfig
+	if c == nil || c.VMUniqueID != "C51D54DD-F03C-4F2C-ABE3-1F8DAB21E836" || !c.TPMPersisted || !c.SecureBoot || c.CurrentTime != 0 {
+		t.Errorf("vm-configuration %+v", c)
+	}
+	ak, err := r.RuntimeData.AK()
+	if err != nil {
+		t.Fatal(err)
+	}
+	nonce, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(testutil.ReadFile(t, "genxt-confido/nonce.b64"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := &quote.Quote{Message: testutil.ReadFile(t, "genxt-confido/quote.msg"), Signature: testutil.ReadFile(t, "genxt-confido/quote.sig")}
+	res, err := quote.Verify(q, ak, nonce)
+	if err != nil {
+		t.Fatalf("quote: %v", err)
+	}
+	if sel := res.Attest.Selection; len(sel) != 1 || sel[0].Hash != quote.AlgSHA1 || len(sel[0].PCRs) != 24 {
+		t.Errorf("selection %+v, want the SHA-1 bank, PCRs 0-23", sel)
+	}
+	if ek, _ := r.RuntimeData.EK(); ek == nil || quote.VerifySignature(ek, q.Message, q.Signature) == nil {
+		t.Error("the quote verifies with HCLEkPub, or no EK")
+	}
+	if _, err := quote.Verify(q, ak, nonce[1:]); !errors.Is(err, quote.ErrNonce) {
+		t.Errorf("another nonce: %v, want %v", err, quote.ErrNonce)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,13 +17,14 @@ import (
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/quote"
 	"github.com/snp-vtpm/snp-vtpm/tdx"
+	"github.com/snp-vtpm/snp-vtpm/tdx/pcs"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
 // realReport is a real bare SNP report (or 1204-byte stored form) with the
 // certificate that must verify it, and what it verifies to (claims) or is
 // rejected as (want) (testdata/virtee-sev, go-sev-guest, constellation,
-// teekit-gcp-sev, trustee-snp, signal-svr2, oak, azure-guest-attestation:
+// teekit-gcp-sev, trustee-snp, signal-svr2, oak, azure-guest-attestation, genxt-confido:
 // see their SOURCES.md).
 type realReport struct {
 	name, report, cert string
@@ -95,6 +98,10 @@ func realReports() []realReport {
 			verify.Policy{}, verify.CheckVCEKMissing, nil},
 		{"2022 Azure HCL report (SNP v1), another chip's VCEK", "azure-guest-attestation/hcl-report-2022.bin", svr2 + "azure-vcek.der",
 			fixture, verify.Policy{}, verify.CheckChipID, nil},
+		{"2024 Azure Genoa HCL report (SNP v2), no VCEK published", "genxt-confido/hcl-report.bin", "", fixture,
+			verify.Policy{}, verify.CheckVCEKMissing, nil},
+		{"2024 Azure Genoa HCL report (SNP v2), another Genoa chip's VCEK", "genxt-confido/hcl-report.bin",
+			"trustee-az-vtpm/az-snp-vtpm/vcek-genoa.pem", fixture, verify.Policy{}, verify.CheckChipID, nil},
 		{"Oak Turin report v5, KDS VCEK", "oak/turin-report.bin", "oak/turin-vcek.der", oakAt, verify.Policy{}, "",
 			&wantClaims{"Turin", "VCEK", "3b42092f69c656d300", "none", [4]uint8{1, 0, 2, 71}, 0}},
 		{"Oak Turin report, the day before KDS issued its VCEK", "oak/turin-report.bin", "oak/turin-vcek.der",
@@ -403,5 +410,33 @@ func TestRealNotAReport(t *testing.T) {
 		verify.Config{Now: testutil.FixtureTime()})
 	if err == nil || strings.Contains(err.Error(), "not a report") {
 		t.Errorf("a real report with another product's VCEK: %v", err)
+	}
+}
+
+// TestRealAzureTDXQuoteDCAPQVL: Phala dcap-qvl's Azure TD quote v5
+// (testdata/intel-collateral, PCK from 2026-01-23) verifies alone under
+// Intel's root with Azure's paravisor MRTD; with Intel's Feb 2026 collateral
+// for its FMSPC it is rejected by tdx-tcb-status, the platform being below
+// every TCB level Intel lists.
+func TestRealAzureTDXQuoteDCAPQVL(t *testing.T) {
+	q := testutil.ReadFile(t, "intel-collateral/azure-tdx-quote-v5-dcapqvl.bin")
+	at := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	claims, err := newVerifier(t, verify.Config{Now: at}).TDXReport(context.Background(), nil, q)
+	if err != nil {
+		t.Fatalf("rejected: %v", err)
+	}
+	if x := claims.TDX; claims.Paravisor != "azure-hcl" || x == nil || hex.EncodeToString(x.MRTD[:4]) != "273828c4" ||
+		hex.EncodeToString(x.TEETCBSVN2) != "0d010300000000000000000000000000" || x.TCBStatus != verify.TCBNotEvaluated {
+		t.Fatalf("claims: paravisor %q tdx %+v", claims.Paravisor, x)
+	}
+	coll := testutil.Must(pcs.LoadDir(os.DirFS(filepath.Join(testutil.Dir(), "intel-collateral/pcs-90c06f000000"))))(t)
+	_, err = newVerifier(t, verify.Config{Now: at, TDXCollateral: coll}).TDXReport(context.Background(), nil, q)
+	var verr *verify.Error
+	if !errors.As(err, &verr) || verr.Check != verify.CheckTDXTCBStatus || !errors.Is(err, pcs.ErrTCBLevel) {
+		t.Fatalf("with collateral: %v, want %s (%v)", err, verify.CheckTDXTCBStatus, pcs.ErrTCBLevel)
+	}
+	_, err = newVerifier(t, verify.Config{Now: testutil.TDXFixtureTime()}).TDXReport(context.Background(), nil, q)
+	if !errors.As(err, &verr) || verr.Check != verify.CheckTDXPCKChain {
+		t.Errorf("before its PCK: %v, want %s", err, verify.CheckTDXPCKChain)
 	}
 }

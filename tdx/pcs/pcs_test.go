@@ -2,6 +2,7 @@ package pcs_test
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
+	"github.com/snp-vtpm/snp-vtpm/tdx"
 	"github.com/snp-vtpm/snp-vtpm/tdx/pcs"
 )
 
@@ -85,4 +87,41 @@ func TestTimeWindows(t *testing.T) {
 			t.Errorf("at %s: %v, want ErrCollateral naming %q", tc.at, err, tc.want)
 		}
 	}
+}
+
+// TestRealFeb2026Collateral: Intel's collateral for FMSPC 90c06f000000 as
+// Phala's dcap-qvl captured it in Feb 2026 (testdata/intel-collateral/
+// pcs-90c06f000000) puts all three real Azure quotes of that FMSPC (dcap-qvl's
+// v5 quote and cvm-attestation-tools' v4 and v5) below every TCB level:
+// their PCK's SGX component 8 is 3 where every level needs 5 (dcap-qvl
+// passes that quote only with a TCB override). Against the 00806f050000
+// collateral the same quote is of another FMSPC (ErrCollateral).
+func TestRealFeb2026Collateral(t *testing.T) {
+	c := testutil.Must(pcs.LoadDir(os.DirFS(filepath.Join(testutil.Dir(), "intel-collateral/pcs-90c06f000000"))))(t)
+	at := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	for _, f := range []string{"intel-collateral/azure-tdx-quote-v5-dcapqvl.bin",
+		"azure-cvm-attestation-tools/td-quote-v4.bin", "azure-cvm-attestation-tools/td-quote-v5.bin"} {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			q, v := quoteAt(t, f, at)
+			r, err := c.Evaluate(q, v, pcs.Options{Now: at})
+			if !errors.Is(err, pcs.ErrTCBLevel) || !strings.Contains(err.Error(), "SGX components [3 3 2 2 4 1 0 3 ") {
+				t.Fatalf("Evaluate = %+v, %v; want ErrTCBLevel naming the SGX components", r, err)
+			}
+		})
+	}
+	q, v := quoteAt(t, "intel-collateral/azure-tdx-quote-v5-dcapqvl.bin", at)
+	if _, err := loadReal(t).Evaluate(q, v, pcs.Options{Now: testutil.TDXFixtureTime()}); !errors.Is(err, pcs.ErrCollateral) ||
+		!strings.Contains(err.Error(), "90c06f000000") {
+		t.Errorf("with the 00806f050000 collateral: %v, want ErrCollateral naming the FMSPC", err)
+	}
+	if _, err := c.Evaluate(q, v, pcs.Options{Now: time.Date(2026, 3, 20, 11, 0, 0, 0, time.UTC)}); !errors.Is(err, pcs.ErrCollateral) {
+		t.Errorf("after the PCK CRL's next update: %v, want ErrCollateral", err)
+	}
+}
+
+// quoteAt parses a real TD quote and verifies it offline at at.
+func quoteAt(t *testing.T, file string, at time.Time) (*tdx.Quote, *tdx.Verified) {
+	t.Helper()
+	q := testutil.Must(tdx.ParseQuote(testutil.ReadFile(t, file)))(t)
+	return q, testutil.Must(q.Verify(tdx.VerifyOptions{Now: at}))(t)
 }
