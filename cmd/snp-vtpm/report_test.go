@@ -418,3 +418,20 @@ func TestReportFileRealVLEK(t *testing.T) {
 		t.Errorf("stderr:\n%s", errOut)
 	}
 }
+
+// TestReportTDQuoteCollateral: "report --td-quote --collateral DIR"
+// evaluates Intel's TCB status offline, as verify does (the flag was
+// verify's only, though report's --pcs-url help named it): the real
+// quote's platform is OutOfDate under Intel's collateral of its FMSPC.
+func TestReportTDQuoteCollateral(t *testing.T) {
+	const dir = "../../testdata/trustee-az-vtpm/az-tdx-vtpm/"
+	args := []string{"report", "--offline", "--at", "2025-10-01T00:00:00Z", "--td-quote", dir + "td-quote.bin", "-f", dir + "hcl-report.bin"}
+	code, out, errOut := runCLI(t, args...)
+	wantExit(t, code, exitOK, out, errOut)
+	wantContains(t, "report --td-quote without collateral", out, "not-evaluated")
+	code, out, errOut = runCLI(t, append(args, "--collateral", "../../testdata/intel-collateral/pcs-00806f050000")...)
+	wantExit(t, code, exitRejected, out, errOut)
+	if !strings.Contains(errOut, "tdx-tcb-status") || !strings.Contains(errOut, "OutOfDate") {
+		t.Errorf("stderr does not name tdx-tcb-status OutOfDate:\n%s", errOut)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -18,11 +19,13 @@ import (
 	"github.com/snp-vtpm/snp-vtpm/imds"
 	"github.com/snp-vtpm/snp-vtpm/kds"
 	"github.com/snp-vtpm/snp-vtpm/snp"
+	"github.com/snp-vtpm/snp-vtpm/tdx/pcs"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
 // trustFlags are the flags that decide what a verifier trusts and where it
-// gets certificates: shared by verify, report and serve.
+// gets certificates and Intel's collateral: shared by verify, report,
+// serve and the commands that verify what they gather on a CVM.
 type trustFlags struct {
 	rootsFile       string
 	trustEmulated   bool
@@ -30,6 +33,7 @@ type trustFlags struct {
 	offline         bool
 	kdsURL          string
 	pcsURL          string
+	collateralDir   string
 	cacheDir        string
 	checkRevocation bool
 	useIMDS         bool
@@ -43,6 +47,7 @@ func (t *trustFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&t.offline, "offline", false, "make no network request at all (a VCEK must be in the evidence or the cache)")
 	fs.StringVar(&t.kdsURL, "kds-url", kds.DefaultBaseURL, "AMD KDS base URL (for mirrors and caching proxies)")
 	fs.StringVar(&t.pcsURL, "pcs-url", "", "TDX: Intel PCS v4 (or PCCS) base URL, e.g. "+collateral.DefaultPCSURL+", for the Intel collateral that --collateral does not supply (TCB info, QE identity, CRLs), verified under the pinned Intel root and cached; without it nothing is fetched from Intel and, lacking collateral, Intel's TCB status is not evaluated")
+	fs.StringVar(&t.collateralDir, "collateral", "", "TDX: directory of Intel PCS collateral (tcbinfo-tdx-<fmspc>.json, qeidentity-tdx.json, tcb-signing-chain.pem, pckcrl-<platform|processor>.der, rootcacrl.der): evaluate Intel's TCB status at --at (policy: tdx_tcb_statuses); what it lacks is fetched from --pcs-url unless --offline")
 	fs.StringVar(&t.cacheDir, "cache-dir", "", "VCEK/CRL and Intel collateral cache directory (default: the user cache directory)")
 	fs.BoolVar(&t.checkRevocation, "check-revocation", false, "fetch AMD's CRL (the VCEK CRL; the VLEK CRL for a VLEK-signed report) and reject a revoked ASK, VCEK, ASVK or VLEK")
 	fs.BoolVar(&t.useIMDS, "imds", false, "ask Azure IMDS (THIM) for a missing VCEK before AMD KDS (inside an Azure CVM only)")
@@ -127,7 +132,16 @@ func (t *trustFlags) config(ctx context.Context, g *globals, imdsURL string, lim
 		return verify.Config{}, nil, err
 	}
 	opts.VCEKGetter = chain
-	opts.TDXCollateralGetter = t.intel(g, chain)
+	intel := t.intel(g, chain)
+	opts.TDXCollateralGetter = intel
+	if t.collateralDir != "" {
+		if opts.TDXCollateral, err = pcs.LoadDir(os.DirFS(t.collateralDir)); err != nil {
+			return verify.Config{}, nil, fmt.Errorf("--collateral %s: %w", t.collateralDir, err)
+		}
+		if intel != nil {
+			intel.Static = opts.TDXCollateral
+		}
+	}
 	if t.checkRevocation {
 		if t.offline {
 			g.log.Debug("revocation check uses cached CRLs only (--offline)")

@@ -15,7 +15,6 @@ import (
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeintel"
 	"github.com/snp-vtpm/snp-vtpm/evidence"
-	"github.com/snp-vtpm/snp-vtpm/tdx/pcs"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
@@ -50,7 +49,6 @@ The output names each link of the trust chain with its verdict, then the claims;
 	cmd.Flags().BoolVar(&jsonOut, "json", false, "print the claims as JSON")
 	cmd.Flags().StringVar(&f.initData, "init-data", "", "CoCo init-data document: PCR 8 must be SHA-256(0^32 ‖ SHA-256(file)), as trustee checks it (policy: init_data_digest)")
 	f.vouch.register(cmd)
-	cmd.Flags().StringVar(&f.collateral, "collateral", "", "TDX: directory of Intel PCS collateral (tcbinfo-tdx-<fmspc>.json, qeidentity-tdx.json, tcb-signing-chain.pem, pckcrl-<platform|processor>.der, rootcacrl.der): evaluate Intel's TCB status at --at (policy: tdx_tcb_statuses); what it lacks is fetched from --pcs-url unless --offline")
 	return cmd
 }
 
@@ -62,9 +60,6 @@ type evidenceFlags struct {
 	// initData is --init-data (verify only): a CoCo init-data document
 	// whose SHA-256 PCR 8 must measure.
 	initData string
-	// collateral is --collateral (verify only): a directory of Intel's
-	// collateral for TDX evidence (tdx/pcs.LoadDir).
-	collateral string
 	// vouch are --maa-token and --maa-jwks (verify only).
 	vouch vouchFlags
 }
@@ -100,14 +95,6 @@ func verifyEvidenceFile(ctx context.Context, g *globals, file string, f *evidenc
 	}
 	if err := f.vouch.apply(g, &cfg); err != nil {
 		return nil, err
-	}
-	if f.collateral != "" {
-		if cfg.TDXCollateral, err = pcs.LoadDir(os.DirFS(f.collateral)); err != nil {
-			return nil, fmt.Errorf("--collateral %s: %w", f.collateral, err)
-		}
-		if in, ok := cfg.TDXCollateralGetter.(*collateral.Intel); ok {
-			in.Static = cfg.TDXCollateral
-		}
 	}
 	if n == nil {
 		cfg.AllowNoNonce = true
