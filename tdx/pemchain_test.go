@@ -1,6 +1,7 @@
 package tdx_test
 
 import (
+	"bytes"
 	"encoding/pem"
 	"testing"
 
@@ -56,4 +57,30 @@ func TestSplitPEM(t *testing.T) {
 			t.Errorf("%s: %v, want a test: chain: %v error", tc.name, err, tc.kind)
 		}
 	}
+}
+
+// FuzzSplitPEM: SplitPEM never panics, and a chain it accepts holds Min to
+// Max blocks, one per "-----BEGIN " in the input (no block skipped, as
+// encoding/pem skips malformed ones), with only padding before the first.
+func FuzzSplitPEM(f *testing.F) {
+	cert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte{0x30, 1}})
+	f.Add(append(append([]byte{}, cert...), cert...))
+	f.Add(append(append([]byte("\n\x00"), cert...), []byte("-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n")...))
+	f.Add([]byte("-----BEGIN CERTIFICATE-----\nMAE=\n-----END CERTIFICATE----- x\n"))
+	c := tdx.PEMChain{Format: "test", Field: "chain", Min: 2, Max: 3, Padding: "\n\x00"}
+	f.Fuzz(func(t *testing.T, chain []byte) {
+		ders, err := c.SplitPEM(chain)
+		if err != nil {
+			if ders != nil || !testutil.IsFormatError(err, "test", "chain", format.ErrMalformed) {
+				t.Fatalf("error %v with %d blocks, or not the chain's format error", err, len(ders))
+			}
+			return
+		}
+		if len(ders) < c.Min || len(ders) > c.Max || bytes.Count(chain, []byte("-----BEGIN ")) != len(ders) {
+			t.Fatalf("%d blocks from %d BEGIN lines", len(ders), bytes.Count(chain, []byte("-----BEGIN ")))
+		}
+		if i := bytes.Index(chain, []byte("-----BEGIN ")); len(bytes.Trim(chain[:i], c.Padding)) != 0 {
+			t.Fatalf("%q before the first block", chain[:i])
+		}
+	})
 }
