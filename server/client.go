@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/internal/strictjson"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
@@ -78,7 +79,8 @@ type Client struct {
 	// URL is the server's base URL, e.g. "https://verifier:8443".
 	URL string
 	// HTTPClient sends the requests; nil means http.DefaultClient. Bound
-	// the exchange with the context given to Attest.
+	// the exchange with the context given to Attest. Redirects are never
+	// followed, whatever its CheckRedirect: a 3xx answer is an *APIError.
 	HTTPClient *http.Client
 	// Resource names the secret to ask for (a server with a secrets
 	// directory); empty asks for the server's single secret.
@@ -135,7 +137,7 @@ func (c *Client) challenge(ctx context.Context) ([]byte, error) {
 		return nil, fmt.Errorf("server: challenge is %d bytes, want %d", len(cr.Challenge), ChallengeSize)
 	}
 	if cr.Suite != "" && cr.Suite != Suite {
-		return nil, fmt.Errorf("server: the server uses HPKE suite %q, this client %q", cr.Suite, Suite)
+		return nil, fmt.Errorf("server: the server uses HPKE suite \"%s\", this client %q", format.Printable(cr.Suite, maxServerCheck), Suite)
 	}
 	return cr.Challenge, nil
 }
@@ -156,10 +158,36 @@ func (c *Client) submit(ctx context.Context, req *AttestRequest) (*AttestRespons
 	return &ar, nil
 }
 
+// Bounds of the server-sent text an *APIError carries.
+const (
+	maxServerCheck   = 64
+	maxServerMessage = maxErrorMessage
+)
+
+// noRedirect stops the client at a redirect: the 3xx answer is returned.
+func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// httpClient is the client's HTTP client with redirects off. Following one
+// would send the evidence to wherever the answer points, and a secret
+// sealed to the request's public key and the claims then come from there
+// (to http:// even: readable and replaceable on the way); the protocol
+// has no redirects.
+func (c *Client) httpClient() *http.Client {
+	hc := http.DefaultClient
+	if c.HTTPClient != nil {
+		hc = c.HTTPClient
+	}
+	cp := *hc
+	cp.CheckRedirect = noRedirect
+	return &cp
+}
+
 // Post sends body (JSON) to path and decodes a 200 answer into out (at
 // most 1 MiB, strictly: unknown members are errors), or an error answer
-// into an *APIError. Attest is built on it; it serves callers that send
-// prepared requests (load generators, tests).
+// into an *APIError (its check and message cut and with every control
+// character escaped; a redirect is not followed but named). Attest is
+// built on it; it serves callers that send prepared requests (load
+// generators, tests).
 func (c *Client) Post(ctx context.Context, path string, body []byte, out any) error {
 	u := strings.TrimSuffix(c.URL, "/") + path
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
@@ -168,11 +196,7 @@ func (c *Client) Post(ctx context.Context, path string, body []byte, out any) er
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
-	hc := c.HTTPClient
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
+	resp, err := c.httpClient().Do(req)
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
@@ -185,15 +209,28 @@ func (c *Client) Post(ctx context.Context, path string, body []byte, out any) er
 		return fmt.Errorf("server: the answer to %s is larger than %d bytes", path, maxResponseBytes)
 	}
 	if resp.StatusCode != http.StatusOK {
-		apiErr := &APIError{StatusCode: resp.StatusCode}
-		var er ErrorResponse
-		if strictjson.Unmarshal(data, &er, responseOptions()) == nil {
-			apiErr.Check, apiErr.Message = er.Check, er.Error
-		}
-		return apiErr
+		return apiError(resp, data)
 	}
 	if err := strictjson.Unmarshal(data, out, responseOptions()); err != nil {
 		return fmt.Errorf("server: decoding the answer to %s: %w", path, err)
 	}
 	return nil
+}
+
+// apiError is the *APIError of an answer other than 200: the server's
+// check and message, printable and cut, or for a redirect where it points.
+func apiError(resp *http.Response, data []byte) *APIError {
+	apiErr := &APIError{StatusCode: resp.StatusCode}
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		if loc := resp.Header.Get("Location"); loc != "" {
+			apiErr.Message = "redirected to " + format.Printable(loc, 256) + " (not followed: give the verifier's final URL)"
+		}
+		return apiErr
+	}
+	var er ErrorResponse
+	if strictjson.Unmarshal(data, &er, responseOptions()) == nil {
+		apiErr.Check = format.Printable(er.Check, maxServerCheck)
+		apiErr.Message = format.Printable(er.Error, maxServerMessage)
+	}
+	return apiErr
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/server"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
@@ -159,9 +160,12 @@ func printAttestJSON(g *globals, f *attestFlags, res *server.Result) error {
 }
 
 // printAttested is attest's human summary of the verifier's claims, on
-// stderr (stdout carries the secret).
+// stderr (stdout carries the secret). The claims' strings are the
+// verifier's text: printed cut and escaped (format.Printable), they cannot
+// write escape sequences or lines of their own to the terminal.
 func printAttested(w io.Writer, res *server.Result) {
 	c := res.Claims
+	c.Product, c.TCBStatus = format.Printable(c.Product, maxClaimText), format.Printable(c.TCBStatus, maxClaimText)
 	if c.Emulated {
 		fmt.Fprintln(w, emulatedBanner)
 	}
@@ -177,6 +181,9 @@ func printAttested(w io.Writer, res *server.Result) {
 		fmt.Fprintf(w, "boot event log: %s\n", eventLogSummaryString(c.EventLog))
 	}
 }
+
+// maxClaimText bounds a string claim of the verifier's in attest's summary.
+const maxClaimText = 64
 
 // writeSecretFile writes secret to name with mode 0600, also when the file
 // already exists with a wider mode.
@@ -218,7 +225,7 @@ func attestHTTPClient(caFile string) (*http.Client, error) {
 // log's replay.
 func eventLogSummaryString(el *server.EventLogSummary) string {
 	if el.Error != "" {
-		return "NOT REPLAYED: " + el.Error
+		return "NOT REPLAYED: " + format.Printable(el.Error, 4*maxClaimText)
 	}
 	s := fmt.Sprintf("replayed PCRs %v", el.Replayed)
 	if len(el.Mismatch) > 0 {

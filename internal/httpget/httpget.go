@@ -1,9 +1,9 @@
 // Package httpget is the one HTTP GET with bounded retries used by the
 // certificate transports (kds, imds): per-attempt timeout, retries on
 // network errors, 408, 429 and 5xx only (SPEC §5), Retry-After honoured up
-// to a bound and never past the caller's deadline, bounded bodies, and a
-// hook called before every attempt (the upstream budget and counters of
-// package collateral).
+// to a bound and never past the caller's deadline, bounded bodies, no
+// redirect from https to http (NoDowngrade), and a hook called before
+// every attempt (the upstream budget and counters of package collateral).
 package httpget
 
 import (
@@ -18,6 +18,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/snp-vtpm/snp-vtpm/format"
 )
 
 // Defaults used for zero-valued Client fields.
@@ -40,6 +42,40 @@ var ErrRateLimited = errors.New("rate limited")
 
 // ErrTooLarge: a response body exceeded its limit (never retried).
 var ErrTooLarge = errors.New("response too large")
+
+// ErrInsecureRedirect: a redirect from https to another scheme was refused
+// (never retried).
+var ErrInsecureRedirect = errors.New("redirect from https to another scheme refused")
+
+// maxRedirects is how many redirects NoDowngrade follows when the client
+// has no CheckRedirect of its own (net/http's default).
+const maxRedirects = 10
+
+// NoDowngrade returns a copy of hc (nil: http.DefaultClient) that refuses
+// a redirect from an https URL to one of another scheme (ErrInsecureRedirect),
+// then applies hc's own CheckRedirect (none: at most 10 redirects). What
+// was asked for over TLS is never read or sent in the clear, where anyone
+// on the way could read or replace it (a JWKS, an evidence document).
+func NoDowngrade(hc *http.Client) *http.Client {
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	cp := *hc
+	next := hc.CheckRedirect
+	cp.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if len(via) > 0 && via[len(via)-1].URL.Scheme == "https" && req.URL.Scheme != "https" {
+			return fmt.Errorf("%w: to %s", ErrInsecureRedirect, format.Printable(req.URL.Redacted(), 256))
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= maxRedirects {
+			return fmt.Errorf("stopped after %d redirects", maxRedirects)
+		}
+		return nil
+	}
+	return &cp
+}
 
 // HTTPError reports a response with a status other than 200 OK.
 type HTTPError struct {
@@ -284,13 +320,9 @@ func (c *Client) attempt(ctx context.Context, log *slog.Logger, url string, limi
 	for k, vs := range c.Header {
 		req.Header[k] = vs
 	}
-	hc := c.HTTPClient
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
+	resp, err := NoDowngrade(c.HTTPClient).Do(req)
 	if err != nil {
-		return attemptResult{retryable: true, err: fmt.Errorf("%s: GET %s: %w", c.Service, url, err)}
+		return attemptResult{retryable: !errors.Is(err, ErrInsecureRedirect), err: fmt.Errorf("%s: GET %s: %w", c.Service, url, err)}
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {

@@ -111,7 +111,7 @@ func (e *Error) Error() string {
 	}
 	if e.Detail != "" {
 		b.WriteString(": ")
-		b.WriteString(printable(e.Detail, maxDetail))
+		b.WriteString(format.Printable(e.Detail, maxDetail))
 	}
 	return b.String()
 }
@@ -169,30 +169,6 @@ func quoteShort(s string, n int) string {
 			return q + "..."
 		}
 	}
-}
-
-// printable escapes every rune of s that is not printable, as
-// strconv.Quote would, and cuts the result to about n bytes, so that an
-// Error never carries control characters or bad UTF-8 into a log line.
-func printable(s string, n int) string {
-	var b strings.Builder
-	for i, r := range s {
-		if b.Len() >= n {
-			b.WriteString("...")
-			break
-		}
-		if _, size := utf8.DecodeRuneInString(s[i:]); r == utf8.RuneError && size == 1 {
-			fmt.Fprintf(&b, `\x%02x`, s[i])
-			continue
-		}
-		if strconv.IsPrint(r) {
-			b.WriteRune(r)
-			continue
-		}
-		q := strconv.QuoteRune(r)
-		b.WriteString(q[1 : len(q)-1])
-	}
-	return b.String()
 }
 
 func newError(kind error, ptr jsontext.Pointer, off int64, detail string) *Error {

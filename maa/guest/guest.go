@@ -24,6 +24,7 @@ import (
 	"github.com/google/go-tpm/tpm2/transport"
 
 	"github.com/snp-vtpm/snp-vtpm/hcl"
+	"github.com/snp-vtpm/snp-vtpm/internal/httpget"
 	"github.com/snp-vtpm/snp-vtpm/maa"
 	"github.com/snp-vtpm/snp-vtpm/vtpm"
 )
@@ -157,7 +158,9 @@ func (req *Request) Close() error {
 var ErrService = errors.New("the MAA instance did not issue a token")
 
 // Post sends the document to instance (maa.AttestURL) with client (nil:
-// http.DefaultClient) and returns the response body.
+// http.DefaultClient) and returns the response body. A redirect from
+// https to another scheme is refused (httpget.NoDowngrade): the document
+// is never re-sent in the clear.
 func (req *Request) Post(ctx context.Context, client *http.Client, instance string) ([]byte, error) {
 	body, err := req.Info.Request()
 	if err != nil {
@@ -168,10 +171,7 @@ func (req *Request) Post(ctx context.Context, client *http.Client, instance stri
 		return nil, err
 	}
 	hr.Header.Set("Content-Type", "application/json")
-	if client == nil {
-		client = http.DefaultClient
-	}
-	resp, err := client.Do(hr)
+	resp, err := httpget.NoDowngrade(client).Do(hr)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrService, err)
 	}
