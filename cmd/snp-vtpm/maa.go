@@ -226,9 +226,13 @@ func maaKeys(g *globals, jwksFlag, jwksFile, instance string) (maa.KeySource, er
 // claims.
 func printMAA(w io.Writer, r *maaResult, f *maaFlags) {
 	c := r.Claims
-	fmt.Fprintf(w, "VERIFIED: MAA token from %s\n", r.Issuer)
+	// The token's strings are signed by the instance, but a terminal still
+	// gets no control characters from them (format.Printable).
+	fmt.Fprintf(w, "VERIFIED: MAA token from %s\n", format.Printable(r.Issuer, 256))
 	fmt.Fprintln(w, "checks:")
-	link := func(name, what, verdict string) { fmt.Fprintf(w, "  %-14s %-58s %s\n", name, what, verdict) }
+	link := func(name, what, verdict string) {
+		fmt.Fprintf(w, "  %-14s %-58s %s\n", name, format.Printable(what, 256), verdict)
+	}
 	src := "--jwks " + f.jwks
 	switch {
 	case f.instance != "":
@@ -256,7 +260,7 @@ func printMAA(w io.Writer, r *maaResult, f *maaFlags) {
 		link("binding", "not checked (no --evidence)", "NOT CHECKED")
 	}
 	fmt.Fprintln(w, "claims:")
-	row := func(k, v string) { fmt.Fprintf(w, "  %-22s %s\n", k, v) }
+	row := func(k, v string) { fmt.Fprintf(w, "  %-22s %s\n", k, format.Printable(v, 512)) }
 	row("vm id", c.VMID)
 	row("os", strings.TrimSpace(c.OSType+" "+c.OSDistro))
 	if tdxToken {

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/internal/httpget"
 	"github.com/snp-vtpm/snp-vtpm/result"
 	"github.com/snp-vtpm/snp-vtpm/server"
@@ -150,13 +151,15 @@ func (f *resultFlags) config(ctx context.Context, g *globals) (result.Config, er
 func printResult(w io.Writer, c *result.Claims, nonceChecked bool) {
 	a := c.Appraisal()
 	v := a.CVM
-	fmt.Fprintf(w, "VERIFIED: attestation result from %s (ear.status %s)\n", c.Issuer, a.Status)
+	fmt.Fprintf(w, "VERIFIED: attestation result from %s (ear.status %s)\n", format.Printable(c.Issuer, 256), format.Printable(string(a.Status), 64))
 	if v.Emulated {
 		fmt.Fprintln(w, emulatedBanner)
 	}
 	row := func(k, val string) {
 		if val != "" {
-			fmt.Fprintf(w, "  %-16s %s\n", k, val)
+			// The token's strings are the verifier's, signed, but a
+			// terminal still gets no control characters from them.
+			fmt.Fprintf(w, "  %-16s %s\n", k, format.Printable(val, 512))
 		}
 	}
 	row("issued", unixUTC(c.IssuedAt)+" (expires "+unixUTC(c.Expiry)+")")
