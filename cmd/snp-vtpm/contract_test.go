@@ -102,7 +102,7 @@ func TestExitContract(t *testing.T) {
 		{"result verify JWKS down", []string{"result", "verify", "--timeout", "5s", "--jwks", down + "/keys", "a.b.c"}, nil, 1, "cannot connect to 127.0.0.1:1: connection refused. Next: check that the verifier is up"},
 		{"report KDS down", []string{"report", "--kds-url", down, "--cache-dir", t.TempDir(), "--at", realAt, "-f", realHCL}, nil, 1, "Next: give the report's VCEK with --vcek FILE"},
 		{"CRL down", verifyArgs("--check-revocation", "--kds-url", down, "--nonce", "challenge", ev), nil, 1, "revocation"},
-		{"offline without cached CRL", verifyArgs("--offline", "--check-revocation", "--nonce", "challenge", ev), nil, 1, "revocation"},
+		{"offline without cached CRL", verifyArgs("--offline", "--check-revocation", "--nonce", "challenge", ev), nil, 1, "Next: run without --offline to fetch the VCEK and AMD's CRL"},
 		{"report valid", reportArgs(realHCL), nil, 0, "VALID SNP REPORT"},
 		{"report IGVM-framed 1204 bytes", reportArgs(writeTemp(t, "igvm.bin", hclReport[32:1236])), nil, 0, "VALID SNP REPORT"},
 		{"report empty", reportArgs(writeTemp(t, "empty.bin", nil)), nil, 2, "hcl-report-format"},

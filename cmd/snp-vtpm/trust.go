@@ -346,7 +346,11 @@ func readFile(flag, name string) ([]byte, error) {
 func (g *globals) expectWaits(t *trustFlags, cacheDir, imdsURL string) {
 	if t.offline {
 		if g.hint == "" {
-			g.hint = "run without --offline to fetch the VCEK (Azure IMDS, AMD KDS)"
+			what := "the VCEK"
+			if t.checkRevocation {
+				what = "the VCEK and AMD's CRL"
+			}
+			g.hint = "run without --offline to fetch " + what + " (Azure IMDS, AMD KDS)"
 			if cacheDir != "" {
 				g.hint += ", or put it in the cache directory " + cacheDir
 			}
