@@ -237,11 +237,13 @@ func extractState(el *tcg.EventLog, good []register.MR) State {
 	if has(0) {
 		st.Firmware = firmwareVersion(fs.GetPlatform())
 	}
-	if err := pcr4Unlisted(events); err != nil && has(4) {
-		st.Notes = append(st.Notes, err.Error())
-	} else if has(4) {
-		for _, app := range fs.GetEfi().GetApps() {
-			st.EFIApps = append(st.EFIApps, hex.EncodeToString(app.GetDigest()))
+	if has(4) {
+		if err := pcr4Unlisted(events); err != nil {
+			st.Notes = append(st.Notes, err.Error())
+		} else {
+			for _, app := range fs.GetEfi().GetApps() {
+				st.EFIApps = append(st.EFIApps, hex.EncodeToString(app.GetDigest()))
+			}
 		}
 	}
 	if has(8) {

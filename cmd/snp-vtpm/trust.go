@@ -138,9 +138,7 @@ func (t *trustFlags) config(ctx context.Context, g *globals, imdsURL string, lim
 		if opts.TDXCollateral, err = pcs.LoadDir(os.DirFS(t.collateralDir)); err != nil {
 			return verify.Config{}, nil, fmt.Errorf("--collateral %s: %w", t.collateralDir, err)
 		}
-		if intel != nil {
-			intel.Static = opts.TDXCollateral
-		}
+		intel.Static = opts.TDXCollateral
 	}
 	if t.checkRevocation {
 		if t.offline {
