@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/snp-vtpm/snp-vtpm/emulator/fakeintel"
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeintel/fakekeys"
 	"github.com/snp-vtpm/snp-vtpm/internal/strictjson"
 	"github.com/snp-vtpm/snp-vtpm/tdx"
@@ -127,11 +126,8 @@ func quoteTDReport(tdReport []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	q, err := fakeintel.NewQuote(tr.Body)
+	q, err := fakekeys.Quote(tr.Body)
 	if err != nil {
-		return nil, err
-	}
-	if err := fakekeys.SignQuote(q); err != nil {
 		return nil, err
 	}
 	q.Trailing = 70

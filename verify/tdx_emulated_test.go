@@ -21,11 +21,8 @@ func emulatedTDQuote(t *testing.T) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	q, err := fakeintel.NewQuote(body)
+	q, err := fakekeys.Quote(body)
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := fakekeys.SignQuote(q); err != nil {
 		t.Fatal(err)
 	}
 	return q.Marshal()

@@ -37,3 +37,16 @@ func SignQuote(q *tdx.Quote) error {
 	}
 	return intelcert.SignQuote(q, fakeintel.ChainPEM(), pck, ak)
 }
+
+// Quote returns the emulated platform's TD quote of body (fakeintel's
+// template with body in it), signed by SignQuote.
+func Quote(body tdx.Body) (*tdx.Quote, error) {
+	q, err := fakeintel.NewQuote(body)
+	if err != nil {
+		return nil, err
+	}
+	if err := SignQuote(q); err != nil {
+		return nil, err
+	}
+	return q, nil
+}
