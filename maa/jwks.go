@@ -157,6 +157,14 @@ func (ks *KeySet) Len() int { return len(ks.keys) }
 // caches the parsed JWKS for TTL and, on a kid it does not know, refetches
 // once (at most once per MinRefetch) before giving up. Safe for concurrent
 // use; configure the fields before the first Key.
+//
+// Callers that need a fetch while one is running wait for it (or for their
+// own context) and share its outcome: one request however many tokens
+// arrive at once, and no lock is held over the network. A failed fetch is
+// remembered for MinRefetch: until then a caller that would fetch gets the
+// same error at once, so an instance that is down (or a stream of tokens
+// naming unknown kids) is not asked again per token. A failure never
+// replaces the cached JWKS, and a stale one is never used.
 type Fetcher struct {
 	// Instance is the instance URL, e.g. https://sharedeus2.eus2.attest.azure.net.
 	Instance string
@@ -166,7 +174,8 @@ type Fetcher struct {
 	// TTL is how long a fetched JWKS is used; 0 means 1 hour.
 	TTL time.Duration
 	// MinRefetch is the least time between two fetches caused by an
-	// unknown kid; 0 means 1 minute.
+	// unknown kid, and how long a failed fetch is remembered; 0 means
+	// 1 minute.
 	MinRefetch time.Duration
 	// Now is the clock of the cache; nil means time.Now.
 	Now func() time.Time
@@ -175,6 +184,17 @@ type Fetcher struct {
 	set     *KeySet
 	fetched time.Time
 	fetches int
+	call    *fetchCall // the fetch running now, if any
+	failed  time.Time  // when the last fetch failed (zero: it did not)
+	failErr error
+}
+
+// fetchCall is one fetch that every caller asking while it runs waits for.
+type fetchCall struct {
+	done chan struct{}
+	at   time.Time // when it started: the time of the cache entry
+	set  *KeySet
+	err  error
 }
 
 // CertsURL returns the JWKS URL of an instance.
@@ -183,23 +203,71 @@ func CertsURL(instance string) string { return strings.TrimRight(instance, "/") 
 // Key returns the key for kid from the cached JWKS, fetching it when the
 // cache is empty or stale, and refetching once when kid is unknown.
 func (f *Fetcher) Key(ctx context.Context, kid string) (*rsa.PublicKey, error) {
+	for {
+		set, c, mine, err := f.keySet(kid)
+		switch {
+		case err != nil:
+			return nil, err
+		case c == nil:
+			return set.Key(ctx, kid)
+		case mine:
+			f.run(ctx, c)
+		}
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if c.err == nil {
+			return c.set.Key(ctx, kid)
+		}
+		// The fetch was stopped by the context of the caller that ran it:
+		// no answer about the instance, so ask again under ours.
+		if !mine && isContextErr(c.err) && ctx.Err() == nil {
+			continue
+		}
+		return nil, c.err
+	}
+}
+
+// keySet returns the cached set when it answers for kid, the remembered
+// error of a recent failure, or the fetch to wait for: a new one (mine)
+// when none is running, which the caller then runs.
+func (f *Fetcher) keySet(kid string) (set *KeySet, c *fetchCall, mine bool, err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	now := f.now()
-	if f.set == nil || now.Sub(f.fetched) >= orDefault(f.TTL, time.Hour) {
-		if err := f.fetch(ctx, now); err != nil {
-			return nil, err
+	minRefetch := orDefault(f.MinRefetch, time.Minute)
+	if f.set != nil && now.Sub(f.fetched) < orDefault(f.TTL, time.Hour) {
+		if _, known := f.set.keys[kid]; known || now.Sub(f.fetched) < minRefetch {
+			return f.set, nil, false, nil
 		}
-		return f.set.Key(ctx, kid)
 	}
-	pub, err := f.set.Key(ctx, kid)
-	if err == nil || now.Sub(f.fetched) < orDefault(f.MinRefetch, time.Minute) {
-		return pub, err
+	if f.call != nil {
+		return nil, f.call, false, nil
 	}
-	if err := f.fetch(ctx, now); err != nil {
-		return nil, err
+	if f.failErr != nil && now.Sub(f.failed) < minRefetch {
+		return nil, nil, false, f.failErr
 	}
-	return f.set.Key(ctx, kid)
+	f.call = &fetchCall{done: make(chan struct{}), at: now}
+	f.fetches++
+	return nil, f.call, true, nil
+}
+
+// run fetches the JWKS for c and records the outcome; a fetch stopped by
+// ctx is not remembered as a failure of the instance.
+func (f *Fetcher) run(ctx context.Context, c *fetchCall) {
+	c.set, c.err = f.fetch(ctx)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case c.err == nil:
+		f.set, f.fetched, f.failErr = c.set, c.at, nil
+	case ctx.Err() == nil:
+		f.failed, f.failErr = c.at, c.err
+	}
+	f.call = nil
+	close(c.done)
 }
 
 // Fetches returns the number of JWKS fetches made.
@@ -209,26 +277,28 @@ func (f *Fetcher) Fetches() int {
 	return f.fetches
 }
 
-// fetch replaces the cached JWKS; a failure keeps the old one.
-func (f *Fetcher) fetch(ctx context.Context, now time.Time) error {
+// fetch gets and parses the JWKS.
+func (f *Fetcher) fetch(ctx context.Context) (*KeySet, error) {
 	c := f.Client
 	if c == nil {
 		c = &httpget.Client{HTTPClient: http.DefaultClient, Service: "maa", MaxRetries: -1}
 	}
-	f.fetches++
 	body, err := c.Get(ctx, CertsURL(f.Instance), "JWKS", MaxJWKSBytes, nil)
 	if err != nil {
 		if ctx.Err() != nil {
-			return err
+			return nil, err
 		}
-		return &Error{Check: CheckJWKS, Err: fmt.Errorf("%w: %w", ErrJWKSUnavailable, err)}
+		return nil, &Error{Check: CheckJWKS, Err: fmt.Errorf("%w: %w", ErrJWKSUnavailable, err)}
 	}
 	set, err := ParseJWKS(bytes.TrimSpace(body))
 	if err != nil {
-		return &Error{Check: CheckJWKS, Err: fmt.Errorf("%w: %s: %w", ErrJWKSUnavailable, CertsURL(f.Instance), err)}
+		return nil, &Error{Check: CheckJWKS, Err: fmt.Errorf("%w: %s: %w", ErrJWKSUnavailable, CertsURL(f.Instance), err)}
 	}
-	f.set, f.fetched = set, now
-	return nil
+	return set, nil
+}
+
+func isContextErr(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
 func (f *Fetcher) now() time.Time {

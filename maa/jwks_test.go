@@ -152,12 +152,152 @@ func TestFetcher(t *testing.T) {
 	if errors.Is(err, maa.ErrRejected) || !errors.Is(err, maa.ErrJWKSUnavailable) {
 		t.Fatalf("unavailable JWKS: %v", err)
 	}
-	// A malformed JWKS is not a rejection of the token either.
+	// A malformed JWKS is not a rejection of the token either (asked
+	// after MinRefetch: a failure is remembered until then).
 	status.Store(0)
 	junk := []byte(`{"keys":[{"kid":"x"}]}`)
 	cur.Store(&junk)
+	clock = clock.Add(2 * time.Minute)
+	before := hits.Load()
 	_, err = maa.Verify(ctx, token, cfg)
 	wantCheck(t, err, maa.CheckJWKS)
+	if hits.Load() != before+1 {
+		t.Fatalf("%d fetches, want %d", hits.Load(), before+1)
+	}
+}
+
+// gatedJWKS serves the real JWKS at /certs once gate is closed (or
+// failing with status when it is not 0), counting requests.
+func gatedJWKS(t *testing.T, gate <-chan struct{}, status int) (*httptest.Server, *atomic.Int32) {
+	jwks := testutil.ReadFile(t, realJWKS)
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		select {
+		case <-gate:
+		case <-r.Context().Done():
+			return
+		}
+		if status != 0 {
+			w.WriteHeader(status)
+			return
+		}
+		_, _ = w.Write(jwks)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &hits
+}
+
+// waitHits waits until the server has seen n requests.
+func waitHits(t *testing.T, hits *atomic.Int32, n int32) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); hits.Load() < n; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d requests, want %d", hits.Load(), n)
+		}
+	}
+}
+
+// TestFetcherSharesFetch: callers that arrive while a fetch runs wait for
+// it and share its answer (one request for all), a waiter's own context
+// ends its wait at once, and no lock is held over the network.
+func TestFetcherSharesFetch(t *testing.T) {
+	gate := make(chan struct{})
+	srv, hits := gatedJWKS(t, gate, 0)
+	f := &maa.Fetcher{Instance: srv.URL, Now: func() time.Time { return realTime }}
+	const n = 16
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			_, err := f.Key(context.Background(), realKid)
+			errs <- err
+		}()
+	}
+	waitHits(t, hits, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if _, err := f.Key(ctx, realKid); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("waiter with a deadline: %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("a waiter's deadline took %v", d)
+	}
+	if got := f.Fetches(); got != 1 {
+		t.Fatalf("%d fetches while one runs, want 1", got)
+	}
+	close(gate)
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if hits.Load() != 1 {
+		t.Fatalf("%d requests for %d callers, want 1", hits.Load(), n+1)
+	}
+}
+
+// TestFetcherRemembersFailure: a failed fetch answers every caller for
+// MinRefetch without asking the instance again (known or unknown kid);
+// then one new fetch.
+func TestFetcherRemembersFailure(t *testing.T) {
+	gate := make(chan struct{})
+	close(gate)
+	srv, hits := gatedJWKS(t, gate, http.StatusServiceUnavailable)
+	clock := realTime
+	f := &maa.Fetcher{Instance: srv.URL, Now: func() time.Time { return clock }}
+	for i, kid := range []string{realKid, "a", "b", "c", realKid} {
+		_, err := f.Key(context.Background(), kid)
+		wantCheck(t, err, maa.CheckJWKS)
+		if !errors.Is(err, maa.ErrJWKSUnavailable) {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+	if hits.Load() != 1 {
+		t.Fatalf("%d requests for 5 calls within MinRefetch, want 1", hits.Load())
+	}
+	clock = clock.Add(time.Minute)
+	_, err := f.Key(context.Background(), realKid)
+	wantCheck(t, err, maa.CheckJWKS)
+	if hits.Load() != 2 {
+		t.Fatalf("%d requests after MinRefetch, want 2", hits.Load())
+	}
+}
+
+// TestFetcherRunnerCancelled: when the caller running a fetch gives up, a
+// caller waiting for it fetches again under its own context; the
+// cancellation is not remembered as a failure of the instance.
+func TestFetcherRunnerCancelled(t *testing.T) {
+	gate := make(chan struct{})
+	srv, hits := gatedJWKS(t, gate, 0)
+	f := &maa.Fetcher{Instance: srv.URL, Now: func() time.Time { return realTime }}
+	ctx, cancel := context.WithCancel(context.Background())
+	first := make(chan error, 1)
+	go func() {
+		_, err := f.Key(ctx, realKid)
+		first <- err
+	}()
+	waitHits(t, hits, 1)
+	second := make(chan error, 1)
+	go func() {
+		_, err := f.Key(context.Background(), realKid)
+		second <- err
+	}()
+	cancel()
+	if err := <-first; !errors.Is(err, context.Canceled) {
+		t.Fatalf("runner: %v", err)
+	}
+	waitHits(t, hits, 2)
+	close(gate)
+	if err := <-second; err != nil {
+		t.Fatalf("waiter: %v", err)
+	}
+	if _, err := f.Key(context.Background(), realKid); err != nil {
+		t.Fatal(err)
+	}
+	if hits.Load() != 2 {
+		t.Fatalf("%d requests, want 2", hits.Load())
+	}
 }
 
 // TestFetcherContext: a cancelled context stops the fetch with the
