@@ -22,6 +22,7 @@ import (
 	"github.com/snp-vtpm/snp-vtpm/internal/amdcert"
 	"github.com/snp-vtpm/snp-vtpm/internal/fakepki"
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/kds"
 	"github.com/snp-vtpm/snp-vtpm/snp"
 	"github.com/snp-vtpm/snp-vtpm/verify"
@@ -141,6 +142,19 @@ func TestCRLRejected(t *testing.T) {
 		{"truncated", good[:len(good)-10]},
 		{"empty", nil},
 		{"a certificate", pki.ask.Raw},
+		{"signed by the pinned ARK's key, another issuer name", renamedIssuerCRL(t, pki, next)},
+	}
+	// Signed by the pinned ARK but not a complete CRL (a delta CRL, an
+	// issuing distribution point) or with a critical extension.
+	for _, e := range fakepki.IncompleteCRLEdits() {
+		der, err := fakepki.EditedCRL(pki.ark, pki.arkKey, []*big.Int{big.NewInt(99)}, time.Now().Add(-time.Hour), next, e.Edit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tests = append(tests, struct {
+			name string
+			body []byte
+		}{e.Name, der})
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -161,6 +175,21 @@ func TestCRLRejected(t *testing.T) {
 			}
 		})
 	}
+}
+
+// renamedIssuerCRL is a CRL signed by pki's ARK key under an issuer name
+// that is not the ARK's (its CN differs).
+func renamedIssuerCRL(t *testing.T, pki *testPKI, next time.Time) []byte {
+	t.Helper()
+	name := pki.ark.Subject
+	name.CommonName = "ARK-Genoa"
+	tmpl := fakepki.CATemplate(9, name, pki.ark.NotBefore, pki.ark.NotAfter)
+	renamed := mustCert(t, tmpl, tmpl, &pki.arkKey.PublicKey, pki.arkKey)
+	der, err := fakepki.CRL(renamed, pki.arkKey, nil, time.Now().Add(-time.Hour), next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
 }
 
 func TestCRLPEMAccepted(t *testing.T) {
@@ -604,3 +633,64 @@ func TestCRLSourceDown(t *testing.T) {
 		t.Errorf("no CRL at KDS (404): %v, want a verdict, not unavailable", err)
 	}
 }
+
+// TestRealAMDCRLs: AMD's real Milan and Genoa VCEK CRLs of 2022
+// (testdata/enarx-steward) are accepted under the pinned ARK of their
+// product line while current (at 2023-01-01), with their entries: none on
+// Milan's, the first Genoa ASK (serial 0x020001) on Genoa's, never the
+// pinned ASK or ASVK. Past their nextUpdate, under the other product's
+// ARK, or with a byte of the signed part changed, they are refused.
+func TestRealAMDCRLs(t *testing.T) {
+	at := time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		product, other, file string
+		revoked              []int64
+	}{
+		{ProductMilan, ProductGenoa, "enarx-steward/milan-vcek-crl-2022.der", nil},
+		{ProductGenoa, ProductMilan, "enarx-steward/genoa-vcek-crl-2022.der", []int64{0x020001}},
+	} {
+		t.Run(tc.product, func(t *testing.T) {
+			der := testutil.ReadFile(t, tc.file)
+			c := &Chain{Now: func() time.Time { return at }}
+			ark, err := c.ark(tc.product)
+			if err != nil {
+				t.Fatal(err)
+			}
+			l, keep, err := c.parseCRL(der, ark)
+			if err != nil || !bytes.Equal(keep, der) {
+				t.Fatalf("real %s CRL refused: %v", tc.product, err)
+			}
+			var got []int64
+			for _, e := range l.RevokedCertificateEntries {
+				got = append(got, e.SerialNumber.Int64())
+			}
+			if !slices.Equal(got, tc.revoked) {
+				t.Errorf("revoked %x, want %x", got, tc.revoked)
+			}
+			pinned := snp.DefaultRoots().Chains(snp.Product(tc.product))[0]
+			for _, cert := range []*x509.Certificate{pinned.ASK, pinned.ASVK} {
+				if slices.Contains(got, cert.SerialNumber.Int64()) {
+					t.Errorf("the pinned %s is on the CRL", cert.Subject.CommonName)
+				}
+			}
+			otherARK, _ := c.ark(tc.other)
+			// The last digit of thisUpdate's seconds: still a valid time, so
+			// only the signature can tell.
+			tampered := bytes.Clone(der)
+			sec := bytes.Index(der, []byte{0x17, 0x0d}) + 2 + 11
+			tampered[sec] = map[bool]byte{true: '1', false: '0'}[der[sec] == '0']
+			late := &Chain{Now: func() time.Time { return l.NextUpdate }}
+			for name, err := range map[string]error{
+				"after nextUpdate":   second(late.parseCRL(der, ark)),
+				"other product ARK":  second(c.parseCRL(der, otherARK)),
+				"signed part edited": second(c.parseCRL(tampered, ark)),
+			} {
+				if !errors.Is(err, ErrInvalidCertificate) {
+					t.Errorf("%s: %v, want ErrInvalidCertificate", name, err)
+				}
+			}
+		})
+	}
+}
+
+func second[A, B any](_ A, _ B, err error) error { return err }
