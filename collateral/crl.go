@@ -35,11 +35,13 @@ type RevokedError struct {
 	Subject string
 	// RevokedAt is the revocation time from the CRL.
 	RevokedAt time.Time
+	// CRL names the CRL that lists it: "VCEK CRL" or "VLEK CRL".
+	CRL string
 }
 
 // Error implements error.
 func (e *RevokedError) Error() string {
-	return fmt.Sprintf("collateral: certificate %q serial %s revoked at %s", e.Subject, e.Serial, e.RevokedAt.UTC().Format(time.RFC3339))
+	return fmt.Sprintf("collateral: certificate %q serial %s revoked at %s (AMD's %s)", e.Subject, e.Serial, e.RevokedAt.UTC().Format(time.RFC3339), e.CRL)
 }
 
 // Is reports whether target is ErrRevoked.
@@ -101,9 +103,9 @@ func (c *Chain) parseChain(b []byte, pinned *x509.Certificate) (*CertChain, erro
 // CRL returns the product's VCEK certificate revocation list (the ASKs
 // AMD revoked) from the sources (KDS /vcek/v1/{product}/crl, the disk
 // cache, a fleet's cache) or memory. A CRL is used only if it is signed by
-// the pinned ARK of the product, issued by it and not past its
-// NextUpdate, whether cached or fetched. The returned list is shared and
-// must not be modified.
+// the pinned ARK of the product, issued by it, a complete CRL
+// (certs.CheckCRLExtensions) and not past its NextUpdate, whether cached
+// or fetched. The returned list is shared and must not be modified.
 func (c *Chain) CRL(ctx context.Context, product string) (*x509.RevocationList, error) {
 	return c.crl(ctx, KindCRL, product, &c.crls)
 }
@@ -166,7 +168,9 @@ func (c *Chain) parseCRL(b []byte, ark *x509.Certificate) (*x509.RevocationList,
 // before it is kept in memory and given to the Stores. An upstream failure
 // is remembered in the negative cache like a VCEK's (Chain.NegativeTTL,
 // TransientNegativeTTL): within its back-off no request is sent and the
-// caller gets a *WaitError wrapping it.
+// caller gets a *WaitError wrapping it. A context marked upstream-only
+// (crossCheckedCRLs) skips memory and the local sources but still stores
+// what verified into them.
 func collect[T any](c *Chain, ctx context.Context, kind Kind, product string, memo *map[string]T,
 	parse func([]byte, *x509.Certificate) (T, []byte, error), fresh func(T) error) (T, error) {
 	var zero T
@@ -178,10 +182,11 @@ func collect[T any](c *Chain, ctx context.Context, kind Kind, product string, me
 	if err != nil {
 		return zero, err
 	}
+	only := upstreamOnly(ctx)
 	c.mu.Lock()
 	v, ok := (*memo)[line]
 	c.mu.Unlock()
-	if ok && fresh(v) == nil {
+	if ok && !only && fresh(v) == nil {
 		c.stats.cacheHits.Add(1)
 		return v, nil
 	}
@@ -192,6 +197,10 @@ func collect[T any](c *Chain, ctx context.Context, kind Kind, product string, me
 		return collectFrom(c, ctx, log, kind, q, srcs, storeIn, func(b []byte) (T, []byte, error) { return parse(b, ark) }, memo)
 	}
 	fromLocal := func() (T, bool, error) {
+		if only {
+			var none T
+			return none, false, nil
+		}
 		v, ok, abort, err := try(local, func(i int) []Source { return local[:i] })
 		if abort {
 			return v, false, err
@@ -199,7 +208,11 @@ func collect[T any](c *Chain, ctx context.Context, kind Kind, product string, me
 		return v, ok, nil
 	}
 	name := fmt.Sprint(kind, "/", line)
-	got, _, err := c.flight.do(ctx, log, name, func() (any, error) {
+	shared := name
+	if only {
+		shared += "/upstream" // not joined by a call that reads the caches
+	}
+	got, _, err := c.flight.do(ctx, log, shared, func() (any, error) {
 		if v, ok, err := fromLocal(); ok || err != nil {
 			return v, err
 		}
@@ -231,45 +244,138 @@ func collect[T any](c *Chain, ctx context.Context, kind Kind, product string, me
 	return got.(T), nil
 }
 
-// CheckRevoked gets the product's CRL for the key that signed the report
-// (signingKey: snp.SigningKeyVCEK, the VCEK CRL, see CRL; snp.SigningKeyVLEK,
-// the VLEK CRL, see VLEKCRL) and returns a *RevokedError (matching
-// ErrRevoked) for the first certificate whose serial number the CRL lists.
-// Pass the intermediate and the leaf: the ASK and the VCEK, or the ASVK and
-// the VLEK. Both CRLs are the ARK's: they list the intermediates it
-// issued. Another signingKey wraps kds.ErrInvalidRequest. Any error getting
-// the CRL is returned as is, so callers can tell "revoked" from "could not
-// check" (e.g. ErrOffline). It implements verify.RevocationChecker.
+// ErrCRLConflict: the VCEK CRL and the VLEK CRL of a product line are
+// one signed document (the same to-be-signed bytes and signature): a
+// mirror or a cache served one in place of the other, and what the other
+// lists is unknown. It wraps ErrInvalidCertificate.
+var ErrCRLConflict = fmt.Errorf("collateral: the VCEK CRL and the VLEK CRL are the same document (one was served for the other): %w", ErrInvalidCertificate)
+
+// CheckRevoked gets both CRLs of the product line, the VCEK CRL (see CRL)
+// and the VLEK CRL (see VLEKCRL), the one of the key that signed the
+// report first (signingKey: snp.SigningKeyVCEK or snp.SigningKeyVLEK), and
+// returns a *RevokedError (matching ErrRevoked) for the first certificate
+// whose serial number either lists. Pass the intermediate and the leaf:
+// the ASK and the VCEK, or the ASVK and the VLEK.
+//
+// Both CRLs are the ARK's, with no issuing distribution point: each is,
+// by RFC 5280, a complete CRL of every certificate the ARK issued, whose
+// serials are unique, so a serial on either names a revoked certificate.
+// Nothing in an AMD CRL says which of the two it is (same issuer, key,
+// algorithm and extensions), so reading only "the" CRL of the signing key
+// let a mirror or a cache that served the other kind's CRL in its place
+// hide a revoked ASK or ASVK for good. Reading both closes swapped CRLs;
+// both slots holding one document is ErrCRLConflict, after the upstream
+// sources (not the caches) were asked again. What remains: two distinct
+// genuine, current CRLs that do not list the certificate (an older one of
+// its kind, or two of the other kind) pass, as a replayed CRL does.
+//
+// Another signingKey, or a nil certificate, wraps kds.ErrInvalidRequest.
+// Any error getting a CRL is returned as is, so callers can tell
+// "revoked" from "could not check" (e.g. ErrOffline). It implements
+// verify.RevocationChecker.
 func (c *Chain) CheckRevoked(ctx context.Context, product string, signingKey uint32, cs ...*x509.Certificate) error {
-	var crl *x509.RevocationList
-	var err error
+	kinds := []Kind{KindCRL, KindVLEKCRL}
 	switch signingKey {
 	case snp.SigningKeyVCEK:
-		crl, err = c.CRL(ctx, product)
 	case snp.SigningKeyVLEK:
-		crl, err = c.VLEKCRL(ctx, product)
+		kinds = []Kind{KindVLEKCRL, KindCRL}
 	default:
-		err = c.fail(fmt.Errorf("collateral: CheckRevoked: signing key %d is neither VCEK nor VLEK: %w", signingKey, kds.ErrInvalidRequest))
-	}
-	if err != nil {
-		return err
+		return c.fail(fmt.Errorf("collateral: CheckRevoked: signing key %d is neither VCEK nor VLEK: %w", signingKey, kds.ErrInvalidRequest))
 	}
 	for _, cert := range cs {
 		if cert == nil || cert.SerialNumber == nil {
 			return c.fail(fmt.Errorf("collateral: CheckRevoked: nil certificate or serial: %w", kds.ErrInvalidRequest))
 		}
-		for _, entry := range crl.RevokedCertificateEntries {
-			if entry.SerialNumber != nil && entry.SerialNumber.Cmp(cert.SerialNumber) == 0 {
-				return c.fail(&RevokedError{
-					Serial:    new(big.Int).Set(cert.SerialNumber),
-					Subject:   cert.Subject.String(),
-					RevokedAt: entry.RevocationTime,
-				})
+	}
+	lists, err := c.crossCheckedCRLs(ctx, product, kinds)
+	if err != nil {
+		return err
+	}
+	for _, cert := range cs {
+		for i, l := range lists {
+			for _, entry := range l.RevokedCertificateEntries {
+				if entry.SerialNumber != nil && entry.SerialNumber.Cmp(cert.SerialNumber) == 0 {
+					return c.fail(&RevokedError{
+						Serial:    new(big.Int).Set(cert.SerialNumber),
+						Subject:   cert.Subject.String(),
+						RevokedAt: entry.RevocationTime,
+						CRL:       crlName(kinds[i]),
+					})
+				}
 			}
 		}
 	}
 	return nil
 }
+
+// crossCheckedCRLs returns the product line's CRLs of kinds, in order.
+// When both are one document it forgets them, asks the upstream sources
+// for both again (their answers replace what the caches hold) and fails
+// with ErrCRLConflict if they are still one, or if there is no upstream
+// source to ask.
+func (c *Chain) crossCheckedCRLs(ctx context.Context, product string, kinds []Kind) ([]*x509.RevocationList, error) {
+	lists, err := c.crlsOf(ctx, product, kinds)
+	if err != nil || !sameCRL(lists[0], lists[1]) {
+		return lists, err
+	}
+	line, _ := kds.ProductLine(product) // crlsOf checked it
+	c.logger().WarnContext(ctx, "the VCEK CRL and the VLEK CRL are the same document; asking upstream for both again", "product", line)
+	c.forgetCRLs(line)
+	if _, up := c.split(); len(up) > 0 {
+		lists, err = c.crlsOf(context.WithValue(ctx, upstreamOnlyKey{}, true), product, kinds)
+		if err != nil || !sameCRL(lists[0], lists[1]) {
+			return lists, err
+		}
+		c.forgetCRLs(line)
+	}
+	return nil, c.fail(fmt.Errorf("%w (%s)", ErrCRLConflict, line))
+}
+
+// crlsOf gets the product line's CRL of each kind, in order.
+func (c *Chain) crlsOf(ctx context.Context, product string, kinds []Kind) ([]*x509.RevocationList, error) {
+	lists := make([]*x509.RevocationList, len(kinds))
+	for i, k := range kinds {
+		memo := &c.crls
+		if k == KindVLEKCRL {
+			memo = &c.vlekCRLs
+		}
+		l, err := c.crl(ctx, k, product, memo)
+		if err != nil {
+			return nil, err
+		}
+		lists[i] = l
+	}
+	return lists, nil
+}
+
+// crlName names the CRL of kind: "VCEK CRL" or "VLEK CRL".
+func crlName(k Kind) string {
+	if k == KindVLEKCRL {
+		return "VLEK CRL"
+	}
+	return "VCEK CRL"
+}
+
+// sameCRL reports whether a and b are one signed document. AMD signs with
+// RSASSA-PSS and a random salt, so two CRLs it signed apart never share a
+// signature, even with the same contents.
+func sameCRL(a, b *x509.RevocationList) bool {
+	return bytes.Equal(a.RawTBSRevocationList, b.RawTBSRevocationList) && bytes.Equal(a.Signature, b.Signature)
+}
+
+// forgetCRLs drops both CRLs of a product line from memory.
+func (c *Chain) forgetCRLs(line string) {
+	c.mu.Lock()
+	delete(c.crls, line)
+	delete(c.vlekCRLs, line)
+	c.mu.Unlock()
+}
+
+// upstreamOnlyKey marks a context whose collect reads neither memory nor
+// the local sources (it still stores into them).
+type upstreamOnlyKey struct{}
+
+func upstreamOnly(ctx context.Context) bool { return ctx.Value(upstreamOnlyKey{}) != nil }
 
 // collectFrom asks srcs in order for the product's item of kind; the first
 // answer that parse accepts is kept in memo and given to the Stores of

@@ -22,6 +22,7 @@ import (
 	"github.com/snp-vtpm/snp-vtpm/internal/amdcert"
 	"github.com/snp-vtpm/snp-vtpm/internal/fakepki"
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/kds"
 	"github.com/snp-vtpm/snp-vtpm/snp"
 	"github.com/snp-vtpm/snp-vtpm/verify"
@@ -51,6 +52,7 @@ func TestCheckRevoked(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			kds := newFakeKDS(t, pki)
 			kds.setCRL(snp.SigningKeyVCEK, pki.crl(t, next, tc.revoked...))
+			kds.setCRL(snp.SigningKeyVLEK, pki.crl(t, next.Add(time.Second)))
 			c := kds.newClient(t.TempDir())
 			err := c.CheckRevoked(ctxTimeout(t, 5*time.Second), ProductMilan, snp.SigningKeyVCEK, pki.ask, vcek)
 			if tc.wantSerial == nil {
@@ -141,6 +143,19 @@ func TestCRLRejected(t *testing.T) {
 		{"truncated", good[:len(good)-10]},
 		{"empty", nil},
 		{"a certificate", pki.ask.Raw},
+		{"signed by the pinned ARK's key, another issuer name", renamedIssuerCRL(t, pki, next)},
+	}
+	// Signed by the pinned ARK but not a complete CRL (a delta CRL, an
+	// issuing distribution point) or with a critical extension.
+	for _, e := range fakepki.IncompleteCRLEdits() {
+		der, err := fakepki.EditedCRL(pki.ark, pki.arkKey, []*big.Int{big.NewInt(99)}, time.Now().Add(-time.Hour), next, e.Edit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tests = append(tests, struct {
+			name string
+			body []byte
+		}{e.Name, der})
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -161,6 +176,21 @@ func TestCRLRejected(t *testing.T) {
 			}
 		})
 	}
+}
+
+// renamedIssuerCRL is a CRL signed by pki's ARK key under an issuer name
+// that is not the ARK's (its CN differs).
+func renamedIssuerCRL(t *testing.T, pki *testPKI, next time.Time) []byte {
+	t.Helper()
+	name := pki.ark.Subject
+	name.CommonName = "ARK-Genoa"
+	tmpl := fakepki.CATemplate(9, name, pki.ark.NotBefore, pki.ark.NotAfter)
+	renamed := mustCert(t, tmpl, tmpl, &pki.arkKey.PublicKey, pki.arkKey)
+	der, err := fakepki.CRL(renamed, pki.arkKey, nil, time.Now().Add(-time.Hour), next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
 }
 
 func TestCRLPEMAccepted(t *testing.T) {
@@ -198,6 +228,7 @@ func TestCRLCorruptCacheReplaced(t *testing.T) {
 func TestCheckRevokedArgs(t *testing.T) {
 	pki, kds := newMilanKDS(t)
 	kds.setCRL(snp.SigningKeyVCEK, pki.crl(t, time.Now().Add(time.Hour)))
+	kds.setCRL(snp.SigningKeyVLEK, pki.crl(t, time.Now().Add(2*time.Hour)))
 	c := kds.newClient("")
 	if err := c.CheckRevoked(context.Background(), ProductMilan, snp.SigningKeyVCEK, nil); !errors.Is(err, ErrInvalidRequest) {
 		t.Errorf("nil cert: %v", err)
@@ -335,11 +366,13 @@ func TestCertChainRejected(t *testing.T) {
 }
 
 // TestCheckRevokedVLEK: for a VLEK-signed report CheckRevoked reads the
-// VLEK CRL (/vlek/v1/{product}/crl, never the VCEK CRL): a revoked ASVK is
-// a *RevokedError, other serials pass; a VLEK CRL that is not the pinned
-// ARK's, or that KDS does not have, is an error that is not ErrRevoked
-// ("could not check"), and nothing is cached; a signing key that is
-// neither VCEK nor VLEK asks nothing.
+// VLEK CRL (/vlek/v1/{product}/crl) first, then the VCEK CRL: a serial on
+// either is a *RevokedError naming the CRL (an ASVK that only the VCEK CRL
+// lists too: both are the ARK's complete CRLs); other serials pass. A VLEK
+// CRL that is not the pinned ARK's, or that KDS does not have, is an error
+// that is not ErrRevoked ("could not check"), nothing is cached and the
+// VCEK CRL is not asked; a missing VCEK CRL likewise fails the check; a
+// signing key that is neither VCEK nor VLEK asks nothing.
 func TestCheckRevokedVLEK(t *testing.T) {
 	pki := newTestPKI(t, "Milan")
 	other := newForeignPKI(t, "Milan")
@@ -352,28 +385,41 @@ func TestCheckRevokedVLEK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	vcekCRL := pki.crl(t, next.Add(time.Second), big.NewInt(5))
+	both := []string{"/vlek/v1/Milan/crl", "/vcek/v1/Milan/crl"}
 	tests := []struct {
 		name     string
 		vlekCRL  []byte // nil: KDS answers 404
+		vcekCRL  []byte // nil: 404; default vcekCRL
+		noVCEK   bool   // the VCEK CRL answers 404
 		key      uint32
 		revoked  *big.Int // the serial a *RevokedError names
+		wantCRL  string   // and the CRL it names
 		wantErr  error    // another error (not ErrRevoked)
+		cached   int      // cache files after an error
 		wantURLs []string
 	}{
-		{name: "nothing revoked", vlekCRL: pki.crl(t, next), key: snp.SigningKeyVLEK, wantURLs: []string{"/vlek/v1/Milan/crl"}},
-		{name: "other ASVKs revoked", vlekCRL: pki.crl(t, next, big.NewInt(7), pki.ask.SerialNumber), key: snp.SigningKeyVLEK, wantURLs: []string{"/vlek/v1/Milan/crl"}},
-		{name: "ASVK revoked", vlekCRL: pki.crl(t, next, big.NewInt(7), pki.asvk.SerialNumber), key: snp.SigningKeyVLEK, revoked: pki.asvk.SerialNumber, wantURLs: []string{"/vlek/v1/Milan/crl"}},
-		{name: "signed by another ARK", vlekCRL: other.crl(t, next, big.NewInt(99)), key: snp.SigningKeyVLEK, wantErr: ErrInvalidCertificate, wantURLs: []string{"/vlek/v1/Milan/crl"}},
-		{name: "expired", vlekCRL: pki.crl(t, time.Now().Add(-time.Minute)), key: snp.SigningKeyVLEK, wantErr: ErrInvalidCertificate, wantURLs: []string{"/vlek/v1/Milan/crl"}},
-		{name: "KDS has none", key: snp.SigningKeyVLEK, wantErr: ErrNotFound, wantURLs: []string{"/vlek/v1/Milan/crl"}},
+		{name: "nothing revoked", vlekCRL: pki.crl(t, next), key: snp.SigningKeyVLEK, wantURLs: both},
+		{name: "other ASVKs revoked", vlekCRL: pki.crl(t, next, big.NewInt(7), pki.ask.SerialNumber), key: snp.SigningKeyVLEK, wantURLs: both},
+		{name: "ASVK revoked", vlekCRL: pki.crl(t, next, big.NewInt(7), pki.asvk.SerialNumber), key: snp.SigningKeyVLEK, revoked: pki.asvk.SerialNumber, wantCRL: "VLEK CRL", wantURLs: both},
+		{name: "ASVK on the VCEK CRL only", vlekCRL: pki.crl(t, next), vcekCRL: pki.crl(t, next, pki.asvk.SerialNumber), key: snp.SigningKeyVLEK, revoked: pki.asvk.SerialNumber, wantCRL: "VCEK CRL", wantURLs: both},
+		{name: "VLEK on the VCEK CRL only", vlekCRL: pki.crl(t, next), vcekCRL: pki.crl(t, next, big.NewInt(42)), key: snp.SigningKeyVLEK, revoked: big.NewInt(42), wantCRL: "VCEK CRL", wantURLs: both},
+		{name: "signed by another ARK", vlekCRL: other.crl(t, next, big.NewInt(99)), key: snp.SigningKeyVLEK, wantErr: ErrInvalidCertificate, wantURLs: both[:1]},
+		{name: "expired", vlekCRL: pki.crl(t, time.Now().Add(-time.Minute)), key: snp.SigningKeyVLEK, wantErr: ErrInvalidCertificate, wantURLs: both[:1]},
+		{name: "KDS has none", key: snp.SigningKeyVLEK, wantErr: ErrNotFound, wantURLs: both[:1]},
+		{name: "KDS has no VCEK CRL", vlekCRL: pki.crl(t, next), noVCEK: true, key: snp.SigningKeyVLEK, wantErr: ErrNotFound, cached: 1, wantURLs: both},
 		{name: "signing key none", vlekCRL: pki.crl(t, next), key: snp.SigningKeyNone, wantErr: ErrInvalidRequest},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			kds := newFakeKDS(t, pki)
-			// The VCEK CRL lists the ASVK: a VLEK check that read it
-			// would find the ASVK revoked whatever the VLEK CRL says.
-			kds.setCRL(snp.SigningKeyVCEK, pki.crl(t, next, pki.asvk.SerialNumber))
+			switch {
+			case tc.noVCEK:
+			case tc.vcekCRL != nil:
+				kds.setCRL(snp.SigningKeyVCEK, tc.vcekCRL)
+			default:
+				kds.setCRL(snp.SigningKeyVCEK, vcekCRL)
+			}
 			kds.setCRL(snp.SigningKeyVLEK, tc.vlekCRL)
 			dir := t.TempDir()
 			c := kds.newClient(dir)
@@ -381,15 +427,15 @@ func TestCheckRevokedVLEK(t *testing.T) {
 			switch {
 			case tc.revoked != nil:
 				rerr, ok := errors.AsType[*RevokedError](err)
-				if !ok || !errors.Is(err, ErrRevoked) || rerr.Serial.Cmp(tc.revoked) != 0 || !bytesContains(rerr.Subject, "SEV-VLEK-Milan") {
-					t.Fatalf("err = %v, want the ASVK revoked", err)
+				if !ok || !errors.Is(err, ErrRevoked) || rerr.Serial.Cmp(tc.revoked) != 0 || rerr.CRL != tc.wantCRL {
+					t.Fatalf("err = %v, want serial %v revoked on the %s", err, tc.revoked, tc.wantCRL)
 				}
 			case tc.wantErr != nil:
 				if !errors.Is(err, tc.wantErr) || errors.Is(err, ErrRevoked) {
 					t.Fatalf("err = %v, want %v and not ErrRevoked", err, tc.wantErr)
 				}
-				if files := cacheFiles(t, dir); len(files) != 0 {
-					t.Errorf("cached: %v", files)
+				if files := cacheFiles(t, dir); len(files) != tc.cached {
+					t.Errorf("cached: %v, want %d files", files, tc.cached)
 				}
 			case err != nil:
 				t.Fatalf("CheckRevoked: %v", err)
@@ -466,11 +512,12 @@ func TestVLEKCRLCaching(t *testing.T) {
 }
 
 // TestVLEKRevocationVerify: a verifier with a Chain as its
-// RevocationChecker checks a VLEK-signed report's ASVK against the VLEK
-// CRL end to end: a revoked ASVK rejects it (revocation, ErrRevoked), an
-// unrevoked one verifies, and a VLEK CRL that is not the pinned ARK's or
-// cannot be obtained rejects it as "could not check" (revocation, not
-// ErrRevoked). A VCEK-signed report is still judged by the VCEK CRL.
+// RevocationChecker checks a VLEK-signed report's ASVK against AMD's CRLs
+// end to end: a revoked ASVK rejects it (revocation, ErrRevoked), on the
+// VLEK CRL or on the VCEK CRL, an unrevoked one verifies, and a VLEK CRL
+// that is not the pinned ARK's or cannot be obtained rejects it as "could
+// not check" (revocation, not ErrRevoked). A VCEK-signed report's ASK is
+// looked up in both CRLs the same way, and needs both.
 func TestVLEKRevocationVerify(t *testing.T) {
 	chain := testev.PrivateChain(snp.Milan)
 	next := time.Now().Add(24 * time.Hour)
@@ -501,8 +548,11 @@ func TestVLEKRevocationVerify(t *testing.T) {
 		{name: "ASVK revoked", ev: vlekEv, vcekCRL: crl(false), vlekCRL: crl(false, chain.ASVK.SerialNumber), wantRejection: true, wantRevoked: true},
 		{name: "VLEK CRL signed by another key", ev: vlekEv, vcekCRL: crl(false), vlekCRL: crl(true), wantRejection: true},
 		{name: "VLEK CRL unavailable", ev: vlekEv, vcekCRL: crl(false), wantRejection: true},
+		{name: "ASVK on the VCEK CRL", ev: vlekEv, vcekCRL: crl(false, chain.ASVK.SerialNumber), vlekCRL: crl(false, big.NewInt(77)), wantRejection: true, wantRevoked: true},
 		{name: "VCEK report, ASK revoked", ev: vcekEv, vcekCRL: crl(false, chain.ASK.SerialNumber), vlekCRL: crl(false), wantRejection: true, wantRevoked: true},
-		{name: "VCEK report, ASK not revoked", ev: vcekEv, vcekCRL: crl(false), vlekCRL: crl(false, chain.ASK.SerialNumber)},
+		{name: "VCEK report, ASK on the VLEK CRL", ev: vcekEv, vcekCRL: crl(false), vlekCRL: crl(false, chain.ASK.SerialNumber), wantRejection: true, wantRevoked: true},
+		{name: "VCEK report, ASK not revoked", ev: vcekEv, vcekCRL: crl(false, big.NewInt(78)), vlekCRL: crl(false, chain.ASVK.SerialNumber)},
+		{name: "VCEK report, VLEK CRL unavailable", ev: vcekEv, vcekCRL: crl(false), wantRejection: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -602,5 +652,151 @@ func TestCRLSourceDown(t *testing.T) {
 	c = kds404.newClient("")
 	if _, err := c.CRL(ctx, ProductMilan); err == nil || errors.Is(err, verify.ErrCertificateUnavailable) {
 		t.Errorf("no CRL at KDS (404): %v, want a verdict, not unavailable", err)
+	}
+}
+
+// TestRealAMDCRLs: AMD's real Milan and Genoa VCEK CRLs of 2022
+// (testdata/enarx-steward) are accepted under the pinned ARK of their
+// product line while current (at 2023-01-01), with their entries: none on
+// Milan's, the first Genoa ASK (serial 0x020001) on Genoa's, never the
+// pinned ASK or ASVK. Past their nextUpdate, under the other product's
+// ARK, or with a byte of the signed part changed, they are refused.
+func TestRealAMDCRLs(t *testing.T) {
+	at := time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		product, other, file string
+		revoked              []int64
+	}{
+		{ProductMilan, ProductGenoa, "enarx-steward/milan-vcek-crl-2022.der", nil},
+		{ProductGenoa, ProductMilan, "enarx-steward/genoa-vcek-crl-2022.der", []int64{0x020001}},
+	} {
+		t.Run(tc.product, func(t *testing.T) {
+			der := testutil.ReadFile(t, tc.file)
+			c := &Chain{Now: func() time.Time { return at }}
+			ark, err := c.ark(tc.product)
+			if err != nil {
+				t.Fatal(err)
+			}
+			l, keep, err := c.parseCRL(der, ark)
+			if err != nil || !bytes.Equal(keep, der) {
+				t.Fatalf("real %s CRL refused: %v", tc.product, err)
+			}
+			var got []int64
+			for _, e := range l.RevokedCertificateEntries {
+				got = append(got, e.SerialNumber.Int64())
+			}
+			if !slices.Equal(got, tc.revoked) {
+				t.Errorf("revoked %x, want %x", got, tc.revoked)
+			}
+			pinned := snp.DefaultRoots().Chains(snp.Product(tc.product))[0]
+			for _, cert := range []*x509.Certificate{pinned.ASK, pinned.ASVK} {
+				if slices.Contains(got, cert.SerialNumber.Int64()) {
+					t.Errorf("the pinned %s is on the CRL", cert.Subject.CommonName)
+				}
+			}
+			otherARK, _ := c.ark(tc.other)
+			// The last digit of thisUpdate's seconds: still a valid time, so
+			// only the signature can tell.
+			tampered := bytes.Clone(der)
+			sec := bytes.Index(der, []byte{0x17, 0x0d}) + 2 + 11
+			tampered[sec] = map[bool]byte{true: '1', false: '0'}[der[sec] == '0']
+			late := &Chain{Now: func() time.Time { return l.NextUpdate }}
+			for name, err := range map[string]error{
+				"after nextUpdate":   second(late.parseCRL(der, ark)),
+				"other product ARK":  second(c.parseCRL(der, otherARK)),
+				"signed part edited": second(c.parseCRL(tampered, ark)),
+			} {
+				if !errors.Is(err, ErrInvalidCertificate) {
+					t.Errorf("%s: %v, want ErrInvalidCertificate", name, err)
+				}
+			}
+		})
+	}
+}
+
+func second[A, B any](_ A, _ B, err error) error { return err }
+
+// TestCRLSubstitution: AMD's two CRLs of a product line have the same
+// issuer, key, algorithm and extensions, so a mirror or a cache can serve
+// one for the other; CheckRevoked reads both. A revoked ASVK (on the VLEK
+// CRL) or ASK (on the VCEK CRL) is found whichever slot its CRL arrives
+// in (URLs swapped); one document in both slots is ErrCRLConflict (not a
+// pass, not ErrRevoked) after KDS was asked for both again, which mends a
+// poisoned disk cache when KDS is genuine. Two distinct genuine CRLs that
+// do not list the certificate still pass: the limit SECURITY.md states.
+func TestCRLSubstitution(t *testing.T) {
+	pki := newTestPKI(t, "Milan")
+	next := time.Now().Add(24 * time.Hour)
+	crl := func(i int, serials ...*big.Int) []byte {
+		return pki.crl(t, next.Add(time.Duration(i)*time.Second), serials...)
+	}
+	vcekCRL := crl(0, big.NewInt(5))                     // the VCEK CRL: an old ASK
+	vlekCRL := crl(1, pki.asvk.SerialNumber)             // the VLEK CRL: the ASVK revoked
+	vcekCRLASK := crl(2, pki.ask.SerialNumber)           // the VCEK CRL: the ASK revoked
+	emptyVLEKCRL := crl(3)                               // a VLEK CRL that revokes nothing
+	otherVCEKCRL := crl(4, big.NewInt(5), big.NewInt(6)) // a second current VCEK CRL
+	type slots struct{ vcek, vlek []byte }
+	tests := []struct {
+		name     string
+		key      uint32
+		kds      slots // what KDS serves at /vcek/v1/Milan/crl and /vlek/v1/Milan/crl
+		disk     slots // what the disk cache holds beforehand (nil: nothing)
+		offline  bool
+		want     string // "revoked", "conflict" or "pass"
+		requests int64
+	}{
+		{name: "genuine, ASVK revoked", key: snp.SigningKeyVLEK, kds: slots{vcekCRL, vlekCRL}, want: "revoked", requests: 2},
+		{name: "genuine, ASK revoked", key: snp.SigningKeyVCEK, kds: slots{vcekCRLASK, emptyVLEKCRL}, want: "revoked", requests: 2},
+		{name: "genuine, nothing of ours revoked", key: snp.SigningKeyVCEK, kds: slots{vcekCRL, vlekCRL}, want: "pass", requests: 2},
+		{name: "URLs swapped, ASVK revoked", key: snp.SigningKeyVLEK, kds: slots{vlekCRL, vcekCRL}, want: "revoked", requests: 2},
+		{name: "URLs swapped, ASK revoked", key: snp.SigningKeyVCEK, kds: slots{emptyVLEKCRL, vcekCRLASK}, want: "revoked", requests: 2},
+		{name: "the VCEK CRL for both, hiding the ASVK", key: snp.SigningKeyVLEK, kds: slots{vcekCRL, vcekCRL}, want: "conflict", requests: 4},
+		{name: "the VLEK CRL for both, hiding the ASK", key: snp.SigningKeyVCEK, kds: slots{emptyVLEKCRL, emptyVLEKCRL}, want: "conflict", requests: 4},
+		{name: "disk holds the VCEK CRL for both, KDS genuine", key: snp.SigningKeyVLEK, kds: slots{vcekCRL, vlekCRL}, disk: slots{vcekCRL, vcekCRL}, want: "revoked", requests: 2},
+		{name: "disk holds the VCEK CRL for both, offline", key: snp.SigningKeyVLEK, disk: slots{vcekCRL, vcekCRL}, offline: true, want: "conflict"},
+		{name: "residual: two distinct VCEK CRLs", key: snp.SigningKeyVLEK, kds: slots{vcekCRL, otherVCEKCRL}, want: "pass", requests: 2},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			kds := newFakeKDS(t, pki)
+			kds.setCRL(snp.SigningKeyVCEK, tc.kds.vcek)
+			kds.setCRL(snp.SigningKeyVLEK, tc.kds.vlek)
+			dir := t.TempDir()
+			c := kds.newClient(dir)
+			c.Offline = tc.offline
+			c.build()
+			key := &Key{Product: ProductMilan}
+			if tc.disk.vcek != nil {
+				c.Disk.Store(context.Background(), KindCRL, key, tc.disk.vcek)
+				c.Disk.Store(context.Background(), KindVLEKCRL, key, tc.disk.vlek)
+			}
+			cert := pki.asvk
+			if tc.key == snp.SigningKeyVCEK {
+				cert = pki.ask
+			}
+			err := c.CheckRevoked(ctxTimeout(t, 5*time.Second), ProductMilan, tc.key, cert)
+			switch tc.want {
+			case "revoked":
+				if !errors.Is(err, ErrRevoked) {
+					t.Fatalf("err = %v, want %s revoked", err, cert.Subject.CommonName)
+				}
+			case "conflict":
+				if !errors.Is(err, ErrCRLConflict) || !errors.Is(err, ErrInvalidCertificate) || errors.Is(err, ErrRevoked) {
+					t.Fatalf("err = %v, want ErrCRLConflict", err)
+				}
+			default:
+				if err != nil {
+					t.Fatalf("err = %v, want a pass", err)
+				}
+			}
+			if got := kds.requests.Load(); got != tc.requests {
+				t.Errorf("KDS requests %d, want %d (%q)", got, tc.requests, kds.seen())
+			}
+			if tc.disk.vcek != nil && !tc.offline {
+				if b, _ := os.ReadFile(c.Disk.Path(KindVLEKCRL, key)); !bytes.Equal(b, tc.kds.vlek) {
+					t.Error("the poisoned VLEK CRL cache file was not replaced by KDS's")
+				}
+			}
+		})
 	}
 }

@@ -57,7 +57,8 @@ func (f VCEKGetterFunc) GetVCEK(ctx context.Context, req VCEKRequest) ([]byte, e
 // snp.SigningKeyVCEK or snp.SigningKeyVLEK, as in snp.VCEK.SigningKey) and
 // the certificates that chain verified below the ARK: the ASK and the VCEK,
 // or the ASVK and the VLEK. AMD keeps one CRL per kind (the VCEK CRL lists
-// ASKs, the VLEK CRL ASVKs), so signingKey says which CRL to read. An error
+// ASKs, the VLEK CRL ASVKs), both the ARK's; collateral's Chain reads both
+// (the signing key's first), since nothing in them tells them apart. An error
 // rejects the report (CheckRevocation), except one wrapping
 // ErrCertificateUnavailable (the CRL's source could not be reached), which
 // ends verification without a verdict; a checker tells "revoked" from
@@ -84,9 +85,9 @@ type Config struct {
 	// VCEKGetter fetches a VCEK the evidence does not carry; nil means the
 	// evidence must carry it.
 	VCEKGetter VCEKGetter
-	// Revocation, when set, checks the ASK and VCEK of a VCEK-signed report
-	// against AMD's VCEK CRL, the ASVK and VLEK of a VLEK-signed one against
-	// AMD's VLEK CRL. It also makes Intel's collateral (which carries the
+	// Revocation, when set, checks the ASK and VCEK of a VCEK-signed report,
+	// the ASVK and VLEK of a VLEK-signed one, against AMD's CRLs (package
+	// collateral's Chain: the VCEK CRL and the VLEK CRL). It also makes Intel's collateral (which carries the
 	// PCK CRLs) required for TDX evidence: without it, TDX verification
 	// ends with CheckTDXCollateral, not a verdict.
 	Revocation RevocationChecker

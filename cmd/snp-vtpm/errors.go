@@ -76,7 +76,7 @@ var expected = map[verify.Check]string{
 	verify.CheckVCEKFormat:        "a VCEK certificate with AMD's extensions",
 	verify.CheckVCEKChain:         "a VCEK signed by a trusted AMD ASK and ARK (the pinned roots)",
 	verify.CheckCertValidity:      "certificates valid at the verification time (--at)",
-	verify.CheckRevocation:        "certificates AMD's CRL does not list (the VCEK CRL for the ASK and VCEK, the VLEK CRL for the ASVK and VLEK)",
+	verify.CheckRevocation:        "certificates neither of AMD's CRLs lists (the VCEK CRL and the VLEK CRL, two different documents)",
 	verify.CheckChipID:            "a VCEK issued for the chip that signed the report",
 	verify.CheckVCEKTCB:           "a VCEK (or VLEK) for the report's reported TCB",
 	verify.CheckReportSignature:   "an SNP report signed by the VCEK or VLEK its SIGNER_INFO names",

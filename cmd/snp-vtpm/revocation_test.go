@@ -17,10 +17,11 @@ import (
 )
 
 // TestReportVLEKRevocation: with --check-revocation a real AWS VLEK-signed
-// report's ASVK is looked up in AMD's VLEK CRL (/vlek/v1/Milan/crl; the
-// VCEK CRL is not asked): a CRL that AMD's pinned ARK did not sign, or no
-// CRL at all, means revocation could not be checked (exit 1, naming the
-// revocation check), never a pass and never a verdict on the report.
+// report's ASVK is looked up in AMD's VLEK CRL (/vlek/v1/Milan/crl) first:
+// a CRL that AMD's pinned ARK did not sign, or no CRL at all, means
+// revocation could not be checked (exit 1, naming the revocation check),
+// never a pass and never a verdict on the report, and the VCEK CRL is
+// then not asked.
 func TestReportVLEKRevocation(t *testing.T) {
 	const dir = "../../testdata/constellation/"
 	policy := filepath.Join(t.TempDir(), "policy.json")

@@ -1,8 +1,13 @@
 package certs
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
+	"math/big"
 	"runtime"
 	"testing"
 	"time"
@@ -83,4 +88,66 @@ func FuzzCRLEntries(f *testing.F) {
 			t.Fatalf("%d entries, limit %d: %v", len(l.RevokedCertificateEntries), limit, err)
 		}
 	})
+}
+
+// TestCRLExtensions: a CRL that is not the complete list of what its
+// issuer revoked (a delta CRL, an issuing distribution point), or that
+// carries a critical CRL or entry extension, is refused (a *FormatError
+// wrapping format.ErrUnexpectedField); non-critical extensions and reason
+// codes, and AMD's and Intel's real CRLs, are not.
+func TestCRLExtensions(t *testing.T) {
+	at := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := fakepki.CATemplate(1, pkix.Name{CommonName: "CRL extension test CA"}, at, at.AddDate(1, 0, 0))
+	ca, err := fakepki.Issue(tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type row struct {
+		name   string
+		der    []byte
+		refuse bool
+	}
+	var rows []row
+	for _, set := range []struct {
+		edits  []fakepki.CRLEdit
+		refuse bool
+	}{{fakepki.IncompleteCRLEdits(), true}, {fakepki.CompleteCRLEdits(), false}} {
+		for _, e := range set.edits {
+			der, err := fakepki.EditedCRL(ca, key, []*big.Int{big.NewInt(7)}, at, at.AddDate(0, 1, 0), e.Edit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rows = append(rows, row{e.Name, der, set.refuse})
+		}
+	}
+	for _, file := range []string{"enarx-steward/milan-vcek-crl-2022.der", "enarx-steward/genoa-vcek-crl-2022.der",
+		"intel-collateral/pcs-00806f050000/pckcrl-platform.der", "intel-collateral/pcs-00806f050000/rootcacrl.der"} {
+		rows = append(rows, row{"real " + file, testutil.ReadFile(t, file), false})
+	}
+	for _, tc := range rows {
+		t.Run(tc.name, func(t *testing.T) {
+			l, err := ParseCRL(tc.der)
+			if !tc.refuse {
+				if err != nil || l == nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			var fe *FormatError
+			if l != nil || !errors.As(err, &fe) || !errors.Is(err, format.ErrUnexpectedField) {
+				t.Fatalf("ParseCRL = %v, %v; want a *FormatError wrapping ErrUnexpectedField", l != nil, err)
+			}
+			parsed, perr := x509.ParseRevocationList(tc.der)
+			if perr != nil {
+				t.Fatal(perr)
+			}
+			if err := CheckCRLExtensions(parsed); !errors.Is(err, format.ErrUnexpectedField) {
+				t.Errorf("CheckCRLExtensions = %v", err)
+			}
+		})
+	}
 }

@@ -37,9 +37,9 @@ type quiet struct{}
 
 func (quiet) Printf(context.Context, string, ...any) {}
 
-// fakeKDS serves one VCEK, the Milan cert chain and a CRL (as the VCEK
-// CRL and as the VLEK CRL), slowly (so that concurrent misses overlap),
-// counting requests by kind.
+// fakeKDS serves one VCEK, the Milan cert chain, a CRL as the VCEK CRL
+// and another (CRL number 2) as the VLEK CRL, slowly (so that concurrent
+// misses overlap), counting requests by kind.
 type fakeKDS struct {
 	*httptest.Server
 	vcek, chain, crl, vlekCRL atomic.Int64
@@ -48,6 +48,7 @@ type fakeKDS struct {
 func newFakeKDS(t *testing.T, ev *testev.Evidence, crl []byte) *fakeKDS {
 	t.Helper()
 	f := &fakeKDS{}
+	vlekCRL := numberedCRL(t, ev.Chain, 2)
 	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(30 * time.Millisecond)
 		switch {
@@ -59,7 +60,7 @@ func newFakeKDS(t *testing.T, ev *testev.Evidence, crl []byte) *fakeKDS {
 			w.Write(crl)
 		case r.URL.Path == "/vlek/v1/Milan/crl":
 			f.vlekCRL.Add(1)
-			w.Write(crl)
+			w.Write(vlekCRL)
 		case r.URL.Path == "/vcek/v1/Milan/"+hex.EncodeToString(ev.ChipID[:]):
 			f.vcek.Add(1)
 			w.Write(ev.VCEKDER)
@@ -111,11 +112,14 @@ func newReplica(t *testing.T, rdb *redis.Client, kdsURL string, roots *snp.Roots
 	return &replica{chain: chain, cache: cache, v: v}
 }
 
-func testCRL(t *testing.T, ch *testev.Chain) []byte {
+func testCRL(t *testing.T, ch *testev.Chain) []byte { return numberedCRL(t, ch, 1) }
+
+// numberedCRL is testCRL with CRL number n.
+func numberedCRL(t *testing.T, ch *testev.Chain, n int64) []byte {
 	t.Helper()
 	now := time.Now()
 	der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
-		Number: big.NewInt(1), ThisUpdate: now.Add(-time.Hour), NextUpdate: now.Add(48 * time.Hour),
+		Number: big.NewInt(n), ThisUpdate: now.Add(-time.Hour), NextUpdate: now.Add(48 * time.Hour),
 	}, ch.ARK, fakekeys.ARKKey())
 	if err != nil {
 		t.Fatal(err)
@@ -191,9 +195,9 @@ func TestFleetOneKDSRequest(t *testing.T) {
 }
 
 // TestFleetVLEKCRL: replicas sharing one real Redis verify a VLEK-signed
-// report with revocation checking concurrently: one VLEK CRL request (and
-// no VCEK CRL request) reaches KDS between them all, and the VLEK CRL is
-// kept under its own key, apart from the VCEK CRL's.
+// report with revocation checking concurrently: one VLEK CRL request and
+// one VCEK CRL request (both CRLs are read) reach KDS between them all,
+// and the VLEK CRL is kept under its own key, apart from the VCEK CRL's.
 func TestFleetVLEKCRL(t *testing.T) {
 	r := testutil.StartRedis(t)
 	rdb := newClient(t, r)
@@ -220,8 +224,8 @@ func TestFleetVLEKCRL(t *testing.T) {
 			t.Fatalf("verification failed: %v", err)
 		}
 	}
-	if got := [2]int64{k.crl.Load(), k.vlekCRL.Load()}; got != [2]int64{0, 1} {
-		t.Errorf("KDS requests (VCEK CRL, VLEK CRL) = %v, want [0 1]", got)
+	if got := [2]int64{k.crl.Load(), k.vlekCRL.Load()}; got != [2]int64{1, 1} {
+		t.Errorf("KDS requests (VCEK CRL, VLEK CRL) = %v, want [1 1]", got)
 	}
 	key := &collateral.Key{Product: "Milan"}
 	vlekKey, vcekKey := reps[0].cache.Key(collateral.KindVLEKCRL, key), reps[0].cache.Key(collateral.KindCRL, key)
@@ -231,8 +235,10 @@ func TestFleetVLEKCRL(t *testing.T) {
 	if n, err := rdb.Exists(context.Background(), vlekKey).Result(); err != nil || n != 1 {
 		t.Errorf("VLEK CRL not in Redis under %q: %d, %v", vlekKey, n, err)
 	}
-	if n, err := rdb.Exists(context.Background(), vcekKey).Result(); err != nil || n != 0 {
-		t.Errorf("something under the VCEK CRL's key %q: %d, %v", vcekKey, n, err)
+	vlekDER, err1 := rdb.Get(context.Background(), vlekKey).Bytes()
+	vcekDER, err2 := rdb.Get(context.Background(), vcekKey).Bytes()
+	if err1 != nil || err2 != nil || bytes.Equal(vlekDER, vcekDER) {
+		t.Errorf("VCEK CRL under %q and VLEK CRL under %q: %v, %v, want two different CRLs", vcekKey, vlekKey, err1, err2)
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -105,15 +106,87 @@ func Issue(tmpl, parent *x509.Certificate, pub any, key crypto.Signer) (*x509.Ce
 // CRL issues a CRL (number 1) by issuer, valid thisUpdate..nextUpdate,
 // revoking serials (at thisUpdate), and returns its DER.
 func CRL(issuer *x509.Certificate, key crypto.Signer, serials []*big.Int, thisUpdate, nextUpdate time.Time) ([]byte, error) {
+	return EditedCRL(issuer, key, serials, thisUpdate, nextUpdate, nil)
+}
+
+// EditedCRL is CRL with edit applied to the template before it is signed
+// (nil: none), for CRLs with extensions.
+func EditedCRL(issuer *x509.Certificate, key crypto.Signer, serials []*big.Int, thisUpdate, nextUpdate time.Time, edit func(*x509.RevocationList)) ([]byte, error) {
 	tmpl := &x509.RevocationList{Number: big.NewInt(1), ThisUpdate: thisUpdate, NextUpdate: nextUpdate}
 	for _, s := range serials {
 		tmpl.RevokedCertificateEntries = append(tmpl.RevokedCertificateEntries, x509.RevocationListEntry{SerialNumber: s, RevocationTime: thisUpdate})
+	}
+	if edit != nil {
+		edit(tmpl)
 	}
 	der, err := x509.CreateRevocationList(rand.Reader, tmpl, issuer, key)
 	if err != nil {
 		return nil, fmt.Errorf("fakepki: CRL of %q: %w", issuer.Subject.CommonName, err)
 	}
 	return der, nil
+}
+
+// CRLEdit names an edit of a CRL template (see EditedCRL).
+type CRLEdit struct {
+	// Name says what the edit does.
+	Name string
+	// Edit changes the template; it needs at least one revoked entry
+	// for the entry extensions.
+	Edit func(*x509.RevocationList)
+}
+
+// The extension OIDs of RFC 5280 the edits use.
+var (
+	oidDeltaCRLIndicator = asn1.ObjectIdentifier{2, 5, 29, 27}
+	oidIDP               = asn1.ObjectIdentifier{2, 5, 29, 28}
+	oidCertIssuer        = asn1.ObjectIdentifier{2, 5, 29, 29}
+	oidFreshestCRL       = asn1.ObjectIdentifier{2, 5, 29, 46}
+	oidInvalidityDate    = asn1.ObjectIdentifier{2, 5, 29, 24}
+	oidPrivate           = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 99999, 1}
+)
+
+func crlExt(id asn1.ObjectIdentifier, critical bool) func(*x509.RevocationList) {
+	value := []byte{0x30, 0x00} // an empty SEQUENCE
+	if id.Equal(oidDeltaCRLIndicator) {
+		value = []byte{0x02, 0x01, 0x01} // BaseCRLNumber 1
+	}
+	return func(l *x509.RevocationList) {
+		l.ExtraExtensions = append(l.ExtraExtensions, pkix.Extension{Id: id, Critical: critical, Value: value})
+	}
+}
+
+func entryExt(id asn1.ObjectIdentifier, critical bool) func(*x509.RevocationList) {
+	return func(l *x509.RevocationList) {
+		e := &l.RevokedCertificateEntries[0]
+		e.ExtraExtensions = append(e.ExtraExtensions, pkix.Extension{Id: id, Critical: critical, Value: []byte{0x30, 0x00}})
+	}
+}
+
+// IncompleteCRLEdits are edits after which a CRL is not a complete list of
+// what its issuer revoked, or carries a critical extension a reader must
+// process (RFC 5280 5.2, 5.3): a verifier must refuse such a CRL.
+func IncompleteCRLEdits() []CRLEdit {
+	return []CRLEdit{
+		{"delta CRL indicator, critical", crlExt(oidDeltaCRLIndicator, true)},
+		{"delta CRL indicator, not critical", crlExt(oidDeltaCRLIndicator, false)},
+		{"issuing distribution point, critical", crlExt(oidIDP, true)},
+		{"issuing distribution point, not critical", crlExt(oidIDP, false)},
+		{"unknown critical CRL extension", crlExt(oidPrivate, true)},
+		{"critical certificate issuer entry extension (indirect CRL)", entryExt(oidCertIssuer, true)},
+		{"unknown critical entry extension", entryExt(oidPrivate, true)},
+	}
+}
+
+// CompleteCRLEdits are edits that leave a complete CRL: only non-critical
+// extensions a reader may ignore, and a reason code.
+func CompleteCRLEdits() []CRLEdit {
+	return []CRLEdit{
+		{"no edit", func(*x509.RevocationList) {}},
+		{"unknown non-critical CRL extension", crlExt(oidPrivate, false)},
+		{"freshest CRL, not critical", crlExt(oidFreshestCRL, false)},
+		{"non-critical invalidity date entry extension", entryExt(oidInvalidityDate, false)},
+		{"reason code key compromise", func(l *x509.RevocationList) { l.RevokedCertificateEntries[0].ReasonCode = 1 }},
+	}
 }
 
 // SelfIssuedCRL issues, under a fresh P-256 CA named issuer (valid a year

@@ -16,7 +16,9 @@ const MaxCRLSize = 1 << 20
 
 // ParseCRL reads a DER CRL, bounded (MaxCRLSize bytes, at most
 // certs.MaxCRLEntries revoked entries, counted before parsing), with
-// nothing after it.
+// nothing after it, and refuses one that is not a complete CRL
+// (certs.CheckCRLExtensions: a delta CRL, an issuing distribution point,
+// a critical extension).
 func ParseCRL(der []byte, field string) (*x509.RevocationList, error) {
 	if len(der) > MaxCRLSize {
 		return nil, fieldErrf(field, format.ErrTooLarge, "%d > %d bytes", len(der), MaxCRLSize)
@@ -30,6 +32,9 @@ func ParseCRL(der []byte, field string) (*x509.RevocationList, error) {
 	}
 	if l.NextUpdate.IsZero() {
 		return nil, fieldErrf(field+".nextUpdate", format.ErrMissingField, "a CRL without nextUpdate is never stale, so never accepted")
+	}
+	if err := certs.CheckCRLExtensions(l); err != nil {
+		return nil, fieldErr(field, err) // a delta, scoped or indirect CRL, a critical extension
 	}
 	return l, nil
 }

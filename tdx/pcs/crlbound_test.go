@@ -1,6 +1,11 @@
 package pcs
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509/pkix"
+	"math/big"
 	"testing"
 	"time"
 
@@ -26,6 +31,39 @@ func TestParseCRLEntriesBounded(t *testing.T) {
 			t.Errorf("%d entries: %v", n, err)
 		case n > certs.MaxCRLEntries && !testutil.IsFieldError(err, "pckCrl.revokedCertificates", format.ErrTooLarge):
 			t.Errorf("%d entries: %v", n, err)
+		}
+	}
+}
+
+// TestParseCRLIncomplete: a PCK or root CRL that is a delta CRL, has an
+// issuing distribution point or a critical CRL or entry extension is
+// refused (a field error wrapping format.ErrUnexpectedField): read as
+// Intel's complete CRL it could hide a revoked PCK or CA. Non-critical
+// extensions and reason codes, as Intel's CRLs carry, are not.
+func TestParseCRLIncomplete(t *testing.T) {
+	at := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := fakepki.CATemplate(1, pkix.Name{CommonName: "Intel SGX PCK Platform CA"}, at, at.AddDate(1, 0, 0))
+	ca, err := fakepki.Issue(tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, set := range []struct {
+		edits  []fakepki.CRLEdit
+		refuse bool
+	}{{fakepki.IncompleteCRLEdits(), true}, {fakepki.CompleteCRLEdits(), false}} {
+		for _, e := range set.edits {
+			der, err := fakepki.EditedCRL(ca, key, []*big.Int{big.NewInt(7)}, at, at.AddDate(0, 1, 0), e.Edit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = ParseCRL(der, "pckCrl")
+			if refused := testutil.IsFieldError(err, "pckCrl", format.ErrUnexpectedField); refused != set.refuse || (!set.refuse && err != nil) {
+				t.Errorf("%s: %v, want refused %v", e.Name, err, set.refuse)
+			}
 		}
 	}
 }
