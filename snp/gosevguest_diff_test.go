@@ -76,14 +76,13 @@ const (
 	// before version 5: we require zero, go-sev-guest reads them in every
 	// version.
 	reasonMitVectors = "mit-vectors-before-v5"
-	// go-sev-guest rejects a guest policy with bit 17 (reserved, must be
-	// one) clear or any of bits 63:26 set, at parse and at the signature;
-	// we do not judge policy bits at parse. Not exploitable: the policy is
-	// signed, and the firmware refuses such a policy at SNP_LAUNCH_START;
-	// verify judges the bits that matter (debug, migration agent, SMT). Not
-	// adopted: a future ABI revision that defines bits above 25 would make
-	// every such report unverifiable (as AMD's rev. 1.58 did with bit 25).
-	reasonPolicyReserved = "policy-reserved"
+	// Both reject a guest policy with bit 17 (reserved, must be one) clear
+	// or any of bits 63:26 set at parse. A version 1 report's policy bits
+	// 21 to 25 are reserved too (they came with ABI rev. 1.55 and 1.58,
+	// after version 2): we reject them, go-sev-guest reads the bits of
+	// the newest ABI in every version (and rejects version 1 at the
+	// signature anyway).
+	reasonPolicyV1 = "policy-bits-of-v1"
 	// go-sev-guest BUG (noted, not fixed here): it keeps CPUID stepping
 	// (report byte 0x18A) as the low 4 bits of a CPUID_1_EAX value, and
 	// SnpProtoReportSignature verifies the bytes it re-marshals from the
@@ -125,8 +124,8 @@ const (
 // allowed lists, per stage and direction, the documented differences that
 // explain a disagreement there.
 var allowed = map[stage][]string{
-	parseWeReject:  {reasonVersionUndefined, reasonSignatureAlgo, reasonSignerNone, reasonV1TCBArea, reasonMitVectors},
-	parseTheyRej:   {reasonPolicyReserved},
+	parseWeReject:  {reasonVersionUndefined, reasonSignatureAlgo, reasonSignerNone, reasonV1TCBArea, reasonMitVectors, reasonPolicyV1},
+	parseTheyRej:   {},
 	sigWeReject:    {reasonSignerKind, reasonSteppingHighNibble},
 	sigTheyReject:  {reasonVersion1, reasonSteppingHighNibble},
 	bindWeReject:   {reasonChipZero, reasonChipMasked, reasonTCBAbove127},
@@ -150,7 +149,7 @@ func diffReasons(b []byte, certKey uint32) map[string]bool {
 		reasonSignerKind:         key != certKey,
 		reasonV1TCBArea:          version == 1 && !allZero(b[snp.OffsetCommittedTCB:snp.OffsetLaunchMitVector]),
 		reasonMitVectors:         version < 5 && !allZero(b[snp.OffsetLaunchMitVector:snp.OffsetCurrentMitVector+8]),
-		reasonPolicyReserved:     policy&(1<<17) == 0 || policy>>26 != 0,
+		reasonPolicyV1:           version == 1 && policy&(0x1F<<21) != 0,
 		reasonSteppingHighNibble: version >= 3 && b[snp.OffsetCPUID+2]&0xF0 != 0,
 		reasonChipZero:           certKey == snp.SigningKeyVCEK && allZero(b[snp.OffsetChipID:snp.OffsetChipID+snp.ChipIDSize]),
 		reasonChipMasked:         certKey == snp.SigningKeyVCEK && signer&snp.SignerInfoMaskChipKey != 0,
@@ -634,8 +633,12 @@ var diffCases = []struct {
 	{name: "version 0 (of a version 3 report), re-signed", resign: true, ops: [][]byte{mut("version", 0, 0)}},
 	{name: "version 1 report", seed: "synthetic v1 Milan", resign: true, ours: true, because: reasonVersion1, explains: sigTheyReject},
 	{name: "version 4, re-signed", resign: true, ops: [][]byte{mut("version", 0, 4)}, ours: true, theirs: true},
-	{name: "policy bit 17 clear, re-signed", resign: true, ops: [][]byte{mut("policy", modeXOR, 1<<17)}, ours: true, because: reasonPolicyReserved, explains: parseTheyRej},
-	{name: "policy bit 40 set, re-signed", resign: true, ops: [][]byte{mut("policy", modeXOR, 1<<40)}, ours: true, because: reasonPolicyReserved, explains: parseTheyRej},
+	{name: "policy bit 17 clear, re-signed", resign: true, ops: [][]byte{mut("policy", modeXOR, 1<<17)}},
+	{name: "policy bit 40 set, re-signed", resign: true, ops: [][]byte{mut("policy", modeXOR, 1<<40)}},
+	{name: "policy bit 26 set, re-signed", resign: true, ops: [][]byte{mut("policy", modeXOR, 1<<26)}},
+	{name: "policy CIPHERTEXT_HIDING and PAGE_SWAP_DISABLE set, re-signed", resign: true, ops: [][]byte{mut("policy", modeXOR, 3<<24)}, ours: true, theirs: true},
+	{name: "policy CIPHERTEXT_HIDING on a version 1 report, re-signed", seed: "synthetic v1 Milan", resign: true, ops: [][]byte{mut("policy", modeXOR, 1<<24)},
+		because: reasonPolicyV1, explains: parseWeReject},
 	{name: "policy debug set after signing", resign: true, ops: [][]byte{mut("policy", modeXOR|modeAfterSign, snp.PolicyDebug)}},
 	{name: "signature algorithm 2, re-signed", resign: true, ops: [][]byte{mut("signature_algo", 0, 2)}, because: reasonSignatureAlgo, explains: parseWeReject},
 	{name: "SIGNING_KEY none, re-signed", resign: true, ops: [][]byte{mut("signer_info", 0, 7<<2)}, because: reasonSignerNone, explains: parseWeReject},

@@ -96,6 +96,10 @@ type ReportLayout struct {
 	TCBs bool
 	// MitVectors: LAUNCH_MIT_VECTOR and CURRENT_MIT_VECTOR (version 5 on).
 	MitVectors bool
+	// PolicyBits are the GUEST_POLICY bits a report of this version may
+	// carry (PolicyDefinedV1 or PolicyDefined); every other bit is
+	// reserved and must be zero, and PolicyReservedMBO must be one.
+	PolicyBits uint64
 }
 
 // ReportVersionLayout returns the layout of report version v; ok is false
@@ -104,15 +108,15 @@ type ReportLayout struct {
 func ReportVersionLayout(v uint32) (l ReportLayout, ok bool) {
 	switch v {
 	case 1:
-		return ReportLayout{}, true
+		return ReportLayout{PolicyBits: PolicyDefinedV1}, true
 	case 2:
-		return ReportLayout{TCBs: true}, true
+		return ReportLayout{TCBs: true, PolicyBits: PolicyDefined}, true
 	case 3, 4:
-		return ReportLayout{CPUID: true, TCBs: true}, true
+		return ReportLayout{CPUID: true, TCBs: true, PolicyBits: PolicyDefined}, true
 	case 5:
-		return ReportLayout{CPUID: true, TCBs: true, MitVectors: true}, true
+		return ReportLayout{CPUID: true, TCBs: true, MitVectors: true, PolicyBits: PolicyDefined}, true
 	}
-	return ReportLayout{CPUID: true, TCBs: true, MitVectors: true}, false
+	return ReportLayout{CPUID: true, TCBs: true, MitVectors: true, PolicyBits: PolicyDefined}, false
 }
 
 // SIGNER_INFO (report offset 0x48). The field exists in every report
@@ -144,12 +148,55 @@ const (
 	SigningKeyNone = 7
 )
 
-// Policy bits of the guest policy (report offset 0x08).
+// Bits of GUEST_POLICY (report offset 0x08; AMD SEV-SNP ABI, table
+// GUEST_POLICY). Bits 15:0 are the oldest firmware ABI (major.minor) the
+// guest runs on.
 const (
-	PolicySMT       = 1 << 16
+	// PolicyABIMinor and PolicyABIMajor are ABI_MINOR (bits 7:0) and
+	// ABI_MAJOR (bits 15:8).
+	PolicyABIMinor = 0xFF << 0
+	PolicyABIMajor = 0xFF << 8
+	// PolicySMT is SMT (bit 16): the host may run the guest with SMT on.
+	PolicySMT = 1 << 16
+	// PolicyReservedMBO is bit 17: reserved, must be one.
+	PolicyReservedMBO = 1 << 17
+	// PolicyMigrateMA is MIGRATE_MA (bit 18): a migration agent may be
+	// associated with the guest.
 	PolicyMigrateMA = 1 << 18
-	PolicyDebug     = 1 << 19
-	PolicySingle    = 1 << 20
+	// PolicyDebug is DEBUG (bit 19): the host may debug (decrypt) the guest.
+	PolicyDebug = 1 << 19
+	// PolicySingle is SINGLE_SOCKET (bit 20): the guest runs on one socket.
+	PolicySingle = 1 << 20
+	// PolicyCXLAllow is CXL_ALLOW (bit 21, ABI rev. 1.55): CXL may be
+	// populated with devices or memory.
+	PolicyCXLAllow = 1 << 21
+	// PolicyMemAES256XTS is MEM_AES_256_XTS (bit 22, ABI rev. 1.55):
+	// memory must be encrypted with AES-256-XTS.
+	PolicyMemAES256XTS = 1 << 22
+	// PolicyRAPLDis is RAPL_DIS (bit 23, ABI rev. 1.55): RAPL must be off.
+	PolicyRAPLDis = 1 << 23
+	// PolicyCiphertextHiding is CIPHERTEXT_HIDING (bit 24, ABI rev. 1.55):
+	// ciphertext hiding for DRAM must be on.
+	PolicyCiphertextHiding = 1 << 24
+	// PolicyPageSwapDisable is PAGE_SWAP_DISABLE (bit 25, ABI rev. 1.58):
+	// the guest may not use the page move and swap commands.
+	PolicyPageSwapDisable = 1 << 25
+
+	// PolicyDefinedV1 are the bits a version 1 report's policy may carry:
+	// version 1 reports come from firmware older than ABI rev. 1.51, whose
+	// GUEST_POLICY ends at SINGLE_SOCKET (bits 63:21 reserved, zero).
+	PolicyDefinedV1 = PolicyABIMinor | PolicyABIMajor | PolicySMT | PolicyReservedMBO |
+		PolicyMigrateMA | PolicyDebug | PolicySingle
+	// PolicyDefined are the bits a report of versions 2 to 5 may carry:
+	// those of ABI rev. 1.58, the newest this package knows (bits 63:26
+	// reserved, zero). Bits 21 to 25 are allowed from version 2 on:
+	// firmware does not bump the report version with the policy bits it
+	// learns (the ABI rev. 1.55 bits came without a new version, and real
+	// firmware 1.55 builds sign version 2, 3 and 5 reports alike:
+	// testdata/genxt-confido, constellation/aws-vlek-report-2024, oak), so
+	// the version cannot tell which of them its firmware knew.
+	PolicyDefined = PolicyDefinedV1 | PolicyCXLAllow | PolicyMemAES256XTS | PolicyRAPLDis |
+		PolicyCiphertextHiding | PolicyPageSwapDisable
 )
 
 // Report is a parsed SNP attestation report: every field of every layout
@@ -226,6 +273,12 @@ var (
 	// (outside MinReportVersion..MaxReportVersion). It comes with
 	// ErrReportFormat.
 	ErrReportVersion = errors.New("unsupported SNP report version")
+	// ErrGuestPolicy reports a GUEST_POLICY that AMD's ABI does not allow
+	// in a report of its version: bit 17 (reserved, must be one) clear, or
+	// a reserved bit set (see ReportLayout.PolicyBits). Firmware refuses
+	// such a policy at launch, so no genuine report carries one. It comes
+	// with ErrReportFormat.
+	ErrGuestPolicy = errors.New("guest policy violates AMD's ABI")
 	// ErrSigningKey reports a SIGNER_INFO whose SIGNING_KEY does not name
 	// the certificate type used to verify the report (VCEK), or names no
 	// key at all. From ParseReport it comes with ErrReportFormat, from
@@ -236,9 +289,11 @@ var (
 // ParseReport parses a 1184-byte SNP attestation report with the layout of
 // its version (see MaxReportVersion). It checks the size, the version
 // (1 to 5; others fail with ErrReportVersion), that every reserved byte of
-// that layout is zero, the signature algorithm and SIGNER_INFO (reserved
-// bits zero, SIGNING_KEY VCEK or VLEK: reserved values and "none" are
-// rejected with ErrSigningKey). It does not verify the signature (see
+// that layout is zero, the guest policy (bit 17 one, the bits the version
+// does not define zero: ErrGuestPolicy), the signature algorithm and
+// SIGNER_INFO (reserved bits zero, SIGNING_KEY VCEK or VLEK: reserved
+// values and "none" are rejected with ErrSigningKey). It does not verify
+// the signature (see
 // VCEK.VerifyReportSignature). For every report it accepts,
 // Marshal returns the parsed bytes.
 func ParseReport(b []byte) (*Report, error) {
@@ -276,10 +331,25 @@ func ParseReport(b []byte) (*Report, error) {
 	if l.MitVectors {
 		r.LaunchMitVector, r.CurrentMitVector = le64(OffsetLaunchMitVector), le64(OffsetCurrentMitVector)
 	}
+	if err := checkPolicy(r.Policy, r.Version, l); err != nil {
+		return nil, err
+	}
 	if err := r.checkSigner(); err != nil {
 		return nil, err
 	}
 	return r, nil
+}
+
+// checkPolicy checks GUEST_POLICY against the ABI for a report of
+// version v (layout l): bit 17 set, the bits l does not define clear.
+func checkPolicy(policy uint64, v uint32, l ReportLayout) error {
+	if policy&PolicyReservedMBO == 0 {
+		return fmt.Errorf("%w: %w: GUEST_POLICY 0x%x has bit 17 (reserved, must be one) clear", ErrReportFormat, ErrGuestPolicy, policy)
+	}
+	if extra := policy &^ l.PolicyBits; extra != 0 {
+		return fmt.Errorf("%w: %w: GUEST_POLICY 0x%x sets bits 0x%x that are reserved (must be zero) in a version %d report", ErrReportFormat, ErrGuestPolicy, policy, extra, v)
+	}
+	return nil
 }
 
 // checkSigner checks SIGNATURE_ALGO and SIGNER_INFO.

@@ -175,6 +175,44 @@ func TestForgedSignerInfo(t *testing.T) {
 	runSynth(t, cases)
 }
 
+// TestForgedGuestPolicy: a signed report whose GUEST_POLICY breaks AMD's
+// ABI (bit 17, reserved and must be one, clear; a reserved bit set) is
+// rejected as snp-report-format, in evidence and as a bare report; the
+// policy bits ABI rev. 1.55 and 1.58 define verify from version 2 on, and
+// are reserved in a version 1 report.
+func TestForgedGuestPolicy(t *testing.T) {
+	const azure = testev.DefaultPolicy
+	v1 := func(o *verify.Config) { o.Policy.AllowUncommittedTCB = true } // version 1 has no COMMITTED_TCB
+	cases := []synthCase{
+		{name: "bit 17 clear", b: testev.Builder{Policy: azure &^ snp.PolicyReservedMBO}, want: verify.CheckReportFormat},
+		{name: "bit 17 clear, version 2", b: testev.Builder{ReportVersion: 2, Policy: azure &^ snp.PolicyReservedMBO}, want: verify.CheckReportFormat},
+		{name: "bit 17 clear, version 5", b: testev.Builder{ReportVersion: 5, Policy: azure &^ snp.PolicyReservedMBO}, want: verify.CheckReportFormat},
+		{name: "bit 26", b: testev.Builder{Policy: azure | 1<<26}, want: verify.CheckReportFormat},
+		{name: "bit 63", b: testev.Builder{ReportVersion: 5, Policy: azure | 1<<63}, want: verify.CheckReportFormat},
+		{name: "CIPHERTEXT_HIDING on version 1", b: testev.Builder{ReportVersion: 1, Policy: azure | snp.PolicyCiphertextHiding}, opts: v1, want: verify.CheckReportFormat},
+		{name: "PAGE_SWAP_DISABLE on version 1", b: testev.Builder{ReportVersion: 1, Policy: azure | snp.PolicyPageSwapDisable}, opts: v1, want: verify.CheckReportFormat},
+		{name: "version 1 with the Azure policy verifies", b: testev.Builder{ReportVersion: 1}, opts: v1},
+		{name: "every bit of ABI rev. 1.58, version 2", b: testev.Builder{ReportVersion: 2, Policy: snp.PolicyDefined &^ (snp.PolicyDebug | snp.PolicyMigrateMA)},
+			check: func(t *testing.T, c *verify.Claims, _ *testev.Evidence) {
+				if c.GuestPolicy != snp.PolicyDefined&^(snp.PolicyDebug|snp.PolicyMigrateMA) || c.Debug || !c.SMT {
+					t.Errorf("guest policy 0x%x debug %v smt %v", c.GuestPolicy, c.Debug, c.SMT)
+				}
+			}},
+		{name: "CIPHERTEXT_HIDING, RAPL_DIS, PAGE_SWAP_DISABLE, version 5", b: testev.Builder{ReportVersion: 5, Policy: azure | snp.PolicyCiphertextHiding | snp.PolicyRAPLDis | snp.PolicyPageSwapDisable}},
+	}
+	runSynth(t, cases)
+	for _, tc := range cases[:5] {
+		t.Run("bare report, "+tc.name, func(t *testing.T) {
+			ev := tc.b.MustBuild()
+			_, err := reportWith(context.Background(), ev.Report, ev.VCEKDER, verify.Config{Roots: testev.Roots()})
+			wantCheck(t, err, verify.CheckReportFormat)
+			if !errors.Is(err, snp.ErrGuestPolicy) {
+				t.Errorf("err = %v, want snp.ErrGuestPolicy", err)
+			}
+		})
+	}
+}
+
 // TestForgedReportVersion: versions outside 2..5 (the AMD ABI's newest is
 // 5) are rejected as snp-report-format, signed or not; 2 to 5 verify.
 func TestForgedReportVersion(t *testing.T) {
@@ -229,6 +267,7 @@ func TestForgedErrorsTyped(t *testing.T) {
 		{"VLEK", testev.Builder{MutateReport: setSignerInfo(snp.SigningKeyVLEK << 2)}, snp.ErrSigningKey},
 		{"none", testev.Builder{MutateReport: setSignerInfo(snp.SigningKeyNone << 2)}, snp.ErrSigningKey},
 		{"version", testev.Builder{MutateReport: setVersion(6)}, snp.ErrReportVersion},
+		{"guest policy bit 17", testev.Builder{Policy: testev.DefaultPolicy &^ snp.PolicyReservedMBO}, snp.ErrGuestPolicy},
 		{"masked chip", testev.Builder{MutateReport: setSignerInfo(snp.SignerInfoMaskChipKey)}, snp.ErrChipID},
 	}
 	for _, tc := range tests {

@@ -32,7 +32,7 @@ const (
 	CheckTDXPCKRevoked     Check = "tdx-pck-revoked"      // TDX: the PCK and its CA are not on Intel's CRLs
 	CheckTDXQEIdentity     Check = "tdx-qe-identity"      // TDX: the QE report is Intel's TD quoting enclave, not debug (always; with collateral also its QE identity)
 	CheckTDXTCBStatus      Check = "tdx-tcb-status"       // TDX: Intel's TCB status is one the policy accepts
-	CheckReportFormat      Check = "snp-report-format"    // SNP report size, version, algorithm
+	CheckReportFormat      Check = "snp-report-format"    // SNP report size, version, reserved bytes, guest policy bits, algorithm, SIGNER_INFO
 	CheckProduct           Check = "product-line"         // CPUID / VCEK product line known and consistent
 	CheckVCEKMissing       Check = "vcek-missing"         // no VCEK in the evidence and none could be obtained
 	CheckVCEKFormat        Check = "vcek-format"          // VCEK DER and AMD extensions

@@ -107,6 +107,7 @@ func attacks() []attack {
 			b.MutateHCL = func(blob []byte) []byte { binary.LittleEndian.PutUint32(blob[1228:], 3); return blob }
 		})},
 		{"report version 0xFFFFFFFF", verify.CheckReportFormat, built(func(b *testev.Builder) { b.MutateReport = setReport(0, 0xFFFFFFFF) })},
+		{"guest policy bit 17 (reserved, must be one) clear", verify.CheckReportFormat, built(func(b *testev.Builder) { b.Policy = testev.DefaultPolicy &^ snp.PolicyReservedMBO })},
 		{"report signed by a VLEK, says SIGNER_INFO", verify.CheckReportSignature, built(func(b *testev.Builder) { b.MutateReport = setReport(0x48, snp.SigningKeyVLEK<<2) })},
 		{"evidence: a second \"hcl_report\" member", verify.CheckEvidenceFormat, doc(func(j []byte) []byte {
 			i := bytes.Index(j, []byte(`"hcl_report":`))
