@@ -4,9 +4,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
+	"github.com/snp-vtpm/snp-vtpm/hcl"
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/snp"
 )
 
@@ -77,6 +80,80 @@ func TestPolicyBitPositions(t *testing.T) {
 	} {
 		if c.got != c.want {
 			t.Errorf("%s = 0x%x, want 0x%x", c.name, c.got, c.want)
+		}
+	}
+}
+
+// TestCheckTCBs: a report TCB_VERSION (current, reported, committed,
+// launch) with a byte set that its product line's layout reserves (2 to 5
+// on Milan and Genoa, 4 to 6 on Turin) is ErrTCBReserved; the bytes that
+// hold a part are not.
+func TestCheckTCBs(t *testing.T) {
+	reserved := map[snp.Product][8]bool{
+		snp.Milan: {2: true, 3: true, 4: true, 5: true},
+		snp.Genoa: {2: true, 3: true, 4: true, 5: true},
+		snp.Turin: {4: true, 5: true, 6: true},
+	}
+	offsets := map[string]int{"CURRENT_TCB": snp.OffsetCurrentTCB, "REPORTED_TCB": snp.OffsetReportedTCB,
+		"COMMITTED_TCB": snp.OffsetCommittedTCB, "LAUNCH_TCB": snp.OffsetLaunchTCB}
+	for _, p := range snp.Products {
+		raw := (&testev.Builder{Product: p}).MustBuild().Report
+		r, err := snp.ParseReport(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.CheckTCBs(p); err != nil {
+			t.Fatalf("%s: the builder's report: %v", p, err)
+		}
+		for name, off := range offsets {
+			for i := range 8 {
+				b := append([]byte(nil), raw...)
+				b[off+i] ^= 0x40
+				r, err := snp.ParseReport(b)
+				if err != nil {
+					t.Fatal(err)
+				}
+				err = r.CheckTCBs(p)
+				if reserved[p][i] != (err != nil) || (err != nil && (!errors.Is(err, snp.ErrTCBReserved) || !errors.Is(err, snp.ErrReportFormat))) {
+					t.Errorf("%s %s byte %d: %v, reserved %v", p, name, i, err, reserved[p][i])
+				}
+			}
+		}
+	}
+}
+
+// TestRealReportsABI: every real report of testdata/ passes the ABI checks
+// of this file (its guest policy at parse, its TCBs in its product line's
+// layout: from CPUID, else from its certificate, else Milan's, which
+// Genoa shares).
+func TestRealReportsABI(t *testing.T) {
+	for _, f := range realReportSeeds {
+		b := testutil.ReadFile(t, f.file)
+		if strings.Contains(f.file, "hcl-report") {
+			b = b[hcl.HeaderSize : hcl.HeaderSize+snp.ReportSize]
+		}
+		r, err := snp.ParseReport(b)
+		if err != nil {
+			t.Errorf("%s: %v", f.file, err)
+			continue
+		}
+		p, ok, err := r.ProductFromCPUID()
+		if !ok || err != nil {
+			p = snp.Milan
+			if f.vcek != "" {
+				der := testutil.ReadFile(t, f.vcek)
+				if strings.HasSuffix(f.vcek, ".pem") {
+					der = testutil.PEMBlocks(t, der, "CERTIFICATE")[0]
+				}
+				v, err := snp.ParseVCEK(der)
+				if err != nil {
+					t.Fatalf("%s: %v", f.vcek, err)
+				}
+				p = v.Product
+			}
+		}
+		if err := r.CheckTCBs(p); err != nil {
+			t.Errorf("%s (%s): %v", f.file, p, err)
 		}
 	}
 }

@@ -101,6 +101,34 @@ func ComposeTCB(p Product, parts TCBParts) TCB {
 	return TCB(put(parts.Bootloader, 0) | put(parts.TEE, 1) | put(parts.SNP, 6) | put(parts.Microcode, 7))
 }
 
+// ErrTCBReserved reports a TCB_VERSION of a report with a reserved byte
+// set in its product line's layout (see CheckTCBs). It comes with
+// ErrReportFormat.
+var ErrTCBReserved = errors.New("TCB_VERSION has reserved bytes set")
+
+// Canonical reports whether t has its product line's reserved bytes zero
+// (bytes 2 to 5 on Milan and Genoa, 4 to 6 on Turin), so that Parts
+// loses nothing: ComposeTCB(p, t.Parts(p)) == t.
+func (t TCB) Canonical(p Product) bool { return ComposeTCB(p, t.Parts(p)) == t }
+
+// CheckTCBs checks that every TCB_VERSION of r (CURRENT, REPORTED,
+// COMMITTED and LAUNCH; the last two are zero before version 2) has the
+// reserved bytes of product line p zero, as AMD's firmware writes them.
+// The product line is known only once the certificate is (version 1 and 2
+// reports carry no CPUID), so ParseReport cannot check this. Errors match
+// ErrTCBReserved and ErrReportFormat.
+func (r *Report) CheckTCBs(p Product) error {
+	for _, f := range []struct {
+		name string
+		tcb  TCB
+	}{{"CURRENT_TCB", r.CurrentTCB}, {"REPORTED_TCB", r.ReportedTCB}, {"COMMITTED_TCB", r.CommittedTCB}, {"LAUNCH_TCB", r.LaunchTCB}} {
+		if !f.tcb.Canonical(p) {
+			return fmt.Errorf("%w: %w: %s 0x%016x has reserved bytes set in the %s layout", ErrReportFormat, ErrTCBReserved, f.name, uint64(f.tcb), p)
+		}
+	}
+	return nil
+}
+
 // AtLeast reports whether every component of p is at least the matching
 // component of min.
 func (p TCBParts) AtLeast(min TCBParts) bool {

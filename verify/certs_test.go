@@ -213,6 +213,47 @@ func TestForgedGuestPolicy(t *testing.T) {
 	}
 }
 
+// TestForgedTCBReserved: a signed report whose CURRENT, COMMITTED or
+// LAUNCH TCB has a byte set that its product line's layout reserves is
+// snp-report-format after the signature (the claims would show parts that
+// hide it); REPORTED_TCB's reserved bytes never match the VCEK (vcek-tcb).
+// A byte that holds a part (Turin's TEE in byte 2) verifies.
+func TestForgedTCBReserved(t *testing.T) {
+	xorByte := func(off int) func([]byte) { return func(r []byte) { r[off] ^= 0x10 } }
+	uncommitted := func(o *verify.Config) { o.Policy.AllowUncommittedTCB = true }
+	var cases []synthCase
+	for _, p := range snp.Products {
+		rsv := 2 // Milan and Genoa: bytes 2 to 5
+		if p == snp.Turin {
+			rsv = 6 // bytes 4 to 6
+		}
+		cases = append(cases,
+			synthCase{name: fmt.Sprintf("%s CURRENT_TCB byte %d", p, rsv), b: testev.Builder{Product: p, MutateReport: xorByte(snp.OffsetCurrentTCB + rsv)}, want: verify.CheckReportFormat},
+			synthCase{name: fmt.Sprintf("%s COMMITTED_TCB byte 5", p), b: testev.Builder{Product: p, MutateReport: xorByte(snp.OffsetCommittedTCB + 5)}, opts: uncommitted, want: verify.CheckReportFormat},
+			synthCase{name: fmt.Sprintf("%s LAUNCH_TCB byte 4", p), b: testev.Builder{Product: p, MutateReport: xorByte(snp.OffsetLaunchTCB + 4)}, want: verify.CheckReportFormat},
+			synthCase{name: fmt.Sprintf("%s REPORTED_TCB byte 4", p), b: testev.Builder{Product: p, MutateReport: xorByte(snp.OffsetReportedTCB + 4)}, want: verify.CheckVCEKTCB},
+			synthCase{name: fmt.Sprintf("%s VLEK, CURRENT_TCB byte 5", p), b: testev.Builder{Product: p, VCEK: testev.VCEKTemplate{VLEK: true}, MutateReport: xorByte(snp.OffsetCurrentTCB + 5)}, want: verify.CheckReportFormat},
+			synthCase{name: fmt.Sprintf("%s CURRENT_TCB microcode verifies", p), b: testev.Builder{Product: p, MutateReport: xorByte(snp.OffsetCurrentTCB + 7)}},
+		)
+	}
+	cases = append(cases,
+		synthCase{name: "Turin CURRENT_TCB byte 2 (TEE) verifies", b: testev.Builder{Product: snp.Turin, MutateReport: xorByte(snp.OffsetCurrentTCB + 2)},
+			check: func(t *testing.T, c *verify.Claims, _ *testev.Evidence) {
+				if c.CurrentTCB.TEE != c.ReportedTCB.TEE^0x10 {
+					t.Errorf("current TCB %s, reported %s", c.CurrentTCB, c.ReportedTCB)
+				}
+			}},
+		synthCase{name: "version 1 Milan, CURRENT_TCB byte 3", b: testev.Builder{ReportVersion: 1, MutateReport: xorByte(snp.OffsetCurrentTCB + 3)}, opts: uncommitted, want: verify.CheckReportFormat},
+	)
+	runSynth(t, cases)
+	ev := (&testev.Builder{MutateReport: xorByte(snp.OffsetCurrentTCB + 3)}).MustBuild()
+	_, err := reportWith(context.Background(), ev.Report, ev.VCEKDER, verify.Config{Roots: testev.Roots()})
+	wantCheck(t, err, verify.CheckReportFormat)
+	if !errors.Is(err, snp.ErrTCBReserved) {
+		t.Errorf("bare report: err = %v, want snp.ErrTCBReserved", err)
+	}
+}
+
 // TestForgedReportVersion: versions outside 2..5 (the AMD ABI's newest is
 // 5) are rejected as snp-report-format, signed or not; 2 to 5 verify.
 func TestForgedReportVersion(t *testing.T) {

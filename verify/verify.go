@@ -388,6 +388,10 @@ func verifySNP(ctx context.Context, claims *Claims, r *snp.Report, in snpInput, 
 	if err := verifyReportSignature(r, v, rp); err != nil {
 		return err
 	}
+	// The claims show each TCB's parts: no reserved byte may hide there.
+	if err := r.CheckTCBs(product); err != nil {
+		return fail(CheckReportFormat, err)
+	}
 	claims.fillReport(r, product)
 	claims.VCEKSource = in.source
 	claims.RootsSource = chain.Source
