@@ -466,6 +466,12 @@ func (r *Report) Debug() bool { return r.Policy&PolicyDebug != 0 }
 // SMT reports whether the guest policy allows simultaneous multithreading.
 func (r *Report) SMT() bool { return r.Policy&PolicySMT != 0 }
 
+// AuthorKeyEnabled reports whether SIGNER_INFO's AUTHOR_KEY_EN is set: the
+// guest was launched with an ID block whose ID key an author key signed,
+// and the firmware checked that signature (AUTHOR_KEY_DIGEST is that key's
+// digest).
+func (r *Report) AuthorKeyEnabled() bool { return r.SignerInfo&SignerInfoAuthorKeyEn != 0 }
+
 // SignerKey returns the SIGNING_KEY field of SIGNER_INFO: 0 VCEK, 1 VLEK, 7 none.
 func (r *Report) SignerKey() uint32 { return (r.SignerInfo >> 2) & 7 }
 

@@ -234,8 +234,10 @@ type Policy struct {
 	// latter is trusted with the emulated chain only).
 	IDKeyDigests []HexBytes `json:"id_key_digests,omitempty"`
 	// AuthorKeyDigests, when non-empty, lists the accepted AUTHOR_KEY_DIGEST
-	// values (48 bytes each, never zero); Azure's reports carry a zero
-	// author key digest, so this is for other paravisors.
+	// values (48 bytes each, never zero), and the report's SIGNER_INFO
+	// must say AUTHOR_KEY_EN (the firmware checked the author key at
+	// launch); Azure's reports carry a zero author key digest, so this is
+	// for other paravisors.
 	AuthorKeyDigests []HexBytes `json:"author_key_digests,omitempty"`
 	// AllowAnyParavisor turns off the paravisor-identity check of
 	// ID_KEY_DIGEST. It accepts evidence forged by any SEV-SNP VMPL0 guest:

@@ -150,31 +150,48 @@ func paravisorName(d [48]byte, trusted, defaults []Paravisor) string {
 	return ParavisorUnknown
 }
 
+// checkAuthorKey checks r's author key against the policy's
+// author_key_digests (none: nothing to check): AUTHOR_KEY_DIGEST is one of
+// them, and SIGNER_INFO's AUTHOR_KEY_EN says the firmware checked that
+// key's signature over the ID key at launch (without it the digest
+// vouches for nothing; AMD's firmware writes it only with the bit).
+func checkAuthorKey(r *snp.Report, digests []HexBytes) error {
+	if len(digests) == 0 {
+		return nil
+	}
+	if r.AuthorKeyDigest == ([48]byte{}) {
+		return failf(CheckParavisorIdentity, "AUTHOR_KEY_DIGEST is zero (no author key signed the ID key); the policy's author_key_digests requires one of %d author keys", len(digests))
+	}
+	if !r.AuthorKeyEnabled() {
+		return failf(CheckParavisorIdentity, "SIGNER_INFO AUTHOR_KEY_EN is clear: the firmware checked no author key at launch, so AUTHOR_KEY_DIGEST %x vouches for nothing; the policy's author_key_digests requires an author key", r.AuthorKeyDigest[:])
+	}
+	ok := false
+	for _, d := range digests {
+		if len(d) == 48 && subtle.ConstantTimeCompare(d, r.AuthorKeyDigest[:]) == 1 {
+			ok = true
+		}
+	}
+	if !ok {
+		return failf(CheckParavisorIdentity, "AUTHOR_KEY_DIGEST %x is not in the policy's author_key_digests", r.AuthorKeyDigest[:])
+	}
+	return nil
+}
+
 // checkParavisor sets claims.Paravisor and checks the paravisor identity of
 // r. With required (anything from the HCL runtime data is trusted) its
 // ID_KEY_DIGEST must be trusted (see trustedParavisors) unless the policy
 // allows any paravisor; for a bare SNP report only a policy that lists
 // id_key_digests requires it. AUTHOR_KEY_DIGEST must be one of the
-// policy's author_key_digests whenever that list is set. The zero digest is
+// policy's author_key_digests, with AUTHOR_KEY_EN set, whenever that list
+// is set (checkAuthorKey). The zero digest is
 // never trusted, nor the emulated paravisor's on a chain not marked
 // Emulated. An untrusted digest may be vouched for (see ParavisorVoucher).
 func checkParavisor(ctx context.Context, claims *Claims, r *snp.Report, pol *Policy, voucher ParavisorVoucher, required, emulated bool) error {
 	id := r.IDKeyDigest
 	trusted := trustedParavisors(pol, emulated)
 	claims.Paravisor = paravisorName(id, trusted, azureSNPParavisors)
-	if len(pol.AuthorKeyDigests) > 0 {
-		if r.AuthorKeyDigest == ([48]byte{}) {
-			return failf(CheckParavisorIdentity, "AUTHOR_KEY_DIGEST is zero (no author key signed the ID key); the policy's author_key_digests requires one of %d author keys", len(pol.AuthorKeyDigests))
-		}
-		ok := false
-		for _, d := range pol.AuthorKeyDigests {
-			if len(d) == 48 && subtle.ConstantTimeCompare(d, r.AuthorKeyDigest[:]) == 1 {
-				ok = true
-			}
-		}
-		if !ok {
-			return failf(CheckParavisorIdentity, "AUTHOR_KEY_DIGEST %x is not in the policy's author_key_digests", r.AuthorKeyDigest[:])
-		}
+	if err := checkAuthorKey(r, pol.AuthorKeyDigests); err != nil {
+		return err
 	}
 	if !required && len(pol.IDKeyDigests) == 0 {
 		return nil

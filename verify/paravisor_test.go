@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha512"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -241,6 +242,53 @@ func TestAuthorKeyDigests(t *testing.T) {
 				if !bytes.Equal(c.AuthorKeyDigest, want) {
 					t.Errorf("%s: author key digest %x", name, []byte(c.AuthorKeyDigest))
 				}
+			}
+		})
+	}
+}
+
+// TestAuthorKeyEnRequired: a policy's author_key_digests is satisfied
+// only by a report whose SIGNER_INFO says AUTHOR_KEY_EN (the firmware
+// checked the author key's signature over the ID key at launch): a listed
+// AUTHOR_KEY_DIGEST with the bit clear is paravisor-identity, in evidence,
+// an HCL report and a bare report. Without the list the bit is not judged.
+func TestAuthorKeyEnRequired(t *testing.T) {
+	author := sha512.Sum384([]byte("an author key"))
+	clearEn := func(r []byte) {
+		si := binary.LittleEndian.Uint32(r[snp.OffsetSignerInfo:])
+		binary.LittleEndian.PutUint32(r[snp.OffsetSignerInfo:], si&^snp.SignerInfoAuthorKeyEn)
+	}
+	listed := verify.Policy{AuthorKeyDigests: []verify.HexBytes{author[:]}}
+	tests := []struct {
+		name string
+		b    testev.Builder
+		pol  verify.Policy
+		ok   bool
+	}{
+		{"listed author, AUTHOR_KEY_EN set", testev.Builder{AuthorKeyDigest: &author}, listed, true},
+		{"listed author, AUTHOR_KEY_EN clear", testev.Builder{AuthorKeyDigest: &author, MutateReport: clearEn}, listed, false},
+		{"no list, AUTHOR_KEY_EN clear", testev.Builder{AuthorKeyDigest: &author, MutateReport: clearEn}, verify.Policy{}, true},
+		{"AUTHOR_KEY_EN set, zero digest, list", testev.Builder{MutateReport: setSignerInfo(snp.SignerInfoAuthorKeyEn)}, listed, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ev := tc.b.MustBuild()
+			cfg := verify.Config{Roots: testev.Roots(), Policy: tc.pol}
+			for name, run := range map[string]func() (*verify.Claims, error){
+				"evidence": func() (*verify.Claims, error) { return verify.Evidence(context.Background(), ev.JSON, ev.Nonce, cfg) },
+				"hcl": func() (*verify.Claims, error) {
+					return reportWith(context.Background(), ev.Evidence.HCLReport, ev.VCEKDER, cfg)
+				},
+				"bare": func() (*verify.Claims, error) { return reportWith(context.Background(), ev.Report, ev.VCEKDER, cfg) },
+			} {
+				_, err := run()
+				if tc.ok {
+					if err != nil {
+						t.Errorf("%s: %v", name, err)
+					}
+					continue
+				}
+				wantCheck(t, err, verify.CheckParavisorIdentity)
 			}
 		})
 	}

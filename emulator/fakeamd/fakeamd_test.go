@@ -296,6 +296,12 @@ func TestReportIdentityOptions(t *testing.T) {
 	if r.IDKeyDigest != id || r.AuthorKeyDigest != author || r.FamilyID != fam || r.ImageID != img || r.GuestSVN != 7 {
 		t.Errorf("identity options not applied: %+v", r)
 	}
+	if !r.AuthorKeyEnabled() {
+		t.Errorf("an author key digest without AUTHOR_KEY_EN: SIGNER_INFO 0x%x", r.SignerInfo)
+	}
+	if r := fakeamd.DefaultReport([64]byte{}, fakeamd.WithAuthorKeyDigest(author), fakeamd.WithAuthorKeyDigest([48]byte{})); r.AuthorKeyEnabled() || r.AuthorKeyDigest != ([48]byte{}) {
+		t.Errorf("zero author key digest: AUTHOR_KEY_EN %v, digest %x", r.AuthorKeyEnabled(), r.AuthorKeyDigest)
+	}
 }
 
 // TestIDKeyDigestDerivation derives the emulated paravisor's ID key digest

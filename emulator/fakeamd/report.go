@@ -25,9 +25,17 @@ func WithMeasurement(m [48]byte) ReportOption { return func(r *snp.Report) { r.M
 // paravisor's fake ID key).
 func WithIDKeyDigest(d [48]byte) ReportOption { return func(r *snp.Report) { r.IDKeyDigest = d } }
 
-// WithAuthorKeyDigest sets AUTHOR_KEY_DIGEST (default zero, as on Azure).
+// WithAuthorKeyDigest sets AUTHOR_KEY_DIGEST (default zero, as on Azure)
+// and, as AMD's firmware does, SIGNER_INFO's AUTHOR_KEY_EN when d is not
+// zero (cleared when it is).
 func WithAuthorKeyDigest(d [48]byte) ReportOption {
-	return func(r *snp.Report) { r.AuthorKeyDigest = d }
+	return func(r *snp.Report) {
+		r.AuthorKeyDigest = d
+		r.SignerInfo &^= snp.SignerInfoAuthorKeyEn
+		if d != ([48]byte{}) {
+			r.SignerInfo |= snp.SignerInfoAuthorKeyEn
+		}
+	}
 }
 
 // WithFamilyID sets FAMILY_ID (default "snp-vtpm-emu-fam").

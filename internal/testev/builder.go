@@ -163,7 +163,9 @@ type Builder struct {
 	// AzureIDKeyDigest, so that the evidence passes the paravisor-identity
 	// check like a real Azure CVM's).
 	IDKeyDigest *[48]byte
-	// AuthorKeyDigest is AUTHOR_KEY_DIGEST (default zero, as on Azure).
+	// AuthorKeyDigest is AUTHOR_KEY_DIGEST (default zero, as on Azure). A
+	// non-zero digest also sets SIGNER_INFO's AUTHOR_KEY_EN, as AMD's
+	// firmware does (a forgery without it takes MutateReport).
 	AuthorKeyDigest *[48]byte
 	// FamilyID and ImageID are FAMILY_ID and IMAGE_ID (default fakeamd's).
 	FamilyID, ImageID *[16]byte
@@ -457,6 +459,9 @@ func (b *Builder) snpReport(p snp.Product, rd []byte, chip [64]byte, tcbs [4]snp
 	setIf(&r.Measurement, b.Measurement)
 	setIf(&r.IDKeyDigest, b.IDKeyDigest)
 	setIf(&r.AuthorKeyDigest, b.AuthorKeyDigest)
+	if r.AuthorKeyDigest != ([48]byte{}) {
+		r.SignerInfo |= snp.SignerInfoAuthorKeyEn
+	}
 	setIf(&r.FamilyID, b.FamilyID)
 	setIf(&r.ImageID, b.ImageID)
 	setIf(&r.GuestSVN, b.GuestSVN)

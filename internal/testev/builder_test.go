@@ -96,8 +96,8 @@ func TestParts(t *testing.T) {
 func TestIdentityKnobs(t *testing.T) {
 	e := (&testev.Builder{}).MustBuild()
 	az := testev.AzureIDKeyDigest()
-	if r := parseReport(t, e.Report); r.IDKeyDigest != az || r.AuthorKeyDigest != ([48]byte{}) {
-		t.Errorf("default ID/author key digests %x %x", r.IDKeyDigest, r.AuthorKeyDigest)
+	if r := parseReport(t, e.Report); r.IDKeyDigest != az || r.AuthorKeyDigest != ([48]byte{}) || r.AuthorKeyEnabled() {
+		t.Errorf("default ID/author key digests %x %x, AUTHOR_KEY_EN %v", r.IDKeyDigest, r.AuthorKeyDigest, r.AuthorKeyEnabled())
 	}
 	id, author := [48]byte{1}, [48]byte{47: 2}
 	fam, img := [16]byte{3}, [16]byte{15: 4}
@@ -105,6 +105,8 @@ func TestIdentityKnobs(t *testing.T) {
 	e = (&testev.Builder{IDKeyDigest: &id, AuthorKeyDigest: &author, FamilyID: &fam, ImageID: &img, GuestSVN: &svn}).MustBuild()
 	if r := parseReport(t, e.Report); r.IDKeyDigest != id || r.AuthorKeyDigest != author || r.FamilyID != fam || r.ImageID != img || r.GuestSVN != 9 {
 		t.Errorf("knobs not applied: %+v", r)
+	} else if !r.AuthorKeyEnabled() || r.SignerKey() != snp.SigningKeyVCEK {
+		t.Errorf("an author key digest without AUTHOR_KEY_EN (as firmware writes it): SIGNER_INFO 0x%x", r.SignerInfo)
 	}
 	if aci := testev.ACIIDKeyDigest(); aci == az || aci == ([48]byte{}) {
 		t.Error("ACI digest")
