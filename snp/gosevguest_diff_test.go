@@ -97,7 +97,9 @@ const (
 	reasonChipZero = "chip-zero"
 	// SIGNER_INFO MASK_CHIP_KEY set on a VCEK-signed report: we reject
 	// (ErrChipID); go-sev-guest ignores the bit and compares CHIP_ID with
-	// the hwID. Intended: a masked report names no chip.
+	// the hwID. Intended: the bit says the host masked the VCEK, which then
+	// signs no report (go-sev-guest's comment reads it as CHIP_ID masking,
+	// which is MASK_CHIP_ID and has no bit: see snp.SignerInfoMaskChipKey).
 	reasonChipMasked = "chip-masked"
 	// go-sev-guest BUG (noted, not fixed here): validate compares
 	// REPORTED_TCB with the certificate's TCB through kds.ComposeTCBParts,

@@ -125,13 +125,22 @@ func ReportVersionLayout(v uint32) (l ReportLayout, ok bool) {
 // as SIGNING_KEY = VCEK and MASK_CHIP_KEY = 0; MASK_CHIP_KEY and
 // SIGNING_KEY were defined in later revisions (go-sev-guest parses the field
 // for every version). Every real Azure report in testdata/ (versions 2 and
-// 3) carries 0: signed by the VCEK, chip id not masked, no author key.
+// 3) carries 0: signed by the VCEK, chip key not masked, no author key.
+//
+// MASK_CHIP_KEY is not MASK_CHIP_ID: both are host settings (SNP_CONFIG),
+// but MASK_CHIP_ID zeroes CHIP_ID and has no bit in the report (a zero
+// CHIP_ID is its only trace), while MASK_CHIP_KEY masks the chip key, the
+// VCEK: the firmware then signs no report with it (Linux's psp-sev.h:
+// "whether attestation reports are signed or not"; virtee/sev #303 on
+// the two being confused, as go-sev-guest's comment still does).
 const (
-	// SignerInfoAuthorKeyEn is AUTHOR_KEY_EN (bit 0): the ID block was
-	// signed by an author key.
+	// SignerInfoAuthorKeyEn is AUTHOR_KEY_EN (bit 0): the ID block's ID
+	// key was signed by an author key, whose signature the firmware
+	// checked at launch (AUTHOR_KEY_DIGEST is that key's digest).
 	SignerInfoAuthorKeyEn = 1 << 0
-	// SignerInfoMaskChipKey is MASK_CHIP_KEY (bit 1): the host masked
-	// CHIP_ID (all zero), so the report does not name its chip.
+	// SignerInfoMaskChipKey is MASK_CHIP_KEY (bit 1): the host masked the
+	// chip key (VCEK), so no genuine report with this bit is signed by a
+	// VCEK. It says nothing about CHIP_ID (see above).
 	SignerInfoMaskChipKey = 1 << 1
 	// SignerInfoReserved are the bits 31:5, which must be zero.
 	SignerInfoReserved = ^uint32(0x1F)
@@ -475,9 +484,10 @@ func (r *Report) AuthorKeyEnabled() bool { return r.SignerInfo&SignerInfoAuthorK
 // SignerKey returns the SIGNING_KEY field of SIGNER_INFO: 0 VCEK, 1 VLEK, 7 none.
 func (r *Report) SignerKey() uint32 { return (r.SignerInfo >> 2) & 7 }
 
-// ChipIDMasked reports whether MASK_CHIP_KEY is set: CHIP_ID is zeroed and
-// no VCEK can be bound to the report.
-func (r *Report) ChipIDMasked() bool { return r.SignerInfo&SignerInfoMaskChipKey != 0 }
+// ChipKeyMasked reports whether SIGNER_INFO's MASK_CHIP_KEY is set: the
+// host masked the VCEK, so the report cannot be VCEK-signed (see
+// SignerInfoMaskChipKey).
+func (r *Report) ChipKeyMasked() bool { return r.SignerInfo&SignerInfoMaskChipKey != 0 }
 
 // ProductFromCPUID returns the product line named by the report's CPUID
 // fields (version 3 and later). ok is false for version 2 reports, which do

@@ -392,15 +392,16 @@ func (v *VCEK) VerifyReportSignature(r *Report) error {
 	return nil
 }
 
-// CheckChipID checks that the report names its chip: MASK_CHIP_KEY is clear
-// and CHIP_ID is not zero. Otherwise no VCEK can be bound to (or fetched
-// for) the report (ErrChipID).
+// CheckChipID checks that a VCEK can be bound to (or fetched for) the
+// report: MASK_CHIP_KEY is clear (the host did not mask the VCEK, which
+// then signs no report) and CHIP_ID is not zero (the host did not mask the
+// chip id: MASK_CHIP_ID). Otherwise ErrChipID.
 func (r *Report) CheckChipID() error {
-	if r.ChipIDMasked() {
-		return fmt.Errorf("%w: the report's CHIP_ID is masked (SIGNER_INFO MASK_CHIP_KEY), so it names no chip", ErrChipID)
+	if r.ChipKeyMasked() {
+		return fmt.Errorf("%w: SIGNER_INFO says MASK_CHIP_KEY: the host masked the chip key, so no genuine report is signed by the VCEK", ErrChipID)
 	}
 	if format.AllZero(r.ChipID[:]) {
-		return fmt.Errorf("%w: the report's CHIP_ID is zero", ErrChipID)
+		return fmt.Errorf("%w: the report's CHIP_ID is zero (masked by the host: MASK_CHIP_ID), so it names no chip", ErrChipID)
 	}
 	return nil
 }
@@ -415,9 +416,9 @@ func leInt(le []byte) *big.Int {
 
 // CheckBinding checks that the certificate belongs to the chip and TCB of
 // the report. For a VCEK: hwID == CHIP_ID (first 8 bytes on Turin, whose
-// remaining chip id bytes must be zero); a report whose chip id is masked
-// (MASK_CHIP_KEY) or zero names no chip and binds to no VCEK, not even one
-// with a zero hwID (ErrChipID). A VLEK carries no hwID: it binds to no
+// remaining chip id bytes must be zero); a report that says MASK_CHIP_KEY
+// (the VCEK masked) or whose chip id is zero binds to no VCEK, not even
+// one with a zero hwID (ErrChipID). A VLEK carries no hwID: it binds to no
 // chip, and the report's chip id (often zero) is not checked. For both,
 // the certificate's TCB must equal REPORTED_TCB (ErrTCB).
 func (v *VCEK) CheckBinding(r *Report) error {

@@ -145,7 +145,7 @@ func setVersion(v uint32) func([]byte) {
 
 // TestForgedSignerInfo: a report verified with a VCEK must say SIGNING_KEY
 // = VCEK; VLEK, none and the reserved values are rejected, as are reserved
-// bits. A masked (MASK_CHIP_KEY) or zero chip id never binds, not even to a
+// bits. MASK_CHIP_KEY (the VCEK masked) or a zero chip id never binds, not even to a
 // VCEK with a zero hwID. Every report here carries a valid VCEK signature.
 func TestForgedSignerInfo(t *testing.T) {
 	zero := [64]byte{}
@@ -167,7 +167,7 @@ func TestForgedSignerInfo(t *testing.T) {
 		cases = append(cases, synthCase{name: fmt.Sprintf("reserved bit %d", bit), b: testev.Builder{MutateReport: setSignerInfo(1 << bit)}, want: verify.CheckReportFormat})
 	}
 	cases = append(cases,
-		// The masked chip id binds to no VCEK: named before the signature.
+		// MASK_CHIP_KEY binds to no VCEK: named before the signature.
 		synthCase{name: "VLEK and mask", b: testev.Builder{MutateReport: setSignerInfo(snp.SigningKeyVLEK<<2 | snp.SignerInfoMaskChipKey)}, want: verify.CheckChipID},
 		synthCase{name: "all ones", b: testev.Builder{MutateReport: setSignerInfo(0xFFFFFFFF)}, want: verify.CheckReportFormat},
 		synthCase{name: "VCEK verifies", b: testev.Builder{MutateReport: setSignerInfo(snp.SigningKeyVCEK)}},
@@ -338,9 +338,9 @@ func TestPolicyProductNameStrict(t *testing.T) {
 	}
 }
 
-// TestMaskedChipNotFetched: evidence without a VCEK whose report masks its
-// chip id (or carries a zero one) is rejected by vcek-chip-id before any
-// certificate source is asked.
+// TestMaskedChipNotFetched: evidence without a VCEK whose report says
+// MASK_CHIP_KEY (the VCEK masked) or carries a zero chip id (MASK_CHIP_ID)
+// is rejected by vcek-chip-id before any certificate source is asked.
 func TestMaskedChipNotFetched(t *testing.T) {
 	zero := [64]byte{}
 	for _, tc := range []struct {

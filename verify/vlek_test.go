@@ -27,9 +27,10 @@ func vlekBuilder(p snp.Product, mod func(b *testev.Builder)) testev.Builder {
 
 // TestVLEK: reports whose SIGNER_INFO says VLEK verify against a VLEK
 // issued by the product line's ASVK (VLEK <- ASVK <- ARK); a VLEK binds to
-// no chip (zero or masked chip ids verify) but its TCB must match
-// REPORTED_TCB; a VLEK of a wrong ASVK, a VLEK for a report that says VCEK
-// and a VCEK for a report that says VLEK are rejected.
+// no chip (a zero chip id verifies, with MASK_CHIP_KEY, the VCEK masked,
+// too) but its TCB must match REPORTED_TCB; a VLEK of a wrong ASVK, a VLEK
+// for a report that says VCEK and a VCEK for a report that says VLEK are
+// rejected.
 func TestVLEK(t *testing.T) {
 	zero := [64]byte{}
 	wrongASVK, err := testev.NewChain(snp.Milan, fakekeys.ARKKey(), fakekeys.ASKKey(), testev.OtherRSAKey())
