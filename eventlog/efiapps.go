@@ -2,6 +2,7 @@ package eventlog
 
 import (
 	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 
 	"github.com/google/go-eventlog/tcg"
@@ -12,7 +13,11 @@ import (
 // and ignores the others it does not recognise by digest, so a log whose
 // application event was retyped (EV_IPL, an EV_EFI_ACTION of no known
 // action) replays to the same PCR 4 with that application missing from
-// the list. pcr4Unlisted finds such an event.
+// the list. Nor is the order of events of different PCRs measured (each
+// PCR binds the order of its own events only): go-eventlog stops at PCR
+// 5's ExitBootServices event in log order, so moving that event ahead of
+// PCR 4's last applications hid them too. pcr4Apps reads every PCR 4
+// event, wherever PCR 5's events sit.
 
 // pcr4Known are the digests of the PCR 4 events that are not applications
 // (go-eventlog checks the type of the first three): the boot-option
@@ -25,21 +30,23 @@ var pcr4Known = func() map[[sha256.Size]byte]bool {
 	return m
 }()
 
-// pcr4Unlisted returns an error naming the first PCR 4 event, before
-// ExitBootServices (as go-eventlog reads them), that is neither typed an
-// application nor a known non-application by its digest; nil when there
-// is none.
-func pcr4Unlisted(events []tcg.Event) error {
-	ebs := sha256.Sum256([]byte(tcg.ExitBootServicesInvocation))
+// pcr4Apps returns the digests (hex) of every PCR 4 event typed an
+// application, in order, or an error naming the first PCR 4 event that is
+// neither typed an application nor a known non-application by its digest.
+func pcr4Apps(events []tcg.Event) ([]string, error) {
+	var apps []string
 	for i, e := range events {
-		d := e.ReplayedDigest()
-		if e.MRIndex() == 5 && string(d) == string(ebs[:]) {
-			return nil
-		}
-		if e.MRIndex() != 4 || e.UntrustedType() == tcg.EFIBootServicesApplication || (len(d) == sha256.Size && pcr4Known[[sha256.Size]byte(d)]) {
+		if e.MRIndex() != 4 {
 			continue
 		}
-		return fmt.Errorf("PCR 4 event %d (%s, digest %x) is not typed an EFI application, nor any known event: no EFI application list is claimed", i, e.UntrustedType(), d)
+		d := e.ReplayedDigest()
+		switch {
+		case e.Type == tcg.EFIBootServicesApplication:
+			apps = append(apps, hex.EncodeToString(d))
+		case len(d) == sha256.Size && pcr4Known[[sha256.Size]byte(d)]:
+		default:
+			return nil, fmt.Errorf("PCR 4 event %d (%s, digest %x) is not typed an EFI application, nor any known event: no EFI application list is claimed", i, e.Type, d)
+		}
 	}
-	return nil
+	return apps, nil
 }

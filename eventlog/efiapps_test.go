@@ -63,3 +63,52 @@ func TestEFIAppsIgnoreUnmeasuredType(t *testing.T) {
 		})
 	}
 }
+
+// TestEFIAppsIgnoreUnmeasuredOrder: the order of events of different PCRs
+// is not measured either (each PCR binds only its own events' order), so
+// moving PCR 5's ExitBootServices event ahead of PCR 4's last
+// applications replays both PCRs to their quoted values. go-eventlog stops
+// reading applications at that event in log order, which made the
+// applications after it vanish from the claim: every application PCR 4
+// measured is claimed, wherever ExitBootServices sits in the log.
+func TestEFIAppsIgnoreUnmeasuredOrder(t *testing.T) {
+	shim, grub, kernel := "shim image", "grub image", "evil kernel image"
+	calling := pcr4Event{tcg.EFIAction, tcg.CallingEFIApplication, tcg.CallingEFIApplication}
+	sep := pcr4Event{tcg.Separator, "\x00\x00\x00\x00", "\x00\x00\x00\x00"}
+	app := func(img string) pcr4Event { return pcr4Event{tcg.EFIBootServicesApplication, "device path", img} }
+	relabel := func(e pcr4Event, typ tcg.EventType) pcr4Event { e.typ = typ; return e }
+	tests := []struct {
+		name string
+		// before are the PCR 4 events written before ExitBootServices
+		// (PCR 5), after those written after it.
+		before, after []pcr4Event
+		want          []string // nil: no list claimed
+	}{
+		{name: "honest", before: []pcr4Event{calling, sep, app(shim), app(grub), app(kernel)}, want: []string{shim, grub, kernel}},
+		{name: "ExitBootServices moved before the kernel", before: []pcr4Event{calling, sep, app(shim), app(grub)}, after: []pcr4Event{app(kernel)}, want: []string{shim, grub, kernel}},
+		{name: "ExitBootServices moved first", after: []pcr4Event{calling, sep, app(shim), app(grub), app(kernel)}, want: []string{shim, grub, kernel}},
+		{name: "moved and relabelled", before: []pcr4Event{calling, sep, app(shim)}, after: []pcr4Event{relabel(app(kernel), tcg.Ipl)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := eventlog.NewBuilder(nil)
+			for _, e := range tt.before {
+				b.MeasureDigest(4, e.typ, []byte(e.data), []byte(e.measured))
+			}
+			b.Measure(5, tcg.EFIAction, []byte(tcg.ExitBootServicesInvocation))
+			b.Measure(5, tcg.EFIAction, []byte("Exit Boot Services Returned with Success"))
+			for _, e := range tt.after {
+				b.MeasureDigest(4, e.typ, []byte(e.data), []byte(e.measured))
+			}
+			res := replayBuilt(t, b, 4, 5)
+			var want []string
+			for _, img := range tt.want {
+				d := sha256.Sum256([]byte(img))
+				want = append(want, hex.EncodeToString(d[:]))
+			}
+			if !slices.Equal(res.State.EFIApps, want) || (want == nil) != (res.State.EFIApps == nil) {
+				t.Errorf("EFI applications %q, want %q (notes %q)", res.State.EFIApps, want, res.State.Notes)
+			}
+		})
+	}
+}

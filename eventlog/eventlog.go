@@ -68,9 +68,11 @@ type State struct {
 	// SecureBoot is the SecureBoot variable measured into PCR 7.
 	SecureBoot *bool `json:"secure_boot,omitempty"`
 	// EFIApps are the digests (hex) of the EFI boot applications loaded
-	// (PCR 4). Nil when a PCR 4 event is neither typed an application nor
-	// known by its digest: types are not measured, so the list could
-	// otherwise miss a retyped application.
+	// (PCR 4): every PCR 4 event typed an application, wherever PCR 5's
+	// ExitBootServices event sits in the log (the order of events of
+	// different PCRs is not measured). Nil when a PCR 4 event is neither
+	// typed an application nor known by its digest: types are not
+	// measured, so the list could otherwise miss a retyped application.
 	EFIApps []string `json:"efi_apps,omitempty"`
 	// KernelCmdline is the Linux command line that GRUB measured (PCR 8),
 	// without its NUL terminator: the string measured right after the last
@@ -84,10 +86,17 @@ type State struct {
 	// checked against its text, not its prefix, which GRUB does not
 	// measure).
 	GRUBCommands []string `json:"grub_commands,omitempty"`
-	// GRUBFiles are the files GRUB measured into PCR 9.
+	// GRUBFiles are every measurement of PCR 9, in order: the files GRUB
+	// read, and whatever else extended PCR 9 (the Linux EFI stub's tagged
+	// initrd and load options), whatever the events' types, which no
+	// digest covers.
 	GRUBFiles []GRUBFile `json:"grub_files,omitempty"`
 	// Firmware is the S-CRTM version string the firmware measured into
 	// PCR 0 (UTF-16 decoded; "GCE <n>" for Google's numbered firmware).
+	// Nil unless exactly one PCR 0 event before the separator is typed a
+	// version and it is the only one measured as the digest of its own
+	// data that is not recognisably another event (GCE's Non-Host Info):
+	// types are not measured, so another such event could be retyped.
 	Firmware *string `json:"firmware,omitempty"`
 	// PK, KEK, DB and DBX are the Secure Boot variables measured into
 	// PCR 7 (nil when PCR 7 did not replay).
@@ -235,26 +244,31 @@ func extractState(el *tcg.EventLog, good []register.MR) State {
 		st.Authorities = signatureDB(sb.GetAuthority()).Certs
 	}
 	if has(0) {
-		st.Firmware = firmwareVersion(fs.GetPlatform())
+		fw, err := firmware(events)
+		st.Firmware = fw
+		st.note(err)
 	}
-	if has(4) {
-		if err := pcr4Unlisted(events); err != nil {
-			st.Notes = append(st.Notes, err.Error())
-		} else {
-			for _, app := range fs.GetEfi().GetApps() {
-				st.EFIApps = append(st.EFIApps, hex.EncodeToString(app.GetDigest()))
-			}
-		}
+	// go-eventlog's EFI state says ExitBootServices was measured (PCR 5);
+	// the applications are read from every PCR 4 event (pcr4Apps).
+	if has(4) && fs.GetEfi() != nil {
+		apps, err := pcr4Apps(events)
+		st.EFIApps = apps
+		st.note(err)
 	}
 	if has(8) {
 		grubCommands(&st, fs.GetGrub().GetCommands(), events)
 	}
 	if has(9) {
-		for _, f := range fs.GetGrub().GetFiles() {
-			st.GRUBFiles = append(st.GRUBFiles, GRUBFile{SHA256: hex.EncodeToString(f.GetDigest()), UntrustedName: bounded(strings.ToValidUTF8(strings.TrimSuffix(string(f.GetUntrustedFilename()), "\x00"), "\uFFFD"))})
-		}
+		st.GRUBFiles = grubFiles(events)
 	}
 	return st
+}
+
+// note adds err, when not nil, to the state's notes.
+func (st *State) note(err error) {
+	if err != nil {
+		st.Notes = append(st.Notes, err.Error())
+	}
 }
 
 // replay is the replay of one PCR: its value and its event count.

@@ -1,6 +1,8 @@
 package eventlog
 
 import (
+	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"slices"
 	"strings"
@@ -91,4 +93,38 @@ func grubCommands(st *State, cmds []string, events []tcg.Event) {
 	if cl, ok := grubKernelCmdline(cmds); ok {
 		st.KernelCmdline = &cl
 	}
+}
+
+// grubFiles returns every measurement of PCR 9 among events, in order:
+// the files GRUB read (EV_IPL, named by the event data), and whatever else
+// extended PCR 9, such as the Linux EFI stub's tagged initrd and load
+// options. The type is not measured: go-eventlog lists only the EV_IPL
+// events (skipping EV_EVENT_TAG ones, and giving up on any other type), so
+// a retyped event could hide a file; here every digest PCR 9 measured is
+// listed, and the name, which nothing measures, is only a hint.
+func grubFiles(events []tcg.Event) []GRUBFile {
+	var files []GRUBFile
+	for _, e := range events {
+		if e.MRIndex() != 9 {
+			continue
+		}
+		name := e.Data
+		if e.Type == tcg.EventTag {
+			name = taggedEventData(e.Data)
+		}
+		files = append(files, GRUBFile{
+			SHA256:        hex.EncodeToString(e.ReplayedDigest()),
+			UntrustedName: bounded(strings.ToValidUTF8(strings.TrimSuffix(string(name), "\x00"), "\uFFFD")),
+		})
+	}
+	return files
+}
+
+// taggedEventData returns the data of a TCG_PCClientTaggedEvent (event
+// id, data size, data), or nil when the size does not match what follows.
+func taggedEventData(b []byte) []byte {
+	if len(b) < 8 || uint64(binary.LittleEndian.Uint32(b[4:])) != uint64(len(b)-8) {
+		return nil
+	}
+	return b[8:]
 }

@@ -3,11 +3,7 @@ package eventlog
 import (
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/binary"
 	"encoding/hex"
-	"fmt"
-	"strings"
-	"unicode/utf16"
 	"unicode/utf8"
 
 	pb "github.com/google/go-eventlog/proto/state"
@@ -98,43 +94,6 @@ func certOf(c *pb.Certificate) Cert {
 		out.Subject = bounded(x.Subject.String())
 	}
 	return out
-}
-
-// firmwareVersion describes the platform's S-CRTM version (nil when the
-// log has none).
-func firmwareVersion(p *pb.PlatformState) *string {
-	if p == nil {
-		return nil
-	}
-	if v, ok := p.GetFirmware().(*pb.PlatformState_GceVersion); ok {
-		s := fmt.Sprintf("GCE %d", v.GceVersion)
-		return &s
-	}
-	raw := p.GetScrtmVersionId()
-	if len(raw) == 0 {
-		return nil
-	}
-	s := decodeVersion(raw)
-	return &s
-}
-
-// decodeVersion decodes an S-CRTM version: NUL-terminated UTF-16LE as UEFI
-// writes it, else the bytes as hex.
-func decodeVersion(raw []byte) string {
-	if len(raw)%2 == 0 {
-		u := make([]uint16, 0, len(raw)/2)
-		for i := 0; i+1 < len(raw); i += 2 {
-			u = append(u, binary.LittleEndian.Uint16(raw[i:]))
-		}
-		for len(u) > 0 && u[len(u)-1] == 0 {
-			u = u[:len(u)-1]
-		}
-		s := string(utf16.Decode(u))
-		if utf8.ValidString(s) && !strings.ContainsRune(s, utf8.RuneError) && !strings.ContainsRune(s, 0) {
-			return bounded(s)
-		}
-	}
-	return bounded("hex:" + hex.EncodeToString(raw))
 }
 
 // bounded cuts s to maxName bytes on a rune boundary.

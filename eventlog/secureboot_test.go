@@ -39,6 +39,8 @@ type sbGolden struct {
 	subject     string // a subject of the db
 	grub        [2]int // GRUB commands and files
 	grubFile    string // the first file's name
+	// lastGrubFile is the last PCR 9 measurement's name, when given.
+	lastGrubFile string
 }
 
 // TestRealLogsSecureBoot: golden Secure Boot databases, authorities and
@@ -56,9 +58,13 @@ func TestRealLogsSecureBoot(t *testing.T) {
 	noDBX := ms
 	noDBX.grub, noDBX.grubFile = [2]int{73, 9}, noSB.grubFile
 	sevsnp := noSB
-	sevsnp.firmware = ""
+	sevsnp.firmware = "GCE 2"
 	sevsnp.dbxCerts, sevsnp.dbxHashes = 0, 371 // a newer dbx: digests only
-	sevsnp.grub = [2]int{71, 11}
+	// PCR 9: GRUB's 11 files, then the Linux EFI stub's EV_EVENT_TAG
+	// measurement of the kernel's load options (every PCR 9 measurement
+	// is listed: grubFiles).
+	sevsnp.grub = [2]int{71, 12}
+	sevsnp.lastGrubFile = "LOADED_IMAGE::LoadOptions"
 	golden := map[string]sbGolden{
 		"gce-cos-121-amd-sev.bin": {firmware: "GCE 2", pk: []string{cosPK}, kek: []string{cosKEK}, db: []string{cosDB}, dbxCerts: 4,
 			authorities: []string{cosDB, cosDB}, grub: [2]int{15, 2}, grubFile: "/efi/boot/grub.cfg", subject: "CN=UEFI DB Key v20250203,OU=Container Optimized OS,O=Google LLC.,L=Mountain View,ST=California,C=US"},
@@ -88,6 +94,9 @@ func TestRealLogsSecureBoot(t *testing.T) {
 			}
 			if got := [2]int{len(st.GRUBCommands), len(st.GRUBFiles)}; got != want.grub || st.GRUBFiles[0].UntrustedName != want.grubFile {
 				t.Errorf("GRUB: %v commands and files, first %q; want %v, %q", got, st.GRUBFiles[0].UntrustedName, want.grub, want.grubFile)
+			}
+			if last := st.GRUBFiles[len(st.GRUBFiles)-1].UntrustedName; want.lastGrubFile != "" && last != want.lastGrubFile {
+				t.Errorf("last PCR 9 measurement %q, want %q", last, want.lastGrubFile)
 			}
 			var auth []string
 			for _, a := range st.Authorities {
@@ -280,3 +289,70 @@ func FuzzReplayExtract(f *testing.F) {
 		}
 	})
 }
+
+// pcr0Event is one PCR 0 event: its type (unmeasured) and its data, whose
+// digest is measured (every PCR 0 event here is measured as its own data).
+type pcr0Event struct {
+	typ  tcg.EventType
+	data []byte
+}
+
+// TestFirmwareIgnoresUnmeasuredType: the firmware claim rests on what PCR
+// 0 measured before its separator, never on the events' types alone. Of
+// the events measured as the digest of their own data, the S-CRTM version
+// must be the only one that is not recognisably something else (GCE's
+// Non-Host Info); otherwise a retyped event could stand in for it:
+// go-eventlog took the last event typed EV_S_CRTM_VERSION, so a log that
+// swapped the types of the version and another such event, or typed a
+// later one a version too, replayed to the quoted PCR 0 and claimed that
+// event's data as the firmware.
+func TestFirmwareIgnoresUnmeasuredType(t *testing.T) {
+	version := eventlog.UTF16("Hyper-V UEFI Release v4.1")
+	gce := eventlog.UTF16("GCE Virtual Firmware v2")
+	nonHost := append([]byte("GCE NonHostInfo\x00\x04"), make([]byte, 15)...)
+	other := eventlog.UTF16("Hyper-V UEFI Release v9.9 (a string measured for another reason)")
+	blob := pcr0Event{tcg.EFIPlatformFirmwareBlob, []byte("a blob whose digest is not of this data")}
+	tests := []struct {
+		name   string
+		events []pcr0Event
+		want   string // "": no firmware claimed
+	}{
+		{"version alone", []pcr0Event{{tcg.SCRTMVersion, version}, blob}, "Hyper-V UEFI Release v4.1"},
+		{"GCE version and non-host info", []pcr0Event{{tcg.SCRTMVersion, gce}, {tcg.NonhostInfo, nonHost}}, "GCE 2"},
+		{"GCE types swapped", []pcr0Event{{tcg.NonhostInfo, gce}, {tcg.SCRTMVersion, nonHost}}, ""},
+		{"version retyped", []pcr0Event{{tcg.PostCode, version}, blob}, ""},
+		{"a later event also typed a version", []pcr0Event{{tcg.SCRTMVersion, version}, {tcg.SCRTMVersion, other}}, ""},
+		{"another self-measured event retyped a version", []pcr0Event{{tcg.PostCode, version}, {tcg.SCRTMVersion, other}}, ""},
+		{"two self-measured events, honest types", []pcr0Event{{tcg.SCRTMVersion, version}, {tcg.PostCode, other}}, ""},
+		{"a version typed after the separator", []pcr0Event{{tcg.Separator, []byte{0, 0, 0, 0}}, {tcg.SCRTMVersion, version}}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := eventlog.NewBuilder(nil)
+			sep := false
+			for _, e := range tt.events {
+				if e.blobLike() {
+					b.MeasureDigest(0, e.typ, e.data, []byte("firmware volume"))
+					continue
+				}
+				b.Measure(0, e.typ, e.data)
+				sep = sep || e.typ == tcg.Separator
+			}
+			if !sep {
+				b.Measure(0, tcg.Separator, []byte{0, 0, 0, 0})
+			}
+			res := replayBuilt(t, b, 0)
+			got := res.State.Firmware
+			switch {
+			case tt.want == "" && got != nil:
+				t.Errorf("firmware %q claimed, want none (notes %q)", *got, res.State.Notes)
+			case tt.want != "" && (got == nil || *got != tt.want):
+				t.Errorf("firmware %v, want %q (notes %q)", deref(got), tt.want, res.State.Notes)
+			}
+		})
+	}
+}
+
+// blobLike reports whether e stands for an event whose digest is not of
+// its data (a firmware volume).
+func (e pcr0Event) blobLike() bool { return e.typ == tcg.EFIPlatformFirmwareBlob }

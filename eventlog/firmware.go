@@ -1,0 +1,99 @@
+package eventlog
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
+
+	"github.com/google/go-eventlog/tcg"
+	"github.com/google/go-eventlog/wellknown"
+)
+
+// The firmware measures its S-CRTM version into PCR 0 as the digest of the
+// event data, but the type that says which event is the version is not
+// measured. go-eventlog took the last PCR 0 event typed EV_S_CRTM_VERSION
+// whose digest is that of its data, so a log could type another such
+// event (GCE's Non-Host Info, any string the firmware measured as itself)
+// a version, and the version something else, and still replay to the
+// quoted PCR 0. The version is therefore claimed only when no retyping
+// can change it: of the PCR 0 events before the separator that are
+// measured as the digest of their own data, the one typed a version must
+// be the only one whose content is not recognisably another event's.
+
+// separatorDigests are the SHA-256 digests of the two separator values
+// (00000000h and FFFFFFFFh, TCG PC Client PFP).
+var separatorDigests = [...][sha256.Size]byte{sha256.Sum256([]byte{0, 0, 0, 0}), sha256.Sum256([]byte{0xff, 0xff, 0xff, 0xff})}
+
+// notVersion reports whether data is recognisably not an S-CRTM version:
+// GCE's Non-Host Info event (its signature, then the confidential
+// technology).
+func notVersion(data []byte) bool {
+	return bytes.HasPrefix(data, wellknown.GCENonHostInfoSignature)
+}
+
+// firmware returns the S-CRTM version that the PCR 0 events among events
+// measured (see above): nil when there is none, or, with an error saying
+// why, when which event is the version rests on the unmeasured types.
+func firmware(events []tcg.Event) (*string, error) {
+	var (
+		version           []byte
+		typed, candidates int
+	)
+	for _, e := range events {
+		d := e.ReplayedDigest()
+		if e.MRIndex() != 0 || len(d) != sha256.Size {
+			continue
+		}
+		if [sha256.Size]byte(d) == separatorDigests[0] || [sha256.Size]byte(d) == separatorDigests[1] {
+			break
+		}
+		self := sha256.Sum256(e.Data) == [sha256.Size]byte(d)
+		if e.Type == tcg.SCRTMVersion {
+			typed++
+			if self && !notVersion(e.Data) {
+				version = e.Data
+			}
+		}
+		if self && !notVersion(e.Data) {
+			candidates++
+		}
+	}
+	switch {
+	case typed == 0 && candidates == 0:
+		return nil, nil
+	case typed != 1 || version == nil || candidates != 1:
+		return nil, fmt.Errorf("PCR 0 has %d events typed EV_S_CRTM_VERSION and %d measured as their own data that could be the version: no firmware version is claimed (event types are not measured)", typed, candidates)
+	case len(version) == 0:
+		return nil, nil
+	}
+	if v, err := wellknown.ConvertSCRTMVersionToGCEFirmwareVersion(version); err == nil {
+		s := fmt.Sprintf("GCE %d", v)
+		return &s, nil
+	}
+	s := decodeVersion(version)
+	return &s, nil
+}
+
+// decodeVersion decodes an S-CRTM version: NUL-terminated UTF-16LE as UEFI
+// writes it, else the bytes as hex.
+func decodeVersion(raw []byte) string {
+	if len(raw)%2 == 0 {
+		u := make([]uint16, 0, len(raw)/2)
+		for i := 0; i+1 < len(raw); i += 2 {
+			u = append(u, binary.LittleEndian.Uint16(raw[i:]))
+		}
+		for len(u) > 0 && u[len(u)-1] == 0 {
+			u = u[:len(u)-1]
+		}
+		s := string(utf16.Decode(u))
+		if utf8.ValidString(s) && !strings.ContainsRune(s, utf8.RuneError) && !strings.ContainsRune(s, 0) {
+			return bounded(s)
+		}
+	}
+	return bounded("hex:" + hex.EncodeToString(raw))
+}
