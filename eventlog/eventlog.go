@@ -160,7 +160,7 @@ func Replay(log []byte, quoted map[int][]byte) (res *Result, err error) {
 	if len(log) > MaxSize {
 		return nil, fmt.Errorf("%w: %d bytes, more than %d", ErrFormat, len(log), MaxSize)
 	}
-	if err := checkSpecID(log); err != nil {
+	if err := checkLog(log); err != nil {
 		return nil, err
 	}
 	el, err := tcg.ParseEventLog(log, tcg.ParseOpts{})
