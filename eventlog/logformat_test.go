@@ -2,10 +2,13 @@ package eventlog_test
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/google/go-eventlog/tcg"
 
 	"github.com/snp-vtpm/snp-vtpm/eventlog"
 	"github.com/snp-vtpm/snp-vtpm/format"
@@ -205,5 +208,104 @@ func TestLogFormat(t *testing.T) {
 	// The good log parses (its separator does not replay to zero).
 	if res, err := eventlog.Replay(good, quoted); err != nil || res.Status(0) != eventlog.Mismatch {
 		t.Fatalf("the good log: %v", err)
+	}
+}
+
+// TestNoActionNeverMeasured (no behaviour change): EV_NO_ACTION events are
+// not extended, on any PCR, so they never count as measurements nor give
+// state; the one that changes a replay, StartupLocality, sets PCR 0's
+// starting value only, and only before PCR 0's first measurement (as
+// go-eventlog and the TCG PC Client PFP read it).
+func TestNoActionNeverMeasured(t *testing.T) {
+	locality3 := []byte("StartupLocality\x00\x03")
+	extend := func(start byte, measured ...string) []byte {
+		v := make([]byte, 32)
+		v[31] = start
+		for _, m := range measured {
+			d := sha256.Sum256([]byte(m))
+			h := sha256.Sum256(append(v, d[:]...))
+			v = h[:]
+		}
+		return v
+	}
+	tests := []struct {
+		name   string
+		build  func(b *eventlog.Builder)
+		pcr    int
+		quoted []byte
+		status eventlog.Status
+		check  func(t *testing.T, st eventlog.State)
+	}{
+		{name: "StartupLocality before PCR 0's first measurement", build: func(b *eventlog.Builder) {
+			b.Measure(0, tcg.NoAction, locality3)
+			b.Measure(0, tcg.SCRTMVersion, []byte("v"))
+		}, pcr: 0, quoted: extend(3, "v"), status: eventlog.Replayed},
+		{name: "StartupLocality ignored by a replay from zero", build: func(b *eventlog.Builder) {
+			b.Measure(0, tcg.NoAction, locality3)
+			b.Measure(0, tcg.SCRTMVersion, []byte("v"))
+		}, pcr: 0, quoted: extend(0, "v"), status: eventlog.Mismatch},
+		{name: "StartupLocality after PCR 0's first measurement", build: func(b *eventlog.Builder) {
+			b.Measure(0, tcg.SCRTMVersion, []byte("v"))
+			b.Measure(0, tcg.NoAction, locality3)
+			b.Measure(0, tcg.Separator, []byte{0, 0, 0, 0})
+		}, pcr: 0, quoted: extend(0, "v", "\x00\x00\x00\x00"), status: eventlog.Replayed},
+		{name: "StartupLocality on PCR 7", build: func(b *eventlog.Builder) {
+			b.Measure(7, tcg.NoAction, locality3)
+			b.Measure(7, tcg.Separator, []byte{0, 0, 0, 0})
+		}, pcr: 7, quoted: extend(0, "\x00\x00\x00\x00"), status: eventlog.Replayed},
+		{name: "EV_NO_ACTION alone on PCR 9", build: func(b *eventlog.Builder) {
+			b.Measure(9, tcg.NoAction, []byte("/vmlinuz\x00"))
+		}, pcr: 9, status: eventlog.NotCovered},
+		{name: "EV_NO_ACTION among PCR 9's files", build: func(b *eventlog.Builder) {
+			b.MeasureDigest(9, tcg.Ipl, []byte("/boot/grub/grub.cfg\x00"), []byte("cfg"))
+			b.Measure(9, tcg.NoAction, []byte("/vmlinuz\x00"))
+		}, pcr: 9, quoted: extend(0, "cfg"), status: eventlog.Replayed, check: func(t *testing.T, st eventlog.State) {
+			if len(st.GRUBFiles) != 1 || st.GRUBFiles[0].UntrustedName != "/boot/grub/grub.cfg" {
+				t.Errorf("GRUB files %+v, want grub.cfg only", st.GRUBFiles)
+			}
+		}},
+		{name: "EV_NO_ACTION typed like a PCR 0 version", build: func(b *eventlog.Builder) {
+			b.Measure(0, tcg.NoAction, eventlog.UTF16("evil"))
+			b.Measure(0, tcg.SCRTMVersion, eventlog.UTF16("good"))
+			b.Measure(0, tcg.Separator, []byte{0, 0, 0, 0})
+		}, pcr: 0, quoted: extend(0, string(eventlog.UTF16("good")), "\x00\x00\x00\x00"), status: eventlog.Replayed, check: func(t *testing.T, st eventlog.State) {
+			if st.Firmware == nil || *st.Firmware != "good" {
+				t.Errorf("firmware %v, want good", deref(st.Firmware))
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := eventlog.NewBuilder(nil)
+			tt.build(b)
+			log, _, err := b.Log()
+			if err != nil {
+				t.Fatal(err)
+			}
+			quoted := map[int][]byte{tt.pcr: tt.quoted}
+			if tt.quoted == nil {
+				quoted[tt.pcr] = make([]byte, 32)
+			}
+			res, err := eventlog.Replay(log, quoted)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s := res.Status(tt.pcr); s != tt.status {
+				t.Fatalf("PCR %d %s, want %s", tt.pcr, s, tt.status)
+			}
+			for _, p := range res.PCRs {
+				if p.Status == eventlog.Replayed && p.Replayed != p.Quoted {
+					t.Errorf("PCR %d replayed to %s by our extend, quoted %s", p.Index, p.Replayed, p.Quoted)
+				}
+			}
+			for _, e := range res.Events {
+				if e.Type == tcg.NoAction.String() {
+					t.Errorf("EV_NO_ACTION listed as a measured event: %+v", e)
+				}
+			}
+			if tt.check != nil {
+				tt.check(t, res.State)
+			}
+		})
 	}
 }
