@@ -75,11 +75,13 @@ type State struct {
 	// measured, so the list could otherwise miss a retyped application.
 	EFIApps []string `json:"efi_apps,omitempty"`
 	// KernelCmdline is the Linux command line that GRUB measured (PCR 8),
-	// without its NUL terminator: the string measured right after the last
-	// kernel-loading command, when that is a Linux loader (linux,
-	// linuxefi, linux16). Nil when it is another loader, or nothing was
-	// measured after it: the events' prefixes alone, which the digests do
-	// not cover, never make a command line.
+	// without its NUL terminator: the string measured right after the
+	// kernel-loading command, when PCR 8 measured exactly one and it is a
+	// Linux loader (linux, linuxefi, linux16). Nil when it is another
+	// loader, or nothing was measured after it: the events' prefixes
+	// alone, which the digests do not cover, never make a command line.
+	// Nil with two or more: the booted system can extend PCR 8 after
+	// GRUB's measurements with a loader and a command line of its own.
 	KernelCmdline *string `json:"kernel_cmdline,omitempty"`
 	// GRUBCommands are the commands GRUB measured into PCR 8 (with their
 	// prefix, "grub_cmd: ", "kernel_cmdline: ", ...; each one's digest

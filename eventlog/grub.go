@@ -46,31 +46,42 @@ func grubText(data string) string {
 
 // grubKernelCmdline returns the kernel command line of the GRUB commands
 // cmds (PCR 8's event data, in order, each one's digest checked against
-// its text): the string measured right after the last command that loads
+// its text): the string measured right after the one command that loads
 // a kernel, when that command is a Linux loader and that string is
 // labelled as a kernel command line. Otherwise none (false): the labels
-// alone, which nothing measures, never name it.
-func grubKernelCmdline(cmds []string) (string, bool) {
-	last, linux := -1, false
+// alone, which nothing measures, never name it. With more than one
+// kernel-loading command it is none too, with an error saying why: the
+// system GRUB booted can extend PCR 8 itself (from locality 0, like any
+// PCR 0-15) with a loader command and a command line of its choosing, and
+// its measurements follow GRUB's, so the last one proves nothing; the log
+// cannot tell that from GRUB running linux twice.
+func grubKernelCmdline(cmds []string) (string, bool, error) {
+	at, loaders, linux := -1, 0, false
 	for i, c := range cmds {
 		name, _, _ := strings.Cut(grubText(c), " ")
 		switch {
 		case slices.Contains(linuxLoaders, name):
-			last, linux = i, true
+			at, linux = i, true
 		case slices.Contains(otherLoaders, name):
-			last, linux = i, false
+			at, linux = i, false
+		default:
+			continue
 		}
+		loaders++
 	}
-	if !linux || last+1 >= len(cmds) {
-		return "", false
+	if loaders > 1 {
+		return "", false, fmt.Errorf("PCR 8 measured %d kernel-loading commands: no kernel command line is claimed (what the booted system extended PCR 8 with cannot be told from what GRUB measured)", loaders)
 	}
-	next := cmds[last+1]
+	if !linux || at+1 >= len(cmds) {
+		return "", false, nil
+	}
+	next := cmds[at+1]
 	for _, p := range kernelPrefixes {
 		if strings.HasPrefix(next, p) {
-			return grubText(next), true
+			return grubText(next), true, nil
 		}
 	}
-	return "", false
+	return "", false, nil
 }
 
 // grubCommands sets st's GRUB commands and kernel command line from cmds,
@@ -90,9 +101,11 @@ func grubCommands(st *State, cmds []string, events []tcg.Event) {
 	}
 	// Not go-eventlog's LinuxKernel: it trusts the event data's prefixes,
 	// which the digests do not cover (grubKernelCmdline).
-	if cl, ok := grubKernelCmdline(cmds); ok {
+	cl, ok, err := grubKernelCmdline(cmds)
+	if ok {
 		st.KernelCmdline = &cl
 	}
+	st.note(err)
 }
 
 // grubFiles returns every measurement of PCR 9 among events, in order:

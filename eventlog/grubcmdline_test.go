@@ -54,9 +54,20 @@ func TestKernelCmdlineIgnoresUnmeasuredPrefix(t *testing.T) {
 		{name: "NUL-terminated", events: []grubEvent{
 			{data: "grub_cmd: linux " + good + "\x00", measured: "linux " + good}, {data: "kernel_cmdline: " + good + "\x00", measured: good + "\x00"},
 		}, want: ptr(good)},
-		{name: "second linux command boots", events: []grubEvent{
+		// Two kernel-loading commands: GRUB ran linux twice, or the
+		// system it booted extended PCR 8 after boot (any PCR 0-15 can
+		// be extended from locality 0) with a command and a command line
+		// of its choosing, which the log cannot tell apart: none.
+		{name: "second linux command", events: []grubEvent{
 			cmd("grub_cmd: ", "linux "+evil), cmd("kernel_cmdline: ", evil), cmd("grub_cmd: ", "linux "+good), cmd("kernel_cmdline: ", good),
-		}, want: ptr(good)},
+		}},
+		{name: "linux command and command line appended after boot", events: []grubEvent{
+			cmd("grub_cmd: ", "set timeout=0"), cmd("grub_cmd: ", "linux "+evil), cmd("kernel_cmdline: ", evil), cmd("grub_cmd: ", "boot"),
+			cmd("grub_cmd: ", "linux "+good), cmd("kernel_cmdline: ", good),
+		}},
+		{name: "linux16 appended after boot", events: []grubEvent{
+			cmd("grub_cmd: ", "linux "+evil), cmd("kernel_cmdline: ", evil), cmd("grub_cmd: ", "linux16 "+good), cmd("kernel_cmdline: ", good),
+		}},
 		{name: "booted command line relabelled, a crafted command promoted", events: []grubEvent{
 			// grub.cfg ran a line whose text is the good command line (an
 			// unknown command: GRUB measures it, then fails it), then
