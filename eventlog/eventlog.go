@@ -65,7 +65,8 @@ type PCR struct {
 // State is what the events of replayed PCRs say about the boot. A nil
 // field is unknown: its PCR did not replay, or the log does not say.
 type State struct {
-	// SecureBoot is the SecureBoot variable measured into PCR 7.
+	// SecureBoot is the SecureBoot variable measured into PCR 7 (nil when
+	// PCR 7 has no separator: the booted system can extend PCR 7 too).
 	SecureBoot *bool `json:"secure_boot,omitempty"`
 	// EFIApps are the digests (hex) of the EFI boot applications loaded
 	// (PCR 4): every PCR 4 event typed an application, wherever PCR 5's
@@ -99,6 +100,7 @@ type State struct {
 	// version and it is the only one measured as the digest of its own
 	// data that is not recognisably another event (GCE's Non-Host Info):
 	// types are not measured, so another such event could be retyped.
+	// Nil too when PCR 0 has no separator.
 	Firmware *string `json:"firmware,omitempty"`
 	// PK, KEK, DB and DBX are the Secure Boot variables measured into
 	// PCR 7 (nil when PCR 7 did not replay).
@@ -238,7 +240,14 @@ func extractState(el *tcg.EventLog, good []register.MR) State {
 	if fs == nil {
 		return st
 	}
-	if sb := fs.GetSecureBoot(); sb != nil && has(7) {
+	// PCR 7's variables are the firmware's only up to its separator: the
+	// booted system can extend PCR 7 too.
+	sb := fs.GetSecureBoot()
+	if sb != nil && has(7) && !separated(events, 7) {
+		st.Notes = append(st.Notes, "PCR 7 has no separator: no Secure Boot state is claimed (what the booted system extended PCR 7 with cannot be told from what the firmware measured)")
+		sb = nil
+	}
+	if sb != nil && has(7) {
 		on := sb.GetEnabled()
 		st.SecureBoot = &on
 		st.PK, st.KEK = signatureDB(sb.GetPk()), signatureDB(sb.GetKek())

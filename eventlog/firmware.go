@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 	"unicode/utf16"
@@ -23,11 +24,30 @@ import (
 // quoted PCR 0. The version is therefore claimed only when no retyping
 // can change it: of the PCR 0 events before the separator that are
 // measured as the digest of their own data, the one typed a version must
-// be the only one whose content is not recognisably another event's.
+// be the only one whose content is not recognisably another event's. And
+// PCR 0 must have measured its separator: the booted system can extend
+// PCR 0 too, after it.
 
 // separatorDigests are the SHA-256 digests of the two separator values
 // (00000000h and FFFFFFFFh, TCG PC Client PFP).
 var separatorDigests = [...][sha256.Size]byte{sha256.Sum256([]byte{0, 0, 0, 0}), sha256.Sum256([]byte{0xff, 0xff, 0xff, 0xff})}
+
+// isSeparator reports whether d (a SHA-256 event digest) is a separator's.
+func isSeparator(d []byte) bool {
+	return len(d) == sha256.Size && ([sha256.Size]byte(d) == separatorDigests[0] || [sha256.Size]byte(d) == separatorDigests[1])
+}
+
+// separated reports whether PCR pcr measured a separator among events:
+// the firmware's end of pre-boot measurements, after which the booted
+// system may extend the PCR itself.
+func separated(events []tcg.Event, pcr uint32) bool {
+	for _, e := range events {
+		if e.MRIndex() == pcr && isSeparator(e.ReplayedDigest()) {
+			return true
+		}
+	}
+	return false
+}
 
 // notVersion reports whether data is recognisably not an S-CRTM version:
 // GCE's Non-Host Info event (its signature, then the confidential
@@ -43,13 +63,14 @@ func firmware(events []tcg.Event) (*string, error) {
 	var (
 		version           []byte
 		typed, candidates int
+		separated         bool
 	)
 	for _, e := range events {
 		d := e.ReplayedDigest()
 		if e.MRIndex() != 0 || len(d) != sha256.Size {
 			continue
 		}
-		if [sha256.Size]byte(d) == separatorDigests[0] || [sha256.Size]byte(d) == separatorDigests[1] {
+		if separated = isSeparator(d); separated {
 			break
 		}
 		self := sha256.Sum256(e.Data) == [sha256.Size]byte(d)
@@ -66,6 +87,8 @@ func firmware(events []tcg.Event) (*string, error) {
 	switch {
 	case typed == 0 && candidates == 0:
 		return nil, nil
+	case !separated:
+		return nil, errors.New("PCR 0 has no separator: no firmware version is claimed (what the booted system extended PCR 0 with cannot be told from what the firmware measured)")
 	case typed != 1 || version == nil || candidates != 1:
 		return nil, fmt.Errorf("PCR 0 has %d events typed EV_S_CRTM_VERSION and %d measured as their own data that could be the version: no firmware version is claimed (event types are not measured)", typed, candidates)
 	case len(version) == 0:

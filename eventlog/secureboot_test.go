@@ -356,3 +356,48 @@ func TestFirmwareIgnoresUnmeasuredType(t *testing.T) {
 // blobLike reports whether e stands for an event whose digest is not of
 // its data (a firmware volume).
 func (e pcr0Event) blobLike() bool { return e.typ == tcg.EFIPlatformFirmwareBlob }
+
+// TestPreBootClaimsNeedSeparator: the booted system can extend PCRs 0 and
+// 7 itself, after the firmware's separator; without that separator in the
+// replayed PCR, nothing tells the firmware's measurements from the booted
+// system's, so neither the firmware version nor the Secure Boot state is
+// claimed (a log of a guest that appended a version or a SecureBoot
+// variable of its own to PCRs the firmware never closed).
+func TestPreBootClaimsNeedSeparator(t *testing.T) {
+	sbVar := func(on byte) []byte { return eventlog.VariableData(eventlog.GlobalVariable, "SecureBoot", []byte{on}) }
+	sep := []byte{0, 0, 0, 0}
+	for _, tc := range []struct {
+		name      string
+		build     func(b *eventlog.Builder)
+		pcr       int
+		firmware  bool
+		sbClaimed bool
+	}{
+		{"PCR 0 version, separator", func(b *eventlog.Builder) {
+			b.Measure(0, tcg.SCRTMVersion, eventlog.UTF16("v1"))
+			b.Measure(0, tcg.Separator, sep)
+		}, 0, true, false},
+		{"PCR 0 version, no separator", func(b *eventlog.Builder) { b.Measure(0, tcg.SCRTMVersion, eventlog.UTF16("v1")) }, 0, false, false},
+		{"PCR 0 version after the separator", func(b *eventlog.Builder) {
+			b.Measure(0, tcg.Separator, sep)
+			b.Measure(0, tcg.SCRTMVersion, eventlog.UTF16("v1"))
+		}, 0, false, false},
+		{"PCR 7 SecureBoot, separator", func(b *eventlog.Builder) {
+			b.Measure(7, tcg.EFIVariableDriverConfig, sbVar(0))
+			b.Measure(7, tcg.Separator, sep)
+		}, 7, false, true},
+		{"PCR 7 SecureBoot, no separator", func(b *eventlog.Builder) { b.Measure(7, tcg.EFIVariableDriverConfig, sbVar(0)) }, 7, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := eventlog.NewBuilder(nil)
+			tc.build(b)
+			st := replayBuilt(t, b, tc.pcr).State
+			if (st.Firmware != nil) != tc.firmware {
+				t.Errorf("firmware %v, want claimed %v (notes %q)", deref(st.Firmware), tc.firmware, st.Notes)
+			}
+			if (st.SecureBoot != nil) != tc.sbClaimed {
+				t.Errorf("secure boot %v, want claimed %v (notes %q)", st.SecureBoot, tc.sbClaimed, st.Notes)
+			}
+		})
+	}
+}
