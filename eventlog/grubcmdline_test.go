@@ -29,22 +29,57 @@ func tagged(e grubEvent) grubEvent { e.typ = tcg.EventTag; return e }
 // TestKernelCmdlineIgnoresUnmeasuredPrefix: the kernel command line claim
 // rests on what PCR 8 measures (the texts, in order), never on the
 // prefixes that label them: it is the loader's measurement that follows
-// the last linux command. A log whose prefixes were rewritten (a command
+// the one kernel-loading command (with two or more, none: the booted
+// system can append its own to PCR 8). A log whose prefixes were rewritten (a command
 // measured by a crafted grub.cfg relabelled as the kernel command line,
 // the booted kernel's command line relabelled as a command) replays to
 // the quoted PCR 8 and must not yield the command line the policy wants.
 func TestKernelCmdlineIgnoresUnmeasuredPrefix(t *testing.T) {
+	for _, tt := range cmdlineCases() {
+		t.Run(tt.name, func(t *testing.T) {
+			b := eventlog.NewBuilder(nil)
+			for _, e := range tt.events {
+				typ := tcg.Ipl
+				if e.typ != 0 {
+					typ = e.typ
+				}
+				b.MeasureDigest(8, typ, []byte(e.data), []byte(e.measured))
+			}
+			res := replayBuilt(t, b, 8)
+			got := res.State.KernelCmdline
+			switch {
+			case tt.want == nil && got != nil:
+				t.Errorf("kernel command line %q claimed, want none (notes %q)", *got, res.State.Notes)
+			case tt.want != nil && (got == nil || *got != *tt.want):
+				t.Errorf("kernel command line %v, want %q (notes %q)", deref(got), *tt.want, res.State.Notes)
+			}
+			if tt.noCommands && res.State.GRUBCommands != nil {
+				t.Errorf("GRUB commands %q claimed, want none", res.State.GRUBCommands)
+			}
+			if got != nil && strings.Contains(*got, "init=") {
+				t.Errorf("the booted command line is evil, yet %q is claimed", *got)
+			}
+		})
+	}
+}
+
+// cmdlineCase is a PCR 8 log and the kernel command line it must claim.
+type cmdlineCase struct {
+	name   string
+	events []grubEvent
+	want   *string // nil: no kernel command line claimed
+	// noCommands: no GRUB command list is claimed either.
+	noCommands bool
+}
+
+// cmdlineCases are TestKernelCmdlineIgnoresUnmeasuredPrefix's logs: the
+// booted command line is good, or evil (init=/bin/sh).
+func cmdlineCases() []cmdlineCase {
 	const (
 		good = "/vmlinuz root=/dev/sda1 ro quiet"
 		evil = "/vmlinuz root=/dev/sda1 ro init=/bin/sh"
 	)
-	tests := []struct {
-		name   string
-		events []grubEvent
-		want   *string // nil: no kernel command line claimed
-		// noCommands: no GRUB command list is claimed either.
-		noCommands bool
-	}{
+	return []cmdlineCase{
 		{name: "honest boot", events: []grubEvent{
 			cmd("grub_cmd: ", "set timeout=0"), cmd("grub_cmd: ", "linux "+good), cmd("kernel_cmdline: ", good), cmd("grub_cmd: ", "initrd /initrd.img"),
 		}, want: ptr(good)},
@@ -95,32 +130,6 @@ func TestKernelCmdlineIgnoresUnmeasuredPrefix(t *testing.T) {
 		{name: "linux command last", events: []grubEvent{
 			cmd("grub_cmd: ", "linux "+good), cmd("kernel_cmdline: ", good), cmd("grub_cmd: ", "linux "+evil),
 		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			b := eventlog.NewBuilder(nil)
-			for _, e := range tt.events {
-				typ := tcg.Ipl
-				if e.typ != 0 {
-					typ = e.typ
-				}
-				b.MeasureDigest(8, typ, []byte(e.data), []byte(e.measured))
-			}
-			res := replayBuilt(t, b, 8)
-			got := res.State.KernelCmdline
-			switch {
-			case tt.want == nil && got != nil:
-				t.Errorf("kernel command line %q claimed, want none (notes %q)", *got, res.State.Notes)
-			case tt.want != nil && (got == nil || *got != *tt.want):
-				t.Errorf("kernel command line %v, want %q (notes %q)", deref(got), *tt.want, res.State.Notes)
-			}
-			if tt.noCommands && res.State.GRUBCommands != nil {
-				t.Errorf("GRUB commands %q claimed, want none", res.State.GRUBCommands)
-			}
-			if got != nil && strings.Contains(*got, "init=") {
-				t.Errorf("the booted command line is evil, yet %q is claimed", *got)
-			}
-		})
 	}
 }
 

@@ -217,6 +217,55 @@ func TestLogFormat(t *testing.T) {
 // starting value only, and only before PCR 0's first measurement (as
 // go-eventlog and the TCG PC Client PFP read it).
 func TestNoActionNeverMeasured(t *testing.T) {
+	for _, tt := range noActionCases() {
+		t.Run(tt.name, func(t *testing.T) {
+			b := eventlog.NewBuilder(nil)
+			tt.build(b)
+			log, _, err := b.Log()
+			if err != nil {
+				t.Fatal(err)
+			}
+			quoted := map[int][]byte{tt.pcr: tt.quoted}
+			if tt.quoted == nil {
+				quoted[tt.pcr] = make([]byte, 32)
+			}
+			res, err := eventlog.Replay(log, quoted)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s := res.Status(tt.pcr); s != tt.status {
+				t.Fatalf("PCR %d %s, want %s", tt.pcr, s, tt.status)
+			}
+			for _, p := range res.PCRs {
+				if p.Status == eventlog.Replayed && p.Replayed != p.Quoted {
+					t.Errorf("PCR %d replayed to %s by our extend, quoted %s", p.Index, p.Replayed, p.Quoted)
+				}
+			}
+			for _, e := range res.Events {
+				if e.Type == tcg.NoAction.String() {
+					t.Errorf("EV_NO_ACTION listed as a measured event: %+v", e)
+				}
+			}
+			if tt.check != nil {
+				tt.check(t, res.State)
+			}
+		})
+	}
+}
+
+// noActionCase is a log of EV_NO_ACTION events, a PCR, its quoted value (nil:
+// zero) and what the replay must say.
+type noActionCase struct {
+	name   string
+	build  func(b *eventlog.Builder)
+	pcr    int
+	quoted []byte
+	status eventlog.Status
+	check  func(t *testing.T, st eventlog.State)
+}
+
+// noActionCases are TestNoActionNeverMeasured's logs.
+func noActionCases() []noActionCase {
 	locality3 := []byte("StartupLocality\x00\x03")
 	extend := func(start byte, measured ...string) []byte {
 		v := make([]byte, 32)
@@ -228,14 +277,7 @@ func TestNoActionNeverMeasured(t *testing.T) {
 		}
 		return v
 	}
-	tests := []struct {
-		name   string
-		build  func(b *eventlog.Builder)
-		pcr    int
-		quoted []byte
-		status eventlog.Status
-		check  func(t *testing.T, st eventlog.State)
-	}{
+	return []noActionCase{
 		{name: "StartupLocality before PCR 0's first measurement", build: func(b *eventlog.Builder) {
 			b.Measure(0, tcg.NoAction, locality3)
 			b.Measure(0, tcg.SCRTMVersion, []byte("v"))
@@ -273,39 +315,5 @@ func TestNoActionNeverMeasured(t *testing.T) {
 				t.Errorf("firmware %v, want good", deref(st.Firmware))
 			}
 		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			b := eventlog.NewBuilder(nil)
-			tt.build(b)
-			log, _, err := b.Log()
-			if err != nil {
-				t.Fatal(err)
-			}
-			quoted := map[int][]byte{tt.pcr: tt.quoted}
-			if tt.quoted == nil {
-				quoted[tt.pcr] = make([]byte, 32)
-			}
-			res, err := eventlog.Replay(log, quoted)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if s := res.Status(tt.pcr); s != tt.status {
-				t.Fatalf("PCR %d %s, want %s", tt.pcr, s, tt.status)
-			}
-			for _, p := range res.PCRs {
-				if p.Status == eventlog.Replayed && p.Replayed != p.Quoted {
-					t.Errorf("PCR %d replayed to %s by our extend, quoted %s", p.Index, p.Replayed, p.Quoted)
-				}
-			}
-			for _, e := range res.Events {
-				if e.Type == tcg.NoAction.String() {
-					t.Errorf("EV_NO_ACTION listed as a measured event: %+v", e)
-				}
-			}
-			if tt.check != nil {
-				tt.check(t, res.State)
-			}
-		})
 	}
 }
