@@ -48,12 +48,13 @@ func (s *Server) pickResource(name string) (*resource, attestOutcome, bool) {
 
 // release checks the resource's extra policy, seals its secret, signs the
 // result token and writes the audit line. claims passed the server's policy.
-func (s *Server) release(ctx context.Context, w http.ResponseWriter, req *AttestRequest, res *resource, claims *verify.Claims, ev, nonce []byte, sl *sealer) (attestOutcome, *AttestResponse) {
+func (s *Server) release(ctx context.Context, w http.ResponseWriter, r *http.Request, req *AttestRequest, res *resource, claims *verify.Claims, ev, nonce []byte, sl *sealer) (attestOutcome, *AttestResponse) {
 	if res.verifier != nil {
 		if _, err := res.verifier.Evidence(ctx, ev, nonce); err != nil {
 			if verr, ok := errors.AsType[*verify.Error](err); ok {
+				s.logRejection(ctx, r, req.Resource, verr)
 				return attestOutcome{http.StatusForbidden, resultRejected, string(verr.Check),
-					"resource policy: " + verr.Error()}, nil
+					"resource policy: " + rejectionMessage(verr)}, nil
 			}
 			setRetryAfterFor(w, err)
 			return attestOutcome{http.StatusServiceUnavailable, resultError, "unavailable", "verification did not complete; try again with a new challenge"}, nil

@@ -41,6 +41,13 @@ const (
 	DefaultShutdownTimeout     = 10 * time.Second
 )
 
+// MaxChallengeTTL bounds Config.ChallengeTTL. Outstanding challenges are
+// bounded in number, so whoever fills the store (many addresses, each at
+// its per-client bound) locks every client out until the oldest expire:
+// the TTL is the longest such a lockout lasts once the flood stops, and an
+// attester needs seconds, not hours, to answer a challenge.
+const MaxChallengeTTL = time.Hour
+
 // maxChallengeBody bounds the (ignored) body of a challenge request.
 const maxChallengeBody = 4 << 10
 
@@ -141,6 +148,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.ChallengeTTL < 0 || cfg.MaxChallenges < 0 || cfg.MaxClientChallenges < 0 || cfg.MaxBodyBytes < 0 || cfg.AttestTimeout < 0 ||
 		cfg.ReadHeaderTimeout < 0 || cfg.ReadTimeout < 0 || cfg.WriteTimeout < 0 || cfg.IdleTimeout < 0 || cfg.ShutdownTimeout < 0 {
 		return nil, errors.New("server: negative limit in Config")
+	}
+	if cfg.ChallengeTTL > MaxChallengeTTL {
+		return nil, fmt.Errorf("server: challenge TTL %s is longer than %s (a full challenge store would refuse everyone that long)", cfg.ChallengeTTL, MaxChallengeTTL)
 	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d == 0 {
@@ -470,7 +480,8 @@ func (s *Server) attest(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	claims, err := s.verifier.Evidence(vctx, ev, nonce)
 	if err != nil {
 		if verr, ok := errors.AsType[*verify.Error](err); ok {
-			return attestOutcome{http.StatusForbidden, resultRejected, string(verr.Check), verr.Error()}, nil
+			s.logRejection(ctx, r, "", verr)
+			return attestOutcome{http.StatusForbidden, resultRejected, string(verr.Check), rejectionMessage(verr)}, nil
 		}
 		s.log.Warn("verification did not complete", "err", err, "remote", r.RemoteAddr)
 		// Not a verdict on the evidence: a certificate source failed, or the
@@ -479,7 +490,7 @@ func (s *Server) attest(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		setRetryAfterFor(w, err)
 		return attestOutcome{http.StatusServiceUnavailable, resultError, "unavailable", "verification did not complete; try again with a new challenge"}, nil
 	}
-	return s.release(vctx, w, req, res, claims, ev, nonce, sealer)
+	return s.release(vctx, w, r, req, res, claims, ev, nonce, sealer)
 }
 
 // setRetryAfterFor sets the Retry-After header of a verification that did

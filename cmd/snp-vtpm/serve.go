@@ -113,7 +113,7 @@ listens, after the TLS files loaded, so --listen 127.0.0.1:0 picks a free port.`
 	f.release.register(fs)
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "PEM certificate chain: serve HTTPS (with --tls-key)")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
-	fs.DurationVar(&f.challengeTTL, "challenge-ttl", server.DefaultChallengeTTL, "how long a challenge stays usable")
+	fs.DurationVar(&f.challengeTTL, "challenge-ttl", server.DefaultChallengeTTL, "how long a challenge stays usable (at most 1h)")
 	fs.IntVar(&f.maxChallenges, "max-challenges", server.DefaultMaxChallenges, "outstanding challenges at most, all clients together (503 beyond)")
 	fs.IntVar(&f.maxClientChallenges, "max-client-challenges", server.DefaultMaxClientChallenges, "outstanding challenges at most per client IP address or IPv6 /64 (429 beyond)")
 	fs.BoolVar(&f.trustForwardedFor, "trust-forwarded-for", false, "identify clients by the last X-Forwarded-For address (only behind a proxy that appends it)")
@@ -139,6 +139,9 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
 	}
 	if f.challengeTTL <= 0 || f.maxChallenges <= 0 || f.maxClientChallenges <= 0 || f.maxBody <= 0 {
 		return errors.New("--challenge-ttl, --max-challenges, --max-client-challenges and --max-body must be positive")
+	}
+	if f.challengeTTL > server.MaxChallengeTTL {
+		return fmt.Errorf("--challenge-ttl %s is longer than %s: once the outstanding challenges reach --max-challenges, everyone is refused until the oldest expire", f.challengeTTL, server.MaxChallengeTTL)
 	}
 	if !(f.upstreamRate > 0) || f.upstreamBurst < 1 || f.upstreamRetries < 0 {
 		return errors.New("--upstream-rate must be positive, --upstream-burst at least 1, --upstream-retries not negative")
