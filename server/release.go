@@ -60,6 +60,13 @@ func (s *Server) release(ctx context.Context, w http.ResponseWriter, r *http.Req
 			return attestOutcome{http.StatusServiceUnavailable, resultError, "unavailable", "verification did not complete; try again with a new challenge"}, nil
 		}
 	}
+	// A request whose connection is gone (the client left, or the
+	// graceful shutdown's deadline cut it off) while its verification ran
+	// on is not answered: nothing is sealed, signed or logged as released.
+	if err := ctx.Err(); err != nil {
+		s.log.Warn("verified, but the request ended before the release", "err", err, "remote", r.RemoteAddr)
+		return attestOutcome{http.StatusServiceUnavailable, resultError, "unavailable", "the request ended before the release; try again with a new challenge"}, nil
+	}
 	ct, err := sl.seal(res.secret)
 	if err != nil {
 		s.log.Error("sealing the secret", "err", err)
