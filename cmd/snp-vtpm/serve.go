@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -262,6 +264,9 @@ func listenAndServe(ctx context.Context, g *globals, f *serveFlags, srv *server.
 			signer.Issuer = scheme + "://" + ln.Addr().String()
 		}
 		g.log.Info("signing attestation results", "issuer", signer.Issuer, "kid", signer.KeyID(), "jwks", strings.TrimRight(signer.Issuer, "/")+server.PathJWKS)
+		if unreachableIssuer(signer.Issuer) {
+			g.log.Warn("the tokens' issuer is the unspecified address this server listens on, which no relying party can reach: give --issuer the URL relying parties use (result verify checks iss against it)", "issuer", signer.Issuer)
+		}
 	}
 	fmt.Fprintf(g.stdout, "listening on %s://%s\n", scheme, ln.Addr())
 	if f.tlsCert != "" {
@@ -276,6 +281,22 @@ func listenAndServe(ctx context.Context, g *globals, f *serveFlags, srv *server.
 		fmt.Fprintln(g.stderr, "stopped: in-flight requests completed")
 	}
 	return nil
+}
+
+// unreachableIssuer reports whether issuer, a URL, names an unspecified
+// host (0.0.0.0, ::, or none): what the issuer defaults to when serve
+// listens on every interface without --issuer.
+func unreachableIssuer(issuer string) bool {
+	u, err := url.Parse(issuer)
+	if err != nil {
+		return false
+	}
+	h := u.Hostname()
+	if h == "" {
+		return true
+	}
+	a, err := netip.ParseAddr(h)
+	return err == nil && a.IsUnspecified()
 }
 
 // redisConfig returns the Redis configuration of --redis, nil without it.
