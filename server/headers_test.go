@@ -7,7 +7,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -197,4 +199,35 @@ func serveAddr(t *testing.T, cfg Config) string {
 		<-done
 	})
 	return ln.Addr().String()
+}
+
+// TestJWKSConcurrent fetches the JWKS from many goroutines at once: each
+// gets the whole document, and (under the race detector, as make test
+// runs) no request writes to the document the others read.
+func TestJWKSConcurrent(t *testing.T) {
+	cfg := testConfig()
+	key, _, err := result.GenerateSigningKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Signer, err = result.NewSigner(key, "https://verifier.test"); err != nil {
+		t.Fatal(err)
+	}
+	s := newServer(t, cfg)
+	want, err := result.MarshalJWKS(&key.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = append(want, '\n')
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			w := httptest.NewRecorder()
+			s.Handler().ServeHTTP(w, httptest.NewRequest(http.MethodGet, PathJWKS, nil))
+			if w.Code != http.StatusOK || !bytes.Equal(w.Body.Bytes(), want) || w.Header().Get("X-Content-Type-Options") != "nosniff" {
+				t.Errorf("JWKS: %d %q %v", w.Code, w.Body.Bytes(), w.Header())
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -117,11 +117,14 @@ func (s *Server) appraised(claims *verify.Claims, nonce []byte, name string, res
 	return result.Appraised{Claims: claims, Nonce: nonce, PolicyID: result.PolicyID(pols...), PCRsPinned: pinned, Resource: name}
 }
 
-// handleJWKS publishes the signing key.
+// handleJWKS publishes the signing key. s.jwks is shared by every request
+// and never written: it already ends in a newline (appending one here
+// wrote into its spare capacity from every request at once).
 func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "max-age=300")
-	_, _ = w.Write(append(s.jwks, '\n'))
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	_, _ = w.Write(s.jwks)
 }
 
 // OpenIDConfig is the document at PathOpenIDConfig: where the signing keys
@@ -159,6 +162,6 @@ func (s *Server) openRelease(rs map[string]Resource) error {
 	if err != nil {
 		return fmt.Errorf("server: JWKS: %w", err)
 	}
-	s.jwks = doc
+	s.jwks = append(doc, '\n')
 	return nil
 }

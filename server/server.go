@@ -133,7 +133,7 @@ type Server struct {
 	handler    http.Handler
 	resources  map[string]*resource
 	signer     *result.Signer
-	jwks       []byte
+	jwks       []byte    // the JWKS document served, newline included; read-only
 	bodies     sync.Pool // *[]byte: attestation request body buffers (getBody, putBody)
 	// bodyHook (tests only), when set, is given every body buffer (its
 	// whole capacity) before it is pooled again.
