@@ -85,8 +85,8 @@ type Config struct {
 	// quota, unless TrustForwardedFor is set.
 	MaxClientChallenges int
 	// TrustForwardedFor identifies a client by the last address of the
-	// X-Forwarded-For header (the one the nearest proxy appended) instead
-	// of the connection's address. Set it only when every request passes
+	// X-Forwarded-For header (the one the nearest proxy appended; with or
+	// without a port) instead of the connection's address. Set it only when every request passes
 	// through a proxy that appends that header: otherwise any client can
 	// claim any address and so escape its per-client bound.
 	TrustForwardedFor bool
@@ -521,7 +521,7 @@ func (s *Server) clientKey(r *http.Request) string {
 			if i := strings.LastIndexByte(last, ','); i >= 0 {
 				last = last[i+1:]
 			}
-			if a, err := netip.ParseAddr(strings.TrimSpace(last)); err == nil {
+			if a, ok := forwardedAddr(strings.TrimSpace(last)); ok {
 				return addrKey(a)
 			}
 		}
@@ -534,6 +534,20 @@ func (s *Server) clientKey(r *http.Request) string {
 		return addrKey(a)
 	}
 	return host // not an IP (a Unix socket, a test): as given
+}
+
+// forwardedAddr parses an X-Forwarded-For entry: an address, or an
+// address with a port (IPv6 in brackets), as Azure Application Gateway
+// writes it. Read as an address alone, such an entry failed and every
+// client behind the gateway shared its quota.
+func forwardedAddr(s string) (netip.Addr, bool) {
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a, true
+	}
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr(), true
+	}
+	return netip.Addr{}, false
 }
 
 // addrKey is an IPv4 address, or the /64 prefix of an IPv6 address.
