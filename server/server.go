@@ -86,9 +86,10 @@ type Config struct {
 	MaxClientChallenges int
 	// TrustForwardedFor identifies a client by the last address of the
 	// X-Forwarded-For header (the one the nearest proxy appended; with or
-	// without a port) instead of the connection's address. Set it only when every request passes
-	// through a proxy that appends that header: otherwise any client can
-	// claim any address and so escape its per-client bound.
+	// without a port) instead of the connection's address. Set it only
+	// when every request passes through a proxy that appends that header:
+	// otherwise any client can claim any address and so escape its
+	// per-client bound.
 	TrustForwardedFor bool
 	// MaxBodyBytes bounds an attestation request's body (413 beyond).
 	MaxBodyBytes int64
