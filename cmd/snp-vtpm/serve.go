@@ -69,8 +69,10 @@ to the public key. "snp-vtpm attest" is the matching client.
 
 Also served: /healthz and Prometheus metrics on /metrics. The log is serve's output, on
 stderr without -v (other commands are quiet there but for warnings): INFO lines at start,
-one access-log line per request and one per secret released (--log-json: JSON lines);
--v adds DEBUG diagnostics. Neither the secret nor keys nor evidence are logged.
+one access-log line per request, one per secret released and one per rejection with
+its full reason (a 403 names the check, but not the policy's reference values)
+(--log-json: JSON lines); -v adds DEBUG diagnostics. Neither the secret nor keys nor
+evidence are logged.
 SIGINT/SIGTERM stop accepting connections, let in-flight requests complete for
 --shutdown-grace and exit 0 (1 if requests were still running when it expired).
 
