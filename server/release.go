@@ -48,16 +48,24 @@ func (s *Server) pickResource(name string) (*resource, attestOutcome, bool) {
 
 // release checks the resource's extra policy, seals its secret, signs the
 // result token and writes the audit line. claims passed the server's policy.
-func (s *Server) release(ctx context.Context, w http.ResponseWriter, req *AttestRequest, res *resource, claims *verify.Claims, ev, nonce []byte, sl *sealer) (attestOutcome, *AttestResponse) {
+func (s *Server) release(ctx context.Context, w http.ResponseWriter, r *http.Request, req *AttestRequest, res *resource, claims *verify.Claims, ev, nonce []byte, sl *sealer) (attestOutcome, *AttestResponse) {
 	if res.verifier != nil {
 		if _, err := res.verifier.Evidence(ctx, ev, nonce); err != nil {
 			if verr, ok := errors.AsType[*verify.Error](err); ok {
+				s.logRejection(ctx, r, req.Resource, verr)
 				return attestOutcome{http.StatusForbidden, resultRejected, string(verr.Check),
-					"resource policy: " + verr.Error()}, nil
+					"resource policy: " + rejectionMessage(verr)}, nil
 			}
 			setRetryAfterFor(w, err)
 			return attestOutcome{http.StatusServiceUnavailable, resultError, "unavailable", "verification did not complete; try again with a new challenge"}, nil
 		}
+	}
+	// A request whose connection is gone (the client left, or the
+	// graceful shutdown's deadline cut it off) while its verification ran
+	// on is not answered: nothing is sealed, signed or logged as released.
+	if err := ctx.Err(); err != nil {
+		s.log.Warn("verified, but the request ended before the release", "err", err, "remote", r.RemoteAddr)
+		return attestOutcome{http.StatusServiceUnavailable, resultError, "unavailable", "the request ended before the release; try again with a new challenge"}, nil
 	}
 	ct, err := sl.seal(res.secret)
 	if err != nil {
@@ -109,11 +117,14 @@ func (s *Server) appraised(claims *verify.Claims, nonce []byte, name string, res
 	return result.Appraised{Claims: claims, Nonce: nonce, PolicyID: result.PolicyID(pols...), PCRsPinned: pinned, Resource: name}
 }
 
-// handleJWKS publishes the signing key.
+// handleJWKS publishes the signing key. s.jwks is shared by every request
+// and never written: it already ends in a newline (appending one here
+// wrote into its spare capacity from every request at once).
 func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "max-age=300")
-	_, _ = w.Write(append(s.jwks, '\n'))
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	_, _ = w.Write(s.jwks)
 }
 
 // OpenIDConfig is the document at PathOpenIDConfig: where the signing keys
@@ -151,6 +162,6 @@ func (s *Server) openRelease(rs map[string]Resource) error {
 	if err != nil {
 		return fmt.Errorf("server: JWKS: %w", err)
 	}
-	s.jwks = doc
+	s.jwks = append(doc, '\n')
 	return nil
 }

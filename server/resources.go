@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"runtime"
 	"strings"
 
 	"github.com/snp-vtpm/snp-vtpm/verify"
@@ -61,9 +62,11 @@ func ValidResourceName(name string) bool {
 // reads policies). The directory is opened as an os.Root, so a symbolic
 // link that leads outside it is an error; so are names that are not
 // ValidResourceName, a policy without its resource, a policy name that is
-// not a regular file (a directory, a link to one), empty or oversized
-// files and more than MaxResources resources. Nothing of a secret appears
-// in the errors.
+// not a regular file (a directory, a link to one), anything else that is
+// not a regular file or a directory (a named pipe, a device: never
+// opened), a file or directory every user may write (the directory
+// itself included), empty or oversized files and more than MaxResources
+// resources. Nothing of a secret appears in the errors.
 func LoadSecretsDir(dir string) (map[string]Resource, error) {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
@@ -81,7 +84,11 @@ func LoadSecretsDir(dir string) (map[string]Resource, error) {
 			if strings.HasSuffix(p, PolicySuffix) {
 				return fmt.Errorf("%s: a directory, not a policy file", p)
 			}
-			return nil
+			st, err := root.Stat(p)
+			if err != nil {
+				return err
+			}
+			return checkNotWorldWritable(p, st.Mode())
 		}
 		if len(files) >= 2*MaxResources {
 			return fmt.Errorf("more than %d resources", MaxResources)
@@ -100,15 +107,26 @@ func LoadSecretsDir(dir string) (map[string]Resource, error) {
 }
 
 // readRootFile reads one file of root, bounded; a symbolic link is
-// followed only within root (os.Root refuses an escape).
+// followed only within root (os.Root refuses an escape). What is not a
+// regular file is refused before it is opened: opening a named pipe would
+// wait for a writer, and serve would hang at start.
 func readRootFile(root *os.Root, p string) ([]byte, error) {
+	st, err := root.Stat(p)
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file (%s)", p, st.Mode().Type())
+	}
+	if err := checkNotWorldWritable(p, st.Mode()); err != nil {
+		return nil, err
+	}
 	f, err := root.Open(p)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
+	if st, err = f.Stat(); err != nil {
 		return nil, err
 	}
 	if !st.Mode().IsRegular() {
@@ -122,6 +140,18 @@ func readRootFile(root *os.Root, p string) ([]byte, error) {
 		return nil, fmt.Errorf("%s: %w", p, err)
 	}
 	return data, nil
+}
+
+// checkNotWorldWritable refuses a file or directory of a secrets
+// directory that every user of the machine may write: anyone could then
+// replace a secret with one of their own, or remove or rewrite a
+// resource's policy (which is read at the next start). Windows' mode bits
+// do not say who may write, so nothing is checked there.
+func checkNotWorldWritable(p string, mode fs.FileMode) error {
+	if runtime.GOOS == "windows" || mode.Perm()&0o002 == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s: writable by every user (mode %s); chmod o-w", p, mode.Perm())
 }
 
 // resourcesOf pairs the files of a secrets directory into resources.

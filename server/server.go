@@ -41,6 +41,13 @@ const (
 	DefaultShutdownTimeout     = 10 * time.Second
 )
 
+// MaxChallengeTTL bounds Config.ChallengeTTL. Outstanding challenges are
+// bounded in number, so whoever fills the store (many addresses, each at
+// its per-client bound) locks every client out until the oldest expire:
+// the TTL is the longest such a lockout lasts once the flood stops, and an
+// attester needs seconds, not hours, to answer a challenge.
+const MaxChallengeTTL = time.Hour
+
 // maxChallengeBody bounds the (ignored) body of a challenge request.
 const maxChallengeBody = 4 << 10
 
@@ -78,10 +85,11 @@ type Config struct {
 	// quota, unless TrustForwardedFor is set.
 	MaxClientChallenges int
 	// TrustForwardedFor identifies a client by the last address of the
-	// X-Forwarded-For header (the one the nearest proxy appended) instead
-	// of the connection's address. Set it only when every request passes
-	// through a proxy that appends that header: otherwise any client can
-	// claim any address and so escape its per-client bound.
+	// X-Forwarded-For header (the one the nearest proxy appended; with or
+	// without a port) instead of the connection's address. Set it only
+	// when every request passes through a proxy that appends that header:
+	// otherwise any client can claim any address and so escape its
+	// per-client bound.
 	TrustForwardedFor bool
 	// MaxBodyBytes bounds an attestation request's body (413 beyond).
 	MaxBodyBytes int64
@@ -126,7 +134,7 @@ type Server struct {
 	handler    http.Handler
 	resources  map[string]*resource
 	signer     *result.Signer
-	jwks       []byte
+	jwks       []byte    // the JWKS document served, newline included; read-only
 	bodies     sync.Pool // *[]byte: attestation request body buffers (getBody, putBody)
 	// bodyHook (tests only), when set, is given every body buffer (its
 	// whole capacity) before it is pooled again.
@@ -141,6 +149,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.ChallengeTTL < 0 || cfg.MaxChallenges < 0 || cfg.MaxClientChallenges < 0 || cfg.MaxBodyBytes < 0 || cfg.AttestTimeout < 0 ||
 		cfg.ReadHeaderTimeout < 0 || cfg.ReadTimeout < 0 || cfg.WriteTimeout < 0 || cfg.IdleTimeout < 0 || cfg.ShutdownTimeout < 0 {
 		return nil, errors.New("server: negative limit in Config")
+	}
+	if cfg.ChallengeTTL > MaxChallengeTTL {
+		return nil, fmt.Errorf("server: challenge TTL %s is longer than %s (a full challenge store would refuse everyone that long)", cfg.ChallengeTTL, MaxChallengeTTL)
 	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d == 0 {
@@ -470,7 +481,8 @@ func (s *Server) attest(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	claims, err := s.verifier.Evidence(vctx, ev, nonce)
 	if err != nil {
 		if verr, ok := errors.AsType[*verify.Error](err); ok {
-			return attestOutcome{http.StatusForbidden, resultRejected, string(verr.Check), verr.Error()}, nil
+			s.logRejection(ctx, r, "", verr)
+			return attestOutcome{http.StatusForbidden, resultRejected, string(verr.Check), rejectionMessage(verr)}, nil
 		}
 		s.log.Warn("verification did not complete", "err", err, "remote", r.RemoteAddr)
 		// Not a verdict on the evidence: a certificate source failed, or the
@@ -479,7 +491,7 @@ func (s *Server) attest(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		setRetryAfterFor(w, err)
 		return attestOutcome{http.StatusServiceUnavailable, resultError, "unavailable", "verification did not complete; try again with a new challenge"}, nil
 	}
-	return s.release(vctx, w, req, res, claims, ev, nonce, sealer)
+	return s.release(vctx, w, r, req, res, claims, ev, nonce, sealer)
 }
 
 // setRetryAfterFor sets the Retry-After header of a verification that did
@@ -510,7 +522,7 @@ func (s *Server) clientKey(r *http.Request) string {
 			if i := strings.LastIndexByte(last, ','); i >= 0 {
 				last = last[i+1:]
 			}
-			if a, err := netip.ParseAddr(strings.TrimSpace(last)); err == nil {
+			if a, ok := forwardedAddr(strings.TrimSpace(last)); ok {
 				return addrKey(a)
 			}
 		}
@@ -523,6 +535,20 @@ func (s *Server) clientKey(r *http.Request) string {
 		return addrKey(a)
 	}
 	return host // not an IP (a Unix socket, a test): as given
+}
+
+// forwardedAddr parses an X-Forwarded-For entry: an address, or an
+// address with a port (IPv6 in brackets), as Azure Application Gateway
+// writes it. Read as an address alone, such an entry failed and every
+// client behind the gateway shared its quota.
+func forwardedAddr(s string) (netip.Addr, bool) {
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a, true
+	}
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr(), true
+	}
+	return netip.Addr{}, false
 }
 
 // addrKey is an IPv4 address, or the /64 prefix of an IPv6 address.

@@ -55,6 +55,35 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	}
 }
 
+// TestChallengeTTLBounded holds that the challenge TTL, which is how long
+// a flood that filled the challenge store keeps refusing everyone, is at
+// most MaxChallengeTTL.
+func TestChallengeTTLBounded(t *testing.T) {
+	for _, tc := range []struct {
+		ttl time.Duration
+		ok  bool
+	}{
+		{0, true}, // the default
+		{time.Second, true},
+		{MaxChallengeTTL, true},
+		{MaxChallengeTTL + time.Nanosecond, false},
+		{30 * 24 * time.Hour, false},
+	} {
+		cfg := testConfig()
+		cfg.ChallengeTTL = tc.ttl
+		s, err := New(cfg)
+		if tc.ok != (err == nil) {
+			t.Errorf("TTL %s: New = %v, want ok %v", tc.ttl, err, tc.ok)
+		}
+		if err != nil && !strings.Contains(err.Error(), MaxChallengeTTL.String()) {
+			t.Errorf("TTL %s: the error does not name the bound: %v", tc.ttl, err)
+		}
+		if s != nil {
+			_ = s.Close()
+		}
+	}
+}
+
 func TestSealOpenBinding(t *testing.T) {
 	priv, pub, err := GenerateKey()
 	if err != nil {

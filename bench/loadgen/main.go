@@ -632,7 +632,7 @@ func startFleet(bin string, maxConc int) (s *fleetSetup, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s.proxy = &http.Server{Handler: rr, ReadHeaderTimeout: 10 * time.Second}
+	s.proxy = rrproxy.Server(rr)
 	go func() { _ = s.proxy.Serve(ln) }()
 	s.proxyURL = "http://" + ln.Addr().String()
 	return s, nil

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -67,8 +69,10 @@ to the public key. "snp-vtpm attest" is the matching client.
 
 Also served: /healthz and Prometheus metrics on /metrics. The log is serve's output, on
 stderr without -v (other commands are quiet there but for warnings): INFO lines at start,
-one access-log line per request and one per secret released (--log-json: JSON lines);
--v adds DEBUG diagnostics. Neither the secret nor keys nor evidence are logged.
+one access-log line per request, one per secret released and one per rejection with
+its full reason (a 403 names the check, but not the policy's reference values)
+(--log-json: JSON lines); -v adds DEBUG diagnostics. Neither the secret nor keys nor
+evidence are logged.
 SIGINT/SIGTERM stop accepting connections, let in-flight requests complete for
 --shutdown-grace and exit 0 (1 if requests were still running when it expired).
 
@@ -113,7 +117,7 @@ listens, after the TLS files loaded, so --listen 127.0.0.1:0 picks a free port.`
 	f.release.register(fs)
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "PEM certificate chain: serve HTTPS (with --tls-key)")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
-	fs.DurationVar(&f.challengeTTL, "challenge-ttl", server.DefaultChallengeTTL, "how long a challenge stays usable")
+	fs.DurationVar(&f.challengeTTL, "challenge-ttl", server.DefaultChallengeTTL, "how long a challenge stays usable (at most 1h)")
 	fs.IntVar(&f.maxChallenges, "max-challenges", server.DefaultMaxChallenges, "outstanding challenges at most, all clients together (503 beyond)")
 	fs.IntVar(&f.maxClientChallenges, "max-client-challenges", server.DefaultMaxClientChallenges, "outstanding challenges at most per client IP address or IPv6 /64 (429 beyond)")
 	fs.BoolVar(&f.trustForwardedFor, "trust-forwarded-for", false, "identify clients by the last X-Forwarded-For address (only behind a proxy that appends it)")
@@ -139,6 +143,9 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
 	}
 	if f.challengeTTL <= 0 || f.maxChallenges <= 0 || f.maxClientChallenges <= 0 || f.maxBody <= 0 {
 		return errors.New("--challenge-ttl, --max-challenges, --max-client-challenges and --max-body must be positive")
+	}
+	if f.challengeTTL > server.MaxChallengeTTL {
+		return fmt.Errorf("--challenge-ttl %s is longer than %s: once the outstanding challenges reach --max-challenges, everyone is refused until the oldest expire", f.challengeTTL, server.MaxChallengeTTL)
 	}
 	if !(f.upstreamRate > 0) || f.upstreamBurst < 1 || f.upstreamRetries < 0 {
 		return errors.New("--upstream-rate must be positive, --upstream-burst at least 1, --upstream-retries not negative")
@@ -259,6 +266,9 @@ func listenAndServe(ctx context.Context, g *globals, f *serveFlags, srv *server.
 			signer.Issuer = scheme + "://" + ln.Addr().String()
 		}
 		g.log.Info("signing attestation results", "issuer", signer.Issuer, "kid", signer.KeyID(), "jwks", strings.TrimRight(signer.Issuer, "/")+server.PathJWKS)
+		if unreachableIssuer(signer.Issuer) {
+			g.log.Warn("the tokens' issuer is the unspecified address this server listens on, which no relying party can reach: give --issuer the URL relying parties use (result verify checks iss against it)", "issuer", signer.Issuer)
+		}
 	}
 	fmt.Fprintf(g.stdout, "listening on %s://%s\n", scheme, ln.Addr())
 	if f.tlsCert != "" {
@@ -273,6 +283,22 @@ func listenAndServe(ctx context.Context, g *globals, f *serveFlags, srv *server.
 		fmt.Fprintln(g.stderr, "stopped: in-flight requests completed")
 	}
 	return nil
+}
+
+// unreachableIssuer reports whether issuer, a URL, names an unspecified
+// host (0.0.0.0, ::, or none): what the issuer defaults to when serve
+// listens on every interface without --issuer.
+func unreachableIssuer(issuer string) bool {
+	u, err := url.Parse(issuer)
+	if err != nil {
+		return false
+	}
+	h := u.Hostname()
+	if h == "" {
+		return true
+	}
+	a, err := netip.ParseAddr(h)
+	return err == nil && a.IsUnspecified()
 }
 
 // redisConfig returns the Redis configuration of --redis, nil without it.

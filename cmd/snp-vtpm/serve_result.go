@@ -14,7 +14,8 @@ import (
 
 // serveReleaseHelp is the part of serve's help about what it releases.
 const serveReleaseHelp = `With --secrets-dir DIR every file of DIR is a resource named by its relative path
-(letters, digits, '.', '_', '-', '/'; symbolic links only within DIR); the request's
+(letters, digits, '.', '_', '-', '/'; symbolic links only within DIR; regular files
+only, none writable by every user); the request's
 "resource" (attest --resource) picks one, and NAME.policy.json beside it (the --policy
 format) adds requirements: failing them is 403 naming the check, an unknown name 404.
 A request without a resource gets --secret-file. The log records which VM (chip id,

@@ -196,3 +196,42 @@ func mustGet(t *testing.T, url string) string {
 	}
 	return body.String()
 }
+
+// TestServeWarnsUnreachableIssuer holds that serve warns when the signed
+// results' issuer defaults to the unspecified address it listens on (every
+// interface, no --issuer): relying parties check iss, and none can reach
+// http://0.0.0.0:PORT.
+func TestServeWarnsUnreachableIssuer(t *testing.T) {
+	for _, tc := range []struct {
+		issuer string
+		warn   bool
+	}{
+		{"http://0.0.0.0:8443", true},
+		{"http://[::]:8443", true},
+		{"https://:8443", true},
+		{"http://127.0.0.1:8443", false},
+		{"https://verifier.example", false},
+		{"https://[2001:db8::1]:443", false},
+	} {
+		if got := unreachableIssuer(tc.issuer); got != tc.warn {
+			t.Errorf("unreachableIssuer(%q) = %v, want %v", tc.issuer, got, tc.warn)
+		}
+	}
+	secret := writeTemp(t, "secret", []byte(cliSecret))
+	key := filepath.Join(t.TempDir(), "sign.pem")
+	for _, tc := range []struct {
+		name string
+		args []string
+		warn bool
+	}{
+		{"every interface, no --issuer", []string{"--listen", "0.0.0.0:0"}, true},
+		{"every interface, --issuer", []string{"--listen", "0.0.0.0:0", "--issuer", "https://verifier.example"}, false},
+		{"loopback", nil, false},
+	} {
+		s := startServe(t, append([]string{"--secret-file", secret, "--signing-key", key, "--dev", "--offline"}, tc.args...)...)
+		s.stop()
+		if got := strings.Contains(s.stderr.String(), "no relying party can reach"); got != tc.warn {
+			t.Errorf("%s: warned %v, want %v:\n%s", tc.name, got, tc.warn, s.stderr)
+		}
+	}
+}

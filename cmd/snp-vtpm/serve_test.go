@@ -233,6 +233,7 @@ func TestServeUsageErrors(t *testing.T) {
 		{"key is not a cert", []string{"serve", "--listen", "127.0.0.1:0", "--secret-file", secret, "--tls-cert", keyFile, "--tls-key", keyFile}, "TLS certificate"},
 		{"bad address", []string{"serve", "--listen", "127.0.0.1:99999", "--secret-file", secret}, "99999"},
 		{"bad ttl", []string{"serve", "--listen", "127.0.0.1:0", "--secret-file", secret, "--challenge-ttl", "0s"}, "positive"},
+		{"ttl over an hour", []string{"serve", "--listen", "127.0.0.1:0", "--secret-file", secret, "--challenge-ttl", "61m"}, "--challenge-ttl 1h1m0s is longer than 1h0m0s"},
 		{"zero client challenges", []string{"serve", "--listen", "127.0.0.1:0", "--secret-file", secret, "--max-client-challenges", "0"}, "positive"},
 		{"zero upstream rate", []string{"serve", "--listen", "127.0.0.1:0", "--secret-file", secret, "--upstream-rate", "0"}, "--upstream-rate"},
 		{"zero upstream burst", []string{"serve", "--listen", "127.0.0.1:0", "--secret-file", secret, "--upstream-burst", "0"}, "--upstream-burst"},

@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"strconv"
 	"sync/atomic"
+	"time"
 )
 
 // BackendHeader names, in each response, the index of the backend that
@@ -71,6 +72,34 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	i := int((p.next.Add(1) - 1) % uint64(len(p.backends)))
 	p.served[i].Add(1)
 	p.rp.ServeHTTP(w, r.WithContext(contextWith(r, i)))
+}
+
+// Limits of the front server (Server): a client that sends its header or
+// body slowly, or idles, is cut off; a header larger than MaxHeaderBytes
+// is refused (431) before it reaches a backend. WriteTimeout outlasts a
+// replica's own (60 s: server.DefaultWriteTimeout), so a slow verification
+// ends at the replica, not here.
+const (
+	ReadHeaderTimeout = 5 * time.Second
+	ReadTimeout       = 30 * time.Second
+	WriteTimeout      = 90 * time.Second
+	IdleTimeout       = 120 * time.Second
+	MaxHeaderBytes    = 64 << 10
+)
+
+// Server returns the http.Server that fronts p with the limits above.
+// Without them (net/http's zero values) a client could hold a connection
+// open forever by sending its body a byte at a time or by idling, and send
+// a megabyte of header on every request.
+func Server(p *Proxy) *http.Server {
+	return &http.Server{
+		Handler:           p,
+		ReadHeaderTimeout: ReadHeaderTimeout,
+		ReadTimeout:       ReadTimeout,
+		WriteTimeout:      WriteTimeout,
+		IdleTimeout:       IdleTimeout,
+		MaxHeaderBytes:    MaxHeaderBytes,
+	}
 }
 
 // Served returns how many requests each backend was sent.

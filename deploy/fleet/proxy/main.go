@@ -17,7 +17,6 @@ import (
 	"flag"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -49,7 +48,7 @@ func run(ctx context.Context, listen string, backends []string) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second}
+	srv := rrproxy.Server(p)
 	fmt.Printf("listening on http://%s\n", ln.Addr())
 	return graceful.Serve(ctx, srv, ln, 5*time.Second, nil)
 }
