@@ -36,14 +36,14 @@ type Resource struct {
 
 // ValidResourceName reports whether name is a safe resource name: 1 to
 // MaxResourceName bytes of slash-separated segments of ASCII letters,
-// digits, '.', '_' and '-', none empty, "." or "..", and not ending in
-// PolicySuffix. Absolute paths and backslashes are not names.
+// digits, '.', '_' and '-', none empty, "." or starting with ".." (a
+// Kubernetes volume's own entries), and not ending in PolicySuffix. Absolute paths and backslashes are not names.
 func ValidResourceName(name string) bool {
 	if name == "" || len(name) > MaxResourceName || strings.HasSuffix(name, PolicySuffix) {
 		return false
 	}
 	for seg := range strings.SplitSeq(name, "/") {
-		if seg == "" || seg == "." || seg == ".." {
+		if seg == "" || seg == "." || strings.HasPrefix(seg, "..") {
 			return false
 		}
 		for _, c := range []byte(seg) {
@@ -65,18 +65,36 @@ func ValidResourceName(name string) bool {
 // not a regular file (a directory, a link to one), anything else that is
 // not a regular file or a directory (a named pipe, a device: never
 // opened), a file or directory every user may write (the directory
-// itself included), empty or oversized files and more than MaxResources
-// resources. Nothing of a secret appears in the errors.
+// itself included; on Linux, unless the directory's file system is
+// mounted read-only, where no one can write), empty or oversized files and
+// more than MaxResources resources. Nothing of a secret appears in the
+// errors.
+//
+// Entries whose name starts with ".." are skipped: a Kubernetes secret or
+// configMap volume keeps each version of its files in a "..<timestamp>"
+// directory with a "..data" link to the current one, and shows every key
+// as a link through "..data", which is what is read. Such a volume is
+// mounted read-only (its mount point is mode 1777).
 func LoadSecretsDir(dir string) (map[string]Resource, error) {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return nil, fmt.Errorf("secrets dir: %w", err)
 	}
 	defer root.Close()
+	modeOK := checkNotWorldWritable
+	if readOnlyFS(dir) {
+		modeOK = func(string, fs.FileMode) error { return nil }
+	}
 	files := map[string][]byte{}
 	walk := func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
+		}
+		if p != "." && strings.HasPrefix(d.Name(), "..") {
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
 		}
 		if d.IsDir() {
 			// A directory under a policy's name (a bind mount of a missing
@@ -88,12 +106,12 @@ func LoadSecretsDir(dir string) (map[string]Resource, error) {
 			if err != nil {
 				return err
 			}
-			return checkNotWorldWritable(p, st.Mode())
+			return modeOK(p, st.Mode())
 		}
 		if len(files) >= 2*MaxResources {
 			return fmt.Errorf("more than %d resources", MaxResources)
 		}
-		data, err := readRootFile(root, p)
+		data, err := readRootFile(root, p, modeOK)
 		if err != nil {
 			return err
 		}
@@ -110,7 +128,7 @@ func LoadSecretsDir(dir string) (map[string]Resource, error) {
 // followed only within root (os.Root refuses an escape). What is not a
 // regular file is refused before it is opened: opening a named pipe would
 // wait for a writer, and serve would hang at start.
-func readRootFile(root *os.Root, p string) ([]byte, error) {
+func readRootFile(root *os.Root, p string, modeOK func(string, fs.FileMode) error) ([]byte, error) {
 	st, err := root.Stat(p)
 	if err != nil {
 		return nil, err
@@ -118,7 +136,7 @@ func readRootFile(root *os.Root, p string) ([]byte, error) {
 	if !st.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s: not a regular file (%s)", p, st.Mode().Type())
 	}
-	if err := checkNotWorldWritable(p, st.Mode()); err != nil {
+	if err := modeOK(p, st.Mode()); err != nil {
 		return nil, err
 	}
 	f, err := root.Open(p)

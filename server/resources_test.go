@@ -27,6 +27,7 @@ func TestValidResourceName(t *testing.T) {
 		"db": true, "db/password": true, "a.b_c-d/E9": true, "x..y": true,
 		"": false, "..": false, "../x": false, "a/../b": false, "a/./b": false, ".": false,
 		"/etc/passwd": false, "a//b": false, "a/": false, `a\b`: false, "a b": false,
+		"..data": false, "..2026_12_06_22_00_00.1/db": false, "a/..b": false, ".a": true,
 		"db.policy.json": false, "é": false, strings.Repeat("a", MaxResourceName+1): false, "a\x00": false,
 	} {
 		if got := ValidResourceName(name); got != ok {

@@ -3,8 +3,11 @@
 package server
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -79,6 +82,79 @@ func TestLoadSecretsDirSpecialFiles(t *testing.T) {
 				t.Fatalf("the error shows a secret: %v", err)
 			}
 		})
+	}
+}
+
+// TestLoadSecretsDirKubernetesVolume: a Kubernetes secret volume (each key
+// a link through "..data" to the current "..<timestamp>" directory) loads
+// its keys, with their policies, and nothing of its own entries; a
+// world-writable directory is still refused where the file system is
+// writable (t.TempDir's).
+func TestLoadSecretsDirKubernetesVolume(t *testing.T) {
+	d := t.TempDir()
+	version := "..2026_12_06_22_00_00.123456789"
+	writeFiles(t, d, map[string]string{
+		version + "/db-key":             "secret-db",
+		version + "/db-key.policy.json": `{"allow_debug":false}`,
+		version + "/api":                "secret-api",
+	})
+	symlink(t, version, filepath.Join(d, "..data"))
+	for _, key := range []string{"db-key", "db-key.policy.json", "api"} {
+		symlink(t, "..data/"+key, filepath.Join(d, key))
+	}
+	chmod(t, d, map[string]os.FileMode{".": 0o755, version: 0o755})
+	res, err := LoadSecretsDir(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 2 || string(res["db-key"].Secret) != "secret-db" || res["db-key"].Policy == nil ||
+		string(res["api"].Secret) != "secret-api" || res["api"].Policy != nil {
+		t.Fatalf("resources %v", slices.Sorted(maps.Keys(res)))
+	}
+	chmod(t, d, map[string]os.FileMode{".": 0o777 | os.ModeSticky})
+	if readOnlyFS(d) {
+		t.Skip("the temporary directory is on a read-only file system")
+	}
+	if _, err := LoadSecretsDir(d); err == nil || !strings.Contains(err.Error(), "writable by every user") {
+		t.Fatalf("world-writable volume on a writable file system: %v", err)
+	}
+}
+
+// TestReadOnlyFS: every mount point of /proc/self/mounts is read-only
+// for readOnlyFS exactly when its options say "ro", and a path that does
+// not exist is not.
+func TestReadOnlyFS(t *testing.T) {
+	if readOnlyFS(filepath.Join(t.TempDir(), "missing")) {
+		t.Fatal("a missing path is read-only")
+	}
+	if runtime.GOOS != "linux" {
+		return
+	}
+	mounts, err := os.ReadFile("/proc/self/mounts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := map[string]string{} // mount point -> options of its last (top) mount
+	for line := range strings.Lines(string(mounts)) {
+		if f := strings.Fields(line); len(f) >= 4 && !strings.Contains(f[1], `\`) {
+			last[f[1]] = f[3]
+		}
+	}
+	seen := map[bool]int{}
+	for point, opts := range last {
+		var st syscall.Statfs_t
+		if syscall.Statfs(point, &st) != nil {
+			continue
+		}
+		ro := slices.Contains(strings.Split(opts, ","), "ro")
+		if got := readOnlyFS(point); got != ro {
+			t.Errorf("readOnlyFS(%s) = %v, mount options %s", point, got, opts)
+		}
+		seen[ro]++
+	}
+	t.Logf("checked %d read-only and %d writable mount points", seen[true], seen[false])
+	if seen[false] == 0 {
+		t.Fatal("no writable mount point checked")
 	}
 }
 
