@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -33,6 +34,7 @@ const (
 	DefaultMaxChallenges       = 100_000
 	DefaultMaxClientChallenges = 64
 	DefaultMaxBodyBytes        = 2 << 20 // evidence is at most 1 MiB, base64 adds a third
+	DefaultMaxInFlightBytes    = 256 << 20
 	DefaultAttestTimeout       = 30 * time.Second
 	DefaultReadHeaderTimeout   = 5 * time.Second
 	DefaultReadTimeout         = 30 * time.Second
@@ -93,6 +95,14 @@ type Config struct {
 	TrustForwardedFor bool
 	// MaxBodyBytes bounds an attestation request's body (413 beyond).
 	MaxBodyBytes int64
+	// MaxInFlightBytes bounds the attestation request bytes received and
+	// held at once, all requests together (a body is held until its
+	// verification ends): a request whose body would go beyond it is
+	// answered 503 with Retry-After, so many clients sending large bodies
+	// at once cannot exhaust the server's memory. It counts bytes as they
+	// arrive, not declared lengths, so a client that only announces a
+	// large body holds nothing.
+	MaxInFlightBytes int64
 	// AttestTimeout bounds the verification of one request, certificate
 	// fetches included.
 	AttestTimeout time.Duration
@@ -134,8 +144,9 @@ type Server struct {
 	handler    http.Handler
 	resources  map[string]*resource
 	signer     *result.Signer
-	jwks       []byte    // the JWKS document served, newline included; read-only
-	bodies     sync.Pool // *[]byte: attestation request body buffers (getBody, putBody)
+	jwks       []byte       // the JWKS document served, newline included; read-only
+	bodies     sync.Pool    // *[]byte: attestation request body buffers (getBody, putBody)
+	inFlight   atomic.Int64 // attestation request bytes held now (Config.MaxInFlightBytes)
 	// bodyHook (tests only), when set, is given every body buffer (its
 	// whole capacity) before it is pooled again.
 	bodyHook func(buf []byte)
@@ -146,7 +157,7 @@ func New(cfg Config) (*Server, error) {
 	if len(cfg.Secret) == 0 && len(cfg.Resources) == 0 {
 		return nil, errors.New("server: no secret and no resources")
 	}
-	if cfg.ChallengeTTL < 0 || cfg.MaxChallenges < 0 || cfg.MaxClientChallenges < 0 || cfg.MaxBodyBytes < 0 || cfg.AttestTimeout < 0 ||
+	if cfg.ChallengeTTL < 0 || cfg.MaxChallenges < 0 || cfg.MaxClientChallenges < 0 || cfg.MaxBodyBytes < 0 || cfg.MaxInFlightBytes < 0 || cfg.AttestTimeout < 0 ||
 		cfg.ReadHeaderTimeout < 0 || cfg.ReadTimeout < 0 || cfg.WriteTimeout < 0 || cfg.IdleTimeout < 0 || cfg.ShutdownTimeout < 0 {
 		return nil, errors.New("server: negative limit in Config")
 	}
@@ -173,6 +184,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.MaxBodyBytes == 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.MaxInFlightBytes == 0 {
+		cfg.MaxInFlightBytes = max(DefaultMaxInFlightBytes, cfg.MaxBodyBytes)
+	}
+	if cfg.MaxInFlightBytes < cfg.MaxBodyBytes {
+		return nil, fmt.Errorf("server: MaxInFlightBytes %d is less than MaxBodyBytes %d", cfg.MaxInFlightBytes, cfg.MaxBodyBytes)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -440,8 +457,15 @@ func (s *Server) attest(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	// with: the answer and the outcome hold nothing of it.
 	body := s.getBody()
 	defer s.putBody(body)
-	req, err := readAttestRequestInto(body, http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes), s.cfg.MaxBodyBytes, r.ContentLength)
+	held := &heldReader{r: http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes), s: s}
+	defer held.release()
+	req, err := readAttestRequestInto(body, held, s.cfg.MaxBodyBytes, r.ContentLength)
 	if err != nil {
+		if errors.Is(err, errBusy) {
+			s.log.Warn("attestation request refused: too many request bytes held", "max_in_flight_bytes", s.cfg.MaxInFlightBytes, "remote", r.RemoteAddr)
+			setRetryAfter(w, time.Second)
+			return attestOutcome{http.StatusServiceUnavailable, resultError, "busy", "the verifier is busy; try again"}, nil
+		}
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			return attestOutcome{http.StatusRequestEntityTooLarge, resultInvalid, "body-too-large",
 				fmt.Sprintf("request body larger than %d bytes", s.cfg.MaxBodyBytes)}, nil
@@ -493,6 +517,32 @@ func (s *Server) attest(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	}
 	return s.release(vctx, w, r, req, res, claims, ev, nonce, sealer)
 }
+
+// errBusy: a request body would take the bytes held past
+// Config.MaxInFlightBytes.
+var errBusy = errors.New("server: too many request bytes held")
+
+// heldReader counts what it reads into its server's inFlight bytes, and
+// fails with errBusy once they pass Config.MaxInFlightBytes; release gives
+// them back.
+type heldReader struct {
+	r io.Reader
+	s *Server
+	n int64
+}
+
+func (h *heldReader) Read(p []byte) (int, error) {
+	n, err := h.r.Read(p)
+	if n > 0 {
+		h.n += int64(n)
+		if h.s.inFlight.Add(int64(n)) > h.s.cfg.MaxInFlightBytes {
+			return n, errBusy
+		}
+	}
+	return n, err
+}
+
+func (h *heldReader) release() { h.s.inFlight.Add(-h.n) }
 
 // setRetryAfterFor sets the Retry-After header of a verification that did
 // not complete because of err: the delay err knows (a remembered KDS or

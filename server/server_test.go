@@ -888,3 +888,76 @@ func BenchmarkAttest(b *testing.B) {
 		}
 	}
 }
+
+// TestInFlightBytesBounded: the bytes of attestation requests received and
+// held at once are bounded (Config.MaxInFlightBytes): a request that would
+// pass the bound is 503 with Retry-After and nothing spent; the bytes are
+// counted as they arrive (an unfinished body holds what it sent, not what
+// it announced) and given back when its request ends.
+func TestInFlightBytesBounded(t *testing.T) {
+	cfg := testConfig()
+	cfg.MaxBodyBytes = 64 << 10
+	cfg.MaxInFlightBytes = 100 << 10
+	s := newServer(t, cfg)
+	ts := startHTTP(t, s)
+	waitHeld := func(pred func(int64) bool) int64 {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+			if n := s.inFlight.Load(); pred(n) {
+				return n
+			} else if time.Now().After(deadline) {
+				t.Fatalf("%d bytes held", n)
+			}
+		}
+	}
+	// A slow client: 60 KiB sent of a body that announces 64 KiB.
+	pr, pw := io.Pipe()
+	req, _ := http.NewRequest(http.MethodPost, ts.URL+PathAttest, pr)
+	req.ContentLength = 64 << 10
+	slow := make(chan int, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			slow <- 0
+			return
+		}
+		resp.Body.Close()
+		slow <- resp.StatusCode
+	}()
+	sent := 60 << 10
+	if _, err := pw.Write([]byte(`{"challenge":"` + strings.Repeat("A", sent-14))); err != nil {
+		t.Fatal(err)
+	}
+	if n := waitHeld(func(n int64) bool { return n >= int64(sent) }); n > 64<<10 {
+		t.Fatalf("%d bytes held for %d received", n, sent)
+	}
+	// Another request of 50 KiB would pass the bound.
+	big := `{"challenge":"` + strings.Repeat("A", 50<<10) + `"}`
+	resp, err := http.Post(ts.URL+PathAttest, "application/json", strings.NewReader(big))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != "1" {
+		t.Fatalf("over the bound: %d, Retry-After %q; want 503, 1", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	// A small one still fits (and is judged: a malformed request).
+	if status, er, _ := postRaw(t, ts.URL+PathAttest, []byte(`{"challenge":"AAAA"}`)); status != http.StatusBadRequest {
+		t.Fatalf("small request: %d %+v, want 400", status, er)
+	}
+	// The slow client ends; every byte is given back.
+	pw.CloseWithError(io.ErrUnexpectedEOF)
+	<-slow
+	waitHeld(func(n int64) bool { return n == 0 })
+	resp, err = http.Post(ts.URL+PathAttest, "application/json", strings.NewReader(big))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("after the slow client: %d, want 400", resp.StatusCode)
+	}
+	if _, err := New(Config{Secret: testSecret, MaxBodyBytes: 2 << 20, MaxInFlightBytes: 1 << 20}); err == nil {
+		t.Fatal("MaxInFlightBytes below MaxBodyBytes accepted")
+	}
+}

@@ -39,6 +39,7 @@ type serveFlags struct {
 	upstreamRate        float64
 	upstreamBurst       int
 	upstreamRetries     int
+	maxInFlight         int64
 	maxBody             int64
 	logJSON             bool
 	shutdownGrace       time.Duration
@@ -125,6 +126,7 @@ listens, after the TLS files loaded, so --listen 127.0.0.1:0 picks a free port.`
 	fs.IntVar(&f.upstreamBurst, "upstream-burst", defaultUpstreamBurst, "certificate requests to KDS at most in a burst")
 	fs.IntVar(&f.upstreamRetries, "upstream-retries", 0, "retries of a failed KDS request within one attestation (network errors, 408, 429, 5xx only)")
 	fs.Int64Var(&f.maxBody, "max-body", server.DefaultMaxBodyBytes, "largest attestation request body in bytes (413 beyond)")
+	fs.Int64Var(&f.maxInFlight, "max-in-flight-bytes", server.DefaultMaxInFlightBytes, "attestation request bytes received and held at once, all clients together (503 beyond)")
 	fs.StringVar(&f.redisURL, "redis", "", "keep challenges in Redis, shared by replicas: redis://host:port/db, rediss://… (TLS), unix:///path (password: in the URL or REDIS_PASSWORD)")
 	fs.StringVar(&f.redisPrefix, "redis-prefix", server.DefaultRedisPrefix, "prefix of every Redis key (one namespace per fleet)")
 	fs.BoolVar(&f.logJSON, "log-json", false, "write the log (stderr: startup, access and release lines at INFO; -v adds DEBUG) as JSON lines instead of text")
@@ -141,8 +143,11 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		return errors.New("give both --tls-cert and --tls-key, or neither")
 	}
-	if f.challengeTTL <= 0 || f.maxChallenges <= 0 || f.maxClientChallenges <= 0 || f.maxBody <= 0 {
-		return errors.New("--challenge-ttl, --max-challenges, --max-client-challenges and --max-body must be positive")
+	if f.challengeTTL <= 0 || f.maxChallenges <= 0 || f.maxClientChallenges <= 0 || f.maxBody <= 0 || f.maxInFlight <= 0 {
+		return errors.New("--challenge-ttl, --max-challenges, --max-client-challenges, --max-body and --max-in-flight-bytes must be positive")
+	}
+	if f.maxInFlight < f.maxBody {
+		return fmt.Errorf("--max-in-flight-bytes %d is less than --max-body %d: a body of --max-body could never be received", f.maxInFlight, f.maxBody)
 	}
 	if f.challengeTTL > server.MaxChallengeTTL {
 		return fmt.Errorf("--challenge-ttl %s is longer than %s: once the outstanding challenges reach --max-challenges, everyone is refused until the oldest expire", f.challengeTTL, server.MaxChallengeTTL)
@@ -191,6 +196,7 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
 		MaxClientChallenges: f.maxClientChallenges,
 		TrustForwardedFor:   f.trustForwardedFor,
 		MaxBodyBytes:        f.maxBody,
+		MaxInFlightBytes:    f.maxInFlight,
 		ShutdownTimeout:     f.shutdownGrace,
 		Logger:              log,
 		Collectors:          collectors,

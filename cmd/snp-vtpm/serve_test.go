@@ -235,6 +235,8 @@ func TestServeUsageErrors(t *testing.T) {
 		{"bad ttl", []string{"serve", "--listen", "127.0.0.1:0", "--secret-file", secret, "--challenge-ttl", "0s"}, "positive"},
 		{"ttl over an hour", []string{"serve", "--listen", "127.0.0.1:0", "--secret-file", secret, "--challenge-ttl", "61m"}, "--challenge-ttl 1h1m0s is longer than 1h0m0s"},
 		{"zero client challenges", []string{"serve", "--listen", "127.0.0.1:0", "--secret-file", secret, "--max-client-challenges", "0"}, "positive"},
+		{"zero in-flight bytes", []string{"serve", "--listen", "127.0.0.1:0", "--secret-file", secret, "--max-in-flight-bytes", "0"}, "positive"},
+		{"in-flight bytes below the body bound", []string{"serve", "--listen", "127.0.0.1:0", "--secret-file", secret, "--max-in-flight-bytes", "1000", "--max-body", "2000"}, "--max-in-flight-bytes 1000 is less than --max-body 2000"},
 		{"zero upstream rate", []string{"serve", "--listen", "127.0.0.1:0", "--secret-file", secret, "--upstream-rate", "0"}, "--upstream-rate"},
 		{"zero upstream burst", []string{"serve", "--listen", "127.0.0.1:0", "--secret-file", secret, "--upstream-burst", "0"}, "--upstream-burst"},
 		{"negative retries", []string{"serve", "--listen", "127.0.0.1:0", "--secret-file", secret, "--upstream-retries", "-1"}, "--upstream-retries"},
