@@ -50,9 +50,8 @@ func ExampleVerify() {
 		log.Fatal(err)
 	}
 
-	// The relying party's side: jwks is the body of GET
-	// https://verifier.example/.well-known/jwks.json (at most
-	// result.MaxJWKSBytes), fetched over TLS and cached.
+	// The relying party's side. Online, the keys come from the verifier:
+	// keys, err := result.FetchJWKS(ctx, nil, "https://verifier.example/.well-known/jwks.json")
 	keys, err := result.ParseJWKS(jwks)
 	if err != nil {
 		log.Fatal(err) // not a verdict on the token: no usable keys
