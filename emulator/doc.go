@@ -9,6 +9,15 @@
 // Nothing it produces is evidence of anything: only verifiers explicitly told
 // to trust the fakeamd roots accept it.
 //
+// To gather evidence from Go, give package attester's Attester the CVM's
+// TPM, a collateral.Chain asking the fake IMDS (IMDSURL) for the VCEK, the
+// boot event log (EventLog) and, for a TDX CVM, an imds.Client whose
+// TDQuoteURL is the CVM's as TDQuotes. A verifier (package verify) accepts
+// the result only with the fake chains trusted: Config.Roots with
+// fakeamd.Chain added to snp.DefaultRoots for SEV-SNP, and
+// Config.TrustEmulatedTDX for TDX. Its claims then say Emulated. See
+// ExampleStart_evidence.
+//
 // Without cgo (CGO_ENABLED=0) the package is empty apart from this
 // documentation, so release builds contain no simulator.
 package emulator

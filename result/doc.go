@@ -17,5 +17,6 @@
 // (strict JSON: unknown and duplicate members, trailing data rejected),
 // profile, issuer, audience, time (exp, nbf, iat with a skew), status and
 // nonce. Keys are P-256 only: [LoadSigningKey] reads PKCS#8 or SEC1 PEM
-// strictly; key ids are RFC 7638 JWK thumbprints.
+// strictly; key ids are RFC 7638 JWK thumbprints. [FetchJWKS] is the
+// package's only I/O: a verifier's published JWKS, for relying parties.
 package result

@@ -76,6 +76,7 @@ type TCBParts struct {
 	Microcode  uint8 `json:"microcode"`
 }
 
+// String returns the parts as "bl=B tee=T snp=S ucode=U fmc=F".
 func (p TCBParts) String() string {
 	return fmt.Sprintf("bl=%d tee=%d snp=%d ucode=%d fmc=%d", p.Bootloader, p.TEE, p.SNP, p.Microcode, p.FMC)
 }

@@ -6,8 +6,11 @@ import (
 )
 
 // ErrRejected is matched (errors.Is) by every verification failure: the
-// evidence is not accepted. Errors that do not match it are caller errors
-// (bad options) or context cancellation.
+// evidence was examined and is not accepted (a verdict). An error that does
+// not match it is no verdict: collateral that could not be obtained or used
+// (ErrCertificateUnavailable, ErrTDXCollateral: try again later), the
+// context's error, or a configuration error of New. See the package
+// documentation, "Errors".
 var ErrRejected = errors.New("evidence rejected")
 
 // Check names one verification step. A failed check is reported as an
@@ -70,6 +73,7 @@ type Error struct {
 	Err   error
 }
 
+// Error returns "<check> check failed: <why>".
 func (e *Error) Error() string { return fmt.Sprintf("%s check failed: %v", e.Check, e.Err) }
 
 // Unwrap returns the underlying error.

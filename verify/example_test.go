@@ -2,6 +2,7 @@ package verify_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log"
@@ -121,4 +122,69 @@ func ExampleParsePolicy() {
 	// PCR 7: 00000007
 	// products: [Milan Genoa]
 	// misspelt field rejected: true
+}
+
+// Derive the policy that accepts exactly the VM of a known-good piece of
+// evidence (its image, paravisor, product line, at least its TCB, and the
+// PCR 7 it booted with), save it as JSON for review, and hold other
+// evidence to it: here the real Genoa VM's, another product line.
+func ExampleDerivePolicy() {
+	ctx := context.Background()
+	cfg := verify.Config{Now: time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)}
+	golden, err := os.ReadFile("../testdata/trustee-az-vtpm/az-snp-vtpm/evidence-v1.json")
+	if err != nil {
+		log.Fatal(err)
+	}
+	claims, err := verify.Evidence(ctx, golden, []byte("challenge"), cfg)
+	if err != nil {
+		log.Fatal(err)
+	}
+	p, err := verify.DerivePolicy(claims, []int{7})
+	if err != nil {
+		log.Fatal(err)
+	}
+	doc, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(string(doc))
+
+	// What ParsePolicy reads back is the same policy.
+	if _, err := verify.ParsePolicy(doc); err != nil {
+		log.Fatal(err)
+	}
+	other, err := os.ReadFile("../testdata/trustee-az-vtpm/az-snp-vtpm/evidence-genoa.json")
+	if err != nil {
+		log.Fatal(err)
+	}
+	_, err = verify.Evidence(ctx, other, nil, verify.Config{Now: cfg.Now, Policy: *p, AllowNoNonce: true})
+	var verr *verify.Error
+	if errors.As(err, &verr) {
+		fmt.Println("the Genoa VM is rejected by:", verr.Check)
+	}
+	// Output:
+	// {
+	//   "platforms": [
+	//     "sev-snp"
+	//   ],
+	//   "min_tcb": {
+	//     "bootloader": 4,
+	//     "tee": 0,
+	//     "snp": 24,
+	//     "microcode": 219
+	//   },
+	//   "measurements": [
+	//     "6a063be9dd79f6371c842e480f8dc3b5c725961344e57130e88c5adf49e8f7f6c79b75a5eb77fc769959f4aeb2f9401e"
+	//   ],
+	//   "pcrs": {
+	//     "7": "3b20e022416fdf61d72e4da32b4354781be3de0608116976d28ffdad8c341d2a"
+	//   },
+	//   "products": [
+	//     "Milan"
+	//   ],
+	//   "id_key_digests": [
+	//     "942fd93ebde6ea7a96efadeafc60f1c6b3d10e703b1dafd7555b92f7f3d32d0e006767648cba5b102af3d65756af4177"
+	//   ]
+	// }
+	// the Genoa VM is rejected by: product-line
 }

@@ -240,10 +240,11 @@ type Policy struct {
 	// for other paravisors.
 	AuthorKeyDigests []HexBytes `json:"author_key_digests,omitempty"`
 	// AllowAnyParavisor turns off the paravisor-identity check of
-	// ID_KEY_DIGEST. It accepts evidence forged by any SEV-SNP VMPL0 guest:
-	// any guest that runs its own code at VMPL0 on a genuine AMD chip can
-	// write runtime data naming its own attestation key. It cannot be
-	// combined with IDKeyDigests (which then wins).
+	// ID_KEY_DIGEST (and, on TDX, of the MRTD). It accepts evidence forged
+	// by any SEV-SNP VMPL0 guest: any guest that runs its own code at
+	// VMPL0 on a genuine AMD chip can write runtime data naming its own
+	// attestation key. It cannot be combined with IDKeyDigests or
+	// TDXMRTDs: New and ParsePolicy refuse a policy that sets both.
 	AllowAnyParavisor bool `json:"allow_any_paravisor,omitempty"`
 	// MAAParavisorInstance names a Microsoft Azure Attestation instance
 	// (its https URL, the iss of its tokens) whose word is taken for a
@@ -506,4 +507,5 @@ func (b *HexBytes) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
+// String returns b as lowercase hex, as JSON encodes it.
 func (b HexBytes) String() string { return hex.EncodeToString(b) }

@@ -253,14 +253,14 @@ type TDXParavisorVoucher interface {
 // and the reason.
 func vouch(ctx context.Context, claims *Claims, instance string, ask func(context.Context) (string, error), untrusted *UntrustedParavisorError) error {
 	if ask == nil {
-		return failf(CheckParavisorIdentity, "%v; the policy accepts a paravisor vouched for by %s, but no token of it was given", untrusted, instance)
+		return failf(CheckParavisorIdentity, "%w; the policy accepts a paravisor vouched for by %s, but no token of it was given", untrusted, instance)
 	}
 	authority, err := ask(ctx)
 	if err != nil {
-		return failf(CheckParavisorIdentity, "%v; %s did not vouch for it: %w", untrusted, instance, err)
+		return failf(CheckParavisorIdentity, "%w; %s did not vouch for it: %w", untrusted, instance, err)
 	}
 	if trimSlash(authority) != trimSlash(instance) {
-		return failf(CheckParavisorIdentity, "%v; it was vouched for by %q, but the policy accepts only %s", untrusted, authority, instance)
+		return failf(CheckParavisorIdentity, "%w; it was vouched for by %q, but the policy accepts only %s", untrusted, authority, instance)
 	}
 	claims.Paravisor, claims.ParavisorVoucher = ParavisorVouched, trimSlash(instance)
 	return nil
@@ -271,7 +271,8 @@ func trimSlash(u string) string { return strings.TrimSuffix(u, "/") }
 
 // UntrustedParavisorError says that a report's ID_KEY_DIGEST (or, with
 // TDX, a TD quote's MRTD) is not one of the trusted paravisor identities.
-// It is the Err of an *Error with CheckParavisorIdentity.
+// An *Error with CheckParavisorIdentity carries it (errors.As finds it),
+// also when the policy's MAA instance was asked and did not vouch.
 type UntrustedParavisorError struct {
 	// Digest is the report's ID_KEY_DIGEST, or the TD quote's MRTD.
 	Digest [48]byte
@@ -284,6 +285,7 @@ type UntrustedParavisorError struct {
 	TDX bool
 }
 
+// Error names the digest, what was trusted instead and how to trust it.
 func (e *UntrustedParavisorError) Error() string {
 	var b strings.Builder
 	list := "id_key_digests"

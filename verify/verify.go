@@ -1,13 +1,41 @@
-// Package verify is the complete verification of vTPM-based SEV-SNP
-// evidence from Azure Confidential VMs: AMD chain pinned per product line,
-// VCEK validity, report signature, VCEK chip id and TCB, guest policy,
-// paravisor identity (ID_KEY_DIGEST, see DefaultParavisors), runtime-data
-// binding, attestation-key quote, nonce, PCRs and policy.
+// Package verify is the complete verification of vTPM-based evidence from
+// Azure Confidential VMs. On AMD SEV-SNP: AMD chain pinned per product
+// line, VCEK validity, report signature, VCEK chip id and TCB, guest
+// policy, paravisor identity (ID_KEY_DIGEST, see DefaultParavisors). On
+// Intel TDX: the TD quote under Intel's pinned root, its binding to the
+// TDREPORT, Intel's TCB status with collateral (Config.TDXCollateral),
+// paravisor identity (MRTD, see DefaultTDXParavisors). On both: runtime-data
+// binding, attestation-key quote, nonce, PCRs and policy. Claims.Platform
+// says which kind of CVM the evidence came from.
 //
-// A Verifier (New) is the entry point: its Evidence, Decoded and Report
-// methods verify, and it owns the caches of verified results that calls
-// share. It does no I/O: a VCEK that the evidence does not carry is
-// obtained only through Config.VCEKGetter.
+// A Verifier (New) is the entry point: its Evidence, Decoded, Report and
+// TDXReport methods verify, and it owns the caches of verified results
+// that calls share. It does no I/O: a VCEK that the evidence does not
+// carry is obtained only through Config.VCEKGetter (package collateral's
+// Chain fetches and caches them). The function Evidence verifies one
+// document without a cache.
+//
+// # Errors
+//
+// An error of a verification is one of three kinds, to be told apart in
+// this order:
+//
+//   - A rejection, the verdict "not accepted": an *Error (errors.As) naming
+//     the failed Check, matching ErrRejected (errors.Is). Its Err says why;
+//     for CheckParavisorIdentity it holds an *UntrustedParavisorError, for
+//     a parse failure of the evidence, HCL report or quote a *format.Error
+//     naming the field.
+//   - No verdict, collateral unavailable: a certificate, CRL or Intel
+//     collateral could not be obtained (the error matches
+//     ErrCertificateUnavailable: a VCEKGetter, RevocationChecker or
+//     TDXCollateralGetter failed on the way) or the Intel collateral given
+//     is unusable at the verification time (ErrTDXCollateral). Nothing was
+//     learnt about the evidence; a service answers "try again later".
+//   - The context's error, when ctx ended first.
+//
+// New's errors are configuration errors (a policy that contradicts
+// itself, a bad cache bound); ParsePolicy's say which member is wrong.
+// The Example named "Errors" shows the classification.
 package verify
 
 import (

@@ -37,7 +37,8 @@ func (f *fakeVoucher) VouchParavisor(_ context.Context, r *snp.Report) (string, 
 
 // TestParavisorVouched: an ID_KEY_DIGEST the verifier does not know is
 // accepted when the policy names an MAA instance and that instance
-// vouches for the report; in every other case it stays rejected.
+// vouches for the report; in every other case it stays rejected, with the
+// *UntrustedParavisorError reachable through errors.As.
 func TestParavisorVouched(t *testing.T) {
 	newKey := sha512.Sum384([]byte("a new Azure paravisor ID key"))
 	ev := (&testev.Builder{Version: 1, IDKeyDigest: d48(newKey)}).MustBuild()
@@ -73,6 +74,11 @@ func TestParavisorVouched(t *testing.T) {
 				wantCheck(t, err, verify.CheckParavisorIdentity)
 				if !strings.Contains(err.Error(), tc.want) {
 					t.Errorf("error %q does not say %q", err, tc.want)
+				}
+				// Whatever the voucher said, the typed error is there.
+				var ue *verify.UntrustedParavisorError
+				if !errors.As(err, &ue) || ue.Digest != newKey {
+					t.Errorf("errors.As(*UntrustedParavisorError) = %v (%v), want the report's digest", ue, err)
 				}
 			}
 			if tc.voucher != nil && tc.voucher.calls != tc.calls {

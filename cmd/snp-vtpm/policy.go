@@ -8,7 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
@@ -54,9 +53,9 @@ func newPolicyDeriveCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			p, err := derivePolicy(claims, indexes)
+			p, err := verify.DerivePolicy(claims, indexes)
 			if err != nil {
-				return err
+				return fmt.Errorf("policy derive: %w", err)
 			}
 			return writeJSON(g.stdout, p)
 		},
@@ -91,59 +90,5 @@ func parsePCRList(s string) ([]int, error) {
 		out = append(out, i)
 	}
 	slices.Sort(out)
-	return out, nil
-}
-
-// derivePolicy returns the policy that accepts exactly the configuration c
-// describes, with the values of the PCRs at indexes. On TDX the paravisor's
-// identity is its MRTD and Intel's TCB status is judged by the default set
-// of tdx_tcb_statuses; the SNP fields (measurement, TCB, product) do not
-// apply there.
-func derivePolicy(c *verify.Claims, indexes []int) (*verify.Policy, error) {
-	var p *verify.Policy
-	if c.Platform == verify.PlatformTDX {
-		if c.TDX == nil || len(c.TDX.MRTD) == 0 {
-			return nil, fmt.Errorf("policy derive: the TDX claims carry no MRTD")
-		}
-		p = &verify.Policy{Platforms: []string{verify.PlatformTDX}, TDXMRTDs: []verify.HexBytes{c.TDX.MRTD}}
-	} else {
-		tcb := c.ReportedTCB
-		p = &verify.Policy{
-			Platforms:    []string{verify.PlatformSNP},
-			MinTCB:       &tcb,
-			Measurements: []verify.HexBytes{c.Measurement},
-			IDKeyDigests: []verify.HexBytes{c.IDKeyDigest},
-			Products:     []string{c.Product},
-		}
-	}
-	if c.Paravisor == fakeamd.ParavisorName {
-		// The emulated paravisor is trusted with the emulated chain only
-		// (--trust-emulated); a policy may not list it.
-		p.IDKeyDigests, p.TDXMRTDs = nil, nil
-	}
-	pcrs, err := derivePCRs(c, indexes)
-	if err != nil {
-		return nil, err
-	}
-	p.PCRs = pcrs
-	return p, nil
-}
-
-// derivePCRs returns the values of the PCRs at indexes, nil for none.
-func derivePCRs(c *verify.Claims, indexes []int) (map[int]verify.HexBytes, error) {
-	if len(indexes) == 0 {
-		return nil, nil
-	}
-	if c.PCRValues == verify.PCRValuesAbsent {
-		return nil, fmt.Errorf("--pcrs: the evidence carries no PCR values (only their quoted digest), so no PCR policy can be derived from it")
-	}
-	out := map[int]verify.HexBytes{}
-	for _, i := range indexes {
-		v, ok := c.PCRs[i]
-		if !ok {
-			return nil, fmt.Errorf("--pcrs: the evidence has no value for PCR %d", i)
-		}
-		out[i] = v
-	}
 	return out, nil
 }

@@ -40,6 +40,7 @@ func onACVM(ctx context.Context, nonce []byte) (*verify.Claims, error) {
 		&collateral.KDS{Client: &kds.Client{}},   // then AMD KDS
 	}}
 	a := &attester.Attester{TPM: t, Certs: certs} // Certs nil: evidence without VCEK
+	a.TDQuotes = &imds.Client{}                   // a TDX CVM's TD quote (IMDS); unused on SEV-SNP
 	res, err := a.Evidence(ctx, nonce, true)      // fresh: version 2, verified locally (res.Claims)
 	data, err := res.Evidence.Encode()
 	claims, err := verify.Evidence(ctx, data, nonce, verify.Config{}) // on the verifier's side

@@ -32,6 +32,7 @@ type Rejection struct {
 	Reason string
 }
 
+// Error returns "fake MAA: <check>: <reason>".
 func (r *Rejection) Error() string { return "fake MAA: " + r.Check + ": " + r.Reason }
 
 func reject(check, format string, args ...any) error {
