@@ -8,7 +8,8 @@ import (
 // ErrRejected is matched (errors.Is) by every verification failure: the
 // evidence was examined and is not accepted (a verdict). An error that does
 // not match it is no verdict: collateral that could not be obtained or used
-// (ErrCertificateUnavailable, ErrTDXCollateral: try again later), the
+// (an *UnavailableError naming the check, matching ErrCertificateUnavailable
+// or ErrTDXCollateral: try again later), the
 // context's error, or a configuration error of New. See the package
 // documentation, "Errors".
 var ErrRejected = errors.New("evidence rejected")
@@ -83,6 +84,25 @@ func (e *Error) Unwrap() error { return e.Err }
 func (e *Error) Is(target error) bool { return target == ErrRejected }
 
 func fail(c Check, err error) error { return &Error{Check: c, Err: err} }
+
+// UnavailableError ends a verification without a verdict: what Check
+// needed (a VCEK, a CRL, Intel's collateral) could not be obtained, or is
+// not usable at the verification time. It matches what Err matches
+// (ErrCertificateUnavailable, ErrTDXCollateral), never ErrRejected: try
+// again later. A service can label it by Check as it labels an *Error.
+type UnavailableError struct {
+	Check Check
+	Err   error
+}
+
+// Error returns "verify: <check>: <why>".
+func (e *UnavailableError) Error() string { return fmt.Sprintf("verify: %s: %v", e.Check, e.Err) }
+
+// Unwrap returns the underlying error.
+func (e *UnavailableError) Unwrap() error { return e.Err }
+
+// unavailableErr returns an *UnavailableError of c.
+func unavailableErr(c Check, err error) error { return &UnavailableError{Check: c, Err: err} }
 
 func failf(c Check, format string, args ...any) error {
 	return &Error{Check: c, Err: fmt.Errorf(format, args...)}

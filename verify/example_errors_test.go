@@ -69,7 +69,7 @@ func Example_errors() {
 	// replayed: 403 rejected by quote-nonce
 	// other paravisor: 403 rejected by paravisor-identity (ID key 942fd93e... is not trusted)
 	// no VCEK, no source: 403 rejected by vcek-missing
-	// no VCEK, KDS down: 503 collateral unavailable, try again later
+	// no VCEK, KDS down: 503 vcek-missing unavailable, try again later
 	// cancelled: 503 context canceled
 }
 
@@ -77,6 +77,7 @@ func Example_errors() {
 func classify(err error) string {
 	var verr *verify.Error
 	var untrusted *verify.UntrustedParavisorError
+	var unavailable *verify.UnavailableError
 	switch {
 	case err == nil:
 		return "200 verified"
@@ -84,8 +85,8 @@ func classify(err error) string {
 		return fmt.Sprintf("403 rejected by %s (ID key %x... is not trusted)", verr.Check, untrusted.Digest[:4])
 	case errors.As(err, &verr): // matches verify.ErrRejected too
 		return "403 rejected by " + string(verr.Check)
-	case errors.Is(err, verify.ErrCertificateUnavailable), errors.Is(err, verify.ErrTDXCollateral):
-		return "503 collateral unavailable, try again later"
+	case errors.As(err, &unavailable): // ErrCertificateUnavailable or ErrTDXCollateral
+		return "503 " + string(unavailable.Check) + " unavailable, try again later"
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return "503 " + err.Error()
 	default:

@@ -66,6 +66,7 @@ func TestTDXCollateralGetter(t *testing.T) {
 				if !errors.Is(err, verify.ErrCertificateUnavailable) || errors.Is(err, verify.ErrRejected) {
 					t.Fatalf("got %v, want ErrCertificateUnavailable", err)
 				}
+				wantUnavailable(t, err, verify.CheckTDXCollateral)
 				return
 			}
 			if err != nil || c.TDX.TCBStatus != tc.status {

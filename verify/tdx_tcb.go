@@ -69,21 +69,21 @@ func checkTDXTCB(ctx context.Context, c *Claims, q *tdx.Quote, v *tdx.Verified, 
 			return nil // offline without it: not evaluated
 		}
 		if err != nil {
-			return fmt.Errorf("verify: %s: %w: %w", CheckTDXCollateral, ErrCertificateUnavailable, err)
+			return unavailableErr(CheckTDXCollateral, fmt.Errorf("%w: %w", ErrCertificateUnavailable, err))
 		}
 	}
 	if emulated {
 		// The emulated platform's collateral is as fake as its chain.
 		var err error
 		if coll, err = pcs.LoadDir(fakeintel.Collateral()); err != nil {
-			return fmt.Errorf("verify: %s: the emulated collateral: %w", CheckTDXCollateral, err)
+			return unavailableErr(CheckTDXCollateral, fmt.Errorf("the emulated collateral: %w", err))
 		}
 	}
 	if coll == nil {
 		if opts.Revocation != nil {
 			// Revocation checking was asked for: for TDX that is Intel's
 			// PCK CRLs, which come with the collateral.
-			return fmt.Errorf("verify: %s: %w: revocation checking needs Intel's collateral and its PCK CRLs (--collateral or --pcs-url)", CheckTDXCollateral, ErrCertificateUnavailable)
+			return unavailableErr(CheckTDXCollateral, fmt.Errorf("%w: revocation checking needs Intel's collateral and its PCK CRLs (--collateral or --pcs-url)", ErrCertificateUnavailable))
 		}
 		if len(allowed) > 0 {
 			return failf(CheckTDXTCBStatus, "the policy requires a TCB status in %v but no Intel collateral was given (--collateral or --pcs-url): the status is %s", allowed, TCBNotEvaluated)
@@ -93,7 +93,7 @@ func checkTDXTCB(ctx context.Context, c *Claims, q *tdx.Quote, v *tdx.Verified, 
 	r, err := coll.Evaluate(q, v, pcs.Options{Now: opts.now(), Root: root})
 	switch {
 	case errors.Is(err, pcs.ErrCollateral):
-		return fmt.Errorf("verify: %s: %w", CheckTDXCollateral, err)
+		return unavailableErr(CheckTDXCollateral, err)
 	case errors.Is(err, pcs.ErrRevoked):
 		return fail(CheckTDXPCKRevoked, err)
 	case errors.Is(err, pcs.ErrQEIdentity):

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
@@ -25,6 +26,7 @@ func TestVCEKSourceUnavailableIsNotRejection(t *testing.T) {
 	if err == nil || errors.Is(err, verify.ErrRejected) || !errors.Is(err, verify.ErrCertificateUnavailable) {
 		t.Fatalf("source down: err = %v, want ErrCertificateUnavailable and not ErrRejected", err)
 	}
+	wantUnavailable(t, err, verify.CheckVCEKMissing)
 
 	missing := verify.VCEKGetterFunc(func(ctx context.Context, r verify.VCEKRequest) ([]byte, error) {
 		return nil, errors.New("not in the cache (offline)")
@@ -87,5 +89,22 @@ func TestVCEKCandidatesStopWhenUnavailable(t *testing.T) {
 				t.Errorf("err = %v, rejected %v, want %v", err, errors.Is(err, verify.ErrRejected), tc.rejected)
 			}
 		})
+	}
+}
+
+// wantUnavailable asserts that err is an *verify.UnavailableError of check
+// (no verdict), which does not match ErrRejected.
+func wantUnavailable(t *testing.T, err error, check verify.Check) {
+	t.Helper()
+	uerr, ok := errors.AsType[*verify.UnavailableError](err)
+	switch {
+	case !ok:
+		t.Fatalf("%v (%T) is no *verify.UnavailableError", err, err)
+	case uerr.Check != check:
+		t.Fatalf("UnavailableError check %s, want %s (%v)", uerr.Check, check, err)
+	case errors.Is(err, verify.ErrRejected):
+		t.Fatalf("%v matches ErrRejected", err)
+	case !strings.HasPrefix(err.Error(), "verify: "+string(check)+": "):
+		t.Fatalf("message %q does not start with the check", err)
 	}
 }

@@ -451,7 +451,7 @@ func checkRevocation(ctx context.Context, rc RevocationChecker, product snp.Prod
 		}
 		if errors.Is(err, ErrCertificateUnavailable) {
 			// Not a verdict: the CRL could not be obtained.
-			return fmt.Errorf("verify: %s: the CRL could not be obtained: %w", CheckRevocation, err)
+			return unavailableErr(CheckRevocation, fmt.Errorf("the CRL could not be obtained: %w", err))
 		}
 		return fail(CheckRevocation, err)
 	}
@@ -529,7 +529,7 @@ func fetchVCEK(ctx context.Context, r *snp.Report, product snp.Product, haveCPUI
 	}
 	if unavailable {
 		// Not a verdict on the evidence: the certificate source failed.
-		return nil, fmt.Errorf("verify: no VCEK could be obtained: %w", lastErr)
+		return nil, unavailableErr(CheckVCEKMissing, fmt.Errorf("no VCEK could be obtained: %w", lastErr))
 	}
 	// Includes a source that only offered VCEKs our validation rejected:
 	// the evidence cannot be verified without its VCEK.

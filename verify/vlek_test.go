@@ -189,5 +189,6 @@ func TestRevocationUnavailable(t *testing.T) {
 		if err == nil || errors.Is(err, verify.ErrRejected) || !errors.Is(err, verify.ErrCertificateUnavailable) {
 			t.Errorf("CRL source down: %v, want an unavailable error that is not a rejection", err)
 		}
+		wantUnavailable(t, err, verify.CheckRevocation)
 	}
 }
