@@ -144,7 +144,7 @@ func tcbInfoKind(fmspc [6]byte) intelKind {
 	return intelKind{
 		name: pcs.TCBInfoPrefix + hex.EncodeToString(fmspc[:]), ext: ".json", what: "TCB info for FMSPC " + hex.EncodeToString(fmspc[:]),
 		fetch: func(ctx context.Context, c *PCSClient, h func(string, bool) error) (fetched, error) {
-			return c.TCBInfo(ctx, fmspc, h)
+			return c.tcbInfo(ctx, fmspc, h)
 		},
 		check: func(f fetched, o pcs.Options) (*intelItem, error) {
 			t, chain, err := pcs.CheckTCBInfo(f.body, f.chain, fmspc, o)
@@ -160,7 +160,7 @@ func qeIdentityKind() intelKind {
 	return intelKind{
 		name: strings.TrimSuffix(pcs.QEIdentityFile, ".json"), ext: ".json", what: "TD QE identity",
 		fetch: func(ctx context.Context, c *PCSClient, h func(string, bool) error) (fetched, error) {
-			return c.QEIdentity(ctx, h)
+			return c.qeIdentity(ctx, h)
 		},
 		check: func(f fetched, o pcs.Options) (*intelItem, error) {
 			q, chain, err := pcs.CheckQEIdentity(f.body, f.chain, o)
@@ -183,7 +183,7 @@ func pckCRLKind(ca string) intelKind {
 	return intelKind{
 		name: pcs.PCKCRLPrefix + ca, ext: ".der", what: "PCK CRL (" + ca + ")",
 		fetch: func(ctx context.Context, c *PCSClient, h func(string, bool) error) (fetched, error) {
-			return c.PCKCRL(ctx, ca, h)
+			return c.pckCRL(ctx, ca, h)
 		},
 		check: func(f fetched, o pcs.Options) (*intelItem, error) {
 			return crlItem(pcs.CheckPCKCRL(f.body, f.chain, ca, o))
@@ -195,7 +195,7 @@ func rootCRLKind() intelKind {
 	return intelKind{
 		name: strings.TrimSuffix(pcs.RootCRLFile, ".der"), ext: ".der", what: "Intel SGX Root CA CRL",
 		fetch: func(ctx context.Context, c *PCSClient, h func(string, bool) error) (fetched, error) {
-			return c.RootCRL(ctx, h)
+			return c.rootCRL(ctx, h)
 		},
 		check: func(f fetched, o pcs.Options) (*intelItem, error) { return crlItem(pcs.CheckRootCRL(f.body, o)) },
 	}

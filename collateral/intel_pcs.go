@@ -159,26 +159,26 @@ func dropPEMSpace(r rune) rune {
 	return r
 }
 
-// TCBInfo fetches the TDX TCB info of fmspc.
-func (c *PCSClient) TCBInfo(ctx context.Context, fmspc [6]byte, hook httpget.Hook) (fetched, error) {
+// tcbInfo fetches the TDX TCB info of fmspc.
+func (c *PCSClient) tcbInfo(ctx context.Context, fmspc [6]byte, hook httpget.Hook) (fetched, error) {
 	u := c.base() + "/tdx/certification/v4/tcb?fmspc=" + hex.EncodeToString(fmspc[:])
 	return c.get(ctx, u, "TDX TCB info", maxPCSDocument, HeaderTCBInfoIssuerChain, hook)
 }
 
-// QEIdentity fetches the TD QE identity.
-func (c *PCSClient) QEIdentity(ctx context.Context, hook httpget.Hook) (fetched, error) {
+// qeIdentity fetches the TD QE identity.
+func (c *PCSClient) qeIdentity(ctx context.Context, hook httpget.Hook) (fetched, error) {
 	u := c.base() + "/tdx/certification/v4/qe/identity"
 	return c.get(ctx, u, "TD QE identity", maxPCSDocument, HeaderQEIdentityChain, hook)
 }
 
-// PCKCRL fetches the PCK CRL of ca (pcs.CAPlatform or pcs.CAProcessor).
-func (c *PCSClient) PCKCRL(ctx context.Context, ca string, hook httpget.Hook) (fetched, error) {
+// pckCRL fetches the PCK CRL of ca (pcs.CAPlatform or pcs.CAProcessor).
+func (c *PCSClient) pckCRL(ctx context.Context, ca string, hook httpget.Hook) (fetched, error) {
 	u := c.base() + "/sgx/certification/v4/pckcrl?ca=" + url.QueryEscape(ca) + "&encoding=der"
 	return c.get(ctx, u, "PCK CRL ("+ca+")", maxPCSCRL, HeaderPCKCRLIssuerChain, hook)
 }
 
-// RootCRL fetches the Intel SGX Root CA's CRL.
-func (c *PCSClient) RootCRL(ctx context.Context, hook httpget.Hook) (fetched, error) {
+// rootCRL fetches the Intel SGX Root CA's CRL.
+func (c *PCSClient) rootCRL(ctx context.Context, hook httpget.Hook) (fetched, error) {
 	u := c.RootCRLURL
 	if u == "" {
 		u = DefaultRootCRLURL
