@@ -50,6 +50,16 @@ type ChainSpec struct {
 	SGX tdx.PCKExtensions
 	// NotBefore and NotAfter bound every certificate.
 	NotBefore, NotAfter time.Time
+	// ProcessorCA issues the PCK from an "Intel SGX PCK Processor CA"
+	// instead of the Platform CA (Intel issues PCKs from both).
+	ProcessorCA bool
+	// BarePCK issues the PCK with only a key usage, the authority key id
+	// and an SGX extension of the TCB, PCE-ID and FMSPC: less than Intel's
+	// profile (which go-tdx-guest requires), enough for package tdx.
+	BarePCK bool
+	// RootCRLURL, when set, is the root's CRL distribution point (Intel's
+	// names its CRL, which go-tdx-guest fetches from there).
+	RootCRLURL string
 }
 
 // Chain is an issued chain.
@@ -63,25 +73,49 @@ func NewChain(s ChainSpec) (*Chain, error) {
 	if s.RootKey == nil || s.CAKey == nil || s.PCKKey == nil || !s.NotBefore.Before(s.NotAfter) {
 		return nil, fmt.Errorf("%w: three keys and a validity window are required", ErrSpec)
 	}
-	ext, err := SGXExtension(s.SGX)
+	ext, err := sgxExtension(s.SGX, s.BarePCK)
 	if err != nil {
 		return nil, err
 	}
 	c := &Chain{spec: s}
 	rootTmpl := s.ca(1, s.RootSubject)
 	rootTmpl.RawSubject = s.RawRootSubject
+	if s.RootCRLURL != "" {
+		rootTmpl.CRLDistributionPoints = []string{s.RootCRLURL}
+	}
 	if c.Root, err = fakepki.Issue(rootTmpl, rootTmpl, &s.RootKey.PublicKey, s.RootKey); err != nil {
 		return nil, err
 	}
-	if c.CA, err = fakepki.Issue(s.ca(2, s.name(tdx.PlatformCACN)), c.Root, &s.CAKey.PublicKey, s.RootKey); err != nil {
+	caCN, ca := tdx.PlatformCACN, "platform"
+	if s.ProcessorCA {
+		caCN, ca = tdx.ProcessorCACN, "processor"
+	}
+	if c.CA, err = fakepki.Issue(s.ca(2, s.name(caCN)), c.Root, &s.CAKey.PublicKey, s.RootKey); err != nil {
 		return nil, err
 	}
-	leaf := &x509.Certificate{SerialNumber: big.NewInt(3), Subject: s.name(tdx.PCKCertCN), NotBefore: s.NotBefore, NotAfter: s.NotAfter,
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtraExtensions: []pkix.Extension{ext}}
-	if c.PCK, err = fakepki.Issue(leaf, c.CA, &s.PCKKey.PublicKey, s.CAKey); err != nil {
+	if c.PCK, err = fakepki.Issue(s.pckTemplate(ext, ca), c.CA, &s.PCKKey.PublicKey, s.CAKey); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// pckTemplate is the PCK certificate's template, with the SGX extension
+// ext: Intel's profile (authority and subject key ids, the CRL
+// distribution point of the CA's PCK CRL, key usage, basic constraints,
+// SGX extensions: six extensions), or the bare one (BarePCK).
+func (s *ChainSpec) pckTemplate(ext pkix.Extension, ca string) *x509.Certificate {
+	leaf := &x509.Certificate{SerialNumber: big.NewInt(3), Subject: s.name(tdx.PCKCertCN), NotBefore: s.NotBefore, NotAfter: s.NotAfter,
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtraExtensions: []pkix.Extension{ext}}
+	if s.BarePCK {
+		return leaf
+	}
+	leaf.KeyUsage |= x509.KeyUsageContentCommitment
+	leaf.BasicConstraintsValid = true
+	pub, _ := s.PCKKey.PublicKey.Bytes() // a P-256 key: never fails
+	id := sha256.Sum256(pub)
+	leaf.SubjectKeyId = id[:20]
+	leaf.CRLDistributionPoints = []string{"https://pcs.invalid/sgx/certification/v4/pckcrl?ca=" + ca + "&encoding=der"}
+	return leaf
 }
 
 func (s *ChainSpec) name(cn string) pkix.Name {
@@ -104,9 +138,15 @@ func (c *Chain) TCBSigner(key *ecdsa.PrivateKey) (*x509.Certificate, error) {
 		NotBefore: s.NotBefore, NotAfter: s.NotAfter, KeyUsage: x509.KeyUsageDigitalSignature}, c.Root, &key.PublicKey, s.RootKey)
 }
 
-// SGXExtension encodes the PCK certificate's SGX extensions: the TCB
-// (components 1..16, PCESVN, CPUSVN), the PCE-ID and the FMSPC.
+// SGXExtension encodes the PCK certificate's SGX extensions as Intel's
+// profile orders them: the PPID (zero), the TCB (components 1..16, PCESVN,
+// CPUSVN), the PCE-ID, the FMSPC and the SGX type (0, standard).
 func SGXExtension(x tdx.PCKExtensions) (pkix.Extension, error) {
+	return sgxExtension(x, false)
+}
+
+// sgxExtension is SGXExtension, without the PPID and SGX type if bare.
+func sgxExtension(x tdx.PCKExtensions, bare bool) (pkix.Extension, error) {
 	type entry struct {
 		ID    asn1.ObjectIdentifier
 		Value any
@@ -118,7 +158,11 @@ func SGXExtension(x tdx.PCKExtensions) (pkix.Extension, error) {
 		tcb = append(tcb, entry{arc(2, i+1), int(c)})
 	}
 	tcb = append(tcb, entry{arc(2, 17), int(x.PCESVN)}, entry{arc(2, 18), x.CPUSVN[:]})
-	v, err := asn1.Marshal([]entry{{arc(2), tcb}, {arc(3), x.PCEID[:]}, {arc(4), x.FMSPC[:]}})
+	entries := []entry{{arc(2), tcb}, {arc(3), x.PCEID[:]}, {arc(4), x.FMSPC[:]}}
+	if !bare {
+		entries = append([]entry{{arc(1), make([]byte, 16)}}, append(entries, entry{arc(5), asn1.Enumerated(0)})...)
+	}
+	v, err := asn1.Marshal(entries)
 	if err != nil {
 		return pkix.Extension{}, fmt.Errorf("intelcert: SGX extensions: %w", err)
 	}

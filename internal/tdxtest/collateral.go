@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/snp-vtpm/snp-vtpm/internal/intelcert"
+	"github.com/snp-vtpm/snp-vtpm/tdx"
 )
 
 // Collateral is Intel-like collateral under f's root, as the files of a
@@ -65,7 +66,7 @@ func (f *FakeIntel) Files(t testing.TB, c Collateral) map[string][]byte {
 		"qeidentity-tdx.json":              sign("enclaveIdentity", c.QEIdentity),
 		"tcb-signing-chain.pem":            chain,
 		"rootcacrl.der":                    crl(f.Root, caSerials, f.RootKey),
-		"pckcrl-platform.der":              crl(f.CA, pckSerials, f.CAKey),
+		"pckcrl-" + caFile(f.CA) + ".der":  crl(f.CA, pckSerials, f.CAKey),
 	}
 }
 
@@ -77,4 +78,13 @@ func (f *FakeIntel) FS(t testing.TB, c Collateral) fstest.MapFS {
 		fsys[name] = &fstest.MapFile{Data: b}
 	}
 	return fsys
+}
+
+// caFile names the PCK CRL of ca in a collateral directory: "processor"
+// for a Processor CA, else "platform".
+func caFile(ca *x509.Certificate) string {
+	if ca.Subject.CommonName == tdx.ProcessorCACN {
+		return "processor"
+	}
+	return "platform"
 }

@@ -18,9 +18,11 @@ import (
 )
 
 // FakeIntel is a self-made Intel-like chain: a root with the very subject
-// of Intel's SGX Root CA but its own key, a Platform CA, a PCK with SGX
-// extensions (FMSPC 00806f050000, PCESVN 11), and the quoting enclave's
-// attestation key.
+// of Intel's SGX Root CA but its own key (naming a CRL at RootCRLURL), a
+// Platform CA (or Processor CA, NewWith), a PCK of Intel's certificate
+// profile with SGX extensions (FMSPC 00806f050000, PCESVN 11), and the
+// quoting enclave's attestation key. go-tdx-guest, told to trust Root,
+// accepts its quotes (tdx's differential test).
 type FakeIntel struct {
 	// Root is the self-made root.
 	Root *x509.Certificate
@@ -55,8 +57,28 @@ func AzurePCK() tdx.PCKExtensions {
 	return x
 }
 
-// New makes a FakeIntel with fresh keys, valid 2020..2040.
+// RootCRLURL is the CRL distribution point of every FakeIntel root (a
+// reserved .invalid name: fetch it from a fake, never the network).
+const RootCRLURL = "https://certificates.invalid/IntelSGXRootCA.der"
+
+// Options vary the chain of NewWith.
+type Options struct {
+	// ProcessorCA issues the PCK from an "Intel SGX PCK Processor CA".
+	ProcessorCA bool
+	// BarePCK issues a PCK certificate with fewer extensions than Intel's
+	// profile (see intelcert.ChainSpec.BarePCK).
+	BarePCK bool
+}
+
+// New makes a FakeIntel with fresh keys, valid 2020..2040: the PCK has
+// Intel's profile and is issued by a Platform CA.
 func New(t testing.TB) *FakeIntel {
+	t.Helper()
+	return NewWith(t, Options{})
+}
+
+// NewWith is New with the chain varied by o.
+func NewWith(t testing.TB, o Options) *FakeIntel {
 	t.Helper()
 	intel, err := tdx.IntelRoot()
 	if err != nil {
@@ -67,6 +89,7 @@ func New(t testing.TB) *FakeIntel {
 		RootSubject: intel.Subject, RawRootSubject: intel.RawSubject, // the very same subject bytes
 		RootKey: f.RootKey, CAKey: f.CAKey, PCKKey: f.pckKey, SGX: AzurePCK(),
 		NotBefore: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), NotAfter: time.Date(2040, 1, 1, 0, 0, 0, 0, time.UTC),
+		ProcessorCA: o.ProcessorCA, BarePCK: o.BarePCK, RootCRLURL: RootCRLURL,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -84,4 +107,14 @@ func (f *FakeIntel) Sign(t testing.TB, q *tdx.Quote) {
 	if err := intelcert.SignQuote(q, f.chainPEM, f.pckKey, f.attKey); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// SignQEReport has f's PCK sign q's QE report as it is (its report data
+// unchanged): a quote whose QE report says what a test wants, signed.
+func (f *FakeIntel) SignQEReport(t testing.TB, q *tdx.Quote) {
+	sig, err := intelcert.SignRaw(f.pckKey, q.QEReport[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	q.QEReportSignature = sig
 }
