@@ -1,11 +1,7 @@
 package certs
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"math/big"
 	"runtime"
@@ -97,12 +93,7 @@ func FuzzCRLEntries(f *testing.F) {
 // codes, and AMD's and Intel's real CRLs, are not.
 func TestCRLExtensions(t *testing.T) {
 	at := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := fakepki.CATemplate(1, pkix.Name{CommonName: "CRL extension test CA"}, at, at.AddDate(1, 0, 0))
-	ca, err := fakepki.Issue(tmpl, tmpl, &key.PublicKey, key)
+	ca, key, err := fakepki.SelfSignedCA("CRL extension test CA", at)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -189,16 +189,23 @@ func CompleteCRLEdits() []CRLEdit {
 	}
 }
 
-// SelfIssuedCRL issues, under a fresh P-256 CA named issuer (valid a year
-// from at), a CRL dated at that revokes the serials 1..n: the CRLs of
-// tests that bound a CRL's entries.
-func SelfIssuedCRL(issuer string, n int, at time.Time) ([]byte, error) {
+// SelfSignedCA returns a fresh self-signed P-256 CA named cn, valid a
+// year from at, and its key: the issuer of tests' CRLs.
+func SelfSignedCA(cn string, at time.Time) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	tmpl := CATemplate(1, pkix.Name{CommonName: issuer}, at, at.AddDate(1, 0, 0))
+	tmpl := CATemplate(1, pkix.Name{CommonName: cn}, at, at.AddDate(1, 0, 0))
 	ca, err := Issue(tmpl, tmpl, &key.PublicKey, key)
+	return ca, key, err
+}
+
+// SelfIssuedCRL issues, under a fresh SelfSignedCA named issuer, a CRL
+// dated at that revokes the serials 1..n: the CRLs of tests that bound a
+// CRL's entries.
+func SelfIssuedCRL(issuer string, n int, at time.Time) ([]byte, error) {
+	ca, key, err := SelfSignedCA(issuer, at)
 	if err != nil {
 		return nil, err
 	}

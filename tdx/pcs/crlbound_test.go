@@ -1,10 +1,6 @@
 package pcs
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509/pkix"
 	"math/big"
 	"testing"
 	"time"
@@ -42,12 +38,7 @@ func TestParseCRLEntriesBounded(t *testing.T) {
 // extensions and reason codes, as Intel's CRLs carry, are not.
 func TestParseCRLIncomplete(t *testing.T) {
 	at := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := fakepki.CATemplate(1, pkix.Name{CommonName: "Intel SGX PCK Platform CA"}, at, at.AddDate(1, 0, 0))
-	ca, err := fakepki.Issue(tmpl, tmpl, &key.PublicKey, key)
+	ca, key, err := fakepki.SelfSignedCA("Intel SGX PCK Platform CA", at)
 	if err != nil {
 		t.Fatal(err)
 	}
