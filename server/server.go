@@ -152,17 +152,11 @@ type Server struct {
 	bodyHook func(buf []byte)
 }
 
-// New returns a Server for cfg.
-func New(cfg Config) (*Server, error) {
-	if len(cfg.Secret) == 0 && len(cfg.Resources) == 0 {
-		return nil, errors.New("server: no secret and no resources")
-	}
-	if cfg.ChallengeTTL < 0 || cfg.MaxChallenges < 0 || cfg.MaxClientChallenges < 0 || cfg.MaxBodyBytes < 0 || cfg.MaxInFlightBytes < 0 || cfg.AttestTimeout < 0 ||
-		cfg.ReadHeaderTimeout < 0 || cfg.ReadTimeout < 0 || cfg.WriteTimeout < 0 || cfg.IdleTimeout < 0 || cfg.ShutdownTimeout < 0 {
-		return nil, errors.New("server: negative limit in Config")
-	}
+// setDefaults gives zero durations and sizes their defaults and refuses
+// bounds that contradict each other.
+func (cfg *Config) setDefaults() error {
 	if cfg.ChallengeTTL > MaxChallengeTTL {
-		return nil, fmt.Errorf("server: challenge TTL %s is longer than %s (a full challenge store would refuse everyone that long)", cfg.ChallengeTTL, MaxChallengeTTL)
+		return fmt.Errorf("server: challenge TTL %s is longer than %s (a full challenge store would refuse everyone that long)", cfg.ChallengeTTL, MaxChallengeTTL)
 	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d == 0 {
@@ -189,10 +183,25 @@ func New(cfg Config) (*Server, error) {
 		cfg.MaxInFlightBytes = max(DefaultMaxInFlightBytes, cfg.MaxBodyBytes)
 	}
 	if cfg.MaxInFlightBytes < cfg.MaxBodyBytes {
-		return nil, fmt.Errorf("server: MaxInFlightBytes %d is less than MaxBodyBytes %d", cfg.MaxInFlightBytes, cfg.MaxBodyBytes)
+		return fmt.Errorf("server: MaxInFlightBytes %d is less than MaxBodyBytes %d", cfg.MaxInFlightBytes, cfg.MaxBodyBytes)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	return nil
+}
+
+// New returns a Server for cfg.
+func New(cfg Config) (*Server, error) {
+	if len(cfg.Secret) == 0 && len(cfg.Resources) == 0 {
+		return nil, errors.New("server: no secret and no resources")
+	}
+	if cfg.ChallengeTTL < 0 || cfg.MaxChallenges < 0 || cfg.MaxClientChallenges < 0 || cfg.MaxBodyBytes < 0 || cfg.MaxInFlightBytes < 0 || cfg.AttestTimeout < 0 ||
+		cfg.ReadHeaderTimeout < 0 || cfg.ReadTimeout < 0 || cfg.WriteTimeout < 0 || cfg.IdleTimeout < 0 || cfg.ShutdownTimeout < 0 {
+		return nil, errors.New("server: negative limit in Config")
+	}
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
 	}
 	s := &Server{
 		cfg:      cfg,

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/snp-vtpm/snp-vtpm/collateral"
 	"github.com/snp-vtpm/snp-vtpm/result"
@@ -113,7 +114,12 @@ listens, after the TLS files loaded, so --listen 127.0.0.1:0 picks a free port.`
 			return runServe(cmd, g, &f)
 		},
 	}
-	fs := cmd.Flags()
+	f.register(cmd.Flags())
+	return cmd
+}
+
+// register adds serve's flags to fs.
+func (f *serveFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:8443", "address to listen on (host:port; port 0 picks a free one)")
 	f.release.register(fs)
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "PEM certificate chain: serve HTTPS (with --tls-key)")
@@ -132,11 +138,10 @@ listens, after the TLS files loaded, so --listen 127.0.0.1:0 picks a free port.`
 	fs.BoolVar(&f.logJSON, "log-json", false, "write the log (stderr: startup, access and release lines at INFO; -v adds DEBUG) as JSON lines instead of text")
 	fs.DurationVar(&f.shutdownGrace, "shutdown-grace", server.DefaultShutdownTimeout, "on SIGINT/SIGTERM, how long in-flight requests may take to complete")
 	f.trust.register(fs)
-	return cmd
 }
 
-func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
-	ctx := cmd.Context()
+// validate refuses flag values serve cannot run with (usage errors).
+func (f *serveFlags) validate() error {
 	if f.shutdownGrace <= 0 {
 		return errors.New("--shutdown-grace must be positive")
 	}
@@ -159,6 +164,14 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
 		// IMDS serves this machine's own VCEK, never an attester's: asking it
 		// first would only add a request per unknown certificate.
 		return errors.New("--imds is for verifying on the CVM itself; serve verifies other machines (their VCEK comes from the evidence or KDS)")
+	}
+	return nil
+}
+
+func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
+	ctx := cmd.Context()
+	if err := f.validate(); err != nil {
+		return err
 	}
 	rc, err := redisConfig(f)
 	if err != nil {
