@@ -21,10 +21,13 @@ import (
 // quotes of three banks with nonce 0x9009, and the boot event log.
 const gceAttestation = "eventlogs/gce-cos-85-attestation-nonce9009.pb"
 
+// gceNonce is the nonce of gceAttestation's quotes.
+var gceNonce = []byte{0x90, 0x09}
+
 // quotedSHA256 returns the SHA-256 PCR values that the attestation's
 // SHA-256 quote binds, after checking the quote's signature by the AK, its
 // nonce and its PCR digest with the quote package.
-func quotedSHA256(t *testing.T, a *attest.Attestation, pcrs map[uint32][]byte) (map[int][]byte, error) {
+func quotedSHA256(t *testing.T, a *attest.Attestation, pcrs map[uint32][]byte, nonce []byte) (map[int][]byte, error) {
 	t.Helper()
 	var q *tpmpb.Quote
 	for _, c := range a.GetQuotes() {
@@ -40,7 +43,7 @@ func quotedSHA256(t *testing.T, a *attest.Attestation, pcrs map[uint32][]byte) (
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := at.CheckNonce([]byte{0x90, 0x09}); err != nil {
+	if err := at.CheckNonce(nonce); err != nil {
 		t.Fatal(err)
 	}
 	values := make([][]byte, quote.MaxPCRIndex+1)
@@ -105,7 +108,7 @@ func TestReplayGoTPMToolsAttestation(t *testing.T) {
 			pcrs = q.GetPcrs().GetPcrs()
 		}
 	}
-	quoted, err := quotedSHA256(t, &a, pcrs)
+	quoted, err := quotedSHA256(t, &a, pcrs, gceNonce)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +138,7 @@ func TestReplayGoTPMToolsAttestation(t *testing.T) {
 		changed[i] = v
 	}
 	changed[4] = make([]byte, 32)
-	if _, err := quotedSHA256(t, &a, changed); err == nil {
+	if _, err := quotedSHA256(t, &a, changed, gceNonce); err == nil {
 		t.Error("a changed PCR 4 passed the quote's PCR digest")
 	}
 	// ...and the log does not replay to it.

@@ -95,7 +95,10 @@ type State struct {
 	// digest covers.
 	GRUBFiles []GRUBFile `json:"grub_files,omitempty"`
 	// Firmware is the S-CRTM version string the firmware measured into
-	// PCR 0 (UTF-16 decoded; "GCE <n>" for Google's numbered firmware).
+	// PCR 0 (UTF-16 decoded when NUL-terminated, as UEFI measures it;
+	// "GCE <n>" for Google's numbered firmware; "hex:..." for a version
+	// that is not such text, such as a GUID). Nil when the version is
+	// empty (OVMF measures a lone NUL).
 	// Nil unless exactly one PCR 0 event before the separator is typed a
 	// version and it is the only one measured as the digest of its own
 	// data that is not recognisably another event (GCE's Non-Host Info):

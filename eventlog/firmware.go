@@ -91,21 +91,30 @@ func firmware(events []tcg.Event) (*string, error) {
 		return nil, errors.New("PCR 0 has no separator: no firmware version is claimed (what the booted system extended PCR 0 with cannot be told from what the firmware measured)")
 	case typed != 1 || version == nil || candidates != 1:
 		return nil, fmt.Errorf("PCR 0 has %d events typed EV_S_CRTM_VERSION and %d measured as their own data that could be the version: no firmware version is claimed (event types are not measured)", typed, candidates)
-	case len(version) == 0:
-		return nil, nil
 	}
 	if v, err := wellknown.ConvertSCRTMVersionToGCEFirmwareVersion(version); err == nil {
 		s := fmt.Sprintf("GCE %d", v)
 		return &s, nil
 	}
-	s := decodeVersion(version)
+	s, ok := decodeVersion(version)
+	if !ok {
+		return nil, nil
+	}
 	return &s, nil
 }
 
-// decodeVersion decodes an S-CRTM version: NUL-terminated UTF-16LE as UEFI
-// writes it, else the bytes as hex.
-func decodeVersion(raw []byte) string {
-	if len(raw)%2 == 0 {
+// decodeVersion decodes an S-CRTM version: UTF-16LE text only when it ends
+// with a NUL, as UEFI measures its version string (with the terminator),
+// else the bytes as hex. A version given as a GUID (16 bytes, as EDK2-based
+// laptop and workstation firmware measure it) or other binary data is not
+// text, whatever it would decode to. ok is false when the version is empty
+// (no bytes, or a lone terminator, as OVMF measures it): the firmware
+// measured no version.
+func decodeVersion(raw []byte) (s string, ok bool) {
+	if len(raw) == 0 {
+		return "", false
+	}
+	if len(raw)%2 == 0 && raw[len(raw)-2] == 0 && raw[len(raw)-1] == 0 {
 		u := make([]uint16, 0, len(raw)/2)
 		for i := 0; i+1 < len(raw); i += 2 {
 			u = append(u, binary.LittleEndian.Uint16(raw[i:]))
@@ -113,10 +122,13 @@ func decodeVersion(raw []byte) string {
 		for len(u) > 0 && u[len(u)-1] == 0 {
 			u = u[:len(u)-1]
 		}
+		if len(u) == 0 {
+			return "", false
+		}
 		s := string(utf16.Decode(u))
 		if utf8.ValidString(s) && !strings.ContainsRune(s, utf8.RuneError) && !strings.ContainsRune(s, 0) {
-			return bounded(s)
+			return bounded(s), true
 		}
 	}
-	return bounded("hex:" + hex.EncodeToString(raw))
+	return bounded("hex:" + hex.EncodeToString(raw)), true
 }

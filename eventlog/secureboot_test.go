@@ -156,26 +156,35 @@ func dbxString(db *eventlog.SignatureDB) string {
 }
 
 // TestFirmwareVersion: the S-CRTM version (attacker bytes) is decoded from
-// UTF-16 when it is text, shown as hex otherwise, and bounded.
+// UTF-16 when it is NUL-terminated text, as UEFI measures it, shown as hex
+// otherwise (a GUID, unterminated bytes), and bounded; an empty version is
+// none ("" claims nothing).
 func TestFirmwareVersion(t *testing.T) {
 	long := strings.Repeat("é", 300)
+	guid := []byte{0x1e, 0xfb, 0x6b, 0x54, 0x0c, 0x1d, 0x55, 0x40, 0xa4, 0xad, 0x4e, 0xf4, 0xbf, 0x17, 0xb8, 0x3a}
 	for _, tc := range []struct {
 		name string
 		data []byte
-		want string
+		want string // "" for no version claimed
 	}{
 		{"utf-16", eventlog.UTF16("Hyper-V UEFI Release v4.1"), "Hyper-V UEFI Release v4.1"},
 		{"odd length", []byte{1, 2, 3}, "hex:010203"},
 		{"lone surrogate", []byte{0x00, 0xD8, 0, 0}, "hex:00d80000"},
 		{"NUL inside", []byte{'a', 0, 0, 0, 'b', 0}, "hex:610000006200"},
 		{"long", eventlog.UTF16(long), long[:256] + "…"},
+		{"GUID", guid, "hex:1efb6b540c1d5540a4ad4ef4bf17b83a"},
+		{"utf-16 without NUL", []byte{'v', 0, '1', 0}, "hex:76003100"},
+		{"one NUL byte short", []byte{'v', 0, '1', 0, 0}, "hex:7600310000"},
+		{"empty (OVMF)", []byte{0, 0}, ""},
+		{"NULs only", []byte{0, 0, 0, 0, 0, 0}, ""},
 	} {
 		b := eventlog.NewBuilder(nil)
 		b.Measure(0, tcg.SCRTMVersion, tc.data)
 		b.Measure(0, tcg.Separator, []byte{0, 0, 0, 0})
 		res := replayBuilt(t, b)
-		if f := res.State.Firmware; f == nil || *f != tc.want {
-			t.Errorf("%s: firmware %v, want %q (notes %q)", tc.name, f, tc.want, res.State.Notes)
+		f := res.State.Firmware
+		if tc.want == "" && f != nil || tc.want != "" && (f == nil || *f != tc.want) {
+			t.Errorf("%s: firmware %v, want %q (notes %q)", tc.name, deref(f), tc.want, res.State.Notes)
 		}
 	}
 }

@@ -33,7 +33,9 @@
 // in x5c[0], without n and e; [ParseJWKS] takes the RSA key from that
 // certificate. The certificate is self-signed with CA:FALSE: it is trusted
 // because the JWKS is configured (a file, or the instance's URL over
-// HTTPS), not because of a chain.
+// HTTPS), not because of a chain. A JWKS can list keys no token should be
+// verified with (sharedeus's listed a 1024-bit one): they are set aside,
+// and a token naming one is rejected ([ErrRefusedKey], check maa-key).
 //
 // Nonces: MAA copies the client payload verbatim. By the convention of
 // Azure's guest attestation library (and both real SEV-SNP tokens in

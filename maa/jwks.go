@@ -34,17 +34,26 @@ const (
 // obtains keys; *KeySet and *Fetcher implement it.
 type KeySource interface {
 	// Key returns the RSA key for kid, an error wrapping ErrUnknownKid
-	// when there is none, or one wrapping ErrJWKSUnavailable when the keys
-	// could not be obtained.
+	// when there is none (ErrRefusedKey when the JWKS's key for kid is
+	// set aside), or one wrapping ErrJWKSUnavailable when the keys could
+	// not be obtained.
 	Key(ctx context.Context, kid string) (*rsa.PublicKey, error)
 }
 
 // ErrUnknownKid says that the JWKS has no key with the token's kid.
 var ErrUnknownKid = errors.New("no key with this kid in the JWKS")
 
+// ErrRefusedKey says that the JWKS's key with the token's kid is one this
+// package never verifies with: not an RS256 signing key (another kty, use
+// or alg), or an RSA key outside MinRSABits..8192 bits or with an even
+// exponent. A JWKS may list such keys beside its RS256 ones (MAA's /certs
+// of sharedeus did, a 1024-bit key): they are set aside, not fatal.
+var ErrRefusedKey = errors.New("the JWKS's key with this kid is not an acceptable RS256 signing key")
+
 // KeySet is a parsed JWKS: RSA keys by kid. It is immutable.
 type KeySet struct {
-	keys map[string]*rsa.PublicKey
+	keys    map[string]*rsa.PublicKey
+	refused map[string]string // kid: why the key is not used
 }
 
 // jwksDoc is the JWKS document.
@@ -65,10 +74,13 @@ type jwksKey struct {
 }
 
 // ParseJWKS parses a JWKS strictly (bounded, duplicate members rejected).
-// Every key must be an RSA signing key of at least MinRSABits with a
-// unique, non-empty kid, given as a certificate in x5c[0] and/or as n and
-// e (which must agree). The certificate is not required to be a CA, and
-// its validity dates are not checked: the JWKS is trusted as configured.
+// Every key must have a unique, non-empty kid, and an RSA key must be well
+// formed: a certificate in x5c[0] and/or n and e (which must agree). A
+// well-formed key that is not an RS256 signing key of MinRSABits to 8192
+// bits with an odd exponent (another kty, use or alg, a 1024-bit key) is
+// set aside: a token naming it fails with ErrRefusedKey. At least one key
+// must be usable. The certificate is not required to be a CA, and its
+// validity dates are not checked: the JWKS is trusted as configured.
 func ParseJWKS(data []byte) (*KeySet, error) {
 	var doc jwksDoc
 	if err := strictjson.Unmarshal(data, &doc, strictjson.Options{MaxBytes: MaxJWKSBytes, MaxDepth: 4}); err != nil {
@@ -77,32 +89,63 @@ func ParseJWKS(data []byte) (*KeySet, error) {
 	if len(doc.Keys) == 0 || len(doc.Keys) > MaxKeys {
 		return nil, fmt.Errorf("JWKS: %d keys, want 1 to %d", len(doc.Keys), MaxKeys)
 	}
-	ks := &KeySet{keys: make(map[string]*rsa.PublicKey, len(doc.Keys))}
+	ks := &KeySet{keys: make(map[string]*rsa.PublicKey, len(doc.Keys)), refused: map[string]string{}}
+	var firstRefusal string
 	for i, k := range doc.Keys {
-		pub, err := k.rsa()
-		if err != nil {
-			return nil, fmt.Errorf("JWKS: keys[%d]: %w", i, err)
-		}
-		if _, dup := ks.keys[k.Kid]; dup {
+		if k.Kid != "" && ks.has(k.Kid) {
 			return nil, fmt.Errorf("JWKS: keys[%d]: kid %q repeats an earlier key", i, format.Truncate(k.Kid, 32))
 		}
-		ks.keys[k.Kid] = pub
+		pub, why, err := k.rsa()
+		switch {
+		case err != nil:
+			return nil, fmt.Errorf("JWKS: keys[%d]: %w", i, err)
+		case why != "":
+			ks.refused[k.Kid] = why
+			if firstRefusal == "" {
+				firstRefusal = fmt.Sprintf("keys[%d]: %s", i, why)
+			}
+		default:
+			ks.keys[k.Kid] = pub
+		}
+	}
+	if len(ks.keys) == 0 {
+		return nil, fmt.Errorf("JWKS: no RS256 signing key of %d to %d bits (%s)", MinRSABits, maxRSABits, firstRefusal)
 	}
 	return ks, nil
 }
 
-// rsa returns the key's RSA public key after checking its members.
-func (k *jwksKey) rsa() (*rsa.PublicKey, error) {
+// has reports whether the set lists kid, usable or set aside.
+func (ks *KeySet) has(kid string) bool {
+	_, usable := ks.keys[kid]
+	_, refused := ks.refused[kid]
+	return usable || refused
+}
+
+// rsa returns the key's RSA public key after checking its members, or why
+// the key, well formed, is not one to verify RS256 tokens with. An error
+// is a malformed key.
+func (k *jwksKey) rsa() (pub *rsa.PublicKey, why string, err error) {
 	switch {
 	case k.Kid == "":
-		return nil, errors.New("no kid")
+		return nil, "", errors.New("no kid")
 	case k.Kty != "RSA":
-		return nil, fmt.Errorf("kty %q, want RSA", format.Truncate(k.Kty, 32))
+		return nil, fmt.Sprintf("kty %q, want RSA", format.Truncate(k.Kty, 32)), nil
 	case k.Use != "" && k.Use != "sig":
-		return nil, fmt.Errorf("use %q, want sig", format.Truncate(k.Use, 32))
+		return nil, fmt.Sprintf("use %q, want sig", format.Truncate(k.Use, 32)), nil
 	case k.Alg != "" && k.Alg != AlgRS256:
-		return nil, fmt.Errorf("alg %q, want RS256", format.Truncate(k.Alg, 32))
+		return nil, fmt.Sprintf("alg %q, want RS256", format.Truncate(k.Alg, 32)), nil
 	}
+	if pub, err = k.publicKey(); err != nil {
+		return nil, "", err
+	}
+	if bits := pub.N.BitLen(); bits < MinRSABits || bits > maxRSABits || pub.E < 3 || pub.E%2 == 0 {
+		return nil, fmt.Sprintf("RSA key of %d bits, exponent %d: want %d to %d bits and an odd exponent", bits, pub.E, MinRSABits, maxRSABits), nil
+	}
+	return pub, "", nil
+}
+
+// publicKey returns the RSA key of x5c[0] and/or n and e, which must agree.
+func (k *jwksKey) publicKey() (*rsa.PublicKey, error) {
 	var fromCert, fromNE *rsa.PublicKey
 	if len(k.X5C) > 0 {
 		der, err := base64.StdEncoding.Strict().DecodeString(k.X5C[0])
@@ -127,30 +170,31 @@ func (k *jwksKey) rsa() (*rsa.PublicKey, error) {
 		}
 		fromNE = pub
 	}
-	pub := fromCert
 	switch {
 	case fromCert == nil && fromNE == nil:
 		return nil, errors.New("neither x5c nor n and e")
 	case fromCert == nil:
-		pub = fromNE
+		return fromNE, nil
 	case fromNE != nil && !fromCert.Equal(fromNE):
 		return nil, errors.New("n and e differ from the key of x5c[0]")
 	}
-	if bits := pub.N.BitLen(); bits < MinRSABits || bits > maxRSABits || pub.E < 3 || pub.E%2 == 0 {
-		return nil, fmt.Errorf("RSA key of %d bits, exponent %d: want %d to %d bits and an odd exponent", bits, pub.E, MinRSABits, maxRSABits)
-	}
-	return pub, nil
+	return fromCert, nil
 }
 
-// Key returns the key for kid (KeySource).
+// Key returns the key for kid (KeySource): an error wrapping ErrRefusedKey
+// when the JWKS lists kid with a key set aside, ErrUnknownKid when it does
+// not list kid.
 func (ks *KeySet) Key(_ context.Context, kid string) (*rsa.PublicKey, error) {
 	if pub, ok := ks.keys[kid]; ok {
 		return pub, nil
 	}
+	if why, ok := ks.refused[kid]; ok {
+		return nil, fmt.Errorf("kid %q: %s: %w", format.Truncate(kid, 32), why, ErrRefusedKey)
+	}
 	return nil, fmt.Errorf("kid %q: %w", format.Truncate(kid, 32), ErrUnknownKid)
 }
 
-// Len returns the number of keys.
+// Len returns the number of usable keys (those set aside not counted).
 func (ks *KeySet) Len() int { return len(ks.keys) }
 
 // Fetcher is the KeySource of an MAA instance: it fetches {Instance}/certs,
@@ -239,7 +283,7 @@ func (f *Fetcher) keySet(kid string) (set *KeySet, c *fetchCall, mine bool, err 
 	now := f.now()
 	minRefetch := orDefault(f.MinRefetch, time.Minute)
 	if f.set != nil && now.Sub(f.fetched) < orDefault(f.TTL, time.Hour) {
-		if _, known := f.set.keys[kid]; known || now.Sub(f.fetched) < minRefetch {
+		if f.set.has(kid) || now.Sub(f.fetched) < minRefetch {
 			return f.set, nil, false, nil
 		}
 	}

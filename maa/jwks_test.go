@@ -63,6 +63,13 @@ func TestParseJWKS(t *testing.T) {
 		{"even exponent", `{"keys":[{"kid":"a","kty":"RSA","n":"` + n + `","e":"AQAA"}]}`, false},
 		{"neither", `{"keys":[{"kid":"a","kty":"RSA"}]}`, false},
 		{"trailing data", `{"keys":[{"kid":"a","kty":"RSA","x5c":["` + x5c + `"]}]} {}`, false},
+		// Keys set aside beside a usable one (not fatal; never used).
+		{"1024-bit key beside a usable one", `{"keys":[{"kid":"a","kty":"RSA","x5c":["` + x5c + `"]},{"kid":"s","kty":"RSA","x5c":["` + smallX5C + `"]}]}`, true},
+		{"EC key beside a usable one", `{"keys":[{"kid":"e","kty":"EC","crv":"P-256"},{"kid":"a","kty":"RSA","x5c":["` + x5c + `"]}]}`, true},
+		{"encryption key beside a usable one", `{"keys":[{"kid":"a","kty":"RSA","x5c":["` + x5c + `"]},{"kid":"x","kty":"RSA","use":"enc","x5c":["` + x5c + `"]}]}`, true},
+		{"two keys set aside", `{"keys":[{"kid":"s","kty":"RSA","x5c":["` + smallX5C + `"]},{"kid":"e","kty":"EC"}]}`, false},
+		{"a set-aside key's kid repeated", `{"keys":[{"kid":"s","kty":"RSA","x5c":["` + smallX5C + `"]},{"kid":"s","kty":"RSA","x5c":["` + x5c + `"]}]}`, false},
+		{"malformed key beside a usable one", `{"keys":[{"kid":"a","kty":"RSA","x5c":["` + x5c + `"]},{"kid":"b","kty":"RSA","x5c":["AAAA"]}]}`, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -74,6 +81,64 @@ func TestParseJWKS(t *testing.T) {
 	}
 	if _, err := maa.ParseJWKS([]byte(`{"keys":[` + strings.Repeat(" ", maa.MaxJWKSBytes) + `]}`)); err == nil {
 		t.Fatal("an oversized JWKS is accepted")
+	}
+	mixed := testutil.Must(maa.ParseJWKS([]byte(`{"keys":[{"kid":"a","kty":"RSA","x5c":["` + x5c + `"]},{"kid":"s","kty":"RSA","x5c":["` + smallX5C + `"]}]}`)))(t)
+	if mixed.Len() != 1 {
+		t.Errorf("%d usable keys, want 1", mixed.Len())
+	}
+	if _, err := mixed.Key(context.Background(), "s"); !errors.Is(err, maa.ErrRefusedKey) || errors.Is(err, maa.ErrUnknownKid) || !strings.Contains(err.Error(), "1024 bits") {
+		t.Errorf("the 1024-bit key: %v, want ErrRefusedKey naming its size", err)
+	}
+}
+
+// Real MAA /certs of sharedeus and one of its tokens (testdata/maa/SOURCES.md).
+const (
+	sharedeusCerts  = "maa/sharedeus-certs-2023.json"
+	sharedeusSGX    = "maa/sgx-sharedeus-20230926.jwt"
+	sharedeusIssuer = "https://sharedeus.eus.attest.azure.net"
+	sharedeusKid    = "rFl9xM+g7TvX63y0iseZtIn20MD5SYAnGblKFasau8I="
+	sharedeusWeak   = "lH/VQ9TL53cXpeFt3Vf9tiOv+rkWwV+5PbiNzgWcySQ="
+)
+
+// TestRealSharedeusCerts: MAA's real /certs of sharedeus (2023) lists a
+// 1024-bit key beside two 2048-bit ones. It is read (that key set aside),
+// so the instance's token is verified: its RS256 signature holds and it
+// is rejected as what it is, an SGX enclave's token (maa-not-cvm); a token
+// naming the 1024-bit key is maa-key (ErrRefusedKey). The same through a
+// Fetcher of the instance's /certs.
+func TestRealSharedeusCerts(t *testing.T) {
+	certs := testutil.ReadFile(t, sharedeusCerts)
+	ks := testutil.Must(maa.ParseJWKS(certs))(t)
+	if ks.Len() != 2 {
+		t.Errorf("%d usable keys, want 2", ks.Len())
+	}
+	token := testutil.ReadFile(t, sharedeusSGX)
+	at := time.Unix(1695737747+3600, 0)
+	_, err := maa.Verify(context.Background(), token, maa.Config{Keys: ks, Issuer: sharedeusIssuer, Time: at})
+	wantCheck(t, err, maa.CheckNotCVM)
+
+	p := parts(t, token)
+	weak := []byte(b64([]byte(`{"alg":"RS256","jku":"https://sharedeus.eus.attest.azure.net/certs","kid":"`+sharedeusWeak+`","typ":"JWT"}`)) + "." + p[1] + "." + p[2])
+	_, err = maa.Verify(context.Background(), weak, maa.Config{Keys: ks, Issuer: sharedeusIssuer, Time: at})
+	wantCheck(t, err, maa.CheckKey)
+	if !errors.Is(err, maa.ErrRefusedKey) {
+		t.Errorf("%v does not match ErrRefusedKey", err)
+	}
+
+	var cur atomic.Pointer[[]byte]
+	var status atomic.Int32
+	cur.Store(&certs)
+	srv, hits := jwksServer(t, &cur, &status)
+	f := &maa.Fetcher{Instance: srv.URL, Now: func() time.Time { return at }}
+	_, err = maa.Verify(context.Background(), token, maa.Config{Keys: f, Issuer: sharedeusIssuer, Time: at})
+	wantCheck(t, err, maa.CheckNotCVM)
+	_, err = maa.Verify(context.Background(), weak, maa.Config{Keys: f, Issuer: sharedeusIssuer, Time: at})
+	wantCheck(t, err, maa.CheckKey)
+	if hits.Load() != 1 {
+		t.Errorf("%d fetches, want 1 (a set-aside kid is not unknown: no refetch)", hits.Load())
+	}
+	if _, err := ks.Key(context.Background(), sharedeusKid); err != nil {
+		t.Error(err)
 	}
 }
 

@@ -100,7 +100,7 @@ func verifySignature(ctx context.Context, t *Token, keys KeySource, trustEmulate
 	}
 	pub, err := keys.Key(ctx, t.Header.Kid)
 	if err != nil {
-		if errors.Is(err, ErrUnknownKid) {
+		if errors.Is(err, ErrUnknownKid) || errors.Is(err, ErrRefusedKey) {
 			return false, &Error{Check: CheckKey, Err: err}
 		}
 		return false, err

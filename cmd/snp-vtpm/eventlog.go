@@ -130,6 +130,9 @@ func printEventLog(w io.Writer, res *eventlog.Result, checked bool) {
 	st := res.State
 	fmt.Fprintln(w, "state (from replayed PCRs only):")
 	sb := "unknown (PCR 7 not replayed)"
+	if res.Status(7) == eventlog.Replayed {
+		sb = "unknown (PCR 7 replayed, its Secure Boot state is not claimed: see the notes)"
+	}
 	if st.SecureBoot != nil {
 		sb = onOff(*st.SecureBoot)
 	}
@@ -143,7 +146,12 @@ func printEventLog(w io.Writer, res *eventlog.Result, checked bool) {
 	}
 	row("kernel command line", "%s", cl)
 	printBootState(row, st)
+	// A note can quote the log's event data (go-eventlog's errors do):
+	// no control characters from it reach the terminal.
 	for _, n := range st.Notes {
-		row("note", "%s", n)
+		row("note", "%s", format.Printable(n, maxNote))
 	}
 }
+
+// maxNote bounds a note as printed (about; the JSON output has it whole).
+const maxNote = 512

@@ -74,6 +74,55 @@ func TestEventLogCommand(t *testing.T) {
 	}
 }
 
+// moreLogDir holds go-eventlog's other real logs and their PCR values.
+const moreLogDir = "../../testdata/go-eventlog/"
+
+// TestEventLogMoreRealLogs: the other real logs (bare metal and GCE)
+// replay every PCR their pcrs.json gives; a bare-metal log whose notes
+// quote its UTF-16 event data (NUL bytes) puts no control character on
+// the terminal, and its GUID S-CRTM version is shown as hex; a replayed
+// PCR 7 whose Secure Boot state is not claimed (the laptop's PK does not
+// parse) is not said to be "not replayed"; a SHA-1-only log is rejected.
+func TestEventLogMoreRealLogs(t *testing.T) {
+	for _, name := range []string{"arch-linux-workstation.bin", "glinux-alex.bin", "gdc-host.bin", "ubuntu-1804-amd-sev.bin", "cos-85-amd-sev.bin", "cos-93-amd-sev.bin", "cos-101-amd-sev.bin"} {
+		var res struct {
+			PCRs []struct {
+				Index  int    `json:"index"`
+				Status string `json:"status"`
+			} `json:"pcrs"`
+		}
+		cliJSON(t, 0, &res, "eventlog", "--json", "--pcrs", moreLogDir+"pcrs.json", moreLogDir+name)
+		if len(res.PCRs) < 8 {
+			t.Errorf("%s: %d PCRs", name, len(res.PCRs))
+		}
+		for _, p := range res.PCRs {
+			if p.Status != "replayed" {
+				t.Errorf("%s: PCR %d %s", name, p.Index, p.Status)
+			}
+		}
+	}
+	code, out, errOut := runCLI(t, "eventlog", "--pcrs", moreLogDir+"pcrs.json", moreLogDir+"arch-linux-workstation.bin")
+	wantExit(t, code, 0, out, errOut)
+	wantContains(t, "arch output", out, `boot firmware          "hex:1efb6b540c1d5540a4ad4ef4bf17b83a"`, `note                   invalid prefix seen for PCR8 event: i\x00n\x00i\x00t\x00r\x00d`)
+	for i, r := range out {
+		if r != '\n' && !strconv.IsPrint(r) {
+			t.Errorf("arch output: unprintable %U at byte %d:\n%q", r, i, out)
+			break
+		}
+	}
+
+	code, out, errOut = runCLI(t, "eventlog", "--pcrs", moreLogDir+"pcrs.json", moreLogDir+"glinux-alex.bin")
+	wantExit(t, code, 0, out, errOut)
+	wantContains(t, "glinux output", out, "7    replayed", "secure boot            unknown (PCR 7 replayed, its Secure Boot state is not claimed: see the notes)", "negative serial number")
+	if strings.Contains(out, "PCR 7 not replayed") {
+		t.Errorf("glinux output says PCR 7 did not replay:\n%s", out)
+	}
+
+	code, out, errOut = runCLI(t, "eventlog", moreLogDir+"debian-10.bin")
+	wantExit(t, code, 2, out, errOut)
+	wantContains(t, "debian-10 stderr", errOut, "event-log", "Spec ID event")
+}
+
 // gceEvidenceFile writes synthetic evidence (private test chain) whose
 // quote signs the rhel8 log's PCRs and that carries that log.
 func gceEvidenceFile(t *testing.T, nonce []byte) string {

@@ -189,6 +189,26 @@ func TestMAAInstance(t *testing.T) {
 	wantContains(t, "stderr", errOut, "MAA")
 }
 
+// TestMAARealSharedeusCerts: MAA's real /certs of sharedeus, which lists
+// a 1024-bit key beside its RS256 keys, is read (that key set aside): the
+// instance's real token is examined and rejected for what it is, an SGX
+// enclave's (exit 2, maa-not-cvm), by --jwks and by --instance; before,
+// the whole JWKS was refused (exit 1) and no token of the instance could
+// be verified.
+func TestMAARealSharedeusCerts(t *testing.T) {
+	tok := writeTemp(t, "sgx.jwt", testutil.ReadFile(t, "maa/sgx-sharedeus-20230926.jwt"))
+	certs := testutil.ReadFile(t, "maa/sharedeus-certs-2023.json")
+	const issuer, at = "https://sharedeus.eus.attest.azure.net", "2023-09-26T15:00:00Z"
+	code, out, errOut := runCLI(t, "maa", "verify", "--jwks", writeTemp(t, "certs.json", certs), "--issuer", issuer, "--at", at, tok)
+	wantExit(t, code, 2, out, errOut)
+	wantContains(t, "stderr", errOut, "maa-not-cvm")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write(certs) }))
+	defer srv.Close()
+	code, out, errOut = runCLI(t, "maa", "verify", "--instance", srv.URL, "--issuer", issuer, "--at", at, tok)
+	wantExit(t, code, 2, out, errOut)
+	wantContains(t, "stderr", errOut, "maa-not-cvm")
+}
+
 // TestMAAEvidenceBinding: --evidence verifies our synthetic evidence and
 // binds the token to it; the evidence of another VM is rejected.
 func TestMAAEvidenceBinding(t *testing.T) {
