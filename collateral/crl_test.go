@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/snp-vtpm/snp-vtpm/collateral/certs"
-	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd/fakekeys"
 	"github.com/snp-vtpm/snp-vtpm/internal/amdcert"
 	"github.com/snp-vtpm/snp-vtpm/internal/fakepki"
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
@@ -524,7 +523,7 @@ func TestVLEKRevocationVerify(t *testing.T) {
 	// crl is a CRL issued by the private Milan ARK (its name), signed by
 	// its key or, foreign, by another.
 	crl := func(foreign bool, serials ...*big.Int) []byte {
-		signer := fakekeys.ARKKey()
+		signer := testev.ARKKey()
 		if foreign {
 			signer = testev.OtherRSAKey()
 		}

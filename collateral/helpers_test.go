@@ -22,7 +22,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd/fakekeys"
 	"github.com/snp-vtpm/snp-vtpm/imds"
 	"github.com/snp-vtpm/snp-vtpm/internal/amdcert"
 	"github.com/snp-vtpm/snp-vtpm/internal/fakepki"
@@ -47,12 +46,13 @@ type testPKI struct {
 }
 
 // newTestPKI returns a hierarchy for product under the RSA-4096 keys of
-// the emulator's fake AMD chain (fakekeys): no RSA key is generated. Each
+// testev's private chains (testev.ARKKey, ASKKey): no RSA key is
+// generated. Each
 // call issues new certificates, but all share those keys; a hierarchy that
 // must not verify under this one is newForeignPKI's.
 func newTestPKI(t testing.TB, product string) *testPKI {
 	t.Helper()
-	return newPKI(t, product, fakekeys.ARKKey(), fakekeys.ASKKey())
+	return newPKI(t, product, testev.ARKKey(), testev.ASKKey())
 }
 
 // newForeignPKI returns a hierarchy for product whose ARK and ASK share

@@ -14,6 +14,16 @@ import (
 // documentation, "Errors".
 var ErrRejected = errors.New("evidence rejected")
 
+// ErrEmulatedKey is matched by a CheckVCEKChain rejection whose VCEK (or
+// VLEK) chains to a trusted chain that holds a key of the emulated CVM's
+// fake AMD chain (fakeamd.IsFakeKey: the fake ARK's or ASK's, whose
+// private keys are committed) without being marked snp.Chain.Emulated: a
+// chain re-issued with those keys under another name, serial or validity,
+// given as Config.Roots (the CLI's --roots). Anyone can sign with them, so
+// the emulated chain is trusted only as itself (fakeamd.Chain, the CLI's
+// --trust-emulated), whose claims say Emulated.
+var ErrEmulatedKey = errors.New("the trusted chain holds a public fake key of the emulated CVM but is not marked emulated")
+
 // Check names one verification step. A failed check is reported as an
 // *Error carrying its Check.
 type Check string

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
-	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd/fakekeys"
 	"github.com/snp-vtpm/snp-vtpm/hcl"
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
 	"github.com/snp-vtpm/snp-vtpm/quote"
@@ -57,7 +56,7 @@ func otherChip() *[64]byte {
 // (same subject, same key) but whose ASK, also "SEV-Milan", has another
 // key: an ASK that no root pins.
 var untrustedASKChain = sync.OnceValues(func() (*testev.Chain, error) {
-	return testev.NewChain(snp.Milan, fakekeys.ARKKey(), testev.OtherRSAKey(), testev.OtherRSAKey())
+	return testev.NewChain(snp.Milan, testev.ARKKey(), testev.OtherRSAKey(), testev.OtherRSAKey())
 })
 
 func runSynth(t *testing.T, cases []synthCase) {

@@ -49,6 +49,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
 	"github.com/snp-vtpm/snp-vtpm/evidence"
 	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/hcl"
@@ -562,10 +563,28 @@ func verifyVCEK(der []byte, roots *snp.Roots, now time.Time, p *pending) (*snp.V
 		}
 		return nil, nil, fail(CheckVCEKChain, err)
 	}
+	if err := checkEmulatedKey(chain); err != nil {
+		return nil, nil, err
+	}
 	if p.recording() {
 		p.addVCEK(der, &vcekEntry{roots: roots, vcek: v, chain: chain})
 	}
 	return v, chain, nil
+}
+
+// checkEmulatedKey refuses a chain that holds a key of the emulated CVM's
+// fake AMD chain but is not marked Emulated (ErrEmulatedKey): its
+// evidence would verify with claims that do not say emulated, and with
+// any paravisor ID key digest the forger writes.
+func checkEmulatedKey(c *snp.Chain) error {
+	if c.Emulated {
+		return nil
+	}
+	if which := fakeamd.FakeKeyIn(c); which != "" {
+		return fail(CheckVCEKChain, fmt.Errorf("%w: the %s of the %s chain %q holds a key of the emulated CVM's fake AMD chain, whose private keys are public; trust the emulated chain only as itself (fakeamd.Chain, --trust-emulated), so that its claims say emulated",
+			ErrEmulatedKey, which, c.Product, format.Truncate(c.Source, 64)))
+	}
+	return nil
 }
 
 // verifyReportSignature checks the report's signature with v. A success is

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd/fakekeys"
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
 	"github.com/snp-vtpm/snp-vtpm/snp"
 	"github.com/snp-vtpm/snp-vtpm/verify"
@@ -33,7 +32,7 @@ func vlekBuilder(p snp.Product, mod func(b *testev.Builder)) testev.Builder {
 // rejected.
 func TestVLEK(t *testing.T) {
 	zero := [64]byte{}
-	wrongASVK, err := testev.NewChain(snp.Milan, fakekeys.ARKKey(), fakekeys.ASKKey(), testev.OtherRSAKey())
+	wrongASVK, err := testev.NewChain(snp.Milan, testev.ARKKey(), testev.ASKKey(), testev.OtherRSAKey())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,8 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
+	"encoding/hex"
 	"os"
 	"runtime"
 	"strings"
@@ -13,7 +15,10 @@ import (
 	"time"
 
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
+	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd/fakekeys"
+	"github.com/snp-vtpm/snp-vtpm/internal/testev"
 	"github.com/snp-vtpm/snp-vtpm/result"
+	"github.com/snp-vtpm/snp-vtpm/snp"
 )
 
 // flagFileCases are command lines with one flag naming a file, file being
@@ -129,13 +134,44 @@ func TestStdinArgumentUnavailable(t *testing.T) {
 
 // TestRootsNotEmulated: the emulated CVM's fake AMD chain given as --roots
 // is refused (exit 1, naming --trust-emulated): trusted that way, its
-// evidence would verify with claims that do not say emulated.
+// evidence would verify with claims that do not say emulated. So is a
+// chain re-issued with its public keys under other names, serials and
+// validity (not byte-equal to fakeamd's), with evidence an attacker signed
+// under it claiming Azure's paravisor: before the key comparison it
+// verified (exit 0) as NON-DEFAULT ROOTS, not emulated.
 func TestRootsNotEmulated(t *testing.T) {
-	roots := writeTemp(t, "roots.pem", fakeamd.ChainPEM())
-	ev := verifySNPDir + "evidence-v1.json"
-	code, out, errOut := verifyCLI(t, nil, "--roots", roots, "--nonce", "challenge", ev)
-	wantExit(t, code, exitUsage, out, errOut)
-	if !strings.Contains(errOut, "--trust-emulated") {
-		t.Errorf("stderr does not name --trust-emulated:\n%s", errOut)
+	reissued := func(ark, ask *rsa.PrivateKey) *testev.Chain {
+		c, err := testev.NewChain(snp.Milan, ark, ask, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	fakeARK, fakeASK, other := fakekeys.ARKKey(), fakekeys.ASKKey(), testev.OtherRSAKey()
+	for _, tc := range []struct {
+		name  string
+		roots []byte
+		chain *testev.Chain // signs the evidence; nil: the real fixture
+	}{
+		{"fakeamd's chain", fakeamd.ChainPEM(), nil},
+		{"re-issued with the fake keys", nil, reissued(fakeARK, fakeASK)},
+		{"fake ARK key only", nil, reissued(fakeARK, other)},
+		{"fake ASK key only", nil, reissued(other, fakeASK)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ev, nonce := verifySNPDir+"evidence-v1.json", []string{"--nonce", "challenge"}
+			roots := tc.roots
+			if tc.chain != nil {
+				forged := (&testev.Builder{Chain: tc.chain}).MustBuild()
+				ev, nonce = writeTemp(t, "evidence.json", forged.JSON), []string{"--nonce-hex", hex.EncodeToString(forged.Nonce)}
+				roots = tc.chain.ChainPEM()
+			}
+			args := append([]string{"--roots", writeTemp(t, "roots.pem", roots)}, nonce...)
+			code, out, errOut := verifyCLI(t, nil, append(args, ev)...)
+			wantExit(t, code, exitUsage, out, errOut)
+			if !strings.Contains(errOut, "--trust-emulated") {
+				t.Errorf("stderr does not name --trust-emulated:\n%s", errOut)
+			}
+		})
 	}
 }

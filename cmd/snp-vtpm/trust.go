@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/hex"
@@ -82,10 +81,12 @@ func (t *trustFlags) roots(g *globals) (*snp.Roots, error) {
 		if err != nil {
 			return nil, fmt.Errorf("--roots %s: %w", t.rootsFile, err)
 		}
-		if fake, err := fakeamd.Chain(); err == nil && bytes.Equal(c.ARK.Raw, fake.ARK.Raw) {
+		if which := fakeamd.FakeKeyIn(c); which != "" {
 			// The emulated chain comes in only as itself, so that every
-			// claim and output says emulated.
-			return nil, fmt.Errorf("--roots %s is the emulated CVM's fake AMD chain: trust it with --trust-emulated instead", t.rootsFile)
+			// claim and output says emulated: also when re-issued with
+			// its public keys under other names (the verifier refuses
+			// such a chain too: verify.ErrEmulatedKey).
+			return nil, fmt.Errorf("--roots %s: its %s holds a key of the emulated CVM's fake AMD chain (public: anyone can sign with it); trust the emulated chain with --trust-emulated instead", t.rootsFile, which)
 		}
 		c.Source = "roots file " + t.rootsFile
 		roots = roots.Replace(c)

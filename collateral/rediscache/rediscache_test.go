@@ -20,7 +20,6 @@ import (
 
 	"github.com/snp-vtpm/snp-vtpm/collateral"
 	"github.com/snp-vtpm/snp-vtpm/collateral/rediscache"
-	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd/fakekeys"
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/kds"
@@ -120,7 +119,7 @@ func numberedCRL(t *testing.T, ch *testev.Chain, n int64) []byte {
 	now := time.Now()
 	der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
 		Number: big.NewInt(n), ThisUpdate: now.Add(-time.Hour), NextUpdate: now.Add(48 * time.Hour),
-	}, ch.ARK, fakekeys.ARKKey())
+	}, ch.ARK, testev.ARKKey())
 	if err != nil {
 		t.Fatal(err)
 	}

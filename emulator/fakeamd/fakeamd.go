@@ -22,11 +22,13 @@ package fakeamd
 
 import (
 	"bytes"
+	"crypto/rsa"
 	"crypto/x509"
 	_ "embed"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd/internal/params"
 	"github.com/snp-vtpm/snp-vtpm/snp"
@@ -159,4 +161,52 @@ func Chain() (*snp.Chain, error) {
 	}
 	c.Source, c.Emulated = ChainSource, true
 	return c, nil
+}
+
+// fakeCAKeys are the public keys of the fake ARK and ASK, parsed once.
+var fakeCAKeys = sync.OnceValue(func() []*rsa.PublicKey {
+	var keys []*rsa.PublicKey
+	for _, c := range []*x509.Certificate{ARK(), ASK()} {
+		if c == nil {
+			continue
+		}
+		if k, ok := c.PublicKey.(*rsa.PublicKey); ok {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+})
+
+// IsFakeKey reports whether pub is the public key of the fake ARK or the
+// fake ASK, whose private keys are committed (package fakekeys). Anyone
+// can sign a certificate with them, so a certificate holding such a key
+// is the emulated chain's whatever its name, serial or issuer says.
+func IsFakeKey(pub any) bool {
+	for _, k := range fakeCAKeys() {
+		if k.Equal(pub) {
+			return true
+		}
+	}
+	return false
+}
+
+// FakeKeyIn names the certificate of c ("ARK", "ASK" or "ASVK") that holds
+// the fake ARK's or ASK's public key (IsFakeKey), or returns "" when none
+// does. A chain re-issued with the committed fake keys (another serial,
+// subject or validity) is not byte-equal to Chain's, but it is the
+// emulated chain all the same: a verifier must take it only as Chain
+// (marked Emulated), never as a chain of AMD's.
+func FakeKeyIn(c *snp.Chain) string {
+	if c == nil {
+		return ""
+	}
+	for _, cert := range []struct {
+		name string
+		c    *x509.Certificate
+	}{{"ARK", c.ARK}, {"ASK", c.ASK}, {"ASVK", c.ASVK}} {
+		if cert.c != nil && IsFakeKey(cert.c.PublicKey) {
+			return cert.name
+		}
+	}
+	return ""
 }

@@ -25,6 +25,7 @@ import (
 
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd/fakekeys"
+	"github.com/snp-vtpm/snp-vtpm/internal/testev"
 	"github.com/snp-vtpm/snp-vtpm/snp"
 )
 
@@ -424,5 +425,45 @@ func TestSignReportErrors(t *testing.T) {
 				t.Fatalf("error %v: want ErrSign, ErrReportFormat = %v", err, tc.isSize)
 			}
 		})
+	}
+}
+
+// TestFakeKeyIn: a chain holding the fake ARK's or ASK's public key, in
+// any of its certificates, is named by FakeKeyIn however it was issued
+// (fakeamd's own, re-issued under other names); AMD's pinned chains and
+// chains of other keys are not.
+func TestFakeKeyIn(t *testing.T) {
+	fakeARK, fakeASK, other := fakekeys.ARKKey(), fakekeys.ASKKey(), testev.OtherRSAKey()
+	reissued := func(ark, ask, asvk *rsa.PrivateKey) *snp.Chain {
+		c, err := testev.NewChain(snp.Milan, ark, ask, asvk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.SNPChain()
+	}
+	own, err := fakeamd.Chain()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		chain *snp.Chain
+		want  string
+	}{
+		{"fakeamd.Chain", own, "ARK"},
+		{"re-issued with both fake keys", reissued(fakeARK, fakeASK, nil), "ARK"},
+		{"fake ASK key under another ARK", reissued(other, fakeASK, nil), "ASK"},
+		{"fake ASK key as the ASVK", reissued(other, other, fakeASK), "ASVK"},
+		{"testev's private chain", testev.PrivateChain(snp.Milan).SNPChain(), ""},
+		{"other keys", reissued(other, other, other), ""},
+		{"AMD's pinned Milan chain", snp.DefaultRoots().Chains(snp.Milan)[0], ""},
+		{"nil", nil, ""},
+	} {
+		if got := fakeamd.FakeKeyIn(tc.chain); got != tc.want {
+			t.Errorf("%s: FakeKeyIn = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+	if !fakeamd.IsFakeKey(&fakeARK.PublicKey) || !fakeamd.IsFakeKey(&fakeASK.PublicKey) || fakeamd.IsFakeKey(&other.PublicKey) || fakeamd.IsFakeKey(nil) {
+		t.Error("IsFakeKey does not tell the fake ARK and ASK keys from others")
 	}
 }

@@ -6,11 +6,13 @@
 //
 // The private chains (ARK-<product> self-signed, SEV-<product> and
 // SEV-VLEK-<product> signed by it with RSASSA-PSS SHA-384; built by
-// internal/amdcert, the emulator's chain builder too) reuse the RSA-4096 keys of the emulator's fake
-// chain (package fakekeys) so that no RSA-4096 key is generated at test
-// time, but they are distinct certificates with distinct subjects: nothing
-// signed by them verifies under AMD's roots or the emulated chain. Trust them
-// only through Roots or Chain.Roots.
+// internal/amdcert, the emulator's chain builder too) use RSA-4096 keys
+// committed in testkeys/ (ARKKey, ASKKey), so that no RSA-4096 key is
+// generated at test time. They are not the emulated CVM's fake keys
+// (package fakekeys): verifiers refuse a chain holding those unless it is
+// marked emulated, and the private chains stand for AMD's in the tests.
+// Nothing signed by them verifies under AMD's roots or the emulated chain.
+// Trust them only through Roots or Chain.Roots.
 //
 // The package is pure Go and meant for tests only.
 package testev
@@ -21,13 +23,14 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509/pkix"
+	_ "embed"
 	"encoding/asn1"
 	"fmt"
 	"sync"
 	"time"
 
-	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd/fakekeys"
 	"github.com/snp-vtpm/snp-vtpm/internal/amdcert"
+	"github.com/snp-vtpm/snp-vtpm/internal/fakepki"
 	"github.com/snp-vtpm/snp-vtpm/snp"
 )
 
@@ -86,13 +89,37 @@ func perProduct[T any](newValue func(p snp.Product) (T, error)) func(p snp.Produ
 // and the certificates still differ (subject, serial).
 var chains = sync.OnceValue(func() func(snp.Product) *Chain {
 	return perProduct(func(p snp.Product) (*Chain, error) {
-		ark, ask := fakekeys.ARKKey(), fakekeys.ASKKey()
+		ark, ask := ARKKey(), ASKKey()
 		if ark == nil || ask == nil {
-			return nil, fmt.Errorf("testev: fakekeys unusable")
+			return nil, fmt.Errorf("testev: testkeys unusable")
 		}
 		return NewChain(p, ark, ask, ask)
 	})
 })
+
+var (
+	//go:embed testkeys/ark_key.pem
+	arkKeyPEM []byte
+	//go:embed testkeys/ask_key.pem
+	askKeyPEM []byte
+)
+
+// ARKKey returns the private chains' ARK key (RSA-4096, committed in
+// testkeys/; a fresh copy per call), nil only if the file is broken.
+func ARKKey() *rsa.PrivateKey { return testKey("ARK", arkKeyPEM) }
+
+// ASKKey returns the private chains' ASK key, which is also their ASVK's
+// (RSA-4096, committed in testkeys/; a fresh copy per call), nil only if
+// the file is broken.
+func ASKKey() *rsa.PrivateKey { return testKey("ASK", askKeyPEM) }
+
+func testKey(name string, b []byte) *rsa.PrivateKey {
+	k, err := fakepki.RSAKey(name, b, 4096)
+	if err != nil {
+		return nil
+	}
+	return k
+}
 
 // vcekKeys are the shared VCEK keys per product, generated once per process.
 var vcekKeys = sync.OnceValue(func() func(snp.Product) *ecdsa.PrivateKey {
