@@ -25,14 +25,21 @@ import (
 // evidence's: a sevsnpvm token never binds TDX evidence, nor the reverse.
 // A token of the emulated MAA (iss EmulatedIssuer: anyone can mint one
 // with its public test key) binds only evidence of the emulated CVM
-// (ev.Emulated), never evidence verified under a real chain.
+// (ev.Emulated), never evidence verified under a real chain; and a token
+// of any other issuer never binds evidence of the emulated CVM, which no
+// real instance attests (evidence under the emulated chain is forged by
+// whoever has its public keys, so the pair would look like a real token
+// vouching for it).
 // ev must come from a successful verification.
 func Bind(c *Claims, ev *verify.Claims) error {
 	if c.IsolationTEE == nil {
 		return failf(CheckBinding, "the token has no x-ms-isolation-tee")
 	}
-	if c.Issuer == EmulatedIssuer && !ev.Emulated {
+	switch {
+	case c.Emulated() && !ev.Emulated:
 		return failf(CheckBinding, "the token is the emulated MAA's (a public test key anyone can sign with), the evidence is not the emulated CVM's (verified under %s): an emulated token vouches for no real VM", format.Truncate(ev.RootsSource, 64))
+	case !c.Emulated() && ev.Emulated:
+		return failf(CheckBinding, "the evidence is the emulated CVM's (verified under %s, whose keys are public), the token is %s's: no real MAA instance attests the emulated CVM, so the pair is forged", format.Truncate(ev.RootsSource, 64), format.Truncate(c.Issuer, 64))
 	}
 	if err := bindPlatform(c, ev); err != nil {
 		return err

@@ -127,6 +127,13 @@ func (c *Claims) Platform() string {
 	return c.IsolationTEE.AttestationType
 }
 
+// Emulated reports whether the token is the emulated MAA's (iss
+// EmulatedIssuer): Verify accepts such a token only with
+// Config.TrustEmulated, and a token signed by the emulated MAA's public
+// test key only with that issuer, so a verified token is emulated exactly
+// when this is true. Anyone can mint one: it proves nothing about a VM.
+func (c *Claims) Emulated() bool { return c.Issuer == EmulatedIssuer }
+
 // SEVSNP are the x-ms-sevsnpvm-* claims: fields of the SNP report.
 // Numbers are nil when absent.
 type SEVSNP struct {

@@ -13,6 +13,7 @@ import (
 	"github.com/snp-vtpm/snp-vtpm/internal/testmaa"
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/maa"
+	"github.com/snp-vtpm/snp-vtpm/snp"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
@@ -119,6 +120,53 @@ func TestEmulatedTokenBindsNoRealEvidence(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantCheck(t, maa.Bind(rc, ours), "")
+}
+
+// TestBindEmulatedBothOrNeither: a token binds evidence only when both
+// are the emulated CVM's or neither is: the emulated MAA's token never
+// binds real evidence, and a real instance's token (here the test MAA's)
+// never binds evidence of the emulated CVM (here testev's chain marked
+// Emulated, as --trust-emulated marks fakeamd's), which anyone can forge
+// with the public keys to match a real token's report data and AK.
+func TestBindEmulatedBothOrNeither(t *testing.T) {
+	real := verifiedEvidence(t, &testev.Builder{})
+	ev := (&testev.Builder{}).MustBuild()
+	emuChain := testev.PrivateChain(snp.Milan).SNPChain()
+	emuChain.Emulated = true
+	emu, err := verify.Evidence(context.Background(), ev.JSON, ev.Nonce, verify.Config{Roots: (&snp.Roots{}).Add(emuChain)})
+	if err != nil || !emu.Emulated || real.Emulated {
+		t.Fatalf("evidence: emulated %v (err %v), real one emulated %v", emu != nil && emu.Emulated, err, real.Emulated)
+	}
+	ak := &testev.AKKey().PublicKey
+	emulatedKeys := testutil.Must(maa.EmulatedKeys())(t)
+	tokenOf := func(t *testing.T, ev *verify.Claims, emulated bool) *maa.Claims {
+		payload := testutil.Must(testmaa.PayloadFor(payloadOf(t, testutil.ReadFile(t, realTokenFile)), ev, ak))(t)
+		if !emulated {
+			tok, cfg := tokenFor(t, ev, ak, nil)
+			return testutil.Must(maa.Verify(context.Background(), tok, cfg))(t)
+		}
+		tok := emulatedToken(t, payload, maa.EmulatedIssuer)
+		return testutil.Must(maa.Verify(context.Background(), tok, maa.Config{Keys: emulatedKeys, Issuer: maa.EmulatedIssuer, Time: realTime, TrustEmulated: true}))(t)
+	}
+	for _, tc := range []struct {
+		name          string
+		ev            *verify.Claims
+		emulatedToken bool
+		check         maa.Check
+	}{
+		{"real token, real evidence", real, false, ""},
+		{"emulated token, emulated evidence", emu, true, ""},
+		{"emulated token, real evidence", real, true, maa.CheckBinding},
+		{"real token, emulated evidence", emu, false, maa.CheckBinding},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := tokenOf(t, tc.ev, tc.emulatedToken)
+			if c.Emulated() != tc.emulatedToken {
+				t.Errorf("Claims.Emulated() = %v", c.Emulated())
+			}
+			wantCheck(t, maa.Bind(c, tc.ev), tc.check)
+		})
+	}
 }
 
 // TestEmulatedInstanceNeverVouches: a policy cannot name the emulated MAA

@@ -79,8 +79,12 @@ type maaResult struct {
 	Verified bool   `json:"verified"`
 	Issuer   string `json:"issuer"`
 	// Platform is the token's isolation TEE: "sevsnpvm" or "tdxvm".
-	Platform     string         `json:"platform"`
-	Kid          string         `json:"kid"`
+	Platform string `json:"platform"`
+	Kid      string `json:"kid"`
+	// Emulated is true for a token of the emulated MAA (public test key,
+	// --trust-emulated), and for evidence of the emulated CVM: it proves
+	// nothing about a VM.
+	Emulated     bool           `json:"emulated"`
 	NonceChecked bool           `json:"nonce_checked"`
 	Bound        bool           `json:"bound_to_evidence"`
 	Claims       *maa.Claims    `json:"claims"`
@@ -119,6 +123,7 @@ func runMAAVerify(ctx context.Context, g *globals, f *maaFlags, file string) err
 		return f.fail(g, err)
 	}
 	res.Verified, res.Platform = true, res.Claims.Platform()
+	res.Emulated = res.Claims.Emulated() || (res.Evidence != nil && res.Evidence.Emulated)
 	if f.jsonOut {
 		return writeJSON(g.stdout, res)
 	}
@@ -226,9 +231,15 @@ func maaKeys(g *globals, jwksFlag, jwksFile, instance string) (maa.KeySource, er
 // claims.
 func printMAA(w io.Writer, r *maaResult, f *maaFlags) {
 	c := r.Claims
+	title := "VERIFIED"
+	if r.Emulated {
+		fmt.Fprintln(w, emulatedBanner)
+		title = "VERIFIED (EMULATED MAA, NOT MICROSOFT AZURE ATTESTATION)"
+		defer fmt.Fprintln(w, emulatedBanner)
+	}
 	// The token's strings are signed by the instance, but a terminal still
 	// gets no control characters from them (format.Printable).
-	fmt.Fprintf(w, "VERIFIED: MAA token from %s\n", format.Printable(r.Issuer, 256))
+	fmt.Fprintf(w, "%s: MAA token from %s\n", title, format.Printable(r.Issuer, 256))
 	fmt.Fprintln(w, "checks:")
 	link := func(name, what, verdict string) {
 		fmt.Fprintf(w, "  %-14s %-58s %s\n", name, format.Printable(what, 256), verdict)

@@ -17,7 +17,7 @@ func TestMAAAttestEmulatedCLI(t *testing.T) {
 	tok, ev := emulatedMAAAttest(t, "--emulate", "cli-maa")
 	code, out, errOut := runBin(t, nil, "maa", "verify", "--trust-emulated", "--offline", "--nonce", "cli-maa", "--evidence", ev, tok)
 	wantExit(t, code, 0, out, errOut)
-	wantContains(t, "stdout", out, "VERIFIED", "https://emulated-maa.snp-vtpm.invalid", "REPORT_DATA")
+	wantContains(t, "stdout", out, emulatedBanner, "VERIFIED (EMULATED MAA", "https://emulated-maa.snp-vtpm.invalid", "REPORT_DATA")
 
 	jwks := writeTemp(t, "emulated-jwks.json", emulatedJWKS())
 	for _, args := range [][]string{
@@ -41,10 +41,10 @@ func TestMAAAttestEmulatedTDXCLI(t *testing.T) {
 	verifyArgs := []string{"maa", "verify", "--trust-emulated", "--offline", "--nonce", "cli-tdx", "--evidence", ev, tok}
 	code, out, errOut := runBin(t, nil, verifyArgs...)
 	wantExit(t, code, 0, out, errOut)
-	wantContains(t, "stdout", out, "VERIFIED", "tdxvm, azure-compliant-cvm", "TD REPORTDATA, MRTD = --evidence", "mrtd")
+	wantContains(t, "stdout", out, emulatedBanner, "VERIFIED (EMULATED MAA", "tdxvm, azure-compliant-cvm", "TD REPORTDATA, MRTD = --evidence", "mrtd")
 	code, out, errOut = runBin(t, nil, append(verifyArgs, "--json")...)
 	wantExit(t, code, 0, out, errOut)
-	wantContains(t, "stdout", out, `"platform": "tdxvm"`, `"bound_to_evidence": true`, `"tdx_mrtd"`, `"tdx_report_data"`)
+	wantContains(t, "stdout", out, `"platform": "tdxvm"`, `"emulated": true`, `"bound_to_evidence": true`, `"tdx_mrtd"`, `"tdx_report_data"`)
 
 	snpTok, snpEv := emulatedMAAAttest(t, "--emulate", "cli-tdx")
 	for _, c := range []struct{ token, evidence, says string }{

@@ -9,10 +9,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
 	"github.com/snp-vtpm/snp-vtpm/internal/testmaa"
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/maa"
+	"github.com/snp-vtpm/snp-vtpm/snp"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
@@ -124,6 +126,46 @@ func payloadOf(t *testing.T, rel string) []byte {
 	return b
 }
 
+// TestMAAVerifyEmulatedSaysSo: a token of the emulated MAA's issuer,
+// accepted with --trust-emulated, is called emulated in the human output
+// (the banner, before and after, and the title) and in --json
+// ("emulated": true); a real token says "emulated": false. Before, the
+// output was that of a real instance's token, the issuer's name aside.
+func TestMAAVerifyEmulatedSaysSo(t *testing.T) {
+	emuPayload, err := testmaa.Edit(payloadOf(t, maaToken), func(m map[string]any) { m["iss"] = maa.EmulatedIssuer })
+	if err != nil {
+		t.Fatal(err)
+	}
+	emuTok, emuJWKS := testSigned(t, emuPayload)
+	tok, jwks := realMAAFiles(t)
+	emuArgs := []string{"maa", "verify", "--trust-emulated", "--jwks", emuJWKS, "--issuer", maa.EmulatedIssuer, "--at", maaAt, emuTok}
+	realArgs := []string{"maa", "verify", "--jwks", jwks, "--issuer", testmaa.Issuer, "--at", maaAt, tok}
+	code, out, errOut := runBin(t, nil, emuArgs...)
+	wantExit(t, code, 0, out, errOut)
+	if strings.Count(out, emulatedBanner) != 2 || !strings.HasPrefix(out, emulatedBanner+"\nVERIFIED (EMULATED MAA") {
+		t.Errorf("human output of an emulated token does not say so:\n%s", out)
+	}
+	code, out, errOut = runBin(t, nil, realArgs...)
+	wantExit(t, code, 0, out, errOut)
+	if strings.Contains(out, "EMULATED") {
+		t.Errorf("a real token's output says EMULATED:\n%s", out)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want bool
+	}{{"emulated", emuArgs, true}, {"real", realArgs, false}} {
+		code, out, errOut = runBin(t, nil, append([]string{"maa", "verify", "--json"}, tc.args[2:]...)...)
+		wantExit(t, code, 0, out, errOut)
+		var res struct {
+			Emulated *bool `json:"emulated"`
+		}
+		if err := json.Unmarshal([]byte(out), &res); err != nil || res.Emulated == nil || *res.Emulated != tc.want {
+			t.Errorf("%s token: --json emulated = %v, want %v (%v)\n%s", tc.name, res.Emulated, tc.want, err, out)
+		}
+	}
+}
+
 // TestMAAVerifyJSON: --json on success and on rejection, stdin "-".
 func TestMAAVerifyJSON(t *testing.T) {
 	_, jwks := realMAAFiles(t)
@@ -207,6 +249,42 @@ func TestMAARealSharedeusCerts(t *testing.T) {
 	code, out, errOut = runCLI(t, "maa", "verify", "--instance", srv.URL, "--issuer", issuer, "--at", at, tok)
 	wantExit(t, code, 2, out, errOut)
 	wantContains(t, "stderr", errOut, "maa-not-cvm")
+}
+
+// TestMAAEmulatedEvidenceBinding: with --trust-emulated, evidence of the
+// emulated CVM (forged here with its public keys) binds a token of the
+// emulated MAA's issuer, and the output says EMULATED; a real instance's
+// token (the test MAA's) made for the same claims does not bind it
+// (maa-binding): before, it did, printed as a real token bound to the
+// evidence.
+func TestMAAEmulatedEvidenceBinding(t *testing.T) {
+	ev := testev.Emulated(testev.Builder{}).MustBuild()
+	fake, err := fakeamd.Chain()
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims, err := verify.Evidence(context.Background(), ev.JSON, ev.Nonce, verify.Config{Roots: snp.DefaultRoots().Add(fake)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, err := testmaa.PayloadFor(payloadOf(t, maaToken), claims, &testev.AKKey().PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	emuPayload, err := testmaa.Edit(payload, func(m map[string]any) { m["iss"] = maa.EmulatedIssuer })
+	if err != nil {
+		t.Fatal(err)
+	}
+	realTok, realJWKS := testSigned(t, payload)
+	emuTok, emuJWKS := testSigned(t, emuPayload)
+	evFile := writeTemp(t, "emulated.json", ev.JSON)
+	base := []string{"maa", "verify", "--trust-emulated", "--at", maaAt, "--offline", "--cache-dir", t.TempDir(), "--no-nonce", "--evidence", evFile}
+	code, out, errOut := runBin(t, nil, append(base, "--jwks", realJWKS, "--issuer", testmaa.Issuer, realTok)...)
+	wantExit(t, code, 2, out, errOut)
+	wantContains(t, "stderr", errOut, "REJECTED: maa-binding", "the evidence is the emulated CVM's")
+	code, out, errOut = runBin(t, nil, append(base, "--jwks", emuJWKS, "--issuer", maa.EmulatedIssuer, emuTok)...)
+	wantExit(t, code, 0, out, errOut)
+	wantContains(t, "stdout", out, emulatedBanner, "VERIFIED (EMULATED MAA", "= --evidence")
 }
 
 // TestMAAEvidenceBinding: --evidence verifies our synthetic evidence and

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
 	"github.com/snp-vtpm/snp-vtpm/hcl"
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
 	"github.com/snp-vtpm/snp-vtpm/quote"
@@ -121,4 +122,27 @@ func parseReport(t *testing.T, raw []byte) *snp.Report {
 		t.Fatalf("ParseReport: %v", err)
 	}
 	return r
+}
+
+// TestEmulated: evidence of Emulated verifies with the emulated chain
+// trusted, with claims that say emulated and name the emulated paravisor,
+// and is rejected under AMD's roots alone (vcek-chain).
+func TestEmulated(t *testing.T) {
+	ev := testev.Emulated(testev.Builder{}).MustBuild()
+	fake, err := fakeamd.Chain()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := verify.Evidence(context.Background(), ev.JSON, ev.Nonce, verify.Config{Roots: snp.DefaultRoots().Add(fake)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Emulated || c.Paravisor != verify.ParavisorEmulated {
+		t.Errorf("emulated %v, paravisor %q", c.Emulated, c.Paravisor)
+	}
+	_, err = verify.Evidence(context.Background(), ev.JSON, ev.Nonce, verify.Config{})
+	var verr *verify.Error
+	if !errors.As(err, &verr) || verr.Check != verify.CheckVCEKChain {
+		t.Errorf("under AMD's roots: %v, want vcek-chain", err)
+	}
 }
