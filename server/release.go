@@ -86,8 +86,10 @@ func (s *Server) release(ctx context.Context, w http.ResponseWriter, r *http.Req
 	return attestOutcome{status: http.StatusOK, result: resultSuccess, reason: "none"}, resp
 }
 
-// audit writes the audit line of a release: which VM got which resource;
-// never the secret. Nothing is formatted when the logger drops INFO.
+// audit writes the audit line of a release: which VM got which resource,
+// and whether it was the emulated CVM (trusted with --trust-emulated:
+// proof of nothing); never the secret. Nothing is formatted when the
+// logger drops INFO.
 func (s *Server) audit(ctx context.Context, resource string, claims *verify.Claims, jti string) {
 	if !s.log.Enabled(ctx, slog.LevelInfo) {
 		return
@@ -98,7 +100,8 @@ func (s *Server) audit(ctx context.Context, resource string, claims *verify.Clai
 	}
 	s.log.LogAttrs(ctx, slog.LevelInfo, "secret released", slog.String("resource", resource),
 		slog.String("chip_id", hex.EncodeToString(claims.ChipID)), slog.String("vm_unique_id", vmID),
-		slog.String("measurement", hex.EncodeToString(claims.Measurement)), slog.String("jti", jti))
+		slog.String("measurement", hex.EncodeToString(claims.Measurement)), slog.String("jti", jti),
+		slog.Bool("emulated", claims.Emulated))
 }
 
 // appraised describes a successful appraisal for the result token.

@@ -53,6 +53,10 @@ func newPolicyDeriveCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if claims.Emulated {
+				// The policy itself has no room to say so: warn.
+				g.log.Warn("EMULATED: the policy is derived from evidence of the emulated CVM (a fake AMD or Intel chain, trusted with --trust-emulated); it describes no real VM")
+			}
 			p, err := verify.DerivePolicy(claims, indexes)
 			if err != nil {
 				return fmt.Errorf("policy derive: %w", err)

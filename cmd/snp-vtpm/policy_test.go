@@ -124,3 +124,29 @@ func TestVersion(t *testing.T) {
 		t.Errorf("version:\n%s\nstderr:\n%s", out, errOut)
 	}
 }
+
+// TestPolicyDeriveEmulatedWarns: a policy derived (with --trust-emulated)
+// from evidence of the emulated CVM comes with a warning on stderr that
+// says EMULATED (the JSON policy has no member for it); one derived from
+// other evidence has none.
+func TestPolicyDeriveEmulatedWarns(t *testing.T) {
+	emu := testev.Emulated(testev.Builder{}).MustBuild()
+	roots := writeTemp(t, "roots.pem", testev.ChainPEM())
+	other := (&testev.Builder{}).MustBuild()
+	for _, tc := range []struct {
+		name string
+		args []string
+		ev   *testev.Evidence
+		warn bool
+	}{
+		{"emulated", []string{"--trust-emulated"}, emu, true},
+		{"testev chain", []string{"--roots", roots}, other, false},
+	} {
+		args := append([]string{"policy", "derive", "--offline", "--nonce-hex", hex.EncodeToString(tc.ev.Nonce)}, tc.args...)
+		code, out, errOut := runCLI(t, append(args, writeTemp(t, "ev.json", tc.ev.JSON))...)
+		wantExit(t, code, exitOK, out, errOut)
+		if strings.Contains(errOut, "EMULATED") != tc.warn {
+			t.Errorf("%s: stderr (want a warning: %v):\n%s", tc.name, tc.warn, errOut)
+		}
+	}
+}

@@ -83,7 +83,10 @@ func (f *resultFlags) register(fs *pflag.FlagSet) {
 
 // resultOutput is the --json output of a verified token.
 type resultOutput struct {
-	Verified bool           `json:"verified"`
+	Verified bool `json:"verified"`
+	// Emulated is the token's claim about the emulated CVM (accepted with
+	// --trust-emulated), repeated at the top: it proves nothing about a VM.
+	Emulated bool           `json:"emulated"`
 	Claims   *result.Claims `json:"claims"`
 }
 
@@ -107,7 +110,7 @@ func runResultVerify(ctx context.Context, g *globals, f *resultFlags, arg string
 		return rejectedCheck(g, f.jsonOut, string(rerr.Check), rerr.Err, err)
 	}
 	if f.jsonOut {
-		return writeJSON(g.stdout, resultOutput{Verified: true, Claims: c})
+		return writeJSON(g.stdout, resultOutput{Verified: true, Emulated: c.Appraisal().CVM.Emulated, Claims: c})
 	}
 	printResult(g.stdout, c, cfg.Nonce != nil)
 	return nil

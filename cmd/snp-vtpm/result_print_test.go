@@ -2,11 +2,13 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 
 	"github.com/snp-vtpm/snp-vtpm/maa"
 	"github.com/snp-vtpm/snp-vtpm/result"
+	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
 // TestPrintResultPrintable: the strings of a verified result token reach
@@ -41,6 +43,49 @@ func checkPrintable(t *testing.T, out string) {
 	for _, line := range strings.Split(out, "\n") {
 		if len(line) > 1024 {
 			t.Fatalf("a %d-byte line", len(line))
+		}
+	}
+}
+
+// TestResultVerifyEmulatedJSON: result verify --json repeats the token's
+// emulated claim at the top ("emulated": true for a result about the
+// emulated CVM, accepted with --trust-emulated; false otherwise), next to
+// "verified", as verify --json has it; the human output carries the
+// banner.
+func TestResultVerifyEmulatedJSON(t *testing.T) {
+	key, _, err := result.GenerateSigningKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const iss = "https://verifier.example"
+	signer, err := result.NewSigner(key, iss)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwks, err := result.MarshalJWKS(signer.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwksFile := writeTemp(t, "jwks.json", jwks)
+	for _, emulated := range []bool{false, true} {
+		tok, _, err := signer.Issue(result.Appraised{Claims: &verify.Claims{Platform: verify.PlatformSNP, Product: "Milan", Emulated: emulated}, Nonce: []byte("n")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		args := []string{"result", "verify", "--jwks", jwksFile, "--issuer", iss, "--trust-emulated"}
+		code, out, errOut := runCLI(t, append(args, "--json", tok)...)
+		wantExit(t, code, exitOK, out, errOut)
+		var doc struct {
+			Verified bool  `json:"verified"`
+			Emulated *bool `json:"emulated"`
+		}
+		if err := json.Unmarshal([]byte(out), &doc); err != nil || !doc.Verified || doc.Emulated == nil || *doc.Emulated != emulated {
+			t.Errorf("emulated %v: --json %s (%v)", emulated, out, err)
+		}
+		code, out, errOut = runCLI(t, append(args, tok)...)
+		wantExit(t, code, exitOK, out, errOut)
+		if strings.Contains(out, emulatedBanner) != emulated {
+			t.Errorf("emulated %v: human output:\n%s", emulated, out)
 		}
 	}
 }
