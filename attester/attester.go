@@ -259,8 +259,9 @@ func (a *Attester) vcekFor(ctx context.Context, cfg verify.Config, r *snp.Report
 
 // validator is the Validate of a VCEK request for r under product line
 // pl: the checks package verify makes of a VCEK (format, chain to the
-// roots of cfg at its time, product line, chip id and TCB), each failure
-// a *verify.Error naming its check.
+// roots of cfg at its time, never an unmarked chain of the emulated CVM's
+// keys, product line, chip id and TCB), each failure a *verify.Error
+// naming its check.
 func validator(cfg verify.Config, r *snp.Report, pl snp.Product) func([]byte) error {
 	roots, now := cfg.Roots, cfg.Now
 	if roots == nil {
@@ -274,10 +275,14 @@ func validator(cfg verify.Config, r *snp.Report, pl snp.Product) func([]byte) er
 		if err != nil {
 			return &verify.Error{Check: verify.CheckVCEKFormat, Err: err}
 		}
-		if _, err := roots.VerifyVCEK(v, now); errors.Is(err, snp.ErrValidity) {
+		chain, err := roots.VerifyVCEK(v, now)
+		if errors.Is(err, snp.ErrValidity) {
 			return &verify.Error{Check: verify.CheckCertValidity, Err: err}
 		} else if err != nil {
 			return &verify.Error{Check: verify.CheckVCEKChain, Err: err}
+		}
+		if err := verify.CheckEmulatedKey(chain); err != nil {
+			return err
 		}
 		if v.Product != pl {
 			return &verify.Error{Check: verify.CheckProduct, Err: fmt.Errorf("VCEK is for %s, want %s", v.Product, pl)}

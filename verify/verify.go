@@ -563,7 +563,7 @@ func verifyVCEK(der []byte, roots *snp.Roots, now time.Time, p *pending) (*snp.V
 		}
 		return nil, nil, fail(CheckVCEKChain, err)
 	}
-	if err := checkEmulatedKey(chain); err != nil {
+	if err := CheckEmulatedKey(chain); err != nil {
 		return nil, nil, err
 	}
 	if p.recording() {
@@ -572,11 +572,15 @@ func verifyVCEK(der []byte, roots *snp.Roots, now time.Time, p *pending) (*snp.V
 	return v, chain, nil
 }
 
-// checkEmulatedKey refuses a chain that holds a key of the emulated CVM's
-// fake AMD chain but is not marked Emulated (ErrEmulatedKey): its
-// evidence would verify with claims that do not say emulated, and with
-// any paravisor ID key digest the forger writes.
-func checkEmulatedKey(c *snp.Chain) error {
+// CheckEmulatedKey returns the CheckVCEKChain rejection, matching
+// ErrEmulatedKey, of a trusted chain c that holds a key of the emulated
+// CVM's fake AMD chain (fakeamd.FakeKeyIn) but is not marked Emulated,
+// and nil for any other chain: evidence under such a chain would verify
+// with claims that do not say emulated, and with any paravisor ID key
+// digest the forger writes. The Verifier applies it to the chain that
+// verified each VCEK or VLEK; code that validates a VCEK against
+// snp.Roots itself (the attester's certificate validator) should too.
+func CheckEmulatedKey(c *snp.Chain) error {
 	if c.Emulated {
 		return nil
 	}
