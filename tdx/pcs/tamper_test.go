@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/snp-vtpm/snp-vtpm/emulator/fakeintel"
 	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/internal/strictjson"
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
@@ -124,6 +125,16 @@ func TestStrictJSON(t *testing.T) {
 	}
 }
 
+// emulatedCollateral is the emulated TDX CVM's fake Intel collateral.
+func emulatedCollateral(t *testing.T) *pcs.Collateral {
+	t.Helper()
+	c, err := pcs.LoadDir(fakeintel.Collateral())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // TestSwappedCRLs: each CRL must be issued by the certificate it is
 // checked against (the root's CRL is not the PCK CA's), and both are
 // required.
@@ -137,6 +148,9 @@ func TestSwappedCRLs(t *testing.T) {
 		{"root crl as pck crl", func(c *pcs.Collateral) { c.PCKCRLs["platform"] = c.RootCRL }, `PCK CRL (platform) is issued by "Intel SGX Root CA"`},
 		{"pck crl as root crl", func(c *pcs.Collateral) { c.RootCRL = c.PCKCRLs["platform"] }, `Intel SGX Root CA CRL is issued by "Intel SGX PCK Platform CA"`},
 		{"no pck crl", func(c *pcs.Collateral) { delete(c.PCKCRLs, "platform") }, "no PCK CRL (platform)"},
+		// The emulated CVM's PCK CRL: its issuer has Intel's common name,
+		// so the whole names are shown (they said "X, not by X").
+		{"emulated pck crl", func(c *pcs.Collateral) { c.PCKCRLs["platform"] = emulatedCollateral(t).PCKCRLs["platform"] }, "(the same common name, another issuer)"},
 		{"no qe identity", func(c *pcs.Collateral) { c.QEIdentity = nil }, "no QE identity"},
 	} {
 		c := loadReal(t)
