@@ -3,12 +3,22 @@ package main
 import (
 	"encoding/hex"
 	"encoding/json"
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
+	amdfakekeys "github.com/snp-vtpm/snp-vtpm/emulator/fakeamd/fakekeys"
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeintel"
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeintel/fakekeys"
+	"github.com/snp-vtpm/snp-vtpm/hcl"
+	"github.com/snp-vtpm/snp-vtpm/internal/amdcert"
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
+	"github.com/snp-vtpm/snp-vtpm/snp"
 )
 
 // TestTrustEmulatedMatrix: --trust-emulated judges real evidence as real
@@ -77,4 +87,65 @@ func TestTrustEmulatedMatrix(t *testing.T) {
 			wantContains(t, "stderr", errOut, "REJECTED: "+tc.check)
 		})
 	}
+}
+
+// TestEmulatedRunCannotPoisonSharedCache: an emulated run (--trust-emulated)
+// that fetches, from a KDS mirror the attacker runs, a VCEK issued with the
+// emulated CVM's public ASK key for a real chip (the fixture's chip id and
+// TCB) accepts it (its evidence is emulated, and says so) and stores it in
+// the disk cache it shares with real runs, under the real chip's name. A
+// real run (no --trust-emulated) reading that cache re-validates what it
+// reads and refuses it: with --offline the real evidence, stripped of its
+// VCEK, is rejected (vcek-missing, naming the chain), never verified.
+func TestEmulatedRunCannotPoisonSharedCache(t *testing.T) {
+	realEv, realVCEK, hclReport := evidenceWithoutVCEK(t)
+	h, err := hcl.Parse(hclReport)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := snp.ParseReport(h.SNPReport)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chip, tcb := rep.ChipID, rep.ReportedTCB.Parts(snp.Milan)
+	fakeCA := &amdcert.Chain{Product: snp.Milan, ARK: fakeamd.ARK(), ASK: fakeamd.ASK(), ASKKey: amdfakekeys.ASKKey(), Marker: fakeamd.Marker}
+	forged, err := fakeCA.Issue(amdcert.KeyTemplate{Key: &amdfakekeys.VCEKKey().PublicKey, ProductName: "Milan-B0", HWID: chip[:], TCB: tcb,
+		NotBefore: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), NotAfter: time.Date(2045, 1, 1, 0, 0, 0, 0, time.UTC)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mirror := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write(forged) }))
+	defer mirror.Close()
+	b := testev.Emulated(testev.Builder{OmitVCEK: true})
+	b.ChipID, b.ReportedTCB, b.VCEKDER = &chip, &tcb, nil
+	emu := b.MustBuild()
+	cache := t.TempDir()
+	code, out, errOut := runCLI(t, "verify", "--trust-emulated", "--kds-url", mirror.URL, "--cache-dir", cache, "--json",
+		"--nonce-hex", hex.EncodeToString(emu.Nonce), writeTemp(t, "emulated.json", emu.JSON))
+	wantExit(t, code, exitOK, out, errOut)
+	wantContains(t, "emulated run", out, `"emulated": true`, `"vcek_source": "fetched"`)
+	var stored int
+	_ = filepath.WalkDir(filepath.Join(cache, "vcek"), func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			stored++
+		}
+		return nil
+	})
+	if stored != 1 {
+		t.Fatalf("the emulated run stored %d VCEKs, want the forged one (the premise of this test)", stored)
+	}
+	// The real run passes the forged file over (it fails the pinned
+	// chain): offline, nothing else is at hand (exit 1, no verdict) ...
+	real := []string{"verify", "--cache-dir", cache, "--at", verifyAt, "--nonce", "challenge"}
+	code, out, errOut = runCLI(t, append(append(real, "--offline"), realEv)...)
+	wantExit(t, code, exitUsage, out, errOut)
+	wantContains(t, "real run, offline", errOut, "vcek-missing", "not cached")
+	// ... online, the genuine VCEK replaces it, and then offline works.
+	kds := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write(realVCEK) }))
+	defer kds.Close()
+	code, out, errOut = runCLI(t, append(append(real, "--kds-url", kds.URL), realEv)...)
+	wantExit(t, code, exitOK, out, errOut)
+	code, out, errOut = runCLI(t, append(append(real, "--offline", "--json"), realEv)...)
+	wantExit(t, code, exitOK, out, errOut)
+	wantContains(t, "real run, offline after the refetch", out, `"emulated": false`, `"pinned_roots": true`)
 }
