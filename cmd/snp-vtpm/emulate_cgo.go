@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/snp-vtpm/snp-vtpm/emulator"
+	"github.com/snp-vtpm/snp-vtpm/maa/fakemaa"
 )
 
 // openEmulated starts the emulated Azure CVM (TPM simulator, fake
@@ -21,3 +22,19 @@ func openEmulated(ctx context.Context, g *globals) (*platform, error) {
 
 // emulatorBuiltIn says whether --emulate works in this build.
 const emulatorBuiltIn = true
+
+// startFakeMAA starts the emulated MAA (package maa/fakemaa) on loopback
+// and returns its URL and how to stop it. It is in cgo builds only, with
+// the emulated CVM it attests: the release binary links neither its
+// public test signing key nor the emulated CVMs' (fakekeys).
+func startFakeMAA() (url string, stop func(), err error) {
+	svc, err := fakemaa.New(fakemaa.Config{})
+	if err != nil {
+		return "", nil, err
+	}
+	run, err := svc.Start()
+	if err != nil {
+		return "", nil, fmt.Errorf("starting the fake MAA: %w", err)
+	}
+	return run.URL, func() { _ = run.Close() }, nil
+}

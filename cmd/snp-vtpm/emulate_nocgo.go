@@ -16,5 +16,11 @@ func openEmulated(ctx context.Context, g *globals) (*platform, error) {
 	return nil, errNoEmulator
 }
 
+// startFakeMAA fails: the emulated MAA, and its signing key, are in cgo
+// builds only.
+func startFakeMAA() (url string, stop func(), err error) {
+	return "", nil, errNoEmulator
+}
+
 // emulatorBuiltIn says whether --emulate works in this build.
 const emulatorBuiltIn = false

@@ -20,7 +20,6 @@ import (
 	"github.com/snp-vtpm/snp-vtpm/attester"
 	"github.com/snp-vtpm/snp-vtpm/internal/httpget"
 	"github.com/snp-vtpm/snp-vtpm/maa"
-	"github.com/snp-vtpm/snp-vtpm/maa/fakemaa"
 	"github.com/snp-vtpm/snp-vtpm/maa/guest"
 	"github.com/snp-vtpm/snp-vtpm/snp"
 	"github.com/snp-vtpm/snp-vtpm/verify"
@@ -87,17 +86,13 @@ func (f *maaAttestFlags) target(g *globals, nonce []byte) (*maaTarget, error) {
 		if f.instance != "" {
 			return nil, errors.New("--instance: with --emulate the fake MAA on loopback answers; leave --instance out")
 		}
-		svc, err := fakemaa.New(fakemaa.Config{})
+		url, stop, err := startFakeMAA()
 		if err != nil {
 			return nil, err
 		}
-		run, err := svc.Start()
-		if err != nil {
-			return nil, fmt.Errorf("starting the fake MAA: %w", err)
-		}
-		fmt.Fprintf(g.stderr, "EMULATED MAA listening on %s\n", run.URL)
-		keys := &maa.Fetcher{Instance: run.URL}
-		return &maaTarget{instance: run.URL, close: func() { _ = run.Close() },
+		fmt.Fprintf(g.stderr, "EMULATED MAA listening on %s\n", url)
+		keys := &maa.Fetcher{Instance: url}
+		return &maaTarget{instance: url, close: stop,
 			cfg: maa.Config{Keys: keys, Issuer: maa.EmulatedIssuer, Nonce: nonce, TrustEmulated: true}}, nil
 	}
 	if !strings.HasPrefix(f.instance, "https://") {
