@@ -178,7 +178,7 @@ func askPEM(t *testing.T, mod func(*x509.Certificate)) []byte {
 	tmpl := fakepki.CATemplate(3, c.ASK.Subject, c.ASK.NotBefore, c.ASK.NotAfter)
 	tmpl.SignatureAlgorithm = x509.SHA384WithRSAPSS
 	mod(tmpl)
-	ask, err := fakepki.Issue(tmpl, c.ARK, &fakekeys.ASKKey().PublicKey, fakekeys.ARKKey())
+	ask, err := fakepki.Issue(tmpl, c.ARK, &testev.ASKKey().PublicKey, testev.ARKKey())
 	if err != nil {
 		t.Fatal(err)
 	}
