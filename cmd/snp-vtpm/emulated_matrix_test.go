@@ -22,9 +22,9 @@ import (
 )
 
 // TestTrustEmulatedMatrix: --trust-emulated judges real evidence as real
-// (SEV-SNP and TDX fixtures, evidence and a stored TD quote: not
+// (SEV-SNP and TDX fixtures, evidence, a stored HCL report and a TD quote: not
 // emulated, pinned roots, no EMULATED in the output), and what was made
-// with the emulated CVMs' public keys (SEV-SNP evidence, a TD quote) as
+// with the emulated CVMs' public keys (SEV-SNP evidence and HCL report, a TD quote) as
 // emulated, in --json ("emulated": true, not pinned) and in the human
 // output (the banner and the title); without --trust-emulated the latter
 // is rejected (exit 2) by the chain check.
@@ -41,6 +41,10 @@ func TestTrustEmulatedMatrix(t *testing.T) {
 	}
 	emuQuote := writeTemp(t, "emulated-td-quote.bin", q.Marshal())
 	realQuote := "../../testdata/trustee-az-vtpm/az-tdx-vtpm/td-quote.bin"
+	emuHCL, emuVCEK := writeTemp(t, "emulated-hcl.bin", emuEv.Evidence.HCLReport), writeTemp(t, "emulated-vcek.der", fakeamd.VCEKDER())
+	reportFile := func(at, file string, rest ...string) []string {
+		return append([]string{"report", "--offline", "--cache-dir", t.TempDir(), "--at", at, "-f", file}, rest...)
+	}
 	const emuAt = "2030-01-01T00:00:00Z" // within the fake chains' 2025..2045
 	verifyCmd := func(at string, rest ...string) []string {
 		return append([]string{"verify", "--offline", "--cache-dir", t.TempDir(), "--at", at}, rest...)
@@ -58,6 +62,8 @@ func TestTrustEmulatedMatrix(t *testing.T) {
 		{"real SEV-SNP evidence", verifyCmd(verifyAt, "--nonce", "challenge", verifySNPDir+"evidence-v1.json"), false, "", "VERIFIED: evidence v1"},
 		{"real TDX evidence", verifyCmd(verifyAt, "--nonce", "challenge", verifyTDXDir+"evidence-v1.json"), false, "", "VERIFIED: evidence v1"},
 		{"real TD quote", reportCmd(verifyAt, realQuote), false, "", "VALID TDX REPORT (TD quote verified)"},
+		{"real HCL report", reportFile(verifyAt, verifySNPDir+"hcl-report.bin", "--vcek", verifySNPDir+"vcek.pem"), false, "", "VALID SNP REPORT from"},
+		{"emulated HCL report", reportFile(emuAt, emuHCL, "--vcek", emuVCEK), true, "vcek-chain", "VALID SNP REPORT (EMULATED CHAIN, NOT AMD)"},
 		{"emulated SEV-SNP evidence", verifyCmd(emuAt, "--nonce-hex", hex.EncodeToString(emuEv.Nonce), emuFile), true, "vcek-chain", "VERIFIED (EMULATED CHAIN, NOT AMD)"},
 		{"emulated TD quote", reportCmd(emuAt, emuQuote), true, "tdx-pck-chain", "VALID TDX REPORT (EMULATED CHAIN, NOT INTEL)"},
 	} {
