@@ -90,6 +90,7 @@ func QuotePCRs(ctx context.Context, t transport.TPM, nonce []byte, pcrs []int) (
 }
 
 func quoteMask(ctx context.Context, t transport.TPM, nonce []byte, mask uint32) (*quote.Quote, error) {
+	t = bind(ctx, t)
 	_, name, err := readAK(ctx, t)
 	if err != nil {
 		return nil, err
@@ -185,6 +186,7 @@ func selects(sel []quote.PCRSelection, mask uint32) bool {
 // returns at most 8 PCRs per TPM2_PCR_Read, so ReadPCRs asks again for the
 // ones still missing, checking ctx between commands.
 func ReadPCRs(ctx context.Context, t transport.TPM) ([][]byte, error) {
+	t = bind(ctx, t)
 	out := make([][]byte, PCRCount)
 	missing := PCRCount
 	// Each round returns at least one PCR or fails, so PCRCount rounds bound

@@ -54,6 +54,7 @@ func RefreshReport(ctx context.Context, t transport.TPM, userData []byte) ([]byt
 		ctx, cancel = context.WithTimeout(ctx, DefaultRefreshTimeout)
 		defer cancel()
 	}
+	t = bind(ctx, t)
 	padded := make([]byte, UserDataSize)
 	copy(padded, userData)
 
