@@ -44,7 +44,9 @@ func userDataAttributes() tpm2.TPMANV {
 // until the runtime data's "user-data" equals hex(padded userData). It polls
 // with a growing interval (50 ms up to 500 ms) until ctx is done, or for at
 // most DefaultRefreshTimeout when ctx has no deadline; on timeout the error
-// matches [ErrRefreshTimeout] and the context error.
+// matches [ErrRefreshTimeout] and the context error. A report that does not
+// parse ends the poll: the error matches [ErrMalformedResponse] and holds
+// package hcl's *hcl.FormatError.
 func RefreshReport(ctx context.Context, t transport.TPM, userData []byte) ([]byte, error) {
 	if len(userData) == 0 || len(userData) > UserDataSize {
 		return nil, &UserDataSizeError{Size: len(userData)}
@@ -174,7 +176,7 @@ func writeNV(ctx context.Context, t transport.TPM, nv *nvIndex, data []byte) err
 func reportUserData(report []byte) (string, error) {
 	r, err := hcl.Parse(report)
 	if err != nil {
-		return "", malformed("HCL report: %v", err)
+		return "", fmt.Errorf("vtpm: %w: HCL report: %w", ErrMalformedResponse, err)
 	}
 	return hex.EncodeToString(r.RuntimeData.UserData), nil
 }
