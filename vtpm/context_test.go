@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -156,5 +157,62 @@ func TestBindAnswered(t *testing.T) {
 	cancel()
 	if _, err := b.Send(rcResponse(0)); !errors.Is(err, ErrNoAnswer) || !errors.Is(err, context.Canceled) {
 		t.Fatalf("Send after the context ended: %v, want ErrNoAnswer and context.Canceled", err)
+	}
+}
+
+// TestRefreshReportOwnTimeout: when the caller's context has no deadline,
+// RefreshReport gives up after its own bound with an error matching
+// ErrRefreshTimeout but not context.DeadlineExceeded (the CLI with
+// --timeout 0 said "gave up after 0s (--timeout)"); under the caller's
+// deadline the error matches that deadline.
+func TestRefreshReportOwnTimeout(t *testing.T) {
+	old := refreshTimeout
+	refreshTimeout = 200 * time.Millisecond
+	t.Cleanup(func() { refreshTimeout = old })
+	stale := hclBlob(t, `{"keys":[],"user-data":"`+strings.Repeat("ee", UserDataSize)+`"}`)
+	tests := []struct {
+		name     string
+		hang     tpm2.TPMCC // 0: none
+		deadline bool
+		want     error
+	}{
+		{"never refreshed, no deadline", 0, false, ErrRefreshTimeout},
+		{"NV_Write unanswered, no deadline", tpm2.TPMCCNVWrite, false, ErrRefreshTimeout},
+		{"never refreshed, caller deadline", 0, true, ErrRefreshTimeout},
+		{"NV_Write unanswered, caller deadline", tpm2.TPMCCNVWrite, true, ErrNoAnswer},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeTPM{handlers: map[tpm2.TPMCC]func([]byte) []byte{
+				tpm2.TPMCCNVReadPublic: func(cmd []byte) []byte {
+					idx := binary.BigEndian.Uint32(cmd[10:14])
+					size := uint16(len(stale))
+					if idx == NVIndexUserData {
+						size = UserDataSize
+					}
+					return nvPublicHandler(t, idx, size, tpm2.TPMANV{OwnerRead: true, OwnerWrite: true})(cmd)
+				},
+				tpm2.TPMCCNVRead:  nvReader(t, stale, 0),
+				tpm2.TPMCCNVWrite: func([]byte) []byte { return okSessionResponse(nil) },
+			}}
+			h := &hangingTPM{fake: f, hang: tc.hang, release: make(chan struct{})}
+			if tc.hang == 0 {
+				h.hang = 0xFFFF // no command has it
+			}
+			t.Cleanup(func() { close(h.release) })
+			ctx := context.Background()
+			if tc.deadline {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, 200*time.Millisecond)
+				defer cancel()
+			}
+			err := within(t, 3*time.Second, func() error { _, err := RefreshReport(ctx, h, []byte("nonce")); return err })
+			if !errors.Is(err, tc.want) || errors.Is(err, context.DeadlineExceeded) != tc.deadline {
+				t.Fatalf("error %v, want %v, context.DeadlineExceeded %v", err, tc.want, tc.deadline)
+			}
+			if !tc.deadline && !strings.Contains(err.Error(), "the context set no deadline") {
+				t.Errorf("error %q does not say that its own bound passed", err)
+			}
+		})
 	}
 }

@@ -43,23 +43,64 @@ func userDataAttributes() tpm2.TPMANV {
 // redefining it if it exists with another size, then reads NVIndexHCLReport
 // until the runtime data's "user-data" equals hex(padded userData). It polls
 // with a growing interval (50 ms up to 500 ms) until ctx is done, or for at
-// most DefaultRefreshTimeout when ctx has no deadline; on timeout the error
-// matches [ErrRefreshTimeout] and the context error. A report that does not
+// most DefaultRefreshTimeout when ctx has no deadline. When ctx ends the
+// error matches [ErrRefreshTimeout] (or [ErrNoAnswer] if the TPM did not
+// answer a command) and the context's error; when DefaultRefreshTimeout
+// passes it matches [ErrRefreshTimeout] only (ctx has not ended: a caller
+// must not read it as its own deadline). A report that does not
 // parse ends the poll: the error matches [ErrMalformedResponse] and holds
 // package hcl's *hcl.FormatError.
 func RefreshReport(ctx context.Context, t transport.TPM, userData []byte) ([]byte, error) {
 	if len(userData) == 0 || len(userData) > UserDataSize {
 		return nil, &UserDataSizeError{Size: len(userData)}
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, DefaultRefreshTimeout)
-		defer cancel()
-	}
-	t = bind(ctx, t)
 	padded := make([]byte, UserDataSize)
 	copy(padded, userData)
+	if _, ok := ctx.Deadline(); ok {
+		return refresh(ctx, bind(ctx, t), padded)
+	}
+	own, cancel := context.WithTimeout(ctx, refreshTimeout)
+	defer cancel()
+	report, err := refresh(own, bind(own, t), padded)
+	if err == nil || own.Err() == nil || ctx.Err() != nil {
+		return report, err
+	}
+	// Our default bound passed, not the caller's context: the error must
+	// not match the context's.
+	if rerr, ok := errors.AsType[*refreshTimeoutError](err); ok {
+		rerr.ctxErr = nil
+		return nil, rerr
+	}
+	return nil, fmt.Errorf("vtpm: %w: no answer from the TPM within %s (the context set no deadline): %v", ErrRefreshTimeout, refreshTimeout, err)
+}
 
+// refreshTimeoutError is the error of a refresh whose report did not
+// carry the user data in time.
+type refreshTimeoutError struct {
+	last   string // the user-data of the last report read, hex
+	ctxErr error  // the context's error; nil when refreshTimeout passed
+}
+
+func (e *refreshTimeoutError) Error() string {
+	s := fmt.Sprintf("vtpm: %v: runtime data still has user-data %s", ErrRefreshTimeout, e.last)
+	if e.ctxErr == nil {
+		return s + fmt.Sprintf(" after %s (the context set no deadline)", refreshTimeout)
+	}
+	return s + ": " + e.ctxErr.Error()
+}
+
+// Is reports whether target is ErrRefreshTimeout.
+func (e *refreshTimeoutError) Is(target error) bool { return target == ErrRefreshTimeout }
+
+// Unwrap returns the context's error.
+func (e *refreshTimeoutError) Unwrap() error { return e.ctxErr }
+
+// refreshTimeout is DefaultRefreshTimeout; tests shorten it.
+var refreshTimeout = DefaultRefreshTimeout
+
+// refresh is RefreshReport of padded (64 bytes) under ctx, through t bound
+// to ctx.
+func refresh(ctx context.Context, t transport.TPM, padded []byte) ([]byte, error) {
 	nv, err := ensureUserDataIndex(ctx, t)
 	if err != nil {
 		return nil, err
@@ -93,7 +134,7 @@ func RefreshReport(ctx context.Context, t transport.TPM, userData []byte) ([]byt
 			if last == "" {
 				last = "(none)"
 			}
-			return nil, fmt.Errorf("vtpm: %w: runtime data still has user-data %s: %w", ErrRefreshTimeout, last, ctx.Err())
+			return nil, &refreshTimeoutError{last: last, ctxErr: ctx.Err()}
 		case <-timer.C:
 		}
 		interval = min(interval*2, pollMax)
