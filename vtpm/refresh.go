@@ -141,12 +141,13 @@ func refresh(ctx context.Context, t transport.TPM, padded []byte) ([]byte, error
 	}
 }
 
-// ensureUserDataIndex makes sure NVIndexUserData exists with UserDataSize
-// bytes and returns its public state.
+// ensureUserDataIndex makes sure NVIndexUserData exists as an index this
+// package can write the user data to (see writableUserData) and returns
+// its public state. Another index there is undefined and defined again.
 func ensureUserDataIndex(ctx context.Context, t transport.TPM) (*nvIndex, error) {
 	nv, err := readNVPublic(ctx, t, NVIndexUserData)
 	switch {
-	case err == nil && nv.pub.DataSize == UserDataSize:
+	case err == nil && writableUserData(&nv.pub):
 		return nv, nil
 	case err == nil:
 		if err := ctx.Err(); err != nil {
@@ -175,6 +176,17 @@ func ensureUserDataIndex(ctx context.Context, t transport.TPM) (*nvIndex, error)
 		return nil, tpmErr("NV_DefineSpace", NVIndexUserData, err)
 	}
 	return readNVPublic(ctx, t, NVIndexUserData)
+}
+
+// writableUserData reports whether pub is an index that takes the user
+// data: an ordinary index of UserDataSize bytes, written with owner auth or
+// its own (empty) auth value, not locked against writes. Any other index
+// there (left by another tool, or hostile: an extend index of SHA-512, a
+// write-locked or policy-only index) could never take it: the refresh
+// failed on it.
+func writableUserData(pub *tpm2.TPMSNVPublic) bool {
+	a := pub.Attributes
+	return pub.DataSize == UserDataSize && a.NT == tpm2.TPMNTOrdinary && (a.OwnerWrite || a.AuthWrite) && !a.WriteLocked
 }
 
 // writeNV writes data at offset 0 of the index in chunks of
