@@ -38,6 +38,17 @@ func bind(ctx context.Context, t transport.TPM) transport.TPM {
 	return &boundTPM{ctx: ctx, t: t}
 }
 
+// abandoner is a transport that is told when a command sent through it
+// will not be waited for (the device of Open, and boundTPM, which tells
+// its own transport).
+type abandoner interface{ abandoned() }
+
+func (b *boundTPM) abandoned() {
+	if a, ok := b.t.(abandoner); ok {
+		a.abandoned()
+	}
+}
+
 type sendResult struct {
 	rsp []byte
 	err error
@@ -63,6 +74,7 @@ func (b *boundTPM) Send(cmd []byte) ([]byte, error) {
 			return r.rsp, r.err
 		default:
 		}
+		b.abandoned()
 		return nil, fmt.Errorf("%w: %w", ErrNoAnswer, b.ctx.Err())
 	}
 }

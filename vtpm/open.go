@@ -4,6 +4,7 @@ package vtpm
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"sync"
 
@@ -40,24 +41,35 @@ func openError(path string, err error) error {
 }
 
 // device is the TPM device of Open: it runs one command at a time, so that
-// a command sent after an abandoned one (see boundTPM) waits for that one's
-// answer instead of sharing the file with it. Close does not wait for an
-// outstanding command: the file is then closed when that command returns
-// (go-tpm still uses it until then).
+// no two commands share the file. While a command that was abandoned (see
+// boundTPM) is outstanding, other commands fail at once with errStuck
+// rather than queue behind it (a cleanup without context, such as
+// EphemeralKey.Close, would wait forever for a TPM that hangs). Close does
+// not wait for an outstanding command: the file is then closed when that
+// command returns (go-tpm still uses it until then).
 type device struct {
 	cmd sync.Mutex // held while a command runs
 	t   transport.TPMCloser
 
 	mu     sync.Mutex // guards the fields below
-	busy   bool
+	busy   bool       // a command is outstanding
+	stuck  bool       // ... and was abandoned
 	closed bool
 }
 
-// errClosed is the error of a command sent after Close.
-var errClosed = errors.New("vtpm: the TPM device is closed")
+var (
+	// errClosed is the error of a command sent after Close.
+	errClosed = errors.New("vtpm: the TPM device is closed")
+	// errStuck is the error of a command sent while an abandoned one is
+	// outstanding.
+	errStuck = fmt.Errorf("%w: an earlier command is still outstanding", ErrNoAnswer)
+)
 
 // Send implements transport.TPM.
 func (d *device) Send(cmd []byte) ([]byte, error) {
+	if err := d.usable(); err != nil {
+		return nil, err
+	}
 	d.cmd.Lock()
 	defer d.cmd.Unlock()
 	d.mu.Lock()
@@ -70,12 +82,33 @@ func (d *device) Send(cmd []byte) ([]byte, error) {
 	rsp, err := d.t.Send(cmd)
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.busy = false
+	d.busy, d.stuck = false, false
 	if d.closed {
 		_ = d.t.Close() // Close was called while this command ran
 		return nil, errClosed
 	}
 	return rsp, err
+}
+
+// usable returns errClosed or errStuck when a command cannot be sent now.
+func (d *device) usable() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	switch {
+	case d.closed:
+		return errClosed
+	case d.stuck:
+		return errStuck
+	}
+	return nil
+}
+
+// abandoned implements abandoner: the outstanding command will not be
+// waited for.
+func (d *device) abandoned() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.stuck = d.busy
 }
 
 // Close closes the device, at once unless a command is outstanding (then

@@ -12,37 +12,79 @@ import (
 )
 
 // TestOpenSilentDevice: a TPM device that takes commands and never answers
-// them (as a hung vTPM) holds no caller past its context, neither the
-// first command nor the next one, which waits for the first behind the
-// device's lock; Close returns at once, the command still outstanding.
+// them (as a hung vTPM) holds no caller past its context; once a command
+// was abandoned, the next ones fail at once (ErrNoAnswer), also a command
+// sent without context (as EphemeralKey.Close sends its flush), instead of
+// queueing behind it forever; Close returns at once.
 func TestOpenSilentDevice(t *testing.T) {
 	d, err := Open(testutil.SilentTPMDevice(t))
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
 	for _, tc := range []struct {
-		name string
-		call func(context.Context) error
+		name     string
+		call     func(context.Context) error
+		deadline bool // the error is the context's (else the device's at once)
 	}{
-		{"ReadHCLReport", func(ctx context.Context) error { _, err := ReadHCLReport(ctx, d); return err }},
-		{"Quote behind it", func(ctx context.Context) error { _, err := Quote(ctx, d, []byte("nonce")); return err }},
-		{"RefreshReport behind both", func(ctx context.Context) error {
+		{"ReadHCLReport", func(ctx context.Context) error { _, err := ReadHCLReport(ctx, d); return err }, true},
+		{"Quote after it", func(ctx context.Context) error { _, err := Quote(ctx, d, []byte("nonce")); return err }, false},
+		{"RefreshReport after it", func(ctx context.Context) error {
 			_, err := RefreshReport(ctx, d, []byte("nonce"))
 			return err
-		}},
+		}, false},
+		{"a flush without context", func(context.Context) error { _, err := d.Send(rcResponse(0)); return err }, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 			defer cancel()
+			start := time.Now()
 			err := within(t, 3*time.Second, func() error { return tc.call(ctx) })
-			if !errors.Is(err, ErrNoAnswer) || !errors.Is(err, context.DeadlineExceeded) {
-				t.Fatalf("error %v, want ErrNoAnswer and context.DeadlineExceeded", err)
+			if !errors.Is(err, ErrNoAnswer) || errors.Is(err, context.DeadlineExceeded) != tc.deadline {
+				t.Fatalf("error %v, want ErrNoAnswer (context.DeadlineExceeded: %v)", err, tc.deadline)
+			}
+			if took := time.Since(start); !tc.deadline && took > 50*time.Millisecond {
+				t.Errorf("took %v behind the abandoned command", took)
 			}
 		})
 	}
 	if err := within(t, 3*time.Second, d.Close); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
+}
+
+// TestDeviceStuck: a command abandoned by its context makes the device
+// refuse others at once until its answer arrives; then it works again.
+func TestDeviceStuck(t *testing.T) {
+	b := &blockingCloser{answer: make(chan struct{})}
+	d := &device{t: b}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := bind(ctx, d).Send(rcResponse(0)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("abandoned command: %v", err)
+	}
+	if _, err := within2(t, func() ([]byte, error) { return d.Send(rcResponse(0)) }); !errors.Is(err, errStuck) {
+		t.Fatalf("a command behind the abandoned one: %v, want errStuck", err)
+	}
+	b.answer <- struct{}{} // the abandoned command is answered
+	for d.isBusy() {
+		time.Sleep(time.Millisecond)
+	}
+	go func() { b.answer <- struct{}{} }()
+	if _, err := within2(t, func() ([]byte, error) { return d.Send(rcResponse(0)) }); err != nil {
+		t.Fatalf("a command after the answer: %v", err)
+	}
+}
+
+// within2 is within for a Send.
+func within2(t *testing.T, send func() ([]byte, error)) ([]byte, error) {
+	t.Helper()
+	var rsp []byte
+	err := within(t, 3*time.Second, func() error {
+		var err error
+		rsp, err = send()
+		return err
+	})
+	return rsp, err
 }
 
 // blockingCloser answers each command when told to and counts Close calls.

@@ -29,6 +29,7 @@ func TestSilentTPMTimeout(t *testing.T) {
 		{"evidence", "--nonce", "n", "--offline"},
 		{"evidence", "--nonce", "n", "--fresh", "--offline"},
 		{"attest", "--server", verifier.URL, "--offline"},
+		{"maa", "attest", "--instance", "https://127.0.0.1:1", "--nonce", "n", "--offline"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			type result struct {
