@@ -9,6 +9,7 @@ import (
 	"crypto/rsa"
 	"encoding/binary"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -30,6 +31,7 @@ type hostileTPM struct {
 	inner       transport.TPM
 	report      []byte
 	otherNonce  bool
+	otherPCRs   bool // the quote's selection without PCR 23
 	flipQuote   bool
 	otherAKArea []byte // a ReadPublic response's parameters
 }
@@ -84,6 +86,9 @@ func (h *hostileTPM) Send(cmd []byte) ([]byte, error) {
 		cmd = bytes.Clone(cmd)
 		at := 18 + int(binary.BigEndian.Uint32(cmd[14:18])) + 2
 		cmd[at] ^= 0x01
+	case h.otherPCRs && cc == tpm2.TPMCCQuote:
+		cmd = bytes.Clone(cmd)
+		cmd[len(cmd)-1] &^= 0x80 // the 3-byte bitmap ends the command
 	case h.otherAKArea != nil && cc == tpm2.TPMCCReadPublic && binary.BigEndian.Uint32(cmd[10:14]) == vtpm.AKHandle:
 		return response(h.otherAKArea, false), nil
 	}
@@ -235,5 +240,21 @@ func wantRejected(t *testing.T, call string, err error, check verify.Check, inco
 	verr, ok := errors.AsType[*verify.Error](err)
 	if !ok || verr.Check != check || !errors.Is(err, verify.ErrRejected) || errors.Is(err, attester.ErrInconsistent) != inconsistent {
 		t.Fatalf("%s: error %v, want a rejection naming %s (ErrInconsistent: %v)", call, err, check, inconsistent)
+	}
+}
+
+// TestHostileTPMQuoteSelection: a quote of other PCRs than asked for is a
+// TPM that broke the protocol (vtpm.ErrMalformedResponse, CLI exit 1), not a
+// rejection: a verifier accepts a quote of any selection, so no check of
+// verify fails.
+func TestHostileTPMQuoteSelection(t *testing.T) {
+	a := newAttester(t)
+	a.TPM = &hostileTPM{inner: cvm.TPM(), otherPCRs: true}
+	_, err := a.Evidence(testCtx(t), []byte("hostile"), false)
+	if !errors.Is(err, vtpm.ErrMalformedResponse) || errors.Is(err, verify.ErrRejected) {
+		t.Fatalf("error %v, want ErrMalformedResponse, not a rejection", err)
+	}
+	if !strings.Contains(err.Error(), "select exactly") {
+		t.Fatalf("error %v does not name the selection", err)
 	}
 }
