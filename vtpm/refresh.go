@@ -40,7 +40,8 @@ func userDataAttributes() tpm2.TPMANV {
 //
 // It writes the padded data to NV index NVIndexUserData, defining the index
 // (64 bytes, SHA-256 name algorithm, owner read/write) if it is missing and
-// redefining it if it exists with another size, then reads NVIndexHCLReport
+// redefining it if it exists with another size or cannot be written (see
+// writableUserData), then reads NVIndexHCLReport
 // until the runtime data's "user-data" equals hex(padded userData). It polls
 // with a growing interval (50 ms up to 500 ms) until ctx is done, or for at
 // most DefaultRefreshTimeout when ctx has no deadline. When ctx ends the
