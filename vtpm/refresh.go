@@ -40,9 +40,10 @@ func userDataAttributes() tpm2.TPMANV {
 //
 // It writes the padded data to NV index NVIndexUserData, defining the index
 // (64 bytes, SHA-256 name algorithm, owner read/write) if it is missing and
-// redefining it if it exists with another size or cannot be written (see
-// writableUserData), then reads NVIndexHCLReport
-// until the runtime data's "user-data" equals hex(padded userData). It polls
+// redefining it if it exists with another size or is not an ordinary index
+// that owner auth or its empty auth value may write and that is not
+// write-locked, then reads NVIndexHCLReport until the runtime data's
+// "user-data" equals hex(padded userData). It polls
 // with a growing interval (50 ms up to 500 ms) until ctx is done, or for at
 // most DefaultRefreshTimeout when ctx has no deadline. When ctx ends the
 // error matches [ErrRefreshTimeout] (or [ErrNoAnswer] if the TPM did not
