@@ -39,6 +39,7 @@ import (
 
 	"github.com/snp-vtpm/snp-vtpm/collateral"
 	"github.com/snp-vtpm/snp-vtpm/evidence"
+	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/hcl"
 	"github.com/snp-vtpm/snp-vtpm/quote"
 	"github.com/snp-vtpm/snp-vtpm/snp"
@@ -64,8 +65,30 @@ var ErrNoNonce = errors.New("attester: a nonce is required")
 
 // ErrInconsistent means what the vTPM returned does not fit together (for
 // example the report's attestation key is not the TPM's): evidence built
-// from it would be rejected by any verifier, so none is returned.
+// from it would be rejected by any verifier, so none is returned. Such an
+// error is also a *verify.Error naming the check that a verifier would fail
+// (so it matches verify.ErrRejected): the gathered material was examined
+// and rejected, as a verifier would reject it.
 var ErrInconsistent = errors.New("attester: inconsistent vTPM state")
+
+// inconsistent returns err, what the gathered material failed, as an error
+// matching ErrInconsistent and the *verify.Error of check.
+func inconsistent(check verify.Check, err error) error {
+	return fmt.Errorf("%w: %w", ErrInconsistent, &verify.Error{Check: check, Err: err})
+}
+
+// quoteCheck names the check a quote.Verify error fails.
+func quoteCheck(err error) verify.Check {
+	switch {
+	case errors.Is(err, quote.ErrSignature):
+		return verify.CheckQuoteSignature
+	case errors.Is(err, quote.ErrNonce):
+		return verify.CheckNonce
+	case errors.Is(err, quote.ErrPCRDigest):
+		return verify.CheckPCRDigest
+	}
+	return verify.CheckQuoteFormat
+}
 
 // Attester gathers evidence from a vTPM. Its fields must not change while it
 // is in use; its methods are as safe for concurrent use as TPM is.
@@ -165,6 +188,10 @@ func (a *Attester) Report(ctx context.Context, userData []byte) ([]byte, error) 
 	}
 	a.log().DebugContext(ctx, "refreshing the HCL report", "user_data_bytes", len(userData))
 	blob, err := vtpm.RefreshReport(ctx, t, userData)
+	if _, ok := errors.AsType[*format.Error](err); ok {
+		// As the report read without a refresh fails hcl.Parse in verify.
+		return nil, inconsistent(verify.CheckHCLFormat, fmt.Errorf("the refreshed HCL report: %w", err))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("attester: refreshing the HCL report: %w", err)
 	}
@@ -175,7 +202,8 @@ func (a *Attester) Report(ctx context.Context, userData []byte) ([]byte, error) 
 // with qualifyingData = quote.ExpectedExtraData(nonce), and the PCR values
 // read after it. Before returning, it verifies the quote (signature, nonce,
 // PCR digest) against the attestation key read from the TPM and fails
-// closed: a quote that does not verify is never returned.
+// closed: a quote that does not verify is never returned (the error
+// matches ErrInconsistent and names the check, see ErrInconsistent).
 func (a *Attester) Quote(ctx context.Context, nonce []byte) (*quote.Quote, error) {
 	t, err := a.tpm()
 	if err != nil {
@@ -188,6 +216,9 @@ func (a *Attester) Quote(ctx context.Context, nonce []byte) (*quote.Quote, error
 		a.log().DebugContext(ctx, "nonce longer than 48 bytes: quoting its SHA-256", "nonce_bytes", len(nonce))
 	}
 	q, err := vtpm.Quote(ctx, t, nonce)
+	if errors.Is(err, quote.ErrNonce) {
+		return nil, inconsistent(verify.CheckNonce, fmt.Errorf("the vTPM quoted other qualifying data than the nonce's: %w", err))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("attester: quoting: %w", err)
 	}
@@ -196,7 +227,7 @@ func (a *Attester) Quote(ctx context.Context, nonce []byte) (*quote.Quote, error
 		return nil, fmt.Errorf("attester: reading the attestation key: %w", err)
 	}
 	if _, err := quote.Verify(q, ak, nonce); err != nil {
-		return nil, fmt.Errorf("%w: the vTPM's quote does not verify against its attestation key: %w", ErrInconsistent, err)
+		return nil, inconsistent(quoteCheck(err), fmt.Errorf("the vTPM's quote does not verify against its attestation key: %w", err))
 	}
 	return q, nil
 }
@@ -317,9 +348,13 @@ func (a *Attester) Evidence(ctx context.Context, nonce []byte, fresh bool) (*Res
 }
 
 // VerifiedReport reads the HCL report (refreshed with userData first
-// unless nil, see Report), takes the VCEK from Certs (see VCEKFor; when
-// Certs has none, with a warning, it leaves it to the Verifier's
-// VCEKGetter), and verifies the report with a's Verifier.
+// unless nil, see Report), checks that its runtime data names the vTPM's
+// attestation key (and carries userData), takes the VCEK from Certs (see
+// VCEKFor; when Certs has none, with a warning, it leaves it to the
+// Verifier's VCEKGetter), and verifies the report with a's Verifier. A
+// report of another attestation key than the vTPM's is an error matching
+// ErrInconsistent (check attestation-key): verified, it would pass for
+// this vTPM's.
 // Claims.VCEKSource names the source of Certs that supplied the VCEK
 // ("Azure IMDS", "AMD KDS", "memory", ...).
 func (a *Attester) VerifiedReport(ctx context.Context, userData []byte) (*Result, error) {
@@ -331,7 +366,11 @@ func (a *Attester) VerifiedReport(ctx context.Context, userData []byte) (*Result
 	if err != nil {
 		return nil, err
 	}
-	if r, err := hcl.Parse(blob); err == nil && r.Type == hcl.ReportTypeTDX {
+	r, err := a.checkReport(ctx, blob, userData)
+	if err != nil {
+		return nil, err
+	}
+	if r.Type == hcl.ReportTypeTDX {
 		return a.verifiedTDXReport(ctx, v, blob, r)
 	}
 	vcek, from, err := a.VCEKFor(ctx, blob)
@@ -453,30 +492,32 @@ func (a *Attester) vcekFailure(ctx context.Context, err error, verdict, warning 
 
 // checkReport parses blob and checks that it is an HCL report (SEV-SNP or
 // TDX) whose attestation key is the TPM's and, when userData is set, whose
-// runtime data carries it.
+// runtime data carries it. A failure is an error matching ErrInconsistent
+// that names the check (hcl-report-format, attestation-key, user-data),
+// but for a TPM failure reading the attestation key.
 func (a *Attester) checkReport(ctx context.Context, blob, userData []byte) (*hcl.Report, error) {
 	r, err := hcl.Parse(blob)
 	if err != nil {
-		return nil, fmt.Errorf("%w: the HCL report: %w", ErrInconsistent, err)
+		return nil, inconsistent(verify.CheckHCLFormat, fmt.Errorf("the vTPM's HCL report: %w", err))
 	}
 	if r.RuntimeData == nil {
-		return nil, fmt.Errorf("%w: the HCL report has no runtime data", ErrInconsistent)
+		return nil, inconsistent(verify.CheckAttestationKey, errors.New("the vTPM's HCL report has no runtime data"))
 	}
 	reportAK, err := r.RuntimeData.AK()
 	if err != nil {
-		return nil, fmt.Errorf("%w: the runtime data's attestation key: %w", ErrInconsistent, err)
+		return nil, inconsistent(verify.CheckAttestationKey, fmt.Errorf("the runtime data's attestation key: %w", err))
 	}
 	tpmAK, err := vtpm.AKPublic(ctx, a.TPM)
 	if err != nil {
 		return nil, fmt.Errorf("attester: reading the attestation key: %w", err)
 	}
 	if !reportAK.Equal(tpmAK) {
-		return nil, fmt.Errorf("%w: the HCL report names another attestation key than the TPM's", ErrInconsistent)
+		return nil, inconsistent(verify.CheckAttestationKey, fmt.Errorf("the runtime data's HCLAkPub is not the vTPM's attestation key (%#08x)", uint32(vtpm.AKHandle)))
 	}
 	if userData != nil {
 		ud := r.RuntimeData.UserData
 		if len(ud) < len(userData) || !bytes.Equal(ud[:len(userData)], userData) {
-			return nil, fmt.Errorf("%w: the refreshed report does not carry the nonce as user-data", ErrInconsistent)
+			return nil, inconsistent(verify.CheckUserData, errors.New("the refreshed report's runtime data does not carry the requested user-data"))
 		}
 	}
 	return r, nil

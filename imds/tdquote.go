@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -24,13 +25,21 @@ const MaxTDQuoteResponse = 128 << 10
 // maxTDQuote bounds the decoded quote (as package evidence does).
 const maxTDQuote = 64 << 10
 
+// ErrTimeout means IMDS did not answer a TD quote request within the
+// request's own timeout (DefaultTimeout, or a shorter Timeout of the
+// Client's HTTPClient) while the caller's context had time left. It does
+// not match context.DeadlineExceeded, which TDQuote returns only when the
+// caller's context ended.
+var ErrTimeout = errors.New("no answer within the request timeout")
+
 // TDQuote asks Azure IMDS to quote a TDREPORT (1024 bytes, from the HCL
 // report of a TDX CVM): a POST of {"report": base64url(tdReport)} to
 // TDQuoteURL, answered with {"quote": base64url} (padded or not). One
 // attempt, no retries. The quote is not verified here (package tdx does).
 //
 // Errors: *HTTPError for a status other than 200, *FormatError for a body
-// that is not that JSON, and the context's error when ctx ends first.
+// that is not that JSON, ErrTimeout when IMDS does not answer in time
+// (DefaultTimeout), and the context's error when ctx ends first.
 func (c *Client) TDQuote(ctx context.Context, tdReport []byte) ([]byte, error) {
 	url := c.TDQuoteURL
 	if url == "" {
@@ -40,6 +49,7 @@ func (c *Client) TDQuote(ctx context.Context, tdReport []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	caller := ctx
 	ctx, cancel := context.WithTimeout(ctx, DefaultTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(reqBody))
@@ -53,15 +63,12 @@ func (c *Client) TDQuote(ctx context.Context, tdReport []byte) ([]byte, error) {
 	}
 	resp, err := c.httpClient().Do(req)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, fmt.Errorf("imds: TD quote: %w", err)
+		return nil, tdQuoteError(caller, url, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxTDQuoteResponse+1))
 	if err != nil {
-		return nil, fmt.Errorf("imds: TD quote: reading the response: %w", err)
+		return nil, tdQuoteError(caller, url, fmt.Errorf("reading the response: %w", err))
 	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("imds: TD quote (POST): %w", &HTTPError{URL: url, StatusCode: resp.StatusCode})
@@ -91,4 +98,18 @@ func ParseTDQuoteResponse(body []byte) ([]byte, error) {
 		return nil, &FormatError{Field: "quote", Err: fmt.Errorf("%w: %d bytes, want 1..%d", format.ErrBadLength, len(q), maxTDQuote)}
 	}
 	return q, nil
+}
+
+// tdQuoteError is the error of a TD quote request that failed with err:
+// the caller's context error when it ended, ErrTimeout when the request's
+// own timeout did (not the caller's deadline: a command line must not say
+// that its --timeout passed).
+func tdQuoteError(caller context.Context, url string, err error) error {
+	if cerr := caller.Err(); cerr != nil {
+		return cerr
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("imds: TD quote: %w: %s did not answer", ErrTimeout, url)
+	}
+	return fmt.Errorf("imds: TD quote: %w", err)
 }

@@ -6,10 +6,13 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/snp-vtpm/snp-vtpm/format"
 )
@@ -104,4 +107,67 @@ func FuzzParseTDQuoteResponse(f *testing.F) {
 			t.Fatalf("round trip: %v", err)
 		}
 	})
+}
+
+// TestTDQuoteSlowOrRedirected: IMDS that does not answer within the
+// request's own timeout (no header, or a body that stops) is ErrTimeout,
+// which is not the caller's context.DeadlineExceeded (a command line would
+// blame its --timeout); a redirect is not followed, to anywhere.
+func TestTDQuoteSlowOrRedirected(t *testing.T) {
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	wait := func(r *http.Request) {
+		// Read: net/http notices the client leaving only after the body.
+		_, _ = io.Copy(io.Discard, r.Body)
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}
+	var followed atomic.Bool
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		followed.Store(true)
+		_, _ = w.Write([]byte(`{"quote":"AAEC"}`))
+	}))
+	t.Cleanup(target.Close)
+	for _, tc := range []struct {
+		name    string
+		handler http.HandlerFunc
+		check   func(error) bool
+	}{
+		{"no answer", func(w http.ResponseWriter, r *http.Request) { wait(r) }, func(err error) bool {
+			return errors.Is(err, ErrTimeout) && !errors.Is(err, context.DeadlineExceeded)
+		}},
+		{"body stops", func(w http.ResponseWriter, r *http.Request) {
+			_, _ = w.Write([]byte(`{"quote":"`))
+			w.(http.Flusher).Flush()
+			wait(r)
+		}, func(err error) bool { return errors.Is(err, ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) }},
+		{"redirect", func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, target.URL, http.StatusTemporaryRedirect)
+		}, func(err error) bool {
+			h, ok := errors.AsType[*HTTPError](err)
+			return ok && h.StatusCode == http.StatusTemporaryRedirect
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(tc.handler)
+			t.Cleanup(srv.Close)
+			hc := (&Client{}).httpClient()
+			short := *hc
+			short.Timeout = 200 * time.Millisecond
+			c := &Client{TDQuoteURL: srv.URL, HTTPClient: &short}
+			start := time.Now()
+			_, err := c.TDQuote(context.Background(), make([]byte, 1024))
+			if took := time.Since(start); took > 3*time.Second {
+				t.Errorf("TDQuote took %v", took)
+			}
+			if !tc.check(err) {
+				t.Fatalf("TDQuote: %v", err)
+			}
+			if followed.Load() {
+				t.Fatal("the redirect was followed")
+			}
+		})
+	}
 }

@@ -81,6 +81,11 @@ func TestLoadSecretsDir(t *testing.T) {
 		{"policy without resource", map[string]string{"a": "x", "b.policy.json": "{}"}, [2]string{}},
 		{"bad policy", map[string]string{"a": "x", "a.policy.json": `{"nope":1}`}, [2]string{}},
 		{"duplicate policy member", map[string]string{"a": "x", "a.policy.json": `{"products":[],"products":[]}`}, [2]string{}},
+		// As verify --policy and serve --policy read them: members that
+		// would read as less than written are refused.
+		{"policy with an empty allow-list", map[string]string{"a": "x", "a.policy.json": `{"measurements":[]}`}, [2]string{}},
+		{"policy with a null member", map[string]string{"a": "x", "a.policy.json": `{"min_tcb":null}`}, [2]string{}},
+		{"policy member of an unlisted platform", map[string]string{"a": "x", "a.policy.json": `{"platforms":["tdx"],"products":["Milan"]}`}, [2]string{}},
 		{"empty secret", map[string]string{"a": ""}, [2]string{}},
 		{"unsafe name", map[string]string{"a b": "x"}, [2]string{}},
 		{"no resources", map[string]string{}, [2]string{}},

@@ -1,9 +1,13 @@
 package verify
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
+
+	"github.com/snp-vtpm/snp-vtpm/snp"
+	"github.com/snp-vtpm/snp-vtpm/tdx"
 )
 
 // DerivePolicy returns the policy that accepts exactly the configuration
@@ -18,6 +22,16 @@ import (
 // the emulated chain only. The policy is a starting point to review, not
 // to use blindly.
 //
+// The guest's own settings are carried over, so that the policy accepts
+// the evidence it came from whatever policy that was verified with, and
+// no more: AllowDebug when the guest is debuggable (an SNP guest policy's
+// DEBUG, a TD's TDATTRIBUTES 7:0), AllowMigrationAgent when its guest
+// policy allows a migration agent, AllowUncommittedTCB when its report
+// needs it, DenySMT when its guest policy forbids SMT, InitDataDigest
+// when its PCR 8 was bound to init-data, and, for a TD whose evaluated
+// TCB status is not a default one, TDXTCBStatuses: the defaults and that
+// status.
+//
 // Errors: c is nil, pcrs names a PCR that c has no value for (the quote
 // did not select it, or the evidence carried no PCR values), or the
 // derived policy is one New refuses (for example a zero ID key digest,
@@ -31,21 +45,17 @@ func DerivePolicy(c *Claims, pcrs []int) (*Policy, error) {
 		if c.TDX == nil || len(c.TDX.MRTD) == 0 {
 			return nil, errors.New("verify: DerivePolicy: the TDX claims carry no MRTD")
 		}
-		p = &Policy{Platforms: []string{PlatformTDX}, TDXMRTDs: []HexBytes{slices.Clone(c.TDX.MRTD)}}
+		p = deriveTDX(c)
 	} else {
-		tcb := c.ReportedTCB
-		p = &Policy{
-			Platforms:    []string{PlatformSNP},
-			MinTCB:       &tcb,
-			Measurements: []HexBytes{slices.Clone(c.Measurement)},
-			IDKeyDigests: []HexBytes{slices.Clone(c.IDKeyDigest)},
-			Products:     []string{c.Product},
-		}
+		p = deriveSNP(c)
 	}
 	if c.Paravisor == ParavisorEmulated {
 		// The emulated paravisor is trusted with the emulated chain only;
 		// a policy may not list it.
 		p.IDKeyDigests, p.TDXMRTDs = nil, nil
+	}
+	if d := c.InitData; d != nil && d.Bound {
+		p.InitDataDigest = slices.Clone(d.Digest)
 	}
 	var err error
 	if p.PCRs, err = derivePCRs(c, pcrs); err != nil {
@@ -55,6 +65,35 @@ func DerivePolicy(c *Claims, pcrs []int) (*Policy, error) {
 		return nil, fmt.Errorf("verify: DerivePolicy: %w", err)
 	}
 	return p, nil
+}
+
+// deriveSNP returns the policy of SEV-SNP claims c (see DerivePolicy).
+func deriveSNP(c *Claims) *Policy {
+	tcb := c.ReportedTCB
+	layout, _ := snp.ReportVersionLayout(c.ReportVersion)
+	return &Policy{
+		Platforms:           []string{PlatformSNP},
+		MinTCB:              &tcb,
+		Measurements:        []HexBytes{slices.Clone(c.Measurement)},
+		IDKeyDigests:        []HexBytes{slices.Clone(c.IDKeyDigest)},
+		Products:            []string{c.Product},
+		AllowDebug:          c.GuestPolicy&snp.PolicyDebug != 0,
+		AllowMigrationAgent: c.GuestPolicy&snp.PolicyMigrateMA != 0,
+		AllowUncommittedTCB: !layout.TCBs || c.ReportedTCB != c.CommittedTCB,
+		DenySMT:             c.GuestPolicy&snp.PolicySMT == 0,
+	}
+}
+
+// deriveTDX returns the policy of TDX claims c (see DerivePolicy).
+func deriveTDX(c *Claims) *Policy {
+	p := &Policy{Platforms: []string{PlatformTDX}, TDXMRTDs: []HexBytes{slices.Clone(c.TDX.MRTD)}}
+	if a := c.TDX.TDAttributes; len(a) == 8 {
+		p.AllowDebug = binary.LittleEndian.Uint64(a)&tdx.TDAttributesTUD != 0
+	}
+	if s := c.TDX.TCBStatus; s != TCBNotEvaluated && s != "" && !slices.Contains(DefaultTDXTCBStatuses(), s) {
+		p.TDXTCBStatuses = append(DefaultTDXTCBStatuses(), s)
+	}
+	return p
 }
 
 // derivePCRs returns the values of the PCRs at indexes, nil for none.

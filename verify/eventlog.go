@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"regexp"
+	"regexp/syntax"
 	"slices"
 	"strings"
 
@@ -35,24 +36,52 @@ func (p *Policy) requiresEventLog() bool {
 // validateEventLog checks the event-log members of a policy.
 func (p *Policy) validateEventLog() error {
 	for i, idx := range p.EventLogPCRs {
+		ptr := fmt.Sprintf("/event_log_pcrs/%d", i)
 		if idx < 0 || idx > 23 {
-			return fmt.Errorf("policy: event_log_pcrs[%d]: %d, want a PCR index in 0..23", i, idx)
+			return policyErr(ptr, "%d, want a PCR index in 0..23", idx)
+		}
+		if j := slices.Index(p.EventLogPCRs[:i], idx); j >= 0 {
+			return policyErr(ptr, "PCR %d repeats event_log_pcrs[%d]", idx, j)
 		}
 	}
 	if _, err := cmdlineMatcher(p.KernelCmdline); err != nil {
-		return fmt.Errorf("policy: kernel_cmdline: %w", err)
+		return &PolicyError{Pointer: "/kernel_cmdline", Err: err}
 	}
 	return checkDigests("secure_boot_db_certs", p.SecureBootDBCerts, 32, "SHA-256")
 }
 
+// maxCmdlineInsts bounds the compiled size of a kernel_cmdline regular
+// expression. Go's matching takes time proportional to the size times
+// the length of the line, and counted repetitions multiply the size: a
+// few KiB of "\pL{1000}" compile to hundreds of thousands of
+// instructions, taking a second to compile and more to match, on every
+// verification. A real command line's expression needs a few hundred.
+const maxCmdlineInsts = 2000
+
 // cmdlineMatcher returns the matcher of a kernel_cmdline policy: the exact
 // string, or, written "/RE/", a regular expression that must match the
-// whole command line.
+// whole command line. RE is parsed on its own before it is anchored, so
+// that it cannot close the anchoring group itself: "/a)|(.*/" would
+// otherwise compile to ^(?:a)|(.*)$, which matches any line.
 func cmdlineMatcher(want string) (func(string) bool, error) {
 	if len(want) >= 2 && strings.HasPrefix(want, "/") && strings.HasSuffix(want, "/") {
-		re, err := regexp.Compile(`^(?:` + want[1:len(want)-1] + `)$`)
+		expr := want[1 : len(want)-1]
+		parsed, err := syntax.Parse(expr, syntax.Perl)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("/RE/: %w", err)
+		}
+		prog, err := syntax.Compile(parsed.Simplify())
+		if err != nil {
+			return nil, fmt.Errorf("/RE/: %w", err)
+		}
+		if len(prog.Inst) > maxCmdlineInsts {
+			return nil, fmt.Errorf("/RE/ compiles to %d instructions, more than %d: write it without large counted repetitions such as {1000}", len(prog.Inst), maxCmdlineInsts)
+		}
+		re, err := regexp.Compile(`^(?:` + expr + `)$`)
+		if err != nil {
+			// An RE that parses alone but not inside the group (\Q
+			// quoting to its end) is not one expression.
+			return nil, fmt.Errorf("/RE/ is not one regular expression once anchored: %w", err)
 		}
 		return re.MatchString, nil
 	}

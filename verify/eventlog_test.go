@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"slices"
 	"strconv"
 	"strings"
@@ -211,4 +212,43 @@ func TestEventLogPolicy(t *testing.T) {
 	c, err := reportWith(context.Background(), testutil.ReadFile(t, testutil.SNPDir+"hcl-report.bin"),
 		testutil.PEMBlocks(t, testutil.ReadFile(t, testutil.SNPDir+"vcek.pem"), "CERTIFICATE")[0], cfg)
 	wantOutcome(t, c, err, verify.CheckEventLog)
+}
+
+// TestKernelCmdlineAnchored: a kernel_cmdline expression matches the
+// whole command line only. One that closes the anchoring group itself
+// ("/x)|(.*/" compiled to ^(?:x)|(.*)$, which matched every command line)
+// is refused by New; an alternation is anchored as a whole.
+func TestKernelCmdlineAnchored(t *testing.T) {
+	rhel := testutil.ReadFile(t, "eventlogs/gce-rhel8-uefi.bin")
+	ev := (&testev.Builder{PCRs: gcePCRs(t, "gce-rhel8-uefi.bin")}).MustBuild()
+	data := withLog(rhel)(t, ev)
+	for _, tc := range []struct {
+		re      string
+		refused bool
+		want    verify.Check
+	}{
+		{`/nothing-like-it)|(.*/`, true, ""},
+		{`/nothing-like-it)|(?:.* init=/bin/sh/`, true, ""},
+		{`/nothing-like-it|.*crashkernel=auto.*/`, false, ""},
+		{`/nothing-like-it|crashkernel=auto/`, false, verify.CheckEventLog},
+		{`/.*crashkernel=auto|nothing-like-it/`, false, verify.CheckEventLog},
+	} {
+		cfg := verify.Config{Roots: testev.Roots(), Policy: verify.Policy{KernelCmdline: tc.re}}
+		v, err := verify.New(cfg)
+		if tc.refused {
+			if pe, ok := errors.AsType[*verify.PolicyError](err); !ok || pe.Pointer != "/kernel_cmdline" {
+				t.Errorf("%s: New: %v, want a *PolicyError at /kernel_cmdline", tc.re, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: New: %v", tc.re, err)
+		}
+		c, err := v.Evidence(context.Background(), data, ev.Nonce)
+		if tc.want == "" && err != nil {
+			t.Errorf("%s: rejected: %v", tc.re, err)
+		} else if tc.want != "" {
+			wantOutcome(t, c, err, tc.want)
+		}
+	}
 }

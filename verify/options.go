@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"strconv"
@@ -181,6 +182,13 @@ func (c *Config) validate() error {
 // REPORTED_TCB == COMMITTED_TCB and, for evidence and HCL reports, a
 // trusted paravisor ID key (DefaultParavisors).
 // Policies are read from JSON files by ParsePolicy.
+//
+// An allow-list left out (nil) allows anything, or the defaults
+// (DefaultParavisors, DefaultTDXTCBStatuses); given, it must not be empty
+// (ErrPolicyEmptyList): an empty Platforms, Measurements, Products,
+// IDKeyDigests, AuthorKeyDigests, TDXMRTDs or TDXTCBStatuses would read
+// as "none allowed" but mean "no requirement". New refuses such a policy
+// as ParsePolicy does, with the same *PolicyError.
 type Policy struct {
 	// Platforms, when non-empty, lists the kinds of Confidential VM the
 	// policy accepts: PlatformSNP ("sev-snp") and PlatformTDX ("tdx").
@@ -190,7 +198,11 @@ type Policy struct {
 	// tdx_mr_tds or tdx_tcb_statuses for tdx; a policy setting members of
 	// both accepts both, each judged by its own members, and one setting
 	// neither accepts either. So a policy written for one kind of VM never
-	// accepts the other kind, whose launch it would not constrain.
+	// accepts the other kind, whose launch it would not constrain. When it
+	// is set, a member of a platform it does not list is refused
+	// (ErrPolicyPlatformMember): {"platforms":["tdx"],"measurements":[...]}
+	// would accept TDX evidence, which has no launch measurement, as if the
+	// measurements were not there.
 	Platforms []string `json:"platforms,omitempty"`
 	// VMPL is the highest accepted VMPL (0..3) of a bare SNP report
 	// verified with Report: a report requested at a less privileged level
@@ -198,14 +210,19 @@ type Policy struct {
 	// and HCL reports always require VMPL 0 (the paravisor's), whatever
 	// this field says.
 	VMPL int `json:"vmpl,omitempty"`
-	// MinTCB, when set, is the lowest acceptable REPORTED_TCB, per component.
+	// MinTCB, when set, is the lowest acceptable REPORTED_TCB, per component
+	// (a component left out is 0: no minimum). Only Turin reports an FMC;
+	// Milan's and Genoa's is 0, so a minimum fmc above 0 rejects them, and
+	// is refused when Products is set without Turin.
 	MinTCB *snp.TCBParts `json:"min_tcb,omitempty"`
-	// Measurements, when non-empty, lists the allowed launch measurements.
+	// Measurements, when non-empty, lists the allowed launch measurements
+	// (48 bytes each, no repeats).
 	Measurements []HexBytes `json:"measurements,omitempty"`
 	// PCRs maps PCR indices to required SHA-256 values; each one must be
 	// selected by the quote and equal.
 	PCRs map[int]HexBytes `json:"pcrs,omitempty"`
-	// Products, when non-empty, lists the allowed product lines.
+	// Products, when non-empty, lists the allowed product lines (a VCEK
+	// productName such as "Milan-B0" names its line; each line once).
 	Products []string `json:"products,omitempty"`
 	// AllowDebug accepts guests whose policy allows debugging.
 	AllowDebug bool `json:"allow_debug,omitempty"`
@@ -260,7 +277,10 @@ type Policy struct {
 	// quote's. The zero digest and MRTD and the emulated paravisor's are
 	// never vouched for (the latter off the emulated chain), and a host
 	// under the reserved .invalid TLD (the emulated MAA's,
-	// maa.EmulatedIssuer, whose tokens anyone can mint) is refused.
+	// maa.EmulatedIssuer, whose tokens anyone can mint) is refused. It is
+	// written as its tokens' iss names it, https://HOST in lower case
+	// without a port (a trailing slash aside): it is compared with iss as
+	// a string, so another spelling would never match and is refused.
 	MAAParavisorInstance string `json:"maa_paravisor_instance,omitempty"`
 	// TDXMRTDs, when non-empty, lists the trusted MRTDs of TDX paravisors
 	// (48 bytes each) and replaces DefaultTDXParavisors: list those too to
@@ -289,10 +309,14 @@ type Policy struct {
 	SecureBoot bool `json:"secure_boot,omitempty"`
 	// KernelCmdline requires the replayed log's Linux command line (PCR 8)
 	// to be this string or, written "/RE/", to match the regular
-	// expression RE in full.
+	// expression RE in full. RE must be one regular expression on its own
+	// ("/a)|(.*/", which would close the anchoring group and match any
+	// line, is refused) and compile to at most 2000 instructions (large
+	// counted repetitions such as {1000} are refused).
 	KernelCmdline string `json:"kernel_cmdline,omitempty"`
 	// EventLogPCRs lists the PCRs the evidence's boot event log must
-	// replay; any other PCR that does not replay is only reported.
+	// replay (each once); any other PCR that does not replay is only
+	// reported.
 	EventLogPCRs []int `json:"event_log_pcrs,omitempty"`
 	// SecureBootDBCerts lists SHA-256 digests of DER certificates that the
 	// Secure Boot db measured in the replayed PCR 7 must each hold
@@ -307,7 +331,11 @@ type Policy struct {
 //
 // Unknown fields and data after the policy object are rejected so that no
 // requirement is silently ignored; so is a document that is not an object
-// (null would decode to the empty policy).
+// (null would decode to the empty policy), a null anywhere in it (a
+// member's null decodes as the member left out: ErrPolicyNull) and an
+// allow-list given as [] (which would allow anything: ErrPolicyEmptyList).
+// An error of a JSON value is a *strictjson.Error, any other a
+// *PolicyError; both name the member by its JSON pointer.
 func ParsePolicy(data []byte) (*Policy, error) {
 	var p Policy
 	// The strict decoder: duplicate keys (which would silently drop a
@@ -317,7 +345,10 @@ func ParsePolicy(data []byte) (*Policy, error) {
 		return nil, fmt.Errorf("policy: %w", err)
 	}
 	if t := bytes.TrimLeft(data, " \t\r\n"); len(t) == 0 || t[0] != '{' {
-		return nil, errors.New("policy: the document is not a JSON object (null is not an empty policy: write {} for none)")
+		return nil, policyErr("", "the document is not a JSON object (null is not an empty policy: write {} for none)")
+	}
+	if err := checkNoNull(data); err != nil {
+		return nil, err
 	}
 	if err := p.validate(); err != nil {
 		return nil, err
@@ -325,56 +356,89 @@ func ParsePolicy(data []byte) (*Policy, error) {
 	return &p, nil
 }
 
-// validate checks a decoded policy: every error names the field (and the
-// index or key) that is wrong. It normalises product names.
+// validate checks a decoded policy: every error is a *PolicyError naming
+// the member (and the index or key) that is wrong. It normalises product
+// names.
 func (p *Policy) validate() error {
-	if err := checkPlatforms(p.Platforms); err != nil {
-		return err
+	for _, check := range []func() error{
+		func() error { return checkPlatforms(p.Platforms) },
+		p.checkNoEmptyLists,
+		p.checkPlatformMembers,
+		p.validateSNPMembers,
+		p.validatePCRs,
+		p.validateParavisorMembers,
+		p.validateEventLog,
+	} {
+		if err := check(); err != nil {
+			return err
+		}
 	}
+	if p.InitDataDigest != nil && len(p.InitDataDigest) != 32 {
+		return policyErr("/init_data_digest", "%d bytes, want 32 (64 hex digits of the init-data's SHA-256)", len(p.InitDataDigest))
+	}
+	return nil
+}
+
+// validateSNPMembers checks vmpl, measurements, products (normalising
+// them to product lines) and min_tcb.
+func (p *Policy) validateSNPMembers() error {
 	if p.VMPL < 0 || p.VMPL > 3 {
-		return fmt.Errorf("policy: vmpl: %d, want the highest accepted VMPL in 0..3", p.VMPL)
+		return policyErr("/vmpl", "%d, want the highest accepted VMPL in 0..3", p.VMPL)
 	}
 	for i, m := range p.Measurements {
 		if len(m) != 48 {
-			return fmt.Errorf("policy: measurements[%d]: %d bytes, want 48 (a SHA-384 launch measurement)", i, len(m))
+			return policyErr(fmt.Sprintf("/measurements/%d", i), "%d bytes, want 48 (a SHA-384 launch measurement)", len(m))
 		}
-	}
-	// In index order, so that the error is the same on every run.
-	idx := make([]int, 0, len(p.PCRs))
-	for i := range p.PCRs {
-		idx = append(idx, i)
-	}
-	slices.Sort(idx)
-	for _, i := range idx {
-		if i < 0 || i > 23 {
-			return fmt.Errorf("policy: pcrs[\"%d\"]: no such PCR, want an index in 0..23", i)
-		}
-		if v := p.PCRs[i]; len(v) != 32 {
-			return fmt.Errorf("policy: pcrs[\"%d\"]: %d bytes, want 32 (a SHA-256 PCR value)", i, len(v))
+		if j := slices.IndexFunc(p.Measurements[:i], func(o HexBytes) bool { return bytes.Equal(o, m) }); j >= 0 {
+			return policyErr(fmt.Sprintf("/measurements/%d", i), "repeats measurements[%d]", j)
 		}
 	}
 	for i, prod := range p.Products {
 		pl, err := snp.ParseProduct(prod)
 		if err != nil {
-			return fmt.Errorf("policy: products[%d]: %w", i, err)
+			return &PolicyError{Pointer: fmt.Sprintf("/products/%d", i), Err: err}
 		}
 		// "Milan-B0" (a VCEK productName) means the product line Milan.
 		p.Products[i] = string(pl)
+		if j := slices.Index(p.Products[:i], string(pl)); j >= 0 {
+			return policyErr(fmt.Sprintf("/products/%d", i), "%q is the product line %s, which products[%d] lists already", format.Truncate(prod, 16), pl, j)
+		}
 	}
+	if p.MinTCB != nil && p.MinTCB.FMC > 0 && len(p.Products) > 0 && !slices.Contains(p.Products, string(snp.Turin)) {
+		// Milan and Genoa have no FMC: their reported FMC is 0, below any
+		// minimum, so the policy would reject every report it allows.
+		return policyErr("/min_tcb/fmc", "%d, but only Turin has an FMC and products lists %s: their reports carry none (0), so none would pass; remove fmc or add Turin", p.MinTCB.FMC, strings.Join(p.Products, " and "))
+	}
+	return nil
+}
+
+// validatePCRs checks pcrs, in index order so that the error is the same
+// on every run.
+func (p *Policy) validatePCRs() error {
+	for _, i := range slices.Sorted(maps.Keys(p.PCRs)) {
+		ptr := "/pcrs/" + strconv.Itoa(i)
+		if i < 0 || i > 23 {
+			return policyErr(ptr, "no such PCR, want an index in 0..23")
+		}
+		if v := p.PCRs[i]; len(v) != 32 {
+			return policyErr(ptr, "%d bytes, want 32 (a SHA-256 PCR value)", len(v))
+		}
+	}
+	return nil
+}
+
+// validateParavisorMembers checks the members that name trusted
+// paravisors and Intel TCB statuses, and that they do not contradict
+// allow_any_paravisor.
+func (p *Policy) validateParavisorMembers() error {
 	if err := checkDigestList("id_key_digests", p.IDKeyDigests); err != nil {
 		return err
 	}
 	emulated := fakeamd.IDKeyDigest()
 	for i, d := range p.IDKeyDigests {
 		if bytes.Equal(d, emulated[:]) {
-			return fmt.Errorf("policy: id_key_digests[%d]: the emulated CVM's public fake ID key is never trusted on a real chip (it is trusted with the emulated chain only, --trust-emulated)", i)
+			return policyErr(fmt.Sprintf("/id_key_digests/%d", i), "the emulated CVM's public fake ID key is never trusted on a real chip (it is trusted with the emulated chain only, --trust-emulated)")
 		}
-	}
-	if p.InitDataDigest != nil && len(p.InitDataDigest) != 32 {
-		return fmt.Errorf("policy: init_data_digest: %d bytes, want 32 (64 hex digits of the init-data's SHA-256)", len(p.InitDataDigest))
-	}
-	if err := p.validateEventLog(); err != nil {
-		return err
 	}
 	if err := checkDigestList("author_key_digests", p.AuthorKeyDigests); err != nil {
 		return err
@@ -392,10 +456,10 @@ func (p *Policy) validate() error {
 		return err
 	}
 	if p.AllowAnyParavisor && len(p.IDKeyDigests) > 0 {
-		return errors.New("policy: allow_any_paravisor: contradicts id_key_digests (give one or the other)")
+		return policyErr("/allow_any_paravisor", "contradicts id_key_digests (give one or the other)")
 	}
 	if p.AllowAnyParavisor && len(p.TDXMRTDs) > 0 {
-		return errors.New("policy: allow_any_paravisor: contradicts tdx_mr_tds (give one or the other)")
+		return policyErr("/allow_any_paravisor", "contradicts tdx_mr_tds (give one or the other)")
 	}
 	return nil
 }
@@ -408,13 +472,20 @@ func checkInstanceURL(s string) error {
 	}
 	u, err := url.Parse(s)
 	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
-		return fmt.Errorf("policy: maa_paravisor_instance: %.100q: want the https URL of an attestation instance, such as https://sharedeus2.eus2.attest.azure.net", s)
+		return policyErr("/maa_paravisor_instance", "%.100q: want the https URL of an attestation instance, such as https://sharedeus2.eus2.attest.azure.net", s)
 	}
 	if h := strings.ToLower(strings.TrimSuffix(u.Hostname(), ".")); h == "invalid" || strings.HasSuffix(h, ".invalid") {
 		// The reserved .invalid TLD names no real instance: it is the
 		// emulated MAA's (maa.EmulatedIssuer), whose public test key
 		// anyone can sign with.
-		return fmt.Errorf("policy: maa_paravisor_instance: %.100q: a host under .invalid is the emulated MAA's, whose tokens anyone can mint: it never vouches for a paravisor", s)
+		return policyErr("/maa_paravisor_instance", "%.100q: a host under .invalid is the emulated MAA's, whose tokens anyone can mint: it never vouches for a paravisor", s)
+	}
+	// The instance is compared with the iss of its tokens as a string
+	// (a trailing slash aside), and MAA writes it as https://host in
+	// lower case: a host in capitals, a port or a trailing dot would
+	// never match, and the policy would vouch for nothing.
+	if canon := "https://" + strings.ToLower(u.Hostname()); strings.TrimSuffix(s, "/") != canon || strings.HasSuffix(canon, ".") {
+		return policyErr("/maa_paravisor_instance", "%.100q: its tokens' iss names it https://HOST, in lower case, without a port or a trailing dot, so this never matches one: write %.100q", s, strings.TrimSuffix(canon, "."))
 	}
 	return nil
 }
@@ -466,15 +537,16 @@ func checkDigestList(field string, ds []HexBytes) error {
 // right length, not zero, no repeats.
 func checkDigests(field string, ds []HexBytes, size int, alg string) error {
 	for i, d := range ds {
+		ptr := fmt.Sprintf("/%s/%d", field, i)
 		if len(d) != size {
-			return fmt.Errorf("policy: %s[%d]: %d bytes, want %d (%d hex digits of a %s digest)", field, i, len(d), size, 2*size, alg)
+			return policyErr(ptr, "%d bytes, want %d (%d hex digits of a %s digest)", len(d), size, 2*size, alg)
 		}
 		if format.AllZero(d) {
-			return fmt.Errorf("policy: %s[%d]: the zero digest (no key) is never trusted", field, i)
+			return policyErr(ptr, "the zero digest (no key) is never trusted")
 		}
 		for j := range i {
 			if bytes.Equal(ds[j], d) {
-				return fmt.Errorf("policy: %s[%d]: repeats %s[%d]", field, i, field, j)
+				return policyErr(ptr, "repeats %s[%d]", field, j)
 			}
 		}
 	}

@@ -60,7 +60,7 @@ func checkEmulatedMRTD(l []HexBytes) error {
 	emu := fakeintel.MRTD()
 	for i, d := range l {
 		if bytes.Equal(d, emu[:]) {
-			return fmt.Errorf("policy: tdx_mr_tds[%d]: the emulated TDX CVM's MRTD is never trusted on a real platform (it is trusted under the emulated chain only, --trust-emulated)", i)
+			return policyErr(fmt.Sprintf("/tdx_mr_tds/%d", i), "the emulated TDX CVM's MRTD is never trusted on a real platform (it is trusted under the emulated chain only, --trust-emulated)")
 		}
 	}
 	return nil

@@ -12,11 +12,12 @@ import (
 // each at most once.
 func checkPlatforms(l []string) error {
 	for i, name := range l {
+		ptr := fmt.Sprintf("/platforms/%d", i)
 		if name != PlatformSNP && name != PlatformTDX {
-			return fmt.Errorf("policy: platforms[%d]: %q is not a platform, want %q or %q", i, format.Truncate(name, 32), PlatformSNP, PlatformTDX)
+			return policyErr(ptr, "%q is not a platform, want %q or %q", format.Truncate(name, 32), PlatformSNP, PlatformTDX)
 		}
 		if slices.Index(l, name) != i {
-			return fmt.Errorf("policy: platforms[%d]: %q listed twice", i, name)
+			return policyErr(ptr, "%q listed twice", name)
 		}
 	}
 	return nil
@@ -29,11 +30,11 @@ func (p *Policy) acceptedPlatforms() []string {
 		return p.Platforms
 	}
 	var out []string
-	if p.MinTCB != nil || len(p.Measurements) > 0 || len(p.Products) > 0 ||
-		len(p.IDKeyDigests) > 0 || len(p.AuthorKeyDigests) > 0 || p.DenySMT {
+	snpOnly, tdxOnly := p.platformMembers()
+	if len(snpOnly) > 0 {
 		out = append(out, PlatformSNP)
 	}
-	if len(p.TDXMRTDs) > 0 || len(p.TDXTCBStatuses) > 0 {
+	if len(tdxOnly) > 0 {
 		out = append(out, PlatformTDX)
 	}
 	return out

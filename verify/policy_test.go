@@ -175,13 +175,25 @@ func FuzzPolicyFields(f *testing.F) {
 	f.Add(`{"id_key_digests":["` + d + `"],"author_key_digests":["` + strings.Repeat("01", 48) + `"]}`)
 	f.Add(`{"allow_any_paravisor":true,"min_tcb":{"snp":8}}`)
 	f.Add(`{"pcrs":{"24":""},"id_key_digests":["00"]}`)
+	f.Add(`{"min_tcb":{"snp":null},"measurements":[],"platforms":["tdx"],"kernel_cmdline":"/a)|(b/"}`)
 	f.Fuzz(func(t *testing.T, js string) {
 		p, err := verify.ParsePolicy([]byte(js))
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "policy: ") {
 				t.Fatalf("error %q does not say it is about the policy", err)
 			}
+			_, typed := errors.AsType[*verify.PolicyError](err)
+			_, decoding := errors.AsType[*strictjson.Error](err)
+			if !typed && !decoding {
+				t.Fatalf("error %q (%T) names no member: neither a *PolicyError nor a *strictjson.Error", err, err)
+			}
 			return
+		}
+		for _, empty := range []bool{p.Platforms != nil && len(p.Platforms) == 0, p.Measurements != nil && len(p.Measurements) == 0,
+			p.Products != nil && len(p.Products) == 0, p.IDKeyDigests != nil && len(p.IDKeyDigests) == 0} {
+			if empty {
+				t.Fatalf("accepted an empty allow-list: %+v", p)
+			}
 		}
 		for i, v := range p.PCRs {
 			if i < 0 || i > 23 || len(v) != 32 {
@@ -290,5 +302,118 @@ func TestHexBytesUnmarshalJSON(t *testing.T) {
 		if err := h.UnmarshalJSON([]byte(in)); err == nil {
 			t.Errorf("%q accepted", in)
 		}
+	}
+}
+
+// TestParsePolicyReadsAsWritten: a policy member that would be read as
+// less than its writer meant is refused, with a *verify.PolicyError naming
+// its JSON pointer and, where one applies, the reason's sentinel: a null
+// (which reads as the member left out), an empty allow-list (which allows
+// anything, not nothing), a member of a platform that platforms does not
+// list (which would judge nothing while the other platform's evidence
+// passes), an unanchorable or oversized kernel_cmdline expression, an
+// MAA instance its tokens never name, a minimum FMC no allowed product
+// has, and repeats.
+func TestParsePolicyReadsAsWritten(t *testing.T) {
+	m48, m48b := strings.Repeat("ab", 48), strings.Repeat("cd", 48)
+	p32 := strings.Repeat("07", 32)
+	tests := []struct {
+		name, json, ptr string
+		kind            error // nil: only the pointer is checked
+	}{
+		{"null member", `{"min_tcb":null}`, "/min_tcb", verify.ErrPolicyNull},
+		{"null TCB part", `{"min_tcb":{"bootloader":3,"snp":null}}`, "/min_tcb/snp", verify.ErrPolicyNull},
+		{"null list", `{"measurements":null}`, "/measurements", verify.ErrPolicyNull},
+		{"null element", `{"measurements":["` + m48 + `",null]}`, "/measurements/1", verify.ErrPolicyNull},
+		{"null PCR value", `{"pcrs":{"7":null}}`, "/pcrs/7", verify.ErrPolicyNull},
+		{"null bool", `{"allow_debug":null}`, "/allow_debug", verify.ErrPolicyNull},
+		{"null string", `{"kernel_cmdline":null}`, "/kernel_cmdline", verify.ErrPolicyNull},
+		{"null digest", `{"init_data_digest":null}`, "/init_data_digest", verify.ErrPolicyNull},
+		{"null PCR index", `{"event_log_pcrs":[7,null]}`, "/event_log_pcrs/1", verify.ErrPolicyNull},
+		{"empty platforms", `{"platforms":[]}`, "/platforms", verify.ErrPolicyEmptyList},
+		{"empty measurements", `{"measurements":[]}`, "/measurements", verify.ErrPolicyEmptyList},
+		{"empty products", `{"products":[]}`, "/products", verify.ErrPolicyEmptyList},
+		{"empty id_key_digests", `{"id_key_digests":[]}`, "/id_key_digests", verify.ErrPolicyEmptyList},
+		{"empty author_key_digests", `{"author_key_digests":[]}`, "/author_key_digests", verify.ErrPolicyEmptyList},
+		{"empty tdx_mr_tds", `{"tdx_mr_tds":[]}`, "/tdx_mr_tds", verify.ErrPolicyEmptyList},
+		{"empty tdx_tcb_statuses", `{"tdx_tcb_statuses":[]}`, "/tdx_tcb_statuses", verify.ErrPolicyEmptyList},
+		{"measurements, tdx only", `{"platforms":["tdx"],"measurements":["` + m48 + `"]}`, "/measurements", verify.ErrPolicyPlatformMember},
+		{"min_tcb, tdx only", `{"platforms":["tdx"],"min_tcb":{"snp":8}}`, "/min_tcb", verify.ErrPolicyPlatformMember},
+		{"id key, tdx only", `{"platforms":["tdx"],"id_key_digests":["` + m48 + `"]}`, "/id_key_digests", verify.ErrPolicyPlatformMember},
+		{"deny_smt, tdx only", `{"platforms":["tdx"],"tdx_mr_tds":["` + m48 + `"],"deny_smt":true}`, "/deny_smt", verify.ErrPolicyPlatformMember},
+		{"MRTD, sev-snp only", `{"platforms":["sev-snp"],"tdx_mr_tds":["` + m48 + `"]}`, "/tdx_mr_tds", verify.ErrPolicyPlatformMember},
+		{"TCB statuses, sev-snp only", `{"platforms":["sev-snp"],"tdx_tcb_statuses":["UpToDate"]}`, "/tdx_tcb_statuses", verify.ErrPolicyPlatformMember},
+		{"regexp closes the anchoring group", `{"kernel_cmdline":"/console=ttyS0)|(.*/"}`, "/kernel_cmdline", nil},
+		{"regexp quotes the anchors", `{"kernel_cmdline":"/\\Qconsole/"}`, "/kernel_cmdline", nil},
+		{"regexp too large", `{"kernel_cmdline":"/` + strings.Repeat(`\\pL{1000}`, 3) + `/"}`, "/kernel_cmdline", nil},
+		{"MAA host in capitals", `{"maa_paravisor_instance":"https://SharedEUS2.eus2.attest.azure.net"}`, "/maa_paravisor_instance", nil},
+		{"MAA scheme in capitals", `{"maa_paravisor_instance":"HTTPS://sharedeus2.eus2.attest.azure.net"}`, "/maa_paravisor_instance", nil},
+		{"MAA port", `{"maa_paravisor_instance":"https://sharedeus2.eus2.attest.azure.net:443"}`, "/maa_paravisor_instance", nil},
+		{"MAA trailing dot", `{"maa_paravisor_instance":"https://sharedeus2.eus2.attest.azure.net./"}`, "/maa_paravisor_instance", nil},
+		{"FMC without Turin", `{"products":["Milan","Genoa"],"min_tcb":{"snp":8,"fmc":1}}`, "/min_tcb/fmc", nil},
+		{"measurement repeated", `{"measurements":["` + m48 + `","` + m48b + `","` + strings.ToUpper(m48) + `"]}`, "/measurements/2", nil},
+		{"product line repeated", `{"products":["Milan","Milan-B0"]}`, "/products/1", nil},
+		{"event-log PCR repeated", `{"event_log_pcrs":[4,7,4]}`, "/event_log_pcrs/2", nil},
+		{"PCR out of range", `{"pcrs":{"24":"` + p32 + `"}}`, "/pcrs/24", nil},
+		{"vmpl out of range", `{"vmpl":4}`, "/vmpl", nil},
+		{"platform unknown", `{"platforms":["SEV-SNP"]}`, "/platforms/0", nil},
+		{"not an object", ` null `, "", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := verify.ParsePolicy([]byte(tc.json))
+			if err == nil {
+				t.Fatalf("accepted: %+v", p)
+			}
+			pe, ok := errors.AsType[*verify.PolicyError](err)
+			if !ok || pe.Pointer != tc.ptr || (tc.kind != nil && !errors.Is(err, tc.kind)) {
+				t.Fatalf("err = %v (%T), want a *PolicyError at %q matching %v", err, err, tc.ptr, tc.kind)
+			}
+			if !strings.HasPrefix(err.Error(), "policy: ") || len(err.Error()) > 400 {
+				t.Errorf("message %.200q", err)
+			}
+		})
+	}
+	for _, ok := range []string{
+		`{"platforms":["sev-snp","tdx"],"measurements":["` + m48 + `"],"tdx_mr_tds":["` + m48b + `"]}`,
+		`{"platforms":["tdx"],"tdx_mr_tds":["` + m48 + `"],"allow_debug":true}`,
+		`{"products":["Milan","Turin"],"min_tcb":{"fmc":1}}`,
+		`{"min_tcb":{"fmc":1}}`,
+		`{"min_tcb":{}}`,
+		`{"pcrs":{}}`,
+		`{"event_log_pcrs":[],"secure_boot_db_certs":[]}`,
+		`{"kernel_cmdline":"/console=ttyS0( quiet)?/"}`,
+		`{"kernel_cmdline":"/` + `[0-9a-f-]{36}` + `/"}`,
+		`{"maa_paravisor_instance":"https://sharedeus2.eus2.attest.azure.net/"}`,
+	} {
+		if _, err := verify.ParsePolicy([]byte(ok)); err != nil {
+			t.Errorf("%s refused: %v", ok, err)
+		}
+	}
+}
+
+// TestNewPolicyReadsAsWritten: New refuses the same policies built in Go
+// as ParsePolicy refuses in JSON, so that a policy means one thing however
+// it reached the verifier.
+func TestNewPolicyReadsAsWritten(t *testing.T) {
+	m := verify.HexBytes(bytes.Repeat([]byte{0xab}, 48))
+	for _, tc := range []struct {
+		name string
+		p    verify.Policy
+		ptr  string
+		kind error
+	}{
+		{"empty measurements", verify.Policy{Measurements: []verify.HexBytes{}}, "/measurements", verify.ErrPolicyEmptyList},
+		{"empty products", verify.Policy{Products: []string{}}, "/products", verify.ErrPolicyEmptyList},
+		{"measurements, tdx only", verify.Policy{Platforms: []string{verify.PlatformTDX}, Measurements: []verify.HexBytes{m}}, "/measurements", verify.ErrPolicyPlatformMember},
+		{"kernel_cmdline escapes its anchors", verify.Policy{KernelCmdline: "/x)|(.*/"}, "/kernel_cmdline", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := verify.New(verify.Config{Policy: tc.p})
+			pe, ok := errors.AsType[*verify.PolicyError](err)
+			if !ok || pe.Pointer != tc.ptr || (tc.kind != nil && !errors.Is(err, tc.kind)) {
+				t.Fatalf("New: %v, want a *PolicyError at %q matching %v", err, tc.ptr, tc.kind)
+			}
+		})
 	}
 }

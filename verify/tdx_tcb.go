@@ -128,10 +128,10 @@ func orNone(s string) string {
 func validateTDXTCBStatuses(l []string) error {
 	for i, s := range l {
 		if !slices.Contains(pcs.Statuses(), s) {
-			return fmt.Errorf("policy: tdx_tcb_statuses[%d]: %.40q is not one of Intel's TCB statuses %v", i, s, pcs.Statuses())
+			return policyErr(fmt.Sprintf("/tdx_tcb_statuses/%d", i), "%.40q is not one of Intel's TCB statuses %v", s, pcs.Statuses())
 		}
 		if slices.Contains(l[:i], s) {
-			return fmt.Errorf("policy: tdx_tcb_statuses[%d]: repeats %q", i, s)
+			return policyErr(fmt.Sprintf("/tdx_tcb_statuses/%d", i), "repeats %q", s)
 		}
 	}
 	return nil

@@ -32,7 +32,7 @@ func readAKResponse(ctx context.Context, t transport.TPM) (*rsa.PublicKey, tpm2.
 	if err := ctx.Err(); err != nil {
 		return nil, tpm2.TPM2BName{}, nil, err
 	}
-	rsp, err := tpm2.ReadPublic{ObjectHandle: tpm2.TPMHandle(AKHandle)}.Execute(t)
+	rsp, err := tpm2.ReadPublic{ObjectHandle: tpm2.TPMHandle(AKHandle)}.Execute(bind(ctx, t))
 	if err != nil {
 		return nil, tpm2.TPM2BName{}, nil, tpmErr("ReadPublic", AKHandle, err)
 	}

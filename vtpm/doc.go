@@ -10,7 +10,13 @@
 // [ErrAuth], [ErrNVSize]) usable with [errors.Is].
 //
 // Functions that issue several TPM commands check their context between
-// commands; a single TPM command cannot be interrupted once sent.
+// commands, and no function waits for a TPM answer past its context: a
+// command still outstanding when the context ends is abandoned (a TPM
+// command cannot be cancelled once sent; it completes in the background and
+// its answer is dropped) and the error matches [ErrNoAnswer] and the
+// context's error. A device from [Open] runs one command at a time and,
+// while an abandoned command is outstanding, refuses others at once
+// (ErrNoAnswer) until the TPM answers it.
 //
 // On Azure the guest must be root or a member of the tss group to open
 // /dev/tpmrm0.

@@ -299,42 +299,69 @@ func TestRefreshReport(t *testing.T) {
 	}
 }
 
-// An index left behind with another size (as earlier tools defined it) is
-// redefined with 64 bytes.
+// An index left behind that cannot take the user data (another size, as
+// earlier tools defined it; an extend index of SHA-512, which has 64 bytes
+// but refuses NV_Write; a write-locked one; one written only under a
+// policy) is redefined as a 64-byte ordinary index; before, all but the
+// first made every refresh fail.
 func TestRefreshReportRedefinesIndex(t *testing.T) {
-	cvm := cvmtest.Start(t, nil)
-	ctx := testCtx(t)
-	tpm := cvm.TPM()
-	_, err := tpm2.NVDefineSpace{
-		AuthHandle: tpm2.AuthHandle{Handle: tpm2.TPMRHOwner, Auth: tpm2.PasswordAuth(nil)},
-		PublicInfo: tpm2.New2B(tpm2.TPMSNVPublic{
-			NVIndex:    vtpm.NVIndexUserData,
-			NameAlg:    tpm2.TPMAlgSHA256,
-			Attributes: tpm2.TPMANV{OwnerRead: true, OwnerWrite: true, NoDA: true},
-			DataSize:   32,
-		}),
-	}.Execute(tpm)
-	if err != nil {
-		t.Fatalf("defining a 32-byte index: %v", err)
+	owner := tpm2.AuthHandle{Handle: tpm2.TPMRHOwner, Auth: tpm2.PasswordAuth(nil)}
+	tests := []struct {
+		name  string
+		pub   tpm2.TPMSNVPublic
+		after func(t *testing.T, tpm transport.TPM, nv tpm2.NamedHandle)
+	}{
+		{"32 bytes", tpm2.TPMSNVPublic{NameAlg: tpm2.TPMAlgSHA256, DataSize: 32,
+			Attributes: tpm2.TPMANV{OwnerRead: true, OwnerWrite: true, NoDA: true}}, nil},
+		{"extend index of SHA-512", tpm2.TPMSNVPublic{NameAlg: tpm2.TPMAlgSHA512, DataSize: 64,
+			Attributes: tpm2.TPMANV{OwnerRead: true, OwnerWrite: true, NoDA: true, NT: tpm2.TPMNTExtend}}, nil},
+		{"write-locked", tpm2.TPMSNVPublic{NameAlg: tpm2.TPMAlgSHA256, DataSize: 64,
+			Attributes: tpm2.TPMANV{OwnerRead: true, OwnerWrite: true, NoDA: true, WriteDefine: true}},
+			func(t *testing.T, tpm transport.TPM, nv tpm2.NamedHandle) {
+				if _, err := (tpm2.NVWriteLock{AuthHandle: owner, NVIndex: nv}).Execute(tpm); err != nil {
+					t.Fatalf("NV_WriteLock: %v", err)
+				}
+			}},
+		{"policy writes only", tpm2.TPMSNVPublic{NameAlg: tpm2.TPMAlgSHA256, DataSize: 64,
+			Attributes: tpm2.TPMANV{OwnerRead: true, PolicyWrite: true, NoDA: true},
+			AuthPolicy: tpm2.TPM2BDigest{Buffer: bytes.Repeat([]byte{1}, 32)}}, nil},
 	}
-	for _, data := range [][]byte{bytes.Repeat([]byte{7}, 32), bytes.Repeat([]byte{9}, 64)} {
-		blob, err := vtpm.RefreshReport(ctx, tpm, data)
-		if err != nil {
-			t.Fatalf("RefreshReport(%d bytes): %v", len(data), err)
-		}
-		want := make([]byte, 64)
-		copy(want, data)
-		if got := userDataOf(t, blob); !bytes.Equal(got, want) {
-			t.Errorf("user-data %x, want %x", got, want)
-		}
-		pub, err := tpm2.NVReadPublic{NVIndex: tpm2.TPMHandle(vtpm.NVIndexUserData)}.Execute(tpm)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := pub.NVPublic.Contents()
-		if err != nil || p.DataSize != 64 {
-			t.Fatalf("user-data index size %v (err %v), want 64", p, err)
-		}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cvm := cvmtest.Start(t, nil)
+			ctx := testCtx(t)
+			tpm := cvm.TPM()
+			tc.pub.NVIndex = vtpm.NVIndexUserData
+			if _, err := (tpm2.NVDefineSpace{AuthHandle: owner, PublicInfo: tpm2.New2B(tc.pub)}).Execute(tpm); err != nil {
+				t.Fatalf("defining the index: %v", err)
+			}
+			if tc.after != nil {
+				rsp, err := tpm2.NVReadPublic{NVIndex: tpm2.TPMHandle(vtpm.NVIndexUserData)}.Execute(tpm)
+				if err != nil {
+					t.Fatal(err)
+				}
+				tc.after(t, tpm, tpm2.NamedHandle{Handle: tpm2.TPMHandle(vtpm.NVIndexUserData), Name: rsp.NVName})
+			}
+			for _, data := range [][]byte{bytes.Repeat([]byte{7}, 32), bytes.Repeat([]byte{9}, 64)} {
+				blob, err := vtpm.RefreshReport(ctx, tpm, data)
+				if err != nil {
+					t.Fatalf("RefreshReport(%d bytes): %v", len(data), err)
+				}
+				want := make([]byte, 64)
+				copy(want, data)
+				if got := userDataOf(t, blob); !bytes.Equal(got, want) {
+					t.Errorf("user-data %x, want %x", got, want)
+				}
+				pub, err := tpm2.NVReadPublic{NVIndex: tpm2.TPMHandle(vtpm.NVIndexUserData)}.Execute(tpm)
+				if err != nil {
+					t.Fatal(err)
+				}
+				p, err := pub.NVPublic.Contents()
+				if err != nil || p.DataSize != 64 || p.Attributes.NT != tpm2.TPMNTOrdinary || !p.Attributes.OwnerWrite || p.Attributes.WriteLocked {
+					t.Fatalf("user-data index %+v (err %v), want 64 bytes, ordinary, owner-written", p, err)
+				}
+			}
+		})
 	}
 }
 

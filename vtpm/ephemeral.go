@@ -94,6 +94,7 @@ func NewEphemeralKey(ctx context.Context, t transport.TPM, pcrs []int) (*Ephemer
 	if err != nil {
 		return nil, err
 	}
+	t = bind(ctx, t)
 	_, akName, err := readAK(ctx, t)
 	if err != nil {
 		return nil, err
@@ -115,7 +116,7 @@ func NewEphemeralKey(ctx context.Context, t transport.TPM, pcrs []int) (*Ephemer
 	}
 	k := &EphemeralKey{handle: rsp.ObjectHandle, name: rsp.Name, mask: mask, pcrDigest: selectedDigest(values, mask), PCRValues: values}
 	if err := k.fill(ctx, t, rsp, akName); err != nil {
-		_ = k.Close(t)
+		_ = k.Close(t) // not sent once ctx ended: the resource manager flushes it when the device is closed
 		return nil, err
 	}
 	return k, nil
@@ -161,6 +162,7 @@ func (k *EphemeralKey) Decrypt(ctx context.Context, t transport.TPM, ciphertext 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	t = bind(ctx, t)
 	var policyErr error
 	sess := tpm2.Policy(tpm2.TPMAlgSHA256, 16, func(tpm transport.TPM, h tpm2.TPMISHPolicy, _ tpm2.TPM2BNonce) error {
 		_, policyErr = tpm2.PolicyPCR{PolicySession: h, PcrDigest: tpm2.TPM2BDigest{Buffer: k.pcrDigest}, Pcrs: pcrSelection(k.mask)}.Execute(tpm)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-tpm/tpm2"
 
@@ -401,4 +402,73 @@ func TestRefreshReportBadReportFake(t *testing.T) {
 			}
 		}
 	}
+}
+
+// echoTPM answers every command with params under a success header of the
+// command's kind (with or without sessions), or with the response code rc
+// when it is not zero: a TPM that returns what it likes.
+type echoTPM struct {
+	rc     uint32
+	params []byte
+	sent   int
+}
+
+func (e *echoTPM) Send(cmd []byte) ([]byte, error) {
+	e.sent++
+	if e.sent > 200 {
+		return rcResponse(uint32(tpm2.TPMRCFailure)), nil
+	}
+	if e.rc != 0 {
+		return rcResponse(e.rc), nil
+	}
+	if len(cmd) >= 2 && cmd[1] == 0x02 {
+		return okSessionResponse(e.params), nil
+	}
+	return okResponse(e.params), nil
+}
+
+// typedTPMError reports whether err is one of the errors this package
+// documents for what the TPM answers.
+func typedTPMError(err error) bool {
+	_, tpmErr := errors.AsType[*TPMError](err)
+	return tpmErr || errors.Is(err, ErrMalformedResponse) || errors.Is(err, ErrUnexpectedKey) ||
+		errors.Is(err, ErrRefreshTimeout) || errors.Is(err, ErrPCRsChanged) || errors.Is(err, ErrNoAnswer)
+}
+
+// FuzzHostileTPM: whatever a TPM answers, no function panics or returns an
+// error of another kind than the package's, and what succeeds is sound.
+func FuzzHostileTPM(f *testing.F) {
+	f.Add(uint32(0), []byte{})
+	f.Add(uint32(0), []byte{0, 0, 0, 1, 0, 0})
+	f.Add(uint32(tpm2.TPMRCHandle)|0x100, []byte{})
+	f.Fuzz(func(t *testing.T, rc uint32, params []byte) {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		check := func(what string, err error) {
+			if err != nil && !typedTPMError(err) {
+				t.Fatalf("%s: untyped error %v", what, err)
+			}
+		}
+		blob, err := ReadHCLReport(ctx, &echoTPM{rc: rc, params: params})
+		check("ReadHCLReport", err)
+		if err == nil && len(blob) == 0 {
+			t.Fatal("ReadHCLReport: an empty report")
+		}
+		key, err := AKPublic(ctx, &echoTPM{rc: rc, params: params})
+		check("AKPublic", err)
+		if err == nil && key.N.BitLen() != 2048 {
+			t.Fatalf("AKPublic: a %d-bit key", key.N.BitLen())
+		}
+		pcrs, err := ReadPCRs(ctx, &echoTPM{rc: rc, params: params})
+		check("ReadPCRs", err)
+		if err == nil && len(pcrs) != PCRCount {
+			t.Fatalf("ReadPCRs: %d PCRs", len(pcrs))
+		}
+		_, err = Quote(ctx, &echoTPM{rc: rc, params: params}, []byte("nonce"))
+		check("Quote", err)
+		_, err = RefreshReport(ctx, &echoTPM{rc: rc, params: params}, []byte("nonce"))
+		check("RefreshReport", err)
+		_, err = NewEphemeralKey(ctx, &echoTPM{rc: rc, params: params}, []int{0})
+		check("NewEphemeralKey", err)
+	})
 }

@@ -82,12 +82,16 @@ func NVBufferMax(ctx context.Context, t transport.TPM) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
+	t = bind(ctx, t)
 	rsp, err := tpm2.GetCapability{
 		Capability:    tpm2.TPMCapTPMProperties,
 		Property:      uint32(tpm2.TPMPTNVBufferMax),
 		PropertyCount: 1,
 	}.Execute(t)
 	if err != nil {
+		if errors.Is(err, ErrNoAnswer) {
+			return 0, err
+		}
 		// Some TPMs refuse the query: the fallback is always safe.
 		return fallbackNVBufferMax, nil
 	}
@@ -108,6 +112,7 @@ func NVBufferMax(ctx context.Context, t transport.TPM) (int, error) {
 // an empty password (or the index's own empty auth value when the index does
 // not allow owner reads). ctx is checked between chunks.
 func ReadNV(ctx context.Context, t transport.TPM, index uint32) ([]byte, error) {
+	t = bind(ctx, t)
 	nv, err := readNVPublic(ctx, t, index)
 	if err != nil {
 		return nil, err

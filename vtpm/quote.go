@@ -73,7 +73,9 @@ func selectedDigest(pcrs [][]byte, mask uint32) []byte {
 // signature and PCRs the 24 PCR values read after the quote. As quoting and
 // reading PCRs is not atomic, Quote checks the PCR values against the
 // quote's PCR digest and retries (up to 3 times) when a PCR changed in
-// between; if they keep changing the error matches [ErrPCRsChanged].
+// between; if they keep changing the error matches [ErrPCRsChanged]. A
+// quote that is not over qualifyingData is an error matching
+// [ErrMalformedResponse] and quote.ErrNonce.
 func Quote(ctx context.Context, t transport.TPM, nonce []byte) (*quote.Quote, error) {
 	return quoteMask(ctx, t, nonce, allPCRs)
 }
@@ -90,6 +92,7 @@ func QuotePCRs(ctx context.Context, t transport.TPM, nonce []byte, pcrs []int) (
 }
 
 func quoteMask(ctx context.Context, t transport.TPM, nonce []byte, mask uint32) (*quote.Quote, error) {
+	t = bind(ctx, t)
 	_, name, err := readAK(ctx, t)
 	if err != nil {
 		return nil, err
@@ -141,7 +144,7 @@ func quoteOnce(ctx context.Context, t transport.TPM, akName tpm2.TPM2BName, qd [
 		return nil, nil, malformed("Quote returned an unparsable TPMS_ATTEST: %v", err)
 	}
 	if !bytes.Equal(attest.ExtraData, qd) {
-		return nil, nil, malformed("Quote's extraData does not equal the qualifyingData sent")
+		return nil, nil, fmt.Errorf("vtpm: %w: %w: the quote's extraData is not the qualifyingData sent", ErrMalformedResponse, quote.ErrNonce)
 	}
 	if !selects(attest.Selection, mask) {
 		return nil, nil, malformed("Quote does not select exactly the SHA-256 PCRs asked for (mask %#06x)", mask)
@@ -185,6 +188,7 @@ func selects(sel []quote.PCRSelection, mask uint32) bool {
 // returns at most 8 PCRs per TPM2_PCR_Read, so ReadPCRs asks again for the
 // ones still missing, checking ctx between commands.
 func ReadPCRs(ctx context.Context, t transport.TPM) ([][]byte, error) {
+	t = bind(ctx, t)
 	out := make([][]byte, PCRCount)
 	missing := PCRCount
 	// Each round returns at least one PCR or fails, so PCRCount rounds bound

@@ -40,23 +40,69 @@ func userDataAttributes() tpm2.TPMANV {
 //
 // It writes the padded data to NV index NVIndexUserData, defining the index
 // (64 bytes, SHA-256 name algorithm, owner read/write) if it is missing and
-// redefining it if it exists with another size, then reads NVIndexHCLReport
-// until the runtime data's "user-data" equals hex(padded userData). It polls
+// redefining it if it exists with another size or is not an ordinary index
+// that owner auth or its empty auth value may write and that is not
+// write-locked, then reads NVIndexHCLReport until the runtime data's
+// "user-data" equals hex(padded userData). It polls
 // with a growing interval (50 ms up to 500 ms) until ctx is done, or for at
-// most DefaultRefreshTimeout when ctx has no deadline; on timeout the error
-// matches [ErrRefreshTimeout] and the context error.
+// most DefaultRefreshTimeout when ctx has no deadline. When ctx ends the
+// error matches [ErrRefreshTimeout] (or [ErrNoAnswer] if the TPM did not
+// answer a command) and the context's error; when DefaultRefreshTimeout
+// passes it matches [ErrRefreshTimeout] only (ctx has not ended: a caller
+// must not read it as its own deadline). A report that does not
+// parse ends the poll: the error matches [ErrMalformedResponse] and holds
+// package hcl's *hcl.FormatError.
 func RefreshReport(ctx context.Context, t transport.TPM, userData []byte) ([]byte, error) {
 	if len(userData) == 0 || len(userData) > UserDataSize {
 		return nil, &UserDataSizeError{Size: len(userData)}
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, DefaultRefreshTimeout)
-		defer cancel()
-	}
 	padded := make([]byte, UserDataSize)
 	copy(padded, userData)
+	if _, ok := ctx.Deadline(); ok {
+		return refresh(ctx, bind(ctx, t), padded)
+	}
+	own, cancel := context.WithTimeout(ctx, refreshTimeout)
+	defer cancel()
+	report, err := refresh(own, bind(own, t), padded)
+	if err == nil || own.Err() == nil || ctx.Err() != nil {
+		return report, err
+	}
+	// Our default bound passed, not the caller's context: the error must
+	// not match the context's.
+	if rerr, ok := errors.AsType[*refreshTimeoutError](err); ok {
+		rerr.ctxErr = nil
+		return nil, rerr
+	}
+	return nil, fmt.Errorf("vtpm: %w: no answer from the TPM within %s (the context set no deadline): %v", ErrRefreshTimeout, refreshTimeout, err)
+}
 
+// refreshTimeoutError is the error of a refresh whose report did not
+// carry the user data in time.
+type refreshTimeoutError struct {
+	last   string // the user-data of the last report read, hex
+	ctxErr error  // the context's error; nil when refreshTimeout passed
+}
+
+func (e *refreshTimeoutError) Error() string {
+	s := fmt.Sprintf("vtpm: %v: runtime data still has user-data %s", ErrRefreshTimeout, e.last)
+	if e.ctxErr == nil {
+		return s + fmt.Sprintf(" after %s (the context set no deadline)", refreshTimeout)
+	}
+	return s + ": " + e.ctxErr.Error()
+}
+
+// Is reports whether target is ErrRefreshTimeout.
+func (e *refreshTimeoutError) Is(target error) bool { return target == ErrRefreshTimeout }
+
+// Unwrap returns the context's error.
+func (e *refreshTimeoutError) Unwrap() error { return e.ctxErr }
+
+// refreshTimeout is DefaultRefreshTimeout; tests shorten it.
+var refreshTimeout = DefaultRefreshTimeout
+
+// refresh is RefreshReport of padded (64 bytes) under ctx, through t bound
+// to ctx.
+func refresh(ctx context.Context, t transport.TPM, padded []byte) ([]byte, error) {
 	nv, err := ensureUserDataIndex(ctx, t)
 	if err != nil {
 		return nil, err
@@ -90,19 +136,20 @@ func RefreshReport(ctx context.Context, t transport.TPM, userData []byte) ([]byt
 			if last == "" {
 				last = "(none)"
 			}
-			return nil, fmt.Errorf("vtpm: %w: runtime data still has user-data %s: %w", ErrRefreshTimeout, last, ctx.Err())
+			return nil, &refreshTimeoutError{last: last, ctxErr: ctx.Err()}
 		case <-timer.C:
 		}
 		interval = min(interval*2, pollMax)
 	}
 }
 
-// ensureUserDataIndex makes sure NVIndexUserData exists with UserDataSize
-// bytes and returns its public state.
+// ensureUserDataIndex makes sure NVIndexUserData exists as an index this
+// package can write the user data to (see writableUserData) and returns
+// its public state. Another index there is undefined and defined again.
 func ensureUserDataIndex(ctx context.Context, t transport.TPM) (*nvIndex, error) {
 	nv, err := readNVPublic(ctx, t, NVIndexUserData)
 	switch {
-	case err == nil && nv.pub.DataSize == UserDataSize:
+	case err == nil && writableUserData(&nv.pub):
 		return nv, nil
 	case err == nil:
 		if err := ctx.Err(); err != nil {
@@ -131,6 +178,17 @@ func ensureUserDataIndex(ctx context.Context, t transport.TPM) (*nvIndex, error)
 		return nil, tpmErr("NV_DefineSpace", NVIndexUserData, err)
 	}
 	return readNVPublic(ctx, t, NVIndexUserData)
+}
+
+// writableUserData reports whether pub is an index that takes the user
+// data: an ordinary index of UserDataSize bytes, written with owner auth or
+// its own (empty) auth value, not locked against writes. Any other index
+// there (left by another tool, or hostile: an extend index of SHA-512, a
+// write-locked or policy-only index) could never take it: the refresh
+// failed on it.
+func writableUserData(pub *tpm2.TPMSNVPublic) bool {
+	a := pub.Attributes
+	return pub.DataSize == UserDataSize && a.NT == tpm2.TPMNTOrdinary && (a.OwnerWrite || a.AuthWrite) && !a.WriteLocked
 }
 
 // writeNV writes data at offset 0 of the index in chunks of
@@ -173,7 +231,7 @@ func writeNV(ctx context.Context, t transport.TPM, nv *nvIndex, data []byte) err
 func reportUserData(report []byte) (string, error) {
 	r, err := hcl.Parse(report)
 	if err != nil {
-		return "", malformed("HCL report: %v", err)
+		return "", fmt.Errorf("vtpm: %w: HCL report: %w", ErrMalformedResponse, err)
 	}
 	return hex.EncodeToString(r.RuntimeData.UserData), nil
 }

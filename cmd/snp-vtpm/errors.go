@@ -88,7 +88,7 @@ var expected = map[verify.Check]string{
 	verify.CheckMeasurement:       "a launch measurement listed by the policy",
 	verify.CheckParavisorIdentity: "the ID key digest (SNP) or MRTD (TDX) of a trusted paravisor",
 	verify.CheckRuntimeData:       "REPORT_DATA = SHA-256 of the runtime data, zero-padded",
-	verify.CheckAttestationKey:    "an attestation key (HCLAkPub) in the runtime data",
+	verify.CheckAttestationKey:    "an attestation key (HCLAkPub) in the runtime data; on a CVM, the vTPM's own (0x81000003)",
 	verify.CheckQuoteFormat:       "a well-formed TPM quote (TPMS_ATTEST) and PCR list",
 	verify.CheckQuoteSignature:    "a quote signed by the attestation key",
 	verify.CheckNonce:             "a quote over the nonce given with --nonce/--nonce-hex",

@@ -51,6 +51,15 @@ func TestPolicyPlatform(t *testing.T) {
 	if !strings.Contains(errOut, "platforms[0]") {
 		t.Errorf("bad platform: %s", errOut)
 	}
+	// A member of a platform that platforms does not list would judge
+	// nothing: this policy accepted the TDX VM as if it had no
+	// measurements. It is refused, naming the member.
+	tdxOnly := writeTemp(t, "tdxonly.json", []byte(`{"platforms":["tdx"],"measurements":["`+strings.Repeat("ab", 48)+`"]}`))
+	code, out, errOut = verifyCLI(t, nil, "--at", verifyAt, "--policy", tdxOnly, "--nonce", "challenge", tdxEv)
+	wantExit(t, code, exitUsage, out, errOut)
+	if !strings.Contains(errOut, "policy: measurements: ") || !strings.Contains(errOut, "platforms lists only tdx") {
+		t.Errorf("tdx-only policy with measurements: %s", errOut)
+	}
 }
 
 // TestPCSOptIn: Intel's PCS is asked only when --pcs-url names it (TDX

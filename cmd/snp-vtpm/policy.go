@@ -28,7 +28,10 @@ func newPolicyCmd(g *globals) *cobra.Command {
 const deriveLong = `Verify EVIDENCE_FILE as "verify" does (same trust flags), then print on standard
 output the policy JSON that accepts exactly this VM's configuration: its launch
 measurement, its paravisor's ID key digest, a minimum TCB equal to its reported TCB,
-its product line and, with --pcrs, the values of the chosen PCRs. Pass the result to
+its product line and, with --pcrs, the values of the chosen PCRs; its guest settings
+come along (allow_debug, allow_migration_agent, allow_uncommitted_tcb when the evidence
+needs them, deny_smt when SMT is off, init_data_digest when --init-data bound it), so
+the policy accepts this evidence whatever --policy verified it. Pass the result to
 "verify --policy FILE" or "serve --policy FILE"; it is the starting point of a
 relying party's policy, to review before use (a TCB update of the host raises the
 reported TCB, which the minimum still accepts; a new paravisor or image changes the
