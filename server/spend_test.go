@@ -26,11 +26,11 @@ func TestConcurrentSpendReleasesOnce(t *testing.T) {
 	}{
 		{"memory", func(t *testing.T) []string { return []string{startHTTP(t, newServer(t, testConfig())).URL} }},
 		{"miniredis, one replica", func(t *testing.T) []string {
-			return []string{startHTTP(t, newRedisServer(t, redisConfig("redis://"+newMiniRedis(t).Addr()))).URL}
+			return []string{startHTTP(t, newRedisServer(t, patientRedisConfig("redis://"+newMiniRedis(t).Addr()))).URL}
 		}},
 		{"miniredis, two replicas", func(t *testing.T) []string {
 			url := "redis://" + newMiniRedis(t).Addr()
-			return []string{startHTTP(t, newRedisServer(t, redisConfig(url))).URL, startHTTP(t, newRedisServer(t, redisConfig(url))).URL}
+			return []string{startHTTP(t, newRedisServer(t, patientRedisConfig(url))).URL, startHTTP(t, newRedisServer(t, patientRedisConfig(url))).URL}
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -64,6 +64,15 @@ func TestConcurrentSpendReleasesOnce(t *testing.T) {
 			}
 		})
 	}
+}
+
+// patientRedisConfig is redisConfig with a Redis timeout long enough that
+// 48 requests queueing for the connection pool on a loaded machine are
+// not answered 503 (DefaultRedisTimeout, 1 s, also bounds the pool wait).
+func patientRedisConfig(url string) Config {
+	cfg := redisConfig(url)
+	cfg.Redis.Timeout = 20 * time.Second
+	return cfg
 }
 
 // answer is one HTTP answer: its status and body.
