@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -58,5 +59,19 @@ func TestVerifyCollateral(t *testing.T) {
 			}
 			wantContains(t, tc.stream, got, tc.want...)
 		})
+	}
+}
+
+// TestTDXCollateralNextStep: Intel's collateral missing offline names
+// Intel's sources as the next step, not the VCEK, IMDS or AMD KDS.
+func TestTDXCollateralNextStep(t *testing.T) {
+	policy := writeTemp(t, "policy.json", []byte(`{"tdx_tcb_statuses":["UpToDate"]}`))
+	for _, args := range [][]string{{"--policy", policy}, {"--check-revocation"}} {
+		code, out, errOut := verifyCLI(t, nil, append(args, "--at", tdxAt, "--nonce", "challenge", verifyTDXDir+"evidence-v1.json")...)
+		wantExit(t, code, exitUsage, out, errOut)
+		wantContains(t, "stderr", errOut, "tdx-collateral", "Next: "+tdxCollateralHint)
+		if strings.Contains(errOut, "VCEK") || strings.Contains(errOut, "AMD KDS") {
+			t.Errorf("%v: the next step names AMD's sources:\n%s", args, errOut)
+		}
 	}
 }

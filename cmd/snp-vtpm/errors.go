@@ -118,10 +118,23 @@ func (g *globals) describe(err error, code int) string {
 	if code == exitRejected {
 		return "REJECTED: " + text
 	}
-	if g.hint != "" && (unavailableCollateral(err) || lastAttemptError(err) != "") {
-		text += ". Next: " + g.hint
+	if hint := g.hintFor(err); hint != "" && (unavailableCollateral(err) || lastAttemptError(err) != "") {
+		text += ". Next: " + hint
 	}
 	return "error: " + text
+}
+
+// tdxCollateralHint is the next step when Intel's collateral is missing:
+// the AMD sources of g.hint do not serve it.
+const tdxCollateralHint = "give Intel's collateral with --collateral DIR, or name a reachable Intel PCS or PCCS with --pcs-url URL (not with --offline)"
+
+// hintFor returns the next step for err: g.hint, or the TDX collateral's
+// when err is Intel's collateral that could not be had.
+func (g *globals) hintFor(err error) string {
+	if u, ok := errors.AsType[*verify.UnavailableError](err); ok && u.Check == verify.CheckTDXCollateral {
+		return tdxCollateralHint
+	}
+	return g.hint
 }
 
 // timeoutMessage names what the command waited for and the next step. A
@@ -136,8 +149,8 @@ func (g *globals) timeoutMessage(err error) string {
 			s += " (last attempt: " + last + ")"
 		}
 	}
-	if g.hint != "" {
-		s += ". Next: " + g.hint
+	if hint := g.hintFor(err); hint != "" {
+		s += ". Next: " + hint
 	}
 	return s
 }
