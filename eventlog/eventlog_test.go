@@ -2,8 +2,6 @@ package eventlog_test
 
 import (
 	"encoding/binary"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"math/rand/v2"
 	"strconv"
@@ -34,26 +32,7 @@ func gceLogs() []gceLog {
 // quotedPCRs returns the SHA-256 PCRs that pcrs.json gives for name.
 func quotedPCRs(t testing.TB, name string) map[int][]byte {
 	t.Helper()
-	var all map[string]struct {
-		PCRs map[string]map[string]string `json:"pcrs"`
-	}
-	if err := json.Unmarshal(testutil.ReadFile(t, "eventlogs/pcrs.json"), &all); err != nil {
-		t.Fatal(err)
-	}
-	out := map[int][]byte{}
-	for k, v := range all[name].PCRs["sha256"] {
-		i, err := strconv.Atoi(k)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if out[i], err = hex.DecodeString(v); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if len(out) == 0 {
-		t.Fatalf("no SHA-256 PCRs for %s", name)
-	}
-	return out
+	return pcrsOf(t, "eventlogs/", name)
 }
 
 // TestRealLogsReplay: every real GCE log replays every PCR of pcrs.json,

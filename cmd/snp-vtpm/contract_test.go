@@ -15,9 +15,11 @@ import (
 	"time"
 
 	"github.com/snp-vtpm/snp-vtpm/evidence"
+	"github.com/snp-vtpm/snp-vtpm/hcl"
 	"github.com/snp-vtpm/snp-vtpm/internal/testmaa"
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/result"
+	"github.com/snp-vtpm/snp-vtpm/snp"
 )
 
 // evidenceWithoutVCEK writes the real v1 evidence with its VCEK removed
@@ -35,6 +37,20 @@ func evidenceWithoutVCEK(t *testing.T) (file string, vcek, hclReport []byte) {
 		t.Fatal(err)
 	}
 	return writeTemp(t, "novcek.json", stripped), vcek, ev.HCLReport
+}
+
+// snpReportOf parses the SNP report inside an HCL report.
+func snpReportOf(t *testing.T, hclReport []byte) *snp.Report {
+	t.Helper()
+	h, err := hcl.Parse(hclReport)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := snp.ParseReport(h.SNPReport)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
 }
 
 // bigFile creates a sparse file of size bytes.

@@ -15,7 +15,6 @@ import (
 	amdfakekeys "github.com/snp-vtpm/snp-vtpm/emulator/fakeamd/fakekeys"
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeintel"
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeintel/fakekeys"
-	"github.com/snp-vtpm/snp-vtpm/hcl"
 	"github.com/snp-vtpm/snp-vtpm/internal/amdcert"
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
 	"github.com/snp-vtpm/snp-vtpm/snp"
@@ -105,14 +104,7 @@ func TestTrustEmulatedMatrix(t *testing.T) {
 // VCEK, is rejected (vcek-missing, naming the chain), never verified.
 func TestEmulatedRunCannotPoisonSharedCache(t *testing.T) {
 	realEv, realVCEK, hclReport := evidenceWithoutVCEK(t)
-	h, err := hcl.Parse(hclReport)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep, err := snp.ParseReport(h.SNPReport)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := snpReportOf(t, hclReport)
 	chip, tcb := rep.ChipID, rep.ReportedTCB.Parts(snp.Milan)
 	fakeCA := &amdcert.Chain{Product: snp.Milan, ARK: fakeamd.ARK(), ASK: fakeamd.ASK(), ASKKey: amdfakekeys.ASKKey(), Marker: fakeamd.Marker}
 	forged, err := fakeCA.Issue(amdcert.KeyTemplate{Key: &amdfakekeys.VCEKKey().PublicKey, ProductName: "Milan-B0", HWID: chip[:], TCB: tcb,

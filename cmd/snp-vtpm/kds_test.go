@@ -12,8 +12,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/snp-vtpm/snp-vtpm/hcl"
-	"github.com/snp-vtpm/snp-vtpm/snp"
 )
 
 // TestVerifyFetchesVCEKThenOffline: evidence without its VCEK verifies with
@@ -22,14 +20,7 @@ import (
 // any request.
 func TestVerifyFetchesVCEKThenOffline(t *testing.T) {
 	evFile, vcek, hclReport := evidenceWithoutVCEK(t)
-	h, err := hcl.Parse(hclReport)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep, err := snp.ParseReport(h.SNPReport)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := snpReportOf(t, hclReport)
 	wantPath := "/vcek/v1/Milan/" + hex.EncodeToString(rep.ChipID[:])
 	var requests atomic.Int64
 	kdsSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
