@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-
 )
 
 // TestVerifyFetchesVCEKThenOffline: evidence without its VCEK verifies with
