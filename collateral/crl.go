@@ -107,7 +107,7 @@ func (c *Chain) parseChain(b []byte, pinned *x509.Certificate) (*CertChain, erro
 // (certs.CheckCRLExtensions) and not past its NextUpdate, whether cached
 // or fetched. The returned list is shared and must not be modified.
 func (c *Chain) CRL(ctx context.Context, product string) (*x509.RevocationList, error) {
-	return c.crl(ctx, KindCRL, product, &c.crls)
+	return c.crl(ctx, KindCRL, product)
 }
 
 // VLEKCRL returns the product's VLEK certificate revocation list (the
@@ -116,11 +116,16 @@ func (c *Chain) CRL(ctx context.Context, product string) (*x509.RevocationList, 
 // too is issued and signed by the pinned ARK), apart from the VCEK CRL.
 // The returned list is shared and must not be modified.
 func (c *Chain) VLEKCRL(ctx context.Context, product string) (*x509.RevocationList, error) {
-	return c.crl(ctx, KindVLEKCRL, product, &c.vlekCRLs)
+	return c.crl(ctx, KindVLEKCRL, product)
 }
 
-// crl is CRL and VLEKCRL: the CRL of kind, kept in memo.
-func (c *Chain) crl(ctx context.Context, kind Kind, product string, memo *map[string]*x509.RevocationList) (*x509.RevocationList, error) {
+// crl is CRL and VLEKCRL: the CRL of kind (KindCRL or KindVLEKCRL), each
+// kind kept in its own memory map.
+func (c *Chain) crl(ctx context.Context, kind Kind, product string) (*x509.RevocationList, error) {
+	memo := &c.crls
+	if kind == KindVLEKCRL {
+		memo = &c.vlekCRLs
+	}
 	crl, err := collect(c, ctx, kind, product, memo, c.parseCRL, c.crlFresh)
 	if err != nil {
 		return nil, c.fail(unavailable(ctx, err))
@@ -335,11 +340,7 @@ func (c *Chain) crossCheckedCRLs(ctx context.Context, product string, kinds []Ki
 func (c *Chain) crlsOf(ctx context.Context, product string, kinds []Kind) ([]*x509.RevocationList, error) {
 	lists := make([]*x509.RevocationList, len(kinds))
 	for i, k := range kinds {
-		memo := &c.crls
-		if k == KindVLEKCRL {
-			memo = &c.vlekCRLs
-		}
-		l, err := c.crl(ctx, k, product, memo)
+		l, err := c.crl(ctx, k, product)
 		if err != nil {
 			return nil, err
 		}

@@ -61,6 +61,18 @@ func rejectionMessage(verr *verify.Error) string {
 	return string(verr.Check) + " check failed: " + policyReason
 }
 
+// rejected logs the operator's line of a rejection (logRejection) and
+// returns the client's 403 outcome (rejectionMessage); a rejection by a
+// resource's extra policy (resource != "") says so in the message.
+func (s *Server) rejected(ctx context.Context, r *http.Request, resource string, verr *verify.Error) attestOutcome {
+	s.logRejection(ctx, r, resource, verr)
+	msg := rejectionMessage(verr)
+	if resource != "" {
+		msg = "resource policy: " + msg
+	}
+	return attestOutcome{http.StatusForbidden, resultRejected, string(verr.Check), msg}
+}
+
 // logRejection writes the operator's line of a rejection: the check and
 // the full reason (reference values included), which the 403 may not
 // carry. resource is the resource whose extra policy rejected the

@@ -52,9 +52,7 @@ func (s *Server) release(ctx context.Context, w http.ResponseWriter, r *http.Req
 	if res.verifier != nil {
 		if _, err := res.verifier.Evidence(ctx, ev, nonce); err != nil {
 			if verr, ok := errors.AsType[*verify.Error](err); ok {
-				s.logRejection(ctx, r, req.Resource, verr)
-				return attestOutcome{http.StatusForbidden, resultRejected, string(verr.Check),
-					"resource policy: " + rejectionMessage(verr)}, nil
+				return s.rejected(ctx, r, req.Resource, verr), nil
 			}
 			setRetryAfterFor(w, err)
 			return attestOutcome{http.StatusServiceUnavailable, resultError, "unavailable", "verification did not complete; try again with a new challenge"}, nil

@@ -514,8 +514,7 @@ func (s *Server) attest(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	claims, err := s.verifier.Evidence(vctx, ev, nonce)
 	if err != nil {
 		if verr, ok := errors.AsType[*verify.Error](err); ok {
-			s.logRejection(ctx, r, "", verr)
-			return attestOutcome{http.StatusForbidden, resultRejected, string(verr.Check), rejectionMessage(verr)}, nil
+			return s.rejected(ctx, r, "", verr), nil
 		}
 		s.log.Warn("verification did not complete", "err", err, "remote", r.RemoteAddr)
 		// Not a verdict on the evidence: a certificate source failed, or the
