@@ -33,7 +33,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/google/go-tpm/tpm2/transport"
 
@@ -275,7 +274,7 @@ func (a *Attester) vcekFor(ctx context.Context, cfg verify.Config, r *snp.Report
 			Product:     string(pl),
 			ChipID:      bytes.Clone(r.ChipID[:]),
 			ReportedTCB: uint64(r.ReportedTCB),
-			Validate:    validator(cfg, r, pl),
+			Validate:    func(der []byte) error { return verify.ValidateVCEK(cfg, r, pl, der) },
 		})
 		if err == nil {
 			return der, from, nil
@@ -286,45 +285,6 @@ func (a *Attester) vcekFor(ctx context.Context, cfg verify.Config, r *snp.Report
 		lastErr = err
 	}
 	return nil, "", fmt.Errorf("attester: the VCEK: %w", lastErr)
-}
-
-// validator is the Validate of a VCEK request for r under product line
-// pl: the checks package verify makes of a VCEK (format, chain to the
-// roots of cfg at its time, never an unmarked chain of the emulated CVM's
-// keys, product line, chip id and TCB), each failure a *verify.Error
-// naming its check.
-func validator(cfg verify.Config, r *snp.Report, pl snp.Product) func([]byte) error {
-	roots, now := cfg.Roots, cfg.Now
-	if roots == nil {
-		roots = snp.DefaultRoots()
-	}
-	if now.IsZero() {
-		now = time.Now()
-	}
-	return func(der []byte) error {
-		v, err := snp.ParseVCEK(der)
-		if err != nil {
-			return &verify.Error{Check: verify.CheckVCEKFormat, Err: err}
-		}
-		chain, err := roots.VerifyVCEK(v, now)
-		if errors.Is(err, snp.ErrValidity) {
-			return &verify.Error{Check: verify.CheckCertValidity, Err: err}
-		} else if err != nil {
-			return &verify.Error{Check: verify.CheckVCEKChain, Err: err}
-		}
-		if err := verify.CheckEmulatedKey(chain); err != nil {
-			return err
-		}
-		if v.Product != pl {
-			return &verify.Error{Check: verify.CheckProduct, Err: fmt.Errorf("VCEK is for %s, want %s", v.Product, pl)}
-		}
-		if err := v.CheckBinding(r); errors.Is(err, snp.ErrChipID) {
-			return &verify.Error{Check: verify.CheckChipID, Err: err}
-		} else if err != nil {
-			return &verify.Error{Check: verify.CheckVCEKTCB, Err: err}
-		}
-		return nil
-	}
 }
 
 // Evidence gathers evidence for nonce (see gather) and verifies it with

@@ -500,14 +500,7 @@ func fetchVCEK(ctx context.Context, r *snp.Report, product snp.Product, haveCPUI
 			Validate: func(der []byte) error {
 				mu.Lock()
 				defer mu.Unlock()
-				v, _, err := verifyVCEK(der, opts.roots(), opts.now(), &validated)
-				if err != nil {
-					return err
-				}
-				if v.Product != pl {
-					return failf(CheckProduct, "VCEK is for %s, want %s", v.Product, pl)
-				}
-				return checkVCEKBinding(v, r)
+				return validateVCEK(der, opts.roots(), opts.now(), r, pl, &validated)
 			},
 		}
 		der, err := opts.VCEKGetter.GetVCEK(ctx, req)
@@ -535,6 +528,29 @@ func fetchVCEK(ctx context.Context, r *snp.Report, product snp.Product, haveCPUI
 	// Includes a source that only offered VCEKs our validation rejected:
 	// the evidence cannot be verified without its VCEK.
 	return nil, fail(CheckVCEKMissing, fmt.Errorf("no VCEK could be obtained: %w", lastErr))
+}
+
+// ValidateVCEK makes the checks a Verifier makes of a VCEK (or VLEK) der
+// obtained for report r as product line pl: its format, its chain to
+// cfg's roots at cfg's time (never an unmarked chain of the emulated
+// CVM's keys: CheckEmulatedKey), its product line, and its chip id and
+// TCB binding to r; each failure is a *Error naming its check. It is the
+// Validate of the VCEKRequests a Verifier makes, for code that obtains a
+// VCEK itself (the attester's certificate sources).
+func ValidateVCEK(cfg Config, r *snp.Report, pl snp.Product, der []byte) error {
+	return validateVCEK(der, cfg.roots(), cfg.now(), r, pl, nil)
+}
+
+// validateVCEK is ValidateVCEK, recording a verified chain in p.
+func validateVCEK(der []byte, roots *snp.Roots, now time.Time, r *snp.Report, pl snp.Product, p *pending) error {
+	v, _, err := verifyVCEK(der, roots, now, p)
+	if err != nil {
+		return err
+	}
+	if v.Product != pl {
+		return failf(CheckProduct, "VCEK is for %s, want %s", v.Product, pl)
+	}
+	return checkVCEKBinding(v, r)
 }
 
 // verifyVCEK parses der and verifies it against roots at now. A verified
@@ -577,9 +593,9 @@ func verifyVCEK(der []byte, roots *snp.Roots, now time.Time, p *pending) (*snp.V
 // CVM's fake AMD chain (fakeamd.FakeKeyIn) but is not marked Emulated,
 // and nil for any other chain: evidence under such a chain would verify
 // with claims that do not say emulated, and with any paravisor ID key
-// digest the forger writes. The Verifier applies it to the chain that
-// verified each VCEK or VLEK; code that validates a VCEK against
-// snp.Roots itself (the attester's certificate validator) should too.
+// digest the forger writes. The Verifier (and ValidateVCEK) applies it to
+// the chain that verified each VCEK or VLEK; code that validates a VCEK
+// against snp.Roots itself should too.
 func CheckEmulatedKey(c *snp.Chain) error {
 	if c.Emulated {
 		return nil

@@ -204,7 +204,7 @@ func (s *Service) claims(a *maa.AttestationInfo, c *checked) (*maa.Claims, error
 // snpClaims are the x-ms-sevsnpvm-* claims of a verified report.
 func snpClaims(ev *verify.Claims) maa.SEVSNP {
 	tcb := ev.ReportedTCB
-	debug, migrate := ev.Debug, ev.GuestPolicy&(1<<18) != 0
+	debug, migrate := ev.Debug, ev.GuestPolicy&snp.PolicyMigrateMA != 0
 	return maa.SEVSNP{
 		AuthorKeyDigest: ev.AuthorKeyDigest, FamilyID: ev.FamilyID, ImageID: ev.ImageID, HostData: ev.HostData,
 		IDKeyDigest: ev.IDKeyDigest, LaunchMeasurement: ev.Measurement, ReportData: ev.ReportData,
