@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
-	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -100,18 +99,7 @@ func pemCert(der []byte) []byte {
 // readDir reads the regular files of a testdata folder by name.
 func readDir(t testing.TB, dir string) map[string][]byte {
 	t.Helper()
-	fsys := os.DirFS(filepath.Join(testutil.Dir(), dir))
-	ents, err := fs.ReadDir(fsys, ".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	files := map[string][]byte{}
-	for _, e := range ents {
-		if e.Type().IsRegular() {
-			files[e.Name()] = testutil.Must(fs.ReadFile(fsys, e.Name()))(t)
-		}
-	}
-	return files
+	return testutil.RegularFiles(t, os.DirFS(filepath.Join(testutil.Dir(), dir)))
 }
 
 // feb2026 is when the 90c06f000000 collateral (and the dcap-qvl quote's

@@ -2,7 +2,6 @@ package tdxtest
 
 import (
 	"encoding/hex"
-	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -69,22 +68,7 @@ func (f *FakePCS) SetPlainChains(plain bool) {
 // (testutil.IntelCollateralDir) by name.
 func RealCollateralFiles(t testing.TB) map[string][]byte {
 	t.Helper()
-	fsys := testutil.IntelCollateral()
-	ents, err := fs.ReadDir(fsys, ".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	files := map[string][]byte{}
-	for _, e := range ents {
-		if e.Type().IsRegular() {
-			b, err := fs.ReadFile(fsys, e.Name())
-			if err != nil {
-				t.Fatal(err)
-			}
-			files[e.Name()] = b
-		}
-	}
-	return files
+	return testutil.RegularFiles(t, testutil.IntelCollateral())
 }
 
 // NewFakePCS serves files (by the names of tdx/pcs.LoadDir plus

@@ -32,6 +32,22 @@ const TDXDir = "trustee-az-vtpm/az-tdx-vtpm/"
 
 // IntelCollateralDir is the folder of Intel's real collateral for the
 // Azure TD quotes' FMSPC 00806f050000, relative to testdata/: current at
+// RegularFiles reads the regular files at the top of fsys, by name.
+func RegularFiles(t testing.TB, fsys fs.FS) map[string][]byte {
+	t.Helper()
+	ents, err := fs.ReadDir(fsys, ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string][]byte{}
+	for _, e := range ents {
+		if e.Type().IsRegular() {
+			files[e.Name()] = Must(fs.ReadFile(fsys, e.Name()))(t)
+		}
+	}
+	return files
+}
+
 // TDXFixtureTime.
 const IntelCollateralDir = "intel-collateral/pcs-00806f050000/"
 
