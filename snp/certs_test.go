@@ -297,7 +297,7 @@ func TestSignerInfo(t *testing.T) {
 
 func TestZeroChipNeverBinds(t *testing.T) {
 	zero := [64]byte{}
-	for _, p := range snp.Products {
+	for _, p := range snp.Products() {
 		for _, info := range []uint32{0, snp.SignerInfoMaskChipKey} {
 			r, v, err := signed(t, testev.Builder{Product: p, ChipID: &zero, MutateReport: func(r []byte) { binary.LittleEndian.PutUint32(r[snp.OffsetSignerInfo:], info) }})
 			if err != nil {
@@ -441,7 +441,7 @@ func TestReservedBytes(t *testing.T) {
 // embedded VLEK chain) is the one in trustee's *_ask_ark_asvk.pem, whose
 // ASK and ARK are the pinned ones too; ParseChainPEM reads all three.
 func TestPinnedASVK(t *testing.T) {
-	for _, p := range snp.Products {
+	for _, p := range snp.Products() {
 		data, err := os.ReadFile(filepath.Join(testutil.Dir(), "trustee-az-vtpm/amd-vendor-certs", map[snp.Product]string{snp.Milan: "milan", snp.Genoa: "genoa", snp.Turin: "turin"}[p]+"_ask_ark_asvk.pem"))
 		if err != nil {
 			t.Fatal(err)

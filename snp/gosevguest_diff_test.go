@@ -249,7 +249,7 @@ func syntheticReports() []namedReport {
 	for v := uint32(1); v <= snp.MaxReportVersion; v++ {
 		products := []snp.Product{snp.Milan}
 		if v >= 3 {
-			products = snp.Products
+			products = snp.Products()
 		}
 		for _, p := range products {
 			r := &snp.Report{Version: v, GuestSVN: 3, Policy: testev.DefaultPolicy, VMPL: 0, SignatureAlgo: snp.SignatureAlgoECDSAP384SHA384,

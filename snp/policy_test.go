@@ -96,7 +96,7 @@ func TestCheckTCBs(t *testing.T) {
 	}
 	offsets := map[string]int{"CURRENT_TCB": snp.OffsetCurrentTCB, "REPORTED_TCB": snp.OffsetReportedTCB,
 		"COMMITTED_TCB": snp.OffsetCommittedTCB, "LAUNCH_TCB": snp.OffsetLaunchTCB}
-	for _, p := range snp.Products {
+	for _, p := range snp.Products() {
 		raw := (&testev.Builder{Product: p}).MustBuild().Report
 		r, err := snp.ParseReport(raw)
 		if err != nil {

@@ -29,8 +29,9 @@ var (
 	ErrProduct = errors.New("unknown or inconsistent product line")
 )
 
-// Products lists the known product lines.
-var Products = []Product{Milan, Genoa, Turin}
+// Products returns the known product lines, oldest first, in a new slice
+// (a caller may change it).
+func Products() []Product { return []Product{Milan, Genoa, Turin} }
 
 // ParseProduct maps a product line or a VCEK productName to a Product. It is
 // the one place where a product name becomes a product line: VCEK parsing,
@@ -45,7 +46,6 @@ var Products = []Product{Milan, Genoa, Turin}
 // with an error that matches ErrProduct and ErrProductName.
 func ParseProduct(s string) (Product, error) {
 	line, stepping, hasStepping := strings.Cut(s, "-")
-	// A switch, not a loop over Products, which callers could change.
 	known := false
 	switch Product(line) {
 	case Milan, Genoa, Turin:

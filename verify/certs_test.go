@@ -40,7 +40,7 @@ func TestForgedVCEKCriticalExtension(t *testing.T) {
 		return []pkix.Extension{{Id: oid, Critical: true, Value: null}}
 	}
 	var cases []synthCase
-	for _, p := range snp.Products {
+	for _, p := range snp.Products() {
 		for _, oid := range []asn1.ObjectIdentifier{
 			{1, 2, 3, 4},
 			{1, 3, 6, 1, 4, 1, 3704, 1, 99},   // an unknown AMD extension
@@ -150,7 +150,7 @@ func setVersion(v uint32) func([]byte) {
 func TestForgedSignerInfo(t *testing.T) {
 	zero := [64]byte{}
 	var cases []synthCase
-	for _, p := range snp.Products {
+	for _, p := range snp.Products() {
 		cases = append(cases,
 			synthCase{name: string(p) + " VLEK", b: testev.Builder{Product: p, MutateReport: setSignerInfo(snp.SigningKeyVLEK << 2)}, want: verify.CheckReportSignature},
 			synthCase{name: string(p) + " VLEK on a version 2 report", b: testev.Builder{Product: p, ReportVersion: 2, MutateReport: setSignerInfo(snp.SigningKeyVLEK << 2)}, want: verify.CheckReportSignature},
@@ -222,7 +222,7 @@ func TestForgedTCBReserved(t *testing.T) {
 	xorByte := func(off int) func([]byte) { return func(r []byte) { r[off] ^= 0x10 } }
 	uncommitted := func(o *verify.Config) { o.Policy.AllowUncommittedTCB = true }
 	var cases []synthCase
-	for _, p := range snp.Products {
+	for _, p := range snp.Products() {
 		rsv := 2 // Milan and Genoa: bytes 2 to 5
 		if p == snp.Turin {
 			rsv = 6 // bytes 4 to 6

@@ -37,7 +37,7 @@ func TestVLEK(t *testing.T) {
 		t.Fatal(err)
 	}
 	var cases []synthCase
-	for _, p := range snp.Products {
+	for _, p := range snp.Products() {
 		cases = append(cases,
 			synthCase{name: string(p) + " VLEK verifies", b: vlekBuilder(p, nil), check: func(t *testing.T, c *verify.Claims, _ *testev.Evidence) {
 				if c.SigningKey != "VLEK" || c.Product != string(p) {

@@ -166,9 +166,6 @@ func TestBindAnswered(t *testing.T) {
 // --timeout 0 said "gave up after 0s (--timeout)"); under the caller's
 // deadline the error matches that deadline.
 func TestRefreshReportOwnTimeout(t *testing.T) {
-	old := refreshTimeout
-	refreshTimeout = 200 * time.Millisecond
-	t.Cleanup(func() { refreshTimeout = old })
 	stale := hclBlob(t, `{"keys":[],"user-data":"`+strings.Repeat("ee", UserDataSize)+`"}`)
 	tests := []struct {
 		name     string
@@ -206,7 +203,7 @@ func TestRefreshReportOwnTimeout(t *testing.T) {
 				ctx, cancel = context.WithTimeout(ctx, 200*time.Millisecond)
 				defer cancel()
 			}
-			err := within(t, 3*time.Second, func() error { _, err := RefreshReport(ctx, h, []byte("nonce")); return err })
+			err := within(t, 3*time.Second, func() error { _, err := refreshReport(ctx, h, []byte("nonce"), 200*time.Millisecond); return err })
 			if !errors.Is(err, tc.want) || errors.Is(err, context.DeadlineExceeded) != tc.deadline {
 				t.Fatalf("error %v, want %v, context.DeadlineExceeded %v", err, tc.want, tc.deadline)
 			}

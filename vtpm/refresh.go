@@ -53,6 +53,12 @@ func userDataAttributes() tpm2.TPMANV {
 // parse ends the poll: the error matches [ErrMalformedResponse] and holds
 // package hcl's *hcl.FormatError.
 func RefreshReport(ctx context.Context, t transport.TPM, userData []byte) ([]byte, error) {
+	return refreshReport(ctx, t, userData, DefaultRefreshTimeout)
+}
+
+// refreshReport is RefreshReport with bound in place of
+// DefaultRefreshTimeout (tests shorten it).
+func refreshReport(ctx context.Context, t transport.TPM, userData []byte, bound time.Duration) ([]byte, error) {
 	if len(userData) == 0 || len(userData) > UserDataSize {
 		return nil, &UserDataSizeError{Size: len(userData)}
 	}
@@ -61,7 +67,7 @@ func RefreshReport(ctx context.Context, t transport.TPM, userData []byte) ([]byt
 	if _, ok := ctx.Deadline(); ok {
 		return refresh(ctx, bind(ctx, t), padded)
 	}
-	own, cancel := context.WithTimeout(ctx, refreshTimeout)
+	own, cancel := context.WithTimeout(ctx, bound)
 	defer cancel()
 	report, err := refresh(own, bind(own, t), padded)
 	if err == nil || own.Err() == nil || ctx.Err() != nil {
@@ -70,23 +76,24 @@ func RefreshReport(ctx context.Context, t transport.TPM, userData []byte) ([]byt
 	// Our default bound passed, not the caller's context: the error must
 	// not match the context's.
 	if rerr, ok := errors.AsType[*refreshTimeoutError](err); ok {
-		rerr.ctxErr = nil
+		rerr.ctxErr, rerr.bound = nil, bound
 		return nil, rerr
 	}
-	return nil, fmt.Errorf("vtpm: %w: no answer from the TPM within %s (the context set no deadline): %v", ErrRefreshTimeout, refreshTimeout, err)
+	return nil, fmt.Errorf("vtpm: %w: no answer from the TPM within %s (the context set no deadline): %v", ErrRefreshTimeout, bound, err)
 }
 
 // refreshTimeoutError is the error of a refresh whose report did not
 // carry the user data in time.
 type refreshTimeoutError struct {
-	last   string // the user-data of the last report read, hex
-	ctxErr error  // the context's error; nil when refreshTimeout passed
+	last   string        // the user-data of the last report read, hex
+	ctxErr error         // the context's error; nil when bound passed
+	bound  time.Duration // RefreshReport's own bound, when ctxErr is nil
 }
 
 func (e *refreshTimeoutError) Error() string {
 	s := fmt.Sprintf("vtpm: %v: runtime data still has user-data %s", ErrRefreshTimeout, e.last)
 	if e.ctxErr == nil {
-		return s + fmt.Sprintf(" after %s (the context set no deadline)", refreshTimeout)
+		return s + fmt.Sprintf(" after %s (the context set no deadline)", e.bound)
 	}
 	return s + ": " + e.ctxErr.Error()
 }
@@ -96,9 +103,6 @@ func (e *refreshTimeoutError) Is(target error) bool { return target == ErrRefres
 
 // Unwrap returns the context's error.
 func (e *refreshTimeoutError) Unwrap() error { return e.ctxErr }
-
-// refreshTimeout is DefaultRefreshTimeout; tests shorten it.
-var refreshTimeout = DefaultRefreshTimeout
 
 // refresh is RefreshReport of padded (64 bytes) under ctx, through t bound
 // to ctx.

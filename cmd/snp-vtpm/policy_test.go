@@ -106,7 +106,7 @@ func TestVersion(t *testing.T) {
 		t.Errorf("version: %+v", v)
 	}
 	want := map[string]bool{}
-	for _, p := range snp.Products {
+	for _, p := range snp.Products() {
 		for _, c := range snp.DefaultRoots().Chains(p) {
 			sum := sha256.Sum256(c.ARK.Raw)
 			want[string(p)+" ARK "+hex.EncodeToString(sum[:])] = true

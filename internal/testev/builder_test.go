@@ -19,7 +19,7 @@ import (
 // both evidence versions build evidence that the verifier accepts with the
 // private roots, and that the parts are what the builder documents.
 func TestDefaultsVerify(t *testing.T) {
-	for _, p := range snp.Products {
+	for _, p := range snp.Products() {
 		for _, v := range []int{1, 2} {
 			t.Run(fmt.Sprintf("%s/v%d", p, v), func(t *testing.T) {
 				ev := (&testev.Builder{Product: p, Version: v}).MustBuild()

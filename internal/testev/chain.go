@@ -68,7 +68,7 @@ func NewChain(p snp.Product, arkKey, askKey, asvkKey *rsa.PrivateKey) (*Chain, e
 // each made once per process by newValue.
 func perProduct[T any](newValue func(p snp.Product) (T, error)) func(p snp.Product) T {
 	m := map[snp.Product]func() (T, error){}
-	for _, p := range snp.Products {
+	for _, p := range snp.Products() {
 		m[p] = sync.OnceValues(func() (T, error) { return newValue(p) })
 	}
 	return func(p snp.Product) T {
@@ -158,7 +158,7 @@ func Roots() *snp.Roots { return AddPrivate(&snp.Roots{}) }
 // Milan, Genoa and Turin (for example AddPrivate(snp.DefaultRoots()) to
 // verify real and synthetic evidence with one Options).
 func AddPrivate(r *snp.Roots) *snp.Roots {
-	for _, p := range snp.Products {
+	for _, p := range snp.Products() {
 		r = r.Add(PrivateChain(p).SNPChain())
 	}
 	return r
