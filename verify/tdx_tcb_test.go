@@ -1,6 +1,7 @@
 package verify_test
 
 import (
+	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
@@ -143,5 +144,43 @@ func TestTDXTCBStatusesPolicy(t *testing.T) {
 		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
 			t.Errorf("%s: %v, want %q", tc.doc, err, tc.want)
 		}
+	}
+}
+
+// TestTDXTCBStatusDefaults (audit28c): what the default policy does with
+// each of Intel's statuses. Intel's real TCB info is edited so that the
+// level trustee's quote reaches (platform level 1, TDX_01 SVN 2) has the
+// status, and the module's level is UpToDate, then signed under a test
+// root: the four defaults verify with that status claimed; OutOfDate,
+// OutOfDateConfigurationNeeded and Revoked are tdx-tcb-status.
+func TestTDXTCBStatusDefaults(t *testing.T) {
+	coll := realCollateral(t)
+	f := tdxtest.New(t)
+	data := resignedBy(t, f, func(*tdx.Quote) {})
+	for _, status := range pcs.Statuses() {
+		t.Run(status, func(t *testing.T) {
+			var m map[string]any
+			if err := json.Unmarshal(coll.TCBInfos["00806f050000"].Signed.Raw, &m); err != nil {
+				t.Fatal(err)
+			}
+			m["tcbLevels"].([]any)[1].(map[string]any)["tcbStatus"] = status
+			for _, id := range m["tdxModuleIdentities"].([]any) {
+				if id := id.(map[string]any); id["id"] == "TDX_01" {
+					id["tcbLevels"].([]any)[1].(map[string]any)["tcbStatus"] = pcs.UpToDate
+				}
+			}
+			ti := testutil.Must(json.Marshal(m))(t)
+			pc := testutil.Must(pcs.LoadDir(f.FS(t, tdxtest.Collateral{TCBInfo: ti, QEIdentity: coll.QEIdentity.Signed.Raw, FMSPC: "00806f050000"})))(t)
+			cfg := tdxOpts()
+			cfg.TDXCollateral = pc
+			claims, err := verifyUnder(t, cfg, f.Root, data)
+			if !slices.Contains(verify.DefaultTDXTCBStatuses(), status) {
+				wantOutcome(t, claims, err, verify.CheckTDXTCBStatus)
+				return
+			}
+			if err != nil || claims.TDX.TCBStatus != status {
+				t.Fatalf("%v; want verified with %s", err, status)
+			}
+		})
 	}
 }

@@ -1,11 +1,19 @@
 package pcs_test
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
 	"errors"
+	"math/big"
 	"strings"
 	"testing"
 
+	"github.com/snp-vtpm/snp-vtpm/internal/fakepki"
+	"github.com/snp-vtpm/snp-vtpm/internal/intelcert"
 	"github.com/snp-vtpm/snp-vtpm/internal/tdxtest"
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/tdx"
@@ -49,10 +57,20 @@ func innerJSON(t *testing.T, file string, edit func(m map[string]any)) []byte {
 // and collateral for it under that chain's root.
 func fakeCase(t *testing.T, c tdxtest.Collateral) (*pcs.Collateral, *tdx.Quote, *tdx.Verified, *tdxtest.FakeIntel, pcs.Options) {
 	t.Helper()
-	f := tdxtest.New(t)
+	return fakeCaseWith(t, tdxtest.Options{}, c, nil)
+}
+
+// fakeCaseWith is fakeCase with the chain varied by o and the trustee
+// quote edited by edit (nil: unchanged) before it is signed.
+func fakeCaseWith(t *testing.T, o tdxtest.Options, c tdxtest.Collateral, edit func(q *tdx.Quote)) (*pcs.Collateral, *tdx.Quote, *tdx.Verified, *tdxtest.FakeIntel, pcs.Options) {
+	t.Helper()
+	f := tdxtest.NewWith(t, o)
 	q, err := tdx.ParseQuote(testutil.ReadFile(t, "trustee-az-vtpm/az-tdx-vtpm/td-quote.bin"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if edit != nil {
+		edit(q)
 	}
 	f.Sign(t, q)
 	now := testutil.TDXFixtureTime()
@@ -125,6 +143,14 @@ func moduleLevels(m map[string]any, id string) []any {
 
 func setStatus(l any, s string) { l.(map[string]any)["tcbStatus"] = s }
 
+func tcbOf(l any) map[string]any { return l.(map[string]any)["tcb"].(map[string]any) }
+
+// setSVN sets component i of the level's list (sgxtcbcomponents or
+// tdxtcbcomponents) to svn.
+func setSVN(l any, list string, i int, svn int) {
+	tcbOf(l)[list].([]any)[i].(map[string]any)["svn"] = svn
+}
+
 // TestEvaluation: statuses fold as Intel's library folds them, and a quote
 // below every level, of an unknown module or of another QE is rejected.
 func TestEvaluation(t *testing.T) {
@@ -157,6 +183,32 @@ func TestEvaluation(t *testing.T) {
 		{"qe svn", nil, func(m map[string]any) {
 			levels(m, "tcbLevels")[0].(map[string]any)["tcb"] = map[string]any{"isvsvn": 9}
 		}, "", pcs.ErrTCBLevel},
+		// audit28c: the TCB info of the PCK's FMSPC but another PCE-ID.
+		{"pce id", func(m map[string]any) { m["pceId"] = "0100" }, nil, "", pcs.ErrCollateral},
+		// The PCK's PCESVN (11) below the upper levels' picks the lowest.
+		{"pcesvn below the upper levels", func(m map[string]any) {
+			for _, l := range levels(m, "tcbLevels")[:3] {
+				tcbOf(l)["pcesvn"] = 12
+			}
+			setStatus(levels(m, "tcbLevels")[3], pcs.Revoked)
+		}, nil, pcs.Revoked, nil},
+		// SGX component 16 and TDX component 16 (the last) are compared.
+		{"sgx component 16 below level 1", func(m map[string]any) {
+			setSVN(levels(m, "tcbLevels")[1], "sgxtcbcomponents", 15, 1)
+			setStatus(levels(m, "tcbLevels")[2], pcs.ConfigurationNeeded)
+		}, nil, pcs.OutOfDateConfigurationNeeded, nil},
+		{"tdx component 16 below level 1", func(m map[string]any) {
+			setSVN(levels(m, "tcbLevels")[1], "tdxtcbcomponents", 15, 1)
+			setStatus(levels(m, "tcbLevels")[2], pcs.ConfigurationNeeded)
+		}, nil, pcs.OutOfDateConfigurationNeeded, nil},
+		{"qe miscselect", nil, func(m map[string]any) { m["miscselect"] = "01000000" }, "", pcs.ErrQEIdentity},
+		{"qe miscselect outside the mask", nil, func(m map[string]any) { m["miscselect"], m["miscselectMask"] = "01000000", "FEFFFFFF" }, pcs.OutOfDate, nil},
+		{"qe attributes outside the mask", nil, func(m map[string]any) { m["attributes"] = "1500000000000000000000000000FF00" }, pcs.OutOfDate, nil},
+		{"module identity signer", func(m map[string]any) {
+			for _, x := range levels(m, "tdxModuleIdentities") {
+				x.(map[string]any)["mrsigner"] = strings.Repeat("11", 48)
+			}
+		}, nil, "", pcs.ErrTCBLevel},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, q, v, _, opts := fakeCase(t, tdxtest.Collateral{
@@ -170,6 +222,102 @@ func TestEvaluation(t *testing.T) {
 			}
 			if err != nil || r.Status != tc.status {
 				t.Fatalf("%v %+v, want %s", err, r, tc.status)
+			}
+		})
+	}
+}
+
+// TestTEETCBSVNRules (audit28c): how TEE_TCB_SVN meets Intel's real TCB
+// info of the Azure FMSPC (platform levels need TDX components 5/0/7,
+// 3/0/6, 3/0/5; TDX_01 levels SVN 4 UpToDate, 2 OutOfDate; TDX_03 SVN 3):
+// with a module version (byte 1) above 0, bytes 0 and 1 are the module
+// identity's to judge and skipped at the platform level; with version 0
+// there is no module identity and every byte meets the platform levels.
+// Each quote is the trustee quote with TEE_TCB_SVN edited, signed again
+// under a test root.
+func TestTEETCBSVNRules(t *testing.T) {
+	for _, tc := range []struct {
+		name              string
+		svn               [3]byte
+		status, plat, mod string
+		kind              error
+	}{
+		{"platform up to date, TDX_01 out of date", [3]byte{2, 1, 7}, pcs.OutOfDate, pcs.UpToDate, pcs.OutOfDate, nil},
+		{"byte 0 skipped at the platform level (version 1)", [3]byte{4, 1, 7}, pcs.UpToDate, pcs.UpToDate, pcs.UpToDate, nil},
+		{"TDX_01 SVN 0 below every module level", [3]byte{0, 1, 7}, "", "", "", pcs.ErrTCBLevel},
+		{"TDX_03 SVN 4", [3]byte{4, 3, 7}, pcs.UpToDate, pcs.UpToDate, pcs.UpToDate, nil},
+		{"TDX_03 SVN 2 below its only level", [3]byte{2, 3, 7}, "", "", "", pcs.ErrTCBLevel},
+		{"no TDX_02 identity", [3]byte{4, 2, 7}, "", "", "", pcs.ErrTCBLevel},
+		{"version 0: byte 0 meets the platform levels", [3]byte{4, 0, 7}, pcs.OutOfDate, pcs.OutOfDate, "", nil},
+		{"version 0, byte 0 at the top level", [3]byte{5, 0, 7}, pcs.UpToDate, pcs.UpToDate, "", nil},
+		{"version 0, byte 0 below every level", [3]byte{2, 0, 7}, "", "", "", pcs.ErrTCBLevel},
+		{"byte 2 below every level", [3]byte{4, 1, 4}, "", "", "", pcs.ErrTCBLevel},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, q, v, _, opts := fakeCaseWith(t, tdxtest.Options{}, tdxtest.Collateral{}, func(q *tdx.Quote) {
+				q.Body.TEETCBSVN = [16]byte{tc.svn[0], tc.svn[1], tc.svn[2]}
+			})
+			r, err := c.Evaluate(q, v, opts)
+			if tc.kind != nil {
+				if !errors.Is(err, tc.kind) {
+					t.Fatalf("%v, want %v", err, tc.kind)
+				}
+				return
+			}
+			if err != nil || r.Status != tc.status || r.PlatformStatus != tc.plat || r.ModuleStatus != tc.mod {
+				t.Fatalf("%v %+v, want %s (platform %s, module %q)", err, r, tc.status, tc.plat, tc.mod)
+			}
+		})
+	}
+}
+
+// TestProcessorCACRL (audit28c): a PCK of the Processor CA is looked up
+// on the processor PCK CRL, not the platform one.
+func TestProcessorCACRL(t *testing.T) {
+	o := tdxtest.Options{ProcessorCA: true}
+	c, q, v, _, opts := fakeCaseWith(t, o, tdxtest.Collateral{RevokePCK: true}, nil)
+	if _, err := c.Evaluate(q, v, opts); !errors.Is(err, pcs.ErrRevoked) || !strings.Contains(err.Error(), "PCK CRL (processor)") {
+		t.Fatalf("revoked: %v, want ErrRevoked naming the processor CRL", err)
+	}
+	c, q, v, _, opts = fakeCaseWith(t, o, tdxtest.Collateral{}, nil)
+	if r, err := c.Evaluate(q, v, opts); err != nil || r.Status != pcs.OutOfDate {
+		t.Fatalf("not revoked: %v %+v", err, r)
+	}
+	c.PCKCRLs = map[string]*x509.RevocationList{pcs.CAPlatform: c.PCKCRLs[pcs.CAProcessor]}
+	if _, err := c.Evaluate(q, v, opts); !errors.Is(err, pcs.ErrCollateral) || !strings.Contains(err.Error(), "no PCK CRL (processor)") {
+		t.Fatalf("filed as the platform CRL: %v, want ErrCollateral", err)
+	}
+}
+
+// TestTCBSignerIssuedByRoot (audit28c): TCB info and QE identity signed
+// by a key that the pinned (here: test) root did not certify as "Intel
+// SGX TCB Signing" are unusable collateral (ErrCollateral): a signer of
+// that name issued by the PCK CA, the PCK CA itself, the root's own key.
+func TestTCBSignerIssuedByRoot(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		make func(f *tdxtest.FakeIntel) (*x509.Certificate, *ecdsa.PrivateKey)
+		want string
+	}{
+		{"issued by the PCK CA", func(f *tdxtest.FakeIntel) (*x509.Certificate, *ecdsa.PrivateKey) {
+			k := testutil.Must(ecdsa.GenerateKey(elliptic.P256(), rand.Reader))(t)
+			tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: pcs.TCBSigningCN},
+				NotBefore: f.CA.NotBefore, NotAfter: f.CA.NotAfter, KeyUsage: x509.KeyUsageDigitalSignature}
+			return testutil.Must(fakepki.Issue(tmpl, f.CA, &k.PublicKey, f.CAKey))(t), k
+		}, "the TCB signing certificate: x509"},
+		{"the PCK CA", func(f *tdxtest.FakeIntel) (*x509.Certificate, *ecdsa.PrivateKey) { return f.CA, f.CAKey }, "want \"Intel SGX TCB Signing\""},
+		{"the root", func(f *tdxtest.FakeIntel) (*x509.Certificate, *ecdsa.PrivateKey) { return f.Root, f.RootKey }, "want \"Intel SGX TCB Signing\""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, q, v, f, opts := fakeCase(t, tdxtest.Collateral{})
+			cert, key := tc.make(f)
+			resign := func(name string, raw []byte) []byte { return testutil.Must(intelcert.SignDocument(key, name, raw))(t) }
+			ti := testutil.Must(pcs.ParseTCBInfo(resign("tcbInfo", c.TCBInfos["00806f050000"].Signed.Raw)))(t)
+			c.TCBInfos["00806f050000"] = ti
+			c.QEIdentity = testutil.Must(pcs.ParseQEIdentity(resign("enclaveIdentity", c.QEIdentity.Signed.Raw)))(t)
+			c.SigningChain = []*x509.Certificate{cert}
+			if _, err := c.Evaluate(q, v, opts); !errors.Is(err, pcs.ErrCollateral) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("%v, want ErrCollateral %q", err, tc.want)
 			}
 		})
 	}

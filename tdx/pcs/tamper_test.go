@@ -107,6 +107,8 @@ func TestStrictJSON(t *testing.T) {
 		{"case variant", strings.Replace(tcb, `"tcbType":0,`, `"TcbType":0,`, 1), false, format.ErrMalformed},
 		{"other id", strings.Replace(tcb, `"id":"TDX"`, `"id":"SGX"`, 1), false, format.ErrUnexpectedValue},
 		{"other version", strings.Replace(qe, `"version":2`, `"version":1`, 1), true, format.ErrUnsupportedVersion},
+		{"tcb info version 2 (SGX's layout)", strings.Replace(tcb, `"version":3`, `"version":2`, 1), false, format.ErrUnsupportedVersion},
+		{"the SGX QE's identity", strings.Replace(qe, `"id":"TD_QE"`, `"id":"QE"`, 1), true, format.ErrUnexpectedValue},
 		{"no signature", strings.Replace(qe, `,"signature":`, `,"sig":`, 1), true, format.ErrMissingField},
 		{"bad status", strings.Replace(tcb, `"OutOfDate"`, `"Fine"`, 1), false, format.ErrUnexpectedValue},
 		{"svn out of range", strings.Replace(qe, `"isvsvn":4`, `"isvsvn":70000`, 1), true, format.ErrMalformed},
