@@ -50,7 +50,9 @@ type PCKExtensions struct {
 // ParsePCKExtensions reads the SGX extensions of a PCK certificate. The
 // FMSPC, PCE-ID, PCESVN and CPUSVN must be present with their sizes. Like
 // encoding/asn1, it ignores elements after the value of an {OID, value}
-// entry and entries of other OIDs (which must still be valid DER).
+// entry and entries of other OIDs (which must still be valid DER); an
+// entry it reads given twice (FMSPC, PCE-ID, TCB, or a TCB component,
+// PCESVN or CPUSVN) is refused.
 func ParsePCKExtensions(c *x509.Certificate) (*PCKExtensions, error) {
 	var raw []byte
 	for _, e := range c.Extensions {
@@ -74,11 +76,11 @@ func ParsePCKExtensions(c *x509.Certificate) (*PCKExtensions, error) {
 		}
 		switch string(oid) {
 		case oidSGXFMSPC:
-			haveFMSPC, err = octets(val, out.FMSPC[:], "pck.fmspc")
+			haveFMSPC, err = once(haveFMSPC, "pck.fmspc", func() (bool, error) { return octets(val, out.FMSPC[:], "pck.fmspc") })
 		case oidSGXPCEID:
-			havePCEID, err = octets(val, out.PCEID[:], "pck.pceid")
+			havePCEID, err = once(havePCEID, "pck.pceid", func() (bool, error) { return octets(val, out.PCEID[:], "pck.pceid") })
 		case oidSGXTCB:
-			haveTCB, err = out.readTCB(val)
+			haveTCB, err = once(haveTCB, "pck.tcb", func() (bool, error) { return out.readTCB(val) })
 		}
 		if err != nil {
 			return nil, err
@@ -88,6 +90,16 @@ func ParsePCKExtensions(c *x509.Certificate) (*PCKExtensions, error) {
 		return nil, fieldErrf("pck.sgx_extensions", format.ErrMissingField, "FMSPC %v, PCE-ID %v, TCB %v", haveFMSPC, havePCEID, haveTCB)
 	}
 	return out, nil
+}
+
+// once runs read for an entry unless an entry of its OID was read
+// before (seen): an entry given twice is an error, not the last one
+// winning.
+func once(seen bool, field string, read func() (bool, error)) (bool, error) {
+	if seen {
+		return true, fieldErrf(field, format.ErrUnexpectedValue, "entry appears twice")
+	}
+	return read()
 }
 
 // sequence returns the contents of the DER SEQUENCE b, which must be all
@@ -181,6 +193,8 @@ func (x *PCKExtensions) readTCB(b []byte) (bool, error) {
 			continue
 		}
 		switch arc := oid[len(oidSGXTCB)]; {
+		case comps&(1<<arc) != 0 || (arc == tcbComponentPCESVN && havePCESVN) || (arc == tcbComponentCPUSVN && haveCPUSVN):
+			return false, fieldErrf("pck.tcb", format.ErrUnexpectedValue, "entry %d appears twice", arc)
 		case arc >= 1 && arc <= 16:
 			n, ok := integer(val, 0xff)
 			if !ok {

@@ -53,6 +53,11 @@ func setEntry(i int, v any) func([]sgxEntry) []sgxEntry {
 	return func(e []sgxEntry) []sgxEntry { e[i].Value = v; return e }
 }
 
+// dupEntry appends a second entry of entry i's OID, with value v.
+func dupEntry(i int, v any) func([]sgxEntry) []sgxEntry {
+	return func(e []sgxEntry) []sgxEntry { return append(e, sgxEntry{e[i].ID, v}) }
+}
+
 // dropEntry removes entry i.
 func dropEntry(i int) func([]sgxEntry) []sgxEntry {
 	return func(e []sgxEntry) []sgxEntry { return slices.Delete(e, i, i+1) }
@@ -61,8 +66,8 @@ func dropEntry(i int) func([]sgxEntry) []sgxEntry {
 // TestParsePCKExtensions (audit28c): the SGX extension of a PCK
 // certificate is read only whole and well typed: each of FMSPC, PCE-ID,
 // the 16 TCB components, PCESVN and CPUSVN missing, of another ASN.1
-// type, size or range is a format error; entries of other OIDs are
-// skipped.
+// type, size or range is a format error, and so is any of them given
+// twice (stop 28: the last one won); entries of other OIDs are skipped.
 func TestParsePCKExtensions(t *testing.T) {
 	const fmspc, pceid, tcb = 2, 1, 0 // entry indexes (top)
 	for _, tc := range []struct {
@@ -89,6 +94,13 @@ func TestParsePCKExtensions(t *testing.T) {
 		{"CPUSVN of 15 bytes", pckSGXExt(t, setEntry(17, make([]byte, 15)), nil), format.ErrBadLength},
 		{"no CPUSVN", pckSGXExt(t, dropEntry(17), nil), format.ErrMissingField},
 		{"trailing bytes", append(pckSGXExt(t, nil, nil), 0), format.ErrTrailingData},
+		// An entry given twice is refused, not the last one winning.
+		{"FMSPC twice", pckSGXExt(t, nil, dupEntry(fmspc, []byte{0, 0x90, 0x6f, 0, 0, 0})), format.ErrUnexpectedValue},
+		{"PCE-ID twice", pckSGXExt(t, nil, dupEntry(pceid, []byte{1, 0})), format.ErrUnexpectedValue},
+		{"TCB twice", pckSGXExt(t, nil, func(e []sgxEntry) []sgxEntry { return append(e, e[tcb]) }), format.ErrUnexpectedValue},
+		{"component 2 twice", pckSGXExt(t, dupEntry(1, 255), nil), format.ErrUnexpectedValue},
+		{"PCESVN twice", pckSGXExt(t, dupEntry(16, 65535), nil), format.ErrUnexpectedValue},
+		{"CPUSVN twice", pckSGXExt(t, dupEntry(17, make([]byte, 16)), nil), format.ErrUnexpectedValue},
 		{"not a SEQUENCE", []byte{4, 1, 0}, format.ErrBadEncoding},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
