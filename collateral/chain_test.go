@@ -487,6 +487,12 @@ func TestCorruptCacheFileReplaced(t *testing.T) {
 		{"foreign VCEK (other chip)", pki.vcek(t, ProductMilan, chipID(5), milanTCB(), vcekOpts{})},
 		{"VCEK from another hierarchy", newForeignPKI(t, "Milan").vcek(t, ProductMilan, chip, milanTCB(), vcekOpts{})},
 		{"huge", bytes.Repeat([]byte{1}, kds.MaxVCEKSize+1)},
+		// Key confusion: a valid VCEK of this chip, under the pinned
+		// chain, stored under the file of another TCB or product line.
+		{"this chip's VCEK at another TCB", pki.vcek(t, ProductMilan, chip, TCB{Bootloader: 3, SNP: 9, Microcode: 115}, vcekOpts{})},
+		{"this chip's Genoa VCEK", pki.vcek(t, ProductGenoa, chip, milanTCB(), vcekOpts{})},
+		{"truncated (a crashed writer)", pki.vcek(t, ProductMilan, chip, milanTCB(), vcekOpts{})[:300]},
+		{"PEM of the right VCEK", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: pki.vcek(t, ProductMilan, chip, milanTCB(), vcekOpts{})})},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -521,10 +527,20 @@ func TestIMDSSource(t *testing.T) {
 	chip := chipID(1)
 	good := pki.vcek(t, ProductMilan, chip, milanTCB(), vcekOpts{})
 	otherTCB := pki.vcek(t, ProductMilan, chip, TCB{Bootloader: 4, SNP: 9, Microcode: 200}, vcekOpts{})
-	thim := func(der []byte) []byte {
-		p := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-		return fmt.Appendf(nil, `{"vcekCert":%q,"tcbm":"7308000000000003","certificateChain":"","cacheControl":"86400"}`, p)
+	pemOf := func(ders ...[]byte) []byte {
+		var b []byte
+		for _, d := range ders {
+			b = append(b, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: d})...)
+		}
+		return b
 	}
+	// thimOf is a THIM document; tcbm and certificateChain are never
+	// trusted: only the VCEK, validated for the request, is used.
+	thimOf := func(vcek []byte, tcbm string, chain []byte) []byte {
+		return fmt.Appendf(nil, `{"vcekCert":%q,"tcbm":%q,"certificateChain":%q,"cacheControl":"86400"}`, vcek, tcbm, chain)
+	}
+	thim := func(der []byte) []byte { return thimOf(pemOf(der), "7308000000000003", nil) }
+	foreign := newForeignPKI(t, "Milan")
 	tests := []struct {
 		name     string
 		status   int
@@ -536,6 +552,11 @@ func TestIMDSSource(t *testing.T) {
 		{"IMDS VCEK for another TCB", 200, thim(otherTCB), 1, 0},
 		{"IMDS down", 500, nil, 1, 0},
 		{"IMDS garbage", 200, []byte("{"), 1, 0},
+		{"IMDS tcbm disagrees with its VCEK", 200, thimOf(pemOf(good), "7309000000000004", nil), 0, 1},
+		{"IMDS chain in the wrong order, extra certificates", 200, thimOf(pemOf(good), "7308000000000003", pemOf(pki.ark.Raw, foreign.ask.Raw, foreign.ark.Raw)), 0, 1},
+		{"IMDS foreign VCEK with its own chain", 200, thimOf(pemOf(foreign.vcek(t, ProductMilan, chip, milanTCB(), vcekOpts{})), "7308000000000003", foreign.chainPEM()), 1, 0},
+		{"IMDS two VCEKs", 200, thimOf(pemOf(good, good), "7308000000000003", nil), 1, 0},
+		{"IMDS duplicate vcekCert", 200, fmt.Appendf(nil, `{"vcekCert":%q,"vcekCert":%q}`, pemOf(otherTCB), pemOf(good)), 1, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -101,7 +101,8 @@ type Chain struct {
 	// 0 means DefaultNegativeTTL, negative turns it off.
 	NegativeTTL time.Duration
 	// TransientNegativeTTL is NegativeTTL for failures on the way to KDS (network
-	// errors, 408, 429, 5xx, after the retries). 0 means DefaultTransientNegativeTTL,
+	// errors, 408, 429, 5xx, after the retries); a longer Retry-After of KDS wins,
+	// up to MaxNegativeRetryAfter. 0 means DefaultTransientNegativeTTL,
 	// negative turns it off. A refusal of the Limiter, a cancelled context and a
 	// rejection by the caller's Validate are never remembered.
 	TransientNegativeTTL time.Duration

@@ -237,7 +237,7 @@ func collect[T any](c *Chain, ctx context.Context, kind Kind, product string, me
 		}
 		defer unlock()
 		v, _, _, err = try(up, func(int) []Source { return local })
-		if ttl := c.negTTL(err); err != nil && ctx.Err() == nil && ttl > 0 {
+		if ttl := c.negTTL(ctx, err); err != nil && ttl > 0 {
 			// Remembered before the waiters are released.
 			c.neg.put(name, kindName(kind), err, ttl, c.now(), c.NegativeCacheSize)
 		}

@@ -10,8 +10,8 @@ import (
 	"github.com/snp-vtpm/snp-vtpm/kds"
 )
 
-// MaxNegativeRetryAfter bounds how long a Retry-After of Intel's PCS (429
-// or 503) keeps an item's failure remembered.
+// MaxNegativeRetryAfter bounds how long a Retry-After of AMD KDS or of
+// Intel's PCS (429 or 503) keeps a failure remembered.
 const MaxNegativeRetryAfter = 10 * time.Minute
 
 // negCache remembers failed fetches by key until a deadline, each as
@@ -82,23 +82,39 @@ func (n *negCache) put(key, what string, err error, ttl time.Duration, now time.
 // it is not. Failures that say something about the certificate (KDS has
 // none: 404 and other final 4xx; what it served is not a VCEK for the
 // request) are remembered for NegativeTTL; failures of the path to it
-// (network errors, 408, 429, 5xx after the retries) for
-// TransientNegativeTTL. Never remembered: a cancelled or expired context, a
-// refusal of the Limiter (nothing was asked), Offline, and rejections by a
-// caller's Validate (they depend on the caller and on the report, which an
-// attacker chooses).
-func (c *Chain) negTTL(err error) time.Duration {
+// (network errors, an attempt that timed out, 408, 429, 5xx after the
+// retries) for TransientNegativeTTL, or for the Retry-After KDS asked if
+// longer (at most MaxNegativeRetryAfter), also when that Retry-After was
+// not waited for because it passed the caller's deadline. Never
+// remembered: a failure while the caller's context ended, a refusal of the
+// Limiter (nothing was asked), Offline, and rejections by a caller's
+// Validate (they depend on the caller and on the report, which an attacker
+// chooses).
+func (c *Chain) negTTL(ctx context.Context, err error) time.Duration {
 	var herr *kds.HTTPError
 	var verr *validatorError
 	switch {
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded),
+	case ctx.Err() != nil, errors.Is(err, context.Canceled),
 		errors.Is(err, ErrUpstreamLimited), errors.Is(err, ErrOffline), errors.As(err, &verr):
 		return 0
 	case errors.As(err, &herr) && !kds.RetryableStatus(herr.StatusCode),
 		errors.Is(err, ErrInvalidCertificate):
 		return ttlOr(c.NegativeTTL, DefaultNegativeTTL)
 	}
-	return ttlOr(c.TransientNegativeTTL, DefaultTransientNegativeTTL)
+	return transientTTL(c.TransientNegativeTTL, err)
+}
+
+// transientTTL is how long a failure err on the way to an upstream
+// server is remembered: ttl (0: DefaultTransientNegativeTTL, negative:
+// not at all), or the Retry-After of the server's last answer if longer,
+// at most MaxNegativeRetryAfter.
+func transientTTL(ttl time.Duration, err error) time.Duration {
+	ttl = ttlOr(ttl, DefaultTransientNegativeTTL)
+	var herr *httpget.HTTPError
+	if ttl > 0 && errors.As(err, &herr) && herr.RetryAfter > ttl {
+		ttl = min(herr.RetryAfter, MaxNegativeRetryAfter)
+	}
+	return ttl
 }
 
 func ttlOr(v, def time.Duration) time.Duration {
@@ -117,8 +133,8 @@ func (c *Chain) negGet(key string) (error, bool) {
 }
 
 // negPut remembers the failure err of key for its back-off (if any).
-func (c *Chain) negPut(key string, err error) {
-	if ttl := c.negTTL(err); ttl > 0 {
+func (c *Chain) negPut(ctx context.Context, key string, err error) {
+	if ttl := c.negTTL(ctx, err); ttl > 0 {
 		c.neg.put(key, "VCEK", err, ttl, c.now(), c.NegativeCacheSize)
 	}
 }
@@ -142,11 +158,7 @@ func (c *Intel) negTTL(ctx context.Context, err error) time.Duration {
 		errors.Is(err, ErrInvalidCollateral):
 		return ttlOr(c.NegativeTTL, DefaultNegativeTTL)
 	}
-	ttl := ttlOr(c.TransientNegativeTTL, DefaultTransientNegativeTTL)
-	if ttl > 0 && errors.As(err, &herr) && herr.RetryAfter > ttl {
-		ttl = min(herr.RetryAfter, MaxNegativeRetryAfter)
-	}
-	return ttl
+	return transientTTL(c.TransientNegativeTTL, err)
 }
 
 func (c *Intel) now() time.Time {

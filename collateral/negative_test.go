@@ -1,8 +1,10 @@
 package collateral
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -28,17 +30,25 @@ func newTestClock() *testutil.Clock {
 // the same class of error, and a call after the back-off sends one more.
 func TestNegativeCache(t *testing.T) {
 	tests := []struct {
-		name    string
-		status  int // 0: the connection is closed without an answer
-		class   error
-		backoff time.Duration
+		name       string
+		status     int // 0: the connection is closed without an answer
+		class      error
+		backoff    time.Duration
+		retryAfter string // the Retry-After header, if any
+		retries    int    // the KDS client's MaxRetries; 0: none (-1)
 	}{
-		{"unknown chip (404)", http.StatusNotFound, ErrNotFound, DefaultNegativeTTL},
-		{"bad request (400)", http.StatusBadRequest, nil, DefaultNegativeTTL},
-		{"KDS down (503)", http.StatusServiceUnavailable, nil, DefaultTransientNegativeTTL},
-		{"rate limited (429)", http.StatusTooManyRequests, ErrRateLimited, DefaultTransientNegativeTTL},
-		{"network error", 0, nil, DefaultTransientNegativeTTL},
-		{"not a certificate", http.StatusOK, ErrInvalidCertificate, DefaultNegativeTTL},
+		{"unknown chip (404)", http.StatusNotFound, ErrNotFound, DefaultNegativeTTL, "", 0},
+		{"bad request (400)", http.StatusBadRequest, nil, DefaultNegativeTTL, "", 0},
+		{"KDS down (503)", http.StatusServiceUnavailable, nil, DefaultTransientNegativeTTL, "", 0},
+		{"rate limited (429)", http.StatusTooManyRequests, ErrRateLimited, DefaultTransientNegativeTTL, "", 0},
+		{"network error", 0, nil, DefaultTransientNegativeTTL, "", 0},
+		{"not a certificate", http.StatusOK, ErrInvalidCertificate, DefaultNegativeTTL, "", 0},
+		// KDS's Retry-After is honoured by the back-off, not only by the
+		// retries: past the client's MaxRetryAfter, past the caller's
+		// deadline (the retry is not waited for), and up to MaxNegativeRetryAfter.
+		{"rate limited (429), Retry-After 300 s", http.StatusTooManyRequests, ErrRateLimited, 5 * time.Minute, "300", 4},
+		{"rate limited (429), Retry-After past the deadline", http.StatusTooManyRequests, ErrRateLimited, 30 * time.Second, "30", 4},
+		{"KDS down (503), Retry-After 1 day", http.StatusServiceUnavailable, nil, MaxNegativeRetryAfter, "86400", 0},
 	}
 	const n = 100
 	for _, tc := range tests {
@@ -55,13 +65,16 @@ func TestNegativeCache(t *testing.T) {
 				case http.StatusOK:
 					_, _ = w.Write([]byte("<html>not a certificate</html>"))
 				default:
+					if tc.retryAfter != "" {
+						w.Header().Set("Retry-After", tc.retryAfter)
+					}
 					w.WriteHeader(tc.status)
 				}
 				return true
 			})
 			c := kds.newClient("")
 			c.Logger = nil
-			c.KDS.MaxRetries = -1
+			c.KDS.MaxRetries = cmp.Or(tc.retries, -1)
 			clock := newTestClock()
 			c.Now = clock.Now
 			chip := chipID(7)
@@ -465,6 +478,47 @@ func TestIntelUnknownFMSPC(t *testing.T) {
 	clk.Advance(2 * time.Second)
 	if _, err := in.TDXCollateral(context.Background(), req); !errors.Is(err, httpget.ErrNotFound) || fake.Requests() != before+1 {
 		t.Fatalf("after NegativeTTL: %v, %d new requests (want 1)", err, fake.Requests()-before)
+	}
+}
+
+// TestChainNegTTL: what the Chain remembers of a failed KDS fetch, for how
+// long: a Retry-After longer than TransientNegativeTTL wins (bounded by
+// MaxNegativeRetryAfter), also when the client gave up on it because it
+// passed the caller's deadline; an attempt that timed out is a failure on
+// the way; the caller's own ended context, the Limiter, Offline and the
+// caller's Validate are never remembered.
+func TestChainNegTTL(t *testing.T) {
+	c := &Chain{NegativeTTL: time.Minute, TransientNegativeTTL: 2 * time.Second}
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	rateLimited := &httpget.HTTPError{StatusCode: http.StatusTooManyRequests, RetryAfter: 30 * time.Second}
+	for _, tc := range []struct {
+		name string
+		ctx  context.Context
+		err  error
+		want time.Duration
+	}{
+		{"404", context.Background(), &httpget.HTTPError{StatusCode: 404, RetryAfter: time.Hour}, time.Minute},
+		{"invalid", context.Background(), ErrInvalidCertificate, time.Minute},
+		{"503", context.Background(), &httpget.HTTPError{StatusCode: 503}, 2 * time.Second},
+		{"503 Retry-After", context.Background(), &httpget.HTTPError{StatusCode: 503, RetryAfter: time.Hour}, MaxNegativeRetryAfter},
+		{"429 Retry-After 1 s", context.Background(), &httpget.HTTPError{StatusCode: 429, RetryAfter: time.Second}, 2 * time.Second},
+		{"429 Retry-After past the deadline", context.Background(), fmt.Errorf("kds: next retry would pass the context deadline: %w: %w", rateLimited, context.DeadlineExceeded), 30 * time.Second},
+		{"attempt timed out", context.Background(), fmt.Errorf("kds: giving up after 5 attempts: %w", context.DeadlineExceeded), 2 * time.Second},
+		{"network", context.Background(), errors.New("connection refused"), 2 * time.Second},
+		{"limiter", context.Background(), &WaitError{Kind: ErrUpstreamLimited}, 0},
+		{"offline", context.Background(), ErrOffline, 0},
+		{"validator", context.Background(), &validatorError{errors.New("no")}, 0},
+		{"cancelled", context.Background(), fmt.Errorf("kds: %w", context.Canceled), 0},
+		{"caller gone", done, &httpget.HTTPError{StatusCode: 503, RetryAfter: time.Hour}, 0},
+	} {
+		if got := c.negTTL(tc.ctx, tc.err); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	c.NegativeTTL, c.TransientNegativeTTL = -1, -1
+	if got := c.negTTL(context.Background(), rateLimited); got != 0 {
+		t.Errorf("turned off: %v", got)
 	}
 }
 

@@ -269,22 +269,38 @@ func (d *Disk) Store(ctx context.Context, kind Kind, k *Key, data []byte) {
 	}
 }
 
-// readFileLimited reads a cache file of at most limit bytes.
+// ErrCacheFile: a disk cache file cannot be used (not a regular file,
+// empty, or larger than its bound); it is passed over and replaced by
+// what the next source gives.
+var ErrCacheFile = errors.New("unusable cache file")
+
+// readFileLimited reads a cache file of 1 to limit bytes. What is not a
+// regular file (a named pipe, a device, a directory, or a symbolic link to
+// one) is refused without waiting: opened without O_NONBLOCK, a named pipe
+// planted in the cache directory would block the read, and with it every
+// fetch of that item, until a writer came.
 func readFileLimited(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, openReadFlags, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("cache file %s is not a regular file (%s): %w", path, st.Mode().Type(), ErrCacheFile)
+	}
 	b, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
 		return nil, err
 	}
 	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("cache file %s larger than %d bytes", path, limit)
+		return nil, fmt.Errorf("cache file %s larger than %d bytes: %w", path, limit, ErrCacheFile)
 	}
 	if len(b) == 0 {
-		return nil, fmt.Errorf("empty cache file %s", path)
+		return nil, fmt.Errorf("empty cache file %s: %w", path, ErrCacheFile)
 	}
 	return b, nil
 }

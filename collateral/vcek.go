@@ -89,7 +89,7 @@ func (c *Chain) getVCEK(ctx context.Context, req verify.VCEKRequest) ([]byte, st
 		if err != nil && ctx.Err() == nil {
 			// Remembered before the waiters are released, so that no caller
 			// that comes after this fetch asks again within the back-off.
-			c.negPut(key, err)
+			c.negPut(ctx, key, err)
 		}
 		return l, err
 	})

@@ -147,7 +147,7 @@ func ParseVCEKInfo(cert *x509.Certificate) (*VCEKInfo, error) {
 }
 
 // MatchVCEK parses der and checks that it is a VCEK of product for chipID at tcb: its
-// productName (when present) names the product line, its hwID equals the chip id
+// productName (required, as snp.ParseVCEK requires it) names the product line, its hwID equals the chip id
 // (its first 8 bytes on Turin) and its SPL extensions equal the parts of tcb. It does
 // NOT verify the signature chain; that is the caller's Validate function's job.
 // Failures wrap ErrInvalidCertificate; a *MismatchError says which field differs.

@@ -1,0 +1,9 @@
+//go:build !unix
+
+package collateral
+
+import "os"
+
+// openReadFlags opens a cache file for reading (readFileLimited refuses
+// what is not a regular file).
+const openReadFlags = os.O_RDONLY
