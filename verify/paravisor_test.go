@@ -87,6 +87,56 @@ func TestParavisorForgery(t *testing.T) {
 	}
 }
 
+// TestParavisorForgeryLayouts runs the forgery of TestParavisorForgery in
+// every report layout and signer a VMPL0 guest can get from a genuine
+// (test) chip, and with Azure's digest where a confused check might take
+// it: report versions 1, 2 and 5 (3 is TestParavisorForgery's), a
+// VLEK-signed report, and Azure's paravisor digest as AUTHOR_KEY_DIGEST
+// (AUTHOR_KEY_EN set; also listed in the policy's author_key_digests)
+// beside the guest's own ID key. ID_KEY_DIGEST alone names the paravisor:
+// each forgery is paravisor-identity in evidence and as an HCL report,
+// while the same layout with Azure's ID key verifies.
+func TestParavisorForgeryLayouts(t *testing.T) {
+	az, own := testev.AzureIDKeyDigest(), sha512.Sum384([]byte("the attacker's own ID key"))
+	uncommitted := verify.Policy{AllowUncommittedTCB: true}
+	layouts := []struct {
+		name string
+		b    testev.Builder
+		pol  verify.Policy
+	}{
+		{"report v1", testev.Builder{ReportVersion: 1}, uncommitted},
+		{"report v2", testev.Builder{ReportVersion: 2}, verify.Policy{}},
+		{"report v5", testev.Builder{ReportVersion: 5, MitVectors: [2]uint64{3, 3}}, verify.Policy{}},
+		{"VLEK-signed", testev.Builder{VCEK: testev.VCEKTemplate{VLEK: true}}, verify.Policy{}},
+		{"Azure's digest as author key", testev.Builder{AuthorKeyDigest: &az}, verify.Policy{}},
+		{"Azure's digest as listed author key", testev.Builder{AuthorKeyDigest: &az},
+			verify.Policy{AuthorKeyDigests: []verify.HexBytes{az[:]}}},
+	}
+	for _, l := range layouts {
+		for _, id := range []struct {
+			name string
+			d    [48]byte
+		}{{"Azure's ID key", az}, {"zero", [48]byte{}}, {"own ID key", own}} {
+			t.Run(l.name+"/"+id.name, func(t *testing.T) {
+				b := l.b
+				b.IDKeyDigest = d48(id.d)
+				ev := b.MustBuild()
+				cfg := verify.Config{Roots: testev.Roots(), Policy: l.pol}
+				_, errEv := verify.Evidence(context.Background(), ev.JSON, ev.Nonce, cfg)
+				_, errHCL := reportWith(context.Background(), ev.Evidence.HCLReport, ev.VCEKDER, cfg)
+				if id.d == az {
+					if errEv != nil || errHCL != nil {
+						t.Fatalf("Azure's paravisor rejected: evidence %v, HCL report %v", errEv, errHCL)
+					}
+					return
+				}
+				wantCheck(t, errEv, verify.CheckParavisorIdentity)
+				wantCheck(t, errHCL, verify.CheckParavisorIdentity)
+			})
+		}
+	}
+}
+
 // TestParavisorAccepted checks that each Azure paravisor digest verifies
 // and is named azure-hcl, and what allow_any_paravisor and id_key_digests
 // accept.

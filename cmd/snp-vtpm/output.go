@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/snp-vtpm/snp-vtpm/eventlog"
+	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
@@ -23,6 +24,10 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
+// maxRowName and maxRowText bound a row's name and value of printClaims:
+// far above any of ours, they only cut what the evidence made long.
+const maxRowName, maxRowText = 256, 4096
+
 // claimRow is one extra "name value" line of printClaims.
 type claimRow struct{ name, value string }
 
@@ -34,8 +39,12 @@ func printClaims(w io.Writer, title string, c *verify.Claims, full bool, extra .
 		fmt.Fprintln(w, emulatedBanner)
 	}
 	fmt.Fprintln(w, title)
-	row := func(k string, format string, args ...any) {
-		fmt.Fprintf(w, "  %-22s %s\n", k, fmt.Sprintf(format, args...))
+	// Rows carry text the evidence chose (the runtime data's vmUniqueId,
+	// root-cert-thumbprint and key ids, the event log's names): escaped,
+	// it can neither move the cursor nor write lines of its own over the
+	// verdict (a paravisor that is not trusted, allow_any_paravisor).
+	row := func(k string, f string, args ...any) {
+		fmt.Fprintf(w, "  %-22s %s\n", format.Printable(k, maxRowName), format.Printable(fmt.Sprintf(f, args...), maxRowText))
 	}
 	if c.Platform == verify.PlatformTDX {
 		printTDX(row, c, full)

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
+	"github.com/snp-vtpm/snp-vtpm/hcl"
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
 	"github.com/snp-vtpm/snp-vtpm/server"
 	"github.com/snp-vtpm/snp-vtpm/verify"
@@ -57,6 +58,50 @@ func TestVerifyParavisorForgery(t *testing.T) {
 				t.Errorf("no warning for allow_any_paravisor:\n%s", errOut)
 			}
 		})
+	}
+}
+
+// TestRuntimeDataEscapedOnTerminal: the human output of verify and
+// report -p escapes the runtime data's strings (vmUniqueId,
+// root-cert-thumbprint, a key's kid, kty and key_ops). With
+// allow_any_paravisor they are any VMPL0 guest's: printed raw, an escape
+// sequence moved the cursor up and rewrote the "paravisor unknown (NOT A
+// TRUSTED PARAVISOR)" line, or set the terminal's title. --json is JSON
+// (escaped by the encoder) and unchanged.
+func TestRuntimeDataEscapedOnTerminal(t *testing.T) {
+	const esc = "\x1b[9A\x1b[2K  paravisor              azure-hcl\x1b]0;title\a"
+	vc := testev.DefaultVMConfig()
+	vc.VMUniqueID, vc.RootCertThumbprint = "ID"+esc, "T"+esc
+	weird := hcl.NewRSAJWK("kid"+esc, []string{"sign" + esc}, &testev.EKKey().PublicKey)
+	weird.Kty = "RSA" + esc
+	rd, err := hcl.RuntimeData{Keys: []hcl.JWK{hcl.NewRSAJWK(hcl.KidAK, []string{"sign"}, &testev.AKKey().PublicKey), weird},
+		VMConfig: vc}.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := sha512.Sum384([]byte("attacker ID key"))
+	ev := (&testev.Builder{Version: 1, IDKeyDigest: &own, VMConfig: vc, RuntimeData: rd}).MustBuild()
+	roots := writeTemp(t, "roots.pem", testev.ChainPEM())
+	pol := writeTemp(t, "any.json", []byte(`{"allow_any_paravisor":true}`))
+	hclFile, vcek := writeTemp(t, "hcl.bin", ev.Evidence.HCLReport), writeTemp(t, "vcek.der", ev.VCEKDER)
+	for name, args := range map[string][]string{
+		"verify":    {"verify", "--roots", roots, "--policy", pol, "--nonce-hex", hex.EncodeToString(ev.Nonce), writeTemp(t, "ev.json", ev.JSON)},
+		"report -p": {"report", "-f", hclFile, "--vcek", vcek, "--roots", roots, "--policy", pol, "-p"},
+	} {
+		code, out, errOut := runCLI(t, args...)
+		wantExit(t, code, 0, out, errOut)
+		if strings.ContainsAny(out, "\x1b\a") {
+			t.Errorf("%s: a control character of the runtime data reached the terminal:\n%q", name, out)
+		}
+		want := []string{`ID\x1b[9A\x1b[2K`, "paravisor              unknown (NOT A TRUSTED PARAVISOR)"}
+		if name == "report -p" {
+			want = append(want, `T\x1b[9A`, `key kid\x1b[9A`, `RSA\x1b[9A`, `sign\x1b[9A`)
+		}
+		for _, w := range want {
+			if !strings.Contains(out, w) {
+				t.Errorf("%s: output lacks %q:\n%s", name, w, out)
+			}
+		}
 	}
 }
 
