@@ -441,7 +441,9 @@ func hexField(a *arena, f *rawField, field string, max int) ([]byte, error) {
 }
 
 // b64Field decodes a string of base64url, with or without padding, into
-// at most max bytes. Non-canonical encodings are rejected.
+// at most max bytes. Non-canonical encodings are rejected, line breaks
+// too: Go's decoder skips CR and LF (written "\n" or "\r" in the JSON
+// string) even in Strict mode, which gave one value many encodings.
 func b64Field(a *arena, f *rawField, field string, max int) ([]byte, error) {
 	s, err := stringValue(f, field)
 	if err != nil {
@@ -449,6 +451,9 @@ func b64Field(a *arena, f *rawField, field string, max int) ([]byte, error) {
 	}
 	if len(s) > base64.URLEncoding.EncodedLen(max) {
 		return nil, fieldErr(field, fmt.Errorf("%w: %d base64 characters, at most %d bytes allowed", format.ErrTooLarge, len(s), max))
+	}
+	if i := bytes.IndexAny(s, "\r\n"); i >= 0 {
+		return nil, fieldErr(field, fmt.Errorf("%w: base64url: a line break at character %d", format.ErrBadEncoding, i))
 	}
 	enc := b64Encoding(s)
 	out := a.alloc(enc.DecodedLen(len(s)))

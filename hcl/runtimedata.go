@@ -276,13 +276,24 @@ func NewRSAJWK(kid string, keyOps []string, pub *rsa.PublicKey) JWK {
 	}
 }
 
-// decodeB64URL decodes base64url with or without '=' padding.
+// decodeB64URL decodes base64url with or without '=' padding, in its one
+// canonical form: no line breaks (which Go's decoder skips even in Strict
+// mode) and no non-zero bits after the last byte.
 func decodeB64URL(s string) ([]byte, error) {
 	if s == "" {
 		return nil, format.ErrEmpty
 	}
-	if len(s)%4 == 0 && strings.HasSuffix(s, "=") {
-		return base64.URLEncoding.DecodeString(s)
+	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
+		return nil, fmt.Errorf("%w: a line break at character %d", format.ErrBadEncoding, i)
 	}
-	return base64.RawURLEncoding.DecodeString(s)
+	if len(s)%4 == 0 && strings.HasSuffix(s, "=") {
+		return strictB64URL.DecodeString(s)
+	}
+	return strictRawB64URL.DecodeString(s)
 }
+
+// The strict base64url encodings of decodeB64URL (never modified).
+var (
+	strictB64URL    = base64.URLEncoding.Strict()
+	strictRawB64URL = base64.RawURLEncoding.Strict()
+)

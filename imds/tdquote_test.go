@@ -66,6 +66,8 @@ func TestTDQuote(t *testing.T) {
 		{"unknown key", 200, `{"quote":"` + raw + `","x":1}`, false, isFormat},
 		{"standard base64", 200, `{"quote":"` + base64.StdEncoding.EncodeToString(quote) + `"}`, false, isFormat},
 		{"too much padding", 200, `{"quote":"` + padded + `=="}`, false, isFormat},
+		{"escaped line breaks", 200, `{"quote":"` + raw[:76] + `\r\n` + raw[76:] + `"}`, false, isBadEncoding},
+		{"escaped newline, padded", 200, `{"quote":"` + padded[:40] + `\n` + padded[40:] + `"}`, false, isBadEncoding},
 		{"empty quote", 200, `{"quote":""}`, false, isFormat},
 		{"oversized body", 200, `{"quote":"` + strings.Repeat("A", MaxTDQuoteResponse) + `"}`, false, isFormat},
 		{"oversized quote", 200, `{"quote":"` + strings.Repeat("A", 4*(maxTDQuote/3+2)) + `"}`, false, isFormat},
@@ -84,6 +86,8 @@ func TestTDQuote(t *testing.T) {
 }
 
 func isFormat(err error) bool { _, ok := errors.AsType[*FormatError](err); return ok }
+
+func isBadEncoding(err error) bool { return isFormat(err) && errors.Is(err, format.ErrBadEncoding) }
 
 // FuzzParseTDQuoteResponse: never panics; an accepted body decodes to
 // 1..64 KiB, and re-encoding the quote unpadded is accepted as the same.

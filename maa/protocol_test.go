@@ -45,11 +45,19 @@ func TestRequestRoundTrip(t *testing.T) {
 		"unknown member": []byte(`{"AttestationInfo":"e30","x":1}`),
 		"not base64url":  []byte(`{"AttestationInfo":"e30="}`),
 		"oversized blob": mustBody(t, big.Request),
+		// Go's decoder skips line breaks, even in Strict mode.
+		"escaped line break": withLineBreak(mustBody(t, sampleInfo(t).Request), 40),
 	} {
 		if _, err := ParseRequest(b); !errors.Is(err, format.ErrMalformed) {
 			t.Errorf("%s: %v, want a format error", name, err)
 		}
 	}
+}
+
+// withLineBreak returns body with an escaped line break (`\n` in the
+// JSON text) inserted at i.
+func withLineBreak(body []byte, i int) []byte {
+	return append(append(append([]byte{}, body[:i]...), `\n`...), body[i:]...)
 }
 
 // mustBody returns the body that encode (a Request or Response method)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
+	"strings"
 
 	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/internal/strictjson"
@@ -49,6 +50,16 @@ type Token struct {
 
 // b64 is base64url without padding, rejecting non-canonical final bits.
 var b64 = base64.RawURLEncoding.Strict()
+
+// decodeStrict decodes s with enc (a Strict encoding), refusing line
+// breaks: Go's decoders skip CR and LF (a JSON string's "\n") even in
+// Strict mode, which would give one value many encodings.
+func decodeStrict(enc *base64.Encoding, s string) ([]byte, error) {
+	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
+		return nil, fmt.Errorf("a line break at character %d", i)
+	}
+	return enc.DecodeString(s)
+}
 
 // Parse reads a token in compact JWS form: three base64url parts separated
 // by dots; surrounding ASCII white space (a file's final newline) is

@@ -18,6 +18,7 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/snp-vtpm/snp-vtpm/eventlog"
+	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/internal/strictjson"
 	"github.com/snp-vtpm/snp-vtpm/snp"
 	"github.com/snp-vtpm/snp-vtpm/verify"
@@ -425,8 +426,14 @@ func evidenceBytes(raw json.RawMessage) ([]byte, error) {
 	return nil, errors.New("evidence must be a JSON object or a base64 string")
 }
 
-// decodeBase64 accepts standard or URL base64, padded or not.
+// decodeBase64 accepts standard or URL base64, padded or not, in its one
+// canonical form: no line breaks (which Go's decoder skips, even in Strict
+// mode, where JSON writes them as "\n") and no non-zero bits after the
+// last byte. Errors wrap format.ErrBadEncoding.
 func decodeBase64(s string) ([]byte, error) {
+	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
+		return nil, fmt.Errorf("%w: base64: a line break at character %d", format.ErrBadEncoding, i)
+	}
 	enc := base64.StdEncoding
 	if strings.ContainsAny(s, "-_") {
 		enc = base64.URLEncoding
@@ -434,5 +441,9 @@ func decodeBase64(s string) ([]byte, error) {
 	if !strings.HasSuffix(s, "=") {
 		enc = enc.WithPadding(base64.NoPadding)
 	}
-	return enc.DecodeString(s)
+	b, err := enc.Strict().DecodeString(s)
+	if err != nil {
+		return nil, fmt.Errorf("%w: base64: %v", format.ErrBadEncoding, err)
+	}
+	return b, nil
 }

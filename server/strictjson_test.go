@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/internal/strictjson"
 )
 
@@ -72,6 +73,15 @@ func TestAttestRequestStrictJSON(t *testing.T) {
 		`"AQ"x`:       strictjson.ErrTrailingData,
 		`"\u00zz"`:    strictjson.ErrSyntax,
 		`"AQID" "AQ"`: strictjson.ErrTrailingData,
+		// base64 in its one canonical form: no line breaks (Go's decoder
+		// skips them), no non-zero bits after the last byte.
+		`"AQ\nID"`:   format.ErrBadEncoding,
+		`"AQID\r\n"`: format.ErrBadEncoding,
+		`"\nAQI="`:   format.ErrBadEncoding,
+		`"AR=="`:     format.ErrBadEncoding,
+		`"AQJ"`:      format.ErrBadEncoding,
+		`"_w-"`:      format.ErrBadEncoding,
+		`"AQ="`:      format.ErrBadEncoding,
 	} {
 		if _, err := evidenceBytes([]byte(in)); !errors.Is(err, kind) {
 			t.Errorf("evidenceBytes(%q): %v, want %v", in, err, kind)

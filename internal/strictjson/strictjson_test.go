@@ -1,9 +1,14 @@
 package strictjson
 
 import (
+	"bytes"
+	stdjson "encoding/json"
 	"errors"
+	"reflect"
+	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/go-json-experiment/json/jsontext"
 )
@@ -310,4 +315,172 @@ func TestErrorMessageBounded(t *testing.T) {
 	if msg := e.Error(); len(msg) > 400 || strings.ContainsRune(msg, 0x1b) {
 		t.Errorf("hand-made Error: %d bytes: %.80q", len(msg), msg)
 	}
+}
+
+// oracle decides data as the package documentation says, with
+// encoding/json (v1, another implementation) for the grammar: one valid
+// JSON value, valid UTF-8, no \u escape of a lone surrogate (which v1
+// turns into U+FFFD), no member name twice in an object once unescaped
+// ("\u0071uote" is "quote"), within o's bounds. It returns v1's value
+// (numbers as json.Number) of an accepted input.
+func oracle(data []byte, o Options) (any, bool) {
+	if len(data) > o.maxBytes() || !stdjson.Valid(data) || !utf8.Valid(data) || loneSurrogate(data) {
+		return nil, false
+	}
+	dec := stdjson.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	v, ok := oracleValue(dec, 1, o.maxDepth())
+	return v, ok
+}
+
+// oracleValue reads one value of dec nested depth deep, failing on a
+// duplicate member name or nesting deeper than max.
+func oracleValue(dec *stdjson.Decoder, depth, max int) (any, bool) {
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, false
+	}
+	d, isDelim := tok.(stdjson.Delim)
+	if !isDelim {
+		return tok, true
+	}
+	if depth > max {
+		return nil, false
+	}
+	if d == '[' {
+		arr := []any{}
+		for dec.More() {
+			v, ok := oracleValue(dec, depth+1, max)
+			if !ok {
+				return nil, false
+			}
+			arr = append(arr, v)
+		}
+		_, err := dec.Token()
+		return arr, err == nil
+	}
+	obj := map[string]any{}
+	for dec.More() {
+		name, err := dec.Token()
+		if err != nil {
+			return nil, false
+		}
+		if _, dup := obj[name.(string)]; dup {
+			return nil, false
+		}
+		v, ok := oracleValue(dec, depth+1, max)
+		if !ok {
+			return nil, false
+		}
+		obj[name.(string)] = v
+	}
+	_, err = dec.Token()
+	return obj, err == nil
+}
+
+// loneSurrogate reports whether a string of data (valid JSON) escapes a
+// UTF-16 surrogate that is not half of a high-low pair.
+func loneSurrogate(data []byte) bool {
+	surrogate := func(i int) (v uint64, ok bool) {
+		if i+6 > len(data) || data[i] != '\\' || data[i+1] != 'u' {
+			return 0, false
+		}
+		v, err := strconv.ParseUint(string(data[i+2:i+6]), 16, 16)
+		return v, err == nil && v >= 0xD800 && v <= 0xDFFF
+	}
+	for i, inString := 0, false; i < len(data); i++ {
+		switch {
+		case data[i] == '"':
+			inString = !inString
+		case inString && data[i] == '\\':
+			hi, ok := surrogate(i)
+			if !ok {
+				i++ // the escaped character
+				continue
+			}
+			if lo, ok := surrogate(i + 6); hi > 0xDBFF || !ok || lo < 0xDC00 {
+				return true
+			}
+			i += 11
+		}
+	}
+	return false
+}
+
+// decodedValue reads one value of dec as oracleValue gives it.
+func decodedValue(dec *jsontext.Decoder) (any, error) {
+	tok, err := dec.ReadToken()
+	if err != nil {
+		return nil, err
+	}
+	switch tok.Kind() {
+	case 'n':
+		return nil, nil
+	case 't', 'f':
+		return tok.Bool(), nil
+	case '"':
+		return tok.String(), nil
+	case '0':
+		return stdjson.Number(tok.String()), nil
+	case '[':
+		arr := []any{}
+		for dec.PeekKind() != ']' {
+			v, err := decodedValue(dec)
+			if err != nil {
+				return nil, err
+			}
+			arr = append(arr, v)
+		}
+		_, err := dec.ReadToken()
+		return arr, err
+	}
+	obj := map[string]any{}
+	for dec.PeekKind() != '}' {
+		name, err := dec.ReadToken()
+		if err != nil {
+			return nil, err
+		}
+		if obj[name.String()], err = decodedValue(dec); err != nil {
+			return nil, err
+		}
+	}
+	_, err = dec.ReadToken()
+	return obj, err
+}
+
+// FuzzDifferential holds Decode and the Scanner to an oracle on
+// encoding/json: Decode accepts exactly what the oracle accepts, with the
+// same value; whatever the Scanner reads whole, the oracle accepts.
+func FuzzDifferential(f *testing.F) {
+	for _, s := range []string{
+		`{"quote":1,"\u0071uote":2}`, `{"quote":1,"Quote":2}`, `{"a":{"b":1,"b":1}}`, `{"\u00e9":1,"é":2}`,
+		"\xef\xbb\xbf{}", "{}\x00", `{} {}`, "{}\n\t ", `{}x`, `[1,]`, "\"\xff\"", "\"\xed\xa0\x80\"",
+		`"\ud800"`, `"\udc00\ud800"`, `"\ud83d\ude00"`, `"\ud800\u0041"`, `"\\ud800"`, `"\\\ud800"`,
+		`-0`, `1e2`, `01`, `1.0`, `1.`, `.5`, `+1`, `1e400`, `-1E-400`, `123456789012345678901234567890`,
+		`[256,-1,1.0,1e2]`, `null`, `""`, `{"a":null}`, `[[[[[[[[[]]]]]]]]]`, `{"a":[{"a":[{"a":1}]}]}`,
+		`"\u0000"`, "\"\x01\"", `"\/\b\f\n\r\t\"\\"`, `"\x"`, `"\u00zz"`, `tru`, `nulll`, "\u00a0{}",
+	} {
+		f.Add([]byte(s), uint8(0))
+	}
+	f.Fuzz(func(t *testing.T, data []byte, depth uint8) {
+		o := Options{MaxDepth: int(depth % 8)}
+		want, ok := oracle(data, o)
+		var got any
+		err := Decode(data, o, func(dec *jsontext.Decoder) error {
+			var err error
+			got, err = decodedValue(dec)
+			return err
+		})
+		switch {
+		case ok && err != nil:
+			t.Fatalf("oracle accepts %q, Decode: %v", data, err)
+		case !ok && err == nil:
+			t.Fatalf("oracle rejects %q, Decode accepts it", data)
+		case ok && !reflect.DeepEqual(got, want):
+			t.Fatalf("%q: Decode gives %#v, encoding/json %#v", data, got, want)
+		}
+		if _, scanned := scanAll(data, o); scanned && !ok {
+			t.Fatalf("oracle rejects %q, the Scanner reads it whole", data)
+		}
+	})
 }
