@@ -452,8 +452,8 @@ func b64Field(a *arena, f *rawField, field string, max int) ([]byte, error) {
 	if len(s) > base64.URLEncoding.EncodedLen(max) {
 		return nil, fieldErr(field, fmt.Errorf("%w: %d base64 characters, at most %d bytes allowed", format.ErrTooLarge, len(s), max))
 	}
-	if i := bytes.IndexAny(s, "\r\n"); i >= 0 {
-		return nil, fieldErr(field, fmt.Errorf("%w: base64url: a line break at character %d", format.ErrBadEncoding, i))
+	if err := format.NoLineBreak(s); err != nil {
+		return nil, fieldErr(field, err)
 	}
 	enc := b64Encoding(s)
 	out := a.alloc(enc.DecodedLen(len(s)))

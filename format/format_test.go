@@ -2,6 +2,7 @@ package format_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -150,5 +151,43 @@ func TestPrintable(t *testing.T) {
 	worst := strings.Repeat("\U0010ffff\x1b", 10000)
 	if got := format.Printable(worst, 100); len(got) > 100+10+3 {
 		t.Errorf("Printable of %d bytes is %d bytes, want about 100", len(worst), len(got))
+	}
+}
+
+// TestBase64 holds format.Base64 to the one canonical form: Go's Strict
+// decoders skip CR and LF, which Base64 refuses; non-zero bits after the
+// last byte and wrong padding are refused by Strict. Every error wraps
+// ErrBadEncoding.
+func TestBase64(t *testing.T) {
+	tests := []struct {
+		name string
+		enc  *base64.Encoding
+		in   string
+		want string // "" with an error
+	}{
+		{"canonical", base64.StdEncoding, "AQI=", "\x01\x02"},
+		{"unpadded url", base64.RawURLEncoding, "_-8", "\xff\xef"},
+		{"line feed inside", base64.StdEncoding, "AQ\nI=", ""},
+		{"CR LF at the end", base64.RawURLEncoding, "AQI\r\n", ""},
+		{"non-zero trailing bits", base64.StdEncoding, "AR==", ""},
+		{"missing padding", base64.StdEncoding, "AQI", ""},
+		{"padding where none is", base64.RawURLEncoding, "AQI=", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := format.Base64(tc.enc, tc.in)
+			if tc.want == "" {
+				if !errors.Is(err, format.ErrBadEncoding) {
+					t.Fatalf("Base64(%q) = %x, %v; want ErrBadEncoding", tc.in, got, err)
+				}
+				return
+			}
+			if err != nil || string(got) != tc.want {
+				t.Fatalf("Base64(%q) = %x, %v; want %x", tc.in, got, err, tc.want)
+			}
+		})
+	}
+	if err := format.NoLineBreak([]byte("AQ\rI")); !errors.Is(err, format.ErrBadEncoding) || !strings.Contains(err.Error(), "character 2") {
+		t.Fatalf("NoLineBreak: %v", err)
 	}
 }

@@ -86,15 +86,11 @@ func ParseTDQuoteResponse(body []byte) ([]byte, error) {
 	if err := strictjson.Unmarshal(body, &r, strictjson.Options{MaxBytes: MaxTDQuoteResponse, RejectUnknown: true}); err != nil {
 		return nil, &FormatError{Field: "body", Err: err}
 	}
-	if strings.ContainsAny(r.Quote, "\r\n") {
-		// Go's decoder skips line breaks (a JSON "\n"), even in Strict mode.
-		return nil, &FormatError{Field: "quote", Err: fmt.Errorf("%w: a line break inside the base64url", format.ErrBadEncoding)}
-	}
 	enc := base64.RawURLEncoding
 	if strings.HasSuffix(r.Quote, "=") {
 		enc = base64.URLEncoding // padded: exactly the padding its length needs
 	}
-	q, err := enc.Strict().DecodeString(r.Quote)
+	q, err := format.Base64(enc, r.Quote)
 	switch {
 	case err != nil:
 		return nil, &FormatError{Field: "quote", Err: fmt.Errorf("%w: not base64url", format.ErrBadEncoding)}

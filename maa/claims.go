@@ -243,8 +243,8 @@ func (k *JWK) RSA() (*rsa.PublicKey, error) {
 	if k.Kty != "RSA" {
 		return nil, fmt.Errorf("key %q: kty %q, want RSA", format.Truncate(k.Kid, 32), format.Truncate(k.Kty, 32))
 	}
-	n, err1 := decodeStrict(b64, k.N)
-	e, err2 := decodeStrict(b64, k.E)
+	n, err1 := format.Base64(b64, k.N)
+	e, err2 := format.Base64(b64, k.E)
 	if err := errors.Join(err1, err2); err != nil || len(n) == 0 || len(e) == 0 || len(e) > 4 || n[0] == 0 {
 		return nil, fmt.Errorf("key %q: malformed n or e", format.Truncate(k.Kid, 32))
 	}

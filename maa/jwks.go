@@ -148,7 +148,7 @@ func (k *jwksKey) rsa() (pub *rsa.PublicKey, why string, err error) {
 func (k *jwksKey) publicKey() (*rsa.PublicKey, error) {
 	var fromCert, fromNE *rsa.PublicKey
 	if len(k.X5C) > 0 {
-		der, err := decodeStrict(base64.StdEncoding.Strict(), k.X5C[0])
+		der, err := format.Base64(base64.StdEncoding, k.X5C[0])
 		if err != nil {
 			return nil, fmt.Errorf("x5c[0]: not base64: %w", err)
 		}

@@ -166,7 +166,7 @@ func unwrap(body []byte, doc, member string, env any, field *string, opts strict
 	if err := strictjson.Unmarshal(body, env, opts); err != nil {
 		return &format.Error{Format: doc, Field: "envelope", Err: err}
 	}
-	inner, err := decodeStrict(b64, *field)
+	inner, err := format.Base64(b64, *field)
 	if err != nil {
 		return protoErr(doc, member, format.ErrBadEncoding, "not unpadded base64url")
 	}
@@ -241,7 +241,7 @@ func (a *AttestationInfo) SNPProof() (report, vcekChainPEM []byte, err error) {
 	if err := strictjson.Unmarshal(a.IsolationInfo.Evidence.Proof, &p, strictjson.Options{MaxBytes: 64 << 10, MaxDepth: 2, RejectUnknown: true}); err != nil {
 		return nil, nil, &format.Error{Format: doc, Field: "IsolationInfo.Evidence.Proof", Err: err}
 	}
-	if report, err = decodeStrict(b64, p.SnpReport); err != nil {
+	if report, err = format.Base64(b64, p.SnpReport); err != nil {
 		return nil, nil, protoErr(doc, "Proof.SnpReport", format.ErrBadEncoding, "not unpadded base64url")
 	}
 	return report, p.VcekCertChain, nil

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
-	"strings"
 
 	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/internal/strictjson"
@@ -50,16 +49,6 @@ type Token struct {
 
 // b64 is base64url without padding, rejecting non-canonical final bits.
 var b64 = base64.RawURLEncoding.Strict()
-
-// decodeStrict decodes s with enc (a Strict encoding), refusing line
-// breaks: Go's decoders skip CR and LF (a JSON string's "\n") even in
-// Strict mode, which would give one value many encodings.
-func decodeStrict(enc *base64.Encoding, s string) ([]byte, error) {
-	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
-		return nil, fmt.Errorf("a line break at character %d", i)
-	}
-	return enc.DecodeString(s)
-}
 
 // Parse reads a token in compact JWS form: three base64url parts separated
 // by dots; surrounding ASCII white space (a file's final newline) is
@@ -110,8 +99,8 @@ func decodePart(name string, p []byte, limit int) ([]byte, error) {
 	if b64.DecodedLen(len(p)) > limit {
 		return nil, failf(CheckFormat, "%s: %d base64 characters, more than the %d bytes allowed", name, len(p), limit)
 	}
-	if i := bytes.IndexAny(p, "\r\n"); i >= 0 {
-		return nil, failf(CheckFormat, "%s: a line break at character %d (not unpadded base64url)", name, i)
+	if err := format.NoLineBreak(p); err != nil {
+		return nil, failf(CheckFormat, "%s: not unpadded base64url: %v", name, err)
 	}
 	out := make([]byte, b64.DecodedLen(len(p)))
 	n, err := b64.Decode(out, p)

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/internal/strictjson"
 )
 
@@ -130,8 +131,8 @@ func (j JWK) publicKey() (*ecdsa.PublicKey, error) {
 	case j.Alg != "" && j.Alg != AlgES256:
 		return nil, fmt.Errorf("alg %s, want %s", short(j.Alg), AlgES256)
 	}
-	x, errX := b64.DecodeString(j.X)
-	y, errY := b64.DecodeString(j.Y)
+	x, errX := format.Base64(b64, j.X)
+	y, errY := format.Base64(b64, j.Y)
 	if errX != nil || errY != nil || len(x) != 32 || len(y) != 32 {
 		return nil, errors.New("x and y must be 32-byte unpadded base64url")
 	}

@@ -10,6 +10,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"math/big"
@@ -301,12 +302,33 @@ func TestJWKS(t *testing.T) {
 		{"alg HS256", strings.Replace(string(doc), `"ES256"`, `"HS256"`, 1)},
 		{"not on curve", strings.Replace(string(doc), j.Y, j.X, 1)},
 		{"trailing", string(doc) + "{}"},
+		{"line break in x", jwksOf(t, func(k *JWK) { k.X = k.X[:10] + "\n" + k.X[10:] })},
+		{"CR LF after y", jwksOf(t, func(k *JWK) { k.Y += "\r\n" })},
 	}
 	for _, tc := range bad {
 		if _, err := ParseJWKS([]byte(tc.doc)); err == nil {
 			t.Errorf("%s: accepted", tc.name)
 		}
 	}
+}
+
+// jwksOf returns a JWKS of a new signer's key edited by edit, whose kid
+// is the thumbprint of the edited key (so that only the edit is wrong).
+func jwksOf(t *testing.T, edit func(*JWK)) string {
+	t.Helper()
+	j, err := PublicJWK(newTestSigner(t).Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit(&j)
+	j.Kid = j.Thumbprint()
+	doc, err := json.Marshal(struct {
+		Keys []JWK `json:"keys"`
+	}{[]JWK{j}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(doc)
 }
 
 // TestThumbprintRFC7638 checks the thumbprint against RFC 7638's method on

@@ -431,9 +431,6 @@ func evidenceBytes(raw json.RawMessage) ([]byte, error) {
 // mode, where JSON writes them as "\n") and no non-zero bits after the
 // last byte. Errors wrap format.ErrBadEncoding.
 func decodeBase64(s string) ([]byte, error) {
-	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
-		return nil, fmt.Errorf("%w: base64: a line break at character %d", format.ErrBadEncoding, i)
-	}
 	enc := base64.StdEncoding
 	if strings.ContainsAny(s, "-_") {
 		enc = base64.URLEncoding
@@ -441,9 +438,5 @@ func decodeBase64(s string) ([]byte, error) {
 	if !strings.HasSuffix(s, "=") {
 		enc = enc.WithPadding(base64.NoPadding)
 	}
-	b, err := enc.Strict().DecodeString(s)
-	if err != nil {
-		return nil, fmt.Errorf("%w: base64: %v", format.ErrBadEncoding, err)
-	}
-	return b, nil
+	return format.Base64(enc, s)
 }

@@ -213,7 +213,7 @@ func checkQuote(t *maa.TPMInfo, ak *rsa.PublicKey, c *checked) ([][]byte, error)
 	}
 	var nonce []byte
 	if c.hasNonce {
-		if nonce, err = base64.StdEncoding.Strict().DecodeString(c.nonce); err != nil || len(nonce) == 0 {
+		if nonce, err = format.Base64(base64.StdEncoding, c.nonce); err != nil || len(nonce) == 0 {
 			return nil, reject("pcr-quote", "the client payload's nonce is not standard base64")
 		}
 	}
