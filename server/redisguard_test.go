@@ -1,15 +1,21 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/snp-vtpm/snp-vtpm/internal/respguard"
@@ -88,5 +94,69 @@ func TestRedisStoreHostileRedisIsUnavailable(t *testing.T) {
 	s := newRedisServer(t, redisConfig("redis://"+ln.Addr().String()))
 	if err := s.store.ready(context.Background()); !errors.Is(err, errStoreUnavailable) {
 		t.Fatalf("ready = %v", err)
+	}
+}
+
+// TestRedisPlantedValues plants values in the challenge store's keys, as
+// anyone who can write to Redis could: a key of another type, a quota set
+// scored far in the future, a challenge naming another client. None
+// releases anything or panics: a Redis error is 503 with Retry-After, a
+// refusal's Retry-After stays within the TTL, and an issued challenge is
+// still spent once.
+func TestRedisPlantedValues(t *testing.T) {
+	const ttl = 30 * time.Second
+	for _, tc := range []struct {
+		name      string
+		plant     func(mr *miniredis.Miniredis, ch string) // ch: the challenge's key
+		status    int                                      // of /v1/attest with the challenge
+		challenge int                                      // of a further /v1/challenge
+	}{
+		{"challenge key a hash", func(mr *miniredis.Miniredis, ch string) {
+			mr.Del(ch)
+			mr.HSet(ch, "client", "192.0.2.9")
+		}, http.StatusServiceUnavailable, http.StatusOK},
+		{"all a string", func(mr *miniredis.Miniredis, _ string) {
+			mr.Del("test:all")
+			_ = mr.Set("test:all", "x")
+		}, http.StatusServiceUnavailable, http.StatusServiceUnavailable},
+		{"client set full, scored in 2100", func(mr *miniredis.Miniredis, _ string) {
+			for i := range 3 {
+				_, _ = mr.ZAdd("test:cl:127.0.0.1", 4102444800123, fmt.Sprint("planted", i))
+			}
+		}, http.StatusOK, http.StatusTooManyRequests},
+		{"challenge naming another client", func(mr *miniredis.Miniredis, ch string) {
+			_ = mr.Set(ch, "../all")
+		}, http.StatusOK, http.StatusOK},
+		{"challenge value empty", func(mr *miniredis.Miniredis, ch string) {
+			_ = mr.Set(ch, "")
+		}, http.StatusOK, http.StatusOK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mr := newMiniRedis(t)
+			cfg := redisConfig("redis://" + mr.Addr())
+			cfg.ChallengeTTL, cfg.MaxClientChallenges = ttl, 3
+			ts := startHTTP(t, newRedisServer(t, cfg))
+			ch, pub, ev := challenged(t, ts.URL, synthetic(t))
+			tc.plant(mr, "test:c:"+hex.EncodeToString(ch))
+			body := mustJSON(t, AttestRequest{Challenge: ch, Evidence: ev, PublicKey: pub})
+			for i, want := range []int{tc.status, http.StatusUnauthorized} {
+				st, er, data := postRaw(t, ts.URL+PathAttest, body)
+				if i == 0 && st != want || i == 1 && st == http.StatusOK {
+					t.Fatalf("attest %d: %d %s, want %d", i, st, data, want)
+				}
+				if st != http.StatusOK && bytes.Contains(data, []byte("ciphertext")) || st == http.StatusServiceUnavailable && er.Check != "" {
+					t.Fatalf("attest %d: %d %s", i, st, data)
+				}
+			}
+			resp, err := http.Post(ts.URL+PathChallenge, "application/json", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			retry, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
+			if resp.StatusCode != tc.challenge || resp.StatusCode != http.StatusOK && (retry < 1 || retry > int(ttl/time.Second)) {
+				t.Fatalf("challenge: %d, Retry-After %q; want %d, 1 to %d s", resp.StatusCode, resp.Header.Get("Retry-After"), tc.challenge, int(ttl/time.Second))
+			}
+		})
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -107,32 +108,39 @@ func RedactRedisURL(raw string) string {
 
 // issueScript issues a challenge atomically, limits included (one round
 // trip). KEYS: challenge, all (sorted set of every outstanding challenge by
-// expiry), client (the client's sorted set). ARGV: now (ms), ttl (ms), max,
-// per-client max, member (hex challenge), client. Returns {1, expiry},
-// {-1, oldest} (all full), {-2, oldest} (client full) or {-3, 0} (exists).
-// The sorted sets expire with their newest challenge, so an idle client
-// leaves nothing behind.
+// expiry), client (the client's sorted set). ARGV: ttl (ms), max,
+// per-client max, member (hex challenge), client. Returns {1, expiry, now},
+// {-1, oldest, now} (all full), {-2, oldest, now} (client full) or
+// {-3, 0, now} (exists). Times are Redis's clock (TIME, in ms), the one
+// that expires the challenge keys (PX): every replica scores and trims the
+// sets by it, so replicas whose clocks disagree cannot trim each other's
+// live challenges (a replica ahead) or keep expired ones (a replica
+// behind). The sorted sets expire with their newest challenge, so an idle
+// client leaves nothing behind. replicate_commands lets Redis before 5
+// write after TIME; later ones replicate effects anyway.
 var issueScript = redis.NewScript(`
-local now = tonumber(ARGV[1])
-local exp = now + tonumber(ARGV[2])
+redis.replicate_commands()
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local exp = now + tonumber(ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[3]) then
+if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[2]) then
   local o = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-  return {-1, tonumber(o[2] or now)}
+  return {-1, tonumber(o[2] or now), now}
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
-if redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[4]) then
+if redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[3]) then
   local o = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
-  return {-2, tonumber(o[2] or now)}
+  return {-2, tonumber(o[2] or now), now}
 end
-if not redis.call('SET', KEYS[1], ARGV[6], 'NX', 'PX', ARGV[2]) then
-  return {-3, 0}
+if not redis.call('SET', KEYS[1], ARGV[5], 'NX', 'PX', ARGV[1]) then
+  return {-3, 0, now}
 end
-redis.call('ZADD', KEYS[2], exp, ARGV[5])
-redis.call('ZADD', KEYS[3], exp, ARGV[5])
-redis.call('PEXPIRE', KEYS[2], ARGV[2])
-redis.call('PEXPIRE', KEYS[3], ARGV[2])
-return {1, exp}
+redis.call('ZADD', KEYS[2], exp, ARGV[4])
+redis.call('ZADD', KEYS[3], exp, ARGV[4])
+redis.call('PEXPIRE', KEYS[2], ARGV[1])
+redis.call('PEXPIRE', KEYS[3], ARGV[1])
+return {1, exp, now}
 `)
 
 // consumeScript spends a challenge atomically (one round trip): it reads
@@ -159,6 +167,9 @@ type redisStore struct {
 	perClient int
 	now       func() time.Time
 	timeout   time.Duration
+	// redisAhead is how far Redis's clock was ahead of the replica's
+	// (ms) at the last issue: outstanding counts by Redis's clock.
+	redisAhead atomic.Int64
 }
 
 func newRedisStore(rc *RedisConfig, ttl time.Duration, max, perClient int, now func() time.Time, m *redisMetrics) (*redisStore, error) {
@@ -204,6 +215,9 @@ func unavailable(op string, err error) error {
 	return fmt.Errorf("%w: %s: %v", errStoreUnavailable, op, err)
 }
 
+// issue runs issueScript. The expiry it returns is the replica's clock
+// plus the TTL, and a refusal's retry is the time until the oldest
+// challenge concerned expires by Redis's clock, at most the TTL.
 func (s *redisStore) issue(ctx context.Context, client string) (k challengeKey, expires time.Time, retry time.Duration, err error) {
 	if _, err := rand.Read(k[:]); err != nil {
 		return k, time.Time{}, 0, fmt.Errorf("reading random challenge: %w", err)
@@ -213,21 +227,24 @@ func (s *redisStore) issue(ctx context.Context, client string) (k challengeKey, 
 	defer cancel()
 	res, err := issueScript.Run(ctx, s.rdb,
 		[]string{s.challengeKey(k), s.allKey(), s.clientPrefix() + client},
-		now.UnixMilli(), s.ttl.Milliseconds(), s.max, s.perClient, hex.EncodeToString(k[:]), client).Int64Slice()
+		s.ttl.Milliseconds(), s.max, s.perClient, hex.EncodeToString(k[:]), client).Int64Slice()
 	if err != nil {
 		return k, time.Time{}, 0, unavailable("issue", err)
 	}
-	if len(res) != 2 {
+	if len(res) != 3 {
 		return k, time.Time{}, 0, unavailable("issue", fmt.Errorf("unexpected reply of %d values", len(res)))
 	}
-	at := time.UnixMilli(res[1])
+	s.redisAhead.Store(res[2] - now.UnixMilli())
+	// A planted or corrupt score may lie anywhere: the wait is bounded
+	// by the TTL that bounds every challenge's life.
+	wait := min(max(time.Duration(res[1]-res[2])*time.Millisecond, time.Second), max(s.ttl, time.Second))
 	switch res[0] {
 	case 1:
-		return k, at, 0, nil
+		return k, now.Add(s.ttl), 0, nil
 	case -1:
-		return k, time.Time{}, max(at.Sub(now), time.Second), errTooManyChallenges
+		return k, time.Time{}, wait, errTooManyChallenges
 	case -2:
-		return k, time.Time{}, max(at.Sub(now), time.Second), errClientChallenges
+		return k, time.Time{}, wait, errClientChallenges
 	case -3: // 2^-256: a broken random source
 		return k, time.Time{}, 0, errors.New("random challenge collision")
 	}
@@ -255,7 +272,7 @@ func (s *redisStore) consume(ctx context.Context, c []byte) error {
 func (s *redisStore) outstanding(ctx context.Context) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	n, err := s.rdb.ZCount(ctx, s.allKey(), fmt.Sprintf("(%d", s.now().UnixMilli()), "+inf").Result()
+	n, err := s.rdb.ZCount(ctx, s.allKey(), fmt.Sprintf("(%d", s.now().UnixMilli()+s.redisAhead.Load()), "+inf").Result()
 	if err != nil {
 		return 0, unavailable("count", err)
 	}

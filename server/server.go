@@ -118,7 +118,10 @@ type Config struct {
 	// Logger receives the access log (one line per request) and server
 	// events; nil discards them.
 	Logger *slog.Logger
-	// Now is the clock of challenge expiry; nil means time.Now.
+	// Now is the clock of challenge expiry; nil means time.Now. With
+	// Redis, Redis's own clock expires challenges and scores the limits,
+	// so that replicas whose clocks disagree share them; Now then only
+	// dates the answer's expiry.
 	Now func() time.Time
 	// Collectors are extra Prometheus collectors exported on /metrics (for
 	// example certificate-fetch counters).
