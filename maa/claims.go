@@ -23,6 +23,10 @@ type Claims struct {
 	Expiry    int64  `json:"exp"`
 	NotBefore int64  `json:"nbf"`
 	ID        string `json:"jti,omitempty"`
+	// Audience is aud as it is (a string or an array), nil when absent:
+	// AzureGuest tokens have none, and Verify rejects a token that names
+	// one (CheckAudience): it is meant for that relying party, not us.
+	Audience jsontext.Value `json:"aud,omitempty"`
 	// AttestationType is "azurevm" for AzureGuest tokens.
 	AttestationType string `json:"x-ms-attestation-type"`
 	Ver             string `json:"x-ms-ver,omitempty"`

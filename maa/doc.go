@@ -14,16 +14,18 @@
 //     only; the token's jku, x5u, jwk and x5c headers are never used;
 //   - the RSA PKCS #1 v1.5 SHA-256 signature; only then is the payload
 //     parsed, strictly, into [Claims];
-//   - iss equal to the configured issuer, exp and nbf at the configured
+//   - iss equal to the configured issuer, no aud (RFC 7519 4.1.3: a token
+//     for an audience is not for us), exp and nbf at the configured
 //     time with [DefaultSkew]; the emulated MAA's public test key is
 //     refused unless [Config.TrustEmulated], and a token it signed must
 //     name [EmulatedIssuer] even then;
 //   - the default claims policy: an Azure confidential VM
 //     (x-ms-attestation-type azurevm, x-ms-isolation-tee of type sevsnpvm
-//     or tdxvm, compliance azure-compliant-cvm), secure boot on, every
-//     debug claim off (on TDX tdx_td_attributes_debug false and dbgstat, if
-//     present, "disabled"), and the client-payload nonce when one is
-//     expected.
+//     or tdxvm, compliance azure-compliant-cvm; on SEV-SNP
+//     x-ms-sevsnpvm-vmpl 0, as our verifier requires of HCL reports),
+//     secure boot on, every debug claim off (on TDX
+//     tdx_td_attributes_debug false and dbgstat, if present, "disabled"),
+//     and the client-payload nonce when one is expected.
 //
 // A tdxvm isolation TEE carries the claims of MAA's TDX EAT profile (tdx_*
 // and attester_tcb_status, dbgstat; [TDX]), not x-ms-tdxvm-* claims;

@@ -22,6 +22,9 @@ const (
 	CheckClaims Check = "maa-claims"
 	// CheckIssuer: iss equals the configured instance.
 	CheckIssuer Check = "maa-issuer"
+	// CheckAudience: the token names no aud (AzureGuest tokens have
+	// none; one that names an audience is meant for that relying party).
+	CheckAudience Check = "maa-audience"
 	// CheckExpired: exp is after the verification time (less the skew).
 	CheckExpired Check = "maa-expired"
 	// CheckNotYetValid: nbf (and iat) are before the verification time
@@ -30,6 +33,9 @@ const (
 	// CheckNotCVM: the token attests a confidential VM (azurevm with an
 	// SEV-SNP or TDX isolation TEE that MAA found azure-compliant-cvm).
 	CheckNotCVM Check = "maa-not-cvm"
+	// CheckVMPL: an SEV-SNP token's report was requested at VMPL 0 (by
+	// the paravisor), as x-ms-sevsnpvm-vmpl says.
+	CheckVMPL Check = "maa-vmpl"
 	// CheckSecureBoot: secure boot on, in the token and in the VM
 	// configuration.
 	CheckSecureBoot Check = "maa-secureboot"

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -28,6 +29,8 @@ const (
 	MinRSABits = 2048
 	// maxRSABits bounds the signing key (and so the signature).
 	maxRSABits = 8192
+	// maxRSAExponent is the largest public exponent crypto/rsa verifies with.
+	maxRSAExponent = 1<<31 - 1
 )
 
 // KeySource returns the signing key a token's kid names. It is how Verify
@@ -45,8 +48,8 @@ var ErrUnknownKid = errors.New("no key with this kid in the JWKS")
 
 // ErrRefusedKey says that the JWKS's key with the token's kid is one this
 // package never verifies with: not an RS256 signing key (another kty, use
-// or alg), or an RSA key outside MinRSABits..8192 bits or with an even
-// exponent. A JWKS may list such keys beside its RS256 ones (MAA's /certs
+// or alg, key_ops without "verify"), or an RSA key outside
+// MinRSABits..8192 bits or with an even exponent or one above 2^31-1. A JWKS may list such keys beside its RS256 ones (MAA's /certs
 // of sharedeus did, a 1024-bit key): they are set aside, not fatal.
 var ErrRefusedKey = errors.New("the JWKS's key with this kid is not an acceptable RS256 signing key")
 
@@ -64,20 +67,23 @@ type jwksDoc struct {
 // jwksKey is one JWK of a JWKS. MAA's carry the key only in x5c[0]; n and
 // e, when present, must be the certificate's key.
 type jwksKey struct {
-	Kid string   `json:"kid"`
-	Kty string   `json:"kty"`
-	Use string   `json:"use,omitempty"`
-	Alg string   `json:"alg,omitempty"`
-	X5C []string `json:"x5c,omitempty"`
-	N   string   `json:"n,omitempty"`
-	E   string   `json:"e,omitempty"`
+	Kid string `json:"kid"`
+	Kty string `json:"kty"`
+	Use string `json:"use,omitempty"`
+	Alg string `json:"alg,omitempty"`
+	// KeyOps, when present, must permit "verify" (RFC 7517 4.3).
+	KeyOps []string `json:"key_ops,omitempty"`
+	X5C    []string `json:"x5c,omitempty"`
+	N      string   `json:"n,omitempty"`
+	E      string   `json:"e,omitempty"`
 }
 
 // ParseJWKS parses a JWKS strictly (bounded, duplicate members rejected).
 // Every key must have a unique, non-empty kid, and an RSA key must be well
 // formed: a certificate in x5c[0] and/or n and e (which must agree). A
 // well-formed key that is not an RS256 signing key of MinRSABits to 8192
-// bits with an odd exponent (another kty, use or alg, a 1024-bit key) is
+// bits with an odd exponent below 2^31 (another kty, use or alg, key_ops
+// without "verify", a 1024-bit key) is
 // set aside: a token naming it fails with ErrRefusedKey. At least one key
 // must be usable. The certificate is not required to be a CA, and its
 // validity dates are not checked: the JWKS is trusted as configured.
@@ -134,12 +140,18 @@ func (k *jwksKey) rsa() (pub *rsa.PublicKey, why string, err error) {
 		return nil, fmt.Sprintf("use %q, want sig", format.Truncate(k.Use, 32)), nil
 	case k.Alg != "" && k.Alg != AlgRS256:
 		return nil, fmt.Sprintf("alg %q, want RS256", format.Truncate(k.Alg, 32)), nil
+	case k.KeyOps != nil && !slices.Contains(k.KeyOps, "verify"):
+		// Like use "enc": a key its owner does not verify with (an
+		// encryption key may have a decryption oracle) signs no token.
+		return nil, fmt.Sprintf("key_ops %q without verify", format.Truncate(strings.Join(k.KeyOps, ","), 32)), nil
 	}
 	if pub, err = k.publicKey(); err != nil {
 		return nil, "", err
 	}
-	if bits := pub.N.BitLen(); bits < MinRSABits || bits > maxRSABits || pub.E < 3 || pub.E%2 == 0 {
-		return nil, fmt.Sprintf("RSA key of %d bits, exponent %d: want %d to %d bits and an odd exponent", bits, pub.E, MinRSABits, maxRSABits), nil
+	// crypto/rsa verifies with no exponent above 2^31-1: such a key would
+	// fail every signature, so it is set aside (maa-key), not used.
+	if bits := pub.N.BitLen(); bits < MinRSABits || bits > maxRSABits || pub.E < 3 || pub.E%2 == 0 || pub.E > maxRSAExponent {
+		return nil, fmt.Sprintf("RSA key of %d bits, exponent %d: want %d to %d bits and an odd exponent of 3 to 2^31-1", bits, pub.E, MinRSABits, maxRSABits), nil
 	}
 	return pub, "", nil
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,6 +18,7 @@ import (
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/maa"
+	"github.com/snp-vtpm/snp-vtpm/snp"
 )
 
 // TestParseJWKS: the real x5c-only JWKS parses; malformed ones fail.
@@ -39,6 +42,9 @@ func TestParseJWKS(t *testing.T) {
 	}
 	smallX5C := base64.StdEncoding.EncodeToString(selfSigned(t, small))
 	otherN := b64(testev.OtherRSAKey().N.Bytes())
+	ecKey := testev.VCEKKey(snp.Milan)
+	ecTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Unix(0, 0), NotAfter: time.Unix(1<<32, 0)}
+	ecX5C := base64.StdEncoding.EncodeToString(testutil.Must(x509.CreateCertificate(rand.Reader, ecTmpl, ecTmpl, &ecKey.PublicKey, ecKey))(t))
 	cases := []struct {
 		name, jwks string
 		ok         bool
@@ -65,6 +71,15 @@ func TestParseJWKS(t *testing.T) {
 		{"e with an escaped line break", `{"keys":[{"kid":"a","kty":"RSA","n":"` + n + `","e":"AQ\nAB"}]}`, false},
 		{"1024-bit key", `{"keys":[{"kid":"a","kty":"RSA","x5c":["` + smallX5C + `"]}]}`, false},
 		{"even exponent", `{"keys":[{"kid":"a","kty":"RSA","n":"` + n + `","e":"AQAA"}]}`, false},
+		{"exponent 1", `{"keys":[{"kid":"a","kty":"RSA","n":"` + n + `","e":"AQ"}]}`, false},
+		// crypto/rsa verifies with no exponent above 2^31-1: the key is
+		// set aside, not used to fail every signature.
+		{"exponent 2^32-1", `{"keys":[{"kid":"a","kty":"RSA","n":"` + n + `","e":"_____w"}]}`, false},
+		{"exponent of 5 bytes", `{"keys":[{"kid":"a","kty":"RSA","n":"` + n + `","e":"AQAAAAE"}]}`, false},
+		{"key_ops without verify", `{"keys":[{"kid":"a","kty":"RSA","key_ops":["encrypt"],"x5c":["` + x5c + `"]}]}`, false},
+		{"key_ops empty", `{"keys":[{"kid":"a","kty":"RSA","key_ops":[],"x5c":["` + x5c + `"]}]}`, false},
+		{"key_ops with verify", `{"keys":[{"kid":"a","kty":"RSA","key_ops":["verify"],"x5c":["` + x5c + `"]}]}`, true},
+		{"x5c of an EC key", `{"keys":[{"kid":"a","kty":"RSA","x5c":["` + ecX5C + `"]}]}`, false},
 		{"neither", `{"keys":[{"kid":"a","kty":"RSA"}]}`, false},
 		{"trailing data", `{"keys":[{"kid":"a","kty":"RSA","x5c":["` + x5c + `"]}]} {}`, false},
 		// Keys set aside beside a usable one (not fatal; never used).
@@ -232,6 +247,33 @@ func TestFetcher(t *testing.T) {
 	wantCheck(t, err, maa.CheckJWKS)
 	if hits.Load() != before+1 {
 		t.Fatalf("%d fetches, want %d", hits.Load(), before+1)
+	}
+}
+
+// TestFetcherNeverFollowsTokenURLs: a token whose jku and x5u name a
+// server holding its signer's key is rejected (maa-key) by a Fetcher of
+// the instance, and that server is never asked.
+func TestFetcherNeverFollowsTokenURLs(t *testing.T) {
+	real := testutil.ReadFile(t, realJWKS)
+	var cur, evil atomic.Pointer[[]byte]
+	var status atomic.Int32
+	cur.Store(&real)
+	attacker := testev.OtherRSAKey()
+	evilJWKS := jwksFor(t, attacker, "attacker")
+	evil.Store(&evilJWKS)
+	srv, _ := jwksServer(t, &cur, &status)
+	evilSrv, evilHits := jwksServer(t, &evil, &status)
+	f := &maa.Fetcher{Instance: srv.URL, Now: func() time.Time { return realTime }}
+	cfg := maa.Config{Keys: f, Issuer: realIssuer, Time: realTime}
+	payload := payloadOf(t, testutil.ReadFile(t, realTokenFile))
+	for _, kid := range []string{"attacker", realKid} {
+		hdr := `{"alg":"RS256","kid":"` + kid + `","jku":"` + evilSrv.URL + `/certs","x5u":"` + evilSrv.URL + `/cert.pem"}`
+		_, err := maa.Verify(context.Background(), mint(t, attacker, hdr, payload), cfg)
+		want := map[string]maa.Check{"attacker": maa.CheckKey, realKid: maa.CheckSignature}[kid]
+		wantCheck(t, err, want)
+	}
+	if evilHits.Load() != 0 {
+		t.Fatalf("the server the token's jku and x5u name was asked %d times", evilHits.Load())
 	}
 }
 

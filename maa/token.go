@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"fmt"
 
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/internal/strictjson"
 )
@@ -23,14 +25,17 @@ const (
 // AlgRS256 is the only algorithm accepted.
 const AlgRS256 = "RS256"
 
-// Header is a token's JOSE header. JKU, X5U and the embedded-key members
-// are read only to be reported: the key is never taken from the token.
+// Header is a token's JOSE header. JKU is read only to be reported
+// (package result refuses a token naming one); x5u, x5c and jwk are not
+// read at all: the key is never taken from the token.
 type Header struct {
-	Alg  string `json:"alg"`
-	Kid  string `json:"kid"`
-	Typ  string `json:"typ,omitempty"`
-	JKU  string `json:"jku,omitempty"`
-	Crit []any  `json:"crit,omitempty"`
+	Alg string `json:"alg"`
+	Kid string `json:"kid"`
+	Typ string `json:"typ,omitempty"`
+	JKU string `json:"jku,omitempty"`
+	// Crit is the raw crit member, nil when the header has none; any
+	// value, null and [] included, is rejected.
+	Crit jsontext.Value `json:"crit,omitempty"`
 }
 
 // Token is a parsed compact JWS whose signature is not yet verified.
@@ -47,6 +52,9 @@ type Token struct {
 	Signature []byte
 }
 
+// asciiSpace is the white space Parse ignores around a token.
+const asciiSpace = " \t\n\v\f\r"
+
 // b64 is base64url without padding, rejecting non-canonical final bits.
 var b64 = base64.RawURLEncoding.Strict()
 
@@ -56,7 +64,9 @@ var b64 = base64.RawURLEncoding.Strict()
 // are rejected (CheckFormat); the header is strict JSON. The payload is
 // only decoded: parse it with ParseClaims after the signature is verified.
 func Parse(token []byte) (*Token, error) {
-	token = bytes.TrimSpace(token)
+	// ASCII only: bytes.TrimSpace would also drop U+0085, U+00A0 and
+	// the like, a second encoding of the same token.
+	token = bytes.Trim(token, asciiSpace)
 	if len(token) > MaxTokenBytes {
 		return nil, failf(CheckFormat, "the token is %d bytes, more than %d", len(token), MaxTokenBytes)
 	}
@@ -76,7 +86,9 @@ func Parse(token []byte) (*Token, error) {
 		return nil, &Error{Check: CheckFormat, Err: fmt.Errorf("header: %w", err)}
 	}
 	if t.Header.Crit != nil {
-		return nil, failf(CheckFormat, "header: crit names extensions this verifier does not implement")
+		// A crit member of any value (null and [] too, which RFC 7515
+		// forbids) is refused: no extension is implemented here.
+		return nil, failf(CheckFormat, "header: crit (%s) names extensions this verifier does not implement", format.Truncate(string(t.Header.Crit), 32))
 	}
 	if t.Header.Typ != "" && t.Header.Typ != "JWT" {
 		return nil, failf(CheckFormat, "header: typ %q, want JWT", format.Truncate(t.Header.Typ, 32))

@@ -119,13 +119,19 @@ func verifySignature(ctx context.Context, t *Token, keys KeySource, trustEmulate
 	return emulated, nil
 }
 
-// checkTime checks iss, exp, nbf and iat at cfg.Time.
+// checkTime checks iss, that there is no aud, and exp, nbf and iat at
+// cfg.Time.
 func (cfg *Config) checkTime(c *Claims) error {
 	if c.Issuer == EmulatedIssuer && !cfg.TrustEmulated {
 		return &Error{Check: CheckIssuer, Err: ErrEmulated}
 	}
 	if want := strings.TrimRight(cfg.Issuer, "/"); c.Issuer != want {
 		return failf(CheckIssuer, "iss is %q, want %q", format.Truncate(c.Issuer, 32), want)
+	}
+	if c.Audience != nil {
+		// RFC 7519 4.1.3: a token naming an audience is not for a
+		// verifier that is none (AzureGuest tokens name none).
+		return failf(CheckAudience, "the token is for aud %s; no audience is expected", format.Truncate(string(c.Audience), 64))
 	}
 	now := cfg.Time
 	if now.IsZero() {
@@ -155,8 +161,9 @@ func (cfg *Config) checkTime(c *Claims) error {
 
 func unix(s int64) string { return time.Unix(s, 0).UTC().Format(time.RFC3339) }
 
-// checkPolicy is the default claims policy: a compliant SEV-SNP or TDX CVM,
-// secure boot on, no debugging, and our nonce.
+// checkPolicy is the default claims policy: a compliant SEV-SNP or TDX CVM
+// (an SEV-SNP report of VMPL 0), secure boot on, no debugging, and our
+// nonce.
 func (cfg *Config) checkPolicy(c *Claims) error {
 	if c.AttestationType != AttestationTypeAzureVM {
 		return failf(CheckNotCVM, "x-ms-attestation-type is %q, want %q (an AzureGuest token)", format.Truncate(c.AttestationType, 32), AttestationTypeAzureVM)
@@ -169,6 +176,11 @@ func (cfg *Config) checkPolicy(c *Claims) error {
 		return failf(CheckNotCVM, "not an SEV-SNP or TDX confidential VM: x-ms-isolation-tee type %q, want %q or %q", format.Truncate(tee.AttestationType, 32), TEESEVSNP, TEETDX)
 	case tee.ComplianceStatus != ComplianceAzureCVM:
 		return failf(CheckNotCVM, "x-ms-compliance-status is %q, want %q", format.Truncate(tee.ComplianceStatus, 32), ComplianceAzureCVM)
+	}
+	if tee.AttestationType == TEESEVSNP && (tee.VMPL == nil || *tee.VMPL != 0) {
+		// Our verifier requires VMPL 0 of every HCL report: below it the
+		// REPORT_DATA, hence HCLAkPub and every TPM claim, is the guest's.
+		return failf(CheckVMPL, "x-ms-sevsnpvm-vmpl is %s, want 0 (a report the paravisor requested)", numString(tee.VMPL))
 	}
 	if !isTrue(c.SecureBoot) {
 		return failf(CheckSecureBoot, "secureboot is %s, want true", boolString(c.SecureBoot))

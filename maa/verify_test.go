@@ -107,6 +107,7 @@ func TestForgeries(t *testing.T) {
 	}
 	other := testev.OtherRSAKey()
 	sig, _ := base64.RawURLEncoding.DecodeString(p[2])
+	compact := strings.Join(p, ".")
 	cases := []struct {
 		name  string
 		token []byte
@@ -133,6 +134,17 @@ func TestForgeries(t *testing.T) {
 		{"signature zero", []byte(p[0] + "." + p[1] + "." + b64(make([]byte, len(sig)))), maa.CheckSignature},
 		{"no kid", withHeader(`{"alg":"RS256"}`, p[2]), maa.CheckKey},
 		{"crit", withHeader(`{"alg":"RS256","kid":"`+realKid+`","crit":["b64"],"b64":false}`, p[2]), maa.CheckFormat},
+		// A crit member is refused whatever its value: null and [] (which
+		// RFC 7515 forbids) too.
+		{"crit null", withHeader(`{"alg":"RS256","kid":"`+realKid+`","crit":null,"b64":false}`, p[2]), maa.CheckFormat},
+		{"crit empty", withHeader(`{"alg":"RS256","kid":"`+realKid+`","crit":[]}`, p[2]), maa.CheckFormat},
+		// The key comes from the JWKS by kid only: x5u, x5c and jwk naming
+		// the signer's own key change nothing.
+		{"another key under the real kid, its x5c, x5u and jwk", mint(t, other, `{"alg":"RS256","kid":"`+realKid+`","x5u":"https://evil.example/cert.pem","x5c":["`+base64.StdEncoding.EncodeToString(selfSigned(t, other))+`"],"jwk":{"kty":"RSA","n":"`+b64(other.N.Bytes())+`","e":"AQAB"}}`, payload), maa.CheckSignature},
+		{"typ null", withHeader(`{"alg":"RS256","kid":"`+realKid+`","typ":null}`, p[2]), maa.CheckSignature},
+		{"typ jwt in lower case", withHeader(`{"alg":"RS256","kid":"`+realKid+`","typ":"jwt"}`, p[2]), maa.CheckFormat},
+		{"alg in capitals beside none", withHeader(`{"alg":"none","ALG":"RS256","kid":"`+realKid+`"}`, p[2]), maa.CheckAlg},
+		{"alg duplicated through an escape", withHeader(`{"alg":"RS256","\u0061lg":"none","kid":"`+realKid+`"}`, p[2]), maa.CheckFormat},
 		{"duplicate alg", withHeader(`{"alg":"none","alg":"RS256","kid":"`+realKid+`"}`, p[2]), maa.CheckFormat},
 		{"typ JWE", withHeader(`{"alg":"RS256","kid":"`+realKid+`","typ":"JOSE+JSON"}`, p[2]), maa.CheckFormat},
 		{"JSON serialization", []byte(`{"payload":"` + p[1] + `","protected":"` + p[0] + `","signature":"` + p[2] + `"}`), maa.CheckFormat},
@@ -145,6 +157,14 @@ func TestForgeries(t *testing.T) {
 		{"line break in the signature", []byte(p[0] + "." + p[1] + "." + p[2][:20] + "\n" + p[2][20:]), maa.CheckFormat},
 		{"CR LF in the signature", []byte(p[0] + "." + p[1] + "." + p[2][:20] + "\r\n" + p[2][20:]), maa.CheckFormat},
 		{"line break in the header", []byte(p[0][:8] + "\n" + p[0][8:] + "." + p[1] + "." + p[2]), maa.CheckFormat},
+		{"ASCII white space around the token", []byte(" \t" + compact + "\r\n"), ""},
+		// Only ASCII white space is ignored: U+00A0 or U+0085 around the
+		// token would be a second encoding of it.
+		{"a no-break space after the token", []byte(compact + "\u00a0"), maa.CheckFormat},
+		{"a next line before the token", []byte("\u0085" + compact), maa.CheckFormat},
+		{"a space inside the payload", []byte(p[0] + "." + p[1][:10] + " " + p[1][10:] + "." + p[2]), maa.CheckFormat},
+		{"empty signature", []byte(p[0] + "." + p[1] + "."), maa.CheckSignature},
+		{"larger than MaxTokenBytes", []byte(p[0] + "." + p[1] + strings.Repeat("A", maa.MaxTokenBytes) + "." + p[2]), maa.CheckFormat},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -243,6 +263,11 @@ func TestClaimsPolicy(t *testing.T) {
 			tee(m)["x-ms-runtime"].(map[string]any)["vm-configuration"].(map[string]any)["secure-boot"] = false
 		}), maa.CheckSecureBoot, ""},
 		{"debuggable", edit(t, snpPayload, setTEE("x-ms-sevsnpvm-is-debuggable", true)), maa.CheckDebug, ""},
+		// Below VMPL 0 the guest, not the paravisor, chose REPORT_DATA:
+		// HCLAkPub and every TPM claim would be its own.
+		{"vmpl 2", edit(t, snpPayload, setTEE("x-ms-sevsnpvm-vmpl", 2)), maa.CheckVMPL, "is 2, want 0"},
+		{"vmpl absent", edit(t, snpPayload, func(m map[string]any) { delete(tee(m), "x-ms-sevsnpvm-vmpl") }), maa.CheckVMPL, "absent"},
+		{"tdxvm has no vmpl", edit(t, snpPayload, func(m map[string]any) { asTDX(m); delete(tee(m), "x-ms-sevsnpvm-vmpl") }), "", ""},
 		{"kernel debug", edit(t, snpPayload, func(m map[string]any) { m["x-ms-azurevm-kerneldebug-enabled"] = true }), maa.CheckDebug, ""},
 		{"boot debug", edit(t, snpPayload, func(m map[string]any) { m["x-ms-azurevm-bootdebug-enabled"] = true }), maa.CheckDebug, ""},
 		{"hypervisor debug absent", edit(t, snpPayload, func(m map[string]any) { delete(m, "x-ms-azurevm-hypervisordebug-enabled") }), maa.CheckDebug, ""},
@@ -255,6 +280,29 @@ func TestClaimsPolicy(t *testing.T) {
 		{"duplicate claim", []byte(strings.Replace(string(snpPayload), `"iss":`, `"iss":"https://evil.example","iss":`, 1)), maa.CheckClaims, ""},
 		{"duplicate nested claim", []byte(strings.Replace(string(snpPayload), `"x-ms-sevsnpvm-is-debuggable":false`, `"x-ms-sevsnpvm-is-debuggable":true,"x-ms-sevsnpvm-is-debuggable":false`, 1)), maa.CheckClaims, ""},
 		{"not JSON", []byte("not json"), maa.CheckClaims, ""},
+		{"duplicate claim through an escape", []byte(strings.Replace(string(snpPayload), `"iss":`, `"\u0069ss":"https://evil.example","iss":`, 1)), maa.CheckClaims, "duplicate"},
+		{"duplicate nonce through an escape", []byte(strings.Replace(string(snpPayload), `"nonce":`, `"\u006eonce":"x","nonce":`, 1)), maa.CheckClaims, "duplicate"},
+		{"invalid UTF-8", []byte(strings.Replace(string(snpPayload), `"jti":"`, "\"jti\":\"\xff", 1)), maa.CheckClaims, "UTF-8"},
+		{"nested too deep", []byte(strings.Replace(string(snpPayload), `"jti":`, `"x":`+strings.Repeat("[", 20)+strings.Repeat("]", 20)+`,"jti":`, 1)), maa.CheckClaims, "deep"},
+		{"byte order mark", append([]byte("\xef\xbb\xbf"), snpPayload...), maa.CheckClaims, ""},
+		{"exp a float", edit(t, snpPayload, func(m map[string]any) { m["exp"] = float64(realEXP) + 0.5 }), maa.CheckClaims, "exp"},
+		{"exp in exponent form", []byte(strings.Replace(string(snpPayload), `"exp":1765855448`, `"exp":1.765855448e9`, 1)), maa.CheckClaims, "exp"},
+		{"exp a string", edit(t, snpPayload, func(m map[string]any) { m["exp"] = "1765855448" }), maa.CheckClaims, "exp"},
+		{"exp beyond int64", []byte(strings.Replace(string(snpPayload), `"exp":1765855448`, `"exp":9223372036854775808`, 1)), maa.CheckClaims, "exp"},
+		{"exp null", edit(t, snpPayload, func(m map[string]any) { m["exp"] = nil }), maa.CheckExpired, "no exp"},
+		{"exp negative", edit(t, snpPayload, func(m map[string]any) { m["exp"] = -1 }), maa.CheckExpired, ""},
+		{"nbf at the end of time", edit(t, snpPayload, func(m map[string]any) { m["nbf"] = int64(1<<63 - 1) }), maa.CheckNotYetValid, ""},
+		{"iss with a trailing slash", edit(t, snpPayload, func(m map[string]any) { m["iss"] = realIssuer + "/" }), maa.CheckIssuer, ""},
+		{"iss in capitals", edit(t, snpPayload, func(m map[string]any) { m["iss"] = strings.ToUpper(realIssuer) }), maa.CheckIssuer, ""},
+		{"iss null", edit(t, snpPayload, func(m map[string]any) { m["iss"] = nil }), maa.CheckIssuer, ""},
+		{"aud", edit(t, snpPayload, func(m map[string]any) { m["aud"] = "https://other-relying-party.example" }), maa.CheckAudience, "other-relying-party"},
+		{"aud an array", edit(t, snpPayload, func(m map[string]any) { m["aud"] = []string{"a", "b"} }), maa.CheckAudience, ""},
+		{"aud null", edit(t, snpPayload, func(m map[string]any) { m["aud"] = nil }), maa.CheckAudience, ""},
+		{"aud a number", edit(t, snpPayload, func(m map[string]any) { m["aud"] = 1 }), maa.CheckAudience, ""},
+		{"iss of another instance", edit(t, snpPayload, func(m map[string]any) { m["iss"] = "https://sharedweu.weu.attest.azure.net" }), maa.CheckIssuer, ""},
+		{"is-debuggable null", edit(t, snpPayload, setTEE("x-ms-sevsnpvm-is-debuggable", nil)), maa.CheckDebug, "absent"},
+		{"is-debuggable 0", edit(t, snpPayload, setTEE("x-ms-sevsnpvm-is-debuggable", 0)), maa.CheckClaims, ""},
+		{"is-debuggable absent", edit(t, snpPayload, func(m map[string]any) { delete(tee(m), "x-ms-sevsnpvm-is-debuggable") }), maa.CheckDebug, "absent"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -13,11 +13,13 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"math/big"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
@@ -147,6 +149,15 @@ func TestRejections(t *testing.T) {
 	hs.Sub(n, hs)
 	high := append(bytes.Clone(sig[:32]), hs.FillBytes(make([]byte, 32))...)
 	withPayload := func(p string) string { return resign(t, s.key, hdr, p) }
+	iat, exp := testTime.Unix(), testTime.Add(DefaultLifetime).Unix()
+	claim := func(name string, v int64) string {
+		old := fmt.Sprintf(`"%s":%d`, name, map[string]int64{"iat": iat, "exp": exp}[name])
+		if !strings.Contains(string(payload), old) {
+			t.Fatalf("the payload has no %s", old)
+		}
+		return strings.Replace(string(payload), old, fmt.Sprintf(`"%s":%d`, name, v), 1)
+	}
+	otherJWK := testutil.Must(json.Marshal(testutil.Must(PublicJWK(other.Public()))(t)))(t)
 	cases := []struct {
 		name  string
 		token string
@@ -186,6 +197,20 @@ func TestRejections(t *testing.T) {
 		{"emulated not allowed", emuTok, nil, CheckStatus},
 		{"wrong profile", withPayload(strings.Replace(string(payload), Profile, "tag:x", 1)), nil, CheckProfile},
 		{"status", withPayload(strings.Replace(string(payload), `"affirming"`, `"contraindicated"`, 1)), nil, CheckStatus},
+		// A crit member is refused whatever its value (RFC 7515 forbids
+		// null and []): the same signed token without it verifies.
+		{"crit null", resign(t, s.key, `{"alg":"ES256","kid":"`+s.KeyID()+`","crit":null}`, string(payload)), nil, CheckFormat},
+		{"crit empty", resign(t, s.key, `{"alg":"ES256","kid":"`+s.KeyID()+`","crit":[]}`, string(payload)), nil, CheckFormat},
+		{"another key under our kid, its jwk and x5c", resign(t, other.key, `{"alg":"ES256","kid":"`+s.KeyID()+`","jwk":`+string(otherJWK)+`,"x5c":["AAAA"]}`, string(payload)), nil, CheckSignature},
+		{"exp before iat", withPayload(claim("exp", iat-1)), func(c *Config) { c.Time = time.Unix(iat-2, 0) }, CheckExpired},
+		{"no iat", withPayload(claim("iat", 0)), nil, CheckExpired},
+		{"exp a float", withPayload(strings.Replace(string(payload), fmt.Sprintf(`"exp":%d`, exp), fmt.Sprintf(`"exp":%d.5`, exp), 1)), nil, CheckClaims},
+		{"exp a string", withPayload(strings.Replace(string(payload), fmt.Sprintf(`"exp":%d`, exp), fmt.Sprintf(`"exp":"%d"`, exp), 1)), nil, CheckClaims},
+		{"aud an array", withPayload(`{"aud":["rp"],` + string(payload[1:])), func(c *Config) { c.Audience = "rp" }, CheckClaims},
+		{"issuer with a trailing slash", tok, func(c *Config) { c.Issuer = testIssuer + "/" }, CheckIssuer},
+		{"warning of real hardware, emulated trusted", withPayload(strings.Replace(string(payload), `"affirming"`, `"warning"`, 1)), func(c *Config) { c.AllowEmulated = true }, CheckStatus},
+		{"affirming of the emulated CVM, emulated trusted", withPayload(strings.Replace(string(payload), `"emulated":false`, `"emulated":true`, 1)), func(c *Config) { c.AllowEmulated = true }, CheckStatus},
+		{"empty nonce expected", tok, func(c *Config) { c.Nonce = []byte{} }, CheckNonce},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

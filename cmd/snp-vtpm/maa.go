@@ -36,10 +36,11 @@ func newMAAVerifyCmd(g *globals) *cobra.Command {
 The signature must be RS256 (none, HS256 and every other algorithm are rejected) by the key
 the header's kid names in the JWKS of --jwks FILE or of --instance URL (GET URL/certs, cached,
 refetched once for an unknown kid); the token's jku is never followed. iss must equal the
-instance URL (or --issuer); exp and nbf are checked at --at (default now) with 60 s of skew.
-The claims must describe an SEV-SNP (sevsnpvm) or Intel TDX (tdxvm) confidential VM that MAA
-found azure-compliant-cvm, with secure boot on and every debug claim off (on TDX
-tdx_td_attributes_debug false); a Trusted Launch token is rejected.
+instance URL (or --issuer), and a token with an aud (meant for that audience) is rejected; exp
+and nbf are checked at --at (default now) with 60 s of skew.
+The claims must describe an SEV-SNP (sevsnpvm, a report of VMPL 0) or Intel TDX (tdxvm)
+confidential VM that MAA found azure-compliant-cvm, with secure boot on and every debug claim
+off (on TDX tdx_td_attributes_debug false); a Trusted Launch token is rejected.
 
 --nonce TEXT / --nonce-hex HEX: the client payload's nonce must be the standard base64 of these
 bytes (Azure's convention: --nonce midnight-srs expects "bWlkbmlnaHQtc3Jz").
