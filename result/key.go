@@ -13,6 +13,8 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/internal/strictjson"
@@ -195,6 +197,16 @@ func (ks *KeySet) Key(_ context.Context, kid string) (*ecdsa.PublicKey, error) {
 		return p, nil
 	}
 	return nil, fmt.Errorf("kid %s: %w", short(kid), ErrUnknownKid)
+}
+
+// PublicKeys returns the set's keys, ordered by kid.
+func (ks *KeySet) PublicKeys() []*ecdsa.PublicKey {
+	kids := slices.Sorted(maps.Keys(ks.keys))
+	out := make([]*ecdsa.PublicKey, len(kids))
+	for i, kid := range kids {
+		out[i] = ks.keys[kid]
+	}
+	return out
 }
 
 // ErrUnknownKid says that the JWKS has no key with the token's kid.

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -149,6 +150,24 @@ func (s *Server) handleWellKnown(mux *http.ServeMux) {
 	}
 }
 
+// publishedKeys is the JWKS's keys: the signer's, then the others that
+// are not equal to an earlier one, at most result.MaxKeys.
+func publishedKeys(signer *ecdsa.PublicKey, others []*ecdsa.PublicKey) ([]*ecdsa.PublicKey, error) {
+	keys := []*ecdsa.PublicKey{signer}
+	for i, k := range others {
+		if k == nil {
+			return nil, fmt.Errorf("PublishKeys[%d] is nil", i)
+		}
+		if !slices.ContainsFunc(keys, func(p *ecdsa.PublicKey) bool { return p.Equal(k) }) {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) > result.MaxKeys {
+		return nil, fmt.Errorf("%d keys, at most %d", len(keys), result.MaxKeys)
+	}
+	return keys, nil
+}
+
 // openRelease prepares what s releases: the resources' verifiers and the
 // JWKS of the signer.
 func (s *Server) openRelease(rs map[string]Resource) error {
@@ -157,9 +176,16 @@ func (s *Server) openRelease(rs map[string]Resource) error {
 		return err
 	}
 	if s.signer == nil {
+		if len(s.cfg.PublishKeys) > 0 {
+			return errors.New("server: PublishKeys without a Signer")
+		}
 		return nil
 	}
-	doc, err := result.MarshalJWKS(s.signer.Public())
+	keys, err := publishedKeys(s.signer.Public(), s.cfg.PublishKeys)
+	if err != nil {
+		return fmt.Errorf("server: JWKS: %w", err)
+	}
+	doc, err := result.MarshalJWKS(keys...)
 	if err != nil {
 		return fmt.Errorf("server: JWKS: %w", err)
 	}

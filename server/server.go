@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
@@ -67,6 +68,13 @@ type Config struct {
 	// for every success, and /.well-known/jwks.json and
 	// /.well-known/openid-configuration publish its key.
 	Signer *result.Signer
+	// PublishKeys are other token-signing public keys that the JWKS
+	// publishes beside the Signer's (which it lists once, also when it is
+	// among them), so that a fleet rotating its signing key publishes the
+	// old and the new key on every replica while tokens of both are valid.
+	// The server never signs with them. It needs Signer, and the JWKS
+	// holds at most result.MaxKeys keys.
+	PublishKeys []*ecdsa.PublicKey
 	// Verifier verifies the evidence of every request: roots (emulated
 	// ones only when the operator asks), policy, certificate sources and
 	// the caches all requests share, whose counters /metrics exports
