@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/tdx"
 )
 
@@ -322,7 +323,7 @@ func FuzzTDXQuoteDifferential(f *testing.F) {
 		f.Add(uint8(slices.IndexFunc(seeds, func(s *diffSeed) bool { return s.name == tc.seedName() })), tc.resign, slices.Concat(tc.ops...))
 	}
 	f.Fuzz(func(t *testing.T, seed uint8, resign bool, ops []byte) {
-		if len(ops) > 10*8 {
+		if len(ops) > 8*testutil.MutOpSize {
 			return
 		}
 		s := seeds[int(seed)%len(seeds)]
