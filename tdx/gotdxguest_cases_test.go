@@ -215,20 +215,13 @@ func fieldCases() []diffCase {
 // explains the disagreement.
 func TestTDXQuoteDifferential(t *testing.T) {
 	seeds := loadDiffSeeds(t)
-	byName := map[string]*diffSeed{}
-	for _, s := range seeds {
-		byName[s.name] = s
-	}
 	for _, tc := range diffCases {
 		t.Run(tc.name, func(t *testing.T) {
 			ops := slices.Concat(tc.ops...)
 			for _, s := range seeds {
 				checkAllExplained(t, s, tc.resign, ops)
 			}
-			s := byName[tc.seedName()]
-			if s == nil {
-				t.Fatalf("no seed %q", tc.seedName())
-			}
+			s := seedNamed(t, seeds, tc.seedName())
 			c := s.coll
 			if !tc.coll {
 				c = nil
