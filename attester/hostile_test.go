@@ -43,31 +43,6 @@ func commandCode(cmd []byte) tpm2.TPMCC {
 	return tpm2.TPMCC(binary.BigEndian.Uint32(cmd[6:10]))
 }
 
-// response is a successful TPM response carrying params (with the empty
-// password session of a command sent with one when sessions).
-func response(params []byte, sessions bool) []byte {
-	b := []byte{0x80, 0x01, 0, 0, 0, 0, 0, 0, 0, 0}
-	if sessions {
-		b[1] = 0x02
-		b = binary.BigEndian.AppendUint32(b, uint32(len(params)))
-	}
-	b = append(b, params...)
-	if sessions {
-		b = append(b, 0, 0, 1, 0, 0) // nonce, continueSession, hmac
-	}
-	binary.BigEndian.PutUint32(b[2:], uint32(len(b)))
-	return b
-}
-
-func marshalParams[C tpm2.Command[R, *R], R any](t *testing.T, cmd C, rsp *R) []byte {
-	t.Helper()
-	b, err := tpm2.MarshalResponse(cmd, rsp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b[8:] // responseCode and commandCode
-}
-
 func (h *hostileTPM) Send(cmd []byte) ([]byte, error) {
 	cc := commandCode(cmd)
 	switch {
@@ -80,7 +55,7 @@ func (h *hostileTPM) Send(cmd []byte) ([]byte, error) {
 			return nil, errors.New("NV_Read outside the index")
 		}
 		data := h.report[off : off+size]
-		return response(append(binary.BigEndian.AppendUint16(nil, uint16(len(data))), data...), true), nil
+		return testutil.TPMResponse(append(binary.BigEndian.AppendUint16(nil, uint16(len(data))), data...), true), nil
 	case h.otherNonce && cc == tpm2.TPMCCQuote:
 		// header(10) signHandle(4) authSize(4) auth, then qualifyingData.
 		cmd = bytes.Clone(cmd)
@@ -90,7 +65,7 @@ func (h *hostileTPM) Send(cmd []byte) ([]byte, error) {
 		cmd = bytes.Clone(cmd)
 		cmd[len(cmd)-1] &^= 0x80 // the 3-byte bitmap ends the command
 	case h.otherAKArea != nil && cc == tpm2.TPMCCReadPublic && binary.BigEndian.Uint32(cmd[10:14]) == vtpm.AKHandle:
-		return response(h.otherAKArea, false), nil
+		return testutil.TPMResponse(h.otherAKArea, false), nil
 	}
 	rsp, err := h.inner.Send(cmd)
 	if err == nil && h.flipQuote && cc == tpm2.TPMCCQuote && len(rsp) > 20 && binary.BigEndian.Uint32(rsp[6:10]) == 0 {
@@ -109,7 +84,7 @@ func (h *hostileTPM) nvPublic() []byte {
 		DataSize:   uint16(len(h.report)),
 	}
 	b := tpm2.Marshal(tpm2.New2B(pub))
-	return response(append(b, 0, 3, 0, 0x0b, 1), false) // NVPublic, then a name
+	return testutil.TPMResponse(append(b, 0, 3, 0, 0x0b, 1), false) // NVPublic, then a name
 }
 
 // realReportAttester is an attester whose verifier accepts the real Azure
@@ -139,7 +114,7 @@ func TestHostileTPM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	otherAK := marshalParams(t, tpm2.ReadPublic{}, &tpm2.ReadPublicResponse{
+	otherAK := testutil.TPMParams(t, tpm2.ReadPublic{}, &tpm2.ReadPublicResponse{
 		OutPublic: tpm2.New2B(tpm2.TPMTPublic{
 			Type:             tpm2.TPMAlgRSA,
 			NameAlg:          tpm2.TPMAlgSHA256,

@@ -24,17 +24,35 @@ const gceAttestation = "eventlogs/gce-cos-85-attestation-nonce9009.pb"
 // gceNonce is the nonce of gceAttestation's quotes.
 var gceNonce = []byte{0x90, 0x09}
 
-// quotedSHA256 returns the SHA-256 PCR values that the attestation's
-// SHA-256 quote binds, after checking the quote's signature by the AK, its
-// nonce and its PCR digest with the quote package.
-func quotedSHA256(t *testing.T, a *attest.Attestation, pcrs map[uint32][]byte, nonce []byte) (map[int][]byte, error) {
-	t.Helper()
+// sha256Quote returns a's (last) quote of the SHA-256 bank, nil when it
+// has none.
+func sha256Quote(a *attest.Attestation) *tpmpb.Quote {
 	var q *tpmpb.Quote
 	for _, c := range a.GetQuotes() {
 		if c.GetPcrs().GetHash() == tpmpb.HashAlgo_SHA256 {
 			q = c
 		}
 	}
+	return q
+}
+
+// readAttestation reads the go-tpm-tools attestation rel (under testdata)
+// and the PCR values that its SHA-256 quote carries (nil: none).
+func readAttestation(t *testing.T, rel string) (*attest.Attestation, map[uint32][]byte) {
+	t.Helper()
+	a := new(attest.Attestation)
+	if err := proto.Unmarshal(testutil.ReadFile(t, rel), a); err != nil {
+		t.Fatal(err)
+	}
+	return a, sha256Quote(a).GetPcrs().GetPcrs()
+}
+
+// quotedSHA256 returns the SHA-256 PCR values that the attestation's
+// SHA-256 quote binds, after checking the quote's signature by the AK, its
+// nonce and its PCR digest with the quote package.
+func quotedSHA256(t *testing.T, a *attest.Attestation, pcrs map[uint32][]byte, nonce []byte) (map[int][]byte, error) {
+	t.Helper()
+	q := sha256Quote(a)
 	if q == nil {
 		t.Fatal("no SHA-256 quote")
 	}
@@ -98,17 +116,8 @@ func checkQuoteSignature(t *testing.T, akPub, msg, sig []byte) {
 // changed quoted PCR value breaks the quote's digest, and a log replayed
 // against a changed value is a mismatch there.
 func TestReplayGoTPMToolsAttestation(t *testing.T) {
-	var a attest.Attestation
-	if err := proto.Unmarshal(testutil.ReadFile(t, gceAttestation), &a); err != nil {
-		t.Fatal(err)
-	}
-	var pcrs map[uint32][]byte
-	for _, q := range a.GetQuotes() {
-		if q.GetPcrs().GetHash() == tpmpb.HashAlgo_SHA256 {
-			pcrs = q.GetPcrs().GetPcrs()
-		}
-	}
-	quoted, err := quotedSHA256(t, &a, pcrs, gceNonce)
+	a, pcrs := readAttestation(t, gceAttestation)
+	quoted, err := quotedSHA256(t, a, pcrs, gceNonce)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +147,7 @@ func TestReplayGoTPMToolsAttestation(t *testing.T) {
 		changed[i] = v
 	}
 	changed[4] = make([]byte, 32)
-	if _, err := quotedSHA256(t, &a, changed, gceNonce); err == nil {
+	if _, err := quotedSHA256(t, a, changed, gceNonce); err == nil {
 		t.Error("a changed PCR 4 passed the quote's PCR digest")
 	}
 	// ...and the log does not replay to it.

@@ -8,10 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/go-tpm-tools/proto/attest"
-	tpmpb "github.com/google/go-tpm-tools/proto/tpm"
-	"google.golang.org/protobuf/proto"
-
 	"github.com/snp-vtpm/snp-vtpm/eventlog"
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 )
@@ -19,6 +15,24 @@ import (
 // moreLogsDir holds go-eventlog's other real logs (bare metal and GCE) and
 // the PCR values its replay tests give for them.
 const moreLogsDir = "go-eventlog/"
+
+// replayQuoted replays the real log dir+name against the SHA-256 PCRs
+// that pcrs.json gives for it, failing t unless every one of them
+// replays.
+func replayQuoted(t *testing.T, dir, name string) *eventlog.Result {
+	t.Helper()
+	pcrs := pcrsOf(t, dir, name)
+	res, err := eventlog.Replay(testutil.ReadFile(t, dir+name), pcrs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range pcrs {
+		if s := res.Status(i); s != eventlog.Replayed {
+			t.Errorf("PCR %d: %s", i, s)
+		}
+	}
+	return res
+}
 
 // pcrsOf reads the SHA-256 bank that the pcrs.json of dir gives for name.
 func pcrsOf(t testing.TB, dir, name string) map[int][]byte {
@@ -92,16 +106,7 @@ func moreLogs() []moreLog {
 func TestMoreRealLogs(t *testing.T) {
 	for _, l := range moreLogs() {
 		t.Run(l.name, func(t *testing.T) {
-			pcrs := pcrsOf(t, moreLogsDir, l.name)
-			res, err := eventlog.Replay(testutil.ReadFile(t, moreLogsDir+l.name), pcrs)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for i := range pcrs {
-				if s := res.Status(i); s != eventlog.Replayed {
-					t.Errorf("PCR %d: %s", i, s)
-				}
-			}
+			res := replayQuoted(t, moreLogsDir, l.name)
 			for _, p := range res.PCRs {
 				if p.Replayed != p.Quoted {
 					t.Errorf("PCR %d replayed to %s by our extend, quoted %s", p.Index, p.Replayed, p.Quoted)
@@ -195,21 +200,12 @@ const cocosAttestation = "cocos-vtpm/attestation.pb"
 // SHA-256 quote, end to end; OVMF's empty S-CRTM version (a lone NUL) is
 // no firmware version, and Secure Boot with Cocos's PK is claimed.
 func TestRealCocosAttestation(t *testing.T) {
-	var a attest.Attestation
-	if err := proto.Unmarshal(testutil.ReadFile(t, cocosAttestation), &a); err != nil {
-		t.Fatal(err)
-	}
-	var pcrs map[uint32][]byte
-	for _, q := range a.GetQuotes() {
-		if q.GetPcrs().GetHash() == tpmpb.HashAlgo_SHA256 {
-			pcrs = q.GetPcrs().GetPcrs()
-		}
-	}
+	a, pcrs := readAttestation(t, cocosAttestation)
 	nonce, err := hex.DecodeString("6b4a6e492a6299df233805b240fd664f2c94220a911b7a973d735998865584ac")
 	if err != nil {
 		t.Fatal(err)
 	}
-	quoted, err := quotedSHA256(t, &a, pcrs, nonce)
+	quoted, err := quotedSHA256(t, a, pcrs, nonce)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -105,18 +105,26 @@ func TestRejectionHidesPolicy(t *testing.T) {
 // rejectionLine returns the one "evidence rejected" line of a JSON log.
 func rejectionLine(t *testing.T, logs []byte) map[string]any {
 	t.Helper()
+	found := logLines(t, logs, "evidence rejected")
+	if len(found) != 1 {
+		t.Fatalf("%d rejection log lines, want 1:\n%s", len(found), logs)
+	}
+	return found[0]
+}
+
+// logLines returns the records of msg in a JSON log (one object a line),
+// failing t on a line that is not JSON.
+func logLines(t *testing.T, logs []byte, msg string) []map[string]any {
+	t.Helper()
 	var found []map[string]any
 	for l := range bytes.SplitSeq(bytes.TrimSpace(logs), []byte("\n")) {
 		var m map[string]any
 		if err := json.Unmarshal(l, &m); err != nil {
 			t.Fatalf("log line %q: %v", l, err)
 		}
-		if m["msg"] == "evidence rejected" {
+		if m["msg"] == msg {
 			found = append(found, m)
 		}
 	}
-	if len(found) != 1 {
-		t.Fatalf("%d rejection log lines, want 1:\n%s", len(found), logs)
-	}
-	return found[0]
+	return found
 }

@@ -649,16 +649,7 @@ func TestAccessLogHasNoSecrets(t *testing.T) {
 		}
 	}
 	// The lines are there, with what operators need.
-	var lines []map[string]any
-	for _, l := range bytes.Split(bytes.TrimSpace(logs), []byte("\n")) {
-		var m map[string]any
-		if err := json.Unmarshal(l, &m); err != nil {
-			t.Fatalf("log line %q: %v", l, err)
-		}
-		if m["msg"] == "request" {
-			lines = append(lines, m)
-		}
-	}
+	lines := logLines(t, logs, "request")
 	if len(lines) != 4 {
 		t.Fatalf("%d access log lines, want 4", len(lines))
 	}

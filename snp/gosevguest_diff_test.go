@@ -532,25 +532,21 @@ const (
 
 // mut encodes one mutation of the named field.
 func mut(field string, mode byte, value uint64) []byte {
-	i := slices.IndexFunc(mutFields, func(f mutField) bool { return f.name == field })
-	if i < 0 {
-		panic("unknown field " + field)
-	}
-	return binary.LittleEndian.AppendUint64([]byte{byte(i), mode}, value)
+	return testutil.EncodeMutOp(mutFields, func(f mutField) string { return f.name }, field, mode, value)
 }
 
 // mutate applies ops to a copy of s.raw, re-signing it with s.key after
 // the pre-signing mutations if resign is set.
 func mutate(t testing.TB, s *diffSeed, resign bool, ops []byte) []byte {
 	b := bytes.Clone(s.raw)
-	var after [][]byte
-	for ; len(ops) >= 10; ops = ops[10:] {
-		f := mutFields[int(ops[0])%len(mutFields)]
-		if ops[1]&modeAfterSign != 0 || f.off >= snp.SignedSize {
-			after = append(after, ops[:10])
+	var after []testutil.MutOp
+	for _, op := range testutil.MutOps(ops, len(mutFields)) {
+		f := mutFields[op.Field]
+		if op.Mode&modeAfterSign != 0 || f.off >= snp.SignedSize {
+			after = append(after, op)
 			continue
 		}
-		applyMut(b, f, ops[1], binary.LittleEndian.Uint64(ops[2:]))
+		applyMut(b, f, op.Mode, op.Value)
 	}
 	if resign {
 		if err := snp.SignReport(b, s.key); err != nil {
@@ -558,7 +554,7 @@ func mutate(t testing.TB, s *diffSeed, resign bool, ops []byte) []byte {
 		}
 	}
 	for _, op := range after {
-		applyMut(b, mutFields[int(op[0])%len(mutFields)], op[1], binary.LittleEndian.Uint64(op[2:]))
+		applyMut(b, mutFields[op.Field], op.Mode, op.Value)
 	}
 	return b
 }
@@ -807,7 +803,7 @@ func FuzzSNPReportDifferential(f *testing.F) {
 		f.Add(uint8(0), tc.resign, slices.Concat(tc.ops...))
 	}
 	f.Fuzz(func(t *testing.T, seed uint8, resign bool, ops []byte) {
-		if len(ops) > 10*8 {
+		if len(ops) > 8*testutil.MutOpSize {
 			return
 		}
 		s := seeds[int(seed)%len(seeds)]

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/tdx"
 )
 
@@ -214,20 +215,13 @@ func fieldCases() []diffCase {
 // explains the disagreement.
 func TestTDXQuoteDifferential(t *testing.T) {
 	seeds := loadDiffSeeds(t)
-	byName := map[string]*diffSeed{}
-	for _, s := range seeds {
-		byName[s.name] = s
-	}
 	for _, tc := range diffCases {
 		t.Run(tc.name, func(t *testing.T) {
 			ops := slices.Concat(tc.ops...)
 			for _, s := range seeds {
 				checkAllExplained(t, s, tc.resign, ops)
 			}
-			s := byName[tc.seedName()]
-			if s == nil {
-				t.Fatalf("no seed %q", tc.seedName())
-			}
+			s := seedNamed(t, seeds, tc.seedName())
 			c := s.coll
 			if !tc.coll {
 				c = nil
@@ -322,7 +316,7 @@ func FuzzTDXQuoteDifferential(f *testing.F) {
 		f.Add(uint8(slices.IndexFunc(seeds, func(s *diffSeed) bool { return s.name == tc.seedName() })), tc.resign, slices.Concat(tc.ops...))
 	}
 	f.Fuzz(func(t *testing.T, seed uint8, resign bool, ops []byte) {
-		if len(ops) > 10*8 {
+		if len(ops) > 8*testutil.MutOpSize {
 			return
 		}
 		s := seeds[int(seed)%len(seeds)]

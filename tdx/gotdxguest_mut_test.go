@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/snp-vtpm/snp-vtpm/internal/fakepki"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/tdx"
 )
 
@@ -329,11 +330,7 @@ func reissuedRoot(m *mutCtx) []byte {
 
 // mut encodes one mutation of the named field.
 func mut(field string, mode byte, value uint64) []byte {
-	i := slices.IndexFunc(mutFields, func(f mutField) bool { return f.name == field })
-	if i < 0 {
-		panic("unknown field " + field)
-	}
-	return binary.LittleEndian.AppendUint64([]byte{byte(i), mode}, value)
+	return testutil.EncodeMutOp(mutFields, func(f mutField) string { return f.name }, field, mode, value)
 }
 
 // mutate applies ops to a copy of s's quote: the structural mutations
@@ -341,25 +338,25 @@ func mut(field string, mode byte, value uint64) []byte {
 // signing and the QE report repairs, then the raw ones to the bytes.
 func mutate(t testing.TB, s *diffSeed, resign bool, ops []byte) []byte {
 	m := &mutCtx{t: t, s: s, q: clone(s.q)}
-	var after, raw [][]byte
+	var after, raw []testutil.MutOp
 	var repair byte
-	for ; len(ops) >= 10; ops = ops[10:] {
-		f := mutFields[int(ops[0])%len(mutFields)]
-		repair |= ops[1] & (modeResignQE | modeRebindQE)
+	for _, op := range testutil.MutOps(ops, len(mutFields)) {
+		f := mutFields[op.Field]
+		repair |= op.Mode & (modeResignQE | modeRebindQE)
 		switch {
 		case f.raw:
-			raw = append(raw, ops[:10])
-		case f.after || ops[1]&modeAfterSign != 0:
-			after = append(after, ops[:10])
+			raw = append(raw, op)
+		case f.after || op.Mode&modeAfterSign != 0:
+			after = append(after, op)
 		default:
-			f.apply(m, ops[1], binary.LittleEndian.Uint64(ops[2:]))
+			f.apply(m, op.Mode, op.Value)
 		}
 	}
 	if resign && s.signer != nil {
 		s.signer.Sign(t, m.q)
 	}
 	for _, op := range after {
-		mutFields[int(op[0])%len(mutFields)].apply(m, op[1], binary.LittleEndian.Uint64(op[2:]))
+		mutFields[op.Field].apply(m, op.Mode, op.Value)
 	}
 	if s.signer != nil && repair&modeRebindQE != 0 {
 		rd := sha256.Sum256(append(m.q.AttestationKey[:], m.q.QEAuthData...))
@@ -371,7 +368,7 @@ func mutate(t testing.TB, s *diffSeed, resign bool, ops []byte) []byte {
 	}
 	m.b = m.q.Marshal()
 	for _, op := range raw {
-		mutFields[int(op[0])%len(mutFields)].apply(m, op[1], binary.LittleEndian.Uint64(op[2:]))
+		mutFields[op.Field].apply(m, op.Mode, op.Value)
 	}
 	return m.b
 }

@@ -10,6 +10,8 @@ import (
 
 	"github.com/google/go-tpm/tpm2"
 	"github.com/google/go-tpm/tpm2/transport"
+
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 )
 
 // hangingTPM answers like its fakeTPM but never answers the command code
@@ -67,7 +69,7 @@ func TestCommandsEndWithContext(t *testing.T) {
 			tpm2.TPMCCGetCapability: bufferMax(t, 1024),
 			tpm2.TPMCCReadPublic:    readPublicHandler(t, rsaTemplate(2048, append([]byte{0xC3}, make([]byte, 255)...), true)),
 			tpm2.TPMCCPCRRead:       pcrReader(t, 8, nil),
-			tpm2.TPMCCNVWrite:       func([]byte) []byte { return okSessionResponse(nil) },
+			tpm2.TPMCCNVWrite:       func([]byte) []byte { return testutil.TPMResponse(nil, true) },
 		}}
 	}
 	calls := map[string]func(context.Context, transport.TPM) error{
@@ -190,7 +192,7 @@ func TestRefreshReportOwnTimeout(t *testing.T) {
 					return nvPublicHandler(t, idx, size, tpm2.TPMANV{OwnerRead: true, OwnerWrite: true})(cmd)
 				},
 				tpm2.TPMCCNVRead:  nvReader(t, stale, 0),
-				tpm2.TPMCCNVWrite: func([]byte) []byte { return okSessionResponse(nil) },
+				tpm2.TPMCCNVWrite: func([]byte) []byte { return testutil.TPMResponse(nil, true) },
 			}}
 			h := &hangingTPM{fake: f, hang: tc.hang, release: make(chan struct{})}
 			if tc.hang == 0 {

@@ -55,35 +55,6 @@ func rcResponse(rc uint32) []byte {
 	return b
 }
 
-// params returns the wire parameters of a response.
-func params[C tpm2.Command[R, *R], R any](t *testing.T, cmd C, rsp *R) []byte {
-	t.Helper()
-	b, err := tpm2.MarshalResponse(cmd, rsp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b[8:] // drop responseCode and commandCode
-}
-
-// okResponse wraps parameters for a command sent without sessions.
-func okResponse(p []byte) []byte {
-	b := []byte{0x80, 0x01, 0, 0, 0, 0, 0, 0, 0, 0}
-	b = append(b, p...)
-	binary.BigEndian.PutUint32(b[2:], uint32(len(b)))
-	return b
-}
-
-// okSessionResponse wraps parameters for a command sent with one password
-// session.
-func okSessionResponse(p []byte) []byte {
-	b := []byte{0x80, 0x02, 0, 0, 0, 0, 0, 0, 0, 0}
-	b = binary.BigEndian.AppendUint32(b, uint32(len(p)))
-	b = append(b, p...)
-	b = append(b, 0, 0, 1, 0, 0) // nonce, continueSession, hmac
-	binary.BigEndian.PutUint32(b[2:], uint32(len(b)))
-	return b
-}
-
 // pcrValue is the fake value of PCR i.
 func pcrValue(i int) []byte {
 	s := sha256.Sum256([]byte{byte(i)})
@@ -122,10 +93,10 @@ func pcrReader(t *testing.T, max int, mutate func(sel []byte, digests [][]byte) 
 		for _, d := range raw {
 			digests = append(digests, tpm2.TPM2BDigest{Buffer: d})
 		}
-		return okResponse(params(t, tpm2.PCRRead{}, &tpm2.PCRReadResponse{
+		return testutil.TPMResponse(testutil.TPMParams(t, tpm2.PCRRead{}, &tpm2.PCRReadResponse{
 			PCRSelectionOut: tpm2.TPMLPCRSelection{PCRSelections: []tpm2.TPMSPCRSelection{{Hash: tpm2.TPMAlgSHA256, PCRSelect: out}}},
 			PCRValues:       tpm2.TPMLDigest{Digests: digests},
-		}))
+		}), false)
 	}
 }
 
@@ -193,10 +164,10 @@ func TestReadPCRsNoProgress(t *testing.T) {
 
 func nvPublicHandler(t *testing.T, index uint32, size uint16, attrs tpm2.TPMANV) func([]byte) []byte {
 	return func([]byte) []byte {
-		return okResponse(params(t, tpm2.NVReadPublic{}, &tpm2.NVReadPublicResponse{
+		return testutil.TPMResponse(testutil.TPMParams(t, tpm2.NVReadPublic{}, &tpm2.NVReadPublicResponse{
 			NVPublic: tpm2.New2B(tpm2.TPMSNVPublic{NVIndex: tpm2.TPMHandle(index), NameAlg: tpm2.TPMAlgSHA256, Attributes: attrs, DataSize: size}),
 			NVName:   tpm2.TPM2BName{Buffer: []byte{0, 0x0B, 1, 2, 3}},
-		}))
+		}), false)
 	}
 }
 
@@ -213,20 +184,20 @@ func nvReader(t *testing.T, content []byte, short int) func([]byte) []byte {
 			return rcResponse(uint32(tpm2.TPMRCNVRange))
 		}
 		data := content[off : off+size-short]
-		return okSessionResponse(params(t, tpm2.NVRead{}, &tpm2.NVReadResponse{Data: tpm2.TPM2BMaxNVBuffer{Buffer: data}}))
+		return testutil.TPMResponse(testutil.TPMParams(t, tpm2.NVRead{}, &tpm2.NVReadResponse{Data: tpm2.TPM2BMaxNVBuffer{Buffer: data}}), true)
 	}
 }
 
 func bufferMax(t *testing.T, v uint32) func([]byte) []byte {
 	return func([]byte) []byte {
-		return okResponse(params(t, tpm2.GetCapability{}, &tpm2.GetCapabilityResponse{
+		return testutil.TPMResponse(testutil.TPMParams(t, tpm2.GetCapability{}, &tpm2.GetCapabilityResponse{
 			CapabilityData: tpm2.TPMSCapabilityData{
 				Capability: tpm2.TPMCapTPMProperties,
 				Data: tpm2.NewTPMUCapabilities(tpm2.TPMCapTPMProperties, &tpm2.TPMLTaggedTPMProperty{
 					TPMProperty: []tpm2.TPMSTaggedProperty{{Property: tpm2.TPMPTNVBufferMax, Value: v}},
 				}),
 			},
-		}))
+		}), false)
 	}
 }
 
@@ -320,11 +291,11 @@ func TestAKCertificateMissingFake(t *testing.T) {
 
 func readPublicHandler(t *testing.T, pub tpm2.TPMTPublic) func([]byte) []byte {
 	return func([]byte) []byte {
-		return okResponse(params(t, tpm2.ReadPublic{}, &tpm2.ReadPublicResponse{
+		return testutil.TPMResponse(testutil.TPMParams(t, tpm2.ReadPublic{}, &tpm2.ReadPublicResponse{
 			OutPublic:     tpm2.New2B(pub),
 			Name:          tpm2.TPM2BName{Buffer: []byte{0, 0x0B, 9}},
 			QualifiedName: tpm2.TPM2BName{Buffer: []byte{0, 0x0B, 9}},
-		}))
+		}), false)
 	}
 }
 
@@ -379,7 +350,7 @@ func TestRefreshReportBadReportFake(t *testing.T) {
 			}
 			return nvPublicHandler(t, idx, size, tpm2.TPMANV{OwnerRead: true, OwnerWrite: true})(cmd)
 		},
-		tpm2.TPMCCNVWrite: func([]byte) []byte { return okSessionResponse(nil) },
+		tpm2.TPMCCNVWrite: func([]byte) []byte { return testutil.TPMResponse(nil, true) },
 		tpm2.TPMCCNVRead:  nvReader(t, report, 0),
 	}}
 	_, err := RefreshReport(context.Background(), f, []byte("nonce"))
@@ -422,9 +393,9 @@ func (e *echoTPM) Send(cmd []byte) ([]byte, error) {
 		return rcResponse(e.rc), nil
 	}
 	if len(cmd) >= 2 && cmd[1] == 0x02 {
-		return okSessionResponse(e.params), nil
+		return testutil.TPMResponse(e.params, true), nil
 	}
-	return okResponse(e.params), nil
+	return testutil.TPMResponse(e.params, false), nil
 }
 
 // typedTPMError reports whether err is one of the errors this package

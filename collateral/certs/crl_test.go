@@ -3,7 +3,6 @@ package certs
 import (
 	"crypto/x509"
 	"errors"
-	"math/big"
 	"runtime"
 	"testing"
 	"time"
@@ -93,36 +92,18 @@ func FuzzCRLEntries(f *testing.F) {
 // codes, and AMD's and Intel's real CRLs, are not.
 func TestCRLExtensions(t *testing.T) {
 	at := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	ca, key, err := fakepki.SelfSignedCA("CRL extension test CA", at)
+	rows, err := fakepki.EditedCRLs("CRL extension test CA", at)
 	if err != nil {
 		t.Fatal(err)
 	}
-	type row struct {
-		name   string
-		der    []byte
-		refuse bool
-	}
-	var rows []row
-	for _, set := range []struct {
-		edits  []fakepki.CRLEdit
-		refuse bool
-	}{{fakepki.IncompleteCRLEdits(), true}, {fakepki.CompleteCRLEdits(), false}} {
-		for _, e := range set.edits {
-			der, err := fakepki.EditedCRL(ca, key, []*big.Int{big.NewInt(7)}, at, at.AddDate(0, 1, 0), e.Edit)
-			if err != nil {
-				t.Fatal(err)
-			}
-			rows = append(rows, row{e.Name, der, set.refuse})
-		}
-	}
 	for _, file := range []string{"enarx-steward/milan-vcek-crl-2022.der", "enarx-steward/genoa-vcek-crl-2022.der",
 		"intel-collateral/pcs-00806f050000/pckcrl-platform.der", "intel-collateral/pcs-00806f050000/rootcacrl.der"} {
-		rows = append(rows, row{"real " + file, testutil.ReadFile(t, file), false})
+		rows = append(rows, fakepki.EditedCRLCase{Name: "real " + file, DER: testutil.ReadFile(t, file)})
 	}
 	for _, tc := range rows {
-		t.Run(tc.name, func(t *testing.T) {
-			l, err := ParseCRL(tc.der)
-			if !tc.refuse {
+		t.Run(tc.Name, func(t *testing.T) {
+			l, err := ParseCRL(tc.DER)
+			if !tc.Refuse {
 				if err != nil || l == nil {
 					t.Fatalf("refused: %v", err)
 				}
@@ -132,7 +113,7 @@ func TestCRLExtensions(t *testing.T) {
 			if l != nil || !errors.As(err, &fe) || !errors.Is(err, format.ErrUnexpectedField) {
 				t.Fatalf("ParseCRL = %v, %v; want a *FormatError wrapping ErrUnexpectedField", l != nil, err)
 			}
-			parsed, perr := x509.ParseRevocationList(tc.der)
+			parsed, perr := x509.ParseRevocationList(tc.DER)
 			if perr != nil {
 				t.Fatal(perr)
 			}

@@ -189,6 +189,43 @@ func CompleteCRLEdits() []CRLEdit {
 	}
 }
 
+// EditedCRLCase is a CRL made with one CRLEdit, and whether a verifier
+// must refuse it.
+type EditedCRLCase struct {
+	// Name is the edit's.
+	Name string
+	// DER is the signed CRL.
+	DER []byte
+	// Refuse says the edit is one of IncompleteCRLEdits.
+	Refuse bool
+}
+
+// EditedCRLs issues, under a fresh SelfSignedCA named issuer, one CRL per
+// edit of IncompleteCRLEdits (to be refused) and of CompleteCRLEdits (to
+// be accepted), each valid a month from at and revoking serial 7: the
+// cases of tests that a CRL parser refuses what does not list everything
+// its issuer revoked, and only that.
+func EditedCRLs(issuer string, at time.Time) ([]EditedCRLCase, error) {
+	ca, key, err := SelfSignedCA(issuer, at)
+	if err != nil {
+		return nil, err
+	}
+	var cases []EditedCRLCase
+	for _, set := range []struct {
+		edits  []CRLEdit
+		refuse bool
+	}{{IncompleteCRLEdits(), true}, {CompleteCRLEdits(), false}} {
+		for _, e := range set.edits {
+			der, err := EditedCRL(ca, key, []*big.Int{big.NewInt(7)}, at, at.AddDate(0, 1, 0), e.Edit)
+			if err != nil {
+				return nil, err
+			}
+			cases = append(cases, EditedCRLCase{e.Name, der, set.refuse})
+		}
+	}
+	return cases, nil
+}
+
 // SelfSignedCA returns a fresh self-signed P-256 CA named cn, valid a
 // year from at, and its key: the issuer of tests' CRLs.
 func SelfSignedCA(cn string, at time.Time) (*x509.Certificate, *ecdsa.PrivateKey, error) {

@@ -86,6 +86,40 @@ func TestIssueAndCRL(t *testing.T) {
 	}
 }
 
+// TestEditedCRLs: one CRL per edit, the incomplete ones marked to be
+// refused, each issued by the named CA for the month from at and revoking
+// serial 7.
+func TestEditedCRLs(t *testing.T) {
+	at := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	cases, err := EditedCRLs("edit CA", at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	incomplete, complete := IncompleteCRLEdits(), CompleteCRLEdits()
+	if len(cases) != len(incomplete)+len(complete) {
+		t.Fatalf("%d cases, want %d", len(cases), len(incomplete)+len(complete))
+	}
+	for i, c := range cases {
+		var want CRLEdit
+		if i < len(incomplete) {
+			want = incomplete[i]
+		} else {
+			want = complete[i-len(incomplete)]
+		}
+		l, err := x509.ParseRevocationList(c.DER)
+		switch {
+		case err != nil:
+			t.Fatalf("%s: %v", c.Name, err)
+		case c.Name != want.Name || c.Refuse != (i < len(incomplete)):
+			t.Errorf("case %d is %q refuse %v, want %q refuse %v", i, c.Name, c.Refuse, want.Name, i < len(incomplete))
+		case l.Issuer.CommonName != "edit CA" || !l.ThisUpdate.Equal(at) || !l.NextUpdate.Equal(at.AddDate(0, 1, 0)):
+			t.Errorf("%s: issuer %q, %v..%v", c.Name, l.Issuer.CommonName, l.ThisUpdate, l.NextUpdate)
+		case len(l.RevokedCertificateEntries) != 1 || l.RevokedCertificateEntries[0].SerialNumber.Int64() != 7:
+			t.Errorf("%s: revoked %+v", c.Name, l.RevokedCertificateEntries)
+		}
+	}
+}
+
 func FuzzParseKey(f *testing.F) {
 	_, b := newKeyFile(f, "AMD")
 	f.Add(b)
