@@ -203,6 +203,7 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
 		Secret:              rel.secret,
 		Resources:           rel.resources,
 		Signer:              rel.signer,
+		PublishKeys:         rel.publish,
 		Verifier:            v,
 		ChallengeTTL:        f.challengeTTL,
 		MaxChallenges:       f.maxChallenges,

@@ -25,7 +25,10 @@ With --signing-key FILE (P-256, PKCS#8 or SEC1 PEM; --dev generates a missing on
 every success also returns a signed attestation result (an ES256 JWT shaped after the
 IETF EAT Attestation Result) whose key /.well-known/jwks.json publishes, with
 /.well-known/openid-configuration (issuer: --issuer, default the listening URL);
-"snp-vtpm result verify" checks one.
+"snp-vtpm result verify" checks one. Replicas behind one address share --signing-key and
+--issuer; to rotate the key, give every replica --publish-keys FILE (a JWKS, such as
+/.well-known/jwks.json saved from a replica) holding the old and the new public key
+before any replica signs with the new one, and drop the old key once its tokens expired.
 
 `
 
@@ -37,6 +40,7 @@ type releaseFlags struct {
 	signingKey string
 	issuer     string
 	audience   string
+	publish    string
 	dev        bool
 }
 
@@ -50,6 +54,7 @@ func (f *releaseFlags) register(fs interface {
 	fs.StringVar(&f.signingKey, "signing-key", "", "P-256 private key (PKCS#8 or SEC1 PEM) that signs attestation-result tokens")
 	fs.StringVar(&f.issuer, "issuer", "", "iss of the tokens and issuer of /.well-known/openid-configuration (default: the listening URL)")
 	fs.StringVar(&f.audience, "audience", "", "aud of the tokens (default: none)")
+	fs.StringVar(&f.publish, "publish-keys", "", "JWKS file of other token keys to publish beside --signing-key's (key rotation across replicas)")
 	fs.BoolVar(&f.dev, "dev", false, "development: generate --signing-key (mode 0600) if the file does not exist")
 }
 
@@ -58,6 +63,7 @@ type release struct {
 	secret    []byte
 	resources map[string]server.Resource
 	signer    *result.Signer
+	publish   []*ecdsa.PublicKey // --publish-keys
 }
 
 // load reads the secret, the secrets directory and the signing key. A
@@ -84,7 +90,15 @@ func (f *releaseFlags) load(log *slog.Logger, listen string) (*release, error) {
 		log.Info("secrets per resource", "dir", f.secretsDir, "resources", len(r.resources))
 	}
 	if f.signingKey == "" {
+		if f.publish != "" {
+			return nil, errors.New("--publish-keys needs --signing-key (it publishes keys beside the signing key's)")
+		}
 		return &r, nil
+	}
+	if f.publish != "" {
+		if r.publish, err = readPublishKeys(f.publish); err != nil {
+			return nil, err
+		}
 	}
 	key, err := f.loadKey(log)
 	if err != nil {
@@ -99,6 +113,19 @@ func (f *releaseFlags) load(log *slog.Logger, listen string) (*release, error) {
 	}
 	r.signer.Audience, r.signer.Build = f.audience, "snp-vtpm "+buildVersion().Version
 	return &r, nil
+}
+
+// readPublishKeys reads the JWKS file of --publish-keys.
+func readPublishKeys(path string) ([]*ecdsa.PublicKey, error) {
+	data, err := readFile("--publish-keys", path)
+	if err != nil {
+		return nil, err
+	}
+	ks, err := result.ParseJWKS(data)
+	if err != nil {
+		return nil, fmt.Errorf("--publish-keys %s: %w", path, err)
+	}
+	return ks.PublicKeys(), nil
 }
 
 // loadKey reads --signing-key, generating it with --dev when missing.

@@ -20,6 +20,7 @@ import (
 
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
+	"github.com/snp-vtpm/snp-vtpm/result"
 	"github.com/snp-vtpm/snp-vtpm/server"
 )
 
@@ -241,6 +242,8 @@ func TestServeUsageErrors(t *testing.T) {
 		{"zero upstream burst", []string{"serve", "--listen", "127.0.0.1:0", "--secret-file", secret, "--upstream-burst", "0"}, "--upstream-burst"},
 		{"negative retries", []string{"serve", "--listen", "127.0.0.1:0", "--secret-file", secret, "--upstream-retries", "-1"}, "--upstream-retries"},
 		{"imds", []string{"serve", "--listen", "127.0.0.1:0", "--secret-file", secret, "--imds"}, "--imds"},
+		{"publish keys without a signing key", []string{"serve", "--listen", "127.0.0.1:0", "--secret-file", secret, "--publish-keys", secret}, "--publish-keys needs --signing-key"},
+		{"publish keys not a JWKS", []string{"serve", "--listen", "127.0.0.1:0", "--secret-file", secret, "--signing-key", filepath.Join(t.TempDir(), "k.pem"), "--dev", "--publish-keys", secret}, "--publish-keys " + secret + ": JWKS"},
 		{"attest without server", []string{"attest"}, "server"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -383,5 +386,39 @@ func TestServeRaisesGCTarget(t *testing.T) {
 		if got != c.want {
 			t.Errorf("GOGC=%q: GC target raised %v, want %v\n%s", c.gogc, got, c.want, stderr.String())
 		}
+	}
+}
+
+// TestServePublishKeys: serve --publish-keys FILE publishes the JWKS
+// file's keys beside --signing-key's (a fleet rotating its key), so a
+// token of the other key verifies against this replica's JWKS.
+func TestServePublishKeys(t *testing.T) {
+	other, _, err := result.GenerateSigningKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := result.MarshalJWKS(&other.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startServe(t, "--secret-file", writeTemp(t, "secret", []byte(cliSecret)), "--signing-key", filepath.Join(t.TempDir(), "k.pem"), "--dev",
+		"--publish-keys", writeTemp(t, "old.jwks", doc))
+	defer s.stop()
+	resp, err := http.Get(s.url + server.PathJWKS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks, err := result.ParseJWKS(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, _ := result.PublicJWK(&other.PublicKey)
+	if k, err := ks.Key(context.Background(), j.Kid); err != nil || !k.Equal(&other.PublicKey) || len(ks.PublicKeys()) != 2 {
+		t.Fatalf("JWKS %s: the published key %s missing (%v) or not two keys", body, j.Kid, err)
 	}
 }
