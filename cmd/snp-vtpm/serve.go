@@ -289,6 +289,9 @@ func listenAndServe(ctx context.Context, g *globals, f *serveFlags, srv *server.
 		if unreachableIssuer(signer.Issuer) {
 			g.log.Warn("the tokens' issuer is the unspecified address this server listens on, which no relying party can reach: give --issuer the URL relying parties use (result verify checks iss against it)", "issuer", signer.Issuer)
 		}
+		if f.redisURL != "" && f.release.issuer == "" {
+			g.log.Warn("replicas sharing --redis must share --issuer (and --signing-key): by default each names its own listening URL, and a relying party refuses the tokens of every replica but one (result-issuer)", "issuer", signer.Issuer)
+		}
 	}
 	fmt.Fprintf(g.stdout, "listening on %s://%s\n", scheme, ln.Addr())
 	if f.tlsCert != "" {

@@ -237,3 +237,22 @@ func metric(t *testing.T, url, name string) float64 {
 	t.Fatalf("no %s in /metrics", name)
 	return 0
 }
+
+// TestServeRedisWarnsOfOwnIssuer: serve --redis --signing-key without
+// --issuer warns that the replicas' tokens would name different issuers;
+// with --issuer it does not.
+func TestServeRedisWarnsOfOwnIssuer(t *testing.T) {
+	r := testutil.StartRedis(t)
+	args := []string{"--secret-file", writeTemp(t, "secret", []byte(cliSecret)), "--redis", r.URL, "--redis-prefix", "cli-issuer:",
+		"--signing-key", filepath.Join(t.TempDir(), "k.pem"), "--dev"}
+	for _, tc := range []struct {
+		extra []string
+		warn  bool
+	}{{nil, true}, {[]string{"--issuer", "https://fleet.test"}, false}} {
+		s := startServe(t, append(args, tc.extra...)...)
+		s.stop()
+		if got := strings.Contains(s.stderr.String(), "must share --issuer"); got != tc.warn {
+			t.Errorf("%v: warning %v, want %v:\n%s", tc.extra, got, tc.warn, s.stderr)
+		}
+	}
+}
