@@ -134,6 +134,10 @@ type Config struct {
 	// Collectors are extra Prometheus collectors exported on /metrics (for
 	// example certificate-fetch counters).
 	Collectors []prometheus.Collector
+	// MetricsElsewhere takes /metrics off Handler (404 there): serve
+	// MetricsHandler on a listener of its own, one that only the
+	// monitoring network reaches (serve --metrics-listen).
+	MetricsElsewhere bool
 	// Redis, when set, keeps the outstanding challenges in Redis, shared by
 	// every replica; nil keeps them in process memory. With Redis, an
 	// unreachable Redis turns /v1/challenge and /v1/attest into 503 with
@@ -145,19 +149,20 @@ type Config struct {
 // challenges, verifies evidence bound to them and releases its secret
 // sealed to the attester's key. It is safe for concurrent use.
 type Server struct {
-	cfg        Config
-	secret     []byte
-	verifier   *verify.Verifier
-	log        *slog.Logger
-	challenges *challengeStore // the in-memory store; nil with Redis
-	store      store           // where challenges live: challenges or Redis
-	metrics    *metrics
-	handler    http.Handler
-	resources  map[string]*resource
-	signer     *result.Signer
-	jwks       []byte       // the JWKS document served, newline included; read-only
-	bodies     sync.Pool    // *[]byte: attestation request body buffers (getBody, putBody)
-	inFlight   atomic.Int64 // attestation request bytes held now (Config.MaxInFlightBytes)
+	cfg            Config
+	secret         []byte
+	verifier       *verify.Verifier
+	log            *slog.Logger
+	challenges     *challengeStore // the in-memory store; nil with Redis
+	store          store           // where challenges live: challenges or Redis
+	metrics        *metrics
+	handler        http.Handler
+	metricsHandler http.Handler // /metrics alone (MetricsHandler)
+	resources      map[string]*resource
+	signer         *result.Signer
+	jwks           []byte       // the JWKS document served, newline included; read-only
+	bodies         sync.Pool    // *[]byte: attestation request body buffers (getBody, putBody)
+	inFlight       atomic.Int64 // attestation request bytes held now (Config.MaxInFlightBytes)
 	// bodyHook (tests only), when set, is given every body buffer (its
 	// whole capacity) before it is pooled again.
 	bodyHook func(buf []byte)
@@ -254,12 +259,26 @@ func New(cfg Config) (*Server, error) {
 	mux.Handle(PathHealth, allow(s.handleHealth, http.MethodGet, http.MethodHead))
 	mux.Handle(PathReady, allow(s.handleReady, http.MethodGet, http.MethodHead))
 	s.handleWellKnown(mux)
-	mux.Handle(PathMetrics, allow(promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}).ServeHTTP, http.MethodGet, http.MethodHead))
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, r, http.StatusNotFound, "", "no such endpoint")
-	})
+	s.metricsHandler = metricsMux(m)
+	if !cfg.MetricsElsewhere {
+		mux.Handle(PathMetrics, s.metricsHandler)
+	}
+	mux.HandleFunc("/", notFound)
 	s.handler = s.accessLog(mux)
 	return s, nil
+}
+
+// metricsMux serves the registry of m on PathMetrics, and 404 elsewhere.
+func metricsMux(m *metrics) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(PathMetrics, allow(promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}).ServeHTTP, http.MethodGet, http.MethodHead))
+	mux.HandleFunc("/", notFound)
+	return mux
+}
+
+// notFound answers 404 no-such-endpoint.
+func notFound(w http.ResponseWriter, r *http.Request) {
+	writeError(w, r, http.StatusNotFound, "", "no such endpoint")
 }
 
 // openStore opens the challenge store of s.cfg: Redis when configured,
@@ -305,9 +324,13 @@ func (s *Server) outstandingGauge() float64 {
 }
 
 // Handler returns the server's HTTP handler: the API, /healthz, /readyz and
-// /metrics, with access logging. Without Serve, expired challenges are
-// evicted lazily.
+// /metrics (unless Config.MetricsElsewhere), with access logging. Without
+// Serve, expired challenges are evicted lazily.
 func (s *Server) Handler() http.Handler { return s.handler }
+
+// MetricsHandler returns a handler of /metrics alone (404 elsewhere), not
+// logged, for a listener of its own (Config.MetricsElsewhere).
+func (s *Server) MetricsHandler() http.Handler { return s.metricsHandler }
 
 // Serve serves HTTP on ln until ctx is done, then shuts down gracefully:
 // it stops accepting connections and waits up to Config.ShutdownTimeout

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/snp-vtpm/snp-vtpm/collateral"
+	"github.com/snp-vtpm/snp-vtpm/internal/graceful"
 	"github.com/snp-vtpm/snp-vtpm/result"
 	"github.com/snp-vtpm/snp-vtpm/server"
 )
@@ -46,6 +48,7 @@ type serveFlags struct {
 	shutdownGrace       time.Duration
 	redisURL            string
 	redisPrefix         string
+	metricsListen       string
 }
 
 // Defaults of the upstream (KDS) budget of serve.
@@ -135,6 +138,7 @@ func (f *serveFlags) register(fs *pflag.FlagSet) {
 	fs.Int64Var(&f.maxInFlight, "max-in-flight-bytes", server.DefaultMaxInFlightBytes, "attestation request bytes received and held at once, all clients together (503 beyond)")
 	fs.StringVar(&f.redisURL, "redis", "", "keep challenges in Redis, shared by replicas: redis://host:port/db, rediss://… (TLS), unix:///path (password: in the URL or REDIS_PASSWORD)")
 	fs.StringVar(&f.redisPrefix, "redis-prefix", server.DefaultRedisPrefix, "prefix of every Redis key (one namespace per fleet)")
+	fs.StringVar(&f.metricsListen, "metrics-listen", "", "serve /metrics on this address only (plain HTTP, e.g. 127.0.0.1:9464), not on --listen")
 	fs.BoolVar(&f.logJSON, "log-json", false, "write the log (stderr: startup, access and release lines at INFO; -v adds DEBUG) as JSON lines instead of text")
 	fs.DurationVar(&f.shutdownGrace, "shutdown-grace", server.DefaultShutdownTimeout, "on SIGINT/SIGTERM, how long in-flight requests may take to complete")
 	f.trust.register(fs)
@@ -215,6 +219,7 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
 		Logger:              log,
 		Collectors:          collectors,
 		Redis:               rc,
+		MetricsElsewhere:    f.metricsListen != "",
 	})
 	clear(rel.secret)
 	if err != nil {
@@ -293,6 +298,14 @@ func listenAndServe(ctx context.Context, g *globals, f *serveFlags, srv *server.
 			g.log.Warn("replicas sharing --redis must share --issuer (and --signing-key): by default each names its own listening URL, and a relying party refuses the tokens of every replica but one (result-issuer)", "issuer", signer.Issuer)
 		}
 	}
+	if f.metricsListen != "" {
+		stop, err := serveMetrics(ctx, g, f, srv)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer stop()
+	}
 	fmt.Fprintf(g.stdout, "listening on %s://%s\n", scheme, ln.Addr())
 	if f.tlsCert != "" {
 		err = srv.ServeTLS(ctx, ln, f.tlsCert, f.tlsKey)
@@ -306,6 +319,28 @@ func listenAndServe(ctx context.Context, g *globals, f *serveFlags, srv *server.
 		fmt.Fprintln(g.stderr, "stopped: in-flight requests completed")
 	}
 	return nil
+}
+
+// serveMetrics serves srv's /metrics alone on --metrics-listen (plain
+// HTTP, for the monitoring network) until ctx is done; stop waits for it.
+func serveMetrics(ctx context.Context, g *globals, f *serveFlags, srv *server.Server) (stop func(), err error) {
+	ln, err := net.Listen("tcp", f.metricsListen)
+	if err != nil {
+		return nil, fmt.Errorf("--metrics-listen: cannot listen on %s: %w", f.metricsListen, err)
+	}
+	hs := &http.Server{Handler: srv.MetricsHandler(), ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(g.log.Handler(), slog.LevelWarn)}
+	g.log.Info("serving /metrics", "addr", ln.Addr().String())
+	mctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := graceful.Serve(mctx, hs, ln, f.shutdownGrace, nil); err != nil {
+			g.log.Error("metrics listener", "err", err)
+		}
+	}()
+	return func() { cancel(); <-done }, nil
 }
 
 // unreachableIssuer reports whether issuer, a URL, names an unspecified

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -420,5 +421,43 @@ func TestServePublishKeys(t *testing.T) {
 	j, _ := result.PublicJWK(&other.PublicKey)
 	if k, err := ks.Key(context.Background(), j.Kid); err != nil || !k.Equal(&other.PublicKey) || len(ks.PublicKeys()) != 2 {
 		t.Fatalf("JWKS %s: the published key %s missing (%v) or not two keys", body, j.Kid, err)
+	}
+}
+
+// TestServeMetricsListen: with --metrics-listen, /metrics answers there
+// (and counts the attestations served on --listen) and 404 on --listen;
+// both listeners stop with serve.
+func TestServeMetricsListen(t *testing.T) {
+	s := startServe(t, "--secret-file", writeTemp(t, "secret", []byte(cliSecret)), "--metrics-listen", "127.0.0.1:0")
+	m := regexp.MustCompile(`msg="serving /metrics" addr=(\S+)`).FindStringSubmatch(s.stderr.String())
+	if m == nil {
+		s.stop()
+		t.Fatalf("no metrics address in the log:\n%s", s.stderr)
+	}
+	get := func(url string) (int, string) {
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	if code, _ := get(s.url + server.PathMetrics); code != http.StatusNotFound {
+		t.Errorf("/metrics on --listen: %d, want 404", code)
+	}
+	_, _ = get(s.url + "/nope")
+	code, body := get("http://" + m[1] + server.PathMetrics)
+	if code != http.StatusOK || !strings.Contains(body, "snp_vtpm_") {
+		t.Errorf("/metrics on --metrics-listen: %d\n%.300s", code, body)
+	}
+	if code, _ := get("http://" + m[1] + server.PathChallenge); code != http.StatusNotFound {
+		t.Errorf("the API on --metrics-listen: %d, want 404", code)
+	}
+	if code := s.stop(); code != exitOK {
+		t.Fatalf("serve exited with %d:\n%s", code, s.stderr)
+	}
+	if _, err := http.Get("http://" + m[1] + server.PathMetrics); err == nil {
+		t.Error("the metrics listener still answers after serve stopped")
 	}
 }
