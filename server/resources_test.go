@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -263,14 +262,9 @@ func TestNoSignerNoWellKnown(t *testing.T) {
 
 func httpGet(t *testing.T, url string) []byte {
 	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
-		t.Fatalf("GET %s: %d", url, resp.StatusCode)
+	code, b := testutil.Get(t, url)
+	if code != 200 {
+		t.Fatalf("GET %s: %d", url, code)
 	}
 	return b
 }

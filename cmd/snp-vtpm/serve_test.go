@@ -405,15 +405,7 @@ func TestServePublishKeys(t *testing.T) {
 	s := startServe(t, "--secret-file", writeTemp(t, "secret", []byte(cliSecret)), "--signing-key", filepath.Join(t.TempDir(), "k.pem"), "--dev",
 		"--publish-keys", writeTemp(t, "old.jwks", doc))
 	defer s.stop()
-	resp, err := http.Get(s.url + server.PathJWKS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, body := testutil.Get(t, s.url+server.PathJWKS)
 	ks, err := result.ParseJWKS(body)
 	if err != nil {
 		t.Fatal(err)
@@ -434,15 +426,7 @@ func TestServeMetricsListen(t *testing.T) {
 		s.stop()
 		t.Fatalf("no metrics address in the log:\n%s", s.stderr)
 	}
-	get := func(url string) (int, string) {
-		resp, err := http.Get(url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(body)
-	}
+	get := func(url string) (int, string) { code, body := testutil.Get(t, url); return code, string(body) }
 	if code, _ := get(s.url + server.PathMetrics); code != http.StatusNotFound {
 		t.Errorf("/metrics on --listen: %d, want 404", code)
 	}
