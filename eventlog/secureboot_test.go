@@ -410,3 +410,63 @@ func TestPreBootClaimsNeedSeparator(t *testing.T) {
 		})
 	}
 }
+
+// TestSecureBootAppendedAfterSeparator: the booted system can append PCR 7
+// measurements (and their events) after the firmware's separator, never
+// remove one. A Secure Boot variable appended there, a second db, a second
+// separator, never changes the claimed state: it voids it (state nil).
+// Authorities appended after the separator only add to their list.
+func TestSecureBootAppendedAfterSeparator(t *testing.T) {
+	der := testutil.PEMBlocks(t, testutil.ReadFile(t, testutil.SNPDir+"vcek.pem"), "CERTIFICATE")[0]
+	owner := eventlog.EFIGUID{Data1: 1}
+	certs := eventlog.SignatureList(eventlog.CertX509, owner, der)
+	digests := eventlog.SignatureList(eventlog.CertSHA256, owner, make([]byte, 32))
+	sep := []byte{0, 0, 0, 0}
+	sbVar := func(on byte) []byte { return eventlog.VariableData(eventlog.GlobalVariable, "SecureBoot", []byte{on}) }
+	dbVar := func(list []byte) []byte { return eventlog.VariableData(eventlog.ImageSecurityDatabase, "db", list) }
+	authority := eventlog.VariableData(eventlog.ImageSecurityDatabase, "db", eventlog.SignatureData(owner, der))
+	// firmware measures the Secure Boot variables and PCR 7's separator;
+	// its db holds an image digest only, so a certificate in db can only
+	// come from an appended event.
+	firmware := func(b *eventlog.Builder, on byte) {
+		b.Measure(7, tcg.EFIVariableDriverConfig, sbVar(on))
+		b.Measure(7, tcg.EFIVariableDriverConfig, eventlog.VariableData(eventlog.GlobalVariable, "PK", certs))
+		b.Measure(7, tcg.EFIVariableDriverConfig, eventlog.VariableData(eventlog.GlobalVariable, "KEK", certs))
+		b.Measure(7, tcg.EFIVariableDriverConfig, dbVar(digests))
+		b.Measure(7, tcg.EFIVariableDriverConfig, eventlog.VariableData(eventlog.ImageSecurityDatabase, "dbx", digests))
+		b.Measure(7, tcg.Separator, sep)
+	}
+	for _, tc := range []struct {
+		name    string
+		on      byte
+		after   [][2]any // event type and data appended after the separator
+		sb      *bool
+		dbCerts int
+		auths   int
+	}{
+		{"firmware only", 1, [][2]any{{tcg.EFIVariableAuthority, authority}}, new(true), 0, 1},
+		{"firmware, Secure Boot off", 0, nil, new(false), 0, 0},
+		{"SecureBoot on appended", 0, [][2]any{{tcg.EFIVariableDriverConfig, sbVar(1)}}, nil, 0, 0},
+		{"db with a certificate appended", 1, [][2]any{{tcg.EFIVariableAuthority, authority}, {tcg.EFIVariableDriverConfig, dbVar(certs)}}, nil, 0, 0},
+		{"a second separator, then SecureBoot on", 0, [][2]any{{tcg.Separator, sep}, {tcg.EFIVariableDriverConfig, sbVar(1)}}, nil, 0, 0},
+		{"more authorities appended", 1, [][2]any{{tcg.EFIVariableAuthority, authority}, {tcg.EFIVariableAuthority, authority}}, new(true), 0, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := eventlog.NewBuilder(nil)
+			firmware(b, tc.on)
+			for _, e := range tc.after {
+				b.Measure(7, e[0].(tcg.EventType), e[1].([]byte))
+			}
+			st := replayBuilt(t, b, 7).State
+			if (st.SecureBoot == nil) != (tc.sb == nil) || (tc.sb != nil && *st.SecureBoot != *tc.sb) {
+				t.Fatalf("secure boot %v, want %v (notes %q)", st.SecureBoot, tc.sb, st.Notes)
+			}
+			if tc.sb == nil && (st.DB != nil || st.PK != nil || st.Authorities != nil) {
+				t.Errorf("voided state still claims db %+v, PK %+v, authorities %d", st.DB, st.PK, len(st.Authorities))
+			}
+			if tc.sb != nil && (st.DB == nil || len(st.DB.Certs) != tc.dbCerts || len(st.Authorities) != tc.auths) {
+				t.Errorf("db %+v, %d authorities; want %d certificates, %d authorities", st.DB, len(st.Authorities), tc.dbCerts, tc.auths)
+			}
+		})
+	}
+}

@@ -259,6 +259,9 @@ func TestParseRuntimeDataStrict(t *testing.T) {
 		{"two kid in a key", `{"keys":[{"kid":"HCLAkPub","kid":"x","kty":"RSA","e":"AQAB","n":"` + ak.N + `"}]}`, strictjson.ErrDuplicateKey, "/keys/0/kid"},
 		{"duplicate user-data", `{` + keys + `,` + ud + `,` + ud + `}`, strictjson.ErrDuplicateKey, "/user-data"},
 		{"duplicate in vm-configuration", `{"vm-configuration":{"secure-boot":true,"secure-boot":false}}`, strictjson.ErrDuplicateKey, "/vm-configuration/secure-boot"},
+		// The id PCR 6 is checked against (verify's vm-identity) is one.
+		{"duplicate vmUniqueId", `{"vm-configuration":{"vmUniqueId":"A","vmUniqueId":"B"}}`, strictjson.ErrDuplicateKey, "/vm-configuration/vmUniqueId"},
+		{"duplicate vmUniqueId, escaped", `{"vm-configuration":{"vmUniqueId":"A","vm\u0055niqueId":"B"}}`, strictjson.ErrDuplicateKey, "/vm-configuration/vmUniqueId"},
 		{"duplicate inside unknown", `{` + keys + `,"x":{"a":{"b":1,"b":2}}}`, strictjson.ErrDuplicateKey, "/x/a/b"},
 		{"duplicate inside unknown of a key", `{"keys":[{"kid":"HCLAkPub","ext":{"q":1,"q":1}}]}`, strictjson.ErrDuplicateKey, "/keys/0/ext/q"},
 		{"Keys", `{"Keys":[` + key(ak) + `]}`, strictjson.ErrCaseMismatch, "/Keys"},

@@ -15,6 +15,7 @@ import (
 	"github.com/snp-vtpm/snp-vtpm/eventlog"
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
+	"github.com/snp-vtpm/snp-vtpm/quote"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
@@ -125,6 +126,10 @@ func TestEventLogReplay(t *testing.T) {
 		}},
 		{name: "PCR 7 not selected secure boot", b: testev.Builder{PCRs: rhelPCRs, PCRSelect: without(seq(24), 7)}, data: withLog(rhel), opts: pol(func(p *verify.Policy) { p.SecureBoot = true }), want: verify.CheckEventLog},
 		{name: "PCR 7 not selected named", b: testev.Builder{PCRs: rhelPCRs, PCRSelect: without(seq(24), 7)}, data: withLog(rhel), opts: pol(func(p *verify.Policy) { p.EventLogPCRs = []int{7} }), want: verify.CheckEventLog},
+		{name: "PCR 7 not selected db certificates", b: testev.Builder{PCRs: rhelPCRs, PCRSelect: without(seq(24), 7)}, data: withLog(rhel), opts: pol(func(p *verify.Policy) {
+			p.SecureBootDBCerts = []verify.HexBytes{mustHex(t, msUEFICA2011)}
+		}), want: verify.CheckEventLog},
+		{name: "SHA-1 bank, no PCR values", b: testev.Builder{PCRs: rhelPCRs, PCRBank: quote.AlgSHA1, OmitPCRValues: true}, data: withLog(rhel), opts: pol(func(p *verify.Policy) { p.EventLogPCRs = []int{7} }), want: verify.CheckEventLog},
 		{name: "PCR 8 not selected cmdline", b: testev.Builder{PCRs: rhelPCRs, PCRSelect: without(seq(24), 8)}, data: withLog(rhel), opts: pol(func(p *verify.Policy) { p.KernelCmdline = "/.*/" }), want: verify.CheckEventLog},
 	})
 }

@@ -302,7 +302,9 @@ type Policy struct {
 	// InitDataDigest, when set, is the SHA-256 of the Confidential
 	// Containers init-data document that PCR 8 must hold:
 	// PCR 8 = SHA-256(0^32 ‖ InitDataDigest), as trustee checks it
-	// (check init-data).
+	// (check init-data). It is 32 bytes: CoCo's attester extends an Azure
+	// vTPM's PCR 8 with a SHA-256 digest only (init-data hashed with
+	// SHA-384 or SHA-512 is not bound there).
 	InitDataDigest HexBytes `json:"init_data_digest,omitempty"`
 	// SecureBoot requires the evidence's boot event log to replay PCR 7
 	// and to say that Secure Boot is on (check event-log).
@@ -374,7 +376,7 @@ func (p *Policy) validate() error {
 		}
 	}
 	if p.InitDataDigest != nil && len(p.InitDataDigest) != 32 {
-		return policyErr("/init_data_digest", "%d bytes, want 32 (64 hex digits of the init-data's SHA-256)", len(p.InitDataDigest))
+		return policyErr("/init_data_digest", "%d bytes, want 32 (64 hex digits of the init-data's SHA-256: CoCo extends an Azure vTPM's PCR 8 with a SHA-256 digest only, so a SHA-384 or SHA-512 one is never bound)", len(p.InitDataDigest))
 	}
 	return nil
 }

@@ -70,7 +70,13 @@ func MatchPCR6(pcr6 []byte, vmUniqueID string) VMIdentity {
 type InitData struct {
 	// PCR8 is the quoted PCR 8; nil when the evidence carries no PCR values.
 	PCR8 HexBytes `json:"pcr8,omitempty"`
-	// Measured is true when PCR 8 is not all zeros (something was extended).
+	// State says what is known of PCR 8: InitDataUnknown when the evidence
+	// carries no PCR values (Measured and Bound are then false because
+	// nothing is known, not because nothing was measured), otherwise
+	// InitDataZero, InitDataMeasured or InitDataBound.
+	State string `json:"state"`
+	// Measured is true when PCR 8 is known and not all zeros (something
+	// was extended).
 	Measured bool `json:"measured"`
 	// Digest is the expected SHA-256 of the init-data that was checked
 	// (Policy.InitDataDigest); absent when none was given.
@@ -78,6 +84,14 @@ type InitData struct {
 	// Bound is true when Digest was given and PCR 8 = E(0^32, Digest).
 	Bound bool `json:"bound"`
 }
+
+// Values of InitData.State.
+const (
+	InitDataUnknown  = "unknown"  // the evidence carries no PCR values
+	InitDataZero     = "zero"     // PCR 8 is all zeros: nothing was measured
+	InitDataMeasured = "measured" // PCR 8 holds a measurement; no digest was checked
+	InitDataBound    = "bound"    // PCR 8 = E(0^32, Digest)
+)
 
 // InitDataPCR8 returns the value of PCR 8 once the init-data whose SHA-256
 // is digest is measured, as trustee checks it: SHA-256(0^32 ‖ digest).
@@ -108,15 +122,33 @@ func (c *Claims) fillPlatformIdentity(pol *Policy) {
 		c.VMIdentity = &id
 	}
 	if c.sha256Selected(8) {
-		d := &InitData{PCR8: bytes.Clone(c.PCRs[8])}
-		d.Measured = d.PCR8 != nil && !format.AllZero(d.PCR8)
-		if pol.InitDataDigest != nil {
-			d.Digest = bytes.Clone(pol.InitDataDigest)
-			want := InitDataPCR8(pol.InitDataDigest)
-			d.Bound = d.PCR8 != nil && subtle.ConstantTimeCompare(d.PCR8, want[:]) == 1
-		}
-		c.InitData = d
+		c.InitData = initDataOf(c.PCRs[8], pol.InitDataDigest)
 	}
+}
+
+// initDataOf returns the init-data claim of the quoted PCR 8 (nil: its
+// value is unknown) against digest (nil: none given).
+func initDataOf(pcr8, digest []byte) *InitData {
+	d := &InitData{PCR8: bytes.Clone(pcr8), State: InitDataUnknown}
+	if digest != nil {
+		d.Digest = bytes.Clone(digest)
+	}
+	if pcr8 == nil {
+		return d
+	}
+	d.Measured = !format.AllZero(pcr8)
+	d.State = InitDataZero
+	if d.Measured {
+		d.State = InitDataMeasured
+	}
+	if digest != nil {
+		// Not bound is a rejection (check init-data): no claims show it.
+		want := InitDataPCR8(digest)
+		if d.Bound = subtle.ConstantTimeCompare(pcr8, want[:]) == 1; d.Bound {
+			d.State = InitDataBound
+		}
+	}
+	return d
 }
 
 // checkPlatformIdentity applies require_vm_identity and init_data_digest.

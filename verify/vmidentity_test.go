@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/snp-vtpm/snp-vtpm/hcl"
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
+	"github.com/snp-vtpm/snp-vtpm/quote"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
@@ -142,7 +144,72 @@ func TestVMIdentitySynthetic(t *testing.T) {
 		{name: "braced id", b: testev.Builder{VMConfig: spelled("{" + defID + "}"), PCRs: withPCR6(defID, "")}, opts: require, want: verify.CheckVMIdentity},
 		{name: "braced PCR 6", b: testev.Builder{PCRs: withPCR6("{"+defID+"}", "")}, opts: require, want: verify.CheckVMIdentity},
 		{name: "lower-case id claimed unbound", b: testev.Builder{VMConfig: spelled(strings.ToLower(defID)), PCRs: withPCR6(defID, "")}, check: wantID(false, verify.VMIdentityMismatch, "")},
+		{name: "id with surrounding spaces", b: testev.Builder{VMConfig: spelled(" " + defID + " "), PCRs: withPCR6(defID, "")}, opts: require, want: verify.CheckVMIdentity},
+		{name: "PCR 6 in the SHA-1 bank, no PCR values", b: testev.Builder{PCRBank: quote.AlgSHA1, OmitPCRValues: true}, opts: require, want: verify.CheckVMIdentity},
 	})
+}
+
+// TestVMIdentityPCR6Measurements: PCR 6 is bound only to the firmware's
+// exact measurement of the runtime data's vmUniqueId, not to another
+// encoding of the same id, nor to the identity among other measurements
+// (the booted system can extend PCR 6 too).
+func TestVMIdentityPCR6Measurements(t *testing.T) {
+	defID := testev.DefaultVMConfig().VMUniqueID
+	require := func(o *verify.Config) { o.Policy.RequireVMIdentity = true }
+	uuid := sha256.Sum256([]byte(hcl.PCR6UUIDPrefix + defID))
+	sep := sha256.Sum256([]byte{0, 0, 0, 0})
+	junk := sha256.Sum256([]byte("measured by the booted system"))
+	h := func(b []byte) []byte { d := sha256.Sum256(b); return d[:] }
+	var utf16 []byte
+	for _, r := range hcl.PCR6UUIDPrefix + defID {
+		utf16 = append(utf16, byte(r), 0)
+	}
+	// Hyper-V's SMBIOS UUID stores the first three groups little-endian.
+	g := strings.Split(defID, "-")
+	swap := func(s string) string {
+		b, _ := hex.DecodeString(s)
+		slices.Reverse(b)
+		return strings.ToUpper(hex.EncodeToString(b))
+	}
+	mixed := strings.Join([]string{swap(g[0]), swap(g[1]), swap(g[2]), g[3], g[4]}, "-")
+	var cases []synthCase
+	for _, f := range []struct {
+		name    string
+		digests [][]byte
+	}{
+		{"the identity alone, as the firmware measures it", [][]byte{uuid[:], sep[:]}},
+		{"PCR 6 extended after the separator", [][]byte{uuid[:], sep[:], junk[:]}},
+		{"a measurement before the identity", [][]byte{junk[:], uuid[:], sep[:]}},
+		{"the identity measured twice", [][]byte{uuid[:], uuid[:], sep[:]}},
+		{"the identity then another one", [][]byte{uuid[:], h([]byte(hcl.PCR6UUIDPrefix + "0A0B0C0D-1111-4222-8333-444455556666")), sep[:]}},
+		{"no separator", [][]byte{uuid[:]}},
+		{"the separator alone", [][]byte{sep[:]}},
+		{"UTF-16LE string", [][]byte{h(utf16), sep[:]}},
+		{"NUL-terminated string", [][]byte{h([]byte(hcl.PCR6UUIDPrefix + defID + "\x00")), sep[:]}},
+		{"mixed-endian GUID", [][]byte{h([]byte(hcl.PCR6UUIDPrefix + mixed)), sep[:]}},
+		{"no prefix", [][]byte{h([]byte(defID)), sep[:]}},
+		{"the id's raw 16 bytes", [][]byte{h(mustHex(t, strings.ReplaceAll(defID, "-", ""))), sep[:]}},
+	} {
+		p := testev.DefaultPCRs()
+		p[6] = extendAll(f.digests...)
+		c := synthCase{name: f.name, b: testev.Builder{PCRs: p}, opts: require, want: verify.CheckVMIdentity}
+		if len(cases) == 0 {
+			c.want = ""
+		}
+		cases = append(cases, c)
+	}
+	runSynth(t, cases)
+}
+
+// extendAll returns the SHA-256 PCR value after extending zero by each
+// digest in turn.
+func extendAll(digests ...[]byte) []byte {
+	v := make([]byte, 32)
+	for _, d := range digests {
+		e := hcl.Extend(v, d)
+		v = e[:]
+	}
+	return v
 }
 
 // TestVMIdentityReportFailsClosed: a report without a quote cannot prove
@@ -208,6 +275,14 @@ func TestInitData(t *testing.T) {
 		return func(o *verify.Config) { o.Policy.InitDataDigest = d }
 	}
 	other := sha256.Sum256(append(doc, ' '))
+	// withPCR8 returns the default PCRs with PCR 8 extended, from zero, by
+	// each digest in turn (the booted system can extend PCR 8 too).
+	withPCR8 := func(digests ...[]byte) [][]byte {
+		p := testev.DefaultPCRs()
+		p[8] = extendAll(digests...)
+		return p
+	}
+	junk := sha256.Sum256([]byte("measured by the booted system"))
 	runSynth(t, []synthCase{
 		{name: "init-data bound", b: testev.Builder{PCRs: pcrs}, opts: withDigest(digest[:]), check: func(t *testing.T, c *verify.Claims, _ *testev.Evidence) {
 			d := c.InitData
@@ -219,6 +294,13 @@ func TestInitData(t *testing.T) {
 		{name: "digest itself in PCR 8", b: testev.Builder{PCRs: func() [][]byte { p := testev.DefaultPCRs(); p[8] = digest[:]; return p }()}, opts: withDigest(digest[:]), want: verify.CheckInitData},
 		{name: "no PCR values", b: testev.Builder{PCRs: pcrs, OmitPCRValues: true}, opts: withDigest(digest[:]), want: verify.CheckInitData},
 		{name: "PCR 8 not selected", b: testev.Builder{PCRs: pcrs, PCRSelect: []int{0, 6, 7}}, opts: withDigest(digest[:]), want: verify.CheckInitData},
+		// PCR 8 holds E(0, digest) only if the init-data was its one and
+		// only measurement: anything extended before or after voids it.
+		{name: "PCR 8 extended after init-data", b: testev.Builder{PCRs: withPCR8(digest[:], junk[:])}, opts: withDigest(digest[:]), want: verify.CheckInitData},
+		{name: "init-data after another measurement", b: testev.Builder{PCRs: withPCR8(junk[:], digest[:])}, opts: withDigest(digest[:]), want: verify.CheckInitData},
+		{name: "init-data measured twice", b: testev.Builder{PCRs: withPCR8(digest[:], digest[:])}, opts: withDigest(digest[:]), want: verify.CheckInitData},
+		{name: "PCR 8 in the SHA-1 bank, no PCR values", b: testev.Builder{PCRs: pcrs, PCRBank: quote.AlgSHA1, OmitPCRValues: true}, opts: withDigest(digest[:]), want: verify.CheckInitData},
+
 		{name: "no PCR values claim", b: testev.Builder{PCRs: pcrs, OmitPCRValues: true}, check: func(t *testing.T, c *verify.Claims, _ *testev.Evidence) {
 			if d := c.InitData; d == nil || d.PCR8 != nil || d.Measured || d.Bound {
 				t.Errorf("init_data %+v", d)
@@ -239,11 +321,69 @@ func TestPolicyPlatformIdentityJSON(t *testing.T) {
 	}
 	for _, bad := range []string{
 		`{"init_data_digest":"abcd"}`,
+		// A SHA-384 or SHA-512 init-data digest (CoCo's init-data may name
+		// either algorithm) cannot be what an Azure vTPM's PCR 8 holds:
+		// CoCo's attester extends it with a SHA-256 digest only.
+		`{"init_data_digest":"` + strings.Repeat("ab", 48) + `"}`,
+		`{"init_data_digest":"` + strings.Repeat("ab", 64) + `"}`,
+		`{"init_data_digest":"` + strings.Repeat("ab", 20) + `"}`,
+		`{"init_data_digest":""}`,
+		`{"init_data_digest":"` + strings.Repeat("a", 63) + `"}`,
 		`{"init_data_digest":"` + strings.Repeat("zz", 32) + `"}`,
 		`{"require_vm_identity":"yes"}`,
 	} {
 		if _, err := verify.ParsePolicy([]byte(bad)); err == nil {
 			t.Errorf("%s accepted", bad)
 		}
+	}
+	_, err = verify.ParsePolicy([]byte(`{"init_data_digest":"` + strings.Repeat("ab", 48) + `"}`))
+	if err == nil || !strings.Contains(err.Error(), "init_data_digest: 48 bytes") || !strings.Contains(err.Error(), "SHA-384 or SHA-512") {
+		t.Errorf("a SHA-384 digest: %v, want the error to say why it is refused", err)
+	}
+}
+
+// TestInitDataClaimJSON: the init_data claim tells an unknown PCR 8 (the
+// evidence carries no PCR values) from a zero one; "measured": false alone
+// said both.
+func TestInitDataClaimJSON(t *testing.T) {
+	digest := sha256.Sum256([]byte("init-data"))
+	bound := verify.InitDataPCR8(digest[:])
+	withPCR8 := func(v []byte) [][]byte {
+		p := testev.DefaultPCRs()
+		p[8] = v
+		return p
+	}
+	def := hex.EncodeToString(testev.DefaultPCRs()[8])
+	for _, tc := range []struct {
+		name   string
+		b      testev.Builder
+		digest []byte
+		want   string
+	}{
+		{"no PCR values", testev.Builder{OmitPCRValues: true}, nil, `{"state":"unknown","measured":false,"bound":false}`},
+		{"zero PCR 8", testev.Builder{PCRs: withPCR8(make([]byte, 32))}, nil, `{"pcr8":"` + strings.Repeat("00", 32) + `","state":"zero","measured":false,"bound":false}`},
+		{"measured PCR 8", testev.Builder{}, nil, `{"pcr8":"` + def + `","state":"measured","measured":true,"bound":false}`},
+		{"bound PCR 8", testev.Builder{PCRs: withPCR8(bound[:])}, digest[:], `{"pcr8":"` + hex.EncodeToString(bound[:]) + `","state":"bound","measured":true,"digest":"` + hex.EncodeToString(digest[:]) + `","bound":true}`},
+		{"PCR 8 not selected", testev.Builder{PCRSelect: []int{0, 6, 7}}, nil, `null`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ev, err := tc.b.Build()
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := verify.Config{Roots: testev.Roots()}
+			cfg.Policy.InitDataDigest = tc.digest
+			c, err := verify.Evidence(context.Background(), ev.JSON, ev.Nonce, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			js, err := json.Marshal(c.InitData)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(js) != tc.want {
+				t.Errorf("init_data %s\nwant      %s", js, tc.want)
+			}
+		})
 	}
 }

@@ -170,6 +170,8 @@ func printRuntime(row rowFunc, c *verify.Claims) {
 		}
 		if c.InitData != nil {
 			row("init-data (pcr 8)", "%s", initDataString(c.InitData))
+		} else {
+			row("init-data (pcr 8)", "UNKNOWN: the quote's signed SHA-256 selection does not hold PCR 8")
 		}
 		if c.EventLog != nil {
 			row("event log", "%s", eventLogString(c.EventLog))
@@ -200,6 +202,10 @@ func printVMConfig(row func(k, format string, args ...any), c *verify.Claims) {
 	case c.EvidenceVersion < 0:
 		row("vm identity", "not checked: a report carries no quote, so PCR 6 is unknown (verify checks it)")
 		row("boot event log", "not replayed: a report carries no quote (evidence carries the log; verify replays it)")
+	case vc.VMUniqueID == "":
+		row("vm identity", "UNKNOWN: the runtime data names no vmUniqueId")
+	default:
+		row("vm identity", "UNKNOWN: the quote's signed SHA-256 selection does not hold PCR 6")
 	}
 	row("secure boot", "%s", onOff(vc.SecureBoot))
 	row("tpm enabled", "%s", onOff(vc.TPMEnabled))

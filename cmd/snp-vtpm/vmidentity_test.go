@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"testing"
+
+	"github.com/snp-vtpm/snp-vtpm/internal/testev"
 )
 
 // TestVerifyVMIdentityAndInitData: verify prints the PCR 6 tie and the
@@ -65,4 +67,25 @@ func TestReportPrintVMIdentity(t *testing.T) {
 	code, out, errOut := runCLI(t, "report", "-f", realHCL, "--vcek", realVCEK, "--at", realAt, "-p")
 	wantExit(t, code, 0, out, errOut)
 	wantContains(t, "report -p output", out, "vm identity            not checked: a report carries no quote")
+}
+
+// TestVerifyPrintUnquotedIdentityPCRs: evidence whose quote does not
+// select PCR 6 or PCR 8 says that the VM identity and the init-data are
+// unknown; the output was silent about both.
+func TestVerifyPrintUnquotedIdentityPCRs(t *testing.T) {
+	const nonce = "unquoted identity"
+	ev, err := (&testev.Builder{Nonce: []byte(nonce), PCRSelect: []int{0, 7}}).Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := writeTemp(t, "evidence.json", ev.JSON)
+	base := []string{"--roots", writeTemp(t, "roots.pem", testev.ChainPEM()), "--nonce", nonce}
+	code, out, errOut := verifyCLI(t, nil, append(base, file)...)
+	wantExit(t, code, 0, out, errOut)
+	wantContains(t, "verify output", out,
+		"vm identity            UNKNOWN: the quote's signed SHA-256 selection does not hold PCR 6",
+		"init-data (pcr 8)      UNKNOWN: the quote's signed SHA-256 selection does not hold PCR 8")
+	code, out, errOut = verifyCLI(t, nil, append(base, "--policy", writeTemp(t, "p.json", []byte(`{"require_vm_identity":true}`)), file)...)
+	wantExit(t, code, 2, out, errOut)
+	wantContains(t, "stderr", errOut, "vm-identity")
 }
