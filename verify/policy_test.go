@@ -116,6 +116,8 @@ func TestParsePolicyFieldErrors(t *testing.T) {
 		{"PCR 24", `{"pcrs":{"24":"` + p32 + `"}}`, `policy: pcrs["24"]`},
 		{"PCR 1000", `{"pcrs":{"0":"` + p32 + `","1000":"` + p32 + `"}}`, `policy: pcrs["1000"]`},
 		{"PCR -1", `{"pcrs":{"-1":"` + p32 + `"}}`, `policy: pcrs["-1"]`},
+		// The decoder reads "-0" as PCR 0; alone it is not a duplicate.
+		{"PCR 0 written -0", `{"pcrs":{"-0":"` + p32 + `"}}`, `policy: pcrs["-0"]: "-0" is not a PCR index written as a decimal number`},
 		{"PCR value of 31 bytes", `{"pcrs":{"7":"` + p32[2:] + `"}}`, `policy: pcrs["7"]: 31 bytes, want 32`},
 		{"PCR value of 48 bytes", `{"pcrs":{"7":"` + d48 + `"}}`, `policy: pcrs["7"]: 48 bytes`},
 		{"empty PCR value", `{"pcrs":{"7":""}}`, `policy: pcrs["7"]: 0 bytes`},

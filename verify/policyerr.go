@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/go-json-experiment/json/jsontext"
 
+	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/internal/strictjson"
 )
 
@@ -74,7 +76,9 @@ func policyField(ptr string) string {
 // the strict decoder already read): a null member or element decodes to
 // its zero value, the same as a member left out, so a generated policy
 // that serialised nothing (a nil list, a missing minimum) would require
-// nothing there. The error names the first null's pointer.
+// nothing there. The error names the first null's pointer. It also
+// refuses a pcrs key that is not a PCR index in its one decimal form
+// ("-0", "+7", "07" would decode as the index they spell).
 func checkNoNull(data []byte) error {
 	var found error
 	err := strictjson.Decode(data, strictjson.Options{}, func(dec *jsontext.Decoder) error {
@@ -87,6 +91,10 @@ func checkNoNull(data []byte) error {
 			case 'n':
 				found = &PolicyError{Pointer: string(dec.StackPointer()), Err: ErrPolicyNull}
 				return found
+			case '"':
+				if found = checkPCRKey(dec, depth, tok.String()); found != nil {
+					return found
+				}
 			case '{', '[':
 				depth++
 			case '}', ']':
@@ -102,6 +110,23 @@ func checkNoNull(data []byte) error {
 	}
 	if err != nil {
 		return fmt.Errorf("policy: %w", err)
+	}
+	return nil
+}
+
+// checkPCRKey refuses s, a string just read at depth, when it is a member
+// name of the top-level pcrs object that is not a decimal PCR index
+// without sign or leading zero.
+func checkPCRKey(dec *jsontext.Decoder, depth int, s string) error {
+	ptr := string(dec.StackPointer())
+	if depth != 2 || !strings.HasPrefix(ptr, "/pcrs/") {
+		return nil
+	}
+	if _, n := dec.StackIndex(dec.StackDepth()); n%2 == 0 {
+		return nil // a value, not a member name
+	}
+	if n, err := strconv.Atoi(s); err != nil || strconv.Itoa(n) != s {
+		return policyErr(ptr, "%q is not a PCR index written as a decimal number (0..23, no sign or leading zero)", format.Truncate(s, 16))
 	}
 	return nil
 }
