@@ -7,8 +7,8 @@
 #   make fuzz             every fuzz target for FUZZTIME each
 #   make bench            the verifier's performance ratios (BENCHMARKS.md; SNPVTPM_ASSERT_RATIOS=1 asserts the goals)
 #   make deploy           create the CVM (settings: deploy/azure.sh; DRY_RUN=1 prints the az commands)
-#   make delete           delete the CVM's resource group (DRY_RUN=1 too)
-#   make install-cvm CONFIDENTIAL_VM=<address>   copy bin/snp-vtpm to the CVM
+#   make delete           delete the CVM's resource group, after asking (YES=1: without; DRY_RUN=1 too)
+#   make install-cvm CONFIDENTIAL_VM=<address>   build, copy bin/snp-vtpm to /usr/local/bin on the CVM
 
 GO          ?= go
 BIN         ?= bin
@@ -19,7 +19,9 @@ ADMIN_USER  ?= azureuser
 # CONFIDENTIAL_VM is the CVM's address (printed by make deploy).
 CONFIDENTIAL_VM ?=
 
-export RESOURCE_GROUP VM_NAME LOCATION VM_SIZE IMAGE_ID ADMIN_USER SSH_KEY PUBLIC_IP DRY_RUN
+# deploy/azure.sh reads its settings from the environment (never from the
+# recipe's command line, so that no value is read by the shell).
+export RESOURCE_GROUP VM_NAME LOCATION VM_SIZE IMAGE_ID ADMIN_USER SSH_KEY PUBLIC_IP SSH_SOURCE YES DRY_RUN CONFIDENTIAL_VM BIN
 
 .PHONY: all build build-emulated check-release test sweep fuzz bench deploy delete install-cvm clean
 
@@ -73,15 +75,13 @@ bench:
 	$(GO) test ./bench -run TestRatios -v -count=1 -timeout $(TEST_TIMEOUT)
 
 deploy:
-	deploy/azure.sh deploy
+	@bash deploy/azure.sh deploy
 
 delete:
-	deploy/azure.sh delete
+	@bash deploy/azure.sh delete
 
 install-cvm: build
-	@test -n "$(CONFIDENTIAL_VM)" || { echo "error: set CONFIDENTIAL_VM=<address of the CVM> (printed by make deploy)" >&2; exit 1; }
-	$(if $(filter 1,$(DRY_RUN)),@echo )scp $(BIN)/snp-vtpm $(ADMIN_USER)@$(CONFIDENTIAL_VM):
-	@echo "on the CVM: sudo ./snp-vtpm -p"
+	@bash deploy/azure.sh install
 
 clean:
 	rm -rf $(BIN)
