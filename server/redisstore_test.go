@@ -506,11 +506,19 @@ func TestRealRedisOutageFailsClosedAndRecovers(t *testing.T) {
 	for w := range 4 {
 		wg.Go(func() { attestLoop(ctx, t, f.url[w%2], &st, &killed) })
 	}
-	time.Sleep(300 * time.Millisecond)
+	// Wait for successes, then for failures, rather than a fixed time: on
+	// a loaded machine (CI, -race) 300 ms held no complete attestation.
+	waitFor := func(n *atomic.Int64) {
+		for deadline := time.Now().Add(20 * time.Second); n.Load() == 0 && time.Now().Before(deadline); {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitFor(&st.ok)
 	okBefore := st.ok.Load()
 	f.redis.Stop()
 	killed.Store(true) // from here on, every attestation that starts must fail
-	time.Sleep(300 * time.Millisecond)
+	waitFor(&st.unavailable)
+	time.Sleep(100 * time.Millisecond)
 	stop()
 	wg.Wait()
 	t.Logf("load: %d ok before the kill, %d ok after, %d 503, %d 401, %d other", okBefore, st.okAfterKill.Load(), st.unavailable.Load(), st.denied.Load(), st.other.Load())
