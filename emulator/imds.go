@@ -120,7 +120,9 @@ func decodeBase64URL(s string) ([]byte, error) {
 }
 
 // quoteTDReport returns the TD quote of the fake quoting enclave for the
-// TDREPORT tdReport, with Azure's 70 trailing zero bytes.
+// TDREPORT tdReport, with Azure's 70 trailing zero bytes and, as in Azure's
+// quotes, a NUL byte after the PEM PCK chain (the certification data is
+// not signed, so adding it leaves the signatures valid).
 func quoteTDReport(tdReport []byte) ([]byte, error) {
 	tr, err := tdx.ParseTDReport(tdReport)
 	if err != nil {
@@ -130,6 +132,7 @@ func quoteTDReport(tdReport []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	q.PCKChain = append(bytes.Clone(q.PCKChain), 0)
 	q.Trailing = 70
 	return q.Marshal(), nil
 }

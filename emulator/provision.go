@@ -80,21 +80,33 @@ func (c *CVM) provision(ctx context.Context) error {
 	return c.refreshLocked(ctx)
 }
 
+// AKCertNVSize is the size of the emulated AK certificate NV index: the
+// DER certificate followed by zero padding, as on Azure, whose index is
+// 4096 bytes (testdata/signal-svr2/azure-akcert-nv.bin); the simulator's
+// NV indices hold at most 2048 bytes.
+const AKCertNVSize = 2048
+
 // defineAKCert defines NV index 0x01C101D0 under the platform hierarchy,
 // as Azure does, and writes the emulated AK certificate of c.ak into it
-// (AKCertificate: issued by the fake vTPM CA, the same in every run).
+// (AKCertificate: issued by the fake vTPM CA, the same in every run), zero
+// padded to AKCertNVSize bytes like Azure's.
 func (c *CVM) defineAKCert(ctx context.Context) error {
-	der, err := AKCertificate(c.ak, c.vmID)
+	cert, err := AKCertificate(c.ak, c.vmID)
 	if err != nil {
 		return err
 	}
+	if len(cert) > AKCertNVSize {
+		return fmt.Errorf("the AK certificate is %d bytes, more than the %d-byte index", len(cert), AKCertNVSize)
+	}
+	der := make([]byte, AKCertNVSize)
+	copy(der, cert)
 	_, err = tpm2.NVDefineSpace{
 		AuthHandle: passwordAuth(tpm2.TPMRHPlatform),
 		PublicInfo: tpm2.New2B(tpm2.TPMSNVPublic{
 			NVIndex:    tpm2.TPMHandle(vtpm.NVIndexAKCert),
 			NameAlg:    tpm2.TPMAlgSHA256,
 			Attributes: hclReportAttributes(),
-			DataSize:   uint16(len(der)), // a few hundred bytes
+			DataSize:   AKCertNVSize,
 		}),
 	}.Execute(c.raw)
 	if err != nil {

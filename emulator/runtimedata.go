@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd/fakekeys"
@@ -39,7 +40,11 @@ type runtimeData struct {
 var ErrRuntimeDataTooLarge = errors.New("emulator: runtime data does not fit the 2048-byte HCL report")
 
 // buildRuntimeData returns the runtime-data JSON naming ak and carrying
-// userData (64 bytes) as lower-case hex.
+// userData (64 bytes) as upper-case hex, as Azure's paravisor writes it.
+// Its vm-configuration has the members of a real Milan host whose HCL
+// header is version 1 (console-enabled, secure-boot, tpm-enabled,
+// vmUniqueId): "root-cert-thumbprint" and "tpm-persisted" come only with
+// header version 2 on real hosts (fidelity_test.go).
 func buildRuntimeData(ak *rsa.PublicKey, vmID string, userData [64]byte) ([]byte, error) {
 	rd := runtimeData{
 		Keys: []hcl.JWK{hcl.NewRSAJWK("HCLAkPub", []string{"sign"}, ak)},
@@ -47,10 +52,9 @@ func buildRuntimeData(ak *rsa.PublicKey, vmID string, userData [64]byte) ([]byte
 			ConsoleEnabled: true,
 			SecureBoot:     true,
 			TPMEnabled:     true,
-			TPMPersisted:   true,
 			VMUniqueID:     vmID,
 		},
-		UserData: hex.EncodeToString(userData[:]),
+		UserData: strings.ToUpper(hex.EncodeToString(userData[:])),
 	}
 	b, err := json.Marshal(rd)
 	if err != nil {

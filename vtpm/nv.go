@@ -2,11 +2,14 @@ package vtpm
 
 import (
 	"context"
+	"encoding/asn1"
 	"errors"
 	"fmt"
 
 	"github.com/google/go-tpm/tpm2"
 	"github.com/google/go-tpm/tpm2/transport"
+
+	"github.com/snp-vtpm/snp-vtpm/format"
 )
 
 // fallbackNVBufferMax is the NV_Read chunk size used when the TPM does not
@@ -168,8 +171,12 @@ func ReadHCLReport(ctx context.Context, t transport.TPM) ([]byte, error) {
 var ErrNoAKCert = errors.New("no AK certificate in the vTPM (NV index 0x01c101d0 not defined; some Azure VMs lack it)")
 
 // AKCertificate returns the AK certificate the platform provisioned at
-// NVIndexAKCert (DER X.509, on Azure issued by its vTPM CA), as stored:
-// the caller parses it. An absent index is an error matching ErrNoAKCert.
+// NVIndexAKCert (DER X.509, on Azure issued by its vTPM CA). Azure's index
+// is larger than the certificate (4096 bytes: the DER, then zeros): when
+// the content is one DER SEQUENCE followed only by zero bytes, the padding
+// is cut off, so the result parses with x509.ParseCertificate; anything
+// else is returned as stored, for the caller's parser to judge. An absent
+// index is an error matching ErrNoAKCert.
 func AKCertificate(ctx context.Context, t transport.TPM) ([]byte, error) {
 	der, err := ReadNV(ctx, t, NVIndexAKCert)
 	if errors.Is(err, ErrIndexMissing) {
@@ -178,5 +185,17 @@ func AKCertificate(ctx context.Context, t transport.TPM) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vtpm: reading the AK certificate: %w", err)
 	}
-	return der, nil
+	return trimDERPadding(der), nil
+}
+
+// trimDERPadding returns the DER SEQUENCE (a certificate's outer element)
+// that starts b when only zero bytes follow it, and b itself otherwise.
+func trimDERPadding(b []byte) []byte {
+	var raw asn1.RawValue
+	rest, err := asn1.Unmarshal(b, &raw)
+	if err != nil || raw.Class != asn1.ClassUniversal || raw.Tag != asn1.TagSequence ||
+		len(rest) == 0 || !format.AllZero(rest) {
+		return b
+	}
+	return b[:len(b)-len(rest)]
 }

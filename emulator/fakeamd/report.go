@@ -10,6 +10,11 @@ import (
 // ABI 0.31.
 const DefaultPolicy = 0x3001F
 
+// DefaultPlatformInfo is PLATFORM_INFO as real Azure Milan hosts report it
+// in version-3 reports: SMT_EN (bit 0), ECC_EN (bit 2) and
+// ALIAS_CHECK_COMPLETE (bit 5); TSME (bit 1) is off on Azure.
+const DefaultPlatformInfo = 0x25
+
 // DefaultMeasurement returns the launch measurement of the emulated guest.
 func DefaultMeasurement() [48]byte {
 	return sha512.Sum384([]byte("snp-vtpm emulated guest launch measurement (not a real measurement)"))
@@ -73,8 +78,8 @@ func WithChipID(id [64]byte) ReportOption { return func(r *snp.Report) { r.ChipI
 
 // DefaultReport returns the fields of an unsigned version-3 SNP attestation
 // report of the emulated Milan chip, as an Azure paravisor gets it at
-// VMPL 0: policy 0x3001F, signature algorithm ECDSA P-384/SHA-384, SMT and
-// TSME enabled, CPUID family 0x19 model 0x01 stepping 1, id_key_digest =
+// VMPL 0: policy 0x3001F, signature algorithm ECDSA P-384/SHA-384,
+// platform info DefaultPlatformInfo, CPUID family 0x19 model 0x01 stepping 1, id_key_digest =
 // IDKeyDigest() (the emulated paravisor's fake ID key), author_key_digest
 // zero, chip_id = ChipID(), reported_tcb = committed_tcb = launch_tcb =
 // ReportedTCB(), current_tcb = CurrentTCB() (newer, like real Azure hosts),
@@ -91,7 +96,7 @@ func DefaultReport(reportData [64]byte, opts ...ReportOption) *snp.Report {
 		ImageID:        [16]byte([]byte("snp-vtpm-emu-img")),
 		SignatureAlgo:  snp.SignatureAlgoECDSAP384SHA384,
 		CurrentTCB:     snp.TCB(CurrentTCB()),
-		PlatformInfo:   0x3, // SMT enabled, TSME enabled
+		PlatformInfo:   DefaultPlatformInfo,
 		ReportData:     reportData,
 		Measurement:    DefaultMeasurement(),
 		IDKeyDigest:    IDKeyDigest(),

@@ -39,6 +39,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/go-json-experiment/json"
@@ -156,11 +157,12 @@ func (s *Service) mint(a *maa.AttestationInfo, c *checked) ([]byte, error) {
 // claims fills MAA's AzureGuest claims from what the request proved.
 func (s *Service) claims(a *maa.AttestationInfo, c *checked) (*maa.Claims, error) {
 	now := s.cfg.Now()
-	id := make([]byte, 16)
+	id := make([]byte, 32) // jti: 64 hex digits, as MAA's
 	if _, err := rand.Read(id); err != nil {
 		return nil, err
 	}
 	f, t := false, true
+	windows := string(a.OSType) == "Windows"
 	ak, err := x509.ParsePKIXPublicKey(c.ev.AKPublic)
 	if err != nil {
 		return nil, err
@@ -170,7 +172,7 @@ func (s *Service) claims(a *maa.AttestationInfo, c *checked) (*maa.Claims, error
 		ID: hex.EncodeToString(id), AttestationType: maa.AttestationTypeAzureVM, Ver: "1.0", SecureBoot: &c.secureBoot,
 		AzureVM: maa.AzureVM{
 			BootDebugEnabled: &f, KernelDebugEnabled: &f, HypervisorDebugEnabled: &f, DebuggersDisabled: &t,
-			TestSigningEnabled: &f, FlightSigningEnabled: &f, SigningDisabled: &t,
+			TestSigningEnabled: &f, FlightSigningEnabled: &f, SigningDisabled: &t, IsWindows: &windows,
 			VMID: c.ev.VMConfig.VMUniqueID, ProtocolVersion: a.AttestationProtocolVersion,
 			OSType: string(a.OSType), OSDistro: string(a.OSDistro), OSBuild: string(a.OSBuild),
 			OSVersionMajor: &a.OSVersionMajor, OSVersionMinor: &a.OSVersionMinor, AttestedPCRs: attestedPCRs[:],
@@ -179,6 +181,8 @@ func (s *Service) claims(a *maa.AttestationInfo, c *checked) (*maa.Claims, error
 			AttestationType: maa.TEESEVSNP, ComplianceStatus: maa.ComplianceAzureCVM,
 			Runtime: &maa.TEERuntime{
 				Keys: []maa.JWK{maa.NewJWK("HCLAkPub", []string{"sign"}, ak.(*rsa.PublicKey))},
+				// The runtime data's user-data, in its upper-case hex.
+				UserData: strings.ToUpper(hex.EncodeToString(c.ev.UserData)),
 				VMConfiguration: &maa.VMConfiguration{ConsoleEnabled: &c.ev.VMConfig.ConsoleEnabled,
 					SecureBoot: &c.ev.VMConfig.SecureBoot, TPMEnabled: &c.ev.VMConfig.TPMEnabled, VMUniqueID: c.ev.VMConfig.VMUniqueID},
 			},
