@@ -1,8 +1,9 @@
 // Package attester gathers attestation evidence inside an Azure
-// Confidential VM (AMD SEV-SNP): the HCL report from the vTPM (refreshed with
-// user data on request), a TPM quote over the verifier's nonce, the PCRs and
-// the VCEK of the chip from a certificate chain (package collateral: Azure
-// IMDS first, then AMD KDS).
+// Confidential VM (AMD SEV-SNP, or Intel TDX with Attester.TDQuotes): the HCL
+// report from the vTPM (refreshed with user data on request), a TPM quote over
+// the verifier's nonce, the PCRs and the VCEK of the chip from a certificate
+// chain (package collateral: Azure IMDS first, then AMD KDS; on TDX the TD
+// quote of the HCL report's TDREPORT instead).
 //
 // The evidence is built so that package verify accepts it:
 //

@@ -1,6 +1,6 @@
 // Package server is the remote-attestation verifier service and its client:
-// a relying party that releases a secret only to an Azure SEV-SNP CVM whose
-// vTPM evidence verifies.
+// a relying party that releases a secret only to an Azure SEV-SNP or TDX CVM
+// whose vTPM evidence verifies.
 //
 // The protocol (see docs/remote-attestation.md):
 //
@@ -11,7 +11,7 @@
 //     (and may refresh the SNP report with it as user data: v2 evidence).
 //  3. POST /v1/attest carries {challenge, evidence, public_key}. The server
 //     spends the challenge (exactly once, even under concurrent replays),
-//     verifies the evidence against the nonce with verify.Evidence and
+//     verifies the evidence against the nonce with its verify.Verifier and
 //     answers with the secret sealed to the public key, HPKE info
 //     InfoPrefix ‖ nonce, and a summary of the claims.
 //

@@ -108,14 +108,25 @@ func TestExitContract(t *testing.T) {
 		{"directory", verifyArgs("--offline", "--nonce", "x", dir), nil, 1, "is a directory"},
 		{"missing file", verifyArgs("--offline", "--nonce", "x", filepath.Join(dir, "nope")), nil, 1, "cannot open"},
 		{"usage", verifyArgs("--nonce", "x"), nil, 1, `accepts 1 arg(s), received 0 (usage: snp-vtpm verify`},
+		{"negative timeout", verifyArgs("--timeout", "-5s", "--nonce", "challenge", ev), nil, 1, `--timeout -5s: want a duration of 0 (never give up) or more (usage: snp-vtpm verify`},
 		{"unknown flag", verifyArgs("--nonce", "x", "--bogus", ev), nil, 1, `unknown flag: --bogus (usage: snp-vtpm verify`},
 		{"unknown command", []string{"fleet"}, nil, 1, `unknown command "fleet" for "snp-vtpm" (see "snp-vtpm --help" for its commands)`},
 		{"unknown subcommand", []string{"policy", "frob"}, nil, 1, `see "snp-vtpm policy --help" for its commands`},
+		// A group without a command of that name printed its help and exited 0.
+		{"unknown maa subcommand", []string{"maa", "frob"}, nil, 1, `unknown command "frob" for "snp-vtpm maa" (see "snp-vtpm maa --help" for its commands)`},
+		{"typo of result verify", []string{"result", "verfy", "a.b.c"}, nil, 1, `unknown command "verfy" for "snp-vtpm result"`},
+		{"unknown shell", []string{"completion", "nosh"}, nil, 1, `unknown command "nosh" for "snp-vtpm completion"`},
+		{"unknown help topic", []string{"help", "frob"}, nil, 1, `unknown command "frob" for "snp-vtpm" (see "snp-vtpm --help" for its commands)`},
+		// serve's listen failure named the certificate sources' next steps.
+		{"serve cannot listen", []string{"serve", "--listen", "nohost", "--secret-file", writeTemp(t, "secret.txt", []byte("s"))}, nil, 1, "missing port in address. Next: give --listen an address"},
 		{"argument to version", []string{"version", "extra"}, nil, 1, `see "snp-vtpm version --help"`},
 		{"tpm flag on verify", append([]string{"--tpm", "/dev/tpm0"}, verifyArgs("--nonce", "x", ev)...), nil, 1, "--tpm means nothing"},
 		{"emulate flag on verify", append([]string{"--emulate"}, verifyArgs("--nonce", "x", ev)...), nil, 1, "--emulate means nothing"},
 		{"KDS down", verifyArgs("--kds-url", down, "--nonce", "challenge", noVCEK), nil, 1, "cannot connect to 127.0.0.1:1: connection refused. Next: use --offline"},
 		{"result verify JWKS down", []string{"result", "verify", "--timeout", "5s", "--jwks", down + "/keys", "a.b.c"}, nil, 1, "cannot connect to 127.0.0.1:1: connection refused. Next: check that the verifier is up"},
+		// Offline, --kds-url and --timeout are no next step; the two product lines' misses are one line.
+		{"report offline without VCEK", []string{"report", "--offline", "--cache-dir", t.TempDir(), "--at", realAt, "-f", realHCL}, nil, 1,
+			"offline and not cached; collateral: no VCEK for Genoa chip 19752a447db501a3… at TCB bl=3 tee=0 snp=8 ucode=115 fmc=0 in the cache: offline and not cached. Next: give the report's VCEK with --vcek FILE (PEM, DER or THIM JSON), or run without --offline to fetch it from AMD KDS\n"},
 		{"report KDS down", []string{"report", "--kds-url", down, "--cache-dir", t.TempDir(), "--at", realAt, "-f", realHCL}, nil, 1, "Next: give the report's VCEK with --vcek FILE"},
 		{"CRL down", verifyArgs("--check-revocation", "--kds-url", down, "--nonce", "challenge", ev), nil, 1, "revocation"},
 		{"offline without cached CRL", verifyArgs("--offline", "--check-revocation", "--nonce", "challenge", ev), nil, 1, "Next: run without --offline to fetch the VCEK and AMD's CRL"},
@@ -237,6 +248,9 @@ func TestPlainMessages(t *testing.T) {
 		{`server: Post "http://v/v1/challenge": dial tcp: lookup v on 10.0.0.53:53: no such host`,
 			"server: cannot resolve v: no such host"},
 		{`Get "http://[::1]:80/": dial tcp: lookup kds.example: no such host`, "cannot resolve kds.example: no such host"},
+		{`invalid argument "abc" for "--timeout" flag: time: invalid duration "abc"`, `invalid argument "abc" for "--timeout" flag: invalid duration "abc"`},
+		// Joined errors (one per product line tried) are one line.
+		{"no VCEK for Milan: offline\nno VCEK for Genoa: offline\n", "no VCEK for Milan: offline; no VCEK for Genoa: offline"},
 	} {
 		if got := plain(tc.in); got != tc.want {
 			t.Errorf("plain(%q)\n = %q\nwant %q", tc.in, got, tc.want)
@@ -247,7 +261,8 @@ func TestPlainMessages(t *testing.T) {
 // TestHelpHasExitTable: every command's help carries the exit-status table.
 func TestHelpHasExitTable(t *testing.T) {
 	for _, args := range [][]string{{"--help"}, {"verify", "--help"}, {"report", "--help"}, {"quote", "--help"},
-		{"evidence", "--help"}, {"attest", "--help"}, {"serve", "--help"}, {"version", "--help"}, {"policy", "derive", "--help"}} {
+		{"evidence", "--help"}, {"attest", "--help"}, {"serve", "--help"}, {"version", "--help"}, {"policy", "derive", "--help"},
+		{"policy", "--help"}, {"eventlog", "--help"}, {"maa", "verify", "--help"}, {"maa", "attest", "--help"}, {"result", "verify", "--help"}} {
 		code, out, errOut := runCLI(t, args...)
 		wantExit(t, code, exitOK, out, errOut)
 		wantContains(t, strings.Join(args, " "), out, "Exit status (the same for every command)", "2  the input was examined and rejected", "1  nothing could be examined")

@@ -157,7 +157,8 @@ func (g *globals) timeoutMessage(err error) string {
 
 // lastAttemptError names, in a few words, why the last network attempt in
 // err failed: an HTTP status, a DNS failure or a refused connection; "" if
-// err holds none of them.
+// err holds none of them. A failure to listen (serve's --listen) is no
+// attempt to reach a host, and the next steps of one do not apply to it.
 func lastAttemptError(err error) string {
 	if herr, ok := errors.AsType[*httpget.HTTPError](err); ok {
 		return fmt.Sprintf("HTTP %d %s", herr.StatusCode, http.StatusText(herr.StatusCode))
@@ -165,14 +166,15 @@ func lastAttemptError(err error) string {
 	if derr, ok := errors.AsType[*net.DNSError](err); ok {
 		return derr.Error()
 	}
-	if oerr, ok := errors.AsType[*net.OpError](err); ok {
+	if oerr, ok := errors.AsType[*net.OpError](err); ok && oerr.Op != "listen" {
 		return oerr.Error()
 	}
 	return ""
 }
 
-// goPrefix matches the standard library's "x509: " and the like.
-var goPrefix = regexp.MustCompile(`(^|[ (])(x509|json|jsontext|asn1|tls|pem|base64|strconv|encoding/[a-z0-9]+): `)
+// goPrefix matches the standard library's "x509: " and the like ("time: "
+// of a --timeout that does not parse).
+var goPrefix = regexp.MustCompile(`(^|[ (])(x509|json|jsontext|asn1|tls|pem|base64|strconv|time|encoding/[a-z0-9]+): `)
 
 // goHTTPMethod matches net/http's `Get "URL": ` prefix (the URL is named
 // again by our own message or by the dial error that follows).
@@ -195,10 +197,12 @@ var goTypeName = regexp.MustCompile(`\*?\b[a-z][a-z0-9]*\.[A-Z][A-Za-z0-9]*\b`)
 // checkFailed matches the "<check> check failed: " of a verify.Error.
 var checkFailed = regexp.MustCompile(`([a-z0-9-]+) check failed: `)
 
-// plain rewrites err's text as the CLI prints it without -v: the check
-// named once, no standard-library prefixes, JSON type errors in words, and
-// cut before any Go type name that remains.
+// plain rewrites err's text as the CLI prints it without -v: one line (the
+// lines of joined errors separated by "; "), the check named once, no
+// standard-library prefixes, JSON type errors in words, and cut before any
+// Go type name that remains.
 func plain(s string) string {
+	s = strings.ReplaceAll(strings.TrimSpace(s), "\n", "; ")
 	seen := map[string]bool{}
 	s = checkFailed.ReplaceAllStringFunc(s, func(m string) string {
 		if seen[m] {

@@ -199,6 +199,7 @@ func newRootCmd(g *globals) *cobra.Command {
 		newResultCmd(g),
 	)
 	addExitTable(root.Commands())
+	refuseUnknownCommands(root)
 	markUsageErrors(root.Commands())
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &usageError{cmd: c, err: err} })
 	return root
@@ -212,6 +213,34 @@ func addExitTable(cmds []*cobra.Command) {
 			c.Long += "\n\n" + exitTable
 		}
 		addExitTable(c.Commands())
+	}
+}
+
+// refuseUnknownCommands makes an unknown command a usage error (exit 1)
+// also below the root: cobra runs a group without a Run (maa, result,
+// completion) by printing its help and exiting 0, and so does "help" for a
+// topic it does not know, so "snp-vtpm result verfy TOKEN" read as success
+// in a script. A group now refuses any argument (as policy does) and prints
+// its help only when given none.
+func refuseUnknownCommands(root *cobra.Command) {
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		switch {
+		case c.Name() == "help" && c.Run != nil:
+			show := c.Run
+			c.Run = nil
+			c.RunE = func(cmd *cobra.Command, args []string) error {
+				if _, _, err := cmd.Root().Find(args); err != nil {
+					return &usageError{cmd: cmd.Root(), err: err}
+				}
+				show(cmd, args)
+				return nil
+			}
+		case !c.Runnable() && c.HasSubCommands():
+			c.Args = cobra.NoArgs
+			c.RunE = func(cmd *cobra.Command, args []string) error { return cmd.Help() }
+		}
 	}
 }
 
@@ -240,7 +269,11 @@ func (g *globals) prepare(cmd *cobra.Command, args []string) error {
 	if g.emulate != "" && g.emulate != emulateSNP && g.emulate != emulateTDX {
 		return fmt.Errorf("--emulate=%.20q: want --emulate (SEV-SNP) or --emulate=tdx", g.emulate)
 	}
-	if f := cmd.Flags().Lookup("timeout"); f != nil && g.timeout > 0 {
+	hasTimeout := cmd.Flags().Lookup("timeout") != nil
+	if hasTimeout && g.timeout < 0 { // read as "never" before
+		return &usageError{cmd: cmd, err: fmt.Errorf("--timeout %s: want a duration of 0 (never give up) or more", g.timeout)}
+	}
+	if hasTimeout && g.timeout > 0 {
 		ctx, cancel := context.WithTimeout(cmd.Context(), g.timeout)
 		g.deadline, _ = ctx.Deadline()
 		cmd.SetContext(ctx)

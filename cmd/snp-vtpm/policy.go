@@ -15,7 +15,9 @@ func newPolicyCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "policy",
 		Short: "Work with verification policies (see derive)",
-		Args:  cobra.NoArgs,
+		Long: `Work with verification policies: "policy derive" verifies evidence and prints the
+policy that accepts exactly its VM's configuration (the --policy file of verify and serve).`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return cmd.Help()
 		},

@@ -82,9 +82,9 @@ A rejection names the failed check on stderr.`,
 func runReport(ctx context.Context, g *globals, o *reportOpts) error {
 	var userData []byte
 	if o.userData != "" {
-		b, err := hex.DecodeString(o.userData)
+		b, err := decodeHexFlag("--user-data", o.userData)
 		if err != nil {
-			return errors.New("--user-data: not an even number of hex digits")
+			return err
 		}
 		if len(b) == 0 || len(b) > vtpm.UserDataSize {
 			return fmt.Errorf("--user-data: %d bytes, want 1..%d", len(b), vtpm.UserDataSize)
@@ -139,7 +139,10 @@ func reportFromFile(ctx context.Context, g *globals, o *reportOpts) error {
 			return fmt.Errorf("--vcek %s: %w", o.vcekFile, err)
 		}
 	}
-	if vcek == nil {
+	switch {
+	case vcek == nil && o.trust.offline: // no source to name but the cache and --vcek
+		g.hint = "give the report's VCEK with --vcek FILE (PEM, DER or THIM JSON), or run without --offline to fetch it from AMD KDS"
+	case vcek == nil:
 		g.hint = "give the report's VCEK with --vcek FILE (PEM, DER or THIM JSON), or --kds-url URL for a reachable KDS mirror; --timeout sets how long to wait"
 	}
 	return checkStoredReport(ctx, g, o, o.file, blob, func(v *verify.Verifier) (*verify.Claims, error) {

@@ -195,6 +195,12 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"evidence", "--nonce", "a", "--nonce-hex", "00"}, "not both"},
 		{[]string{"evidence", "--nonce", ""}, "--nonce: empty value"},
 		{[]string{"quote", "--nonce-hex", ""}, "--nonce-hex: empty value"},
+		// A value that is no hex says which character, an odd one how many digits.
+		{[]string{"quote", "--nonce-hex", "zz"}, `--nonce-hex: "z" (character 1) is not a hex digit`},
+		{[]string{"verify", "--nonce-hex", "00ag", realHCL}, `--nonce-hex: "g" (character 4) is not a hex digit`},
+		{[]string{"evidence", "--nonce-hex", "abc"}, "--nonce-hex: an odd number of hex digits (3)"},
+		{[]string{"report", "--user-data", "c0ffee!!"}, `--user-data: "!" (character 7) is not a hex digit`},
+		{[]string{"report", "--user-data", "c0ffe"}, "--user-data: an odd number of hex digits (5)"},
 	} {
 		code, out, errOut := runCLI(t, tc.args...)
 		wantExit(t, code, exitUsage, out, errOut)

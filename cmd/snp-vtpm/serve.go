@@ -284,7 +284,7 @@ func listenAndServe(ctx context.Context, g *globals, f *serveFlags, srv *server.
 	}
 	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {
-		return fmt.Errorf("cannot listen on %s: %w", f.listen, err)
+		return fmt.Errorf("cannot listen on %s: %w. Next: give --listen an address of this machine that is free, host:port (port 0 picks a free port)", f.listen, err)
 	}
 	if signer != nil {
 		if f.release.issuer == "" { // before serving: nothing reads it yet

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -316,13 +317,24 @@ func (n *nonceFlags) value() ([]byte, error) {
 		if n.hex == "" {
 			return nil, errors.New("--nonce-hex: empty value (is the variable you passed unset?)")
 		}
-		b, err := hex.DecodeString(n.hex)
-		if err != nil {
-			return nil, errors.New("--nonce-hex: not an even number of hex digits")
-		}
-		return b, nil
+		return decodeHexFlag("--nonce-hex", n.hex)
 	}
 	return nil, nil
+}
+
+// decodeHexFlag decodes the hex value of flag; its error says what is wrong
+// with the value: a character that is no hex digit (and where), or an odd
+// number of digits.
+func decodeHexFlag(flag, v string) ([]byte, error) {
+	b, err := hex.DecodeString(v)
+	if ierr, ok := errors.AsType[hex.InvalidByteError](err); ok {
+		c := byte(ierr)
+		return nil, fmt.Errorf("%s: %q (character %d) is not a hex digit (0-9, a-f)", flag, string([]byte{c}), strings.IndexByte(v, c)+1)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: an odd number of hex digits (%d); every byte is two digits", flag, len(v))
+	}
+	return b, nil
 }
 
 // readFile reads the file named by a flag, bounded by maxInput; errors name

@@ -28,7 +28,7 @@ func readme(ctx context.Context, evidenceJSON, nonce []byte) {
 	} else if err != nil {
 		log.Fatal(err) // not a verdict: bad configuration, collateral unavailable, ctx done
 	}
-	fmt.Println(claims.Product, claims.ChipID, claims.ReportedTCB, claims.PCRs[7]) // only verified claims
+	fmt.Println(claims.Platform, claims.Product, claims.ChipID, claims.ReportedTCB, claims.PCRs[7]) // only verified claims; on TDX ("tdx") the SEV-SNP fields are empty and claims.TDX holds the TD's
 }
 
 // onACVM is docs/on-a-cvm.md's library example.
