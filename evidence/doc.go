@@ -21,7 +21,10 @@
 // digest. A present "pcrs" must be an array ("null" is rejected).
 //
 // [Decode] reads all of them into one [Evidence]; [Evidence.Encode] writes
-// the v1/v2 form. [DecodeBincodeQuote] reads the bincode-serialised quote
+// the v1/v2 form; [Evidence.TrusteeCompatible] says whether the
+// Confidential Containers verifier (trustee), whose members are all
+// required, accepts that form (SEV-SNP evidence must carry the VCEK, and
+// the 24 PCR values of a quote over PCRs 0-23). [DecodeBincodeQuote] reads the bincode-serialised quote
 // files (quote.bin) of the Rust az-cvm-vtpm tooling.
 //
 // The package does no I/O and checks only the format: sizes, encodings and

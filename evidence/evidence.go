@@ -399,6 +399,9 @@ func decodeQuote(a *arena, w *wireQuote, prefix string, arrays bool) (quote.Quot
 // refreshed with the nonce as user data, which only the attester that did so
 // may claim (it sets Version to 2).
 //
+// Without "vcek" (SEV-SNP) or "pcrs" the document is refused by trustee's
+// verifier, which requires both; see [Evidence.TrusteeCompatible].
+//
 // Encode refuses evidence that [Decode] would reject (missing or oversized
 // fields, PCRs that are not 32 bytes, more than 24 PCRs), so
 // Decode(Encode(e)) always reproduces e's bytes.

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/snp-vtpm/snp-vtpm/attester"
+	"github.com/snp-vtpm/snp-vtpm/evidence"
 	"github.com/snp-vtpm/snp-vtpm/quote"
 )
 
@@ -40,6 +41,11 @@ writes evidence version 2, the Confidential Containers "v2" format: the verifier
 checks that the runtime data's user-data starts with the nonce. Without --fresh the boot-time
 report is used and the evidence is version 1 (the same JSON shape, "version":1);
 freshness then comes from the quote alone.
+
+For trustee (the Confidential Containers KBS / attestation service), pass the report data
+it expects with --nonce-hex: the SHA-384 of the canonical runtime data, 48 bytes, quoted
+unchanged. trustee requires the VCEK in SEV-SNP evidence (it fetches none): evidence
+written without one comes with a note on standard error.
 `,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -83,6 +89,15 @@ func runEvidence(ctx context.Context, g *globals, nonce []byte, fresh bool, out 
 	} else if err := os.WriteFile(out, data, 0o644); err != nil {
 		return err
 	}
+	fmt.Fprint(g.stderr, evidenceSummary(ev, out, p.emulated))
+	return nil
+}
+
+// evidenceSummary is what runEvidence tells on standard error about the
+// evidence it wrote to out: its version, its certificate, and a note when
+// the Confidential Containers verifier (trustee) would refuse it
+// (evidence.Evidence.TrusteeCompatible: SEV-SNP evidence without the VCEK).
+func evidenceSummary(ev *evidence.Evidence, out string, emulated bool) string {
 	what := fmt.Sprintf("evidence version %d", ev.Version)
 	switch ev.Version {
 	case attester.VersionFreshReport:
@@ -100,11 +115,14 @@ func runEvidence(ctx context.Context, g *globals, nonce []byte, fresh bool, out 
 	if out != "" && out != "-" {
 		what += " written to " + out
 	}
-	if p.emulated {
+	if emulated {
 		what = "EMULATED " + what
 	}
-	fmt.Fprintln(g.stderr, what)
-	return nil
+	what += "\n"
+	if err := ev.TrusteeCompatible(); err != nil {
+		what += fmt.Sprintf("note: trustee's Azure vTPM verifier (Confidential Containers) refuses this evidence: %v\n", err)
+	}
+	return what
 }
 
 // markEmulated adds "emulated":true to encoded evidence. The field is
