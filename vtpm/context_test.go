@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,11 +21,13 @@ type hangingTPM struct {
 	fake    *fakeTPM
 	hang    tpm2.TPMCC
 	release chan struct{}
+	reached atomic.Bool // the hanging command was sent
 }
 
 func (h *hangingTPM) Send(cmd []byte) ([]byte, error) {
 	if len(cmd) >= 10 {
 		if cc := tpm2.TPMCC(binary.BigEndian.Uint32(cmd[6:10])); h.hang == 0 || cc == h.hang {
+			h.reached.Store(true)
 			<-h.release
 			return nil, errors.New("released at the end of the test")
 		}
@@ -120,11 +123,22 @@ func TestCommandsEndWithContext(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.call+"/"+tc.what, func(t *testing.T) {
-			h := &hangingTPM{fake: answering(t), hang: tc.hang, release: make(chan struct{})}
-			t.Cleanup(func() { close(h.release) })
-			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-			defer cancel()
-			err := within(t, 3*time.Second, func() error { return calls[tc.call](ctx, h) })
+			// The deadline must pass while the hanging command waits: on a
+			// loaded machine the commands before it can outlast a short
+			// one, so it grows until the hanging command was reached.
+			var h *hangingTPM
+			var err error
+			for d := 50 * time.Millisecond; d <= 5*time.Second; d *= 4 {
+				release := make(chan struct{})
+				t.Cleanup(func() { close(release) })
+				h = &hangingTPM{fake: answering(t), hang: tc.hang, release: release}
+				ctx, cancel := context.WithTimeout(context.Background(), d)
+				err = within(t, d+3*time.Second, func() error { return calls[tc.call](ctx, h) })
+				cancel()
+				if h.reached.Load() {
+					break
+				}
+			}
 			want := tc.want
 			if want == nil {
 				want = ErrNoAnswer
