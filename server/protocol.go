@@ -228,7 +228,8 @@ type ErrorResponse struct {
 	Error string `json:"error"`
 	// Check names the failed verification check (see verify.Check), or
 	// "challenge" for an unknown, used or expired challenge, "request" for
-	// a malformed request, "resource" for an unknown resource.
+	// a malformed request, "resource" for an unknown resource,
+	// "body-too-large" for a body over Config.MaxBodyBytes.
 	Check string `json:"check,omitempty"`
 }
 

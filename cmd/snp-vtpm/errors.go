@@ -95,6 +95,10 @@ var expected = map[verify.Check]string{
 	verify.CheckPCRDigest:         "PCR values that hash to the quoted digest",
 	verify.CheckUserData:          "v2 evidence whose runtime user-data is the quoted nonce",
 	verify.CheckPCRPolicy:         "the PCR values the policy requires",
+	verify.CheckPlatform:          "evidence of a kind of CVM (sev-snp, tdx) the policy is for: its platforms, or the members it sets",
+	verify.CheckVMIdentity:        "a quoted PCR 6 that is the firmware's measurement of the runtime data's vmUniqueId (require_vm_identity)",
+	verify.CheckInitData:          "a quoted PCR 8 extended once, with the init-data digest (init_data_digest, --init-data)",
+	verify.CheckEventLog:          "an event log that replays to the quoted PCRs and satisfies the policy's secure_boot, secure_boot_db_certs, kernel_cmdline and event_log_pcrs",
 }
 
 // describe turns err into the one line printed on stderr: a sentence
