@@ -227,14 +227,14 @@ func TestStartCanceled(t *testing.T) {
 
 func TestRuntimeDataFits(t *testing.T) {
 	c := start(t, nil)
-	rd, err := buildRuntimeData(c.ak, "FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF", [64]byte{})
+	rd, err := buildRuntimeData(c.ak, "FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF", [64]byte{}, true)
 	if err != nil {
 		t.Fatalf("runtime data: %v", err)
 	}
 	if len(rd) > HCLReportSize-hcl.RuntimeDataOffset {
 		t.Fatalf("runtime data is %d bytes", len(rd))
 	}
-	if _, err := buildRuntimeData(c.ak, strings.Repeat("A", 500), [64]byte{}); !errors.Is(err, ErrRuntimeDataTooLarge) {
+	if _, err := buildRuntimeData(c.ak, strings.Repeat("A", 500), [64]byte{}, false); !errors.Is(err, ErrRuntimeDataTooLarge) {
 		t.Errorf("oversized runtime data: %v", err)
 	}
 	parsed, err := hcl.ParseRuntimeData(rd)

@@ -350,6 +350,43 @@ func TestFidelityRuntimeData(t *testing.T) {
 	}
 }
 
+// TestFidelityTDXRuntimeData compares the emulated TDX paravisor's
+// runtime data with that of every real TDX HCL report (header version 2):
+// the same member names, order and JSON types at every depth (EK aside),
+// "tpm-persisted" written when false, and a "root-cert-thumbprint" of the
+// real form (43 base64url characters) that is not the real one: the
+// emulated value is the fake Intel root's thumbprint.
+func TestFidelityTDXRuntimeData(t *testing.T) {
+	keyShape := `{kid:string,key_ops:[string],kty:string,e:string,n:string}`
+	want := `{keys:[` + keyShape + `],vm-configuration:{console-enabled:bool,root-cert-thumbprint:string,secure-boot:bool,tpm-enabled:bool,tpm-persisted:bool,vmUniqueId:string},user-data:string}`
+	var real []string
+	for _, x := range loadRealHCL(t) {
+		if x.r.Type != hcl.ReportTypeTDX || x.r.RuntimeData.VMConfig == nil || !x.r.RuntimeData.VMConfig.TPMEnabled {
+			continue // the cvm-attestation-tools capture has tpm-enabled false and no tpm-persisted
+		}
+		got := strings.Replace(jsonShape(t, x.r.RuntimeDataRaw), ","+keyShape+"]", "]", 1) // the EK, second
+		if got != want {
+			t.Errorf("%s runtime data shape\n got %s\nwant %s", x.name, got, want)
+		}
+		real = append(real, x.r.RuntimeData.VMConfig.RootCertThumbprint)
+	}
+	if len(real) == 0 {
+		t.Fatal("no real TDX HCL report with runtime data")
+	}
+	c := start(t, &Options{Platform: PlatformTDX})
+	emu := emulatedHCL(t, c)
+	if got := jsonShape(t, emu.RuntimeDataRaw); got != want {
+		t.Errorf("emulated TDX runtime data shape\n got %s\nwant %s", got, want)
+	}
+	if !bytes.Contains(emu.RuntimeDataRaw, []byte(`"tpm-persisted":false`)) {
+		t.Errorf("emulated TDX runtime data omits tpm-persisted: %s", emu.RuntimeDataRaw)
+	}
+	tp := emu.RuntimeData.VMConfig.RootCertThumbprint
+	if b, err := base64.RawURLEncoding.DecodeString(tp); err != nil || len(b) != 32 || slices.Contains(real, tp) {
+		t.Errorf("emulated root-cert-thumbprint %q: %v, or a real host's", tp, err)
+	}
+}
+
 // nvPublic returns the public area of an NV index of the emulated vTPM.
 func nvPublic(t *testing.T, c *CVM, index uint32) (*tpm2.TPMSNVPublic, error) {
 	t.Helper()

@@ -5,6 +5,7 @@ package emulator
 import (
 	"crypto/rsa"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -30,9 +31,29 @@ const HCLReportSize = 2048
 // runtimeData is the wire form of the paravisor's runtime-data JSON, in
 // Azure's key order.
 type runtimeData struct {
-	Keys     []hcl.JWK           `json:"keys"`
-	VMConfig hcl.VMConfiguration `json:"vm-configuration"`
-	UserData string              `json:"user-data"`
+	Keys     []hcl.JWK `json:"keys"`
+	VMConfig any       `json:"vm-configuration"` // hcl.VMConfiguration or tdxVMConfig
+	UserData string    `json:"user-data"`
+}
+
+// tdxVMConfig is the vm-configuration of real TDX hosts (HCL header
+// version 2): also "root-cert-thumbprint" and "tpm-persisted", the latter
+// written when false, in alphabetical order.
+type tdxVMConfig struct {
+	ConsoleEnabled     bool   `json:"console-enabled"`
+	RootCertThumbprint string `json:"root-cert-thumbprint"`
+	SecureBoot         bool   `json:"secure-boot"`
+	TPMEnabled         bool   `json:"tpm-enabled"`
+	TPMPersisted       bool   `json:"tpm-persisted"`
+	VMUniqueID         string `json:"vmUniqueId"`
+}
+
+// emulatedRootThumbprint is the emulated TDX paravisor's
+// "root-cert-thumbprint": base64url SHA-256 of the fake Intel root's DER,
+// in the form of the real value (43 characters), never the real one.
+func emulatedRootThumbprint() string {
+	sum := sha256.Sum256(fakeintel.Root().Raw)
+	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
 // ErrRuntimeDataTooLarge means the runtime data does not fit the HCL report
@@ -44,8 +65,9 @@ var ErrRuntimeDataTooLarge = errors.New("emulator: runtime data does not fit the
 // Its vm-configuration has the members of a real Milan host whose HCL
 // header is version 1 (console-enabled, secure-boot, tpm-enabled,
 // vmUniqueId): "root-cert-thumbprint" and "tpm-persisted" come only with
-// header version 2 on real hosts (fidelity_test.go).
-func buildRuntimeData(ak *rsa.PublicKey, vmID string, userData [64]byte) ([]byte, error) {
+// header version 2 on real hosts (fidelity_test.go), as in the runtime
+// data of the emulated TDX paravisor (tdx set), whose header is version 2.
+func buildRuntimeData(ak *rsa.PublicKey, vmID string, userData [64]byte, tdx bool) ([]byte, error) {
 	rd := runtimeData{
 		Keys: []hcl.JWK{hcl.NewRSAJWK("HCLAkPub", []string{"sign"}, ak)},
 		VMConfig: hcl.VMConfiguration{
@@ -55,6 +77,10 @@ func buildRuntimeData(ak *rsa.PublicKey, vmID string, userData [64]byte) ([]byte
 			VMUniqueID:     vmID,
 		},
 		UserData: strings.ToUpper(hex.EncodeToString(userData[:])),
+	}
+	if tdx {
+		rd.VMConfig = tdxVMConfig{ConsoleEnabled: true, RootCertThumbprint: emulatedRootThumbprint(),
+			SecureBoot: true, TPMEnabled: true, VMUniqueID: vmID}
 	}
 	b, err := json.Marshal(rd)
 	if err != nil {
@@ -68,9 +94,9 @@ func buildRuntimeData(ak *rsa.PublicKey, vmID string, userData [64]byte) ([]byte
 
 // runtimeDataAndDigest returns the runtime data and the hardware report's
 // REPORT_DATA binding it: SHA-256(runtime data) || zeros.
-func runtimeDataAndDigest(ak *rsa.PublicKey, vmID string, userData [64]byte) ([]byte, [64]byte, error) {
+func runtimeDataAndDigest(ak *rsa.PublicKey, vmID string, userData [64]byte, tdx bool) ([]byte, [64]byte, error) {
 	var reportData [64]byte
-	rd, err := buildRuntimeData(ak, vmID, userData)
+	rd, err := buildRuntimeData(ak, vmID, userData, tdx)
 	if err != nil {
 		return nil, reportData, err
 	}
@@ -86,7 +112,7 @@ func runtimeDataAndDigest(ak *rsa.PublicKey, vmID string, userData [64]byte) ([]
 // could check it, and verifiers trust the TDREPORT only through the quote
 // (fake IMDS /acc/tdquote) whose body equals it.
 func buildTDXHCLReport(ak *rsa.PublicKey, vmID string, userData [64]byte) ([]byte, error) {
-	rd, reportData, err := runtimeDataAndDigest(ak, vmID, userData)
+	rd, reportData, err := runtimeDataAndDigest(ak, vmID, userData, true)
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +133,7 @@ func buildTDXHCLReport(ak *rsa.PublicKey, vmID string, userData [64]byte) ([]byt
 // the fake VCEK, wrapped with the runtime data and padded to HCLReportSize.
 // Its ID_KEY_DIGEST is fakeamd.IDKeyDigest.
 func buildHCLReport(ak *rsa.PublicKey, vmID string, measurement [48]byte, userData [64]byte) ([]byte, error) {
-	rd, reportData, err := runtimeDataAndDigest(ak, vmID, userData)
+	rd, reportData, err := runtimeDataAndDigest(ak, vmID, userData, false)
 	if err != nil {
 		return nil, err
 	}
