@@ -171,4 +171,11 @@ func TestVerifyJSONSchema(t *testing.T) {
 			t.Errorf("%v: a string \"verified\" passes the schema", tc.args)
 		}
 	}
+	// report --json prints the claims of a bare report the same way
+	// (evidence_version -1).
+	code, out, errOut := runCLI(t, "report", "--json", "--at", verifyAt, "-f", verifySNPDir+"hcl-report.bin", "--vcek", verifySNPDir+"vcek.pem")
+	wantExit(t, code, exitOK, out, errOut)
+	if err := checkSchema(schema, decodeNumbers(t, out), "$"); err != nil {
+		t.Errorf("report --json: %v", err)
+	}
 }
