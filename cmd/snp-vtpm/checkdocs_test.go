@@ -559,10 +559,24 @@ func TestDocsExitCodes(t *testing.T) {
 // TestExpectedEveryRejection: every verify check that rejects (exit 2)
 // has the "(expected: ...)" of its REJECTED line.
 func TestExpectedEveryRejection(t *testing.T) {
-	verifyChecks := codeCheckNames(t)["verify"]
+	names := codeCheckNames(t)
+	verifyChecks := names["verify"]
 	for c, codes := range codeExitCodes(t) {
 		if expected[verify.Check(c)] == "" && codes[exitRejected] && slices.Contains(verifyChecks, c) {
 			t.Errorf("check %s rejects (exit 2) without an expected line in cmd/snp-vtpm/errors.go", c)
+		}
+	}
+	// Every token check but maa-jwks (never a rejection) has one, and the
+	// line reaches the printed rejection.
+	for _, c := range append(slices.Clone(names["maa"]), names["result"]...) {
+		if c != string(maa.CheckJWKS) && expectedToken[c] == "" {
+			t.Errorf("token check %s has no expected line in cmd/snp-vtpm/errors.go", c)
+		}
+	}
+	g := &globals{}
+	for _, err := range []error{&maa.Error{Check: maa.CheckVMPL, Err: errors.New("vmpl 2")}, &result.Error{Check: result.CheckNonce, Err: errors.New("other")}} {
+		if line := g.describe(err, exitRejected); !strings.HasSuffix(line, "(expected: "+expectedFor(err)+")") || expectedFor(err) == "" {
+			t.Errorf("rejection line %q lacks its expected part", line)
 		}
 	}
 }

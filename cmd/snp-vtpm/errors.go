@@ -16,6 +16,7 @@ import (
 	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/internal/httpget"
 	"github.com/snp-vtpm/snp-vtpm/kds"
+	"github.com/snp-vtpm/snp-vtpm/maa"
 	"github.com/snp-vtpm/snp-vtpm/result"
 	"github.com/snp-vtpm/snp-vtpm/server"
 	"github.com/snp-vtpm/snp-vtpm/verify"
@@ -101,6 +102,54 @@ var expected = map[verify.Check]string{
 	verify.CheckEventLog:          "an event log that replays to the quoted PCRs and satisfies the policy's secure_boot, secure_boot_db_certs, kernel_cmdline and event_log_pcrs",
 }
 
+// expectedToken says, per check of an MAA token (maa verify, maa attest)
+// or of an attestation-result token (result verify), what a passing token
+// has. maa-jwks is never a rejection (exit 1).
+var expectedToken = map[string]string{
+	string(maa.CheckFormat):         "a compact JWS (three base64url parts) with a strict JSON header",
+	string(maa.CheckAlg):            "a token signed with RS256",
+	string(maa.CheckKey):            "a kid naming a usable RSA key of the instance's JWKS (--jwks, --instance)",
+	string(maa.CheckSignature):      "an RS256 signature by the key the kid names",
+	string(maa.CheckClaims):         "claims of the documented JSON types, strictly encoded",
+	string(maa.CheckIssuer):         "iss equal to the MAA instance (--issuer, --instance)",
+	string(maa.CheckAudience):       "a token that names no aud (MAA's AzureGuest tokens name none)",
+	string(maa.CheckExpired):        "exp after the verification time (60 s of skew)",
+	string(maa.CheckNotYetValid):    "nbf and iat before the verification time (60 s of skew)",
+	string(maa.CheckNotCVM):         "a token of an Azure confidential VM (SEV-SNP or TDX) that MAA found azure-compliant-cvm",
+	string(maa.CheckVMPL):           "an SEV-SNP report requested at VMPL 0 (x-ms-sevsnpvm-vmpl 0)",
+	string(maa.CheckSecureBoot):     "secure boot on, in the token and in the VM configuration",
+	string(maa.CheckDebug):          "every debug claim false",
+	string(maa.CheckNonce):          "the nonce given with --nonce in the token's client payload",
+	string(maa.CheckBinding):        "a token of the same VM and report as the verified --evidence",
+	string(result.CheckFormat):      "a compact JWS (three base64url parts) with a strict JSON header",
+	string(result.CheckAlg):         "a token signed with ES256",
+	string(result.CheckKey):         "a kid naming a key of the verifier's JWKS (--jwks)",
+	string(result.CheckSignature):   "an ES256 signature (r || s, low S) by the key the kid names",
+	string(result.CheckClaims):      "claims of the documented shape, strictly encoded",
+	string(result.CheckProfile):     "snp-vtpm's EAR profile with its one submodule",
+	string(result.CheckIssuer):      "iss equal to --issuer (default: the --jwks URL's verifier)",
+	string(result.CheckAudience):    "aud equal to --audience, and none without it",
+	string(result.CheckExpired):     "exp after the verification time (60 s of skew)",
+	string(result.CheckNotYetValid): "nbf and iat before the verification time (60 s of skew)",
+	string(result.CheckStatus):      "ear.status affirming (warning, for the emulated CVM, with --trust-emulated)",
+	string(result.CheckNonce):       "eat_nonce equal to --nonce/--nonce-hex",
+}
+
+// expectedFor returns what a passing input has for the check that err
+// names, or "".
+func expectedFor(err error) string {
+	if verr, ok := errors.AsType[*verify.Error](err); ok {
+		return expected[verr.Check]
+	}
+	if merr, ok := errors.AsType[*maa.Error](err); ok {
+		return expectedToken[string(merr.Check)]
+	}
+	if rerr, ok := errors.AsType[*result.Error](err); ok {
+		return expectedToken[string(rerr.Check)]
+	}
+	return ""
+}
+
 // describe turns err into the one line printed on stderr: a sentence
 // without Go internals unless -v.
 func (g *globals) describe(err error, code int) string {
@@ -114,8 +163,8 @@ func (g *globals) describe(err error, code int) string {
 	if !g.verbose {
 		text = plain(text)
 	}
-	if verr, ok := errors.AsType[*verify.Error](err); ok && code == exitRejected {
-		if e := expected[verr.Check]; e != "" {
+	if code == exitRejected {
+		if e := expectedFor(err); e != "" {
 			text += " (expected: " + e + ")"
 		}
 	}
