@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/snp-vtpm/snp-vtpm/format"
-	"github.com/snp-vtpm/snp-vtpm/quote"
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
+	"github.com/snp-vtpm/snp-vtpm/quote"
 )
 
 func FuzzDecode(f *testing.F) {
