@@ -316,13 +316,19 @@ func (n *nonceFlags) value() ([]byte, error) {
 		if n.hex == "" {
 			return nil, errors.New("--nonce-hex: empty value (is the variable you passed unset?)")
 		}
-		b, err := hex.DecodeString(n.hex)
-		if err != nil {
-			return nil, errors.New("--nonce-hex: not an even number of hex digits")
-		}
-		return b, nil
+		return parseHexFlag("--nonce-hex", n.hex)
 	}
 	return nil, nil
+}
+
+// parseHexFlag decodes the hex value s of flag. The error says what hex
+// is: "zz" is not an odd number of digits, it is no digits at all.
+func parseHexFlag(flag, s string) ([]byte, error) {
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		return nil, fmt.Errorf("%s: not hex: want an even number of the digits 0-9, a-f", flag)
+	}
+	return b, nil
 }
 
 // readFile reads the file named by a flag, bounded by maxInput; errors name
