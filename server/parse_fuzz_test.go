@@ -1,11 +1,16 @@
 package server
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 	"testing"
+	"unicode"
 
+	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
@@ -83,6 +88,91 @@ func FuzzResourcesOf(f *testing.F) {
 			}
 		} else if r.Policy != nil {
 			t.Fatal("a policy without a policy file")
+		}
+	})
+}
+
+// FuzzAPIError: reading a verifier's error answer never panics, yields an
+// Error() that is bounded and holds no control or format character of the
+// server's choosing, and reads back the check and message of an
+// ErrorResponse as the server encodes it (when they are printable and
+// short).
+func FuzzAPIError(f *testing.F) {
+	f.Add(uint16(403), "", []byte(`{"error":"snp-measurement check failed: mismatch","check":"snp-measurement"}`), "", "")
+	f.Add(uint16(302), "https://evil.example/\x1b[2J", []byte(nil), "", "")
+	f.Add(uint16(400), "", []byte(`{"error":"\u202e\n","check":"x","extra":1}`), "request", "bad \x00 request")
+	f.Add(uint16(500), "", []byte(strings.Repeat("x", 5000)), "check", strings.Repeat("m", 3000))
+	f.Fuzz(func(t *testing.T, status uint16, location string, body []byte, check, msg string) {
+		resp := &http.Response{StatusCode: int(status), Header: http.Header{"Location": {location}}}
+		e := apiError(resp, body)
+		text := e.Error()
+		if len(text) > 3*(maxServerCheck+maxServerMessage) || strings.ContainsFunc(text, func(r rune) bool {
+			return r == '\n' || r == '\r' || r == 0x1b || unicode.Is(unicode.Cf, r) || unicode.IsControl(r)
+		}) {
+			t.Fatalf("error of %d bytes: %q", len(text), text)
+		}
+		if status >= 300 && status < 400 {
+			return
+		}
+		doc, err := json.Marshal(ErrorResponse{Error: msg, Check: check})
+		if err != nil {
+			return
+		}
+		e = apiError(resp, doc)
+		if format.Printable(check, maxServerCheck) == check && format.Printable(msg, maxServerMessage) == msg &&
+			(e.Check != check || e.Message != msg) {
+			t.Fatalf("read %q, %q from %s", e.Check, e.Message, doc)
+		}
+	})
+}
+
+// FuzzOpenSecret: opening a sealed secret never panics; a ciphertext that
+// is not the sealer's fails, and the sealer's opens to the secret (for
+// the exchange's nonce only).
+func FuzzOpenSecret(f *testing.F) {
+	priv, pub, err := GenerateKey()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add([]byte("nonce"), []byte("secret"), []byte{})
+	f.Add([]byte{}, []byte{}, make([]byte, 32+16))
+	f.Fuzz(func(t *testing.T, nonce, secret, junk []byte) {
+		if pt, err := OpenSecret(priv, nonce, junk); err == nil {
+			t.Fatalf("junk opened to %d bytes", len(pt))
+		}
+		sl, err := newSealer(pub, nonce)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ct, err := sl.seal(secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pt, err := OpenSecret(priv, nonce, ct); err != nil || string(pt) != string(secret) {
+			t.Fatalf("sealed secret: %v", err)
+		}
+		if _, err := OpenSecret(priv, append(bytes.Clone(nonce), 0), ct); err == nil {
+			t.Fatal("opened under another nonce")
+		}
+	})
+}
+
+// FuzzRedactRedisURL: redacting --redis for the logs never panics and
+// never repeats the URL's password (an alphanumeric one that appears
+// nowhere else in the URL).
+func FuzzRedactRedisURL(f *testing.F) {
+	for _, s := range []string{"redis://u:hunter2@h:1/0", "rediss://:hunter2@h", "unix://:hunter2@/s?db=1", "redis://u:a@b@h", "::"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		out := RedactRedisURL(raw)
+		u, err := url.Parse(raw)
+		if err != nil || u.User == nil || strings.Contains(raw, "%") {
+			return
+		}
+		if p, ok := u.User.Password(); ok && len(p) >= 4 && isAlnum(p) && strings.Count(raw, p) == 1 &&
+			!strings.Contains("xxxxx", p) && strings.Contains(out, p) {
+			t.Fatalf("RedactRedisURL(%q) = %q", raw, out)
 		}
 	})
 }
