@@ -2,9 +2,13 @@ package pcs
 
 import (
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/pem"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"unicode/utf8"
 
 	"github.com/snp-vtpm/snp-vtpm/internal/fakepki"
@@ -150,6 +154,44 @@ func FuzzCheckFetched(f *testing.F) {
 		boundedError(t, err)
 		if got == (err != nil) {
 			t.Fatalf("check %d: a document %v with error %v", which%4, got, err)
+		}
+	})
+}
+
+// FuzzLoadDir: reading a collateral directory in which one file is
+// replaced by the input (or the input is added under another name) never
+// panics, returns a collateral exactly when it returns no error, keeps the
+// error bounded, and an accepted collateral has every part LoadDir
+// requires, each TCB info under its own FMSPC.
+func FuzzLoadDir(f *testing.F) {
+	files := testutil.RegularFiles(f, testutil.IntelCollateral())
+	names := slices.Sorted(maps.Keys(files))
+	names = append(names, TCBInfoPrefix+"00906ed50000.json", "README")
+	for i, n := range names {
+		f.Add(uint8(i), files[n])
+	}
+	f.Add(uint8(0), []byte{})
+	f.Fuzz(func(t *testing.T, which uint8, data []byte) {
+		fsys := fstest.MapFS{}
+		for n, b := range files {
+			fsys[n] = &fstest.MapFile{Data: b}
+		}
+		fsys[names[int(which)%len(names)]] = &fstest.MapFile{Data: data}
+		c, err := LoadDir(fsys)
+		boundedError(t, err)
+		if (c == nil) == (err == nil) {
+			t.Fatalf("collateral %v with error %v", c != nil, err)
+		}
+		if err != nil {
+			return
+		}
+		if c.QEIdentity == nil || c.SigningChain == nil || c.RootCRL == nil || len(c.TCBInfos) == 0 || len(c.PCKCRLs) == 0 {
+			t.Fatal("accepted a directory without a required part")
+		}
+		for k, ti := range c.TCBInfos {
+			if hex.EncodeToString(ti.FMSPC[:]) != k {
+				t.Fatalf("TCB info for %x under %s", ti.FMSPC, k)
+			}
 		}
 	})
 }
