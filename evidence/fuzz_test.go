@@ -1,10 +1,14 @@
 package evidence
 
 import (
+	"encoding/hex"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
+	"github.com/snp-vtpm/snp-vtpm/quote"
 )
 
 func FuzzDecode(f *testing.F) {
@@ -103,4 +107,56 @@ func FuzzDecoder(f *testing.F) {
 		}
 		sameAsDecode(t, d, b)
 	})
+}
+
+// FuzzDecodeQuoteJSON: DecodeQuoteJSON never panics, every rejection is a
+// format.ErrMalformed error with no quote, an accepted quote keeps the
+// limits of Decode, and it round-trips through the hex form (and, for a
+// quote of byte arrays, through the array form too).
+func FuzzDecodeQuoteJSON(f *testing.F) {
+	for _, dir := range []string{testutil.SNPDir, testutil.TDXDir} {
+		f.Add(testutil.ReadFile(f, dir+"tpm-quote-v1.json"))
+	}
+	f.Add([]byte(`{"signature":[1],"message":[2,3],"pcrs":[]}`))
+	f.Add([]byte(`{"signature":"00","message":"00","pcrs":["` + strings.Repeat("00", PCRSize) + `"]}`))
+	f.Add([]byte(`null`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		q, err := DecodeQuoteJSON(b)
+		if testutil.RejectedNil(t, q, err, format.ErrMalformed) {
+			return
+		}
+		if len(q.Signature) == 0 || len(q.Message) == 0 || len(q.PCRs) > MaxPCRs {
+			t.Fatal("limits not enforced")
+		}
+		for _, p := range q.PCRs {
+			if len(p) != PCRSize {
+				t.Fatal("bad PCR size accepted")
+			}
+		}
+		for _, arrays := range []bool{false, true} {
+			again, err := DecodeQuoteJSON(quoteJSON(q, arrays))
+			if err != nil || !equalQuote(q, again) {
+				t.Fatalf("re-encoded (arrays %v): %v", arrays, err)
+			}
+		}
+	})
+}
+
+// quoteJSON writes q as a TpmQuote object: hex strings, or byte arrays.
+func quoteJSON(q *quote.Quote, arrays bool) []byte {
+	enc := func(b []byte) string {
+		if !arrays {
+			return `"` + hex.EncodeToString(b) + `"`
+		}
+		s := make([]string, len(b))
+		for i, v := range b {
+			s[i] = strconv.Itoa(int(v))
+		}
+		return "[" + strings.Join(s, ",") + "]"
+	}
+	pcrs := make([]string, len(q.PCRs))
+	for i, p := range q.PCRs {
+		pcrs[i] = enc(p)
+	}
+	return []byte(`{"signature":` + enc(q.Signature) + `,"message":` + enc(q.Message) + `,"pcrs":[` + strings.Join(pcrs, ",") + `]}`)
 }

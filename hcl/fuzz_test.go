@@ -2,6 +2,8 @@ package hcl
 
 import (
 	"bytes"
+	"encoding/binary"
+	"errors"
 	"testing"
 
 	"github.com/snp-vtpm/snp-vtpm/format"
@@ -73,5 +75,40 @@ func FuzzParseRuntimeData(f *testing.F) {
 		}
 		_, _ = d.AK()
 		_, _ = d.EK()
+	})
+}
+
+// FuzzParseIGVMHeader: ParseIGVMHeader never panics, every rejection is a
+// *FormatError (format.ErrMalformed) with no header, and an accepted
+// header is valid and exactly its 20 bytes: writing its fields back
+// gives b.
+func FuzzParseIGVMHeader(f *testing.F) {
+	for _, fx := range fixtures {
+		blob := fx.load(f)
+		f.Add(bytes.Clone(blob[RuntimeDataOffset-IGVMHeaderSize : RuntimeDataOffset]))
+	}
+	f.Add(make([]byte, IGVMHeaderSize))
+	f.Add([]byte{})
+	f.Add(bytes.Repeat([]byte{0xff}, IGVMHeaderSize))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		h, err := ParseIGVMHeader(b)
+		if testutil.RejectedNil(t, h, err, format.ErrMalformed) {
+			var fe *FormatError
+			if !errors.As(err, &fe) {
+				t.Fatalf("error %T is not a *FormatError: %v", err, err)
+			}
+			return
+		}
+		if h.Type != ReportTypeSNP || h.HashType != HashTypeSHA256 || h.VariableDataSize == 0 ||
+			uint64(h.DataSize) != IGVMHeaderSize+uint64(h.VariableDataSize) || h.VariableDataSize > MaxRuntimeDataSize {
+			t.Fatalf("accepted an invalid header %+v", h)
+		}
+		out := binary.LittleEndian.AppendUint32(nil, h.DataSize)
+		for _, v := range []uint32{h.Version, uint32(h.Type), uint32(h.HashType), h.VariableDataSize} {
+			out = binary.LittleEndian.AppendUint32(out, v)
+		}
+		if !bytes.Equal(out, b) {
+			t.Fatalf("fields %x, input %x", out, b)
+		}
 	})
 }

@@ -3,6 +3,8 @@ package maa_test
 import (
 	"context"
 	"crypto/rsa"
+	"encoding/json"
+	"errors"
 	"testing"
 
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
@@ -51,4 +53,48 @@ type noKeys struct{}
 
 func (noKeys) Key(context.Context, string) (*rsa.PublicKey, error) {
 	return nil, maa.ErrUnknownKid
+}
+
+// FuzzParseJWKS: ParseJWKS never panics; a rejection returns no key set
+// and is an *maa.Error of CheckJWKS (the package's one error, not a
+// verdict on a token: it does not match ErrRejected) with a bounded
+// message; an accepted set has a usable key under some kid of the input.
+func FuzzParseJWKS(f *testing.F) {
+	for _, file := range []string{realJWKS, "maa/sharedeus-certs-2023.json"} {
+		f.Add(testutil.ReadFile(f, file))
+	}
+	f.Add(maa.EmulatedJWKS())
+	f.Add([]byte(`{"keys":[{"kid":"a","kty":"RSA","n":"AQAB","e":"AQAB"}]}`))
+	f.Add([]byte(`{"keys":[{"kid":"e","kty":"EC","crv":"P-256"}]}`))
+	f.Add([]byte(`{"keys":[]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ks, err := maa.ParseJWKS(data)
+		if err != nil {
+			merr, ok := errors.AsType[*maa.Error](err)
+			if ks != nil || !ok || merr.Check != maa.CheckJWKS || errors.Is(err, maa.ErrRejected) {
+				t.Fatalf("key set %v, error %T: %v; want none and a %s *maa.Error", ks, err, err, maa.CheckJWKS)
+			}
+			if len(err.Error()) > 1024 {
+				t.Fatalf("error of %d bytes", len(err.Error()))
+			}
+			return
+		}
+		var doc struct {
+			Keys []struct {
+				Kid string `json:"kid"`
+			} `json:"keys"`
+		}
+		if json.Unmarshal(data, &doc) != nil {
+			t.Fatal("accepted a JWKS encoding/json cannot read")
+		}
+		usable := 0
+		for _, k := range doc.Keys {
+			if pub, err := ks.Key(context.Background(), k.Kid); err == nil && pub.N.BitLen() >= maa.MinRSABits {
+				usable++
+			}
+		}
+		if usable == 0 {
+			t.Fatal("accepted a JWKS without a usable key")
+		}
+	})
 }

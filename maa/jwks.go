@@ -87,7 +87,18 @@ type jwksKey struct {
 // set aside: a token naming it fails with ErrRefusedKey. At least one key
 // must be usable. The certificate is not required to be a CA, and its
 // validity dates are not checked: the JWKS is trusted as configured.
+// Errors are *Error values of CheckJWKS (not ErrRejected).
 func ParseJWKS(data []byte) (*KeySet, error) {
+	ks, err := parseJWKS(data)
+	if err != nil {
+		return nil, &Error{Check: CheckJWKS, Err: err}
+	}
+	return ks, nil
+}
+
+// parseJWKS is ParseJWKS with the reason unwrapped (Fetcher wraps it with
+// ErrJWKSUnavailable and the URL).
+func parseJWKS(data []byte) (*KeySet, error) {
 	var doc jwksDoc
 	if err := strictjson.Unmarshal(data, &doc, strictjson.Options{MaxBytes: MaxJWKSBytes, MaxDepth: 4}); err != nil {
 		return nil, fmt.Errorf("JWKS: %w", err)
@@ -346,7 +357,7 @@ func (f *Fetcher) fetch(ctx context.Context) (*KeySet, error) {
 		}
 		return nil, &Error{Check: CheckJWKS, Err: fmt.Errorf("%w: %w", ErrJWKSUnavailable, err)}
 	}
-	set, err := ParseJWKS(bytes.TrimSpace(body))
+	set, err := parseJWKS(bytes.TrimSpace(body))
 	if err != nil {
 		return nil, &Error{Check: CheckJWKS, Err: fmt.Errorf("%w: %s: %w", ErrJWKSUnavailable, CertsURL(f.Instance), err)}
 	}

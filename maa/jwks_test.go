@@ -96,6 +96,9 @@ func TestParseJWKS(t *testing.T) {
 			if (err == nil) != tc.ok {
 				t.Fatalf("err %v, want ok %v", err, tc.ok)
 			}
+			if merr, ok := errors.AsType[*maa.Error](err); err != nil && (!ok || merr.Check != maa.CheckJWKS || errors.Is(err, maa.ErrRejected)) {
+				t.Fatalf("error %T %v, want a %s *maa.Error", err, err, maa.CheckJWKS)
+			}
 		})
 	}
 	if _, err := maa.ParseJWKS([]byte(`{"keys":[` + strings.Repeat(" ", maa.MaxJWKSBytes) + `]}`)); err == nil {

@@ -79,6 +79,12 @@ func readPCRsFile(name, logName string) (map[int][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parsePCRsDoc(data, name, logName)
+}
+
+// parsePCRsDoc parses the --pcrs file name's data: its sha256 bank, of
+// logName's entry when the file is keyed by log file name.
+func parsePCRsDoc(data []byte, name, logName string) (map[int][]byte, error) {
 	var doc pcrsDoc
 	var byName map[string]pcrsDoc
 	if strictjson.Unmarshal(data, &doc, strictjson.Options{RejectUnknown: true}) != nil || doc.PCRs == nil {

@@ -78,16 +78,25 @@ A rejection names the failed check on stderr.`,
 	return cmd
 }
 
+// parseUserData parses --user-data: 1 to vtpm.UserDataSize bytes in hex.
+func parseUserData(s string) ([]byte, error) {
+	b, err := decodeHexFlag("--user-data", s)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) == 0 || len(b) > vtpm.UserDataSize {
+		return nil, fmt.Errorf("--user-data: %d bytes, want 1..%d", len(b), vtpm.UserDataSize)
+	}
+	return b, nil
+}
+
 // runReport is the report command.
 func runReport(ctx context.Context, g *globals, o *reportOpts) error {
 	var userData []byte
 	if o.userData != "" {
-		b, err := decodeHexFlag("--user-data", o.userData)
+		b, err := parseUserData(o.userData)
 		if err != nil {
 			return err
-		}
-		if len(b) == 0 || len(b) > vtpm.UserDataSize {
-			return fmt.Errorf("--user-data: %d bytes, want 1..%d", len(b), vtpm.UserDataSize)
 		}
 		userData = b
 	}

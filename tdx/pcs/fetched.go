@@ -130,16 +130,19 @@ func CheckPCKCRL(body, chainPEM []byte, ca string, opts Options) (*x509.Revocati
 	caCert := certs[0]
 	switch {
 	case caCert.Subject.CommonName != want:
-		return nil, collErr("the PCK CRL's issuer chain starts with %q, want %q", caCert.Subject.CommonName, want)
+		return nil, collErr("the PCK CRL's issuer chain starts with %q, want %q", format.Truncate(caCert.Subject.CommonName, maxNameInError), want)
 	case len(certs) == 2 && !certs[1].Equal(root):
-		return nil, collErr("the PCK CRL's issuer chain ends in %q, not the pinned Intel SGX Root CA", certs[1].Subject.CommonName)
+		return nil, collErr("the PCK CRL's issuer chain ends in %q, not the pinned Intel SGX Root CA", format.Truncate(certs[1].Subject.CommonName, maxNameInError))
 	}
 	pool := x509.NewCertPool()
 	pool.AddCert(root)
 	if _, err := caCert.Verify(x509.VerifyOptions{Roots: pool, CurrentTime: opts.at(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
 		return nil, collErr("the PCK CRL's issuer %q: %v", want, err)
 	}
-	return l, checkCRL(l, caCert, opts.at(), "PCK CRL ("+ca+")")
+	if err := checkCRL(l, caCert, opts.at(), "PCK CRL ("+ca+")"); err != nil {
+		return nil, err
+	}
+	return l, nil
 }
 
 // CheckRootCRL parses the Intel SGX Root CA's CRL (DER, PEM or hex) and
@@ -153,7 +156,10 @@ func CheckRootCRL(body []byte, opts Options) (*x509.RevocationList, error) {
 	if err != nil {
 		return nil, err
 	}
-	return l, checkCRL(l, root, opts.at(), "Intel SGX Root CA CRL")
+	if err := checkCRL(l, root, opts.at(), "Intel SGX Root CA CRL"); err != nil {
+		return nil, err
+	}
+	return l, nil
 }
 
 func decodeParseCRL(body []byte, field string) (*x509.RevocationList, error) {
