@@ -639,7 +639,7 @@ func TestMutationNoPCRs(t *testing.T) {
 			want.PCRs, want.PCRValues = nil, verify.PCRValuesAbsent
 			// The claims computed from PCR 6 and PCR 8 become unknown.
 			want.VMIdentity = &verify.VMIdentity{VMUniqueID: full.VMIdentity.VMUniqueID, Form: verify.VMIdentityUnknown}
-			want.InitData = &verify.InitData{}
+			want.InitData = &verify.InitData{State: verify.InitDataUnknown}
 			if !reflect.DeepEqual(*got, want) {
 				t.Errorf("claims differ beyond the PCR values:\n got %+v\nwant %+v", *got, want)
 			}

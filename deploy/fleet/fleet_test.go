@@ -76,10 +76,18 @@ func TestRunLocal(t *testing.T) {
 	if err := os.WriteFile(secret, []byte(secretText), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// Build first, then pick the ports: a build on a loaded CI machine took
+	// minutes, long enough for another test to take a port picked before.
+	bin, proxy := dir+"/snp-vtpm", dir+"/proxy"
+	for pkg, out := range map[string]string{"../../cmd/snp-vtpm": bin, "./proxy": proxy} {
+		if b, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", pkg, err, b)
+		}
+	}
 	port := freePorts(t)
 	cmd := exec.Command("bash", "run-local.sh")
 	cmd.Env = append(os.Environ(), fmt.Sprintf("PORT=%d", port), "REDIS_SERVER="+redisServer,
-		"SECRET_FILE="+secret, "SERVE_ARGS=--roots "+roots+" --offline")
+		"SECRET_FILE="+secret, "SERVE_ARGS=--roots "+roots+" --offline", "BIN="+bin, "PROXY_BIN="+proxy)
 	var stderr testutil.LogBuffer
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()

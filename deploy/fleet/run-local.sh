@@ -69,8 +69,12 @@ for i in 1 2; do
 	backends+=("http://$addr")
 done
 for b in "${backends[@]}"; do
-	for _ in $(seq 200); do curl -fsS -o /dev/null "$b/readyz" 2>/dev/null && break; sleep 0.05; done
-	curl -fsS -o /dev/null "$b/readyz" || { echo "run-local.sh: replica $b not ready (logs in $work)" >&2; exit 1; }
+	for _ in $(seq 600); do curl -fsS -o /dev/null "$b/readyz" 2>/dev/null && break; sleep 0.05; done
+	curl -fsS -o /dev/null "$b/readyz" || {
+		echo "run-local.sh: replica $b not ready after 30 s; its log:" >&2
+		tail -n 5 "$work"/replica*.log >&2
+		exit 1
+	}
 	echo "replica: $b"
 done
 
