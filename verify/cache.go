@@ -6,6 +6,7 @@ import (
 	"hash/maphash"
 	"sync"
 	"sync/atomic"
+	"weak"
 
 	"github.com/snp-vtpm/snp-vtpm/evidence"
 	"github.com/snp-vtpm/snp-vtpm/hcl"
@@ -28,7 +29,10 @@ import (
 //     pointer of an immutable snp.Roots). Certificate validity depends on
 //     the verification time too: it is checked again on every hit.
 //   - reports: the 1184 report bytes and the VCEK key that verified their
-//     signature (the *snp.VCEK of the vceks entry, by identity).
+//     signature (the *snp.VCEK of the vceks entry, by identity). The entry
+//     holds that VCEK by a weak pointer: it does not keep alive a VCEK the
+//     vceks cache evicted (memory its byte bound would not count), and
+//     once that VCEK is gone the entry is a miss.
 //   - hcls: the HCL blob (parsing, binding, AK decoding are functions of it;
 //     an SNP lookup takes only entries with an SNP report, a TDX lookup
 //     only entries with a TDREPORT).
@@ -36,12 +40,12 @@ import (
 //     under (compared by its DER); validity is checked again on every hit.
 //   - tdQuotes: the TD quote bytes (its parse, and the PCK chain entry that
 //     verified its signatures: the *tdx.Verified of the pcks entry, by
-//     identity).
+//     identity, held by a weak pointer as reports hold their VCEK).
 //   - decoder: remembers the decoded HCL report and VCEK of evidence by
 //     their exact text (see evidence.Decoder).
 type cache struct {
 	vceks    exactMap[*vcekEntry]
-	reports  exactMap[*snp.VCEK]
+	reports  exactMap[weak.Pointer[snp.VCEK]]
 	hcls     exactMap[*hclEntry]
 	pcks     exactMap[*tdx.Verified]
 	tdQuotes exactMap[*tdQuoteEntry]
@@ -87,7 +91,7 @@ func newCache(cc CacheConfig) *cache {
 	seed := maphash.MakeSeed()
 	return &cache{
 		vceks:    exactMap[*vcekEntry]{seed: seed, maxEntries: entries, maxBytes: size},
-		reports:  exactMap[*snp.VCEK]{seed: seed, maxEntries: entries, maxBytes: size},
+		reports:  exactMap[weak.Pointer[snp.VCEK]]{seed: seed, maxEntries: entries, maxBytes: size},
 		hcls:     exactMap[*hclEntry]{seed: seed, maxEntries: entries, maxBytes: size},
 		pcks:     exactMap[*tdx.Verified]{seed: seed, maxEntries: entries, maxBytes: size},
 		tdQuotes: exactMap[*tdQuoteEntry]{seed: seed, maxEntries: entries, maxBytes: size},
@@ -292,7 +296,7 @@ func (p *pending) commit() {
 		p.c.vceks.put(p.vcekDER, p.vcek, 3*len(p.vcekDER)+1024)
 	}
 	if p.reportBy != nil {
-		p.c.reports.put(p.reportRaw, p.reportBy, len(p.reportRaw))
+		p.c.reports.put(p.reportRaw, weak.Make(p.reportBy), len(p.reportRaw))
 	}
 	if p.hcl != nil {
 		p.c.putHCL(p.hclBlob, p.hcl)

@@ -4,16 +4,18 @@ import (
 	"bytes"
 	"crypto/x509"
 	"time"
+	"weak"
 
 	"github.com/snp-vtpm/snp-vtpm/tdx"
 )
 
 // tdQuoteEntry is a TD quote whose signatures a successful verification
 // verified under the PCK chain entry by: the quote parsed, shared by every
-// later verification of the same bytes (read-only).
+// later verification of the same bytes (read-only). by is weak: the entry
+// does not keep alive a chain the pcks cache evicted.
 type tdQuoteEntry struct {
 	q  *tdx.Quote
-	by *tdx.Verified
+	by weak.Pointer[tdx.Verified]
 }
 
 // parseTDQuote parses the TD quote raw, or takes the parse of the entry
@@ -51,11 +53,11 @@ func verifyTDQuoteSignatures(tq tdQuote, root *x509.Certificate, now time.Time, 
 		}
 		p.addPCK(tq.PCKChain, v)
 	}
-	if tq.cached == nil || tq.cached.by != v {
+	if tq.cached == nil || tq.cached.by.Value() != v {
 		if err := tq.VerifySigned(v); err != nil {
 			return nil, err
 		}
-		p.addTDQuote(tq.raw, &tdQuoteEntry{q: tq.Quote, by: v})
+		p.addTDQuote(tq.raw, &tdQuoteEntry{q: tq.Quote, by: weak.Make(v)})
 	}
 	return v, nil
 }

@@ -8,8 +8,10 @@ import (
 	"time"
 
 	"github.com/snp-vtpm/snp-vtpm/evidence"
+	"github.com/snp-vtpm/snp-vtpm/internal/tdxtest"
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/tdx"
+	"github.com/snp-vtpm/snp-vtpm/tdx/pcs"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
@@ -147,5 +149,52 @@ func TestTDXCacheConcurrent(t *testing.T) {
 		if err := <-errs; err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// TestTDXCacheRevocationEveryCall is TestCacheRevocationEveryCall for TDX:
+// Intel's PCK CRLs are evaluated on every verification, also when the PCK
+// chain and the TD quote's signatures come from the cache. A PCK (or its
+// CA) that Intel's collateral revokes after the evidence verified is
+// rejected at once, and accepted again only when the collateral says so.
+func TestTDXCacheRevocationEveryCall(t *testing.T) {
+	f := tdxtest.New(t)
+	data := resignedBy(t, f, func(*tdx.Quote) {})
+	nonce := quotedNonce(t, data)
+	intel := realCollateral(t)
+	load := func(c tdxtest.Collateral) *pcs.Collateral {
+		c.TCBInfo, c.QEIdentity, c.FMSPC = intel.TCBInfos["00806f050000"].Signed.Raw, intel.QEIdentity.Signed.Raw, "00806f050000"
+		return testutil.Must(pcs.LoadDir(f.FS(t, c)))(t)
+	}
+	good, revokedPCK, revokedCA := load(tdxtest.Collateral{}), load(tdxtest.Collateral{RevokePCK: true}), load(tdxtest.Collateral{RevokeCA: true})
+	var now *pcs.Collateral
+	asked := 0
+	cfg := tdxOpts()
+	cfg.Policy.TDXTCBStatuses = []string{pcs.UpToDate, pcs.OutOfDate} // the test TCB info says OutOfDate
+	cfg.TDXCollateralGetter = getterFunc(func(context.Context, verify.TDXCollateralRequest) (*pcs.Collateral, error) {
+		asked++
+		return now, nil
+	})
+	v := newVerifier(t, cfg)
+	verify.SetTDXRootForTest(v, f.Root)
+	for i, step := range []struct {
+		coll *pcs.Collateral
+		want verify.Check
+	}{
+		{good, ""}, // fills the caches
+		{revokedPCK, verify.CheckTDXPCKRevoked},
+		{good, ""},
+		{revokedCA, verify.CheckTDXPCKRevoked},
+		{good, ""},
+	} {
+		now, asked = step.coll, 0
+		c, err := v.Evidence(context.Background(), data, nonce)
+		wantOutcome(t, c, err, step.want)
+		if asked != 1 {
+			t.Fatalf("step %d: the collateral was asked for %d times, want once", i, asked)
+		}
+	}
+	if s := v.Stats(); s.PCKChains.Hits < 4 || s.TDQuotes.Hits < 4 {
+		t.Fatalf("the chain and quote came from the cache %d and %d times, want at least 4 (the test would not test the cache)", s.PCKChains.Hits, s.TDQuotes.Hits)
 	}
 }

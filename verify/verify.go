@@ -48,6 +48,7 @@ import (
 	"slices"
 	"sync"
 	"time"
+	"weak"
 
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
 	"github.com/snp-vtpm/snp-vtpm/evidence"
@@ -612,7 +613,7 @@ func CheckEmulatedKey(c *snp.Chain) error {
 // VCEK entries keep one *snp.VCEK per certificate); nil p caches nothing.
 func verifyReportSignature(r *snp.Report, v *snp.VCEK, p *pending) error {
 	if p.recording() {
-		if _, ok := p.c.reports.get(r.Raw, func(by *snp.VCEK) bool { return by == v }); ok {
+		if _, ok := p.c.reports.get(r.Raw, func(by weak.Pointer[snp.VCEK]) bool { return by.Value() == v }); ok {
 			return nil
 		}
 	}
