@@ -224,9 +224,9 @@ func openResources(rs map[string]Resource, base *verify.Verifier) (map[string]*r
 		}
 		res := &resource{secret: append([]byte(nil), r.Secret...)}
 		if r.Policy != nil {
-			cfg := base.Config()
-			cfg.Policy = *r.Policy
-			v, err := verify.New(cfg)
+			// Shares base's caches: one bound for the server, whatever
+			// the number of resources (up to MaxResources) with policies.
+			v, err := base.WithPolicy(*r.Policy)
 			if err != nil {
 				return nil, fmt.Errorf("server: resource %q: %w", name, err)
 			}

@@ -236,6 +236,28 @@ func TestAttestResources(t *testing.T) {
 	}
 }
 
+// TestResourcePoliciesShareCaches: a resource's own policy verifies with
+// the server's caches (Verifier.WithPolicy), so the server holds one
+// bounded set of caches whatever the number of resources.
+func TestResourcePoliciesShareCaches(t *testing.T) {
+	s, url, _ := resourceServer(t, false)
+	ctx := context.Background()
+	for _, resource := range []string{"db/password", "milan-only", "milan-only", "strict"} {
+		_, _ = (&Client{URL: url, Resource: resource}).Attest(ctx, synthetic(t))
+	}
+	base := s.verifier.Stats()
+	for name, r := range s.resources {
+		if r.verifier != nil && r.verifier.Stats() != base {
+			t.Errorf("resource %s has caches of its own: %+v, the server's %+v", name, r.verifier.Stats(), base)
+		}
+	}
+	// Four attestations looked their VCEK up in the one cache (with caches
+	// per resource, the server's saw only db/password's).
+	if n := base.VCEKs.Hits + base.VCEKs.Misses; n < 4 {
+		t.Errorf("the server's VCEK cache saw %d lookups for four attestations: %+v", n, base.VCEKs)
+	}
+}
+
 func TestSingleSecretWithResourcesAndToken(t *testing.T) {
 	_, url, _ := resourceServer(t, true)
 	res, err := (&Client{URL: url}).Attest(context.Background(), synthetic(t))

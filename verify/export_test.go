@@ -20,5 +20,3 @@ func SetRootsForTest(v *Verifier, r *snp.Roots) { v.cfg.Roots = r }
 // Root CA for TD quotes (claims then say PinnedRoots false).
 func SetTDXRootForTest(v *Verifier, root *x509.Certificate) { v.cfg.tdxRoot = root }
 
-// SetPolicyForTest: see SetNowForTest (a copy of p).
-func SetPolicyForTest(v *Verifier, p Policy) { v.cfg.Policy = p.clone() }

@@ -48,6 +48,22 @@ func Evidence(ctx context.Context, data []byte, nonce []byte, cfg Config) (*Clai
 	return v.Evidence(ctx, data, nonce)
 }
 
+// WithPolicy returns a Verifier that verifies with p instead of v's
+// policy and shares everything else with v: its configuration and its
+// caches (one bound, one set of counters, and hits for all of them). No
+// cached result depends on the policy (TestCacheAcrossPolicies), so a
+// server's per-resource policies can share the base Verifier's caches
+// instead of each holding caches of its own. The error is New's for a
+// policy it would refuse.
+func (v *Verifier) WithPolicy(p Policy) (*Verifier, error) {
+	cfg := v.cfg
+	cfg.Policy = p.clone()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return &Verifier{cfg: cfg, cache: v.cache}, nil
+}
+
 // Config returns a copy of the configuration v verifies with.
 func (v *Verifier) Config() Config {
 	c := v.cfg
