@@ -19,4 +19,3 @@ func SetRootsForTest(v *Verifier, r *snp.Roots) { v.cfg.Roots = r }
 // SetTDXRootForTest makes v trust root instead of the pinned Intel SGX
 // Root CA for TD quotes (claims then say PinnedRoots false).
 func SetTDXRootForTest(v *Verifier, root *x509.Certificate) { v.cfg.tdxRoot = root }
-
