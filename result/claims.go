@@ -58,7 +58,7 @@ type Appraisal struct {
 	Trust TrustVector `json:"ear.trustworthiness-vector"`
 	// PolicyID is ear.appraisal-policy-id: "sha256:" and the hex SHA-256
 	// of the policy the evidence was appraised against (the server's, and
-	// the resource's when one applied).
+	// the resource's when one applied), as PolicyID computes it.
 	PolicyID string `json:"ear.appraisal-policy-id"`
 	// CVM is the private extension "snp-vtpm": the verified claims.
 	CVM CVM `json:"snp-vtpm"`

@@ -370,3 +370,27 @@ func TestThumbprintRFC7638(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestPolicyIDAsDocumented: ear.appraisal-policy-id is what
+// docs/remote-attestation.md says, so that a relying party can compute
+// it: SHA-256 of each policy's JSON followed by a newline, in order.
+func TestPolicyIDAsDocumented(t *testing.T) {
+	server := &verify.Policy{Products: []string{"Milan"}}
+	extra := &verify.Policy{PCRs: map[int]verify.HexBytes{7: bytes.Repeat([]byte{7}, 32)}}
+	js := func(p *verify.Policy) string { return string(testutil.Must(json.Marshal(p))(t)) }
+	for _, tc := range []struct {
+		pols []*verify.Policy
+		doc  string
+	}{
+		{[]*verify.Policy{server}, js(server) + "\n"},
+		{[]*verify.Policy{server, extra}, js(server) + "\n" + js(extra) + "\n"},
+		{[]*verify.Policy{extra, server}, js(extra) + "\n" + js(server) + "\n"},
+	} {
+		if got, want := PolicyID(tc.pols...), fmt.Sprintf("sha256:%x", sha256.Sum256([]byte(tc.doc))); got != want {
+			t.Errorf("PolicyID of %q = %s, want %s", tc.doc, got, want)
+		}
+	}
+	if PolicyID(server) == PolicyID(server, extra) {
+		t.Error("an extra policy does not change the id")
+	}
+}

@@ -342,7 +342,8 @@ func orDefault(d, def time.Duration) time.Duration {
 }
 
 // PolicyID returns ear.appraisal-policy-id for policies: "sha256:" and the
-// hex SHA-256 of their canonical JSON, one after the other.
+// hex SHA-256 of their JSON (encoding/json of each Policy, not a policy
+// file's bytes), one after the other, each followed by a newline.
 func PolicyID(policies ...*verify.Policy) string {
 	h := sha256.New()
 	for _, p := range policies {

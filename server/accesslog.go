@@ -4,7 +4,36 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/snp-vtpm/snp-vtpm/format"
 )
+
+// Bounds of the client's text that log lines quote: a request line may be
+// as long as the header limit (64 KiB with Serve, 1 MiB in a default
+// http.Server), and its escaped bytes longer still.
+const (
+	maxLoggedMethod = 32  // the methods served are at most 7 bytes
+	maxLoggedPath   = 256 // the API's paths are under 40 bytes
+	maxLoggedVMID   = 128 // Azure's vmUniqueId is a 36-byte GUID
+)
+
+// logText is s as a log line may quote it when a client chose it: cut to
+// about n bytes, control and format characters and invalid UTF-8 escaped
+// (format.Printable), so that neither the text nor the JSON handler
+// writes them raw. Short printable ASCII, the common case, is s itself
+// and costs no allocation.
+func logText(s string, n int) string {
+	if len(s) <= n {
+		i := 0
+		for i < len(s) && s[i] >= 0x20 && s[i] < 0x7f {
+			i++
+		}
+		if i == len(s) {
+			return s
+		}
+	}
+	return format.Printable(s, n)
+}
 
 // setCheck records the failed check of a request for the access log; w
 // is the writer its handler was given (the access log's recorder).
@@ -45,7 +74,8 @@ func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter 
 // accessLog logs one line per request: method, path, status, duration,
 // remote address, response size and the failed check. It never logs
 // bodies, query strings or headers, so neither evidence, keys nor the
-// secret can reach the log.
+// secret can reach the log; the method and path, which the client
+// chose, are bounded and escaped (logText).
 func (s *Server) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -62,8 +92,8 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 			return
 		}
 		attrs := [...]slog.Attr{
-			slog.String("method", r.Method),
-			slog.String("path", r.URL.Path),
+			slog.String("method", logText(r.Method, maxLoggedMethod)),
+			slog.String("path", logText(r.URL.Path, maxLoggedPath)),
 			slog.Int("status", rec.status),
 			slog.Duration("duration", time.Since(start)),
 			slog.String("remote", r.RemoteAddr),

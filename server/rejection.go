@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net/http"
 
-	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
@@ -77,14 +76,16 @@ func (s *Server) rejected(ctx context.Context, r *http.Request, resource string,
 // the full reason (reference values included), which the 403 may not
 // carry. resource is the resource whose extra policy rejected the
 // evidence ("" for the server's policy). The reason is a verify.Error's
-// text: it quotes evidence and policy, never a secret or a key.
+// text: it quotes evidence and policy, never a secret or a key; it is
+// bounded and escaped (logText), as the evidence's strings are the
+// client's.
 func (s *Server) logRejection(ctx context.Context, r *http.Request, resource string, verr *verify.Error) {
 	if !s.log.Enabled(ctx, slog.LevelInfo) {
 		return
 	}
 	attrs := []slog.Attr{
 		slog.String("check", string(verr.Check)),
-		slog.String("reason", format.Truncate(verr.Error(), maxErrorMessage)),
+		slog.String("reason", logText(verr.Error(), maxErrorMessage)),
 		slog.String("remote", r.RemoteAddr),
 	}
 	if resource != "" {

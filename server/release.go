@@ -87,8 +87,9 @@ func (s *Server) release(ctx context.Context, w http.ResponseWriter, r *http.Req
 
 // audit writes the audit line of a release: which VM got which resource,
 // and whether it was the emulated CVM (trusted with --trust-emulated:
-// proof of nothing); never the secret. Nothing is formatted when the
-// logger drops INFO.
+// proof of nothing); never the secret. vm_unique_id, a string of the
+// runtime data (anyone's with the emulated chain), is bounded and escaped
+// (logText). Nothing is formatted when the logger drops INFO.
 func (s *Server) audit(ctx context.Context, resource string, claims *verify.Claims, jti string) {
 	if !s.log.Enabled(ctx, slog.LevelInfo) {
 		return
@@ -98,7 +99,7 @@ func (s *Server) audit(ctx context.Context, resource string, claims *verify.Clai
 		vmID = claims.VMConfig.VMUniqueID
 	}
 	s.log.LogAttrs(ctx, slog.LevelInfo, "secret released", slog.String("resource", resource),
-		slog.String("chip_id", hex.EncodeToString(claims.ChipID)), slog.String("vm_unique_id", vmID),
+		slog.String("chip_id", hex.EncodeToString(claims.ChipID)), slog.String("vm_unique_id", logText(vmID, maxLoggedVMID)),
 		slog.String("measurement", hex.EncodeToString(claims.Measurement)), slog.String("jti", jti),
 		slog.Bool("emulated", claims.Emulated))
 }
