@@ -185,15 +185,7 @@ func TestOptions(t *testing.T) {
 				return
 			}
 			defer c.Close()
-			blob, err := vtpm.ReadHCLReport(context.Background(), c.TPM())
-			if err != nil {
-				t.Fatal(err)
-			}
-			r, err := hcl.Parse(blob)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if r.RuntimeData.VMConfig.VMUniqueID != c.VMUniqueID() {
+			if r := emulatedHCL(t, c); r.RuntimeData.VMConfig.VMUniqueID != c.VMUniqueID() {
 				t.Errorf("vmUniqueId %q, want %q", r.RuntimeData.VMConfig.VMUniqueID, c.VMUniqueID())
 			}
 		})
