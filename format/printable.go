@@ -13,8 +13,13 @@ import (
 // the quotes, and cuts the result to about n bytes ("..." marks a cut).
 // It is how text another party chose (a server's error message, a header)
 // goes into an error or a terminal line: it can neither spoof our own
-// output with escape sequences or line breaks nor make it long.
+// output with escape sequences or line breaks nor make it long. Text of
+// at most n bytes of printable ASCII, the common case, is s itself and
+// costs no allocation.
 func Printable(s string, n int) string {
+	if len(s) <= n && printableASCII(s) {
+		return s
+	}
 	var b strings.Builder
 	for i, r := range s {
 		if b.Len() >= n {
@@ -33,4 +38,15 @@ func Printable(s string, n int) string {
 		b.WriteString(q[1 : len(q)-1])
 	}
 	return b.String()
+}
+
+// printableASCII reports whether every byte of s is printable ASCII
+// (0x20 to 0x7e).
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] >= 0x7f {
+			return false
+		}
+	}
+	return true
 }

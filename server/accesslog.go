@@ -17,24 +17,6 @@ const (
 	maxLoggedVMID   = 128 // Azure's vmUniqueId is a 36-byte GUID
 )
 
-// logText is s as a log line may quote it when a client chose it: cut to
-// about n bytes, control and format characters and invalid UTF-8 escaped
-// (format.Printable), so that neither the text nor the JSON handler
-// writes them raw. Short printable ASCII, the common case, is s itself
-// and costs no allocation.
-func logText(s string, n int) string {
-	if len(s) <= n {
-		i := 0
-		for i < len(s) && s[i] >= 0x20 && s[i] < 0x7f {
-			i++
-		}
-		if i == len(s) {
-			return s
-		}
-	}
-	return format.Printable(s, n)
-}
-
 // setCheck records the failed check of a request for the access log; w
 // is the writer its handler was given (the access log's recorder).
 func setCheck(w http.ResponseWriter, check string) {
@@ -75,7 +57,7 @@ func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter 
 // remote address, response size and the failed check. It never logs
 // bodies, query strings or headers, so neither evidence, keys nor the
 // secret can reach the log; the method and path, which the client
-// chose, are bounded and escaped (logText).
+// chose, are bounded and escaped (format.Printable).
 func (s *Server) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -92,8 +74,8 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 			return
 		}
 		attrs := [...]slog.Attr{
-			slog.String("method", logText(r.Method, maxLoggedMethod)),
-			slog.String("path", logText(r.URL.Path, maxLoggedPath)),
+			slog.String("method", format.Printable(r.Method, maxLoggedMethod)),
+			slog.String("path", format.Printable(r.URL.Path, maxLoggedPath)),
 			slog.Int("status", rec.status),
 			slog.Duration("duration", time.Since(start)),
 			slog.String("remote", r.RemoteAddr),

@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/hcl"
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/verify"
@@ -138,13 +139,13 @@ func TestLogLinesQuoteEvidenceEscaped(t *testing.T) {
 		t.Run("rejection/"+handler, func(t *testing.T) { checkLogLines(t, rejection.Bytes(), "evidence rejected", 1) })
 	}
 	// What is printable stays as it was: an Azure VM id is logged whole.
-	if got := logText("7E57E7E5-0000-4000-8000-000000000001", maxLoggedVMID); got != "7E57E7E5-0000-4000-8000-000000000001" {
-		t.Errorf("logText changed a printable id: %q", got)
+	if got := format.Printable("7E57E7E5-0000-4000-8000-000000000001", maxLoggedVMID); got != "7E57E7E5-0000-4000-8000-000000000001" {
+		t.Errorf("format.Printable changed a printable id: %q", got)
 	}
-	if got := logText("caf\u00e9", 64); got != "caf\u00e9" {
-		t.Errorf("logText changed printable text: %q", got)
+	if got := format.Printable("caf\u00e9", 64); got != "caf\u00e9" {
+		t.Errorf("format.Printable changed printable text: %q", got)
 	}
-	if n := testing.AllocsPerRun(100, func() { _ = logText(PathAttest, maxLoggedPath) }); n != 0 {
-		t.Errorf("logText of a plain path: %v allocations, want 0", n)
+	if n := testing.AllocsPerRun(100, func() { _ = format.Printable(PathAttest, maxLoggedPath) }); n != 0 {
+		t.Errorf("format.Printable of a plain path: %v allocations, want 0", n)
 	}
 }

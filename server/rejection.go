@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
@@ -77,7 +78,7 @@ func (s *Server) rejected(ctx context.Context, r *http.Request, resource string,
 // carry. resource is the resource whose extra policy rejected the
 // evidence ("" for the server's policy). The reason is a verify.Error's
 // text: it quotes evidence and policy, never a secret or a key; it is
-// bounded and escaped (logText), as the evidence's strings are the
+// bounded and escaped (format.Printable), as the evidence's strings are the
 // client's.
 func (s *Server) logRejection(ctx context.Context, r *http.Request, resource string, verr *verify.Error) {
 	if !s.log.Enabled(ctx, slog.LevelInfo) {
@@ -85,7 +86,7 @@ func (s *Server) logRejection(ctx context.Context, r *http.Request, resource str
 	}
 	attrs := []slog.Attr{
 		slog.String("check", string(verr.Check)),
-		slog.String("reason", logText(verr.Error(), maxErrorMessage)),
+		slog.String("reason", format.Printable(verr.Error(), maxErrorMessage)),
 		slog.String("remote", r.RemoteAddr),
 	}
 	if resource != "" {

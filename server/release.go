@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/result"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
@@ -89,7 +90,7 @@ func (s *Server) release(ctx context.Context, w http.ResponseWriter, r *http.Req
 // and whether it was the emulated CVM (trusted with --trust-emulated:
 // proof of nothing); never the secret. vm_unique_id, a string of the
 // runtime data (anyone's with the emulated chain), is bounded and escaped
-// (logText). Nothing is formatted when the logger drops INFO.
+// (format.Printable). Nothing is formatted when the logger drops INFO.
 func (s *Server) audit(ctx context.Context, resource string, claims *verify.Claims, jti string) {
 	if !s.log.Enabled(ctx, slog.LevelInfo) {
 		return
@@ -99,7 +100,7 @@ func (s *Server) audit(ctx context.Context, resource string, claims *verify.Clai
 		vmID = claims.VMConfig.VMUniqueID
 	}
 	s.log.LogAttrs(ctx, slog.LevelInfo, "secret released", slog.String("resource", resource),
-		slog.String("chip_id", hex.EncodeToString(claims.ChipID)), slog.String("vm_unique_id", logText(vmID, maxLoggedVMID)),
+		slog.String("chip_id", hex.EncodeToString(claims.ChipID)), slog.String("vm_unique_id", format.Printable(vmID, maxLoggedVMID)),
 		slog.String("measurement", hex.EncodeToString(claims.Measurement)), slog.String("jti", jti),
 		slog.Bool("emulated", claims.Emulated))
 }
