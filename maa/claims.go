@@ -25,7 +25,8 @@ type Claims struct {
 	ID        string `json:"jti,omitempty"`
 	// Audience is aud as it is (a string or an array), nil when absent:
 	// AzureGuest tokens have none, and Verify rejects a token that names
-	// one (CheckAudience): it is meant for that relying party, not us.
+	// one (CheckAudience) unless Config.Audience is among its audiences
+	// (Audiences).
 	Audience jsontext.Value `json:"aud,omitempty"`
 	// AttestationType is "azurevm" for AzureGuest tokens.
 	AttestationType string `json:"x-ms-attestation-type"`
@@ -220,6 +221,51 @@ func (c *Claims) Nonce() (string, bool) {
 		return "", false
 	}
 	return s, true
+}
+
+// Audiences returns the audiences aud names: none (nil) when the token
+// has no aud, the one string when aud is a string, the members of an
+// array. RFC 7519 4.1.3 allows both forms; anything else is refused with
+// an *Error of CheckAudience: another type (null, a number, an object), an
+// empty array, a member that is no string, an empty string, or one that
+// repeats another (compared after unescaping). Such an aud names no
+// audience clearly: a verifier reading it otherwise would accept what
+// this one refuses.
+func (c *Claims) Audiences() ([]string, error) {
+	if c.Audience == nil {
+		return nil, nil
+	}
+	var raw []jsontext.Value
+	switch c.Audience.Kind() {
+	case '"':
+		raw = []jsontext.Value{c.Audience}
+	case '[':
+		if err := strictjson.Unmarshal(c.Audience, &raw, strictjson.Options{MaxBytes: MaxTokenBytes, MaxDepth: maxClaimsDepth}); err != nil {
+			return nil, &Error{Check: CheckAudience, Err: fmt.Errorf("aud: %w", err)}
+		}
+		if len(raw) == 0 {
+			return nil, failf(CheckAudience, "aud is an empty array: it names no audience")
+		}
+	default:
+		return nil, failf(CheckAudience, "aud is %s, want a string or an array of strings", format.Truncate(string(c.Audience), 32))
+	}
+	auds := make([]string, 0, len(raw))
+	seen := make(map[string]bool, len(raw))
+	for i, v := range raw {
+		var s string
+		if v.Kind() != '"' || strictjson.Unmarshal(v, &s, strictjson.Options{}) != nil {
+			return nil, failf(CheckAudience, "aud member %d is %s, not a string", i, format.Truncate(string(v), 32))
+		}
+		switch {
+		case s == "":
+			return nil, failf(CheckAudience, "aud member %d is an empty string", i)
+		case seen[s]:
+			return nil, failf(CheckAudience, "aud names %q twice", format.Truncate(s, 64))
+		}
+		seen[s] = true
+		auds = append(auds, s)
+	}
+	return auds, nil
 }
 
 // HCLAkPub returns the isolation TEE's attestation key (kid HCLAkPub).

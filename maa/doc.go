@@ -15,8 +15,12 @@
 //   - the RSA PKCS #1 v1.5 SHA-256 signature; only then is the payload
 //     parsed, strictly, into [Claims];
 //   - iss equal to the configured issuer, no aud (RFC 7519 4.1.3: a token
-//     for an audience is not for us), exp and nbf at the configured
-//     time with [DefaultSkew]; the emulated MAA's public test key is
+//     for an audience is not for us) unless [Config.Audience] is set, and
+//     then an aud that names it ([Claims.Audiences]); exp, nbf and iat at
+//     the configured time with [DefaultSkew]; iat and nbf present and a
+//     validity period (exp - iat, exp - nbf) of at most
+//     [Config.MaxLifetime] ([DefaultMaxLifetime]: 24 h; MAA's tokens are
+//     valid 8 h); the emulated MAA's public test key is
 //     refused unless [Config.TrustEmulated], and a token it signed must
 //     name [EmulatedIssuer] even then;
 //   - the default claims policy: an Azure confidential VM

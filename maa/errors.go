@@ -22,14 +22,20 @@ const (
 	CheckClaims Check = "maa-claims"
 	// CheckIssuer: iss equals the configured instance.
 	CheckIssuer Check = "maa-issuer"
-	// CheckAudience: the token names no aud (AzureGuest tokens have
-	// none; one that names an audience is meant for that relying party).
+	// CheckAudience: with no audience configured the token names no aud
+	// (AzureGuest tokens have none; one that names an audience is meant
+	// for that relying party); with Config.Audience, aud is a string or
+	// an array of distinct non-empty strings that names it.
 	CheckAudience Check = "maa-audience"
 	// CheckExpired: exp is after the verification time (less the skew).
 	CheckExpired Check = "maa-expired"
 	// CheckNotYetValid: nbf (and iat) are before the verification time
 	// (plus the skew).
 	CheckNotYetValid Check = "maa-not-yet-valid"
+	// CheckLifetime: iat and nbf present, exp after both, and exp - iat
+	// and exp - nbf at most Config.MaxLifetime (DefaultMaxLifetime, 24 h;
+	// MAA's tokens are valid 8 h).
+	CheckLifetime Check = "maa-lifetime"
 	// CheckNotCVM: the token attests a confidential VM (azurevm with an
 	// SEV-SNP or TDX isolation TEE that MAA found azure-compliant-cvm).
 	CheckNotCVM Check = "maa-not-cvm"

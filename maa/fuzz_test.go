@@ -5,6 +5,7 @@ import (
 	"crypto/rsa"
 	"encoding/json"
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
@@ -37,6 +38,7 @@ func FuzzToken(f *testing.F) {
 		}
 		if c, err := maa.ParseClaims(data); !testutil.Rejected(t, err, maa.ErrRejected) {
 			_, _ = c.Nonce()
+			_, _ = c.Audiences()
 			_, _ = c.HCLAkPub()
 			_ = c.Platform()
 		}
@@ -95,6 +97,52 @@ func FuzzParseJWKS(f *testing.F) {
 		}
 		if usable == 0 {
 			t.Fatal("accepted a JWKS without a usable key")
+		}
+	})
+}
+
+// FuzzAudiences: Claims.Audiences never panics; it accepts exactly an aud
+// that encoding/json reads as a string or an array of strings, non-empty,
+// without an empty or repeated member, and returns those strings; any
+// other aud is an *maa.Error of CheckAudience matching ErrRejected.
+func FuzzAudiences(f *testing.F) {
+	for _, s := range []string{`"a"`, `["a","b"]`, `["a","\u0061"]`, `[]`, `[""]`, `[1]`, `[null]`, `null`, `{}`, `1`, `"\ud800"`, `[["a"]]`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := maa.ParseClaims(append(append([]byte(`{"aud":`), data...), '}'))
+		if err != nil || c.Audience == nil {
+			return
+		}
+		got, err := c.Audiences()
+		var one string
+		var many []string
+		want := many
+		switch {
+		case json.Unmarshal(c.Audience, &one) == nil && c.Audience.Kind() == '"':
+			want = []string{one}
+		case json.Unmarshal(c.Audience, &many) == nil && c.Audience.Kind() == '[':
+			want = many
+		}
+		seen := map[string]bool{}
+		for _, s := range want {
+			if s == "" || seen[s] {
+				want = nil
+				break
+			}
+			seen[s] = true
+		}
+		if len(want) == 0 {
+			if got != nil || !testutil.Rejected(t, err, maa.ErrRejected) {
+				t.Fatalf("aud %s: accepted as %q", c.Audience, got)
+			}
+			if merr, _ := errors.AsType[*maa.Error](err); merr.Check != maa.CheckAudience {
+				t.Fatalf("aud %s: check %s", c.Audience, merr.Check)
+			}
+			return
+		}
+		if err != nil || !slices.Equal(got, want) {
+			t.Fatalf("aud %s: %q, %v; want %q", c.Audience, got, err, want)
 		}
 	})
 }

@@ -7,6 +7,8 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,6 +17,13 @@ import (
 
 // DefaultSkew is the clock skew allowed on exp, nbf and iat: 60 seconds.
 const DefaultSkew = 60 * time.Second
+
+// DefaultMaxLifetime is the longest validity period (exp - iat, and
+// exp - nbf) Verify accepts by default: 24 hours. MAA issues every token
+// with iat, nbf and exp, valid 8 hours (exp - iat = 28800 s in each real
+// token of testdata/maa); the bound leaves room for that to grow while
+// refusing a token minted to be replayed for days or years.
+const DefaultMaxLifetime = 24 * time.Hour
 
 // Values the default claims policy requires.
 const (
@@ -44,6 +53,20 @@ type Config struct {
 	// Skew is the clock skew allowed on exp, nbf and iat; 0 means
 	// DefaultSkew, negative means none.
 	Skew time.Duration
+	// Audience is the relying party's own audience. When set, the token
+	// must name it in aud: aud a string equal to it, or an array of
+	// distinct non-empty strings one of which equals it (RFC 7519 4.1.3;
+	// compared exactly, case and trailing slash included). When empty, a
+	// token naming any aud is rejected: AzureGuest tokens name none unless
+	// a custom attestation policy adds one, and a token for an audience is
+	// not for a verifier that is none. Either way an aud of another type
+	// (a number, null, an empty array, an array with a non-string, empty
+	// or repeated member) is rejected (CheckAudience).
+	Audience string
+	// MaxLifetime bounds the token's validity period: exp - iat and
+	// exp - nbf must be at most this long (CheckLifetime). 0 means
+	// DefaultMaxLifetime; a negative value is a configuration error.
+	MaxLifetime time.Duration
 	// Nonce, when non-nil, must be the client payload's nonce: the claim
 	// must equal NonceClaim(Nonce).
 	Nonce []byte
@@ -61,6 +84,9 @@ type Config struct {
 func Verify(ctx context.Context, token []byte, cfg Config) (*Claims, error) {
 	if cfg.Keys == nil || cfg.Issuer == "" {
 		return nil, errors.New("maa: Config needs Keys and Issuer")
+	}
+	if cfg.MaxLifetime < 0 {
+		return nil, fmt.Errorf("maa: Config.MaxLifetime %s is negative (0 means DefaultMaxLifetime, %s)", cfg.MaxLifetime, DefaultMaxLifetime)
 	}
 	t, err := Parse(token)
 	if err != nil {
@@ -119,8 +145,8 @@ func verifySignature(ctx context.Context, t *Token, keys KeySource, trustEmulate
 	return emulated, nil
 }
 
-// checkTime checks iss, that there is no aud, and exp, nbf and iat at
-// cfg.Time.
+// checkTime checks iss, aud (checkAudience), and exp, nbf and iat at
+// cfg.Time, then the validity period (checkLifetime).
 func (cfg *Config) checkTime(c *Claims) error {
 	if c.Issuer == EmulatedIssuer && !cfg.TrustEmulated {
 		return &Error{Check: CheckIssuer, Err: ErrEmulated}
@@ -128,10 +154,8 @@ func (cfg *Config) checkTime(c *Claims) error {
 	if want := strings.TrimRight(cfg.Issuer, "/"); c.Issuer != want {
 		return failf(CheckIssuer, "iss is %q, want %q", format.Truncate(c.Issuer, 32), want)
 	}
-	if c.Audience != nil {
-		// RFC 7519 4.1.3: a token naming an audience is not for a
-		// verifier that is none (AzureGuest tokens name none).
-		return failf(CheckAudience, "the token is for aud %s; no audience is expected", format.Truncate(string(c.Audience), 64))
+	if err := cfg.checkAudience(c); err != nil {
+		return err
 	}
 	now := cfg.Time
 	if now.IsZero() {
@@ -155,6 +179,57 @@ func (cfg *Config) checkTime(c *Claims) error {
 		return failf(CheckNotYetValid, "the token is valid from %s (verification time %s, skew %s)", unix(c.NotBefore), now.UTC().Format(time.RFC3339), skew)
 	case c.IssuedAt != 0 && at+s < c.IssuedAt:
 		return failf(CheckNotYetValid, "the token was issued at %s, after the verification time %s (skew %s)", unix(c.IssuedAt), now.UTC().Format(time.RFC3339), skew)
+	}
+	return cfg.checkLifetime(c)
+}
+
+// checkAudience requires no aud when cfg.Audience is empty, else an aud
+// that names cfg.Audience (Claims.Audiences).
+func (cfg *Config) checkAudience(c *Claims) error {
+	if c.Audience == nil {
+		if cfg.Audience != "" {
+			return failf(CheckAudience, "the token names no aud, want %q", format.Truncate(cfg.Audience, 64))
+		}
+		return nil
+	}
+	if cfg.Audience == "" {
+		// RFC 7519 4.1.3: a token naming an audience is not for a
+		// verifier that is none (AzureGuest tokens name none).
+		return failf(CheckAudience, "the token is for aud %s; no audience is expected", format.Truncate(string(c.Audience), 64))
+	}
+	auds, err := c.Audiences()
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(auds, cfg.Audience) {
+		return failf(CheckAudience, "the token is for aud %s, not %q", format.Truncate(string(c.Audience), 64), format.Truncate(cfg.Audience, 64))
+	}
+	return nil
+}
+
+// checkLifetime requires iat and nbf (MAA issues both with every token),
+// exp after both, and exp - iat and exp - nbf at most cfg.MaxLifetime
+// (DefaultMaxLifetime when 0).
+func (cfg *Config) checkLifetime(c *Claims) error {
+	limit := cfg.MaxLifetime
+	if limit == 0 {
+		limit = DefaultMaxLifetime
+	}
+	switch {
+	case c.IssuedAt == 0:
+		return failf(CheckLifetime, "the token has no iat (MAA issues every token with iat, nbf and exp)")
+	case c.NotBefore == 0:
+		return failf(CheckLifetime, "the token has no nbf (MAA issues every token with iat, nbf and exp)")
+	case c.IssuedAt < 0 || c.NotBefore < 0:
+		return failf(CheckLifetime, "iat %d and nbf %d are not both after 1970", c.IssuedAt, c.NotBefore)
+	}
+	start := min(c.IssuedAt, c.NotBefore)
+	if c.Expiry <= max(c.IssuedAt, c.NotBefore) {
+		return failf(CheckLifetime, "exp %s is not after iat %s and nbf %s", unix(c.Expiry), unix(c.IssuedAt), unix(c.NotBefore))
+	}
+	// start > 0 and c.Expiry > start: the difference cannot overflow.
+	if life := c.Expiry - start; life > int64(limit/time.Second) {
+		return failf(CheckLifetime, "the token is valid for %s (from %s to exp %s), longer than the %s allowed", time.Duration(min(life, int64(math.MaxInt64/time.Second)))*time.Second, unix(start), unix(c.Expiry), limit)
 	}
 	return nil
 }
