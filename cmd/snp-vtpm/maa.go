@@ -20,9 +20,10 @@ import (
 
 // maaFlags are the flags of "maa verify".
 type maaFlags struct {
-	jwks, instance, issuer, evidence string
-	jsonOut                          bool
-	ev                               evidenceFlags
+	jwks, instance, issuer, evidence, audience string
+	maxLifetime                                time.Duration
+	jsonOut                                    bool
+	ev                                         evidenceFlags
 }
 
 func newMAAVerifyCmd(g *globals) *cobra.Command {
@@ -36,8 +37,11 @@ func newMAAVerifyCmd(g *globals) *cobra.Command {
 The signature must be RS256 (none, HS256 and every other algorithm are rejected) by the key
 the header's kid names in the JWKS of --jwks FILE or of --instance URL (GET URL/certs, cached,
 refetched once for an unknown kid); the token's jku is never followed. iss must equal the
-instance URL (or --issuer), and a token with an aud (meant for that audience) is rejected; exp
-and nbf are checked at --at (default now) with 60 s of skew.
+instance URL (or --issuer). A token with an aud (meant for that audience) is rejected unless
+--audience names one of its audiences (aud a string, or an array of distinct non-empty
+strings; compared exactly), and with --audience a token without it is rejected. exp, nbf and
+iat are checked at --at (default now) with 60 s of skew; iat and nbf must be present and the
+token valid at most --max-lifetime (exp - iat and exp - nbf; MAA's tokens are valid 8 h).
 The claims must describe an SEV-SNP (sevsnpvm, a report of VMPL 0) or Intel TDX (tdxvm)
 confidential VM that MAA found azure-compliant-cvm, with secure boot on and every debug claim
 off (on TDX tdx_td_attributes_debug false); a Trusted Launch token is rejected.
@@ -62,6 +66,8 @@ is rejected.`,
 	fs.StringVar(&f.jwks, "jwks", "", "JWKS file of the MAA instance's signing keys (x5c certificates)")
 	fs.StringVar(&f.instance, "instance", "", "MAA instance URL, e.g. https://sharedeus2.eus2.attest.azure.net (keys from URL/certs)")
 	fs.StringVar(&f.issuer, "issuer", "", "the iss the token must carry (default: --instance)")
+	fs.StringVar(&f.audience, "audience", "", "the aud the token must name (a custom MAA policy's; default: the token must name none)")
+	fs.DurationVar(&f.maxLifetime, "max-lifetime", maa.DefaultMaxLifetime, "the longest validity period (exp - iat, exp - nbf) accepted")
 	fs.StringVar(&f.evidence, "evidence", "", "our evidence file: verify it and bind the token to it")
 	fs.BoolVar(&f.jsonOut, "json", false, "print the result as JSON")
 	f.ev.register(cmd, g)
@@ -197,6 +203,10 @@ func (f *maaFlags) config(g *globals) (maa.Config, error) {
 	if cfg.Issuer == "" {
 		return cfg, errors.New("--issuer URL is required with --jwks (the instance the token must come from)")
 	}
+	if f.maxLifetime <= 0 {
+		return cfg, fmt.Errorf("--max-lifetime %s: want a positive duration (default %s)", f.maxLifetime, maa.DefaultMaxLifetime)
+	}
+	cfg.Audience, cfg.MaxLifetime = f.audience, f.maxLifetime
 	var err error
 	if cfg.Time, err = parseAt(f.ev.trust.at); err != nil {
 		return cfg, err
@@ -255,6 +265,9 @@ func printMAA(w io.Writer, r *maaResult, f *maaFlags) {
 	link("signature", "RS256, kid "+format.Truncate(r.Kid, 16)+" from "+format.Truncate(src, 24), "ok")
 	link("issuer", r.Issuer, "ok")
 	link("lifetime", unixUTC(c.NotBefore)+" .. "+unixUTC(c.Expiry), "ok")
+	if f.audience != "" {
+		link("audience", f.audience, "ok")
+	}
 	link("CVM", c.IsolationTEE.AttestationType+", "+c.IsolationTEE.ComplianceStatus, "ok")
 	link("boot", "secure boot on, debugging off", "ok")
 	if r.NonceChecked {
