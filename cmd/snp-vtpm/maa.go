@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/internal/httpget"
@@ -20,10 +21,32 @@ import (
 
 // maaFlags are the flags of "maa verify".
 type maaFlags struct {
-	jwks, instance, issuer, evidence, audience string
-	maxLifetime                                time.Duration
-	jsonOut                                    bool
-	ev                                         evidenceFlags
+	jwks, instance, issuer, evidence string
+	jsonOut                          bool
+	tok                              maaTokenFlags
+	ev                               evidenceFlags
+}
+
+// maaTokenFlags are the token checks "maa verify" and "maa attest" let
+// the user set: --audience and --max-lifetime.
+type maaTokenFlags struct {
+	audience    string
+	maxLifetime time.Duration
+}
+
+func (f *maaTokenFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.audience, "audience", "", "the aud the token must name (a custom MAA policy's; default: the token must name none)")
+	fs.DurationVar(&f.maxLifetime, "max-lifetime", maa.DefaultMaxLifetime, "the longest validity period (exp - iat, exp - nbf) accepted")
+}
+
+// apply sets cfg's Audience and MaxLifetime; a --max-lifetime that is
+// not positive is a usage error.
+func (f *maaTokenFlags) apply(cfg *maa.Config) error {
+	if f.maxLifetime <= 0 {
+		return fmt.Errorf("--max-lifetime %s: want a positive duration (default %s)", f.maxLifetime, maa.DefaultMaxLifetime)
+	}
+	cfg.Audience, cfg.MaxLifetime = f.audience, f.maxLifetime
+	return nil
 }
 
 func newMAAVerifyCmd(g *globals) *cobra.Command {
@@ -66,8 +89,7 @@ is rejected.`,
 	fs.StringVar(&f.jwks, "jwks", "", "JWKS file of the MAA instance's signing keys (x5c certificates)")
 	fs.StringVar(&f.instance, "instance", "", "MAA instance URL, e.g. https://sharedeus2.eus2.attest.azure.net (keys from URL/certs)")
 	fs.StringVar(&f.issuer, "issuer", "", "the iss the token must carry (default: --instance)")
-	fs.StringVar(&f.audience, "audience", "", "the aud the token must name (a custom MAA policy's; default: the token must name none)")
-	fs.DurationVar(&f.maxLifetime, "max-lifetime", maa.DefaultMaxLifetime, "the longest validity period (exp - iat, exp - nbf) accepted")
+	f.tok.register(fs)
 	fs.StringVar(&f.evidence, "evidence", "", "our evidence file: verify it and bind the token to it")
 	fs.BoolVar(&f.jsonOut, "json", false, "print the result as JSON")
 	f.ev.register(cmd, g)
@@ -203,10 +225,9 @@ func (f *maaFlags) config(g *globals) (maa.Config, error) {
 	if cfg.Issuer == "" {
 		return cfg, errors.New("--issuer URL is required with --jwks (the instance the token must come from)")
 	}
-	if f.maxLifetime <= 0 {
-		return cfg, fmt.Errorf("--max-lifetime %s: want a positive duration (default %s)", f.maxLifetime, maa.DefaultMaxLifetime)
+	if err := f.tok.apply(&cfg); err != nil {
+		return cfg, err
 	}
-	cfg.Audience, cfg.MaxLifetime = f.audience, f.maxLifetime
 	var err error
 	if cfg.Time, err = parseAt(f.ev.trust.at); err != nil {
 		return cfg, err
@@ -265,8 +286,8 @@ func printMAA(w io.Writer, r *maaResult, f *maaFlags) {
 	link("signature", "RS256, kid "+format.Truncate(r.Kid, 16)+" from "+format.Truncate(src, 24), "ok")
 	link("issuer", r.Issuer, "ok")
 	link("lifetime", unixUTC(c.NotBefore)+" .. "+unixUTC(c.Expiry), "ok")
-	if f.audience != "" {
-		link("audience", f.audience, "ok")
+	if f.tok.audience != "" {
+		link("audience", f.tok.audience, "ok")
 	}
 	link("CVM", c.IsolationTEE.AttestationType+", "+c.IsolationTEE.ComplianceStatus, "ok")
 	link("boot", "secure boot on, debugging off", "ok")

@@ -29,6 +29,7 @@ import (
 type maaAttestFlags struct {
 	instance, out, evidenceOut string
 	nonce                      nonceFlags
+	tok                        maaTokenFlags
 	trust                      trustFlags
 }
 
@@ -50,8 +51,10 @@ MAA encrypts the token to that key: it is decrypted in the vTPM (TPM2_RSA_Decryp
 PolicyPCR session, then AES-GCM), so only this VM with PCRs 0-7 unchanged can read it.
 
 Before printing it, the token is verified here: RS256 by the instance's key (URL/certs),
-issuer, lifetime, the CVM claims, our nonce, and bound to our own evidence, gathered and
-verified first (the trust flags apply): HCLAkPub, VM id, REPORT_DATA, measurement, TCB.
+issuer, no aud (or one naming --audience, for an instance whose policy emits it), iat, nbf
+and exp with a validity period of at most --max-lifetime, the CVM claims, our nonce, and
+bound to our own evidence, gathered and verified first (the trust flags apply): HCLAkPub,
+VM id, REPORT_DATA, measurement, TCB.
 --evidence-out FILE writes that evidence, for "maa verify --evidence".
 
 With --emulate (or --emulate=tdx) a fake MAA on a loopback port answers (it checks the quote,
@@ -67,6 +70,7 @@ KEY whose certificate says EMULATED); only "maa verify --trust-emulated" accepts
 	fs.StringVarP(&f.out, "output", "o", "-", `write the token to this file ("-": standard output)`)
 	fs.StringVar(&f.evidenceOut, "evidence-out", "", "also write the evidence the token was bound to")
 	f.nonce.register(fs, "the nonce for the client payload and the quote (default: 32 random bytes)")
+	f.tok.register(fs)
 	f.trust.register(fs)
 	registerTimeout(cmd, g)
 	return cmd
@@ -119,6 +123,9 @@ func runMAAAttest(ctx context.Context, g *globals, f *maaAttestFlags) error {
 		return err
 	}
 	defer tgt.close()
+	if err := f.tok.apply(&tgt.cfg); err != nil {
+		return err
+	}
 	p, att, res, err := verifiedEvidence(ctx, g, f.trust, nonce, false)
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -54,6 +55,34 @@ func TestMAAAttestEmulatedTDXCLI(t *testing.T) {
 		code, out, errOut = runBin(t, nil, "maa", "verify", "--trust-emulated", "--offline", "--nonce", "cli-tdx", "--evidence", c.evidence, c.token)
 		wantExit(t, code, 2, out, errOut)
 		wantContains(t, "stderr", errOut, "maa-binding", c.says)
+	}
+}
+
+// TestMAAAttestTokenChecks: "maa attest" verifies the token it gets with
+// --audience and --max-lifetime: the emulated MAA's token (no aud, valid
+// 8 h) passes with the defaults (emulatedMAAAttest) and is rejected (exit
+// 2, named check, nothing written) when an audience is required or the
+// bound is under 8 h; a bound that is not positive is a usage error.
+func TestMAAAttestTokenChecks(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		code  int
+		wants []string
+	}{
+		{"--max-lifetime 1h", []string{"--max-lifetime", "1h"}, 2, []string{"REJECTED: the token MAA issued does not verify here: maa-lifetime", "longer than the 1h0m0s allowed"}},
+		{"--audience", []string{"--audience", "https://rp.example"}, 2, []string{"maa-audience", "names no aud"}},
+		{"--max-lifetime 0", []string{"--max-lifetime", "0"}, 1, []string{"--max-lifetime 0s: want a positive duration"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			token := filepath.Join(t.TempDir(), "token.jwt")
+			code, out, errOut := runBin(t, nil, append([]string{"--emulate", "maa", "attest", "--nonce", "n", "-o", token}, tc.args...)...)
+			wantExit(t, code, tc.code, out, errOut)
+			wantContains(t, "stderr", errOut, tc.wants...)
+			if _, err := os.Stat(token); err == nil {
+				t.Errorf("a rejected token was written to %s", token)
+			}
+		})
 	}
 }
 
