@@ -10,25 +10,31 @@ import (
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
-// vouchFlags are verify's --maa-token and --maa-jwks: an AzureGuest token
-// of the policy's maa_paravisor_instance, which vouches for a paravisor
-// whose ID key (or, on TDX, MRTD) this verifier does not know.
+// vouchFlags are verify's --maa-token, --maa-jwks and --maa-audience: an
+// AzureGuest token of the policy's maa_paravisor_instance, which vouches
+// for a paravisor whose ID key (or, on TDX, MRTD) this verifier does not
+// know.
 type vouchFlags struct {
-	token, jwks string
+	token, jwks, audience string
 }
 
 func (f *vouchFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.token, "maa-token", "", "AzureGuest token (file) of the policy's maa_paravisor_instance for this evidence's report: vouches for a paravisor whose ID key (TDX: MRTD, with a tdxvm token) is not trusted")
 	cmd.Flags().StringVar(&f.jwks, "maa-jwks", "", "the instance's JWKS (file) for --maa-token; default: fetched from the instance's /certs")
+	cmd.Flags().StringVar(&f.audience, "maa-audience", "", "the aud --maa-token must name (an instance whose policy emits one); default: the token must name none")
 }
 
 // apply sets cfg.ParavisorVoucher from the flags (nothing without
 // --maa-token). The token is verified against the policy's instance:
-// issuer, and keys from --maa-jwks or fetched from it, at cfg.Now.
+// issuer, and keys from --maa-jwks or fetched from it, at cfg.Now, with
+// no aud or one naming --maa-audience, and maa.DefaultMaxLifetime.
 func (f *vouchFlags) apply(g *globals, cfg *verify.Config) error {
 	if f.token == "" {
-		if f.jwks != "" {
+		switch {
+		case f.jwks != "":
 			return errors.New("--maa-jwks needs --maa-token")
+		case f.audience != "":
+			return errors.New("--maa-audience needs --maa-token")
 		}
 		return nil
 	}
@@ -41,7 +47,7 @@ func (f *vouchFlags) apply(g *globals, cfg *verify.Config) error {
 		return err
 	}
 	// The token is checked at the evidence's verification time (--at).
-	mc := maa.Config{Issuer: instance, Time: cfg.Now}
+	mc := maa.Config{Issuer: instance, Time: cfg.Now, Audience: f.audience}
 	if mc.Keys, err = maaKeys(g, "--maa-jwks", f.jwks, instance); err != nil {
 		return err
 	}
