@@ -34,6 +34,7 @@ type maaTokenFlags struct {
 	maxLifetime time.Duration
 }
 
+// register adds --audience and --max-lifetime to fs.
 func (f *maaTokenFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.audience, "audience", "", "the aud the token must name (a custom MAA policy's; default: the token must name none)")
 	fs.DurationVar(&f.maxLifetime, "max-lifetime", maa.DefaultMaxLifetime, "the longest validity period (exp - iat, exp - nbf) accepted")
