@@ -16,7 +16,7 @@ import (
 )
 
 // nonAzureTDQuote is a real TD quote of a TD that is not an Azure CVM
-// (testdata/go-tdx-guest, testdata/dcap-qvl: see their SOURCES.md), with
+// (testdata/go-tdx-guest, dcap-qvl, trustee-tdx: see their SOURCES.md), with
 // its MRTD, a time its PCK chain is valid at, and its length once the
 // bytes appended to it by the publishing project are cut off (0: none).
 type nonAzureTDQuote struct {
@@ -33,6 +33,8 @@ func nonAzureTDQuotes() []nonAzureTDQuote {
 		{"dcap-qvl/tdx-quote.bin", "91eb2b44d141d4ece09f0c75c2c53d247a3c68edd7fafe8a3520c942a604a407de03ae6dc5f87f27428b2538873118b7", oct2025, 0},
 		{"dcap-qvl/tdx-quote-hex.bin", "7ba9e262ce6979087e34632603f354dd8f8a870f5947d116af8114db6c9d0d74c48bec4280e5b4f4a37025a10905bb29", oct2025, 0},
 		{"dcap-qvl/tappd-quote.bin", "c68518a0ebb42136c12b2275164f8c72f25fa9a34392228687ed6e9caeb9c0f1dbd895e9cf475121c029dc47e70e91fd", oct2025, 0},
+		{"trustee-tdx/tdx-quote-5.bin", "dfba221b48a22af8511542ee796603f37382800840dcd978703909bf8e64d4c8a1e9de86e7c9638bfcba422f3886400a", oct2025, 0},
+		{"trustee-tdx/tdx-quote-6.bin", "21e8dead92d6c69d7cbba79816686c03a48485c7df0c11f6f04792d5e1d378f6b8c46615ba6946adccac6becffbb1e88", oct2025, 0},
 	}
 }
 
@@ -47,9 +49,9 @@ func (q nonAzureTDQuote) quoteBytes(t *testing.T) []byte {
 	return b
 }
 
-// TestRealNonAzureTDQuotesMore: five more real TD quotes that are not of
+// TestRealNonAzureTDQuotesMore: seven more real TD quotes that are not of
 // Azure CVMs (Google's SPR E4 production quote and a GCP COS 113 TD, Phala's
-// dstack/tappd TDs) pass Intel's chain and signatures and are rejected as
+// dstack/tappd TDs, trustee's v5 (TDX 1.5) and 2025 v4 test quotes) pass Intel's chain and signatures and are rejected as
 // paravisor-identity naming their MRTD; with that MRTD trusted by policy
 // each verifies, its MRTD in the claims.
 func TestRealNonAzureTDQuotesMore(t *testing.T) {
@@ -125,5 +127,24 @@ func TestRealNonAzureTDQuotesTCB(t *testing.T) {
 	var verr *verify.Error
 	if !errors.As(err, &verr) || verr.Check != verify.CheckTDXTCBStatus || !errors.Is(err, pcs.ErrTCBLevel) {
 		t.Errorf("SPR quote with its collateral: %v, want %s (%v)", err, verify.CheckTDXTCBStatus, pcs.ErrTCBLevel)
+	}
+}
+
+// TestRealDebugTDQuote: trustee's TD quote of a TD launched with DEBUG
+// (testdata/trustee-tdx/tdx-quote-4-debug.bin, TDATTRIBUTES 0x0100001000000000)
+// is debug-policy under the default policy, also with its MRTD trusted.
+func TestRealDebugTDQuote(t *testing.T) {
+	q := testutil.ReadFile(t, "trustee-tdx/tdx-quote-4-debug.bin")
+	const mrtd = "705ee9381b8633a9fbe532b52345e8433343d2868959f57889d84ca377c395b689cac1599ccea1b7d420483a9ce5f031"
+	for _, trusted := range []bool{false, true} {
+		cfg := verify.Config{Now: testutil.TDXFixtureTime()}
+		if trusted {
+			cfg.Policy.TDXMRTDs = []verify.HexBytes{testutil.Must(hex.DecodeString(mrtd))(t)}
+		}
+		_, err := newVerifier(t, cfg).TDXReport(context.Background(), nil, q)
+		var verr *verify.Error
+		if !errors.As(err, &verr) || verr.Check != verify.CheckDebug || !strings.Contains(err.Error(), "DEBUG") {
+			t.Errorf("MRTD trusted %v: %v, want %s", trusted, err, verify.CheckDebug)
+		}
 	}
 }
