@@ -56,6 +56,7 @@ var realHCLFixtures = []string{
 	"azure-guest-attestation/hcl-report-2022.bin",
 	"azure-cvm-attestation-tools/tdx-hcl-report.bin",
 	"constellation/azure-tdx-hcl-report.bin",
+	"ita-aztdx/hcl-report.bin",
 }
 
 func loadRealHCL(t *testing.T) []realHCL {

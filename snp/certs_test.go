@@ -355,6 +355,9 @@ func realReports(t *testing.T) map[string][]byte {
 	t.Helper()
 	read := func(rel string) []byte { return testutil.ReadFile(t, rel) }
 	out := map[string][]byte{"azure-thim/snp_report.bin": read("azure-thim/snp_report.bin")}
+	for _, f := range []string{"ccf-aci/milan-report.bin", "ccf-aci/genoa-report.bin", "ccf-aci/milan-v2-report.bin", "ms-tav/turin-report.bin", "scitt-caci/report.bin"} {
+		out[f] = read(f)
+	}
 	for _, f := range []string{"trustee-az-vtpm/az-snp-vtpm/hcl-report.bin", "azure-cvm-tooling/hcl-report-snp.bin", "azure-cvm-tooling/early-az-snp-vtpm-0.2/hcl-report.bin",
 		"signal-svr2/azure-hcl-report.bin", "azure-guest-attestation/hcl-report-2022.bin"} {
 		out[f] = read(f)[hcl.HeaderSize : hcl.HeaderSize+snp.ReportSize]

@@ -40,6 +40,13 @@ var azureMRTDs = [...]string{
 	// fills exactly the 5006 bytes Azure pads its v4 quotes to (v4 quote +
 	// 70 zeros; a TDX 1.5 v5 quote is 70 bytes longer).
 	"273828c46252fcbdd8ad2dd907130222b03466d52a2911d70c1a5950895d6bd1ae451d382d5a9b1b4c0ed0e5ae9a3dbd",
+	// Intel Trust Authority client's Azure TDX test evidence (testdata/
+	// ita-aztdx, 2024): an HCL report read from the vTPM (runtime data with
+	// HCLAkPub, HCLEkPub, a vmUniqueId, secure boot and TPM on) and the TD
+	// quote Azure's /acc/tdquote served for it, which binds it; the quote
+	// verifies under Intel's root, RTMRs zero, 70 trailing zero bytes, the
+	// FMSPC, TD attributes and XFAM of dstack-teekit's Azure quote above.
+	"bb379f8e734a755832509f61403f99db2258a70a01e1172a499d6d364101b0675455b4e372a35c1f006541f2de0d7154",
 }
 
 // DefaultTDXParavisors returns the TDX paravisor identities trusted by

@@ -24,7 +24,7 @@ import (
 // realReport is a real bare SNP report (or 1204-byte stored form) with the
 // certificate that must verify it, and what it verifies to (claims) or is
 // rejected as (want) (testdata/virtee-sev, go-sev-guest, constellation,
-// teekit-gcp-sev, trustee-snp, signal-svr2, oak, azure-guest-attestation, genxt-confido:
+// teekit-gcp-sev, trustee-snp, signal-svr2, oak, azure-guest-attestation, genxt-confido, ccf-aci, ms-tav:
 // see their SOURCES.md).
 type realReport struct {
 	name, report, cert string
@@ -45,10 +45,10 @@ func realReports() []realReport {
 	fixture, d2024, d2026 := testutil.FixtureTime(), time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	gcp := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
 	sep2024 := time.Date(2024, 9, 1, 0, 0, 0, 0, time.UTC)
-	oakAt := time.Date(2025, 9, 1, 0, 0, 0, 0, time.UTC)
+	oakAt, mar2026 := time.Date(2025, 9, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	const virtee, gsg, azure, aws, gcpV5 = "virtee-sev/report-milan.bin", "go-sev-guest/attestation-debug.bin",
 		"constellation/azure-snp-report-1204.bin", "constellation/aws-vlek-report.bin", "teekit-gcp-sev/report-v5-vmpl"
-	const svr2 = "signal-svr2/"
+	const svr2, ccf = "signal-svr2/", "ccf-aci/"
 	azureClaims := &wantClaims{"Milan", "VCEK", "9e44aaef", "azure-hcl", [4]uint8{2, 0, 6, 93}, 0}
 	gcpClaims := wantClaims{"Milan", "VCEK", "980cf7b6", "none", [4]uint8{4, 0, 27, 222}, 0}
 	gcpVMPL1 := gcpClaims
@@ -134,6 +134,31 @@ func realReports() []realReport {
 			time.Date(2023, 6, 1, 0, 0, 0, 0, time.UTC), verify.Policy{}, verify.CheckCertValidity, nil},
 		{"Signal Milan report, Azure VCEK of another chip", svr2 + "milan-report.bin", svr2 + "azure-vcek.der", fixture,
 			verify.Policy{}, verify.CheckChipID, nil},
+		{"CCF ACI Milan report v3, KDS VCEK", ccf + "milan-report.bin", ccf + "milan-vcek.pem", fixture, verify.Policy{}, "",
+			&wantClaims{"Milan", "VCEK", "4ffb5cb4", "unknown", [4]uint8{4, 0, 24, 219}, 0}},
+		{"CCF ACI Genoa report v3, KDS VCEK", ccf + "genoa-report.bin", ccf + "genoa-vcek.pem", fixture, verify.Policy{}, "",
+			&wantClaims{"Genoa", "VCEK", "b1e24a27", "unknown", [4]uint8{10, 0, 23, 84}, 0}},
+		{"CCF ACI Milan report, the day before KDS issued its VCEK", ccf + "milan-report.bin", ccf + "milan-vcek.pem",
+			time.Date(2025, 1, 27, 0, 0, 0, 0, time.UTC), verify.Policy{}, verify.CheckCertValidity, nil},
+		{"CCF ACI Genoa report with the ACI Milan VCEK", ccf + "genoa-report.bin", ccf + "milan-vcek.pem", fixture, verify.Policy{},
+			verify.CheckProduct, nil},
+		{"CCF ACI Milan report v2 without its VCEK", ccf + "milan-v2-report.bin", "", fixture, verify.Policy{}, verify.CheckVCEKMissing, nil},
+		{"CCF ACI Milan report v2, its KDS VCEK (CCF's npm test)", ccf + "milan-v2-report.bin", ccf + "milan-v2-vcek.pem", fixture, verify.Policy{}, "",
+			&wantClaims{"Milan", "VCEK", "dc7e37cc", "unknown", [4]uint8{3, 0, 8, 115}, 0}},
+		{"Microsoft TAV Turin report v5 (ACI), KDS VCEK", "ms-tav/turin-report.bin", "ms-tav/turin-vcek.pem", mar2026, verify.Policy{}, "",
+			&wantClaims{"Turin", "VCEK", "59790fb1c39f35c1", "unknown", [4]uint8{1, 1, 4, 81}, 0}},
+		{"Microsoft TAV Turin report, the day before KDS issued its VCEK", "ms-tav/turin-report.bin", "ms-tav/turin-vcek.pem",
+			time.Date(2026, 2, 4, 0, 0, 0, 0, time.UTC), verify.Policy{}, verify.CheckCertValidity, nil},
+		{"Microsoft TAV Turin report with Oak's Turin VCEK", "ms-tav/turin-report.bin", "oak/turin-vcek.der", mar2026, verify.Policy{},
+			verify.CheckChipID, nil},
+		{"CCF ACI Milan report, the VCEK KDS reissued in 2026 (Microsoft TAV)", ccf + "milan-report.bin", "ms-tav/milan-vcek-2026.pem", mar2026,
+			verify.Policy{}, "", &wantClaims{"Milan", "VCEK", "4ffb5cb4", "unknown", [4]uint8{4, 0, 24, 219}, 0}},
+		{"CCF ACI Genoa report, the VCEK KDS reissued in 2026 (Microsoft TAV)", ccf + "genoa-report.bin", "ms-tav/genoa-vcek-2026.pem", mar2026,
+			verify.Policy{}, "", &wantClaims{"Genoa", "VCEK", "b1e24a27", "unknown", [4]uint8{10, 0, 23, 84}, 0}},
+		{"CCF ACI Genoa report, the 2026 VCEK at a time before it was issued", ccf + "genoa-report.bin", "ms-tav/genoa-vcek-2026.pem", fixture,
+			verify.Policy{}, verify.CheckCertValidity, nil},
+		{"CCF ACI Milan report v2, the other ACI chip's VCEK", ccf + "milan-v2-report.bin", ccf + "milan-vcek.pem", fixture, verify.Policy{},
+			verify.CheckChipID, nil},
 	}
 }
 

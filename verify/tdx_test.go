@@ -214,7 +214,7 @@ func TestTDXRejections(t *testing.T) {
 // samples, and each real TDREPORT or quote carries one of them.
 func TestDefaultTDXParavisors(t *testing.T) {
 	ds := verify.DefaultTDXParavisors()
-	if len(ds) != 5 {
+	if len(ds) != 6 {
 		t.Fatalf("%d defaults", len(ds))
 	}
 	seen := map[[48]byte]bool{}
@@ -231,7 +231,8 @@ func TestDefaultTDXParavisors(t *testing.T) {
 			t.Errorf("%s: MRTD not a default (%v)", f, err)
 		}
 	}
-	for _, f := range []string{"intel-collateral/azure-tdx-quote-teekit.bin", "azure-cvm-attestation-tools/td-quote-v4.bin", "azure-cvm-attestation-tools/td-quote-v5.bin"} {
+	for _, f := range []string{"intel-collateral/azure-tdx-quote-teekit.bin", "azure-cvm-attestation-tools/td-quote-v4.bin",
+		"azure-cvm-attestation-tools/td-quote-v5.bin", "ita-aztdx/td-quote.bin"} {
 		q, err := tdx.ParseQuote(testutil.ReadFile(t, f))
 		if err != nil || !seen[q.Body.MRTD] {
 			t.Errorf("%s: MRTD not a default (%v)", f, err)

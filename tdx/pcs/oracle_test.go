@@ -50,7 +50,7 @@ func oracle(t *testing.T, raw []byte, now time.Time) error {
 // our collateral has expired.
 func TestOracleGoTDXGuest(t *testing.T) {
 	c := loadReal(t)
-	for _, file := range []string{"intel-collateral/azure-tdx-quote-teekit.bin", "trustee-az-vtpm/az-tdx-vtpm/td-quote.bin"} {
+	for _, file := range []string{"intel-collateral/azure-tdx-quote-teekit.bin", "trustee-az-vtpm/az-tdx-vtpm/td-quote.bin", "ita-aztdx/td-quote.bin"} {
 		for _, at := range []time.Time{testutil.TDXFixtureTime(), time.Date(2025, 10, 2, 7, 3, 52, 0, time.UTC)} {
 			raw := testutil.ReadFile(t, file)
 			theirs := oracle(t, raw, at)

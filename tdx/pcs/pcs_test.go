@@ -23,7 +23,7 @@ func loadReal(t testing.TB) *pcs.Collateral {
 
 var verifiedQuote = pcs.VerifiedQuote
 
-// TestRealGolden reproduces Intel's verdicts on the two real Azure quotes
+// TestRealGolden reproduces Intel's verdicts on three real Azure quotes
 // at 2025-10-01 (checked with go-tdx-guest, see SOURCES.md).
 func TestRealGolden(t *testing.T) {
 	c := loadReal(t)
@@ -34,6 +34,7 @@ func TestRealGolden(t *testing.T) {
 		advisories            []string
 	}{
 		{"intel-collateral/azure-tdx-quote-teekit.bin", pcs.UpToDate, pcs.UpToDate, pcs.UpToDate, pcs.UpToDate, "2024-03-13", nil},
+		{"ita-aztdx/td-quote.bin", pcs.UpToDate, pcs.UpToDate, pcs.UpToDate, pcs.UpToDate, "2024-03-13", nil},
 		{"trustee-az-vtpm/az-tdx-vtpm/td-quote.bin", pcs.OutOfDate, pcs.OutOfDate, pcs.OutOfDate, pcs.UpToDate, "2023-08-09",
 			[]string{"INTEL-SA-00960", "INTEL-SA-00982", "INTEL-SA-00986"}},
 	} {

@@ -1,0 +1,65 @@
+package verify_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/snp-vtpm/snp-vtpm/hcl"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
+	"github.com/snp-vtpm/snp-vtpm/tdx/pcs"
+	"github.com/snp-vtpm/snp-vtpm/verify"
+)
+
+// TestRealITAAzureTDX: the Intel Trust Authority client's Azure TDX test
+// evidence (testdata/ita-aztdx: an HCL report read from the vTPM and the
+// TD quote Azure served for it) verifies by default: the quote under
+// Intel's root, Azure's paravisor MRTD, the HCL report's TDREPORT bound to
+// the quote and its runtime data to REPORTDATA, the VM configuration in the
+// claims. With Intel's collateral for its FMSPC (00806f050000) at
+// 2025-10-01 its TCB is evaluated. The HCL report with another VM's quote
+// is tdx-binding, with one runtime-data byte changed runtime-data binding.
+func TestRealITAAzureTDX(t *testing.T) {
+	h, q := testutil.ReadFile(t, "ita-aztdx/hcl-report.bin"), testutil.ReadFile(t, "ita-aztdx/td-quote.bin")
+	const mrtd = "bb379f8e734a755832509f61403f99db2258a70a01e1172a499d6d364101b0675455b4e372a35c1f006541f2de0d7154"
+	cfg := tdxOpts()
+	claims, err := newVerifier(t, cfg).TDXReport(context.Background(), h, q)
+	if err != nil {
+		t.Fatalf("real Azure TDX evidence rejected: %v", err)
+	}
+	if x := claims.TDX; claims.Paravisor != verify.ParavisorAzure || x == nil || hex.EncodeToString(x.MRTD[:]) != mrtd ||
+		hex.EncodeToString(x.FMSPC) != "00806f050000" || claims.VMConfig == nil ||
+		claims.VMConfig.VMUniqueID != "D6DA8E8D-5410-4716-A0C7-2FA91EA4A866" || !claims.VMConfig.SecureBoot || !claims.VMConfig.TPMEnabled {
+		t.Fatalf("claims paravisor %q vm %+v tdx %+v", claims.Paravisor, claims.VMConfig, x)
+	}
+	cfg.TDXCollateral = testutil.Must(pcs.LoadDir(os.DirFS(filepath.Join(testutil.Dir(), "intel-collateral/pcs-00806f050000"))))(t)
+	claims, err = newVerifier(t, cfg).TDXReport(context.Background(), h, q)
+	if err != nil {
+		t.Fatalf("with Intel's collateral: %v", err)
+	}
+	if x := claims.TDX; x.TCBStatus != pcs.UpToDate || x.TCBDate != "2024-03-13T00:00:00Z" || len(x.AdvisoryIDs) != 0 {
+		t.Errorf("TCB status %q date %q advisories %v", x.TCBStatus, x.TCBDate, x.AdvisoryIDs)
+	}
+	bad := bytes.Clone(h)
+	bad[hcl.OffsetHardware+1184+20+100] ^= 1 // inside the runtime data JSON
+	for _, c := range []struct {
+		name   string
+		h, q   []byte
+		want   verify.Check
+		inText string
+	}{
+		{"trustee's quote of another VM", h, testutil.ReadFile(t, "trustee-az-vtpm/az-tdx-vtpm/td-quote.bin"), verify.CheckTDXBinding, "TEE_TCB_SVN"},
+		{"runtime data changed", bad, q, verify.CheckRuntimeData, "REPORT_DATA"},
+	} {
+		_, err := newVerifier(t, tdxOpts()).TDXReport(context.Background(), c.h, c.q)
+		var verr *verify.Error
+		if !errors.As(err, &verr) || verr.Check != c.want || !strings.Contains(err.Error(), c.inText) {
+			t.Errorf("%s: %v, want %s naming %s", c.name, err, c.want, c.inText)
+		}
+	}
+}
