@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 
@@ -120,7 +121,11 @@ func evidenceSummary(ev *evidence.Evidence, out string, emulated bool) string {
 	}
 	what += "\n"
 	if err := ev.TrusteeCompatible(); err != nil {
-		what += fmt.Sprintf("note: trustee's Azure vTPM verifier (Confidential Containers) refuses this evidence: %v\n", err)
+		why := err.Error()
+		if te, ok := errors.AsType[*evidence.TrusteeError](err); ok && te.Err == nil {
+			why = te.Member + ": " + te.Reason
+		}
+		what += "note: trustee's Azure vTPM verifier (Confidential Containers) refuses this evidence: " + why + "\n"
 	}
 	return what
 }
