@@ -119,7 +119,7 @@ func runMAAAttest(ctx context.Context, g *globals, f *maaAttestFlags) error {
 		return err
 	}
 	defer tgt.close()
-	p, att, res, err := verifiedEvidence(ctx, g, f.trust, nonce, false)
+	p, att, res, err := verifiedEvidence(ctx, g, f.trust, nonce, false, false)
 	if err != nil {
 		return err
 	}
