@@ -100,6 +100,15 @@ type Attester struct {
 	// VCEKFor). Nil means evidence without a VCEK (a verifier then needs
 	// its own VCEKGetter).
 	Certs *collateral.Chain
+	// RequireVCEK makes Evidence fail, rather than hand out SEV-SNP
+	// evidence without "vcek", when Certs is nil or supplies no VCEK for
+	// the report (Azure IMDS down, say): the error matches ErrNoVCEK and
+	// verify.ErrCertificateUnavailable (nothing was learnt about the
+	// evidence). Verifiers that fetch no VCEK, such as the Confidential
+	// Containers verifier (trustee), refuse evidence without one. It does
+	// not apply to TDX evidence (the TD quote carries its PCK chain) nor
+	// to VerifiedReport.
+	RequireVCEK bool
 	// EventLogPath is the TCG boot event log carried in the evidence
 	// ("event_log"); empty means DefaultEventLogPath. An absent log is
 	// normal; see eventLog.
@@ -130,6 +139,10 @@ type Attester struct {
 type TDQuoter interface {
 	TDQuote(ctx context.Context, tdReport []byte) ([]byte, error)
 }
+
+// ErrNoVCEK means Evidence was asked, with RequireVCEK, for SEV-SNP
+// evidence whose VCEK no certificate source supplied.
+var ErrNoVCEK = errors.New("attester: the VCEK is required, and no certificate source supplied it")
 
 // ErrNoTDQuoter means a TDX CVM's evidence was asked for without a
 // TDQuoter.
@@ -364,8 +377,9 @@ func (a *Attester) VerifiedReport(ctx context.Context, userData []byte) (*Result
 // the nonce), so that it does not hand out evidence every verifier rejects.
 // When Certs has no VCEK for the report (its sources fail, or serve the
 // VCEK of another chip or TCB) the evidence goes without one, with a
-// warning: a verifier can fetch it from AMD KDS. A VCEK that v's roots
-// reject fails the call (an error matching verify.ErrRejected).
+// warning: a verifier can fetch it from AMD KDS; with RequireVCEK the call
+// fails instead (ErrNoVCEK). A VCEK that v's roots reject fails the call
+// (an error matching verify.ErrRejected).
 func (a *Attester) gather(ctx context.Context, v *verify.Verifier, nonce []byte, fresh bool) (*evidence.Evidence, error) {
 	if _, err := a.tpm(); err != nil {
 		return nil, err
@@ -418,19 +432,30 @@ func (a *Attester) tdQuote(ctx context.Context, r *hcl.Report) ([]byte, error) {
 }
 
 // addVCEK puts the VCEK of the SNP report of r into ev, from a.Certs
-// when set (see gather).
+// when set (see gather). Without one it fails when a.RequireVCEK is set
+// (ErrNoVCEK).
 func (a *Attester) addVCEK(ctx context.Context, v *verify.Verifier, r *hcl.Report, ev *evidence.Evidence) error {
 	sr, err := snp.ParseReport(r.SNPReport)
 	if err != nil {
 		return fmt.Errorf("%w: the SNP report: %w", ErrInconsistent, err)
 	}
-	if a.Certs != nil {
-		der, _, err := a.vcekFor(ctx, v.Config(), sr)
-		if err := a.vcekFailure(ctx, err, "the gathered evidence does not verify", "evidence without VCEK: a verifier must fetch it from AMD KDS"); err != nil {
-			return err
+	if a.Certs == nil {
+		if a.RequireVCEK {
+			return fmt.Errorf("%w (%w: no certificate source is configured)", ErrNoVCEK, verify.ErrCertificateUnavailable)
 		}
-		ev.VCEK = der
+		return nil
 	}
+	der, _, err := a.vcekFor(ctx, v.Config(), sr)
+	if err != nil && a.RequireVCEK && ctx.Err() == nil && !errors.Is(err, verify.ErrRejected) {
+		if !errors.Is(err, verify.ErrCertificateUnavailable) {
+			err = fmt.Errorf("%w: %w", verify.ErrCertificateUnavailable, err)
+		}
+		return fmt.Errorf("%w: %w", ErrNoVCEK, err)
+	}
+	if err := a.vcekFailure(ctx, err, "the gathered evidence does not verify", "evidence without VCEK: a verifier must fetch it from AMD KDS"); err != nil {
+		return err
+	}
+	ev.VCEK = der
 	return nil
 }
 

@@ -383,6 +383,42 @@ func TestIMDSFailureGivesEvidenceWithoutVCEK(t *testing.T) {
 	}
 }
 
+// TestRequireVCEK: with RequireVCEK, SEV-SNP evidence whose VCEK no
+// source supplies (IMDS down, or no Certs at all) is not handed out, even
+// when the Verifier could fetch the VCEK and the evidence would verify:
+// the error matches ErrNoVCEK and verify.ErrCertificateUnavailable (not a
+// rejection). A VCEK from IMDS satisfies it.
+func TestRequireVCEK(t *testing.T) {
+	down := imdsChain("http://127.0.0.1:1/metadata/THIM/amd/certification")
+	for _, tc := range []struct {
+		name  string
+		certs *collateral.Chain
+		fail  bool
+	}{
+		{"IMDS up", imdsChain(cvm.IMDSURL()), false},
+		{"IMDS down", down, true},
+		{"no Certs", nil, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := &attester.Attester{TPM: cvm.TPM(), Certs: tc.certs, Verifier: emulatedVerifier(t, fetchingOpts(t)), RequireVCEK: true}
+			res, err := a.Evidence(testCtx(t), []byte("require"), false)
+			if !tc.fail {
+				if err != nil || res.Evidence.VCEK == nil {
+					t.Fatalf("Evidence: %v; want evidence with the VCEK", err)
+				}
+				return
+			}
+			if res != nil || !errors.Is(err, attester.ErrNoVCEK) || !errors.Is(err, verify.ErrCertificateUnavailable) || errors.Is(err, verify.ErrRejected) {
+				t.Fatalf("Evidence: %v, %v; want no result and ErrNoVCEK, ErrCertificateUnavailable, no rejection", res, err)
+			}
+			a.RequireVCEK = false
+			if res, err := a.Evidence(testCtx(t), []byte("require"), false); err != nil || res.Evidence.VCEK != nil {
+				t.Fatalf("without RequireVCEK: %v; want evidence without the VCEK", err)
+			}
+		})
+	}
+}
+
 func TestCancelledContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()

@@ -71,6 +71,12 @@ type Options struct {
 	// and the fake IMDS serves TD quotes under package fakeintel's fake
 	// Intel chain at TDQuotePath).
 	Platform string
+	// THIMDown makes the fake IMDS answer its THIM endpoint (THIMPath)
+	// with 503 Service Unavailable, as an IMDS that cannot serve the
+	// certificates: an attester then gets no VCEK from it (evidence
+	// without "vcek", or attester.ErrNoVCEK with RequireVCEK). The TD
+	// quote endpoint is not affected.
+	THIMDown bool
 }
 
 // Values of Options.Platform.
@@ -92,6 +98,7 @@ type CVM struct {
 	ak     *rsa.PublicKey
 	closed bool
 
+	thimDown bool   // Options.THIMDown
 	eventLog []byte // the boot event log (BootLog), written once at Start
 	tdReport []byte // TDX: the TDREPORT of the current HCL report
 
@@ -113,7 +120,7 @@ func Start(ctx context.Context, opts *Options) (*CVM, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
-	c := &CVM{log: opts.Logger, platform: opts.Platform, vmID: opts.VMUniqueID, measurement: opts.Measurement, served: make(chan struct{})}
+	c := &CVM{log: opts.Logger, platform: opts.Platform, vmID: opts.VMUniqueID, measurement: opts.Measurement, thimDown: opts.THIMDown, served: make(chan struct{})}
 	switch c.platform {
 	case "":
 		c.platform = PlatformSNP

@@ -106,6 +106,22 @@ func TestIMDS(t *testing.T) {
 	}
 }
 
+// TestIMDSTHIMDown: Options.THIMDown makes the THIM endpoint answer 503
+// without certificates, still refusing a request without the Metadata
+// header as Azure's does.
+func TestIMDSTHIMDown(t *testing.T) {
+	c := start(t, &Options{THIMDown: true})
+	for _, tc := range []struct {
+		header bool
+		status int
+	}{{true, http.StatusServiceUnavailable}, {false, http.StatusBadRequest}} {
+		status, body := get(t, http.MethodGet, c.IMDSURL(), tc.header)
+		if status != tc.status || bytes.Contains(body, []byte("CERTIFICATE")) {
+			t.Fatalf("header %v: status %d (%s), want %d without certificates", tc.header, status, body, tc.status)
+		}
+	}
+}
+
 // identity returns the AK modulus and the report's chip id.
 func identity(t *testing.T, c *CVM) ([]byte, []byte) {
 	t.Helper()

@@ -14,8 +14,10 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -578,4 +580,24 @@ func postTDQuote(t *testing.T, c *CVM, tdReport []byte) []byte {
 		t.Fatal(err)
 	}
 	return q
+}
+
+// TestArchitectureNVSizes: ARCHITECTURE.md's table of the NV index sizes
+// where the emulated CVM differs from Azure names the emulator's sizes
+// and Azure's (so that the documented gap follows the constants).
+func TestArchitectureNVSizes(t *testing.T) {
+	doc, err := os.ReadFile("../ARCHITECTURE.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		fmt.Sprintf("| %d bytes (`emulator.HCLReportSize`)", HCLReportSize),
+		fmt.Sprintf("| %d bytes (`emulator.AKCertNVSize`)", AKCertNVSize),
+		fmt.Sprintf("| %d bytes: the DER certificate, then zeros (`testdata/signal-svr2/azure-akcert-nv.bin`)", len(testutil.ReadFile(t, "signal-svr2/azure-akcert-nv.bin"))),
+		fmt.Sprintf("| %d bytes on today's hosts", len(testutil.ReadFile(t, "signal-svr2/azure-hcl-report.bin"))),
+	} {
+		if !strings.Contains(string(doc), want) {
+			t.Errorf("ARCHITECTURE.md lacks %q", want)
+		}
+	}
 }

@@ -30,7 +30,8 @@ type thimResponse struct {
 
 // imdsHandler serves THIMPath like Azure IMDS: only GET, only with the
 // header "Metadata: true", answering the fake VCEK, its TCB and the fake
-// ASK+ARK chain; and, for a TDX CVM, TDQuotePath (see tdQuote).
+// ASK+ARK chain (503 with Options.THIMDown); and, for a TDX CVM,
+// TDQuotePath (see tdQuote).
 func (c *CVM) imdsHandler() http.Handler {
 	mux := http.NewServeMux()
 	if c.platform == PlatformTDX {
@@ -47,6 +48,11 @@ func (c *CVM) imdsHandler() http.Handler {
 		if !strings.EqualFold(r.Header.Get("Metadata"), "true") {
 			w.WriteHeader(http.StatusBadRequest)
 			_ = json.NewEncoder(w).Encode(map[string]string{"error": "Bad request. Required metadata header not specified"})
+			return
+		}
+		if c.thimDown {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_ = json.NewEncoder(w).Encode(map[string]string{"error": "Service unavailable (emulated: Options.THIMDown)"})
 			return
 		}
 		_ = json.NewEncoder(w).Encode(thimResponse{

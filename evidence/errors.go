@@ -8,9 +8,10 @@ import (
 
 // ErrUnknownFormat means the JSON matches none of the known evidence
 // formats. Other failures wrap the module's shared kinds
-// (format.ErrMissingField, format.ErrBadLength, ...); every error of this
-// package is a [*FormatError] naming the field, so callers test the kind
-// with errors.Is.
+// (format.ErrMissingField, format.ErrBadLength, ...); every parse error of
+// this package is a [*FormatError] naming the field, so callers test the
+// kind with errors.Is. (What trustee would refuse in well-formed evidence
+// is a [*TrusteeError], not a parse error.)
 var ErrUnknownFormat = errors.New("unknown evidence format")
 
 // FormatError reports which field of the evidence failed to decode (Format

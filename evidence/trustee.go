@@ -4,15 +4,46 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/quote"
 )
 
 // ErrTrusteeIncompatible means that the Confidential Containers verifier
 // (trustee's az-snp-vtpm / az-tdx-vtpm verifiers) would refuse the
 // encoded evidence before checking any signature; see
-// [Evidence.TrusteeCompatible].
+// [Evidence.TrusteeCompatible]. Every [*TrusteeError] matches it.
 var ErrTrusteeIncompatible = errors.New("refused by trustee's Azure vTPM verifier")
+
+// TrusteeError is why trustee's Azure vTPM verifier would refuse evidence
+// that this package writes and reads (see [Evidence.TrusteeCompatible]).
+// It matches [ErrTrusteeIncompatible] and is not a [*FormatError]: the
+// evidence is well formed, and errors.Is(err, format.ErrMalformed) holds
+// only when Err, the cause, is itself a parse error (a quote message that
+// does not parse).
+type TrusteeError struct {
+	// Member is the JSON member trustee trips on: "vcek",
+	// "tpm_quote.pcrs" or "tpm_quote.message".
+	Member string
+	// Reason says what trustee needs that the evidence lacks.
+	Reason string
+	// Err is the cause, when there is one (nil otherwise).
+	Err error
+}
+
+// Error implements error, e.g. "evidence: vcek: refused by trustee's
+// Azure vTPM verifier: SEV-SNP evidence without the VCEK".
+func (e *TrusteeError) Error() string {
+	msg := "evidence: " + e.Member + ": " + ErrTrusteeIncompatible.Error() + ": " + e.Reason
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+// Unwrap returns the cause (nil when there is none).
+func (e *TrusteeError) Unwrap() error { return e.Err }
+
+// Is reports whether target is [ErrTrusteeIncompatible].
+func (e *TrusteeError) Is(target error) bool { return target == ErrTrusteeIncompatible }
 
 // trusteePCRs is the number of PCR values trustee's verifier needs: the
 // Azure vTPM tooling quotes SHA-256 PCRs 0-23, and trustee's init-data
@@ -41,28 +72,28 @@ const trusteePCRs = 24
 // bytes) exactly, which holds when the attester was given that report
 // data as its nonce (at most 48 bytes are quoted unchanged).
 //
-// The error is a [*FormatError] naming the member, wrapping
-// ErrTrusteeIncompatible and the shared kind; errors of Encode's own
-// checks are returned as they are.
+// The error is a [*TrusteeError] naming the member (matching
+// ErrTrusteeIncompatible, not format.ErrMalformed); errors of Encode's own
+// checks (evidence Encode would not write) are returned as they are.
 func (e *Evidence) TrusteeCompatible() error {
 	if err := e.check(); err != nil {
 		return err
 	}
 	if e.TDQuote == nil && e.VCEK == nil {
-		return trusteeErr("vcek", format.ErrMissingField, "SEV-SNP evidence without the VCEK")
+		return &TrusteeError{Member: "vcek", Reason: "SEV-SNP evidence without the VCEK"}
 	}
 	if e.Quote.PCRs == nil {
-		return trusteeErr("tpm_quote.pcrs", format.ErrMissingField, "no PCR values")
+		return &TrusteeError{Member: "tpm_quote.pcrs", Reason: "no PCR values"}
 	}
 	if len(e.Quote.PCRs) != trusteePCRs {
-		return trusteeErr("tpm_quote.pcrs", format.ErrBadLength, "%d PCR values, want %d", len(e.Quote.PCRs), trusteePCRs)
+		return &TrusteeError{Member: "tpm_quote.pcrs", Reason: fmt.Sprintf("%d PCR values, want %d", len(e.Quote.PCRs), trusteePCRs)}
 	}
 	a, err := quote.Parse(e.Quote.Message)
 	if err != nil {
-		return fieldErr("tpm_quote.message", fmt.Errorf("%w: %w", ErrTrusteeIncompatible, err))
+		return &TrusteeError{Member: "tpm_quote.message", Reason: "the quote does not parse", Err: err}
 	}
 	if !selectsAllSHA256(a.Selection) {
-		return trusteeErr("tpm_quote.message", format.ErrUnexpectedValue, "the quote does not select exactly the SHA-256 PCRs 0-%d that \"pcrs\" lists", trusteePCRs-1)
+		return &TrusteeError{Member: "tpm_quote.message", Reason: fmt.Sprintf("the quote does not select exactly the SHA-256 PCRs 0-%d that \"pcrs\" lists", trusteePCRs-1)}
 	}
 	return nil
 }
@@ -79,8 +110,4 @@ func selectsAllSHA256(sel []quote.PCRSelection) bool {
 		}
 	}
 	return true
-}
-
-func trusteeErr(field string, kind error, detail string, args ...any) error {
-	return fieldErr(field, fmt.Errorf("%w: %w: %s", ErrTrusteeIncompatible, kind, fmt.Sprintf(detail, args...)))
 }

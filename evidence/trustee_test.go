@@ -340,8 +340,10 @@ func TestTrusteeNonceBinding(t *testing.T) {
 
 // TestTrusteeRefuses: evidence this package writes and reads but trustee
 // refuses: TrusteeCompatible names the member that trustee's checker
-// trips on. An event log is an ignored extra member (no
-// deny_unknown_fields), not a refusal.
+// trips on, in a *TrusteeError that matches ErrTrusteeIncompatible and
+// not format.ErrMalformed (the evidence is well formed: Decode reads it).
+// An event log is an ignored extra member (no deny_unknown_fields), not a
+// refusal.
 func TestTrusteeRefuses(t *testing.T) {
 	rd, err := testev.TrusteeReportData("kbs-challenge-nonce", testev.TrusteeTEEPubKey, "")
 	if err != nil {
@@ -353,17 +355,17 @@ func TestTrusteeRefuses(t *testing.T) {
 		b         testev.Builder
 		mutate    func(e *evidence.Evidence)
 		field     string // "": accepted
-		kind      error
+		reason    string // in TrusteeError.Reason
 		checkerAt string // the member trustee's checker names
 		ignored   []string
 	}{
 		{name: "complete", b: testev.Builder{}},
 		{name: "event log", b: testev.Builder{}, mutate: func(e *evidence.Evidence) { e.EventLog = []byte{1, 2, 3} }, ignored: []string{"event_log"}},
-		{name: "no VCEK", b: testev.Builder{OmitVCEK: true}, field: "vcek", kind: format.ErrMissingField, checkerAt: "vcek"},
-		{name: "no PCR values", b: testev.Builder{OmitPCRValues: true}, field: "tpm_quote.pcrs", kind: format.ErrMissingField, checkerAt: "tpm_quote.pcrs"},
-		{name: "quote over PCRs 0-7", b: testev.Builder{PCRSelect: subset}, field: "tpm_quote.message", kind: format.ErrUnexpectedValue, checkerAt: "tpm_quote.pcrs"},
+		{name: "no VCEK", b: testev.Builder{OmitVCEK: true}, field: "vcek", reason: "without the VCEK", checkerAt: "vcek"},
+		{name: "no PCR values", b: testev.Builder{OmitPCRValues: true}, field: "tpm_quote.pcrs", reason: "no PCR values", checkerAt: "tpm_quote.pcrs"},
+		{name: "quote over PCRs 0-7", b: testev.Builder{PCRSelect: subset}, field: "tpm_quote.message", reason: "SHA-256 PCRs 0-23", checkerAt: "tpm_quote.pcrs"},
 		{name: "8 PCR values", b: testev.Builder{PCRSelect: subset}, mutate: func(e *evidence.Evidence) { e.Quote.PCRs = e.Quote.PCRs[:8] },
-			field: "tpm_quote.pcrs", kind: format.ErrBadLength, checkerAt: "tpm_quote.pcrs"},
+			field: "tpm_quote.pcrs", reason: "8 PCR values, want 24", checkerAt: "tpm_quote.pcrs"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := tc.b
@@ -390,10 +392,33 @@ func TestTrusteeRefuses(t *testing.T) {
 			if checkerErr == nil || !strings.HasPrefix(checkerErr.Error(), tc.checkerAt+":") {
 				t.Fatalf("trustee's checker: %v, want a refusal at %s", checkerErr, tc.checkerAt)
 			}
-			if !testutil.IsFieldError(err, tc.field, tc.kind) || !errors.Is(err, evidence.ErrTrusteeIncompatible) {
-				t.Fatalf("TrusteeCompatible: %v, want %s %v and ErrTrusteeIncompatible", err, tc.field, tc.kind)
+			te, ok := errors.AsType[*evidence.TrusteeError](err)
+			if !ok || te.Member != tc.field || !strings.Contains(te.Reason, tc.reason) || !errors.Is(err, evidence.ErrTrusteeIncompatible) {
+				t.Fatalf("TrusteeCompatible: %v, want a *TrusteeError at %s (%q) matching ErrTrusteeIncompatible", err, tc.field, tc.reason)
+			}
+			if errors.Is(err, format.ErrMalformed) {
+				t.Fatalf("TrusteeCompatible: %v matches format.ErrMalformed, but the evidence is well formed", err)
+			}
+			if !strings.HasPrefix(err.Error(), "evidence: "+tc.field+": refused by trustee's Azure vTPM verifier: ") {
+				t.Fatalf("TrusteeCompatible: %q does not name the member", err)
 			}
 		})
+	}
+}
+
+// TestTrusteeErrorCause: a quote message that does not parse is refused
+// by trustee and is malformed too: the *TrusteeError carries the quote's
+// parse error as its cause, so both errors.Is hold.
+func TestTrusteeErrorCause(t *testing.T) {
+	e := (&testev.Builder{}).MustBuild().Evidence
+	e.Quote.Message = []byte{0xff, 0x54, 0x43}
+	err := e.TrusteeCompatible()
+	te, ok := errors.AsType[*evidence.TrusteeError](err)
+	if !ok || te.Member != "tpm_quote.message" || te.Err == nil {
+		t.Fatalf("TrusteeCompatible: %v, want a *TrusteeError at tpm_quote.message with a cause", err)
+	}
+	if !errors.Is(err, evidence.ErrTrusteeIncompatible) || !errors.Is(err, format.ErrMalformed) || !errors.Is(err, format.ErrTruncated) {
+		t.Fatalf("TrusteeCompatible: %v, want ErrTrusteeIncompatible, format.ErrMalformed and the quote's kind", err)
 	}
 }
 

@@ -15,9 +15,11 @@ const (
 	SubmodName = "cvm"
 	// StatusAffirming is ear.status of a verified CVM on real hardware.
 	StatusAffirming = "affirming"
-	// StatusWarning is ear.status of verified evidence of the emulated
-	// CVM: the verifier was told to trust a fake AMD chain.
-	StatusWarning = "warning"
+	// StatusContraindicated is ear.status of verified evidence of the
+	// emulated CVM (the verifier was told to trust a fake AMD or Intel
+	// chain): its hardware is a software emulation, so the worst claim of
+	// its trust vector is in AR4SI's contraindicated tier.
+	StatusContraindicated = "contraindicated"
 	// Developer is ear.verifier-id's developer.
 	Developer = "https://github.com/snp-vtpm/snp-vtpm"
 )
@@ -52,7 +54,7 @@ type VerifierID struct {
 
 // Appraisal is one submodule's EAR appraisal.
 type Appraisal struct {
-	// Status is ear.status: StatusAffirming or StatusWarning.
+	// Status is ear.status: StatusAffirming or StatusContraindicated.
 	Status string `json:"ear.status"`
 	// Trust is ear.trustworthiness-vector (AR4SI claims).
 	Trust TrustVector `json:"ear.trustworthiness-vector"`
@@ -64,8 +66,15 @@ type Appraisal struct {
 	CVM CVM `json:"snp-vtpm"`
 }
 
-// TrustVector is the AR4SI trustworthiness vector: 2 is "affirming", 32
-// "warning" for the categories the verifier appraised; others are absent.
+// TrustVector is the AR4SI trustworthiness vector of the categories the
+// verifier appraised (others are absent). A CVM on real hardware gets 2
+// in each (affirming: trustworthy instance, approved configuration and
+// executables, genuine hardware). The emulated CVM gets 96 for
+// instance-identity and hardware (contraindicated: its keys chain to the
+// public fake chain, its hardware is recognised as an emulation) and 2 for
+// configuration and executables (appraised as for real hardware); never
+// 32 (for hardware: genuine, with known vulnerabilities), which a relying
+// party that tolerates warnings would accept.
 type TrustVector struct {
 	InstanceIdentity int `json:"instance-identity"`
 	Configuration    int `json:"configuration"`

@@ -28,7 +28,7 @@ const (
 	CheckAudience    = Check("result-audience")      // aud equals the expected audience; no aud when none is expected
 	CheckExpired     = Check("result-expired")       // exp after the verification time (less the skew)
 	CheckNotYetValid = Check("result-not-yet-valid") // nbf and iat before the verification time (plus the skew)
-	CheckStatus      = Check("result-status")        // ear.status affirming (warning: emulated, when allowed)
+	CheckStatus      = Check("result-status")        // ear.status affirming (contraindicated: emulated, when allowed)
 	CheckNonce       = Check("result-nonce")         // eat_nonce is the expected nonce
 )
 

@@ -209,6 +209,8 @@ func TestRejections(t *testing.T) {
 		{"aud an array", withPayload(`{"aud":["rp"],` + string(payload[1:])), func(c *Config) { c.Audience = "rp" }, CheckClaims},
 		{"issuer with a trailing slash", tok, func(c *Config) { c.Issuer = testIssuer + "/" }, CheckIssuer},
 		{"warning of real hardware, emulated trusted", withPayload(strings.Replace(string(payload), `"affirming"`, `"warning"`, 1)), func(c *Config) { c.AllowEmulated = true }, CheckStatus},
+		{"warning of the emulated CVM, emulated trusted", withPayload(strings.Replace(strings.Replace(string(payload), `"emulated":false`, `"emulated":true`, 1), `"affirming"`, `"warning"`, 1)), func(c *Config) { c.AllowEmulated = true }, CheckStatus},
+		{"contraindicated of real hardware, emulated trusted", withPayload(strings.Replace(string(payload), `"affirming"`, `"contraindicated"`, 1)), func(c *Config) { c.AllowEmulated = true }, CheckStatus},
 		{"affirming of the emulated CVM, emulated trusted", withPayload(strings.Replace(string(payload), `"emulated":false`, `"emulated":true`, 1)), func(c *Config) { c.AllowEmulated = true }, CheckStatus},
 		{"empty nonce expected", tok, func(c *Config) { c.Nonce = []byte{} }, CheckNonce},
 	}
@@ -251,7 +253,7 @@ func TestRejections(t *testing.T) {
 	}
 	cfg := testConfig(s)
 	cfg.AllowEmulated = true
-	if got, err := Verify(context.Background(), []byte(emuTok), cfg); err != nil || got.Appraisal().Status != StatusWarning {
+	if got, err := Verify(context.Background(), []byte(emuTok), cfg); err != nil || got.Appraisal().Status != StatusContraindicated {
 		t.Fatalf("emulated with AllowEmulated: %v", err)
 	}
 }

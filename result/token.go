@@ -33,6 +33,16 @@ const (
 	sigSize = 64
 )
 
+// AR4SI trustworthiness claim values (TrustVector).
+const (
+	// arAffirming (2): trustworthy instance, approved configuration and
+	// executables, genuine hardware.
+	arAffirming = 2
+	// arContraindicated (96): an untrustworthy instance, hardware
+	// recognised and contraindicated.
+	arContraindicated = 96
+)
+
 // Signer makes attestation-result tokens with one P-256 key.
 type Signer struct {
 	key *ecdsa.PrivateKey
@@ -95,9 +105,9 @@ func (s *Signer) Issue(a Appraised) (string, *Claims, error) {
 	if _, err := rand.Read(jti[:]); err != nil {
 		return "", nil, err
 	}
-	status, level := StatusAffirming, 2
+	status, trust := StatusAffirming, TrustVector{InstanceIdentity: arAffirming, Configuration: arAffirming, Executables: arAffirming, Hardware: arAffirming}
 	if a.Claims.Emulated {
-		status, level = StatusWarning, 32
+		status, trust.InstanceIdentity, trust.Hardware = StatusContraindicated, arContraindicated, arContraindicated
 	}
 	c := &Claims{
 		Profile: Profile, Issuer: s.Issuer, Audience: s.Audience,
@@ -106,7 +116,7 @@ func (s *Signer) Issue(a Appraised) (string, *Claims, error) {
 		VerifierID: VerifierID{Developer: Developer, Build: s.Build},
 		Submods: map[string]Appraisal{SubmodName: {
 			Status:   status,
-			Trust:    TrustVector{InstanceIdentity: level, Configuration: level, Executables: level, Hardware: level},
+			Trust:    trust,
 			PolicyID: a.PolicyID,
 			CVM:      cvmClaims(a),
 		}},
@@ -203,7 +213,8 @@ type Config struct {
 	Audience string
 	// Nonce, when non-nil, must be eat_nonce.
 	Nonce []byte
-	// AllowEmulated accepts ear.status "warning" of emulated evidence.
+	// AllowEmulated accepts ear.status "contraindicated" of emulated
+	// evidence (StatusContraindicated).
 	AllowEmulated bool
 	// Time is the verification time; zero means now.
 	Time time.Time
@@ -296,7 +307,7 @@ func (cfg *Config) check(c *Claims) error {
 	}
 	switch {
 	case a.Status == StatusAffirming && !a.CVM.Emulated:
-	case a.Status == StatusWarning && a.CVM.Emulated && cfg.AllowEmulated:
+	case a.Status == StatusContraindicated && a.CVM.Emulated && cfg.AllowEmulated:
 	case a.CVM.Emulated:
 		return failf(CheckStatus, "ear.status %s of emulated evidence (a fake AMD or Intel chain); accepted only when emulated results are trusted (snp-vtpm result verify --trust-emulated)", short(a.Status))
 	default:

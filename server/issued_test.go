@@ -111,11 +111,13 @@ func TestIssuedTokens(t *testing.T) {
 func checkIssued(t *testing.T, c *result.Claims, resource string, emulated bool, before, after int64) {
 	t.Helper()
 	a := c.Appraisal()
-	status, level, chip := result.StatusAffirming, 2, testev.DefaultChipID(snp.Milan)
+	status, trust, chip := result.StatusAffirming, result.TrustVector{InstanceIdentity: 2, Configuration: 2, Executables: 2, Hardware: 2}, testev.DefaultChipID(snp.Milan)
 	if emulated {
-		status, level, chip = result.StatusWarning, 32, fakeamd.ChipID()
+		// AR4SI: an untrustworthy instance on contraindicated (emulated)
+		// hardware, never a warning-tier 32 ("genuine hardware").
+		status, trust, chip = result.StatusContraindicated, result.TrustVector{InstanceIdentity: 96, Configuration: 2, Executables: 2, Hardware: 96}, fakeamd.ChipID()
 	}
-	if a.Status != status || a.Trust != (result.TrustVector{InstanceIdentity: level, Configuration: level, Executables: level, Hardware: level}) || a.CVM.Emulated != emulated {
+	if a.Status != status || a.Trust != trust || a.CVM.Emulated != emulated {
 		t.Errorf("%q emulated %v: ear.status %s, vector %+v, emulated %v", resource, emulated, a.Status, a.Trust, a.CVM.Emulated)
 	}
 	if a.CVM.Resource != resource || !bytes.Equal(a.CVM.ChipID, chip[:]) || a.CVM.VMUniqueID != testev.DefaultVMConfig().VMUniqueID ||

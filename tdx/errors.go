@@ -24,6 +24,11 @@ const ErrPCKChain, ErrQEReportSignature, ErrQEIdentity, ErrQEReportData, ErrQuot
 	"QE report signature invalid", "QE report is not Intel's TD quoting enclave", "QE report data does not bind the attestation key",
 	"quote signature invalid", "TDX module is not Intel's production module", "quote body differs from the TDREPORT"
 
+// MaxNameInError bounds a name that the input chose (a certificate's or a
+// CRL issuer's common name, in a PCK chain or in Intel's collateral of
+// package pcs) where an error quotes it (format.Truncate).
+const MaxNameInError = 64
+
 func fieldErr(field string, err error) error { return format.Field("tdx", field, err) }
 
 func fieldErrf(field string, kind error, detail string, args ...any) error {

@@ -12,11 +12,13 @@ import (
 	"encoding/asn1"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"math/big"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/internal/fakepki"
 	"github.com/snp-vtpm/snp-vtpm/internal/intelcert"
 	"github.com/snp-vtpm/snp-vtpm/internal/tdxtest"
@@ -131,7 +133,8 @@ func TestPCKChainAlgorithmsBeforeSignatures(t *testing.T) {
 
 // TestPCKChainNamesBounded: a forged chain's certificate names reach the
 // error cut short: an 8000-byte common name of control characters (32 000
-// bytes once quoted) makes an error of a few hundred bytes.
+// bytes once quoted) makes an error of a few hundred bytes, quoting the
+// name's first tdx.MaxNameInError bytes (the bound package pcs uses too).
 func TestPCKChainNamesBounded(t *testing.T) {
 	f := tdxtest.New(t)
 	huge := strings.Repeat("\x01", 8000)
@@ -146,6 +149,8 @@ func TestPCKChainNamesBounded(t *testing.T) {
 			t.Errorf("%s: %v, want ErrPCKChain: %s", name, err, s.wantInErr)
 		} else if len(err.Error()) > 512 {
 			t.Errorf("%s: error of %d bytes", name, len(err.Error()))
+		} else if quoted := fmt.Sprintf("%q", format.Truncate(huge, tdx.MaxNameInError)); !strings.Contains(err.Error(), quoted) {
+			t.Errorf("%s: %v does not quote the name cut at tdx.MaxNameInError", name, err)
 		}
 	}
 }

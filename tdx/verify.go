@@ -219,10 +219,10 @@ func (q *Quote) VerifyChain(opts VerifyOptions) (*Verified, error) {
 // and the PCK's SGX extensions.
 func verifyPCKChain(leaf, inter, root *x509.Certificate, now time.Time) (*Verified, error) {
 	if leaf.Subject.CommonName != PCKCertCN {
-		return nil, fmt.Errorf("%w: leaf is %q, want %q", ErrPCKChain, format.Truncate(leaf.Subject.CommonName, 64), PCKCertCN)
+		return nil, fmt.Errorf("%w: leaf is %q, want %q", ErrPCKChain, format.Truncate(leaf.Subject.CommonName, MaxNameInError), PCKCertCN)
 	}
 	if cn := inter.Subject.CommonName; cn != PlatformCACN && cn != ProcessorCACN {
-		return nil, fmt.Errorf("%w: intermediate is %q, want %q or %q", ErrPCKChain, format.Truncate(cn, 64), PlatformCACN, ProcessorCACN)
+		return nil, fmt.Errorf("%w: intermediate is %q, want %q or %q", ErrPCKChain, format.Truncate(cn, MaxNameInError), PlatformCACN, ProcessorCACN)
 	}
 	if err := checkPCKAlgorithms(leaf, inter, root); err != nil {
 		return nil, err
@@ -289,7 +289,7 @@ func keyName(c *x509.Certificate) string {
 func (v *Verified) ValidAt(now time.Time) error {
 	for _, c := range []*x509.Certificate{v.PCK, v.Intermediate, v.Root} {
 		if now.Before(c.NotBefore) || now.After(c.NotAfter) {
-			return fmt.Errorf("%w: %q is valid from %s to %s, not at %s", ErrPCKChain, format.Truncate(c.Subject.CommonName, 64),
+			return fmt.Errorf("%w: %q is valid from %s to %s, not at %s", ErrPCKChain, format.Truncate(c.Subject.CommonName, MaxNameInError),
 				c.NotBefore.Format(time.RFC3339), c.NotAfter.Format(time.RFC3339), now.Format(time.RFC3339))
 		}
 	}

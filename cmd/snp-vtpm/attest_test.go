@@ -110,7 +110,7 @@ func TestAttestResourceAndResultToken(t *testing.T) {
 	jwks := s.url + "/.well-known/jwks.json"
 	code, out, errOut = runCLI(t, "result", "verify", "--jwks", jwks, "--trust-emulated", tokenFile)
 	wantExit(t, code, exitOK, out, errOut)
-	wantContains(t, "stdout", out, "ear.status warning", "db/password", "emulated-hcl")
+	wantContains(t, "stdout", out, "ear.status contraindicated", "db/password", "emulated-hcl")
 	// An emulated result is not "affirming": refused without --trust-emulated.
 	code, out, errOut = runCLI(t, "result", "verify", "--jwks", jwks, tokenFile)
 	wantExit(t, code, exitRejected, out, errOut)

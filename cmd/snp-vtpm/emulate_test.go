@@ -4,13 +4,17 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/snp-vtpm/snp-vtpm/collateral"
+	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
 	"github.com/snp-vtpm/snp-vtpm/evidence"
 	"github.com/snp-vtpm/snp-vtpm/quote"
 )
@@ -237,5 +241,77 @@ func TestEmulatedVerifyJSONSchema(t *testing.T) {
 		if err := checkSchema(schema, v, "$"); err != nil {
 			t.Errorf("%s: %v", emulate, err)
 		}
+	}
+}
+
+// runCLIWith is runCLI on globals that configure adjusts first (fields no
+// flag sets, such as emulateTHIMDown).
+func runCLIWith(t *testing.T, configure func(*globals), args ...string) (int, string, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	g := &globals{stdin: bytes.NewReader(nil), stdout: &stdout, stderr: &stderr, progressEvery: progressEvery}
+	configure(g)
+	code := execute(ctx, g, args)
+	return code, stdout.String(), stderr.String()
+}
+
+// TestEmulatedEvidenceRequireVCEK: when the emulated CVM's IMDS cannot
+// serve its VCEK (THIM down) the evidence goes without "vcek" (here it
+// still verifies locally, with the VCEK in the --cache-dir) and stderr
+// notes that trustee refuses it; --require-vcek writes nothing and exits
+// 1 (a certificate source down: not a verdict), naming the missing VCEK.
+// With IMDS up, --require-vcek changes nothing.
+func TestEmulatedEvidenceRequireVCEK(t *testing.T) {
+	cache := t.TempDir()
+	key, err := collateral.NewKey(string(fakeamd.Product), func() []byte { id := fakeamd.ChipID(); return id[:] }(), fakeamd.ReportedTCB())
+	if err != nil {
+		t.Fatal(err)
+	}
+	(&collateral.Disk{Dir: cache}).Store(context.Background(), collateral.KindVCEK, key, fakeamd.VCEKDER())
+	thimDown := func(g *globals) { g.emulateTHIMDown = true }
+	for _, tc := range []struct {
+		name      string
+		configure func(*globals)
+		require   bool
+		wantExit  int
+		wantVCEK  bool
+		wantErr   []string
+	}{
+		{name: "IMDS up", configure: func(*globals) {}, wantVCEK: true},
+		{name: "IMDS up, required", configure: func(*globals) {}, require: true, wantVCEK: true},
+		{name: "THIM down", configure: thimDown, wantErr: []string{"without VCEK", "note: trustee's Azure vTPM verifier (Confidential Containers) refuses this evidence: vcek:"}},
+		{name: "THIM down, required", configure: thimDown, require: true, wantExit: exitUsage,
+			wantErr: []string{"error: attester: the VCEK is required, and no certificate source supplied it", "503"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := filepath.Join(t.TempDir(), "evidence.json")
+			args := []string{"--emulate", "evidence", "--nonce", "n", "--offline", "--cache-dir", cache, "-o", f}
+			if tc.require {
+				args = append(args, "--require-vcek")
+			}
+			code, out, errOut := runCLIWith(t, tc.configure, args...)
+			wantExit(t, code, tc.wantExit, out, errOut)
+			for _, w := range tc.wantErr {
+				if !strings.Contains(errOut, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, errOut)
+				}
+			}
+			data, err := os.ReadFile(f)
+			if tc.wantExit != 0 {
+				if err == nil {
+					t.Fatalf("evidence written although the command failed:\n%.200s", data)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			ev, err := evidence.Decode(data)
+			if err != nil || (ev.VCEK != nil) != tc.wantVCEK {
+				t.Fatalf("written evidence: VCEK %v, want %v (%v)", ev != nil && ev.VCEK != nil, tc.wantVCEK, err)
+			}
+		})
 	}
 }

@@ -132,7 +132,7 @@ var expectedToken = map[string]string{
 	string(result.CheckAudience):    "aud equal to --audience, and none without it",
 	string(result.CheckExpired):     "exp after the verification time (60 s of skew)",
 	string(result.CheckNotYetValid): "nbf and iat before the verification time (60 s of skew)",
-	string(result.CheckStatus):      "ear.status affirming (warning, for the emulated CVM, with --trust-emulated)",
+	string(result.CheckStatus):      "ear.status affirming (contraindicated, for the emulated CVM, with --trust-emulated)",
 	string(result.CheckNonce):       "eat_nonce equal to --nonce/--nonce-hex",
 }
 

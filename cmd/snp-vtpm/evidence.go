@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 
@@ -17,11 +18,10 @@ func newEvidenceCmd(g *globals) *cobra.Command {
 	var (
 		nonce nonceFlags
 		trust trustFlags
-		fresh bool
-		out   string
+		opts  evidenceOpts
 	)
 	cmd := &cobra.Command{
-		Use:   "evidence (--nonce TEXT | --nonce-hex HEX) [--fresh] [-o FILE]",
+		Use:   "evidence (--nonce TEXT | --nonce-hex HEX) [--fresh] [--require-vcek] [-o FILE]",
 		Short: "Gather evidence (HCL report, quote, PCRs, VCEK) for a verifier's nonce",
 		Long: `Gather attestation evidence on this CVM for the nonce a verifier issued and write it
 as JSON (standard output by default): the HCL report, a TPM quote by the attestation key
@@ -45,7 +45,9 @@ freshness then comes from the quote alone.
 For trustee (the Confidential Containers KBS / attestation service), pass the report data
 it expects with --nonce-hex: the SHA-384 of the canonical runtime data, 48 bytes, quoted
 unchanged. trustee requires the VCEK in SEV-SNP evidence (it fetches none): evidence
-written without one comes with a note on standard error.
+written without one comes with a note on standard error, and --require-vcek writes none
+at all when no certificate source (Azure IMDS, then the cache and AMD KDS) supplies the
+VCEK: exit status 1, as for any certificate source that is down.
 `,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -53,22 +55,31 @@ written without one comes with a note on standard error.
 			if err != nil {
 				return err
 			}
-			return runEvidence(cmd.Context(), g, n, fresh, out, trust)
+			return runEvidence(cmd.Context(), g, n, opts, trust)
 		},
 	}
 	nonce.register(cmd.Flags(), "the nonce the verifier issued")
-	cmd.Flags().BoolVar(&fresh, "fresh", false, "refresh the HCL report with the nonce first and write version 2 evidence")
-	cmd.Flags().StringVarP(&out, "output", "o", "-", `write the evidence to this file ("-": standard output)`)
+	cmd.Flags().BoolVar(&opts.fresh, "fresh", false, "refresh the HCL report with the nonce first and write version 2 evidence")
+	cmd.Flags().BoolVar(&opts.requireVCEK, "require-vcek", false, "SEV-SNP: fail (exit 1) rather than write evidence without the VCEK when no certificate source supplies it (trustee refuses such evidence)")
+	cmd.Flags().StringVarP(&opts.out, "output", "o", "-", `write the evidence to this file ("-": standard output)`)
 	trust.register(cmd.Flags())
 	registerTimeout(cmd, g)
 	return cmd
 }
 
-func runEvidence(ctx context.Context, g *globals, nonce []byte, fresh bool, out string, trust trustFlags) error {
+// evidenceOpts are the flags of "evidence" beside the nonce and trust
+// flags.
+type evidenceOpts struct {
+	fresh       bool
+	requireVCEK bool
+	out         string
+}
+
+func runEvidence(ctx context.Context, g *globals, nonce []byte, opts evidenceOpts, trust trustFlags) error {
 	if len(nonce) > quote.MaxQualifyingData {
 		fmt.Fprintf(g.stderr, "note: the nonce is %d bytes (> %d): the quote carries its SHA-256\n", len(nonce), quote.MaxQualifyingData)
 	}
-	p, _, res, err := verifiedEvidence(ctx, g, trust, nonce, fresh)
+	p, _, res, err := verifiedEvidence(ctx, g, trust, nonce, opts.fresh, opts.requireVCEK)
 	if err != nil {
 		return err
 	}
@@ -82,6 +93,7 @@ func runEvidence(ctx context.Context, g *globals, nonce []byte, fresh bool, out 
 		data = markEmulated(data)
 	}
 	data = append(data, '\n')
+	out := opts.out
 	if out == "" || out == "-" {
 		if _, err := g.stdout.Write(data); err != nil {
 			return err
@@ -120,7 +132,11 @@ func evidenceSummary(ev *evidence.Evidence, out string, emulated bool) string {
 	}
 	what += "\n"
 	if err := ev.TrusteeCompatible(); err != nil {
-		what += fmt.Sprintf("note: trustee's Azure vTPM verifier (Confidential Containers) refuses this evidence: %v\n", err)
+		why := err.Error()
+		if te, ok := errors.AsType[*evidence.TrusteeError](err); ok && te.Err == nil {
+			why = te.Member + ": " + te.Reason
+		}
+		what += "note: trustee's Azure vTPM verifier (Confidential Containers) refuses this evidence: " + why + "\n"
 	}
 	return what
 }
@@ -136,13 +152,15 @@ func markEmulated(data []byte) []byte {
 }
 
 // verifiedEvidence opens the verified attester (openVerifiedAttester) and
-// collects its evidence over nonce. The caller releases the platform; on
+// collects its evidence over nonce (with requireVCEK, SEV-SNP evidence
+// only with its VCEK: attester.Attester.RequireVCEK). The caller releases the platform; on
 // error it is released here.
-func verifiedEvidence(ctx context.Context, g *globals, trust trustFlags, nonce []byte, fresh bool) (*platform, *attester.Attester, *attester.Result, error) {
+func verifiedEvidence(ctx context.Context, g *globals, trust trustFlags, nonce []byte, fresh, requireVCEK bool) (*platform, *attester.Attester, *attester.Result, error) {
 	p, att, err := openVerifiedAttester(ctx, g, trust)
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	att.RequireVCEK = requireVCEK
 	res, err := att.Evidence(ctx, nonce, fresh)
 	if err != nil {
 		p.release(g)

@@ -21,7 +21,7 @@ func TestEvidenceSummaryTrusteeNote(t *testing.T) {
 	}{
 		{"with VCEK", testev.Builder{Version: 2}, false, []string{"evidence version 2 (report refreshed with the nonce), with VCEK written to ev.json\n"}, false},
 		{"emulated", testev.Builder{Version: 1}, true, []string{"EMULATED evidence version 1 (boot-time report; freshness from the quote), with VCEK written to ev.json\n"}, false},
-		{"without VCEK", testev.Builder{Version: 2, OmitVCEK: true}, false, []string{"without VCEK (the verifier fetches it from AMD KDS)", "evidence: vcek: "}, true},
+		{"without VCEK", testev.Builder{Version: 2, OmitVCEK: true}, false, []string{"without VCEK (the verifier fetches it from AMD KDS)", "refuses this evidence: vcek: SEV-SNP evidence without the VCEK\n"}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := evidenceSummary(tc.b.MustBuild().Evidence, "ev.json", tc.emulated)

@@ -126,7 +126,7 @@ func runMAAAttest(ctx context.Context, g *globals, f *maaAttestFlags) error {
 	if err := f.tok.apply(&tgt.cfg); err != nil {
 		return err
 	}
-	p, att, res, err := verifiedEvidence(ctx, g, f.trust, nonce, false)
+	p, att, res, err := verifiedEvidence(ctx, g, f.trust, nonce, false, false)
 	if err != nil {
 		return err
 	}

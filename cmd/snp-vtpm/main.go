@@ -81,6 +81,9 @@ type globals struct {
 	mu            sync.Mutex // guards waits, read by the progress lines
 	// deadline is when --timeout expires (zero: no deadline).
 	deadline time.Time
+	// emulateTHIMDown makes the emulated CVM's IMDS fail its THIM
+	// endpoint (emulator.Options.THIMDown). Tests only: no flag sets it.
+	emulateTHIMDown bool
 	// setGCPercent sets the process's GC target (debug.SetGCPercent) and
 	// returns the previous one; main sets it, so that serve can raise the
 	// target of the process it owns. Nil (tests running commands
@@ -106,6 +109,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 func runProcess(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, setGCPercent func(int) int) int {
 	g := &globals{stdin: stdin, stdout: stdout, stderr: stderr, terminal: isTerminal(stderr), progressEvery: progressEvery,
 		setGCPercent: setGCPercent}
+	return execute(ctx, g, args)
+}
+
+// execute runs the CLI with args on g (its I/O set) and returns the
+// process exit code.
+func execute(ctx context.Context, g *globals, args []string) int {
+	stdin, stdout, stderr := g.stdin, g.stdout, g.stderr
 	root := newRootCmd(g)
 	root.SetArgs(args)
 	root.SetIn(stdin)

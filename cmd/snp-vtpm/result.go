@@ -57,7 +57,7 @@ or a file); the token's jku is never followed. iss must equal --issuer (default:
 without /.well-known/jwks.json; required with a file), aud --audience (a token with an aud is
 rejected without --audience: it is meant for that relying party); exp, nbf and
 iat are checked now with 60 s of skew. ear.status must be "affirming"; a token about the emulated
-CVM ("warning") passes only with --trust-emulated. --nonce/--nonce-hex: eat_nonce must be these
+CVM ("contraindicated": its hardware is an emulation) passes only with --trust-emulated. --nonce/--nonce-hex: eat_nonce must be these
 bytes (the exchange's SHA-384(challenge || public key)). docs/remote-attestation.md lists the claims.`
 
 func newResultVerifyCmd(g *globals) *cobra.Command {
@@ -76,7 +76,7 @@ func (f *resultFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.jwks, "jwks", "", "the verifier's JWKS: a URL or a file (required)")
 	fs.StringVar(&f.issuer, "issuer", "", "the iss the token must carry (default: derived from a --jwks URL)")
 	fs.StringVar(&f.audience, "audience", "", "the aud the token must carry")
-	fs.BoolVar(&f.allowEmulated, "trust-emulated", false, `accept results about the emulated CVM (ear.status "warning")`)
+	fs.BoolVar(&f.allowEmulated, "trust-emulated", false, `accept results about the emulated CVM (ear.status "contraindicated")`)
 	fs.BoolVar(&f.jsonOut, "json", false, "print the claims as JSON")
 	f.nonce.register(fs, "the exchange's nonce that eat_nonce must carry")
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/snp-vtpm/snp-vtpm/collateral/certs"
 	"github.com/snp-vtpm/snp-vtpm/format"
+	"github.com/snp-vtpm/snp-vtpm/tdx"
 )
 
 // MaxCRLSize bounds a CRL (Intel's PCK CRLs are a few KiB).
@@ -52,7 +53,7 @@ func checkCRL(l *x509.RevocationList, issuer *x509.Certificate, now time.Time, w
 			return collErr("%s is issued by %q, not by %q (the same common name, another issuer)", what,
 				format.Truncate(format.ReadableName(l.Issuer.String()), 160), format.Truncate(format.ReadableName(issuer.Subject.String()), 160))
 		}
-		return collErr("%s is issued by %q, not by %q", what, format.Truncate(l.Issuer.CommonName, maxNameInError), issuer.Subject.CommonName)
+		return collErr("%s is issued by %q, not by %q", what, format.Truncate(l.Issuer.CommonName, tdx.MaxNameInError), issuer.Subject.CommonName)
 	}
 	if err := l.CheckSignatureFrom(issuer); err != nil {
 		return collErr("%s is not signed by %q: %v", what, issuer.Subject.CommonName, err)

@@ -31,10 +31,6 @@ func fieldErrf(field string, kind error, detail string, args ...any) error {
 }
 
 // collErr is an ErrCollateral failure.
-// maxNameInError bounds a name that a PCS answer chose (a certificate's or
-// CRL issuer's common name) where an error quotes it.
-const maxNameInError = 64
-
 func collErr(f string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrCollateral, fmt.Sprintf(f, args...))
 }

@@ -130,9 +130,9 @@ func CheckPCKCRL(body, chainPEM []byte, ca string, opts Options) (*x509.Revocati
 	caCert := certs[0]
 	switch {
 	case caCert.Subject.CommonName != want:
-		return nil, collErr("the PCK CRL's issuer chain starts with %q, want %q", format.Truncate(caCert.Subject.CommonName, maxNameInError), want)
+		return nil, collErr("the PCK CRL's issuer chain starts with %q, want %q", format.Truncate(caCert.Subject.CommonName, tdx.MaxNameInError), want)
 	case len(certs) == 2 && !certs[1].Equal(root):
-		return nil, collErr("the PCK CRL's issuer chain ends in %q, not the pinned Intel SGX Root CA", format.Truncate(certs[1].Subject.CommonName, maxNameInError))
+		return nil, collErr("the PCK CRL's issuer chain ends in %q, not the pinned Intel SGX Root CA", format.Truncate(certs[1].Subject.CommonName, tdx.MaxNameInError))
 	}
 	pool := x509.NewCertPool()
 	pool.AddCert(root)

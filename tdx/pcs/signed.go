@@ -141,10 +141,10 @@ func verifySigner(chain []*x509.Certificate, root *x509.Certificate, now time.Ti
 	}
 	leaf := chain[0]
 	if len(chain) == 2 && !chain[1].Equal(root) {
-		return nil, collErr("the TCB signing chain's root %q is not the pinned Intel SGX Root CA (sha256 %s)", format.Truncate(chain[1].Subject.CommonName, maxNameInError), tdx.PinnedRootSHA256)
+		return nil, collErr("the TCB signing chain's root %q is not the pinned Intel SGX Root CA (sha256 %s)", format.Truncate(chain[1].Subject.CommonName, tdx.MaxNameInError), tdx.PinnedRootSHA256)
 	}
 	if leaf.Subject.CommonName != TCBSigningCN {
-		return nil, collErr("the TCB signing certificate is %q, want %q", format.Truncate(leaf.Subject.CommonName, maxNameInError), TCBSigningCN)
+		return nil, collErr("the TCB signing certificate is %q, want %q", format.Truncate(leaf.Subject.CommonName, tdx.MaxNameInError), TCBSigningCN)
 	}
 	roots := x509.NewCertPool()
 	roots.AddCert(root)
