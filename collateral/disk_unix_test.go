@@ -125,6 +125,25 @@ func snapshot(t *testing.T, dir string) map[string]string {
 	return m
 }
 
+// plantLinks makes each link (a path relative to dir) a symbolic link to
+// its target (relative to targets), creating the directories on the way
+// and the target.
+func plantLinks(t *testing.T, dir, targets string, links map[string]string) {
+	t.Helper()
+	for link, target := range links {
+		to := filepath.Join(targets, target)
+		if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(link)), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(to, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(to, filepath.Join(dir, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // TestDiskCacheSymlinkedDir: a directory below the cache directory that
 // is a symbolic link (to another cache elsewhere, or to another directory
 // of this one) is neither read nor written through: the VCEK, cert chain
@@ -166,21 +185,11 @@ func TestDiskCacheSymlinkedDir(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			for link, target := range tc.links {
-				if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(link)), 0o700); err != nil {
-					t.Fatal(err)
-				}
-				to := filepath.Join(elsewhere, target)
-				if tc.inside {
-					to = filepath.Join(dir, target)
-					if err := os.MkdirAll(to, 0o700); err != nil {
-						t.Fatal(err)
-					}
-				}
-				if err := os.Symlink(to, filepath.Join(dir, link)); err != nil {
-					t.Fatal(err)
-				}
+			targets := elsewhere
+			if tc.inside {
+				targets = dir
 			}
+			plantLinks(t, dir, targets, tc.links)
 			before := snapshot(t, elsewhere)
 			var logs testutil.LogBuffer
 			kds.requests.Store(0)

@@ -33,36 +33,11 @@ func TestLockRenewedDuringSlowFetch(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), MaxRetries: -1})
 	t.Cleanup(func() { rdb.Close() })
 	ev := (&testev.Builder{OmitVCEK: true, ChipID: unseenChip(0x31)}).MustBuild()
-	var fetches atomic.Int64
-	started, release := make(chan struct{}, 1), make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/vcek/v1/Milan/"+hex.EncodeToString(ev.ChipID[:]) {
-			http.NotFound(w, r)
-			return
-		}
-		fetches.Add(1)
-		select {
-		case started <- struct{}{}:
-		default:
-		}
-		select {
-		case <-release:
-			_, _ = w.Write(ev.VCEKDER)
-		case <-r.Context().Done():
-		}
-	}))
-	t.Cleanup(srv.Close)
-	t.Cleanup(func() {
-		select {
-		case <-release:
-		default:
-			close(release)
-		}
-	})
+	k := newSlowKDS(t, ev)
 	replica := func() (*collateral.Chain, *rediscache.Cache) {
 		cache := &rediscache.Cache{Client: rdb, Prefix: "t:", LockTTL: ttl}
 		return &collateral.Chain{Sources: []collateral.Source{&collateral.Memory{}, cache,
-			&collateral.KDS{Client: &kds.Client{BaseURL: srv.URL, MaxRetries: -1}}}}, cache
+			&collateral.KDS{Client: &kds.Client{BaseURL: k.URL, MaxRetries: -1}}}}, cache
 	}
 	a, aCache := replica()
 	b, _ := replica()
@@ -79,27 +54,16 @@ func TestLockRenewedDuringSlowFetch(t *testing.T) {
 		aDone <- err
 	}()
 	select {
-	case <-started:
+	case <-k.started:
 	case <-time.After(5 * time.Second):
 		t.Fatal("replica A did not ask KDS")
 	}
-	// Redis's clock moves on by 10 LockTTLs while A's fetch runs, each
-	// step short of the lock's expiry; A has its lock renewed meanwhile.
-	const step = ttl * 5 / 6
-	for i := range 12 {
-		mr.FastForward(step)
-		deadline := time.Now().Add(time.Second)
-		for mr.TTL(lock) <= ttl-step && time.Now().Before(deadline) {
-			time.Sleep(5 * time.Millisecond)
-		}
-		if mr.TTL(lock) <= ttl-step {
-			t.Logf("step %d: the lock was not renewed (TTL %v)", i, mr.TTL(lock))
-		}
-	}
+	// Redis's clock moves on by 10 LockTTLs while A's fetch runs.
+	fastForward(t, mr, lock, ttl, 12)
 	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
 	_, err = b.GetVCEK(ctx, req)
 	cancel()
-	if n := fetches.Load(); n != 1 || err == nil || !strings.Contains(err.Error(), "another replica") {
+	if n := k.fetches.Load(); n != 1 || err == nil || !strings.Contains(err.Error(), "another replica") {
 		t.Fatalf("replica B while A's fetch runs: %v, %d KDS fetches; want it waiting for A, 1 fetch", err, n)
 	}
 	if s := b.Stats(); s.LockWaits == 0 {
@@ -109,19 +73,75 @@ func TestLockRenewedDuringSlowFetch(t *testing.T) {
 		t.Errorf("lock renewed %d times, want at least 12", s.LockRenewals)
 	}
 
-	close(release)
+	close(k.release)
 	if err := <-aDone; err != nil {
 		t.Fatalf("replica A: %v", err)
 	}
 	if mr.Exists(lock) {
 		t.Errorf("lock %s still held after A's fetch", lock)
 	}
-	if _, err := b.GetVCEK(context.Background(), req); err != nil || fetches.Load() != 1 {
-		t.Fatalf("replica B after A's fetch: %v, %d KDS fetches; want the VCEK from Redis", err, fetches.Load())
+	if _, err := b.GetVCEK(context.Background(), req); err != nil || k.fetches.Load() != 1 {
+		t.Fatalf("replica B after A's fetch: %v, %d KDS fetches; want the VCEK from Redis", err, k.fetches.Load())
 	}
 	renewals := aCache.Stats().LockRenewals
 	time.Sleep(2 * ttl)
 	if got := aCache.Stats().LockRenewals; got != renewals || mr.Exists(lock) {
 		t.Errorf("lock renewed after it was released (%d renewals, then %d)", renewals, got)
+	}
+}
+
+// slowKDS serves the VCEK of one chip, each answer held until release is
+// closed (or the request ends); started gets a value when a fetch starts.
+type slowKDS struct {
+	*httptest.Server
+	fetches          atomic.Int64
+	started, release chan struct{}
+}
+
+func newSlowKDS(t *testing.T, ev *testev.Evidence) *slowKDS {
+	t.Helper()
+	k := &slowKDS{started: make(chan struct{}, 1), release: make(chan struct{})}
+	k.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/vcek/v1/Milan/"+hex.EncodeToString(ev.ChipID[:]) {
+			http.NotFound(w, r)
+			return
+		}
+		k.fetches.Add(1)
+		select {
+		case k.started <- struct{}{}:
+		default:
+		}
+		select {
+		case <-k.release:
+			_, _ = w.Write(ev.VCEKDER)
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(k.Close)
+	t.Cleanup(func() {
+		select {
+		case <-k.release:
+		default:
+			close(k.release)
+		}
+	})
+	return k
+}
+
+// fastForward moves Redis's clock on steps times by 5/6 of ttl (each step
+// short of the expiry of a lock just renewed), each time waiting up to 1 s
+// for the holder to renew lock.
+func fastForward(t *testing.T, mr *miniredis.Miniredis, lock string, ttl time.Duration, steps int) {
+	t.Helper()
+	step := ttl * 5 / 6
+	for i := range steps {
+		mr.FastForward(step)
+		deadline := time.Now().Add(time.Second)
+		for mr.TTL(lock) <= ttl-step && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if mr.TTL(lock) <= ttl-step {
+			t.Logf("step %d: the lock was not renewed (TTL %v)", i, mr.TTL(lock))
+		}
 	}
 }
