@@ -145,3 +145,39 @@ func fastForward(t *testing.T, mr *miniredis.Miniredis, lock string, ttl time.Du
 		}
 	}
 }
+
+// TestLockRenewalEndsWithContext: a holder whose context ended (its fetch
+// is abandoned) stops renewing its lock, which then expires after LockTTL
+// as a crashed holder's does, even if unlock is never called.
+func TestLockRenewalEndsWithContext(t *testing.T) {
+	const ttl = 90 * time.Millisecond
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), MaxRetries: -1})
+	t.Cleanup(func() { rdb.Close() })
+	cache := &rediscache.Cache{Client: rdb, Prefix: "t:", LockTTL: ttl}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	unlock, ok, err := cache.TryLock(ctx, "item")
+	if err != nil || !ok {
+		t.Fatalf("TryLock: %v, %v", ok, err)
+	}
+	defer unlock()
+	deadline := time.Now().Add(5 * time.Second)
+	for cache.Stats().LockRenewals == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if cache.Stats().LockRenewals == 0 {
+		t.Fatal("the lock was never renewed")
+	}
+	cancel()
+	time.Sleep(ttl)
+	renewals := cache.Stats().LockRenewals
+	time.Sleep(2 * ttl)
+	if got := cache.Stats().LockRenewals; got != renewals {
+		t.Errorf("renewed %d more times after the holder's context ended", got-renewals)
+	}
+	mr.FastForward(ttl)
+	if mr.Exists("t:col:lock:item") {
+		t.Error("the abandoned lock did not expire after LockTTL")
+	}
+}

@@ -284,12 +284,13 @@ func (c *Cache) TryLock(ctx context.Context, name string) (unlock func(), ok boo
 		return nil, false, nil
 	}
 	c.locks.Add(1)
-	stop, stopped := make(chan struct{}), make(chan struct{})
-	go c.renew(ctx, key, token, ttl, stop, stopped)
+	renewCtx, stopRenewing := context.WithCancel(ctx)
+	stopped := make(chan struct{})
+	go c.renew(renewCtx, key, token, ttl, stopped)
 	var once sync.Once
 	return func() {
 		once.Do(func() {
-			close(stop)
+			stopRenewing() // a renewal in flight is cancelled
 			<-stopped
 			// Not the caller's context: it may have ended, and a lock left
 			// behind only delays the other replicas until it expires.
@@ -304,28 +305,29 @@ func (c *Cache) TryLock(ctx context.Context, name string) (unlock func(), ok boo
 }
 
 // renew gives the lock key (held with token) ttl again every ttl/3 until
-// stop is closed, ctx ends, or the lock is no longer token's (it expired
-// and another replica took it, or it was deleted); then it closes stopped.
-// A renewal that fails (Redis down) is counted and tried again at the next
-// tick: the lock lasts ttl from the last one that succeeded.
-func (c *Cache) renew(ctx context.Context, key, token string, ttl time.Duration, stop <-chan struct{}, stopped chan<- struct{}) {
+// ctx ends (unlock, or the holder's context) or the lock is no longer
+// token's (it expired and another replica took it, or it was deleted);
+// then it closes stopped. A renewal that fails (Redis down) is counted
+// and tried again at the next tick: the lock lasts ttl from the last one
+// that succeeded.
+func (c *Cache) renew(ctx context.Context, key, token string, ttl time.Duration, stopped chan<- struct{}) {
 	defer close(stopped)
 	every := max(ttl/3, time.Millisecond)
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {
-		case <-stop:
-			return
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), every)
+		rctx, cancel := context.WithTimeout(ctx, min(every, time.Second))
 		c.trips.Add(1)
 		n, err := renewScript.Run(rctx, c.Client, []string{key}, token, ttl.Milliseconds()).Int64()
 		cancel()
 		switch {
+		case err != nil && ctx.Err() != nil:
+			return
 		case err != nil:
 			c.errs.Add(1)
 		case n == 0:
