@@ -237,11 +237,9 @@ func collect[T any](c *Chain, ctx context.Context, kind Kind, product string, me
 		}
 		defer unlock()
 		v, _, _, err = try(up, func(int) []Source { return local })
-		if ttl := c.negTTL(ctx, err); err != nil && ttl > 0 {
-			// Remembered before the waiters are released.
-			c.neg.put(name, kindName(kind), err, ttl, c.now(), c.NegativeCacheSize)
-		}
-		return v, err
+		// Remembered before the waiters are released; they and this
+		// caller learn the back-off (a *WaitError).
+		return v, c.negPut(ctx, name, kindName(kind), err)
 	})
 	if err != nil {
 		return zero, err

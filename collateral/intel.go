@@ -310,7 +310,7 @@ func (c *Intel) load(ctx context.Context, k intelKind, now time.Time) (*intelIte
 	if err, ok := c.negGet(k); ok {
 		return nil, err
 	}
-	if it := c.diskGet(k, now); it != nil {
+	if it := c.diskGet(ctx, k, now); it != nil {
 		c.disk.Add(1)
 		c.memPut(k.name, it)
 		return it, nil
@@ -362,24 +362,26 @@ func (c *Intel) fetch(ctx context.Context, k intelKind, now time.Time) (*intelIt
 	return it, nil
 }
 
+// diskPaths returns the files of k, relative to Dir.
 func (c *Intel) diskPaths(k intelKind) (body, chain string) {
-	dir := filepath.Join(c.Dir, "intel")
-	return filepath.Join(dir, k.name+k.ext), filepath.Join(dir, k.name+".issuer-chain.pem")
+	return filepath.Join("intel", k.name+k.ext), filepath.Join("intel", k.name+".issuer-chain.pem")
 }
 
 // diskGet reads k from the disk cache and verifies it at now; anything
 // that fails is ignored (and replaced by the next fetch).
-func (c *Intel) diskGet(k intelKind, now time.Time) *intelItem {
+func (c *Intel) diskGet(ctx context.Context, k intelKind, now time.Time) *intelItem {
 	if c.Dir == "" {
 		return nil
 	}
 	bp, cp := c.diskPaths(k)
 	var f fetched
 	var err error
-	if f.body, err = readFileLimited(bp, maxPCSCRL); err != nil {
+	if f.body, err = readCacheFile(c.Dir, bp, maxPCSCRL); err != nil {
+		c.diskUnusable(ctx, bp, err)
 		return nil
 	}
-	if f.chain, err = readFileLimited(cp, maxIssuerChain); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if f.chain, err = readCacheFile(c.Dir, cp, maxIssuerChain); err != nil && !errors.Is(err, os.ErrNotExist) {
+		c.diskUnusable(ctx, cp, err)
 		return nil
 	}
 	it, err := k.check(f, c.opts(now))
@@ -389,17 +391,25 @@ func (c *Intel) diskGet(k intelKind, now time.Time) *intelItem {
 	return it
 }
 
+// diskUnusable logs a cache file that could not be used (ErrCacheFile,
+// ErrCacheLink); a missing one is no news.
+func (c *Intel) diskUnusable(ctx context.Context, rel string, err error) {
+	if c.Logger != nil && errors.Is(err, ErrCacheFile) {
+		c.Logger.InfoContext(ctx, "ignoring an unusable disk cache file", "path", filepath.Join(c.Dir, rel), "err", err)
+	}
+}
+
 // diskPut writes the verified answer f of k to the disk cache.
 func (c *Intel) diskPut(ctx context.Context, k intelKind, f fetched) {
 	if c.Dir == "" {
 		return
 	}
 	bp, cp := c.diskPaths(k)
-	err := writeFileAtomic(bp, f.body)
+	err := writeCacheFile(c.Dir, bp, f.body)
 	if err == nil && f.chain != nil {
-		err = writeFileAtomic(cp, f.chain)
+		err = writeCacheFile(c.Dir, cp, f.chain)
 	}
 	if err != nil && c.Logger != nil {
-		c.Logger.WarnContext(ctx, "could not write the disk cache", "path", bp, "err", err)
+		c.Logger.WarnContext(ctx, "could not write the disk cache", "path", filepath.Join(c.Dir, bp), "err", err)
 	}
 }

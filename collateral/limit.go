@@ -20,25 +20,42 @@ var ErrUpstreamLimited = errors.New("upstream request budget exhausted")
 // *WaitError of that Kind, which also matches the original failure.
 var ErrRecentFailure = errors.New("fetch failed recently")
 
-// WaitError is a fetch the Chain did not make and that may succeed later:
-// its Limiter refused the request (Kind ErrUpstreamLimited), or the same
-// fetch failed less than its back-off ago (Kind ErrRecentFailure; Err is that
-// failure, so errors.Is matches the same sentinels as the first call's error,
-// kds.ErrNotFound, ErrInvalidCertificate, ...). It matches its Kind with
-// errors.Is.
+// ErrFetchFailed: the certificate's fetch failed on this call (this
+// caller, or a shared fetch it joined, asked upstream) and is remembered:
+// it is not sent again until its back-off ends (WaitError.Wait; calls
+// within it get ErrRecentFailure). Matched by a *WaitError of that Kind,
+// which also matches the failure and reads as it, so that the first
+// caller learns the back-off as the later ones do (serve's 503
+// Retry-After).
+var ErrFetchFailed = errors.New("fetch failed")
+
+// WaitError is a fetch that may succeed later, and when: the Chain's
+// Limiter refused the request (Kind ErrUpstreamLimited), the same fetch
+// failed less than its back-off ago (Kind ErrRecentFailure), or it failed
+// just now and is remembered for the back-off (Kind ErrFetchFailed, the
+// Chain's first caller; Intel's first caller gets ErrRecentFailure). With
+// a remembered failure, Err is that failure, so errors.Is matches the same
+// sentinels as the failure itself (kds.ErrNotFound, ErrInvalidCertificate,
+// ...). It matches its Kind with errors.Is.
 type WaitError struct {
-	// Kind is ErrUpstreamLimited or ErrRecentFailure.
+	// Kind is ErrUpstreamLimited, ErrRecentFailure or ErrFetchFailed.
 	Kind error
 	// What names the object that was not fetched ("VCEK", "cert chain", ...).
 	What string
-	// Err is the remembered failure (Kind ErrRecentFailure), else nil.
+	// Err is the remembered failure (Kind ErrRecentFailure or
+	// ErrFetchFailed), else nil.
 	Err error
 	// Wait is how long until a request would be sent again.
 	Wait time.Duration
 }
 
-// Error implements error.
+// Error implements error. A failure of this call (ErrFetchFailed) reads
+// as the failure itself: the wait is for RetryDelay (serve's Retry-After),
+// not news to a one-shot command.
 func (e *WaitError) Error() string {
+	if e.Err != nil && e.Kind == ErrFetchFailed {
+		return e.Err.Error()
+	}
 	if e.Err != nil {
 		return fmt.Sprintf("%v (remembered; not asked again for %s)", e.Err, httpget.WaitString(e.Wait))
 	}

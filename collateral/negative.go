@@ -132,11 +132,22 @@ func (c *Chain) negGet(key string) (error, bool) {
 	return c.neg.get(key, "VCEK", c.now())
 }
 
-// negPut remembers the failure err of key for its back-off (if any).
-func (c *Chain) negPut(ctx context.Context, key string, err error) {
-	if ttl := c.negTTL(ctx, err); ttl > 0 {
-		c.neg.put(key, "VCEK", err, ttl, c.now(), c.NegativeCacheSize)
+// negPut remembers the failure err (if not nil) of key, naming what
+// failed, for its back-off (if any), and returns the error to give the
+// caller: with a back-off, a *WaitError of Kind ErrFetchFailed wrapping
+// err that says when upstream is asked again (so that serve answers 503
+// with that Retry-After to the first caller too, not only to those that
+// come within the back-off); else err.
+func (c *Chain) negPut(ctx context.Context, key, what string, err error) error {
+	if err == nil {
+		return nil
 	}
+	ttl := c.negTTL(ctx, err)
+	if ttl <= 0 {
+		return err
+	}
+	c.neg.put(key, what, err, ttl, c.now(), c.NegativeCacheSize)
+	return &WaitError{Kind: ErrFetchFailed, What: what, Err: err, Wait: ttl}
 }
 
 // negTTL is Chain.negTTL for Intel's collateral: how long the failure err

@@ -551,3 +551,78 @@ func TestIntelNegTTL(t *testing.T) {
 		t.Errorf("turned off: %v", got)
 	}
 }
+
+// TestFirstFailureCarriesWait: the first call whose fetch fails (VCEK,
+// cert chain, VCEK CRL, VLEK CRL) gets a *WaitError of ErrFetchFailed
+// that says how long the failure is remembered (what serve sends as
+// Retry-After), wrapping the failure; a call within the back-off gets
+// ErrRecentFailure with the wait left, without a request. The first
+// caller got the bare failure, so serve answered it Retry-After: 1 while
+// the back-off was 5 minutes.
+func TestFirstFailureCarriesWait(t *testing.T) {
+	kinds := []struct {
+		name string
+		call func(ctx context.Context, c *testClient) error
+		// marks: the call marks a failure of the way to KDS
+		// verify.ErrCertificateUnavailable (CertChain leaves it to
+		// CheckRevoked, its caller in a verification)
+		marks bool
+	}{
+		{"VCEK", func(ctx context.Context, c *testClient) error {
+			_, err := c.GetVCEK(ctx, milanReq(chipID(9), nil))
+			return err
+		}, true},
+		{"cert chain", func(ctx context.Context, c *testClient) error { _, err := c.CertChain(ctx, ProductMilan); return err }, false},
+		{"CRL", func(ctx context.Context, c *testClient) error { _, err := c.CRL(ctx, ProductMilan); return err }, true},
+		{"VLEK CRL", func(ctx context.Context, c *testClient) error { _, err := c.VLEKCRL(ctx, ProductMilan); return err }, true},
+	}
+	answers := []struct {
+		name        string
+		status      int
+		retryAfter  string
+		wait        time.Duration
+		unavailable bool // marked verify.ErrCertificateUnavailable (serve: 503)
+	}{
+		{"503, Retry-After 300", http.StatusServiceUnavailable, "300", 5 * time.Minute, true},
+		{"503", http.StatusServiceUnavailable, "", DefaultTransientNegativeTTL, true},
+		{"404", http.StatusNotFound, "", DefaultNegativeTTL, false},
+	}
+	for _, k := range kinds {
+		for _, a := range answers {
+			t.Run(k.name+", "+a.name, func(t *testing.T) {
+				_, kds := newMilanKDS(t)
+				kds.setHook(func(w http.ResponseWriter, _ *http.Request, _ int64) bool {
+					if a.retryAfter != "" {
+						w.Header().Set("Retry-After", a.retryAfter)
+					}
+					w.WriteHeader(a.status)
+					return true
+				})
+				c := kds.newClient("")
+				c.KDS.MaxRetries = -1
+				clock := newTestClock()
+				c.Now = clock.Now
+				ctx := ctxTimeout(t, 5*time.Second)
+				err := k.call(ctx, c)
+				we, ok := errors.AsType[*WaitError](err)
+				herr, isHTTP := errors.AsType[*HTTPError](err)
+				if !ok || !errors.Is(err, ErrFetchFailed) || errors.Is(err, ErrRecentFailure) || !isHTTP || herr.StatusCode != a.status {
+					t.Fatalf("first call: %v, want a *WaitError of ErrFetchFailed wrapping HTTP %d", err, a.status)
+				}
+				if unavailable := a.unavailable && k.marks; we.RetryDelay() != a.wait || errors.Is(err, verify.ErrCertificateUnavailable) != unavailable {
+					t.Errorf("first call: RetryDelay %v, unavailable %v; want %v, %v", we.RetryDelay(), errors.Is(err, verify.ErrCertificateUnavailable), a.wait, unavailable)
+				}
+				if we.Error() != we.Err.Error() {
+					t.Errorf("first call's message %q, want the failure's %q", we.Error(), we.Err.Error())
+				}
+				clock.Advance(time.Second)
+				err = k.call(ctx, c)
+				we, ok = errors.AsType[*WaitError](err)
+				if !ok || !errors.Is(err, ErrRecentFailure) || errors.Is(err, ErrFetchFailed) || we.RetryDelay() != a.wait-time.Second {
+					t.Errorf("within the back-off: %v, want ErrRecentFailure with %v left", err, a.wait-time.Second)
+				}
+				kds.wantRequests(t, 1, "KDS requests", "1")
+			})
+		}
+	}
+}

@@ -4,6 +4,6 @@ package collateral
 
 import "os"
 
-// openReadFlags opens a cache file for reading (readFileLimited refuses
+// openReadFlags opens a cache file for reading (readCacheFile refuses
 // what is not a regular file).
 const openReadFlags = os.O_RDONLY

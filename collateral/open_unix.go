@@ -8,5 +8,5 @@ import (
 )
 
 // openReadFlags opens a cache file for reading without blocking on a
-// named pipe (readFileLimited refuses what is not a regular file).
+// named pipe (readCacheFile refuses what is not a regular file).
 const openReadFlags = os.O_RDONLY | syscall.O_NONBLOCK

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -218,7 +217,11 @@ func (m *Memory) Len() int {
 // cert_chain/{line}/{line}.pem, crl/{line}/{line}.crl (the VCEK CRL),
 // vlek_crl/{line}/{line}.crl (the VLEK CRL). Files are written
 // atomically; what is read is validated by the Chain like anything else (a
-// file that fails is ignored and replaced).
+// file that fails is ignored and replaced). Files are read and written
+// only below Dir, through an os.Root: a directory below Dir that is a
+// symbolic link (Dir itself may be one) is ErrCacheLink, so the item is
+// fetched and its write refused and logged, never made where the link
+// points.
 type Disk struct {
 	// Dir is the cache directory (see kds.DefaultCacheDir).
 	Dir string
@@ -230,16 +233,19 @@ type Disk struct {
 func (d *Disk) Name() string { return "disk" }
 
 // Path returns the file of kind for k.
-func (d *Disk) Path(kind Kind, k *Key) string {
+func (d *Disk) Path(kind Kind, k *Key) string { return filepath.Join(d.Dir, d.rel(kind, k)) }
+
+// rel returns the file of kind for k, relative to Dir.
+func (d *Disk) rel(kind Kind, k *Key) string {
 	switch kind {
 	case KindVCEK:
-		return filepath.Join(d.Dir, "vcek", k.Product, k.String()+".der")
+		return filepath.Join("vcek", k.Product, k.String()+".der")
 	case KindCertChain:
-		return filepath.Join(d.Dir, "cert_chain", k.Product, k.Product+".pem")
+		return filepath.Join("cert_chain", k.Product, k.Product+".pem")
 	case KindVLEKCRL:
-		return filepath.Join(d.Dir, "vlek_crl", k.Product, k.Product+".crl")
+		return filepath.Join("vlek_crl", k.Product, k.Product+".crl")
 	}
-	return filepath.Join(d.Dir, "crl", k.Product, k.Product+".crl")
+	return filepath.Join("crl", k.Product, k.Product+".crl")
 }
 
 func maxSize(kind Kind) int64 {
@@ -254,7 +260,7 @@ func maxSize(kind Kind) int64 {
 
 // Get implements Source.
 func (d *Disk) Get(_ context.Context, kind Kind, q *Query) ([]byte, error) {
-	b, err := readFileLimited(d.Path(kind, q.Key), maxSize(kind))
+	b, err := readCacheFile(d.Dir, d.rel(kind, q.Key), maxSize(kind))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, miss(d, kind)
 	}
@@ -263,78 +269,9 @@ func (d *Disk) Get(_ context.Context, kind Kind, q *Query) ([]byte, error) {
 
 // Store implements Store.
 func (d *Disk) Store(ctx context.Context, kind Kind, k *Key, data []byte) {
-	path := d.Path(kind, k)
-	if err := writeFileAtomic(path, data); err != nil && d.Logger != nil {
-		d.Logger.WarnContext(ctx, "could not write the disk cache", "path", path, "err", err)
+	if err := writeCacheFile(d.Dir, d.rel(kind, k), data); err != nil && d.Logger != nil {
+		d.Logger.WarnContext(ctx, "could not write the disk cache", "path", d.Path(kind, k), "err", err)
 	}
-}
-
-// ErrCacheFile: a disk cache file cannot be used (not a regular file,
-// empty, or larger than its bound); it is passed over and replaced by
-// what the next source gives.
-var ErrCacheFile = errors.New("unusable cache file")
-
-// readFileLimited reads a cache file of 1 to limit bytes. What is not a
-// regular file (a named pipe, a device, a directory, or a symbolic link to
-// one) is refused without waiting: opened without O_NONBLOCK, a named pipe
-// planted in the cache directory would block the read, and with it every
-// fetch of that item, until a writer came.
-func readFileLimited(path string, limit int64) ([]byte, error) {
-	f, err := os.OpenFile(path, openReadFlags, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("cache file %s is not a regular file (%s): %w", path, st.Mode().Type(), ErrCacheFile)
-	}
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("cache file %s larger than %d bytes: %w", path, limit, ErrCacheFile)
-	}
-	if len(b) == 0 {
-		return nil, fmt.Errorf("empty cache file %s: %w", path, ErrCacheFile)
-	}
-	return b, nil
-}
-
-// writeFileAtomic writes data to path through a temporary file in the same
-// directory and a rename, so readers see either the old or the new file whole.
-func writeFileAtomic(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			_ = tmp.Close()
-			_ = os.Remove(tmp.Name())
-		}
-	}()
-	if _, err = tmp.Write(data); err != nil {
-		return err
-	}
-	if err = tmp.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // IMDS asks Azure IMDS (THIM) for the VCEK of the machine it runs on

@@ -87,9 +87,9 @@ func (c *Chain) getVCEK(ctx context.Context, req verify.VCEKRequest) ([]byte, st
 		defer unlock()
 		l, err = c.fromUpstream(ctx, log, up, local, q, check)
 		if err != nil && ctx.Err() == nil {
-			// Remembered before the waiters are released, so that no caller
-			// that comes after this fetch asks again within the back-off.
-			c.negPut(ctx, key, err)
+			// Remembered before the waiters are released (no caller after
+			// them asks again within the back-off; they are told it too).
+			err = c.negPut(ctx, key, "VCEK", err)
 		}
 		return l, err
 	})

@@ -284,6 +284,33 @@ func TestUnknownChipUpstreamRequests(t *testing.T) {
 	}
 }
 
+// TestKDSDownRetryAfterFirst: KDS down with Retry-After 120 s: the first
+// attestation, whose VCEK fetch failed, is answered 503 with Retry-After
+// 120 (the back-off the failure is remembered for), as are those that
+// come within it (without a request). The first one was told 1 s, and a
+// client that retried then got 503 again for two minutes.
+func TestKDSDownRetryAfterFirst(t *testing.T) {
+	k := &fakeKDS{}
+	k.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		k.requests.Add(1)
+		w.Header().Set("Retry-After", "120")
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(k.srv.Close)
+	cfg := testConfig()
+	cfg.Verifier, _ = kdsOptions(t, k, nil)
+	s := newServer(t, cfg)
+	for round := range 3 {
+		w := unknownChipAttest(t, s, 3, 3)
+		if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") != "120" {
+			t.Errorf("round %d: %d, Retry-After %q; want 503, 120", round, w.Code, w.Header().Get("Retry-After"))
+		}
+	}
+	if n := k.requests.Load(); n != 1 {
+		t.Errorf("%d KDS requests, want 1", n)
+	}
+}
+
 // TestUnknownChipConcurrentAttests: 100 concurrent attestations for one
 // unknown chip make one upstream request per candidate certificate.
 func TestUnknownChipConcurrentAttests(t *testing.T) {

@@ -87,7 +87,12 @@ func verifyTDXEvidence(ctx context.Context, claims *Claims, ev *evidence.Evidenc
 	if err != nil {
 		return nil, err
 	}
-	tq, err := parseTDQuote(ev.TDQuote, p)
+	// A v2 HCL report was refreshed with this nonce, and the TD quote
+	// must equal its TDREPORT (tdx-binding), whose REPORT_DATA binds the
+	// runtime data, user-data = the nonce: neither comes again, so only
+	// the PCK chain is worth caching.
+	refreshed := ev.Version >= 2
+	tq, err := parseTDQuote(ev.TDQuote, refreshed, p)
 	if err != nil {
 		return nil, err
 	}
@@ -98,8 +103,7 @@ func verifyTDXEvidence(ctx context.Context, claims *Claims, ev *evidence.Evidenc
 		return nil, fail(CheckRuntimeData, h.bindErr)
 	}
 	fillRuntime(claims, h.report)
-	if !cached && ev.Version < 2 {
-		// A refreshed (v2) report never comes again: not worth caching.
+	if !cached && !refreshed {
 		p.addHCL(ev.HCLReport, h)
 	}
 	return h, nil
@@ -137,6 +141,8 @@ type tdQuote struct {
 	*tdx.Quote
 	raw    []byte
 	cached *tdQuoteEntry
+	// once: the quote never comes again (see parseTDQuote); not cached.
+	once bool
 }
 
 // verifyTDQuote verifies the TD quote q (under the pinned Intel root, or

@@ -20,18 +20,20 @@ type tdQuoteEntry struct {
 
 // parseTDQuote parses the TD quote raw, or takes the parse of the entry
 // that an earlier successful verification of the same bytes cached (then
-// also returned, for verifyTDQuoteSignatures).
-func parseTDQuote(raw []byte, p *pending) (tdQuote, error) {
-	if p.recording() {
+// also returned, for verifyTDQuoteSignatures). A quote that never comes
+// again (once: the quote of a TDREPORT refreshed with this verification's
+// nonce) is neither looked up nor, by verifyTDQuoteSignatures, cached.
+func parseTDQuote(raw []byte, once bool, p *pending) (tdQuote, error) {
+	if p.recording() && !once {
 		if e, ok := p.c.tdQuotes.get(raw, nil); ok {
-			return tdQuote{e.q, raw, e}, nil
+			return tdQuote{Quote: e.q, raw: raw, cached: e}, nil
 		}
 	}
 	q, err := tdx.ParseQuote(raw)
 	if err != nil {
 		return tdQuote{}, fail(CheckTDXQuoteFormat, err)
 	}
-	return tdQuote{q, raw, nil}, nil
+	return tdQuote{Quote: q, raw: raw, once: once}, nil
 }
 
 // verifyTDQuoteSignatures verifies the TD quote tq under root at now: its
@@ -39,7 +41,8 @@ func parseTDQuote(raw []byte, p *pending) (tdQuote, error) {
 // With a cache, a chain that an earlier successful verification verified
 // under the same root (by the bytes of both) is only checked again for
 // validity at now, and a quote cached as verified under that very chain
-// entry skips its signatures; what this call verifies is recorded in p.
+// entry skips its signatures; what this call verifies is recorded in p
+// (the quote only if it can come again: not tq.once).
 func verifyTDQuoteSignatures(tq tdQuote, root *x509.Certificate, now time.Time, p *pending) (*tdx.Verified, error) {
 	v, cached := p.lookupPCK(tq.PCKChain, root)
 	if cached {
@@ -57,7 +60,9 @@ func verifyTDQuoteSignatures(tq tdQuote, root *x509.Certificate, now time.Time, 
 		if err := tq.VerifySigned(v); err != nil {
 			return nil, err
 		}
-		p.addTDQuote(tq.raw, &tdQuoteEntry{q: tq.Quote, by: weak.Make(v)})
+		if !tq.once {
+			p.addTDQuote(tq.raw, &tdQuoteEntry{q: tq.Quote, by: weak.Make(v)})
+		}
 	}
 	return v, nil
 }

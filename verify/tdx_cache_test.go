@@ -2,13 +2,19 @@ package verify_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
 
+	"github.com/snp-vtpm/snp-vtpm/emulator/fakeintel"
+	"github.com/snp-vtpm/snp-vtpm/emulator/fakeintel/fakekeys"
 	"github.com/snp-vtpm/snp-vtpm/evidence"
+	"github.com/snp-vtpm/snp-vtpm/hcl"
 	"github.com/snp-vtpm/snp-vtpm/internal/tdxtest"
+	"github.com/snp-vtpm/snp-vtpm/internal/testev"
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/tdx"
 	"github.com/snp-vtpm/snp-vtpm/tdx/pcs"
@@ -196,5 +202,78 @@ func TestTDXCacheRevocationEveryCall(t *testing.T) {
 	}
 	if s := v.Stats(); s.PCKChains.Hits < 4 || s.TDQuotes.Hits < 4 {
 		t.Fatalf("the chain and quote came from the cache %d and %d times, want at least 4 (the test would not test the cache)", s.PCKChains.Hits, s.TDQuotes.Hits)
+	}
+}
+
+// emulatedTDXEvidence is Azure-shaped TDX evidence of the given version
+// for nonce under the emulated TDX CVM's fake Intel chain: testev's
+// runtime data (its AK, user-data = nonce for v2) and TPM quote, in an
+// HCL report of type TDX whose TDREPORT (the emulated TD, REPORT_DATA =
+// SHA-256 of the runtime data) the TD quote signs.
+func emulatedTDXEvidence(t *testing.T, version int, nonce []byte) []byte {
+	t.Helper()
+	ev := decode(t, (&testev.Builder{Version: version, Nonce: nonce}).MustBuild().JSON)
+	r, err := hcl.Parse(ev.HCLReport)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reportData [64]byte
+	sum := sha256.Sum256(r.RuntimeDataRaw)
+	copy(reportData[:], sum[:])
+	body, err := fakeintel.DefaultBody(reportData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &tdx.TDReport{Type: [4]byte{0x81}, Body: body}
+	if ev.HCLReport, err = hcl.Build(hcl.ReportTypeTDX, tr.Marshal(), r.RuntimeDataRaw, testev.DefaultHCLSize); err != nil {
+		t.Fatal(err)
+	}
+	q, err := fakekeys.Quote(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev.TDQuote, ev.VCEK = q.Marshal(), nil
+	return encode(t, ev)
+}
+
+// TestTDXRefreshedQuoteNotCached: the TD quote of v2 evidence signs the
+// TDREPORT refreshed with the verifier's nonce (tdx-binding; REPORT_DATA
+// binds user-data = the nonce), so it never comes again: it is neither
+// looked up nor cached, and does not evict a quote that can come again
+// (v1: the same TDREPORT until the VM reboots); its PCK chain is cached
+// and shared. Before, each v2 quote was cached, and with a full cache
+// evicted the v1 quote. The cache holds one entry of each kind here.
+func TestTDXRefreshedQuoteNotCached(t *testing.T) {
+	cfg := verify.Config{TrustEmulatedTDX: true, Now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), Cache: verify.CacheConfig{Entries: 1}}
+	v := newVerifier(t, cfg)
+	ctx := context.Background()
+	v1Nonce := []byte("a v1 nonce")
+	v1 := emulatedTDXEvidence(t, 1, v1Nonce)
+	if _, err := v.Evidence(ctx, v1, v1Nonce); err != nil {
+		t.Fatal(err)
+	}
+	const n = 4
+	for i := range n {
+		nonce := fmt.Appendf(nil, "fresh nonce %d", i)
+		c, err := v.Evidence(ctx, emulatedTDXEvidence(t, 2, nonce), nonce)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !c.FreshReport || c.Platform != verify.PlatformTDX || !c.Emulated {
+			t.Fatalf("v2 claims: fresh %v, platform %q, emulated %v", c.FreshReport, c.Platform, c.Emulated)
+		}
+	}
+	s := v.Stats()
+	if s.TDQuotes.Entries != 1 || s.TDQuotes.Misses != 1 || s.TDQuotes.Hits != 0 {
+		t.Errorf("TD quotes after 1 v1 and %d v2 verifications: %+v; want the v1 quote only, looked up once", n, s.TDQuotes)
+	}
+	if s.PCKChains.Entries != 1 || s.PCKChains.Hits != n {
+		t.Errorf("PCK chains %+v, want the one chain, hit by every v2 verification", s.PCKChains)
+	}
+	if _, err := v.Evidence(ctx, v1, v1Nonce); err != nil {
+		t.Fatal(err)
+	}
+	if s := v.Stats(); s.TDQuotes.Hits != 1 {
+		t.Errorf("the v1 quote again: %+v, want a hit (it was not evicted)", s.TDQuotes)
 	}
 }

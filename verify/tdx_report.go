@@ -28,7 +28,7 @@ func tdxReport(ctx context.Context, hclBlob, rawQuote []byte, opts *Config, p *p
 	if err := reportOnlyPolicy(&opts.Policy); err != nil {
 		return nil, err
 	}
-	tq, err := parseTDQuote(rawQuote, p)
+	tq, err := parseTDQuote(rawQuote, false, p)
 	if err != nil {
 		return nil, err
 	}

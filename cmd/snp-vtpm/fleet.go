@@ -68,7 +68,7 @@ func fleetCache(kc *collateral.Chain, in *collateral.Intel, rc *server.RedisConf
 	}
 	return []prometheus.Collector{fleetCacheMetrics{cache: cache, desc: prometheus.NewDesc("snp_vtpm_fleet_cache_events_total",
 		"The fleet's collateral cache in Redis, by event: hit (read; validated again before use), miss, store (validated collateral written), "+
-			"lock (a fetch lock taken: one replica fetching for all), error (a failed command: verification went on to KDS), round_trip (a command sent).",
+			"lock (a fetch lock taken: one replica fetching for all), lock_renewal (a fetch lock renewed while its fetch ran), error (a failed command: verification went on to KDS), round_trip (a command sent).",
 		[]string{"event"}, nil)}}, rdb.Close, nil
 }
 
@@ -102,7 +102,7 @@ func (m fleetCacheMetrics) Collect(ch chan<- prometheus.Metric) {
 	for _, e := range []struct {
 		event string
 		n     int64
-	}{{"hit", s.Hits}, {"miss", s.Misses}, {"store", s.Stores}, {"lock", s.Locks}, {"error", s.Errors}, {"round_trip", s.RoundTrips}} {
+	}{{"hit", s.Hits}, {"miss", s.Misses}, {"store", s.Stores}, {"lock", s.Locks}, {"lock_renewal", s.LockRenewals}, {"error", s.Errors}, {"round_trip", s.RoundTrips}} {
 		ch <- prometheus.MustNewConstMetric(m.desc, prometheus.CounterValue, float64(e.n), e.event)
 	}
 }

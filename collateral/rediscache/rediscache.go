@@ -13,7 +13,8 @@
 // into Redis is passed over and replaced by a fresh fetch). Entries expire
 // with the certificate (NotAfter; a CRL's NextUpdate; an ASK's NotAfter),
 // bounded by MaxTTL. Concurrent misses of the replicas are coalesced with
-// a short lock (SET NX PX); a crashed holder's lock expires by itself.
+// a short lock (SET NX PX), renewed while its holder's fetch runs; a
+// crashed holder's lock expires by itself.
 // When Redis is down, Get and TryLock fail, counted in Stats, and the
 // Chain goes on to the next source: verification does not fail for it.
 //
@@ -28,6 +29,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -43,8 +45,11 @@ const (
 	// DefaultMaxTTL bounds how long an entry is kept, whatever the
 	// certificate's own expiry.
 	DefaultMaxTTL = 24 * time.Hour
-	// DefaultLockTTL is how long a replica's fetch lock lasts if it is not
-	// released (a crashed replica): the others then fetch themselves.
+	// DefaultLockTTL is how long a replica's fetch lock lasts once its
+	// holder stops renewing it without releasing it (a crashed replica):
+	// the others then fetch themselves. While the holder's fetch runs the
+	// lock is renewed (every third of LockTTL), however long KDS or the
+	// PCS takes with its retries, back-off and Retry-After.
 	DefaultLockTTL = 10 * time.Second
 	// DefaultPrefix starts every key without a Prefix.
 	DefaultPrefix = "snp-vtpm:"
@@ -65,12 +70,13 @@ type Cache struct {
 	Prefix string
 	// MaxTTL bounds an entry's lifetime; 0 means DefaultMaxTTL.
 	MaxTTL time.Duration
-	// LockTTL is the lifetime of a fetch lock; 0 means DefaultLockTTL.
+	// LockTTL is the lifetime of a fetch lock that is no longer renewed;
+	// 0 means DefaultLockTTL.
 	LockTTL time.Duration
 	// Now returns the current time (entry lifetimes); nil means time.Now.
 	Now func() time.Time
 
-	hits, misses, errs, stores, locks, trips atomic.Int64
+	hits, misses, errs, stores, locks, renewals, trips atomic.Int64
 }
 
 // Stats are the cumulative counters of a Cache.
@@ -85,13 +91,16 @@ type Stats struct {
 	Stores int64
 	// Locks counts fetch locks taken.
 	Locks int64
+	// LockRenewals counts the times a fetch lock was renewed while its
+	// fetch ran.
+	LockRenewals int64
 	// RoundTrips counts the commands sent to Redis (each one round trip).
 	RoundTrips int64
 }
 
 // Stats returns a snapshot of the counters.
 func (c *Cache) Stats() Stats {
-	return Stats{Hits: c.hits.Load(), Misses: c.misses.Load(), Errors: c.errs.Load(), Stores: c.stores.Load(), Locks: c.locks.Load(), RoundTrips: c.trips.Load()}
+	return Stats{Hits: c.hits.Load(), Misses: c.misses.Load(), Errors: c.errs.Load(), Stores: c.stores.Load(), Locks: c.locks.Load(), LockRenewals: c.renewals.Load(), RoundTrips: c.trips.Load()}
 }
 
 // Name implements collateral.Source.
@@ -241,8 +250,19 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 `)
 
-// TryLock implements collateral.Locker: SET {Prefix}lock:{name} token NX
-// PX LockTTL.
+// renewScript gives the lock LockTTL again (ARGV[2], milliseconds) only if
+// it is still the caller's.
+var renewScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+`)
+
+// TryLock implements collateral.Locker: SET {Prefix}col:lock:{name} token
+// NX PX LockTTL. A lock taken is renewed every LockTTL/3 until unlock is
+// called, ctx ends, or it is found no longer the caller's: a fetch longer
+// than LockTTL (KDS's retries and back-off, up to minutes) keeps the other
+// replicas waiting for its result instead of fetching the same item,
+// while a crashed holder's lock still expires within LockTTL.
 func (c *Cache) TryLock(ctx context.Context, name string) (unlock func(), ok bool, err error) {
 	var tok [16]byte
 	if _, err := rand.Read(tok[:]); err != nil {
@@ -264,14 +284,56 @@ func (c *Cache) TryLock(ctx context.Context, name string) (unlock func(), ok boo
 		return nil, false, nil
 	}
 	c.locks.Add(1)
+	renewCtx, stopRenewing := context.WithCancel(ctx)
+	stopped := make(chan struct{})
+	go c.renew(renewCtx, key, token, ttl, stopped)
+	var once sync.Once
 	return func() {
-		// Not the caller's context: it may have ended, and a lock left
-		// behind only delays the other replicas until it expires.
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-		defer cancel()
-		c.trips.Add(1)
-		if err := unlockScript.Run(ctx, c.Client, []string{key}, token).Err(); err != nil {
-			c.errs.Add(1)
-		}
+		once.Do(func() {
+			stopRenewing() // a renewal in flight is cancelled
+			<-stopped
+			// Not the caller's context: it may have ended, and a lock left
+			// behind only delays the other replicas until it expires.
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+			defer cancel()
+			c.trips.Add(1)
+			if err := unlockScript.Run(ctx, c.Client, []string{key}, token).Err(); err != nil {
+				c.errs.Add(1)
+			}
+		})
 	}, true, nil
+}
+
+// renew gives the lock key (held with token) ttl again every ttl/3 until
+// ctx ends (unlock, or the holder's context) or the lock is no longer
+// token's (it expired and another replica took it, or it was deleted);
+// then it closes stopped. A renewal that fails (Redis down) is counted
+// and tried again at the next tick: the lock lasts ttl from the last one
+// that succeeded.
+func (c *Cache) renew(ctx context.Context, key, token string, ttl time.Duration, stopped chan<- struct{}) {
+	defer close(stopped)
+	every := max(ttl/3, time.Millisecond)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		rctx, cancel := context.WithTimeout(ctx, min(every, time.Second))
+		c.trips.Add(1)
+		n, err := renewScript.Run(rctx, c.Client, []string{key}, token, ttl.Milliseconds()).Int64()
+		cancel()
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return
+		case err != nil:
+			c.errs.Add(1)
+		case n == 0:
+			return // no longer ours
+		default:
+			c.renewals.Add(1)
+		}
+	}
 }
