@@ -275,8 +275,8 @@ func printReport(g *globals, o *reportOpts, source string, blob []byte, c *verif
 	}
 	title += " from " + source
 	if !o.print {
-		printClaims(g.stdout, title, c, false)
-		fmt.Fprintln(g.stdout, "  (a report alone proves no freshness; -p prints every field)")
+		// The note is a row, so that the emulated banner closes the output.
+		printClaims(g.stdout, title, c, false, claimRow{value: "(a report alone proves no freshness; -p prints every field)"})
 		return nil
 	}
 	var extra []claimRow
