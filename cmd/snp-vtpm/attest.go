@@ -126,7 +126,7 @@ func runAttest(ctx context.Context, g *globals, f *attestFlags) error {
 	client := &server.Client{URL: f.serverURL, HTTPClient: hc, Resource: f.resource}
 	res, err := client.Attest(ctx, gather)
 	if err != nil {
-		return withTLSTrustHint(err, f.caCert)
+		return withTLSTrustHint(withEmulatedTrustHint(g, err), f.caCert)
 	}
 	if f.tokenOut != "" {
 		if res.Token == "" {
@@ -241,6 +241,19 @@ func eventLogSummaryString(el *server.EventLogSummary) string {
 		s += "; kernel command line " + strconv.Quote(*el.KernelCmdline)
 	}
 	return s
+}
+
+// withEmulatedTrustHint adds the next step to the verifier's refusal of
+// the emulated CVM's chain (403 vcek-chain or tdx-pck-chain under
+// --emulate): the verifier must trust it. The refusal alone names a VCEK
+// issuer, which does not tell the user that the verifier needs a flag.
+func withEmulatedTrustHint(g *globals, err error) error {
+	aerr, ok := errors.AsType[*server.APIError](err)
+	if g.emulate == "" || !ok || aerr.StatusCode != http.StatusForbidden ||
+		(aerr.Check != string(verify.CheckVCEKChain) && aerr.Check != string(verify.CheckTDXPCKChain)) {
+		return err
+	}
+	return fmt.Errorf("%w. Next: this evidence is the emulated CVM's, under a fake AMD or Intel chain; a verifier accepts it only when run with --trust-emulated (snp-vtpm serve --trust-emulated, for testing)", err)
 }
 
 // withTLSTrustHint adds the next step to a verifier's TLS certificate that
