@@ -128,6 +128,11 @@ func TestAttestResourceAndResultToken(t *testing.T) {
 	code, out, errOut = runCLI(t, "--emulate", "attest", "--server", s.url, "--resource", "nope")
 	wantExit(t, code, exitUsage, out, errOut)
 	wantContains(t, "stderr", errOut, "404")
+	// No resource named: not a verdict either, and the answer says how to
+	// name one (newcomer29: it said only "name one").
+	code, out, errOut = runCLI(t, "--emulate", "attest", "--server", s.url)
+	wantExit(t, code, exitUsage, out, errOut)
+	wantContains(t, "stderr", errOut, "400", "releases secrets per resource", "attest --resource NAME")
 	s.stop()
 }
 
