@@ -139,7 +139,7 @@ func runAttest(ctx context.Context, g *globals, f *attestFlags) error {
 	if f.jsonOut {
 		return printAttestJSON(g, f, res)
 	}
-	printAttested(g.stderr, res)
+	printAttested(g.stderr, res, g.emulate != "")
 	if f.out == "" || f.out == "-" {
 		_, err = g.stdout.Write(res.Secret)
 		return err
@@ -165,11 +165,13 @@ func printAttestJSON(g *globals, f *attestFlags, res *server.Result) error {
 // printAttested is attest's human summary of the verifier's claims, on
 // stderr (stdout carries the secret). The claims' strings are the
 // verifier's text: printed cut and escaped (format.Printable), they cannot
-// write escape sequences or lines of their own to the terminal.
-func printAttested(w io.Writer, res *server.Result) {
+// write escape sequences or lines of their own to the terminal. The
+// emulated banner is printed for claims that say emulated unless
+// bannerShown (--emulate printed it already, on the line before).
+func printAttested(w io.Writer, res *server.Result, bannerShown bool) {
 	c := res.Claims
 	c.Product, c.TCBStatus = format.Printable(c.Product, maxClaimText), format.Printable(c.TCBStatus, maxClaimText)
-	if c.Emulated {
+	if c.Emulated && !bannerShown {
 		fmt.Fprintln(w, emulatedBanner)
 	}
 	if c.Platform == string(verify.PlatformTDX) {

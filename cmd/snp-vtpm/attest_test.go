@@ -26,6 +26,11 @@ func TestServeAttestEmulated(t *testing.T) {
 			t.Errorf("stderr lacks %q:\n%s", want, errOut)
 		}
 	}
+	// Once (newcomer29): the verifier's emulated claims printed it again
+	// on the line after --emulate's.
+	if n := strings.Count(errOut, emulatedBanner); n != 1 {
+		t.Errorf("stderr shows the emulated banner %d times:\n%s", n, errOut)
+	}
 
 	// -o: the secret goes to a 0600 file, not to stdout.
 	outFile := filepath.Join(t.TempDir(), "secret.out")
