@@ -251,10 +251,30 @@ func (c *Intel) TDXCollateral(ctx context.Context, req verify.TDXCollateralReque
 		return nil, firstErr
 	}
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("collateral: Intel collateral for FMSPC %s not available: missing the %s (not fetched: offline or no PCS named; not in the cache): give --collateral DIR with Intel's PCS collateral, or --pcs-url URL (e.g. https://api.trustedservices.intel.com) without --offline: %w: %w",
-			fm, strings.Join(missing, ", the "), ErrOffline, verify.ErrTDXCollateralMissing)
+		return nil, &intelMissingError{fmspc: fm, missing: missing}
 	}
 	return out, nil
+}
+
+// intelMissingError says which of Intel's collateral items are neither
+// given, nor cached, nor fetchable (Offline). It matches ErrOffline and
+// verify.ErrTDXCollateralMissing, and says so once: wrapping the two
+// sentinels with %w wrote "offline" three times, also to a user who never
+// said --offline (the CLI is Offline without --pcs-url).
+type intelMissingError struct {
+	fmspc   string
+	missing []string
+}
+
+// Error names the FMSPC and the missing items.
+func (e *intelMissingError) Error() string {
+	return fmt.Sprintf("collateral: Intel collateral for FMSPC %s not available: missing the %s (not given with --collateral DIR, not in the cache, and not fetched: offline or no PCS URL)",
+		e.fmspc, strings.Join(e.missing, ", the "))
+}
+
+// Is matches ErrOffline and verify.ErrTDXCollateralMissing.
+func (e *intelMissingError) Is(target error) bool {
+	return target == ErrOffline || target == verify.ErrTDXCollateralMissing
 }
 
 func (c *Intel) opts(now time.Time) pcs.Options { return pcs.Options{Now: now, Root: c.Root} }

@@ -231,6 +231,17 @@ func apiError(resp *http.Response, data []byte) *APIError {
 	if strictjson.Unmarshal(data, &er, responseOptions()) == nil {
 		apiErr.Check = format.Printable(er.Check, maxServerCheck)
 		apiErr.Message = format.Printable(er.Error, maxServerMessage)
+	} else if plainHTTPToTLS(resp, data) {
+		apiErr.Message = "the verifier serves HTTPS (TLS), and this request was plain http://: use its https:// URL"
 	}
 	return apiErr
+}
+
+// plainHTTPToTLS reports whether resp is the answer of a Go TLS server
+// (serve --tls-cert) to a plain HTTP request: 400 with net/http's fixed
+// text. Said as it is, a bare "400 Bad Request" leaves the user looking
+// at the request, not at the URL's scheme.
+func plainHTTPToTLS(resp *http.Response, data []byte) bool {
+	return resp.StatusCode == http.StatusBadRequest && resp.Request != nil && resp.Request.URL.Scheme == "http" &&
+		bytes.Contains(data, []byte("Client sent an HTTP request to an HTTPS server"))
 }

@@ -183,3 +183,36 @@ func TestClientHostileAnswers(t *testing.T) {
 		})
 	}
 }
+
+// TestClientPlainHTTPToTLSServer: a Client given http:// for a verifier
+// that serves TLS (serve --tls-cert) gets Go's 400 "Client sent an HTTP
+// request to an HTTPS server"; the *APIError says to use https:// instead
+// of a bare "400 Bad Request". A 400 of any other text, or one over TLS,
+// says nothing of the kind.
+func TestClientPlainHTTPToTLSServer(t *testing.T) {
+	tlsSrv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hostileChallenge(w) }))
+	defer tlsSrv.Close()
+	plain400 := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "bad request", http.StatusBadRequest)
+	}))
+	defer plain400.Close()
+	for _, tc := range []struct {
+		name     string
+		url      string
+		wantHint bool
+	}{
+		{"http:// to a TLS verifier", strings.Replace(tlsSrv.URL, "https://", "http://", 1), true},
+		{"another 400", plain400.URL, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := (&Client{URL: tc.url}).Attest(context.Background(), dummyGather)
+			apiErr, ok := errors.AsType[*APIError](err)
+			if !ok || apiErr.StatusCode != http.StatusBadRequest {
+				t.Fatalf("err = %v, want an APIError 400", err)
+			}
+			if got := strings.Contains(err.Error(), "use its https:// URL"); got != tc.wantHint {
+				t.Errorf("err = %q: https hint %v, want %v", err, got, tc.wantHint)
+			}
+		})
+	}
+}

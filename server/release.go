@@ -29,7 +29,7 @@ const CheckResource = "resource"
 
 const (
 	unknownResource  = "no such resource"
-	resourceRequired = "this server releases secrets per resource: name one"
+	resourceRequired = "this server releases secrets per resource: name one (snp-vtpm attest --resource NAME, server.Client.Resource)"
 )
 
 // pickResource returns what a request's resource name releases: the single

@@ -344,6 +344,9 @@ func ParsePolicy(data []byte) (*Policy, error) {
 	// requirement), unknown or case-variant names, invalid UTF-8 and
 	// trailing data are errors naming the member (*strictjson.Error).
 	if err := strictjson.Unmarshal(data, &p, strictjson.Options{RejectUnknown: true}); err != nil {
+		if m := suggestMember(err); m != "" {
+			return nil, fmt.Errorf("policy: %w (did you mean %q?)", err, m)
+		}
 		return nil, fmt.Errorf("policy: %w", err)
 	}
 	if t := bytes.TrimLeft(data, " \t\r\n"); len(t) == 0 || t[0] != '{' {

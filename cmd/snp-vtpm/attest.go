@@ -100,6 +100,9 @@ func runAttest(ctx context.Context, g *globals, f *attestFlags) error {
 	if f.serverURL == "" {
 		return errors.New("--server is required")
 	}
+	if err := checkBaseURL("--server", f.serverURL, "https://verifier:8443 (or http://127.0.0.1:8443 for serve without TLS)", false); err != nil {
+		return err
+	}
 	hc, err := attestHTTPClient(f.caCert)
 	if err != nil {
 		return err
@@ -123,7 +126,7 @@ func runAttest(ctx context.Context, g *globals, f *attestFlags) error {
 	client := &server.Client{URL: f.serverURL, HTTPClient: hc, Resource: f.resource}
 	res, err := client.Attest(ctx, gather)
 	if err != nil {
-		return withTLSTrustHint(err, f.caCert)
+		return withTLSTrustHint(withEmulatedTrustHint(g, err), f.caCert)
 	}
 	if f.tokenOut != "" {
 		if res.Token == "" {
@@ -136,7 +139,7 @@ func runAttest(ctx context.Context, g *globals, f *attestFlags) error {
 	if f.jsonOut {
 		return printAttestJSON(g, f, res)
 	}
-	printAttested(g.stderr, res)
+	printAttested(g.stderr, res, g.emulate != "")
 	if f.out == "" || f.out == "-" {
 		_, err = g.stdout.Write(res.Secret)
 		return err
@@ -162,11 +165,13 @@ func printAttestJSON(g *globals, f *attestFlags, res *server.Result) error {
 // printAttested is attest's human summary of the verifier's claims, on
 // stderr (stdout carries the secret). The claims' strings are the
 // verifier's text: printed cut and escaped (format.Printable), they cannot
-// write escape sequences or lines of their own to the terminal.
-func printAttested(w io.Writer, res *server.Result) {
+// write escape sequences or lines of their own to the terminal. The
+// emulated banner is printed for claims that say emulated unless
+// bannerShown (--emulate printed it already, on the line before).
+func printAttested(w io.Writer, res *server.Result, bannerShown bool) {
 	c := res.Claims
 	c.Product, c.TCBStatus = format.Printable(c.Product, maxClaimText), format.Printable(c.TCBStatus, maxClaimText)
-	if c.Emulated {
+	if c.Emulated && !bannerShown {
 		fmt.Fprintln(w, emulatedBanner)
 	}
 	if c.Platform == string(verify.PlatformTDX) {
@@ -238,6 +243,19 @@ func eventLogSummaryString(el *server.EventLogSummary) string {
 		s += "; kernel command line " + strconv.Quote(*el.KernelCmdline)
 	}
 	return s
+}
+
+// withEmulatedTrustHint adds the next step to the verifier's refusal of
+// the emulated CVM's chain (403 vcek-chain or tdx-pck-chain under
+// --emulate): the verifier must trust it. The refusal alone names a VCEK
+// issuer, which does not tell the user that the verifier needs a flag.
+func withEmulatedTrustHint(g *globals, err error) error {
+	aerr, ok := errors.AsType[*server.APIError](err)
+	if g.emulate == "" || !ok || aerr.StatusCode != http.StatusForbidden ||
+		(aerr.Check != string(verify.CheckVCEKChain) && aerr.Check != string(verify.CheckTDXPCKChain)) {
+		return err
+	}
+	return fmt.Errorf("%w. Next: this evidence is the emulated CVM's, under a fake AMD or Intel chain; a verifier accepts it only when run with --trust-emulated (snp-vtpm serve --trust-emulated, for testing)", err)
 }
 
 // withTLSTrustHint adds the next step to a verifier's TLS certificate that

@@ -26,6 +26,11 @@ func TestServeAttestEmulated(t *testing.T) {
 			t.Errorf("stderr lacks %q:\n%s", want, errOut)
 		}
 	}
+	// Once (newcomer29): the verifier's emulated claims printed it again
+	// on the line after --emulate's.
+	if n := strings.Count(errOut, emulatedBanner); n != 1 {
+		t.Errorf("stderr shows the emulated banner %d times:\n%s", n, errOut)
+	}
 
 	// -o: the secret goes to a 0600 file, not to stdout.
 	outFile := filepath.Join(t.TempDir(), "secret.out")
@@ -62,6 +67,8 @@ func TestAttestRejectedExit2(t *testing.T) {
 	if out != "" || !strings.Contains(errOut, "REJECTED") || !strings.Contains(errOut, "vcek-chain") {
 		t.Fatalf("stdout %q stderr:\n%s", out, errOut)
 	}
+	// The next step names the flag the verifier lacks (newcomer29).
+	wantContains(t, "attest stderr", errOut, "Next: this evidence is the emulated CVM's", "only when run with --trust-emulated")
 }
 
 func TestAttestNetworkErrorExit1(t *testing.T) {
@@ -126,6 +133,11 @@ func TestAttestResourceAndResultToken(t *testing.T) {
 	code, out, errOut = runCLI(t, "--emulate", "attest", "--server", s.url, "--resource", "nope")
 	wantExit(t, code, exitUsage, out, errOut)
 	wantContains(t, "stderr", errOut, "404")
+	// No resource named: not a verdict either, and the answer says how to
+	// name one (newcomer29: it said only "name one").
+	code, out, errOut = runCLI(t, "--emulate", "attest", "--server", s.url)
+	wantExit(t, code, exitUsage, out, errOut)
+	wantContains(t, "stderr", errOut, "400", "releases secrets per resource", "attest --resource NAME")
 	s.stop()
 }
 
@@ -145,7 +157,7 @@ func TestServeAttestEmulatedTDX(t *testing.T) {
 	strict := startServe(t, "--secret-file", secretFile, "--offline")
 	code, out, errOut = runCLI(t, "--emulate=tdx", "attest", "--server", strict.url)
 	wantExit(t, code, exitRejected, out, errOut)
-	wantContains(t, "attest stderr", errOut, "tdx-pck-chain")
+	wantContains(t, "attest stderr", errOut, "tdx-pck-chain", "only when run with --trust-emulated")
 	if strings.Contains(out, cliSecret) {
 		t.Fatal("secret released to the emulated TDX CVM without --trust-emulated")
 	}

@@ -73,5 +73,14 @@ func TestTDXCollateralNextStep(t *testing.T) {
 		if strings.Contains(errOut, "VCEK") || strings.Contains(errOut, "AMD KDS") {
 			t.Errorf("%v: the next step names AMD's sources:\n%s", args, errOut)
 		}
+		// Said once (newcomer29): the library's own hint and its two
+		// sentinels repeated the next step and "offline" three times, to
+		// a user who had not given --offline.
+		if n := strings.Count(errOut, "give --collateral DIR"); n != 1 {
+			t.Errorf("%v: the next step given %d times:\n%s", args, n, errOut)
+		}
+		if n := strings.Count(errOut, "offline"); n > 2 {
+			t.Errorf("%v: \"offline\" said %d times:\n%s", args, n, errOut)
+		}
 	}
 }

@@ -278,6 +278,22 @@ func TestServeHelpLog(t *testing.T) {
 		"one access-log line per request", "-v adds DEBUG diagnostics", "--log-json")
 }
 
+// TestServeHelpOffersNoRefusedFlag: serve --help does not list --imds,
+// which serve refuses (IMDS serves only the verifier's own VCEK); given
+// anyway, it is still a usage error saying why. The help listed it, from
+// the trust flags serve shares with verify, as "ask Azure IMDS (THIM) for
+// a missing VCEK".
+func TestServeHelpOffersNoRefusedFlag(t *testing.T) {
+	code, out, errOut := runCLI(t, "serve", "--help")
+	wantExit(t, code, exitOK, out, errOut)
+	if strings.Contains(out, "--imds") {
+		t.Errorf("serve --help offers --imds, which serve refuses:\n%s", out)
+	}
+	code, out, errOut = runCLI(t, "serve", "--listen", "127.0.0.1:0", "--secret-file", writeTemp(t, "s.txt", []byte("s")), "--imds")
+	wantExit(t, code, exitUsage, out, errOut)
+	wantContains(t, "serve --imds", errOut, "--imds is for verifying on the CVM itself")
+}
+
 // TestProgressOnTerminal: on a terminal a slow command says what it waits
 // for; elsewhere (pipes, files, tests) it prints nothing.
 func TestProgressOnTerminal(t *testing.T) {

@@ -41,6 +41,18 @@ func TestEmulatedPrint(t *testing.T) {
 	}
 }
 
+// TestEmulatedSummaryClosesWithBanner: the summary (report without -p) of
+// the emulated CVM ends with the emulated banner, as -p does; its note
+// "a report alone proves no freshness" came after the closing banner.
+func TestEmulatedSummaryClosesWithBanner(t *testing.T) {
+	code, out, errOut := runCLI(t, "--emulate", "report")
+	wantExit(t, code, 0, out, errOut)
+	if !strings.HasPrefix(out, emulatedBanner+"\n") || !strings.HasSuffix(out, emulatedBanner+"\n") || strings.Count(out, emulatedBanner) != 2 {
+		t.Errorf("the summary is not framed by the emulated banner:\n%s", out)
+	}
+	wantContains(t, "summary", out, "VALID SNP REPORT (EMULATED CHAIN, NOT AMD)", "\n  (a report alone proves no freshness; -p prints every field)\n")
+}
+
 func TestEmulatedReportJSONAndUserData(t *testing.T) {
 	var got struct {
 		Emulated bool   `json:"emulated"`

@@ -180,7 +180,7 @@ func (g *globals) describe(err error, code int) string {
 
 // tdxCollateralHint is the next step when Intel's collateral is missing:
 // the AMD sources of g.hint do not serve it.
-const tdxCollateralHint = "give Intel's collateral with --collateral DIR, or name a reachable Intel PCS or PCCS with --pcs-url URL (not with --offline)"
+const tdxCollateralHint = "give --collateral DIR with Intel's PCS collateral, or name a reachable Intel PCS or PCCS with --pcs-url URL, e.g. https://api.trustedservices.intel.com (not with --offline)"
 
 // hintFor returns the next step for err: g.hint, or the TDX collateral's
 // when err is Intel's collateral that could not be had.

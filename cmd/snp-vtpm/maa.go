@@ -208,8 +208,10 @@ func (f *maaFlags) config(g *globals) (maa.Config, error) {
 	case (f.jwks == "") == (f.instance == ""):
 		return cfg, errors.New("give --jwks FILE or --instance URL (exactly one; --trust-emulated alone: the emulated MAA's key)")
 	default:
-		if f.jwks == "" && !strings.HasPrefix(f.instance, "https://") && !strings.HasPrefix(f.instance, "http://") {
-			return cfg, fmt.Errorf("--instance %q: want an http(s) URL", f.instance)
+		if f.jwks == "" {
+			if err := checkBaseURL("--instance", f.instance, "https://sharedeus2.eus2.attest.azure.net", false); err != nil {
+				return cfg, err
+			}
 		}
 		keys, err := maaKeys(g, "--jwks", f.jwks, f.instance)
 		if err != nil {

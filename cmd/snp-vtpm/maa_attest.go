@@ -99,8 +99,11 @@ func (f *maaAttestFlags) target(g *globals, nonce []byte) (*maaTarget, error) {
 		return &maaTarget{instance: url, close: stop,
 			cfg: maa.Config{Keys: keys, Issuer: maa.EmulatedIssuer, Nonce: nonce, TrustEmulated: true}}, nil
 	}
-	if !strings.HasPrefix(f.instance, "https://") {
+	if f.instance == "" {
 		return nil, errors.New("--instance URL is required (an https:// MAA instance, e.g. https://sharedeus2.eus2.attest.azure.net)")
+	}
+	if err := checkBaseURL("--instance", f.instance, "https://sharedeus2.eus2.attest.azure.net", true); err != nil {
+		return nil, err
 	}
 	keys := &maa.Fetcher{Instance: f.instance, Client: &httpget.Client{HTTPClient: http.DefaultClient, Service: "maa", MaxRetries: 2, Logger: g.log}}
 	g.waitFor(hostOf(f.instance, f.instance) + " (MAA)")

@@ -184,7 +184,7 @@ func newRootCmd(g *globals) *cobra.Command {
 	pf.Lookup("emulate").NoOptDefVal = emulateSNP
 	pf.StringVar(&g.tpmPath, "tpm", "/dev/tpmrm0", "path of the TPM device (report, quote, evidence, attest, maa attest)")
 	var printReportFlag bool
-	root.Flags().BoolVarP(&printReportFlag, "print", "p", false, `read, validate and print the SEV-SNP report (same as "report -p")`)
+	root.Flags().BoolVarP(&printReportFlag, "print", "p", false, `read, validate and print the CVM's report, SEV-SNP or TDX (same as "report -p")`)
 	registerTimeout(root, g)
 	root.RunE = func(cmd *cobra.Command, args []string) error {
 		if !printReportFlag {

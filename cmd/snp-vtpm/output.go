@@ -28,7 +28,8 @@ func writeJSON(w io.Writer, v any) error {
 // far above any of ours, they only cut what the evidence made long.
 const maxRowName, maxRowText = 256, 4096
 
-// claimRow is one extra "name value" line of printClaims.
+// claimRow is one extra "name value" line of printClaims; without a
+// name, a note printed as it is.
 type claimRow struct{ name, value string }
 
 // printClaims writes verified claims in a readable form. full adds every
@@ -53,6 +54,10 @@ func printClaims(w io.Writer, title string, c *verify.Claims, full bool, extra .
 	}
 	printRuntime(row, c)
 	for _, r := range extra {
+		if r.name == "" {
+			fmt.Fprintf(w, "  %s\n", format.Printable(r.value, maxRowText))
+			continue
+		}
 		row(r.name, "%s", r.value)
 	}
 	if c.Emulated {

@@ -81,3 +81,46 @@ func TestReadmeVerifyCommands(t *testing.T) {
 		}
 	}
 }
+
+// TestReadmePolicyExample: the policy the README shows under "--policy
+// FILE" is a valid policy as written and accepts the shipped evidence it
+// says it accepts; a copy of it that changes the pinned PCR 7 rejects
+// that evidence (pcr-policy), so the example pins something. It held the
+// placeholder "init_data_digest": "<64 hex: ...>", which a newcomer's copy
+// turned into "policy: ... is not hex" (exit 1).
+func TestReadmePolicyExample(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(b), "- `--policy FILE`: JSON")
+	if !ok {
+		t.Fatal("README.md has no --policy FILE item")
+	}
+	_, block, ok := strings.Cut(after, "```json\n")
+	block, _, ok2 := strings.Cut(block, "```")
+	if !ok || !ok2 {
+		t.Fatal("README.md's --policy FILE item has no json block")
+	}
+	ev := verifySNPDir + "evidence-v1.json"
+	pcr7 := "3b20e022416fdf61d72e4da32b4354781be3de0608116976d28ffdad8c341d2a"
+	if !strings.Contains(block, pcr7) {
+		t.Fatalf("the example no longer pins PCR 7 of %s:\n%s", ev, block)
+	}
+	for _, tc := range []struct {
+		name, policy string
+		code         int
+		want         string
+	}{
+		{"as written", block, exitOK, "VERIFIED"},
+		{"another PCR 7", strings.Replace(block, pcr7, strings.Repeat("00", 32), 1), exitRejected, "REJECTED: pcr-policy check failed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := runCLI(t, "verify", "--offline", "--at", verifyAt, "--policy", writeTemp(t, "policy.json", []byte(tc.policy)), "--nonce", "challenge", ev)
+			wantExit(t, code, tc.code, out, errOut)
+			if !strings.Contains(out+errOut, tc.want) {
+				t.Errorf("output lacks %q:\n%s\n%s", tc.want, out, errOut)
+			}
+		})
+	}
+}

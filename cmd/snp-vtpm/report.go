@@ -49,13 +49,19 @@ func defaultReportOpts() *reportOpts {
 func newReportCmd(g *globals) *cobra.Command {
 	o := &reportOpts{}
 	cmd := &cobra.Command{
-		Use:   "report [-p] [--user-data HEX] [--json] [-f FILE [--vcek FILE]]",
-		Short: "Read the SEV-SNP report from the vTPM, validate it and print it",
+		Use:   "report [-p] [--user-data HEX] [--json] [-f FILE [--vcek FILE]] [--td-quote QUOTE [-f HCL_REPORT]]",
+		Short: "Read the SEV-SNP (or TDX) report from the vTPM, validate it and print it",
 		Long: `Read the HCL report (SNP report + runtime data) from the vTPM, get the VCEK from
 Azure IMDS (not with --offline, except in --emulate mode where IMDS is in-process),
 validate the report against the pinned AMD roots (chain, signature, chip id,
 TCB, guest policy, runtime-data binding) and print it: a summary, every field with -p,
 or the claims as JSON with --json. "snp-vtpm -p" is the same as "snp-vtpm report -p".
+
+On an Intel TDX CVM (or --emulate=tdx) the HCL report holds a TDREPORT instead: its TD
+quote (from Azure IMDS) is verified against Intel's pinned root and must quote it.
+--td-quote QUOTE validates a stored TD quote (raw bytes, DCAP version 4 or 5) instead;
+with -f HCL_REPORT the HCL TDX report whose TDREPORT it must quote, and whose runtime
+data it binds, is checked against it. --collateral/--pcs-url evaluate Intel's TCB status.
 
 --user-data HEX first asks the paravisor for a fresh report carrying HEX (1..64 bytes,
 zero-padded to 64) in its runtime data.
@@ -275,8 +281,8 @@ func printReport(g *globals, o *reportOpts, source string, blob []byte, c *verif
 	}
 	title += " from " + source
 	if !o.print {
-		printClaims(g.stdout, title, c, false)
-		fmt.Fprintln(g.stdout, "  (a report alone proves no freshness; -p prints every field)")
+		// The note is a row, so that the emulated banner closes the output.
+		printClaims(g.stdout, title, c, false, claimRow{value: "(a report alone proves no freshness; -p prints every field)"})
 		return nil
 	}
 	var extra []claimRow

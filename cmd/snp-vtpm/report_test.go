@@ -441,3 +441,16 @@ func TestReportTDQuoteCollateral(t *testing.T) {
 		t.Errorf("stderr does not name tdx-tcb-status OutOfDate:\n%s", errOut)
 	}
 }
+
+// TestReportHelpNamesTDX: report --help, the root's command list and -p
+// say that report also reads and validates TDX (a TDX CVM, --emulate=tdx,
+// --td-quote), as the README documents; they spoke of the SEV-SNP report
+// only, and the usage line lacked --td-quote.
+func TestReportHelpNamesTDX(t *testing.T) {
+	code, out, errOut := runCLI(t, "report", "--help")
+	wantExit(t, code, exitOK, out, errOut)
+	wantContains(t, "report --help", out, "[--td-quote QUOTE [-f HCL_REPORT]]", "Intel TDX CVM (or --emulate=tdx)", "--td-quote QUOTE validates a stored TD quote")
+	code, out, errOut = runCLI(t, "--help")
+	wantExit(t, code, exitOK, out, errOut)
+	wantContains(t, "--help", out, "Read the SEV-SNP (or TDX) report", `print the CVM's report, SEV-SNP or TDX (same as "report -p")`)
+}

@@ -171,7 +171,8 @@ func printResult(w io.Writer, c *result.Claims, nonceChecked bool) {
 	row("platform", strings.TrimSpace(v.Platform+" "+v.Product))
 	row("chip id", v.ChipID.String())
 	if v.ReportedTCB != nil {
-		row("reported tcb", v.ReportedTCB.String())
+		t := v.ReportedTCB
+		row("reported tcb", tcbString(t.Bootloader, t.TEE, t.SNP, t.Microcode, t.FMC, v.Product))
 	}
 	row("measurement", v.Measurement.String())
 	row("id key digest", v.IDKeyDigest.String())

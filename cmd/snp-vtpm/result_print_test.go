@@ -89,3 +89,43 @@ func TestResultVerifyEmulatedJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestResultVerifyTCBAsVerify: result verify prints the reported TCB as
+// verify and attest do, "bootloader 4, tee 0, snp 24, microcode 219", with
+// the FMC only for Turin (the only product line whose report has one). It
+// printed "bl=4 tee=0 snp=24 ucode=219 fmc=0" for a Milan result.
+func TestResultVerifyTCBAsVerify(t *testing.T) {
+	key, _, err := result.GenerateSigningKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const iss = "https://verifier.example"
+	signer, err := result.NewSigner(key, iss)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwks, err := result.MarshalJWKS(signer.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwksFile := writeTemp(t, "jwks.json", jwks)
+	for _, tc := range []struct {
+		product string
+		want    string
+	}{
+		{"Milan", "reported tcb     bootloader 4, tee 0, snp 24, microcode 219\n"},
+		{"Turin", "reported tcb     fmc 1, bootloader 4, tee 0, snp 24, microcode 219\n"},
+	} {
+		c := &verify.Claims{Platform: verify.PlatformSNP, Product: tc.product}
+		c.ReportedTCB.Bootloader, c.ReportedTCB.SNP, c.ReportedTCB.Microcode, c.ReportedTCB.FMC = 4, 24, 219, 1
+		tok, _, err := signer.Issue(result.Appraised{Claims: c, Nonce: []byte("n")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, out, errOut := runCLI(t, "result", "verify", "--jwks", jwksFile, "--issuer", iss, tok)
+		wantExit(t, code, exitOK, out, errOut)
+		if !strings.Contains(out, tc.want) {
+			t.Errorf("%s: output lacks %q:\n%s", tc.product, tc.want, out)
+		}
+	}
+}

@@ -107,6 +107,14 @@ func (t *trustFlags) roots(g *globals) (*snp.Roots, error) {
 // for humans (non-default roots) go to the log.
 func (t *trustFlags) config(ctx context.Context, g *globals, imdsURL string, lim *upstreamLimits) (verify.Config, *collateral.Chain, error) {
 	opts := verify.Config{TrustEmulatedTDX: t.trustEmulated}
+	if err := checkBaseURL("--kds-url", t.kdsURL, kds.DefaultBaseURL, false); err != nil {
+		return verify.Config{}, nil, err
+	}
+	if t.pcsURL != "" {
+		if err := checkBaseURL("--pcs-url", t.pcsURL, collateral.DefaultPCSURL, false); err != nil {
+			return verify.Config{}, nil, err
+		}
+	}
 	roots, err := t.roots(g)
 	if err != nil {
 		return verify.Config{}, nil, err

@@ -1,0 +1,38 @@
+package verify_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/snp-vtpm/snp-vtpm/internal/strictjson"
+	"github.com/snp-vtpm/snp-vtpm/verify"
+)
+
+// TestParsePolicySuggestsMember: an unknown top-level member within two
+// edits of a policy member (a singular, a hyphen, a typo) is still refused,
+// and the error names the member meant; a name far from every member, or
+// a nested one, gets no suggestion. "measurement" was refused as "unknown
+// object member" without saying that "measurements" exists.
+func TestParsePolicySuggestsMember(t *testing.T) {
+	for _, tc := range []struct {
+		doc, want string
+	}{
+		{`{"measurement": []}`, `(did you mean "measurements"?)`},
+		{`{"min-tcb": {"snp": 8}}`, `(did you mean "min_tcb"?)`},
+		{`{"product": ["Milan"]}`, `(did you mean "products"?)`},
+		{`{"id_key_digest": []}`, `(did you mean "id_key_digests"?)`},
+		{`{"alow_debug": true}`, `(did you mean "allow_debug"?)`},
+		{`{"frobnicate": 1}`, ""},
+		{`{"min_tcb": {"snpp": 8}}`, ""},
+	} {
+		_, err := verify.ParsePolicy([]byte(tc.doc))
+		if !errors.Is(err, strictjson.ErrUnknownMember) {
+			t.Errorf("%s: err = %v, want an unknown member", tc.doc, err)
+			continue
+		}
+		if got := strings.Contains(err.Error(), "did you mean"); got != (tc.want != "") || (tc.want != "" && !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%s: err = %q, want suggestion %q", tc.doc, err, tc.want)
+		}
+	}
+}
