@@ -53,20 +53,8 @@ func checkPrintable(t *testing.T, out string) {
 // "verified", as verify --json has it; the human output carries the
 // banner.
 func TestResultVerifyEmulatedJSON(t *testing.T) {
-	key, _, err := result.GenerateSigningKey()
-	if err != nil {
-		t.Fatal(err)
-	}
 	const iss = "https://verifier.example"
-	signer, err := result.NewSigner(key, iss)
-	if err != nil {
-		t.Fatal(err)
-	}
-	jwks, err := result.MarshalJWKS(signer.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
-	jwksFile := writeTemp(t, "jwks.json", jwks)
+	signer, jwksFile := resultSigner(t, iss)
 	for _, emulated := range []bool{false, true} {
 		tok, _, err := signer.Issue(result.Appraised{Claims: &verify.Claims{Platform: verify.PlatformSNP, Product: "Milan", Emulated: emulated}, Nonce: []byte("n")})
 		if err != nil {
@@ -95,20 +83,8 @@ func TestResultVerifyEmulatedJSON(t *testing.T) {
 // the FMC only for Turin (the only product line whose report has one). It
 // printed "bl=4 tee=0 snp=24 ucode=219 fmc=0" for a Milan result.
 func TestResultVerifyTCBAsVerify(t *testing.T) {
-	key, _, err := result.GenerateSigningKey()
-	if err != nil {
-		t.Fatal(err)
-	}
 	const iss = "https://verifier.example"
-	signer, err := result.NewSigner(key, iss)
-	if err != nil {
-		t.Fatal(err)
-	}
-	jwks, err := result.MarshalJWKS(signer.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
-	jwksFile := writeTemp(t, "jwks.json", jwks)
+	signer, jwksFile := resultSigner(t, iss)
 	for _, tc := range []struct {
 		product string
 		want    string
@@ -128,4 +104,23 @@ func TestResultVerifyTCBAsVerify(t *testing.T) {
 			t.Errorf("%s: output lacks %q:\n%s", tc.product, tc.want, out)
 		}
 	}
+}
+
+// resultSigner is a result.Signer for iss with a fresh key, and a file
+// holding its JWKS for result verify --jwks.
+func resultSigner(t *testing.T, iss string) (*result.Signer, string) {
+	t.Helper()
+	key, _, err := result.GenerateSigningKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := result.NewSigner(key, iss)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwks, err := result.MarshalJWKS(signer.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signer, writeTemp(t, "jwks.json", jwks)
 }
