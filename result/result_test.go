@@ -158,6 +158,13 @@ func TestRejections(t *testing.T) {
 		return strings.Replace(string(payload), old, fmt.Sprintf(`"%s":%d`, name, v), 1)
 	}
 	otherJWK := testutil.Must(json.Marshal(testutil.Must(PublicJWK(other.Public()))(t)))(t)
+	// mutation29b: the result's submodule next to another one.
+	var twoSubmods map[string]any
+	if err := json.Unmarshal(payload, &twoSubmods); err != nil {
+		t.Fatal(err)
+	}
+	sm := twoSubmods["submods"].(map[string]any)
+	sm["other"] = sm[SubmodName]
 	cases := []struct {
 		name  string
 		token string
@@ -196,6 +203,7 @@ func TestRejections(t *testing.T) {
 		{"wrong nonce", tok, func(c *Config) { c.Nonce = []byte("other") }, CheckNonce},
 		{"emulated not allowed", emuTok, nil, CheckStatus},
 		{"wrong profile", withPayload(strings.Replace(string(payload), Profile, "tag:x", 1)), nil, CheckProfile},
+		{"two submodules", withPayload(string(testutil.Must(json.Marshal(twoSubmods))(t))), nil, CheckProfile},
 		{"status", withPayload(strings.Replace(string(payload), `"affirming"`, `"contraindicated"`, 1)), nil, CheckStatus},
 		// A crit member is refused whatever its value (RFC 7515 forbids
 		// null and []): the same signed token without it verifies.
@@ -204,6 +212,8 @@ func TestRejections(t *testing.T) {
 		{"another key under our kid, its jwk and x5c", resign(t, other.key, `{"alg":"ES256","kid":"`+s.KeyID()+`","jwk":`+string(otherJWK)+`,"x5c":["AAAA"]}`, string(payload)), nil, CheckSignature},
 		{"exp before iat", withPayload(claim("exp", iat-1)), func(c *Config) { c.Time = time.Unix(iat-2, 0) }, CheckExpired},
 		{"no iat", withPayload(claim("iat", 0)), nil, CheckExpired},
+		// mutation29b: nbf after the verification time, iat before it.
+		{"nbf in the future", withPayload(strings.Replace(string(payload), fmt.Sprintf(`"nbf":%d`, iat), fmt.Sprintf(`"nbf":%d`, iat+3600), 1)), nil, CheckNotYetValid},
 		{"exp a float", withPayload(strings.Replace(string(payload), fmt.Sprintf(`"exp":%d`, exp), fmt.Sprintf(`"exp":%d.5`, exp), 1)), nil, CheckClaims},
 		{"exp a string", withPayload(strings.Replace(string(payload), fmt.Sprintf(`"exp":%d`, exp), fmt.Sprintf(`"exp":"%d"`, exp), 1)), nil, CheckClaims},
 		{"aud an array", withPayload(`{"aud":["rp"],` + string(payload[1:])), func(c *Config) { c.Audience = "rp" }, CheckClaims},
