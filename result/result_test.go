@@ -165,12 +165,27 @@ func TestRejections(t *testing.T) {
 	}
 	sm := twoSubmods["submods"].(map[string]any)
 	sm["other"] = sm[SubmodName]
+	// mutation29b: iat after the verification time (nbf and exp not),
+	// signatures of 31, 63 and 65 bytes, and a token, otherwise valid, over
+	// MaxTokenBytes.
+	lateIat := strings.Replace(claim("iat", iat+3600), fmt.Sprintf(`"exp":%d`, exp), fmt.Sprintf(`"exp":%d`, exp+3600), 1)
+	big := testAppraised(false)
+	big.PolicyID = strings.Repeat("p", MaxTokenBytes)
+	bigTok, _, err := s.Issue(big)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name  string
 		token string
 		cfg   func(*Config)
 		check Check
 	}{
+		{"iat in the future", withPayload(lateIat), nil, CheckNotYetValid},
+		{"signature of 31 bytes", parts[0] + "." + parts[1] + "." + b64.EncodeToString(sig[:31]), nil, CheckSignature},
+		{"signature of 63 bytes", parts[0] + "." + parts[1] + "." + b64.EncodeToString(sig[:63]), nil, CheckSignature},
+		{"signature of 65 bytes", parts[0] + "." + parts[1] + "." + b64.EncodeToString(append(bytes.Clone(sig), 0)), nil, CheckSignature},
+		{"valid but over MaxTokenBytes", bigTok, nil, CheckFormat},
 		{"alg none", b64.EncodeToString([]byte(`{"alg":"none","kid":"`+s.KeyID()+`"}`)) + "." + parts[1] + ".", nil, CheckAlg},
 		{"alg none with sig", b64.EncodeToString([]byte(`{"alg":"none","kid":"`+s.KeyID()+`"}`)) + "." + parts[1] + "." + parts[2], nil, CheckAlg},
 		{"HS256 keyed with public data", hsIn + "." + b64.EncodeToString(mac.Sum(nil)), nil, CheckAlg},
