@@ -119,6 +119,24 @@ func TestIntelRefetch(t *testing.T) {
 	}
 }
 
+// TestIntelBeforeIssue (mutation29b): an item held in memory is not
+// served for a verification time before its issue date (a TCB info
+// issued after the time it would judge): it is read and checked again,
+// and fails.
+func TestIntelBeforeIssue(t *testing.T) {
+	_, v := teekit(t)
+	fake := newFakePCS(t)
+	in := newIntel(fake.URL, t.TempDir())
+	ctx := context.Background()
+	if _, err := in.TDXCollateral(ctx, intelReq(v, testutil.TDXFixtureTime())); err != nil {
+		t.Fatal(err)
+	}
+	earlier := time.Date(2025, 9, 1, 0, 0, 0, 0, time.UTC) // before the TCB info's issueDate, 2025-09-02
+	if _, err := in.TDXCollateral(ctx, intelReq(v, earlier)); !errors.Is(err, ErrInvalidCollateral) || !errors.Is(err, pcs.ErrCollateral) {
+		t.Fatalf("collateral issued after the verification time: %v", err)
+	}
+}
+
 // TestIntelTampered: a changed body, a wrong issuer chain, a missing
 // header or garbage is ErrInvalidCollateral, never a rejection, and is
 // not cached: the failure is remembered for NegativeTTL (no request),

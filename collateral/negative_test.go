@@ -201,6 +201,42 @@ func TestSharedFetchEachValidator(t *testing.T) {
 	kds.wantRequests(t, 1, "requests", "1")
 }
 
+// TestSharedFetchWaiterValidates (mutation29b): a waiter that shares the
+// fetch of a leader whose Validate accepted the certificate still applies
+// its own, and fails when it rejects it.
+func TestSharedFetchWaiterValidates(t *testing.T) {
+	pki, kds := newMilanKDS(t)
+	release := make(chan struct{})
+	kds.setHook(func(w http.ResponseWriter, r *http.Request, _ int64) bool {
+		<-release
+		return false
+	})
+	c := kds.newClient("")
+	chip := chipID(5)
+	leaderErr := make(chan error, 1)
+	go func() {
+		_, err := c.GetVCEK(ctxTimeout(t, 5*time.Second), milanReq(chip, pki.validator()))
+		leaderErr <- err
+	}()
+	for kds.requests.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	waiterErr := make(chan error, 1)
+	go func() {
+		_, err := c.GetVCEK(ctxTimeout(t, 5*time.Second), milanReq(chip, func([]byte) error { return errors.New("no") }))
+		waiterErr <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	close(release)
+	if err := <-leaderErr; err != nil {
+		t.Errorf("leader: %v", err)
+	}
+	if err := <-waiterErr; err == nil {
+		t.Error("waiter: accepted a certificate its validator rejects")
+	}
+	kds.wantRequests(t, 1, "requests", "1")
+}
+
 // TestNegativeCacheBounded: remembered failures are bounded in number.
 func TestNegativeCacheBounded(t *testing.T) {
 	_, c := newNotFoundClient(t)

@@ -66,6 +66,8 @@ func TestBind(t *testing.T) {
 	ak := &testev.AKKey().PublicKey
 	vmpl1 := *ours
 	vmpl1.VMPL = 1
+	debugEv := *ours
+	debugEv.Debug = true
 	cases := []struct {
 		name   string
 		ev     *verify.Claims
@@ -98,6 +100,9 @@ func TestBind(t *testing.T) {
 		// A token of VMPL 1 fails Verify (maa-vmpl, TestClaimsPolicy); the
 		// comparison is made with evidence of another VMPL.
 		{"vmpl", &vmpl1, nil, false},
+		// mutation29b: the token's is-debuggable false against evidence
+		// whose report says debug (a policy that allows it) does not bind.
+		{"debug", &debugEv, nil, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -6,6 +6,8 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
+	"fmt"
 	"os"
 	"testing"
 
@@ -90,6 +92,32 @@ func TestEmulatedKeyNamesNoRealInstance(t *testing.T) {
 			wantCheck(t, err, tc.check)
 			if tc.check == "" && c.Issuer != maa.EmulatedIssuer {
 				t.Errorf("iss %q", c.Issuer)
+			}
+		})
+	}
+}
+
+// TestEmulatedIssuerNeedsTrust (mutation29b): a token naming the emulated
+// MAA's issuer is refused (maa-issuer, ErrEmulated) without TrustEmulated
+// even when signed by a key that is not the emulated MAA's and the
+// configured issuer is EmulatedIssuer itself: that issuer vouches for no
+// real VM whoever signs for it.
+func TestEmulatedIssuerNeedsTrust(t *testing.T) {
+	payload := edit(t, payloadOf(t, testutil.ReadFile(t, realTokenFile)), func(m map[string]any) { m["iss"] = maa.EmulatedIssuer })
+	for _, trust := range []bool{false, true} {
+		t.Run(fmt.Sprint("trust ", trust), func(t *testing.T) {
+			token, cfg := resigned(t, payload)
+			cfg.Issuer, cfg.TrustEmulated = maa.EmulatedIssuer, trust
+			_, err := maa.Verify(context.Background(), token, cfg)
+			if !trust {
+				wantCheck(t, err, maa.CheckIssuer)
+				if !errors.Is(err, maa.ErrEmulated) {
+					t.Fatalf("%v, want ErrEmulated", err)
+				}
+				return
+			}
+			if e, ok := errors.AsType[*maa.Error](err); ok && e.Check == maa.CheckIssuer {
+				t.Fatalf("trusted: %v", err)
 			}
 		})
 	}

@@ -158,12 +158,34 @@ func TestRejections(t *testing.T) {
 		return strings.Replace(string(payload), old, fmt.Sprintf(`"%s":%d`, name, v), 1)
 	}
 	otherJWK := testutil.Must(json.Marshal(testutil.Must(PublicJWK(other.Public()))(t)))(t)
+	// mutation29b: the result's submodule next to another one.
+	var twoSubmods map[string]any
+	if err := json.Unmarshal(payload, &twoSubmods); err != nil {
+		t.Fatal(err)
+	}
+	sm := twoSubmods["submods"].(map[string]any)
+	sm["other"] = sm[SubmodName]
+	// mutation29b: iat after the verification time (nbf and exp not),
+	// signatures of 31, 63 and 65 bytes, and a token, otherwise valid, over
+	// MaxTokenBytes.
+	lateIat := strings.Replace(claim("iat", iat+3600), fmt.Sprintf(`"exp":%d`, exp), fmt.Sprintf(`"exp":%d`, exp+3600), 1)
+	big := testAppraised(false)
+	big.PolicyID = strings.Repeat("p", MaxTokenBytes)
+	bigTok, _, err := s.Issue(big)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name  string
 		token string
 		cfg   func(*Config)
 		check Check
 	}{
+		{"iat in the future", withPayload(lateIat), nil, CheckNotYetValid},
+		{"signature of 31 bytes", parts[0] + "." + parts[1] + "." + b64.EncodeToString(sig[:31]), nil, CheckSignature},
+		{"signature of 63 bytes", parts[0] + "." + parts[1] + "." + b64.EncodeToString(sig[:63]), nil, CheckSignature},
+		{"signature of 65 bytes", parts[0] + "." + parts[1] + "." + b64.EncodeToString(append(bytes.Clone(sig), 0)), nil, CheckSignature},
+		{"valid but over MaxTokenBytes", bigTok, nil, CheckFormat},
 		{"alg none", b64.EncodeToString([]byte(`{"alg":"none","kid":"`+s.KeyID()+`"}`)) + "." + parts[1] + ".", nil, CheckAlg},
 		{"alg none with sig", b64.EncodeToString([]byte(`{"alg":"none","kid":"`+s.KeyID()+`"}`)) + "." + parts[1] + "." + parts[2], nil, CheckAlg},
 		{"HS256 keyed with public data", hsIn + "." + b64.EncodeToString(mac.Sum(nil)), nil, CheckAlg},
@@ -196,6 +218,7 @@ func TestRejections(t *testing.T) {
 		{"wrong nonce", tok, func(c *Config) { c.Nonce = []byte("other") }, CheckNonce},
 		{"emulated not allowed", emuTok, nil, CheckStatus},
 		{"wrong profile", withPayload(strings.Replace(string(payload), Profile, "tag:x", 1)), nil, CheckProfile},
+		{"two submodules", withPayload(string(testutil.Must(json.Marshal(twoSubmods))(t))), nil, CheckProfile},
 		{"status", withPayload(strings.Replace(string(payload), `"affirming"`, `"contraindicated"`, 1)), nil, CheckStatus},
 		// A crit member is refused whatever its value (RFC 7515 forbids
 		// null and []): the same signed token without it verifies.
@@ -204,6 +227,8 @@ func TestRejections(t *testing.T) {
 		{"another key under our kid, its jwk and x5c", resign(t, other.key, `{"alg":"ES256","kid":"`+s.KeyID()+`","jwk":`+string(otherJWK)+`,"x5c":["AAAA"]}`, string(payload)), nil, CheckSignature},
 		{"exp before iat", withPayload(claim("exp", iat-1)), func(c *Config) { c.Time = time.Unix(iat-2, 0) }, CheckExpired},
 		{"no iat", withPayload(claim("iat", 0)), nil, CheckExpired},
+		// mutation29b: nbf after the verification time, iat before it.
+		{"nbf in the future", withPayload(strings.Replace(string(payload), fmt.Sprintf(`"nbf":%d`, iat), fmt.Sprintf(`"nbf":%d`, iat+3600), 1)), nil, CheckNotYetValid},
 		{"exp a float", withPayload(strings.Replace(string(payload), fmt.Sprintf(`"exp":%d`, exp), fmt.Sprintf(`"exp":%d.5`, exp), 1)), nil, CheckClaims},
 		{"exp a string", withPayload(strings.Replace(string(payload), fmt.Sprintf(`"exp":%d`, exp), fmt.Sprintf(`"exp":"%d"`, exp), 1)), nil, CheckClaims},
 		{"aud an array", withPayload(`{"aud":["rp"],` + string(payload[1:])), func(c *Config) { c.Audience = "rp" }, CheckClaims},

@@ -344,3 +344,23 @@ func TestChallengeSpendRules(t *testing.T) {
 		t.Errorf("%d challenges outstanding, want 0", n)
 	}
 }
+
+// TestNewRefusesInvalidResourceNames (mutation29b): resources given in
+// Config (not through LoadSecretsDir) are held to ValidResourceName too, and
+// an empty secret is refused.
+func TestNewRefusesInvalidResourceNames(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		secret []byte
+	}{
+		{"", []byte("s")}, {"../etc/passwd", []byte("s")}, {"/abs", []byte("s")}, {"a//b", []byte("s")},
+		{"x" + PolicySuffix, []byte("s")}, {`a\b`, []byte("s")}, {"ok-name", nil},
+	} {
+		cfg := testConfig()
+		cfg.Resources = map[string]Resource{tc.name: {Secret: tc.secret}}
+		if s, err := New(cfg); err == nil {
+			_ = s.Close()
+			t.Errorf("resource %q (secret %d bytes) accepted", tc.name, len(tc.secret))
+		}
+	}
+}

@@ -3,6 +3,7 @@ package tdx_test
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -17,6 +18,9 @@ import (
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/tdx"
 )
+
+// decLE32 decrements the little-endian uint32 at b.
+func decLE32(b []byte) { binary.LittleEndian.PutUint32(b, binary.LittleEndian.Uint32(b)-1) }
 
 func TestPinnedRoot(t *testing.T) {
 	root, err := tdx.IntelRoot()
@@ -341,6 +345,9 @@ func TestParseErrors(t *testing.T) {
 		{"cut in the chain", "signed_data_size", format.ErrExceedsBlob, good[:4000]},
 		{"cert data type", "certification_data.type", format.ErrUnexpectedValue, mod(func(b []byte) []byte { b[636+128] = 5; return b })},
 		{"cert data size", "certification_data.size", format.ErrSizeMismatch, mod(func(b []byte) []byte { b[636+130]++; return b })},
+		// mutation29b: a size one short of what follows is refused too.
+		{"cert data size one short", "certification_data.size", format.ErrSizeMismatch, mod(func(b []byte) []byte { decLE32(b[636+130:]); return b })},
+		{"pck data size one short", "pck_certification_data.size", format.ErrSizeMismatch, mod(func(b []byte) []byte { decLE32(b[636+134+450+32+2:]); return b })},
 		{"auth data size", "qe_auth_data.size", format.ErrExceedsBlob, mod(func(b []byte) []byte { b[636+134+448] = 0xff; b[636+134+449] = 0xff; return b })},
 		{"pck data type", "pck_certification_data.type", format.ErrUnexpectedValue, mod(func(b []byte) []byte { b[636+134+450+32] = 4; return b })},
 	}

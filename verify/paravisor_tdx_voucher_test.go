@@ -98,6 +98,8 @@ func TestTDXEmulatedMRTDNeverVouched(t *testing.T) {
 		ok   bool
 	}{
 		{"emulated MRTD", fakeintel.MRTD(), false},
+		// mutation29b: the zero MRTD is never vouched for either.
+		{"zero MRTD", [48]byte{}, false},
 		{"another MRTD", other, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -115,13 +117,56 @@ func TestTDXEmulatedMRTDNeverVouched(t *testing.T) {
 			if !tc.ok {
 				wantOutcome(t, c, err, verify.CheckParavisorIdentity)
 				if voucher.asked != 0 {
-					t.Errorf("the voucher was asked %d times about the emulated MRTD", voucher.asked)
+					t.Errorf("the voucher was asked %d times about the %s", voucher.asked, tc.name)
 				}
 				return
 			}
 			if err != nil || c.Paravisor != verify.ParavisorVouched {
 				t.Fatalf("err %v, claims %+v", err, c)
 			}
+		})
+	}
+}
+
+// TestTDXParavisorPolicyList (mutation29b): a policy's tdx_mr_tds is the
+// list even with allow_any_paravisor (an MRTD not in it is refused), and the
+// zero MRTD is never trusted, even when the list names it.
+func TestTDXParavisorPolicyList(t *testing.T) {
+	var other [48]byte
+	copy(other[:], "a new Azure TDX paravisor, not yet in the list")
+	for _, tc := range []struct {
+		name     string
+		mrtd     *[48]byte // nil: the quote's own
+		list     [][48]byte
+		allowAny bool
+	}{
+		{"allow any, but a list without the MRTD", nil, [][48]byte{other}, true},
+		{"zero MRTD listed", &[48]byte{}, [][48]byte{{}}, false},
+		{"zero MRTD listed, allow any", &[48]byte{}, [][48]byte{{}}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data, root := resigned(t, func(q *tdx.Quote) {
+				if tc.mrtd != nil {
+					q.Body.MRTD = *tc.mrtd
+				}
+			})
+			if tc.mrtd != nil {
+				ev := decode(t, data)
+				copy(ev.HCLReport[hcl.OffsetHardware+528:], tc.mrtd[:]) // the TDREPORT's MRTD
+				data = encode(t, ev)
+			}
+			cfg := tdxOpts()
+			cfg.Policy.AllowAnyParavisor = tc.allowAny
+			for _, d := range tc.list {
+				cfg.Policy.TDXMRTDs = append(cfg.Policy.TDXMRTDs, d[:])
+			}
+			v, err := verify.New(cfg)
+			if err != nil {
+				return // a policy New refuses trusts nothing
+			}
+			verify.SetTDXRootForTest(v, root)
+			c, err := v.Evidence(context.Background(), data, quotedNonce(t, data))
+			wantOutcome(t, c, err, verify.CheckParavisorIdentity)
 		})
 	}
 }

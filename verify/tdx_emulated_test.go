@@ -2,6 +2,7 @@ package verify_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeintel/fakekeys"
 	"github.com/snp-vtpm/snp-vtpm/internal/tdxtest"
 	"github.com/snp-vtpm/snp-vtpm/tdx"
+	"github.com/snp-vtpm/snp-vtpm/tdx/pcs"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
@@ -72,5 +74,22 @@ func TestTDXEmulatedChainOnlyWhenTrusted(t *testing.T) {
 				t.Fatalf("claims: emulated %v pinned %v paravisor %q platform %q roots %q tcb %q", c.Emulated, c.PinnedRoots, c.Paravisor, c.Platform, c.RootsSource, c.TDX.TCBStatus)
 			}
 		})
+	}
+}
+
+// TestTDXEmulatedNoGetter (mutation29b): an emulated TD quote is judged by
+// the emulated collateral alone; Intel's collateral getter (here down) is
+// not asked for it.
+func TestTDXEmulatedNoGetter(t *testing.T) {
+	at := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC) // within the fake chain's 2025..2045
+	asked := false
+	getter := getterFunc(func(context.Context, verify.TDXCollateralRequest) (*pcs.Collateral, error) {
+		asked = true
+		return nil, errors.New("Intel's PCS is down")
+	})
+	v := newVerifier(t, verify.Config{Now: at, TrustEmulatedTDX: true, TDXCollateralGetter: getter})
+	c, err := v.TDXReport(context.Background(), nil, emulatedTDQuote(t))
+	if err != nil || asked || !c.Emulated || c.TDX.TCBStatus == verify.TCBNotEvaluated {
+		t.Fatalf("emulated quote with a getter: %v (getter asked %v)", err, asked)
 	}
 }

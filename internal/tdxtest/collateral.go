@@ -27,8 +27,9 @@ type Collateral struct {
 	// either side of 2025-10-01 (testutil.TDXFixtureTime).
 	ThisUpdate, NextUpdate time.Time
 	// RevokePCK and RevokeCA put f's PCK on the PCK CRL and its CA on the
-	// root CA CRL, after a serial of nobody's.
-	RevokePCK, RevokeCA bool
+	// root CA CRL, after a serial of nobody's; RevokeSigner puts the TCB
+	// signing certificate on the root CA CRL.
+	RevokePCK, RevokeCA, RevokeSigner bool
 }
 
 // Files signs c under f and returns the directory's files by name.
@@ -49,6 +50,9 @@ func (f *FakeIntel) Files(t testing.TB, c Collateral) map[string][]byte {
 	signer, err := f.chain.TCBSigner(key)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if c.RevokeSigner {
+		caSerials = append(caSerials, signer.SerialNumber)
 	}
 	must := func(b []byte, err error) []byte {
 		if err != nil {

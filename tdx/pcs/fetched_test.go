@@ -43,6 +43,10 @@ func TestCheckFetched(t *testing.T) {
 			t.Fatalf("root CA CRL %.10q: %v", b, err)
 		}
 	}
+	// mutation29b: a chain's second certificate must be the root, not
+	// just any certificate (the leaf chaining to the root regardless).
+	signingThenCA := append(firstPEM(t, signing), firstPEM(t, crlChain)...)
+	caThenSigning := append(firstPEM(t, crlChain), firstPEM(t, signing)...)
 	sig := strings.LastIndex(string(tcb), `"signature":"`) + len(`"signature":"`)
 	badSig := []byte(string(tcb[:sig]) + flipHex(tcb[sig]) + string(tcb[sig+1:]))
 	for _, tc := range []struct {
@@ -54,6 +58,9 @@ func TestCheckFetched(t *testing.T) {
 		{"TCB info, CRL chain", second(pcs.CheckTCBInfo(tcb, crlChain, fmspc, opts)), pcs.ErrCollateral},
 		{"TCB info, signature", second(pcs.CheckTCBInfo(badSig, signing, fmspc, opts)), pcs.ErrCollateral},
 		{"TCB info, later", second(pcs.CheckTCBInfo(tcb, signing, fmspc, pcs.Options{Now: time.Date(2025, 11, 1, 0, 0, 0, 0, time.UTC)})), pcs.ErrCollateral},
+		{"TCB info, signer then not the root", second(pcs.CheckTCBInfo(tcb, signingThenCA, fmspc, opts)), pcs.ErrCollateral},
+		{"QE identity, signer then not the root", second(pcs.CheckQEIdentity(qe, signingThenCA, opts)), pcs.ErrCollateral},
+		{"PCK CRL, CA then not the root", errOf(pcs.CheckPCKCRL(crl, caThenSigning, pcs.CAPlatform, opts)), pcs.ErrCollateral},
 		{"QE identity, no chain", second(pcs.CheckQEIdentity(qe, nil, opts)), format.ErrEmpty},
 		{"PCK CRL, processor", errOf(pcs.CheckPCKCRL(crl, crlChain, pcs.CAProcessor, opts)), pcs.ErrCollateral},
 		{"PCK CRL, signing chain", errOf(pcs.CheckPCKCRL(crl, signing, pcs.CAPlatform, opts)), pcs.ErrCollateral},
@@ -68,6 +75,16 @@ func TestCheckFetched(t *testing.T) {
 	if _, err := pcs.CheckPCKCRL(crl, crlChain, "both", opts); err == nil {
 		t.Error("PCK CRL of CA \"both\" accepted")
 	}
+}
+
+// firstPEM returns the first PEM block of chain, encoded again.
+func firstPEM(t *testing.T, chain []byte) []byte {
+	t.Helper()
+	b, _ := pem.Decode(chain)
+	if b == nil {
+		t.Fatal("no PEM block")
+	}
+	return pem.EncodeToMemory(b)
 }
 
 func flipHex(c byte) string {

@@ -8,9 +8,11 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/big"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/snp-vtpm/snp-vtpm/internal/fakepki"
 	"github.com/snp-vtpm/snp-vtpm/internal/intelcert"
@@ -102,6 +104,8 @@ func TestRevoked(t *testing.T) {
 	}{
 		{"pck", tdxtest.Collateral{RevokePCK: true}, "on the PCK CRL (platform)"},
 		{"ca", tdxtest.Collateral{RevokeCA: true}, "on the Intel SGX Root CA CRL"},
+		// mutation29b: the TCB signing certificate on the root CA CRL.
+		{"tcb signer", tdxtest.Collateral{RevokeSigner: true}, `"Intel SGX TCB Signing" serial 4 is on the Intel SGX Root CA CRL`},
 		{"other serials", tdxtest.Collateral{}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -166,6 +170,16 @@ func TestEvaluation(t *testing.T) {
 		{"config needed + module out of date", func(m map[string]any) {
 			setStatus(levels(m, "tcbLevels")[1], pcs.ConfigurationNeeded)
 		}, nil, pcs.OutOfDateConfigurationNeeded, nil},
+		// mutation29b: ConfigurationAndSWHardeningNeeded folds with an
+		// out-of-date module as ConfigurationNeeded does, never staying
+		// an accepted status.
+		{"config and SW hardening needed + module out of date", func(m map[string]any) {
+			setStatus(levels(m, "tcbLevels")[1], pcs.ConfigurationAndSWHardeningNeeded)
+		}, nil, pcs.OutOfDateConfigurationNeeded, nil},
+		{"config and SW hardening needed + qe out of date", func(m map[string]any) {
+			setStatus(levels(m, "tcbLevels")[1], pcs.ConfigurationAndSWHardeningNeeded)
+			setStatus(moduleLevels(m, "TDX_01")[1], pcs.UpToDate)
+		}, func(m map[string]any) { setStatus(levels(m, "tcbLevels")[0], pcs.OutOfDate) }, pcs.OutOfDateConfigurationNeeded, nil},
 		{"all up to date", func(m map[string]any) {
 			setStatus(levels(m, "tcbLevels")[1], pcs.SWHardeningNeeded)
 			setStatus(moduleLevels(m, "TDX_01")[1], pcs.UpToDate)
@@ -180,6 +194,12 @@ func TestEvaluation(t *testing.T) {
 		{"qe mrsigner", nil, func(m map[string]any) { m["mrsigner"] = strings.Repeat("00", 32) }, "", pcs.ErrQEIdentity},
 		{"qe prodid", nil, func(m map[string]any) { m["isvprodid"] = 1 }, "", pcs.ErrQEIdentity},
 		{"qe attributes", nil, func(m map[string]any) { m["attributes"] = "13000000000000000000000000000000" }, "", pcs.ErrQEIdentity},
+		// mutation29b: every masked byte of ATTRIBUTES is compared, the
+		// last (byte 7 under Intel's mask; byte 15 with a full mask) too.
+		{"qe attributes byte 7", nil, func(m map[string]any) { m["attributes"] = "11000000000000010000000000000000" }, "", pcs.ErrQEIdentity},
+		{"qe attributes byte 15", nil, func(m map[string]any) {
+			m["attributes"], m["attributesMask"] = "110000000000000000000000000000FF", "FBFFFFFFFFFFFFFF00000000000000FF"
+		}, "", pcs.ErrQEIdentity},
 		{"qe svn", nil, func(m map[string]any) {
 			levels(m, "tcbLevels")[0].(map[string]any)["tcb"] = map[string]any{"isvsvn": 9}
 		}, "", pcs.ErrTCBLevel},
@@ -204,6 +224,17 @@ func TestEvaluation(t *testing.T) {
 		{"qe miscselect", nil, func(m map[string]any) { m["miscselect"] = "01000000" }, "", pcs.ErrQEIdentity},
 		{"qe miscselect outside the mask", nil, func(m map[string]any) { m["miscselect"], m["miscselectMask"] = "01000000", "FEFFFFFF" }, pcs.OutOfDate, nil},
 		{"qe attributes outside the mask", nil, func(m map[string]any) { m["attributes"] = "1500000000000000000000000000FF00" }, pcs.OutOfDate, nil},
+		// mutation29b: SEAMATTRIBUTES (zero in the quote) must equal the
+		// tdxModule's and the module identity's attributes under their masks.
+		{"module attributes", func(m map[string]any) { m["tdxModule"].(map[string]any)["attributes"] = "0000000000000080" }, nil, "", pcs.ErrTCBLevel},
+		{"module identity attributes", func(m map[string]any) {
+			for _, x := range levels(m, "tdxModuleIdentities") {
+				x.(map[string]any)["attributes"] = "0100000000000000"
+			}
+		}, nil, "", pcs.ErrTCBLevel},
+		{"module attributes outside the mask", func(m map[string]any) {
+			m["tdxModule"].(map[string]any)["attributes"], m["tdxModule"].(map[string]any)["attributesMask"] = "0100000000000000", "FEFFFFFFFFFFFFFF"
+		}, nil, pcs.OutOfDate, nil},
 		{"module identity signer", func(m map[string]any) {
 			for _, x := range levels(m, "tdxModuleIdentities") {
 				x.(map[string]any)["mrsigner"] = strings.Repeat("11", 48)
@@ -222,6 +253,90 @@ func TestEvaluation(t *testing.T) {
 			}
 			if err != nil || r.Status != tc.status {
 				t.Fatalf("%v %+v, want %s", err, r, tc.status)
+			}
+		})
+	}
+}
+
+// TestCRLSignedByAnotherKey (mutation29b): a CRL naming the right issuer
+// but signed by another key is ErrCollateral, the PCK CRL and the root CA
+// CRL alike.
+func TestCRLSignedByAnotherKey(t *testing.T) {
+	for _, which := range []string{"pck", "root"} {
+		t.Run(which, func(t *testing.T) {
+			c, q, v, f, opts := fakeCase(t, tdxtest.Collateral{})
+			k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			issuer := f.CA
+			if which == "root" {
+				issuer = f.Root
+			}
+			at := testutil.TDXFixtureTime()
+			der, err := intelcert.CRL(issuer, k, nil, at.Add(-time.Hour), at.Add(time.Hour))
+			if err != nil {
+				t.Fatal(err)
+			}
+			l, err := pcs.ParseCRL(der, "crl")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if which == "root" {
+				c.RootCRL = l
+			} else {
+				c.PCKCRLs["platform"] = l
+			}
+			if _, err := c.Evaluate(q, v, opts); !errors.Is(err, pcs.ErrCollateral) || !strings.Contains(err.Error(), "is not signed by") {
+				t.Fatalf("%v, want ErrCollateral: not signed", err)
+			}
+		})
+	}
+}
+
+// TestSigningChainRootPinned (mutation29b): a TCB signing chain whose
+// second certificate is not the root it is verified under is refused,
+// though its leaf chains to that root.
+func TestSigningChainRootPinned(t *testing.T) {
+	c, q, v, f, opts := fakeCase(t, tdxtest.Collateral{})
+	c.SigningChain = append(c.SigningChain[:1:1], f.CA)
+	if _, err := c.Evaluate(q, v, opts); !errors.Is(err, pcs.ErrCollateral) || !strings.Contains(err.Error(), "not the pinned") {
+		t.Fatalf("%v, want ErrCollateral: not the pinned root", err)
+	}
+}
+
+// TestLoadDirFMSPCName (mutation29b): a TCB info file named for one FMSPC
+// and holding another's is refused.
+func TestLoadDirFMSPCName(t *testing.T) {
+	f := tdxtest.New(t)
+	fsys := f.FS(t, tdxtest.Collateral{TCBInfo: innerJSON(t, tcbInfoFile, nil), QEIdentity: innerJSON(t, qeIDFile, nil), FMSPC: "00906ed50000"})
+	if _, err := pcs.LoadDir(fsys); err == nil || !strings.Contains(err.Error(), "is for FMSPC 00806f050000, not 00906ed50000") {
+		t.Fatalf("%v, want the FMSPC mismatch", err)
+	}
+}
+
+// TestQELevelBoundary (mutation29b): the QE's ISVSVN reaches a QE
+// identity level of exactly its SVN, not one of its SVN + 1.
+func TestQELevelBoundary(t *testing.T) {
+	q, err := tdx.ParseQuote(testutil.ReadFile(t, "trustee-az-vtpm/az-tdx-vtpm/td-quote.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svn := int(q.QEISVSVN())
+	for _, tc := range []struct {
+		level int
+		kind  error
+	}{{svn - 1, nil}, {svn, nil}, {svn + 1, pcs.ErrTCBLevel}} {
+		t.Run(fmt.Sprint(tc.level), func(t *testing.T) {
+			c, q, v, _, opts := fakeCase(t, tdxtest.Collateral{QEIdentity: innerJSON(t, qeIDFile, func(m map[string]any) {
+				tcbOf(levels(m, "tcbLevels")[0])["isvsvn"] = tc.level
+			})})
+			r, err := c.Evaluate(q, v, opts)
+			switch {
+			case tc.kind != nil && !errors.Is(err, tc.kind):
+				t.Fatalf("QE SVN %d, level %d: %v, want %v", svn, tc.level, err, tc.kind)
+			case tc.kind == nil && (err != nil || r.QEStatus != pcs.UpToDate):
+				t.Fatalf("QE SVN %d, level %d: %v %+v, want the level's UpToDate", svn, tc.level, err, r)
 			}
 		})
 	}

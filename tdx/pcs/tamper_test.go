@@ -110,6 +110,9 @@ func TestStrictJSON(t *testing.T) {
 		{"tcb info version 2 (SGX's layout)", strings.Replace(tcb, `"version":3`, `"version":2`, 1), false, format.ErrUnsupportedVersion},
 		{"the SGX QE's identity", strings.Replace(qe, `"id":"TD_QE"`, `"id":"QE"`, 1), true, format.ErrUnexpectedValue},
 		{"no signature", strings.Replace(qe, `,"signature":`, `,"sig":`, 1), true, format.ErrMissingField},
+		// mutation29b: the envelope holds exactly the document and its signature.
+		{"extra outer member", strings.Replace(tcb, `,"signature":`, `,"extra":1,"signature":`, 1), false, format.ErrMissingField},
+		{"extra outer member qe", strings.Replace(qe, `,"signature":`, `,"tcbInfo":{},"signature":`, 1), true, format.ErrMissingField},
 		{"bad status", strings.Replace(tcb, `"OutOfDate"`, `"Fine"`, 1), false, format.ErrUnexpectedValue},
 		{"svn out of range", strings.Replace(qe, `"isvsvn":4`, `"isvsvn":70000`, 1), true, format.ErrMalformed},
 	} {
