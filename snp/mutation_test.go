@@ -1,0 +1,156 @@
+package snp_test
+
+import (
+	"crypto/rand"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"math/big"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/snp-vtpm/snp-vtpm/internal/testev"
+	"github.com/snp-vtpm/snp-vtpm/snp"
+)
+
+// Tests added by the mutation testing of the SEV-SNP checks (mutation29a):
+// each kills a mutation of a check that no other test of the module noticed.
+
+// TestVerifyVCEKSignatureAlgorithm: a VCEK is accepted only when the ASK
+// signed it with RSASSA-PSS SHA-384, AMD's algorithm; the same ASK key
+// signing the same certificate with another algorithm (PKCS #1 v1.5, PSS
+// with SHA-256) is ErrChain, although the signature itself verifies.
+func TestVerifyVCEKSignatureAlgorithm(t *testing.T) {
+	c := testev.PrivateChain(snp.Milan)
+	good, err := snp.ParseVCEK(issue(t, testev.VCEKTemplate{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	for _, tc := range []struct {
+		alg x509.SignatureAlgorithm
+		ok  bool
+	}{
+		{x509.SHA384WithRSAPSS, true},
+		{x509.SHA384WithRSA, false},
+		{x509.SHA256WithRSA, false},
+		{x509.SHA256WithRSAPSS, false},
+		{x509.SHA512WithRSAPSS, false},
+	} {
+		t.Run(tc.alg.String(), func(t *testing.T) {
+			tmpl := &x509.Certificate{
+				SerialNumber: big.NewInt(0), Subject: good.Cert.Subject,
+				NotBefore: good.Cert.NotBefore, NotAfter: good.Cert.NotAfter,
+				SignatureAlgorithm: tc.alg, ExtraExtensions: good.Cert.Extensions,
+			}
+			der, err := x509.CreateCertificate(rand.Reader, tmpl, c.ASK, good.Cert.PublicKey, c.ASKKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v, err := snp.ParseVCEK(der)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The ASK did sign it: only the algorithm is wrong.
+			if err := c.ASK.CheckSignature(v.Cert.SignatureAlgorithm, v.Cert.RawTBSCertificate, v.Cert.Signature); err != nil {
+				t.Fatal(err)
+			}
+			_, err = c.Roots().VerifyVCEK(v, now)
+			if tc.ok != (err == nil) || (err != nil && !errors.Is(err, snp.ErrChain)) {
+				t.Errorf("VerifyVCEK = %v, want accepted %v (else ErrChain)", err, tc.ok)
+			}
+		})
+	}
+}
+
+// TestChipIDComparedWhole: the VCEK's hwID must equal every byte of the
+// report's CHIP_ID (the first 8 on Turin, whose other 56 must be zero): a
+// VCEK of a chip whose id differs in any one byte does not bind.
+func TestChipIDComparedWhole(t *testing.T) {
+	for _, tc := range []struct {
+		p    snp.Product
+		flip int // the CHIP_ID byte that differs from the hwID
+	}{
+		{snp.Milan, 0}, {snp.Milan, 7}, {snp.Milan, 8}, {snp.Milan, 31}, {snp.Milan, 32}, {snp.Milan, 63},
+		{snp.Genoa, 8}, {snp.Genoa, 63},
+		{snp.Turin, 0}, {snp.Turin, 7}, {snp.Turin, 8}, {snp.Turin, 63},
+	} {
+		t.Run(fmt.Sprintf("%s byte %d", tc.p, tc.flip), func(t *testing.T) {
+			chip := testev.DefaultChipID(tc.p)
+			r, v, err := signed(t, testev.Builder{Product: tc.p})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := v.CheckBinding(r); err != nil {
+				t.Fatalf("the chip's own VCEK: %v", err)
+			}
+			other := *r
+			other.ChipID = chip
+			other.ChipID[tc.flip] ^= 0x01
+			if err := v.CheckBinding(&other); !errors.Is(err, snp.ErrChipID) {
+				t.Errorf("CHIP_ID differing in byte %d bound: %v", tc.flip, err)
+			}
+		})
+	}
+}
+
+// reservedByABI returns whether byte off of a version v report is reserved,
+// from AMD's ATTESTATION_REPORT table (ABI rev. 1.58) written out here
+// rather than derived from the package's layout code: SIGNER_INFO's upper
+// word 0x4C..0x50; after CPUID (0x188..0x18B, version 3 on) up to CHIP_ID;
+// the byte after each firmware version (0x1EB, 0x1EF); everything after
+// LAUNCH_TCB (version 2 on) or CHIP_ID (version 1) up to the signature,
+// less the mitigation vectors of version 5; the signature area after R
+// and S.
+func reservedByABI(v uint32, off int) bool {
+	in := func(lo, hi int) bool { return off >= lo && off < hi }
+	switch {
+	case in(0x4C, 0x50), in(0x330, 0x4A0):
+		return true
+	case in(0x188, 0x1A0):
+		return v < 3 || off >= 0x18B
+	case in(0x1E0, 0x2A0):
+		switch {
+		case v == 1:
+			return true
+		case off == 0x1EB, off == 0x1EF:
+			return true
+		case in(0x1E0, 0x1F8):
+			return false
+		case v >= 5:
+			return off >= 0x208
+		}
+		return true
+	}
+	return false
+}
+
+// TestReservedBytesEvery: every reserved byte of every report version,
+// set alone to 1, 0x80 or 0xFF, is rejected as a reserved byte; the ranges
+// come from reservedByABI, not from the parser's own table.
+func TestReservedBytesEvery(t *testing.T) {
+	for _, v := range []uint32{1, 2, 3, 4, 5} {
+		raw := (&testev.Builder{ReportVersion: v}).MustBuild().Report
+		n := 0
+		for off := range snp.ReportSize {
+			if !reservedByABI(v, off) {
+				continue
+			}
+			n++
+			for _, x := range []byte{1, 0x80, 0xFF} {
+				b := append([]byte(nil), raw...)
+				b[off] = x
+				_, err := snp.ParseReport(b)
+				if !errors.Is(err, snp.ErrReportFormat) || !strings.Contains(err.Error(), "reserved bytes") {
+					t.Errorf("version %d byte 0x%03x = %#x: err = %v, want reserved bytes rejected", v, off, x, err)
+				}
+			}
+		}
+		// Guard the table itself: 4 + (0x4A0-0x330) bytes in every version.
+		want := map[uint32]int{1: 4 + 0x18 + 0xC0 + 0x170, 2: 4 + 0x18 + 2 + 0xA8 + 0x170, 3: 4 + 0x15 + 2 + 0xA8 + 0x170, 4: 4 + 0x15 + 2 + 0xA8 + 0x170, 5: 4 + 0x15 + 2 + 0x98 + 0x170}[v]
+		if n != want {
+			t.Errorf("version %d: %d reserved bytes by the ABI table, want %d", v, n, want)
+		}
+	}
+}

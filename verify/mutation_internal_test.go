@@ -1,0 +1,57 @@
+package verify
+
+import (
+	"bytes"
+	"crypto/sha512"
+	"errors"
+	"testing"
+
+	"github.com/snp-vtpm/snp-vtpm/snp"
+)
+
+// Tests added by the mutation testing of the SEV-SNP checks (mutation29a).
+// They hold the inner layers of checks that New's policy validation
+// already guards from outside (a policy never lists the zero digest), so
+// that each layer stays a check of its own.
+
+// TestCheckAuthorKeyLayers: checkAuthorKey refuses a zero
+// AUTHOR_KEY_DIGEST even when the list it is given holds the zero digest
+// (which ParsePolicy and New refuse), refuses a listed digest without
+// AUTHOR_KEY_EN, and compares all 48 bytes.
+func TestCheckAuthorKeyLayers(t *testing.T) {
+	author := sha512.Sum384([]byte("an author key"))
+	lastOff := author
+	lastOff[47] ^= 1
+	zero := make(HexBytes, 48)
+	tests := []struct {
+		name   string
+		digest [48]byte
+		info   uint32
+		list   []HexBytes
+		ok     bool
+	}{
+		{"listed, AUTHOR_KEY_EN", author, snp.SignerInfoAuthorKeyEn, []HexBytes{author[:]}, true},
+		{"zero digest, zero listed", [48]byte{}, snp.SignerInfoAuthorKeyEn, []HexBytes{zero}, false},
+		{"zero digest, zero listed, bit clear", [48]byte{}, 0, []HexBytes{zero}, false},
+		{"listed, AUTHOR_KEY_EN clear", author, 0, []HexBytes{author[:]}, false},
+		{"last byte differs", lastOff, snp.SignerInfoAuthorKeyEn, []HexBytes{author[:]}, false},
+		{"first 47 bytes listed", author, snp.SignerInfoAuthorKeyEn, []HexBytes{author[:47]}, false},
+		{"no list", [48]byte{}, 0, nil, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &snp.Report{AuthorKeyDigest: tc.digest, SignerInfo: tc.info}
+			err := checkAuthorKey(r, tc.list)
+			if tc.ok != (err == nil) {
+				t.Fatalf("checkAuthorKey = %v, want accepted %v", err, tc.ok)
+			}
+			var verr *Error
+			if err != nil && (!errors.As(err, &verr) || verr.Check != CheckParavisorIdentity) {
+				t.Errorf("err = %v, want %s", err, CheckParavisorIdentity)
+			}
+		})
+	}
+	if !bytes.Equal(zero, make([]byte, 48)) {
+		t.Fatal("the list was changed")
+	}
+}
