@@ -2,10 +2,12 @@ package verify
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha512"
 	"errors"
 	"testing"
 
+	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
 	"github.com/snp-vtpm/snp-vtpm/snp"
 )
 
@@ -53,5 +55,44 @@ func TestCheckAuthorKeyLayers(t *testing.T) {
 	}
 	if !bytes.Equal(zero, make([]byte, 48)) {
 		t.Fatal("the list was changed")
+	}
+}
+
+// TestCheckParavisorLayers: checkParavisor rejects, whatever policy it is
+// handed (these policies New refuses): an untrusted digest under
+// allow_any_paravisor combined with id_key_digests (the list wins), the
+// zero digest listed, the emulator's public digest listed for a chain not
+// marked emulated; a listed digest passes, also required for an HCL report.
+func TestCheckParavisorLayers(t *testing.T) {
+	listed := sha512.Sum384([]byte("a listed paravisor key"))
+	other := sha512.Sum384([]byte("another paravisor key"))
+	fake := fakeamd.IDKeyDigest()
+	tests := []struct {
+		name     string
+		digest   [48]byte
+		pol      Policy
+		required bool
+		ok       bool
+	}{
+		{"listed", listed, Policy{IDKeyDigests: []HexBytes{listed[:]}}, true, true},
+		{"listed, bare report", listed, Policy{IDKeyDigests: []HexBytes{listed[:]}}, false, true},
+		{"allow any and a list, unlisted", other, Policy{AllowAnyParavisor: true, IDKeyDigests: []HexBytes{listed[:]}}, true, false},
+		{"allow any and a list, unlisted, bare report", other, Policy{AllowAnyParavisor: true, IDKeyDigests: []HexBytes{listed[:]}}, false, false},
+		{"allow any, no list", other, Policy{AllowAnyParavisor: true}, true, true},
+		{"zero digest listed", [48]byte{}, Policy{IDKeyDigests: []HexBytes{make(HexBytes, 48)}}, true, false},
+		{"emulator's digest listed, real chain", fake, Policy{IDKeyDigests: []HexBytes{fake[:]}}, true, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &snp.Report{IDKeyDigest: tc.digest}
+			err := checkParavisor(context.Background(), &Claims{}, r, &tc.pol, nil, tc.required, false)
+			if tc.ok != (err == nil) {
+				t.Fatalf("checkParavisor = %v, want accepted %v", err, tc.ok)
+			}
+			var verr *Error
+			if err != nil && (!errors.As(err, &verr) || verr.Check != CheckParavisorIdentity) {
+				t.Errorf("err = %v, want %s", err, CheckParavisorIdentity)
+			}
+		})
 	}
 }
