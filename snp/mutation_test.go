@@ -1,6 +1,8 @@
 package snp_test
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
 	"errors"
@@ -152,5 +154,106 @@ func TestReservedBytesEvery(t *testing.T) {
 		if n != want {
 			t.Errorf("version %d: %d reserved bytes by the ABI table, want %d", v, n, want)
 		}
+	}
+}
+
+// TestChainCheckValidityEachCertificate: CheckValidity checks the VCEK,
+// the intermediate that signs it and the ARK, each on its own: any one of
+// them outside its validity at the verification time is ErrValidity, and
+// a VLEK without an ASVK is ErrChain.
+func TestChainCheckValidityEachCertificate(t *testing.T) {
+	v, err := snp.ParseVCEK(issue(t, testev.VCEKTemplate{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := v.Cert.NotBefore.Add(24 * time.Hour)
+	valid := func(cn string) *x509.Certificate {
+		c := &x509.Certificate{NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour)}
+		c.Subject.CommonName = cn
+		return c
+	}
+	expired, notYet := valid("expired"), valid("not yet valid")
+	expired.NotAfter = now.Add(-time.Minute)
+	notYet.NotBefore = now.Add(time.Minute)
+	vlek := *v
+	vlek.SigningKey = snp.SigningKeyVLEK
+	for _, tc := range []struct {
+		name     string
+		ark, ask *x509.Certificate
+		asvk     *x509.Certificate
+		v        *snp.VCEK
+		want     error // nil: valid
+	}{
+		{"all valid", valid("ARK"), valid("ASK"), nil, v, nil},
+		{"ARK expired", expired, valid("ASK"), nil, v, snp.ErrValidity},
+		{"ARK not yet valid", notYet, valid("ASK"), nil, v, snp.ErrValidity},
+		{"ASK expired", valid("ARK"), expired, nil, v, snp.ErrValidity},
+		{"ASK not yet valid", valid("ARK"), notYet, nil, v, snp.ErrValidity},
+		{"VLEK: ASVK valid", valid("ARK"), expired, valid("ASVK"), &vlek, nil},
+		{"VLEK: ASVK expired", valid("ARK"), valid("ASK"), expired, &vlek, snp.ErrValidity},
+		{"VLEK: no ASVK", valid("ARK"), valid("ASK"), nil, &vlek, snp.ErrChain},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &snp.Chain{Product: snp.Milan, ARK: tc.ark, ASK: tc.ask, ASVK: tc.asvk}
+			err := c.CheckValidity(tc.v, now)
+			if (tc.want == nil) != (err == nil) || (tc.want != nil && !errors.Is(err, tc.want)) {
+				t.Errorf("CheckValidity = %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestParseVCEKKeyAndUsage: ParseVCEK takes only an ECDSA P-384 key
+// whose keyUsage, when present, allows digital signatures; a Turin VCEK
+// must carry fmcSPL. Everything else about the certificates is AMD's.
+func TestParseVCEKKeyAndUsage(t *testing.T) {
+	c := testev.PrivateChain(snp.Milan)
+	good, err := snp.ParseVCEK(issue(t, testev.VCEKTemplate{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reissue := func(pub any, usage x509.KeyUsage) []byte {
+		tmpl := &x509.Certificate{
+			SerialNumber: big.NewInt(0), Subject: good.Cert.Subject, KeyUsage: usage,
+			NotBefore: good.Cert.NotBefore, NotAfter: good.Cert.NotAfter,
+			SignatureAlgorithm: x509.SHA384WithRSAPSS, ExtraExtensions: good.Cert.Extensions,
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, c.ASK, pub, c.ASKKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return der
+	}
+	key := func(curve elliptic.Curve) any {
+		k, err := ecdsa.GenerateKey(curve, rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &k.PublicKey
+	}
+	turin, err := testev.PrivateChain(snp.Turin).IssueVCEK(testev.VCEKTemplate{HWID: make([]byte, 8), OmitFMC: true, TCB: testev.DefaultTCB(snp.Turin)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		der  []byte
+		ok   bool
+	}{
+		{"P-384, no keyUsage", reissue(good.Cert.PublicKey, 0), true},
+		{"P-384, digitalSignature", reissue(good.Cert.PublicKey, x509.KeyUsageDigitalSignature), true},
+		{"P-384, certSign only", reissue(good.Cert.PublicKey, x509.KeyUsageCertSign), false},
+		{"P-384, keyAgreement only", reissue(good.Cert.PublicKey, x509.KeyUsageKeyAgreement), false},
+		{"P-256", reissue(key(elliptic.P256()), 0), false},
+		{"P-521", reissue(key(elliptic.P521()), 0), false},
+		{"RSA", reissue(&c.ASKKey.PublicKey, 0), false},
+		{"Turin without fmcSPL", turin, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := snp.ParseVCEK(tc.der)
+			if tc.ok != (err == nil) || (err != nil && !errors.Is(err, snp.ErrVCEKFormat)) {
+				t.Errorf("ParseVCEK = %v, want accepted %v (else ErrVCEKFormat)", err, tc.ok)
+			}
+		})
 	}
 }
