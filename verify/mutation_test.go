@@ -1,10 +1,12 @@
 package verify_test
 
 import (
+	"bytes"
 	"context"
 	"testing"
 
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
+	"github.com/snp-vtpm/snp-vtpm/snp"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
@@ -32,5 +34,47 @@ func TestRefreshedReportNotCached(t *testing.T) {
 			t.Errorf("v%d: %d VCEKs, %d reports, %d HCL reports cached; want 1, %d, %d", tc.version,
 				s.VCEKs.Entries, s.Reports.Entries, s.HCLReports.Entries, tc.wantEntries, tc.wantEntries)
 		}
+	}
+}
+
+// TestMeasurementComparedWhole: a policy's measurement matches only a
+// report whose MEASUREMENT equals it in all 48 bytes: one that differs in
+// any single byte (the last 16 included) is CheckMeasurement, in evidence
+// and in a bare report; the matching one may stand anywhere in the list.
+func TestMeasurementComparedWhole(t *testing.T) {
+	ev := (&testev.Builder{Version: 1}).MustBuild()
+	m := bytes.Clone(ev.Report[snp.OffsetMeasurement : snp.OffsetMeasurement+48])
+	off := func(i int) verify.HexBytes {
+		d := bytes.Clone(m)
+		d[i] ^= 0x01
+		return d
+	}
+	for _, tc := range []struct {
+		name string
+		list []verify.HexBytes
+		ok   bool
+	}{
+		{"exact", []verify.HexBytes{m}, true},
+		{"exact, second", []verify.HexBytes{off(0), m}, true},
+		{"byte 0 differs", []verify.HexBytes{off(0)}, false},
+		{"byte 31 differs", []verify.HexBytes{off(31)}, false},
+		{"byte 32 differs", []verify.HexBytes{off(32)}, false},
+		{"byte 47 differs", []verify.HexBytes{off(47)}, false},
+		{"two near misses", []verify.HexBytes{off(40), off(47)}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := verify.Config{Roots: testev.Roots(), Policy: verify.Policy{Measurements: tc.list}}
+			_, errEv := verify.Evidence(context.Background(), ev.JSON, ev.Nonce, cfg)
+			_, errBare := reportWith(context.Background(), ev.Report, ev.VCEKDER, cfg)
+			for name, err := range map[string]error{"evidence": errEv, "bare report": errBare} {
+				if tc.ok {
+					if err != nil {
+						t.Errorf("%s: %v", name, err)
+					}
+					continue
+				}
+				wantCheck(t, err, verify.CheckMeasurement)
+			}
+		})
 	}
 }
