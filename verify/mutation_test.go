@@ -78,3 +78,35 @@ func TestMeasurementComparedWhole(t *testing.T) {
 		})
 	}
 }
+
+// TestUserDataNeedsAQuotedNonce: v2 evidence whose quote carries no
+// qualifying data cannot bind a refreshed report, even when its user-data
+// is the empty nonce zero-padded (64 zero bytes) and the verifier allows
+// no nonce: CheckUserData, never an accepted v2 document whose user-data
+// names nothing. With a 1-byte quoted nonce it verifies.
+func TestUserDataNeedsAQuotedNonce(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name  string
+		extra []byte
+		ok    bool
+	}{
+		{"empty extraData, zero user-data", []byte{}, false},
+		{"1-byte extraData", []byte{0x42}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ev := (&testev.Builder{Nonce: tc.extra, ExtraData: tc.extra}).MustBuild()
+			claims, err := verify.Evidence(ctx, ev.JSON, nil, verify.Config{Roots: ev.Roots(), AllowNoNonce: true})
+			if !tc.ok {
+				wantCheck(t, err, verify.CheckUserData)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if claims.FreshReport || claims.NonceChecked {
+				t.Errorf("without a nonce: fresh %v, nonce checked %v", claims.FreshReport, claims.NonceChecked)
+			}
+		})
+	}
+}
