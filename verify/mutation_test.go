@@ -110,3 +110,46 @@ func TestUserDataNeedsAQuotedNonce(t *testing.T) {
 		})
 	}
 }
+
+// TestPCRPolicyComparedWhole: a pinned PCR matches only a quoted value
+// equal to it in all 32 bytes: one differing in any single byte (the
+// last 16 included) is CheckPCRPolicy; a PCR the quote does not select is
+// CheckPCRPolicy too.
+func TestPCRPolicyComparedWhole(t *testing.T) {
+	ctx := context.Background()
+	ev := (&testev.Builder{PCRSelect: []int{0, 4, 7}}).MustBuild()
+	claims, err := verify.Evidence(ctx, ev.JSON, ev.Nonce, verify.Config{Roots: ev.Roots()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcr7 := bytes.Clone(claims.PCRs[7])
+	off := func(i int) verify.HexBytes {
+		v := bytes.Clone(pcr7)
+		v[i] ^= 0x01
+		return v
+	}
+	for _, tc := range []struct {
+		name string
+		pcrs map[int]verify.HexBytes
+		ok   bool
+	}{
+		{"exact", map[int]verify.HexBytes{7: pcr7, 0: claims.PCRs[0]}, true},
+		{"byte 0 differs", map[int]verify.HexBytes{7: off(0)}, false},
+		{"byte 15 differs", map[int]verify.HexBytes{7: off(15)}, false},
+		{"byte 16 differs", map[int]verify.HexBytes{7: off(16)}, false},
+		{"byte 31 differs", map[int]verify.HexBytes{7: off(31)}, false},
+		{"one of two differs", map[int]verify.HexBytes{0: claims.PCRs[0], 7: off(31)}, false},
+		{"not selected", map[int]verify.HexBytes{8: pcr7}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := verify.Evidence(ctx, ev.JSON, ev.Nonce, verify.Config{Roots: ev.Roots(), Policy: verify.Policy{PCRs: tc.pcrs}})
+			if tc.ok {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			wantCheck(t, err, verify.CheckPCRPolicy)
+		})
+	}
+}
