@@ -153,3 +153,22 @@ func TestPCRPolicyComparedWhole(t *testing.T) {
 		})
 	}
 }
+
+// TestValidateVCEKProductLine: ValidateVCEK, a certificate source's check
+// of what it obtained for a report as product line pl, refuses a genuine
+// VCEK of the report's chip whose product line is another (CheckProduct):
+// a source must not cache a Milan VCEK as the answer to a Genoa request.
+func TestValidateVCEKProductLine(t *testing.T) {
+	ev := (&testev.Builder{Product: snp.Milan}).MustBuild()
+	r, err := snp.ParseReport(ev.Report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := verify.Config{Roots: testev.Roots()}
+	if err := verify.ValidateVCEK(cfg, r, snp.Milan, ev.VCEKDER); err != nil {
+		t.Fatalf("its own product line: %v", err)
+	}
+	for _, pl := range []snp.Product{snp.Genoa, snp.Turin} {
+		wantCheck(t, verify.ValidateVCEK(cfg, r, pl, ev.VCEKDER), verify.CheckProduct)
+	}
+}
