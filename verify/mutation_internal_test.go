@@ -96,3 +96,33 @@ func TestCheckParavisorLayers(t *testing.T) {
 		})
 	}
 }
+
+// TestPendingVCEKKeyedOnRoots: a VCEK chain recorded by a verification in
+// progress (pending) is found again only for the same DER and the same
+// roots, as the cache's entries are: a chain verified under one set of
+// roots never answers for another, nor for another certificate.
+func TestPendingVCEKKeyedOnRoots(t *testing.T) {
+	der := []byte("a VCEK's DER")
+	r1, r2 := &snp.Roots{}, &snp.Roots{}
+	e := &vcekEntry{roots: r1}
+	c := newCache(CacheConfig{})
+	p := &pending{c: c}
+	p.addVCEK(der, e)
+	if got, ok := p.lookupVCEK(bytes.Clone(der), r1); !ok || got != e {
+		t.Fatalf("same DER and roots: %v, %v", got, ok)
+	}
+	if _, ok := p.lookupVCEK(der, r2); ok {
+		t.Error("found under other roots")
+	}
+	if _, ok := p.lookupVCEK([]byte("another VCEK's DER"), r1); ok {
+		t.Error("found for another certificate")
+	}
+	p.commit()
+	next := &pending{c: c} // the next verification's
+	if got, ok := next.lookupVCEK(der, r1); !ok || got != e {
+		t.Fatalf("committed, same DER and roots: %v, %v", got, ok)
+	}
+	if _, ok := next.lookupVCEK(der, r2); ok {
+		t.Error("committed: found under other roots")
+	}
+}
