@@ -257,3 +257,19 @@ func TestParseVCEKKeyAndUsage(t *testing.T) {
 		})
 	}
 }
+
+// TestParseReportExactSize: ParseReport takes exactly 1184 bytes: a
+// genuine report with a byte more (or a second report appended) or a
+// byte less is ErrReportFormat, never a report whose Raw holds more than
+// was signed.
+func TestParseReportExactSize(t *testing.T) {
+	raw := (&testev.Builder{}).MustBuild().Report
+	if _, err := snp.ParseReport(raw); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range [][]byte{raw[:snp.ReportSize-1], append(append([]byte(nil), raw...), 0), append(append([]byte(nil), raw...), raw...), nil} {
+		if r, err := snp.ParseReport(b); !errors.Is(err, snp.ErrReportFormat) {
+			t.Errorf("%d bytes: report %v, err = %v, want ErrReportFormat", len(b), r != nil, err)
+		}
+	}
+}
