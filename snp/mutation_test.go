@@ -5,6 +5,8 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"errors"
 	"fmt"
 	"math/big"
@@ -12,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/snp-vtpm/snp-vtpm/internal/amdcert"
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
 	"github.com/snp-vtpm/snp-vtpm/snp"
 )
@@ -271,5 +274,40 @@ func TestParseReportExactSize(t *testing.T) {
 		if r, err := snp.ParseReport(b); !errors.Is(err, snp.ErrReportFormat) {
 			t.Errorf("%d bytes: report %v, err = %v, want ErrReportFormat", len(b), r != nil, err)
 		}
+	}
+}
+
+// TestParseVCEKRequiredExtensionsAndSize: a VCEK lacking any of
+// productName, blSPL, teeSPL, snpSPL or ucodeSPL is ErrVCEKFormat (a
+// missing SPL would read as 0), as is a well-formed VCEK whose DER exceeds
+// MaxVCEKSize.
+func TestParseVCEKRequiredExtensionsAndSize(t *testing.T) {
+	c := testev.PrivateChain(snp.Milan)
+	chip := testev.DefaultChipID(snp.Milan)
+	issueWith := func(kt amdcert.KeyTemplate) []byte {
+		kt.Key, kt.ProductName, kt.HWID, kt.TCB = &testev.VCEKKey(snp.Milan).PublicKey, "Milan-B0", chip[:], testev.DefaultTCB(snp.Milan)
+		der, err := c.Issue(kt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return der
+	}
+	if _, err := snp.ParseVCEK(issueWith(amdcert.KeyTemplate{})); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []asn1.ObjectIdentifier{snp.OIDProductName(), snp.OIDBlSPL(), snp.OIDTeeSPL(), snp.OIDSnpSPL(), snp.OIDUcodeSPL()} {
+		if _, err := snp.ParseVCEK(issueWith(amdcert.KeyTemplate{Omit: []asn1.ObjectIdentifier{id}})); !errors.Is(err, snp.ErrVCEKFormat) {
+			t.Errorf("without %s: err = %v, want ErrVCEKFormat", id, err)
+		}
+	}
+	big := issueWith(amdcert.KeyTemplate{ExtraExtensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 2, 3, 4}, Value: append([]byte{0x04, 0x82, 0x23, 0x28}, make([]byte, 9000)...)}}})
+	if len(big) <= snp.MaxVCEKSize {
+		t.Fatalf("%d bytes", len(big))
+	}
+	if _, err := x509.ParseCertificate(big); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := snp.ParseVCEK(big); !errors.Is(err, snp.ErrVCEKFormat) {
+		t.Errorf("%d-byte VCEK: err = %v, want ErrVCEKFormat", len(big), err)
 	}
 }
