@@ -280,7 +280,7 @@ func TestParseReportExactSize(t *testing.T) {
 // TestParseVCEKRequiredExtensionsAndSize: a VCEK lacking any of
 // productName, blSPL, teeSPL, snpSPL or ucodeSPL is ErrVCEKFormat (a
 // missing SPL would read as 0), as is a well-formed VCEK whose DER exceeds
-// MaxVCEKSize.
+// MaxVCEKSize; an SPL outside 0..255 is ErrVCEKFormat.
 func TestParseVCEKRequiredExtensionsAndSize(t *testing.T) {
 	c := testev.PrivateChain(snp.Milan)
 	chip := testev.DefaultChipID(snp.Milan)
@@ -298,6 +298,17 @@ func TestParseVCEKRequiredExtensionsAndSize(t *testing.T) {
 	for _, id := range []asn1.ObjectIdentifier{snp.OIDProductName(), snp.OIDBlSPL(), snp.OIDTeeSPL(), snp.OIDSnpSPL(), snp.OIDUcodeSPL()} {
 		if _, err := snp.ParseVCEK(issueWith(amdcert.KeyTemplate{Omit: []asn1.ObjectIdentifier{id}})); !errors.Is(err, snp.ErrVCEKFormat) {
 			t.Errorf("without %s: err = %v, want ErrVCEKFormat", id, err)
+		}
+	}
+	// An SPL must fit its byte: 256 would read as 0.
+	for _, v := range []int64{255, 256, -1} {
+		der, err := asn1.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = snp.ParseVCEK(issueWith(amdcert.KeyTemplate{Omit: []asn1.ObjectIdentifier{snp.OIDBlSPL()}, ExtraExtensions: []pkix.Extension{{Id: snp.OIDBlSPL(), Value: der}}}))
+		if (v == 255) != (err == nil) || (err != nil && !errors.Is(err, snp.ErrVCEKFormat)) {
+			t.Errorf("blSPL %d: err = %v", v, err)
 		}
 	}
 	big := issueWith(amdcert.KeyTemplate{ExtraExtensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 2, 3, 4}, Value: append([]byte{0x04, 0x82, 0x23, 0x28}, make([]byte, 9000)...)}}})
