@@ -1,6 +1,7 @@
 package snp_test
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -280,7 +281,8 @@ func TestParseReportExactSize(t *testing.T) {
 // TestParseVCEKRequiredExtensionsAndSize: a VCEK lacking any of
 // productName, blSPL, teeSPL, snpSPL or ucodeSPL is ErrVCEKFormat (a
 // missing SPL would read as 0), as is a well-formed VCEK whose DER exceeds
-// MaxVCEKSize; an SPL outside 0..255 is ErrVCEKFormat.
+// MaxVCEKSize; an SPL outside 0..255 or followed by a byte is
+// ErrVCEKFormat.
 func TestParseVCEKRequiredExtensionsAndSize(t *testing.T) {
 	c := testev.PrivateChain(snp.Milan)
 	chip := testev.DefaultChipID(snp.Milan)
@@ -311,6 +313,11 @@ func TestParseVCEKRequiredExtensionsAndSize(t *testing.T) {
 			t.Errorf("blSPL %d: err = %v", v, err)
 		}
 	}
+	// No trailing bytes after an extension's value.
+	five, _ := asn1.Marshal(5)
+	if _, err := snp.ParseVCEK(issueWith(amdcert.KeyTemplate{Omit: []asn1.ObjectIdentifier{snp.OIDBlSPL()}, ExtraExtensions: []pkix.Extension{{Id: snp.OIDBlSPL(), Value: append(five, 0)}}})); !errors.Is(err, snp.ErrVCEKFormat) {
+		t.Errorf("blSPL with a trailing byte: err = %v", err)
+	}
 	big := issueWith(amdcert.KeyTemplate{ExtraExtensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 2, 3, 4}, Value: append([]byte{0x04, 0x82, 0x23, 0x28}, make([]byte, 9000)...)}}})
 	if len(big) <= snp.MaxVCEKSize {
 		t.Fatalf("%d bytes", len(big))
@@ -320,5 +327,30 @@ func TestParseVCEKRequiredExtensionsAndSize(t *testing.T) {
 	}
 	if _, err := snp.ParseVCEK(big); !errors.Is(err, snp.ErrVCEKFormat) {
 		t.Errorf("%d-byte VCEK: err = %v, want ErrVCEKFormat", len(big), err)
+	}
+}
+
+// TestNewChainASKSignedByItsARK: NewChain (a --roots file's chain) refuses
+// an ASK that names the ARK as its issuer but was signed by another key
+// (ErrRoots); the chain's own ASK passes.
+func TestNewChainASKSignedByItsARK(t *testing.T) {
+	a := testev.PrivateChain(snp.Milan)
+	b, err := testev.NewChain(snp.Milan, testev.OtherRSAKey(), testev.ASKKey(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(b.ASK.RawIssuer, a.ARK.RawSubject) {
+		t.Fatal("the test needs chains whose names agree")
+	}
+	if _, err := snp.NewChain(a.ASK, a.ARK); err != nil {
+		t.Fatal(err)
+	}
+	for name, ask := range map[string]*x509.Certificate{"ASK of another ARK key": b.ASK} {
+		if _, err := snp.NewChain(ask, a.ARK); !errors.Is(err, snp.ErrRoots) {
+			t.Errorf("%s: err = %v, want ErrRoots", name, err)
+		}
+	}
+	if _, err := snp.NewChain(a.ASK, b.ARK); !errors.Is(err, snp.ErrRoots) {
+		t.Errorf("ASK under another self-signed ARK of the same name: err = %v, want ErrRoots", err)
 	}
 }
