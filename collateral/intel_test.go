@@ -99,13 +99,8 @@ func TestIntelFetch(t *testing.T) {
 // which is an error that is not a rejection, and nothing replaces the
 // cached items.
 func TestIntelRefetch(t *testing.T) {
-	_, v := teekit(t)
-	fake := newFakePCS(t)
-	in := newIntel(fake.URL, t.TempDir())
+	in, fake, v := warmIntel(t)
 	ctx := context.Background()
-	if _, err := in.TDXCollateral(ctx, intelReq(v, testutil.TDXFixtureTime())); err != nil {
-		t.Fatal(err)
-	}
 	later := time.Date(2025, 10, 2, 7, 5, 0, 0, time.UTC)
 	_, err := in.TDXCollateral(ctx, intelReq(v, later))
 	if !errors.Is(err, ErrInvalidCollateral) || !errors.Is(err, pcs.ErrCollateral) || errors.Is(err, verify.ErrRejected) {
@@ -124,13 +119,8 @@ func TestIntelRefetch(t *testing.T) {
 // issued after the time it would judge): it is read and checked again,
 // and fails.
 func TestIntelBeforeIssue(t *testing.T) {
-	_, v := teekit(t)
-	fake := newFakePCS(t)
-	in := newIntel(fake.URL, t.TempDir())
+	in, _, v := warmIntel(t)
 	ctx := context.Background()
-	if _, err := in.TDXCollateral(ctx, intelReq(v, testutil.TDXFixtureTime())); err != nil {
-		t.Fatal(err)
-	}
 	earlier := time.Date(2025, 9, 1, 0, 0, 0, 0, time.UTC) // before the TCB info's issueDate, 2025-09-02
 	if _, err := in.TDXCollateral(ctx, intelReq(v, earlier)); !errors.Is(err, ErrInvalidCollateral) || !errors.Is(err, pcs.ErrCollateral) {
 		t.Fatalf("collateral issued after the verification time: %v", err)
@@ -324,4 +314,17 @@ func TestIntelEmulated(t *testing.T) {
 	if _, err := newIntel(fake.URL, t.TempDir()).TDXCollateral(context.Background(), verify.TDXCollateralRequest{FMSPC: fmspc, CA: pcs.CAPlatform}); !errors.Is(err, ErrInvalidCollateral) {
 		t.Fatalf("fake collateral under Intel's pinned root: %v", err)
 	}
+}
+
+// warmIntel is an Intel source over a fake PCS serving the teekit quote's
+// collateral, with that collateral fetched once at the fixture time.
+func warmIntel(t *testing.T) (*Intel, *tdxtest.FakePCS, *tdx.Verified) {
+	t.Helper()
+	_, v := teekit(t)
+	fake := newFakePCS(t)
+	in := newIntel(fake.URL, t.TempDir())
+	if _, err := in.TDXCollateral(context.Background(), intelReq(v, testutil.TDXFixtureTime())); err != nil {
+		t.Fatal(err)
+	}
+	return in, fake, v
 }

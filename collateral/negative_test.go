@@ -169,72 +169,65 @@ func TestValidatorRejectionNotRemembered(t *testing.T) {
 // TestSharedFetchEachValidator: callers sharing one fetch each apply their
 // own Validate; the leader's rejection does not fail a waiter that accepts.
 func TestSharedFetchEachValidator(t *testing.T) {
-	pki, kds := newMilanKDS(t)
-	release := make(chan struct{})
-	kds.setHook(func(w http.ResponseWriter, r *http.Request, _ int64) bool {
-		<-release
-		return false
-	})
-	c := kds.newClient("")
-	chip := chipID(4)
-	leaderErr := make(chan error, 1)
-	go func() {
-		_, err := c.GetVCEK(ctxTimeout(t, 5*time.Second), milanReq(chip, func([]byte) error { return errors.New("no") }))
-		leaderErr <- err
-	}()
-	for kds.requests.Load() == 0 {
-		time.Sleep(time.Millisecond)
-	}
-	waiterErr := make(chan error, 1)
-	go func() {
-		_, err := c.GetVCEK(ctxTimeout(t, 5*time.Second), milanReq(chip, pki.validator()))
-		waiterErr <- err
-	}()
-	time.Sleep(50 * time.Millisecond)
-	close(release)
-	if err := <-leaderErr; err == nil {
+	leaderErr, waiterErr := sharedFetch(t, 4, false, true)
+	if leaderErr == nil {
 		t.Error("leader: accepted a certificate its validator rejects")
 	}
-	if err := <-waiterErr; err != nil {
-		t.Errorf("waiter: %v", err)
+	if waiterErr != nil {
+		t.Errorf("waiter: %v", waiterErr)
 	}
-	kds.wantRequests(t, 1, "requests", "1")
 }
 
 // TestSharedFetchWaiterValidates (mutation29b): a waiter that shares the
 // fetch of a leader whose Validate accepted the certificate still applies
 // its own, and fails when it rejects it.
 func TestSharedFetchWaiterValidates(t *testing.T) {
+	leaderErr, waiterErr := sharedFetch(t, 5, true, false)
+	if leaderErr != nil {
+		t.Errorf("leader: %v", leaderErr)
+	}
+	if waiterErr == nil {
+		t.Error("waiter: accepted a certificate its validator rejects")
+	}
+}
+
+// sharedFetch has a leader ask KDS for chip n's VCEK, held until a waiter
+// shares the fetch, each with a Validate that accepts the genuine
+// certificate or rejects everything; it returns both callers' errors, and
+// checks that KDS was asked once.
+func sharedFetch(t *testing.T, n byte, leaderAccepts, waiterAccepts bool) (leaderErr, waiterErr error) {
+	t.Helper()
 	pki, kds := newMilanKDS(t)
+	validate := func(accept bool) func([]byte) error {
+		if accept {
+			return pki.validator()
+		}
+		return func([]byte) error { return errors.New("no") }
+	}
 	release := make(chan struct{})
 	kds.setHook(func(w http.ResponseWriter, r *http.Request, _ int64) bool {
 		<-release
 		return false
 	})
 	c := kds.newClient("")
-	chip := chipID(5)
-	leaderErr := make(chan error, 1)
+	chip := chipID(n)
+	leader, waiter := make(chan error, 1), make(chan error, 1)
 	go func() {
-		_, err := c.GetVCEK(ctxTimeout(t, 5*time.Second), milanReq(chip, pki.validator()))
-		leaderErr <- err
+		_, err := c.GetVCEK(ctxTimeout(t, 5*time.Second), milanReq(chip, validate(leaderAccepts)))
+		leader <- err
 	}()
 	for kds.requests.Load() == 0 {
 		time.Sleep(time.Millisecond)
 	}
-	waiterErr := make(chan error, 1)
 	go func() {
-		_, err := c.GetVCEK(ctxTimeout(t, 5*time.Second), milanReq(chip, func([]byte) error { return errors.New("no") }))
-		waiterErr <- err
+		_, err := c.GetVCEK(ctxTimeout(t, 5*time.Second), milanReq(chip, validate(waiterAccepts)))
+		waiter <- err
 	}()
 	time.Sleep(50 * time.Millisecond)
 	close(release)
-	if err := <-leaderErr; err != nil {
-		t.Errorf("leader: %v", err)
-	}
-	if err := <-waiterErr; err == nil {
-		t.Error("waiter: accepted a certificate its validator rejects")
-	}
+	leaderErr, waiterErr = <-leader, <-waiter
 	kds.wantRequests(t, 1, "requests", "1")
+	return leaderErr, waiterErr
 }
 
 // TestNegativeCacheBounded: remembered failures are bounded in number.
