@@ -45,6 +45,11 @@ func rsaKeys(t testing.TB) []*rsa.PrivateKey {
 	if err != nil || len(keys) != 5 {
 		t.Fatalf("test keys: %d, %v", len(keys), err)
 	}
+	for i, bits := range []int{2048, 2049, 3072, 4095, 4096} {
+		if got := keys[i].N.BitLen(); got != bits {
+			t.Fatalf("test key %d has %d bits, want %d", i, got, bits)
+		}
+	}
 	return keys
 }
 
