@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"math/big"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/snp-vtpm/snp-vtpm/internal/amdcert"
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/snp"
 )
 
@@ -352,5 +354,76 @@ func TestNewChainASKSignedByItsARK(t *testing.T) {
 	}
 	if _, err := snp.NewChain(a.ASK, b.ARK); !errors.Is(err, snp.ErrRoots) {
 		t.Errorf("ASK under another self-signed ARK of the same name: err = %v, want ErrRoots", err)
+	}
+}
+
+// TestNewChainASKName: NewChain refuses, by the ASK's common name alone, a
+// genuine AMD intermediate that is not the ASK of its ARK's line: AMD's
+// real Milan ASVK (SEV-VLEK-Milan, signed by the real ARK-Milan, from
+// trustee's milan_ask_ark_asvk.pem) given as the ASK of a --roots chain,
+// which would make VLEKs verify as VCEKs. The real ASK passes.
+func TestNewChainASKName(t *testing.T) {
+	var certs []*x509.Certificate
+	rest := testutil.ReadFile(t, "trustee-az-vtpm/amd-vendor-certs/milan_ask_ark_asvk.pem")
+	for {
+		var b *pem.Block
+		if b, rest = pem.Decode(rest); b == nil {
+			break
+		}
+		c, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		certs = append(certs, c)
+	}
+	if len(certs) != 3 || certs[2].Subject.CommonName != "SEV-VLEK-Milan" {
+		t.Fatalf("%d certificates; want ASK, ARK, ASVK", len(certs))
+	}
+	ask, ark, asvk := certs[0], certs[1], certs[2]
+	if _, err := snp.NewChain(ask, ark); err != nil {
+		t.Fatalf("the real ASK: %v", err)
+	}
+	if err := asvk.CheckSignatureFrom(ark); err != nil {
+		t.Fatalf("the test needs an ASVK signed by the ARK: %v", err)
+	}
+	if _, err := snp.NewChain(asvk, ark); !errors.Is(err, snp.ErrRoots) || !strings.Contains(err.Error(), "ASK common name") {
+		t.Errorf("the ASVK as the ASK: err = %v, want ErrRoots naming the ASK common name", err)
+	}
+}
+
+// TestProductFromCPUIDModels pins the CPUID family and model ranges that
+// name a product line (mutation testing: widening Genoa's A0h-AFh to BFh
+// failed no test): family 19h model 01h is Milan, models 11h and A0h-AFh
+// Genoa, family 1Ah Turin; the neighbours of each range are ErrProduct, and
+// a version 2 report, which carries no CPUID, names none.
+func TestProductFromCPUIDModels(t *testing.T) {
+	for _, tc := range []struct {
+		version       uint32
+		family, model byte
+		want          snp.Product
+		ok            bool
+	}{
+		{2, 0x19, 0x01, "", false},
+		{3, 0x19, 0x00, "", true},
+		{3, 0x19, 0x01, snp.Milan, true},
+		{3, 0x19, 0x02, "", true},
+		{3, 0x19, 0x10, "", true},
+		{3, 0x19, 0x11, snp.Genoa, true},
+		{3, 0x19, 0x12, "", true},
+		{3, 0x19, 0x9F, "", true},
+		{3, 0x19, 0xA0, snp.Genoa, true},
+		{5, 0x19, 0xAF, snp.Genoa, true},
+		{3, 0x19, 0xB0, "", true},
+		{3, 0x19, 0xBF, "", true},
+		{5, 0x1A, 0x02, snp.Turin, true},
+		{5, 0x1A, 0x11, snp.Turin, true},
+		{3, 0x17, 0x31, "", true},
+		{3, 0x1B, 0x01, "", true},
+	} {
+		r := &snp.Report{Version: tc.version, CPUIDFamily: tc.family, CPUIDModel: tc.model}
+		p, ok, err := r.ProductFromCPUID()
+		if p != tc.want || ok != tc.ok || (err != nil) != (tc.ok && tc.want == "") || (err != nil && !errors.Is(err, snp.ErrProduct)) {
+			t.Errorf("v%d family %#x model %#x: %q, %v, %v; want %q, %v", tc.version, tc.family, tc.model, p, ok, err, tc.want, tc.ok)
+		}
 	}
 }
