@@ -42,6 +42,16 @@ func (v *Voucher) VouchParavisor(ctx context.Context, r *snp.Report) (string, er
 	})
 }
 
+// ParavisorAudience returns v.Config.Audience, the aud v's token must
+// name ("" for none): it implements verify.AudienceVoucher, so that a
+// policy's maa_paravisor_audience is held to.
+func (v *Voucher) ParavisorAudience() string {
+	if v == nil {
+		return ""
+	}
+	return v.Config.Audience
+}
+
 // VouchTDXParavisor returns v.Config.Issuer when v.Token vouches for the
 // TD quote q: the token verifies with Config (a tdxvm CVM that MAA found
 // azure-compliant-cvm, no debugging) and its tdx_report_data and tdx_mrtd

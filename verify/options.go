@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
 	"github.com/snp-vtpm/snp-vtpm/format"
@@ -282,6 +284,16 @@ type Policy struct {
 	// without a port (a trailing slash aside): it is compared with iss as
 	// a string, so another spelling would never match and is refused.
 	MAAParavisorInstance string `json:"maa_paravisor_instance,omitempty"`
+	// MAAParavisorAudience is the aud that the tokens of
+	// MAAParavisorInstance name: an instance whose custom attestation
+	// policy emits one issues tokens for a relying party, and package
+	// maa's Voucher accepts a token naming an aud only when its
+	// Config.Audience names it (a token naming none is refused when it is
+	// set). Empty: the tokens must name no aud (AzureGuest tokens of the
+	// shared instances name none). It is only valid with
+	// MAAParavisorInstance, printable and at most 1024 bytes. The CLI's
+	// verify --maa-audience, when given too, must equal it.
+	MAAParavisorAudience string `json:"maa_paravisor_audience,omitempty"`
 	// TDXMRTDs, when non-empty, lists the trusted MRTDs of TDX paravisors
 	// (48 bytes each) and replaces DefaultTDXParavisors: list those too to
 	// keep trusting Azure's paravisor. TDX evidence must carry one of them
@@ -460,6 +472,9 @@ func (p *Policy) validateParavisorMembers() error {
 	if err := checkInstanceURL(p.MAAParavisorInstance); err != nil {
 		return err
 	}
+	if err := checkAudience(p.MAAParavisorAudience, p.MAAParavisorInstance); err != nil {
+		return err
+	}
 	if p.AllowAnyParavisor && len(p.IDKeyDigests) > 0 {
 		return policyErr("/allow_any_paravisor", "contradicts id_key_digests (give one or the other)")
 	}
@@ -491,6 +506,25 @@ func checkInstanceURL(s string) error {
 	// never match, and the policy would vouch for nothing.
 	if canon := "https://" + strings.ToLower(u.Hostname()); strings.TrimSuffix(s, "/") != canon || strings.HasSuffix(canon, ".") {
 		return policyErr("/maa_paravisor_instance", "%.100q: its tokens' iss names it https://HOST, in lower case, without a port or a trailing dot, so this never matches one: write %.100q", s, strings.TrimSuffix(canon, "."))
+	}
+	return nil
+}
+
+// maxAudience bounds maa_paravisor_audience.
+const maxAudience = 1024
+
+// checkAudience checks maa_paravisor_audience: empty, or printable text of
+// at most maxAudience bytes in valid UTF-8, given with the instance whose
+// tokens name it.
+func checkAudience(aud, instance string) error {
+	if aud == "" {
+		return nil
+	}
+	if instance == "" {
+		return policyErr("/maa_paravisor_audience", "names the aud of maa_paravisor_instance's tokens, but the policy names no maa_paravisor_instance")
+	}
+	if len(aud) > maxAudience || !utf8.ValidString(aud) || strings.IndexFunc(aud, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
+		return policyErr("/maa_paravisor_audience", "%.100q: want printable text (no control characters or line breaks) of at most %d bytes", aud, maxAudience)
 	}
 	return nil
 }

@@ -216,6 +216,9 @@ func checkParavisor(ctx context.Context, claims *Claims, r *snp.Report, pol *Pol
 	if voucher != nil {
 		ask = func(ctx context.Context) (string, error) { return voucher.VouchParavisor(ctx, r) }
 	}
+	if err := voucherAudience(voucher, pol.MAAParavisorAudience, untrusted); ask != nil && err != nil {
+		return err
+	}
 	return vouch(ctx, claims, pol.MAAParavisorInstance, ask, untrusted)
 }
 
@@ -263,6 +266,34 @@ func vouch(ctx context.Context, claims *Claims, instance string, ask func(contex
 		return failf(CheckParavisorIdentity, "%w; it was vouched for by %q, but the policy accepts only %s", untrusted, authority, instance)
 	}
 	claims.Paravisor, claims.ParavisorVoucher = ParavisorVouched, trimSlash(instance)
+	return nil
+}
+
+// AudienceVoucher is a ParavisorVoucher that says which aud the tokens it
+// accepts must name ("" for none): package maa's Voucher does
+// (Config.Audience). When the policy names maa_paravisor_audience the
+// verifier asks only a voucher that implements it and requires exactly
+// that audience, so that a policy pinning its relying party is not
+// widened by a voucher built without it.
+type AudienceVoucher interface {
+	// ParavisorAudience returns the aud the voucher's tokens must name,
+	// "" when they must name none.
+	ParavisorAudience() string
+}
+
+// voucherAudience checks that voucher requires the policy's audience (when
+// the policy names one); the rejection carries untrusted.
+func voucherAudience(voucher ParavisorVoucher, audience string, untrusted *UntrustedParavisorError) error {
+	if audience == "" || voucher == nil {
+		return nil
+	}
+	a, ok := voucher.(AudienceVoucher)
+	if !ok {
+		return failf(CheckParavisorIdentity, "%w; the policy's maa_paravisor_audience is %.100q, but the voucher (%T) does not say which aud it requires (verify.AudienceVoucher)", untrusted, audience, voucher)
+	}
+	if got := a.ParavisorAudience(); got != audience {
+		return failf(CheckParavisorIdentity, "%w; the voucher requires aud %.100q, but the policy's maa_paravisor_audience is %.100q", untrusted, got, audience)
+	}
 	return nil
 }
 

@@ -360,6 +360,9 @@ func TestParsePolicyReadsAsWritten(t *testing.T) {
 		{"MAA scheme in capitals", `{"maa_paravisor_instance":"HTTPS://sharedeus2.eus2.attest.azure.net"}`, "/maa_paravisor_instance", nil},
 		{"MAA port", `{"maa_paravisor_instance":"https://sharedeus2.eus2.attest.azure.net:443"}`, "/maa_paravisor_instance", nil},
 		{"MAA trailing dot", `{"maa_paravisor_instance":"https://sharedeus2.eus2.attest.azure.net./"}`, "/maa_paravisor_instance", nil},
+		{"MAA audience without instance", `{"maa_paravisor_audience":"https://rp.example"}`, "/maa_paravisor_audience", nil},
+		{"MAA audience with a line break", `{"maa_paravisor_instance":"https://sharedeus2.eus2.attest.azure.net","maa_paravisor_audience":"https://rp.example\n"}`, "/maa_paravisor_audience", nil},
+		{"MAA audience too long", `{"maa_paravisor_instance":"https://sharedeus2.eus2.attest.azure.net","maa_paravisor_audience":"` + strings.Repeat("a", 1025) + `"}`, "/maa_paravisor_audience", nil},
 		{"FMC without Turin", `{"products":["Milan","Genoa"],"min_tcb":{"snp":8,"fmc":1}}`, "/min_tcb/fmc", nil},
 		{"measurement repeated", `{"measurements":["` + m48 + `","` + m48b + `","` + strings.ToUpper(m48) + `"]}`, "/measurements/2", nil},
 		{"product line repeated", `{"products":["Milan","Milan-B0"]}`, "/products/1", nil},
@@ -395,6 +398,7 @@ func TestParsePolicyReadsAsWritten(t *testing.T) {
 		`{"kernel_cmdline":"/console=ttyS0( quiet)?/"}`,
 		`{"kernel_cmdline":"/` + `[0-9a-f-]{36}` + `/"}`,
 		`{"maa_paravisor_instance":"https://sharedeus2.eus2.attest.azure.net/"}`,
+		`{"maa_paravisor_instance":"https://sharedeus2.eus2.attest.azure.net","maa_paravisor_audience":"https://rp.example"}`,
 	} {
 		if _, err := verify.ParsePolicy([]byte(ok)); err != nil {
 			t.Errorf("%s refused: %v", ok, err)

@@ -133,3 +133,65 @@ func TestPolicyMAAInstance(t *testing.T) {
 		}
 	}
 }
+
+// audVoucher is a fakeVoucher that says which aud its tokens must name
+// (verify.AudienceVoucher).
+type audVoucher struct {
+	fakeVoucher
+	aud string
+}
+
+func (a *audVoucher) ParavisorAudience() string { return a.aud }
+
+// TestParavisorVouchedAudience: with the policy's maa_paravisor_audience,
+// only a voucher that requires exactly that aud is asked; a voucher that
+// does not say (a plain ParavisorVoucher) or requires another aud, or
+// none, is refused without being asked, so a Go caller's voucher built
+// without the policy's audience cannot widen it.
+func TestParavisorVouchedAudience(t *testing.T) {
+	newKey := sha512.Sum384([]byte("a new Azure paravisor ID key"))
+	ev := (&testev.Builder{Version: 1, IDKeyDigest: d48(newKey)}).MustBuild()
+	const aud = "https://rp.example"
+	for _, tc := range []struct {
+		name     string
+		audience string // the policy's
+		voucher  verify.ParavisorVoucher
+		want     string // "" accepted, else a text of the failure
+		asked    int
+	}{
+		{"policy audience, voucher requires it", aud, &audVoucher{fakeVoucher{authority: testInstance, digest: newKey}, aud}, "", 1},
+		{"policy audience, voucher requires another", aud, &audVoucher{fakeVoucher{authority: testInstance, digest: newKey}, "https://other.example"}, "the voucher requires aud", 0},
+		{"policy audience, voucher requires none", aud, &audVoucher{fakeVoucher{authority: testInstance, digest: newKey}, ""}, "the voucher requires aud", 0},
+		{"policy audience, voucher does not say", aud, &fakeVoucher{authority: testInstance, digest: newKey}, "does not say which aud", 0},
+		{"no policy audience, plain voucher", "", &fakeVoucher{authority: testInstance, digest: newKey}, "", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := verify.Config{Roots: testev.Roots(), ParavisorVoucher: tc.voucher,
+				Policy: verify.Policy{MAAParavisorInstance: testInstance, MAAParavisorAudience: tc.audience}}
+			claims, err := verify.Evidence(context.Background(), ev.JSON, ev.Nonce, cfg)
+			if tc.want == "" {
+				if err != nil || claims.Paravisor != verify.ParavisorVouched {
+					t.Fatalf("err %v, claims %+v", err, claims)
+				}
+			} else {
+				wantCheck(t, err, verify.CheckParavisorIdentity)
+				if !strings.Contains(err.Error(), tc.want) {
+					t.Errorf("error %q does not say %q", err, tc.want)
+				}
+				if ue, ok := errors.AsType[*verify.UntrustedParavisorError](err); !ok || ue.Digest != newKey {
+					t.Errorf("errors.As(*UntrustedParavisorError) = %v (%v)", ue, err)
+				}
+			}
+			calls := 0
+			switch v := tc.voucher.(type) {
+			case *audVoucher:
+				calls = v.calls
+			case *fakeVoucher:
+				calls = v.calls
+			}
+			if calls != tc.asked {
+				t.Errorf("voucher asked %d times, want %d", calls, tc.asked)
+			}
+		})
+	}
+}

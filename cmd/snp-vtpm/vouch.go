@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -21,13 +22,14 @@ type vouchFlags struct {
 func (f *vouchFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.token, "maa-token", "", "AzureGuest token (file) of the policy's maa_paravisor_instance for this evidence's report: vouches for a paravisor whose ID key (TDX: MRTD, with a tdxvm token) is not trusted")
 	cmd.Flags().StringVar(&f.jwks, "maa-jwks", "", "the instance's JWKS (file) for --maa-token; default: fetched from the instance's /certs")
-	cmd.Flags().StringVar(&f.audience, "maa-audience", "", "the aud --maa-token must name (an instance whose policy emits one); default: the token must name none")
+	cmd.Flags().StringVar(&f.audience, "maa-audience", "", "the aud --maa-token must name (an instance whose policy emits one); default: the policy's maa_paravisor_audience, else none (given with it, it must be equal)")
 }
 
 // apply sets cfg.ParavisorVoucher from the flags (nothing without
 // --maa-token). The token is verified against the policy's instance:
 // issuer, and keys from --maa-jwks or fetched from it, at cfg.Now, with
-// no aud or one naming --maa-audience, and maa.DefaultMaxLifetime.
+// no aud or one naming the audience (tokenAudience), and
+// maa.DefaultMaxLifetime.
 func (f *vouchFlags) apply(g *globals, cfg *verify.Config) error {
 	if f.token == "" {
 		switch {
@@ -46,11 +48,30 @@ func (f *vouchFlags) apply(g *globals, cfg *verify.Config) error {
 	if err != nil {
 		return err
 	}
+	audience, err := f.tokenAudience(cfg.Policy.MAAParavisorAudience)
+	if err != nil {
+		return err
+	}
 	// The token is checked at the evidence's verification time (--at).
-	mc := maa.Config{Issuer: instance, Time: cfg.Now, Audience: f.audience}
+	mc := maa.Config{Issuer: instance, Time: cfg.Now, Audience: audience}
 	if mc.Keys, err = maaKeys(g, "--maa-jwks", f.jwks, instance); err != nil {
 		return err
 	}
 	cfg.ParavisorVoucher = &maa.Voucher{Token: token, Config: mc}
 	return nil
+}
+
+// tokenAudience returns the aud the token must name: the policy's
+// maa_paravisor_audience (policy) or --maa-audience. When both are given
+// they must be equal: the flag never overrides the policy, so a policy
+// that pins a relying party cannot be widened to another from the command
+// line, nor a mistyped flag silently ignored.
+func (f *vouchFlags) tokenAudience(policy string) (string, error) {
+	if f.audience != "" && policy != "" && f.audience != policy {
+		return "", fmt.Errorf("--maa-audience %.100q: the policy's maa_paravisor_audience is %.100q (give one, or the same)", f.audience, policy)
+	}
+	if policy != "" {
+		return policy, nil
+	}
+	return f.audience, nil
 }

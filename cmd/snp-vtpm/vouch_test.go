@@ -24,6 +24,7 @@ func TestVerifyMAAVouchCLI(t *testing.T) {
 	vouchRejection := map[string]string{
 		"token with an aud": "maa-audience", "token with another aud": "maa-audience",
 		"token without the aud": "maa-audience", "token valid for a year": "maa-lifetime",
+		"token without the policy's aud": "maa-audience",
 	}
 	ours, other := testmaa.UnknownParavisor(t)
 	ev := ours.Evidence
@@ -55,6 +56,9 @@ func TestVerifyMAAVouchCLI(t *testing.T) {
 	file := writeTemp(t, "evidence.json", ev.JSON)
 	roots := writeTemp(t, "roots.pem", testev.ChainPEM())
 	policy := writeTemp(t, "policy.json", []byte(`{"maa_paravisor_instance": "`+testmaa.Issuer+`"}`))
+	// A policy that names the aud of its instance's tokens (a custom
+	// policy's relying party): maa_paravisor_audience.
+	audPolicy := writeTemp(t, "aud-policy.json", []byte(`{"maa_paravisor_instance": "`+testmaa.Issuer+`", "maa_paravisor_audience": "https://rp.example"}`))
 	base := []string{"--roots", roots, "--nonce", string(ev.Nonce)}
 	run := func(args ...string) (int, string, string) {
 		return verifyCLI(t, nil, append(append(append([]string(nil), base...), args...), file)...)
@@ -63,6 +67,8 @@ func TestVerifyMAAVouchCLI(t *testing.T) {
 	for _, args := range [][]string{
 		{"--policy", policy, "--maa-token", good, "--maa-jwks", jwksFile},
 		{"--policy", policy, "--maa-token", withAud, "--maa-jwks", jwksFile, "--maa-audience", "https://rp.example"},
+		{"--policy", audPolicy, "--maa-token", withAud, "--maa-jwks", jwksFile},
+		{"--policy", audPolicy, "--maa-token", withAud, "--maa-jwks", jwksFile, "--maa-audience", "https://rp.example"},
 	} {
 		code, out, errOut := run(args...)
 		if code != 0 || !strings.Contains(out, "maa-vouched") || !strings.Contains(out, testmaa.Issuer) {
@@ -70,13 +76,14 @@ func TestVerifyMAAVouchCLI(t *testing.T) {
 		}
 	}
 	for name, args := range map[string][]string{
-		"no token":                {"--policy", policy},
-		"another VM's token":      {"--policy", policy, "--maa-token", otherVM, "--maa-jwks", jwksFile},
-		"token under another key": {"--policy", policy, "--maa-token", good, "--maa-jwks", writeTemp(t, "real.json", testutil.ReadFile(t, maaJWKS))},
-		"token with an aud":       {"--policy", policy, "--maa-token", withAud, "--maa-jwks", jwksFile},
-		"token with another aud":  {"--policy", policy, "--maa-token", withAud, "--maa-jwks", jwksFile, "--maa-audience", "https://other.example"},
-		"token without the aud":   {"--policy", policy, "--maa-token", good, "--maa-jwks", jwksFile, "--maa-audience", "https://rp.example"},
-		"token valid for a year":  {"--policy", policy, "--maa-token", longLived, "--maa-jwks", jwksFile},
+		"no token":                       {"--policy", policy},
+		"another VM's token":             {"--policy", policy, "--maa-token", otherVM, "--maa-jwks", jwksFile},
+		"token under another key":        {"--policy", policy, "--maa-token", good, "--maa-jwks", writeTemp(t, "real.json", testutil.ReadFile(t, maaJWKS))},
+		"token with an aud":              {"--policy", policy, "--maa-token", withAud, "--maa-jwks", jwksFile},
+		"token with another aud":         {"--policy", policy, "--maa-token", withAud, "--maa-jwks", jwksFile, "--maa-audience", "https://other.example"},
+		"token without the aud":          {"--policy", policy, "--maa-token", good, "--maa-jwks", jwksFile, "--maa-audience", "https://rp.example"},
+		"token valid for a year":         {"--policy", policy, "--maa-token", longLived, "--maa-jwks", jwksFile},
+		"token without the policy's aud": {"--policy", audPolicy, "--maa-token", good, "--maa-jwks", jwksFile},
 	} {
 		code, out, errOut := run(args...)
 		if code != 2 || !strings.Contains(errOut+out, string(verify.CheckParavisorIdentity)) {
@@ -87,9 +94,10 @@ func TestVerifyMAAVouchCLI(t *testing.T) {
 		}
 	}
 	for name, args := range map[string][]string{
-		"token without policy entry": {"--maa-token", good},
-		"jwks without token":         {"--policy", policy, "--maa-jwks", jwksFile},
-		"audience without token":     {"--policy", policy, "--maa-audience", "https://rp.example"},
+		"token without policy entry":  {"--maa-token", good},
+		"jwks without token":          {"--policy", policy, "--maa-jwks", jwksFile},
+		"audience without token":      {"--policy", policy, "--maa-audience", "https://rp.example"},
+		"flag contradicts policy aud": {"--policy", audPolicy, "--maa-token", withAud, "--maa-jwks", jwksFile, "--maa-audience", "https://other.example"},
 	} {
 		if code, out, errOut := run(args...); code != 1 {
 			t.Errorf("%s: exit %d, want 1\n%s\n%s", name, code, out, errOut)
