@@ -36,9 +36,10 @@ var _ verify.TDXCollateralGetter = (*Intel)(nil)
 // a cached item is used until its nextUpdate passes. Concurrent requests
 // for one item share one fetch. A failed fetch is remembered per item for
 // a bounded back-off (NegativeTTL, TransientNegativeTTL, a longer
-// Retry-After): calls within it fail at once, without a request, with a
-// *WaitError (Kind ErrRecentFailure) that says when the PCS is asked
-// again. Nothing is cached from a failure. Fields must not be changed after the
+// Retry-After): the caller whose fetch failed gets a *WaitError of Kind
+// ErrFetchFailed, and calls within the back-off fail at once, without a
+// request, with one of Kind ErrRecentFailure, each saying when the PCS is
+// asked again (as the Chain's callers do). Nothing is cached from a failure. Fields must not be changed after the
 // first call; an Intel is safe for concurrent use.
 type Intel struct {
 	// Static is collateral the caller holds (--collateral DIR), used as

@@ -180,8 +180,8 @@ func TestIntelTampered(t *testing.T) {
 			in, clk := newIntel(fake.URL, dir), newTestClock()
 			in.Now = clk.Now
 			_, err := in.TDXCollateral(context.Background(), intelReq(v, testutil.TDXFixtureTime()))
-			if !errors.Is(err, ErrInvalidCollateral) || errors.Is(err, verify.ErrRejected) {
-				t.Fatalf("got %v, want ErrInvalidCollateral", err)
+			if !errors.Is(err, ErrInvalidCollateral) || !errors.Is(err, ErrFetchFailed) || errors.Is(err, ErrRecentFailure) || errors.Is(err, verify.ErrRejected) {
+				t.Fatalf("got %v, want ErrInvalidCollateral and ErrFetchFailed (this call's fetch)", err)
 			}
 			ents, _ := os.ReadDir(filepath.Join(dir, "intel"))
 			for _, e := range ents {

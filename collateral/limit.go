@@ -32,8 +32,8 @@ var ErrFetchFailed = errors.New("fetch failed")
 // WaitError is a fetch that may succeed later, and when: the Chain's
 // Limiter refused the request (Kind ErrUpstreamLimited), the same fetch
 // failed less than its back-off ago (Kind ErrRecentFailure), or it failed
-// just now and is remembered for the back-off (Kind ErrFetchFailed, the
-// Chain's first caller; Intel's first caller gets ErrRecentFailure). With
+// just now and is remembered for the back-off (Kind ErrFetchFailed: the
+// caller whose own fetch failed, for the Chain's items and Intel's). With
 // a remembered failure, Err is that failure, so errors.Is matches the same
 // sentinels as the failure itself (kds.ErrNotFound, ErrInvalidCertificate,
 // ...). It matches its Kind with errors.Is.

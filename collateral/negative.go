@@ -49,7 +49,11 @@ func (n *negCache) get(key, what string, now time.Time) (error, bool) {
 
 // put remembers the failure err of key, naming what failed, from now for
 // ttl (> 0), keeping at most size entries (0: DefaultNegativeCacheSize),
-// and returns the *WaitError that get gives for it meanwhile.
+// and returns the error for the caller whose fetch failed (and those that
+// shared it): a *WaitError of Kind ErrFetchFailed wrapping err that says
+// when upstream is asked again, so that serve answers 503 with that
+// Retry-After to the first caller too. Calls within the back-off get
+// ErrRecentFailure from get. The Chain and the Intel share this rule.
 func (n *negCache) put(key, what string, err error, ttl time.Duration, now time.Time, size int) error {
 	if size <= 0 {
 		size = DefaultNegativeCacheSize
@@ -75,7 +79,7 @@ func (n *negCache) put(key, what string, err error, ttl time.Duration, now time.
 		}
 	}
 	n.items[key] = negEntry{err: err, until: now.Add(ttl)}
-	return &WaitError{Kind: ErrRecentFailure, What: what, Err: err, Wait: ttl}
+	return &WaitError{Kind: ErrFetchFailed, What: what, Err: err, Wait: ttl}
 }
 
 // negTTL returns how long a failure err of a fetch is remembered, or 0 if
@@ -134,10 +138,10 @@ func (c *Chain) negGet(key string) (error, bool) {
 
 // negPut remembers the failure err (if not nil) of key, naming what
 // failed, for its back-off (if any), and returns the error to give the
-// caller: with a back-off, a *WaitError of Kind ErrFetchFailed wrapping
-// err that says when upstream is asked again (so that serve answers 503
-// with that Retry-After to the first caller too, not only to those that
-// come within the back-off); else err.
+// caller: with a back-off, negCache.put's *WaitError of Kind
+// ErrFetchFailed (so that serve answers 503 with that Retry-After to the
+// first caller too, not only to those that come within the back-off);
+// else err.
 func (c *Chain) negPut(ctx context.Context, key, what string, err error) error {
 	if err == nil {
 		return nil
@@ -146,8 +150,7 @@ func (c *Chain) negPut(ctx context.Context, key, what string, err error) error {
 	if ttl <= 0 {
 		return err
 	}
-	c.neg.put(key, what, err, ttl, c.now(), c.NegativeCacheSize)
-	return &WaitError{Kind: ErrFetchFailed, What: what, Err: err, Wait: ttl}
+	return c.neg.put(key, what, err, ttl, c.now(), c.NegativeCacheSize)
 }
 
 // negTTL is Chain.negTTL for Intel's collateral: how long the failure err
@@ -191,8 +194,9 @@ func (c *Intel) negGet(k intelKind) (error, bool) {
 
 // negPut remembers the failure err of the item k for its back-off (if
 // any) and returns the error to give the caller: with a back-off, a
-// *WaitError of Kind ErrRecentFailure wrapping err that says when the PCS
-// is asked again (so that serve answers 503 with that Retry-After).
+// *WaitError of Kind ErrFetchFailed wrapping err that says when the PCS
+// is asked again (so that serve answers 503 with that Retry-After), as
+// the Chain's first caller gets; else err.
 func (c *Intel) negPut(ctx context.Context, k intelKind, err error) error {
 	ttl := c.negTTL(ctx, err)
 	if ttl <= 0 {

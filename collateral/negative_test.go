@@ -354,19 +354,33 @@ func TestLimiterBoundsRetries(t *testing.T) {
 	}
 }
 
-// wantWait checks that err is a remembered Intel PCS failure that names
-// the item, the PCS and the wait, and wraps the PCS's HTTP status.
-func wantWait(t *testing.T, err error, pcsURL, item string, wait time.Duration, status int) {
+// wantWait checks that err is a remembered Intel PCS failure of the given
+// kind that names the item and the PCS, says the wait and wraps the PCS's
+// HTTP status: ErrFetchFailed for the caller whose fetch failed (it reads
+// as the failure itself, as the Chain's first caller's does),
+// ErrRecentFailure for a call within the back-off (it says the wait).
+func wantWait(t *testing.T, err error, pcsURL, item string, wait time.Duration, status int, kind error) {
 	t.Helper()
+	other := ErrFetchFailed
+	if kind == ErrFetchFailed {
+		other = ErrRecentFailure
+	}
 	we, ok := errors.AsType[*WaitError](err)
 	herr, isHTTP := errors.AsType[*httpget.HTTPError](err)
-	if !ok || !errors.Is(err, ErrRecentFailure) || !isHTTP || herr.StatusCode != status || errors.Is(err, verify.ErrRejected) {
-		t.Fatalf("got %v, want a *WaitError of ErrRecentFailure wrapping HTTP %d", err, status)
+	if !ok || !errors.Is(err, kind) || errors.Is(err, other) || !isHTTP || herr.StatusCode != status || errors.Is(err, verify.ErrRejected) {
+		t.Fatalf("got %v, want a *WaitError of %v wrapping HTTP %d", err, kind, status)
 	}
 	if we.RetryDelay() <= 0 || we.RetryDelay() > wait {
 		t.Errorf("RetryDelay %v, want in (0, %v]", we.RetryDelay(), wait)
 	}
-	for _, s := range []string{"Intel PCS " + pcsURL, item, "not asked again for"} {
+	want := []string{"Intel PCS " + pcsURL, item, "not asked again for"}
+	if kind == ErrFetchFailed {
+		want = want[:2]
+		if err.Error() != we.Err.Error() {
+			t.Errorf("first failure reads %q, want the failure itself %q", err, we.Err)
+		}
+	}
+	for _, s := range want {
 		if !strings.Contains(err.Error(), s) {
 			t.Errorf("error lacks %q: %v", s, err)
 		}
@@ -396,7 +410,11 @@ func TestIntelOutageBackoff(t *testing.T) {
 	ctx := context.Background()
 	for i := range 10 {
 		_, err := in.TDXCollateral(ctx, intelReq(v, testutil.TDXFixtureTime()))
-		wantWait(t, err, fake.URL, "TCB info for FMSPC 00806f050000", DefaultTransientNegativeTTL, http.StatusServiceUnavailable)
+		kind := ErrRecentFailure
+		if i == 0 {
+			kind = ErrFetchFailed // this call's own fetch failed
+		}
+		wantWait(t, err, fake.URL, "TCB info for FMSPC 00806f050000", DefaultTransientNegativeTTL, http.StatusServiceUnavailable, kind)
 		if i == 0 && !strings.Contains(err.Error(), "503") {
 			t.Errorf("first error does not name the status: %v", err)
 		}
@@ -424,8 +442,8 @@ func TestIntelOutageBackoff(t *testing.T) {
 	}
 
 	clk.Advance(DefaultTransientNegativeTTL + time.Millisecond)
-	if _, err := in.TDXCollateral(ctx, intelReq(v, testutil.TDXFixtureTime())); !errors.Is(err, ErrRecentFailure) || fake.Requests() != 6 {
-		t.Fatalf("after the back-off, still down: %v, %d requests (want 6)", err, fake.Requests())
+	if _, err := in.TDXCollateral(ctx, intelReq(v, testutil.TDXFixtureTime())); !errors.Is(err, ErrFetchFailed) || fake.Requests() != 6 {
+		t.Fatalf("after the back-off, still down (this call fetched): %v, %d requests (want 6)", err, fake.Requests())
 	}
 	down.Store(false)
 	if _, err := in.TDXCollateral(ctx, intelReq(v, testutil.TDXFixtureTime())); !errors.Is(err, ErrRecentFailure) || fake.Requests() != 6 {
@@ -462,7 +480,7 @@ func TestIntelRetryAfter(t *testing.T) {
 			in := newIntel(fake.URL, t.TempDir())
 			in.Now = clk.Now
 			_, err := in.TDXCollateral(context.Background(), intelReq(v, testutil.TDXFixtureTime()))
-			wantWait(t, err, fake.URL, "TCB info", tc.want, http.StatusTooManyRequests)
+			wantWait(t, err, fake.URL, "TCB info", tc.want, http.StatusTooManyRequests, ErrFetchFailed)
 			if we, _ := errors.AsType[*WaitError](err); we.RetryDelay() != tc.want {
 				t.Errorf("RetryDelay %v, want %v", we.RetryDelay(), tc.want)
 			}
@@ -489,9 +507,13 @@ func TestIntelUnknownFMSPC(t *testing.T) {
 	in.Now = clk.Now
 	req := intelReq(v, testutil.TDXFixtureTime())
 	req.FMSPC = [6]byte{0x90, 0xc0, 0x6f, 0, 0, 0}
-	for range 10 {
+	for i := range 10 {
 		_, err := in.TDXCollateral(context.Background(), req)
-		wantWait(t, err, fake.URL, "TCB info for FMSPC 90c06f000000", DefaultNegativeTTL, http.StatusNotFound)
+		kind := ErrRecentFailure
+		if i == 0 {
+			kind = ErrFetchFailed // this call's own fetch failed
+		}
+		wantWait(t, err, fake.URL, "TCB info for FMSPC 90c06f000000", DefaultNegativeTTL, http.StatusNotFound, kind)
 	}
 	if n := fake.Requests(); n != 1 {
 		t.Fatalf("%d requests for 10 attestations of an unknown FMSPC, want 1", n)

@@ -12,7 +12,7 @@ import (
 )
 
 // TestRetryAfterForIntelPCS: a verification that did not complete because
-// Intel's PCS failed recently (collateral.Intel's *WaitError, wrapped as
+// Intel's PCS failed, on this call or recently (collateral.Intel's *WaitError, wrapped as
 // verify wraps a TDX collateral getter's error) is answered with the
 // Retry-After of the PCS back-off, rounded up; any other failure 1 s.
 func TestRetryAfterForIntelPCS(t *testing.T) {
@@ -24,6 +24,10 @@ func TestRetryAfterForIntelPCS(t *testing.T) {
 	}{
 		{fmt.Errorf("verify: %s: %w: %w", verify.CheckTDXCollateral, verify.ErrCertificateUnavailable, pcsDown), "5"},
 		{&collateral.WaitError{Kind: collateral.ErrRecentFailure, Err: errors.New("404"), Wait: 30 * time.Second}, "30"},
+		// The caller whose own PCS fetch failed (Kind ErrFetchFailed, as
+		// the Chain's first caller): the whole back-off.
+		{fmt.Errorf("verify: %s: %w: %w", verify.CheckTDXCollateral, verify.ErrCertificateUnavailable,
+			&collateral.WaitError{Kind: collateral.ErrFetchFailed, What: "TCB info for FMSPC 00806f050000", Err: errors.New("HTTP 503"), Wait: 120 * time.Second}), "120"},
 		{errors.New("something else"), "1"},
 	} {
 		w := httptest.NewRecorder()
