@@ -159,6 +159,16 @@ type SEVSNP struct {
 	SNPFwSVN          *uint8          `json:"x-ms-sevsnpvm-snpfw-svn,omitempty"`
 	TEESVN            *uint8          `json:"x-ms-sevsnpvm-tee-svn,omitempty"`
 	VMPL              *uint32         `json:"x-ms-sevsnpvm-vmpl,omitempty"`
+	// The guest policy's newer bits as MAA reports them (2025): each is
+	// the bit of GUEST_POLICY (snp.PolicySingle, PolicyCXLAllow,
+	// PolicyMemAES256XTS, PolicyRAPLDis, PolicyCiphertextHiding,
+	// PolicyPageSwapDisable); nil when absent (older tokens).
+	SingleSocket                *bool `json:"x-ms-sevsnpvm-singlesocket,omitempty"`
+	CXLAllowed                  *bool `json:"x-ms-sevsnpvm-cxl-allowed,omitempty"`
+	MemAES256XTSRequired        *bool `json:"x-ms-sevsnpvm-mem-aes256-xts-required,omitempty"`
+	RAPLDisabled                *bool `json:"x-ms-sevsnpvm-rapl-disabled,omitempty"`
+	CiphertextHidingDRAMEnabled *bool `json:"x-ms-sevsnpvm-ciphertext-hiding-dram-enabled,omitempty"`
+	PageSwapDisabled            *bool `json:"x-ms-sevsnpvm-page-swap-disabled,omitempty"`
 }
 
 // TEERuntime is x-ms-isolation-tee.x-ms-runtime: the HCL runtime data.

@@ -15,6 +15,7 @@ import (
 	"github.com/snp-vtpm/snp-vtpm/hcl"
 	"github.com/snp-vtpm/snp-vtpm/maa"
 	"github.com/snp-vtpm/snp-vtpm/quote"
+	"github.com/snp-vtpm/snp-vtpm/snp"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 	"github.com/snp-vtpm/snp-vtpm/vtpm"
 )
@@ -42,6 +43,7 @@ func reject(check, format string, args ...any) error {
 // checked is what a request proved.
 type checked struct {
 	ev         *verify.Claims
+	reportID   []byte // the verified SNP report's REPORT_ID (nil on TDX)
 	encKey     *rsa.PublicKey
 	secureBoot bool
 	nonce      string
@@ -63,7 +65,7 @@ func (s *Service) check(ctx context.Context, a *maa.AttestationInfo) (*checked, 
 	if a.IsolationInfo.Type == maa.IsolationTDX {
 		c.ev, err = s.checkTDX(ctx, a)
 	} else {
-		c.ev, err = s.checkIsolation(ctx, a)
+		c.ev, c.reportID, err = s.checkIsolation(ctx, a)
 	}
 	if err != nil {
 		return nil, err
@@ -91,29 +93,29 @@ func (s *Service) check(ctx context.Context, a *maa.AttestationInfo) (*checked, 
 // checkIsolation rebuilds the HCL report from the SNP report and the
 // runtime data and verifies it with the Verifier: the VCEK chain, the
 // signature, the policy, the paravisor and REPORT_DATA = SHA-256(runtime
-// data).
-func (s *Service) checkIsolation(ctx context.Context, a *maa.AttestationInfo) (*verify.Claims, error) {
+// data); it returns the claims and the report's REPORT_ID.
+func (s *Service) checkIsolation(ctx context.Context, a *maa.AttestationInfo) (*verify.Claims, []byte, error) {
 	report, chain, err := a.SNPProof()
 	if err != nil {
-		return nil, reject("isolation-evidence", "%v", err)
+		return nil, nil, reject("isolation-evidence", "%v", err)
 	}
 	block, _ := pem.Decode(chain)
 	if block == nil || block.Type != "CERTIFICATE" {
-		return nil, reject("isolation-evidence", "VcekCertChain does not start with a PEM certificate (the VCEK)")
+		return nil, nil, reject("isolation-evidence", "VcekCertChain does not start with a PEM certificate (the VCEK)")
 	}
 	if len(report) != hcl.SNPReportSize || len(a.IsolationInfo.Evidence.RunTimeData) == 0 {
-		return nil, reject("isolation-evidence", "a %d-byte SNP report and %d bytes of runtime data: want %d and some",
+		return nil, nil, reject("isolation-evidence", "a %d-byte SNP report and %d bytes of runtime data: want %d and some",
 			len(report), len(a.IsolationInfo.Evidence.RunTimeData), hcl.SNPReportSize)
 	}
 	blob, err := hcl.Build(hcl.ReportTypeSNP, report, a.IsolationInfo.Evidence.RunTimeData, 0)
 	if err != nil {
-		return nil, reject("isolation-evidence", "%v", err)
+		return nil, nil, reject("isolation-evidence", "%v", err)
 	}
 	ev, err := s.cfg.Verifier.Report(ctx, blob, block.Bytes)
 	if err != nil {
-		return nil, reject("isolation-evidence", "the SNP report does not verify: %v", err)
+		return nil, nil, reject("isolation-evidence", "the SNP report does not verify: %v", err)
 	}
-	return ev, nil
+	return ev, bytes.Clone(report[snp.OffsetReportID : snp.OffsetReportID+32]), nil
 }
 
 // checkTDX verifies the TD quote through the Verifier (Intel's chain, or

@@ -57,6 +57,19 @@ const Lifetime = 8 * time.Hour
 //go:embed key.pem
 var keyPEM []byte
 
+// Policy is the fake MAA's attestation policy, in MAA's policy language:
+// it permits every request that passes its checks (Service's doc) and
+// issues no claims of its own, as MAA's default AzureGuest policy does.
+// Its tokens' x-ms-policy-hash is PolicyHash().
+const Policy = "version= 1.0;\nauthorizationrules\n{\n\t=> permit();\n};\nissuancerules\n{\n};\n"
+
+// PolicyHash returns the x-ms-policy-hash of the fake MAA's tokens: the
+// unpadded base64url SHA-256 of Policy, the form of MAA's (43 characters).
+func PolicyHash() string {
+	d := sha256.Sum256([]byte(Policy))
+	return base64.RawURLEncoding.EncodeToString(d[:])
+}
+
 // Config configures the fake MAA.
 type Config struct {
 	// Verifier verifies the SNP reports and TD quotes it receives; nil
@@ -161,7 +174,7 @@ func (s *Service) claims(a *maa.AttestationInfo, c *checked) (*maa.Claims, error
 	if _, err := rand.Read(id); err != nil {
 		return nil, err
 	}
-	f, t := false, true
+	f, t, zero := false, true, 0
 	windows := string(a.OSType) == "Windows"
 	ak, err := x509.ParsePKIXPublicKey(c.ev.AKPublic)
 	if err != nil {
@@ -170,9 +183,14 @@ func (s *Service) claims(a *maa.AttestationInfo, c *checked) (*maa.Claims, error
 	cl := &maa.Claims{
 		Issuer: maa.EmulatedIssuer, IssuedAt: now.Unix(), NotBefore: now.Unix(), Expiry: now.Add(Lifetime).Unix(),
 		ID: hex.EncodeToString(id), AttestationType: maa.AttestationTypeAzureVM, Ver: "1.0", SecureBoot: &c.secureBoot,
+		PolicyHash: PolicyHash(),
 		AzureVM: maa.AzureVM{
 			BootDebugEnabled: &f, KernelDebugEnabled: &f, HypervisorDebugEnabled: &f, DebuggersDisabled: &t,
 			TestSigningEnabled: &f, FlightSigningEnabled: &f, SigningDisabled: &t, IsWindows: &windows,
+			// The emulated log has no Windows boot events (no early-launch
+			// anti-malware driver, no HVCI policy), and its PK, KEK and db
+			// are fake certificates, not Azure's default keys.
+			ELAMEnabled: &f, HVCIPolicy: &zero, DefaultKeysValidated: &f,
 			VMID: c.ev.VMConfig.VMUniqueID, ProtocolVersion: a.AttestationProtocolVersion,
 			OSType: string(a.OSType), OSDistro: string(a.OSDistro), OSBuild: string(a.OSBuild),
 			OSVersionMajor: &a.OSVersionMajor, OSVersionMinor: &a.OSVersionMinor, AttestedPCRs: attestedPCRs[:],
@@ -193,7 +211,7 @@ func (s *Service) claims(a *maa.AttestationInfo, c *checked) (*maa.Claims, error
 	if c.ev.Platform == verify.PlatformTDX {
 		cl.IsolationTEE.AttestationType, cl.IsolationTEE.TDX = maa.TEETDX, tdxClaims(c.ev)
 	} else {
-		cl.IsolationTEE.SEVSNP = snpClaims(c.ev)
+		cl.IsolationTEE.SEVSNP = snpClaims(c.ev, c.reportID)
 	}
 	for k, v := range a.ClientPayload {
 		raw, err := json.Marshal(v)
@@ -205,15 +223,23 @@ func (s *Service) claims(a *maa.AttestationInfo, c *checked) (*maa.Claims, error
 	return cl, nil
 }
 
-// snpClaims are the x-ms-sevsnpvm-* claims of a verified report.
-func snpClaims(ev *verify.Claims) maa.SEVSNP {
+// snpClaims are the x-ms-sevsnpvm-* claims of a verified report whose
+// REPORT_ID is reportID.
+func snpClaims(ev *verify.Claims, reportID []byte) maa.SEVSNP {
 	tcb := ev.ReportedTCB
 	debug, migrate := ev.Debug, ev.GuestPolicy&snp.PolicyMigrateMA != 0
+	bit := func(mask uint64) *bool {
+		v := ev.GuestPolicy&mask != 0
+		return &v
+	}
 	return maa.SEVSNP{
 		AuthorKeyDigest: ev.AuthorKeyDigest, FamilyID: ev.FamilyID, ImageID: ev.ImageID, HostData: ev.HostData,
-		IDKeyDigest: ev.IDKeyDigest, LaunchMeasurement: ev.Measurement, ReportData: ev.ReportData,
+		IDKeyDigest: ev.IDKeyDigest, LaunchMeasurement: ev.Measurement, ReportData: ev.ReportData, ReportID: reportID,
 		BootloaderSVN: &tcb.Bootloader, TEESVN: &tcb.TEE, SNPFwSVN: &tcb.SNP, MicrocodeSVN: &tcb.Microcode,
 		GuestSVN: &ev.GuestSVN, VMPL: &ev.VMPL, IsDebuggable: &debug, MigrationAllowed: &migrate, SMTAllowed: &ev.SMT,
+		SingleSocket: bit(snp.PolicySingle), CXLAllowed: bit(snp.PolicyCXLAllow), MemAES256XTSRequired: bit(snp.PolicyMemAES256XTS),
+		RAPLDisabled: bit(snp.PolicyRAPLDis), CiphertextHidingDRAMEnabled: bit(snp.PolicyCiphertextHiding),
+		PageSwapDisabled: bit(snp.PolicyPageSwapDisable),
 	}
 }
 

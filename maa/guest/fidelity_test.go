@@ -5,6 +5,7 @@ package guest_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -13,9 +14,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/snp-vtpm/snp-vtpm/hcl"
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil/cvmtest"
+	"github.com/snp-vtpm/snp-vtpm/maa"
+	"github.com/snp-vtpm/snp-vtpm/maa/fakemaa"
 	"github.com/snp-vtpm/snp-vtpm/maa/guest"
+	"github.com/snp-vtpm/snp-vtpm/snp"
 )
 
 // claimPaths flattens a JWT payload into its member paths ("a.b",
@@ -72,37 +77,27 @@ func claimPaths(t *testing.T, token []byte) map[string]string {
 // fake MAA token with a real AzureGuest SNP token of December 2025
 // (testdata/maa). Every path of the real token is in the fake one with the
 // same type, except those listed as deliberately absent; the fake adds
-// none of its own.
+// none of its own. The claims the fake adds to match (policy hash, the
+// Windows boot features, Secure Boot default keys, REPORT_ID, the newer
+// guest policy bits) carry what is true of the emulated CVM: checked by
+// fakeClaimValues.
 func TestFidelityFakeMAAToken(t *testing.T) {
 	real := claimPaths(t, testutil.ReadFile(t, "maa/azureguest-snp-sharedeus2-20251215.jwt"))
 	cvm := cvmtest.Start(t, nil)
 	_, url := newService(t)
-	token, err := guest.Attest(context.Background(), cvm.TPM(), nil, url, inputs(t, cvm, []byte("fidelity")))
+	in := inputs(t, cvm, []byte("fidelity"))
+	token, err := guest.Attest(context.Background(), cvm.TPM(), nil, url, in)
 	if err != nil {
 		t.Fatal(err)
 	}
 	fake := claimPaths(t, token)
-	tee := "x-ms-isolation-tee."
+	fakeClaimValues(t, token, in.HCLReport)
 	absent := map[string]string{
-		// The fake MAA runs no attestation policy.
-		"x-ms-policy-hash": "no policy",
-		// It does not evaluate the Secure Boot databases against
-		// Microsoft's, nor Windows' boot features: it claims nothing it
-		// did not check.
-		"x-ms-azurevm-dbvalidated":                     "unchecked",
-		"x-ms-azurevm-dbxvalidated":                    "unchecked",
-		"x-ms-azurevm-default-securebootkeysvalidated": "unchecked",
-		"x-ms-azurevm-elam-enabled":                    "unchecked",
-		"x-ms-azurevm-hvci-policy":                     "unchecked",
-		// Guest policy bits MAA added in 2025, and REPORT_ID: package maa's
-		// typed claims do not model them (verify.Claims has no report id).
-		tee + "x-ms-sevsnpvm-ciphertext-hiding-dram-enabled": "not modelled",
-		tee + "x-ms-sevsnpvm-cxl-allowed":                    "not modelled",
-		tee + "x-ms-sevsnpvm-mem-aes256-xts-required":        "not modelled",
-		tee + "x-ms-sevsnpvm-page-swap-disabled":             "not modelled",
-		tee + "x-ms-sevsnpvm-rapl-disabled":                  "not modelled",
-		tee + "x-ms-sevsnpvm-singlesocket":                   "not modelled",
-		tee + "x-ms-sevsnpvm-reportid":                       "not modelled",
+		// MAA's db and dbx validation (of the measured databases against
+		// what it expects) is not reproduced: the fake claims neither
+		// outcome rather than one it did not check.
+		"x-ms-azurevm-dbvalidated":  "unchecked",
+		"x-ms-azurevm-dbxvalidated": "unchecked",
 	}
 	for _, p := range slices.Sorted(maps.Keys(real)) {
 		typ, ok := fake[p]
@@ -121,4 +116,67 @@ func TestFidelityFakeMAAToken(t *testing.T) {
 			t.Errorf("%s is in the fake token only", p)
 		}
 	}
+}
+
+// fakeClaimValues checks the values of the claims the fake MAA gives to
+// match real tokens: the hash of its own policy (in the real hash's form),
+// no ELAM driver and HVCI policy 0 (the emulated log has no Windows boot
+// events), Secure Boot keys that are not Azure's defaults (the emulated
+// PK, KEK and db are fake certificates), and the REPORT_ID and guest
+// policy bits of the CVM's own SNP report (hclBlob).
+func fakeClaimValues(t *testing.T, token, hclBlob []byte) {
+	t.Helper()
+	keys, err := maa.EmulatedKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := maa.Verify(context.Background(), token, maa.Config{Keys: keys, Issuer: maa.EmulatedIssuer, Nonce: []byte("fidelity"), TrustEmulated: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := hcl.Parse(hclBlob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := snp.ParseReport(h.SNPReport)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(fakemaa.Policy))
+	if want := base64.RawURLEncoding.EncodeToString(sum[:]); c.PolicyHash != want || c.PolicyHash != fakemaa.PolicyHash() || len(c.PolicyHash) != 43 {
+		t.Errorf("x-ms-policy-hash %q, want %q (43 characters, as MAA's)", c.PolicyHash, want)
+	}
+	if c.ELAMEnabled == nil || *c.ELAMEnabled || c.HVCIPolicy == nil || *c.HVCIPolicy != 0 ||
+		c.DefaultKeysValidated == nil || *c.DefaultKeysValidated {
+		t.Errorf("elam-enabled %v, hvci-policy %v, default-securebootkeysvalidated %v: want false, 0, false",
+			ptr(c.ELAMEnabled), ptr(c.HVCIPolicy), ptr(c.DefaultKeysValidated))
+	}
+	s := c.IsolationTEE.SEVSNP
+	if !bytes.Equal(s.ReportID, r.ReportID[:]) || r.ReportID == ([32]byte{}) {
+		t.Errorf("x-ms-sevsnpvm-reportid %x, want the report's %x", s.ReportID, r.ReportID)
+	}
+	for _, b := range []struct {
+		name string
+		got  *bool
+		mask uint64
+	}{
+		{"singlesocket", s.SingleSocket, snp.PolicySingle},
+		{"cxl-allowed", s.CXLAllowed, snp.PolicyCXLAllow},
+		{"mem-aes256-xts-required", s.MemAES256XTSRequired, snp.PolicyMemAES256XTS},
+		{"rapl-disabled", s.RAPLDisabled, snp.PolicyRAPLDis},
+		{"ciphertext-hiding-dram-enabled", s.CiphertextHidingDRAMEnabled, snp.PolicyCiphertextHiding},
+		{"page-swap-disabled", s.PageSwapDisabled, snp.PolicyPageSwapDisable},
+	} {
+		if want := r.Policy&b.mask != 0; b.got == nil || *b.got != want {
+			t.Errorf("x-ms-sevsnpvm-%s %v, want %v (guest policy %#x)", b.name, ptr(b.got), want, r.Policy)
+		}
+	}
+}
+
+// ptr formats a claim that may be absent.
+func ptr[T any](p *T) string {
+	if p == nil {
+		return "absent"
+	}
+	return fmt.Sprint(*p)
 }
