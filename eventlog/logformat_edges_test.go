@@ -2,9 +2,13 @@ package eventlog_test
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/google/go-eventlog/tcg"
 
 	"github.com/snp-vtpm/snp-vtpm/eventlog"
 	"github.com/snp-vtpm/snp-vtpm/format"
@@ -53,5 +57,135 @@ func TestLogFormatEdges(t *testing.T) {
 	// uintnSize 1 (UINT32) is as good as 2.
 	if _, err := eventlog.Replay(cat(spec(func(s *rawSpec) { s.uintn = 1 }), sep), quoted); err != nil {
 		t.Errorf("uintnSize 1: %v", err)
+	}
+}
+
+// TestLogFormatEventTypes: an event type go-eventlog does not know is
+// refused in the EFI range (0x80000000 and up) as well as below it, and
+// the Spec ID signature is compared whole, its closing NUL too.
+func TestLogFormatEventTypes(t *testing.T) {
+	sep := rawEvent2(0, 4, both, "\x00\x00\x00\x00")
+	good := bytes.Join([][]byte{goodSpec().bytes(), sep}, nil)
+	quoted := map[int][]byte{0: make([]byte, 32)}
+	for _, typ := range []uint32{0x80001234, 0x800000FF, 0x8000FFFF, 0xFFFFFFFE} {
+		log := bytes.Join([][]byte{good, rawEvent2(23, typ, both, "")}, nil)
+		var fe *format.Error
+		if _, err := eventlog.Replay(log, quoted); !errors.As(err, &fe) || fe.Field != "event[2].eventType" || !errors.Is(err, format.ErrUnexpectedValue) {
+			t.Errorf("event type 0x%08x: %v, want ErrUnexpectedValue at event[2].eventType", typ, err)
+		}
+	}
+	s := goodSpec()
+	s.signature = "Spec ID Event03X"
+	var fe *format.Error
+	if _, err := eventlog.Replay(bytes.Join([][]byte{s.bytes(), sep}, nil), quoted); !errors.As(err, &fe) || fe.Field != "event[0].specID.signature" || !errors.Is(err, format.ErrBadMagic) {
+		t.Errorf("signature without its NUL: %v, want ErrBadMagic", err)
+	}
+}
+
+// TestReplaySizeBound: a log of exactly MaxSize bytes is parsed, one byte
+// more is refused before parsing.
+func TestReplaySizeBound(t *testing.T) {
+	spec := goodSpec().bytes()
+	head := rawEvent2(0, 4, both, "")
+	sized := func(total int) []byte {
+		data := strings.Repeat("\x00", total-len(spec)-len(head))
+		return bytes.Join([][]byte{spec, rawEvent2(0, 4, both, data)}, nil)
+	}
+	quoted := map[int][]byte{0: make([]byte, 32)}
+	at, over := sized(eventlog.MaxSize), sized(eventlog.MaxSize+1)
+	if len(at) != eventlog.MaxSize || len(over) != eventlog.MaxSize+1 {
+		t.Fatalf("built %d and %d bytes", len(at), len(over))
+	}
+	if _, err := eventlog.Replay(at, quoted); err != nil {
+		t.Errorf("a log of MaxSize bytes: %v", err)
+	}
+	if _, err := eventlog.Replay(over, quoted); !errors.Is(err, eventlog.ErrFormat) || !strings.Contains(err.Error(), "more than") {
+		t.Errorf("a log of MaxSize+1 bytes: %v, want the size refusal", err)
+	}
+}
+
+// TestStartupLocalityExactSize: only a 17-byte StartupLocality event sets
+// PCR 0's starting locality; a longer one is another EV_NO_ACTION. The
+// replayed value the result shows agrees with go-eventlog's verdict.
+func TestStartupLocalityExactSize(t *testing.T) {
+	b := eventlog.NewBuilder(nil)
+	b.Measure(0, tcg.NoAction, []byte("StartupLocality\x00\x03x"))
+	b.Measure(0, tcg.SCRTMVersion, []byte("v"))
+	log, _, err := b.Log()
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := func(start byte) []byte {
+		v := make([]byte, 32)
+		v[31] = start
+		d := sha256.Sum256([]byte("v"))
+		h := sha256.Sum256(append(v, d[:]...))
+		return h[:]
+	}
+	res, err := eventlog.Replay(log, map[int][]byte{0: from(0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := res.Status(0); s != eventlog.Replayed {
+		t.Fatalf("PCR 0 %s, want a replay from zero", s)
+	}
+	for _, p := range res.PCRs {
+		if p.Index == 0 && p.Replayed != hex.EncodeToString(from(0)) {
+			t.Errorf("PCR 0 replayed to %s, want the replay from zero", p.Replayed)
+		}
+	}
+}
+
+// TestReplayedValueVerifies: the value a result shows as a PCR's replay is
+// one go-eventlog's replay verifies, for logs where the starting value is
+// special (an H-CRTM event first, StartupLocality events of 17 bytes
+// and of 18). (go-eventlog never verifies a PCR whose H-CRTM event is not
+// its first event, so no shown value can verify there.)
+func TestReplayedValueVerifies(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		build func(b *eventlog.Builder)
+	}{
+		{"H-CRTM first", func(b *eventlog.Builder) {
+			b.Measure(0, tcg.EFIHCRTMEvent, []byte("HCRTM"))
+			b.Measure(0, tcg.SCRTMVersion, []byte("v"))
+		}},
+		{"StartupLocality of 18 bytes", func(b *eventlog.Builder) {
+			b.Measure(0, tcg.NoAction, []byte("StartupLocality\x00\x03x"))
+			b.Measure(0, tcg.SCRTMVersion, []byte("v"))
+		}},
+		{"StartupLocality of 17 bytes", func(b *eventlog.Builder) {
+			b.Measure(0, tcg.NoAction, []byte("StartupLocality\x00\x03"))
+			b.Measure(0, tcg.SCRTMVersion, []byte("v"))
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b := eventlog.NewBuilder(nil)
+			c.build(b)
+			log, _, err := b.Log()
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := eventlog.Replay(log, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var shown []byte
+			for _, p := range res.PCRs {
+				if p.Index == 0 {
+					shown, _ = hex.DecodeString(p.Replayed)
+				}
+			}
+			if len(shown) != 32 {
+				t.Fatalf("PCR 0 replayed to %x", shown)
+			}
+			res, err = eventlog.Replay(log, map[int][]byte{0: shown})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s := res.Status(0); s != eventlog.Replayed {
+				t.Errorf("PCR 0 quoted as its shown replay %x: %s, want replayed", shown, s)
+			}
+		})
 	}
 }
