@@ -12,7 +12,8 @@ import (
 
 // TestMatchVCEKEdges pins what TestMatchVCEKRealFixture leaves open: a
 // chip id that differs in its last byte only (every byte is compared), a
-// zero (masked) chip id, and a nil certificate.
+// zero (masked) chip id, on Turin a 64-byte chip id whose 8-byte HWID is
+// zero though other bytes are not, and a nil certificate.
 func TestMatchVCEKEdges(t *testing.T) {
 	vcek, chip, tcb := realTHIM(t)
 	for _, i := range []int{8, 31, len(chip) - 1} {
@@ -31,6 +32,7 @@ func TestMatchVCEKEdges(t *testing.T) {
 		{ProductGenoa, make([]byte, ChipIDSize)},
 		{ProductTurin, make([]byte, TurinHWIDSize)},
 		{ProductTurin, make([]byte, ChipIDSize)},
+		{ProductTurin, append(make([]byte, TurinHWIDSize), bytes.Repeat([]byte{7}, ChipIDSize-TurinHWIDSize)...)},
 	} {
 		if _, err := VCEKURL("http://x", c.product, c.chip, tcb); !errors.Is(err, ErrInvalidRequest) {
 			t.Errorf("%s, zero chip id of %d bytes: %v, want ErrInvalidRequest", c.product, len(c.chip), err)
