@@ -143,3 +143,54 @@ func TestUnknownCaseVariantEmbedded(t *testing.T) {
 		}
 	}
 }
+
+// TestLoneSurrogateAtEnd: a lone surrogate escape that the input ends
+// right after is named as such (ErrInvalidUTF8), not as an early end.
+func TestLoneSurrogateAtEnd(t *testing.T) {
+	for _, c := range []struct{ in, ptr string }{
+		{`"\ud800`, ""},
+		{`{"z":"\udc00`, "/z"},
+	} {
+		var s any
+		checkErr(t, Unmarshal([]byte(c.in), &s, Options{}), ErrInvalidUTF8, c.ptr)
+	}
+}
+
+// TestScannerWhiteSpace: only RFC 8259's four white-space bytes separate
+// tokens; form feed, vertical tab, NUL and a no-break space (raw or
+// UTF-8) anywhere between tokens make the scanner give up, as the decoder
+// refuses them.
+func TestScannerWhiteSpace(t *testing.T) {
+	for _, ws := range []string{"\f", "\v", "\x00", "\xa0", "\u00a0", "\u2028", "\ufeff"} {
+		for _, in := range []string{
+			ws + `{}`, `{}` + ws, `[1,` + ws + `2]`, `{"a"` + ws + `:1}`, `{"a":` + ws + `1}`, `[1` + ws + `]`,
+		} {
+			if _, ok := scanAll([]byte(in), Options{}); ok {
+				t.Errorf("%q: scanner accepted", in)
+			}
+			if _, err := decodeAll([]byte(in), Options{}); err == nil {
+				t.Errorf("%q: decoder accepted", in)
+			}
+		}
+	}
+}
+
+// TestScannerNullAndGivenUp: Null reads all of null, and once the scanner
+// has given up Peek and Cursor return zero values.
+func TestScannerNullAndGivenUp(t *testing.T) {
+	s := NewScanner([]byte(` null `), Options{})
+	if !s.Null() || !s.End() {
+		t.Error("null not read whole")
+	}
+	s = NewScanner([]byte(`{"a":1}`), Options{})
+	s.Fail()
+	if c := s.Peek(); c != 0 {
+		t.Errorf("Peek after Fail = %q, want 0", c)
+	}
+	if d, p := s.Cursor(); d != nil || p != 0 {
+		t.Errorf("Cursor after Fail = %q, %d", d, p)
+	}
+	if end, _ := stringEnd([]byte(`a"b"`), 0); end != -1 {
+		t.Errorf("stringEnd not at a quote = %d, want -1", end)
+	}
+}
