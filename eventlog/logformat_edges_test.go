@@ -189,3 +189,48 @@ func TestReplayedValueVerifies(t *testing.T) {
 		})
 	}
 }
+
+// TestFirmwareTwoTypedVersions: two events typed EV_S_CRTM_VERSION claim
+// no firmware version even when only one of them is measured as its own
+// data (event types are not measured: which one is the version is not
+// known).
+func TestFirmwareTwoTypedVersions(t *testing.T) {
+	version := eventlog.UTF16("Hyper-V UEFI Release v4.1")
+	for _, second := range []bool{false, true} {
+		b := eventlog.NewBuilder(nil)
+		if second {
+			b.Measure(0, tcg.SCRTMVersion, version)
+		}
+		b.MeasureDigest(0, tcg.SCRTMVersion, eventlog.UTF16("v9.9"), []byte("firmware volume"))
+		if !second {
+			b.Measure(0, tcg.SCRTMVersion, version)
+		}
+		b.Measure(0, tcg.Separator, []byte{0, 0, 0, 0})
+		res := replayBuilt(t, b, 0)
+		if got := res.State.Firmware; got != nil {
+			t.Errorf("firmware %q claimed from two typed versions, want none", *got)
+		}
+	}
+}
+
+// TestFirmwareVersionMeasured: the version claimed is data measured as
+// its own digest; an event typed EV_S_CRTM_VERSION whose digest is not of
+// its data gives none, even beside one self-measured event of another
+// type. A UTF-16 version holding a NUL inside is shown as hex.
+func TestFirmwareVersionMeasured(t *testing.T) {
+	b := eventlog.NewBuilder(nil)
+	b.MeasureDigest(0, tcg.SCRTMVersion, eventlog.UTF16("Hyper-V UEFI Release v9.9"), []byte("firmware volume"))
+	b.Measure(0, tcg.PostCode, eventlog.UTF16("Hyper-V UEFI Release v4.1"))
+	b.Measure(0, tcg.Separator, []byte{0, 0, 0, 0})
+	if got := replayBuilt(t, b, 0).State.Firmware; got != nil {
+		t.Errorf("firmware %q claimed from an event not measured as its data, want none", *got)
+	}
+	raw := []byte{'A', 0, 0, 0, 'B', 0, 0, 0} // "A", NUL, "B", terminator
+	b = eventlog.NewBuilder(nil)
+	b.Measure(0, tcg.SCRTMVersion, raw)
+	b.Measure(0, tcg.Separator, []byte{0, 0, 0, 0})
+	got := replayBuilt(t, b, 0).State.Firmware
+	if want := "hex:" + hex.EncodeToString(raw); got == nil || *got != want {
+		t.Errorf("firmware %v, want %q", got, want)
+	}
+}
