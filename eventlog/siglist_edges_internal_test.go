@@ -39,7 +39,8 @@ func TestTaggedEventDataSize(t *testing.T) {
 
 // TestKernelCmdlinePrefixOnly: the command after a Linux loader is a
 // kernel command line only when it starts with a kernel command-line
-// label, not when the label appears inside another command.
+// label, not when the label appears inside another command, and only
+// after a Linux loader.
 func TestKernelCmdlinePrefixOnly(t *testing.T) {
 	for _, next := range []string{
 		"grub_cmd: echo kernel_cmdline: root=/dev/evil",
@@ -48,6 +49,12 @@ func TestKernelCmdlinePrefixOnly(t *testing.T) {
 	} {
 		if cl, ok, err := grubKernelCmdline([]string{"grub_cmd: linux /vmlinuz root=/dev/sda1", next}); ok || err != nil {
 			t.Errorf("%q: claimed %q, %v", next, cl, err)
+		}
+	}
+	// After a loader of another kernel, a labelled line is not Linux's.
+	for _, loader := range []string{"grub_cmd: chainloader /efi/x.efi", "grub_cmd: multiboot2 /xen.gz"} {
+		if cl, ok, err := grubKernelCmdline([]string{loader, "kernel_cmdline: root=/dev/evil"}); ok || err != nil {
+			t.Errorf("after %q: claimed %q, %v", loader, cl, err)
 		}
 	}
 	if cl, ok, _ := grubKernelCmdline([]string{"grub_cmd: linux /vmlinuz root=/dev/sda1", "kernel_cmdline: /vmlinuz root=/dev/sda1"}); !ok || cl != "/vmlinuz root=/dev/sda1" {
