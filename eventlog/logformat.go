@@ -134,7 +134,7 @@ func (r *logReader) specID() (map[uint16]uint16, error) {
 	case le.Uint32(hdr) != 0:
 		return nil, r.fail("pcrIndex", format.ErrUnexpectedValue, "%d, want 0", le.Uint32(hdr))
 	case !format.AllZero(hdr[8:28]):
-		return nil, r.fail("digest", format.ErrNonZero, "a Spec ID event's SHA-1 digest is zero")
+		return nil, r.fail("digest", format.ErrNonZero, "a Spec ID event's SHA-1 digest is not zero")
 	}
 	data, err := r.take("eventSize", uint64(le.Uint32(hdr[28:])), format.ErrExceedsBlob)
 	if err != nil {

@@ -55,21 +55,27 @@ func DecomposeTCB(product string, tcb uint64) (TCB, error) {
 
 // HWID returns the hardware id KDS expects for chipID on the product line
 // line: the whole 64-byte CHIP_ID, or its first 8 bytes on Turin (an 8-byte
-// value is accepted for Turin). A zero chip id (a report with MASK_CHIP_KEY
-// set) names no chip and is never fetched.
+// value is accepted for Turin). A zero id (a report with MASK_CHIP_KEY
+// set, or on Turin a chip id whose first 8 bytes are zero) names no chip
+// and is never fetched.
 func HWID(line string, chipID []byte) ([]byte, error) {
-	if bytes.Count(chipID, []byte{0}) == len(chipID) {
-		return nil, fmt.Errorf("kds: chip id is zero (masked): %w", ErrInvalidRequest)
-	}
+	var id []byte
 	switch {
 	case line == ProductTurin && len(chipID) == TurinHWIDSize:
-		return chipID, nil
+		id = chipID
 	case line == ProductTurin && len(chipID) == ChipIDSize:
-		return chipID[:TurinHWIDSize], nil
+		id = chipID[:TurinHWIDSize]
 	case len(chipID) == ChipIDSize:
-		return chipID, nil
+		id = chipID
+	default:
+		return nil, fmt.Errorf("kds: chip id of %d bytes for %s, want %d: %w", len(chipID), line, ChipIDSize, ErrInvalidRequest)
 	}
-	return nil, fmt.Errorf("kds: chip id of %d bytes for %s, want %d: %w", len(chipID), line, ChipIDSize, ErrInvalidRequest)
+	// The id KDS would be asked for, not the whole chip id: on Turin, a
+	// zero HWID followed by other bytes names no chip either.
+	if bytes.Count(id, []byte{0}) == len(id) {
+		return nil, fmt.Errorf("kds: chip id is zero (masked): %w", ErrInvalidRequest)
+	}
+	return id, nil
 }
 
 // VCEKURL returns the KDS URL of the VCEK of chipID at tcb under base (e.g.
