@@ -216,10 +216,7 @@ func checkParavisor(ctx context.Context, claims *Claims, r *snp.Report, pol *Pol
 	if voucher != nil {
 		ask = func(ctx context.Context) (string, error) { return voucher.VouchParavisor(ctx, r) }
 	}
-	if err := voucherAudience(voucher, pol.MAAParavisorAudience, untrusted); ask != nil && err != nil {
-		return err
-	}
-	return vouch(ctx, claims, pol.MAAParavisorInstance, ask, untrusted)
+	return vouch(ctx, claims, pol, voucher, ask, untrusted)
 }
 
 // ParavisorVoucher vouches for the paravisor of an SEV-SNP report whose
@@ -251,12 +248,17 @@ type TDXParavisorVoucher interface {
 	VouchTDXParavisor(ctx context.Context, q *tdx.Quote) (authority string, err error)
 }
 
-// vouch asks (nil: no voucher) about the paravisor and accepts the answer
-// when it comes from instance; otherwise the check fails with untrusted
-// and the reason.
-func vouch(ctx context.Context, claims *Claims, instance string, ask func(context.Context) (string, error), untrusted *UntrustedParavisorError) error {
+// vouch asks (nil: no voucher) about the paravisor, when voucher requires
+// the policy's audience (voucherAudience), and accepts the answer when it
+// comes from the policy's MAA instance; otherwise the check fails with
+// untrusted and the reason.
+func vouch(ctx context.Context, claims *Claims, pol *Policy, voucher ParavisorVoucher, ask func(context.Context) (string, error), untrusted *UntrustedParavisorError) error {
+	instance := pol.MAAParavisorInstance
 	if ask == nil {
 		return failf(CheckParavisorIdentity, "%w; the policy accepts a paravisor vouched for by %s, but no token of it was given", untrusted, instance)
+	}
+	if err := voucherAudience(voucher, pol.MAAParavisorAudience, untrusted); err != nil {
+		return err
 	}
 	authority, err := ask(ctx)
 	if err != nil {

@@ -104,8 +104,5 @@ func checkTDXParavisor(ctx context.Context, claims *Claims, q *tdx.Quote, opts *
 	if v, ok := opts.ParavisorVoucher.(TDXParavisorVoucher); ok {
 		ask = func(ctx context.Context) (string, error) { return v.VouchTDXParavisor(ctx, q) }
 	}
-	if err := voucherAudience(opts.ParavisorVoucher, pol.MAAParavisorAudience, untrusted); ask != nil && err != nil {
-		return err
-	}
-	return vouch(ctx, claims, pol.MAAParavisorInstance, ask, untrusted)
+	return vouch(ctx, claims, pol, opts.ParavisorVoucher, ask, untrusted)
 }
