@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
@@ -70,6 +71,51 @@ func TestServeTimeout(t *testing.T) {
 	err := <-done
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Serve = %v, want the graceful shutdown's deadline error", err)
+	}
+}
+
+// TestServeTimeoutEndsRequestContexts: a request cut off by the timeout
+// has its context ended by the time Serve returns, even when net/http
+// would not yet have ended it (the handler has not read the request's
+// body, so no background read notices the closed connection): a handler
+// that checks its context after the cut (the server does before releasing
+// a secret) sees it ended. Its own BaseContext's values are kept.
+func TestServeTimeoutEndsRequestContexts(t *testing.T) {
+	type key struct{}
+	started, release := make(chan struct{}), make(chan struct{})
+	reqCtx := make(chan context.Context, 1)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	hs := &http.Server{ReadHeaderTimeout: time.Second,
+		BaseContext: func(net.Listener) context.Context { return context.WithValue(context.Background(), key{}, "v") },
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			reqCtx <- r.Context()
+			close(started)
+			<-release
+		})}
+	done := make(chan error, 1)
+	go func() { done <- Serve(ctx, hs, ln, 50*time.Millisecond, nil) }()
+	defer close(release)
+	go func() {
+		if resp, err := http.Post("http://"+ln.Addr().String(), "text/plain", strings.NewReader("unread body")); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	<-started
+	rc := <-reqCtx
+	if rc.Value(key{}) != "v" {
+		t.Error("the request context lost the BaseContext's value")
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Serve = %v, want the graceful shutdown's deadline error", err)
+	}
+	if rc.Err() == nil {
+		t.Error("Serve returned with a cut-off request's context still live")
 	}
 }
 
