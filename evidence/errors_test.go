@@ -118,7 +118,7 @@ func TestDecodeValidVariants(t *testing.T) {
 		"v1 no vcek":             func(*testing.T) obj { m := validV1(); delete(m, "vcek"); return m },
 		"v1 empty vcek":          func(*testing.T) obj { m := validV1(); m["vcek"] = ""; return m },
 		"v1 no pcrs":             func(*testing.T) obj { m := validV1(); m["tpm_quote"].(obj)["pcrs"] = []any{}; return m },
-		"v1 with td_quote":       func(*testing.T) obj { m := validV1(); m["td_quote"] = "BAACAA"; return m },
+		"v1 with td_quote":       func(*testing.T) obj { m := validV1(); delete(m, "vcek"); m["td_quote"] = "BAACAA"; return m },
 		"v2":                     func(*testing.T) obj { m := validV1(); m["version"] = 2; return m },
 		"v1 unknown field":       func(*testing.T) obj { m := validV1(); m["future"] = obj{"x": []any{1, "y"}}; return m },
 		"v0 version null":        func(t *testing.T) obj { m := validV0(t); m["version"] = nil; return m },
@@ -209,6 +209,8 @@ func TestDecodeErrors(t *testing.T) {
 		{"v1 missing hcl_report", v1(func(m obj) { delete(m, "hcl_report") }), "hcl_report", format.ErrMissingField},
 		{"v1 empty hcl_report", v1(func(m obj) { m["hcl_report"] = "" }), "hcl_report", format.ErrMissingField},
 		{"v1 empty td_quote", v1(func(m obj) { m["td_quote"] = "" }), "td_quote", format.ErrMissingField},
+		{"v1 td_quote with vcek", v1(func(m obj) { m["td_quote"] = "BAACAA" }), "vcek", format.ErrUnexpectedField},
+		{"v2 td_quote with vcek", v1(func(m obj) { m["version"] = 2; m["td_quote"] = "BAACAA" }), "vcek", format.ErrUnexpectedField},
 		{"v1 with v0 quote", v1(func(m obj) { m["quote"] = m["tpm_quote"] }), "quote", format.ErrUnexpectedField},
 		{"v1 with v0 report", v1(func(m obj) { m["report"] = numArray(testReport) }), "report", format.ErrUnexpectedField},
 		{"v1 hcl_report array", v1(func(m obj) { m["hcl_report"] = numArray(testReport) }), "hcl_report", format.ErrBadJSON},
@@ -317,6 +319,7 @@ func TestEncodeErrors(t *testing.T) {
 		{"no report", func(e *Evidence) { e.HCLReport = nil }, "hcl_report", format.ErrMissingField},
 		{"empty vcek", func(e *Evidence) { e.VCEK = []byte{} }, "vcek", format.ErrMissingField},
 		{"empty td quote", func(e *Evidence) { e.TDQuote = []byte{} }, "td_quote", format.ErrMissingField},
+		{"td quote with vcek", func(e *Evidence) { e.VCEK, e.TDQuote = []byte{1}, []byte{2, 3} }, "vcek", format.ErrUnexpectedField},
 		{"huge report", func(e *Evidence) { e.HCLReport = make([]byte, MaxHCLReportSize+1) }, "hcl_report", format.ErrTooLarge},
 		{"huge message", func(e *Evidence) { e.Quote.Message = make([]byte, MaxMessageSize+1) }, "tpm_quote.message", format.ErrTooLarge},
 		{"25 PCRs", func(e *Evidence) { e.Quote.PCRs = quoteOf(testMsg, testSig, 25).PCRs }, "tpm_quote.pcrs", format.ErrTooLarge},
@@ -331,12 +334,12 @@ func TestEncodeErrors(t *testing.T) {
 		}
 	}
 	e := good()
-	e.VCEK, e.TDQuote = []byte{1}, []byte{2, 3}
+	e.TDQuote = []byte{2, 3}
 	b, e2 := roundTrip(t, e)
 	if !equalEvidence(e, e2) {
 		t.Error("round trip with td_quote differs")
 	}
-	if !strings.Contains(string(b), `"vcek":"AQ==","td_quote":"AgM="}`) {
+	if !strings.Contains(string(b), `,"td_quote":"AgM="}`) || strings.Contains(string(b), `"vcek"`) {
 		t.Errorf("encoding: %s", b)
 	}
 }

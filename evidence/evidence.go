@@ -265,10 +265,25 @@ func decodeV1(w *wire, a *arena) (*Evidence, error) {
 	if e.TDQuote, err = optionalB64(a, &w.tdQuote, "td_quote", MaxTDQuoteSize); err != nil {
 		return nil, err
 	}
+	if err := e.checkPlatformMembers(w.vcek.present()); err != nil {
+		return nil, err
+	}
 	if e.EventLog, err = optionalB64(a, &w.eventLog, "event_log", MaxEventLogSize); err != nil {
 		return nil, err
 	}
 	return e, nil
+}
+
+// checkPlatformMembers refuses a "vcek" (hasVCEK) beside a TD quote: TDX
+// evidence carries "td_quote" instead of "vcek", as v0 TDX evidence must.
+// Nothing would read such a VCEK (the TD quote names the signer), so it
+// would be bytes of the sender's choice riding along with evidence that
+// verifies, and a Decoder would remember them as a verified VCEK.
+func (e *Evidence) checkPlatformMembers(hasVCEK bool) error {
+	if e.TDQuote != nil && hasVCEK {
+		return fieldErr("vcek", fmt.Errorf("%w: TDX evidence (it carries a td_quote) has no VCEK", format.ErrUnexpectedField))
+	}
+	return nil
 }
 
 // memoOrB64 returns the bytes of the base64 member f: those a Decoder
@@ -487,6 +502,9 @@ func (e *Evidence) check() error {
 		if len(f.b) == 0 && (f.required || f.b != nil) {
 			return errEmpty(f.name)
 		}
+	}
+	if err := e.checkPlatformMembers(e.VCEK != nil); err != nil {
+		return err
 	}
 	if len(e.Quote.PCRs) > MaxPCRs {
 		return fieldErr("tpm_quote.pcrs", fmt.Errorf("%w (%d > %d PCRs)", format.ErrTooLarge, len(e.Quote.PCRs), MaxPCRs))
