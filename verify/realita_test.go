@@ -3,6 +3,8 @@ package verify_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/hex"
 	"errors"
 	"os"
@@ -61,5 +63,57 @@ func TestRealITAAzureTDX(t *testing.T) {
 		if !errors.As(err, &verr) || verr.Check != c.want || !strings.Contains(err.Error(), c.inText) {
 			t.Errorf("%s: %v, want %s naming %s", c.name, err, c.want, c.inText)
 		}
+	}
+}
+
+// TestRealTeekitAzureTDXQuote: the Azure TDX quote teekit captured with
+// Intel's trustauthority-cli (testdata/teekit-tdx: a Standard DCes v5 CVM,
+// the runtime data beside it, no HCL report) verifies alone by default
+// (Azure's paravisor MRTD fe27b2aa…, FMSPC 00806f050000); its REPORTDATA is
+// SHA-256 of that runtime data then 32 zero bytes; the runtime data parses
+// strictly, carries HCLAkPub, secure boot off, and a user-data that is
+// SHA-512("testnonce" || the CLI's user data). With Intel's collateral for
+// its FMSPC at 2025-10-01 its TCB is UpToDate; the quote with one body byte
+// changed is tdx-quote-signature.
+func TestRealTeekitAzureTDXQuote(t *testing.T) {
+	q := testutil.ReadFile(t, "teekit-tdx/azure-td-quote-ita.bin")
+	rd := testutil.ReadFile(t, "teekit-tdx/azure-runtime-data.json")
+	const mrtd = "fe27b2aa3a05ec56864c308aff03dd13c189a6112d21e417ec1afe626a8cb9d91482d1379ec02fe6308972950a930d0a"
+	claims, err := newVerifier(t, tdxOpts()).TDXReport(context.Background(), nil, q)
+	if err != nil {
+		t.Fatalf("real Azure TD quote rejected: %v", err)
+	}
+	if x := claims.TDX; claims.Paravisor != verify.ParavisorAzure || x == nil || hex.EncodeToString(x.MRTD[:]) != mrtd ||
+		hex.EncodeToString(x.FMSPC) != "00806f050000" {
+		t.Fatalf("claims paravisor %q tdx %+v", claims.Paravisor, x)
+	}
+	digest := sha256.Sum256(rd)
+	if want := append(digest[:], make([]byte, 32)...); !bytes.Equal(claims.ReportData, want) {
+		t.Errorf("REPORTDATA %x, want SHA-256(runtime data) || zeros", claims.ReportData)
+	}
+	data, err := hcl.ParseRuntimeData(rd)
+	if err != nil {
+		t.Fatalf("runtime data: %v", err)
+	}
+	userData := sha512.Sum512(append([]byte("testnonce"), testutil.Must(hex.DecodeString("03a81070307afbeac06b0df4ef865763918b5e2a9fa030e20025a4315dab4b2a"))(t)...))
+	if _, err := data.AK(); err != nil || data.VMConfig == nil || data.VMConfig.SecureBoot || !data.VMConfig.TPMEnabled ||
+		data.VMConfig.VMUniqueID != "8120069D-C51E-4E72-8622-3D7ADDC6B80A" || !bytes.Equal(data.UserData, userData[:]) {
+		t.Errorf("runtime data: AK %v, vm %+v, user data %x", err, data.VMConfig, data.UserData)
+	}
+	cfg := tdxOpts()
+	cfg.TDXCollateral = testutil.Must(pcs.LoadDir(os.DirFS(filepath.Join(testutil.Dir(), "intel-collateral/pcs-00806f050000"))))(t)
+	claims, err = newVerifier(t, cfg).TDXReport(context.Background(), nil, q)
+	if err != nil {
+		t.Fatalf("with Intel's collateral: %v", err)
+	}
+	if x := claims.TDX; x.TCBStatus != pcs.UpToDate {
+		t.Errorf("TCB status %q", x.TCBStatus)
+	}
+	bad := bytes.Clone(q)
+	bad[48+520+40] ^= 1 // REPORTDATA, inside the signed body
+	_, err = newVerifier(t, tdxOpts()).TDXReport(context.Background(), nil, bad)
+	var verr *verify.Error
+	if !errors.As(err, &verr) || verr.Check != verify.CheckTDXQuoteSignature {
+		t.Errorf("quote with a body byte changed: %v, want %s", err, verify.CheckTDXQuoteSignature)
 	}
 }
