@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/pem"
 	"strings"
 	"testing"
@@ -355,4 +356,30 @@ func mustCert(t *testing.T, der []byte) *x509.Certificate {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// TestAKSToken: the real AzureGuest token of an AKS SEV-SNP CVM node
+// (sharedwus, 2022-09-07, Ubuntu 18.04, protocol 2.0; an old-schema runtime
+// data whose HCLAkPub says key_ops "encrypt") passes the policy once
+// re-signed with a test key, its claims read; as published it is maa-key
+// under the sharedeus2 key (no sharedwus key is public here).
+func TestAKSToken(t *testing.T) {
+	raw := testutil.ReadFile(t, aksFile)
+	payload := edit(t, payloadOf(t, raw), func(m map[string]any) {
+		m["exp"], m["nbf"], m["iat"] = realEXP, realIAT, realIAT
+	})
+	token, cfg := resigned(t, payload)
+	cfg.Issuer = "https://sharedwus.wus.attest.azure.net"
+	cfg.Nonce = []byte("1234")
+	c, err := maa.Verify(context.Background(), token, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.IsolationTEE
+	if *s.MicrocodeSVN != 93 || c.VMID != "D3FD4B09-37A3-40D5-8F2A-EA80762213CC" ||
+		hex.EncodeToString(s.SEVSNP.IDKeyDigest) != "57486a447ec0f1958002a22a06b7673b9fd27d11e1c6527498056054c5fa92d23c50f9de44072760fe2b6fb89740b696" {
+		t.Errorf("claims vm %q %+v", c.VMID, s.SEVSNP)
+	}
+	_, err = maa.Verify(context.Background(), raw, realConfig(t))
+	wantCheck(t, err, maa.CheckKey)
 }
