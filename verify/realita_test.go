@@ -117,3 +117,44 @@ func TestRealTeekitAzureTDXQuote(t *testing.T) {
 		t.Errorf("quote with a body byte changed: %v, want %s", err, verify.CheckTDXQuoteSignature)
 	}
 }
+
+// TestRealHyodarAzureTDXQuotes: the TD quotes of two Azure TDX CVMs
+// (testdata/hyodar-azure-tdx, Constellation-style evidence: TD quote and
+// runtime data, no HCL report), each binding its runtime data in
+// REPORTDATA. The one of paravisor MRTD bb379f8e… (that of
+// testdata/ita-aztdx) verifies by default; the BuilderNet node's, MRTD
+// 94c0df4d…, no paravisor this project trusts by default, is
+// paravisor-identity naming it, and verifies with it in the policy.
+func TestRealHyodarAzureTDXQuotes(t *testing.T) {
+	const dir = "hyodar-azure-tdx/"
+	const known, builderNet = "bb379f8e734a755832509f61403f99db2258a70a01e1172a499d6d364101b0675455b4e372a35c1f006541f2de0d7154",
+		"94c0df4d903245f7befbe1c74c8cf1417b46a79fb49a0cc1b47c56fe3105bcb80dca83b52ba06e4c233c6f103d003b14"
+	for _, c := range []struct{ name, mrtd string }{{"example", known}, {"buildernet", builderNet}} {
+		t.Run(c.name, func(t *testing.T) {
+			q, rd := testutil.ReadFile(t, dir+c.name+"-td-quote.bin"), testutil.ReadFile(t, dir+c.name+"-runtime-data.json")
+			cfg := tdxOpts()
+			claims, err := newVerifier(t, cfg).TDXReport(context.Background(), nil, q)
+			var verr *verify.Error
+			if c.mrtd == builderNet {
+				if !errors.As(err, &verr) || verr.Check != verify.CheckParavisorIdentity || !strings.Contains(err.Error(), c.mrtd) {
+					t.Fatalf("got %v, want %s naming %s", err, verify.CheckParavisorIdentity, c.mrtd[:16])
+				}
+				cfg.Policy.TDXMRTDs = []verify.HexBytes{testutil.Must(hex.DecodeString(c.mrtd))(t)}
+				claims, err = newVerifier(t, cfg).TDXReport(context.Background(), nil, q)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if x := claims.TDX; x == nil || hex.EncodeToString(x.MRTD[:]) != c.mrtd || hex.EncodeToString(x.FMSPC) != "00806f050000" {
+				t.Fatalf("claims tdx %+v", x)
+			}
+			digest := sha256.Sum256(rd)
+			if want := append(digest[:], make([]byte, 32)...); !bytes.Equal(claims.ReportData, want) {
+				t.Errorf("REPORTDATA %x, want SHA-256(runtime data) || zeros", claims.ReportData)
+			}
+			if _, err := hcl.ParseRuntimeData(rd); err != nil {
+				t.Errorf("runtime data: %v", err)
+			}
+		})
+	}
+}
