@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/google/go-tpm/tpm2"
-
 	"github.com/snp-vtpm/snp-vtpm/eventlog"
 	"github.com/snp-vtpm/snp-vtpm/hcl"
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
@@ -69,14 +67,7 @@ func TestRealAzureTDXBootLogs(t *testing.T) {
 // HCLAkPub of the HCL runtime data rd.
 func checkAKIsHCLAkPub(t *testing.T, akPub, rd []byte) {
 	t.Helper()
-	pub, err := tpm2.Unmarshal[tpm2.TPMTPublic](akPub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := tpm2.Pub(*pub)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := tpmPublicKey(t, akPub)
 	data, err := hcl.ParseRuntimeData(rd)
 	if err != nil {
 		t.Fatal(err)
