@@ -1,6 +1,7 @@
 package eventlog_test
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -71,15 +72,10 @@ func quotedSHA256(t *testing.T, a *attest.Attestation, pcrs map[uint32][]byte, n
 	return at.QuotedPCRs(values)
 }
 
-// checkQuoteSignature verifies the TPMT_SIGNATURE sig of msg by the AK
-// (TPMT_PUBLIC), RSA or ECC, over SHA-256.
-func checkQuoteSignature(t *testing.T, akPub, msg, sig []byte) {
+// tpmPublicKey is the public key of the TPMT_PUBLIC akPub.
+func tpmPublicKey(t *testing.T, akPub []byte) crypto.PublicKey {
 	t.Helper()
 	pub, err := tpm2.Unmarshal[tpm2.TPMTPublic](akPub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := tpm2.Unmarshal[tpm2.TPMTSignature](sig)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +83,18 @@ func checkQuoteSignature(t *testing.T, akPub, msg, sig []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	switch key := key.(type) {
+	return key
+}
+
+// checkQuoteSignature verifies the TPMT_SIGNATURE sig of msg by the AK
+// (TPMT_PUBLIC), RSA or ECC, over SHA-256.
+func checkQuoteSignature(t *testing.T, akPub, msg, sig []byte) {
+	t.Helper()
+	s, err := tpm2.Unmarshal[tpm2.TPMTSignature](sig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	switch key := tpmPublicKey(t, akPub).(type) {
 	case *rsa.PublicKey:
 		rs, err := s.Signature.RSASSA()
 		if err != nil {
@@ -107,7 +114,7 @@ func checkQuoteSignature(t *testing.T, akPub, msg, sig []byte) {
 			t.Fatal("ECDSA quote signature does not verify")
 		}
 	default:
-		t.Fatalf("AK type %v", pub.Type)
+		t.Fatalf("AK type %T", key)
 	}
 }
 

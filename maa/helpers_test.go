@@ -19,6 +19,7 @@ import (
 const (
 	realTokenFile = "maa/azureguest-snp-sharedeus2-20251215.jwt"
 	windowsFile   = "maa/azureguest-snp-windows-sharedweu-20230330.jwt"
+	aksFile       = "maa/azureguest-snp-aks-sharedwus-20220907.jwt"
 	trustedLaunch = "maa/azureguest-trustedlaunch-sharedeus2-20220414.jwt"
 	realJWKS      = "maa/sharedeus2-jwks.json"
 	realIssuer    = testmaa.Issuer

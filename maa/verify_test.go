@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/pem"
 	"strings"
 	"testing"
@@ -319,21 +320,12 @@ func TestClaimsPolicy(t *testing.T) {
 // TestWindowsToken: the real Windows SEV-SNP token's claims (another
 // instance, protocol 2.0) pass the policy once re-signed with a test key.
 func TestWindowsToken(t *testing.T) {
-	payload := edit(t, payloadOf(t, testutil.ReadFile(t, windowsFile)), func(m map[string]any) {
-		m["exp"], m["nbf"], m["iat"] = realEXP, realIAT, realIAT
-	})
-	token, cfg := resigned(t, payload)
-	cfg.Issuer = "https://sharedweu.weu.attest.azure.net"
-	cfg.Nonce = []byte("ADE0101")
-	c, err := maa.Verify(context.Background(), token, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := verifyResignedReal(t, windowsFile, "https://sharedweu.weu.attest.azure.net", "ADE0101")
 	if *c.IsolationTEE.MicrocodeSVN != 115 || c.VMID != "70F5CE9A-2BDC-4B6B-8401-E9B964D3AEB7" {
 		t.Errorf("claims %+v", c.IsolationTEE.SEVSNP)
 	}
 	// The unsigned real tokens do not verify with the sharedeus2 key.
-	for _, f := range []string{windowsFile, trustedLaunch} {
+	for _, f := range []string{windowsFile, trustedLaunch, aksFile} {
 		_, err := maa.Verify(context.Background(), testutil.ReadFile(t, f), realConfig(t))
 		wantCheck(t, err, maa.CheckKey)
 	}
@@ -351,6 +343,37 @@ func x509Cert(t *testing.T) []byte {
 func mustCert(t *testing.T, der []byte) *x509.Certificate {
 	t.Helper()
 	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestAKSToken: the real AzureGuest token of an AKS SEV-SNP CVM node
+// (sharedwus, 2022-09-07, Ubuntu 18.04, protocol 2.0; an old-schema runtime
+// data whose HCLAkPub says key_ops "encrypt") passes the policy once
+// re-signed with a test key, its claims read; as published it is maa-key
+// under the sharedeus2 key (TestWindowsToken; no sharedwus key is public here).
+func TestAKSToken(t *testing.T) {
+	c := verifyResignedReal(t, aksFile, "https://sharedwus.wus.attest.azure.net", "1234")
+	s := c.IsolationTEE
+	if *s.MicrocodeSVN != 93 || c.VMID != "D3FD4B09-37A3-40D5-8F2A-EA80762213CC" ||
+		hex.EncodeToString(s.SEVSNP.IDKeyDigest) != "57486a447ec0f1958002a22a06b7673b9fd27d11e1c6527498056054c5fa92d23c50f9de44072760fe2b6fb89740b696" {
+		t.Errorf("claims vm %q %+v", c.VMID, s.SEVSNP)
+	}
+}
+
+// verifyResignedReal verifies the payload of the real token file, its
+// lifetime moved to the reference token's and re-signed with the test
+// key, as a token of issuer carrying nonce; it fails t on an error.
+func verifyResignedReal(t *testing.T, file, issuer, nonce string) *maa.Claims {
+	t.Helper()
+	payload := edit(t, payloadOf(t, testutil.ReadFile(t, file)), func(m map[string]any) {
+		m["exp"], m["nbf"], m["iat"] = realEXP, realIAT, realIAT
+	})
+	token, cfg := resigned(t, payload)
+	cfg.Issuer, cfg.Nonce = issuer, []byte(nonce)
+	c, err := maa.Verify(context.Background(), token, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

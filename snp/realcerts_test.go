@@ -48,6 +48,7 @@ func TestRealReportsRoundTrip(t *testing.T) {
 		{"constellation/vlek-report-bad-signature.bin", 2},
 		{"teekit-gcp-sev/report-v5-vmpl0.bin", 5},
 		{"teekit-gcp-sev/report-v5-vmpl1.bin", 5},
+		{"teekit-gcp-sev/report-v5-vmpl1-x25519.bin", 5},
 		{"trustee-snp/test-report.bin", 2},
 		{"trustee-snp/test-vlek-report.bin", 3},
 		{"signal-svr2/milan-report.bin", 2},
