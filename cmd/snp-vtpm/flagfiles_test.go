@@ -175,3 +175,22 @@ func TestRootsNotEmulated(t *testing.T) {
 		})
 	}
 }
+
+// TestOutputFlagsNotStdout: "-" for attest --token-out and maa attest
+// --evidence-out is a usage error (exit 1, naming the flag) before
+// anything is asked of the TPM or the network. Both wrote a file named
+// "-" in the current directory, while -o - meant standard output.
+func TestOutputFlagsNotStdout(t *testing.T) {
+	t.Chdir(t.TempDir())
+	for flag, args := range map[string][]string{
+		"--token-out":    {"attest", "--server", "http://127.0.0.1:1", "--token-out", "-"},
+		"--evidence-out": {"maa", "attest", "--instance", "https://maa.example", "--evidence-out", "-"},
+	} {
+		code, out, errOut := runCLI(t, args...)
+		wantExit(t, code, exitUsage, out, errOut)
+		wantContains(t, "stderr", errOut, "error: "+flag+`: "-" (standard output) is not accepted`)
+		if _, err := os.Stat("-"); err == nil {
+			t.Errorf("%s -: a file named - was written", flag)
+		}
+	}
+}

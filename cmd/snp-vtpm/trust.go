@@ -360,6 +360,16 @@ func readFile(flag, name string) ([]byte, error) {
 	return data, nil
 }
 
+// checkOutputFile refuses "-" for a flag that names an extra output file
+// (attest --token-out, maa attest --evidence-out): standard output carries
+// the command's main result, and "-" would have created a file named "-".
+func checkOutputFile(flag, name string) error {
+	if name == "-" {
+		return fmt.Errorf("%s: \"-\" (standard output) is not accepted: standard output carries the command's main result (-o); give a path", flag)
+	}
+	return nil
+}
+
 // expectWaits records, for the --timeout message, the hosts the
 // certificate sources may wait for and the next steps.
 func (g *globals) expectWaits(t *trustFlags, cacheDir, imdsURL string) {
