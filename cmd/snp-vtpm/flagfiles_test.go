@@ -194,3 +194,22 @@ func TestOutputFlagsNotStdout(t *testing.T) {
 		}
 	}
 }
+
+// TestCollateralDirMissing: --collateral naming a missing path or a file
+// is exit 1 naming the flag and the path; the error said "open .: no such
+// file or directory" (pcs.LoadDir reads an fs.FS rooted at the path).
+func TestCollateralDirMissing(t *testing.T) {
+	missing := t.TempDir() + "/nope"
+	file := writeTemp(t, "tcbinfo.json", []byte("{}"))
+	for arg, want := range map[string]string{
+		missing: "error: --collateral: cannot open " + missing + ": no such file or directory",
+		file:    "error: --collateral: " + file + " is a file, not a directory",
+	} {
+		code, out, errOut := verifyCLI(t, nil, "--nonce", "challenge", "--collateral", arg, verifyTDXDir+"evidence-v1.json")
+		wantExit(t, code, exitUsage, out, errOut)
+		wantContains(t, "stderr", errOut, want)
+		if strings.Contains(errOut, "open .") {
+			t.Errorf("stderr names . instead of the path:\n%s", errOut)
+		}
+	}
+}
