@@ -340,6 +340,9 @@ func TestMisplacedInputHint(t *testing.T) {
 		{"evidence to report -f", []string{"report", "--offline", "-f", ev}, "hcl-report-format", `"snp-vtpm verify --nonce ... ` + ev + `"`},
 		{"TD quote to report -f", []string{"report", "--offline", "-f", tdQuote}, "hcl-report-format", `"snp-vtpm report --td-quote ` + tdQuote + `"`},
 		{"HCL report to --td-quote", []string{"report", "--offline", "--td-quote", realHCL}, "tdx-quote-format", `"snp-vtpm report -f ` + realHCL + `"`},
+		// It was rejected naming no flag: a TDX report is checked with its TD quote.
+		{"TDX HCL report without its TD quote", []string{"report", "--offline", "-f", verifyTDXDir + "hcl-report.bin"}, "hcl-report-type",
+			`is the HCL report of a TDX CVM: validate it with the TD quote of its TDREPORT, "snp-vtpm report --td-quote QUOTE -f ` + verifyTDXDir + `hcl-report.bin"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, errOut := runCLI(t, tc.args...)
