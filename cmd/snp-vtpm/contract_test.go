@@ -411,3 +411,16 @@ func wantRejectionDoc(t *testing.T, out, check string) {
 		t.Errorf("no error message:\n%s", out)
 	}
 }
+
+// TestNoTPMDeviceOneSentence: the error of a command that needs the vTPM
+// on a machine without one reads as one sentence with its next step; it
+// joined a second line as "...no such file or directory); (this command
+// runs inside ...)".
+func TestNoTPMDeviceOneSentence(t *testing.T) {
+	code, out, errOut := runCLI(t, "--tpm", "/nonexistent/tpm", "quote", "--nonce", "n")
+	wantExit(t, code, exitUsage, out, errOut)
+	wantContains(t, "stderr", errOut, "no TPM device", "). Next: run this command inside an Azure Confidential VM (or name its TPM with --tpm); elsewhere try --emulate\n")
+	if strings.Contains(errOut, "); (") || strings.Count(errOut, "\n") != 1 {
+		t.Errorf("not one sentence:\n%s", errOut)
+	}
+}
