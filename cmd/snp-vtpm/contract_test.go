@@ -424,3 +424,27 @@ func TestNoTPMDeviceOneSentence(t *testing.T) {
 		t.Errorf("not one sentence:\n%s", errOut)
 	}
 }
+
+// TestJSONExit1QuietStdout pins the README: exit status 1 prints nothing
+// on standard output, with --json too (the reason is on stderr), for each
+// command that takes --json.
+func TestJSONExit1QuietStdout(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "missing")
+	for _, args := range [][]string{
+		{"verify", "--json", "--offline", "--nonce", "x", missing},
+		{"verify", "--json", "--offline", verifySNPDir + "evidence-v1.json"}, // no nonce
+		{"report", "--json", "--offline", "--cache-dir", t.TempDir(), "-f", realHCL}, // vcek-missing
+		{"eventlog", "--json", missing},
+		{"policy", "derive", "--json", "--offline", "--nonce", "x", missing},
+		{"maa", "verify", "--json", "--jwks", missing, "--issuer", "https://maa.example", missing},
+		{"result", "verify", "--json", "--jwks", missing, "--issuer", "https://v.example", "a.b.c"},
+		{"attest", "--json", "--server", "http://127.0.0.1:1", "--tpm", "/nonexistent/tpm"},
+		{"quote", "--json", "--nonce", "n", "--tpm", "/nonexistent/tpm"},
+		{"version", "--json", "extra"},
+	} {
+		code, out, errOut := runCLI(t, args...)
+		if code != exitUsage || out != "" || !strings.HasPrefix(errOut, "error: ") {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, out, errOut)
+		}
+	}
+}
