@@ -432,7 +432,7 @@ func TestJSONExit1QuietStdout(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "missing")
 	for _, args := range [][]string{
 		{"verify", "--json", "--offline", "--nonce", "x", missing},
-		{"verify", "--json", "--offline", verifySNPDir + "evidence-v1.json"}, // no nonce
+		{"verify", "--json", "--offline", verifySNPDir + "evidence-v1.json"},         // no nonce
 		{"report", "--json", "--offline", "--cache-dir", t.TempDir(), "-f", realHCL}, // vcek-missing
 		{"eventlog", "--json", missing},
 		{"policy", "derive", "--json", "--offline", "--nonce", "x", missing},
