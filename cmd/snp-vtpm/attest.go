@@ -100,6 +100,9 @@ func runAttest(ctx context.Context, g *globals, f *attestFlags) error {
 	if f.serverURL == "" {
 		return errors.New("--server is required")
 	}
+	if err := checkOutputFile("--token-out", f.tokenOut); err != nil {
+		return err
+	}
 	if err := checkBaseURL("--server", f.serverURL, "https://verifier:8443 (or http://127.0.0.1:8443 for serve without TLS)", false); err != nil {
 		return err
 	}

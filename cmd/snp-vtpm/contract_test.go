@@ -340,6 +340,9 @@ func TestMisplacedInputHint(t *testing.T) {
 		{"evidence to report -f", []string{"report", "--offline", "-f", ev}, "hcl-report-format", `"snp-vtpm verify --nonce ... ` + ev + `"`},
 		{"TD quote to report -f", []string{"report", "--offline", "-f", tdQuote}, "hcl-report-format", `"snp-vtpm report --td-quote ` + tdQuote + `"`},
 		{"HCL report to --td-quote", []string{"report", "--offline", "--td-quote", realHCL}, "tdx-quote-format", `"snp-vtpm report -f ` + realHCL + `"`},
+		// It was rejected naming no flag: a TDX report is checked with its TD quote.
+		{"TDX HCL report without its TD quote", []string{"report", "--offline", "-f", verifyTDXDir + "hcl-report.bin"}, "hcl-report-type",
+			`is the HCL report of a TDX CVM: validate it with the TD quote of its TDREPORT, "snp-vtpm report --td-quote QUOTE -f ` + verifyTDXDir + `hcl-report.bin"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, errOut := runCLI(t, tc.args...)
@@ -406,5 +409,42 @@ func wantRejectionDoc(t *testing.T, out, check string) {
 	}
 	if e, _ := doc["error"].(string); e == "" {
 		t.Errorf("no error message:\n%s", out)
+	}
+}
+
+// TestNoTPMDeviceOneSentence: the error of a command that needs the vTPM
+// on a machine without one reads as one sentence with its next step; it
+// joined a second line as "...no such file or directory); (this command
+// runs inside ...)".
+func TestNoTPMDeviceOneSentence(t *testing.T) {
+	code, out, errOut := runCLI(t, "--tpm", "/nonexistent/tpm", "quote", "--nonce", "n")
+	wantExit(t, code, exitUsage, out, errOut)
+	wantContains(t, "stderr", errOut, "no TPM device", "). Next: run this command inside an Azure Confidential VM (or name its TPM with --tpm); elsewhere try --emulate\n")
+	if strings.Contains(errOut, "); (") || strings.Count(errOut, "\n") != 1 {
+		t.Errorf("not one sentence:\n%s", errOut)
+	}
+}
+
+// TestJSONExit1QuietStdout pins the README: exit status 1 prints nothing
+// on standard output, with --json too (the reason is on stderr), for each
+// command that takes --json.
+func TestJSONExit1QuietStdout(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "missing")
+	for _, args := range [][]string{
+		{"verify", "--json", "--offline", "--nonce", "x", missing},
+		{"verify", "--json", "--offline", verifySNPDir + "evidence-v1.json"},         // no nonce
+		{"report", "--json", "--offline", "--cache-dir", t.TempDir(), "-f", realHCL}, // vcek-missing
+		{"eventlog", "--json", missing},
+		{"policy", "derive", "--json", "--offline", "--nonce", "x", missing},
+		{"maa", "verify", "--json", "--jwks", missing, "--issuer", "https://maa.example", missing},
+		{"result", "verify", "--json", "--jwks", missing, "--issuer", "https://v.example", "a.b.c"},
+		{"attest", "--json", "--server", "http://127.0.0.1:1", "--tpm", "/nonexistent/tpm"},
+		{"quote", "--json", "--nonce", "n", "--tpm", "/nonexistent/tpm"},
+		{"version", "--json", "extra"},
+	} {
+		code, out, errOut := runCLI(t, args...)
+		if code != exitUsage || out != "" || !strings.HasPrefix(errOut, "error: ") {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, out, errOut)
+		}
 	}
 }

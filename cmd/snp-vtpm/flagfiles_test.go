@@ -175,3 +175,41 @@ func TestRootsNotEmulated(t *testing.T) {
 		})
 	}
 }
+
+// TestOutputFlagsNotStdout: "-" for attest --token-out and maa attest
+// --evidence-out is a usage error (exit 1, naming the flag) before
+// anything is asked of the TPM or the network. Both wrote a file named
+// "-" in the current directory, while -o - meant standard output.
+func TestOutputFlagsNotStdout(t *testing.T) {
+	t.Chdir(t.TempDir())
+	for flag, args := range map[string][]string{
+		"--token-out":    {"attest", "--server", "http://127.0.0.1:1", "--token-out", "-"},
+		"--evidence-out": {"maa", "attest", "--instance", "https://maa.example", "--evidence-out", "-"},
+	} {
+		code, out, errOut := runCLI(t, args...)
+		wantExit(t, code, exitUsage, out, errOut)
+		wantContains(t, "stderr", errOut, "error: "+flag+`: "-" (standard output) is not accepted`)
+		if _, err := os.Stat("-"); err == nil {
+			t.Errorf("%s -: a file named - was written", flag)
+		}
+	}
+}
+
+// TestCollateralDirMissing: --collateral naming a missing path or a file
+// is exit 1 naming the flag and the path; the error said "open .: no such
+// file or directory" (pcs.LoadDir reads an fs.FS rooted at the path).
+func TestCollateralDirMissing(t *testing.T) {
+	missing := t.TempDir() + "/nope"
+	file := writeTemp(t, "tcbinfo.json", []byte("{}"))
+	for arg, want := range map[string]string{
+		missing: "error: --collateral: cannot open " + missing + ": no such file or directory",
+		file:    "error: --collateral: " + file + " is a file, not a directory",
+	} {
+		code, out, errOut := verifyCLI(t, nil, "--nonce", "challenge", "--collateral", arg, verifyTDXDir+"evidence-v1.json")
+		wantExit(t, code, exitUsage, out, errOut)
+		wantContains(t, "stderr", errOut, want)
+		if strings.Contains(errOut, "open .") {
+			t.Errorf("stderr names . instead of the path:\n%s", errOut)
+		}
+	}
+}

@@ -150,6 +150,11 @@ func runMAAVerify(ctx context.Context, g *globals, f *maaFlags, file string) err
 		res.Bound = err == nil
 	}
 	if err != nil {
+		if merr, ok := errors.AsType[*maa.Error](err); ok && merr.Check == maa.CheckNonce {
+			if hint := f.ev.nonce.maaNonceHint(token); hint != "" {
+				g.log.Warn(hint)
+			}
+		}
 		return f.fail(g, err)
 	}
 	res.Verified, res.Platform = true, res.Claims.Platform()

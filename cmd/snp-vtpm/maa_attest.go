@@ -111,6 +111,9 @@ func (f *maaAttestFlags) target(g *globals, nonce []byte) (*maaTarget, error) {
 }
 
 func runMAAAttest(ctx context.Context, g *globals, f *maaAttestFlags) error {
+	if err := checkOutputFile("--evidence-out", f.evidenceOut); err != nil {
+		return err
+	}
 	nonce, err := f.nonce.value()
 	if err != nil {
 		return err

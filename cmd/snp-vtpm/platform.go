@@ -45,7 +45,7 @@ func openPlatform(ctx context.Context, g *globals) (*platform, error) {
 	t, err := vtpm.Open(g.tpmPath)
 	if err != nil {
 		if errors.Is(err, vtpm.ErrNoDevice) {
-			return nil, fmt.Errorf("%w\n(this command runs inside an Azure Confidential VM; elsewhere try --emulate)", err)
+			return nil, fmt.Errorf("%w. Next: run this command inside an Azure Confidential VM (or name its TPM with --tpm); elsewhere try --emulate", err)
 		}
 		return nil, err
 	}

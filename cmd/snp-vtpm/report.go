@@ -199,12 +199,27 @@ func checkStoredReport(ctx context.Context, g *globals, o *reportOpts, source st
 	}
 	claims, err := check(v)
 	if err != nil {
-		if verr, ok := errors.AsType[*verify.Error](err); ok && verr.Check == verify.CheckHCLFormat {
-			g.warnOtherKind(blob, kindHCL, o.file)
+		if verr, ok := errors.AsType[*verify.Error](err); ok {
+			g.warnMisplacedReport(verr.Check, o, blob)
 		}
 		return reportRejected(g, o, err)
 	}
 	return printReport(g, o, source, blob, claims)
+}
+
+// warnMisplacedReport warns, after a rejection by check, when the stored
+// report blob (-f) is of a kind that another command or flag reads: a TD
+// quote or evidence, or the HCL report of a TDX CVM given without its TD
+// quote.
+func (g *globals) warnMisplacedReport(check verify.Check, o *reportOpts, blob []byte) {
+	switch check {
+	case verify.CheckHCLFormat:
+		g.warnOtherKind(blob, kindHCL, o.file)
+	case verify.CheckReportType:
+		if r, err := hcl.Parse(blob); err == nil && r.Type == hcl.ReportTypeTDX && o.tdQuote == "" {
+			g.log.Warn(o.file + ` is the HCL report of a TDX CVM: validate it with the TD quote of its TDREPORT, "snp-vtpm report --td-quote QUOTE -f ` + o.file + `"`)
+		}
+	}
 }
 
 // reportRejected prints a failed validation (with --json as the rejection

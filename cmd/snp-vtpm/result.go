@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -49,7 +50,8 @@ func rejectedCheck(g *globals, jsonOut bool, check string, reason, err error) er
 
 // resultVerifyHelp is the help of "result verify".
 const resultVerifyHelp = `Verify an attestation-result token made by "snp-vtpm serve --signing-key" (the argument is the
-token itself, a file holding it, or "-" for standard input).
+token itself, a file holding it (a path that exists is read as a file, whatever its name), or "-"
+for standard input).
 
 The signature must be ES256 (none, HS*, RS* and every other algorithm are rejected) by the P-256
 key the header's kid names in the JWKS of --jwks (a URL, e.g. https://verifier/.well-known/jwks.json,
@@ -96,7 +98,7 @@ func runResultVerify(ctx context.Context, g *globals, f *resultFlags, arg string
 		return err
 	}
 	token := []byte(arg)
-	if arg == "-" || strings.Count(arg, ".") != 2 || strings.ContainsAny(arg, `/\`) {
+	if !isTokenText(arg) {
 		if token, err = readInput(arg, g.stdin, verify.Check(result.CheckFormat)); err != nil {
 			return err
 		}
@@ -114,6 +116,18 @@ func runResultVerify(ctx context.Context, g *globals, f *resultFlags, arg string
 	}
 	printResult(g.stdout, c, cfg.Nonce != nil)
 	return nil
+}
+
+// isTokenText reports whether the argument of "result verify" is the token
+// itself rather than a file holding it: "-" is standard input, and a path
+// that exists is a file even when its name has the token's two dots
+// ("result.v1.jwt"), which the shape alone would take for a token.
+func isTokenText(arg string) bool {
+	if arg == "-" || strings.Count(arg, ".") != 2 || strings.ContainsAny(arg, `/\`) {
+		return false
+	}
+	_, err := os.Lstat(arg)
+	return err != nil
 }
 
 // config builds the result.Config from the flags: the JWKS read or

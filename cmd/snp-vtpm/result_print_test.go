@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 
@@ -123,4 +124,31 @@ func resultSigner(t *testing.T, iss string) (*result.Signer, string) {
 		t.Fatal(err)
 	}
 	return signer, writeTemp(t, "jwks.json", jwks)
+}
+
+// TestResultVerifyDottedFileName: a token file in the current directory
+// whose name has two dots ("result.v1.jwt") is read as the file. It was
+// taken for the token text by its shape alone and rejected (exit 2,
+// result-format) instead of being verified; a name that is no file is
+// still the token, and a missing dotted name still fails as a token.
+func TestResultVerifyDottedFileName(t *testing.T) {
+	const iss = "https://verifier.example"
+	signer, jwksFile := resultSigner(t, iss)
+	tok, _, err := signer.Issue(result.Appraised{Claims: &verify.Claims{Platform: verify.PlatformSNP, Product: "Milan"}, Nonce: []byte("n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(t.TempDir())
+	if err := os.WriteFile("result.v1.jwt", []byte(tok+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"result", "verify", "--jwks", jwksFile, "--issuer", iss}
+	code, out, errOut := runCLI(t, append(args, "result.v1.jwt")...)
+	wantExit(t, code, exitOK, out, errOut)
+	wantContains(t, "stdout", out, "VERIFIED: attestation result from "+iss)
+	code, out, errOut = runCLI(t, append(args, tok)...)
+	wantExit(t, code, exitOK, out, errOut)
+	code, out, errOut = runCLI(t, append(args, "other.v1.jwt")...)
+	wantExit(t, code, exitRejected, out, errOut)
+	wantContains(t, "stderr", errOut, "result-format")
 }

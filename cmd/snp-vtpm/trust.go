@@ -145,6 +145,9 @@ func (t *trustFlags) config(ctx context.Context, g *globals, imdsURL string, lim
 	intel := t.intel(g, chain)
 	opts.TDXCollateralGetter = intel
 	if t.collateralDir != "" {
+		if err := checkDir("--collateral", t.collateralDir); err != nil {
+			return verify.Config{}, nil, err
+		}
 		if opts.TDXCollateral, err = pcs.LoadDir(os.DirFS(t.collateralDir)); err != nil {
 			return verify.Config{}, nil, fmt.Errorf("--collateral %s: %w", t.collateralDir, err)
 		}
@@ -358,6 +361,30 @@ func readFile(flag, name string) ([]byte, error) {
 		return nil, fmt.Errorf("%s: %w", flag, err)
 	}
 	return data, nil
+}
+
+// checkDir checks that the directory a flag names exists and is a
+// directory, naming both (pcs.LoadDir, reading an fs.FS, says only
+// "open .").
+func checkDir(flag, name string) error {
+	st, err := os.Stat(name)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%s: cannot open %s: %w", flag, name, errors.Unwrap(err))
+	case !st.IsDir():
+		return fmt.Errorf("%s: %s is a file, not a directory", flag, name)
+	}
+	return nil
+}
+
+// checkOutputFile refuses "-" for a flag that names an extra output file
+// (attest --token-out, maa attest --evidence-out): standard output carries
+// the command's main result, and "-" would have created a file named "-".
+func checkOutputFile(flag, name string) error {
+	if name == "-" {
+		return fmt.Errorf("%s: \"-\" (standard output) is not accepted: standard output carries the command's main result (-o); give a path", flag)
+	}
+	return nil
 }
 
 // expectWaits records, for the --timeout message, the hosts the

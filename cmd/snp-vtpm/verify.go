@@ -119,6 +119,11 @@ func verifyEvidenceFile(ctx context.Context, g *globals, file string, f *evidenc
 		if verr.Check == verify.CheckEvidenceFormat {
 			g.warnOtherKind(data, kindEvidence, file)
 		}
+		if verr.Check == verify.CheckNonce || verr.Check == verify.CheckUserData {
+			if hint := f.nonce.quoteNonceHint(data); hint != "" {
+				g.log.Warn(hint)
+			}
+		}
 		if jsonOut {
 			_ = writeRejection(g.stdout, err)
 		}

@@ -221,7 +221,7 @@ func (t *THIM) TCB() (uint64, error) {
 // members are tolerated (the format is Microsoft's); names that differ from
 // a known one only in letter case are not.
 type thimDoc struct {
-	VCEKCert         string         `json:"vcekCert"`
+	VCEKCert         *string        `json:"vcekCert"`
 	TCBM             string         `json:"tcbm"`
 	CertificateChain string         `json:"certificateChain"`
 	CacheControl     jsontext.Value `json:"cacheControl"`
@@ -238,10 +238,13 @@ func ParseTHIM(data []byte) (*THIM, error) {
 	if err := strictjson.Unmarshal(data, &d, strictjson.Options{MaxBytes: MaxSize}); err != nil {
 		return nil, &FormatError{Field: "body", Err: err}
 	}
-	if strings.TrimSpace(d.VCEKCert) == "" {
+	if d.VCEKCert == nil {
+		return nil, &FormatError{Field: "vcekCert", Err: errors.New(`missing: JSON certificates are a THIM document, {"vcekCert": PEM, "certificateChain": PEM}`)}
+	}
+	if strings.TrimSpace(*d.VCEKCert) == "" {
 		return nil, &FormatError{Field: "vcekCert", Err: errors.New("empty")}
 	}
-	vcek, err := ParsePEM([]byte(d.VCEKCert))
+	vcek, err := ParsePEM([]byte(*d.VCEKCert))
 	if err != nil {
 		return nil, &FormatError{Field: "vcekCert", Err: err}
 	}
@@ -250,7 +253,7 @@ func ParseTHIM(data []byte) (*THIM, error) {
 	}
 	t := &THIM{
 		VCEK:         vcek[0].Raw,
-		VCEKPEM:      d.VCEKCert,
+		VCEKPEM:      *d.VCEKCert,
 		TCBM:         strings.TrimSpace(d.TCBM),
 		CacheControl: cacheControlString(d.CacheControl),
 	}

@@ -181,3 +181,21 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
+
+// TestReadJSONWithoutVCEK: JSON without a vcekCert member (an evidence
+// document given as --vcek or --roots) is a FormatError of vcekCert that
+// says the member is missing and what JSON is read; it said "empty", as
+// for a vcekCert of "".
+func TestReadJSONWithoutVCEK(t *testing.T) {
+	for _, in := range []string{`{"version":1,"tpm_quote":{}}`, `{}`, `{"vcekCert":null}`} {
+		_, err := Read([]byte(in))
+		var fe *FormatError
+		if !errors.As(err, &fe) || fe.Field != "vcekCert" || !strings.Contains(err.Error(), `vcekCert: missing: JSON certificates are a THIM document`) {
+			t.Errorf("%s: err = %v", in, err)
+		}
+	}
+	_, err := Read([]byte(`{"vcekCert":" "}`))
+	if err == nil || !strings.Contains(err.Error(), "vcekCert: empty") {
+		t.Errorf(`vcekCert " ": err = %v`, err)
+	}
+}
