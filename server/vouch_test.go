@@ -131,6 +131,15 @@ func vouchServer(t *testing.T, f *fakeInstance, change func(*Config)) (string, *
 	return startHTTP(t, newServer(t, cfg)).URL, &logBuf
 }
 
+// wantParavisorRejection fails t unless err is the server's 403
+// paravisor-identity.
+func wantParavisorRejection(t *testing.T, what string, err error) {
+	t.Helper()
+	if apiErr, ok := errors.AsType[*APIError](err); !ok || apiErr.StatusCode != http.StatusForbidden || apiErr.Check != string(verify.CheckParavisorIdentity) {
+		t.Errorf("%s: %v, want 403 paravisor-identity", what, err)
+	}
+}
+
 // TestAttestMAAVouched: a server whose policy names maa_paravisor_instance
 // releases its secret to evidence of a paravisor it does not trust when
 // the request's maa_token of that instance is for the evidence's report:
@@ -192,9 +201,7 @@ func TestAttestMAAVouched(t *testing.T) {
 	}
 	// The other VM's evidence with our token: the token is not for it.
 	_, err = (&Client{URL: url, MAAToken: good}).Attest(t.Context(), untrustedGather(true))
-	if apiErr, ok := errors.AsType[*APIError](err); !ok || apiErr.StatusCode != http.StatusForbidden || apiErr.Check != string(verify.CheckParavisorIdentity) {
-		t.Errorf("our token for another VM's evidence: %v, want 403 paravisor-identity", err)
-	}
+	wantParavisorRejection(t, "our token for another VM's evidence", err)
 	if n := f.count.Load(); n != 1 {
 		t.Errorf("%d JWKS fetches, want 1 (cached)", n)
 	}
@@ -214,9 +221,7 @@ func TestAttestMAATokenIgnored(t *testing.T) {
 	}
 	plain, _ := vouchServer(t, f, func(cfg *Config) { cfg.Verifier = testVerifier(verify.Config{Roots: testev.Roots()}) })
 	_, err = (&Client{URL: plain, MAAToken: good}).Attest(t.Context(), untrustedGather(false))
-	if apiErr, ok := errors.AsType[*APIError](err); !ok || apiErr.StatusCode != http.StatusForbidden || apiErr.Check != string(verify.CheckParavisorIdentity) {
-		t.Errorf("no maa_paravisor_instance: %v, want 403 paravisor-identity", err)
-	}
+	wantParavisorRejection(t, "no maa_paravisor_instance", err)
 	if n := f.count.Load(); n != 0 {
 		t.Errorf("%d JWKS fetches for tokens nothing asked for", n)
 	}
