@@ -3,10 +3,12 @@ package maa
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/snp"
 	"github.com/snp-vtpm/snp-vtpm/tdx"
+	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
 // Voucher vouches for the paravisor of an SEV-SNP report (or, with a tdxvm
@@ -22,6 +24,12 @@ import (
 // x-ms-sevsnpvm-reportdata, -idkeydigest and -launchmeasurement are the
 // report's. The report data binds the HCL runtime data, so the token is
 // about this very report, not merely one with the same paravisor.
+//
+// When the keys cannot be obtained (Config.Keys fails with
+// ErrJWKSUnavailable: the instance's /certs is down) the error also wraps
+// verify.ErrCertificateUnavailable: the verifier then gives no verdict
+// (an *UnavailableError; serve answers 503), as when collateral is
+// unavailable.
 type Voucher struct {
 	// Token is the AzureGuest token (compact JWS).
 	Token []byte
@@ -76,6 +84,10 @@ func (v *Voucher) vouch(ctx context.Context, tee, source string, bind func(*Clai
 		return "", errors.New("maa: no token")
 	}
 	c, err := Verify(ctx, v.Token, v.Config)
+	if errors.Is(err, ErrJWKSUnavailable) {
+		// No verdict on the token: the verifier ends without one too.
+		return "", fmt.Errorf("%w: %w", verify.ErrCertificateUnavailable, err)
+	}
 	if err != nil {
 		return "", err
 	}

@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
+	"github.com/snp-vtpm/snp-vtpm/internal/httpget"
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
 	"github.com/snp-vtpm/snp-vtpm/internal/testmaa"
 	"github.com/snp-vtpm/snp-vtpm/maa"
@@ -133,3 +136,26 @@ func TestVoucherTDX(t *testing.T) {
 }
 
 var _ verify.TDXParavisorVoucher = (*maa.Voucher)(nil)
+
+// TestVoucherJWKSUnavailable: when the instance's keys cannot be fetched
+// the voucher's error is no verdict on the token (verify's
+// ErrCertificateUnavailable), so the verifier gives none either: an
+// *UnavailableError, not a paravisor-identity rejection.
+func TestVoucherJWKSUnavailable(t *testing.T) {
+	ours, _ := testmaa.UnknownParavisor(t)
+	ok, cfg := tokenFor(t, ours.Claims, &testev.AKKey().PublicKey, nil)
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+	}))
+	defer down.Close()
+	cfg.Keys = &maa.Fetcher{Instance: down.URL, Client: &httpget.Client{HTTPClient: down.Client(), MaxRetries: -1}}
+	v := verify.Config{
+		Roots:            testev.Roots(),
+		Policy:           verify.Policy{MAAParavisorInstance: realIssuer},
+		ParavisorVoucher: &maa.Voucher{Token: ok, Config: cfg},
+	}
+	_, err := verify.Evidence(t.Context(), ours.Evidence.JSON, ours.Evidence.Nonce, v)
+	if !errors.Is(err, verify.ErrCertificateUnavailable) || !errors.Is(err, maa.ErrJWKSUnavailable) || errors.Is(err, verify.ErrRejected) {
+		t.Fatalf("JWKS down: %v, want no verdict (ErrCertificateUnavailable, ErrJWKSUnavailable)", err)
+	}
+}

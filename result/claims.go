@@ -98,6 +98,10 @@ type CVM struct {
 	IDKeyDigest verify.HexBytes `json:"id_key_digest,omitempty"`
 	// Paravisor names the trusted paravisor that vouched for the AK.
 	Paravisor string `json:"paravisor"`
+	// ParavisorVoucher is the MAA instance whose token vouched for a
+	// paravisor the verifier does not trust (Paravisor "maa-vouched";
+	// verify.Claims.ParavisorVoucher); absent otherwise.
+	ParavisorVoucher string `json:"paravisor_voucher,omitempty"`
 	// VMUniqueID is the Azure VM id from the runtime data.
 	VMUniqueID string `json:"vm_unique_id,omitempty"`
 	// PCRs are the SHA-256 PCR values the quote bound, by index (absent

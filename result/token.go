@@ -130,7 +130,7 @@ func cvmClaims(a Appraised) CVM {
 	v := a.Claims
 	c := CVM{
 		Platform: v.Platform, Product: v.Product, ChipID: v.ChipID, Measurement: v.Measurement,
-		IDKeyDigest: v.IDKeyDigest, Paravisor: v.Paravisor, FreshReport: v.FreshReport,
+		IDKeyDigest: v.IDKeyDigest, Paravisor: v.Paravisor, ParavisorVoucher: v.ParavisorVoucher, FreshReport: v.FreshReport,
 		Emulated: v.Emulated, Resource: a.Resource, PCRsPinned: slices.Sorted(slices.Values(a.PCRsPinned)),
 	}
 	if c.PCRsPinned == nil {

@@ -85,6 +85,13 @@ type Client struct {
 	// Resource names the secret to ask for (a server with a secrets
 	// directory); empty asks for the server's single secret.
 	Resource string
+	// MAAToken, when set, is sent as the request's maa_token: an
+	// AzureGuest token (compact JWS, e.g. from maa/guest or "snp-vtpm
+	// maa attest") of the MAA instance the server's policy names, for
+	// this CVM's report, so that the server accepts a paravisor it does
+	// not trust (see AttestRequest.MAAToken). A server that needs none
+	// ignores it.
+	MAAToken string
 }
 
 // Attest runs the protocol: it makes an ephemeral key pair, gets a
@@ -124,7 +131,7 @@ func (c *Client) Request(ctx context.Context, gather GatherFunc) (*AttestRequest
 	if err != nil {
 		return nil, nil, fmt.Errorf("gathering evidence: %w", err)
 	}
-	return &AttestRequest{Challenge: ch, Evidence: ev, PublicKey: pub, Resource: c.Resource}, priv, nil
+	return &AttestRequest{Challenge: ch, Evidence: ev, PublicKey: pub, Resource: c.Resource, MAAToken: c.MAAToken}, priv, nil
 }
 
 // challenge asks the server for a challenge.

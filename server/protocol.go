@@ -116,6 +116,48 @@ type AttestRequest struct {
 	// Resource names the secret asked for (a server with a secrets
 	// directory); empty asks for the server's single secret.
 	Resource string `json:"resource,omitempty"`
+	// MAAToken is an AzureGuest token (compact JWS) of the Microsoft
+	// Azure Attestation instance that the server's policy, or the
+	// resource's, names in maa_paravisor_instance, for this evidence's
+	// report: it vouches for a paravisor whose ID key (TDX: MRTD) the
+	// server does not trust (see maa.Voucher). Empty sends none. The
+	// server verifies it only when the evidence's paravisor is not
+	// trusted and the policy names an instance, and otherwise ignores
+	// it. When present it must be 1 to MaxMAATokenBytes bytes of three
+	// non-empty base64url parts joined by dots (400 request otherwise).
+	MAAToken string `json:"maa_token,omitempty"`
+}
+
+// MaxMAATokenBytes bounds AttestRequest.MAAToken: MAA's AzureGuest tokens
+// are 5 to 7 KB (testdata/maa).
+const MaxMAATokenBytes = 16 << 10
+
+// errMAAToken is wrapped by every refusal of a request's maa_token.
+var errMAAToken = errors.New("maa_token")
+
+// checkMAAToken returns the request's token (nil: absent or null, so
+// none) after checking its shape: a compact JWS of at most
+// MaxMAATokenBytes bytes, three non-empty base64url parts joined by dots.
+// The token's own checks (signature, claims) are maa.Verify's.
+func checkMAAToken(tok *string) (string, error) {
+	if tok == nil {
+		return "", nil
+	}
+	t := *tok
+	switch {
+	case t == "":
+		return "", fmt.Errorf("%w: empty (leave it out, or null, to send none)", errMAAToken)
+	case len(t) > MaxMAATokenBytes:
+		return "", fmt.Errorf("%w: %d bytes, more than %d", errMAAToken, len(t), MaxMAATokenBytes)
+	case strings.Count(t, ".") != 2 || t[0] == '.' || t[len(t)-1] == '.' || strings.Contains(t, ".."):
+		return "", fmt.Errorf("%w: not a compact JWS (three non-empty parts joined by dots)", errMAAToken)
+	}
+	for i := range len(t) {
+		if c := t[i]; !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return "", fmt.Errorf("%w: byte %d is not base64url or '.'", errMAAToken, i)
+		}
+	}
+	return t, nil
 }
 
 // AttestResponse is the answer to an accepted POST /v1/attest.
@@ -154,6 +196,10 @@ type Claims struct {
 	// attestation key ("azure-hcl", "emulated-hcl", "policy"; see
 	// verify.Claims.Paravisor).
 	Paravisor string `json:"paravisor"`
+	// ParavisorVoucher is the MAA instance whose token (the request's
+	// maa_token) vouched for a paravisor the server does not trust
+	// (Paravisor is then "maa-vouched"); empty otherwise.
+	ParavisorVoucher string `json:"paravisor_voucher,omitempty"`
 	// VMUniqueID is the Azure VM id from the runtime data.
 	VMUniqueID string `json:"vm_unique_id,omitempty"`
 	// EvidenceVersion is the evidence format version (2: fresh report).
@@ -201,16 +247,17 @@ func summarizeEventLog(el *verify.EventLogClaims) *EventLogSummary {
 
 func summarize(c *verify.Claims) Claims {
 	s := Claims{
-		Product:         c.Product,
-		ChipID:          c.ChipID,
-		ReportedTCB:     c.ReportedTCB,
-		Measurement:     c.Measurement,
-		IDKeyDigest:     c.IDKeyDigest,
-		Paravisor:       c.Paravisor,
-		EvidenceVersion: c.EvidenceVersion,
-		FreshReport:     c.FreshReport,
-		Emulated:        c.Emulated,
-		EventLog:        summarizeEventLog(c.EventLog),
+		Product:          c.Product,
+		ChipID:           c.ChipID,
+		ReportedTCB:      c.ReportedTCB,
+		Measurement:      c.Measurement,
+		IDKeyDigest:      c.IDKeyDigest,
+		Paravisor:        c.Paravisor,
+		ParavisorVoucher: c.ParavisorVoucher,
+		EvidenceVersion:  c.EvidenceVersion,
+		FreshReport:      c.FreshReport,
+		Emulated:         c.Emulated,
+		EventLog:         summarizeEventLog(c.EventLog),
 	}
 	if c.VMConfig != nil {
 		s.VMUniqueID = c.VMConfig.VMUniqueID
@@ -306,25 +353,33 @@ func (s *Server) putBody(b *[]byte) {
 // describes. The request's Evidence is a slice of data.
 func decodeAttestRequest(data []byte, maxBytes int64) (*AttestRequest, error) {
 	o := strictjson.Options{MaxBytes: int(min(maxBytes, math.MaxInt32)), RejectUnknown: true}
-	if req, ok := scanAttestRequest(data, o); ok {
-		return req, nil
+	req, tok, ok := scanAttestRequest(data, o)
+	if !ok {
+		var wire attestRequestWire
+		if err := strictjson.Unmarshal(data, &wire, o); err != nil {
+			return nil, err
+		}
+		req = &AttestRequest{Challenge: wire.Challenge, Evidence: json.RawMessage(wire.Evidence),
+			PublicKey: wire.PublicKey, Resource: wire.Resource}
+		tok = wire.MAAToken
 	}
-	var wire attestRequestWire
-	if err := strictjson.Unmarshal(data, &wire, o); err != nil {
+	var err error
+	if req.MAAToken, err = checkMAAToken(tok); err != nil {
 		return nil, err
 	}
-	return &AttestRequest{Challenge: wire.Challenge, Evidence: json.RawMessage(wire.Evidence),
-		PublicKey: wire.PublicKey, Resource: wire.Resource}, nil
+	return req, nil
 }
 
 // scanAttestRequest reads a request in one pass (strictjson.Scanner): what
 // it accepts, strictjson.Unmarshal into attestRequestWire accepts too and
 // decodes to the same request (FuzzReadAttestRequest). It gives up on
-// anything else: an unknown member, an escape in a base64 or resource
-// string, a value of the wrong kind, bad base64, any JSON error.
-func scanAttestRequest(data []byte, o strictjson.Options) (*AttestRequest, bool) {
+// anything else: an unknown member, an escape in a base64, resource or
+// maa_token string, a value of the wrong kind, bad base64, any JSON
+// error. The maa_token member comes back as it was read (nil: absent or
+// null), for checkMAAToken.
+func scanAttestRequest(data []byte, o strictjson.Options) (req *AttestRequest, maaToken *string, ok bool) {
 	s := strictjson.NewScanner(data, o)
-	req := new(AttestRequest)
+	req = new(AttestRequest)
 	s.Object(1, func(name []byte) {
 		switch string(name) {
 		case "challenge":
@@ -335,14 +390,20 @@ func scanAttestRequest(data []byte, o strictjson.Options) (*AttestRequest, bool)
 			req.PublicKey = scanBase64(&s)
 		case "resource":
 			req.Resource = scanString(&s)
+		case "maa_token":
+			maaToken = nil
+			if !s.Null() {
+				t := scanString(&s)
+				maaToken = &t
+			}
 		default:
 			s.Fail()
 		}
 	})
 	if !s.End() {
-		return nil, false
+		return nil, nil, false
 	}
-	return req, true
+	return req, maaToken, true
 }
 
 // scanBase64 reads a []byte member as the strict decoder does: null is
@@ -387,6 +448,7 @@ type attestRequestWire struct {
 	Evidence  rawValue `json:"evidence"`
 	PublicKey []byte   `json:"public_key"`
 	Resource  string   `json:"resource,omitempty"`
+	MAAToken  *string  `json:"maa_token"` // nil: absent or null
 }
 
 // rawValue is a JSON value as the decoder read it (checked like every

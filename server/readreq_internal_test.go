@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -15,20 +16,36 @@ import (
 // oracleAttestRequest is the request decoder before the one-pass scanner:
 // strict decoding into AttestRequest (evidence copied by json.RawMessage),
 // the oracle both paths of readAttestRequest are held to.
+// The maa_token member, when present and not null, must also match
+// oracleMAAToken (errMAAToken otherwise).
 func oracleAttestRequest(body []byte, maxBytes int) (*AttestRequest, error) {
 	var req AttestRequest
 	if err := strictjson.Unmarshal(body, &req, strictjson.Options{MaxBytes: maxBytes, RejectUnknown: true}); err != nil {
 		return nil, err
 	}
+	var tok struct {
+		MAAToken *string `json:"maa_token"`
+	}
+	if err := strictjson.Unmarshal(body, &tok, strictjson.Options{MaxBytes: maxBytes}); err != nil {
+		return nil, err
+	}
+	if tok.MAAToken != nil && (len(*tok.MAAToken) > MaxMAATokenBytes || !oracleMAAToken.MatchString(*tok.MAAToken)) {
+		return nil, errMAAToken
+	}
 	return &req, nil
 }
+
+// oracleMAAToken is the shape of a compact JWS: three non-empty base64url
+// parts joined by dots.
+var oracleMAAToken = regexp.MustCompile(`^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$`)
 
 // sameRequest compares two decoded requests, nil and empty byte slices
 // apart.
 func sameRequest(a, b *AttestRequest) bool {
 	return bytes.Equal(a.Challenge, b.Challenge) && (a.Challenge == nil) == (b.Challenge == nil) &&
 		bytes.Equal(a.PublicKey, b.PublicKey) && (a.PublicKey == nil) == (b.PublicKey == nil) &&
-		bytes.Equal(a.Evidence, b.Evidence) && (a.Evidence == nil) == (b.Evidence == nil) && a.Resource == b.Resource
+		bytes.Equal(a.Evidence, b.Evidence) && (a.Evidence == nil) == (b.Evidence == nil) && a.Resource == b.Resource &&
+		a.MAAToken == b.MAAToken
 }
 
 // FuzzReadAttestRequest: readAttestRequest accepts and rejects exactly
@@ -49,13 +66,33 @@ func FuzzReadAttestRequest(f *testing.F) {
 		"{\"challenge\":\"AA\\nAA\"}",
 		`{"\u0063hallenge":"AAAA"}`,
 		` { "evidence" : { "version" : 2 } } `,
+		`{"challenge":"AAAA","evidence":{},"maa_token":"eyJh.eyJi.c2ln"}`,
+		`{"maa_token":null,"resource":"db"}`,
+		`{"maa_token":""}`,
+		`{"maa_token":"a.b"}`,
+		`{"maa_token":"a..b"}`,
+		`{"maa_token":".a.b"}`,
+		`{"maa_token":"a.b.c d"}`,
+		`{"maa_token":"a.b.c","maa_token":"a.b.c"}`,
+		`{"maa_token":"\u0061.b.c"}`,
+		`{"maa_token":"a.b.c\n"}`,
+		`{"maa_token":7}`,
+		`{"maa_token":["a.b.c"]}`,
+		`{"MAA_token":"a.b.c"}`,
 	} {
 		f.Add([]byte(s), uint16(1<<15))
 	}
 	f.Fuzz(func(t *testing.T, body []byte, maxBytes uint16) {
 		max := int(maxBytes)
 		want, werr := oracleAttestRequest(body, max)
-		if req, ok := scanAttestRequest(body, strictjson.Options{MaxBytes: max, RejectUnknown: true}); ok {
+		if req, tok, ok := scanAttestRequest(body, strictjson.Options{MaxBytes: max, RejectUnknown: true}); ok {
+			var terr error
+			if req.MAAToken, terr = checkMAAToken(tok); terr != nil {
+				if !errors.Is(werr, errMAAToken) {
+					t.Fatalf("scanner refused the maa_token (%v); oracle: %v", terr, werr)
+				}
+				return
+			}
 			if werr != nil || !sameRequest(req, want) {
 				t.Fatalf("scanner accepted %+v; oracle: %+v, %v", req, want, werr)
 			}
@@ -65,6 +102,12 @@ func FuzzReadAttestRequest(f *testing.F) {
 			t.Fatalf("readAttestRequest: %v; oracle: %v", err, werr)
 		}
 		if err != nil {
+			if errors.Is(err, errMAAToken) || errors.Is(werr, errMAAToken) {
+				if !errors.Is(err, errMAAToken) || !errors.Is(werr, errMAAToken) {
+					t.Fatalf("errors differ: %v; %v", err, werr)
+				}
+				return
+			}
 			var e1, e2 *strictjson.Error
 			if !errors.As(err, &e1) || !errors.As(werr, &e2) || e1.Kind != e2.Kind {
 				t.Fatalf("errors differ: %v; %v", err, werr)
@@ -92,17 +135,22 @@ func TestScanAttestRequest(t *testing.T) {
 		bodies = append(bodies,
 			fmt.Sprintf(`{"challenge":%q,"evidence":%s,"public_key":%q}`, ch, ev.JSON, pub),
 			fmt.Sprintf("{\n  \"challenge\": %q,\n  \"public_key\": %q,\n  \"resource\": \"db-password\",\n  \"evidence\": %s\n}\n", ch, pub, ev.JSON),
-			fmt.Sprintf(`{"challenge":%q,"public_key":%q,"evidence":%q}`, ch, pub, b64(ev.JSON)))
+			fmt.Sprintf(`{"challenge":%q,"public_key":%q,"evidence":%q}`, ch, pub, b64(ev.JSON)),
+			fmt.Sprintf(`{"challenge":%q,"evidence":%s,"public_key":%q,"maa_token":"eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJ4In0.c2lnbmF0dXJl"}`, ch, ev.JSON, pub))
 	}
 	for i, body := range bodies {
 		o := strictjson.Options{MaxBytes: DefaultMaxBodyBytes, RejectUnknown: true}
-		got, ok := scanAttestRequest([]byte(body), o)
+		got, tok, ok := scanAttestRequest([]byte(body), o)
 		if !ok {
 			t.Errorf("request %d: the scanner gave up", i)
 			continue
 		}
+		var err error
+		if got.MAAToken, err = checkMAAToken(tok); err != nil {
+			t.Errorf("request %d: %v", i, err)
+		}
 		want, err := oracleAttestRequest([]byte(body), DefaultMaxBodyBytes)
-		if err != nil || !sameRequest(got, want) {
+		if err != nil || !sameRequest(got, want) || i%4 == 3 && want.MAAToken == "" {
 			t.Errorf("request %d: scanner %+v; oracle %+v, %v", i, got, want, err)
 		}
 		if len(got.Challenge) != ChallengeSize || len(got.PublicKey) != 32 || !strings.HasPrefix(string(got.Evidence), `{`) && !strings.HasPrefix(string(got.Evidence), `"`) {

@@ -66,7 +66,7 @@ func rejectionMessage(verr *verify.Error) string {
 // resource's extra policy (resource != "") says so in the message.
 func (s *Server) rejected(ctx context.Context, r *http.Request, resource string, verr *verify.Error) attestOutcome {
 	s.logRejection(ctx, r, resource, verr)
-	msg := rejectionMessage(verr)
+	msg := rejectionMessage(verr) + maaCheckHint(verr)
 	if resource != "" {
 		msg = "resource policy: " + msg
 	}

@@ -52,7 +52,7 @@ func (s *Server) pickResource(name string) (*resource, attestOutcome, bool) {
 // result token and writes the audit line. claims passed the server's policy.
 func (s *Server) release(ctx context.Context, w http.ResponseWriter, r *http.Request, req *AttestRequest, res *resource, claims *verify.Claims, ev, nonce []byte, sl *sealer) (attestOutcome, *AttestResponse) {
 	if res.verifier != nil {
-		if _, err := res.verifier.Evidence(ctx, ev, nonce); err != nil {
+		if _, err := s.withToken(res.verifier, res.maa, req.MAAToken).Evidence(ctx, ev, nonce); err != nil {
 			if verr, ok := errors.AsType[*verify.Error](err); ok {
 				return s.rejected(ctx, r, req.Resource, verr), nil
 			}
@@ -87,8 +87,9 @@ func (s *Server) release(ctx context.Context, w http.ResponseWriter, r *http.Req
 }
 
 // audit writes the audit line of a release: which VM got which resource,
-// and whether it was the emulated CVM (trusted with --trust-emulated:
-// proof of nothing); never the secret. vm_unique_id, a string of the
+// whether it was the emulated CVM (trusted with --trust-emulated:
+// proof of nothing) and, when an MAA token vouched for its paravisor,
+// which instance (paravisor_voucher); never the secret. vm_unique_id, a string of the
 // runtime data (anyone's with the emulated chain), is bounded and escaped
 // (format.Printable). Nothing is formatted when the logger drops INFO.
 func (s *Server) audit(ctx context.Context, resource string, claims *verify.Claims, jti string) {
@@ -99,10 +100,11 @@ func (s *Server) audit(ctx context.Context, resource string, claims *verify.Clai
 	if claims.VMConfig != nil {
 		vmID = claims.VMConfig.VMUniqueID
 	}
-	s.log.LogAttrs(ctx, slog.LevelInfo, "secret released", slog.String("resource", resource),
+	attrs := append([]slog.Attr{slog.String("resource", resource),
 		slog.String("chip_id", hex.EncodeToString(claims.ChipID)), slog.String("vm_unique_id", format.Printable(vmID, maxLoggedVMID)),
 		slog.String("measurement", hex.EncodeToString(claims.Measurement)), slog.String("jti", jti),
-		slog.Bool("emulated", claims.Emulated))
+		slog.Bool("emulated", claims.Emulated)}, voucherAttrs(claims)...)
+	s.log.LogAttrs(ctx, slog.LevelInfo, "secret released", attrs...)
 }
 
 // appraised describes a successful appraisal for the result token.

@@ -213,6 +213,7 @@ type resource struct {
 	secret   []byte
 	verifier *verify.Verifier // nil: no extra policy
 	policy   *verify.Policy
+	maa      *maaPolicy // the vouching of policy; nil: it names no MAA instance
 }
 
 // openResources builds the per-resource verifiers on base's configuration.

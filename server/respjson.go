@@ -70,6 +70,7 @@ func appendClaims(b []byte, c *Claims) ([]byte, error) {
 	hexField("measurement", c.Measurement)
 	hexField("id_key_digest", c.IDKeyDigest)
 	str("paravisor", c.Paravisor, false)
+	str("paravisor_voucher", c.ParavisorVoucher, true)
 	str("vm_unique_id", c.VMUniqueID, true)
 	if err != nil {
 		return nil, err

@@ -31,6 +31,7 @@ func TestAppendAttestResponseMatchesMarshal(t *testing.T) {
 				Paravisor: "<script>", VMUniqueID: "\xff\xfe", EvidenceVersion: -1, Emulated: true,
 				EventLog: &EventLogSummary{Replayed: []int{0, 4, 7}, Mismatch: []int{9}, SecureBoot: &yes, KernelCmdline: &cmd, Error: "e"}}},
 		{Ciphertext: []byte{0}, Claims: Claims{EventLog: &EventLogSummary{Replayed: []int{}}}},
+		{Ciphertext: []byte{1}, Claims: Claims{Paravisor: "maa-vouched", ParavisorVoucher: "https://sharedeus2.eus2.attest.azure.net"}},
 	}
 	for i := range cases {
 		want, err := json.Marshal(&cases[i])

@@ -138,6 +138,10 @@ type Config struct {
 	// MetricsHandler on a listener of its own, one that only the
 	// monitoring network reaches (serve --metrics-listen).
 	MetricsElsewhere bool
+	// MAA says how the MAA tokens that vouch for an untrusted paravisor
+	// are checked (the JWKS's client and upstream budget), when the
+	// Verifier's policy or a resource's names maa_paravisor_instance.
+	MAA MAAConfig
 	// Redis, when set, keeps the outstanding challenges in Redis, shared by
 	// every replica; nil keeps them in process memory. With Redis, an
 	// unreachable Redis turns /v1/challenge and /v1/attest into 503 with
@@ -161,6 +165,8 @@ type Server struct {
 	resources      map[string]*resource
 	signer         *result.Signer
 	jwks           []byte       // the JWKS document served, newline included; read-only
+	maa            *maaPolicy   // the vouching of the Verifier's policy; nil: it names no MAA instance
+	maaTime        time.Time    // the MAA tokens' verification time: the Verifier's Now (zero: now)
 	bodies         sync.Pool    // *[]byte: attestation request body buffers (getBody, putBody)
 	inFlight       atomic.Int64 // attestation request bytes held now (Config.MaxInFlightBytes)
 	// bodyHook (tests only), when set, is given every body buffer (its
@@ -239,6 +245,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	if err := s.openMAA(); err != nil {
+		return nil, err
 	}
 	extra := append([]prometheus.Collector{newVerifierCollector(s.verifier)}, cfg.Collectors...)
 	storeMetrics, err := s.openStore()
@@ -545,7 +554,7 @@ func (s *Server) attest(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	}
 	vctx, cancel := context.WithTimeout(ctx, s.cfg.AttestTimeout)
 	defer cancel()
-	claims, err := s.verifier.Evidence(vctx, ev, nonce)
+	claims, err := s.withToken(s.verifier, s.maa, req.MAAToken).Evidence(vctx, ev, nonce)
 	if err != nil {
 		if verr, ok := errors.AsType[*verify.Error](err); ok {
 			return s.rejected(ctx, r, "", verr), nil

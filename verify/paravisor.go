@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -228,7 +229,11 @@ type ParavisorVoucher interface {
 	// VouchParavisor returns the authority (the issuer, an instance URL)
 	// that vouches for r's paravisor, or an error saying why none does.
 	// r has verified (signature, chain, policy): only its paravisor is in
-	// question.
+	// question. An error wrapping ErrCertificateUnavailable says that the
+	// voucher could not decide (the authority's signing keys could not be
+	// obtained): the verification then ends without a verdict (an
+	// *UnavailableError of CheckParavisorIdentity), as it does with ctx's
+	// error.
 	VouchParavisor(ctx context.Context, r *snp.Report) (authority string, err error)
 }
 
@@ -261,7 +266,14 @@ func vouch(ctx context.Context, claims *Claims, pol *Policy, voucher ParavisorVo
 		return err
 	}
 	authority, err := ask(ctx)
-	if err != nil {
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return ctx.Err()
+	case errors.Is(err, ErrCertificateUnavailable):
+		// Not a verdict: the voucher could not decide (its keys could not
+		// be obtained); try again later.
+		return unavailableErr(CheckParavisorIdentity, fmt.Errorf("%w; %s could not be asked: %w", untrusted, instance, err))
+	case err != nil:
 		return failf(CheckParavisorIdentity, "%w; %s did not vouch for it: %w", untrusted, instance, err)
 	}
 	if trimSlash(authority) != trimSlash(instance) {

@@ -64,6 +64,19 @@ func (v *Verifier) WithPolicy(p Policy) (*Verifier, error) {
 	return &Verifier{cfg: cfg, cache: v.cache}, nil
 }
 
+// WithParavisorVoucher returns a Verifier that asks pv (nil: none) about
+// an untrusted paravisor instead of v's Config.ParavisorVoucher and shares
+// everything else with v: its configuration, policy and caches. No cached
+// result depends on the voucher (the paravisor identity is checked on
+// every verification), so a server can hand each request's own voucher (an
+// MAA token the attester sent) to one long-lived Verifier's caches. It
+// allocates one Config copy and never fails.
+func (v *Verifier) WithParavisorVoucher(pv ParavisorVoucher) *Verifier {
+	cfg := v.cfg
+	cfg.ParavisorVoucher = pv
+	return &Verifier{cfg: cfg, cache: v.cache}
+}
+
 // Config returns a copy of the configuration v verifies with.
 func (v *Verifier) Config() Config {
 	c := v.cfg

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha512"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -193,5 +194,55 @@ func TestParavisorVouchedAudience(t *testing.T) {
 				t.Errorf("voucher asked %d times, want %d", calls, tc.asked)
 			}
 		})
+	}
+}
+
+// TestParavisorVoucherUnavailable: a voucher that could not decide (its
+// keys unavailable: ErrCertificateUnavailable) or whose context ended
+// gives no verdict: an *UnavailableError of paravisor-identity (not
+// ErrRejected), or the context's error.
+func TestParavisorVoucherUnavailable(t *testing.T) {
+	newKey := sha512.Sum384([]byte("a new Azure paravisor ID key"))
+	ev := (&testev.Builder{Version: 1, IDKeyDigest: d48(newKey)}).MustBuild()
+	pol := verify.Policy{MAAParavisorInstance: testInstance}
+	down := &fakeVoucher{err: fmt.Errorf("JWKS: %w: connection refused", verify.ErrCertificateUnavailable)}
+	_, err := verify.Evidence(t.Context(), ev.JSON, ev.Nonce, verify.Config{Roots: testev.Roots(), Policy: pol, ParavisorVoucher: down})
+	ue, ok := errors.AsType[*verify.UnavailableError](err)
+	if !ok || ue.Check != verify.CheckParavisorIdentity || errors.Is(err, verify.ErrRejected) || !errors.Is(err, verify.ErrCertificateUnavailable) {
+		t.Fatalf("keys unavailable: %v, want an *UnavailableError of %s that is no rejection", err, verify.CheckParavisorIdentity)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	_, err = verify.Evidence(ctx, ev.JSON, ev.Nonce, verify.Config{Roots: testev.Roots(), Policy: pol, ParavisorVoucher: &fakeVoucher{err: ctx.Err()}})
+	if !errors.Is(err, context.Canceled) || errors.Is(err, verify.ErrRejected) {
+		t.Fatalf("context ended: %v, want context.Canceled and no rejection", err)
+	}
+}
+
+// TestWithParavisorVoucher: the derived Verifier asks its own voucher and
+// leaves the base's alone (a request's token never reaches another), and
+// a result cached by one does not vouch for the other.
+func TestWithParavisorVoucher(t *testing.T) {
+	newKey := sha512.Sum384([]byte("a new Azure paravisor ID key"))
+	ev := (&testev.Builder{Version: 1, IDKeyDigest: d48(newKey)}).MustBuild()
+	base, err := verify.New(verify.Config{Roots: testev.Roots(), Policy: verify.Policy{MAAParavisorInstance: testInstance}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := &fakeVoucher{authority: testInstance, digest: newKey}
+	claims, err := base.WithParavisorVoucher(good).Evidence(t.Context(), ev.JSON, ev.Nonce)
+	if err != nil || claims.ParavisorVoucher != testInstance || good.calls != 1 {
+		t.Fatalf("vouched: %v, %+v, %d calls", err, claims, good.calls)
+	}
+	for name, v := range map[string]*verify.Verifier{"base": base, "nil voucher": base.WithParavisorVoucher(nil)} {
+		if _, err := v.Evidence(t.Context(), ev.JSON, ev.Nonce); !strings.Contains(fmt.Sprint(err), "no token of it was given") {
+			t.Errorf("%s after a vouched verification: %v, want paravisor-identity without a token", name, err)
+		}
+	}
+	if good.calls != 1 || base.Config().ParavisorVoucher != nil {
+		t.Errorf("the derived voucher leaked: %d calls, base voucher %v", good.calls, base.Config().ParavisorVoucher)
+	}
+	if base.Stats() != base.WithParavisorVoucher(good).Stats() {
+		t.Error("the derived Verifier does not share the base's caches")
 	}
 }

@@ -28,6 +28,7 @@ type attestFlags struct {
 	tokenOut  string
 	jsonOut   bool
 	trust     trustFlags
+	vouch     vouchFlags
 }
 
 // attestJSON is the --json output of attest: the verifier's summary of the
@@ -45,7 +46,7 @@ type attestJSON struct {
 func newAttestCmd(g *globals) *cobra.Command {
 	var f attestFlags
 	cmd := &cobra.Command{
-		Use:   "attest --server URL [--resource NAME] [--fresh] [-o FILE] [--token-out FILE] [--ca-cert FILE] [--json]",
+		Use:   "attest --server URL [--resource NAME] [--fresh] [-o FILE] [--token-out FILE] [--ca-cert FILE] [--maa-token FILE] [--json]",
 		Short: "Attest this CVM to a verifier (snp-vtpm serve) and receive its secret",
 		Long: `Attest this CVM to a remote verifier started with "snp-vtpm serve" and print the secret
 it releases (or write it to -o FILE, mode 0600).
@@ -67,6 +68,14 @@ it has none of that name; 403 naming the check when the resource's extra policy 
 "token" (when signed)}; with -o FILE the secret goes to the file and "secret_file" names it.
 A rejection is {"verified": false, "check", "error"}, as every command's --json prints it;
 nothing is printed on standard error but warnings and the error line.
+
+--maa-token FILE sends an AzureGuest token of Microsoft Azure Attestation (from "snp-vtpm
+maa attest", valid 8 hours) for this CVM's report with the evidence, so that a verifier
+whose policy names maa_paravisor_instance accepts a paravisor it does not trust (a new
+Azure paravisor key); give --policy naming the same instance, as the evidence is checked
+here too (--maa-jwks, --maa-audience as for verify). The token is for the report the
+CVM booted with: use it without --fresh, whose refreshed report is new each time.
+A verifier that needs no token ignores it.
 
 With --emulate the evidence comes from the emulated CVM: the verifier must run with
 --trust-emulated to accept it.
@@ -92,6 +101,7 @@ the check); a verifier that cannot be reached, or that cannot get collateral, is
 	fs.StringVar(&f.caCert, "ca-cert", "", "PEM CA certificate(s) to trust for the verifier's TLS certificate (instead of the system roots)")
 	registerTimeout(cmd, g)
 	f.trust.register(fs)
+	f.vouch.register(cmd)
 	_ = cmd.MarkFlagRequired("server")
 	return cmd
 }
@@ -119,6 +129,10 @@ func runAttest(ctx context.Context, g *globals, f *attestFlags) error {
 		return err
 	}
 	defer p.release(g)
+	token, err := f.vouch.attach(g, att)
+	if err != nil {
+		return err
+	}
 	gather := func(ctx context.Context, nonce []byte) ([]byte, error) {
 		res, err := att.Evidence(ctx, nonce, f.fresh)
 		if err != nil {
@@ -126,7 +140,7 @@ func runAttest(ctx context.Context, g *globals, f *attestFlags) error {
 		}
 		return res.Evidence.Encode()
 	}
-	client := &server.Client{URL: f.serverURL, HTTPClient: hc, Resource: f.resource}
+	client := &server.Client{URL: f.serverURL, HTTPClient: hc, Resource: f.resource, MAAToken: token}
 	res, err := client.Attest(ctx, gather)
 	if err != nil {
 		return withTLSTrustHint(withEmulatedTrustHint(g, err), f.caCert)

@@ -5,10 +5,17 @@ package main
 import (
 	"encoding/base64"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
+
+	"github.com/snp-vtpm/snp-vtpm/internal/testmaa"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
+	"github.com/snp-vtpm/snp-vtpm/server"
 )
 
 func TestServeAttestEmulated(t *testing.T) {
@@ -217,4 +224,41 @@ func TestAttestJSON(t *testing.T) {
 	code, out, errOut = runCLI(t, "--emulate", "attest", "--server", s.url, "--json", "--policy", writeTemp(t, "p.json", []byte(`{"vmpl": 0, "measurements": ["`+strings.Repeat("00", 48)+`"]}`)))
 	wantExit(t, code, exitRejected, out, errOut)
 	wantRejectionDoc(t, out, "measurement")
+}
+
+// TestAttestSendsMAAToken: attest --maa-token sends the token file's
+// token (without its final newline) as the request's maa_token, after
+// checking the evidence with it locally as verify would (--policy naming
+// the instance); without that policy entry it is a usage error and
+// nothing is sent. Before, attest had no way to send a token.
+func TestAttestSendsMAAToken(t *testing.T) {
+	token, jwks := serveVouchToken(t)
+	policy := writeTemp(t, "policy.json", []byte(`{"maa_paravisor_instance": "`+testmaa.Issuer+`"}`))
+	var got atomic.Pointer[server.AttestRequest]
+	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == server.PathChallenge {
+			_ = json.NewEncoder(w).Encode(server.ChallengeResponse{Challenge: make([]byte, server.ChallengeSize), Suite: server.Suite})
+			return
+		}
+		var req server.AttestRequest
+		if err := json.NewDecoder(r.Body).Decode(&req); err == nil {
+			got.Store(&req)
+		}
+		w.WriteHeader(http.StatusForbidden)
+		_ = json.NewEncoder(w).Encode(server.ErrorResponse{Error: "recorded", Check: "test"})
+	}))
+	defer fake.Close()
+	code, out, errOut := runCLI(t, "--emulate", "attest", "--server", fake.URL, "--policy", policy, "--maa-token", token, "--maa-jwks", jwks)
+	wantExit(t, code, exitRejected, out, errOut)
+	want := strings.TrimSpace(string(testutil.Must(os.ReadFile(token))(t)))
+	if req := got.Load(); req == nil || req.MAAToken != want {
+		t.Fatalf("the verifier got %+v, want maa_token %.20q...", req, want)
+	}
+	got.Store(nil)
+	code, out, errOut = runCLI(t, "--emulate", "attest", "--server", fake.URL, "--maa-token", token, "--maa-jwks", jwks)
+	wantExit(t, code, exitUsage, out, errOut)
+	if got.Load() != nil || !strings.Contains(errOut, "maa_paravisor_instance") {
+		t.Fatalf("without the policy's instance: sent %v\n%s", got.Load(), errOut)
+	}
 }

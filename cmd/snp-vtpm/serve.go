@@ -21,8 +21,10 @@ import (
 
 	"github.com/snp-vtpm/snp-vtpm/collateral"
 	"github.com/snp-vtpm/snp-vtpm/internal/graceful"
+	"github.com/snp-vtpm/snp-vtpm/maa"
 	"github.com/snp-vtpm/snp-vtpm/result"
 	"github.com/snp-vtpm/snp-vtpm/server"
+	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
 // maxSecretFile bounds the secret file read by serve.
@@ -49,6 +51,7 @@ type serveFlags struct {
 	redisURL            string
 	redisPrefix         string
 	metricsListen       string
+	maaJWKS             string
 }
 
 // Defaults of the upstream (KDS) budget of serve.
@@ -110,6 +113,16 @@ cannot be reached, certificates come from KDS as without it, /v1/challenge and
 while /healthz stays 200; the connection comes back by itself. Without --redis the challenges live
 in this process (one replica).
 
+A policy naming maa_paravisor_instance (and maa_paravisor_audience) also accepts a
+paravisor whose ID key (TDX: MRTD) is not trusted when the request's "maa_token" (attest
+--maa-token) is a valid AzureGuest token of that instance for the evidence's report: the
+instance's JWKS is fetched from INSTANCE/certs when first needed (under the same upstream
+budget; a failure is 503 with Retry-After, never a verdict; --maa-jwks FILE pins it instead,
+which --offline needs), cached for an hour, and the
+answer, the signed result and the "secret released" line name the instance
+(paravisor_voucher). A token is ignored when the paravisor is trusted or no policy names
+an instance; a bad one is 403 paravisor-identity, naming the token's failed maa-* check.
+
 ` + serveReleaseHelp + `The bound address is printed on standard output ("listening on URL") once the server
 listens, after the TLS files loaded, so --listen 127.0.0.1:0 picks a free port.`,
 		Args: cobra.NoArgs,
@@ -139,6 +152,7 @@ func (f *serveFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.redisURL, "redis", "", "keep challenges in Redis, shared by replicas: redis://host:port/db, rediss://… (TLS), unix:///path (password: in the URL or REDIS_PASSWORD)")
 	fs.StringVar(&f.redisPrefix, "redis-prefix", server.DefaultRedisPrefix, "prefix of every Redis key (one namespace per fleet)")
 	fs.StringVar(&f.metricsListen, "metrics-listen", "", "serve /metrics on this address only (plain HTTP, e.g. 127.0.0.1:9464), not on --listen")
+	fs.StringVar(&f.maaJWKS, "maa-jwks", "", "the JWKS (file) of the policy's maa_paravisor_instance, pinned: its /certs is never fetched (needed with --offline)")
 	fs.BoolVar(&f.logJSON, "log-json", false, "write the log (stderr: startup, access and release lines at INFO; -v adds DEBUG) as JSON lines instead of text")
 	fs.DurationVar(&f.shutdownGrace, "shutdown-grace", server.DefaultShutdownTimeout, "on SIGINT/SIGTERM, how long in-flight requests may take to complete")
 	f.trust.register(fs)
@@ -204,6 +218,10 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
 		return err
 	}
 	defer closeCache()
+	mc, err := f.maaConfig(v, kc)
+	if err != nil {
+		return err
+	}
 	if f.trust.trustEmulated {
 		log.Warn("trusting the EMULATED CVM's fake AMD chain (--trust-emulated): for testing only, it proves nothing about hardware")
 	}
@@ -224,6 +242,7 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
 		Collectors:          collectors,
 		Redis:               rc,
 		MetricsElsewhere:    f.metricsListen != "",
+		MAA:                 mc,
 	})
 	clear(rel.secret)
 	if err != nil {
@@ -239,6 +258,31 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
 
 	tuneServeGC(g, os.Getenv)
 	return listenAndServe(ctx, g, f, srv, rel.signer)
+}
+
+// maaConfig is serve's paravisor voucher configuration: the JWKS fetches
+// under the KDS budget (--upstream-rate), none with --offline, the
+// emulated MAA's key with --trust-emulated, and --maa-jwks pinned for the
+// policy's maa_paravisor_instance.
+func (f *serveFlags) maaConfig(v *verify.Verifier, kc *collateral.Chain) (server.MAAConfig, error) {
+	mc := server.MAAConfig{Limiter: kc.Limiter, TrustEmulated: f.trust.trustEmulated, Offline: f.trust.offline}
+	if f.maaJWKS == "" {
+		return mc, nil
+	}
+	instance := strings.TrimSuffix(v.Config().Policy.MAAParavisorInstance, "/")
+	if instance == "" {
+		return mc, errors.New("--maa-jwks: the policy names no maa_paravisor_instance, so no token is consulted (add it to --policy)")
+	}
+	data, err := readFile("--maa-jwks", f.maaJWKS)
+	if err != nil {
+		return mc, err
+	}
+	ks, err := maa.ParseJWKS(data)
+	if err != nil {
+		return mc, fmt.Errorf("--maa-jwks %s: %w", f.maaJWKS, err)
+	}
+	mc.Keys = map[string]*maa.KeySet{instance: ks}
+	return mc, nil
 }
 
 // serveGCPercent is the GC target of a serve process whose operator did

@@ -7,14 +7,17 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/snp-vtpm/snp-vtpm/attester"
 	"github.com/snp-vtpm/snp-vtpm/maa"
+	"github.com/snp-vtpm/snp-vtpm/server"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
-// vouchFlags are verify's --maa-token, --maa-jwks and --maa-audience: an
-// AzureGuest token of the policy's maa_paravisor_instance, which vouches
-// for a paravisor whose ID key (or, on TDX, MRTD) this verifier does not
-// know.
+// vouchFlags are verify's and attest's --maa-token, --maa-jwks and
+// --maa-audience: an AzureGuest token of the policy's
+// maa_paravisor_instance, which vouches for a paravisor whose ID key (or,
+// on TDX, MRTD) this verifier does not know. attest also sends the token
+// to the verifier (serve), whose policy names the instance too.
 type vouchFlags struct {
 	token, jwks, audience string
 }
@@ -31,34 +34,63 @@ func (f *vouchFlags) register(cmd *cobra.Command) {
 // no aud or one naming the audience (tokenAudience), and
 // maa.DefaultMaxLifetime.
 func (f *vouchFlags) apply(g *globals, cfg *verify.Config) error {
+	v, err := f.voucher(g, cfg)
+	if err != nil || v == nil {
+		return err
+	}
+	cfg.ParavisorVoucher = v
+	return nil
+}
+
+// voucher returns the voucher of the flags for a verifier of cfg (see
+// apply), nil without --maa-token.
+func (f *vouchFlags) voucher(g *globals, cfg *verify.Config) (*maa.Voucher, error) {
 	if f.token == "" {
 		switch {
 		case f.jwks != "":
-			return errors.New("--maa-jwks needs --maa-token")
+			return nil, errors.New("--maa-jwks needs --maa-token")
 		case f.audience != "":
-			return errors.New("--maa-audience needs --maa-token")
+			return nil, errors.New("--maa-audience needs --maa-token")
 		}
-		return nil
+		return nil, nil
 	}
 	instance := strings.TrimSuffix(cfg.Policy.MAAParavisorInstance, "/")
 	if instance == "" {
-		return errors.New("--maa-token: the policy names no maa_paravisor_instance, so no token is consulted (add it to --policy)")
+		return nil, errors.New("--maa-token: the policy names no maa_paravisor_instance, so no token is consulted (add it to --policy)")
 	}
 	token, err := readFile("--maa-token", f.token)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	audience, err := f.tokenAudience(cfg.Policy.MAAParavisorAudience)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// The token is checked at the evidence's verification time (--at).
 	mc := maa.Config{Issuer: instance, Time: cfg.Now, Audience: audience}
 	if mc.Keys, err = maaKeys(g, "--maa-jwks", f.jwks, instance); err != nil {
-		return err
+		return nil, err
 	}
-	cfg.ParavisorVoucher = &maa.Voucher{Token: token, Config: mc}
-	return nil
+	return &maa.Voucher{Token: token, Config: mc}, nil
+}
+
+// attach gives attest's local verification (att.Verifier) the voucher of
+// the flags, so that evidence of a paravisor it does not trust is checked
+// as the verifier will check it, and returns the token to send to the
+// verifier (maa_token; "" without --maa-token): the file's, without its
+// surrounding ASCII white space.
+func (f *vouchFlags) attach(g *globals, att *attester.Attester) (string, error) {
+	cfg := att.Verifier.Config()
+	v, err := f.voucher(g, &cfg)
+	if err != nil || v == nil {
+		return "", err
+	}
+	token := strings.Trim(string(v.Token), " \t\r\n")
+	if len(token) > server.MaxMAATokenBytes {
+		return "", fmt.Errorf("--maa-token %s: %d bytes, more than the verifier accepts (%d)", f.token, len(token), server.MaxMAATokenBytes)
+	}
+	att.Verifier = att.Verifier.WithParavisorVoucher(v)
+	return token, nil
 }
 
 // tokenAudience returns the aud the token must name: the policy's
