@@ -60,6 +60,13 @@ var azureIDKeyDigests = [...]string{
 	"934f68bd8ba01938eec21475c872e3a942b60c59fafc6df9e9a76ee66bc47f2d09c676f61c0315c578da26085fb13a71",
 	// Report v2, 2022: Constellation's Azure test reports.
 	"57e229e0ffe5fa92d0faddff6cae0e61c926fc9ef9afd20a8b8cfcf7129db9338cbe5bf3f6987733a2bf65d06dc38fc1",
+	// Report v2, 2022: the x-ms-sevsnpvm-idkeydigest of AzureGuest tokens
+	// Microsoft published (testdata/maa/azureguest-snp-aks-sharedwus-20220907.jwt
+	// and the sample claims of Azure/confidential-computing-cvm-guest-attestation),
+	// MAA's statement that a report with it is azure-compliant-cvm; also the
+	// digest Constellation enforced on Azure CVMs by default in 2022 (its
+	// "old" Azure digest). No report carrying it is public.
+	"57486a447ec0f1958002a22a06b7673b9fd27d11e1c6527498056054c5fa92d23c50f9de44072760fe2b6fb89740b696",
 }
 
 // DefaultParavisors returns the paravisor identities trusted by default:

@@ -241,6 +241,29 @@ func TestParavisorEmulated(t *testing.T) {
 	}
 }
 
+// TestParavisor2022Digest checks that evidence whose report carries the
+// 2022 Azure ID key digest of Microsoft's published AzureGuest tokens
+// (testdata/maa/SOURCES.md) verifies under the default policy as azure-hcl,
+// and that a policy listing other digests still rejects it.
+func TestParavisor2022Digest(t *testing.T) {
+	var d [48]byte
+	if _, err := hex.Decode(d[:], []byte("57486a447ec0f1958002a22a06b7673b9fd27d11e1c6527498056054c5fa92d23c50f9de44072760fe2b6fb89740b696")); err != nil {
+		t.Fatal(err)
+	}
+	ev := (&testev.Builder{IDKeyDigest: &d}).MustBuild()
+	c, err := verify.Evidence(context.Background(), ev.JSON, ev.Nonce, verify.Config{Roots: testev.Roots()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Paravisor != "azure-hcl" {
+		t.Errorf("paravisor %q", c.Paravisor)
+	}
+	azure := testev.AzureIDKeyDigest()
+	pol := verify.Policy{IDKeyDigests: []verify.HexBytes{azure[:]}}
+	_, err = verify.Evidence(context.Background(), ev.JSON, ev.Nonce, verify.Config{Roots: testev.Roots(), Policy: pol})
+	wantCheck(t, err, verify.CheckParavisorIdentity)
+}
+
 // TestAuthorKeyDigests checks that a policy's author_key_digests is
 // enforced for evidence, HCL reports and bare reports.
 func TestAuthorKeyDigests(t *testing.T) {
@@ -412,8 +435,8 @@ func TestParavisorErrorMessage(t *testing.T) {
 	}
 }
 
-// TestDefaultParavisors checks the default set: the four Azure digests of
-// SPEC §11, never zero, never the emulator's, fresh copies on every call,
+// TestDefaultParavisors checks the default set: the Azure digests of
+// SPEC §11 and the published MAA tokens, never zero, never the emulator's, fresh copies on every call,
 // and testev's default among them.
 func TestDefaultParavisors(t *testing.T) {
 	ps := verify.DefaultParavisors()
@@ -422,6 +445,7 @@ func TestDefaultParavisors(t *testing.T) {
 		"0356215882a825279a85b300b0b742931d113bf7e32dde2e50ffde7ec743ca491ecdd7f336dc28a6e0b2bb57af7a44a3",
 		"934f68bd8ba01938eec21475c872e3a942b60c59fafc6df9e9a76ee66bc47f2d09c676f61c0315c578da26085fb13a71",
 		"57e229e0ffe5fa92d0faddff6cae0e61c926fc9ef9afd20a8b8cfcf7129db9338cbe5bf3f6987733a2bf65d06dc38fc1",
+		"57486a447ec0f1958002a22a06b7673b9fd27d11e1c6527498056054c5fa92d23c50f9de44072760fe2b6fb89740b696",
 	}
 	if len(ps) != len(want) {
 		t.Fatalf("%d defaults", len(ps))
