@@ -2,6 +2,7 @@ package strictjson
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -75,7 +76,29 @@ func strictOptions(rejectUnknown bool) json.Options {
 		jsontext.AllowInvalidUTF8(false),
 		json.MatchCaseInsensitiveNames(false),
 		json.RejectUnknownMembers(rejectUnknown),
+		json.WithUnmarshalers(json.UnmarshalFromFunc(canonicalBytes)),
 	)
+}
+
+// canonicalBytes decodes a JSON string into a []byte as the v2 default
+// does (standard base64, padded: RFC 4648 section 4), but in its one
+// canonical form: the default accepts non-zero bits after the last byte
+// ("AR==" for 0x01, a second spelling of "AQ=="). null and other kinds
+// are left to the default (null is nil, anything else an error).
+func canonicalBytes(dec *jsontext.Decoder, v *[]byte) error {
+	if dec.PeekKind() != '"' {
+		return errors.ErrUnsupported
+	}
+	tok, err := dec.ReadToken()
+	if err != nil {
+		return err
+	}
+	b, err := format.Base64(base64.StdEncoding, tok.String())
+	if err != nil {
+		return err
+	}
+	*v = b
+	return nil
 }
 
 // Error is a decoding failure.

@@ -484,3 +484,29 @@ func FuzzDifferential(f *testing.F) {
 		}
 	})
 }
+
+// TestBytesCanonical: a []byte member is standard padded base64 in its
+// one form, as encoding/json/v2 reads it but without its leniency for
+// non-zero bits after the last byte ("AR==" was 0x01, like "AQ=="); null
+// is nil, "" an empty slice, other kinds and alphabets an error.
+func TestBytesCanonical(t *testing.T) {
+	type doc struct {
+		B []byte `json:"b"`
+	}
+	for in, want := range map[string][]byte{`"AQ=="`: {1}, `"/w=="`: {0xff}, `"AQID"`: {1, 2, 3}, `""`: {}, `"\u0041Q=="`: {1}} {
+		var d doc
+		if err := Unmarshal([]byte(`{"b":`+in+`}`), &d, Options{}); err != nil || !bytes.Equal(d.B, want) || d.B == nil {
+			t.Errorf("%s: %x, %v; want %x", in, d.B, err, want)
+		}
+	}
+	var d doc
+	if err := Unmarshal([]byte(`{"b":null}`), &d, Options{}); err != nil || d.B != nil {
+		t.Errorf("null: %x, %v; want nil", d.B, err)
+	}
+	for _, in := range []string{`"AR=="`, `"AQJ="`, `"AQ"`, `"AQ="`, `"_w=="`, `"A\nQ=="`, `"AQ==\r\n"`, `1`, `[1]`} {
+		var d doc
+		if err := Unmarshal([]byte(`{"b":`+in+`}`), &d, Options{}); !errors.Is(err, ErrInvalidValue) {
+			t.Errorf("%s: %x, %v; want ErrInvalidValue", in, d.B, err)
+		}
+	}
+}
