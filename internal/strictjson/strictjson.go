@@ -76,8 +76,40 @@ func strictOptions(rejectUnknown bool) json.Options {
 		jsontext.AllowInvalidUTF8(false),
 		json.MatchCaseInsensitiveNames(false),
 		json.RejectUnknownMembers(rejectUnknown),
-		json.WithUnmarshalers(json.UnmarshalFromFunc(canonicalBytes)),
+		json.WithUnmarshalers(json.JoinUnmarshalers(
+			json.UnmarshalFromFunc(canonicalBytes),
+			json.UnmarshalFromFunc(signedInt[int]),
+			json.UnmarshalFromFunc(signedInt[int64]),
+		)),
 	)
+}
+
+// signedInt decodes a JSON number into a signed integer as the v2 default
+// does (an integer in range, no fraction or exponent), but refuses -0, a
+// second spelling of 0 ("vmpl":-0). Other kinds are left to the default.
+func signedInt[T int | int64](dec *jsontext.Decoder, v *T) error {
+	if dec.PeekKind() != '0' {
+		return errors.ErrUnsupported
+	}
+	val, err := dec.ReadValue()
+	if err != nil {
+		return err
+	}
+	fail := func(err error) error {
+		return &json.SemanticError{JSONKind: '0', GoType: reflect.TypeFor[T](), Err: err}
+	}
+	if string(val) == "-0" {
+		return fail(errors.New("-0 is not how an integer is written (write 0)"))
+	}
+	n, err := strconv.ParseInt(string(val), 10, int(reflect.TypeFor[T]().Size())*8)
+	if err != nil {
+		if nerr, ok := errors.AsType[*strconv.NumError](err); ok {
+			err = nerr.Err // "invalid syntax", "value out of range", as the default says
+		}
+		return fail(err)
+	}
+	*v = T(n)
+	return nil
 }
 
 // canonicalBytes decodes a JSON string into a []byte as the v2 default
@@ -95,7 +127,7 @@ func canonicalBytes(dec *jsontext.Decoder, v *[]byte) error {
 	}
 	b, err := format.Base64(base64.StdEncoding, tok.String())
 	if err != nil {
-		return err
+		return &json.SemanticError{JSONKind: '"', GoType: reflect.TypeFor[[]byte](), Err: err}
 	}
 	*v = b
 	return nil
