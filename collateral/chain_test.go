@@ -593,7 +593,7 @@ func TestTurinURLShape(t *testing.T) {
 	})
 	c := kds.newClient(t.TempDir())
 	tcb := composeTCB(ProductTurin, TCB{FMC: 1, Bootloader: 2, TEE: 3, SNP: 4, Microcode: 5})
-	_, err := c.GetVCEK(ctxTimeout(t, 5*time.Second), VCEKRequest{Product: "Turin", ChipID: chipID(1), ReportedTCB: tcb, Validate: pki.validator()})
+	_, err := c.GetVCEK(ctxTimeout(t, 5*time.Second), VCEKRequest{Product: "Turin", ChipID: turinChipID(1), ReportedTCB: tcb, Validate: pki.validator()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -151,6 +151,12 @@ func chipID(seed byte) []byte {
 	return id
 }
 
+// turinChipID is a Turin CHIP_ID: chipID(seed)'s first 8 bytes (the
+// hwID), then zeros.
+func turinChipID(seed byte) []byte {
+	return append(chipID(seed)[:8], make([]byte, ChipIDSize-8)...)
+}
+
 // composeTCB is the inverse of kds.DecomposeTCB.
 func composeTCB(product string, t TCB) uint64 {
 	return uint64(snp.ComposeTCB(snp.Product(product), t))

@@ -18,6 +18,7 @@ import (
 func TestMatchVCEKSynthetic(t *testing.T) {
 	pki := newTestPKI(t, "Milan")
 	chip := chipID(1)
+	turinChip := turinChipID(1)
 	turinTCB := TCB{FMC: 1, Bootloader: 2, TEE: 3, SNP: 4, Microcode: 5}
 	tests := []struct {
 		name      string
@@ -27,14 +28,17 @@ func TestMatchVCEKSynthetic(t *testing.T) {
 		reqTCB    TCB
 		wantField string // MismatchError field; "" with wantErr = generic invalid
 		wantErr   bool
+		// wantInvalid: ErrInvalidRequest (the request names no chip)
+		wantInvalid bool
 	}{
 		{name: "Milan OCTET STRING hwID", product: ProductMilan, der: func() []byte { return pki.vcek(t, ProductMilan, chip, milanTCB(), vcekOpts{}) }, reqChip: chip, reqTCB: milanTCB()},
 		{name: "Milan raw hwID", product: ProductMilan, der: func() []byte { return pki.vcek(t, ProductMilan, chip, milanTCB(), vcekOpts{rawHWID: true}) }, reqChip: chip, reqTCB: milanTCB()},
 		{name: "Genoa", product: ProductGenoa, der: func() []byte { return pki.vcek(t, ProductGenoa, chip, milanTCB(), vcekOpts{}) }, reqChip: chip, reqTCB: milanTCB()},
-		{name: "Turin 8-byte hwID", product: ProductTurin, der: func() []byte { return pki.vcek(t, ProductTurin, chip[:8], turinTCB, vcekOpts{rawHWID: true}) }, reqChip: chip, reqTCB: turinTCB},
-		{name: "Turin 8-byte hwID OCTET STRING", product: ProductTurin, der: func() []byte { return pki.vcek(t, ProductTurin, chip[:8], turinTCB, vcekOpts{}) }, reqChip: chip, reqTCB: turinTCB},
-		{name: "Turin wrong fmc", product: ProductTurin, der: func() []byte { return pki.vcek(t, ProductTurin, chip[:8], turinTCB, vcekOpts{}) }, reqChip: chip, reqTCB: TCB{FMC: 9, Bootloader: 2, TEE: 3, SNP: 4, Microcode: 5}, wantField: "TCB"},
-		{name: "Turin missing fmcSPL", product: ProductTurin, der: func() []byte { return pki.vcek(t, ProductTurin, chip[:8], turinTCB, vcekOpts{noFMC: true}) }, reqChip: chip, reqTCB: turinTCB, wantErr: true}, // snp.ParseVCEK requires fmcSPL on Turin
+		{name: "Turin 8-byte hwID", product: ProductTurin, der: func() []byte { return pki.vcek(t, ProductTurin, chip[:8], turinTCB, vcekOpts{rawHWID: true}) }, reqChip: turinChip, reqTCB: turinTCB},
+		{name: "Turin 8-byte hwID OCTET STRING", product: ProductTurin, der: func() []byte { return pki.vcek(t, ProductTurin, chip[:8], turinTCB, vcekOpts{}) }, reqChip: turinChip, reqTCB: turinTCB},
+		{name: "Turin wrong fmc", product: ProductTurin, der: func() []byte { return pki.vcek(t, ProductTurin, chip[:8], turinTCB, vcekOpts{}) }, reqChip: turinChip, reqTCB: TCB{FMC: 9, Bootloader: 2, TEE: 3, SNP: 4, Microcode: 5}, wantField: "TCB"},
+		{name: "Turin missing fmcSPL", product: ProductTurin, der: func() []byte { return pki.vcek(t, ProductTurin, chip[:8], turinTCB, vcekOpts{noFMC: true}) }, reqChip: turinChip, reqTCB: turinTCB, wantErr: true}, // snp.ParseVCEK requires fmcSPL on Turin
+		{name: "Turin chip id with bytes after the hwID", product: ProductTurin, der: func() []byte { return pki.vcek(t, ProductTurin, chip[:8], turinTCB, vcekOpts{}) }, reqChip: chip, reqTCB: turinTCB, wantInvalid: true},
 		{name: "wrong chip", product: ProductMilan, der: func() []byte { return pki.vcek(t, ProductMilan, chipID(2), milanTCB(), vcekOpts{}) }, reqChip: chip, reqTCB: milanTCB(), wantField: "hwID"},
 		{name: "wrong ucode", product: ProductMilan, der: func() []byte { return pki.vcek(t, ProductMilan, chip, milanTCB(), vcekOpts{}) }, reqChip: chip, reqTCB: TCB{Bootloader: 3, SNP: 8, Microcode: 116}, wantField: "TCB"},
 		{name: "wrong product name", product: ProductMilan, der: func() []byte { return pki.vcek(t, ProductMilan, chip, milanTCB(), vcekOpts{productName: "Genoa-B0"}) }, reqChip: chip, reqTCB: milanTCB(), wantField: "productName"},
@@ -66,6 +70,10 @@ func TestMatchVCEKSynthetic(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := MatchVCEK(tc.der(), tc.product, tc.reqChip, composeTCB(tc.product, tc.reqTCB))
 			switch {
+			case tc.wantInvalid:
+				if !errors.Is(err, ErrInvalidRequest) {
+					t.Fatalf("err = %v, want ErrInvalidRequest", err)
+				}
 			case tc.wantField != "":
 				var mm *MismatchError
 				if !errors.As(err, &mm) || mm.Field != tc.wantField {

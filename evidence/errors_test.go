@@ -95,9 +95,9 @@ func TestDecodeValidVariants(t *testing.T) {
 		"v0 null vcek":        func(t *testing.T) obj { m := validV0(t); m["vcek"] = nil; return m },
 		"v0 empty vcek":       func(t *testing.T) obj { m := validV0(t); m["vcek"] = ""; return m },
 		"v0 spaces in arrays": func(t *testing.T) obj { m := validV0(t); m["report"] = json.RawMessage("[ 1 ,\n 2 ,\t255 ]"); return m },
-		"v0 key then cert": func(t *testing.T) obj {
-			m := validV0(t)
-			m["vcek"] = string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: []byte{1}})) + m["vcek"].(string)
+		"v0 vcek stack in white space": func(t *testing.T) obj {
+			m := validV0(t) // trustee's vcek.pem: VCEK, ASK, ARK
+			m["vcek"] = "\r\n " + strings.ReplaceAll(m["vcek"].(string), "-----END CERTIFICATE-----\n", "-----END CERTIFICATE-----\n\t\n") + "\n"
 			return m
 		},
 		"v1 unpadded base64": func(*testing.T) obj {
@@ -267,7 +267,21 @@ func TestDecodeErrors(t *testing.T) {
 		{"v0 pcr bad byte", v0q("pcrs", []any{json.RawMessage("[300]")}), "quote.pcrs[0]", format.ErrBadByte},
 		{"v0 25 pcrs", v0q("pcrs", pcrs(25, arrAny)), "quote.pcrs", format.ErrTooLarge},
 		{"v0 vcek not PEM", v0(func(m obj) { m["vcek"] = "MIIFQzCC" }), "vcek", format.ErrBadEncoding},
-		{"v0 vcek no certificate", v0(func(m obj) { m["vcek"] = string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: []byte{1}})) }), "vcek", format.ErrBadEncoding},
+		{"v0 vcek no certificate", v0(func(m obj) { m["vcek"] = string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: []byte{1}})) }), "vcek", format.ErrUnexpectedValue},
+		// The v0 VCEK's PEM carries nothing but CERTIFICATE blocks and white
+		// space: other text or blocks would ride along unseen.
+		{"v0 vcek after a key block", v0(func(m obj) {
+			m["vcek"] = string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: []byte{1}})) + m["vcek"].(string)
+		}), "vcek", format.ErrUnexpectedValue},
+		{"v0 vcek after text", v0(func(m obj) { m["vcek"] = "VCEK:\n" + m["vcek"].(string) }), "vcek", format.ErrBadEncoding},
+		{"v0 vcek then text", v0(func(m obj) { m["vcek"] = m["vcek"].(string) + "end" }), "vcek", format.ErrTrailingData},
+		{"v0 vcek with a PEM header", v0(func(m obj) {
+			m["vcek"] = strings.Replace(m["vcek"].(string), "-----\n", "-----\nNote: x\n\n", 1)
+		}), "vcek", format.ErrBadEncoding},
+		{"v0 vcek then a key block", v0(func(m obj) {
+			m["vcek"] = m["vcek"].(string) + string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: []byte{1}}))
+		}), "vcek", format.ErrUnexpectedValue},
+		{"v0 more than three certificates", v0(func(m obj) { m["vcek"] = m["vcek"].(string) + m["vcek"].(string) }), "vcek", format.ErrUnexpectedValue},
 		{"v0 vcek empty certificate", v0(func(m obj) { m["vcek"] = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE"})) }), "vcek", format.ErrBadEncoding},
 		{"v0 vcek huge certificate", v0(func(m obj) {
 			m["vcek"] = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: make([]byte, MaxVCEKSize+1)}))

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"strconv"
@@ -487,8 +486,14 @@ func b64Padded(s []byte) bool {
 	return len(s)%4 == 0 && len(s) > 0 && s[len(s)-1] == '='
 }
 
+// v0VCEKPEM is how strictly a v0 "vcek" is read: nothing but CERTIFICATE
+// blocks without headers (the VCEK, possibly followed by ASK and ARK) and
+// white space; text before, between or after them, or a block of another
+// type, would ride along unseen.
+var v0VCEKPEM = format.PEMChain{Format: "evidence", Field: "vcek", Min: 1, Max: 3, Padding: " \t\r\n"}
+
 // pemCertificate returns the DER of the first CERTIFICATE block of the PEM
-// text of a string field (a VCEK, possibly followed by ASK and ARK).
+// text of a v0 "vcek" (see v0VCEKPEM).
 func pemCertificate(f *rawField, field string, max int) ([]byte, error) {
 	s, err := stringValue(f, field)
 	if err != nil {
@@ -500,23 +505,17 @@ func pemCertificate(f *rawField, field string, max int) ([]byte, error) {
 	if len(s) > MaxPEMSize {
 		return nil, fieldErr(field, fmt.Errorf("%w: %d PEM bytes, at most %d allowed", format.ErrTooLarge, len(s), MaxPEMSize))
 	}
-	for rest := s; ; {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			return nil, fieldErr(field, fmt.Errorf("%w: no PEM CERTIFICATE block", format.ErrBadEncoding))
-		}
-		if block.Type != "CERTIFICATE" {
-			continue
-		}
-		if len(block.Bytes) == 0 {
-			return nil, fieldErr(field, fmt.Errorf("%w: empty CERTIFICATE block", format.ErrBadEncoding))
-		}
-		if len(block.Bytes) > max {
-			return nil, fieldErr(field, fmt.Errorf("%w: %d-byte certificate, at most %d allowed", format.ErrTooLarge, len(block.Bytes), max))
-		}
-		return block.Bytes, nil
+	ders, err := v0VCEKPEM.SplitPEM(s)
+	if err != nil {
+		return nil, err
 	}
+	if len(ders[0]) == 0 {
+		return nil, fieldErr(field, fmt.Errorf("%w: empty CERTIFICATE block", format.ErrBadEncoding))
+	}
+	if len(ders[0]) > max {
+		return nil, fieldErr(field, fmt.Errorf("%w: %d-byte certificate, at most %d allowed", format.ErrTooLarge, len(ders[0]), max))
+	}
+	return ders[0], nil
 }
 
 // pcrField returns the field name of PCR i.

@@ -220,26 +220,29 @@ func (d *RuntimeData) rsaKey(kid string) (*rsa.PublicKey, error) {
 }
 
 // RSAPublicKey converts the JWK to an RSA public key. It requires kty "RSA",
-// base64url e and n (padding tolerated), an odd exponent in 3..2^31-1 and an
-// odd modulus of MinRSABits..MaxRSABits bits.
+// e and n as RFC 7518 Base64urlUInt in their one form (unpadded base64url,
+// no leading zero octet), an odd exponent in 3..2^31-1 and an odd modulus
+// of MinRSABits..MaxRSABits bits.
 func (k *JWK) RSAPublicKey() (*rsa.PublicKey, error) { return k.rsaPublicKey("jwk") }
 
 func (k *JWK) rsaPublicKey(field string) (*rsa.PublicKey, error) {
 	if k.Kty != "RSA" {
 		return nil, fieldErr(field+".kty", fmt.Errorf("%w: key type %q, want \"RSA\"", ErrBadKey, format.Truncate(k.Kty, 32)))
 	}
-	const maxNChars = (MaxRSABits/8+1)*4/3 + 4
+	// The longest n and e of an acceptable key: MaxRSABits and 2^31-1,
+	// unpadded, without leading zero octets.
+	const maxNChars, maxEChars = (MaxRSABits/8*4 + 2) / 3, 6
 	if len(k.N) > maxNChars {
 		return nil, fieldErr(field+".n", fmt.Errorf("%w: %w (%d base64 characters)", ErrBadKey, format.ErrTooLarge, len(k.N)))
 	}
-	nb, err := decodeB64URL(k.N)
+	nb, err := decodeUInt(k.N)
 	if err != nil {
 		return nil, fieldErr(field+".n", fmt.Errorf("%w: %v", ErrBadKey, err))
 	}
-	if len(k.E) > 12 {
+	if len(k.E) > maxEChars {
 		return nil, fieldErr(field+".e", fmt.Errorf("%w: %w (%d base64 characters)", ErrBadKey, format.ErrTooLarge, len(k.E)))
 	}
-	eb, err := decodeB64URL(k.E)
+	eb, err := decodeUInt(k.E)
 	if err != nil {
 		return nil, fieldErr(field+".e", fmt.Errorf("%w: %v", ErrBadKey, err))
 	}
@@ -276,15 +279,21 @@ func NewRSAJWK(kid string, keyOps []string, pub *rsa.PublicKey) JWK {
 	}
 }
 
-// decodeB64URL decodes base64url with or without '=' padding, in its one
-// canonical form: no line breaks (which Go's decoder skips even in Strict
-// mode) and no non-zero bits after the last byte.
-func decodeB64URL(s string) ([]byte, error) {
+// decodeUInt decodes an RFC 7518 Base64urlUInt in its one form: unpadded
+// base64url (RFC 7515 section 2: the trailing '=' omitted), no line breaks
+// (which Go's decoder skips even in Strict mode), no non-zero bits after
+// the last byte, and the minimum number of octets (no leading zero octet;
+// zero is the single octet 0).
+func decodeUInt(s string) ([]byte, error) {
 	if s == "" {
 		return nil, format.ErrEmpty
 	}
-	if len(s)%4 == 0 && strings.HasSuffix(s, "=") {
-		return format.Base64(base64.URLEncoding, s)
+	b, err := format.Base64(base64.RawURLEncoding, s)
+	if err != nil {
+		return nil, err
 	}
-	return format.Base64(base64.RawURLEncoding, s)
+	if len(b) > 1 && b[0] == 0 {
+		return nil, fmt.Errorf("%w: leading zero octet (a Base64urlUInt has the minimum number of octets)", format.ErrBadEncoding)
+	}
+	return b, nil
 }

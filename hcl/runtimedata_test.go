@@ -98,10 +98,17 @@ func TestJWKRSAPublicKey(t *testing.T) {
 		err   error
 	}{
 		{"real", ak, "", nil},
-		{"padded n", JWK{Kty: "RSA", E: "AQAB", N: base64.URLEncoding.EncodeToString(nb)}, "", nil},
-		{"padded e", JWK{Kty: "RSA", E: "AQAB", N: ak.N}, "", nil},
-		{"leading zero in n", JWK{Kty: "RSA", E: "AQAB", N: b64(append([]byte{0}, nb...))}, "", nil},
 		{"e=3", JWK{Kty: "RSA", E: "Aw", N: ak.N}, "", nil},
+		// RFC 7518 section 2 Base64urlUInt: unpadded base64url of the
+		// minimum number of octets; every other spelling of the key is refused.
+		{"padded n", JWK{Kty: "RSA", E: "AQAB", N: base64.URLEncoding.EncodeToString(nb)}, "jwk.n", ErrBadKey},
+		{"padded e", JWK{Kty: "RSA", E: "Aw==", N: ak.N}, "jwk.e", ErrBadKey},
+		{"leading zero in n", JWK{Kty: "RSA", E: "AQAB", N: b64(append([]byte{0}, nb...))}, "jwk.n", ErrBadKey},
+		{"two leading zeros in n", JWK{Kty: "RSA", E: "AQAB", N: b64(append([]byte{0, 0}, nb...))}, "jwk.n", ErrBadKey},
+		{"leading zero in e", JWK{Kty: "RSA", E: "AAEAAQ", N: ak.N}, "jwk.e", ErrBadKey},
+		{"leading zero in e=3", JWK{Kty: "RSA", E: "AAM", N: ak.N}, "jwk.e", ErrBadKey},
+		{"e=0 in two octets", JWK{Kty: "RSA", E: "AAA", N: ak.N}, "jwk.e", ErrBadKey},
+		{"n=0", JWK{Kty: "RSA", E: "AQAB", N: "AA"}, "jwk.n", ErrBadKey},
 		{"EC", JWK{Kty: "EC", E: "AQAB", N: ak.N}, "jwk.kty", ErrBadKey},
 		{"lower-case kty", JWK{Kty: "rsa", E: "AQAB", N: ak.N}, "jwk.kty", ErrBadKey},
 		{"empty n", JWK{Kty: "RSA", E: "AQAB"}, "jwk.n", ErrBadKey},

@@ -55,15 +55,20 @@ func DecomposeTCB(product string, tcb uint64) (TCB, error) {
 
 // HWID returns the hardware id KDS expects for chipID on the product line
 // line: the whole 64-byte CHIP_ID, or its first 8 bytes on Turin (an 8-byte
-// value is accepted for Turin). A zero id (a report with MASK_CHIP_KEY
-// set, or on Turin a chip id whose first 8 bytes are zero) names no chip
-// and is never fetched.
+// value is accepted for Turin), whose other 56 bytes must be zero. A zero
+// id (a report with MASK_CHIP_KEY set, or on Turin a chip id whose first 8
+// bytes are zero) names no chip and is never fetched.
 func HWID(line string, chipID []byte) ([]byte, error) {
 	var id []byte
 	switch {
 	case line == ProductTurin && len(chipID) == TurinHWIDSize:
 		id = chipID
 	case line == ProductTurin && len(chipID) == ChipIDSize:
+		// Turin's CHIP_ID is its hardware id followed by zeros: anything
+		// else there is no Turin chip id, and KDS is not asked for it.
+		if bytes.Count(chipID[TurinHWIDSize:], []byte{0}) != ChipIDSize-TurinHWIDSize {
+			return nil, fmt.Errorf("kds: Turin chip id has non-zero bytes after its %d-byte hardware id: %w", TurinHWIDSize, ErrInvalidRequest)
+		}
 		id = chipID[:TurinHWIDSize]
 	case len(chipID) == ChipIDSize:
 		id = chipID

@@ -88,6 +88,7 @@ func TestURLs(t *testing.T) {
 	for i := range chip {
 		chip[i] = 0xa0 + byte(i)
 	}
+	turinChip := append(bytes.Clone(chip[:TurinHWIDSize]), make([]byte, ChipIDSize-TurinHWIDSize)...)
 	tests := []struct {
 		name    string
 		base    string
@@ -106,9 +107,13 @@ func TestURLs(t *testing.T) {
 			want: "http://x/vcek/v1/Genoa/" + hex.EncodeToString(chip) + "?blSPL=10&teeSPL=00&snpSPL=23&ucodeSPL=84",
 		},
 		{
-			name: "Turin 8-byte hwID and fmcSPL", base: "http://x", product: "Turin", chip: chip, tcb: 0x4800000004030201,
+			name: "Turin 8-byte hwID and fmcSPL", base: "http://x", product: "Turin", chip: turinChip, tcb: 0x4800000004030201,
 			want: "http://x/vcek/v1/Turin/" + hex.EncodeToString(chip[:8]) + "?fmcSPL=01&blSPL=02&teeSPL=03&snpSPL=04&ucodeSPL=72",
 		},
+		// Turin's CHIP_ID is its 8-byte hwID followed by zeros (every real
+		// Turin report); any other byte set there names no chip.
+		{name: "Turin chip id with bytes after the hwID", base: "http://x", product: "Turin", chip: chip, tcb: 0x4800000004030201, wantErr: ErrInvalidRequest},
+		{name: "Turin chip id with its last byte set", base: "http://x", product: "Turin", chip: append(bytes.Clone(turinChip[:63]), 1), tcb: 0x4800000004030201, wantErr: ErrInvalidRequest},
 		{
 			name: "Turin given 8 bytes", base: "http://x", product: "Turin", chip: chip[:8], tcb: 0x4800000004030201,
 			want: "http://x/vcek/v1/Turin/" + hex.EncodeToString(chip[:8]) + "?fmcSPL=01&blSPL=02&teeSPL=03&snpSPL=04&ucodeSPL=72",

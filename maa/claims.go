@@ -298,14 +298,17 @@ func (c *Claims) HCLAkPub() (*rsa.PublicKey, error) {
 	return found.RSA()
 }
 
-// RSA returns the key as an RSA public key.
+// RSA returns the key as an RSA public key: n and e unpadded base64url
+// without leading zero octets (RFC 7518 Base64urlUInt), e of 1 to 4 octets.
 func (k *JWK) RSA() (*rsa.PublicKey, error) {
 	if k.Kty != "RSA" {
 		return nil, fmt.Errorf("key %q: kty %q, want RSA", format.Truncate(k.Kid, 32), format.Truncate(k.Kty, 32))
 	}
 	n, err1 := format.Base64(b64, k.N)
 	e, err2 := format.Base64(b64, k.E)
-	if err := errors.Join(err1, err2); err != nil || len(n) == 0 || len(e) == 0 || len(e) > 4 || n[0] == 0 {
+	// RFC 7518 Base64urlUInt: the minimum number of octets, so a leading
+	// zero octet (of n or of e) is a second spelling of the key.
+	if err := errors.Join(err1, err2); err != nil || len(n) == 0 || len(e) == 0 || len(e) > 4 || n[0] == 0 || e[0] == 0 {
 		return nil, fmt.Errorf("key %q: malformed n or e", format.Truncate(k.Kid, 32))
 	}
 	exp := new(big.Int).SetBytes(e)

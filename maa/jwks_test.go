@@ -76,6 +76,11 @@ func TestParseJWKS(t *testing.T) {
 		// set aside, not used to fail every signature.
 		{"exponent 2^32-1", `{"keys":[{"kid":"a","kty":"RSA","n":"` + n + `","e":"_____w"}]}`, false},
 		{"exponent of 5 bytes", `{"keys":[{"kid":"a","kty":"RSA","n":"` + n + `","e":"AQAAAAE"}]}`, false},
+		// RFC 7518 Base64urlUInt: the minimum number of octets. A leading
+		// zero octet is a second spelling of the same key: malformed.
+		{"exponent with a leading zero octet", `{"keys":[{"kid":"a","kty":"RSA","n":"` + n + `","e":"AAEAAQ"}]}`, false},
+		{"modulus with a leading zero octet", `{"keys":[{"kid":"a","kty":"RSA","n":"` + b64(append([]byte{0}, key.N.Bytes()...)) + `","e":"AQAB"}]}`, false},
+		{"padded modulus", `{"keys":[{"kid":"a","kty":"RSA","n":"` + base64.URLEncoding.EncodeToString(key.N.Bytes()) + `","e":"AQAB"}]}`, false},
 		{"key_ops without verify", `{"keys":[{"kid":"a","kty":"RSA","key_ops":["encrypt"],"x5c":["` + x5c + `"]}]}`, false},
 		{"key_ops empty", `{"keys":[{"kid":"a","kty":"RSA","key_ops":[],"x5c":["` + x5c + `"]}]}`, false},
 		{"key_ops with verify", `{"keys":[{"kid":"a","kty":"RSA","key_ops":["verify"],"x5c":["` + x5c + `"]}]}`, true},

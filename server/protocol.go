@@ -407,8 +407,9 @@ func scanAttestRequest(data []byte, o strictjson.Options) (req *AttestRequest, m
 }
 
 // scanBase64 reads a []byte member as the strict decoder does: null is
-// nil, a string is standard padded base64 (RFC 4648 3.2, 3.3: no line
-// breaks) and empty decodes to an empty, non-nil slice. It gives up on an
+// nil, a string is standard padded base64 in its canonical form (RFC 4648
+// 3.2, 3.3, 3.5: no line breaks, no non-zero bits after the last byte)
+// and empty decodes to an empty, non-nil slice. It gives up on an
 // escaped string (which the decoder would unescape first).
 func scanBase64(s *strictjson.Scanner) []byte {
 	if s.Null() {
@@ -419,7 +420,7 @@ func scanBase64(s *strictjson.Scanner) []byte {
 		s.Fail()
 		return nil
 	}
-	b, err := base64.StdEncoding.AppendDecode(make([]byte, 0, base64.StdEncoding.DecodedLen(len(text))), text)
+	b, err := base64.StdEncoding.Strict().AppendDecode(make([]byte, 0, base64.StdEncoding.DecodedLen(len(text))), text)
 	if err != nil || len(text) != base64.StdEncoding.EncodedLen(len(b)) {
 		s.Fail()
 		return nil

@@ -42,6 +42,10 @@ func TestAttestRequestStrictJSON(t *testing.T) {
 		{"invalid UTF-8", "{\"challenge\":\"" + ch + "\",\"public_key\":\"" + b64(pub) + "\",\"evidence\":{\"x\":\"\xff\"}}", strictjson.ErrInvalidUTF8},
 		{"trailing data", req(``) + `{}`, strictjson.ErrTrailingData},
 		{"too deep", req(`,"x":` + strings.Repeat("[", 70) + strings.Repeat("]", 70)), strictjson.ErrTooDeep},
+		// []byte members in their one base64 form: no non-zero bits after
+		// the last byte (a second spelling of the same challenge or key).
+		{"challenge with bits after its last byte", fmt.Sprintf(`{"challenge":%q,"public_key":%q,"evidence":%s}`, loseBits(t, ch), b64(pub), ev), strictjson.ErrInvalidValue},
+		{"public key with bits after its last byte", fmt.Sprintf(`{"challenge":%q,"public_key":%q,"evidence":%s}`, ch, loseBits(t, b64(pub)), ev), strictjson.ErrInvalidValue},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -87,6 +91,21 @@ func TestAttestRequestStrictJSON(t *testing.T) {
 			t.Errorf("evidenceBytes(%q): %v, want %v", in, err, kind)
 		}
 	}
+}
+
+// loseBits returns padded standard base64 s with a bit set after its last
+// byte: the same bytes to a lenient decoder.
+func loseBits(t *testing.T, s string) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	i := len(strings.TrimRight(s, "=")) - 1
+	if i == len(s)-1 {
+		t.Fatalf("%q has no bits after its last byte", s)
+	}
+	out := s[:i] + string(alphabet[strings.IndexByte(alphabet, s[i])|1]) + s[i+1:]
+	if b, err := base64.StdEncoding.DecodeString(out); err != nil || base64.StdEncoding.EncodeToString(b) != s {
+		t.Fatalf("%q: not a second spelling of %q", out, s)
+	}
+	return out
 }
 
 // TestClientResponsesStrictJSON: the client reads the server's answers with

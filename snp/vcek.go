@@ -394,14 +394,32 @@ func (v *VCEK) VerifyReportSignature(r *Report) error {
 
 // CheckChipID checks that a VCEK can be bound to (or fetched for) the
 // report: MASK_CHIP_KEY is clear (the host did not mask the VCEK, which
-// then signs no report) and CHIP_ID is not zero (the host did not mask the
-// chip id: MASK_CHIP_ID). Otherwise ErrChipID.
+// then signs no report), CHIP_ID is not zero (the host did not mask the
+// chip id: MASK_CHIP_ID) and, on a report whose CPUID names Turin, CHIP_ID
+// is Turin's 8-byte hardware id followed by zeros (see [checkTurinChipID]).
+// Otherwise ErrChipID.
 func (r *Report) CheckChipID() error {
 	if r.ChipKeyMasked() {
 		return fmt.Errorf("%w: SIGNER_INFO says MASK_CHIP_KEY: the host masked the chip key, so no genuine report is signed by the VCEK", ErrChipID)
 	}
 	if format.AllZero(r.ChipID[:]) {
 		return fmt.Errorf("%w: the report's CHIP_ID is zero (masked by the host: MASK_CHIP_ID), so it names no chip", ErrChipID)
+	}
+	if p, ok, err := r.ProductFromCPUID(); err == nil && ok && p == Turin {
+		return checkTurinChipID(r.ChipID[:])
+	}
+	return nil
+}
+
+// checkTurinChipID checks a Turin CHIP_ID: its first 8 bytes are the
+// hardware id (the VCEK's hwID, KDS's id), the other 56 zero, as in every
+// real Turin report (testdata/ms-tav, testdata/oak) and as AMD's tooling
+// reads it (virtee/sev tells Turin by those zeros). A Turin CHIP_ID with a
+// non-zero byte after the hardware id names no VCEK: ErrChipID. (A zero
+// CHIP_ID is refused before, by [Report.CheckChipID].)
+func checkTurinChipID(chip []byte) error {
+	if !format.AllZero(chip[8:]) {
+		return fmt.Errorf("%w: Turin chip id has non-zero bytes after the 8-byte hwID", ErrChipID)
 	}
 	return nil
 }
@@ -440,10 +458,8 @@ func (v *VCEK) checkChip(r *Report) error {
 	}
 	chip := r.ChipID[:]
 	if v.Product == Turin {
-		for _, b := range chip[8:] {
-			if b != 0 {
-				return fmt.Errorf("%w: Turin chip id has non-zero bytes after the 8-byte hwID", ErrChipID)
-			}
+		if err := checkTurinChipID(chip); err != nil {
+			return err
 		}
 		chip = chip[:8]
 	}

@@ -340,7 +340,8 @@ func TestPolicyProductNameStrict(t *testing.T) {
 
 // TestMaskedChipNotFetched: evidence without a VCEK whose report says
 // MASK_CHIP_KEY (the VCEK masked) or carries a zero chip id (MASK_CHIP_ID)
-// is rejected by vcek-chip-id before any certificate source is asked.
+// is rejected by vcek-chip-id before any certificate source is asked; so
+// is a Turin report whose CHIP_ID has a byte set after its 8-byte hwID.
 func TestMaskedChipNotFetched(t *testing.T) {
 	zero := [64]byte{}
 	for _, tc := range []struct {
@@ -351,6 +352,11 @@ func TestMaskedChipNotFetched(t *testing.T) {
 		{"mask bit, chip id present", testev.Builder{OmitVCEK: true, MutateReport: setSignerInfo(snp.SignerInfoMaskChipKey)}},
 		{"zero chip id", testev.Builder{OmitVCEK: true, ChipID: &zero}},
 		{"zero Turin chip id", testev.Builder{Product: snp.Turin, OmitVCEK: true, ChipID: &zero}},
+		// Turin's CHIP_ID is its 8-byte hwID then zeros: a byte set after it
+		// names no VCEK (a VCEK carried in the evidence is vcek-chip-id too).
+		{"Turin chip id with a byte after the hwID", testev.Builder{Product: snp.Turin, OmitVCEK: true, MutateReport: func(r []byte) { r[snp.OffsetChipID+8] = 1 }}},
+		{"Turin chip id with the last byte set", testev.Builder{Product: snp.Turin, OmitVCEK: true, MutateReport: func(r []byte) { r[snp.OffsetChipID+63] = 0x80 }}},
+		{"Turin hwID zero, a byte after it set", testev.Builder{Product: snp.Turin, OmitVCEK: true, ChipID: &zero, MutateReport: func(r []byte) { r[snp.OffsetChipID+8] = 1 }}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ev := tc.b.MustBuild()

@@ -118,6 +118,8 @@ func TestParsePolicyFieldErrors(t *testing.T) {
 		{"PCR -1", `{"pcrs":{"-1":"` + p32 + `"}}`, `policy: pcrs["-1"]`},
 		// The decoder reads "-0" as PCR 0; alone it is not a duplicate.
 		{"PCR 0 written -0", `{"pcrs":{"-0":"` + p32 + `"}}`, `policy: pcrs["-0"]: "-0" is not a PCR index written as a decimal number`},
+		// Likewise an integer member: -0 is not a second spelling of 0.
+		{"vmpl written -0", `{"vmpl":-0}`, `policy: json: invalid value at "/vmpl" (byte 8): JSON number for Go int: -0 is not how an integer is written`},
 		{"PCR value of 31 bytes", `{"pcrs":{"7":"` + p32[2:] + `"}}`, `policy: pcrs["7"]: 31 bytes, want 32`},
 		{"PCR value of 48 bytes", `{"pcrs":{"7":"` + d48 + `"}}`, `policy: pcrs["7"]: 48 bytes`},
 		{"empty PCR value", `{"pcrs":{"7":""}}`, `policy: pcrs["7"]: 0 bytes`},

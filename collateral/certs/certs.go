@@ -100,7 +100,7 @@ func Read(data []byte) (*Bundle, error) {
 		}
 		return &Bundle{Format: FormatTHIM, Certs: append([]*x509.Certificate{vcek}, t.Chain...), THIM: t}, nil
 	case bytes.Contains(trimmed, []byte("-----BEGIN")):
-		cs, err := parsePEM(data, true)
+		cs, err := parsePEM(data)
 		if err != nil {
 			return nil, &FormatError{Field: "body", Err: err}
 		}
@@ -120,14 +120,35 @@ func checkSize(data []byte) error {
 	return nil
 }
 
-// ParsePEM parses every PEM block of data, all of which must be CERTIFICATE
-// blocks (at most MaxCertificates); anything but whitespace outside the
-// blocks is an error.
-func ParsePEM(data []byte) ([]*x509.Certificate, error) { return parsePEM(data, false) }
+// strictPEM is how strictly ParsePEM reads PEM: CERTIFICATE blocks without
+// headers and white space around them, nothing else.
+var strictPEM = format.PEMChain{Format: "certs", Field: "pem", Min: 1, Max: MaxCertificates, Padding: " \t\n\v\f\r"}
 
-// parsePEM is ParsePEM; with skipOther, blocks of other types (a key kept
-// in the same file) are passed over (at most MaxCertificates of them too).
-func parsePEM(data []byte, skipOther bool) ([]*x509.Certificate, error) {
+// ParsePEM parses every PEM block of data, all of which must be CERTIFICATE
+// blocks without headers (at most MaxCertificates); anything but white
+// space before, between or after the blocks is an error (encoding/pem
+// alone skips text before a block).
+func ParsePEM(data []byte) ([]*x509.Certificate, error) {
+	if len(data) > MaxSize {
+		return nil, fmt.Errorf("%d bytes, more than %d", len(data), MaxSize)
+	}
+	ders, err := strictPEM.SplitPEM(data)
+	if err != nil {
+		return nil, err
+	}
+	certs := make([]*x509.Certificate, len(ders))
+	for i, der := range ders {
+		if certs[i], err = x509.ParseCertificate(der); err != nil {
+			return nil, fmt.Errorf("certificate %d: %w", i+1, err)
+		}
+	}
+	return certs, nil
+}
+
+// parsePEM reads the PEM of a file (Read): its CERTIFICATE blocks in
+// order; blocks of other types (a key kept in the same file) are passed
+// over (at most MaxCertificates of them too).
+func parsePEM(data []byte) ([]*x509.Certificate, error) {
 	if len(data) > MaxSize {
 		return nil, fmt.Errorf("%d bytes, more than %d", len(data), MaxSize)
 	}
@@ -139,7 +160,7 @@ func parsePEM(data []byte, skipOther bool) ([]*x509.Certificate, error) {
 		if block == nil {
 			break
 		}
-		if block.Type != "CERTIFICATE" && skipOther && skipped < MaxCertificates {
+		if block.Type != "CERTIFICATE" && skipped < MaxCertificates {
 			skipped++
 			continue
 		}

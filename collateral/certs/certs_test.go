@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/internal/strictjson"
 )
 
@@ -65,6 +66,12 @@ func TestRead(t *testing.T) {
 		{name: "THIM key as VCEK", in: thimWith(t, thim, "vcekCert", string(key)), field: "vcekCert"},
 		{name: "THIM bad chain", in: thimWith(t, thim, "certificateChain", "-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n"), field: "certificateChain"},
 		{name: "THIM bad tcbm", in: thimWith(t, thim, "tcbm", "xyz"), field: "tcbm"},
+		// THIM's PEM carries the certificates and white space, nothing
+		// else (encoding/pem alone skips text before a block).
+		{name: "THIM VCEK after text", in: thimWith(t, thim, "vcekCert", "VCEK:\n"+string(vcekPEM)), field: "vcekCert", kind: format.ErrBadEncoding},
+		{name: "THIM VCEK with a PEM header", in: thimWith(t, thim, "vcekCert", strings.Replace(string(vcekPEM), "-----\n", "-----\nNote: x\n\n", 1)), field: "vcekCert", kind: format.ErrBadEncoding},
+		{name: "THIM text between the chain's certificates", in: thimWith(t, thim, "certificateChain", strings.Replace(string(chainPEM), "-----END CERTIFICATE-----\n", "-----END CERTIFICATE-----\nARK:\n", 1)), field: "certificateChain", kind: format.ErrTrailingData},
+		{name: "THIM chain in white space", in: thimWith(t, thim, "certificateChain", "\r\n\t"+strings.ReplaceAll(string(chainPEM), "-----END CERTIFICATE-----\n", "-----END CERTIFICATE-----\r\n\n")+" "), format: FormatTHIM, certs: 3},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -15,6 +15,10 @@
 //     nests at most [Options.MaxDepth] objects and arrays deep
 //     ([ErrTooDeep]), checked before decoding starts;
 //   - member names match struct fields exactly, case-sensitively;
+//   - a []byte is standard padded base64 in its one form (no non-zero
+//     bits after the last byte, which the v2 default accepts);
+//   - a signed integer (int, int64) is not written -0, which the v2
+//     default took for 0;
 //   - with [Options.RejectUnknown] (formats that are ours: policy files,
 //     the server API) a member no field takes is an error
 //     ([ErrUnknownMember]). Formats written by others (Azure's runtime

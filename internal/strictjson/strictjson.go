@@ -2,6 +2,7 @@ package strictjson
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -75,7 +76,61 @@ func strictOptions(rejectUnknown bool) json.Options {
 		jsontext.AllowInvalidUTF8(false),
 		json.MatchCaseInsensitiveNames(false),
 		json.RejectUnknownMembers(rejectUnknown),
+		json.WithUnmarshalers(json.JoinUnmarshalers(
+			json.UnmarshalFromFunc(canonicalBytes),
+			json.UnmarshalFromFunc(signedInt[int]),
+			json.UnmarshalFromFunc(signedInt[int64]),
+		)),
 	)
+}
+
+// signedInt decodes a JSON number into a signed integer as the v2 default
+// does (an integer in range, no fraction or exponent), but refuses -0, a
+// second spelling of 0 ("vmpl":-0). Other kinds are left to the default.
+func signedInt[T int | int64](dec *jsontext.Decoder, v *T) error {
+	if dec.PeekKind() != '0' {
+		return errors.ErrUnsupported
+	}
+	val, err := dec.ReadValue()
+	if err != nil {
+		return err
+	}
+	fail := func(err error) error {
+		return &json.SemanticError{JSONKind: '0', GoType: reflect.TypeFor[T](), Err: err}
+	}
+	if string(val) == "-0" {
+		return fail(errors.New("-0 is not how an integer is written (write 0)"))
+	}
+	n, err := strconv.ParseInt(string(val), 10, int(reflect.TypeFor[T]().Size())*8)
+	if err != nil {
+		if nerr, ok := errors.AsType[*strconv.NumError](err); ok {
+			err = nerr.Err // "invalid syntax", "value out of range", as the default says
+		}
+		return fail(err)
+	}
+	*v = T(n)
+	return nil
+}
+
+// canonicalBytes decodes a JSON string into a []byte as the v2 default
+// does (standard base64, padded: RFC 4648 section 4), but in its one
+// canonical form: the default accepts non-zero bits after the last byte
+// ("AR==" for 0x01, a second spelling of "AQ=="). null and other kinds
+// are left to the default (null is nil, anything else an error).
+func canonicalBytes(dec *jsontext.Decoder, v *[]byte) error {
+	if dec.PeekKind() != '"' {
+		return errors.ErrUnsupported
+	}
+	tok, err := dec.ReadToken()
+	if err != nil {
+		return err
+	}
+	b, err := format.Base64(base64.StdEncoding, tok.String())
+	if err != nil {
+		return &json.SemanticError{JSONKind: '"', GoType: reflect.TypeFor[[]byte](), Err: err}
+	}
+	*v = b
+	return nil
 }
 
 // Error is a decoding failure.

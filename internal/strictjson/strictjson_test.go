@@ -484,3 +484,65 @@ func FuzzDifferential(f *testing.F) {
 		}
 	})
 }
+
+// TestBytesCanonical: a []byte member is standard padded base64 in its
+// one form, as encoding/json/v2 reads it but without its leniency for
+// non-zero bits after the last byte ("AR==" was 0x01, like "AQ=="); null
+// is nil, "" an empty slice, other kinds and alphabets an error.
+func TestBytesCanonical(t *testing.T) {
+	type doc struct {
+		B []byte `json:"b"`
+	}
+	for in, want := range map[string][]byte{`"AQ=="`: {1}, `"/w=="`: {0xff}, `"AQID"`: {1, 2, 3}, `""`: {}, `"\u0041Q=="`: {1}} {
+		var d doc
+		if err := Unmarshal([]byte(`{"b":`+in+`}`), &d, Options{}); err != nil || !bytes.Equal(d.B, want) || d.B == nil {
+			t.Errorf("%s: %x, %v; want %x", in, d.B, err, want)
+		}
+	}
+	var d doc
+	if err := Unmarshal([]byte(`{"b":null}`), &d, Options{}); err != nil || d.B != nil {
+		t.Errorf("null: %x, %v; want nil", d.B, err)
+	}
+	for _, in := range []string{`"AR=="`, `"AQJ="`, `"AQ"`, `"AQ="`, `"_w=="`, `"A\nQ=="`, `"AQ==\r\n"`, `1`, `[1]`} {
+		var d doc
+		if err := Unmarshal([]byte(`{"b":`+in+`}`), &d, Options{}); !errors.Is(err, ErrInvalidValue) {
+			t.Errorf("%s: %x, %v; want ErrInvalidValue", in, d.B, err)
+		}
+	}
+}
+
+// TestSignedIntSpelling: a signed integer member is read as the v2 default
+// reads it (no fraction, exponent or out-of-range value), except that -0,
+// which the default took for 0, is refused: one value, one spelling. The
+// messages keep the default's form ("JSON number for Go int64: ...").
+func TestSignedIntSpelling(t *testing.T) {
+	type doc struct {
+		I   int    `json:"i"`
+		I64 int64  `json:"i64"`
+		P   *int   `json:"p"`
+		U   uint8  `json:"u"`
+		S   string `json:"s"`
+	}
+	var d doc
+	if err := Unmarshal([]byte(`{"i":-7,"i64":9223372036854775807,"p":0,"u":0,"s":"-0"}`), &d, Options{}); err != nil ||
+		d.I != -7 || d.I64 != 1<<63-1 || d.P == nil || *d.P != 0 || d.S != "-0" {
+		t.Fatalf("%+v, %v", d, err)
+	}
+	for in, msg := range map[string]string{
+		`{"i":-0}`:                    "JSON number for Go int: -0 is not how an integer is written",
+		`{"i64":-0}`:                  "JSON number for Go int64: -0",
+		`{"p":-0}`:                    "JSON number for Go int: -0",
+		`{"i":1.0}`:                   "JSON number for Go int: invalid syntax",
+		`{"i64":1e0}`:                 "JSON number for Go int64: invalid syntax",
+		`{"i":-0.0}`:                  "JSON number for Go int: invalid syntax",
+		`{"i64":9223372036854775808}`: "JSON number for Go int64: value out of range",
+		`{"i":"1"}`:                   "JSON string for Go int",
+		`{"u":-0}`:                    "JSON number for Go uint8",
+	} {
+		var d doc
+		err := Unmarshal([]byte(in), &d, Options{})
+		if !errors.Is(err, ErrInvalidValue) || !strings.Contains(err.Error(), msg) {
+			t.Errorf("%s: %v, want ErrInvalidValue saying %q", in, err, msg)
+		}
+	}
+}
