@@ -101,6 +101,7 @@ the check); a verifier that cannot be reached, or that cannot get collateral, is
 	fs.StringVar(&f.caCert, "ca-cert", "", "PEM CA certificate(s) to trust for the verifier's TLS certificate (instead of the system roots)")
 	registerTimeout(cmd, g)
 	f.trust.register(fs)
+	offlineAsks(fs, "the verifier (--server)")
 	f.vouch.register(cmd)
 	_ = cmd.MarkFlagRequired("server")
 	return cmd
@@ -129,7 +130,7 @@ func runAttest(ctx context.Context, g *globals, f *attestFlags) error {
 		return err
 	}
 	defer p.release(g)
-	token, err := f.vouch.attach(g, att)
+	token, err := f.vouch.attach(g, att, f.trust.offline)
 	if err != nil {
 		return err
 	}

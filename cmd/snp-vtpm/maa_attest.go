@@ -72,6 +72,7 @@ KEY whose certificate says EMULATED); only "maa verify --trust-emulated" accepts
 	f.nonce.register(fs, "the nonce for the client payload and the quote (default: 32 random bytes)")
 	f.tok.register(fs)
 	f.trust.register(fs)
+	offlineAsks(fs, "the MAA instance (for the token, and for its keys at /certs to check it)")
 	registerTimeout(cmd, g)
 	return cmd
 }
