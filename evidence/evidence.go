@@ -274,6 +274,12 @@ func decodeV1(w *wire, a *arena) (*Evidence, error) {
 	return e, nil
 }
 
+// CheckPlatformMembers returns the error Decode gives evidence whose
+// members are of both platforms (a VCEK beside a TD quote), nil
+// otherwise: for a caller that builds an Evidence itself
+// (verify.Verifier.Decoded checks it, as Encode does).
+func (e *Evidence) CheckPlatformMembers() error { return e.checkPlatformMembers(e.VCEK != nil) }
+
 // checkPlatformMembers refuses a "vcek" (hasVCEK) beside a TD quote: TDX
 // evidence carries "td_quote" instead of "vcek", as v0 TDX evidence must.
 // Nothing would read such a VCEK (the TD quote names the signer), so it
@@ -503,7 +509,7 @@ func (e *Evidence) check() error {
 			return errEmpty(f.name)
 		}
 	}
-	if err := e.checkPlatformMembers(e.VCEK != nil); err != nil {
+	if err := e.CheckPlatformMembers(); err != nil {
 		return err
 	}
 	if len(e.Quote.PCRs) > MaxPCRs {

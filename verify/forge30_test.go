@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"errors"
 	"testing"
 	"time"
 
+	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/snp"
@@ -109,4 +111,32 @@ func TestForge30CrossRequest(t *testing.T) {
 			t.Fatalf("the VLEK chain was not a cache hit: %+v", s)
 		}
 	})
+}
+
+// TestDecodedTDXEvidenceWithVCEK: Decoded, given an Evidence the caller
+// built with a TD quote and a VCEK, refuses it as Decode refuses the
+// document (evidence-format, the same *format.Error naming vcek); it
+// verified before, the VCEK read by nothing. Without the VCEK the same
+// evidence verifies.
+func TestDecodedTDXEvidenceWithVCEK(t *testing.T) {
+	data := testutil.ReadFile(t, tdxDir+"evidence-v1.json")
+	nonce := quotedNonce(t, data)
+	ev := decode(t, data)
+	v := newVerifier(t, tdxOpts())
+	if _, err := v.Decoded(context.Background(), ev, nonce); err != nil {
+		t.Fatalf("the TDX evidence without a VCEK: %v", err)
+	}
+	ev.VCEK = decode(t, testutil.ReadFile(t, testutil.SNPDir+"evidence-v1.json")).VCEK
+	_, err := v.Decoded(context.Background(), ev, nonce)
+	wantCheck(t, err, verify.CheckEvidenceFormat)
+	fe, ok := errors.AsType[*format.Error](err)
+	if !ok || fe.Field != "vcek" || !errors.Is(err, format.ErrUnexpectedField) {
+		t.Fatalf("err = %v, want the *format.Error of vcek (unexpected field)", err)
+	}
+	// The document with both members: Decode's error, the same one.
+	i := bytes.LastIndexByte(data, '}')
+	doc := append(append(bytes.Clone(data[:i]), `,"vcek":"`+base64.URLEncoding.EncodeToString(ev.VCEK)+`"`...), data[i:]...)
+	if _, derr := v.Evidence(context.Background(), doc, nonce); derr == nil || derr.Error() != err.Error() {
+		t.Fatalf("Decoded: %v\nEvidence: %v", err, derr)
+	}
 }

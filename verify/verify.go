@@ -63,6 +63,11 @@ func decoded(ctx context.Context, ev *evidence.Evidence, nonce []byte, opts *Con
 	if ev == nil {
 		return nil, failf(CheckEvidenceFormat, "no evidence")
 	}
+	if err := ev.CheckPlatformMembers(); err != nil {
+		// Decode refuses it: an Evidence built by the caller is held to
+		// the same (a VCEK that nothing reads must not ride along).
+		return nil, fail(CheckEvidenceFormat, err)
+	}
 	if len(nonce) == 0 && !opts.AllowNoNonce {
 		// An empty nonce would accept a quote with empty extraData: a
 		// replay of any such quote. It is "no nonce", never a value.

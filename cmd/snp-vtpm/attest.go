@@ -27,6 +27,7 @@ type attestFlags struct {
 	resource  string
 	tokenOut  string
 	jsonOut   bool
+	maaAttest bool
 	trust     trustFlags
 	vouch     vouchFlags
 }
@@ -46,7 +47,7 @@ type attestJSON struct {
 func newAttestCmd(g *globals) *cobra.Command {
 	var f attestFlags
 	cmd := &cobra.Command{
-		Use:   "attest --server URL [--resource NAME] [--fresh] [-o FILE] [--token-out FILE] [--ca-cert FILE] [--maa-token FILE] [--json]",
+		Use:   "attest --server URL [--resource NAME] [--fresh] [-o FILE] [--token-out FILE] [--ca-cert FILE] [--maa-token FILE | --maa-attest] [--json]",
 		Short: "Attest this CVM to a verifier (snp-vtpm serve) and receive its secret",
 		Long: `Attest this CVM to a remote verifier started with "snp-vtpm serve" and print the secret
 it releases (or write it to -o FILE, mode 0600).
@@ -76,6 +77,11 @@ Azure paravisor key); give --policy naming the same instance, as the evidence is
 here too (--maa-jwks, --maa-audience as for verify). The token is for the report the
 CVM booted with: use it without --fresh, whose refreshed report is new each time.
 A verifier that needs no token ignores it.
+--maa-attest requests that token in the same run instead, from the policy's
+maa_paravisor_instance (as "snp-vtpm maa attest" does, also with --offline: asking MAA
+is what it is for); its evidence is checked here in full except the paravisor's identity,
+which the token then vouches for in the check of the evidence sent. With --emulate the
+fake MAA issues it: the emulated paravisor is trusted anyway, so a verifier ignores it.
 
 With --emulate the evidence comes from the emulated CVM: the verifier must run with
 --trust-emulated to accept it.
@@ -101,7 +107,9 @@ the check); a verifier that cannot be reached, or that cannot get collateral, is
 	fs.StringVar(&f.caCert, "ca-cert", "", "PEM CA certificate(s) to trust for the verifier's TLS certificate (instead of the system roots)")
 	registerTimeout(cmd, g)
 	f.trust.register(fs)
+	offlineAsks(fs, "the verifier (--server), and with --maa-attest the MAA instance,")
 	f.vouch.register(cmd)
+	fs.BoolVar(&f.maaAttest, "maa-attest", false, "request the AzureGuest token from the policy's maa_paravisor_instance in this run (as maa attest does; --emulate: the fake MAA) and send it; instead of --maa-token FILE")
 	_ = cmd.MarkFlagRequired("server")
 	return cmd
 }
@@ -111,6 +119,9 @@ func runAttest(ctx context.Context, g *globals, f *attestFlags) error {
 		return errors.New("--server is required")
 	}
 	if err := checkOutputFile("--token-out", f.tokenOut); err != nil {
+		return err
+	}
+	if err := f.checkMAAAttest(); err != nil {
 		return err
 	}
 	if err := checkBaseURL("--server", f.serverURL, "https://verifier:8443 (or http://127.0.0.1:8443 for serve without TLS)", false); err != nil {
@@ -129,7 +140,10 @@ func runAttest(ctx context.Context, g *globals, f *attestFlags) error {
 		return err
 	}
 	defer p.release(g)
-	token, err := f.vouch.attach(g, att)
+	token, err := f.vouch.attach(g, att, f.trust.offline)
+	if err == nil && f.maaAttest {
+		token, err = f.maaToken(ctx, g, p, att)
+	}
 	if err != nil {
 		return err
 	}

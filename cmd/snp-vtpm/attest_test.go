@@ -5,17 +5,13 @@ package main
 import (
 	"encoding/base64"
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/snp-vtpm/snp-vtpm/internal/testmaa"
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
-	"github.com/snp-vtpm/snp-vtpm/server"
 )
 
 func TestServeAttestEmulated(t *testing.T) {
@@ -234,29 +230,16 @@ func TestAttestJSON(t *testing.T) {
 func TestAttestSendsMAAToken(t *testing.T) {
 	token, jwks := serveVouchToken(t)
 	policy := writeTemp(t, "policy.json", []byte(`{"maa_paravisor_instance": "`+testmaa.Issuer+`"}`))
-	var got atomic.Pointer[server.AttestRequest]
-	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		if r.URL.Path == server.PathChallenge {
-			_ = json.NewEncoder(w).Encode(server.ChallengeResponse{Challenge: make([]byte, server.ChallengeSize), Suite: server.Suite})
-			return
-		}
-		var req server.AttestRequest
-		if err := json.NewDecoder(r.Body).Decode(&req); err == nil {
-			got.Store(&req)
-		}
-		w.WriteHeader(http.StatusForbidden)
-		_ = json.NewEncoder(w).Encode(server.ErrorResponse{Error: "recorded", Check: "test"})
-	}))
-	defer fake.Close()
-	code, out, errOut := runCLI(t, "--emulate", "attest", "--server", fake.URL, "--policy", policy, "--maa-token", token, "--maa-jwks", jwks)
+	rv := newRecordingVerifier(t)
+	got := &rv.got
+	code, out, errOut := runCLI(t, "--emulate", "attest", "--server", rv.url, "--policy", policy, "--maa-token", token, "--maa-jwks", jwks)
 	wantExit(t, code, exitRejected, out, errOut)
 	want := strings.TrimSpace(string(testutil.Must(os.ReadFile(token))(t)))
 	if req := got.Load(); req == nil || req.MAAToken != want {
 		t.Fatalf("the verifier got %+v, want maa_token %.20q...", req, want)
 	}
 	got.Store(nil)
-	code, out, errOut = runCLI(t, "--emulate", "attest", "--server", fake.URL, "--maa-token", token, "--maa-jwks", jwks)
+	code, out, errOut = runCLI(t, "--emulate", "attest", "--server", rv.url, "--maa-token", token, "--maa-jwks", jwks)
 	wantExit(t, code, exitUsage, out, errOut)
 	if got.Load() != nil || !strings.Contains(errOut, "maa_paravisor_instance") {
 		t.Fatalf("without the policy's instance: sent %v\n%s", got.Load(), errOut)

@@ -60,7 +60,8 @@ func newMAAVerifyCmd(g *globals) *cobra.Command {
 
 The signature must be RS256 (none, HS256 and every other algorithm are rejected) by the key
 the header's kid names in the JWKS of --jwks FILE or of --instance URL (GET URL/certs, cached,
-refetched once for an unknown kid); the token's jku is never followed. iss must equal the
+refetched once for an unknown kid; --offline fetches nothing, so it needs --jwks); the
+token's jku is never followed. iss must equal the
 instance URL (or --issuer). A token with an aud (meant for that audience) is rejected unless
 --audience names one of its audiences (aud a string, or an array of distinct non-empty
 strings; compared exactly), and with --audience a token without it is rejected. exp, nbf and
@@ -218,7 +219,7 @@ func (f *maaFlags) config(g *globals) (maa.Config, error) {
 				return cfg, err
 			}
 		}
-		keys, err := maaKeys(g, "--jwks", f.jwks, f.instance)
+		keys, err := maaKeys(g, "--jwks", f.jwks, f.instance, f.ev.trust.offline)
 		if err != nil {
 			return cfg, err
 		}
@@ -249,8 +250,9 @@ func (f *maaFlags) config(g *globals) (maa.Config, error) {
 }
 
 // maaKeys returns an MAA instance's signing keys: the JWKS file named by
-// the flag jwksFlag when given, else fetched from instance's /certs.
-func maaKeys(g *globals, jwksFlag, jwksFile, instance string) (maa.KeySource, error) {
+// the flag jwksFlag when given, else fetched from instance's /certs, which
+// offline (--offline: fetch nothing) refuses, a usage error naming the flag.
+func maaKeys(g *globals, jwksFlag, jwksFile, instance string, offline bool) (maa.KeySource, error) {
 	if jwksFile != "" {
 		data, err := readFile(jwksFlag, jwksFile)
 		if err != nil {
@@ -261,6 +263,9 @@ func maaKeys(g *globals, jwksFlag, jwksFile, instance string) (maa.KeySource, er
 			return nil, fmt.Errorf("%s %s: %w", jwksFlag, jwksFile, err)
 		}
 		return ks, nil
+	}
+	if offline {
+		return nil, fmt.Errorf("--offline: the keys of %.200s would be fetched from %.200s; give them with %s FILE", instance, maa.CertsURL(instance), jwksFlag)
 	}
 	g.waitFor(hostOf(instance, instance) + " (MAA JWKS)")
 	g.hint = "check that the MAA instance is reachable, or give its keys with " + jwksFlag + " FILE"

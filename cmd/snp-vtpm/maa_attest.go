@@ -72,6 +72,7 @@ KEY whose certificate says EMULATED); only "maa verify --trust-emulated" accepts
 	f.nonce.register(fs, "the nonce for the client payload and the quote (default: 32 random bytes)")
 	f.tok.register(fs)
 	f.trust.register(fs)
+	offlineAsks(fs, "the MAA instance (for the token, and for its keys at /certs to check it)")
 	registerTimeout(cmd, g)
 	return cmd
 }
@@ -119,8 +120,7 @@ func runMAAAttest(ctx context.Context, g *globals, f *maaAttestFlags) error {
 		return err
 	}
 	if nonce == nil {
-		nonce = make([]byte, 32)
-		if _, err := rand.Read(nonce); err != nil {
+		if nonce, err = randomNonce(); err != nil {
 			return err
 		}
 	}
@@ -137,13 +137,25 @@ func runMAAAttest(ctx context.Context, g *globals, f *maaAttestFlags) error {
 		return err
 	}
 	defer p.release(g)
-	in, err := maaInputs(res, att.Verifier, p, nonce)
+	token, claims, err := tgt.request(ctx, p, att.Verifier, res, nonce)
 	if err != nil {
 		return err
 	}
+	return f.write(g, p.emulated, token, res, claims)
+}
+
+// request asks tgt's instance for an AzureGuest token of res (evidence
+// gathered over nonce on p and verified by v, whose roots hold its VCEK's
+// chain) and returns it verified with tgt.cfg and bound to res: a token
+// that does not is a rejection (exit 2).
+func (tgt *maaTarget) request(ctx context.Context, p *platform, v *verify.Verifier, res *attester.Result, nonce []byte) ([]byte, *maa.Claims, error) {
+	in, err := maaInputs(res, v, p, nonce)
+	if err != nil {
+		return nil, nil, err
+	}
 	token, err := guest.Attest(ctx, p.tpm, http.DefaultClient, tgt.instance, in)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	claims, err := maa.Verify(ctx, token, tgt.cfg)
 	if err == nil {
@@ -151,11 +163,11 @@ func runMAAAttest(ctx context.Context, g *globals, f *maaAttestFlags) error {
 	}
 	if err != nil {
 		if errors.Is(err, maa.ErrRejected) {
-			return rejected(fmt.Errorf("the token MAA issued does not verify here: %w", err))
+			return nil, nil, rejected(fmt.Errorf("the token MAA issued does not verify here: %w", err))
 		}
-		return err
+		return nil, nil, err
 	}
-	return f.write(g, p.emulated, token, res, claims)
+	return token, claims, nil
 }
 
 // write writes the token (and the evidence) and a summary on stderr.
@@ -228,6 +240,14 @@ func vcekChainPEM(vcekDER []byte, v *verify.Verifier, product string) ([]byte, e
 		}
 	}
 	return nil, fmt.Errorf("no trusted %s ASK signed the VCEK (a VLEK is not supported by maa attest)", product)
+}
+
+// randomNonce returns 32 random bytes: the nonce of a token request
+// when none is given.
+func randomNonce() ([]byte, error) {
+	nonce := make([]byte, 32)
+	_, err := rand.Read(nonce)
+	return nonce, err
 }
 
 // osRelease reads the distribution's name and version (best effort).

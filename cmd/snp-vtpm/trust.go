@@ -54,6 +54,14 @@ func (t *trustFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&t.at, "at", "", "verification time for certificate validity (RFC 3339); default now")
 }
 
+// offlineAsks rewrites the help of fs's --offline for a command whose
+// purpose is to ask a service (asked: attest's verifier, maa attest's MAA
+// instance): --offline keeps the local check from fetching anything, but
+// that service is still asked.
+func offlineAsks(fs *pflag.FlagSet, asked string) {
+	fs.Lookup("offline").Usage = "the local check of the evidence fetches nothing (a VCEK must be in the evidence or the cache); " + asked + " is still asked: that is the command"
+}
+
 // verifier builds the Verifier the flags describe (see config), with the
 // certificate chain of collateral (lim: see upstreamLimits).
 func (t *trustFlags) verifier(ctx context.Context, g *globals, imdsURL string, lim *upstreamLimits) (*verify.Verifier, *collateral.Chain, error) {

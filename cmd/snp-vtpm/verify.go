@@ -93,7 +93,7 @@ func verifyEvidenceFile(ctx context.Context, g *globals, file string, f *evidenc
 	if err := f.applyInitData(&cfg.Policy); err != nil {
 		return nil, err
 	}
-	if err := f.vouch.apply(g, &cfg); err != nil {
+	if err := f.vouch.apply(g, &cfg, trust.offline); err != nil {
 		return nil, err
 	}
 	if n == nil {

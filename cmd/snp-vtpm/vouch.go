@@ -30,11 +30,11 @@ func (f *vouchFlags) register(cmd *cobra.Command) {
 
 // apply sets cfg.ParavisorVoucher from the flags (nothing without
 // --maa-token). The token is verified against the policy's instance:
-// issuer, and keys from --maa-jwks or fetched from it, at cfg.Now, with
-// no aud or one naming the audience (tokenAudience), and
-// maa.DefaultMaxLifetime.
-func (f *vouchFlags) apply(g *globals, cfg *verify.Config) error {
-	v, err := f.voucher(g, cfg)
+// issuer, and keys from --maa-jwks or fetched from it (offline, the trust
+// flags' --offline: a usage error instead), at cfg.Now, with no aud or one
+// naming the audience (tokenAudience), and maa.DefaultMaxLifetime.
+func (f *vouchFlags) apply(g *globals, cfg *verify.Config, offline bool) error {
+	v, err := f.voucher(g, cfg, offline)
 	if err != nil || v == nil {
 		return err
 	}
@@ -44,7 +44,7 @@ func (f *vouchFlags) apply(g *globals, cfg *verify.Config) error {
 
 // voucher returns the voucher of the flags for a verifier of cfg (see
 // apply), nil without --maa-token.
-func (f *vouchFlags) voucher(g *globals, cfg *verify.Config) (*maa.Voucher, error) {
+func (f *vouchFlags) voucher(g *globals, cfg *verify.Config, offline bool) (*maa.Voucher, error) {
 	if f.token == "" {
 		switch {
 		case f.jwks != "":
@@ -68,7 +68,7 @@ func (f *vouchFlags) voucher(g *globals, cfg *verify.Config) (*maa.Voucher, erro
 	}
 	// The token is checked at the evidence's verification time (--at).
 	mc := maa.Config{Issuer: instance, Time: cfg.Now, Audience: audience}
-	if mc.Keys, err = maaKeys(g, "--maa-jwks", f.jwks, instance); err != nil {
+	if mc.Keys, err = maaKeys(g, "--maa-jwks", f.jwks, instance, offline); err != nil {
 		return nil, err
 	}
 	return &maa.Voucher{Token: token, Config: mc}, nil
@@ -78,10 +78,11 @@ func (f *vouchFlags) voucher(g *globals, cfg *verify.Config) (*maa.Voucher, erro
 // the flags, so that evidence of a paravisor it does not trust is checked
 // as the verifier will check it, and returns the token to send to the
 // verifier (maa_token; "" without --maa-token): the file's, without its
-// surrounding ASCII white space.
-func (f *vouchFlags) attach(g *globals, att *attester.Attester) (string, error) {
+// surrounding ASCII white space. offline is --offline: the local check
+// fetches no JWKS (see apply).
+func (f *vouchFlags) attach(g *globals, att *attester.Attester, offline bool) (string, error) {
 	cfg := att.Verifier.Config()
-	v, err := f.voucher(g, &cfg)
+	v, err := f.voucher(g, &cfg, offline)
 	if err != nil || v == nil {
 		return "", err
 	}

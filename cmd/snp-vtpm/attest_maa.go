@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/snp-vtpm/snp-vtpm/attester"
+	"github.com/snp-vtpm/snp-vtpm/format"
+	"github.com/snp-vtpm/snp-vtpm/maa"
+	"github.com/snp-vtpm/snp-vtpm/server"
+	"github.com/snp-vtpm/snp-vtpm/verify"
+)
+
+// checkMAAAttest refuses --maa-attest beside the flags of a token file
+// (--maa-token, --maa-jwks): one token is sent, obtained one way.
+func (f *attestFlags) checkMAAAttest() error {
+	switch {
+	case !f.maaAttest:
+		return nil
+	case f.vouch.token != "":
+		return errors.New("--maa-attest requests the token from MAA, --maa-token reads it from a file: give one")
+	case f.vouch.jwks != "":
+		return errors.New("--maa-jwks: with --maa-attest the token's keys come from the instance asked for it (its /certs)")
+	}
+	return nil
+}
+
+// maaToken is attest's --maa-attest: it requests an AzureGuest token for
+// this CVM's boot-time report from the policy's maa_paravisor_instance (as
+// "maa attest" does; with --emulate from the fake MAA), verifies it bound
+// to the evidence, gives att's local check a voucher of it (a real
+// instance only: the fake MAA's tokens never vouch) and returns it for
+// the verifier (maa_token).
+//
+// The evidence MAA gets is verified first with att's verifier except the
+// paravisor's identity (allow_any_paravisor): the paravisor is the one the
+// token is to vouch for. The evidence sent to the verifier is gathered
+// and checked again, with the voucher, in full.
+func (f *attestFlags) maaToken(ctx context.Context, g *globals, p *platform, att *attester.Attester) (string, error) {
+	cfg := att.Verifier.Config()
+	instance := strings.TrimSuffix(cfg.Policy.MAAParavisorInstance, "/")
+	if instance == "" && !p.emulated {
+		return "", errors.New("--maa-attest: the policy names no maa_paravisor_instance, the instance to ask for the token (add it to --policy)")
+	}
+	nonce, err := randomNonce()
+	if err != nil {
+		return "", err
+	}
+	tf := &maaAttestFlags{instance: instance}
+	if p.emulated {
+		tf.instance = ""
+	}
+	tgt, err := tf.target(g, nonce)
+	if err != nil {
+		return "", err
+	}
+	defer tgt.close()
+	if !p.emulated {
+		if tgt.cfg.Audience, err = f.vouch.tokenAudience(cfg.Policy.MAAParavisorAudience); err != nil {
+			return "", err
+		}
+	}
+	cfg.Policy.AllowAnyParavisor, cfg.Policy.IDKeyDigests, cfg.Policy.TDXMRTDs, cfg.ParavisorVoucher = true, nil, nil, nil
+	anyParavisor, err := verify.New(cfg)
+	if err != nil {
+		return "", err
+	}
+	pre := *att
+	pre.Verifier = anyParavisor
+	res, err := pre.Evidence(ctx, nonce, false)
+	if err != nil {
+		return "", err
+	}
+	token, claims, err := tgt.request(ctx, p, anyParavisor, res, nonce)
+	if err != nil {
+		return "", err
+	}
+	if len(token) > server.MaxMAATokenBytes {
+		return "", fmt.Errorf("--maa-attest: the token is %d bytes, more than the verifier accepts (%d)", len(token), server.MaxMAATokenBytes)
+	}
+	if !p.emulated {
+		att.Verifier = att.Verifier.WithParavisorVoucher(&maa.Voucher{Token: token, Config: tgt.cfg})
+	}
+	what := "MAA token"
+	if p.emulated {
+		what = "EMULATED MAA token (fake MAA, public test key; it vouches for nothing)"
+	}
+	fmt.Fprintf(g.stderr, "%s from %s for VM %s, verified and bound to our evidence; sent with the evidence\n",
+		what, format.Printable(claims.Issuer, 256), format.Printable(claims.VMID, 64))
+	return string(token), nil
+}

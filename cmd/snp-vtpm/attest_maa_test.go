@@ -1,0 +1,110 @@
+//go:build cgo
+
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/snp-vtpm/snp-vtpm/internal/testmaa"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
+	"github.com/snp-vtpm/snp-vtpm/maa"
+	"github.com/snp-vtpm/snp-vtpm/server"
+)
+
+// recordingVerifier is a verifier that hands out challenges and answers
+// every attest request 403, recording the request; requests counts all.
+type recordingVerifier struct {
+	url      string
+	requests atomic.Int32
+	got      atomic.Pointer[server.AttestRequest]
+}
+
+func newRecordingVerifier(t *testing.T) *recordingVerifier {
+	rv := new(recordingVerifier)
+	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rv.requests.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == server.PathChallenge {
+			_ = json.NewEncoder(w).Encode(server.ChallengeResponse{Challenge: make([]byte, server.ChallengeSize), Suite: server.Suite})
+			return
+		}
+		var req server.AttestRequest
+		if err := json.NewDecoder(r.Body).Decode(&req); err == nil {
+			rv.got.Store(&req)
+		}
+		w.WriteHeader(http.StatusForbidden)
+		_ = json.NewEncoder(w).Encode(server.ErrorResponse{Error: "recorded", Check: "test"})
+	}))
+	t.Cleanup(fake.Close)
+	rv.url = fake.URL
+	return rv
+}
+
+// TestAttestOfflineFetchesNoMAAKeys: attest --offline --maa-token FILE
+// without --maa-jwks fetched the policy's instance's /certs for its local
+// check; now it is a usage error naming --maa-jwks, and nothing reaches
+// the verifier.
+func TestAttestOfflineFetchesNoMAAKeys(t *testing.T) {
+	token, _ := serveVouchToken(t)
+	policy := writeTemp(t, "policy.json", []byte(`{"maa_paravisor_instance": "`+testmaa.Issuer+`"}`))
+	rv := newRecordingVerifier(t)
+	code, out, errOut := runCLI(t, "--emulate", "--timeout", "3s", "attest", "--offline", "--server", rv.url, "--policy", policy, "--maa-token", token)
+	wantExit(t, code, exitUsage, out, errOut)
+	wantContains(t, "stderr", errOut, "--offline: the keys of "+testmaa.Issuer)
+	wantContains(t, "stderr", errOut, "--maa-jwks FILE")
+	if n := rv.requests.Load(); n != 0 {
+		t.Errorf("attest sent %d requests to the verifier after a usage error", n)
+	}
+}
+
+// TestAttestMAAAttestEmulated: attest --maa-attest obtains the token in
+// the same run (here from the fake MAA of --emulate) and sends it: the
+// verifier gets, as maa_token, a token of the emulated MAA that verifies
+// under its key and names the emulated CVM's VM id. The emulated paravisor
+// is trusted, so a real serve ignores the token and releases the secret.
+func TestAttestMAAAttestEmulated(t *testing.T) {
+	rv := newRecordingVerifier(t)
+	code, out, errOut := runCLI(t, "--emulate", "attest", "--server", rv.url, "--maa-attest")
+	wantExit(t, code, exitRejected, out, errOut) // the recording verifier's 403
+	wantContains(t, "stderr", errOut, "EMULATED MAA token")
+	req := rv.got.Load()
+	if req == nil || req.MAAToken == "" {
+		t.Fatalf("the verifier got no maa_token: %+v\n%s", req, errOut)
+	}
+	keys := testutil.Must(maa.EmulatedKeys())(t)
+	claims, err := maa.Verify(t.Context(), []byte(req.MAAToken), maa.Config{Keys: keys, Issuer: maa.EmulatedIssuer, TrustEmulated: true})
+	if err != nil || !claims.Emulated() || claims.VMID == "" || !strings.Contains(errOut, claims.VMID) {
+		t.Fatalf("the token sent does not verify as the emulated MAA's for this VM: %v (%+v)\n%s", err, claims, errOut)
+	}
+
+	s := startServe(t, "--secret-file", writeTemp(t, "secret", []byte(cliSecret)), "--trust-emulated", "--offline")
+	code, out, errOut = runCLI(t, "--emulate", "attest", "--server", s.url, "--maa-attest")
+	wantExit(t, code, exitOK, out, errOut)
+	if out != cliSecret {
+		t.Fatalf("stdout %q, want the secret", out)
+	}
+}
+
+// TestAttestMAAAttestUsage: --maa-attest excludes --maa-token and
+// --maa-jwks (exit 1 before the verifier is asked).
+func TestAttestMAAAttestUsage(t *testing.T) {
+	token, jwks := serveVouchToken(t)
+	rv := newRecordingVerifier(t)
+	for name, args := range map[string][]string{
+		"with --maa-token": {"--maa-token", token},
+		"with --maa-jwks":  {"--maa-jwks", jwks},
+	} {
+		code, out, errOut := runCLI(t, append([]string{"--emulate", "attest", "--server", rv.url, "--maa-attest"}, args...)...)
+		if code != exitUsage || !strings.Contains(errOut, "--maa-attest") {
+			t.Errorf("%s: exit %d, want %d naming --maa-attest\n%s\n%s", name, code, exitUsage, out, errOut)
+		}
+	}
+	if n := rv.requests.Load(); n != 0 {
+		t.Errorf("%d requests reached the verifier", n)
+	}
+}
