@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/google/go-eventlog/tcg"
 
@@ -19,12 +21,12 @@ import (
 //     EV_NO_ACTION, a zero SHA-1 digest; signature "Spec ID Event03",
 //     version 2.0, a UINT32 or UINT64 size, 1 to MaxSpecIDAlgorithms
 //     digest algorithms including SHA-256, each known algorithm with its
-//     digest size and any other with 1 to 64 bytes, an algorithm listed
-//     twice with one size, and vendor information that fills the rest);
+//     digest size and any other with 1 to 64 bytes, no algorithm listed
+//     twice, and vendor information that fills the rest);
 //   - every other event (TCG_PCR_EVENT2) is complete: a type go-eventlog
-//     knows (it panics on any other when it extracts state), digests of
-//     the listed algorithms only, event data inside the log, and no
-//     padding or other bytes after the last event.
+//     knows (it panics on any other when it extracts state), one digest of
+//     each listed algorithm (in any order) and no other, event data inside
+//     the log, and no padding or other bytes after the last event.
 //
 // go-eventlog matches every digest of every event against every algorithm
 // the Spec ID event lists, allocating for each match: a log listing tens
@@ -205,6 +207,8 @@ func (r *logReader) digestSize(sizes map[uint16]uint16, field string) error {
 		return r.fail(field+".digestSize", format.ErrBadLength, "%d bytes for algorithm 0x%04x, want 1..%d", size, alg, maxDigestSize)
 	case listed && prev != size:
 		return r.fail(field+".digestSize", format.ErrSizeMismatch, "algorithm 0x%04x listed with %d and %d bytes", alg, prev, size)
+	case listed:
+		return r.fail(field+".algorithmId", format.ErrUnexpectedValue, "algorithm 0x%04x listed twice", alg)
 	}
 	sizes[alg] = size
 	return nil
@@ -226,24 +230,8 @@ func (r *logReader) event2(sizes map[uint16]uint16) error {
 	if _, ok := tcg.EventType(typ).KnownName(); !ok {
 		return r.fail("eventType", format.ErrUnexpectedValue, "0x%08x is no event type the parser knows", typ)
 	}
-	count, err := r.u32("digests.count")
-	if err != nil {
+	if err := r.digests(sizes); err != nil {
 		return err
-	}
-	// Each digest takes at least 3 bytes, so the log's size bounds the
-	// loop; a field is named only when it fails.
-	for i := range uint64(count) {
-		alg, err := r.u16("digests.hashAlg")
-		if err != nil {
-			return r.rename(err, fmt.Sprintf("digests[%d].hashAlg", i))
-		}
-		size, ok := sizes[alg]
-		if !ok {
-			return r.fail(fmt.Sprintf("digests[%d].hashAlg", i), format.ErrUnexpectedValue, "algorithm 0x%04x is not in the Spec ID event", alg)
-		}
-		if _, err := r.take("digests.digest", uint64(size), format.ErrTruncated); err != nil {
-			return r.rename(err, fmt.Sprintf("digests[%d].digest", i))
-		}
 	}
 	size, err := r.u32("eventSize")
 	if err != nil {
@@ -251,4 +239,45 @@ func (r *logReader) event2(sizes map[uint16]uint16) error {
 	}
 	_, err = r.take("eventSize", uint64(size), format.ErrExceedsBlob)
 	return err
+}
+
+// digests reads an event's TPML_DIGEST_VALUES: one digest of each
+// algorithm the Spec ID event lists (sizes), in any order (Azure's TDX
+// firmware writes SHA-384 first), none twice and none missing. go-eventlog
+// replays with an algorithm's first digest and reads an event without one
+// as extending nothing, so a second digest or a missing one would make
+// the log mean one thing here and another to a reader that keeps the last
+// digest or refuses the event.
+func (r *logReader) digests(sizes map[uint16]uint16) error {
+	count, err := r.u32("digests.count")
+	if err != nil {
+		return err
+	}
+	seen := make(map[uint16]bool, len(sizes))
+	// Each digest takes at least 3 bytes, so the log's size bounds the
+	// loop; a field is named only when it fails.
+	for i := range uint64(count) {
+		field := fmt.Sprintf("digests[%d]", i)
+		alg, err := r.u16("digests.hashAlg")
+		if err != nil {
+			return r.rename(err, field+".hashAlg")
+		}
+		size, ok := sizes[alg]
+		switch {
+		case !ok:
+			return r.fail(field+".hashAlg", format.ErrUnexpectedValue, "algorithm 0x%04x is not in the Spec ID event", alg)
+		case seen[alg]:
+			return r.fail(field+".hashAlg", format.ErrUnexpectedValue, "algorithm 0x%04x has a second digest", alg)
+		}
+		seen[alg] = true
+		if _, err := r.take("digests.digest", uint64(size), format.ErrTruncated); err != nil {
+			return r.rename(err, field+".digest")
+		}
+	}
+	for _, alg := range slices.Sorted(maps.Keys(sizes)) {
+		if !seen[alg] {
+			return r.fail("digests.count", format.ErrMissingField, "%d digests, none of algorithm 0x%04x, which the Spec ID event lists", count, alg)
+		}
+	}
+	return nil
 }

@@ -15,9 +15,9 @@ import (
 )
 
 // specIDLog writes a crypto-agile log by hand: a Spec ID event listing
-// SHA-256 and then algs-1 algorithms of id 0x7777 and size 1, and one
-// EV_SEPARATOR on PCR 0 carrying digests digests of the 0x7777 algorithm.
-func specIDLog(algs, digests int) []byte {
+// SHA-256 and then algs-1 other algorithms (ids 0x7701, 0x7702, ..., of
+// size 1), and one EV_SEPARATOR on PCR 0 carrying one digest of each.
+func specIDLog(algs int) []byte {
 	le := binary.LittleEndian
 	var spec bytes.Buffer
 	spec.WriteString("Spec ID Event03\x00")
@@ -26,7 +26,7 @@ func specIDLog(algs, digests int) []byte {
 	spec.Write(le.AppendUint32(nil, uint32(algs)))
 	spec.Write(le.AppendUint16(le.AppendUint16(nil, 0x0b), 32)) // SHA-256
 	for i := 1; i < algs; i++ {
-		spec.Write(le.AppendUint16(le.AppendUint16(nil, 0x7777), 1))
+		spec.Write(le.AppendUint16(le.AppendUint16(nil, uint16(0x7700+i)), 1))
 	}
 	spec.WriteByte(0) // no vendor info
 	var log bytes.Buffer
@@ -35,9 +35,11 @@ func specIDLog(algs, digests int) []byte {
 	log.Write(le.AppendUint32(nil, uint32(spec.Len())))
 	log.Write(spec.Bytes())
 	log.Write(le.AppendUint32(le.AppendUint32(nil, 0), 4)) // PCR 0, EV_SEPARATOR
-	log.Write(le.AppendUint32(nil, uint32(digests)))
-	for i := 0; i < digests; i++ {
-		log.Write([]byte{0x77, 0x77, 0})
+	log.Write(le.AppendUint32(nil, uint32(algs)))
+	log.Write(le.AppendUint16(nil, 0x0b))
+	log.Write(make([]byte, 32))
+	for i := 1; i < algs; i++ {
+		log.Write(append(le.AppendUint16(nil, uint16(0x7700+i)), 0))
 	}
 	log.Write(le.AppendUint32(nil, 0))
 	return log.Bytes()
@@ -47,30 +49,31 @@ func specIDLog(algs, digests int) []byte {
 // every algorithm of the Spec ID event, so a log listing thousands of
 // algorithms with events of thousands of digests costs quadratic CPU
 // (a 480 KB log: over a minute). More than MaxSpecIDAlgorithms is refused
-// before go-eventlog parses the log.
+// before go-eventlog parses the log (and an event carries one digest of
+// each, so at most as many).
 func TestSpecIDAlgorithmsBounded(t *testing.T) {
 	for _, tc := range []struct {
-		algs, digests int
-		ok            bool
+		algs int
+		ok   bool
 	}{
-		{1, 0, true},
-		{eventlog.MaxSpecIDAlgorithms, 1000, true},
-		{eventlog.MaxSpecIDAlgorithms + 1, 1, false},
-		{5000, 5000, false}, // about 2 s of go-eventlog's CPU without the bound
+		{1, true},
+		{eventlog.MaxSpecIDAlgorithms, true},
+		{eventlog.MaxSpecIDAlgorithms + 1, false},
+		{5000, false}, // about 2 s of go-eventlog's CPU without the bound
 	} {
-		res, err := eventlog.Replay(specIDLog(tc.algs, tc.digests), nil)
+		res, err := eventlog.Replay(specIDLog(tc.algs), nil)
 		if tc.ok {
 			if err != nil || res == nil {
-				t.Errorf("%d algorithms, %d digests: %v", tc.algs, tc.digests, err)
+				t.Errorf("%d algorithms: %v", tc.algs, err)
 			}
 			continue
 		}
 		if res != nil || !errors.Is(err, eventlog.ErrFormat) || !strings.Contains(err.Error(), "Spec ID event lists") {
-			t.Errorf("%d algorithms, %d digests: result %v, error %v", tc.algs, tc.digests, res != nil, err)
+			t.Errorf("%d algorithms: result %v, error %v", tc.algs, res != nil, err)
 		}
 	}
 	// A count larger than the event's data can hold is refused the same way.
-	log := specIDLog(1, 0)
+	log := specIDLog(1)
 	binary.LittleEndian.PutUint32(log[32+24:], 1<<20)
 	if _, err := eventlog.Replay(log, nil); !errors.Is(err, eventlog.ErrFormat) || !strings.Contains(err.Error(), "lists 1048576 digest algorithms") {
 		t.Errorf("count 2^20: %v", err)
@@ -153,7 +156,10 @@ var both = []rawDigest{{0x0004, make([]byte, 20)}, {0x000B, make([]byte, 32)}}
 // size of 7, SHA-256 digests of 20 bytes, an algorithm listed with two
 // sizes, an event type it does not know on a PCR the quote does not
 // select), and refused the others with untyped messages or, for an
-// unknown event type on a quoted PCR, a recovered panic.
+// unknown event type on a quoted PCR, a recovered panic. An event
+// carries one digest of each listed algorithm: before, a second SHA-256
+// digest was passed over (the first replayed) and an event without one
+// extended nothing, and a Spec ID event could list an algorithm twice.
 func TestLogFormat(t *testing.T) {
 	sep := rawEvent2(0, 4, both, "\x00\x00\x00\x00")
 	spec := func(edit func(*rawSpec)) []byte { s := goodSpec(); edit(&s); return s.bytes() }
@@ -192,6 +198,13 @@ func TestLogFormat(t *testing.T) {
 		{"digest of an unlisted algorithm", cat(goodSpec().bytes(), rawEvent2(0, 4, append(both, rawDigest{0x000C, make([]byte, 48)}), "\x00\x00\x00\x00")), "event[1].digests[2].hashAlg", format.ErrUnexpectedValue},
 		{"0xFF padding after the last event", cat(good, bytes.Repeat([]byte{0xff}, 16)), "event[2].pcrIndex", format.ErrTrailingData},
 		{"zero bytes after the last event", cat(good, make([]byte, 3)), "event[2].pcrIndex", format.ErrTruncated},
+		{"algorithm listed twice with one size", cat(spec(func(s *rawSpec) { s.algs = append(s.algs, [2]uint16{0x000B, 32}) }), sep), "event[0].specID.digestSizes[2].algorithmId", format.ErrUnexpectedValue},
+		{"second SHA-256 digest", cat(goodSpec().bytes(), rawEvent2(0, 4, append(both, rawDigest{0x000B, make([]byte, 32)}), "\x00\x00\x00\x00")), "event[1].digests[2].hashAlg", format.ErrUnexpectedValue},
+		{"second SHA-1 digest, SHA-256 missing", cat(goodSpec().bytes(), rawEvent2(0, 4, []rawDigest{both[0], both[0]}, "\x00\x00\x00\x00")), "event[1].digests[1].hashAlg", format.ErrUnexpectedValue},
+		{"no SHA-256 digest", cat(goodSpec().bytes(), rawEvent2(0, 4, both[:1], "\x00\x00\x00\x00")), "event[1].digests.count", format.ErrMissingField},
+		{"no SHA-1 digest", cat(goodSpec().bytes(), rawEvent2(0, 4, both[1:], "\x00\x00\x00\x00")), "event[1].digests.count", format.ErrMissingField},
+		{"no digest", cat(goodSpec().bytes(), rawEvent2(0, 4, nil, "\x00\x00\x00\x00")), "event[1].digests.count", format.ErrMissingField},
+		{"EV_NO_ACTION without its digests", cat(good, rawEvent2(0, 3, nil, "StartupLocality\x00\x03")), "event[2].digests.count", format.ErrMissingField},
 		{"unknown event type, unquoted PCR", cat(good, rawEvent2(23, 0x1234, both, "")), "event[2].eventType", format.ErrUnexpectedValue},
 		{"unknown event type, quoted PCR", cat(goodSpec().bytes(), rawEvent2(0, 0x1234, both, "")), "event[1].eventType", format.ErrUnexpectedValue},
 	}
@@ -208,6 +221,14 @@ func TestLogFormat(t *testing.T) {
 	// The good log parses (its separator does not replay to zero).
 	if res, err := eventlog.Replay(good, quoted); err != nil || res.Status(0) != eventlog.Mismatch {
 		t.Fatalf("the good log: %v", err)
+	}
+	// The digests may come in any order (Azure's TDX logs write SHA-384
+	// first): a SHA-256 digest before the SHA-1 one replays.
+	sum := sha256.Sum256([]byte("\x00\x00\x00\x00"))
+	pcr0 := sha256.Sum256(append(make([]byte, 32), sum[:]...))
+	swapped := cat(goodSpec().bytes(), rawEvent2(0, 4, []rawDigest{{0x000B, sum[:]}, both[0]}, "\x00\x00\x00\x00"))
+	if res, err := eventlog.Replay(swapped, map[int][]byte{0: pcr0[:]}); err != nil || res.Status(0) != eventlog.Replayed {
+		t.Fatalf("SHA-256 digest before SHA-1: %v", err)
 	}
 }
 

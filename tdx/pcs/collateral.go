@@ -46,9 +46,9 @@ const (
 
 // LoadDir reads a collateral directory (the files named by the constants
 // above; other files are ignored). Every file is bounded and parsed
-// strictly; a TCB info must be named by its own FMSPC. The QE identity,
-// signing chain and root CRL are required, as are at least one TCB info
-// and one PCK CRL.
+// strictly; a TCB info must be named by its own FMSPC (in either case),
+// and only one file may name an FMSPC. The QE identity, signing chain and
+// root CRL are required, as are at least one TCB info and one PCK CRL.
 func LoadDir(fsys fs.FS) (*Collateral, error) {
 	ents, err := fs.ReadDir(fsys, ".")
 	if err != nil {
@@ -101,6 +101,11 @@ func (c *Collateral) load(fsys fs.FS, name string) error {
 			}
 			if got := hex.EncodeToString(t.FMSPC[:]); got != want {
 				return fmt.Errorf("the TCB info is for FMSPC %s, not %s", got, want)
+			}
+			// Names differing in the FMSPC's case name one FMSPC: the
+			// directory's sort order would choose which one counts.
+			if _, dup := c.TCBInfos[want]; dup {
+				return fmt.Errorf("a second TCB info for FMSPC %s (file names that differ in case only)", want)
 			}
 			c.TCBInfos[want] = t
 			return nil

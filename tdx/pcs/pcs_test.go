@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
@@ -125,4 +126,33 @@ func quoteAt(t *testing.T, file string, at time.Time) (*tdx.Quote, *tdx.Verified
 	t.Helper()
 	q := testutil.Must(tdx.ParseQuote(testutil.ReadFile(t, file)))(t)
 	return q, testutil.Must(q.Verify(tdx.VerifyOptions{Now: at}))(t)
+}
+
+// TestLoadDirFMSPCOnce: a TCB info's file may name its FMSPC in either
+// case, but two files naming one FMSPC (differing in case only) are
+// refused: before, both loaded under the lower-case FMSPC and the one
+// the directory listed last (the lower-case name) silently counted.
+func TestLoadDirFMSPCOnce(t *testing.T) {
+	files := testutil.RegularFiles(t, testutil.IntelCollateral())
+	const lower = pcs.TCBInfoPrefix + "00806f050000.json"
+	const upper = pcs.TCBInfoPrefix + "00806F050000.json"
+	dir := func(names ...string) fstest.MapFS {
+		m := fstest.MapFS{}
+		for n, b := range files {
+			if n != lower {
+				m[n] = &fstest.MapFile{Data: b}
+			}
+		}
+		for _, n := range names {
+			m[n] = &fstest.MapFile{Data: files[lower]}
+		}
+		return m
+	}
+	c, err := pcs.LoadDir(dir(upper))
+	if err != nil || c.TCBInfos["00806f050000"] == nil || len(c.TCBInfos) != 1 {
+		t.Fatalf("upper-case file name: %v", err)
+	}
+	if c, err := pcs.LoadDir(dir(upper, lower)); c != nil || err == nil || !strings.Contains(err.Error(), "a second TCB info for FMSPC 00806f050000") {
+		t.Fatalf("two files for one FMSPC: collateral %v, error %v", c != nil, err)
+	}
 }
