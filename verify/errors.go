@@ -24,6 +24,16 @@ var ErrRejected = errors.New("evidence rejected")
 // --trust-emulated), whose claims say Emulated.
 var ErrEmulatedKey = errors.New("the trusted chain holds a public fake key of the emulated CVM but is not marked emulated")
 
+// ErrEmulatedChain is matched by a CheckVCEKChain or CheckTDXPCKChain
+// rejection of what the emulated CVMs signed (a VCEK or VLEK under the
+// fake AMD chain, fakeamd.Chain; a PCK chain to the fake Intel root,
+// fakeintel.Root) when that chain is not trusted: their private keys are
+// public, so such evidence is accepted only with the emulated chain
+// trusted as itself (Config.Roots holding fakeamd.Chain,
+// Config.TrustEmulatedTDX; the CLI's --trust-emulated), and its claims
+// then say Emulated.
+var ErrEmulatedChain = errors.New("signed under the emulated CVM's fake chain (public keys, not AMD's or Intel's), which is not trusted here")
+
 // Check names one verification step. A failed check is reported as an
 // *Error carrying its Check.
 type Check string

@@ -92,7 +92,10 @@ type Config struct {
 	// the ASVK and VLEK of a VLEK-signed one, against AMD's CRLs (package
 	// collateral's Chain: the VCEK CRL and the VLEK CRL). It also makes Intel's collateral (which carries the
 	// PCK CRLs) required for TDX evidence: without it, TDX verification
-	// ends with CheckTDXCollateral, not a verdict.
+	// ends with CheckTDXCollateral, not a verdict. It is not asked about a
+	// chain marked snp.Chain.Emulated (the emulated CVM's, which AMD's
+	// CRLs do not cover); the emulated TDX CVM's PCK CRL is its fake
+	// collateral's.
 	Revocation RevocationChecker
 	// AllowNoNonce skips the nonce comparison when the nonce passed to
 	// Evidence is empty (nil or zero length). The quote then proves no

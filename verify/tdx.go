@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"time"
 
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeintel"
 	"github.com/snp-vtpm/snp-vtpm/evidence"
@@ -162,6 +164,9 @@ func verifyTDQuote(ctx context.Context, claims *Claims, tq tdQuote, tr *tdx.TDRe
 			v, err, root, emulated = ve, nil, fakeintel.Root(), true
 		}
 	}
+	if err != nil && !opts.TrustEmulatedTDX && errors.Is(err, tdx.ErrPCKChain) && emulatedPCKChain(q) {
+		err = fmt.Errorf("%w: %w", ErrEmulatedChain, err)
+	}
 	if err != nil {
 		return tdxFailure(err)
 	}
@@ -184,6 +189,24 @@ func verifyTDQuote(ctx context.Context, claims *Claims, tq tdQuote, tr *tdx.TDRe
 		return failf(CheckDebug, "TDATTRIBUTES %x: a TD-under-debug flag (bits 7:0: a future debug flag, or host profiling of the TD) is set, so the TD is not a production TD", q.Body.TDAttributes[:])
 	}
 	return checkTDXParavisor(ctx, claims, q, opts, emulated)
+}
+
+// emulatedPCKChain reports whether q's PCK chain is the emulated TDX
+// CVM's: it verifies under the fake Intel root (validity aside). It only
+// explains a rejection.
+func emulatedPCKChain(q *tdx.Quote) bool {
+	certs, err := q.PCKCertificates()
+	if err != nil {
+		return false
+	}
+	var at time.Time // when each certificate the quote carries is valid
+	for _, c := range certs {
+		if c.NotBefore.After(at) {
+			at = c.NotBefore
+		}
+	}
+	_, err = q.VerifyChain(tdx.VerifyOptions{Now: at, Root: fakeintel.Root()})
+	return err == nil
 }
 
 // tdxFailure names the check of a tdx.Quote.Verify failure.

@@ -440,9 +440,12 @@ func verifySNP(ctx context.Context, claims *Claims, r *snp.Report, in snpInput, 
 // the VCEK of a VCEK-signed report (AMD's VCEK CRL), the ASVK and the VLEK
 // of a VLEK-signed one (AMD's VLEK CRL), v.SigningKey saying which. An
 // error of rc wrapping ErrCertificateUnavailable (the CRL source down) is
-// returned as it is, not as a rejection.
+// returned as it is, not as a rejection. A chain marked Emulated (the
+// emulated CVM's fake chain) is not checked: AMD's CRLs list what AMD
+// issued and say nothing of certificates anyone can make with public keys
+// (no CRL is fetched for them; their claims say Emulated).
 func checkRevocation(ctx context.Context, rc RevocationChecker, product snp.Product, chain *snp.Chain, v *snp.VCEK) error {
-	if rc == nil {
+	if rc == nil || chain.Emulated {
 		return nil
 	}
 	intermediate := chain.ASK
@@ -583,7 +586,7 @@ func verifyVCEK(der []byte, roots *snp.Roots, now time.Time, p *pending) (*snp.V
 		if errors.Is(err, snp.ErrValidity) {
 			return nil, nil, fail(CheckCertValidity, err)
 		}
-		return nil, nil, fail(CheckVCEKChain, err)
+		return nil, nil, fail(CheckVCEKChain, emulatedVCEK(v, err))
 	}
 	if err := CheckEmulatedKey(chain); err != nil {
 		return nil, nil, err
@@ -592,6 +595,22 @@ func verifyVCEK(der []byte, roots *snp.Roots, now time.Time, p *pending) (*snp.V
 		p.addVCEK(der, &vcekEntry{roots: roots, vcek: v, chain: chain})
 	}
 	return v, chain, nil
+}
+
+// emulatedVCEK returns err, the chain rejection of v, wrapped with
+// ErrEmulatedChain when v is signed by the emulated CVM's fake ASK (its
+// issuer names it and its signature verifies with it): the roots that
+// rejected it do not trust the emulated chain, and the rejection says why.
+func emulatedVCEK(v *snp.VCEK, err error) error {
+	c, cerr := fakeamd.Chain()
+	if cerr != nil || c.Product != v.Product {
+		return err
+	}
+	// Validity aside (checked after the signatures): only who signed matters here.
+	if _, cerr := (*snp.Roots)(nil).Add(c).VerifyVCEK(v, c.ASK.NotBefore); cerr != nil && !errors.Is(cerr, snp.ErrValidity) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrEmulatedChain, err)
 }
 
 // CheckEmulatedKey returns the CheckVCEKChain rejection, matching

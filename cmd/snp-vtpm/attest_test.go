@@ -214,7 +214,7 @@ func TestAttestJSON(t *testing.T) {
 	wantRejectionDoc(t, out, "vcek-chain")
 	// "error" is the reason, as verify --json gives it: the check is named
 	// once, by "check" (the verifier's message starts with it too).
-	if strings.Contains(out, `"error": "vcek-chain check failed: `) || !strings.Contains(out, `"error": "VCEK not signed by a trusted AMD ASK/ARK`) {
+	if strings.Contains(out, `"error": "vcek-chain check failed: `) || !strings.Contains(out, `"error": "signed under the emulated CVM's fake chain`) || !strings.Contains(out, "VCEK not signed by a trusted AMD ASK/ARK") {
 		t.Errorf("the 403's error repeats the check or lacks the reason:\n%s", out)
 	}
 	code, out, errOut = runCLI(t, "--emulate", "attest", "--server", s.url, "--json", "--policy", writeTemp(t, "p.json", []byte(`{"vmpl": 0, "measurements": ["`+strings.Repeat("00", 48)+`"]}`)))

@@ -223,7 +223,7 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
 		return err
 	}
 	if f.trust.trustEmulated {
-		log.Warn("trusting the EMULATED CVM's fake AMD chain (--trust-emulated): for testing only, it proves nothing about hardware")
+		log.Warn("trusting the EMULATED CVMs' fake AMD and Intel chains (--trust-emulated): anyone can sign evidence under them (public keys); for testing only, it proves nothing about hardware", "trust_emulated", true)
 	}
 	srv, err := server.New(server.Config{
 		Secret:              rel.secret,

@@ -12,9 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/snp-vtpm/snp-vtpm/collateral"
-	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
-	"github.com/snp-vtpm/snp-vtpm/emulator/fakeintel"
-	"github.com/snp-vtpm/snp-vtpm/evidence"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
@@ -113,7 +110,7 @@ func verifyEvidenceFile(ctx context.Context, g *globals, file string, f *evidenc
 		return claims, nil
 	}
 	if verr, ok := errors.AsType[*verify.Error](err); ok && exitCode(err) == exitRejected {
-		if (verr.Check == verify.CheckVCEKChain || verr.Check == verify.CheckTDXPCKChain) && !trust.trustEmulated && looksEmulated(data) {
+		if errors.Is(err, verify.ErrEmulatedChain) {
 			g.log.Warn("this evidence comes from the emulated CVM (it is signed under a fake AMD or Intel chain); --trust-emulated accepts it for testing")
 		}
 		if verr.Check == verify.CheckEvidenceFormat {
@@ -232,13 +229,6 @@ func printQuoteChain(link func(name, what, verdict string), c *verify.Claims) {
 		link("VM identity", "PCR 6 measures the runtime data's vmUniqueId", verdict)
 	}
 	link("policy", "guest policy, TCB and the --policy file", "ok")
-}
-
-// looksEmulated reports whether evidence carries a VCEK of the emulated
-// CVM's fake AMD chain. It is only used to explain a rejection.
-func looksEmulated(data []byte) bool {
-	ev, err := evidence.Decode(data)
-	return err == nil && (bytes.Contains(ev.VCEK, []byte(fakeamd.Marker)) || bytes.Contains(ev.TDQuote, []byte(fakeintel.Marker)))
 }
 
 // maxInput bounds files read by the CLI.
