@@ -8,9 +8,7 @@ import (
 
 	"github.com/snp-vtpm/snp-vtpm/attester"
 	"github.com/snp-vtpm/snp-vtpm/format"
-	"github.com/snp-vtpm/snp-vtpm/maa"
 	"github.com/snp-vtpm/snp-vtpm/server"
-	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
 // checkMAAAttest refuses --maa-attest beside the flags of a token file
@@ -62,18 +60,11 @@ func (f *attestFlags) maaToken(ctx context.Context, g *globals, p *platform, att
 			return "", err
 		}
 	}
-	cfg.Policy.AllowAnyParavisor, cfg.Policy.IDKeyDigests, cfg.Policy.TDXMRTDs, cfg.ParavisorVoucher = true, nil, nil, nil
-	anyParavisor, err := verify.New(cfg)
+	pre, err := anyParavisor(att.Verifier)
 	if err != nil {
 		return "", err
 	}
-	pre := *att
-	pre.Verifier = anyParavisor
-	res, err := pre.Evidence(ctx, nonce, false)
-	if err != nil {
-		return "", err
-	}
-	token, claims, err := tgt.request(ctx, p, anyParavisor, res, nonce)
+	token, claims, _, err := tgt.requestChecked(ctx, p, att, pre, nonce)
 	if err != nil {
 		return "", err
 	}
@@ -81,7 +72,7 @@ func (f *attestFlags) maaToken(ctx context.Context, g *globals, p *platform, att
 		return "", fmt.Errorf("--maa-attest: the token is %d bytes, more than the verifier accepts (%d)", len(token), server.MaxMAATokenBytes)
 	}
 	if !p.emulated {
-		att.Verifier = att.Verifier.WithParavisorVoucher(&maa.Voucher{Token: token, Config: tgt.cfg})
+		att.Verifier = att.Verifier.WithParavisorVoucher(tgt.voucher(token))
 	}
 	what := "MAA token"
 	if p.emulated {

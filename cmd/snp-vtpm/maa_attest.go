@@ -57,6 +57,15 @@ bound to our own evidence, gathered and verified first (the trust flags apply): 
 VM id, REPORT_DATA, measurement, TCB.
 --evidence-out FILE writes that evidence, for "maa verify --evidence".
 
+When the policy (--policy) names --instance as maa_paravisor_instance (a trailing slash
+aside), the token is to vouch for a paravisor the policy may not trust: the evidence MAA
+gets is then checked here in full except the paravisor's identity (allow_any_paravisor,
+for that step only), and once the token is verified and bound it is checked again under
+the whole policy with the token as the voucher for its paravisor (its aud must then be
+the policy's maa_paravisor_audience: --audience, if given, must equal it). If that fails,
+nothing is written and the exit is 2. The token is what "attest --maa-token" and
+"verify --maa-token" take.
+
 With --emulate (or --emulate=tdx) a fake MAA on a loopback port answers (it checks the quote,
 the key's certification and PolicyPCR, the AK certificate's key, the SNP report or TD quote
 and the boot log, and signs with a PUBLIC TEST
@@ -132,16 +141,92 @@ func runMAAAttest(ctx context.Context, g *globals, f *maaAttestFlags) error {
 	if err := f.tok.apply(&tgt.cfg); err != nil {
 		return err
 	}
-	p, att, res, err := verifiedEvidence(ctx, g, f.trust, nonce, false, false)
+	p, att, err := openVerifiedAttester(ctx, g, f.trust)
 	if err != nil {
 		return err
 	}
 	defer p.release(g)
-	token, claims, err := tgt.request(ctx, p, att.Verifier, res, nonce)
+	pre, vouching, err := tgt.preCheck(att.Verifier)
 	if err != nil {
 		return err
 	}
+	if vouching {
+		pol := att.Verifier.Config().Policy
+		if tgt.cfg.Audience, err = policyAudience("--audience", f.tok.audience, pol.MAAParavisorAudience); err != nil {
+			return err
+		}
+	}
+	token, claims, res, err := tgt.requestChecked(ctx, p, att, pre, nonce)
+	if err != nil {
+		return err
+	}
+	if vouching {
+		if err := tgt.recheck(ctx, att.Verifier, token, res, nonce); err != nil {
+			return err
+		}
+	}
 	return f.write(g, p.emulated, token, res, claims)
+}
+
+// preCheck returns the verifier that checks the evidence sent to tgt's
+// instance before it is asked, and whether the token is to vouch for the
+// paravisor: when v's policy's maa_paravisor_instance is that instance (a
+// trailing slash aside), v without the paravisor's identity
+// (anyParavisor), and true; otherwise v, and false.
+func (tgt *maaTarget) preCheck(v *verify.Verifier) (*verify.Verifier, bool, error) {
+	instance := strings.TrimSuffix(v.Config().Policy.MAAParavisorInstance, "/")
+	if instance == "" || instance != strings.TrimSuffix(tgt.instance, "/") {
+		return v, false, nil
+	}
+	pre, err := anyParavisor(v)
+	return pre, err == nil, err
+}
+
+// anyParavisor returns v with every rule on the paravisor's identity
+// lifted (allow_any_paravisor; no id_key_digests, tdx_mr_tds or voucher):
+// the check of the evidence an MAA token is requested for when that
+// token is to vouch for the paravisor.
+func anyParavisor(v *verify.Verifier) (*verify.Verifier, error) {
+	cfg := v.Config()
+	cfg.Policy.AllowAnyParavisor, cfg.Policy.IDKeyDigests, cfg.Policy.TDXMRTDs, cfg.ParavisorVoucher = true, nil, nil, nil
+	return verify.New(cfg)
+}
+
+// requestChecked gathers evidence for nonce on p with att, verified by
+// pre (att's verifier, or anyParavisor of it), and requests a token of it
+// from tgt's instance (see request). It returns the token, its claims and
+// the evidence.
+func (tgt *maaTarget) requestChecked(ctx context.Context, p *platform, att *attester.Attester, pre *verify.Verifier, nonce []byte) ([]byte, *maa.Claims, *attester.Result, error) {
+	a := *att
+	a.Verifier = pre
+	res, err := a.Evidence(ctx, nonce, false)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	token, claims, err := tgt.request(ctx, p, pre, res, nonce)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return token, claims, res, nil
+}
+
+// voucher is token, verified as tgt verifies its tokens, as the voucher
+// for the paravisor of the evidence it was issued for.
+func (tgt *maaTarget) voucher(token []byte) *maa.Voucher {
+	return &maa.Voucher{Token: token, Config: tgt.cfg}
+}
+
+// recheck verifies res's evidence (gathered over nonce) again in full
+// with v, whose policy names tgt's instance, and token as the voucher for
+// its paravisor, as a verifier given the token will (verify --maa-token,
+// serve), and sets res.Claims to the result. A rejection is exit 2.
+func (tgt *maaTarget) recheck(ctx context.Context, v *verify.Verifier, token []byte, res *attester.Result, nonce []byte) error {
+	claims, err := v.WithParavisorVoucher(tgt.voucher(token)).Decoded(ctx, res.Evidence, nonce)
+	if err != nil {
+		return rejected(fmt.Errorf("the evidence does not verify with the token as the voucher for its paravisor: %w", err))
+	}
+	res.Claims = claims
+	return nil
 }
 
 // request asks tgt's instance for an AzureGuest token of res (evidence

@@ -3,10 +3,13 @@
 package main
 
 import (
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/snp-vtpm/snp-vtpm/internal/testev"
+	"github.com/snp-vtpm/snp-vtpm/internal/testmaa"
 	"github.com/snp-vtpm/snp-vtpm/maa"
 )
 
@@ -101,3 +104,21 @@ func emulatedMAAAttest(t *testing.T, emulate, nonce string) (token, evidence str
 }
 
 func emulatedJWKS() []byte { return maa.EmulatedJWKS() }
+
+// TestMAAAttestEmulatedOtherInstance: with a policy naming an
+// maa_paravisor_instance (and trusting only another paravisor ID key),
+// "--emulate maa attest" asks the fake MAA on loopback, which the policy
+// does not name: the evidence is checked in full first, as before (the
+// emulated paravisor is trusted with the emulated chain), and the token is
+// written.
+func TestMAAAttestEmulatedOtherInstance(t *testing.T) {
+	azure := testev.AzureIDKeyDigest()
+	policy := writeTemp(t, "policy.json", []byte(`{"maa_paravisor_instance": "`+testmaa.Issuer+`", "id_key_digests": ["`+hex.EncodeToString(azure[:])+`"]}`))
+	token := filepath.Join(t.TempDir(), "token.jwt")
+	code, out, errOut := runBin(t, nil, "--emulate", "maa", "attest", "--nonce", "n", "--policy", policy, "-o", token)
+	wantExit(t, code, 0, out, errOut)
+	wantContains(t, "stderr", errOut, "EMULATED MAA token", "verified and bound to our evidence")
+	if _, err := os.Stat(token); err != nil {
+		t.Fatal(err)
+	}
+}

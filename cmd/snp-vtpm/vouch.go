@@ -95,16 +95,22 @@ func (f *vouchFlags) attach(g *globals, att *attester.Attester, offline bool) (s
 }
 
 // tokenAudience returns the aud the token must name: the policy's
-// maa_paravisor_audience (policy) or --maa-audience. When both are given
-// they must be equal: the flag never overrides the policy, so a policy
-// that pins a relying party cannot be widened to another from the command
-// line, nor a mistyped flag silently ignored.
+// maa_paravisor_audience (policy) or --maa-audience (see policyAudience).
 func (f *vouchFlags) tokenAudience(policy string) (string, error) {
-	if f.audience != "" && policy != "" && f.audience != policy {
-		return "", fmt.Errorf("--maa-audience %.100q: the policy's maa_paravisor_audience is %.100q (give one, or the same)", f.audience, policy)
+	return policyAudience("--maa-audience", f.audience, policy)
+}
+
+// policyAudience returns the aud a vouching token must name: the policy's
+// maa_paravisor_audience (policy) or given, the flag's. When both are
+// given they must be equal: the flag never overrides the policy, so a
+// policy that pins a relying party cannot be widened to another from the
+// command line, nor a mistyped flag silently ignored.
+func policyAudience(flag, given, policy string) (string, error) {
+	if given != "" && policy != "" && given != policy {
+		return "", fmt.Errorf("%s %.100q: the policy's maa_paravisor_audience is %.100q (give one, or the same)", flag, given, policy)
 	}
 	if policy != "" {
 		return policy, nil
 	}
-	return f.audience, nil
+	return given, nil
 }
