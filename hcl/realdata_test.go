@@ -9,6 +9,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -105,7 +106,7 @@ func TestRealGenoaAzureHCLReportSHA1Quote(t *testing.T) {
 		t.Fatalf("CheckBinding: %v", err)
 	}
 	c := r.RuntimeData.VMConfig
-	if c == nil || c.VMUniqueID != "C51D54DD-F03C-4F2C-ABE3-1F8DAB21E836" || !c.TPMPersisted || !c.SecureBoot || c.CurrentTime != 0 {
+	if c == nil || c.VMUniqueID != "C51D54DD-F03C-4F2C-ABE3-1F8DAB21E836" || c.TPMPersisted == nil || !*c.TPMPersisted || !c.SecureBoot || c.CurrentTime != 0 {
 		t.Errorf("vm-configuration %+v", c)
 	}
 	ak, err := r.RuntimeData.AK()
@@ -130,4 +131,56 @@ func TestRealGenoaAzureHCLReportSHA1Quote(t *testing.T) {
 	if _, err := quote.Verify(q, ak, nonce[1:]); !errors.Is(err, quote.ErrNonce) {
 		t.Errorf("another nonce: %v, want %v", err, quote.ErrNonce)
 	}
+}
+
+// TestRealTPMPersistedAbsentIsNotFalse: "tpm-persisted" read from real
+// runtime data is nil when absent (trustee's Milan HCL report, header
+// version 1), false when the host states false (a TDX host in
+// hyodar-azure-tdx) and true when it states true; re-encoded, a stated
+// false is written and an absent member stays absent. The field was a
+// bool, so absent read as false ("tpm persisted off").
+func TestRealTPMPersistedAbsentIsNotFalse(t *testing.T) {
+	r, err := Parse(testutil.ReadFile(t, "trustee-az-vtpm/az-snp-vtpm/hcl-report.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		rd   *RuntimeData
+		want string // "" for absent
+	}{
+		{"trustee hcl-report.bin", r.RuntimeData, ""},
+		{"hyodar example", parseRuntimeFile(t, "hyodar-azure-tdx/example-runtime-data.json"), "false"},
+		{"hyodar buildernet", parseRuntimeFile(t, "hyodar-azure-tdx/buildernet-runtime-data.json"), "true"},
+	} {
+		vc := tc.rd.VMConfig
+		switch {
+		case vc == nil:
+			t.Errorf("%s: no vm-configuration", tc.name)
+		case tc.want == "" && vc.TPMPersisted != nil:
+			t.Errorf("%s: tpm-persisted absent, read as %v", tc.name, *vc.TPMPersisted)
+		case tc.want != "" && (vc.TPMPersisted == nil || strconv.FormatBool(*vc.TPMPersisted) != tc.want):
+			t.Errorf("%s: tpm-persisted %v, want %s", tc.name, vc.TPMPersisted, tc.want)
+		}
+		b, err := tc.rd.MarshalJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		has := strings.Contains(string(b), `"tpm-persisted":`+tc.want)
+		if tc.want == "" {
+			has = !strings.Contains(string(b), "tpm-persisted")
+		}
+		if !has {
+			t.Errorf("%s: re-encoded %s", tc.name, b)
+		}
+	}
+}
+
+func parseRuntimeFile(t *testing.T, name string) *RuntimeData {
+	t.Helper()
+	rd, err := ParseRuntimeData(testutil.ReadFile(t, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rd
 }

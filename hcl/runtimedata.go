@@ -76,8 +76,10 @@ type VMConfiguration struct {
 	SecureBoot bool `json:"secure-boot"`
 	// TPMEnabled is "tpm-enabled".
 	TPMEnabled bool `json:"tpm-enabled"`
-	// TPMPersisted is "tpm-persisted" (newer hosts only; false if absent).
-	TPMPersisted bool `json:"tpm-persisted,omitempty"`
+	// TPMPersisted is "tpm-persisted": nil when the runtime data has no
+	// such member (hosts whose HCL header is version 1 write none), which
+	// says nothing about persistence, unlike a present false.
+	TPMPersisted *bool `json:"tpm-persisted,omitempty"`
 	// VMUniqueID is "vmUniqueId", the VM's GUID in upper case.
 	VMUniqueID string `json:"vmUniqueId"`
 }

@@ -9,11 +9,13 @@ import (
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
-// TestParsePolicySuggestsMember: an unknown top-level member within two
-// edits of a policy member (a singular, a hyphen, a typo) is still refused,
-// and the error names the member meant; a name far from every member, or
-// a nested one, gets no suggestion. "measurement" was refused as "unknown
-// object member" without saying that "measurements" exists.
+// TestParsePolicySuggestsMember: an unknown member within two edits of a
+// member of its object (a singular, a hyphen, a typo), at the top level or
+// nested (min_tcb), is still refused, and the error names the member
+// meant; a name far from every member of its object (a top-level name
+// inside min_tcb too) gets no suggestion. "measurement" was refused as
+// "unknown object member" without saying that "measurements" exists, and
+// nested objects got no suggestion at all (newcomer30b).
 func TestParsePolicySuggestsMember(t *testing.T) {
 	for _, tc := range []struct {
 		doc, want string
@@ -24,7 +26,13 @@ func TestParsePolicySuggestsMember(t *testing.T) {
 		{`{"id_key_digest": []}`, `(did you mean "id_key_digests"?)`},
 		{`{"alow_debug": true}`, `(did you mean "allow_debug"?)`},
 		{`{"frobnicate": 1}`, ""},
-		{`{"min_tcb": {"snpp": 8}}`, ""},
+		{`{"min_tcb": {"snpp": 8}}`, `(did you mean "snp"?)`},
+		{`{"min_tcb": {"microcod": 115}}`, `(did you mean "microcode"?)`},
+		{`{"min_tcb": {"boot-loader": 3}}`, `(did you mean "bootloader"?)`},
+		{`{"min_tcb": {"Microcode": 115}}`, `(did you mean "microcode"?)`},
+		{`{"min_tcb": {"fmcc": 1}}`, `(did you mean "fmc"?)`},
+		{`{"min_tcb": {"frobnicate": 1}}`, ""},
+		{`{"min_tcb": {"measurement": 1}}`, ""},
 	} {
 		_, err := verify.ParsePolicy([]byte(tc.doc))
 		if !errors.Is(err, strictjson.ErrUnknownMember) {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strconv"
 
 	"github.com/spf13/cobra"
@@ -64,6 +63,14 @@ it has none of that name; 403 naming the check when the resource's extra policy 
 --token-out FILE writes the verifier's signed attestation result (when it signs them;
 "snp-vtpm result verify" checks it).
 
+Output files are checked before anything is sent: -o FILE and --token-out FILE are opened
+first, so a directory, a missing directory, a file that cannot be written, --token-out -
+or both flags naming one file is exit 1 with nothing sent (a file created then is removed
+when the command fails). Once the verifier has released the secret, the secret is delivered
+first (standard output, -o FILE, or the --json document). If --token-out is then not
+written (the verifier signs no results, or the write fails), the exit status is 1 and the
+error line names the file not written and where the secret was delivered: it is not lost.
+
 --json prints one JSON document on standard output instead: {"verified": true, "claims":
 {...the verifier's summary...}, "secret": "<standard base64 of the secret>", "resource",
 "token" (when signed)}; with -o FILE the secret goes to the file and "secret_file" names it.
@@ -118,9 +125,6 @@ func runAttest(ctx context.Context, g *globals, f *attestFlags) error {
 	if f.serverURL == "" {
 		return errors.New("--server is required")
 	}
-	if err := checkOutputFile("--token-out", f.tokenOut); err != nil {
-		return err
-	}
 	if err := f.checkMAAAttest(); err != nil {
 		return err
 	}
@@ -131,6 +135,14 @@ func runAttest(ctx context.Context, g *globals, f *attestFlags) error {
 	if err != nil {
 		return err
 	}
+	// Every output file is opened before anything is sent: a path that
+	// cannot be written fails here, while no secret has been released.
+	secretOut, tokenOut, err := openAttestOutputs(f)
+	if err != nil {
+		return err
+	}
+	defer secretOut.discard()
+	defer tokenOut.discard()
 	g.waitFor(hostOf(f.serverURL, "") + " (the verifier)")
 	g.hint = "check that the verifier (--server) is up and reachable; --timeout sets how long to wait"
 	// Open the platform before asking for a challenge, so that starting
@@ -159,36 +171,66 @@ func runAttest(ctx context.Context, g *globals, f *attestFlags) error {
 	if err != nil {
 		return withTLSTrustHint(withEmulatedTrustHint(g, err), f.caCert)
 	}
-	if f.tokenOut != "" {
-		if res.Token == "" {
-			return errors.New("--token-out: the verifier returned no signed result (it runs without --signing-key)")
-		}
-		if err := os.WriteFile(f.tokenOut, []byte(res.Token+"\n"), 0o644); err != nil {
-			return err
-		}
-	}
-	if f.jsonOut {
-		return printAttestJSON(g, f, res)
-	}
-	printAttested(g.stderr, res, g.emulate != "")
-	if f.out == "" || f.out == "-" {
-		_, err = g.stdout.Write(res.Secret)
+	// The secret first: once released it is delivered whatever happens
+	// to the token.
+	where, err := deliverSecret(g, f, res, secretOut)
+	if err != nil {
 		return err
 	}
-	return writeSecretFile(f.out, res.Secret)
+	return writeTokenOut(tokenOut, res.Token, where)
+}
+
+// deliverSecret delivers the released secret: the human summary on
+// stderr and the secret on stdout or in -o FILE, or the --json document;
+// it returns where the secret went, for writeTokenOut's error.
+func deliverSecret(g *globals, f *attestFlags, res *server.Result, secretOut *attestOutput) (string, error) {
+	where := "on standard output"
+	if secretOut != nil {
+		where = "to " + secretOut.name
+	}
+	if f.jsonOut {
+		return where, printAttestJSON(g, f, res, secretOut)
+	}
+	printAttested(g.stderr, res, g.emulate != "")
+	if secretOut == nil {
+		_, err := g.stdout.Write(res.Secret)
+		return where, err
+	}
+	if err := secretOut.write(res.Secret); err != nil {
+		return where, fmt.Errorf("-o %s: the secret was released but not written: %w", secretOut.name, err)
+	}
+	return where, nil
+}
+
+// writeTokenOut writes the verifier's signed result to --token-out
+// (tokenOut nil: not asked for). Called once the secret was delivered
+// (where): a verifier that signs nothing, or a write that fails, is exit 1
+// naming the file not written and saying that the secret was delivered.
+func writeTokenOut(tokenOut *attestOutput, token, where string) error {
+	if tokenOut == nil {
+		return nil
+	}
+	if token == "" {
+		tokenOut.discard()
+		return fmt.Errorf("--token-out %s not written: the verifier returned no signed result (it runs without --signing-key); the secret was delivered %s", tokenOut.name, where)
+	}
+	if err := tokenOut.write([]byte(token + "\n")); err != nil {
+		return fmt.Errorf("--token-out %s not written: %w; the secret was delivered %s", tokenOut.name, err, where)
+	}
+	return nil
 }
 
 // printAttestJSON is attest's --json output; with -o FILE the secret goes
 // to FILE, not into the document.
-func printAttestJSON(g *globals, f *attestFlags, res *server.Result) error {
+func printAttestJSON(g *globals, f *attestFlags, res *server.Result, secretOut *attestOutput) error {
 	out := attestJSON{Verified: true, Claims: res.Claims, Resource: f.resource, Token: res.Token}
-	if f.out == "" || f.out == "-" {
+	if secretOut == nil {
 		out.Secret = res.Secret
 	} else {
-		if err := writeSecretFile(f.out, res.Secret); err != nil {
-			return err
+		if err := secretOut.write(res.Secret); err != nil {
+			return fmt.Errorf("-o %s: the secret was released but not written: %w", secretOut.name, err)
 		}
-		out.SecretFile = f.out
+		out.SecretFile = secretOut.name
 	}
 	return writeJSON(g.stdout, out)
 }
@@ -220,24 +262,6 @@ func printAttested(w io.Writer, res *server.Result, bannerShown bool) {
 
 // maxClaimText bounds a string claim of the verifier's in attest's summary.
 const maxClaimText = 64
-
-// writeSecretFile writes secret to name with mode 0600, also when the file
-// already exists with a wider mode.
-func writeSecretFile(name string, secret []byte) error {
-	file, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if err := file.Chmod(0o600); err != nil {
-		file.Close()
-		return err
-	}
-	if _, err := file.Write(secret); err != nil {
-		file.Close()
-		return err
-	}
-	return file.Close()
-}
 
 // attestHTTPClient returns the HTTP client of attest: the default
 // transport's settings, trusting only the CAs in caFile when given.

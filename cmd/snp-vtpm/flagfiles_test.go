@@ -9,10 +9,13 @@ import (
 	"crypto/rsa"
 	"encoding/hex"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd/fakekeys"
@@ -212,4 +215,55 @@ func TestCollateralDirMissing(t *testing.T) {
 			t.Errorf("stderr names . instead of the path:\n%s", errOut)
 		}
 	}
+}
+
+// TestCacheDirNotADirectory: --cache-dir naming a file, a device or a path
+// below a file is exit 1 naming the flag and the path, before the command
+// does anything, for every command that takes it (the table must name
+// each one). It was accepted silently and nothing was cached (every write
+// of the disk cache failed, logged at debug level). A missing directory is
+// still fine: the cache creates it when it first writes.
+func TestCacheDirNotADirectory(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "missing")
+	ev := verifySNPDir + "evidence-v1.json"
+	commands := map[string][]string{
+		"verify":        {"verify", "--offline", "--at", verifyAt, "--nonce", "challenge", ev},
+		"report":        {"report", "--offline", "--at", realAt, "-f", realHCL},
+		"evidence":      {"evidence", "--tpm", missing, "--nonce", "n"},
+		"serve":         {"serve", "--listen", "127.0.0.1:0", "--secret-file", missing},
+		"attest":        {"attest", "--tpm", missing, "--server", "http://127.0.0.1:1"},
+		"policy derive": {"policy", "derive", "--offline", "--at", verifyAt, "--nonce", "challenge", ev},
+		"maa attest":    {"maa", "attest", "--tpm", missing, "--instance", "https://maa.example"},
+		"maa verify":    {"maa", "verify", "--jwks", missing, "--issuer", "https://maa.example", "a.b.c"},
+	}
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		if c.Flags().Lookup("cache-dir") != nil {
+			if _, ok := commands[strings.TrimPrefix(c.CommandPath(), "snp-vtpm ")]; !ok {
+				t.Errorf("%q takes --cache-dir: add it to the table", c.CommandPath())
+			}
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(newRootCmd(&globals{}))
+
+	file := writeTemp(t, "cache", []byte("not a directory"))
+	for name, args := range commands {
+		for dir, want := range map[string]string{
+			file:                         "error: --cache-dir: " + file + " is a file, not a directory",
+			"/dev/null":                  "error: --cache-dir: /dev/null is not a directory (",
+			filepath.Join(file, "cache"): "error: --cache-dir: cannot use " + filepath.Join(file, "cache") + ": not a directory",
+		} {
+			code, out, errOut := runCLI(t, append(args, "--cache-dir", dir)...)
+			wantExit(t, code, exitUsage, out, errOut)
+			if !strings.HasPrefix(errOut, want) {
+				t.Errorf("%s --cache-dir %s: stderr %q, want %q", name, dir, errOut, want)
+			}
+		}
+	}
+	// A missing directory is not an error: the evidence verifies.
+	code, out, errOut := runCLI(t, append(commands["verify"], "--cache-dir", missing)...)
+	wantExit(t, code, exitOK, out, errOut)
 }

@@ -265,8 +265,8 @@ const (
 var platformCommands = map[string]bool{"snp-vtpm": true, "report": true, "quote": true, "evidence": true, "attest": true}
 
 // prepare runs before every command: it sets up the log (quiet unless -v),
-// rejects the platform flags where they mean nothing and starts the
-// --timeout deadline.
+// rejects the platform flags where they mean nothing and a --cache-dir
+// that is not a directory, and starts the --timeout deadline.
 func (g *globals) prepare(cmd *cobra.Command, args []string) error {
 	g.log = newLogger(g.stderr, g.verbose, g.terminal)
 	if !platformCommands[cmd.Name()] {
@@ -278,6 +278,11 @@ func (g *globals) prepare(cmd *cobra.Command, args []string) error {
 	}
 	if g.emulate != "" && g.emulate != emulateSNP && g.emulate != emulateTDX {
 		return fmt.Errorf("--emulate=%.20q: want --emulate (SEV-SNP) or --emulate=tdx", g.emulate)
+	}
+	if f := cmd.Flags().Lookup("cache-dir"); f != nil && f.Value.String() != "" {
+		if err := checkCacheDir(f.Value.String()); err != nil {
+			return err
+		}
 	}
 	hasTimeout := cmd.Flags().Lookup("timeout") != nil
 	if hasTimeout && g.timeout < 0 { // read as "never" before

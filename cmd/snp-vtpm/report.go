@@ -302,7 +302,7 @@ func printReport(g *globals, o *reportOpts, source string, blob []byte, c *verif
 	}
 	var extra []claimRow
 	if vc := c.VMConfig; vc != nil {
-		extra = append(extra, claimRow{"tpm persisted", onOff(vc.TPMPersisted)})
+		extra = append(extra, claimRow{"tpm persisted", tpmPersistedString(vc.TPMPersisted)})
 		if vc.RootCertThumbprint != "" {
 			extra = append(extra, claimRow{"root cert thumbprint", vc.RootCertThumbprint})
 		}
@@ -329,4 +329,14 @@ func printReport(g *globals, o *reportOpts, source string, blob []byte, c *verif
 	}
 	printClaims(g.stdout, title, c, true, extra...)
 	return nil
+}
+
+// tpmPersistedString is report -p's "tpm persisted": on or off as the
+// runtime data states it, and "not stated" when it has no tpm-persisted
+// member (hosts whose HCL header is version 1), which is not "off".
+func tpmPersistedString(p *bool) string {
+	if p == nil {
+		return "not stated (the runtime data has no tpm-persisted)"
+	}
+	return onOff(*p)
 }

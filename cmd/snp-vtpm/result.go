@@ -21,6 +21,7 @@ import (
 // resultFlags are the flags of "result verify".
 type resultFlags struct {
 	jwks, issuer, audience string
+	at                     string
 	allowEmulated, jsonOut bool
 	nonce                  nonceFlags
 }
@@ -58,14 +59,15 @@ key the header's kid names in the JWKS of --jwks (a URL, e.g. https://verifier/.
 or a file); the token's jku is never followed. iss must equal --issuer (default: the --jwks URL
 without /.well-known/jwks.json; required with a file), aud --audience (a token with an aud is
 rejected without --audience: it is meant for that relying party); exp, nbf and
-iat are checked now with 60 s of skew. ear.status must be "affirming"; a token about the emulated
+iat are checked at --at (RFC 3339, default now; an archived token at the time it was
+used, as maa verify and verify take it) with 60 s of skew. ear.status must be "affirming"; a token about the emulated
 CVM ("contraindicated": its hardware is an emulation) passes only with --trust-emulated. --nonce/--nonce-hex: eat_nonce must be these
 bytes (the exchange's SHA-384(challenge || public key)). docs/remote-attestation.md lists the claims.`
 
 func newResultVerifyCmd(g *globals) *cobra.Command {
 	f := new(resultFlags)
 	cmd := &cobra.Command{Args: cobra.ExactArgs(1), Long: resultVerifyHelp,
-		Use:   "verify --jwks URL|FILE [--issuer URL] [--nonce-hex HEX] TOKEN|FILE|-",
+		Use:   "verify --jwks URL|FILE [--issuer URL] [--nonce-hex HEX] [--at TIME] TOKEN|FILE|-",
 		Short: "Verify an attestation-result token of snp-vtpm serve (ES256, issuer, lifetime, status, nonce)"}
 	cmd.RunE = func(cmd *cobra.Command, args []string) error { return runResultVerify(cmd.Context(), g, f, args[0]) }
 	f.register(cmd.Flags())
@@ -78,6 +80,7 @@ func (f *resultFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.jwks, "jwks", "", "the verifier's JWKS: a URL or a file (required)")
 	fs.StringVar(&f.issuer, "issuer", "", "the iss the token must carry (default: derived from a --jwks URL)")
 	fs.StringVar(&f.audience, "audience", "", "the aud the token must carry")
+	fs.StringVar(&f.at, "at", "", "verification time of exp, nbf and iat (RFC 3339); default now")
 	fs.BoolVar(&f.allowEmulated, "trust-emulated", false, `accept results about the emulated CVM (ear.status "contraindicated")`)
 	fs.BoolVar(&f.jsonOut, "json", false, "print the claims as JSON")
 	f.nonce.register(fs, "the exchange's nonce that eat_nonce must carry")
@@ -136,6 +139,9 @@ func (f *resultFlags) config(ctx context.Context, g *globals) (result.Config, er
 	cfg := result.Config{Issuer: f.issuer, Audience: f.audience, AllowEmulated: f.allowEmulated}
 	var data []byte
 	var err error
+	if cfg.Time, err = parseAt(f.at); err != nil {
+		return cfg, err
+	}
 	switch {
 	case f.jwks == "":
 		return cfg, errors.New("--jwks URL|FILE is required")

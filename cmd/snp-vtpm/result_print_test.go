@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/snp-vtpm/snp-vtpm/maa"
 	"github.com/snp-vtpm/snp-vtpm/result"
@@ -151,4 +152,45 @@ func TestResultVerifyDottedFileName(t *testing.T) {
 	code, out, errOut = runCLI(t, append(args, "other.v1.jwt")...)
 	wantExit(t, code, exitRejected, out, errOut)
 	wantContains(t, "stderr", errOut, "result-format")
+}
+
+// TestResultVerifyAt: result verify --at checks exp, nbf and iat at that
+// time, as maa verify --at and verify --at do: a token issued on
+// 2025-06-01 (valid 5 minutes) verifies at 00:02 that day, is
+// result-expired now and at 00:10, result-not-yet-valid the day before;
+// an --at that is not RFC 3339 is exit 1 with the message of the other
+// commands, before the JWKS is fetched. result verify had no --at, so an
+// archived token could not be checked at all.
+func TestResultVerifyAt(t *testing.T) {
+	const iss = "https://verifier.example"
+	signer, jwksFile := resultSigner(t, iss)
+	issued := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
+	signer.Now = func() time.Time { return issued }
+	tok, _, err := signer.Issue(result.Appraised{Claims: &verify.Claims{Platform: verify.PlatformSNP, Product: "Milan"}, Nonce: []byte("n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"result", "verify", "--jwks", jwksFile, "--issuer", iss}
+	for _, tc := range []struct {
+		at    []string
+		code  int
+		check string
+	}{
+		{[]string{"--at", "2025-06-01T00:02:00Z"}, exitOK, ""},
+		{[]string{"--at", "2025-06-01T02:02:00+02:00"}, exitOK, ""},
+		{nil, exitRejected, "result-expired"},
+		{[]string{"--at", "2025-06-01T00:10:00Z"}, exitRejected, "result-expired"},
+		{[]string{"--at", "2025-05-31T00:00:00Z"}, exitRejected, "result-not-yet-valid"},
+	} {
+		code, out, errOut := runCLI(t, append(append(args, tc.at...), tok)...)
+		wantExit(t, code, tc.code, out, errOut)
+		if tc.check != "" && !strings.Contains(errOut, tc.check) {
+			t.Errorf("%v: stderr lacks %s:\n%s", tc.at, tc.check, errOut)
+		}
+	}
+	// The JWKS URL is down: the --at error comes first, as parseAt words
+	// it for verify, report, policy derive and maa verify.
+	code, out, errOut := runCLI(t, "result", "verify", "--jwks", "http://127.0.0.1:1/.well-known/jwks.json", "--at", "yesterday", tok)
+	wantExit(t, code, exitUsage, out, errOut)
+	wantContains(t, "stderr", errOut, `error: --at "yesterday": want an RFC 3339 time such as 2025-06-01T00:00:00Z`)
 }

@@ -262,7 +262,11 @@ func TestWriteSecretFile(t *testing.T) {
 	if err := os.WriteFile(p, []byte("old, longer content"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := writeSecretFile(p, []byte("new")); err != nil {
+	o, err := openAttestOutput("-o", p, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := o.write([]byte("new")); err != nil {
 		t.Fatal(err)
 	}
 	st, err := os.Stat(p)

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"strings"
@@ -48,7 +49,7 @@ func (t *trustFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&t.kdsURL, "kds-url", kds.DefaultBaseURL, "AMD KDS base URL (for mirrors and caching proxies)")
 	fs.StringVar(&t.pcsURL, "pcs-url", "", "TDX: Intel PCS v4 (or PCCS) base URL, e.g. "+collateral.DefaultPCSURL+", for the Intel collateral that --collateral does not supply (TCB info, QE identity, CRLs), verified under the pinned Intel root and cached; without it nothing is fetched from Intel and, lacking collateral, Intel's TCB status is not evaluated")
 	fs.StringVar(&t.collateralDir, "collateral", "", "TDX: directory of Intel PCS collateral (tcbinfo-tdx-<fmspc>.json, qeidentity-tdx.json, tcb-signing-chain.pem, pckcrl-<platform|processor>.der, rootcacrl.der): evaluate Intel's TCB status at --at (policy: tdx_tcb_statuses); what it lacks is fetched from --pcs-url unless --offline")
-	fs.StringVar(&t.cacheDir, "cache-dir", "", "VCEK/CRL and Intel collateral cache directory (default: the user cache directory)")
+	fs.StringVar(&t.cacheDir, "cache-dir", "", "VCEK/CRL and Intel collateral cache directory, created when missing (default: the user cache directory)")
 	fs.BoolVar(&t.checkRevocation, "check-revocation", false, "fetch AMD's two CRLs of the product line (the VCEK CRL and the VLEK CRL, both the ARK's) and reject a revoked ASK, VCEK, ASVK or VLEK listed on either")
 	fs.BoolVar(&t.useIMDS, "imds", false, "ask Azure IMDS (THIM) for a missing VCEK before AMD KDS (inside an Azure CVM only)")
 	fs.StringVar(&t.at, "at", "", "verification time for certificate validity (RFC 3339); default now")
@@ -381,6 +382,27 @@ func checkDir(flag, name string) error {
 		return fmt.Errorf("%s: cannot open %s: %w", flag, name, errors.Unwrap(err))
 	case !st.IsDir():
 		return fmt.Errorf("%s: %s is a file, not a directory", flag, name)
+	}
+	return nil
+}
+
+// checkCacheDir checks --cache-dir before the command does anything: a
+// path that exists must be a directory (a file, a device or a link to one
+// is refused: nothing could be cached there, and every write failed
+// quietly). A missing directory is fine: the cache creates it (mode 0700)
+// when it first writes. A path that cannot be looked up (a component that
+// is a file, no permission) is refused, naming the path.
+func checkCacheDir(name string) error {
+	st, err := os.Stat(name)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("--cache-dir: cannot use %s: %w", name, errors.Unwrap(err))
+	case st.Mode().IsRegular():
+		return fmt.Errorf("--cache-dir: %s is a file, not a directory (give a directory; a missing one is created)", name)
+	case !st.IsDir():
+		return fmt.Errorf("--cache-dir: %s is not a directory (%s; give a directory, a missing one is created)", name, st.Mode().Type())
 	}
 	return nil
 }

@@ -98,7 +98,7 @@ func DefaultVMConfig() *hcl.VMConfiguration {
 		RootCertThumbprint: "testev-root-cert-thumbprint",
 		SecureBoot:         true,
 		TPMEnabled:         true,
-		TPMPersisted:       true,
+		TPMPersisted:       new(true),
 		VMUniqueID:         "7E57E7E5-0000-4000-8000-000000000001",
 	}
 }
