@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/snp-vtpm/snp-vtpm/attester"
 	"github.com/snp-vtpm/snp-vtpm/format"
@@ -43,7 +42,7 @@ func (f *attestFlags) checkMAAAttest() error {
 // and checked again, with the voucher, in full.
 func (f *attestFlags) maaToken(ctx context.Context, g *globals, p *platform, att *attester.Attester) (string, error) {
 	cfg := att.Verifier.Config()
-	instance := strings.TrimSuffix(cfg.Policy.MAAParavisorInstance, "/")
+	instance := cfg.Policy.MAAIssuer()
 	if instance == "" && !p.emulated {
 		return "", errors.New("--maa-attest: the policy names no maa_paravisor_instance, the instance to ask for the token (add it to --policy)")
 	}

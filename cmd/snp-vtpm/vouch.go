@@ -54,7 +54,7 @@ func (f *vouchFlags) voucher(g *globals, cfg *verify.Config, offline bool) (*maa
 		}
 		return nil, nil
 	}
-	instance := strings.TrimSuffix(cfg.Policy.MAAParavisorInstance, "/")
+	instance := cfg.Policy.MAAIssuer()
 	if instance == "" {
 		return nil, errors.New("--maa-token: the policy names no maa_paravisor_instance, so no token is consulted (add it to --policy)")
 	}
