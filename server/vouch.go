@@ -75,7 +75,7 @@ func (s *Server) openMAA() error {
 		if p == nil || p.MAAParavisorInstance == "" {
 			return nil
 		}
-		instance := trimSlash(p.MAAParavisorInstance)
+		instance := p.MAAIssuer()
 		if _, ok := sources[instance]; !ok {
 			sources[instance], err = s.maaKeys(instance, err)
 		}
@@ -189,12 +189,4 @@ func voucherAttrs(claims *verify.Claims) []slog.Attr {
 		return nil
 	}
 	return []slog.Attr{slog.String("paravisor", claims.Paravisor), slog.String("paravisor_voucher", claims.ParavisorVoucher)}
-}
-
-// trimSlash drops a trailing slash of a URL.
-func trimSlash(u string) string {
-	if len(u) > 0 && u[len(u)-1] == '/' {
-		return u[:len(u)-1]
-	}
-	return u
 }

@@ -283,10 +283,10 @@ func vouch(ctx context.Context, claims *Claims, pol *Policy, voucher ParavisorVo
 	case err != nil:
 		return failf(CheckParavisorIdentity, "%w; %s did not vouch for it: %w", untrusted, instance, err)
 	}
-	if trimSlash(authority) != trimSlash(instance) {
+	if trimSlash(authority) != pol.MAAIssuer() {
 		return failf(CheckParavisorIdentity, "%w; it was vouched for by %q, but the policy accepts only %s", untrusted, authority, instance)
 	}
-	claims.Paravisor, claims.ParavisorVoucher = ParavisorVouched, trimSlash(instance)
+	claims.Paravisor, claims.ParavisorVoucher = ParavisorVouched, pol.MAAIssuer()
 	return nil
 }
 
@@ -320,6 +320,13 @@ func voucherAudience(voucher ParavisorVoucher, audience string, untrusted *Untru
 
 // trimSlash drops a trailing slash of a URL.
 func trimSlash(u string) string { return strings.TrimSuffix(u, "/") }
+
+// MAAIssuer returns MAAParavisorInstance as its tokens' iss names it,
+// without the trailing slash the policy may write: the issuer a voucher's
+// token must carry, the key of the instance's JWKS, and the
+// paravisor_voucher of what it vouched for ("" when the policy names no
+// instance).
+func (p *Policy) MAAIssuer() string { return trimSlash(p.MAAParavisorInstance) }
 
 // UntrustedParavisorError says that a report's ID_KEY_DIGEST (or, with
 // TDX, a TD quote's MRTD) is not one of the trusted paravisor identities.

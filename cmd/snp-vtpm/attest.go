@@ -82,12 +82,13 @@ maa attest", valid 8 hours) for this CVM's report with the evidence, so that a v
 whose policy names maa_paravisor_instance accepts a paravisor it does not trust (a new
 Azure paravisor key); give --policy naming the same instance, as the evidence is checked
 here too (--maa-jwks, --maa-audience as for verify). The token is for the report the
-CVM booted with: use it without --fresh, whose refreshed report is new each time.
-A verifier that needs no token ignores it.
+CVM booted with: --fresh, whose refreshed report is new each time, is refused beside it
+(as beside --maa-attest). A verifier that needs no token ignores it.
 --maa-attest requests that token in the same run instead, from the policy's
 maa_paravisor_instance (as "snp-vtpm maa attest" does, also with --offline: asking MAA
 is what it is for); its evidence is checked here in full except the paravisor's identity,
-which the token then vouches for in the check of the evidence sent. With --emulate the
+which the token then vouches for in the check of the evidence sent (its aud: the policy's
+maa_paravisor_audience or --maa-audience, as for --maa-token). With --emulate the
 fake MAA issues it: the emulated paravisor is trusted anyway, so a verifier ignores it.
 
 With --emulate the evidence comes from the emulated CVM: the verifier must run with
@@ -152,10 +153,7 @@ func runAttest(ctx context.Context, g *globals, f *attestFlags) error {
 		return err
 	}
 	defer p.release(g)
-	token, err := f.vouch.attach(g, att, f.trust.offline)
-	if err == nil && f.maaAttest {
-		token, err = f.maaToken(ctx, g, p, att)
-	}
+	token, err := f.sendToken(ctx, g, p, att)
 	if err != nil {
 		return err
 	}

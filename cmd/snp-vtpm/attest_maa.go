@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/snp-vtpm/snp-vtpm/attester"
 	"github.com/snp-vtpm/snp-vtpm/format"
@@ -12,9 +11,14 @@ import (
 )
 
 // checkMAAAttest refuses --maa-attest beside the flags of a token file
-// (--maa-token, --maa-jwks): one token is sent, obtained one way.
+// (--maa-token, --maa-jwks): one token is sent, obtained one way. It also
+// refuses --fresh with either: the token is about the report the CVM
+// booted with, and a refreshed report (new runtime data, so new report
+// data) is never the one it vouches for.
 func (f *attestFlags) checkMAAAttest() error {
 	switch {
+	case f.fresh && (f.maaAttest || f.vouch.token != ""):
+		return errors.New("--fresh: an MAA token (--maa-token, --maa-attest) vouches for the report the CVM booted with, never for a refreshed one; leave --fresh out")
 	case !f.maaAttest:
 		return nil
 	case f.vouch.token != "":
@@ -38,7 +42,7 @@ func (f *attestFlags) checkMAAAttest() error {
 // and checked again, with the voucher, in full.
 func (f *attestFlags) maaToken(ctx context.Context, g *globals, p *platform, att *attester.Attester) (string, error) {
 	cfg := att.Verifier.Config()
-	instance := strings.TrimSuffix(cfg.Policy.MAAParavisorInstance, "/")
+	instance := cfg.Policy.MAAIssuer()
 	if instance == "" && !p.emulated {
 		return "", errors.New("--maa-attest: the policy names no maa_paravisor_instance, the instance to ask for the token (add it to --policy)")
 	}
@@ -55,10 +59,14 @@ func (f *attestFlags) maaToken(ctx context.Context, g *globals, p *platform, att
 		return "", err
 	}
 	defer tgt.close()
+	// --maa-audience is held to the policy's either way; the fake MAA's
+	// tokens (--emulate) name no aud, and vouch for nothing.
+	audience, err := f.vouch.tokenAudience(cfg.Policy.MAAParavisorAudience)
+	if err != nil {
+		return "", err
+	}
 	if !p.emulated {
-		if tgt.cfg.Audience, err = f.vouch.tokenAudience(cfg.Policy.MAAParavisorAudience); err != nil {
-			return "", err
-		}
+		tgt.cfg.Audience = audience
 	}
 	pre, err := anyParavisor(att.Verifier)
 	if err != nil {
@@ -81,4 +89,15 @@ func (f *attestFlags) maaToken(ctx context.Context, g *globals, p *platform, att
 	fmt.Fprintf(g.stderr, "%s from %s for VM %s, verified and bound to our evidence; sent with the evidence\n",
 		what, format.Printable(claims.Issuer, 256), format.Printable(claims.VMID, 64))
 	return string(token), nil
+}
+
+// sendToken returns the MAA token attest sends (maa_token; "" for none):
+// requested in this run with --maa-attest (maaToken), else --maa-token's
+// (vouchFlags.attach, which refuses --maa-audience without --maa-token).
+// Either gives att's local check the token as its voucher.
+func (f *attestFlags) sendToken(ctx context.Context, g *globals, p *platform, att *attester.Attester) (string, error) {
+	if f.maaAttest {
+		return f.maaToken(ctx, g, p, att)
+	}
+	return f.vouch.attach(g, att, f.trust.offline)
 }

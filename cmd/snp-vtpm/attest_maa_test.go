@@ -108,3 +108,41 @@ func TestAttestMAAAttestUsage(t *testing.T) {
 		t.Errorf("%d requests reached the verifier", n)
 	}
 }
+
+// TestAttestMAAAttestAudience: --maa-audience applies to the token that
+// --maa-attest requests (held to the policy's maa_paravisor_audience) as
+// it does to --maa-token's; it was refused as "--maa-audience needs
+// --maa-token" before the token was requested.
+func TestAttestMAAAttestAudience(t *testing.T) {
+	rv := newRecordingVerifier(t)
+	code, out, errOut := runCLI(t, "--emulate", "attest", "--server", rv.url, "--maa-attest", "--maa-audience", "https://rp.example")
+	wantExit(t, code, exitRejected, out, errOut) // the recording verifier's 403
+	if req := rv.got.Load(); req == nil || req.MAAToken == "" {
+		t.Fatalf("the verifier got no maa_token: %+v\n%s", req, errOut)
+	}
+	policy := writeTemp(t, "policy.json", []byte(`{"maa_paravisor_instance": "`+testmaa.Issuer+`", "maa_paravisor_audience": "https://other.example"}`))
+	code, out, errOut = runCLI(t, "--emulate", "attest", "--server", rv.url, "--policy", policy, "--maa-attest", "--maa-audience", "https://rp.example")
+	wantExit(t, code, exitUsage, out, errOut)
+	wantContains(t, "stderr", errOut, "--maa-audience", "maa_paravisor_audience")
+}
+
+// TestAttestMAATokenNotFresh: --fresh beside --maa-attest or --maa-token
+// is a usage error before anything is asked: the token vouches for the
+// report the CVM booted with, never for a refreshed one (the local check
+// failed after MAA had been asked, or the token was sent for nothing).
+func TestAttestMAATokenNotFresh(t *testing.T) {
+	token, _ := serveVouchToken(t)
+	rv := newRecordingVerifier(t)
+	for name, args := range map[string][]string{
+		"--maa-attest": {"--maa-attest"},
+		"--maa-token":  {"--maa-token", token},
+	} {
+		code, out, errOut := runCLI(t, append([]string{"--emulate", "attest", "--server", rv.url, "--fresh"}, args...)...)
+		if code != exitUsage || !strings.Contains(errOut, "--fresh") || strings.Contains(errOut, "EMULATED MAA") {
+			t.Errorf("%s: exit %d, want %d naming --fresh, no MAA asked\n%s\n%s", name, code, exitUsage, out, errOut)
+		}
+	}
+	if n := rv.requests.Load(); n != 0 {
+		t.Errorf("%d requests reached the verifier", n)
+	}
+}

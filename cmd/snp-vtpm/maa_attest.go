@@ -174,7 +174,8 @@ func runMAAAttest(ctx context.Context, g *globals, f *maaAttestFlags) error {
 // trailing slash aside), v without the paravisor's identity
 // (anyParavisor), and true; otherwise v, and false.
 func (tgt *maaTarget) preCheck(v *verify.Verifier) (*verify.Verifier, bool, error) {
-	instance := strings.TrimSuffix(v.Config().Policy.MAAParavisorInstance, "/")
+	pol := v.Config().Policy
+	instance := pol.MAAIssuer()
 	if instance == "" || instance != strings.TrimSuffix(tgt.instance, "/") {
 		return v, false, nil
 	}

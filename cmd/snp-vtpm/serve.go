@@ -269,7 +269,8 @@ func (f *serveFlags) maaConfig(v *verify.Verifier, kc *collateral.Chain) (server
 	if f.maaJWKS == "" {
 		return mc, nil
 	}
-	instance := strings.TrimSuffix(v.Config().Policy.MAAParavisorInstance, "/")
+	pol := v.Config().Policy
+	instance := pol.MAAIssuer()
 	if instance == "" {
 		return mc, errors.New("--maa-jwks: the policy names no maa_paravisor_instance, so no token is consulted (add it to --policy)")
 	}

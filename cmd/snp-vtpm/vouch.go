@@ -25,7 +25,7 @@ type vouchFlags struct {
 func (f *vouchFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.token, "maa-token", "", "AzureGuest token (file) of the policy's maa_paravisor_instance for this evidence's report: vouches for a paravisor whose ID key (TDX: MRTD, with a tdxvm token) is not trusted")
 	cmd.Flags().StringVar(&f.jwks, "maa-jwks", "", "the instance's JWKS (file) for --maa-token; default: fetched from the instance's /certs")
-	cmd.Flags().StringVar(&f.audience, "maa-audience", "", "the aud --maa-token must name (an instance whose policy emits one); default: the policy's maa_paravisor_audience, else none (given with it, it must be equal)")
+	cmd.Flags().StringVar(&f.audience, "maa-audience", "", "the aud the MAA token (--maa-token; attest's --maa-attest too) must name (an instance whose policy emits one); default: the policy's maa_paravisor_audience, else none (given with it, it must be equal)")
 }
 
 // apply sets cfg.ParavisorVoucher from the flags (nothing without
@@ -54,7 +54,7 @@ func (f *vouchFlags) voucher(g *globals, cfg *verify.Config, offline bool) (*maa
 		}
 		return nil, nil
 	}
-	instance := strings.TrimSuffix(cfg.Policy.MAAParavisorInstance, "/")
+	instance := cfg.Policy.MAAIssuer()
 	if instance == "" {
 		return nil, errors.New("--maa-token: the policy names no maa_paravisor_instance, so no token is consulted (add it to --policy)")
 	}
