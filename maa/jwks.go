@@ -293,9 +293,44 @@ func (f *Fetcher) Key(ctx context.Context, kid string) (*rsa.PublicKey, error) {
 		if !mine && isContextErr(c.err) && ctx.Err() == nil {
 			continue
 		}
-		return nil, c.err
+		if isContextErr(c.err) || (mine && ctx.Err() != nil) {
+			return nil, c.err // not remembered (run): nothing to wait for
+		}
+		// Remembered for the whole MinRefetch: the callers that shared
+		// this fetch learn how long the instance will not be asked.
+		return nil, retryErr(c.err, orDefault(f.MinRefetch, time.Minute))
 	}
 }
+
+// RetryError is a failed JWKS fetch that a Fetcher remembers (it does not
+// ask the instance again for its MinRefetch). It reads as, and wraps, the
+// failure (an *Error of CheckJWKS wrapping ErrJWKSUnavailable). Wait is how
+// long a caller should wait before trying again: what is left of the
+// MinRefetch, or the longer delay the failure itself carries (a rate
+// limiter's); RetryDelay returns it for serve's Retry-After.
+type RetryError struct {
+	Err  error
+	Wait time.Duration
+}
+
+// retryErr returns a *RetryError of err for wait, or for the longer delay
+// err itself asks for (a rate limiter's or the instance's Retry-After).
+func retryErr(err error, wait time.Duration) error {
+	var rd interface{ RetryDelay() time.Duration }
+	if errors.As(err, &rd) {
+		wait = max(wait, rd.RetryDelay())
+	}
+	return &RetryError{Err: err, Wait: wait}
+}
+
+// Error returns the failure's text.
+func (e *RetryError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the failure.
+func (e *RetryError) Unwrap() error { return e.Err }
+
+// RetryDelay returns Wait.
+func (e *RetryError) RetryDelay() time.Duration { return e.Wait }
 
 // keySet returns the cached set when it answers for kid, the remembered
 // error of a recent failure, or the fetch to wait for: a new one (mine)
@@ -314,7 +349,7 @@ func (f *Fetcher) keySet(kid string) (set *KeySet, c *fetchCall, mine bool, err 
 		return nil, f.call, false, nil
 	}
 	if f.failErr != nil && now.Sub(f.failed) < minRefetch {
-		return nil, nil, false, f.failErr
+		return nil, nil, false, retryErr(f.failErr, minRefetch-now.Sub(f.failed))
 	}
 	f.call = &fetchCall{done: make(chan struct{}), at: now}
 	f.fetches++

@@ -371,7 +371,15 @@ func TestFetcherRemembersFailure(t *testing.T) {
 		if !errors.Is(err, maa.ErrJWKSUnavailable) {
 			t.Fatalf("call %d: %v", i, err)
 		}
+		// Each caller learns how long the failure is remembered: the
+		// whole minute for the one whose fetch failed, then what is left.
+		re, ok := errors.AsType[*maa.RetryError](err)
+		if want := time.Minute - time.Duration(i)*10*time.Second; !ok || re.RetryDelay() != want {
+			t.Fatalf("call %d: %v (%T), want a RetryError of %v", i, err, err, want)
+		}
+		clock = clock.Add(10 * time.Second)
 	}
+	clock = realTime
 	if hits.Load() != 1 {
 		t.Fatalf("%d requests for 5 calls within MinRefetch, want 1", hits.Load())
 	}

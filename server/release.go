@@ -56,6 +56,7 @@ func (s *Server) release(ctx context.Context, w http.ResponseWriter, r *http.Req
 			if verr, ok := errors.AsType[*verify.Error](err); ok {
 				return s.rejected(ctx, r, req.Resource, verr), nil
 			}
+			s.log.Warn("verification did not complete", "err", err, "remote", r.RemoteAddr, "resource", req.Resource)
 			setRetryAfterFor(w, err)
 			return attestOutcome{http.StatusServiceUnavailable, resultError, "unavailable", "verification did not complete; try again with a new challenge"}, nil
 		}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -266,6 +267,54 @@ func TestAttestMAAJWKSUnavailable(t *testing.T) {
 	}
 	if n := f.count.Load() - before; n != 0 {
 		t.Errorf("%d JWKS fetches beyond the budget", n)
+	}
+}
+
+// TestAttestMAAJWKSRetryAfter: while a failed JWKS fetch is remembered
+// (JWKSMinRefetch), the 503's Retry-After says how long, for the request
+// whose fetch failed and for the next one, which sends no fetch.
+func TestAttestMAAJWKSRetryAfter(t *testing.T) {
+	f := newFakeInstance(t)
+	good := vouchToken(t, false)
+	url, _ := vouchServer(t, f, func(cfg *Config) { cfg.MAA.JWKSMinRefetch = time.Minute })
+	f.down.Store(true)
+	for i := range 2 {
+		ch, pub, ev := challenged(t, url, untrustedGather(false))
+		body := fmt.Sprintf(`{"challenge":%q,"public_key":%q,"evidence":%s,"maa_token":%q}`,
+			base64.StdEncoding.EncodeToString(ch), base64.StdEncoding.EncodeToString(pub), ev, good)
+		resp, err := http.Post(url+PathAttest, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		ra, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
+		if resp.StatusCode != http.StatusServiceUnavailable || ra < 50 || ra > 60 {
+			t.Errorf("request %d: %d, Retry-After %q; want 503 and about 60", i, resp.StatusCode, resp.Header.Get("Retry-After"))
+		}
+	}
+	if n := f.count.Load(); n != 1 {
+		t.Errorf("%d JWKS fetches, want 1 (the failure is remembered)", n)
+	}
+}
+
+// TestAttestMAAResourceJWKSDown: a resource policy that names the MAA
+// instance, whose JWKS is down, is a 503 with the failure's Retry-After and
+// the "verification did not complete" warning naming the resource, as the
+// server policy's check is.
+func TestAttestMAAResourceJWKSDown(t *testing.T) {
+	f := newFakeInstance(t)
+	url, logs := vouchServer(t, f, func(cfg *Config) {
+		cfg.Verifier = testVerifier(verify.Config{Roots: testev.Roots(), Policy: verify.Policy{AllowAnyParavisor: true}})
+		cfg.MAA.JWKSMinRefetch = time.Minute
+		cfg.Resources = map[string]Resource{"vouched": {Secret: []byte("pw"), Policy: &verify.Policy{MAAParavisorInstance: maaInstance}}}
+	})
+	f.down.Store(true)
+	_, err := (&Client{URL: url, Resource: "vouched", MAAToken: vouchToken(t, false)}).Attest(t.Context(), untrustedGather(false))
+	if apiErr, ok := errors.AsType[*APIError](err); !ok || apiErr.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("JWKS down: %v, want 503", err)
+	}
+	if out := logs.String(); !strings.Contains(out, `"msg":"verification did not complete"`) || !strings.Contains(out, `"resource":"vouched"`) {
+		t.Errorf("no warning naming the resource:\n%s", out)
 	}
 }
 
