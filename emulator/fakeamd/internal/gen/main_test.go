@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-sev-guest/kds"
 
+	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd/internal/params"
 )
 
@@ -48,6 +49,26 @@ func TestRun(t *testing.T) {
 	if err := vcek.CheckSignatureFrom(ask); err != nil {
 		t.Error(err)
 	}
+	if err := load(revokedVCEKFile).CheckSignatureFrom(ask); err != nil {
+		t.Errorf("revoked VCEK: %v", err)
+	}
+	for _, f := range []string{vcekCRLFile, vlekCRLFile} {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		block, _ := pem.Decode(b)
+		if block == nil {
+			t.Fatalf("%s: no PEM", f)
+		}
+		l, err := x509.ParseRevocationList(block.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := l.CheckSignatureFrom(ark); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
 	exts, err := kds.VcekCertificateExtensions(vcek)
 	if err != nil {
 		t.Fatal(err)
@@ -65,4 +86,58 @@ func TestRun(t *testing.T) {
 			t.Errorf("%s lacks the public-test-key banner", k)
 		}
 	}
+}
+
+// TestRunCRLs (emu30b): gen -crls, with the committed keys, issues the
+// committed revoked VCEK and CRLs again: the same signed contents (only
+// the RSASSA-PSS salts differ), so the committed files are what the
+// generator makes and no fake key had to change.
+func TestRunCRLs(t *testing.T) {
+	dir := t.TempDir()
+	if err := runCRLs(dir); err != nil {
+		t.Fatal(err)
+	}
+	block := func(file string) *pem.Block {
+		b, err := os.ReadFile(filepath.Join(dir, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.HasPrefix(b, []byte("Fake AMD")) || !bytes.Contains(b[:bytes.IndexByte(b, '\n')], []byte(params.Marker)) {
+			t.Errorf("%s lacks the line that says it is fake", file)
+		}
+		p, _ := pem.Decode(b)
+		if p == nil {
+			t.Fatalf("%s: no PEM", file)
+		}
+		return p
+	}
+	for file, committed := range map[string][]byte{vcekCRLFile: fakeamd.VCEKCRLDER(), vlekCRLFile: fakeamd.VLEKCRLDER()} {
+		got, err := x509.ParseRevocationList(block(file).Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := x509.ParseRevocationList(committed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got.RawTBSRevocationList, want.RawTBSRevocationList) {
+			t.Errorf("%s: the generator's contents differ from the committed CRL's", file)
+		}
+	}
+	got, err := x509.ParseCertificate(block(revokedVCEKFile).Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fakeamd.RevokedVCEKDER(); want == nil || !bytes.Equal(got.RawTBSCertificate, mustCert(t, want).RawTBSCertificate) {
+		t.Error("the generator's revoked VCEK differs from the committed one")
+	}
+}
+
+func mustCert(t *testing.T, der []byte) *x509.Certificate {
+	t.Helper()
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
