@@ -72,10 +72,7 @@ func TestEmulatedChainCheckRevoked(t *testing.T) {
 	ctx := context.Background()
 	ec := EmulatedChain(nil)
 	ask, vcek := fakeamd.ASK(), fakeamd.VCEK()
-	revoked, err := x509.ParseCertificate(fakeamd.RevokedVCEKDER())
-	if err != nil {
-		t.Fatal(err)
-	}
+	revoked := fakeamd.RevokedVCEK()
 	for _, key := range []uint32{snp.SigningKeyVCEK, snp.SigningKeyVLEK} {
 		if err := ec.CheckRevoked(ctx, "Milan", key, ask, vcek); err != nil {
 			t.Errorf("%s: the fake ASK and VCEK: %v", snp.SigningKeyName(key), err)

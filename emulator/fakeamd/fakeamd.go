@@ -163,6 +163,10 @@ func VCEKDER() []byte { d, _ := der("VCEK", vcekPEM); return bytes.Clone(d) }
 // revocation is checked (collateral.EmulatedChain), which rejects it.
 func RevokedVCEKDER() []byte { d, _ := der("revoked VCEK", revokedVCEKPEM); return bytes.Clone(d) }
 
+// RevokedVCEK returns a fresh copy of the revoked fake VCEK certificate
+// (RevokedVCEKDER; nil only if the embedded certificate is broken).
+func RevokedVCEK() *x509.Certificate { return cert("revoked VCEK", revokedVCEKPEM) }
+
 // RevokedVCEKPEM returns the revoked fake VCEK (RevokedVCEKDER) as a
 // single PEM block.
 func RevokedVCEKPEM() []byte { return pemOf("revoked VCEK", revokedVCEKPEM) }

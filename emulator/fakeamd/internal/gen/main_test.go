@@ -28,15 +28,7 @@ func TestRun(t *testing.T) {
 		t.Fatalf("run: %v", err)
 	}
 	load := func(name string) *x509.Certificate {
-		b, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		block, _ := pem.Decode(b)
-		if block == nil {
-			t.Fatalf("%s: no PEM", name)
-		}
-		c, err := x509.ParseCertificate(block.Bytes)
+		c, err := x509.ParseCertificate(pemBlock(t, dir, name).Bytes)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -53,15 +45,7 @@ func TestRun(t *testing.T) {
 		t.Errorf("revoked VCEK: %v", err)
 	}
 	for _, f := range []string{vcekCRLFile, vlekCRLFile} {
-		b, err := os.ReadFile(filepath.Join(dir, f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		block, _ := pem.Decode(b)
-		if block == nil {
-			t.Fatalf("%s: no PEM", f)
-		}
-		l, err := x509.ParseRevocationList(block.Bytes)
+		l, err := x509.ParseRevocationList(pemBlock(t, dir, f).Bytes)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -97,20 +81,7 @@ func TestRunCRLs(t *testing.T) {
 	if err := runCRLs(dir); err != nil {
 		t.Fatal(err)
 	}
-	block := func(file string) *pem.Block {
-		b, err := os.ReadFile(filepath.Join(dir, file))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.HasPrefix(b, []byte("Fake AMD")) || !bytes.Contains(b[:bytes.IndexByte(b, '\n')], []byte(params.Marker)) {
-			t.Errorf("%s lacks the line that says it is fake", file)
-		}
-		p, _ := pem.Decode(b)
-		if p == nil {
-			t.Fatalf("%s: no PEM", file)
-		}
-		return p
-	}
+	block := func(file string) *pem.Block { return pemBlock(t, dir, file) }
 	for file, committed := range map[string][]byte{vcekCRLFile: fakeamd.VCEKCRLDER(), vlekCRLFile: fakeamd.VLEKCRLDER()} {
 		got, err := x509.ParseRevocationList(block(file).Bytes)
 		if err != nil {
@@ -128,16 +99,25 @@ func TestRunCRLs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := fakeamd.RevokedVCEKDER(); want == nil || !bytes.Equal(got.RawTBSCertificate, mustCert(t, want).RawTBSCertificate) {
+	if want := fakeamd.RevokedVCEK(); want == nil || !bytes.Equal(got.RawTBSCertificate, want.RawTBSCertificate) {
 		t.Error("the generator's revoked VCEK differs from the committed one")
 	}
 }
 
-func mustCert(t *testing.T, der []byte) *x509.Certificate {
+// pemBlock returns the PEM block of the generated file dir/file, which
+// must open with a line that says it is fake.
+func pemBlock(t *testing.T, dir, file string) *pem.Block {
 	t.Helper()
-	c, err := x509.ParseCertificate(der)
+	b, err := os.ReadFile(filepath.Join(dir, file))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c
+	if line, _, _ := bytes.Cut(b, []byte("\n")); !bytes.HasPrefix(line, []byte("Fake AMD")) || !bytes.Contains(line, []byte(params.Marker)) {
+		t.Errorf("%s lacks the line that says it is fake", file)
+	}
+	p, _ := pem.Decode(b)
+	if p == nil {
+		t.Fatalf("%s: no PEM", file)
+	}
+	return p
 }
