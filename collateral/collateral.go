@@ -18,7 +18,9 @@
 // upstream budget (RateLimiter: every request, retries included, takes a
 // token; none is queued) and Offline (no request at all). Chain implements
 // verify.VCEKGetter and verify.RevocationChecker; packages kds and imds are
-// its transports, collateral/certs its certificate reader.
+// its transports, collateral/certs its certificate reader. EmulatedChain is
+// the revocation checker of the emulated CVM's fake AMD chain: its own
+// fake CRLs, served in process (EmulatedKDS), apart from AMD's.
 package collateral
 
 import (
@@ -117,6 +119,8 @@ type Chain struct {
 	Now func() time.Time
 	// Logger receives debug and info logs; nil discards them.
 	Logger *slog.Logger
+
+	emulated bool // EmulatedChain's: its CRLs are the fake ARK's
 
 	mu       sync.Mutex
 	neg      negCache

@@ -37,11 +37,18 @@ type RevokedError struct {
 	RevokedAt time.Time
 	// CRL names the CRL that lists it: "VCEK CRL" or "VLEK CRL".
 	CRL string
+	// Emulated: the CRL is the emulated CVM's fake one (EmulatedChain),
+	// issued by the fake ARK, not AMD's.
+	Emulated bool
 }
 
 // Error implements error.
 func (e *RevokedError) Error() string {
-	return fmt.Sprintf("collateral: certificate %q serial %s revoked at %s (AMD's %s)", e.Subject, e.Serial, e.RevokedAt.UTC().Format(time.RFC3339), e.CRL)
+	whose := "AMD's"
+	if e.Emulated {
+		whose = "the EMULATED chain's fake"
+	}
+	return fmt.Sprintf("collateral: certificate %q serial %s revoked at %s (%s %s)", e.Subject, e.Serial, e.RevokedAt.UTC().Format(time.RFC3339), whose, e.CRL)
 }
 
 // Is reports whether target is ErrRevoked.
@@ -303,6 +310,7 @@ func (c *Chain) CheckRevoked(ctx context.Context, product string, signingKey uin
 						Subject:   cert.Subject.String(),
 						RevokedAt: entry.RevocationTime,
 						CRL:       crlName(kinds[i]),
+						Emulated:  c.emulated,
 					})
 				}
 			}

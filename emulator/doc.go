@@ -3,8 +3,12 @@
 // is required) provisioned like an Azure vTPM, a paravisor that publishes an
 // HCL report with an SNP report signed by the fake AMD chain of package
 // fakeamd and regenerates it when the guest writes user data, a fake
-// Azure IMDS THIM endpoint serving the fake VCEK, and a Hyper-V-like TCG
-// boot event log (BootLog) whose measurements it extends into the vTPM.
+// Azure IMDS THIM endpoint serving the fake VCEK (or, with
+// Options.RevokedVCEK, the revoked one the fake VCEK CRL lists), and a
+// Hyper-V-like TCG boot event log (BootLog) whose measurements it extends
+// into the vTPM. The fake chain's CRLs are not served here but by
+// collateral.EmulatedKDS, in the verifier's process: a verifier of
+// emulated evidence has no emulated CVM to ask.
 //
 // Nothing it produces is evidence of anything: only verifiers explicitly told
 // to trust the fakeamd roots accept it.

@@ -77,6 +77,13 @@ type Options struct {
 	// without "vcek", or attester.ErrNoVCEK with RequireVCEK). The TD
 	// quote endpoint is not affected.
 	THIMDown bool
+	// RevokedVCEK makes the fake IMDS serve the revoked fake VCEK
+	// (fakeamd.RevokedVCEKDER: the fake VCEK's key under the serial the
+	// fake VCEK CRL lists) in place of the fake VCEK: evidence then
+	// verifies with --trust-emulated until revocation is checked
+	// (--check-revocation: the emulated chain's own CRLs), which rejects
+	// it.
+	RevokedVCEK bool
 }
 
 // Values of Options.Platform.
@@ -98,9 +105,10 @@ type CVM struct {
 	ak     *rsa.PublicKey
 	closed bool
 
-	thimDown bool   // Options.THIMDown
-	eventLog []byte // the boot event log (BootLog), written once at Start
-	tdReport []byte // TDX: the TDREPORT of the current HCL report
+	thimDown    bool   // Options.THIMDown
+	revokedVCEK bool   // Options.RevokedVCEK
+	eventLog    []byte // the boot event log (BootLog), written once at Start
+	tdReport    []byte // TDX: the TDREPORT of the current HCL report
 
 	imds     *http.Server
 	imdsURL  string
@@ -120,7 +128,7 @@ func Start(ctx context.Context, opts *Options) (*CVM, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
-	c := &CVM{log: opts.Logger, platform: opts.Platform, vmID: opts.VMUniqueID, measurement: opts.Measurement, thimDown: opts.THIMDown, served: make(chan struct{})}
+	c := &CVM{log: opts.Logger, platform: opts.Platform, vmID: opts.VMUniqueID, measurement: opts.Measurement, thimDown: opts.THIMDown, revokedVCEK: opts.RevokedVCEK, served: make(chan struct{})}
 	switch c.platform {
 	case "":
 		c.platform = PlatformSNP

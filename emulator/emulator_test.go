@@ -122,6 +122,30 @@ func TestIMDSTHIMDown(t *testing.T) {
 	}
 }
 
+// TestIMDSRevokedVCEK (emu30b): Options.RevokedVCEK makes the THIM
+// endpoint serve the revoked fake VCEK (the serial the fake VCEK CRL
+// lists) with the same TCB and chain; by default it serves the fake VCEK.
+func TestIMDSRevokedVCEK(t *testing.T) {
+	for _, revoked := range []bool{false, true} {
+		c := start(t, &Options{RevokedVCEK: revoked})
+		status, body := get(t, http.MethodGet, c.IMDSURL(), true)
+		var r thimResponse
+		if err := json.Unmarshal(body, &r); err != nil || status != http.StatusOK {
+			t.Fatalf("status %d: %v", status, err)
+		}
+		want := fakeamd.VCEKPEM()
+		if revoked {
+			want = fakeamd.RevokedVCEKPEM()
+		}
+		if r.VcekCert != string(want) || r.Tcbm != fakeamd.TCBM() || r.CertificateChain != string(fakeamd.ChainPEM()) {
+			t.Errorf("RevokedVCEK %v: the THIM answer does not carry the expected VCEK, TCB and chain", revoked)
+		}
+		if err := c.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // identity returns the AK modulus and the report's chip id.
 func identity(t *testing.T, c *CVM) ([]byte, []byte) {
 	t.Helper()

@@ -29,8 +29,9 @@ type thimResponse struct {
 }
 
 // imdsHandler serves THIMPath like Azure IMDS: only GET, only with the
-// header "Metadata: true", answering the fake VCEK, its TCB and the fake
-// ASK+ARK chain (503 with Options.THIMDown); and, for a TDX CVM,
+// header "Metadata: true", answering the fake VCEK (the revoked one with
+// Options.RevokedVCEK), its TCB and the fake ASK+ARK chain (503 with
+// Options.THIMDown); and, for a TDX CVM,
 // TDQuotePath (see tdQuote).
 func (c *CVM) imdsHandler() http.Handler {
 	mux := http.NewServeMux()
@@ -55,8 +56,12 @@ func (c *CVM) imdsHandler() http.Handler {
 			_ = json.NewEncoder(w).Encode(map[string]string{"error": "Service unavailable (emulated: Options.THIMDown)"})
 			return
 		}
+		vcek := fakeamd.VCEKPEM()
+		if c.revokedVCEK {
+			vcek = fakeamd.RevokedVCEKPEM()
+		}
 		_ = json.NewEncoder(w).Encode(thimResponse{
-			VcekCert:         string(fakeamd.VCEKPEM()),
+			VcekCert:         string(vcek),
 			Tcbm:             fakeamd.TCBM(),
 			CertificateChain: string(fakeamd.ChainPEM()),
 			CacheControl:     "86400",

@@ -70,14 +70,15 @@ func TestUntrustedEmulatedChainNamed(t *testing.T) {
 	}
 }
 
-// TestEmulatedChainNotCheckedAgainstAMDCRLs (emu30): with revocation
-// checking, evidence under the emulated chain (trusted, marked Emulated)
-// is not checked against AMD's CRLs, which list only what AMD issued:
-// before, the checker (collateral's Chain: AMD's CRLs from KDS, validated
-// under the pinned ARK) was asked about the fake ASK and VCEK, so an
-// emulated run fetched AMD's CRLs (failing offline) to vouch for
-// certificates AMD never issued. Evidence under any other chain is still
-// checked.
+// TestEmulatedChainNotCheckedAgainstAMDCRLs (emu30, emu30b): with
+// revocation checking, evidence under the emulated chain (trusted, marked
+// Emulated) is never checked against AMD's CRLs (Config.Revocation),
+// which list only what AMD issued: before emu30, the checker (collateral's
+// Chain: AMD's CRLs from KDS, validated under the pinned ARK) was asked
+// about the fake ASK and VCEK. It is checked by EmulatedRevocation (the
+// fake chain's own CRLs: collateral.EmulatedChain), with the fake ASK and
+// VCEK, whose rejection rejects; emu30 left it unchecked. Evidence under
+// any other chain goes to Revocation only, never to EmulatedRevocation.
 func TestEmulatedChainNotCheckedAgainstAMDCRLs(t *testing.T) {
 	ctx := context.Background()
 	at := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -86,16 +87,29 @@ func TestEmulatedChainNotCheckedAgainstAMDCRLs(t *testing.T) {
 		t.Fatal(err)
 	}
 	emu := testev.Emulated(testev.Builder{}).MustBuild()
-	var asked []string
-	cfg := verify.Config{Now: at, Roots: snp.DefaultRoots().Add(fake), Revocation: checker{asked: &asked, err: errors.New("AMD's CRL asked about the emulated chain")}}
+	var amd, emulated []string
+	amdErr := errors.New("AMD's CRL asked about the emulated chain")
+	cfg := verify.Config{Now: at, Roots: snp.DefaultRoots().Add(fake), Revocation: checker{asked: &amd, err: amdErr}}
 	c, err := verify.Evidence(ctx, emu.JSON, emu.Nonce, cfg)
-	if err != nil || !c.Emulated || len(asked) != 0 {
-		t.Fatalf("emulated evidence with revocation checking: %v (checker asked %v)", err, asked)
+	if err != nil || !c.Emulated || len(amd) != 0 {
+		t.Fatalf("emulated evidence, no EmulatedRevocation: %v (AMD's checker asked %v)", err, amd)
 	}
+	cfg.EmulatedRevocation = checker{asked: &emulated}
+	c, err = verify.Evidence(ctx, emu.JSON, emu.Nonce, cfg)
+	if err != nil || !c.Emulated || len(amd) != 0 {
+		t.Fatalf("emulated evidence: %v (AMD's checker asked %v)", err, amd)
+	}
+	if want := []string{"VCEK", "SEV-Milan", "SEV-VCEK"}; strings.Join(emulated, ",") != strings.Join(want, ",") {
+		t.Fatalf("the emulated chain's checker was asked %v, want %v", emulated, want)
+	}
+	cfg.EmulatedRevocation = checker{asked: &emulated, err: errors.New("revoked fake VCEK")}
+	c, err = verify.Evidence(ctx, emu.JSON, emu.Nonce, cfg)
+	wantOutcome(t, c, err, verify.CheckRevocation)
+	emulated = nil
 	other := testev.Builder{}
 	ev := other.MustBuild()
-	cfg = verify.Config{Roots: testev.Roots(), Revocation: checker{asked: &asked}}
-	if _, err := verify.Evidence(ctx, ev.JSON, ev.Nonce, cfg); err != nil || len(asked) == 0 {
-		t.Fatalf("evidence under a test chain: %v, checker asked %v", err, asked)
+	cfg = verify.Config{Roots: testev.Roots(), Revocation: checker{asked: &amd}, EmulatedRevocation: checker{asked: &emulated, err: errors.New("asked about a chain not marked Emulated")}}
+	if _, err := verify.Evidence(ctx, ev.JSON, ev.Nonce, cfg); err != nil || len(amd) == 0 || len(emulated) != 0 {
+		t.Fatalf("evidence under a test chain: %v, AMD's checker asked %v, the emulated one %v", err, amd, emulated)
 	}
 }

@@ -92,11 +92,18 @@ type Config struct {
 	// the ASVK and VLEK of a VLEK-signed one, against AMD's CRLs (package
 	// collateral's Chain: the VCEK CRL and the VLEK CRL). It also makes Intel's collateral (which carries the
 	// PCK CRLs) required for TDX evidence: without it, TDX verification
-	// ends with CheckTDXCollateral, not a verdict. It is not asked about a
-	// chain marked snp.Chain.Emulated (the emulated CVM's, which AMD's
-	// CRLs do not cover); the emulated TDX CVM's PCK CRL is its fake
-	// collateral's.
+	// ends with CheckTDXCollateral, not a verdict. It is never asked about
+	// a chain marked snp.Chain.Emulated (the emulated CVM's, which AMD's
+	// CRLs do not cover): EmulatedRevocation is; the emulated TDX CVM's
+	// PCK CRL is its fake collateral's.
 	Revocation RevocationChecker
+	// EmulatedRevocation, when set, checks a report whose VCEK chains to
+	// a chain marked snp.Chain.Emulated (the emulated CVM's), like
+	// Revocation, against that chain's own CRLs: package collateral's
+	// EmulatedChain (the fake ARK's VCEK and VLEK CRLs, which list a
+	// revoked fake VCEK). It is asked about nothing else; nil: the
+	// emulated chain is not checked for revocation.
+	EmulatedRevocation RevocationChecker
 	// AllowNoNonce skips the nonce comparison when the nonce passed to
 	// Evidence is empty (nil or zero length). The quote then proves no
 	// freshness; Claims.NonceChecked and Claims.FreshReport are false, and a

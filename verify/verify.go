@@ -410,7 +410,11 @@ func verifySNP(ctx context.Context, claims *Claims, r *snp.Report, in snpInput, 
 		return failf(CheckProduct, "report CPUID names %s but the VCEK is for %s%s", product, v.Product, name)
 	}
 	product = v.Product
-	if err := checkRevocation(ctx, opts.Revocation, product, chain, v); err != nil {
+	rc := opts.Revocation
+	if chain.Emulated {
+		rc = opts.EmulatedRevocation
+	}
+	if err := checkRevocation(ctx, rc, product, chain, v); err != nil {
 		return err
 	}
 	if err := checkVCEKBinding(v, r); err != nil {
@@ -440,12 +444,12 @@ func verifySNP(ctx context.Context, claims *Claims, r *snp.Report, in snpInput, 
 // the VCEK of a VCEK-signed report (AMD's VCEK CRL), the ASVK and the VLEK
 // of a VLEK-signed one (AMD's VLEK CRL), v.SigningKey saying which. An
 // error of rc wrapping ErrCertificateUnavailable (the CRL source down) is
-// returned as it is, not as a rejection. A chain marked Emulated (the
-// emulated CVM's fake chain) is not checked: AMD's CRLs list what AMD
-// issued and say nothing of certificates anyone can make with public keys
-// (no CRL is fetched for them; their claims say Emulated).
+// returned as it is, not as a rejection. The caller picks rc by chain:
+// Config.EmulatedRevocation (the fake chain's own CRLs) for a chain marked
+// Emulated, whose certificates AMD's CRLs say nothing of, and
+// Config.Revocation (AMD's CRLs) for every other.
 func checkRevocation(ctx context.Context, rc RevocationChecker, product snp.Product, chain *snp.Chain, v *snp.VCEK) error {
-	if rc == nil || chain.Emulated {
+	if rc == nil {
 		return nil
 	}
 	intermediate := chain.ASK

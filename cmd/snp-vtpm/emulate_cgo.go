@@ -13,7 +13,7 @@ import (
 // openEmulated starts the emulated Azure CVM (TPM simulator, fake
 // paravisor, fake IMDS) of package emulator.
 func openEmulated(ctx context.Context, g *globals) (*platform, error) {
-	cvm, err := emulator.Start(ctx, &emulator.Options{Logger: g.logger(), Platform: g.emulate, THIMDown: g.emulateTHIMDown})
+	cvm, err := emulator.Start(ctx, &emulator.Options{Logger: g.logger(), Platform: g.emulate, THIMDown: g.emulateTHIMDown, RevokedVCEK: g.emulateRevokedVCEK})
 	if err != nil {
 		return nil, fmt.Errorf("starting the emulated CVM: %w", err)
 	}

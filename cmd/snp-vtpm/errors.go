@@ -77,7 +77,7 @@ var expected = map[verify.Check]string{
 	verify.CheckVCEKFormat:        "a VCEK certificate with AMD's extensions",
 	verify.CheckVCEKChain:         "a VCEK signed by a trusted AMD ASK and ARK (the pinned roots)",
 	verify.CheckCertValidity:      "certificates valid at the verification time (--at)",
-	verify.CheckRevocation:        "certificates neither of AMD's CRLs lists (the VCEK CRL and the VLEK CRL, two different documents)",
+	verify.CheckRevocation:        "certificates neither of the ARK's CRLs lists (AMD's VCEK CRL and VLEK CRL, two different documents; the emulated chain's own fake ones)",
 	verify.CheckChipID:            "a VCEK issued for the chip that signed the report",
 	verify.CheckVCEKTCB:           "a VCEK (or VLEK) for the report's reported TCB",
 	verify.CheckReportSignature:   "an SNP report signed by the VCEK or VLEK its SIGNER_INFO names",

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -76,7 +77,8 @@ bytes (Azure's convention: --nonce midnight-srs expects "bWlkbmlnaHQtc3Jz").
 --trust-emulated (alone, without --jwks or --instance) accepts the tokens of the emulated MAA
 ("snp-vtpm --emulate maa attest"): its public test key and issuer ` + maa.EmulatedIssuer + `;
 without it such a token is rejected (exit status 2, check maa-key or maa-issuer) whatever keys
-are given, also with none; any other token without --jwks or --instance is a usage error (1).
+are given, also with none; any other token without --jwks or --instance is a usage error (1),
+and so is --instance under .invalid (the emulated MAA's host, which never resolves).
 --evidence FILE verifies our own evidence (the trust flags, --policy and --at apply; a nonce or
 --no-nonce is then required, as for verify) and binds the token to it: HCLAkPub, the VM id,
 REPORT_DATA, the launch measurement, the ID key digest and the TCB SVNs must agree; for TDX
@@ -200,6 +202,25 @@ func emulatedTokenRejection(token []byte) error {
 	return nil
 }
 
+// checkEmulatedInstance refuses --instance under the reserved .invalid
+// top-level domain (the emulated MAA's, maa.EmulatedIssuer), which never
+// resolves: its keys would be fetched through a DNS lookup bound to fail
+// (exit 1 after the timeout and retries). The emulated MAA's key is built
+// in; --trust-emulated alone accepts its tokens.
+func checkEmulatedInstance(instance string, trustEmulated bool) error {
+	u, err := url.Parse(instance)
+	if err != nil {
+		return nil // checkBaseURL refused it
+	}
+	if h := strings.ToLower(strings.TrimSuffix(u.Hostname(), ".")); h != "invalid" && !strings.HasSuffix(h, ".invalid") {
+		return nil
+	}
+	if trustEmulated {
+		return fmt.Errorf("--instance %.100q: a host under .invalid never resolves; it is the emulated MAA's (%s), whose key is built in: give --trust-emulated alone, without --instance", instance, maa.EmulatedIssuer)
+	}
+	return fmt.Errorf("--instance %.100q: a host under .invalid never resolves; it is the emulated MAA's (%s), whose tokens are signed with a public test key: only --trust-emulated (alone, without --instance) accepts them, for testing", instance, maa.EmulatedIssuer)
+}
+
 // config builds the maa.Config from the flags.
 func (f *maaFlags) config(g *globals) (maa.Config, error) {
 	var cfg maa.Config
@@ -216,6 +237,9 @@ func (f *maaFlags) config(g *globals) (maa.Config, error) {
 	default:
 		if f.jwks == "" {
 			if err := checkBaseURL("--instance", f.instance, "https://sharedeus2.eus2.attest.azure.net", false); err != nil {
+				return cfg, err
+			}
+			if err := checkEmulatedInstance(f.instance, cfg.TrustEmulated); err != nil {
 				return cfg, err
 			}
 		}

@@ -93,6 +93,12 @@ func TestMAAVerifyCLI(t *testing.T) {
 		{"emulated kid, no key source", []string{writeTemp(t, "emu.jwt", emuKid)}, 2, []string{"REJECTED: maa-key check failed", "EMULATED MAA", "--trust-emulated"}},
 		{"emulated issuer, no key source", []string{emuIss}, 2, []string{"REJECTED: maa-issuer check failed", "EMULATED MAA", "--trust-emulated"}},
 		{"garbage, no key source", []string{writeTemp(t, "g2.jwt", []byte("{}"))}, 1, []string{"--jwks FILE or --instance URL"}},
+		// emu30b: the emulated MAA's instance never resolves; before, its
+		// keys were fetched (a DNS failure, exit 1 without a word of
+		// --trust-emulated).
+		{"emulated instance", []string{"--instance", maa.EmulatedIssuer, emuIss}, 1, []string{"--instance", "never resolves", "only --trust-emulated (alone, without --instance)"}},
+		{"emulated instance, trusted", []string{"--trust-emulated", "--instance", maa.EmulatedIssuer + "/", emuIss}, 1, []string{"never resolves", "give --trust-emulated alone"}},
+		{"another .invalid instance", []string{"--instance", "https://maa.example.invalid.", tok}, 1, []string{"never resolves", "--trust-emulated"}},
 		{"both key sources", []string{"--jwks", jwks, "--instance", "https://x.example", tok}, 1, []string{"exactly one"}},
 		{"bad JWKS", []string{"--jwks", tok, tok}, 1, []string{"--jwks"}},
 		{"bad --at", []string{"--jwks", jwks, "--at", "yesterday", tok}, 1, []string{"--at"}},

@@ -84,6 +84,10 @@ type globals struct {
 	// emulateTHIMDown makes the emulated CVM's IMDS fail its THIM
 	// endpoint (emulator.Options.THIMDown). Tests only: no flag sets it.
 	emulateTHIMDown bool
+	// emulateRevokedVCEK makes the emulated CVM's IMDS serve the revoked
+	// fake VCEK (emulator.Options.RevokedVCEK). Tests only: no flag sets
+	// it.
+	emulateRevokedVCEK bool
 	// setGCPercent sets the process's GC target (debug.SetGCPercent) and
 	// returns the previous one; main sets it, so that serve can raise the
 	// target of the process it owns. Nil (tests running commands

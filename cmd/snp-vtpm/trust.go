@@ -50,7 +50,7 @@ func (t *trustFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&t.pcsURL, "pcs-url", "", "TDX: Intel PCS v4 (or PCCS) base URL, e.g. "+collateral.DefaultPCSURL+", for the Intel collateral that --collateral does not supply (TCB info, QE identity, CRLs), verified under the pinned Intel root and cached; without it nothing is fetched from Intel and, lacking collateral, Intel's TCB status is not evaluated")
 	fs.StringVar(&t.collateralDir, "collateral", "", "TDX: directory of Intel PCS collateral (tcbinfo-tdx-<fmspc>.json, qeidentity-tdx.json, tcb-signing-chain.pem, pckcrl-<platform|processor>.der, rootcacrl.der): evaluate Intel's TCB status at --at (policy: tdx_tcb_statuses); what it lacks is fetched from --pcs-url unless --offline")
 	fs.StringVar(&t.cacheDir, "cache-dir", "", "VCEK/CRL and Intel collateral cache directory, created when missing (default: the user cache directory)")
-	fs.BoolVar(&t.checkRevocation, "check-revocation", false, "fetch AMD's two CRLs of the product line (the VCEK CRL and the VLEK CRL, both the ARK's) and reject a revoked ASK, VCEK, ASVK or VLEK listed on either")
+	fs.BoolVar(&t.checkRevocation, "check-revocation", false, "fetch AMD's two CRLs of the product line (the VCEK CRL and the VLEK CRL, both the ARK's) and reject a revoked ASK, VCEK, ASVK or VLEK listed on either (the emulated chain: its own fake CRLs, built in)")
 	fs.BoolVar(&t.useIMDS, "imds", false, "ask Azure IMDS (THIM) for a missing VCEK before AMD KDS (inside an Azure CVM only)")
 	fs.StringVar(&t.at, "at", "", "verification time for certificate validity (RFC 3339); default now")
 }
@@ -167,6 +167,11 @@ func (t *trustFlags) config(ctx context.Context, g *globals, imdsURL string, lim
 			g.log.Debug("revocation check uses cached CRLs only (--offline)")
 		}
 		opts.Revocation = chain
+		if t.trustEmulated {
+			// The emulated chain's own fake CRLs, in process and in
+			// its own memory: never AMD's KDS, CRLs or cache slots.
+			opts.EmulatedRevocation = collateral.EmulatedChain(g.log)
+		}
 	}
 	return opts, chain, nil
 }

@@ -5,8 +5,17 @@
 // extensions naming the fake chip id and TCB), valid 2025-01-01 to
 // 2045-01-01. It also builds and signs realistic SNP attestation reports.
 //
-// The chain was generated once (internal/gen) and is embedded, so it is the
-// same in every build, run and process. A verifier that should accept the
+// The fake ARK also issues the chain's two CRLs, shaped like AMD's: the
+// VCEK CRL (VCEKCRLDER), which lists one revoked fake VCEK (RevokedVCEKDER:
+// the fake VCEK's key and extensions, serial RevokedVCEKSerial), and the
+// VLEK CRL (VLEKCRLDER), empty. Their issuer is the fake ARK's subject,
+// which says Marker; a CRL has no other place for it. They are what the
+// emulated KDS (collateral.EmulatedKDS) serves, valid 2025 to 2045 like the
+// certificates.
+//
+// The chain and CRLs were generated once (internal/gen; the CRLs and the
+// revoked VCEK can be issued again with the committed keys, gen -crls) and
+// are embedded, so they are the same in every build, run and process. A verifier that should accept the
 // emulated CVM trusts ARK (and ASK) from here instead of AMD's roots; a
 // verifier must never do so by default.
 //
@@ -50,6 +59,9 @@ const (
 	SnpSPL = params.SnpSPL
 	// UcodeSPL is the emulated microcode security patch level.
 	UcodeSPL = params.UcodeSPL
+	// RevokedVCEKSerial is the serial number of the revoked fake VCEK
+	// (RevokedVCEKDER), which the fake VCEK CRL lists.
+	RevokedVCEKSerial = params.RevokedVCEKSerial
 )
 
 var (
@@ -59,6 +71,12 @@ var (
 	askPEM []byte
 	//go:embed vcek.pem
 	vcekPEM []byte
+	//go:embed vcek_revoked.pem
+	revokedVCEKPEM []byte
+	//go:embed vcek_crl.pem
+	vcekCRLPEM []byte
+	//go:embed vlek_crl.pem
+	vlekCRLPEM []byte
 )
 
 // ErrBadCertificate means an embedded certificate could not be decoded (a
@@ -66,9 +84,13 @@ var (
 var ErrBadCertificate = errors.New("fakeamd: embedded certificate is unusable")
 
 // der returns the DER bytes of an embedded single-certificate PEM file.
-func der(name string, b []byte) ([]byte, error) {
+func der(name string, b []byte) ([]byte, error) { return derOf(name, "CERTIFICATE", b) }
+
+// derOf returns the DER bytes of an embedded PEM file of one block of
+// type typ.
+func derOf(name, typ string, b []byte) ([]byte, error) {
 	block, _ := pem.Decode(b)
-	if block == nil || block.Type != "CERTIFICATE" {
+	if block == nil || block.Type != typ {
 		return nil, fmt.Errorf("%w: %s", ErrBadCertificate, name)
 	}
 	return block.Bytes, nil
@@ -133,6 +155,32 @@ func ASKDER() []byte { d, _ := der("ASK", askPEM); return bytes.Clone(d) }
 
 // VCEKDER returns the fake VCEK certificate in DER, as AMD's KDS serves it.
 func VCEKDER() []byte { d, _ := der("VCEK", vcekPEM); return bytes.Clone(d) }
+
+// RevokedVCEKDER returns, in DER, the revoked fake VCEK: the fake VCEK's
+// key, subject, extensions and validity under another serial
+// (RevokedVCEKSerial), signed by the fake ASK and listed on the fake VCEK
+// CRL. Evidence that carries it verifies like the fake VCEK's until
+// revocation is checked (collateral.EmulatedChain), which rejects it.
+func RevokedVCEKDER() []byte { d, _ := der("revoked VCEK", revokedVCEKPEM); return bytes.Clone(d) }
+
+// RevokedVCEK returns a fresh copy of the revoked fake VCEK certificate
+// (RevokedVCEKDER; nil only if the embedded certificate is broken).
+func RevokedVCEK() *x509.Certificate { return cert("revoked VCEK", revokedVCEKPEM) }
+
+// RevokedVCEKPEM returns the revoked fake VCEK (RevokedVCEKDER) as a
+// single PEM block.
+func RevokedVCEKPEM() []byte { return pemOf("revoked VCEK", revokedVCEKPEM) }
+
+// VCEKCRLDER returns, in DER as AMD's KDS serves it
+// (/vcek/v1/Milan/crl), the fake ARK's VCEK CRL: RSASSA-PSS SHA-384, CRL
+// number 1, valid 2025-01-01 to 2045-01-01, listing RevokedVCEKSerial
+// only.
+func VCEKCRLDER() []byte { d, _ := derOf("VCEK CRL", "X509 CRL", vcekCRLPEM); return bytes.Clone(d) }
+
+// VLEKCRLDER returns, in DER as AMD's KDS serves it
+// (/vlek/v1/Milan/crl), the fake ARK's VLEK CRL: like VCEKCRLDER's but
+// empty (the emulated CVM has no VLEK).
+func VLEKCRLDER() []byte { d, _ := derOf("VLEK CRL", "X509 CRL", vlekCRLPEM); return bytes.Clone(d) }
 
 // ARKPEM returns the fake ARK certificate as a single PEM block.
 func ARKPEM() []byte { return pemOf("ARK", arkPEM) }

@@ -21,6 +21,12 @@ const (
 	TeeSPL   = 0
 	SnpSPL   = 24
 	UcodeSPL = 219
+
+	// RevokedVCEKSerial is the serial number of the fake revoked VCEK
+	// (the fake VCEK's key and extensions, issued again by the fake ASK)
+	// that the fake VCEK CRL lists: "REVOKED" in ASCII. The fake VCEK's
+	// serial is 0, the fake ARK's 1 and the fake ASK's 2.
+	RevokedVCEKSerial = 0x5245564f4b4544
 )
 
 // NotBefore and NotAfter bound the validity of every fake certificate.
