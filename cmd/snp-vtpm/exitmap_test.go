@@ -21,7 +21,9 @@ import (
 // context, anything else), one case per condition of exitCode,
 // isRejection, unavailableCollateral, offlineMiss and rejectionOf.
 func TestExitCodeMapping(t *testing.T) {
-	vfail := func(c verify.Check, err error) error { return fmt.Errorf("verifying: %w", &verify.Error{Check: c, Err: err}) }
+	vfail := func(c verify.Check, err error) error {
+		return fmt.Errorf("verifying: %w", &verify.Error{Check: c, Err: err})
+	}
 	why := errors.New("why")
 	for _, tc := range []struct {
 		name  string
