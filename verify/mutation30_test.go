@@ -3,9 +3,11 @@ package verify_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
+	"github.com/snp-vtpm/snp-vtpm/hcl"
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/verify"
@@ -105,5 +107,101 @@ func TestEventLogWithoutPCRValues(t *testing.T) {
 	el := claims.EventLog
 	if el == nil || !strings.Contains(el.Error, "no PCR values") || el.PCRs != nil || el.State.SecureBoot != nil || el.State.KernelCmdline != nil {
 		t.Fatalf("EventLog = %+v, want the error of no PCR values and nothing replayed", el)
+	}
+}
+
+// TestPlatformIdentityRejectionSaysWhy: each way require_vm_identity and
+// init_data_digest fail names its cause: no vmUniqueId in the runtime
+// data (with or without a vm-configuration), PCR 6 or 8 not selected, no
+// PCR values, a value that is not the measurement.
+func TestPlatformIdentityRejectionSaysWhy(t *testing.T) {
+	ctx := context.Background()
+	noID := testev.DefaultVMConfig()
+	noID.VMUniqueID = ""
+	vm := func(p *verify.Policy) { p.RequireVMIdentity = true }
+	initData := func(p *verify.Policy) { p.InitDataDigest = bytes.Repeat([]byte{7}, 32) }
+	for _, tc := range []struct {
+		name   string
+		b      testev.Builder
+		policy func(*verify.Policy)
+		check  verify.Check
+		why    string
+	}{
+		{"empty vmUniqueId", testev.Builder{VMConfig: noID}, vm, verify.CheckVMIdentity, "names no vmUniqueId"},
+		{"empty vm-configuration", testev.Builder{VMConfig: &hcl.VMConfiguration{}}, vm, verify.CheckVMIdentity, "names no vmUniqueId"},
+		{"PCR 6 not selected", testev.Builder{PCRSelect: []int{0, 7}}, vm, verify.CheckVMIdentity, "does not hold PCR 6"},
+		{"no PCR values for PCR 6", testev.Builder{OmitPCRValues: true}, vm, verify.CheckVMIdentity, "carries no PCR values"},
+		{"another PCR 6", testev.Builder{PCRs: testev.DefaultPCRs(), VMConfig: otherVMConfig()}, vm, verify.CheckVMIdentity, "not the firmware's measurement"},
+		{"PCR 8 not selected", testev.Builder{PCRSelect: []int{0, 7}}, initData, verify.CheckInitData, "does not hold PCR 8"},
+		{"no PCR values for PCR 8", testev.Builder{OmitPCRValues: true}, initData, verify.CheckInitData, "carries no PCR values"},
+		{"another PCR 8", testev.Builder{}, initData, verify.CheckInitData, "PCR 8 is"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ev := tc.b.MustBuild()
+			cfg := verify.Config{Roots: ev.Roots()}
+			tc.policy(&cfg.Policy)
+			_, err := verify.Evidence(ctx, ev.JSON, ev.Nonce, cfg)
+			wantCheck(t, err, tc.check)
+			if !strings.Contains(err.Error(), tc.why) {
+				t.Errorf("err = %v, want it to say %q", err, tc.why)
+			}
+		})
+	}
+}
+
+// otherVMConfig is a vm-configuration naming another VM than the default PCR 6 measures.
+func otherVMConfig() *hcl.VMConfiguration {
+	c := testev.DefaultVMConfig()
+	c.VMUniqueID = "0A0B0C0D-1111-4222-8333-444455556666"
+	return c
+}
+
+// TestPlatformInferredFromMembers: a policy that names no platforms is for
+// the platforms its members judge: one with SEV-SNP members only (each of
+// min_tcb, measurements, products, deny_smt) rejects TDX evidence, one
+// with TDX members only (tdx_mr_tds) rejects SEV-SNP evidence, each with
+// check platform; with both kinds of member, or none, both are accepted.
+// A platform listed twice is refused.
+func TestPlatformInferredFromMembers(t *testing.T) {
+	ctx := context.Background()
+	cfg := fixedOpts()
+	milan := testutil.ReadFile(t, testutil.SNPDir+"evidence-v1.json")
+	tdxEv := testutil.ReadFile(t, testutil.TDXDir+"evidence-v1.json")
+	nonce := []byte("challenge")
+	claimsOf := func(data []byte) *verify.Claims {
+		c, err := verify.Evidence(ctx, data, nonce, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	mc, tc := claimsOf(milan), claimsOf(tdxEv)
+	tcb := mc.ReportedTCB
+	mrtds := []verify.HexBytes{tc.TDX.MRTD}
+	for _, c := range []struct {
+		name      string
+		policy    verify.Policy
+		snp, tdxs verify.Check // "" accepted
+	}{
+		{"none", verify.Policy{}, "", ""},
+		{"min_tcb", verify.Policy{MinTCB: &tcb}, "", verify.CheckPlatform},
+		{"measurements", verify.Policy{Measurements: []verify.HexBytes{mc.Measurement}}, "", verify.CheckPlatform},
+		{"products", verify.Policy{Products: []string{"Milan"}}, "", verify.CheckPlatform},
+		{"deny_smt", verify.Policy{DenySMT: true, AllowUncommittedTCB: true}, verify.CheckGuestPolicy, verify.CheckPlatform},
+		{"tdx_mr_tds", verify.Policy{TDXMRTDs: mrtds}, verify.CheckPlatform, ""},
+		{"both", verify.Policy{Products: []string{"Milan"}, TDXMRTDs: mrtds}, "", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			o := cfg
+			o.Policy = c.policy
+			claims, err := verify.Evidence(ctx, milan, nonce, o)
+			wantOutcome(t, claims, err, c.snp)
+			claims, err = verify.Evidence(ctx, tdxEv, nonce, o)
+			wantOutcome(t, claims, err, c.tdxs)
+		})
+	}
+	_, err := verify.ParsePolicy([]byte(`{"platforms":["tdx","sev-snp","tdx"]}`))
+	if pe, ok := errors.AsType[*verify.PolicyError](err); !ok || pe.Pointer != "/platforms/2" {
+		t.Errorf("a platform listed twice: %v, want a *PolicyError at /platforms/2", err)
 	}
 }
