@@ -200,6 +200,21 @@ func TestPlatformInferredFromMembers(t *testing.T) {
 			wantOutcome(t, claims, err, c.tdxs)
 		})
 	}
+	// The rejection says where the platforms come from.
+	for _, c := range []struct {
+		policy verify.Policy
+		why    string
+	}{
+		{verify.Policy{Products: []string{"Milan"}}, "its members are for sev-snp"},
+		{verify.Policy{Platforms: []string{verify.PlatformSNP}}, "its platforms member lists sev-snp"},
+	} {
+		o := cfg
+		o.Policy = c.policy
+		_, err := verify.Evidence(ctx, tdxEv, nonce, o)
+		if wantCheck(t, err, verify.CheckPlatform); !strings.Contains(err.Error(), c.why) {
+			t.Errorf("err = %v, want it to say %q", err, c.why)
+		}
+	}
 	_, err := verify.ParsePolicy([]byte(`{"platforms":["tdx","sev-snp","tdx"]}`))
 	if pe, ok := errors.AsType[*verify.PolicyError](err); !ok || pe.Pointer != "/platforms/2" {
 		t.Errorf("a platform listed twice: %v, want a *PolicyError at /platforms/2", err)
