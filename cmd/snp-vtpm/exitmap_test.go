@@ -48,6 +48,7 @@ func TestExitCodeMapping(t *testing.T) {
 		{"canceled rejection", vfail(verify.CheckNonce, context.Canceled), exitUsage, ""},
 		{"certificate unavailable", &verify.UnavailableError{Check: verify.CheckVCEKMissing, Err: fmt.Errorf("down: %w", verify.ErrCertificateUnavailable)}, exitUsage, ""},
 		{"TDX collateral unusable", &verify.UnavailableError{Check: verify.CheckTDXCollateral, Err: verify.ErrTDXCollateral}, exitUsage, ""},
+		{"TDX collateral inside a rejection", vfail(verify.CheckTDXTCBStatus, fmt.Errorf("no TCB info: %w", verify.ErrTDXCollateral)), exitUsage, ""},
 		{"certificate unavailable inside a rejection", vfail(verify.CheckRevocation, verify.ErrCertificateUnavailable), exitUsage, ""},
 		{"revocation, not revoked", vfail(verify.CheckRevocation, why), exitUsage, ""},
 		{"revoked", vfail(verify.CheckRevocation, fmt.Errorf("VCEK: %w", collateral.ErrRevoked)), exitRejected, string(verify.CheckRevocation)},
