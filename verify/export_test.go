@@ -19,3 +19,6 @@ func SetRootsForTest(v *Verifier, r *snp.Roots) { v.cfg.Roots = r }
 // SetTDXRootForTest makes v trust root instead of the pinned Intel SGX
 // Root CA for TD quotes (claims then say PinnedRoots false).
 func SetTDXRootForTest(v *Verifier, root *x509.Certificate) { v.cfg.tdxRoot = root }
+
+// CmdlineMatcherForTest is the matcher of a kernel_cmdline policy.
+func CmdlineMatcherForTest(want string) (func(string) bool, error) { return cmdlineMatcher(want) }
