@@ -253,29 +253,35 @@ func (r *logReader) digests(sizes map[uint16]uint16) error {
 	if err != nil {
 		return err
 	}
-	seen := make(map[uint16]bool, len(sizes))
+	// The Spec ID event lists at most MaxSpecIDAlgorithms, none twice.
+	var buf [MaxSpecIDAlgorithms]uint16
+	seen := buf[:0]
 	// Each digest takes at least 3 bytes, so the log's size bounds the
 	// loop; a field is named only when it fails.
 	for i := range uint64(count) {
-		field := fmt.Sprintf("digests[%d]", i)
 		alg, err := r.u16("digests.hashAlg")
 		if err != nil {
-			return r.rename(err, field+".hashAlg")
+			return r.rename(err, fmt.Sprintf("digests[%d].hashAlg", i))
 		}
 		size, ok := sizes[alg]
 		switch {
 		case !ok:
-			return r.fail(field+".hashAlg", format.ErrUnexpectedValue, "algorithm 0x%04x is not in the Spec ID event", alg)
-		case seen[alg]:
-			return r.fail(field+".hashAlg", format.ErrUnexpectedValue, "algorithm 0x%04x has a second digest", alg)
+			return r.fail(fmt.Sprintf("digests[%d].hashAlg", i), format.ErrUnexpectedValue, "algorithm 0x%04x is not in the Spec ID event", alg)
+		case slices.Contains(seen, alg):
+			return r.fail(fmt.Sprintf("digests[%d].hashAlg", i), format.ErrUnexpectedValue, "algorithm 0x%04x has a second digest", alg)
 		}
-		seen[alg] = true
+		seen = append(seen, alg)
 		if _, err := r.take("digests.digest", uint64(size), format.ErrTruncated); err != nil {
-			return r.rename(err, field+".digest")
+			return r.rename(err, fmt.Sprintf("digests[%d].digest", i))
 		}
 	}
+	// Every digest is of a listed algorithm and none is repeated, so one
+	// is missing exactly when fewer were seen than are listed.
+	if len(seen) == len(sizes) {
+		return nil
+	}
 	for _, alg := range slices.Sorted(maps.Keys(sizes)) {
-		if !seen[alg] {
+		if !slices.Contains(seen, alg) {
 			return r.fail("digests.count", format.ErrMissingField, "%d digests, none of algorithm 0x%04x, which the Spec ID event lists", count, alg)
 		}
 	}
