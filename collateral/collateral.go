@@ -230,11 +230,9 @@ func (c *Chain) fail(err error) error {
 // upstream is the budget hook handed to upstream sources: the Limiter's
 // token and the counters, before every request.
 func (c *Chain) upstream(what string, retry bool) error {
-	if c.Limiter != nil {
-		if ok, wait := c.Limiter.Allow(); !ok {
-			c.stats.limited.Add(1)
-			return &WaitError{Kind: ErrUpstreamLimited, What: what, Wait: wait}
-		}
+	if err := c.Limiter.Admit(what); err != nil {
+		c.stats.limited.Add(1)
+		return err
 	}
 	c.stats.fetches.Add(1)
 	if retry {

@@ -358,10 +358,8 @@ func (c *Intel) fetch(ctx context.Context, k intelKind, now time.Time) (*intelIt
 		return nil, fmt.Errorf("collateral: %s: %w", k.what, ErrOffline)
 	}
 	hook := func(what string, retry bool) error {
-		if c.Limiter != nil {
-			if ok, wait := c.Limiter.Allow(); !ok {
-				return &WaitError{Kind: ErrUpstreamLimited, What: what, Wait: wait}
-			}
+		if err := c.Limiter.Admit(what); err != nil {
+			return err
 		}
 		c.fetches.Add(1)
 		if retry {

@@ -100,6 +100,20 @@ func NewRateLimiter(rate float64, burst int, now func() time.Time) (*RateLimiter
 	return &RateLimiter{rate: rate, burst: float64(burst), now: now, tokens: float64(burst), last: now()}, nil
 }
 
+// Admit takes a token for one request upstream for what (the object it
+// fetches): nil when l is nil or a token was free, else a *WaitError of
+// ErrUpstreamLimited saying how long until one will be (serve's
+// Retry-After), and nothing is to be sent.
+func (l *RateLimiter) Admit(what string) error {
+	if l == nil {
+		return nil
+	}
+	if ok, wait := l.Allow(); !ok {
+		return &WaitError{Kind: ErrUpstreamLimited, What: what, Wait: wait}
+	}
+	return nil
+}
+
 // Allow takes a token if one is available. Otherwise it reports false and
 // how long until one will be.
 func (l *RateLimiter) Allow() (ok bool, wait time.Duration) {

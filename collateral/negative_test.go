@@ -287,6 +287,27 @@ func TestRateLimiter(t *testing.T) {
 	}
 }
 
+// TestRateLimiterAdmit: Admit is Allow as an error: nil while a token is
+// free (and on a nil limiter: no budget), then a *WaitError of
+// ErrUpstreamLimited naming what and the wait.
+func TestRateLimiterAdmit(t *testing.T) {
+	if err := (*RateLimiter)(nil).Admit("VCEK"); err != nil {
+		t.Fatalf("nil limiter: %v", err)
+	}
+	clock := newTestClock()
+	l, err := NewRateLimiter(2, 1, clock.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Admit("VCEK"); err != nil {
+		t.Fatalf("first: %v", err)
+	}
+	werr, ok := errors.AsType[*WaitError](l.Admit("MAA JWKS"))
+	if !ok || !errors.Is(werr, ErrUpstreamLimited) || werr.What != "MAA JWKS" || werr.RetryDelay() != 500*time.Millisecond {
+		t.Fatalf("second: %+v, want a WaitError of ErrUpstreamLimited for MAA JWKS, 500ms", werr)
+	}
+}
+
 // TestLimiterRefusesWithoutQueueing: beyond the budget a call fails at
 // once with ErrUpstreamLimited, sends nothing, is not remembered as a
 // failure of the certificate, and a retry is a request like any other.

@@ -147,11 +147,11 @@ type limitedTransport struct {
 
 // RoundTrip implements http.RoundTripper.
 func (t limitedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	if ok, wait := t.lim.Allow(); !ok {
+	if err := t.lim.Admit("MAA JWKS"); err != nil {
 		if r.Body != nil {
 			_ = r.Body.Close()
 		}
-		return nil, &collateral.WaitError{Kind: collateral.ErrUpstreamLimited, What: "MAA JWKS", Wait: wait}
+		return nil, err
 	}
 	return t.base.RoundTrip(r)
 }
