@@ -77,7 +77,10 @@ func (s *Server) openMAA() error {
 		}
 		instance := p.MAAIssuer()
 		if _, ok := sources[instance]; !ok {
-			sources[instance], err = s.maaKeys(instance, err)
+			var kerr error
+			if sources[instance], kerr = s.maaKeys(instance); err == nil {
+				err = kerr
+			}
 		}
 		return &maaPolicy{instance: instance, audience: p.MAAParavisorAudience, keys: sources[instance]}
 	}
@@ -101,16 +104,15 @@ func (s *Server) openMAA() error {
 }
 
 // maaKeys returns the key source of instance: its pinned keys, else a
-// fetcher of its /certs; an error when offline without pinned keys (or
-// prev, an earlier instance's error).
-func (s *Server) maaKeys(instance string, prev error) (maa.KeySource, error) {
+// fetcher of its /certs; an error when offline without pinned keys.
+func (s *Server) maaKeys(instance string) (maa.KeySource, error) {
 	if ks, ok := s.cfg.MAA.Keys[instance]; ok && ks != nil {
-		return ks, prev
+		return ks, nil
 	}
-	if s.cfg.MAA.Offline && prev == nil {
+	if s.cfg.MAA.Offline {
 		return nil, fmt.Errorf("server: a policy names maa_paravisor_instance %s, whose JWKS would be fetched, but the server is offline: pin its keys (MAAConfig.Keys, serve --maa-jwks)", instance)
 	}
-	return s.maaFetcher(instance), prev
+	return s.maaFetcher(instance), nil
 }
 
 // maaFetcher returns the key source of instance: its /certs fetched with
