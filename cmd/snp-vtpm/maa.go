@@ -273,20 +273,25 @@ func (f *maaFlags) config(g *globals) (maa.Config, error) {
 	return cfg, nil
 }
 
+// readMAAJWKS reads an MAA instance's JWKS from the file a flag names.
+func readMAAJWKS(flag, file string) (*maa.KeySet, error) {
+	data, err := readFile(flag, file)
+	if err != nil {
+		return nil, err
+	}
+	ks, err := maa.ParseJWKS(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", flag, file, err)
+	}
+	return ks, nil
+}
+
 // maaKeys returns an MAA instance's signing keys: the JWKS file named by
 // the flag jwksFlag when given, else fetched from instance's /certs, which
 // offline (--offline: fetch nothing) refuses, a usage error naming the flag.
 func maaKeys(g *globals, jwksFlag, jwksFile, instance string, offline bool) (maa.KeySource, error) {
 	if jwksFile != "" {
-		data, err := readFile(jwksFlag, jwksFile)
-		if err != nil {
-			return nil, err
-		}
-		ks, err := maa.ParseJWKS(data)
-		if err != nil {
-			return nil, fmt.Errorf("%s %s: %w", jwksFlag, jwksFile, err)
-		}
-		return ks, nil
+		return readMAAJWKS(jwksFlag, jwksFile)
 	}
 	if offline {
 		return nil, fmt.Errorf("--offline: the keys of %.200s would be fetched from %.200s; give them with %s FILE", instance, maa.CertsURL(instance), jwksFlag)

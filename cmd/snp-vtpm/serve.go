@@ -274,13 +274,9 @@ func (f *serveFlags) maaConfig(v *verify.Verifier, kc *collateral.Chain) (server
 	if instance == "" {
 		return mc, errors.New("--maa-jwks: the policy names no maa_paravisor_instance, so no token is consulted (add it to --policy)")
 	}
-	data, err := readFile("--maa-jwks", f.maaJWKS)
+	ks, err := readMAAJWKS("--maa-jwks", f.maaJWKS)
 	if err != nil {
 		return mc, err
-	}
-	ks, err := maa.ParseJWKS(data)
-	if err != nil {
-		return mc, fmt.Errorf("--maa-jwks %s: %w", f.maaJWKS, err)
 	}
 	mc.Keys = map[string]*maa.KeySet{instance: ks}
 	return mc, nil
