@@ -66,7 +66,7 @@ func HWID(line string, chipID []byte) ([]byte, error) {
 	case line == ProductTurin && len(chipID) == ChipIDSize:
 		// Turin's CHIP_ID is its hardware id followed by zeros: anything
 		// else there is no Turin chip id, and KDS is not asked for it.
-		if bytes.Count(chipID[TurinHWIDSize:], []byte{0}) != ChipIDSize-TurinHWIDSize {
+		if !format.AllZero(chipID[TurinHWIDSize:]) {
 			return nil, fmt.Errorf("kds: Turin chip id has non-zero bytes after its %d-byte hardware id: %w", TurinHWIDSize, ErrInvalidRequest)
 		}
 		id = chipID[:TurinHWIDSize]
