@@ -22,7 +22,10 @@ import (
 // shared by every input of a fuzzing process.
 type fuzzFixture struct {
 	*fixture
-	want   outcome
+	want outcome
+	// noPCRs is the outcome of the fixture without its PCR values (the
+	// older form, message and signature only), which is accepted by design.
+	noPCRs outcome
 	shared *verify.Verifier
 }
 
@@ -31,7 +34,13 @@ var fuzzFixtures = sync.OnceValue(func() []*fuzzFixture {
 	tb := &onceTB{}
 	for _, f := range fixtures(tb) {
 		want, shared := genuine(tb, f.name, func(v *verify.Verifier) outcome { return runDecoded(tb, f.ev, f.nonce, v) })
-		out = append(out, &fuzzFixture{fixture: f, want: want, shared: shared})
+		bare := cloneEvidence(f.ev)
+		bare.Quote.PCRs = nil
+		noPCRs := runDecoded(tb, bare, f.nonce, uncached())
+		if noPCRs.claims == nil || noPCRs.claims.PCRValues != verify.PCRValuesAbsent {
+			panic(fmt.Sprintf("%s without PCR values: %v", f.name, noPCRs))
+		}
+		out = append(out, &fuzzFixture{fixture: f, want: want, noPCRs: noPCRs, shared: shared})
 	}
 	return out
 })
@@ -152,7 +161,8 @@ func checkFuzzOutcome(t *testing.T, want, plain, withCache outcome) {
 
 // FuzzEvidence fuzzes verify.Evidence on whole documents (seeded with every
 // real fixture), verifying with the nonce of fixture `which`. Accepted
-// evidence must carry the claims of one fixture; only the evidence version
+// evidence must carry the claims of one fixture, with or without its PCR
+// values (a document without "pcrs" is the older form); only the evidence version
 // (and FreshReport, which follows it) may differ, since "version" is not
 // signed: a downgrade from 2 to 1 is possible, an upgrade is refuted by the
 // user-data check.
@@ -182,10 +192,14 @@ func FuzzEvidence(f *testing.F) {
 		c.EvidenceVersion, c.FreshReport = 0, false
 		got, _ := json.Marshal(&c)
 		for _, y := range fx {
-			w := *y.want.claims
-			w.EvidenceVersion, w.FreshReport = 0, false
-			if b, _ := json.Marshal(&w); string(b) == string(got) {
-				return
+			// Dropping the "pcrs" member is the older form, accepted with
+			// the values reported absent.
+			for _, o := range []outcome{y.want, y.noPCRs} {
+				w := *o.claims
+				w.EvidenceVersion, w.FreshReport = 0, false
+				if b, _ := json.Marshal(&w); string(b) == string(got) {
+					return
+				}
 			}
 		}
 		t.Fatalf("accepted with claims of no fixture: %s", plain.json)
