@@ -421,3 +421,35 @@ func TestPolicyIDAsDocumented(t *testing.T) {
 		t.Error("an extra policy does not change the id")
 	}
 }
+
+// TestTDXMeasurementIsMRTD: a TDX CVM's token names its launch
+// measurement, the MRTD (as documented, and as serve's answer does): the
+// verified claims keep it in TDX.MRTD, and the token's "measurement" was
+// empty, so a relying party could not tell which paravisor (MRTD) the
+// affirming result was for.
+func TestTDXMeasurementIsMRTD(t *testing.T) {
+	s := newTestSigner(t)
+	a := testAppraised(false)
+	mrtd := bytes.Repeat([]byte{0x4d}, 48)
+	a.Claims = &verify.Claims{Platform: verify.PlatformTDX, Paravisor: "azure-hcl", TDX: &verify.TDXClaims{MRTD: mrtd, TCBStatus: verify.TCBNotEvaluated}}
+	tok, _, err := s.Issue(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Verify(context.Background(), []byte(tok), testConfig(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cvm := got.Appraisal().CVM
+	if !bytes.Equal(cvm.Measurement, mrtd) || cvm.Platform != verify.PlatformTDX || cvm.ReportedTCB != nil || len(cvm.IDKeyDigest) != 0 {
+		t.Fatalf("TDX token's CVM claims = %+v, want measurement %x (the MRTD)", cvm, mrtd)
+	}
+	// SEV-SNP tokens keep the report's MEASUREMENT.
+	snpTok, _, err := s.Issue(testAppraised(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := Verify(context.Background(), []byte(snpTok), testConfig(s)); err != nil || !bytes.Equal(got.Appraisal().CVM.Measurement, bytes.Repeat([]byte{2}, 48)) {
+		t.Fatalf("SEV-SNP token: %v, %+v", err, got)
+	}
+}

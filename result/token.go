@@ -129,7 +129,7 @@ func (s *Signer) Issue(a Appraised) (string, *Claims, error) {
 func cvmClaims(a Appraised) CVM {
 	v := a.Claims
 	c := CVM{
-		Platform: v.Platform, Product: v.Product, ChipID: v.ChipID, Measurement: v.Measurement,
+		Platform: v.Platform, Product: v.Product, ChipID: v.ChipID, Measurement: v.LaunchMeasurement(),
 		IDKeyDigest: v.IDKeyDigest, Paravisor: v.Paravisor, ParavisorVoucher: v.ParavisorVoucher, FreshReport: v.FreshReport,
 		Emulated: v.Emulated, Resource: a.Resource, PCRsPinned: slices.Sorted(slices.Values(a.PCRsPinned)),
 	}

@@ -31,6 +31,14 @@ func TestAuditLine(t *testing.T) {
 			}
 		}
 	}
+	// A TDX CVM's measurement is its MRTD (Claims.Measurement is empty
+	// there): the line named none.
+	var tdxBuf strings.Builder
+	s := &Server{log: slog.New(slog.NewTextHandler(&tdxBuf, nil))}
+	s.audit(context.Background(), "db", &verify.Claims{Platform: verify.PlatformTDX, TDX: &verify.TDXClaims{MRTD: []byte{0x4d, 0x54}}}, "jti-2")
+	if !strings.Contains(tdxBuf.String(), "measurement=4d54") {
+		t.Errorf("TDX audit line %q lacks measurement=4d54 (the MRTD)", tdxBuf.String())
+	}
 	var buf strings.Builder
 	quiet := &Server{log: slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 	if n := testing.AllocsPerRun(100, func() { quiet.audit(context.Background(), "db", claims, "jti-1") }); n != 0 {

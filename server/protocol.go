@@ -250,7 +250,7 @@ func summarize(c *verify.Claims) Claims {
 		Product:          c.Product,
 		ChipID:           c.ChipID,
 		ReportedTCB:      c.ReportedTCB,
-		Measurement:      c.Measurement,
+		Measurement:      c.LaunchMeasurement(),
 		IDKeyDigest:      c.IDKeyDigest,
 		Paravisor:        c.Paravisor,
 		ParavisorVoucher: c.ParavisorVoucher,
@@ -264,7 +264,7 @@ func summarize(c *verify.Claims) Claims {
 	}
 	s.Platform = string(c.Platform)
 	if c.TDX != nil {
-		s.TCBStatus, s.Measurement = c.TDX.TCBStatus, c.TDX.MRTD
+		s.TCBStatus = c.TDX.TCBStatus
 	}
 	return s
 }

@@ -103,7 +103,7 @@ func (s *Server) audit(ctx context.Context, resource string, claims *verify.Clai
 	}
 	attrs := append([]slog.Attr{slog.String("resource", resource),
 		slog.String("chip_id", hex.EncodeToString(claims.ChipID)), slog.String("vm_unique_id", format.Printable(vmID, maxLoggedVMID)),
-		slog.String("measurement", hex.EncodeToString(claims.Measurement)), slog.String("jti", jti),
+		slog.String("measurement", hex.EncodeToString(claims.LaunchMeasurement())), slog.String("jti", jti),
 		slog.Bool("emulated", claims.Emulated)}, voucherAttrs(claims)...)
 	s.log.LogAttrs(ctx, slog.LevelInfo, "secret released", attrs...)
 }

@@ -166,6 +166,18 @@ func (c *Claims) checkPCRPolicy(want map[int]HexBytes) error {
 	return nil
 }
 
+// LaunchMeasurement returns the launch measurement the claims establish:
+// the SEV-SNP report's MEASUREMENT, or on TDX the TD quote's MRTD (the
+// paravisor's measurement; Measurement is empty there). Result tokens,
+// serve's answer and its audit line report this one value for both
+// platforms.
+func (c *Claims) LaunchMeasurement() HexBytes {
+	if c.TDX != nil {
+		return c.TDX.MRTD
+	}
+	return c.Measurement
+}
+
 func (c *Claims) fillReport(r *snp.Report, p snp.Product) {
 	c.Platform = PlatformSNP
 	c.Product = string(p)
