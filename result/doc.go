@@ -15,8 +15,8 @@
 // only: none, HS*, RS* and unknown algorithms are rejected), key (the kid
 // names a key of the JWKS), signature (64-byte r||s, low S), claims
 // (strict JSON: unknown and duplicate members, trailing data rejected),
-// profile, issuer, audience, time (exp, nbf, iat with a skew), status and
-// nonce. Keys are P-256 only: [LoadSigningKey] reads PKCS#8 or SEC1 PEM
+// profile, issuer, audience, time (exp, nbf, iat with a skew), status,
+// nonce and resource (Config.Resource). Keys are P-256 only: [LoadSigningKey] reads PKCS#8 or SEC1 PEM
 // strictly; key ids are RFC 7638 JWK thumbprints. [FetchJWKS] is the
 // package's only I/O: a verifier's published JWKS, for relying parties.
 package result

@@ -30,6 +30,7 @@ const (
 	CheckNotYetValid = Check("result-not-yet-valid") // nbf and iat before the verification time (plus the skew)
 	CheckStatus      = Check("result-status")        // ear.status affirming (contraindicated: emulated, when allowed)
 	CheckNonce       = Check("result-nonce")         // eat_nonce is the expected nonce
+	CheckResource    = Check("result-resource")      // snp-vtpm.resource is the expected resource
 )
 
 // ErrRejected is matched (errors.Is) by every *Error: the token was

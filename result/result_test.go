@@ -453,3 +453,44 @@ func TestTDXMeasurementIsMRTD(t *testing.T) {
 		t.Fatalf("SEV-SNP token: %v, %+v", err, got)
 	}
 }
+
+// TestResourceExpected: a relying party that guards one resource
+// (Config.Resource) refuses a result the same verifier issued for another
+// resource, or for its single secret; every resource shares the issuer,
+// key and audience, so nothing else tells them apart. Without
+// Config.Resource any resource passes, as before.
+func TestResourceExpected(t *testing.T) {
+	s := newTestSigner(t)
+	issue := func(resource string) []byte {
+		a := testAppraised(false)
+		a.Resource = resource
+		tok, _, err := s.Issue(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return []byte(tok)
+	}
+	for _, tc := range []struct {
+		name, issued, want string
+		ok                 bool
+	}{
+		{"its resource", "db/password", "db/password", true},
+		{"no resource expected", "db/password", "", true},
+		{"another resource", "db/readonly", "db/password", false},
+		{"a prefix of it", "db", "db/password", false},
+		{"the single secret", "", "db/password", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := testConfig(s)
+			cfg.Resource = tc.want
+			_, err := Verify(context.Background(), issue(tc.issued), cfg)
+			if tc.ok {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			wantCheck(t, err, CheckResource)
+		})
+	}
+}

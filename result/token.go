@@ -213,6 +213,12 @@ type Config struct {
 	Audience string
 	// Nonce, when non-nil, must be eat_nonce.
 	Nonce []byte
+	// Resource, when set, must be the token's snp-vtpm.resource: the
+	// secret the verifier released with it (serve --secrets-dir). A relying
+	// party that guards one resource sets it, so that a result issued for
+	// another resource of the same verifier (same issuer, key and
+	// audience), or for its single secret (no resource), is refused.
+	Resource string
 	// AllowEmulated accepts ear.status "contraindicated" of emulated
 	// evidence (StatusContraindicated).
 	AllowEmulated bool
@@ -315,6 +321,12 @@ func (cfg *Config) check(c *Claims) error {
 	}
 	if cfg.Nonce != nil && c.Nonce != b64.EncodeToString(cfg.Nonce) {
 		return failf(CheckNonce, "eat_nonce %s, want %s", short(c.Nonce), b64.EncodeToString(cfg.Nonce))
+	}
+	if cfg.Resource != "" && a.CVM.Resource != cfg.Resource {
+		if a.CVM.Resource == "" {
+			return failf(CheckResource, "the result names no resource (the verifier's single secret was released), want resource %s", short(cfg.Resource))
+		}
+		return failf(CheckResource, "the result is for resource %s, want %s", short(a.CVM.Resource), short(cfg.Resource))
 	}
 	return nil
 }

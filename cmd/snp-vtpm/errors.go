@@ -134,6 +134,7 @@ var expectedToken = map[string]string{
 	string(result.CheckNotYetValid): "nbf and iat before the verification time (60 s of skew)",
 	string(result.CheckStatus):      "ear.status affirming (contraindicated, for the emulated CVM, with --trust-emulated)",
 	string(result.CheckNonce):       "eat_nonce equal to --nonce/--nonce-hex",
+	string(result.CheckResource):    "snp-vtpm.resource equal to --resource",
 }
 
 // expectedFor returns what a passing input has for the check that err

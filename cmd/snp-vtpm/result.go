@@ -21,6 +21,7 @@ import (
 // resultFlags are the flags of "result verify".
 type resultFlags struct {
 	jwks, issuer, audience string
+	resource               string
 	at                     string
 	allowEmulated, jsonOut bool
 	nonce                  nonceFlags
@@ -62,7 +63,9 @@ rejected without --audience: it is meant for that relying party); exp, nbf and
 iat are checked at --at (RFC 3339, default now; an archived token at the time it was
 used, as maa verify and verify take it) with 60 s of skew. ear.status must be "affirming"; a token about the emulated
 CVM ("contraindicated": its hardware is an emulation) passes only with --trust-emulated. --nonce/--nonce-hex: eat_nonce must be these
-bytes (the exchange's SHA-384(challenge || public key)). docs/remote-attestation.md lists the claims.`
+bytes (the exchange's SHA-384(challenge || public key)). --resource NAME: the result must be for that
+resource (serve --secrets-dir), not another one of the same verifier nor its single secret.
+docs/remote-attestation.md lists the claims.`
 
 func newResultVerifyCmd(g *globals) *cobra.Command {
 	f := new(resultFlags)
@@ -80,6 +83,7 @@ func (f *resultFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.jwks, "jwks", "", "the verifier's JWKS: a URL or a file (required)")
 	fs.StringVar(&f.issuer, "issuer", "", "the iss the token must carry (default: derived from a --jwks URL)")
 	fs.StringVar(&f.audience, "audience", "", "the aud the token must carry")
+	fs.StringVar(&f.resource, "resource", "", "the resource (serve --secrets-dir) the result must have released")
 	fs.StringVar(&f.at, "at", "", "verification time of exp, nbf and iat (RFC 3339); default now")
 	fs.BoolVar(&f.allowEmulated, "trust-emulated", false, `accept results about the emulated CVM (ear.status "contraindicated")`)
 	fs.BoolVar(&f.jsonOut, "json", false, "print the claims as JSON")
@@ -136,7 +140,7 @@ func isTokenText(arg string) bool {
 // config builds the result.Config from the flags: the JWKS read or
 // fetched now (failing that is exit 1, nothing was learnt of the token).
 func (f *resultFlags) config(ctx context.Context, g *globals) (result.Config, error) {
-	cfg := result.Config{Issuer: f.issuer, Audience: f.audience, AllowEmulated: f.allowEmulated}
+	cfg := result.Config{Issuer: f.issuer, Audience: f.audience, Resource: f.resource, AllowEmulated: f.allowEmulated}
 	var data []byte
 	var err error
 	if cfg.Time, err = parseAt(f.at); err != nil {

@@ -194,3 +194,36 @@ func TestResultVerifyAt(t *testing.T) {
 	wantExit(t, code, exitUsage, out, errOut)
 	wantContains(t, "stderr", errOut, `error: --at "yesterday": want an RFC 3339 time such as 2025-06-01T00:00:00Z`)
 }
+
+// TestResultVerifyResource: --resource NAME refuses a result of the same
+// verifier for another resource or for its single secret (exit 2,
+// result-resource), and accepts one for NAME; without it any resource
+// passes.
+func TestResultVerifyResource(t *testing.T) {
+	const iss = "https://verifier.example"
+	signer, jwksFile := resultSigner(t, iss)
+	issue := func(resource string) string {
+		tok, _, err := signer.Issue(result.Appraised{Claims: &verify.Claims{Platform: verify.PlatformSNP, Product: "Milan"}, Nonce: []byte("n"), Resource: resource})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	args := []string{"result", "verify", "--jwks", jwksFile, "--issuer", iss}
+	for _, tc := range []struct {
+		issued string
+		flag   []string
+		code   int
+	}{
+		{"db/password", []string{"--resource", "db/password"}, exitOK},
+		{"db/password", nil, exitOK},
+		{"db/readonly", []string{"--resource", "db/password"}, exitRejected},
+		{"", []string{"--resource", "db/password"}, exitRejected},
+	} {
+		code, out, errOut := runCLI(t, append(append(args, tc.flag...), issue(tc.issued))...)
+		wantExit(t, code, tc.code, out, errOut)
+		if tc.code == exitRejected && !strings.Contains(errOut, "result-resource") {
+			t.Errorf("%q with %v: stderr lacks result-resource:\n%s", tc.issued, tc.flag, errOut)
+		}
+	}
+}
