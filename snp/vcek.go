@@ -380,14 +380,29 @@ func (v *VCEK) VerifyReportSignature(r *Report) error {
 	if len(raw) != ReportSize {
 		return fmt.Errorf("%w: %d bytes", ErrReportFormat, len(raw))
 	}
-	if k := r.SignerKey(); k != v.SigningKey {
-		return fmt.Errorf("%w: %w: SIGNER_INFO names signing key %d (%s), but the report is verified with a %s", ErrReportSignature, ErrSigningKey, k, SigningKeyName(k), v.KeyName())
+	if err := v.CheckSigningKey(r); err != nil {
+		return err
 	}
 	rInt := leInt(raw[OffsetSignatureR:OffsetSignatureS])
 	sInt := leInt(raw[OffsetSignatureS:signatureEnd])
 	digest := sha512.Sum384(raw[:SignedSize])
 	if !fastverify.VerifyECDSAP384(v.key, digest[:], rInt, sInt) {
 		return ErrReportSignature
+	}
+	return nil
+}
+
+// CheckSigningKey checks that the report's SIGNER_INFO names the kind of
+// key v is: a report that says VLEK was not signed by a VCEK, whatever
+// its chip id and TCB, and vice versa. It fails with ErrSigningKey and
+// ErrReportSignature (the error VerifyReportSignature returns for it), so
+// that a verifier can check it before the chip id and TCB binding, which
+// would otherwise name a symptom (a VLEK-signed report's zero chip id, a
+// VLEK's other TCB) rather than the wrong kind of certificate.
+func (v *VCEK) CheckSigningKey(r *Report) error {
+	if k := r.SignerKey(); k != v.SigningKey {
+		return fmt.Errorf("%w: %w: SIGNER_INFO names signing key %d (%s), but the report is verified with a %s; a %s-signed report needs its %s certificate",
+			ErrReportSignature, ErrSigningKey, k, SigningKeyName(k), v.KeyName(), SigningKeyName(k), SigningKeyName(k))
 	}
 	return nil
 }

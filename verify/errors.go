@@ -65,7 +65,7 @@ const (
 	CheckRevocation        Check = "revocation"           // ASK/VCEK not in AMD's CRL (when enabled)
 	CheckChipID            Check = "vcek-chip-id"         // VCEK hwID == CHIP_ID (before the signature: names the real cause)
 	CheckVCEKTCB           Check = "vcek-tcb"             // VCEK TCB == REPORTED_TCB
-	CheckReportSignature   Check = "report-signature"     // VCEK signs the SNP report
+	CheckReportSignature   Check = "report-signature"     // VCEK signs the SNP report (SIGNER_INFO names its kind, VCEK or VLEK, checked before the chip id)
 	CheckVMPL              Check = "vmpl"                 // VMPL 0 (a bare report: at most the policy's vmpl)
 	CheckDebug             Check = "debug-policy"         // guest policy (SNP) or TDATTRIBUTES.DEBUG (TDX) forbids debugging
 	CheckGuestPolicy       Check = "guest-policy"         // no migration agent; SMT only if the policy allows

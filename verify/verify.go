@@ -472,9 +472,19 @@ func checkRevocation(ctx context.Context, rc RevocationChecker, product snp.Prod
 	return nil
 }
 
-// checkVCEKBinding checks that v is the VCEK of r's chip at r's
-// REPORTED_TCB.
+// checkVCEKBinding checks that v is the kind of key r's SIGNER_INFO names
+// (a VCEK or a VLEK: report-signature otherwise, the real cause, rather
+// than the zero chip id of a VLEK-signed report or the other TCB of a
+// VLEK) and then that v is the VCEK of r's chip at r's REPORTED_TCB. A
+// report that says MASK_CHIP_KEY is signed by no VCEK at all: given a
+// VCEK, that is named first (vcek-chip-id), whatever key it names.
 func checkVCEKBinding(v *snp.VCEK, r *snp.Report) error {
+	if v.SigningKey == snp.SigningKeyVCEK && r.ChipKeyMasked() {
+		return fail(CheckChipID, r.CheckChipID())
+	}
+	if err := v.CheckSigningKey(r); err != nil {
+		return fail(CheckReportSignature, err)
+	}
 	if err := v.CheckBinding(r); err != nil {
 		if errors.Is(err, snp.ErrChipID) {
 			return fail(CheckChipID, err)
