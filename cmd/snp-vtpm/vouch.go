@@ -9,7 +9,6 @@ import (
 
 	"github.com/snp-vtpm/snp-vtpm/attester"
 	"github.com/snp-vtpm/snp-vtpm/maa"
-	"github.com/snp-vtpm/snp-vtpm/server"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
@@ -87,8 +86,8 @@ func (f *vouchFlags) attach(g *globals, att *attester.Attester, offline bool) (s
 		return "", err
 	}
 	token := strings.Trim(string(v.Token), " \t\r\n")
-	if len(token) > server.MaxMAATokenBytes {
-		return "", fmt.Errorf("--maa-token %s: %d bytes, more than the verifier accepts (%d)", f.token, len(token), server.MaxMAATokenBytes)
+	if err := checkTokenSendable("--maa-token "+f.token, token); err != nil {
+		return "", err
 	}
 	att.Verifier = att.Verifier.WithParavisorVoucher(v)
 	return token, nil
