@@ -154,7 +154,7 @@ func (t *trustFlags) config(ctx context.Context, g *globals, imdsURL string, lim
 	intel := t.intel(g, chain)
 	opts.TDXCollateralGetter = intel
 	if t.collateralDir != "" {
-		if err := checkDir("--collateral", t.collateralDir); err != nil {
+		if err := checkDir("--collateral", t.collateralDir, false); err != nil {
 			return verify.Config{}, nil, err
 		}
 		if opts.TDXCollateral, err = pcs.LoadDir(os.DirFS(t.collateralDir)); err != nil {
@@ -377,39 +377,35 @@ func readFile(flag, name string) ([]byte, error) {
 	return data, nil
 }
 
-// checkDir checks that the directory a flag names exists and is a
-// directory, naming both (pcs.LoadDir, reading an fs.FS, says only
-// "open .").
-func checkDir(flag, name string) error {
+// checkDir checks, before the command does anything, that the path a
+// flag names (name) is a directory, naming both (pcs.LoadDir, reading an
+// fs.FS, would say only "open ."). createMissing is the one difference
+// between the flags: false (--collateral, read from) refuses a missing
+// path ("cannot open"); true (--cache-dir, written to) accepts it, as the
+// cache creates it (mode 0700) when it first writes, and a path that
+// exists must still be a directory (a file, a device or a link to one is
+// refused: nothing could be cached there, and every write would fail
+// quietly). Any other failed lookup (a component that is a file, no
+// permission) is refused, naming the path.
+func checkDir(flag, name string, createMissing bool) error {
 	st, err := os.Stat(name)
-	switch {
-	case err != nil:
-		return fmt.Errorf("%s: cannot open %s: %w", flag, name, errors.Unwrap(err))
-	case !st.IsDir():
-		return fmt.Errorf("%s: %s is a file, not a directory", flag, name)
+	verb := "open"
+	if createMissing {
+		verb = "use"
 	}
-	return nil
-}
-
-// checkCacheDir checks --cache-dir before the command does anything: a
-// path that exists must be a directory (a file, a device or a link to one
-// is refused: nothing could be cached there, and every write failed
-// quietly). A missing directory is fine: the cache creates it (mode 0700)
-// when it first writes. A path that cannot be looked up (a component that
-// is a file, no permission) is refused, naming the path.
-func checkCacheDir(name string) error {
-	st, err := os.Stat(name)
 	switch {
-	case errors.Is(err, fs.ErrNotExist):
+	case err != nil && createMissing && errors.Is(err, fs.ErrNotExist):
 		return nil
 	case err != nil:
-		return fmt.Errorf("--cache-dir: cannot use %s: %w", name, errors.Unwrap(err))
+		return fmt.Errorf("%s: cannot %s %s: %w", flag, verb, name, errors.Unwrap(err))
+	case st.IsDir():
+		return nil
+	case !createMissing:
+		return fmt.Errorf("%s: %s is a file, not a directory", flag, name)
 	case st.Mode().IsRegular():
-		return fmt.Errorf("--cache-dir: %s is a file, not a directory (give a directory; a missing one is created)", name)
-	case !st.IsDir():
-		return fmt.Errorf("--cache-dir: %s is not a directory (%s; give a directory, a missing one is created)", name, st.Mode().Type())
+		return fmt.Errorf("%s: %s is a file, not a directory (give a directory; a missing one is created)", flag, name)
 	}
-	return nil
+	return fmt.Errorf("%s: %s is not a directory (%s; give a directory, a missing one is created)", flag, name, st.Mode().Type())
 }
 
 // checkOutputFile refuses "-" for a flag that names an extra output file
