@@ -120,7 +120,7 @@ the check); a verifier that cannot be reached, or that cannot get collateral, is
 	f.trust.register(fs)
 	offlineAsks(fs, "the verifier (--server), and with --maa-attest the MAA instance,")
 	f.vouch.register(cmd)
-	fs.BoolVar(&f.maaAttest, "maa-attest", false, "request the AzureGuest token from the policy's maa_paravisor_instance in this run (as maa attest does; --emulate: the fake MAA) and send it; instead of --maa-token FILE")
+	fs.BoolVar(&f.maaAttest, "maa-attest", false, "request the AzureGuest token from the policy's maa_paravisor_instance in this run (as maa attest does; --emulate: the fake MAA) and send it; instead of --maa-token FILE, not with --fresh")
 	_ = cmd.MarkFlagRequired("server")
 	return cmd
 }

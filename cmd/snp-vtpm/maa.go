@@ -97,6 +97,8 @@ is rejected.`,
 	fs.StringVar(&f.evidence, "evidence", "", "our evidence file: verify it and bind the token to it")
 	fs.BoolVar(&f.jsonOut, "json", false, "print the result as JSON")
 	f.ev.register(cmd, g)
+	offlineMAAKeys(fs, "--instance", "--jwks")
+	fs.Lookup("trust-emulated").Usage = `also accept the emulated MAA's tokens ("--emulate maa attest"; alone, without --jwks or --instance: its public test key is built in) and, for --evidence, trust the emulated CVMs' fake chains and paravisor (testing only)`
 	return cmd
 }
 
