@@ -504,7 +504,7 @@ func checkInstanceURL(s string) error {
 	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
 		return policyErr("/maa_paravisor_instance", "%.100q: want the https URL of an attestation instance, such as https://sharedeus2.eus2.attest.azure.net", s)
 	}
-	if h := strings.ToLower(strings.TrimSuffix(u.Hostname(), ".")); h == "invalid" || strings.HasSuffix(h, ".invalid") {
+	if InvalidTLDHost(u.Hostname()) {
 		// The reserved .invalid TLD names no real instance: it is the
 		// emulated MAA's (maa.EmulatedIssuer), whose public test key
 		// anyone can sign with.
@@ -518,6 +518,17 @@ func checkInstanceURL(s string) error {
 		return policyErr("/maa_paravisor_instance", "%.100q: its tokens' iss names it https://HOST, in lower case, without a port or a trailing dot, so this never matches one: write %.100q", s, strings.TrimSuffix(canon, "."))
 	}
 	return nil
+}
+
+// InvalidTLDHost reports whether host (a URL's Hostname) is under the
+// reserved .invalid top-level domain (RFC 2606), in any case and with or
+// without a trailing dot: a name that never resolves, which the emulated
+// MAA's issuer (maa.EmulatedIssuer) uses. A policy's
+// maa_paravisor_instance under it is refused; the CLI refuses an MAA
+// --instance under it before any lookup.
+func InvalidTLDHost(host string) bool {
+	h := strings.ToLower(strings.TrimSuffix(host, "."))
+	return h == "invalid" || strings.HasSuffix(h, ".invalid")
 }
 
 // maxAudience bounds maa_paravisor_audience.

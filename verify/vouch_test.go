@@ -126,7 +126,9 @@ func TestPolicyMAAInstance(t *testing.T) {
 		`"https://emulated-maa.snp-vtpm.invalid/"`: false,
 		`"https://EMULATED-MAA.snp-vtpm.INVALID."`: false,
 		`"https://x.invalid:443"`:                  false,
-		`1`:                                        false,
+		// Not under .invalid (verify.InvalidTLDHost): a label of that name.
+		`"https://invalid.example"`: true,
+		`1`:                         false,
 	} {
 		_, err := verify.ParsePolicy([]byte(`{"maa_paravisor_instance":` + in + `}`))
 		if (err == nil) != ok {

@@ -70,6 +70,9 @@ when the command fails). Once the verifier has released the secret, the secret i
 first (standard output, -o FILE, or the --json document). If --token-out is then not
 written (the verifier signs no results, or the write fails), the exit status is 1 and the
 error line names the file not written and where the secret was delivered: it is not lost.
+-o FILE (a regular file, or a path not there yet) is written atomically: a temporary file
+(mode 0600) in its directory is written, synced and renamed onto it, so FILE holds the whole
+secret or is left as it was (a link is followed; the temporary file is removed on failure).
 
 --json prints one JSON document on standard output instead: {"verified": true, "claims":
 {...the verifier's summary...}, "secret": "<standard base64 of the secret>", "resource",
@@ -108,7 +111,7 @@ the check); a verifier that cannot be reached, or that cannot get collateral, is
 	fs := cmd.Flags()
 	fs.StringVar(&f.serverURL, "server", "", "base URL of the verifier, e.g. https://verifier:8443 (required)")
 	fs.BoolVar(&f.fresh, "fresh", false, "refresh the SNP report with the nonce (evidence version 2)")
-	fs.StringVarP(&f.out, "output", "o", "", "write the secret to this file (mode 0600) instead of standard output")
+	fs.StringVarP(&f.out, "output", "o", "", "write the secret to this file (mode 0600, atomically) instead of standard output")
 	fs.StringVar(&f.resource, "resource", "", "name of the secret to ask for (a verifier with --secrets-dir)")
 	fs.StringVar(&f.tokenOut, "token-out", "", "write the signed attestation result to this file")
 	fs.BoolVar(&f.jsonOut, "json", false, `print the claims and the secret (standard base64) as one JSON document; a rejection as {"verified": false, "check", "error"}`)
@@ -117,7 +120,7 @@ the check); a verifier that cannot be reached, or that cannot get collateral, is
 	f.trust.register(fs)
 	offlineAsks(fs, "the verifier (--server), and with --maa-attest the MAA instance,")
 	f.vouch.register(cmd)
-	fs.BoolVar(&f.maaAttest, "maa-attest", false, "request the AzureGuest token from the policy's maa_paravisor_instance in this run (as maa attest does; --emulate: the fake MAA) and send it; instead of --maa-token FILE")
+	fs.BoolVar(&f.maaAttest, "maa-attest", false, "request the AzureGuest token from the policy's maa_paravisor_instance in this run (as maa attest does; --emulate: the fake MAA) and send it; instead of --maa-token FILE, not with --fresh")
 	_ = cmd.MarkFlagRequired("server")
 	return cmd
 }

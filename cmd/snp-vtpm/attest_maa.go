@@ -76,8 +76,8 @@ func (f *attestFlags) maaToken(ctx context.Context, g *globals, p *platform, att
 	if err != nil {
 		return "", err
 	}
-	if len(token) > server.MaxMAATokenBytes {
-		return "", fmt.Errorf("--maa-attest: the token is %d bytes, more than the verifier accepts (%d)", len(token), server.MaxMAATokenBytes)
+	if err := checkTokenSendable("--maa-attest", token); err != nil {
+		return "", err
 	}
 	if !p.emulated {
 		att.Verifier = att.Verifier.WithParavisorVoucher(tgt.voucher(token))
@@ -100,4 +100,15 @@ func (f *attestFlags) sendToken(ctx context.Context, g *globals, p *platform, at
 		return f.maaToken(ctx, g, p, att)
 	}
 	return f.vouch.attach(g, att, f.trust.offline)
+}
+
+// checkTokenSendable is the one check of the size of the MAA token attest
+// sends (--maa-token FILE's, or --maa-attest's; src names it): a verifier
+// answers a request whose maa_token is over server.MaxMAATokenBytes with
+// 400, so a larger token is refused here (exit 1) before the exchange.
+func checkTokenSendable[T string | []byte](src string, token T) error {
+	if len(token) > server.MaxMAATokenBytes {
+		return fmt.Errorf("%s: the MAA token is %d bytes, more than a verifier accepts (a request's maa_token: at most %d)", src, len(token), server.MaxMAATokenBytes)
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -144,5 +145,41 @@ func TestAttestMAATokenNotFresh(t *testing.T) {
 	}
 	if n := rv.requests.Load(); n != 0 {
 		t.Errorf("%d requests reached the verifier", n)
+	}
+}
+
+// TestAttestMAATokenTooLarge: a --maa-token file whose token (without its
+// surrounding white space) is over the verifier's bound on a request's
+// maa_token (server.MaxMAATokenBytes, 16 KiB) is exit 1 before the
+// verifier is asked, with the message --maa-attest gives too
+// (checkTokenSendable); a token of exactly the bound passes that check.
+// Before, the two flags said it in two different ways.
+func TestAttestMAATokenTooLarge(t *testing.T) {
+	_, jwks := serveVouchToken(t)
+	policy := writeTemp(t, "policy.json", []byte(`{"maa_paravisor_instance": "`+testmaa.Issuer+`"}`))
+	rv := newRecordingVerifier(t)
+	jws := func(n int) []byte { return []byte("a." + strings.Repeat("b", n-4) + ".c") }
+	big := writeTemp(t, "big.jwt", append(jws(server.MaxMAATokenBytes+1), '\n'))
+	code, out, errOut := runCLI(t, "--emulate", "attest", "--server", rv.url, "--policy", policy, "--maa-token", big, "--maa-jwks", jwks)
+	wantExit(t, code, exitUsage, out, errOut)
+	wantContains(t, "stderr", errOut, fmt.Sprintf("error: --maa-token %s: the MAA token is %d bytes, more than a verifier accepts (a request's maa_token: at most %d)",
+		big, server.MaxMAATokenBytes+1, server.MaxMAATokenBytes))
+	if n := rv.requests.Load(); n != 0 {
+		t.Errorf("%d requests reached the verifier", n)
+	}
+
+	atBound := writeTemp(t, "bound.jwt", append(jws(server.MaxMAATokenBytes), " \n"...))
+	_, _, errOut = runCLI(t, "--emulate", "attest", "--server", rv.url, "--policy", policy, "--maa-token", atBound, "--maa-jwks", jwks)
+	if strings.Contains(errOut, "more than a verifier accepts") {
+		t.Errorf("a token of %d bytes refused:\n%s", server.MaxMAATokenBytes, errOut)
+	}
+
+	// --maa-attest's token is held to the same bound, in the same words.
+	err := checkTokenSendable("--maa-attest", jws(server.MaxMAATokenBytes+1))
+	if want := fmt.Sprintf("--maa-attest: the MAA token is %d bytes, more than a verifier accepts (a request's maa_token: at most %d)", server.MaxMAATokenBytes+1, server.MaxMAATokenBytes); err == nil || err.Error() != want {
+		t.Errorf("--maa-attest: %v, want %q", err, want)
+	}
+	if err := checkTokenSendable("--maa-attest", jws(server.MaxMAATokenBytes)); err != nil {
+		t.Errorf("--maa-attest, at the bound: %v", err)
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -14,17 +15,34 @@ import (
 // command before a secret is released, instead of after. It is written only
 // once the verifier has answered; a file the open created and nothing
 // was written to is removed (discard).
+//
+// The secret (-o) to a regular file, or to a path not there yet, is
+// written atomically: the open creates a temporary file (mode 0600) in the
+// file's directory, and write fills it, syncs it and renames it onto the
+// file, so that the file holds the whole secret or is as it was; on any
+// failure the temporary file is emptied and removed. Any other file (the
+// token, a device such as /dev/stdout) is written in place.
 type attestOutput struct {
 	flag, name string
 	// secret: the file holds a secret, mode 0600 also when it existed
 	// with a wider mode.
-	secret  bool
+	secret bool
+	// file is the file written: the temporary file when target is set,
+	// else name opened without truncation.
 	file    *os.File
 	created bool
+	// target, when set, is the regular file (name, its links resolved)
+	// that write renames file onto.
+	target string
+	// writeData writes data to file (nil: (*os.File).Write): a seam that
+	// lets a test fail a write part way.
+	writeData func(f *os.File, data []byte) (int, error)
 }
 
 // openAttestOutput opens name (the value of flag) for writing without
 // truncating it, creating it with perm when missing; "" is no file (nil).
+// A secret to a regular or missing file is opened for an atomic write
+// (openAtomic).
 func openAttestOutput(flag, name string, secret bool) (*attestOutput, error) {
 	if name == "" {
 		return nil, nil
@@ -35,6 +53,8 @@ func openAttestOutput(flag, name string, secret bool) (*attestOutput, error) {
 		return nil, fmt.Errorf("%s %s: is a directory; give the path of a file", flag, name)
 	case err != nil && !errors.Is(err, fs.ErrNotExist):
 		return nil, fmt.Errorf("%s: %w", flag, err)
+	case secret && (err != nil || st.Mode().IsRegular()):
+		return openAtomic(flag, name, err == nil)
 	}
 	o := &attestOutput{flag: flag, name: name, secret: secret, created: err != nil}
 	mode, perm := os.O_WRONLY, os.FileMode(0o644)
@@ -50,9 +70,43 @@ func openAttestOutput(flag, name string, secret bool) (*attestOutput, error) {
 	return o, nil
 }
 
+// openAtomic opens the secret's file name (the value of flag; exists: a
+// regular file, else missing) for an atomic write: a file that exists must
+// be writable, as when it was written in place, and a link is followed
+// (the secret replaces the file it names, not the link); a link to a
+// missing file is refused. The temporary file is created now, so that a
+// directory that cannot be written fails before anything is sent.
+func openAtomic(flag, name string, exists bool) (*attestOutput, error) {
+	target := name
+	if exists {
+		t, err := filepath.EvalSymlinks(name)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", flag, err)
+		}
+		f, err := os.OpenFile(t, os.O_WRONLY, 0)
+		if err != nil {
+			return nil, fmt.Errorf("%s: cannot write: %w", flag, err)
+		}
+		_ = f.Close()
+		target = t
+	} else if _, err := os.Lstat(name); err == nil {
+		return nil, fmt.Errorf("%s: cannot write: %s is a link to a missing file", flag, name)
+	}
+	dir := filepath.Dir(target)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(target)+".tmp-*")
+	if err != nil {
+		return nil, fmt.Errorf("%s: cannot write: cannot create a file in %s: %w", flag, dir, errors.Unwrap(err))
+	}
+	return &attestOutput{flag: flag, name: name, secret: true, file: tmp, target: target}, nil
+}
+
 // write replaces the file's content with data (a regular file is
-// truncated first and, holding a secret, made mode 0600) and closes it.
+// truncated first and, holding a secret, made mode 0600) and closes it;
+// a secret opened by openAtomic is written by writeAtomic.
 func (o *attestOutput) write(data []byte) error {
+	if o.target != "" {
+		return o.writeAtomic(data)
+	}
 	f := o.file
 	o.file = nil
 	st, err := f.Stat()
@@ -63,7 +117,7 @@ func (o *attestOutput) write(data []byte) error {
 		}
 	}
 	if err == nil {
-		_, err = f.Write(data)
+		err = o.writeAll(f, data)
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
@@ -71,17 +125,67 @@ func (o *attestOutput) write(data []byte) error {
 	return err
 }
 
+// writeAtomic writes data to the temporary file, syncs and closes it and
+// renames it onto the target. On any failure the temporary file is
+// emptied (by its path, which needs no write permission on its
+// directory) and removed, and the target is as it was. The errors name
+// the files, never data. The directory is synced after the rename, best
+// effort: the secret is in place whether or not that succeeds.
+func (o *attestOutput) writeAtomic(data []byte) error {
+	f := o.file
+	o.file = nil
+	tmp := f.Name()
+	err := o.writeAll(f, data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, o.target)
+	}
+	if err != nil {
+		_ = os.Truncate(tmp, 0)
+		_ = os.Remove(tmp)
+		return err
+	}
+	if d, err := os.Open(filepath.Dir(o.target)); err == nil {
+		_ = d.Sync()
+		_ = d.Close()
+	}
+	return nil
+}
+
+// writeAll writes data to f with o.writeData (default (*os.File).Write);
+// a short write without an error is io.ErrShortWrite.
+func (o *attestOutput) writeAll(f *os.File, data []byte) error {
+	w := o.writeData
+	if w == nil {
+		w = (*os.File).Write
+	}
+	n, err := w(f, data)
+	if err == nil && n < len(data) {
+		err = io.ErrShortWrite
+	}
+	return err
+}
+
 // discard closes a file that was not written, removing it when the open
-// created it; nil or written: nothing to do.
+// created it (the temporary file of an atomic write always); nil or
+// written: nothing to do.
 func (o *attestOutput) discard() {
 	if o == nil || o.file == nil {
 		return
 	}
 	_ = o.file.Close()
-	o.file = nil
-	if o.created {
+	switch {
+	case o.target != "":
+		_ = os.Remove(o.file.Name())
+	case o.created:
 		_ = os.Remove(o.name)
 	}
+	o.file = nil
 }
 
 // openAttestOutputs opens -o FILE (not "-", standard output) and

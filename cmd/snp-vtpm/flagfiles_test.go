@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -266,4 +267,35 @@ func TestCacheDirNotADirectory(t *testing.T) {
 	// A missing directory is not an error: the evidence verifies.
 	code, out, errOut := runCLI(t, append(commands["verify"], "--cache-dir", missing)...)
 	wantExit(t, code, exitOK, out, errOut)
+}
+
+// TestCheckDir pins the messages of checkDir, the one check of
+// --collateral (a missing path refused) and --cache-dir (a missing path
+// accepted: the cache creates it), for each kind of path: every refusal
+// names the flag and the path.
+func TestCheckDir(t *testing.T) {
+	dir := t.TempDir()
+	missing, file := filepath.Join(dir, "missing"), writeTemp(t, "file", []byte("x"))
+	below := filepath.Join(file, "sub")
+	for _, tc := range []struct {
+		flag, name    string
+		createMissing bool
+		want          string // "" for nil
+	}{
+		{"--collateral", dir, false, ""},
+		{"--collateral", missing, false, "--collateral: cannot open " + missing + ": no such file or directory"},
+		{"--collateral", file, false, "--collateral: " + file + " is a file, not a directory"},
+		{"--collateral", "/dev/null", false, "--collateral: /dev/null is a file, not a directory"},
+		{"--collateral", below, false, "--collateral: cannot open " + below + ": not a directory"},
+		{"--cache-dir", dir, true, ""},
+		{"--cache-dir", missing, true, ""},
+		{"--cache-dir", file, true, "--cache-dir: " + file + " is a file, not a directory (give a directory; a missing one is created)"},
+		{"--cache-dir", "/dev/null", true, "--cache-dir: /dev/null is not a directory (Dc---------; give a directory, a missing one is created)"},
+		{"--cache-dir", below, true, "--cache-dir: cannot use " + below + ": not a directory"},
+	} {
+		err := checkDir(tc.flag, tc.name, tc.createMissing)
+		if got := fmt.Sprint(err); (err == nil) != (tc.want == "") || err != nil && got != tc.want {
+			t.Errorf("checkDir(%s, %s, %v) = %v, want %q", tc.flag, tc.name, tc.createMissing, err, tc.want)
+		}
+	}
 }

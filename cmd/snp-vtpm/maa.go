@@ -97,6 +97,8 @@ is rejected.`,
 	fs.StringVar(&f.evidence, "evidence", "", "our evidence file: verify it and bind the token to it")
 	fs.BoolVar(&f.jsonOut, "json", false, "print the result as JSON")
 	f.ev.register(cmd, g)
+	offlineMAAKeys(fs, "--instance", "--jwks")
+	fs.Lookup("trust-emulated").Usage = `also accept the emulated MAA's tokens ("--emulate maa attest"; alone, without --jwks or --instance: its public test key is built in) and, for --evidence, trust the emulated CVMs' fake chains and paravisor (testing only)`
 	return cmd
 }
 
@@ -202,24 +204,28 @@ func emulatedTokenRejection(token []byte) error {
 	return nil
 }
 
-// checkEmulatedInstance refuses --instance under the reserved .invalid
-// top-level domain (the emulated MAA's, maa.EmulatedIssuer), which never
-// resolves: its keys would be fetched through a DNS lookup bound to fail
-// (exit 1 after the timeout and retries). The emulated MAA's key is built
-// in; --trust-emulated alone accepts its tokens.
-func checkEmulatedInstance(instance string, trustEmulated bool) error {
+// checkEmulatedInstance refuses an MAA --instance under the reserved
+// .invalid top-level domain (verify.InvalidTLDHost; the emulated MAA's,
+// maa.EmulatedIssuer), which never resolves: its keys or a token would be
+// fetched through a DNS lookup bound to fail (exit 1 after the timeout and
+// retries). The usage error names the emulated MAA and ends with next:
+// how this command reaches it (see the next* constants). "maa verify"
+// and "maa attest" call it, after checkBaseURL.
+func checkEmulatedInstance(instance, next string) error {
 	u, err := url.Parse(instance)
-	if err != nil {
-		return nil // checkBaseURL refused it
+	if err != nil || !verify.InvalidTLDHost(u.Hostname()) {
+		return nil // a URL that does not parse: checkBaseURL refused it
 	}
-	if h := strings.ToLower(strings.TrimSuffix(u.Hostname(), ".")); h != "invalid" && !strings.HasSuffix(h, ".invalid") {
-		return nil
-	}
-	if trustEmulated {
-		return fmt.Errorf("--instance %.100q: a host under .invalid never resolves; it is the emulated MAA's (%s), whose key is built in: give --trust-emulated alone, without --instance", instance, maa.EmulatedIssuer)
-	}
-	return fmt.Errorf("--instance %.100q: a host under .invalid never resolves; it is the emulated MAA's (%s), whose tokens are signed with a public test key: only --trust-emulated (alone, without --instance) accepts them, for testing", instance, maa.EmulatedIssuer)
+	return fmt.Errorf("--instance %.100q: a host under .invalid never resolves; it is the emulated MAA's (%s), %s", instance, maa.EmulatedIssuer, next)
 }
+
+// The endings of checkEmulatedInstance's error: "maa verify" with and
+// without --trust-emulated, and "maa attest".
+const (
+	nextVerifyTrusted = "whose key is built in: give --trust-emulated alone, without --instance"
+	nextVerify        = "whose tokens are signed with a public test key: only --trust-emulated (alone, without --instance) accepts them, for testing"
+	nextAttest        = `which answers on loopback under --emulate: run "snp-vtpm --emulate maa attest" without --instance (its tokens, signed with a public test key, are for testing)`
+)
 
 // config builds the maa.Config from the flags.
 func (f *maaFlags) config(g *globals) (maa.Config, error) {
@@ -239,7 +245,11 @@ func (f *maaFlags) config(g *globals) (maa.Config, error) {
 			if err := checkBaseURL("--instance", f.instance, "https://sharedeus2.eus2.attest.azure.net", false); err != nil {
 				return cfg, err
 			}
-			if err := checkEmulatedInstance(f.instance, cfg.TrustEmulated); err != nil {
+			next := nextVerify
+			if cfg.TrustEmulated {
+				next = nextVerifyTrusted
+			}
+			if err := checkEmulatedInstance(f.instance, next); err != nil {
 				return cfg, err
 			}
 		}

@@ -69,7 +69,9 @@ nothing is written and the exit is 2. The token is what "attest --maa-token" and
 With --emulate (or --emulate=tdx) a fake MAA on a loopback port answers (it checks the quote,
 the key's certification and PolicyPCR, the AK certificate's key, the SNP report or TD quote
 and the boot log, and signs with a PUBLIC TEST
-KEY whose certificate says EMULATED); only "maa verify --trust-emulated" accepts its tokens.`,
+KEY whose certificate says EMULATED); only "maa verify --trust-emulated" accepts its tokens.
+--instance under .invalid (the emulated MAA's issuer, a host that never resolves) is a usage
+error (exit 1) before anything is asked: the emulated MAA is --emulate.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runMAAAttest(cmd.Context(), g, f)
 		},
@@ -113,6 +115,9 @@ func (f *maaAttestFlags) target(g *globals, nonce []byte) (*maaTarget, error) {
 		return nil, errors.New("--instance URL is required (an https:// MAA instance, e.g. https://sharedeus2.eus2.attest.azure.net)")
 	}
 	if err := checkBaseURL("--instance", f.instance, "https://sharedeus2.eus2.attest.azure.net", true); err != nil {
+		return nil, err
+	}
+	if err := checkEmulatedInstance(f.instance, nextAttest); err != nil {
 		return nil, err
 	}
 	keys := &maa.Fetcher{Instance: f.instance, Client: &httpget.Client{HTTPClient: http.DefaultClient, Service: "maa", MaxRetries: 2, Logger: g.log}}

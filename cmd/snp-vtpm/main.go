@@ -284,7 +284,7 @@ func (g *globals) prepare(cmd *cobra.Command, args []string) error {
 		return fmt.Errorf("--emulate=%.20q: want --emulate (SEV-SNP) or --emulate=tdx", g.emulate)
 	}
 	if f := cmd.Flags().Lookup("cache-dir"); f != nil && f.Value.String() != "" {
-		if err := checkCacheDir(f.Value.String()); err != nil {
+		if err := checkDir("--cache-dir", f.Value.String(), true); err != nil {
 			return err
 		}
 	}

@@ -66,3 +66,45 @@ func TestOfflineHelpOfAskingCommands(t *testing.T) {
 		}
 	}
 }
+
+// TestFlagHelpSaysWhatOfflineNeeds: the help of the flags that later
+// changes left stale says what they do now. --offline said only "a VCEK
+// must be in the evidence or the cache", but Intel's collateral and AMD's
+// CRLs are then read only from --collateral or the cache, and an MAA
+// instance's keys are never fetched (the flag that gives them is named);
+// --maa-jwks said its default was a fetch, which --offline refuses;
+// --check-revocation said "fetch" (--offline: the cache only) and not that
+// TDX evidence then needs Intel's collateral; maa verify's
+// --trust-emulated said nothing of the emulated MAA's tokens, which is
+// what it is for there; --maa-attest did not say it is refused beside
+// --fresh.
+func TestFlagHelpSaysWhatOfflineNeeds(t *testing.T) {
+	root := newRootCmd(&globals{})
+	usage := func(path, flag string) string {
+		t.Helper()
+		c, _, err := root.Find(strings.Fields(path))
+		if err != nil || c.Flags().Lookup(flag) == nil {
+			t.Fatalf("%s --%s: %v", path, flag, err)
+		}
+		return c.Flags().Lookup(flag).Usage
+	}
+	for _, path := range []string{"verify", "report", "evidence", "policy derive", "serve", "attest", "maa verify", "maa attest"} {
+		wantContains(t, path+" --offline", usage(path, "offline"), "a VCEK must be in the evidence or the cache",
+			"Intel's collateral (TDX) is read only from --collateral or the cache", "AMD's CRLs (--check-revocation) only from the cache")
+		wantContains(t, path+" --check-revocation", usage(path, "check-revocation"), "with --offline the cached ones only",
+			"TDX evidence then needs Intel's collateral")
+	}
+	for path, want := range map[string]string{
+		"verify":     "the keys of --maa-token's instance are not fetched: give them with --maa-jwks",
+		"attest":     "the keys of --maa-token's instance are not fetched: give them with --maa-jwks",
+		"serve":      "the keys of the policy's maa_paravisor_instance are not fetched: give them with --maa-jwks",
+		"maa verify": "the keys of --instance are not fetched: give them with --jwks",
+	} {
+		wantContains(t, path+" --offline", usage(path, "offline"), want)
+	}
+	for _, path := range []string{"verify", "attest"} {
+		wantContains(t, path+" --maa-jwks", usage(path, "maa-jwks"), "with --offline it must be given")
+	}
+	wantContains(t, "maa verify --trust-emulated", usage("maa verify", "trust-emulated"), "the emulated MAA's tokens", "without --jwks or --instance")
+	wantContains(t, "attest --maa-attest", usage("attest", "maa-attest"), "not with --fresh")
+}

@@ -156,6 +156,7 @@ func (f *serveFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.logJSON, "log-json", false, "write the log (stderr: startup, access and release lines at INFO; -v adds DEBUG) as JSON lines instead of text")
 	fs.DurationVar(&f.shutdownGrace, "shutdown-grace", server.DefaultShutdownTimeout, "on SIGINT/SIGTERM, how long in-flight requests may take to complete")
 	f.trust.register(fs)
+	offlineMAAKeys(fs, "the policy's maa_paravisor_instance", "--maa-jwks")
 	// serve refuses --imds (validate): IMDS serves only this machine's
 	// VCEK. Kept so that the refusal says why; hidden so that --help does
 	// not offer it.

@@ -45,22 +45,34 @@ func (t *trustFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&t.rootsFile, "roots", "", "PEM file with an ASK then its ARK; replaces the pinned AMD roots of that product line")
 	fs.BoolVar(&t.trustEmulated, "trust-emulated", false, "also trust the emulated CVMs' fake AMD and Intel chains and, for evidence under them only, the emulated paravisor's fake ID key or MRTD (testing only)")
 	fs.StringVar(&t.policyFile, "policy", "", "JSON policy file (min_tcb, measurements, pcrs, products, id_key_digests, allow_debug, ...)")
-	fs.BoolVar(&t.offline, "offline", false, "make no network request at all (a VCEK must be in the evidence or the cache)")
+	fs.BoolVar(&t.offline, "offline", false, "make no network request at all: "+offlineNeeds)
 	fs.StringVar(&t.kdsURL, "kds-url", kds.DefaultBaseURL, "AMD KDS base URL (for mirrors and caching proxies)")
 	fs.StringVar(&t.pcsURL, "pcs-url", "", "TDX: Intel PCS v4 (or PCCS) base URL, e.g. "+collateral.DefaultPCSURL+", for the Intel collateral that --collateral does not supply (TCB info, QE identity, CRLs), verified under the pinned Intel root and cached; without it nothing is fetched from Intel and, lacking collateral, Intel's TCB status is not evaluated")
 	fs.StringVar(&t.collateralDir, "collateral", "", "TDX: directory of Intel PCS collateral (tcbinfo-tdx-<fmspc>.json, qeidentity-tdx.json, tcb-signing-chain.pem, pckcrl-<platform|processor>.der, rootcacrl.der): evaluate Intel's TCB status at --at (policy: tdx_tcb_statuses); what it lacks is fetched from --pcs-url unless --offline")
 	fs.StringVar(&t.cacheDir, "cache-dir", "", "VCEK/CRL and Intel collateral cache directory, created when missing (default: the user cache directory)")
-	fs.BoolVar(&t.checkRevocation, "check-revocation", false, "fetch AMD's two CRLs of the product line (the VCEK CRL and the VLEK CRL, both the ARK's) and reject a revoked ASK, VCEK, ASVK or VLEK listed on either (the emulated chain: its own fake CRLs, built in)")
+	fs.BoolVar(&t.checkRevocation, "check-revocation", false, "check AMD's two CRLs of the product line (the VCEK CRL and the VLEK CRL, both the ARK's; fetched from KDS and cached, with --offline the cached ones only) and reject a revoked ASK, VCEK, ASVK or VLEK listed on either (the emulated chain: its own fake CRLs, built in); TDX evidence then needs Intel's collateral, whose PCK CRLs are checked")
 	fs.BoolVar(&t.useIMDS, "imds", false, "ask Azure IMDS (THIM) for a missing VCEK before AMD KDS (inside an Azure CVM only)")
 	fs.StringVar(&t.at, "at", "", "verification time for certificate validity (RFC 3339); default now")
 }
+
+// offlineNeeds says, in --offline's help, what must then be at hand.
+const offlineNeeds = "a VCEK must be in the evidence or the cache; Intel's collateral (TDX) is read only from --collateral or the cache, AMD's CRLs (--check-revocation) only from the cache"
 
 // offlineAsks rewrites the help of fs's --offline for a command whose
 // purpose is to ask a service (asked: attest's verifier, maa attest's MAA
 // instance): --offline keeps the local check from fetching anything, but
 // that service is still asked.
 func offlineAsks(fs *pflag.FlagSet, asked string) {
-	fs.Lookup("offline").Usage = "the local check of the evidence fetches nothing (a VCEK must be in the evidence or the cache); " + asked + " is still asked: that is the command"
+	fs.Lookup("offline").Usage = "the local check of the evidence fetches nothing: " + offlineNeeds + "; " + asked + " is still asked: that is the command"
+}
+
+// offlineMAAKeys adds to the help of fs's --offline that the keys of an
+// MAA instance (whose: the instance or token they are for) are not
+// fetched: jwksFlag gives them (verify's and attest's --maa-jwks, serve's
+// --maa-jwks, maa verify's --jwks).
+func offlineMAAKeys(fs *pflag.FlagSet, whose, jwksFlag string) {
+	f := fs.Lookup("offline")
+	f.Usage += "; the keys of " + whose + " are not fetched: give them with " + jwksFlag
 }
 
 // verifier builds the Verifier the flags describe (see config), with the
@@ -154,7 +166,7 @@ func (t *trustFlags) config(ctx context.Context, g *globals, imdsURL string, lim
 	intel := t.intel(g, chain)
 	opts.TDXCollateralGetter = intel
 	if t.collateralDir != "" {
-		if err := checkDir("--collateral", t.collateralDir); err != nil {
+		if err := checkDir("--collateral", t.collateralDir, false); err != nil {
 			return verify.Config{}, nil, err
 		}
 		if opts.TDXCollateral, err = pcs.LoadDir(os.DirFS(t.collateralDir)); err != nil {
@@ -377,39 +389,35 @@ func readFile(flag, name string) ([]byte, error) {
 	return data, nil
 }
 
-// checkDir checks that the directory a flag names exists and is a
-// directory, naming both (pcs.LoadDir, reading an fs.FS, says only
-// "open .").
-func checkDir(flag, name string) error {
+// checkDir checks, before the command does anything, that the path a
+// flag names (name) is a directory, naming both (pcs.LoadDir, reading an
+// fs.FS, would say only "open ."). createMissing is the one difference
+// between the flags: false (--collateral, read from) refuses a missing
+// path ("cannot open"); true (--cache-dir, written to) accepts it, as the
+// cache creates it (mode 0700) when it first writes, and a path that
+// exists must still be a directory (a file, a device or a link to one is
+// refused: nothing could be cached there, and every write would fail
+// quietly). Any other failed lookup (a component that is a file, no
+// permission) is refused, naming the path.
+func checkDir(flag, name string, createMissing bool) error {
 	st, err := os.Stat(name)
-	switch {
-	case err != nil:
-		return fmt.Errorf("%s: cannot open %s: %w", flag, name, errors.Unwrap(err))
-	case !st.IsDir():
-		return fmt.Errorf("%s: %s is a file, not a directory", flag, name)
+	verb := "open"
+	if createMissing {
+		verb = "use"
 	}
-	return nil
-}
-
-// checkCacheDir checks --cache-dir before the command does anything: a
-// path that exists must be a directory (a file, a device or a link to one
-// is refused: nothing could be cached there, and every write failed
-// quietly). A missing directory is fine: the cache creates it (mode 0700)
-// when it first writes. A path that cannot be looked up (a component that
-// is a file, no permission) is refused, naming the path.
-func checkCacheDir(name string) error {
-	st, err := os.Stat(name)
 	switch {
-	case errors.Is(err, fs.ErrNotExist):
+	case err != nil && createMissing && errors.Is(err, fs.ErrNotExist):
 		return nil
 	case err != nil:
-		return fmt.Errorf("--cache-dir: cannot use %s: %w", name, errors.Unwrap(err))
+		return fmt.Errorf("%s: cannot %s %s: %w", flag, verb, name, errors.Unwrap(err))
+	case st.IsDir():
+		return nil
+	case !createMissing:
+		return fmt.Errorf("%s: %s is a file, not a directory", flag, name)
 	case st.Mode().IsRegular():
-		return fmt.Errorf("--cache-dir: %s is a file, not a directory (give a directory; a missing one is created)", name)
-	case !st.IsDir():
-		return fmt.Errorf("--cache-dir: %s is not a directory (%s; give a directory, a missing one is created)", name, st.Mode().Type())
+		return fmt.Errorf("%s: %s is a file, not a directory (give a directory; a missing one is created)", flag, name)
 	}
-	return nil
+	return fmt.Errorf("%s: %s is not a directory (%s; give a directory, a missing one is created)", flag, name, st.Mode().Type())
 }
 
 // checkOutputFile refuses "-" for a flag that names an extra output file

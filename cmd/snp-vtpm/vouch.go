@@ -9,7 +9,6 @@ import (
 
 	"github.com/snp-vtpm/snp-vtpm/attester"
 	"github.com/snp-vtpm/snp-vtpm/maa"
-	"github.com/snp-vtpm/snp-vtpm/server"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
@@ -22,9 +21,12 @@ type vouchFlags struct {
 	token, jwks, audience string
 }
 
+// register adds the flags to cmd, whose trust flags are registered
+// already: --offline's help then says that --maa-jwks gives the keys.
 func (f *vouchFlags) register(cmd *cobra.Command) {
+	offlineMAAKeys(cmd.Flags(), "--maa-token's instance", "--maa-jwks")
 	cmd.Flags().StringVar(&f.token, "maa-token", "", "AzureGuest token (file) of the policy's maa_paravisor_instance for this evidence's report: vouches for a paravisor whose ID key (TDX: MRTD, with a tdxvm token) is not trusted")
-	cmd.Flags().StringVar(&f.jwks, "maa-jwks", "", "the instance's JWKS (file) for --maa-token; default: fetched from the instance's /certs")
+	cmd.Flags().StringVar(&f.jwks, "maa-jwks", "", "the instance's JWKS (file) for --maa-token; default: fetched from the instance's /certs (with --offline it must be given)")
 	cmd.Flags().StringVar(&f.audience, "maa-audience", "", "the aud the MAA token (--maa-token; attest's --maa-attest too) must name (an instance whose policy emits one); default: the policy's maa_paravisor_audience, else none (given with it, it must be equal)")
 }
 
@@ -87,8 +89,8 @@ func (f *vouchFlags) attach(g *globals, att *attester.Attester, offline bool) (s
 		return "", err
 	}
 	token := strings.Trim(string(v.Token), " \t\r\n")
-	if len(token) > server.MaxMAATokenBytes {
-		return "", fmt.Errorf("--maa-token %s: %d bytes, more than the verifier accepts (%d)", f.token, len(token), server.MaxMAATokenBytes)
+	if err := checkTokenSendable("--maa-token "+f.token, token); err != nil {
+		return "", err
 	}
 	att.Verifier = att.Verifier.WithParavisorVoucher(v)
 	return token, nil
