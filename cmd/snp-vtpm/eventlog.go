@@ -57,6 +57,7 @@ func runEventLog(g *globals, file, pcrsFile string, jsonOut bool) error {
 	}
 	res, err := eventlog.Replay(log, quoted)
 	if err != nil {
+		g.warnOtherKind(log, kindEventLog, file)
 		return &verify.Error{Check: verify.CheckEventLog, Err: err}
 	}
 	if jsonOut {

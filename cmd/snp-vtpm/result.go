@@ -112,6 +112,9 @@ func runResultVerify(ctx context.Context, g *globals, f *resultFlags, arg string
 		if !ok {
 			return err
 		}
+		if (rerr.Check == result.CheckFormat || rerr.Check == result.CheckAlg) && !isTokenText(arg) {
+			g.warnOtherKind(token, kindResultToken, arg)
+		}
 		return rejectedCheck(g, f.jsonOut, string(rerr.Check), rerr.Err, err)
 	}
 	if f.jsonOut {
