@@ -35,7 +35,7 @@ func newResultCmd(g *globals) *cobra.Command {
 
 // groupCmd is a command that only groups subcommands.
 func groupCmd(use, short, long string, subs ...*cobra.Command) *cobra.Command {
-	cmd := &cobra.Command{Args: cobra.NoArgs, Use: use, Short: short, Long: long}
+	cmd := &cobra.Command{Args: unknownSubcommand, Use: use, Short: short, Long: long}
 	cmd.AddCommand(subs...)
 	return cmd
 }
