@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -34,4 +35,17 @@ func TestRequiredFlagPointsAtUsage(t *testing.T) {
 	code, out, errOut := runCLI(t, "attest")
 	wantExit(t, code, exitUsage, out, errOut)
 	wantContains(t, "stderr", errOut, `error: required flag(s) "server" not set (usage: snp-vtpm attest --server URL`, `see "snp-vtpm attest --help"`)
+}
+
+// TestEventLogStdinKeyedPCRs: a log read from standard input against a
+// --pcrs file keyed by log file name says why no entry matches; it said
+// only `no entry for "-"`.
+func TestEventLogStdinKeyedPCRs(t *testing.T) {
+	log, err := os.ReadFile(eventLogDir + "gce-ubuntu-2404-amd-sevsnp.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLIIn(t, log, "eventlog", "--pcrs", eventLogDir+"pcrs.json", "-")
+	wantExit(t, code, exitUsage, out, errOut)
+	wantContains(t, "stderr", errOut, "a log read from standard input has none: give the log as a file")
 }
