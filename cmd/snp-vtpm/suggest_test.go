@@ -49,3 +49,24 @@ func TestEventLogStdinKeyedPCRs(t *testing.T) {
 	wantExit(t, code, exitUsage, out, errOut)
 	wantContains(t, "stderr", errOut, "a log read from standard input has none: give the log as a file")
 }
+
+// TestOutputFileCheckedFirst: evidence -o and maa attest -o /
+// --evidence-out that name a directory fail at once, naming the flag,
+// before the vTPM (here: none) is asked; they failed on the device, and
+// with one, once the evidence or token was had, with the os package's
+// "open DIR: is a directory".
+func TestOutputFileCheckedFirst(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--tpm", "/nonexistent/tpm", "evidence", "--nonce", "x", "-o", dir}, "error: -o " + dir + ": is a directory; give the path of a file"},
+		{[]string{"--tpm", "/nonexistent/tpm", "maa", "attest", "--instance", "https://maa.example", "-o", dir}, "error: -o " + dir + ": is a directory; give the path of a file"},
+		{[]string{"--tpm", "/nonexistent/tpm", "maa", "attest", "--instance", "https://maa.example", "--evidence-out", dir}, "error: --evidence-out " + dir + ": is a directory; give the path of a file"},
+	} {
+		code, out, errOut := runCLI(t, tc.args...)
+		wantExit(t, code, exitUsage, out, errOut)
+		wantContains(t, strings.Join(tc.args, " "), errOut, tc.want)
+	}
+}
