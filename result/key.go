@@ -44,6 +44,11 @@ func LoadSigningKey(data []byte) (*ecdsa.PrivateKey, error) {
 	if block == nil {
 		return nil, errors.New("signing key: no PEM block")
 	}
+	// The kind of block first: a certificate chain given for the key is
+	// named as such, not as "data after the PEM block".
+	if block.Type != "PRIVATE KEY" && block.Type != "EC PRIVATE KEY" {
+		return nil, fmt.Errorf("signing key: PEM block %s, want PRIVATE KEY (PKCS#8) or EC PRIVATE KEY (SEC1)", short(block.Type))
+	}
 	if len(bytes.TrimSpace(rest)) != 0 {
 		return nil, errors.New("signing key: data after the PEM block (one key per file)")
 	}
@@ -52,13 +57,10 @@ func LoadSigningKey(data []byte) (*ecdsa.PrivateKey, error) {
 	}
 	var key any
 	var err error
-	switch block.Type {
-	case "PRIVATE KEY":
+	if block.Type == "PRIVATE KEY" {
 		key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
-	case "EC PRIVATE KEY":
+	} else {
 		key, err = x509.ParseECPrivateKey(block.Bytes)
-	default:
-		return nil, fmt.Errorf("signing key: PEM block %s, want PRIVATE KEY (PKCS#8) or EC PRIVATE KEY (SEC1)", short(block.Type))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("signing key: %w", err)

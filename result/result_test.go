@@ -494,3 +494,15 @@ func TestResourceExpected(t *testing.T) {
 		})
 	}
 }
+
+// TestLoadSigningKeyNamesCertificate: a certificate chain given as the
+// signing key is named as a CERTIFICATE block; a chain of several
+// certificates was refused as "data after the PEM block (one key per
+// file)", which sent the reader looking for a second key.
+func TestLoadSigningKeyNamesCertificate(t *testing.T) {
+	cert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte{1}})
+	_, err := LoadSigningKey(append(bytes.Clone(cert), cert...))
+	if err == nil || !strings.Contains(err.Error(), "PEM block \"CERTIFICATE\", want PRIVATE KEY (PKCS#8) or EC PRIVATE KEY (SEC1)") {
+		t.Errorf("err = %v", err)
+	}
+}

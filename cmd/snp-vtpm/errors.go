@@ -201,6 +201,9 @@ func (g *globals) timeoutMessage(err error) string {
 	if !g.deadline.IsZero() && time.Now().Before(g.deadline) {
 		s = fmt.Sprintf("gave up waiting for %s: its next retry would pass --timeout %s", g.waitingFor(), g.timeout)
 		if last := lastAttemptError(err); last != "" {
+			if !g.verbose {
+				last = plain(last) // "cannot connect to HOST", not the net package's "dial tcp HOST: connect"
+			}
 			s += " (last attempt: " + last + ")"
 		}
 	}
@@ -254,8 +257,8 @@ var checkFailed = regexp.MustCompile(`([a-z0-9-]+) check failed: `)
 
 // plain rewrites err's text as the CLI prints it without -v: one line (the
 // lines of joined errors separated by "; "), the check named once, no
-// standard-library prefixes, JSON type errors in words, and cut before any
-// Go type name that remains.
+// standard-library prefixes, "malformed JSON" said once, JSON type errors
+// in words, and cut before any Go type name that remains.
 func plain(s string) string {
 	s = strings.ReplaceAll(strings.TrimSpace(s), "\n", "; ")
 	seen := map[string]bool{}
@@ -267,6 +270,9 @@ func plain(s string) string {
 		return m
 	})
 	s = goPrefix.ReplaceAllString(s, "$1")
+	// evidence's "malformed JSON" kind wraps the strict decoder's own
+	// "json: malformed JSON ...", which reads twice once "json: " is gone.
+	s = strings.ReplaceAll(s, "malformed JSON: malformed JSON", "malformed JSON")
 	s = goHTTPMethod.ReplaceAllString(s, "")
 	s = goDialRefused.ReplaceAllString(s, "cannot connect to $1: ")
 	s = goLookup.ReplaceAllString(s, "cannot resolve $1: ")
@@ -293,14 +299,15 @@ func plain(s string) string {
 // jsonKind names the JSON form a Go type takes.
 func jsonKind(goType string) string {
 	switch {
-	case strings.HasPrefix(goType, "map["), strings.HasSuffix(goType, "TCBParts"):
+	case strings.HasPrefix(goType, "[]"): // before HexBytes: []verify.HexBytes is an array
+		return "an array"
+	case strings.HasPrefix(goType, "map["), strings.HasSuffix(goType, "TCBParts"),
+		strings.HasSuffix(goType, ".Policy"), strings.HasSuffix(goType, ".pcrsDoc"):
 		return "an object"
 	case goType == "string" || strings.HasSuffix(goType, "HexBytes"):
 		return "a string"
 	case goType == "bool":
 		return "true or false"
-	case strings.HasPrefix(goType, "[]"):
-		return "an array"
 	case strings.HasPrefix(goType, "int"), strings.HasPrefix(goType, "uint"), strings.HasPrefix(goType, "float"):
 		return "a number"
 	}

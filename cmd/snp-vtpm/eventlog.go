@@ -57,6 +57,7 @@ func runEventLog(g *globals, file, pcrsFile string, jsonOut bool) error {
 	}
 	res, err := eventlog.Replay(log, quoted)
 	if err != nil {
+		g.warnOtherKind(log, kindEventLog, file)
 		return &verify.Error{Check: verify.CheckEventLog, Err: err}
 	}
 	if jsonOut {
@@ -92,6 +93,9 @@ func parsePCRsDoc(data []byte, name, logName string) (map[int][]byte, error) {
 			return nil, fmt.Errorf("--pcrs %s: want {\"pcrs\":{\"sha256\":{...}}} or such objects keyed by log file name: %w", name, err)
 		}
 		e, ok := byName[logName]
+		if !ok && logName == "-" {
+			return nil, fmt.Errorf("--pcrs %s: its entries are keyed by log file name, and a log read from standard input has none: give the log as a file, or --pcrs one {\"pcrs\":{\"sha256\":{...}}} document", name)
+		}
 		if !ok {
 			return nil, fmt.Errorf("--pcrs %s: no entry for %q", name, logName)
 		}

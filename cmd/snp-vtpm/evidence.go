@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -79,6 +78,18 @@ func runEvidence(ctx context.Context, g *globals, nonce []byte, opts evidenceOpt
 	if len(nonce) > quote.MaxQualifyingData {
 		fmt.Fprintf(g.stderr, "note: the nonce is %d bytes (> %d): the quote carries its SHA-256\n", len(nonce), quote.MaxQualifyingData)
 	}
+	// -o is opened first: a directory or a missing directory fails before
+	// the vTPM is asked for anything (it said "open DIR: is a directory"
+	// once the evidence was gathered).
+	var file *attestOutput
+	if opts.out != "" && opts.out != "-" {
+		f, err := openAttestOutput("-o", opts.out, false)
+		if err != nil {
+			return err
+		}
+		defer f.discard()
+		file = f
+	}
 	p, _, res, err := verifiedEvidence(ctx, g, trust, nonce, opts.fresh, opts.requireVCEK)
 	if err != nil {
 		return err
@@ -94,12 +105,12 @@ func runEvidence(ctx context.Context, g *globals, nonce []byte, opts evidenceOpt
 	}
 	data = append(data, '\n')
 	out := opts.out
-	if out == "" || out == "-" {
+	if file == nil {
 		if _, err := g.stdout.Write(data); err != nil {
 			return err
 		}
-	} else if err := os.WriteFile(out, data, 0o644); err != nil {
-		return err
+	} else if err := file.write(data); err != nil {
+		return fmt.Errorf("-o %s: %w", out, err)
 	}
 	fmt.Fprint(g.stderr, evidenceSummary(ev, out, p.emulated))
 	return nil

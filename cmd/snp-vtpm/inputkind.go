@@ -2,37 +2,103 @@ package main
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/binary"
+	"encoding/json"
+
+	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
 // Kinds of input file, for the hint printed when a file is given to a
-// command that does not read its kind.
+// command (or flag) that does not read its kind.
 const (
-	kindEvidence = "evidence"
-	kindHCL      = "hcl"
-	kindTDQuote  = "td-quote"
+	kindEvidence    = "evidence"
+	kindHCL         = "hcl"
+	kindTDQuote     = "td-quote"
+	kindPolicy      = "policy"
+	kindJWKS        = "jwks"
+	kindMAAToken    = "maa-token"
+	kindResultToken = "result-token"
+	kindJWT         = "jwt"
+	kindCertificate = "certificate"
+	// kindEventLog is what eventlog reads; inputKind never returns it (a
+	// binary log has no mark of its own).
+	kindEventLog = "event-log"
 )
 
 // inputKind guesses what data is from its first bytes: a JSON document
-// (evidence), an HCL report ("HCLA") or a TD quote (DCAP version 4 or 5,
-// TEE type TDX); "" when it is none of them.
+// (evidence, a policy or a JWKS), an HCL report ("HCLA"), a TD quote (DCAP
+// version 4 or 5, TEE type TDX), a JWT (an MAA token, a signed result of
+// serve or another) or a PEM certificate; "" when it is none of them.
 func inputKind(data []byte) string {
 	trimmed := bytes.TrimLeft(data, " \t\r\n")
 	switch {
 	case len(trimmed) > 0 && trimmed[0] == '{':
-		return kindEvidence
+		return jsonDocKind(trimmed)
 	case bytes.HasPrefix(data, []byte("HCLA")):
 		return kindHCL
 	case len(data) >= 8 && (binary.LittleEndian.Uint16(data) == 4 || binary.LittleEndian.Uint16(data) == 5) &&
 		binary.LittleEndian.Uint32(data[4:]) == 0x81:
 		return kindTDQuote
+	case bytes.Contains(data[:min(len(data), 512)], []byte("-----BEGIN CERTIFICATE-----")):
+		return kindCertificate
+	}
+	return jwtKind(trimmed)
+}
+
+// jsonDocKind tells the JSON documents apart: evidence names its version or
+// quote, a JWKS its keys, a policy is one that verify.ParsePolicy accepts.
+// A document that does not parse is taken for (broken) evidence, as
+// before these kinds were told apart; other JSON is "".
+func jsonDocKind(doc []byte) string {
+	var members map[string]json.RawMessage
+	if json.Unmarshal(doc, &members) != nil {
+		return kindEvidence
+	}
+	for _, name := range []string{"version", "tpm_quote", "quote"} {
+		if _, ok := members[name]; ok {
+			return kindEvidence
+		}
+	}
+	if _, ok := members["keys"]; ok {
+		return kindJWKS
+	}
+	if len(members) > 0 {
+		if _, err := verify.ParsePolicy(doc); err == nil {
+			return kindPolicy
+		}
 	}
 	return ""
 }
 
-// warnOtherKind warns, when data is of a kind that another command than
-// the one that rejected it (which reads kind self) reads, which command
-// that is.
+// jwtKind tells a compact JWS (three base64url parts, a JSON header) by
+// its alg: RS256 is MAA's, ES256 serve's signed results; "" for anything
+// else.
+func jwtKind(text []byte) string {
+	text = bytes.TrimRight(text, " \t\r\n")
+	parts := bytes.Split(text, []byte("."))
+	if len(parts) != 3 || !bytes.HasPrefix(text, []byte("eyJ")) {
+		return ""
+	}
+	header, err := base64.RawURLEncoding.DecodeString(string(parts[0]))
+	var h struct {
+		Alg string `json:"alg"`
+	}
+	if err != nil || json.Unmarshal(header, &h) != nil {
+		return ""
+	}
+	switch h.Alg {
+	case "RS256":
+		return kindMAAToken
+	case "ES256":
+		return kindResultToken
+	}
+	return kindJWT
+}
+
+// warnOtherKind warns, when data is of a kind that another command (or
+// flag) than the one that rejected it (which reads kind self) reads, which
+// command or flag that is.
 func (g *globals) warnOtherKind(data []byte, self, file string) {
 	kind := inputKind(data)
 	if kind == "" || kind == self || file == "-" {
@@ -46,6 +112,18 @@ func (g *globals) warnOtherKind(data []byte, self, file string) {
 		next = `an HCL report: validate it with "snp-vtpm report -f ` + file + `"`
 	case kindTDQuote:
 		next = `a TD quote: validate it with "snp-vtpm report --td-quote ` + file + `"`
+	case kindPolicy:
+		next = `a policy: give it as --policy ` + file + ` (e.g. "snp-vtpm verify --policy ` + file + ` --nonce ... EVIDENCE_FILE")`
+	case kindJWKS:
+		next = `a JWKS (token signing keys): give it as --jwks ` + file + ` of "snp-vtpm maa verify" or "snp-vtpm result verify"`
+	case kindMAAToken:
+		next = `an MAA token (an RS256 JWT): verify it with "snp-vtpm maa verify ... ` + file + `"`
+	case kindResultToken:
+		next = `a signed attestation result of "snp-vtpm serve" (an ES256 JWT): verify it with "snp-vtpm result verify --jwks ... ` + file + `"`
+	case kindJWT:
+		next = `a JWT: "snp-vtpm maa verify" checks MAA tokens, "snp-vtpm result verify" the results of "snp-vtpm serve"`
+	case kindCertificate:
+		next = `a PEM certificate: give a VCEK as "snp-vtpm report -f REPORT --vcek ` + file + `", an ASK and its ARK as --roots ` + file
 	}
 	g.log.Warn(file + " looks like " + next)
 }

@@ -159,6 +159,8 @@ func runMAAVerify(ctx context.Context, g *globals, f *maaFlags, file string) err
 			if hint := f.ev.nonce.maaNonceHint(token); hint != "" {
 				g.log.Warn(hint)
 			}
+		} else if ok && (merr.Check == maa.CheckFormat || merr.Check == maa.CheckAlg) {
+			g.warnOtherKind(token, kindMAAToken, file)
 		}
 		return f.fail(g, err)
 	}

@@ -129,6 +129,12 @@ func runMAAAttest(ctx context.Context, g *globals, f *maaAttestFlags) error {
 	if err := checkOutputFile("--evidence-out", f.evidenceOut); err != nil {
 		return err
 	}
+	tokenFile, evFile, err := f.openOutputs()
+	if err != nil {
+		return err
+	}
+	defer tokenFile.discard()
+	defer evFile.discard()
 	nonce, err := f.nonce.value()
 	if err != nil {
 		return err
@@ -170,7 +176,29 @@ func runMAAAttest(ctx context.Context, g *globals, f *maaAttestFlags) error {
 			return err
 		}
 	}
-	return f.write(g, p.emulated, token, res, claims)
+	return f.write(g, p.emulated, token, res, claims, tokenFile, evFile)
+}
+
+// openOutputs opens -o FILE (not "-", standard output) and --evidence-out
+// FILE before anything is asked of the vTPM or MAA, so that a path that
+// cannot be written (a directory, a missing directory) fails first: it
+// failed with "open DIR: is a directory" once the token was obtained.
+func (f *maaAttestFlags) openOutputs() (token, ev *attestOutput, err error) {
+	out := f.out
+	if out == "-" {
+		out = ""
+	}
+	if out != "" && f.evidenceOut != "" && sameFile(out, f.evidenceOut) {
+		return nil, nil, fmt.Errorf("-o and --evidence-out both name %s: the evidence would overwrite the token; give two files", f.evidenceOut)
+	}
+	if token, err = openAttestOutput("-o", out, true); err != nil {
+		return nil, nil, err
+	}
+	if ev, err = openAttestOutput("--evidence-out", f.evidenceOut, false); err != nil {
+		token.discard()
+		return nil, nil, err
+	}
+	return token, ev, nil
 }
 
 // preCheck returns the verifier that checks the evidence sent to tgt's
@@ -262,8 +290,10 @@ func (tgt *maaTarget) request(ctx context.Context, p *platform, v *verify.Verifi
 }
 
 // write writes the token (and the evidence) and a summary on stderr.
-func (f *maaAttestFlags) write(g *globals, emulated bool, token []byte, res *attester.Result, c *maa.Claims) error {
-	if f.evidenceOut != "" {
+// tokenFile and evFile are -o and --evidence-out, opened (nil: standard
+// output, no evidence).
+func (f *maaAttestFlags) write(g *globals, emulated bool, token []byte, res *attester.Result, c *maa.Claims, tokenFile, evFile *attestOutput) error {
+	if evFile != nil {
 		data, err := res.Evidence.Encode()
 		if err != nil {
 			return err
@@ -271,17 +301,17 @@ func (f *maaAttestFlags) write(g *globals, emulated bool, token []byte, res *att
 		if emulated {
 			data = markEmulated(data)
 		}
-		if err := os.WriteFile(f.evidenceOut, append(data, '\n'), 0o644); err != nil {
-			return err
+		if err := evFile.write(append(data, '\n')); err != nil {
+			return fmt.Errorf("--evidence-out %s: %w", f.evidenceOut, err)
 		}
 	}
 	token = append(bytes.Clone(token), '\n')
-	if f.out == "" || f.out == "-" {
+	if tokenFile == nil {
 		if _, err := g.stdout.Write(token); err != nil {
 			return err
 		}
-	} else if err := os.WriteFile(f.out, token, 0o600); err != nil {
-		return err
+	} else if err := tokenFile.write(token); err != nil {
+		return fmt.Errorf("-o %s: %w", f.out, err)
 	}
 	what := "MAA token"
 	if emulated {

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -132,7 +133,8 @@ func execute(ctx context.Context, g *globals, args []string) int {
 	if err == nil {
 		return exitOK
 	}
-	if _, ok := errors.AsType[*usageError](err); !ok && strings.HasPrefix(err.Error(), "unknown command ") {
+	if _, ok := errors.AsType[*usageError](err); !ok && (strings.HasPrefix(err.Error(), "unknown command ") ||
+		strings.HasPrefix(err.Error(), "required flag(s) ")) {
 		err = &usageError{cmd: cmd, err: err}
 	}
 	code := exitCode(err)
@@ -148,10 +150,50 @@ type usageError struct {
 }
 
 func (e *usageError) Error() string {
+	msg := oneLineSuggestions(e.err.Error())
 	if e.cmd.HasAvailableSubCommands() {
-		return fmt.Sprintf("%v (see %q for its commands)", e.err, e.cmd.CommandPath()+" --help")
+		return fmt.Sprintf("%s (see %q for its commands)", msg, e.cmd.CommandPath()+" --help")
 	}
-	return fmt.Sprintf("%v (usage: %s; see %q)", e.err, e.cmd.UseLine(), e.cmd.CommandPath()+" --help")
+	return fmt.Sprintf("%s (usage: %s; see %q)", msg, e.cmd.UseLine(), e.cmd.CommandPath()+" --help")
+}
+
+// didYouMean is how cobra lists the commands an unknown one resembles, one
+// per line after it.
+const didYouMean = "\n\nDid you mean this?\n"
+
+// oneLineSuggestions rewrites cobra's "Did you mean this?" list as one
+// clause, `unknown command "vrify" for "snp-vtpm" (did you mean "verify"?)`:
+// joined into the error line it read `...; ; Did you mean this?; <tab>verify; `.
+func oneLineSuggestions(msg string) string {
+	head, list, ok := strings.Cut(msg, didYouMean)
+	if !ok {
+		return msg
+	}
+	var names []string
+	for _, name := range strings.Fields(list) {
+		names = append(names, strconv.Quote(name))
+	}
+	if len(names) == 0 {
+		return head
+	}
+	return head + " (did you mean " + strings.Join(names, " or ") + "?)"
+}
+
+// unknownSubcommand refuses any argument of a command group (maa, result,
+// policy, completion) as an unknown command, suggesting the subcommands it
+// resembles as cobra does for the root's.
+func unknownSubcommand(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+	if cmd.SuggestionsMinimumDistance <= 0 {
+		cmd.SuggestionsMinimumDistance = 2 // cobra's default, which it sets only where it suggests itself
+	}
+	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+		msg += didYouMean + "\t" + strings.Join(s, "\n\t") + "\n"
+	}
+	return errors.New(msg)
 }
 
 func (e *usageError) Unwrap() error { return e.err }
@@ -252,7 +294,7 @@ func refuseUnknownCommands(root *cobra.Command) {
 				return nil
 			}
 		case !c.Runnable() && c.HasSubCommands():
-			c.Args = cobra.NoArgs
+			c.Args = unknownSubcommand
 			c.RunE = func(cmd *cobra.Command, args []string) error { return cmd.Help() }
 		}
 	}

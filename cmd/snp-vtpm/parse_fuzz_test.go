@@ -191,6 +191,18 @@ func FuzzInputKind(f *testing.F) {
 			if len(data) < 8 || data[4] != 0x81 {
 				t.Fatal("TD quote without TEE type TDX")
 			}
+		case kindPolicy, kindJWKS:
+			if bytes.TrimLeft(data, " \t\r\n")[0] != '{' {
+				t.Fatalf("%s without {", k)
+			}
+		case kindMAAToken, kindResultToken, kindJWT:
+			if bytes.Count(data, []byte(".")) != 2 {
+				t.Fatalf("%s without two dots", k)
+			}
+		case kindCertificate:
+			if !bytes.Contains(data, []byte("-----BEGIN CERTIFICATE-----")) {
+				t.Fatal("certificate without PEM")
+			}
 		case "":
 		default:
 			t.Fatalf("kind %q", k)

@@ -17,7 +17,7 @@ func newPolicyCmd(g *globals) *cobra.Command {
 		Short: "Work with verification policies (see derive)",
 		Long: `Work with verification policies: "policy derive" verifies evidence and prints the
 policy that accepts exactly its VM's configuration (the --policy file of verify and serve).`,
-		Args: cobra.NoArgs,
+		Args: unknownSubcommand,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return cmd.Help()
 		},

@@ -36,7 +36,7 @@ func newResultCmd(g *globals) *cobra.Command {
 
 // groupCmd is a command that only groups subcommands.
 func groupCmd(use, short, long string, subs ...*cobra.Command) *cobra.Command {
-	cmd := &cobra.Command{Args: cobra.NoArgs, Use: use, Short: short, Long: long}
+	cmd := &cobra.Command{Args: unknownSubcommand, Use: use, Short: short, Long: long}
 	cmd.AddCommand(subs...)
 	return cmd
 }
@@ -115,6 +115,9 @@ func runResultVerify(ctx context.Context, g *globals, f *resultFlags, arg string
 		rerr, ok := errors.AsType[*result.Error](err)
 		if !ok {
 			return err
+		}
+		if (rerr.Check == result.CheckFormat || rerr.Check == result.CheckAlg) && !isTokenText(arg) {
+			g.warnOtherKind(token, kindResultToken, arg)
 		}
 		return rejectedCheck(g, f.jsonOut, string(rerr.Check), rerr.Err, err)
 	}

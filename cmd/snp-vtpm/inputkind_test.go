@@ -1,0 +1,125 @@
+package main
+
+import (
+	"net"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/snp-vtpm/snp-vtpm/internal/testmaa"
+	"github.com/snp-vtpm/snp-vtpm/result"
+)
+
+// TestMisplacedFileHints: a certificate, a token, a JWKS or a policy given
+// where another kind of file belongs is rejected with a warning naming the
+// command or flag that reads it. verify said only that a PEM certificate is
+// "invalid character '-' in number", a token or JWKS got no hint, maa
+// verify and result verify hinted at nothing (evidence given as the token,
+// one kind of token given to the other command), nor did eventlog.
+func TestMisplacedFileHints(t *testing.T) {
+	ev := verifySNPDir + "evidence-v1.json"
+	maaTok, maaKeys := realMAAFiles(t)
+	key, _, err := result.GenerateSigningKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	resultJWKS, err := result.MarshalJWKS(&key.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resultKeys := writeTemp(t, "result-jwks.json", resultJWKS)
+	policy := writeTemp(t, "policy.json", []byte(`{"min_tcb": {"bootloader": 3}}`))
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		check string
+		want  string
+	}{
+		{"certificate to verify", []string{"verify", "--offline", "--nonce", "x", realVCEK}, "evidence-format",
+			realVCEK + " looks like a PEM certificate: give a VCEK as \"snp-vtpm report -f REPORT --vcek " + realVCEK + "\""},
+		{"MAA token to verify", []string{"verify", "--offline", "--nonce", "x", maaTok}, "evidence-format",
+			`an MAA token (an RS256 JWT): verify it with "snp-vtpm maa verify ... ` + maaTok + `"`},
+		{"JWKS to verify", []string{"verify", "--offline", "--nonce", "x", maaKeys}, "evidence-format",
+			"a JWKS (token signing keys): give it as --jwks " + maaKeys},
+		{"policy to report -f", []string{"report", "--offline", "-f", policy}, "hcl-report-format",
+			"a policy: give it as --policy " + policy},
+		{"evidence to maa verify", []string{"maa", "verify", "--jwks", maaKeys, "--issuer", testmaa.Issuer, "--at", maaAt, ev}, "maa-format",
+			`"snp-vtpm verify --nonce ... ` + ev + `"`},
+		{"MAA token to result verify", []string{"result", "verify", "--jwks", resultKeys, "--issuer", "https://v.example", maaTok}, "result-alg",
+			`an MAA token (an RS256 JWT): verify it with "snp-vtpm maa verify ... ` + maaTok + `"`},
+		{"HCL report to eventlog", []string{"eventlog", realHCL}, "event-log", `"snp-vtpm report -f ` + realHCL + `"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := runCLI(t, tc.args...)
+			wantExit(t, code, exitRejected, out, errOut)
+			wantContains(t, "stderr", errOut, "warning: ", tc.want, "REJECTED: "+tc.check+" check failed")
+			// A policy is no evidence document, whatever its first byte.
+			if strings.Contains(errOut, "an evidence document") && tc.name != "evidence to maa verify" {
+				t.Errorf("hint calls it evidence:\n%s", errOut)
+			}
+		})
+	}
+	// The token given as the argument itself is not repeated in a hint.
+	data, err := os.ReadFile(maaTok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := strings.TrimSpace(string(data))
+	code, out, errOut := runCLI(t, "result", "verify", "--jwks", resultKeys, "--issuer", "https://v.example", tok)
+	wantExit(t, code, exitRejected, out, errOut)
+	if strings.Contains(errOut, "warning") || strings.Contains(errOut, tok[:40]) {
+		t.Errorf("a hint for a token given as text:\n%s", errOut)
+	}
+}
+
+// TestPolicyValueKinds: a policy member of the wrong JSON kind names the
+// kind it wants. A string for an allow-list of hex digests said "a JSON
+// string where a string was expected", and a policy that is no object
+// "where another type was expected"; so did a --pcrs file of eventlog.
+func TestPolicyValueKinds(t *testing.T) {
+	ev := verifySNPDir + "evidence-v1.json"
+	for _, tc := range []struct{ policy, want string }{
+		{`{"measurements": "6a06"}`, `invalid value at "/measurements" (byte 17): a JSON string where an array was expected`},
+		{`{"id_key_digests": "942f"}`, `invalid value at "/id_key_digests" (byte 19): a JSON string where an array was expected`},
+		{`[]`, `invalid value (byte 0): a JSON array where an object was expected`},
+	} {
+		pol := writeTemp(t, "policy.json", []byte(tc.policy))
+		code, out, errOut := verifyCLI(t, nil, "--policy", pol, "--at", verifyAt, "--nonce", "challenge", ev)
+		wantExit(t, code, exitUsage, out, errOut)
+		if !strings.Contains(errOut, tc.want) {
+			t.Errorf("%s: stderr lacks %q:\n%s", tc.policy, tc.want, errOut)
+		}
+	}
+	code, out, errOut := runCLI(t, "eventlog", "--pcrs", writeTemp(t, "pcrs.json", []byte(`{"version": 1}`)), realHCL)
+	wantExit(t, code, exitUsage, out, errOut)
+	wantContains(t, "stderr", errOut, `invalid value at "/version" (byte 12): a JSON number where an object was expected`)
+}
+
+// TestMalformedJSONSaidOnce: evidence that is not JSON is "malformed JSON"
+// once; it read "malformed JSON: malformed JSON (byte 0)".
+func TestMalformedJSONSaidOnce(t *testing.T) {
+	code, out, errOut := verifyCLI(t, nil, "--offline", "--nonce", "x", writeTemp(t, "ev.json", []byte("{")))
+	wantExit(t, code, exitRejected, out, errOut)
+	wantContains(t, "stderr", errOut, "evidence: document: malformed JSON (byte 1)")
+	if strings.Contains(errOut, "malformed JSON: malformed JSON") {
+		t.Errorf("said twice:\n%s", errOut)
+	}
+}
+
+// TestLastAttemptInWords: when a client gives up before --timeout, the
+// last attempt's failure is said in words; it was the net package's
+// "dial tcp HOST: connect: connection refused".
+func TestLastAttemptInWords(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	code, out, errOut := runCLI(t, "result", "verify", "--timeout", "2s", "--jwks", "http://"+addr+"/.well-known/jwks.json", "a.b.c")
+	wantExit(t, code, exitUsage, out, errOut)
+	wantContains(t, "stderr", errOut, "(last attempt: cannot connect to "+addr+": connection refused)")
+	if strings.Contains(errOut, "dial tcp") {
+		t.Errorf("Go's wording:\n%s", errOut)
+	}
+}
