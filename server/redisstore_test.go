@@ -389,16 +389,23 @@ func checkPasswordNotRepeated(t *testing.T, raw, p string, err error) {
 }
 
 // withPassword returns raw with the password of its userinfo replaced by
-// p, found as url.Parse finds it: the authority follows "scheme://" up to
-// the first '/', '?' or '#', the userinfo is the authority up to its last
+// p, found as url.Parse finds it: the authority follows "//" (after the
+// scheme, if any) up to the first '/', '?' or '#', the userinfo is the authority up to its last
 // '@', the password follows the userinfo's first ':'. It reports false
 // unless url.Parse reads p back as the password.
 func withPassword(raw, p string) (string, bool) {
-	i := strings.Index(raw, ":")
-	if i < 0 || !strings.HasPrefix(raw[i:], "://") {
+	u, err := url.Parse(raw)
+	if err != nil {
 		return "", false
 	}
-	start := i + 3
+	start := 0
+	if u.Scheme != "" {
+		start = len(u.Scheme) + 1
+	}
+	if !strings.HasPrefix(raw[start:], "//") {
+		return "", false
+	}
+	start += 2
 	end := len(raw)
 	if j := strings.IndexAny(raw[start:], "/?#"); j >= 0 {
 		end = start + j
@@ -412,7 +419,7 @@ func withPassword(raw, p string) (string, bool) {
 		return "", false
 	}
 	out := raw[:start+colon+1] + p + raw[start+at:]
-	u, err := url.Parse(out)
+	u, err = url.Parse(out)
 	if err != nil || u.User == nil {
 		return "", false
 	}
