@@ -390,9 +390,9 @@ func checkPasswordNotRepeated(t *testing.T, raw, p string, err error) {
 
 // withPassword returns raw with the password of its userinfo replaced by
 // p, found as url.Parse finds it: the authority follows "//" (after the
-// scheme, if any) up to the first '/', '?' or '#', the userinfo is the authority up to its last
-// '@', the password follows the userinfo's first ':'. It reports false
-// unless url.Parse reads p back as the password.
+// scheme, if any) up to the first '/', '?' or '#', the userinfo is the
+// authority up to its last '@', the password follows the userinfo's first
+// ':'. It reports false unless url.Parse reads p back as the password.
 func withPassword(raw, p string) (string, bool) {
 	u, err := url.Parse(raw)
 	if err != nil {
