@@ -120,6 +120,7 @@ func FuzzDecodeQuoteJSON(f *testing.F) {
 	f.Add([]byte(`{"signature":[1],"message":[2,3],"pcrs":[]}`))
 	f.Add([]byte(`{"signature":"00","message":"00","pcrs":["` + strings.Repeat("00", PCRSize) + `"]}`))
 	f.Add([]byte(`null`))
+	f.Add([]byte(`{"signature":"00","message":"00"}`)) // no "pcrs": values unknown, not none
 	f.Fuzz(func(t *testing.T, b []byte) {
 		q, err := DecodeQuoteJSON(b)
 		if testutil.RejectedNil(t, q, err, format.ErrMalformed) {
@@ -142,7 +143,8 @@ func FuzzDecodeQuoteJSON(f *testing.F) {
 	})
 }
 
-// quoteJSON writes q as a TpmQuote object: hex strings, or byte arrays.
+// quoteJSON writes q as a TpmQuote object: hex strings, or byte arrays;
+// without "pcrs" when q.PCRs is nil.
 func quoteJSON(q *quote.Quote, arrays bool) []byte {
 	enc := func(b []byte) string {
 		if !arrays {
@@ -154,9 +156,13 @@ func quoteJSON(q *quote.Quote, arrays bool) []byte {
 		}
 		return "[" + strings.Join(s, ",") + "]"
 	}
+	doc := `{"signature":` + enc(q.Signature) + `,"message":` + enc(q.Message)
+	if q.PCRs == nil {
+		return []byte(doc + `}`) // no "pcrs": the values are unknown
+	}
 	pcrs := make([]string, len(q.PCRs))
 	for i, p := range q.PCRs {
 		pcrs[i] = enc(p)
 	}
-	return []byte(`{"signature":` + enc(q.Signature) + `,"message":` + enc(q.Message) + `,"pcrs":[` + strings.Join(pcrs, ",") + `]}`)
+	return []byte(doc + `,"pcrs":[` + strings.Join(pcrs, ",") + `]}`)
 }

@@ -108,6 +108,15 @@ const (
 	// parts compare equal, and a REPORTED_TCB with such a part matches a
 	// certificate of TCB 0. We compare the 64-bit values.
 	reasonTCBAbove127 = "tcb-part-above-127"
+	// A VCEK-signed report whose CPUID names Turin (version 3 and later,
+	// family 0x1A) and whose CHIP_ID is not Turin's, the 8-byte hwID then
+	// zeros: we reject it (ErrChipID, f0c9a66), whatever the certificate's
+	// product line; go-sev-guest ignores the CPUID and compares the whole
+	// chip id with the hwID, so a Milan or Genoa report re-signed with
+	// family 0x1A binds to its VCEK (found by the fuzz target). Intended:
+	// such a chip id names no Turin VCEK, and a report that names Turin
+	// is held to Turin's chip id.
+	reasonTurinChipForm = "turin-chip-form"
 )
 
 // stage is a comparison stage and the direction of a disagreement.
@@ -130,7 +139,7 @@ var allowed = map[stage][]string{
 	parseTheyRej:   {},
 	sigWeReject:    {reasonSignerKind, reasonSteppingHighNibble},
 	sigTheyReject:  {reasonVersion1, reasonSteppingHighNibble},
-	bindWeReject:   {reasonChipZero, reasonChipMasked, reasonTCBAbove127},
+	bindWeReject:   {reasonChipZero, reasonChipMasked, reasonTCBAbove127, reasonTurinChipForm},
 	bindTheyReject: {reasonSignerKind},
 	fieldStepping:  {reasonSteppingHighNibble},
 }
@@ -156,6 +165,8 @@ func diffReasons(b []byte, certKey uint32) map[string]bool {
 		reasonChipZero:           certKey == snp.SigningKeyVCEK && allZero(b[snp.OffsetChipID:snp.OffsetChipID+snp.ChipIDSize]),
 		reasonChipMasked:         certKey == snp.SigningKeyVCEK && signer&snp.SignerInfoMaskChipKey != 0,
 		reasonTCBAbove127:        slices.ContainsFunc(tcb, func(c byte) bool { return c > 127 }),
+		reasonTurinChipForm: certKey == snp.SigningKeyVCEK && version >= 3 && b[snp.OffsetCPUID] == 0x1A &&
+			!allZero(b[snp.OffsetChipID+8:snp.OffsetChipID+snp.ChipIDSize]),
 	}
 	return r
 }
@@ -652,6 +663,8 @@ var diffCases = []struct {
 	{name: "chip id zero, re-signed", resign: true, ops: [][]byte{mut("chip_id_clear", 0, 0)}, theirs: true, because: reasonChipZero, explains: bindWeReject},
 	{name: "MASK_CHIP_KEY set, re-signed", resign: true, ops: [][]byte{mut("signer_info", 0, snp.SignerInfoMaskChipKey)}, theirs: true, because: reasonChipMasked, explains: bindWeReject},
 	{name: "chip id byte changed, re-signed", resign: true, ops: [][]byte{mut("chip_id", modeXOR, 7<<32|1)}},
+	{name: "CPUID family Turin on a Genoa report, re-signed", seed: "synthetic v5 Genoa", resign: true, ops: [][]byte{mut("cpuid", 0, 0x01111A)},
+		theirs: true, because: reasonTurinChipForm, explains: bindWeReject},
 	{name: "reported TCB SNP SPL raised, re-signed", resign: true, ops: [][]byte{mut("reported_tcb", modeXOR, 1<<48)}},
 	{name: "reported TCB reserved byte 3, re-signed", resign: true, ops: [][]byte{mut("reported_tcb", modeXOR, 1<<24)}},
 	{name: "current and committed TCB changed, re-signed", resign: true, ops: [][]byte{mut("current_tcb", 0, 0), mut("committed_tcb", 0, 1)}, ours: true, theirs: true},

@@ -50,7 +50,9 @@ type PCKExtensions struct {
 // ParsePCKExtensions reads the SGX extensions of a PCK certificate. The
 // FMSPC, PCE-ID, PCESVN and CPUSVN must be present with their sizes. Like
 // encoding/asn1, it ignores elements after the value of an {OID, value}
-// entry and entries of other OIDs (which must still be valid DER); an
+// entry and entries of other OIDs (which must still be valid DER, without
+// the high-tag-number form: tag numbers above 30, which encoding/asn1
+// takes, are refused everywhere, as cryptobyte refuses them); an
 // entry it reads given twice (FMSPC, PCE-ID, TCB, or a TCB component,
 // PCESVN or CPUSVN) is refused.
 func ParsePCKExtensions(c *x509.Certificate) (*PCKExtensions, error) {

@@ -6,15 +6,17 @@ import (
 	"encoding/asn1"
 	"errors"
 	"os"
+	"slices"
 	"testing"
 
 	"github.com/snp-vtpm/snp-vtpm/format"
 )
 
 // refEntry and the ref* functions are the encoding/asn1 reading of the SGX
-// extensions that ParsePCKExtensions replaced (reflection, slower): the
-// differential fuzz target checks that both accept the same extensions
-// with the same result.
+// extensions that ParsePCKExtensions replaced (reflection, slower), with
+// the one rule encoding/asn1 has no notion of: an entry read twice is
+// refused (ParsePCKExtensions's doc). The differential fuzz target checks
+// that both accept the same extensions with the same result.
 type refEntry struct {
 	ID    asn1.ObjectIdentifier
 	Value asn1.RawValue
@@ -26,17 +28,51 @@ var (
 	refOIDFMSPC = asn1.ObjectIdentifier{1, 2, 840, 113741, 1, 13, 1, 4}
 )
 
+// refMarshal encodes entries as a DER SEQUENCE (seeds of the fuzz target).
+func refMarshal(tb testing.TB, entries []refEntry) []byte {
+	tb.Helper()
+	b, err := asn1.Marshal(entries)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
+// refRaw is entries encoded as a RawValue (a SEQUENCE value of an entry).
+func refRaw(tb testing.TB, entries []refEntry) asn1.RawValue {
+	tb.Helper()
+	var v asn1.RawValue
+	if _, err := asn1.Unmarshal(refMarshal(tb, entries), &v); err != nil {
+		tb.Fatal(err)
+	}
+	return v
+}
+
+// refSequence reads b as a SEQUENCE of {OID, value} entries. A value of a
+// tag number above 30 (DER's high-tag-number form) is refused:
+// ParsePCKExtensions reads elements with cryptobyte, which has no such
+// form, so it refuses them even in entries it skips (encoding/asn1 takes
+// them; the fuzz target found the difference).
 func refSequence(b []byte) ([]refEntry, bool) {
 	var entries []refEntry
 	rest, err := asn1.Unmarshal(b, &entries)
+	for _, e := range entries {
+		if e.Value.Tag > 30 {
+			return nil, false
+		}
+	}
 	return entries, err == nil && len(rest) == 0
 }
 
+// refOctets reads v as encoding/asn1 reads an OCTET STRING into a []byte:
+// universal class, primitive (DER has no constructed OCTET STRING; a
+// RawValue's Class and Tag alone would pass one), of dst's size.
 func refOctets(v asn1.RawValue, dst []byte) bool {
-	if v.Class != asn1.ClassUniversal || v.Tag != asn1.TagOctetString || len(v.Bytes) != len(dst) {
+	var b []byte
+	if rest, err := asn1.Unmarshal(v.FullBytes, &b); err != nil || len(rest) != 0 || len(b) != len(dst) {
 		return false
 	}
-	copy(dst, v.Bytes)
+	copy(dst, b)
 	return true
 }
 
@@ -49,6 +85,8 @@ func refParse(raw []byte) (*PCKExtensions, bool) {
 	var haveFMSPC, havePCEID, haveTCB bool
 	for _, e := range entries {
 		switch {
+		case (e.ID.Equal(refOIDFMSPC) && haveFMSPC) || (e.ID.Equal(refOIDPCEID) && havePCEID) || (e.ID.Equal(refOIDTCB) && haveTCB):
+			return nil, false
 		case e.ID.Equal(refOIDFMSPC):
 			if haveFMSPC = refOctets(e.Value, out.FMSPC[:]); !haveFMSPC {
 				return nil, false
@@ -79,6 +117,8 @@ func (x *PCKExtensions) refTCB(b []byte) bool {
 		}
 		var n int
 		switch arc := e.ID[len(refOIDTCB)]; {
+		case (arc >= 1 && arc <= 16 && comps&(1<<arc) != 0) || (arc == tcbComponentPCESVN && havePCESVN) || (arc == tcbComponentCPUSVN && haveCPUSVN):
+			return false
 		case arc >= 1 && arc <= 16:
 			if _, err := asn1.Unmarshal(e.Value.FullBytes, &n); err != nil || n < 0 || n > 0xff {
 				return false
@@ -142,6 +182,34 @@ func TestOIDConstants(t *testing.T) {
 // every rejection is a typed format error.
 func FuzzPCKExtensionsDiff(f *testing.F) {
 	f.Add(realSGXExtension(f))
+	// Entries given twice (refused, d792709) and a CPUSVN in the
+	// constructed OCTET STRING form DER forbids (refused; the reference
+	// took it before it read OCTET STRINGs as encoding/asn1 does).
+	top, _ := refSequence(realSGXExtension(f))
+	for i := range top {
+		f.Add(refMarshal(f, append(slices.Clone(top), top[i])))
+	}
+	// An entry of another OID whose value has tag number 48 (refused).
+	f.Add(refMarshal(f, append(slices.Clone(top), refEntry{asn1.ObjectIdentifier{1, 2, 3}, asn1.RawValue{Class: asn1.ClassPrivate, Tag: 48, Bytes: []byte{0}}})))
+	cpusvn := append(slices.Clone(refOIDTCB), tcbComponentCPUSVN)
+	withTCB := func(i int, tcb []refEntry) []byte {
+		return refMarshal(f, slices.Concat(top[:i], []refEntry{{top[i].ID, refRaw(f, tcb)}}, top[i+1:]))
+	}
+	for i := range top {
+		if !top[i].ID.Equal(refOIDTCB) {
+			continue
+		}
+		tcb, _ := refSequence(top[i].Value.FullBytes)
+		for j, e := range tcb {
+			if !e.ID.Equal(cpusvn) {
+				continue
+			}
+			f.Add(withTCB(i, append(slices.Clone(tcb), e)))
+			e.Value.FullBytes = slices.Clone(e.Value.FullBytes)
+			e.Value.FullBytes[0] |= 0x20 // constructed
+			f.Add(withTCB(i, slices.Concat(tcb[:j], []refEntry{e}, tcb[j+1:])))
+		}
+	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		c := &x509.Certificate{Extensions: []pkix.Extension{{Id: oidSGXExtensions, Value: raw}}}
 		got, err := ParsePCKExtensions(c)

@@ -55,9 +55,12 @@ func ParsePublic(b []byte) (*Public, error) {
 	if err != nil {
 		return nil, err
 	}
-	area, err := pub2b.Contents()
+	// The TPMT_PUBLIC must fill the TPM2B exactly: go-tpm's Contents
+	// ignores bytes after it, which the name (over the public area alone)
+	// would not bind.
+	area, err := unmarshalExact[tpm2.TPMTPublic]("TPMT_PUBLIC", pub2b.Bytes())
 	if err != nil {
-		return nil, &format.Error{Format: "tpm", Field: "TPM2B_PUBLIC", Err: fmt.Errorf("%w: %v", format.ErrMalformed, err)}
+		return nil, err
 	}
 	if area.NameAlg != tpm2.TPMAlgSHA256 {
 		return nil, &format.Error{Format: "tpm", Field: "nameAlg", Err: fmt.Errorf("%w: %#04x, want SHA-256", format.ErrUnexpectedValue, uint16(area.NameAlg))}

@@ -20,7 +20,8 @@ func ephemeralPublic() []byte {
 }
 
 // TestParsePublic: the template parses with its name; trailing bytes and
-// truncation fail.
+// truncation fail, also bytes after the TPMT_PUBLIC inside the TPM2B
+// (fuzz31: accepted before, the name computed without them).
 func TestParsePublic(t *testing.T) {
 	b := ephemeralPublic()
 	p, err := ParsePublic(b)
@@ -34,6 +35,12 @@ func TestParsePublic(t *testing.T) {
 		if _, err := ParsePublic(bad); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+	inner := append(bytes.Clone(b[2:]), 0, 0)
+	padded := append([]byte{byte(len(inner) >> 8), byte(len(inner))}, inner...)
+	var fe *format.Error
+	if _, err := ParsePublic(padded); !errors.As(err, &fe) || fe.Field != "TPMT_PUBLIC" || !errors.Is(err, format.ErrTrailingData) {
+		t.Errorf("bytes after the TPMT_PUBLIC in the TPM2B: %v, want a TPMT_PUBLIC trailing-data error", err)
 	}
 }
 
