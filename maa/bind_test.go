@@ -110,6 +110,18 @@ func TestBind(t *testing.T) {
 	noVMConfig.VMConfig = nil
 	noAK := *ours
 	noAK.AKPublic = nil
+	// A token's claims without x-ms-isolation-tee (which Verify refuses)
+	// bind nothing.
+	token, cfg := tokenFor(t, ours, ak, nil)
+	c, err := maa.Verify(context.Background(), token, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.IsolationTEE = nil
+	if err := maa.Bind(c, ours); err == nil || !strings.Contains(err.Error(), "no x-ms-isolation-tee") {
+		t.Errorf("claims without x-ms-isolation-tee: %v", err)
+	}
+	wantCheck(t, maa.Bind(c, ours), maa.CheckBinding)
 	for _, ev := range []*verify.Claims{&noVMConfig, &noAK} {
 		err := verifyAndBind(t, ours, ak, nil, ev)
 		wantCheck(t, err, maa.CheckBinding)
