@@ -706,3 +706,33 @@ func cacheFiles(t *testing.T, dir string) []string {
 	}
 	return files
 }
+
+// TestDiskCacheFileSizeBound: a cache file of more than its kind's
+// maximum size is ErrCacheFile ("larger than"), not read, nor read as
+// nothing; one of exactly the maximum is read whole.
+func TestDiskCacheFileSizeBound(t *testing.T) {
+	_, fake := newMilanKDS(t)
+	c := fake.newClient(t.TempDir())
+	chip := chipID(3)
+	tcb := composeTCB(ProductMilan, milanTCB())
+	path := c.vcekPath(t, ProductMilan, chip, tcb)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	k, _ := NewKey(ProductMilan, chip, tcb)
+	for _, n := range []int{kds.MaxVCEKSize, kds.MaxVCEKSize + 1} {
+		if err := os.WriteFile(path, bytes.Repeat([]byte{1}, n), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		b, err := c.Disk.Get(ctxTimeout(t, 5*time.Second), KindVCEK, &Query{Key: k})
+		if n == kds.MaxVCEKSize {
+			if err != nil || len(b) != n {
+				t.Errorf("%d bytes: %d read, %v", n, len(b), err)
+			}
+			continue
+		}
+		if !errors.Is(err, ErrCacheFile) || !strings.Contains(err.Error(), "larger than") || b != nil {
+			t.Errorf("%d bytes: %d read, %v, want ErrCacheFile: larger than", n, len(b), err)
+		}
+	}
+}

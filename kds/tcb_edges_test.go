@@ -61,4 +61,12 @@ func TestClientVCEKDER(t *testing.T) {
 	if _, err := c.Get(context.Background(), srv.URL+"/x", "VCEK", int64(len(body)-1), nil); !errors.Is(err, ErrInvalidCertificate) {
 		t.Errorf("an answer over the bound: %v, want ErrInvalidCertificate", err)
 	}
+	// mutation31: another failure (here a 404) is returned as an error
+	// with no body, not as an empty answer nor as ErrInvalidCertificate.
+	missing := httptest.NewServer(http.NotFoundHandler())
+	defer missing.Close()
+	b, err := c.Get(context.Background(), missing.URL+"/x", "VCEK", MaxVCEKSize, nil)
+	if err == nil || b != nil || errors.Is(err, ErrInvalidCertificate) {
+		t.Errorf("a 404: %d bytes, %v; want an error of the fetch", len(b), err)
+	}
 }

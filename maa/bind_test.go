@@ -104,6 +104,31 @@ func TestBind(t *testing.T) {
 		// whose report says debug (a policy that allows it) does not bind.
 		{"debug", &debugEv, nil, false},
 	}
+	// mutation31: evidence without runtime data, or without its AK,
+	// cannot be bound (not a panic, and not bound by its AK alone).
+	noVMConfig := *ours
+	noVMConfig.VMConfig = nil
+	noAK := *ours
+	noAK.AKPublic = nil
+	// A token's claims without x-ms-isolation-tee (which Verify refuses)
+	// bind nothing.
+	token, cfg := tokenFor(t, ours, ak, nil)
+	c, err := maa.Verify(context.Background(), token, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.IsolationTEE = nil
+	if err := maa.Bind(c, ours); err == nil || !strings.Contains(err.Error(), "no x-ms-isolation-tee") {
+		t.Errorf("claims without x-ms-isolation-tee: %v", err)
+	}
+	wantCheck(t, maa.Bind(c, ours), maa.CheckBinding)
+	for _, ev := range []*verify.Claims{&noVMConfig, &noAK} {
+		err := verifyAndBind(t, ours, ak, nil, ev)
+		wantCheck(t, err, maa.CheckBinding)
+		if !strings.Contains(err.Error(), "no runtime data") {
+			t.Errorf("%v, want: no runtime data", err)
+		}
+	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			err := verifyAndBind(t, ours, ak, tc.change, tc.ev)
@@ -185,6 +210,19 @@ func TestBindTDX(t *testing.T) {
 			tee(m)["x-ms-runtime"].(map[string]any)["keys"] = []any{map[string]any{"kid": "HCLAkPub", "kty": "RSA",
 				"n": b64(testev.OtherRSAKey().N.Bytes()), "e": "AQAB"}}
 		}), "HCLAkPub"},
+	}
+	// mutation31: evidence without runtime data, or without its AK,
+	// cannot be bound (not a panic, and not bound by its AK alone).
+	noVMConfig := *ours
+	noVMConfig.VMConfig = nil
+	noAK := *ours
+	noAK.AKPublic = nil
+	for _, ev := range []*verify.Claims{&noVMConfig, &noAK} {
+		err := verifyAndBind(t, ours, ak, nil, ev)
+		wantCheck(t, err, maa.CheckBinding)
+		if !strings.Contains(err.Error(), "no runtime data") {
+			t.Errorf("%v, want: no runtime data", err)
+		}
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

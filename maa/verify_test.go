@@ -379,3 +379,30 @@ func verifyResignedReal(t *testing.T, file, issuer, nonce string) *maa.Claims {
 	}
 	return c
 }
+
+// TestNonceClaim: Nonce reads the client payload's nonce string only: no
+// x-ms-runtime, no client payload, no nonce, or a nonce that is not a
+// JSON string is none (not a panic).
+func TestNonceClaim(t *testing.T) {
+	for _, tc := range []struct {
+		payload string
+		want    string
+		ok      bool
+	}{
+		{`{"x-ms-runtime":{"client-payload":{"nonce":"abc"}}}`, "abc", true},
+		{`{"x-ms-runtime":{"client-payload":{"nonce":"a\u0062c"}}}`, "abc", true},
+		{`{}`, "", false},
+		{`{"x-ms-runtime":{}}`, "", false},
+		{`{"x-ms-runtime":{"client-payload":{"other":"abc"}}}`, "", false},
+		{`{"x-ms-runtime":{"client-payload":{"nonce":5}}}`, "", false},
+		{`{"x-ms-runtime":{"client-payload":{"nonce":null}}}`, "", false},
+	} {
+		c, err := maa.ParseClaims([]byte(tc.payload))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.payload, err)
+		}
+		if n, ok := c.Nonce(); n != tc.want || ok != tc.ok {
+			t.Errorf("%s: %q %v, want %q %v", tc.payload, n, ok, tc.want, tc.ok)
+		}
+	}
+}

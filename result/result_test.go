@@ -314,11 +314,20 @@ func TestLoadSigningKey(t *testing.T) {
 		{"not PEM", []byte("hello"), false},
 		{"empty", nil, false},
 		{"too large", append(bytes.Clone(p8), bytes.Repeat([]byte{' '}, MaxKeyFileBytes)...), false},
+		// mutation31: a PEM block with headers (an encrypted or annotated
+		// key) is refused, not read as a key nor as no key.
+		{"PEM headers", pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Headers: map[string]string{"Comment": "x"}, Bytes: sec1}), false},
 	}
 	for _, tc := range cases {
 		got, err := LoadSigningKey(tc.data)
 		if (err == nil) != tc.ok {
 			t.Errorf("%s: err = %v", tc.name, err)
+		}
+		if !tc.ok && got != nil {
+			t.Errorf("%s: a key with the error", tc.name)
+		}
+		if tc.name == "PEM headers" && (err == nil || !strings.Contains(err.Error(), "encrypted or annotated")) {
+			t.Errorf("%s: err = %v, want encrypted or annotated PEM", tc.name, err)
 		}
 		if tc.ok && !got.Equal(k) {
 			t.Errorf("%s: another key", tc.name)

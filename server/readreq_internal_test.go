@@ -190,3 +190,40 @@ func BenchmarkReadAttestRequest(b *testing.B) {
 		}
 	})
 }
+
+// TestCheckMAATokenShape: a maa_token is accepted only as three non-empty
+// parts of base64url bytes joined by dots, of at most MaxMAATokenBytes:
+// each byte value in the middle of a part, each misplaced dot and one
+// byte over the bound are errMAAToken.
+func TestCheckMAATokenShape(t *testing.T) {
+	check := func(tok string) error {
+		_, err := checkMAAToken(&tok)
+		if err != nil && !errors.Is(err, errMAAToken) {
+			t.Fatalf("%q: %v, not errMAAToken", tok, err)
+		}
+		return err
+	}
+	for c := range 256 {
+		b := byte(c)
+		alphabet := b >= 'A' && b <= 'Z' || b >= 'a' && b <= 'z' || b >= '0' && b <= '9' || b == '-' || b == '_'
+		tok := "ab.c" + string([]byte{b}) + "d.ef"
+		if err := check(tok); (err == nil) != alphabet {
+			t.Errorf("byte %#02x: %v", b, err)
+		}
+	}
+	for _, tok := range []string{"", ".b.c", "a.b.", "a..b", "a.b", "a.b.c.d", "abc"} {
+		if check(tok) == nil {
+			t.Errorf("%q accepted", tok)
+		}
+	}
+	long := "a.b." + strings.Repeat("c", MaxMAATokenBytes-4)
+	if err := check(long); err != nil {
+		t.Errorf("%d bytes: %v", len(long), err)
+	}
+	if check(long+"c") == nil {
+		t.Errorf("%d bytes accepted", len(long)+1)
+	}
+	if tok, err := checkMAAToken(nil); tok != "" || err != nil {
+		t.Errorf("nil: %q, %v", tok, err)
+	}
+}

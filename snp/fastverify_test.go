@@ -3,10 +3,14 @@ package snp
 import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha512"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"math/big"
 	"testing"
+	"time"
 
 	"github.com/snp-vtpm/snp-vtpm/internal/fastverify"
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
@@ -31,6 +35,9 @@ func TestCertSignatureMatchesX509(t *testing.T) {
 			certs = append(certs, c.ARK, c.ASK)
 		}
 	}
+	// mutation31: an RSA issuer's PKCS #1 v1.5 signatures (no AMD
+	// certificate has one) take x509's path, not the PSS fast path.
+	certs = append(certs, pkcs1Certs(t)...)
 	verified := 0
 	for _, ica := range certs {
 		for _, c := range certs {
@@ -103,4 +110,36 @@ func TestReportSignatureMatchesECDSA(t *testing.T) {
 			t.Errorf("%s: %v", f.name, err)
 		}
 	}
+}
+
+// pkcs1Certs returns a self-signed RSA CA (SHA-256 with RSA, PKCS #1
+// v1.5) and a certificate it signs with SHA-384 with RSA.
+func pkcs1Certs(t *testing.T) []*x509.Certificate {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "pkcs1 CA"},
+		NotBefore: time.Unix(0, 0), NotAfter: time.Unix(1<<31, 0), IsCA: true, BasicConstraintsValid: true,
+		SignatureAlgorithm: x509.SHA256WithRSA}
+	caDER, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "pkcs1 leaf"},
+		NotBefore: time.Unix(0, 0), NotAfter: time.Unix(1<<31, 0), SignatureAlgorithm: x509.SHA384WithRSA}
+	leafDER, err := x509.CreateCertificate(rand.Reader, leaf, ca, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(leafDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []*x509.Certificate{ca, c}
 }

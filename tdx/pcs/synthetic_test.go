@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"math/big"
@@ -435,5 +436,35 @@ func TestTCBSignerIssuedByRoot(t *testing.T) {
 				t.Fatalf("%v, want ErrCollateral %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestPCKCRLIssuerNotUnderRoot: a PCK CRL whose issuer chain is a
+// Platform CA of Intel's name but not issued by the pinned root (alone,
+// or followed by the pinned root) is ErrCollateral naming the issuer,
+// though the CRL verifies under that CA; under the CA's own root it is
+// accepted.
+func TestPCKCRLIssuerNotUnderRoot(t *testing.T) {
+	f := tdxtest.New(t)
+	crl := f.Files(t, tdxtest.Collateral{FMSPC: "00806f050000", TCBInfo: []byte("{}"), QEIdentity: []byte("{}")})["pckcrl-platform.der"]
+	certPEM := func(c *x509.Certificate) []byte {
+		return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
+	}
+	now := testutil.TDXFixtureTime()
+	intel, err := tdx.IntelRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, err := pcs.CheckPCKCRL(crl, append(certPEM(f.CA), certPEM(f.Root)...), pcs.CAPlatform, pcs.Options{Now: now, Root: f.Root}); err != nil || l.Issuer.CommonName != "Intel SGX PCK Platform CA" {
+		t.Fatalf("under its own root: %v", err)
+	}
+	for name, chain := range map[string][]byte{
+		"CA alone":            certPEM(f.CA),
+		"CA then pinned root": append(certPEM(f.CA), certPEM(intel)...),
+	} {
+		_, err := pcs.CheckPCKCRL(crl, chain, pcs.CAPlatform, pcs.Options{Now: now})
+		if !errors.Is(err, pcs.ErrCollateral) || !strings.Contains(err.Error(), `the PCK CRL's issuer "Intel SGX PCK Platform CA"`) {
+			t.Errorf("%s: %v, want ErrCollateral: the PCK CRL's issuer", name, err)
+		}
 	}
 }

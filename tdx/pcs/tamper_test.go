@@ -166,3 +166,29 @@ func TestSwappedCRLs(t *testing.T) {
 		}
 	}
 }
+
+// TestModuleIdentityFields: each hex field of a TDX module identity (its
+// MRSIGNER, attributes and attributes mask) is checked, the others
+// well-formed: a wrong length or a non-hex digit is a format error naming
+// the field.
+func TestModuleIdentityFields(t *testing.T) {
+	tcb := string(testutil.ReadFile(t, tcbInfoFile))
+	zeros := strings.Repeat("0", 96)
+	orig := `"id":"TDX_03","mrsigner":"` + zeros + `","attributes":"0000000000000000","attributesMask":"FFFFFFFFFFFFFFFF"`
+	if !strings.Contains(tcb, orig) {
+		t.Fatal("module identity TDX_03 not in the TCB info")
+	}
+	for _, tc := range []struct {
+		field, repl string
+		kind        error
+	}{
+		{"mrsigner", `"id":"TDX_03","mrsigner":"` + zeros[2:] + `","attributes":"0000000000000000","attributesMask":"FFFFFFFFFFFFFFFF"`, format.ErrBadLength},
+		{"attributes", `"id":"TDX_03","mrsigner":"` + zeros + `","attributes":"000000000000000G","attributesMask":"FFFFFFFFFFFFFFFF"`, format.ErrBadEncoding},
+		{"attributesMask", `"id":"TDX_03","mrsigner":"` + zeros + `","attributes":"0000000000000000","attributesMask":"FFFFFFFFFFFFFF"`, format.ErrBadLength},
+	} {
+		_, err := pcs.ParseTCBInfo([]byte(strings.Replace(tcb, orig, tc.repl, 1)))
+		if !errors.Is(err, tc.kind) || !strings.Contains(err.Error(), "tdxModuleIdentities[0]."+tc.field) {
+			t.Errorf("%s: %v, want %v naming tdxModuleIdentities[0].%s", tc.field, err, tc.kind, tc.field)
+		}
+	}
+}
