@@ -185,8 +185,10 @@ type Claims struct {
 	Product string `json:"product"`
 	// ChipID is the SNP report's CHIP_ID.
 	ChipID verify.HexBytes `json:"chip_id"`
-	// ReportedTCB is the TCB the report and the VCEK are bound to.
-	ReportedTCB snp.TCBParts `json:"reported_tcb"`
+	// ReportedTCB is the TCB the SNP report and the VCEK are bound to; nil
+	// (the member left out) for TDX, which has no AMD TCB: zeros there
+	// would claim a TCB of 0.0.0.0.
+	ReportedTCB *snp.TCBParts `json:"reported_tcb,omitempty"`
 	// Measurement is the launch measurement (TDX: the MRTD).
 	Measurement verify.HexBytes `json:"measurement"`
 	// IDKeyDigest is the report's ID_KEY_DIGEST: the key that signed the
@@ -249,7 +251,6 @@ func summarize(c *verify.Claims) Claims {
 	s := Claims{
 		Product:          c.Product,
 		ChipID:           c.ChipID,
-		ReportedTCB:      c.ReportedTCB,
 		Measurement:      c.LaunchMeasurement(),
 		IDKeyDigest:      c.IDKeyDigest,
 		Paravisor:        c.Paravisor,
@@ -263,6 +264,10 @@ func summarize(c *verify.Claims) Claims {
 		s.VMUniqueID = c.VMConfig.VMUniqueID
 	}
 	s.Platform = string(c.Platform)
+	if c.Platform != verify.PlatformTDX {
+		tcb := c.ReportedTCB
+		s.ReportedTCB = &tcb
+	}
 	if c.TDX != nil {
 		s.TCBStatus = c.TDX.TCBStatus
 	}

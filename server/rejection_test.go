@@ -40,6 +40,8 @@ func TestRejectionHidesPolicy(t *testing.T) {
 			check: verify.CheckPCRPolicy, marker: hex.EncodeToString(ref(0xab))},
 		{name: "minimum-tcb", policy: verify.Policy{MinTCB: &minTCB},
 			check: verify.CheckMinTCB, marker: minTCB.String()},
+		{name: "minimum-launch-tcb", policy: verify.Policy{MinLaunchTCB: &minTCB},
+			check: verify.CheckMinLaunchTCB, marker: minTCB.String()},
 		{name: "init-data", policy: verify.Policy{InitDataDigest: ref(0xcd)},
 			check: verify.CheckInitData, marker: hex.EncodeToString(ref(0xcd))},
 		{name: "vcek-missing names no KDS mirror", omitVCEK: true,

@@ -56,17 +56,18 @@ func appendClaims(b []byte, c *Claims) ([]byte, error) {
 	str("tcb_status", c.TCBStatus, true)
 	str("product", c.Product, false)
 	hexField("chip_id", c.ChipID)
-	b = append(b, `"reported_tcb":{`...)
-	if t := c.ReportedTCB; t.FMC != 0 {
-		b = strconv.AppendUint(append(b, `"fmc":`...), uint64(t.FMC), 10)
-		b = append(b, ',')
+	if t := c.ReportedTCB; t != nil {
+		b = append(b, `"reported_tcb":{`...)
+		if t.FMC != 0 {
+			b = strconv.AppendUint(append(b, `"fmc":`...), uint64(t.FMC), 10)
+			b = append(b, ',')
+		}
+		b = strconv.AppendUint(append(b, `"bootloader":`...), uint64(t.Bootloader), 10)
+		b = strconv.AppendUint(append(b, `,"tee":`...), uint64(t.TEE), 10)
+		b = strconv.AppendUint(append(b, `,"snp":`...), uint64(t.SNP), 10)
+		b = strconv.AppendUint(append(b, `,"microcode":`...), uint64(t.Microcode), 10)
+		b = append(b, "},"...)
 	}
-	t := c.ReportedTCB
-	b = strconv.AppendUint(append(b, `"bootloader":`...), uint64(t.Bootloader), 10)
-	b = strconv.AppendUint(append(b, `,"tee":`...), uint64(t.TEE), 10)
-	b = strconv.AppendUint(append(b, `,"snp":`...), uint64(t.SNP), 10)
-	b = strconv.AppendUint(append(b, `,"microcode":`...), uint64(t.Microcode), 10)
-	b = append(b, "},"...)
 	hexField("measurement", c.Measurement)
 	hexField("id_key_digest", c.IDKeyDigest)
 	str("paravisor", c.Paravisor, false)

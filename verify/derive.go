@@ -14,8 +14,10 @@ import (
 // of the CVM whose verified claims c are (what "snp-vtpm policy derive"
 // prints), requiring also the values of the PCRs at pcrs. On SEV-SNP it
 // lists c's launch measurement, paravisor ID key digest and product line
-// and takes c's reported TCB as the minimum, so that evidence of another
-// image, paravisor or product line fails it while a host TCB update
+// and takes c's reported TCB as the minimum (and its launch TCB as the
+// minimum launch TCB, from version 2 reports, which carry one), so that
+// evidence of another image, paravisor or product line, or of a guest
+// launched under older firmware, fails it while a host TCB update
 // passes; on TDX it lists the paravisor's MRTD (Intel's TCB status is
 // judged by DefaultTDXTCBStatuses). Either way it names its Platforms.
 // The emulated CVM's paravisor identity is left out: it is trusted with
@@ -71,7 +73,7 @@ func DerivePolicy(c *Claims, pcrs []int) (*Policy, error) {
 func deriveSNP(c *Claims) *Policy {
 	tcb := c.ReportedTCB
 	layout, _ := snp.ReportVersionLayout(c.ReportVersion)
-	return &Policy{
+	p := &Policy{
 		Platforms:           []string{PlatformSNP},
 		MinTCB:              &tcb,
 		Measurements:        []HexBytes{slices.Clone(c.Measurement)},
@@ -82,6 +84,12 @@ func deriveSNP(c *Claims) *Policy {
 		AllowUncommittedTCB: !layout.TCBs || c.ReportedTCB != c.CommittedTCB,
 		DenySMT:             c.GuestPolicy&snp.PolicySMT == 0,
 	}
+	if layout.TCBs {
+		// A version 1 report carries no launch TCB to pin.
+		launch := c.LaunchTCB
+		p.MinLaunchTCB = &launch
+	}
+	return p
 }
 
 // deriveTDX returns the policy of TDX claims c (see DerivePolicy).

@@ -76,6 +76,7 @@ func TestDerivePolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(p.Platforms) != 1 || p.Platforms[0] != verify.PlatformSNP || p.MinTCB == nil || *p.MinTCB != c.ReportedTCB ||
+		p.MinLaunchTCB == nil || *p.MinLaunchTCB != c.LaunchTCB ||
 		len(p.Measurements) != 1 || !bytes.Equal(p.Measurements[0], c.Measurement) ||
 		len(p.IDKeyDigests) != 1 || !bytes.Equal(p.IDKeyDigests[0], c.IDKeyDigest) ||
 		len(p.Products) != 1 || p.Products[0] != "Milan" || !bytes.Equal(p.PCRs[7], c.PCRs[7]) {
@@ -132,6 +133,8 @@ func TestDerivePolicyGuestSettings(t *testing.T) {
 	ctx := context.Background()
 	lower := testev.DefaultTCB(snp.Milan)
 	lower.SNP--
+	lowest := lower
+	lowest.SNP--
 	initData := bytes.Repeat([]byte{0x1d}, 32)
 	pcrs := testev.DefaultPCRs()
 	pcr8 := verify.InitDataPCR8(initData)
@@ -147,6 +150,7 @@ func TestDerivePolicyGuestSettings(t *testing.T) {
 		{"migration agent", testev.Builder{Policy: testev.DefaultPolicy | snp.PolicyMigrateMA}, verify.Policy{AllowMigrationAgent: true}, testev.Builder{}, ""},
 		{"TCB not committed", testev.Builder{CommittedTCB: &lower}, verify.Policy{AllowUncommittedTCB: true}, testev.Builder{}, ""},
 		{"version 1 report", testev.Builder{ReportVersion: 1}, verify.Policy{AllowUncommittedTCB: true}, testev.Builder{}, ""},
+		{"launched under older firmware", testev.Builder{LaunchTCB: &lower}, verify.Policy{}, testev.Builder{LaunchTCB: &lowest}, verify.CheckMinLaunchTCB},
 		{"SMT off", testev.Builder{Policy: testev.DefaultPolicy &^ snp.PolicySMT}, verify.Policy{}, testev.Builder{}, verify.CheckGuestPolicy},
 		{"init-data", testev.Builder{PCRs: pcrs}, verify.Policy{InitDataDigest: initData}, testev.Builder{}, verify.CheckInitData},
 		{"defaults, debug guest", testev.Builder{}, verify.Policy{AllowDebug: true}, testev.Builder{Policy: testev.DebugPolicy}, verify.CheckDebug},

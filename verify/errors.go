@@ -71,6 +71,7 @@ const (
 	CheckGuestPolicy       Check = "guest-policy"         // no migration agent; SMT only if the policy allows
 	CheckCommittedTCB      Check = "committed-tcb"        // REPORTED_TCB == COMMITTED_TCB
 	CheckMinTCB            Check = "minimum-tcb"          // policy: REPORTED_TCB >= minimum
+	CheckMinLaunchTCB      Check = "minimum-launch-tcb"   // policy: LAUNCH_TCB >= minimum (the firmware the guest was launched under)
 	CheckMeasurement       Check = "measurement"          // policy: allowed launch measurements
 	CheckParavisorIdentity Check = "paravisor-identity"   // ID_KEY_DIGEST (SNP) or MRTD (TDX) of a trusted paravisor (and policy's author keys)
 	CheckRuntimeData       Check = "runtime-data-binding" // SHA-256(runtime data) == REPORT_DATA[0:32], rest zero (after the signature)

@@ -173,6 +173,12 @@ func ExampleDerivePolicy() {
 	//     "snp": 24,
 	//     "microcode": 219
 	//   },
+	//   "min_launch_tcb": {
+	//     "bootloader": 4,
+	//     "tee": 0,
+	//     "snp": 24,
+	//     "microcode": 219
+	//   },
 	//   "measurements": [
 	//     "6a063be9dd79f6371c842e480f8dc3b5c725961344e57130e88c5adf49e8f7f6c79b75a5eb77fc769959f4aeb2f9401e"
 	//   ],

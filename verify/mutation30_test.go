@@ -158,7 +158,8 @@ func otherVMConfig() *hcl.VMConfiguration {
 
 // TestPlatformInferredFromMembers: a policy that names no platforms is for
 // the platforms its members judge: one with SEV-SNP members only (each of
-// min_tcb, measurements, products, deny_smt) rejects TDX evidence, one
+// min_tcb, min_launch_tcb, measurements, products, deny_smt) rejects TDX
+// evidence (with a TDX member too, TDX evidence is judged by that), one
 // with TDX members only (tdx_mr_tds) rejects SEV-SNP evidence, each with
 // check platform; with both kinds of member, or none, both are accepted.
 // A platform listed twice is refused.
@@ -176,7 +177,7 @@ func TestPlatformInferredFromMembers(t *testing.T) {
 		return c
 	}
 	mc, tc := claimsOf(milan), claimsOf(tdxEv)
-	tcb := mc.ReportedTCB
+	tcb, launch := mc.ReportedTCB, mc.LaunchTCB
 	mrtds := []verify.HexBytes{tc.TDX.MRTD}
 	for _, c := range []struct {
 		name      string
@@ -185,6 +186,9 @@ func TestPlatformInferredFromMembers(t *testing.T) {
 	}{
 		{"none", verify.Policy{}, "", ""},
 		{"min_tcb", verify.Policy{MinTCB: &tcb}, "", verify.CheckPlatform},
+		{"min_launch_tcb", verify.Policy{MinLaunchTCB: &launch}, "", verify.CheckPlatform},
+		{"min_tcb and tdx_mr_tds", verify.Policy{MinTCB: &tcb, TDXMRTDs: mrtds}, "", ""},
+		{"min_launch_tcb and tdx_mr_tds", verify.Policy{MinLaunchTCB: &launch, TDXMRTDs: mrtds}, "", ""},
 		{"measurements", verify.Policy{Measurements: []verify.HexBytes{mc.Measurement}}, "", verify.CheckPlatform},
 		{"products", verify.Policy{Products: []string{"Milan"}}, "", verify.CheckPlatform},
 		{"deny_smt", verify.Policy{DenySMT: true, AllowUncommittedTCB: true}, verify.CheckGuestPolicy, verify.CheckPlatform},

@@ -205,10 +205,10 @@ type Policy struct {
 	// Platforms, when non-empty, lists the kinds of Confidential VM the
 	// policy accepts: PlatformSNP ("sev-snp") and PlatformTDX ("tdx").
 	// When empty, the policy accepts the platforms whose own members it
-	// sets (check platform): measurements, min_tcb, products,
-	// id_key_digests, author_key_digests or deny_smt are for sev-snp;
-	// tdx_mr_tds or tdx_tcb_statuses for tdx; a policy setting members of
-	// both accepts both, each judged by its own members, and one setting
+	// sets (check platform): measurements, min_tcb, min_launch_tcb,
+	// products, id_key_digests, author_key_digests or deny_smt are for
+	// sev-snp; tdx_mr_tds or tdx_tcb_statuses for tdx; a policy setting
+	// members of both accepts both, each judged by its own members, and one setting
 	// neither accepts either. So a policy written for one kind of VM never
 	// accepts the other kind, whose launch it would not constrain. When it
 	// is set, a member of a platform it does not list is refused
@@ -227,6 +227,13 @@ type Policy struct {
 	// Milan's and Genoa's is 0, so a minimum fmc above 0 rejects them, and
 	// is refused when Products is set without Turin.
 	MinTCB *snp.TCBParts `json:"min_tcb,omitempty"`
+	// MinLaunchTCB, when set, is the lowest acceptable LAUNCH_TCB, per
+	// component (check minimum-launch-tcb): the TCB the guest was launched
+	// under. MinTCB alone passes a guest launched under older, vulnerable
+	// firmware once the host has updated it (REPORTED_TCB follows the
+	// update, LAUNCH_TCB does not). Version 1 reports carry no LAUNCH_TCB
+	// (0), so any minimum above 0 rejects them. fmc as in MinTCB.
+	MinLaunchTCB *snp.TCBParts `json:"min_launch_tcb,omitempty"`
 	// Measurements, when non-empty, lists the allowed launch measurements
 	// (48 bytes each, no repeats).
 	Measurements []HexBytes `json:"measurements,omitempty"`
@@ -407,7 +414,7 @@ func (p *Policy) validate() error {
 }
 
 // validateSNPMembers checks vmpl, measurements, products (normalising
-// them to product lines) and min_tcb.
+// them to product lines), min_tcb and min_launch_tcb.
 func (p *Policy) validateSNPMembers() error {
 	if p.VMPL < 0 || p.VMPL > 3 {
 		return policyErr("/vmpl", "%d, want the highest accepted VMPL in 0..3", p.VMPL)
@@ -431,10 +438,15 @@ func (p *Policy) validateSNPMembers() error {
 			return policyErr(fmt.Sprintf("/products/%d", i), "%q is the product line %s, which products[%d] lists already", format.Truncate(prod, 16), pl, j)
 		}
 	}
-	if p.MinTCB != nil && p.MinTCB.FMC > 0 && len(p.Products) > 0 && !slices.Contains(p.Products, string(snp.Turin)) {
-		// Milan and Genoa have no FMC: their reported FMC is 0, below any
-		// minimum, so the policy would reject every report it allows.
-		return policyErr("/min_tcb/fmc", "%d, but only Turin has an FMC and products lists %s: their reports carry none (0), so none would pass; remove fmc or add Turin", p.MinTCB.FMC, strings.Join(p.Products, " and "))
+	for _, m := range []struct {
+		name string
+		tcb  *snp.TCBParts
+	}{{"min_tcb", p.MinTCB}, {"min_launch_tcb", p.MinLaunchTCB}} {
+		if m.tcb != nil && m.tcb.FMC > 0 && len(p.Products) > 0 && !slices.Contains(p.Products, string(snp.Turin)) {
+			// Milan and Genoa have no FMC: their FMC is 0, below any
+			// minimum, so the policy would reject every report it allows.
+			return policyErr("/"+m.name+"/fmc", "%d, but only Turin has an FMC and products lists %s: their reports carry none (0), so none would pass; remove fmc or add Turin", m.tcb.FMC, strings.Join(p.Products, " and "))
+		}
 	}
 	return nil
 }
@@ -555,6 +567,10 @@ func (p Policy) clone() Policy {
 	if p.MinTCB != nil {
 		m := *p.MinTCB
 		p.MinTCB = &m
+	}
+	if p.MinLaunchTCB != nil {
+		m := *p.MinLaunchTCB
+		p.MinLaunchTCB = &m
 	}
 	cloneList := func(l []HexBytes) []HexBytes {
 		if l == nil {

@@ -22,6 +22,9 @@ func TestParsePolicySuggestsMember(t *testing.T) {
 	}{
 		{`{"measurement": []}`, `(did you mean "measurements"?)`},
 		{`{"min-tcb": {"snp": 8}}`, `(did you mean "min_tcb"?)`},
+		{`{"min-launch-tcb": {"snp": 8}}`, `(did you mean "min_launch_tcb"?)`},
+		{`{"min_lanch_tcb": {"snp": 8}}`, `(did you mean "min_launch_tcb"?)`},
+		{`{"min_launch_tcb": {"microcod": 115}}`, `(did you mean "microcode"?)`},
 		{`{"product": ["Milan"]}`, `(did you mean "products"?)`},
 		{`{"id_key_digest": []}`, `(did you mean "id_key_digests"?)`},
 		{`{"alow_debug": true}`, `(did you mean "allow_debug"?)`},

@@ -165,6 +165,7 @@ func (p *Policy) platformMembers() (snpOnly, tdxOnly []string) {
 		set  bool
 	}{
 		{"min_tcb", p.MinTCB != nil},
+		{"min_launch_tcb", p.MinLaunchTCB != nil},
 		{"measurements", len(p.Measurements) > 0},
 		{"products", len(p.Products) > 0},
 		{"id_key_digests", len(p.IDKeyDigests) > 0},

@@ -179,22 +179,26 @@ func TestCacheBounds(t *testing.T) {
 	}
 }
 
-// TestNewCopiesConfig: changing the Config (and the policy's slices) after
+// TestNewCopiesConfig: changing the Config (and the policy's slices and
+// TCB minimums) after
 // New changes nothing in the Verifier.
 func TestNewCopiesConfig(t *testing.T) {
 	var m [48]byte
 	m[0] = 0x42
 	ev := (&testev.Builder{Version: 1, Measurement: &m}).MustBuild()
-	cfg := verify.Config{Roots: testev.Roots(), Policy: verify.Policy{Measurements: []verify.HexBytes{append(verify.HexBytes(nil), m[:]...)}, Products: []string{"Milan"}}}
+	launch := testev.DefaultTCB(snp.Milan)
+	cfg := verify.Config{Roots: testev.Roots(), Policy: verify.Policy{Measurements: []verify.HexBytes{append(verify.HexBytes(nil), m[:]...)}, Products: []string{"Milan"}, MinLaunchTCB: &launch}}
 	v := newVerifier(t, cfg)
 	cfg.Policy.Measurements[0][0] ^= 1
 	cfg.Policy.Products[0] = "Genoa"
+	launch.SNP++
 	cfg.Roots = nil
 	if _, err := v.Evidence(context.Background(), ev.JSON, ev.Nonce); err != nil {
 		t.Fatalf("the caller's changes reached the Verifier: %v", err)
 	}
 	got := v.Config()
 	got.Policy.Measurements[0][0] ^= 1
+	got.Policy.MinLaunchTCB.Microcode++
 	if _, err := v.Evidence(context.Background(), ev.JSON, ev.Nonce); err != nil {
 		t.Fatalf("changing Config()'s result reached the Verifier: %v", err)
 	}

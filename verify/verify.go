@@ -693,6 +693,9 @@ func checkReportPolicy(claims *Claims, r *snp.Report, p snp.Product, pol *Policy
 	if pol.MinTCB != nil && !claims.ReportedTCB.AtLeast(*pol.MinTCB) {
 		return failf(CheckMinTCB, "reported TCB %s is below the policy minimum %s", claims.ReportedTCB, *pol.MinTCB)
 	}
+	if err := checkMinLaunchTCB(claims, r, pol); err != nil {
+		return err
+	}
 	if len(pol.Measurements) > 0 {
 		ok := false
 		for _, m := range pol.Measurements {
@@ -705,6 +708,18 @@ func checkReportPolicy(claims *Claims, r *snp.Report, p snp.Product, pol *Policy
 		}
 	}
 	return nil
+}
+
+// checkMinLaunchTCB checks the policy's min_launch_tcb against the
+// report's LAUNCH_TCB, which a version 1 report does not carry.
+func checkMinLaunchTCB(claims *Claims, r *snp.Report, pol *Policy) error {
+	if pol.MinLaunchTCB == nil || claims.LaunchTCB.AtLeast(*pol.MinLaunchTCB) {
+		return nil
+	}
+	if l, _ := snp.ReportVersionLayout(r.Version); !l.TCBs {
+		return failf(CheckMinLaunchTCB, "report version %d carries no launch TCB (AMD's ABI added it in version 2), so it cannot meet the policy minimum %s", r.Version, *pol.MinLaunchTCB)
+	}
+	return failf(CheckMinLaunchTCB, "launch TCB %s (the firmware the guest was launched under) is below the policy minimum %s", claims.LaunchTCB, *pol.MinLaunchTCB)
 }
 
 func verifyQuote(claims *Claims, q *quote.Quote, ak *quote.AK, nonce []byte, opts *Config) error {

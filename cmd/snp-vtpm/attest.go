@@ -252,8 +252,12 @@ func printAttested(w io.Writer, res *server.Result, bannerShown bool) {
 		fmt.Fprintf(w, "attested: Intel TDX, mr td %.16s..., tcb status %s, evidence v%d (fresh report: %s); secret of %d bytes received\n",
 			c.Measurement.String(), c.TCBStatus, c.EvidenceVersion, yesNo(c.FreshReport), len(res.Secret))
 	} else {
+		tcb := "none given"
+		if t := c.ReportedTCB; t != nil {
+			tcb = tcbString(t.Bootloader, t.TEE, t.SNP, t.Microcode, t.FMC, c.Product)
+		}
 		fmt.Fprintf(w, "attested: %s chip %.16s..., reported tcb %s, evidence v%d (fresh report: %s); secret of %d bytes received\n",
-			c.Product, c.ChipID.String(), tcbString(c.ReportedTCB.Bootloader, c.ReportedTCB.TEE, c.ReportedTCB.SNP, c.ReportedTCB.Microcode, c.ReportedTCB.FMC, c.Product),
+			c.Product, c.ChipID.String(), tcb,
 			c.EvidenceVersion, yesNo(c.FreshReport), len(res.Secret))
 	}
 	if c.EventLog != nil {

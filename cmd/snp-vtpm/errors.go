@@ -86,6 +86,7 @@ var expected = map[verify.Check]string{
 	verify.CheckGuestPolicy:       "a guest policy without migration agent (SMT as the policy allows)",
 	verify.CheckCommittedTCB:      "the reported TCB equal to the committed TCB",
 	verify.CheckMinTCB:            "a reported TCB at least the policy's min_tcb",
+	verify.CheckMinLaunchTCB:      "a launch TCB (the firmware the guest was launched under) at least the policy's min_launch_tcb",
 	verify.CheckMeasurement:       "a launch measurement listed by the policy",
 	verify.CheckParavisorIdentity: "the ID key digest (SNP) or MRTD (TDX) of a trusted paravisor",
 	verify.CheckRuntimeData:       "REPORT_DATA = SHA-256 of the runtime data, zero-padded",
