@@ -43,12 +43,8 @@ type attestJSON struct {
 	Token      string        `json:"token,omitempty"`
 }
 
-func newAttestCmd(g *globals) *cobra.Command {
-	var f attestFlags
-	cmd := &cobra.Command{
-		Use:   "attest --server URL [--resource NAME] [--fresh] [-o FILE] [--token-out FILE] [--ca-cert FILE] [--maa-token FILE | --maa-attest] [--json]",
-		Short: "Attest this CVM to a verifier (snp-vtpm serve) and receive its secret",
-		Long: `Attest this CVM to a remote verifier started with "snp-vtpm serve" and print the secret
+// attestLong is the help text of "attest".
+const attestLong = `Attest this CVM to a remote verifier started with "snp-vtpm serve" and print the secret
 it releases (or write it to -o FILE, mode 0600).
 
 The exchange: make an ephemeral HPKE key pair (` + server.Suite + `),
@@ -98,8 +94,15 @@ With --emulate the evidence comes from the emulated CVM: the verifier must run w
 --trust-emulated to accept it.
 
 Exit status 2 means the evidence was rejected, here or by the verifier (stderr names
-the check); a verifier that cannot be reached, or that cannot get collateral, is 1.`,
-		Args: cobra.NoArgs,
+the check); a verifier that cannot be reached, or that cannot get collateral, is 1.`
+
+func newAttestCmd(g *globals) *cobra.Command {
+	var f attestFlags
+	cmd := &cobra.Command{
+		Use:   "attest --server URL [--resource NAME] [--fresh] [-o FILE] [--token-out FILE] [--ca-cert FILE] [--maa-token FILE | --maa-attest] [--json]",
+		Short: "Attest this CVM to a verifier (snp-vtpm serve) and receive its secret",
+		Long:  attestLong,
+		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			err := runAttest(cmd.Context(), g, &f)
 			if f.jsonOut {
