@@ -195,21 +195,29 @@ func openAttestOutputs(f *attestFlags) (secret, token *attestOutput, err error) 
 	if err := checkOutputFile("--token-out", f.tokenOut); err != nil {
 		return nil, nil, err
 	}
-	out := f.out
+	return openOutputPair(f.out, "--token-out", f.tokenOut, "the token would overwrite the secret")
+}
+
+// openOutputPair opens -o FILE (not "-", standard output; written as a
+// secret: mode 0600, atomically) and a second output file named by flag
+// (in place), before anything is asked, so that a path that cannot be
+// written fails first. The two must not name one file (clash says what
+// would be lost); the first is discarded when the second fails.
+func openOutputPair(out, flag, name, clash string) (first, second *attestOutput, err error) {
 	if out == "-" {
 		out = ""
 	}
-	if out != "" && f.tokenOut != "" && sameFile(out, f.tokenOut) {
-		return nil, nil, fmt.Errorf("-o and --token-out both name %s: the token would overwrite the secret; give two files", f.tokenOut)
+	if out != "" && name != "" && sameFile(out, name) {
+		return nil, nil, fmt.Errorf("-o and %s both name %s: %s; give two files", flag, name, clash)
 	}
-	if secret, err = openAttestOutput("-o", out, true); err != nil {
+	if first, err = openAttestOutput("-o", out, true); err != nil {
 		return nil, nil, err
 	}
-	if token, err = openAttestOutput("--token-out", f.tokenOut, false); err != nil {
-		secret.discard()
+	if second, err = openAttestOutput(flag, name, false); err != nil {
+		first.discard()
 		return nil, nil, err
 	}
-	return secret, token, nil
+	return first, second, nil
 }
 
 // sameFile reports whether the paths a and b name one file: the same

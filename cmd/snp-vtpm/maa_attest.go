@@ -184,21 +184,7 @@ func runMAAAttest(ctx context.Context, g *globals, f *maaAttestFlags) error {
 // cannot be written (a directory, a missing directory) fails first: it
 // failed with "open DIR: is a directory" once the token was obtained.
 func (f *maaAttestFlags) openOutputs() (token, ev *attestOutput, err error) {
-	out := f.out
-	if out == "-" {
-		out = ""
-	}
-	if out != "" && f.evidenceOut != "" && sameFile(out, f.evidenceOut) {
-		return nil, nil, fmt.Errorf("-o and --evidence-out both name %s: the evidence would overwrite the token; give two files", f.evidenceOut)
-	}
-	if token, err = openAttestOutput("-o", out, true); err != nil {
-		return nil, nil, err
-	}
-	if ev, err = openAttestOutput("--evidence-out", f.evidenceOut, false); err != nil {
-		token.discard()
-		return nil, nil, err
-	}
-	return token, ev, nil
+	return openOutputPair(f.out, "--evidence-out", f.evidenceOut, "the evidence would overwrite the token")
 }
 
 // preCheck returns the verifier that checks the evidence sent to tgt's
