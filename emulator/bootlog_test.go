@@ -14,6 +14,7 @@ import (
 
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
 	"github.com/snp-vtpm/snp-vtpm/eventlog"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/vtpm"
 )
 
@@ -134,13 +135,7 @@ func TestBootLogDeterministic(t *testing.T) {
 func TestBootLogAfterExtend(t *testing.T) {
 	c := start(t, nil)
 	unlogged := sha256.Sum256([]byte("grub_cmd: an unlogged command"))
-	_, err := tpm2.PCRExtend{
-		PCRHandle: passwordAuth(tpm2.TPMHandle(8)),
-		Digests:   tpm2.TPMLDigestValues{Digests: []tpm2.TPMTHA{{HashAlg: tpm2.TPMAlgSHA256, Digest: unlogged[:]}}},
-	}.Execute(c.TPM())
-	if err != nil {
-		t.Fatal(err)
-	}
+	testutil.ExtendPCR(t, c.TPM(), 8, unlogged[:])
 	res := replayNow(t, c)
 	for pcr := 0; pcr <= 9; pcr++ {
 		want := eventlog.Replayed

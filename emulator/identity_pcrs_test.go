@@ -9,13 +9,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-tpm/tpm2"
-
 	"github.com/snp-vtpm/snp-vtpm/attester"
 	"github.com/snp-vtpm/snp-vtpm/collateral"
 	"github.com/snp-vtpm/snp-vtpm/emulator"
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
 	"github.com/snp-vtpm/snp-vtpm/imds"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/snp"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
@@ -76,8 +75,8 @@ func TestBootedSystemExtendsIdentityPCRs(t *testing.T) {
 	if err != nil || !c.VMIdentity.PCR6Bound || c.InitData.State != verify.InitDataMeasured {
 		t.Fatalf("as booted: %v; vm_identity %+v, init_data %+v", err, c.VMIdentity, c.InitData)
 	}
-	extend(t, cvm, 8, initData[:])
-	extend(t, cvm, 6, initData[:])
+	testutil.ExtendPCR(t, cvm.TPM(), 8, initData[:])
+	testutil.ExtendPCR(t, cvm.TPM(), 6, initData[:])
 	c, err = verifyWith(nil)
 	if err != nil || c.VMIdentity.PCR6Bound || c.VMIdentity.Form != verify.VMIdentityMismatch || c.InitData.Bound {
 		t.Fatalf("extended: %v; vm_identity %+v, init_data %+v", err, c.VMIdentity, c.InitData)
@@ -96,18 +95,5 @@ func TestBootedSystemExtendsIdentityPCRs(t *testing.T) {
 		if verr, ok := errors.AsType[*verify.Error](err); !ok || verr.Check != tc.want {
 			t.Errorf("error %v, want check %s", err, tc.want)
 		}
-	}
-}
-
-// extend extends the SHA-256 bank of PCR pcr with digest, as code in the
-// booted system can.
-func extend(t *testing.T, cvm *emulator.CVM, pcr int, digest []byte) {
-	t.Helper()
-	_, err := tpm2.PCRExtend{
-		PCRHandle: tpm2.AuthHandle{Handle: tpm2.TPMHandle(pcr), Auth: tpm2.PasswordAuth(nil)},
-		Digests:   tpm2.TPMLDigestValues{Digests: []tpm2.TPMTHA{{HashAlg: tpm2.TPMAlgSHA256, Digest: digest}}},
-	}.Execute(cvm.TPM())
-	if err != nil {
-		t.Fatal(err)
 	}
 }

@@ -770,3 +770,44 @@ func TestByteValue(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeLongPCRHex: a v1 PCR of more than 64 hex digits (33 bytes, or
+// far more) is ErrBadLength naming the PCR, checked before any digit is
+// decoded into the 32-byte value; so is DecodeQuoteJSON's.
+func TestDecodeLongPCRHex(t *testing.T) {
+	for _, n := range []int{33, 64, 1000} {
+		p := pcrs(24, hexAny)
+		p[3] = hex.EncodeToString(make([]byte, n))
+		m := validV1()
+		m["tpm_quote"].(obj)["pcrs"] = p
+		_, err := Decode(marshal(t, m))
+		if !testutil.IsFieldError(err, "tpm_quote.pcrs[3]", format.ErrBadLength) {
+			t.Errorf("%d-byte PCR: err = %v, want ErrBadLength in tpm_quote.pcrs[3]", n, err)
+		}
+		_, err = DecodeQuoteJSON(marshal(t, m["tpm_quote"].(obj)))
+		if !testutil.IsFieldError(err, "quote.pcrs[3]", format.ErrBadLength) {
+			t.Errorf("DecodeQuoteJSON, %d-byte PCR: err = %v, want ErrBadLength in quote.pcrs[3]", n, err)
+		}
+	}
+}
+
+// TestDecodeVersionQuotedShort: an unsupported version is quoted in the
+// error cut to 20 characters, however long the number the document holds.
+func TestDecodeVersionQuotedShort(t *testing.T) {
+	m := validV1()
+	long := "3" + strings.Repeat("0", 5000)
+	m["version"] = json.RawMessage(long)
+	_, err := Decode(marshal(t, m))
+	if !testutil.IsFieldError(err, "version", format.ErrUnsupportedVersion) || !strings.Contains(err.Error(), long[:20]+"...") || len(err.Error()) > 200 {
+		t.Errorf("err = %.300v, want ErrUnsupportedVersion quoting %s...", err, long[:20])
+	}
+}
+
+// TestDecodeQuoteJSONTooLarge: DecodeQuoteJSON refuses a document over
+// MaxEvidenceSize as ErrTooLarge of the quote, before reading it.
+func TestDecodeQuoteJSONTooLarge(t *testing.T) {
+	_, err := DecodeQuoteJSON([]byte(`{"x":"` + strings.Repeat("a", MaxEvidenceSize) + `"}`))
+	if !testutil.IsFieldError(err, "quote", format.ErrTooLarge) {
+		t.Errorf("err = %v, want ErrTooLarge of quote", err)
+	}
+}

@@ -404,3 +404,32 @@ func roundTrip(t testing.TB, e *Evidence) ([]byte, *Evidence) {
 	}
 	return b, got
 }
+
+// TestTrusteeSelectionIndices: trustee reads "pcrs" as PCRs 0-23 in order,
+// so a quote whose one SHA-256 bank selects 24 PCRs other than 0-23 (PCR 24
+// in place of 23, with a 4-byte bitmap) is refused; 0-23 is accepted.
+func TestTrusteeSelectionIndices(t *testing.T) {
+	for _, tc := range []struct {
+		last int
+		ok   bool
+	}{{23, true}, {24, false}} {
+		idx := make([]int, 0, 24)
+		for i := range 23 {
+			idx = append(idx, i)
+		}
+		a := quote.Attest{QualifiedSigner: make([]byte, 34), ExtraData: []byte("n"), PCRDigest: make([]byte, 32),
+			Selection: []quote.PCRSelection{{Hash: quote.AlgSHA256, PCRs: append(idx, tc.last), Size: 4}}}
+		msg, err := a.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		values := make([][]byte, 24)
+		for i := range values {
+			values[i] = make([]byte, PCRSize)
+		}
+		e := &Evidence{Version: 1, Quote: quote.Quote{Message: msg, Signature: testSig, PCRs: values}, HCLReport: testReport, VCEK: []byte{0x30}}
+		if err := e.TrusteeCompatible(); (err == nil) != tc.ok {
+			t.Errorf("PCRs 0-22 and %d: TrusteeCompatible = %v, want accepted %v", tc.last, err, tc.ok)
+		}
+	}
+}

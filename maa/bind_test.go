@@ -52,6 +52,25 @@ func verifyAndBind(t *testing.T, ours *verify.Claims, ak *rsa.PublicKey, change 
 	return maa.Bind(c, ev)
 }
 
+// wantUnboundWithoutRuntimeData (mutation31): ours's evidence without its
+// runtime data, or without its AK, cannot be bound to a token of ours (not
+// a panic, and not bound by its AK alone): maa-binding, saying no runtime
+// data.
+func wantUnboundWithoutRuntimeData(t *testing.T, ours *verify.Claims, ak *rsa.PublicKey) {
+	t.Helper()
+	noVMConfig := *ours
+	noVMConfig.VMConfig = nil
+	noAK := *ours
+	noAK.AKPublic = nil
+	for _, ev := range []*verify.Claims{&noVMConfig, &noAK} {
+		err := verifyAndBind(t, ours, ak, nil, ev)
+		wantCheck(t, err, maa.CheckBinding)
+		if !strings.Contains(err.Error(), "no runtime data") {
+			t.Errorf("%v, want: no runtime data", err)
+		}
+	}
+}
+
 // TestBind: a token minted for our evidence binds; the evidence of another
 // VM, or any bound claim changed, fails maa-binding.
 func TestBind(t *testing.T) {
@@ -104,12 +123,6 @@ func TestBind(t *testing.T) {
 		// whose report says debug (a policy that allows it) does not bind.
 		{"debug", &debugEv, nil, false},
 	}
-	// mutation31: evidence without runtime data, or without its AK,
-	// cannot be bound (not a panic, and not bound by its AK alone).
-	noVMConfig := *ours
-	noVMConfig.VMConfig = nil
-	noAK := *ours
-	noAK.AKPublic = nil
 	// A token's claims without x-ms-isolation-tee (which Verify refuses)
 	// bind nothing.
 	token, cfg := tokenFor(t, ours, ak, nil)
@@ -122,13 +135,7 @@ func TestBind(t *testing.T) {
 		t.Errorf("claims without x-ms-isolation-tee: %v", err)
 	}
 	wantCheck(t, maa.Bind(c, ours), maa.CheckBinding)
-	for _, ev := range []*verify.Claims{&noVMConfig, &noAK} {
-		err := verifyAndBind(t, ours, ak, nil, ev)
-		wantCheck(t, err, maa.CheckBinding)
-		if !strings.Contains(err.Error(), "no runtime data") {
-			t.Errorf("%v, want: no runtime data", err)
-		}
-	}
+	wantUnboundWithoutRuntimeData(t, ours, ak)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			err := verifyAndBind(t, ours, ak, tc.change, tc.ev)
@@ -211,19 +218,7 @@ func TestBindTDX(t *testing.T) {
 				"n": b64(testev.OtherRSAKey().N.Bytes()), "e": "AQAB"}}
 		}), "HCLAkPub"},
 	}
-	// mutation31: evidence without runtime data, or without its AK,
-	// cannot be bound (not a panic, and not bound by its AK alone).
-	noVMConfig := *ours
-	noVMConfig.VMConfig = nil
-	noAK := *ours
-	noAK.AKPublic = nil
-	for _, ev := range []*verify.Claims{&noVMConfig, &noAK} {
-		err := verifyAndBind(t, ours, ak, nil, ev)
-		wantCheck(t, err, maa.CheckBinding)
-		if !strings.Contains(err.Error(), "no runtime data") {
-			t.Errorf("%v, want: no runtime data", err)
-		}
-	}
+	wantUnboundWithoutRuntimeData(t, ours, ak)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			err := verifyAndBind(t, ours, ak, tc.change, tc.ev)

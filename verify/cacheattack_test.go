@@ -7,9 +7,11 @@ import (
 	"reflect"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/snp-vtpm/snp-vtpm/hcl"
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/snp"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
@@ -163,4 +165,77 @@ func TestCacheAcrossPolicies(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestForge30CrossRequest: one Verifier (one serve) first verifies genuine
+// input, then crafted input reusing parts of it; the cache hits must not
+// skip the check that the second input fails.
+func TestForge30CrossRequest(t *testing.T) {
+	ctx := context.Background()
+	t.Run("VMPL 1 report verified bare, then wrapped as evidence", func(t *testing.T) {
+		// A guest OS below the paravisor asks for a report whose
+		// REPORT_DATA binds runtime data of its own (its own AK): the
+		// report is genuine and carries the paravisor's ID key digest.
+		ev := (&testev.Builder{Version: 1, VMPL: 1}).MustBuild()
+		v := newVerifier(t, verify.Config{Roots: testev.Roots(), Policy: verify.Policy{VMPL: 1}})
+		if _, err := v.Report(ctx, ev.Report, ev.VCEKDER); err != nil {
+			t.Fatal(err)
+		}
+		_, err := v.Evidence(ctx, ev.JSON, ev.Nonce)
+		wantCheck(t, err, verify.CheckVMPL)
+		// The HCL report through Report: the paravisor's level too.
+		_, err = v.Report(ctx, ev.Evidence.HCLReport, ev.VCEKDER)
+		wantCheck(t, err, verify.CheckVMPL)
+		if s := v.Stats(); s.Reports.Hits < 2 || s.VCEKs.Hits < 2 {
+			t.Fatalf("the signature was not a cache hit: %+v", s)
+		}
+	})
+	t.Run("v1 verified, then relabelled v2", func(t *testing.T) {
+		data := testutil.ReadFile(t, testutil.SNPDir+"evidence-v1.json")
+		nonce := quotedNonce(t, data)
+		v := newVerifier(t, fixedOpts())
+		mustVerify(t, v, data, nonce)
+		ev := decode(t, data)
+		ev.Version = 2
+		_, err := v.Evidence(ctx, encode(t, ev), nonce)
+		wantCheck(t, err, verify.CheckUserData)
+		if s := v.Stats(); s.HCLReports.Hits == 0 {
+			t.Fatalf("the HCL report was not a cache hit: %+v", s)
+		}
+	})
+	t.Run("TDX HCL report verified, then given as SEV-SNP evidence", func(t *testing.T) {
+		tdxData := testutil.ReadFile(t, tdxDir+"evidence-v1.json")
+		v := newVerifier(t, tdxOpts())
+		mustVerify(t, v, tdxData, quotedNonce(t, tdxData))
+		snpEv := decode(t, testutil.ReadFile(t, testutil.SNPDir+"evidence-v1.json"))
+		ev := decode(t, tdxData)
+		ev.TDQuote, ev.VCEK = nil, snpEv.VCEK
+		_, err := v.Evidence(ctx, encode(t, ev), quotedNonce(t, tdxData))
+		wantCheck(t, err, verify.CheckReportType)
+	})
+	t.Run("SEV-SNP HCL report verified, then given with a TD quote", func(t *testing.T) {
+		snpData := testutil.ReadFile(t, testutil.SNPDir+"evidence-v1.json")
+		v := newVerifier(t, verify.Config{Now: testutil.FixtureTime()})
+		mustVerify(t, v, snpData, quotedNonce(t, snpData))
+		ev := decode(t, snpData)
+		ev.VCEK, ev.TDQuote = nil, decode(t, testutil.ReadFile(t, tdxDir+"evidence-v1.json")).TDQuote
+		_, err := v.Evidence(ctx, encode(t, ev), quotedNonce(t, snpData))
+		wantCheck(t, err, verify.CheckReportType)
+	})
+	t.Run("VLEK verified archived (--at), then at a time past its year", func(t *testing.T) {
+		nb := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+		b := vlekBuilder(snp.Milan, func(b *testev.Builder) {
+			b.Version = 1
+			b.VCEK.NotBefore, b.VCEK.NotAfter = nb, nb.AddDate(1, 0, 0)
+		})
+		ev := b.MustBuild()
+		v := newVerifier(t, verify.Config{Roots: testev.Roots(), Now: nb.AddDate(0, 6, 0)})
+		mustVerify(t, v, ev.JSON, ev.Nonce)
+		verify.SetNowForTest(v, nb.AddDate(1, 0, 1))
+		_, err := v.Evidence(ctx, ev.JSON, ev.Nonce)
+		wantCheck(t, err, verify.CheckCertValidity)
+		if s := v.Stats(); s.VCEKs.Hits == 0 {
+			t.Fatalf("the VLEK chain was not a cache hit: %+v", s)
+		}
+	})
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
 	"github.com/snp-vtpm/snp-vtpm/internal/strictjson"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/snp"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
@@ -439,5 +440,74 @@ func TestNewPolicyReadsAsWritten(t *testing.T) {
 				t.Fatalf("New: %v, want a *PolicyError at %q matching %v", err, tc.ptr, tc.kind)
 			}
 		})
+	}
+}
+
+// TestPlatformInferredFromMembers: a policy that names no platforms is for
+// the platforms its members judge: one with SEV-SNP members only (each of
+// min_tcb, min_launch_tcb, measurements, products, deny_smt) rejects TDX
+// evidence (with a TDX member too, TDX evidence is judged by that), one
+// with TDX members only (tdx_mr_tds) rejects SEV-SNP evidence, each with
+// check platform; with both kinds of member, or none, both are accepted.
+// A platform listed twice is refused.
+func TestPlatformInferredFromMembers(t *testing.T) {
+	ctx := context.Background()
+	cfg := fixedOpts()
+	milan := testutil.ReadFile(t, testutil.SNPDir+"evidence-v1.json")
+	tdxEv := testutil.ReadFile(t, testutil.TDXDir+"evidence-v1.json")
+	nonce := []byte("challenge")
+	claimsOf := func(data []byte) *verify.Claims {
+		c, err := verify.Evidence(ctx, data, nonce, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	mc, tc := claimsOf(milan), claimsOf(tdxEv)
+	tcb, launch := mc.ReportedTCB, mc.LaunchTCB
+	mrtds := []verify.HexBytes{tc.TDX.MRTD}
+	for _, c := range []struct {
+		name      string
+		policy    verify.Policy
+		snp, tdxs verify.Check // "" accepted
+	}{
+		{"none", verify.Policy{}, "", ""},
+		{"min_tcb", verify.Policy{MinTCB: &tcb}, "", verify.CheckPlatform},
+		{"min_launch_tcb", verify.Policy{MinLaunchTCB: &launch}, "", verify.CheckPlatform},
+		{"min_tcb and tdx_mr_tds", verify.Policy{MinTCB: &tcb, TDXMRTDs: mrtds}, "", ""},
+		{"min_launch_tcb and tdx_mr_tds", verify.Policy{MinLaunchTCB: &launch, TDXMRTDs: mrtds}, "", ""},
+		{"measurements", verify.Policy{Measurements: []verify.HexBytes{mc.Measurement}}, "", verify.CheckPlatform},
+		{"products", verify.Policy{Products: []string{"Milan"}}, "", verify.CheckPlatform},
+		{"deny_smt", verify.Policy{DenySMT: true, AllowUncommittedTCB: true}, verify.CheckGuestPolicy, verify.CheckPlatform},
+		{"tdx_mr_tds", verify.Policy{TDXMRTDs: mrtds}, verify.CheckPlatform, ""},
+		{"both", verify.Policy{Products: []string{"Milan"}, TDXMRTDs: mrtds}, "", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			o := cfg
+			o.Policy = c.policy
+			claims, err := verify.Evidence(ctx, milan, nonce, o)
+			wantOutcome(t, claims, err, c.snp)
+			claims, err = verify.Evidence(ctx, tdxEv, nonce, o)
+			wantOutcome(t, claims, err, c.tdxs)
+		})
+	}
+	// The rejection says where the platforms come from.
+	for _, c := range []struct {
+		policy verify.Policy
+		why    string
+	}{
+		{verify.Policy{Products: []string{"Milan"}}, "its members are for sev-snp"},
+		{verify.Policy{Platforms: []string{verify.PlatformSNP}}, "its platforms member lists sev-snp"},
+	} {
+		o := cfg
+		o.Policy = c.policy
+		_, err := verify.Evidence(ctx, tdxEv, nonce, o)
+		if wantCheck(t, err, verify.CheckPlatform); !strings.Contains(err.Error(), c.why) {
+			t.Errorf("err = %v, want it to say %q", err, c.why)
+		}
+	}
+	_, err := verify.ParsePolicy([]byte(`{"platforms":["tdx","sev-snp","tdx"]}`))
+	if pe, ok := errors.AsType[*verify.PolicyError](err); !ok || pe.Pointer != "/platforms/2" {
+		t.Errorf("a platform listed twice: %v, want a *PolicyError at /platforms/2", err)
 	}
 }

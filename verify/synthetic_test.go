@@ -458,3 +458,35 @@ func TestHashTypeStrict(t *testing.T) {
 		{name: "hash type 0", b: testev.Builder{Version: 1, RuntimeData: rd, MutateHCL: setHash(0)}, want: verify.CheckHCLFormat},
 	})
 }
+
+// TestUserDataFullWidthNonce: without a nonce to check (AllowNoNonce), a
+// quote's extraData may fill all 64 bytes of user-data: v2 evidence whose
+// user-data is exactly that extraData verifies (not fresh); one byte of it
+// changed is CheckUserData.
+func TestUserDataFullWidthNonce(t *testing.T) {
+	ctx := context.Background()
+	extra := bytes.Repeat([]byte{0x5a}, 64)
+	for _, tc := range []struct {
+		name string
+		user []byte
+		ok   bool
+	}{
+		{"equal", extra, true},
+		{"last byte differs", append(bytes.Clone(extra[:63]), 0x5b), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ev := (&testev.Builder{ExtraData: extra, UserData: tc.user}).MustBuild()
+			claims, err := verify.Evidence(ctx, ev.JSON, nil, verify.Config{Roots: ev.Roots(), AllowNoNonce: true})
+			if !tc.ok {
+				wantCheck(t, err, verify.CheckUserData)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if claims.FreshReport || claims.NonceChecked || !bytes.Equal(claims.Nonce, extra) {
+				t.Errorf("fresh %v, nonce checked %v, nonce %x", claims.FreshReport, claims.NonceChecked, []byte(claims.Nonce))
+			}
+		})
+	}
+}

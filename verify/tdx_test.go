@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/snp-vtpm/snp-vtpm/evidence"
+	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/hcl"
 	"github.com/snp-vtpm/snp-vtpm/internal/tdxtest"
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
@@ -417,5 +419,58 @@ func TestTDXUnderDebug(t *testing.T) {
 			data, root := resignedTDAttributes(t, func(a *[8]byte) { *a = tt.attrs })
 			checkDebugPolicy(t, data, root, tt.want, tt.debug, tt.attrs[:])
 		})
+	}
+}
+
+// TestForge30TDXEvidenceWithVCEK: TDX evidence names its hardware report's
+// signer by its TD quote; a "vcek" member (an SEV-SNP member) beside it is
+// evidence of the other platform's shape.
+func TestForge30TDXEvidenceWithVCEK(t *testing.T) {
+	snpVCEK := decode(t, testutil.ReadFile(t, testutil.SNPDir+"evidence-v1.json")).VCEK
+	for name, vcek := range map[string][]byte{
+		"a real SEV-SNP VCEK": snpVCEK,
+		"garbage":             bytes.Repeat([]byte("attacker bytes "), 1000),
+	} {
+		t.Run(name, func(t *testing.T) {
+			// Encode refuses to write it: the member is added to the text.
+			real := testutil.ReadFile(t, tdxDir+"evidence-v1.json")
+			i := bytes.LastIndexByte(real, '}')
+			data := append(append(bytes.Clone(real[:i]), `,"vcek":"`+base64.URLEncoding.EncodeToString(vcek)+`"`...), real[i:]...)
+			v := newVerifier(t, tdxOpts())
+			nonce := quotedNonce(t, testutil.ReadFile(t, tdxDir+"evidence-v1.json"))
+			_, err := v.Evidence(context.Background(), data, nonce)
+			wantCheck(t, err, verify.CheckEvidenceFormat)
+			if s := v.Stats().Evidence; s.Entries != 0 {
+				t.Fatalf("the decoder remembers %d fields (%d bytes) of rejected evidence", s.Entries, s.Bytes)
+			}
+		})
+	}
+}
+
+// TestDecodedTDXEvidenceWithVCEK: Decoded, given an Evidence the caller
+// built with a TD quote and a VCEK, refuses it as Decode refuses the
+// document (evidence-format, the same *format.Error naming vcek); it
+// verified before, the VCEK read by nothing. Without the VCEK the same
+// evidence verifies.
+func TestDecodedTDXEvidenceWithVCEK(t *testing.T) {
+	data := testutil.ReadFile(t, tdxDir+"evidence-v1.json")
+	nonce := quotedNonce(t, data)
+	ev := decode(t, data)
+	v := newVerifier(t, tdxOpts())
+	if _, err := v.Decoded(context.Background(), ev, nonce); err != nil {
+		t.Fatalf("the TDX evidence without a VCEK: %v", err)
+	}
+	ev.VCEK = decode(t, testutil.ReadFile(t, testutil.SNPDir+"evidence-v1.json")).VCEK
+	_, err := v.Decoded(context.Background(), ev, nonce)
+	wantCheck(t, err, verify.CheckEvidenceFormat)
+	fe, ok := errors.AsType[*format.Error](err)
+	if !ok || fe.Field != "vcek" || !errors.Is(err, format.ErrUnexpectedField) {
+		t.Fatalf("err = %v, want the *format.Error of vcek (unexpected field)", err)
+	}
+	// The document with both members: Decode's error, the same one.
+	i := bytes.LastIndexByte(data, '}')
+	doc := append(append(bytes.Clone(data[:i]), `,"vcek":"`+base64.URLEncoding.EncodeToString(ev.VCEK)+`"`...), data[i:]...)
+	if _, derr := v.Evidence(context.Background(), doc, nonce); derr == nil || derr.Error() != err.Error() {
+		t.Fatalf("Decoded: %v\nEvidence: %v", err, derr)
 	}
 }

@@ -387,3 +387,49 @@ func TestInitDataClaimJSON(t *testing.T) {
 		})
 	}
 }
+
+// TestPlatformIdentityRejectionSaysWhy: each way require_vm_identity and
+// init_data_digest fail names its cause: no vmUniqueId in the runtime
+// data (with or without a vm-configuration), PCR 6 or 8 not selected, no
+// PCR values, a value that is not the measurement.
+func TestPlatformIdentityRejectionSaysWhy(t *testing.T) {
+	ctx := context.Background()
+	noID := testev.DefaultVMConfig()
+	noID.VMUniqueID = ""
+	vm := func(p *verify.Policy) { p.RequireVMIdentity = true }
+	initData := func(p *verify.Policy) { p.InitDataDigest = bytes.Repeat([]byte{7}, 32) }
+	for _, tc := range []struct {
+		name   string
+		b      testev.Builder
+		policy func(*verify.Policy)
+		check  verify.Check
+		why    string
+	}{
+		{"empty vmUniqueId", testev.Builder{VMConfig: noID}, vm, verify.CheckVMIdentity, "names no vmUniqueId"},
+		{"empty vm-configuration", testev.Builder{VMConfig: &hcl.VMConfiguration{}}, vm, verify.CheckVMIdentity, "names no vmUniqueId"},
+		{"PCR 6 not selected", testev.Builder{PCRSelect: []int{0, 7}}, vm, verify.CheckVMIdentity, "does not hold PCR 6"},
+		{"no PCR values for PCR 6", testev.Builder{OmitPCRValues: true}, vm, verify.CheckVMIdentity, "carries no PCR values"},
+		{"another PCR 6", testev.Builder{PCRs: testev.DefaultPCRs(), VMConfig: otherVMConfig()}, vm, verify.CheckVMIdentity, "not the firmware's measurement"},
+		{"PCR 8 not selected", testev.Builder{PCRSelect: []int{0, 7}}, initData, verify.CheckInitData, "does not hold PCR 8"},
+		{"no PCR values for PCR 8", testev.Builder{OmitPCRValues: true}, initData, verify.CheckInitData, "carries no PCR values"},
+		{"another PCR 8", testev.Builder{}, initData, verify.CheckInitData, "PCR 8 is"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ev := tc.b.MustBuild()
+			cfg := verify.Config{Roots: ev.Roots()}
+			tc.policy(&cfg.Policy)
+			_, err := verify.Evidence(ctx, ev.JSON, ev.Nonce, cfg)
+			wantCheck(t, err, tc.check)
+			if !strings.Contains(err.Error(), tc.why) {
+				t.Errorf("err = %v, want it to say %q", err, tc.why)
+			}
+		})
+	}
+}
+
+// otherVMConfig is a vm-configuration naming another VM than the default PCR 6 measures.
+func otherVMConfig() *hcl.VMConfiguration {
+	c := testev.DefaultVMConfig()
+	c.VMUniqueID = "0A0B0C0D-1111-4222-8333-444455556666"
+	return c
+}

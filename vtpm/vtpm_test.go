@@ -232,3 +232,31 @@ func TestRefreshReportRejectsSize(t *testing.T) {
 		})
 	}
 }
+
+// TestPCRMask: QuotePCRs's selection is distinct PCRs 0-23, at least one;
+// anything else is refused before the TPM is asked.
+func TestPCRMask(t *testing.T) {
+	for _, tc := range []struct {
+		pcrs []int
+		mask uint32 // 0: refused
+	}{
+		{[]int{0, 7}, 0x81},
+		{[]int{23}, 1 << 23},
+		{[]int{7, 0}, 0x81},
+		{nil, 0},
+		{[]int{}, 0},
+		{[]int{-1}, 0},
+		{[]int{24}, 0},
+		{[]int{31}, 0},
+		{[]int{3, 3}, 0},
+		{[]int{0, 1, 0}, 0},
+	} {
+		mask, err := pcrMask(tc.pcrs)
+		if mask != tc.mask || (err == nil) != (tc.mask != 0) {
+			t.Errorf("pcrMask(%v) = %#x, %v; want %#x", tc.pcrs, mask, err, tc.mask)
+		}
+	}
+	if _, err := QuotePCRs(t.Context(), nil, []byte("n"), []int{24}); err == nil {
+		t.Error("QuotePCRs over PCR 24 asked the TPM")
+	}
+}

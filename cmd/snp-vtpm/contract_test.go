@@ -18,7 +18,6 @@ import (
 	"github.com/snp-vtpm/snp-vtpm/hcl"
 	"github.com/snp-vtpm/snp-vtpm/internal/testmaa"
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
-	"github.com/snp-vtpm/snp-vtpm/result"
 	"github.com/snp-vtpm/snp-vtpm/snp"
 )
 
@@ -363,14 +362,7 @@ func TestMisplacedInputHint(t *testing.T) {
 // attest in TestAttestJSON) prints a rejection as the same JSON document on
 // stdout: exactly the members verified (false), check and error.
 func TestJSONRejections(t *testing.T) {
-	key, _, err := result.GenerateSigningKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	resultJWKS, err := result.MarshalJWKS(&key.PublicKey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, resultJWKS := resultKeyJWKS(t)
 	maaTok, maaKeys := realMAAFiles(t)
 	for _, tc := range []struct {
 		name  string

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -32,4 +33,27 @@ func TestEmulatedTDX(t *testing.T) {
 
 	code, out, errOut = runCLI(t, "--emulate=sgx", "-p")
 	wantExit(t, code, exitUsage, out, errOut)
+}
+
+// TestVerifyTDXEmulatedHint (emu30): "verify" of the emulated TDX CVM's
+// evidence without --trust-emulated warns, as for SEV-SNP, that the
+// evidence is the emulated CVM's and which flag accepts it; real evidence
+// rejected by its chain does not get the warning.
+func TestVerifyTDXEmulatedHint(t *testing.T) {
+	const hint = "this evidence comes from the emulated CVM"
+	for _, platform := range []string{"snp", "tdx"} {
+		f := filepath.Join(t.TempDir(), "ev.json")
+		code, out, errOut := runCLI(t, "--emulate="+platform, "evidence", "--cache-dir", t.TempDir(), "--nonce", "n", "-o", f)
+		wantExit(t, code, exitOK, out, errOut)
+		code, out, errOut = verifyCLI(t, nil, "--nonce", "n", f)
+		wantExit(t, code, exitRejected, out, errOut)
+		wantContains(t, platform+" stderr", errOut, hint, "--trust-emulated")
+	}
+	// Real TDX evidence whose PCK chain is expired at --at: a chain
+	// rejection, not the emulated CVM's.
+	code, out, errOut := verifyCLI(t, nil, "--at", "2099-01-01T00:00:00Z", "--nonce", "challenge", verifyTDXDir+"evidence-v1.json")
+	wantExit(t, code, exitRejected, out, errOut)
+	if strings.Contains(errOut, hint) || strings.Contains(errOut, "emulated") {
+		t.Errorf("real evidence said emulated:\n%s", errOut)
+	}
 }

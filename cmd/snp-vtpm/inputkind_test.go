@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/snp-vtpm/snp-vtpm/internal/testmaa"
-	"github.com/snp-vtpm/snp-vtpm/result"
 )
 
 // TestMisplacedFileHints: a certificate, a token, a JWKS or a policy given
@@ -19,14 +18,7 @@ import (
 func TestMisplacedFileHints(t *testing.T) {
 	ev := verifySNPDir + "evidence-v1.json"
 	maaTok, maaKeys := realMAAFiles(t)
-	key, _, err := result.GenerateSigningKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	resultJWKS, err := result.MarshalJWKS(&key.PublicKey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, resultJWKS := resultKeyJWKS(t)
 	resultKeys := writeTemp(t, "result-jwks.json", resultJWKS)
 	policy := writeTemp(t, "policy.json", []byte(`{"min_tcb": {"bootloader": 3}}`))
 	for _, tc := range []struct {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ecdsa"
 	"errors"
 	"io"
 	"log/slog"
@@ -118,6 +119,21 @@ func writeTemp(t *testing.T, name string, data []byte) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// resultKeyJWKS returns a new result signing key and the JWKS document
+// that publishes its public key.
+func resultKeyJWKS(t *testing.T) (*ecdsa.PrivateKey, []byte) {
+	t.Helper()
+	key, _, err := result.GenerateSigningKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := result.MarshalJWKS(&key.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key, doc
 }
 
 // syntheticGather builds synthetic evidence (internal/testev) for a nonce.
@@ -398,14 +414,7 @@ func TestServeRaisesGCTarget(t *testing.T) {
 // file's keys beside --signing-key's (a fleet rotating its key), so a
 // token of the other key verifies against this replica's JWKS.
 func TestServePublishKeys(t *testing.T) {
-	other, _, err := result.GenerateSigningKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := result.MarshalJWKS(&other.PublicKey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	other, doc := resultKeyJWKS(t)
 	s := startServe(t, "--secret-file", writeTemp(t, "secret", []byte(cliSecret)), "--signing-key", filepath.Join(t.TempDir(), "k.pem"), "--dev",
 		"--publish-keys", writeTemp(t, "old.jwks", doc))
 	defer s.stop()

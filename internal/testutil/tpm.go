@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/google/go-tpm/tpm2"
+	"github.com/google/go-tpm/tpm2/transport"
 )
 
 // TPMResponse frames params as a successful TPM 2.0 response (TPM_RC_SUCCESS):
@@ -35,4 +36,18 @@ func TPMParams[C tpm2.Command[R, *R], R any](t testing.TB, cmd C, rsp *R) []byte
 		t.Fatal(err)
 	}
 	return b[8:] // drop responseCode and commandCode
+}
+
+// ExtendPCR extends the SHA-256 bank of PCR pcr of tpm with digest, with
+// the empty password, as code in a booted system can; it fails t when the
+// TPM refuses.
+func ExtendPCR(t testing.TB, tpm transport.TPM, pcr int, digest []byte) {
+	t.Helper()
+	_, err := tpm2.PCRExtend{
+		PCRHandle: tpm2.AuthHandle{Handle: tpm2.TPMHandle(pcr), Auth: tpm2.PasswordAuth(nil)},
+		Digests:   tpm2.TPMLDigestValues{Digests: []tpm2.TPMTHA{{HashAlg: tpm2.TPMAlgSHA256, Digest: digest}}},
+	}.Execute(tpm)
+	if err != nil {
+		t.Fatal(err)
+	}
 }

@@ -2,6 +2,7 @@ package testutil
 
 import (
 	"bytes"
+	"encoding/binary"
 	"testing"
 
 	"github.com/google/go-tpm/tpm2"
@@ -32,5 +33,32 @@ func TestTPMResponse(t *testing.T) {
 	short = short[:len(short)-1]
 	if _, err := (tpm2.GetRandom{BytesRequested: uint16(len(want))}).Execute(scripted{short}); err == nil {
 		t.Fatal("a truncated response was read")
+	}
+}
+
+// recording is a TPM transport that keeps the last command it was sent
+// and answers it with rsp.
+type recording struct {
+	cmd, rsp []byte
+}
+
+func (r *recording) Send(cmd []byte) ([]byte, error) {
+	r.cmd = bytes.Clone(cmd)
+	return r.rsp, nil
+}
+
+// TestExtendPCR: ExtendPCR sends one TPM2_PCR_Extend of the PCR asked
+// for, whose one digest is the SHA-256 value given.
+func TestExtendPCR(t *testing.T) {
+	digest := bytes.Repeat([]byte{0xA5}, 32)
+	tpm := &recording{rsp: TPMResponse(nil, true)}
+	ExtendPCR(t, tpm, 8, digest)
+	cmd := tpm.cmd
+	if len(cmd) < 14+2+32 || binary.BigEndian.Uint32(cmd[6:10]) != uint32(tpm2.TPMCCPCRExtend) || binary.BigEndian.Uint32(cmd[10:14]) != 8 {
+		t.Fatalf("command %x is not a PCR_Extend of PCR 8", cmd)
+	}
+	tail := cmd[len(cmd)-2-32:]
+	if binary.BigEndian.Uint16(tail) != uint16(tpm2.TPMAlgSHA256) || !bytes.Equal(tail[2:], digest) {
+		t.Fatalf("command %x does not end with the SHA-256 digest", cmd)
 	}
 }

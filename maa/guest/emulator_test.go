@@ -13,12 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-tpm/tpm2"
-
 	"github.com/snp-vtpm/snp-vtpm/emulator"
 	"github.com/snp-vtpm/snp-vtpm/emulator/fakeamd"
 	"github.com/snp-vtpm/snp-vtpm/hcl"
 	"github.com/snp-vtpm/snp-vtpm/imds"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil/cvmtest"
 	"github.com/snp-vtpm/snp-vtpm/maa"
 	"github.com/snp-vtpm/snp-vtpm/maa/fakemaa"
@@ -102,13 +101,7 @@ func extend(t *testing.T, cvm *emulator.CVM, pcr int) {
 	t.Helper()
 	d := make([]byte, 32)
 	_, _ = rand.Read(d)
-	_, err := tpm2.PCRExtend{
-		PCRHandle: tpm2.AuthHandle{Handle: tpm2.TPMHandle(pcr), Auth: tpm2.PasswordAuth(nil)},
-		Digests:   tpm2.TPMLDigestValues{Digests: []tpm2.TPMTHA{{HashAlg: tpm2.TPMAlgSHA256, Digest: d}}},
-	}.Execute(cvm.TPM())
-	if err != nil {
-		t.Fatal(err)
-	}
+	testutil.ExtendPCR(t, cvm.TPM(), pcr, d)
 }
 
 // TestFakeMAARejects tampers with one part of a good request at a time;

@@ -12,6 +12,34 @@ import (
 	"testing"
 )
 
+// TestEmulatedRevocationAsksNotAMD (emu30): with --check-revocation, the
+// emulated CVM's evidence (--trust-emulated) is not checked against AMD's
+// CRLs: no CRL is asked of KDS and, offline, nothing is missing (exit 0,
+// emulated). Before, AMD's CRLs were fetched (offline: exit 1, "no current
+// CRL") to vouch for the fake ASK and VCEK. Real evidence still needs them.
+func TestEmulatedRevocationAsksNotAMD(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "ev.json")
+	code, out, errOut := runCLI(t, "--emulate", "evidence", "--cache-dir", t.TempDir(), "--nonce", "n", "-o", f)
+	wantExit(t, code, exitOK, out, errOut)
+	var asked atomic.Int32
+	kds := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Add(1)
+		http.Error(w, "down", http.StatusServiceUnavailable)
+	}))
+	defer kds.Close()
+	for _, where := range [][]string{{"--offline"}, {"--kds-url", kds.URL}} {
+		code, out, errOut = verifyCLI(t, nil, append(where, "--trust-emulated", "--check-revocation", "--json", "--nonce", "n", f)...)
+		wantExit(t, code, exitOK, out, errOut)
+		wantContains(t, "stdout", out, `"emulated": true`)
+	}
+	if n := asked.Load(); n != 0 {
+		t.Errorf("KDS asked %d times for the emulated evidence", n)
+	}
+	code, out, errOut = verifyCLI(t, nil, "--check-revocation", "--at", verifyAt, "--nonce", "challenge", verifySNPDir+"evidence-v1.json")
+	wantExit(t, code, exitUsage, out, errOut)
+	wantContains(t, "real evidence, offline", errOut, "CRL")
+}
+
 // TestEmulatedRevocationFakeCRLs (emu30b): --check-revocation with the
 // emulated chain trusted (--trust-emulated, --emulate) checks the
 // emulated CVM's evidence against the fake chain's own CRLs (built in,
