@@ -2,7 +2,7 @@
 #
 #   make build            static, cgo-free release binary bin/snp-vtpm (no TPM simulator)
 #   make build-emulated   cgo binary bin/snp-vtpm-emulated with --emulate
-#   make test             go vet + all tests with the race detector (mutation sweeps sampled)
+#   make test             go vet (with and without cgo) + all tests with the race detector (mutation sweeps sampled)
 #   make sweep            the full mutation sweeps and the 10 000-document cache test (CI runs it)
 #   make fuzz             every fuzz target for FUZZTIME each
 #   make bench            the verifier's performance ratios (BENCHMARKS.md; SNPVTPM_ASSERT_RATIOS=1 asserts the goals)
@@ -51,6 +51,7 @@ build-emulated:
 
 test:
 	$(GO) vet ./...
+	CGO_ENABLED=0 $(GO) vet ./...
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 # The sweeps make test samples, in full: every mutation of every real
