@@ -181,10 +181,13 @@ type Claims struct {
 	// TCBStatus is Intel's TCB status of a TDX platform ("not-evaluated"
 	// without collateral); empty on SEV-SNP.
 	TCBStatus string `json:"tcb_status,omitempty"`
-	// Product is the AMD product line ("Milan", "Genoa", "Turin").
-	Product string `json:"product"`
+	// Product is the AMD product line ("Milan", "Genoa", "Turin"); empty
+	// (the member left out) for TDX, as are ChipID and IDKeyDigest: a TD
+	// has no AMD product, CHIP_ID or ID block. An SEV-SNP answer always
+	// has the three.
+	Product string `json:"product,omitempty"`
 	// ChipID is the SNP report's CHIP_ID.
-	ChipID verify.HexBytes `json:"chip_id"`
+	ChipID verify.HexBytes `json:"chip_id,omitempty"`
 	// ReportedTCB is the TCB the SNP report and the VCEK are bound to; nil
 	// (the member left out) for TDX, which has no AMD TCB: zeros there
 	// would claim a TCB of 0.0.0.0.
@@ -193,7 +196,7 @@ type Claims struct {
 	Measurement verify.HexBytes `json:"measurement"`
 	// IDKeyDigest is the report's ID_KEY_DIGEST: the key that signed the
 	// paravisor's ID block.
-	IDKeyDigest verify.HexBytes `json:"id_key_digest"`
+	IDKeyDigest verify.HexBytes `json:"id_key_digest,omitempty"`
 	// Paravisor names the trusted paravisor that vouched for the
 	// attestation key ("azure-hcl", "emulated-hcl", "policy"; see
 	// verify.Claims.Paravisor).
@@ -249,10 +252,7 @@ func summarizeEventLog(el *verify.EventLogClaims) *EventLogSummary {
 
 func summarize(c *verify.Claims) Claims {
 	s := Claims{
-		Product:          c.Product,
-		ChipID:           c.ChipID,
 		Measurement:      c.LaunchMeasurement(),
-		IDKeyDigest:      c.IDKeyDigest,
 		Paravisor:        c.Paravisor,
 		ParavisorVoucher: c.ParavisorVoucher,
 		EvidenceVersion:  c.EvidenceVersion,
@@ -266,7 +266,7 @@ func summarize(c *verify.Claims) Claims {
 	s.Platform = string(c.Platform)
 	if c.Platform != verify.PlatformTDX {
 		tcb := c.ReportedTCB
-		s.ReportedTCB = &tcb
+		s.Product, s.ChipID, s.IDKeyDigest, s.ReportedTCB = c.Product, c.ChipID, c.IDKeyDigest, &tcb
 	}
 	if c.TDX != nil {
 		s.TCBStatus = c.TDX.TCBStatus

@@ -32,20 +32,61 @@ const (
 	resourceRequired = "this server releases secrets per resource: name one (snp-vtpm attest --resource NAME, server.Client.Resource)"
 )
 
+// resourceRequired is the outcome of a request that names no resource
+// when the server has no single secret: a 400 that depends on the
+// configuration only, never on which resources exist.
+func (s *Server) resourceRequired(name string) (attestOutcome, bool) {
+	if name == "" && len(s.secret) == 0 {
+		return attestOutcome{http.StatusBadRequest, resultInvalid, CheckRequest, resourceRequired}, true
+	}
+	return attestOutcome{}, false
+}
+
+// unknownOutcome is the 404 of a resource name the server does not have
+// or that is not a valid name: the same answer for every such name.
+var unknownOutcome = attestOutcome{http.StatusNotFound, resultDenied, CheckResource, unknownResource}
+
 // pickResource returns what a request's resource name releases: the single
-// secret for "" (when configured), else the named resource. Unknown and
-// invalid names get the same 404, which says nothing about the others.
-func (s *Server) pickResource(name string) (*resource, attestOutcome, bool) {
+// secret for "" (resourceRequired answered already when there is none),
+// else the named resource; nil for a name the server does not have. It is
+// asked only once the evidence passed the server's policy, so that an
+// unattested client learns nothing about which names exist.
+func (s *Server) pickResource(name string) *resource {
 	if name == "" {
 		if len(s.secret) == 0 {
-			return nil, attestOutcome{http.StatusBadRequest, resultInvalid, CheckRequest, resourceRequired}, false
+			return nil
 		}
-		return &resource{secret: s.secret}, attestOutcome{}, true
+		return &resource{secret: s.secret}
 	}
 	if r, ok := s.resources[name]; ok && ValidResourceName(name) {
-		return r, attestOutcome{}, true
+		return r
 	}
-	return nil, attestOutcome{http.StatusNotFound, resultDenied, CheckResource, unknownResource}, false
+	return nil
+}
+
+// unknownResourceAsked logs that an attested VM (claims passed the
+// server's policy) asked for a resource the server does not have: which VM
+// and which name (the client's text: bounded and escaped), never a secret.
+func (s *Server) unknownResourceAsked(ctx context.Context, r *http.Request, name string, claims *verify.Claims) {
+	if !s.log.Enabled(ctx, slog.LevelWarn) {
+		return
+	}
+	attrs := append([]slog.Attr{slog.String("resource", format.Printable(name, MaxResourceName))}, vmAttrs(claims)...)
+	attrs = append(attrs, slog.Bool("emulated", claims.Emulated), slog.String("remote", r.RemoteAddr))
+	s.log.LogAttrs(ctx, slog.LevelWarn, "unknown resource requested", attrs...)
+}
+
+// vmAttrs are the log attributes that say which VM the claims are of: its
+// chip id, vm_unique_id (the runtime data's string: bounded and escaped)
+// and launch measurement.
+func vmAttrs(claims *verify.Claims) []slog.Attr {
+	vmID := ""
+	if claims.VMConfig != nil {
+		vmID = claims.VMConfig.VMUniqueID
+	}
+	return []slog.Attr{slog.String("chip_id", hex.EncodeToString(claims.ChipID)),
+		slog.String("vm_unique_id", format.Printable(vmID, maxLoggedVMID)),
+		slog.String("measurement", hex.EncodeToString(claims.LaunchMeasurement()))}
 }
 
 // release checks the resource's extra policy, seals its secret, signs the
@@ -97,14 +138,9 @@ func (s *Server) audit(ctx context.Context, resource string, claims *verify.Clai
 	if !s.log.Enabled(ctx, slog.LevelInfo) {
 		return
 	}
-	vmID := ""
-	if claims.VMConfig != nil {
-		vmID = claims.VMConfig.VMUniqueID
-	}
-	attrs := append([]slog.Attr{slog.String("resource", resource),
-		slog.String("chip_id", hex.EncodeToString(claims.ChipID)), slog.String("vm_unique_id", format.Printable(vmID, maxLoggedVMID)),
-		slog.String("measurement", hex.EncodeToString(claims.LaunchMeasurement())), slog.String("jti", jti),
-		slog.Bool("emulated", claims.Emulated)}, voucherAttrs(claims)...)
+	attrs := append(append([]slog.Attr{slog.String("resource", resource)}, vmAttrs(claims)...),
+		slog.String("jti", jti), slog.Bool("emulated", claims.Emulated))
+	attrs = append(attrs, voucherAttrs(claims)...)
 	s.log.LogAttrs(ctx, slog.LevelInfo, "secret released", attrs...)
 }
 

@@ -309,8 +309,9 @@ func FuzzValidResourceName(f *testing.F) {
 
 // TestChallengeSpendRules: a verdict spends the challenge, so one challenge
 // never tries a second piece of evidence (a 403 of the server's policy or
-// of a resource's extra policy, then the right evidence: 401); an unknown
-// resource (404) leaves it usable, as documented.
+// of a resource's extra policy, then the right evidence: 401); so does an
+// unknown resource (404), which is answered only after the evidence
+// verified, as documented.
 func TestChallengeSpendRules(t *testing.T) {
 	s, url, _ := resourceServer(t, true)
 	post := func(ch, pub, ev []byte, resource string) (int, ErrorResponse) {
@@ -326,7 +327,7 @@ func TestChallengeSpendRules(t *testing.T) {
 	}{
 		{"server policy 403", "", func(ch, _, ev []byte) (int, ErrorResponse) { return post(ch, otherPub, ev, "") }, http.StatusForbidden, http.StatusUnauthorized},
 		{"resource policy 403", "db/password", func(ch, pub, ev []byte) (int, ErrorResponse) { return post(ch, pub, ev, "strict") }, http.StatusForbidden, http.StatusUnauthorized},
-		{"unknown resource 404", "db/password", func(ch, pub, ev []byte) (int, ErrorResponse) { return post(ch, pub, ev, "nope") }, http.StatusNotFound, http.StatusOK},
+		{"unknown resource 404", "db/password", func(ch, pub, ev []byte) (int, ErrorResponse) { return post(ch, pub, ev, "nope") }, http.StatusNotFound, http.StatusUnauthorized},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -342,6 +343,69 @@ func TestChallengeSpendRules(t *testing.T) {
 	}
 	if n := s.challenges.len(); n != 0 {
 		t.Errorf("%d challenges outstanding, want 0", n)
+	}
+}
+
+// TestResourceNamesNotProbed: a client whose evidence did not pass the
+// server's policy gets the same answer (status, check, message) for a
+// resource that exists and one that does not, so it cannot enumerate the
+// names; before, the unknown name was a 404 before the challenge and the
+// evidence were looked at. An attested client asking for a missing
+// resource gets the 404, and the log says which VM asked for which name.
+func TestResourceNamesNotProbed(t *testing.T) {
+	_, url, logBuf := resourceServer(t, false)
+	_, otherPub, _ := GenerateKey()
+	post := func(ch, pub, ev []byte, resource string) (int, []byte) {
+		st, _, body := postRaw(t, url+PathAttest, mustJSON(t, AttestRequest{Challenge: ch, PublicKey: pub, Evidence: ev, Resource: resource}))
+		return st, body
+	}
+	cases := []struct {
+		name string
+		send func(resource string) (int, []byte)
+		want int
+	}{
+		{"unknown challenge", func(res string) (int, []byte) {
+			_, pub, ev := challenged(t, url, synthetic(t))
+			return post(bytes.Repeat([]byte{7}, ChallengeSize), pub, ev, res)
+		}, http.StatusUnauthorized},
+		{"evidence for another key", func(res string) (int, []byte) {
+			ch, _, ev := challenged(t, url, synthetic(t))
+			return post(ch, otherPub, ev, res)
+		}, http.StatusForbidden},
+		{"evidence that does not parse", func(res string) (int, []byte) {
+			ch, pub, _ := challenged(t, url, synthetic(t))
+			return post(ch, pub, []byte(`{"version": 1}`), res)
+		}, http.StatusForbidden},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			stKnown, known := tc.send("db/password")
+			stUnknown, unknown := tc.send("no/such-secret")
+			if stKnown != tc.want || stUnknown != stKnown || !bytes.Equal(known, unknown) {
+				t.Errorf("known name: %d %s\nunknown name: %d %s\nwant both %d, the same", stKnown, known, stUnknown, unknown, tc.want)
+			}
+		})
+	}
+	if bytes.Contains(logBuf.Bytes(), []byte("no/such-secret")) {
+		t.Errorf("an unattested client's name was logged:\n%s", logBuf.Bytes())
+	}
+	// Attested: the 404, and a log line naming the VM and the name.
+	ch, pub, ev := challenged(t, url, synthetic(t))
+	st, er, _ := postRaw(t, url+PathAttest, mustJSON(t, AttestRequest{Challenge: ch, PublicKey: pub, Evidence: ev, Resource: "no/such-secret"}))
+	if st != http.StatusNotFound || er.Check != CheckResource || er.Error != unknownResource {
+		t.Fatalf("attested, unknown name: %d %+v", st, er)
+	}
+	chip := testev.DefaultChipID(snp.Milan)
+	var line []byte
+	for l := range bytes.SplitSeq(logBuf.Bytes(), []byte("\n")) {
+		if bytes.Contains(l, []byte(`"msg":"unknown resource requested"`)) {
+			line = l
+		}
+	}
+	for _, want := range []string{`"resource":"no/such-secret"`, `"chip_id":"` + hex.EncodeToString(chip[:]) + `"`, `"vm_unique_id":"` + testev.DefaultVMConfig().VMUniqueID + `"`, `"level":"WARN"`} {
+		if !bytes.Contains(line, []byte(want)) {
+			t.Errorf("log line %q lacks %s", line, want)
+		}
 	}
 }
 

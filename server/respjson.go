@@ -47,15 +47,18 @@ func appendClaims(b []byte, c *Claims) ([]byte, error) {
 		b, err = appendJSONString(b, v)
 		b = append(b, ',')
 	}
-	hexField := func(name string, v []byte) {
+	hexField := func(name string, v []byte, omitEmpty bool) {
+		if omitEmpty && len(v) == 0 {
+			return
+		}
 		b = append(append(append(b, '"'), name...), `":"`...)
 		b = append(hex.AppendEncode(b, v), `",`...)
 	}
 	b = append(b, '{')
 	str("platform", c.Platform, true)
 	str("tcb_status", c.TCBStatus, true)
-	str("product", c.Product, false)
-	hexField("chip_id", c.ChipID)
+	str("product", c.Product, true)
+	hexField("chip_id", c.ChipID, true)
 	if t := c.ReportedTCB; t != nil {
 		b = append(b, `"reported_tcb":{`...)
 		if t.FMC != 0 {
@@ -68,8 +71,8 @@ func appendClaims(b []byte, c *Claims) ([]byte, error) {
 		b = strconv.AppendUint(append(b, `,"microcode":`...), uint64(t.Microcode), 10)
 		b = append(b, "},"...)
 	}
-	hexField("measurement", c.Measurement)
-	hexField("id_key_digest", c.IDKeyDigest)
+	hexField("measurement", c.Measurement, false)
+	hexField("id_key_digest", c.IDKeyDigest, true)
 	str("paravisor", c.Paravisor, false)
 	str("paravisor_voucher", c.ParavisorVoucher, true)
 	str("vm_unique_id", c.VMUniqueID, true)

@@ -62,7 +62,9 @@ type Config struct {
 	Secret []byte
 	// Resources are secrets per resource (LoadSecretsDir): a request naming
 	// one gets it when its evidence also passes the resource's extra
-	// policy (403 naming the check otherwise); an unknown name is 404.
+	// policy (403 naming the check otherwise); an unknown name is 404,
+	// answered only once the evidence passed the server's policy, so that
+	// a client that has not attested cannot tell which names exist.
 	Resources map[string]Resource
 	// Signer, when set, signs an attestation-result token (package result)
 	// for every success, and /.well-known/jwks.json and
@@ -536,9 +538,14 @@ func (s *Server) attest(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	if err != nil {
 		return invalid("%v", err), nil
 	}
-	res, out, ok := s.pickResource(req.Resource)
-	if !ok {
+	// Which resource is asked for is answered only once the evidence
+	// passed the server's policy (pickResource, below): before that, only
+	// what the request's shape says, whatever resources exist.
+	if out, ok := s.resourceRequired(req.Resource); ok {
 		return out, nil
+	}
+	if req.Resource != "" && !ValidResourceName(req.Resource) {
+		return unknownOutcome, nil
 	}
 
 	// The challenge is spent from here on, whatever the verdict.
@@ -565,6 +572,11 @@ func (s *Server) attest(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		// back if the error knows.
 		setRetryAfterFor(w, err)
 		return attestOutcome{http.StatusServiceUnavailable, resultError, "unavailable", "verification did not complete; try again with a new challenge"}, nil
+	}
+	res := s.pickResource(req.Resource)
+	if res == nil {
+		s.unknownResourceAsked(ctx, r, req.Resource, claims)
+		return unknownOutcome, nil
 	}
 	return s.release(vctx, w, r, req, res, claims, ev, nonce, sealer)
 }

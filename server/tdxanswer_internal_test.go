@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/snp-vtpm/snp-vtpm/internal/strictjson"
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/snp"
 	"github.com/snp-vtpm/snp-vtpm/verify"
@@ -33,9 +34,11 @@ type claimsWithValueTCB struct {
 }
 
 // TestAnswerReportedTCB: the answer for the real Azure TDX evidence has
-// no reported_tcb (it held zeros, a TCB of 0.0.0.0 that no TD has); the
-// one for the real Azure SEV-SNP evidence is byte for byte the answer of
-// before, its reported TCB included.
+// no reported_tcb (it held zeros, a TCB of 0.0.0.0 that no TD has), nor
+// product, chip_id or id_key_digest (they held "": a TD has no AMD
+// product, CHIP_ID or ID block), and the client reads it; the one for the
+// real Azure SEV-SNP evidence is byte for byte the answer of before, its
+// reported TCB, product, chip id and ID key digest included.
 func TestAnswerReportedTCB(t *testing.T) {
 	answer := func(dir string, at time.Time) []byte {
 		t.Helper()
@@ -50,8 +53,18 @@ func TestAnswerReportedTCB(t *testing.T) {
 		return b
 	}
 	tdx := answer(testutil.TDXDir, testutil.TDXFixtureTime())
-	if bytes.Contains(tdx, []byte("reported_tcb")) || !bytes.Contains(tdx, []byte(`"platform":"tdx"`)) {
-		t.Errorf("TDX answer %s: want no reported_tcb", tdx)
+	for _, member := range []string{"reported_tcb", "product", "chip_id", "id_key_digest"} {
+		if bytes.Contains(tdx, []byte(`"`+member+`"`)) {
+			t.Errorf("TDX answer %s: want no %s", tdx, member)
+		}
+	}
+	if !bytes.Contains(tdx, []byte(`"platform":"tdx"`)) || !bytes.Contains(tdx, []byte(`"measurement":"024a32b0`)) {
+		t.Errorf("TDX answer %s: want the platform and the MRTD", tdx)
+	}
+	// The client reads the TDX answer as it is.
+	var ar AttestResponse
+	if err := strictjson.Unmarshal(tdx, &ar, responseOptions()); err != nil || ar.Claims.Platform != "tdx" || ar.Claims.Product != "" || ar.Claims.ChipID != nil {
+		t.Errorf("the client reads the TDX answer as %+v, %v", ar.Claims, err)
 	}
 
 	got := answer(testutil.SNPDir, testutil.FixtureTime())

@@ -66,9 +66,11 @@ when the command fails). Once the verifier has released the secret, the secret i
 first (standard output, -o FILE, or the --json document). If --token-out is then not
 written (the verifier signs no results, or the write fails), the exit status is 1 and the
 error line names the file not written and where the secret was delivered: it is not lost.
--o FILE (a regular file, or a path not there yet) is written atomically: a temporary file
-(mode 0600) in its directory is written, synced and renamed onto it, so FILE holds the whole
-secret or is left as it was (a link is followed; the temporary file is removed on failure).
+-o FILE and --token-out FILE (regular files, or paths not there yet) are written atomically:
+a temporary file in the file's directory (mode 0600 for the secret; for the token the mode of
+the file it replaces, 0644 for a new one) is written, synced and renamed onto it, so FILE holds
+the whole output or is left as it was (a link is followed; the temporary file is removed on
+failure). So are the output files of "evidence" and "maa attest".
 
 --json prints one JSON document on standard output instead: {"verified": true, "claims":
 {...the verifier's summary...}, "secret": "<standard base64 of the secret>", "resource",
@@ -116,7 +118,7 @@ func newAttestCmd(g *globals) *cobra.Command {
 	fs.BoolVar(&f.fresh, "fresh", false, "refresh the SNP report with the nonce (evidence version 2)")
 	fs.StringVarP(&f.out, "output", "o", "", "write the secret to this file (mode 0600, atomically) instead of standard output")
 	fs.StringVar(&f.resource, "resource", "", "name of the secret to ask for (a verifier with --secrets-dir)")
-	fs.StringVar(&f.tokenOut, "token-out", "", "write the signed attestation result to this file")
+	fs.StringVar(&f.tokenOut, "token-out", "", "write the signed attestation result to this file (atomically)")
 	fs.BoolVar(&f.jsonOut, "json", false, `print the claims and the secret (standard base64) as one JSON document; a rejection as {"verified": false, "check", "error"}`)
 	fs.StringVar(&f.caCert, "ca-cert", "", "PEM CA certificate(s) to trust for the verifier's TLS certificate (instead of the system roots)")
 	registerTimeout(cmd, g)

@@ -145,7 +145,8 @@ func TestAttestResourceAndResultToken(t *testing.T) {
 }
 
 // TestServeAttestEmulatedTDX: the emulated TDX CVM attests to serve
-// (--trust-emulated) end to end and receives the secret; without
+// (--trust-emulated) end to end and receives the secret, with claims that
+// leave out the SEV-SNP members; without
 // --trust-emulated serve refuses it (naming the TD quote's chain).
 func TestServeAttestEmulatedTDX(t *testing.T) {
 	secretFile := writeTemp(t, "secret", []byte(cliSecret))
@@ -156,6 +157,25 @@ func TestServeAttestEmulatedTDX(t *testing.T) {
 		t.Fatalf("stdout %q, want the secret alone", out)
 	}
 	wantContains(t, "attest stderr", errOut, emulatedBanner, "attested: Intel TDX, mr td", "tcb status UpToDate")
+	// The answer's claims leave out what a TD does not have (an AMD
+	// product, CHIP_ID, ID key digest and TCB: they were "" and zeros),
+	// and attest reads them.
+	code, out, errOut = runCLI(t, "--emulate=tdx", "attest", "--server", s.url, "--json")
+	wantExit(t, code, exitOK, out, errOut)
+	var doc struct {
+		Claims map[string]json.RawMessage `json:"claims"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, member := range []string{"product", "chip_id", "id_key_digest", "reported_tcb"} {
+		if v, ok := doc.Claims[member]; ok {
+			t.Errorf("TDX claims carry %s: %s", member, v)
+		}
+	}
+	if string(doc.Claims["platform"]) != `"tdx"` || len(doc.Claims["measurement"]) != 2+96 {
+		t.Errorf("TDX claims %s", out)
+	}
 
 	strict := startServe(t, "--secret-file", secretFile, "--offline")
 	code, out, errOut = runCLI(t, "--emulate=tdx", "attest", "--server", strict.url)

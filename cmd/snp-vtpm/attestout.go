@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -10,18 +11,21 @@ import (
 )
 
 // attestOutput is an output file of attest (-o FILE, --token-out FILE),
-// opened before anything is sent to the verifier: a path that cannot be
-// written (a directory, a missing directory, no permission) then fails the
-// command before a secret is released, instead of after. It is written only
-// once the verifier has answered; a file the open created and nothing
-// was written to is removed (discard).
+// maa attest (-o FILE, --evidence-out FILE) or evidence (-o FILE), opened
+// before anything is sent to the verifier: a path that cannot be written (a
+// directory, a missing directory, no permission) then fails the command
+// before a secret is released, instead of after. It is written only once
+// the verifier has answered; the temporary file of an output not written
+// is removed (discard).
 //
-// The secret (-o) to a regular file, or to a path not there yet, is
-// written atomically: the open creates a temporary file (mode 0600) in the
-// file's directory, and write fills it, syncs it and renames it onto the
-// file, so that the file holds the whole secret or is as it was; on any
-// failure the temporary file is emptied and removed. Any other file (the
-// token, a device such as /dev/stdout) is written in place.
+// A regular file, or a path not there yet, is written atomically: the open
+// creates a temporary file in the file's directory, and write fills it,
+// syncs it and renames it onto the file, so that the file holds the whole
+// output or is as it was; on any failure the temporary file is emptied and
+// removed. The temporary file has the mode the file ends with: 0600 for a
+// secret, else the mode of the file it replaces (0644, less the umask, for
+// a new one). Any other file (a device such as /dev/stdout) is written in
+// place.
 type attestOutput struct {
 	flag, name string
 	// secret: the file holds a secret, mode 0600 also when it existed
@@ -29,8 +33,7 @@ type attestOutput struct {
 	secret bool
 	// file is the file written: the temporary file when target is set,
 	// else name opened without truncation.
-	file    *os.File
-	created bool
+	file *os.File
 	// target, when set, is the regular file (name, its links resolved)
 	// that write renames file onto.
 	target string
@@ -39,10 +42,9 @@ type attestOutput struct {
 	writeData func(f *os.File, data []byte) (int, error)
 }
 
-// openAttestOutput opens name (the value of flag) for writing without
-// truncating it, creating it with perm when missing; "" is no file (nil).
-// A secret to a regular or missing file is opened for an atomic write
-// (openAtomic).
+// openAttestOutput opens name (the value of flag) for writing; "" is no
+// file (nil). A regular or missing file is opened for an atomic write
+// (openAtomic), anything else in place, without truncating it.
 func openAttestOutput(flag, name string, secret bool) (*attestOutput, error) {
 	if name == "" {
 		return nil, nil
@@ -53,31 +55,27 @@ func openAttestOutput(flag, name string, secret bool) (*attestOutput, error) {
 		return nil, fmt.Errorf("%s %s: is a directory; give the path of a file", flag, name)
 	case err != nil && !errors.Is(err, fs.ErrNotExist):
 		return nil, fmt.Errorf("%s: %w", flag, err)
-	case secret && (err != nil || st.Mode().IsRegular()):
-		return openAtomic(flag, name, err == nil)
+	case err != nil || st.Mode().IsRegular():
+		return openAtomic(flag, name, err == nil, secret)
 	}
-	o := &attestOutput{flag: flag, name: name, secret: secret, created: err != nil}
-	mode, perm := os.O_WRONLY, os.FileMode(0o644)
-	if o.created {
-		mode |= os.O_CREATE | os.O_EXCL
-	}
-	if secret {
-		perm = 0o600
-	}
-	if o.file, err = os.OpenFile(name, mode, perm); err != nil {
+	o := &attestOutput{flag: flag, name: name, secret: secret}
+	if o.file, err = os.OpenFile(name, os.O_WRONLY, 0); err != nil {
 		return nil, fmt.Errorf("%s: cannot write: %w", flag, err)
 	}
 	return o, nil
 }
 
-// openAtomic opens the secret's file name (the value of flag; exists: a
-// regular file, else missing) for an atomic write: a file that exists must
-// be writable, as when it was written in place, and a link is followed
-// (the secret replaces the file it names, not the link); a link to a
-// missing file is refused. The temporary file is created now, so that a
-// directory that cannot be written fails before anything is sent.
-func openAtomic(flag, name string, exists bool) (*attestOutput, error) {
-	target := name
+// openAtomic opens the file name (the value of flag; exists: a regular
+// file, else missing) for an atomic write: a file that exists must be
+// writable, as when it was written in place, and a link is followed (the
+// output replaces the file it names, not the link); a link to a missing
+// file is refused. The temporary file is created now, so that a directory
+// that cannot be written fails before anything is sent.
+func openAtomic(flag, name string, exists, secret bool) (*attestOutput, error) {
+	target, perm, keep := name, os.FileMode(0o644), false
+	if secret {
+		perm = 0o600
+	}
 	if exists {
 		t, err := filepath.EvalSymlinks(name)
 		if err != nil {
@@ -87,22 +85,49 @@ func openAtomic(flag, name string, exists bool) (*attestOutput, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: cannot write: %w", flag, err)
 		}
+		st, err := f.Stat()
 		_ = f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", flag, err)
+		}
 		target = t
+		if !secret {
+			perm, keep = st.Mode().Perm(), true
+		}
 	} else if _, err := os.Lstat(name); err == nil {
 		return nil, fmt.Errorf("%s: cannot write: %s is a link to a missing file", flag, name)
 	}
 	dir := filepath.Dir(target)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(target)+".tmp-*")
+	tmp, err := createTemp(dir, filepath.Base(target), perm)
+	if err == nil && keep {
+		// The mode of the file replaced, which the umask did not make.
+		if err = tmp.Chmod(perm); err != nil {
+			_ = tmp.Close()
+			_ = os.Remove(tmp.Name())
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: cannot write: cannot create a file in %s: %w", flag, dir, errors.Unwrap(err))
 	}
-	return &attestOutput{flag: flag, name: name, secret: true, file: tmp, target: target}, nil
+	return &attestOutput{flag: flag, name: name, secret: secret, file: tmp, target: target}, nil
 }
 
-// write replaces the file's content with data (a regular file is
-// truncated first and, holding a secret, made mode 0600) and closes it;
-// a secret opened by openAtomic is written by writeAtomic.
+// createTemp creates a new file ".BASE.tmp-RANDOM" in dir with perm (less
+// the umask), as os.CreateTemp does with 0600.
+func createTemp(dir, base string, perm os.FileMode) (*os.File, error) {
+	for range 16 {
+		f, err := os.OpenFile(filepath.Join(dir, "."+base+".tmp-"+rand.Text()), os.O_RDWR|os.O_CREATE|os.O_EXCL, perm)
+		if !errors.Is(err, fs.ErrExist) {
+			return f, err
+		}
+	}
+	return nil, &fs.PathError{Op: "createtemp", Path: filepath.Join(dir, "."+base+".tmp-*"), Err: fs.ErrExist}
+}
+
+// write replaces the file's content with data and closes it: a file
+// opened by openAtomic is written by writeAtomic, another in place (a
+// regular file, which only a race can bring here, truncated first and,
+// holding a secret, made mode 0600).
 func (o *attestOutput) write(data []byte) error {
 	if o.target != "" {
 		return o.writeAtomic(data)
@@ -171,19 +196,15 @@ func (o *attestOutput) writeAll(f *os.File, data []byte) error {
 	return err
 }
 
-// discard closes a file that was not written, removing it when the open
-// created it (the temporary file of an atomic write always); nil or
-// written: nothing to do.
+// discard closes a file that was not written, removing the temporary file
+// of an atomic write; nil or written: nothing to do.
 func (o *attestOutput) discard() {
 	if o == nil || o.file == nil {
 		return
 	}
 	_ = o.file.Close()
-	switch {
-	case o.target != "":
+	if o.target != "" {
 		_ = os.Remove(o.file.Name())
-	case o.created:
-		_ = os.Remove(o.name)
 	}
 	o.file = nil
 }
@@ -199,8 +220,8 @@ func openAttestOutputs(f *attestFlags) (secret, token *attestOutput, err error) 
 }
 
 // openOutputPair opens -o FILE (not "-", standard output; written as a
-// secret: mode 0600, atomically) and a second output file named by flag
-// (in place), before anything is asked, so that a path that cannot be
+// secret: mode 0600) and a second output file named by flag, both written
+// atomically (openAttestOutput), before anything is asked, so that a path that cannot be
 // written fails first. The two must not name one file (clash says what
 // would be lost); the first is discarded when the second fails.
 func openOutputPair(out, flag, name, clash string) (first, second *attestOutput, err error) {

@@ -182,6 +182,89 @@ func TestAttestSecretWriteAtomic(t *testing.T) {
 	})
 }
 
+// TestAttestTokenOutAtomic: --token-out FILE is written atomically, as -o
+// is: a write that fails part way leaves an existing file as it was and a
+// new one absent, with no temporary file; a written file keeps the mode of
+// the file it replaced, and a new one gets 0644 less the umask (the mode
+// of a file created in place), not the secret's 0600. Before, the token
+// was truncated and written in place: a failed write left part of it.
+func TestAttestTokenOutAtomic(t *testing.T) {
+	const token = "eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJ4In0.c2lnbmF0dXJl"
+	open := func(t *testing.T, p string) *attestOutput {
+		t.Helper()
+		_, o, err := openAttestOutputs(&attestFlags{tokenOut: p})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	mode := func(t *testing.T, p string) os.FileMode {
+		t.Helper()
+		st, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Mode().Perm()
+	}
+	for _, tc := range []struct {
+		name string
+		old  []byte // nil: no file
+		perm os.FileMode
+		fail bool
+		want string
+	}{
+		{"write fails, file existed", []byte("the old token"), 0o640, true, "the old token"},
+		{"write fails, new file", nil, 0, true, ""},
+		{"written, file existed", []byte("the old, longer token"), 0o640, false, token},
+		{"written, new file", nil, 0, false, token},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			p := filepath.Join(dir, "result.jwt")
+			if tc.old != nil {
+				if err := os.WriteFile(p, tc.old, 0o600); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Chmod(p, tc.perm); err != nil {
+					t.Fatal(err)
+				}
+			}
+			o := open(t, p)
+			if tc.fail {
+				o.writeData = failHalfway
+			}
+			err := o.write([]byte(token))
+			if (err != nil) != tc.fail {
+				t.Fatalf("write: %v", err)
+			}
+			names := dirHolds(t, dir)
+			data, rerr := os.ReadFile(p)
+			switch {
+			case tc.want == "" && (len(names) != 0 || rerr == nil):
+				t.Errorf("files left: %v", names)
+			case tc.want != "" && (string(data) != tc.want || len(names) != 1):
+				t.Errorf("the file holds %q (files %v), want %q", data, names, tc.want)
+			}
+			if tc.fail || tc.want == "" {
+				return
+			}
+			want := tc.perm
+			if tc.old == nil {
+				ref := filepath.Join(t.TempDir(), "ref")
+				f, err := os.OpenFile(ref, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_ = f.Close()
+				want = mode(t, ref)
+			}
+			if got := mode(t, p); got != want {
+				t.Errorf("mode %v, want %v", got, want)
+			}
+		})
+	}
+}
+
 // TestDeliverSecretFailureSaysNoSecret: when -o FILE cannot be written
 // after the release, attest's error (human and --json) names the file and
 // says the secret was released, and neither it, standard output, standard

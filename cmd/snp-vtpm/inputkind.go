@@ -17,6 +17,7 @@ const (
 	kindTDQuote     = "td-quote"
 	kindPolicy      = "policy"
 	kindJWKS        = "jwks"
+	kindMAAJWKS     = "maa-jwks"
 	kindMAAToken    = "maa-token"
 	kindResultToken = "result-token"
 	kindJWT         = "jwt"
@@ -47,7 +48,8 @@ func inputKind(data []byte) string {
 }
 
 // jsonDocKind tells the JSON documents apart: evidence names its version or
-// quote, a JWKS its keys, a policy is one that verify.ParsePolicy accepts.
+// quote, a JWKS its keys (an MAA instance's has RSA keys, serve's EC ones),
+// a policy is one that verify.ParsePolicy accepts.
 // A document that does not parse is taken for (broken) evidence, as
 // before these kinds were told apart; other JSON is "".
 func jsonDocKind(doc []byte) string {
@@ -60,8 +62,8 @@ func jsonDocKind(doc []byte) string {
 			return kindEvidence
 		}
 	}
-	if _, ok := members["keys"]; ok {
-		return kindJWKS
+	if keys, ok := members["keys"]; ok {
+		return jwksKind(keys)
 	}
 	if len(members) > 0 {
 		if _, err := verify.ParsePolicy(doc); err == nil {
@@ -69,6 +71,21 @@ func jsonDocKind(doc []byte) string {
 		}
 	}
 	return ""
+}
+
+// jwksKind tells an MAA instance's JWKS (a key of kty RSA: MAA signs with
+// RS256) from another (serve's result keys are EC P-256).
+func jwksKind(keys json.RawMessage) string {
+	var ks []struct {
+		Kty string `json:"kty"`
+	}
+	_ = json.Unmarshal(keys, &ks)
+	for _, k := range ks {
+		if k.Kty == "RSA" {
+			return kindMAAJWKS
+		}
+	}
+	return kindJWKS
 }
 
 // jwtKind tells a compact JWS (three base64url parts, a JSON header) by
@@ -115,7 +132,9 @@ func (g *globals) warnOtherKind(data []byte, self, file string) {
 	case kindPolicy:
 		next = `a policy: give it as --policy ` + file + ` (e.g. "snp-vtpm verify --policy ` + file + ` --nonce ... EVIDENCE_FILE")`
 	case kindJWKS:
-		next = `a JWKS (token signing keys): give it as --jwks ` + file + ` of "snp-vtpm maa verify" or "snp-vtpm result verify"`
+		next = `a JWKS (token signing keys, none RSA, as "snp-vtpm serve" publishes for its results): give it as "snp-vtpm result verify --jwks ` + file + `"`
+	case kindMAAJWKS:
+		next = `an MAA instance's JWKS (RSA token signing keys): give it as "snp-vtpm maa verify --jwks ` + file + `", or as --maa-jwks ` + file + ` of verify, attest or serve`
 	case kindMAAToken:
 		next = `an MAA token (an RS256 JWT): verify it with "snp-vtpm maa verify ... ` + file + `"`
 	case kindResultToken:

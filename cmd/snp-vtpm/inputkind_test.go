@@ -31,8 +31,10 @@ func TestMisplacedFileHints(t *testing.T) {
 			realVCEK + " looks like a PEM certificate: give a VCEK as \"snp-vtpm report -f REPORT --vcek " + realVCEK + "\""},
 		{"MAA token to verify", []string{"verify", "--offline", "--nonce", "x", maaTok}, "evidence-format",
 			`an MAA token (an RS256 JWT): verify it with "snp-vtpm maa verify ... ` + maaTok + `"`},
-		{"JWKS to verify", []string{"verify", "--offline", "--nonce", "x", maaKeys}, "evidence-format",
-			"a JWKS (token signing keys): give it as --jwks " + maaKeys},
+		{"MAA JWKS to verify", []string{"verify", "--offline", "--nonce", "x", maaKeys}, "evidence-format",
+			`an MAA instance's JWKS (RSA token signing keys): give it as "snp-vtpm maa verify --jwks ` + maaKeys + `", or as --maa-jwks ` + maaKeys},
+		{"result JWKS to verify", []string{"verify", "--offline", "--nonce", "x", resultKeys}, "evidence-format",
+			`a JWKS (token signing keys, none RSA, as "snp-vtpm serve" publishes for its results): give it as "snp-vtpm result verify --jwks ` + resultKeys + `"`},
 		{"policy to report -f", []string{"report", "--offline", "-f", policy}, "hcl-report-format",
 			"a policy: give it as --policy " + policy},
 		{"evidence to maa verify", []string{"maa", "verify", "--jwks", maaKeys, "--issuer", testmaa.Issuer, "--at", maaAt, ev}, "maa-format",
@@ -61,6 +63,48 @@ func TestMisplacedFileHints(t *testing.T) {
 	wantExit(t, code, exitRejected, out, errOut)
 	if strings.Contains(errOut, "warning") || strings.Contains(errOut, tok[:40]) {
 		t.Errorf("a hint for a token given as text:\n%s", errOut)
+	}
+}
+
+// TestMisplacedFlagFileHints: a file of another kind given to a flag that
+// reads keys or certificates is exit 1 with a warning saying what the file
+// is and what reads it. result verify --jwks with an MAA instance's JWKS
+// said only `unknown object member at "/keys/0/x5c"`, and --roots (verify,
+// report) and report --vcek given evidence only that it is no THIM
+// document.
+func TestMisplacedFlagFileHints(t *testing.T) {
+	ev := verifySNPDir + "evidence-v1.json"
+	maaTok, maaKeys := realMAAFiles(t)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"MAA JWKS to result verify --jwks", []string{"result", "verify", "--jwks", maaKeys, "--issuer", "https://v.example", maaTok},
+			[]string{maaKeys + ` looks like an MAA instance's JWKS (RSA token signing keys): give it as "snp-vtpm maa verify --jwks ` + maaKeys + `"`, "error: --jwks " + maaKeys}},
+		{"evidence to result verify --jwks", []string{"result", "verify", "--jwks", ev, "--issuer", "https://v.example", maaTok},
+			[]string{ev + " looks like an evidence document", "error: --jwks " + ev}},
+		{"evidence to verify --roots", []string{"verify", "--offline", "--roots", ev, "--nonce", "x", ev},
+			[]string{ev + ` looks like an evidence document (JSON): verify it with "snp-vtpm verify --nonce ... ` + ev + `"`, "error: --roots " + ev}},
+		{"MAA token to verify --roots", []string{"verify", "--offline", "--roots", maaTok, "--nonce", "x", ev},
+			[]string{maaTok + " looks like an MAA token", "error: --roots " + maaTok}},
+		{"evidence to report --vcek", []string{"report", "--offline", "-f", realHCL, "--vcek", ev},
+			[]string{ev + " looks like an evidence document", "error: --vcek " + ev}},
+		{"MAA JWKS to report --roots", []string{"report", "--offline", "-f", realHCL, "--roots", maaKeys},
+			[]string{maaKeys + " looks like an MAA instance's JWKS", "error: --roots " + maaKeys}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := runCLI(t, tc.args...)
+			wantExit(t, code, exitUsage, out, errOut)
+			wantContains(t, "stderr", errOut, append([]string{"warning: "}, tc.want...)...)
+		})
+	}
+	// A file of the flag's own kind that fails gets no hint: a single
+	// certificate to --roots (it wants an ASK and an ARK).
+	code, out, errOut := runCLI(t, "verify", "--offline", "--roots", realVCEK, "--nonce", "x", ev)
+	wantExit(t, code, exitUsage, out, errOut)
+	if strings.Contains(errOut, "warning") || !strings.Contains(errOut, "error: --roots "+realVCEK) {
+		t.Errorf("--roots with one certificate:\n%s", errOut)
 	}
 }
 

@@ -191,7 +191,7 @@ func FuzzInputKind(f *testing.F) {
 			if len(data) < 8 || data[4] != 0x81 {
 				t.Fatal("TD quote without TEE type TDX")
 			}
-		case kindPolicy, kindJWKS:
+		case kindPolicy, kindJWKS, kindMAAJWKS:
 			if bytes.TrimLeft(data, " \t\r\n")[0] != '{' {
 				t.Fatalf("%s without {", k)
 			}

@@ -151,6 +151,7 @@ func reportFromFile(ctx context.Context, g *globals, o *reportOpts) error {
 			return err
 		}
 		if vcek, err = vcekFromFile(data); err != nil {
+			g.warnOtherKind(data, kindCertificate, o.vcekFile)
 			return fmt.Errorf("--vcek %s: %w", o.vcekFile, err)
 		}
 	}

@@ -171,6 +171,7 @@ func (f *resultFlags) config(ctx context.Context, g *globals) (result.Config, er
 		return cfg, errors.New("--issuer URL is required (the verifier the token must come from)")
 	}
 	if cfg.Keys, err = result.ParseJWKS(data); err != nil {
+		g.warnOtherKind(data, kindJWKS, f.jwks)
 		return cfg, fmt.Errorf("--jwks %s: %w", f.jwks, err)
 	}
 	cfg.Nonce, err = f.nonce.value()

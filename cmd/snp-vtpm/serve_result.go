@@ -17,7 +17,8 @@ const serveReleaseHelp = `With --secrets-dir DIR every file of DIR is a resource
 (letters, digits, '.', '_', '-', '/'; symbolic links only within DIR; regular files
 only, none writable by every user); the request's
 "resource" (attest --resource) picks one, and NAME.policy.json beside it (the --policy
-format) adds requirements: failing them is 403 naming the check, an unknown name 404.
+format) adds requirements: failing them is 403 naming the check, an unknown name 404
+(once the evidence passed the server's policy: before, every name gets the same answer).
 A request without a resource gets --secret-file. The log records which VM (chip id,
 vm_unique_id) got which resource, never the secret.
 

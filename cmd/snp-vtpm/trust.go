@@ -101,6 +101,7 @@ func (t *trustFlags) roots(g *globals) (*snp.Roots, error) {
 		}
 		c, err := readRoots(data)
 		if err != nil {
+			g.warnOtherKind(data, kindCertificate, t.rootsFile)
 			return nil, fmt.Errorf("--roots %s: %w", t.rootsFile, err)
 		}
 		if which := fakeamd.FakeKeyIn(c); which != "" {
