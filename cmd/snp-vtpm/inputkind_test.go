@@ -152,7 +152,12 @@ func TestLastAttemptInWords(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	code, out, errOut := runCLI(t, "result", "verify", "--timeout", "2s", "--jwks", "http://"+addr+"/.well-known/jwks.json", "a.b.c")
+	// The first retry waits 0.5-1s (jittered): with a timeout below 0.5s the
+	// client always stops after the first attempt because the retry would
+	// pass the deadline. With 1s or 2s, jitter decides between that, three
+	// quick attempts ("giving up after 3 attempts") and a deadline reached
+	// while waiting ("gave up after 1s").
+	code, out, errOut := runCLI(t, "result", "verify", "--timeout", "400ms", "--jwks", "http://"+addr+"/.well-known/jwks.json", "a.b.c")
 	wantExit(t, code, exitUsage, out, errOut)
 	wantContains(t, "stderr", errOut, "(last attempt: cannot connect to "+addr+": connection refused)")
 	if strings.Contains(errOut, "dial tcp") {
