@@ -133,7 +133,7 @@ func verifySNPEvidence(ctx context.Context, claims *Claims, ev *evidence.Evidenc
 	// A v2 report was refreshed with this nonce: it never comes again,
 	// so only its VCEK's chain is worth caching.
 	refreshed := ev.Version >= 2
-	if err := verifyHCL(ctx, claims, h, snpInput{vcekDER: ev.VCEK, source: vcekSource, once: refreshed}, opts, p); err != nil {
+	if err := verifyHCL(ctx, claims, h, snpInput{vcekDER: ev.VCEK, carried: ev.VCEKChain, source: vcekSource, once: refreshed}, opts, p); err != nil {
 		return nil, err
 	}
 	if !cached && !refreshed {
@@ -173,6 +173,9 @@ func quoteOnlyPolicy(p *Policy) error {
 type snpInput struct {
 	// vcekDER is the VCEK to verify against; nil fetches it (VCEKGetter).
 	vcekDER []byte
+	// carried are the certificates the evidence stacks after its VCEK
+	// (evidence.Evidence.VCEKChain): they must be the verified chain's.
+	carried [][]byte
 	// source is Claims.VCEKSource.
 	source string
 	// once says the report never comes again (refreshed with a nonce):
@@ -402,6 +405,9 @@ func verifySNP(ctx context.Context, claims *Claims, r *snp.Report, in snpInput, 
 	if err != nil {
 		return err
 	}
+	if err := checkCarriedChain(in.carried, v, chain); err != nil {
+		return err
+	}
 	if haveCPUID && v.Product != product {
 		name := ""
 		if v.ProductName != string(v.Product) {
@@ -437,6 +443,35 @@ func verifySNP(ctx context.Context, claims *Claims, r *snp.Report, in snpInput, 
 	claims.PinnedRoots = chain.Pinned
 	claims.Emulated = chain.Emulated
 	return checkReportPolicy(claims, r, product, &opts.Policy, in.maxVMPL)
+}
+
+// checkCarriedChain checks the certificates that evidence stacks after
+// its VCEK (a v0 "vcek" PEM stack): nothing signs them for the verifier,
+// so they must be those of the chain that verified v, in order: the ASK
+// (the ASVK of a VLEK), then the ARK. Otherwise they would be bytes of the
+// sender's choice, claiming to be AMD's certificates, riding along with
+// evidence that verifies.
+func checkCarriedChain(carried [][]byte, v *snp.VCEK, chain *snp.Chain) error {
+	if len(carried) == 0 {
+		return nil
+	}
+	want := [...]struct {
+		name string
+		cert *x509.Certificate
+	}{{"ASK", chain.ASK}, {"ARK", chain.ARK}}
+	if v.SigningKey == snp.SigningKeyVLEK {
+		want[0].name, want[0].cert = "ASVK", chain.ASVK
+	}
+	if len(carried) > len(want) {
+		return failf(CheckVCEKChain, "the evidence stacks %d certificates after its %s; its chain has %d (%s, then %s)", len(carried), v.KeyName(), len(want), want[0].name, want[1].name)
+	}
+	for i, der := range carried {
+		if w := want[i]; w.cert == nil || !bytes.Equal(der, w.cert.Raw) {
+			return failf(CheckVCEKChain, "certificate %d after the %s in the evidence is not the %s of the %s chain that verified it (%s)",
+				i+1, v.KeyName(), w.name, chain.Product, format.Truncate(chain.Source, 64))
+		}
+	}
+	return nil
 }
 
 // checkRevocation asks rc (nil: no revocation checking) whether the
