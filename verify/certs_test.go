@@ -392,7 +392,9 @@ func TestV0VCEKStack(t *testing.T) {
 		t.Fatal(err)
 	}
 	vcek := doc["vcek"].(string)
-	block := func(der []byte) string { return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})) }
+	block := func(der []byte) string {
+		return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	}
 	milan := testutil.PEMBlocks(t, testutil.ReadFile(t, "trustee-az-vtpm/amd-vendor-certs/milan_ask_ark_asvk.pem"), "CERTIFICATE")
 	genoa := testutil.PEMBlocks(t, testutil.ReadFile(t, "trustee-az-vtpm/amd-vendor-certs/genoa_ask_ark_asvk.pem"), "CERTIFICATE")
 	ask, ark, asvk := block(milan[0]), block(milan[1]), block(milan[2])
