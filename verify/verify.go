@@ -335,7 +335,7 @@ func parseHCLOfType[T any](blob []byte, want hcl.ReportType, mismatch string,
 		if hint := notAReport(blob); hint != "" && errors.Is(err, format.ErrBadMagic) {
 			err = fmt.Errorf("%w (%s)", err, hint)
 		}
-		return nil, zero, fail(CheckHCLFormat, err)
+		return nil, zero, fail(hclCheck(err), err)
 	}
 	if r.Type != want {
 		return nil, zero, failf(CheckReportType, mismatch, r.Type)
@@ -345,6 +345,19 @@ func parseHCLOfType[T any](blob []byte, want hcl.ReportType, mismatch string,
 		return nil, zero, fail(check, err)
 	}
 	return r, inner, nil
+}
+
+// hclCheck names the check of an HCL report's parse error: a report type
+// other than SNP and TDX (VBS, TVM, an unknown one) is a hardware report
+// of the wrong type, hcl-report-type, as a TDX report given as SNP is;
+// every other error is hcl-report-format. (A stored report's lone IGVM
+// header naming another type than the SNP report it follows is a format
+// error of that file.)
+func hclCheck(err error) Check {
+	if errors.Is(err, hcl.ErrUnsupportedReportType) {
+		return CheckReportType
+	}
+	return CheckHCLFormat
 }
 
 // notAReport names what a blob that is no HCL report looks like, when it
