@@ -63,6 +63,11 @@ func decoded(ctx context.Context, ev *evidence.Evidence, nonce []byte, opts *Con
 	if ev == nil {
 		return nil, failf(CheckEvidenceFormat, "no evidence")
 	}
+	if ev.Version < 0 || ev.Version > 2 {
+		// Decode reads versions 0 to 2 only; another would pass as a bare
+		// report's claims (-1) or be treated as a refreshed v2 (3 on).
+		return nil, fail(CheckEvidenceFormat, format.Field("evidence", "version", fmt.Errorf("%w (%d)", format.ErrUnsupportedVersion, ev.Version)))
+	}
 	if err := ev.CheckPlatformMembers(); err != nil {
 		// Decode refuses it: an Evidence built by the caller is held to
 		// the same (a VCEK that nothing reads must not ride along).
