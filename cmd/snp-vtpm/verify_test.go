@@ -330,7 +330,9 @@ func TestVerifyV0VCEKStack(t *testing.T) {
 	}
 	vcek := doc["vcek"].(string)
 	amd := testutil.PEMBlocks(t, testutil.ReadFile(t, "trustee-az-vtpm/amd-vendor-certs/milan_ask_ark_asvk.pem"), "CERTIFICATE")
-	block := func(der []byte) string { return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})) }
+	block := func(der []byte) string {
+		return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	}
 	for _, tc := range []struct {
 		name, stack string
 		exit        int
