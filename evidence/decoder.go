@@ -58,7 +58,9 @@ func (d *Decoder) Remember(e *Evidence) {
 			d.m.put(memoPCRArrays, tok, bytes.Join(e.Quote.PCRs, nil))
 		}
 	}
-	if !e.memo.vcekFromMemo && len(e.VCEK) > 0 {
+	// A v0 VCEK stacked with its chain is not kept: a memory hit would
+	// return the VCEK without the certificates its verifier checks.
+	if !e.memo.vcekFromMemo && len(e.VCEK) > 0 && e.VCEKChain == nil {
 		if tok := e.memo.vcek.token(e.VCEK); tok != nil {
 			d.m.put(e.memo.vcek.field, tok, bytes.Clone(e.VCEK))
 		}

@@ -5,7 +5,8 @@
 //   - v0 (no "version"): {"quote":{"signature":[n..],"message":[n..],"pcrs":[[n x32] x24]},
 //     "report":[n..],"vcek":"PEM"}, where [n..] are JSON arrays of numbers 0..255
 //     and "vcek" holds the VCEK, possibly followed by ASK and ARK, as PEM
-//     CERTIFICATE blocks without headers and nothing else but white space;
+//     CERTIFICATE blocks without headers and nothing else but white space
+//     (Evidence.VCEKChain: the verifier requires them to be the VCEK's chain);
 //   - v0 TDX: {"tpm_quote":{...number arrays...},"hcl_report":[n..],"td_quote":[n..]};
 //   - v1: {"version":1,"tpm_quote":{"signature":hex,"message":hex,"pcrs":[hex x24]},
 //     "hcl_report":base64url,"vcek":base64url DER} (TDX: "td_quote":base64url instead of "vcek");

@@ -811,3 +811,69 @@ func TestDecodeQuoteJSONTooLarge(t *testing.T) {
 		t.Errorf("err = %v, want ErrTooLarge of quote", err)
 	}
 }
+
+// TestV0VCEKChain: the certificates a v0 "vcek" stacks after the VCEK
+// (trustee's vcek.pem: VCEK, ASK, ARK) are kept in VCEKChain for the
+// verifier to check (they were dropped, so nothing could); a lone VCEK has
+// none. Encode writes the VCEK alone; a VCEKChain beside a TD quote is
+// refused like a VCEK; and a Decoder neither remembers a stacked VCEK nor
+// returns one without its chain.
+func TestV0VCEKChain(t *testing.T) {
+	stack := testutil.PEMBlocks(t, testutil.ReadFile(t, "trustee-az-vtpm/az-snp-vtpm/vcek.pem"), "CERTIFICATE")
+	if len(stack) != 3 {
+		t.Fatalf("vcek.pem holds %d certificates, want 3", len(stack))
+	}
+	doc := marshal(t, validV0(t))
+	e, err := Decode(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(e.VCEK, stack[0]) || !reflect.DeepEqual(e.VCEKChain, stack[1:]) {
+		t.Fatalf("VCEK %d bytes, VCEKChain %d certificates: want the stack's first and the two after it", len(e.VCEK), len(e.VCEKChain))
+	}
+	lone := validV0(t)
+	lone["vcek"] = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: stack[0]}))
+	e1, err := Decode(marshal(t, lone))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e1.VCEKChain != nil {
+		t.Errorf("a lone VCEK: VCEKChain %d certificates, want none", len(e1.VCEKChain))
+	}
+	empty := validV0(t)
+	empty["vcek"] = lone["vcek"].(string) + string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE"}))
+	if _, err := Decode(marshal(t, empty)); !errors.Is(err, format.ErrBadEncoding) {
+		t.Errorf("an empty CERTIFICATE block after the VCEK: %v, want ErrBadEncoding", err)
+	}
+
+	enc, err := e.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := Decode(enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(back.VCEK, e.VCEK) || back.VCEKChain != nil {
+		t.Errorf("encoded and decoded again: VCEKChain %d certificates, want the VCEK alone", len(back.VCEKChain))
+	}
+
+	tdx := Evidence{Version: 1, Quote: e.Quote, HCLReport: e.HCLReport, TDQuote: []byte{4, 0, 2, 0}, VCEKChain: e.VCEKChain}
+	if err := tdx.CheckPlatformMembers(); !errors.Is(err, format.ErrUnexpectedField) {
+		t.Errorf("VCEKChain beside a TD quote: CheckPlatformMembers %v, want ErrUnexpectedField", err)
+	}
+
+	d := NewDecoder(100, 1<<24)
+	got, err := d.Decode(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Remember(got)
+	if got, err = d.Decode(doc); err != nil {
+		t.Fatal(err)
+	}
+	if got.memo.vcekFromMemo || !reflect.DeepEqual(got.VCEKChain, e.VCEKChain) {
+		t.Errorf("decoded again with the Decoder: VCEK from memory %v, VCEKChain %d certificates", got.memo.vcekFromMemo, len(got.VCEKChain))
+	}
+	sameAsDecode(t, d, doc)
+}

@@ -53,6 +53,13 @@ type Evidence struct {
 	// VCEK is the DER VCEK certificate if the evidence carries one, nil
 	// otherwise. From v0 PEM, it is the first CERTIFICATE block.
 	VCEK []byte
+	// VCEKChain holds the DER certificates that follow the VCEK in a v0
+	// "vcek" PEM stack (the ASK, or the ASVK of a VLEK, then the ARK, as
+	// trustee's vcek.pem stacks them), nil otherwise. Nothing signs them
+	// for the verifier, which requires them to be the certificates of the
+	// chain that verified the VCEK (package verify: vcek-chain). Encode
+	// does not write them: the v1/v2 "vcek" is the certificate alone.
+	VCEKChain [][]byte
 	// TDQuote is the TDX quote of TDX evidence, nil otherwise.
 	TDQuote []byte
 	// EventLog is the TCG boot event log ("event_log", v1/v2 only: the
@@ -174,7 +181,7 @@ func decodeV0(w *wire, a *arena) (*Evidence, error) {
 	case w.vcek.decoded != nil:
 		e.VCEK, e.memo.vcekFromMemo = w.vcek.decoded, true
 	case w.vcek.present():
-		if e.VCEK, err = pemCertificate(&w.vcek, "vcek", MaxVCEKSize); err != nil {
+		if e.VCEK, e.VCEKChain, err = pemCertificate(&w.vcek, "vcek", MaxVCEKSize); err != nil {
 			return nil, err
 		}
 		e.memo.vcek = keptText(w, &w.vcek, memoVCEKPEM)
@@ -278,7 +285,9 @@ func decodeV1(w *wire, a *arena) (*Evidence, error) {
 // members are of both platforms (a VCEK beside a TD quote), nil
 // otherwise: for a caller that builds an Evidence itself
 // (verify.Verifier.Decoded checks it, as Encode does).
-func (e *Evidence) CheckPlatformMembers() error { return e.checkPlatformMembers(e.VCEK != nil) }
+func (e *Evidence) CheckPlatformMembers() error {
+	return e.checkPlatformMembers(e.VCEK != nil || e.VCEKChain != nil)
+}
 
 // checkPlatformMembers refuses a "vcek" (hasVCEK) beside a TD quote: TDX
 // evidence carries "td_quote" instead of "vcek", as v0 TDX evidence must.

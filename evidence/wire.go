@@ -493,29 +493,35 @@ func b64Padded(s []byte) bool {
 var v0VCEKPEM = format.PEMChain{Format: "evidence", Field: "vcek", Min: 1, Max: 3, Padding: " \t\r\n"}
 
 // pemCertificate returns the DER of the first CERTIFICATE block of the PEM
-// text of a v0 "vcek" (see v0VCEKPEM).
-func pemCertificate(f *rawField, field string, max int) ([]byte, error) {
+// text of a v0 "vcek" (see v0VCEKPEM) and those of the blocks after it
+// (nil when there are none). Each is at most max bytes.
+func pemCertificate(f *rawField, field string, max int) (first []byte, rest [][]byte, err error) {
 	s, err := stringValue(f, field)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(s) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if len(s) > MaxPEMSize {
-		return nil, fieldErr(field, fmt.Errorf("%w: %d PEM bytes, at most %d allowed", format.ErrTooLarge, len(s), MaxPEMSize))
+		return nil, nil, fieldErr(field, fmt.Errorf("%w: %d PEM bytes, at most %d allowed", format.ErrTooLarge, len(s), MaxPEMSize))
 	}
 	ders, err := v0VCEKPEM.SplitPEM(s)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if len(ders[0]) == 0 {
-		return nil, fieldErr(field, fmt.Errorf("%w: empty CERTIFICATE block", format.ErrBadEncoding))
+	for i, der := range ders {
+		if len(der) == 0 {
+			return nil, nil, fieldErr(field, fmt.Errorf("%w: empty CERTIFICATE block %d", format.ErrBadEncoding, i))
+		}
+		if len(der) > max {
+			return nil, nil, fieldErr(field, fmt.Errorf("%w: %d-byte certificate, at most %d allowed", format.ErrTooLarge, len(der), max))
+		}
 	}
-	if len(ders[0]) > max {
-		return nil, fieldErr(field, fmt.Errorf("%w: %d-byte certificate, at most %d allowed", format.ErrTooLarge, len(ders[0]), max))
+	if len(ders) > 1 {
+		rest = ders[1:]
 	}
-	return ders[0], nil
+	return ders[0], rest, nil
 }
 
 // pcrField returns the field name of PCR i.

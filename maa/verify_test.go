@@ -1,6 +1,7 @@
 package maa_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -8,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/pem"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -304,6 +306,16 @@ func TestClaimsPolicy(t *testing.T) {
 		{"is-debuggable null", edit(t, snpPayload, setTEE("x-ms-sevsnpvm-is-debuggable", nil)), maa.CheckDebug, "absent"},
 		{"is-debuggable 0", edit(t, snpPayload, setTEE("x-ms-sevsnpvm-is-debuggable", 0)), maa.CheckClaims, ""},
 		{"is-debuggable absent", edit(t, snpPayload, func(m map[string]any) { delete(tee(m), "x-ms-sevsnpvm-is-debuggable") }), maa.CheckDebug, "absent"},
+		// A nested JWT (the real token as the payload, the trusted key
+		// signing only the envelope) is no claims set.
+		{"nested JWT as a JSON string", []byte(strconv.Quote(strings.TrimSpace(string(testutil.ReadFile(t, realTokenFile))))), maa.CheckClaims, ""},
+		{"nested JWT in compact form", bytes.TrimSpace(testutil.ReadFile(t, realTokenFile)), maa.CheckClaims, ""},
+		// Claims the policy reads, hidden in the client payload (which MAA
+		// echoes as the attester sent it), say nothing.
+		{"policy claims only in x-ms-runtime", edit(t, snpPayload, func(m map[string]any) {
+			delete(m, "secureboot")
+			m["x-ms-runtime"].(map[string]any)["secureboot"] = true
+		}), maa.CheckSecureBoot, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

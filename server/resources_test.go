@@ -309,9 +309,10 @@ func FuzzValidResourceName(f *testing.F) {
 
 // TestChallengeSpendRules: a verdict spends the challenge, so one challenge
 // never tries a second piece of evidence (a 403 of the server's policy or
-// of a resource's extra policy, then the right evidence: 401); so does an
-// unknown resource (404), which is answered only after the evidence
-// verified, as documented.
+// of a resource's extra policy, then the right evidence: 401) nor releases
+// twice (a release, then the same request for any resource or the single
+// secret: 401); so does an unknown resource (404), which is answered only
+// after the evidence verified, as documented.
 func TestChallengeSpendRules(t *testing.T) {
 	s, url, _ := resourceServer(t, true)
 	post := func(ch, pub, ev []byte, resource string) (int, ErrorResponse) {
@@ -328,6 +329,12 @@ func TestChallengeSpendRules(t *testing.T) {
 		{"server policy 403", "", func(ch, _, ev []byte) (int, ErrorResponse) { return post(ch, otherPub, ev, "") }, http.StatusForbidden, http.StatusUnauthorized},
 		{"resource policy 403", "db/password", func(ch, pub, ev []byte) (int, ErrorResponse) { return post(ch, pub, ev, "strict") }, http.StatusForbidden, http.StatusUnauthorized},
 		{"unknown resource 404", "db/password", func(ch, pub, ev []byte) (int, ErrorResponse) { return post(ch, pub, ev, "nope") }, http.StatusNotFound, http.StatusUnauthorized},
+		// A release spends the challenge too: the same request replayed,
+		// for the same resource, another one or the single secret, is 401.
+		{"released, replayed", "db/password", func(ch, pub, ev []byte) (int, ErrorResponse) { return post(ch, pub, ev, "db/password") }, http.StatusOK, http.StatusUnauthorized},
+		{"released, replayed for another resource", "milan-only", func(ch, pub, ev []byte) (int, ErrorResponse) { return post(ch, pub, ev, "db/password") }, http.StatusOK, http.StatusUnauthorized},
+		{"released, replayed for the single secret", "", func(ch, pub, ev []byte) (int, ErrorResponse) { return post(ch, pub, ev, "db/password") }, http.StatusOK, http.StatusUnauthorized},
+		{"single secret released, replayed for a resource", "db/password", func(ch, pub, ev []byte) (int, ErrorResponse) { return post(ch, pub, ev, "") }, http.StatusOK, http.StatusUnauthorized},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -5,12 +5,15 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/binary"
+	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
+	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/snp"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
@@ -370,6 +373,86 @@ func TestMaskedChipNotFetched(t *testing.T) {
 			if calls != 0 {
 				t.Errorf("certificate source asked %d times", calls)
 			}
+		})
+	}
+}
+
+// TestV0VCEKStack: a v0 "vcek" may stack the VCEK's chain after it, as
+// trustee's vcek.pem does (VCEK, ASK, ARK), but nothing signs what
+// follows the VCEK, so it must be exactly the chain that verified the
+// VCEK, in order; anything else is vcek-chain (before, any two blocks of
+// the sender's choice rode along: AMD's certificates in another order,
+// the VCEK again, another product line's ASK, or kilobytes of text
+// labelled CERTIFICATE). A Go caller's Evidence.VCEKChain is held to the
+// same, with the ASVK in the ASK's place for a VLEK.
+func TestV0VCEKStack(t *testing.T) {
+	raw := testutil.ReadFile(t, testutil.SNPDir+"evidence-v0.json")
+	var doc map[string]any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	vcek := doc["vcek"].(string)
+	block := func(der []byte) string {
+		return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	}
+	milan := testutil.PEMBlocks(t, testutil.ReadFile(t, "trustee-az-vtpm/amd-vendor-certs/milan_ask_ark_asvk.pem"), "CERTIFICATE")
+	genoa := testutil.PEMBlocks(t, testutil.ReadFile(t, "trustee-az-vtpm/amd-vendor-certs/genoa_ask_ark_asvk.pem"), "CERTIFICATE")
+	ask, ark, asvk := block(milan[0]), block(milan[1]), block(milan[2])
+	garbage := block([]byte(strings.Repeat("attacker's bytes ", 256)))
+	for _, tc := range []struct {
+		name string
+		pem  string
+		want verify.Check
+	}{
+		{"VCEK alone", vcek, ""},
+		{"VCEK, ASK, ARK", vcek + ask + ark, ""},
+		{"VCEK, ASK", vcek + ask, ""},
+		{"VCEK, ARK, ASK", vcek + ark + ask, verify.CheckVCEKChain},
+		{"VCEK, ARK", vcek + ark, verify.CheckVCEKChain},
+		{"VCEK, ASVK, ARK", vcek + asvk + ark, verify.CheckVCEKChain},
+		{"VCEK, ASK, ASK", vcek + ask + ask, verify.CheckVCEKChain},
+		{"VCEK, VCEK", vcek + vcek, verify.CheckVCEKChain},
+		{"VCEK, Genoa's ASK and ARK", vcek + block(genoa[0]) + block(genoa[1]), verify.CheckVCEKChain},
+		{"VCEK, ASK, then text labelled CERTIFICATE", vcek + ask + garbage, verify.CheckVCEKChain},
+		{"VCEK, text labelled CERTIFICATE twice", vcek + garbage + garbage, verify.CheckVCEKChain},
+		{"VCEK, ASK, ARK, ASVK", vcek + ask + ark + asvk, verify.CheckEvidenceFormat},
+		{"ASK, VCEK", ask + vcek, verify.CheckVCEKFormat},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			doc["vcek"] = tc.pem
+			b, err := json.Marshal(doc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// One Verifier for two calls: the second may not skip the
+			// check through a cache or the evidence decoder's memory.
+			v := newVerifier(t, fixedOpts())
+			for range 2 {
+				c, err := v.Evidence(context.Background(), b, []byte("challenge"))
+				wantOutcome(t, c, err, tc.want)
+			}
+		})
+	}
+
+	// A VLEK's chain is its ASVK, then the ARK.
+	ev := (&testev.Builder{VCEK: testev.VCEKTemplate{VLEK: true}}).MustBuild()
+	c := testev.PrivateChain(snp.Milan)
+	for _, tc := range []struct {
+		name  string
+		chain [][]byte
+		want  verify.Check
+	}{
+		{"VLEK, ASVK, ARK", [][]byte{c.ASVK.Raw, c.ARK.Raw}, ""},
+		{"VLEK, ASVK", [][]byte{c.ASVK.Raw}, ""},
+		{"VLEK, ASK, ARK", [][]byte{c.ASK.Raw, c.ARK.Raw}, verify.CheckVCEKChain},
+		{"VLEK, ASVK, ARK, ARK", [][]byte{c.ASVK.Raw, c.ARK.Raw, c.ARK.Raw}, verify.CheckVCEKChain},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := *ev.Evidence
+			e.VCEKChain = tc.chain
+			v := newVerifier(t, verify.Config{Roots: testev.Roots()})
+			claims, err := v.Decoded(context.Background(), &e, ev.Nonce)
+			wantOutcome(t, claims, err, tc.want)
 		})
 	}
 }

@@ -150,5 +150,16 @@ func TestQuoteForgeries(t *testing.T) {
 		{name: "64-byte nonce quoted raw", b: testev.Builder{Nonce: nonce64, ExtraData: nonce64}, want: verify.CheckNonce},
 		{name: "48-byte nonce quoted as its SHA-256", b: testev.Builder{Nonce: nonce64[:48], ExtraData: func() []byte { d := sha256.Sum256(nonce64[:48]); return d[:] }()}, want: verify.CheckNonce},
 		{name: "nonce quoted with a trailing zero", b: testev.Builder{ExtraData: append(bytes.Clone(testev.DefaultNonce), 0)}, want: verify.CheckNonce},
+		// The nonce is extraData's: in qualifiedSigner (the field before
+		// it), it proves nothing.
+		{name: "nonce in qualifiedSigner, extraData empty", b: testev.Builder{ExtraData: []byte{}, MutateQuote: editAttest(t, func(a *quote.Attest) {
+			a.QualifiedSigner = bytes.Clone(testev.DefaultNonce)
+		})}, want: verify.CheckNonce},
+		{name: "nonce in qualifiedSigner, extraData another", b: testev.Builder{ExtraData: []byte("an older challenge"), MutateQuote: editAttest(t, func(a *quote.Attest) {
+			a.QualifiedSigner = bytes.Clone(testev.DefaultNonce)
+		})}, want: verify.CheckNonce},
+		{name: "nonce split between qualifiedSigner and extraData", b: testev.Builder{ExtraData: testev.DefaultNonce[4:], MutateQuote: editAttest(t, func(a *quote.Attest) {
+			a.QualifiedSigner = bytes.Clone(testev.DefaultNonce[:4])
+		})}, want: verify.CheckNonce},
 	})
 }

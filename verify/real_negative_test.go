@@ -420,6 +420,11 @@ func TestDecodedIncomplete(t *testing.T) {
 		// accepted: TestNoPCRValues).
 		{"empty PCR list", &evidence.Evidence{Version: 1, HCLReport: full.HCLReport, VCEK: full.VCEK,
 			Quote: quote.Quote{Message: full.Quote.Message, Signature: full.Quote.Signature, PCRs: [][]byte{}}}, verify.CheckQuoteFormat},
+		// Versions Decode never gives: -1 verified, with the claims of a
+		// bare report (evidence_version -1), and 3 on as a refreshed v2.
+		{"version -1", withVersion(full, -1), verify.CheckEvidenceFormat},
+		{"version 3", withVersion(full, 3), verify.CheckEvidenceFormat},
+		{"version 1 (control)", withVersion(full, 1), ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -432,7 +437,20 @@ func TestDecodedIncomplete(t *testing.T) {
 				}()
 				_, err = decodedWith(context.Background(), tc.ev, []byte("challenge"), fixedOpts())
 			}()
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("rejected: %v", err)
+				}
+				return
+			}
 			wantCheck(t, err, tc.want)
 		})
 	}
+}
+
+// withVersion returns a copy of ev with Version v.
+func withVersion(ev *evidence.Evidence, v int) *evidence.Evidence {
+	e := *ev
+	e.Version = v
+	return &e
 }

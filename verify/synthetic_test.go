@@ -490,3 +490,38 @@ func TestUserDataFullWidthNonce(t *testing.T) {
 		})
 	}
 }
+
+// TestHCLReportTypeLies: the IGVM header's report type is not signed, so
+// a sender can label an SNP report anything. A type other than SNP is the
+// wrong hardware report type, hcl-report-type, whether it names TDX (no
+// TD quote given), VBS, TVM, Invalid or no known type (the last four were
+// hcl-report-format, though SECURITY.md lists a VBS report passed as SNP
+// under hcl-report-type); the header's other fields are its format.
+func TestHCLReportTypeLies(t *testing.T) {
+	set := func(off int, v uint32) func(b []byte) []byte {
+		return func(b []byte) []byte { binary.LittleEndian.PutUint32(b[off:], v); return b }
+	}
+	var cases []synthCase
+	for _, typ := range []hcl.ReportType{hcl.ReportTypeInvalid, hcl.ReportTypeVBS, hcl.ReportTypeTVM, hcl.ReportTypeTDX, 5, 0xffffffff} {
+		cases = append(cases, synthCase{name: "report type " + typ.String(), b: testev.Builder{MutateHCL: set(hcl.OffsetReportType, uint32(typ))}, want: verify.CheckReportType})
+	}
+	cases = append(cases,
+		synthCase{name: "header version 2 (real on newer hosts)", b: testev.Builder{MutateHCL: set(hcl.OffsetHeaderVersion, 2)}},
+		synthCase{name: "header version 3", b: testev.Builder{MutateHCL: set(hcl.OffsetHeaderVersion, 3)}, want: verify.CheckHCLFormat},
+		synthCase{name: "request type 1", b: testev.Builder{MutateHCL: set(hcl.OffsetRequestType, 1)}, want: verify.CheckHCLFormat},
+		synthCase{name: "status 1", b: testev.Builder{MutateHCL: set(hcl.OffsetStatus, 1)}, want: verify.CheckHCLFormat},
+		synthCase{name: "IGVM version 2", b: testev.Builder{MutateHCL: set(hcl.OffsetIGVMVersion, 2)}, want: verify.CheckHCLFormat},
+		// The IGVM version is checked first: a type behind a bad version
+		// is not read.
+		synthCase{name: "IGVM version 2, type VBS", b: testev.Builder{MutateHCL: func(b []byte) []byte {
+			return set(hcl.OffsetReportType, uint32(hcl.ReportTypeVBS))(set(hcl.OffsetIGVMVersion, 2)(b))
+		}}, want: verify.CheckHCLFormat},
+		synthCase{name: "report_size one more", b: testev.Builder{MutateHCL: func(b []byte) []byte {
+			return set(hcl.OffsetReportSize, binary.LittleEndian.Uint32(b[hcl.OffsetReportSize:])+1)(b)
+		}}, want: verify.CheckHCLFormat},
+		synthCase{name: "variable_data_size one less", b: testev.Builder{MutateHCL: func(b []byte) []byte {
+			return set(hcl.OffsetVarDataSize, binary.LittleEndian.Uint32(b[hcl.OffsetVarDataSize:])-1)(b)
+		}}, want: verify.CheckHCLFormat},
+	)
+	runSynth(t, cases)
+}

@@ -63,6 +63,11 @@ func decoded(ctx context.Context, ev *evidence.Evidence, nonce []byte, opts *Con
 	if ev == nil {
 		return nil, failf(CheckEvidenceFormat, "no evidence")
 	}
+	if ev.Version < 0 || ev.Version > 2 {
+		// Decode reads versions 0 to 2 only; another would pass as a bare
+		// report's claims (-1) or be treated as a refreshed v2 (3 on).
+		return nil, fail(CheckEvidenceFormat, format.Field("evidence", "version", fmt.Errorf("%w (%d)", format.ErrUnsupportedVersion, ev.Version)))
+	}
 	if err := ev.CheckPlatformMembers(); err != nil {
 		// Decode refuses it: an Evidence built by the caller is held to
 		// the same (a VCEK that nothing reads must not ride along).
@@ -133,7 +138,7 @@ func verifySNPEvidence(ctx context.Context, claims *Claims, ev *evidence.Evidenc
 	// A v2 report was refreshed with this nonce: it never comes again,
 	// so only its VCEK's chain is worth caching.
 	refreshed := ev.Version >= 2
-	if err := verifyHCL(ctx, claims, h, snpInput{vcekDER: ev.VCEK, source: vcekSource, once: refreshed}, opts, p); err != nil {
+	if err := verifyHCL(ctx, claims, h, snpInput{vcekDER: ev.VCEK, carried: ev.VCEKChain, source: vcekSource, once: refreshed}, opts, p); err != nil {
 		return nil, err
 	}
 	if !cached && !refreshed {
@@ -173,6 +178,9 @@ func quoteOnlyPolicy(p *Policy) error {
 type snpInput struct {
 	// vcekDER is the VCEK to verify against; nil fetches it (VCEKGetter).
 	vcekDER []byte
+	// carried are the certificates the evidence stacks after its VCEK
+	// (evidence.Evidence.VCEKChain): they must be the verified chain's.
+	carried [][]byte
 	// source is Claims.VCEKSource.
 	source string
 	// once says the report never comes again (refreshed with a nonce):
@@ -332,7 +340,7 @@ func parseHCLOfType[T any](blob []byte, want hcl.ReportType, mismatch string,
 		if hint := notAReport(blob); hint != "" && errors.Is(err, format.ErrBadMagic) {
 			err = fmt.Errorf("%w (%s)", err, hint)
 		}
-		return nil, zero, fail(CheckHCLFormat, err)
+		return nil, zero, fail(hclCheck(err), err)
 	}
 	if r.Type != want {
 		return nil, zero, failf(CheckReportType, mismatch, r.Type)
@@ -342,6 +350,19 @@ func parseHCLOfType[T any](blob []byte, want hcl.ReportType, mismatch string,
 		return nil, zero, fail(check, err)
 	}
 	return r, inner, nil
+}
+
+// hclCheck names the check of an HCL report's parse error: a report type
+// other than SNP and TDX (VBS, TVM, an unknown one) is a hardware report
+// of the wrong type, hcl-report-type, as a TDX report given as SNP is;
+// every other error is hcl-report-format. (A stored report's lone IGVM
+// header naming another type than the SNP report it follows is a format
+// error of that file.)
+func hclCheck(err error) Check {
+	if errors.Is(err, hcl.ErrUnsupportedReportType) {
+		return CheckReportType
+	}
+	return CheckHCLFormat
 }
 
 // notAReport names what a blob that is no HCL report looks like, when it
@@ -402,6 +423,9 @@ func verifySNP(ctx context.Context, claims *Claims, r *snp.Report, in snpInput, 
 	if err != nil {
 		return err
 	}
+	if err := checkCarriedChain(in.carried, v, chain); err != nil {
+		return err
+	}
 	if haveCPUID && v.Product != product {
 		name := ""
 		if v.ProductName != string(v.Product) {
@@ -437,6 +461,35 @@ func verifySNP(ctx context.Context, claims *Claims, r *snp.Report, in snpInput, 
 	claims.PinnedRoots = chain.Pinned
 	claims.Emulated = chain.Emulated
 	return checkReportPolicy(claims, r, product, &opts.Policy, in.maxVMPL)
+}
+
+// checkCarriedChain checks the certificates that evidence stacks after
+// its VCEK (a v0 "vcek" PEM stack): nothing signs them for the verifier,
+// so they must be those of the chain that verified v, in order: the ASK
+// (the ASVK of a VLEK), then the ARK. Otherwise they would be bytes of the
+// sender's choice, claiming to be AMD's certificates, riding along with
+// evidence that verifies.
+func checkCarriedChain(carried [][]byte, v *snp.VCEK, chain *snp.Chain) error {
+	if len(carried) == 0 {
+		return nil
+	}
+	want := [...]struct {
+		name string
+		cert *x509.Certificate
+	}{{"ASK", chain.ASK}, {"ARK", chain.ARK}}
+	if v.SigningKey == snp.SigningKeyVLEK {
+		want[0].name, want[0].cert = "ASVK", chain.ASVK
+	}
+	if len(carried) > len(want) {
+		return failf(CheckVCEKChain, "the evidence stacks %d certificates after its %s; its chain has %d (%s, then %s)", len(carried), v.KeyName(), len(want), want[0].name, want[1].name)
+	}
+	for i, der := range carried {
+		if w := want[i]; w.cert == nil || !bytes.Equal(der, w.cert.Raw) {
+			return failf(CheckVCEKChain, "certificate %d after the %s in the evidence is not the %s of the %s chain that verified it (%s)",
+				i+1, v.KeyName(), w.name, chain.Product, format.Truncate(chain.Source, 64))
+		}
+	}
+	return nil
 }
 
 // checkRevocation asks rc (nil: no revocation checking) whether the

@@ -318,3 +318,53 @@ func TestVerifyPolicyHexFieldErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyV0VCEKStack: `verify` of real v0 evidence whose "vcek" stacks
+// the VCEK's chain after it (VCEK, ASK, ARK) exits 0; stacked in another
+// order, or with bytes of the sender's choice labelled CERTIFICATE, it is
+// exit 2 naming vcek-chain, in the human and the --json output.
+func TestVerifyV0VCEKStack(t *testing.T) {
+	var doc map[string]any
+	if err := json.Unmarshal(testutil.ReadFile(t, snpFixtures+"evidence-v0.json"), &doc); err != nil {
+		t.Fatal(err)
+	}
+	vcek := doc["vcek"].(string)
+	amd := testutil.PEMBlocks(t, testutil.ReadFile(t, "trustee-az-vtpm/amd-vendor-certs/milan_ask_ark_asvk.pem"), "CERTIFICATE")
+	block := func(der []byte) string {
+		return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	}
+	for _, tc := range []struct {
+		name, stack string
+		exit        int
+	}{
+		{"VCEK, ASK, ARK", vcek + block(amd[0]) + block(amd[1]), 0},
+		{"VCEK, ARK, ASK", vcek + block(amd[1]) + block(amd[0]), 2},
+		{"VCEK, text labelled CERTIFICATE", vcek + block([]byte(strings.Repeat("not AMD's ", 100))), 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			doc["vcek"] = tc.stack
+			b, err := json.Marshal(doc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			file := writeTemp(t, "evidence.json", b)
+			code, out, errOut := verifyCLI(t, nil, "--at", verifyAt, "--nonce", "challenge", file)
+			wantExit(t, code, tc.exit, out, errOut)
+			if tc.exit == 0 {
+				return
+			}
+			if !strings.Contains(errOut, "vcek-chain") || !strings.Contains(errOut, "not the ASK") {
+				t.Errorf("stderr does not name vcek-chain and the ASK:\n%s", errOut)
+			}
+			code, out, errOut = verifyCLI(t, nil, "--json", "--at", verifyAt, "--nonce", "challenge", file)
+			wantExit(t, code, 2, out, errOut)
+			var rej struct {
+				Verified bool   `json:"verified"`
+				Check    string `json:"check"`
+			}
+			if err := json.Unmarshal([]byte(out), &rej); err != nil || rej.Verified || rej.Check != "vcek-chain" {
+				t.Errorf("--json rejection (%v): %s", err, out)
+			}
+		})
+	}
+}
