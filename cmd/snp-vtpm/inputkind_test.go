@@ -75,6 +75,9 @@ func TestMisplacedFileHints(t *testing.T) {
 func TestMisplacedFlagFileHints(t *testing.T) {
 	ev := verifySNPDir + "evidence-v1.json"
 	maaTok, maaKeys := realMAAFiles(t)
+	_, serveJWKS := resultKeyJWKS(t)
+	resultKeys := writeTemp(t, "jwks.json", serveJWKS)
+	maaPolicy := writeTemp(t, "policy.json", []byte(`{"maa_paravisor_instance": "https://sharedeus2.eus2.attest.azure.net"}`))
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -90,6 +93,10 @@ func TestMisplacedFlagFileHints(t *testing.T) {
 			[]string{maaTok + " looks like an MAA token", "error: --roots " + maaTok}},
 		{"evidence to report --vcek", []string{"report", "--offline", "-f", realHCL, "--vcek", ev},
 			[]string{ev + " looks like an evidence document", "error: --vcek " + ev}},
+		{"serve's JWKS to maa verify --jwks", []string{"maa", "verify", "--jwks", resultKeys, "--issuer", "https://maa.example", maaTok},
+			[]string{resultKeys + ` looks like a JWKS (token signing keys, none RSA, as "snp-vtpm serve" publishes for its results): give it as "snp-vtpm result verify --jwks ` + resultKeys + `"`, "error: --jwks " + resultKeys}},
+		{"evidence to verify --maa-jwks", []string{"verify", "--offline", "--policy", maaPolicy, "--maa-jwks", ev, "--maa-token", maaTok, "--nonce", "x", ev},
+			[]string{ev + " looks like an evidence document", "error: --maa-jwks " + ev}},
 		{"MAA JWKS to report --roots", []string{"report", "--offline", "-f", realHCL, "--roots", maaKeys},
 			[]string{maaKeys + " looks like an MAA instance's JWKS", "error: --roots " + maaKeys}},
 	} {

@@ -286,13 +286,14 @@ func (f *maaFlags) config(g *globals) (maa.Config, error) {
 }
 
 // readMAAJWKS reads an MAA instance's JWKS from the file a flag names.
-func readMAAJWKS(flag, file string) (*maa.KeySet, error) {
+func readMAAJWKS(g *globals, flag, file string) (*maa.KeySet, error) {
 	data, err := readFile(flag, file)
 	if err != nil {
 		return nil, err
 	}
 	ks, err := maa.ParseJWKS(data)
 	if err != nil {
+		g.warnOtherKind(data, kindMAAJWKS, file)
 		return nil, fmt.Errorf("%s %s: %w", flag, file, err)
 	}
 	return ks, nil
@@ -303,7 +304,7 @@ func readMAAJWKS(flag, file string) (*maa.KeySet, error) {
 // offline (--offline: fetch nothing) refuses, a usage error naming the flag.
 func maaKeys(g *globals, jwksFlag, jwksFile, instance string, offline bool) (maa.KeySource, error) {
 	if jwksFile != "" {
-		return readMAAJWKS(jwksFlag, jwksFile)
+		return readMAAJWKS(g, jwksFlag, jwksFile)
 	}
 	if offline {
 		return nil, fmt.Errorf("--offline: the keys of %.200s would be fetched from %.200s; give them with %s FILE", instance, maa.CertsURL(instance), jwksFlag)

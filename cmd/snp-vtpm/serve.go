@@ -219,7 +219,7 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
 		return err
 	}
 	defer closeCache()
-	mc, err := f.maaConfig(v, kc)
+	mc, err := f.maaConfig(g, v, kc)
 	if err != nil {
 		return err
 	}
@@ -265,7 +265,7 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
 // under the KDS budget (--upstream-rate), none with --offline, the
 // emulated MAA's key with --trust-emulated, and --maa-jwks pinned for the
 // policy's maa_paravisor_instance.
-func (f *serveFlags) maaConfig(v *verify.Verifier, kc *collateral.Chain) (server.MAAConfig, error) {
+func (f *serveFlags) maaConfig(g *globals, v *verify.Verifier, kc *collateral.Chain) (server.MAAConfig, error) {
 	mc := server.MAAConfig{Limiter: kc.Limiter, TrustEmulated: f.trust.trustEmulated, Offline: f.trust.offline}
 	if f.maaJWKS == "" {
 		return mc, nil
@@ -275,7 +275,7 @@ func (f *serveFlags) maaConfig(v *verify.Verifier, kc *collateral.Chain) (server
 	if instance == "" {
 		return mc, errors.New("--maa-jwks: the policy names no maa_paravisor_instance, so no token is consulted (add it to --policy)")
 	}
-	ks, err := readMAAJWKS("--maa-jwks", f.maaJWKS)
+	ks, err := readMAAJWKS(g, "--maa-jwks", f.maaJWKS)
 	if err != nil {
 		return mc, err
 	}
