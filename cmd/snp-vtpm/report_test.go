@@ -425,6 +425,24 @@ func TestReportFileRealVLEK(t *testing.T) {
 	}
 }
 
+// TestReportFileRealVLEKMissing: a real VLEK-signed report given without
+// its VLEK is rejected (vcek-missing, exit 2: KDS serves no VLEK, so no
+// source could supply it), and the message names the product line the
+// VLEK must be of (from the CPUID of a version 3 report; a version 2
+// report names none) and says to give the VLEK, not that a VCEK is
+// expected from KDS.
+func TestReportFileRealVLEKMissing(t *testing.T) {
+	for _, c := range []struct{ file, line string }{
+		{"trustee-snp/test-vlek-report.bin", "a Milan chip: its certificate is issued by SEV-VLEK-Milan"},
+		{"constellation/aws-vlek-report.bin", "a Milan chip: its certificate is issued by SEV-VLEK-Milan"},
+		{"constellation/aws-vlek-report-2023.bin", "product line not named: a version 2 report carries no CPUID"},
+	} {
+		code, out, errOut := runCLI(t, "report", "-f", "../../testdata/"+c.file, "--offline")
+		wantExit(t, code, exitRejected, out, errOut)
+		wantContains(t, c.file, errOut, "vcek-missing", c.line, "its VLEK in the evidence or --vcek")
+	}
+}
+
 // TestReportTDQuoteCollateral: "report --td-quote --collateral DIR"
 // evaluates Intel's TCB status offline, as verify does (the flag was
 // verify's only, though report's --pcs-url help named it): the real
