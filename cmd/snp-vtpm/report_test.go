@@ -443,6 +443,38 @@ func TestReportFileRealVLEKMissing(t *testing.T) {
 	}
 }
 
+// TestReportFileRealNoVCEK: real reports whose VCEK is published nowhere
+// (py-snp-utils: an Azure Genoa report v3, a Milan report v5), read
+// offline with nothing cached, exit 1 (nothing could be asked, not a
+// verdict) naming the product line, chip and TCB of the VCEK to supply and
+// the next step; given another chip's VCEK of the same line they are
+// rejected as vcek-chip-id, and of another line as product-line.
+func TestReportFileRealNoVCEK(t *testing.T) {
+	const dir = "../../testdata/"
+	for _, c := range []struct {
+		report, vcek string
+		exit         int
+		wants        []string
+	}{
+		{"py-snp-utils/azure-genoa-report-v3.bin", "", exitUsage,
+			[]string{"vcek-missing", "Genoa chip a7a4309a91e5be81", "bl=10 tee=0 snp=23 ucode=84", "--vcek FILE"}},
+		{"py-snp-utils/milan-report-v5.bin", "", exitUsage,
+			[]string{"vcek-missing", "Milan chip 177f9fae1f03c23f", "bl=4 tee=0 snp=27 ucode=222", "--vcek FILE"}},
+		{"py-snp-utils/azure-genoa-report-v3.bin", "oak/genoa-vcek.der", exitRejected,
+			[]string{"REJECTED: vcek-chip-id", "a7a4309a91e5be81", "d2421d976f95ce0b"}},
+		{"py-snp-utils/milan-report-v5.bin", "oak/genoa-vcek.der", exitRejected,
+			[]string{"REJECTED: product-line", "names Milan but the VCEK is for Genoa"}},
+	} {
+		args := []string{"report", "-f", dir + c.report, "--offline", "--cache-dir", t.TempDir(), "--at", "2025-09-01T00:00:00Z"}
+		if c.vcek != "" {
+			args = append(args, "--vcek", dir+c.vcek)
+		}
+		code, out, errOut := runCLI(t, args...)
+		wantExit(t, code, c.exit, out, errOut)
+		wantContains(t, c.report+" "+c.vcek, errOut, c.wants...)
+	}
+}
+
 // TestReportTDQuoteCollateral: "report --td-quote --collateral DIR"
 // evaluates Intel's TCB status offline, as verify does (the flag was
 // verify's only, though report's --pcs-url help named it): the real
