@@ -475,6 +475,43 @@ func TestReportFileRealNoVCEK(t *testing.T) {
 	}
 }
 
+// TestReportFileVCEKBundleOrder: --vcek FILE may be a PEM bundle with
+// AMD's certificates before the VCEK (ASK, ARK, ASVK, then the VCEK: the
+// order of tools that concatenate ark.pem, ask.pem and vcek.pem): the real
+// Oak Genoa report verifies with either order. Its first certificate, the
+// ASK, was taken for the VCEK and refused as "vcek-format: public key is
+// not ECDSA P-384". A bundle of AMD's CAs alone is still refused.
+func TestReportFileVCEKBundleOrder(t *testing.T) {
+	dir := t.TempDir()
+	amd, err := os.ReadFile("../../testdata/trustee-az-vtpm/amd-vendor-certs/genoa_ask_ark_asvk.pem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := os.ReadFile("../../testdata/oak/genoa-vcek.der")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vcek := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	for _, c := range []struct {
+		name   string
+		bundle []byte
+		exit   int
+		want   string
+	}{
+		{"vcek-first.pem", append(append([]byte{}, vcek...), amd...), exitOK, "VALID SNP REPORT"},
+		{"vcek-last.pem", append(append([]byte{}, amd...), vcek...), exitOK, "VALID SNP REPORT"},
+		{"amd-only.pem", amd, exitRejected, "vcek-format"},
+	} {
+		file := filepath.Join(dir, c.name)
+		if err := os.WriteFile(file, c.bundle, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		code, out, errOut := runCLI(t, "report", "-f", "../../testdata/oak/genoa-report.bin", "--vcek", file, "--offline", "--at", "2025-09-01T00:00:00Z")
+		wantExit(t, code, c.exit, out, errOut)
+		wantContains(t, c.name, out+errOut, c.want)
+	}
+}
+
 // TestReportTDQuoteCollateral: "report --td-quote --collateral DIR"
 // evaluates Intel's TCB status offline, as verify does (the flag was
 // verify's only, though report's --pcs-url help named it): the real
