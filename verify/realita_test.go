@@ -5,13 +5,17 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/sha512"
+	"crypto/x509"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/snp-vtpm/snp-vtpm/evidence"
 	"github.com/snp-vtpm/snp-vtpm/hcl"
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/tdx/pcs"
@@ -156,5 +160,121 @@ func TestRealHyodarAzureTDXQuotes(t *testing.T) {
 				t.Errorf("runtime data: %v", err)
 			}
 		})
+	}
+}
+
+// TestRealFlashbotsAzureTDX: two attestations of one real Azure TDX CVM
+// (testdata/flashbots-azure-tdx, 2025-12: TD quote, HCL report, TPM quote
+// over PCRs 0-23, the vTPM's AK certificate) verify by default: Intel's
+// root, the paravisor MRTD 12bdbc16… (trusted since Microsoft's vTPM CA
+// certifies this TD's HCLAkPub: checked here too), the runtime data, the
+// TPM quote and its zero nonce, and the VM identity, whose vmUniqueId the
+// runtime data names in lower case while the firmware measured it in
+// upper case. With Intel's Feb 2026 collateral for FMSPC 90c06f000000 the
+// TCB is UpToDate. A changed PCR, another nonce and trustee's TD quote are
+// rejected by the check that names them; the two documents' TD quotes,
+// quotes of one TDREPORT, are interchangeable.
+func TestRealFlashbotsAzureTDX(t *testing.T) {
+	const dir = "flashbots-azure-tdx/"
+	const mrtd = "12bdbc1609ef066db7a9ec7b26d7509346f4ca46e846274096cb25939b1e711944061ca19a30c6743f1e599148eee451"
+	at := time.Date(2025, 12, 2, 12, 0, 0, 0, time.UTC)
+	nonce := make([]byte, 32)
+	for _, ts := range []string{"1764620247", "1764662251"} {
+		t.Run(ts, func(t *testing.T) {
+			data := testutil.ReadFile(t, dir+"evidence-"+ts+".json")
+			cfg := verify.Config{Now: at}
+			cfg.Policy.RequireVMIdentity = true
+			c, err := verify.Evidence(context.Background(), data, nonce, cfg)
+			if err != nil {
+				t.Fatalf("real Azure TDX evidence rejected: %v", err)
+			}
+			x, id := c.TDX, c.VMIdentity
+			if c.Paravisor != verify.ParavisorAzure || x == nil || hex.EncodeToString(x.MRTD[:]) != mrtd || hex.EncodeToString(x.FMSPC) != "90c06f000000" ||
+				x.TCBStatus != verify.TCBNotEvaluated || id == nil || !id.PCR6Bound || id.Form != verify.VMIdentityUUID ||
+				id.VMUniqueID != "bdd43904-dbf8-4337-8b91-3adba92c5ebd" || c.VMConfig == nil || c.VMConfig.SecureBoot || !c.VMConfig.TPMEnabled ||
+				!bytes.Equal(c.Nonce, nonce) || !c.NonceChecked {
+				t.Fatalf("claims paravisor %q tdx %+v vm identity %+v vm %+v nonce %x", c.Paravisor, x, id, c.VMConfig, c.Nonce)
+			}
+			cfg.Now = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+			cfg.TDXCollateral = testutil.Must(pcs.LoadDir(os.DirFS(filepath.Join(testutil.Dir(), "intel-collateral/pcs-90c06f000000"))))(t)
+			c, err = verify.Evidence(context.Background(), data, nonce, cfg)
+			if err != nil {
+				t.Fatalf("with Intel's collateral: %v", err)
+			}
+			if x := c.TDX; x.TCBStatus != pcs.UpToDate || x.TCBDate != "2024-11-13T00:00:00Z" {
+				t.Errorf("TCB status %q date %q", x.TCBStatus, x.TCBDate)
+			}
+		})
+	}
+	ev := decode(t, testutil.ReadFile(t, dir+"evidence-1764662251.json"))
+	otherQuote := testutil.ReadFile(t, dir+"td-quote-1764620247.bin")
+	for _, c := range []struct {
+		name  string
+		edit  func(e *evidence.Evidence)
+		nonce []byte
+		want  verify.Check
+	}{
+		{"the other document's TD quote (same TDREPORT)", func(e *evidence.Evidence) { e.TDQuote = otherQuote }, nonce, ""},
+		{"PCR 7 changed", func(e *evidence.Evidence) { e.Quote.PCRs[7] = bytes.Repeat([]byte{7}, 32) }, nonce, verify.CheckPCRDigest},
+		{"another nonce", func(*evidence.Evidence) {}, bytes.Repeat([]byte{1}, 32), verify.CheckNonce},
+		{"trustee's TD quote", func(e *evidence.Evidence) { e.TDQuote = testutil.ReadFile(t, tdxDir+"td-quote.bin") }, nonce, verify.CheckTDXBinding},
+	} {
+		e := decode(t, encode(t, ev))
+		c.edit(e)
+		_, err := decodedWith(context.Background(), e, c.nonce, verify.Config{Now: at})
+		if c.want == "" {
+			if err != nil {
+				t.Errorf("%s: %v", c.name, err)
+			}
+			continue
+		}
+		if verr, ok := errors.AsType[*verify.Error](err); !ok || verr.Check != c.want {
+			t.Errorf("%s: %v, want %s", c.name, err, c.want)
+		}
+	}
+}
+
+// TestRealFlashbotsAKCertificate: the provenance of MRTD 12bdbc16… among
+// the defaults. The vTPM's AK certificate in the flashbots evidence (its
+// NV index read whole: the DER, then zeros) certifies the runtime data's
+// HCLAkPub and chains to the Azure Virtual TPM Root CA 2023 through Global
+// Virtual TPM CA - 03; that root also issued Signal's CA - 01, obtained
+// independently.
+func TestRealFlashbotsAKCertificate(t *testing.T) {
+	const dir = "flashbots-azure-tdx/"
+	pemCert := func(rel string) *x509.Certificate {
+		blk, _ := pem.Decode(testutil.ReadFile(t, rel))
+		if blk == nil {
+			t.Fatalf("%s: no PEM block", rel)
+		}
+		// The AK certificate's block is the whole 4096-byte NV index.
+		c, err := x509.ParseCertificate(blk.Bytes[:len(bytes.TrimRight(blk.Bytes, "\x00"))])
+		if err != nil {
+			t.Fatalf("%s: %v", rel, err)
+		}
+		return c
+	}
+	ak, ca03, root := pemCert(dir+"ak-cert.pem"), pemCert(dir+"global-vtpm-ca-03.pem"), pemCert(dir+"azure-vtpm-root-2023.pem")
+	roots, inter := x509.NewCertPool(), x509.NewCertPool()
+	roots.AddCert(root)
+	inter.AddCert(ca03)
+	if _, err := ak.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: time.Date(2025, 12, 2, 0, 0, 0, 0, time.UTC),
+		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+		t.Fatalf("AK certificate chain: %v", err)
+	}
+	ca01 := testutil.Must(x509.ParseCertificate(testutil.ReadFile(t, "signal-svr2/azure-vtpm-ca-01.der")))(t)
+	if err := ca01.CheckSignatureFrom(root); err != nil {
+		t.Errorf("Signal's CA - 01 under this root: %v", err)
+	}
+	r, err := hcl.Parse(testutil.ReadFile(t, dir+"hcl-report.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hclAK, err := r.RuntimeData.AK()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !hclAK.Equal(ak.PublicKey) || ak.Subject.CommonName != "353c6d9a70bc.ConfidentialVM.Azure.windows.net" {
+		t.Errorf("AK certificate %q does not certify HCLAkPub", ak.Subject.CommonName)
 	}
 }
