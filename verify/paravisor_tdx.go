@@ -58,6 +58,12 @@ var azureMRTDs = [...]string{
 	// Authority 2023 through Global Virtual TPM CA - 03 (the root is the
 	// one that issued testdata/signal-svr2's CA - 01).
 	"12bdbc1609ef066db7a9ec7b26d7509346f4ca46e846274096cb25939b1e711944061ca19a30c6743f1e599148eee451",
+	// flashbots/attested-tls's Azure TDX CVM attestation of 2026-06-08
+	// (testdata/flashbots-azure-tdx/*-1780922561*): the same proofs, the AK
+	// certificate (CN 2ede2d532aaf.ConfidentialVM.Azure.windows.net) under
+	// the same root through Azure Cloud Virtual TPM CA 2025 and CA - 24,
+	// Intel TCB UpToDate under Intel's collateral of that day.
+	"ff450b138c5ee6734a43dc35afb437abfa24ef743bc9e9484ef4af365fcd89a6c50913248ed7fcb92a7d42b1ba7da984",
 }
 
 // DefaultTDXParavisors returns the TDX paravisor identities trusted by
