@@ -143,7 +143,24 @@ func (r *logReader) specID() (map[uint16]uint16, error) {
 		return nil, err
 	}
 	spec := &logReader{b: data, event: 0}
+	if !bytes.HasPrefix(data, specIDSignature) {
+		return nil, spec.fail("specID.signature", format.ErrBadMagic, "%s, not a Spec ID event (%q): the log is in the SHA-1-only TPM 1.2 format, which carries no SHA-256 digests",
+			legacyFirstEvent(data), specIDSignature)
+	}
 	return spec.specIDStruct()
+}
+
+// legacyFirstEvent names the EV_NO_ACTION event a log starts with when it
+// is not a crypto-agile log's Spec ID event: the StartupLocality event or
+// the older Spec ID events (TPM 1.2, EFI 1.21) of SHA-1-only logs, whose
+// data is shorter than a crypto-agile Spec ID event's.
+func legacyFirstEvent(data []byte) string {
+	for _, name := range []string{"StartupLocality", "Spec ID Event00", "Spec ID Event02"} {
+		if bytes.HasPrefix(data, append([]byte(name), 0)) {
+			return fmt.Sprintf("an event %q", name)
+		}
+	}
+	return fmt.Sprintf("an event whose data starts %q", data[:min(len(data), 16)])
 }
 
 // specIDStruct reads TCG_EfiSpecIDEventStruct (r holds the event's data).

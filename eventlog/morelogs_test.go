@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/snp-vtpm/snp-vtpm/eventlog"
+	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 )
 
@@ -154,12 +155,20 @@ func samePtr[T comparable](a, b *T) bool {
 
 // TestRealLegacyLogsRefused: real logs in the SHA-1-only TPM 1.2 format (a
 // GCE Debian 10 VM; a Dell server's, which starts with a StartupLocality
-// event) carry no SHA-256 digest: refused, not misread.
+// event) carry no SHA-256 digest: refused, not misread, and the error
+// says why. The Dell log's first event is an EV_NO_ACTION like a Spec ID
+// event, and was refused as "event[0].specID: truncated (24 bytes at
+// offset 0, 17 left)", as if a crypto-agile log had been cut short.
 func TestRealLegacyLogsRefused(t *testing.T) {
-	for _, f := range []string{moreLogsDir + "debian-10.bin", "ita-eventlogs/dell-binary_bios_measurements12.bin"} {
-		res, err := eventlog.Replay(testutil.ReadFile(t, f), nil)
-		if !errors.Is(err, eventlog.ErrFormat) || res != nil {
-			t.Errorf("%s: %v, %v; want ErrFormat", f, res, err)
+	for _, c := range []struct{ file, field, text string }{
+		{moreLogsDir + "debian-10.bin", "event[0].eventType", "does not start with a Spec ID event"},
+		{"ita-eventlogs/dell-binary_bios_measurements12.bin", "event[0].specID.signature",
+			`an event "StartupLocality", not a Spec ID event ("Spec ID Event03\x00"): the log is in the SHA-1-only TPM 1.2 format`},
+	} {
+		res, err := eventlog.Replay(testutil.ReadFile(t, c.file), nil)
+		fe, ok := errors.AsType[*format.Error](err)
+		if !errors.Is(err, eventlog.ErrFormat) || res != nil || !ok || fe.Field != c.field || !strings.Contains(err.Error(), c.text) || errors.Is(err, format.ErrTruncated) {
+			t.Errorf("%s: %v, %v; want ErrFormat at %s saying %q", c.file, res, err, c.field, c.text)
 		}
 	}
 }

@@ -47,6 +47,23 @@ var azureMRTDs = [...]string{
 	// verifies under Intel's root, RTMRs zero, 70 trailing zero bytes, the
 	// FMSPC, TD attributes and XFAM of dstack-teekit's Azure quote above.
 	"bb379f8e734a755832509f61403f99db2258a70a01e1172a499d6d364101b0675455b4e372a35c1f006541f2de0d7154",
+	// flashbots/attested-tls-proxy's Azure TDX CVM attestations of
+	// 2025-12-01/02 (testdata/flashbots-azure-tdx): TD quotes under Intel's
+	// root (FMSPC 90c06f000000, UpToDate under Intel's Feb 2026
+	// collateral) binding the HCL runtime data, a TPM quote over PCRs 0-23
+	// signed by its HCLAkPub, PCR 6 the firmware's measurement of its
+	// vmUniqueId; and Microsoft's word for the TD: the vTPM's AK certificate
+	// (CN 353c6d9a70bc.ConfidentialVM.Azure.windows.net) certifies that
+	// HCLAkPub and chains to the Azure Virtual TPM Root Certificate
+	// Authority 2023 through Global Virtual TPM CA - 03 (the root is the
+	// one that issued testdata/signal-svr2's CA - 01).
+	"12bdbc1609ef066db7a9ec7b26d7509346f4ca46e846274096cb25939b1e711944061ca19a30c6743f1e599148eee451",
+	// flashbots/attested-tls's Azure TDX CVM attestation of 2026-06-08
+	// (testdata/flashbots-azure-tdx/*-1780922561*): the same proofs, the AK
+	// certificate (CN 2ede2d532aaf.ConfidentialVM.Azure.windows.net) under
+	// the same root through Azure Cloud Virtual TPM CA 2025 and CA - 24,
+	// Intel TCB UpToDate under Intel's collateral of that day.
+	"ff450b138c5ee6734a43dc35afb437abfa24ef743bc9e9484ef4af365fcd89a6c50913248ed7fcb92a7d42b1ba7da984",
 }
 
 // DefaultTDXParavisors returns the TDX paravisor identities trusted by

@@ -5,13 +5,17 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/sha512"
+	"crypto/x509"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/snp-vtpm/snp-vtpm/evidence"
 	"github.com/snp-vtpm/snp-vtpm/hcl"
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/tdx/pcs"
@@ -156,5 +160,153 @@ func TestRealHyodarAzureTDXQuotes(t *testing.T) {
 				t.Errorf("runtime data: %v", err)
 			}
 		})
+	}
+}
+
+// TestRealFlashbotsAzureTDX: three attestations of two real Azure TDX CVMs
+// (testdata/flashbots-azure-tdx, 2025-12 and 2026-06: TD quote, HCL
+// report, TPM quote over PCRs 0-23, the vTPM's AK certificate) verify by
+// default: Intel's root, the paravisor MRTDs 12bdbc16… and ff450b13…
+// (trusted since Microsoft's vTPM CA certifies the TD's HCLAkPub:
+// TestRealFlashbotsAKCertificate), the runtime data, the TPM quote and its
+// zero nonce, and the VM identity, whose vmUniqueId the runtime data names
+// in lower case while the firmware measured it in upper case. With Intel's
+// collateral for FMSPC 90c06f000000 of Feb and June 2026 the TCB is
+// UpToDate. A changed PCR, another nonce and trustee's TD quote are
+// rejected by the check that names them; the two documents' TD quotes,
+// quotes of one TDREPORT, are interchangeable.
+func TestRealFlashbotsAzureTDX(t *testing.T) {
+	const dir = "flashbots-azure-tdx/"
+	dec2025, jun2026 := time.Date(2025, 12, 2, 12, 0, 0, 0, time.UTC), time.Date(2026, 6, 8, 13, 0, 0, 0, time.UTC)
+	nonce := make([]byte, 32)
+	for _, c := range []struct {
+		ts, mrtd, vmID, form string
+		secureBoot           bool
+		at, collAt           time.Time
+		collateral, tcbDate  string
+	}{
+		{"1764620247", "12bdbc1609ef066db7a9ec7b26d7509346f4ca46e846274096cb25939b1e711944061ca19a30c6743f1e599148eee451",
+			"bdd43904-dbf8-4337-8b91-3adba92c5ebd", verify.VMIdentityUUID, false, dec2025, time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC),
+			"intel-collateral/pcs-90c06f000000", "2024-11-13T00:00:00Z"},
+		{"1764662251", "12bdbc1609ef066db7a9ec7b26d7509346f4ca46e846274096cb25939b1e711944061ca19a30c6743f1e599148eee451",
+			"bdd43904-dbf8-4337-8b91-3adba92c5ebd", verify.VMIdentityUUID, false, dec2025, time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC),
+			"intel-collateral/pcs-90c06f000000", "2024-11-13T00:00:00Z"},
+		{"1780922561", "ff450b138c5ee6734a43dc35afb437abfa24ef743bc9e9484ef4af365fcd89a6c50913248ed7fcb92a7d42b1ba7da984",
+			"3c18c97a-0d2a-4565-969d-166cdcef26a3", verify.VMIdentityUUIDArch, true, jun2026, jun2026,
+			"intel-collateral/pcs-90c06f000000-2026-06", "2025-05-14T00:00:00Z"},
+	} {
+		t.Run(c.ts, func(t *testing.T) {
+			data := testutil.ReadFile(t, dir+"evidence-"+c.ts+".json")
+			cfg := verify.Config{Now: c.at}
+			cfg.Policy.RequireVMIdentity = true
+			claims, err := verify.Evidence(context.Background(), data, nonce, cfg)
+			if err != nil {
+				t.Fatalf("real Azure TDX evidence rejected: %v", err)
+			}
+			x, id := claims.TDX, claims.VMIdentity
+			if claims.Paravisor != verify.ParavisorAzure || x == nil || hex.EncodeToString(x.MRTD[:]) != c.mrtd || hex.EncodeToString(x.FMSPC) != "90c06f000000" ||
+				x.TCBStatus != verify.TCBNotEvaluated || id == nil || !id.PCR6Bound || id.Form != c.form || id.VMUniqueID != c.vmID ||
+				claims.VMConfig == nil || claims.VMConfig.SecureBoot != c.secureBoot || !claims.VMConfig.TPMEnabled ||
+				!bytes.Equal(claims.Nonce, nonce) || !claims.NonceChecked {
+				t.Fatalf("claims paravisor %q tdx %+v vm identity %+v vm %+v nonce %x", claims.Paravisor, x, id, claims.VMConfig, claims.Nonce)
+			}
+			cfg.Now = c.collAt
+			cfg.TDXCollateral = testutil.Must(pcs.LoadDir(os.DirFS(filepath.Join(testutil.Dir(), c.collateral))))(t)
+			claims, err = verify.Evidence(context.Background(), data, nonce, cfg)
+			if err != nil {
+				t.Fatalf("with Intel's collateral: %v", err)
+			}
+			if x := claims.TDX; x.TCBStatus != pcs.UpToDate || x.TCBDate != c.tcbDate {
+				t.Errorf("TCB status %q date %q", x.TCBStatus, x.TCBDate)
+			}
+		})
+	}
+	at := dec2025
+	ev := decode(t, testutil.ReadFile(t, dir+"evidence-1764662251.json"))
+	otherQuote := testutil.ReadFile(t, dir+"td-quote-1764620247.bin")
+	for _, c := range []struct {
+		name  string
+		edit  func(e *evidence.Evidence)
+		nonce []byte
+		want  verify.Check
+	}{
+		{"the other document's TD quote (same TDREPORT)", func(e *evidence.Evidence) { e.TDQuote = otherQuote }, nonce, ""},
+		{"PCR 7 changed", func(e *evidence.Evidence) { e.Quote.PCRs[7] = bytes.Repeat([]byte{7}, 32) }, nonce, verify.CheckPCRDigest},
+		{"another nonce", func(*evidence.Evidence) {}, bytes.Repeat([]byte{1}, 32), verify.CheckNonce},
+		{"trustee's TD quote", func(e *evidence.Evidence) { e.TDQuote = testutil.ReadFile(t, tdxDir+"td-quote.bin") }, nonce, verify.CheckTDXBinding},
+	} {
+		e := decode(t, encode(t, ev))
+		c.edit(e)
+		_, err := decodedWith(context.Background(), e, c.nonce, verify.Config{Now: at})
+		if c.want == "" {
+			if err != nil {
+				t.Errorf("%s: %v", c.name, err)
+			}
+			continue
+		}
+		if verr, ok := errors.AsType[*verify.Error](err); !ok || verr.Check != c.want {
+			t.Errorf("%s: %v, want %s", c.name, err, c.want)
+		}
+	}
+}
+
+// TestRealFlashbotsAKCertificate: the provenance of MRTDs 12bdbc16… and
+// ff450b13… among the defaults. The vTPM's AK certificate in each flashbots
+// evidence (one read as its whole NV index: the DER, then zeros) certifies
+// the runtime data's HCLAkPub and chains to the Azure Virtual TPM Root CA
+// 2023, through Global Virtual TPM CA - 03 (2025) or Azure Cloud Virtual
+// TPM CA 2025 and CA - 24 (2026); that root also issued Signal's CA - 01,
+// obtained independently.
+func TestRealFlashbotsAKCertificate(t *testing.T) {
+	const dir = "flashbots-azure-tdx/"
+	pemCerts := func(rel string) []*x509.Certificate {
+		var out []*x509.Certificate
+		for rest := testutil.ReadFile(t, rel); ; {
+			var blk *pem.Block
+			if blk, rest = pem.Decode(rest); blk == nil {
+				break
+			}
+			// An AK certificate's block may be its whole 4096-byte NV index.
+			out = append(out, testutil.Must(x509.ParseCertificate(blk.Bytes[:len(bytes.TrimRight(blk.Bytes, "\x00"))]))(t))
+		}
+		if len(out) == 0 {
+			t.Fatalf("%s: no certificate", rel)
+		}
+		return out
+	}
+	root := pemCerts(dir + "azure-vtpm-root-2023.pem")[0]
+	ca01 := testutil.Must(x509.ParseCertificate(testutil.ReadFile(t, "signal-svr2/azure-vtpm-ca-01.der")))(t)
+	if err := ca01.CheckSignatureFrom(root); err != nil {
+		t.Errorf("Signal's CA - 01 under this root: %v", err)
+	}
+	for _, c := range []struct {
+		ak, intermediates, hcl, cn string
+		at                         time.Time
+	}{
+		{"ak-cert.pem", "global-vtpm-ca-03.pem", "hcl-report.bin", "353c6d9a70bc.ConfidentialVM.Azure.windows.net", time.Date(2025, 12, 2, 0, 0, 0, 0, time.UTC)},
+		{"ak-cert-1780922561.pem", "ak-intermediates-1780922561.pem", "hcl-report-1780922561.bin", "2ede2d532aaf.ConfidentialVM.Azure.windows.net",
+			time.Date(2026, 6, 8, 13, 0, 0, 0, time.UTC)},
+	} {
+		ak := pemCerts(dir + c.ak)[0]
+		roots, inter := x509.NewCertPool(), x509.NewCertPool()
+		roots.AddCert(root)
+		for _, ic := range pemCerts(dir + c.intermediates) {
+			inter.AddCert(ic)
+		}
+		if _, err := ak.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: c.at,
+			KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+			t.Errorf("%s: chain: %v", c.ak, err)
+		}
+		r, err := hcl.Parse(testutil.ReadFile(t, dir+c.hcl))
+		if err != nil {
+			t.Fatal(err)
+		}
+		hclAK, err := r.RuntimeData.AK()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !hclAK.Equal(ak.PublicKey) || ak.Subject.CommonName != c.cn {
+			t.Errorf("AK certificate %q does not certify %s's HCLAkPub", ak.Subject.CommonName, c.hcl)
+		}
 	}
 }

@@ -16,7 +16,7 @@ import (
 )
 
 // nonAzureTDQuote is a real TD quote of a TD that is not an Azure CVM
-// (testdata/go-tdx-guest, dcap-qvl, trustee-tdx, teekit-tdx: see their SOURCES.md), with
+// (testdata/go-tdx-guest, dcap-qvl, trustee-tdx, teekit-tdx, flashbots-azure-tdx: see their SOURCES.md), with
 // its MRTD, a time its PCK chain is valid at, and its length once the
 // bytes appended to it by the publishing project are cut off (0: none).
 type nonAzureTDQuote struct {
@@ -38,6 +38,7 @@ func nonAzureTDQuotes() []nonAzureTDQuote {
 		{"teekit-tdx/edgeless-td-quote.bin", "b65ea009e424e6f761fdd3d7c8962439453b37ecdf62da04f7bc5d327686bb8bafc8a5d24a9c31cee60e4aba87c2f71b", oct2025, 0},
 		{"teekit-tdx/moemahhouk-td-quote.bin", "f2dd2696f69b950645832bdc095ffd11247eeff687eeacdb57a58d2ddb9a9f94fea40c961e19460c00ffa31420ecbc18", oct2025, 0},
 		{"teekit-tdx/zkdcap-td-quote.bin", "935be7742dd89c6a4df6dba8353d89041ae0f052beef993b1e7f4524d3bc57650df20e5582158352e1240b3f1fed55d8", oct2025, 0},
+		{"flashbots-azure-tdx/non-azure-dcap-tdx-1766059550570652607.bin", "a5844e88897b70c318bef929ef4dfd6c7304c52c4bc9c3f39132f0fdccecf3eb5bab70110ee42a12509a31c037288694", oct2025, 0},
 	}
 }
 
@@ -52,11 +53,11 @@ func (q nonAzureTDQuote) quoteBytes(t *testing.T) []byte {
 	return b
 }
 
-// TestRealNonAzureTDQuotesMore: ten more real TD quotes that are not of
+// TestRealNonAzureTDQuotesMore: eleven more real TD quotes that are not of
 // Azure CVMs (Google's SPR E4 production quote and a GCP COS 113 TD, Phala's
 // dstack/tappd TDs, trustee's v5 (TDX 1.5) and 2025 v4 test quotes, the
 // Edgeless, MoeMahhouk and zkdcap quotes teekit collected (the zkdcap one
-// padded with 3065 zero bytes)) pass Intel's chain and signatures and are rejected as
+// padded with 3065 zero bytes), a flashbots DCAP TD's, padded likewise) pass Intel's chain and signatures and are rejected as
 // paravisor-identity naming their MRTD; with that MRTD trusted by policy
 // each verifies, its MRTD in the claims.
 func TestRealNonAzureTDQuotesMore(t *testing.T) {

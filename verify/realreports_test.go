@@ -24,7 +24,7 @@ import (
 // realReport is a real bare SNP report (or 1204-byte stored form) with the
 // certificate that must verify it, and what it verifies to (claims) or is
 // rejected as (want) (testdata/virtee-sev, go-sev-guest, constellation,
-// teekit-gcp-sev, trustee-snp, signal-svr2, oak, azure-guest-attestation, genxt-confido, ccf-aci, ms-tav:
+// teekit-gcp-sev, trustee-snp, signal-svr2, oak, azure-guest-attestation, genxt-confido, ccf-aci, ms-tav, py-snp-utils:
 // see their SOURCES.md).
 type realReport struct {
 	name, report, cert string
@@ -48,7 +48,7 @@ func realReports() []realReport {
 	oakAt, mar2026 := time.Date(2025, 9, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	const virtee, gsg, azure, aws, gcpV5 = "virtee-sev/report-milan.bin", "go-sev-guest/attestation-debug.bin",
 		"constellation/azure-snp-report-1204.bin", "constellation/aws-vlek-report.bin", "teekit-gcp-sev/report-v5-vmpl"
-	const svr2, ccf = "signal-svr2/", "ccf-aci/"
+	const svr2, ccf, psu = "signal-svr2/", "ccf-aci/", "py-snp-utils/"
 	azureClaims := &wantClaims{"Milan", "VCEK", "9e44aaef", "azure-hcl", [4]uint8{2, 0, 6, 93}, 0}
 	gcpClaims := wantClaims{"Milan", "VCEK", "980cf7b6", "none", [4]uint8{4, 0, 27, 222}, 0}
 	gcpVMPL1 := gcpClaims
@@ -165,6 +165,18 @@ func realReports() []realReport {
 			verify.Policy{}, verify.CheckCertValidity, nil},
 		{"CCF ACI Milan report v2, the other ACI chip's VCEK", ccf + "milan-v2-report.bin", ccf + "milan-vcek.pem", fixture, verify.Policy{},
 			verify.CheckChipID, nil},
+		{"py-snp-utils Azure Genoa report v3 without a VCEK (none published)", psu + "azure-genoa-report-v3.bin", "", fixture, verify.Policy{},
+			verify.CheckVCEKMissing, nil},
+		{"py-snp-utils Azure Genoa report v3, Oak's Genoa VCEK", psu + "azure-genoa-report-v3.bin", "oak/genoa-vcek.der", oakAt, verify.Policy{},
+			verify.CheckChipID, nil},
+		{"py-snp-utils Azure Genoa report v3, a Milan VCEK", psu + "azure-genoa-report-v3.bin", "oak/milan-oc-vcek.der", oakAt, verify.Policy{},
+			verify.CheckProduct, nil},
+		{"py-snp-utils Milan report v5 without a VCEK (none published)", psu + "milan-report-v5.bin", "", fixture, verify.Policy{},
+			verify.CheckVCEKMissing, nil},
+		{"py-snp-utils Milan report v5, the GCP chip's VCEK", psu + "milan-report-v5.bin", "teekit-gcp-sev/vcek.pem", gcp, verify.Policy{},
+			verify.CheckChipID, nil},
+		{"py-snp-utils Milan report v5, a Genoa VCEK", psu + "milan-report-v5.bin", "oak/genoa-vcek.der", oakAt, verify.Policy{},
+			verify.CheckProduct, nil},
 	}
 }
 

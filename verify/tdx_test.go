@@ -216,7 +216,7 @@ func TestTDXRejections(t *testing.T) {
 // samples, and each real TDREPORT or quote carries one of them.
 func TestDefaultTDXParavisors(t *testing.T) {
 	ds := verify.DefaultTDXParavisors()
-	if len(ds) != 6 {
+	if len(ds) != 8 {
 		t.Fatalf("%d defaults", len(ds))
 	}
 	seen := map[[48]byte]bool{}
@@ -234,7 +234,8 @@ func TestDefaultTDXParavisors(t *testing.T) {
 		}
 	}
 	for _, f := range []string{"intel-collateral/azure-tdx-quote-teekit.bin", "azure-cvm-attestation-tools/td-quote-v4.bin",
-		"azure-cvm-attestation-tools/td-quote-v5.bin", "ita-aztdx/td-quote.bin"} {
+		"azure-cvm-attestation-tools/td-quote-v5.bin", "ita-aztdx/td-quote.bin", "flashbots-azure-tdx/td-quote-1764662251.bin",
+		"flashbots-azure-tdx/td-quote-1780922561.bin"} {
 		q, err := tdx.ParseQuote(testutil.ReadFile(t, f))
 		if err != nil || !seen[q.Body.MRTD] {
 			t.Errorf("%s: MRTD not a default (%v)", f, err)

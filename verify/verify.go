@@ -392,6 +392,17 @@ func (c *cache) putHCL(blob []byte, e *hclEntry) {
 	c.hcls.put(blob, e, 2*len(blob)+4*len(e.akDER)+1024)
 }
 
+// vlekProductLine names the product line of a VLEK-signed report for the
+// vcek-missing error: from its CPUID (version 3 on; the VLEK to supply is
+// then one under that line's ASVK, SEV-VLEK-<line>), or that a version 1
+// or 2 report names none.
+func vlekProductLine(version uint32, product snp.Product, haveCPUID bool) string {
+	if haveCPUID {
+		return fmt.Sprintf("a %s chip: its certificate is issued by SEV-VLEK-%s", product, product)
+	}
+	return fmt.Sprintf("product line not named: a version %d report carries no CPUID", version)
+}
+
 // verifySNP verifies the SNP report r with its VCEK and fills claims; p
 // records what a success may cache. The order names the real cause: the
 // VCEK's chain, then whether the VCEK is the chip's at the report's TCB,
@@ -408,7 +419,7 @@ func verifySNP(ctx context.Context, claims *Claims, r *snp.Report, in snpInput, 
 	}
 	vcekDER := in.vcekDER
 	if vcekDER == nil && r.SignerKey() == snp.SigningKeyVLEK {
-		return failf(CheckVCEKMissing, "the report is signed by a VLEK, which AMD's KDS does not serve: the evidence (or --vcek) must carry the VLEK certificate")
+		return failf(CheckVCEKMissing, "the report is signed by a VLEK (%s), which AMD's KDS does not serve: the evidence (or --vcek) must carry the VLEK certificate", vlekProductLine(r.Version, product, haveCPUID))
 	}
 	if vcekDER == nil {
 		// A masked or zero chip id names no VCEK to fetch.

@@ -223,3 +223,34 @@ func TestSigningKeyKindBeforeChipID(t *testing.T) {
 		})
 	}
 }
+
+// TestVLEKMissingNamesProductLine: a VLEK-signed report given without a
+// certificate (KDS serves no VLEK) is vcek-missing naming the product line
+// of the VLEK to supply: Genoa and Turin from the CPUID of synthetic
+// version 5 reports, Milan from real AWS version 3 reports; a version 2
+// report (real AWS, 2023) carries no CPUID and the error says so.
+func TestVLEKMissingNamesProductLine(t *testing.T) {
+	synth := func(p snp.Product) []byte {
+		b := vlekBuilder(p, func(b *testev.Builder) { b.OmitVCEK = true })
+		return b.MustBuild().Report
+	}
+	for _, tc := range []struct {
+		name   string
+		report []byte
+		want   string
+	}{
+		{"synthetic Genoa v5", synth(snp.Genoa), "VLEK (a Genoa chip: its certificate is issued by SEV-VLEK-Genoa)"},
+		{"synthetic Turin v5", synth(snp.Turin), "VLEK (a Turin chip: its certificate is issued by SEV-VLEK-Turin)"},
+		{"real AWS v3 (constellation)", testutil.ReadFile(t, "constellation/aws-vlek-report.bin"), "VLEK (a Milan chip: its certificate is issued by SEV-VLEK-Milan)"},
+		{"real AWS v3 at VMPL 1 (trustee)", testutil.ReadFile(t, "trustee-snp/test-vlek-report.bin"), "VLEK (a Milan chip"},
+		{"real AWS v2 (2023)", testutil.ReadFile(t, "constellation/aws-vlek-report-2023.bin"), "VLEK (product line not named: a version 2 report carries no CPUID)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := reportWith(context.Background(), tc.report, nil, verify.Config{Now: testutil.FixtureTime(), Roots: testev.Roots()})
+			wantCheck(t, err, verify.CheckVCEKMissing)
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+}

@@ -3,6 +3,7 @@ package verify
 import (
 	"bytes"
 	"crypto/subtle"
+	"strings"
 
 	"github.com/snp-vtpm/snp-vtpm/format"
 	"github.com/snp-vtpm/snp-vtpm/hcl"
@@ -48,21 +49,52 @@ func pcr6Forms() [3]struct{ form, arch string } {
 }
 
 // MatchPCR6 returns the VM identity of the SHA-256 value pcr6 for
-// vmUniqueID; a nil pcr6 means the value is unknown.
+// vmUniqueID; a nil pcr6 means the value is unknown. The firmware measures
+// the GUID in upper case, while the runtime data may name it in lower case
+// (a real Azure TDX CVM of 2025, testdata/flashbots-azure-tdx): a
+// vmUniqueId that is a GUID also matches the measurement of its upper-case
+// form, which is the same GUID.
 func MatchPCR6(pcr6 []byte, vmUniqueID string) VMIdentity {
 	id := VMIdentity{VMUniqueID: vmUniqueID, Form: VMIdentityUnknown}
 	if pcr6 == nil {
 		return id
 	}
 	id.Form = VMIdentityMismatch
-	for _, f := range pcr6Forms() {
-		want := hcl.PCR6(vmUniqueID, f.arch)
-		if subtle.ConstantTimeCompare(pcr6, want[:]) == 1 {
-			id.PCR6Bound, id.Form, id.Architecture = true, f.form, f.arch
-			return id
+	names := []string{vmUniqueID}
+	if upper := strings.ToUpper(vmUniqueID); upper != vmUniqueID && isGUID(vmUniqueID) {
+		names = append(names, upper)
+	}
+	for _, name := range names {
+		for _, f := range pcr6Forms() {
+			want := hcl.PCR6(name, f.arch)
+			if subtle.ConstantTimeCompare(pcr6, want[:]) == 1 {
+				id.PCR6Bound, id.Form, id.Architecture = true, f.form, f.arch
+				return id
+			}
 		}
 	}
 	return id
+}
+
+// isGUID reports whether s is a GUID in its text form: 8-4-4-4-12
+// hexadecimal digits of either case.
+func isGUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i, c := range []byte(s) {
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // InitData is the state of PCR 8, where Confidential Containers peer pods

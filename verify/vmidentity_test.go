@@ -87,8 +87,13 @@ func TestVMIdentityRealTDX(t *testing.T) {
 		if id := verify.MatchPCR6(pcrs[6], hclID); !id.PCR6Bound || id.Form != verify.VMIdentityUUID {
 			t.Errorf("%s: %+v, want bound", name, id)
 		}
-		if id := verify.MatchPCR6(pcrs[6], strings.ToLower(hclID)); id.PCR6Bound || id.Form != verify.VMIdentityMismatch {
-			t.Errorf("%s: lower-case id %+v, want mismatch", name, id)
+		// The same GUID in lower case, as newer paravisors write it
+		// (TestVMIdentityGUIDCase), is bound; another GUID is not.
+		if id := verify.MatchPCR6(pcrs[6], strings.ToLower(hclID)); !id.PCR6Bound || id.Form != verify.VMIdentityUUID {
+			t.Errorf("%s: lower-case id %+v, want bound", name, id)
+		}
+		if id := verify.MatchPCR6(pcrs[6], "0A0B0C0D-1111-4222-8333-444455556666"); id.PCR6Bound || id.Form != verify.VMIdentityMismatch {
+			t.Errorf("%s: another id %+v, want mismatch", name, id)
 		}
 	}
 }
@@ -137,13 +142,15 @@ func TestVMIdentitySynthetic(t *testing.T) {
 		}},
 		{name: "PCR 6 not selected rejected", b: testev.Builder{PCRSelect: []int{0, 7}}, opts: require, want: verify.CheckVMIdentity},
 		{name: "no vmUniqueId rejected", b: testev.Builder{VMConfig: &hcl.VMConfiguration{}}, opts: require, want: verify.CheckVMIdentity},
-		// The measured string is compared exactly: another spelling of the
-		// same GUID is another string, never bound.
-		{name: "lower-case id, upper-case PCR 6", b: testev.Builder{VMConfig: spelled(strings.ToLower(defID)), PCRs: withPCR6(defID, "")}, opts: require, want: verify.CheckVMIdentity},
+		// The measured string is compared exactly, but for the case of a
+		// GUID the runtime data names in lower case: the firmware measures
+		// it in upper case (a real Azure TDX CVM, TestVMIdentityGUIDCase).
+		// Other spellings of the same GUID are other strings, never bound.
+		{name: "lower-case id, upper-case PCR 6", b: testev.Builder{VMConfig: spelled(strings.ToLower(defID)), PCRs: withPCR6(defID, "")}, opts: require, check: wantID(true, verify.VMIdentityUUID, "")},
 		{name: "upper-case id, lower-case PCR 6", b: testev.Builder{PCRs: withPCR6(strings.ToLower(defID), "")}, opts: require, want: verify.CheckVMIdentity},
 		{name: "braced id", b: testev.Builder{VMConfig: spelled("{" + defID + "}"), PCRs: withPCR6(defID, "")}, opts: require, want: verify.CheckVMIdentity},
 		{name: "braced PCR 6", b: testev.Builder{PCRs: withPCR6("{"+defID+"}", "")}, opts: require, want: verify.CheckVMIdentity},
-		{name: "lower-case id claimed unbound", b: testev.Builder{VMConfig: spelled(strings.ToLower(defID)), PCRs: withPCR6(defID, "")}, check: wantID(false, verify.VMIdentityMismatch, "")},
+		{name: "lower-case id, lower-case PCR 6 of another GUID", b: testev.Builder{VMConfig: spelled(strings.ToLower(defID)), PCRs: withPCR6(strings.ToLower(other.VMUniqueID), "")}, check: wantID(false, verify.VMIdentityMismatch, "")},
 		{name: "id with surrounding spaces", b: testev.Builder{VMConfig: spelled(" " + defID + " "), PCRs: withPCR6(defID, "")}, opts: require, want: verify.CheckVMIdentity},
 		{name: "PCR 6 in the SHA-1 bank, no PCR values", b: testev.Builder{PCRBank: quote.AlgSHA1, OmitPCRValues: true}, opts: require, want: verify.CheckVMIdentity},
 	})
@@ -432,4 +439,34 @@ func otherVMConfig() *hcl.VMConfiguration {
 	c := testev.DefaultVMConfig()
 	c.VMUniqueID = "0A0B0C0D-1111-4222-8333-444455556666"
 	return c
+}
+
+// TestVMIdentityGUIDCase: Azure's firmware measures the vmUniqueId GUID in
+// upper case, and a real Azure TDX CVM's runtime data (flashbots, 2025)
+// names it in lower case: the upper-case measurement of the same GUID is
+// bound (it was "NOT BOUND", and require_vm_identity refused the VM).
+// Only a GUID is case-folded, and only to upper case.
+func TestVMIdentityGUIDCase(t *testing.T) {
+	const lower, upper = "bdd43904-dbf8-4337-8b91-3adba92c5ebd", "BDD43904-DBF8-4337-8B91-3ADBA92C5EBD"
+	pcr := func(id, arch string) []byte { p := hcl.PCR6(id, arch); return p[:] }
+	for _, c := range []struct {
+		name, id string
+		pcr6     []byte
+		bound    bool
+		form     string
+	}{
+		{"lower-case id, upper-case measurement", lower, pcr(upper, ""), true, verify.VMIdentityUUID},
+		{"lower-case id, upper-case measurement with the architecture", lower, pcr(upper, hcl.ArchX64), true, verify.VMIdentityUUIDArch},
+		{"lower-case id measured as is", lower, pcr(lower, ""), true, verify.VMIdentityUUID},
+		{"upper-case id, upper-case measurement", upper, pcr(upper, ""), true, verify.VMIdentityUUID},
+		{"upper-case id, lower-case measurement", upper, pcr(lower, ""), false, verify.VMIdentityMismatch},
+		{"another GUID in upper case", lower, pcr("0A0B0C0D-1111-4222-8333-444455556666", ""), false, verify.VMIdentityMismatch},
+		{"not a GUID: not case-folded", "vm-abc", pcr("VM-ABC", ""), false, verify.VMIdentityMismatch},
+		{"a GUID with a non-hex letter: not case-folded", "bdd43904-dbf8-4337-8b91-3adba92c5ebg", pcr("BDD43904-DBF8-4337-8B91-3ADBA92C5EBG", ""), false, verify.VMIdentityMismatch},
+	} {
+		got := verify.MatchPCR6(c.pcr6, c.id)
+		if got.PCR6Bound != c.bound || got.Form != c.form || got.VMUniqueID != c.id {
+			t.Errorf("%s: %+v, want bound %v form %s", c.name, got, c.bound, c.form)
+		}
+	}
 }

@@ -73,7 +73,7 @@ var expected = map[verify.Check]string{
 	verify.CheckTDXTCBStatus:      "an Intel TCB status the policy accepts (tdx_tcb_statuses; default UpToDate, SWHardeningNeeded, ConfigurationNeeded, ConfigurationAndSWHardeningNeeded)",
 	verify.CheckReportFormat:      "a 1184-byte SNP report of a known version signed with ECDSA P-384",
 	verify.CheckProduct:           "a known AMD product line, the same in the report and the VCEK",
-	verify.CheckVCEKMissing:       "a VCEK in the evidence, the cache, Azure IMDS or AMD KDS",
+	verify.CheckVCEKMissing:       "a VCEK in the evidence, the cache, Azure IMDS or AMD KDS; for a VLEK-signed report, its VLEK in the evidence or --vcek (KDS serves none)",
 	verify.CheckVCEKFormat:        "a VCEK certificate with AMD's extensions",
 	verify.CheckVCEKChain:         "a VCEK signed by a trusted AMD ASK and ARK (the pinned roots)",
 	verify.CheckCertValidity:      "certificates valid at the verification time (--at)",

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
+	"strings"
 
+	"github.com/snp-vtpm/snp-vtpm/snp"
 	"github.com/snp-vtpm/snp-vtpm/verify"
 )
 
@@ -118,6 +121,12 @@ func jwtKind(text []byte) string {
 // command or flag that is.
 func (g *globals) warnOtherKind(data []byte, self, file string) {
 	kind := inputKind(data)
+	if kind == "" && file != "-" {
+		if what, decode := encodedBinary(data); what != "" {
+			g.log.Warn(file + " is " + what + ": give the bytes it encodes (" + decode + " " + file + " > FILE.bin)")
+			return
+		}
+	}
 	if kind == "" || kind == self || file == "-" {
 		return
 	}
@@ -146,3 +155,39 @@ func (g *globals) warnOtherKind(data []byte, self, file string) {
 	}
 	g.log.Warn(file + " looks like " + next)
 }
+
+// encodedBinary tells a file that is the hex or base64 text of an SNP
+// report, an HCL report or a TD quote (reports and quotes are often
+// published or logged as text): what it is ("the base64 text of a TD
+// quote") and the command that decodes it; "" when it is none of them.
+// Binary input is never taken for text: a report or quote has bytes
+// outside both alphabets.
+func encodedBinary(data []byte) (what, decode string) {
+	text := bytes.Join(bytes.Fields(data), nil)
+	if len(text) == 0 || len(text) > 4*maxEncodedInput {
+		return "", ""
+	}
+	var raw []byte
+	if b, err := hex.DecodeString(string(text)); err == nil {
+		raw, what, decode = b, "the hex text", "xxd -r -p"
+	} else if b, err := base64.StdEncoding.DecodeString(string(text)); err == nil {
+		raw, what, decode = b, "the base64 text", "base64 -d"
+	} else if b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(string(text), "=")); err == nil {
+		raw, what, decode = b, "the base64url text", "basenc --base64url -d"
+	} else {
+		return "", ""
+	}
+	switch k := inputKind(raw); {
+	case k == kindHCL:
+		return what + " of an HCL report", decode
+	case k == kindTDQuote:
+		return what + " of a TD quote", decode
+	case len(raw) == snp.ReportSize && binary.LittleEndian.Uint32(raw) >= 1 && binary.LittleEndian.Uint32(raw) <= snp.MaxReportVersion:
+		return what + " of an SNP report", decode
+	}
+	return "", ""
+}
+
+// maxEncodedInput bounds the decoded size encodedBinary looks at: more
+// than any HCL report (an NV index) or TD quote.
+const maxEncodedInput = 64 << 10

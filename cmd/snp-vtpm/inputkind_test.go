@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/base64"
+	"encoding/hex"
 	"net"
 	"os"
 	"strings"
@@ -169,5 +171,51 @@ func TestLastAttemptInWords(t *testing.T) {
 	wantContains(t, "stderr", errOut, "(last attempt: cannot connect to "+addr+": connection refused)")
 	if strings.Contains(errOut, "dial tcp") {
 		t.Errorf("Go's wording:\n%s", errOut)
+	}
+}
+
+// TestEncodedReportHints: real reports and quotes are often published as
+// text (base64 in teekit's and trustauthority-cli's samples, hex in CCF's
+// and Signal's tests). Given as text they were rejected with a misleading
+// detail ("hcl: magic: bad magic (42514141 ...)", "tdx: version:
+// unsupported version (16706 ...)"); they are still rejected (the bytes are
+// what is read), with a warning naming the encoding, what it encodes and
+// the command that decodes it. Text that decodes to anything else gets no
+// such warning.
+func TestEncodedReportHints(t *testing.T) {
+	read := func(rel string) []byte {
+		b, err := os.ReadFile("../../testdata/" + rel)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	report, hcl, quote := read("oak/genoa-report.bin"), read("ita-aztdx/hcl-report.bin"), read("intel-collateral/azure-tdx-quote-teekit.bin")
+	wrap := func(s string) []byte { // 76-column lines, as base64(1) writes
+		var b strings.Builder
+		for len(s) > 76 {
+			b.WriteString(s[:76] + "\n")
+			s = s[76:]
+		}
+		return []byte(b.String() + s + "\n")
+	}
+	for _, c := range []struct {
+		name, flag string
+		text       []byte
+		want       string // "" = no encoding warning
+	}{
+		{"report.b64", "-f", wrap(base64.StdEncoding.EncodeToString(report)), "is the base64 text of an SNP report: give the bytes it encodes (base64 -d "},
+		{"report.hex", "-f", []byte(hex.EncodeToString(report)), "is the hex text of an SNP report: give the bytes it encodes (xxd -r -p "},
+		{"hcl.b64", "-f", wrap(base64.StdEncoding.EncodeToString(hcl)), "is the base64 text of an HCL report"},
+		{"quote.b64", "--td-quote", []byte(base64.StdEncoding.EncodeToString(quote)), "is the base64 text of a TD quote"},
+		{"quote.b64url", "--td-quote", []byte(base64.RawURLEncoding.EncodeToString(quote)), "is the base64url text of a TD quote"},
+		{"other.b64", "-f", []byte(base64.StdEncoding.EncodeToString(report[:1000])), ""},
+	} {
+		file := writeTemp(t, c.name, c.text)
+		code, out, errOut := runCLI(t, "report", c.flag, file, "--offline")
+		wantExit(t, code, exitRejected, out, errOut)
+		if got := strings.Contains(errOut, "text of"); got != (c.want != "") || !strings.Contains(errOut, c.want) {
+			t.Errorf("%s: stderr:\n%s\nwant %q", c.name, errOut, c.want)
+		}
 	}
 }

@@ -33,7 +33,7 @@ func (o *reportOpts) register(fs *pflag.FlagSet) {
 	fs.StringVar(&o.userData, "user-data", "", "refresh the report first with this user data (hex, 1..64 bytes; vTPM only)")
 	fs.BoolVar(&o.jsonOut, "json", false, `print the validated claims as JSON ("verified": true); a rejection as {"verified": false, "check", "error"}`)
 	fs.StringVarP(&o.file, "file", "f", "", "validate a stored HCL report or raw 1184-byte SNP report instead of reading the vTPM")
-	fs.StringVar(&o.vcekFile, "vcek", "", "VCEK for -f: PEM (its first certificate), DER or THIM JSON as Azure IMDS serves it; default: fetched from AMD KDS unless --offline")
+	fs.StringVar(&o.vcekFile, "vcek", "", "VCEK for -f: PEM (its first certificate that is not a CA: AMD's ASK and ARK may come before or after it), DER or THIM JSON as Azure IMDS serves it; default: fetched from AMD KDS unless --offline")
 	fs.StringVar(&o.tdQuote, "td-quote", "", "TDX: validate this TD quote (raw bytes) instead of reading the vTPM; with -f, the HCL TDX report it quotes is checked against it")
 	o.trust.register(fs)
 }
@@ -67,7 +67,7 @@ data it binds, is checked against it. --collateral/--pcs-url evaluate Intel's TC
 zero-padded to 64) in its runtime data.
 
 -f FILE validates a stored HCL report, or a raw 1184-byte SNP report, instead: against
---vcek FILE (PEM: the first certificate; DER; or the THIM JSON of Azure IMDS,
+--vcek FILE (PEM: its first certificate that is not a CA, so AMD's ASK and ARK may come first; DER; or the THIM JSON of Azure IMDS,
 {"vcekCert": ..., "certificateChain": ...}), or a VCEK fetched from AMD KDS.
 
 A report alone proves no freshness: use "evidence" and "verify" for that.
@@ -233,8 +233,9 @@ func reportRejected(g *globals, o *reportOpts, err error) error {
 }
 
 // vcekFromFile returns the VCEK (DER) of a --vcek file read by the one
-// certificate reader: PEM (its first certificate), DER, or THIM JSON (its
-// vcekCert).
+// certificate reader: PEM (its first certificate that is not a CA, so a
+// bundle may put AMD's ASK and ARK before or after it), DER, or THIM JSON
+// (its vcekCert).
 func vcekFromFile(data []byte) ([]byte, error) {
 	b, err := certs.Read(data)
 	if err != nil {

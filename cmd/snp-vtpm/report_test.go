@@ -425,6 +425,93 @@ func TestReportFileRealVLEK(t *testing.T) {
 	}
 }
 
+// TestReportFileRealVLEKMissing: a real VLEK-signed report given without
+// its VLEK is rejected (vcek-missing, exit 2: KDS serves no VLEK, so no
+// source could supply it), and the message names the product line the
+// VLEK must be of (from the CPUID of a version 3 report; a version 2
+// report names none) and says to give the VLEK, not that a VCEK is
+// expected from KDS.
+func TestReportFileRealVLEKMissing(t *testing.T) {
+	for _, c := range []struct{ file, line string }{
+		{"trustee-snp/test-vlek-report.bin", "a Milan chip: its certificate is issued by SEV-VLEK-Milan"},
+		{"constellation/aws-vlek-report.bin", "a Milan chip: its certificate is issued by SEV-VLEK-Milan"},
+		{"constellation/aws-vlek-report-2023.bin", "product line not named: a version 2 report carries no CPUID"},
+	} {
+		code, out, errOut := runCLI(t, "report", "-f", "../../testdata/"+c.file, "--offline")
+		wantExit(t, code, exitRejected, out, errOut)
+		wantContains(t, c.file, errOut, "vcek-missing", c.line, "its VLEK in the evidence or --vcek")
+	}
+}
+
+// TestReportFileRealNoVCEK: real reports whose VCEK is published nowhere
+// (py-snp-utils: an Azure Genoa report v3, a Milan report v5), read
+// offline with nothing cached, exit 1 (nothing could be asked, not a
+// verdict) naming the product line, chip and TCB of the VCEK to supply and
+// the next step; given another chip's VCEK of the same line they are
+// rejected as vcek-chip-id, and of another line as product-line.
+func TestReportFileRealNoVCEK(t *testing.T) {
+	const dir = "../../testdata/"
+	for _, c := range []struct {
+		report, vcek string
+		exit         int
+		wants        []string
+	}{
+		{"py-snp-utils/azure-genoa-report-v3.bin", "", exitUsage,
+			[]string{"vcek-missing", "Genoa chip a7a4309a91e5be81", "bl=10 tee=0 snp=23 ucode=84", "--vcek FILE"}},
+		{"py-snp-utils/milan-report-v5.bin", "", exitUsage,
+			[]string{"vcek-missing", "Milan chip 177f9fae1f03c23f", "bl=4 tee=0 snp=27 ucode=222", "--vcek FILE"}},
+		{"py-snp-utils/azure-genoa-report-v3.bin", "oak/genoa-vcek.der", exitRejected,
+			[]string{"REJECTED: vcek-chip-id", "a7a4309a91e5be81", "d2421d976f95ce0b"}},
+		{"py-snp-utils/milan-report-v5.bin", "oak/genoa-vcek.der", exitRejected,
+			[]string{"REJECTED: product-line", "names Milan but the VCEK is for Genoa"}},
+	} {
+		args := []string{"report", "-f", dir + c.report, "--offline", "--cache-dir", t.TempDir(), "--at", "2025-09-01T00:00:00Z"}
+		if c.vcek != "" {
+			args = append(args, "--vcek", dir+c.vcek)
+		}
+		code, out, errOut := runCLI(t, args...)
+		wantExit(t, code, c.exit, out, errOut)
+		wantContains(t, c.report+" "+c.vcek, errOut, c.wants...)
+	}
+}
+
+// TestReportFileVCEKBundleOrder: --vcek FILE may be a PEM bundle with
+// AMD's certificates before the VCEK (ASK, ARK, ASVK, then the VCEK: the
+// order of tools that concatenate ark.pem, ask.pem and vcek.pem): the real
+// Oak Genoa report verifies with either order. Its first certificate, the
+// ASK, was taken for the VCEK and refused as "vcek-format: public key is
+// not ECDSA P-384". A bundle of AMD's CAs alone is still refused.
+func TestReportFileVCEKBundleOrder(t *testing.T) {
+	dir := t.TempDir()
+	amd, err := os.ReadFile("../../testdata/trustee-az-vtpm/amd-vendor-certs/genoa_ask_ark_asvk.pem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := os.ReadFile("../../testdata/oak/genoa-vcek.der")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vcek := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	for _, c := range []struct {
+		name   string
+		bundle []byte
+		exit   int
+		want   string
+	}{
+		{"vcek-first.pem", append(append([]byte{}, vcek...), amd...), exitOK, "VALID SNP REPORT"},
+		{"vcek-last.pem", append(append([]byte{}, amd...), vcek...), exitOK, "VALID SNP REPORT"},
+		{"amd-only.pem", amd, exitRejected, "vcek-format"},
+	} {
+		file := filepath.Join(dir, c.name)
+		if err := os.WriteFile(file, c.bundle, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		code, out, errOut := runCLI(t, "report", "-f", "../../testdata/oak/genoa-report.bin", "--vcek", file, "--offline", "--at", "2025-09-01T00:00:00Z")
+		wantExit(t, code, c.exit, out, errOut)
+		wantContains(t, c.name, out+errOut, c.want)
+	}
+}
+
 // TestReportTDQuoteCollateral: "report --td-quote --collateral DIR"
 // evaluates Intel's TCB status offline, as verify does (the flag was
 // verify's only, though report's --pcs-url help named it): the real

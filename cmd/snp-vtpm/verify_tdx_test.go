@@ -34,3 +34,31 @@ func TestVerifyTDX(t *testing.T) {
 		})
 	}
 }
+
+// TestVerifyRealFlashbotsAzureTDX: real Azure TDX CVMs' evidence of
+// 2025-12 and 2026-06 (testdata/flashbots-azure-tdx) verifies by default, with the
+// VM identity bound though its runtime data names vmUniqueId in lower
+// case (require_vm_identity too), and with Intel's collateral of its
+// FMSPC its TCB is UpToDate. Their paravisors' MRTDs were not trusted:
+// "paravisor-identity ... MRTD 12bdbc16... is not a trusted paravisor's".
+func TestVerifyRealFlashbotsAzureTDX(t *testing.T) {
+	const dir = "../../testdata/flashbots-azure-tdx/"
+	zero := strings.Repeat("00", 32)
+	policy := writeTemp(t, "policy.json", []byte(`{"require_vm_identity": true}`))
+	for _, ts := range []string{"1764620247", "1764662251"} {
+		code, out, errOut := verifyCLI(t, nil, "--at", "2025-12-02T12:00:00Z", "--nonce-hex", zero, "--policy", policy, dir+"evidence-"+ts+".json")
+		wantExit(t, code, 0, out, errOut)
+		wantContains(t, ts, out, "VERIFIED: evidence v1", "paravisor              azure-hcl", "mr td                  12bdbc16",
+			"fmspc                  90c06f000000", "vm unique id           bdd43904-dbf8-4337-8b91-3adba92c5ebd", "VM identity    PCR 6 measures the runtime data's vmUniqueId               ok")
+		code, out, errOut = verifyCLI(t, nil, "--at", "2026-03-01T00:00:00Z", "--nonce-hex", zero, "--collateral", "../../testdata/intel-collateral/pcs-90c06f000000", dir+"evidence-"+ts+".json")
+		wantExit(t, code, 0, out, errOut)
+		wantContains(t, ts+" with collateral", out, "tcb status             UpToDate")
+	}
+	// Another Azure TDX CVM, of 2026-06 (flashbots/attested-tls), with
+	// Intel's collateral of that day.
+	code, out, errOut := verifyCLI(t, nil, "--at", "2026-06-08T13:00:00Z", "--nonce-hex", zero, "--policy", policy,
+		"--collateral", "../../testdata/intel-collateral/pcs-90c06f000000-2026-06", dir+"evidence-1780922561.json")
+	wantExit(t, code, 0, out, errOut)
+	wantContains(t, "1780922561", out, "paravisor              azure-hcl", "mr td                  ff450b13", "tcb status             UpToDate",
+		"vm unique id           3c18c97a-0d2a-4565-969d-166cdcef26a3", "VM identity    PCR 6 measures the runtime data's vmUniqueId               ok")
+}

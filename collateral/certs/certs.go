@@ -73,9 +73,22 @@ type Bundle struct {
 	THIM *THIM
 }
 
-// Leaf returns the first certificate: the VCEK of a THIM document or of a
-// PEM bundle that starts with it.
-func (b *Bundle) Leaf() *x509.Certificate { return b.Certs[0] }
+// Leaf returns the first certificate that is not a CA: the VCEK (or VLEK)
+// of a THIM document, or of a PEM bundle in either order (KDS's
+// cert_chain, ASK and ARK, or the ASVK, before or after it: a bundle
+// written ARK, ASK, VCEK is common). AMD's ASK, ARK and ASVK are CAs
+// (basic constraints CA:TRUE), a VCEK or VLEK is not. When every
+// certificate is a CA it returns the first, for the caller's checks to
+// refuse. Nothing here is trusted: the caller validates the leaf against
+// its pinned roots.
+func (b *Bundle) Leaf() *x509.Certificate {
+	for _, c := range b.Certs {
+		if !c.IsCA {
+			return c
+		}
+	}
+	return b.Certs[0]
+}
 
 // Read parses data as THIM JSON (it starts with "{"), PEM (it holds
 // "-----BEGIN": its CERTIFICATE blocks in order; blocks of other types,

@@ -47,6 +47,10 @@ func TestRead(t *testing.T) {
 		{name: "PEM VCEK", in: vcekPEM, format: FormatPEM, certs: 1},
 		{name: "PEM bundle", in: append(append([]byte{}, vcekPEM...), chainPEM...), format: FormatPEM, certs: 3},
 		{name: "PEM after a key block", in: append(append([]byte{}, key...), vcekPEM...), format: FormatPEM, certs: 1},
+		// A bundle whose VCEK comes after KDS's cert_chain (ASK, ARK), as
+		// tools that concatenate ark.pem, ask.pem, vcek.pem write it: the
+		// leaf is the VCEK, not the first certificate (the ASK).
+		{name: "PEM chain then VCEK", in: append(append([]byte{}, chainPEM...), vcekPEM...), format: FormatPEM, certs: 3},
 		{name: "DER", in: der, format: FormatDER, certs: 1},
 		{name: "empty", in: nil, field: "body"},
 		{name: "blank", in: []byte(" \n"), field: "body"},
