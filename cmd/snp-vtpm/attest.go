@@ -106,6 +106,9 @@ func newAttestCmd(g *globals) *cobra.Command {
 		Long:  attestLong,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := emptyFlagValue(cmd.Flags(), "resource"); err != nil {
+				return err
+			}
 			err := runAttest(cmd.Context(), g, &f)
 			if f.jsonOut {
 				return writeRejection(g.stdout, err)

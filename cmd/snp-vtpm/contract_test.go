@@ -139,6 +139,8 @@ func TestExitContract(t *testing.T) {
 		{"quote without TPM", []string{"--tpm", "/nonexistent", "quote", "--nonce", "n"}, nil, 1, "no TPM device"},
 		{"evidence without TPM", []string{"--tpm", "/nonexistent", "evidence", "--nonce", "n"}, nil, 1, "no TPM device"},
 		{"attest without TPM", []string{"--tpm", "/nonexistent", "attest", "--server", down}, nil, 1, "no TPM device"},
+		// --resource "$R" with R unset asked for no resource: refused before the TPM is opened.
+		{"attest empty resource", []string{"--tpm", "/nonexistent", "attest", "--server", down, "--resource", ""}, nil, 1, "--resource: empty value (is the variable you passed unset?)"},
 		{"policy derive rejected", []string{"policy", "derive", "--offline", "--at", verifyAt, "--nonce", "other", ev}, nil, 2, "quote-nonce"},
 		{"policy derive oversized", []string{"policy", "derive", "--offline", "--nonce", "x", big}, nil, 2, "larger than"},
 		{"policy derive", []string{"policy", "derive", "--offline", "--at", verifyAt, "--nonce", "challenge", ev}, nil, 0, `"measurements"`},
