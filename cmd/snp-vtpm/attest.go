@@ -106,6 +106,9 @@ func newAttestCmd(g *globals) *cobra.Command {
 		Long:  attestLong,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := emptyFlagValue(cmd.Flags(), "resource"); err != nil {
+				return err
+			}
 			err := runAttest(cmd.Context(), g, &f)
 			if f.jsonOut {
 				return writeRejection(g.stdout, err)
@@ -175,7 +178,7 @@ func runAttest(ctx context.Context, g *globals, f *attestFlags) error {
 	client := &server.Client{URL: f.serverURL, HTTPClient: hc, Resource: f.resource, MAAToken: token}
 	res, err := client.Attest(ctx, gather)
 	if err != nil {
-		return withTLSTrustHint(withEmulatedTrustHint(g, err), f.caCert)
+		return withNotVerifierHint(withTLSTrustHint(withEmulatedTrustHint(g, err), f.caCert))
 	}
 	// The secret first: once released it is delivered whatever happens
 	// to the token.
@@ -321,6 +324,17 @@ func withEmulatedTrustHint(g *globals, err error) error {
 		return err
 	}
 	return fmt.Errorf("%w. Next: this evidence is the emulated CVM's, under a fake AMD or Intel chain; a verifier accepts it only when run with --trust-emulated (snp-vtpm serve --trust-emulated, for testing)", err)
+}
+
+// withNotVerifierHint adds the next step to a 404 or 405 that names no
+// check: there is no snp-vtpm serve endpoint at --server (another service,
+// or a base URL with a path), where the answer alone said only the status.
+func withNotVerifierHint(err error) error {
+	aerr, ok := errors.AsType[*server.APIError](err)
+	if !ok || aerr.Check != "" || (aerr.StatusCode != http.StatusNotFound && aerr.StatusCode != http.StatusMethodNotAllowed) {
+		return err
+	}
+	return fmt.Errorf("%w. Next: --server does not answer as snp-vtpm serve (no %s there): give the verifier's base URL, scheme, host and port without a path, such as https://verifier:8443", err, server.PathChallenge)
 }
 
 // withTLSTrustHint adds the next step to a verifier's TLS certificate that

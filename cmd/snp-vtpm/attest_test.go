@@ -5,6 +5,8 @@ package main
 import (
 	"encoding/base64"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -79,6 +81,41 @@ func TestAttestNetworkErrorExit1(t *testing.T) {
 	wantExit(t, code, exitUsage, out, errOut)
 	if !strings.Contains(errOut, "connection refused") {
 		t.Errorf("stderr:\n%s", errOut)
+	}
+}
+
+// TestAttestNotAVerifierHint: a --server that is not snp-vtpm serve (a
+// 404 or 405 naming no check: another service, or the verifier's URL with
+// a path) is exit 1 and says what to give instead; before, the error was
+// "server answered 404 Not Found" and nothing more. A 404 of serve naming
+// its check (an unknown resource) gets no such hint.
+func TestAttestNotAVerifierHint(t *testing.T) {
+	const hint = "Next: --server does not answer as snp-vtpm serve (no /v1/challenge there)"
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/challenge" {
+			w.WriteHeader(http.StatusMethodNotAllowed)
+			return
+		}
+		http.NotFound(w, r)
+	}))
+	t.Cleanup(other.Close)
+	s := startServe(t, "--secrets-dir", secretsDir(t), "--trust-emulated", "--offline")
+	for _, tc := range []struct {
+		name, url string
+		args      []string
+		want      string
+	}{
+		{"another service", other.URL + "/api", nil, "server answered 404 Not Found. " + hint},
+		{"method not allowed", other.URL, nil, "server answered 405 Method Not Allowed. " + hint},
+		{"serve with a path", s.url + "/verifier", nil, "server answered 404 Not Found: no such endpoint. " + hint},
+		{"unknown resource", s.url, []string{"--resource", "db/nope"}, "resource check failed: no such resource"},
+	} {
+		code, out, errOut := runCLI(t, append([]string{"--emulate", "attest", "--server", tc.url}, tc.args...)...)
+		wantExit(t, code, exitUsage, out, errOut)
+		wantContains(t, tc.name, errOut, tc.want)
+		if tc.args != nil && strings.Contains(errOut, hint) {
+			t.Errorf("%s: the verifier's own 404 got the hint:\n%s", tc.name, errOut)
+		}
 	}
 }
 

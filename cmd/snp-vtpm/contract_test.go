@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -14,11 +16,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-tpm/tpm2"
+
 	"github.com/snp-vtpm/snp-vtpm/evidence"
 	"github.com/snp-vtpm/snp-vtpm/hcl"
 	"github.com/snp-vtpm/snp-vtpm/internal/testmaa"
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/snp"
+	"github.com/snp-vtpm/snp-vtpm/vtpm"
 )
 
 // evidenceWithoutVCEK writes the real v1 evidence with its VCEK removed
@@ -139,6 +144,10 @@ func TestExitContract(t *testing.T) {
 		{"quote without TPM", []string{"--tpm", "/nonexistent", "quote", "--nonce", "n"}, nil, 1, "no TPM device"},
 		{"evidence without TPM", []string{"--tpm", "/nonexistent", "evidence", "--nonce", "n"}, nil, 1, "no TPM device"},
 		{"attest without TPM", []string{"--tpm", "/nonexistent", "attest", "--server", down}, nil, 1, "no TPM device"},
+		// A device that is no TPM (its answer ends at once) says so and what to do.
+		{"report on a device that is no TPM", []string{"--tpm", "/dev/null", "report"}, nil, 1, "the device did not answer as a TPM: give --tpm the vTPM's device (default /dev/tpmrm0), or try --emulate"},
+		// --resource "$R" with R unset asked for no resource: refused before the TPM is opened.
+		{"attest empty resource", []string{"--tpm", "/nonexistent", "attest", "--server", down, "--resource", ""}, nil, 1, "--resource: empty value (is the variable you passed unset?)"},
 		{"policy derive rejected", []string{"policy", "derive", "--offline", "--at", verifyAt, "--nonce", "other", ev}, nil, 2, "quote-nonce"},
 		{"policy derive oversized", []string{"policy", "derive", "--offline", "--nonce", "x", big}, nil, 2, "larger than"},
 		{"policy derive", []string{"policy", "derive", "--offline", "--at", verifyAt, "--nonce", "challenge", ev}, nil, 0, `"measurements"`},
@@ -242,6 +251,8 @@ func TestPlainMessages(t *testing.T) {
 		{`invalid value at "/x" (byte 5): JSON number for Go verify.HexBytes: want a string of hex digits`,
 			`invalid value at "/x" (byte 5): a JSON number where a string was expected: want a string of hex digits`},
 		{"field x: bad verify.Policy value", "field x: bad (-v shows the details)"},
+		// A cut inside parentheses closes them.
+		{"name one (snp-vtpm attest --resource NAME, server.Client.Resource)", "name one (snp-vtpm attest --resource NAME) (-v shows the details)"},
 		{`kds: GET http://h/x: Get "http://h/x": dial tcp 127.0.0.1:1: connect: connection refused`,
 			"kds: GET http://h/x: cannot connect to 127.0.0.1:1: connection refused"},
 		{`server: Post "http://v/v1/challenge": dial tcp: lookup v on 10.0.0.53:53: no such host`,
@@ -437,6 +448,40 @@ func TestJSONExit1QuietStdout(t *testing.T) {
 		code, out, errOut := runCLI(t, args...)
 		if code != exitUsage || out != "" || !strings.HasPrefix(errOut, "error: ") {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, out, errOut)
+		}
+	}
+}
+
+// TestNotAzureVTPMHint: a TPM that answers but is not an Azure CVM's vTPM
+// (no HCL report, no attestation key: a Trusted Launch VM, a laptop) gives
+// a next step naming --emulate; before, the error ended at the TPM's
+// response code. Other TPM failures get no such hint.
+func TestNotAzureVTPMHint(t *testing.T) {
+	g := &globals{}
+	for _, tc := range []struct {
+		name string
+		err  error
+		want string // "" for no hint
+	}{
+		{"no HCL report", fmt.Errorf("attester: reading the HCL report: %w",
+			&vtpm.TPMError{Command: "NV_ReadPublic", Handle: vtpm.NVIndexHCLReport, Kind: vtpm.ErrIndexMissing, Err: tpm2.TPMRCHandle}),
+			"Next: this TPM is not an Azure Confidential VM's vTPM"},
+		{"no attestation key", &vtpm.TPMError{Command: "ReadPublic", Handle: vtpm.AKHandle, Kind: vtpm.ErrHandleMissing, Err: tpm2.TPMRCHandle},
+			"or try --emulate"},
+		{"silent device", &vtpm.TPMError{Command: "NV_ReadPublic", Handle: vtpm.NVIndexHCLReport, Err: io.EOF},
+			"Next: the device did not answer as a TPM"},
+		{"AK certificate missing", &vtpm.TPMError{Command: "NV_ReadPublic", Handle: vtpm.NVIndexAKCert, Kind: vtpm.ErrIndexMissing, Err: tpm2.TPMRCHandle}, ""},
+		{"auth failure", &vtpm.TPMError{Command: "NV_Read", Handle: vtpm.NVIndexHCLReport, Kind: vtpm.ErrAuth, Err: tpm2.TPMRCAuthFail}, ""},
+	} {
+		got := g.describe(tc.err, exitUsage)
+		if tc.want == "" {
+			if strings.Contains(got, "Next:") {
+				t.Errorf("%s: %q has a next step", tc.name, got)
+			}
+			continue
+		}
+		if !strings.HasPrefix(got, "error: ") || !strings.Contains(got, tc.want) {
+			t.Errorf("%s: %q lacks %q", tc.name, got, tc.want)
 		}
 	}
 }

@@ -9,7 +9,7 @@ import (
 
 // errNoEmulator is returned for --emulate by binaries built without cgo:
 // the emulated CVM needs the cgo TPM simulator, which release builds leave out.
-var errNoEmulator = errors.New("this binary was built without cgo: --emulate is not available; build with CGO_ENABLED=1 (go run ./cmd/snp-vtpm --emulate ...)")
+var errNoEmulator = errors.New("this binary was built without cgo: --emulate is not available; build with CGO_ENABLED=1, which needs gcc and the OpenSSL headers (apt-get install gcc libssl-dev): go run ./cmd/snp-vtpm --emulate ..., or make build-emulated")
 
 // openEmulated fails: this build has no emulator.
 func openEmulated(ctx context.Context, g *globals) (*platform, error) {

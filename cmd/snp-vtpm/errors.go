@@ -20,6 +20,7 @@ import (
 	"github.com/snp-vtpm/snp-vtpm/result"
 	"github.com/snp-vtpm/snp-vtpm/server"
 	"github.com/snp-vtpm/snp-vtpm/verify"
+	"github.com/snp-vtpm/snp-vtpm/vtpm"
 )
 
 // isRejection reports whether err is a verdict on the input: a failed
@@ -176,8 +177,29 @@ func (g *globals) describe(err error, code int) string {
 	}
 	if hint := g.hintFor(err); hint != "" && (unavailableCollateral(err) || lastAttemptError(err) != "") {
 		text += ". Next: " + hint
+	} else if hint := notAzureVTPMHint(err); hint != "" {
+		text += ". Next: " + hint
 	}
 	return "error: " + text
+}
+
+// notAzureVTPMHint returns the next step when the TPM answered but is not
+// an Azure CVM's vTPM: it lacks the HCL report or the attestation key (a
+// Trusted Launch VM's or a physical TPM), or --tpm names a device that is
+// no TPM at all (its answer ended at once, as /dev/null's does).
+func notAzureVTPMHint(err error) string {
+	terr, ok := errors.AsType[*vtpm.TPMError](err)
+	if !ok {
+		return ""
+	}
+	switch {
+	case terr.Handle == vtpm.NVIndexHCLReport && errors.Is(err, vtpm.ErrIndexMissing),
+		terr.Handle == vtpm.AKHandle && errors.Is(err, vtpm.ErrHandleMissing):
+		return "this TPM is not an Azure Confidential VM's vTPM (it has no HCL report or attestation key; a Trusted Launch VM or a physical TPM has none): run this command inside an Azure CVM (SEV-SNP or TDX), or try --emulate"
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return "the device did not answer as a TPM: give --tpm the vTPM's device (default " + vtpm.DefaultDevice + "), or try --emulate"
+	}
+	return ""
 }
 
 // tdxCollateralHint is the next step when Intel's collateral is missing:
@@ -293,6 +315,11 @@ func plain(s string) string {
 	head := strings.TrimRight(s[:loc[0]], " :(,")
 	if head == "" {
 		head = "malformed input"
+	}
+	// A cut inside parentheses closes them: "name one (--resource NAME, a.B)"
+	// reads "name one (--resource NAME) (-v ...", not an open parenthesis.
+	if open := strings.Count(head, "(") - strings.Count(head, ")"); open > 0 {
+		head += strings.Repeat(")", open)
 	}
 	return head + " (-v shows the details)"
 }

@@ -70,12 +70,29 @@ docs/remote-attestation.md lists the claims.`
 func newResultVerifyCmd(g *globals) *cobra.Command {
 	f := new(resultFlags)
 	cmd := &cobra.Command{Args: cobra.ExactArgs(1), Long: resultVerifyHelp,
-		Use:   "verify --jwks URL|FILE [--issuer URL] [--nonce-hex HEX] [--at TIME] TOKEN|FILE|-",
+		Use:   "verify --jwks URL|FILE [--issuer URL] [--audience A] [--nonce-hex HEX] [--resource NAME] [--at TIME] TOKEN|FILE|-",
 		Short: "Verify an attestation-result token of snp-vtpm serve (ES256, issuer, lifetime, status, nonce)"}
-	cmd.RunE = func(cmd *cobra.Command, args []string) error { return runResultVerify(cmd.Context(), g, f, args[0]) }
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if err := emptyFlagValue(cmd.Flags(), "resource", "issuer", "audience"); err != nil {
+			return err
+		}
+		return runResultVerify(cmd.Context(), g, f, args[0])
+	}
 	f.register(cmd.Flags())
 	registerTimeout(cmd, g)
 	return cmd
+}
+
+// emptyFlagValue refuses a flag among names that was given an empty value
+// (--resource "$R" with R unset): left out, the flag means "no requirement",
+// so an empty value would silently drop the check the user asked for.
+func emptyFlagValue(fs *pflag.FlagSet, names ...string) error {
+	for _, name := range names {
+		if f := fs.Lookup(name); f != nil && f.Changed && f.Value.String() == "" {
+			return fmt.Errorf("--%s: empty value (is the variable you passed unset?); leave the flag out for no %s requirement", name, name)
+		}
+	}
+	return nil
 }
 
 // register adds the flags of "result verify".

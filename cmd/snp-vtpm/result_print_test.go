@@ -198,7 +198,7 @@ func TestResultVerifyAt(t *testing.T) {
 // TestResultVerifyResource: --resource NAME refuses a result of the same
 // verifier for another resource or for its single secret (exit 2,
 // result-resource), and accepts one for NAME; without it any resource
-// passes.
+// passes, and with an empty value it is a usage error (exit 1).
 func TestResultVerifyResource(t *testing.T) {
 	const iss = "https://verifier.example"
 	signer, jwksFile := resultSigner(t, iss)
@@ -219,11 +219,18 @@ func TestResultVerifyResource(t *testing.T) {
 		{"db/password", nil, exitOK},
 		{"db/readonly", []string{"--resource", "db/password"}, exitRejected},
 		{"", []string{"--resource", "db/password"}, exitRejected},
+		// An empty value (--resource "$R" with R unset) is a usage error,
+		// not "any resource": it would drop the check asked for.
+		{"db/password", []string{"--resource", ""}, exitUsage},
+		{"db/password", []string{"--resource="}, exitUsage},
 	} {
 		code, out, errOut := runCLI(t, append(append(args, tc.flag...), issue(tc.issued))...)
 		wantExit(t, code, tc.code, out, errOut)
 		if tc.code == exitRejected && !strings.Contains(errOut, "result-resource") {
 			t.Errorf("%q with %v: stderr lacks result-resource:\n%s", tc.issued, tc.flag, errOut)
+		}
+		if tc.code == exitUsage && !strings.Contains(errOut, "--resource: empty value") {
+			t.Errorf("%q with %v: stderr does not name the empty --resource:\n%s", tc.issued, tc.flag, errOut)
 		}
 	}
 }

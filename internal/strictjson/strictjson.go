@@ -406,9 +406,34 @@ func classify(data []byte, err error) error {
 		if serr.Err != nil {
 			d += ": " + detail(serr.Err)
 		}
+		if r := integerRange(serr); r != "" {
+			d += " (want " + r + ")"
+		}
 		return newError(ErrInvalidValue, serr.JSONPointer, serr.ByteOffset, d)
 	}
 	return err
+}
+
+// integerRange names the numbers a Go integer field takes ("a whole number
+// from 0 to 255") when a JSON number did not parse as one (a sign, a
+// fraction or an exponent, or out of range), whose own message says only
+// "invalid syntax" or "value out of range"; "" otherwise.
+func integerRange(serr *json.SemanticError) string {
+	if serr.JSONKind != '0' || serr.GoType == nil ||
+		!(errors.Is(serr.Err, strconv.ErrSyntax) || errors.Is(serr.Err, strconv.ErrRange)) {
+		return ""
+	}
+	t := serr.GoType
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return fmt.Sprintf("a whole number from 0 to %d", ^uint64(0)>>(64-t.Bits()))
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return fmt.Sprintf("a whole number from %d to %d", -(int64(1) << (t.Bits() - 1)), int64(1)<<(t.Bits()-1)-1)
+	}
+	return ""
 }
 
 // detail is an error's message cut short, or "" for nil.

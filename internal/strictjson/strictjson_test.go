@@ -529,13 +529,17 @@ func TestSignedIntSpelling(t *testing.T) {
 		t.Fatalf("%+v, %v", d, err)
 	}
 	for in, msg := range map[string]string{
-		`{"i":-0}`:                    "JSON number for Go int: -0 is not how an integer is written",
-		`{"i64":-0}`:                  "JSON number for Go int64: -0",
-		`{"p":-0}`:                    "JSON number for Go int: -0",
-		`{"i":1.0}`:                   "JSON number for Go int: invalid syntax",
+		`{"i":-0}`:   "JSON number for Go int: -0 is not how an integer is written",
+		`{"i64":-0}`: "JSON number for Go int64: -0",
+		`{"p":-0}`:   "JSON number for Go int: -0",
+		`{"i":1.0}`:  "JSON number for Go int: invalid syntax",
+		// A number an integer field cannot take names the range it can.
+		`{"u":-1}`:                    "invalid syntax (want a whole number from 0 to 255)",
+		`{"u":256}`:                   "value out of range (want a whole number from 0 to 255)",
+		`{"u":1.5}`:                   "(want a whole number from 0 to 255)",
 		`{"i64":1e0}`:                 "JSON number for Go int64: invalid syntax",
 		`{"i":-0.0}`:                  "JSON number for Go int: invalid syntax",
-		`{"i64":9223372036854775808}`: "JSON number for Go int64: value out of range",
+		`{"i64":9223372036854775808}`: "JSON number for Go int64: value out of range (want a whole number from -9223372036854775808 to 9223372036854775807)",
 		`{"i":"1"}`:                   "JSON string for Go int",
 		`{"u":-0}`:                    "JSON number for Go uint8",
 	} {
