@@ -304,7 +304,7 @@ func TestDeliverSecretFailureSaysNoSecret(t *testing.T) {
 func TestOutputPairSameNewFileThroughLink(t *testing.T) {
 	for _, tc := range []struct {
 		name, out, token string // relative to a directory holding real/ and alias -> real
-		same                    bool
+		same             bool
 	}{
 		{"through a linked directory", "alias/f", "real/f", true},
 		{"through a linked directory, other way", "real/f", "alias/f", true},
