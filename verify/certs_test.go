@@ -437,6 +437,23 @@ func TestV0VCEKStack(t *testing.T) {
 	// A VLEK's chain is its ASVK, then the ARK.
 	ev := (&testev.Builder{VCEK: testev.VCEKTemplate{VLEK: true}}).MustBuild()
 	c := testev.PrivateChain(snp.Milan)
+
+	// The rejection names the certificates, not where the verifier's roots
+	// come from: serve tells the client a vcek-chain failure in full, and
+	// the path of its --roots file is the operator's configuration.
+	t.Run("rejection does not name the roots' source", func(t *testing.T) {
+		const where = "roots file /etc/operator/private-roots.pem"
+		mine := *testev.Roots().Chains(snp.Milan)[0]
+		mine.Source = where
+		e := *ev.Evidence
+		e.VCEKChain = [][]byte{c.ARK.Raw, c.ASVK.Raw}
+		v := newVerifier(t, verify.Config{Roots: testev.Roots().Replace(&mine)})
+		_, err := v.Decoded(context.Background(), &e, ev.Nonce)
+		wantCheck(t, err, verify.CheckVCEKChain)
+		if strings.Contains(err.Error(), "private-roots") {
+			t.Errorf("err = %v: names the roots' source", err)
+		}
+	})
 	for _, tc := range []struct {
 		name  string
 		chain [][]byte

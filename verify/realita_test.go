@@ -256,7 +256,9 @@ func TestRealFlashbotsAzureTDX(t *testing.T) {
 // the runtime data's HCLAkPub and chains to the Azure Virtual TPM Root CA
 // 2023, through Global Virtual TPM CA - 03 (2025) or Azure Cloud Virtual
 // TPM CA 2025 and CA - 24 (2026); that root also issued Signal's CA - 01,
-// obtained independently.
+// obtained independently. The certified key is the AK (claims ak_public)
+// of the flashbots evidence that verifies with that MRTD, not only of an
+// HCL report file derived from it.
 func TestRealFlashbotsAKCertificate(t *testing.T) {
 	const dir = "flashbots-azure-tdx/"
 	pemCerts := func(rel string) []*x509.Certificate {
@@ -279,13 +281,21 @@ func TestRealFlashbotsAKCertificate(t *testing.T) {
 	if err := ca01.CheckSignatureFrom(root); err != nil {
 		t.Errorf("Signal's CA - 01 under this root: %v", err)
 	}
+	defaults := map[string]bool{}
+	for _, p := range verify.DefaultTDXParavisors() {
+		defaults[hex.EncodeToString(p.Digest[:])] = true
+	}
 	for _, c := range []struct {
-		ak, intermediates, hcl, cn string
-		at                         time.Time
+		ak, intermediates, hcl, cn, mrtd string
+		evidence                         []string
+		at                               time.Time
 	}{
-		{"ak-cert.pem", "global-vtpm-ca-03.pem", "hcl-report.bin", "353c6d9a70bc.ConfidentialVM.Azure.windows.net", time.Date(2025, 12, 2, 0, 0, 0, 0, time.UTC)},
+		{"ak-cert.pem", "global-vtpm-ca-03.pem", "hcl-report.bin", "353c6d9a70bc.ConfidentialVM.Azure.windows.net",
+			"12bdbc1609ef066db7a9ec7b26d7509346f4ca46e846274096cb25939b1e711944061ca19a30c6743f1e599148eee451",
+			[]string{"evidence-1764620247.json", "evidence-1764662251.json"}, time.Date(2025, 12, 2, 12, 0, 0, 0, time.UTC)},
 		{"ak-cert-1780922561.pem", "ak-intermediates-1780922561.pem", "hcl-report-1780922561.bin", "2ede2d532aaf.ConfidentialVM.Azure.windows.net",
-			time.Date(2026, 6, 8, 13, 0, 0, 0, time.UTC)},
+			"ff450b138c5ee6734a43dc35afb437abfa24ef743bc9e9484ef4af365fcd89a6c50913248ed7fcb92a7d42b1ba7da984",
+			[]string{"evidence-1780922561.json"}, time.Date(2026, 6, 8, 13, 0, 0, 0, time.UTC)},
 	} {
 		ak := pemCerts(dir + c.ak)[0]
 		roots, inter := x509.NewCertPool(), x509.NewCertPool()
@@ -307,6 +317,18 @@ func TestRealFlashbotsAKCertificate(t *testing.T) {
 		}
 		if !hclAK.Equal(ak.PublicKey) || ak.Subject.CommonName != c.cn {
 			t.Errorf("AK certificate %q does not certify %s's HCLAkPub", ak.Subject.CommonName, c.hcl)
+		}
+		// The certified key is the AK of evidence whose TD quote, of the
+		// default MRTD, verifies: the MRTD's provenance, not only a file's.
+		akDER := testutil.Must(x509.MarshalPKIXPublicKey(ak.PublicKey))(t)
+		for _, name := range c.evidence {
+			claims, err := verify.Evidence(context.Background(), testutil.ReadFile(t, dir+name), make([]byte, 32), verify.Config{Now: c.at})
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if mrtd := hex.EncodeToString(claims.TDX.MRTD[:]); mrtd != c.mrtd || !defaults[mrtd] || !bytes.Equal(claims.AKPublic, akDER) {
+				t.Errorf("%s: MRTD %s (a default: %v), AK %x; want MRTD %s and the AK %s certifies", name, mrtd, defaults[mrtd], []byte(claims.AKPublic), c.mrtd, c.ak)
+			}
 		}
 	}
 }

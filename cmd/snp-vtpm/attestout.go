@@ -242,14 +242,34 @@ func openOutputPair(out, flag, name, clash string) (first, second *attestOutput,
 }
 
 // sameFile reports whether the paths a and b name one file: the same
-// existing file, or the same path once made absolute.
+// existing file, or the same name in the same directory, the links of
+// their directories resolved (a file not there yet may be named through a
+// link to its directory: both would be renamed onto it, the second
+// replacing the first).
 func sameFile(a, b string) bool {
 	sa, errA := os.Stat(a)
 	sb, errB := os.Stat(b)
 	if errA == nil && errB == nil {
 		return os.SameFile(sa, sb)
 	}
-	absA, errA := filepath.Abs(a)
-	absB, errB := filepath.Abs(b)
-	return errA == nil && errB == nil && absA == absB
+	ra, rb := resolvedPath(a), resolvedPath(b)
+	return ra != "" && ra == rb
+}
+
+// resolvedPath is name made absolute, its directory's links resolved when
+// it can be ("" when name cannot be made absolute). The directory is
+// taken as written, not cleaned first: "link/.." is link's target's parent.
+func resolvedPath(name string) string {
+	dir, base := filepath.Split(name)
+	if dir == "" {
+		dir = "."
+	}
+	if d, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = d
+	}
+	abs, err := filepath.Abs(filepath.Join(dir, base))
+	if err != nil {
+		return ""
+	}
+	return abs
 }

@@ -294,3 +294,64 @@ func TestDeliverSecretFailureSaysNoSecret(t *testing.T) {
 		}
 	}
 }
+
+// TestOutputPairSameNewFileThroughLink: -o and --token-out that name one
+// file not there yet through two spellings of its directory (one through a
+// symbolic link to it) are refused before anything is sent, as two
+// spellings of an existing file are. Both are written atomically, so the
+// token, renamed after the secret, would replace it: the secret said
+// delivered to FILE and lost.
+func TestOutputPairSameNewFileThroughLink(t *testing.T) {
+	for _, tc := range []struct {
+		name, out, token string // relative to a directory holding real/ and alias -> real
+		same             bool
+	}{
+		{"through a linked directory", "alias/f", "real/f", true},
+		{"through a linked directory, other way", "real/f", "alias/f", true},
+		{"through a linked directory and ..", "alias/../real/f", "real/f", true},
+		{"through a link to a deeper directory and ..", "deep/../f", "real/f", true},
+		{"two names in one directory", "alias/f", "real/g", false},
+		{"one name in two directories", "real/f", "f", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			real := filepath.Join(dir, "real")
+			for _, d := range []string{real, filepath.Join(real, "sub")} {
+				if err := os.Mkdir(d, 0o700); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for link, to := range map[string]string{"alias": real, "deep": filepath.Join(real, "sub")} {
+				if err := os.Symlink(to, filepath.Join(dir, link)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s, tok, err := openAttestOutputs(&attestFlags{out: dir + "/" + tc.out, tokenOut: dir + "/" + tc.token}) // not Join: it would clean ".."
+			if !tc.same {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				s.discard()
+				tok.discard()
+				if names := dirHolds(t, real); len(names) != 1 {
+					t.Errorf("files left: %v", names)
+				}
+				return
+			}
+			if err == nil {
+				werr := s.write([]byte(atomicSecret))
+				if terr := tok.write([]byte("token")); werr == nil {
+					werr = terr
+				}
+				data, _ := os.ReadFile(filepath.Join(real, "f"))
+				t.Fatalf("accepted (writes: %v); the file holds %q", werr, data)
+			}
+			if !strings.Contains(err.Error(), "both name") {
+				t.Errorf("err = %v, want it to say both name one file", err)
+			}
+			if names := dirHolds(t, real); len(names) != 1 {
+				t.Errorf("files left: %v", names)
+			}
+		})
+	}
+}
