@@ -248,6 +248,19 @@ func (c *Chain) intermediate(v *VCEK) *x509.Certificate {
 	return c.ASK
 }
 
+// origin says, for an error that may reach a remote client (serve answers
+// a vcek-chain rejection in full), which roots c is without Source, which
+// may hold the path of the verifier's --roots file.
+func (c *Chain) origin() string {
+	switch {
+	case c.Pinned:
+		return "AMD's pinned roots"
+	case c.Emulated:
+		return "the emulated CVM's chain"
+	}
+	return "the verifier's configured roots"
+}
+
 func checkValidity(c *x509.Certificate, now time.Time) error {
 	if now.Before(c.NotBefore) || now.After(c.NotAfter) {
 		return fmt.Errorf("%w: %s valid %s to %s, verification time %s", ErrValidity, format.Truncate(c.Subject.CommonName, 64),

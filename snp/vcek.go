@@ -343,7 +343,7 @@ func (r *Roots) VerifyVCEK(v *VCEK, now time.Time) (*Chain, error) {
 			continue
 		}
 		if err := checkCertSignature(ica, v.Cert); err != nil {
-			lastErr = fmt.Errorf("%w: %s signature does not verify with the trusted %s (%s): %v", ErrChain, v.KeyName(), ica.Subject.CommonName, c.Source, err)
+			lastErr = fmt.Errorf("%w: %s signature does not verify with the trusted %s (%s): %v", ErrChain, v.KeyName(), ica.Subject.CommonName, c.origin(), err)
 			continue
 		}
 		if err := c.CheckValidity(v, now); err != nil {

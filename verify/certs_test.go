@@ -1,6 +1,7 @@
 package verify_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509/pkix"
 	"encoding/asn1"
@@ -452,6 +453,21 @@ func TestV0VCEKStack(t *testing.T) {
 		wantCheck(t, err, verify.CheckVCEKChain)
 		if strings.Contains(err.Error(), "private-roots") {
 			t.Errorf("err = %v: names the roots' source", err)
+		}
+	})
+	// Nor does a VCEK whose signature the configured ASK does not verify.
+	t.Run("bad VCEK signature does not name the roots' source", func(t *testing.T) {
+		mine := *testev.Roots().Chains(snp.Milan)[0]
+		mine.Source = "roots file /etc/operator/private-roots.pem"
+		v1 := (&testev.Builder{}).MustBuild()
+		e := *v1.Evidence
+		e.VCEK = bytes.Clone(e.VCEK)
+		e.VCEK[len(e.VCEK)-1] ^= 1 // the last byte of the ASK's signature
+		v := newVerifier(t, verify.Config{Roots: testev.Roots().Replace(&mine)})
+		_, err := v.Decoded(context.Background(), &e, v1.Nonce)
+		wantCheck(t, err, verify.CheckVCEKChain)
+		if strings.Contains(err.Error(), "private-roots") || !strings.Contains(err.Error(), "configured roots") {
+			t.Errorf("err = %v: names the roots' source, or not which roots", err)
 		}
 	})
 	for _, tc := range []struct {
