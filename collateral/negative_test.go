@@ -3,6 +3,7 @@ package collateral
 import (
 	"cmp"
 	"context"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
@@ -696,5 +697,28 @@ func TestFirstFailureCarriesWait(t *testing.T) {
 				kds.wantRequests(t, 1, "KDS requests", "1")
 			})
 		}
+	}
+}
+
+// TestLimiterBoundsIMDS: IMDS is upstream too: a request to it takes a
+// token like one to KDS, and beyond the budget IMDS is not asked.
+func TestLimiterBoundsIMDS(t *testing.T) {
+	pki, kds := newMilanKDS(t)
+	chip := chipID(20)
+	thim := fmt.Appendf(nil, `{"vcekCert":%q}`, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: pki.vcek(t, ProductMilan, chip, milanTCB(), vcekOpts{})}))
+	c, imdsReqs := kds.newClientIMDS(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(thim) })
+	var err error
+	if c.Limiter, err = NewRateLimiter(1, 1, newTestClock().Now); err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxTimeout(t, 5*time.Second)
+	if _, err := c.GetVCEK(ctx, milanReq(chip, pki.validator())); err != nil {
+		t.Fatalf("within the budget: %v", err)
+	}
+	if _, err = c.GetVCEK(ctx, milanReq(chipID(21), pki.validator())); !errors.Is(err, ErrUpstreamLimited) {
+		t.Fatalf("over the budget: err = %v, want ErrUpstreamLimited", err)
+	}
+	if n, k := imdsReqs.Load(), kds.requests.Load(); n != 1 || k != 0 {
+		t.Errorf("IMDS requests %d, KDS requests %d; want 1 and 0", n, k)
 	}
 }
