@@ -477,3 +477,34 @@ func TestEntryTTLCertChain(t *testing.T) {
 		})
 	}
 }
+
+// TestEntrySizeBound: an entry is read back only when it holds 1 to the
+// kind's bound of bytes (what KDS may serve): exactly the bound is read,
+// one byte more or an empty entry is refused.
+func TestEntrySizeBound(t *testing.T) {
+	r := testutil.StartRedis(t)
+	rdb := newClient(t, r)
+	key, err := collateral.NewKey("Milan", unseenChip(0x46)[:], 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &rediscache.Cache{Client: rdb, Prefix: "size:"}
+	for _, tc := range []struct {
+		kind  collateral.Kind
+		limit int
+	}{
+		{collateral.KindVCEK, kds.MaxVCEKSize},
+		{collateral.KindCertChain, kds.MaxChainSize},
+		{collateral.KindCRL, kds.MaxCRLSize},
+	} {
+		for _, n := range []int{0, tc.limit, tc.limit + 1} {
+			if err := rdb.Set(context.Background(), c.Key(tc.kind, key), make([]byte, n), time.Minute).Err(); err != nil {
+				t.Fatal(err)
+			}
+			got, err := c.Get(context.Background(), tc.kind, &collateral.Query{Key: key})
+			if ok := n > 0 && n <= tc.limit; ok != (err == nil) || ok && len(got) != n {
+				t.Errorf("kind %v, entry of %d bytes (bound %d): %d bytes, %v", tc.kind, n, tc.limit, len(got), err)
+			}
+		}
+	}
+}
