@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-tpm/tpm2"
 
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
+	"github.com/snp-vtpm/snp-vtpm/quote"
 )
 
 // fakeTPM is a scripted TPM: each command code maps to a handler that gets
@@ -445,4 +446,59 @@ func FuzzHostileTPM(f *testing.F) {
 		_, err = NewEphemeralKey(ctx, &echoTPM{rc: rc, params: params}, []int{0})
 		check("NewEphemeralKey", err)
 	})
+}
+
+// TestQuoteSignatureSize: a Quote whose RSASSA signature is not exactly
+// the AK's size (2048 bits: 256 bytes) is ErrMalformedResponse, not
+// passed on for the verifier to find wrong.
+func TestQuoteSignatureSize(t *testing.T) {
+	all := make([]int, PCRCount)
+	var vals []byte
+	for i := range all {
+		all[i] = i
+		vals = append(vals, pcrValue(i)...)
+	}
+	d := sha256.Sum256(vals)
+	msg, err := (&quote.Attest{QualifiedSigner: []byte{0, 0x0B, 9}, ExtraData: []byte("nonce"), PCRDigest: d[:],
+		Selection: []quote.PCRSelection{{Hash: quote.AlgSHA256, PCRs: all, Size: 3}}}).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{256, 255, 257, 0} {
+		be := binary.BigEndian
+		p := be.AppendUint16(nil, uint16(len(msg)))
+		p = append(p, msg...)
+		p = be.AppendUint16(p, uint16(tpm2.TPMAlgRSASSA))
+		p = be.AppendUint16(p, uint16(tpm2.TPMAlgSHA256))
+		p = be.AppendUint16(p, uint16(n))
+		p = append(p, bytes.Repeat([]byte{1}, n)...)
+		f := &fakeTPM{handlers: map[tpm2.TPMCC]func([]byte) []byte{
+			tpm2.TPMCCReadPublic: readPublicHandler(t, rsaTemplate(2048, bytes.Repeat([]byte{0xC3}, 256), true)),
+			tpm2.TPMCCQuote:      func([]byte) []byte { return testutil.TPMResponse(p, true) },
+			tpm2.TPMCCPCRRead:    pcrReader(t, 8, nil),
+		}}
+		q, err := Quote(t.Context(), f, []byte("nonce"))
+		if n == 256 {
+			if err != nil || len(q.Signature) != 256 {
+				t.Fatalf("256-byte signature: %v", err)
+			}
+			continue
+		}
+		if !errors.Is(err, ErrMalformedResponse) {
+			t.Errorf("%d-byte signature: err = %v, want ErrMalformedResponse", n, err)
+		}
+	}
+}
+
+// TestAKEmptyName: a ReadPublic of the AK that returns an empty name (the
+// quote's signer is named by it) is ErrMalformedResponse.
+func TestAKEmptyName(t *testing.T) {
+	f := &fakeTPM{handlers: map[tpm2.TPMCC]func([]byte) []byte{tpm2.TPMCCReadPublic: func([]byte) []byte {
+		return testutil.TPMResponse(testutil.TPMParams(t, tpm2.ReadPublic{}, &tpm2.ReadPublicResponse{
+			OutPublic: tpm2.New2B(rsaTemplate(2048, bytes.Repeat([]byte{0xC3}, 256), true)),
+		}), false)
+	}}}
+	if _, err := AKPublic(t.Context(), f); !errors.Is(err, ErrMalformedResponse) {
+		t.Fatalf("AKPublic with an empty name: %v, want ErrMalformedResponse", err)
+	}
 }
