@@ -155,3 +155,22 @@ func wantUnavailable(t *testing.T, err error, check verify.Check) {
 		t.Fatalf("message %q does not start with the check", err)
 	}
 }
+
+// TestReportPlatformPolicy: Report and TDXReport refuse a report of a
+// platform the policy is not for (check platform), with no claims.
+func TestReportPlatformPolicy(t *testing.T) {
+	blob := testutil.ReadFile(t, testutil.SNPDir+"hcl-report.bin")
+	vcek := testutil.PEMBlocks(t, testutil.ReadFile(t, testutil.SNPDir+"vcek.pem"), "CERTIFICATE")[0]
+	snpCfg := verify.Config{Now: testutil.FixtureTime(), Policy: verify.Policy{Platforms: []string{verify.PlatformTDX}}}
+	claims, err := reportWith(context.Background(), blob, vcek, snpCfg)
+	var verr *verify.Error
+	if !errors.As(err, &verr) || verr.Check != verify.CheckPlatform || claims != nil {
+		t.Errorf("Report, SEV-SNP under a TDX-only policy: %v, claims %v; want check %s", err, claims != nil, verify.CheckPlatform)
+	}
+	tdxCfg := tdxOpts()
+	tdxCfg.Policy.Platforms = []string{verify.PlatformSNP}
+	claims, err = newVerifier(t, tdxCfg).TDXReport(context.Background(), nil, testutil.ReadFile(t, "teekit-tdx/azure-td-quote-ita.bin"))
+	if !errors.As(err, &verr) || verr.Check != verify.CheckPlatform || claims != nil {
+		t.Errorf("TDXReport under a SEV-SNP-only policy: %v, claims %v; want check %s", err, claims != nil, verify.CheckPlatform)
+	}
+}
