@@ -502,3 +502,26 @@ func TestAKEmptyName(t *testing.T) {
 		t.Fatalf("AKPublic with an empty name: %v, want ErrMalformedResponse", err)
 	}
 }
+
+// TestReadNVCancelled: a context that ends between two NV_Read chunks
+// ends the read with its error; no partial content is returned.
+func TestReadNVCancelled(t *testing.T) {
+	content := bytes.Repeat([]byte{7}, 2600)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	read := nvReader(t, content, 0)
+	f := &fakeTPM{handlers: map[tpm2.TPMCC]func([]byte) []byte{
+		tpm2.TPMCCNVReadPublic: nvPublicHandler(t, NVIndexHCLReport, 2600, tpm2.TPMANV{OwnerRead: true}),
+		tpm2.TPMCCNVRead: func(cmd []byte) []byte {
+			cancel() // after the first chunk is asked for
+			return read(cmd)
+		},
+	}}
+	got, err := ReadHCLReport(ctx, f)
+	if !errors.Is(err, context.Canceled) || got != nil {
+		t.Fatalf("ReadHCLReport = %d bytes, %v; want context.Canceled", len(got), err)
+	}
+	if n := f.count(tpm2.TPMCCNVRead); n != 1 {
+		t.Errorf("%d NV_Read calls after the context ended, want 1", n)
+	}
+}
