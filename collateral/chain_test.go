@@ -709,7 +709,8 @@ func cacheFiles(t *testing.T, dir string) []string {
 
 // TestDiskCacheFileSizeBound: a cache file of more than its kind's
 // maximum size is ErrCacheFile ("larger than"), not read, nor read as
-// nothing; one of exactly the maximum is read whole.
+// nothing; one of exactly the maximum is read whole; an empty one is
+// ErrCacheFile ("empty"). A miss of Memory wraps ErrMiss.
 func TestDiskCacheFileSizeBound(t *testing.T) {
 	_, fake := newMilanKDS(t)
 	c := fake.newClient(t.TempDir())
@@ -733,6 +734,21 @@ func TestDiskCacheFileSizeBound(t *testing.T) {
 		}
 		if !errors.Is(err, ErrCacheFile) || !strings.Contains(err.Error(), "larger than") || b != nil {
 			t.Errorf("%d bytes: %d read, %v, want ErrCacheFile: larger than", n, len(b), err)
+		}
+	}
+	// An empty file (a write cut short) is ErrCacheFile too, not a
+	// candidate of no bytes.
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := c.Disk.Get(ctxTimeout(t, 5*time.Second), KindVCEK, &Query{Key: k}); !errors.Is(err, ErrCacheFile) || !strings.Contains(err.Error(), "empty") {
+		t.Errorf("empty file: %d read, %v, want ErrCacheFile: empty", len(b), err)
+	}
+	// Memory's misses wrap ErrMiss like every Source's: a VCEK it does
+	// not hold, and a kind it never holds.
+	for _, kind := range []Kind{KindVCEK, KindCertChain, KindCRL} {
+		if b, err := (&Memory{}).Get(context.Background(), kind, &Query{Key: k}); !errors.Is(err, ErrMiss) || b != nil {
+			t.Errorf("Memory.Get(%v) of nothing = %d bytes, %v; want ErrMiss", kind, len(b), err)
 		}
 	}
 }

@@ -3,8 +3,10 @@ package collateral
 import (
 	"cmp"
 	"context"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -696,5 +698,104 @@ func TestFirstFailureCarriesWait(t *testing.T) {
 				kds.wantRequests(t, 1, "KDS requests", "1")
 			})
 		}
+	}
+}
+
+// TestLimiterBoundsIMDS: IMDS is upstream too: a request to it takes a
+// token like one to KDS, and beyond the budget IMDS is not asked.
+func TestLimiterBoundsIMDS(t *testing.T) {
+	pki, kds := newMilanKDS(t)
+	chip := chipID(20)
+	thim := fmt.Appendf(nil, `{"vcekCert":%q}`, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: pki.vcek(t, ProductMilan, chip, milanTCB(), vcekOpts{})}))
+	c, imdsReqs := kds.newClientIMDS(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(thim) })
+	var err error
+	if c.Limiter, err = NewRateLimiter(1, 1, newTestClock().Now); err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxTimeout(t, 5*time.Second)
+	if _, err := c.GetVCEK(ctx, milanReq(chip, pki.validator())); err != nil {
+		t.Fatalf("within the budget: %v", err)
+	}
+	if _, err = c.GetVCEK(ctx, milanReq(chipID(21), pki.validator())); !errors.Is(err, ErrUpstreamLimited) {
+		t.Fatalf("over the budget: err = %v, want ErrUpstreamLimited", err)
+	}
+	if n, k := imdsReqs.Load(), kds.requests.Load(); n != 1 || k != 0 {
+		t.Errorf("IMDS requests %d, KDS requests %d; want 1 and 0", n, k)
+	}
+}
+
+// TestNegativeCacheEvictsExpiredFirst: a full negative cache makes room
+// by dropping the failures that have ended; only when none has does it
+// drop the live one that ends soonest, never more than one.
+func TestNegativeCacheEvictsExpiredFirst(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	errFetch := errors.New("404")
+	for _, tc := range []struct {
+		name       string
+		later      time.Duration // when the third failure comes
+		kept, gone []string
+	}{
+		{"one ended", 2 * time.Second, []string{"long", "third"}, []string{"short"}},
+		{"none ended", 500 * time.Millisecond, []string{"long", "third"}, []string{"short"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var n negCache
+			_ = n.put("short", "VCEK", errFetch, time.Second, now, 2)
+			_ = n.put("long", "VCEK", errFetch, time.Hour, now, 2)
+			at := now.Add(tc.later)
+			_ = n.put("third", "VCEK", errFetch, time.Hour, at, 2)
+			for _, k := range tc.kept {
+				if _, ok := n.get(k, "VCEK", at); !ok {
+					t.Errorf("%s forgotten", k)
+				}
+			}
+			for _, k := range tc.gone {
+				if _, ok := n.get(k, "VCEK", at); ok {
+					t.Errorf("%s still remembered", k)
+				}
+			}
+		})
+	}
+}
+
+// signalWriter closes c on its first write.
+type signalWriter struct {
+	once sync.Once
+	c    chan struct{}
+}
+
+func (w *signalWriter) Write(p []byte) (int, error) {
+	w.once.Do(func() { close(w.c) })
+	return len(p), nil
+}
+
+// TestFlightLeaderPanic: fn must not panic, but if it does the panic goes
+// on up the leader's stack (not turned into a nil result), and a caller
+// waiting on the same key gets an error instead of waiting forever.
+func TestFlightLeaderPanic(t *testing.T) {
+	var g flightGroup
+	started := make(chan struct{})
+	joined := &signalWriter{c: make(chan struct{})} // the waiter logs that it waits
+	waitLog := slog.New(slog.NewTextHandler(joined, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	waiter := make(chan error, 1)
+	go func() {
+		<-started
+		_, _, err := g.do(ctxTimeout(t, 5*time.Second), waitLog, "k", func() (any, error) { return "second", nil })
+		waiter <- err
+	}()
+	func() {
+		defer func() {
+			if r := recover(); r != "boom" {
+				t.Errorf("leader recovered %v, want the panic", r)
+			}
+		}()
+		_, _, _ = g.do(context.Background(), nil, "k", func() (any, error) {
+			close(started)
+			<-joined.c
+			panic("boom")
+		})
+	}()
+	if err := <-waiter; err == nil || !strings.Contains(err.Error(), "internal error") {
+		t.Errorf("the waiter got %v from a leader that panicked, want an internal error", err)
 	}
 }

@@ -216,3 +216,45 @@ func TestClientPlainHTTPToTLSServer(t *testing.T) {
 		})
 	}
 }
+
+// TestClientRefusesBadChallenge: a challenge of any other size than
+// ChallengeSize, or of another HPKE suite, ends the exchange before any
+// evidence is gathered: the nonce the evidence would be bound to is not
+// the protocol's, and the evidence is never posted.
+func TestClientRefusesBadChallenge(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		size  int
+		suite string
+		want  string
+	}{
+		{"empty", 0, Suite, "challenge is 0 bytes"},
+		{"one short", ChallengeSize - 1, Suite, "want 32"},
+		{"one long", ChallengeSize + 1, Suite, "want 32"},
+		{"other suite", ChallengeSize, "DHKEM(P-256)", "HPKE suite"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var attests atomic.Int64
+			ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path != PathChallenge {
+					attests.Add(1)
+					w.WriteHeader(http.StatusInternalServerError)
+					return
+				}
+				_ = json.NewEncoder(w).Encode(ChallengeResponse{Challenge: make([]byte, tc.size), Suite: tc.suite})
+			}))
+			defer ts.Close()
+			gathered := false
+			_, err := (&Client{URL: ts.URL}).Attest(context.Background(), func(context.Context, []byte) ([]byte, error) {
+				gathered = true
+				return []byte(`{}`), nil
+			})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want one saying %q", err, tc.want)
+			}
+			if gathered || attests.Load() != 0 {
+				t.Errorf("gathered %v, %d attest requests after a bad challenge", gathered, attests.Load())
+			}
+		})
+	}
+}

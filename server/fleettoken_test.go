@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"errors"
 	"slices"
 	"testing"
@@ -82,8 +84,8 @@ func TestFleetResultTokens(t *testing.T) {
 
 // TestPublishKeys: the JWKS lists the signer's key first and once (also
 // when PublishKeys repeats it), then the other keys; PublishKeys without
-// a Signer, with a nil key or with more keys than a JWKS may hold is
-// refused by New.
+// a Signer, with a nil key, a key of another curve than P-256 or with
+// more keys than a JWKS may hold is refused by New.
 func TestPublishKeys(t *testing.T) {
 	keys := make([]*ecdsa.PublicKey, result.MaxKeys+1)
 	var signer *result.Signer
@@ -98,6 +100,10 @@ func TestPublishKeys(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+	}
+	p384, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
 	}
 	cfg := Config{Secret: []byte("s"), Signer: signer, PublishKeys: []*ecdsa.PublicKey{keys[1], keys[0], keys[1]}}
 	s, err := New(cfg)
@@ -121,6 +127,8 @@ func TestPublishKeys(t *testing.T) {
 		{"without a Signer", Config{Secret: []byte("s"), PublishKeys: keys[1:2]}},
 		{"a nil key", Config{Secret: []byte("s"), Signer: signer, PublishKeys: []*ecdsa.PublicKey{nil}}},
 		{"too many keys", Config{Secret: []byte("s"), Signer: signer, PublishKeys: keys[1:]}},
+		// ES256 only: a JWKS entry must be a P-256 key.
+		{"a P-384 key", Config{Secret: []byte("s"), Signer: signer, PublishKeys: []*ecdsa.PublicKey{&p384.PublicKey}}},
 	} {
 		if _, err := New(tc.cfg); err == nil {
 			t.Errorf("%s: New accepted it", tc.name)

@@ -231,3 +231,39 @@ func TestJWKSConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestConfigDefaults: New fills every zero limit and timeout of Config
+// with its documented default (the HTTP server's timeouts come from
+// there: a zero IdleTimeout would make net/http close idle keep-alive
+// connections after ReadTimeout instead), and keeps what is set.
+func TestConfigDefaults(t *testing.T) {
+	s := newServer(t, Config{Secret: []byte("s")})
+	set := newServer(t, Config{Secret: []byte("s"), ChallengeTTL: time.Second, AttestTimeout: 2 * time.Second,
+		ReadHeaderTimeout: 3 * time.Second, ReadTimeout: 4 * time.Second, WriteTimeout: 5 * time.Second,
+		IdleTimeout: 6 * time.Second, ShutdownTimeout: 7 * time.Second})
+	for _, tc := range []struct {
+		name      string
+		got, kept time.Duration
+		want      time.Duration
+	}{
+		{"ChallengeTTL", s.cfg.ChallengeTTL, set.cfg.ChallengeTTL, DefaultChallengeTTL},
+		{"AttestTimeout", s.cfg.AttestTimeout, set.cfg.AttestTimeout, DefaultAttestTimeout},
+		{"ReadHeaderTimeout", s.cfg.ReadHeaderTimeout, set.cfg.ReadHeaderTimeout, DefaultReadHeaderTimeout},
+		{"ReadTimeout", s.cfg.ReadTimeout, set.cfg.ReadTimeout, DefaultReadTimeout},
+		{"WriteTimeout", s.cfg.WriteTimeout, set.cfg.WriteTimeout, DefaultWriteTimeout},
+		{"IdleTimeout", s.cfg.IdleTimeout, set.cfg.IdleTimeout, DefaultIdleTimeout},
+		{"ShutdownTimeout", s.cfg.ShutdownTimeout, set.cfg.ShutdownTimeout, DefaultShutdownTimeout},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("%s = %s, want the default %s", tc.name, tc.got, tc.want)
+		}
+		if tc.kept == tc.want || tc.kept == 0 {
+			t.Errorf("%s set = %s, want what was set", tc.name, tc.kept)
+		}
+	}
+	if s.cfg.MaxChallenges != DefaultMaxChallenges || s.cfg.MaxClientChallenges != DefaultMaxClientChallenges ||
+		s.cfg.MaxBodyBytes != DefaultMaxBodyBytes || s.cfg.MaxInFlightBytes != DefaultMaxInFlightBytes || s.cfg.Now == nil {
+		t.Errorf("limits %d %d %d %d, Now set %v: want the defaults", s.cfg.MaxChallenges, s.cfg.MaxClientChallenges,
+			s.cfg.MaxBodyBytes, s.cfg.MaxInFlightBytes, s.cfg.Now != nil)
+	}
+}

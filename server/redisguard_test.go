@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -158,5 +159,29 @@ func TestRedisPlantedValues(t *testing.T) {
 				t.Fatalf("challenge: %d, Retry-After %q; want %d, 1 to %d s", resp.StatusCode, resp.Header.Get("Retry-After"), tc.challenge, int(ttl/time.Second))
 			}
 		})
+	}
+}
+
+// TestRedisStoreUnexpectedIssueReply: an issue script reply that is not
+// one of the script's own (another code, another number of values) makes
+// the store unavailable: no challenge is issued that Redis did not
+// record.
+func TestRedisStoreUnexpectedIssueReply(t *testing.T) {
+	for _, reply := range []string{"*3\r\n:0\r\n:0\r\n:0\r\n", "*3\r\n:2\r\n:0\r\n:0\r\n", "*3\r\n:-4\r\n:0\r\n:0\r\n", "*2\r\n:1\r\n:0\r\n"} {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		testutil.FakeRedis(t, ln, func(args []string) string {
+			switch strings.ToUpper(args[0]) {
+			case "EVALSHA", "EVAL":
+				return reply
+			}
+			return "+OK\r\n"
+		})
+		s := newRedisServer(t, redisConfig("redis://"+ln.Addr().String()))
+		if _, exp, _, err := s.store.issue(context.Background(), "client"); !errors.Is(err, errStoreUnavailable) || !exp.IsZero() {
+			t.Errorf("reply %q: issue = %v, expiry %v; want errStoreUnavailable", reply, err, exp)
+		}
 	}
 }

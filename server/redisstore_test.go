@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"net/http"
 	"net/url"
@@ -74,6 +75,10 @@ func TestParseRedisURL(t *testing.T) {
 		}
 		if opts.Network != tc.network || opts.Addr != tc.addr || opts.DB != tc.db || opts.Password != tc.password || (opts.TLSConfig != nil) != tc.tls {
 			t.Errorf("%q: options %s %s db %d password %q tls %v", tc.url, opts.Network, opts.Addr, opts.DB, opts.Password, opts.TLSConfig != nil)
+		}
+		// rediss:// pins TLS 1.2 at least, whatever the process's GODEBUG.
+		if tc.tls && opts.TLSConfig.MinVersion != tls.VersionTLS12 {
+			t.Errorf("%q: TLS MinVersion %#x, want TLS 1.2", tc.url, opts.TLSConfig.MinVersion)
 		}
 	}
 	if got := RedactRedisURL("redis://u:hunter2@h:1/0"); strings.Contains(got, "hunter2") {

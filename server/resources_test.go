@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
@@ -479,5 +480,28 @@ func TestForge30ResourcePolicyNeverWidens(t *testing.T) {
 	res, err := (&Client{URL: ts.URL, Resource: "loose"}).Attest(context.Background(), synthetic(t))
 	if err != nil || string(res.Secret) != "pw-loose" {
 		t.Fatalf("genuine evidence: %v", err)
+	}
+}
+
+// TestLoadSecretsDirBoundsFiles: the walk stops at 2*MaxResources files
+// (a secret and its policy each): one file more is refused, not skipped.
+// Skipping it would drop a secret, or a resource's policy when the file
+// left out is its .policy.json.
+func TestLoadSecretsDirBoundsFiles(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{}
+	for i := range MaxResources {
+		name := fmt.Sprintf("r%04d", i)
+		files[name] = "s"
+		files[name+PolicySuffix] = "{}"
+	}
+	writeFiles(t, dir, files)
+	if rs, err := LoadSecretsDir(dir); err != nil || len(rs) != MaxResources {
+		t.Fatalf("%d resources with their policies: %d loaded, %v", MaxResources, len(rs), err)
+	}
+	writeFiles(t, dir, map[string]string{"zz": "one file too many"})
+	rs, err := LoadSecretsDir(dir)
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("more than %d resources", MaxResources)) {
+		t.Fatalf("%d files: %d resources loaded, err %v", 2*MaxResources+1, len(rs), err)
 	}
 }

@@ -365,3 +365,45 @@ func TestAttestMAAPinnedOffline(t *testing.T) {
 		t.Fatalf("offline without pinned keys: %v", err)
 	}
 }
+
+// closeCounter is a request body that counts its Close calls.
+type closeCounter struct {
+	strings.Reader
+	closed atomic.Int64
+}
+
+func (c *closeCounter) Close() error { c.closed.Add(1); return nil }
+
+// TestLimitedTransportRefusal: a request the limiter refuses is not sent,
+// fails with ErrUpstreamLimited, and its body is closed (as an
+// http.RoundTripper must, also on error); within the budget it goes
+// through.
+func TestLimitedTransportRefusal(t *testing.T) {
+	var sent atomic.Int64
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { sent.Add(1) }))
+	defer ts.Close()
+	lim, err := collateral.NewRateLimiter(1e-9, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := limitedTransport{base: ts.Client().Transport, lim: lim}
+	for i, want := range []int64{1, 1} {
+		body := &closeCounter{Reader: *strings.NewReader("body")}
+		req, err := http.NewRequest(http.MethodPost, ts.URL, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := tr.RoundTrip(req)
+		if i == 0 {
+			if err != nil {
+				t.Fatalf("within the budget: %v", err)
+			}
+			resp.Body.Close()
+		} else if !errors.Is(err, collateral.ErrUpstreamLimited) {
+			t.Fatalf("over the budget: %v, want ErrUpstreamLimited", err)
+		}
+		if sent.Load() != want || body.closed.Load() == 0 {
+			t.Errorf("request %d: %d sent (want %d), body closed %d times", i, sent.Load(), want, body.closed.Load())
+		}
+	}
+}

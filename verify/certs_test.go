@@ -173,6 +173,9 @@ func TestForgedSignerInfo(t *testing.T) {
 	cases = append(cases,
 		// MASK_CHIP_KEY binds to no VCEK: named before the signature.
 		synthCase{name: "VLEK and mask", b: testev.Builder{MutateReport: setSignerInfo(snp.SigningKeyVLEK<<2 | snp.SignerInfoMaskChipKey)}, want: verify.CheckChipID},
+		// The kind is named before the chip id: a VLEK-signed report
+		// (whose chip id may be zero) given a VCEK is report-signature.
+		synthCase{name: "VLEK, zero chip id", b: testev.Builder{ChipID: &zero, MutateReport: setSignerInfo(snp.SigningKeyVLEK << 2)}, want: verify.CheckReportSignature},
 		synthCase{name: "all ones", b: testev.Builder{MutateReport: setSignerInfo(0xFFFFFFFF)}, want: verify.CheckReportFormat},
 		synthCase{name: "VCEK verifies", b: testev.Builder{MutateReport: setSignerInfo(snp.SigningKeyVCEK)}},
 	)
@@ -486,6 +489,38 @@ func TestV0VCEKStack(t *testing.T) {
 			v := newVerifier(t, verify.Config{Roots: testev.Roots()})
 			claims, err := v.Decoded(context.Background(), &e, ev.Nonce)
 			wantOutcome(t, claims, err, tc.want)
+		})
+	}
+}
+
+// TestValidateVCEKSignerKind: ValidateVCEK (the Validate of a
+// VCEKRequest, which certificate sources run before they cache) refuses a
+// VCEK for a report whose SIGNER_INFO names the VLEK, as report-signature,
+// and accepts it for the report it signed.
+func TestValidateVCEKSignerKind(t *testing.T) {
+	cfg := verify.Config{Roots: testev.Roots()}
+	for _, tc := range []struct {
+		name string
+		b    testev.Builder
+		want verify.Check
+	}{
+		{"SIGNER_INFO VCEK", testev.Builder{}, ""},
+		{"SIGNER_INFO VLEK", testev.Builder{MutateReport: setSignerInfo(snp.SigningKeyVLEK << 2)}, verify.CheckReportSignature},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ev := tc.b.MustBuild()
+			r, err := snp.ParseReport(ev.Report)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = verify.ValidateVCEK(cfg, r, snp.Milan, ev.VCEKDER)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("ValidateVCEK of the report's own VCEK: %v", err)
+				}
+				return
+			}
+			wantCheck(t, err, tc.want)
 		})
 	}
 }

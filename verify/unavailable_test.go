@@ -58,7 +58,54 @@ func TestReportRejectsQuotePolicy(t *testing.T) {
 		if !errors.As(err, &verr) || verr.Check != tc.check {
 			t.Errorf("%s: err = %v, want check %s", name, err, tc.check)
 		}
+		// TDXReport checks no quote either: a TD quote alone, and an HCL
+		// report with its TD quote.
+		for what, hq := range map[string][2][]byte{
+			"TD quote":             {nil, testutil.ReadFile(t, "teekit-tdx/azure-td-quote-ita.bin")},
+			"HCL report, TD quote": {testutil.ReadFile(t, "ita-aztdx/hcl-report.bin"), testutil.ReadFile(t, "ita-aztdx/td-quote.bin")},
+		} {
+			cfg := tdxOpts()
+			if _, err := newVerifier(t, cfg).TDXReport(context.Background(), hq[0], hq[1]); err != nil {
+				t.Fatalf("TDXReport, %s, no policy: %v", what, err)
+			}
+			cfg.Policy = tc.pol
+			_, err := newVerifier(t, cfg).TDXReport(context.Background(), hq[0], hq[1])
+			if !errors.As(err, &verr) || verr.Check != tc.check {
+				t.Errorf("TDXReport, %s, %s: err = %v, want check %s", what, name, err, tc.check)
+			}
+		}
 	}
+}
+
+// TestReportVCEKSource: Report's claims say where the VCEK came from:
+// "given" when the caller passed it, "fetched" when the VCEKGetter
+// supplied it.
+func TestReportVCEKSource(t *testing.T) {
+	blob := testutil.ReadFile(t, testutil.SNPDir+"hcl-report.bin")
+	vcek := testutil.PEMBlocks(t, testutil.ReadFile(t, testutil.SNPDir+"vcek.pem"), "CERTIFICATE")[0]
+	cfg := verify.Config{Now: testutil.FixtureTime(), VCEKGetter: verify.VCEKGetterFunc(func(context.Context, verify.VCEKRequest) ([]byte, error) {
+		return vcek, nil
+	})}
+	for _, tc := range []struct {
+		name string
+		vcek []byte
+		want string
+	}{
+		{"given", vcek, "given"},
+		{"fetched", nil, "fetched"},
+	} {
+		claims, err := reportWith(context.Background(), blob, tc.vcek, cfg)
+		if err != nil || claims.VCEKSource != tc.want {
+			t.Errorf("%s: %v, VCEK source %q; want %q", tc.name, err, claimsSource(claims), tc.want)
+		}
+	}
+}
+
+func claimsSource(c *verify.Claims) string {
+	if c == nil {
+		return "(no claims)"
+	}
+	return c.VCEKSource
 }
 
 // A version 2 report names no product line, so a missing VCEK is asked for
@@ -106,5 +153,24 @@ func wantUnavailable(t *testing.T, err error, check verify.Check) {
 		t.Fatalf("%v matches ErrRejected", err)
 	case !strings.HasPrefix(err.Error(), "verify: "+string(check)+": "):
 		t.Fatalf("message %q does not start with the check", err)
+	}
+}
+
+// TestReportPlatformPolicy: Report and TDXReport refuse a report of a
+// platform the policy is not for (check platform), with no claims.
+func TestReportPlatformPolicy(t *testing.T) {
+	blob := testutil.ReadFile(t, testutil.SNPDir+"hcl-report.bin")
+	vcek := testutil.PEMBlocks(t, testutil.ReadFile(t, testutil.SNPDir+"vcek.pem"), "CERTIFICATE")[0]
+	snpCfg := verify.Config{Now: testutil.FixtureTime(), Policy: verify.Policy{Platforms: []string{verify.PlatformTDX}}}
+	claims, err := reportWith(context.Background(), blob, vcek, snpCfg)
+	var verr *verify.Error
+	if !errors.As(err, &verr) || verr.Check != verify.CheckPlatform || claims != nil {
+		t.Errorf("Report, SEV-SNP under a TDX-only policy: %v, claims %v; want check %s", err, claims != nil, verify.CheckPlatform)
+	}
+	tdxCfg := tdxOpts()
+	tdxCfg.Policy.Platforms = []string{verify.PlatformSNP}
+	claims, err = newVerifier(t, tdxCfg).TDXReport(context.Background(), nil, testutil.ReadFile(t, "teekit-tdx/azure-td-quote-ita.bin"))
+	if !errors.As(err, &verr) || verr.Check != verify.CheckPlatform || claims != nil {
+		t.Errorf("TDXReport under a SEV-SNP-only policy: %v, claims %v; want check %s", err, claims != nil, verify.CheckPlatform)
 	}
 }

@@ -115,12 +115,16 @@ func TestPolicyMAAInstance(t *testing.T) {
 		`"https://sharedeus2.eus2.attest.azure.net"`:  true,
 		`"https://sharedeus2.eus2.attest.azure.net/"`: true,
 		`"http://sharedeus2.eus2.attest.azure.net"`:   false,
-		`"https://"`:                         false,
-		`"sharedeus2.eus2.attest.azure.net"`: false,
-		`"https://a.example/path"`:           false,
-		`"https://a.example?x=1"`:            false,
-		`"https://user@a.example"`:           false,
-		`"https://a.example#f"`:              false,
+		`"sharedeus2.eus2.attest.azure.net"`:          false,
+		`"https://a.example/path"`:                    false,
+		`"https://a.example?x=1"`:                     false,
+		`"https://user@a.example"`:                    false,
+		`"https://a.example%zz"`:                      false, // not a URL
+		`"https://a b.example"`:                       false, // not a URL
+		`"https:///"`:                                 false, // no host
+		`"http://user@a.example"`:                     false,
+		`"https://"`:                                  false,
+		`"https://a.example#f"`:                       false,
 		// The emulated MAA's (maa.EmulatedIssuer): its tokens anyone can mint.
 		`"https://emulated-maa.snp-vtpm.invalid"`:  false,
 		`"https://emulated-maa.snp-vtpm.invalid/"`: false,

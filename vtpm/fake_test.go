@@ -567,3 +567,81 @@ func TestPCRReadBanks(t *testing.T) {
 		})
 	}
 }
+
+// TestQuoteSignatureSize: a Quote whose RSASSA signature is not exactly
+// the AK's size (2048 bits: 256 bytes) is ErrMalformedResponse, not
+// passed on for the verifier to find wrong.
+func TestQuoteSignatureSize(t *testing.T) {
+	all := make([]int, PCRCount)
+	var vals []byte
+	for i := range all {
+		all[i] = i
+		vals = append(vals, pcrValue(i)...)
+	}
+	d := sha256.Sum256(vals)
+	msg, err := (&quote.Attest{QualifiedSigner: []byte{0, 0x0B, 9}, ExtraData: []byte("nonce"), PCRDigest: d[:],
+		Selection: []quote.PCRSelection{{Hash: quote.AlgSHA256, PCRs: all, Size: 3}}}).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{256, 255, 257, 0} {
+		be := binary.BigEndian
+		p := be.AppendUint16(nil, uint16(len(msg)))
+		p = append(p, msg...)
+		p = be.AppendUint16(p, uint16(tpm2.TPMAlgRSASSA))
+		p = be.AppendUint16(p, uint16(tpm2.TPMAlgSHA256))
+		p = be.AppendUint16(p, uint16(n))
+		p = append(p, bytes.Repeat([]byte{1}, n)...)
+		f := &fakeTPM{handlers: map[tpm2.TPMCC]func([]byte) []byte{
+			tpm2.TPMCCReadPublic: readPublicHandler(t, rsaTemplate(2048, bytes.Repeat([]byte{0xC3}, 256), true)),
+			tpm2.TPMCCQuote:      func([]byte) []byte { return testutil.TPMResponse(p, true) },
+			tpm2.TPMCCPCRRead:    pcrReader(t, 8, nil),
+		}}
+		q, err := Quote(t.Context(), f, []byte("nonce"))
+		if n == 256 {
+			if err != nil || len(q.Signature) != 256 {
+				t.Fatalf("256-byte signature: %v", err)
+			}
+			continue
+		}
+		if !errors.Is(err, ErrMalformedResponse) {
+			t.Errorf("%d-byte signature: err = %v, want ErrMalformedResponse", n, err)
+		}
+	}
+}
+
+// TestAKEmptyName: a ReadPublic of the AK that returns an empty name (the
+// quote's signer is named by it) is ErrMalformedResponse.
+func TestAKEmptyName(t *testing.T) {
+	f := &fakeTPM{handlers: map[tpm2.TPMCC]func([]byte) []byte{tpm2.TPMCCReadPublic: func([]byte) []byte {
+		return testutil.TPMResponse(testutil.TPMParams(t, tpm2.ReadPublic{}, &tpm2.ReadPublicResponse{
+			OutPublic: tpm2.New2B(rsaTemplate(2048, bytes.Repeat([]byte{0xC3}, 256), true)),
+		}), false)
+	}}}
+	if _, err := AKPublic(t.Context(), f); !errors.Is(err, ErrMalformedResponse) {
+		t.Fatalf("AKPublic with an empty name: %v, want ErrMalformedResponse", err)
+	}
+}
+
+// TestReadNVCancelled: a context that ends between two NV_Read chunks
+// ends the read with its error; no partial content is returned.
+func TestReadNVCancelled(t *testing.T) {
+	content := bytes.Repeat([]byte{7}, 2600)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	read := nvReader(t, content, 0)
+	f := &fakeTPM{handlers: map[tpm2.TPMCC]func([]byte) []byte{
+		tpm2.TPMCCNVReadPublic: nvPublicHandler(t, NVIndexHCLReport, 2600, tpm2.TPMANV{OwnerRead: true}),
+		tpm2.TPMCCNVRead: func(cmd []byte) []byte {
+			cancel() // after the first chunk is asked for
+			return read(cmd)
+		},
+	}}
+	got, err := ReadHCLReport(ctx, f)
+	if !errors.Is(err, context.Canceled) || got != nil {
+		t.Fatalf("ReadHCLReport = %d bytes, %v; want context.Canceled", len(got), err)
+	}
+	if n := f.count(tpm2.TPMCCNVRead); n != 1 {
+		t.Errorf("%d NV_Read calls after the context ended, want 1", n)
+	}
+}

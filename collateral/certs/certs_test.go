@@ -61,6 +61,8 @@ func TestRead(t *testing.T) {
 		{name: "PEM key only", in: key, field: "body"},
 		{name: "PEM then garbage", in: append(append([]byte{}, vcekPEM...), "junk"...), field: "body"},
 		{name: "oversize", in: append(bytes.Repeat([]byte(" "), MaxSize), vcekPEM...), field: "body"},
+		{name: "PEM of exactly MaxSize", in: append(bytes.Repeat([]byte("\n"), MaxSize-len(vcekPEM)), vcekPEM...), format: FormatPEM, certs: 1},
+		{name: "PEM of MaxSize+1", in: append(bytes.Repeat([]byte("\n"), MaxSize+1-len(vcekPEM)), vcekPEM...), field: "body"},
 		{name: "too many certificates", in: bytes.Repeat(vcekPEM, MaxCertificates+1), field: "body"},
 		{name: "THIM duplicate vcekCert", in: append(append([]byte{}, body...), `,"vcekCert":"x"}`...), field: "body", kind: strictjson.ErrDuplicateKey},
 		{name: "THIM case variant", in: append(append([]byte{}, body...), `,"VCEKCert":"x"}`...), field: "body", kind: strictjson.ErrCaseMismatch},

@@ -3,9 +3,13 @@ package rediscache_test
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/hex"
+	"encoding/pem"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -20,6 +24,7 @@ import (
 
 	"github.com/snp-vtpm/snp-vtpm/collateral"
 	"github.com/snp-vtpm/snp-vtpm/collateral/rediscache"
+	"github.com/snp-vtpm/snp-vtpm/internal/fakepki"
 	"github.com/snp-vtpm/snp-vtpm/internal/testev"
 	"github.com/snp-vtpm/snp-vtpm/internal/testutil"
 	"github.com/snp-vtpm/snp-vtpm/kds"
@@ -312,6 +317,11 @@ func TestRedisDown(t *testing.T) {
 	if s := rep.chain.Stats(); s.LockErrors == 0 {
 		t.Errorf("lock errors not counted: %+v", s)
 	}
+	// A lock that cannot be asked is an error, not "another replica
+	// holds it" (which would make the Chain wait instead of fetching).
+	if unlock, ok, err := rep.cache.TryLock(context.Background(), "vcek/down"); err == nil || ok || unlock != nil {
+		t.Errorf("TryLock with Redis down = %v, %v; want an error", ok, err)
+	}
 }
 
 // TestCrashedHolder: a lock left by a crashed replica delays the others
@@ -405,5 +415,96 @@ func TestEntryTTL(t *testing.T) {
 				t.Errorf("PTTL %v, want in [%v, %v]", ttl, tc.lo, tc.hi)
 			}
 		})
+	}
+}
+
+// TestEntryTTLCertChain: a cert chain lives until the earliest NotAfter
+// of its certificates, wherever that one is in the chain; a chain that
+// does not parse, or holds no certificate, is not stored.
+func TestEntryTTLCertChain(t *testing.T) {
+	r := testutil.StartRedis(t)
+	rdb := newClient(t, r)
+	now := time.Now()
+	pemOf := func(notAfter ...time.Time) []byte {
+		var out []byte
+		for i, na := range notAfter {
+			key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tmpl := &x509.Certificate{SerialNumber: big.NewInt(int64(i + 1)), Subject: pkix.Name{CommonName: "chain test"},
+				NotBefore: now.Add(-time.Hour), NotAfter: na}
+			c, err := fakepki.Issue(tmpl, tmpl, &key.PublicKey, key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
+		}
+		return out
+	}
+	key, err := collateral.NewKey("Milan", unseenChip(0x45)[:], 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		data    []byte
+		lo, hi  time.Duration
+		missing bool
+	}{
+		{"first expires first", pemOf(now.Add(time.Hour), now.Add(2*time.Hour)), 59 * time.Minute, time.Hour, false},
+		{"last expires first", pemOf(now.Add(2*time.Hour), now.Add(3*time.Hour), now.Add(time.Hour)), 59 * time.Minute, time.Hour, false},
+		{"not PEM", []byte("not a chain"), 0, 0, true},
+		{"no certificate", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte{1}}), 0, 0, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &rediscache.Cache{Client: rdb, Prefix: "chainttl:", Now: func() time.Time { return now }}
+			rdb.FlushDB(context.Background())
+			c.Store(context.Background(), collateral.KindCertChain, key, tc.data)
+			ttl, err := rdb.PTTL(context.Background(), c.Key(collateral.KindCertChain, key)).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.missing {
+				if ttl != -2*time.Nanosecond && ttl >= 0 {
+					t.Errorf("stored (PTTL %v)", ttl)
+				}
+				return
+			}
+			if ttl < tc.lo || ttl > tc.hi {
+				t.Errorf("PTTL %v, want in [%v, %v]", ttl, tc.lo, tc.hi)
+			}
+		})
+	}
+}
+
+// TestEntrySizeBound: an entry is read back only when it holds 1 to the
+// kind's bound of bytes (what KDS may serve): exactly the bound is read,
+// one byte more or an empty entry is refused.
+func TestEntrySizeBound(t *testing.T) {
+	r := testutil.StartRedis(t)
+	rdb := newClient(t, r)
+	key, err := collateral.NewKey("Milan", unseenChip(0x46)[:], 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &rediscache.Cache{Client: rdb, Prefix: "size:"}
+	for _, tc := range []struct {
+		kind  collateral.Kind
+		limit int
+	}{
+		{collateral.KindVCEK, kds.MaxVCEKSize},
+		{collateral.KindCertChain, kds.MaxChainSize},
+		{collateral.KindCRL, kds.MaxCRLSize},
+	} {
+		for _, n := range []int{0, tc.limit, tc.limit + 1} {
+			if err := rdb.Set(context.Background(), c.Key(tc.kind, key), make([]byte, n), time.Minute).Err(); err != nil {
+				t.Fatal(err)
+			}
+			got, err := c.Get(context.Background(), tc.kind, &collateral.Query{Key: key})
+			if ok := n > 0 && n <= tc.limit; ok != (err == nil) || ok && len(got) != n {
+				t.Errorf("kind %v, entry of %d bytes (bound %d): %d bytes, %v", tc.kind, n, tc.limit, len(got), err)
+			}
+		}
 	}
 }
