@@ -470,13 +470,7 @@ func quoteHandler(t *testing.T, a quote.Attest) func([]byte) []byte {
 // (ErrMalformedResponse, not a retry until ErrPCRsChanged); a PCR_Read
 // that fails after the quote is that failure.
 func TestQuoteResponseChecks(t *testing.T) {
-	all := make([]int, PCRCount)
-	var vals []byte
-	for i := range all {
-		all[i] = i
-		vals = append(vals, pcrValue(i)...)
-	}
-	d := sha256.Sum256(vals)
+	all, d := allPCRsDigest()
 	good := func() quote.Attest {
 		return quote.Attest{QualifiedSigner: []byte{0, 0x0B, 9}, ExtraData: []byte("nonce"), PCRDigest: d[:],
 			Selection: []quote.PCRSelection{{Hash: quote.AlgSHA256, PCRs: all, Size: 3}}}
@@ -572,13 +566,7 @@ func TestPCRReadBanks(t *testing.T) {
 // the AK's size (2048 bits: 256 bytes) is ErrMalformedResponse, not
 // passed on for the verifier to find wrong.
 func TestQuoteSignatureSize(t *testing.T) {
-	all := make([]int, PCRCount)
-	var vals []byte
-	for i := range all {
-		all[i] = i
-		vals = append(vals, pcrValue(i)...)
-	}
-	d := sha256.Sum256(vals)
+	all, d := allPCRsDigest()
 	msg, err := (&quote.Attest{QualifiedSigner: []byte{0, 0x0B, 9}, ExtraData: []byte("nonce"), PCRDigest: d[:],
 		Selection: []quote.PCRSelection{{Hash: quote.AlgSHA256, PCRs: all, Size: 3}}}).Marshal()
 	if err != nil {
@@ -644,4 +632,16 @@ func TestReadNVCancelled(t *testing.T) {
 	if n := f.count(tpm2.TPMCCNVRead); n != 1 {
 		t.Errorf("%d NV_Read calls after the context ended, want 1", n)
 	}
+}
+
+// allPCRsDigest returns PCRs 0 to PCRCount-1 and the SHA-256 digest of
+// their values (pcrValue), as a quote over all of them carries it.
+func allPCRsDigest() ([]int, [32]byte) {
+	all := make([]int, PCRCount)
+	var vals []byte
+	for i := range all {
+		all[i] = i
+		vals = append(vals, pcrValue(i)...)
+	}
+	return all, sha256.Sum256(vals)
 }

@@ -401,19 +401,7 @@ func TestEntryTTL(t *testing.T) {
 			c := &rediscache.Cache{Client: rdb, Prefix: "ttl:", MaxTTL: tc.maxTTL, Now: func() time.Time { return tc.now }}
 			rdb.FlushDB(context.Background())
 			c.Store(context.Background(), collateral.KindVCEK, key, ev.VCEKDER)
-			ttl, err := rdb.PTTL(context.Background(), c.Key(collateral.KindVCEK, key)).Result()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tc.missing {
-				if ttl != -2*time.Nanosecond && ttl >= 0 {
-					t.Errorf("expired certificate stored (PTTL %v)", ttl)
-				}
-				return
-			}
-			if ttl < tc.lo || ttl > tc.hi {
-				t.Errorf("PTTL %v, want in [%v, %v]", ttl, tc.lo, tc.hi)
-			}
+			wantPTTL(t, rdb, c.Key(collateral.KindVCEK, key), tc.missing, tc.lo, tc.hi)
 		})
 	}
 }
@@ -461,19 +449,7 @@ func TestEntryTTLCertChain(t *testing.T) {
 			c := &rediscache.Cache{Client: rdb, Prefix: "chainttl:", Now: func() time.Time { return now }}
 			rdb.FlushDB(context.Background())
 			c.Store(context.Background(), collateral.KindCertChain, key, tc.data)
-			ttl, err := rdb.PTTL(context.Background(), c.Key(collateral.KindCertChain, key)).Result()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tc.missing {
-				if ttl != -2*time.Nanosecond && ttl >= 0 {
-					t.Errorf("stored (PTTL %v)", ttl)
-				}
-				return
-			}
-			if ttl < tc.lo || ttl > tc.hi {
-				t.Errorf("PTTL %v, want in [%v, %v]", ttl, tc.lo, tc.hi)
-			}
+			wantPTTL(t, rdb, c.Key(collateral.KindCertChain, key), tc.missing, tc.lo, tc.hi)
 		})
 	}
 }
@@ -506,5 +482,24 @@ func TestEntrySizeBound(t *testing.T) {
 				t.Errorf("kind %v, entry of %d bytes (bound %d): %d bytes, %v", tc.kind, n, tc.limit, len(got), err)
 			}
 		}
+	}
+}
+
+// wantPTTL checks the time to live of the Redis key: in [lo, hi], or, when
+// missing, that nothing (or nothing that expires) is stored under it.
+func wantPTTL(t *testing.T, rdb *redis.Client, key string, missing bool, lo, hi time.Duration) {
+	t.Helper()
+	ttl, err := rdb.PTTL(context.Background(), key).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if missing {
+		if ttl != -2*time.Nanosecond && ttl >= 0 {
+			t.Errorf("stored (PTTL %v)", ttl)
+		}
+		return
+	}
+	if ttl < lo || ttl > hi {
+		t.Errorf("PTTL %v, want in [%v, %v]", ttl, lo, hi)
 	}
 }
