@@ -219,3 +219,21 @@ func TestEncodedReportHints(t *testing.T) {
 		}
 	}
 }
+
+// TestRevocationUnreachableHint: a CRL that cannot be fetched does not
+// send the user to --offline alone, which reads AMD's CRLs only from the
+// cache: the next step says so.
+func TestRevocationUnreachableHint(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	code, out, errOut := runCLI(t, "verify", "--check-revocation", "--kds-url", "http://"+addr, "--timeout", "400ms",
+		"--at", verifyAt, "--nonce", "challenge", verifySNPDir+"evidence-v1.json")
+	if code == exitOK {
+		t.Fatalf("verified without AMD's CRL:\n%s", out)
+	}
+	wantContains(t, "stderr", errOut, "--offline also needs AMD's CRLs in the cache directory")
+}

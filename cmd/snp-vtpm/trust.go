@@ -461,6 +461,10 @@ func (g *globals) expectWaits(t *trustFlags, cacheDir, imdsURL string) {
 	if cacheDir != "" {
 		g.hint += ", or put the VCEK in the cache directory " + cacheDir
 	}
+	if t.checkRevocation {
+		// --offline reads AMD's CRLs only from the cache: no help without.
+		g.hint += " (with --check-revocation, --offline also needs AMD's CRLs in the cache directory, fetched by an earlier run)"
+	}
 	g.hint += "; --timeout sets how long to wait"
 }
 
