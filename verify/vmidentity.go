@@ -60,20 +60,26 @@ func MatchPCR6(pcr6 []byte, vmUniqueID string) VMIdentity {
 		return id
 	}
 	id.Form = VMIdentityMismatch
-	names := []string{vmUniqueID}
-	if upper := strings.ToUpper(vmUniqueID); upper != vmUniqueID && isGUID(vmUniqueID) {
-		names = append(names, upper)
+	if matchPCR6(&id, pcr6, vmUniqueID) || !isGUID(vmUniqueID) {
+		return id
 	}
-	for _, name := range names {
-		for _, f := range pcr6Forms() {
-			want := hcl.PCR6(name, f.arch)
-			if subtle.ConstantTimeCompare(pcr6, want[:]) == 1 {
-				id.PCR6Bound, id.Form, id.Architecture = true, f.form, f.arch
-				return id
-			}
-		}
+	if upper := strings.ToUpper(vmUniqueID); upper != vmUniqueID {
+		matchPCR6(&id, pcr6, upper)
 	}
 	return id
+}
+
+// matchPCR6 reports whether pcr6 is a measurement of name in one of
+// pcr6Forms, and sets id's form and architecture when it is.
+func matchPCR6(id *VMIdentity, pcr6 []byte, name string) bool {
+	for _, f := range pcr6Forms() {
+		want := hcl.PCR6(name, f.arch)
+		if subtle.ConstantTimeCompare(pcr6, want[:]) == 1 {
+			id.PCR6Bound, id.Form, id.Architecture = true, f.form, f.arch
+			return true
+		}
+	}
+	return false
 }
 
 // isGUID reports whether s is a GUID in its text form: 8-4-4-4-12
