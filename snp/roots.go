@@ -239,9 +239,9 @@ func NewChain(ask, ark *x509.Certificate) (*Chain, error) {
 	return &Chain{Product: p, ARK: ark, ASK: ask, Source: "custom"}, nil
 }
 
-// intermediate returns the certificate of c that signs v: the ASK for a
+// Intermediate returns the certificate of c that signs v: the ASK for a
 // VCEK, the ASVK (or nil) for a VLEK.
-func (c *Chain) intermediate(v *VCEK) *x509.Certificate {
+func (c *Chain) Intermediate(v *VCEK) *x509.Certificate {
 	if v.SigningKey == SigningKeyVLEK {
 		return c.ASVK
 	}
@@ -284,7 +284,7 @@ func (c *Chain) CheckValidity(v *VCEK, now time.Time) error {
 		}
 		return err
 	}
-	for _, cert := range []*x509.Certificate{c.ARK, c.intermediate(v)} {
+	for _, cert := range []*x509.Certificate{c.ARK, c.Intermediate(v)} {
 		if cert == nil {
 			return fmt.Errorf("%w: no trusted ASVK for product line %s signs VLEKs", ErrChain, c.Product)
 		}

@@ -334,7 +334,7 @@ func (r *Roots) VerifyVCEK(v *VCEK, now time.Time) (*Chain, error) {
 	}
 	lastErr := fmt.Errorf("%w: no trusted ASVK for product line %s signs VLEKs", ErrChain, v.Product)
 	for _, c := range chains {
-		ica := c.intermediate(v)
+		ica := c.Intermediate(v)
 		if ica == nil {
 			continue
 		}

@@ -484,13 +484,14 @@ func checkCarriedChain(carried [][]byte, v *snp.VCEK, chain *snp.Chain) error {
 	if len(carried) == 0 {
 		return nil
 	}
+	ica := "ASK"
+	if v.SigningKey == snp.SigningKeyVLEK {
+		ica = "ASVK"
+	}
 	want := [...]struct {
 		name string
 		cert *x509.Certificate
-	}{{"ASK", chain.ASK}, {"ARK", chain.ARK}}
-	if v.SigningKey == snp.SigningKeyVLEK {
-		want[0].name, want[0].cert = "ASVK", chain.ASVK
-	}
+	}{{ica, chain.Intermediate(v)}, {"ARK", chain.ARK}}
 	if len(carried) > len(want) {
 		return failf(CheckVCEKChain, "the evidence stacks %d certificates after its %s; its chain has %d (%s, then %s)", len(carried), v.KeyName(), len(want), want[0].name, want[1].name)
 	}
