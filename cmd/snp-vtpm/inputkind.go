@@ -182,10 +182,17 @@ func encodedBinary(data []byte) (what, decode string) {
 		return what + " of an HCL report", decode
 	case k == kindTDQuote:
 		return what + " of a TD quote", decode
-	case len(raw) == snp.ReportSize && binary.LittleEndian.Uint32(raw) >= 1 && binary.LittleEndian.Uint32(raw) <= snp.MaxReportVersion:
+	case len(raw) == snp.ReportSize && knownReportVersion(raw):
 		return what + " of an SNP report", decode
 	}
 	return "", ""
+}
+
+// knownReportVersion reports whether the SNP report raw (snp.ReportSize
+// bytes) names a version AMD's ABI defines (snp.ReportVersionLayout).
+func knownReportVersion(raw []byte) bool {
+	_, ok := snp.ReportVersionLayout(binary.LittleEndian.Uint32(raw[snp.OffsetVersion:]))
+	return ok
 }
 
 // maxEncodedInput bounds the decoded size encodedBinary looks at: more
