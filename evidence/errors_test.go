@@ -877,3 +877,13 @@ func TestV0VCEKChain(t *testing.T) {
 	}
 	sameAsDecode(t, d, doc)
 }
+
+// TestMalformedJSONOnce: JSON that ends early is "malformed JSON" once in
+// the error: the strict decoder's error is one already, and was wrapped in
+// a second.
+func TestMalformedJSONOnce(t *testing.T) {
+	_, err := Decode([]byte("{"))
+	if !errors.Is(err, format.ErrBadJSON) || strings.Count(err.Error(), "malformed JSON") != 1 {
+		t.Errorf("err = %v, want malformed JSON, said once", err)
+	}
+}

@@ -148,7 +148,7 @@ func jsonErr(err error) error {
 	if field == "" {
 		field = "document"
 	}
-	return fieldErr(field, fmt.Errorf("%w: %w", format.ErrBadJSON, se))
+	return fieldErr(field, format.BadJSON(se))
 }
 
 // object reads an object member by member, calling fn with each name

@@ -14,6 +14,7 @@
 package format
 
 import (
+	"errors"
 	"fmt"
 	"unicode/utf8"
 )
@@ -108,6 +109,16 @@ func Rename(err error, field string) error {
 		fe.Field = field
 	}
 	return err
+}
+
+// BadJSON returns err, the error of a JSON decoder, as an ErrBadJSON:
+// err itself when it is one already (the strict decoder's syntax errors
+// are), so that the message says "malformed JSON" once, else wrapped.
+func BadJSON(err error) error {
+	if errors.Is(err, ErrBadJSON) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrBadJSON, err)
 }
 
 // AllZero reports whether every byte of b is zero (reserved fields,

@@ -191,3 +191,23 @@ func TestBase64(t *testing.T) {
 		t.Fatalf("NoLineBreak: %v", err)
 	}
 }
+
+// TestBadJSON: an error that is an ErrBadJSON already (the strict JSON
+// decoder's syntax errors) is returned as it is, so "malformed JSON" is
+// said once; another is wrapped. Both match ErrBadJSON.
+func TestBadJSON(t *testing.T) {
+	already := fmt.Errorf("json: %w (byte 1)", format.ErrBadJSON)
+	other := errors.New("json: duplicate object member name")
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{already, "json: malformed JSON (byte 1)"},
+		{other, "malformed JSON: json: duplicate object member name"},
+	} {
+		got := format.BadJSON(tc.err)
+		if !errors.Is(got, format.ErrBadJSON) || !errors.Is(got, tc.err) || got.Error() != tc.want {
+			t.Errorf("BadJSON(%q) = %q, want %q matching ErrBadJSON and the error", tc.err, got, tc.want)
+		}
+	}
+}

@@ -130,7 +130,7 @@ func ParseRuntimeData(b []byte) (*RuntimeData, error) {
 	}
 	var w runtimeDataWire
 	if err := strictjson.Unmarshal(b, &w, strictjson.Options{MaxBytes: MaxRuntimeDataSize}); err != nil {
-		return nil, fieldErr("runtime_data", fmt.Errorf("%w: %w", format.ErrBadJSON, err))
+		return nil, fieldErr("runtime_data", format.BadJSON(err))
 	}
 	d := &RuntimeData{}
 	if w.Keys != nil {

@@ -307,3 +307,13 @@ func TestParseRuntimeDataStrict(t *testing.T) {
 		t.Errorf("encoding/json into RuntimeData: %v", err)
 	}
 }
+
+// TestMalformedJSONOnce: JSON that ends early is "malformed JSON" once in
+// the error: the strict decoder's error is one already, and was wrapped in
+// a second.
+func TestMalformedJSONOnce(t *testing.T) {
+	_, err := ParseRuntimeData([]byte("{"))
+	if !errors.Is(err, format.ErrBadJSON) || strings.Count(err.Error(), "malformed JSON") != 1 {
+		t.Errorf("err = %v, want malformed JSON, said once", err)
+	}
+}

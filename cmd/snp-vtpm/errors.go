@@ -280,8 +280,8 @@ var checkFailed = regexp.MustCompile(`([a-z0-9-]+) check failed: `)
 
 // plain rewrites err's text as the CLI prints it without -v: one line (the
 // lines of joined errors separated by "; "), the check named once, no
-// standard-library prefixes, "malformed JSON" said once, JSON type errors
-// in words, and cut before any Go type name that remains.
+// standard-library prefixes, JSON type errors in words, and cut before
+// any Go type name that remains.
 func plain(s string) string {
 	s = strings.ReplaceAll(strings.TrimSpace(s), "\n", "; ")
 	seen := map[string]bool{}
@@ -293,9 +293,6 @@ func plain(s string) string {
 		return m
 	})
 	s = goPrefix.ReplaceAllString(s, "$1")
-	// evidence's "malformed JSON" kind wraps the strict decoder's own
-	// "json: malformed JSON ...", which reads twice once "json: " is gone.
-	s = strings.ReplaceAll(s, "malformed JSON: malformed JSON", "malformed JSON")
 	s = goHTTPMethod.ReplaceAllString(s, "")
 	s = goDialRefused.ReplaceAllString(s, "cannot connect to $1: ")
 	s = goLookup.ReplaceAllString(s, "cannot resolve $1: ")
